@@ -1,1 +1,35 @@
-//! placeholder
+//! The domain of court-referred mediation, with no I/O: no network, no storage,
+//! no wire format.
+//!
+//! - [`bundle`]: what a court pushes — parties, claims, documents, consent.
+//! - [`outcome`]: what mediation ends in — agreement, failure report, sham
+//!   mediation, judicial confirmation and the court's ruling.
+//! - [`lifecycle`]: the referral's state machine; commands return events.
+//! - [`deadline`]: the acceptance and mediation deadlines, and their policies.
+//! - value types that validate on construction: [`court`], [`identity`],
+//!   [`money`], [`document`], [`ids`], [`text`].
+//!
+//! Adapters translate their wire messages into these types and report the
+//! [`error::Violations`] they get back field by field.
+
+pub mod bundle;
+pub mod clock;
+pub mod court;
+pub mod deadline;
+pub mod document;
+pub mod error;
+pub mod identity;
+pub mod ids;
+pub mod lifecycle;
+pub mod money;
+mod newtype;
+pub mod outcome;
+pub mod partner;
+pub mod text;
+
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
+
+pub use error::{FieldError, Invalid, TransitionError, Violations};
+pub use lifecycle::{Change, Event, Referral, Status};
+pub use mediation_calendar as calendar;

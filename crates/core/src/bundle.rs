@@ -1,0 +1,276 @@
+//! The case bundle a court pushes when it refers a dispute for mediation: who the
+//! parties are, what they claim, the cause of action, the documents, and the
+//! parties' consent to mediation.
+//!
+//! The types hold validated values; [`CaseBundle::validate`] checks the rules
+//! that span fields, and names every field that breaks one.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::court::{CaseNumber, CourtCode};
+use crate::document::Document;
+use crate::error::Violations;
+use crate::identity::Identity;
+use crate::ids::{CourtReferralId, OrganisationId, PartyRef};
+use crate::money::Amount;
+use crate::text::{Line, Narrative};
+
+/// Which side of the dispute a party is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyRole {
+    /// 申请人 / 原告: the party who brings the claim.
+    Claimant,
+    /// 被申请人 / 被告: the party the claim is against.
+    Respondent,
+    /// 第三人: a third party with an interest in the outcome.
+    ThirdParty,
+}
+
+/// Natural or legal person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonKind {
+    Natural,
+    /// A company or other organisation.
+    Legal,
+}
+
+/// A party to the dispute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    /// How the rest of the bundle refers to this party.
+    pub reference: PartyRef,
+    pub role: PartyRole,
+    pub person: PersonKind,
+    pub name: Line,
+    pub identity: Identity,
+    /// A telephone number or other contact.
+    pub contact: Line,
+    /// The address at which documents are served (送达地址).
+    pub service_address: Line,
+}
+
+/// How a party's consent to mediation was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentMethod {
+    /// A signed written statement.
+    Written,
+    /// Confirmed on the court's or the mediation platform's online service.
+    Online,
+    /// Given orally and recorded by the court.
+    RecordedOral,
+}
+
+/// One party's consent to mediation (征得当事人同意).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub party: PartyRef,
+    pub given_at: Timestamp,
+    pub method: ConsentMethod,
+}
+
+/// One claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub description: Narrative,
+    pub amount: Option<Amount>,
+}
+
+/// The stage of proceedings a docketed case is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialStage {
+    FirstInstance,
+    SecondInstance,
+    Retrial,
+}
+
+/// Ordinary or summary procedure; the summary one has a shorter mediation limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Procedure {
+    Ordinary,
+    Summary,
+}
+
+/// Whether the case was referred before or after it was docketed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ReferralKind {
+    /// 委派调解: pre-litigation, before the case is docketed.
+    Delegated,
+    /// 委托调解: after docketing, at some stage of the proceedings.
+    Entrusted {
+        stage: TrialStage,
+        procedure: Procedure,
+    },
+}
+
+/// The field of law a dispute belongs to; it decides which partner platform can
+/// take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeDomain {
+    /// Contracts, e-commerce, cross-border trade: the trade-promotion council.
+    Commercial,
+    /// Labour disputes: labour-dispute mediation and arbitration.
+    Labour,
+    /// Road-traffic-accident damages.
+    RoadTraffic,
+    Other,
+}
+
+/// Everything a court pushes with a referral.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseBundle {
+    /// The court system's own id; the idempotency key.
+    pub court_referral_id: CourtReferralId,
+    pub court: CourtCode,
+    /// The docketed case number (案号); only 委托 referrals have one.
+    pub case_number: Option<CaseNumber>,
+    pub kind: ReferralKind,
+    /// 案由, as the court's classification names it, e.g. 买卖合同纠纷.
+    pub cause_of_action: Line,
+    pub domain: DisputeDomain,
+    pub parties: Vec<Party>,
+    pub claims: Vec<Claim>,
+    pub amount_in_dispute: Option<Amount>,
+    pub documents: Vec<Document>,
+    pub consents: Vec<Consent>,
+    /// The organisation the parties chose together, if they did.
+    pub preferred_organisation: Option<OrganisationId>,
+    /// Facts and background the court wants the mediator to know.
+    pub summary: Option<Narrative>,
+}
+
+impl CaseBundle {
+    /// Checks the rules that span fields. Returns every violation found.
+    pub fn validate(&self) -> Result<(), Violations> {
+        let mut v = Violations::new();
+        self.check_kind(&mut v);
+        let references = self.check_parties(&mut v);
+        self.check_consents(&references, &mut v);
+        if self.claims.is_empty() {
+            v.push("claims", "at least one claim is required");
+        }
+        for (i, claim) in self.claims.iter().enumerate() {
+            if let (Some(amount), Some(total)) = (&claim.amount, &self.amount_in_dispute)
+                && amount.currency != total.currency
+            {
+                v.push(
+                    format!("claims[{i}].amount.currency"),
+                    format!("must match amount_in_dispute ({})", total.currency),
+                );
+            }
+        }
+        let mut digests = BTreeSet::new();
+        for (i, document) in self.documents.iter().enumerate() {
+            v.nest(&format!("documents[{i}]"), document.validate());
+            if !digests.insert(document.sha256.as_str()) {
+                v.push(
+                    format!("documents[{i}].sha256"),
+                    "the same document is listed twice",
+                );
+            }
+        }
+        v.into_result(())
+    }
+
+    fn check_kind(&self, v: &mut Violations) {
+        match (&self.kind, &self.case_number) {
+            (ReferralKind::Delegated, Some(_)) => v.push(
+                "case_number",
+                "a pre-litigation (委派) referral is not docketed and has no case number",
+            ),
+            (ReferralKind::Entrusted { .. }, None) => v.push(
+                "case_number",
+                "an entrusted (委托) referral is docketed and needs its case number",
+            ),
+            (_, Some(number)) if number.court() != self.court => v.push(
+                "case_number",
+                format!(
+                    "belongs to court {}, not to the referring court {}",
+                    number.court(),
+                    self.court
+                ),
+            ),
+            _ => {}
+        }
+    }
+
+    fn check_parties(&self, v: &mut Violations) -> BTreeSet<&PartyRef> {
+        let mut references = BTreeSet::new();
+        for (i, party) in self.parties.iter().enumerate() {
+            if !references.insert(&party.reference) {
+                v.push(
+                    format!("parties[{i}].reference"),
+                    format!("{} is used by another party", party.reference),
+                );
+            }
+            let natural_document = party.identity.kind().is_for_natural_persons();
+            match party.person {
+                PersonKind::Natural if !natural_document => v.push(
+                    format!("parties[{i}].identity.kind"),
+                    "a natural person needs a personal identity document",
+                ),
+                PersonKind::Legal if natural_document => v.push(
+                    format!("parties[{i}].identity.kind"),
+                    "a legal person needs a unified social credit code or a foreign registration",
+                ),
+                _ => {}
+            }
+        }
+        for (role, name) in [
+            (PartyRole::Claimant, "a claimant"),
+            (PartyRole::Respondent, "a respondent"),
+        ] {
+            if !self.parties.iter().any(|p| p.role == role) {
+                v.push("parties", format!("at least {name} is required"));
+            }
+        }
+        references
+    }
+
+    fn check_consents(&self, references: &BTreeSet<&PartyRef>, v: &mut Violations) {
+        if self.consents.is_empty() {
+            v.push(
+                "consents",
+                "the parties' consent to mediation is required; a referral without it is invalid",
+            );
+            return;
+        }
+        let mut consenting = BTreeSet::new();
+        for (i, consent) in self.consents.iter().enumerate() {
+            if !references.contains(&consent.party) {
+                v.push(
+                    format!("consents[{i}].party"),
+                    format!("{} is not a party of this referral", consent.party),
+                );
+            }
+            consenting.insert(&consent.party);
+        }
+        for party in &self.parties {
+            if !consenting.contains(&party.reference) {
+                v.push(
+                    "consents",
+                    format!("party {} has not consented to mediation", party.reference),
+                );
+            }
+        }
+    }
+
+    /// The references of every party.
+    pub fn party_refs(&self) -> impl Iterator<Item = &PartyRef> {
+        self.parties.iter().map(|p| &p.reference)
+    }
+
+    /// The party with `reference`.
+    pub fn party(&self, reference: &PartyRef) -> Option<&Party> {
+        self.parties.iter().find(|p| &p.reference == reference)
+    }
+}

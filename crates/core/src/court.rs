@@ -1,0 +1,256 @@
+//! Courts and their case numbers.
+//!
+//! A court is named by the code it uses in its case numbers (法院代字, as set by the
+//! Supreme People's Court's rules on case numbers): `最高法` for the Supreme People's
+//! Court, a province's one-character abbreviation for its high court (`京`), two
+//! more digits for an intermediate or specialised court (`京01`, `沪72`), and two
+//! more for a basic court (`京0105`). The code's prefix therefore says which
+//! province, and usually which intermediate court, a court sits under.
+
+use crate::error::Invalid;
+use crate::newtype::validated_string;
+
+/// The one-character abbreviations of the provincial-level high courts, and 兵 for
+/// the Xinjiang Production and Construction Corps branch.
+const PROVINCES: &str = "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川黔滇藏陕甘青宁新兵";
+const SUPREME: &str = "最高法";
+
+/// Where a court stands in the hierarchy.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum CourtLevel {
+    Basic,
+    Intermediate,
+    High,
+    Supreme,
+}
+
+validated_string!(
+    /// A court, by its case-number code.
+    CourtCode
+);
+
+impl CourtCode {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let code = value.trim();
+        if code == SUPREME {
+            return Ok(Self(code.to_owned()));
+        }
+        let mut chars = code.chars();
+        let Some(province) = chars.next() else {
+            return Err(Invalid::new("must not be empty"));
+        };
+        if !PROVINCES.contains(province) {
+            return Err(Invalid::new(format!(
+                "must start with a province's abbreviation (e.g. 京, 粤) or be {SUPREME}, found {province:?}"
+            )));
+        }
+        let digits: String = chars.collect();
+        if !digits.chars().all(|c| c.is_ascii_digit()) || ![0, 2, 4].contains(&digits.len()) {
+            return Err(Invalid::new(format!(
+                "after the province must come 2 digits (intermediate court) or 4 digits (basic court), found {digits:?}"
+            )));
+        }
+        if digits.len() >= 2 && &digits[..2] == "00" {
+            return Err(Invalid::new("the intermediate court digits must not be 00"));
+        }
+        Ok(Self(code.to_owned()))
+    }
+
+    pub fn level(&self) -> CourtLevel {
+        match self.digits().len() {
+            _ if self.0 == SUPREME => CourtLevel::Supreme,
+            0 => CourtLevel::High,
+            2 => CourtLevel::Intermediate,
+            _ => CourtLevel::Basic,
+        }
+    }
+
+    /// The court directly above this one by code, `None` for the Supreme People's
+    /// Court.
+    pub fn parent(&self) -> Option<CourtCode> {
+        match self.level() {
+            CourtLevel::Supreme => None,
+            CourtLevel::High => Some(Self(SUPREME.to_owned())),
+            CourtLevel::Intermediate | CourtLevel::Basic => {
+                let cut = self.0.len() - 2;
+                Some(Self(self.0[..cut].to_owned()))
+            }
+        }
+    }
+
+    /// Whether this court is `other` or sits below it by code.
+    pub fn is_within(&self, other: &CourtCode) -> bool {
+        other.0 == SUPREME || self.0 == other.0 || self.0.starts_with(&other.0)
+    }
+
+    fn digits(&self) -> &str {
+        let first = self.0.chars().next().map(char::len_utf8).unwrap_or(0);
+        &self.0[first..]
+    }
+}
+
+validated_string!(
+    /// A case number (案号) as courts write it: `（2025）京0105民初12345号` — the year
+    /// in brackets, the court's code, the case type (one to four Chinese
+    /// characters, e.g. 民初 for first-instance civil), a sequence number and 号.
+    /// ASCII brackets are accepted and stored as the full-width ones.
+    CaseNumber
+);
+
+impl CaseNumber {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let shape = || {
+            Invalid::new(format!(
+                "must look like （2025）京0105民初12345号, got {value:?}"
+            ))
+        };
+        let text = value.trim().replace('(', "（").replace(')', "）");
+        let rest = text.strip_prefix('（').ok_or_else(shape)?;
+        let (year, rest) = rest.split_once('）').ok_or_else(shape)?;
+        if year.len() != 4 || !year.chars().all(|c| c.is_ascii_digit()) {
+            return Err(Invalid::new(format!(
+                "the year in brackets must have four digits, got {year:?}"
+            )));
+        }
+        let rest = rest.strip_suffix('号').ok_or_else(shape)?;
+        // The court code runs up to the first character that is neither its
+        // province nor a digit; the sequence number is the trailing digits.
+        let code_end = rest
+            .char_indices()
+            .skip(1)
+            .find(|(_, c)| !c.is_ascii_digit())
+            .map(|(i, _)| i)
+            .ok_or_else(shape)?;
+        let court = if rest.starts_with(SUPREME) {
+            SUPREME.len()
+        } else {
+            code_end
+        };
+        CourtCode::parse(&rest[..court])
+            .map_err(|e| Invalid::new(format!("its court code is invalid: {}", e.rule)))?;
+        let tail = &rest[court..];
+        let seq_start = tail
+            .char_indices()
+            .find(|(_, c)| c.is_ascii_digit())
+            .map(|(i, _)| i)
+            .ok_or_else(shape)?;
+        let (case_type, seq) = tail.split_at(seq_start);
+        let type_len = case_type.chars().count();
+        if !(1..=4).contains(&type_len) || case_type.chars().any(|c| c.is_ascii()) {
+            return Err(Invalid::new(format!(
+                "the case type must be one to four Chinese characters (e.g. 民初), got {case_type:?}"
+            )));
+        }
+        if seq.is_empty() || !seq.chars().all(|c| c.is_ascii_digit()) || seq.len() > 8 {
+            return Err(Invalid::new(format!(
+                "the sequence number must be 1 to 8 digits, got {seq:?}"
+            )));
+        }
+        Ok(Self(text))
+    }
+
+    /// The court the case number belongs to.
+    pub fn court(&self) -> CourtCode {
+        let inner = self
+            .0
+            .split_once('）')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let len = if inner.starts_with(SUPREME) {
+            SUPREME.len()
+        } else {
+            inner
+                .char_indices()
+                .skip(1)
+                .find(|(_, c)| !c.is_ascii_digit())
+                .map(|(i, _)| i)
+                .unwrap_or(inner.len())
+        };
+        CourtCode(inner[..len].to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> CourtCode {
+        CourtCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn court_codes_know_their_level_and_parent() {
+        assert_eq!(code("京0105").level(), CourtLevel::Basic);
+        assert_eq!(code("京0105").parent(), Some(code("京01")));
+        assert_eq!(code("京01").parent(), Some(code("京")));
+        assert_eq!(code("京").parent(), Some(code("最高法")));
+        assert_eq!(code("最高法").parent(), None);
+        assert!(code("粤0305").is_within(&code("粤03")));
+        assert!(code("粤0305").is_within(&code("粤")));
+        assert!(!code("粤0305").is_within(&code("粤04")));
+        assert!(!code("粤").is_within(&code("粤03")));
+        assert!(code("沪72").is_within(&code("最高法")));
+    }
+
+    #[test]
+    fn bad_court_codes_name_the_rule() {
+        assert!(
+            CourtCode::parse("X01")
+                .unwrap_err()
+                .rule
+                .contains("province")
+        );
+        assert!(
+            CourtCode::parse("京1")
+                .unwrap_err()
+                .rule
+                .contains("2 digits")
+        );
+        assert!(CourtCode::parse("京00").unwrap_err().rule.contains("00"));
+        assert!(CourtCode::parse("").is_err());
+    }
+
+    #[test]
+    fn case_numbers_parse_and_name_their_court() {
+        let n = CaseNumber::parse("(2025)京0105民初12345号").unwrap();
+        assert_eq!(n.as_str(), "（2025）京0105民初12345号");
+        assert_eq!(n.court(), code("京0105"));
+        let n = CaseNumber::parse("（2024）最高法民申7号").unwrap();
+        assert_eq!(n.court(), code("最高法"));
+        assert_eq!(
+            CaseNumber::parse("（2025）粤03民终88号").unwrap().court(),
+            code("粤03")
+        );
+    }
+
+    #[test]
+    fn malformed_case_numbers_say_what_is_wrong() {
+        assert!(
+            CaseNumber::parse("2025京0105民初1号")
+                .unwrap_err()
+                .rule
+                .contains("must look like")
+        );
+        assert!(
+            CaseNumber::parse("（25）京0105民初1号")
+                .unwrap_err()
+                .rule
+                .contains("four digits")
+        );
+        assert!(
+            CaseNumber::parse("（2025）X0105民初1号")
+                .unwrap_err()
+                .rule
+                .contains("court code")
+        );
+        assert!(CaseNumber::parse("（2025）京0105民初号").is_err());
+        assert!(
+            CaseNumber::parse("（2025）京0105AB1号")
+                .unwrap_err()
+                .rule
+                .contains("case type")
+        );
+    }
+}

@@ -1,0 +1,561 @@
+//! The two deadlines the gateway enforces, computed from the working-day
+//! calendar:
+//!
+//! - **acceptance**: the organisation must accept or decline within N working
+//!   days after the day the referral was pushed (that day not counted);
+//! - **mediation**: mediation must end within N days after the day of acceptance
+//!   (that day not counted); days suspended for appraisal are not counted; an
+//!   extension all parties agreed replaces the limit; a last day that is a rest
+//!   day moves to the next working day.
+//!
+//! Both end at 24:00 China Standard Time of their last day. A warning can be given
+//! a number of working days ahead. A deadline that looked at a year with no
+//! holiday notice is provisional and says which years it guessed.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use mediation_calendar::{Calendar, Reckoning, cst, period};
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::{Procedure, ReferralKind};
+
+/// Which deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    Acceptance,
+    Mediation,
+}
+
+impl DeadlineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadlineKind::Acceptance => "acceptance",
+            DeadlineKind::Mediation => "mediation",
+        }
+    }
+}
+
+/// A computed deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    pub kind: DeadlineKind,
+    /// The last day on which the act is on time.
+    pub due_date: Date,
+    /// The instant the act becomes late: 24:00 CST of `due_date`.
+    pub due_at: Timestamp,
+    /// When to warn that the deadline is near, if warnings are configured.
+    pub warn_at: Option<Timestamp>,
+    /// Years consulted without a holiday notice; non-empty means provisional.
+    pub missing_years: BTreeSet<i16>,
+}
+
+impl Deadline {
+    pub fn is_provisional(&self) -> bool {
+        !self.missing_years.is_empty()
+    }
+
+    fn from_reckoning(
+        calendar: &Calendar,
+        kind: DeadlineKind,
+        due: Reckoning,
+        warn_working_days: u32,
+    ) -> Result<Self, Error> {
+        let mut missing_years = due.missing_years;
+        let warn_at = if warn_working_days == 0 {
+            None
+        } else {
+            // Warn when only `warn_working_days` working days are left: at the end
+            // of the working day that many working days before the due date.
+            let before = period::subtract_working_days(calendar, due.date, warn_working_days)?;
+            missing_years.extend(before.missing_years);
+            Some(cst::end_of(before.date))
+        };
+        Ok(Self {
+            kind,
+            due_date: due.date,
+            due_at: cst::end_of(due.date),
+            warn_at,
+            missing_years,
+        })
+    }
+}
+
+/// How many days of mediation each kind of referral gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediationLimits {
+    /// 委派 (pre-litigation).
+    pub delegated: u32,
+    /// 委托 under ordinary procedure.
+    pub entrusted_ordinary: u32,
+    /// 委托 under summary procedure.
+    pub entrusted_summary: u32,
+}
+
+impl MediationLimits {
+    /// The Supreme People's Court's online mediation rules (法释〔2021〕23号 art.
+    /// 24) and its rules on specially invited mediation (法释〔2016〕14号 art. 27):
+    /// 30 days pre-litigation, 15 (ordinary) or 7 (summary) after docketing.
+    pub const SUPREME_COURT_RULES: Self = Self {
+        delegated: 30,
+        entrusted_ordinary: 15,
+        entrusted_summary: 7,
+    };
+
+    /// The trade-promotion council's notice on court–CCPIT docking: 30 days
+    /// whatever the kind.
+    pub const TRADE_PROMOTION_COUNCIL: Self = Self::uniform(30);
+
+    /// The same limit for every kind.
+    pub const fn uniform(days: u32) -> Self {
+        Self {
+            delegated: days,
+            entrusted_ordinary: days,
+            entrusted_summary: days,
+        }
+    }
+
+    /// The limit for `kind`.
+    pub fn for_kind(&self, kind: &ReferralKind) -> u32 {
+        match kind {
+            ReferralKind::Delegated => self.delegated,
+            ReferralKind::Entrusted {
+                procedure: Procedure::Ordinary,
+                ..
+            } => self.entrusted_ordinary,
+            ReferralKind::Entrusted {
+                procedure: Procedure::Summary,
+                ..
+            } => self.entrusted_summary,
+        }
+    }
+}
+
+/// The deadline rules of one partner platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlinePolicy {
+    /// Working days to accept or decline.
+    pub acceptance_working_days: u32,
+    pub mediation: MediationLimits,
+    /// Warn this many working days ahead of each deadline; 0 for no warning.
+    pub warn_working_days: u32,
+}
+
+impl Default for DeadlinePolicy {
+    /// 3 working days to accept, 30 days to mediate, a warning one working day
+    /// ahead.
+    fn default() -> Self {
+        Self {
+            acceptance_working_days: 3,
+            mediation: MediationLimits::uniform(30),
+            warn_working_days: 1,
+        }
+    }
+}
+
+/// The acceptance deadline of a referral pushed at `pushed_at`.
+pub fn acceptance_deadline(
+    calendar: &Calendar,
+    policy: &DeadlinePolicy,
+    pushed_at: Timestamp,
+) -> Result<Deadline, Error> {
+    let pushed_on = cst::date_of(pushed_at);
+    let due = period::add_working_days(calendar, pushed_on, policy.acceptance_working_days)?;
+    Deadline::from_reckoning(
+        calendar,
+        DeadlineKind::Acceptance,
+        due,
+        policy.warn_working_days,
+    )
+}
+
+/// Days during which mediation was suspended for appraisal (委托鉴定评估): from
+/// the day it was suspended to the day it resumed, which excludes `to − from`
+/// days from the period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    pub from: Date,
+    pub to: Date,
+}
+
+impl Pause {
+    pub fn days(&self) -> i64 {
+        period::days_between(self.from, self.to)
+    }
+}
+
+/// Everything that decides a mediation deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediationTerm {
+    pub accepted_on: Date,
+    pub limit_days: u32,
+    /// Finished pauses, in order.
+    pub pauses: Vec<Pause>,
+    /// The day the current pause began, while mediation is suspended.
+    pub paused_since: Option<Date>,
+    /// The last day the parties agreed to extend the period to.
+    pub extended_to: Option<Date>,
+}
+
+impl MediationTerm {
+    pub fn new(accepted_on: Date, limit_days: u32) -> Self {
+        Self {
+            accepted_on,
+            limit_days,
+            pauses: Vec::new(),
+            paused_since: None,
+            extended_to: None,
+        }
+    }
+
+    /// Suspends the period on `on`.
+    pub fn pause(&mut self, on: Date) -> Result<(), Error> {
+        if let Some(since) = self.paused_since {
+            return Err(Error::AlreadyPaused { since });
+        }
+        let earliest = self.pauses.last().map_or(self.accepted_on, |p| p.to);
+        if on < earliest {
+            return Err(Error::PauseOutOfOrder { from: on, earliest });
+        }
+        self.paused_since = Some(on);
+        Ok(())
+    }
+
+    /// Resumes the period on `on`.
+    pub fn resume(&mut self, on: Date) -> Result<(), Error> {
+        let from = self.paused_since.ok_or(Error::NotPaused)?;
+        if on < from {
+            return Err(Error::ResumeBeforePause { from, to: on });
+        }
+        self.pauses.push(Pause { from, to: on });
+        self.paused_since = None;
+        Ok(())
+    }
+
+    /// Adds a finished pause, as the command line does.
+    pub fn add_pause(&mut self, pause: Pause) -> Result<(), Error> {
+        self.pause(pause.from)?;
+        self.resume(pause.to)
+    }
+
+    /// Replaces the limit by an extension to `last_day`, which must lengthen the
+    /// period.
+    pub fn extend_to(&mut self, last_day: Date) -> Result<(), Error> {
+        let current = self.counted_days();
+        let proposed = period::days_between(self.accepted_on, last_day);
+        if proposed <= current {
+            return Err(Error::ExtensionTooShort {
+                last_day,
+                current_last_day: period::add_days(self.accepted_on, current)?,
+            });
+        }
+        self.extended_to = Some(last_day);
+        Ok(())
+    }
+
+    /// The days the period lasts, not counting pauses.
+    pub fn counted_days(&self) -> i64 {
+        match self.extended_to {
+            Some(last) => period::days_between(self.accepted_on, last),
+            None => i64::from(self.limit_days),
+        }
+    }
+
+    /// Days excluded by finished pauses.
+    pub fn paused_days(&self) -> i64 {
+        self.pauses.iter().map(Pause::days).sum()
+    }
+
+    /// The deadline, or `None` while mediation is suspended: no clock runs then.
+    pub fn deadline(
+        &self,
+        calendar: &Calendar,
+        warn_working_days: u32,
+    ) -> Result<Option<Deadline>, Error> {
+        if self.paused_since.is_some() {
+            return Ok(None);
+        }
+        let days = self.counted_days() + self.paused_days();
+        let raw_end = period::add_days(self.accepted_on, days)?;
+        let due = period::roll_forward_to_working_day(calendar, raw_end)?;
+        Deadline::from_reckoning(calendar, DeadlineKind::Mediation, due, warn_working_days)
+            .map(Some)
+    }
+}
+
+/// Why a deadline could not be computed or changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Calendar(String),
+    #[error("mediation is already suspended since {since}")]
+    AlreadyPaused { since: Date },
+    #[error("mediation is not suspended")]
+    NotPaused,
+    #[error(
+        "a pause cannot start on {from}, before {earliest} (acceptance or the end of the previous pause)"
+    )]
+    PauseOutOfOrder { from: Date, earliest: Date },
+    #[error("a pause cannot end on {to}, before it started on {from}")]
+    ResumeBeforePause { from: Date, to: Date },
+    #[error(
+        "an extension to {last_day} does not lengthen the period, which already runs to {current_last_day}"
+    )]
+    ExtensionTooShort {
+        last_day: Date,
+        current_last_day: Date,
+    },
+}
+
+impl From<mediation_calendar::Error> for Error {
+    fn from(e: mediation_calendar::Error) -> Self {
+        Error::Calendar(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::shipped_calendar;
+    use jiff::civil::date;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn acceptance(pushed: &str) -> Deadline {
+        acceptance_deadline(&shipped_calendar(), &DeadlinePolicy::default(), at(pushed)).unwrap()
+    }
+
+    fn mediation(
+        accepted_on: Date,
+        days: u32,
+        pauses: &[(Date, Date)],
+        extend: Option<Date>,
+    ) -> Deadline {
+        let mut term = MediationTerm::new(accepted_on, days);
+        for &(from, to) in pauses {
+            term.add_pause(Pause { from, to }).unwrap();
+        }
+        if let Some(last) = extend {
+            term.extend_to(last).unwrap();
+        }
+        term.deadline(&shipped_calendar(), 1).unwrap().unwrap()
+    }
+
+    /// Real dates of 2024–2026: (pushed at, expected due date, why).
+    #[test]
+    fn acceptance_table() {
+        let cases = [
+            (
+                "2025-09-30T10:00:00+08:00",
+                date(2025, 10, 11),
+                "over National Day to a make-up Saturday",
+            ),
+            (
+                "2024-02-08T09:00:00+08:00",
+                date(2024, 2, 19),
+                "over the 2024 Spring Festival",
+            ),
+            (
+                "2024-02-02T09:00:00+08:00",
+                date(2024, 2, 6),
+                "Sunday 4 February 2024 was a make-up working day",
+            ),
+            (
+                "2026-02-12T16:00:00+08:00",
+                date(2026, 2, 24),
+                "over the 2026 Spring Festival",
+            ),
+            (
+                "2025-01-24T12:00:00+08:00",
+                date(2025, 2, 5),
+                "a make-up Sunday, then over the 2025 Spring Festival",
+            ),
+            (
+                "2025-06-03T08:00:00+08:00",
+                date(2025, 6, 6),
+                "an ordinary week",
+            ),
+            (
+                "2025-06-06T23:59:59+08:00",
+                date(2025, 6, 11),
+                "pushed on a Friday night",
+            ),
+            (
+                "2025-06-05T16:30:00Z",
+                date(2025, 6, 11),
+                "late Thursday in UTC is Friday in China",
+            ),
+            (
+                "2026-12-29T10:00:00+08:00",
+                date(2027, 1, 4),
+                "into 2027, which has no notice",
+            ),
+        ];
+        for (pushed, due, why) in cases {
+            let d = acceptance(pushed);
+            assert_eq!(d.due_date, due, "{why}");
+            assert_eq!(d.due_at, cst::end_of(due), "{why}");
+            assert_eq!(d.is_provisional(), due.year() == 2027, "{why}");
+        }
+    }
+
+    #[test]
+    fn acceptance_warning_is_one_working_day_ahead() {
+        let d = acceptance("2025-09-30T10:00:00+08:00");
+        // One working day left (Saturday 11 October) from the end of Friday 10 October.
+        assert_eq!(cst::format(d.warn_at.unwrap()), "2025-10-11T00:00:00+08:00");
+        assert_eq!(cst::format(d.due_at), "2025-10-12T00:00:00+08:00");
+    }
+
+    #[test]
+    fn mediation_table() {
+        // (accepted on, days, pauses, extension, expected due date, why)
+        type Case = (
+            Date,
+            u32,
+            Vec<(Date, Date)>,
+            Option<Date>,
+            Date,
+            &'static str,
+        );
+        let cases: [Case; 8] = [
+            (
+                date(2025, 3, 3),
+                30,
+                vec![],
+                None,
+                date(2025, 4, 2),
+                "plain 30 days",
+            ),
+            (
+                date(2025, 9, 8),
+                30,
+                vec![],
+                None,
+                date(2025, 10, 9),
+                "last day 8 October is a holiday",
+            ),
+            (
+                date(2025, 9, 11),
+                30,
+                vec![],
+                None,
+                date(2025, 10, 11),
+                "ends on a make-up Saturday",
+            ),
+            (
+                date(2026, 1, 20),
+                30,
+                vec![],
+                None,
+                date(2026, 2, 24),
+                "ends in the 2026 Spring Festival",
+            ),
+            (
+                date(2024, 1, 5),
+                30,
+                vec![(date(2024, 1, 15), date(2024, 1, 25))],
+                None,
+                date(2024, 2, 18),
+                "10 paused days push it into the Spring Festival, to a make-up Sunday",
+            ),
+            (
+                date(2025, 3, 3),
+                30,
+                vec![],
+                Some(date(2025, 4, 30)),
+                date(2025, 4, 30),
+                "extended",
+            ),
+            (
+                date(2025, 3, 3),
+                30,
+                vec![(date(2025, 3, 10), date(2025, 3, 13))],
+                Some(date(2025, 4, 28)),
+                date(2025, 5, 6),
+                "extended, then 3 paused days reach the Labour Day holiday",
+            ),
+            (
+                date(2026, 12, 15),
+                15,
+                vec![],
+                None,
+                date(2026, 12, 30),
+                "15 days under ordinary procedure",
+            ),
+        ];
+        for (accepted, days, pauses, extend, due, why) in cases {
+            let d = mediation(accepted, days, &pauses, extend);
+            assert_eq!(d.due_date, due, "{why}");
+            assert!(!d.is_provisional(), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_mediation_ending_in_a_year_without_notice_is_provisional() {
+        let d = mediation(date(2026, 12, 20), 30, &[], None);
+        // 19 January 2027 is a Tuesday; provisional because 2027 has no notice.
+        assert_eq!(d.due_date, date(2027, 1, 19));
+        assert_eq!(d.missing_years, BTreeSet::from([2027]));
+    }
+
+    #[test]
+    fn no_deadline_runs_while_suspended() {
+        let mut term = MediationTerm::new(date(2025, 3, 3), 30);
+        term.pause(date(2025, 3, 10)).unwrap();
+        assert_eq!(term.deadline(&shipped_calendar(), 1).unwrap(), None);
+        term.resume(date(2025, 3, 20)).unwrap();
+        let d = term.deadline(&shipped_calendar(), 1).unwrap().unwrap();
+        assert_eq!(d.due_date, date(2025, 4, 14)); // 2 April + 10 days = Saturday 12th → Monday 14th
+    }
+
+    #[test]
+    fn bad_pauses_and_extensions_are_refused() {
+        let mut term = MediationTerm::new(date(2025, 3, 3), 30);
+        assert!(matches!(
+            term.pause(date(2025, 3, 1)),
+            Err(Error::PauseOutOfOrder { .. })
+        ));
+        assert_eq!(term.resume(date(2025, 3, 5)), Err(Error::NotPaused));
+        term.pause(date(2025, 3, 5)).unwrap();
+        assert!(matches!(
+            term.pause(date(2025, 3, 6)),
+            Err(Error::AlreadyPaused { .. })
+        ));
+        assert!(matches!(
+            term.resume(date(2025, 3, 4)),
+            Err(Error::ResumeBeforePause { .. })
+        ));
+        term.resume(date(2025, 3, 8)).unwrap();
+        assert!(matches!(
+            term.add_pause(Pause {
+                from: date(2025, 3, 7),
+                to: date(2025, 3, 9)
+            }),
+            Err(Error::PauseOutOfOrder { .. })
+        ));
+        let err = term.extend_to(date(2025, 4, 1)).unwrap_err();
+        assert!(err.to_string().contains("does not lengthen"), "{err}");
+    }
+
+    #[test]
+    fn limits_follow_the_kind_of_referral() {
+        use crate::bundle::TrialStage;
+        let rules = MediationLimits::SUPREME_COURT_RULES;
+        let entrusted = |procedure| ReferralKind::Entrusted {
+            stage: TrialStage::FirstInstance,
+            procedure,
+        };
+        assert_eq!(rules.for_kind(&ReferralKind::Delegated), 30);
+        assert_eq!(rules.for_kind(&entrusted(Procedure::Ordinary)), 15);
+        assert_eq!(rules.for_kind(&entrusted(Procedure::Summary)), 7);
+        assert_eq!(
+            MediationLimits::TRADE_PROMOTION_COUNCIL.for_kind(&entrusted(Procedure::Summary)),
+            30
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Case materials: what a document is, and how it is identified by its digest.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Invalid, Violations};
+use crate::newtype::{checked_text, validated_string};
+use crate::text::Line;
+
+validated_string!(
+    /// A SHA-256 digest as 64 hexadecimal digits, stored lower-case. Documents are
+    /// stored and fetched by it.
+    Sha256Digest
+);
+
+impl Sha256Digest {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let hex = value.trim();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Invalid::new(format!(
+                "must be a SHA-256 digest of 64 hexadecimal digits, got {} characters",
+                hex.chars().count()
+            )));
+        }
+        Ok(Self(hex.to_ascii_lowercase()))
+    }
+
+    /// Wraps the raw 32 bytes of a digest.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        use std::fmt::Write;
+        let mut hex = String::with_capacity(64);
+        for b in bytes {
+            // Writing to a String cannot fail.
+            let _ = write!(hex, "{b:02x}");
+        }
+        Self(hex)
+    }
+}
+
+validated_string!(
+    /// A media type such as `application/pdf` or `image/jpeg`.
+    MediaType
+);
+
+impl MediaType {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let text = value.trim().to_ascii_lowercase();
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 127
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+        };
+        match text.split_once('/') {
+            Some((kind, sub)) if token(kind) && token(sub) => Ok(Self(text)),
+            _ => Err(Invalid::new(format!(
+                "must be a media type such as application/pdf, got {value:?}"
+            ))),
+        }
+    }
+}
+
+validated_string!(
+    /// An `https` address from which a document can be fetched.
+    DocumentUrl
+);
+
+impl DocumentUrl {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let text = checked_text(value, 2048, false)?;
+        let rest = text
+            .strip_prefix("https://")
+            .ok_or_else(|| Invalid::new("must be an https:// address"))?;
+        if rest.is_empty() || rest.starts_with('/') || text.contains(char::is_whitespace) {
+            return Err(Invalid::new(
+                "must name a host after https:// and contain no spaces",
+            ));
+        }
+        Ok(Self(text))
+    }
+}
+
+/// Where a document's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "url")]
+pub enum DocumentLocation {
+    /// Uploaded to the gateway, which keeps it under its digest.
+    Stored,
+    /// Held by the sender at this address; fetched and checked against the digest.
+    Url(DocumentUrl),
+}
+
+/// One document of a case bundle or an outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    pub name: Line,
+    pub media_type: MediaType,
+    pub size_bytes: u64,
+    pub sha256: Sha256Digest,
+    pub location: DocumentLocation,
+}
+
+impl Document {
+    /// Checks what the types cannot: a document has content.
+    pub fn validate(&self) -> Violations {
+        let mut v = Violations::new();
+        if self.size_bytes == 0 {
+            v.push("size_bytes", "must be greater than zero");
+        }
+        if self.name.as_str().contains(['/', '\\']) {
+            v.push("name", "must be a file name, not a path");
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_normalised_and_checked() {
+        let d = Sha256Digest::parse(&"AB".repeat(32)).unwrap();
+        assert_eq!(d.as_str(), "ab".repeat(32));
+        assert!(
+            Sha256Digest::parse("abc")
+                .unwrap_err()
+                .rule
+                .contains("64 hexadecimal")
+        );
+        assert!(Sha256Digest::parse(&"g".repeat(64)).is_err());
+        assert_eq!(Sha256Digest::from_bytes([0xab; 32]), d);
+    }
+
+    #[test]
+    fn media_types_and_urls_are_checked() {
+        assert_eq!(
+            MediaType::parse("Application/PDF").unwrap().as_str(),
+            "application/pdf"
+        );
+        assert!(MediaType::parse("pdf").is_err());
+        assert!(DocumentUrl::parse("https://court.example/doc/1").is_ok());
+        assert!(
+            DocumentUrl::parse("http://court.example/doc/1")
+                .unwrap_err()
+                .rule
+                .contains("https")
+        );
+        assert!(DocumentUrl::parse("https:///x").is_err());
+    }
+}

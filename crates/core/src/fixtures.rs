@@ -1,0 +1,166 @@
+//! Ready-made valid values for tests: a calendar with the shipped notices, a
+//! commercial case bundle, and a complete agreement for it. Built with the same
+//! parsers as real input, so they stay valid only while the rules allow them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use jiff::civil::date;
+use mediation_calendar::Calendar;
+
+use crate::bundle::{
+    CaseBundle, Claim, Consent, ConsentMethod, DisputeDomain, Party, PartyRole, PersonKind,
+    ReferralKind,
+};
+use crate::court::CourtCode;
+use crate::document::{Document, DocumentLocation, MediaType, Sha256Digest};
+use crate::identity::{Identity, IdentityKind};
+use crate::ids::{CourtReferralId, MediatorId, OrganisationId, PartyRef, ReferralId};
+use crate::money::{Amount, Currency};
+use crate::outcome::{Agreement, AgreementParty, Signature, Signer};
+use crate::text::{Line, Narrative};
+
+/// The notices shipped in `config/calendar`.
+pub fn shipped_calendar() -> Calendar {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/calendar");
+    Calendar::load_dir(&dir).expect("the shipped calendar loads")
+}
+
+pub fn line(s: &str) -> Line {
+    Line::parse(s).unwrap()
+}
+
+pub fn narrative(s: &str) -> Narrative {
+    Narrative::parse(s).unwrap()
+}
+
+pub fn party_ref(s: &str) -> PartyRef {
+    PartyRef::parse(s).unwrap()
+}
+
+pub fn organisation(s: &str) -> OrganisationId {
+    OrganisationId::parse(s).unwrap()
+}
+
+pub fn mediator(s: &str) -> MediatorId {
+    MediatorId::parse(s).unwrap()
+}
+
+pub fn court(s: &str) -> CourtCode {
+    CourtCode::parse(s).unwrap()
+}
+
+pub fn referral_id() -> ReferralId {
+    ReferralId::parse("01JD0000000000000000000000").unwrap()
+}
+
+pub fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+/// A pre-litigation sales-contract dispute referred by a Beijing basic court:
+/// a natural-person buyer (P1) against a company (P2), both consenting.
+pub fn sample_bundle() -> CaseBundle {
+    let consent_at = at("2025-03-01T10:00:00+08:00");
+    CaseBundle {
+        court_referral_id: CourtReferralId::parse("BJ0105-2025-000123").unwrap(),
+        court: court("京0105"),
+        case_number: None,
+        kind: ReferralKind::Delegated,
+        cause_of_action: line("买卖合同纠纷"),
+        domain: DisputeDomain::Commercial,
+        parties: vec![
+            Party {
+                reference: party_ref("P1"),
+                role: PartyRole::Claimant,
+                person: PersonKind::Natural,
+                name: line("张三"),
+                identity: Identity::parse(IdentityKind::ResidentIdCard, "11010519491231002X")
+                    .unwrap(),
+                contact: line("13800000000"),
+                service_address: line("北京市朝阳区某街道1号"),
+            },
+            Party {
+                reference: party_ref("P2"),
+                role: PartyRole::Respondent,
+                person: PersonKind::Legal,
+                name: line("某贸易有限公司"),
+                identity: Identity::parse(
+                    IdentityKind::UnifiedSocialCreditCode,
+                    "91350100M000100Y43",
+                )
+                .unwrap(),
+                contact: line("010-12345678"),
+                service_address: line("福建省福州市某路2号"),
+            },
+        ],
+        claims: vec![Claim {
+            description: narrative("支付货款及逾期付款利息"),
+            amount: Some(Amount::parse("120000.00", Currency::cny()).unwrap()),
+        }],
+        amount_in_dispute: Some(Amount::parse("120000.00", Currency::cny()).unwrap()),
+        documents: vec![Document {
+            name: line("起诉状.pdf"),
+            media_type: MediaType::parse("application/pdf").unwrap(),
+            size_bytes: 48_213,
+            sha256: Sha256Digest::parse(&"3a".repeat(32)).unwrap(),
+            location: DocumentLocation::Stored,
+        }],
+        consents: vec![
+            Consent {
+                party: party_ref("P1"),
+                given_at: consent_at,
+                method: ConsentMethod::Online,
+            },
+            Consent {
+                party: party_ref("P2"),
+                given_at: consent_at,
+                method: ConsentMethod::Written,
+            },
+        ],
+        preferred_organisation: None,
+        summary: None,
+    }
+}
+
+/// A complete agreement for [`sample_bundle`], mediated by `organisation` and
+/// `mediator`, every signature given at `signed_at`.
+pub fn sample_agreement(
+    organisation: &OrganisationId,
+    mediator: &MediatorId,
+    signed_at: Timestamp,
+) -> Agreement {
+    let bundle = sample_bundle();
+    let mut signatures = vec![
+        Signature {
+            signer: Signer::Organisation(organisation.clone()),
+            signed_at,
+        },
+        Signature {
+            signer: Signer::Mediator(mediator.clone()),
+            signed_at,
+        },
+    ];
+    signatures.extend(bundle.parties.iter().map(|p| Signature {
+        signer: Signer::Party(p.reference.clone()),
+        signed_at,
+    }));
+    Agreement {
+        parties: bundle
+            .parties
+            .iter()
+            .map(|p| AgreementParty {
+                party: p.reference.clone(),
+                name: p.name.clone(),
+                identity: p.identity.clone(),
+            })
+            .collect(),
+        disputed_matters: Some(narrative("货款支付及利息")),
+        terms: vec![narrative("被申请人于2025年5月31日前支付货款100000元")],
+        performance_method: Some(narrative("银行转账至申请人账户")),
+        performance_deadline: Some(date(2025, 5, 31)),
+        signatures,
+        documents: Vec::new(),
+    }
+}

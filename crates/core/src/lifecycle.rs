@@ -1,0 +1,988 @@
+//! The life of a referral, from the court's push to a final state.
+//!
+//! ```text
+//!  Received ──route──▶ AwaitingAcceptance ──accept──▶ InMediation ──agreement──▶ Agreed
+//!     │                  │        │                    │   ▲    │                 │
+//!     │ no organisation  │decline │deadline       appraisal resume │deadline    apply
+//!     ▼                  ▼        ▼                    ▼   │    ▼                 ▼
+//!  ReturnedToCourt ◀── Declined  AcceptanceOverdue   Suspended  MediationOverdue  ConfirmationRequested
+//!                      (either may be routed again                                 │ ruling
+//!                       or returned to the court)                                  ▼
+//!                                                           Confirmed / ConfirmationRefused
+//! ```
+//!
+//! Mediation can also end in failure (MediationFailed) or a sham-mediation report
+//! (ShamMediationReported), and the court can recall the referral (Recalled) at
+//! any time before an outcome. An extension agreed by every party keeps the
+//! referral in mediation with a later deadline.
+//!
+//! Every command is a method that looks at the current state and either returns
+//! the events it produces or a [`TransitionError`]; it changes nothing. The caller
+//! persists the events and then [`Referral::apply`]s them. Replaying the stored
+//! events with [`Referral::replay`] rebuilds the same state, so the events are the
+//! referral's history and its timeline.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use mediation_calendar::{Calendar, cst};
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::CaseBundle;
+use crate::court::CourtCode;
+use crate::deadline::{self, Deadline, DeadlineKind, DeadlinePolicy, MediationTerm};
+use crate::error::{TransitionError, Violations};
+use crate::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef, ReferralId};
+use crate::outcome::{
+    Agreement, ConfirmationApplication, DeclineReason, FailureReport, PerformanceReport, Ruling,
+    RulingOutcome, ShamMediationReport,
+};
+use crate::partner::Partner;
+use crate::text::Narrative;
+
+/// Where a referral is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Received,
+    AwaitingAcceptance,
+    Declined,
+    AcceptanceOverdue,
+    InMediation,
+    SuspendedForAppraisal,
+    MediationOverdue,
+    Agreed,
+    ConfirmationRequested,
+    Confirmed,
+    ConfirmationRefused,
+    MediationFailed,
+    ShamMediationReported,
+    ReturnedToCourt,
+    Recalled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Received => "received",
+            Status::AwaitingAcceptance => "awaiting_acceptance",
+            Status::Declined => "declined",
+            Status::AcceptanceOverdue => "acceptance_overdue",
+            Status::InMediation => "in_mediation",
+            Status::SuspendedForAppraisal => "suspended_for_appraisal",
+            Status::MediationOverdue => "mediation_overdue",
+            Status::Agreed => "agreed",
+            Status::ConfirmationRequested => "confirmation_requested",
+            Status::Confirmed => "confirmed",
+            Status::ConfirmationRefused => "confirmation_refused",
+            Status::MediationFailed => "mediation_failed",
+            Status::ShamMediationReported => "sham_mediation_reported",
+            Status::ReturnedToCourt => "returned_to_court",
+            Status::Recalled => "recalled",
+        }
+    }
+
+    /// No command moves a referral out of a final state. Only reports on how a
+    /// confirmed agreement was performed are still added, because voluntary
+    /// performance is tracked after confirmation.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Status::Confirmed
+                | Status::ConfirmationRefused
+                | Status::MediationFailed
+                | Status::ShamMediationReported
+                | Status::ReturnedToCourt
+                | Status::Recalled
+        )
+    }
+
+    /// Before any outcome: the court may still recall the referral.
+    fn is_before_outcome(self) -> bool {
+        matches!(
+            self,
+            Status::Received
+                | Status::AwaitingAcceptance
+                | Status::Declined
+                | Status::AcceptanceOverdue
+                | Status::InMediation
+                | Status::SuspendedForAppraisal
+                | Status::MediationOverdue
+        )
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The organisation (and, once known, mediator) a referral is routed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub partner: Partner,
+    pub organisation: OrganisationId,
+    pub mediator: Option<MediatorId>,
+}
+
+/// Why a referral went back to the court without a mediation outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ReturnReason {
+    /// No organisation on the roster could take it.
+    NoEligibleOrganisation { explanation: String },
+    /// The organisation declined it (its reasons are in the Declined event).
+    Declined,
+    /// No organisation accepted it in time.
+    AcceptanceOverdue,
+}
+
+/// One thing that happened to a referral.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: Timestamp,
+    pub change: Change,
+}
+
+/// What changed. The variants are the referral's timeline entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Change {
+    Received {
+        id: ReferralId,
+        bundle: Box<CaseBundle>,
+    },
+    Routed {
+        assignment: Assignment,
+        reasons: Vec<String>,
+        acceptance_deadline: Deadline,
+    },
+    Accepted {
+        mediator: Option<MediatorId>,
+        mediation_case_number: Option<MediationCaseNumber>,
+        term: MediationTerm,
+        mediation_deadline: Deadline,
+    },
+    Declined {
+        organisation: OrganisationId,
+        reasons: Vec<DeclineReason>,
+    },
+    AcceptanceOverdue {
+        organisation: OrganisationId,
+        due_at: Timestamp,
+    },
+    ReturnedToCourt {
+        reason: ReturnReason,
+    },
+    AppraisalStarted {
+        on: Date,
+        note: Narrative,
+    },
+    AppraisalEnded {
+        on: Date,
+        mediation_deadline: Deadline,
+    },
+    Extended {
+        last_day: Date,
+        consenting: Vec<PartyRef>,
+        mediation_deadline: Deadline,
+    },
+    MediationOverdue {
+        due_at: Timestamp,
+    },
+    DeadlineWarning {
+        kind: DeadlineKind,
+        due_at: Timestamp,
+    },
+    DeadlineRecomputed {
+        deadline: Deadline,
+    },
+    AgreementReached {
+        agreement: Box<Agreement>,
+    },
+    MediationFailed {
+        report: Box<FailureReport>,
+    },
+    ShamMediationSuspected {
+        report: ShamMediationReport,
+    },
+    ConfirmationApplied {
+        application: ConfirmationApplication,
+    },
+    RulingRecorded {
+        ruling: Ruling,
+    },
+    PerformanceRecorded {
+        report: PerformanceReport,
+    },
+    Recalled {
+        reason: Narrative,
+    },
+}
+
+impl Change {
+    /// A short stable name for logs and timelines.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::Received { .. } => "received",
+            Change::Routed { .. } => "routed",
+            Change::Accepted { .. } => "accepted",
+            Change::Declined { .. } => "declined",
+            Change::AcceptanceOverdue { .. } => "acceptance_overdue",
+            Change::ReturnedToCourt { .. } => "returned_to_court",
+            Change::AppraisalStarted { .. } => "appraisal_started",
+            Change::AppraisalEnded { .. } => "appraisal_ended",
+            Change::Extended { .. } => "extended",
+            Change::MediationOverdue { .. } => "mediation_overdue",
+            Change::DeadlineWarning { .. } => "deadline_warning",
+            Change::DeadlineRecomputed { .. } => "deadline_recomputed",
+            Change::AgreementReached { .. } => "agreement_reached",
+            Change::MediationFailed { .. } => "mediation_failed",
+            Change::ShamMediationSuspected { .. } => "sham_mediation_suspected",
+            Change::ConfirmationApplied { .. } => "confirmation_applied",
+            Change::RulingRecorded { .. } => "ruling_recorded",
+            Change::PerformanceRecorded { .. } => "performance_recorded",
+            Change::Recalled { .. } => "recalled",
+        }
+    }
+}
+
+/// A referral's current state, built from its events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referral {
+    id: ReferralId,
+    bundle: CaseBundle,
+    received_at: Timestamp,
+    status: Status,
+    assignment: Option<Assignment>,
+    /// Organisations that declined or let the acceptance deadline pass; they are
+    /// not offered this referral again.
+    excluded: BTreeSet<OrganisationId>,
+    acceptance_deadline: Option<Deadline>,
+    /// When the referral was last routed: the acceptance period runs from it.
+    routed_at: Option<Timestamp>,
+    accepted_at: Option<Timestamp>,
+    term: Option<MediationTerm>,
+    mediation_deadline: Option<Deadline>,
+    /// The `due_at` of each deadline a warning was given for, so a warning fires
+    /// once per deadline, and again only if the deadline moves.
+    warned: Vec<(DeadlineKind, Timestamp)>,
+    agreement: Option<Agreement>,
+    application: Option<ConfirmationApplication>,
+    ruling: Option<Ruling>,
+    performance: Vec<PerformanceReport>,
+    version: u64,
+}
+
+/// Why stored events could not be replayed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("a referral's history must start with its received event")]
+    MissingReceived,
+}
+
+type Decision = Result<Vec<Event>, TransitionError>;
+
+fn one(at: Timestamp, change: Change) -> Decision {
+    Ok(vec![Event { at, change }])
+}
+
+fn calendar_error(e: deadline::Error) -> TransitionError {
+    TransitionError::Calendar(e.to_string())
+}
+
+impl Referral {
+    /// Takes in a new referral: checks its bundle and returns the referral with
+    /// its first event.
+    pub fn receive(
+        id: ReferralId,
+        bundle: CaseBundle,
+        at: Timestamp,
+    ) -> Result<(Referral, Event), Violations> {
+        bundle.validate()?;
+        let event = Event {
+            at,
+            change: Change::Received {
+                id,
+                bundle: Box::new(bundle),
+            },
+        };
+        let referral = Self::replay(std::slice::from_ref(&event)).map_err(|_| Violations::new())?;
+        Ok((referral, event))
+    }
+
+    /// Rebuilds a referral from its history.
+    pub fn replay(events: &[Event]) -> Result<Referral, ReplayError> {
+        let (first, rest) = events.split_first().ok_or(ReplayError::MissingReceived)?;
+        let Change::Received { id, bundle } = &first.change else {
+            return Err(ReplayError::MissingReceived);
+        };
+        let mut referral = Referral {
+            id: id.clone(),
+            bundle: (**bundle).clone(),
+            received_at: first.at,
+            status: Status::Received,
+            assignment: None,
+            excluded: BTreeSet::new(),
+            acceptance_deadline: None,
+            routed_at: None,
+            accepted_at: None,
+            term: None,
+            mediation_deadline: None,
+            warned: Vec::new(),
+            agreement: None,
+            application: None,
+            ruling: None,
+            performance: Vec::new(),
+            version: 1,
+        };
+        for event in rest {
+            referral.apply(event);
+        }
+        Ok(referral)
+    }
+
+    pub fn id(&self) -> &ReferralId {
+        &self.id
+    }
+
+    pub fn bundle(&self) -> &CaseBundle {
+        &self.bundle
+    }
+
+    pub fn received_at(&self) -> Timestamp {
+        self.received_at
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    pub fn assignment(&self) -> Option<&Assignment> {
+        self.assignment.as_ref()
+    }
+
+    /// Organisations that may not be offered this referral again.
+    pub fn excluded(&self) -> &BTreeSet<OrganisationId> {
+        &self.excluded
+    }
+
+    pub fn acceptance_deadline(&self) -> Option<&Deadline> {
+        self.acceptance_deadline.as_ref()
+    }
+
+    pub fn mediation_deadline(&self) -> Option<&Deadline> {
+        self.mediation_deadline.as_ref()
+    }
+
+    pub fn mediation_term(&self) -> Option<&MediationTerm> {
+        self.term.as_ref()
+    }
+
+    pub fn accepted_at(&self) -> Option<Timestamp> {
+        self.accepted_at
+    }
+
+    pub fn agreement(&self) -> Option<&Agreement> {
+        self.agreement.as_ref()
+    }
+
+    pub fn ruling(&self) -> Option<&Ruling> {
+        self.ruling.as_ref()
+    }
+
+    pub fn performance(&self) -> &[PerformanceReport] {
+        &self.performance
+    }
+
+    /// How many events the referral has had.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The deadline that is running now, if any: acceptance while awaiting
+    /// acceptance, mediation while in mediation.
+    pub fn running_deadline(&self) -> Option<&Deadline> {
+        match self.status {
+            Status::AwaitingAcceptance => self.acceptance_deadline.as_ref(),
+            Status::InMediation => self.mediation_deadline.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn not_allowed(&self, action: &'static str) -> TransitionError {
+        TransitionError::NotAllowed {
+            action,
+            status: self.status,
+        }
+    }
+
+    fn require(&self, action: &'static str, allowed: &[Status]) -> Result<(), TransitionError> {
+        if allowed.contains(&self.status) {
+            Ok(())
+        } else {
+            Err(self.not_allowed(action))
+        }
+    }
+
+    fn require_assigned(
+        &self,
+        organisation: &OrganisationId,
+    ) -> Result<&Assignment, TransitionError> {
+        match &self.assignment {
+            Some(a) if &a.organisation == organisation => Ok(a),
+            _ => Err(TransitionError::NotAssigned {
+                organisation: organisation.to_string(),
+            }),
+        }
+    }
+
+    fn require_court(&self, court: &CourtCode) -> Result<(), TransitionError> {
+        if court == &self.bundle.court {
+            Ok(())
+        } else {
+            Err(TransitionError::NotReferringCourt {
+                court: court.to_string(),
+            })
+        }
+    }
+
+    /// Offers the referral to an organisation; starts the acceptance deadline.
+    pub fn route(
+        &self,
+        assignment: Assignment,
+        reasons: Vec<String>,
+        at: Timestamp,
+        calendar: &Calendar,
+        policy: &DeadlinePolicy,
+    ) -> Decision {
+        self.require(
+            "route",
+            &[
+                Status::Received,
+                Status::Declined,
+                Status::AcceptanceOverdue,
+            ],
+        )?;
+        if self.excluded.contains(&assignment.organisation) {
+            return Err(TransitionError::AlreadyDeclined {
+                organisation: assignment.organisation.to_string(),
+            });
+        }
+        let acceptance_deadline =
+            deadline::acceptance_deadline(calendar, policy, at).map_err(calendar_error)?;
+        one(
+            at,
+            Change::Routed {
+                assignment,
+                reasons,
+                acceptance_deadline,
+            },
+        )
+    }
+
+    /// The organisation accepts; mediation starts and its deadline runs.
+    pub fn accept(
+        &self,
+        organisation: &OrganisationId,
+        mediator: Option<MediatorId>,
+        mediation_case_number: Option<MediationCaseNumber>,
+        at: Timestamp,
+        calendar: &Calendar,
+        policy: &DeadlinePolicy,
+    ) -> Decision {
+        self.require("accept", &[Status::AwaitingAcceptance])?;
+        self.require_assigned(organisation)?;
+        if let Some(d) = &self.acceptance_deadline
+            && at >= d.due_at
+        {
+            return Err(TransitionError::DeadlinePassed {
+                deadline: "acceptance",
+                due_at: cst::format(d.due_at),
+            });
+        }
+        let limit = policy.mediation.for_kind(&self.bundle.kind);
+        let term = MediationTerm::new(cst::date_of(at), limit);
+        let mediation_deadline = term
+            .deadline(calendar, policy.warn_working_days)
+            .map_err(calendar_error)?
+            .ok_or_else(|| {
+                TransitionError::Calendar("a new mediation term cannot be paused".into())
+            })?;
+        one(
+            at,
+            Change::Accepted {
+                mediator,
+                mediation_case_number,
+                term,
+                mediation_deadline,
+            },
+        )
+    }
+
+    /// The organisation declines, with reasons.
+    pub fn decline(
+        &self,
+        organisation: &OrganisationId,
+        reasons: Vec<DeclineReason>,
+        at: Timestamp,
+    ) -> Decision {
+        self.require("decline", &[Status::AwaitingAcceptance])?;
+        self.require_assigned(organisation)?;
+        if reasons.is_empty() {
+            let mut v = Violations::new();
+            v.push("reasons", "a decline must give its reasons");
+            return Err(v.into());
+        }
+        one(
+            at,
+            Change::Declined {
+                organisation: organisation.clone(),
+                reasons,
+            },
+        )
+    }
+
+    /// The acceptance deadline has passed without an answer.
+    pub fn acceptance_deadline_passed(&self, at: Timestamp) -> Decision {
+        self.require("mark acceptance overdue", &[Status::AwaitingAcceptance])?;
+        let (Some(d), Some(a)) = (&self.acceptance_deadline, &self.assignment) else {
+            return Err(self.not_allowed("mark acceptance overdue"));
+        };
+        if at < d.due_at {
+            return Err(TransitionError::NotYetDue {
+                deadline: "acceptance",
+                due_at: cst::format(d.due_at),
+            });
+        }
+        one(
+            at,
+            Change::AcceptanceOverdue {
+                organisation: a.organisation.clone(),
+                due_at: d.due_at,
+            },
+        )
+    }
+
+    /// Sends the referral back to the court without a mediation outcome.
+    pub fn return_to_court(&self, reason: ReturnReason, at: Timestamp) -> Decision {
+        self.require(
+            "return to the court",
+            &[
+                Status::Received,
+                Status::Declined,
+                Status::AcceptanceOverdue,
+            ],
+        )?;
+        one(at, Change::ReturnedToCourt { reason })
+    }
+
+    /// Mediation is suspended while an appraisal or evaluation is done; its days
+    /// do not count.
+    pub fn start_appraisal(
+        &self,
+        organisation: &OrganisationId,
+        note: Narrative,
+        at: Timestamp,
+    ) -> Decision {
+        self.require("suspend for appraisal", &[Status::InMediation])?;
+        self.require_assigned(organisation)?;
+        let on = cst::date_of(at);
+        let mut term = self
+            .term
+            .clone()
+            .ok_or_else(|| self.not_allowed("suspend for appraisal"))?;
+        term.pause(on).map_err(calendar_error)?;
+        one(at, Change::AppraisalStarted { on, note })
+    }
+
+    /// The appraisal is done; mediation resumes with a later deadline.
+    pub fn end_appraisal(
+        &self,
+        organisation: &OrganisationId,
+        at: Timestamp,
+        calendar: &Calendar,
+        policy: &DeadlinePolicy,
+    ) -> Decision {
+        self.require("resume after appraisal", &[Status::SuspendedForAppraisal])?;
+        self.require_assigned(organisation)?;
+        let on = cst::date_of(at);
+        let mut term = self
+            .term
+            .clone()
+            .ok_or_else(|| self.not_allowed("resume after appraisal"))?;
+        term.resume(on).map_err(calendar_error)?;
+        let mediation_deadline = term
+            .deadline(calendar, policy.warn_working_days)
+            .map_err(calendar_error)?
+            .ok_or_else(|| self.not_allowed("resume after appraisal"))?;
+        one(
+            at,
+            Change::AppraisalEnded {
+                on,
+                mediation_deadline,
+            },
+        )
+    }
+
+    /// Every party agreed to extend mediation to `last_day`.
+    pub fn extend(
+        &self,
+        organisation: &OrganisationId,
+        last_day: Date,
+        consenting: Vec<PartyRef>,
+        at: Timestamp,
+        calendar: &Calendar,
+        policy: &DeadlinePolicy,
+    ) -> Decision {
+        self.require("extend", &[Status::InMediation])?;
+        self.require_assigned(organisation)?;
+        let mut v = Violations::new();
+        let agreeing: BTreeSet<&PartyRef> = consenting.iter().collect();
+        for party in self.bundle.party_refs() {
+            if !agreeing.contains(party) {
+                v.push(
+                    "consenting",
+                    format!("an extension needs every party's consent; {party} has not given it"),
+                );
+            }
+        }
+        for (i, party) in consenting.iter().enumerate() {
+            if self.bundle.party(party).is_none() {
+                v.push(
+                    format!("consenting[{i}]"),
+                    format!("{party} is not a party of this referral"),
+                );
+            }
+        }
+        if !v.is_empty() {
+            return Err(v.into());
+        }
+        if let Some(d) = &self.mediation_deadline
+            && at >= d.due_at
+        {
+            return Err(TransitionError::DeadlinePassed {
+                deadline: "mediation",
+                due_at: cst::format(d.due_at),
+            });
+        }
+        let mut term = self
+            .term
+            .clone()
+            .ok_or_else(|| self.not_allowed("extend"))?;
+        term.extend_to(last_day).map_err(|e| {
+            let mut v = Violations::new();
+            v.push("last_day", e.to_string());
+            TransitionError::from(v)
+        })?;
+        let mediation_deadline = term
+            .deadline(calendar, policy.warn_working_days)
+            .map_err(calendar_error)?
+            .ok_or_else(|| self.not_allowed("extend"))?;
+        one(
+            at,
+            Change::Extended {
+                last_day,
+                consenting,
+                mediation_deadline,
+            },
+        )
+    }
+
+    /// The mediation deadline has passed without an outcome.
+    pub fn mediation_deadline_passed(&self, at: Timestamp) -> Decision {
+        self.require("mark mediation overdue", &[Status::InMediation])?;
+        let d = self
+            .mediation_deadline
+            .as_ref()
+            .ok_or_else(|| self.not_allowed("mark mediation overdue"))?;
+        if at < d.due_at {
+            return Err(TransitionError::NotYetDue {
+                deadline: "mediation",
+                due_at: cst::format(d.due_at),
+            });
+        }
+        one(at, Change::MediationOverdue { due_at: d.due_at })
+    }
+
+    /// Warns that the running deadline of `kind` is near. Returns no event when
+    /// the warning for this deadline was already given.
+    pub fn warn(&self, kind: DeadlineKind, at: Timestamp) -> Decision {
+        let deadline = self
+            .running_deadline()
+            .filter(|d| d.kind == kind)
+            .ok_or_else(|| self.not_allowed("warn about a deadline of"))?;
+        let warn_at = deadline
+            .warn_at
+            .ok_or_else(|| self.not_allowed("warn about a deadline of"))?;
+        if at < warn_at {
+            return Err(TransitionError::NotYetDue {
+                deadline: kind.as_str(),
+                due_at: cst::format(warn_at),
+            });
+        }
+        if self.warned.contains(&(kind, deadline.due_at)) {
+            return Ok(Vec::new());
+        }
+        one(
+            at,
+            Change::DeadlineWarning {
+                kind,
+                due_at: deadline.due_at,
+            },
+        )
+    }
+
+    /// Recomputes the running deadline after the calendar changed (a new year's
+    /// notice was loaded). Returns an event only if the deadline changed.
+    pub fn recompute_deadline(
+        &self,
+        at: Timestamp,
+        calendar: &Calendar,
+        policy: &DeadlinePolicy,
+    ) -> Decision {
+        let Some(current) = self.running_deadline() else {
+            return Ok(Vec::new());
+        };
+        let fresh = match current.kind {
+            DeadlineKind::Acceptance => {
+                // The acceptance period runs from the instant of routing.
+                let routed_at = self
+                    .routed_at
+                    .ok_or_else(|| self.not_allowed("recompute the deadline of"))?;
+                deadline::acceptance_deadline(calendar, policy, routed_at)
+                    .map_err(calendar_error)?
+            }
+            DeadlineKind::Mediation => self
+                .term
+                .as_ref()
+                .ok_or_else(|| self.not_allowed("recompute the deadline of"))?
+                .deadline(calendar, policy.warn_working_days)
+                .map_err(calendar_error)?
+                .ok_or_else(|| self.not_allowed("recompute the deadline of"))?,
+        };
+        if &fresh == current {
+            return Ok(Vec::new());
+        }
+        one(at, Change::DeadlineRecomputed { deadline: fresh })
+    }
+
+    /// The parties reached an agreement.
+    pub fn record_agreement(
+        &self,
+        organisation: &OrganisationId,
+        agreement: Agreement,
+        at: Timestamp,
+    ) -> Decision {
+        self.require(
+            "record an agreement for",
+            &[Status::InMediation, Status::MediationOverdue],
+        )?;
+        let assignment = self.require_assigned(organisation)?;
+        agreement.check(&self.bundle, organisation, assignment.mediator.as_ref())?;
+        one(
+            at,
+            Change::AgreementReached {
+                agreement: Box::new(agreement),
+            },
+        )
+    }
+
+    /// Mediation failed; the report goes to the court.
+    pub fn report_failure(
+        &self,
+        organisation: &OrganisationId,
+        report: FailureReport,
+        at: Timestamp,
+    ) -> Decision {
+        self.require(
+            "report failure of",
+            &[
+                Status::InMediation,
+                Status::SuspendedForAppraisal,
+                Status::MediationOverdue,
+            ],
+        )?;
+        self.require_assigned(organisation)?;
+        report.check(&self.bundle)?;
+        one(
+            at,
+            Change::MediationFailed {
+                report: Box::new(report),
+            },
+        )
+    }
+
+    /// The mediator suspects a sham mediation: mediation stops, the court is told.
+    pub fn report_sham_mediation(
+        &self,
+        organisation: &OrganisationId,
+        report: ShamMediationReport,
+        at: Timestamp,
+    ) -> Decision {
+        self.require(
+            "report sham mediation in",
+            &[
+                Status::InMediation,
+                Status::SuspendedForAppraisal,
+                Status::MediationOverdue,
+            ],
+        )?;
+        self.require_assigned(organisation)?;
+        one(at, Change::ShamMediationSuspected { report })
+    }
+
+    /// The parties jointly apply for judicial confirmation of their agreement.
+    pub fn apply_for_confirmation(
+        &self,
+        application: ConfirmationApplication,
+        at: Timestamp,
+    ) -> Decision {
+        self.require("apply for confirmation of", &[Status::Agreed])?;
+        let agreement = self
+            .agreement
+            .as_ref()
+            .ok_or_else(|| self.not_allowed("apply for confirmation of"))?;
+        application.check(&self.bundle, agreement)?;
+        one(at, Change::ConfirmationApplied { application })
+    }
+
+    /// The court rules on the application.
+    pub fn record_ruling(&self, court: &CourtCode, ruling: Ruling, at: Timestamp) -> Decision {
+        self.require("record a ruling for", &[Status::ConfirmationRequested])?;
+        self.require_court(court)?;
+        one(at, Change::RulingRecorded { ruling })
+    }
+
+    /// Whether the parties performed the agreement.
+    pub fn record_performance(&self, report: PerformanceReport, at: Timestamp) -> Decision {
+        self.require(
+            "record performance of",
+            &[
+                Status::Agreed,
+                Status::ConfirmationRequested,
+                Status::Confirmed,
+            ],
+        )?;
+        one(at, Change::PerformanceRecorded { report })
+    }
+
+    /// The court takes the referral back before any outcome.
+    pub fn recall(&self, court: &CourtCode, reason: Narrative, at: Timestamp) -> Decision {
+        self.require_court(court)?;
+        if !self.status.is_before_outcome() {
+            return Err(self.not_allowed("recall"));
+        }
+        one(at, Change::Recalled { reason })
+    }
+
+    /// Applies decided events to the state. Events come from this type's own
+    /// decisions (or from storage, where they were saved after being decided), so
+    /// they are applied without being checked again.
+    pub fn apply_all(&mut self, events: &[Event]) {
+        for event in events {
+            self.apply(event);
+        }
+    }
+
+    /// Applies one event.
+    pub fn apply(&mut self, event: &Event) {
+        self.version += 1;
+        match &event.change {
+            Change::Received { .. } => {}
+            Change::Routed {
+                assignment,
+                acceptance_deadline,
+                ..
+            } => {
+                self.status = Status::AwaitingAcceptance;
+                self.assignment = Some(assignment.clone());
+                self.acceptance_deadline = Some(acceptance_deadline.clone());
+                self.routed_at = Some(event.at);
+            }
+            Change::Accepted {
+                mediator,
+                term,
+                mediation_deadline,
+                ..
+            } => {
+                self.status = Status::InMediation;
+                if let (Some(a), Some(m)) = (&mut self.assignment, mediator) {
+                    a.mediator = Some(m.clone());
+                }
+                self.accepted_at = Some(event.at);
+                self.term = Some(term.clone());
+                self.mediation_deadline = Some(mediation_deadline.clone());
+            }
+            Change::Declined { organisation, .. } => {
+                self.status = Status::Declined;
+                self.excluded.insert(organisation.clone());
+            }
+            Change::AcceptanceOverdue { organisation, .. } => {
+                self.status = Status::AcceptanceOverdue;
+                self.excluded.insert(organisation.clone());
+            }
+            Change::ReturnedToCourt { .. } => self.status = Status::ReturnedToCourt,
+            Change::AppraisalStarted { on, .. } => {
+                self.status = Status::SuspendedForAppraisal;
+                if let Some(term) = &mut self.term {
+                    // Decided against this very term, so it cannot fail here.
+                    let _ = term.pause(*on);
+                }
+            }
+            Change::AppraisalEnded {
+                on,
+                mediation_deadline,
+            } => {
+                self.status = Status::InMediation;
+                if let Some(term) = &mut self.term {
+                    let _ = term.resume(*on);
+                }
+                self.mediation_deadline = Some(mediation_deadline.clone());
+            }
+            Change::Extended {
+                last_day,
+                mediation_deadline,
+                ..
+            } => {
+                if let Some(term) = &mut self.term {
+                    term.extended_to = Some(*last_day);
+                }
+                self.mediation_deadline = Some(mediation_deadline.clone());
+            }
+            Change::MediationOverdue { .. } => self.status = Status::MediationOverdue,
+            Change::DeadlineWarning { kind, due_at } => self.warned.push((*kind, *due_at)),
+            Change::DeadlineRecomputed { deadline } => match deadline.kind {
+                DeadlineKind::Acceptance => self.acceptance_deadline = Some(deadline.clone()),
+                DeadlineKind::Mediation => self.mediation_deadline = Some(deadline.clone()),
+            },
+            Change::AgreementReached { agreement } => {
+                self.status = Status::Agreed;
+                self.agreement = Some((**agreement).clone());
+            }
+            Change::MediationFailed { .. } => self.status = Status::MediationFailed,
+            Change::ShamMediationSuspected { .. } => self.status = Status::ShamMediationReported,
+            Change::ConfirmationApplied { application } => {
+                self.status = Status::ConfirmationRequested;
+                self.application = Some(application.clone());
+            }
+            Change::RulingRecorded { ruling } => {
+                self.status = match ruling.outcome {
+                    RulingOutcome::Confirmed => Status::Confirmed,
+                    RulingOutcome::NotAccepted | RulingOutcome::Dismissed => {
+                        Status::ConfirmationRefused
+                    }
+                };
+                self.ruling = Some(ruling.clone());
+            }
+            Change::PerformanceRecorded { report } => self.performance.push(report.clone()),
+            Change::Recalled { .. } => self.status = Status::Recalled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,832 @@
+//! The state machine: every command against every status, and the stories the
+//! domain describes.
+
+use jiff::civil::date;
+
+use super::*;
+use crate::deadline::MediationLimits;
+use crate::fixtures::*;
+use crate::outcome::{ConfirmedAddress, DeclineCode, PerformanceStatus, Signature, Signer};
+
+const RECEIVED: &str = "2025-03-03T09:00:00+08:00"; // a Monday
+const ROUTED: &str = "2025-03-03T10:00:00+08:00";
+const ACCEPTED: &str = "2025-03-04T10:00:00+08:00";
+const SOON: &str = "2025-03-05T11:00:00+08:00";
+const LATE: &str = "2026-01-01T00:00:00+08:00";
+
+fn org_a() -> OrganisationId {
+    organisation("ccpit-bj-01")
+}
+
+fn org_b() -> OrganisationId {
+    organisation("ccpit-bj-02")
+}
+
+fn assignment(org: OrganisationId) -> Assignment {
+    Assignment {
+        partner: Partner::Ccpit,
+        organisation: org,
+        mediator: None,
+    }
+}
+
+struct Story {
+    referral: Referral,
+    history: Vec<Event>,
+    calendar: Calendar,
+    policy: DeadlinePolicy,
+}
+
+impl Story {
+    fn received() -> Self {
+        let (referral, event) =
+            Referral::receive(referral_id(), sample_bundle(), at(RECEIVED)).unwrap();
+        Self {
+            referral,
+            history: vec![event],
+            calendar: shipped_calendar(),
+            policy: DeadlinePolicy::default(),
+        }
+    }
+
+    /// Runs a decision that must succeed and applies its events.
+    fn then(
+        mut self,
+        decide: impl FnOnce(&Referral, &Calendar, &DeadlinePolicy) -> Decision,
+    ) -> Self {
+        let events = decide(&self.referral, &self.calendar, &self.policy).unwrap();
+        self.referral.apply_all(&events);
+        self.history.extend(events);
+        self
+    }
+
+    fn routed() -> Self {
+        Self::received()
+            .then(|r, c, p| r.route(assignment(org_a()), vec!["domain".into()], at(ROUTED), c, p))
+    }
+
+    fn in_mediation() -> Self {
+        Self::routed()
+            .then(|r, c, p| r.accept(&org_a(), Some(mediator("m-007")), None, at(ACCEPTED), c, p))
+    }
+
+    fn agreed() -> Self {
+        Self::in_mediation().then(|r, _, _| {
+            r.record_agreement(
+                &org_a(),
+                sample_agreement(&org_a(), &mediator("m-007"), at(SOON)),
+                at(SOON),
+            )
+        })
+    }
+
+    fn in_status(status: Status) -> Self {
+        match status {
+            Status::Received => Self::received(),
+            Status::AwaitingAcceptance => Self::routed(),
+            Status::Declined => {
+                Self::routed().then(|r, _, _| r.decline(&org_a(), decline_reasons(), at(SOON)))
+            }
+            Status::AcceptanceOverdue => {
+                Self::routed().then(|r, _, _| r.acceptance_deadline_passed(at(LATE)))
+            }
+            Status::InMediation => Self::in_mediation(),
+            Status::SuspendedForAppraisal => Self::in_mediation()
+                .then(|r, _, _| r.start_appraisal(&org_a(), narrative("工程造价鉴定"), at(SOON))),
+            Status::MediationOverdue => {
+                Self::in_mediation().then(|r, _, _| r.mediation_deadline_passed(at(LATE)))
+            }
+            Status::Agreed => Self::agreed(),
+            Status::ConfirmationRequested => Self::agreed()
+                .then(|r, _, _| r.apply_for_confirmation(joint_application(), at(SOON))),
+            Status::Confirmed => Self::in_status(Status::ConfirmationRequested).then(|r, _, _| {
+                r.record_ruling(&court("京0105"), ruling(RulingOutcome::Confirmed), at(SOON))
+            }),
+            Status::ConfirmationRefused => {
+                Self::in_status(Status::ConfirmationRequested).then(|r, _, _| {
+                    r.record_ruling(&court("京0105"), ruling(RulingOutcome::Dismissed), at(SOON))
+                })
+            }
+            Status::MediationFailed => {
+                Self::in_mediation().then(|r, _, _| r.report_failure(&org_a(), failure(), at(SOON)))
+            }
+            Status::ShamMediationReported => Self::in_mediation().then(|r, _, _| {
+                r.report_sham_mediation(
+                    &org_a(),
+                    ShamMediationReport {
+                        grounds: narrative("双方串通"),
+                    },
+                    at(SOON),
+                )
+            }),
+            Status::ReturnedToCourt => Self::in_status(Status::Declined)
+                .then(|r, _, _| r.return_to_court(ReturnReason::Declined, at(SOON))),
+            Status::Recalled => Self::received()
+                .then(|r, _, _| r.recall(&court("京0105"), narrative("当事人撤诉"), at(SOON))),
+        }
+    }
+}
+
+fn decline_reasons() -> Vec<DeclineReason> {
+    vec![DeclineReason {
+        code: DeclineCode::NoCapacity,
+        explanation: narrative("本月调解员已满负荷"),
+    }]
+}
+
+fn joint_application() -> ConfirmationApplication {
+    ConfirmationApplication {
+        applicants: vec![party_ref("P1"), party_ref("P2")],
+        applied_at: at(SOON),
+    }
+}
+
+fn ruling(outcome: RulingOutcome) -> Ruling {
+    Ruling {
+        outcome,
+        case_number: None,
+        reasons: None,
+        ruled_at: at(SOON),
+    }
+}
+
+fn failure() -> FailureReport {
+    FailureReport {
+        course: narrative("组织双方调解两次"),
+        reasons: narrative("双方对金额分歧过大"),
+        cost_raising_conduct: None,
+        notes_for_court: None,
+        undisputed_facts: vec![narrative("合同于2024年签订")],
+        confirmed_service_addresses: vec![ConfirmedAddress {
+            party: party_ref("P2"),
+            address: line("福建省福州市某路2号"),
+        }],
+    }
+}
+
+const ALL: [Status; 15] = [
+    Status::Received,
+    Status::AwaitingAcceptance,
+    Status::Declined,
+    Status::AcceptanceOverdue,
+    Status::InMediation,
+    Status::SuspendedForAppraisal,
+    Status::MediationOverdue,
+    Status::Agreed,
+    Status::ConfirmationRequested,
+    Status::Confirmed,
+    Status::ConfirmationRefused,
+    Status::MediationFailed,
+    Status::ShamMediationReported,
+    Status::ReturnedToCourt,
+    Status::Recalled,
+];
+
+type Command = fn(&Referral, &Calendar, &DeadlinePolicy) -> Decision;
+
+/// Every command with arguments that are valid whenever the status allows it,
+/// and the statuses that allow it.
+fn commands() -> Vec<(&'static str, Command, Vec<Status>)> {
+    use Status::*;
+    vec![
+        (
+            "route",
+            |r, c, p| r.route(assignment(org_b()), vec![], at(SOON), c, p),
+            vec![Received, Declined, AcceptanceOverdue],
+        ),
+        (
+            "accept",
+            |r, c, p| r.accept(&org_a(), None, None, at(SOON), c, p),
+            vec![AwaitingAcceptance],
+        ),
+        (
+            "decline",
+            |r, _, _| r.decline(&org_a(), decline_reasons(), at(SOON)),
+            vec![AwaitingAcceptance],
+        ),
+        (
+            "acceptance overdue",
+            |r, _, _| r.acceptance_deadline_passed(at(LATE)),
+            vec![AwaitingAcceptance],
+        ),
+        (
+            "return",
+            |r, _, _| r.return_to_court(ReturnReason::Declined, at(SOON)),
+            vec![Received, Declined, AcceptanceOverdue],
+        ),
+        (
+            "appraisal start",
+            |r, _, _| r.start_appraisal(&org_a(), narrative("鉴定"), at(SOON)),
+            vec![InMediation],
+        ),
+        (
+            "appraisal end",
+            |r, c, p| r.end_appraisal(&org_a(), at(SOON), c, p),
+            vec![SuspendedForAppraisal],
+        ),
+        (
+            "extend",
+            |r, c, p| {
+                r.extend(
+                    &org_a(),
+                    date(2025, 6, 30),
+                    vec![party_ref("P1"), party_ref("P2")],
+                    at(SOON),
+                    c,
+                    p,
+                )
+            },
+            vec![InMediation],
+        ),
+        (
+            "mediation overdue",
+            |r, _, _| r.mediation_deadline_passed(at(LATE)),
+            vec![InMediation],
+        ),
+        (
+            "agreement",
+            |r, _, _| {
+                r.record_agreement(
+                    &org_a(),
+                    sample_agreement(&org_a(), &mediator("m-007"), at(SOON)),
+                    at(SOON),
+                )
+            },
+            vec![InMediation, MediationOverdue],
+        ),
+        (
+            "failure",
+            |r, _, _| r.report_failure(&org_a(), failure(), at(SOON)),
+            vec![InMediation, SuspendedForAppraisal, MediationOverdue],
+        ),
+        (
+            "sham",
+            |r, _, _| {
+                r.report_sham_mediation(
+                    &org_a(),
+                    ShamMediationReport {
+                        grounds: narrative("串通"),
+                    },
+                    at(SOON),
+                )
+            },
+            vec![InMediation, SuspendedForAppraisal, MediationOverdue],
+        ),
+        (
+            "apply",
+            |r, _, _| r.apply_for_confirmation(joint_application(), at(SOON)),
+            vec![Agreed],
+        ),
+        (
+            "ruling",
+            |r, _, _| r.record_ruling(&court("京0105"), ruling(RulingOutcome::Confirmed), at(SOON)),
+            vec![ConfirmationRequested],
+        ),
+        (
+            "performance",
+            |r, _, _| {
+                r.record_performance(
+                    PerformanceReport {
+                        status: PerformanceStatus::PerformedVoluntarily,
+                        note: None,
+                    },
+                    at(SOON),
+                )
+            },
+            vec![Agreed, ConfirmationRequested, Confirmed],
+        ),
+        (
+            "recall",
+            |r, _, _| r.recall(&court("京0105"), narrative("撤回"), at(SOON)),
+            vec![
+                Received,
+                AwaitingAcceptance,
+                Declined,
+                AcceptanceOverdue,
+                InMediation,
+                SuspendedForAppraisal,
+                MediationOverdue,
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn every_command_is_allowed_exactly_in_its_statuses() {
+    let mut checked = 0;
+    for status in ALL {
+        let story = Story::in_status(status);
+        assert_eq!(story.referral.status(), status);
+        for (name, command, allowed) in commands() {
+            let result = command(&story.referral, &story.calendar, &story.policy);
+            if allowed.contains(&status) {
+                let events = result.unwrap_or_else(|e| panic!("{name} in {status}: {e}"));
+                assert_eq!(events.len(), 1, "{name} in {status}");
+            } else {
+                match result {
+                    Err(TransitionError::NotAllowed { status: s, .. }) => assert_eq!(s, status),
+                    other => panic!("{name} in {status} should be refused, got {other:?}"),
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 15 * 16);
+}
+
+#[test]
+fn final_statuses_accept_no_command() {
+    for status in ALL.into_iter().filter(|s| s.is_final()) {
+        let story = Story::in_status(status);
+        for (name, command, _) in commands() {
+            let result = command(&story.referral, &story.calendar, &story.policy);
+            if status == Status::Confirmed && name == "performance" {
+                assert!(result.is_ok());
+                continue;
+            }
+            assert!(result.is_err(), "{name} in {status}");
+        }
+    }
+}
+
+#[test]
+fn a_referral_without_consent_is_invalid() {
+    let mut bundle = sample_bundle();
+    bundle.consents.clear();
+    let err = Referral::receive(referral_id(), bundle, at(RECEIVED)).unwrap_err();
+    assert_eq!(err.fields().collect::<Vec<_>>(), vec!["consents"]);
+    assert!(
+        err.to_string().contains("consent to mediation is required"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bundle_violations_name_every_field() {
+    let mut bundle = sample_bundle();
+    bundle.consents.pop();
+    bundle.consents[0].party = party_ref("P9");
+    bundle.case_number = Some(crate::court::CaseNumber::parse("（2025）京0106民初1号").unwrap());
+    bundle.claims.clear();
+    bundle.parties[1].person = crate::bundle::PersonKind::Natural;
+    let err = bundle.validate().unwrap_err();
+    let fields: Vec<_> = err.fields().collect();
+    assert_eq!(
+        fields,
+        vec![
+            "case_number",
+            "parties[1].identity.kind",
+            "consents[0].party",
+            "consents",
+            "consents",
+            "claims"
+        ],
+        "{err}"
+    );
+}
+
+#[test]
+fn the_whole_story_of_a_confirmed_agreement() {
+    let story = Story::agreed()
+        .then(|r, _, _| r.apply_for_confirmation(joint_application(), at(SOON)))
+        .then(|r, _, _| {
+            r.record_ruling(&court("京0105"), ruling(RulingOutcome::Confirmed), at(SOON))
+        })
+        .then(|r, _, _| {
+            r.record_performance(
+                PerformanceReport {
+                    status: PerformanceStatus::PerformedVoluntarily,
+                    note: None,
+                },
+                at(LATE),
+            )
+        });
+    let r = &story.referral;
+    assert_eq!(r.status(), Status::Confirmed);
+    assert_eq!(r.assignment().unwrap().mediator, Some(mediator("m-007")));
+    assert_eq!(r.performance().len(), 1);
+    let names: Vec<_> = story.history.iter().map(|e| e.change.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "received",
+            "routed",
+            "accepted",
+            "agreement_reached",
+            "confirmation_applied",
+            "ruling_recorded",
+            "performance_recorded"
+        ]
+    );
+    // Replaying the history rebuilds exactly the same state.
+    assert_eq!(&Referral::replay(&story.history).unwrap(), r);
+    // And the history survives serialisation.
+    let json = serde_json::to_string(&story.history).unwrap();
+    let back: Vec<Event> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, story.history);
+}
+
+#[test]
+fn deadlines_are_set_when_routed_and_accepted() {
+    let story = Story::in_mediation();
+    let r = &story.referral;
+    // Routed Monday 3 March 2025: three working days → Thursday 6 March.
+    assert_eq!(r.acceptance_deadline().unwrap().due_date, date(2025, 3, 6));
+    // Accepted Tuesday 4 March: 30 days → Thursday 3 April.
+    assert_eq!(r.mediation_deadline().unwrap().due_date, date(2025, 4, 3));
+    assert_eq!(r.running_deadline().unwrap().kind, DeadlineKind::Mediation);
+}
+
+#[test]
+fn a_late_acceptance_is_refused() {
+    let story = Story::routed();
+    let err = story
+        .referral
+        .accept(
+            &org_a(),
+            None,
+            None,
+            at("2025-03-07T00:00:00+08:00"),
+            &story.calendar,
+            &story.policy,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransitionError::DeadlinePassed {
+                deadline: "acceptance",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // One second earlier is still on time.
+    assert!(
+        story
+            .referral
+            .accept(
+                &org_a(),
+                None,
+                None,
+                at("2025-03-06T23:59:59+08:00"),
+                &story.calendar,
+                &story.policy
+            )
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_deadline_cannot_be_marked_passed_early() {
+    let story = Story::routed();
+    let err = story
+        .referral
+        .acceptance_deadline_passed(at("2025-03-06T23:59:59+08:00"))
+        .unwrap_err();
+    assert!(matches!(err, TransitionError::NotYetDue { .. }), "{err}");
+    assert!(
+        story
+            .referral
+            .acceptance_deadline_passed(at("2025-03-07T00:00:00+08:00"))
+            .is_ok()
+    );
+}
+
+#[test]
+fn only_the_assigned_organisation_may_act() {
+    let story = Story::routed();
+    let err = story
+        .referral
+        .decline(&org_b(), decline_reasons(), at(SOON))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TransitionError::NotAssigned {
+            organisation: org_b().to_string()
+        }
+    );
+}
+
+#[test]
+fn only_the_referring_court_may_recall_or_rule() {
+    let story = Story::received();
+    let err = story
+        .referral
+        .recall(&court("京0106"), narrative("x"), at(SOON))
+        .unwrap_err();
+    assert!(
+        matches!(err, TransitionError::NotReferringCourt { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_decline_needs_reasons_and_excludes_the_organisation() {
+    let story = Story::routed();
+    let err = story
+        .referral
+        .decline(&org_a(), vec![], at(SOON))
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransitionError::Invalid(v) if v.fields().eq(["reasons"])),
+        "{err}"
+    );
+    let story = story.then(|r, _, _| r.decline(&org_a(), decline_reasons(), at(SOON)));
+    let err = story
+        .referral
+        .route(
+            assignment(org_a()),
+            vec![],
+            at(SOON),
+            &story.calendar,
+            &story.policy,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, TransitionError::AlreadyDeclined { .. }),
+        "{err}"
+    );
+    // Another organisation can be tried.
+    let story = story.then(|r, c, p| r.route(assignment(org_b()), vec![], at(SOON), c, p));
+    assert_eq!(story.referral.status(), Status::AwaitingAcceptance);
+}
+
+#[test]
+fn an_acceptance_breach_can_be_rerouted_or_returned() {
+    let overdue = Story::routed()
+        .then(|r, _, _| r.acceptance_deadline_passed(at("2025-03-07T00:00:00+08:00")));
+    assert!(overdue.referral.excluded().contains(&org_a()));
+    let rerouted = Story::in_status(Status::AcceptanceOverdue).then(|r, c, p| {
+        r.route(
+            assignment(org_b()),
+            vec!["next eligible".into()],
+            at(LATE),
+            c,
+            p,
+        )
+    });
+    assert_eq!(
+        rerouted.referral.assignment().unwrap().organisation,
+        org_b()
+    );
+    let returned =
+        overdue.then(|r, _, _| r.return_to_court(ReturnReason::AcceptanceOverdue, at(SOON)));
+    assert_eq!(returned.referral.status(), Status::ReturnedToCourt);
+}
+
+#[test]
+fn appraisal_moves_the_mediation_deadline() {
+    let story = Story::in_mediation().then(|r, _, _| {
+        r.start_appraisal(
+            &org_a(),
+            narrative("伤残等级鉴定"),
+            at("2025-03-10T09:00:00+08:00"),
+        )
+    });
+    assert_eq!(story.referral.running_deadline(), None);
+    let story =
+        story.then(|r, c, p| r.end_appraisal(&org_a(), at("2025-03-24T15:00:00+08:00"), c, p));
+    // 3 April + 14 paused days = Thursday 17 April.
+    assert_eq!(
+        story.referral.mediation_deadline().unwrap().due_date,
+        date(2025, 4, 17)
+    );
+    assert_eq!(story.referral.status(), Status::InMediation);
+}
+
+#[test]
+fn an_extension_needs_every_party_and_moves_the_deadline() {
+    let story = Story::in_mediation();
+    let err = story
+        .referral
+        .extend(
+            &org_a(),
+            date(2025, 5, 20),
+            vec![party_ref("P1")],
+            at(SOON),
+            &story.calendar,
+            &story.policy,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("P2 has not given it"), "{err}");
+    let err = story
+        .referral
+        .extend(
+            &org_a(),
+            date(2025, 3, 20),
+            vec![party_ref("P1"), party_ref("P2")],
+            at(SOON),
+            &story.calendar,
+            &story.policy,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransitionError::Invalid(v) if v.fields().eq(["last_day"])),
+        "{err}"
+    );
+    let story = story.then(|r, c, p| {
+        r.extend(
+            &org_a(),
+            date(2025, 5, 20),
+            vec![party_ref("P1"), party_ref("P2")],
+            at(SOON),
+            c,
+            p,
+        )
+    });
+    assert_eq!(
+        story.referral.mediation_deadline().unwrap().due_date,
+        date(2025, 5, 20)
+    );
+}
+
+#[test]
+fn a_warning_fires_once_per_deadline_and_again_when_it_moves() {
+    let story = Story::in_mediation();
+    let warn_at = story
+        .referral
+        .mediation_deadline()
+        .unwrap()
+        .warn_at
+        .unwrap();
+    // Due Thursday 3 April 2025; one working day left from the end of Wednesday 2 April.
+    assert_eq!(cst::format(warn_at), "2025-04-03T00:00:00+08:00");
+    assert!(matches!(
+        story
+            .referral
+            .warn(DeadlineKind::Mediation, at("2025-04-02T23:00:00+08:00")),
+        Err(TransitionError::NotYetDue { .. })
+    ));
+    let story = story.then(|r, _, _| r.warn(DeadlineKind::Mediation, warn_at));
+    assert_eq!(
+        story
+            .referral
+            .warn(DeadlineKind::Mediation, warn_at)
+            .unwrap(),
+        vec![]
+    );
+    // An extension moves the deadline, so its warning is due again.
+    let story = story.then(|r, c, p| {
+        r.extend(
+            &org_a(),
+            date(2025, 4, 30),
+            vec![party_ref("P1"), party_ref("P2")],
+            warn_at,
+            c,
+            p,
+        )
+    });
+    let next = story
+        .referral
+        .mediation_deadline()
+        .unwrap()
+        .warn_at
+        .unwrap();
+    assert_eq!(
+        story
+            .referral
+            .warn(DeadlineKind::Mediation, next)
+            .unwrap()
+            .len(),
+        1
+    );
+    // There is no acceptance deadline running in mediation.
+    assert!(story.referral.warn(DeadlineKind::Acceptance, next).is_err());
+}
+
+#[test]
+fn an_incomplete_agreement_names_what_is_missing() {
+    let story = Story::in_mediation();
+    let mut agreement = sample_agreement(&org_a(), &mediator("m-007"), at(SOON));
+    agreement.terms.clear();
+    agreement.performance_deadline = None;
+    agreement.parties.pop();
+    agreement
+        .signatures
+        .retain(|s| !matches!(s.signer, Signer::Mediator(_) | Signer::Party(_)));
+    agreement.signatures.push(Signature {
+        signer: Signer::Party(party_ref("P1")),
+        signed_at: at(SOON),
+    });
+    let err = story
+        .referral
+        .record_agreement(&org_a(), agreement, at(SOON))
+        .unwrap_err();
+    let TransitionError::Invalid(v) = err else {
+        panic!("expected violations, got {err:?}")
+    };
+    let rules: Vec<String> = v.0.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        rules,
+        [
+            "parties: missing the identity information of party P2",
+            "terms: missing the terms agreed",
+            "performance_deadline: missing by when the terms are performed",
+            "signatures: missing the signature of the mediator m-007",
+            "signatures: missing the signature of party P2",
+        ]
+    );
+}
+
+#[test]
+fn a_confirmation_application_must_be_joint_and_in_time() {
+    let story = Story::agreed();
+    let lone = ConfirmationApplication {
+        applicants: vec![party_ref("P1")],
+        applied_at: at(SOON),
+    };
+    let err = story
+        .referral
+        .apply_for_confirmation(lone, at(SOON))
+        .unwrap_err();
+    assert!(err.to_string().contains("P2 must join"), "{err}");
+    // Signed 5 March 2025: 4 April is day 30, 5 April is too late.
+    let on_time = ConfirmationApplication {
+        applied_at: at("2025-04-04T12:00:00+08:00"),
+        ..joint_application()
+    };
+    assert!(
+        story
+            .referral
+            .apply_for_confirmation(on_time, at(SOON))
+            .is_ok()
+    );
+    let late = ConfirmationApplication {
+        applied_at: at("2025-04-05T12:00:00+08:00"),
+        ..joint_application()
+    };
+    let err = story
+        .referral
+        .apply_for_confirmation(late, at(SOON))
+        .unwrap_err();
+    assert!(err.to_string().contains("within 30 days"), "{err}");
+}
+
+#[test]
+fn the_mediation_limit_follows_the_partner_policy_and_kind() {
+    let mut story = Story::routed();
+    story.policy.mediation = MediationLimits::SUPREME_COURT_RULES;
+    let story = story.then(|r, c, p| r.accept(&org_a(), None, None, at(ACCEPTED), c, p));
+    // 委派 under the Supreme Court's rules: 30 days.
+    assert_eq!(story.referral.mediation_term().unwrap().limit_days, 30);
+}
+
+#[test]
+fn a_notice_loaded_later_recomputes_a_provisional_deadline() {
+    use mediation_calendar::{Holiday, Notice};
+    let received = "2026-12-28T09:00:00+08:00";
+    let (referral, event) =
+        Referral::receive(referral_id(), sample_bundle(), at(received)).unwrap();
+    let mut story = Story {
+        referral,
+        history: vec![event],
+        calendar: shipped_calendar(),
+        policy: DeadlinePolicy::default(),
+    };
+    story = story.then(|r, c, p| r.route(assignment(org_a()), vec![], at(received), c, p));
+    let d = story.referral.acceptance_deadline().unwrap().clone();
+    // 29, 30 and 31 December 2026 are working days: the period and its warning
+    // stay inside 2026, so the deadline is certain.
+    assert_eq!(d.due_date, date(2026, 12, 31));
+    assert!(!d.is_provisional());
+    // Routed on the 30th instead, the period reaches into 2027, which has no notice.
+    let late_route = "2026-12-30T09:00:00+08:00";
+    let (referral, event) =
+        Referral::receive(referral_id(), sample_bundle(), at(late_route)).unwrap();
+    let mut story = Story {
+        referral,
+        history: vec![event],
+        calendar: shipped_calendar(),
+        policy: DeadlinePolicy::default(),
+    };
+    story = story.then(|r, c, p| r.route(assignment(org_a()), vec![], at(late_route), c, p));
+    let d = story.referral.acceptance_deadline().unwrap().clone();
+    assert_eq!(d.due_date, date(2027, 1, 5));
+    assert!(d.is_provisional());
+    // A hypothetical 2027 notice makes 4–5 January rest days.
+    let notice = Notice::new(
+        2027,
+        "test notice",
+        vec![Holiday {
+            name: "元旦".into(),
+            first: date(2027, 1, 1),
+            last: date(2027, 1, 5),
+            working_weekends: vec![],
+        }],
+    )
+    .unwrap();
+    story.calendar.insert(notice);
+    let story = story.then(|r, c, p| r.recompute_deadline(at(late_route), c, p));
+    let fresh = story.referral.acceptance_deadline().unwrap();
+    assert_eq!(fresh.due_date, date(2027, 1, 7));
+    assert!(!fresh.is_provisional());
+    // Nothing changes on a second recompute.
+    assert_eq!(
+        story
+            .referral
+            .recompute_deadline(at(late_route), &story.calendar, &story.policy)
+            .unwrap(),
+        vec![]
+    );
+}

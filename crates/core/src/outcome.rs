@@ -1,0 +1,320 @@
+//! What a mediation ends in, and what follows it: the agreement, the failure
+//! report, a suspicion of sham mediation, the application for judicial
+//! confirmation and the court's ruling on it, and whether the agreement was
+//! performed.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::CaseBundle;
+use crate::court::CaseNumber;
+use crate::document::Document;
+use crate::error::Violations;
+use crate::identity::Identity;
+use crate::ids::{MediatorId, OrganisationId, PartyRef};
+use crate::text::{Line, Narrative};
+
+/// A party as an agreement states it: its identity information.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgreementParty {
+    pub party: PartyRef,
+    pub name: Line,
+    pub identity: Identity,
+}
+
+/// Who signed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum Signer {
+    Organisation(OrganisationId),
+    Mediator(MediatorId),
+    Party(PartyRef),
+}
+
+/// One signature, electronic or on the uploaded paper agreement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    pub signer: Signer,
+    pub signed_at: Timestamp,
+}
+
+/// A mediation agreement (调解协议). Every element the rules require is an
+/// `Option` or a list here so that [`Agreement::check`] can name exactly what a
+/// partner left out, instead of failing on the first gap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agreement {
+    /// The parties' identity information.
+    pub parties: Vec<AgreementParty>,
+    /// The matters in dispute.
+    pub disputed_matters: Option<Narrative>,
+    /// The main terms agreed.
+    pub terms: Vec<Narrative>,
+    /// How the terms are performed.
+    pub performance_method: Option<Narrative>,
+    /// By when they are performed.
+    pub performance_deadline: Option<Date>,
+    pub signatures: Vec<Signature>,
+    /// The signed agreement itself, when uploaded.
+    pub documents: Vec<Document>,
+}
+
+impl Agreement {
+    /// Checks the agreement is complete for `bundle`, mediated by `organisation`
+    /// and `mediator`: every element present, every party named with the identity
+    /// the court gave, and signed by the organisation, the mediator and every
+    /// party. Each missing item is a separate violation.
+    pub fn check(
+        &self,
+        bundle: &CaseBundle,
+        organisation: &OrganisationId,
+        mediator: Option<&MediatorId>,
+    ) -> Result<(), Violations> {
+        let mut v = Violations::new();
+        let named: BTreeSet<&PartyRef> = self.parties.iter().map(|p| &p.party).collect();
+        for (i, stated) in self.parties.iter().enumerate() {
+            match bundle.party(&stated.party) {
+                None => v.push(
+                    format!("parties[{i}].party"),
+                    format!("{} is not a party of this referral", stated.party),
+                ),
+                Some(party) if party.identity != stated.identity => v.push(
+                    format!("parties[{i}].identity"),
+                    format!(
+                        "does not match the identity the court gave for {}",
+                        stated.party
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        for party in bundle.party_refs() {
+            if !named.contains(party) {
+                v.push(
+                    "parties",
+                    format!("missing the identity information of party {party}"),
+                );
+            }
+        }
+        if self.disputed_matters.is_none() {
+            v.push("disputed_matters", "missing the matters in dispute");
+        }
+        if self.terms.is_empty() {
+            v.push("terms", "missing the terms agreed");
+        }
+        if self.performance_method.is_none() {
+            v.push("performance_method", "missing how the terms are performed");
+        }
+        if self.performance_deadline.is_none() {
+            v.push(
+                "performance_deadline",
+                "missing by when the terms are performed",
+            );
+        }
+        let signed: BTreeSet<&Signer> = self.signatures.iter().map(|s| &s.signer).collect();
+        let mut required = vec![Signer::Organisation(organisation.clone())];
+        match mediator {
+            Some(m) => required.push(Signer::Mediator(m.clone())),
+            None => {
+                if !self
+                    .signatures
+                    .iter()
+                    .any(|s| matches!(s.signer, Signer::Mediator(_)))
+                {
+                    v.push("signatures", "missing the signature of the mediator");
+                }
+            }
+        }
+        required.extend(bundle.party_refs().cloned().map(Signer::Party));
+        for signer in required {
+            if !signed.contains(&signer) {
+                let who = match &signer {
+                    Signer::Organisation(id) => format!("the organisation {id}"),
+                    Signer::Mediator(id) => format!("the mediator {id}"),
+                    Signer::Party(p) => format!("party {p}"),
+                };
+                v.push("signatures", format!("missing the signature of {who}"));
+            }
+        }
+        v.into_result(())
+    }
+
+    /// When the agreement took effect: when the last party signed (an agreement
+    /// binds once every party has signed it).
+    pub fn effective_at(&self) -> Option<Timestamp> {
+        self.signatures
+            .iter()
+            .filter(|s| matches!(s.signer, Signer::Party(_)))
+            .map(|s| s.signed_at)
+            .max()
+    }
+}
+
+/// The record of a mediation that ended without agreement (调解不成), which the
+/// court uses when it takes the case back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureReport {
+    /// The basic course of the mediation.
+    pub course: Narrative,
+    /// Why it failed.
+    pub reasons: Narrative,
+    /// Conduct of a party that raised the others' litigation costs.
+    pub cost_raising_conduct: Option<Narrative>,
+    /// Anything else the court should know.
+    pub notes_for_court: Option<Narrative>,
+    /// Facts the parties did not dispute (无争议事实), usable in litigation.
+    pub undisputed_facts: Vec<Narrative>,
+    /// Service addresses the parties confirmed during mediation.
+    pub confirmed_service_addresses: Vec<ConfirmedAddress>,
+}
+
+/// A service address a party confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmedAddress {
+    pub party: PartyRef,
+    pub address: Line,
+}
+
+impl FailureReport {
+    /// Checks that confirmed addresses name parties of `bundle`.
+    pub fn check(&self, bundle: &CaseBundle) -> Result<(), Violations> {
+        let mut v = Violations::new();
+        for (i, confirmed) in self.confirmed_service_addresses.iter().enumerate() {
+            if bundle.party(&confirmed.party).is_none() {
+                v.push(
+                    format!("confirmed_service_addresses[{i}].party"),
+                    format!("{} is not a party of this referral", confirmed.party),
+                );
+            }
+        }
+        v.into_result(())
+    }
+}
+
+/// A mediator's report that the mediation looks like a sham (虚假调解): the
+/// parties may be colluding to harm others. Mediation stops and the court is told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShamMediationReport {
+    pub grounds: Narrative,
+}
+
+/// The parties' joint application for judicial confirmation (司法确认) of their
+/// agreement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmationApplication {
+    /// Every party must apply: the application is joint.
+    pub applicants: Vec<PartyRef>,
+    pub applied_at: Timestamp,
+}
+
+impl ConfirmationApplication {
+    /// The parties have 30 days from the agreement taking effect to apply (Civil
+    /// Procedure Law art. 205).
+    pub const WINDOW_DAYS: i64 = 30;
+
+    /// Checks the application is joint and in time.
+    pub fn check(&self, bundle: &CaseBundle, agreement: &Agreement) -> Result<(), Violations> {
+        let mut v = Violations::new();
+        let applying: BTreeSet<&PartyRef> = self.applicants.iter().collect();
+        for (i, applicant) in self.applicants.iter().enumerate() {
+            if bundle.party(applicant).is_none() {
+                v.push(
+                    format!("applicants[{i}]"),
+                    format!("{applicant} is not a party of this referral"),
+                );
+            }
+        }
+        for party in bundle.party_refs() {
+            if !applying.contains(party) {
+                v.push(
+                    "applicants",
+                    format!("party {party} must join the application: it is made jointly"),
+                );
+            }
+        }
+        if let Some(effective) = agreement.effective_at() {
+            let effective_day = mediation_calendar::cst::date_of(effective);
+            let applied_day = mediation_calendar::cst::date_of(self.applied_at);
+            let elapsed = mediation_calendar::period::days_between(effective_day, applied_day);
+            if elapsed > Self::WINDOW_DAYS {
+                v.push(
+                    "applied_at",
+                    format!(
+                        "an application must be made within {} days of the agreement taking effect on {effective_day}; {elapsed} days have passed",
+                        Self::WINDOW_DAYS
+                    ),
+                );
+            }
+            if elapsed < 0 {
+                v.push("applied_at", "is before the agreement took effect");
+            }
+        }
+        v.into_result(())
+    }
+}
+
+/// The court's decision on a confirmation application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RulingOutcome {
+    /// 裁定确认有效: the agreement is confirmed and enforceable.
+    Confirmed,
+    /// 不予受理: the application is not accepted.
+    NotAccepted,
+    /// 驳回申请: the application is dismissed.
+    Dismissed,
+}
+
+/// The court's ruling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ruling {
+    pub outcome: RulingOutcome,
+    /// The confirmation case's own number, e.g. （2025）京0105民特12号.
+    pub case_number: Option<CaseNumber>,
+    pub reasons: Option<Narrative>,
+    pub ruled_at: Timestamp,
+}
+
+/// Whether the parties did what they agreed (自动履行).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PerformanceStatus {
+    /// Performed in full without enforcement.
+    PerformedVoluntarily,
+    PartlyPerformed,
+    NotPerformed,
+}
+
+/// A report on the agreement's performance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerformanceReport {
+    pub status: PerformanceStatus,
+    pub note: Option<Narrative>,
+}
+
+/// Why an organisation declined a referral; a reason must always be given
+/// (说明理由).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclineCode {
+    /// The dispute is outside the organisation's accepted scope.
+    OutsideScope,
+    /// The organisation or its mediators have a conflict of interest.
+    ConflictOfInterest,
+    /// No mediator is free to take the case in time.
+    NoCapacity,
+    /// The parties could not be reached.
+    PartiesUnreachable,
+    /// A party refused mediation by this organisation.
+    PartyRefused,
+    Other,
+}
+
+/// The reasons given with a decline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclineReason {
+    pub code: DeclineCode,
+    pub explanation: Narrative,
+}
