@@ -1,1 +1,5 @@
+//! End-to-end tests of the `mediation-gateway` binary, run as a user runs it.
+//! One test binary for the whole project; modules group the stories.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;

@@ -1,0 +1,17 @@
+//! The gateway's binary as a library, so that its commands can be tested without
+//! spawning a process. `main.rs` only parses the arguments and reports errors.
+
+pub mod cli;
+pub mod commands;
+
+use std::io::Write;
+
+use cli::{CalendarCommand, Cli, Command};
+
+/// Runs one command, writing its output to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Deadline(args) => commands::deadline::run(args, out),
+        Command::Calendar(CalendarCommand::Check(args)) => commands::calendar::check(args, out),
+    }
+}

@@ -1,0 +1,275 @@
+//! The deadline calculator and calendar check, through the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs the binary from the repository root, as the README does.
+fn gateway(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("MEDIATION_GATEWAY_CALENDAR_DIR")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}, stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr_of_failure(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "expected failure, got: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "a failure prints nothing on stdout"
+    );
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(stdout(&gateway(&all)).trim()).unwrap()
+}
+
+#[test]
+fn acceptance_over_national_day_ends_on_a_make_up_saturday() {
+    let line = stdout(&gateway(&[
+        "deadline",
+        "acceptance",
+        "--pushed-at",
+        "2025-09-30T10:00:00+08:00",
+    ]));
+    assert_eq!(
+        line.trim(),
+        "acceptance due 2025-10-11 (Saturday, a make-up working day for 国庆节、中秋节): \
+         3 working days after 2025-09-30; overdue from 2025-10-12T00:00:00+08:00; \
+         warning at 2025-10-11T00:00:00+08:00"
+    );
+}
+
+#[test]
+fn acceptance_as_json_has_the_documented_fields() {
+    let v = json(&[
+        "deadline",
+        "acceptance",
+        "--pushed-at",
+        "2024-02-08T01:00:00Z",
+    ]);
+    assert_eq!(v["due_date"], "2024-02-19");
+    assert_eq!(v["due_at"], "2024-02-20T00:00:00+08:00");
+    assert_eq!(v["provisional"], false);
+    assert_eq!(v["counted_from"], "2024-02-08");
+}
+
+#[test]
+fn an_instant_is_counted_in_china_standard_time() {
+    // 16:30 UTC on Thursday is 00:30 on Friday in China.
+    let v = json(&[
+        "deadline",
+        "acceptance",
+        "--pushed-at",
+        "2025-06-05T16:30:00Z",
+    ]);
+    assert_eq!(v["counted_from"], "2025-06-06");
+    assert_eq!(v["due_date"], "2025-06-11");
+}
+
+#[test]
+fn a_period_into_a_year_without_a_notice_is_marked_provisional() {
+    let v = json(&[
+        "deadline",
+        "acceptance",
+        "--pushed-at",
+        "2026-12-30T10:00:00+08:00",
+    ]);
+    assert_eq!(v["due_date"], "2027-01-05");
+    assert_eq!(v["provisional"], true);
+    assert_eq!(v["missing_years"], serde_json::json!([2027]));
+    let line = stdout(&gateway(&[
+        "deadline",
+        "acceptance",
+        "--pushed-at",
+        "2026-12-30T10:00:00+08:00",
+    ]));
+    assert!(
+        line.contains("PROVISIONAL: no holiday notice loaded for 2027"),
+        "{line}"
+    );
+}
+
+#[test]
+fn mediation_with_a_pause_and_an_extension() {
+    let v = json(&[
+        "deadline",
+        "mediation",
+        "--accepted-at",
+        "2025-03-03T10:00:00+08:00",
+        "--pause",
+        "2025-03-10..2025-03-13",
+        "--extend-to",
+        "2025-04-28",
+    ]);
+    // 56 agreed days + 3 paused = 1 May, in the Labour Day holiday: 6 May.
+    assert_eq!(v["due_date"], "2025-05-06");
+    assert_eq!(v["due_at"], "2025-05-07T00:00:00+08:00");
+    assert_eq!(v["warn_at"], "2025-05-01T00:00:00+08:00");
+    assert_eq!(v["provisional"], false);
+}
+
+#[test]
+fn mediation_limit_in_days_and_a_last_day_on_a_holiday() {
+    let v = json(&[
+        "deadline",
+        "mediation",
+        "--accepted-at",
+        "2025-09-08T09:00:00+08:00",
+    ]);
+    assert_eq!(v["due_date"], "2025-10-09");
+    let v = json(&[
+        "deadline",
+        "mediation",
+        "--accepted-at",
+        "2026-12-15T09:00:00+08:00",
+        "--days",
+        "15",
+    ]);
+    assert_eq!(v["due_date"], "2026-12-30");
+    let v = json(&[
+        "deadline",
+        "mediation",
+        "--accepted-at",
+        "2025-03-03T10:00:00+08:00",
+        "--warn-working-days",
+        "0",
+    ]);
+    assert_eq!(v["warn_at"], serde_json::Value::Null);
+}
+
+#[test]
+fn bad_arguments_exit_non_zero_and_say_what_is_wrong() {
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["deadline", "acceptance", "--pushed-at", "2025-09-30"],
+            "RFC 3339 instant with an offset",
+        ),
+        (&["deadline", "acceptance"], "--pushed-at"),
+        (
+            &[
+                "deadline",
+                "mediation",
+                "--accepted-at",
+                "2025-03-03T10:00:00+08:00",
+                "--days",
+                "0",
+            ],
+            "--days",
+        ),
+        (
+            &[
+                "deadline",
+                "mediation",
+                "--accepted-at",
+                "2025-03-03T10:00:00+08:00",
+                "--pause",
+                "2025-03-20..2025-03-10",
+            ],
+            "ends (2025-03-10) before it starts",
+        ),
+        (
+            &[
+                "deadline",
+                "mediation",
+                "--accepted-at",
+                "2025-03-03T10:00:00+08:00",
+                "--pause",
+                "2025-03-01..2025-03-04",
+            ],
+            "a pause cannot start on 2025-03-01",
+        ),
+        (
+            &[
+                "deadline",
+                "mediation",
+                "--accepted-at",
+                "2025-03-03T10:00:00+08:00",
+                "--extend-to",
+                "2025-03-20",
+            ],
+            "does not lengthen the period",
+        ),
+        (
+            &[
+                "deadline",
+                "acceptance",
+                "--pushed-at",
+                "2025-09-30T10:00:00+08:00",
+                "--calendar-dir",
+                "/nonexistent",
+            ],
+            "cannot load the working-day calendar from /nonexistent",
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = stderr_of_failure(&gateway(args));
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn calendar_check_accepts_shipped_notices_and_names_a_bad_key() {
+    let line = stdout(&gateway(&[
+        "calendar",
+        "check",
+        "config/calendar/2026.toml",
+    ]));
+    assert!(line.contains("notice for 2026"), "{line}");
+    assert!(line.contains("7 holidays"), "{line}");
+
+    let dir = std::env::temp_dir().join(format!("mg-e2e-cal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("2027.toml");
+    std::fs::write(
+        &bad,
+        "year = 2027\nsource = \"x\"\n[[holidays]]\nname = \"春节\"\nfirst = \"2027-02-05\"\nlast = \"2027-02-11\"\nworking_weekends = [\"2027-02-15\"]\n",
+    )
+    .unwrap();
+    let err = stderr_of_failure(&gateway(&["calendar", "check", bad.to_str().unwrap()]));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(err.contains("holidays[0].working_weekends[0]"), "{err}");
+    assert!(err.contains("Saturday or Sunday"), "{err}");
+}
+
+#[test]
+fn a_calendar_directory_from_the_environment_is_used() {
+    // An empty directory is refused loudly rather than treated as "no holidays".
+    let dir = std::env::temp_dir().join(format!("mg-e2e-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+        .args([
+            "deadline",
+            "acceptance",
+            "--pushed-at",
+            "2025-09-30T10:00:00+08:00",
+        ])
+        .env("MEDIATION_GATEWAY_CALENDAR_DIR", &dir)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = stderr_of_failure(&output);
+    assert!(err.contains("no holiday notices"), "{err}");
+}
