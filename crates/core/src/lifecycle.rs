@@ -64,6 +64,25 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order of a referral's life.
+    pub const ALL: [Status; 15] = [
+        Status::Received,
+        Status::AwaitingAcceptance,
+        Status::Declined,
+        Status::AcceptanceOverdue,
+        Status::InMediation,
+        Status::SuspendedForAppraisal,
+        Status::MediationOverdue,
+        Status::Agreed,
+        Status::ConfirmationRequested,
+        Status::Confirmed,
+        Status::ConfirmationRefused,
+        Status::MediationFailed,
+        Status::ShamMediationReported,
+        Status::ReturnedToCourt,
+        Status::Recalled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Received => "received",

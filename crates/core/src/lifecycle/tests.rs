@@ -164,23 +164,7 @@ fn failure() -> FailureReport {
     }
 }
 
-const ALL: [Status; 15] = [
-    Status::Received,
-    Status::AwaitingAcceptance,
-    Status::Declined,
-    Status::AcceptanceOverdue,
-    Status::InMediation,
-    Status::SuspendedForAppraisal,
-    Status::MediationOverdue,
-    Status::Agreed,
-    Status::ConfirmationRequested,
-    Status::Confirmed,
-    Status::ConfirmationRefused,
-    Status::MediationFailed,
-    Status::ShamMediationReported,
-    Status::ReturnedToCourt,
-    Status::Recalled,
-];
+const ALL: [Status; 15] = Status::ALL;
 
 type Command = fn(&Referral, &Calendar, &DeadlinePolicy) -> Decision;
 
