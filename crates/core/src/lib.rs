@@ -5,13 +5,18 @@
 //! - [`outcome`]: what mediation ends in — agreement, failure report, sham
 //!   mediation, judicial confirmation and the court's ruling.
 //! - [`lifecycle`]: the referral's state machine; commands return events.
-//! - [`deadline`]: the acceptance and mediation deadlines, and their policies.
+//! - [`deadline`]: the acceptance and mediation deadlines, and their policies;
+//!   [`timer`]: the timers a referral's state calls for.
+//! - [`outbox`], [`alert`], [`audit`]: what a command sends, raises and records.
+//! - [`store`]: the storage traits a storage crate implements.
 //! - value types that validate on construction: [`court`], [`identity`],
 //!   [`money`], [`document`], [`ids`], [`text`].
 //!
 //! Adapters translate their wire messages into these types and report the
 //! [`error::Violations`] they get back field by field.
 
+pub mod alert;
+pub mod audit;
 pub mod bundle;
 pub mod clock;
 pub mod court;
@@ -23,9 +28,12 @@ pub mod ids;
 pub mod lifecycle;
 pub mod money;
 mod newtype;
+pub mod outbox;
 pub mod outcome;
 pub mod partner;
+pub mod store;
 pub mod text;
+pub mod timer;
 
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;

@@ -417,6 +417,11 @@ impl Referral {
         &self.performance
     }
 
+    /// Whether the warning for the deadline of `kind` due at `due_at` was given.
+    pub fn was_warned(&self, kind: DeadlineKind, due_at: Timestamp) -> bool {
+        self.warned.contains(&(kind, due_at))
+    }
+
     /// How many events the referral has had.
     pub fn version(&self) -> u64 {
         self.version

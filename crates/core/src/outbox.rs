@@ -1,0 +1,96 @@
+//! What the gateway tells whom: each event that the other side must learn of
+//! becomes an outbound message to a destination, a partner platform or the
+//! referring court. Messages to one destination about one referral form a lane
+//! and are delivered in order.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::CaseBundle;
+use crate::court::CourtCode;
+use crate::ids::ReferralId;
+use crate::lifecycle::{Change, Event, Referral};
+use crate::partner::Partner;
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum Destination {
+    Partner(Partner),
+    Court(CourtCode),
+}
+
+impl Destination {
+    /// A stable text form, used in storage keys and metrics labels.
+    pub fn key(&self) -> String {
+        match self {
+            Destination::Partner(p) => format!("partner:{}", p.as_str()),
+            Destination::Court(c) => format!("court:{c}"),
+        }
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+/// One message to deliver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMessage {
+    pub destination: Destination,
+    pub referral: ReferralId,
+    /// The event the other side must learn of.
+    pub event: Event,
+    /// The case bundle, when the message offers the referral to an organisation.
+    pub bundle: Option<Box<CaseBundle>>,
+}
+
+/// The messages `events` call for, given the referral's state after them.
+pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessage> {
+    let court = Destination::Court(referral.bundle().court.clone());
+    let partner = referral
+        .assignment()
+        .map(|a| Destination::Partner(a.partner));
+    let mut messages = Vec::new();
+    for event in events {
+        let message = |destination: Destination, bundle: Option<Box<CaseBundle>>| OutboundMessage {
+            destination,
+            referral: referral.id().clone(),
+            event: event.clone(),
+            bundle,
+        };
+        match &event.change {
+            Change::Routed { assignment, .. } => messages.push(message(
+                Destination::Partner(assignment.partner),
+                Some(Box::new(referral.bundle().clone())),
+            )),
+            Change::RulingRecorded { .. } | Change::Recalled { .. } => {
+                if let Some(partner) = &partner {
+                    messages.push(message(partner.clone(), None));
+                }
+            }
+            Change::Accepted { .. }
+            | Change::Declined { .. }
+            | Change::AcceptanceOverdue { .. }
+            | Change::ReturnedToCourt { .. }
+            | Change::AppraisalStarted { .. }
+            | Change::AppraisalEnded { .. }
+            | Change::Extended { .. }
+            | Change::MediationOverdue { .. }
+            | Change::AgreementReached { .. }
+            | Change::MediationFailed { .. }
+            | Change::ShamMediationSuspected { .. }
+            | Change::ConfirmationApplied { .. }
+            | Change::PerformanceRecorded { .. } => messages.push(message(court.clone(), None)),
+            // Internal bookkeeping: the court made the referral itself, and
+            // warnings and recomputations are for operators.
+            Change::Received { .. }
+            | Change::DeadlineWarning { .. }
+            | Change::DeadlineRecomputed { .. } => {}
+        }
+    }
+    messages
+}

@@ -1,0 +1,201 @@
+//! What the gateway needs from durable storage, as traits the domain defines and
+//! a storage crate implements. Nothing here names a storage engine.
+//!
+//! The central promise is [`ReferralStore::commit`]: a command's events, the
+//! messages they call for, the referral's new timers, its alerts and its audit
+//! records are written all together or not at all, and the call returns only once
+//! they are durable on disk.
+
+use std::future::Future;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{Alert, AlertRecord};
+use crate::audit::{AuditEntry, AuditRecord, AuditVerification};
+use crate::court::CourtCode;
+use crate::ids::{CourtReferralId, ReferralId};
+use crate::lifecycle::Event;
+use crate::outbox::OutboundMessage;
+use crate::timer::Timer;
+
+/// The idempotency key of a referral: the referring court and its own id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CourtKey {
+    pub court: CourtCode,
+    pub court_referral_id: CourtReferralId,
+}
+
+/// Everything one command writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub referral: ReferralId,
+    /// The version the command was decided against: 0 for a new referral. The
+    /// commit fails if another command changed the referral in between.
+    pub expected_version: u64,
+    /// When the command was handled; new messages are due for delivery then.
+    pub at: Timestamp,
+    pub events: Vec<Event>,
+    /// For a new referral, the idempotency key it claims.
+    pub court_key: Option<CourtKey>,
+    pub messages: Vec<OutboundMessage>,
+    /// The referral's timers after the command; they replace the previous ones.
+    pub timers: Vec<Timer>,
+    pub alerts: Vec<AlertRecord>,
+    pub audit: Vec<AuditRecord>,
+}
+
+/// What a durable commit returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The referral's version after the commit.
+    pub version: u64,
+}
+
+/// A message's stable id, carried to the receiver so it can drop duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MessageId(pub String);
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A message waiting in the outbox, with its delivery history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDelivery {
+    pub id: MessageId,
+    pub message: OutboundMessage,
+    pub enqueued_at: Timestamp,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    /// Set when the message was moved to the dead letters.
+    pub dead_at: Option<Timestamp>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Received by the destination: the message leaves the outbox and the next
+    /// one of its lane becomes due.
+    Delivered,
+    /// Failed; try again at `at`.
+    Retry { at: Timestamp, error: String },
+    /// Failed for good: set aside as a dead letter, with an alert. Later messages
+    /// of the lane wait until it is replayed.
+    Dead {
+        at: Timestamp,
+        error: String,
+        alert: AlertRecord,
+    },
+}
+
+/// The outbox backlog of one destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backlog {
+    pub destination: String,
+    pub pending: u64,
+    pub dead: u64,
+    pub oldest_enqueued_at: Option<Timestamp>,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Another command changed the referral first; reload and decide again.
+    #[error("referral {referral} is at version {actual}, not {expected}")]
+    VersionConflict {
+        referral: ReferralId,
+        expected: u64,
+        actual: u64,
+    },
+    /// The court already submitted a referral with this id.
+    #[error("the court referral id is already used by referral {existing}")]
+    DuplicateCourtReferral { existing: ReferralId },
+    /// No such referral, message or dead letter.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The store cannot take writes: an I/O error, or it stopped after one.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Referrals, their histories, idempotency keys and timers.
+pub trait ReferralStore: Send + Sync {
+    /// Writes `commit` atomically; returns once it is durable.
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<Receipt, StoreError>> + Send;
+
+    /// A referral's events, oldest first.
+    fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError>;
+
+    /// The referral a court key belongs to.
+    fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError>;
+
+    /// Timers due at or before `now`, earliest first, at most `limit`.
+    fn due_timers(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>, StoreError>;
+
+    /// When the earliest timer fires.
+    fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError>;
+}
+
+/// The outbox and its dead letters.
+pub trait OutboxStore: Send + Sync {
+    /// The first message of every lane whose next attempt is due at or before
+    /// `now`, earliest first, at most `limit`. A lane whose first message is a
+    /// dead letter yields nothing.
+    fn due_deliveries(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<PendingDelivery>, StoreError>;
+
+    /// When the next attempt of any lane is due.
+    fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Records how an attempt ended; durable before it returns.
+    fn record_delivery(
+        &self,
+        id: &MessageId,
+        outcome: DeliveryOutcome,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Dead letters, oldest first.
+    fn dead_letters(&self, limit: usize) -> Result<Vec<PendingDelivery>, StoreError>;
+
+    /// Puts a dead letter back at the head of its lane, due at `at`, with its
+    /// attempts reset.
+    fn replay_dead_letter(
+        &self,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Pending and dead messages per destination.
+    fn backlog(&self) -> Result<Vec<Backlog>, StoreError>;
+}
+
+/// Operator alerts, numbered in the order they were raised.
+pub trait AlertLog: Send + Sync {
+    /// Alerts with a number greater than `cursor`, at most `limit`.
+    fn alerts_after(&self, cursor: u64, limit: usize) -> Result<Vec<Alert>, StoreError>;
+}
+
+/// The hash-chained audit log.
+pub trait AuditLog: Send + Sync {
+    /// Appends records outside a referral commit (e.g. reads); durable on return.
+    fn append_audit(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Entries from `from` on, at most `limit`.
+    fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Walks the whole chain and reports the first broken link.
+    fn verify_audit(&self) -> Result<AuditVerification, StoreError>;
+}

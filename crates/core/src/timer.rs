@@ -1,0 +1,175 @@
+//! Deadline timers. A referral's timers are a pure function of its state:
+//! whatever deadline is running yields a warning timer (until the warning was
+//! given) and a breach timer. The store replaces a referral's timers with
+//! [`Referral::timers`] in the same transaction as every change to it, so a timer
+//! that fired disappears together with the event it produced — exactly once.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::deadline::DeadlineKind;
+use crate::error::TransitionError;
+use crate::ids::ReferralId;
+use crate::lifecycle::{Event, Referral};
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    AcceptanceWarning,
+    AcceptanceBreach,
+    MediationWarning,
+    MediationBreach,
+}
+
+impl TimerKind {
+    pub const ALL: [TimerKind; 4] = [
+        TimerKind::AcceptanceWarning,
+        TimerKind::AcceptanceBreach,
+        TimerKind::MediationWarning,
+        TimerKind::MediationBreach,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::AcceptanceWarning => "acceptance_warning",
+            TimerKind::AcceptanceBreach => "acceptance_breach",
+            TimerKind::MediationWarning => "mediation_warning",
+            TimerKind::MediationBreach => "mediation_breach",
+        }
+    }
+
+    pub fn deadline(self) -> DeadlineKind {
+        match self {
+            TimerKind::AcceptanceWarning | TimerKind::AcceptanceBreach => DeadlineKind::Acceptance,
+            TimerKind::MediationWarning | TimerKind::MediationBreach => DeadlineKind::Mediation,
+        }
+    }
+
+    pub fn is_breach(self) -> bool {
+        matches!(
+            self,
+            TimerKind::AcceptanceBreach | TimerKind::MediationBreach
+        )
+    }
+}
+
+/// A scheduled deadline action.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Timer {
+    pub referral: ReferralId,
+    pub kind: TimerKind,
+    pub fire_at: Timestamp,
+}
+
+impl Referral {
+    /// The timers the referral's current state calls for.
+    pub fn timers(&self) -> Vec<Timer> {
+        let Some(deadline) = self.running_deadline() else {
+            return Vec::new();
+        };
+        let (warning, breach) = match deadline.kind {
+            DeadlineKind::Acceptance => (TimerKind::AcceptanceWarning, TimerKind::AcceptanceBreach),
+            DeadlineKind::Mediation => (TimerKind::MediationWarning, TimerKind::MediationBreach),
+        };
+        let mut timers = Vec::with_capacity(2);
+        if let Some(warn_at) = deadline.warn_at
+            && !self.was_warned(deadline.kind, deadline.due_at)
+            && warn_at < deadline.due_at
+        {
+            timers.push(Timer {
+                referral: self.id().clone(),
+                kind: warning,
+                fire_at: warn_at,
+            });
+        }
+        timers.push(Timer {
+            referral: self.id().clone(),
+            kind: breach,
+            fire_at: deadline.due_at,
+        });
+        timers
+    }
+
+    /// What firing a timer of `kind` at `at` produces.
+    pub fn fire(&self, kind: TimerKind, at: Timestamp) -> Result<Vec<Event>, TransitionError> {
+        match kind {
+            TimerKind::AcceptanceWarning | TimerKind::MediationWarning => {
+                self.warn(kind.deadline(), at)
+            }
+            TimerKind::AcceptanceBreach => self.acceptance_deadline_passed(at),
+            TimerKind::MediationBreach => self.mediation_deadline_passed(at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deadline::DeadlinePolicy;
+    use crate::fixtures::*;
+    use crate::lifecycle::Assignment;
+    use crate::partner::Partner;
+
+    #[test]
+    fn timers_follow_the_running_deadline_and_vanish_once_fired() {
+        let calendar = shipped_calendar();
+        let policy = DeadlinePolicy::default();
+        let (mut r, _) = Referral::receive(
+            referral_id(),
+            sample_bundle(),
+            at("2025-03-03T09:00:00+08:00"),
+        )
+        .unwrap();
+        assert!(r.timers().is_empty());
+        let assignment = Assignment {
+            partner: Partner::Ccpit,
+            organisation: organisation("o1"),
+            mediator: None,
+        };
+        let events = r
+            .route(
+                assignment,
+                vec![],
+                at("2025-03-03T10:00:00+08:00"),
+                &calendar,
+                &policy,
+            )
+            .unwrap();
+        r.apply_all(&events);
+        let timers = r.timers();
+        let kinds: Vec<_> = timers.iter().map(|t| t.kind).collect();
+        assert_eq!(
+            kinds,
+            [TimerKind::AcceptanceWarning, TimerKind::AcceptanceBreach]
+        );
+        // Due Thursday 6 March: warning at the end of Wednesday, breach at the end of Thursday.
+        assert_eq!(timers[0].fire_at, at("2025-03-06T00:00:00+08:00"));
+        assert_eq!(timers[1].fire_at, at("2025-03-07T00:00:00+08:00"));
+
+        let events = r
+            .fire(TimerKind::AcceptanceWarning, timers[0].fire_at)
+            .unwrap();
+        r.apply_all(&events);
+        assert_eq!(
+            r.timers().iter().map(|t| t.kind).collect::<Vec<_>>(),
+            [TimerKind::AcceptanceBreach]
+        );
+        // Firing the same warning again produces nothing.
+        assert!(
+            r.fire(TimerKind::AcceptanceWarning, timers[0].fire_at)
+                .unwrap()
+                .is_empty()
+        );
+
+        let events = r
+            .fire(TimerKind::AcceptanceBreach, timers[1].fire_at)
+            .unwrap();
+        r.apply_all(&events);
+        assert!(r.timers().is_empty());
+        assert!(
+            r.fire(TimerKind::AcceptanceBreach, timers[1].fire_at)
+                .is_err()
+        );
+    }
+}
