@@ -1,0 +1,465 @@
+//! The conformance suite of the storage traits: what any backend must do, run
+//! against a fresh store per case. The sled store runs it in its tests; another
+//! backend would run the same [`run_all`].
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use jiff::{SignedDuration, Timestamp};
+use mediation_core::alert::{AlertKind, AlertRecord};
+use mediation_core::audit::{AuditRecord, AuditVerification};
+use mediation_core::fixtures::{at, sample_bundle};
+use mediation_core::ids::ReferralId;
+use mediation_core::lifecycle::{Change, Event};
+use mediation_core::outbox::{Destination, OutboundMessage};
+use mediation_core::partner::Partner;
+use mediation_core::store::{
+    AlertLog, AuditLog, Commit, CourtKey, DeliveryOutcome, OutboxStore, ReferralStore, StoreError,
+};
+use mediation_core::timer::{Timer, TimerKind};
+
+/// Everything a backend implements.
+pub trait FullStore: ReferralStore + OutboxStore + AlertLog + AuditLog {}
+impl<T: ReferralStore + OutboxStore + AlertLog + AuditLog> FullStore for T {}
+
+const T0: &str = "2025-03-03T09:00:00+08:00";
+
+fn id(n: u32) -> ReferralId {
+    format!("01JD{n:022}").parse().unwrap()
+}
+
+fn received(referral: &ReferralId) -> Event {
+    Event {
+        at: at(T0),
+        change: Change::Received {
+            id: referral.clone(),
+            bundle: Box::new(sample_bundle()),
+        },
+    }
+}
+
+fn note(text: &str) -> Event {
+    Event {
+        at: at(T0),
+        change: Change::Recalled {
+            reason: mediation_core::text::Narrative::parse(text).unwrap(),
+        },
+    }
+}
+
+fn message(referral: &ReferralId, destination: Destination, text: &str) -> OutboundMessage {
+    OutboundMessage {
+        destination,
+        referral: referral.clone(),
+        event: note(text),
+        bundle: None,
+    }
+}
+
+fn ccpit() -> Destination {
+    Destination::Partner(Partner::Ccpit)
+}
+
+fn audit(action: &str) -> AuditRecord {
+    AuditRecord {
+        at: at(T0),
+        actor: "court:京0105".into(),
+        action: action.into(),
+        referral: None,
+        outcome: "ok".into(),
+    }
+}
+
+fn alert(detail: &str) -> AlertRecord {
+    AlertRecord {
+        kind: AlertKind::DeadLetter,
+        raised_at: at(T0),
+        referral: None,
+        due_at: None,
+        detail: detail.into(),
+    }
+}
+
+fn new_referral(referral: &ReferralId) -> Commit {
+    Commit {
+        referral: referral.clone(),
+        expected_version: 0,
+        at: at(T0),
+        events: vec![received(referral)],
+        court_key: Some(CourtKey {
+            court: sample_bundle().court,
+            court_referral_id: format!("court-{referral}").parse().unwrap(),
+        }),
+        messages: vec![],
+        timers: vec![],
+        alerts: vec![],
+        audit: vec![audit("submit_referral")],
+    }
+}
+
+fn follow_up(referral: &ReferralId, version: u64, text: &str) -> Commit {
+    Commit {
+        referral: referral.clone(),
+        expected_version: version,
+        at: at(T0),
+        events: vec![note(text)],
+        court_key: None,
+        messages: vec![],
+        timers: vec![],
+        alerts: vec![],
+        audit: vec![],
+    }
+}
+
+fn texts(pending: &[mediation_core::store::PendingDelivery]) -> Vec<String> {
+    pending
+        .iter()
+        .map(|p| match &p.message.event.change {
+            Change::Recalled { reason } => reason.to_string(),
+            other => other.name().to_owned(),
+        })
+        .collect()
+}
+
+fn later(minutes: i64) -> Timestamp {
+    at(T0)
+        .checked_add(SignedDuration::from_mins(minutes))
+        .unwrap()
+}
+
+/// Runs every case, each on a fresh store from `fresh`.
+pub async fn run_all<S: FullStore, F: FnMut() -> S>(mut fresh: F) {
+    commits_append_to_the_history(fresh()).await;
+    a_stale_version_writes_nothing(fresh()).await;
+    a_court_key_is_claimed_once(fresh()).await;
+    timers_are_replaced_and_found_by_due_time(fresh()).await;
+    a_lane_delivers_in_order_one_head_at_a_time(fresh()).await;
+    lanes_are_independent(fresh()).await;
+    a_retry_is_scheduled_and_remembered(fresh()).await;
+    a_dead_letter_blocks_its_lane_until_replayed(fresh()).await;
+    alerts_resume_from_a_cursor(fresh()).await;
+    the_audit_chain_verifies(fresh()).await;
+    backlog_counts_per_destination(fresh()).await;
+    unknown_messages_are_not_found(fresh()).await;
+}
+
+pub async fn commits_append_to_the_history<S: FullStore>(store: S) {
+    let r = id(1);
+    assert_eq!(store.history(&r).unwrap(), None);
+    assert_eq!(store.commit(new_referral(&r)).await.unwrap().version, 1);
+    assert_eq!(
+        store
+            .commit(follow_up(&r, 1, "second"))
+            .await
+            .unwrap()
+            .version,
+        2
+    );
+    let history = store.history(&r).unwrap().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0], received(&r));
+    assert_eq!(history[1], note("second"));
+}
+
+pub async fn a_stale_version_writes_nothing<S: FullStore>(store: S) {
+    let r = id(2);
+    store.commit(new_referral(&r)).await.unwrap();
+    let mut stale = follow_up(&r, 0, "stale");
+    stale
+        .messages
+        .push(message(&r, ccpit(), "must not be sent"));
+    stale.timers.push(Timer {
+        referral: r.clone(),
+        kind: TimerKind::AcceptanceBreach,
+        fire_at: at(T0),
+    });
+    stale.alerts.push(alert("must not be raised"));
+    stale.audit.push(audit("must not be audited"));
+    let err = store.commit(stale).await.unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::VersionConflict {
+            referral: r.clone(),
+            expected: 0,
+            actual: 1
+        }
+    );
+    assert_eq!(store.history(&r).unwrap().unwrap().len(), 1);
+    assert!(store.due_deliveries(later(60), 10).unwrap().is_empty());
+    assert!(store.due_timers(later(60), 10).unwrap().is_empty());
+    assert!(store.alerts_after(0, 10).unwrap().is_empty());
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { entries: 1 }
+    );
+}
+
+pub async fn a_court_key_is_claimed_once<S: FullStore>(store: S) {
+    let (first, second) = (id(3), id(4));
+    let commit = new_referral(&first);
+    let key = commit.court_key.clone().unwrap();
+    store.commit(commit).await.unwrap();
+    assert_eq!(store.find_by_court_key(&key).unwrap(), Some(first.clone()));
+    let mut again = new_referral(&second);
+    again.court_key = Some(key);
+    let err = store.commit(again).await.unwrap_err();
+    assert_eq!(err, StoreError::DuplicateCourtReferral { existing: first });
+    assert_eq!(store.history(&second).unwrap(), None);
+}
+
+pub async fn timers_are_replaced_and_found_by_due_time<S: FullStore>(store: S) {
+    let (a, b) = (id(5), id(6));
+    let mut commit = new_referral(&a);
+    commit.timers = vec![
+        Timer {
+            referral: a.clone(),
+            kind: TimerKind::AcceptanceWarning,
+            fire_at: later(10),
+        },
+        Timer {
+            referral: a.clone(),
+            kind: TimerKind::AcceptanceBreach,
+            fire_at: later(20),
+        },
+    ];
+    store.commit(commit).await.unwrap();
+    let mut commit = new_referral(&b);
+    commit.timers = vec![Timer {
+        referral: b.clone(),
+        kind: TimerKind::MediationBreach,
+        fire_at: later(15),
+    }];
+    store.commit(commit).await.unwrap();
+
+    assert!(store.due_timers(later(9), 10).unwrap().is_empty());
+    assert_eq!(store.next_timer_at().unwrap(), Some(later(10)));
+    let due = store.due_timers(later(15), 10).unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|t| (t.referral.clone(), t.kind))
+            .collect::<Vec<_>>(),
+        [
+            (a.clone(), TimerKind::AcceptanceWarning),
+            (b.clone(), TimerKind::MediationBreach)
+        ]
+    );
+    assert_eq!(
+        store.due_timers(later(60), 1).unwrap().len(),
+        1,
+        "the limit is respected"
+    );
+
+    // A commit replaces all of the referral's timers, and only its own.
+    let mut replace = follow_up(&a, 1, "warned");
+    replace.timers = vec![Timer {
+        referral: a.clone(),
+        kind: TimerKind::AcceptanceBreach,
+        fire_at: later(20),
+    }];
+    store.commit(replace).await.unwrap();
+    let due: Vec<_> = store
+        .due_timers(later(60), 10)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.kind)
+        .collect();
+    assert_eq!(
+        due,
+        [TimerKind::MediationBreach, TimerKind::AcceptanceBreach]
+    );
+    store.commit(follow_up(&a, 2, "done")).await.unwrap();
+    let due: Vec<_> = store
+        .due_timers(later(60), 10)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.referral)
+        .collect();
+    assert_eq!(due, [b]);
+}
+
+pub async fn a_lane_delivers_in_order_one_head_at_a_time<S: FullStore>(store: S) {
+    let r = id(7);
+    let mut commit = new_referral(&r);
+    commit.messages = vec![message(&r, ccpit(), "one"), message(&r, ccpit(), "two")];
+    store.commit(commit).await.unwrap();
+    let mut next = follow_up(&r, 1, "x");
+    next.messages = vec![message(&r, ccpit(), "three")];
+    store.commit(next).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        let due = store.due_deliveries(later(1), 10).unwrap();
+        assert_eq!(due.len(), 1, "only the head of a lane is due");
+        seen.extend(texts(&due));
+        assert!(ids.insert(due[0].id.clone()), "message ids are unique");
+        store
+            .record_delivery(&due[0].id, DeliveryOutcome::Delivered)
+            .await
+            .unwrap();
+    }
+    assert_eq!(seen, ["one", "two", "three"]);
+    assert!(store.due_deliveries(later(1), 10).unwrap().is_empty());
+    assert_eq!(store.next_delivery_at().unwrap(), None);
+}
+
+pub async fn lanes_are_independent<S: FullStore>(store: S) {
+    let (a, b) = (id(8), id(9));
+    let court = Destination::Court(sample_bundle().court);
+    let mut commit = new_referral(&a);
+    commit.messages = vec![
+        message(&a, ccpit(), "a-partner"),
+        message(&a, court.clone(), "a-court"),
+    ];
+    store.commit(commit).await.unwrap();
+    let mut commit = new_referral(&b);
+    commit.messages = vec![message(&b, ccpit(), "b-partner")];
+    store.commit(commit).await.unwrap();
+    let mut due = texts(&store.due_deliveries(later(1), 10).unwrap());
+    due.sort();
+    assert_eq!(due, ["a-court", "a-partner", "b-partner"]);
+}
+
+pub async fn a_retry_is_scheduled_and_remembered<S: FullStore>(store: S) {
+    let r = id(10);
+    let mut commit = new_referral(&r);
+    commit.messages = vec![message(&r, ccpit(), "flaky")];
+    store.commit(commit).await.unwrap();
+    let head = store.due_deliveries(later(0), 10).unwrap().remove(0);
+    assert_eq!(head.attempts, 0);
+    store
+        .record_delivery(
+            &head.id,
+            DeliveryOutcome::Retry {
+                at: later(5),
+                error: "connection refused".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store.due_deliveries(later(4), 10).unwrap().is_empty());
+    assert_eq!(store.next_delivery_at().unwrap(), Some(later(5)));
+    let again = store.due_deliveries(later(5), 10).unwrap().remove(0);
+    assert_eq!(again.id, head.id, "the id is stable across attempts");
+    assert_eq!(again.attempts, 1);
+    assert_eq!(again.last_error.as_deref(), Some("connection refused"));
+}
+
+pub async fn a_dead_letter_blocks_its_lane_until_replayed<S: FullStore>(store: S) {
+    let r = id(11);
+    let mut commit = new_referral(&r);
+    commit.messages = vec![
+        message(&r, ccpit(), "poison"),
+        message(&r, ccpit(), "behind"),
+    ];
+    store.commit(commit).await.unwrap();
+    let head = store.due_deliveries(later(0), 10).unwrap().remove(0);
+    store
+        .record_delivery(
+            &head.id,
+            DeliveryOutcome::Dead {
+                at: later(1),
+                error: "rejected".into(),
+                alert: alert("dead"),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.due_deliveries(later(100), 10).unwrap().is_empty(),
+        "later messages wait behind it"
+    );
+    let dead = store.dead_letters(10).unwrap();
+    assert_eq!(texts(&dead), ["poison"]);
+    assert_eq!(dead[0].dead_at, Some(later(1)));
+    assert_eq!(store.alerts_after(0, 10).unwrap().len(), 1);
+
+    store.replay_dead_letter(&head.id, later(2)).await.unwrap();
+    assert!(store.dead_letters(10).unwrap().is_empty());
+    let replayed = store.due_deliveries(later(2), 10).unwrap();
+    assert_eq!(texts(&replayed), ["poison"]);
+    assert_eq!(replayed[0].attempts, 0);
+    store
+        .record_delivery(&head.id, DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&store.due_deliveries(later(2), 10).unwrap()),
+        ["behind"]
+    );
+    // Only dead letters can be replayed.
+    let behind = store.due_deliveries(later(2), 10).unwrap().remove(0);
+    assert!(matches!(
+        store.replay_dead_letter(&behind.id, later(3)).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn alerts_resume_from_a_cursor<S: FullStore>(store: S) {
+    let r = id(12);
+    let mut commit = new_referral(&r);
+    commit.alerts = vec![alert("first"), alert("second"), alert("third")];
+    store.commit(commit).await.unwrap();
+    let all = store.alerts_after(0, 10).unwrap();
+    assert_eq!(all.iter().map(|a| a.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    let rest = store.alerts_after(all[0].seq, 10).unwrap();
+    assert_eq!(
+        rest.iter()
+            .map(|a| a.record.detail.as_str())
+            .collect::<Vec<_>>(),
+        ["second", "third"]
+    );
+    assert!(store.alerts_after(3, 10).unwrap().is_empty());
+}
+
+pub async fn the_audit_chain_verifies<S: FullStore>(store: S) {
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { entries: 0 }
+    );
+    store.commit(new_referral(&id(13))).await.unwrap();
+    store
+        .append_audit(vec![audit("get_referral"), audit("get_referral")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { entries: 3 }
+    );
+    let entries = store.audit_entries(0, 10).unwrap();
+    assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(entries[1].prev_hash, entries[0].hash);
+    assert_eq!(entries[2].prev_hash, entries[1].hash);
+}
+
+pub async fn backlog_counts_per_destination<S: FullStore>(store: S) {
+    let r = id(14);
+    let court = Destination::Court(sample_bundle().court);
+    let mut commit = new_referral(&r);
+    commit.messages = vec![
+        message(&r, ccpit(), "p1"),
+        message(&r, ccpit(), "p2"),
+        message(&r, court, "c1"),
+    ];
+    store.commit(commit).await.unwrap();
+    let backlog = store.backlog().unwrap();
+    let counts: Vec<_> = backlog
+        .iter()
+        .map(|b| (b.destination.as_str(), b.pending, b.dead))
+        .collect();
+    assert_eq!(counts, [("court:京0105", 1, 0), ("partner:ccpit", 2, 0)]);
+    assert!(backlog.iter().all(|b| b.oldest_enqueued_at == Some(at(T0))));
+}
+
+pub async fn unknown_messages_are_not_found<S: FullStore>(store: S) {
+    let bogus =
+        mediation_core::store::MessageId("01JD0000000000000000000000-00000000000000ff".into());
+    assert!(matches!(
+        store
+            .record_delivery(&bogus, DeliveryOutcome::Delivered)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.replay_dead_letter(&bogus, at(T0)).await,
+        Err(StoreError::NotFound(_))
+    ));
+}

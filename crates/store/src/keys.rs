@@ -1,0 +1,159 @@
+//! The key layout. Everything lives in one sled keyspace so that each command is
+//! one atomic `Batch`; a one-letter prefix names the table.
+//!
+//! | prefix | key | value |
+//! |---|---|---|
+//! | `m/` | `m/schema`, `m/seq/outbox`, `m/seq/alert`, `m/audit_head` | metadata |
+//! | `r/` | `r/{referral}` | head: version and court key |
+//! | `e/` | `e/{referral}/{version}` | one event |
+//! | `c/` | `c/{court}\0{court referral id}` | referral id (idempotency) |
+//! | `t/` | `t/{fire at}/{referral}/{kind}` | timer, ordered by due time |
+//! | `T/` | `T/{referral}/{kind}` | the timer's `t/` key, to replace a referral's timers |
+//! | `o/` | `o/{destination}\0{referral}\0{seq}` | outbox message; a lane is one prefix |
+//! | `s/` | `s/{next attempt}/{seq}` | schedule: lane heads only, ordered by due time |
+//! | `S/` | `S/{seq}` | the head's `s/` key |
+//! | `i/` | `i/{seq}` | the message's `o/` key, to find it by id |
+//! | `d/` | `d/{seq}` | dead letters: the message's `o/` key |
+//! | `a/` | `a/{seq}` | alert |
+//! | `u/` | `u/{seq}` | audit entry |
+//!
+//! Numbers are fixed-width hexadecimal so that byte order is numeric order;
+//! instants are milliseconds since 1970 with the sign bit flipped, so that they
+//! sort correctly across the epoch too.
+
+use jiff::Timestamp;
+use mediation_core::ids::ReferralId;
+use mediation_core::outbox::Destination;
+use mediation_core::store::CourtKey;
+use mediation_core::timer::TimerKind;
+
+pub(crate) const SCHEMA: &[u8] = b"m/schema";
+pub(crate) const OUTBOX_SEQ: &[u8] = b"m/seq/outbox";
+pub(crate) const ALERT_SEQ: &[u8] = b"m/seq/alert";
+pub(crate) const AUDIT_HEAD: &[u8] = b"m/audit_head";
+
+pub(crate) fn instant(t: Timestamp) -> String {
+    let ms = t.as_millisecond() as u64 ^ (1 << 63);
+    format!("{ms:016x}")
+}
+
+pub(crate) fn seq(n: u64) -> String {
+    format!("{n:016x}")
+}
+
+pub(crate) fn head(referral: &ReferralId) -> Vec<u8> {
+    format!("r/{referral}").into_bytes()
+}
+
+pub(crate) fn events_prefix(referral: &ReferralId) -> Vec<u8> {
+    format!("e/{referral}/").into_bytes()
+}
+
+pub(crate) fn event(referral: &ReferralId, version: u64) -> Vec<u8> {
+    format!("e/{referral}/{}", seq(version)).into_bytes()
+}
+
+pub(crate) fn court(key: &CourtKey) -> Vec<u8> {
+    format!("c/{}\0{}", key.court, key.court_referral_id).into_bytes()
+}
+
+pub(crate) fn timer(fire_at: Timestamp, referral: &ReferralId, kind: TimerKind) -> Vec<u8> {
+    format!("t/{}/{referral}/{}", instant(fire_at), kind.as_str()).into_bytes()
+}
+
+pub(crate) fn timers_until(now: Timestamp) -> (Vec<u8>, Vec<u8>) {
+    // Everything up to and including `now`.
+    let end = now.as_millisecond() as u64 ^ (1 << 63);
+    (b"t/".to_vec(), format!("t/{:016x}", end + 1).into_bytes())
+}
+
+pub(crate) fn timer_ref_prefix(referral: &ReferralId) -> Vec<u8> {
+    format!("T/{referral}/").into_bytes()
+}
+
+pub(crate) fn timer_ref(referral: &ReferralId, kind: TimerKind) -> Vec<u8> {
+    format!("T/{referral}/{}", kind.as_str()).into_bytes()
+}
+
+pub(crate) fn lane(destination: &Destination, referral: &ReferralId) -> Vec<u8> {
+    format!("o/{}\0{referral}\0", destination.key()).into_bytes()
+}
+
+pub(crate) fn message(destination: &Destination, referral: &ReferralId, n: u64) -> Vec<u8> {
+    let mut key = lane(destination, referral);
+    key.extend_from_slice(seq(n).as_bytes());
+    key
+}
+
+pub(crate) fn schedule(next_attempt_at: Timestamp, n: u64) -> Vec<u8> {
+    format!("s/{}/{}", instant(next_attempt_at), seq(n)).into_bytes()
+}
+
+pub(crate) fn schedule_until(now: Timestamp) -> (Vec<u8>, Vec<u8>) {
+    let end = now.as_millisecond() as u64 ^ (1 << 63);
+    (b"s/".to_vec(), format!("s/{:016x}", end + 1).into_bytes())
+}
+
+pub(crate) fn schedule_ref(n: u64) -> Vec<u8> {
+    format!("S/{}", seq(n)).into_bytes()
+}
+
+pub(crate) fn message_index(n: u64) -> Vec<u8> {
+    format!("i/{}", seq(n)).into_bytes()
+}
+
+pub(crate) fn dead(n: u64) -> Vec<u8> {
+    format!("d/{}", seq(n)).into_bytes()
+}
+
+pub(crate) fn alert(n: u64) -> Vec<u8> {
+    format!("a/{}", seq(n)).into_bytes()
+}
+
+pub(crate) fn audit(n: u64) -> Vec<u8> {
+    format!("u/{}", seq(n)).into_bytes()
+}
+
+/// The instant encoded in a `t/` or `s/` key.
+pub(crate) fn instant_in(key: &[u8]) -> Option<Timestamp> {
+    let hex = std::str::from_utf8(key.get(2..18)?).ok()?;
+    let ms = u64::from_str_radix(hex, 16).ok()? ^ (1 << 63);
+    Timestamp::from_millisecond(ms as i64).ok()
+}
+
+/// The sequence number at the end of a key such as `i/…` or `S/…`.
+pub(crate) fn trailing_seq(key: &[u8]) -> Option<u64> {
+    let hex = std::str::from_utf8(key.get(key.len().checked_sub(16)?..)?).ok()?;
+    u64::from_str_radix(hex, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_sort_across_the_epoch_and_round_trip() {
+        let times = [
+            "1969-12-31T23:59:59Z",
+            "1970-01-01T00:00:00Z",
+            "2025-03-03T01:00:00Z",
+        ];
+        let keys: Vec<_> = times
+            .iter()
+            .map(|t| {
+                timer(
+                    t.parse().unwrap(),
+                    &"01JD0000000000000000000000".parse().unwrap(),
+                    TimerKind::AcceptanceBreach,
+                )
+            })
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        for (t, key) in times.iter().zip(&keys) {
+            assert_eq!(instant_in(key), Some(t.parse().unwrap()));
+        }
+        assert_eq!(trailing_seq(&message_index(42)), Some(42));
+    }
+}

@@ -1,0 +1,479 @@
+//! The gateway's durable store, on sled.
+//!
+//! [`SledStore`] implements the storage traits of `mediation_core::store`. Reads
+//! go straight to sled; every write goes to one writer thread ([`writer`]) that
+//! applies each operation as an atomic batch and makes each group of operations
+//! durable — sled flush plus `fdatasync` ([`durability`]) — before answering any
+//! of them. No sled type appears in the public API.
+//!
+//! The store records a schema version at creation and refuses to open a store
+//! with another one, or a sled database that is not a gateway store.
+
+mod codec;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod durability;
+mod keys;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+
+use jiff::Timestamp;
+use mediation_core::alert::Alert;
+use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
+use mediation_core::ids::ReferralId;
+use mediation_core::lifecycle::Event;
+use mediation_core::store::{
+    AlertLog, AuditLog, Backlog, Commit, CourtKey, DeliveryOutcome, MessageId, OutboxStore,
+    PendingDelivery, Receipt, ReferralStore, StoreError,
+};
+use mediation_core::timer::Timer;
+use tokio::sync::oneshot;
+
+use crate::codec::decode;
+pub use crate::writer::CommitStats;
+use crate::writer::{AuditHead, Counters, Op, Request, Writer, chain_hash, unavailable};
+
+/// The schema this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The data directory; created if missing.
+    pub path: PathBuf,
+    /// The most operations made durable by one flush.
+    pub max_group: usize,
+    /// sled's page cache, in bytes.
+    pub cache_bytes: u64,
+}
+
+impl Options {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            max_group: 1024,
+            cache_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the store at {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error(
+        "the store at {path} has schema version {found}, but this build reads only version {supported}; \
+         export it with the build that wrote it and import it here"
+    )]
+    UnsupportedSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{path} holds a sled database that is not a mediation-gateway store")]
+    NotAGatewayStore { path: PathBuf },
+    #[error("the store at {path} is corrupt: {message}")]
+    Corrupt { path: PathBuf, message: String },
+}
+
+/// The sled-backed store. Cheap to clone; all clones share one database and
+/// one writer.
+#[derive(Debug, Clone)]
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: sled::Db,
+    path: PathBuf,
+    /// `None` only while dropping.
+    requests: Option<Sender<Request>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    stats: Arc<CommitStats>,
+}
+
+impl Drop for Inner {
+    /// Closes the request channel and waits for the writer to finish what was
+    /// queued, so that dropping the last handle releases the database.
+    fn drop(&mut self) {
+        self.requests.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Request")
+    }
+}
+
+impl SledStore {
+    /// Opens or creates the store at `options.path`.
+    pub fn open(options: Options) -> Result<Self, OpenError> {
+        let path = options.path.clone();
+        let io = |e: &dyn std::fmt::Display| OpenError::Io {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(&path).map_err(|e| io(&e))?;
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(options.cache_bytes)
+            .open()
+            .map_err(|e| io(&e))?;
+        let corrupt = |e: StoreError| OpenError::Corrupt {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        match db.get(keys::SCHEMA).map_err(|e| io(&e))? {
+            Some(bytes) => {
+                let found = <[u8; 4]>::try_from(bytes.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| corrupt(StoreError::Corrupt("schema version".into())))?;
+                if found != SCHEMA_VERSION {
+                    return Err(OpenError::UnsupportedSchema {
+                        path,
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None if !db.is_empty() => return Err(OpenError::NotAGatewayStore { path }),
+            None => {
+                db.insert(keys::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(|e| io(&e))?;
+                db.flush().map_err(|e| io(&e))?;
+            }
+        }
+        let read_u64 = |key: &[u8]| -> Result<u64, OpenError> {
+            Ok(db
+                .get(key)
+                .map_err(|e| io(&e))?
+                .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0))
+        };
+        let audit = match db.get(keys::AUDIT_HEAD).map_err(|e| io(&e))? {
+            Some(bytes) => decode(keys::AUDIT_HEAD, &bytes).map_err(corrupt)?,
+            None => AuditHead::genesis(),
+        };
+        let counters = Counters {
+            outbox_seq: read_u64(keys::OUTBOX_SEQ)?,
+            alert_seq: read_u64(keys::ALERT_SEQ)?,
+            audit,
+        };
+        let mut syncer = durability::Syncer::new(&path).map_err(|e| io(&e))?;
+        syncer.sync().map_err(|e| io(&e))?;
+        let stats = Arc::new(CommitStats::default());
+        let writer = Writer {
+            db: db.clone(),
+            counters,
+            syncer,
+            failed: None,
+            stats: Arc::clone(&stats),
+            max_group: options.max_group.max(1),
+        };
+        let (requests, receiver) = std::sync::mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| io(&e))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                path,
+                requests: Some(requests),
+                writer: Some(writer),
+                stats,
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Group-commit counters since open.
+    pub fn commit_stats(&self) -> &CommitStats {
+        &self.inner.stats
+    }
+
+    /// Bytes sled uses on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.inner.db.size_on_disk().map_err(unavailable)
+    }
+
+    async fn submit(&self, op: Op) -> Result<Receipt, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .requests
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the store is closing".into()))?
+            .send(Request { op, reply })
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?
+    }
+
+    fn scan<T: serde::de::DeserializeOwned>(
+        &self,
+        range: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        range
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(unavailable)?;
+                decode(&key, &value)
+            })
+            .collect()
+    }
+
+    fn get_decoded<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match self.inner.db.get(key).map_err(unavailable)? {
+            Some(bytes) => decode(key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Follows index entries (whose values are keys) to the records they name.
+    fn follow(
+        &self,
+        index: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+        limit: usize,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        let mut found = Vec::new();
+        for entry in index.take(limit) {
+            let (_, target) = entry.map_err(unavailable)?;
+            if let Some(pending) = self.get_decoded(&target)? {
+                found.push(pending);
+            }
+        }
+        Ok(found)
+    }
+
+    fn first_instant(&self, prefix: &[u8]) -> Result<Option<Timestamp>, StoreError> {
+        match self.inner.db.scan_prefix(prefix).next() {
+            Some(entry) => {
+                let (key, _) = entry.map_err(unavailable)?;
+                Ok(keys::instant_in(&key))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+impl ReferralStore for SledStore {
+    async fn commit(&self, commit: Commit) -> Result<Receipt, StoreError> {
+        self.submit(Op::Commit(Box::new(commit))).await
+    }
+
+    fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError> {
+        let events: Vec<Event> = self.scan(
+            self.inner.db.scan_prefix(keys::events_prefix(referral)),
+            usize::MAX,
+        )?;
+        Ok(if events.is_empty() {
+            None
+        } else {
+            Some(events)
+        })
+    }
+
+    fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError> {
+        match self.inner.db.get(keys::court(key)).map_err(unavailable)? {
+            Some(bytes) => String::from_utf8_lossy(&bytes)
+                .parse()
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt("idempotency index".into())),
+            None => Ok(None),
+        }
+    }
+
+    fn due_timers(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>, StoreError> {
+        let (start, end) = keys::timers_until(now);
+        self.scan(self.inner.db.range(start..end), limit)
+    }
+
+    fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.first_instant(b"t/")
+    }
+}
+
+impl OutboxStore for SledStore {
+    fn due_deliveries(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        let (start, end) = keys::schedule_until(now);
+        self.follow(self.inner.db.range(start..end), limit)
+    }
+
+    fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.first_instant(b"s/")
+    }
+
+    async fn record_delivery(
+        &self,
+        id: &MessageId,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        self.submit(Op::Delivery {
+            id: id.clone(),
+            outcome,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    fn dead_letters(&self, limit: usize) -> Result<Vec<PendingDelivery>, StoreError> {
+        self.follow(self.inner.db.scan_prefix(b"d/"), limit)
+    }
+
+    async fn replay_dead_letter(&self, id: &MessageId, at: Timestamp) -> Result<(), StoreError> {
+        self.submit(Op::Replay { id: id.clone(), at })
+            .await
+            .map(|_| ())
+    }
+
+    fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
+        let mut by_destination: BTreeMap<String, Backlog> = BTreeMap::new();
+        for entry in self.inner.db.scan_prefix(b"o/") {
+            let (key, value) = entry.map_err(unavailable)?;
+            let pending: PendingDelivery = decode(&key, &value)?;
+            let destination = pending.message.destination.key();
+            let backlog = by_destination
+                .entry(destination.clone())
+                .or_insert(Backlog {
+                    destination,
+                    pending: 0,
+                    dead: 0,
+                    oldest_enqueued_at: None,
+                });
+            if pending.dead_at.is_some() {
+                backlog.dead += 1;
+            } else {
+                backlog.pending += 1;
+            }
+            backlog.oldest_enqueued_at = Some(match backlog.oldest_enqueued_at {
+                Some(t) => t.min(pending.enqueued_at),
+                None => pending.enqueued_at,
+            });
+        }
+        Ok(by_destination.into_values().collect())
+    }
+}
+
+impl AlertLog for SledStore {
+    fn alerts_after(&self, cursor: u64, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        let start = keys::alert(cursor.saturating_add(1));
+        self.scan(self.inner.db.range(start..b"a0".to_vec()), limit)
+    }
+}
+
+impl AuditLog for SledStore {
+    async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<(), StoreError> {
+        self.submit(Op::Audit(records)).await.map(|_| ())
+    }
+
+    fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.scan(
+            self.inner.db.range(keys::audit(from)..b"u0".to_vec()),
+            limit,
+        )
+    }
+
+    fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
+        let mut expected = AuditHead::genesis();
+        for entry in self.inner.db.scan_prefix(b"u/") {
+            let (key, value) = entry.map_err(unavailable)?;
+            let broken = |seq: u64, reason: String| Ok(AuditVerification::Broken { seq, reason });
+            let entry: AuditEntry = match decode(&key, &value) {
+                Ok(entry) => entry,
+                Err(e) => return broken(expected.next_seq, format!("unreadable: {e}")),
+            };
+            if entry.seq != expected.next_seq {
+                return broken(
+                    expected.next_seq,
+                    format!(
+                        "entry {} is missing (found {} next)",
+                        expected.next_seq, entry.seq
+                    ),
+                );
+            }
+            if entry.prev_hash != expected.last_hash {
+                return broken(entry.seq, "does not link to the previous entry".into());
+            }
+            let hash = chain_hash(entry.seq, &entry.prev_hash, &entry.record);
+            if hash != entry.hash {
+                return broken(entry.seq, "its content does not match its hash".into());
+            }
+            expected = AuditHead {
+                next_seq: entry.seq + 1,
+                last_hash: entry.hash,
+            };
+        }
+        // Entries cut off the end leave the chain consistent but shorter than
+        // the head the writer recorded.
+        let head: AuditHead = self
+            .get_decoded(keys::AUDIT_HEAD)?
+            .unwrap_or_else(AuditHead::genesis);
+        if head != expected {
+            return Ok(AuditVerification::Broken {
+                seq: expected.next_seq,
+                reason: format!(
+                    "the chain ends at {} entries but {} were written",
+                    expected.next_seq, head.next_seq
+                ),
+            });
+        }
+        Ok(AuditVerification::Intact {
+            entries: expected.next_seq,
+        })
+    }
+}
+
+impl SledStore {
+    /// Overwrites one raw audit entry; only for tests that prove tampering is
+    /// detected.
+    #[doc(hidden)]
+    pub fn tamper_with_audit_entry(&self, seq: u64, actor: &str) -> Result<(), StoreError> {
+        let key = keys::audit(seq);
+        let mut entry: AuditEntry = self
+            .get_decoded(&key)?
+            .ok_or_else(|| StoreError::NotFound(format!("audit entry {seq}")))?;
+        entry.record.actor = actor.to_owned();
+        self.inner
+            .db
+            .insert(key, codec::encode(&entry))
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Removes one raw audit entry; only for tests that prove loss is detected.
+    #[doc(hidden)]
+    pub fn remove_audit_entry(&self, seq: u64) -> Result<(), StoreError> {
+        self.inner
+            .db
+            .remove(keys::audit(seq))
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,394 @@
+//! The single writer. Every write goes through one thread that takes the waiting
+//! operations as a group, applies each as one atomic sled batch, then makes the
+//! whole group durable with one flush and one `fdatasync`, and only then answers
+//! them all (group commit).
+//!
+//! One writer is also what makes the read–check–write of a commit (version check,
+//! idempotency key, lane heads) free of races, and it sidesteps sled's deadlock
+//! when many tasks call `flush_async` at once (sled #1308).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use jiff::Timestamp;
+use mediation_core::alert::{Alert, AlertRecord};
+use mediation_core::audit::{AuditEntry, AuditRecord};
+use mediation_core::store::{
+    Commit, DeliveryOutcome, MessageId, PendingDelivery, Receipt, StoreError,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+use crate::codec::{decode, encode};
+use crate::durability::Syncer;
+use crate::keys;
+
+/// A referral's head record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RefHead {
+    pub(crate) version: u64,
+}
+
+/// Where the audit chain ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AuditHead {
+    /// The number the next entry gets.
+    pub(crate) next_seq: u64,
+    pub(crate) last_hash: String,
+}
+
+impl AuditHead {
+    pub(crate) fn genesis() -> Self {
+        Self {
+            next_seq: 0,
+            last_hash: "0".repeat(64),
+        }
+    }
+}
+
+/// The hash of an audit entry: over its number, the previous hash and the record.
+pub(crate) fn chain_hash(seq: u64, prev_hash: &str, record: &AuditRecord) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(seq.to_be_bytes());
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(encode(record));
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub(crate) enum Op {
+    Commit(Box<Commit>),
+    Delivery {
+        id: MessageId,
+        outcome: DeliveryOutcome,
+    },
+    Replay {
+        id: MessageId,
+        at: Timestamp,
+    },
+    Audit(Vec<AuditRecord>),
+}
+
+pub(crate) struct Request {
+    pub(crate) op: Op,
+    pub(crate) reply: oneshot::Sender<Result<Receipt, StoreError>>,
+}
+
+/// Counters of group commits, for benchmarks and metrics.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    groups: AtomicU64,
+    operations: AtomicU64,
+}
+
+impl CommitStats {
+    /// (groups made durable, operations in them).
+    pub fn snapshot(&self) -> (u64, u64) {
+        (
+            self.groups.load(Ordering::Relaxed),
+            self.operations.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The sequence counters a batch advances; copied, advanced, and kept only if the
+/// batch is applied.
+#[derive(Debug, Clone)]
+pub(crate) struct Counters {
+    pub(crate) outbox_seq: u64,
+    pub(crate) alert_seq: u64,
+    pub(crate) audit: AuditHead,
+}
+
+pub(crate) struct Writer {
+    pub(crate) db: sled::Db,
+    pub(crate) counters: Counters,
+    pub(crate) syncer: Syncer,
+    pub(crate) failed: Option<String>,
+    pub(crate) stats: Arc<CommitStats>,
+    pub(crate) max_group: usize,
+}
+
+impl Writer {
+    pub(crate) fn run(mut self, requests: Receiver<Request>) {
+        while let Ok(first) = requests.recv() {
+            let mut group = vec![first];
+            while group.len() < self.max_group {
+                match requests.try_recv() {
+                    Ok(request) => group.push(request),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            let mut results: Vec<(oneshot::Sender<_>, Result<Receipt, StoreError>)> =
+                Vec::with_capacity(group.len());
+            for request in group {
+                let result = match &self.failed {
+                    Some(why) => Err(StoreError::Unavailable(why.clone())),
+                    None => self.apply(request.op),
+                };
+                results.push((request.reply, result));
+            }
+            if results.iter().any(|(_, r)| r.is_ok())
+                && let Err(e) = self.make_durable()
+            {
+                // What was applied is in sled's memory but maybe not on disk.
+                // Nothing can be acknowledged, and nothing more accepted: the
+                // process must restart and recover from what is on disk.
+                let why = format!("cannot make writes durable: {e}");
+                tracing::error!(error = %e, "store stopped accepting writes");
+                self.failed = Some(why.clone());
+                for (_, result) in &mut results {
+                    if result.is_ok() {
+                        *result = Err(StoreError::Unavailable(why.clone()));
+                    }
+                }
+            }
+            self.stats.groups.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .operations
+                .fetch_add(results.len() as u64, Ordering::Relaxed);
+            for (reply, result) in results {
+                // A caller that stopped waiting is not an error of the store.
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    fn make_durable(&mut self) -> std::io::Result<()> {
+        self.db.flush().map_err(std::io::Error::from)?;
+        self.syncer.sync()
+    }
+
+    fn apply(&mut self, op: Op) -> Result<Receipt, StoreError> {
+        let mut counters = self.counters.clone();
+        let mut batch = sled::Batch::default();
+        let receipt = match op {
+            Op::Commit(commit) => self.commit(&mut batch, &mut counters, *commit)?,
+            Op::Delivery { id, outcome } => {
+                self.delivery(&mut batch, &mut counters, &id, outcome)?
+            }
+            Op::Replay { id, at } => self.replay(&mut batch, &id, at)?,
+            Op::Audit(records) => {
+                append_audit(&mut batch, &mut counters, &records);
+                Receipt { version: 0 }
+            }
+        };
+        batch.insert(keys::OUTBOX_SEQ, &counters.outbox_seq.to_be_bytes());
+        batch.insert(keys::ALERT_SEQ, &counters.alert_seq.to_be_bytes());
+        batch.insert(keys::AUDIT_HEAD, encode(&counters.audit));
+        self.db.apply_batch(batch).map_err(unavailable)?;
+        self.counters = counters;
+        Ok(receipt)
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        self.db.get(key).map_err(unavailable)
+    }
+
+    fn commit(
+        &self,
+        batch: &mut sled::Batch,
+        counters: &mut Counters,
+        c: Commit,
+    ) -> Result<Receipt, StoreError> {
+        let head_key = keys::head(&c.referral);
+        let actual = match self.get(&head_key)? {
+            Some(bytes) => decode::<RefHead>(&head_key, &bytes)?.version,
+            None => 0,
+        };
+        if actual != c.expected_version {
+            return Err(StoreError::VersionConflict {
+                referral: c.referral,
+                expected: c.expected_version,
+                actual,
+            });
+        }
+        if let Some(court_key) = &c.court_key {
+            let key = keys::court(court_key);
+            if let Some(existing) = self.get(&key)? {
+                let existing = String::from_utf8_lossy(&existing)
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("idempotency index".into()))?;
+                return Err(StoreError::DuplicateCourtReferral { existing });
+            }
+            batch.insert(key, c.referral.as_str().as_bytes());
+        }
+        let mut version = actual;
+        for event in &c.events {
+            version += 1;
+            batch.insert(keys::event(&c.referral, version), encode(event));
+        }
+        batch.insert(head_key, encode(&RefHead { version }));
+
+        for entry in self.db.scan_prefix(keys::timer_ref_prefix(&c.referral)) {
+            let (ref_key, timer_key) = entry.map_err(unavailable)?;
+            batch.remove(timer_key);
+            batch.remove(ref_key);
+        }
+        for timer in &c.timers {
+            let key = keys::timer(timer.fire_at, &c.referral, timer.kind);
+            batch.insert(keys::timer_ref(&c.referral, timer.kind), key.clone());
+            batch.insert(key, encode(timer));
+        }
+
+        let mut lanes_with_messages: HashSet<Vec<u8>> = HashSet::new();
+        for message in c.messages {
+            counters.outbox_seq += 1;
+            let n = counters.outbox_seq;
+            let lane = keys::lane(&message.destination, &message.referral);
+            let key = keys::message(&message.destination, &message.referral, n);
+            let lane_was_empty =
+                !lanes_with_messages.contains(&lane) && self.db.scan_prefix(&lane).next().is_none();
+            let pending = PendingDelivery {
+                id: MessageId(format!("{}-{}", message.referral, keys::seq(n))),
+                message,
+                enqueued_at: c.at,
+                attempts: 0,
+                next_attempt_at: c.at,
+                last_error: None,
+                dead_at: None,
+            };
+            batch.insert(key.clone(), encode(&pending));
+            batch.insert(keys::message_index(n), key.clone());
+            if lane_was_empty {
+                schedule(batch, n, c.at, &key);
+            }
+            lanes_with_messages.insert(lane);
+        }
+        append_alerts(batch, counters, c.alerts);
+        append_audit(batch, counters, &c.audit);
+        Ok(Receipt { version })
+    }
+
+    fn find_message(&self, id: &MessageId) -> Result<(u64, Vec<u8>, PendingDelivery), StoreError> {
+        let not_found = || StoreError::NotFound(format!("message {id}"));
+        let n = keys::trailing_seq(id.0.as_bytes()).ok_or_else(not_found)?;
+        let key = self
+            .get(&keys::message_index(n))?
+            .ok_or_else(not_found)?
+            .to_vec();
+        let bytes = self.get(&key)?.ok_or_else(not_found)?;
+        Ok((n, key.clone(), decode(&key, &bytes)?))
+    }
+
+    fn unschedule(&self, batch: &mut sled::Batch, n: u64) -> Result<(), StoreError> {
+        let ref_key = keys::schedule_ref(n);
+        if let Some(schedule_key) = self.get(&ref_key)? {
+            batch.remove(schedule_key);
+            batch.remove(ref_key);
+        }
+        Ok(())
+    }
+
+    fn delivery(
+        &self,
+        batch: &mut sled::Batch,
+        counters: &mut Counters,
+        id: &MessageId,
+        outcome: DeliveryOutcome,
+    ) -> Result<Receipt, StoreError> {
+        let (n, key, mut pending) = self.find_message(id)?;
+        self.unschedule(batch, n)?;
+        match outcome {
+            DeliveryOutcome::Delivered => {
+                batch.remove(key.clone());
+                batch.remove(keys::message_index(n));
+                batch.remove(keys::dead(n));
+                // The lane's next message, if any, becomes its head.
+                let lane = &key[..key.len() - 16];
+                let next = self
+                    .db
+                    .scan_prefix(lane)
+                    .map(|entry| entry.map_err(unavailable))
+                    .find(|entry| !matches!(entry, Ok((k, _)) if k.as_ref() == key.as_slice()));
+                if let Some(entry) = next {
+                    let (next_key, bytes) = entry?;
+                    let next: PendingDelivery = decode(&next_key, &bytes)?;
+                    if next.dead_at.is_none() {
+                        let m = keys::trailing_seq(&next_key)
+                            .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+                        schedule(batch, m, next.next_attempt_at, &next_key);
+                    }
+                }
+            }
+            DeliveryOutcome::Retry { at, error } => {
+                pending.attempts += 1;
+                pending.next_attempt_at = at;
+                pending.last_error = Some(error);
+                batch.insert(key.clone(), encode(&pending));
+                schedule(batch, n, at, &key);
+            }
+            DeliveryOutcome::Dead { at, error, alert } => {
+                pending.attempts += 1;
+                pending.last_error = Some(error);
+                pending.dead_at = Some(at);
+                batch.insert(key.clone(), encode(&pending));
+                batch.insert(keys::dead(n), key);
+                append_alerts(batch, counters, vec![alert]);
+            }
+        }
+        Ok(Receipt { version: 0 })
+    }
+
+    fn replay(
+        &self,
+        batch: &mut sled::Batch,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<Receipt, StoreError> {
+        let (n, key, mut pending) = self.find_message(id)?;
+        if pending.dead_at.is_none() || self.get(&keys::dead(n))?.is_none() {
+            return Err(StoreError::NotFound(format!("dead letter {id}")));
+        }
+        pending.dead_at = None;
+        pending.attempts = 0;
+        pending.next_attempt_at = at;
+        batch.remove(keys::dead(n));
+        batch.insert(key.clone(), encode(&pending));
+        schedule(batch, n, at, &key);
+        Ok(Receipt { version: 0 })
+    }
+}
+
+fn schedule(batch: &mut sled::Batch, n: u64, at: Timestamp, message_key: &[u8]) {
+    let schedule_key = keys::schedule(at, n);
+    batch.insert(keys::schedule_ref(n), schedule_key.clone());
+    batch.insert(schedule_key, message_key);
+}
+
+fn append_alerts(batch: &mut sled::Batch, counters: &mut Counters, alerts: Vec<AlertRecord>) {
+    for record in alerts {
+        counters.alert_seq += 1;
+        let seq = counters.alert_seq;
+        batch.insert(keys::alert(seq), encode(&Alert { seq, record }));
+    }
+}
+
+fn append_audit(batch: &mut sled::Batch, counters: &mut Counters, records: &[AuditRecord]) {
+    for record in records {
+        let seq = counters.audit.next_seq;
+        let prev_hash = counters.audit.last_hash.clone();
+        let hash = chain_hash(seq, &prev_hash, record);
+        let entry = AuditEntry {
+            seq,
+            record: record.clone(),
+            prev_hash,
+            hash: hash.clone(),
+        };
+        batch.insert(keys::audit(seq), encode(&entry));
+        counters.audit = AuditHead {
+            next_seq: seq + 1,
+            last_hash: hash,
+        };
+    }
+}
+
+pub(crate) fn unavailable(e: sled::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
