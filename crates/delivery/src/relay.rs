@@ -1,0 +1,294 @@
+//! The relay loop: find the due lane heads, attempt each in its own task,
+//! record how each attempt ended.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use mediation_core::alert::{AlertKind, AlertRecord};
+use mediation_core::clock::Clock;
+use mediation_core::store::{DeliveryOutcome, MessageId, OutboxStore, PendingDelivery, StoreError};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::policy::RetryPolicy;
+use crate::transport::{DeliveryError, Transport};
+
+/// How the relay behaves.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    pub retry: RetryPolicy,
+    /// Lane heads taken from the store per pass.
+    pub batch: usize,
+    /// Attempts in flight to one destination at once.
+    pub per_destination_in_flight: usize,
+    /// An attempt that takes longer fails as transient.
+    pub attempt_timeout: Duration,
+    /// How long the loop sleeps when nothing is due and nobody wakes it.
+    pub idle_poll: Duration,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            batch: 256,
+            per_destination_in_flight: 32,
+            attempt_timeout: Duration::from_secs(10),
+            idle_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What one pass started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TickReport {
+    pub started: usize,
+    /// Due heads left for later because their destination was at its limit.
+    pub deferred: usize,
+}
+
+/// Wakes the relay when new messages were committed.
+#[derive(Debug, Clone)]
+pub struct RelayHandle {
+    wake: Arc<Notify>,
+}
+
+impl RelayHandle {
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+#[derive(Debug, Default)]
+struct InFlight {
+    messages: HashSet<MessageId>,
+    per_destination: HashMap<String, usize>,
+}
+
+/// The outbox relay. See the crate documentation for its promises.
+#[derive(Debug)]
+pub struct Relay<S, T> {
+    store: S,
+    transport: Arc<T>,
+    clock: Arc<dyn Clock>,
+    options: RelayOptions,
+    in_flight: Arc<Mutex<InFlight>>,
+    tasks: tokio::sync::Mutex<JoinSet<()>>,
+    wake: Arc<Notify>,
+}
+
+impl<S, T> Relay<S, T>
+where
+    S: OutboxStore + Clone + 'static,
+    T: Transport,
+{
+    pub fn new(store: S, transport: Arc<T>, clock: Arc<dyn Clock>, options: RelayOptions) -> Self {
+        Self {
+            store,
+            transport,
+            clock,
+            options,
+            in_flight: Arc::default(),
+            tasks: tokio::sync::Mutex::new(JoinSet::new()),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn handle(&self) -> RelayHandle {
+        RelayHandle {
+            wake: Arc::clone(&self.wake),
+        }
+    }
+
+    /// Starts an attempt for every due lane head that is not already in flight.
+    pub async fn tick(&self) -> Result<TickReport, StoreError> {
+        let now = self.clock.now();
+        let due = self.store.due_deliveries(now, self.options.batch)?;
+        let mut report = TickReport::default();
+        let mut tasks = self.tasks.lock().await;
+        for delivery in due {
+            let destination = delivery.message.destination.key();
+            {
+                let mut in_flight = lock(&self.in_flight);
+                if in_flight.messages.contains(&delivery.id) {
+                    continue;
+                }
+                let busy = in_flight
+                    .per_destination
+                    .get(&destination)
+                    .copied()
+                    .unwrap_or(0);
+                if busy >= self.options.per_destination_in_flight {
+                    report.deferred += 1;
+                    continue;
+                }
+                in_flight.messages.insert(delivery.id.clone());
+                *in_flight
+                    .per_destination
+                    .entry(destination.clone())
+                    .or_default() += 1;
+            }
+            report.started += 1;
+            let attempt = Attempt {
+                store: self.store.clone(),
+                transport: Arc::clone(&self.transport),
+                clock: Arc::clone(&self.clock),
+                retry: self.options.retry,
+                timeout: self.options.attempt_timeout,
+                in_flight: Arc::clone(&self.in_flight),
+                wake: Arc::clone(&self.wake),
+            };
+            tasks.spawn(attempt.run(delivery, destination));
+        }
+        // Reap what has finished so the set does not grow.
+        while tasks.try_join_next().is_some() {}
+        Ok(report)
+    }
+
+    /// Waits for every attempt started so far to finish and be recorded.
+    pub async fn settle(&self) {
+        let mut tasks = self.tasks.lock().await;
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Passes until nothing is due now, waiting for each pass's attempts; for
+    /// tests and for draining before shutdown.
+    pub async fn drain(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let report = self.tick().await?;
+            self.settle().await;
+            total += report.started;
+            if report.started == 0 && report.deferred == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs until `shutdown` completes, then waits for attempts in flight.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(error) = self.tick().await {
+                tracing::warn!(%error, "relay pass failed");
+            }
+            let sleep = match self.store.next_delivery_at() {
+                Ok(Some(next)) => {
+                    let wait = next.duration_since(self.clock.now());
+                    Duration::try_from(wait.max(SignedDuration::ZERO))
+                        .unwrap_or_default()
+                        .min(self.options.idle_poll)
+                }
+                _ => self.options.idle_poll,
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+        self.settle().await;
+    }
+}
+
+fn lock(in_flight: &Mutex<InFlight>) -> std::sync::MutexGuard<'_, InFlight> {
+    // The guarded sets stay consistent even if a holder panicked mid-update:
+    // every update is a single insert or remove.
+    in_flight
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One delivery attempt, owning what it needs to run as a task.
+struct Attempt<S, T> {
+    store: S,
+    transport: Arc<T>,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    timeout: Duration,
+    in_flight: Arc<Mutex<InFlight>>,
+    wake: Arc<Notify>,
+}
+
+impl<S: OutboxStore + 'static, T: Transport> Attempt<S, T> {
+    async fn run(self, delivery: PendingDelivery, destination: String) {
+        let result =
+            match tokio::time::timeout(self.timeout, self.transport.deliver(&delivery)).await {
+                Ok(result) => result,
+                Err(_) => Err(DeliveryError::Transient(format!(
+                    "no answer within {:?}",
+                    self.timeout
+                ))),
+            };
+        let now = self.clock.now();
+        let outcome = self.outcome(&delivery, result, now);
+        match &outcome {
+            DeliveryOutcome::Delivered => {
+                tracing::debug!(message = %delivery.id, %destination, referral = %delivery.message.referral, "delivered");
+            }
+            DeliveryOutcome::Retry { at, error } => {
+                tracing::info!(message = %delivery.id, %destination, referral = %delivery.message.referral, %error, retry_at = %at, "delivery failed, will retry");
+            }
+            DeliveryOutcome::Dead { error, .. } => {
+                tracing::warn!(message = %delivery.id, %destination, referral = %delivery.message.referral, %error, "delivery given up, moved to dead letters");
+            }
+        }
+        if let Err(error) = self.store.record_delivery(&delivery.id, outcome).await {
+            // The message stays due in the store and is attempted again: at
+            // least once still holds.
+            tracing::error!(message = %delivery.id, %error, "cannot record delivery outcome");
+        }
+        {
+            let mut in_flight = lock(&self.in_flight);
+            in_flight.messages.remove(&delivery.id);
+            if let Some(n) = in_flight.per_destination.get_mut(&destination) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        // The lane's next message may be due now.
+        self.wake.notify_one();
+    }
+
+    fn outcome(
+        &self,
+        delivery: &PendingDelivery,
+        result: Result<(), DeliveryError>,
+        now: Timestamp,
+    ) -> DeliveryOutcome {
+        let attempts = delivery.attempts + 1;
+        let dead = |error: String| DeliveryOutcome::Dead {
+            at: now,
+            alert: AlertRecord {
+                kind: AlertKind::DeadLetter,
+                raised_at: now,
+                referral: Some(delivery.message.referral.clone()),
+                due_at: None,
+                detail: format!(
+                    "message {} to {} set aside after {attempts} attempt(s): {error}",
+                    delivery.id, delivery.message.destination
+                ),
+            },
+            error,
+        };
+        match result {
+            Ok(()) => DeliveryOutcome::Delivered,
+            Err(DeliveryError::Permanent(error)) => dead(error),
+            Err(DeliveryError::Transient(error)) => {
+                if self.retry.exhausted(attempts, delivery.enqueued_at, now) {
+                    dead(error)
+                } else {
+                    let delay = SignedDuration::try_from(self.retry.delay_after(attempts))
+                        .unwrap_or(SignedDuration::MAX);
+                    let at = now.checked_add(delay).unwrap_or(Timestamp::MAX);
+                    DeliveryOutcome::Retry { at, error }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

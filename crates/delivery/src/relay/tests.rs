@@ -1,0 +1,424 @@
+//! The relay against the real sled store, a fake transport and a manual clock.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use jiff::SignedDuration;
+use mediation_core::alert::AlertKind;
+use mediation_core::clock::ManualClock;
+use mediation_core::fixtures::{at, sample_bundle};
+use mediation_core::ids::ReferralId;
+use mediation_core::lifecycle::{Change, Event};
+use mediation_core::outbox::{Destination, OutboundMessage};
+use mediation_core::partner::Partner;
+use mediation_core::store::{AlertLog, Commit, OutboxStore, ReferralStore};
+use mediation_core::text::Narrative;
+use mediation_store::{Options, SledStore};
+
+use super::*;
+
+const T0: &str = "2025-03-03T09:00:00+08:00";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Up,
+    Down,
+    Refuse,
+    Hang,
+}
+
+/// A destination platform in memory: records what it received, in order.
+#[derive(Debug, Default)]
+struct FakeTransport {
+    modes: Mutex<HashMap<String, Mode>>,
+    received: Mutex<Vec<(String, String)>>,
+    attempts: Mutex<usize>,
+}
+
+impl FakeTransport {
+    fn set(&self, destination: &Destination, mode: Mode) {
+        self.modes.lock().unwrap().insert(destination.key(), mode);
+    }
+
+    fn received_by(&self, destination: &Destination) -> Vec<String> {
+        let key = destination.key();
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(d, _)| *d == key)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+}
+
+impl Transport for FakeTransport {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+        *self.attempts.lock().unwrap() += 1;
+        let key = delivery.message.destination.key();
+        let mode = self
+            .modes
+            .lock()
+            .unwrap()
+            .get(&key)
+            .copied()
+            .unwrap_or(Mode::Up);
+        match mode {
+            Mode::Up => {
+                let text = match &delivery.message.event.change {
+                    Change::Recalled { reason } => reason.to_string(),
+                    other => other.name().to_owned(),
+                };
+                self.received.lock().unwrap().push((key, text));
+                Ok(())
+            }
+            Mode::Down => Err(DeliveryError::Transient("connection refused".into())),
+            Mode::Refuse => Err(DeliveryError::Permanent("schema mismatch".into())),
+            Mode::Hang => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn ccpit() -> Destination {
+    Destination::Partner(Partner::Ccpit)
+}
+
+fn court() -> Destination {
+    Destination::Court(sample_bundle().court)
+}
+
+fn referral(n: u32) -> ReferralId {
+    format!("01JD{n:022}").parse().unwrap()
+}
+
+/// Commits a referral with one message per `(destination, text)`.
+async fn enqueue(store: &SledStore, r: &ReferralId, messages: &[(Destination, &str)]) {
+    let note = |text: &str| Event {
+        at: at(T0),
+        change: Change::Recalled {
+            reason: Narrative::parse(text).unwrap(),
+        },
+    };
+    let version = store.history(r).unwrap().map_or(0, |h| h.len() as u64);
+    let mut events = vec![];
+    if version == 0 {
+        events.push(Event {
+            at: at(T0),
+            change: Change::Received {
+                id: r.clone(),
+                bundle: Box::new(sample_bundle()),
+            },
+        });
+    } else {
+        events.push(note("more"));
+    }
+    store
+        .commit(Commit {
+            referral: r.clone(),
+            expected_version: version,
+            at: at(T0),
+            events,
+            court_key: None,
+            messages: messages
+                .iter()
+                .map(|(destination, text)| OutboundMessage {
+                    destination: destination.clone(),
+                    referral: r.clone(),
+                    event: note(text),
+                    bundle: None,
+                })
+                .collect(),
+            timers: vec![],
+            alerts: vec![],
+            audit: vec![],
+        })
+        .await
+        .unwrap();
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    store: SledStore,
+    clock: Arc<ManualClock>,
+    transport: Arc<FakeTransport>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = SledStore::open(Options::new(&path)).unwrap();
+        Self {
+            _dir: dir,
+            path,
+            store,
+            clock: Arc::new(ManualClock::new(at(T0))),
+            transport: Arc::new(FakeTransport::default()),
+        }
+    }
+
+    /// Simulates a restart: the old handle is dropped and the store reopened.
+    fn restart(self) -> Self {
+        let Harness {
+            _dir,
+            path,
+            store,
+            clock,
+            transport,
+        } = self;
+        drop(store);
+        let store = SledStore::open(Options::new(&path)).unwrap();
+        Harness {
+            _dir,
+            path,
+            store,
+            clock,
+            transport,
+        }
+    }
+
+    fn relay(&self, options: RelayOptions) -> Relay<SledStore, FakeTransport> {
+        let clock: Arc<dyn Clock> = self.clock.clone();
+        Relay::new(
+            self.store.clone(),
+            Arc::clone(&self.transport),
+            clock,
+            options,
+        )
+    }
+
+    fn no_jitter() -> RelayOptions {
+        RelayOptions {
+            retry: RetryPolicy {
+                jitter: false,
+                max_attempts: 4,
+                ..RetryPolicy::default()
+            },
+            attempt_timeout: Duration::from_millis(300),
+            ..RelayOptions::default()
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_lane_is_delivered_in_order_exactly_once_when_all_is_well() {
+    let h = Harness::new();
+    enqueue(
+        &h.store,
+        &referral(1),
+        &[(ccpit(), "a1"), (ccpit(), "a2"), (court(), "a-court")],
+    )
+    .await;
+    enqueue(&h.store, &referral(2), &[(ccpit(), "b1")]).await;
+    enqueue(&h.store, &referral(1), &[(ccpit(), "a3")]).await;
+    let relay = h.relay(Harness::no_jitter());
+    assert_eq!(relay.drain().await.unwrap(), 5);
+    let partner = h.transport.received_by(&ccpit());
+    let lane_a: Vec<_> = partner
+        .iter()
+        .filter(|m| m.starts_with('a'))
+        .cloned()
+        .collect();
+    assert_eq!(lane_a, ["a1", "a2", "a3"]);
+    assert_eq!(partner.len(), 4);
+    assert_eq!(h.transport.received_by(&court()), ["a-court"]);
+    assert!(h.store.backlog().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_destination_is_retried_on_a_schedule_that_survives_a_restart() {
+    let h = Harness::new();
+    enqueue(
+        &h.store,
+        &referral(3),
+        &[(ccpit(), "first"), (ccpit(), "second")],
+    )
+    .await;
+    h.transport.set(&ccpit(), Mode::Down);
+    let relay = h.relay(Harness::no_jitter());
+    relay.drain().await.unwrap();
+    let pending = h
+        .store
+        .due_deliveries(at("2030-01-01T00:00:00Z"), 10)
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].attempts, 1);
+    assert_eq!(
+        pending[0].next_attempt_at,
+        at(T0) + SignedDuration::from_secs(1)
+    );
+
+    // The second attempt is due 1 s later, the third 2 s after that.
+    h.clock.advance(SignedDuration::from_millis(999));
+    assert_eq!(
+        relay.drain().await.unwrap(),
+        0,
+        "nothing is due before the backoff ends"
+    );
+    h.clock.advance(SignedDuration::from_millis(1));
+    relay.drain().await.unwrap();
+    let pending = h
+        .store
+        .due_deliveries(at("2030-01-01T00:00:00Z"), 10)
+        .unwrap();
+    assert_eq!(pending[0].attempts, 2);
+    assert_eq!(
+        pending[0].next_attempt_at,
+        at(T0) + SignedDuration::from_secs(3)
+    );
+
+    // Restart: a new store handle and relay resume the persisted schedule.
+    drop(relay);
+    let h = h.restart();
+    let pending = h
+        .store
+        .due_deliveries(at("2030-01-01T00:00:00Z"), 10)
+        .unwrap();
+    assert_eq!(
+        (pending[0].attempts, pending[0].next_attempt_at),
+        (2, at(T0) + SignedDuration::from_secs(3))
+    );
+    let relay = h.relay(Harness::no_jitter());
+    h.transport.set(&ccpit(), Mode::Up);
+    h.clock.advance(SignedDuration::from_secs(2));
+    relay.drain().await.unwrap();
+    assert_eq!(h.transport.received_by(&ccpit()), ["first", "second"]);
+    assert_eq!(*h.transport.attempts.lock().unwrap(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_too_many_attempts_a_message_is_dead_and_its_lane_waits() {
+    let h = Harness::new();
+    enqueue(
+        &h.store,
+        &referral(4),
+        &[(ccpit(), "poison"), (ccpit(), "behind")],
+    )
+    .await;
+    enqueue(&h.store, &referral(5), &[(court(), "elsewhere")]).await;
+    h.transport.set(&ccpit(), Mode::Down);
+    let relay = h.relay(Harness::no_jitter());
+    for _ in 0..4 {
+        relay.drain().await.unwrap();
+        h.clock.advance(SignedDuration::from_mins(30));
+    }
+    let dead = h.store.dead_letters(10).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attempts, 4);
+    assert_eq!(dead[0].last_error.as_deref(), Some("connection refused"));
+    let alerts = h.store.alerts_after(0, 10).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].record.kind, AlertKind::DeadLetter);
+    assert!(
+        alerts[0].record.detail.contains("after 4 attempt(s)"),
+        "{}",
+        alerts[0].record.detail
+    );
+    // The other destination was not held up.
+    assert_eq!(h.transport.received_by(&court()), ["elsewhere"]);
+
+    h.transport.set(&ccpit(), Mode::Up);
+    h.clock.advance(SignedDuration::from_hours(5));
+    assert_eq!(
+        relay.drain().await.unwrap(),
+        0,
+        "the lane waits behind its dead letter"
+    );
+    h.store
+        .replay_dead_letter(&dead[0].id, h.clock.now())
+        .await
+        .unwrap();
+    relay.drain().await.unwrap();
+    assert_eq!(h.transport.received_by(&ccpit()), ["poison", "behind"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_goes_straight_to_the_dead_letters() {
+    let h = Harness::new();
+    enqueue(&h.store, &referral(6), &[(ccpit(), "refused")]).await;
+    h.transport.set(&ccpit(), Mode::Refuse);
+    h.relay(Harness::no_jitter()).drain().await.unwrap();
+    let dead = h.store.dead_letters(10).unwrap();
+    assert_eq!((dead.len(), dead[0].attempts), (1, 1));
+    assert_eq!(dead[0].last_error.as_deref(), Some("schema mismatch"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_too_old_are_given_up() {
+    let h = Harness::new();
+    enqueue(&h.store, &referral(7), &[(ccpit(), "stale")]).await;
+    h.transport.set(&ccpit(), Mode::Down);
+    let mut options = Harness::no_jitter();
+    options.retry.max_attempts = 100;
+    options.retry.max_age = SignedDuration::from_hours(1);
+    let relay = h.relay(options);
+    relay.drain().await.unwrap();
+    assert!(h.store.dead_letters(10).unwrap().is_empty());
+    h.clock.advance(SignedDuration::from_hours(1));
+    relay.drain().await.unwrap();
+    assert_eq!(h.store.dead_letters(10).unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_destination_does_not_hold_up_the_others() {
+    let h = Harness::new();
+    enqueue(&h.store, &referral(8), &[(ccpit(), "stuck")]).await;
+    enqueue(&h.store, &referral(9), &[(court(), "c1"), (court(), "c2")]).await;
+    h.transport.set(&ccpit(), Mode::Hang);
+    let relay = h.relay(Harness::no_jitter());
+    // Keep passing without waiting for the hung attempt: the court's lane moves on.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while h.transport.received_by(&court()).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "court deliveries were held up"
+        );
+        relay.tick().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(h.transport.received_by(&court()), ["c1", "c2"]);
+    // The hung attempt times out and is scheduled for a retry.
+    relay.settle().await;
+    let pending = h
+        .store
+        .due_deliveries(at("2030-01-01T00:00:00Z"), 10)
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(
+        pending[0]
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no answer within")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_runs_until_shut_down() {
+    let h = Harness::new();
+    enqueue(&h.store, &referral(10), &[(ccpit(), "via the loop")]).await;
+    let mut options = Harness::no_jitter();
+    options.idle_poll = Duration::from_millis(10);
+    let relay = h.relay(options);
+    let handle = relay.handle();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(relay.run(async move {
+        let _ = stopped.await;
+    }));
+    enqueue(&h.store, &referral(11), &[(ccpit(), "after a wake")]).await;
+    handle.wake();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while h.transport.received_by(&ccpit()).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loop did not deliver"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(()).unwrap();
+    running.await.unwrap();
+}

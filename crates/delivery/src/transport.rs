@@ -1,0 +1,27 @@
+//! How a message reaches its destination. The gRPC and webhook transports
+//! implement this; tests use in-memory fakes.
+
+use std::future::Future;
+
+use mediation_core::store::PendingDelivery;
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth retrying: unreachable, timed out, overloaded.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// The destination refused the message for good (e.g. it is malformed for
+    /// it); retrying cannot help, so it goes straight to the dead letters.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Delivers messages to destinations.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends one message and returns once the destination acknowledged it.
+    fn deliver(
+        &self,
+        delivery: &PendingDelivery,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
