@@ -31,6 +31,7 @@ mod newtype;
 pub mod outbox;
 pub mod outcome;
 pub mod partner;
+pub mod routing;
 pub mod store;
 pub mod text;
 pub mod timer;

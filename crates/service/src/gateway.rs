@@ -1,0 +1,346 @@
+//! The command path.
+
+use std::sync::{Arc, RwLock};
+
+use jiff::Timestamp;
+use mediation_core::TransitionError;
+use mediation_core::alert::alerts_for;
+use mediation_core::audit::AuditRecord;
+use mediation_core::bundle::CaseBundle;
+use mediation_core::calendar::Calendar;
+use mediation_core::clock::Clock;
+use mediation_core::ids::ReferralId;
+use mediation_core::lifecycle::{Event, Referral, ReturnReason};
+use mediation_core::outbox::messages_for;
+use mediation_core::routing::Router;
+use mediation_core::store::{AuditLog, Commit, CourtKey, ReferralStore, StoreError};
+use mediation_core::timer::{Timer, TimerKind};
+
+use crate::error::ServiceError;
+use crate::policy::{BreachAction, PartnerPolicy, Policies};
+
+/// How many times a command is decided again when another command changed the
+/// referral first.
+const MAX_ATTEMPTS: usize = 5;
+
+/// What a decision may consult besides the referral.
+#[derive(Debug)]
+pub struct Context<'a> {
+    pub now: Timestamp,
+    pub calendar: &'a Calendar,
+    pub policy: &'a PartnerPolicy,
+    pub router: &'a dyn Router,
+}
+
+/// The result of a submission.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub referral: Referral,
+    /// False when the same bundle had been submitted before.
+    pub created: bool,
+}
+
+/// Handles commands against a store.
+#[derive(Debug)]
+pub struct Gateway<S> {
+    store: S,
+    calendar: Arc<RwLock<Calendar>>,
+    policies: Policies,
+    router: Arc<dyn Router>,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: ReferralStore + AuditLog> Gateway<S> {
+    pub fn new(
+        store: S,
+        calendar: Arc<RwLock<Calendar>>,
+        policies: Policies,
+        router: Arc<dyn Router>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            calendar,
+            policies,
+            router,
+            clock,
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The referral as it is now.
+    pub fn referral(&self, id: &ReferralId) -> Result<Option<Referral>, ServiceError> {
+        match self.store.history(id)? {
+            Some(events) => Referral::replay(&events)
+                .map(Some)
+                .map_err(|e| ServiceError::Store(StoreError::Corrupt(format!("{id}: {e}")))),
+            None => Ok(None),
+        }
+    }
+
+    fn calendar(&self) -> std::sync::RwLockReadGuard<'_, Calendar> {
+        // Readers never leave the calendar half-replaced: a reload swaps it whole.
+        self.calendar.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes in a court's referral and routes it. Submitting the same bundle
+    /// again returns the same referral and creates nothing.
+    pub async fn submit(
+        &self,
+        bundle: CaseBundle,
+        actor: &str,
+    ) -> Result<Submission, ServiceError> {
+        let key = CourtKey {
+            court: bundle.court.clone(),
+            court_referral_id: bundle.court_referral_id.clone(),
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(existing) = self.store.find_by_court_key(&key)? {
+                let referral = self
+                    .referral(&existing)?
+                    .ok_or_else(|| ServiceError::NotFound(existing.clone()))?;
+                if referral.bundle() != &bundle {
+                    let error = ServiceError::Conflict { existing };
+                    self.audit_rejection(actor, "submit_referral", None, &error)
+                        .await;
+                    return Err(error);
+                }
+                return Ok(Submission {
+                    referral,
+                    created: false,
+                });
+            }
+            let now = self.clock.now();
+            let id = new_referral_id()?;
+            let (referral, received) = match Referral::receive(id.clone(), bundle.clone(), now) {
+                Ok(r) => r,
+                Err(violations) => {
+                    let error = ServiceError::Invalid(violations);
+                    self.audit_rejection(actor, "submit_referral", None, &error)
+                        .await;
+                    return Err(error);
+                }
+            };
+            let mut after = referral;
+            let mut events = vec![received];
+            let routed = {
+                let calendar = self.calendar();
+                match self.router.route(&after) {
+                    Ok((assignment, reasons)) => {
+                        let policy = self.policies.for_partner(assignment.partner).deadlines;
+                        after.route(assignment, reasons, now, &calendar, &policy)?
+                    }
+                    Err(explanation) => after.return_to_court(
+                        ReturnReason::NoEligibleOrganisation { explanation },
+                        now,
+                    )?,
+                }
+            };
+            after.apply_all(&routed);
+            events.extend(routed);
+            let commit = self.commit_for(
+                0,
+                &after,
+                events,
+                Some(key.clone()),
+                actor,
+                "submit_referral",
+                now,
+            );
+            match self.store.commit(commit).await {
+                Ok(_) => {
+                    return Ok(Submission {
+                        referral: after,
+                        created: true,
+                    });
+                }
+                // Another submission with the same key won the race: answer as
+                // for a resubmission.
+                Err(StoreError::DuplicateCourtReferral { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention(format!(
+            "court referral {} of {}",
+            key.court_referral_id, key.court
+        )))
+    }
+
+    /// Runs `decide` against the current referral and commits what it produces.
+    /// A command that produces no events writes nothing.
+    pub async fn execute<F>(
+        &self,
+        id: &ReferralId,
+        actor: &str,
+        action: &str,
+        decide: F,
+    ) -> Result<Referral, ServiceError>
+    where
+        F: Fn(&Referral, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
+    {
+        for _ in 0..MAX_ATTEMPTS {
+            let referral = self
+                .referral(id)?
+                .ok_or_else(|| ServiceError::NotFound(id.clone()))?;
+            let now = self.clock.now();
+            let decision = {
+                let calendar = self.calendar();
+                let context = Context {
+                    now,
+                    calendar: &calendar,
+                    policy: self.policies.for_referral(&referral),
+                    router: self.router.as_ref(),
+                };
+                decide(&referral, &context)
+            };
+            let events = match decision {
+                Ok(events) => events,
+                Err(e) => {
+                    let error = ServiceError::from(e);
+                    self.audit_rejection(actor, action, Some(id), &error).await;
+                    return Err(error);
+                }
+            };
+            if events.is_empty() {
+                return Ok(referral);
+            }
+            let mut after = referral.clone();
+            after.apply_all(&events);
+            let commit =
+                self.commit_for(referral.version(), &after, events, None, actor, action, now);
+            match self.store.commit(commit).await {
+                Ok(_) => return Ok(after),
+                Err(StoreError::VersionConflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention(format!("referral {id}")))
+    }
+
+    /// Fires a due timer: gives the warning or records the breach, and for an
+    /// acceptance breach returns the referral to the court or re-routes it, as
+    /// the partner's policy says. A timer that no longer matches the referral
+    /// (it was already handled) is cleared.
+    pub async fn fire(&self, timer: &Timer) -> Result<Referral, ServiceError> {
+        let kind = timer.kind;
+        let result = self
+            .execute(
+                &timer.referral,
+                "gateway",
+                kind.as_str(),
+                |referral, ctx| {
+                    let mut events = referral.fire(kind, ctx.now)?;
+                    if kind == TimerKind::AcceptanceBreach {
+                        let mut after = referral.clone();
+                        after.apply_all(&events);
+                        let follow_up = match ctx.policy.acceptance_breach {
+                            BreachAction::Reroute => match ctx.router.route(&after) {
+                                Ok((assignment, reasons)) => after.route(
+                                    assignment,
+                                    reasons,
+                                    ctx.now,
+                                    ctx.calendar,
+                                    &ctx.policy.deadlines,
+                                )?,
+                                Err(_) => after
+                                    .return_to_court(ReturnReason::AcceptanceOverdue, ctx.now)?,
+                            },
+                            BreachAction::ReturnToCourt => {
+                                after.return_to_court(ReturnReason::AcceptanceOverdue, ctx.now)?
+                            }
+                        };
+                        events.extend(follow_up);
+                    }
+                    Ok(events)
+                },
+            )
+            .await;
+        match result {
+            Ok(referral) if !referral.timers().contains(timer) => Ok(referral),
+            // Nothing to do (a warning already given, or a state that moved on):
+            // store the timers the state calls for, which drops this one.
+            Ok(_) | Err(ServiceError::Transition(_)) => self.refresh_timers(&timer.referral).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn refresh_timers(&self, id: &ReferralId) -> Result<Referral, ServiceError> {
+        let referral = self
+            .referral(id)?
+            .ok_or_else(|| ServiceError::NotFound(id.clone()))?;
+        let commit = Commit {
+            referral: id.clone(),
+            expected_version: referral.version(),
+            at: self.clock.now(),
+            events: Vec::new(),
+            court_key: None,
+            messages: Vec::new(),
+            timers: referral.timers(),
+            alerts: Vec::new(),
+            audit: Vec::new(),
+        };
+        self.store.commit(commit).await?;
+        Ok(referral)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn commit_for(
+        &self,
+        expected_version: u64,
+        after: &Referral,
+        events: Vec<Event>,
+        court_key: Option<CourtKey>,
+        actor: &str,
+        action: &str,
+        at: Timestamp,
+    ) -> Commit {
+        Commit {
+            referral: after.id().clone(),
+            expected_version,
+            at,
+            messages: messages_for(after, &events),
+            alerts: alerts_for(after.id(), &events),
+            timers: after.timers(),
+            court_key,
+            events,
+            audit: vec![AuditRecord {
+                at,
+                actor: actor.to_owned(),
+                action: action.to_owned(),
+                referral: Some(after.id().clone()),
+                outcome: "ok".into(),
+            }],
+        }
+    }
+
+    async fn audit_rejection(
+        &self,
+        actor: &str,
+        action: &str,
+        referral: Option<&ReferralId>,
+        error: &ServiceError,
+    ) {
+        let record = AuditRecord {
+            at: self.clock.now(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            referral: referral.cloned(),
+            outcome: format!("rejected: {error}"),
+        };
+        if let Err(e) = self.store.append_audit(vec![record]).await {
+            tracing::error!(error = %e, "cannot audit a rejected command");
+        }
+    }
+}
+
+fn new_referral_id() -> Result<ReferralId, ServiceError> {
+    ReferralId::parse(&ulid::Ulid::generate().to_string())
+        .map_err(|e| ServiceError::Store(StoreError::Corrupt(format!("generated id: {e}"))))
+}

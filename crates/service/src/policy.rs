@@ -1,0 +1,45 @@
+//! Per-partner policy: deadline rules and what an acceptance breach does.
+
+use std::collections::BTreeMap;
+
+use mediation_core::deadline::DeadlinePolicy;
+use mediation_core::lifecycle::Referral;
+use mediation_core::partner::Partner;
+
+/// What happens when an organisation neither accepts nor declines in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BreachAction {
+    /// The referral goes back to the court.
+    #[default]
+    ReturnToCourt,
+    /// The referral is offered to the next eligible organisation; back to the
+    /// court when there is none.
+    Reroute,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PartnerPolicy {
+    pub deadlines: DeadlinePolicy,
+    pub acceptance_breach: BreachAction,
+}
+
+/// Policies by partner, with a default for the rest.
+#[derive(Debug, Clone, Default)]
+pub struct Policies {
+    pub default: PartnerPolicy,
+    pub partners: BTreeMap<Partner, PartnerPolicy>,
+}
+
+impl Policies {
+    /// The policy that governs `referral`: its partner's once it is routed.
+    pub fn for_referral(&self, referral: &Referral) -> &PartnerPolicy {
+        referral
+            .assignment()
+            .and_then(|a| self.partners.get(&a.partner))
+            .unwrap_or(&self.default)
+    }
+
+    pub fn for_partner(&self, partner: Partner) -> &PartnerPolicy {
+        self.partners.get(&partner).unwrap_or(&self.default)
+    }
+}

@@ -1,0 +1,469 @@
+//! The command path and the deadline engine on the real sled store, with a
+//! manual clock.
+
+use std::sync::{Arc, RwLock};
+
+use jiff::Timestamp;
+use jiff::civil::date;
+use mediation_core::alert::AlertKind;
+use mediation_core::clock::{Clock, ManualClock};
+use mediation_core::fixtures::*;
+use mediation_core::lifecycle::{Assignment, Change, Referral, Status};
+use mediation_core::outbox::Destination;
+use mediation_core::partner::Partner;
+use mediation_core::routing::Router;
+use mediation_core::store::{AlertLog, AuditLog, OutboxStore, ReferralStore};
+use mediation_core::timer::TimerKind;
+use mediation_store::{Options, SledStore};
+
+use crate::{BreachAction, DeadlineEngine, Gateway, PartnerPolicy, Policies, ServiceError};
+
+/// A roster in a fixed order; the first organisation not excluded is chosen.
+#[derive(Debug)]
+struct FixedRoster(Vec<&'static str>);
+
+impl Router for FixedRoster {
+    fn route(&self, referral: &Referral) -> Result<(Assignment, Vec<String>), String> {
+        self.0
+            .iter()
+            .map(|o| organisation(o))
+            .find(|o| !referral.excluded().contains(o))
+            .map(|o| {
+                (
+                    Assignment {
+                        partner: Partner::Ccpit,
+                        organisation: o,
+                        mediator: None,
+                    },
+                    vec!["first on the roster".into()],
+                )
+            })
+            .ok_or_else(|| "every organisation on the roster was tried".into())
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    clock: Arc<ManualClock>,
+    gateway: Arc<Gateway<SledStore>>,
+}
+
+const PUSHED: &str = "2025-03-03T09:00:00+08:00"; // Monday: due Thursday 6 March
+
+impl World {
+    fn new(breach: BreachAction) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let clock = Arc::new(ManualClock::new(at(PUSHED)));
+        let gateway = Self::gateway(&path, &clock, breach);
+        Self {
+            _dir: dir,
+            path,
+            clock,
+            gateway,
+        }
+    }
+
+    fn gateway(
+        path: &std::path::Path,
+        clock: &Arc<ManualClock>,
+        breach: BreachAction,
+    ) -> Arc<Gateway<SledStore>> {
+        let store = SledStore::open(Options::new(path)).unwrap();
+        let policy = PartnerPolicy {
+            acceptance_breach: breach,
+            ..PartnerPolicy::default()
+        };
+        let policies = Policies {
+            default: policy,
+            partners: [(Partner::Ccpit, policy)].into(),
+        };
+        let clock: Arc<dyn Clock> = clock.clone();
+        Arc::new(Gateway::new(
+            store,
+            Arc::new(RwLock::new(shipped_calendar())),
+            policies,
+            Arc::new(FixedRoster(vec!["org-a", "org-b"])),
+            clock,
+        ))
+    }
+
+    /// The gateway goes down and comes back on the same data.
+    fn restart(self, breach: BreachAction) -> Self {
+        let World {
+            _dir,
+            path,
+            clock,
+            gateway,
+        } = self;
+        drop(gateway);
+        let gateway = Self::gateway(&path, &clock, breach);
+        World {
+            _dir,
+            path,
+            clock,
+            gateway,
+        }
+    }
+
+    fn engine(&self) -> DeadlineEngine<SledStore> {
+        DeadlineEngine::new(Arc::clone(&self.gateway))
+    }
+
+    fn store(&self) -> &SledStore {
+        self.gateway.store()
+    }
+
+    fn changes(&self, referral: &Referral) -> Vec<&'static str> {
+        self.store()
+            .history(referral.id())
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|e| e.change.name())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_submission_is_received_routed_and_scheduled() {
+    let w = World::new(BreachAction::ReturnToCourt);
+    let s = w
+        .gateway
+        .submit(sample_bundle(), "court:京0105")
+        .await
+        .unwrap();
+    assert!(s.created);
+    assert_eq!(s.referral.status(), Status::AwaitingAcceptance);
+    assert_eq!(
+        s.referral.assignment().unwrap().organisation,
+        organisation("org-a")
+    );
+    let timers = w
+        .store()
+        .due_timers(at("2030-01-01T00:00:00Z"), 10)
+        .unwrap();
+    assert_eq!(
+        timers.iter().map(|t| t.kind).collect::<Vec<_>>(),
+        [TimerKind::AcceptanceWarning, TimerKind::AcceptanceBreach]
+    );
+    // The partner is offered the case, with its bundle.
+    let due = w.store().due_deliveries(w.clock.now(), 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        due[0].message.destination,
+        Destination::Partner(Partner::Ccpit)
+    );
+    assert_eq!(due[0].message.bundle.as_deref(), Some(&sample_bundle()));
+}
+
+#[tokio::test]
+async fn resubmitting_is_idempotent_and_different_content_is_refused() {
+    let w = World::new(BreachAction::ReturnToCourt);
+    let first = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    let again = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.referral.id(), first.referral.id());
+    assert_eq!(w.changes(&first.referral), ["received", "routed"]);
+    assert_eq!(
+        w.store().due_deliveries(w.clock.now(), 10).unwrap().len(),
+        1,
+        "no second offer"
+    );
+
+    let mut changed = sample_bundle();
+    changed.cause_of_action = line("借款合同纠纷");
+    match w.gateway.submit(changed, "court").await {
+        Err(ServiceError::Conflict { existing }) => assert_eq!(&existing, first.referral.id()),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(w.changes(&first.referral), ["received", "routed"]);
+}
+
+#[tokio::test]
+async fn an_invalid_submission_writes_nothing_but_its_audit_record() {
+    let w = World::new(BreachAction::ReturnToCourt);
+    let mut bundle = sample_bundle();
+    bundle.consents.clear();
+    match w.gateway.submit(bundle.clone(), "court:京0105").await {
+        Err(ServiceError::Invalid(v)) => assert_eq!(v.fields().collect::<Vec<_>>(), ["consents"]),
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    let key = mediation_core::store::CourtKey {
+        court: bundle.court,
+        court_referral_id: bundle.court_referral_id,
+    };
+    assert_eq!(w.store().find_by_court_key(&key).unwrap(), None);
+    assert!(
+        w.store()
+            .due_deliveries(at("2030-01-01T00:00:00Z"), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        w.store()
+            .due_timers(at("2030-01-01T00:00:00Z"), 10)
+            .unwrap()
+            .is_empty()
+    );
+    let audit = w.store().audit_entries(0, 10).unwrap();
+    assert_eq!(audit.len(), 1);
+    assert!(
+        audit[0]
+            .record
+            .outcome
+            .starts_with("rejected: invalid request: consents"),
+        "{}",
+        audit[0].record.outcome
+    );
+}
+
+#[tokio::test]
+async fn the_acceptance_warning_fires_once() {
+    let w = World::new(BreachAction::ReturnToCourt);
+    let s = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    let engine = w.engine();
+    w.clock.set(at("2025-03-05T23:59:59+08:00"));
+    assert_eq!(engine.sweep().await.unwrap().fired, 0);
+    w.clock.set(at("2025-03-06T00:00:00+08:00"));
+    assert_eq!(engine.sweep().await.unwrap().fired, 1);
+    assert_eq!(engine.sweep().await.unwrap().fired, 0);
+    assert_eq!(
+        w.changes(&s.referral),
+        ["received", "routed", "deadline_warning"]
+    );
+    let alerts = w.store().alerts_after(0, 10).unwrap();
+    assert_eq!(
+        alerts.iter().map(|a| a.record.kind).collect::<Vec<_>>(),
+        [AlertKind::AcceptanceWarning]
+    );
+}
+
+#[tokio::test]
+async fn an_acceptance_breach_returns_the_referral_to_the_court() {
+    let w = World::new(BreachAction::ReturnToCourt);
+    let s = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    w.clock.set(at("2025-03-07T00:00:00+08:00"));
+    let report = w.engine().sweep().await.unwrap();
+    assert_eq!(report.fired, 2, "the missed warning and the breach");
+    let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
+    assert_eq!(r.status(), Status::ReturnedToCourt);
+    assert!(r.timers().is_empty());
+    assert!(
+        w.store()
+            .due_timers(at("2030-01-01T00:00:00Z"), 10)
+            .unwrap()
+            .is_empty()
+    );
+    let kinds: Vec<_> = w
+        .store()
+        .alerts_after(0, 10)
+        .unwrap()
+        .iter()
+        .map(|a| a.record.kind)
+        .collect();
+    assert!(kinds.contains(&AlertKind::AcceptanceBreach), "{kinds:?}");
+    // The court hears of the breach and of the return; order is kept in its lane.
+    let court = Destination::Court(court("京0105"));
+    let backlog = w.store().backlog().unwrap();
+    let to_court = backlog
+        .iter()
+        .find(|b| b.destination == court.key())
+        .unwrap();
+    assert_eq!(to_court.pending, 2);
+}
+
+#[tokio::test]
+async fn an_acceptance_breach_can_reroute_to_the_next_organisation() {
+    let w = World::new(BreachAction::Reroute);
+    let s = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    w.clock.set(at("2025-03-07T00:00:00+08:00"));
+    w.engine().sweep().await.unwrap();
+    let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
+    assert_eq!(r.status(), Status::AwaitingAcceptance);
+    assert_eq!(r.assignment().unwrap().organisation, organisation("org-b"));
+    // A fresh acceptance period from Friday 7 March: due Wednesday 12 March.
+    assert_eq!(r.acceptance_deadline().unwrap().due_date, date(2025, 3, 12));
+    // When org-b lets it pass too, no one is left: back to the court.
+    w.clock.set(at("2025-03-13T00:00:00+08:00"));
+    w.engine().sweep().await.unwrap();
+    let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
+    assert_eq!(r.status(), Status::ReturnedToCourt);
+}
+
+#[tokio::test]
+async fn deadlines_that_passed_while_down_fire_at_start_with_their_due_time() {
+    let w = World::new(BreachAction::ReturnToCourt);
+    let s = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    // Down from Tuesday until the following Monday.
+    let w = w.restart(BreachAction::ReturnToCourt);
+    w.clock.set(at("2025-03-10T08:00:00+08:00"));
+    w.engine().sweep().await.unwrap();
+    let history = w.store().history(s.referral.id()).unwrap().unwrap();
+    let overdue = history
+        .iter()
+        .find_map(|e| match &e.change {
+            Change::AcceptanceOverdue { due_at, .. } => Some((*due_at, e.at)),
+            _ => None,
+        })
+        .expect("the breach was recorded");
+    assert_eq!(
+        overdue.0,
+        at("2025-03-07T00:00:00+08:00"),
+        "carries the original due time"
+    );
+    assert_eq!(
+        overdue.1,
+        at("2025-03-10T08:00:00+08:00"),
+        "recorded when it was found"
+    );
+    let breach = w
+        .store()
+        .alerts_after(0, 10)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.record.kind == AlertKind::AcceptanceBreach)
+        .unwrap();
+    assert_eq!(breach.record.due_at, Some(at("2025-03-07T00:00:00+08:00")));
+}
+
+#[tokio::test]
+async fn pauses_and_extensions_move_the_timers() {
+    let w = World::new(BreachAction::ReturnToCourt);
+    let s = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    let id = s.referral.id().clone();
+    let org = organisation("org-a");
+    w.clock.set(at("2025-03-04T10:00:00+08:00"));
+    w.gateway
+        .execute(&id, "org-a", "accept", |r, c| {
+            r.accept(
+                &org,
+                Some(mediator("m1")),
+                None,
+                c.now,
+                c.calendar,
+                &c.policy.deadlines,
+            )
+        })
+        .await
+        .unwrap();
+    let breach_at = |w: &World| {
+        w.store()
+            .due_timers(at("2030-01-01T00:00:00Z"), 10)
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.kind == TimerKind::MediationBreach)
+            .map(|t| t.fire_at)
+            .collect::<Vec<Timestamp>>()
+    };
+    assert_eq!(breach_at(&w), [at("2025-04-04T00:00:00+08:00")]);
+
+    w.clock.set(at("2025-03-10T10:00:00+08:00"));
+    w.gateway
+        .execute(&id, "org-a", "appraisal", |r, c| {
+            r.start_appraisal(&org, narrative("鉴定"), c.now)
+        })
+        .await
+        .unwrap();
+    assert!(
+        w.store()
+            .due_timers(at("2030-01-01T00:00:00Z"), 10)
+            .unwrap()
+            .is_empty(),
+        "no clock runs while suspended"
+    );
+
+    w.clock.set(at("2025-03-20T10:00:00+08:00"));
+    w.gateway
+        .execute(&id, "org-a", "resume", |r, c| {
+            r.end_appraisal(&org, c.now, c.calendar, &c.policy.deadlines)
+        })
+        .await
+        .unwrap();
+    // 3 April + 10 days = Sunday 13 April → Monday 14 April.
+    assert_eq!(breach_at(&w), [at("2025-04-15T00:00:00+08:00")]);
+
+    let everyone = vec![party_ref("P1"), party_ref("P2")];
+    w.gateway
+        .execute(&id, "org-a", "extend", |r, c| {
+            r.extend(
+                &org,
+                date(2025, 5, 30),
+                everyone.clone(),
+                c.now,
+                c.calendar,
+                &c.policy.deadlines,
+            )
+        })
+        .await
+        .unwrap();
+    // 30 May + 10 paused days = 9 June (a Monday).
+    assert_eq!(breach_at(&w), [at("2025-06-10T00:00:00+08:00")]);
+
+    w.clock.set(at("2025-06-10T00:00:00+08:00"));
+    w.engine().sweep().await.unwrap();
+    let r = w.gateway.referral(&id).unwrap().unwrap();
+    assert_eq!(r.status(), Status::MediationOverdue);
+    let kinds: Vec<_> = w
+        .store()
+        .alerts_after(0, 20)
+        .unwrap()
+        .iter()
+        .map(|a| a.record.kind)
+        .collect();
+    assert!(kinds.contains(&AlertKind::MediationBreach), "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sweeps_fire_each_timer_once() {
+    let w = World::new(BreachAction::ReturnToCourt);
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let mut bundle = sample_bundle();
+        bundle.court_referral_id = format!("race-{i}").parse().unwrap();
+        ids.push(
+            w.gateway
+                .submit(bundle, "court")
+                .await
+                .unwrap()
+                .referral
+                .id()
+                .clone(),
+        );
+    }
+    w.clock.set(at("2025-03-07T00:00:00+08:00"));
+    let (a, b) = (w.engine(), w.engine());
+    let (ra, rb) = tokio::join!(a.sweep(), b.sweep());
+    ra.unwrap();
+    rb.unwrap();
+    for id in &ids {
+        let names: Vec<_> = w
+            .store()
+            .history(id)
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|e| e.change.name())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "received",
+                "routed",
+                "deadline_warning",
+                "acceptance_overdue",
+                "returned_to_court"
+            ],
+            "{id}"
+        );
+    }
+    let breaches = w
+        .store()
+        .alerts_after(0, 1000)
+        .unwrap()
+        .iter()
+        .filter(|a| a.record.kind == AlertKind::AcceptanceBreach)
+        .count();
+    assert_eq!(breaches, 20);
+}
