@@ -175,6 +175,10 @@ pub trait OutboxStore: Send + Sync {
         at: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Every message of `referral` still in the outbox (pending or dead), in
+    /// the order they were enqueued.
+    fn pending_messages(&self, referral: &ReferralId) -> Result<Vec<PendingDelivery>, StoreError>;
+
     /// Pending and dead messages per destination.
     fn backlog(&self) -> Result<Vec<Backlog>, StoreError>;
 }

@@ -440,6 +440,13 @@ pub async fn backlog_counts_per_destination<S: FullStore>(store: S) {
         message(&r, court, "c1"),
     ];
     store.commit(commit).await.unwrap();
+    let listed = store.pending_messages(&r).unwrap();
+    assert_eq!(
+        texts(&listed),
+        ["p1", "p2", "c1"],
+        "a referral's messages, in enqueue order"
+    );
+    assert!(store.pending_messages(&id(99)).unwrap().is_empty());
     let backlog = store.backlog().unwrap();
     let counts: Vec<_> = backlog
         .iter()

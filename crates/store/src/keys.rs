@@ -13,6 +13,7 @@
 //! | `s/` | `s/{next attempt}/{seq}` | schedule: lane heads only, ordered by due time |
 //! | `S/` | `S/{seq}` | the head's `s/` key |
 //! | `i/` | `i/{seq}` | the message's `o/` key, to find it by id |
+//! | `p/` | `p/{referral}/{seq}` | the message's `o/` key, to list a referral's messages |
 //! | `d/` | `d/{seq}` | dead letters: the message's `o/` key |
 //! | `a/` | `a/{seq}` | alert |
 //! | `u/` | `u/{seq}` | audit entry |
@@ -100,6 +101,14 @@ pub(crate) fn schedule_ref(n: u64) -> Vec<u8> {
 
 pub(crate) fn message_index(n: u64) -> Vec<u8> {
     format!("i/{}", seq(n)).into_bytes()
+}
+
+pub(crate) fn referral_messages(referral: &ReferralId) -> Vec<u8> {
+    format!("p/{referral}/").into_bytes()
+}
+
+pub(crate) fn referral_message(referral: &ReferralId, n: u64) -> Vec<u8> {
+    format!("p/{referral}/{}", seq(n)).into_bytes()
 }
 
 pub(crate) fn dead(n: u64) -> Vec<u8> {

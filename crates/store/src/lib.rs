@@ -350,6 +350,10 @@ impl OutboxStore for SledStore {
             .map(|_| ())
     }
 
+    fn pending_messages(&self, referral: &ReferralId) -> Result<Vec<PendingDelivery>, StoreError> {
+        self.follow(self.inner.db.scan_prefix(keys::referral_messages(referral)), usize::MAX)
+    }
+
     fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
         let mut by_destination: BTreeMap<String, Backlog> = BTreeMap::new();
         for entry in self.inner.db.scan_prefix(b"o/") {

@@ -256,6 +256,7 @@ impl Writer {
             };
             batch.insert(key.clone(), encode(&pending));
             batch.insert(keys::message_index(n), key.clone());
+            batch.insert(keys::referral_message(&c.referral, n), key.clone());
             if lane_was_empty {
                 schedule(batch, n, c.at, &key);
             }
@@ -299,6 +300,7 @@ impl Writer {
             DeliveryOutcome::Delivered => {
                 batch.remove(key.clone());
                 batch.remove(keys::message_index(n));
+                batch.remove(keys::referral_message(&pending.message.referral, n));
                 batch.remove(keys::dead(n));
                 // The lane's next message, if any, becomes its head.
                 let lane = &key[..key.len() - 16];
