@@ -96,6 +96,8 @@ struct Inner {
     requests: Option<Sender<Request>>,
     writer: Option<std::thread::JoinHandle<()>>,
     stats: Arc<CommitStats>,
+    gate: Arc<std::sync::Mutex<()>>,
+    queued: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Inner {
@@ -173,7 +175,9 @@ impl SledStore {
         let mut syncer = durability::Syncer::new(&path).map_err(|e| io(&e))?;
         syncer.sync().map_err(|e| io(&e))?;
         let stats = Arc::new(CommitStats::default());
+        let gate = Arc::new(std::sync::Mutex::new(()));
         let writer = Writer {
+            gate: Arc::clone(&gate),
             db: db.clone(),
             counters,
             syncer,
@@ -193,6 +197,8 @@ impl SledStore {
                 requests: Some(requests),
                 writer: Some(writer),
                 stats,
+                gate,
+                queued: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -214,6 +220,9 @@ impl SledStore {
 
     async fn submit(&self, op: Op) -> Result<Receipt, StoreError> {
         let (reply, answer) = oneshot::channel();
+        self.inner
+            .queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner
             .requests
             .as_ref()
@@ -351,7 +360,10 @@ impl OutboxStore for SledStore {
     }
 
     fn pending_messages(&self, referral: &ReferralId) -> Result<Vec<PendingDelivery>, StoreError> {
-        self.follow(self.inner.db.scan_prefix(keys::referral_messages(referral)), usize::MAX)
+        self.follow(
+            self.inner.db.scan_prefix(keys::referral_messages(referral)),
+            usize::MAX,
+        )
     }
 
     fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
@@ -452,6 +464,21 @@ impl AuditLog for SledStore {
 }
 
 impl SledStore {
+    /// Runs `f` while the writer is held, so that operations sent meanwhile
+    /// queue up and are taken as one group afterwards; only for tests of group
+    /// commit.
+    #[doc(hidden)]
+    pub fn with_writer_held<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _held = self.inner.gate.lock().unwrap_or_else(|p| p.into_inner());
+        f()
+    }
+
+    /// Operations sent to the writer since open.
+    #[doc(hidden)]
+    pub fn operations_sent(&self) -> u64 {
+        self.inner.queued.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Overwrites one raw audit entry; only for tests that prove tampering is
     /// detected.
     #[doc(hidden)]
