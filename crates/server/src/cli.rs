@@ -24,6 +24,26 @@ pub enum Command {
     /// Work with the working-day calendar.
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Inspect the durable store.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Open the store, check its schema, walk the audit chain and report the
+    /// first broken link; show the outbox backlog and dead letters.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The store's data directory.
+    #[arg(long, env = "MEDIATION_GATEWAY_DATA_DIR", default_value = "data/store")]
+    pub data_dir: PathBuf,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

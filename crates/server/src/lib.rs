@@ -6,12 +6,13 @@ pub mod commands;
 
 use std::io::Write;
 
-use cli::{CalendarCommand, Cli, Command};
+use cli::{CalendarCommand, Cli, Command, StoreCommand};
 
 /// Runs one command, writing its output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match cli.command {
         Command::Deadline(args) => commands::deadline::run(args, out),
         Command::Calendar(CalendarCommand::Check(args)) => commands::calendar::check(args, out),
+        Command::Store(StoreCommand::Verify(args)) => commands::store::verify(args, out),
     }
 }

@@ -1,0 +1,75 @@
+//! `mediation-gateway store verify` on a store written by the gateway's own code.
+
+use std::process::Command;
+use std::sync::{Arc, RwLock};
+
+use mediation_core::clock::{Clock, ManualClock};
+use mediation_core::fixtures::{at, sample_bundle, shipped_calendar};
+use mediation_core::routing::NoRoster;
+use mediation_service::{Gateway, Policies};
+use mediation_store::{Options, SledStore};
+
+fn verify(dir: &std::path::Path, json: bool) -> std::process::Output {
+    let mut args = vec!["store", "verify", "--data-dir", dir.to_str().unwrap()];
+    if json {
+        args.push("--json");
+    }
+    Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn verify_reports_an_intact_chain_and_then_the_first_broken_link() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("store");
+    {
+        let store = SledStore::open(Options::new(&dir)).unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at("2025-03-03T09:00:00+08:00")));
+        let gateway = Gateway::new(
+            store,
+            Arc::new(RwLock::new(shipped_calendar())),
+            Policies::default(),
+            Arc::new(NoRoster),
+            clock,
+        );
+        // No roster: the referral goes straight back to the court, with a message.
+        gateway
+            .submit(sample_bundle(), "court:京0105")
+            .await
+            .unwrap();
+        let mut second = sample_bundle();
+        second.court_referral_id = "second".parse().unwrap();
+        gateway.submit(second, "court:京0105").await.unwrap();
+    }
+    let output = verify(&dir, false);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("audit chain intact: 2 entries"), "{text}");
+    assert!(
+        text.contains("outbox court:京0105: 2 pending, 0 dead"),
+        "{text}"
+    );
+
+    SledStore::open(Options::new(&dir))
+        .unwrap()
+        .tamper_with_audit_entry(1, "intruder")
+        .unwrap();
+    let output = verify(&dir, true);
+    assert!(!output.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["audit_broken_at"], 1);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("broken at entry 1"));
+}
+
+#[test]
+fn verify_says_when_there_is_no_store() {
+    let output = verify(std::path::Path::new("/nonexistent/store"), false);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no store at /nonexistent/store"));
+}
