@@ -21,12 +21,10 @@ use std::time::{Duration, Instant};
 
 use mediation_core::audit::AuditVerification;
 use mediation_core::clock::{Clock, SystemClock};
-use mediation_core::fixtures::{organisation, sample_bundle, shipped_calendar};
+use mediation_core::fixtures::{FixedRoster, organisation, sample_bundle, shipped_calendar};
 use mediation_core::ids::ReferralId;
-use mediation_core::lifecycle::{Assignment, Referral};
+use mediation_core::lifecycle::Referral;
 use mediation_core::outbox::messages_for;
-use mediation_core::partner::Partner;
-use mediation_core::routing::Router;
 use mediation_core::store::{AuditLog, OutboxStore, PendingDelivery, ReferralStore};
 use mediation_delivery::{DeliveryError, Relay, RelayOptions, Transport};
 use mediation_service::{Gateway, Policies};
@@ -35,22 +33,6 @@ use mediation_store::{Options, SledStore};
 const DIR: &str = "MG_CRASH_DIR";
 const ACKS: &str = "MG_CRASH_ACKS";
 const DELIVERED: &str = "MG_CRASH_DELIVERED";
-
-#[derive(Debug)]
-struct OneOrganisation;
-
-impl Router for OneOrganisation {
-    fn route(&self, _: &Referral) -> Result<(Assignment, Vec<String>), String> {
-        Ok((
-            Assignment {
-                partner: Partner::Ccpit,
-                organisation: organisation("org-a"),
-                mediator: None,
-            },
-            vec![],
-        ))
-    }
-}
 
 /// Appends one line per call with a single `write` on an `O_APPEND` file, so a
 /// kill never leaves half a line — and never loses a line once written, since
@@ -97,7 +79,7 @@ async fn child_process() {
         store.clone(),
         Arc::new(RwLock::new(shipped_calendar())),
         Policies::default(),
-        Arc::new(OneOrganisation),
+        Arc::new(FixedRoster(vec!["org-a"])),
         Arc::clone(&clock),
     ));
     let relay = Relay::new(

@@ -164,3 +164,31 @@ pub fn sample_agreement(
         documents: Vec::new(),
     }
 }
+
+/// A roster in a fixed order, all on the CCPIT platform: the first organisation
+/// the referral has not excluded is chosen.
+#[derive(Debug, Clone)]
+pub struct FixedRoster(pub Vec<&'static str>);
+
+impl crate::routing::Router for FixedRoster {
+    fn route(
+        &self,
+        referral: &crate::lifecycle::Referral,
+    ) -> Result<(crate::lifecycle::Assignment, Vec<String>), String> {
+        self.0
+            .iter()
+            .map(|o| organisation(o))
+            .find(|o| !referral.excluded().contains(o))
+            .map(|o| {
+                (
+                    crate::lifecycle::Assignment {
+                        partner: crate::partner::Partner::Ccpit,
+                        organisation: o,
+                        mediator: None,
+                    },
+                    vec!["first eligible on the roster".into()],
+                )
+            })
+            .ok_or_else(|| "every organisation on the roster was tried".into())
+    }
+}

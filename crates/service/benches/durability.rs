@@ -17,11 +17,10 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use mediation_core::clock::{Clock, ManualClock};
-use mediation_core::fixtures::{at, organisation, sample_bundle, shipped_calendar};
+use mediation_core::fixtures::{FixedRoster, at, sample_bundle, shipped_calendar};
 use mediation_core::ids::ReferralId;
-use mediation_core::lifecycle::{Assignment, Change, Event, Referral};
+use mediation_core::lifecycle::{Change, Event, Referral};
 use mediation_core::outbox::messages_for;
-use mediation_core::partner::Partner;
 use mediation_core::routing::Router;
 use mediation_core::store::{Commit, ReferralStore};
 use mediation_core::text::Narrative;
@@ -30,22 +29,6 @@ use mediation_service::{DeadlineEngine, Gateway, Policies};
 use mediation_store::{Options, SledStore};
 
 const T0: &str = "2025-03-03T09:00:00+08:00";
-
-#[derive(Debug)]
-struct OneOrganisation;
-
-impl Router for OneOrganisation {
-    fn route(&self, _: &Referral) -> Result<(Assignment, Vec<String>), String> {
-        Ok((
-            Assignment {
-                partner: Partner::Ccpit,
-                organisation: organisation("org-a"),
-                mediator: None,
-            },
-            vec![],
-        ))
-    }
-}
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
@@ -62,7 +45,7 @@ fn realistic_commit(referral: ReferralId) -> Commit {
     let calendar = shipped_calendar();
     let now = at(T0);
     let (mut r, received) = Referral::receive(referral.clone(), sample_bundle(), now).unwrap();
-    let (assignment, reasons) = OneOrganisation.route(&r).unwrap();
+    let (assignment, reasons) = FixedRoster(vec!["org-a"]).route(&r).unwrap();
     let routed = r
         .route(assignment, reasons, now, &calendar, &Default::default())
         .unwrap();
@@ -210,7 +193,7 @@ async fn sweep_cost(
         store.clone(),
         Arc::new(RwLock::new(shipped_calendar())),
         Policies::default(),
-        Arc::new(OneOrganisation),
+        Arc::new(FixedRoster(vec!["org-a"])),
         dyn_clock,
     ));
     for n in 0..50 {

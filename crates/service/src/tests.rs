@@ -8,39 +8,14 @@ use jiff::civil::date;
 use mediation_core::alert::AlertKind;
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::fixtures::*;
-use mediation_core::lifecycle::{Assignment, Change, Referral, Status};
+use mediation_core::lifecycle::{Change, Referral, Status};
 use mediation_core::outbox::Destination;
 use mediation_core::partner::Partner;
-use mediation_core::routing::Router;
 use mediation_core::store::{AlertLog, AuditLog, OutboxStore, ReferralStore};
 use mediation_core::timer::TimerKind;
 use mediation_store::{Options, SledStore};
 
 use crate::{BreachAction, DeadlineEngine, Gateway, PartnerPolicy, Policies, ServiceError};
-
-/// A roster in a fixed order; the first organisation not excluded is chosen.
-#[derive(Debug)]
-struct FixedRoster(Vec<&'static str>);
-
-impl Router for FixedRoster {
-    fn route(&self, referral: &Referral) -> Result<(Assignment, Vec<String>), String> {
-        self.0
-            .iter()
-            .map(|o| organisation(o))
-            .find(|o| !referral.excluded().contains(o))
-            .map(|o| {
-                (
-                    Assignment {
-                        partner: Partner::Ccpit,
-                        organisation: o,
-                        mediator: None,
-                    },
-                    vec!["first on the roster".into()],
-                )
-            })
-            .ok_or_else(|| "every organisation on the roster was tried".into())
-    }
-}
 
 struct World {
     _dir: tempfile::TempDir,
