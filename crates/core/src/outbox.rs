@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::CaseBundle;
 use crate::court::CourtCode;
-use crate::ids::ReferralId;
+use crate::ids::{CourtReferralId, ReferralId};
 use crate::lifecycle::{Change, Event, Referral};
 use crate::partner::Partner;
 
@@ -42,6 +42,8 @@ impl fmt::Display for Destination {
 pub struct OutboundMessage {
     pub destination: Destination,
     pub referral: ReferralId,
+    /// The court's own id of the referral, so either side can match it.
+    pub court_referral_id: CourtReferralId,
     /// The event the other side must learn of.
     pub event: Event,
     /// The case bundle, when the message offers the referral to an organisation.
@@ -59,6 +61,7 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
         let message = |destination: Destination, bundle: Option<Box<CaseBundle>>| OutboundMessage {
             destination,
             referral: referral.id().clone(),
+            court_referral_id: referral.bundle().court_referral_id.clone(),
             event: event.clone(),
             bundle,
         };

@@ -49,6 +49,7 @@ fn message(referral: &ReferralId, destination: Destination, text: &str) -> Outbo
     OutboundMessage {
         destination,
         referral: referral.clone(),
+        court_referral_id: "court-ref".parse().unwrap(),
         event: note(text),
         bundle: None,
     }

@@ -127,6 +127,7 @@ async fn enqueue(store: &SledStore, r: &ReferralId, messages: &[(Destination, &s
                 .map(|(destination, text)| OutboundMessage {
                     destination: destination.clone(),
                     referral: r.clone(),
+                    court_referral_id: "court-ref".parse().unwrap(),
                     event: note(text),
                     bundle: None,
                 })

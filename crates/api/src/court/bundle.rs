@@ -1,0 +1,354 @@
+//! A wire case bundle to a domain one. Every field is checked and every
+//! violation reported with its path in the request, then the bundle's
+//! cross-field rules are checked with the same paths.
+
+use mediation_core::bundle::{
+    CaseBundle, Claim, Consent, ConsentMethod, DisputeDomain, Party, PartyRole, PersonKind,
+    Procedure, ReferralKind, TrialStage,
+};
+use mediation_core::court::{CaseNumber, CourtCode};
+use mediation_core::document::{Document, DocumentLocation, DocumentUrl, MediaType, Sha256Digest};
+use mediation_core::identity::{Identity, IdentityKind};
+use mediation_core::ids::{CourtReferralId, OrganisationId, PartyRef};
+use mediation_core::money::{Amount, Currency};
+use mediation_core::text::{Line, Narrative};
+use mediation_core::{Invalid, Violations};
+use mediation_proto::court::v1 as pb;
+
+use crate::time;
+
+fn all<T>(xs: Vec<Option<T>>) -> Option<Vec<T>> {
+    xs.into_iter().collect()
+}
+
+fn unknown(what: &str, value: i32) -> Invalid {
+    if value == 0 {
+        Invalid::new(format!("{what} is required"))
+    } else {
+        Invalid::new(format!("{value} is not a known {what}"))
+    }
+}
+
+fn optional<T>(
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Result<Option<T>, Invalid> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        parse(value).map(Some)
+    }
+}
+
+pub(crate) fn money(m: &pb::Money) -> Result<Amount, (&'static str, Invalid)> {
+    let currency = Currency::parse(&m.currency).map_err(|e| ("currency", e))?;
+    Amount::parse(&m.amount, currency).map_err(|e| ("amount", e))
+}
+
+fn check_money(v: &mut Violations, path: &str, m: Option<&pb::Money>) -> Option<Option<Amount>> {
+    match m {
+        None => Some(None),
+        Some(m) => match money(m) {
+            Ok(a) => Some(Some(a)),
+            Err((field, e)) => {
+                v.push(format!("{path}.{field}"), e.rule);
+                None
+            }
+        },
+    }
+}
+
+fn kind(w: &pb::CaseBundle) -> Result<ReferralKind, (&'static str, Invalid)> {
+    match pb::ReferralKind::try_from(w.kind) {
+        Ok(pb::ReferralKind::Delegated) => Ok(ReferralKind::Delegated),
+        Ok(pb::ReferralKind::Entrusted) => {
+            let stage = match pb::TrialStage::try_from(w.trial_stage) {
+                Ok(pb::TrialStage::FirstInstance) => TrialStage::FirstInstance,
+                Ok(pb::TrialStage::SecondInstance) => TrialStage::SecondInstance,
+                Ok(pb::TrialStage::Retrial) => TrialStage::Retrial,
+                _ => {
+                    return Err((
+                        "trial_stage",
+                        unknown("trial stage of an entrusted referral", w.trial_stage),
+                    ));
+                }
+            };
+            let procedure = match pb::Procedure::try_from(w.procedure) {
+                Ok(pb::Procedure::Ordinary) => Procedure::Ordinary,
+                Ok(pb::Procedure::Summary) => Procedure::Summary,
+                _ => {
+                    return Err((
+                        "procedure",
+                        unknown("procedure of an entrusted referral", w.procedure),
+                    ));
+                }
+            };
+            Ok(ReferralKind::Entrusted { stage, procedure })
+        }
+        _ => Err((
+            "kind",
+            unknown("referral kind (DELEGATED or ENTRUSTED)", w.kind),
+        )),
+    }
+}
+
+fn domain(value: i32) -> Result<DisputeDomain, Invalid> {
+    match pb::DisputeDomain::try_from(value) {
+        Ok(pb::DisputeDomain::Commercial) => Ok(DisputeDomain::Commercial),
+        Ok(pb::DisputeDomain::Labour) => Ok(DisputeDomain::Labour),
+        Ok(pb::DisputeDomain::RoadTraffic) => Ok(DisputeDomain::RoadTraffic),
+        Ok(pb::DisputeDomain::Other) => Ok(DisputeDomain::Other),
+        _ => Err(unknown("dispute domain", value)),
+    }
+}
+
+fn identity(w: Option<&pb::Identity>) -> Result<Identity, (&'static str, Invalid)> {
+    let w = w.ok_or(("identity", Invalid::new("is required")))?;
+    let kind = match pb::IdentityKind::try_from(w.kind) {
+        Ok(pb::IdentityKind::ResidentIdCard) => IdentityKind::ResidentIdCard,
+        Ok(pb::IdentityKind::ForeignPermanentResidentIdCard) => {
+            IdentityKind::ForeignPermanentResidentIdCard
+        }
+        Ok(pb::IdentityKind::HongKongMacaoPermit) => IdentityKind::HongKongMacaoPermit,
+        Ok(pb::IdentityKind::TaiwanPermit) => IdentityKind::TaiwanPermit,
+        Ok(pb::IdentityKind::Passport) => IdentityKind::Passport,
+        Ok(pb::IdentityKind::UnifiedSocialCreditCode) => IdentityKind::UnifiedSocialCreditCode,
+        Ok(pb::IdentityKind::ForeignRegistration) => IdentityKind::ForeignRegistration,
+        _ => return Err(("identity.kind", unknown("identity document kind", w.kind))),
+    };
+    Identity::parse(kind, &w.number).map_err(|e| ("identity.number", e))
+}
+
+fn party(v: &mut Violations, path: &str, w: &pb::Party) -> Option<Party> {
+    let reference = v.check(format!("{path}.reference"), PartyRef::parse(&w.reference));
+    let role = v.check(
+        format!("{path}.role"),
+        match pb::PartyRole::try_from(w.role) {
+            Ok(pb::PartyRole::Claimant) => Ok(PartyRole::Claimant),
+            Ok(pb::PartyRole::Respondent) => Ok(PartyRole::Respondent),
+            Ok(pb::PartyRole::ThirdParty) => Ok(PartyRole::ThirdParty),
+            _ => Err(unknown("party role", w.role)),
+        },
+    );
+    let person = v.check(
+        format!("{path}.person"),
+        match pb::PersonKind::try_from(w.person) {
+            Ok(pb::PersonKind::Natural) => Ok(PersonKind::Natural),
+            Ok(pb::PersonKind::Legal) => Ok(PersonKind::Legal),
+            _ => Err(unknown("person kind (NATURAL or LEGAL)", w.person)),
+        },
+    );
+    let name = v.check(format!("{path}.name"), Line::parse(&w.name));
+    let identity = match identity(w.identity.as_ref()) {
+        Ok(i) => Some(i),
+        Err((field, e)) => {
+            v.push(format!("{path}.{field}"), e.rule);
+            None
+        }
+    };
+    let contact = v.check(format!("{path}.contact"), Line::parse(&w.contact));
+    let service_address = v.check(
+        format!("{path}.service_address"),
+        Line::parse(&w.service_address),
+    );
+    Some(Party {
+        reference: reference?,
+        role: role?,
+        person: person?,
+        name: name?,
+        identity: identity?,
+        contact: contact?,
+        service_address: service_address?,
+    })
+}
+
+fn document(v: &mut Violations, path: &str, w: &pb::Document) -> Option<Document> {
+    let name = v.check(format!("{path}.name"), Line::parse(&w.name));
+    let media_type = v.check(
+        format!("{path}.media_type"),
+        MediaType::parse(&w.media_type),
+    );
+    let sha256 = v.check(format!("{path}.sha256"), Sha256Digest::parse(&w.sha256));
+    let location = v.check(
+        format!("{path}.url"),
+        optional(&w.url, DocumentUrl::parse)
+            .map(|u| u.map_or(DocumentLocation::Stored, DocumentLocation::Url)),
+    );
+    Some(Document {
+        name: name?,
+        media_type: media_type?,
+        size_bytes: w.size_bytes,
+        sha256: sha256?,
+        location: location?,
+    })
+}
+
+fn consent(v: &mut Violations, path: &str, w: &pb::Consent) -> Option<Consent> {
+    let party = v.check(format!("{path}.party"), PartyRef::parse(&w.party));
+    let given_at = v.check(
+        format!("{path}.given_at"),
+        w.given_at
+            .as_ref()
+            .ok_or_else(|| Invalid::new("is required"))
+            .and_then(time::from_wire),
+    );
+    let method = v.check(
+        format!("{path}.method"),
+        match pb::ConsentMethod::try_from(w.method) {
+            Ok(pb::ConsentMethod::Written) => Ok(ConsentMethod::Written),
+            Ok(pb::ConsentMethod::Online) => Ok(ConsentMethod::Online),
+            Ok(pb::ConsentMethod::RecordedOral) => Ok(ConsentMethod::RecordedOral),
+            _ => Err(unknown("consent method", w.method)),
+        },
+    );
+    Some(Consent {
+        party: party?,
+        given_at: given_at?,
+        method: method?,
+    })
+}
+
+/// Translates `w`, reporting fields under `prefix` (e.g. `bundle` or
+/// `bundles[3]`).
+pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, Violations> {
+    let mut v = Violations::new();
+    let at = |field: &str| format!("{prefix}.{field}");
+    let court_referral_id = v.check(
+        at("court_referral_id"),
+        CourtReferralId::parse(&w.court_referral_id),
+    );
+    let court = v.check(at("court"), CourtCode::parse(&w.court));
+    let case_number = v.check(
+        at("case_number"),
+        optional(&w.case_number, CaseNumber::parse),
+    );
+    let kind = match kind(w) {
+        Ok(k) => Some(k),
+        Err((field, e)) => {
+            v.push(at(field), e.rule);
+            None
+        }
+    };
+    let cause_of_action = v.check(at("cause_of_action"), Line::parse(&w.cause_of_action));
+    let domain = v.check(at("domain"), domain(w.domain));
+    let parties: Vec<Option<Party>> = w
+        .parties
+        .iter()
+        .enumerate()
+        .map(|(i, p)| party(&mut v, &at(&format!("parties[{i}]")), p))
+        .collect();
+    let claims: Vec<Option<Claim>> = w
+        .claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let path = at(&format!("claims[{i}]"));
+            let description = v.check(
+                format!("{path}.description"),
+                Narrative::parse(&c.description),
+            );
+            let amount = check_money(&mut v, &format!("{path}.amount"), c.amount.as_ref());
+            Some(Claim {
+                description: description?,
+                amount: amount?,
+            })
+        })
+        .collect();
+    let amount_in_dispute = check_money(
+        &mut v,
+        &at("amount_in_dispute"),
+        w.amount_in_dispute.as_ref(),
+    );
+    let documents: Vec<Option<Document>> = w
+        .documents
+        .iter()
+        .enumerate()
+        .map(|(i, d)| document(&mut v, &at(&format!("documents[{i}]")), d))
+        .collect();
+    let consents: Vec<Option<Consent>> = w
+        .consents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| consent(&mut v, &at(&format!("consents[{i}]")), c))
+        .collect();
+    let preferred_organisation = v.check(
+        at("preferred_organisation"),
+        optional(&w.preferred_organisation, OrganisationId::parse),
+    );
+    let summary = v.check(at("summary"), optional(&w.summary, Narrative::parse));
+    if !v.is_empty() {
+        return Err(v);
+    }
+    // With no violation recorded every field parsed, so every `?` below holds.
+    let bundle = (|| {
+        Some(CaseBundle {
+            court_referral_id: court_referral_id?,
+            court: court?,
+            case_number: case_number?,
+            kind: kind?,
+            cause_of_action: cause_of_action?,
+            domain: domain?,
+            parties: all(parties)?,
+            claims: all(claims)?,
+            amount_in_dispute: amount_in_dispute?,
+            documents: all(documents)?,
+            consents: all(consents)?,
+            preferred_organisation: preferred_organisation?,
+            summary: summary?,
+        })
+    })()
+    .ok_or_else(|| {
+        let mut v = Violations::new();
+        v.push(prefix, "could not be read");
+        v
+    })?;
+    if let Err(inner) = bundle.validate() {
+        let mut v = Violations::new();
+        v.nest(prefix, inner);
+        return Err(v);
+    }
+    Ok(bundle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::court::view::bundle_to_wire;
+    use mediation_core::fixtures::sample_bundle;
+
+    #[test]
+    fn a_bundle_survives_the_round_trip_through_the_wire() {
+        let wire = bundle_to_wire(&sample_bundle());
+        assert_eq!(bundle_from_wire("bundle", &wire).unwrap(), sample_bundle());
+    }
+
+    #[test]
+    fn every_bad_field_is_named_by_its_request_path() {
+        let mut wire = bundle_to_wire(&sample_bundle());
+        wire.court = "X".into();
+        wire.kind = 9;
+        wire.parties[1].identity.as_mut().unwrap().number = "91350100M000100Y44".into();
+        wire.consents[0].given_at = None;
+        wire.amount_in_dispute.as_mut().unwrap().amount = "1.234".into();
+        let v = bundle_from_wire("bundle", &wire).unwrap_err();
+        assert_eq!(
+            v.fields().collect::<Vec<_>>(),
+            [
+                "bundle.court",
+                "bundle.kind",
+                "bundle.parties[1].identity.number",
+                "bundle.amount_in_dispute.amount",
+                "bundle.consents[0].given_at"
+            ],
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn cross_field_rules_use_the_same_paths() {
+        let mut wire = bundle_to_wire(&sample_bundle());
+        wire.consents.clear();
+        let v = bundle_from_wire("bundles[7]", &wire).unwrap_err();
+        assert_eq!(v.fields().collect::<Vec<_>>(), ["bundles[7].consents"]);
+    }
+}

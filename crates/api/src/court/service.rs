@@ -1,0 +1,258 @@
+//! The `CourtGateway` service.
+
+use std::sync::Arc;
+
+use mediation_core::court::{CaseNumber, CourtCode};
+use mediation_core::ids::ReferralId;
+use mediation_core::outcome::{Ruling, RulingOutcome};
+use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::text::Narrative;
+use mediation_core::{Invalid, Violations};
+use mediation_delivery::RelayHandle;
+use mediation_proto::court::v1 as pb;
+use mediation_proto::court::v1::court_gateway_server::CourtGateway;
+use mediation_service::{Gateway, ServiceError, Submission};
+use tonic::{Request, Response, Status};
+
+use super::bundle::bundle_from_wire;
+use super::view::{referral_to_wire, status_to_wire};
+use crate::status::{from_service, invalid, invalid_field};
+use crate::time;
+
+/// The most bundles one batch may hold.
+pub const MAX_BATCH: usize = 1_000;
+
+/// Serves court systems.
+#[derive(Debug)]
+pub struct CourtService<S> {
+    gateway: Arc<Gateway<S>>,
+    relay: Option<RelayHandle>,
+}
+
+impl<S> CourtService<S> {
+    /// `relay`, when given, is woken after each command so deliveries start at
+    /// once instead of at the relay's next poll.
+    pub fn new(gateway: Arc<Gateway<S>>, relay: Option<RelayHandle>) -> Self {
+        Self { gateway, relay }
+    }
+
+    fn wake(&self) {
+        if let Some(relay) = &self.relay {
+            relay.wake();
+        }
+    }
+}
+
+fn referral_id(field: &str, value: &str) -> Result<ReferralId, Status> {
+    ReferralId::parse(value).map_err(|e| invalid_field(field, e.rule))
+}
+
+fn submitted(s: &Submission) -> pb::SubmitReferralResponse {
+    pb::SubmitReferralResponse {
+        referral_id: s.referral.id().to_string(),
+        created: s.created,
+        status: status_to_wire(s.referral.status()).into(),
+    }
+}
+
+impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
+    async fn submit_one(
+        &self,
+        prefix: &str,
+        wire: Option<&pb::CaseBundle>,
+    ) -> Result<Submission, ServiceError> {
+        let wire = wire.ok_or_else(|| {
+            let mut v = Violations::new();
+            v.push(prefix, "is required");
+            ServiceError::Invalid(v)
+        })?;
+        let bundle = bundle_from_wire(prefix, wire)?;
+        let actor = format!("court:{}", bundle.court);
+        self.gateway.submit(bundle, &actor).await
+    }
+}
+
+#[tonic::async_trait]
+impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
+    async fn submit_referral(
+        &self,
+        request: Request<pb::SubmitReferralRequest>,
+    ) -> Result<Response<pb::SubmitReferralResponse>, Status> {
+        let request = request.into_inner();
+        let submission = self
+            .submit_one("bundle", request.bundle.as_ref())
+            .await
+            .map_err(|e| from_service(&e))?;
+        self.wake();
+        Ok(Response::new(submitted(&submission)))
+    }
+
+    async fn submit_batch(
+        &self,
+        request: Request<pb::SubmitBatchRequest>,
+    ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+        let request = request.into_inner();
+        if request.bundles.len() > MAX_BATCH {
+            return Err(invalid_field(
+                "bundles",
+                format!(
+                    "a batch holds at most {MAX_BATCH} bundles, got {}",
+                    request.bundles.len()
+                ),
+            ));
+        }
+        if request.bundles.is_empty() {
+            return Err(invalid_field(
+                "bundles",
+                "a batch needs at least one bundle",
+            ));
+        }
+        let mut results = Vec::with_capacity(request.bundles.len());
+        for (i, bundle) in request.bundles.iter().enumerate() {
+            let result = match self
+                .submit_one(&format!("bundles[{i}]"), Some(bundle))
+                .await
+            {
+                Ok(s) => pb::batch_result::Result::Accepted(submitted(&s)),
+                Err(e) => {
+                    let status = from_service(&e);
+                    let violations = match &e {
+                        ServiceError::Invalid(v) => {
+                            v.0.iter()
+                                .map(|f| pb::FieldViolation {
+                                    field: f.field.clone(),
+                                    description: f.rule.clone(),
+                                })
+                                .collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    pb::batch_result::Result::Rejected(pb::Rejection {
+                        code: format!("{:?}", status.code()),
+                        message: status.message().to_owned(),
+                        violations,
+                    })
+                }
+            };
+            results.push(pb::BatchResult {
+                result: Some(result),
+            });
+        }
+        self.wake();
+        Ok(Response::new(pb::SubmitBatchResponse { results }))
+    }
+
+    async fn get_referral(
+        &self,
+        request: Request<pb::GetReferralRequest>,
+    ) -> Result<Response<pb::GetReferralResponse>, Status> {
+        let id = referral_id("referral_id", &request.into_inner().referral_id)?;
+        let history = self
+            .gateway
+            .store()
+            .history(&id)
+            .map_err(|e| from_service(&e.into()))?
+            .ok_or_else(|| Status::not_found("referral not found"))?;
+        let referral = mediation_core::Referral::replay(&history)
+            .map_err(|e| Status::internal(format!("stored history cannot be read: {e}")))?;
+        Ok(Response::new(referral_to_wire(&referral, &history)))
+    }
+
+    async fn recall_referral(
+        &self,
+        request: Request<pb::RecallReferralRequest>,
+    ) -> Result<Response<pb::RecallReferralResponse>, Status> {
+        let request = request.into_inner();
+        let mut v = Violations::new();
+        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
+        let court = v.check("court", CourtCode::parse(&request.court));
+        let reason = v.check("reason", Narrative::parse(&request.reason));
+        let (Some(id), Some(court), Some(reason)) = (id, court, reason) else {
+            return Err(invalid(&v));
+        };
+        let actor = format!("court:{court}");
+        let referral = self
+            .gateway
+            .execute(&id, &actor, "recall_referral", |r, c| {
+                r.recall(&court, reason.clone(), c.now)
+            })
+            .await
+            .map_err(|e| from_service(&e))?;
+        self.wake();
+        Ok(Response::new(pb::RecallReferralResponse {
+            status: status_to_wire(referral.status()).into(),
+        }))
+    }
+
+    async fn record_ruling(
+        &self,
+        request: Request<pb::RecordRulingRequest>,
+    ) -> Result<Response<pb::RecordRulingResponse>, Status> {
+        let request = request.into_inner();
+        let mut v = Violations::new();
+        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
+        let court = v.check("court", CourtCode::parse(&request.court));
+        let outcome = v.check(
+            "outcome",
+            match pb::RulingOutcome::try_from(request.outcome) {
+                Ok(pb::RulingOutcome::Confirmed) => Ok(RulingOutcome::Confirmed),
+                Ok(pb::RulingOutcome::NotAccepted) => Ok(RulingOutcome::NotAccepted),
+                Ok(pb::RulingOutcome::Dismissed) => Ok(RulingOutcome::Dismissed),
+                _ => Err(Invalid::new("must be CONFIRMED, NOT_ACCEPTED or DISMISSED")),
+            },
+        );
+        let case_number = v.check(
+            "case_number",
+            if request.case_number.trim().is_empty() {
+                Ok(None)
+            } else {
+                CaseNumber::parse(&request.case_number).map(Some)
+            },
+        );
+        let reasons = v.check(
+            "reasons",
+            if request.reasons.trim().is_empty() {
+                Ok(None)
+            } else {
+                Narrative::parse(&request.reasons).map(Some)
+            },
+        );
+        let ruled_at = v.check(
+            "ruled_at",
+            request
+                .ruled_at
+                .as_ref()
+                .ok_or_else(|| Invalid::new("is required"))
+                .and_then(time::from_wire),
+        );
+        let (
+            Some(id),
+            Some(court),
+            Some(outcome),
+            Some(case_number),
+            Some(reasons),
+            Some(ruled_at),
+        ) = (id, court, outcome, case_number, reasons, ruled_at)
+        else {
+            return Err(invalid(&v));
+        };
+        let ruling = Ruling {
+            outcome,
+            case_number,
+            reasons,
+            ruled_at,
+        };
+        let actor = format!("court:{court}");
+        let referral = self
+            .gateway
+            .execute(&id, &actor, "record_ruling", |r, c| {
+                r.record_ruling(&court, ruling.clone(), c.now)
+            })
+            .await
+            .map_err(|e| from_service(&e))?;
+        self.wake();
+        Ok(Response::new(pb::RecordRulingResponse {
+            status: status_to_wire(referral.status()).into(),
+        }))
+    }
+}

@@ -1,0 +1,10 @@
+//! The gateway's gRPC edge. Generated wire types stop here: each service
+//! translates requests into domain values (reporting every invalid field at
+//! once), runs the command through `mediation-service`, and translates the
+//! answer back. [`status`] is the one place domain and service errors become
+//! gRPC status codes. [`court::CourtTransport`] delivers the outbox's messages to
+//! court systems over gRPC.
+
+pub mod court;
+pub mod status;
+mod time;

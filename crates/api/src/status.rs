@@ -1,0 +1,115 @@
+//! Errors to gRPC status codes, in one place.
+//!
+//! - invalid input → `INVALID_ARGUMENT`, with a `google.rpc.BadRequest` naming
+//!   every offending field;
+//! - a referral that is not the caller's, or does not exist → `NOT_FOUND` (the
+//!   two are not told apart, so another tenant's referral does not leak);
+//! - a command that does not fit the referral's state, or a deadline passed →
+//!   `FAILED_PRECONDITION`;
+//! - a court referral id reused with different content → `ALREADY_EXISTS`;
+//! - contention → `ABORTED` (retry); the store unavailable → `UNAVAILABLE`;
+//!   corrupt data → `INTERNAL`.
+
+use mediation_core::store::StoreError;
+use mediation_core::{TransitionError, Violations};
+use mediation_service::ServiceError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// `INVALID_ARGUMENT` with one field violation per broken rule.
+pub fn invalid(violations: &Violations) -> Status {
+    let mut details = ErrorDetails::new();
+    for e in &violations.0 {
+        details.add_bad_request_violation(e.field.clone(), e.rule.clone());
+    }
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("invalid request: {violations}"),
+        details,
+    )
+}
+
+/// The status for a service error.
+pub fn from_service(error: &ServiceError) -> Status {
+    match error {
+        ServiceError::Invalid(v) => invalid(v),
+        ServiceError::Transition(t) => from_transition(t),
+        ServiceError::NotFound(id) => Status::not_found(format!("referral {id} not found")),
+        ServiceError::Conflict { existing } => Status::already_exists(format!(
+            "the court referral id is already used by referral {existing} with different content"
+        )),
+        ServiceError::Contention(what) => {
+            Status::aborted(format!("{what} is changing too fast; try again"))
+        }
+        ServiceError::Store(StoreError::Unavailable(why)) => {
+            Status::unavailable(format!("store unavailable: {why}"))
+        }
+        ServiceError::Store(StoreError::NotFound(what)) => {
+            Status::not_found(format!("{what} not found"))
+        }
+        ServiceError::Store(e) => {
+            tracing::error!(error = %e, "store error");
+            Status::internal("internal storage error")
+        }
+    }
+}
+
+fn from_transition(t: &TransitionError) -> Status {
+    match t {
+        TransitionError::Invalid(v) => invalid(v),
+        // Acting on a referral that is not yours looks exactly like acting on
+        // one that does not exist.
+        TransitionError::NotAssigned { .. } | TransitionError::NotReferringCourt { .. } => {
+            Status::not_found("referral not found")
+        }
+        TransitionError::Calendar(e) => {
+            Status::internal(format!("deadline cannot be computed: {e}"))
+        }
+        other => Status::failed_precondition(other.to_string()),
+    }
+}
+
+/// `INVALID_ARGUMENT` for a single field.
+pub fn invalid_field(field: &str, rule: impl Into<String>) -> Status {
+    let mut v = Violations::new();
+    v.push(field, rule);
+    invalid(&v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_become_bad_request_details() {
+        let mut v = Violations::new();
+        v.push("bundle.consents", "required");
+        v.push("bundle.parties[0].identity.number", "check digit is wrong");
+        let status = invalid(&v);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let bad = status.get_details_bad_request().unwrap();
+        let fields: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            ["bundle.consents", "bundle.parties[0].identity.number"]
+        );
+    }
+
+    #[test]
+    fn another_tenants_referral_is_not_found() {
+        let s = from_service(&ServiceError::Transition(
+            TransitionError::NotReferringCourt {
+                court: "京0106".into(),
+            },
+        ));
+        assert_eq!(s.code(), Code::NotFound);
+        assert!(
+            !s.message().contains("京0106"),
+            "the message must not reveal the owner"
+        );
+    }
+}
