@@ -1,23 +1,402 @@
-//! Choosing the mediation organisation. The roster-based router is built with
-//! the gRPC gateway; the domain only defines what a router answers.
+//! Choosing the mediation organisation.
+//!
+//! Only organisations on the roster of specially invited organisations
+//! (特邀调解组织名册) may receive referrals, and a roster confirmed by a higher
+//! court may be used by the courts below it. Among those, the parties' own
+//! choice is taken when it is eligible; otherwise an organisation is chosen by
+//! the nature of the dispute (domain and cause of action against the
+//! organisation's accepted scope), its region relative to the referring court,
+//! its specialities, and its spare capacity. An organisation that declined or
+//! let the acceptance deadline pass is not offered the referral again. Every
+//! decision records its reasons; when nothing is eligible the answer says why.
 
-use crate::lifecycle::{Assignment, Referral};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::RwLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::DisputeDomain;
+use crate::court::CourtCode;
+use crate::ids::OrganisationId;
+use crate::lifecycle::{Assignment, Change, Event, Referral};
+use crate::partner::Partner;
+use crate::text::Line;
 
 /// Picks the next organisation for a referral.
 pub trait Router: Send + Sync + std::fmt::Debug {
     /// The organisation to offer `referral` to next, with the reasons for the
-    /// choice, or `None` (with the reason) when no organisation is eligible.
-    /// Organisations in [`Referral::excluded`] must not be chosen.
+    /// choice, or the reason no organisation is eligible. Organisations in
+    /// [`Referral::excluded`] must not be chosen.
     fn route(&self, referral: &Referral) -> Result<(Assignment, Vec<String>), String>;
+
+    /// Learns from committed events, e.g. to keep organisations' loads.
+    fn observe(&self, _referral: &Referral, _events: &[Event]) {}
 }
 
-/// A router with no roster: nothing is ever eligible, so a referral whose
-/// organisation failed to accept goes back to the court.
+/// A router with no roster: nothing is ever eligible, so a referral goes back
+/// to the court.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoRoster;
 
 impl Router for NoRoster {
     fn route(&self, _: &Referral) -> Result<(Assignment, Vec<String>), String> {
         Err("no roster of mediation organisations is configured".into())
+    }
+}
+
+/// One organisation on a roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterEntry {
+    pub id: OrganisationId,
+    pub name: Line,
+    /// The partner platform it works on.
+    pub partner: Partner,
+    /// The court that confirmed it onto its roster; that court and the courts
+    /// below it may refer to it.
+    pub confirmed_by: CourtCode,
+    /// Where it sits, as the court code of its area.
+    pub region: CourtCode,
+    /// The kinds of dispute it accepts.
+    pub domains: BTreeSet<DisputeDomain>,
+    /// The causes of action it accepts; empty means every cause in its domains.
+    #[serde(default)]
+    pub causes: BTreeSet<Line>,
+    /// Fields it is known for, matched against the cause of action.
+    #[serde(default)]
+    pub specialities: BTreeSet<Line>,
+    /// How many referrals it can have open at once.
+    pub capacity: u32,
+}
+
+/// The roster, and how many referrals each organisation has open.
+#[derive(Debug, Default)]
+pub struct Roster {
+    entries: RwLock<Vec<RosterEntry>>,
+    load: RwLock<BTreeMap<OrganisationId, u32>>,
+}
+
+impl Roster {
+    pub fn new(entries: Vec<RosterEntry>) -> Self {
+        Self {
+            entries: RwLock::new(entries),
+            load: RwLock::default(),
+        }
+    }
+
+    /// Replaces the roster (a reload); loads are kept.
+    pub fn replace(&self, entries: Vec<RosterEntry>) {
+        *self.entries.write().unwrap_or_else(|p| p.into_inner()) = entries;
+    }
+
+    /// Sets an organisation's open referrals, e.g. when rebuilt at start-up.
+    pub fn set_load(&self, organisation: OrganisationId, open: u32) {
+        self.load
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(organisation, open);
+    }
+
+    pub fn load_of(&self, organisation: &OrganisationId) -> u32 {
+        self.load
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(organisation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn adjust(&self, organisation: &OrganisationId, up: bool) {
+        let mut load = self.load.write().unwrap_or_else(|p| p.into_inner());
+        let n = load.entry(organisation.clone()).or_insert(0);
+        *n = if up {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        };
+    }
+
+    /// Why `entry` cannot take `referral`, or `None` when it can.
+    fn ineligible(&self, entry: &RosterEntry, referral: &Referral) -> Option<String> {
+        let bundle = referral.bundle();
+        if !bundle.court.is_within(&entry.confirmed_by) {
+            return Some(format!(
+                "not on the roster of court {} (confirmed by {})",
+                bundle.court, entry.confirmed_by
+            ));
+        }
+        if referral.excluded().contains(&entry.id) {
+            return Some("already declined or let the acceptance deadline pass".into());
+        }
+        if !entry.domains.contains(&bundle.domain) {
+            return Some(format!("does not take {:?} disputes", bundle.domain));
+        }
+        if !entry.causes.is_empty() && !entry.causes.contains(&bundle.cause_of_action) {
+            return Some(format!("does not take {}", bundle.cause_of_action));
+        }
+        let load = self.load_of(&entry.id);
+        if load >= entry.capacity {
+            return Some(format!("at capacity ({load} of {})", entry.capacity));
+        }
+        None
+    }
+}
+
+/// How many leading characters two court codes share: the nearer the regions,
+/// the longer the common prefix.
+fn proximity(a: &CourtCode, b: &CourtCode) -> usize {
+    a.as_str()
+        .chars()
+        .zip(b.as_str().chars())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+impl Router for Roster {
+    fn route(&self, referral: &Referral) -> Result<(Assignment, Vec<String>), String> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let bundle = referral.bundle();
+        let mut reasons = Vec::new();
+        let assign = |entry: &RosterEntry| Assignment {
+            partner: entry.partner,
+            organisation: entry.id.clone(),
+            mediator: None,
+        };
+        if let Some(chosen) = &bundle.preferred_organisation {
+            match entries.iter().find(|e| &e.id == chosen) {
+                Some(entry) => match self.ineligible(entry, referral) {
+                    None => {
+                        reasons.push(format!(
+                            "chosen by the parties: {} ({})",
+                            entry.name, entry.id
+                        ));
+                        return Ok((assign(entry), reasons));
+                    }
+                    Some(why) => reasons.push(format!("the parties chose {chosen}, which {why}")),
+                },
+                None => reasons.push(format!("the parties chose {chosen}, which is on no roster")),
+            }
+        }
+        let mut refusals = Vec::new();
+        let mut best: Option<(&RosterEntry, (usize, bool, u32))> = None;
+        for entry in entries.iter() {
+            if let Some(why) = self.ineligible(entry, referral) {
+                refusals.push(format!("{}: {why}", entry.id));
+                continue;
+            }
+            let near = proximity(&entry.region, &bundle.court);
+            let special = entry
+                .specialities
+                .iter()
+                .any(|s| bundle.cause_of_action.as_str().contains(s.as_str()));
+            let spare = entry.capacity - self.load_of(&entry.id);
+            let score = (near, special, spare);
+            // Ties go to the roster's order, which keeps the choice stable.
+            if best.as_ref().is_none_or(|(_, b)| score > *b) {
+                best = Some((entry, score));
+            }
+        }
+        match best {
+            Some((entry, (_, special, spare))) => {
+                reasons.push(format!(
+                    "{} ({}) takes {:?} disputes of {}",
+                    entry.name, entry.id, bundle.domain, bundle.cause_of_action
+                ));
+                reasons.push(format!(
+                    "sits in {}, the nearest eligible to court {}",
+                    entry.region, bundle.court
+                ));
+                if special {
+                    reasons.push("its specialities match the cause of action".into());
+                }
+                reasons.push(format!("spare capacity {spare} of {}", entry.capacity));
+                Ok((assign(entry), reasons))
+            }
+            None => {
+                let mut why = format!(
+                    "no organisation on the roster can take this referral of court {}",
+                    bundle.court
+                );
+                if !refusals.is_empty() {
+                    why.push_str(": ");
+                    why.push_str(&refusals.join("; "));
+                }
+                Err(why)
+            }
+        }
+    }
+
+    fn observe(&self, referral: &Referral, events: &[Event]) {
+        for event in events {
+            match &event.change {
+                Change::Routed { assignment, .. } => self.adjust(&assignment.organisation, true),
+                Change::Declined { organisation, .. }
+                | Change::AcceptanceOverdue { organisation, .. } => {
+                    self.adjust(organisation, false)
+                }
+                Change::AgreementReached { .. }
+                | Change::MediationFailed { .. }
+                | Change::ShamMediationSuspected { .. }
+                | Change::Recalled { .. } => {
+                    if let Some(a) = referral.assignment() {
+                        self.adjust(&a.organisation, false);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deadline::DeadlinePolicy;
+    use crate::fixtures::*;
+    use crate::outcome::{DeclineCode, DeclineReason};
+
+    fn entry(id: &str, confirmed_by: &str, region: &str, capacity: u32) -> RosterEntry {
+        RosterEntry {
+            id: organisation(id),
+            name: line(&format!("{id} 调解中心")),
+            partner: Partner::Ccpit,
+            confirmed_by: court(confirmed_by),
+            region: court(region),
+            domains: [DisputeDomain::Commercial].into(),
+            causes: BTreeSet::new(),
+            specialities: BTreeSet::new(),
+            capacity,
+        }
+    }
+
+    fn referral() -> Referral {
+        Referral::receive(
+            referral_id(),
+            sample_bundle(),
+            at("2025-03-03T09:00:00+08:00"),
+        )
+        .unwrap()
+        .0
+    }
+
+    #[test]
+    fn the_nearest_eligible_organisation_is_chosen_with_reasons() {
+        let roster = Roster::new(vec![
+            entry("far", "京", "京02", 10),
+            entry("near", "京", "京0105", 10),
+            entry("other-province", "沪", "沪01", 10),
+        ]);
+        let (a, reasons) = roster.route(&referral()).unwrap();
+        assert_eq!(a.organisation, organisation("near"));
+        assert!(
+            reasons.iter().any(|r| r.contains("nearest eligible")),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn a_higher_courts_roster_serves_the_courts_below_but_not_others() {
+        let roster = Roster::new(vec![entry("shanghai", "沪", "沪01", 10)]);
+        let why = roster.route(&referral()).unwrap_err();
+        assert!(why.contains("not on the roster of court 京0105"), "{why}");
+        let roster = Roster::new(vec![entry("beijing", "京01", "京01", 10)]);
+        assert!(roster.route(&referral()).is_ok(), "京0105 sits below 京01");
+    }
+
+    #[test]
+    fn the_parties_choice_wins_when_eligible_and_is_explained_when_not() {
+        let mut bundle = sample_bundle();
+        bundle.preferred_organisation = Some(organisation("chosen"));
+        let r = Referral::receive(referral_id(), bundle, at("2025-03-03T09:00:00+08:00"))
+            .unwrap()
+            .0;
+        let roster = Roster::new(vec![
+            entry("near", "京", "京0105", 10),
+            entry("chosen", "京", "京02", 10),
+        ]);
+        let (a, reasons) = roster.route(&r).unwrap();
+        assert_eq!(a.organisation, organisation("chosen"));
+        assert!(reasons[0].contains("chosen by the parties"));
+        roster.set_load(organisation("chosen"), 10);
+        let (a, reasons) = roster.route(&r).unwrap();
+        assert_eq!(a.organisation, organisation("near"));
+        assert!(reasons[0].contains("at capacity (10 of 10)"), "{reasons:?}");
+    }
+
+    #[test]
+    fn scope_speciality_and_capacity_decide_and_declined_organisations_are_skipped() {
+        let mut labour = entry("labour-only", "京", "京0105", 10);
+        labour.domains = [DisputeDomain::Labour].into();
+        let mut narrow = entry("loans-only", "京", "京0105", 10);
+        narrow.causes = [line("借款合同纠纷")].into();
+        let mut special = entry("sales", "京", "京01", 10);
+        special.specialities = [line("买卖合同")].into();
+        let plain = entry("plain", "京", "京01", 10);
+        let roster = Roster::new(vec![labour, narrow, plain, special]);
+        let (a, reasons) = roster.route(&referral()).unwrap();
+        assert_eq!(a.organisation, organisation("sales"));
+        assert!(
+            reasons.iter().any(|r| r.contains("specialities")),
+            "{reasons:?}"
+        );
+
+        let calendar = shipped_calendar();
+        let mut r = referral();
+        let routed = r
+            .route(
+                a,
+                reasons,
+                at("2025-03-03T10:00:00+08:00"),
+                &calendar,
+                &DeadlinePolicy::default(),
+            )
+            .unwrap();
+        r.apply_all(&routed);
+        roster.observe(&r, &routed);
+        assert_eq!(roster.load_of(&organisation("sales")), 1);
+        let reason = DeclineReason {
+            code: DeclineCode::NoCapacity,
+            explanation: narrative("满负荷"),
+        };
+        let declined = r
+            .decline(
+                &organisation("sales"),
+                vec![reason],
+                at("2025-03-03T11:00:00+08:00"),
+            )
+            .unwrap();
+        r.apply_all(&declined);
+        roster.observe(&r, &declined);
+        assert_eq!(roster.load_of(&organisation("sales")), 0);
+        let (next, _) = roster.route(&r).unwrap();
+        assert_eq!(next.organisation, organisation("plain"));
+
+        roster.set_load(organisation("plain"), 10);
+        let why = roster.route(&r).unwrap_err();
+        assert!(
+            why.contains("labour-only: does not take Commercial disputes"),
+            "{why}"
+        );
+        assert!(
+            why.contains("loans-only: does not take 买卖合同纠纷"),
+            "{why}"
+        );
+        assert!(why.contains("sales: already declined"), "{why}");
+        assert!(why.contains("plain: at capacity (10 of 10)"), "{why}");
+    }
+
+    #[test]
+    fn a_roster_entry_reads_from_toml_like_data() {
+        let json = r#"{"id":"ccpit-bj","name":"北京调解中心","partner":"ccpit","confirmed_by":"京","region":"京01",
+            "domains":["commercial"],"capacity":5}"#;
+        let e: RosterEntry = serde_json::from_str(json).unwrap();
+        assert_eq!(e.capacity, 5);
+        let bad = json.replace("\"京\"", "\"X\"");
+        assert!(
+            serde_json::from_str::<RosterEntry>(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("province")
+        );
     }
 }
