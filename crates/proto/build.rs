@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use prost::Message;
 
-const FILES: &[&str] = &["mediation/court/v1/court.proto"];
+const FILES: &[&str] = &[
+    "mediation/court/v1/court.proto",
+    "mediation/ccpit/v1/ccpit.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");

@@ -2,6 +2,7 @@
 //! One test binary for the whole project; modules group the stories.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod ccpit_flow;
 mod cli;
 mod court_api;
 mod crash;

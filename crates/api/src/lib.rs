@@ -5,6 +5,8 @@
 //! gRPC status codes. [`court::CourtTransport`] delivers the outbox's messages to
 //! court systems over gRPC.
 
+pub mod ccpit;
 pub mod court;
 pub mod status;
 mod time;
+pub mod transport;

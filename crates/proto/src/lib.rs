@@ -7,6 +7,12 @@
     missing_debug_implementations
 )]
 
+pub mod ccpit {
+    pub mod v1 {
+        tonic::include_proto!("mediation.ccpit.v1");
+    }
+}
+
 pub mod court {
     pub mod v1 {
         tonic::include_proto!("mediation.court.v1");

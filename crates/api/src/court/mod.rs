@@ -10,4 +10,5 @@ mod view;
 pub use bundle::bundle_from_wire;
 pub use service::{CourtService, MAX_BATCH};
 pub use transport::CourtTransport;
+pub(crate) use transport::classify;
 pub use view::bundle_to_wire;

@@ -1,0 +1,137 @@
+//! Domain messages to what the platform receives.
+
+use mediation_core::bundle::PartyRole;
+use mediation_core::document::DocumentLocation;
+use mediation_core::lifecycle::Change;
+use mediation_core::store::PendingDelivery;
+use mediation_proto::ccpit::v1 as pb;
+
+use super::codes;
+use crate::time;
+
+/// What to send for a delivery, or `None` when the platform has no use for it.
+pub(crate) enum ToPlatform {
+    Offer(Box<pb::CaseOffer>),
+    Decision(pb::CourtDecision),
+}
+
+pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
+    let case_id = d.message.referral.to_string();
+    match &d.message.event.change {
+        Change::Routed {
+            assignment,
+            reasons,
+            acceptance_deadline,
+        } => {
+            let bundle = d.message.bundle.as_deref()?;
+            let participant = |p: &mediation_core::bundle::Party| pb::Participant {
+                reference: p.reference.to_string(),
+                name: p.name.to_string(),
+                enterprise: matches!(p.person, mediation_core::bundle::PersonKind::Legal),
+                document_type: codes::document_code(p.identity.kind()).to_owned(),
+                document_number: p.identity.number().to_owned(),
+                foreign: codes::is_foreign(p.identity.kind()),
+                contact: p.contact.to_string(),
+                address_for_service: p.service_address.to_string(),
+            };
+            let of_role = |role: PartyRole| {
+                bundle
+                    .parties
+                    .iter()
+                    .filter(|p| p.role == role)
+                    .map(participant)
+                    .collect()
+            };
+            let money = |a: &mediation_core::money::Amount| {
+                let text = a.to_string();
+                pb::Money {
+                    amount: text
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    currency: a.currency.to_string(),
+                }
+            };
+            Some(ToPlatform::Offer(Box::new(pb::CaseOffer {
+                message_id: d.id.to_string(),
+                case_id,
+                court_reference: bundle.court_referral_id.to_string(),
+                court: bundle.court.to_string(),
+                court_case_number: bundle
+                    .case_number
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                pre_litigation: matches!(
+                    bundle.kind,
+                    mediation_core::bundle::ReferralKind::Delegated
+                ),
+                mediation_centre: assignment.organisation.to_string(),
+                cause_of_action: bundle.cause_of_action.to_string(),
+                cross_border: bundle
+                    .parties
+                    .iter()
+                    .any(|p| codes::is_foreign(p.identity.kind())),
+                applicants: of_role(PartyRole::Claimant),
+                respondents: of_role(PartyRole::Respondent),
+                third_parties: of_role(PartyRole::ThirdParty),
+                amount_in_dispute: bundle.amount_in_dispute.as_ref().map(money),
+                claims: bundle
+                    .claims
+                    .iter()
+                    .map(|c| c.description.to_string())
+                    .collect(),
+                files: bundle
+                    .documents
+                    .iter()
+                    .map(|f| pb::CaseFile {
+                        name: f.name.to_string(),
+                        media_type: f.media_type.to_string(),
+                        size_bytes: f.size_bytes,
+                        sha256: f.sha256.to_string(),
+                        url: match &f.location {
+                            DocumentLocation::Stored => String::new(),
+                            DocumentLocation::Url(u) => u.to_string(),
+                        },
+                    })
+                    .collect(),
+                accept_by: Some(time::to_wire(acceptance_deadline.due_at)),
+                routing_reasons: reasons.clone(),
+                background: bundle
+                    .summary
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            })))
+        }
+        Change::RulingRecorded { ruling } => Some(ToPlatform::Decision(pb::CourtDecision {
+            message_id: d.id.to_string(),
+            case_id,
+            decision: Some(pb::court_decision::Decision::Ruling(
+                pb::ConfirmationRuling {
+                    outcome: codes::ruling_code(ruling.outcome).to_owned(),
+                    court_case_number: ruling
+                        .case_number
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    reasons: ruling
+                        .reasons
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    ruled_at: Some(time::to_wire(ruling.ruled_at)),
+                },
+            )),
+        })),
+        Change::Recalled { reason } => Some(ToPlatform::Decision(pb::CourtDecision {
+            message_id: d.id.to_string(),
+            case_id,
+            decision: Some(pb::court_decision::Decision::Recall(pb::Recall {
+                reason: reason.to_string(),
+            })),
+        })),
+        _ => None,
+    }
+}

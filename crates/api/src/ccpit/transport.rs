@@ -1,0 +1,46 @@
+//! Offering cases and court decisions to the CCPIT platform over gRPC.
+
+use mediation_core::outbox::Destination;
+use mediation_core::partner::Partner;
+use mediation_core::store::PendingDelivery;
+use mediation_delivery::{DeliveryError, Transport};
+use mediation_proto::ccpit::v1::ccpit_platform_client::CcpitPlatformClient;
+use tonic::transport::{Channel, Endpoint};
+
+use super::offer::{ToPlatform, to_platform};
+use crate::court::classify;
+
+#[derive(Debug, Clone)]
+pub struct CcpitTransport {
+    channel: Channel,
+}
+
+impl CcpitTransport {
+    /// `url`: the platform's gRPC address, e.g. `http://127.0.0.1:7100`.
+    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
+        Ok(Self {
+            channel: Endpoint::from_shared(url.to_owned())?.connect_lazy(),
+        })
+    }
+}
+
+impl Transport for CcpitTransport {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+        if delivery.message.destination != Destination::Partner(Partner::Ccpit) {
+            return Err(DeliveryError::Permanent(format!(
+                "the CCPIT transport cannot deliver to {}",
+                delivery.message.destination
+            )));
+        }
+        let mut client = CcpitPlatformClient::new(self.channel.clone());
+        let result = match to_platform(delivery) {
+            Some(ToPlatform::Offer(offer)) => client.offer_case(*offer).await.map(|_| ()),
+            Some(ToPlatform::Decision(decision)) => {
+                client.notify_court_decision(decision).await.map(|_| ())
+            }
+            // Nothing the platform needs: done.
+            None => return Ok(()),
+        };
+        result.or_else(|status| classify(&status))
+    }
+}

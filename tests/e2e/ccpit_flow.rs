@@ -1,0 +1,375 @@
+//! The main flow over real gRPC on loopback, with a simulated court system and a
+//! simulated CCPIT platform: the court refers, the gateway routes to a centre on
+//! the court's roster, the centre accepts, settles, applies for confirmation,
+//! the court rules, and each side hears what it must, in order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use mediation_api::ccpit::{CcpitService, CcpitTransport};
+use mediation_api::court::{CourtService, CourtTransport, bundle_to_wire};
+use mediation_api::transport::Destinations;
+use mediation_core::bundle::DisputeDomain;
+use mediation_core::clock::{Clock, ManualClock};
+use mediation_core::fixtures::{at, court, line, organisation, sample_bundle, shipped_calendar};
+use mediation_core::partner::Partner;
+use mediation_core::routing::{Roster, RosterEntry};
+use mediation_delivery::{Relay, RelayOptions};
+use mediation_proto::ccpit::v1 as cp;
+use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
+use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGatewayServer;
+use mediation_proto::ccpit::v1::ccpit_platform_server::{CcpitPlatform, CcpitPlatformServer};
+use mediation_proto::court::v1 as pb;
+use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
+use mediation_proto::court::v1::court_gateway_server::CourtGatewayServer;
+use mediation_proto::court::v1::court_receiver_server::{CourtReceiver, CourtReceiverServer};
+use mediation_service::{Gateway, Policies};
+use mediation_store::{Options, SledStore};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::StatusExt;
+
+#[derive(Debug, Default, Clone)]
+struct Court {
+    events: Arc<Mutex<Vec<String>>>,
+}
+
+#[tonic::async_trait]
+impl CourtReceiver for Court {
+    async fn deliver(
+        &self,
+        request: Request<pb::CourtNotice>,
+    ) -> Result<Response<pb::DeliveryAck>, Status> {
+        self.events.lock().unwrap().push(request.into_inner().event);
+        Ok(Response::new(pb::DeliveryAck {}))
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Platform {
+    offers: Arc<Mutex<Vec<cp::CaseOffer>>>,
+    decisions: Arc<Mutex<Vec<cp::CourtDecision>>>,
+}
+
+#[tonic::async_trait]
+impl CcpitPlatform for Platform {
+    async fn offer_case(
+        &self,
+        request: Request<cp::CaseOffer>,
+    ) -> Result<Response<cp::Ack>, Status> {
+        self.offers.lock().unwrap().push(request.into_inner());
+        Ok(Response::new(cp::Ack {}))
+    }
+
+    async fn notify_court_decision(
+        &self,
+        request: Request<cp::CourtDecision>,
+    ) -> Result<Response<cp::Ack>, Status> {
+        self.decisions.lock().unwrap().push(request.into_inner());
+        Ok(Response::new(cp::Ack {}))
+    }
+}
+
+async fn listen() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+async fn channel(addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+fn roster() -> Roster {
+    Roster::new(vec![RosterEntry {
+        id: organisation("ccpit-bj-01"),
+        name: line("中国贸促会北京调解中心"),
+        partner: Partner::Ccpit,
+        confirmed_by: court("京"),
+        region: court("京01"),
+        domains: [DisputeDomain::Commercial].into(),
+        causes: BTreeSet::new(),
+        specialities: [line("买卖合同")].into(),
+        capacity: 50,
+    }])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refer_accept_settle_confirm_and_rule() {
+    // The simulated court system and CCPIT platform.
+    let court_side = Court::default();
+    let (l, court_addr) = listen().await;
+    let served = court_side.clone();
+    tokio::spawn(async move {
+        Server::builder()
+            .add_service(CourtReceiverServer::new(served))
+            .serve_with_incoming(TcpListenerStream::new(l))
+            .await
+    });
+    let platform = Platform::default();
+    let (l, platform_addr) = listen().await;
+    let served = platform.clone();
+    tokio::spawn(async move {
+        Server::builder()
+            .add_service(CcpitPlatformServer::new(served))
+            .serve_with_incoming(TcpListenerStream::new(l))
+            .await
+    });
+
+    // The gateway.
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(Options::new(dir.path().join("store"))).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at("2025-03-03T09:00:00+08:00")));
+    let gateway = Arc::new(Gateway::new(
+        store.clone(),
+        Arc::new(RwLock::new(shipped_calendar())),
+        Policies::default(),
+        Arc::new(roster()),
+        Arc::clone(&clock),
+    ));
+    let destinations = Destinations {
+        courts: CourtTransport::new(BTreeMap::from([(
+            court("京"),
+            format!("http://{court_addr}"),
+        )]))
+        .unwrap(),
+        ccpit: Some(CcpitTransport::new(&format!("http://{platform_addr}")).unwrap()),
+    };
+    let relay = Arc::new(Relay::new(
+        store,
+        Arc::new(destinations),
+        clock,
+        RelayOptions::default(),
+    ));
+    let (l, gateway_addr) = listen().await;
+    let courts = CourtService::new(Arc::clone(&gateway), Some(relay.handle()));
+    let partners = CcpitService::new(Arc::clone(&gateway), Some(relay.handle()));
+    tokio::spawn(async move {
+        Server::builder()
+            .add_service(CourtGatewayServer::new(courts))
+            .add_service(CcpitGatewayServer::new(partners))
+            .serve_with_incoming(TcpListenerStream::new(l))
+            .await
+    });
+    let mut court_api = CourtGatewayClient::new(channel(gateway_addr).await);
+    let mut ccpit_api = CcpitGatewayClient::new(channel(gateway_addr).await);
+
+    // The court refers; the gateway routes to the centre on its roster.
+    let submitted = court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle_to_wire(&sample_bundle())),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(submitted.status(), pb::ReferralStatus::AwaitingAcceptance);
+    let case_id = submitted.referral_id.clone();
+    relay.drain().await.unwrap();
+    let offer = platform.offers.lock().unwrap()[0].clone();
+    assert_eq!(offer.case_id, case_id);
+    assert_eq!(offer.mediation_centre, "ccpit-bj-01");
+    assert_eq!(offer.court_reference, "BJ0105-2025-000123");
+    assert!(offer.pre_litigation);
+    assert!(!offer.cross_border);
+    assert_eq!(offer.applicants[0].name, "张三");
+    assert_eq!(offer.respondents[0].document_type, "USCC");
+    assert!(offer.respondents[0].enterprise);
+    assert_eq!(
+        offer.amount_in_dispute.as_ref().unwrap().amount,
+        "120000.00"
+    );
+    assert!(
+        offer
+            .routing_reasons
+            .iter()
+            .any(|r| r.contains("specialities")),
+        "{:?}",
+        offer.routing_reasons
+    );
+    // Routed Monday 3 March 2025: accept by the end of Thursday 6 March.
+    assert_eq!(
+        offer.accept_by.unwrap().seconds,
+        at("2025-03-07T00:00:00+08:00").as_second()
+    );
+
+    // Another centre cannot act on it: to it, the case does not exist.
+    let err = ccpit_api
+        .accept_case(cp::AcceptCaseRequest {
+            case_id: case_id.clone(),
+            mediation_centre: "ccpit-sh-01".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    let state = ccpit_api
+        .accept_case(cp::AcceptCaseRequest {
+            case_id: case_id.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            mediator: "m-007".into(),
+            centre_case_number: "CCPIT-BJ-2025-0042".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.state, "in_mediation");
+    assert_eq!(state.mediate_by, "2025-04-02");
+
+    // An incomplete settlement is refused, naming what is missing.
+    let signed_at = Some(prost_types::Timestamp {
+        seconds: at("2025-03-20T15:00:00+08:00").as_second(),
+        nanos: 0,
+    });
+    let mut settlement = cp::SubmitSettlementRequest {
+        case_id: case_id.clone(),
+        mediation_centre: "ccpit-bj-01".into(),
+        parties: vec![
+            cp::SettlementParty {
+                reference: "P1".into(),
+                name: "张三".into(),
+                document_type: "ID_CARD".into(),
+                document_number: "11010519491231002X".into(),
+            },
+            cp::SettlementParty {
+                reference: "P2".into(),
+                name: "某贸易有限公司".into(),
+                document_type: "USCC".into(),
+                document_number: "91350100M000100Y43".into(),
+            },
+        ],
+        disputed_matters: "货款支付".into(),
+        terms: vec!["被申请人于2025年5月31日前支付货款100000元".into()],
+        performance_method: "银行转账".into(),
+        perform_by: "2025-05-31".into(),
+        signatures: vec![
+            cp::Signature {
+                signer_type: "CENTRE".into(),
+                signer: "ccpit-bj-01".into(),
+                signed_at,
+            },
+            cp::Signature {
+                signer_type: "MEDIATOR".into(),
+                signer: "m-007".into(),
+                signed_at,
+            },
+            cp::Signature {
+                signer_type: "PARTY".into(),
+                signer: "P1".into(),
+                signed_at,
+            },
+        ],
+        files: vec![],
+    };
+    let err = ccpit_api
+        .submit_settlement(settlement.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let missing = err.get_details_bad_request().unwrap().field_violations;
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].field, "signatures");
+    assert!(
+        missing[0].description.contains("party P2"),
+        "{}",
+        missing[0].description
+    );
+    let mut bad_code = settlement.clone();
+    bad_code.signatures[0].signer_type = "STAMP".into();
+    let err = ccpit_api.submit_settlement(bad_code).await.unwrap_err();
+    assert_eq!(
+        err.get_details_bad_request().unwrap().field_violations[0].field,
+        "signatures[0].signer_type"
+    );
+
+    settlement.signatures.push(cp::Signature {
+        signer_type: "PARTY".into(),
+        signer: "P2".into(),
+        signed_at,
+    });
+    assert_eq!(
+        ccpit_api
+            .submit_settlement(settlement)
+            .await
+            .unwrap()
+            .into_inner()
+            .state,
+        "agreed"
+    );
+
+    let state = ccpit_api
+        .apply_for_confirmation(cp::ApplyForConfirmationRequest {
+            case_id: case_id.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            applicants: vec!["P1".into(), "P2".into()],
+            applied_at: Some(prost_types::Timestamp {
+                seconds: at("2025-03-25T10:00:00+08:00").as_second(),
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.state, "confirmation_requested");
+
+    // The court rules; the platform hears of it.
+    let ruled = court_api
+        .record_ruling(pb::RecordRulingRequest {
+            referral_id: case_id.clone(),
+            court: "京0105".into(),
+            outcome: pb::RulingOutcome::Confirmed.into(),
+            case_number: "（2025）京0105民特12号".into(),
+            reasons: String::new(),
+            ruled_at: Some(prost_types::Timestamp {
+                seconds: at("2025-04-01T10:00:00+08:00").as_second(),
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ruled.status(), pb::ReferralStatus::Confirmed);
+
+    relay.drain().await.unwrap();
+    let decisions = platform.decisions.lock().unwrap().clone();
+    match &decisions[0].decision {
+        Some(cp::court_decision::Decision::Ruling(r)) => {
+            assert_eq!(r.outcome, "CONFIRMED");
+            assert_eq!(r.court_case_number, "（2025）京0105民特12号");
+        }
+        other => panic!("expected a ruling, got {other:?}"),
+    }
+    assert_eq!(
+        *court_side.events.lock().unwrap(),
+        ["accepted", "agreement_reached", "confirmation_applied"]
+    );
+
+    let view = court_api
+        .get_referral(pb::GetReferralRequest {
+            referral_id: case_id,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let timeline: Vec<_> = view.timeline.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        timeline,
+        [
+            "received",
+            "routed",
+            "accepted",
+            "agreement_reached",
+            "confirmation_applied",
+            "ruling_recorded"
+        ]
+    );
+    assert_eq!(view.organisation, "ccpit-bj-01");
+    assert_eq!(view.mediator, "m-007");
+}
