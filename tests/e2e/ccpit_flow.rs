@@ -101,8 +101,17 @@ fn roster() -> Roster {
     }])
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refer_accept_settle_confirm_and_rule() {
+struct World {
+    _dir: tempfile::TempDir,
+    court_side: Court,
+    platform: Platform,
+    relay: Arc<Relay<SledStore, Destinations>>,
+    court_api: CourtGatewayClient<Channel>,
+    ccpit_api: CcpitGatewayClient<Channel>,
+}
+
+/// A court system, a CCPIT platform and the gateway between them, on loopback.
+async fn start() -> World {
     // The simulated court system and CCPIT platform.
     let court_side = Court::default();
     let (l, court_addr) = listen().await;
@@ -158,9 +167,28 @@ async fn refer_accept_settle_confirm_and_rule() {
             .serve_with_incoming(TcpListenerStream::new(l))
             .await
     });
-    let mut court_api = CourtGatewayClient::new(channel(gateway_addr).await);
-    let mut ccpit_api = CcpitGatewayClient::new(channel(gateway_addr).await);
+    let court_api = CourtGatewayClient::new(channel(gateway_addr).await);
+    let ccpit_api = CcpitGatewayClient::new(channel(gateway_addr).await);
+    World {
+        _dir: dir,
+        court_side,
+        platform,
+        relay,
+        court_api,
+        ccpit_api,
+    }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refer_accept_settle_confirm_and_rule() {
+    let World {
+        _dir,
+        court_side,
+        platform,
+        relay,
+        mut court_api,
+        mut ccpit_api,
+    } = start().await;
     // The court refers; the gateway routes to the centre on its roster.
     let submitted = court_api
         .submit_referral(pb::SubmitReferralRequest {
@@ -372,4 +400,81 @@ async fn refer_accept_settle_confirm_and_rule() {
     );
     assert_eq!(view.organisation, "ccpit-bj-01");
     assert_eq!(view.mediator, "m-007");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decline_with_reasons_goes_back_to_the_court() {
+    let World {
+        _dir,
+        court_side,
+        platform,
+        relay,
+        mut court_api,
+        mut ccpit_api,
+    } = start().await;
+    let case_id = court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle_to_wire(&sample_bundle())),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id;
+    relay.drain().await.unwrap();
+    assert_eq!(platform.offers.lock().unwrap().len(), 1);
+
+    // Reasons are required, with a known code.
+    let err = ccpit_api
+        .decline_case(cp::DeclineCaseRequest {
+            case_id: case_id.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            reason_code: "BUSY".into(),
+            explanation: String::new(),
+        })
+        .await
+        .unwrap_err();
+    let fields: Vec<String> = err
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|f| f.field)
+        .collect();
+    assert_eq!(fields, ["reason_code", "explanation"]);
+
+    let state = ccpit_api
+        .decline_case(cp::DeclineCaseRequest {
+            case_id: case_id.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            reason_code: "CONFLICT_OF_INTEREST".into(),
+            explanation: "调解员与被申请人存在利害关系".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.state, "returned_to_court");
+
+    relay.drain().await.unwrap();
+    assert_eq!(
+        *court_side.events.lock().unwrap(),
+        ["declined", "returned_to_court"]
+    );
+    let view = court_api
+        .get_referral(pb::GetReferralRequest {
+            referral_id: case_id,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let declined = view
+        .timeline
+        .iter()
+        .find(|e| e.event == "declined")
+        .unwrap();
+    assert!(
+        declined.summary.contains("调解员与被申请人存在利害关系"),
+        "{}",
+        declined.summary
+    );
+    assert_eq!(view.status(), pb::ReferralStatus::ReturnedToCourt);
 }

@@ -240,23 +240,7 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
                     if kind == TimerKind::AcceptanceBreach {
                         let mut after = referral.clone();
                         after.apply_all(&events);
-                        let follow_up = match ctx.policy.acceptance_breach {
-                            BreachAction::Reroute => match ctx.router.route(&after) {
-                                Ok((assignment, reasons)) => after.route(
-                                    assignment,
-                                    reasons,
-                                    ctx.now,
-                                    ctx.calendar,
-                                    &ctx.policy.deadlines,
-                                )?,
-                                Err(_) => after
-                                    .return_to_court(ReturnReason::AcceptanceOverdue, ctx.now)?,
-                            },
-                            BreachAction::ReturnToCourt => {
-                                after.return_to_court(ReturnReason::AcceptanceOverdue, ctx.now)?
-                            }
-                        };
-                        events.extend(follow_up);
+                        events.extend(hand_on(&after, ctx, ReturnReason::AcceptanceOverdue)?);
                     }
                     Ok(events)
                 },
@@ -337,6 +321,30 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
         if let Err(e) = self.store.append_audit(vec![record]).await {
             tracing::error!(error = %e, "cannot audit a rejected command");
         }
+    }
+}
+
+/// What follows when an organisation lets a referral go — it declined, or let
+/// the acceptance deadline pass: per the partner's policy, the referral is
+/// offered to the next eligible organisation, or returned to the court; with no
+/// organisation left it is returned in any case.
+pub fn hand_on(
+    after: &Referral,
+    ctx: &Context<'_>,
+    reason: ReturnReason,
+) -> Result<Vec<Event>, TransitionError> {
+    match ctx.policy.acceptance_breach {
+        BreachAction::Reroute => match ctx.router.route(after) {
+            Ok((assignment, reasons)) => after.route(
+                assignment,
+                reasons,
+                ctx.now,
+                ctx.calendar,
+                &ctx.policy.deadlines,
+            ),
+            Err(_) => after.return_to_court(reason, ctx.now),
+        },
+        BreachAction::ReturnToCourt => after.return_to_court(reason, ctx.now),
     }
 }
 

@@ -10,7 +10,7 @@ mod policy;
 
 pub use engine::{DeadlineEngine, SweepReport};
 pub use error::ServiceError;
-pub use gateway::{Context, Gateway, Submission};
+pub use gateway::{Context, Gateway, Submission, hand_on};
 pub use policy::{BreachAction, PartnerPolicy, Policies};
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use mediation_core::identity::Identity;
 use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef, ReferralId};
-use mediation_core::lifecycle::{Referral, Status};
+use mediation_core::lifecycle::{Referral, ReturnReason, Status};
 use mediation_core::outcome::{
     Agreement, AgreementParty, ConfirmationApplication, ConfirmedAddress, DeclineReason,
     FailureReport, PerformanceReport, ShamMediationReport, Signature, Signer,
@@ -16,7 +16,7 @@ use mediation_core::{Invalid, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_proto::ccpit::v1 as pb;
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGateway;
-use mediation_service::{Context, Gateway};
+use mediation_service::{Context, Gateway, hand_on};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{self, SignerType};
@@ -239,7 +239,15 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
             &r.mediation_centre,
             "decline_case",
             v,
-            |referral, org, c| referral.decline(org, reasons.clone(), c.now),
+            |referral, org, c| {
+                // The declined referral is handed on at once: back to the
+                // court, or to the next organisation, as the policy says.
+                let mut events = referral.decline(org, reasons.clone(), c.now)?;
+                let mut after = referral.clone();
+                after.apply_all(&events);
+                events.extend(hand_on(&after, c, ReturnReason::Declined)?);
+                Ok(events)
+            },
         )
         .await
     }
