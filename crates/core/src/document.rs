@@ -89,6 +89,16 @@ pub enum DocumentLocation {
     Url(DocumentUrl),
 }
 
+impl DocumentLocation {
+    /// The address to fetch the document from, unless the gateway keeps it.
+    pub fn url(&self) -> Option<&DocumentUrl> {
+        match self {
+            DocumentLocation::Stored => None,
+            DocumentLocation::Url(url) => Some(url),
+        }
+    }
+}
+
 /// One document of a case bundle or an outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Document {

@@ -1,7 +1,6 @@
 //! Domain messages to what the platform receives.
 
 use mediation_core::bundle::PartyRole;
-use mediation_core::document::DocumentLocation;
 use mediation_core::lifecycle::Change;
 use mediation_core::store::PendingDelivery;
 use mediation_proto::ccpit::v1 as pb;
@@ -42,16 +41,9 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                     .map(participant)
                     .collect()
             };
-            let money = |a: &mediation_core::money::Amount| {
-                let text = a.to_string();
-                pb::Money {
-                    amount: text
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    currency: a.currency.to_string(),
-                }
+            let money = |a: &mediation_core::money::Amount| pb::Money {
+                amount: a.decimal(),
+                currency: a.currency.to_string(),
             };
             Some(ToPlatform::Offer(Box::new(pb::CaseOffer {
                 message_id: d.id.to_string(),
@@ -90,10 +82,11 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                         media_type: f.media_type.to_string(),
                         size_bytes: f.size_bytes,
                         sha256: f.sha256.to_string(),
-                        url: match &f.location {
-                            DocumentLocation::Stored => String::new(),
-                            DocumentLocation::Url(u) => u.to_string(),
-                        },
+                        url: f
+                            .location
+                            .url()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
                     })
                     .collect(),
                 accept_by: Some(time::to_wire(acceptance_deadline.due_at)),

@@ -6,7 +6,6 @@ use mediation_core::bundle::{
 };
 use mediation_core::calendar::cst;
 use mediation_core::deadline::Deadline;
-use mediation_core::document::DocumentLocation;
 use mediation_core::identity::IdentityKind;
 use mediation_core::lifecycle::{Change, Event, Referral, Status};
 use mediation_core::money::Amount;
@@ -16,14 +15,8 @@ use mediation_proto::court::v1 as pb;
 use crate::time;
 
 fn money(a: &Amount) -> pb::Money {
-    let text = a.to_string();
-    let amount = text
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
     pb::Money {
-        amount,
+        amount: a.decimal(),
         currency: a.currency.to_string(),
     }
 }
@@ -122,10 +115,11 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
                 media_type: d.media_type.to_string(),
                 size_bytes: d.size_bytes,
                 sha256: d.sha256.to_string(),
-                url: match &d.location {
-                    DocumentLocation::Stored => String::new(),
-                    DocumentLocation::Url(u) => u.to_string(),
-                },
+                url: d
+                    .location
+                    .url()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
             })
             .collect(),
         consents: b
