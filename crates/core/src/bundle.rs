@@ -16,6 +16,7 @@ use crate::error::Violations;
 use crate::identity::Identity;
 use crate::ids::{CourtReferralId, OrganisationId, PartyRef};
 use crate::money::Amount;
+use crate::particulars::Particulars;
 use crate::text::{Line, Narrative};
 
 /// Which side of the dispute a party is on.
@@ -109,6 +110,10 @@ pub enum ReferralKind {
         stage: TrialStage,
         procedure: Procedure,
     },
+    /// 自行受理: the organisation took the dispute directly from the parties,
+    /// and the court is asked only to confirm the agreement they reached. The
+    /// court named is the one the application is made to.
+    DirectIntake,
 }
 
 /// The field of law a dispute belongs to; it decides which partner platform can
@@ -146,6 +151,10 @@ pub struct CaseBundle {
     pub preferred_organisation: Option<OrganisationId>,
     /// Facts and background the court wants the mediator to know.
     pub summary: Option<Narrative>,
+    /// What a labour or road-traffic dispute needs beyond the rest; required
+    /// for those domains.
+    #[serde(default)]
+    pub particulars: Option<Particulars>,
 }
 
 impl CaseBundle {
@@ -168,6 +177,7 @@ impl CaseBundle {
                 );
             }
         }
+        crate::particulars::check(self, &mut v);
         let mut digests = BTreeSet::new();
         for (i, document) in self.documents.iter().enumerate() {
             v.nest(&format!("documents[{i}]"), document.validate());
@@ -186,6 +196,10 @@ impl CaseBundle {
             (ReferralKind::Delegated, Some(_)) => v.push(
                 "case_number",
                 "a pre-litigation (委派) referral is not docketed and has no case number",
+            ),
+            (ReferralKind::DirectIntake, Some(_)) => v.push(
+                "case_number",
+                "a dispute an organisation took directly has no court case number yet",
             ),
             (ReferralKind::Entrusted { .. }, None) => v.push(
                 "case_number",

@@ -120,7 +120,9 @@ impl MediationLimits {
     /// The limit for `kind`.
     pub fn for_kind(&self, kind: &ReferralKind) -> u32 {
         match kind {
-            ReferralKind::Delegated => self.delegated,
+            // A directly taken dispute is never accepted through the gateway,
+            // so no limit runs; the pre-litigation one is the nearest kin.
+            ReferralKind::Delegated | ReferralKind::DirectIntake => self.delegated,
             ReferralKind::Entrusted {
                 procedure: Procedure::Ordinary,
                 ..

@@ -19,6 +19,10 @@ use crate::identity::{Identity, IdentityKind};
 use crate::ids::{CourtReferralId, MediatorId, OrganisationId, PartyRef, ReferralId};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Agreement, AgreementParty, Signature, Signer};
+use crate::particulars::{
+    AccidentParticulars, CompensationItem, CompensationKind, Injury, LabourClaimItem,
+    LabourClaimKind, LabourParticulars, Liability, LiabilityShare, Particulars, Vehicle,
+};
 use crate::text::{Line, Narrative};
 
 /// The notices shipped in `config/calendar`.
@@ -121,7 +125,127 @@ pub fn sample_bundle() -> CaseBundle {
         ],
         preferred_organisation: None,
         summary: None,
+        particulars: None,
     }
+}
+
+fn cny(amount: &str) -> Amount {
+    Amount::parse(amount, Currency::cny()).unwrap()
+}
+
+/// A labour dispute referred before docketing: an employee (P1) claims unpaid
+/// wages and severance from a company (P2).
+pub fn labour_bundle() -> CaseBundle {
+    let mut b = sample_bundle();
+    b.court_referral_id = CourtReferralId::parse("BJ0105-2025-LAB-001").unwrap();
+    b.cause_of_action = line("劳动争议");
+    b.domain = DisputeDomain::Labour;
+    b.claims = vec![Claim {
+        description: narrative("支付拖欠工资及经济补偿金"),
+        amount: Some(cny("36000.00")),
+    }];
+    b.amount_in_dispute = Some(cny("36000.00"));
+    b.particulars = Some(Particulars::Labour(LabourParticulars {
+        employer: party_ref("P2"),
+        employee: party_ref("P1"),
+        written_contract: true,
+        employment_start: date(2022, 3, 1),
+        employment_end: Some(date(2025, 1, 31)),
+        position: Some(line("仓库管理员")),
+        monthly_wage: Some(cny("8000.00")),
+        arbitration_committee: Some(line("北京市朝阳区劳动人事争议仲裁委员会")),
+        claim_items: vec![
+            LabourClaimItem {
+                kind: LabourClaimKind::UnpaidWages,
+                amount: cny("12000.00"),
+            },
+            LabourClaimItem {
+                kind: LabourClaimKind::SeveranceCompensation,
+                amount: cny("24000.00"),
+            },
+        ],
+    }));
+    b
+}
+
+/// A road-traffic accident: the injured pedestrian (P1) claims against the
+/// driver (P2) and the driver's insurer (P3).
+pub fn accident_bundle() -> CaseBundle {
+    let mut b = sample_bundle();
+    b.court_referral_id = CourtReferralId::parse("BJ0105-2025-TRF-001").unwrap();
+    b.cause_of_action = line("机动车交通事故责任纠纷");
+    b.domain = DisputeDomain::RoadTraffic;
+    b.parties[1] = Party {
+        reference: party_ref("P2"),
+        role: PartyRole::Respondent,
+        person: PersonKind::Natural,
+        name: line("李四"),
+        identity: Identity::parse(IdentityKind::ResidentIdCard, "110108198503120038").unwrap(),
+        contact: line("13900000000"),
+        service_address: line("北京市海淀区某路3号"),
+    };
+    b.parties.push(Party {
+        reference: party_ref("P3"),
+        role: PartyRole::Respondent,
+        person: PersonKind::Legal,
+        name: line("某财产保险股份有限公司北京分公司"),
+        identity: Identity::parse(IdentityKind::UnifiedSocialCreditCode, "91110000100001234U")
+            .unwrap(),
+        contact: line("95500"),
+        service_address: line("北京市西城区某街4号"),
+    });
+    b.consents.push(Consent {
+        party: party_ref("P3"),
+        given_at: at("2025-03-01T11:00:00+08:00"),
+        method: ConsentMethod::Written,
+    });
+    b.claims = vec![Claim {
+        description: narrative("赔偿医疗费、误工费、护理费及车辆损失"),
+        amount: Some(cny("58000.00")),
+    }];
+    b.amount_in_dispute = Some(cny("58000.00"));
+    b.particulars = Some(Particulars::RoadTraffic(AccidentParticulars {
+        certificate_number: line("京公交认字〔2025〕第0105001号"),
+        occurred_at: at("2025-01-20T08:30:00+08:00"),
+        place: line("北京市朝阳区某路与某街交叉口"),
+        liability: vec![
+            LiabilityShare {
+                party: party_ref("P2"),
+                liability: Liability::Full,
+            },
+            LiabilityShare {
+                party: party_ref("P1"),
+                liability: Liability::None,
+            },
+        ],
+        vehicles: vec![Vehicle {
+            plate: line("京A12345"),
+            driver: Some(party_ref("P2")),
+            insurer: Some(party_ref("P3")),
+            compulsory_policy: Some(line("PDZA202511010000001")),
+            commercial_policy: None,
+        }],
+        injuries: vec![Injury {
+            party: party_ref("P1"),
+            disability_grade: Some(10),
+            deceased: false,
+        }],
+        compensation: vec![
+            CompensationItem {
+                kind: CompensationKind::MedicalExpenses,
+                amount: cny("30000.00"),
+            },
+            CompensationItem {
+                kind: CompensationKind::LostEarnings,
+                amount: cny("16000.00"),
+            },
+            CompensationItem {
+                kind: CompensationKind::NursingCare,
+                amount: cny("12000.00"),
+            },
+        ],
+    }));
+    b
 }
 
 /// A complete agreement for [`sample_bundle`], mediated by `organisation` and

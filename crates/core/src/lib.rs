@@ -2,6 +2,7 @@
 //! no wire format.
 //!
 //! - [`bundle`]: what a court pushes — parties, claims, documents, consent.
+//! - [`particulars`]: the facts a labour or road-traffic platform works from.
 //! - [`outcome`]: what mediation ends in — agreement, failure report, sham
 //!   mediation, judicial confirmation and the court's ruling.
 //! - [`lifecycle`]: the referral's state machine; commands return events.
@@ -30,6 +31,7 @@ pub mod money;
 mod newtype;
 pub mod outbox;
 pub mod outcome;
+pub mod particulars;
 pub mod partner;
 pub mod routing;
 pub mod store;

@@ -30,7 +30,7 @@ use jiff::civil::Date;
 use mediation_calendar::{Calendar, cst};
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::CaseBundle;
+use crate::bundle::{CaseBundle, ReferralKind};
 use crate::court::CourtCode;
 use crate::deadline::{self, Deadline, DeadlineKind, DeadlinePolicy, MediationTerm};
 use crate::error::{TransitionError, Violations};
@@ -179,6 +179,11 @@ pub enum Change {
         reasons: Vec<String>,
         acceptance_deadline: Deadline,
     },
+    /// The organisation mediated a dispute it took directly from the parties
+    /// (自行受理); no court referred it, so no deadline ran.
+    TakenDirectly {
+        assignment: Assignment,
+    },
     Accepted {
         mediator: Option<MediatorId>,
         mediation_case_number: Option<MediationCaseNumber>,
@@ -248,6 +253,7 @@ impl Change {
         match self {
             Change::Received { .. } => "received",
             Change::Routed { .. } => "routed",
+            Change::TakenDirectly { .. } => "taken_directly",
             Change::Accepted { .. } => "accepted",
             Change::Declined { .. } => "declined",
             Change::AcceptanceOverdue { .. } => "acceptance_overdue",
@@ -491,6 +497,9 @@ impl Referral {
                 Status::AcceptanceOverdue,
             ],
         )?;
+        if self.bundle.kind == ReferralKind::DirectIntake {
+            return Err(self.not_allowed("route"));
+        }
         if self.excluded.contains(&assignment.organisation) {
             return Err(TransitionError::AlreadyDeclined {
                 organisation: assignment.organisation.to_string(),
@@ -874,6 +883,46 @@ impl Referral {
         one(at, Change::ConfirmationApplied { application })
     }
 
+    /// An organisation that took the dispute directly from the parties files
+    /// their agreement and their joint application for confirmation with the
+    /// court the bundle names. Only a received direct-intake referral can be
+    /// filed this way, and the agreement and application are checked as for a
+    /// referred case.
+    pub fn file_direct_intake(
+        &self,
+        assignment: Assignment,
+        agreement: Agreement,
+        application: ConfirmationApplication,
+        at: Timestamp,
+    ) -> Decision {
+        self.require("file a direct-intake application for", &[Status::Received])?;
+        if self.bundle.kind != ReferralKind::DirectIntake {
+            return Err(self.not_allowed("file a direct-intake application for"));
+        }
+        agreement.check(
+            &self.bundle,
+            &assignment.organisation,
+            assignment.mediator.as_ref(),
+        )?;
+        application.check(&self.bundle, &agreement)?;
+        Ok(vec![
+            Event {
+                at,
+                change: Change::TakenDirectly { assignment },
+            },
+            Event {
+                at,
+                change: Change::AgreementReached {
+                    agreement: Box::new(agreement),
+                },
+            },
+            Event {
+                at,
+                change: Change::ConfirmationApplied { application },
+            },
+        ])
+    }
+
     /// The court rules on the application.
     pub fn record_ruling(&self, court: &CourtCode, ruling: Ruling, at: Timestamp) -> Decision {
         self.require("record a ruling for", &[Status::ConfirmationRequested])?;
@@ -926,6 +975,11 @@ impl Referral {
                 self.assignment = Some(assignment.clone());
                 self.acceptance_deadline = Some(acceptance_deadline.clone());
                 self.routed_at = Some(event.at);
+            }
+            Change::TakenDirectly { assignment } => {
+                self.status = Status::InMediation;
+                self.assignment = Some(assignment.clone());
+                self.accepted_at = Some(event.at);
             }
             Change::Accepted {
                 mediator,

@@ -46,7 +46,8 @@ pub struct OutboundMessage {
     pub court_referral_id: CourtReferralId,
     /// The event the other side must learn of.
     pub event: Event,
-    /// The case bundle, when the message offers the referral to an organisation.
+    /// The case bundle, when the message offers the referral to an organisation,
+    /// or tells a court of a dispute an organisation took directly.
     pub bundle: Option<Box<CaseBundle>>,
 }
 
@@ -68,6 +69,12 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
         match &event.change {
             Change::Routed { assignment, .. } => messages.push(message(
                 Destination::Partner(assignment.partner),
+                Some(Box::new(referral.bundle().clone())),
+            )),
+            // The court has never seen a dispute taken directly: it gets the
+            // bundle with the first notice.
+            Change::TakenDirectly { .. } => messages.push(message(
+                court.clone(),
                 Some(Box::new(referral.bundle().clone())),
             )),
             Change::RulingRecorded { .. } | Change::Recalled { .. } => {

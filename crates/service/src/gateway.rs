@@ -10,8 +10,9 @@ use mediation_core::bundle::CaseBundle;
 use mediation_core::calendar::Calendar;
 use mediation_core::clock::Clock;
 use mediation_core::ids::ReferralId;
-use mediation_core::lifecycle::{Event, Referral, ReturnReason};
+use mediation_core::lifecycle::{Assignment, Event, Referral, ReturnReason};
 use mediation_core::outbox::messages_for;
+use mediation_core::outcome::{Agreement, ConfirmationApplication};
 use mediation_core::routing::Router;
 use mediation_core::store::{AuditLog, Commit, CourtKey, ReferralStore, StoreError};
 use mediation_core::timer::{Timer, TimerKind};
@@ -97,6 +98,58 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
         bundle: CaseBundle,
         actor: &str,
     ) -> Result<Submission, ServiceError> {
+        self.intake(
+            bundle,
+            actor,
+            "submit_referral",
+            |received, now, calendar| match self.router.route(received) {
+                Ok((assignment, reasons)) => {
+                    let policy = self.policies.for_partner(assignment.partner).deadlines;
+                    received.route(assignment, reasons, now, calendar, &policy)
+                }
+                Err(explanation) => received
+                    .return_to_court(ReturnReason::NoEligibleOrganisation { explanation }, now),
+            },
+        )
+        .await
+    }
+
+    /// Files a dispute an organisation took directly from the parties
+    /// (自行受理) with the court the bundle names: the agreement and the
+    /// parties' joint application for confirmation, in one durable step.
+    /// Idempotent on the bundle's court and id, as [`Gateway::submit`] is.
+    pub async fn file_direct_intake(
+        &self,
+        bundle: CaseBundle,
+        assignment: Assignment,
+        agreement: Agreement,
+        application: ConfirmationApplication,
+        actor: &str,
+    ) -> Result<Submission, ServiceError> {
+        self.intake(bundle, actor, "file_direct_intake", |received, now, _| {
+            received.file_direct_intake(
+                assignment.clone(),
+                agreement.clone(),
+                application.clone(),
+                now,
+            )
+        })
+        .await
+    }
+
+    /// Receives a new referral and commits it with what `first` decides for
+    /// it, or answers with the referral already stored under the same court
+    /// key when the bundle is the same.
+    async fn intake<F>(
+        &self,
+        bundle: CaseBundle,
+        actor: &str,
+        action: &str,
+        first: F,
+    ) -> Result<Submission, ServiceError>
+    where
+        F: Fn(&Referral, Timestamp, &Calendar) -> Result<Vec<Event>, TransitionError>,
+    {
         let key = CourtKey {
             court: bundle.court.clone(),
             court_referral_id: bundle.court_referral_id.clone(),
@@ -108,8 +161,7 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
                     .ok_or_else(|| ServiceError::NotFound(existing.clone()))?;
                 if referral.bundle() != &bundle {
                     let error = ServiceError::Conflict { existing };
-                    self.audit_rejection(actor, "submit_referral", None, &error)
-                        .await;
+                    self.audit_rejection(actor, action, None, &error).await;
                     return Err(error);
                 }
                 return Ok(Submission {
@@ -123,37 +175,27 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
                 Ok(r) => r,
                 Err(violations) => {
                     let error = ServiceError::Invalid(violations);
-                    self.audit_rejection(actor, "submit_referral", None, &error)
-                        .await;
+                    self.audit_rejection(actor, action, None, &error).await;
                     return Err(error);
                 }
             };
             let mut after = referral;
             let mut events = vec![received];
-            let routed = {
+            let decided = {
                 let calendar = self.calendar();
-                match self.router.route(&after) {
-                    Ok((assignment, reasons)) => {
-                        let policy = self.policies.for_partner(assignment.partner).deadlines;
-                        after.route(assignment, reasons, now, &calendar, &policy)?
-                    }
-                    Err(explanation) => after.return_to_court(
-                        ReturnReason::NoEligibleOrganisation { explanation },
-                        now,
-                    )?,
+                first(&after, now, &calendar)
+            };
+            let decided = match decided {
+                Ok(events) => events,
+                Err(e) => {
+                    let error = ServiceError::from(e);
+                    self.audit_rejection(actor, action, None, &error).await;
+                    return Err(error);
                 }
             };
-            after.apply_all(&routed);
-            events.extend(routed);
-            let commit = self.commit_for(
-                0,
-                &after,
-                events,
-                Some(key.clone()),
-                actor,
-                "submit_referral",
-                now,
-            );
+            after.apply_all(&decided);
+            events.extend(decided);
+            let commit = self.commit_for(0, &after, events, Some(key.clone()), actor, action, now);
             match self.store.commit(commit).await {
                 Ok(_) => {
                     return Ok(Submission {

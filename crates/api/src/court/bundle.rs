@@ -85,6 +85,12 @@ fn kind(w: &pb::CaseBundle) -> Result<ReferralKind, (&'static str, Invalid)> {
             };
             Ok(ReferralKind::Entrusted { stage, procedure })
         }
+        Ok(pb::ReferralKind::DirectIntake) => Err((
+            "kind",
+            Invalid::new(
+                "courts refer DELEGATED or ENTRUSTED disputes; a DIRECT_INTAKE application comes from the organisation that took the dispute",
+            ),
+        )),
         _ => Err((
             "kind",
             unknown("referral kind (DELEGATED or ENTRUSTED)", w.kind),
@@ -276,6 +282,7 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
         optional(&w.preferred_organisation, OrganisationId::parse),
     );
     let summary = v.check(at("summary"), optional(&w.summary, Narrative::parse));
+    let particulars = super::particulars::from_wire(&mut v, prefix, w.particulars.as_ref());
     if !v.is_empty() {
         return Err(v);
     }
@@ -295,6 +302,7 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
             consents: all(consents)?,
             preferred_organisation: preferred_organisation?,
             summary: summary?,
+            particulars: particulars?,
         })
     })()
     .ok_or_else(|| {
@@ -320,6 +328,39 @@ mod tests {
     fn a_bundle_survives_the_round_trip_through_the_wire() {
         let wire = bundle_to_wire(&sample_bundle());
         assert_eq!(bundle_from_wire("bundle", &wire).unwrap(), sample_bundle());
+    }
+
+    #[test]
+    fn labour_and_accident_particulars_survive_the_round_trip() {
+        use mediation_core::fixtures::{accident_bundle, labour_bundle};
+        for bundle in [labour_bundle(), accident_bundle()] {
+            let wire = bundle_to_wire(&bundle);
+            assert_eq!(bundle_from_wire("bundle", &wire).unwrap(), bundle);
+        }
+    }
+
+    #[test]
+    fn bad_particulars_are_named_by_their_request_path() {
+        use mediation_core::fixtures::accident_bundle;
+        let mut wire = bundle_to_wire(&accident_bundle());
+        let Some(pb::case_bundle::Particulars::RoadTraffic(a)) = &mut wire.particulars else {
+            unreachable!()
+        };
+        a.liability[0].liability = 0;
+        a.injuries[0].disability_grade = 12;
+        a.compensation[1].kind = 99;
+        a.occurred_at = None;
+        let v = bundle_from_wire("bundle", &wire).unwrap_err();
+        assert_eq!(
+            v.fields().collect::<Vec<_>>(),
+            [
+                "bundle.road_traffic.occurred_at",
+                "bundle.road_traffic.liability[0].liability",
+                "bundle.road_traffic.injuries[0].disability_grade",
+                "bundle.road_traffic.compensation[1].kind",
+            ],
+            "{v}"
+        );
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
             pb::TrialStage::Unspecified,
             pb::Procedure::Unspecified,
         ),
+        ReferralKind::DirectIntake => (
+            pb::ReferralKind::DirectIntake,
+            pb::TrialStage::Unspecified,
+            pb::Procedure::Unspecified,
+        ),
         ReferralKind::Entrusted { stage, procedure } => (
             pb::ReferralKind::Entrusted,
             match stage {
@@ -146,6 +151,7 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
+        particulars: b.particulars.as_ref().map(super::particulars::to_wire),
     }
 }
 
@@ -187,6 +193,10 @@ pub(crate) fn summary(change: &Change) -> String {
                 assignment.organisation, assignment.partner
             )
         }
+        Change::TakenDirectly { assignment } => format!(
+            "taken directly from the parties by {} and filed for confirmation",
+            assignment.organisation
+        ),
         Change::Accepted { mediator, .. } => match mediator {
             Some(m) => format!("accepted; mediator {m}"),
             None => "accepted".into(),
@@ -277,5 +287,11 @@ pub(crate) fn notice(d: &PendingDelivery) -> pb::CourtNotice {
         event: d.message.event.change.name().to_owned(),
         summary: summary(&d.message.event.change),
         detail_json: serde_json::to_string(&d.message.event.change).unwrap_or_default(),
+        // Offers to partners carry bundles too; a court gets one only for a
+        // dispute it has not seen.
+        bundle: match d.message.event.change {
+            Change::TakenDirectly { .. } => d.message.bundle.as_deref().map(bundle_to_wire),
+            _ => None,
+        },
     }
 }

@@ -814,3 +814,96 @@ fn a_notice_loaded_later_recomputes_a_provisional_deadline() {
         vec![]
     );
 }
+
+fn direct_intake() -> Referral {
+    let mut bundle = sample_bundle();
+    bundle.kind = ReferralKind::DirectIntake;
+    bundle.court_referral_id = crate::ids::CourtReferralId::parse("ccpit-bj-01:2025-77").unwrap();
+    Referral::receive(referral_id(), bundle, at(RECEIVED))
+        .unwrap()
+        .0
+}
+
+fn mediated_by_a() -> Assignment {
+    Assignment {
+        mediator: Some(mediator("m-007")),
+        ..assignment(org_a())
+    }
+}
+
+#[test]
+fn a_directly_taken_dispute_is_filed_for_confirmation_in_one_step() {
+    let mut r = direct_intake();
+    let agreement = sample_agreement(&org_a(), &mediator("m-007"), at(SOON));
+    let events = r
+        .file_direct_intake(mediated_by_a(), agreement, joint_application(), at(SOON))
+        .unwrap();
+    let names: Vec<_> = events.iter().map(|e| e.change.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "taken_directly",
+            "agreement_reached",
+            "confirmation_applied"
+        ]
+    );
+    r.apply_all(&events);
+    assert_eq!(r.status(), Status::ConfirmationRequested);
+    assert_eq!(r.assignment().unwrap().organisation, org_a());
+    assert!(
+        r.timers().is_empty(),
+        "no deadline runs for a direct intake"
+    );
+    // The court learns of it with the bundle, then of the agreement and the
+    // application.
+    let messages = crate::outbox::messages_for(&r, &events);
+    assert_eq!(messages.len(), 3);
+    assert!(messages[0].bundle.is_some());
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.destination == crate::outbox::Destination::Court(court("京0105")))
+    );
+    // The court rules as on any application.
+    let ruled = r
+        .record_ruling(&court("京0105"), ruling(RulingOutcome::Confirmed), at(SOON))
+        .unwrap();
+    r.apply_all(&ruled);
+    assert_eq!(r.status(), Status::Confirmed);
+}
+
+#[test]
+fn a_direct_intake_is_checked_and_never_routed() {
+    let r = direct_intake();
+    // An agreement missing a party's signature is refused, naming it.
+    let mut agreement = sample_agreement(&org_a(), &mediator("m-007"), at(SOON));
+    agreement.signatures.pop();
+    let err = r
+        .file_direct_intake(mediated_by_a(), agreement, joint_application(), at(SOON))
+        .unwrap_err();
+    assert!(matches!(err, TransitionError::Invalid(_)), "{err:?}");
+    // It is never offered to an organisation.
+    let calendar = shipped_calendar();
+    assert!(matches!(
+        r.route(
+            assignment(org_b()),
+            vec![],
+            at(SOON),
+            &calendar,
+            &DeadlinePolicy::default()
+        ),
+        Err(TransitionError::NotAllowed { .. })
+    ));
+    // And a court's referral cannot be filed as a direct intake.
+    let (court_referral, _) =
+        Referral::receive(referral_id(), sample_bundle(), at(RECEIVED)).unwrap();
+    assert!(matches!(
+        court_referral.file_direct_intake(
+            mediated_by_a(),
+            sample_agreement(&org_a(), &mediator("m-007"), at(SOON)),
+            joint_application(),
+            at(SOON)
+        ),
+        Err(TransitionError::NotAllowed { .. })
+    ));
+}
