@@ -8,6 +8,9 @@ use prost::Message;
 const FILES: &[&str] = &[
     "mediation/court/v1/court.proto",
     "mediation/ccpit/v1/ccpit.proto",
+    "mediation/labour/v1/labour.proto",
+    "mediation/traffic/v1/traffic.proto",
+    "mediation/documents/v1/documents.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
 use mediation_api::ccpit::{CcpitService, CcpitTransport};
-use mediation_api::court::{CourtService, CourtTransport, bundle_to_wire};
+use mediation_api::court::{CourtAddress, CourtService, CourtTransport, bundle_to_wire};
 use mediation_api::transport::Destinations;
 use mediation_core::bundle::DisputeDomain;
 use mediation_core::clock::{Clock, ManualClock};
@@ -146,10 +146,11 @@ async fn start() -> World {
     let destinations = Destinations {
         courts: CourtTransport::new(BTreeMap::from([(
             court("京"),
-            format!("http://{court_addr}"),
+            CourtAddress::Grpc(format!("http://{court_addr}")),
         )]))
         .unwrap(),
         ccpit: Some(CcpitTransport::new(&format!("http://{platform_addr}")).unwrap()),
+        ..Destinations::default()
     };
     let relay = Arc::new(Relay::new(
         store,

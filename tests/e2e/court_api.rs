@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use mediation_api::court::{CourtService, CourtTransport, bundle_to_wire};
+use mediation_api::court::{CourtAddress, CourtService, CourtTransport, bundle_to_wire};
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::fixtures::{at, court, sample_bundle, shipped_calendar};
 use mediation_core::routing::NoRoster;
@@ -97,7 +97,7 @@ async fn start_gateway(court_addr: SocketAddr) -> Gatewayed {
     ));
     let transport = CourtTransport::new(BTreeMap::from([(
         court("京"),
-        format!("http://{court_addr}"),
+        CourtAddress::Grpc(format!("http://{court_addr}")),
     )]))
     .unwrap();
     let options = RelayOptions {

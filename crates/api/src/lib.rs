@@ -7,6 +7,9 @@
 
 pub mod ccpit;
 pub mod court;
+pub mod labour;
+mod partner;
 pub mod status;
 mod time;
+pub mod traffic;
 pub mod transport;

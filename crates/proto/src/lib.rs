@@ -13,6 +13,24 @@ pub mod ccpit {
     }
 }
 
+pub mod documents {
+    pub mod v1 {
+        tonic::include_proto!("mediation.documents.v1");
+    }
+}
+
+pub mod labour {
+    pub mod v1 {
+        tonic::include_proto!("mediation.labour.v1");
+    }
+}
+
+pub mod traffic {
+    pub mod v1 {
+        tonic::include_proto!("mediation.traffic.v1");
+    }
+}
+
 pub mod court {
     pub mod v1 {
         tonic::include_proto!("mediation.court.v1");

@@ -2,56 +2,48 @@
 
 use std::sync::Arc;
 
-use jiff::civil::Date;
+use mediation_core::document::Document;
 use mediation_core::identity::Identity;
-use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef, ReferralId};
-use mediation_core::lifecycle::{Referral, ReturnReason, Status};
+use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
+use mediation_core::lifecycle::{Referral, Status};
 use mediation_core::outcome::{
-    Agreement, AgreementParty, ConfirmationApplication, ConfirmedAddress, DeclineReason,
-    FailureReport, PerformanceReport, ShamMediationReport, Signature, Signer,
+    Agreement, AgreementParty, ConfirmedAddress, DeclineReason, FailureReport, PerformanceReport,
+    ShamMediationReport, Signature, Signer,
 };
+use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, ReferralStore};
 use mediation_core::text::{Line, Narrative};
-use mediation_core::{Invalid, TransitionError, Violations};
+use mediation_core::{TransitionError, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_proto::ccpit::v1 as pb;
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGateway;
-use mediation_service::{Context, Gateway, hand_on};
+use mediation_service::{Context, Gateway};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{self, SignerType};
-use crate::status::{from_service, invalid};
-use crate::time;
+use crate::partner::{
+    CallFields, Desk, apply_jointly, date, decline_and_hand_on, document, narratives, optional,
+    optional_narrative, party_refs, record_performance, required_time,
+};
 
 /// Serves the CCPIT platform.
 #[derive(Debug)]
 pub struct CcpitService<S> {
-    gateway: Arc<Gateway<S>>,
-    relay: Option<RelayHandle>,
+    desk: Desk<S>,
 }
 
-impl<S> CcpitService<S> {
+impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
     pub fn new(gateway: Arc<Gateway<S>>, relay: Option<RelayHandle>) -> Self {
-        Self { gateway, relay }
+        Self {
+            desk: Desk::new(gateway, relay, Partner::Ccpit),
+        }
     }
 }
 
-fn optional_narrative(v: &mut Violations, field: &str, value: &str) -> Option<Option<Narrative>> {
-    v.check(
-        field,
-        if value.trim().is_empty() {
-            Ok(None)
-        } else {
-            Narrative::parse(value).map(Some)
-        },
-    )
-}
-
-fn date(value: &str) -> Result<Date, Invalid> {
-    value
-        .parse()
-        .map_err(|_| Invalid::new(format!("must be a day as YYYY-MM-DD, got {value:?}")))
-}
+const FIELDS: CallFields = CallFields {
+    case: "case_id",
+    organisation: "mediation_centre",
+};
 
 fn state(r: &Referral) -> pb::CaseState {
     pb::CaseState {
@@ -68,14 +60,13 @@ fn state(r: &Referral) -> pb::CaseState {
 }
 
 impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
-    /// Checks the case and centre every call names, then runs `decide` as that
-    /// centre. `v` holds the violations of the call's other fields.
+    /// Runs the call as the centre it names and answers with the case's state.
     async fn act<F>(
         &self,
         case_id: &str,
         centre: &str,
         action: &str,
-        mut v: Violations,
+        v: Violations,
         decide: F,
     ) -> Result<Response<pb::CaseState>, GrpcStatus>
     where
@@ -85,20 +76,10 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
             &Context<'_>,
         ) -> Result<Vec<mediation_core::Event>, TransitionError>,
     {
-        let id = v.check("case_id", ReferralId::parse(case_id));
-        let organisation = v.check("mediation_centre", OrganisationId::parse(centre));
-        let (Some(id), Some(organisation), true) = (id, organisation, v.is_empty()) else {
-            return Err(invalid(&v));
-        };
-        let actor = format!("ccpit:{organisation}");
         let referral = self
-            .gateway
-            .execute(&id, &actor, action, |r, c| decide(r, &organisation, c))
-            .await
-            .map_err(|e| from_service(&e))?;
-        if let Some(relay) = &self.relay {
-            relay.wake();
-        }
+            .desk
+            .act(FIELDS, case_id, centre, action, v, decide)
+            .await?;
         Ok(Response::new(state(&referral)))
     }
 }
@@ -125,21 +106,9 @@ fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) -> Option<Agr
         }
     }
     let disputed_matters = optional_narrative(v, "disputed_matters", &r.disputed_matters)?;
-    let terms: Vec<Narrative> = r
-        .terms
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| v.check(format!("terms[{i}]"), Narrative::parse(t)))
-        .collect();
+    let terms = narratives(v, "terms", &r.terms);
     let performance_method = optional_narrative(v, "performance_method", &r.performance_method)?;
-    let performance_deadline = v.check(
-        "perform_by",
-        if r.perform_by.trim().is_empty() {
-            Ok(None)
-        } else {
-            date(&r.perform_by).map(Some)
-        },
-    )?;
+    let performance_deadline = v.check("perform_by", optional(&r.perform_by, date))?;
     let mut signatures = Vec::new();
     for (i, s) in r.signatures.iter().enumerate() {
         let at = |f: &str| format!("signatures[{i}].{f}");
@@ -156,17 +125,27 @@ fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) -> Option<Agr
                 },
             )
         });
-        let signed_at = v.check(
-            at("signed_at"),
-            s.signed_at
-                .as_ref()
-                .ok_or_else(|| Invalid::new("is required"))
-                .and_then(time::from_wire),
-        );
+        let signed_at = required_time(v, &at("signed_at"), s.signed_at.as_ref());
         if let (Some(signer), Some(signed_at)) = (signer, signed_at) {
             signatures.push(Signature { signer, signed_at });
         }
     }
+    let documents: Vec<Document> = r
+        .files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            document(
+                v,
+                &format!("files[{i}]"),
+                &f.name,
+                &f.media_type,
+                f.size_bytes,
+                &f.sha256,
+                &f.url,
+            )
+        })
+        .collect();
     Some(Agreement {
         parties,
         disputed_matters,
@@ -174,7 +153,7 @@ fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) -> Option<Agr
         performance_method,
         performance_deadline,
         signatures,
-        documents: Vec::new(),
+        documents,
     })
 }
 
@@ -239,15 +218,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
             &r.mediation_centre,
             "decline_case",
             v,
-            |referral, org, c| {
-                // The declined referral is handed on at once: back to the
-                // court, or to the next organisation, as the policy says.
-                let mut events = referral.decline(org, reasons.clone(), c.now)?;
-                let mut after = referral.clone();
-                after.apply_all(&events);
-                events.extend(hand_on(&after, c, ReturnReason::Declined)?);
-                Ok(events)
-            },
+            |referral, org, c| decline_and_hand_on(referral, org, reasons.clone(), c),
         )
         .await
     }
@@ -362,12 +333,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let cost =
             optional_narrative(&mut v, "cost_raising_conduct", &r.cost_raising_conduct).flatten();
         let notes = optional_narrative(&mut v, "notes_for_court", &r.notes_for_court).flatten();
-        let facts: Vec<Narrative> = r
-            .undisputed_facts
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| v.check(format!("undisputed_facts[{i}]"), Narrative::parse(f)))
-            .collect();
+        let facts = narratives(&mut v, "undisputed_facts", &r.undisputed_facts);
         let addresses: Vec<ConfirmedAddress> = r
             .confirmed_addresses
             .iter()
@@ -443,41 +409,16 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let applicants: Vec<PartyRef> = r
-            .applicants
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| v.check(format!("applicants[{i}]"), PartyRef::parse(p)))
-            .collect();
-        let applied_at = v.check(
-            "applied_at",
-            r.applied_at
-                .as_ref()
-                .ok_or_else(|| Invalid::new("is required"))
-                .and_then(time::from_wire),
-        );
+        let applicants = party_refs(&mut v, "applicants", &r.applicants);
+        let applied_at = required_time(&mut v, "applied_at", r.applied_at.as_ref());
         self.act(
             &r.case_id,
             &r.mediation_centre,
             "apply_for_confirmation",
             v,
-            |referral, org, c| {
-                // Only the centre that mediated may file for the parties.
-                if referral.assignment().map(|a| &a.organisation) != Some(org) {
-                    return Err(TransitionError::NotAssigned {
-                        organisation: org.to_string(),
-                    });
-                }
-                match applied_at {
-                    Some(applied_at) => referral.apply_for_confirmation(
-                        ConfirmationApplication {
-                            applicants: applicants.clone(),
-                            applied_at,
-                        },
-                        c.now,
-                    ),
-                    None => Ok(Vec::new()),
-                }
+            |referral, org, c| match applied_at {
+                Some(at) => apply_jointly(referral, org, Some(applicants.clone()), at, c),
+                None => Ok(Vec::new()),
             },
         )
         .await
@@ -496,22 +437,17 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
             &r.mediation_centre,
             "report_performance",
             v,
-            |referral, org, c| {
-                if referral.assignment().map(|a| &a.organisation) != Some(org) {
-                    return Err(TransitionError::NotAssigned {
-                        organisation: org.to_string(),
-                    });
-                }
-                match status {
-                    Some(status) => referral.record_performance(
-                        PerformanceReport {
-                            status,
-                            note: note.clone(),
-                        },
-                        c.now,
-                    ),
-                    None => Ok(Vec::new()),
-                }
+            |referral, org, c| match status {
+                Some(status) => record_performance(
+                    referral,
+                    org,
+                    PerformanceReport {
+                        status,
+                        note: note.clone(),
+                    },
+                    c,
+                ),
+                None => Ok(Vec::new()),
             },
         )
         .await

@@ -7,9 +7,11 @@ mod particulars;
 mod service;
 mod transport;
 mod view;
+mod webhook;
 
 pub use bundle::bundle_from_wire;
 pub use service::{CourtService, MAX_BATCH};
-pub use transport::CourtTransport;
 pub(crate) use transport::classify;
+pub use transport::{AddressError, CourtAddress, CourtTransport};
 pub use view::bundle_to_wire;
+pub use webhook::WebhookNotice;

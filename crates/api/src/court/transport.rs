@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use mediation_core::court::CourtCode;
 use mediation_core::outbox::Destination;
@@ -12,45 +13,90 @@ use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 
 use super::view::notice;
+use super::webhook::Webhook;
 
-/// Delivers to each court system at its configured address. A court without an
-/// address of its own uses the nearest court above it that has one (a high
-/// court's system often serves the courts of its province).
+/// How a court system takes deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CourtAddress {
+    /// It hosts `CourtReceiver` at this address, e.g. `https://court.example:7001`.
+    Grpc(String),
+    /// It takes JSON notices by HTTPS `POST` at this URL.
+    Webhook(String),
+}
+
 #[derive(Debug)]
+enum Route {
+    Grpc(Box<Endpoint>),
+    Webhook(Webhook),
+}
+
+/// Why a court transport could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("court {court}: {reason}")]
+pub struct AddressError {
+    pub court: CourtCode,
+    pub reason: String,
+}
+
+/// Delivers to each court system at its configured address, by gRPC or by
+/// webhook. A court without an address of its own uses the nearest court above
+/// it that has one (a high court's system often serves the courts of its
+/// province).
+#[derive(Debug, Default)]
 pub struct CourtTransport {
-    endpoints: BTreeMap<CourtCode, Endpoint>,
+    routes: BTreeMap<CourtCode, Route>,
     channels: Mutex<BTreeMap<CourtCode, Channel>>,
 }
 
+/// How long one webhook call may take before it is retried.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl CourtTransport {
-    /// `endpoints`: the address (e.g. `http://127.0.0.1:7001`) of each court
-    /// system, by court code.
-    pub fn new(endpoints: BTreeMap<CourtCode, String>) -> Result<Self, tonic::transport::Error> {
-        let endpoints = endpoints
+    /// `addresses`: how each court system, by court code, takes deliveries.
+    pub fn new(addresses: BTreeMap<CourtCode, CourtAddress>) -> Result<Self, AddressError> {
+        let routes = addresses
             .into_iter()
-            .map(|(court, url)| Ok((court, Endpoint::from_shared(url)?)))
-            .collect::<Result<_, tonic::transport::Error>>()?;
+            .map(|(court, address)| {
+                let route = match address {
+                    CourtAddress::Grpc(url) => Endpoint::from_shared(url)
+                        .map(|e| Route::Grpc(Box::new(e)))
+                        .map_err(|e| e.to_string()),
+                    CourtAddress::Webhook(url) => {
+                        Webhook::new(&url, WEBHOOK_TIMEOUT).map(Route::Webhook)
+                    }
+                };
+                match route {
+                    Ok(route) => Ok((court, route)),
+                    Err(reason) => Err(AddressError { court, reason }),
+                }
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            endpoints,
+            routes,
             channels: Mutex::new(BTreeMap::new()),
         })
     }
 
-    fn channel(&self, court: &CourtCode) -> Result<Channel, DeliveryError> {
+    /// The route of `court` or of the nearest court above it.
+    fn route(&self, court: &CourtCode) -> Result<(&CourtCode, &Route), DeliveryError> {
         let mut at = Some(court.clone());
         while let Some(code) = at {
-            if let Some(endpoint) = self.endpoints.get(&code) {
-                let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-                let channel = channels
-                    .entry(code)
-                    .or_insert_with(|| endpoint.connect_lazy());
-                return Ok(channel.clone());
+            if let Some((code, route)) = self.routes.get_key_value(&code) {
+                return Ok((code, route));
             }
             at = code.parent();
         }
         Err(DeliveryError::Transient(format!(
             "no address is configured for court {court} or any court above it"
         )))
+    }
+
+    fn channel(&self, code: &CourtCode, endpoint: &Endpoint) -> Channel {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        channels
+            .entry(code.clone())
+            .or_insert_with(|| endpoint.connect_lazy())
+            .clone()
     }
 }
 
@@ -76,10 +122,15 @@ impl Transport for CourtTransport {
                 delivery.message.destination
             )));
         };
-        let mut client = CourtReceiverClient::new(self.channel(court)?);
-        match client.deliver(notice(delivery)).await {
-            Ok(_) => Ok(()),
-            Err(status) => classify(&status),
+        match self.route(court)? {
+            (code, Route::Grpc(endpoint)) => {
+                let mut client = CourtReceiverClient::new(self.channel(code, endpoint));
+                match client.deliver(notice(delivery)).await {
+                    Ok(_) => Ok(()),
+                    Err(status) => classify(&status),
+                }
+            }
+            (_, Route::Webhook(webhook)) => webhook.deliver(delivery).await,
         }
     }
 }

@@ -1,0 +1,117 @@
+//! Delivering notices to court systems that cannot host gRPC: an HTTPS `POST`
+//! of the notice as JSON.
+//!
+//! The body carries the same fields as the gRPC `CourtNotice`, with the event
+//! and any bundle as JSON objects. The `Idempotency-Key` header repeats the
+//! message id, which stays the same across retries. A 2xx answer (or 409, "I
+//! have it") acknowledges; 408, 425, 429 and 5xx are retried; any other 4xx is
+//! a permanent failure and the message becomes a dead letter.
+
+use std::time::Duration;
+
+use mediation_core::lifecycle::Change;
+use mediation_core::store::PendingDelivery;
+use mediation_delivery::DeliveryError;
+use reqwest::StatusCode;
+use serde::Serialize;
+
+/// The JSON body of one notice.
+#[derive(Debug, Serialize)]
+pub struct WebhookNotice<'a> {
+    pub message_id: String,
+    pub referral_id: String,
+    pub court_referral_id: String,
+    /// RFC 3339.
+    pub occurred_at: String,
+    pub event: &'static str,
+    pub summary: String,
+    pub detail: &'a Change,
+    /// The case bundle, for a dispute the court has not seen (taken directly).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<&'a mediation_core::bundle::CaseBundle>,
+}
+
+impl<'a> WebhookNotice<'a> {
+    pub fn of(d: &'a PendingDelivery) -> Self {
+        let change = &d.message.event.change;
+        Self {
+            message_id: d.id.to_string(),
+            referral_id: d.message.referral.to_string(),
+            court_referral_id: d.message.court_referral_id.to_string(),
+            occurred_at: d.message.event.at.to_string(),
+            event: change.name(),
+            summary: super::view::summary(change),
+            detail: change,
+            bundle: match change {
+                Change::TakenDirectly { .. } => d.message.bundle.as_deref(),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// One court system's webhook.
+#[derive(Debug, Clone)]
+pub(crate) struct Webhook {
+    client: reqwest::Client,
+    url: reqwest::Url,
+}
+
+impl Webhook {
+    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, String> {
+        let url = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(format!("{url} must be an https:// address"));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| format!("cannot build the webhook client: {e}"))?;
+        Ok(Self { client, url })
+    }
+
+    pub(crate) async fn deliver(&self, d: &PendingDelivery) -> Result<(), DeliveryError> {
+        let response = self
+            .client
+            .post(self.url.clone())
+            .header("Idempotency-Key", d.id.to_string())
+            .json(&WebhookNotice::of(d))
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("webhook {}: {e}", self.url)))?;
+        classify(response.status(), &self.url)
+    }
+}
+
+fn classify(status: StatusCode, url: &reqwest::Url) -> Result<(), DeliveryError> {
+    let text = format!("webhook {url} answered {status}");
+    match status.as_u16() {
+        200..=299 | 409 => Ok(()),
+        408 | 425 | 429 | 500..=599 => Err(DeliveryError::Transient(text)),
+        _ => Err(DeliveryError::Permanent(text)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_sorted_into_done_retry_and_give_up() {
+        let url = reqwest::Url::parse("https://court.example/notices").unwrap();
+        let of = |code: u16| classify(StatusCode::from_u16(code).unwrap(), &url);
+        assert!(of(200).is_ok() && of(204).is_ok() && of(409).is_ok());
+        for code in [408, 429, 500, 503] {
+            assert!(
+                matches!(of(code), Err(DeliveryError::Transient(_))),
+                "{code}"
+            );
+        }
+        for code in [400, 401, 404, 422] {
+            assert!(
+                matches!(of(code), Err(DeliveryError::Permanent(_))),
+                "{code}"
+            );
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Domain messages to what the labour platform receives.
+
+use mediation_core::bundle::{CaseBundle, Party, PartyRole, ReferralKind};
+use mediation_core::lifecycle::Change;
+use mediation_core::particulars::{LabourParticulars, Particulars};
+use mediation_core::store::PendingDelivery;
+use mediation_proto::labour::v1 as pb;
+
+use super::codes;
+use crate::partner::codes::document_code;
+use crate::time;
+
+/// What to send for a delivery, or `None` when the platform has no use for it.
+pub(crate) enum ToPlatform {
+    Referral(Box<pb::DisputeReferral>),
+    Decision(pb::CourtDecision),
+}
+
+fn text(value: Option<&impl ToString>) -> String {
+    value.map(ToString::to_string).unwrap_or_default()
+}
+
+fn party<'a>(
+    bundle: &'a CaseBundle,
+    labour: Option<&LabourParticulars>,
+    employer: bool,
+) -> Option<&'a Party> {
+    match labour {
+        Some(l) => bundle.party(if employer { &l.employer } else { &l.employee }),
+        // Validation requires particulars for a labour dispute; without them
+        // the claimant is taken as the worker and the respondent as employer.
+        None => {
+            let role = if employer {
+                PartyRole::Respondent
+            } else {
+                PartyRole::Claimant
+            };
+            bundle.parties.iter().find(|p| p.role == role)
+        }
+    }
+}
+
+pub(crate) fn referral(
+    d: &PendingDelivery,
+    bundle: &CaseBundle,
+    change: &Change,
+) -> Option<pb::DisputeReferral> {
+    let Change::Routed {
+        assignment,
+        reasons,
+        acceptance_deadline,
+    } = change
+    else {
+        return None;
+    };
+    let labour = match &bundle.particulars {
+        Some(Particulars::Labour(l)) => Some(l),
+        _ => None,
+    };
+    let employer = party(bundle, labour, true);
+    let worker = party(bundle, labour, false);
+    let named: Vec<_> = [employer, worker]
+        .into_iter()
+        .flatten()
+        .map(|p| &p.reference)
+        .collect();
+    Some(pb::DisputeReferral {
+        message_id: d.id.to_string(),
+        dispute_id: d.message.referral.to_string(),
+        court: bundle.court.to_string(),
+        court_reference: bundle.court_referral_id.to_string(),
+        court_case_number: text(bundle.case_number.as_ref()),
+        court_stage: match bundle.kind {
+            ReferralKind::Entrusted { .. } => pb::CourtStage::InLitigation,
+            ReferralKind::Delegated | ReferralKind::DirectIntake => pb::CourtStage::PreLitigation,
+        }
+        .into(),
+        committee: assignment.organisation.to_string(),
+        cause_of_action: bundle.cause_of_action.to_string(),
+        employer: employer.map(|p| pb::Employer {
+            party: p.reference.to_string(),
+            name: p.name.to_string(),
+            registration_number: p.identity.number().to_owned(),
+            contact: p.contact.to_string(),
+            address: p.service_address.to_string(),
+        }),
+        worker: worker.map(|p| pb::Worker {
+            party: p.reference.to_string(),
+            name: p.name.to_string(),
+            id_number: p.identity.number().to_owned(),
+            id_type: document_code(p.identity.kind()).to_owned(),
+            contact: p.contact.to_string(),
+            address: p.service_address.to_string(),
+        }),
+        employment: labour.map(|l| pb::Employment {
+            written_contract: l.written_contract,
+            started_on: l.employment_start.to_string(),
+            ended_on: text(l.employment_end.as_ref()),
+            position: text(l.position.as_ref()),
+            monthly_wage: l
+                .monthly_wage
+                .as_ref()
+                .map(|a| a.decimal())
+                .unwrap_or_default(),
+        }),
+        arbitration_committee: text(labour.and_then(|l| l.arbitration_committee.as_ref())),
+        claim_items: labour
+            .map(|l| {
+                l.claim_items
+                    .iter()
+                    .map(|i| pb::ClaimItem {
+                        kind: codes::claim_to_wire(i.kind).into(),
+                        amount: i.amount.decimal(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        total_claimed: bundle
+            .amount_in_dispute
+            .as_ref()
+            .map(|a| a.decimal())
+            .unwrap_or_default(),
+        others: bundle
+            .parties
+            .iter()
+            .filter(|p| !named.contains(&&p.reference))
+            .map(|p| pb::OtherParty {
+                party: p.reference.to_string(),
+                name: p.name.to_string(),
+            })
+            .collect(),
+        materials: bundle
+            .documents
+            .iter()
+            .map(|f| pb::Material {
+                name: f.name.to_string(),
+                media_type: f.media_type.to_string(),
+                size_bytes: f.size_bytes,
+                sha256: f.sha256.to_string(),
+                url: text(f.location.url()),
+            })
+            .collect(),
+        respond_by: Some(time::to_wire(acceptance_deadline.due_at)),
+        routing_reasons: reasons.clone(),
+        background: text(bundle.summary.as_ref()),
+    })
+}
+
+pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
+    let dispute_id = d.message.referral.to_string();
+    let change = &d.message.event.change;
+    match change {
+        Change::Routed { .. } => {
+            let bundle = d.message.bundle.as_deref()?;
+            referral(d, bundle, change).map(|r| ToPlatform::Referral(Box::new(r)))
+        }
+        Change::RulingRecorded { ruling } => Some(ToPlatform::Decision(pb::CourtDecision {
+            message_id: d.id.to_string(),
+            dispute_id,
+            decision: Some(pb::court_decision::Decision::Ruling(pb::Ruling {
+                outcome: codes::ruling(ruling.outcome).into(),
+                court_case_number: text(ruling.case_number.as_ref()),
+                reasons: text(ruling.reasons.as_ref()),
+                ruled_at: Some(time::to_wire(ruling.ruled_at)),
+            })),
+        })),
+        Change::Recalled { reason } => Some(ToPlatform::Decision(pb::CourtDecision {
+            message_id: d.id.to_string(),
+            dispute_id,
+            decision: Some(pb::court_decision::Decision::Withdrawal(pb::Withdrawal {
+                reason: reason.to_string(),
+            })),
+        })),
+        _ => None,
+    }
+}

@@ -1,0 +1,483 @@
+//! The `LabourGateway` service: the committees' calls become domain commands.
+
+use std::sync::Arc;
+
+use mediation_core::document::Document;
+use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
+use mediation_core::lifecycle::{Referral, Status};
+use mediation_core::money::{Amount, Currency};
+use mediation_core::outcome::{
+    Agreement, AgreementParty, DeclineReason, FailureReport, PerformanceReport,
+    ShamMediationReport, Signature, Signer,
+};
+use mediation_core::particulars::{LabourClaimKind, Particulars};
+use mediation_core::partner::Partner;
+use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::text::Narrative;
+use mediation_core::{Event, TransitionError, Violations};
+use mediation_delivery::RelayHandle;
+use mediation_proto::labour::v1 as pb;
+use mediation_proto::labour::v1::labour_gateway_server::LabourGateway;
+use mediation_service::{Context, Gateway};
+use tonic::{Request, Response, Status as GrpcStatus};
+
+use super::codes;
+use crate::partner::{
+    CallFields, Desk, apply_jointly, date, decline_and_hand_on, document, narratives, optional,
+    optional_narrative, record_performance, required_time,
+};
+
+/// Serves the labour platform.
+#[derive(Debug)]
+pub struct LabourService<S> {
+    desk: Desk<S>,
+}
+
+impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
+    pub fn new(gateway: Arc<Gateway<S>>, relay: Option<RelayHandle>) -> Self {
+        Self {
+            desk: Desk::new(gateway, relay, Partner::LabourArbitration),
+        }
+    }
+
+    async fn act<F>(
+        &self,
+        dispute_id: &str,
+        committee: &str,
+        action: &str,
+        v: Violations,
+        decide: F,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus>
+    where
+        F: Fn(&Referral, &OrganisationId, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
+    {
+        let r = self
+            .desk
+            .act(FIELDS, dispute_id, committee, action, v, decide)
+            .await?;
+        Ok(Response::new(pb::DisputeStatus {
+            dispute_id: r.id().to_string(),
+            status: r.status().as_str().to_owned(),
+            mediate_by: match r.status() {
+                Status::InMediation => r
+                    .mediation_deadline()
+                    .map(|d| d.due_date.to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            },
+        }))
+    }
+}
+
+const FIELDS: CallFields = CallFields {
+    case: "dispute_id",
+    organisation: "committee",
+};
+
+fn yuan(value: &str) -> Result<Amount, mediation_core::Invalid> {
+    Amount::parse(value, Currency::cny())
+}
+
+/// What a signed labour agreement says, before it is matched to the case.
+#[derive(Debug, Clone)]
+struct Signed {
+    payments: Vec<(LabourClaimKind, Amount)>,
+    other_terms: Vec<Narrative>,
+    payment_method: Option<Narrative>,
+    pay_by: Option<jiff::civil::Date>,
+    mediator: MediatorId,
+    employer_at: jiff::Timestamp,
+    worker_at: jiff::Timestamp,
+    mediator_at: jiff::Timestamp,
+    sealed_at: jiff::Timestamp,
+    files: Vec<Document>,
+}
+
+fn signed(v: &mut Violations, r: &pb::SubmitMediationAgreementRequest) -> Option<Signed> {
+    let payments: Vec<(LabourClaimKind, Amount)> = r
+        .payments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let kind = v.check(format!("payments[{i}].kind"), codes::claim_kind(p.kind));
+            let amount = v.check(format!("payments[{i}].amount"), yuan(&p.amount));
+            Some((kind?, amount?))
+        })
+        .collect();
+    if r.payments.is_empty() && r.other_terms.is_empty() {
+        v.push(
+            "payments",
+            "an agreement states at least one payment or term",
+        );
+    }
+    let other_terms = narratives(v, "other_terms", &r.other_terms);
+    let payment_method = optional_narrative(v, "payment_method", &r.payment_method);
+    let pay_by = v.check("pay_by", optional(&r.pay_by, date));
+    let mediator = v.check("mediator", MediatorId::parse(&r.mediator));
+    let employer_at = required_time(v, "employer_signed_at", r.employer_signed_at.as_ref());
+    let worker_at = required_time(v, "worker_signed_at", r.worker_signed_at.as_ref());
+    let mediator_at = required_time(v, "mediator_signed_at", r.mediator_signed_at.as_ref());
+    let sealed_at = required_time(v, "committee_sealed_at", r.committee_sealed_at.as_ref());
+    let files: Vec<Document> = r
+        .files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            document(
+                v,
+                &format!("files[{i}]"),
+                &f.name,
+                &f.media_type,
+                f.size_bytes,
+                &f.sha256,
+                &f.url,
+            )
+        })
+        .collect();
+    Some(Signed {
+        payments,
+        other_terms,
+        payment_method: payment_method?,
+        pay_by: pay_by?,
+        mediator: mediator?,
+        employer_at: employer_at?,
+        worker_at: worker_at?,
+        mediator_at: mediator_at?,
+        sealed_at: sealed_at?,
+        files,
+    })
+}
+
+/// The agreement in the domain's terms: the employer and the worker are the
+/// case's parties, named as the court named them, and each payment becomes a
+/// term.
+fn agreement(
+    referral: &Referral,
+    committee: &OrganisationId,
+    s: &Signed,
+) -> Result<Agreement, TransitionError> {
+    let bundle = referral.bundle();
+    let Some(Particulars::Labour(labour)) = &bundle.particulars else {
+        let mut v = Violations::new();
+        v.push(
+            "dispute_id",
+            "the dispute has no labour particulars to match an employer and a worker to",
+        );
+        return Err(TransitionError::Invalid(v));
+    };
+    let side = |reference: &PartyRef| {
+        bundle.party(reference).map(|p| AgreementParty {
+            party: p.reference.clone(),
+            name: p.name.clone(),
+            identity: p.identity.clone(),
+        })
+    };
+    let mut terms = Vec::new();
+    for (kind, amount) in &s.payments {
+        let text = format!(
+            "用人单位向劳动者支付{}{}元",
+            codes::claim_name(*kind),
+            amount.decimal()
+        );
+        if let Ok(term) = Narrative::parse(&text) {
+            terms.push(term);
+        }
+    }
+    terms.extend(s.other_terms.iter().cloned());
+    Ok(Agreement {
+        parties: [side(&labour.employer), side(&labour.employee)]
+            .into_iter()
+            .flatten()
+            .collect(),
+        disputed_matters: Narrative::parse(bundle.cause_of_action.as_ref()).ok(),
+        terms,
+        performance_method: s.payment_method.clone(),
+        performance_deadline: s.pay_by,
+        signatures: vec![
+            Signature {
+                signer: Signer::Organisation(committee.clone()),
+                signed_at: s.sealed_at,
+            },
+            Signature {
+                signer: Signer::Mediator(s.mediator.clone()),
+                signed_at: s.mediator_at,
+            },
+            Signature {
+                signer: Signer::Party(labour.employer.clone()),
+                signed_at: s.employer_at,
+            },
+            Signature {
+                signer: Signer::Party(labour.employee.clone()),
+                signed_at: s.worker_at,
+            },
+        ],
+        documents: s.files.clone(),
+    })
+}
+
+#[tonic::async_trait]
+impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
+    async fn accept_dispute(
+        &self,
+        request: Request<pb::AcceptDisputeRequest>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let mediator = v
+            .check("mediator", optional(&r.mediator, MediatorId::parse))
+            .flatten();
+        let number = v
+            .check(
+                "file_number",
+                optional(&r.file_number, MediationCaseNumber::parse),
+            )
+            .flatten();
+        self.act(
+            &r.dispute_id,
+            &r.committee,
+            "accept_dispute",
+            v,
+            |referral, org, c| {
+                referral.accept(
+                    org,
+                    mediator.clone(),
+                    number.clone(),
+                    c.now,
+                    c.calendar,
+                    &c.policy.deadlines,
+                )
+            },
+        )
+        .await
+    }
+
+    async fn decline_dispute(
+        &self,
+        request: Request<pb::DeclineDisputeRequest>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let code = v.check("reason", codes::decline(r.reason));
+        let explanation = v.check("explanation", Narrative::parse(&r.explanation));
+        let reasons: Vec<DeclineReason> = code
+            .zip(explanation)
+            .map(|(code, explanation)| DeclineReason { code, explanation })
+            .into_iter()
+            .collect();
+        self.act(
+            &r.dispute_id,
+            &r.committee,
+            "decline_dispute",
+            v,
+            |referral, org, c| decline_and_hand_on(referral, org, reasons.clone(), c),
+        )
+        .await
+    }
+
+    async fn report_progress(
+        &self,
+        request: Request<pb::ReportProgressRequest>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        use pb::report_progress_request::Progress;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        match r.progress {
+            Some(Progress::AppraisalStarted(what)) => {
+                let note = v.check("appraisal_started", Narrative::parse(&what));
+                self.act(
+                    &r.dispute_id,
+                    &r.committee,
+                    "appraisal_started",
+                    v,
+                    |referral, org, c| match &note {
+                        Some(note) => referral.start_appraisal(org, note.clone(), c.now),
+                        None => Ok(Vec::new()),
+                    },
+                )
+                .await
+            }
+            Some(Progress::AppraisalEnded(_)) => {
+                self.act(
+                    &r.dispute_id,
+                    &r.committee,
+                    "appraisal_ended",
+                    v,
+                    |referral, org, c| {
+                        referral.end_appraisal(org, c.now, c.calendar, &c.policy.deadlines)
+                    },
+                )
+                .await
+            }
+            Some(Progress::ExtendedUntil(until)) => {
+                let until = v.check("extended_until", date(&until));
+                self.act(
+                    &r.dispute_id,
+                    &r.committee,
+                    "extension_agreed",
+                    v,
+                    |referral, org, c| {
+                        // The platform reports that both sides agreed: every
+                        // party of the case.
+                        let everyone: Vec<PartyRef> =
+                            referral.bundle().party_refs().cloned().collect();
+                        match until {
+                            Some(until) => referral.extend(
+                                org,
+                                until,
+                                everyone,
+                                c.now,
+                                c.calendar,
+                                &c.policy.deadlines,
+                            ),
+                            None => Ok(Vec::new()),
+                        }
+                    },
+                )
+                .await
+            }
+            None => {
+                v.push(
+                    "progress",
+                    "one of appraisal_started, appraisal_ended or extended_until is required",
+                );
+                self.act(
+                    &r.dispute_id,
+                    &r.committee,
+                    "report_progress",
+                    v,
+                    |_, _, _| Ok(Vec::new()),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn submit_mediation_agreement(
+        &self,
+        request: Request<pb::SubmitMediationAgreementRequest>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let signed = signed(&mut v, &r);
+        self.act(
+            &r.dispute_id,
+            &r.committee,
+            "submit_mediation_agreement",
+            v,
+            |referral, org, c| match &signed {
+                Some(s) => referral.record_agreement(org, agreement(referral, org, s)?, c.now),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+
+    async fn report_mediation_failure(
+        &self,
+        request: Request<pb::ReportMediationFailureRequest>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let course = v.check("course", Narrative::parse(&r.course));
+        let reasons = v.check("reasons", Narrative::parse(&r.reasons));
+        let facts = narratives(&mut v, "undisputed_facts", &r.undisputed_facts);
+        let notes = optional_narrative(&mut v, "notes_for_court", &r.notes_for_court).flatten();
+        let report = course.zip(reasons).map(|(course, reasons)| FailureReport {
+            course,
+            reasons,
+            cost_raising_conduct: None,
+            notes_for_court: notes,
+            undisputed_facts: facts,
+            confirmed_service_addresses: Vec::new(),
+        });
+        self.act(
+            &r.dispute_id,
+            &r.committee,
+            "report_mediation_failure",
+            v,
+            |referral, org, c| match &report {
+                Some(report) => referral.report_failure(org, report.clone(), c.now),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+
+    async fn report_sham_mediation(
+        &self,
+        request: Request<pb::ReportShamMediationRequest>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let grounds = v.check("grounds", Narrative::parse(&r.grounds));
+        self.act(
+            &r.dispute_id,
+            &r.committee,
+            "report_sham_mediation",
+            v,
+            |referral, org, c| match &grounds {
+                Some(grounds) => referral.report_sham_mediation(
+                    org,
+                    ShamMediationReport {
+                        grounds: grounds.clone(),
+                    },
+                    c.now,
+                ),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+
+    async fn apply_for_confirmation(
+        &self,
+        request: Request<pb::ApplyForConfirmationRequest>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let applied_at = required_time(&mut v, "applied_at", r.applied_at.as_ref());
+        self.act(
+            &r.dispute_id,
+            &r.committee,
+            "apply_for_confirmation",
+            v,
+            |referral, org, c| {
+                match applied_at {
+                    // Both sides apply together: every party of the case.
+                    Some(at) => apply_jointly(referral, org, None, at, c),
+                    None => Ok(Vec::new()),
+                }
+            },
+        )
+        .await
+    }
+
+    async fn report_performance(
+        &self,
+        request: Request<pb::ReportPerformanceRequest>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let status = v.check("performance", codes::performance(r.performance));
+        let note = optional_narrative(&mut v, "note", &r.note).flatten();
+        self.act(
+            &r.dispute_id,
+            &r.committee,
+            "report_performance",
+            v,
+            |referral, org, c| match status {
+                Some(status) => record_performance(
+                    referral,
+                    org,
+                    PerformanceReport {
+                        status,
+                        note: note.clone(),
+                    },
+                    c,
+                ),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,43 @@
+//! Referring disputes and court decisions to the labour platform over gRPC.
+
+use mediation_core::outbox::Destination;
+use mediation_core::partner::Partner;
+use mediation_core::store::PendingDelivery;
+use mediation_delivery::{DeliveryError, Transport};
+use mediation_proto::labour::v1::labour_platform_client::LabourPlatformClient;
+use tonic::transport::{Channel, Endpoint};
+
+use super::referral::{ToPlatform, to_platform};
+use crate::court::classify;
+
+#[derive(Debug, Clone)]
+pub struct LabourTransport {
+    channel: Channel,
+}
+
+impl LabourTransport {
+    /// `url`: the platform's gRPC address, e.g. `http://127.0.0.1:7200`.
+    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
+        Ok(Self {
+            channel: Endpoint::from_shared(url.to_owned())?.connect_lazy(),
+        })
+    }
+}
+
+impl Transport for LabourTransport {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+        if delivery.message.destination != Destination::Partner(Partner::LabourArbitration) {
+            return Err(DeliveryError::Permanent(format!(
+                "the labour transport cannot deliver to {}",
+                delivery.message.destination
+            )));
+        }
+        let mut client = LabourPlatformClient::new(self.channel.clone());
+        let result = match to_platform(delivery) {
+            Some(ToPlatform::Referral(r)) => client.refer_dispute(*r).await.map(|_| ()),
+            Some(ToPlatform::Decision(d)) => client.notify_court_decision(d).await.map(|_| ()),
+            None => return Ok(()),
+        };
+        result.or_else(|status| classify(&status))
+    }
+}

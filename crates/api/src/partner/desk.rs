@@ -1,0 +1,86 @@
+//! Runs a platform's call as a command of the organisation it names.
+
+use std::sync::Arc;
+
+use mediation_core::ids::{OrganisationId, ReferralId};
+use mediation_core::lifecycle::Referral;
+use mediation_core::partner::Partner;
+use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::{Event, TransitionError, Violations};
+use mediation_delivery::RelayHandle;
+use mediation_service::{Context, Gateway};
+use tonic::Status;
+
+use crate::status::{from_service, invalid};
+
+/// The command path shared by the partner services.
+#[derive(Debug)]
+pub(crate) struct Desk<S> {
+    pub(crate) gateway: Arc<Gateway<S>>,
+    relay: Option<RelayHandle>,
+    platform: Partner,
+}
+
+/// The names a platform gives the two fields every call carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallFields {
+    pub(crate) case: &'static str,
+    pub(crate) organisation: &'static str,
+}
+
+impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
+    pub(crate) fn new(
+        gateway: Arc<Gateway<S>>,
+        relay: Option<RelayHandle>,
+        platform: Partner,
+    ) -> Self {
+        Self {
+            gateway,
+            relay,
+            platform,
+        }
+    }
+
+    /// Checks the case and organisation the call names, then runs `decide` as
+    /// that organisation. `v` holds the violations of the call's other fields;
+    /// a call with any is refused before anything is read or written. A case
+    /// routed to another platform or organisation is NOT_FOUND.
+    pub(crate) async fn act<F>(
+        &self,
+        names: CallFields,
+        case_id: &str,
+        organisation: &str,
+        action: &str,
+        mut v: Violations,
+        decide: F,
+    ) -> Result<Referral, Status>
+    where
+        F: Fn(&Referral, &OrganisationId, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
+    {
+        let id = v.check(names.case, ReferralId::parse(case_id));
+        let organisation = v.check(names.organisation, OrganisationId::parse(organisation));
+        let (Some(id), Some(organisation), true) = (id, organisation, v.is_empty()) else {
+            return Err(invalid(&v));
+        };
+        let actor = format!("{}:{organisation}", self.platform.as_str());
+        let platform = self.platform;
+        let referral = self
+            .gateway
+            .execute(&id, &actor, action, |r, c| {
+                // An organisation of another platform with the same id is
+                // still not this case's organisation.
+                if r.assignment().is_some_and(|a| a.partner != platform) {
+                    return Err(TransitionError::NotAssigned {
+                        organisation: organisation.to_string(),
+                    });
+                }
+                decide(r, &organisation, c)
+            })
+            .await
+            .map_err(|e| from_service(&e))?;
+        if let Some(relay) = &self.relay {
+            relay.wake();
+        }
+        Ok(referral)
+    }
+}

@@ -1,0 +1,100 @@
+//! Readers for the plain values every platform sends: days, instants, texts,
+//! party references and file descriptions. Each records a violation under the
+//! field's path and returns `None` when the value is bad.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use mediation_core::document::{Document, DocumentLocation, DocumentUrl, MediaType, Sha256Digest};
+use mediation_core::ids::PartyRef;
+use mediation_core::text::{Line, Narrative};
+use mediation_core::{Invalid, Violations};
+
+use crate::time;
+
+/// `None` for an empty value, else what `parse` makes of it.
+pub(crate) fn optional<T>(
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Result<Option<T>, Invalid> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        parse(value).map(Some)
+    }
+}
+
+pub(crate) fn date(value: &str) -> Result<Date, Invalid> {
+    value
+        .parse()
+        .map_err(|_| Invalid::new(format!("must be a day as YYYY-MM-DD, got {value:?}")))
+}
+
+/// An optional narrative: `Some(None)` when empty, `None` when invalid.
+pub(crate) fn optional_narrative(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+) -> Option<Option<Narrative>> {
+    v.check(field, optional(value, Narrative::parse))
+}
+
+/// A list of narratives, each checked under `field[i]`.
+pub(crate) fn narratives(v: &mut Violations, field: &str, values: &[String]) -> Vec<Narrative> {
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| v.check(format!("{field}[{i}]"), Narrative::parse(t)))
+        .collect()
+}
+
+/// A list of party references, each checked under `field[i]`.
+pub(crate) fn party_refs(v: &mut Violations, field: &str, values: &[String]) -> Vec<PartyRef> {
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| v.check(format!("{field}[{i}]"), PartyRef::parse(p)))
+        .collect()
+}
+
+/// A required instant.
+pub(crate) fn required_time(
+    v: &mut Violations,
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Option<Timestamp> {
+    v.check(
+        field,
+        value
+            .ok_or_else(|| Invalid::new("is required"))
+            .and_then(time::from_wire),
+    )
+}
+
+/// A file description; an empty url means the gateway keeps the file.
+pub(crate) fn document(
+    v: &mut Violations,
+    path: &str,
+    name: &str,
+    media_type: &str,
+    size_bytes: u64,
+    sha256: &str,
+    url: &str,
+) -> Option<Document> {
+    let name = v.check(format!("{path}.name"), Line::parse(name));
+    let media_type = v.check(format!("{path}.media_type"), MediaType::parse(media_type));
+    let sha256 = v.check(format!("{path}.sha256"), Sha256Digest::parse(sha256));
+    let location = v.check(
+        format!("{path}.url"),
+        optional(url, DocumentUrl::parse)
+            .map(|u| u.map_or(DocumentLocation::Stored, DocumentLocation::Url)),
+    );
+    let document = Document {
+        name: name?,
+        media_type: media_type?,
+        size_bytes,
+        sha256: sha256?,
+        location: location?,
+    };
+    v.nest(path, document.validate());
+    Some(document)
+}

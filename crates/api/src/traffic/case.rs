@@ -1,0 +1,161 @@
+//! Domain messages to what the road-traffic platform receives.
+
+use mediation_core::bundle::{CaseBundle, Party, PartyRole};
+use mediation_core::lifecycle::Change;
+use mediation_core::particulars::{AccidentParticulars, Particulars};
+use mediation_core::store::PendingDelivery;
+use mediation_proto::traffic::v1 as pb;
+
+use super::codes;
+use crate::partner::codes::{document_code, ruling_code};
+use crate::time;
+
+/// What to send for a delivery, or `None` when the platform has no use for it.
+pub(crate) enum ToPlatform {
+    Case(Box<pb::AccidentCase>),
+    Decision(pb::CourtDecision),
+}
+
+fn text(value: Option<&impl ToString>) -> String {
+    value.map(ToString::to_string).unwrap_or_default()
+}
+
+/// How a party stands in the claim, as the platform sorts people.
+fn standing(p: &Party, accident: Option<&AccidentParticulars>) -> &'static str {
+    let Some(a) = accident else {
+        return match p.role {
+            PartyRole::Claimant => "INJURED",
+            PartyRole::Respondent => "LIABLE",
+            PartyRole::ThirdParty => "OTHER",
+        };
+    };
+    if a.vehicles
+        .iter()
+        .any(|v| v.insurer.as_ref() == Some(&p.reference))
+    {
+        "INSURER"
+    } else if a.injuries.iter().any(|i| i.party == p.reference) {
+        "INJURED"
+    } else if p.role == PartyRole::Respondent {
+        "LIABLE"
+    } else {
+        "OTHER"
+    }
+}
+
+fn person(p: &Party, accident: Option<&AccidentParticulars>) -> pb::Person {
+    let share = accident.and_then(|a| a.liability.iter().find(|s| s.party == p.reference));
+    let injury = accident.and_then(|a| a.injuries.iter().find(|i| i.party == p.reference));
+    pb::Person {
+        party: p.reference.to_string(),
+        name: p.name.to_string(),
+        standing: standing(p, accident).to_owned(),
+        id_type: document_code(p.identity.kind()).to_owned(),
+        id_number: p.identity.number().to_owned(),
+        phone: p.contact.to_string(),
+        address: p.service_address.to_string(),
+        liability: share
+            .map(|s| codes::liability_code(s.liability).to_owned())
+            .unwrap_or_default(),
+        disability_grade: injury.and_then(|i| i.disability_grade).map_or(0, u32::from),
+        deceased: injury.is_some_and(|i| i.deceased),
+    }
+}
+
+fn case(d: &PendingDelivery, bundle: &CaseBundle) -> Option<pb::AccidentCase> {
+    let Change::Routed {
+        assignment,
+        reasons,
+        acceptance_deadline,
+    } = &d.message.event.change
+    else {
+        return None;
+    };
+    let accident = match &bundle.particulars {
+        Some(Particulars::RoadTraffic(a)) => Some(a),
+        _ => None,
+    };
+    Some(pb::AccidentCase {
+        message_id: d.id.to_string(),
+        case_id: d.message.referral.to_string(),
+        court: bundle.court.to_string(),
+        court_reference: bundle.court_referral_id.to_string(),
+        court_case_number: text(bundle.case_number.as_ref()),
+        room: assignment.organisation.to_string(),
+        cause_of_action: bundle.cause_of_action.to_string(),
+        certificate_number: text(accident.map(|a| &a.certificate_number)),
+        occurred_at: accident.map(|a| time::to_wire(a.occurred_at)),
+        place: text(accident.map(|a| &a.place)),
+        persons: bundle.parties.iter().map(|p| person(p, accident)).collect(),
+        vehicles: accident
+            .map(|a| {
+                a.vehicles
+                    .iter()
+                    .map(|v| pb::Car {
+                        plate: v.plate.to_string(),
+                        driver: text(v.driver.as_ref()),
+                        insurer: text(v.insurer.as_ref()),
+                        compulsory_policy: text(v.compulsory_policy.as_ref()),
+                        commercial_policy: text(v.commercial_policy.as_ref()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        claimed: accident
+            .map(|a| {
+                a.compensation
+                    .iter()
+                    .map(|c| pb::Compensation {
+                        item: codes::item_code(c.kind).to_owned(),
+                        amount: c.amount.decimal(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        total_claimed: bundle
+            .amount_in_dispute
+            .as_ref()
+            .map(|a| a.decimal())
+            .unwrap_or_default(),
+        evidence: bundle
+            .documents
+            .iter()
+            .map(|f| pb::Evidence {
+                name: f.name.to_string(),
+                media_type: f.media_type.to_string(),
+                size_bytes: f.size_bytes,
+                sha256: f.sha256.to_string(),
+                url: text(f.location.url()),
+            })
+            .collect(),
+        take_by: Some(time::to_wire(acceptance_deadline.due_at)),
+        routing_reasons: reasons.clone(),
+        background: text(bundle.summary.as_ref()),
+    })
+}
+
+pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
+    let case_id = d.message.referral.to_string();
+    match &d.message.event.change {
+        Change::Routed { .. } => {
+            case(d, d.message.bundle.as_deref()?).map(|c| ToPlatform::Case(Box::new(c)))
+        }
+        Change::RulingRecorded { ruling } => Some(ToPlatform::Decision(pb::CourtDecision {
+            message_id: d.id.to_string(),
+            case_id,
+            decision: ruling_code(ruling.outcome).to_owned(),
+            court_case_number: text(ruling.case_number.as_ref()),
+            reasons: text(ruling.reasons.as_ref()),
+            decided_at: Some(time::to_wire(ruling.ruled_at)),
+        })),
+        Change::Recalled { reason } => Some(ToPlatform::Decision(pb::CourtDecision {
+            message_id: d.id.to_string(),
+            case_id,
+            decision: "RECALLED".to_owned(),
+            court_case_number: String::new(),
+            reasons: reason.to_string(),
+            decided_at: Some(time::to_wire(d.message.event.at)),
+        })),
+        _ => None,
+    }
+}

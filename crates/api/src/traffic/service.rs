@@ -1,0 +1,485 @@
+//! The `TrafficGateway` service: the mediation rooms' calls become domain
+//! commands.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use mediation_core::document::Document;
+use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
+use mediation_core::lifecycle::{Referral, Status};
+use mediation_core::money::{Amount, Currency};
+use mediation_core::outcome::{
+    Agreement, AgreementParty, DeclineReason, FailureReport, PerformanceReport,
+    ShamMediationReport, Signature, Signer,
+};
+use mediation_core::particulars::CompensationKind;
+use mediation_core::partner::Partner;
+use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::text::Narrative;
+use mediation_core::{Event, TransitionError, Violations};
+use mediation_delivery::RelayHandle;
+use mediation_proto::traffic::v1 as pb;
+use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGateway;
+use mediation_service::{Context, Gateway};
+use tonic::{Request, Response, Status as GrpcStatus};
+
+use super::codes;
+use crate::partner::codes::decline_code;
+use crate::partner::{
+    CallFields, Desk, apply_jointly, date, decline_and_hand_on, document, narratives, optional,
+    optional_narrative, record_performance, required_time,
+};
+
+/// Serves the road-traffic platform.
+#[derive(Debug)]
+pub struct TrafficService<S> {
+    desk: Desk<S>,
+}
+
+const FIELDS: CallFields = CallFields {
+    case: "case_id",
+    organisation: "room",
+};
+
+impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
+    pub fn new(gateway: Arc<Gateway<S>>, relay: Option<RelayHandle>) -> Self {
+        Self {
+            desk: Desk::new(gateway, relay, Partner::RoadTraffic),
+        }
+    }
+
+    async fn act<F>(
+        &self,
+        case_id: &str,
+        room: &str,
+        action: &str,
+        v: Violations,
+        decide: F,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus>
+    where
+        F: Fn(&Referral, &OrganisationId, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
+    {
+        let r = self
+            .desk
+            .act(FIELDS, case_id, room, action, v, decide)
+            .await?;
+        Ok(Response::new(pb::CaseProgress {
+            case_id: r.id().to_string(),
+            state: r.status().as_str().to_owned(),
+            mediate_by: match r.status() {
+                Status::InMediation => r
+                    .mediation_deadline()
+                    .map(|d| d.due_date.to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            },
+        }))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Payout {
+    payer: PartyRef,
+    payee: PartyRef,
+    item: CompensationKind,
+    amount: Amount,
+}
+
+/// What a signed compensation agreement says, before it is matched to the case.
+#[derive(Debug, Clone)]
+struct Signed {
+    payouts: Vec<Payout>,
+    other_terms: Vec<Narrative>,
+    pay_by: Option<jiff::civil::Date>,
+    mediator: MediatorId,
+    signatures: Vec<(String, Timestamp)>,
+    files: Vec<Document>,
+}
+
+fn signed(v: &mut Violations, r: &pb::SubmitCompensationAgreementRequest) -> Option<Signed> {
+    let payouts: Vec<Payout> = r
+        .payouts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let at = |f: &str| format!("payouts[{i}].{f}");
+            let payer = v.check(at("payer"), PartyRef::parse(&p.payer));
+            let payee = v.check(at("payee"), PartyRef::parse(&p.payee));
+            let item = v.check(at("item"), codes::item(&p.item));
+            let amount = v.check(at("amount"), Amount::parse(&p.amount, Currency::cny()));
+            Some(Payout {
+                payer: payer?,
+                payee: payee?,
+                item: item?,
+                amount: amount?,
+            })
+        })
+        .collect();
+    if r.payouts.is_empty() && r.other_terms.is_empty() {
+        v.push("payouts", "an agreement states at least one payout or term");
+    }
+    let other_terms = narratives(v, "other_terms", &r.other_terms);
+    let pay_by = v.check("pay_by", optional(&r.pay_by, date));
+    let mediator = v.check("mediator", MediatorId::parse(&r.mediator));
+    let signatures: Vec<(String, Timestamp)> = r
+        .signatures
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let at = required_time(v, &format!("signatures[{i}].at"), s.at.as_ref());
+            if s.by.trim().is_empty() {
+                v.push(format!("signatures[{i}].by"), "is required");
+                return None;
+            }
+            Some((s.by.trim().to_owned(), at?))
+        })
+        .collect();
+    let files: Vec<Document> = r
+        .files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            document(
+                v,
+                &format!("files[{i}]"),
+                &f.name,
+                &f.media_type,
+                f.size_bytes,
+                &f.sha256,
+                &f.url,
+            )
+        })
+        .collect();
+    Some(Signed {
+        payouts,
+        other_terms,
+        pay_by: pay_by?,
+        mediator: mediator?,
+        signatures,
+        files,
+    })
+}
+
+/// The agreement in the domain's terms: every party as the court named it,
+/// one term per payout, and each signature matched to the room, the mediator
+/// or a party.
+fn agreement(
+    referral: &Referral,
+    room: &OrganisationId,
+    s: &Signed,
+) -> Result<Agreement, TransitionError> {
+    let bundle = referral.bundle();
+    let mut v = Violations::new();
+    let mut terms = Vec::new();
+    for (i, p) in s.payouts.iter().enumerate() {
+        let (Some(payer), Some(payee)) = (bundle.party(&p.payer), bundle.party(&p.payee)) else {
+            v.push(
+                format!("payouts[{i}]"),
+                "payer and payee must be parties of the case",
+            );
+            continue;
+        };
+        let text = format!(
+            "{}向{}支付{}{}元",
+            payer.name,
+            payee.name,
+            codes::item_name(p.item),
+            p.amount.decimal()
+        );
+        if let Ok(term) = Narrative::parse(&text) {
+            terms.push(term);
+        }
+    }
+    terms.extend(s.other_terms.iter().cloned());
+    let mut signatures = Vec::new();
+    for (i, (by, at)) in s.signatures.iter().enumerate() {
+        let signer = if by == room.as_str() {
+            Signer::Organisation(room.clone())
+        } else if by == s.mediator.as_str() {
+            Signer::Mediator(s.mediator.clone())
+        } else {
+            match PartyRef::parse(by) {
+                Ok(p) if bundle.party(&p).is_some() => Signer::Party(p),
+                _ => {
+                    v.push(
+                        format!("signatures[{i}].by"),
+                        format!("{by:?} is neither the room, the mediator nor a party of the case"),
+                    );
+                    continue;
+                }
+            }
+        };
+        signatures.push(Signature {
+            signer,
+            signed_at: *at,
+        });
+    }
+    if !v.is_empty() {
+        return Err(TransitionError::Invalid(v));
+    }
+    Ok(Agreement {
+        parties: bundle
+            .parties
+            .iter()
+            .map(|p| AgreementParty {
+                party: p.reference.clone(),
+                name: p.name.clone(),
+                identity: p.identity.clone(),
+            })
+            .collect(),
+        disputed_matters: Narrative::parse(bundle.cause_of_action.as_ref()).ok(),
+        terms,
+        performance_method: None,
+        performance_deadline: s.pay_by,
+        signatures,
+        documents: s.files.clone(),
+    })
+}
+
+#[tonic::async_trait]
+impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S> {
+    async fn take_case(
+        &self,
+        request: Request<pb::TakeCaseRequest>,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let mediator = v
+            .check("mediator", optional(&r.mediator, MediatorId::parse))
+            .flatten();
+        let number = v
+            .check(
+                "room_case_number",
+                optional(&r.room_case_number, MediationCaseNumber::parse),
+            )
+            .flatten();
+        self.act(&r.case_id, &r.room, "take_case", v, |referral, org, c| {
+            referral.accept(
+                org,
+                mediator.clone(),
+                number.clone(),
+                c.now,
+                c.calendar,
+                &c.policy.deadlines,
+            )
+        })
+        .await
+    }
+
+    async fn return_case(
+        &self,
+        request: Request<pb::ReturnCaseRequest>,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let code = v.check("reason", decline_code(&r.reason));
+        let explanation = v.check("explanation", Narrative::parse(&r.explanation));
+        let reasons: Vec<DeclineReason> = code
+            .zip(explanation)
+            .map(|(code, explanation)| DeclineReason { code, explanation })
+            .into_iter()
+            .collect();
+        self.act(&r.case_id, &r.room, "return_case", v, |referral, org, c| {
+            decline_and_hand_on(referral, org, reasons.clone(), c)
+        })
+        .await
+    }
+
+    async fn report_progress(
+        &self,
+        request: Request<pb::ReportProgressRequest>,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
+        use pb::report_progress_request::Progress;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        match r.progress {
+            Some(Progress::AppraisalStarted(what)) => {
+                let note = v.check("appraisal_started", Narrative::parse(&what));
+                self.act(
+                    &r.case_id,
+                    &r.room,
+                    "appraisal_started",
+                    v,
+                    |referral, org, c| match &note {
+                        Some(note) => referral.start_appraisal(org, note.clone(), c.now),
+                        None => Ok(Vec::new()),
+                    },
+                )
+                .await
+            }
+            Some(Progress::AppraisalEnded(_)) => {
+                self.act(
+                    &r.case_id,
+                    &r.room,
+                    "appraisal_ended",
+                    v,
+                    |referral, org, c| {
+                        referral.end_appraisal(org, c.now, c.calendar, &c.policy.deadlines)
+                    },
+                )
+                .await
+            }
+            Some(Progress::ExtendedUntil(until)) => {
+                let until = v.check("extended_until", date(&until));
+                self.act(
+                    &r.case_id,
+                    &r.room,
+                    "extension_agreed",
+                    v,
+                    |referral, org, c| {
+                        // The platform reports that all parties agreed.
+                        let everyone: Vec<PartyRef> =
+                            referral.bundle().party_refs().cloned().collect();
+                        match until {
+                            Some(until) => referral.extend(
+                                org,
+                                until,
+                                everyone,
+                                c.now,
+                                c.calendar,
+                                &c.policy.deadlines,
+                            ),
+                            None => Ok(Vec::new()),
+                        }
+                    },
+                )
+                .await
+            }
+            None => {
+                v.push(
+                    "progress",
+                    "one of appraisal_started, appraisal_ended or extended_until is required",
+                );
+                self.act(&r.case_id, &r.room, "report_progress", v, |_, _, _| {
+                    Ok(Vec::new())
+                })
+                .await
+            }
+        }
+    }
+
+    async fn submit_compensation_agreement(
+        &self,
+        request: Request<pb::SubmitCompensationAgreementRequest>,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let signed = signed(&mut v, &r);
+        self.act(
+            &r.case_id,
+            &r.room,
+            "submit_compensation_agreement",
+            v,
+            |referral, org, c| match &signed {
+                Some(s) => referral.record_agreement(org, agreement(referral, org, s)?, c.now),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+
+    async fn report_failure(
+        &self,
+        request: Request<pb::ReportFailureRequest>,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let course = v.check("course", Narrative::parse(&r.course));
+        let reasons = v.check("reasons", Narrative::parse(&r.reasons));
+        let facts = narratives(&mut v, "undisputed_facts", &r.undisputed_facts);
+        let report = course.zip(reasons).map(|(course, reasons)| FailureReport {
+            course,
+            reasons,
+            cost_raising_conduct: None,
+            notes_for_court: None,
+            undisputed_facts: facts,
+            confirmed_service_addresses: Vec::new(),
+        });
+        self.act(
+            &r.case_id,
+            &r.room,
+            "report_failure",
+            v,
+            |referral, org, c| match &report {
+                Some(report) => referral.report_failure(org, report.clone(), c.now),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+
+    async fn report_sham_mediation(
+        &self,
+        request: Request<pb::ReportShamMediationRequest>,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let grounds = v.check("grounds", Narrative::parse(&r.grounds));
+        self.act(
+            &r.case_id,
+            &r.room,
+            "report_sham_mediation",
+            v,
+            |referral, org, c| match &grounds {
+                Some(grounds) => referral.report_sham_mediation(
+                    org,
+                    ShamMediationReport {
+                        grounds: grounds.clone(),
+                    },
+                    c.now,
+                ),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+
+    async fn apply_for_confirmation(
+        &self,
+        request: Request<pb::ApplyForConfirmationRequest>,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let applied_at = required_time(&mut v, "applied_at", r.applied_at.as_ref());
+        self.act(
+            &r.case_id,
+            &r.room,
+            "apply_for_confirmation",
+            v,
+            |referral, org, c| match applied_at {
+                Some(at) => apply_jointly(referral, org, None, at, c),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+
+    async fn report_performance(
+        &self,
+        request: Request<pb::ReportPerformanceRequest>,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let status = v.check("payment", codes::payment(&r.payment));
+        let note = optional_narrative(&mut v, "note", &r.note).flatten();
+        self.act(
+            &r.case_id,
+            &r.room,
+            "report_performance",
+            v,
+            |referral, org, c| match status {
+                Some(status) => record_performance(
+                    referral,
+                    org,
+                    PerformanceReport {
+                        status,
+                        note: note.clone(),
+                    },
+                    c,
+                ),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,43 @@
+//! Delegating accident cases and court decisions to the road-traffic platform over gRPC.
+
+use mediation_core::outbox::Destination;
+use mediation_core::partner::Partner;
+use mediation_core::store::PendingDelivery;
+use mediation_delivery::{DeliveryError, Transport};
+use mediation_proto::traffic::v1::traffic_platform_client::TrafficPlatformClient;
+use tonic::transport::{Channel, Endpoint};
+
+use super::case::{ToPlatform, to_platform};
+use crate::court::classify;
+
+#[derive(Debug, Clone)]
+pub struct TrafficTransport {
+    channel: Channel,
+}
+
+impl TrafficTransport {
+    /// `url`: the platform's gRPC address, e.g. `http://127.0.0.1:7300`.
+    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
+        Ok(Self {
+            channel: Endpoint::from_shared(url.to_owned())?.connect_lazy(),
+        })
+    }
+}
+
+impl Transport for TrafficTransport {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+        if delivery.message.destination != Destination::Partner(Partner::RoadTraffic) {
+            return Err(DeliveryError::Permanent(format!(
+                "the road-traffic transport cannot deliver to {}",
+                delivery.message.destination
+            )));
+        }
+        let mut client = TrafficPlatformClient::new(self.channel.clone());
+        let result = match to_platform(delivery) {
+            Some(ToPlatform::Case(c)) => client.delegate_case(*c).await.map(|_| ()),
+            Some(ToPlatform::Decision(d)) => client.notify_court_decision(d).await.map(|_| ()),
+            None => return Ok(()),
+        };
+        result.or_else(|status| classify(&status))
+    }
+}
