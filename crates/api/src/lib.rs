@@ -7,6 +7,7 @@
 
 pub mod ccpit;
 pub mod court;
+pub mod documents;
 pub mod labour;
 mod partner;
 pub mod status;

@@ -16,6 +16,7 @@
 //! Adapters translate their wire messages into these types and report the
 //! [`error::Violations`] they get back field by field.
 
+pub mod access;
 pub mod alert;
 pub mod audit;
 pub mod bundle;

@@ -12,6 +12,7 @@
 mod codec;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod documents;
 mod durability;
 mod keys;
 mod writer;

@@ -38,6 +38,13 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
             desk: Desk::new(gateway, relay, Partner::Ccpit),
         }
     }
+
+    /// Refuses agreements that list files without a url that were not
+    /// uploaded.
+    pub fn with_documents(mut self, documents: mediation_store::documents::DocumentStore) -> Self {
+        self.desk.documents = Some(documents);
+        self
+    }
 }
 
 const FIELDS: CallFields = CallFields {
@@ -309,6 +316,11 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let r = request.into_inner();
         let mut v = Violations::new();
         let agreement = settlement(&mut v, &r);
+        // Bad fields are reported first; only a well-formed agreement is
+        // checked for its files.
+        if let (Some(a), true) = (&agreement, v.is_empty()) {
+            self.desk.require_uploaded(&a.documents)?;
+        }
         self.act(
             &r.case_id,
             &r.mediation_centre,

@@ -11,11 +11,15 @@ use mediation_core::{Invalid, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_server::CourtGateway;
-use mediation_service::{Gateway, ServiceError, Submission};
+use mediation_service::{Gateway, Submission};
 use tonic::{Request, Response, Status};
+
+use mediation_store::documents::DocumentStore;
+use tonic_types::StatusExt;
 
 use super::bundle::bundle_from_wire;
 use super::view::{referral_to_wire, status_to_wire};
+use crate::documents::require_uploaded;
 use crate::status::{from_service, invalid, invalid_field};
 use crate::time;
 
@@ -27,13 +31,24 @@ pub const MAX_BATCH: usize = 1_000;
 pub struct CourtService<S> {
     gateway: Arc<Gateway<S>>,
     relay: Option<RelayHandle>,
+    documents: Option<DocumentStore>,
 }
 
 impl<S> CourtService<S> {
     /// `relay`, when given, is woken after each command so deliveries start at
     /// once instead of at the relay's next poll.
     pub fn new(gateway: Arc<Gateway<S>>, relay: Option<RelayHandle>) -> Self {
-        Self { gateway, relay }
+        Self {
+            gateway,
+            relay,
+            documents: None,
+        }
+    }
+
+    /// Refuses bundles that list files without a url that were not uploaded.
+    pub fn with_documents(mut self, documents: DocumentStore) -> Self {
+        self.documents = Some(documents);
+        self
     }
 
     fn wake(&self) {
@@ -60,15 +75,24 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
         &self,
         prefix: &str,
         wire: Option<&pb::CaseBundle>,
-    ) -> Result<Submission, ServiceError> {
-        let wire = wire.ok_or_else(|| {
-            let mut v = Violations::new();
-            v.push(prefix, "is required");
-            ServiceError::Invalid(v)
-        })?;
-        let bundle = bundle_from_wire(prefix, wire)?;
+    ) -> Result<Submission, Status> {
+        let wire = wire.ok_or_else(|| invalid_field(prefix, "is required"))?;
+        let bundle = bundle_from_wire(prefix, wire).map_err(|v| invalid(&v))?;
+        if let Some(documents) = &self.documents {
+            require_uploaded(
+                documents,
+                bundle
+                    .documents
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (format!("{prefix}.documents[{i}]"), d)),
+            )?;
+        }
         let actor = format!("court:{}", bundle.court);
-        self.gateway.submit(bundle, &actor).await
+        self.gateway
+            .submit(bundle, &actor)
+            .await
+            .map_err(|e| from_service(&e))
     }
 }
 
@@ -79,10 +103,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         request: Request<pb::SubmitReferralRequest>,
     ) -> Result<Response<pb::SubmitReferralResponse>, Status> {
         let request = request.into_inner();
-        let submission = self
-            .submit_one("bundle", request.bundle.as_ref())
-            .await
-            .map_err(|e| from_service(&e))?;
+        let submission = self.submit_one("bundle", request.bundle.as_ref()).await?;
         self.wake();
         Ok(Response::new(submitted(&submission)))
     }
@@ -114,19 +135,26 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
                 .await
             {
                 Ok(s) => pb::batch_result::Result::Accepted(submitted(&s)),
-                Err(e) => {
-                    let status = from_service(&e);
-                    let violations = match &e {
-                        ServiceError::Invalid(v) => {
-                            v.0.iter()
+                Err(status) => {
+                    let details = status.get_error_details();
+                    let mut violations: Vec<pb::FieldViolation> = details
+                        .bad_request()
+                        .map(|b| {
+                            b.field_violations
+                                .iter()
                                 .map(|f| pb::FieldViolation {
                                     field: f.field.clone(),
-                                    description: f.rule.clone(),
+                                    description: f.description.clone(),
                                 })
                                 .collect()
-                        }
-                        _ => Vec::new(),
-                    };
+                        })
+                        .unwrap_or_default();
+                    if let Some(p) = details.precondition_failure() {
+                        violations.extend(p.violations.iter().map(|f| pb::FieldViolation {
+                            field: f.subject.clone(),
+                            description: f.description.clone(),
+                        }));
+                    }
                     pb::batch_result::Result::Rejected(pb::Rejection {
                         code: format!("{:?}", status.code()),
                         message: status.message().to_owned(),

@@ -40,6 +40,13 @@ impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
         }
     }
 
+    /// Refuses agreements that list files without a url that were not
+    /// uploaded.
+    pub fn with_documents(mut self, documents: mediation_store::documents::DocumentStore) -> Self {
+        self.desk.documents = Some(documents);
+        self
+    }
+
     async fn act<F>(
         &self,
         dispute_id: &str,
@@ -359,6 +366,11 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         let r = request.into_inner();
         let mut v = Violations::new();
         let signed = signed(&mut v, &r);
+        // Bad fields are reported first; only a well-formed agreement is
+        // checked for its files.
+        if let (Some(s), true) = (&signed, v.is_empty()) {
+            self.desk.require_uploaded(&s.files)?;
+        }
         self.act(
             &r.dispute_id,
             &r.committee,

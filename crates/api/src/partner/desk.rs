@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use mediation_core::document::Document;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::Referral;
 use mediation_core::partner::Partner;
@@ -9,8 +10,10 @@ use mediation_core::store::{AuditLog, ReferralStore};
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_service::{Context, Gateway};
+use mediation_store::documents::DocumentStore;
 use tonic::Status;
 
+use crate::documents::require_uploaded;
 use crate::status::{from_service, invalid};
 
 /// The command path shared by the partner services.
@@ -19,6 +22,8 @@ pub(crate) struct Desk<S> {
     pub(crate) gateway: Arc<Gateway<S>>,
     relay: Option<RelayHandle>,
     platform: Partner,
+    /// When set, files listed without a url must have been uploaded.
+    pub(crate) documents: Option<DocumentStore>,
 }
 
 /// The names a platform gives the two fields every call carries.
@@ -38,6 +43,21 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
             gateway,
             relay,
             platform,
+            documents: None,
+        }
+    }
+
+    /// FAILED_PRECONDITION for listed files that were not uploaded.
+    pub(crate) fn require_uploaded(&self, files: &[Document]) -> Result<(), Status> {
+        match &self.documents {
+            Some(store) => require_uploaded(
+                store,
+                files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (format!("files[{i}]"), d)),
+            ),
+            None => Ok(()),
         }
     }
 

@@ -48,6 +48,13 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
         }
     }
 
+    /// Refuses agreements that list files without a url that were not
+    /// uploaded.
+    pub fn with_documents(mut self, documents: mediation_store::documents::DocumentStore) -> Self {
+        self.desk.documents = Some(documents);
+        self
+    }
+
     async fn act<F>(
         &self,
         case_id: &str,
@@ -365,6 +372,11 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         let r = request.into_inner();
         let mut v = Violations::new();
         let signed = signed(&mut v, &r);
+        // Bad fields are reported first; only a well-formed agreement is
+        // checked for its files.
+        if let (Some(s), true) = (&signed, v.is_empty()) {
+            self.desk.require_uploaded(&s.files)?;
+        }
         self.act(
             &r.case_id,
             &r.room,

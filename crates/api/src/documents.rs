@@ -1,0 +1,241 @@
+//! The `Documents` service: case materials in and out, in chunks.
+//!
+//! Uploads are hashed as they arrive and kept only when they match the
+//! declared digest and size ([`mediation_store::documents`]). Downloads are
+//! answered only to the referring court or the organisation holding the
+//! referral, and only for files the referral lists; anything else is
+//! NOT_FOUND, so a caller cannot learn which files or referrals exist.
+
+use std::io::Read;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use mediation_core::Violations;
+use mediation_core::access::Viewer;
+use mediation_core::court::CourtCode;
+use mediation_core::document::{Document, DocumentLocation, MediaType, Sha256Digest};
+use mediation_core::ids::{OrganisationId, ReferralId};
+use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_proto::documents::v1 as pb;
+use mediation_proto::documents::v1::documents_server::Documents;
+use mediation_service::Gateway;
+use mediation_store::documents::{DocumentError, DocumentStore};
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Code, Request, Response, Status, Streaming};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::status::{from_service, invalid, invalid_field};
+
+/// The largest chunk either way.
+pub const MAX_CHUNK: usize = 1024 * 1024;
+/// The largest file accepted: scans of a thick file run to tens of megabytes.
+pub const MAX_FILE: u64 = 512 * 1024 * 1024;
+
+/// Serves case materials.
+#[derive(Debug)]
+pub struct DocumentsService<S> {
+    gateway: Arc<Gateway<S>>,
+    documents: DocumentStore,
+}
+
+impl<S> DocumentsService<S> {
+    pub fn new(gateway: Arc<Gateway<S>>, documents: DocumentStore) -> Self {
+        Self { gateway, documents }
+    }
+}
+
+/// A court code or an organisation id, as callers name themselves. Court codes
+/// start with a province's one-character abbreviation, which organisation ids
+/// never contain.
+pub(crate) fn viewer(value: &str) -> Option<Viewer> {
+    CourtCode::parse(value)
+        .ok()
+        .map(Viewer::Court)
+        .or_else(|| OrganisationId::parse(value).ok().map(Viewer::Organisation))
+}
+
+/// FAILED_PRECONDITION naming each listed file the gateway does not have.
+/// `files` pairs each file with its path in the request.
+pub fn require_uploaded<'a>(
+    store: &DocumentStore,
+    files: impl IntoIterator<Item = (String, &'a Document)>,
+) -> Result<(), Status> {
+    let mut details = ErrorDetails::new();
+    let mut missing = Vec::new();
+    for (path, file) in files {
+        if file.location == DocumentLocation::Stored && !store.contains(&file.sha256) {
+            details.add_precondition_failure_violation(
+                "DOCUMENT_NOT_UPLOADED",
+                format!("{path}.sha256"),
+                format!(
+                    "{} is listed without a url but was not uploaded; upload it with Documents.Upload first",
+                    file.sha256
+                ),
+            );
+            missing.push(path);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Status::with_error_details(
+        Code::FailedPrecondition,
+        format!("files not uploaded: {}", missing.join(", ")),
+        details,
+    ))
+}
+
+fn upload_error(e: DocumentError) -> Status {
+    match e {
+        DocumentError::Io(e) => {
+            tracing::error!(error = %e, "document storage failed");
+            Status::unavailable("document storage is unavailable")
+        }
+        DocumentError::TooLarge { .. } | DocumentError::SizeMismatch { .. } => {
+            invalid_field("header.size_bytes", e.to_string())
+        }
+        DocumentError::DigestMismatch { .. } => invalid_field("header.sha256", e.to_string()),
+    }
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::DownloadChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
+    async fn upload(
+        &self,
+        request: Request<Streaming<pb::UploadChunk>>,
+    ) -> Result<Response<pb::UploadReceipt>, Status> {
+        let mut stream = request.into_inner();
+        let header = match stream.next().await {
+            Some(Ok(pb::UploadChunk {
+                part: Some(pb::upload_chunk::Part::Header(h)),
+            })) => h,
+            Some(Err(status)) => return Err(status),
+            _ => {
+                return Err(invalid_field(
+                    "header",
+                    "the first message of an upload must be its header",
+                ));
+            }
+        };
+        let mut v = Violations::new();
+        let digest = v.check("header.sha256", Sha256Digest::parse(&header.sha256));
+        v.check("header.media_type", MediaType::parse(&header.media_type));
+        if header.size_bytes == 0 || header.size_bytes > MAX_FILE {
+            v.push(
+                "header.size_bytes",
+                format!("must be from 1 to {MAX_FILE} bytes"),
+            );
+        }
+        if viewer(&header.uploader).is_none() {
+            v.push(
+                "header.uploader",
+                "must be a court code or an organisation id",
+            );
+        }
+        let (Some(digest), true) = (digest, v.is_empty()) else {
+            return Err(invalid(&v));
+        };
+        let mut upload = self
+            .documents
+            .begin(digest.clone(), header.size_bytes)
+            .map_err(upload_error)?;
+        while let Some(chunk) = stream.next().await {
+            match chunk?.part {
+                Some(pb::upload_chunk::Part::Data(bytes)) => {
+                    if bytes.len() > MAX_CHUNK {
+                        return Err(invalid_field(
+                            "data",
+                            format!("a chunk holds at most {MAX_CHUNK} bytes"),
+                        ));
+                    }
+                    upload.write(&bytes).map_err(upload_error)?;
+                }
+                _ => {
+                    return Err(invalid_field(
+                        "header",
+                        "only the first message is a header",
+                    ));
+                }
+            }
+        }
+        // Hashing is done; syncing and renaming block, so off the runtime.
+        let created = tokio::task::spawn_blocking(move || upload.finish())
+            .await
+            .map_err(|e| Status::internal(format!("upload task failed: {e}")))?
+            .map_err(upload_error)?;
+        tracing::info!(sha256 = %digest, size = header.size_bytes, created, uploader = %header.uploader, "document uploaded");
+        Ok(Response::new(pb::UploadReceipt {
+            sha256: digest.to_string(),
+            size_bytes: header.size_bytes,
+            created,
+        }))
+    }
+
+    type DownloadStream = ChunkStream;
+
+    async fn download(
+        &self,
+        request: Request<pb::DownloadRequest>,
+    ) -> Result<Response<Self::DownloadStream>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let id = v.check("referral_id", ReferralId::parse(&r.referral_id));
+        let digest = v.check("sha256", Sha256Digest::parse(&r.sha256));
+        let who = viewer(&r.requester);
+        if who.is_none() {
+            v.push("requester", "must be a court code or an organisation id");
+        }
+        let (Some(id), Some(digest), Some(who)) = (id, digest, who) else {
+            return Err(invalid(&v));
+        };
+        let not_found = || Status::not_found("no such document for this referral");
+        let referral = self
+            .gateway
+            .referral(&id)
+            .map_err(|e| from_service(&e))?
+            .ok_or_else(not_found)?;
+        if !referral.may_view(&who) || !referral.lists_document(&digest) {
+            return Err(not_found());
+        }
+        let (mut file, size) = self
+            .documents
+            .open_file(&digest)
+            .map_err(|e| {
+                tracing::error!(error = %e, "document storage failed");
+                Status::unavailable("document storage is unavailable")
+            })?
+            .ok_or_else(not_found)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let mut first = true;
+            loop {
+                let mut buffer = vec![0; 256 * 1024];
+                let read = match file.read(&mut buffer) {
+                    Ok(0) => return,
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(Status::unavailable(format!(
+                            "reading the document failed: {e}"
+                        ))));
+                        return;
+                    }
+                };
+                buffer.truncate(read);
+                let chunk = pb::DownloadChunk {
+                    data: buffer,
+                    size_bytes: if first { size } else { 0 },
+                };
+                first = false;
+                if tx.blocking_send(Ok(chunk)).is_err() {
+                    // The caller went away.
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}

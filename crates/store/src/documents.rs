@@ -1,0 +1,249 @@
+//! Case materials on disk, kept once each by SHA-256 digest, beside the sled
+//! store (by default `data/documents` next to `data/store`).
+//!
+//! An upload goes to a temporary file in `tmp/` while it is hashed. Only when
+//! its digest and size match what the sender declared is the file synced,
+//! renamed to `sha256/<first two digits>/<digest>` and the directory synced:
+//! a file is either complete under its digest or absent. A mismatch, an
+//! abandoned upload or a crash mid-upload leaves nothing under `sha256/`, and
+//! leftovers in `tmp/` are removed when the store opens.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use mediation_core::document::Sha256Digest;
+use sha2::{Digest, Sha256};
+
+/// Why an upload was refused or a file could not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("the file is larger than the declared {declared} bytes")]
+    TooLarge { declared: u64 },
+    #[error("the file is {actual} bytes, not the declared {declared}")]
+    SizeMismatch { declared: u64, actual: u64 },
+    #[error("the file's SHA-256 is {actual}, not the declared {declared}")]
+    DigestMismatch {
+        declared: Sha256Digest,
+        actual: Sha256Digest,
+    },
+    #[error("document storage: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The document directory.
+#[derive(Debug, Clone)]
+pub struct DocumentStore {
+    root: PathBuf,
+}
+
+impl DocumentStore {
+    /// Opens (creating if needed) the document directory at `root`, and
+    /// removes uploads a crash left unfinished.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, DocumentError> {
+        let root = root.into();
+        fs::create_dir_all(root.join("sha256"))?;
+        let tmp = root.join("tmp");
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        fs::create_dir_all(&tmp)?;
+        sync_dir(&root)?;
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path_of(&self, digest: &Sha256Digest) -> PathBuf {
+        let hex = digest.as_str();
+        self.root.join("sha256").join(&hex[..2]).join(hex)
+    }
+
+    /// Whether the file with `digest` is kept.
+    pub fn contains(&self, digest: &Sha256Digest) -> bool {
+        self.path_of(digest).is_file()
+    }
+
+    /// Opens the kept file with `digest`, with its size.
+    pub fn open_file(&self, digest: &Sha256Digest) -> io::Result<Option<(File, u64)>> {
+        match File::open(self.path_of(digest)) {
+            Ok(file) => {
+                let size = file.metadata()?.len();
+                Ok(Some((file, size)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Starts receiving a file that must hash to `digest` and be `size` bytes.
+    pub fn begin(&self, digest: Sha256Digest, size: u64) -> Result<Upload, DocumentError> {
+        let name = format!("{}-{}", digest.as_str(), ulid::Ulid::generate());
+        let temp = self.root.join("tmp").join(name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        Ok(Upload {
+            store: self.clone(),
+            temp,
+            file: Some(file),
+            hasher: Sha256::new(),
+            declared: digest,
+            size,
+            written: 0,
+        })
+    }
+}
+
+/// A file being received. Dropping it unfinished removes what was written.
+#[derive(Debug)]
+pub struct Upload {
+    store: DocumentStore,
+    temp: PathBuf,
+    file: Option<File>,
+    hasher: Sha256,
+    declared: Sha256Digest,
+    size: u64,
+    written: u64,
+}
+
+impl Upload {
+    /// Appends the next bytes. Refuses as soon as more arrive than declared.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), DocumentError> {
+        let written = self.written + bytes.len() as u64;
+        if written > self.size {
+            return Err(DocumentError::TooLarge {
+                declared: self.size,
+            });
+        }
+        self.hasher.update(bytes);
+        if let Some(file) = &mut self.file {
+            file.write_all(bytes)?;
+        }
+        self.written = written;
+        Ok(())
+    }
+
+    /// Checks the size and digest, then makes the file durable under its
+    /// digest. Returns whether it was new.
+    pub fn finish(mut self) -> Result<bool, DocumentError> {
+        if self.written != self.size {
+            return Err(DocumentError::SizeMismatch {
+                declared: self.size,
+                actual: self.written,
+            });
+        }
+        let actual = Sha256Digest::from_bytes(self.hasher.clone().finalize().into());
+        if actual != self.declared {
+            return Err(DocumentError::DigestMismatch {
+                declared: self.declared.clone(),
+                actual,
+            });
+        }
+        let file = self.file.take();
+        if let Some(file) = file {
+            file.sync_all()?;
+        }
+        let target = self.store.path_of(&self.declared);
+        if target.is_file() {
+            // Same digest, same bytes: keep the first copy.
+            let _ = fs::remove_file(&self.temp);
+            return Ok(false);
+        }
+        let dir = target.parent().unwrap_or(self.store.root());
+        let new_dir = !dir.exists();
+        fs::create_dir_all(dir)?;
+        fs::rename(&self.temp, &target)?;
+        sync_dir(dir)?;
+        if new_dir {
+            sync_dir(&self.store.root.join("sha256"))?;
+        }
+        Ok(true)
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        // After a successful finish the temporary file has been renamed away
+        // and this does nothing.
+        let _ = fs::remove_file(&self.temp);
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(bytes: &[u8]) -> Sha256Digest {
+        Sha256Digest::from_bytes(Sha256::digest(bytes).into())
+    }
+
+    #[test]
+    fn a_file_is_kept_under_its_digest_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DocumentStore::open(dir.path()).unwrap();
+        let bytes = b"scanned pleading".repeat(1000);
+        let d = digest(&bytes);
+        let mut upload = store.begin(d.clone(), bytes.len() as u64).unwrap();
+        for chunk in bytes.chunks(777) {
+            upload.write(chunk).unwrap();
+        }
+        assert!(upload.finish().unwrap());
+        assert!(store.contains(&d));
+        let (mut file, size) = store.open_file(&d).unwrap().unwrap();
+        assert_eq!(size, bytes.len() as u64);
+        let mut back = Vec::new();
+        io::Read::read_to_end(&mut file, &mut back).unwrap();
+        assert_eq!(back, bytes);
+        // The same file again is harmless and not new.
+        let mut again = store.begin(d.clone(), bytes.len() as u64).unwrap();
+        again.write(&bytes).unwrap();
+        assert!(!again.finish().unwrap());
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_mismatch_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DocumentStore::open(dir.path()).unwrap();
+        let declared = digest(b"what was promised");
+        let mut upload = store.begin(declared.clone(), 17).unwrap();
+        upload.write(b"what was uploaded").unwrap();
+        assert!(matches!(
+            upload.finish(),
+            Err(DocumentError::DigestMismatch { .. })
+        ));
+        let mut upload = store.begin(declared.clone(), 3).unwrap();
+        assert!(matches!(
+            upload.write(b"four"),
+            Err(DocumentError::TooLarge { declared: 3 })
+        ));
+        drop(upload);
+        let short = store.begin(declared.clone(), 30).unwrap();
+        assert!(matches!(
+            short.finish(),
+            Err(DocumentError::SizeMismatch { .. })
+        ));
+        assert!(!store.contains(&declared));
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn leftovers_of_a_crash_are_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DocumentStore::open(dir.path()).unwrap();
+        let upload = store.begin(digest(b"x"), 1).unwrap();
+        // A crash: the upload is never finished nor dropped.
+        std::mem::forget(upload);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 1);
+        DocumentStore::open(dir.path()).unwrap();
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+}
