@@ -88,7 +88,7 @@ async fn child_process() {
         clock,
         RelayOptions::default(),
     );
-    tokio::spawn(relay.run(std::future::pending()));
+    tokio::spawn(async move { relay.run(std::future::pending()).await });
     let run = std::process::id();
     let mut workers = Vec::new();
     for worker in 0..16 {

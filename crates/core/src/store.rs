@@ -133,6 +133,15 @@ pub trait ReferralStore: Send + Sync {
     /// A referral's events, oldest first.
     fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError>;
 
+    /// Referral ids in order, after `after` (from the first when `None`), at
+    /// most `limit`: to page through every referral, e.g. to rebuild
+    /// organisations' loads at start.
+    fn referral_ids(
+        &self,
+        after: Option<&ReferralId>,
+        limit: usize,
+    ) -> Result<Vec<ReferralId>, StoreError>;
+
     /// The referral a court key belongs to.
     fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError>;
 

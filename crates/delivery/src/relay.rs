@@ -169,7 +169,7 @@ where
     }
 
     /// Runs until `shutdown` completes, then waits for attempts in flight.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             if let Err(error) = self.tick().await {

@@ -18,6 +18,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway: its gRPC API, the delivery relay and the deadline
+    /// engine.
+    Serve(ServeArgs),
     /// Compute the deadline the gateway would enforce.
     #[command(subcommand)]
     Deadline(DeadlineCommand),
@@ -27,6 +30,17 @@ pub enum Command {
     /// Inspect the durable store.
     #[command(subcommand)]
     Store(StoreCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration file.
+    #[arg(
+        long,
+        env = "MEDIATION_GATEWAY_CONFIG",
+        default_value = "config/gateway.toml"
+    )]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

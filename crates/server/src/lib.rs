@@ -1,8 +1,10 @@
 //! The gateway's binary as a library, so that its commands can be tested without
 //! spawning a process. `main.rs` only parses the arguments and reports errors.
 
+pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod config;
 
 use std::io::Write;
 
@@ -11,6 +13,7 @@ use cli::{CalendarCommand, Cli, Command, StoreCommand};
 /// Runs one command, writing its output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve(args) => commands::serve::run(args, out),
         Command::Deadline(args) => commands::deadline::run(args, out),
         Command::Calendar(CalendarCommand::Check(args)) => commands::calendar::check(args, out),
         Command::Store(StoreCommand::Verify(args)) => commands::store::verify(args, out),

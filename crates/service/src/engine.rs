@@ -67,7 +67,7 @@ impl<S: ReferralStore + AuditLog> DeadlineEngine<S> {
     }
 
     /// Sweeps until `shutdown` completes, sleeping until the next timer is due.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             if let Err(error) = self.sweep().await {

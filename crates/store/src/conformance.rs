@@ -140,6 +140,7 @@ pub async fn run_all<S: FullStore, F: FnMut() -> S>(mut fresh: F) {
     the_audit_chain_verifies(fresh()).await;
     backlog_counts_per_destination(fresh()).await;
     unknown_messages_are_not_found(fresh()).await;
+    referral_ids_page_in_order(fresh()).await;
 }
 
 pub async fn commits_append_to_the_history<S: FullStore>(store: S) {
@@ -470,4 +471,19 @@ pub async fn unknown_messages_are_not_found<S: FullStore>(store: S) {
         store.replay_dead_letter(&bogus, at(T0)).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+pub async fn referral_ids_page_in_order<S: FullStore>(store: S) {
+    assert!(store.referral_ids(None, 10).unwrap().is_empty());
+    for n in [3, 1, 2, 10] {
+        store.commit(new_referral(&id(n))).await.unwrap();
+    }
+    // A follow-up adds events, not referrals.
+    store.commit(follow_up(&id(2), 1, "again")).await.unwrap();
+    assert_eq!(store.referral_ids(None, 2).unwrap(), [id(1), id(2)]);
+    assert_eq!(
+        store.referral_ids(Some(&id(2)), 10).unwrap(),
+        [id(3), id(10)]
+    );
+    assert!(store.referral_ids(Some(&id(10)), 10).unwrap().is_empty());
 }

@@ -303,6 +303,34 @@ impl ReferralStore for SledStore {
         })
     }
 
+    fn referral_ids(
+        &self,
+        after: Option<&ReferralId>,
+        limit: usize,
+    ) -> Result<Vec<ReferralId>, StoreError> {
+        let start = match after {
+            // The byte after the id's last one: strictly after it.
+            Some(id) => {
+                let mut key = keys::head(id);
+                key.push(0);
+                key
+            }
+            None => b"r/".to_vec(),
+        };
+        self.inner
+            .db
+            .range(start..b"r0".to_vec())
+            .take(limit)
+            .map(|entry| {
+                let (key, _) = entry.map_err(unavailable)?;
+                std::str::from_utf8(&key[2..])
+                    .ok()
+                    .and_then(|id| ReferralId::parse(id).ok())
+                    .ok_or_else(|| StoreError::Corrupt("referral head key".into()))
+            })
+            .collect()
+    }
+
     fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError> {
         match self.inner.db.get(keys::court(key)).map_err(unavailable)? {
             Some(bytes) => String::from_utf8_lossy(&bytes)

@@ -2,4 +2,5 @@
 
 pub mod calendar;
 pub mod deadline;
+pub mod serve;
 pub mod store;

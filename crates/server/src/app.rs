@@ -1,0 +1,194 @@
+//! The gateway assembled from its configuration: the store, the case
+//! materials, the calendar, the roster, the command path, the relay with its
+//! transports, the deadline engine and the gRPC services.
+//!
+//! `serve` runs it with the system clock; the end-to-end tests build the same
+//! assembly with a clock they control, and drive the relay and the deadline
+//! engine by hand.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context as _;
+use mediation_api::ccpit::{CcpitService, CcpitTransport};
+use mediation_api::court::{CourtService, CourtTransport};
+use mediation_api::documents::DocumentsService;
+use mediation_api::labour::{LabourService, LabourTransport};
+use mediation_api::traffic::{TrafficService, TrafficTransport};
+use mediation_api::transport::Destinations;
+use mediation_calendar::Calendar;
+use mediation_core::clock::Clock;
+use mediation_core::routing::{Roster, Router};
+use mediation_core::store::ReferralStore;
+use mediation_delivery::{Relay, RelayOptions};
+use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGatewayServer;
+use mediation_proto::court::v1::court_gateway_server::CourtGatewayServer;
+use mediation_proto::documents::v1::documents_server::DocumentsServer;
+use mediation_proto::labour::v1::labour_gateway_server::LabourGatewayServer;
+use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGatewayServer;
+use mediation_service::{DeadlineEngine, Gateway};
+use mediation_store::documents::DocumentStore;
+use mediation_store::{Options, SledStore};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::{Config, load_roster};
+
+/// The largest request a partner or court may send: a batch of a thousand
+/// bundles, or one upload chunk.
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// Every part of a running gateway.
+#[derive(Debug)]
+pub struct Assembly {
+    pub gateway: Arc<Gateway<SledStore>>,
+    pub relay: Arc<Relay<SledStore, Destinations>>,
+    pub engine: Arc<DeadlineEngine<SledStore>>,
+    pub roster: Arc<Roster>,
+    pub calendar: Arc<RwLock<Calendar>>,
+    pub documents: DocumentStore,
+    config: Config,
+    config_path: std::path::PathBuf,
+}
+
+impl Assembly {
+    /// Opens the store and reads everything the configuration names. Relative
+    /// paths in the configuration are taken from the working directory.
+    pub fn build(
+        config_path: &Path,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        relay_options: RelayOptions,
+    ) -> anyhow::Result<Self> {
+        let calendar = Calendar::load_dir(&config.calendar_dir).with_context(|| {
+            format!(
+                "cannot load the calendar from {}",
+                config.calendar_dir.display()
+            )
+        })?;
+        let roster = Arc::new(Roster::new(load_roster(&config.roster)?));
+        let store = SledStore::open(Options::new(config.store_dir())).with_context(|| {
+            format!("cannot open the store at {}", config.store_dir().display())
+        })?;
+        let documents = DocumentStore::open(config.documents_dir()).with_context(|| {
+            format!(
+                "cannot open the documents at {}",
+                config.documents_dir().display()
+            )
+        })?;
+        let calendar = Arc::new(RwLock::new(calendar));
+        let gateway = Arc::new(Gateway::new(
+            store.clone(),
+            Arc::clone(&calendar),
+            config.policies(),
+            Arc::clone(&roster) as Arc<dyn Router>,
+            Arc::clone(&clock),
+        ));
+        rebuild_loads(&gateway, &roster)?;
+        let p = &config.partners;
+        let destinations = Destinations {
+            courts: CourtTransport::new(config.court_addresses(config_path)?)?,
+            ccpit: p.ccpit.as_deref().map(CcpitTransport::new).transpose()?,
+            labour: p.labour.as_deref().map(LabourTransport::new).transpose()?,
+            traffic: p
+                .road_traffic
+                .as_deref()
+                .map(TrafficTransport::new)
+                .transpose()?,
+        };
+        let relay = Arc::new(Relay::new(
+            store,
+            Arc::new(destinations),
+            clock,
+            relay_options,
+        ));
+        let engine = Arc::new(DeadlineEngine::new(Arc::clone(&gateway)));
+        Ok(Self {
+            gateway,
+            relay,
+            engine,
+            roster,
+            calendar,
+            documents,
+            config,
+            config_path: config_path.to_owned(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Reads the roster and the calendar again; on any error keeps the ones in
+    /// use and says why.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let entries = load_roster(&self.config.roster)?;
+        let calendar = Calendar::load_dir(&self.config.calendar_dir)?;
+        let count = entries.len();
+        self.roster.replace(entries);
+        *self.calendar.write().unwrap_or_else(|p| p.into_inner()) = calendar;
+        tracing::info!(organisations = count, config = %self.config_path.display(), "roster and calendar reloaded");
+        Ok(())
+    }
+
+    /// Serves every gRPC service on `listener` until `shutdown` completes.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), tonic::transport::Error> {
+        let wake = Some(self.relay.handle());
+        let g = &self.gateway;
+        let docs = &self.documents;
+        tonic::transport::Server::builder()
+            .add_service(
+                CourtGatewayServer::new(
+                    CourtService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
+                )
+                .max_decoding_message_size(MAX_MESSAGE),
+            )
+            .add_service(CcpitGatewayServer::new(
+                CcpitService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
+            ))
+            .add_service(LabourGatewayServer::new(
+                LabourService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
+            ))
+            .add_service(TrafficGatewayServer::new(
+                TrafficService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
+            ))
+            .add_service(
+                DocumentsServer::new(DocumentsService::new(Arc::clone(g), docs.clone()))
+                    .max_decoding_message_size(2 * mediation_api::documents::MAX_CHUNK + 1024),
+            )
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await
+    }
+}
+
+/// Counts each organisation's open referrals from the stored histories, so
+/// capacity holds across restarts.
+fn rebuild_loads(gateway: &Gateway<SledStore>, roster: &Roster) -> anyhow::Result<()> {
+    let mut after = None;
+    let mut seen = 0_u64;
+    loop {
+        let page = gateway.store().referral_ids(after.as_ref(), 1_000)?;
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        for id in &page {
+            if let Some(events) = gateway.store().history(id)?
+                && let Ok(referral) = mediation_core::Referral::replay(&events)
+            {
+                roster.observe(&referral, &events);
+            }
+        }
+        seen += page.len() as u64;
+        if seen % 100_000 < 1_000 {
+            tracing::info!(referrals = seen, "rebuilding organisations' loads");
+        }
+        after = Some(last);
+    }
+    tracing::info!(referrals = seen, "organisations' loads rebuilt");
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! `mediation-gateway serve`: runs the gateway until interrupted.
+//!
+//! SIGHUP reloads the roster and the calendar; SIGINT or SIGTERM stops taking
+//! calls, lets deliveries in flight finish, and exits. Everything acknowledged
+//! is already durable, so a harder stop loses nothing either.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use mediation_core::clock::SystemClock;
+use mediation_delivery::RelayOptions;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::app::Assembly;
+use crate::cli::ServeArgs;
+use crate::config::Config;
+
+pub fn run(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    // Transport security arrives with mutual TLS; until then the gateway only
+    // listens where nothing outside this machine can reach it.
+    if !config.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "{}: listen = {} is not a loopback address; without TLS the gateway listens on loopback only",
+            args.config.display(),
+            config.listen
+        );
+    }
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(serve(args, config, out))
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MEDIATION_GATEWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second initialisation (tests) is harmless.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let assembly = Arc::new(Assembly::build(
+        &args.config,
+        config,
+        Arc::new(SystemClock),
+        RelayOptions::default(),
+    )?);
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let (stop, stopped) = watch::channel(false);
+    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let relay = {
+        let a = Arc::clone(&assembly);
+        let rx = stopped.clone();
+        tokio::spawn(async move { a.relay.run(until_stopped(rx)).await })
+    };
+    let engine = {
+        let a = Arc::clone(&assembly);
+        let rx = stopped.clone();
+        tokio::spawn(async move { a.engine.run(until_stopped(rx)).await })
+    };
+    let signals = {
+        let a = Arc::clone(&assembly);
+        tokio::spawn(async move { watch_signals(&a, stop).await })
+    };
+    writeln!(
+        out,
+        "mediation gateway listening on {} (store {}, press Ctrl-C to stop)",
+        listener.local_addr()?,
+        assembly.config().store_dir().display()
+    )?;
+    out.flush()?;
+    assembly.serve(listener, until_stopped(stopped)).await?;
+    tracing::info!("no longer taking calls; finishing deliveries in flight");
+    relay.await?;
+    engine.await?;
+    signals.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn watch_signals(assembly: &Assembly, stop: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hup), Ok(mut term)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!("cannot watch signals; stop with Ctrl-C");
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                if let Err(error) = assembly.reload() {
+                    tracing::error!(error = format!("{error:#}"), "reload failed; keeping the roster and calendar in use");
+                }
+            }
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    tracing::info!("stopping");
+    let _ = stop.send(true);
+}
+
+#[cfg(not(unix))]
+async fn watch_signals(_: &Assembly, stop: watch::Sender<bool>) {
+    let _ = tokio::signal::ctrl_c().await;
+    let _ = stop.send(true);
+}
