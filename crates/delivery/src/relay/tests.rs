@@ -407,9 +407,13 @@ async fn the_loop_runs_until_shut_down() {
     let relay = h.relay(options);
     let handle = relay.handle();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(relay.run(async move {
-        let _ = stopped.await;
-    }));
+    let running = tokio::spawn(async move {
+        relay
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
     enqueue(&h.store, &referral(11), &[(ccpit(), "after a wake")]).await;
     handle.wake();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
