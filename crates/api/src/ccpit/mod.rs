@@ -4,6 +4,7 @@
 //! string codes) and the domain, and the transport that offers it cases.
 
 mod codes;
+mod intake;
 mod offer;
 mod service;
 mod transport;

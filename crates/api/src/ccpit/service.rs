@@ -25,6 +25,7 @@ use crate::partner::{
     CallFields, Desk, apply_jointly, date, decline_and_hand_on, document, narratives, optional,
     optional_narrative, party_refs, record_performance, required_time,
 };
+use crate::status::{from_service, invalid};
 
 /// Serves the CCPIT platform.
 #[derive(Debug)]
@@ -91,7 +92,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
     }
 }
 
-fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) -> Option<Agreement> {
+pub(super) fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) -> Option<Agreement> {
     let mut parties = Vec::new();
     for (i, p) in r.parties.iter().enumerate() {
         let at = |f: &str| format!("parties[{i}].{f}");
@@ -463,5 +464,30 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
             },
         )
         .await
+    }
+
+    async fn file_direct_intake(
+        &self,
+        request: Request<pb::FileDirectIntakeRequest>,
+    ) -> Result<Response<pb::CaseState>, GrpcStatus> {
+        let r = request.into_inner();
+        let intake = super::intake::read(&r).map_err(|v| invalid(&v))?;
+        let files: Vec<Document> = intake.agreement.documents.clone();
+        self.desk.require_uploaded(&files)?;
+        let actor = format!("ccpit:{}", intake.assignment.organisation);
+        let submission = self
+            .desk
+            .gateway
+            .file_direct_intake(
+                intake.bundle,
+                intake.assignment,
+                intake.agreement,
+                intake.application,
+                &actor,
+            )
+            .await
+            .map_err(|e| from_service(&e))?;
+        self.desk.wake();
+        Ok(Response::new(state(&submission.referral)))
     }
 }

@@ -98,9 +98,14 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
             })
             .await
             .map_err(|e| from_service(&e))?;
+        self.wake();
+        Ok(referral)
+    }
+
+    /// Starts deliveries at once rather than at the relay's next poll.
+    pub(crate) fn wake(&self) {
         if let Some(relay) = &self.relay {
             relay.wake();
         }
-        Ok(referral)
     }
 }

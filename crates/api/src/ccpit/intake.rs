@@ -1,0 +1,210 @@
+//! `FileDirectIntake`: a dispute a centre took directly from the parties,
+//! filed with a court for confirmation of the settlement.
+
+use mediation_core::bundle::{
+    CaseBundle, Claim, Consent, ConsentMethod, DisputeDomain, Party, PartyRole, PersonKind,
+    ReferralKind,
+};
+use mediation_core::court::CourtCode;
+use mediation_core::identity::Identity;
+use mediation_core::ids::{CourtReferralId, MediatorId, OrganisationId, PartyRef};
+use mediation_core::lifecycle::Assignment;
+use mediation_core::money::{Amount, Currency};
+use mediation_core::outcome::{Agreement, ConfirmationApplication};
+use mediation_core::partner::Partner;
+use mediation_core::text::{Line, Narrative};
+use mediation_core::{Invalid, Violations};
+use mediation_proto::ccpit::v1 as pb;
+
+use super::codes;
+use super::service::settlement;
+use crate::partner::required_time;
+
+/// Everything the gateway needs to file the case.
+pub(crate) struct Intake {
+    pub(crate) bundle: CaseBundle,
+    pub(crate) assignment: Assignment,
+    pub(crate) agreement: Agreement,
+    pub(crate) application: ConfirmationApplication,
+}
+
+fn participant(
+    v: &mut Violations,
+    path: &str,
+    p: &pb::Participant,
+    role: PartyRole,
+    agreed_at: Option<jiff::Timestamp>,
+) -> Option<(Party, Option<Consent>)> {
+    let at = |f: &str| format!("{path}.{f}");
+    let reference = v.check(at("reference"), PartyRef::parse(&p.reference));
+    let name = v.check(at("name"), Line::parse(&p.name));
+    let kind = v.check(at("document_type"), codes::document_type(&p.document_type));
+    let identity = kind.and_then(|k| {
+        v.check(
+            at("document_number"),
+            Identity::parse(k, &p.document_number),
+        )
+    });
+    let contact = v.check(at("contact"), Line::parse(&p.contact));
+    let address = v.check(
+        at("address_for_service"),
+        Line::parse(&p.address_for_service),
+    );
+    let reference = reference?;
+    let consent = agreed_at.map(|given_at| Consent {
+        party: reference.clone(),
+        given_at,
+        method: ConsentMethod::Written,
+    });
+    Some((
+        Party {
+            reference,
+            role,
+            person: if p.enterprise {
+                PersonKind::Legal
+            } else {
+                PersonKind::Natural
+            },
+            name: name?,
+            identity: identity?,
+            contact: contact?,
+            service_address: address?,
+        },
+        consent,
+    ))
+}
+
+/// Reads the request; every bad field is named by its path in the request.
+pub(crate) fn read(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violations> {
+    let mut v = Violations::new();
+    let centre = v.check(
+        "mediation_centre",
+        OrganisationId::parse(&r.mediation_centre),
+    );
+    let reference = v.check(
+        "intake_reference",
+        if r.intake_reference.contains(':') || r.intake_reference.len() > 48 {
+            Err(Invalid::new(
+                "must be 1–48 ASCII letters, digits, '-', '_' or '.'",
+            ))
+        } else {
+            CourtReferralId::parse(&r.intake_reference)
+        },
+    );
+    let court = v.check("court", CourtCode::parse(&r.court));
+    let cause = v.check("cause_of_action", Line::parse(&r.cause_of_action));
+    let agreed_at = required_time(
+        &mut v,
+        "mediation_agreed_at",
+        r.mediation_agreed_at.as_ref(),
+    );
+    // Where each party sits in the request, to name it in errors.
+    let mut paths = Vec::new();
+    let mut parties = Vec::new();
+    let mut consents = Vec::new();
+    for (list, role, name) in [
+        (&r.applicants, PartyRole::Claimant, "applicants"),
+        (&r.respondents, PartyRole::Respondent, "respondents"),
+    ] {
+        for (i, p) in list.iter().enumerate() {
+            let path = format!("{name}[{i}]");
+            if let Some((party, consent)) = participant(&mut v, &path, p, role, agreed_at) {
+                parties.push(party);
+                consents.extend(consent);
+                paths.push(path);
+            }
+        }
+    }
+    let amount = match &r.amount_in_dispute {
+        None => None,
+        Some(m) => {
+            let currency = v.check("amount_in_dispute.currency", Currency::parse(&m.currency));
+            currency.and_then(|c| v.check("amount_in_dispute.amount", Amount::parse(&m.amount, c)))
+        }
+    };
+    let claims: Vec<Claim> = r
+        .claims
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| v.check(format!("claims[{i}]"), Narrative::parse(c)))
+        .map(|description| Claim {
+            description,
+            amount: None,
+        })
+        .collect();
+    let mediator = v.check("mediator", MediatorId::parse(&r.mediator));
+    let applied_at = required_time(&mut v, "applied_at", r.applied_at.as_ref());
+    let mut inner = Violations::new();
+    let agreement = match &r.settlement {
+        Some(s) => settlement(&mut inner, s),
+        None => {
+            v.push("settlement", "is required");
+            None
+        }
+    };
+    v.nest("settlement", inner);
+    if !v.is_empty() {
+        return Err(v);
+    }
+    let (Some(centre), Some(reference), Some(court), Some(cause), Some(mediator)) =
+        (centre, reference, court, cause, mediator)
+    else {
+        return Err(v);
+    };
+    let (Some(agreement), Some(applied_at)) = (agreement, applied_at) else {
+        return Err(v);
+    };
+    let court_referral_id =
+        CourtReferralId::parse(&format!("{centre}:{reference}")).map_err(|e| {
+            let mut v = Violations::new();
+            v.push("intake_reference", e.rule);
+            v
+        })?;
+    let applicants = parties.iter().map(|p| p.reference.clone()).collect();
+    let bundle = CaseBundle {
+        court_referral_id,
+        court,
+        case_number: None,
+        kind: ReferralKind::DirectIntake,
+        cause_of_action: cause,
+        domain: DisputeDomain::Commercial,
+        parties,
+        claims,
+        amount_in_dispute: amount,
+        documents: Vec::new(),
+        consents,
+        preferred_organisation: Some(centre.clone()),
+        summary: None,
+        particulars: None,
+    };
+    // The bundle's own rules, with its party paths turned into the request's.
+    if let Err(found) = bundle.validate() {
+        let mut v = Violations::new();
+        for e in found.0 {
+            let field = paths
+                .iter()
+                .enumerate()
+                .find_map(|(i, path)| {
+                    e.field
+                        .strip_prefix(&format!("parties[{i}]"))
+                        .map(|rest| format!("{path}{rest}"))
+                })
+                .unwrap_or(e.field);
+            v.push(field, e.rule);
+        }
+        return Err(v);
+    }
+    Ok(Intake {
+        bundle,
+        assignment: Assignment {
+            partner: Partner::Ccpit,
+            organisation: centre,
+            mediator: Some(mediator),
+        },
+        agreement,
+        application: ConfirmationApplication {
+            applicants,
+            applied_at,
+        },
+    })
+}
