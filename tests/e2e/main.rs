@@ -6,4 +6,6 @@ mod ccpit_flow;
 mod cli;
 mod court_api;
 mod crash;
+mod labour_flow;
 mod store;
+mod world;

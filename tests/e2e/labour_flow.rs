@@ -1,0 +1,297 @@
+//! A labour dispute on the labour platform: referred in the platform's own
+//! terms, accepted, paused for an appraisal, extended by both sides, and then
+//! overdue; a failure report; and the platform down for a while.
+
+use jiff::SignedDuration;
+use mediation_api::court::bundle_to_wire;
+use mediation_core::fixtures::labour_bundle;
+use mediation_proto::court::v1 as pb;
+use mediation_proto::labour::v1 as lp;
+use std::sync::atomic::Ordering;
+use tonic::Code;
+
+use crate::world::{LabourMessage, World, ts};
+
+async fn refer(w: &mut World, court_referral_id: &str) -> String {
+    let mut bundle = bundle_to_wire(&labour_bundle());
+    bundle.court_referral_id = court_referral_id.into();
+    bundle.documents.clear();
+    let submitted = w
+        .court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(submitted.status(), pb::ReferralStatus::AwaitingAcceptance);
+    submitted.referral_id
+}
+
+fn accept(dispute: &str) -> lp::AcceptDisputeRequest {
+    lp::AcceptDisputeRequest {
+        dispute_id: dispute.into(),
+        committee: "labour-bj-cy".into(),
+        mediator: "m-101".into(),
+        file_number: "朝劳调〔2025〕18号".into(),
+    }
+}
+
+fn progress(dispute: &str, p: lp::report_progress_request::Progress) -> lp::ReportProgressRequest {
+    lp::ReportProgressRequest {
+        dispute_id: dispute.into(),
+        committee: "labour-bj-cy".into(),
+        progress: Some(p),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached() {
+    use lp::report_progress_request::Progress;
+    let mut w = World::start().await;
+    let id = refer(&mut w, "LAB-1").await;
+    w.deliver().await;
+
+    // The platform hears the dispute in its own terms.
+    let received = w.labour.0.all();
+    let [LabourMessage::Referral(r)] = received.as_slice() else {
+        panic!("expected one referral, got {received:?}")
+    };
+    assert_eq!(r.dispute_id, id);
+    assert_eq!(r.committee, "labour-bj-cy");
+    assert_eq!(r.court_stage(), lp::CourtStage::PreLitigation);
+    assert_eq!(r.employer.as_ref().unwrap().name, "某贸易有限公司");
+    assert_eq!(r.worker.as_ref().unwrap().id_number, "11010519491231002X");
+    assert_eq!(r.employment.as_ref().unwrap().monthly_wage, "8000.00");
+    assert_eq!(
+        r.arbitration_committee,
+        "北京市朝阳区劳动人事争议仲裁委员会"
+    );
+    let kinds: Vec<_> = r.claim_items.iter().map(|c| c.kind()).collect();
+    assert_eq!(
+        kinds,
+        [lp::ClaimKind::UnpaidWages, lp::ClaimKind::Severance]
+    );
+
+    // Accepted on Monday 3 March: 30 days, to Wednesday 2 April.
+    let state = w
+        .labour_api
+        .accept_dispute(accept(&id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.mediate_by, "2025-04-02");
+
+    // A work-capacity appraisal from 10 to 20 March stops the clock.
+    w.at("2025-03-10T10:00:00+08:00").await;
+    let state = w
+        .labour_api
+        .report_progress(progress(
+            &id,
+            Progress::AppraisalStarted("劳动能力鉴定".into()),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.status, "suspended_for_appraisal");
+    w.at("2025-03-20T10:00:00+08:00").await;
+    let state = w
+        .labour_api
+        .report_progress(progress(&id, Progress::AppraisalEnded(true)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        state.mediate_by.as_str() > "2025-04-02",
+        "the appraisal's days do not count: {}",
+        state.mediate_by
+    );
+
+    // A day that is not a day is refused, naming the field.
+    let err = w
+        .labour_api
+        .report_progress(progress(&id, Progress::ExtendedUntil("30 April".into())))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("extended_until"), "{err:?}");
+
+    // Both sides agree to go on until 30 April. As docs/deadlines.md says,
+    // the agreed day sets the length of the term from acceptance, and the ten
+    // appraisal days still do not count: 10 May, a Saturday, so the next
+    // working day, Monday 12 May.
+    let state = w
+        .labour_api
+        .report_progress(progress(&id, Progress::ExtendedUntil("2025-04-30".into())))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.mediate_by, "2025-05-12");
+
+    // Nothing is overdue on the last day; just after it, it is.
+    w.at("2025-05-12T23:00:00+08:00").await;
+    assert!(
+        !w.grpc_court
+            .events_of(&id)
+            .contains(&"mediation_overdue".to_owned())
+    );
+    w.at("2025-05-13T00:00:01+08:00").await;
+    assert_eq!(
+        w.grpc_court.events_of(&id),
+        [
+            "accepted",
+            "appraisal_started",
+            "appraisal_ended",
+            "extended",
+            "mediation_overdue"
+        ]
+    );
+    let got = w
+        .court_api
+        .get_referral(pb::GetReferralRequest {
+            referral_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.status(), pb::ReferralStatus::MediationOverdue);
+
+    // An overdue mediation may still end: here, in failure.
+    let state = w
+        .labour_api
+        .report_mediation_failure(lp::ReportMediationFailureRequest {
+            dispute_id: id.clone(),
+            committee: "labour-bj-cy".into(),
+            course: "组织双方调解三次".into(),
+            reasons: "对经济补偿金数额分歧较大".into(),
+            undisputed_facts: vec!["劳动者于2022年3月1日入职".into()],
+            notes_for_court: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.status, "mediation_failed");
+    w.deliver().await;
+    let notices = w.grpc_court.0.all();
+    let failure = notices
+        .iter()
+        .find(|n| n.event == "mediation_failed")
+        .unwrap();
+    assert!(failure.detail_json.contains("对经济补偿金数额分歧较大"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_down_for_a_while_then_receives_everything_in_order_once() {
+    let mut w = World::start().await;
+    w.labour.0.down.store(true, Ordering::SeqCst);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(refer(&mut w, &format!("LAB-DOWN-{i}")).await);
+    }
+    // The court withdraws the first while the platform is down: its lane then
+    // holds the referral and the withdrawal, in that order.
+    w.court_api
+        .recall_referral(pb::RecallReferralRequest {
+            referral_id: ids[0].clone(),
+            court: "京0105".into(),
+            reason: "当事人已自行和解".into(),
+        })
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        w.deliver().await;
+        w.advance(SignedDuration::from_mins(10));
+    }
+    assert!(w.labour.0.refused.load(Ordering::SeqCst) >= 3);
+    assert!(w.labour.0.all().is_empty());
+
+    w.labour.0.down.store(false, Ordering::SeqCst);
+    w.advance(SignedDuration::from_hours(1));
+    w.deliver().await;
+    let received = w.labour.0.all();
+    let seen: Vec<(String, &str)> = received
+        .iter()
+        .map(|m| match m {
+            LabourMessage::Referral(r) => (r.dispute_id.clone(), "referral"),
+            LabourMessage::Decision(d) => (d.dispute_id.clone(), "withdrawal"),
+        })
+        .collect();
+    assert_eq!(seen.len(), 4, "each message once: {seen:?}");
+    let first: Vec<&str> = seen
+        .iter()
+        .filter(|(id, _)| id == &ids[0])
+        .map(|(_, what)| *what)
+        .collect();
+    assert_eq!(first, ["referral", "withdrawal"]);
+    for id in &ids[1..] {
+        assert_eq!(seen.iter().filter(|(d, _)| d == id).count(), 1);
+    }
+    // Delivering again sends nothing more.
+    w.advance(SignedDuration::from_hours(1));
+    w.deliver().await;
+    assert_eq!(w.labour.0.all().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_labour_agreement_is_signed_by_both_sides_and_filed_for_confirmation() {
+    let mut w = World::start().await;
+    let id = refer(&mut w, "LAB-AGREE").await;
+    w.labour_api.accept_dispute(accept(&id)).await.unwrap();
+    let signed = ts("2025-03-12T15:00:00+08:00");
+    let mut agreement = lp::SubmitMediationAgreementRequest {
+        dispute_id: id.clone(),
+        committee: "labour-bj-cy".into(),
+        payments: vec![lp::Payment {
+            kind: lp::ClaimKind::UnpaidWages.into(),
+            amount: "12000.00".into(),
+        }],
+        other_terms: vec!["用人单位出具解除劳动合同证明".into()],
+        payment_method: "银行转账".into(),
+        pay_by: "2025-03-31".into(),
+        employer_signed_at: signed,
+        worker_signed_at: None,
+        mediator: "m-101".into(),
+        mediator_signed_at: signed,
+        committee_sealed_at: signed,
+        files: vec![],
+    };
+    let err = w
+        .labour_api
+        .submit_mediation_agreement(agreement.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("worker_signed_at"), "{err:?}");
+    agreement.worker_signed_at = signed;
+    let state = w
+        .labour_api
+        .submit_mediation_agreement(agreement)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.status, "agreed");
+    let state = w
+        .labour_api
+        .apply_for_confirmation(lp::ApplyForConfirmationRequest {
+            dispute_id: id.clone(),
+            committee: "labour-bj-cy".into(),
+            applied_at: ts("2025-03-13T10:00:00+08:00"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.status, "confirmation_requested");
+    w.deliver().await;
+    let notices = w.grpc_court.0.all();
+    let agreed = notices
+        .iter()
+        .find(|n| n.event == "agreement_reached")
+        .unwrap();
+    assert!(
+        agreed
+            .detail_json
+            .contains("用人单位向劳动者支付拖欠工资12000.00元"),
+        "{}",
+        agreed.detail_json
+    );
+}

@@ -1,0 +1,485 @@
+//! A whole gateway, assembled as `serve` assembles it, between simulated court
+//! systems (one over gRPC, one by webhook) and the three simulated partner
+//! platforms, all real servers on loopback. The clock is a `ManualClock`; the
+//! tests run the relay and the deadline engine by hand.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use mediation_core::clock::ManualClock;
+use mediation_core::document::Sha256Digest;
+use mediation_delivery::{RelayOptions, RetryPolicy};
+use mediation_gateway::app::Assembly;
+use mediation_gateway::config::Config;
+use mediation_proto::ccpit::v1 as cp;
+use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
+use mediation_proto::ccpit::v1::ccpit_platform_server::{CcpitPlatform, CcpitPlatformServer};
+use mediation_proto::court::v1 as pb;
+use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
+use mediation_proto::court::v1::court_receiver_server::{CourtReceiver, CourtReceiverServer};
+use mediation_proto::documents::v1 as dp;
+use mediation_proto::documents::v1::documents_client::DocumentsClient;
+use mediation_proto::labour::v1 as lp;
+use mediation_proto::labour::v1::labour_gateway_client::LabourGatewayClient;
+use mediation_proto::labour::v1::labour_platform_server::{LabourPlatform, LabourPlatformServer};
+use mediation_proto::traffic::v1 as tp;
+use mediation_proto::traffic::v1::traffic_gateway_client::TrafficGatewayClient;
+use mediation_proto::traffic::v1::traffic_platform_server::{
+    TrafficPlatform, TrafficPlatformServer,
+};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic::{Request, Response, Status};
+
+pub(crate) const START: &str = "2025-03-03T09:00:00+08:00"; // a Monday
+
+/// Everything a simulated receiver was sent, in arrival order, and a switch
+/// to make it fail as if it were down.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbox<T> {
+    pub(crate) received: Arc<Mutex<Vec<T>>>,
+    pub(crate) down: Arc<AtomicBool>,
+    pub(crate) refused: Arc<AtomicUsize>,
+}
+
+impl<T> Default for Inbox<T> {
+    fn default() -> Self {
+        Self {
+            received: Arc::default(),
+            down: Arc::default(),
+            refused: Arc::default(),
+        }
+    }
+}
+
+impl<T: Clone> Inbox<T> {
+    fn take(&self, item: T) -> Result<(), Status> {
+        if self.down.load(Ordering::SeqCst) {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            return Err(Status::unavailable("down for maintenance"));
+        }
+        self.received.lock().unwrap().push(item);
+        Ok(())
+    }
+
+    pub(crate) fn all(&self) -> Vec<T> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct GrpcCourt(pub(crate) Inbox<pb::CourtNotice>);
+
+#[tonic::async_trait]
+impl CourtReceiver for GrpcCourt {
+    async fn deliver(
+        &self,
+        r: Request<pb::CourtNotice>,
+    ) -> Result<Response<pb::DeliveryAck>, Status> {
+        self.0.take(r.into_inner())?;
+        Ok(Response::new(pb::DeliveryAck {}))
+    }
+}
+
+impl GrpcCourt {
+    /// The events the court heard about one referral, in order.
+    pub(crate) fn events_of(&self, referral: &str) -> Vec<String> {
+        self.0
+            .all()
+            .into_iter()
+            .filter(|n| n.referral_id == referral)
+            .map(|n| n.event)
+            .collect()
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Ccpit {
+    pub(crate) offers: Inbox<cp::CaseOffer>,
+    pub(crate) decisions: Inbox<cp::CourtDecision>,
+}
+
+#[tonic::async_trait]
+impl CcpitPlatform for Ccpit {
+    async fn offer_case(&self, r: Request<cp::CaseOffer>) -> Result<Response<cp::Ack>, Status> {
+        self.offers.take(r.into_inner())?;
+        Ok(Response::new(cp::Ack {}))
+    }
+    async fn notify_court_decision(
+        &self,
+        r: Request<cp::CourtDecision>,
+    ) -> Result<Response<cp::Ack>, Status> {
+        self.decisions.take(r.into_inner())?;
+        Ok(Response::new(cp::Ack {}))
+    }
+}
+
+/// What the labour platform receives, as one ordered stream.
+#[derive(Debug, Clone)]
+pub(crate) enum LabourMessage {
+    Referral(Box<lp::DisputeReferral>),
+    Decision(lp::CourtDecision),
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Labour(pub(crate) Inbox<LabourMessage>);
+
+#[tonic::async_trait]
+impl LabourPlatform for Labour {
+    async fn refer_dispute(
+        &self,
+        r: Request<lp::DisputeReferral>,
+    ) -> Result<Response<lp::Received>, Status> {
+        self.0
+            .take(LabourMessage::Referral(Box::new(r.into_inner())))?;
+        Ok(Response::new(lp::Received {}))
+    }
+    async fn notify_court_decision(
+        &self,
+        r: Request<lp::CourtDecision>,
+    ) -> Result<Response<lp::Received>, Status> {
+        self.0.take(LabourMessage::Decision(r.into_inner()))?;
+        Ok(Response::new(lp::Received {}))
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Traffic {
+    pub(crate) cases: Inbox<tp::AccidentCase>,
+    pub(crate) decisions: Inbox<tp::CourtDecision>,
+}
+
+#[tonic::async_trait]
+impl TrafficPlatform for Traffic {
+    async fn delegate_case(
+        &self,
+        r: Request<tp::AccidentCase>,
+    ) -> Result<Response<tp::Receipt>, Status> {
+        self.cases.take(r.into_inner())?;
+        Ok(Response::new(tp::Receipt {}))
+    }
+    async fn notify_court_decision(
+        &self,
+        r: Request<tp::CourtDecision>,
+    ) -> Result<Response<tp::Receipt>, Status> {
+        self.decisions.take(r.into_inner())?;
+        Ok(Response::new(tp::Receipt {}))
+    }
+}
+
+/// One webhook call as the court system's HTTP server saw it.
+#[derive(Debug, Clone)]
+pub(crate) struct WebhookCall {
+    pub(crate) idempotency_key: String,
+    pub(crate) body: serde_json::Value,
+}
+
+/// A court system that takes notices by webhook; it answers 503 `fail_next`
+/// times before it starts taking them.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct WebhookCourt {
+    pub(crate) calls: Arc<Mutex<Vec<WebhookCall>>>,
+    pub(crate) fail_next: Arc<AtomicUsize>,
+}
+
+async fn webhook(
+    axum::extract::State(court): axum::extract::State<WebhookCourt>,
+    headers: axum::http::HeaderMap,
+    axum::Json(body): axum::Json<serde_json::Value>,
+) -> axum::http::StatusCode {
+    if court
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    court.calls.lock().unwrap().push(WebhookCall {
+        idempotency_key: key,
+        body,
+    });
+    axum::http::StatusCode::NO_CONTENT
+}
+
+pub(crate) async fn listen() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+async fn channel(addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+const ROSTER: &str = r#"
+[[organisation]]
+id = "ccpit-bj-01"
+name = "贸促会北京调解中心"
+partner = "ccpit"
+confirmed_by = "京"
+region = "京01"
+domains = ["commercial"]
+specialities = ["买卖合同"]
+capacity = 50
+
+[[organisation]]
+id = "ccpit-bj-02"
+name = "贸促会北京第二调解中心"
+partner = "ccpit"
+confirmed_by = "京"
+region = "京02"
+domains = ["commercial"]
+capacity = 50
+
+[[organisation]]
+id = "ccpit-sh-01"
+name = "贸促会上海调解中心"
+partner = "ccpit"
+confirmed_by = "沪"
+region = "沪01"
+domains = ["commercial"]
+capacity = 50
+
+[[organisation]]
+id = "labour-bj-cy"
+name = "朝阳区劳动争议调解中心"
+partner = "labour_arbitration"
+confirmed_by = "京01"
+region = "京0105"
+domains = ["labour"]
+capacity = 50
+
+[[organisation]]
+id = "traffic-bj-cy"
+name = "朝阳区交通事故纠纷调解室"
+partner = "road_traffic"
+confirmed_by = "京01"
+region = "京0105"
+domains = ["road_traffic"]
+capacity = 50
+"#;
+
+/// The gateway and everyone around it.
+pub(crate) struct World {
+    _dir: tempfile::TempDir,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) assembly: Arc<Assembly>,
+    pub(crate) grpc_court: GrpcCourt,
+    pub(crate) webhook_court: WebhookCourt,
+    pub(crate) ccpit: Ccpit,
+    pub(crate) labour: Labour,
+    pub(crate) traffic: Traffic,
+    pub(crate) court_api: CourtGatewayClient<Channel>,
+    pub(crate) ccpit_api: CcpitGatewayClient<Channel>,
+    pub(crate) labour_api: LabourGatewayClient<Channel>,
+    pub(crate) traffic_api: TrafficGatewayClient<Channel>,
+    pub(crate) documents_api: DocumentsClient<Channel>,
+}
+
+impl World {
+    pub(crate) async fn start() -> World {
+        let grpc_court = GrpcCourt::default();
+        let (l, court_addr) = listen().await;
+        let served = grpc_court.clone();
+        tokio::spawn(async move {
+            Server::builder()
+                .add_service(CourtReceiverServer::new(served))
+                .serve_with_incoming(TcpListenerStream::new(l))
+                .await
+        });
+        let webhook_court = WebhookCourt::default();
+        let (l, webhook_addr) = listen().await;
+        let app = axum::Router::new()
+            .route("/notices", axum::routing::post(webhook))
+            .with_state(webhook_court.clone());
+        tokio::spawn(async move { axum::serve(l, app).await });
+        let ccpit = Ccpit::default();
+        let labour = Labour::default();
+        let traffic = Traffic::default();
+        let (l, ccpit_addr) = listen().await;
+        let (c, lb, tr) = (ccpit.clone(), labour.clone(), traffic.clone());
+        tokio::spawn(async move {
+            Server::builder()
+                .add_service(CcpitPlatformServer::new(c))
+                .serve_with_incoming(TcpListenerStream::new(l))
+                .await
+        });
+        let (l, labour_addr) = listen().await;
+        tokio::spawn(async move {
+            Server::builder()
+                .add_service(LabourPlatformServer::new(lb))
+                .serve_with_incoming(TcpListenerStream::new(l))
+                .await
+        });
+        let (l, traffic_addr) = listen().await;
+        tokio::spawn(async move {
+            Server::builder()
+                .add_service(TrafficPlatformServer::new(tr))
+                .serve_with_incoming(TcpListenerStream::new(l))
+                .await
+        });
+
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let roster = dir.path().join("roster.toml");
+        std::fs::write(&roster, ROSTER).unwrap();
+        let config_path = dir.path().join("gateway.toml");
+        std::fs::write(
+            &config_path,
+            format!(
+                r#"
+listen = "127.0.0.1:0"
+data_dir = {data:?}
+calendar_dir = {calendar:?}
+roster = {roster:?}
+[courts]
+"京" = {{ grpc = "http://{court_addr}" }}
+"沪" = {{ webhook = "http://{webhook_addr}/notices" }}
+[partners]
+ccpit = "http://{ccpit_addr}"
+labour = "http://{labour_addr}"
+road_traffic = "http://{traffic_addr}"
+[acceptance_breach]
+ccpit = "reroute"
+labour_arbitration = "return_to_court"
+"#,
+                data = dir.path().join("data"),
+                calendar = repo.join("config/calendar"),
+                roster = roster,
+            ),
+        )
+        .unwrap();
+        let config = Config::load(&config_path).unwrap();
+        let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
+        let options = RelayOptions {
+            retry: RetryPolicy {
+                first_delay: Duration::from_secs(60),
+                max_delay: Duration::from_secs(600),
+                jitter: false,
+                ..RetryPolicy::default()
+            },
+            attempt_timeout: Duration::from_secs(5),
+            ..RelayOptions::default()
+        };
+        let assembly =
+            Arc::new(Assembly::build(&config_path, config, clock.clone(), options).unwrap());
+        let (l, gateway_addr) = listen().await;
+        let served = Arc::clone(&assembly);
+        tokio::spawn(async move { served.serve(l, std::future::pending()).await });
+        let ch = channel(gateway_addr).await;
+        World {
+            _dir: dir,
+            clock,
+            assembly,
+            grpc_court,
+            webhook_court,
+            ccpit,
+            labour,
+            traffic,
+            court_api: CourtGatewayClient::new(ch.clone()),
+            ccpit_api: CcpitGatewayClient::new(ch.clone()),
+            labour_api: LabourGatewayClient::new(ch.clone()),
+            traffic_api: TrafficGatewayClient::new(ch.clone()),
+            documents_api: DocumentsClient::new(ch),
+        }
+    }
+
+    /// Delivers everything that is due now.
+    pub(crate) async fn deliver(&self) {
+        self.assembly.relay.drain().await.unwrap();
+    }
+
+    /// Moves the clock to `instant`, fires every timer due by then and
+    /// delivers what that produced.
+    pub(crate) async fn at(&self, instant: &str) {
+        self.clock.set(instant.parse().unwrap());
+        self.assembly.engine.sweep().await.unwrap();
+        self.deliver().await;
+    }
+
+    pub(crate) fn advance(&self, by: SignedDuration) {
+        self.clock.advance(by);
+    }
+
+    /// Uploads `bytes` as `uploader`, in chunks of `chunk` bytes.
+    pub(crate) async fn upload(
+        &mut self,
+        uploader: &str,
+        bytes: &[u8],
+        declared: &Sha256Digest,
+        chunk: usize,
+    ) -> Result<dp::UploadReceipt, Status> {
+        let mut messages = vec![dp::UploadChunk {
+            part: Some(dp::upload_chunk::Part::Header(dp::UploadHeader {
+                sha256: declared.to_string(),
+                size_bytes: bytes.len() as u64,
+                media_type: "application/pdf".into(),
+                uploader: uploader.into(),
+            })),
+        }];
+        messages.extend(bytes.chunks(chunk).map(|c| dp::UploadChunk {
+            part: Some(dp::upload_chunk::Part::Data(c.to_vec())),
+        }));
+        self.documents_api
+            .upload(tokio_stream::iter(messages))
+            .await
+            .map(Response::into_inner)
+    }
+
+    /// Downloads a file as `requester`.
+    pub(crate) async fn download(
+        &mut self,
+        referral: &str,
+        digest: &Sha256Digest,
+        requester: &str,
+    ) -> Result<Vec<u8>, Status> {
+        let mut stream = self
+            .documents_api
+            .download(dp::DownloadRequest {
+                referral_id: referral.into(),
+                sha256: digest.to_string(),
+                requester: requester.into(),
+            })
+            .await?
+            .into_inner();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.message().await? {
+            bytes.extend(chunk.data);
+        }
+        Ok(bytes)
+    }
+}
+
+pub(crate) fn digest(bytes: &[u8]) -> Sha256Digest {
+    Sha256Digest::from_bytes(Sha256::digest(bytes).into())
+}
+
+pub(crate) fn ts(s: &str) -> Option<prost_types::Timestamp> {
+    let t: Timestamp = s.parse().unwrap();
+    Some(prost_types::Timestamp {
+        seconds: t.as_second(),
+        nanos: 0,
+    })
+}
+
+/// A file of `len` bytes that does not compress to nothing.
+pub(crate) fn scanned_file(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[0] ^ seed)
+        .collect()
+}
