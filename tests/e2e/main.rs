@@ -8,4 +8,5 @@ mod court_api;
 mod crash;
 mod labour_flow;
 mod store;
+mod traffic_flow;
 mod world;

@@ -97,6 +97,7 @@ struct Payout {
 struct Signed {
     payouts: Vec<Payout>,
     other_terms: Vec<Narrative>,
+    payment_method: Option<Narrative>,
     pay_by: Option<jiff::civil::Date>,
     mediator: MediatorId,
     signatures: Vec<(String, Timestamp)>,
@@ -126,6 +127,7 @@ fn signed(v: &mut Violations, r: &pb::SubmitCompensationAgreementRequest) -> Opt
         v.push("payouts", "an agreement states at least one payout or term");
     }
     let other_terms = narratives(v, "other_terms", &r.other_terms);
+    let payment_method = optional_narrative(v, "payment_method", &r.payment_method);
     let pay_by = v.check("pay_by", optional(&r.pay_by, date));
     let mediator = v.check("mediator", MediatorId::parse(&r.mediator));
     let signatures: Vec<(String, Timestamp)> = r
@@ -160,6 +162,7 @@ fn signed(v: &mut Violations, r: &pb::SubmitCompensationAgreementRequest) -> Opt
     Some(Signed {
         payouts,
         other_terms,
+        payment_method: payment_method?,
         pay_by: pay_by?,
         mediator: mediator?,
         signatures,
@@ -236,7 +239,7 @@ fn agreement(
             .collect(),
         disputed_matters: Narrative::parse(bundle.cause_of_action.as_ref()).ok(),
         terms,
-        performance_method: None,
+        performance_method: s.payment_method.clone(),
         performance_deadline: s.pay_by,
         signatures,
         documents: s.files.clone(),

@@ -1,0 +1,277 @@
+//! A road-traffic accident claim on the road-traffic platform, with case
+//! materials uploaded in chunks and fetched only by those entitled; and a
+//! suspected staged accident reported as sham mediation.
+
+use mediation_api::court::bundle_to_wire;
+use mediation_core::fixtures::accident_bundle;
+use mediation_proto::court::v1 as pb;
+use mediation_proto::traffic::v1 as tp;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::world::{World, digest, scanned_file, ts};
+
+/// Refers the accident with its certificate scan, uploaded first.
+async fn refer(w: &mut World, court_referral_id: &str, scan: &[u8]) -> String {
+    let mut bundle = bundle_to_wire(&accident_bundle());
+    bundle.court_referral_id = court_referral_id.into();
+    bundle.documents[0].name = "事故认定书.pdf".into();
+    bundle.documents[0].sha256 = digest(scan).to_string();
+    bundle.documents[0].size_bytes = scan.len() as u64;
+    let submitted = w
+        .court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    submitted.referral_id
+}
+
+fn take(case: &str) -> tp::TakeCaseRequest {
+    tp::TakeCaseRequest {
+        case_id: case.into(),
+        room: "traffic-bj-cy".into(),
+        mediator: "m-201".into(),
+        room_case_number: "朝交调〔2025〕7号".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
+    let mut w = World::start().await;
+    let scan = scanned_file(3 * 1024 * 1024 + 17, 7);
+
+    // A bundle listing a file that was never uploaded is refused, naming it.
+    let mut bundle = bundle_to_wire(&accident_bundle());
+    bundle.documents[0].sha256 = digest(&scan).to_string();
+    let err = w
+        .court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let failure = err.get_details_precondition_failure().unwrap();
+    assert_eq!(failure.violations[0].subject, "bundle.documents[0].sha256");
+
+    // An upload whose bytes do not match the declared digest keeps nothing.
+    let mut tampered = scan.clone();
+    tampered[1000] ^= 1;
+    let err = w
+        .upload("京0105", &tampered, &digest(&scan), 1024 * 1024)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.get_details_bad_request().unwrap().field_violations[0].field,
+        "header.sha256"
+    );
+    // The court uploads the scan in 1 MiB chunks, then refers the case.
+    let receipt = w
+        .upload("京0105", &scan, &digest(&scan), 1024 * 1024)
+        .await
+        .unwrap();
+    assert!(receipt.created);
+    let id = refer(&mut w, "TRF-1", &scan).await;
+    w.deliver().await;
+
+    // The room hears the accident in the platform's terms.
+    let case = w.traffic.cases.all().remove(0);
+    assert_eq!(case.case_id, id);
+    assert_eq!(case.room, "traffic-bj-cy");
+    assert_eq!(case.certificate_number, "京公交认字〔2025〕第0105001号");
+    let standing: Vec<(&str, &str, &str)> = case
+        .persons
+        .iter()
+        .map(|p| (p.party.as_str(), p.standing.as_str(), p.liability.as_str()))
+        .collect();
+    assert_eq!(
+        standing,
+        [
+            ("P1", "INJURED", "NONE"),
+            ("P2", "LIABLE", "FULL"),
+            ("P3", "INSURER", "")
+        ]
+    );
+    assert_eq!(case.persons[0].disability_grade, 10);
+    assert_eq!(case.vehicles[0].insurer, "P3");
+    let items: Vec<&str> = case.claimed.iter().map(|c| c.item.as_str()).collect();
+    assert_eq!(items, ["MEDICAL", "LOST_EARNINGS", "NURSING"]);
+    assert_eq!(case.evidence[0].url, "", "kept by the gateway");
+
+    // Before it takes the case the room can already fetch the files; another
+    // organisation cannot, and learns nothing.
+    let fetched = w
+        .download(&id, &digest(&scan), "traffic-bj-cy")
+        .await
+        .unwrap();
+    assert!(fetched == scan, "the room gets the bytes uploaded");
+    let err = w
+        .download(&id, &digest(&scan), "ccpit-bj-01")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(
+        w.download(&id, &digest(&scan), "京0105")
+            .await
+            .unwrap()
+            .len(),
+        scan.len()
+    );
+    let err = w.download(&id, &digest(&scan), "京0106").await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "another court sees nothing");
+
+    w.traffic_api.take_case(take(&id)).await.unwrap();
+
+    // The signed agreement is uploaded by the room and listed with it.
+    let signed_pdf = scanned_file(200_000, 9);
+    w.upload(
+        "traffic-bj-cy",
+        &signed_pdf,
+        &digest(&signed_pdf),
+        64 * 1024,
+    )
+    .await
+    .unwrap();
+    let at = ts("2025-03-14T16:00:00+08:00");
+    let signature = |by: &str| tp::Signed { by: by.into(), at };
+    let mut agreement = tp::SubmitCompensationAgreementRequest {
+        case_id: id.clone(),
+        room: "traffic-bj-cy".into(),
+        payouts: vec![
+            tp::Payout {
+                payer: "P3".into(),
+                payee: "P1".into(),
+                item: "MEDICAL".into(),
+                amount: "30000.00".into(),
+            },
+            tp::Payout {
+                payer: "P2".into(),
+                payee: "P1".into(),
+                item: "NURSING".into(),
+                amount: "8000.00".into(),
+            },
+        ],
+        other_terms: vec![],
+        payment_method: "保险公司及李四转账至张三账户".into(),
+        pay_by: "2025-04-15".into(),
+        mediator: "m-201".into(),
+        signatures: ["P1", "P2", "P3", "m-201", "traffic-bj-cy"]
+            .into_iter()
+            .map(signature)
+            .collect(),
+        files: vec![tp::Evidence {
+            name: "赔偿调解协议.pdf".into(),
+            media_type: "application/pdf".into(),
+            size_bytes: signed_pdf.len() as u64,
+            sha256: digest(&signed_pdf).to_string(),
+            url: String::new(),
+        }],
+    };
+    agreement.payouts[1].item = "TEA".into();
+    let err = w
+        .traffic_api
+        .submit_compensation_agreement(agreement.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.get_details_bad_request().unwrap().field_violations[0].field,
+        "payouts[1].item"
+    );
+    agreement.payouts[1].item = "NURSING".into();
+    let state = w
+        .traffic_api
+        .submit_compensation_agreement(agreement)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.state, "agreed");
+    // The court can now fetch the signed agreement too.
+    assert_eq!(
+        w.download(&id, &digest(&signed_pdf), "京0105")
+            .await
+            .unwrap(),
+        signed_pdf
+    );
+
+    w.traffic_api
+        .apply_for_confirmation(tp::ApplyForConfirmationRequest {
+            case_id: id.clone(),
+            room: "traffic-bj-cy".into(),
+            applied_at: ts("2025-03-15T09:00:00+08:00"),
+        })
+        .await
+        .unwrap();
+    w.court_api
+        .record_ruling(pb::RecordRulingRequest {
+            referral_id: id.clone(),
+            court: "京0105".into(),
+            outcome: pb::RulingOutcome::Confirmed.into(),
+            case_number: "（2025）京0105民特88号".into(),
+            reasons: String::new(),
+            ruled_at: ts("2025-03-20T10:00:00+08:00"),
+        })
+        .await
+        .unwrap();
+    w.deliver().await;
+    let decisions = w.traffic.decisions.all();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].decision, "CONFIRMED");
+    assert_eq!(decisions[0].court_case_number, "（2025）京0105民特88号");
+    assert_eq!(
+        w.grpc_court.events_of(&id),
+        ["accepted", "agreement_reached", "confirmation_applied"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspected_staged_accident_is_reported_to_the_court() {
+    let mut w = World::start().await;
+    let scan = scanned_file(10_000, 3);
+    w.upload("京0105", &scan, &digest(&scan), 4096)
+        .await
+        .unwrap();
+    let id = refer(&mut w, "TRF-SHAM", &scan).await;
+    w.traffic_api.take_case(take(&id)).await.unwrap();
+    let err = w
+        .traffic_api
+        .report_sham_mediation(tp::ReportShamMediationRequest {
+            case_id: id.clone(),
+            room: "traffic-bj-cy".into(),
+            grounds: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let state = w
+        .traffic_api
+        .report_sham_mediation(tp::ReportShamMediationRequest {
+            case_id: id.clone(),
+            room: "traffic-bj-cy".into(),
+            grounds: "双方当事人系亲属，事故现场照片显示车辆损伤与陈述不符，疑为骗取保险金".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.state, "sham_mediation_reported");
+    w.deliver().await;
+    assert_eq!(
+        w.grpc_court.events_of(&id),
+        ["accepted", "sham_mediation_suspected"]
+    );
+    // Mediation stopped: the room can no longer settle it.
+    let err = w
+        .traffic_api
+        .apply_for_confirmation(tp::ApplyForConfirmationRequest {
+            case_id: id.clone(),
+            room: "traffic-bj-cy".into(),
+            applied_at: ts("2025-03-15T09:00:00+08:00"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+}
