@@ -273,3 +273,67 @@ fn a_calendar_directory_from_the_environment_is_used() {
     let err = stderr_of_failure(&output);
     assert!(err.contains("no holiday notices"), "{err}");
 }
+
+#[test]
+fn serve_runs_the_shipped_configuration_until_told_to_stop() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string(repo_root().join("config/gateway.toml"))
+        .unwrap()
+        .replace("listen = \"127.0.0.1:7443\"", "listen = \"127.0.0.1:0\"")
+        .replace(
+            "data_dir = \"data\"",
+            &format!("data_dir = {:?}", dir.path().join("data")),
+        )
+        .replace(
+            "calendar_dir = \"config/calendar\"",
+            &format!("calendar_dir = {:?}", repo_root().join("config/calendar")),
+        )
+        .replace(
+            "roster = \"config/roster.toml\"",
+            &format!("roster = {:?}", repo_root().join("config/roster.toml")),
+        );
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(
+        first.starts_with("mediation gateway listening on 127.0.0.1:"),
+        "{first}"
+    );
+    assert!(dir.path().join("data/store").is_dir());
+    assert!(dir.path().join("data/documents").is_dir());
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a graceful stop exits 0: {status:?}");
+}
+
+#[test]
+fn serve_refuses_to_listen_beyond_loopback_without_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(
+        &path,
+        "listen = \"0.0.0.0:7443\"\ndata_dir = \"d\"\ncalendar_dir = \"c\"\nroster = \"r\"\n",
+    )
+    .unwrap();
+    let output = gateway(&["serve", "--config", path.to_str().unwrap()]);
+    let message = stderr_of_failure(&output);
+    assert!(
+        message.contains("0.0.0.0:7443 is not a loopback address"),
+        "{message}"
+    );
+}

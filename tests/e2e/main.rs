@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod ccpit_flow;
+mod ccpit_more;
 mod cli;
 mod court_api;
 mod crash;

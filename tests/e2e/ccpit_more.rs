@@ -1,0 +1,296 @@
+//! CCPIT cases beyond the main flow: an acceptance deadline missed twice, so
+//! the case is re-routed and then goes back to the court; and a settlement a
+//! centre reached on a dispute it took directly, filed with a court that
+//! takes notices by webhook.
+
+use std::sync::atomic::Ordering;
+
+use mediation_api::court::bundle_to_wire;
+use mediation_core::fixtures::sample_bundle;
+use mediation_proto::ccpit::v1 as cp;
+use mediation_proto::court::v1 as pb;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::world::{World, ts};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_acceptance_deadline_reroutes_then_returns_to_the_court() {
+    let mut w = World::start().await;
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    let id = w
+        .court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id;
+    w.deliver().await;
+    assert_eq!(w.ccpit.offers.all()[0].mediation_centre, "ccpit-bj-01");
+
+    // Routed Monday 3 March: three working days end on Thursday 6 March. The
+    // warning comes a working day ahead; the breach just after midnight.
+    w.at("2025-03-06T00:00:01+08:00").await;
+    w.at("2025-03-07T00:00:01+08:00").await;
+    let offers = w.ccpit.offers.all();
+    assert_eq!(offers.len(), 2, "offered to the next centre");
+    assert_eq!(offers[1].mediation_centre, "ccpit-bj-02");
+    assert!(
+        offers[1].routing_reasons.iter().any(|r| !r.is_empty()),
+        "the new offer says why"
+    );
+    // The centre that let the deadline pass cannot accept any more.
+    let err = w
+        .ccpit_api
+        .accept_case(cp::AcceptCaseRequest {
+            case_id: id.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Re-routed on Friday 7 March: Monday to Wednesday are its three days.
+    assert_eq!(
+        offers[1].accept_by.unwrap().seconds,
+        "2025-03-13T00:00:00+08:00"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_second()
+    );
+    // The second centre is silent too; no one is left, so the court has it
+    // back with the reason.
+    w.at("2025-03-12T23:59:59+08:00").await;
+    assert!(
+        !w.grpc_court
+            .events_of(&id)
+            .contains(&"returned_to_court".to_owned())
+    );
+    w.at("2025-03-13T00:00:01+08:00").await;
+    let events = w.grpc_court.events_of(&id);
+    assert_eq!(
+        events.iter().filter(|e| *e == "acceptance_overdue").count(),
+        2,
+        "{events:?}"
+    );
+    assert_eq!(events.last().map(String::as_str), Some("returned_to_court"));
+    let got = w
+        .court_api
+        .get_referral(pb::GetReferralRequest {
+            referral_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.status(), pb::ReferralStatus::ReturnedToCourt);
+    let returned = got.timeline.last().unwrap();
+    assert_eq!(returned.event, "returned_to_court");
+}
+
+fn participant(
+    reference: &str,
+    name: &str,
+    enterprise: bool,
+    doc: (&str, &str),
+) -> cp::Participant {
+    cp::Participant {
+        reference: reference.into(),
+        name: name.into(),
+        enterprise,
+        document_type: doc.0.into(),
+        document_number: doc.1.into(),
+        foreign: false,
+        contact: "13800000000".into(),
+        address_for_service: "上海市浦东新区某路1号".into(),
+    }
+}
+
+fn intake() -> cp::FileDirectIntakeRequest {
+    let signed = ts("2025-03-10T15:00:00+08:00");
+    let sign = |t: &str, who: &str| cp::Signature {
+        signer_type: t.into(),
+        signer: who.into(),
+        signed_at: signed,
+    };
+    cp::FileDirectIntakeRequest {
+        mediation_centre: "ccpit-sh-01".into(),
+        intake_reference: "SH-2025-0077".into(),
+        court: "沪0115".into(),
+        cause_of_action: "国际货物买卖合同纠纷".into(),
+        applicants: vec![participant(
+            "P1",
+            "张三",
+            false,
+            ("ID_CARD", "11010519491231002X"),
+        )],
+        respondents: vec![participant(
+            "P2",
+            "某贸易有限公司",
+            true,
+            ("USCC", "91350100M000100Y43"),
+        )],
+        amount_in_dispute: Some(cp::Money {
+            amount: "50000.00".into(),
+            currency: "CNY".into(),
+        }),
+        claims: vec!["支付货款".into()],
+        mediation_agreed_at: ts("2025-03-01T10:00:00+08:00"),
+        settlement: Some(cp::SubmitSettlementRequest {
+            parties: vec![
+                cp::SettlementParty {
+                    reference: "P1".into(),
+                    name: "张三".into(),
+                    document_type: "ID_CARD".into(),
+                    document_number: "11010519491231002X".into(),
+                },
+                cp::SettlementParty {
+                    reference: "P2".into(),
+                    name: "某贸易有限公司".into(),
+                    document_type: "USCC".into(),
+                    document_number: "91350100M000100Y43".into(),
+                },
+            ],
+            disputed_matters: "货款支付".into(),
+            terms: vec!["被申请人于2025年4月30日前支付货款45000元".into()],
+            performance_method: "银行转账".into(),
+            perform_by: "2025-04-30".into(),
+            signatures: vec![
+                sign("CENTRE", "ccpit-sh-01"),
+                sign("MEDIATOR", "m-301"),
+                sign("PARTY", "P1"),
+                sign("PARTY", "P2"),
+            ],
+            ..Default::default()
+        }),
+        mediator: "m-301".into(),
+        applied_at: ts("2025-03-11T09:00:00+08:00"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directly_taken_settlement_is_filed_with_a_webhook_court_and_ruled_on() {
+    let mut w = World::start().await;
+    // A respondent's identity that fails its check is named by request path.
+    let mut bad = intake();
+    bad.respondents[0].document_number = "91350100M000100Y44".into();
+    bad.settlement.as_mut().unwrap().signatures.pop();
+    let err = w.ccpit_api.file_direct_intake(bad).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let fields: Vec<String> = err
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|f| f.field.clone())
+        .collect();
+    assert_eq!(fields, ["respondents[0].document_number"], "{err:?}");
+
+    // The court system is briefly unavailable: the first two calls fail.
+    w.webhook_court.fail_next.store(2, Ordering::SeqCst);
+    let state = w
+        .ccpit_api
+        .file_direct_intake(intake())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.state, "confirmation_requested");
+    // Filing the same application again is the same case.
+    let again = w
+        .ccpit_api
+        .file_direct_intake(intake())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.case_id, state.case_id);
+
+    w.deliver().await;
+    w.advance(jiff::SignedDuration::from_mins(5));
+    w.deliver().await;
+    w.advance(jiff::SignedDuration::from_mins(5));
+    w.deliver().await;
+    let calls = w.webhook_court.calls.lock().unwrap().clone();
+    let events: Vec<&str> = calls
+        .iter()
+        .map(|c| c.body["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "taken_directly",
+            "agreement_reached",
+            "confirmation_applied"
+        ]
+    );
+    // The court sees the whole case on the first notice, and every notice
+    // carries its id as the idempotency key.
+    let first = &calls[0].body;
+    assert_eq!(first["referral_id"], state.case_id.as_str());
+    assert_eq!(first["bundle"]["court"], "沪0115");
+    assert_eq!(first["bundle"]["kind"]["kind"], "direct_intake");
+    for call in &calls {
+        assert_eq!(
+            call.idempotency_key,
+            call.body["message_id"].as_str().unwrap()
+        );
+    }
+
+    // The court rules; the centre is told.
+    w.court_api
+        .record_ruling(pb::RecordRulingRequest {
+            referral_id: state.case_id.clone(),
+            court: "沪0115".into(),
+            outcome: pb::RulingOutcome::Confirmed.into(),
+            case_number: "（2025）沪0115民特5号".into(),
+            reasons: String::new(),
+            ruled_at: ts("2025-03-20T10:00:00+08:00"),
+        })
+        .await
+        .unwrap();
+    w.deliver().await;
+    let decisions = w.ccpit.decisions.all();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].case_id, state.case_id);
+    // No offer was ever made for it.
+    assert!(w.ccpit.offers.all().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_roster_reloads_and_a_bad_one_is_refused_keeping_the_old() {
+    let mut w = World::start().await;
+    let roster = w.assembly.config().roster.clone();
+    let original = std::fs::read_to_string(&roster).unwrap();
+    // Take the first Beijing centre off the roster.
+    let without = original.replacen("id = \"ccpit-bj-01\"", "id = \"ccpit-bj-09\"", 1);
+    std::fs::write(&roster, &without).unwrap();
+    w.assembly.reload().unwrap();
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = "RELOAD-1".into();
+    w.court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle.clone()),
+        })
+        .await
+        .unwrap();
+    w.deliver().await;
+    assert_ne!(w.ccpit.offers.all()[0].mediation_centre, "ccpit-bj-01");
+
+    // A roster that does not parse is refused and the one in use stays.
+    std::fs::write(&roster, "[[organisation]]\nid = \"\"\n").unwrap();
+    let err = w.assembly.reload().unwrap_err();
+    assert!(format!("{err:#}").contains("roster.toml"), "{err:#}");
+    bundle.court_referral_id = "RELOAD-2".into();
+    let submitted = w
+        .court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(submitted.status(), pb::ReferralStatus::AwaitingAcceptance);
+}
