@@ -3,6 +3,7 @@
 //! court systems.
 
 mod bundle;
+mod notice;
 mod particulars;
 mod service;
 mod transport;

@@ -6,7 +6,8 @@ use mediation_core::bundle::{
 };
 use mediation_core::calendar::cst;
 use mediation_core::deadline::Deadline;
-use mediation_core::identity::IdentityKind;
+use mediation_core::document::Document;
+use mediation_core::identity::{Identity, IdentityKind};
 use mediation_core::lifecycle::{Change, Event, Referral, Status};
 use mediation_core::money::Amount;
 use mediation_core::store::PendingDelivery;
@@ -18,6 +19,38 @@ fn money(a: &Amount) -> pb::Money {
     pb::Money {
         amount: a.decimal(),
         currency: a.currency.to_string(),
+    }
+}
+
+pub(crate) fn identity_to_wire(i: &Identity) -> pb::Identity {
+    pb::Identity {
+        kind: match i.kind() {
+            IdentityKind::ResidentIdCard => pb::IdentityKind::ResidentIdCard,
+            IdentityKind::ForeignPermanentResidentIdCard => {
+                pb::IdentityKind::ForeignPermanentResidentIdCard
+            }
+            IdentityKind::HongKongMacaoPermit => pb::IdentityKind::HongKongMacaoPermit,
+            IdentityKind::TaiwanPermit => pb::IdentityKind::TaiwanPermit,
+            IdentityKind::Passport => pb::IdentityKind::Passport,
+            IdentityKind::UnifiedSocialCreditCode => pb::IdentityKind::UnifiedSocialCreditCode,
+            IdentityKind::ForeignRegistration => pb::IdentityKind::ForeignRegistration,
+        }
+        .into(),
+        number: i.number().to_owned(),
+    }
+}
+
+pub(crate) fn document_to_wire(d: &Document) -> pb::Document {
+    pb::Document {
+        name: d.name.to_string(),
+        media_type: d.media_type.to_string(),
+        size_bytes: d.size_bytes,
+        sha256: d.sha256.to_string(),
+        url: d
+            .location
+            .url()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     }
 }
 
@@ -82,23 +115,7 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
                 }
                 .into(),
                 name: p.name.to_string(),
-                identity: Some(pb::Identity {
-                    kind: match p.identity.kind() {
-                        IdentityKind::ResidentIdCard => pb::IdentityKind::ResidentIdCard,
-                        IdentityKind::ForeignPermanentResidentIdCard => {
-                            pb::IdentityKind::ForeignPermanentResidentIdCard
-                        }
-                        IdentityKind::HongKongMacaoPermit => pb::IdentityKind::HongKongMacaoPermit,
-                        IdentityKind::TaiwanPermit => pb::IdentityKind::TaiwanPermit,
-                        IdentityKind::Passport => pb::IdentityKind::Passport,
-                        IdentityKind::UnifiedSocialCreditCode => {
-                            pb::IdentityKind::UnifiedSocialCreditCode
-                        }
-                        IdentityKind::ForeignRegistration => pb::IdentityKind::ForeignRegistration,
-                    }
-                    .into(),
-                    number: p.identity.number().to_owned(),
-                }),
+                identity: Some(identity_to_wire(&p.identity)),
                 contact: p.contact.to_string(),
                 service_address: p.service_address.to_string(),
             })
@@ -112,21 +129,7 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
             })
             .collect(),
         amount_in_dispute: b.amount_in_dispute.as_ref().map(money),
-        documents: b
-            .documents
-            .iter()
-            .map(|d| pb::Document {
-                name: d.name.to_string(),
-                media_type: d.media_type.to_string(),
-                size_bytes: d.size_bytes,
-                sha256: d.sha256.to_string(),
-                url: d
-                    .location
-                    .url()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            })
-            .collect(),
+        documents: b.documents.iter().map(document_to_wire).collect(),
         consents: b
             .consents
             .iter()
@@ -175,7 +178,7 @@ pub(crate) fn status_to_wire(s: Status) -> pb::ReferralStatus {
     }
 }
 
-fn deadline(d: &Deadline) -> pb::Deadline {
+pub(crate) fn deadline(d: &Deadline) -> pb::Deadline {
     pb::Deadline {
         due_date: d.due_date.to_string(),
         due_at: Some(time::to_wire(d.due_at)),
@@ -293,5 +296,6 @@ pub(crate) fn notice(d: &PendingDelivery) -> pb::CourtNotice {
             Change::TakenDirectly { .. } => d.message.bundle.as_deref().map(bundle_to_wire),
             _ => None,
         },
+        detail: super::notice::detail(&d.message.event.change),
     }
 }

@@ -1,0 +1,173 @@
+//! The typed detail of a court notice: each event a court acts on, as its own
+//! message.
+
+use mediation_core::lifecycle::{Change, ReturnReason};
+use mediation_core::outcome::Signer;
+use mediation_proto::court::v1 as pb;
+use pb::court_notice::Detail;
+use serde::Serialize;
+
+use super::view::{deadline, document_to_wire, identity_to_wire};
+use crate::time;
+
+/// A domain code's snake_case name, as it is serialised everywhere else.
+fn code(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn text(value: Option<&impl ToString>) -> String {
+    value.map(ToString::to_string).unwrap_or_default()
+}
+
+pub(crate) fn detail(change: &Change) -> Option<Detail> {
+    Some(match change {
+        Change::Accepted {
+            mediator,
+            mediation_case_number,
+            mediation_deadline,
+            ..
+        } => Detail::Accepted(pb::Acceptance {
+            mediator: text(mediator.as_ref()),
+            mediation_case_number: text(mediation_case_number.as_ref()),
+            mediation_deadline: Some(deadline(mediation_deadline)),
+        }),
+        Change::Declined {
+            organisation,
+            reasons,
+        } => Detail::Declined(pb::Decline {
+            organisation: organisation.to_string(),
+            reasons: reasons
+                .iter()
+                .map(|r| pb::DeclineReason {
+                    code: code(&r.code),
+                    explanation: r.explanation.to_string(),
+                })
+                .collect(),
+        }),
+        Change::AcceptanceOverdue {
+            organisation,
+            due_at,
+        } => Detail::Overdue(pb::Overdue {
+            deadline: "acceptance".into(),
+            organisation: organisation.to_string(),
+            due_at: Some(time::to_wire(*due_at)),
+        }),
+        Change::MediationOverdue { due_at } => Detail::Overdue(pb::Overdue {
+            deadline: "mediation".into(),
+            organisation: String::new(),
+            due_at: Some(time::to_wire(*due_at)),
+        }),
+        Change::ReturnedToCourt { reason } => Detail::Returned(match reason {
+            ReturnReason::NoEligibleOrganisation { explanation } => pb::Return {
+                reason: "no_eligible_organisation".into(),
+                explanation: explanation.clone(),
+            },
+            ReturnReason::Declined => pb::Return {
+                reason: "declined".into(),
+                explanation: String::new(),
+            },
+            ReturnReason::AcceptanceOverdue => pb::Return {
+                reason: "acceptance_overdue".into(),
+                explanation: String::new(),
+            },
+        }),
+        Change::AppraisalStarted { on, note } => Detail::Progress(pb::Progress {
+            note: format!("appraisal from {on}: {note}"),
+            mediation_deadline: None,
+        }),
+        Change::AppraisalEnded {
+            on,
+            mediation_deadline,
+        } => Detail::Progress(pb::Progress {
+            note: format!("appraisal ended {on}"),
+            mediation_deadline: Some(deadline(mediation_deadline)),
+        }),
+        Change::Extended {
+            last_day,
+            consenting,
+            mediation_deadline,
+        } => Detail::Progress(pb::Progress {
+            note: format!(
+                "extended to {last_day} with the consent of {}",
+                consenting
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            mediation_deadline: Some(deadline(mediation_deadline)),
+        }),
+        Change::AgreementReached { agreement } => Detail::Agreement(pb::Agreement {
+            parties: agreement
+                .parties
+                .iter()
+                .map(|p| pb::AgreementParty {
+                    party: p.party.to_string(),
+                    name: p.name.to_string(),
+                    identity: Some(identity_to_wire(&p.identity)),
+                })
+                .collect(),
+            disputed_matters: text(agreement.disputed_matters.as_ref()),
+            terms: agreement.terms.iter().map(ToString::to_string).collect(),
+            performance_method: text(agreement.performance_method.as_ref()),
+            perform_by: text(agreement.performance_deadline.as_ref()),
+            signatures: agreement
+                .signatures
+                .iter()
+                .map(|s| {
+                    let (kind, who) = match &s.signer {
+                        Signer::Organisation(o) => ("organisation", o.to_string()),
+                        Signer::Mediator(m) => ("mediator", m.to_string()),
+                        Signer::Party(p) => ("party", p.to_string()),
+                    };
+                    pb::Signature {
+                        signer_kind: kind.into(),
+                        signer: who,
+                        signed_at: Some(time::to_wire(s.signed_at)),
+                    }
+                })
+                .collect(),
+            files: agreement.documents.iter().map(document_to_wire).collect(),
+        }),
+        Change::MediationFailed { report } => Detail::Failure(pb::FailureReport {
+            course: report.course.to_string(),
+            reasons: report.reasons.to_string(),
+            cost_raising_conduct: text(report.cost_raising_conduct.as_ref()),
+            notes_for_court: text(report.notes_for_court.as_ref()),
+            undisputed_facts: report
+                .undisputed_facts
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            confirmed_addresses: report
+                .confirmed_service_addresses
+                .iter()
+                .map(|a| pb::ConfirmedAddress {
+                    party: a.party.to_string(),
+                    address: a.address.to_string(),
+                })
+                .collect(),
+        }),
+        Change::ShamMediationSuspected { report } => Detail::ShamMediation(pb::ShamMediation {
+            grounds: report.grounds.to_string(),
+        }),
+        Change::ConfirmationApplied { application } => {
+            Detail::ConfirmationApplication(pb::ConfirmationApplication {
+                applicants: application
+                    .applicants
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                applied_at: Some(time::to_wire(application.applied_at)),
+            })
+        }
+        Change::PerformanceRecorded { report } => Detail::Performance(pb::Performance {
+            status: code(&report.status),
+            note: text(report.note.as_ref()),
+        }),
+        _ => return None,
+    })
+}
