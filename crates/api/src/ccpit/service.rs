@@ -2,28 +2,28 @@
 
 use std::sync::Arc;
 
+use mediation_core::Violations;
 use mediation_core::document::Document;
 use mediation_core::identity::Identity;
 use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::{Referral, Status};
 use mediation_core::outcome::{
     Agreement, AgreementParty, ConfirmedAddress, DeclineReason, FailureReport, PerformanceReport,
-    ShamMediationReport, Signature, Signer,
+    Signature, Signer,
 };
 use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, ReferralStore};
 use mediation_core::text::{Line, Narrative};
-use mediation_core::{TransitionError, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_proto::ccpit::v1 as pb;
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGateway;
-use mediation_service::{Context, Gateway};
+use mediation_service::Gateway;
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{self, SignerType};
 use crate::partner::{
-    CallFields, Desk, apply_jointly, date, decline_and_hand_on, document, narratives, optional,
-    optional_narrative, party_refs, record_performance, required_time,
+    CallFields, Desk, Step, date, document, narratives, optional, optional_narrative, party_refs,
+    required_time,
 };
 use crate::status::{from_service, invalid};
 
@@ -69,25 +69,14 @@ fn state(r: &Referral) -> pb::CaseState {
 
 impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
     /// Runs the call as the centre it names and answers with the case's state.
-    async fn act<F>(
+    async fn run(
         &self,
         case_id: &str,
         centre: &str,
-        action: &str,
         v: Violations,
-        decide: F,
-    ) -> Result<Response<pb::CaseState>, GrpcStatus>
-    where
-        F: Fn(
-            &Referral,
-            &OrganisationId,
-            &Context<'_>,
-        ) -> Result<Vec<mediation_core::Event>, TransitionError>,
-    {
-        let referral = self
-            .desk
-            .act(FIELDS, case_id, centre, action, v, decide)
-            .await?;
+        step: Option<Step>,
+    ) -> Result<Response<pb::CaseState>, GrpcStatus> {
+        let referral = self.desk.run(FIELDS, case_id, centre, v, step).await?;
         Ok(Response::new(state(&referral)))
     }
 }
@@ -173,40 +162,15 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let mediator = v.check(
-            "mediator",
-            if r.mediator.is_empty() {
-                Ok(None)
-            } else {
-                MediatorId::parse(&r.mediator).map(Some)
-            },
-        );
+        let mediator = v.check("mediator", optional(&r.mediator, MediatorId::parse));
         let number = v.check(
             "centre_case_number",
-            if r.centre_case_number.is_empty() {
-                Ok(None)
-            } else {
-                MediationCaseNumber::parse(&r.centre_case_number).map(Some)
-            },
+            optional(&r.centre_case_number, MediationCaseNumber::parse),
         );
-        let (mediator, number) = (mediator.flatten(), number.flatten());
-        self.act(
-            &r.case_id,
-            &r.mediation_centre,
-            "accept_case",
-            v,
-            |referral, org, c| {
-                referral.accept(
-                    org,
-                    mediator.clone(),
-                    number.clone(),
-                    c.now,
-                    c.calendar,
-                    &c.policy.deadlines,
-                )
-            },
-        )
-        .await
+        let step = mediator
+            .zip(number)
+            .map(|(mediator, number)| Step::Accept { mediator, number });
+        self.run(&r.case_id, &r.mediation_centre, v, step).await
     }
 
     async fn decline_case(
@@ -217,97 +181,42 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let mut v = Violations::new();
         let code = v.check("reason_code", codes::decline_code(&r.reason_code));
         let explanation = v.check("explanation", Narrative::parse(&r.explanation));
-        let reasons: Vec<DeclineReason> = match (code, explanation) {
-            (Some(code), Some(explanation)) => vec![DeclineReason { code, explanation }],
-            _ => Vec::new(),
-        };
-        self.act(
-            &r.case_id,
-            &r.mediation_centre,
-            "decline_case",
-            v,
-            |referral, org, c| decline_and_hand_on(referral, org, reasons.clone(), c),
-        )
-        .await
+        let step = code
+            .zip(explanation)
+            .map(|(code, explanation)| Step::Decline(vec![DeclineReason { code, explanation }]));
+        self.run(&r.case_id, &r.mediation_centre, v, step).await
     }
 
     async fn report_progress(
         &self,
         request: Request<pb::ReportProgressRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
+        use pb::report_progress_request::Progress;
         let r = request.into_inner();
         let mut v = Violations::new();
-        match r.progress {
-            Some(pb::report_progress_request::Progress::AppraisalStarted(note)) => {
-                let note = v.check("appraisal_started", Narrative::parse(&note));
-                self.act(
-                    &r.case_id,
-                    &r.mediation_centre,
-                    "appraisal_started",
-                    v,
-                    |referral, org, c| match &note {
-                        Some(note) => referral.start_appraisal(org, note.clone(), c.now),
-                        None => Ok(Vec::new()),
-                    },
-                )
-                .await
-            }
-            Some(pb::report_progress_request::Progress::AppraisalEnded(_)) => {
-                self.act(
-                    &r.case_id,
-                    &r.mediation_centre,
-                    "appraisal_ended",
-                    v,
-                    |referral, org, c| {
-                        referral.end_appraisal(org, c.now, c.calendar, &c.policy.deadlines)
-                    },
-                )
-                .await
-            }
-            Some(pb::report_progress_request::Progress::Extension(e)) => {
+        let step = match &r.progress {
+            Some(Progress::AppraisalStarted(note)) => v
+                .check("appraisal_started", Narrative::parse(note))
+                .map(Step::AppraisalStarted),
+            Some(Progress::AppraisalEnded(_)) => Some(Step::AppraisalEnded),
+            Some(Progress::Extension(e)) => {
                 let until = v.check("extension.until", date(&e.until));
-                let agreed: Vec<PartyRef> = e
-                    .agreed_by
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, p)| {
-                        v.check(format!("extension.agreed_by[{i}]"), PartyRef::parse(p))
-                    })
-                    .collect();
-                self.act(
-                    &r.case_id,
-                    &r.mediation_centre,
-                    "extension_agreed",
-                    v,
-                    |referral, org, c| match until {
-                        Some(until) => referral.extend(
-                            org,
-                            until,
-                            agreed.clone(),
-                            c.now,
-                            c.calendar,
-                            &c.policy.deadlines,
-                        ),
-                        None => Ok(Vec::new()),
-                    },
-                )
-                .await
+                // The centre names who agreed; the domain checks it is everyone.
+                let agreed = party_refs(&mut v, "extension.agreed_by", &e.agreed_by);
+                until.map(|until| Step::Extend {
+                    until,
+                    agreed_by: Some(agreed),
+                })
             }
             None => {
                 v.push(
                     "progress",
                     "one of appraisal_started, appraisal_ended or extension is required",
                 );
-                self.act(
-                    &r.case_id,
-                    &r.mediation_centre,
-                    "report_progress",
-                    v,
-                    |_, _, _| Ok(Vec::new()),
-                )
-                .await
+                None
             }
-        }
+        };
+        self.run(&r.case_id, &r.mediation_centre, v, step).await
     }
 
     async fn submit_settlement(
@@ -322,17 +231,8 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         if let (Some(a), true) = (&agreement, v.is_empty()) {
             self.desk.require_uploaded(&a.documents)?;
         }
-        self.act(
-            &r.case_id,
-            &r.mediation_centre,
-            "submit_settlement",
-            v,
-            |referral, org, c| match &agreement {
-                Some(a) => referral.record_agreement(org, a.clone(), c.now),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        let step = agreement.map(|a| Step::Agree(Box::new(a)));
+        self.run(&r.case_id, &r.mediation_centre, v, step).await
     }
 
     async fn report_failure(
@@ -366,28 +266,17 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
                 })
             })
             .collect();
-        let report = match (course, reasons) {
-            (Some(course), Some(reasons)) => Some(FailureReport {
+        let step = course.zip(reasons).map(|(course, reasons)| {
+            Step::Fail(Box::new(FailureReport {
                 course,
                 reasons,
                 cost_raising_conduct: cost,
                 notes_for_court: notes,
                 undisputed_facts: facts,
                 confirmed_service_addresses: addresses,
-            }),
-            _ => None,
-        };
-        self.act(
-            &r.case_id,
-            &r.mediation_centre,
-            "report_failure",
-            v,
-            |referral, org, c| match &report {
-                Some(report) => referral.report_failure(org, report.clone(), c.now),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+            }))
+        });
+        self.run(&r.case_id, &r.mediation_centre, v, step).await
     }
 
     async fn report_sham_mediation(
@@ -396,24 +285,10 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let grounds = v.check("grounds", Narrative::parse(&r.grounds));
-        self.act(
-            &r.case_id,
-            &r.mediation_centre,
-            "report_sham_mediation",
-            v,
-            |referral, org, c| match &grounds {
-                Some(grounds) => referral.report_sham_mediation(
-                    org,
-                    ShamMediationReport {
-                        grounds: grounds.clone(),
-                    },
-                    c.now,
-                ),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        let step = v
+            .check("grounds", Narrative::parse(&r.grounds))
+            .map(Step::Sham);
+        self.run(&r.case_id, &r.mediation_centre, v, step).await
     }
 
     async fn apply_for_confirmation(
@@ -423,18 +298,13 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let r = request.into_inner();
         let mut v = Violations::new();
         let applicants = party_refs(&mut v, "applicants", &r.applicants);
-        let applied_at = required_time(&mut v, "applied_at", r.applied_at.as_ref());
-        self.act(
-            &r.case_id,
-            &r.mediation_centre,
-            "apply_for_confirmation",
-            v,
-            |referral, org, c| match applied_at {
-                Some(at) => apply_jointly(referral, org, Some(applicants.clone()), at, c),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        let step = required_time(&mut v, "applied_at", r.applied_at.as_ref()).map(|applied_at| {
+            Step::Apply {
+                applicants: Some(applicants),
+                applied_at,
+            }
+        });
+        self.run(&r.case_id, &r.mediation_centre, v, step).await
     }
 
     async fn report_performance(
@@ -444,26 +314,11 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let r = request.into_inner();
         let mut v = Violations::new();
         let status = v.check("status", codes::performance(&r.status));
-        let note = optional_narrative(&mut v, "note", &r.note).flatten();
-        self.act(
-            &r.case_id,
-            &r.mediation_centre,
-            "report_performance",
-            v,
-            |referral, org, c| match status {
-                Some(status) => record_performance(
-                    referral,
-                    org,
-                    PerformanceReport {
-                        status,
-                        note: note.clone(),
-                    },
-                    c,
-                ),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        let note = optional_narrative(&mut v, "note", &r.note);
+        let step = status
+            .zip(note)
+            .map(|(status, note)| Step::Performance(PerformanceReport { status, note }));
+        self.run(&r.case_id, &r.mediation_centre, v, step).await
     }
 
     async fn file_direct_intake(

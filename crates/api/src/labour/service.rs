@@ -7,8 +7,7 @@ use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, Party
 use mediation_core::lifecycle::{Referral, Status};
 use mediation_core::money::{Amount, Currency};
 use mediation_core::outcome::{
-    Agreement, AgreementParty, DeclineReason, FailureReport, PerformanceReport,
-    ShamMediationReport, Signature, Signer,
+    Agreement, AgreementParty, DeclineReason, FailureReport, PerformanceReport, Signature, Signer,
 };
 use mediation_core::particulars::{LabourClaimKind, Particulars};
 use mediation_core::partner::Partner;
@@ -23,8 +22,7 @@ use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes;
 use crate::partner::{
-    CallFields, Desk, apply_jointly, date, decline_and_hand_on, document, narratives, optional,
-    optional_narrative, record_performance, required_time,
+    CallFields, Desk, Step, date, document, narratives, optional, optional_narrative, required_time,
 };
 
 /// Serves the labour platform.
@@ -62,17 +60,37 @@ impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
             .desk
             .act(FIELDS, dispute_id, committee, action, v, decide)
             .await?;
-        Ok(Response::new(pb::DisputeStatus {
-            dispute_id: r.id().to_string(),
-            status: r.status().as_str().to_owned(),
-            mediate_by: match r.status() {
-                Status::InMediation => r
-                    .mediation_deadline()
-                    .map(|d| d.due_date.to_string())
-                    .unwrap_or_default(),
-                _ => String::new(),
-            },
-        }))
+        Ok(Response::new(status_of(&r)))
+    }
+}
+
+impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
+    async fn run(
+        &self,
+        dispute_id: &str,
+        committee: &str,
+        v: Violations,
+        step: Option<Step>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        let r = self
+            .desk
+            .run(FIELDS, dispute_id, committee, v, step)
+            .await?;
+        Ok(Response::new(status_of(&r)))
+    }
+}
+
+fn status_of(r: &Referral) -> pb::DisputeStatus {
+    pb::DisputeStatus {
+        dispute_id: r.id().to_string(),
+        status: r.status().as_str().to_owned(),
+        mediate_by: match r.status() {
+            Status::InMediation => r
+                .mediation_deadline()
+                .map(|d| d.due_date.to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        },
     }
 }
 
@@ -230,32 +248,15 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let mediator = v
-            .check("mediator", optional(&r.mediator, MediatorId::parse))
-            .flatten();
-        let number = v
-            .check(
-                "file_number",
-                optional(&r.file_number, MediationCaseNumber::parse),
-            )
-            .flatten();
-        self.act(
-            &r.dispute_id,
-            &r.committee,
-            "accept_dispute",
-            v,
-            |referral, org, c| {
-                referral.accept(
-                    org,
-                    mediator.clone(),
-                    number.clone(),
-                    c.now,
-                    c.calendar,
-                    &c.policy.deadlines,
-                )
-            },
-        )
-        .await
+        let mediator = v.check("mediator", optional(&r.mediator, MediatorId::parse));
+        let number = v.check(
+            "file_number",
+            optional(&r.file_number, MediationCaseNumber::parse),
+        );
+        let step = mediator
+            .zip(number)
+            .map(|(mediator, number)| Step::Accept { mediator, number });
+        self.run(&r.dispute_id, &r.committee, v, step).await
     }
 
     async fn decline_dispute(
@@ -266,19 +267,10 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         let mut v = Violations::new();
         let code = v.check("reason", codes::decline(r.reason));
         let explanation = v.check("explanation", Narrative::parse(&r.explanation));
-        let reasons: Vec<DeclineReason> = code
+        let step = code
             .zip(explanation)
-            .map(|(code, explanation)| DeclineReason { code, explanation })
-            .into_iter()
-            .collect();
-        self.act(
-            &r.dispute_id,
-            &r.committee,
-            "decline_dispute",
-            v,
-            |referral, org, c| decline_and_hand_on(referral, org, reasons.clone(), c),
-        )
-        .await
+            .map(|(code, explanation)| Step::Decline(vec![DeclineReason { code, explanation }]));
+        self.run(&r.dispute_id, &r.committee, v, step).await
     }
 
     async fn report_progress(
@@ -288,75 +280,28 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         use pb::report_progress_request::Progress;
         let r = request.into_inner();
         let mut v = Violations::new();
-        match r.progress {
-            Some(Progress::AppraisalStarted(what)) => {
-                let note = v.check("appraisal_started", Narrative::parse(&what));
-                self.act(
-                    &r.dispute_id,
-                    &r.committee,
-                    "appraisal_started",
-                    v,
-                    |referral, org, c| match &note {
-                        Some(note) => referral.start_appraisal(org, note.clone(), c.now),
-                        None => Ok(Vec::new()),
-                    },
-                )
-                .await
-            }
-            Some(Progress::AppraisalEnded(_)) => {
-                self.act(
-                    &r.dispute_id,
-                    &r.committee,
-                    "appraisal_ended",
-                    v,
-                    |referral, org, c| {
-                        referral.end_appraisal(org, c.now, c.calendar, &c.policy.deadlines)
-                    },
-                )
-                .await
-            }
+        let step = match &r.progress {
+            Some(Progress::AppraisalStarted(what)) => v
+                .check("appraisal_started", Narrative::parse(what))
+                .map(Step::AppraisalStarted),
+            Some(Progress::AppraisalEnded(_)) => Some(Step::AppraisalEnded),
+            // The platform reports that both sides agreed: every party.
             Some(Progress::ExtendedUntil(until)) => {
-                let until = v.check("extended_until", date(&until));
-                self.act(
-                    &r.dispute_id,
-                    &r.committee,
-                    "extension_agreed",
-                    v,
-                    |referral, org, c| {
-                        // The platform reports that both sides agreed: every
-                        // party of the case.
-                        let everyone: Vec<PartyRef> =
-                            referral.bundle().party_refs().cloned().collect();
-                        match until {
-                            Some(until) => referral.extend(
-                                org,
-                                until,
-                                everyone,
-                                c.now,
-                                c.calendar,
-                                &c.policy.deadlines,
-                            ),
-                            None => Ok(Vec::new()),
-                        }
-                    },
-                )
-                .await
+                v.check("extended_until", date(until))
+                    .map(|until| Step::Extend {
+                        until,
+                        agreed_by: None,
+                    })
             }
             None => {
                 v.push(
                     "progress",
                     "one of appraisal_started, appraisal_ended or extended_until is required",
                 );
-                self.act(
-                    &r.dispute_id,
-                    &r.committee,
-                    "report_progress",
-                    v,
-                    |_, _, _| Ok(Vec::new()),
-                )
-                .await
+                None
             }
-        }
+        };
+        self.run(&r.dispute_id, &r.committee, v, step).await
     }
 
     async fn submit_mediation_agreement(
@@ -371,6 +316,8 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         if let (Some(s), true) = (&signed, v.is_empty()) {
             self.desk.require_uploaded(&s.files)?;
         }
+        // The agreement names the case's employer and worker, so it is built
+        // against the referral itself.
         self.act(
             &r.dispute_id,
             &r.committee,
@@ -394,25 +341,17 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         let reasons = v.check("reasons", Narrative::parse(&r.reasons));
         let facts = narratives(&mut v, "undisputed_facts", &r.undisputed_facts);
         let notes = optional_narrative(&mut v, "notes_for_court", &r.notes_for_court).flatten();
-        let report = course.zip(reasons).map(|(course, reasons)| FailureReport {
-            course,
-            reasons,
-            cost_raising_conduct: None,
-            notes_for_court: notes,
-            undisputed_facts: facts,
-            confirmed_service_addresses: Vec::new(),
+        let step = course.zip(reasons).map(|(course, reasons)| {
+            Step::Fail(Box::new(FailureReport {
+                course,
+                reasons,
+                cost_raising_conduct: None,
+                notes_for_court: notes,
+                undisputed_facts: facts,
+                confirmed_service_addresses: Vec::new(),
+            }))
         });
-        self.act(
-            &r.dispute_id,
-            &r.committee,
-            "report_mediation_failure",
-            v,
-            |referral, org, c| match &report {
-                Some(report) => referral.report_failure(org, report.clone(), c.now),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        self.run(&r.dispute_id, &r.committee, v, step).await
     }
 
     async fn report_sham_mediation(
@@ -421,24 +360,10 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let grounds = v.check("grounds", Narrative::parse(&r.grounds));
-        self.act(
-            &r.dispute_id,
-            &r.committee,
-            "report_sham_mediation",
-            v,
-            |referral, org, c| match &grounds {
-                Some(grounds) => referral.report_sham_mediation(
-                    org,
-                    ShamMediationReport {
-                        grounds: grounds.clone(),
-                    },
-                    c.now,
-                ),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        let step = v
+            .check("grounds", Narrative::parse(&r.grounds))
+            .map(Step::Sham);
+        self.run(&r.dispute_id, &r.committee, v, step).await
     }
 
     async fn apply_for_confirmation(
@@ -447,21 +372,14 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let applied_at = required_time(&mut v, "applied_at", r.applied_at.as_ref());
-        self.act(
-            &r.dispute_id,
-            &r.committee,
-            "apply_for_confirmation",
-            v,
-            |referral, org, c| {
-                match applied_at {
-                    // Both sides apply together: every party of the case.
-                    Some(at) => apply_jointly(referral, org, None, at, c),
-                    None => Ok(Vec::new()),
-                }
-            },
-        )
-        .await
+        // Both sides apply together: every party of the case.
+        let step = required_time(&mut v, "applied_at", r.applied_at.as_ref()).map(|applied_at| {
+            Step::Apply {
+                applicants: None,
+                applied_at,
+            }
+        });
+        self.run(&r.dispute_id, &r.committee, v, step).await
     }
 
     async fn report_performance(
@@ -471,25 +389,10 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         let r = request.into_inner();
         let mut v = Violations::new();
         let status = v.check("performance", codes::performance(r.performance));
-        let note = optional_narrative(&mut v, "note", &r.note).flatten();
-        self.act(
-            &r.dispute_id,
-            &r.committee,
-            "report_performance",
-            v,
-            |referral, org, c| match status {
-                Some(status) => record_performance(
-                    referral,
-                    org,
-                    PerformanceReport {
-                        status,
-                        note: note.clone(),
-                    },
-                    c,
-                ),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        let note = optional_narrative(&mut v, "note", &r.note);
+        let step = status
+            .zip(note)
+            .map(|(status, note)| Step::Performance(PerformanceReport { status, note }));
+        self.run(&r.dispute_id, &r.committee, v, step).await
     }
 }

@@ -1,26 +1,47 @@
-//! Decisions that are the same on every platform.
+//! The commands that mean the same on every platform, whatever the platform
+//! calls them: each platform's service reads its own message into a [`Step`],
+//! and the desk runs it.
 
-use mediation_core::ids::{OrganisationId, PartyRef};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::{Referral, ReturnReason};
-use mediation_core::outcome::{ConfirmationApplication, DeclineReason, PerformanceReport};
+use mediation_core::outcome::{
+    Agreement, ConfirmationApplication, DeclineReason, FailureReport, PerformanceReport,
+    ShamMediationReport,
+};
+use mediation_core::text::Narrative;
 use mediation_core::{Event, TransitionError};
 use mediation_service::{Context, hand_on};
 
 type Decision = Result<Vec<Event>, TransitionError>;
 
-/// Declines, and hands the referral on at once: back to the court or to the
-/// next organisation, as the policy says.
-pub(crate) fn decline_and_hand_on(
-    referral: &Referral,
-    organisation: &OrganisationId,
-    reasons: Vec<DeclineReason>,
-    c: &Context<'_>,
-) -> Decision {
-    let mut events = referral.decline(organisation, reasons, c.now)?;
-    let mut after = referral.clone();
-    after.apply_all(&events);
-    events.extend(hand_on(&after, c, ReturnReason::Declined)?);
-    Ok(events)
+/// One platform command, read and checked.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    Accept {
+        mediator: Option<MediatorId>,
+        number: Option<MediationCaseNumber>,
+    },
+    /// Declines, and hands the referral on at once: back to the court or to
+    /// the next organisation, as the policy says.
+    Decline(Vec<DeclineReason>),
+    AppraisalStarted(Narrative),
+    AppraisalEnded,
+    /// `agreed_by`: `None` when the platform reports that every party agreed.
+    Extend {
+        until: Date,
+        agreed_by: Option<Vec<PartyRef>>,
+    },
+    Agree(Box<Agreement>),
+    Fail(Box<FailureReport>),
+    Sham(Narrative),
+    /// `applicants`: `None` when the platform files for every party.
+    Apply {
+        applicants: Option<Vec<PartyRef>>,
+        applied_at: Timestamp,
+    },
+    Performance(PerformanceReport),
 }
 
 fn require_mediator(
@@ -36,34 +57,94 @@ fn require_mediator(
     }
 }
 
-/// The parties' joint application, filed by the organisation that mediated.
-/// `applicants` defaults to every party when a platform files for all of them.
-pub(crate) fn apply_jointly(
-    referral: &Referral,
-    organisation: &OrganisationId,
-    applicants: Option<Vec<PartyRef>>,
-    applied_at: jiff::Timestamp,
-    c: &Context<'_>,
-) -> Decision {
-    require_mediator(referral, organisation)?;
-    let applicants =
-        applicants.unwrap_or_else(|| referral.bundle().party_refs().cloned().collect());
-    referral.apply_for_confirmation(
-        ConfirmationApplication {
-            applicants,
-            applied_at,
-        },
-        c.now,
-    )
+fn everyone(referral: &Referral) -> Vec<PartyRef> {
+    referral.bundle().party_refs().cloned().collect()
 }
 
-/// Performance, reported by the organisation that mediated.
-pub(crate) fn record_performance(
-    referral: &Referral,
-    organisation: &OrganisationId,
-    report: PerformanceReport,
-    c: &Context<'_>,
-) -> Decision {
-    require_mediator(referral, organisation)?;
-    referral.record_performance(report, c.now)
+impl Step {
+    /// The name the audit log records.
+    pub(crate) fn action(&self) -> &'static str {
+        match self {
+            Step::Accept { .. } => "accept",
+            Step::Decline(_) => "decline",
+            Step::AppraisalStarted(_) => "appraisal_started",
+            Step::AppraisalEnded => "appraisal_ended",
+            Step::Extend { .. } => "extension_agreed",
+            Step::Agree(_) => "submit_agreement",
+            Step::Fail(_) => "report_failure",
+            Step::Sham(_) => "report_sham_mediation",
+            Step::Apply { .. } => "apply_for_confirmation",
+            Step::Performance(_) => "report_performance",
+        }
+    }
+
+    /// What the step produces for `referral`, done by `organisation`.
+    pub(crate) fn decide(
+        &self,
+        referral: &Referral,
+        organisation: &OrganisationId,
+        c: &Context<'_>,
+    ) -> Decision {
+        let deadlines = &c.policy.deadlines;
+        match self {
+            Step::Accept { mediator, number } => referral.accept(
+                organisation,
+                mediator.clone(),
+                number.clone(),
+                c.now,
+                c.calendar,
+                deadlines,
+            ),
+            Step::Decline(reasons) => {
+                let mut events = referral.decline(organisation, reasons.clone(), c.now)?;
+                let mut after = referral.clone();
+                after.apply_all(&events);
+                events.extend(hand_on(&after, c, ReturnReason::Declined)?);
+                Ok(events)
+            }
+            Step::AppraisalStarted(note) => {
+                referral.start_appraisal(organisation, note.clone(), c.now)
+            }
+            Step::AppraisalEnded => {
+                referral.end_appraisal(organisation, c.now, c.calendar, deadlines)
+            }
+            Step::Extend { until, agreed_by } => referral.extend(
+                organisation,
+                *until,
+                agreed_by.clone().unwrap_or_else(|| everyone(referral)),
+                c.now,
+                c.calendar,
+                deadlines,
+            ),
+            Step::Agree(agreement) => {
+                referral.record_agreement(organisation, (**agreement).clone(), c.now)
+            }
+            Step::Fail(report) => referral.report_failure(organisation, (**report).clone(), c.now),
+            Step::Sham(grounds) => referral.report_sham_mediation(
+                organisation,
+                ShamMediationReport {
+                    grounds: grounds.clone(),
+                },
+                c.now,
+            ),
+            Step::Apply {
+                applicants,
+                applied_at,
+            } => {
+                // Only the organisation that mediated files for the parties.
+                require_mediator(referral, organisation)?;
+                referral.apply_for_confirmation(
+                    ConfirmationApplication {
+                        applicants: applicants.clone().unwrap_or_else(|| everyone(referral)),
+                        applied_at: *applied_at,
+                    },
+                    c.now,
+                )
+            }
+            Step::Performance(report) => {
+                require_mediator(referral, organisation)?;
+                referral.record_performance(report.clone(), c.now)
+            }
+        }
+    }
 }

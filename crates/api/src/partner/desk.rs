@@ -13,6 +13,7 @@ use mediation_service::{Context, Gateway};
 use mediation_store::documents::DocumentStore;
 use tonic::Status;
 
+use super::decisions::Step;
 use crate::documents::require_uploaded;
 use crate::status::{from_service, invalid};
 
@@ -100,6 +101,28 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
             .map_err(|e| from_service(&e))?;
         self.wake();
         Ok(referral)
+    }
+
+    /// Runs a platform command read into a [`Step`]; `None` means the request
+    /// was invalid and `v` says how.
+    pub(crate) async fn run(
+        &self,
+        names: CallFields,
+        case_id: &str,
+        organisation: &str,
+        mut v: Violations,
+        step: Option<Step>,
+    ) -> Result<Referral, Status> {
+        let Some(step) = step else {
+            if v.is_empty() {
+                v.push("request", "could not be read");
+            }
+            return Err(invalid(&v));
+        };
+        self.act(names, case_id, organisation, step.action(), v, |r, o, c| {
+            step.decide(r, o, c)
+        })
+        .await
     }
 
     /// Starts deliveries at once rather than at the relay's next poll.

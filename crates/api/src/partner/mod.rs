@@ -11,7 +11,7 @@ mod decisions;
 mod desk;
 mod fields;
 
-pub(crate) use decisions::{apply_jointly, decline_and_hand_on, record_performance};
+pub(crate) use decisions::Step;
 pub(crate) use desk::{CallFields, Desk};
 pub(crate) use fields::{
     date, document, narratives, optional, optional_narrative, party_refs, required_time,

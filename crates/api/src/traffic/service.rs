@@ -9,8 +9,7 @@ use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, Party
 use mediation_core::lifecycle::{Referral, Status};
 use mediation_core::money::{Amount, Currency};
 use mediation_core::outcome::{
-    Agreement, AgreementParty, DeclineReason, FailureReport, PerformanceReport,
-    ShamMediationReport, Signature, Signer,
+    Agreement, AgreementParty, DeclineReason, FailureReport, PerformanceReport, Signature, Signer,
 };
 use mediation_core::particulars::CompensationKind;
 use mediation_core::partner::Partner;
@@ -26,8 +25,7 @@ use tonic::{Request, Response, Status as GrpcStatus};
 use super::codes;
 use crate::partner::codes::decline_code;
 use crate::partner::{
-    CallFields, Desk, apply_jointly, date, decline_and_hand_on, document, narratives, optional,
-    optional_narrative, record_performance, required_time,
+    CallFields, Desk, Step, date, document, narratives, optional, optional_narrative, required_time,
 };
 
 /// Serves the road-traffic platform.
@@ -70,17 +68,32 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
             .desk
             .act(FIELDS, case_id, room, action, v, decide)
             .await?;
-        Ok(Response::new(pb::CaseProgress {
-            case_id: r.id().to_string(),
-            state: r.status().as_str().to_owned(),
-            mediate_by: match r.status() {
-                Status::InMediation => r
-                    .mediation_deadline()
-                    .map(|d| d.due_date.to_string())
-                    .unwrap_or_default(),
-                _ => String::new(),
-            },
-        }))
+        Ok(Response::new(progress_of(&r)))
+    }
+
+    async fn run(
+        &self,
+        case_id: &str,
+        room: &str,
+        v: Violations,
+        step: Option<Step>,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
+        let r = self.desk.run(FIELDS, case_id, room, v, step).await?;
+        Ok(Response::new(progress_of(&r)))
+    }
+}
+
+fn progress_of(r: &Referral) -> pb::CaseProgress {
+    pb::CaseProgress {
+        case_id: r.id().to_string(),
+        state: r.status().as_str().to_owned(),
+        mediate_by: match r.status() {
+            Status::InMediation => r
+                .mediation_deadline()
+                .map(|d| d.due_date.to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        },
     }
 }
 
@@ -254,26 +267,15 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let mediator = v
-            .check("mediator", optional(&r.mediator, MediatorId::parse))
-            .flatten();
-        let number = v
-            .check(
-                "room_case_number",
-                optional(&r.room_case_number, MediationCaseNumber::parse),
-            )
-            .flatten();
-        self.act(&r.case_id, &r.room, "take_case", v, |referral, org, c| {
-            referral.accept(
-                org,
-                mediator.clone(),
-                number.clone(),
-                c.now,
-                c.calendar,
-                &c.policy.deadlines,
-            )
-        })
-        .await
+        let mediator = v.check("mediator", optional(&r.mediator, MediatorId::parse));
+        let number = v.check(
+            "room_case_number",
+            optional(&r.room_case_number, MediationCaseNumber::parse),
+        );
+        let step = mediator
+            .zip(number)
+            .map(|(mediator, number)| Step::Accept { mediator, number });
+        self.run(&r.case_id, &r.room, v, step).await
     }
 
     async fn return_case(
@@ -284,15 +286,10 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         let mut v = Violations::new();
         let code = v.check("reason", decline_code(&r.reason));
         let explanation = v.check("explanation", Narrative::parse(&r.explanation));
-        let reasons: Vec<DeclineReason> = code
+        let step = code
             .zip(explanation)
-            .map(|(code, explanation)| DeclineReason { code, explanation })
-            .into_iter()
-            .collect();
-        self.act(&r.case_id, &r.room, "return_case", v, |referral, org, c| {
-            decline_and_hand_on(referral, org, reasons.clone(), c)
-        })
-        .await
+            .map(|(code, explanation)| Step::Decline(vec![DeclineReason { code, explanation }]));
+        self.run(&r.case_id, &r.room, v, step).await
     }
 
     async fn report_progress(
@@ -302,70 +299,28 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         use pb::report_progress_request::Progress;
         let r = request.into_inner();
         let mut v = Violations::new();
-        match r.progress {
-            Some(Progress::AppraisalStarted(what)) => {
-                let note = v.check("appraisal_started", Narrative::parse(&what));
-                self.act(
-                    &r.case_id,
-                    &r.room,
-                    "appraisal_started",
-                    v,
-                    |referral, org, c| match &note {
-                        Some(note) => referral.start_appraisal(org, note.clone(), c.now),
-                        None => Ok(Vec::new()),
-                    },
-                )
-                .await
-            }
-            Some(Progress::AppraisalEnded(_)) => {
-                self.act(
-                    &r.case_id,
-                    &r.room,
-                    "appraisal_ended",
-                    v,
-                    |referral, org, c| {
-                        referral.end_appraisal(org, c.now, c.calendar, &c.policy.deadlines)
-                    },
-                )
-                .await
-            }
+        let step = match &r.progress {
+            Some(Progress::AppraisalStarted(what)) => v
+                .check("appraisal_started", Narrative::parse(what))
+                .map(Step::AppraisalStarted),
+            Some(Progress::AppraisalEnded(_)) => Some(Step::AppraisalEnded),
+            // The platform reports that all parties agreed.
             Some(Progress::ExtendedUntil(until)) => {
-                let until = v.check("extended_until", date(&until));
-                self.act(
-                    &r.case_id,
-                    &r.room,
-                    "extension_agreed",
-                    v,
-                    |referral, org, c| {
-                        // The platform reports that all parties agreed.
-                        let everyone: Vec<PartyRef> =
-                            referral.bundle().party_refs().cloned().collect();
-                        match until {
-                            Some(until) => referral.extend(
-                                org,
-                                until,
-                                everyone,
-                                c.now,
-                                c.calendar,
-                                &c.policy.deadlines,
-                            ),
-                            None => Ok(Vec::new()),
-                        }
-                    },
-                )
-                .await
+                v.check("extended_until", date(until))
+                    .map(|until| Step::Extend {
+                        until,
+                        agreed_by: None,
+                    })
             }
             None => {
                 v.push(
                     "progress",
                     "one of appraisal_started, appraisal_ended or extended_until is required",
                 );
-                self.act(&r.case_id, &r.room, "report_progress", v, |_, _, _| {
-                    Ok(Vec::new())
-                })
-                .await
+                None
             }
-        }
+        };
+        self.run(&r.case_id, &r.room, v, step).await
     }
 
     async fn submit_compensation_agreement(
@@ -380,6 +335,8 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         if let (Some(s), true) = (&signed, v.is_empty()) {
             self.desk.require_uploaded(&s.files)?;
         }
+        // Payers, payees and signers are matched to the case's parties, so
+        // the agreement is built against the referral itself.
         self.act(
             &r.case_id,
             &r.room,
@@ -402,25 +359,17 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         let course = v.check("course", Narrative::parse(&r.course));
         let reasons = v.check("reasons", Narrative::parse(&r.reasons));
         let facts = narratives(&mut v, "undisputed_facts", &r.undisputed_facts);
-        let report = course.zip(reasons).map(|(course, reasons)| FailureReport {
-            course,
-            reasons,
-            cost_raising_conduct: None,
-            notes_for_court: None,
-            undisputed_facts: facts,
-            confirmed_service_addresses: Vec::new(),
+        let step = course.zip(reasons).map(|(course, reasons)| {
+            Step::Fail(Box::new(FailureReport {
+                course,
+                reasons,
+                cost_raising_conduct: None,
+                notes_for_court: None,
+                undisputed_facts: facts,
+                confirmed_service_addresses: Vec::new(),
+            }))
         });
-        self.act(
-            &r.case_id,
-            &r.room,
-            "report_failure",
-            v,
-            |referral, org, c| match &report {
-                Some(report) => referral.report_failure(org, report.clone(), c.now),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        self.run(&r.case_id, &r.room, v, step).await
     }
 
     async fn report_sham_mediation(
@@ -429,24 +378,10 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let grounds = v.check("grounds", Narrative::parse(&r.grounds));
-        self.act(
-            &r.case_id,
-            &r.room,
-            "report_sham_mediation",
-            v,
-            |referral, org, c| match &grounds {
-                Some(grounds) => referral.report_sham_mediation(
-                    org,
-                    ShamMediationReport {
-                        grounds: grounds.clone(),
-                    },
-                    c.now,
-                ),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        let step = v
+            .check("grounds", Narrative::parse(&r.grounds))
+            .map(Step::Sham);
+        self.run(&r.case_id, &r.room, v, step).await
     }
 
     async fn apply_for_confirmation(
@@ -455,18 +390,13 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let applied_at = required_time(&mut v, "applied_at", r.applied_at.as_ref());
-        self.act(
-            &r.case_id,
-            &r.room,
-            "apply_for_confirmation",
-            v,
-            |referral, org, c| match applied_at {
-                Some(at) => apply_jointly(referral, org, None, at, c),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        let step = required_time(&mut v, "applied_at", r.applied_at.as_ref()).map(|applied_at| {
+            Step::Apply {
+                applicants: None,
+                applied_at,
+            }
+        });
+        self.run(&r.case_id, &r.room, v, step).await
     }
 
     async fn report_performance(
@@ -476,25 +406,10 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         let r = request.into_inner();
         let mut v = Violations::new();
         let status = v.check("payment", codes::payment(&r.payment));
-        let note = optional_narrative(&mut v, "note", &r.note).flatten();
-        self.act(
-            &r.case_id,
-            &r.room,
-            "report_performance",
-            v,
-            |referral, org, c| match status {
-                Some(status) => record_performance(
-                    referral,
-                    org,
-                    PerformanceReport {
-                        status,
-                        note: note.clone(),
-                    },
-                    c,
-                ),
-                None => Ok(Vec::new()),
-            },
-        )
-        .await
+        let note = optional_narrative(&mut v, "note", &r.note);
+        let step = status
+            .zip(note)
+            .map(|(status, note)| Step::Performance(PerformanceReport { status, note }));
+        self.run(&r.case_id, &r.room, v, step).await
     }
 }
