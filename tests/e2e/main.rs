@@ -7,6 +7,7 @@ mod ccpit_more;
 mod cli;
 mod court_api;
 mod crash;
+mod health;
 mod labour_flow;
 mod store;
 mod traffic_flow;

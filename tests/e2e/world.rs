@@ -289,6 +289,8 @@ pub(crate) struct World {
     pub(crate) labour_api: LabourGatewayClient<Channel>,
     pub(crate) traffic_api: TrafficGatewayClient<Channel>,
     pub(crate) documents_api: DocumentsClient<Channel>,
+    /// The gateway's address, for any other client.
+    pub(crate) channel: Channel,
 }
 
 impl World {
@@ -395,7 +397,8 @@ labour_arbitration = "return_to_court"
             ccpit_api: CcpitGatewayClient::new(ch.clone()),
             labour_api: LabourGatewayClient::new(ch.clone()),
             traffic_api: TrafficGatewayClient::new(ch.clone()),
-            documents_api: DocumentsClient::new(ch),
+            documents_api: DocumentsClient::new(ch.clone()),
+            channel: ch,
         }
     }
 

@@ -39,6 +39,15 @@ use crate::config::{Config, load_roster};
 /// bundles, or one upload chunk.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
+/// The services the gateway serves, as the health service names them.
+pub const SERVICES: &[&str] = &[
+    "mediation.court.v1.CourtGateway",
+    "mediation.ccpit.v1.CcpitGateway",
+    "mediation.labour.v1.LabourGateway",
+    "mediation.traffic.v1.TrafficGateway",
+    "mediation.documents.v1.Documents",
+];
+
 /// Every part of a running gateway.
 #[derive(Debug)]
 pub struct Assembly {
@@ -141,7 +150,26 @@ impl Assembly {
         let wake = Some(self.relay.handle());
         let g = &self.gateway;
         let docs = &self.documents;
+        // Load balancers and orchestrators ask the standard health service;
+        // the store is open and the services are built, so all are serving.
+        let (health, health_service) = tonic_health::server::health_reporter();
+        for name in SERVICES {
+            health
+                .set_service_status(*name, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+        health
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+        // grpcurl and similar tools list and call the services by reflection.
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(mediation_proto::DESCRIPTORS)
+            .build_v1()
+            .map_err(|e| tracing::error!(error = %e, "reflection unavailable"))
+            .ok();
         tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_optional_service(reflection)
             .add_service(
                 CourtGatewayServer::new(
                     CourtService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
