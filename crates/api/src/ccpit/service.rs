@@ -5,11 +5,11 @@ use std::sync::Arc;
 use mediation_core::Violations;
 use mediation_core::document::Document;
 use mediation_core::identity::Identity;
-use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
+use mediation_core::ids::{MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::{Referral, Status};
 use mediation_core::outcome::{
-    Agreement, AgreementParty, ConfirmedAddress, DeclineReason, FailureReport, PerformanceReport,
-    Signature, Signer,
+    Agreement, AgreementParty, ConfirmedAddress, FailureReport, PerformanceReport, Signature,
+    Signer,
 };
 use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, ReferralStore};
@@ -162,14 +162,11 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let mediator = v.check("mediator", optional(&r.mediator, MediatorId::parse));
-        let number = v.check(
-            "centre_case_number",
-            optional(&r.centre_case_number, MediationCaseNumber::parse),
+        let step = Step::accept(
+            &mut v,
+            ("mediator", &r.mediator),
+            ("centre_case_number", &r.centre_case_number),
         );
-        let step = mediator
-            .zip(number)
-            .map(|(mediator, number)| Step::Accept { mediator, number });
         self.run(&r.case_id, &r.mediation_centre, v, step).await
     }
 
@@ -180,10 +177,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let r = request.into_inner();
         let mut v = Violations::new();
         let code = v.check("reason_code", codes::decline_code(&r.reason_code));
-        let explanation = v.check("explanation", Narrative::parse(&r.explanation));
-        let step = code
-            .zip(explanation)
-            .map(|(code, explanation)| Step::Decline(vec![DeclineReason { code, explanation }]));
+        let step = Step::decline(&mut v, code, &r.explanation);
         self.run(&r.case_id, &r.mediation_centre, v, step).await
     }
 
@@ -195,9 +189,9 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let r = request.into_inner();
         let mut v = Violations::new();
         let step = match &r.progress {
-            Some(Progress::AppraisalStarted(note)) => v
-                .check("appraisal_started", Narrative::parse(note))
-                .map(Step::AppraisalStarted),
+            Some(Progress::AppraisalStarted(note)) => {
+                Step::appraisal_started(&mut v, "appraisal_started", note)
+            }
             Some(Progress::AppraisalEnded(_)) => Some(Step::AppraisalEnded),
             Some(Progress::Extension(e)) => {
                 let until = v.check("extension.until", date(&e.until));

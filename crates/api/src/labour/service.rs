@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use mediation_core::document::Document;
-use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
+use mediation_core::ids::{MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::{Referral, Status};
 use mediation_core::money::{Amount, Currency};
 use mediation_core::outcome::{
-    Agreement, AgreementParty, DeclineReason, FailureReport, PerformanceReport, Signature, Signer,
+    Agreement, AgreementParty, FailureReport, PerformanceReport, Signature, Signer,
 };
 use mediation_core::particulars::{LabourClaimKind, Particulars};
 use mediation_core::partner::Partner;
@@ -248,14 +248,11 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let mediator = v.check("mediator", optional(&r.mediator, MediatorId::parse));
-        let number = v.check(
-            "file_number",
-            optional(&r.file_number, MediationCaseNumber::parse),
+        let step = Step::accept(
+            &mut v,
+            ("mediator", &r.mediator),
+            ("file_number", &r.file_number),
         );
-        let step = mediator
-            .zip(number)
-            .map(|(mediator, number)| Step::Accept { mediator, number });
         self.run(&r.dispute_id, &r.committee, v, step).await
     }
 
@@ -266,10 +263,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         let r = request.into_inner();
         let mut v = Violations::new();
         let code = v.check("reason", codes::decline(r.reason));
-        let explanation = v.check("explanation", Narrative::parse(&r.explanation));
-        let step = code
-            .zip(explanation)
-            .map(|(code, explanation)| Step::Decline(vec![DeclineReason { code, explanation }]));
+        let step = Step::decline(&mut v, code, &r.explanation);
         self.run(&r.dispute_id, &r.committee, v, step).await
     }
 
@@ -281,17 +275,13 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         let r = request.into_inner();
         let mut v = Violations::new();
         let step = match &r.progress {
-            Some(Progress::AppraisalStarted(what)) => v
-                .check("appraisal_started", Narrative::parse(what))
-                .map(Step::AppraisalStarted),
+            Some(Progress::AppraisalStarted(what)) => {
+                Step::appraisal_started(&mut v, "appraisal_started", what)
+            }
             Some(Progress::AppraisalEnded(_)) => Some(Step::AppraisalEnded),
             // The platform reports that both sides agreed: every party.
             Some(Progress::ExtendedUntil(until)) => {
-                v.check("extended_until", date(until))
-                    .map(|until| Step::Extend {
-                        until,
-                        agreed_by: None,
-                    })
+                Step::extend_for_everyone(&mut v, "extended_until", until)
             }
             None => {
                 v.push(

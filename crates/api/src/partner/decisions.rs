@@ -6,13 +6,16 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::{Referral, ReturnReason};
+use mediation_core::outcome::DeclineCode;
 use mediation_core::outcome::{
     Agreement, ConfirmationApplication, DeclineReason, FailureReport, PerformanceReport,
     ShamMediationReport,
 };
 use mediation_core::text::Narrative;
-use mediation_core::{Event, TransitionError};
+use mediation_core::{Event, TransitionError, Violations};
 use mediation_service::{Context, hand_on};
+
+use super::fields::{date, optional};
 
 type Decision = Result<Vec<Event>, TransitionError>;
 
@@ -61,7 +64,49 @@ fn everyone(referral: &Referral) -> Vec<PartyRef> {
     referral.bundle().party_refs().cloned().collect()
 }
 
+/// Readers for the steps whose fields every platform sends alike; each
+/// records violations under the platform's own field names.
 impl Step {
+    pub(crate) fn accept(
+        v: &mut Violations,
+        (mediator_field, mediator): (&str, &str),
+        (number_field, number): (&str, &str),
+    ) -> Option<Step> {
+        let mediator = v.check(mediator_field, optional(mediator, MediatorId::parse));
+        let number = v.check(number_field, optional(number, MediationCaseNumber::parse));
+        mediator
+            .zip(number)
+            .map(|(mediator, number)| Step::Accept { mediator, number })
+    }
+
+    /// `code` is the platform's reason code, already read.
+    pub(crate) fn decline(
+        v: &mut Violations,
+        code: Option<DeclineCode>,
+        explanation: &str,
+    ) -> Option<Step> {
+        let explanation = v.check("explanation", Narrative::parse(explanation));
+        code.zip(explanation)
+            .map(|(code, explanation)| Step::Decline(vec![DeclineReason { code, explanation }]))
+    }
+
+    pub(crate) fn appraisal_started(v: &mut Violations, field: &str, note: &str) -> Option<Step> {
+        v.check(field, Narrative::parse(note))
+            .map(Step::AppraisalStarted)
+    }
+
+    /// An extension the platform reports every party agreed to.
+    pub(crate) fn extend_for_everyone(
+        v: &mut Violations,
+        field: &str,
+        until: &str,
+    ) -> Option<Step> {
+        v.check(field, date(until)).map(|until| Step::Extend {
+            until,
+            agreed_by: None,
+        })
+    }
+
     /// The name the audit log records.
     pub(crate) fn action(&self) -> &'static str {
         match self {

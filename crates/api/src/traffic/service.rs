@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use mediation_core::document::Document;
-use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
+use mediation_core::ids::{MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::{Referral, Status};
 use mediation_core::money::{Amount, Currency};
 use mediation_core::outcome::{
-    Agreement, AgreementParty, DeclineReason, FailureReport, PerformanceReport, Signature, Signer,
+    Agreement, AgreementParty, FailureReport, PerformanceReport, Signature, Signer,
 };
 use mediation_core::particulars::CompensationKind;
 use mediation_core::partner::Partner;
@@ -267,14 +267,11 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let mediator = v.check("mediator", optional(&r.mediator, MediatorId::parse));
-        let number = v.check(
-            "room_case_number",
-            optional(&r.room_case_number, MediationCaseNumber::parse),
+        let step = Step::accept(
+            &mut v,
+            ("mediator", &r.mediator),
+            ("room_case_number", &r.room_case_number),
         );
-        let step = mediator
-            .zip(number)
-            .map(|(mediator, number)| Step::Accept { mediator, number });
         self.run(&r.case_id, &r.room, v, step).await
     }
 
@@ -285,10 +282,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         let r = request.into_inner();
         let mut v = Violations::new();
         let code = v.check("reason", decline_code(&r.reason));
-        let explanation = v.check("explanation", Narrative::parse(&r.explanation));
-        let step = code
-            .zip(explanation)
-            .map(|(code, explanation)| Step::Decline(vec![DeclineReason { code, explanation }]));
+        let step = Step::decline(&mut v, code, &r.explanation);
         self.run(&r.case_id, &r.room, v, step).await
     }
 
@@ -300,17 +294,13 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         let r = request.into_inner();
         let mut v = Violations::new();
         let step = match &r.progress {
-            Some(Progress::AppraisalStarted(what)) => v
-                .check("appraisal_started", Narrative::parse(what))
-                .map(Step::AppraisalStarted),
+            Some(Progress::AppraisalStarted(what)) => {
+                Step::appraisal_started(&mut v, "appraisal_started", what)
+            }
             Some(Progress::AppraisalEnded(_)) => Some(Step::AppraisalEnded),
             // The platform reports that all parties agreed.
             Some(Progress::ExtendedUntil(until)) => {
-                v.check("extended_until", date(until))
-                    .map(|until| Step::Extend {
-                        until,
-                        agreed_by: None,
-                    })
+                Step::extend_for_everyone(&mut v, "extended_until", until)
             }
             None => {
                 v.push(
