@@ -1,12 +1,108 @@
-//! Who may see a referral: the court that referred it, and the organisation
-//! it is routed to while that organisation still holds it. An organisation
-//! that declined, let the acceptance deadline pass or was passed over sees
-//! nothing more of it.
+//! Who may see and act on a referral.
+//!
+//! A referral belongs to the court that referred it and, while it holds the
+//! case, to the organisation it is routed to. An organisation that declined,
+//! let the acceptance deadline pass or was passed over sees nothing more of it.
+//!
+//! Callers are tenants: a court system acting for its courts (and, where
+//! configured, the courts below them), a partner platform acting for its
+//! organisations, or operators, who may read but never change a referral.
+//! Everything here is deny by default: a caller may do only what a rule below
+//! grants.
+
+use std::collections::BTreeSet;
 
 use crate::court::CourtCode;
 use crate::document::Sha256Digest;
 use crate::ids::OrganisationId;
 use crate::lifecycle::Referral;
+use crate::partner::Partner;
+
+/// What a tenant is, and so what it may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// A court system. It acts for `courts` and, when `lower_courts` is set,
+    /// for every court below them by code.
+    CourtSystem {
+        courts: BTreeSet<CourtCode>,
+        lower_courts: bool,
+    },
+    /// A partner platform. It acts for its organisations: those listed, or
+    /// when none are listed every organisation the roster gives the platform.
+    Platform {
+        partner: Partner,
+        organisations: BTreeSet<OrganisationId>,
+    },
+    /// Operators: read and replay, never change a referral.
+    Operator,
+}
+
+/// An authenticated caller: the tenant, and what identified it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The tenant's id, as its certificate and its token name it.
+    pub tenant: String,
+    pub role: Role,
+    /// The client certificate that identified the tenant: subject and
+    /// fingerprint. Empty only on a plaintext loopback listener.
+    pub certificate: String,
+    /// The token's subject: the account or system acting for the tenant.
+    pub subject: String,
+}
+
+impl Role {
+    /// Whether a court system acts for `court`.
+    pub fn acts_for_court(&self, court: &CourtCode) -> bool {
+        match self {
+            Role::CourtSystem {
+                courts,
+                lower_courts,
+            } => courts
+                .iter()
+                .any(|own| own == court || (*lower_courts && court.is_within(own))),
+            Role::Platform { .. } | Role::Operator => false,
+        }
+    }
+
+    /// Whether a platform acts for `organisation` of `partner`.
+    pub fn acts_for_organisation(&self, partner: Partner, organisation: &OrganisationId) -> bool {
+        match self {
+            Role::Platform {
+                partner: own,
+                organisations,
+            } => {
+                *own == partner
+                    && (organisations.is_empty() || organisations.contains(organisation))
+            }
+            Role::CourtSystem { .. } | Role::Operator => false,
+        }
+    }
+
+    /// Whether the caller may change anything at all.
+    pub fn may_change(&self) -> bool {
+        !matches!(self, Role::Operator)
+    }
+}
+
+impl Caller {
+    /// Whether the caller may read `referral`: the court system of its court,
+    /// the platform of the organisation holding it, or an operator.
+    pub fn may_read(&self, referral: &Referral) -> bool {
+        match &self.role {
+            Role::CourtSystem { .. } => self.role.acts_for_court(&referral.bundle().court),
+            Role::Platform { .. } => referral.assignment().is_some_and(|a| {
+                self.role.acts_for_organisation(a.partner, &a.organisation)
+                    && referral.may_view(&Viewer::Organisation(a.organisation.clone()))
+            }),
+            Role::Operator => true,
+        }
+    }
+
+    /// The name the audit log and the domain's actor fields record.
+    pub fn actor(&self) -> String {
+        format!("{}/{}", self.tenant, self.subject)
+    }
+}
 
 /// Someone asking to see a referral or its materials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,5 +182,55 @@ mod tests {
         r.apply_all(&declined);
         assert!(!r.may_view(&o1), "a declining organisation loses access");
         assert!(r.lists_document(&sample_bundle().documents[0].sha256));
+        let platform = Caller {
+            tenant: "ccpit".into(),
+            role: Role::Platform {
+                partner: Partner::Ccpit,
+                organisations: BTreeSet::new(),
+            },
+            certificate: String::new(),
+            subject: "svc".into(),
+        };
+        assert!(!platform.may_read(&r), "the platform loses access with it");
+    }
+
+    fn court_system(courts: &[&str], lower_courts: bool) -> Role {
+        Role::CourtSystem {
+            courts: courts.iter().map(|c| court(c)).collect(),
+            lower_courts,
+        }
+    }
+
+    #[test]
+    fn a_court_system_acts_for_its_courts_and_below_only_when_configured() {
+        let beijing = court_system(&["京"], true);
+        assert!(beijing.acts_for_court(&court("京")));
+        assert!(beijing.acts_for_court(&court("京0105")));
+        assert!(!beijing.acts_for_court(&court("沪")));
+        let high_court_only = court_system(&["京"], false);
+        assert!(high_court_only.acts_for_court(&court("京")));
+        assert!(!high_court_only.acts_for_court(&court("京0105")));
+        assert!(!Role::Operator.acts_for_court(&court("京")));
+        assert!(!Role::Operator.may_change());
+        assert!(beijing.may_change());
+    }
+
+    #[test]
+    fn a_platform_acts_for_its_own_organisations_of_its_own_platform() {
+        let all = Role::Platform {
+            partner: Partner::Ccpit,
+            organisations: BTreeSet::new(),
+        };
+        assert!(all.acts_for_organisation(Partner::Ccpit, &organisation("o1")));
+        assert!(!all.acts_for_organisation(Partner::LabourArbitration, &organisation("o1")));
+        let listed = Role::Platform {
+            partner: Partner::Ccpit,
+            organisations: [organisation("o1")].into(),
+        };
+        assert!(listed.acts_for_organisation(Partner::Ccpit, &organisation("o1")));
+        assert!(!listed.acts_for_organisation(Partner::Ccpit, &organisation("o2")));
+        assert!(
+            !court_system(&["京"], true).acts_for_organisation(Partner::Ccpit, &organisation("o1"))
+        );
     }
 }
