@@ -2,19 +2,20 @@
 //!
 //! Uploads are hashed as they arrive and kept only when they match the
 //! declared digest and size ([`mediation_store::documents`]). Downloads are
-//! answered only to the referring court or the organisation holding the
-//! referral, and only for files the referral lists; anything else is
-//! NOT_FOUND, so a caller cannot learn which files or referrals exist.
+//! answered only to the court system of the referring court or the platform
+//! of the organisation holding the referral, and only for files the referral
+//! lists; anything else is NOT_FOUND, so a caller cannot learn which files or
+//! referrals exist. Who calls is the guard's authenticated caller, never a
+//! name in the request.
 
 use std::io::Read;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use mediation_core::Violations;
-use mediation_core::access::Viewer;
-use mediation_core::court::CourtCode;
+use mediation_core::access::Role;
 use mediation_core::document::{Document, DocumentLocation, MediaType, Sha256Digest};
-use mediation_core::ids::{OrganisationId, ReferralId};
+use mediation_core::ids::ReferralId;
 use mediation_core::store::{AuditLog, ReferralStore};
 use mediation_proto::documents::v1 as pb;
 use mediation_proto::documents::v1::documents_server::Documents;
@@ -24,6 +25,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::guard::take;
 use crate::status::{from_service, invalid, invalid_field};
 
 /// The largest chunk either way.
@@ -42,16 +44,6 @@ impl<S> DocumentsService<S> {
     pub fn new(gateway: Arc<Gateway<S>>, documents: DocumentStore) -> Self {
         Self { gateway, documents }
     }
-}
-
-/// A court code or an organisation id, as callers name themselves. Court codes
-/// start with a province's one-character abbreviation, which organisation ids
-/// never contain.
-pub(crate) fn viewer(value: &str) -> Option<Viewer> {
-    CourtCode::parse(value)
-        .ok()
-        .map(Viewer::Court)
-        .or_else(|| OrganisationId::parse(value).ok().map(Viewer::Organisation))
 }
 
 /// FAILED_PRECONDITION naming each listed file the gateway does not have.
@@ -106,7 +98,7 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
         &self,
         request: Request<Streaming<pb::UploadChunk>>,
     ) -> Result<Response<pb::UploadReceipt>, Status> {
-        let mut stream = request.into_inner();
+        let (call, mut stream) = take(request)?;
         let header = match stream.next().await {
             Some(Ok(pb::UploadChunk {
                 part: Some(pb::upload_chunk::Part::Header(h)),
@@ -126,12 +118,6 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
             v.push(
                 "header.size_bytes",
                 format!("must be from 1 to {MAX_FILE} bytes"),
-            );
-        }
-        if viewer(&header.uploader).is_none() {
-            v.push(
-                "header.uploader",
-                "must be a court code or an organisation id",
             );
         }
         let (Some(digest), true) = (digest, v.is_empty()) else {
@@ -165,7 +151,7 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
             .await
             .map_err(|e| Status::internal(format!("upload task failed: {e}")))?
             .map_err(upload_error)?;
-        tracing::info!(sha256 = %digest, size = header.size_bytes, created, uploader = %header.uploader, "document uploaded");
+        tracing::info!(sha256 = %digest, size = header.size_bytes, created, uploader = %call.caller.tenant, "document uploaded");
         Ok(Response::new(pb::UploadReceipt {
             sha256: digest.to_string(),
             size_bytes: header.size_bytes,
@@ -179,24 +165,25 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
         &self,
         request: Request<pb::DownloadRequest>,
     ) -> Result<Response<Self::DownloadStream>, Status> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let id = v.check("referral_id", ReferralId::parse(&r.referral_id));
         let digest = v.check("sha256", Sha256Digest::parse(&r.sha256));
-        let who = viewer(&r.requester);
-        if who.is_none() {
-            v.push("requester", "must be a court code or an organisation id");
-        }
-        let (Some(id), Some(digest), Some(who)) = (id, digest, who) else {
+        let (Some(id), Some(digest)) = (id, digest) else {
             return Err(invalid(&v));
         };
+        call.concerns(&id);
         let not_found = || Status::not_found("no such document for this referral");
         let referral = self
             .gateway
             .referral(&id)
             .map_err(|e| from_service(&e))?
             .ok_or_else(not_found)?;
-        if !referral.may_view(&who) || !referral.lists_document(&digest) {
+        // Case materials are for the court and the organisation holding the
+        // case; operators never read them.
+        let entitled =
+            !matches!(call.caller.role, Role::Operator) && call.caller.may_read(&referral);
+        if !entitled || !referral.lists_document(&digest) {
             return Err(not_found());
         }
         let (mut file, size) = self

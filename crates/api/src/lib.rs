@@ -8,7 +8,10 @@
 pub mod ccpit;
 pub mod court;
 pub mod documents;
+pub mod guard;
 pub mod labour;
+pub mod limits;
+pub mod outbound;
 mod partner;
 pub mod status;
 mod time;

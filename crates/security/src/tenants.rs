@@ -234,3 +234,26 @@ fn role_of(entry: &Entry) -> Result<Role, String> {
         }
     }
 }
+
+/// The ids in a tenants file, without loading its keys: the development
+/// PKI needs them before the keys exist.
+pub fn tenant_ids(path: &Path) -> Result<Vec<String>, TenantsError> {
+    #[derive(Deserialize)]
+    struct Ids {
+        #[serde(default)]
+        tenant: Vec<Id>,
+    }
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| TenantsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let ids: Ids = toml::from_str(&text).map_err(|e| TenantsError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(ids.tenant.into_iter().map(|t| t.id).collect())
+}

@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use mediation_api::ccpit::{CcpitService, CcpitTransport};
 use mediation_api::court::{CourtService, CourtTransport};
 use mediation_api::documents::DocumentsService;
+use mediation_api::guard::{AuditSink, Guard, GuardLayer, write_call_audit};
 use mediation_api::labour::{LabourService, LabourTransport};
 use mediation_api::traffic::{TrafficService, TrafficTransport};
 use mediation_api::transport::Destinations;
@@ -27,6 +28,7 @@ use mediation_proto::court::v1::court_gateway_server::CourtGatewayServer;
 use mediation_proto::documents::v1::documents_server::DocumentsServer;
 use mediation_proto::labour::v1::labour_gateway_server::LabourGatewayServer;
 use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGatewayServer;
+use mediation_security::Tenants;
 use mediation_service::{DeadlineEngine, Gateway};
 use mediation_store::documents::DocumentStore;
 use mediation_store::{Options, SledStore};
@@ -34,10 +36,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::{Config, load_roster};
-
-/// The largest request a partner or court may send: a batch of a thousand
-/// bundles, or one upload chunk.
-const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+use crate::security::Security;
 
 /// The services the gateway serves, as the health service names them.
 pub const SERVICES: &[&str] = &[
@@ -57,6 +56,8 @@ pub struct Assembly {
     pub roster: Arc<Roster>,
     pub calendar: Arc<RwLock<Calendar>>,
     pub documents: DocumentStore,
+    pub security: Security,
+    clock: Arc<dyn Clock>,
     config: Config,
     config_path: std::path::PathBuf,
 }
@@ -95,21 +96,35 @@ impl Assembly {
             Arc::clone(&clock),
         ));
         rebuild_loads(&gateway, &roster)?;
+        let security = Security::build(&config, Arc::clone(&clock))
+            .with_context(|| format!("{}: transport security", config_path.display()))?;
         let p = &config.partners;
+        let out = &security.outbound;
         let destinations = Destinations {
-            courts: CourtTransport::new(config.court_addresses(config_path)?)?,
-            ccpit: p.ccpit.as_deref().map(CcpitTransport::new).transpose()?,
-            labour: p.labour.as_deref().map(LabourTransport::new).transpose()?,
+            courts: CourtTransport::new(config.court_addresses(config_path)?, out)?,
+            ccpit: p
+                .ccpit
+                .as_deref()
+                .map(|u| CcpitTransport::new(u, out))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("partners.ccpit: {e}"))?,
+            labour: p
+                .labour
+                .as_deref()
+                .map(|u| LabourTransport::new(u, out))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("partners.labour: {e}"))?,
             traffic: p
                 .road_traffic
                 .as_deref()
-                .map(TrafficTransport::new)
-                .transpose()?,
+                .map(|u| TrafficTransport::new(u, out))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("partners.road_traffic: {e}"))?,
         };
         let relay = Arc::new(Relay::new(
             store,
             Arc::new(destinations),
-            clock,
+            Arc::clone(&clock),
             relay_options,
         ));
         let engine = Arc::new(DeadlineEngine::new(Arc::clone(&gateway)));
@@ -120,6 +135,8 @@ impl Assembly {
             roster,
             calendar,
             documents,
+            security,
+            clock,
             config,
             config_path: config_path.to_owned(),
         })
@@ -129,15 +146,18 @@ impl Assembly {
         &self.config
     }
 
-    /// Reads the roster and the calendar again; on any error keeps the ones in
-    /// use and says why.
+    /// Reads the roster, the calendar and the tenants with their token keys
+    /// again; on any error keeps all of them as they were and says why.
     pub fn reload(&self) -> anyhow::Result<()> {
         let entries = load_roster(&self.config.roster)?;
         let calendar = Calendar::load_dir(&self.config.calendar_dir)?;
+        let tenants = Tenants::load(&self.config.auth.tenants)?;
         let count = entries.len();
+        let tenant_count = tenants.len();
         self.roster.replace(entries);
         *self.calendar.write().unwrap_or_else(|p| p.into_inner()) = calendar;
-        tracing::info!(organisations = count, config = %self.config_path.display(), "roster and calendar reloaded");
+        self.security.authenticator.reload(tenants);
+        tracing::info!(organisations = count, tenants = tenant_count, config = %self.config_path.display(), "roster, calendar and tenants reloaded");
         Ok(())
     }
 
@@ -167,30 +187,63 @@ impl Assembly {
             .build_v1()
             .map_err(|e| tracing::error!(error = %e, "reflection unavailable"))
             .ok();
-        tonic::transport::Server::builder()
+        let limits = self.config.limits.limits();
+        let max_message = limits.max_message_bytes;
+        // Call records go to the audit log through one writer, which ends
+        // once the server (holding the only sink) has stopped and the last
+        // records are written.
+        let (sink, records) = AuditSink::new();
+        let writer = tokio::spawn(write_call_audit(self.gateway.store().clone(), records));
+        let guard = GuardLayer::new(Guard::new(
+            Arc::clone(&self.security.authenticator),
+            Arc::clone(&self.security.limits),
+            sink,
+            Arc::clone(&self.clock),
+        ));
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = &self.security.server_tls {
+            server = server.tls_config(tls.clone())?;
+        }
+        let served = server
+            .layer(guard)
             .add_service(health_service)
             .add_optional_service(reflection)
             .add_service(
                 CourtGatewayServer::new(
-                    CourtService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
+                    CourtService::new(Arc::clone(g), wake.clone())
+                        .with_documents(docs.clone())
+                        .with_limits(limits),
                 )
-                .max_decoding_message_size(MAX_MESSAGE),
+                .max_decoding_message_size(max_message),
             )
-            .add_service(CcpitGatewayServer::new(
-                CcpitService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
-            ))
-            .add_service(LabourGatewayServer::new(
-                LabourService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
-            ))
-            .add_service(TrafficGatewayServer::new(
-                TrafficService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
-            ))
+            .add_service(
+                CcpitGatewayServer::new(
+                    CcpitService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
+                )
+                .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                LabourGatewayServer::new(
+                    LabourService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
+                )
+                .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                TrafficGatewayServer::new(
+                    TrafficService::new(Arc::clone(g), wake.clone()).with_documents(docs.clone()),
+                )
+                .max_decoding_message_size(max_message),
+            )
             .add_service(
                 DocumentsServer::new(DocumentsService::new(Arc::clone(g), docs.clone()))
-                    .max_decoding_message_size(2 * mediation_api::documents::MAX_CHUNK + 1024),
+                    .max_decoding_message_size(max_message),
             )
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-            .await
+            .await;
+        if writer.await.is_err() {
+            tracing::error!("the call audit writer failed");
+        }
+        served
     }
 }
 

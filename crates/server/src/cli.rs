@@ -30,6 +30,51 @@ pub enum Command {
     /// Inspect the durable store.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Development certificates and tokens.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Write a new development CA, a certificate for the gateway, and a
+    /// client certificate and token key for every tenant in the tenants file,
+    /// under <data_dir>/dev-pki. Refused in the production profile.
+    Pki(DevPkiArgs),
+    /// Print a bearer token for a tenant, signed with its development key.
+    Token(DevTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevPkiArgs {
+    #[arg(
+        long,
+        env = "MEDIATION_GATEWAY_CONFIG",
+        default_value = "config/gateway.toml"
+    )]
+    pub config: PathBuf,
+    /// Replace an existing development PKI.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DevTokenArgs {
+    #[arg(
+        long,
+        env = "MEDIATION_GATEWAY_CONFIG",
+        default_value = "config/gateway.toml"
+    )]
+    pub config: PathBuf,
+    /// The tenant's id, e.g. court-bj.
+    #[arg(long)]
+    pub tenant: String,
+    /// The token's subject: who acts for the tenant.
+    #[arg(long, default_value = "developer")]
+    pub subject: String,
+    /// Seconds until the token expires.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: u32,
 }
 
 #[derive(Debug, Args)]

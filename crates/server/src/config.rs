@@ -30,6 +30,127 @@ pub struct Config {
     pub partners: PartnerAddresses,
     #[serde(default)]
     pub acceptance_breach: BTreeMap<Partner, BreachSetting>,
+    /// `development` may generate a throwaway PKI; `production` never does.
+    #[serde(default)]
+    pub profile: Profile,
+    #[serde(default)]
+    pub tls: TlsSettings,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub limits: LimitSettings,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    Development,
+    #[default]
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// TLS with client certificates, in and out.
+    #[default]
+    Mutual,
+    /// No TLS: only for a listener and destinations on loopback.
+    Plaintext,
+}
+
+/// Transport security. Files left unset are the development PKI's, which
+/// only the development profile may use.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    #[serde(default)]
+    pub mode: TlsMode,
+    /// The gateway's certificate chain (PEM), for its listener and as its
+    /// client certificate on outgoing connections.
+    pub certificate: Option<PathBuf>,
+    /// The gateway's private key (PEM).
+    pub private_key: Option<PathBuf>,
+    /// The CA that issues the tenants' client certificates.
+    pub client_ca: Option<PathBuf>,
+    /// The CA that signs partner platforms' and court systems' servers.
+    pub server_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Who may call: tenants, roles, token issuers and keys.
+    #[serde(default = "default_tenants")]
+    pub tenants: PathBuf,
+    /// The `aud` every token must carry.
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    /// Clock skew tolerated on a token's `exp` and `nbf`, in seconds.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            tenants: default_tenants(),
+            audience: default_audience(),
+            leeway_seconds: default_leeway(),
+        }
+    }
+}
+
+fn default_tenants() -> PathBuf {
+    PathBuf::from("config/tenants.toml")
+}
+fn default_audience() -> String {
+    "mediation-gateway".to_owned()
+}
+fn default_leeway() -> u64 {
+    60
+}
+
+/// Limits on what one call may carry and how often a tenant may call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    pub max_message_bytes: usize,
+    pub max_batch: usize,
+    pub max_parties: usize,
+    pub max_claims: usize,
+    pub max_documents: usize,
+    /// Requests per second per tenant, unless the tenant sets its own.
+    pub rate_per_second: u32,
+    /// Requests a tenant may make at once before the rate applies.
+    pub rate_burst: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        let l = mediation_api::limits::Limits::default();
+        Self {
+            max_message_bytes: l.max_message_bytes,
+            max_batch: l.max_batch,
+            max_parties: l.max_parties,
+            max_claims: l.max_claims,
+            max_documents: l.max_documents,
+            rate_per_second: 200,
+            rate_burst: 400,
+        }
+    }
+}
+
+impl LimitSettings {
+    pub fn limits(&self) -> mediation_api::limits::Limits {
+        mediation_api::limits::Limits {
+            max_batch: self.max_batch,
+            max_parties: self.max_parties,
+            max_claims: self.max_claims,
+            max_documents: self.max_documents,
+            max_message_bytes: self.max_message_bytes,
+        }
+    }
 }
 
 /// How one court system takes deliveries.
@@ -76,10 +197,47 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(&read(path)?).map_err(|e| ConfigError::Invalid {
+        let config: Config = toml::from_str(&read(path)?).map_err(|e| ConfigError::Invalid {
             path: path.to_owned(),
             message: e.to_string(),
-        })
+        })?;
+        config
+            .check_limits()
+            .map_err(|message| ConfigError::Invalid {
+                path: path.to_owned(),
+                message,
+            })?;
+        Ok(config)
+    }
+
+    fn check_limits(&self) -> Result<(), String> {
+        let l = &self.limits;
+        for (key, value) in [
+            ("max_message_bytes", l.max_message_bytes),
+            ("max_batch", l.max_batch),
+            ("max_parties", l.max_parties),
+            ("max_claims", l.max_claims),
+            ("max_documents", l.max_documents),
+            ("rate_per_second", l.rate_per_second as usize),
+            ("rate_burst", l.rate_burst as usize),
+        ] {
+            if value == 0 {
+                return Err(format!("limits.{key}: must be at least 1"));
+            }
+        }
+        // An upload chunk (1 MiB) and its framing must fit in one message.
+        let chunk = mediation_api::documents::MAX_CHUNK + 1024;
+        if l.max_message_bytes < chunk {
+            return Err(format!(
+                "limits.max_message_bytes: must be at least {chunk} so that an upload chunk fits"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Where the development profile keeps its generated PKI.
+    pub fn dev_pki_dir(&self) -> PathBuf {
+        self.data_dir.join("dev-pki")
     }
 
     pub fn store_dir(&self) -> PathBuf {

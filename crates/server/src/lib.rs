@@ -5,10 +5,11 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod security;
 
 use std::io::Write;
 
-use cli::{CalendarCommand, Cli, Command, StoreCommand};
+use cli::{CalendarCommand, Cli, Command, DevCommand, StoreCommand};
 
 /// Runs one command, writing its output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -17,5 +18,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Deadline(args) => commands::deadline::run(args, out),
         Command::Calendar(CalendarCommand::Check(args)) => commands::calendar::check(args, out),
         Command::Store(StoreCommand::Verify(args)) => commands::store::verify(args, out),
+        Command::Dev(DevCommand::Pki(args)) => commands::dev::pki(args, out),
+        Command::Dev(DevCommand::Token(args)) => commands::dev::token(args, out),
     }
 }

@@ -21,6 +21,7 @@ use mediation_service::Gateway;
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{self, SignerType};
+use crate::guard::{Call, take};
 use crate::partner::{
     CallFields, Desk, Step, date, document, narratives, optional, optional_narrative, party_refs,
     required_time,
@@ -71,12 +72,16 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
     /// Runs the call as the centre it names and answers with the case's state.
     async fn run(
         &self,
+        call: &Call,
         case_id: &str,
         centre: &str,
         v: Violations,
         step: Option<Step>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
-        let referral = self.desk.run(FIELDS, case_id, centre, v, step).await?;
+        let referral = self
+            .desk
+            .run(call, FIELDS, case_id, centre, v, step)
+            .await?;
         Ok(Response::new(state(&referral)))
     }
 }
@@ -160,25 +165,27 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         &self,
         request: Request<pb::AcceptCaseRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = Step::accept(
             &mut v,
             ("mediator", &r.mediator),
             ("centre_case_number", &r.centre_case_number),
         );
-        self.run(&r.case_id, &r.mediation_centre, v, step).await
+        self.run(&call, &r.case_id, &r.mediation_centre, v, step)
+            .await
     }
 
     async fn decline_case(
         &self,
         request: Request<pb::DeclineCaseRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let code = v.check("reason_code", codes::decline_code(&r.reason_code));
         let step = Step::decline(&mut v, code, &r.explanation);
-        self.run(&r.case_id, &r.mediation_centre, v, step).await
+        self.run(&call, &r.case_id, &r.mediation_centre, v, step)
+            .await
     }
 
     async fn report_progress(
@@ -186,7 +193,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         request: Request<pb::ReportProgressRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         use pb::report_progress_request::Progress;
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = match &r.progress {
             Some(Progress::AppraisalStarted(note)) => {
@@ -210,14 +217,15 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
                 None
             }
         };
-        self.run(&r.case_id, &r.mediation_centre, v, step).await
+        self.run(&call, &r.case_id, &r.mediation_centre, v, step)
+            .await
     }
 
     async fn submit_settlement(
         &self,
         request: Request<pb::SubmitSettlementRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let agreement = settlement(&mut v, &r);
         // Bad fields are reported first; only a well-formed agreement is
@@ -226,14 +234,15 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
             self.desk.require_uploaded(&a.documents)?;
         }
         let step = agreement.map(|a| Step::Agree(Box::new(a)));
-        self.run(&r.case_id, &r.mediation_centre, v, step).await
+        self.run(&call, &r.case_id, &r.mediation_centre, v, step)
+            .await
     }
 
     async fn report_failure(
         &self,
         request: Request<pb::ReportFailureRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let course = v.check("course", Narrative::parse(&r.course));
         let reasons = v.check("reasons", Narrative::parse(&r.reasons));
@@ -270,26 +279,28 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
                 confirmed_service_addresses: addresses,
             }))
         });
-        self.run(&r.case_id, &r.mediation_centre, v, step).await
+        self.run(&call, &r.case_id, &r.mediation_centre, v, step)
+            .await
     }
 
     async fn report_sham_mediation(
         &self,
         request: Request<pb::ReportShamMediationRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = v
             .check("grounds", Narrative::parse(&r.grounds))
             .map(Step::Sham);
-        self.run(&r.case_id, &r.mediation_centre, v, step).await
+        self.run(&call, &r.case_id, &r.mediation_centre, v, step)
+            .await
     }
 
     async fn apply_for_confirmation(
         &self,
         request: Request<pb::ApplyForConfirmationRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let applicants = party_refs(&mut v, "applicants", &r.applicants);
         let step = required_time(&mut v, "applied_at", r.applied_at.as_ref()).map(|applied_at| {
@@ -298,32 +309,48 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
                 applied_at,
             }
         });
-        self.run(&r.case_id, &r.mediation_centre, v, step).await
+        self.run(&call, &r.case_id, &r.mediation_centre, v, step)
+            .await
     }
 
     async fn report_performance(
         &self,
         request: Request<pb::ReportPerformanceRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let status = v.check("status", codes::performance(&r.status));
         let note = optional_narrative(&mut v, "note", &r.note);
         let step = status
             .zip(note)
             .map(|(status, note)| Step::Performance(PerformanceReport { status, note }));
-        self.run(&r.case_id, &r.mediation_centre, v, step).await
+        self.run(&call, &r.case_id, &r.mediation_centre, v, step)
+            .await
     }
 
     async fn file_direct_intake(
         &self,
         request: Request<pb::FileDirectIntakeRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let intake = super::intake::read(&r).map_err(|v| invalid(&v))?;
         let files: Vec<Document> = intake.agreement.documents.clone();
         self.desk.require_uploaded(&files)?;
-        let actor = format!("ccpit:{}", intake.assignment.organisation);
+        if !call
+            .caller
+            .role
+            .acts_for_organisation(Partner::Ccpit, &intake.assignment.organisation)
+        {
+            return Err(GrpcStatus::permission_denied(format!(
+                "mediation_centre: {} is not one of tenant {}'s centres",
+                intake.assignment.organisation, call.caller.tenant
+            )));
+        }
+        let actor = format!(
+            "ccpit:{} {}",
+            intake.assignment.organisation,
+            call.caller.actor()
+        );
         let submission = self
             .desk
             .gateway
@@ -336,6 +363,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
             )
             .await
             .map_err(|e| from_service(&e))?;
+        call.concerns(submission.referral.id());
         self.desk.wake();
         Ok(Response::new(state(&submission.referral)))
     }

@@ -5,10 +5,11 @@ use mediation_core::partner::Partner;
 use mediation_core::store::PendingDelivery;
 use mediation_delivery::{DeliveryError, Transport};
 use mediation_proto::ccpit::v1::ccpit_platform_client::CcpitPlatformClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::offer::{ToPlatform, to_platform};
 use crate::court::classify;
+use crate::outbound::Outbound;
 
 #[derive(Debug, Clone)]
 pub struct CcpitTransport {
@@ -17,9 +18,10 @@ pub struct CcpitTransport {
 
 impl CcpitTransport {
     /// `url`: the platform's gRPC address, e.g. `http://127.0.0.1:7100`.
-    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
+    /// Connects lazily to the platform at `url`, as `outbound` allows.
+    pub fn new(url: &str, outbound: &Outbound) -> Result<Self, String> {
         Ok(Self {
-            channel: Endpoint::from_shared(url.to_owned())?.connect_lazy(),
+            channel: outbound.endpoint(url)?.connect_lazy(),
         })
     }
 }

@@ -11,7 +11,7 @@ mod view;
 mod webhook;
 
 pub use bundle::bundle_from_wire;
-pub use service::{CourtService, MAX_BATCH};
+pub use service::CourtService;
 pub(crate) use transport::classify;
 pub use transport::{AddressError, CourtAddress, CourtTransport};
 pub use view::bundle_to_wire;

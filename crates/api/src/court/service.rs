@@ -20,11 +20,10 @@ use tonic_types::StatusExt;
 use super::bundle::bundle_from_wire;
 use super::view::{referral_to_wire, status_to_wire};
 use crate::documents::require_uploaded;
+use crate::guard::{Call, take};
+use crate::limits::Limits;
 use crate::status::{from_service, invalid, invalid_field};
 use crate::time;
-
-/// The most bundles one batch may hold.
-pub const MAX_BATCH: usize = 1_000;
 
 /// Serves court systems.
 #[derive(Debug)]
@@ -32,6 +31,7 @@ pub struct CourtService<S> {
     gateway: Arc<Gateway<S>>,
     relay: Option<RelayHandle>,
     documents: Option<DocumentStore>,
+    limits: Limits,
 }
 
 impl<S> CourtService<S> {
@@ -42,7 +42,14 @@ impl<S> CourtService<S> {
             gateway,
             relay,
             documents: None,
+            limits: Limits::default(),
         }
+    }
+
+    /// Limits on batch size and on counts in each bundle.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Refuses bundles that list files without a url that were not uploaded.
@@ -73,11 +80,42 @@ fn submitted(s: &Submission) -> pb::SubmitReferralResponse {
 impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
     async fn submit_one(
         &self,
+        call: &Call,
         prefix: &str,
         wire: Option<&pb::CaseBundle>,
     ) -> Result<Submission, Status> {
         let wire = wire.ok_or_else(|| invalid_field(prefix, "is required"))?;
+        let mut v = Violations::new();
+        let limits = &self.limits;
+        Limits::count(
+            &mut v,
+            &format!("{prefix}.parties"),
+            wire.parties.len(),
+            limits.max_parties,
+        );
+        Limits::count(
+            &mut v,
+            &format!("{prefix}.claims"),
+            wire.claims.len(),
+            limits.max_claims,
+        );
+        Limits::count(
+            &mut v,
+            &format!("{prefix}.documents"),
+            wire.documents.len(),
+            limits.max_documents,
+        );
+        if !v.is_empty() {
+            return Err(invalid(&v));
+        }
         let bundle = bundle_from_wire(prefix, wire).map_err(|v| invalid(&v))?;
+        // A court system refers only for its own courts.
+        if !call.caller.role.acts_for_court(&bundle.court) {
+            return Err(Status::permission_denied(format!(
+                "{prefix}.court: tenant {} does not act for court {}",
+                call.caller.tenant, bundle.court
+            )));
+        }
         if let Some(documents) = &self.documents {
             require_uploaded(
                 documents,
@@ -88,11 +126,13 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
                     .map(|(i, d)| (format!("{prefix}.documents[{i}]"), d)),
             )?;
         }
-        let actor = format!("court:{}", bundle.court);
-        self.gateway
-            .submit(bundle, &actor)
+        let submission = self
+            .gateway
+            .submit(bundle, &call.caller.actor())
             .await
-            .map_err(|e| from_service(&e))
+            .map_err(|e| from_service(&e))?;
+        call.concerns(submission.referral.id());
+        Ok(submission)
     }
 }
 
@@ -102,8 +142,10 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         &self,
         request: Request<pb::SubmitReferralRequest>,
     ) -> Result<Response<pb::SubmitReferralResponse>, Status> {
-        let request = request.into_inner();
-        let submission = self.submit_one("bundle", request.bundle.as_ref()).await?;
+        let (call, request) = take(request)?;
+        let submission = self
+            .submit_one(&call, "bundle", request.bundle.as_ref())
+            .await?;
         self.wake();
         Ok(Response::new(submitted(&submission)))
     }
@@ -112,12 +154,13 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         &self,
         request: Request<pb::SubmitBatchRequest>,
     ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
-        let request = request.into_inner();
-        if request.bundles.len() > MAX_BATCH {
+        let (call, request) = take(request)?;
+        let max = self.limits.max_batch;
+        if request.bundles.len() > max {
             return Err(invalid_field(
                 "bundles",
                 format!(
-                    "a batch holds at most {MAX_BATCH} bundles, got {}",
+                    "a batch holds at most {max} bundles, got {}",
                     request.bundles.len()
                 ),
             ));
@@ -131,7 +174,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         let mut results = Vec::with_capacity(request.bundles.len());
         for (i, bundle) in request.bundles.iter().enumerate() {
             let result = match self
-                .submit_one(&format!("bundles[{i}]"), Some(bundle))
+                .submit_one(&call, &format!("bundles[{i}]"), Some(bundle))
                 .await
             {
                 Ok(s) => pb::batch_result::Result::Accepted(submitted(&s)),
@@ -174,7 +217,9 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         &self,
         request: Request<pb::GetReferralRequest>,
     ) -> Result<Response<pb::GetReferralResponse>, Status> {
-        let id = referral_id("referral_id", &request.into_inner().referral_id)?;
+        let (call, request) = take(request)?;
+        let id = referral_id("referral_id", &request.referral_id)?;
+        call.concerns(&id);
         let history = self
             .gateway
             .store()
@@ -183,6 +228,10 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             .ok_or_else(|| Status::not_found("referral not found"))?;
         let referral = mediation_core::Referral::replay(&history)
             .map_err(|e| Status::internal(format!("stored history cannot be read: {e}")))?;
+        // Another tenant's referral is answered as one that does not exist.
+        if !call.caller.may_read(&referral) {
+            return Err(Status::not_found("referral not found"));
+        }
         Ok(Response::new(referral_to_wire(&referral, &history)))
     }
 
@@ -190,7 +239,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         &self,
         request: Request<pb::RecallReferralRequest>,
     ) -> Result<Response<pb::RecallReferralResponse>, Status> {
-        let request = request.into_inner();
+        let (call, request) = take(request)?;
         let mut v = Violations::new();
         let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
         let court = v.check("court", CourtCode::parse(&request.court));
@@ -198,7 +247,11 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         let (Some(id), Some(court), Some(reason)) = (id, court, reason) else {
             return Err(invalid(&v));
         };
-        let actor = format!("court:{court}");
+        call.concerns(&id);
+        if !call.caller.role.acts_for_court(&court) {
+            return Err(Status::not_found("referral not found"));
+        }
+        let actor = call.caller.actor();
         let referral = self
             .gateway
             .execute(&id, &actor, "recall_referral", |r, c| {
@@ -216,7 +269,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         &self,
         request: Request<pb::RecordRulingRequest>,
     ) -> Result<Response<pb::RecordRulingResponse>, Status> {
-        let request = request.into_inner();
+        let (call, request) = take(request)?;
         let mut v = Violations::new();
         let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
         let court = v.check("court", CourtCode::parse(&request.court));
@@ -270,7 +323,11 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             reasons,
             ruled_at,
         };
-        let actor = format!("court:{court}");
+        call.concerns(&id);
+        if !call.caller.role.acts_for_court(&court) {
+            return Err(Status::not_found("referral not found"));
+        }
+        let actor = call.caller.actor();
         let referral = self
             .gateway
             .execute(&id, &actor, "record_ruling", |r, c| {

@@ -14,6 +14,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::view::notice;
 use super::webhook::Webhook;
+use crate::outbound::Outbound;
 
 /// How a court system takes deliveries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,16 +54,20 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl CourtTransport {
     /// `addresses`: how each court system, by court code, takes deliveries.
-    pub fn new(addresses: BTreeMap<CourtCode, CourtAddress>) -> Result<Self, AddressError> {
+    /// `outbound` says how to connect: TLS or, on loopback only, plaintext.
+    pub fn new(
+        addresses: BTreeMap<CourtCode, CourtAddress>,
+        outbound: &Outbound,
+    ) -> Result<Self, AddressError> {
         let routes = addresses
             .into_iter()
             .map(|(court, address)| {
                 let route = match address {
-                    CourtAddress::Grpc(url) => Endpoint::from_shared(url)
-                        .map(|e| Route::Grpc(Box::new(e)))
-                        .map_err(|e| e.to_string()),
+                    CourtAddress::Grpc(url) => {
+                        outbound.endpoint(&url).map(|e| Route::Grpc(Box::new(e)))
+                    }
                     CourtAddress::Webhook(url) => {
-                        Webhook::new(&url, WEBHOOK_TIMEOUT).map(Route::Webhook)
+                        Webhook::new(&url, WEBHOOK_TIMEOUT, outbound).map(Route::Webhook)
                     }
                 };
                 match route {

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::outbound::Outbound;
 use mediation_core::lifecycle::Change;
 use mediation_core::store::PendingDelivery;
 use mediation_delivery::DeliveryError;
@@ -58,15 +59,12 @@ pub(crate) struct Webhook {
 }
 
 impl Webhook {
-    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, String> {
+    pub(crate) fn new(url: &str, timeout: Duration, outbound: &Outbound) -> Result<Self, String> {
         let url = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(format!("{url} must be an https:// address"));
         }
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| format!("cannot build the webhook client: {e}"))?;
+        let client = outbound.http_client(url.as_str(), timeout)?;
         Ok(Self { client, url })
     }
 

@@ -21,6 +21,7 @@ use mediation_service::{Context, Gateway};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes;
+use crate::guard::{Call, take};
 use crate::partner::{
     CallFields, Desk, Step, date, document, narratives, optional, optional_narrative, required_time,
 };
@@ -47,6 +48,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
 
     async fn act<F>(
         &self,
+        call: &Call,
         dispute_id: &str,
         committee: &str,
         action: &str,
@@ -58,7 +60,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
     {
         let r = self
             .desk
-            .act(FIELDS, dispute_id, committee, action, v, decide)
+            .act(call, FIELDS, dispute_id, committee, action, v, decide)
             .await?;
         Ok(Response::new(status_of(&r)))
     }
@@ -67,6 +69,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
 impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
     async fn run(
         &self,
+        call: &Call,
         dispute_id: &str,
         committee: &str,
         v: Violations,
@@ -74,7 +77,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
         let r = self
             .desk
-            .run(FIELDS, dispute_id, committee, v, step)
+            .run(call, FIELDS, dispute_id, committee, v, step)
             .await?;
         Ok(Response::new(status_of(&r)))
     }
@@ -246,25 +249,25 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         &self,
         request: Request<pb::AcceptDisputeRequest>,
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = Step::accept(
             &mut v,
             ("mediator", &r.mediator),
             ("file_number", &r.file_number),
         );
-        self.run(&r.dispute_id, &r.committee, v, step).await
+        self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 
     async fn decline_dispute(
         &self,
         request: Request<pb::DeclineDisputeRequest>,
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let code = v.check("reason", codes::decline(r.reason));
         let step = Step::decline(&mut v, code, &r.explanation);
-        self.run(&r.dispute_id, &r.committee, v, step).await
+        self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 
     async fn report_progress(
@@ -272,7 +275,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         request: Request<pb::ReportProgressRequest>,
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
         use pb::report_progress_request::Progress;
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = match &r.progress {
             Some(Progress::AppraisalStarted(what)) => {
@@ -291,14 +294,14 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
                 None
             }
         };
-        self.run(&r.dispute_id, &r.committee, v, step).await
+        self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 
     async fn submit_mediation_agreement(
         &self,
         request: Request<pb::SubmitMediationAgreementRequest>,
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let signed = signed(&mut v, &r);
         // Bad fields are reported first; only a well-formed agreement is
@@ -309,6 +312,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         // The agreement names the case's employer and worker, so it is built
         // against the referral itself.
         self.act(
+            &call,
             &r.dispute_id,
             &r.committee,
             "submit_mediation_agreement",
@@ -325,7 +329,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         &self,
         request: Request<pb::ReportMediationFailureRequest>,
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let course = v.check("course", Narrative::parse(&r.course));
         let reasons = v.check("reasons", Narrative::parse(&r.reasons));
@@ -341,26 +345,26 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
                 confirmed_service_addresses: Vec::new(),
             }))
         });
-        self.run(&r.dispute_id, &r.committee, v, step).await
+        self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 
     async fn report_sham_mediation(
         &self,
         request: Request<pb::ReportShamMediationRequest>,
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = v
             .check("grounds", Narrative::parse(&r.grounds))
             .map(Step::Sham);
-        self.run(&r.dispute_id, &r.committee, v, step).await
+        self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 
     async fn apply_for_confirmation(
         &self,
         request: Request<pb::ApplyForConfirmationRequest>,
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         // Both sides apply together: every party of the case.
         let step = required_time(&mut v, "applied_at", r.applied_at.as_ref()).map(|applied_at| {
@@ -369,20 +373,20 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
                 applied_at,
             }
         });
-        self.run(&r.dispute_id, &r.committee, v, step).await
+        self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 
     async fn report_performance(
         &self,
         request: Request<pb::ReportPerformanceRequest>,
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let status = v.check("performance", codes::performance(r.performance));
         let note = optional_narrative(&mut v, "note", &r.note);
         let step = status
             .zip(note)
             .map(|(status, note)| Step::Performance(PerformanceReport { status, note }));
-        self.run(&r.dispute_id, &r.committee, v, step).await
+        self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 }

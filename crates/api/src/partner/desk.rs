@@ -15,6 +15,7 @@ use tonic::Status;
 
 use super::decisions::Step;
 use crate::documents::require_uploaded;
+use crate::guard::Call;
 use crate::status::{from_service, invalid};
 
 /// The command path shared by the partner services.
@@ -62,12 +63,13 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
         }
     }
 
-    /// Checks the case and organisation the call names, then runs `decide` as
-    /// that organisation. `v` holds the violations of the call's other fields;
+    /// Checks the case and organisation the call names, and that the caller's
+    /// platform acts for that organisation, then runs `decide` as it. `v` holds the violations of the call's other fields;
     /// a call with any is refused before anything is read or written. A case
     /// routed to another platform or organisation is NOT_FOUND.
     pub(crate) async fn act<F>(
         &self,
+        call: &Call,
         names: CallFields,
         case_id: &str,
         organisation: &str,
@@ -83,7 +85,21 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
         let (Some(id), Some(organisation), true) = (id, organisation, v.is_empty()) else {
             return Err(invalid(&v));
         };
-        let actor = format!("{}:{organisation}", self.platform.as_str());
+        call.concerns(&id);
+        // A platform acting for an organisation that is not its own is told
+        // what it would be told of a case that does not exist.
+        if !call
+            .caller
+            .role
+            .acts_for_organisation(self.platform, &organisation)
+        {
+            return Err(Status::not_found("referral not found"));
+        }
+        let actor = format!(
+            "{}:{organisation} {}",
+            self.platform.as_str(),
+            call.caller.actor()
+        );
         let platform = self.platform;
         let referral = self
             .gateway
@@ -107,6 +123,7 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
     /// was invalid and `v` says how.
     pub(crate) async fn run(
         &self,
+        call: &Call,
         names: CallFields,
         case_id: &str,
         organisation: &str,
@@ -119,9 +136,15 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
             }
             return Err(invalid(&v));
         };
-        self.act(names, case_id, organisation, step.action(), v, |r, o, c| {
-            step.decide(r, o, c)
-        })
+        self.act(
+            call,
+            names,
+            case_id,
+            organisation,
+            step.action(),
+            v,
+            |r, o, c| step.decide(r, o, c),
+        )
         .await
     }
 

@@ -23,6 +23,7 @@ use mediation_service::{Context, Gateway};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes;
+use crate::guard::{Call, take};
 use crate::partner::codes::decline_code;
 use crate::partner::{
     CallFields, Desk, Step, date, document, narratives, optional, optional_narrative, required_time,
@@ -55,6 +56,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
 
     async fn act<F>(
         &self,
+        call: &Call,
         case_id: &str,
         room: &str,
         action: &str,
@@ -66,19 +68,20 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
     {
         let r = self
             .desk
-            .act(FIELDS, case_id, room, action, v, decide)
+            .act(call, FIELDS, case_id, room, action, v, decide)
             .await?;
         Ok(Response::new(progress_of(&r)))
     }
 
     async fn run(
         &self,
+        call: &Call,
         case_id: &str,
         room: &str,
         v: Violations,
         step: Option<Step>,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
-        let r = self.desk.run(FIELDS, case_id, room, v, step).await?;
+        let r = self.desk.run(call, FIELDS, case_id, room, v, step).await?;
         Ok(Response::new(progress_of(&r)))
     }
 }
@@ -265,25 +268,25 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         &self,
         request: Request<pb::TakeCaseRequest>,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = Step::accept(
             &mut v,
             ("mediator", &r.mediator),
             ("room_case_number", &r.room_case_number),
         );
-        self.run(&r.case_id, &r.room, v, step).await
+        self.run(&call, &r.case_id, &r.room, v, step).await
     }
 
     async fn return_case(
         &self,
         request: Request<pb::ReturnCaseRequest>,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let code = v.check("reason", decline_code(&r.reason));
         let step = Step::decline(&mut v, code, &r.explanation);
-        self.run(&r.case_id, &r.room, v, step).await
+        self.run(&call, &r.case_id, &r.room, v, step).await
     }
 
     async fn report_progress(
@@ -291,7 +294,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         request: Request<pb::ReportProgressRequest>,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
         use pb::report_progress_request::Progress;
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = match &r.progress {
             Some(Progress::AppraisalStarted(what)) => {
@@ -310,14 +313,14 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
                 None
             }
         };
-        self.run(&r.case_id, &r.room, v, step).await
+        self.run(&call, &r.case_id, &r.room, v, step).await
     }
 
     async fn submit_compensation_agreement(
         &self,
         request: Request<pb::SubmitCompensationAgreementRequest>,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let signed = signed(&mut v, &r);
         // Bad fields are reported first; only a well-formed agreement is
@@ -328,6 +331,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         // Payers, payees and signers are matched to the case's parties, so
         // the agreement is built against the referral itself.
         self.act(
+            &call,
             &r.case_id,
             &r.room,
             "submit_compensation_agreement",
@@ -344,7 +348,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         &self,
         request: Request<pb::ReportFailureRequest>,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let course = v.check("course", Narrative::parse(&r.course));
         let reasons = v.check("reasons", Narrative::parse(&r.reasons));
@@ -359,26 +363,26 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
                 confirmed_service_addresses: Vec::new(),
             }))
         });
-        self.run(&r.case_id, &r.room, v, step).await
+        self.run(&call, &r.case_id, &r.room, v, step).await
     }
 
     async fn report_sham_mediation(
         &self,
         request: Request<pb::ReportShamMediationRequest>,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = v
             .check("grounds", Narrative::parse(&r.grounds))
             .map(Step::Sham);
-        self.run(&r.case_id, &r.room, v, step).await
+        self.run(&call, &r.case_id, &r.room, v, step).await
     }
 
     async fn apply_for_confirmation(
         &self,
         request: Request<pb::ApplyForConfirmationRequest>,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = required_time(&mut v, "applied_at", r.applied_at.as_ref()).map(|applied_at| {
             Step::Apply {
@@ -386,20 +390,20 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
                 applied_at,
             }
         });
-        self.run(&r.case_id, &r.room, v, step).await
+        self.run(&call, &r.case_id, &r.room, v, step).await
     }
 
     async fn report_performance(
         &self,
         request: Request<pb::ReportPerformanceRequest>,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
-        let r = request.into_inner();
+        let (call, r) = take(request)?;
         let mut v = Violations::new();
         let status = v.check("payment", codes::payment(&r.payment));
         let note = optional_narrative(&mut v, "note", &r.note);
         let step = status
             .zip(note)
             .map(|(status, note)| Step::Performance(PerformanceReport { status, note }));
-        self.run(&r.case_id, &r.room, v, step).await
+        self.run(&call, &r.case_id, &r.room, v, step).await
     }
 }

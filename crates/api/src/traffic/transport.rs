@@ -5,10 +5,11 @@ use mediation_core::partner::Partner;
 use mediation_core::store::PendingDelivery;
 use mediation_delivery::{DeliveryError, Transport};
 use mediation_proto::traffic::v1::traffic_platform_client::TrafficPlatformClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::case::{ToPlatform, to_platform};
 use crate::court::classify;
+use crate::outbound::Outbound;
 
 #[derive(Debug, Clone)]
 pub struct TrafficTransport {
@@ -17,9 +18,10 @@ pub struct TrafficTransport {
 
 impl TrafficTransport {
     /// `url`: the platform's gRPC address, e.g. `http://127.0.0.1:7300`.
-    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
+    /// Connects lazily to the platform at `url`, as `outbound` allows.
+    pub fn new(url: &str, outbound: &Outbound) -> Result<Self, String> {
         Ok(Self {
-            channel: Endpoint::from_shared(url.to_owned())?.connect_lazy(),
+            channel: outbound.endpoint(url)?.connect_lazy(),
         })
     }
 }

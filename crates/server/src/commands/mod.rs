@@ -2,5 +2,6 @@
 
 pub mod calendar;
 pub mod deadline;
+pub mod dev;
 pub mod serve;
 pub mod store;

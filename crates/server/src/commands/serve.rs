@@ -19,15 +19,6 @@ use crate::config::Config;
 
 pub fn run(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
-    // Transport security arrives with mutual TLS; until then the gateway only
-    // listens where nothing outside this machine can reach it.
-    if !config.listen.ip().is_loopback() {
-        anyhow::bail!(
-            "{}: listen = {} is not a loopback address; without TLS the gateway listens on loopback only",
-            args.config.display(),
-            config.listen
-        );
-    }
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -76,9 +67,13 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         let a = Arc::clone(&assembly);
         tokio::spawn(async move { watch_signals(&a, stop).await })
     };
+    let security = match assembly.security.server_tls {
+        Some(_) => "mutual TLS",
+        None => "PLAINTEXT, loopback only",
+    };
     writeln!(
         out,
-        "mediation gateway listening on {} (store {}, press Ctrl-C to stop)",
+        "mediation gateway listening on {} ({security}; store {}; press Ctrl-C to stop)",
         listener.local_addr()?,
         assembly.config().store_dir().display()
     )?;

@@ -1,0 +1,284 @@
+//! The call guard: a tower layer in front of every gateway service.
+//!
+//! For each call it
+//! 1. authenticates the caller from the TLS client certificate and the bearer
+//!    token (UNAUTHENTICATED when either is missing or wrong);
+//! 2. checks the caller's role may call the method at all, deny by default
+//!    (PERMISSION_DENIED);
+//! 3. takes one request from the tenant's rate bucket (RESOURCE_EXHAUSTED);
+//! 4. hands the service the [`Caller`] in the request's extensions, where
+//!    [`caller`] finds it, and a [`Subject`] slot for the referral the call
+//!    turns out to concern;
+//! 5. records who, what, which referral and the outcome in the audit log once
+//!    the response has finished, including every refusal above.
+//!
+//! Which referral a caller may touch is decided by the services themselves,
+//! with the rules of `mediation_core::access`.
+
+mod audit;
+mod body;
+mod rules;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use mediation_core::access::Caller;
+use mediation_core::audit::AuditRecord;
+use mediation_core::clock::Clock;
+use mediation_core::ids::ReferralId;
+use mediation_security::rate::RateLimits;
+use mediation_security::{Authenticator, Credentials};
+use tonic::Status;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+
+pub use audit::{AuditSink, write_call_audit};
+pub use rules::{Access, access_for};
+
+/// The referral a call concerns, once the service knows it.
+#[derive(Debug, Clone, Default)]
+pub struct Subject(Arc<Mutex<Option<ReferralId>>>);
+
+impl Subject {
+    pub fn set(&self, id: &ReferralId) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
+    }
+
+    fn get(&self) -> Option<ReferralId> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The authenticated caller of a request, put there by the guard. A request
+/// without one did not pass the guard and is refused.
+pub fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("the call was not authenticated"))
+}
+
+/// An authenticated call: who makes it, and where to note the referral it
+/// concerns for the audit record.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub caller: Caller,
+    subject: Subject,
+}
+
+impl Call {
+    /// Notes the referral the call concerns.
+    pub fn concerns(&self, id: &ReferralId) {
+        self.subject.set(id);
+    }
+}
+
+/// Splits a request into its call and its message; UNAUTHENTICATED if the
+/// guard did not let it through.
+pub fn take<T>(request: tonic::Request<T>) -> Result<(Call, T), Status> {
+    let caller = caller(&request)?;
+    let subject = request
+        .extensions()
+        .get::<Subject>()
+        .cloned()
+        .unwrap_or_default();
+    Ok((Call { caller, subject }, request.into_inner()))
+}
+
+/// What the guard needs: who may call, how often, and where records go.
+#[derive(Clone)]
+pub struct Guard {
+    authenticator: Arc<Authenticator>,
+    limits: Arc<RateLimits>,
+    audit: AuditSink,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard").finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    pub fn new(
+        authenticator: Arc<Authenticator>,
+        limits: Arc<RateLimits>,
+        audit: AuditSink,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            authenticator,
+            limits,
+            audit,
+            clock,
+        }
+    }
+
+    /// Decides whether the call may reach its service. On success the
+    /// request carries the caller and a subject slot, and the returned
+    /// pending record is completed when the response ends.
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<Option<Pending>, Pending> {
+        let method = request.uri().path().to_owned();
+        let access = access_for(&method);
+        if access == Access::Public {
+            return Ok(None);
+        }
+        let certificate = request
+            .extensions()
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(TlsConnectInfo::peer_certs)
+            .and_then(|certs| certs.first().map(|c| c.to_vec()));
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut pending = Pending {
+            guard: self.clone(),
+            actor: String::from("unauthenticated"),
+            method,
+            subject: Subject::default(),
+            refusal: None,
+        };
+        let (caller, own_rate) = match self.authenticator.authenticate(Credentials {
+            certificate: certificate.as_deref(),
+            authorization: authorization.as_deref(),
+        }) {
+            Ok(found) => found,
+            Err(e) => {
+                if let Some(der) = &certificate
+                    && let Ok(cert) = mediation_security::certificate::read(der)
+                {
+                    pending.actor = format!("unauthenticated cert={}", cert.description);
+                }
+                pending.refusal = Some(Status::unauthenticated(e.to_string()));
+                return Err(pending);
+            }
+        };
+        pending.actor = format!(
+            "tenant={} sub={} cert={}",
+            caller.tenant,
+            caller.subject,
+            if caller.certificate.is_empty() {
+                "none"
+            } else {
+                &caller.certificate
+            }
+        );
+        if !access.allows(&caller.role) {
+            pending.refusal = Some(Status::permission_denied(format!(
+                "tenant {} may not call {}",
+                caller.tenant, pending.method
+            )));
+            return Err(pending);
+        }
+        if !self.limits.admit(&caller.tenant, own_rate) {
+            pending.refusal = Some(Status::resource_exhausted(format!(
+                "tenant {} is over its request rate; slow down and retry",
+                caller.tenant
+            )));
+            return Err(pending);
+        }
+        request.extensions_mut().insert(caller);
+        request.extensions_mut().insert(pending.subject.clone());
+        Ok(Some(pending))
+    }
+}
+
+/// An audit record waiting for the call's outcome.
+struct Pending {
+    guard: Guard,
+    actor: String,
+    method: String,
+    subject: Subject,
+    refusal: Option<Status>,
+}
+
+impl Pending {
+    fn finish(self, outcome: &str) {
+        let record = AuditRecord {
+            at: self.guard.clock.now(),
+            actor: self.actor,
+            action: format!("call {}", self.method),
+            referral: self.subject.get(),
+            outcome: outcome.to_owned(),
+        };
+        self.guard.audit.record(record);
+    }
+}
+
+/// The layer that puts a [`Guard`] in front of a service.
+#[derive(Debug, Clone)]
+pub struct GuardLayer(Guard);
+
+impl GuardLayer {
+    pub fn new(guard: Guard) -> Self {
+        Self(guard)
+    }
+}
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guarded {
+            inner,
+            guard: self.0.clone(),
+        }
+    }
+}
+
+/// A service behind the guard.
+#[derive(Debug, Clone)]
+pub struct Guarded<S> {
+    inner: S,
+    guard: Guard,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S, B> tower::Service<http::Request<B>> for Guarded<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let pending = match self.guard.admit(&mut request) {
+            Ok(pending) => pending,
+            Err(mut refused) => {
+                let status = refused
+                    .refusal
+                    .take()
+                    .unwrap_or_else(|| Status::internal(""));
+                refused.finish(&body::outcome_of(status.code(), status.message()));
+                return Box::pin(async move { Ok(status.into_http()) });
+            }
+        };
+        // The service that was polled ready serves this call; a clone takes
+        // its place for the next (the usual tower pattern).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let response = inner.call(request).await?;
+            Ok(match pending {
+                Some(pending) => body::audited(response, pending),
+                None => response,
+            })
+        })
+    }
+}

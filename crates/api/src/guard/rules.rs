@@ -1,0 +1,79 @@
+//! Which roles may call which methods. Anything not listed is refused.
+
+use mediation_core::access::Role;
+use mediation_core::partner::Partner;
+
+/// Who may call a method, before looking at any referral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No authentication: the standard health service, for probes. It says
+    /// only whether the gateway serves.
+    Public,
+    /// Court systems.
+    Courts,
+    /// Court systems, and operators for reading.
+    CourtsAndOperators,
+    /// The named partner platform.
+    Platform(Partner),
+    /// Court systems and partner platforms: case materials.
+    CourtsAndPlatforms,
+    /// Any authenticated tenant: reflection.
+    Anyone,
+    /// Nobody.
+    Denied,
+}
+
+impl Access {
+    pub fn allows(self, role: &Role) -> bool {
+        match (self, role) {
+            (Access::Public | Access::Anyone, _) => true,
+            (Access::Courts, Role::CourtSystem { .. }) => true,
+            (Access::CourtsAndOperators, Role::CourtSystem { .. } | Role::Operator) => true,
+            (Access::Platform(p), Role::Platform { partner, .. }) => p == *partner,
+            (Access::CourtsAndPlatforms, Role::CourtSystem { .. } | Role::Platform { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
+/// The access rule for a gRPC method path (`/package.Service/Method`).
+pub fn access_for(path: &str) -> Access {
+    let Some((service, method)) = path.trim_start_matches('/').split_once('/') else {
+        return Access::Denied;
+    };
+    match (service, method) {
+        ("grpc.health.v1.Health", _) => Access::Public,
+        ("grpc.reflection.v1.ServerReflection", _) => Access::Anyone,
+        ("mediation.court.v1.CourtGateway", "GetReferral") => Access::CourtsAndOperators,
+        ("mediation.court.v1.CourtGateway", _) => Access::Courts,
+        ("mediation.ccpit.v1.CcpitGateway", _) => Access::Platform(Partner::Ccpit),
+        ("mediation.labour.v1.LabourGateway", _) => Access::Platform(Partner::LabourArbitration),
+        ("mediation.traffic.v1.TrafficGateway", _) => Access::Platform(Partner::RoadTraffic),
+        ("mediation.documents.v1.Documents", _) => Access::CourtsAndPlatforms,
+        _ => Access::Denied,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operators_read_but_never_change_and_unknown_methods_are_denied() {
+        assert!(access_for("/mediation.court.v1.CourtGateway/GetReferral").allows(&Role::Operator));
+        assert!(
+            !access_for("/mediation.court.v1.CourtGateway/RecallReferral").allows(&Role::Operator)
+        );
+        assert!(!access_for("/mediation.ccpit.v1.CcpitGateway/AcceptCase").allows(&Role::Operator));
+        assert!(!access_for("/mediation.documents.v1.Documents/Download").allows(&Role::Operator));
+        let labour = Role::Platform {
+            partner: Partner::LabourArbitration,
+            organisations: Default::default(),
+        };
+        assert!(access_for("/mediation.labour.v1.LabourGateway/AcceptDispute").allows(&labour));
+        assert!(!access_for("/mediation.ccpit.v1.CcpitGateway/AcceptCase").allows(&labour));
+        assert_eq!(access_for("/some.Other/Method"), Access::Denied);
+        assert_eq!(access_for("nonsense"), Access::Denied);
+        assert_eq!(access_for("/grpc.health.v1.Health/Check"), Access::Public);
+    }
+}

@@ -1,0 +1,104 @@
+//! How the gateway connects out to partner platforms and court systems:
+//! TLS with the gateway's own client certificate, trusting only the
+//! configured CA, or plaintext. Which of the two is allowed, and for which
+//! addresses, is the server configuration's decision; this module only
+//! refuses an address whose scheme does not match the mode.
+
+use std::time::Duration;
+
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+/// The gateway's side of every outgoing connection.
+#[derive(Clone, Default)]
+pub struct Outbound {
+    tls: Option<OutboundTls>,
+}
+
+#[derive(Clone)]
+struct OutboundTls {
+    /// The CA certificates that sign partners' and courts' servers.
+    ca_pem: Vec<u8>,
+    /// The gateway's client certificate and key.
+    certificate_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl Outbound {
+    /// Plaintext `http://` connections only.
+    pub fn plaintext() -> Self {
+        Self { tls: None }
+    }
+
+    /// `https://` connections only, presenting `certificate_pem` and
+    /// trusting servers whose certificates `ca_pem` signed.
+    pub fn tls(ca_pem: Vec<u8>, certificate_pem: Vec<u8>, key_pem: Vec<u8>) -> Self {
+        Self {
+            tls: Some(OutboundTls {
+                ca_pem,
+                certificate_pem,
+                key_pem,
+            }),
+        }
+    }
+
+    fn check_scheme(&self, url: &str) -> Result<(), String> {
+        let https = url.starts_with("https://");
+        match (&self.tls, https) {
+            (Some(_), false) => Err(format!(
+                "{url} must be an https:// address: outgoing connections use TLS"
+            )),
+            (None, true) => Err(format!(
+                "{url} is https:// but TLS is switched off in this configuration"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A gRPC endpoint for `url`.
+    pub fn endpoint(&self, url: &str) -> Result<Endpoint, String> {
+        self.check_scheme(url)?;
+        let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| format!("{url}: {e}"))?;
+        match &self.tls {
+            None => Ok(endpoint),
+            Some(tls) => endpoint
+                .tls_config(
+                    ClientTlsConfig::new()
+                        .ca_certificate(Certificate::from_pem(&tls.ca_pem))
+                        .identity(Identity::from_pem(&tls.certificate_pem, &tls.key_pem)),
+                )
+                .map_err(|e| format!("{url}: {e}")),
+        }
+    }
+
+    /// An HTTP client for webhooks to `url`.
+    pub fn http_client(&self, url: &str, timeout: Duration) -> Result<reqwest::Client, String> {
+        self.check_scheme(url)?;
+        let builder = reqwest::Client::builder().timeout(timeout);
+        let builder = match &self.tls {
+            None => builder,
+            Some(tls) => {
+                let ca = reqwest::Certificate::from_pem(&tls.ca_pem)
+                    .map_err(|e| format!("the outgoing CA certificate: {e}"))?;
+                let mut pem = tls.certificate_pem.clone();
+                pem.extend_from_slice(&tls.key_pem);
+                let identity = reqwest::Identity::from_pem(&pem)
+                    .map_err(|e| format!("the gateway's client certificate: {e}"))?;
+                builder
+                    .tls_certs_only([ca])
+                    .identity(identity)
+                    .https_only(true)
+            }
+        };
+        builder
+            .build()
+            .map_err(|e| format!("cannot build the webhook client: {e}"))
+    }
+}

@@ -1,0 +1,86 @@
+//! `mediation-gateway dev pki` and `dev token`: the development PKI and
+//! tokens for trying the gateway with grpcurl or a client of one's own.
+//! Both refuse the production profile.
+
+use std::io::Write;
+
+use anyhow::{Context as _, bail};
+use jiff::Timestamp;
+use jsonwebtoken::Algorithm;
+use mediation_security::pki::DevelopmentPki;
+use mediation_security::tenants::tenant_ids;
+use mediation_security::tokens::{Claims, sign};
+
+use crate::cli::{DevPkiArgs, DevTokenArgs};
+use crate::config::{Config, Profile};
+use crate::security::ensure_dev_pki;
+
+fn development(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
+    if config.profile != Profile::Development {
+        bail!(
+            "{}: profile is not \"development\"; development keys are never made for production",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn pki(args: DevPkiArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    development(&config, &args.config)?;
+    let pki = DevelopmentPki::new(config.dev_pki_dir());
+    let written = if args.force {
+        pki.generate(&tenant_ids(&config.auth.tenants)?, Timestamp::now())?;
+        true
+    } else {
+        ensure_dev_pki(&config, &pki, Timestamp::now())?
+    };
+    if written {
+        writeln!(out, "development PKI written to {}", pki.dir.display())?;
+    } else {
+        writeln!(
+            out,
+            "development PKI already complete in {} (--force replaces it)",
+            pki.dir.display()
+        )?;
+    }
+    Ok(())
+}
+
+pub fn token(args: DevTokenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    development(&config, &args.config)?;
+    let tenants = mediation_security::Tenants::load(&config.auth.tenants)?;
+    let tenant = tenants.get(&args.tenant).with_context(|| {
+        format!(
+            "{}: no tenant {:?}",
+            config.auth.tenants.display(),
+            args.tenant
+        )
+    })?;
+    let pki = DevelopmentPki::new(config.dev_pki_dir());
+    let key_file = pki.token_key(&tenant.id);
+    let key = std::fs::read(&key_file).with_context(|| {
+        format!(
+            "cannot read {}; run `mediation-gateway dev pki` first",
+            key_file.display()
+        )
+    })?;
+    let now = Timestamp::now().as_second();
+    let claims = Claims {
+        iss: tenant.issuer.clone(),
+        sub: args.subject,
+        aud: config.auth.audience.clone(),
+        exp: now + i64::from(args.ttl),
+        nbf: Some(now),
+        iat: Some(now),
+    };
+    let token = sign(
+        &claims,
+        &DevelopmentPki::kid(&tenant.id),
+        Algorithm::ES256,
+        &key,
+    )?;
+    writeln!(out, "{token}")?;
+    Ok(())
+}

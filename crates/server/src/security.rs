@@ -1,0 +1,206 @@
+//! Transport security and authentication, from the configuration: the
+//! listener's TLS, outgoing connections, the development PKI, the tenants
+//! and the call guard's parts.
+//!
+//! The rules enforced at start:
+//! - `tls.mode = "mutual"` (the default): the listener requires client
+//!   certificates from `client_ca`, and every destination is `https://`.
+//! - `tls.mode = "plaintext"`: allowed only when the listener and every
+//!   destination are on loopback; otherwise the gateway refuses to start and
+//!   says which address is not.
+//! - TLS files left unset are the development PKI's, under
+//!   `<data_dir>/dev-pki`. The development profile writes it when it is
+//!   missing; the production profile refuses to start instead.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use jiff::Timestamp;
+use mediation_api::outbound::Outbound;
+use mediation_core::clock::Clock;
+use mediation_security::pki::DevelopmentPki;
+use mediation_security::rate::RateLimits;
+use mediation_security::tenants::tenant_ids;
+use mediation_security::tokens::TokenPolicy;
+use mediation_security::{Authenticator, Tenants};
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
+use crate::config::{Config, CourtEndpoint, Profile, TlsMode};
+
+/// The TLS files in use.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+    pub client_ca: PathBuf,
+    pub server_ca: PathBuf,
+}
+
+/// Everything security the assembly needs.
+#[derive(Debug)]
+pub struct Security {
+    pub authenticator: Arc<Authenticator>,
+    pub limits: Arc<RateLimits>,
+    pub outbound: Outbound,
+    /// `None` on a plaintext loopback listener.
+    pub server_tls: Option<ServerTlsConfig>,
+}
+
+impl Security {
+    /// Checks the transport rules, prepares the development PKI when the
+    /// profile allows, and loads certificates, keys and tenants.
+    pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        mediation_security::install_crypto_provider();
+        check_addresses(config)?;
+        let files = match config.tls.mode {
+            TlsMode::Mutual => Some(tls_files(config, clock.now())?),
+            TlsMode::Plaintext => None,
+        };
+        let tenants = Tenants::load(&config.auth.tenants)?;
+        if tenants.is_empty() {
+            tracing::warn!(file = %config.auth.tenants.display(), "no tenants: every call will be refused");
+        }
+        let policy = TokenPolicy {
+            audience: config.auth.audience.clone(),
+            leeway_seconds: config.auth.leeway_seconds,
+        };
+        let authenticator = Arc::new(Authenticator::new(tenants, policy, clock, files.is_some()));
+        let l = &config.limits;
+        let limits = Arc::new(RateLimits::new(
+            NonZeroU32::new(l.rate_per_second).unwrap_or(NonZeroU32::MIN),
+            NonZeroU32::new(l.rate_burst).unwrap_or(NonZeroU32::MIN),
+        ));
+        let (outbound, server_tls) = match &files {
+            None => (Outbound::plaintext(), None),
+            Some(f) => {
+                let certificate = read(&f.certificate)?;
+                let key = read(&f.private_key)?;
+                let outbound = Outbound::tls(read(&f.server_ca)?, certificate.clone(), key.clone());
+                let server = ServerTlsConfig::new()
+                    .identity(Identity::from_pem(certificate, key))
+                    .client_ca_root(Certificate::from_pem(read(&f.client_ca)?));
+                (outbound, Some(server))
+            }
+        };
+        Ok(Self {
+            authenticator,
+            limits,
+            outbound,
+            server_tls,
+        })
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The TLS files: the configured ones, or the development PKI's.
+fn tls_files(config: &Config, now: Timestamp) -> anyhow::Result<TlsFiles> {
+    let t = &config.tls;
+    let pki = DevelopmentPki::new(config.dev_pki_dir());
+    let unset = t.certificate.is_none()
+        || t.private_key.is_none()
+        || t.client_ca.is_none()
+        || t.server_ca.is_none();
+    if unset {
+        match config.profile {
+            Profile::Production => bail!(
+                "tls.certificate, tls.private_key, tls.client_ca and tls.server_ca must all be set in the production profile; it never generates keys"
+            ),
+            Profile::Development => {
+                ensure_dev_pki(config, &pki, now)?;
+            }
+        }
+    }
+    let files = TlsFiles {
+        certificate: t
+            .certificate
+            .clone()
+            .unwrap_or_else(|| pki.certificate("gateway")),
+        private_key: t.private_key.clone().unwrap_or_else(|| pki.key("gateway")),
+        client_ca: t.client_ca.clone().unwrap_or_else(|| pki.ca()),
+        server_ca: t.server_ca.clone().unwrap_or_else(|| pki.ca()),
+    };
+    for (key, path) in [
+        ("tls.certificate", &files.certificate),
+        ("tls.private_key", &files.private_key),
+        ("tls.client_ca", &files.client_ca),
+        ("tls.server_ca", &files.server_ca),
+    ] {
+        if !path.is_file() {
+            bail!("{key}: {} does not exist", path.display());
+        }
+    }
+    Ok(files)
+}
+
+/// Writes the development PKI if any of its files is missing.
+pub fn ensure_dev_pki(
+    config: &Config,
+    pki: &DevelopmentPki,
+    now: Timestamp,
+) -> anyhow::Result<bool> {
+    let tenants = tenant_ids(&config.auth.tenants)?;
+    if pki.is_complete(&tenants) {
+        return Ok(false);
+    }
+    tracing::warn!(dir = %pki.dir.display(), "development profile: generating a throwaway CA, certificates and token keys");
+    pki.generate(&tenants, now)?;
+    Ok(true)
+}
+
+/// Plaintext only on loopback; TLS addresses only with TLS.
+fn check_addresses(config: &Config) -> anyhow::Result<()> {
+    let plaintext = config.tls.mode == TlsMode::Plaintext;
+    if plaintext && !config.listen.ip().is_loopback() {
+        bail!(
+            "listen = {}: tls.mode = \"plaintext\" is allowed only on a loopback address; use mutual TLS to listen elsewhere",
+            config.listen
+        );
+    }
+    let p = &config.partners;
+    let mut destinations: Vec<(String, &str)> = Vec::new();
+    for (key, url) in [
+        ("partners.ccpit", &p.ccpit),
+        ("partners.labour", &p.labour),
+        ("partners.road_traffic", &p.road_traffic),
+    ] {
+        if let Some(url) = url {
+            destinations.push((key.to_owned(), url));
+        }
+    }
+    for (court, endpoint) in &config.courts {
+        let url = match endpoint {
+            CourtEndpoint::Grpc(u) | CourtEndpoint::Webhook(u) => u,
+        };
+        destinations.push((format!("courts.{court}"), url));
+    }
+    for (key, url) in destinations {
+        let https = url.starts_with("https://");
+        if plaintext && !is_loopback_url(url) {
+            bail!(
+                "{key} = {url:?}: tls.mode = \"plaintext\" allows only loopback destinations; use mutual TLS to reach other hosts"
+            );
+        }
+        if !plaintext && !https {
+            bail!("{key} = {url:?}: must be an https:// address; outgoing connections use TLS");
+        }
+    }
+    Ok(())
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
