@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::tls::{ActingAs, ccpit_platform, court_system};
 use mediation_api::ccpit::{CcpitService, CcpitTransport};
 use mediation_api::court::{CourtAddress, CourtService, CourtTransport, bundle_to_wire};
+use mediation_api::outbound::Outbound;
 use mediation_api::transport::Destinations;
 use mediation_core::bundle::DisputeDomain;
 use mediation_core::clock::{Clock, ManualClock};
@@ -144,12 +146,18 @@ async fn start() -> World {
         Arc::clone(&clock),
     ));
     let destinations = Destinations {
-        courts: CourtTransport::new(BTreeMap::from([(
-            court("京"),
-            CourtAddress::Grpc(format!("http://{court_addr}")),
-        )]))
+        courts: CourtTransport::new(
+            BTreeMap::from([(
+                court("京"),
+                CourtAddress::Grpc(format!("http://{court_addr}")),
+            )]),
+            &Outbound::plaintext(),
+        )
         .unwrap(),
-        ccpit: Some(CcpitTransport::new(&format!("http://{platform_addr}")).unwrap()),
+        ccpit: Some(
+            CcpitTransport::new(&format!("http://{platform_addr}"), &Outbound::plaintext())
+                .unwrap(),
+        ),
         ..Destinations::default()
     };
     let relay = Arc::new(Relay::new(
@@ -163,8 +171,14 @@ async fn start() -> World {
     let partners = CcpitService::new(Arc::clone(&gateway), Some(relay.handle()));
     tokio::spawn(async move {
         Server::builder()
-            .add_service(CourtGatewayServer::new(courts))
-            .add_service(CcpitGatewayServer::new(partners))
+            .add_service(CourtGatewayServer::with_interceptor(
+                courts,
+                ActingAs(court_system()),
+            ))
+            .add_service(CcpitGatewayServer::with_interceptor(
+                partners,
+                ActingAs(ccpit_platform()),
+            ))
             .serve_with_incoming(TcpListenerStream::new(l))
             .await
     });

@@ -239,7 +239,7 @@ async fn a_directly_taken_settlement_is_filed_with_a_webhook_court_and_ruled_on(
     }
 
     // The court rules; the centre is told.
-    w.court_api
+    w.sh_court_api
         .record_ruling(pb::RecordRulingRequest {
             referral_id: state.case_id.clone(),
             court: "沪0115".into(),

@@ -282,8 +282,8 @@ fn serve_runs_the_shipped_configuration_until_told_to_stop() {
         .unwrap()
         .replace("listen = \"127.0.0.1:7443\"", "listen = \"127.0.0.1:0\"")
         .replace(
-            "data_dir = \"data\"",
-            &format!("data_dir = {:?}", dir.path().join("data")),
+            "tenants = \"config/tenants.toml\"",
+            &format!("tenants = {:?}", repo_root().join("config/tenants.toml")),
         )
         .replace(
             "calendar_dir = \"config/calendar\"",
@@ -295,7 +295,10 @@ fn serve_runs_the_shipped_configuration_until_told_to_stop() {
         );
     let path = dir.path().join("gateway.toml");
     std::fs::write(&path, config).unwrap();
+    // The shipped tenants file names the development PKI under data/, which
+    // the development profile writes there on this first start.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+        .current_dir(dir.path())
         .args(["serve", "--config"])
         .arg(&path)
         .stdout(std::process::Stdio::piped())
@@ -310,6 +313,18 @@ fn serve_runs_the_shipped_configuration_until_told_to_stop() {
         first.starts_with("mediation gateway listening on 127.0.0.1:"),
         "{first}"
     );
+    assert!(first.contains("mutual TLS"), "{first}");
+    for file in [
+        "ca.pem",
+        "gateway.pem",
+        "court-bj.pem",
+        "court-bj.jwks.json",
+    ] {
+        assert!(
+            dir.path().join("data/dev-pki").join(file).is_file(),
+            "{file}"
+        );
+    }
     assert!(dir.path().join("data/store").is_dir());
     assert!(dir.path().join("data/documents").is_dir());
     let stopped = std::process::Command::new("kill")
@@ -321,19 +336,51 @@ fn serve_runs_the_shipped_configuration_until_told_to_stop() {
     assert!(status.success(), "a graceful stop exits 0: {status:?}");
 }
 
-#[test]
-fn serve_refuses_to_listen_beyond_loopback_without_tls() {
+/// Runs `serve` on a configuration made of `body` and says why it refused.
+fn serve_refusal(body: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gateway.toml");
     std::fs::write(
         &path,
-        "listen = \"0.0.0.0:7443\"\ndata_dir = \"d\"\ncalendar_dir = \"c\"\nroster = \"r\"\n",
+        format!("data_dir = \"d\"\ncalendar_dir = \"c\"\nroster = \"r\"\n{body}"),
     )
     .unwrap();
     let output = gateway(&["serve", "--config", path.to_str().unwrap()]);
     let message = stderr_of_failure(&output);
     assert!(
-        message.contains("0.0.0.0:7443 is not a loopback address"),
+        !dir.path().join("d").exists(),
+        "nothing was opened: {message}"
+    );
+    message
+}
+
+#[test]
+fn serve_refuses_plaintext_beyond_loopback_and_says_why() {
+    let message = serve_refusal("listen = \"0.0.0.0:7443\"\n[tls]\nmode = \"plaintext\"\n");
+    assert!(
+        message.contains(
+            "listen = 0.0.0.0:7443: tls.mode = \"plaintext\" is allowed only on a loopback address"
+        ),
+        "{message}"
+    );
+    let message = serve_refusal(
+        "listen = \"127.0.0.1:7443\"\n[partners]\nccpit = \"http://10.1.2.3:7101\"\n[tls]\nmode = \"plaintext\"\n",
+    );
+    assert!(
+        message.contains("partners.ccpit = \"http://10.1.2.3:7101\": tls.mode = \"plaintext\" allows only loopback destinations"),
+        "{message}"
+    );
+    // With TLS, every destination must be https.
+    let message =
+        serve_refusal("listen = \"0.0.0.0:7443\"\n[partners]\nccpit = \"http://127.0.0.1:7101\"\n");
+    assert!(message.contains("must be an https:// address"), "{message}");
+}
+
+#[test]
+fn the_production_profile_never_generates_keys() {
+    let message = serve_refusal("listen = \"0.0.0.0:7443\"\nprofile = \"production\"\n");
+    assert!(
+        message.contains("must all be set in the production profile; it never generates keys"),
         "{message}"
     );
 }

@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use crate::tls::{ActingAs, court_system};
 use jiff::SignedDuration;
 use mediation_api::court::{CourtAddress, CourtService, CourtTransport, bundle_to_wire};
+use mediation_api::outbound::Outbound;
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::fixtures::{at, court, sample_bundle, shipped_calendar};
 use mediation_core::routing::NoRoster;
@@ -95,10 +97,13 @@ async fn start_gateway(court_addr: SocketAddr) -> Gatewayed {
         Arc::new(NoRoster),
         Arc::clone(&dyn_clock),
     ));
-    let transport = CourtTransport::new(BTreeMap::from([(
-        court("京"),
-        CourtAddress::Grpc(format!("http://{court_addr}")),
-    )]))
+    let transport = CourtTransport::new(
+        BTreeMap::from([(
+            court("京"),
+            CourtAddress::Grpc(format!("http://{court_addr}")),
+        )]),
+        &Outbound::plaintext(),
+    )
     .unwrap();
     let options = RelayOptions {
         retry: RetryPolicy {
@@ -114,7 +119,10 @@ async fn start_gateway(court_addr: SocketAddr) -> Gatewayed {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         Server::builder()
-            .add_service(CourtGatewayServer::new(service))
+            .add_service(CourtGatewayServer::with_interceptor(
+                service,
+                ActingAs(court_system()),
+            ))
             .serve_with_incoming(TcpListenerStream::new(listener))
             .await
             .unwrap();

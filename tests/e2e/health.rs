@@ -16,7 +16,7 @@ use crate::world::World;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_reports_serving_and_is_listed_by_reflection() {
     let w = World::start().await;
-    let mut health = HealthClient::new(w.channel.clone());
+    let mut health = HealthClient::new(w.connect_as("operators").await);
     for service in SERVICES.iter().chain(&[""]) {
         let status = health
             .check(HealthCheckRequest {
@@ -36,7 +36,7 @@ async fn every_service_reports_serving_and_is_listed_by_reflection() {
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
-    let mut reflection = ServerReflectionClient::new(w.channel.clone());
+    let mut reflection = ServerReflectionClient::new(w.connect_as("operators").await);
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),

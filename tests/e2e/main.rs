@@ -10,5 +10,6 @@ mod crash;
 mod health;
 mod labour_flow;
 mod store;
+mod tls;
 mod traffic_flow;
 mod world;

@@ -61,7 +61,7 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
     let mut tampered = scan.clone();
     tampered[1000] ^= 1;
     let err = w
-        .upload("京0105", &tampered, &digest(&scan), 1024 * 1024)
+        .upload("court-bj", &tampered, &digest(&scan), 1024 * 1024)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -71,7 +71,7 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
     );
     // The court uploads the scan in 1 MiB chunks, then refers the case.
     let receipt = w
-        .upload("京0105", &scan, &digest(&scan), 1024 * 1024)
+        .upload("court-bj", &scan, &digest(&scan), 1024 * 1024)
         .await
         .unwrap();
     assert!(receipt.created);
@@ -104,38 +104,30 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
 
     // Before it takes the case the room can already fetch the files; another
     // organisation cannot, and learns nothing.
-    let fetched = w
-        .download(&id, &digest(&scan), "traffic-bj-cy")
-        .await
-        .unwrap();
+    let fetched = w.download(&id, &digest(&scan), "traffic").await.unwrap();
     assert!(fetched == scan, "the room gets the bytes uploaded");
-    let err = w
-        .download(&id, &digest(&scan), "ccpit-bj-01")
-        .await
-        .unwrap_err();
+    let err = w.download(&id, &digest(&scan), "ccpit").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     assert_eq!(
-        w.download(&id, &digest(&scan), "京0105")
+        w.download(&id, &digest(&scan), "court-bj")
             .await
             .unwrap()
             .len(),
         scan.len()
     );
-    let err = w.download(&id, &digest(&scan), "京0106").await.unwrap_err();
+    let err = w
+        .download(&id, &digest(&scan), "court-sh")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "another court sees nothing");
 
     w.traffic_api.take_case(take(&id)).await.unwrap();
 
     // The signed agreement is uploaded by the room and listed with it.
     let signed_pdf = scanned_file(200_000, 9);
-    w.upload(
-        "traffic-bj-cy",
-        &signed_pdf,
-        &digest(&signed_pdf),
-        64 * 1024,
-    )
-    .await
-    .unwrap();
+    w.upload("traffic", &signed_pdf, &digest(&signed_pdf), 64 * 1024)
+        .await
+        .unwrap();
     let at = ts("2025-03-14T16:00:00+08:00");
     let signature = |by: &str| tp::Signed { by: by.into(), at };
     let mut agreement = tp::SubmitCompensationAgreementRequest {
@@ -192,7 +184,7 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
     assert_eq!(state.state, "agreed");
     // The court can now fetch the signed agreement too.
     assert_eq!(
-        w.download(&id, &digest(&signed_pdf), "京0105")
+        w.download(&id, &digest(&signed_pdf), "court-bj")
             .await
             .unwrap(),
         signed_pdf
@@ -209,7 +201,7 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
     w.court_api
         .record_ruling(pb::RecordRulingRequest {
             referral_id: id.clone(),
-            court: "京0105".into(),
+            court: "court-bj".into(),
             outcome: pb::RulingOutcome::Confirmed.into(),
             case_number: "（2025）京0105民特88号".into(),
             reasons: String::new(),
@@ -232,7 +224,7 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
 async fn a_suspected_staged_accident_is_reported_to_the_court() {
     let mut w = World::start().await;
     let scan = scanned_file(10_000, 3);
-    w.upload("京0105", &scan, &digest(&scan), 4096)
+    w.upload("court-bj", &scan, &digest(&scan), 4096)
         .await
         .unwrap();
     let id = refer(&mut w, "TRF-SHAM", &scan).await;

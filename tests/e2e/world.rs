@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use mediation_core::clock::ManualClock;
+use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::document::Sha256Digest;
 use mediation_delivery::{RelayOptions, RetryPolicy};
 use mediation_gateway::app::Assembly;
@@ -34,8 +34,10 @@ use mediation_proto::traffic::v1::traffic_platform_server::{
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::Server;
 use tonic::{Request, Response, Status};
+
+use crate::tls::{Authed, Bearer, TestPki, channel};
 
 pub(crate) const START: &str = "2025-03-03T09:00:00+08:00"; // a Monday
 
@@ -218,12 +220,32 @@ pub(crate) async fn listen() -> (TcpListener, SocketAddr) {
     (listener, addr)
 }
 
-async fn channel(addr: SocketAddr) -> Channel {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+/// Accepts TLS connections for the webhook court's axum server, requiring a
+/// client certificate from the test CA.
+struct TlsListener {
+    tcp: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            // A failed handshake (no or a bad client certificate) is dropped.
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
 }
 
 const ROSTER: &str = r#"
@@ -284,22 +306,29 @@ pub(crate) struct World {
     pub(crate) ccpit: Ccpit,
     pub(crate) labour: Labour,
     pub(crate) traffic: Traffic,
-    pub(crate) court_api: CourtGatewayClient<Channel>,
-    pub(crate) ccpit_api: CcpitGatewayClient<Channel>,
-    pub(crate) labour_api: LabourGatewayClient<Channel>,
-    pub(crate) traffic_api: TrafficGatewayClient<Channel>,
-    pub(crate) documents_api: DocumentsClient<Channel>,
-    /// The gateway's address, for any other client.
-    pub(crate) channel: Channel,
+    /// The Beijing court system (court-bj), the Shanghai one (court-sh).
+    pub(crate) court_api: CourtGatewayClient<Authed>,
+    pub(crate) sh_court_api: CourtGatewayClient<Authed>,
+    pub(crate) ccpit_api: CcpitGatewayClient<Authed>,
+    pub(crate) labour_api: LabourGatewayClient<Authed>,
+    pub(crate) traffic_api: TrafficGatewayClient<Authed>,
+    /// The gateway's address and the PKI, for any other client.
+    pub(crate) gateway_addr: SocketAddr,
+    pub(crate) pki: TestPki,
 }
 
 impl World {
     pub(crate) async fn start() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::generate(dir.path());
         let grpc_court = GrpcCourt::default();
         let (l, court_addr) = listen().await;
         let served = grpc_court.clone();
+        let tls = pki.server_tls("court-bj");
         tokio::spawn(async move {
             Server::builder()
+                .tls_config(tls)
+                .unwrap()
                 .add_service(CourtReceiverServer::new(served))
                 .serve_with_incoming(TcpListenerStream::new(l))
                 .await
@@ -309,37 +338,51 @@ impl World {
         let app = axum::Router::new()
             .route("/notices", axum::routing::post(webhook))
             .with_state(webhook_court.clone());
-        tokio::spawn(async move { axum::serve(l, app).await });
+        let webhook_tls = TlsListener {
+            tcp: l,
+            acceptor: tokio_rustls::TlsAcceptor::from(pki.rustls_server("court-sh")),
+        };
+        tokio::spawn(async move { axum::serve(webhook_tls, app).await });
         let ccpit = Ccpit::default();
         let labour = Labour::default();
         let traffic = Traffic::default();
         let (l, ccpit_addr) = listen().await;
         let (c, lb, tr) = (ccpit.clone(), labour.clone(), traffic.clone());
+        let tls = pki.server_tls("ccpit");
         tokio::spawn(async move {
             Server::builder()
+                .tls_config(tls)
+                .unwrap()
                 .add_service(CcpitPlatformServer::new(c))
                 .serve_with_incoming(TcpListenerStream::new(l))
                 .await
         });
         let (l, labour_addr) = listen().await;
+        let tls = pki.server_tls("labour");
         tokio::spawn(async move {
             Server::builder()
+                .tls_config(tls)
+                .unwrap()
                 .add_service(LabourPlatformServer::new(lb))
                 .serve_with_incoming(TcpListenerStream::new(l))
                 .await
         });
         let (l, traffic_addr) = listen().await;
+        let tls = pki.server_tls("traffic");
         tokio::spawn(async move {
             Server::builder()
+                .tls_config(tls)
+                .unwrap()
                 .add_service(TrafficPlatformServer::new(tr))
                 .serve_with_incoming(TcpListenerStream::new(l))
                 .await
         });
 
-        let dir = tempfile::tempdir().unwrap();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let roster = dir.path().join("roster.toml");
         std::fs::write(&roster, ROSTER).unwrap();
+        let tenants = dir.path().join("tenants.toml");
+        std::fs::write(&tenants, pki.tenants_toml()).unwrap();
         let config_path = dir.path().join("gateway.toml");
         std::fs::write(
             &config_path,
@@ -349,20 +392,37 @@ listen = "127.0.0.1:0"
 data_dir = {data:?}
 calendar_dir = {calendar:?}
 roster = {roster:?}
+profile = "production"
 [courts]
-"京" = {{ grpc = "http://{court_addr}" }}
-"沪" = {{ webhook = "http://{webhook_addr}/notices" }}
+"京" = {{ grpc = "https://{court_addr}" }}
+"沪" = {{ webhook = "https://{webhook_addr}/notices" }}
 [partners]
-ccpit = "http://{ccpit_addr}"
-labour = "http://{labour_addr}"
-road_traffic = "http://{traffic_addr}"
+ccpit = "https://{ccpit_addr}"
+labour = "https://{labour_addr}"
+road_traffic = "https://{traffic_addr}"
 [acceptance_breach]
 ccpit = "reroute"
 labour_arbitration = "return_to_court"
+[tls]
+certificate = {certificate:?}
+private_key = {key:?}
+client_ca = {ca:?}
+server_ca = {ca:?}
+[auth]
+tenants = {tenants:?}
+leeway_seconds = 30
+[limits]
+max_batch = 1000
+rate_per_second = 1000
+rate_burst = 2000
 "#,
                 data = dir.path().join("data"),
                 calendar = repo.join("config/calendar"),
                 roster = roster,
+                certificate = pki.path("gateway.pem"),
+                key = pki.path("gateway.key.pem"),
+                ca = pki.path("ca.pem"),
+                tenants = tenants,
             ),
         )
         .unwrap();
@@ -383,7 +443,14 @@ labour_arbitration = "return_to_court"
         let (l, gateway_addr) = listen().await;
         let served = Arc::clone(&assembly);
         tokio::spawn(async move { served.serve(l, std::future::pending()).await });
-        let ch = channel(gateway_addr).await;
+        let now = clock.now();
+        let authed = |who: &'static str| {
+            let pki = pki.clone();
+            async move {
+                let ch = channel(gateway_addr, &pki, Some(who)).await.unwrap();
+                Authed::new(ch, Bearer::new(&pki.token(who, now)))
+            }
+        };
         World {
             _dir: dir,
             clock,
@@ -393,13 +460,23 @@ labour_arbitration = "return_to_court"
             ccpit,
             labour,
             traffic,
-            court_api: CourtGatewayClient::new(ch.clone()),
-            ccpit_api: CcpitGatewayClient::new(ch.clone()),
-            labour_api: LabourGatewayClient::new(ch.clone()),
-            traffic_api: TrafficGatewayClient::new(ch.clone()),
-            documents_api: DocumentsClient::new(ch.clone()),
-            channel: ch,
+            court_api: CourtGatewayClient::new(authed("court-bj").await),
+            sh_court_api: CourtGatewayClient::new(authed("court-sh").await),
+            ccpit_api: CcpitGatewayClient::new(authed("ccpit").await),
+            labour_api: LabourGatewayClient::new(authed("labour").await),
+            traffic_api: TrafficGatewayClient::new(authed("traffic").await),
+            gateway_addr,
+            pki,
         }
+    }
+
+    /// A channel to the gateway as `tenant`, with a token valid from the
+    /// tests' clock for a year.
+    pub(crate) async fn connect_as(&self, tenant: &str) -> Authed {
+        let ch = channel(self.gateway_addr, &self.pki, Some(tenant))
+            .await
+            .unwrap();
+        Authed::new(ch, Bearer::new(&self.pki.token(tenant, self.clock.now())))
     }
 
     /// Delivers everything that is due now.
@@ -419,9 +496,9 @@ labour_arbitration = "return_to_court"
         self.clock.advance(by);
     }
 
-    /// Uploads `bytes` as `uploader`, in chunks of `chunk` bytes.
+    /// Uploads `bytes` as the tenant `uploader`, in chunks of `chunk` bytes.
     pub(crate) async fn upload(
-        &mut self,
+        &self,
         uploader: &str,
         bytes: &[u8],
         declared: &Sha256Digest,
@@ -432,31 +509,28 @@ labour_arbitration = "return_to_court"
                 sha256: declared.to_string(),
                 size_bytes: bytes.len() as u64,
                 media_type: "application/pdf".into(),
-                uploader: uploader.into(),
             })),
         }];
         messages.extend(bytes.chunks(chunk).map(|c| dp::UploadChunk {
             part: Some(dp::upload_chunk::Part::Data(c.to_vec())),
         }));
-        self.documents_api
+        DocumentsClient::new(self.connect_as(uploader).await)
             .upload(tokio_stream::iter(messages))
             .await
             .map(Response::into_inner)
     }
 
-    /// Downloads a file as `requester`.
+    /// Downloads a file as the tenant `requester`.
     pub(crate) async fn download(
-        &mut self,
+        &self,
         referral: &str,
         digest: &Sha256Digest,
         requester: &str,
     ) -> Result<Vec<u8>, Status> {
-        let mut stream = self
-            .documents_api
+        let mut stream = DocumentsClient::new(self.connect_as(requester).await)
             .download(dp::DownloadRequest {
                 referral_id: referral.into(),
                 sha256: digest.to_string(),
-                requester: requester.into(),
             })
             .await?
             .into_inner();

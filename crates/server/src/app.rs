@@ -71,6 +71,10 @@ impl Assembly {
         clock: Arc<dyn Clock>,
         relay_options: RelayOptions,
     ) -> anyhow::Result<Self> {
+        // Transport security first: a configuration that would expose the
+        // gateway is refused before anything is opened.
+        let security = Security::build(&config, Arc::clone(&clock))
+            .with_context(|| format!("{}: transport security", config_path.display()))?;
         let calendar = Calendar::load_dir(&config.calendar_dir).with_context(|| {
             format!(
                 "cannot load the calendar from {}",
@@ -96,8 +100,6 @@ impl Assembly {
             Arc::clone(&clock),
         ));
         rebuild_loads(&gateway, &roster)?;
-        let security = Security::build(&config, Arc::clone(&clock))
-            .with_context(|| format!("{}: transport security", config_path.display()))?;
         let p = &config.partners;
         let out = &security.outbound;
         let destinations = Destinations {
