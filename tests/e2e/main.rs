@@ -9,6 +9,7 @@ mod court_api;
 mod crash;
 mod health;
 mod labour_flow;
+mod security;
 mod store;
 mod tls;
 mod traffic_flow;

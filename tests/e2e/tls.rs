@@ -40,6 +40,10 @@ pub(crate) const TENANTS: &[(&str, &str)] = &[
     ),
     ("traffic", "role = \"platform\"\npartner = \"road_traffic\""),
     ("operators", "role = \"operator\""),
+    (
+        "court-bj-slow",
+        "role = \"court_system\"\ncourts = [\"京\"]\nlower_courts = true\nrate_per_second = 3",
+    ),
 ];
 
 pub(crate) fn issuer(tenant: &str) -> String {
@@ -60,10 +64,6 @@ impl TestPki {
         let ids: Vec<String> = TENANTS.iter().map(|(id, _)| (*id).to_owned()).collect();
         pki.generate(&ids, Timestamp::now()).unwrap();
         Self { pki }
-    }
-
-    pub(crate) fn dir(&self) -> &Path {
-        &self.pki.dir
     }
 
     pub(crate) fn path(&self, file: &str) -> PathBuf {

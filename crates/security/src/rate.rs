@@ -26,8 +26,8 @@ impl RateLimits {
     }
 
     /// Takes one request from `tenant`'s bucket. `own` is the tenant's own
-    /// rate, if it has one; its burst is the larger of it and the default
-    /// burst. False when the bucket is empty.
+    /// rate, if it has one, and then also its burst: one second's worth.
+    /// False when the bucket is empty.
     pub fn admit(&self, tenant: &str, own: Option<u32>) -> bool {
         let rate = own.and_then(NonZeroU32::new).unwrap_or(self.per_second);
         let bucket = {
@@ -36,11 +36,7 @@ impl RateLimits {
                 buckets
                     .entry((tenant.to_owned(), rate.get()))
                     .or_insert_with(|| {
-                        let burst = if own.is_some() {
-                            rate.max(self.burst)
-                        } else {
-                            self.burst
-                        };
+                        let burst = if own.is_some() { rate } else { self.burst };
                         Arc::new(RateLimiter::direct(
                             Quota::per_second(rate).allow_burst(burst),
                         ))
