@@ -201,7 +201,7 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
     w.court_api
         .record_ruling(pb::RecordRulingRequest {
             referral_id: id.clone(),
-            court: "court-bj".into(),
+            court: "京0105".into(),
             outcome: pb::RulingOutcome::Confirmed.into(),
             case_number: "（2025）京0105民特88号".into(),
             reasons: String::new(),
