@@ -200,6 +200,7 @@ async fn bad_tokens_are_unauthenticated() {
         assert!(status.message().contains(expected), "{case}: {status:?}");
     }
     // Every refusal is in the audit log, with the certificate that made it.
+    w.assembly.audit.settled().await;
     let audit = w.assembly.gateway.store().audit_entries(0, 1_000).unwrap();
     let refusals = audit
         .iter()
@@ -304,6 +305,7 @@ async fn tenants_see_only_their_own_referrals() {
         })
         .await
         .unwrap();
+    w.assembly.audit.settled().await;
     let audit = w.assembly.gateway.store().audit_entries(0, 1_000).unwrap();
     let accepted = audit
         .iter()

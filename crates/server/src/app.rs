@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use mediation_api::ccpit::{CcpitService, CcpitTransport};
 use mediation_api::court::{CourtService, CourtTransport};
 use mediation_api::documents::DocumentsService;
-use mediation_api::guard::{AuditSink, Guard, GuardLayer, write_call_audit};
+use mediation_api::guard::{AuditProgress, AuditSink, Guard, GuardLayer, write_call_audit};
 use mediation_api::labour::{LabourService, LabourTransport};
 use mediation_api::traffic::{TrafficService, TrafficTransport};
 use mediation_api::transport::Destinations;
@@ -57,6 +57,8 @@ pub struct Assembly {
     pub calendar: Arc<RwLock<Calendar>>,
     pub documents: DocumentStore,
     pub security: Security,
+    /// Lets a reader wait until every call so far is in the audit log.
+    pub audit: AuditProgress,
     clock: Arc<dyn Clock>,
     config: Config,
     config_path: std::path::PathBuf,
@@ -138,6 +140,7 @@ impl Assembly {
             calendar,
             documents,
             security,
+            audit: AuditProgress::default(),
             clock,
             config,
             config_path: config_path.to_owned(),
@@ -194,8 +197,12 @@ impl Assembly {
         // Call records go to the audit log through one writer, which ends
         // once the server (holding the only sink) has stopped and the last
         // records are written.
-        let (sink, records) = AuditSink::new();
-        let writer = tokio::spawn(write_call_audit(self.gateway.store().clone(), records));
+        let (sink, records) = AuditSink::new(self.audit.clone());
+        let writer = tokio::spawn(write_call_audit(
+            self.gateway.store().clone(),
+            records,
+            self.audit.clone(),
+        ));
         let guard = GuardLayer::new(Guard::new(
             Arc::clone(&self.security.authenticator),
             Arc::clone(&self.security.limits),

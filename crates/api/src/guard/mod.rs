@@ -33,7 +33,7 @@ use mediation_security::{Authenticator, Credentials};
 use tonic::Status;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
-pub use audit::{AuditSink, write_call_audit};
+pub use audit::{AuditProgress, AuditSink, write_call_audit};
 pub use rules::{Access, access_for};
 
 /// The referral a call concerns, once the service knows it.
