@@ -98,9 +98,23 @@ impl Caller {
         }
     }
 
-    /// The name the audit log and the domain's actor fields record.
+    /// The name the domain's actor fields record.
     pub fn actor(&self) -> String {
         format!("{}/{}", self.tenant, self.subject)
+    }
+
+    /// Who made a call, as its audit record says: tenant, token subject and
+    /// the certificate that identified them.
+    pub fn audit_actor(&self) -> String {
+        let certificate = if self.certificate.is_empty() {
+            "none"
+        } else {
+            &self.certificate
+        };
+        format!(
+            "tenant={} sub={} cert={certificate}",
+            self.tenant, self.subject
+        )
     }
 }
 

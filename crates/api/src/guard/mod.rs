@@ -119,68 +119,60 @@ impl Guard {
 
     /// Decides whether the call may reach its service. On success the
     /// request carries the caller and a subject slot, and the returned
-    /// pending record is completed when the response ends.
-    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<Option<Pending>, Pending> {
+    /// pending record is completed when the response ends; on refusal, the
+    /// pending record and the status to answer with.
+    fn admit<B>(
+        &self,
+        request: &mut http::Request<B>,
+    ) -> Result<Option<Pending>, (Pending, Status)> {
         let method = request.uri().path().to_owned();
         let access = access_for(&method);
         if access == Access::Public {
             return Ok(None);
         }
-        let certificate = request
-            .extensions()
-            .get::<TlsConnectInfo<TcpConnectInfo>>()
-            .and_then(TlsConnectInfo::peer_certs)
-            .and_then(|certs| certs.first().map(|c| c.to_vec()));
-        let authorization = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let mut pending = Pending {
             guard: self.clone(),
             actor: String::from("unauthenticated"),
             method,
             subject: Subject::default(),
-            refusal: None,
         };
+        let certs = request
+            .extensions()
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(TlsConnectInfo::peer_certs);
+        let certificate = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let (caller, own_rate) = match self.authenticator.authenticate(Credentials {
-            certificate: certificate.as_deref(),
-            authorization: authorization.as_deref(),
+            certificate,
+            authorization,
         }) {
             Ok(found) => found,
             Err(e) => {
-                if let Some(der) = &certificate
-                    && let Ok(cert) = mediation_security::certificate::read(der)
+                if let Some(cert) =
+                    certificate.and_then(|der| mediation_security::certificate::read(der).ok())
                 {
                     pending.actor = format!("unauthenticated cert={}", cert.description);
                 }
-                pending.refusal = Some(Status::unauthenticated(e.to_string()));
-                return Err(pending);
+                return Err((pending, Status::unauthenticated(e.to_string())));
             }
         };
-        pending.actor = format!(
-            "tenant={} sub={} cert={}",
-            caller.tenant,
-            caller.subject,
-            if caller.certificate.is_empty() {
-                "none"
-            } else {
-                &caller.certificate
-            }
-        );
+        pending.actor = caller.audit_actor();
         if !access.allows(&caller.role) {
-            pending.refusal = Some(Status::permission_denied(format!(
+            let status = Status::permission_denied(format!(
                 "tenant {} may not call {}",
                 caller.tenant, pending.method
-            )));
-            return Err(pending);
+            ));
+            return Err((pending, status));
         }
         if !self.limits.admit(&caller.tenant, own_rate) {
-            pending.refusal = Some(Status::resource_exhausted(format!(
+            let status = Status::resource_exhausted(format!(
                 "tenant {} is over its request rate; slow down and retry",
                 caller.tenant
-            )));
-            return Err(pending);
+            ));
+            return Err((pending, status));
         }
         request.extensions_mut().insert(caller);
         request.extensions_mut().insert(pending.subject.clone());
@@ -194,7 +186,6 @@ struct Pending {
     actor: String,
     method: String,
     subject: Subject,
-    refusal: Option<Status>,
 }
 
 impl Pending {
@@ -260,11 +251,7 @@ where
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let pending = match self.guard.admit(&mut request) {
             Ok(pending) => pending,
-            Err(mut refused) => {
-                let status = refused
-                    .refusal
-                    .take()
-                    .unwrap_or_else(|| Status::internal(""));
+            Err((refused, status)) => {
                 refused.finish(&body::outcome_of(status.code(), status.message()));
                 return Box::pin(async move { Ok(status.into_http()) });
             }
