@@ -67,11 +67,17 @@ impl Security {
             audience: config.auth.audience.clone(),
             leeway_seconds: config.auth.leeway_seconds,
         };
-        let authenticator = Arc::new(Authenticator::new(tenants, policy, clock, files.is_some()));
+        let authenticator = Arc::new(Authenticator::new(
+            tenants,
+            policy,
+            Arc::clone(&clock),
+            files.is_some(),
+        ));
         let l = &config.limits;
         let limits = Arc::new(RateLimits::new(
             NonZeroU32::new(l.rate_per_second).unwrap_or(NonZeroU32::MIN),
             NonZeroU32::new(l.rate_burst).unwrap_or(NonZeroU32::MIN),
+            clock,
         ));
         let (outbound, server_tls) = match &files {
             None => (Outbound::plaintext(), None),
