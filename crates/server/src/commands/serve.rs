@@ -63,9 +63,12 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         let rx = stopped.clone();
         tokio::spawn(async move { a.engine.run(until_stopped(rx)).await })
     };
+    // The handlers are installed before the listening line is printed, so a
+    // supervisor that signals as soon as it sees that line is heard.
+    let signals = Signals::install();
     let signals = {
         let a = Arc::clone(&assembly);
-        tokio::spawn(async move { watch_signals(&a, stop).await })
+        tokio::spawn(async move { signals.watch(&a, stop).await })
     };
     let security = match assembly.security.server_tls {
         Some(_) => "mutual TLS",
@@ -88,34 +91,66 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
 }
 
 #[cfg(unix)]
-async fn watch_signals(assembly: &Assembly, stop: watch::Sender<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut hup), Ok(mut term)) = (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-    ) else {
-        tracing::warn!("cannot watch signals; stop with Ctrl-C");
-        let _ = tokio::signal::ctrl_c().await;
-        let _ = stop.send(true);
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = hup.recv() => {
-                if let Err(error) = assembly.reload() {
-                    tracing::error!(error = format!("{error:#}"), "reload failed; keeping the roster and calendar in use");
-                }
-            }
-            _ = term.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
-    tracing::info!("stopping");
-    let _ = stop.send(true);
+struct UnixSignals {
+    hangup: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
 }
 
-#[cfg(not(unix))]
-async fn watch_signals(_: &Assembly, stop: watch::Sender<bool>) {
-    let _ = tokio::signal::ctrl_c().await;
-    let _ = stop.send(true);
+/// The signals `serve` answers to, installed before it announces itself.
+struct Signals {
+    #[cfg(unix)]
+    unix: Option<UnixSignals>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = match (
+                signal(SignalKind::hangup()),
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(hangup), Ok(terminate), Ok(interrupt)) => Some(UnixSignals {
+                    hangup,
+                    terminate,
+                    interrupt,
+                }),
+                _ => {
+                    tracing::warn!("cannot watch signals; stop with Ctrl-C");
+                    None
+                }
+            };
+            Signals { unix }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Reloads on SIGHUP until SIGINT or SIGTERM, then tells everything to stop.
+    async fn watch(self, assembly: &Assembly, stop: watch::Sender<bool>) {
+        #[cfg(unix)]
+        if let Some(mut signals) = self.unix {
+            loop {
+                tokio::select! {
+                    _ = signals.hangup.recv() => {
+                        if let Err(error) = assembly.reload() {
+                            tracing::error!(error = format!("{error:#}"), "reload failed; keeping the roster and calendar in use");
+                        }
+                    }
+                    _ = signals.terminate.recv() => break,
+                    _ = signals.interrupt.recv() => break,
+                }
+            }
+            tracing::info!("stopping");
+            let _ = stop.send(true);
+            return;
+        }
+        let _ = assembly;
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stopping");
+        let _ = stop.send(true);
+    }
 }
