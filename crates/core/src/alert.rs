@@ -40,6 +40,82 @@ pub struct Alert {
     pub record: AlertRecord,
 }
 
+impl AlertKind {
+    pub const ALL: [AlertKind; 7] = [
+        AlertKind::AcceptanceWarning,
+        AlertKind::AcceptanceBreach,
+        AlertKind::MediationWarning,
+        AlertKind::MediationBreach,
+        AlertKind::DeadLetter,
+        AlertKind::CalendarYearMissing,
+        AlertKind::DestinationUnreachable,
+    ];
+
+    /// A stable snake_case name, as in webhooks, metrics and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::AcceptanceWarning => "acceptance_warning",
+            AlertKind::AcceptanceBreach => "acceptance_breach",
+            AlertKind::MediationWarning => "mediation_warning",
+            AlertKind::MediationBreach => "mediation_breach",
+            AlertKind::DeadLetter => "dead_letter",
+            AlertKind::CalendarYearMissing => "calendar_year_missing",
+            AlertKind::DestinationUnreachable => "destination_unreachable",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<AlertKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// A breach is a deadline that has passed; it stays open until an
+    /// operator acknowledges it.
+    pub fn is_breach(self) -> bool {
+        matches!(
+            self,
+            AlertKind::AcceptanceBreach | AlertKind::MediationBreach
+        )
+    }
+
+    /// How urgent the alert is, for paging rules: breaches, dead letters and
+    /// unreachable destinations need someone now.
+    pub fn severity(self) -> Severity {
+        match self {
+            AlertKind::AcceptanceWarning
+            | AlertKind::MediationWarning
+            | AlertKind::CalendarYearMissing => Severity::Warning,
+            AlertKind::AcceptanceBreach
+            | AlertKind::MediationBreach
+            | AlertKind::DeadLetter
+            | AlertKind::DestinationUnreachable => Severity::Critical,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// An operator's acknowledgement of an alert: someone has seen it and owns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    pub by: String,
+    pub at: Timestamp,
+    pub note: String,
+}
+
 /// The alerts `events` of `referral` raise.
 pub fn alerts_for(referral: &ReferralId, events: &[Event]) -> Vec<AlertRecord> {
     let mut alerts = Vec::new();

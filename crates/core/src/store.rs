@@ -11,7 +11,7 @@ use std::future::Future;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::alert::{Alert, AlertRecord};
+use crate::alert::{Acknowledgement, Alert, AlertRecord};
 use crate::audit::{AuditEntry, AuditRecord, AuditVerification};
 use crate::court::CourtCode;
 use crate::ids::{CourtReferralId, ReferralId};
@@ -196,6 +196,25 @@ pub trait OutboxStore: Send + Sync {
 pub trait AlertLog: Send + Sync {
     /// Alerts with a number greater than `cursor`, at most `limit`.
     fn alerts_after(&self, cursor: u64, limit: usize) -> Result<Vec<Alert>, StoreError>;
+
+    /// Raises an alert that no command's commit carries (e.g. a destination
+    /// that stopped answering); returns its number once it is durable.
+    fn raise_alert(
+        &self,
+        record: AlertRecord,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Records that an operator acknowledged alert `seq`, durably. Acknowledging
+    /// again keeps and returns the first acknowledgement. `NotFound` if there is
+    /// no such alert.
+    fn acknowledge_alert(
+        &self,
+        seq: u64,
+        acknowledgement: Acknowledgement,
+    ) -> impl Future<Output = Result<Acknowledgement, StoreError>> + Send;
+
+    /// The acknowledgement of alert `seq`, if any.
+    fn acknowledgement(&self, seq: u64) -> Result<Option<Acknowledgement>, StoreError>;
 }
 
 /// The hash-chained audit log.

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jiff::{SignedDuration, Timestamp};
-use mediation_core::alert::{AlertKind, AlertRecord};
+use mediation_core::alert::{Acknowledgement, AlertKind, AlertRecord};
 use mediation_core::audit::{AuditRecord, AuditVerification};
 use mediation_core::fixtures::{at, sample_bundle};
 use mediation_core::ids::ReferralId;
@@ -137,6 +137,7 @@ pub async fn run_all<S: FullStore, F: FnMut() -> S>(mut fresh: F) {
     a_retry_is_scheduled_and_remembered(fresh()).await;
     a_dead_letter_blocks_its_lane_until_replayed(fresh()).await;
     alerts_resume_from_a_cursor(fresh()).await;
+    alerts_are_raised_alone_and_acknowledged_once(fresh()).await;
     the_audit_chain_verifies(fresh()).await;
     backlog_counts_per_destination(fresh()).await;
     unknown_messages_are_not_found(fresh()).await;
@@ -410,6 +411,33 @@ pub async fn alerts_resume_from_a_cursor<S: FullStore>(store: S) {
         ["second", "third"]
     );
     assert!(store.alerts_after(3, 10).unwrap().is_empty());
+}
+
+pub async fn alerts_are_raised_alone_and_acknowledged_once<S: FullStore>(store: S) {
+    let r = id(14);
+    let mut commit = new_referral(&r);
+    commit.alerts = vec![alert("from a commit")];
+    store.commit(commit).await.unwrap();
+    assert_eq!(store.raise_alert(alert("alone")).await.unwrap(), 2);
+    let all = store.alerts_after(0, 10).unwrap();
+    assert_eq!(all[1].record.detail, "alone");
+
+    let ack = |by: &str| Acknowledgement {
+        by: by.into(),
+        at: at("2025-03-03T10:00:00+08:00"),
+        note: format!("{by} is on it"),
+    };
+    assert_eq!(store.acknowledgement(2).unwrap(), None);
+    assert_eq!(store.acknowledge_alert(2, ack("ops-1")).await.unwrap(), ack("ops-1"));
+    // A second acknowledgement does not replace the first.
+    assert_eq!(store.acknowledge_alert(2, ack("ops-2")).await.unwrap(), ack("ops-1"));
+    assert_eq!(store.acknowledgement(2).unwrap(), Some(ack("ops-1")));
+    assert_eq!(store.acknowledgement(1).unwrap(), None);
+    assert!(matches!(
+        store.acknowledge_alert(9, ack("ops-1")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.acknowledgement(9).unwrap(), None);
 }
 
 pub async fn the_audit_chain_verifies<S: FullStore>(store: S) {

@@ -16,6 +16,7 @@
 //! | `p/` | `p/{referral}/{seq}` | the message's `o/` key, to list a referral's messages |
 //! | `d/` | `d/{seq}` | dead letters: the message's `o/` key |
 //! | `a/` | `a/{seq}` | alert |
+//! | `k/` | `k/{seq}` | an operator's acknowledgement of alert `seq` |
 //! | `u/` | `u/{seq}` | audit entry |
 //!
 //! Numbers are fixed-width hexadecimal so that byte order is numeric order;
@@ -113,6 +114,10 @@ pub(crate) fn referral_message(referral: &ReferralId, n: u64) -> Vec<u8> {
 
 pub(crate) fn dead(n: u64) -> Vec<u8> {
     format!("d/{}", seq(n)).into_bytes()
+}
+
+pub(crate) fn acknowledgement(n: u64) -> Vec<u8> {
+    format!("k/{n:016x}").into_bytes()
 }
 
 pub(crate) fn alert(n: u64) -> Vec<u8> {

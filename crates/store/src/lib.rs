@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
 use jiff::Timestamp;
-use mediation_core::alert::Alert;
+use mediation_core::alert::{Acknowledgement, Alert, AlertRecord};
 use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::Event;
@@ -99,6 +99,7 @@ struct Inner {
     stats: Arc<CommitStats>,
     gate: Arc<std::sync::Mutex<()>>,
     queued: std::sync::atomic::AtomicU64,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Drop for Inner {
@@ -177,12 +178,13 @@ impl SledStore {
         syncer.sync().map_err(|e| io(&e))?;
         let stats = Arc::new(CommitStats::default());
         let gate = Arc::new(std::sync::Mutex::new(()));
+        let failure = Arc::new(std::sync::Mutex::new(None));
         let writer = Writer {
             gate: Arc::clone(&gate),
             db: db.clone(),
             counters,
             syncer,
-            failed: None,
+            failure: Arc::clone(&failure),
             stats: Arc::clone(&stats),
             max_group: options.max_group.max(1),
         };
@@ -200,6 +202,7 @@ impl SledStore {
                 stats,
                 gate,
                 queued: std::sync::atomic::AtomicU64::new(0),
+                failure,
             }),
         })
     }
@@ -207,6 +210,16 @@ impl SledStore {
     /// The data directory.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Why the store stopped taking writes, if it has: after a failed flush
+    /// nothing more is acknowledged until the process restarts.
+    pub fn failure(&self) -> Option<String> {
+        self.inner
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Group-commit counters since open.
@@ -428,6 +441,32 @@ impl AlertLog for SledStore {
         let start = keys::alert(cursor.saturating_add(1));
         self.scan(self.inner.db.range(start..b"a0".to_vec()), limit)
     }
+
+    async fn raise_alert(&self, record: AlertRecord) -> Result<u64, StoreError> {
+        self.submit(Op::RaiseAlert(record)).await.map(|r| r.version)
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        seq: u64,
+        acknowledgement: Acknowledgement,
+    ) -> Result<Acknowledgement, StoreError> {
+        self.submit(Op::Acknowledge {
+            seq,
+            acknowledgement,
+        })
+        .await?;
+        self.acknowledgement(seq)?
+            .ok_or_else(|| StoreError::Corrupt(format!("acknowledgement of alert {seq}")))
+    }
+
+    fn acknowledgement(&self, seq: u64) -> Result<Option<Acknowledgement>, StoreError> {
+        let key = keys::acknowledgement(seq);
+        match self.inner.db.get(&key).map_err(unavailable)? {
+            Some(bytes) => decode(&key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 impl AuditLog for SledStore {
@@ -493,6 +532,13 @@ impl AuditLog for SledStore {
 }
 
 impl SledStore {
+    /// Stops the store taking writes, as a failed flush would; only for tests
+    /// of what the gateway does when its store fails.
+    #[doc(hidden)]
+    pub fn fail_for_test(&self, why: &str) {
+        *self.inner.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_owned());
+    }
+
     /// Runs `f` while the writer is held, so that operations sent meanwhile
     /// queue up and are taken as one group afterwards; only for tests of group
     /// commit.

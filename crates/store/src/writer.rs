@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 
 use jiff::Timestamp;
-use mediation_core::alert::{Alert, AlertRecord};
+use mediation_core::alert::{Acknowledgement, Alert, AlertRecord};
 use mediation_core::audit::{AuditEntry, AuditRecord};
 use mediation_core::store::{
     Commit, DeliveryOutcome, MessageId, PendingDelivery, Receipt, StoreError,
@@ -73,6 +73,11 @@ pub(crate) enum Op {
         at: Timestamp,
     },
     Audit(Vec<AuditRecord>),
+    RaiseAlert(AlertRecord),
+    Acknowledge {
+        seq: u64,
+        acknowledgement: Acknowledgement,
+    },
 }
 
 pub(crate) struct Request {
@@ -113,7 +118,8 @@ pub(crate) struct Writer {
     pub(crate) db: sled::Db,
     pub(crate) counters: Counters,
     pub(crate) syncer: Syncer,
-    pub(crate) failed: Option<String>,
+    /// Why the writer stopped accepting writes, shared with health checks.
+    pub(crate) failure: Arc<std::sync::Mutex<Option<String>>>,
     pub(crate) stats: Arc<CommitStats>,
     pub(crate) max_group: usize,
 }
@@ -133,8 +139,13 @@ impl Writer {
             let mut results: Vec<(oneshot::Sender<_>, Result<Receipt, StoreError>)> =
                 Vec::with_capacity(group.len());
             for request in group {
-                let result = match &self.failed {
-                    Some(why) => Err(StoreError::Unavailable(why.clone())),
+                let failed = self
+                    .failure
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                let result = match failed {
+                    Some(why) => Err(StoreError::Unavailable(why)),
                     None => self.apply(request.op),
                 };
                 results.push((request.reply, result));
@@ -147,7 +158,7 @@ impl Writer {
                 // process must restart and recover from what is on disk.
                 let why = format!("cannot make writes durable: {e}");
                 tracing::error!(error = %e, "store stopped accepting writes");
-                self.failed = Some(why.clone());
+                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
                 for (_, result) in &mut results {
                     if result.is_ok() {
                         *result = Err(StoreError::Unavailable(why.clone()));
@@ -182,6 +193,25 @@ impl Writer {
             Op::Audit(records) => {
                 append_audit(&mut batch, &mut counters, &records);
                 Receipt { version: 0 }
+            }
+            Op::RaiseAlert(record) => {
+                append_alerts(&mut batch, &mut counters, vec![record]);
+                Receipt {
+                    version: counters.alert_seq,
+                }
+            }
+            Op::Acknowledge {
+                seq,
+                acknowledgement,
+            } => {
+                if self.get(&keys::alert(seq))?.is_none() {
+                    return Err(StoreError::NotFound(format!("alert {seq}")));
+                }
+                // The first acknowledgement stands; the caller reads it back.
+                if self.get(&keys::acknowledgement(seq))?.is_none() {
+                    batch.insert(keys::acknowledgement(seq), encode(&acknowledgement));
+                }
+                Receipt { version: seq }
             }
         };
         // Counters travel in the same batch as what they number, and only when
