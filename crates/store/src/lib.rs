@@ -9,6 +9,7 @@
 //! The store records a schema version at creation and refuses to open a store
 //! with another one, or a sled database that is not a gateway store.
 
+pub mod archive;
 mod codec;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
