@@ -21,5 +21,5 @@ mod relay;
 mod transport;
 
 pub use policy::RetryPolicy;
-pub use relay::{Relay, RelayHandle, RelayOptions, TickReport};
+pub use relay::{DestinationBoard, DestinationHealth, Relay, RelayHandle, RelayOptions, TickReport};
 pub use transport::{DeliveryError, Transport};

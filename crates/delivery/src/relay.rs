@@ -9,7 +9,9 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use mediation_core::alert::{AlertKind, AlertRecord};
 use mediation_core::clock::Clock;
-use mediation_core::store::{DeliveryOutcome, MessageId, OutboxStore, PendingDelivery, StoreError};
+use mediation_core::store::{
+    AlertLog, DeliveryOutcome, MessageId, OutboxStore, PendingDelivery, StoreError,
+};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -28,6 +30,9 @@ pub struct RelayOptions {
     pub attempt_timeout: Duration,
     /// How long the loop sleeps when nothing is due and nobody wakes it.
     pub idle_poll: Duration,
+    /// Failed attempts in a row after which a destination is reported
+    /// unreachable: an alert is raised and health says so, until one succeeds.
+    pub unreachable_after: u32,
 }
 
 impl Default for RelayOptions {
@@ -38,6 +43,7 @@ impl Default for RelayOptions {
             per_destination_in_flight: 32,
             attempt_timeout: Duration::from_secs(10),
             idle_poll: Duration::from_secs(1),
+            unreachable_after: 5,
         }
     }
 }
@@ -62,6 +68,87 @@ impl RelayHandle {
     }
 }
 
+/// How deliveries to one destination have been going.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationHealth {
+    pub destination: String,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    /// When the current run of failures began.
+    pub failing_since: Option<Timestamp>,
+    pub last_success: Option<Timestamp>,
+    /// The failures reached [`RelayOptions::unreachable_after`].
+    pub unreachable: bool,
+}
+
+/// Every destination the relay has tried, by key.
+#[derive(Debug, Clone, Default)]
+pub struct DestinationBoard {
+    inner: Arc<Mutex<HashMap<String, DestinationHealth>>>,
+}
+
+impl DestinationBoard {
+    pub fn snapshot(&self) -> Vec<DestinationHealth> {
+        let board = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<DestinationHealth> = board.values().cloned().collect();
+        all.sort_by(|a, b| a.destination.cmp(&b.destination));
+        all
+    }
+
+    /// Whether the destination whose key starts with `prefix` (a partner's
+    /// key, say) is currently unreachable.
+    pub fn unreachable(&self, prefix: &str) -> Vec<DestinationHealth> {
+        self.snapshot()
+            .into_iter()
+            .filter(|d| d.unreachable && d.destination.starts_with(prefix))
+            .collect()
+    }
+
+    /// Records an attempt; returns true when this failure made the destination
+    /// unreachable (so the caller raises the alert exactly once).
+    fn record(
+        &self,
+        destination: &str,
+        error: Option<&str>,
+        now: Timestamp,
+        unreachable_after: u32,
+    ) -> bool {
+        let mut board = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let health = board
+            .entry(destination.to_owned())
+            .or_insert_with(|| DestinationHealth {
+                destination: destination.to_owned(),
+                consecutive_failures: 0,
+                last_error: None,
+                failing_since: None,
+                last_success: None,
+                unreachable: false,
+            });
+        match error {
+            None => {
+                if health.unreachable {
+                    tracing::info!(%destination, "destination reachable again");
+                }
+                health.consecutive_failures = 0;
+                health.failing_since = None;
+                health.last_success = Some(now);
+                health.unreachable = false;
+                false
+            }
+            Some(error) => {
+                health.consecutive_failures += 1;
+                health.last_error = Some(error.to_owned());
+                health.failing_since.get_or_insert(now);
+                let became = !health.unreachable
+                    && health.consecutive_failures >= unreachable_after.max(1);
+                health.unreachable |= became;
+                became
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct InFlight {
     messages: HashSet<MessageId>,
@@ -78,11 +165,12 @@ pub struct Relay<S, T> {
     in_flight: Arc<Mutex<InFlight>>,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
     wake: Arc<Notify>,
+    board: DestinationBoard,
 }
 
 impl<S, T> Relay<S, T>
 where
-    S: OutboxStore + Clone + 'static,
+    S: OutboxStore + AlertLog + Clone + 'static,
     T: Transport,
 {
     pub fn new(store: S, transport: Arc<T>, clock: Arc<dyn Clock>, options: RelayOptions) -> Self {
@@ -94,7 +182,13 @@ where
             in_flight: Arc::default(),
             tasks: tokio::sync::Mutex::new(JoinSet::new()),
             wake: Arc::new(Notify::new()),
+            board: DestinationBoard::default(),
         }
+    }
+
+    /// How each destination has been answering.
+    pub fn destinations(&self) -> DestinationBoard {
+        self.board.clone()
     }
 
     pub fn handle(&self) -> RelayHandle {
@@ -140,6 +234,8 @@ where
                 timeout: self.options.attempt_timeout,
                 in_flight: Arc::clone(&self.in_flight),
                 wake: Arc::clone(&self.wake),
+                board: self.board.clone(),
+                unreachable_after: self.options.unreachable_after,
             };
             tasks.spawn(attempt.run(delivery, destination));
         }
@@ -211,10 +307,13 @@ struct Attempt<S, T> {
     timeout: Duration,
     in_flight: Arc<Mutex<InFlight>>,
     wake: Arc<Notify>,
+    board: DestinationBoard,
+    unreachable_after: u32,
 }
 
-impl<S: OutboxStore + 'static, T: Transport> Attempt<S, T> {
+impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
     async fn run(self, delivery: PendingDelivery, destination: String) {
+        let started = std::time::Instant::now();
         let result =
             match tokio::time::timeout(self.timeout, self.transport.deliver(&delivery)).await {
                 Ok(result) => result,
@@ -225,6 +324,8 @@ impl<S: OutboxStore + 'static, T: Transport> Attempt<S, T> {
             };
         let now = self.clock.now();
         let outcome = self.outcome(&delivery, result, now);
+        self.observe(&delivery, &destination, &outcome, started.elapsed(), now)
+            .await;
         match &outcome {
             DeliveryOutcome::Delivered => {
                 tracing::debug!(message = %delivery.id, %destination, referral = %delivery.message.referral, "delivered");
@@ -250,6 +351,54 @@ impl<S: OutboxStore + 'static, T: Transport> Attempt<S, T> {
         }
         // The lane's next message may be due now.
         self.wake.notify_one();
+    }
+
+    /// Counts the attempt, and keeps the destination's health, raising an
+    /// alert when it has just become unreachable.
+    async fn observe(
+        &self,
+        delivery: &PendingDelivery,
+        destination: &str,
+        outcome: &DeliveryOutcome,
+        took: Duration,
+        now: Timestamp,
+    ) {
+        let (label, error) = match outcome {
+            DeliveryOutcome::Delivered => ("delivered", None),
+            DeliveryOutcome::Retry { error, .. } => ("retry", Some(error.as_str())),
+            DeliveryOutcome::Dead { error, .. } => ("dead", Some(error.as_str())),
+        };
+        let label_destination = delivery.message.destination.key();
+        metrics::counter!("gateway_delivery_attempts_total", "destination" => label_destination.clone(), "outcome" => label)
+            .increment(1);
+        metrics::histogram!("gateway_delivery_seconds", "destination" => label_destination.clone())
+            .record(took.as_secs_f64());
+        if error.is_some() {
+            metrics::counter!("gateway_delivery_failures_total", "destination" => label_destination)
+                .increment(1);
+        }
+        if !self
+            .board
+            .record(destination, error, now, self.unreachable_after)
+        {
+            return;
+        }
+        let record = AlertRecord {
+            kind: AlertKind::DestinationUnreachable,
+            raised_at: now,
+            referral: None,
+            due_at: None,
+            detail: format!(
+                "{} failed {} attempts in a row; last error: {}",
+                delivery.message.destination,
+                self.unreachable_after,
+                error.unwrap_or_default()
+            ),
+        };
+        tracing::warn!(%destination, "destination unreachable");
+        if let Err(error) = self.store.raise_alert(record).await {
+            tracing::error!(%error, %destination, "cannot raise the unreachable alert");
+        }
     }
 
     fn outcome(

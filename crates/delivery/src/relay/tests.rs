@@ -427,3 +427,48 @@ async fn the_loop_runs_until_shut_down() {
     stop.send(()).unwrap();
     running.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_failing_in_a_row_is_reported_unreachable_once_until_it_answers() {
+    let h = Harness::new();
+    enqueue(&h.store, &referral(40), &[(ccpit(), "x1")]).await;
+    enqueue(&h.store, &referral(41), &[(court(), "y1")]).await;
+    h.transport.set(&ccpit(), Mode::Down);
+    let options = RelayOptions {
+        unreachable_after: 3,
+        retry: RetryPolicy {
+            max_attempts: 100,
+            ..Harness::no_jitter().retry
+        },
+        ..Harness::no_jitter()
+    };
+    let relay = h.relay(options);
+    let board = relay.destinations();
+    let unreachable_alerts = || {
+        h.store
+            .alerts_after(0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.record.kind == AlertKind::DestinationUnreachable)
+            .count()
+    };
+    for attempt in 1..=5 {
+        relay.drain().await.unwrap();
+        let ccpit_health = board.unreachable("partner:");
+        assert_eq!(ccpit_health.is_empty(), attempt < 3, "after attempt {attempt}");
+        h.clock.advance(SignedDuration::from_hours(1));
+    }
+    assert_eq!(unreachable_alerts(), 1, "raised once, not on every failure");
+    let health = board.snapshot();
+    let ccpit_health = health.iter().find(|d| d.destination == ccpit().key()).unwrap();
+    assert_eq!(ccpit_health.consecutive_failures, 5);
+    assert_eq!(ccpit_health.last_error.as_deref(), Some("connection refused"));
+    let court_health = health.iter().find(|d| d.destination == court().key()).unwrap();
+    assert!(!court_health.unreachable && court_health.last_success.is_some());
+
+    h.transport.set(&ccpit(), Mode::Up);
+    relay.drain().await.unwrap();
+    assert!(board.unreachable("partner:").is_empty());
+    assert_eq!(h.transport.received_by(&ccpit()), ["x1"]);
+    assert_eq!(unreachable_alerts(), 1);
+}
