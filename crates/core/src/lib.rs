@@ -35,6 +35,7 @@ pub mod outcome;
 pub mod particulars;
 pub mod partner;
 pub mod routing;
+pub mod statistics;
 pub mod store;
 pub mod text;
 pub mod timer;

@@ -21,5 +21,7 @@ mod relay;
 mod transport;
 
 pub use policy::RetryPolicy;
-pub use relay::{DestinationBoard, DestinationHealth, Relay, RelayHandle, RelayOptions, TickReport};
+pub use relay::{
+    DestinationBoard, DestinationHealth, Relay, RelayHandle, RelayOptions, TickReport,
+};
 pub use transport::{DeliveryError, Transport};

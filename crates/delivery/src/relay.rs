@@ -140,8 +140,8 @@ impl DestinationBoard {
                 health.consecutive_failures += 1;
                 health.last_error = Some(error.to_owned());
                 health.failing_since.get_or_insert(now);
-                let became = !health.unreachable
-                    && health.consecutive_failures >= unreachable_after.max(1);
+                let became =
+                    !health.unreachable && health.consecutive_failures >= unreachable_after.max(1);
                 health.unreachable |= became;
                 became
             }

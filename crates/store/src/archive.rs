@@ -288,13 +288,13 @@ fn import_into(
                     digest: digest.as_str().to_owned(),
                     source,
                 };
-                let mut upload = documents
-                    .begin(digest.clone(), size)
-                    .map_err(document)?;
+                let mut upload = documents.begin(digest.clone(), size).map_err(document)?;
                 let mut buffer = vec![0; 64 * 1024];
                 let mut left = size;
                 while left > 0 {
-                    let n = buffer.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let n = buffer
+                        .len()
+                        .min(usize::try_from(left).unwrap_or(usize::MAX));
                     reader.take(&mut buffer[..n])?;
                     upload.write(&buffer[..n]).map_err(document)?;
                     left -= n as u64;
@@ -391,7 +391,10 @@ mod tests {
             imported.acknowledgement(2).unwrap(),
             store.acknowledgement(2).unwrap()
         );
-        assert_eq!(imported.verify_audit().unwrap(), store.verify_audit().unwrap());
+        assert_eq!(
+            imported.verify_audit().unwrap(),
+            store.verify_audit().unwrap()
+        );
         assert!(documents_b.contains(&digest));
         // The imported store keeps numbering where the old one stopped.
         let next = imported

@@ -428,9 +428,15 @@ pub async fn alerts_are_raised_alone_and_acknowledged_once<S: FullStore>(store: 
         note: format!("{by} is on it"),
     };
     assert_eq!(store.acknowledgement(2).unwrap(), None);
-    assert_eq!(store.acknowledge_alert(2, ack("ops-1")).await.unwrap(), ack("ops-1"));
+    assert_eq!(
+        store.acknowledge_alert(2, ack("ops-1")).await.unwrap(),
+        ack("ops-1")
+    );
     // A second acknowledgement does not replace the first.
-    assert_eq!(store.acknowledge_alert(2, ack("ops-2")).await.unwrap(), ack("ops-1"));
+    assert_eq!(
+        store.acknowledge_alert(2, ack("ops-2")).await.unwrap(),
+        ack("ops-1")
+    );
     assert_eq!(store.acknowledgement(2).unwrap(), Some(ack("ops-1")));
     assert_eq!(store.acknowledgement(1).unwrap(), None);
     assert!(matches!(

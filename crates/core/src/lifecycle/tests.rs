@@ -907,3 +907,87 @@ fn a_direct_intake_is_checked_and_never_routed() {
         Err(TransitionError::NotAllowed { .. })
     ));
 }
+
+#[test]
+fn statistics_count_each_organisations_outcomes_and_medians_within_the_period() {
+    use crate::statistics::{Period, Statistics};
+    let histories: Vec<Vec<Event>> = [
+        Status::Agreed,
+        Status::Agreed,
+        Status::MediationFailed,
+        Status::Declined,
+        Status::AcceptanceOverdue,
+        Status::MediationOverdue,
+        Status::AwaitingAcceptance,
+        Status::Recalled,
+    ]
+    .into_iter()
+    .map(|s| Story::in_status(s).history)
+    .collect();
+    let agreed_then_performed = Story::agreed()
+        .then(|r, _, _| {
+            r.record_performance(
+                PerformanceReport {
+                    status: PerformanceStatus::PerformedVoluntarily,
+                    note: None,
+                },
+                at(SOON),
+            )
+        })
+        .history;
+    let whole = Period {
+        from: at(RECEIVED),
+        to: at(LATE)
+            .checked_add(jiff::SignedDuration::from_hours(1))
+            .unwrap(),
+    };
+    let mut stats = Statistics::new(whole);
+    for history in histories.iter().chain([&agreed_then_performed]) {
+        stats.add(history);
+    }
+    let rows: Vec<_> = stats.organisations().collect();
+    assert_eq!(rows.len(), 1, "every story routes to organisation A");
+    let (partner, organisation, tally) = rows[0];
+    assert_eq!((*partner, organisation), (Partner::Ccpit, &org_a()));
+    assert_eq!(tally.referrals, 8, "all but the recalled one were routed");
+    assert_eq!(tally.accepted, 5);
+    assert_eq!(tally.declined, 1);
+    assert_eq!(tally.agreements, 3);
+    assert_eq!(tally.failures, 1);
+    assert_eq!(tally.success_rate(), Some(0.75));
+    assert_eq!(tally.acceptance_breaches, 1);
+    assert_eq!(tally.mediation_breaches, 1);
+    assert_eq!(tally.breaches(), 2);
+    assert_eq!(tally.voluntarily_performed, 1);
+    assert_eq!(
+        tally.median_time_to_accept(),
+        Some(at(ACCEPTED).duration_since(at(ROUTED)))
+    );
+    assert_eq!(
+        tally.median_mediation_duration(),
+        Some(at(SOON).duration_since(at(ACCEPTED)))
+    );
+    assert_eq!(stats.partners()[&Partner::Ccpit], *tally);
+
+    // A period after the acceptances but covering the outcomes counts the
+    // outcomes and their durations, and no offers.
+    let later = Period {
+        from: at(ACCEPTED)
+            .checked_add(jiff::SignedDuration::from_secs(1))
+            .unwrap(),
+        to: whole.to,
+    };
+    let mut stats = Statistics::new(later);
+    for history in &histories {
+        stats.add(history);
+    }
+    let (_, _, tally) = stats.organisations().next().unwrap();
+    assert_eq!(
+        (tally.referrals, tally.accepted, tally.agreements),
+        (0, 0, 2)
+    );
+    assert_eq!(
+        tally.median_mediation_duration(),
+        Some(at(SOON).duration_since(at(ACCEPTED)))
+    );
+}

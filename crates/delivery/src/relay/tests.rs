@@ -455,15 +455,28 @@ async fn a_destination_failing_in_a_row_is_reported_unreachable_once_until_it_an
     for attempt in 1..=5 {
         relay.drain().await.unwrap();
         let ccpit_health = board.unreachable("partner:");
-        assert_eq!(ccpit_health.is_empty(), attempt < 3, "after attempt {attempt}");
+        assert_eq!(
+            ccpit_health.is_empty(),
+            attempt < 3,
+            "after attempt {attempt}"
+        );
         h.clock.advance(SignedDuration::from_hours(1));
     }
     assert_eq!(unreachable_alerts(), 1, "raised once, not on every failure");
     let health = board.snapshot();
-    let ccpit_health = health.iter().find(|d| d.destination == ccpit().key()).unwrap();
+    let ccpit_health = health
+        .iter()
+        .find(|d| d.destination == ccpit().key())
+        .unwrap();
     assert_eq!(ccpit_health.consecutive_failures, 5);
-    assert_eq!(ccpit_health.last_error.as_deref(), Some("connection refused"));
-    let court_health = health.iter().find(|d| d.destination == court().key()).unwrap();
+    assert_eq!(
+        ccpit_health.last_error.as_deref(),
+        Some("connection refused")
+    );
+    let court_health = health
+        .iter()
+        .find(|d| d.destination == court().key())
+        .unwrap();
     assert!(!court_health.unreachable && court_health.last_success.is_some());
 
     h.transport.set(&ccpit(), Mode::Up);

@@ -1,0 +1,224 @@
+//! How each partner's organisations did over a period, computed from
+//! referrals' histories: what the operator's statistics call reports.
+//!
+//! An event counts when it happened within the period, so a referral routed in
+//! March and settled in April adds to March's referrals and April's
+//! agreements. The durations belong to the period of the event that ends them:
+//! the time to accept to the acceptance, the mediation's length to its
+//! outcome.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::ids::OrganisationId;
+use crate::lifecycle::{Change, Event};
+use crate::outcome::PerformanceStatus;
+use crate::partner::Partner;
+
+/// The half-open period `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+impl Period {
+    pub fn contains(&self, at: Timestamp) -> bool {
+        self.from <= at && at < self.to
+    }
+}
+
+/// One organisation's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tally {
+    /// Offers: each time a referral was routed to the organisation.
+    pub referrals: u64,
+    pub accepted: u64,
+    pub declined: u64,
+    pub agreements: u64,
+    /// Mediations that ended without agreement, sham-mediation reports
+    /// included.
+    pub failures: u64,
+    pub acceptance_breaches: u64,
+    pub mediation_breaches: u64,
+    /// Agreements reported performed in full without enforcement.
+    pub voluntarily_performed: u64,
+    times_to_accept: Vec<SignedDuration>,
+    mediation_durations: Vec<SignedDuration>,
+}
+
+impl Tally {
+    /// Agreements among mediations that ended; `None` when none ended.
+    pub fn success_rate(&self) -> Option<f64> {
+        let ended = self.agreements + self.failures;
+        (ended > 0).then(|| self.agreements as f64 / ended as f64)
+    }
+
+    pub fn median_time_to_accept(&self) -> Option<SignedDuration> {
+        median(&self.times_to_accept)
+    }
+
+    /// From acceptance to agreement or failure, appraisal time included.
+    pub fn median_mediation_duration(&self) -> Option<SignedDuration> {
+        median(&self.mediation_durations)
+    }
+
+    pub fn breaches(&self) -> u64 {
+        self.acceptance_breaches + self.mediation_breaches
+    }
+
+    fn merge(&mut self, other: &Tally) {
+        self.referrals += other.referrals;
+        self.accepted += other.accepted;
+        self.declined += other.declined;
+        self.agreements += other.agreements;
+        self.failures += other.failures;
+        self.acceptance_breaches += other.acceptance_breaches;
+        self.mediation_breaches += other.mediation_breaches;
+        self.voluntarily_performed += other.voluntarily_performed;
+        self.times_to_accept.extend(&other.times_to_accept);
+        self.mediation_durations.extend(&other.mediation_durations);
+    }
+}
+
+/// The lower median, so that it is always a duration that occurred.
+fn median(values: &[SignedDuration]) -> Option<SignedDuration> {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    sorted.get(sorted.len().checked_sub(1)? / 2).copied()
+}
+
+/// Figures per organisation, built one history at a time.
+#[derive(Debug, Clone)]
+pub struct Statistics {
+    period: Period,
+    by_organisation: BTreeMap<(Partner, OrganisationId), Tally>,
+}
+
+impl Statistics {
+    pub fn new(period: Period) -> Self {
+        Self {
+            period,
+            by_organisation: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one referral's history.
+    pub fn add(&mut self, events: &[Event]) {
+        let mut current: Option<(Partner, OrganisationId)> = None;
+        let mut routed_at = None;
+        let mut accepted_at = None;
+        for event in events {
+            let within = self.period.contains(event.at);
+            match &event.change {
+                Change::Routed { assignment, .. } => {
+                    current = Some((assignment.partner, assignment.organisation.clone()));
+                    routed_at = Some(event.at);
+                    accepted_at = None;
+                }
+                Change::TakenDirectly { assignment } => {
+                    current = Some((assignment.partner, assignment.organisation.clone()));
+                    accepted_at = Some(event.at);
+                }
+                _ => {}
+            }
+            let Some(key) = current.clone() else {
+                continue;
+            };
+            if !within {
+                if matches!(event.change, Change::Accepted { .. }) {
+                    accepted_at = Some(event.at);
+                }
+                continue;
+            }
+            let tally = self.by_organisation.entry(key).or_default();
+            match &event.change {
+                Change::Routed { .. } => tally.referrals += 1,
+                Change::Accepted { .. } => {
+                    tally.accepted += 1;
+                    if let Some(routed) = routed_at {
+                        tally.times_to_accept.push(event.at.duration_since(routed));
+                    }
+                    accepted_at = Some(event.at);
+                }
+                Change::Declined { .. } => tally.declined += 1,
+                Change::AcceptanceOverdue { .. } => tally.acceptance_breaches += 1,
+                Change::MediationOverdue { .. } => tally.mediation_breaches += 1,
+                Change::AgreementReached { .. } => {
+                    tally.agreements += 1;
+                    if let Some(accepted) = accepted_at {
+                        tally
+                            .mediation_durations
+                            .push(event.at.duration_since(accepted));
+                    }
+                }
+                Change::MediationFailed { .. } | Change::ShamMediationSuspected { .. } => {
+                    tally.failures += 1;
+                    if let Some(accepted) = accepted_at {
+                        tally
+                            .mediation_durations
+                            .push(event.at.duration_since(accepted));
+                    }
+                }
+                Change::PerformanceRecorded { report }
+                    if report.status == PerformanceStatus::PerformedVoluntarily =>
+                {
+                    tally.voluntarily_performed += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Each organisation with anything in the period, by partner then id.
+    pub fn organisations(&self) -> impl Iterator<Item = (&Partner, &OrganisationId, &Tally)> {
+        self.by_organisation.iter().map(|((p, o), t)| (p, o, t))
+    }
+
+    /// Every organisation of each partner together.
+    pub fn partners(&self) -> BTreeMap<Partner, Tally> {
+        let mut partners: BTreeMap<Partner, Tally> = BTreeMap::new();
+        for ((partner, _), tally) in &self.by_organisation {
+            partners.entry(*partner).or_default().merge(tally);
+        }
+        partners
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::at;
+
+    fn period() -> Period {
+        Period {
+            from: at("2025-03-01T00:00:00+08:00"),
+            to: at("2025-04-01T00:00:00+08:00"),
+        }
+    }
+
+    fn hours(h: i64) -> SignedDuration {
+        SignedDuration::from_hours(h)
+    }
+
+    #[test]
+    fn median_is_the_lower_middle_and_none_when_empty() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[hours(5)]), Some(hours(5)));
+        assert_eq!(median(&[hours(9), hours(1), hours(5)]), Some(hours(5)));
+        assert_eq!(
+            median(&[hours(9), hours(1), hours(5), hours(7)]),
+            Some(hours(5))
+        );
+    }
+
+    #[test]
+    fn an_empty_tally_has_no_rate_and_no_medians() {
+        let tally = Tally::default();
+        assert_eq!(tally.success_rate(), None);
+        assert_eq!(tally.median_time_to_accept(), None);
+        assert!(period().contains(at("2025-03-01T00:00:00+08:00")));
+        assert!(!period().contains(at("2025-04-01T00:00:00+08:00")));
+    }
+}
