@@ -11,6 +11,7 @@ const FILES: &[&str] = &[
     "mediation/labour/v1/labour.proto",
     "mediation/traffic/v1/traffic.proto",
     "mediation/documents/v1/documents.proto",
+    "mediation/operations/v1/operations.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

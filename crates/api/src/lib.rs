@@ -11,6 +11,7 @@ pub mod documents;
 pub mod guard;
 pub mod labour;
 pub mod limits;
+pub mod operations;
 pub mod outbound;
 mod partner;
 pub mod status;

@@ -19,6 +19,12 @@ pub mod documents {
     }
 }
 
+pub mod operations {
+    pub mod v1 {
+        tonic::include_proto!("mediation.operations.v1");
+    }
+}
+
 pub mod labour {
     pub mod v1 {
         tonic::include_proto!("mediation.labour.v1");

@@ -16,6 +16,7 @@ use mediation_api::court::{CourtService, CourtTransport};
 use mediation_api::documents::DocumentsService;
 use mediation_api::guard::{AuditProgress, AuditSink, Guard, GuardLayer, write_call_audit};
 use mediation_api::labour::{LabourService, LabourTransport};
+use mediation_api::operations::OperationsService;
 use mediation_api::traffic::{TrafficService, TrafficTransport};
 use mediation_api::transport::Destinations;
 use mediation_calendar::Calendar;
@@ -27,6 +28,7 @@ use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGatewayServer;
 use mediation_proto::court::v1::court_gateway_server::CourtGatewayServer;
 use mediation_proto::documents::v1::documents_server::DocumentsServer;
 use mediation_proto::labour::v1::labour_gateway_server::LabourGatewayServer;
+use mediation_proto::operations::v1::operations_server::OperationsServer;
 use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGatewayServer;
 use mediation_security::Tenants;
 use mediation_service::{DeadlineEngine, Gateway};
@@ -45,6 +47,7 @@ pub const SERVICES: &[&str] = &[
     "mediation.labour.v1.LabourGateway",
     "mediation.traffic.v1.TrafficGateway",
     "mediation.documents.v1.Documents",
+    "mediation.operations.v1.Operations",
 ];
 
 /// Every part of a running gateway.
@@ -246,6 +249,14 @@ impl Assembly {
             .add_service(
                 DocumentsServer::new(DocumentsService::new(Arc::clone(g), docs.clone()))
                     .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                OperationsServer::new(OperationsService::new(
+                    Arc::clone(g),
+                    self.relay.destinations(),
+                    wake.clone(),
+                ))
+                .max_decoding_message_size(max_message),
             )
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
             .await;

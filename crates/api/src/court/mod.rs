@@ -7,7 +7,7 @@ mod notice;
 mod particulars;
 mod service;
 mod transport;
-mod view;
+pub(crate) mod view;
 mod webhook;
 
 pub use bundle::bundle_from_wire;

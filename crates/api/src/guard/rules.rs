@@ -17,6 +17,8 @@ pub enum Access {
     Platform(Partner),
     /// Court systems and partner platforms: case materials.
     CourtsAndPlatforms,
+    /// Operators only: the operations service.
+    Operators,
     /// Any authenticated tenant: reflection.
     Anyone,
     /// Nobody.
@@ -28,6 +30,7 @@ impl Access {
         match (self, role) {
             (Access::Public | Access::Anyone, _) => true,
             (Access::Courts, Role::CourtSystem { .. }) => true,
+            (Access::Operators, Role::Operator) => true,
             (Access::CourtsAndOperators, Role::CourtSystem { .. } | Role::Operator) => true,
             (Access::Platform(p), Role::Platform { partner, .. }) => p == *partner,
             (Access::CourtsAndPlatforms, Role::CourtSystem { .. } | Role::Platform { .. }) => true,
@@ -50,6 +53,7 @@ pub fn access_for(path: &str) -> Access {
         ("mediation.labour.v1.LabourGateway", _) => Access::Platform(Partner::LabourArbitration),
         ("mediation.traffic.v1.TrafficGateway", _) => Access::Platform(Partner::RoadTraffic),
         ("mediation.documents.v1.Documents", _) => Access::CourtsAndPlatforms,
+        ("mediation.operations.v1.Operations", _) => Access::Operators,
         _ => Access::Denied,
     }
 }
@@ -72,6 +76,9 @@ mod tests {
         };
         assert!(access_for("/mediation.labour.v1.LabourGateway/AcceptDispute").allows(&labour));
         assert!(!access_for("/mediation.ccpit.v1.CcpitGateway/AcceptCase").allows(&labour));
+        let ops = "/mediation.operations.v1.Operations/ReplayDeadLetter";
+        assert!(access_for(ops).allows(&Role::Operator));
+        assert!(!access_for(ops).allows(&labour));
         assert_eq!(access_for("/some.Other/Method"), Access::Denied);
         assert_eq!(access_for("nonsense"), Access::Denied);
         assert_eq!(access_for("/grpc.health.v1.Health/Check"), Access::Public);

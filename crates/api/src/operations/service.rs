@@ -1,0 +1,472 @@
+//! `Operations`, for tenants with the operator role.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use mediation_core::alert::{Acknowledgement, Alert, AlertKind};
+use mediation_core::ids::ReferralId;
+use mediation_core::lifecycle::Referral;
+use mediation_core::partner::Partner;
+use mediation_core::statistics::{Period, Statistics};
+use mediation_core::store::{
+    AlertLog, AuditLog, MessageId, OutboxStore, ReferralStore, StoreError,
+};
+use mediation_delivery::{DestinationBoard, RelayHandle};
+use mediation_proto::operations::v1 as pb;
+use mediation_proto::operations::v1::operations_server::Operations;
+use mediation_service::Gateway;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::wire;
+use crate::court::view::summary;
+use crate::guard::take;
+use crate::status::{from_service, invalid_field};
+use crate::time::from_wire;
+
+/// Alerts read from the store per page of a watch.
+const PAGE: usize = 256;
+/// An acknowledgement's note, in characters.
+const MAX_NOTE: usize = 2_000;
+/// Referrals read per page while computing statistics.
+const STATISTICS_PAGE: usize = 1_000;
+
+/// The operators' gRPC service.
+#[derive(Debug)]
+pub struct OperationsService<S> {
+    gateway: Arc<Gateway<S>>,
+    destinations: DestinationBoard,
+    relay: Option<RelayHandle>,
+    /// How often a following watch looks for new alerts.
+    follow_poll: Duration,
+}
+
+impl<S> OperationsService<S> {
+    pub fn new(
+        gateway: Arc<Gateway<S>>,
+        destinations: DestinationBoard,
+        relay: Option<RelayHandle>,
+    ) -> Self {
+        Self {
+            gateway,
+            destinations,
+            relay,
+            follow_poll: Duration::from_millis(200),
+        }
+    }
+
+    /// How often a following watch looks for new alerts; 200 ms by default.
+    pub fn with_follow_poll(mut self, every: Duration) -> Self {
+        self.follow_poll = every;
+        self
+    }
+}
+
+fn store_error(e: StoreError) -> Status {
+    from_service(&e.into())
+}
+
+fn referral_id(field: &str, value: &str) -> Result<ReferralId, Status> {
+    value
+        .parse()
+        .map_err(|e: mediation_core::error::Invalid| invalid_field(field, e.to_string()))
+}
+
+type AlertStream = Pin<Box<dyn Stream<Item = Result<pb::Alert, Status>> + Send>>;
+
+impl<S> OperationsService<S>
+where
+    S: ReferralStore + OutboxStore + AlertLog + AuditLog + Clone + 'static,
+{
+    fn store(&self) -> &S {
+        self.gateway.store()
+    }
+
+    fn with_acknowledgement(store: &S, alert: &Alert) -> Result<pb::Alert, Status> {
+        let ack = store.acknowledgement(alert.seq).map_err(store_error)?;
+        Ok(wire::alert(alert, ack.as_ref()))
+    }
+
+    fn referral(
+        &self,
+        id: &ReferralId,
+    ) -> Result<Option<(Referral, Vec<mediation_core::lifecycle::Event>)>, Status> {
+        let Some(history) = self.store().history(id).map_err(store_error)? else {
+            return Ok(None);
+        };
+        let referral = Referral::replay(&history)
+            .map_err(|e| Status::internal(format!("stored history cannot be read: {e}")))?;
+        Ok(Some((referral, history)))
+    }
+}
+
+#[tonic::async_trait]
+impl<S> Operations for OperationsService<S>
+where
+    S: ReferralStore + OutboxStore + AlertLog + AuditLog + Clone + 'static,
+{
+    type WatchAlertsStream = AlertStream;
+
+    async fn watch_alerts(
+        &self,
+        request: Request<pb::WatchAlertsRequest>,
+    ) -> Result<Response<Self::WatchAlertsStream>, Status> {
+        let (_, request) = take(request)?;
+        let mut kinds = Vec::new();
+        for (i, raw) in request.kinds.iter().enumerate() {
+            let kind = pb::AlertKind::try_from(*raw)
+                .ok()
+                .and_then(wire::kind_from_wire)
+                .ok_or_else(|| {
+                    invalid_field(&format!("kinds[{i}]"), format!("unknown alert kind {raw}"))
+                })?;
+            kinds.push(kind);
+        }
+        let store = self.store().clone();
+        let follow = request.follow;
+        let poll = self.follow_poll;
+        let mut cursor = request.after_seq;
+        let wanted = move |kind: AlertKind| kinds.is_empty() || kinds.contains(&kind);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::Alert, Status>>(PAGE);
+        tokio::spawn(async move {
+            loop {
+                let page = match store.alerts_after(cursor, PAGE) {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(store_error(e))).await;
+                        return;
+                    }
+                };
+                let full = page.len() == PAGE;
+                for alert in &page {
+                    cursor = alert.seq;
+                    if !wanted(alert.record.kind) {
+                        continue;
+                    }
+                    let item = Self::with_acknowledgement(&store, alert);
+                    if tx.send(item).await.is_err() {
+                        // The watcher went away.
+                        return;
+                    }
+                }
+                if full {
+                    continue;
+                }
+                if !follow {
+                    return;
+                }
+                tokio::select! {
+                    () = tx.closed() => return,
+                    () = tokio::time::sleep(poll) => {}
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        request: Request<pb::AcknowledgeAlertRequest>,
+    ) -> Result<Response<pb::AcknowledgeAlertResponse>, Status> {
+        let (call, request) = take(request)?;
+        if request.seq == 0 {
+            return Err(invalid_field("seq", "alerts are numbered from 1"));
+        }
+        let note = request.note.trim();
+        if note.chars().count() > MAX_NOTE {
+            return Err(invalid_field(
+                "note",
+                format!("at most {MAX_NOTE} characters"),
+            ));
+        }
+        let acknowledgement = Acknowledgement {
+            by: call.caller.actor(),
+            at: self.gateway.clock().now(),
+            note: note.to_owned(),
+        };
+        self.store()
+            .acknowledge_alert(request.seq, acknowledgement)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => Status::not_found(format!("no alert {}", request.seq)),
+                other => store_error(other),
+            })?;
+        let alert = self
+            .store()
+            .alerts_after(request.seq - 1, 1)
+            .map_err(store_error)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Status::not_found(format!("no alert {}", request.seq)))?;
+        if let Some(referral) = &alert.record.referral {
+            call.concerns(referral);
+        }
+        Ok(Response::new(pb::AcknowledgeAlertResponse {
+            alert: Some(Self::with_acknowledgement(self.store(), &alert)?),
+        }))
+    }
+
+    async fn list_open_breaches(
+        &self,
+        request: Request<pb::ListOpenBreachesRequest>,
+    ) -> Result<Response<pb::ListOpenBreachesResponse>, Status> {
+        let _ = take(request)?;
+        let mut breaches = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let page = self
+                .store()
+                .alerts_after(cursor, PAGE)
+                .map_err(store_error)?;
+            let Some(last) = page.last() else { break };
+            cursor = last.seq;
+            for alert in page.iter().filter(|a| a.record.kind.is_breach()) {
+                if self
+                    .store()
+                    .acknowledgement(alert.seq)
+                    .map_err(store_error)?
+                    .is_some()
+                {
+                    continue;
+                }
+                let referral = match &alert.record.referral {
+                    Some(id) => self.referral(id)?.map(|(r, _)| r),
+                    None => None,
+                };
+                breaches.push(pb::OpenBreach {
+                    alert: Some(wire::alert(alert, None)),
+                    referral_status: referral
+                        .as_ref()
+                        .map(|r| r.status().as_str().to_owned())
+                        .unwrap_or_default(),
+                    organisation: referral
+                        .as_ref()
+                        .and_then(|r| r.assignment())
+                        .map(|a| a.organisation.to_string())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        Ok(Response::new(pb::ListOpenBreachesResponse { breaches }))
+    }
+
+    async fn get_referral_timeline(
+        &self,
+        request: Request<pb::GetReferralTimelineRequest>,
+    ) -> Result<Response<pb::GetReferralTimelineResponse>, Status> {
+        let (call, request) = take(request)?;
+        let id = referral_id("referral_id", &request.referral_id)?;
+        call.concerns(&id);
+        let (referral, history) = self
+            .referral(&id)?
+            .ok_or_else(|| Status::not_found("referral not found"))?;
+        let waiting = self
+            .store()
+            .pending_messages(&id)
+            .map_err(store_error)?
+            .iter()
+            .map(wire::message)
+            .collect();
+        let assignment = referral.assignment();
+        Ok(Response::new(pb::GetReferralTimelineResponse {
+            referral_id: id.to_string(),
+            court: referral.bundle().court.to_string(),
+            court_referral_id: referral.bundle().court_referral_id.to_string(),
+            status: referral.status().as_str().into(),
+            partner: assignment
+                .map(|a| a.partner.as_str().to_owned())
+                .unwrap_or_default(),
+            organisation: assignment
+                .map(|a| a.organisation.to_string())
+                .unwrap_or_default(),
+            deadlines: referral
+                .acceptance_deadline()
+                .into_iter()
+                .chain(referral.mediation_deadline())
+                .map(wire::deadline)
+                .collect(),
+            timeline: history
+                .iter()
+                .map(|e| pb::TimelineEntry {
+                    at: Some(crate::time::to_wire(e.at)),
+                    event: e.change.name().into(),
+                    summary: summary(&e.change),
+                })
+                .collect(),
+            waiting,
+        }))
+    }
+
+    async fn get_outbox_backlog(
+        &self,
+        request: Request<pb::GetOutboxBacklogRequest>,
+    ) -> Result<Response<pb::GetOutboxBacklogResponse>, Status> {
+        let _ = take(request)?;
+        let health = self.destinations.snapshot();
+        let mut destinations: Vec<pb::DestinationBacklog> = self
+            .store()
+            .backlog()
+            .map_err(store_error)?
+            .into_iter()
+            .map(|b| pb::DestinationBacklog {
+                destination: b.destination,
+                pending: b.pending,
+                dead: b.dead,
+                oldest_enqueued_at: b.oldest_enqueued_at.map(crate::time::to_wire),
+                ..Default::default()
+            })
+            .collect();
+        // Destinations with nothing waiting still show how they answer.
+        for h in health {
+            let index = match destinations
+                .iter()
+                .position(|d| d.destination == h.destination)
+            {
+                Some(index) => index,
+                None => {
+                    destinations.push(pb::DestinationBacklog {
+                        destination: h.destination.clone(),
+                        ..Default::default()
+                    });
+                    destinations.len() - 1
+                }
+            };
+            let entry = &mut destinations[index];
+            entry.consecutive_failures = h.consecutive_failures;
+            entry.last_error = h.last_error.unwrap_or_default();
+            entry.unreachable = h.unreachable;
+        }
+        destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
+        Ok(Response::new(pb::GetOutboxBacklogResponse { destinations }))
+    }
+
+    async fn list_dead_letters(
+        &self,
+        request: Request<pb::ListDeadLettersRequest>,
+    ) -> Result<Response<pb::ListDeadLettersResponse>, Status> {
+        let (_, request) = take(request)?;
+        let limit = match request.limit {
+            0 => 100,
+            n => n as usize,
+        };
+        let dead_letters = self
+            .store()
+            .dead_letters(limit)
+            .map_err(store_error)?
+            .iter()
+            .map(wire::message)
+            .collect();
+        Ok(Response::new(pb::ListDeadLettersResponse { dead_letters }))
+    }
+
+    async fn replay_dead_letter(
+        &self,
+        request: Request<pb::ReplayDeadLetterRequest>,
+    ) -> Result<Response<pb::ReplayDeadLetterResponse>, Status> {
+        let (call, request) = take(request)?;
+        if request.message_id.trim().is_empty() {
+            return Err(invalid_field("message_id", "required"));
+        }
+        let id = MessageId(request.message_id.trim().to_owned());
+        let not_dead = || Status::not_found(format!("{id} is not a dead letter"));
+        let referral = self
+            .store()
+            .dead_letters(usize::MAX)
+            .map_err(store_error)?
+            .into_iter()
+            .find(|d| d.id == id)
+            .map(|d| d.message.referral)
+            .ok_or_else(not_dead)?;
+        call.concerns(&referral);
+        let now = self.gateway.clock().now();
+        self.store()
+            .replay_dead_letter(&id, now)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => not_dead(),
+                other => store_error(other),
+            })?;
+        if let Some(relay) = &self.relay {
+            relay.wake();
+        }
+        // Its state now; the relay may already have delivered it.
+        let message = self
+            .store()
+            .pending_messages(&referral)
+            .map_err(store_error)?
+            .into_iter()
+            .find(|m| m.id == id);
+        Ok(Response::new(pb::ReplayDeadLetterResponse {
+            message: message.as_ref().map(wire::message),
+        }))
+    }
+
+    async fn get_statistics(
+        &self,
+        request: Request<pb::GetStatisticsRequest>,
+    ) -> Result<Response<pb::GetStatisticsResponse>, Status> {
+        let (_, request) = take(request)?;
+        let instant =
+            |field: &str, t: Option<&prost_types::Timestamp>| -> Result<Timestamp, Status> {
+                let t = t.ok_or_else(|| invalid_field(field, "required"))?;
+                from_wire(t).map_err(|e| invalid_field(field, e.to_string()))
+            };
+        let from = instant("from", request.from.as_ref())?;
+        let to = instant("to", request.to.as_ref())?;
+        if to <= from {
+            return Err(invalid_field("to", "must be after from"));
+        }
+        let partner = match request.partner.trim() {
+            "" => None,
+            name => {
+                Some(Partner::parse(name).map_err(|e| invalid_field("partner", e.to_string()))?)
+            }
+        };
+        let mut statistics = Statistics::new(Period { from, to });
+        let mut after = None;
+        let mut read = 0_u64;
+        loop {
+            let page = self
+                .store()
+                .referral_ids(after.as_ref(), STATISTICS_PAGE)
+                .map_err(store_error)?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            for id in &page {
+                if let Some(history) = self.store().history(id).map_err(store_error)? {
+                    statistics.add(&history);
+                    read += 1;
+                }
+            }
+            after = Some(last);
+        }
+        let organisations = statistics
+            .organisations()
+            .filter(|(p, _, _)| partner.is_none_or(|want| **p == want))
+            .map(|(p, o, t)| pb::OrganisationFigures {
+                partner: p.as_str().into(),
+                organisation: o.to_string(),
+                figures: Some(wire::figures(t)),
+            })
+            .collect();
+        let partners = statistics
+            .partners()
+            .iter()
+            .filter(|(p, _)| partner.is_none_or(|want| **p == want))
+            .map(|(p, t)| pb::PartnerFigures {
+                partner: p.as_str().into(),
+                figures: Some(wire::figures(t)),
+            })
+            .collect();
+        Ok(Response::new(pb::GetStatisticsResponse {
+            organisations,
+            partners,
+            referrals_read: read,
+        }))
+    }
+}
