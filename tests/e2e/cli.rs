@@ -1,4 +1,5 @@
-//! The deadline calculator and calendar check, through the real binary.
+//! The command line through the real binary: the deadline calculator, the
+//! calendar check, configuration checks, serve, the demo and store export.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,6 +16,16 @@ fn gateway(args: &[&str]) -> Output {
         .env_remove("MEDIATION_GATEWAY_CALENDAR_DIR")
         .output()
         .expect("the binary runs")
+}
+
+/// The binary, from the repository root, for commands that need more than
+/// arguments.
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"));
+    command
+        .current_dir(repo_root())
+        .env_remove("MEDIATION_GATEWAY_CALENDAR_DIR");
+    command
 }
 
 fn stdout(output: &Output) -> String {
@@ -382,5 +393,147 @@ fn the_production_profile_never_generates_keys() {
     assert!(
         message.contains("must all be set in the production profile; it never generates keys"),
         "{message}"
+    );
+}
+
+#[test]
+fn the_demo_runs_to_completion_and_its_store_exports_and_imports_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let output = binary()
+        .args(["demo", "--days-per-second", "8", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "notified: accepted",
+        "notified: agreement_reached",
+        "confirmed the settlement",
+        "ACCEPTANCE_BREACH",
+        "notified: returned_to_court",
+        "MEDIATION_BREACH",
+        "notified: mediation_overdue",
+        "): confirmed",
+        "): mediation_overdue",
+        "): returned_to_court",
+        "open breaches: 2",
+        "demo finished",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+
+    // The demo's store, exported and imported elsewhere, verifies the same.
+    let archive = dir.path().join("demo.archive");
+    let config = data.join("gateway.toml");
+    let exported = binary()
+        .args(["store", "export", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let elsewhere = dir.path().join("elsewhere");
+    let imported = binary()
+        .args(["store", "import", "--config"])
+        .arg(&config)
+        .arg("--set")
+        .arg(format!("data_dir={:?}", elsewhere.display().to_string()))
+        .arg("--from")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&imported.stdout);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(said.contains("audit chain: intact"), "{said}");
+    let verify = |store: &std::path::Path| {
+        let out = binary()
+            .args(["store", "verify", "--json", "--data-dir"])
+            .arg(store)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let mut report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["data_dir"] = serde_json::Value::Null;
+        report["size_on_disk_bytes"] = serde_json::Value::Null;
+        report
+    };
+    let original = verify(&data.join("data/store"));
+    assert!(original["audit_entries"].as_u64().unwrap() > 10);
+    assert_eq!(verify(&elsewhere.join("store")), original);
+    // Importing over a store that is there is refused.
+    let again = binary()
+        .args(["store", "import", "--config"])
+        .arg(&config)
+        .arg("--from")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a store"));
+}
+
+#[test]
+fn check_config_names_a_bad_key_from_the_file_the_environment_or_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    let shipped = std::fs::read_to_string(repo_root().join("config/gateway.toml")).unwrap();
+    std::fs::write(&path, &shipped).unwrap();
+    let check = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut command = binary();
+        command
+            .current_dir(repo_root())
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .args(args);
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let ok = check(&[], &[]);
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(said.contains("configuration is valid"), "{said}");
+    assert!(said.contains("roster: "), "{said}");
+
+    let from_env = check(&[("MEDIATION_GATEWAY_LIMITS__MAX_BATCH", "lots")], &[]);
+    let err = stderr_of_failure(&from_env);
+    assert!(
+        err.contains("limits.max_batch") && err.contains("MEDIATION_GATEWAY_LIMITS__MAX_BATCH"),
+        "{err}"
+    );
+
+    let from_flag = check(&[], &["--set", "relay.max_attempts=0"]);
+    assert!(stderr_of_failure(&from_flag).contains("relay.max_attempts: must be at least 1"));
+
+    std::fs::write(
+        &path,
+        format!("{shipped}\n[metrics]\nlisten = \"127.0.0.1:9464\"\nlisen = 1\n"),
+    )
+    .unwrap();
+    let from_file = check(&[], &[]);
+    let err = stderr_of_failure(&from_file);
+    assert!(
+        err.contains("metrics") && err.contains("lisen") && err.contains("gateway.toml"),
+        "{err}"
     );
 }

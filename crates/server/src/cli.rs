@@ -16,11 +16,52 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where the configuration comes from.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// The configuration file; `*.toml` files in `<stem>.d/` beside it are
+    /// applied over it, then `MEDIATION_GATEWAY_*` variables.
+    #[arg(
+        long,
+        env = "MEDIATION_GATEWAY_CONFIG",
+        default_value = "config/gateway.toml"
+    )]
+    pub config: PathBuf,
+    /// Override one key, applied last, e.g. `--set limits.max_batch=500`.
+    /// Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl ConfigArgs {
+    pub fn sources(&self) -> crate::config::Sources {
+        crate::config::Sources {
+            file: self.config.clone(),
+            overrides: self.set.clone(),
+            environment: true,
+        }
+    }
+
+    pub fn load(&self) -> Result<crate::config::Config, crate::config::ConfigError> {
+        crate::config::Config::load_from(&self.sources())
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway: its gRPC API, the delivery relay and the deadline
     /// engine.
     Serve(ServeArgs),
+    /// Check the configuration and everything it names (roster, calendar,
+    /// tenants, TLS files, addresses) without starting, and print the
+    /// effective settings.
+    CheckConfig(CheckConfigArgs),
+    /// Operator commands against a running gateway, over its gRPC API.
+    #[command(subcommand)]
+    Ops(OpsCommand),
+    /// Run the whole flow in one process: a simulated court and three
+    /// platforms, on an accelerated clock, printing the timeline and alerts.
+    Demo(DemoArgs),
     /// Compute the deadline the gateway would enforce.
     #[command(subcommand)]
     Deadline(DeadlineCommand),
@@ -47,12 +88,8 @@ pub enum DevCommand {
 
 #[derive(Debug, Args)]
 pub struct DevPkiArgs {
-    #[arg(
-        long,
-        env = "MEDIATION_GATEWAY_CONFIG",
-        default_value = "config/gateway.toml"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Replace an existing development PKI.
     #[arg(long)]
     pub force: bool,
@@ -60,12 +97,8 @@ pub struct DevPkiArgs {
 
 #[derive(Debug, Args)]
 pub struct DevTokenArgs {
-    #[arg(
-        long,
-        env = "MEDIATION_GATEWAY_CONFIG",
-        default_value = "config/gateway.toml"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// The tenant's id, e.g. court-bj.
     #[arg(long)]
     pub tenant: String,
@@ -79,13 +112,8 @@ pub struct DevTokenArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The configuration file.
-    #[arg(
-        long,
-        env = "MEDIATION_GATEWAY_CONFIG",
-        default_value = "config/gateway.toml"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,12 +121,169 @@ pub enum StoreCommand {
     /// Open the store, check its schema, walk the audit chain and report the
     /// first broken link; show the outbox backlog and dead letters.
     Verify(VerifyArgs),
+    /// Write the whole store and its case files to one archive file. Stop the
+    /// gateway first: the store is opened directly.
+    Export(ExportArgs),
+    /// Load an archive into the configured data directory, whose store must be
+    /// missing or empty. Nothing is left behind if the archive is cut short
+    /// or altered.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The archive to write; refused if it exists.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The archive to read.
+    #[arg(long)]
+    pub from: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many simulated days pass per real second; at 1 the demo's 40
+    /// days take 40 seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub days_per_second: f64,
+    /// Keep the demo's data directory here instead of a temporary one.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// How to reach a running gateway as an operator.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The gateway's address; by default the configured `listen` address.
+    #[arg(long, env = "MEDIATION_GATEWAY_URL")]
+    pub gateway: Option<String>,
+    /// The CA that signed the gateway's certificate (PEM); by default the
+    /// configured `tls.server_ca`, or the development CA.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// The operator's client certificate and key (PEM); by default the
+    /// development PKI's `operators.pem` and `operators.key.pem`.
+    #[arg(long, requires = "key")]
+    pub cert: Option<PathBuf>,
+    #[arg(long, requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// The operator's bearer token; in the development profile one is signed
+    /// with the development key when this is unset.
+    #[arg(long, env = "MEDIATION_GATEWAY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The operators' tenant id, for the development defaults.
+    #[arg(long, default_value = "operators")]
+    pub tenant: String,
+    /// Print JSON, one object per line, instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpsCommand {
+    /// Print alerts, oldest first; with --follow keep printing new ones.
+    Alerts(AlertsArgs),
+    /// Acknowledge an alert: you have seen it and own it.
+    Ack(AckArgs),
+    /// Breaches nobody has acknowledged.
+    Breaches(ConnectOnly),
+    /// A referral's status, deadlines, timeline and waiting messages.
+    Referral(ReferralArgs),
+    /// Messages waiting per destination, and how each destination answers.
+    Backlog(ConnectOnly),
+    /// Messages the gateway gave up delivering.
+    DeadLetters(ConnectOnly),
+    /// Put a dead letter back in its lane.
+    Replay(ReplayArgs),
+    /// Figures per partner and organisation over a period.
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectOnly {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Start after this alert number (0: from the first).
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
+    /// Keep the stream open and print alerts as they are raised.
+    #[arg(long)]
+    pub follow: bool,
+    /// Only this kind, e.g. mediation_breach. Repeatable.
+    #[arg(long = "kind")]
+    pub kinds: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The alert's number.
+    pub seq: u64,
+    /// What you are doing about it.
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReferralArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub referral_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub message_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The period's start, RFC 3339 with an offset.
+    #[arg(long, value_parser = parse_instant)]
+    pub from: Timestamp,
+    /// The period's end (exclusive).
+    #[arg(long, value_parser = parse_instant)]
+    pub to: Timestamp,
+    /// Only ccpit, labour_arbitration or road_traffic.
+    #[arg(long)]
+    pub partner: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The store's data directory.
-    #[arg(long, env = "MEDIATION_GATEWAY_DATA_DIR", default_value = "data/store")]
+    #[arg(
+        long,
+        env = "MEDIATION_GATEWAY_STORE_DIR",
+        default_value = "data/store"
+    )]
     pub data_dir: PathBuf,
     /// Print one JSON object instead of lines.
     #[arg(long)]
@@ -117,6 +302,20 @@ pub enum DeadlineCommand {
 pub enum CalendarCommand {
     /// Check a holiday-notice file before putting it in the calendar directory.
     Check(CheckArgs),
+    /// Check a year's holiday notice and install it in the configured
+    /// calendar directory; a running gateway uses it after SIGHUP.
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The notice file, named YYYY.toml.
+    pub file: PathBuf,
+    /// Replace the year's notice if one is installed.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// Options every deadline computation shares.

@@ -1,28 +1,44 @@
-//! The gateway's configuration file and the roster file, read and checked
-//! before anything starts. Every error names the file and, where it can, the
-//! key.
+//! The gateway's configuration and the roster file, read and checked before
+//! anything starts. Every error names the key and where its value came from.
+//!
+//! The configuration is layered, each layer overriding the one before:
+//! 1. the defaults below;
+//! 2. the configuration file (`--config`, by default `config/gateway.toml`);
+//! 3. every `*.toml` in the directory `<file stem>.d` beside it, in name order
+//!    (`config/gateway.d/`), e.g. a mounted ConfigMap or secret overlay;
+//! 4. environment variables `MEDIATION_GATEWAY_<KEY>`, with `__` between
+//!    nested keys: `MEDIATION_GATEWAY_LIMITS__MAX_BATCH=500`;
+//! 5. `--set key=value` flags, e.g. `--set metrics.listen=0.0.0.0:9464`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use mediation_api::court::CourtAddress;
+use mediation_core::alert::{AlertKind, Severity};
 use mediation_core::court::CourtCode;
 use mediation_core::partner::Partner;
 use mediation_core::routing::RosterEntry;
+use mediation_delivery::{RelayOptions, RetryPolicy};
 use mediation_service::{BreachAction, PartnerPolicy, Policies};
 use serde::Deserialize;
 
-/// `config/gateway.toml`.
+/// The whole configuration; see `config/gateway.toml` for every key.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the gRPC API listens.
+    #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// Holds `store/` (the durable store) and `documents/` (case materials).
+    #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    #[serde(default = "default_calendar_dir")]
     pub calendar_dir: PathBuf,
     /// The roster file.
+    #[serde(default = "default_roster")]
     pub roster: PathBuf,
     #[serde(default)]
     pub courts: BTreeMap<String, CourtEndpoint>,
@@ -39,6 +55,189 @@ pub struct Config {
     pub auth: AuthSettings,
     #[serde(default)]
     pub limits: LimitSettings,
+    #[serde(default)]
+    pub relay: RelaySettings,
+    #[serde(default)]
+    pub health: HealthSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub alerts: AlertSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub shutdown: ShutdownSettings,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7443))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_calendar_dir() -> PathBuf {
+    PathBuf::from("config/calendar")
+}
+fn default_roster() -> PathBuf {
+    PathBuf::from("config/roster.toml")
+}
+
+/// How the relay delivers and when it gives up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelaySettings {
+    /// The wait before the first retry; it doubles up to `max_delay_seconds`.
+    pub first_delay_seconds: u64,
+    pub max_delay_seconds: u64,
+    /// A message is set aside as a dead letter after this many attempts…
+    pub max_attempts: u32,
+    /// …or once it has waited this long.
+    pub max_age_hours: u32,
+    /// A destination is reported unreachable after this many failures in a row.
+    pub unreachable_after: u32,
+    /// Deliveries in flight to one destination at once.
+    pub per_destination_in_flight: usize,
+    /// An attempt with no answer after this long fails and is retried.
+    pub attempt_timeout_seconds: u64,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        let options = RelayOptions::default();
+        Self {
+            first_delay_seconds: options.retry.first_delay.as_secs(),
+            max_delay_seconds: options.retry.max_delay.as_secs(),
+            max_attempts: options.retry.max_attempts,
+            max_age_hours: u32::try_from(options.retry.max_age.as_hours()).unwrap_or(72),
+            unreachable_after: options.unreachable_after,
+            per_destination_in_flight: options.per_destination_in_flight,
+            attempt_timeout_seconds: options.attempt_timeout.as_secs(),
+        }
+    }
+}
+
+impl RelaySettings {
+    pub fn options(&self) -> RelayOptions {
+        let defaults = RelayOptions::default();
+        RelayOptions {
+            retry: RetryPolicy {
+                first_delay: Duration::from_secs(self.first_delay_seconds),
+                max_delay: Duration::from_secs(self.max_delay_seconds),
+                max_attempts: self.max_attempts,
+                max_age: jiff::SignedDuration::from_hours(i64::from(self.max_age_hours)),
+                ..defaults.retry
+            },
+            unreachable_after: self.unreachable_after,
+            per_destination_in_flight: self.per_destination_in_flight,
+            attempt_timeout: Duration::from_secs(self.attempt_timeout_seconds),
+            ..defaults
+        }
+    }
+}
+
+/// What the health service reports.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSettings {
+    /// Partners without which the gateway reports NOT_SERVING overall while
+    /// they are unreachable. Any unreachable partner makes its own service
+    /// NOT_SERVING regardless.
+    pub required_partners: Vec<Partner>,
+}
+
+/// The plain-HTTP endpoint for Prometheus and probes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Serves `/metrics`, `/healthz` (the process is up) and `/readyz` (the
+    /// gateway is serving) without TLS. Unset: not served.
+    pub listen: Option<SocketAddr>,
+}
+
+/// Where alerts are pushed besides the operators' stream.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    pub webhook: Vec<WebhookSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// A name for logs and metrics.
+    pub name: String,
+    pub url: String,
+    /// `json` (the gateway's own shape), `alertmanager` or `chat`.
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// Only these kinds; empty for all.
+    #[serde(default)]
+    pub kinds: Vec<AlertKind>,
+    /// Only alerts at least this severe.
+    #[serde(default = "default_min_severity")]
+    pub min_severity: Severity,
+    /// Seconds to wait for an answer.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_min_severity() -> Severity {
+    Severity::Warning
+}
+fn default_webhook_timeout() -> u64 {
+    10
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    Alertmanager,
+    Chat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` for people, `json` for collectors: one object per line, with
+    /// the referral id as a field wherever one is concerned.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `mediation_delivery=debug,info`;
+    /// the `MEDIATION_GATEWAY_LOG` variable overrides it.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownSettings {
+    /// How long calls and deliveries in flight may take to finish after
+    /// SIGTERM before the gateway exits anyway (nothing acknowledged is lost
+    /// either way).
+    pub grace_seconds: u64,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        Self { grace_seconds: 20 }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -186,6 +385,73 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("{message}")]
+    Layered { message: String },
+}
+
+/// Where the configuration comes from besides the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The configuration file; it must exist.
+    pub file: PathBuf,
+    /// `key=value` overrides from the command line, applied last.
+    pub overrides: Vec<String>,
+    /// Read `MEDIATION_GATEWAY_*` variables (off in tests that must not
+    /// see the environment).
+    pub environment: bool,
+}
+
+impl Sources {
+    pub fn file(path: &Path) -> Self {
+        Self {
+            file: path.to_owned(),
+            overrides: Vec::new(),
+            environment: true,
+        }
+    }
+
+    /// The overlay directory: `gateway.d` beside `gateway.toml`.
+    pub fn overlay_dir(&self) -> PathBuf {
+        let stem = self
+            .file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.file.with_file_name(format!("{stem}.d"))
+    }
+
+    /// Every file that contributes, in the order applied.
+    pub fn files(&self) -> Result<Vec<PathBuf>, ConfigError> {
+        let mut files = vec![self.file.clone()];
+        let dir = self.overlay_dir();
+        if dir.is_dir() {
+            let entries = std::fs::read_dir(&dir).map_err(|source| ConfigError::Read {
+                path: dir.clone(),
+                source,
+            })?;
+            let mut overlays: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            overlays.sort();
+            files.extend(overlays);
+        }
+        Ok(files)
+    }
+}
+
+/// Environment variables that configure the command line, not the gateway:
+/// `MEDIATION_GATEWAY_CONFIG`, `_LOG`, `_URL`, `_TOKEN` and `_STORE_DIR`.
+const NOT_CONFIGURATION: &[&str] = &["config", "log", "url", "token", "store_dir"];
+
+/// Turns a `--set` value into TOML: numbers, booleans, arrays and inline
+/// tables as written; anything else as a string.
+fn override_value(raw: &str) -> toml::Value {
+    let parsed: Result<toml::Table, _> = format!("v = {raw}").parse();
+    match parsed.ok().and_then(|mut t| t.remove("v")) {
+        Some(value) => value,
+        None => toml::Value::String(raw.to_owned()),
+    }
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -196,18 +462,102 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 impl Config {
+    /// The file at `path` with its overlays and the environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(&read(path)?).map_err(|e| ConfigError::Invalid {
-            path: path.to_owned(),
-            message: e.to_string(),
+        Self::load_from(&Sources::file(path))
+    }
+
+    /// Every layer of `sources` over the defaults, checked.
+    pub fn load_from(sources: &Sources) -> Result<Self, ConfigError> {
+        use figment::Figment;
+        use figment::providers::{Env, Format, Serialized, Toml};
+        // A missing file is an error here: figment would skip it silently.
+        read(&sources.file)?;
+        let mut figment = Figment::new();
+        for file in sources.files()? {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        if sources.environment {
+            figment = figment.merge(
+                Env::prefixed("MEDIATION_GATEWAY_")
+                    .split("__")
+                    .ignore(NOT_CONFIGURATION),
+            );
+        }
+        for raw in &sources.overrides {
+            let (key, value) = raw.split_once('=').ok_or_else(|| ConfigError::Layered {
+                message: format!("--set {raw}: expected key=value, e.g. limits.max_batch=500"),
+            })?;
+            figment = figment.merge(Serialized::default(
+                key.trim(),
+                override_value(value.trim()),
+            ));
+        }
+        let config: Config = figment.extract().map_err(|e| ConfigError::Layered {
+            message: describe(e),
         })?;
         config
-            .check_limits()
-            .map_err(|message| ConfigError::Invalid {
-                path: path.to_owned(),
-                message,
-            })?;
+            .check()
+            .map_err(|message| ConfigError::Layered { message })?;
         Ok(config)
+    }
+
+    /// Rules a value's type cannot express.
+    fn check(&self) -> Result<(), String> {
+        self.check_limits()?;
+        let r = &self.relay;
+        for (key, value) in [
+            ("relay.first_delay_seconds", r.first_delay_seconds),
+            ("relay.max_attempts", u64::from(r.max_attempts)),
+            ("relay.max_age_hours", u64::from(r.max_age_hours)),
+            ("relay.unreachable_after", u64::from(r.unreachable_after)),
+            (
+                "relay.per_destination_in_flight",
+                r.per_destination_in_flight as u64,
+            ),
+            ("relay.attempt_timeout_seconds", r.attempt_timeout_seconds),
+        ] {
+            if value == 0 {
+                return Err(format!("{key}: must be at least 1"));
+            }
+        }
+        if r.max_delay_seconds < r.first_delay_seconds {
+            return Err(
+                "relay.max_delay_seconds: must not be less than relay.first_delay_seconds".into(),
+            );
+        }
+        let mut names = BTreeSet::new();
+        for (i, hook) in self.alerts.webhook.iter().enumerate() {
+            let key = format!("alerts.webhook[{i}]");
+            if hook.name.trim().is_empty() || !names.insert(hook.name.as_str()) {
+                return Err(format!(
+                    "{key}.name: must be given and unique, got {:?}",
+                    hook.name
+                ));
+            }
+            let url = url::Url::parse(&hook.url)
+                .map_err(|e| format!("{key}.url: {e}: {:?}", hook.url))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(format!(
+                    "{key}.url: must be http:// or https://, got {:?}",
+                    hook.url
+                ));
+            }
+            if hook.timeout_seconds == 0 {
+                return Err(format!("{key}.timeout_seconds: must be at least 1"));
+            }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(format!("log.level: {e}: {:?}", self.log.level));
+        }
+        if let Some(metrics) = self.metrics.listen
+            && metrics == self.listen
+        {
+            return Err(format!(
+                "metrics.listen: {metrics} is already the gRPC listen address"
+            ));
+        }
+        Ok(())
     }
 
     fn check_limits(&self) -> Result<(), String> {
@@ -287,6 +637,44 @@ impl Config {
     }
 }
 
+/// A figment error as one line per problem, each naming the key and where
+/// its value came from.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let from_environment = e
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.name.contains("environment"));
+            let source = if from_environment {
+                // Name the very variable, as the operator typed it.
+                let var: Vec<String> = e.path.iter().map(|p| p.to_ascii_uppercase()).collect();
+                format!(
+                    " (from environment variable MEDIATION_GATEWAY_{})",
+                    var.join("__")
+                )
+            } else {
+                e.metadata
+                    .as_ref()
+                    .map(|m| match &m.source {
+                        Some(s) => format!(" (from {s})"),
+                        None => format!(" (from {})", m.name),
+                    })
+                    .unwrap_or_default()
+            };
+            let kind = e.kind.to_string();
+            if key.is_empty() {
+                format!("{kind}{source}")
+            } else {
+                format!("{key}: {kind}{source}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RosterFile {
@@ -336,6 +724,107 @@ mod tests {
         let roster = load_roster(&repo().join(&config.roster)).unwrap();
         let partners: BTreeSet<Partner> = roster.iter().map(|e| e.partner).collect();
         assert_eq!(partners.len(), 3, "every platform has an organisation");
+    }
+
+    fn sources(dir: &Path, body: &str, overrides: &[&str]) -> Sources {
+        let file = dir.join("gateway.toml");
+        std::fs::write(&file, body).unwrap();
+        Sources {
+            file,
+            overrides: overrides.iter().map(|s| s.to_string()).collect(),
+            environment: false,
+        }
+    }
+
+    #[test]
+    fn layers_override_in_order_defaults_file_overlays_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sources(
+            dir.path(),
+            "[limits]\nmax_batch = 10\nmax_claims = 11\n",
+            &[],
+        );
+        let config = Config::load_from(&s).unwrap();
+        assert_eq!(config.listen, default_listen(), "a default");
+        assert_eq!(config.limits.max_batch, 10, "from the file");
+        std::fs::create_dir(dir.path().join("gateway.d")).unwrap();
+        std::fs::write(
+            dir.path().join("gateway.d/20-b.toml"),
+            "[limits]\nmax_batch = 30\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("gateway.d/10-a.toml"),
+            "[limits]\nmax_batch = 20\nmax_claims = 21\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("gateway.d/notes.txt"), "not configuration").unwrap();
+        let config = Config::load_from(&s).unwrap();
+        assert_eq!(config.limits.max_batch, 30, "overlays in name order");
+        assert_eq!(config.limits.max_claims, 21);
+        let s = Sources {
+            overrides: vec![
+                "limits.max_batch=40".into(),
+                "metrics.listen=127.0.0.1:9464".into(),
+                "health.required_partners=[\"ccpit\"]".into(),
+            ],
+            ..s
+        };
+        let config = Config::load_from(&s).unwrap();
+        assert_eq!(config.limits.max_batch, 40, "a flag beats everything");
+        assert_eq!(config.limits.max_claims, 21);
+        assert_eq!(
+            config.metrics.listen,
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
+        assert_eq!(config.health.required_partners, [Partner::Ccpit]);
+    }
+
+    #[test]
+    fn a_bad_key_or_value_is_named_with_where_it_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = |body: &str, overrides: &[&str]| {
+            Config::load_from(&sources(dir.path(), body, overrides))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[limits]\nmax_bach = 3\n", &[]);
+        assert!(
+            e.contains("limits") && e.contains("max_bach") && e.contains("gateway.toml"),
+            "{e}"
+        );
+        let e = err("", &["limits.max_batch=many"]);
+        assert!(e.contains("limits.max_batch") && e.contains("many"), "{e}");
+        let e = err("listen = \"localhost\"\n", &[]);
+        assert!(e.contains("listen"), "{e}");
+        let e = err("", &["limits.max_batch"]);
+        assert!(e.contains("key=value"), "{e}");
+        let e = err("[relay]\nmax_attempts = 0\n", &[]);
+        assert_eq!(e, "relay.max_attempts: must be at least 1");
+        let e = err(
+            "[[alerts.webhook]]\nname = \"pager\"\nurl = \"ftp://x\"\n",
+            &[],
+        );
+        assert!(e.starts_with("alerts.webhook[0].url"), "{e}");
+        let e = err(
+            "[[alerts.webhook]]\nname = \"pager\"\nurl = \"https://x\"\nformat = \"slack\"\n",
+            &[],
+        );
+        assert!(e.contains("alerts.webhook") && e.contains("slack"), "{e}");
+        let e = err("[log]\nlevel = \"info,=[\"\n", &[]);
+        assert!(e.starts_with("log.level"), "{e}");
+        let e = err(
+            "listen = \"127.0.0.1:7443\"\n[metrics]\nlisten = \"127.0.0.1:7443\"\n",
+            &[],
+        );
+        assert!(e.starts_with("metrics.listen"), "{e}");
+        let missing = Config::load_from(&Sources {
+            file: dir.path().join("absent.toml"),
+            ..Sources::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(missing.contains("absent.toml"), "{missing}");
     }
 
     #[test]

@@ -17,7 +17,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(args, out),
         Command::Deadline(args) => commands::deadline::run(args, out),
         Command::Calendar(CalendarCommand::Check(args)) => commands::calendar::check(args, out),
+        Command::Calendar(CalendarCommand::Load(args)) => commands::calendar::load(args, out),
         Command::Store(StoreCommand::Verify(args)) => commands::store::verify(args, out),
+        Command::Store(StoreCommand::Export(args)) => commands::store::export(args, out),
+        Command::Store(StoreCommand::Import(args)) => commands::store::import(args, out),
+        Command::CheckConfig(args) => commands::check_config::run(args, out),
+        Command::Ops(command) => commands::ops::run(command, out),
+        Command::Demo(args) => commands::demo::run(args, out),
         Command::Dev(DevCommand::Pki(args)) => commands::dev::pki(args, out),
         Command::Dev(DevCommand::Token(args)) => commands::dev::token(args, out),
     }

@@ -144,6 +144,59 @@ fn tls_files(config: &Config, now: Timestamp) -> anyhow::Result<TlsFiles> {
     Ok(files)
 }
 
+/// Checks what [`Security::build`] would, without writing anything: the
+/// transport rules, the TLS files and the tenants. Returns a line about each.
+pub fn check(config: &Config) -> anyhow::Result<Vec<String>> {
+    mediation_security::install_crypto_provider();
+    check_addresses(config)?;
+    let mut notes = Vec::new();
+    let tenant_list = tenant_ids(&config.auth.tenants)?;
+    let pki = DevelopmentPki::new(config.dev_pki_dir());
+    let generated_later = config.profile == Profile::Development && !pki.is_complete(&tenant_list);
+    match config.tls.mode {
+        TlsMode::Plaintext => notes.push("transport: PLAINTEXT, loopback only".to_owned()),
+        TlsMode::Mutual => {
+            let t = &config.tls;
+            let unset = t.certificate.is_none()
+                || t.private_key.is_none()
+                || t.client_ca.is_none()
+                || t.server_ca.is_none();
+            if unset && generated_later {
+                notes.push(format!(
+                    "transport: mutual TLS with a development PKI to be written to {} on first start",
+                    pki.dir.display()
+                ));
+            } else {
+                let files = tls_files(config, Timestamp::now())?;
+                let ca = read(&files.client_ca)?;
+                Certificate::from_pem(&ca);
+                notes.push(format!(
+                    "transport: mutual TLS; certificate {}, client CA {}, server CA {}",
+                    files.certificate.display(),
+                    files.client_ca.display(),
+                    files.server_ca.display()
+                ));
+            }
+        }
+    }
+    if generated_later {
+        // Their development keys do not exist yet; the list itself is read.
+        notes.push(format!(
+            "tenants: {} in {} (development token keys written on first start)",
+            tenant_list.len(),
+            config.auth.tenants.display()
+        ));
+    } else {
+        let tenants = Tenants::load(&config.auth.tenants)?;
+        notes.push(format!(
+            "tenants: {} in {}",
+            tenants.len(),
+            config.auth.tenants.display()
+        ));
+    }
+    Ok(notes)
+}
+
 /// Writes the development PKI if any of its files is missing.
 pub fn ensure_dev_pki(
     config: &Config,

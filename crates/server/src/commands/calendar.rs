@@ -42,3 +42,37 @@ pub fn check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+/// `calendar load`: checks a year's notice and installs it in the configured
+/// calendar directory, atomically.
+pub fn load(args: crate::cli::LoadArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let config = args.config.load()?;
+    check(
+        CheckArgs {
+            file: args.file.clone(),
+        },
+        out,
+    )?;
+    let notice = Calendar::load_file(&args.file)?;
+    let target = config.calendar_dir.join(format!("{}.toml", notice.year()));
+    if target.exists() && !args.replace {
+        anyhow::bail!(
+            "{} is already installed; pass --replace to replace it",
+            target.display()
+        );
+    }
+    let partial = target.with_extension("toml.partial");
+    std::fs::copy(&args.file, &partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::File::open(&partial)?.sync_all()?;
+    std::fs::rename(&partial, &target)?;
+    std::fs::File::open(&config.calendar_dir)?.sync_all()?;
+    // The whole directory must still load, as the gateway will load it.
+    mediation_calendar::Calendar::load_dir(&config.calendar_dir)?;
+    writeln!(
+        out,
+        "installed {}; send SIGHUP to a running gateway (systemctl reload mediation-gateway) to use it",
+        target.display()
+    )?;
+    Ok(())
+}

@@ -15,7 +15,7 @@ use crate::cli::{DevPkiArgs, DevTokenArgs};
 use crate::config::{Config, Profile};
 use crate::security::ensure_dev_pki;
 
-fn development(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn development(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
     if config.profile != Profile::Development {
         bail!(
             "{}: profile is not \"development\"; development keys are never made for production",
@@ -26,8 +26,8 @@ fn development(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 pub fn pki(args: DevPkiArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let config = Config::load(&args.config)?;
-    development(&config, &args.config)?;
+    let config = args.config.load()?;
+    development(&config, &args.config.config)?;
     let pki = DevelopmentPki::new(config.dev_pki_dir());
     let written = if args.force {
         pki.generate(&tenant_ids(&config.auth.tenants)?, Timestamp::now())?;
@@ -48,16 +48,24 @@ pub fn pki(args: DevPkiArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 }
 
 pub fn token(args: DevTokenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let config = Config::load(&args.config)?;
-    development(&config, &args.config)?;
+    let config = args.config.load()?;
+    development(&config, &args.config.config)?;
+    let token = development_token(&config, &args.tenant, &args.subject, args.ttl)?;
+    writeln!(out, "{token}")?;
+    Ok(())
+}
+
+/// A token for `tenant`, signed with its development key.
+pub fn development_token(
+    config: &Config,
+    tenant: &str,
+    subject: &str,
+    ttl: u32,
+) -> anyhow::Result<String> {
     let tenants = mediation_security::Tenants::load(&config.auth.tenants)?;
-    let tenant = tenants.get(&args.tenant).with_context(|| {
-        format!(
-            "{}: no tenant {:?}",
-            config.auth.tenants.display(),
-            args.tenant
-        )
-    })?;
+    let tenant = tenants
+        .get(tenant)
+        .with_context(|| format!("{}: no tenant {tenant:?}", config.auth.tenants.display()))?;
     let pki = DevelopmentPki::new(config.dev_pki_dir());
     let key_file = pki.token_key(&tenant.id);
     let key = std::fs::read(&key_file).with_context(|| {
@@ -69,18 +77,16 @@ pub fn token(args: DevTokenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let now = Timestamp::now().as_second();
     let claims = Claims {
         iss: tenant.issuer.clone(),
-        sub: args.subject,
+        sub: subject.to_owned(),
         aud: config.auth.audience.clone(),
-        exp: now + i64::from(args.ttl),
+        exp: now + i64::from(ttl),
         nbf: Some(now),
         iat: Some(now),
     };
-    let token = sign(
+    Ok(sign(
         &claims,
         &DevelopmentPki::kid(&tenant.id),
         Algorithm::ES256,
         &key,
-    )?;
-    writeln!(out, "{token}")?;
-    Ok(())
+    )?)
 }

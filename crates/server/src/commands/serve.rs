@@ -18,7 +18,7 @@ use crate::cli::ServeArgs;
 use crate::config::Config;
 
 pub fn run(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let config = Config::load(&args.config)?;
+    let config = args.config.load()?;
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -41,7 +41,7 @@ fn init_tracing() {
 async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::Result<()> {
     let listen = config.listen;
     let assembly = Arc::new(Assembly::build(
-        &args.config,
+        &args.config.config,
         config,
         Arc::new(SystemClock),
         RelayOptions::default(),

@@ -27,7 +27,7 @@ struct Report {
 pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if !args.data_dir.exists() {
         anyhow::bail!(
-            "no store at {} (set --data-dir or MEDIATION_GATEWAY_DATA_DIR)",
+            "no store at {} (set --data-dir or MEDIATION_GATEWAY_STORE_DIR)",
             args.data_dir.display()
         );
     }
@@ -81,4 +81,107 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         anyhow::bail!("the audit chain is broken at entry {seq}");
     }
     Ok(())
+}
+
+/// `store export`: the whole store and its case files to one archive.
+pub fn export(args: crate::cli::ExportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let config = args.config.load()?;
+    if args.out.exists() {
+        anyhow::bail!("{} exists; choose a new file", args.out.display());
+    }
+    let store = open_existing(&config.store_dir())?;
+    let documents = mediation_store::documents::DocumentStore::open(config.documents_dir())?;
+    // Written beside the target and renamed when complete, so a failed export
+    // never leaves something that looks like an archive.
+    let partial = args.out.with_extension("partial");
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    let mut last = std::time::Instant::now();
+    let summary = store
+        .export(&documents, &file, |s| {
+            if last.elapsed() >= std::time::Duration::from_secs(2) {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "exporting: {} keys, {} files, {} bytes",
+                    s.keys,
+                    s.documents,
+                    s.bytes
+                );
+                last = std::time::Instant::now();
+            }
+        })
+        .with_context(|| format!("cannot export to {}", partial.display()));
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    file.sync_all()?;
+    std::fs::rename(&partial, &args.out)?;
+    writeln!(
+        out,
+        "exported {} keys and {} case files ({} bytes) to {}",
+        summary.keys,
+        summary.documents,
+        summary.bytes,
+        args.out.display()
+    )?;
+    Ok(())
+}
+
+/// `store import`: an archive into the configured, empty data directory.
+pub fn import(args: crate::cli::ImportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let config = args.config.load()?;
+    let input = std::fs::File::open(&args.from)
+        .with_context(|| format!("cannot open {}", args.from.display()))?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let documents = mediation_store::documents::DocumentStore::open(config.documents_dir())?;
+    let mut last = std::time::Instant::now();
+    let summary = mediation_store::archive::import(
+        std::io::BufReader::new(input),
+        &config.store_dir(),
+        &documents,
+        |s| {
+            if last.elapsed() >= std::time::Duration::from_secs(2) {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "importing: {} keys, {} files, {} bytes",
+                    s.keys,
+                    s.documents,
+                    s.bytes
+                );
+                last = std::time::Instant::now();
+            }
+        },
+    )
+    .with_context(|| format!("cannot import {}", args.from.display()))?;
+    // Open it once, as serve will: schema and counters must read back.
+    let store = open_existing(&config.store_dir())?;
+    let audit = store.verify_audit()?;
+    writeln!(
+        out,
+        "imported {} keys and {} case files into {}; audit chain: {}",
+        summary.keys,
+        summary.documents,
+        config.store_dir().display(),
+        match audit {
+            AuditVerification::Intact { entries } => format!("intact, {entries} entries"),
+            AuditVerification::Broken { seq, reason } => format!("BROKEN at {seq}: {reason}"),
+        }
+    )?;
+    Ok(())
+}
+
+fn open_existing(dir: &std::path::Path) -> anyhow::Result<SledStore> {
+    if !dir.is_dir() {
+        anyhow::bail!("no store at {}", dir.display());
+    }
+    SledStore::open(Options::new(dir)).with_context(|| {
+        format!(
+            "cannot open the store at {} (is a gateway running on it?)",
+            dir.display()
+        )
+    })
 }

@@ -1,0 +1,711 @@
+//! `mediation-gateway demo`: the whole gateway in one process with a
+//! simulated Beijing court system and the three partner platforms, on a clock
+//! that runs fast, so the flows and the deadline alerts can be watched in
+//! about a minute.
+//!
+//! Everything goes through the real gateway over gRPC with per-tenant tokens
+//! (on loopback, without TLS): the court submits three referrals; the CCPIT
+//! centre accepts, settles and applies for confirmation, and the court
+//! confirms; the labour committee accepts and then lets the 30 days run out;
+//! the road-traffic room never answers, so its acceptance deadline passes.
+//! An operator follows the alert stream throughout.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use jiff::{SignedDuration, Timestamp};
+use mediation_api::court::bundle_to_wire;
+use mediation_calendar::cst;
+use mediation_core::clock::Clock;
+use mediation_core::fixtures::{accident_bundle, labour_bundle, sample_bundle};
+use mediation_proto::ccpit::v1 as cp;
+use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
+use mediation_proto::ccpit::v1::ccpit_platform_server::{CcpitPlatform, CcpitPlatformServer};
+use mediation_proto::court::v1 as pb;
+use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
+use mediation_proto::court::v1::court_receiver_server::{CourtReceiver, CourtReceiverServer};
+use mediation_proto::labour::v1 as lp;
+use mediation_proto::labour::v1::labour_gateway_client::LabourGatewayClient;
+use mediation_proto::labour::v1::labour_platform_server::{LabourPlatform, LabourPlatformServer};
+use mediation_proto::operations::v1 as ops;
+use mediation_proto::operations::v1::operations_client::OperationsClient;
+use mediation_proto::traffic::v1 as tp;
+use mediation_proto::traffic::v1::traffic_platform_server::{
+    TrafficPlatform, TrafficPlatformServer,
+};
+use mediation_security::pki::DevelopmentPki;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Server};
+use tonic::{Request, Response, Status};
+
+use crate::app::Assembly;
+use crate::cli::DemoArgs;
+use crate::config::Config;
+
+/// The demo starts on a Monday, in a year whose holiday notice ships.
+const START: &str = "2025-03-03T09:00:00+08:00";
+/// Simulated days the demo covers.
+const DAYS: f64 = 40.0;
+
+const TENANTS: &[(&str, &str)] = &[
+    (
+        "court-bj",
+        "role = \"court_system\"\ncourts = [\"京\"]\nlower_courts = true",
+    ),
+    ("ccpit", "role = \"platform\"\npartner = \"ccpit\""),
+    (
+        "labour",
+        "role = \"platform\"\npartner = \"labour_arbitration\"",
+    ),
+    ("traffic", "role = \"platform\"\npartner = \"road_traffic\""),
+    ("operators", "role = \"operator\""),
+];
+
+/// A clock that runs `factor` times faster than real time from `start`.
+#[derive(Debug)]
+pub struct FastClock {
+    start: Timestamp,
+    real_start: Instant,
+    factor: f64,
+}
+
+impl FastClock {
+    pub fn new(start: Timestamp, days_per_second: f64) -> Self {
+        Self {
+            start,
+            real_start: Instant::now(),
+            factor: days_per_second * 86_400.0,
+        }
+    }
+
+    /// Simulated days since the start.
+    fn day(&self) -> f64 {
+        self.now().duration_since(self.start).as_secs_f64() / 86_400.0
+    }
+}
+
+impl Clock for FastClock {
+    fn now(&self) -> Timestamp {
+        let elapsed = self.real_start.elapsed().as_secs_f64() * self.factor;
+        self.start
+            .checked_add(SignedDuration::from_secs_f64(elapsed))
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
+/// Lines about what happens, each stamped with the simulated time. The
+/// simulated parties only queue them; the demo's own task prints them, as it
+/// alone holds the output.
+#[derive(Debug, Clone)]
+struct Log {
+    clock: Arc<FastClock>,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Log {
+    fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let lines = std::mem::take(&mut *self.lines.lock().unwrap_or_else(|p| p.into_inner()));
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+        out.flush()
+    }
+
+    /// Prints what happens until simulated day `day`.
+    async fn until(&self, day: f64, out: &mut dyn Write) -> std::io::Result<()> {
+        while self.clock.day() < day {
+            self.print(out)?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.print(out)
+    }
+}
+
+impl Log {
+    fn say(&self, who: &str, what: impl AsRef<str>) {
+        let now = self
+            .clock
+            .now()
+            .to_zoned(jiff::tz::TimeZone::fixed(cst::OFFSET));
+        let line = format!(
+            "day {:>5.1}  {}  {:<10} {}",
+            self.clock.day(),
+            now.strftime("%m-%d %H:%M"),
+            who,
+            what.as_ref()
+        );
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line);
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Court(Log);
+
+#[tonic::async_trait]
+impl CourtReceiver for Court {
+    async fn deliver(
+        &self,
+        r: Request<pb::CourtNotice>,
+    ) -> Result<Response<pb::DeliveryAck>, Status> {
+        let n = r.into_inner();
+        self.0.say(
+            "court",
+            format!("notified: {} ({})", n.event, short(&n.referral_id)),
+        );
+        Ok(Response::new(pb::DeliveryAck {}))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Platform {
+    log: Log,
+}
+
+#[tonic::async_trait]
+impl CcpitPlatform for Platform {
+    async fn offer_case(&self, r: Request<cp::CaseOffer>) -> Result<Response<cp::Ack>, Status> {
+        let o = r.into_inner();
+        self.log.say(
+            "ccpit",
+            format!("offered {} to {}", short(&o.case_id), o.mediation_centre),
+        );
+        Ok(Response::new(cp::Ack {}))
+    }
+    async fn notify_court_decision(
+        &self,
+        r: Request<cp::CourtDecision>,
+    ) -> Result<Response<cp::Ack>, Status> {
+        self.log.say(
+            "ccpit",
+            format!(
+                "heard the court's decision on {}",
+                short(&r.into_inner().case_id)
+            ),
+        );
+        Ok(Response::new(cp::Ack {}))
+    }
+}
+
+#[tonic::async_trait]
+impl LabourPlatform for Platform {
+    async fn refer_dispute(
+        &self,
+        r: Request<lp::DisputeReferral>,
+    ) -> Result<Response<lp::Received>, Status> {
+        let d = r.into_inner();
+        self.log.say(
+            "labour",
+            format!("referred {} to {}", short(&d.dispute_id), d.committee),
+        );
+        Ok(Response::new(lp::Received {}))
+    }
+    async fn notify_court_decision(
+        &self,
+        _: Request<lp::CourtDecision>,
+    ) -> Result<Response<lp::Received>, Status> {
+        Ok(Response::new(lp::Received {}))
+    }
+}
+
+#[tonic::async_trait]
+impl TrafficPlatform for Platform {
+    async fn delegate_case(
+        &self,
+        r: Request<tp::AccidentCase>,
+    ) -> Result<Response<tp::Receipt>, Status> {
+        let c = r.into_inner();
+        self.log.say(
+            "traffic",
+            format!(
+                "delegated {} to {} (and ignores it)",
+                short(&c.case_id),
+                c.room
+            ),
+        );
+        Ok(Response::new(tp::Receipt {}))
+    }
+    async fn notify_court_decision(
+        &self,
+        _: Request<tp::CourtDecision>,
+    ) -> Result<Response<tp::Receipt>, Status> {
+        Ok(Response::new(tp::Receipt {}))
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[id.len().saturating_sub(6)..]
+}
+
+#[derive(Clone)]
+struct Bearer(MetadataValue<tonic::metadata::Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut r: Request<()>) -> Result<Request<()>, Status> {
+        r.metadata_mut().insert("authorization", self.0.clone());
+        Ok(r)
+    }
+}
+
+pub fn run(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if !(0.05..=50.0).contains(&args.days_per_second) {
+        anyhow::bail!("--days-per-second must be between 0.05 and 50");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(demo(args, out))
+}
+
+async fn listen() -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let l = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = l.local_addr()?;
+    Ok((l, addr))
+}
+
+async fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    // Problems only: the demo prints its own story.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MEDIATION_GATEWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let temp = tempfile_dir()?;
+    let dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
+    std::fs::create_dir_all(&dir)?;
+    let clock = Arc::new(FastClock::new(START.parse()?, args.days_per_second));
+    let log = Log {
+        clock: Arc::clone(&clock),
+        lines: Arc::default(),
+    };
+    let platform = Platform { log: log.clone() };
+
+    // The simulated court system and platforms.
+    let (l, court_addr) = listen().await?;
+    let court = Court(log.clone());
+    tokio::spawn(
+        Server::builder()
+            .add_service(CourtReceiverServer::new(court))
+            .serve_with_incoming(TcpListenerStream::new(l)),
+    );
+    let (l, ccpit_addr) = listen().await?;
+    tokio::spawn(
+        Server::builder()
+            .add_service(CcpitPlatformServer::new(platform.clone()))
+            .serve_with_incoming(TcpListenerStream::new(l)),
+    );
+    let (l, labour_addr) = listen().await?;
+    tokio::spawn(
+        Server::builder()
+            .add_service(LabourPlatformServer::new(platform.clone()))
+            .serve_with_incoming(TcpListenerStream::new(l)),
+    );
+    let (l, traffic_addr) = listen().await?;
+    tokio::spawn(
+        Server::builder()
+            .add_service(TrafficPlatformServer::new(platform.clone()))
+            .serve_with_incoming(TcpListenerStream::new(l)),
+    );
+
+    // Its configuration: everything on loopback, tokens signed with keys
+    // made for the demo.
+    let pki = DevelopmentPki::new(dir.join("dev-pki"));
+    let ids: Vec<String> = TENANTS.iter().map(|(id, _)| (*id).to_owned()).collect();
+    pki.generate(&ids, clock.now())?;
+    let mut tenants = String::new();
+    for (id, role) in TENANTS {
+        tenants.push_str(&format!(
+            "[[tenant]]\nid = \"{id}\"\n{role}\nissuer = \"https://{id}.demo.invalid/\"\njwks = {:?}\n\n",
+            pki.jwks(id)
+        ));
+    }
+    std::fs::write(dir.join("tenants.toml"), tenants)?;
+    std::fs::write(
+        dir.join("roster.toml"),
+        include_str!("../../../../config/roster.toml"),
+    )?;
+    let calendar = dir.join("calendar");
+    std::fs::create_dir_all(&calendar)?;
+    std::fs::write(
+        calendar.join("2025.toml"),
+        include_str!("../../../../config/calendar/2025.toml"),
+    )?;
+    let config_path = dir.join("gateway.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            r#"profile = "development"
+listen = "127.0.0.1:0"
+data_dir = {data:?}
+calendar_dir = {calendar:?}
+roster = {roster:?}
+[courts]
+"京" = {{ grpc = "http://{court_addr}" }}
+[partners]
+ccpit = "http://{ccpit_addr}"
+labour = "http://{labour_addr}"
+road_traffic = "http://{traffic_addr}"
+[acceptance_breach]
+road_traffic = "return_to_court"
+[tls]
+mode = "plaintext"
+[auth]
+tenants = {tenants:?}
+"#,
+            data = dir.join("data"),
+            roster = dir.join("roster.toml"),
+            tenants = dir.join("tenants.toml"),
+        ),
+    )?;
+    let config = Config::load_from(&crate::config::Sources {
+        file: config_path.clone(),
+        overrides: vec![],
+        environment: false,
+    })?;
+    let assembly = Arc::new(Assembly::build(
+        &config_path,
+        config,
+        Arc::clone(&clock) as Arc<dyn Clock>,
+        mediation_delivery::RelayOptions {
+            idle_poll: Duration::from_millis(50),
+            ..Default::default()
+        },
+    )?);
+    let (l, gateway_addr) = listen().await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let served = {
+        let a = Arc::clone(&assembly);
+        let mut rx = stopped.clone();
+        tokio::spawn(async move {
+            a.serve(l, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await
+        })
+    };
+    // The relay and the deadline engine, stepped often: the clock is fast.
+    let driver = {
+        let a = Arc::clone(&assembly);
+        let stopped = stopped.clone();
+        tokio::spawn(async move {
+            while !*stopped.borrow() {
+                if let Err(e) = a.engine.sweep().await {
+                    tracing::warn!(error = %e, "deadline sweep failed");
+                }
+                let _ = a.relay.drain().await;
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+        })
+    };
+    writeln!(
+        out,
+        "demo: gateway on {gateway_addr}, one simulated day every {:.1} s, data in {}",
+        1.0 / args.days_per_second,
+        dir.display()
+    )?;
+    out.flush()?;
+
+    let connect = |tenant: &'static str| {
+        let pki_config = pki.clone();
+        let clock = Arc::clone(&clock);
+        async move {
+            let channel = Channel::from_shared(format!("http://{gateway_addr}"))?
+                .connect()
+                .await?;
+            let token = demo_token(&pki_config, tenant, clock.now())?;
+            anyhow::Ok(InterceptedService::new(
+                channel,
+                Bearer(format!("Bearer {token}").parse()?),
+            ))
+        }
+    };
+    let mut court_api = CourtGatewayClient::new(connect("court-bj").await?);
+    let mut ccpit_api = CcpitGatewayClient::new(connect("ccpit").await?);
+    let mut labour_api = LabourGatewayClient::new(connect("labour").await?);
+    let mut operations = OperationsClient::new(connect("operators").await?);
+
+    // The operator watches alerts for the whole run.
+    let watcher = {
+        let mut ops_client = operations.clone();
+        let log = log.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = ops_client
+                .watch_alerts(ops::WatchAlertsRequest {
+                    after_seq: 0,
+                    follow: true,
+                    kinds: vec![],
+                })
+                .await
+            else {
+                return;
+            };
+            let mut stream = stream.into_inner();
+            while let Ok(Some(a)) = stream.message().await {
+                log.say(
+                    "ALERT",
+                    format!(
+                        "#{} {} {} {}: {}",
+                        a.seq,
+                        a.severity().as_str_name().trim_start_matches("SEVERITY_"),
+                        a.kind().as_str_name().trim_start_matches("ALERT_KIND_"),
+                        short(&a.referral_id),
+                        a.detail
+                    ),
+                );
+            }
+        })
+    };
+
+    // Day 0: the court refers three disputes.
+    let mut ids = Vec::new();
+    for (what, bundle) in [
+        ("a sales-contract dispute", sample_bundle()),
+        ("a labour dispute", labour_bundle()),
+        ("a road-traffic accident claim", accident_bundle()),
+    ] {
+        let mut wire = bundle_to_wire(&bundle);
+        wire.documents.clear();
+        log.say("court", format!("refers {what}"));
+        let id = court_api
+            .submit_referral(pb::SubmitReferralRequest { bundle: Some(wire) })
+            .await?
+            .into_inner()
+            .referral_id;
+        log.say("court", format!("referral {} stored", short(&id)));
+        ids.push(id);
+    }
+    let (commercial, labour, traffic) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+
+    let signed = |clock: &FastClock| {
+        let t = clock.now();
+        Some(prost_types::Timestamp {
+            seconds: t.as_second(),
+            nanos: 0,
+        })
+    };
+
+    log.until(1.0, out).await?;
+    ccpit_api
+        .accept_case(cp::AcceptCaseRequest {
+            case_id: commercial.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            mediator: "m-007".into(),
+            centre_case_number: "CCPIT-BJ-2025-0042".into(),
+        })
+        .await?;
+    log.say(
+        "ccpit",
+        format!("ccpit-bj-01 accepted {}", short(&commercial)),
+    );
+    labour_api
+        .accept_dispute(lp::AcceptDisputeRequest {
+            dispute_id: labour.clone(),
+            committee: "labour-bj-cy".into(),
+            mediator: "m-101".into(),
+            file_number: "朝劳调〔2025〕18号".into(),
+        })
+        .await?;
+    log.say(
+        "labour",
+        format!(
+            "labour-bj-cy accepted {} and then goes quiet",
+            short(&labour)
+        ),
+    );
+
+    log.until(9.0, out).await?;
+    let at = signed(&clock);
+    let party = |reference: &str, name: &str, kind: &str, number: &str| cp::SettlementParty {
+        reference: reference.into(),
+        name: name.into(),
+        document_type: kind.into(),
+        document_number: number.into(),
+    };
+    let sign = |kind: &str, who: &str| cp::Signature {
+        signer_type: kind.into(),
+        signer: who.into(),
+        signed_at: at,
+    };
+    ccpit_api
+        .submit_settlement(cp::SubmitSettlementRequest {
+            case_id: commercial.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            parties: vec![
+                party("P1", "张三", "ID_CARD", "11010519491231002X"),
+                party("P2", "某贸易有限公司", "USCC", "91350100M000100Y43"),
+            ],
+            disputed_matters: "货款支付".into(),
+            terms: vec!["被申请人于2025年5月31日前支付货款100000元".into()],
+            performance_method: "银行转账".into(),
+            perform_by: "2025-05-31".into(),
+            signatures: vec![
+                sign("CENTRE", "ccpit-bj-01"),
+                sign("MEDIATOR", "m-007"),
+                sign("PARTY", "P1"),
+                sign("PARTY", "P2"),
+            ],
+            files: vec![],
+        })
+        .await?;
+    log.say(
+        "ccpit",
+        format!("settlement signed in {}", short(&commercial)),
+    );
+
+    log.until(11.0, out).await?;
+    ccpit_api
+        .apply_for_confirmation(cp::ApplyForConfirmationRequest {
+            case_id: commercial.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            applicants: vec!["P1".into(), "P2".into()],
+            applied_at: signed(&clock),
+        })
+        .await?;
+    log.say(
+        "ccpit",
+        format!(
+            "both parties applied for judicial confirmation of {}",
+            short(&commercial)
+        ),
+    );
+
+    log.until(15.0, out).await?;
+    court_api
+        .record_ruling(pb::RecordRulingRequest {
+            referral_id: commercial.clone(),
+            court: "京0105".into(),
+            outcome: pb::RulingOutcome::Confirmed.into(),
+            case_number: "（2025）京0105民特12号".into(),
+            reasons: String::new(),
+            ruled_at: signed(&clock),
+        })
+        .await?;
+    log.say(
+        "court",
+        format!("confirmed the settlement in {}", short(&commercial)),
+    );
+
+    log.until(DAYS, out).await?;
+    // Let the last notices and alerts arrive.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    log.print(out)?;
+
+    writeln!(out)?;
+    writeln!(out, "timelines, as an operator reads them:")?;
+    for id in [&commercial, &labour, &traffic] {
+        let r = operations
+            .get_referral_timeline(ops::GetReferralTimelineRequest {
+                referral_id: id.clone(),
+            })
+            .await?
+            .into_inner();
+        writeln!(
+            out,
+            "  {} {} ({}): {}",
+            short(id),
+            r.court_referral_id,
+            if r.organisation.is_empty() {
+                "no organisation"
+            } else {
+                &r.organisation
+            },
+            r.status
+        )?;
+        for e in &r.timeline {
+            let at =
+                e.at.as_ref()
+                    .and_then(|t| Timestamp::new(t.seconds, t.nanos).ok())
+                    .map(|t| {
+                        t.to_zoned(jiff::tz::TimeZone::fixed(cst::OFFSET))
+                            .strftime("%Y-%m-%d %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+            writeln!(out, "    {at}  {:<22} {}", e.event, e.summary)?;
+        }
+    }
+    let breaches = operations
+        .list_open_breaches(ops::ListOpenBreachesRequest {})
+        .await?
+        .into_inner()
+        .breaches;
+    writeln!(out, "open breaches: {}", breaches.len())?;
+    let to = clock.now();
+    let stats = operations
+        .get_statistics(ops::GetStatisticsRequest {
+            from: Some(prost_types::Timestamp {
+                seconds: START.parse::<Timestamp>()?.as_second(),
+                nanos: 0,
+            }),
+            to: Some(prost_types::Timestamp {
+                seconds: to.as_second() + 1,
+                nanos: 0,
+            }),
+            partner: String::new(),
+        })
+        .await?
+        .into_inner();
+    for p in &stats.partners {
+        let f = p.figures.unwrap_or_default();
+        writeln!(
+            out,
+            "  {:<20} referrals={} accepted={} agreements={} breaches={}",
+            p.partner,
+            f.referrals,
+            f.accepted,
+            f.agreements,
+            f.acceptance_breaches + f.mediation_breaches
+        )?;
+    }
+    let _ = stop.send(true);
+    driver.await?;
+    watcher.abort();
+    let _ = served.await;
+    writeln!(out, "demo finished")?;
+    out.flush()?;
+    if args.data_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    Ok(())
+}
+
+fn demo_token(pki: &DevelopmentPki, tenant: &str, now: Timestamp) -> anyhow::Result<String> {
+    let key = std::fs::read(pki.token_key(tenant))?;
+    let claims = mediation_security::tokens::Claims {
+        iss: format!("https://{tenant}.demo.invalid/"),
+        sub: "demo".into(),
+        aud: "mediation-gateway".into(),
+        exp: now.as_second() + 365 * 86_400,
+        nbf: Some(now.as_second() - 60),
+        iat: Some(now.as_second()),
+    };
+    Ok(mediation_security::tokens::sign(
+        &claims,
+        &DevelopmentPki::kid(tenant),
+        jsonwebtoken::Algorithm::ES256,
+        &key,
+    )?)
+}
+
+/// A fresh directory under the system's temporary directory.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let unique = format!(
+        "mediation-gateway-demo-{}-{}",
+        std::process::id(),
+        Timestamp::now().as_nanosecond()
+    );
+    let dir = std::env::temp_dir().join(unique);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,518 @@
+//! `mediation-gateway ops …`: the operators' service from the command line.
+//! Each command connects to a running gateway over mutual TLS with the
+//! operator's certificate and token, like any other client.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use mediation_calendar::cst;
+use mediation_proto::operations::v1 as ops;
+use mediation_proto::operations::v1::operations_client::OperationsClient;
+use serde_json::json;
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+use crate::cli::{
+    AckArgs, AlertsArgs, ConnectArgs, ConnectOnly, OpsCommand, ReferralArgs, ReplayArgs, StatsArgs,
+};
+use crate::config::{Profile, TlsMode};
+
+/// Adds the bearer token to every call.
+#[derive(Clone)]
+struct Bearer(MetadataValue<tonic::metadata::Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+type Client = OperationsClient<InterceptedService<Channel, Bearer>>;
+
+pub fn run(command: OpsCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        match command {
+            OpsCommand::Alerts(a) => alerts(a, out).await,
+            OpsCommand::Ack(a) => ack(a, out).await,
+            OpsCommand::Breaches(a) => breaches(a, out).await,
+            OpsCommand::Referral(a) => referral(a, out).await,
+            OpsCommand::Backlog(a) => backlog(a, out).await,
+            OpsCommand::DeadLetters(a) => dead_letters(a, out).await,
+            OpsCommand::Replay(a) => replay(a, out).await,
+            OpsCommand::Stats(a) => stats(a, out).await,
+        }
+    })
+}
+
+async fn connect(args: &ConnectArgs) -> anyhow::Result<Client> {
+    let config = args.config.load()?;
+    let plaintext = config.tls.mode == TlsMode::Plaintext;
+    let url = match &args.gateway {
+        Some(url) => url.clone(),
+        None => {
+            let mut addr = config.listen;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let scheme = if plaintext { "http" } else { "https" };
+            format!("{scheme}://{addr}")
+        }
+    };
+    let pki = mediation_security::pki::DevelopmentPki::new(config.dev_pki_dir());
+    let mut endpoint = Channel::from_shared(url.clone())
+        .with_context(|| format!("--gateway {url:?} is not a URL"))?;
+    if !plaintext {
+        let ca = args
+            .ca
+            .clone()
+            .or_else(|| config.tls.server_ca.clone())
+            .unwrap_or_else(|| pki.ca());
+        let (cert, key): (PathBuf, PathBuf) = match (&args.cert, &args.key) {
+            (Some(c), Some(k)) => (c.clone(), k.clone()),
+            _ => (pki.certificate(&args.tenant), pki.key(&args.tenant)),
+        };
+        let read =
+            |p: &PathBuf| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+        mediation_security::install_crypto_provider();
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read(&ca)?))
+            .identity(Identity::from_pem(read(&cert)?, read(&key)?));
+        endpoint = endpoint.tls_config(tls)?;
+    }
+    let token = match &args.token {
+        Some(token) => token.clone(),
+        None if config.profile == Profile::Development => {
+            super::dev::development_token(&config, &args.tenant, "operator-cli", 3600)?
+        }
+        None => bail!(
+            "--token (or MEDIATION_GATEWAY_TOKEN) is required outside the development profile"
+        ),
+    };
+    let channel = endpoint
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the gateway at {url}"))?;
+    let bearer = format!("Bearer {token}")
+        .parse()
+        .context("the token is not valid header text")?;
+    Ok(OperationsClient::with_interceptor(channel, Bearer(bearer)))
+}
+
+fn when(t: Option<&prost_types::Timestamp>) -> String {
+    t.and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok())
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::fixed(cst::OFFSET))
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+fn kind_name(kind: ops::AlertKind) -> String {
+    kind.as_str_name()
+        .trim_start_matches("ALERT_KIND_")
+        .to_ascii_lowercase()
+}
+
+fn alert_json(a: &ops::Alert) -> serde_json::Value {
+    json!({
+        "seq": a.seq,
+        "kind": kind_name(a.kind()),
+        "severity": a.severity().as_str_name().trim_start_matches("SEVERITY_").to_ascii_lowercase(),
+        "raised_at": when(a.raised_at.as_ref()),
+        "referral_id": a.referral_id,
+        "due_at": a.due_at.as_ref().map(|t| when(Some(t))),
+        "detail": a.detail,
+        "acknowledged_by": a.acknowledgement.as_ref().map(|k| k.by.clone()),
+    })
+}
+
+fn alert_line(a: &ops::Alert) -> String {
+    let mut line = format!(
+        "#{} {} {:<8} {:<23}",
+        a.seq,
+        when(a.raised_at.as_ref()),
+        a.severity()
+            .as_str_name()
+            .trim_start_matches("SEVERITY_")
+            .to_ascii_lowercase(),
+        kind_name(a.kind())
+    );
+    if !a.referral_id.is_empty() {
+        line.push_str(&format!(" referral={}", a.referral_id));
+    }
+    line.push_str(&format!(" {}", a.detail));
+    if let Some(ack) = &a.acknowledgement {
+        line.push_str(&format!(" [acknowledged by {}]", ack.by));
+    }
+    line
+}
+
+async fn alerts(args: AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut kinds = Vec::new();
+    for name in &args.kinds {
+        let kind =
+            ops::AlertKind::from_str_name(&format!("ALERT_KIND_{}", name.to_ascii_uppercase()))
+                .filter(|k| *k != ops::AlertKind::Unspecified)
+                .with_context(|| {
+                    format!("--kind {name:?}: not an alert kind (e.g. mediation_breach)")
+                })?;
+        kinds.push(kind.into());
+    }
+    let mut client = connect(&args.connect).await?;
+    let mut stream = client
+        .watch_alerts(ops::WatchAlertsRequest {
+            after_seq: args.after,
+            follow: args.follow,
+            kinds,
+        })
+        .await?
+        .into_inner();
+    while let Some(alert) = stream.message().await? {
+        if args.connect.json {
+            writeln!(out, "{}", alert_json(&alert))?;
+        } else {
+            writeln!(out, "{}", alert_line(&alert))?;
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
+async fn ack(args: AckArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let alert = client
+        .acknowledge_alert(ops::AcknowledgeAlertRequest {
+            seq: args.seq,
+            note: args.note,
+        })
+        .await?
+        .into_inner()
+        .alert
+        .context("the gateway answered without the alert")?;
+    if args.connect.json {
+        writeln!(out, "{}", alert_json(&alert))?;
+    } else {
+        writeln!(out, "{}", alert_line(&alert))?;
+    }
+    Ok(())
+}
+
+async fn breaches(args: ConnectOnly, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let breaches = client
+        .list_open_breaches(ops::ListOpenBreachesRequest {})
+        .await?
+        .into_inner()
+        .breaches;
+    if breaches.is_empty() && !args.connect.json {
+        writeln!(out, "no open breaches")?;
+    }
+    for b in breaches {
+        let alert = b.alert.unwrap_or_default();
+        if args.connect.json {
+            let mut value = alert_json(&alert);
+            value["referral_status"] = json!(b.referral_status);
+            value["organisation"] = json!(b.organisation);
+            writeln!(out, "{value}")?;
+        } else {
+            writeln!(
+                out,
+                "{} (now {}, {})",
+                alert_line(&alert),
+                b.referral_status,
+                if b.organisation.is_empty() {
+                    "no organisation"
+                } else {
+                    &b.organisation
+                }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn message_line(m: &ops::OutboxMessage) -> String {
+    let mut line = format!(
+        "{} {} {} {} attempts={} enqueued={}",
+        m.message_id,
+        m.destination,
+        m.referral_id,
+        m.event,
+        m.attempts,
+        when(m.enqueued_at.as_ref())
+    );
+    if m.dead_at.is_some() {
+        line.push_str(&format!(" dead={}", when(m.dead_at.as_ref())));
+    } else {
+        line.push_str(&format!(" next={}", when(m.next_attempt_at.as_ref())));
+    }
+    if !m.last_error.is_empty() {
+        line.push_str(&format!(" error={:?}", m.last_error));
+    }
+    line
+}
+
+fn message_json(m: &ops::OutboxMessage) -> serde_json::Value {
+    json!({
+        "message_id": m.message_id,
+        "destination": m.destination,
+        "referral_id": m.referral_id,
+        "event": m.event,
+        "attempts": m.attempts,
+        "enqueued_at": when(m.enqueued_at.as_ref()),
+        "next_attempt_at": when(m.next_attempt_at.as_ref()),
+        "dead_at": m.dead_at.as_ref().map(|t| when(Some(t))),
+        "last_error": m.last_error,
+    })
+}
+
+async fn referral(args: ReferralArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let r = client
+        .get_referral_timeline(ops::GetReferralTimelineRequest {
+            referral_id: args.referral_id,
+        })
+        .await?
+        .into_inner();
+    if args.connect.json {
+        let value = json!({
+            "referral_id": r.referral_id,
+            "court": r.court,
+            "court_referral_id": r.court_referral_id,
+            "status": r.status,
+            "partner": r.partner,
+            "organisation": r.organisation,
+            "deadlines": r.deadlines.iter().map(|d| json!({
+                "kind": d.kind, "due_date": d.due_date, "provisional": d.provisional,
+            })).collect::<Vec<_>>(),
+            "timeline": r.timeline.iter().map(|e| json!({
+                "at": when(e.at.as_ref()), "event": e.event, "summary": e.summary,
+            })).collect::<Vec<_>>(),
+            "waiting": r.waiting.iter().map(message_json).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{value}")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "referral {} ({} {}): {}",
+        r.referral_id, r.court, r.court_referral_id, r.status
+    )?;
+    if !r.organisation.is_empty() {
+        writeln!(out, "organisation: {} ({})", r.organisation, r.partner)?;
+    }
+    for d in &r.deadlines {
+        writeln!(
+            out,
+            "{} deadline: last day {}{}",
+            d.kind,
+            d.due_date,
+            if d.provisional { " (provisional)" } else { "" }
+        )?;
+    }
+    writeln!(out, "timeline:")?;
+    for e in &r.timeline {
+        writeln!(
+            out,
+            "  {} {:<24} {}",
+            when(e.at.as_ref()),
+            e.event,
+            e.summary
+        )?;
+    }
+    if !r.waiting.is_empty() {
+        writeln!(out, "waiting for delivery:")?;
+        for m in &r.waiting {
+            writeln!(out, "  {}", message_line(m))?;
+        }
+    }
+    Ok(())
+}
+
+async fn backlog(args: ConnectOnly, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let destinations = client
+        .get_outbox_backlog(ops::GetOutboxBacklogRequest {})
+        .await?
+        .into_inner()
+        .destinations;
+    if destinations.is_empty() && !args.connect.json {
+        writeln!(out, "the outbox is empty")?;
+    }
+    for d in destinations {
+        if args.connect.json {
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "destination": d.destination,
+                    "pending": d.pending,
+                    "dead": d.dead,
+                    "oldest_enqueued_at": d.oldest_enqueued_at.as_ref().map(|t| when(Some(t))),
+                    "consecutive_failures": d.consecutive_failures,
+                    "last_error": d.last_error,
+                    "unreachable": d.unreachable,
+                })
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{:<24} pending={} dead={} oldest={} failures={}{}{}",
+                d.destination,
+                d.pending,
+                d.dead,
+                when(d.oldest_enqueued_at.as_ref()),
+                d.consecutive_failures,
+                if d.unreachable { " UNREACHABLE" } else { "" },
+                if d.last_error.is_empty() {
+                    String::new()
+                } else {
+                    format!(" last_error={:?}", d.last_error)
+                }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+async fn dead_letters(args: ConnectOnly, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let dead = client
+        .list_dead_letters(ops::ListDeadLettersRequest { limit: 1_000 })
+        .await?
+        .into_inner()
+        .dead_letters;
+    if dead.is_empty() && !args.connect.json {
+        writeln!(out, "no dead letters")?;
+    }
+    for m in &dead {
+        if args.connect.json {
+            writeln!(out, "{}", message_json(m))?;
+        } else {
+            writeln!(out, "{}", message_line(m))?;
+        }
+    }
+    Ok(())
+}
+
+async fn replay(args: ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let message = client
+        .replay_dead_letter(ops::ReplayDeadLetterRequest {
+            message_id: args.message_id.clone(),
+        })
+        .await?
+        .into_inner()
+        .message;
+    match message {
+        Some(m) if args.connect.json => writeln!(out, "{}", message_json(&m))?,
+        Some(m) => writeln!(out, "replayed: {}", message_line(&m))?,
+        None => writeln!(out, "replayed {} and already delivered", args.message_id)?,
+    }
+    Ok(())
+}
+
+fn duration(d: Option<&prost_types::Duration>) -> String {
+    match d {
+        Some(d) => format!("{:.1}h", d.seconds as f64 / 3600.0),
+        None => "-".into(),
+    }
+}
+
+fn figures_json(f: &ops::Figures) -> serde_json::Value {
+    json!({
+        "referrals": f.referrals,
+        "accepted": f.accepted,
+        "declined": f.declined,
+        "agreements": f.agreements,
+        "failures": f.failures,
+        "success_rate": f.success_rate,
+        "median_time_to_accept_seconds": f.median_time_to_accept.as_ref().map(|d| d.seconds),
+        "median_mediation_duration_seconds": f.median_mediation_duration.as_ref().map(|d| d.seconds),
+        "acceptance_breaches": f.acceptance_breaches,
+        "mediation_breaches": f.mediation_breaches,
+        "voluntarily_performed": f.voluntarily_performed,
+    })
+}
+
+fn figures_line(name: &str, f: &ops::Figures) -> String {
+    format!(
+        "{name:<28} referrals={} accepted={} declined={} agreements={} failures={} success={} accept_median={} mediation_median={} breaches={}/{} performed={}",
+        f.referrals,
+        f.accepted,
+        f.declined,
+        f.agreements,
+        f.failures,
+        f.success_rate
+            .map(|r| format!("{:.0}%", r * 100.0))
+            .unwrap_or_else(|| "-".into()),
+        duration(f.median_time_to_accept.as_ref()),
+        duration(f.median_mediation_duration.as_ref()),
+        f.acceptance_breaches,
+        f.mediation_breaches,
+        f.voluntarily_performed
+    )
+}
+
+async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let wire = |t: jiff::Timestamp| prost_types::Timestamp {
+        seconds: t.as_second(),
+        nanos: t.subsec_nanosecond(),
+    };
+    let s = client
+        .get_statistics(ops::GetStatisticsRequest {
+            from: Some(wire(args.from)),
+            to: Some(wire(args.to)),
+            partner: args.partner.unwrap_or_default(),
+        })
+        .await?
+        .into_inner();
+    if args.connect.json {
+        let value = json!({
+            "referrals_read": s.referrals_read,
+            "partners": s.partners.iter().map(|p| json!({
+                "partner": p.partner, "figures": p.figures.as_ref().map(figures_json),
+            })).collect::<Vec<_>>(),
+            "organisations": s.organisations.iter().map(|o| json!({
+                "partner": o.partner, "organisation": o.organisation,
+                "figures": o.figures.as_ref().map(figures_json),
+            })).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{value}")?;
+        return Ok(());
+    }
+    writeln!(out, "{} referrals read", s.referrals_read)?;
+    for p in &s.partners {
+        writeln!(
+            out,
+            "{}",
+            figures_line(&p.partner, &p.figures.unwrap_or_default())
+        )?;
+    }
+    for o in &s.organisations {
+        writeln!(
+            out,
+            "{}",
+            figures_line(
+                &format!("  {}", o.organisation),
+                &o.figures.unwrap_or_default()
+            )
+        )?;
+    }
+    Ok(())
+}
