@@ -38,7 +38,11 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::{Config, load_roster};
+use crate::health::Health;
+use crate::notify::Notifier;
 use crate::security::Security;
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::{HealthReporter, HealthService};
 
 /// The services the gateway serves, as the health service names them.
 pub const SERVICES: &[&str] = &[
@@ -62,6 +66,10 @@ pub struct Assembly {
     pub security: Security,
     /// Lets a reader wait until every call so far is in the audit log.
     pub audit: AuditProgress,
+    /// What the health service and `/readyz` report.
+    pub health: Health,
+    /// Posts alerts to the configured webhooks.
+    pub notifier: Notifier,
     clock: Arc<dyn Clock>,
     config: Config,
     config_path: std::path::PathBuf,
@@ -135,6 +143,18 @@ impl Assembly {
             relay_options,
         ));
         let engine = Arc::new(DeadlineEngine::new(Arc::clone(&gateway)));
+        let health = Health::new(
+            HealthReporter::new(),
+            gateway.store().clone(),
+            relay.destinations(),
+            config.health.required_partners.clone(),
+        );
+        let notifier = Notifier::new(
+            &config.alerts.webhook,
+            gateway.store().clone(),
+            &config.data_dir.join("webhooks"),
+            &config.alerts.instance,
+        )?;
         Ok(Self {
             gateway,
             relay,
@@ -144,6 +164,8 @@ impl Assembly {
             documents,
             security,
             audit: AuditProgress::default(),
+            health,
+            notifier,
             clock,
             config,
             config_path: config_path.to_owned(),
@@ -152,6 +174,10 @@ impl Assembly {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Reads the roster, the calendar and the tenants with their token keys
@@ -179,16 +205,11 @@ impl Assembly {
         let g = &self.gateway;
         let docs = &self.documents;
         // Load balancers and orchestrators ask the standard health service;
-        // the store is open and the services are built, so all are serving.
-        let (health, health_service) = tonic_health::server::health_reporter();
-        for name in SERVICES {
-            health
-                .set_service_status(*name, tonic_health::ServingStatus::Serving)
-                .await;
-        }
-        health
-            .set_service_status("", tonic_health::ServingStatus::Serving)
-            .await;
+        // it says what the store and the partners' reachability allow.
+        self.health.refresh().await;
+        let health_service = HealthServer::new(HealthService::from_health_reporter(
+            self.health.reporter().clone(),
+        ));
         // grpcurl and similar tools list and call the services by reflection.
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(mediation_proto::DESCRIPTORS)

@@ -155,10 +155,21 @@ pub struct MetricsSettings {
 }
 
 /// Where alerts are pushed besides the operators' stream.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {
+    /// How this gateway names itself in webhook posts.
+    pub instance: String,
     pub webhook: Vec<WebhookSettings>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            instance: "mediation-gateway".into(),
+            webhook: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,6 +5,9 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod health;
+pub mod notify;
+pub mod observe;
 pub mod security;
 
 use std::io::Write;

@@ -50,9 +50,15 @@ impl<S: ReferralStore + AuditLog> DeadlineEngine<S> {
             }
             let before = report.fired + report.failed;
             report.due += due.len();
+            metrics::counter!("gateway_deadline_timers_due_total").increment(due.len() as u64);
             for timer in &due {
                 match self.gateway.fire(timer).await {
-                    Ok(_) => report.fired += 1,
+                    Ok(_) => {
+                        report.fired += 1;
+                        // A fired breach timer is a missed deadline.
+                        metrics::counter!("gateway_deadline_timers_fired_total", "kind" => timer.kind.as_str())
+                            .increment(1);
+                    }
                     Err(error) => {
                         report.failed += 1;
                         tracing::error!(referral = %timer.referral, timer = timer.kind.as_str(), %error, "timer could not fire");

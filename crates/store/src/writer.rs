@@ -150,6 +150,7 @@ impl Writer {
                 };
                 results.push((request.reply, result));
             }
+            let flush_started = std::time::Instant::now();
             if results.iter().any(|(_, r)| r.is_ok())
                 && let Err(e) = self.make_durable()
             {
@@ -165,6 +166,9 @@ impl Writer {
                     }
                 }
             }
+            metrics::histogram!("gateway_store_flush_seconds")
+                .record(flush_started.elapsed().as_secs_f64());
+            metrics::histogram!("gateway_store_group_operations").record(results.len() as f64);
             self.stats.groups.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .operations

@@ -35,13 +35,17 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 pub use audit::{AuditProgress, AuditSink, write_call_audit};
 pub use rules::{Access, access_for};
+use tracing::Instrument as _;
 
 /// The referral a call concerns, once the service knows it.
 #[derive(Debug, Clone, Default)]
 pub struct Subject(Arc<Mutex<Option<ReferralId>>>);
 
 impl Subject {
+    /// Names the referral in the audit record and in every log line the
+    /// call writes from now on.
     pub fn set(&self, id: &ReferralId) {
+        tracing::Span::current().record("referral", tracing::field::display(id));
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
     }
 
@@ -133,8 +137,16 @@ impl Guard {
         let mut pending = Pending {
             guard: self.clone(),
             actor: String::from("unauthenticated"),
+            // Unknown paths share one label: callers must not be able to
+            // create metric series at will.
+            label: if access == Access::Denied {
+                "unknown".to_owned()
+            } else {
+                method.trim_start_matches('/').to_owned()
+            },
             method,
             subject: Subject::default(),
+            started: std::time::Instant::now(),
         };
         let certs = request
             .extensions()
@@ -178,6 +190,18 @@ impl Guard {
         request.extensions_mut().insert(pending.subject.clone());
         Ok(Some(pending))
     }
+
+    fn span(pending: Option<&Pending>) -> tracing::Span {
+        match pending {
+            Some(p) => tracing::info_span!(
+                "call",
+                method = %p.label,
+                caller = %p.actor,
+                referral = tracing::field::Empty
+            ),
+            None => tracing::Span::none(),
+        }
+    }
 }
 
 /// An audit record waiting for the call's outcome.
@@ -185,11 +209,19 @@ struct Pending {
     guard: Guard,
     actor: String,
     method: String,
+    /// The method as a metrics label.
+    label: String,
     subject: Subject,
+    started: std::time::Instant,
 }
 
 impl Pending {
     fn finish(self, outcome: &str) {
+        let code = outcome.split(':').next().unwrap_or("unknown").to_owned();
+        metrics::counter!("gateway_requests_total", "method" => self.label.clone(), "code" => code)
+            .increment(1);
+        metrics::histogram!("gateway_request_seconds", "method" => self.label.clone())
+            .record(self.started.elapsed().as_secs_f64());
         let record = AuditRecord {
             at: self.guard.clock.now(),
             actor: self.actor,
@@ -260,12 +292,18 @@ where
         // its place for the next (the usual tower pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let response = inner.call(request).await?;
-            Ok(match pending {
-                Some(pending) => body::audited(response, pending),
-                None => response,
-            })
-        })
+        // Everything the service logs for this call carries the method, the
+        // caller and, once known, the referral.
+        let span = Guard::span(pending.as_ref());
+        Box::pin(
+            async move {
+                let response = inner.call(request).await?;
+                Ok(match pending {
+                    Some(pending) => body::audited(response, pending),
+                    None => response,
+                })
+            }
+            .instrument(span),
+        )
     }
 }

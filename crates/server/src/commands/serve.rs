@@ -1,25 +1,27 @@
 //! `mediation-gateway serve`: runs the gateway until interrupted.
 //!
-//! SIGHUP reloads the roster and the calendar; SIGINT or SIGTERM stops taking
-//! calls, lets deliveries in flight finish, and exits. Everything acknowledged
-//! is already durable, so a harder stop loses nothing either.
+//! SIGHUP reloads the roster, the calendar and the tenants. SIGINT or SIGTERM
+//! first reports NOT_SERVING, then stops taking calls, lets the calls and
+//! deliveries in flight finish (for at most `shutdown.grace_seconds`), and
+//! exits 0. Everything acknowledged is already durable, so a harder stop
+//! loses nothing either; a restart resumes the outbox and the deadlines.
 
 use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use mediation_core::clock::SystemClock;
-use mediation_delivery::RelayOptions;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::Assembly;
 use crate::cli::ServeArgs;
-use crate::config::Config;
+use crate::config::{Config, LogFormat, LogSettings};
 
 pub fn run(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let config = args.config.load()?;
-    init_tracing();
+    init_tracing(&config.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -27,28 +29,48 @@ pub fn run(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     runtime.block_on(serve(args, config, out))
 }
 
-fn init_tracing() {
+fn init_tracing(settings: &LogSettings) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEDIATION_GATEWAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
     // A second initialisation (tests) is harmless.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let _ = match settings.format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        // One object per line; the fields of the call's span (method,
+        // caller, referral) are on every line the call writes.
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init(),
+    };
 }
 
 async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::Result<()> {
     let listen = config.listen;
+    let metrics_listen = config.metrics.listen;
+    let grace = Duration::from_secs(config.shutdown.grace_seconds);
+    let relay_options = config.relay.options();
+    crate::observe::recorder();
     let assembly = Arc::new(Assembly::build(
         &args.config.config,
         config,
         Arc::new(SystemClock),
-        RelayOptions::default(),
+        relay_options,
     )?);
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let metrics_listener = match metrics_listen {
+        Some(addr) => Some(crate::observe::bind(addr).await?),
+        None => None,
+    };
     let (stop, stopped) = watch::channel(false);
     let until_stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -63,6 +85,39 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         let rx = stopped.clone();
         tokio::spawn(async move { a.engine.run(until_stopped(rx)).await })
     };
+    let mut background = tokio::task::JoinSet::new();
+    {
+        let a = Arc::clone(&assembly);
+        let rx = stopped.clone();
+        background.spawn(async move {
+            a.health
+                .run(Duration::from_secs(1), until_stopped(rx))
+                .await
+        });
+        let a = Arc::clone(&assembly);
+        let rx = stopped.clone();
+        background.spawn(async move {
+            a.notifier
+                .run(Duration::from_secs(2), until_stopped(rx))
+                .await
+        });
+        let a = Arc::clone(&assembly);
+        let rx = stopped.clone();
+        background.spawn(async move {
+            crate::observe::run_sampler(&a, Duration::from_secs(15), until_stopped(rx)).await;
+        });
+        if let Some(listener) = metrics_listener {
+            let readiness = assembly.health.watch();
+            let rx = stopped.clone();
+            background.spawn(async move {
+                if let Err(error) =
+                    crate::observe::serve_http(listener, readiness, until_stopped(rx)).await
+                {
+                    tracing::error!(%error, "metrics endpoint failed");
+                }
+            });
+        }
+    }
     // The handlers are installed before the listening line is printed, so a
     // supervisor that signals as soon as it sees that line is heard.
     let signals = Signals::install();
@@ -74,17 +129,40 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         Some(_) => "mutual TLS",
         None => "PLAINTEXT, loopback only",
     };
+    let metrics = match assembly.config().metrics.listen {
+        Some(addr) => format!("; metrics and probes on http://{addr}"),
+        None => String::new(),
+    };
     writeln!(
         out,
-        "mediation gateway listening on {} ({security}; store {}; press Ctrl-C to stop)",
+        "mediation gateway listening on {} ({security}; store {}{metrics}; press Ctrl-C to stop)",
         listener.local_addr()?,
         assembly.config().store_dir().display()
     )?;
     out.flush()?;
-    assembly.serve(listener, until_stopped(stopped)).await?;
-    tracing::info!("no longer taking calls; finishing deliveries in flight");
-    relay.await?;
-    engine.await?;
+    let served = {
+        let a = Arc::clone(&assembly);
+        let rx = stopped.clone();
+        tokio::spawn(async move { a.serve(listener, until_stopped(rx)).await })
+    };
+    until_stopped(stopped).await;
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "no longer taking calls; finishing calls and deliveries in flight"
+    );
+    let finish = async {
+        served.await??;
+        relay.await?;
+        engine.await?;
+        while background.join_next().await.is_some() {}
+        anyhow::Ok(())
+    };
+    match tokio::time::timeout(grace, finish).await {
+        Ok(result) => result?,
+        // What was acknowledged is durable; what was not is retried by its
+        // sender or by the outbox after the restart.
+        Err(_) => tracing::warn!("grace period over; exiting with work still in flight"),
+    }
     signals.abort();
     tracing::info!("stopped");
     Ok(())
@@ -145,12 +223,13 @@ impl Signals {
                 }
             }
             tracing::info!("stopping");
+            assembly.health.stopping().await;
             let _ = stop.send(true);
             return;
         }
-        let _ = assembly;
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("stopping");
+        assembly.health.stopping().await;
         let _ = stop.send(true);
     }
 }

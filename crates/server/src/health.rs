@@ -1,0 +1,172 @@
+//! Whether the gateway can do its work, as the standard gRPC health service
+//! and the `/readyz` probe report it.
+//!
+//! - The store stopped taking writes (a failed flush): everything is
+//!   NOT_SERVING, since nothing can be acknowledged.
+//! - A partner platform is unreachable (the relay's failures in a row): that
+//!   platform's service is NOT_SERVING, and so is the gateway as a whole
+//!   when `health.required_partners` names it.
+//! - Shutting down: everything is NOT_SERVING, so balancers drain it first.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mediation_core::partner::Partner;
+use mediation_delivery::DestinationBoard;
+use mediation_store::SledStore;
+use tokio::sync::watch;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::app::SERVICES;
+
+/// What health reports now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub serving: bool,
+    /// Why not, one reason per problem.
+    pub reasons: Vec<String>,
+}
+
+/// The gateway's health, kept current by [`Health::run`].
+#[derive(Debug, Clone)]
+pub struct Health {
+    reporter: HealthReporter,
+    store: SledStore,
+    destinations: DestinationBoard,
+    required: Vec<Partner>,
+    state: Arc<watch::Sender<Readiness>>,
+}
+
+fn service_of(partner: Partner) -> &'static str {
+    match partner {
+        Partner::Ccpit => "mediation.ccpit.v1.CcpitGateway",
+        Partner::LabourArbitration => "mediation.labour.v1.LabourGateway",
+        Partner::RoadTraffic => "mediation.traffic.v1.TrafficGateway",
+    }
+}
+
+impl Health {
+    pub fn new(
+        reporter: HealthReporter,
+        store: SledStore,
+        destinations: DestinationBoard,
+        required: Vec<Partner>,
+    ) -> Self {
+        let (state, _) = watch::channel(Readiness {
+            serving: false,
+            reasons: vec!["starting".into()],
+        });
+        Self {
+            reporter,
+            store,
+            destinations,
+            required,
+            state: Arc::new(state),
+        }
+    }
+
+    pub fn reporter(&self) -> &HealthReporter {
+        &self.reporter
+    }
+
+    pub fn current(&self) -> Readiness {
+        self.state.borrow().clone()
+    }
+
+    pub fn watch(&self) -> watch::Receiver<Readiness> {
+        self.state.subscribe()
+    }
+
+    /// Looks at the store and the destinations and reports what it finds.
+    pub async fn refresh(&self) -> Readiness {
+        let mut reasons = Vec::new();
+        let store_failure = self.store.failure();
+        if let Some(why) = &store_failure {
+            reasons.push(format!("store: {why}"));
+        }
+        let mut unreachable = Vec::new();
+        for partner in Partner::ALL {
+            let key = mediation_core::outbox::Destination::Partner(partner).key();
+            let down = self.destinations.unreachable(&key);
+            if let Some(d) = down.first() {
+                unreachable.push(partner);
+                if self.required.contains(&partner) {
+                    reasons.push(format!(
+                        "required partner {} unreachable after {} failed attempts: {}",
+                        partner.as_str(),
+                        d.consecutive_failures,
+                        d.last_error.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+        }
+        for name in SERVICES {
+            let partner_down = Partner::ALL
+                .into_iter()
+                .any(|p| service_of(p) == *name && unreachable.contains(&p));
+            let status = if store_failure.is_some() || partner_down {
+                ServingStatus::NotServing
+            } else {
+                ServingStatus::Serving
+            };
+            self.reporter.set_service_status(*name, status).await;
+        }
+        let readiness = Readiness {
+            serving: reasons.is_empty(),
+            reasons,
+        };
+        self.reporter
+            .set_service_status(
+                "",
+                if readiness.serving {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                },
+            )
+            .await;
+        self.publish(readiness.clone());
+        readiness
+    }
+
+    /// Reports NOT_SERVING everywhere: the gateway is going away.
+    pub async fn stopping(&self) {
+        for name in SERVICES.iter().copied().chain([""]) {
+            self.reporter
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
+        }
+        self.publish(Readiness {
+            serving: false,
+            reasons: vec!["shutting down".into()],
+        });
+    }
+
+    fn publish(&self, readiness: Readiness) {
+        self.state.send_if_modified(|current| {
+            if *current == readiness {
+                return false;
+            }
+            if readiness.serving {
+                tracing::info!("serving");
+            } else {
+                tracing::warn!(reasons = ?readiness.reasons, "not serving");
+            }
+            *current = readiness;
+            true
+        });
+    }
+
+    /// Refreshes every `every` until `shutdown`.
+    pub async fn run(&self, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            self.refresh().await;
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}

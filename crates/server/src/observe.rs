@@ -1,0 +1,210 @@
+//! Metrics in the Prometheus text format, and the plain-HTTP endpoint that
+//! serves them with the liveness and readiness probes.
+//!
+//! Counters and histograms are recorded where things happen (the call guard,
+//! the relay, the store's writer, the deadline engine). The gauges that
+//! describe state, such as the outbox depth and the age of its oldest message
+//! per destination, are sampled here.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use mediation_core::store::{OutboxStore, ReferralStore};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+use crate::app::Assembly;
+use crate::health::Readiness;
+
+/// The process's recorder, installed on first use. Metrics recorded before
+/// it is installed, or in a process that never installs it, go nowhere.
+pub fn recorder() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let seconds = [
+            0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let sizes = [
+            1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+        ];
+        let builder = PrometheusBuilder::new()
+            .set_buckets(&seconds)
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full("gateway_store_group_operations".into()),
+                    &sizes,
+                )
+            });
+        let recorder = match builder {
+            Ok(builder) => builder.build_recorder(),
+            Err(_) => PrometheusBuilder::new().build_recorder(),
+        };
+        let handle = recorder.handle();
+        // Another recorder may already be installed (tests that build many
+        // gateways in one process); this handle then renders nothing new.
+        let _ = metrics::set_global_recorder(recorder);
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "gateway_requests_total",
+        "gRPC calls by method and status code"
+    );
+    describe_histogram!("gateway_request_seconds", "gRPC call latency by method");
+    describe_counter!(
+        "gateway_delivery_attempts_total",
+        "Delivery attempts by destination and outcome (delivered, retry, dead)"
+    );
+    describe_counter!(
+        "gateway_delivery_failures_total",
+        "Failed delivery attempts by destination"
+    );
+    describe_histogram!(
+        "gateway_delivery_seconds",
+        "Delivery attempt latency by destination"
+    );
+    describe_gauge!("gateway_outbox_pending", "Messages waiting per destination");
+    describe_gauge!("gateway_outbox_dead", "Dead letters per destination");
+    describe_gauge!(
+        "gateway_outbox_oldest_age_seconds",
+        "Age of the oldest waiting message per destination"
+    );
+    describe_gauge!(
+        "gateway_destination_unreachable",
+        "1 while a destination has failed too often in a row"
+    );
+    describe_counter!(
+        "gateway_deadline_timers_due_total",
+        "Deadline timers found due"
+    );
+    describe_counter!(
+        "gateway_deadline_timers_fired_total",
+        "Deadline timers fired by kind; *_breach kinds are missed deadlines"
+    );
+    describe_gauge!(
+        "gateway_deadline_next_due_seconds",
+        "Seconds until the next deadline timer is due (negative when overdue)"
+    );
+    describe_histogram!(
+        "gateway_store_group_operations",
+        "Operations made durable per flush"
+    );
+    describe_histogram!(
+        "gateway_store_flush_seconds",
+        "Time to make one group durable"
+    );
+    describe_gauge!("gateway_ready", "1 while the gateway reports SERVING");
+    describe_counter!(
+        "gateway_alert_webhook_posts_total",
+        "Alert webhook posts by hook and result"
+    );
+}
+
+/// Samples the gauges that describe state.
+pub fn sample(assembly: &Assembly, now: Timestamp) {
+    let store = assembly.gateway.store();
+    match store.backlog() {
+        Ok(backlog) => {
+            for b in backlog {
+                let labels = [("destination", b.destination.clone())];
+                metrics::gauge!("gateway_outbox_pending", &labels).set(b.pending as f64);
+                metrics::gauge!("gateway_outbox_dead", &labels).set(b.dead as f64);
+                let age = b
+                    .oldest_enqueued_at
+                    .map(|t| now.duration_since(t).as_secs_f64().max(0.0))
+                    .unwrap_or(0.0);
+                metrics::gauge!("gateway_outbox_oldest_age_seconds", &labels).set(age);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot sample the outbox"),
+    }
+    for d in assembly.relay.destinations().snapshot() {
+        metrics::gauge!("gateway_destination_unreachable", "destination" => d.destination)
+            .set(if d.unreachable { 1.0 } else { 0.0 });
+    }
+    if let Ok(Some(next)) = store.next_timer_at() {
+        metrics::gauge!("gateway_deadline_next_due_seconds")
+            .set(next.duration_since(now).as_secs_f64());
+    }
+    metrics::gauge!("gateway_ready").set(if assembly.health.current().serving {
+        1.0
+    } else {
+        0.0
+    });
+    recorder().run_upkeep();
+}
+
+/// Samples every `every` until `shutdown`.
+pub async fn run_sampler(
+    assembly: &Assembly,
+    every: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        sample(assembly, assembly.clock().now());
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `listener` until
+/// `shutdown`.
+pub async fn serve_http(
+    listener: TcpListener,
+    health: tokio::sync::watch::Receiver<Readiness>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let handle = recorder().clone();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let handle = handle.clone();
+                async move {
+                    (
+                        [("content-type", "text/plain; version=0.0.4")],
+                        handle.render(),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = health.borrow().clone();
+                async move {
+                    if readiness.serving {
+                        (StatusCode::OK, "serving\n".to_owned())
+                    } else {
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("not serving: {}\n", readiness.reasons.join("; ")),
+                        )
+                    }
+                }
+            }),
+        );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds the metrics address, naming it if that fails.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    use anyhow::Context as _;
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("metrics.listen: cannot listen on {addr}"))
+}
