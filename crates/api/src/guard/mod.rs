@@ -128,7 +128,7 @@ impl Guard {
     fn admit<B>(
         &self,
         request: &mut http::Request<B>,
-    ) -> Result<Option<Pending>, (Pending, Status)> {
+    ) -> Result<Option<Pending>, Box<(Pending, Status)>> {
         let method = request.uri().path().to_owned();
         let access = access_for(&method);
         if access == Access::Public {
@@ -168,7 +168,7 @@ impl Guard {
                 {
                     pending.actor = format!("unauthenticated cert={}", cert.description);
                 }
-                return Err((pending, Status::unauthenticated(e.to_string())));
+                return Err(Box::new((pending, Status::unauthenticated(e.to_string()))));
             }
         };
         pending.actor = caller.audit_actor();
@@ -177,14 +177,14 @@ impl Guard {
                 "tenant {} may not call {}",
                 caller.tenant, pending.method
             ));
-            return Err((pending, status));
+            return Err(Box::new((pending, status)));
         }
         if !self.limits.admit(&caller.tenant, own_rate) {
             let status = Status::resource_exhausted(format!(
                 "tenant {} is over its request rate; slow down and retry",
                 caller.tenant
             ));
-            return Err((pending, status));
+            return Err(Box::new((pending, status)));
         }
         request.extensions_mut().insert(caller);
         request.extensions_mut().insert(pending.subject.clone());
@@ -283,7 +283,8 @@ where
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let pending = match self.guard.admit(&mut request) {
             Ok(pending) => pending,
-            Err((refused, status)) => {
+            Err(refused) => {
+                let (refused, status) = *refused;
                 refused.finish(&body::outcome_of(status.code(), status.message()));
                 return Box::pin(async move { Ok(status.into_http()) });
             }
