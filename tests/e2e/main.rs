@@ -9,6 +9,7 @@ mod court_api;
 mod crash;
 mod health;
 mod labour_flow;
+mod observability;
 mod operations;
 mod security;
 mod store;

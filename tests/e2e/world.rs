@@ -296,6 +296,46 @@ domains = ["road_traffic"]
 capacity = 50
 "#;
 
+/// One alert webhook post: the hook's path and the JSON body.
+pub(crate) type HookPost = (String, serde_json::Value);
+
+/// An HTTP receiver for alert webhooks. Posts to `/hooks/flaky` fail with
+/// 503 while `flaky_failures` is above zero.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AlertHooks {
+    pub(crate) posts: Arc<Mutex<Vec<HookPost>>>,
+    pub(crate) flaky_failures: Arc<AtomicUsize>,
+}
+
+impl AlertHooks {
+    pub(crate) fn to(&self, hook: &str) -> Vec<serde_json::Value> {
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(h, _)| h == hook)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+}
+
+async fn hook(
+    axum::extract::State(hooks): axum::extract::State<AlertHooks>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    axum::Json(body): axum::Json<serde_json::Value>,
+) -> axum::http::StatusCode {
+    if name == "flaky"
+        && hooks
+            .flaky_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    hooks.posts.lock().unwrap().push((name, body));
+    axum::http::StatusCode::OK
+}
+
 /// The gateway and everyone around it.
 pub(crate) struct World {
     _dir: tempfile::TempDir,
@@ -315,6 +355,10 @@ pub(crate) struct World {
     /// The gateway's address and the PKI, for any other client.
     pub(crate) gateway_addr: SocketAddr,
     pub(crate) pki: TestPki,
+    pub(crate) alert_hooks: AlertHooks,
+    /// Stops the gateway's gRPC server as SIGTERM would.
+    pub(crate) stop: tokio::sync::watch::Sender<bool>,
+    pub(crate) served: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
 impl World {
@@ -378,6 +422,13 @@ impl World {
                 .await
         });
 
+        let alert_hooks = AlertHooks::default();
+        let (l, hooks_addr) = listen().await;
+        let app = axum::Router::new()
+            .route("/hooks/{name}", axum::routing::post(hook))
+            .with_state(alert_hooks.clone());
+        tokio::spawn(async move { axum::serve(l, app).await });
+
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let roster = dir.path().join("roster.toml");
         std::fs::write(&roster, ROSTER).unwrap();
@@ -415,6 +466,26 @@ leeway_seconds = 30
 max_batch = 1000
 rate_per_second = 1000
 rate_burst = 2000
+[health]
+required_partners = ["ccpit"]
+[alerts]
+instance = "gateway-test"
+[[alerts.webhook]]
+name = "everything"
+url = "http://{hooks_addr}/hooks/everything"
+[[alerts.webhook]]
+name = "alertmanager"
+url = "http://{hooks_addr}/hooks/alertmanager"
+format = "alertmanager"
+min_severity = "critical"
+[[alerts.webhook]]
+name = "chat"
+url = "http://{hooks_addr}/hooks/chat"
+format = "chat"
+kinds = ["acceptance_breach"]
+[[alerts.webhook]]
+name = "flaky"
+url = "http://{hooks_addr}/hooks/flaky"
 "#,
                 data = dir.path().join("data"),
                 calendar = repo.join("config/calendar"),
@@ -436,13 +507,21 @@ rate_burst = 2000
                 ..RetryPolicy::default()
             },
             attempt_timeout: Duration::from_secs(5),
+            unreachable_after: 2,
             ..RelayOptions::default()
         };
         let assembly =
             Arc::new(Assembly::build(&config_path, config, clock.clone(), options).unwrap());
         let (l, gateway_addr) = listen().await;
-        let served = Arc::clone(&assembly);
-        tokio::spawn(async move { served.serve(l, std::future::pending()).await });
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let serving = Arc::clone(&assembly);
+        let served = tokio::spawn(async move {
+            serving
+                .serve(l, async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
         let now = clock.now();
         let authed = |who: &'static str| {
             let pki = pki.clone();
@@ -467,6 +546,9 @@ rate_burst = 2000
             traffic_api: TrafficGatewayClient::new(authed("traffic").await),
             gateway_addr,
             pki,
+            alert_hooks,
+            stop,
+            served,
         }
     }
 

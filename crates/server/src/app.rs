@@ -154,6 +154,7 @@ impl Assembly {
             gateway.store().clone(),
             &config.data_dir.join("webhooks"),
             &config.alerts.instance,
+            Arc::clone(&clock),
         )?;
         Ok(Self {
             gateway,

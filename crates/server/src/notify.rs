@@ -14,8 +14,12 @@
 //! is retried with exponential backoff; the others are not held up.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use mediation_core::clock::Clock;
 
 use mediation_core::alert::{Alert, Severity};
 use mediation_core::store::{AlertLog, StoreError};
@@ -111,7 +115,7 @@ struct Hook {
 #[derive(Debug, Default)]
 struct HookState {
     failures: u32,
-    retry_at: Option<Instant>,
+    retry_at: Option<Timestamp>,
 }
 
 /// Posts alerts to every configured hook.
@@ -120,6 +124,7 @@ pub struct Notifier {
     store: SledStore,
     instance: String,
     retry: RetryPolicy,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -147,6 +152,7 @@ impl Notifier {
         store: SledStore,
         dir: &Path,
         instance: &str,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, NotifyError> {
         let setup = |name: &str, message: String| NotifyError::Setup {
             name: name.to_owned(),
@@ -183,6 +189,7 @@ impl Notifier {
                 max_delay: Duration::from_secs(300),
                 ..RetryPolicy::default()
             },
+            clock,
         })
     }
 
@@ -197,7 +204,7 @@ impl Notifier {
         for hook in &self.hooks {
             {
                 let state = hook.state.lock().unwrap_or_else(|p| p.into_inner());
-                if state.retry_at.is_some_and(|at| Instant::now() < at) {
+                if state.retry_at.is_some_and(|at| self.clock.now() < at) {
                     continue;
                 }
             }
@@ -211,7 +218,8 @@ impl Notifier {
                     let mut state = hook.state.lock().unwrap_or_else(|p| p.into_inner());
                     state.failures += 1;
                     let delay = self.retry.delay_after(state.failures);
-                    state.retry_at = Some(Instant::now() + delay);
+                    let wait = SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX);
+                    state.retry_at = self.clock.now().checked_add(wait).ok();
                     tracing::warn!(hook = %hook.settings.name, %error, retry_in = ?delay, "alert webhook failed");
                 }
             }

@@ -1,0 +1,297 @@
+//! What operators' tools see: health that follows the store and the partners,
+//! alert webhooks in each shape (resumed, filtered, retried), metrics, and a
+//! graceful stop that finishes the calls in flight and loses nothing.
+
+use std::sync::atomic::Ordering;
+
+use jiff::SignedDuration;
+use mediation_api::court::bundle_to_wire;
+use mediation_core::alert::AlertKind;
+use mediation_core::clock::Clock;
+use mediation_core::fixtures::sample_bundle;
+use mediation_core::store::{AlertLog, ReferralStore};
+use mediation_proto::court::v1 as pb;
+use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::tls::Authed;
+use crate::world::World;
+
+async fn status(health: &mut HealthClient<Authed>, service: &str) -> ServingStatus {
+    health
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status()
+}
+
+async fn submit(w: &mut World, court_referral_id: &str) -> Result<String, tonic::Status> {
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = court_referral_id.into();
+    w.court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .map(|r| r.into_inner().referral_id)
+}
+
+const CCPIT: &str = "mediation.ccpit.v1.CcpitGateway";
+const COURT: &str = "mediation.court.v1.CourtGateway";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_a_required_partner_and_the_store() {
+    let mut w = World::start().await;
+    let mut health = HealthClient::new(w.connect_as("operators").await);
+    assert_eq!(status(&mut health, "").await, ServingStatus::Serving);
+    assert!(w.assembly.health.current().serving);
+
+    // CCPIT, which the configuration requires, stops answering: after two
+    // failures in a row it is unreachable, and so is the gateway as a whole.
+    w.ccpit.offers.down.store(true, Ordering::SeqCst);
+    submit(&mut w, "HEALTH-1").await.unwrap();
+    w.deliver().await;
+    w.assembly.health.refresh().await;
+    assert_eq!(
+        status(&mut health, "").await,
+        ServingStatus::Serving,
+        "one failure is not enough"
+    );
+    w.advance(SignedDuration::from_mins(2));
+    w.deliver().await;
+    let readiness = w.assembly.health.refresh().await;
+    assert!(!readiness.serving);
+    assert!(
+        readiness.reasons[0].contains("ccpit"),
+        "{:?}",
+        readiness.reasons
+    );
+    assert_eq!(status(&mut health, "").await, ServingStatus::NotServing);
+    assert_eq!(status(&mut health, CCPIT).await, ServingStatus::NotServing);
+    assert_eq!(status(&mut health, COURT).await, ServingStatus::Serving);
+    let unreachable = w
+        .assembly
+        .gateway
+        .store()
+        .alerts_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.record.kind == AlertKind::DestinationUnreachable)
+        .count();
+    assert_eq!(unreachable, 1);
+
+    // Back up: the next delivery succeeds and health recovers.
+    w.ccpit.offers.down.store(false, Ordering::SeqCst);
+    w.advance(SignedDuration::from_mins(5));
+    w.deliver().await;
+    assert!(w.assembly.health.refresh().await.serving);
+    assert_eq!(status(&mut health, CCPIT).await, ServingStatus::Serving);
+    assert_eq!(w.ccpit.offers.all().len(), 1);
+
+    // The store stops taking writes: nothing can be acknowledged, so
+    // nothing is served, and a submission is refused rather than lost.
+    w.assembly
+        .gateway
+        .store()
+        .fail_for_test("no space left on device");
+    let readiness = w.assembly.health.refresh().await;
+    assert!(
+        readiness
+            .reasons
+            .iter()
+            .any(|r| r.contains("no space left")),
+        "{readiness:?}"
+    );
+    for service in ["", COURT, CCPIT] {
+        assert_eq!(
+            status(&mut health, service).await,
+            ServingStatus::NotServing,
+            "{service}"
+        );
+    }
+    let err = submit(&mut w, "HEALTH-2").await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_each_webhook_in_its_shape_once_and_a_failing_hook_catches_up() {
+    let mut w = World::start().await;
+    w.alert_hooks.flaky_failures.store(1, Ordering::SeqCst);
+    let id = submit(&mut w, "HOOKS-1").await.unwrap();
+    w.deliver().await;
+    w.at("2025-03-06T00:00:01+08:00").await;
+    w.at("2025-03-07T00:00:01+08:00").await;
+    let posted = w.assembly.notifier.deliver_pending().await;
+    // everything: warning and breach; alertmanager: the breach (critical
+    // only); chat: the breach (its only kind); flaky: failed at once.
+    assert_eq!(posted, 4);
+
+    let everything = w.alert_hooks.to("everything");
+    assert_eq!(everything.len(), 2);
+    assert_eq!(everything[0]["source"], "mediation-gateway");
+    assert_eq!(everything[0]["instance"], "gateway-test");
+    assert_eq!(everything[0]["alert"]["kind"], "acceptance_warning");
+    assert_eq!(everything[0]["alert"]["severity"], "warning");
+    assert_eq!(everything[1]["alert"]["kind"], "acceptance_breach");
+    assert_eq!(everything[1]["alert"]["referral_id"], id.as_str());
+    assert_eq!(
+        everything[1]["alert"]["due_at"],
+        "2025-03-07T00:00:00+08:00"
+    );
+    assert!(
+        everything[1]["alert"]["seq"].as_u64().unwrap()
+            > everything[0]["alert"]["seq"].as_u64().unwrap()
+    );
+
+    let alertmanager = w.alert_hooks.to("alertmanager");
+    assert_eq!(alertmanager.len(), 1);
+    let alert = &alertmanager[0][0];
+    assert_eq!(alert["labels"]["alertname"], "AcceptanceBreach");
+    assert_eq!(alert["labels"]["severity"], "critical");
+    assert_eq!(alert["labels"]["referral_id"], id.as_str());
+    assert!(alert["startsAt"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        alert["annotations"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("did not accept")
+    );
+
+    let chat = w.alert_hooks.to("chat");
+    assert_eq!(chat.len(), 1);
+    assert_eq!(chat[0]["msgtype"], "text");
+    let content = chat[0]["text"]["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("[CRITICAL] acceptance breach"),
+        "{content}"
+    );
+    assert!(content.contains(&id), "{content}");
+
+    // Nothing new: nothing is posted twice. The flaky hook waits out its
+    // backoff on the gateway's clock, then catches up in order.
+    assert!(w.alert_hooks.to("flaky").is_empty());
+    assert_eq!(
+        w.assembly.notifier.deliver_pending().await,
+        0,
+        "the flaky hook is backing off"
+    );
+    w.advance(SignedDuration::from_secs(5));
+    assert_eq!(w.assembly.notifier.deliver_pending().await, 2);
+    let flaky = w.alert_hooks.to("flaky");
+    assert_eq!(
+        flaky
+            .iter()
+            .map(|b| b["alert"]["kind"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["acceptance_warning", "acceptance_breach"]
+    );
+    assert_eq!(w.alert_hooks.to("everything").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_calls_deliveries_and_the_outbox() {
+    let handle = mediation_gateway::observe::recorder();
+    let mut w = World::start().await;
+    submit(&mut w, "METRICS-1").await.unwrap();
+    w.assembly.audit.settled().await;
+    mediation_gateway::observe::sample(&w.assembly, w.clock.now());
+    let before = handle.render();
+    assert!(
+        before.contains(r#"gateway_requests_total{method="mediation.court.v1.CourtGateway/SubmitReferral",code="ok"}"#),
+        "{before}"
+    );
+    assert!(
+        before.contains(r#"gateway_outbox_pending{destination="partner:ccpit"}"#),
+        "{before}"
+    );
+    assert!(
+        before.contains("gateway_store_group_operations_bucket"),
+        "{before}"
+    );
+    w.deliver().await;
+    let after = handle.render();
+    assert!(
+        after.contains(
+            r#"gateway_delivery_attempts_total{destination="partner:ccpit",outcome="delivered"}"#
+        ),
+        "{after}"
+    );
+    assert!(after.contains("gateway_request_seconds_bucket"), "{after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
+    let mut w = World::start().await;
+    // Hold the store's writer so that the calls below are all in flight,
+    // waiting for their commits, when the stop comes.
+    let store = w.assembly.gateway.store().clone();
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = tokio::task::spawn_blocking(move || {
+        store.with_writer_held(|| {
+            held_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        })
+    });
+    held_rx.recv().unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let mut court = w.court_api.clone();
+        calls.spawn(async move {
+            let mut bundle = bundle_to_wire(&sample_bundle());
+            bundle.documents.clear();
+            bundle.court_referral_id = format!("INFLIGHT-{n}");
+            court
+                .submit_referral(pb::SubmitReferralRequest {
+                    bundle: Some(bundle),
+                })
+                .await
+                .map(|r| r.into_inner().referral_id)
+        });
+    }
+    // Every call has reached the store and waits there.
+    while w.assembly.gateway.store().operations_sent() < 20 {
+        tokio::task::yield_now().await;
+    }
+    w.assembly.health.stopping().await;
+    w.stop.send(true).unwrap();
+    assert!(!w.assembly.health.current().serving);
+    release_tx.send(()).unwrap();
+    holder.await.unwrap();
+    let mut acknowledged = Vec::new();
+    while let Some(result) = calls.join_next().await {
+        acknowledged.push(result.unwrap().expect("a call in flight finishes"));
+    }
+    assert_eq!(acknowledged.len(), 20);
+    // The server has stopped: new calls are not taken.
+    (&mut w.served).await.unwrap().unwrap();
+    let mut late = w.court_api.clone();
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    assert!(
+        late.submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle)
+        })
+        .await
+        .is_err()
+    );
+    // Every acknowledged referral is stored, and its offer goes out.
+    for id in &acknowledged {
+        assert!(
+            w.assembly
+                .gateway
+                .store()
+                .history(&id.parse().unwrap())
+                .unwrap()
+                .is_some()
+        );
+    }
+    w.deliver().await;
+    assert_eq!(w.ccpit.offers.all().len(), 20);
+}
