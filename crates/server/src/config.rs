@@ -839,6 +839,92 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_configuration_mentions_every_key() {
+        let text = std::fs::read_to_string(repo().join("config/gateway.toml")).unwrap();
+        let mentioned = |section: &str, key: &str| {
+            let mut in_section = section.is_empty();
+            text.lines().any(|line| {
+                let line = line.trim().trim_start_matches('#').trim();
+                if line.starts_with('[') {
+                    in_section = line.trim_matches(|c| c == '[' || c == ']') == section;
+                    return false;
+                }
+                in_section && line.starts_with(&format!("{key} ="))
+            })
+        };
+        let keys: &[(&str, &[&str])] = &[
+            (
+                "",
+                &["profile", "listen", "data_dir", "calendar_dir", "roster"],
+            ),
+            (
+                "tls",
+                &[
+                    "mode",
+                    "certificate",
+                    "private_key",
+                    "client_ca",
+                    "server_ca",
+                ],
+            ),
+            ("auth", &["tenants", "audience", "leeway_seconds"]),
+            (
+                "limits",
+                &[
+                    "max_message_bytes",
+                    "max_batch",
+                    "max_parties",
+                    "max_claims",
+                    "max_documents",
+                    "rate_per_second",
+                    "rate_burst",
+                ],
+            ),
+            (
+                "relay",
+                &[
+                    "first_delay_seconds",
+                    "max_delay_seconds",
+                    "max_attempts",
+                    "max_age_hours",
+                    "unreachable_after",
+                    "per_destination_in_flight",
+                    "attempt_timeout_seconds",
+                ],
+            ),
+            ("health", &["required_partners"]),
+            ("metrics", &["listen"]),
+            ("alerts", &["instance"]),
+            (
+                "alerts.webhook",
+                &[
+                    "name",
+                    "url",
+                    "format",
+                    "min_severity",
+                    "kinds",
+                    "timeout_seconds",
+                ],
+            ),
+            ("log", &["format", "level"]),
+            ("shutdown", &["grace_seconds"]),
+            ("partners", &["ccpit", "labour", "road_traffic"]),
+            (
+                "acceptance_breach",
+                &["ccpit", "labour_arbitration", "road_traffic"],
+            ),
+        ];
+        for (section, names) in keys {
+            for key in *names {
+                assert!(
+                    mentioned(section, key),
+                    "config/gateway.toml does not document [{section}] {key}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn errors_name_the_file_and_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("roster.toml");
