@@ -7,6 +7,7 @@ mod ccpit_more;
 mod cli;
 mod court_api;
 mod crash;
+mod deploy;
 mod health;
 mod labour_flow;
 mod observability;

@@ -18,6 +18,27 @@ use tokio::net::TcpListener;
 use crate::app::Assembly;
 use crate::health::Readiness;
 
+/// Every metric the gateway exports, for the alert rules and dashboard in
+/// `deploy/` to be checked against.
+pub const METRICS: &[&str] = &[
+    "gateway_requests_total",
+    "gateway_request_seconds",
+    "gateway_delivery_attempts_total",
+    "gateway_delivery_failures_total",
+    "gateway_delivery_seconds",
+    "gateway_outbox_pending",
+    "gateway_outbox_dead",
+    "gateway_outbox_oldest_age_seconds",
+    "gateway_destination_unreachable",
+    "gateway_deadline_timers_due_total",
+    "gateway_deadline_timers_fired_total",
+    "gateway_deadline_next_due_seconds",
+    "gateway_store_group_operations",
+    "gateway_store_flush_seconds",
+    "gateway_ready",
+    "gateway_alert_webhook_posts_total",
+];
+
 /// The process's recorder, installed on first use. Metrics recorded before
 /// it is installed, or in a process that never installs it, go nowhere.
 pub fn recorder() -> &'static PrometheusHandle {
