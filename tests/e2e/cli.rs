@@ -537,3 +537,47 @@ fn check_config_names_a_bad_key_from_the_file_the_environment_or_a_flag() {
         "{err}"
     );
 }
+
+#[test]
+fn calendar_load_installs_a_checked_notice_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let calendar = dir.path().join("calendar");
+    std::fs::create_dir(&calendar).unwrap();
+    std::fs::copy(
+        repo_root().join("config/calendar/2025.toml"),
+        calendar.join("2025.toml"),
+    )
+    .unwrap();
+    let shipped = std::fs::read_to_string(repo_root().join("config/gateway.toml")).unwrap();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, shipped).unwrap();
+    let load = |file: PathBuf, extra: &[&str]| {
+        binary()
+            .args(["calendar", "load", "--config"])
+            .arg(&config)
+            .arg("--set")
+            .arg(format!("calendar_dir={:?}", calendar.display().to_string()))
+            .arg(file)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let notice = repo_root().join("config/calendar/2026.toml");
+    let said = stdout(&load(notice.clone(), &[]));
+    assert!(
+        said.contains("installed") && said.contains("SIGHUP"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(calendar.join("2026.toml")).unwrap(),
+        std::fs::read(&notice).unwrap()
+    );
+    let again = stderr_of_failure(&load(notice.clone(), &[]));
+    assert!(again.contains("--replace"), "{again}");
+    stdout(&load(notice, &["--replace"]));
+    // A file that is not a valid notice is refused and nothing is installed.
+    let bad = dir.path().join("2027.toml");
+    std::fs::write(&bad, "year = 2027\nnonsense = true\n").unwrap();
+    stderr_of_failure(&load(bad, &[]));
+    assert!(!calendar.join("2027.toml").exists());
+}

@@ -47,12 +47,6 @@ pub fn check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 /// calendar directory, atomically.
 pub fn load(args: crate::cli::LoadArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let config = args.config.load()?;
-    check(
-        CheckArgs {
-            file: args.file.clone(),
-        },
-        out,
-    )?;
     let notice = Calendar::load_file(&args.file)?;
     let target = config.calendar_dir.join(format!("{}.toml", notice.year()));
     if target.exists() && !args.replace {
@@ -61,6 +55,15 @@ pub fn load(args: crate::cli::LoadArgs, out: &mut dyn Write) -> anyhow::Result<(
             target.display()
         );
     }
+    // The same checks and summary as `calendar check`, before anything moves.
+    let mut summary = Vec::new();
+    check(
+        CheckArgs {
+            file: args.file.clone(),
+        },
+        &mut summary,
+    )?;
+    out.write_all(&summary)?;
     let partial = target.with_extension("toml.partial");
     std::fs::copy(&args.file, &partial)
         .with_context(|| format!("cannot write {}", partial.display()))?;
