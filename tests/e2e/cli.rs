@@ -525,15 +525,18 @@ fn check_config_names_a_bad_key_from_the_file_the_environment_or_a_flag() {
     let from_flag = check(&[], &["--set", "relay.max_attempts=0"]);
     assert!(stderr_of_failure(&from_flag).contains("relay.max_attempts: must be at least 1"));
 
+    // A typo in an overlay names the overlay file.
+    let overlays = dir.path().join("gateway.d");
+    std::fs::create_dir(&overlays).unwrap();
     std::fs::write(
-        &path,
-        format!("{shipped}\n[metrics]\nlisten = \"127.0.0.1:9464\"\nlisen = 1\n"),
+        overlays.join("50-site.toml"),
+        "[metrics]\nlisen = \"127.0.0.1:9464\"\n",
     )
     .unwrap();
     let from_file = check(&[], &[]);
     let err = stderr_of_failure(&from_file);
     assert!(
-        err.contains("metrics") && err.contains("lisen") && err.contains("gateway.toml"),
+        err.contains("metrics") && err.contains("lisen") && err.contains("50-site.toml"),
         "{err}"
     );
 }
