@@ -39,12 +39,11 @@ use mediation_proto::traffic::v1::traffic_platform_server::{
 use mediation_security::pki::DevelopmentPki;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::metadata::MetadataValue;
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Server};
 use tonic::{Request, Response, Status};
 
+use super::Bearer;
 use crate::app::Assembly;
 use crate::cli::DemoArgs;
 use crate::config::Config;
@@ -246,16 +245,6 @@ fn short(id: &str) -> &str {
     &id[id.len().saturating_sub(6)..]
 }
 
-#[derive(Clone)]
-struct Bearer(MetadataValue<tonic::metadata::Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut r: Request<()>) -> Result<Request<()>, Status> {
-        r.metadata_mut().insert("authorization", self.0.clone());
-        Ok(r)
-    }
-}
-
 pub fn run(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if !(0.05..=50.0).contains(&args.days_per_second) {
         anyhow::bail!("--days-per-second must be between 0.05 and 50");
@@ -426,7 +415,7 @@ tenants = {tenants:?}
             let token = demo_token(&pki_config, tenant, clock.now())?;
             anyhow::Ok(InterceptedService::new(
                 channel,
-                Bearer(format!("Bearer {token}").parse()?),
+                Bearer::new(format!("Bearer {token}").parse()?),
             ))
         }
     };

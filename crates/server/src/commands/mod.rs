@@ -8,3 +8,28 @@ pub mod dev;
 pub mod ops;
 pub mod serve;
 pub mod store;
+
+use tonic::metadata::{Ascii, MetadataValue};
+
+/// Adds a bearer token to every call of the commands that are gRPC clients
+/// (`ops`, `demo`).
+#[derive(Clone)]
+pub(crate) struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    pub(crate) fn new(header: MetadataValue<Ascii>) -> Self {
+        Self(header)
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}

@@ -10,31 +10,14 @@ use mediation_calendar::cst;
 use mediation_proto::operations::v1 as ops;
 use mediation_proto::operations::v1::operations_client::OperationsClient;
 use serde_json::json;
-use tonic::metadata::MetadataValue;
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
+use super::Bearer;
 use crate::cli::{
     AckArgs, AlertsArgs, ConnectArgs, ConnectOnly, OpsCommand, ReferralArgs, ReplayArgs, StatsArgs,
 };
 use crate::config::{Profile, TlsMode};
-
-/// Adds the bearer token to every call.
-#[derive(Clone)]
-struct Bearer(MetadataValue<tonic::metadata::Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
 
 type Client = OperationsClient<InterceptedService<Channel, Bearer>>;
 
@@ -108,7 +91,10 @@ async fn connect(args: &ConnectArgs) -> anyhow::Result<Client> {
     let bearer = format!("Bearer {token}")
         .parse()
         .context("the token is not valid header text")?;
-    Ok(OperationsClient::with_interceptor(channel, Bearer(bearer)))
+    Ok(OperationsClient::with_interceptor(
+        channel,
+        Bearer::new(bearer),
+    ))
 }
 
 fn when(t: Option<&prost_types::Timestamp>) -> String {
