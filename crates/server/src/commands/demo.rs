@@ -309,7 +309,8 @@ async fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 
     // Its configuration: everything on loopback, tokens signed with keys
     // made for the demo.
-    let pki = DevelopmentPki::new(dir.join("dev-pki"));
+    // Where the development profile keeps its PKI: <data_dir>/dev-pki.
+    let pki = DevelopmentPki::new(dir.join("data").join("dev-pki"));
     let ids: Vec<String> = TENANTS.iter().map(|(id, _)| (*id).to_owned()).collect();
     pki.generate(&ids, clock.now())?;
     let mut tenants = String::new();
@@ -362,6 +363,7 @@ tenants = {tenants:?}
         overrides: vec![],
         environment: false,
     })?;
+    let token_config = config.clone();
     let assembly = Arc::new(Assembly::build(
         &config_path,
         config,
@@ -406,13 +408,15 @@ tenants = {tenants:?}
     out.flush()?;
 
     let connect = |tenant: &'static str| {
-        let pki_config = pki.clone();
+        let config = &token_config;
         let clock = Arc::clone(&clock);
         async move {
             let channel = Channel::from_shared(format!("http://{gateway_addr}"))?
                 .connect()
                 .await?;
-            let token = demo_token(&pki_config, tenant, clock.now())?;
+            // Valid on the demo's clock, which starts in 2025 and runs fast.
+            let token =
+                super::dev::development_token(config, tenant, "demo", 365 * 86_400, clock.now())?;
             anyhow::Ok(InterceptedService::new(
                 channel,
                 Bearer::new(format!("Bearer {token}").parse()?),
@@ -667,24 +671,6 @@ tenants = {tenants:?}
         let _ = std::fs::remove_dir_all(&temp);
     }
     Ok(())
-}
-
-fn demo_token(pki: &DevelopmentPki, tenant: &str, now: Timestamp) -> anyhow::Result<String> {
-    let key = std::fs::read(pki.token_key(tenant))?;
-    let claims = mediation_security::tokens::Claims {
-        iss: format!("https://{tenant}.demo.invalid/"),
-        sub: "demo".into(),
-        aud: "mediation-gateway".into(),
-        exp: now.as_second() + 365 * 86_400,
-        nbf: Some(now.as_second() - 60),
-        iat: Some(now.as_second()),
-    };
-    Ok(mediation_security::tokens::sign(
-        &claims,
-        &DevelopmentPki::kid(tenant),
-        jsonwebtoken::Algorithm::ES256,
-        &key,
-    )?)
 }
 
 /// A fresh directory under the system's temporary directory.

@@ -50,17 +50,25 @@ pub fn pki(args: DevPkiArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 pub fn token(args: DevTokenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let config = args.config.load()?;
     development(&config, &args.config.config)?;
-    let token = development_token(&config, &args.tenant, &args.subject, args.ttl)?;
+    let token = development_token(
+        &config,
+        &args.tenant,
+        &args.subject,
+        args.ttl,
+        Timestamp::now(),
+    )?;
     writeln!(out, "{token}")?;
     Ok(())
 }
 
-/// A token for `tenant`, signed with its development key.
+/// A token for `tenant`, signed with its development key, valid from `now`
+/// for `ttl` seconds (the demo passes its own fast clock's time).
 pub fn development_token(
     config: &Config,
     tenant: &str,
     subject: &str,
     ttl: u32,
+    now: Timestamp,
 ) -> anyhow::Result<String> {
     let tenants = mediation_security::Tenants::load(&config.auth.tenants)?;
     let tenant = tenants
@@ -74,7 +82,7 @@ pub fn development_token(
             key_file.display()
         )
     })?;
-    let now = Timestamp::now().as_second();
+    let now = now.as_second();
     let claims = Claims {
         iss: tenant.issuer.clone(),
         sub: subject.to_owned(),

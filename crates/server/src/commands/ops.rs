@@ -77,9 +77,13 @@ async fn connect(args: &ConnectArgs) -> anyhow::Result<Client> {
     }
     let token = match &args.token {
         Some(token) => token.clone(),
-        None if config.profile == Profile::Development => {
-            super::dev::development_token(&config, &args.tenant, "operator-cli", 3600)?
-        }
+        None if config.profile == Profile::Development => super::dev::development_token(
+            &config,
+            &args.tenant,
+            "operator-cli",
+            3600,
+            jiff::Timestamp::now(),
+        )?,
         None => bail!(
             "--token (or MEDIATION_GATEWAY_TOKEN) is required outside the development profile"
         ),
