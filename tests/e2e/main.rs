@@ -12,6 +12,7 @@ mod health;
 mod labour_flow;
 mod observability;
 mod operations;
+mod python_client;
 mod security;
 mod store;
 mod tls;
