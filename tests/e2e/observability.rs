@@ -223,6 +223,19 @@ async fn metrics_count_calls_deliveries_and_the_outbox() {
         "{after}"
     );
     assert!(after.contains("gateway_request_seconds_bucket"), "{after}");
+
+    // A sweep that fires timers is timed (other tests share the recorder, so
+    // the count is compared, not read as an absolute).
+    let sweeps = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("gateway_deadline_sweep_seconds_count "))
+            .map_or(0, |n| n.trim().parse::<u64>().unwrap())
+    };
+    w.advance(SignedDuration::from_hours(24 * 10));
+    let report = w.assembly.engine.sweep().await.unwrap();
+    assert!(report.fired > 0, "{report:?}");
+    let swept = handle.render();
+    assert!(sweeps(&swept) > sweeps(&after), "{swept}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,7 @@ pub const METRICS: &[&str] = &[
     "gateway_deadline_timers_due_total",
     "gateway_deadline_timers_fired_total",
     "gateway_deadline_next_due_seconds",
+    "gateway_deadline_sweep_seconds",
     "gateway_store_group_operations",
     "gateway_store_flush_seconds",
     "gateway_ready",
@@ -111,6 +112,10 @@ fn describe() {
     describe_gauge!(
         "gateway_deadline_next_due_seconds",
         "Seconds until the next deadline timer is due (negative when overdue)"
+    );
+    describe_histogram!(
+        "gateway_deadline_sweep_seconds",
+        "Time of each deadline sweep that found timers due, firing them all"
     );
     describe_histogram!(
         "gateway_store_group_operations",
