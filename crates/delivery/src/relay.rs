@@ -153,6 +153,10 @@ impl DestinationBoard {
 struct InFlight {
     messages: HashSet<MessageId>,
     per_destination: HashMap<String, usize>,
+    /// Attempts that finished since the current pass read the store. The
+    /// pass's list of due messages may predate their outcome, so it must not
+    /// start them again; the next pass reads their outcome from the store.
+    finished_during_pass: HashSet<MessageId>,
 }
 
 /// The outbox relay. See the crate documentation for its promises.
@@ -199,15 +203,26 @@ where
 
     /// Starts an attempt for every due lane head that is not already in flight.
     pub async fn tick(&self) -> Result<TickReport, StoreError> {
+        // One pass at a time: the lock on the task set also orders passes, so
+        // `finished_during_pass` belongs to this one.
+        let mut tasks = self.tasks.lock().await;
+        lock(&self.in_flight).finished_during_pass.clear();
         let now = self.clock.now();
         let due = self.store.due_deliveries(now, self.options.batch)?;
         let mut report = TickReport::default();
-        let mut tasks = self.tasks.lock().await;
         for delivery in due {
             let destination = delivery.message.destination.key();
             {
                 let mut in_flight = lock(&self.in_flight);
+                // In flight, or finished after the list was read: either way
+                // starting it now would deliver it twice.
                 if in_flight.messages.contains(&delivery.id) {
+                    continue;
+                }
+                if in_flight.finished_during_pass.contains(&delivery.id) {
+                    // It may be due again (a retry at once); the next pass
+                    // will know, and `drain` must not stop before it.
+                    report.deferred += 1;
                     continue;
                 }
                 let busy = in_flight
@@ -345,6 +360,7 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
         {
             let mut in_flight = lock(&self.in_flight);
             in_flight.messages.remove(&delivery.id);
+            in_flight.finished_during_pass.insert(delivery.id.clone());
             if let Some(n) = in_flight.per_destination.get_mut(&destination) {
                 *n = n.saturating_sub(1);
             }

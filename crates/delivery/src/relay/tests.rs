@@ -485,3 +485,41 @@ async fn a_destination_failing_in_a_row_is_reported_unreachable_once_until_it_an
     assert_eq!(h.transport.received_by(&ccpit()), ["x1"]);
     assert_eq!(unreachable_alerts(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_loop_delivers_each_message_once() {
+    // Attempts finish while the next pass is reading the store; a pass whose
+    // list predates an outcome must not start that message again.
+    let h = Harness::new();
+    let total = 400;
+    let mut enqueued = Vec::new();
+    for n in 0..total {
+        let store = h.store.clone();
+        enqueued.push(tokio::spawn(async move {
+            enqueue(&store, &referral(1000 + n), &[(ccpit(), &format!("m{n}"))]).await;
+        }));
+    }
+    for e in enqueued {
+        e.await.unwrap();
+    }
+    let relay = h.relay(Harness::no_jitter());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        relay
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !h.store.backlog().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "not drained");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(()).unwrap();
+    running.await.unwrap();
+    let received = h.transport.received_by(&ccpit());
+    let distinct: std::collections::HashSet<_> = received.iter().collect();
+    assert_eq!(distinct.len(), total as usize);
+    assert_eq!(received.len(), total as usize, "repeated deliveries");
+}
