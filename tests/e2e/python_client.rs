@@ -45,7 +45,10 @@ fn configure(dir: &Path, platform_port: u16) -> PathBuf {
         );
     std::fs::write(dir.join("tenants.toml"), tenants).unwrap();
     let replace = [
-        ("listen = \"127.0.0.1:7443\"", "listen = \"127.0.0.1:0\"".to_owned()),
+        (
+            "listen = \"127.0.0.1:7443\"",
+            "listen = \"127.0.0.1:0\"".to_owned(),
+        ),
         (
             "data_dir = \"data\"",
             format!("data_dir = {:?}", dir.join("data")),

@@ -1,0 +1,648 @@
+//! Load harness: the real gateway under load, next to the machine's limits and
+//! to what a team would otherwise build, all measured in one run.
+//!
+//! ```sh
+//! cargo bench -p mediation-gateway --bench load -- --quick             # under a minute
+//! cargo bench -p mediation-gateway --bench load                        # full run
+//! cargo bench -p mediation-gateway --bench load -- --postgres          # with the PostgreSQL baseline
+//! ```
+//!
+//! What it runs (the gateway is the release binary, as a separate process,
+//! production profile, mutual TLS, sled with durable acknowledgements):
+//!
+//! - **ingest**: 1, 16 and 64 court clients, each on its own connection,
+//!   submit realistic referrals (2–4 KiB bundles over the three partners) for a
+//!   fixed time; acknowledgements per second and p50/p99/p999. Beside each,
+//!   in the same round: the minimal tonic + sled group-commit server and, with
+//!   `--postgres`, a PostgreSQL transactional outbox at the same concurrency.
+//! - **end to end**: a fixed offered rate; from the court's submit to the
+//!   simulated partner platform receiving the referral.
+//! - **deadline load and restart**: a store holding a million open referrals
+//!   (100 of their timers due) and as many waiting offers; the time from
+//!   process start to serving, the sweep of the 100 due timers, resident
+//!   memory, and the time to drain the offers to healthy platforms.
+//!
+//! Results, and how to read them, are in `docs/benchmarks.md`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    unreachable_pub,
+    dead_code
+)]
+
+mod baseline;
+mod bundles;
+mod gateway;
+mod platforms;
+mod postgres;
+mod preload;
+mod stats;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
+use tokio::task::JoinSet;
+
+use crate::baseline::Baseline;
+use crate::bundles::Templates;
+use crate::gateway::{Authed, Process, Setup, free_port};
+use crate::platforms::Platforms;
+use crate::postgres::Postgres;
+use crate::stats::{Latencies, Run, median};
+
+#[derive(Debug, Parser)]
+#[command(about = "The gateway under load, beside its baselines")]
+struct Args {
+    /// A run of under a minute: shorter rounds, one round, 20,000 referrals.
+    #[arg(long)]
+    quick: bool,
+    /// Also measure a PostgreSQL transactional outbox (installs PostgreSQL
+    /// from the distribution's packages if it is missing).
+    #[arg(long)]
+    postgres: bool,
+    /// Seconds each ingest measurement runs.
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// Rounds of ingest measurements (the median is reported).
+    #[arg(long)]
+    rounds: Option<usize>,
+    /// Concurrent clients, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    clients: Option<Vec<usize>>,
+    /// The end-to-end offered rate, referrals per second.
+    #[arg(long)]
+    rate: Option<u32>,
+    /// Open referrals for the deadline and restart measurements.
+    #[arg(long)]
+    referrals: Option<u64>,
+    /// Skip the deadline and restart measurements.
+    #[arg(long)]
+    no_restart: bool,
+    /// Where the stores go (default: a new directory under the system's
+    /// temporary directory, removed afterwards).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Passed by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+struct Plan {
+    seconds: Duration,
+    rounds: usize,
+    levels: Vec<usize>,
+    rate: u32,
+    e2e: Duration,
+    referrals: u64,
+    fsync: Duration,
+}
+
+fn main() {
+    if let Ok(dir) = std::env::var(baseline::ROLE) {
+        baseline::child_main(dir);
+        return;
+    }
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(args));
+}
+
+async fn run(args: Args) {
+    let quick = args.quick;
+    let plan = Plan {
+        seconds: Duration::from_secs(args.seconds.unwrap_or(if quick { 2 } else { 10 })),
+        rounds: args.rounds.unwrap_or(if quick { 1 } else { 3 }),
+        levels: args.clients.clone().unwrap_or_else(|| vec![1, 16, 64]),
+        rate: args.rate.unwrap_or(if quick { 500 } else { 1000 }),
+        e2e: Duration::from_secs(if quick { 4 } else { 20 }),
+        referrals: args
+            .referrals
+            .unwrap_or(if quick { 20_000 } else { 1_000_000 }),
+        fsync: Duration::from_secs(if quick { 1 } else { 3 }),
+    };
+    let temp;
+    let root = match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).unwrap();
+            dir.canonicalize().unwrap()
+        }
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("mg-load-")
+                .tempdir_in(std::env::temp_dir())
+                .unwrap();
+            temp.path().to_owned()
+        }
+    };
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let started = Instant::now();
+    let setup = Setup::new(&root);
+    let platforms = Platforms::start(&setup).await;
+    let templates = Arc::new(Templates::new());
+    let (small, large) = templates.size_range();
+    println!(
+        "load harness ({} mode), commit {commit}, data in {}",
+        if quick { "quick" } else { "full" },
+        root.display()
+    );
+    println!(
+        "bundles {small}–{large} bytes encoded, over CCPIT, labour and road-traffic; {} s per measurement, {} round(s)",
+        plan.seconds.as_secs(),
+        plan.rounds
+    );
+
+    // The disk's own limit.
+    let raw = baseline::raw_fdatasync_rate(&root, plan.fsync);
+    println!("raw 4 KiB write + fdatasync, 1 writer: {raw:.0} /s");
+
+    // Ingest: the gateway, the minimal server and PostgreSQL, level by level,
+    // side by side in each round.
+    let gateway_config = setup.config("gateway", &root.join("gateway"), &platforms);
+    let gateway = Process::spawn(&gateway_config, Duration::from_secs(60));
+    let minimal = Baseline::spawn(&root.join("minimal"), &setup.pki);
+    let pg = args.postgres.then(|| {
+        let pg = Postgres::start(&root, free_port());
+        println!("PostgreSQL {} on loopback", pg.version());
+        pg
+    });
+    let payload = serde_json::to_string(&templates.domain(24, "PG-PAYLOAD")).unwrap();
+    let mut ingest: BTreeMap<(&str, usize), Vec<Run>> = BTreeMap::new();
+    let mut submitted = 0u64;
+    for round in 0..plan.rounds {
+        for &clients in &plan.levels {
+            let tag = format!("G{round}C{clients}");
+            let mut run = closed_loop(
+                court_clients(&setup, gateway.addr, clients).await,
+                plan.seconds,
+                &templates,
+                &tag,
+            )
+            .await;
+            submitted += run.ok;
+            let lag = caught_up(&platforms, submitted, Duration::from_secs(120)).await;
+            println!(
+                "round {round} gateway   {clients:>3} clients: {} (outbox caught up {:.1} s after; {} deliveries for {} offers)",
+                run.line(),
+                lag.as_secs_f64(),
+                platforms.offers.deliveries(),
+                platforms.offers.distinct()
+            );
+            ingest.entry(("gateway", clients)).or_default().push(run);
+
+            let mut run = closed_loop(
+                court_clients(&setup, minimal.addr, clients).await,
+                plan.seconds,
+                &templates,
+                &format!("M{round}C{clients}"),
+            )
+            .await;
+            println!(
+                "round {round} minimal   {clients:>3} clients: {}",
+                run.line()
+            );
+            ingest.entry(("minimal", clients)).or_default().push(run);
+
+            if let Some(pg) = &pg {
+                let mut run = pg.outbox_run(clients, plan.seconds, &payload);
+                println!(
+                    "round {round} postgres  {clients:>3} clients: {}",
+                    run.line()
+                );
+                ingest.entry(("postgres", clients)).or_default().push(run);
+            }
+        }
+    }
+    drop(minimal);
+    drop(pg);
+
+    // End to end at a fixed offered rate, on the same gateway.
+    platforms.offers.clear();
+    let mut e2e = fixed_rate(
+        court_clients(&setup, gateway.addr, 16).await,
+        plan.rate,
+        plan.e2e,
+        &templates,
+        &platforms,
+    )
+    .await;
+    println!(
+        "end to end at {} /s offered for {} s: achieved {:.0} /s; submit→platform {}; acknowledgement {}{}",
+        plan.rate,
+        plan.e2e.as_secs(),
+        e2e.achieved,
+        e2e.end_to_end.summary(),
+        e2e.acks.summary(),
+        if e2e.missing + e2e.errors > 0 {
+            format!(" [{} refused, {} never arrived]", e2e.errors, e2e.missing)
+        } else {
+            String::new()
+        }
+    );
+    let (rss_after_ingest, _) = gateway.memory_mib();
+    gateway.stop();
+
+    let restart = if args.no_restart {
+        None
+    } else {
+        Some(restart_under_load(&setup, &root, &platforms, plan.referrals).await)
+    };
+
+    // The summary, with ratios from this run.
+    println!();
+    println!(
+        "summary (medians of {} round(s); ratios from this run)",
+        plan.rounds
+    );
+    println!("raw fdatasync: {raw:.0} /s");
+    for &clients in &plan.levels {
+        let rate = |system: &str| {
+            ingest
+                .get(&(system, clients))
+                .map(|runs| median(runs.iter().map(Run::rate).collect()))
+        };
+        let g = rate("gateway").unwrap();
+        let m = rate("minimal").unwrap();
+        let mut line = format!(
+            "ingest {clients:>3} clients: gateway {g:>7.0} /s = {:.2}× minimal tonic+sled ({m:.0} /s)",
+            g / m
+        );
+        if let Some(p) = rate("postgres") {
+            line += &format!(", {:.2}× PostgreSQL outbox ({p:.0} /s)", g / p);
+        }
+        if clients == 1 {
+            line += &format!(", {:.2}× raw fdatasync", g / raw);
+        }
+        println!("{line}");
+        for system in ["gateway", "minimal", "postgres"] {
+            if let Some(runs) = ingest.get_mut(&(system, clients)) {
+                // The latencies of the round whose rate was the median.
+                runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+                let middle = runs.len() / 2;
+                println!("    {system:<9} {}", runs[middle].latencies.summary());
+            }
+        }
+    }
+    println!(
+        "end to end at {} /s: submit→platform {}",
+        plan.rate,
+        e2e.end_to_end.summary()
+    );
+    println!("gateway resident memory after ingest: {rss_after_ingest:.0} MiB");
+    if let Some(r) = restart {
+        r.print();
+    }
+    println!("whole run: {:.0} s", started.elapsed().as_secs_f64());
+}
+
+async fn court_clients(
+    setup: &Setup,
+    addr: std::net::SocketAddr,
+    n: usize,
+) -> Vec<CourtGatewayClient<Authed>> {
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        clients.push(setup.court(addr).await);
+    }
+    clients
+}
+
+/// Each client submits, waits for the answer, and submits again, until
+/// `duration` is up.
+async fn closed_loop(
+    clients: Vec<CourtGatewayClient<Authed>>,
+    duration: Duration,
+    templates: &Arc<Templates>,
+    tag: &str,
+) -> Run {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = JoinSet::new();
+    for (c, mut client) in clients.into_iter().enumerate() {
+        let templates = Arc::clone(templates);
+        let tag = tag.to_owned();
+        tasks.spawn(async move {
+            let mut run = Run::default();
+            let mut n = c as u64;
+            while Instant::now() < deadline {
+                let request = templates.request(n, &format!("{tag}-{c}-{n}"));
+                let sent = Instant::now();
+                match client.submit_referral(request).await {
+                    Ok(_) => {
+                        run.ok += 1;
+                        run.latencies.push(sent.elapsed());
+                    }
+                    Err(status) => {
+                        run.errors += 1;
+                        run.first_error.get_or_insert_with(|| format!("{status}"));
+                    }
+                }
+                n += 1;
+            }
+            run
+        });
+    }
+    let mut total = Run::default();
+    while let Some(run) = tasks.join_next().await {
+        let run = run.unwrap();
+        total.ok += run.ok;
+        total.errors += run.errors;
+        if total.first_error.is_none() {
+            total.first_error = run.first_error;
+        }
+        total.latencies.extend(run.latencies);
+    }
+    total.elapsed = start.elapsed();
+    total
+}
+
+/// Waits until the platforms have received `expected` distinct referrals;
+/// how long that took.
+async fn caught_up(platforms: &Platforms, expected: u64, patience: Duration) -> Duration {
+    let start = Instant::now();
+    while (platforms.offers.distinct() as u64) < expected {
+        if start.elapsed() > patience {
+            println!(
+                "  the outbox did not catch up within {patience:?}: {} of {expected} delivered",
+                platforms.offers.distinct()
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    start.elapsed()
+}
+
+struct EndToEnd {
+    achieved: f64,
+    acks: Latencies,
+    end_to_end: Latencies,
+    errors: u64,
+    missing: u64,
+}
+
+/// Submits at `rate` per second for `duration` whatever the answers' pace
+/// (an open loop), then measures from each submit to the platform's receipt.
+async fn fixed_rate(
+    clients: Vec<CourtGatewayClient<Authed>>,
+    rate: u32,
+    duration: Duration,
+    templates: &Arc<Templates>,
+    platforms: &Platforms,
+) -> EndToEnd {
+    let total = u64::from(rate) * duration.as_secs();
+    let sent = Arc::new(Mutex::new(Vec::with_capacity(total as usize)));
+    let mut tasks = JoinSet::new();
+    let start = Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_millis(1));
+    let mut n = 0u64;
+    while n < total {
+        ticker.tick().await;
+        let due = ((start.elapsed().as_secs_f64() * f64::from(rate)) as u64).min(total);
+        while n < due {
+            let mut client = clients[n as usize % clients.len()].clone();
+            let id = format!("E2E-{n}");
+            let request = templates.request(n, &id);
+            let sent = Arc::clone(&sent);
+            tasks.spawn(async move {
+                let at = Instant::now();
+                let ok = client.submit_referral(request).await.is_ok();
+                let took = at.elapsed();
+                if ok {
+                    sent.lock().unwrap().push((id, at));
+                }
+                (ok, took)
+            });
+            n += 1;
+        }
+    }
+    let mut acks = Latencies::default();
+    let mut errors = 0;
+    while let Some(done) = tasks.join_next().await {
+        let (ok, took) = done.unwrap();
+        if ok {
+            acks.push(took);
+        } else {
+            errors += 1;
+        }
+    }
+    let achieved = acks.len() as f64 / start.elapsed().as_secs_f64();
+    let sent = std::mem::take(&mut *sent.lock().unwrap());
+    caught_up(platforms, sent.len() as u64, Duration::from_secs(60)).await;
+    let mut end_to_end = Latencies::default();
+    let mut missing = 0;
+    for (id, at) in &sent {
+        match platforms.offers.first_seen(id) {
+            Some(seen) => end_to_end.push(seen.saturating_duration_since(*at)),
+            None => missing += 1,
+        }
+    }
+    EndToEnd {
+        achieved,
+        acks,
+        end_to_end,
+        errors,
+        missing,
+    }
+}
+
+struct Restart {
+    referrals: u64,
+    preload: Duration,
+    store_mib: f64,
+    to_listening: Duration,
+    to_first_call: Duration,
+    rss_serving: f64,
+    drain: Duration,
+    delivered: usize,
+    deliveries: u64,
+    pending_after: u64,
+    rss_peak: f64,
+    quiet_listening: Duration,
+    due: f64,
+    sweep: Option<Duration>,
+    rss_quiet: f64,
+}
+
+impl Restart {
+    fn print(&self) {
+        let n = self.referrals;
+        println!(
+            "store with {n} open referrals and {n} waiting offers: {:.0} MiB (built in {:.0} s)",
+            self.store_mib,
+            self.preload.as_secs_f64()
+        );
+        println!(
+            "restart with {n} waiting offers: listening {:.2} s after start, first call answered at {:.2} s",
+            self.to_listening.as_secs_f64(),
+            self.to_first_call.as_secs_f64()
+        );
+        println!(
+            "drain: {} offers to the platforms in {:.1} s ({:.0} /s; {} deliveries in all; {} still waiting)",
+            self.delivered,
+            self.drain.as_secs_f64(),
+            self.delivered as f64 / self.drain.as_secs_f64(),
+            self.deliveries,
+            self.pending_after
+        );
+        println!(
+            "gateway resident memory: {:.0} MiB once serving, peak {:.0} MiB while draining",
+            self.rss_serving, self.rss_peak
+        );
+        println!(
+            "restart with {n} open referrals and an empty outbox: listening {:.2} s after start",
+            self.quiet_listening.as_secs_f64()
+        );
+        match self.sweep {
+            Some(s) => println!(
+                "deadline sweep of {:.0} due timers among {} open referrals: {:.1} ms ({:.2} ms per timer); resident memory {:.0} MiB",
+                self.due,
+                n + 50,
+                s.as_secs_f64() * 1e3,
+                s.as_secs_f64() * 1e3 / self.due.max(1.0),
+                self.rss_quiet
+            ),
+            None => println!("deadline sweep: not seen within two minutes"),
+        }
+    }
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Starts the gateway on `config` and waits for an authenticated call to be
+/// answered; the process and the time from spawning it to that answer.
+async fn start_serving(setup: &Setup, config: &gateway::Config) -> (Process, Duration) {
+    let spawned = Instant::now();
+    let gateway = Process::spawn(config, Duration::from_secs(1800));
+    let mut client = setup.court(gateway.addr).await;
+    let _ = client
+        .get_referral(mediation_proto::court::v1::GetReferralRequest {
+            referral_id: "01J00000000000000000000000".into(),
+        })
+        .await;
+    (gateway, spawned.elapsed())
+}
+
+/// Builds a store of `referrals` open referrals, each with its offer waiting,
+/// starts the gateway on it and measures start-up, memory and the drain. Then,
+/// with the gateway stopped, adds 50 referrals submitted 30 days ago (100 due
+/// timers), starts it again and measures the sweep that fires them.
+async fn restart_under_load(
+    setup: &Setup,
+    root: &std::path::Path,
+    platforms: &Platforms,
+    referrals: u64,
+) -> Restart {
+    println!("building a store with {referrals} open referrals (each with its offer waiting)");
+    let data = root.join("restart");
+    let store = data.join("store");
+    let templates = Templates::small();
+    let preload = preload::preload(&store, &setup.roster, &templates, referrals, 0).await;
+    // Let the store's writer thread let go of the files.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let store_mib = dir_size(&store) as f64 / 1048576.0;
+    println!(
+        "  built in {:.0} s, {store_mib:.0} MiB; starting the gateway on it",
+        preload.as_secs_f64()
+    );
+    platforms.offers.clear();
+    let config = setup.config("restart", &data, platforms);
+    let (gateway, to_first_call) = start_serving(setup, &config).await;
+    let to_listening = gateway.started_in;
+    let serving = Instant::now();
+    let (rss_serving, _) = gateway.memory_mib();
+    let mut last = Instant::now();
+    while (platforms.offers.distinct() as u64) < referrals {
+        if last.elapsed() > Duration::from_secs(10) {
+            let n = platforms.offers.distinct();
+            println!(
+                "  draining: {n} of {referrals} offers delivered ({:.0}/s), gateway at {:.0} MiB",
+                n as f64 / serving.elapsed().as_secs_f64(),
+                gateway.memory_mib().0
+            );
+            last = Instant::now();
+        }
+        if serving.elapsed() > Duration::from_secs(3600) {
+            println!("  gave up draining after an hour");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let drain = serving.elapsed();
+    let mut pending_after = setup.pending(gateway.addr).await;
+    for _ in 0..50 {
+        if pending_after == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        pending_after = setup.pending(gateway.addr).await;
+    }
+    let (_, rss_peak) = gateway.memory_mib();
+    gateway.stop();
+    let delivered = platforms.offers.distinct();
+    let deliveries = platforms.offers.deliveries();
+
+    // 50 overdue referrals: their acceptance warning and breach are due.
+    preload::preload(&store, &setup.roster, &templates, 50, 50).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (gateway, _) = start_serving(setup, &config).await;
+    let quiet_listening = gateway.started_in;
+    let waiting = Instant::now();
+    let mut due = 0.0;
+    let mut sweep = None;
+    while waiting.elapsed() < Duration::from_secs(120) {
+        let count = gateway.metric("gateway_deadline_sweep_seconds_count").await;
+        if count >= 1.0 {
+            due = gateway.metric("gateway_deadline_timers_due_total").await;
+            let sum = gateway.metric("gateway_deadline_sweep_seconds_sum").await;
+            sweep = Some(Duration::from_secs_f64(sum / count));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (rss_quiet, _) = gateway.memory_mib();
+    gateway.stop();
+    Restart {
+        referrals,
+        preload,
+        store_mib,
+        to_listening,
+        to_first_call,
+        rss_serving,
+        drain,
+        delivered,
+        deliveries,
+        pending_after,
+        rss_peak,
+        quiet_listening,
+        due,
+        sweep,
+        rss_quiet,
+    }
+}
