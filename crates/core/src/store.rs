@@ -161,6 +161,21 @@ pub trait OutboxStore: Send + Sync {
         &self,
         now: Timestamp,
         limit: usize,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        self.due_deliveries_except(now, limit, &|_, _| false)
+    }
+
+    /// The same, leaving out without reading them the messages for which
+    /// `skip(destination key, id)` holds, and counting only the others
+    /// toward `limit`. The relay skips its attempts in flight and its full
+    /// destinations: a busy relay passes over the store after every answer,
+    /// and decoding each waiting message (bundle and all) every time cost more
+    /// than delivering it.
+    fn due_deliveries_except(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        skip: &dyn Fn(&str, &MessageId) -> bool,
     ) -> Result<Vec<PendingDelivery>, StoreError>;
 
     /// When the next attempt of any lane is due.

@@ -292,6 +292,24 @@ pub async fn a_lane_delivers_in_order_one_head_at_a_time<S: FullStore>(store: S)
     for _ in 0..3 {
         let due = store.due_deliveries(later(1), 10).unwrap();
         assert_eq!(due.len(), 1, "only the head of a lane is due");
+        // The relay's skip leaves the head out by its id or its destination,
+        // and nothing else takes its place.
+        let head = due[0].id.clone();
+        let by_id = store
+            .due_deliveries_except(later(1), 10, &|_, id| *id == head)
+            .unwrap();
+        assert!(by_id.is_empty(), "{by_id:?}");
+        let destination = ccpit().key();
+        let by_destination = store
+            .due_deliveries_except(later(1), 10, &|d, _| d == destination)
+            .unwrap();
+        assert!(by_destination.is_empty(), "{by_destination:?}");
+        assert_eq!(
+            store
+                .due_deliveries_except(later(1), 10, &|d, _| d != destination)
+                .unwrap(),
+            due
+        );
         seen.extend(texts(&due));
         assert!(ids.insert(due[0].id.clone()), "message ids are unique");
         store

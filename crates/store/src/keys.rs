@@ -26,7 +26,7 @@
 use jiff::Timestamp;
 use mediation_core::ids::ReferralId;
 use mediation_core::outbox::Destination;
-use mediation_core::store::CourtKey;
+use mediation_core::store::{CourtKey, MessageId};
 use mediation_core::timer::TimerKind;
 
 pub(crate) const SCHEMA: &[u8] = b"m/schema";
@@ -87,6 +87,15 @@ pub(crate) fn message(destination: &Destination, referral: &ReferralId, n: u64) 
     key
 }
 
+/// The destination key and message id a message key names, read from the key
+/// alone (the id is `{referral}-{seq}`, as the writer gives it).
+pub(crate) fn message_id_of(key: &[u8]) -> Option<(&str, MessageId)> {
+    let key = std::str::from_utf8(key).ok()?.strip_prefix("o/")?;
+    let mut parts = key.split('\0');
+    let (destination, referral, n) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((destination, MessageId(format!("{referral}-{n}"))))
+}
+
 pub(crate) fn schedule(next_attempt_at: Timestamp, n: u64) -> Vec<u8> {
     format!("s/{}/{}", instant(next_attempt_at), seq(n)).into_bytes()
 }
@@ -144,6 +153,17 @@ pub(crate) fn trailing_seq(key: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_key_names_its_destination_and_id() {
+        let referral: ReferralId = "01JD0000000000000000000000".parse().unwrap();
+        let destination = Destination::Partner(mediation_core::partner::Partner::Ccpit);
+        let key = message(&destination, &referral, 255);
+        let (named, id) = message_id_of(&key).unwrap();
+        assert_eq!(named, destination.key());
+        assert_eq!(id.0, format!("{referral}-{}", seq(255)));
+        assert!(message_id_of(b"s/whatever").is_none());
+    }
 
     #[test]
     fn instants_sort_across_the_epoch_and_round_trip() {

@@ -366,13 +366,29 @@ impl ReferralStore for SledStore {
 }
 
 impl OutboxStore for SledStore {
-    fn due_deliveries(
+    fn due_deliveries_except(
         &self,
         now: Timestamp,
         limit: usize,
+        skip: &dyn Fn(&str, &MessageId) -> bool,
     ) -> Result<Vec<PendingDelivery>, StoreError> {
         let (start, end) = keys::schedule_until(now);
-        self.follow(self.inner.db.range(start..end), limit)
+        let mut found = Vec::new();
+        for entry in self.inner.db.range(start..end) {
+            if found.len() >= limit {
+                break;
+            }
+            let (_, target) = entry.map_err(unavailable)?;
+            if let Some((destination, id)) = keys::message_id_of(&target)
+                && skip(destination, &id)
+            {
+                continue;
+            }
+            if let Some(pending) = self.get_decoded(&target)? {
+                found.push(pending);
+            }
+        }
+        Ok(found)
     }
 
     fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError> {
