@@ -33,10 +33,11 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_waiting ON outbox (destination, id) WHERE delivered_at IS NULL;
 ";
 
-/// One referral and its outbox row, in one transaction.
+/// One referral and its outbox row, in one transaction. (pgbench reads any
+/// `:name`, even inside a string, as a variable: no colons in literals.)
 const TRANSACTION: &str = "BEGIN;
-INSERT INTO referral (court_referral_id, partner, bundle) VALUES (gen_random_uuid()::text, 'ccpit', :payload) RETURNING id AS rid \\gset
-INSERT INTO outbox (referral_id, destination, payload) VALUES (:rid, 'partner:ccpit', :payload);
+INSERT INTO referral (court_referral_id, partner, bundle) VALUES (gen_random_uuid()::text, 'ccpit', :payload::jsonb) RETURNING id AS rid \\gset
+INSERT INTO outbox (referral_id, destination, payload) VALUES (:rid::bigint, 'ccpit', :payload::jsonb);
 COMMIT;
 ";
 
