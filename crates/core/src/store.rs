@@ -166,8 +166,8 @@ pub trait OutboxStore: Send + Sync {
     }
 
     /// The same, leaving out without reading them the messages for which
-    /// `skip(destination key, id)` holds, and counting only the others
-    /// toward `limit`. The relay skips its attempts in flight and its full
+    /// `skip(destination key, id)` holds; `limit` bounds the lane heads
+    /// looked at, skipped or not. The relay skips its attempts in flight and its full
     /// destinations: a busy relay passes over the store after every answer,
     /// and decoding each waiting message (bundle and all) every time cost more
     /// than delivering it.

@@ -226,8 +226,11 @@ async fn run(args: Args) {
             }
         }
     }
+    // Each store goes as soon as it is done with: the million-referral store
+    // below needs the disk (about 17 GiB).
     drop(minimal);
     drop(pg);
+    let _ = std::fs::remove_dir_all(root.join("minimal"));
 
     // End to end at a fixed offered rate, on the same gateway.
     platforms.offers.clear();
@@ -254,6 +257,7 @@ async fn run(args: Args) {
     );
     let (rss_after_ingest, _) = gateway.memory_mib();
     gateway.stop();
+    let _ = std::fs::remove_dir_all(&gateway_config.data_dir);
 
     let restart = if args.no_restart {
         None
@@ -628,6 +632,7 @@ async fn restart_under_load(
     }
     let (rss_quiet, _) = gateway.memory_mib();
     gateway.stop();
+    let _ = std::fs::remove_dir_all(&data);
     Restart {
         referrals,
         preload,

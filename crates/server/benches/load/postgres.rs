@@ -268,5 +268,6 @@ impl Drop for Postgres {
             .arg(&self.data)
             .arg("stop")
             .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
