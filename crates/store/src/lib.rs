@@ -437,13 +437,14 @@ impl OutboxStore for SledStore {
         for entry in self.inner.db.scan_prefix(b"o/") {
             let (key, value) = entry.map_err(unavailable)?;
             let pending: Waiting = decode(&key, &value)?;
-            let destination = match keys::message_id_of(&key) {
-                Some((destination, _)) => destination.to_owned(),
-                None => {
-                    let whole: PendingDelivery = decode(&key, &value)?;
-                    whole.message.destination.key()
-                }
-            };
+            let destination = keys::message_id_of(&key)
+                .map(|(destination, _)| destination.to_owned())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "{}: not a message key",
+                        String::from_utf8_lossy(&key)
+                    ))
+                })?;
             let backlog = by_destination
                 .entry(destination.clone())
                 .or_insert(Backlog {

@@ -27,8 +27,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::print_stdout,
-    unreachable_pub,
-    dead_code
+    unreachable_pub
 )]
 
 mod baseline;

@@ -1,5 +1,5 @@
 //! The simulated court system and partner platforms the gateway delivers to,
-//! over mutual TLS as in production. Each records when it first saw a
+//! over mutual TLS as in production. The platforms record when they first saw a
 //! referral (by the court's reference) and how many deliveries it took.
 
 use std::collections::HashMap;
@@ -65,7 +65,6 @@ impl Receipts {
 #[derive(Debug, Clone, Default)]
 struct Sim {
     offers: Receipts,
-    notices: Arc<AtomicU64>,
 }
 
 #[tonic::async_trait]
@@ -74,7 +73,6 @@ impl CourtReceiver for Sim {
         &self,
         _: Request<pb::CourtNotice>,
     ) -> Result<Response<pb::DeliveryAck>, Status> {
-        self.notices.fetch_add(1, Ordering::Relaxed);
         Ok(Response::new(pb::DeliveryAck {}))
     }
 }
@@ -138,7 +136,6 @@ pub struct Platforms {
     pub labour: SocketAddr,
     pub traffic: SocketAddr,
     pub offers: Receipts,
-    pub court_notices: Arc<AtomicU64>,
 }
 
 impl Platforms {
@@ -183,7 +180,6 @@ impl Platforms {
             labour,
             traffic,
             offers: sim.offers,
-            court_notices: sim.notices,
         }
     }
 }
