@@ -10,16 +10,14 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use jsonwebtoken::Algorithm;
+use mediation_gateway::commands::Bearer;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use mediation_proto::operations::v1 as ops;
 use mediation_proto::operations::v1::operations_client::OperationsClient;
 use mediation_security::pki::DevelopmentPki;
 use mediation_security::tokens::{Claims, sign};
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Request, Status};
 
 use crate::platforms::Platforms;
 
@@ -217,7 +215,8 @@ level = "info"
             .connect()
             .await
             .unwrap();
-        InterceptedService::new(channel, Bearer::new(&self.token(who)))
+        let header = format!("Bearer {}", self.token(who)).parse().unwrap();
+        InterceptedService::new(channel, Bearer::new(header))
     }
 
     pub async fn court(&self, addr: SocketAddr) -> CourtGatewayClient<Authed> {
@@ -243,25 +242,6 @@ pub struct Config {
     pub path: PathBuf,
     pub data_dir: PathBuf,
     pub metrics: SocketAddr,
-}
-
-/// Adds the tenant's bearer token to every call.
-#[derive(Debug, Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
-
-impl Bearer {
-    fn new(token: &str) -> Self {
-        Self(format!("Bearer {token}").parse().unwrap())
-    }
-}
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
 }
 
 pub type Authed = InterceptedService<Channel, Bearer>;

@@ -12,12 +12,13 @@ pub mod store;
 use tonic::metadata::{Ascii, MetadataValue};
 
 /// Adds a bearer token to every call of the commands that are gRPC clients
-/// (`ops`, `demo`).
-#[derive(Clone)]
-pub(crate) struct Bearer(MetadataValue<Ascii>);
+/// (`ops`, `demo`) and of the load harness.
+#[derive(Debug, Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
 
 impl Bearer {
-    pub(crate) fn new(header: MetadataValue<Ascii>) -> Self {
+    /// `header` is the whole value: `Bearer <token>`.
+    pub fn new(header: MetadataValue<Ascii>) -> Self {
         Self(header)
     }
 }
