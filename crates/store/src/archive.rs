@@ -246,7 +246,14 @@ fn import_into(
     progress: &mut impl FnMut(&ArchiveSummary),
 ) -> Result<ArchiveSummary, ArchiveError> {
     let store = |e: sled::Error| ArchiveError::Store(e.to_string());
-    let db = sled::Config::new().path(staging).open().map_err(store)?;
+    // A one-shot handle, flushed by hand below: without sled's periodic
+    // flusher thread, which can hold the directory lock for a moment after
+    // the handle is dropped (sled #1234), the store can be opened at once.
+    let db = sled::Config::new()
+        .path(staging)
+        .flush_every_ms(None)
+        .open()
+        .map_err(store)?;
     let mut reader = Reading {
         inner: io::BufReader::new(input),
         hasher: Sha256::new(),
