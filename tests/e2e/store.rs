@@ -73,3 +73,16 @@ fn verify_says_when_there_is_no_store() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no store at /nonexistent/store"));
 }
+
+#[test]
+fn verify_on_a_store_in_use_says_so_after_a_short_wait() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("store");
+    // Held open here as a running gateway would hold it.
+    let _running = SledStore::open(Options::new(&dir)).unwrap();
+    let output = verify(&dir, false);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("is in use"), "{said}");
+    assert!(said.contains("is a gateway running on it?"), "{said}");
+}

@@ -51,6 +51,11 @@ pub struct Options {
     pub max_group: usize,
     /// sled's page cache, in bytes.
     pub cache_bytes: u64,
+    /// How long to wait for the directory lock when it is held. sled's
+    /// background threads can keep it for a moment after the last handle in
+    /// this process is dropped (sled #1234); a gateway still running on the
+    /// directory keeps it for good, and is reported as [`OpenError::Locked`].
+    pub lock_wait: std::time::Duration,
 }
 
 impl Options {
@@ -59,6 +64,7 @@ impl Options {
             path: path.into(),
             max_group: 1024,
             cache_bytes: 256 * 1024 * 1024,
+            lock_wait: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -76,6 +82,14 @@ pub enum OpenError {
         path: PathBuf,
         found: u32,
         supported: u32,
+    },
+    #[error(
+        "the store at {path} is in use: its lock was still held after {waited:?} \
+         (is a gateway running on it?)"
+    )]
+    Locked {
+        path: PathBuf,
+        waited: std::time::Duration,
     },
     #[error("{path} holds a sled database that is not a mediation-gateway store")]
     NotAGatewayStore { path: PathBuf },
@@ -120,6 +134,44 @@ impl std::fmt::Debug for Request {
     }
 }
 
+enum Opening {
+    Locked,
+    Failed(sled::Error),
+}
+
+/// Opens a sled database, retrying for up to `wait` while its directory lock
+/// is held elsewhere.
+fn open_waiting_for_lock(
+    open: impl FnMut() -> sled::Result<sled::Db>,
+    wait: std::time::Duration,
+) -> Result<sled::Db, Opening> {
+    use backon::{BlockingRetryable, ConstantBuilder};
+    const STEP: std::time::Duration = std::time::Duration::from_millis(25);
+    let attempts = usize::try_from(wait.as_millis() / STEP.as_millis()).unwrap_or(usize::MAX);
+    open.retry(
+        ConstantBuilder::default()
+            .with_delay(STEP)
+            .with_max_times(attempts),
+    )
+    .when(lock_is_held)
+    .call()
+    .map_err(|e| {
+        if lock_is_held(&e) {
+            Opening::Locked
+        } else {
+            Opening::Failed(e)
+        }
+    })
+}
+
+/// sled reports a held lock only as an I/O error of kind `Other` with this
+/// message (sled 0.34 `config.rs`), so the message is what can be matched.
+fn lock_is_held(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(e)
+        if e.kind() == std::io::ErrorKind::Other
+            && e.to_string().starts_with("could not acquire lock"))
+}
+
 impl SledStore {
     /// Opens or creates the store at `options.path`.
     pub fn open(options: Options) -> Result<Self, OpenError> {
@@ -129,11 +181,22 @@ impl SledStore {
             message: e.to_string(),
         };
         std::fs::create_dir_all(&path).map_err(|e| io(&e))?;
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(options.cache_bytes)
-            .open()
-            .map_err(|e| io(&e))?;
+        let db = open_waiting_for_lock(
+            || {
+                sled::Config::new()
+                    .path(&path)
+                    .cache_capacity(options.cache_bytes)
+                    .open()
+            },
+            options.lock_wait,
+        )
+        .map_err(|e| match e {
+            Opening::Locked => OpenError::Locked {
+                path: path.clone(),
+                waited: options.lock_wait,
+            },
+            Opening::Failed(e) => io(&e),
+        })?;
         let corrupt = |e: StoreError| OpenError::Corrupt {
             path: path.clone(),
             message: e.to_string(),

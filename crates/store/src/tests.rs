@@ -109,6 +109,41 @@ async fn a_foreign_sled_database_is_refused() {
     assert!(matches!(err, OpenError::NotAGatewayStore { .. }), "{err}");
 }
 
+#[test]
+fn a_store_in_use_is_reported_as_locked_once_the_wait_is_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let _running = SledStore::open(Options::new(&path)).unwrap();
+    let mut second = Options::new(&path);
+    second.lock_wait = std::time::Duration::from_millis(100);
+    let started = std::time::Instant::now();
+    let err = SledStore::open(second).unwrap_err();
+    assert!(
+        matches!(err, OpenError::Locked { ref waited, .. } if *waited == std::time::Duration::from_millis(100)),
+        "{err}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(100));
+    assert!(err.to_string().contains("is in use"), "{err}");
+}
+
+#[test]
+fn a_lock_released_while_waiting_lets_the_store_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let first = SledStore::open(Options::new(&path)).unwrap();
+    // The first handle goes away while the second open is already waiting,
+    // as sled's threads do after a one-shot handle is dropped.
+    let releasing = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(first);
+    });
+    let mut second = Options::new(&path);
+    second.lock_wait = std::time::Duration::from_secs(10);
+    let store = SledStore::open(second).unwrap();
+    releasing.join().unwrap();
+    assert_eq!(store.path(), path.as_path());
+}
+
 #[tokio::test]
 async fn tampering_and_loss_break_the_audit_chain() {
     let (_dir, store) = fresh();

@@ -178,10 +178,6 @@ fn open_existing(dir: &std::path::Path) -> anyhow::Result<SledStore> {
     if !dir.is_dir() {
         anyhow::bail!("no store at {}", dir.display());
     }
-    SledStore::open(Options::new(dir)).with_context(|| {
-        format!(
-            "cannot open the store at {} (is a gateway running on it?)",
-            dir.display()
-        )
-    })
+    SledStore::open(Options::new(dir))
+        .with_context(|| format!("cannot open the store at {}", dir.display()))
 }
