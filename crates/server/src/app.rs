@@ -14,7 +14,9 @@ use anyhow::Context as _;
 use mediation_api::ccpit::{CcpitService, CcpitTransport};
 use mediation_api::court::{CourtService, CourtTransport};
 use mediation_api::documents::DocumentsService;
-use mediation_api::guard::{AuditProgress, AuditSink, Guard, GuardLayer, write_call_audit};
+use mediation_api::guard::{
+    AUDIT_QUEUE, AuditProgress, AuditSink, Guard, GuardLayer, write_call_audit,
+};
 use mediation_api::labour::{LabourService, LabourTransport};
 use mediation_api::operations::OperationsService;
 use mediation_api::traffic::{TrafficService, TrafficTransport};
@@ -221,7 +223,7 @@ impl Assembly {
         // Call records go to the audit log through one writer, which ends
         // once the server (holding the only sink) has stopped and the last
         // records are written.
-        let (sink, records) = AuditSink::new(self.audit.clone());
+        let (sink, records) = AuditSink::new(self.audit.clone(), AUDIT_QUEUE);
         let writer = tokio::spawn(write_call_audit(
             self.gateway.store().clone(),
             records,

@@ -33,7 +33,8 @@ use mediation_security::{Authenticator, Credentials};
 use tonic::Status;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
-pub use audit::{AuditProgress, AuditSink, write_call_audit};
+use audit::AuditSlot;
+pub use audit::{AUDIT_QUEUE, AuditProgress, AuditSink, write_call_audit};
 pub use rules::{Access, access_for};
 use tracing::Instrument as _;
 
@@ -128,14 +129,13 @@ impl Guard {
     fn admit<B>(
         &self,
         request: &mut http::Request<B>,
-    ) -> Result<Option<Pending>, Box<(Pending, Status)>> {
+        slot: AuditSlot,
+    ) -> Result<Pending, Box<(Pending, Status)>> {
         let method = request.uri().path().to_owned();
         let access = access_for(&method);
-        if access == Access::Public {
-            return Ok(None);
-        }
         let mut pending = Pending {
-            guard: self.clone(),
+            slot,
+            clock: Arc::clone(&self.clock),
             actor: String::from("unauthenticated"),
             // Unknown paths share one label: callers must not be able to
             // create metric series at will.
@@ -188,25 +188,24 @@ impl Guard {
         }
         request.extensions_mut().insert(caller);
         request.extensions_mut().insert(pending.subject.clone());
-        Ok(Some(pending))
+        Ok(pending)
     }
 
-    fn span(pending: Option<&Pending>) -> tracing::Span {
-        match pending {
-            Some(p) => tracing::info_span!(
-                "call",
-                method = %p.label,
-                caller = %p.actor,
-                referral = tracing::field::Empty
-            ),
-            None => tracing::Span::none(),
-        }
+    fn span(pending: &Pending) -> tracing::Span {
+        tracing::info_span!(
+            "call",
+            method = %pending.label,
+            caller = %pending.actor,
+            referral = tracing::field::Empty
+        )
     }
 }
 
-/// An audit record waiting for the call's outcome.
+/// An audit record waiting for the call's outcome, and its place in the
+/// audit queue.
 struct Pending {
-    guard: Guard,
+    slot: AuditSlot,
+    clock: Arc<dyn Clock>,
     actor: String,
     method: String,
     /// The method as a metrics label.
@@ -223,13 +222,13 @@ impl Pending {
         metrics::histogram!("gateway_request_seconds", "method" => self.label.clone())
             .record(self.started.elapsed().as_secs_f64());
         let record = AuditRecord {
-            at: self.guard.clock.now(),
+            at: self.clock.now(),
             actor: self.actor,
             action: format!("call {}", self.method),
             referral: self.subject.get(),
             outcome: outcome.to_owned(),
         };
-        self.guard.audit.record(record);
+        self.slot.fill(record);
     }
 }
 
@@ -281,30 +280,34 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let pending = match self.guard.admit(&mut request) {
-            Ok(pending) => pending,
-            Err(refused) => {
-                let (refused, status) = *refused;
-                refused.finish(&body::outcome_of(status.code(), status.message()));
-                return Box::pin(async move { Ok(status.into_http()) });
-            }
-        };
         // The service that was polled ready serves this call; a clone takes
         // its place for the next (the usual tower pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        // Everything the service logs for this call carries the method, the
-        // caller and, once known, the referral.
-        let span = Guard::span(pending.as_ref());
-        Box::pin(
+        if access_for(request.uri().path()) == Access::Public {
+            // Health answers even while the audit log is behind.
+            return Box::pin(inner.call(request));
+        }
+        let guard = self.guard.clone();
+        Box::pin(async move {
+            let slot = guard.audit.reserve().await;
+            let pending = match guard.admit(&mut request, slot) {
+                Ok(pending) => pending,
+                Err(refused) => {
+                    let (refused, status) = *refused;
+                    refused.finish(&body::outcome_of(status.code(), status.message()));
+                    return Ok(status.into_http());
+                }
+            };
+            // Everything the service logs for this call carries the method,
+            // the caller and, once known, the referral.
+            let span = Guard::span(&pending);
             async move {
                 let response = inner.call(request).await?;
-                Ok(match pending {
-                    Some(pending) => body::audited(response, pending),
-                    None => response,
-                })
+                Ok(body::audited(response, pending))
             }
-            .instrument(span),
-        )
+            .instrument(span)
+            .await
+        })
     }
 }
