@@ -9,6 +9,7 @@ use mediation_api::court::bundle_to_wire;
 use mediation_core::fixtures::sample_bundle;
 use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::court::v1 as pb;
+use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -293,4 +294,80 @@ async fn the_roster_reloads_and_a_bad_one_is_refused_keeping_the_old() {
         .unwrap()
         .into_inner();
     assert_eq!(submitted.status(), pb::ReferralStatus::AwaitingAcceptance);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_loaded_on_reload_makes_a_provisional_deadline_certain() {
+    let mut w = World::start().await;
+    // Referred on Wednesday 30 December 2026: the three working days reach
+    // into 2027, which has no notice yet.
+    w.at("2026-12-30T09:00:00+08:00").await;
+    // A fresh token for the new date.
+    w.court_api = CourtGatewayClient::new(w.connect_as("court-bj").await);
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = "NEW-YEAR-1".into();
+    let submitted = w
+        .court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let id = submitted.referral_id.clone();
+    let deadline = |r: &pb::GetReferralResponse| {
+        let d = r.acceptance_deadline.clone().unwrap();
+        (d.due_date, d.provisional)
+    };
+    let read = || async {
+        w.court_api
+            .clone()
+            .get_referral(pb::GetReferralRequest {
+                referral_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    assert_eq!(deadline(&read().await), ("2027-01-05".to_owned(), true));
+
+    // Nothing in the calendar changed: no recomputation.
+    assert!(w.assembly.reload().unwrap().recompute.is_none());
+
+    // The 2027 notice is installed and the gateway told to reload.
+    let dir = &w.assembly.config().calendar_dir;
+    std::fs::write(
+        dir.join("2027.toml"),
+        "year = 2027\nsource = \"test notice\"\n\n[[holidays]]\nname = \"元旦\"\n\
+         first = \"2027-01-01\"\nlast = \"2027-01-05\"\n",
+    )
+    .unwrap();
+    let report = w
+        .assembly
+        .reload()
+        .unwrap()
+        .recompute
+        .expect("a new notice recomputes")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((report.considered, report.changed), (1, 1), "{report:?}");
+    assert_eq!(report.still_provisional, 0);
+    let now = read().await;
+    assert_eq!(deadline(&now), ("2027-01-07".to_owned(), false));
+    // The court reads it in the timeline; it is not pushed to anyone.
+    assert_eq!(
+        now.timeline.last().map(|e| e.event.as_str()),
+        Some("deadline_recomputed")
+    );
+    // The breach now falls after the new day, not the guessed one.
+    w.at("2027-01-06T00:00:01+08:00").await;
+    assert!(w.grpc_court.events_of(&id).is_empty());
+    w.at("2027-01-08T00:00:01+08:00").await;
+    assert!(
+        w.grpc_court
+            .events_of(&id)
+            .contains(&"acceptance_overdue".to_owned())
+    );
 }

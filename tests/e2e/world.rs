@@ -432,6 +432,15 @@ impl World {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let roster = dir.path().join("roster.toml");
         std::fs::write(&roster, ROSTER).unwrap();
+        // The shipped notices, copied so that a test can add a year's notice.
+        let calendar = dir.path().join("calendar");
+        std::fs::create_dir(&calendar).unwrap();
+        for notice in std::fs::read_dir(repo.join("config/calendar")).unwrap() {
+            let notice = notice.unwrap().path();
+            if notice.extension().is_some_and(|e| e == "toml") {
+                std::fs::copy(&notice, calendar.join(notice.file_name().unwrap())).unwrap();
+            }
+        }
         let tenants = dir.path().join("tenants.toml");
         std::fs::write(&tenants, pki.tenants_toml()).unwrap();
         let config_path = dir.path().join("gateway.toml");
@@ -488,7 +497,7 @@ name = "flaky"
 url = "http://{hooks_addr}/hooks/flaky"
 "#,
                 data = dir.path().join("data"),
-                calendar = repo.join("config/calendar"),
+                calendar = calendar,
                 roster = roster,
                 certificate = pki.path("gateway.pem"),
                 key = pki.path("gateway.key.pem"),

@@ -33,7 +33,7 @@ use mediation_proto::labour::v1::labour_gateway_server::LabourGatewayServer;
 use mediation_proto::operations::v1::operations_server::OperationsServer;
 use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGatewayServer;
 use mediation_security::Tenants;
-use mediation_service::{DeadlineEngine, Gateway};
+use mediation_service::{DeadlineEngine, Gateway, Recompute, RecomputeReport, ServiceError};
 use mediation_store::documents::DocumentStore;
 use mediation_store::{Options, SledStore};
 use tokio::net::TcpListener;
@@ -183,18 +183,59 @@ impl Assembly {
     }
 
     /// Reads the roster, the calendar and the tenants with their token keys
-    /// again; on any error keeps all of them as they were and says why.
-    pub fn reload(&self) -> anyhow::Result<()> {
+    /// again; on any error keeps all of them as they were and says why. When
+    /// the calendar changed, running deadlines are recomputed in the
+    /// background (see [`recompute_after`]); the returned handle ends with
+    /// that pass.
+    pub fn reload(&self) -> anyhow::Result<Reloaded> {
         let entries = load_roster(&self.config.roster)?;
         let calendar = Calendar::load_dir(&self.config.calendar_dir)?;
         let tenants = Tenants::load(&self.config.auth.tenants)?;
         let count = entries.len();
         let tenant_count = tenants.len();
         self.roster.replace(entries);
-        *self.calendar.write().unwrap_or_else(|p| p.into_inner()) = calendar;
+        let which = {
+            let mut installed = self.calendar.write().unwrap_or_else(|p| p.into_inner());
+            let which = recompute_after(&installed, &calendar);
+            *installed = calendar;
+            which
+        };
         self.security.authenticator.reload(tenants);
         tracing::info!(organisations = count, tenants = tenant_count, config = %self.config_path.display(), "roster, calendar and tenants reloaded");
-        Ok(())
+        let recompute = which.map(|which| {
+            let gateway = Arc::clone(&self.gateway);
+            tokio::spawn(async move {
+                tracing::info!(
+                    ?which,
+                    "the calendar changed; recomputing running deadlines"
+                );
+                let result = gateway
+                    .recompute_deadlines(which, |r| {
+                        tracing::info!(
+                            scanned = r.scanned,
+                            changed = r.changed,
+                            "recomputing running deadlines"
+                        );
+                    })
+                    .await;
+                match &result {
+                    Ok(r) => tracing::info!(
+                        scanned = r.scanned,
+                        considered = r.considered,
+                        changed = r.changed,
+                        still_provisional = r.still_provisional,
+                        failed = r.failed,
+                        "running deadlines recomputed"
+                    ),
+                    Err(error) => tracing::error!(
+                        %error,
+                        "recomputing running deadlines stopped; send SIGHUP again to retry"
+                    ),
+                }
+                result
+            })
+        });
+        Ok(Reloaded { recompute })
     }
 
     /// Serves every gRPC service on `listener` until `shutdown` completes.
@@ -288,6 +329,31 @@ impl Assembly {
         }
         served
     }
+}
+
+/// What a reload started.
+#[derive(Debug)]
+pub struct Reloaded {
+    /// The recomputation of running deadlines, when the calendar changed.
+    pub recompute: Option<tokio::task::JoinHandle<Result<RecomputeReport, ServiceError>>>,
+}
+
+/// Which running deadlines a calendar change calls into question: none if
+/// nothing changed; the provisional ones if notices were only added (only
+/// guesses can be wrong); all of them if an installed notice changed or was
+/// removed.
+pub fn recompute_after(installed: &Calendar, loaded: &Calendar) -> Option<Recompute> {
+    if installed == loaded {
+        return None;
+    }
+    let kept = installed
+        .years()
+        .all(|year| installed.notice(year) == loaded.notice(year));
+    Some(if kept {
+        Recompute::Provisional
+    } else {
+        Recompute::All
+    })
 }
 
 /// Counts each organisation's open referrals from the stored histories, so

@@ -7,11 +7,13 @@ mod engine;
 mod error;
 mod gateway;
 mod policy;
+mod recompute;
 
 pub use engine::{DeadlineEngine, SweepReport};
 pub use error::ServiceError;
 pub use gateway::{Context, Gateway, Submission, hand_on};
 pub use policy::{BreachAction, PartnerPolicy, Policies};
+pub use recompute::{Recompute, RecomputeReport};
 
 #[cfg(test)]
 mod tests;

@@ -442,3 +442,116 @@ async fn concurrent_sweeps_fire_each_timer_once() {
         .count();
     assert_eq!(breaches, 20);
 }
+
+#[tokio::test]
+async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_their_timers() {
+    use crate::{Recompute, RecomputeReport};
+    use mediation_core::calendar::{Holiday, Notice};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(at("2026-12-01T09:00:00+08:00")));
+    let calendar = Arc::new(RwLock::new(shipped_calendar()));
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    let gateway = Gateway::new(
+        SledStore::open(Options::new(dir.path().join("store"))).unwrap(),
+        Arc::clone(&calendar),
+        Policies::default(),
+        Arc::new(FixedRoster(vec!["org-a"])),
+        dyn_clock,
+    );
+    // Inside 2026: certain.
+    let early = gateway.submit(sample_bundle(), "court").await.unwrap();
+    // Routed on Wednesday 30 December: the three days reach into 2027, which
+    // has no notice yet, so the deadline is a guess (Tuesday 5 January).
+    clock.set(at("2026-12-30T09:00:00+08:00"));
+    let mut bundle = sample_bundle();
+    bundle.court_referral_id = "late".parse().unwrap();
+    let late = gateway.submit(bundle, "court").await.unwrap().referral;
+    let guessed = late.acceptance_deadline().unwrap().clone();
+    assert_eq!(guessed.due_date, date(2027, 1, 5));
+    assert!(guessed.is_provisional());
+    let events_before = gateway.store().history(late.id()).unwrap().unwrap().len();
+
+    // The 2027 notice arrives: a hypothetical one making 1-5 January rest days.
+    calendar.write().unwrap().insert(
+        Notice::new(
+            2027,
+            "test notice",
+            vec![Holiday {
+                name: "元旦".into(),
+                first: date(2027, 1, 1),
+                last: date(2027, 1, 5),
+                working_weekends: vec![],
+            }],
+        )
+        .unwrap(),
+    );
+    let mut calls = 0;
+    let report = gateway
+        .recompute_deadlines(Recompute::Provisional, |_| calls += 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        RecomputeReport {
+            scanned: 2,
+            considered: 1,
+            changed: 1,
+            still_provisional: 0,
+            failed: 0,
+        }
+    );
+    assert_eq!(calls, 1, "the closing progress line");
+    let now = gateway.referral(late.id()).unwrap().unwrap();
+    let fresh = now.acceptance_deadline().unwrap();
+    assert_eq!(fresh.due_date, date(2027, 1, 7));
+    assert!(!fresh.is_provisional());
+    let history = gateway.store().history(late.id()).unwrap().unwrap();
+    assert_eq!(history.len(), events_before + 1);
+    assert_eq!(history.last().unwrap().change.name(), "deadline_recomputed");
+    // The breach timer moved with it: nothing for the late referral is due
+    // at the old guess, and its breach is due after the new day.
+    let due = |when: &str| -> Vec<TimerKind> {
+        gateway
+            .store()
+            .due_timers(at(when), 100)
+            .unwrap()
+            .into_iter()
+            .filter(|t| &t.referral == late.id())
+            .map(|t| t.kind)
+            .collect()
+    };
+    assert!(
+        !due("2027-01-06T00:00:01+08:00").contains(&TimerKind::AcceptanceBreach),
+        "the old breach timer is gone"
+    );
+    assert!(due("2027-01-08T00:00:01+08:00").contains(&TimerKind::AcceptanceBreach));
+    // The certain deadline was not touched.
+    assert!(
+        !early
+            .referral
+            .acceptance_deadline()
+            .unwrap()
+            .is_provisional()
+    );
+    let early_history = gateway
+        .store()
+        .history(early.referral.id())
+        .unwrap()
+        .unwrap();
+    assert!(
+        early_history
+            .iter()
+            .all(|e| e.change.name() != "deadline_recomputed")
+    );
+
+    // A second pass changes nothing and writes nothing.
+    let again = gateway
+        .recompute_deadlines(Recompute::All, |_| {})
+        .await
+        .unwrap();
+    assert_eq!((again.considered, again.changed), (2, 0));
+    assert_eq!(
+        gateway.store().history(late.id()).unwrap().unwrap().len(),
+        events_before + 1
+    );
+}

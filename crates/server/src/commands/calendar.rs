@@ -74,7 +74,8 @@ pub fn load(args: crate::cli::LoadArgs, out: &mut dyn Write) -> anyhow::Result<(
     mediation_calendar::Calendar::load_dir(&config.calendar_dir)?;
     writeln!(
         out,
-        "installed {}; send SIGHUP to a running gateway (systemctl reload mediation-gateway) to use it",
+        "installed {}; send SIGHUP to a running gateway (systemctl reload mediation-gateway) to use it \
+         and recompute the running deadlines it affects",
         target.display()
     )?;
     Ok(())

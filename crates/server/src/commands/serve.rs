@@ -1,6 +1,7 @@
 //! `mediation-gateway serve`: runs the gateway until interrupted.
 //!
-//! SIGHUP reloads the roster, the calendar and the tenants. SIGINT or SIGTERM
+//! SIGHUP reloads the roster, the calendar and the tenants; if the calendar
+//! changed, running deadlines are recomputed in the background. SIGINT or SIGTERM
 //! first reports NOT_SERVING, then stops taking calls, lets the calls and
 //! deliveries in flight finish (for at most `shutdown.grace_seconds`), and
 //! exits 0. Everything acknowledged is already durable, so a harder stop
