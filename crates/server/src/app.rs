@@ -392,3 +392,45 @@ fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
         .with_nodelay(Some(true))
         .with_keepalive(Some(std::time::Duration::from_secs(60)))
 }
+
+#[cfg(test)]
+mod tests {
+    use mediation_calendar::{Calendar, Holiday, Notice};
+    use mediation_service::Recompute;
+
+    use super::recompute_after;
+
+    fn notice(year: i16, last_day: i8) -> Notice {
+        let first = jiff::civil::date(year, 1, 1);
+        Notice::new(
+            year,
+            "test notice",
+            vec![Holiday {
+                name: "元旦".into(),
+                first,
+                last: jiff::civil::date(year, 1, last_day),
+                working_weekends: vec![],
+            }],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_changed_calendar_recomputes_and_only_an_edit_recomputes_everything() {
+        let installed = Calendar::from_notices([notice(2026, 1)]);
+        assert_eq!(recompute_after(&installed, &installed.clone()), None);
+        // A new year's notice: only guesses can have been wrong.
+        let added = Calendar::from_notices([notice(2026, 1), notice(2027, 3)]);
+        assert_eq!(
+            recompute_after(&installed, &added),
+            Some(Recompute::Provisional)
+        );
+        // An installed notice corrected, or taken away: any deadline may move.
+        let corrected = Calendar::from_notices([notice(2026, 2)]);
+        assert_eq!(
+            recompute_after(&installed, &corrected),
+            Some(Recompute::All)
+        );
+        assert_eq!(recompute_after(&added, &installed), Some(Recompute::All));
+    }
+}

@@ -1,6 +1,8 @@
 //! The call guard: a tower layer in front of every gateway service.
 //!
-//! For each call it
+//! For each call but health it first waits for a place in the bounded audit
+//! queue (so a lagging audit log slows callers down rather than dropping or
+//! hoarding records), then
 //! 1. authenticates the caller from the TLS client certificate and the bearer
 //!    token (UNAUTHENTICATED when either is missing or wrong);
 //! 2. checks the caller's role may call the method at all, deny by default
