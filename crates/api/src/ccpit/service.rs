@@ -209,13 +209,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
                     agreed_by: Some(agreed),
                 })
             }
-            None => {
-                v.push(
-                    "progress",
-                    "one of appraisal_started, appraisal_ended or extension is required",
-                );
-                None
-            }
+            None => Step::no_progress(&mut v, "extension"),
         };
         self.run(&call, &r.case_id, &r.mediation_centre, v, step)
             .await

@@ -286,13 +286,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
             Some(Progress::ExtendedUntil(until)) => {
                 Step::extend_for_everyone(&mut v, "extended_until", until)
             }
-            None => {
-                v.push(
-                    "progress",
-                    "one of appraisal_started, appraisal_ended or extended_until is required",
-                );
-                None
-            }
+            None => Step::no_progress(&mut v, "extended_until"),
         };
         self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }

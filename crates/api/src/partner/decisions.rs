@@ -90,6 +90,16 @@ impl Step {
             .map(|(code, explanation)| Step::Decline(vec![DeclineReason { code, explanation }]))
     }
 
+    /// A progress report that names none of its kinds; `extension` is what
+    /// the platform calls its extension field.
+    pub(crate) fn no_progress(v: &mut Violations, extension: &str) -> Option<Step> {
+        v.push(
+            "progress",
+            format!("one of appraisal_started, appraisal_ended or {extension} is required"),
+        );
+        None
+    }
+
     pub(crate) fn appraisal_started(v: &mut Violations, field: &str, note: &str) -> Option<Step> {
         v.check(field, Narrative::parse(note))
             .map(Step::AppraisalStarted)

@@ -305,13 +305,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
             Some(Progress::ExtendedUntil(until)) => {
                 Step::extend_for_everyone(&mut v, "extended_until", until)
             }
-            None => {
-                v.push(
-                    "progress",
-                    "one of appraisal_started, appraisal_ended or extended_until is required",
-                );
-                None
-            }
+            None => Step::no_progress(&mut v, "extended_until"),
         };
         self.run(&call, &r.case_id, &r.room, v, step).await
     }
