@@ -110,7 +110,7 @@ fn participant(
     }
 }
 
-fn intake() -> cp::FileDirectIntakeRequest {
+pub(crate) fn intake() -> cp::FileDirectIntakeRequest {
     let signed = ts("2025-03-10T15:00:00+08:00");
     let sign = |t: &str, who: &str| cp::Signature {
         signer_type: t.into(),

@@ -9,6 +9,7 @@ mod court_api;
 mod crash;
 mod deploy;
 mod health;
+mod isolation;
 mod labour_flow;
 mod observability;
 mod operations;

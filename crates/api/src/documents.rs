@@ -5,7 +5,10 @@
 //! answered only to the court system of the referring court or the platform
 //! of the organisation holding the referral, and only for files the referral
 //! lists; anything else is NOT_FOUND, so a caller cannot learn which files or
-//! referrals exist. Who calls is the guard's authenticated caller, never a
+//! referrals exist. A referral lists a file only if the tenant that listed
+//! it had uploaded it, or it already belonged to that referral
+//! ([`require_uploaded`]), so a download is never granted on the strength of
+//! a digest alone. Who calls is the guard's authenticated caller, never a
 //! name in the request.
 
 use std::io::Read;
@@ -16,6 +19,7 @@ use mediation_core::Violations;
 use mediation_core::access::Role;
 use mediation_core::document::{Document, DocumentLocation, MediaType, Sha256Digest};
 use mediation_core::ids::ReferralId;
+use mediation_core::lifecycle::Referral;
 use mediation_core::store::{AuditLog, ReferralStore};
 use mediation_proto::documents::v1 as pb;
 use mediation_proto::documents::v1::documents_server::Documents;
@@ -46,21 +50,33 @@ impl<S> DocumentsService<S> {
     }
 }
 
-/// FAILED_PRECONDITION naming each listed file the gateway does not have.
+/// FAILED_PRECONDITION naming each listed file the caller may not list.
 /// `files` pairs each file with its path in the request.
+///
+/// A file listed without a url must be one `tenant` uploaded itself, or one
+/// that already belongs to `referral` (the case the call is about, when it
+/// is about one). Knowing a digest is not enough: otherwise any tenant could
+/// attach another's file to its own case and then download it. The answer
+/// is the same whether or not someone else uploaded the file, so it tells
+/// nothing of other tenants' files.
 pub fn require_uploaded<'a>(
     store: &DocumentStore,
+    tenant: &str,
+    referral: Option<&Referral>,
     files: impl IntoIterator<Item = (String, &'a Document)>,
 ) -> Result<(), Status> {
     let mut details = ErrorDetails::new();
     let mut missing = Vec::new();
     for (path, file) in files {
-        if file.location == DocumentLocation::Stored && !store.contains(&file.sha256) {
+        let allowed = file.location != DocumentLocation::Stored
+            || referral.is_some_and(|r| r.lists_document(&file.sha256))
+            || store.uploaded_by(&file.sha256, tenant);
+        if !allowed {
             details.add_precondition_failure_violation(
                 "DOCUMENT_NOT_UPLOADED",
                 format!("{path}.sha256"),
                 format!(
-                    "{} is listed without a url but was not uploaded; upload it with Documents.Upload first",
+                    "{} is listed without a url but this tenant has not uploaded it; upload it with Documents.Upload first",
                     file.sha256
                 ),
             );
@@ -147,7 +163,8 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
             }
         }
         // Hashing is done; syncing and renaming block, so off the runtime.
-        let created = tokio::task::spawn_blocking(move || upload.finish())
+        let uploader = call.caller.tenant.clone();
+        let created = tokio::task::spawn_blocking(move || upload.finish(&uploader))
             .await
             .map_err(|e| Status::internal(format!("upload task failed: {e}")))?
             .map_err(upload_error)?;

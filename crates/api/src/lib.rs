@@ -8,6 +8,7 @@
 pub mod ccpit;
 pub mod court;
 pub mod documents;
+mod entitlement;
 pub mod guard;
 pub mod labour;
 pub mod limits;

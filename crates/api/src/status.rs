@@ -34,7 +34,7 @@ pub fn from_service(error: &ServiceError) -> Status {
     match error {
         ServiceError::Invalid(v) => invalid(v),
         ServiceError::Transition(t) => from_transition(t),
-        ServiceError::NotFound(id) => Status::not_found(format!("referral {id} not found")),
+        ServiceError::NotFound(_) => referral_not_found(),
         ServiceError::Conflict { existing } => Status::already_exists(format!(
             "the court referral id is already used by referral {existing} with different content"
         )),
@@ -60,13 +60,20 @@ fn from_transition(t: &TransitionError) -> Status {
         // Acting on a referral that is not yours looks exactly like acting on
         // one that does not exist.
         TransitionError::NotAssigned { .. } | TransitionError::NotReferringCourt { .. } => {
-            Status::not_found("referral not found")
+            referral_not_found()
         }
         TransitionError::Calendar(e) => {
             Status::internal(format!("deadline cannot be computed: {e}"))
         }
         other => Status::failed_precondition(other.to_string()),
     }
+}
+
+/// The one answer for a referral that does not exist and for one the caller
+/// is not entitled to: the same code and the same words, so that neither its
+/// existence nor its state leaks to another tenant.
+pub fn referral_not_found() -> Status {
+    Status::not_found("referral not found")
 }
 
 /// `INVALID_ARGUMENT` for a single field.

@@ -98,6 +98,31 @@ impl Caller {
         }
     }
 
+    /// Whether the caller may act on `referral` as `acting`, the court or
+    /// organisation its call names. This is decided before anything about
+    /// the referral's state is looked at, so a caller that is not entitled
+    /// learns nothing of it: not even that it exists.
+    ///
+    /// - A court system acts as the referring court, and only for a court it
+    ///   acts for.
+    /// - A platform acts as the organisation holding the referral: its own
+    ///   platform's, one it acts for, and not one that declined, let the
+    ///   acceptance deadline pass or was passed over.
+    pub fn entitled(&self, referral: &Referral, acting: Acting<'_>) -> bool {
+        match acting {
+            Acting::Court(court) => {
+                self.role.acts_for_court(court) && court == &referral.bundle().court
+            }
+            Acting::Organisation(partner, organisation) => {
+                self.role.acts_for_organisation(partner, organisation)
+                    && referral
+                        .assignment()
+                        .is_some_and(|a| a.partner == partner && &a.organisation == organisation)
+                    && referral.may_view(&Viewer::Organisation(organisation.clone()))
+            }
+        }
+    }
+
     /// The name the domain's actor fields record.
     pub fn actor(&self) -> String {
         format!("{}/{}", self.tenant, self.subject)
@@ -116,6 +141,13 @@ impl Caller {
             self.tenant, self.subject
         )
     }
+}
+
+/// The court or organisation a call acts as, as the call names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acting<'a> {
+    Court(&'a CourtCode),
+    Organisation(Partner, &'a OrganisationId),
 }
 
 /// Someone asking to see a referral or its materials.
@@ -245,6 +277,92 @@ mod tests {
         assert!(!listed.acts_for_organisation(Partner::Ccpit, &organisation("o2")));
         assert!(
             !court_system(&["京"], true).acts_for_organisation(Partner::Ccpit, &organisation("o1"))
+        );
+    }
+
+    #[test]
+    fn entitlement_names_the_referring_court_or_the_holding_organisation_only() {
+        let (mut r, _) = Referral::receive(
+            referral_id(),
+            sample_bundle(),
+            at("2025-03-03T09:00:00+08:00"),
+        )
+        .unwrap();
+        let platform = |partner, orgs: &[&str]| Caller {
+            tenant: "t".into(),
+            role: Role::Platform {
+                partner,
+                organisations: orgs.iter().map(|o| organisation(o)).collect(),
+            },
+            certificate: String::new(),
+            subject: "svc".into(),
+        };
+        let court_caller = |courts: &[&str]| Caller {
+            tenant: "c".into(),
+            role: court_system(courts, true),
+            certificate: String::new(),
+            subject: "svc".into(),
+        };
+        let o1 = organisation("o1");
+        let ccpit = platform(Partner::Ccpit, &[]);
+        assert!(
+            !ccpit.entitled(&r, Acting::Organisation(Partner::Ccpit, &o1)),
+            "an unrouted referral belongs to no organisation"
+        );
+        let routed = r
+            .route(
+                Assignment {
+                    partner: Partner::Ccpit,
+                    organisation: o1.clone(),
+                    mediator: None,
+                },
+                vec![],
+                at("2025-03-03T09:00:00+08:00"),
+                &shipped_calendar(),
+                &DeadlinePolicy::default(),
+            )
+            .unwrap();
+        r.apply_all(&routed);
+        assert!(ccpit.entitled(&r, Acting::Organisation(Partner::Ccpit, &o1)));
+        assert!(!ccpit.entitled(
+            &r,
+            Acting::Organisation(Partner::Ccpit, &organisation("o2"))
+        ));
+        assert!(
+            !platform(Partner::LabourArbitration, &[])
+                .entitled(&r, Acting::Organisation(Partner::LabourArbitration, &o1)),
+            "the same organisation id on another platform is another organisation"
+        );
+        assert!(
+            !platform(Partner::Ccpit, &["o9"])
+                .entitled(&r, Acting::Organisation(Partner::Ccpit, &o1)),
+            "a tenant limited to other organisations"
+        );
+        let referring = court("京0105");
+        assert!(court_caller(&["京"]).entitled(&r, Acting::Court(&referring)));
+        assert!(
+            !court_caller(&["京"]).entitled(&r, Acting::Court(&court("京0106"))),
+            "a court it acts for, but not the referring court"
+        );
+        assert!(
+            !court_caller(&["沪"]).entitled(&r, Acting::Court(&referring)),
+            "a court it does not act for"
+        );
+        assert!(!ccpit.entitled(&r, Acting::Court(&referring)));
+        let declined = r
+            .decline(
+                &o1,
+                vec![DeclineReason {
+                    code: DeclineCode::NoCapacity,
+                    explanation: narrative("满员"),
+                }],
+                at("2025-03-03T10:00:00+08:00"),
+            )
+            .unwrap();
+        r.apply_all(&declined);
+        assert!(
+            !ccpit.entitled(&r, Acting::Organisation(Partner::Ccpit, &o1)),
+            "a declining organisation is no longer entitled"
         );
     }
 }

@@ -29,6 +29,11 @@ pub trait Router: Send + Sync + std::fmt::Debug {
     /// [`Referral::excluded`] must not be chosen.
     fn route(&self, referral: &Referral) -> Result<(Assignment, Vec<String>), String>;
 
+    /// The platform `organisation` works on, if the roster lists it.
+    fn partner_of(&self, _organisation: &OrganisationId) -> Option<Partner> {
+        None
+    }
+
     /// Learns from committed events, e.g. to keep organisations' loads.
     fn observe(&self, _referral: &Referral, _events: &[Event]) {}
 }
@@ -153,6 +158,14 @@ fn proximity(a: &CourtCode, b: &CourtCode) -> usize {
 }
 
 impl Router for Roster {
+    fn partner_of(&self, organisation: &OrganisationId) -> Option<Partner> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .iter()
+            .find(|e| &e.id == organisation)
+            .map(|e| e.partner)
+    }
+
     fn route(&self, referral: &Referral) -> Result<(Assignment, Vec<String>), String> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let bundle = referral.bundle();

@@ -19,11 +19,18 @@ use crate::lifecycle::Event;
 use crate::outbox::OutboundMessage;
 use crate::timer::Timer;
 
-/// The idempotency key of a referral: the referring court and its own id.
+/// The idempotency key of a referral: the referring court and its own id,
+/// in the namespace of whoever filed it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CourtKey {
     pub court: CourtCode,
     pub court_referral_id: CourtReferralId,
+    /// `None` for a court's own referral; the platform for a dispute one of
+    /// its organisations took directly (自行受理). Each platform's intakes
+    /// live apart from the courts' ids and from every other platform's, so
+    /// a platform can neither collide with nor learn of a court's referral.
+    #[serde(default)]
+    pub filed_by: Option<crate::partner::Partner>,
 }
 
 /// Everything one command writes.

@@ -9,10 +9,11 @@ use mediation_core::audit::AuditRecord;
 use mediation_core::bundle::CaseBundle;
 use mediation_core::calendar::Calendar;
 use mediation_core::clock::Clock;
-use mediation_core::ids::ReferralId;
+use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::{Assignment, Event, Referral, ReturnReason};
 use mediation_core::outbox::messages_for;
 use mediation_core::outcome::{Agreement, ConfirmationApplication};
+use mediation_core::partner::Partner;
 use mediation_core::routing::Router;
 use mediation_core::store::{AuditLog, Commit, CourtKey, ReferralStore, StoreError};
 use mediation_core::timer::{Timer, TimerKind};
@@ -76,6 +77,11 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
         &self.clock
     }
 
+    /// The platform `organisation` works on, when the roster lists it.
+    pub fn roster_partner(&self, organisation: &OrganisationId) -> Option<Partner> {
+        self.router.partner_of(organisation)
+    }
+
     /// The referral as it is now.
     pub fn referral(&self, id: &ReferralId) -> Result<Option<Referral>, ServiceError> {
         match self.store.history(id)? {
@@ -100,6 +106,7 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
     ) -> Result<Submission, ServiceError> {
         self.intake(
             bundle,
+            None,
             actor,
             "submit_referral",
             |received, now, calendar| match self.router.route(received) {
@@ -117,7 +124,8 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
     /// Files a dispute an organisation took directly from the parties
     /// (自行受理) with the court the bundle names: the agreement and the
     /// parties' joint application for confirmation, in one durable step.
-    /// Idempotent on the bundle's court and id, as [`Gateway::submit`] is.
+    /// Idempotent on the bundle's court and id within the platform's own
+    /// namespace of intakes, as [`Gateway::submit`] is within the courts'.
     pub async fn file_direct_intake(
         &self,
         bundle: CaseBundle,
@@ -126,14 +134,21 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
         application: ConfirmationApplication,
         actor: &str,
     ) -> Result<Submission, ServiceError> {
-        self.intake(bundle, actor, "file_direct_intake", |received, now, _| {
-            received.file_direct_intake(
-                assignment.clone(),
-                agreement.clone(),
-                application.clone(),
-                now,
-            )
-        })
+        let platform = Some(assignment.partner);
+        self.intake(
+            bundle,
+            platform,
+            actor,
+            "file_direct_intake",
+            |received, now, _| {
+                received.file_direct_intake(
+                    assignment.clone(),
+                    agreement.clone(),
+                    application.clone(),
+                    now,
+                )
+            },
+        )
         .await
     }
 
@@ -143,6 +158,7 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
     async fn intake<F>(
         &self,
         bundle: CaseBundle,
+        filed_by: Option<Partner>,
         actor: &str,
         action: &str,
         first: F,
@@ -153,6 +169,7 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
         let key = CourtKey {
             court: bundle.court.clone(),
             court_referral_id: bundle.court_referral_id.clone(),
+            filed_by,
         };
         for _ in 0..MAX_ATTEMPTS {
             if let Some(existing) = self.store.find_by_court_key(&key)? {

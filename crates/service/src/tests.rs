@@ -168,6 +168,7 @@ async fn an_invalid_submission_writes_nothing_but_its_audit_record() {
     let key = mediation_core::store::CourtKey {
         court: bundle.court,
         court_referral_id: bundle.court_referral_id,
+        filed_by: None,
     };
     assert_eq!(w.store().find_by_court_key(&key).unwrap(), None);
     assert!(

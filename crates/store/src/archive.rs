@@ -7,12 +7,14 @@
 //! |---|---|
 //! | `K` | key length (u32 BE), key, value length (u32 BE), value |
 //! | `D` | the file's SHA-256 as 64 hex digits, its length (u64 BE), its bytes |
+//! | `U` | a file's SHA-256 as 64 hex digits, then the tenant that uploaded it (u32 BE length, UTF-8) |
 //! | `Z` | keys (u64 BE), files (u64 BE), then the SHA-256 of every byte before it |
 //!
 //! An import writes into a fresh directory beside the target and moves it into
 //! place only after the trailer's counts and checksum match, so a truncated
 //! or altered archive leaves no store behind. Case files are checked against
-//! their digests as they are written, exactly as uploads are.
+//! their digests as they are written, exactly as uploads are; the records of
+//! who uploaded them are applied only once the trailer has been checked.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -92,7 +94,8 @@ impl SledStore {
         };
         let mut summary = ArchiveSummary::default();
         out.put(MAGIC)?;
-        for entry in self.inner.db.iter() {
+        let db = self.db().map_err(|e| ArchiveError::Store(e.to_string()))?;
+        for entry in db.iter() {
             let (key, value) = entry.map_err(|e| ArchiveError::Store(e.to_string()))?;
             out.put(b"K")?;
             out.put(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_be_bytes())?;
@@ -128,6 +131,16 @@ impl SledStore {
             summary.documents += 1;
             summary.bytes = out.bytes;
             progress(&summary);
+            for tenant in documents.uploaders(&digest)? {
+                out.put(b"U")?;
+                out.put(digest.as_str().as_bytes())?;
+                out.put(
+                    &u32::try_from(tenant.len())
+                        .unwrap_or(u32::MAX)
+                        .to_be_bytes(),
+                )?;
+                out.put(tenant.as_bytes())?;
+            }
         }
         out.put(b"Z")?;
         out.put(&summary.keys.to_be_bytes())?;
@@ -269,6 +282,7 @@ fn import_into(
     let mut summary = ArchiveSummary::default();
     let mut batch = sled::Batch::default();
     let mut in_batch = 0;
+    let mut uploaders = Vec::new();
     loop {
         let at = reader.offset;
         let [tag] = reader.array::<1>()?;
@@ -306,10 +320,18 @@ fn import_into(
                     upload.write(&buffer[..n]).map_err(document)?;
                     left -= n as u64;
                 }
-                upload.finish().map_err(document)?;
+                upload.finish_unattributed().map_err(document)?;
                 summary.documents += 1;
                 summary.bytes = reader.offset;
                 progress(&summary);
+            }
+            b'U' => {
+                let hex: [u8; 64] = reader.array()?;
+                let digest = Sha256Digest::parse(&String::from_utf8_lossy(&hex))
+                    .map_err(|_| ArchiveError::Altered)?;
+                let tenant =
+                    String::from_utf8(reader.block()?).map_err(|_| ArchiveError::Altered)?;
+                uploaders.push((digest, tenant));
             }
             b'Z' => {
                 let keys = u64::from_be_bytes(reader.array()?);
@@ -342,6 +364,14 @@ fn import_into(
             supported: SCHEMA_VERSION,
         });
     }
+    for (digest, tenant) in uploaders {
+        documents
+            .record_uploader(&digest, &tenant)
+            .map_err(|e| ArchiveError::Document {
+                digest: digest.as_str().to_owned(),
+                source: DocumentError::Io(e),
+            })?;
+    }
     db.flush().map_err(store)?;
     drop(db);
     Ok(summary)
@@ -362,7 +392,7 @@ mod tests {
         let digest = Sha256Digest::from_bytes(Sha256::digest(&bytes).into());
         let mut upload = documents.begin(digest.clone(), bytes.len() as u64).unwrap();
         upload.write(&bytes).unwrap();
-        upload.finish().unwrap();
+        upload.finish("court-bj").unwrap();
         (store, documents, digest)
     }
 
@@ -403,6 +433,11 @@ mod tests {
             store.verify_audit().unwrap()
         );
         assert!(documents_b.contains(&digest));
+        assert!(
+            documents_b.uploaded_by(&digest, "court-bj"),
+            "who uploaded a file travels with it"
+        );
+        assert!(!documents_b.uploaded_by(&digest, "court-sh"));
         // The imported store keeps numbering where the old one stopped.
         let next = imported
             .raise_alert(store.alerts_after(0, 1).unwrap()[0].record.clone())

@@ -88,6 +88,7 @@ fn new_referral(referral: &ReferralId) -> Commit {
         court_key: Some(CourtKey {
             court: sample_bundle().court,
             court_referral_id: format!("court-{referral}").parse().unwrap(),
+            filed_by: None,
         }),
         messages: vec![],
         timers: vec![],
@@ -202,10 +203,35 @@ pub async fn a_court_key_is_claimed_once<S: FullStore>(store: S) {
     store.commit(commit).await.unwrap();
     assert_eq!(store.find_by_court_key(&key).unwrap(), Some(first.clone()));
     let mut again = new_referral(&second);
-    again.court_key = Some(key);
+    again.court_key = Some(key.clone());
     let err = store.commit(again).await.unwrap_err();
-    assert_eq!(err, StoreError::DuplicateCourtReferral { existing: first });
+    assert_eq!(
+        err,
+        StoreError::DuplicateCourtReferral {
+            existing: first.clone()
+        }
+    );
     assert_eq!(store.history(&second).unwrap(), None);
+    // The same court and id filed by a platform is another key: a platform's
+    // intakes neither collide with nor find a court's referrals.
+    let platform_key = CourtKey {
+        filed_by: Some(mediation_core::partner::Partner::Ccpit),
+        ..key.clone()
+    };
+    assert_eq!(store.find_by_court_key(&platform_key).unwrap(), None);
+    let mut intake = new_referral(&second);
+    intake.court_key = Some(platform_key.clone());
+    store.commit(intake).await.unwrap();
+    assert_eq!(
+        store.find_by_court_key(&platform_key).unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.find_by_court_key(&key).unwrap(), Some(first));
+    let labour_key = CourtKey {
+        filed_by: Some(mediation_core::partner::Partner::LabourArbitration),
+        ..key
+    };
+    assert_eq!(store.find_by_court_key(&labour_key).unwrap(), None);
 }
 
 pub async fn timers_are_replaced_and_found_by_due_time<S: FullStore>(store: S) {

@@ -7,6 +7,13 @@
 //! a file is either complete under its digest or absent. A mismatch, an
 //! abandoned upload or a crash mid-upload leaves nothing under `sha256/`, and
 //! leftovers in `tmp/` are removed when the store opens.
+//!
+//! Knowing a file's digest is not enough to use it: the directory also
+//! records who uploaded each file, as an empty marker
+//! `uploaders/<digest>/<tenant in hex>` made durable before the upload is
+//! answered. Whoever uploaded the bytes has them, so a second tenant that
+//! uploads the same bytes is recorded too. Files kept before markers existed
+//! have none; they stay reachable through the referrals that list them.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -43,6 +50,7 @@ impl DocumentStore {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, DocumentError> {
         let root = root.into();
         fs::create_dir_all(root.join("sha256"))?;
+        fs::create_dir_all(root.join("uploaders"))?;
         let tmp = root.join("tmp");
         if tmp.exists() {
             fs::remove_dir_all(&tmp)?;
@@ -59,6 +67,51 @@ impl DocumentStore {
     fn path_of(&self, digest: &Sha256Digest) -> PathBuf {
         let hex = digest.as_str();
         self.root.join("sha256").join(&hex[..2]).join(hex)
+    }
+
+    fn uploaders_of(&self, digest: &Sha256Digest) -> PathBuf {
+        self.root.join("uploaders").join(digest.as_str())
+    }
+
+    /// Whether `tenant` uploaded the file with `digest` (and it is kept).
+    pub fn uploaded_by(&self, digest: &Sha256Digest, tenant: &str) -> bool {
+        self.contains(digest) && self.uploaders_of(digest).join(hex(tenant)).is_file()
+    }
+
+    /// Records durably that `tenant` uploaded the file with `digest`.
+    pub fn record_uploader(&self, digest: &Sha256Digest, tenant: &str) -> io::Result<()> {
+        let dir = self.uploaders_of(digest);
+        let marker = dir.join(hex(tenant));
+        if marker.is_file() {
+            return Ok(());
+        }
+        let new_dir = !dir.exists();
+        fs::create_dir_all(&dir)?;
+        File::create(&marker)?;
+        sync_dir(&dir)?;
+        if new_dir {
+            sync_dir(&self.root.join("uploaders"))?;
+        }
+        Ok(())
+    }
+
+    /// Who uploaded the file with `digest`, as recorded.
+    pub fn uploaders(&self, digest: &Sha256Digest) -> io::Result<Vec<String>> {
+        let dir = self.uploaders_of(digest);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut tenants = Vec::new();
+        for entry in entries {
+            let name = entry?.file_name();
+            if let Some(tenant) = name.to_str().and_then(unhex) {
+                tenants.push(tenant);
+            }
+        }
+        tenants.sort();
+        Ok(tenants)
     }
 
     /// Whether the file with `digest` is kept.
@@ -127,9 +180,20 @@ impl Upload {
         Ok(())
     }
 
-    /// Checks the size and digest, then makes the file durable under its
-    /// digest. Returns whether it was new.
-    pub fn finish(mut self) -> Result<bool, DocumentError> {
+    /// Checks the size and digest, then makes the file, and the record that
+    /// `uploader` uploaded it, durable under its digest. Returns whether the
+    /// file was new.
+    pub fn finish(self, uploader: &str) -> Result<bool, DocumentError> {
+        let store = self.store.clone();
+        let digest = self.declared.clone();
+        let created = self.finish_unattributed()?;
+        store.record_uploader(&digest, uploader)?;
+        Ok(created)
+    }
+
+    /// [`Upload::finish`] without recording an uploader: for an import, which
+    /// brings the records of who uploaded what separately.
+    pub fn finish_unattributed(mut self) -> Result<bool, DocumentError> {
         if self.written != self.size {
             return Err(DocumentError::SizeMismatch {
                 declared: self.size,
@@ -173,6 +237,22 @@ impl Drop for Upload {
     }
 }
 
+/// A tenant id as a file name: hexadecimal, so no id can name a path.
+fn hex(tenant: &str) -> String {
+    tenant.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(name: &str) -> Option<String> {
+    if name.len() % 2 != 0 {
+        return None;
+    }
+    let bytes = (0..name.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(name.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -195,8 +275,13 @@ mod tests {
         for chunk in bytes.chunks(777) {
             upload.write(chunk).unwrap();
         }
-        assert!(upload.finish().unwrap());
+        assert!(upload.finish("court-bj").unwrap());
         assert!(store.contains(&d));
+        assert!(store.uploaded_by(&d, "court-bj"));
+        assert!(
+            !store.uploaded_by(&d, "court-sh"),
+            "knowing the digest is not uploading"
+        );
         let (mut file, size) = store.open_file(&d).unwrap().unwrap();
         assert_eq!(size, bytes.len() as u64);
         let mut back = Vec::new();
@@ -205,7 +290,7 @@ mod tests {
         // The same file again is harmless and not new.
         let mut again = store.begin(d.clone(), bytes.len() as u64).unwrap();
         again.write(&bytes).unwrap();
-        assert!(!again.finish().unwrap());
+        assert!(!again.finish("court-bj").unwrap());
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
@@ -217,7 +302,7 @@ mod tests {
         let mut upload = store.begin(declared.clone(), 17).unwrap();
         upload.write(b"what was uploaded").unwrap();
         assert!(matches!(
-            upload.finish(),
+            upload.finish("t"),
             Err(DocumentError::DigestMismatch { .. })
         ));
         let mut upload = store.begin(declared.clone(), 3).unwrap();
@@ -228,10 +313,14 @@ mod tests {
         drop(upload);
         let short = store.begin(declared.clone(), 30).unwrap();
         assert!(matches!(
-            short.finish(),
+            short.finish("t"),
             Err(DocumentError::SizeMismatch { .. })
         ));
         assert!(!store.contains(&declared));
+        assert!(
+            !store.uploaded_by(&declared, "t"),
+            "a refused upload records no one"
+        );
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 

@@ -7,6 +7,7 @@
 //! | `r/` | `r/{referral}` | head: version and court key |
 //! | `e/` | `e/{referral}/{version}` | one event |
 //! | `c/` | `c/{court}\0{court referral id}` | referral id (idempotency) |
+//! | `q/` | `q/{platform}/{court}\0{intake id}` | referral id of a platform's direct intake (idempotency, apart from the courts') |
 //! | `t/` | `t/{fire at}/{referral}/{kind}` | timer, ordered by due time |
 //! | `T/` | `T/{referral}/{kind}` | the timer's `t/` key, to replace a referral's timers |
 //! | `o/` | `o/{destination}\0{referral}\0{seq}` | outbox message; a lane is one prefix |
@@ -56,7 +57,16 @@ pub(crate) fn event(referral: &ReferralId, version: u64) -> Vec<u8> {
 }
 
 pub(crate) fn court(key: &CourtKey) -> Vec<u8> {
-    format!("c/{}\0{}", key.court, key.court_referral_id).into_bytes()
+    match key.filed_by {
+        None => format!("c/{}\0{}", key.court, key.court_referral_id).into_bytes(),
+        Some(platform) => format!(
+            "q/{}/{}\0{}",
+            platform.as_str(),
+            key.court,
+            key.court_referral_id
+        )
+        .into_bytes(),
+    }
 }
 
 pub(crate) fn timer(fire_at: Timestamp, referral: &ReferralId, kind: TimerKind) -> Vec<u8> {

@@ -36,6 +36,7 @@ use mediation_core::timer::Timer;
 use tokio::sync::oneshot;
 
 use crate::codec::decode;
+use crate::durability::Syncer;
 pub use crate::writer::CommitStats;
 use crate::writer::{AuditHead, Counters, Op, Request, Writer, chain_hash, unavailable};
 
@@ -106,7 +107,7 @@ pub struct SledStore {
 
 #[derive(Debug)]
 struct Inner {
-    db: sled::Db,
+    shared: Arc<Shared>,
     path: PathBuf,
     /// `None` only while dropping.
     requests: Option<Sender<Request>>,
@@ -115,6 +116,37 @@ struct Inner {
     gate: Arc<std::sync::Mutex<()>>,
     queued: std::sync::atomic::AtomicU64,
     failure: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// What the writer and the readers share: the database handle, which the
+/// writer replaces when it recovers from a failed sync, and how far the
+/// outbox and the alert log are durable.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// `None` only for the moment the writer reopens the database.
+    pub(crate) db: std::sync::RwLock<Option<sled::Db>>,
+    /// The highest outbox sequence number whose commit is durable. The relay
+    /// is shown no message above it: nothing leaves the gateway before the
+    /// commit that made it survives a power cut.
+    pub(crate) durable_outbox: std::sync::atomic::AtomicU64,
+    /// Likewise for alerts, which leave by webhook and by the alert stream.
+    pub(crate) durable_alert: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn db(&self) -> Result<sled::Db, StoreError> {
+        self.db
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("the store is being reopened".into()))
+    }
+
+    pub(crate) fn publish_durable(&self, counters: &Counters) {
+        use std::sync::atomic::Ordering::Release;
+        self.durable_outbox.store(counters.outbox_seq, Release);
+        self.durable_alert.store(counters.alert_seq, Release);
+    }
 }
 
 impl Drop for Inner {
@@ -172,6 +204,78 @@ fn lock_is_held(error: &sled::Error) -> bool {
             && e.to_string().starts_with("could not acquire lock"))
 }
 
+/// Opens the database at `options.path`, checks it is a gateway store of this
+/// schema (creating one in an empty directory), reads the writer's counters,
+/// and syncs it once: at start, and again when the writer recovers from a
+/// failed sync.
+pub(crate) fn open_db(options: &Options) -> Result<(sled::Db, Counters, Syncer), OpenError> {
+    let path = options.path.clone();
+    let io = |e: &dyn std::fmt::Display| OpenError::Io {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    let db = open_waiting_for_lock(
+        || {
+            sled::Config::new()
+                .path(&path)
+                .cache_capacity(options.cache_bytes)
+                .open()
+        },
+        options.lock_wait,
+    )
+    .map_err(|e| match e {
+        Opening::Locked => OpenError::Locked {
+            path: path.clone(),
+            waited: options.lock_wait,
+        },
+        Opening::Failed(e) => io(&e),
+    })?;
+    let corrupt = |e: StoreError| OpenError::Corrupt {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    match db.get(keys::SCHEMA).map_err(|e| io(&e))? {
+        Some(bytes) => {
+            let found = <[u8; 4]>::try_from(bytes.as_ref())
+                .map(u32::from_be_bytes)
+                .map_err(|_| corrupt(StoreError::Corrupt("schema version".into())))?;
+            if found != SCHEMA_VERSION {
+                return Err(OpenError::UnsupportedSchema {
+                    path,
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        }
+        None if !db.is_empty() => return Err(OpenError::NotAGatewayStore { path }),
+        None => {
+            db.insert(keys::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
+                .map_err(|e| io(&e))?;
+            db.flush().map_err(|e| io(&e))?;
+        }
+    }
+    let read_u64 = |key: &[u8]| -> Result<u64, OpenError> {
+        Ok(db
+            .get(key)
+            .map_err(|e| io(&e))?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    };
+    let audit = match db.get(keys::AUDIT_HEAD).map_err(|e| io(&e))? {
+        Some(bytes) => decode(keys::AUDIT_HEAD, &bytes).map_err(corrupt)?,
+        None => AuditHead::genesis(),
+    };
+    let counters = Counters {
+        outbox_seq: read_u64(keys::OUTBOX_SEQ)?,
+        alert_seq: read_u64(keys::ALERT_SEQ)?,
+        audit,
+    };
+    let mut syncer = Syncer::new(&path).map_err(|e| io(&e))?;
+    syncer.sync().map_err(|e| io(&e))?;
+    Ok((db, counters, syncer))
+}
+
 impl SledStore {
     /// Opens or creates the store at `options.path`.
     pub fn open(options: Options) -> Result<Self, OpenError> {
@@ -181,76 +285,27 @@ impl SledStore {
             message: e.to_string(),
         };
         std::fs::create_dir_all(&path).map_err(|e| io(&e))?;
-        let db = open_waiting_for_lock(
-            || {
-                sled::Config::new()
-                    .path(&path)
-                    .cache_capacity(options.cache_bytes)
-                    .open()
-            },
-            options.lock_wait,
-        )
-        .map_err(|e| match e {
-            Opening::Locked => OpenError::Locked {
-                path: path.clone(),
-                waited: options.lock_wait,
-            },
-            Opening::Failed(e) => io(&e),
-        })?;
-        let corrupt = |e: StoreError| OpenError::Corrupt {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        match db.get(keys::SCHEMA).map_err(|e| io(&e))? {
-            Some(bytes) => {
-                let found = <[u8; 4]>::try_from(bytes.as_ref())
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| corrupt(StoreError::Corrupt("schema version".into())))?;
-                if found != SCHEMA_VERSION {
-                    return Err(OpenError::UnsupportedSchema {
-                        path,
-                        found,
-                        supported: SCHEMA_VERSION,
-                    });
-                }
-            }
-            None if !db.is_empty() => return Err(OpenError::NotAGatewayStore { path }),
-            None => {
-                db.insert(keys::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
-                    .map_err(|e| io(&e))?;
-                db.flush().map_err(|e| io(&e))?;
-            }
-        }
-        let read_u64 = |key: &[u8]| -> Result<u64, OpenError> {
-            Ok(db
-                .get(key)
-                .map_err(|e| io(&e))?
-                .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0))
-        };
-        let audit = match db.get(keys::AUDIT_HEAD).map_err(|e| io(&e))? {
-            Some(bytes) => decode(keys::AUDIT_HEAD, &bytes).map_err(corrupt)?,
-            None => AuditHead::genesis(),
-        };
-        let counters = Counters {
-            outbox_seq: read_u64(keys::OUTBOX_SEQ)?,
-            alert_seq: read_u64(keys::ALERT_SEQ)?,
-            audit,
-        };
-        let mut syncer = durability::Syncer::new(&path).map_err(|e| io(&e))?;
-        syncer.sync().map_err(|e| io(&e))?;
+        let (db, counters, syncer) = open_db(&options)?;
+        let shared = Arc::new(Shared {
+            db: std::sync::RwLock::new(Some(db.clone())),
+            durable_outbox: std::sync::atomic::AtomicU64::new(0),
+            durable_alert: std::sync::atomic::AtomicU64::new(0),
+        });
+        shared.publish_durable(&counters);
         let stats = Arc::new(CommitStats::default());
         let gate = Arc::new(std::sync::Mutex::new(()));
         let failure = Arc::new(std::sync::Mutex::new(None));
         let writer = Writer {
             gate: Arc::clone(&gate),
-            db: db.clone(),
+            db: Some(db),
+            shared: Arc::clone(&shared),
             counters,
             syncer,
             failure: Arc::clone(&failure),
             stats: Arc::clone(&stats),
             max_group: options.max_group.max(1),
+            options,
+            recovery: None,
         };
         let (requests, receiver) = std::sync::mpsc::channel();
         let writer = std::thread::Builder::new()
@@ -259,7 +314,7 @@ impl SledStore {
             .map_err(|e| io(&e))?;
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
+                shared,
                 path,
                 requests: Some(requests),
                 writer: Some(writer),
@@ -276,8 +331,9 @@ impl SledStore {
         &self.inner.path
     }
 
-    /// Why the store stopped taking writes, if it has: after a failed flush
-    /// nothing more is acknowledged until the process restarts.
+    /// Why the store is not taking writes, if it is not: after a failed
+    /// sync nothing is acknowledged until the writer has reopened the store
+    /// from disk (see [`writer`]).
     pub fn failure(&self) -> Option<String> {
         self.inner
             .failure
@@ -291,9 +347,13 @@ impl SledStore {
         &self.inner.stats
     }
 
+    fn db(&self) -> Result<sled::Db, StoreError> {
+        self.inner.shared.db()
+    }
+
     /// Bytes sled uses on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        self.inner.db.size_on_disk().map_err(unavailable)
+        self.db()?.size_on_disk().map_err(unavailable)
     }
 
     async fn submit(&self, op: Op) -> Result<Receipt, StoreError> {
@@ -330,7 +390,7 @@ impl SledStore {
         &self,
         key: &[u8],
     ) -> Result<Option<T>, StoreError> {
-        match self.inner.db.get(key).map_err(unavailable)? {
+        match self.db()?.get(key).map_err(unavailable)? {
             Some(bytes) => decode(key, &bytes).map(Some),
             None => Ok(None),
         }
@@ -353,7 +413,7 @@ impl SledStore {
     }
 
     fn first_instant(&self, prefix: &[u8]) -> Result<Option<Timestamp>, StoreError> {
-        match self.inner.db.scan_prefix(prefix).next() {
+        match self.db()?.scan_prefix(prefix).next() {
             Some(entry) => {
                 let (key, _) = entry.map_err(unavailable)?;
                 Ok(keys::instant_in(&key))
@@ -370,7 +430,7 @@ impl ReferralStore for SledStore {
 
     fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError> {
         let events: Vec<Event> = self.scan(
-            self.inner.db.scan_prefix(keys::events_prefix(referral)),
+            self.db()?.scan_prefix(keys::events_prefix(referral)),
             usize::MAX,
         )?;
         Ok(if events.is_empty() {
@@ -394,8 +454,7 @@ impl ReferralStore for SledStore {
             }
             None => b"r/".to_vec(),
         };
-        self.inner
-            .db
+        self.db()?
             .range(start..b"r0".to_vec())
             .take(limit)
             .map(|entry| {
@@ -409,7 +468,7 @@ impl ReferralStore for SledStore {
     }
 
     fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError> {
-        match self.inner.db.get(keys::court(key)).map_err(unavailable)? {
+        match self.db()?.get(keys::court(key)).map_err(unavailable)? {
             Some(bytes) => String::from_utf8_lossy(&bytes)
                 .parse()
                 .map(Some)
@@ -420,7 +479,7 @@ impl ReferralStore for SledStore {
 
     fn due_timers(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>, StoreError> {
         let (start, end) = keys::timers_until(now);
-        self.scan(self.inner.db.range(start..end), limit)
+        self.scan(self.db()?.range(start..end), limit)
     }
 
     fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
@@ -440,8 +499,18 @@ impl OutboxStore for SledStore {
         // Skipped entries count toward `limit` too: when every destination is
         // at its cap, a pass must not walk a million waiting messages to find
         // that none can start.
-        for entry in self.inner.db.range(start..end).take(limit) {
+        let durable = self
+            .inner
+            .shared
+            .durable_outbox
+            .load(std::sync::atomic::Ordering::Acquire);
+        for entry in self.db()?.range(start..end).take(limit) {
             let (_, target) = entry.map_err(unavailable)?;
+            // A message whose commit is applied but not yet durable could be
+            // undone by a power cut; the destination must not hear of it.
+            if keys::trailing_seq(&target).is_none_or(|n| n > durable) {
+                continue;
+            }
             if let Some((destination, id)) = keys::message_id_of(&target)
                 && skip(destination, &id)
             {
@@ -472,7 +541,7 @@ impl OutboxStore for SledStore {
     }
 
     fn dead_letters(&self, limit: usize) -> Result<Vec<PendingDelivery>, StoreError> {
-        self.follow(self.inner.db.scan_prefix(b"d/"), limit)
+        self.follow(self.db()?.scan_prefix(b"d/"), limit)
     }
 
     async fn replay_dead_letter(&self, id: &MessageId, at: Timestamp) -> Result<(), StoreError> {
@@ -483,7 +552,7 @@ impl OutboxStore for SledStore {
 
     fn pending_messages(&self, referral: &ReferralId) -> Result<Vec<PendingDelivery>, StoreError> {
         self.follow(
-            self.inner.db.scan_prefix(keys::referral_messages(referral)),
+            self.db()?.scan_prefix(keys::referral_messages(referral)),
             usize::MAX,
         )
     }
@@ -497,7 +566,7 @@ impl OutboxStore for SledStore {
             enqueued_at: Timestamp,
             dead_at: Option<Timestamp>,
         }
-        for entry in self.inner.db.scan_prefix(b"o/") {
+        for entry in self.db()?.scan_prefix(b"o/") {
             let (key, value) = entry.map_err(unavailable)?;
             let pending: Waiting = decode(&key, &value)?;
             let destination = keys::message_id_of(&key)
@@ -532,8 +601,19 @@ impl OutboxStore for SledStore {
 
 impl AlertLog for SledStore {
     fn alerts_after(&self, cursor: u64, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        // Only alerts whose commit is durable: they leave the gateway by
+        // webhook and alert stream, and must not be undone by a power cut.
+        let durable = self
+            .inner
+            .shared
+            .durable_alert
+            .load(std::sync::atomic::Ordering::Acquire);
+        if cursor >= durable {
+            return Ok(Vec::new());
+        }
         let start = keys::alert(cursor.saturating_add(1));
-        self.scan(self.inner.db.range(start..b"a0".to_vec()), limit)
+        let end = keys::alert(durable.saturating_add(1));
+        self.scan(self.db()?.range(start..end), limit)
     }
 
     async fn raise_alert(&self, record: AlertRecord) -> Result<u64, StoreError> {
@@ -556,7 +636,7 @@ impl AlertLog for SledStore {
 
     fn acknowledgement(&self, seq: u64) -> Result<Option<Acknowledgement>, StoreError> {
         let key = keys::acknowledgement(seq);
-        match self.inner.db.get(&key).map_err(unavailable)? {
+        match self.db()?.get(&key).map_err(unavailable)? {
             Some(bytes) => decode(&key, &bytes).map(Some),
             None => Ok(None),
         }
@@ -569,15 +649,12 @@ impl AuditLog for SledStore {
     }
 
     fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        self.scan(
-            self.inner.db.range(keys::audit(from)..b"u0".to_vec()),
-            limit,
-        )
+        self.scan(self.db()?.range(keys::audit(from)..b"u0".to_vec()), limit)
     }
 
     fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         let mut expected = AuditHead::genesis();
-        for entry in self.inner.db.scan_prefix(b"u/") {
+        for entry in self.db()?.scan_prefix(b"u/") {
             let (key, value) = entry.map_err(unavailable)?;
             let broken = |seq: u64, reason: String| Ok(AuditVerification::Broken { seq, reason });
             let entry: AuditEntry = match decode(&key, &value) {
@@ -657,8 +734,7 @@ impl SledStore {
             .get_decoded(&key)?
             .ok_or_else(|| StoreError::NotFound(format!("audit entry {seq}")))?;
         entry.record.actor = actor.to_owned();
-        self.inner
-            .db
+        self.db()?
             .insert(key, codec::encode(&entry))
             .map_err(unavailable)?;
         Ok(())
@@ -667,10 +743,7 @@ impl SledStore {
     /// Removes one raw audit entry; only for tests that prove loss is detected.
     #[doc(hidden)]
     pub fn remove_audit_entry(&self, seq: u64) -> Result<(), StoreError> {
-        self.inner
-            .db
-            .remove(keys::audit(seq))
-            .map_err(unavailable)?;
+        self.db()?.remove(keys::audit(seq)).map_err(unavailable)?;
         Ok(())
     }
 }

@@ -6,11 +6,23 @@
 //! One writer is also what makes the read–check–write of a commit (version check,
 //! idempotency key, lane heads) free of races, and it sidesteps sled's deadlock
 //! when many tasks call `flush_async` at once (sled #1308).
+//!
+//! When a group cannot be made durable (a full disk, no descriptors left, an
+//! I/O error), nothing in it is acknowledged and the writer refuses every
+//! write from then on. It never retries the same sync and trusts it: after a
+//! failed `fsync` the kernel may have dropped the dirty pages, so a later
+//! `fsync` that succeeds proves nothing. Instead, as robust databases do, it
+//! recovers from what is on disk: at growing intervals it checks that the
+//! directory takes a synced write again, then closes the database, reopens
+//! it from disk (which checks the schema and reads the counters afresh),
+//! syncs it, and resumes. Readers keep the old handle until that moment, so
+//! reads go on while writes are refused.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use mediation_core::alert::{Acknowledgement, Alert, AlertRecord};
@@ -111,11 +123,44 @@ pub(crate) struct Counters {
     pub(crate) audit: AuditHead,
 }
 
+/// When the writer next tries to recover from a failed sync, and the
+/// intervals after that.
+pub(crate) struct Recovery {
+    next_at: Instant,
+    delays: backon::ExponentialBackoff,
+}
+
+impl Recovery {
+    fn start() -> Self {
+        use backon::BackoffBuilder;
+        let mut delays = backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(5))
+            .without_max_times()
+            .build();
+        let first = delays.next().unwrap_or(Duration::from_secs(1));
+        Self {
+            next_at: Instant::now() + first,
+            delays,
+        }
+    }
+
+    fn postpone(&mut self) {
+        let delay = self.delays.next().unwrap_or(Duration::from_secs(5));
+        self.next_at = Instant::now() + delay;
+    }
+}
+
 pub(crate) struct Writer {
     /// Held by tests that need several operations to queue up before the
     /// writer takes them; uncontended otherwise.
     pub(crate) gate: Arc<std::sync::Mutex<()>>,
-    pub(crate) db: sled::Db,
+    /// `None` only while the database is being reopened.
+    pub(crate) db: Option<sled::Db>,
+    pub(crate) shared: Arc<crate::Shared>,
+    pub(crate) options: crate::Options,
+    /// Set from a failed sync until the store has been reopened from disk.
+    pub(crate) recovery: Option<Recovery>,
     pub(crate) counters: Counters,
     pub(crate) syncer: Syncer,
     /// Why the writer stopped accepting writes, shared with health checks.
@@ -126,7 +171,29 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn run(mut self, requests: Receiver<Request>) {
-        while let Ok(first) = requests.recv() {
+        loop {
+            let first = match &self.recovery {
+                None => match requests.recv() {
+                    Ok(first) => first,
+                    Err(_) => return,
+                },
+                Some(recovery) => {
+                    let wait = recovery.next_at.saturating_duration_since(Instant::now());
+                    let next = requests.recv_timeout(wait);
+                    if self
+                        .recovery
+                        .as_ref()
+                        .is_some_and(|r| Instant::now() >= r.next_at)
+                    {
+                        self.try_recover();
+                    }
+                    match next {
+                        Ok(first) => first,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            };
             let gate = Arc::clone(&self.gate);
             let _open = gate.lock().unwrap_or_else(|p| p.into_inner());
             let mut group = vec![first];
@@ -151,18 +218,22 @@ impl Writer {
                 results.push((request.reply, result));
             }
             let flush_started = std::time::Instant::now();
-            if results.iter().any(|(_, r)| r.is_ok())
-                && let Err(e) = self.make_durable()
-            {
-                // What was applied is in sled's memory but maybe not on disk.
-                // Nothing can be acknowledged, and nothing more accepted: the
-                // process must restart and recover from what is on disk.
-                let why = format!("cannot make writes durable: {e}");
-                tracing::error!(error = %e, "store stopped accepting writes");
-                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
-                for (_, result) in &mut results {
-                    if result.is_ok() {
-                        *result = Err(StoreError::Unavailable(why.clone()));
+            if results.iter().any(|(_, r)| r.is_ok()) {
+                match self.make_durable() {
+                    Ok(()) => self.shared.publish_durable(&self.counters),
+                    Err(e) => {
+                        // What was applied is in sled's memory but maybe not
+                        // on disk. Nothing can be acknowledged, and nothing
+                        // more accepted until the store is reopened from disk.
+                        let why = format!("cannot make writes durable: {e}");
+                        tracing::error!(error = %e, "store stopped accepting writes; it will reopen from disk once the disk takes writes again");
+                        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+                        self.recovery = Some(Recovery::start());
+                        for (_, result) in &mut results {
+                            if result.is_ok() {
+                                *result = Err(StoreError::Unavailable(why.clone()));
+                            }
+                        }
                     }
                 }
             }
@@ -181,8 +252,61 @@ impl Writer {
     }
 
     fn make_durable(&mut self) -> std::io::Result<()> {
-        self.db.flush().map_err(std::io::Error::from)?;
+        let db = self
+            .db
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("the store is being reopened"))?;
+        db.flush().map_err(std::io::Error::from)?;
         self.syncer.sync()
+    }
+
+    fn db(&self) -> Result<&sled::Db, StoreError> {
+        self.db
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the store is being reopened".into()))
+    }
+
+    /// One attempt to recover from a failed sync; see the module's doc.
+    fn try_recover(&mut self) {
+        let Some(recovery) = &mut self.recovery else {
+            return;
+        };
+        if let Err(e) = probe(&self.options.path) {
+            tracing::warn!(error = %e, "the store's disk still refuses synced writes; writes stay refused");
+            recovery.postpone();
+            return;
+        }
+        // Close every handle, so the directory lock is released, then open
+        // afresh from what is on disk.
+        {
+            let mut shared = self.shared.db.write().unwrap_or_else(|p| p.into_inner());
+            shared.take();
+            self.db.take();
+            match crate::open_db(&self.options) {
+                Ok((db, counters, syncer)) => {
+                    *shared = Some(db.clone());
+                    self.db = Some(db);
+                    self.counters = counters;
+                    self.syncer = syncer;
+                    self.shared.publish_durable(&self.counters);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reopening the store failed; writes stay refused");
+                    // Reads need a handle even so: take whatever opens.
+                    if let Ok(db) = sled::Config::new().path(&self.options.path).open() {
+                        *shared = Some(db.clone());
+                        self.db = Some(db);
+                    }
+                    if let Some(recovery) = &mut self.recovery {
+                        recovery.postpone();
+                    }
+                    return;
+                }
+            }
+        }
+        self.recovery = None;
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        tracing::info!("store reopened from disk after a failed sync; writes resume");
     }
 
     fn apply(&mut self, op: Op) -> Result<Receipt, StoreError> {
@@ -229,13 +353,13 @@ impl Writer {
         if counters.audit != self.counters.audit {
             batch.insert(keys::AUDIT_HEAD, encode(&counters.audit));
         }
-        self.db.apply_batch(batch).map_err(unavailable)?;
+        self.db()?.apply_batch(batch).map_err(unavailable)?;
         self.counters = counters;
         Ok(receipt)
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        self.db.get(key).map_err(unavailable)
+        self.db()?.get(key).map_err(unavailable)
     }
 
     fn commit(
@@ -273,7 +397,7 @@ impl Writer {
         }
         batch.insert(head_key, encode(&RefHead { version }));
 
-        for entry in self.db.scan_prefix(keys::timer_ref_prefix(&c.referral)) {
+        for entry in self.db()?.scan_prefix(keys::timer_ref_prefix(&c.referral)) {
             let (ref_key, timer_key) = entry.map_err(unavailable)?;
             batch.remove(timer_key);
             batch.remove(ref_key);
@@ -290,8 +414,8 @@ impl Writer {
             let n = counters.outbox_seq;
             let lane = keys::lane(&message.destination, &message.referral);
             let key = keys::message(&message.destination, &message.referral, n);
-            let lane_was_empty =
-                !lanes_with_messages.contains(&lane) && self.db.scan_prefix(&lane).next().is_none();
+            let lane_was_empty = !lanes_with_messages.contains(&lane)
+                && self.db()?.scan_prefix(&lane).next().is_none();
             let pending = PendingDelivery {
                 id: MessageId(format!("{}-{}", message.referral, keys::seq(n))),
                 message,
@@ -352,7 +476,7 @@ impl Writer {
                 // The lane's next message, if any, becomes its head.
                 let lane = &key[..key.len() - 16];
                 let next = self
-                    .db
+                    .db()?
                     .scan_prefix(lane)
                     .map(|entry| entry.map_err(unavailable))
                     .find(|entry| !matches!(entry, Ok((k, _)) if k.as_ref() == key.as_slice()));
@@ -403,6 +527,21 @@ impl Writer {
         schedule(batch, n, at, &key);
         Ok(Receipt { version: 0 })
     }
+}
+
+/// Whether the store's directory takes a synced write again: a scratch file
+/// of one sled segment, written, synced and removed. Only once it does is
+/// reopening worth trying.
+fn probe(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let path = dir.join("recovery-probe");
+    let result = (|| {
+        let mut file = std::fs::File::create(&path)?;
+        file.write_all(&vec![0; 512 * 1024])?;
+        file.sync_all()
+    })();
+    let _ = std::fs::remove_file(&path);
+    result
 }
 
 fn schedule(batch: &mut sled::Batch, n: u64, at: Timestamp, message_key: &[u8]) {

@@ -21,12 +21,13 @@ use mediation_service::Gateway;
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{self, SignerType};
+use crate::documents::require_uploaded;
 use crate::guard::{Call, take};
 use crate::partner::{
     CallFields, Desk, Step, date, document, narratives, optional, optional_narrative, party_refs,
     required_time,
 };
-use crate::status::{from_service, invalid};
+use crate::status::{from_service, invalid, invalid_field};
 
 /// Serves the CCPIT platform.
 #[derive(Debug)]
@@ -52,6 +53,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
 const FIELDS: CallFields = CallFields {
     case: "case_id",
     organisation: "mediation_centre",
+    files: "files",
 };
 
 fn state(r: &Referral) -> pb::CaseState {
@@ -222,11 +224,6 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
         let agreement = settlement(&mut v, &r);
-        // Bad fields are reported first; only a well-formed agreement is
-        // checked for its files.
-        if let (Some(a), true) = (&agreement, v.is_empty()) {
-            self.desk.require_uploaded(&a.documents)?;
-        }
         let step = agreement.map(|a| Step::Agree(Box::new(a)));
         self.run(&call, &r.case_id, &r.mediation_centre, v, step)
             .await
@@ -328,17 +325,38 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let (call, r) = take(request)?;
         let intake = super::intake::read(&r).map_err(|v| invalid(&v))?;
-        let files: Vec<Document> = intake.agreement.documents.clone();
-        self.desk.require_uploaded(&files)?;
+        let centre = &intake.assignment.organisation;
         if !call
             .caller
             .role
-            .acts_for_organisation(Partner::Ccpit, &intake.assignment.organisation)
+            .acts_for_organisation(Partner::Ccpit, centre)
         {
             return Err(GrpcStatus::permission_denied(format!(
-                "mediation_centre: {} is not one of tenant {}'s centres",
-                intake.assignment.organisation, call.caller.tenant
+                "mediation_centre: {centre} is not one of tenant {}'s centres",
+                call.caller.tenant
             )));
+        }
+        // Only a centre on the roster, and a CCPIT one, takes disputes in
+        // through this platform (the roster is the courts' list of specially
+        // invited organisations, 特邀调解组织名册).
+        if self.desk.gateway.roster_partner(centre) != Some(Partner::Ccpit) {
+            return Err(invalid_field(
+                "mediation_centre",
+                format!("{centre} is not a CCPIT mediation centre on the roster"),
+            ));
+        }
+        if let Some(store) = &self.desk.documents {
+            require_uploaded(
+                store,
+                &call.caller.tenant,
+                None,
+                intake
+                    .agreement
+                    .documents
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (format!("settlement.files[{i}]"), d)),
+            )?;
         }
         let actor = format!(
             "ccpit:{} {}",

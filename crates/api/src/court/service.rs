@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use mediation_core::access::Acting;
 use mediation_core::court::{CaseNumber, CourtCode};
 use mediation_core::ids::ReferralId;
 use mediation_core::outcome::{Ruling, RulingOutcome};
@@ -20,9 +21,10 @@ use tonic_types::StatusExt;
 use super::bundle::bundle_from_wire;
 use super::view::{referral_to_wire, status_to_wire};
 use crate::documents::require_uploaded;
+use crate::entitlement::decide_as;
 use crate::guard::{Call, take};
 use crate::limits::Limits;
-use crate::status::{from_service, invalid, invalid_field};
+use crate::status::{from_service, invalid, invalid_field, referral_not_found};
 use crate::time;
 
 /// Serves court systems.
@@ -119,6 +121,8 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
         if let Some(documents) = &self.documents {
             require_uploaded(
                 documents,
+                &call.caller.tenant,
+                None,
                 bundle
                     .documents
                     .iter()
@@ -225,12 +229,12 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             .store()
             .history(&id)
             .map_err(|e| from_service(&e.into()))?
-            .ok_or_else(|| Status::not_found("referral not found"))?;
+            .ok_or_else(|| referral_not_found())?;
         let referral = mediation_core::Referral::replay(&history)
             .map_err(|e| Status::internal(format!("stored history cannot be read: {e}")))?;
         // Another tenant's referral is answered as one that does not exist.
         if !call.caller.may_read(&referral) {
-            return Err(Status::not_found("referral not found"));
+            return Err(referral_not_found());
         }
         Ok(Response::new(referral_to_wire(&referral, &history)))
     }
@@ -249,13 +253,15 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         };
         call.concerns(&id);
         if !call.caller.role.acts_for_court(&court) {
-            return Err(Status::not_found("referral not found"));
+            return Err(referral_not_found());
         }
         let actor = call.caller.actor();
         let referral = self
             .gateway
             .execute(&id, &actor, "recall_referral", |r, c| {
-                r.recall(&court, reason.clone(), c.now)
+                decide_as(&call.caller, r, Acting::Court(&court), || {
+                    r.recall(&court, reason.clone(), c.now)
+                })
             })
             .await
             .map_err(|e| from_service(&e))?;
@@ -325,13 +331,15 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         };
         call.concerns(&id);
         if !call.caller.role.acts_for_court(&court) {
-            return Err(Status::not_found("referral not found"));
+            return Err(referral_not_found());
         }
         let actor = call.caller.actor();
         let referral = self
             .gateway
             .execute(&id, &actor, "record_ruling", |r, c| {
-                r.record_ruling(&court, ruling.clone(), c.now)
+                decide_as(&call.caller, r, Acting::Court(&court), || {
+                    r.record_ruling(&court, ruling.clone(), c.now)
+                })
             })
             .await
             .map_err(|e| from_service(&e))?;

@@ -53,6 +53,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
         committee: &str,
         action: &str,
         v: Violations,
+        files: &[Document],
         decide: F,
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus>
     where
@@ -60,7 +61,9 @@ impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
     {
         let r = self
             .desk
-            .act(call, FIELDS, dispute_id, committee, action, v, decide)
+            .act(
+                call, FIELDS, dispute_id, committee, action, v, files, decide,
+            )
             .await?;
         Ok(Response::new(status_of(&r)))
     }
@@ -100,6 +103,7 @@ fn status_of(r: &Referral) -> pb::DisputeStatus {
 const FIELDS: CallFields = CallFields {
     case: "dispute_id",
     organisation: "committee",
+    files: "files",
 };
 
 fn yuan(value: &str) -> Result<Amount, mediation_core::Invalid> {
@@ -298,11 +302,6 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
         let signed = signed(&mut v, &r);
-        // Bad fields are reported first; only a well-formed agreement is
-        // checked for its files.
-        if let (Some(s), true) = (&signed, v.is_empty()) {
-            self.desk.require_uploaded(&s.files)?;
-        }
         // The agreement names the case's employer and worker, so it is built
         // against the referral itself.
         self.act(
@@ -311,6 +310,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
             &r.committee,
             "submit_mediation_agreement",
             v,
+            signed.as_ref().map_or(&[][..], |s| &s.files[..]),
             |referral, org, c| match &signed {
                 Some(s) => referral.record_agreement(org, agreement(referral, org, s)?, c.now),
                 None => Ok(Vec::new()),

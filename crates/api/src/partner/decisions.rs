@@ -4,6 +4,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use mediation_core::document::Document;
 use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::{Referral, ReturnReason};
 use mediation_core::outcome::DeclineCode;
@@ -115,6 +116,15 @@ impl Step {
             until,
             agreed_by: None,
         })
+    }
+
+    /// The case files the step lists, which must be the caller's own uploads
+    /// or already belong to the case.
+    pub(crate) fn files(&self) -> &[Document] {
+        match self {
+            Step::Agree(agreement) => &agreement.documents,
+            _ => &[],
+        }
     }
 
     /// The name the audit log records.

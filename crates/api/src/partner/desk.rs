@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use mediation_core::access::Acting;
 use mediation_core::document::Document;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::Referral;
@@ -15,8 +16,9 @@ use tonic::Status;
 
 use super::decisions::Step;
 use crate::documents::require_uploaded;
+use crate::entitlement::decide_as;
 use crate::guard::Call;
-use crate::status::{from_service, invalid};
+use crate::status::{from_service, invalid, referral_not_found};
 
 /// The command path shared by the partner services.
 #[derive(Debug)]
@@ -24,7 +26,8 @@ pub(crate) struct Desk<S> {
     pub(crate) gateway: Arc<Gateway<S>>,
     relay: Option<RelayHandle>,
     platform: Partner,
-    /// When set, files listed without a url must have been uploaded.
+    /// When set, files listed without a url must have been uploaded by the
+    /// caller or already belong to the case.
     pub(crate) documents: Option<DocumentStore>,
 }
 
@@ -33,6 +36,8 @@ pub(crate) struct Desk<S> {
 pub(crate) struct CallFields {
     pub(crate) case: &'static str,
     pub(crate) organisation: &'static str,
+    /// Where the call lists its files, e.g. `files` or `documents`.
+    pub(crate) files: &'static str,
 }
 
 impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
@@ -46,20 +51,6 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
             relay,
             platform,
             documents: None,
-        }
-    }
-
-    /// FAILED_PRECONDITION for listed files that were not uploaded.
-    pub(crate) fn require_uploaded(&self, files: &[Document]) -> Result<(), Status> {
-        match &self.documents {
-            Some(store) => require_uploaded(
-                store,
-                files
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| (format!("files[{i}]"), d)),
-            ),
-            None => Ok(()),
         }
     }
 
@@ -79,6 +70,7 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
         organisation: &str,
         action: &str,
         mut v: Violations,
+        files: &[Document],
         decide: F,
     ) -> Result<Referral, Status>
     where
@@ -97,25 +89,40 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
             .role
             .acts_for_organisation(self.platform, &organisation)
         {
-            return Err(Status::not_found("referral not found"));
+            return Err(referral_not_found());
         }
         let actor = format!(
             "{}:{organisation} {}",
             self.platform.as_str(),
             call.caller.actor()
         );
-        let platform = self.platform;
+        let acting = Acting::Organisation(self.platform, &organisation);
+        if !files.is_empty()
+            && let Some(store) = &self.documents
+        {
+            // Files are checked against the case, so only once the caller is
+            // known to be entitled to it: a stranger learns nothing of which
+            // files the case lists.
+            let current = self
+                .gateway
+                .referral(&id)
+                .map_err(|e| from_service(&e))?
+                .filter(|r| call.caller.entitled(r, acting))
+                .ok_or_else(referral_not_found)?;
+            require_uploaded(
+                store,
+                &call.caller.tenant,
+                Some(&current),
+                files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (format!("{}[{i}]", names.files), d)),
+            )?;
+        }
         let referral = self
             .gateway
             .execute(&id, &actor, action, |r, c| {
-                // An organisation of another platform with the same id is
-                // still not this case's organisation.
-                if r.assignment().is_some_and(|a| a.partner != platform) {
-                    return Err(TransitionError::NotAssigned {
-                        organisation: organisation.to_string(),
-                    });
-                }
-                decide(r, &organisation, c)
+                decide_as(&call.caller, r, acting, || decide(r, &organisation, c))
             })
             .await
             .map_err(|e| from_service(&e))?;
@@ -147,6 +154,7 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
             organisation,
             step.action(),
             v,
+            step.files(),
             |r, o, c| step.decide(r, o, c),
         )
         .await

@@ -38,6 +38,7 @@ pub struct TrafficService<S> {
 const FIELDS: CallFields = CallFields {
     case: "case_id",
     organisation: "room",
+    files: "files",
 };
 
 impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
@@ -61,6 +62,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
         room: &str,
         action: &str,
         v: Violations,
+        files: &[Document],
         decide: F,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus>
     where
@@ -68,7 +70,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
     {
         let r = self
             .desk
-            .act(call, FIELDS, case_id, room, action, v, decide)
+            .act(call, FIELDS, case_id, room, action, v, files, decide)
             .await?;
         Ok(Response::new(progress_of(&r)))
     }
@@ -317,11 +319,6 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         let (call, r) = take(request)?;
         let mut v = Violations::new();
         let signed = signed(&mut v, &r);
-        // Bad fields are reported first; only a well-formed agreement is
-        // checked for its files.
-        if let (Some(s), true) = (&signed, v.is_empty()) {
-            self.desk.require_uploaded(&s.files)?;
-        }
         // Payers, payees and signers are matched to the case's parties, so
         // the agreement is built against the referral itself.
         self.act(
@@ -330,6 +327,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
             &r.room,
             "submit_compensation_agreement",
             v,
+            signed.as_ref().map_or(&[][..], |s| &s.files[..]),
             |referral, org, c| match &signed {
                 Some(s) => referral.record_agreement(org, agreement(referral, org, s)?, c.now),
                 None => Ok(Vec::new()),
