@@ -218,7 +218,15 @@ impl Writer {
                 results.push((request.reply, result));
             }
             let flush_started = std::time::Instant::now();
-            if results.iter().any(|(_, r)| r.is_ok()) {
+            // A group with anything applied must be made durable. So must
+            // one whose batch sled refused: sled fails every operation after
+            // an I/O error of its own, and only a flush tells that apart
+            // from a passing refusal.
+            let must_sync = self.failure_is_none()
+                && results
+                    .iter()
+                    .any(|(_, r)| matches!(r, Ok(_) | Err(StoreError::Unavailable(_))));
+            if must_sync {
                 match self.make_durable() {
                     Ok(()) => self.shared.publish_durable(&self.counters),
                     Err(e) => {
@@ -258,6 +266,13 @@ impl Writer {
             .ok_or_else(|| std::io::Error::other("the store is being reopened"))?;
         db.flush().map_err(std::io::Error::from)?;
         self.syncer.sync()
+    }
+
+    fn failure_is_none(&self) -> bool {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
     }
 
     fn db(&self) -> Result<&sled::Db, StoreError> {
