@@ -38,10 +38,10 @@ const DELIVERED: &str = "MG_CRASH_DELIVERED";
 /// kill never leaves half a line — and never loses a line once written, since
 /// SIGKILL does not discard the page cache.
 #[derive(Debug)]
-struct Log(std::fs::File);
+pub(crate) struct Log(std::fs::File);
 
 impl Log {
-    fn open(path: &Path) -> Self {
+    pub(crate) fn open(path: &Path) -> Self {
         Self(
             std::fs::OpenOptions::new()
                 .create(true)
@@ -51,14 +51,14 @@ impl Log {
         )
     }
 
-    fn line(&self, text: &str) {
+    pub(crate) fn line(&self, text: &str) {
         (&self.0).write_all(format!("{text}\n").as_bytes()).unwrap();
     }
 }
 
 /// A partner that notes each message id before acknowledging it.
 #[derive(Debug)]
-struct RecordingPartner(Log);
+pub(crate) struct RecordingPartner(pub(crate) Log);
 
 impl Transport for RecordingPartner {
     async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
@@ -131,7 +131,7 @@ fn acknowledged(path: &Path) -> BTreeMap<ReferralId, u64> {
     acked
 }
 
-fn check(dir: &Path, acks: &Path, delivered: &Path) -> (usize, usize) {
+pub(crate) fn check(dir: &Path, acks: &Path, delivered: &Path) -> (usize, usize) {
     let store = SledStore::open(Options::new(dir)).expect("the store opens after a kill");
     let delivered: BTreeSet<String> = std::fs::read_to_string(delivered)
         .unwrap_or_default()

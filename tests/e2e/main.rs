@@ -13,6 +13,7 @@ mod isolation;
 mod labour_flow;
 mod observability;
 mod operations;
+mod powercut;
 mod python_client;
 mod security;
 mod store;

@@ -49,8 +49,8 @@ impl DocumentStore {
     /// removes uploads a crash left unfinished.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, DocumentError> {
         let root = root.into();
-        fs::create_dir_all(root.join("sha256"))?;
-        fs::create_dir_all(root.join("uploaders"))?;
+        crate::create_durable_dir(&root.join("sha256"))?;
+        crate::create_durable_dir(&root.join("uploaders"))?;
         let tmp = root.join("tmp");
         if tmp.exists() {
             fs::remove_dir_all(&tmp)?;
@@ -243,7 +243,7 @@ fn hex(tenant: &str) -> String {
 }
 
 fn unhex(name: &str) -> Option<String> {
-    if name.len() % 2 != 0 {
+    if !name.len().is_multiple_of(2) {
         return None;
     }
     let bytes = (0..name.len())

@@ -59,10 +59,12 @@ impl Syncer {
     /// Syncs the data files, every blob new since the last call, and the
     /// snapshots and directory if anything was created or renamed since.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
+        // Blobs first: the log synced next may name any blob written so far,
+        // and must never be durable without it.
+        self.sync_blobs()?;
         for file in &self.data_files {
             file.sync_data()?;
         }
-        self.sync_blobs()?;
         let entries: BTreeSet<OsString> = std::fs::read_dir(&self.dir)?
             .filter_map(|e| e.ok().map(|e| e.file_name()))
             .collect();

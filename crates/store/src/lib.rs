@@ -204,6 +204,30 @@ fn lock_is_held(error: &sled::Error) -> bool {
             && e.to_string().starts_with("could not acquire lock"))
 }
 
+/// Creates `dir` and any missing parents, and makes their entries durable:
+/// a store created in a fresh data directory must not vanish with the
+/// directory entry that named it when the power goes.
+pub fn create_durable_dir(dir: &Path) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if d.exists() {
+            break;
+        }
+        missing.push(d.to_owned());
+        at = d.parent();
+    }
+    std::fs::create_dir_all(dir)?;
+    // Each new directory, then the one that holds it.
+    for d in &missing {
+        std::fs::File::open(d)?.sync_all()?;
+        if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+    }
+    Ok(())
+}
+
 /// Opens the database at `options.path`, checks it is a gateway store of this
 /// schema (creating one in an empty directory), reads the writer's counters,
 /// and syncs it once: at start, and again when the writer recovers from a
@@ -216,9 +240,13 @@ pub(crate) fn open_db(options: &Options) -> Result<(sled::Db, Counters, Syncer),
     };
     let db = open_waiting_for_lock(
         || {
+            // No periodic flusher of sled's own: the writer flushes every
+            // group itself, and a background flush racing the writer's sync
+            // could remove a blob file the synced log still names.
             sled::Config::new()
                 .path(&path)
                 .cache_capacity(options.cache_bytes)
+                .flush_every_ms(None)
                 .open()
         },
         options.lock_wait,
@@ -284,7 +312,7 @@ impl SledStore {
             path: path.clone(),
             message: e.to_string(),
         };
-        std::fs::create_dir_all(&path).map_err(|e| io(&e))?;
+        create_durable_dir(&path).map_err(|e| io(&e))?;
         let (db, counters, syncer) = open_db(&options)?;
         let shared = Arc::new(Shared {
             db: std::sync::RwLock::new(Some(db.clone())),

@@ -300,12 +300,12 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_recovers_once_space_returns(
         }
     }
     let refusal = refusal.expect("the disk filled up");
-    assert!(
-        matches!(refusal, StoreError::Unavailable(_)),
-        "{refusal:?}"
-    );
+    assert!(matches!(refusal, StoreError::Unavailable(_)), "{refusal:?}");
     assert!(!acknowledged.is_empty());
-    assert!(store.failure().is_some(), "the store says it takes no writes");
+    assert!(
+        store.failure().is_some(),
+        "the store says it takes no writes"
+    );
     // Writes stay refused while the disk is full; reads go on.
     let id: ReferralId = "01JDZZZZZZZZZZZZZZZZZZZZZZ".parse().unwrap();
     assert!(matches!(

@@ -229,7 +229,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             .store()
             .history(&id)
             .map_err(|e| from_service(&e.into()))?
-            .ok_or_else(|| referral_not_found())?;
+            .ok_or_else(referral_not_found)?;
         let referral = mediation_core::Referral::replay(&history)
             .map_err(|e| Status::internal(format!("stored history cannot be read: {e}")))?;
         // Another tenant's referral is answered as one that does not exist.

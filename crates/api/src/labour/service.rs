@@ -46,6 +46,10 @@ impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
         self
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is one part of a platform's call, as in `Desk::act`"
+    )]
     async fn act<F>(
         &self,
         call: &Call,

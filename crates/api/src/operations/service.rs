@@ -263,7 +263,7 @@ where
         call.concerns(&id);
         let (referral, history) = self
             .referral(&id)?
-            .ok_or_else(|| crate::status::referral_not_found())?;
+            .ok_or_else(crate::status::referral_not_found)?;
         let waiting = self
             .store()
             .pending_messages(&id)
