@@ -297,7 +297,7 @@ async fn a_batch_of_a_thousand_referrals_reports_each_bundle() {
         .collect();
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].0, 5);
-    assert_eq!(rejected[0].1.code, "InvalidArgument");
+    assert_eq!(rejected[0].1.code, "INVALID_ARGUMENT");
     assert_eq!(rejected[0].1.violations[0].field, "bundles[5].consents");
 
     g.relay.drain().await.unwrap();

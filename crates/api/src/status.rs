@@ -76,6 +76,31 @@ pub fn referral_not_found() -> Status {
     Status::not_found("referral not found")
 }
 
+/// A status code's name as the gRPC specification spells it
+/// (`INVALID_ARGUMENT`), which is what contracts and clients compare against;
+/// tonic's `Debug` gives `InvalidArgument`.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 /// `INVALID_ARGUMENT` for a single field.
 pub fn invalid_field(field: &str, rule: impl Into<String>) -> Status {
     let mut v = Violations::new();
@@ -104,6 +129,17 @@ mod tests {
             fields,
             ["bundle.consents", "bundle.parties[0].identity.number"]
         );
+    }
+
+    #[test]
+    fn code_names_are_the_specifications() {
+        assert_eq!(code_name(Code::InvalidArgument), "INVALID_ARGUMENT");
+        assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
+        // Every code's name is its number's name in the specification, so
+        // the list is complete when each of 0..=16 maps to a distinct name.
+        let names: std::collections::BTreeSet<_> =
+            (0..=16).map(|n| code_name(Code::from_i32(n))).collect();
+        assert_eq!(names.len(), 17);
     }
 
     #[test]

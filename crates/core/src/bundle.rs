@@ -158,6 +158,58 @@ pub struct CaseBundle {
 }
 
 impl CaseBundle {
+    /// Checks the dates of the bundle against `now`, the moment it is
+    /// received: a consent given later than that, a party born after today
+    /// (by the date of birth in a resident identity card number), an
+    /// employment that starts after today or an accident that has not yet
+    /// happened cannot be true, and are refused by their fields. A few
+    /// minutes of clock difference between the court's system and the
+    /// gateway are allowed.
+    pub fn check_as_of(&self, now: jiff::Timestamp) -> Result<(), Violations> {
+        let mut v = Violations::new();
+        let latest = now
+            .checked_add(jiff::SignedDuration::from_mins(10))
+            .unwrap_or(now);
+        let today = crate::calendar::cst::date_of(now);
+        for (i, consent) in self.consents.iter().enumerate() {
+            if consent.given_at > latest {
+                v.push(
+                    format!("consents[{i}].given_at"),
+                    format!("{} is later than now", consent.given_at),
+                );
+            }
+        }
+        for (i, party) in self.parties.iter().enumerate() {
+            if let Some(born) = party.identity.birth_date()
+                && born > today
+            {
+                v.push(
+                    format!("parties[{i}].identity.number"),
+                    format!("holds the date of birth {born}, which is after today"),
+                );
+            }
+        }
+        match &self.particulars {
+            Some(crate::particulars::Particulars::Labour(l)) if l.employment_start > today => {
+                v.push(
+                    "particulars.labour.employment_start",
+                    format!("{} is after today", l.employment_start),
+                );
+            }
+            Some(crate::particulars::Particulars::RoadTraffic(a)) if a.occurred_at > latest => {
+                v.push(
+                    "particulars.road_traffic.occurred_at",
+                    format!(
+                        "{} is later than now: the accident has not happened",
+                        a.occurred_at
+                    ),
+                );
+            }
+            _ => {}
+        }
+        if v.is_empty() { Ok(()) } else { Err(v) }
+    }
+
     /// Checks the rules that span fields. Returns every violation found.
     pub fn validate(&self) -> Result<(), Violations> {
         let mut v = Violations::new();
@@ -286,5 +338,52 @@ impl CaseBundle {
     /// The party with `reference`.
     pub fn party(&self, reference: &PartyRef) -> Option<&Party> {
         self.parties.iter().find(|p| &p.reference == reference)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fixtures::sample_bundle;
+
+    #[test]
+    fn dates_that_cannot_yet_be_true_are_refused_by_their_fields() {
+        use crate::fixtures::at;
+        let received = at("2025-03-03T09:00:00+08:00");
+        let bundle = sample_bundle();
+        assert!(bundle.check_as_of(received).is_ok());
+        let mut future = bundle.clone();
+        future.consents[0].given_at = at("9999-01-01T00:00:00Z");
+        // A party born in 2099, with a correct check digit.
+        future.parties[0].identity = crate::identity::Identity::parse(
+            crate::identity::IdentityKind::ResidentIdCard,
+            &with_check_digit("11010520990101001"),
+        )
+        .unwrap();
+        let fields: Vec<String> = future
+            .check_as_of(received)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["consents[0].given_at", "parties[0].identity.number"]
+        );
+        // A few minutes of clock difference are allowed.
+        let mut skewed = bundle;
+        skewed.consents[0].given_at = at("2025-03-03T09:05:00+08:00");
+        assert!(skewed.check_as_of(received).is_ok());
+    }
+
+    /// The 18th character of a resident identity card number (GB 11643).
+    fn with_check_digit(first17: &str) -> String {
+        const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+        let sum: u32 = first17
+            .bytes()
+            .zip(WEIGHTS)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
+        format!("{first17}{}", b"10X98765432"[(sum % 11) as usize] as char)
     }
 }

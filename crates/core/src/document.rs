@@ -99,6 +99,18 @@ impl DocumentLocation {
     }
 }
 
+/// Slashes and backslashes, and the characters that look like them, which a
+/// file name shown to a person or written to a disk must not contain.
+const PATH_SEPARATORS: [char; 8] = [
+    '/', '\\', '\u{2215}', '\u{2044}', '\u{FF0F}', '\u{29F8}', '\u{FF3C}', '\u{2216}',
+];
+
+/// Whether `name` names a file and not a path: it is not `.` or `..` and
+/// holds no separator or look-alike.
+pub fn is_file_name(name: &str) -> bool {
+    !matches!(name, "." | "..") && !name.contains(PATH_SEPARATORS) && !name.contains('\0')
+}
+
 /// One document of a case bundle or an outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Document {
@@ -116,8 +128,11 @@ impl Document {
         if self.size_bytes == 0 {
             v.push("size_bytes", "must be greater than zero");
         }
-        if self.name.as_str().contains(['/', '\\']) {
-            v.push("name", "must be a file name, not a path");
+        if !is_file_name(self.name.as_str()) {
+            v.push(
+                "name",
+                "must be a file name: not '.' or '..', and no slash, backslash or look-alike",
+            );
         }
         v
     }
@@ -126,6 +141,23 @@ impl Document {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_name_is_a_file_name_and_not_a_path() {
+        assert!(is_file_name("起诉状.pdf"));
+        assert!(is_file_name("a..b.pdf"), "dots inside a name are fine");
+        for bad in [
+            ".",
+            "..",
+            "a/b",
+            "a\\b",
+            "..\u{2215}etc",
+            "x\u{FF0F}y",
+            "x\u{2044}y",
+        ] {
+            assert!(!is_file_name(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn digests_are_normalised_and_checked() {

@@ -87,6 +87,17 @@ impl Identity {
         self.kind
     }
 
+    /// The holder's date of birth, which a resident identity card number
+    /// carries in its characters 7 to 14.
+    pub fn birth_date(&self) -> Option<jiff::civil::Date> {
+        match self.kind {
+            IdentityKind::ResidentIdCard => {
+                jiff::civil::Date::strptime("%Y%m%d", self.number.get(6..14)?).ok()
+            }
+            _ => None,
+        }
+    }
+
     pub fn number(&self) -> &str {
         &self.number
     }
@@ -113,10 +124,16 @@ fn check_resident_id(number: &str, foreign: bool) -> Result<(), Invalid> {
     if !foreign {
         // Digits 7–14 are the holder's date of birth.
         let birth = &number[6..14];
-        let valid = jiff::civil::Date::strptime("%Y%m%d", birth).is_ok();
-        if !valid {
+        let valid = jiff::civil::Date::strptime("%Y%m%d", birth).ok();
+        let Some(born) = valid else {
             return Err(Invalid::new(format!(
                 "characters 7 to 14 must be a date of birth, got {birth}"
+            )));
+        };
+        // Resident identity cards were first issued in 1984, to the living.
+        if born.year() < 1900 {
+            return Err(Invalid::new(format!(
+                "characters 7 to 14 hold the date of birth {born}, before 1900"
             )));
         }
     }
@@ -188,11 +205,7 @@ mod tests {
 
     #[test]
     fn valid_resident_id_cards_pass() {
-        for n in [
-            "11010519491231002X",
-            "11010519491231002x",
-            "440524188001010014",
-        ] {
+        for n in ["11010519491231002X", "11010519491231002x"] {
             let id = Identity::parse(IdentityKind::ResidentIdCard, n).unwrap();
             assert_eq!(id.number(), n.to_ascii_uppercase());
         }
@@ -204,6 +217,9 @@ mod tests {
         assert!(e.rule.contains("expected X"), "{e}");
         let e = Identity::parse(IdentityKind::ResidentIdCard, "110105194913310021").unwrap_err();
         assert!(e.rule.contains("date of birth"), "{e}");
+        // The standard's own example: check digit right, but born in 1880.
+        let e = Identity::parse(IdentityKind::ResidentIdCard, "440524188001010014").unwrap_err();
+        assert!(e.rule.contains("before 1900"), "{e}");
         let e = Identity::parse(IdentityKind::ResidentIdCard, "1101051949").unwrap_err();
         assert!(e.rule.contains("18 characters"), "{e}");
     }

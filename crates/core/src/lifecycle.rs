@@ -328,6 +328,7 @@ impl Referral {
         at: Timestamp,
     ) -> Result<(Referral, Event), Violations> {
         bundle.validate()?;
+        bundle.check_as_of(at)?;
         let event = Event {
             at,
             change: Change::Received {

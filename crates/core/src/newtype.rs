@@ -69,14 +69,27 @@ pub(crate) fn checked_text(value: &str, max: usize, multiline: bool) -> Result<S
             "must be at most {max} characters, got {count}"
         )));
     }
-    let bad = trimmed
-        .chars()
-        .find(|c| c.is_control() && !(multiline && (*c == '\n' || *c == '\r' || *c == '\t')));
+    let bad = trimmed.chars().find(|c| {
+        (c.is_control() && !(multiline && (*c == '\n' || *c == '\r' || *c == '\t')))
+            || (!multiline && crate::text::is_line_separator(*c))
+    });
     if let Some(c) = bad {
         return Err(Invalid::new(format!(
             "must not contain the control character U+{:04X}",
             u32::from(c)
         )));
+    }
+    if let Some(c) = trimmed.chars().find(|c| crate::text::is_hidden_control(*c)) {
+        return Err(Invalid::new(format!(
+            "must not contain U+{:04X}, which reorders or hides text",
+            u32::from(c)
+        )));
+    }
+    if trimmed
+        .chars()
+        .all(|c| c.is_whitespace() || crate::text::is_invisible(c))
+    {
+        return Err(Invalid::new("must contain a visible character"));
     }
     Ok(trimmed.to_owned())
 }

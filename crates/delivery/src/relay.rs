@@ -157,6 +157,29 @@ struct InFlight {
     /// pass's list of due messages may predate their outcome, so it must not
     /// start them again; the next pass reads their outcome from the store.
     finished_during_pass: HashSet<MessageId>,
+    /// Messages whose last outcome could not be recorded (a full disk, a
+    /// store error). The store still shows them due, so without this the
+    /// relay would send each again at once, over and over; instead each waits
+    /// as the retry policy says before its next attempt.
+    held: HashMap<MessageId, Held>,
+}
+
+/// A message held back after its outcome could not be recorded.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    until: Timestamp,
+    /// Outcomes in a row that could not be recorded.
+    unrecorded: u32,
+}
+
+impl InFlight {
+    fn held_at(&self, id: &MessageId, now: Timestamp) -> bool {
+        self.held.get(id).is_some_and(|h| h.until > now)
+    }
+
+    fn earliest_hold(&self) -> Option<Timestamp> {
+        self.held.values().map(|h| h.until).min()
+    }
 }
 
 /// The outbox relay. See the crate documentation for its promises.
@@ -217,6 +240,7 @@ where
                     let in_flight = lock(&self.in_flight);
                     in_flight.messages.contains(id)
                         || in_flight.finished_during_pass.contains(id)
+                        || in_flight.held_at(id, now)
                         || in_flight
                             .per_destination
                             .get(destination)
@@ -229,7 +253,8 @@ where
                 let mut in_flight = lock(&self.in_flight);
                 // In flight, or finished after the list was read: either way
                 // starting it now would deliver it twice.
-                if in_flight.messages.contains(&delivery.id) {
+                if in_flight.messages.contains(&delivery.id) || in_flight.held_at(&delivery.id, now)
+                {
                     continue;
                 }
                 if in_flight.finished_during_pass.contains(&delivery.id) {
@@ -296,18 +321,31 @@ where
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            if let Err(error) = self.tick().await {
-                tracing::warn!(%error, "relay pass failed");
-            }
-            let sleep = match self.store.next_delivery_at() {
-                Ok(Some(next)) => {
-                    let wait = next.duration_since(self.clock.now());
-                    Duration::try_from(wait.max(SignedDuration::ZERO))
-                        .unwrap_or_default()
-                        .min(self.options.idle_poll)
+            let started = match self.tick().await {
+                Ok(report) => report.started,
+                Err(error) => {
+                    tracing::warn!(%error, "relay pass failed");
+                    0
                 }
+            };
+            let now = self.clock.now();
+            let until = |at: Timestamp| {
+                Duration::try_from(at.duration_since(now).max(SignedDuration::ZERO))
+                    .unwrap_or_default()
+            };
+            let mut sleep = match self.store.next_delivery_at() {
+                Ok(Some(next)) if next > now => until(next),
+                // Something is due but this pass started nothing more than
+                // its batch: what is due is in flight, held back or at its
+                // destination's cap. A finished attempt wakes the loop;
+                // passing again at once would only spin.
+                Ok(Some(_)) if started >= self.options.batch => Duration::ZERO,
                 _ => self.options.idle_poll,
             };
+            if let Some(held) = lock(&self.in_flight).earliest_hold() {
+                sleep = sleep.min(until(held));
+            }
+            let sleep = sleep.min(self.options.idle_poll);
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.wake.notified() => {}
@@ -365,21 +403,42 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
                 tracing::warn!(message = %delivery.id, %destination, referral = %delivery.message.referral, %error, "delivery given up, moved to dead letters");
             }
         }
-        if let Err(error) = self.store.record_delivery(&delivery.id, outcome).await {
-            // The message stays due in the store and is attempted again: at
-            // least once still holds.
-            tracing::error!(message = %delivery.id, %error, "cannot record delivery outcome");
+        let recorded = self.store.record_delivery(&delivery.id, outcome).await;
+        let mut in_flight = lock(&self.in_flight);
+        in_flight.messages.remove(&delivery.id);
+        in_flight.finished_during_pass.insert(delivery.id.clone());
+        if let Some(n) = in_flight.per_destination.get_mut(&destination) {
+            *n = n.saturating_sub(1);
         }
-        {
-            let mut in_flight = lock(&self.in_flight);
-            in_flight.messages.remove(&delivery.id);
-            in_flight.finished_during_pass.insert(delivery.id.clone());
-            if let Some(n) = in_flight.per_destination.get_mut(&destination) {
-                *n = n.saturating_sub(1);
+        match recorded {
+            Ok(()) => {
+                in_flight.held.remove(&delivery.id);
+                drop(in_flight);
+                // The lane's next message may be due now.
+                self.wake.notify_one();
+            }
+            Err(error) => {
+                // The message stays due in the store and is attempted again
+                // (at least once still holds), but no sooner than the retry
+                // policy allows: each outcome in a row that cannot be
+                // recorded doubles the wait, as failed attempts do.
+                let unrecorded = in_flight
+                    .held
+                    .get(&delivery.id)
+                    .map_or(1, |h| h.unrecorded.saturating_add(1));
+                let delay = SignedDuration::try_from(
+                    self.retry
+                        .delay_after(delivery.attempts.saturating_add(unrecorded)),
+                )
+                .unwrap_or(SignedDuration::MAX);
+                let until = now.checked_add(delay).unwrap_or(Timestamp::MAX);
+                in_flight
+                    .held
+                    .insert(delivery.id.clone(), Held { until, unrecorded });
+                drop(in_flight);
+                tracing::error!(message_id = %delivery.id, %error, retry_at = %until, unrecorded, "cannot record delivery outcome; the message waits before it is sent again");
             }
         }
-        // The lane's next message may be due now.
-        self.wake.notify_one();
     }
 
     /// Counts the attempt, and keeps the destination's health, raising an

@@ -738,6 +738,12 @@ impl SledStore {
         *self.inner.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_owned());
     }
 
+    /// Undoes [`SledStore::fail_for_test`]: the cause has gone.
+    #[doc(hidden)]
+    pub fn clear_failure_for_test(&self) {
+        *self.inner.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Runs `f` while the writer is held, so that operations sent meanwhile
     /// queue up and are taken as one group afterwards; only for tests of group
     /// commit.

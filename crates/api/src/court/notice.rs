@@ -65,13 +65,22 @@ pub(crate) fn detail(change: &Change) -> Option<Detail> {
                 reason: "no_eligible_organisation".into(),
                 explanation: explanation.clone(),
             },
+            // The court has already had the decline (or the missed deadline)
+            // as its own notice, earlier in the same lane; this says why the
+            // case comes back rather than going on to another organisation.
             ReturnReason::Declined => pb::Return {
                 reason: "declined".into(),
-                explanation: String::new(),
+                explanation: "the organisation it was offered to declined it (its reasons are in \
+                              the preceding declined notice), and the case is returned to the \
+                              court rather than offered to another organisation"
+                    .into(),
             },
             ReturnReason::AcceptanceOverdue => pb::Return {
                 reason: "acceptance_overdue".into(),
-                explanation: String::new(),
+                explanation: "no organisation accepted it within 3 working days of the offer \
+                              (the preceding overdue notice names the organisation), and the \
+                              case is returned to the court"
+                    .into(),
             },
         }),
         Change::AppraisalStarted { on, note } => Detail::Progress(pb::Progress {
@@ -170,4 +179,25 @@ pub(crate) fn detail(change: &Change) -> Option<Detail> {
         }),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_return_always_says_why() {
+        for reason in [
+            ReturnReason::Declined,
+            ReturnReason::AcceptanceOverdue,
+            ReturnReason::NoEligibleOrganisation {
+                explanation: "no centre takes labour disputes".into(),
+            },
+        ] {
+            let Some(Detail::Returned(r)) = detail(&Change::ReturnedToCourt { reason }) else {
+                panic!("a return is a return notice");
+            };
+            assert!(!r.explanation.is_empty(), "{}", r.reason);
+        }
+    }
 }

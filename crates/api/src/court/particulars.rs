@@ -14,6 +14,7 @@ use mediation_proto::court::v1 as pb;
 use pb::case_bundle::Particulars as Wire;
 
 use super::bundle::money;
+use crate::partner::fields::date;
 use crate::time;
 
 /// Table of wire enum values and domain values; the one place each mapping is
@@ -127,12 +128,6 @@ fn optional<T>(
     } else {
         parse(value).map(Some)
     }
-}
-
-fn date(value: &str) -> Result<jiff::civil::Date, Invalid> {
-    value
-        .parse()
-        .map_err(|_| Invalid::new(format!("must be a day as YYYY-MM-DD, got {value:?}")))
 }
 
 fn amount(v: &mut Violations, path: String, m: Option<&pb::Money>) -> Option<Amount> {

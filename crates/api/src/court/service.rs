@@ -111,6 +111,11 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
             return Err(invalid(&v));
         }
         let bundle = bundle_from_wire(prefix, wire).map_err(|v| invalid(&v))?;
+        if let Err(inner) = bundle.check_as_of(self.gateway.clock().now()) {
+            let mut v = Violations::new();
+            v.nest(prefix, inner);
+            return Err(invalid(&v));
+        }
         // A court system refers only for its own courts.
         if !call.caller.role.acts_for_court(&bundle.court) {
             return Err(Status::permission_denied(format!(
@@ -203,7 +208,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
                         }));
                     }
                     pb::batch_result::Result::Rejected(pb::Rejection {
-                        code: format!("{:?}", status.code()),
+                        code: crate::status::code_name(status.code()).to_owned(),
                         message: status.message().to_owned(),
                         violations,
                     })

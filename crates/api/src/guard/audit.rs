@@ -1,9 +1,16 @@
 //! Where the guard's call records go: a channel to one writer task that
 //! appends them to the store's hash-chained audit log in batches, so that
 //! auditing a read costs the call no extra fsync of its own.
+//!
+//! The audit log fails closed. When a batch cannot be appended (a full disk,
+//! a store that stopped taking writes) the writer keeps it and tries again
+//! with growing waits, never dropping a record, and until an append succeeds
+//! again [`AuditProgress::writable`] is false and the guard refuses every new
+//! call with UNAVAILABLE rather than answer one it cannot record.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use mediation_core::audit::AuditRecord;
 use mediation_core::store::AuditLog;
@@ -16,6 +23,8 @@ use tokio::sync::{mpsc, watch};
 pub struct AuditProgress {
     sent: Arc<AtomicU64>,
     handled: Arc<watch::Sender<u64>>,
+    /// False from a failed append until one succeeds again.
+    writable: Arc<AtomicBool>,
 }
 
 impl Default for AuditProgress {
@@ -23,11 +32,18 @@ impl Default for AuditProgress {
         Self {
             sent: Arc::default(),
             handled: Arc::new(watch::channel(0).0),
+            writable: Arc::new(AtomicBool::new(true)),
         }
     }
 }
 
 impl AuditProgress {
+    /// Whether the audit log is taking records: false from a failed append
+    /// until one succeeds again.
+    pub fn writable(&self) -> bool {
+        self.writable.load(Ordering::SeqCst)
+    }
+
     /// Returns once every record sent before the call has been appended (or
     /// failed to be, which the writer logs).
     pub async fn settled(&self) {
@@ -56,6 +72,11 @@ impl AuditSink {
     pub fn new(progress: AuditProgress, capacity: usize) -> (Self, mpsc::Receiver<AuditRecord>) {
         let (records, rx) = mpsc::channel(capacity.max(1));
         (Self { records, progress }, rx)
+    }
+
+    /// Whether the audit log is taking records.
+    pub(super) fn writable(&self) -> bool {
+        self.progress.writable()
     }
 
     /// Waits for room for one record. If the writer has stopped there is
@@ -106,10 +127,40 @@ pub async fn write_call_audit<S: AuditLog>(
             }
         }
         let count = batch.len();
-        if let Err(e) = store.append_audit(batch).await {
-            tracing::error!(error = %e, count, "cannot append call records to the audit log");
-        }
+        append_until_written(&store, batch, &progress).await;
         progress.handled.send_modify(|n| *n += count as u64);
+    }
+}
+
+/// Appends `batch`, trying again with growing waits for as long as the log
+/// refuses it; meanwhile the guard admits no call.
+async fn append_until_written<S: AuditLog>(
+    store: &S,
+    batch: Vec<AuditRecord>,
+    progress: &AuditProgress,
+) {
+    use backon::BackoffBuilder;
+    let mut waits = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times()
+        .build();
+    loop {
+        match store.append_audit(batch.clone()).await {
+            Ok(()) => {
+                if !progress.writable.swap(true, Ordering::SeqCst) {
+                    tracing::info!("the audit log takes records again; calls are admitted");
+                }
+                return;
+            }
+            Err(e) => {
+                if progress.writable.swap(false, Ordering::SeqCst) {
+                    tracing::error!(error = %e, count = batch.len(), "cannot append call records to the audit log; refusing calls until it can");
+                }
+                let wait = waits.next().unwrap_or(Duration::from_secs(5));
+                tokio::time::sleep(wait).await;
+            }
+        }
     }
 }
 

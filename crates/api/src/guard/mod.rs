@@ -30,6 +30,7 @@ use mediation_core::access::Caller;
 use mediation_core::audit::AuditRecord;
 use mediation_core::clock::Clock;
 use mediation_core::ids::ReferralId;
+use mediation_core::text::printable;
 use mediation_security::rate::RateLimits;
 use mediation_security::{Authenticator, Credentials};
 use tonic::Status;
@@ -94,6 +95,21 @@ pub fn take<T>(request: tonic::Request<T>) -> Result<(Call, T), Status> {
     Ok((Call { caller, subject }, request.into_inner()))
 }
 
+/// The metric label of a method path: the method for one the gateway serves,
+/// `unknown` for anything else, so a caller cannot create series at will by
+/// calling made-up methods (of a real service or not).
+pub fn metric_label(path: &str) -> &str {
+    const REFLECTION: [&str; 2] = [
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ];
+    if mediation_proto::served_methods().contains(path) || REFLECTION.contains(&path) {
+        path.trim_start_matches('/')
+    } else {
+        "unknown"
+    }
+}
+
 /// What the guard needs: who may call, how often, and where records go.
 #[derive(Clone)]
 pub struct Guard {
@@ -139,13 +155,7 @@ impl Guard {
             slot,
             clock: Arc::clone(&self.clock),
             actor: String::from("unauthenticated"),
-            // Unknown paths share one label: callers must not be able to
-            // create metric series at will.
-            label: if access == Access::Denied {
-                "unknown".to_owned()
-            } else {
-                method.trim_start_matches('/').to_owned()
-            },
+            label: metric_label(&method).to_owned(),
             method,
             subject: Subject::default(),
             started: std::time::Instant::now(),
@@ -197,7 +207,8 @@ impl Guard {
         tracing::info_span!(
             "call",
             method = %pending.label,
-            caller = %pending.actor,
+            // The token's subject is the caller's own text.
+            caller = %printable(&pending.actor),
             referral = tracing::field::Empty
         )
     }
@@ -292,6 +303,16 @@ where
         }
         let guard = self.guard.clone();
         Box::pin(async move {
+            if !guard.audit.writable() {
+                // Fail closed: a call that cannot be recorded is not
+                // answered. Its refusal cannot be recorded either, so the
+                // log says it.
+                tracing::warn!(method = %printable(request.uri().path()), "call refused: the audit log cannot be written");
+                return Ok(Status::unavailable(
+                    "the audit log cannot be written; the call is refused rather than left unrecorded",
+                )
+                .into_http());
+            }
             let slot = guard.audit.reserve().await;
             let pending = match guard.admit(&mut request, slot) {
                 Ok(pending) => pending,
@@ -311,5 +332,27 @@ where
             .instrument(span)
             .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_served_methods_get_a_label_of_their_own() {
+        assert_eq!(
+            metric_label("/mediation.court.v1.CourtGateway/SubmitReferral"),
+            "mediation.court.v1.CourtGateway/SubmitReferral"
+        );
+        for made_up in [
+            "/mediation.court.v1.CourtGateway/MadeUp1",
+            "/mediation.court.v1.CourtReceiver/Deliver",
+            "/no.such.Service/Call",
+            "/",
+            "",
+        ] {
+            assert_eq!(metric_label(made_up), "unknown", "{made_up}");
+        }
     }
 }

@@ -23,10 +23,18 @@ pub(crate) fn optional<T>(
     }
 }
 
+/// A day as `YYYY-MM-DD`, from 1900 up to 2100: anything outside is a slip
+/// of the keyboard (9999) or a probe, not a day of a dispute.
 pub(crate) fn date(value: &str) -> Result<Date, Invalid> {
-    value
+    let day: Date = value
         .parse()
-        .map_err(|_| Invalid::new(format!("must be a day as YYYY-MM-DD, got {value:?}")))
+        .map_err(|_| Invalid::new(format!("must be a day as YYYY-MM-DD, got {value:?}")))?;
+    if !(1900..2100).contains(&day.year()) {
+        return Err(Invalid::new(format!(
+            "must be a day from 1900 up to 2100, got {day}"
+        )));
+    }
+    Ok(day)
 }
 
 /// An optional narrative: `Some(None)` when empty, `None` when invalid.

@@ -9,7 +9,7 @@
 pub(crate) mod codes;
 mod decisions;
 mod desk;
-mod fields;
+pub(crate) mod fields;
 
 pub(crate) use decisions::Step;
 pub(crate) use desk::{CallFields, Desk};

@@ -523,3 +523,39 @@ async fn a_busy_loop_delivers_each_message_once() {
     assert_eq!(distinct.len(), total as usize);
     assert_eq!(received.len(), total as usize, "repeated deliveries");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_that_cannot_be_recorded_is_sent_again_no_sooner_than_the_policy_allows() {
+    let h = Harness::new();
+    enqueue(&h.store, &referral(9), &[(ccpit(), "once")]).await;
+    let relay = h.relay(Harness::no_jitter());
+    let attempts = || *h.transport.attempts.lock().unwrap();
+    // The disk is full: the delivery succeeds but its outcome cannot be
+    // written, so the store still shows the message due.
+    h.store.fail_for_test("no space left on device");
+    for _ in 0..200 {
+        relay.tick().await.unwrap();
+        relay.settle().await;
+    }
+    assert_eq!(attempts(), 1, "however often the relay passes, one attempt");
+    // The policy's first delay is 1 s, then 2 s.
+    h.clock.advance(SignedDuration::from_millis(999));
+    relay.drain().await.unwrap();
+    assert_eq!(attempts(), 1);
+    h.clock.advance(SignedDuration::from_millis(1));
+    relay.drain().await.unwrap();
+    assert_eq!(attempts(), 2);
+    h.clock.advance(SignedDuration::from_millis(1_999));
+    relay.drain().await.unwrap();
+    assert_eq!(attempts(), 2, "a second failure to record doubles the wait");
+    // Space returns: the next attempt is recorded, and the lane is done.
+    h.store.clear_failure_for_test();
+    h.clock.advance(SignedDuration::from_millis(1));
+    relay.drain().await.unwrap();
+    assert_eq!(attempts(), 3);
+    assert_eq!(h.transport.received_by(&ccpit()), ["once", "once", "once"]);
+    assert!(h.store.backlog().unwrap().is_empty());
+    h.clock.advance(SignedDuration::from_secs(60));
+    relay.drain().await.unwrap();
+    assert_eq!(attempts(), 3, "nothing more once the outcome is recorded");
+}
