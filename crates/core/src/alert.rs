@@ -31,6 +31,16 @@ pub struct AlertRecord {
     /// The deadline's due instant, for deadline alerts.
     pub due_at: Option<Timestamp>,
     pub detail: String,
+    /// What the alert is about when that is more than one referral, e.g.
+    /// `calendar:2027` for a year without a holiday notice. An alert with a
+    /// subject is raised once for it, not once per referral it touches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+/// The subject of the alert that a year has no holiday notice.
+pub fn calendar_subject(year: i16) -> String {
+    format!("calendar:{year}")
 }
 
 /// A stored alert, numbered so that a watcher can resume after the last one it saw.
@@ -126,6 +136,7 @@ pub fn alerts_for(referral: &ReferralId, events: &[Event]) -> Vec<AlertRecord> {
             referral: Some(referral.clone()),
             due_at,
             detail,
+            subject: None,
         };
         match &event.change {
             Change::DeadlineWarning { kind, due_at } => {
@@ -172,16 +183,21 @@ pub fn alerts_for(referral: &ReferralId, events: &[Event]) -> Vec<AlertRecord> {
             _ => None,
         };
         if let Some(d) = deadline.filter(|d| d.is_provisional()) {
-            let years: Vec<String> = d.missing_years.iter().map(i16::to_string).collect();
-            alerts.push(alert(
-                AlertKind::CalendarYearMissing,
-                Some(d.due_at),
-                format!(
-                    "{} deadline is provisional: no holiday notice loaded for {}",
-                    d.kind.as_str(),
-                    years.join(", ")
-                ),
-            ));
+            // One alert per missing year: the command path raises each
+            // subject once (until the notice is loaded), however many
+            // referrals' deadlines reach into that year.
+            for year in &d.missing_years {
+                let mut record = alert(
+                    AlertKind::CalendarYearMissing,
+                    Some(d.due_at),
+                    format!(
+                        "no holiday notice is loaded for {year}: deadlines reaching into it are provisional (first: the {} deadline of this referral); load the State Council's notice for {year}",
+                        d.kind.as_str()
+                    ),
+                );
+                record.subject = Some(calendar_subject(*year));
+                alerts.push(record);
+            }
         }
     }
     alerts

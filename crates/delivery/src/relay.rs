@@ -482,6 +482,7 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
                 self.unreachable_after,
                 error.unwrap_or_default()
             ),
+            subject: None,
         };
         tracing::warn!(%destination, "destination unreachable");
         if let Err(error) = self.store.raise_alert(record).await {
@@ -507,6 +508,7 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
                     "message {} to {} set aside after {attempts} attempt(s): {error}",
                     delivery.id, delivery.message.destination
                 ),
+                subject: None,
             },
             error,
         };

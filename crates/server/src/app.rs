@@ -45,6 +45,23 @@ use crate::security::Security;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
+/// The subjects of the alerts in the store that are raised once each.
+fn raised_subjects(store: &SledStore) -> anyhow::Result<Vec<String>> {
+    use mediation_core::store::AlertLog;
+    let mut subjects = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = store
+            .alerts_after(cursor, 10_000)
+            .context("reading the alert log")?;
+        let Some(last) = page.last() else {
+            return Ok(subjects);
+        };
+        cursor = last.seq;
+        subjects.extend(page.into_iter().filter_map(|a| a.record.subject));
+    }
+}
+
 /// The services the gateway serves, as the health service names them.
 pub const SERVICES: &[&str] = &[
     "mediation.court.v1.CourtGateway",
@@ -114,6 +131,7 @@ impl Assembly {
             Arc::clone(&clock),
         ));
         rebuild_loads(&gateway, &roster)?;
+        gateway.remember_raised(raised_subjects(&store)?);
         let p = &config.partners;
         let out = &security.outbound;
         let destinations = Destinations {
@@ -197,6 +215,15 @@ impl Assembly {
         let which = {
             let mut installed = self.calendar.write().unwrap_or_else(|p| p.into_inner());
             let which = recompute_after(&installed, &calendar);
+            // A notice taken away makes its year missing again: that is
+            // worth a new alert.
+            let removed: Vec<String> = installed
+                .years()
+                .filter(|y| !calendar.has_notice(*y))
+                .map(mediation_core::alert::calendar_subject)
+                .collect();
+            self.gateway
+                .forget_raised(|s| removed.iter().any(|r| r == s));
             *installed = calendar;
             which
         };

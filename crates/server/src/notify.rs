@@ -340,6 +340,7 @@ mod tests {
                 referral: Some("01JD0000000000000000000042".parse().unwrap()),
                 due_at: Some("2025-04-04T00:00:00+08:00".parse().unwrap()),
                 detail: "mediation did not end in time".into(),
+                subject: None,
             },
         }
     }

@@ -50,6 +50,9 @@ pub struct Gateway<S> {
     policies: Policies,
     router: Arc<dyn Router>,
     clock: Arc<dyn Clock>,
+    /// Subjects of alerts raised once each (`AlertRecord::subject`), such as
+    /// a year without a holiday notice, that have been raised already.
+    raised: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl<S: ReferralStore + AuditLog> Gateway<S> {
@@ -66,7 +69,55 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
             policies,
             router,
             clock,
+            raised: std::sync::Mutex::default(),
         }
+    }
+
+    /// Notes alert subjects already raised, e.g. those found in the alert
+    /// log at start, so that a restart does not raise them again.
+    pub fn remember_raised(&self, subjects: impl IntoIterator<Item = String>) {
+        self.raised_set().extend(subjects);
+    }
+
+    /// Lets the subjects `forget` picks be raised again: a year whose notice
+    /// was loaded and later taken away needs a new alert.
+    pub fn forget_raised(&self, forget: impl Fn(&str) -> bool) {
+        self.raised_set().retain(|s| !forget(s));
+    }
+
+    fn raised_set(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.raised.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Commits, raising an alert with a subject only if no alert with that
+    /// subject was raised before. The subjects are claimed before the commit
+    /// and given back if it fails, so two commits at once raise one alert.
+    async fn commit(
+        &self,
+        mut commit: Commit,
+    ) -> Result<mediation_core::store::Receipt, StoreError> {
+        let mut claimed = Vec::new();
+        {
+            let mut raised = self.raised_set();
+            commit.alerts.retain(|a| match &a.subject {
+                None => true,
+                Some(subject) => {
+                    let first = raised.insert(subject.clone());
+                    if first {
+                        claimed.push(subject.clone());
+                    }
+                    first
+                }
+            });
+        }
+        let result = self.store.commit(commit).await;
+        if result.is_err() {
+            let mut raised = self.raised_set();
+            for subject in &claimed {
+                raised.remove(subject);
+            }
+        }
+        result
     }
 
     pub fn store(&self) -> &S {
@@ -213,7 +264,7 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
             after.apply_all(&decided);
             events.extend(decided);
             let commit = self.commit_for(0, &after, events, Some(key.clone()), actor, action, now);
-            match self.store.commit(commit).await {
+            match self.commit(commit).await {
                 Ok(_) => {
                     return Ok(Submission {
                         referral: after,
@@ -274,7 +325,7 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
             after.apply_all(&events);
             let commit =
                 self.commit_for(referral.version(), &after, events, None, actor, action, now);
-            match self.store.commit(commit).await {
+            match self.commit(commit).await {
                 Ok(_) => return Ok(after),
                 Err(StoreError::VersionConflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
@@ -329,7 +380,7 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
             alerts: Vec::new(),
             audit: Vec::new(),
         };
-        self.store.commit(commit).await?;
+        self.commit(commit).await?;
         Ok(referral)
     }
 

@@ -556,3 +556,51 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
         events_before + 1
     );
 }
+
+#[tokio::test]
+async fn a_missing_year_is_alerted_once_however_many_referrals_reach_into_it() {
+    use mediation_core::alert::AlertKind;
+    use mediation_core::store::AlertLog;
+    let w = World::new(BreachAction::ReturnToCourt);
+    // Routed on Wednesday 30 December 2026: three working days reach into
+    // 2027, which has no notice in the shipped calendar.
+    w.clock.set(at("2026-12-30T09:00:00+08:00"));
+    for n in 0..5 {
+        let mut bundle = sample_bundle();
+        bundle.court_referral_id = format!("year-{n}").parse().unwrap();
+        let submitted = w.gateway.submit(bundle, "court").await.unwrap();
+        assert!(
+            submitted
+                .referral
+                .acceptance_deadline()
+                .unwrap()
+                .is_provisional()
+        );
+    }
+    let missing = |store: &SledStore| -> Vec<Option<String>> {
+        store
+            .alerts_after(0, 1_000)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.record.kind == AlertKind::CalendarYearMissing)
+            .map(|a| a.record.subject)
+            .collect()
+    };
+    assert_eq!(missing(w.store()), [Some("calendar:2027".to_owned())]);
+
+    // A restart remembers, once the assembly has told it what was raised.
+    let w = w.restart(BreachAction::ReturnToCourt);
+    w.gateway
+        .remember_raised(missing(w.store()).into_iter().flatten());
+    let mut bundle = sample_bundle();
+    bundle.court_referral_id = "year-after-restart".parse().unwrap();
+    w.gateway.submit(bundle, "court").await.unwrap();
+    assert_eq!(missing(w.store()).len(), 1);
+
+    // Forgotten (the notice was loaded and taken away again): raised anew.
+    w.gateway.forget_raised(|s| s == "calendar:2027");
+    let mut bundle = sample_bundle();
+    bundle.court_referral_id = "year-after-removal".parse().unwrap();
+    w.gateway.submit(bundle, "court").await.unwrap();
+    assert_eq!(missing(w.store()).len(), 2);
+}

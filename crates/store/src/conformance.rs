@@ -77,6 +77,7 @@ fn alert(detail: &str) -> AlertRecord {
         due_at: None,
         detail: detail.into(),
     }
+    subject: None,
 }
 
 fn new_referral(referral: &ReferralId) -> Commit {
