@@ -76,8 +76,8 @@ fn alert(detail: &str) -> AlertRecord {
         referral: None,
         due_at: None,
         detail: detail.into(),
+        subject: None,
     }
-    subject: None,
 }
 
 fn new_referral(referral: &ReferralId) -> Commit {
