@@ -11,6 +11,7 @@ mod deploy;
 mod health;
 mod isolation;
 mod labour_flow;
+mod neighbours;
 mod observability;
 mod operations;
 mod powercut;

@@ -129,8 +129,14 @@ async fn alerts_reach_each_webhook_in_its_shape_once_and_a_failing_hook_catches_
     w.at("2025-03-07T00:00:01+08:00").await;
     let posted = w.assembly.notifier.deliver_pending().await;
     // everything: warning and breach; alertmanager: the breach (critical
-    // only); chat: the breach (its only kind); flaky: failed at once.
-    assert_eq!(posted, 4);
+    // only); chat: the breach (its only kind); secure (over mutual TLS):
+    // warning and breach; flaky: failed at once.
+    assert_eq!(posted, 6);
+    // The HTTPS hook was reached with the gateway's outbound TLS: its
+    // server trusts only clients with a certificate from the test CA.
+    let secure = w.alert_hooks.to("secure");
+    assert_eq!(secure.len(), 2);
+    assert_eq!(secure[1]["alert"]["kind"], "acceptance_breach");
 
     let everything = w.alert_hooks.to("everything");
     assert_eq!(everything.len(), 2);

@@ -428,6 +428,17 @@ impl World {
             .route("/hooks/{name}", axum::routing::post(hook))
             .with_state(alert_hooks.clone());
         tokio::spawn(async move { axum::serve(l, app).await });
+        // The same receiver over HTTPS, requiring the gateway's client
+        // certificate, as an Alertmanager behind mutual TLS would.
+        let (l, secure_hooks_addr) = listen().await;
+        let app = axum::Router::new()
+            .route("/hooks/{name}", axum::routing::post(hook))
+            .with_state(alert_hooks.clone());
+        let secure_hooks = TlsListener {
+            tcp: l,
+            acceptor: tokio_rustls::TlsAcceptor::from(pki.rustls_server("court-sh")),
+        };
+        tokio::spawn(async move { axum::serve(secure_hooks, app).await });
 
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let roster = dir.path().join("roster.toml");
@@ -475,6 +486,8 @@ leeway_seconds = 30
 max_batch = 1000
 rate_per_second = 1000
 rate_burst = 2000
+calls_in_flight_per_tenant = 32
+tls_handshake_timeout_seconds = 1
 [health]
 required_partners = ["ccpit"]
 [alerts]
@@ -495,6 +508,9 @@ kinds = ["acceptance_breach"]
 [[alerts.webhook]]
 name = "flaky"
 url = "http://{hooks_addr}/hooks/flaky"
+[[alerts.webhook]]
+name = "secure"
+url = "https://{secure_hooks_addr}/hooks/secure"
 "#,
                 data = dir.path().join("data"),
                 calendar = calendar,

@@ -81,7 +81,9 @@ impl Outbound {
     /// An HTTP client for webhooks to `url`.
     pub fn http_client(&self, url: &str, timeout: Duration) -> Result<reqwest::Client, String> {
         self.check_scheme(url)?;
-        let builder = reqwest::Client::builder().timeout(timeout);
+        let builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent("mediation-gateway");
         let builder = match &self.tls {
             None => builder,
             Some(tls) => {

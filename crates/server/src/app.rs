@@ -15,7 +15,7 @@ use mediation_api::ccpit::{CcpitService, CcpitTransport};
 use mediation_api::court::{CourtService, CourtTransport};
 use mediation_api::documents::DocumentsService;
 use mediation_api::guard::{
-    AUDIT_QUEUE, AuditProgress, AuditSink, Guard, GuardLayer, write_call_audit,
+    AUDIT_CREDITS_PER_TENANT, AuditProgress, AuditSink, Guard, GuardLayer, write_call_audit,
 };
 use mediation_api::labour::{LabourService, LabourTransport};
 use mediation_api::operations::OperationsService;
@@ -174,6 +174,7 @@ impl Assembly {
             &config.data_dir.join("webhooks"),
             &config.alerts.instance,
             Arc::clone(&clock),
+            &security.outbound,
         )?;
         Ok(Self {
             gateway,
@@ -291,19 +292,42 @@ impl Assembly {
         // Call records go to the audit log through one writer, which ends
         // once the server (holding the only sink) has stopped and the last
         // records are written.
-        let (sink, records) = AuditSink::new(self.audit.clone(), AUDIT_QUEUE);
+        let (sink, records) = AuditSink::new(self.audit.clone(), AUDIT_CREDITS_PER_TENANT);
         let writer = tokio::spawn(write_call_audit(
             self.gateway.store().clone(),
             records,
             self.audit.clone(),
         ));
-        let guard = GuardLayer::new(Guard::new(
-            Arc::clone(&self.security.authenticator),
-            Arc::clone(&self.security.limits),
-            sink,
-            Arc::clone(&self.clock),
-        ));
-        let mut server = tonic::transport::Server::builder();
+        let guard = GuardLayer::new(
+            Guard::new(
+                Arc::clone(&self.security.authenticator),
+                Arc::clone(&self.security.limits),
+                sink,
+                Arc::clone(&self.clock),
+            )
+            .with_call_limits(self.config.limits.calls()),
+        );
+        // Open streams (an operator following alerts) end as soon as the
+        // stop begins, so they do not hold the graceful stop for its whole
+        // grace period.
+        let (stopping, stop_seen) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
+        let cap = crate::connections::effective_cap(self.config.limits.max_connections);
+        tracing::info!(
+            connections = cap,
+            streams_per_connection = self.config.limits.streams_per_connection,
+            calls_in_flight_per_tenant = self.config.limits.calls_in_flight_per_tenant,
+            "serving limits"
+        );
+        // Per connection: a bounded number of HTTP/2 streams, and keepalive
+        // pings so that a vanished peer's connection is closed.
+        let mut server = tonic::transport::Server::builder()
+            .max_concurrent_streams(self.config.limits.streams_per_connection)
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(60)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)));
         if let Some(tls) = &self.security.server_tls {
             server = server.tls_config(tls.clone())?;
         }
@@ -342,14 +366,16 @@ impl Assembly {
                     .max_decoding_message_size(max_message),
             )
             .add_service(
-                OperationsServer::new(OperationsService::new(
-                    Arc::clone(g),
-                    self.relay.destinations(),
-                    wake.clone(),
-                ))
+                OperationsServer::new(
+                    OperationsService::new(Arc::clone(g), self.relay.destinations(), wake.clone())
+                        .with_stop(stop_seen),
+                )
                 .max_decoding_message_size(max_message),
             )
-            .serve_with_incoming_shutdown(incoming(listener), shutdown)
+            .serve_with_incoming_shutdown(
+                crate::connections::CappedIncoming::new(incoming(listener), cap),
+                shutdown,
+            )
             .await;
         if writer.await.is_err() {
             tracing::error!("the call audit writer failed");

@@ -334,6 +334,19 @@ pub struct LimitSettings {
     pub rate_per_second: u32,
     /// Requests a tenant may make at once before the rate applies.
     pub rate_burst: u32,
+    /// Calls of one tenant in flight at once, streams included.
+    pub calls_in_flight_per_tenant: u32,
+    /// HTTP/2 streams one connection may have open at once.
+    pub streams_per_connection: u32,
+    /// Connections served at once; further ones wait in the listen backlog.
+    /// Capped below the process's open-file limit, leaving room for the
+    /// store's own files.
+    pub max_connections: u32,
+    /// Seconds a call may take to be answered (an upload: `upload_timeout_seconds`).
+    pub request_timeout_seconds: u64,
+    pub upload_timeout_seconds: u64,
+    /// Seconds a client has to complete the TLS handshake.
+    pub tls_handshake_timeout_seconds: u64,
 }
 
 impl Default for LimitSettings {
@@ -347,6 +360,12 @@ impl Default for LimitSettings {
             max_documents: l.max_documents,
             rate_per_second: 200,
             rate_burst: 400,
+            calls_in_flight_per_tenant: 64,
+            streams_per_connection: 100,
+            max_connections: 1024,
+            request_timeout_seconds: 30,
+            upload_timeout_seconds: 900,
+            tls_handshake_timeout_seconds: 10,
         }
     }
 }
@@ -359,6 +378,15 @@ impl LimitSettings {
             max_claims: self.max_claims,
             max_documents: self.max_documents,
             max_message_bytes: self.max_message_bytes,
+        }
+    }
+
+    /// What the guard allows each call.
+    pub fn calls(&self) -> mediation_api::guard::CallLimits {
+        mediation_api::guard::CallLimits {
+            in_flight_per_tenant: self.calls_in_flight_per_tenant as usize,
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
+            upload_timeout: std::time::Duration::from_secs(self.upload_timeout_seconds),
         }
     }
 }
@@ -581,6 +609,21 @@ impl Config {
             ("max_documents", l.max_documents),
             ("rate_per_second", l.rate_per_second as usize),
             ("rate_burst", l.rate_burst as usize),
+            (
+                "calls_in_flight_per_tenant",
+                l.calls_in_flight_per_tenant as usize,
+            ),
+            ("streams_per_connection", l.streams_per_connection as usize),
+            ("max_connections", l.max_connections as usize),
+            (
+                "request_timeout_seconds",
+                l.request_timeout_seconds as usize,
+            ),
+            ("upload_timeout_seconds", l.upload_timeout_seconds as usize),
+            (
+                "tls_handshake_timeout_seconds",
+                l.tls_handshake_timeout_seconds as usize,
+            ),
         ] {
             if value == 0 {
                 return Err(format!("limits.{key}: must be at least 1"));

@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connections;
 pub mod health;
 pub mod notify;
 pub mod observe;

@@ -153,6 +153,7 @@ impl Notifier {
         dir: &Path,
         instance: &str,
         clock: Arc<dyn Clock>,
+        outbound: &mediation_api::outbound::Outbound,
     ) -> Result<Self, NotifyError> {
         let setup = |name: &str, message: String| NotifyError::Setup {
             name: name.to_owned(),
@@ -164,11 +165,21 @@ impl Notifier {
         let end = last_seq(&store)?;
         let mut hooks = Vec::new();
         for s in settings {
-            let client = reqwest::Client::builder()
-                .timeout(Duration::from_secs(s.timeout_seconds))
-                .user_agent("mediation-gateway alert webhook")
-                .build()
-                .map_err(|e| setup(&s.name, e.to_string()))?;
+            let timeout = Duration::from_secs(s.timeout_seconds);
+            // An https:// hook gets the gateway's outbound TLS, as court
+            // webhooks do: only servers the configured CA signed, and the
+            // gateway's client certificate for those that ask for it.
+            let client = if s.url.starts_with("https://") {
+                outbound
+                    .http_client(&s.url, timeout)
+                    .map_err(|e| setup(&s.name, e))?
+            } else {
+                reqwest::Client::builder()
+                    .timeout(timeout)
+                    .user_agent("mediation-gateway alert webhook")
+                    .build()
+                    .map_err(|e| setup(&s.name, e.to_string()))?
+            };
             let cursor_file = dir.join(format!("{}.cursor", safe_name(&s.name)));
             if !cursor_file.exists() {
                 write_cursor(&cursor_file, end).map_err(|e| setup(&s.name, e.to_string()))?;

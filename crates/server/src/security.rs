@@ -85,9 +85,14 @@ impl Security {
                 let certificate = read(&f.certificate)?;
                 let key = read(&f.private_key)?;
                 let outbound = Outbound::tls(read(&f.server_ca)?, certificate.clone(), key.clone());
+                // A client that does not finish its handshake in time is
+                // dropped: idle TCP connections cannot pile up.
                 let server = ServerTlsConfig::new()
                     .identity(Identity::from_pem(certificate, key))
-                    .client_ca_root(Certificate::from_pem(read(&f.client_ca)?));
+                    .client_ca_root(Certificate::from_pem(read(&f.client_ca)?))
+                    .timeout(std::time::Duration::from_secs(
+                        config.limits.tls_handshake_timeout_seconds,
+                    ));
                 (outbound, Some(server))
             }
         };

@@ -8,13 +8,14 @@
 //! again [`AuditProgress::writable`] is false and the guard refuses every new
 //! call with UNAVAILABLE rather than answer one it cannot record.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mediation_core::audit::AuditRecord;
 use mediation_core::store::AuditLog;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 /// How many call records were sent and how many are handled, so that a
 /// reader (a test, an operator command) can wait until every call made so
@@ -53,25 +54,53 @@ impl AuditProgress {
     }
 }
 
-/// How many call records may wait for the writer. A call reserves its place
-/// before the guard looks at it, so when the log falls behind, callers wait
-/// for room (backpressure) instead of records piling up in memory, and no
-/// record is ever dropped.
-pub const AUDIT_QUEUE: usize = 8_192;
+/// How many call records of one tenant may wait for the writer. A call
+/// takes one of its own tenant's credits once the guard knows who calls, and
+/// gives it back once its record is written. When the audit log falls behind,
+/// a tenant that keeps calling waits for its own credits (backpressure) and
+/// no record is dropped, while other tenants' calls go on: no call holds a
+/// place that another tenant needs. Calls that cannot be identified share one
+/// pool of their own.
+pub const AUDIT_CREDITS_PER_TENANT: usize = 1_024;
+
+/// The pool of the calls whose tenant is not known.
+pub(super) const UNIDENTIFIED: &str = "";
+
+/// A record on its way to the writer, with the credit it holds.
+#[derive(Debug)]
+pub struct Queued {
+    record: AuditRecord,
+    _credit: Option<OwnedSemaphorePermit>,
+}
 
 /// The sending side, cloned into every guard.
 #[derive(Debug, Clone)]
 pub struct AuditSink {
-    records: mpsc::Sender<AuditRecord>,
+    records: mpsc::UnboundedSender<Queued>,
     progress: AuditProgress,
+    credits: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    per_tenant: usize,
 }
 
 impl AuditSink {
-    /// A sink with room for `capacity` waiting records, and the receiver
-    /// [`write_call_audit`] drains.
-    pub fn new(progress: AuditProgress, capacity: usize) -> (Self, mpsc::Receiver<AuditRecord>) {
-        let (records, rx) = mpsc::channel(capacity.max(1));
-        (Self { records, progress }, rx)
+    /// A sink with `per_tenant` credits for each tenant, and the receiver
+    /// [`write_call_audit`] drains. Everything in flight is bounded by the
+    /// credits: at most `per_tenant` records per tenant, and per pool of
+    /// unidentified calls.
+    pub fn new(
+        progress: AuditProgress,
+        per_tenant: usize,
+    ) -> (Self, mpsc::UnboundedReceiver<Queued>) {
+        let (records, rx) = mpsc::unbounded_channel();
+        (
+            Self {
+                records,
+                progress,
+                credits: Arc::default(),
+                per_tenant: per_tenant.max(1),
+            },
+            rx,
+        )
     }
 
     /// Whether the audit log is taking records.
@@ -79,34 +108,43 @@ impl AuditSink {
         self.progress.writable()
     }
 
-    /// Waits for room for one record. If the writer has stopped there is
-    /// none to wait for; the slot then reports the loss when filled.
-    pub(super) async fn reserve(&self) -> AuditSlot {
+    /// Waits for one of `tenant`'s credits.
+    pub(super) async fn reserve(&self, tenant: &str) -> AuditSlot {
+        let pool = {
+            let mut credits = self.credits.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(
+                credits
+                    .entry(tenant.to_owned())
+                    .or_insert_with(|| Arc::new(Semaphore::new(self.per_tenant))),
+            )
+        };
         AuditSlot {
-            permit: self.records.clone().reserve_owned().await.ok(),
+            credit: pool.acquire_owned().await.ok(),
+            records: self.records.clone(),
             progress: self.progress.clone(),
         }
     }
 }
 
-/// Room for one call's record, held from admission until the call ends.
+/// A call's claim on its record's place, held from admission until the
+/// record is written.
 #[derive(Debug)]
 pub(super) struct AuditSlot {
-    permit: Option<mpsc::OwnedPermit<AuditRecord>>,
+    credit: Option<OwnedSemaphorePermit>,
+    records: mpsc::UnboundedSender<Queued>,
     progress: AuditProgress,
 }
 
 impl AuditSlot {
     pub(super) fn fill(self, record: AuditRecord) {
         self.progress.sent.fetch_add(1, Ordering::SeqCst);
-        match self.permit {
-            Some(permit) => {
-                permit.send(record);
-            }
-            None => {
-                self.progress.handled.send_modify(|n| *n += 1);
-                tracing::error!("the call audit writer has stopped; a call went unrecorded");
-            }
+        let queued = Queued {
+            record,
+            _credit: self.credit,
+        };
+        if self.records.send(queued).is_err() {
+            self.progress.handled.send_modify(|n| *n += 1);
+            tracing::error!("the call audit writer has stopped; a call went unrecorded");
         }
     }
 }
@@ -115,7 +153,7 @@ impl AuditSlot {
 /// empty: at shutdown, the records of the last calls are still written.
 pub async fn write_call_audit<S: AuditLog>(
     store: S,
-    mut records: mpsc::Receiver<AuditRecord>,
+    mut records: mpsc::UnboundedReceiver<Queued>,
     progress: AuditProgress,
 ) {
     while let Some(first) = records.recv().await {
@@ -127,7 +165,11 @@ pub async fn write_call_audit<S: AuditLog>(
             }
         }
         let count = batch.len();
-        append_until_written(&store, batch, &progress).await;
+        let (records_of, credits): (Vec<AuditRecord>, Vec<_>) =
+            batch.into_iter().map(|q| (q.record, q._credit)).unzip();
+        append_until_written(&store, records_of, &progress).await;
+        // Written: the tenants' credits come back.
+        drop(credits);
         progress.handled.send_modify(|n| *n += count as u64);
     }
 }
@@ -179,22 +221,27 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn a_full_queue_makes_the_next_call_wait_and_loses_nothing() {
+    async fn a_tenant_out_of_credits_waits_and_loses_nothing_while_others_go_on() {
         let (sink, mut rx) = AuditSink::new(AuditProgress::default(), 1);
-        sink.reserve().await.fill(record(1));
-        // The queue is full: the next call cannot even be admitted yet.
+        sink.reserve("court-bj").await.fill(record(1));
+        // court-bj's one record is not written yet: its next call waits...
         let waiting = tokio::spawn({
             let sink = sink.clone();
-            async move { sink.reserve().await.fill(record(2)) }
+            async move { sink.reserve("court-bj").await.fill(record(2)) }
         });
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
-        assert!(!waiting.is_finished(), "admitted past a full audit queue");
-        // The writer takes one record; the waiting call gets its place.
-        assert_eq!(rx.recv().await.unwrap().actor, "tenant=1");
+        assert!(!waiting.is_finished(), "admitted past a tenant's credits");
+        // ...while another tenant's call is admitted at once.
+        sink.reserve("court-sh").await.fill(record(3));
+        // The writer takes court-bj's record; its waiting call goes on.
+        let first = rx.recv().await.unwrap();
+        assert_eq!(first.record.actor, "tenant=1");
+        assert_eq!(rx.recv().await.unwrap().record.actor, "tenant=3");
+        drop(first);
         waiting.await.unwrap();
-        assert_eq!(rx.recv().await.unwrap().actor, "tenant=2");
+        assert_eq!(rx.recv().await.unwrap().record.actor, "tenant=2");
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -202,7 +249,7 @@ mod tests {
         let progress = AuditProgress::default();
         let (sink, rx) = AuditSink::new(progress.clone(), 1);
         drop(rx);
-        sink.reserve().await.fill(record(1));
+        sink.reserve("t").await.fill(record(1));
         // Counted as handled (and logged as lost), so readers do not hang.
         progress.settled().await;
     }

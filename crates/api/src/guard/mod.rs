@@ -37,7 +37,7 @@ use tonic::Status;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 use audit::AuditSlot;
-pub use audit::{AUDIT_QUEUE, AuditProgress, AuditSink, write_call_audit};
+pub use audit::{AUDIT_CREDITS_PER_TENANT, AuditProgress, AuditSink, Queued, write_call_audit};
 pub use rules::{Access, access_for};
 use tracing::Instrument as _;
 
@@ -110,13 +110,42 @@ pub fn metric_label(path: &str) -> &str {
     }
 }
 
-/// What the guard needs: who may call, how often, and where records go.
+/// How many calls a tenant may have in flight, and how long a call may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Calls of one tenant in flight at once, streams included; the next is
+    /// RESOURCE_EXHAUSTED. One tenant's flood cannot take what others need.
+    pub in_flight_per_tenant: usize,
+    /// How long a call may take to be answered, from its headers to its
+    /// response's headers (its request body included). A call that sends
+    /// headers and nothing more ends at this point with DEADLINE_EXCEEDED.
+    pub request_timeout: std::time::Duration,
+    /// The same for an upload, whose request body is the whole file.
+    pub upload_timeout: std::time::Duration,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        Self {
+            in_flight_per_tenant: 64,
+            request_timeout: std::time::Duration::from_secs(30),
+            upload_timeout: std::time::Duration::from_secs(900),
+        }
+    }
+}
+
+const UPLOAD: &str = "/mediation.documents.v1.Documents/Upload";
+
+/// What the guard needs: who may call, how often, how much at once, and
+/// where records go.
 #[derive(Clone)]
 pub struct Guard {
     authenticator: Arc<Authenticator>,
     limits: Arc<RateLimits>,
     audit: AuditSink,
     clock: Arc<dyn Clock>,
+    calls: CallLimits,
+    in_flight: Arc<Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -124,6 +153,9 @@ impl std::fmt::Debug for Guard {
         f.debug_struct("Guard").finish_non_exhaustive()
     }
 }
+
+/// Who a call's credentials say is calling, or why they do not.
+type Identified = Result<(Caller, Option<u32>), (String, Status)>;
 
 impl Guard {
     pub fn new(
@@ -137,17 +169,65 @@ impl Guard {
             limits,
             audit,
             clock,
+            calls: CallLimits::default(),
+            in_flight: Arc::default(),
         }
     }
 
-    /// Decides whether the call may reach its service. On success the
-    /// request carries the caller and a subject slot, and the returned
+    pub fn with_call_limits(mut self, calls: CallLimits) -> Self {
+        self.calls = calls;
+        self
+    }
+
+    /// Reads the caller from the client certificate and the bearer token.
+    fn identify<B>(&self, request: &http::Request<B>) -> Identified {
+        let certs = request
+            .extensions()
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(TlsConnectInfo::peer_certs);
+        let certificate = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        self.authenticator
+            .authenticate(Credentials {
+                certificate,
+                authorization,
+            })
+            .map_err(|e| {
+                let actor = match certificate
+                    .and_then(|der| mediation_security::certificate::read(der).ok())
+                {
+                    Some(cert) => format!("unauthenticated cert={}", cert.description),
+                    None => String::from("unauthenticated"),
+                };
+                (actor, Status::unauthenticated(e.to_string()))
+            })
+    }
+
+    /// One of the tenant's places for a call in flight, if it has one free.
+    fn take_in_flight(&self, tenant: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let pool = {
+            let mut pools = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(pools.entry(tenant.to_owned()).or_insert_with(|| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    self.calls.in_flight_per_tenant.max(1),
+                ))
+            }))
+        };
+        pool.try_acquire_owned().ok()
+    }
+
+    /// Decides whether the identified call may reach its service. On success
+    /// the request carries the caller and a subject slot, and the returned
     /// pending record is completed when the response ends; on refusal, the
     /// pending record and the status to answer with.
     fn admit<B>(
         &self,
         request: &mut http::Request<B>,
         slot: AuditSlot,
+        identified: Identified,
     ) -> Result<Pending, Box<(Pending, Status)>> {
         let method = request.uri().path().to_owned();
         let access = access_for(&method);
@@ -159,28 +239,13 @@ impl Guard {
             method,
             subject: Subject::default(),
             started: std::time::Instant::now(),
+            in_flight: None,
         };
-        let certs = request
-            .extensions()
-            .get::<TlsConnectInfo<TcpConnectInfo>>()
-            .and_then(TlsConnectInfo::peer_certs);
-        let certificate = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
-        let authorization = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let (caller, own_rate) = match self.authenticator.authenticate(Credentials {
-            certificate,
-            authorization,
-        }) {
+        let (caller, own_rate) = match identified {
             Ok(found) => found,
-            Err(e) => {
-                if let Some(cert) =
-                    certificate.and_then(|der| mediation_security::certificate::read(der).ok())
-                {
-                    pending.actor = format!("unauthenticated cert={}", cert.description);
-                }
-                return Err(Box::new((pending, Status::unauthenticated(e.to_string()))));
+            Err((actor, status)) => {
+                pending.actor = actor;
+                return Err(Box::new((pending, status)));
             }
         };
         pending.actor = caller.audit_actor();
@@ -198,6 +263,14 @@ impl Guard {
             ));
             return Err(Box::new((pending, status)));
         }
+        let Some(permit) = self.take_in_flight(&caller.tenant) else {
+            let status = Status::resource_exhausted(format!(
+                "tenant {} has {} calls in flight, the most it may; retry once some have finished",
+                caller.tenant, self.calls.in_flight_per_tenant
+            ));
+            return Err(Box::new((pending, status)));
+        };
+        pending.in_flight = Some(permit);
         request.extensions_mut().insert(caller);
         request.extensions_mut().insert(pending.subject.clone());
         Ok(pending)
@@ -225,20 +298,33 @@ struct Pending {
     label: String,
     subject: Subject,
     started: std::time::Instant,
+    /// The tenant's place for a call in flight, given back when the call ends.
+    in_flight: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Pending {
     fn finish(self, outcome: &str) {
         let code = outcome.split(':').next().unwrap_or("unknown").to_owned();
-        metrics::counter!("gateway_requests_total", "method" => self.label.clone(), "code" => code)
+        metrics::counter!("gateway_requests_total", "method" => self.label.clone(), "code" => code.clone())
             .increment(1);
         metrics::histogram!("gateway_request_seconds", "method" => self.label.clone())
             .record(self.started.elapsed().as_secs_f64());
+        let referral = self.subject.get();
+        // The access log: one line per call. Every caller-supplied value is
+        // escaped; the method is the bounded label.
+        tracing::info!(
+            method = %self.label,
+            caller = %printable(&self.actor),
+            code = %code,
+            latency_ms = self.started.elapsed().as_secs_f64() * 1e3,
+            referral = referral.as_ref().map(tracing::field::display),
+            "call"
+        );
         let record = AuditRecord {
             at: self.clock.now(),
             actor: self.actor,
             action: format!("call {}", self.method),
-            referral: self.subject.get(),
+            referral,
             outcome: outcome.to_owned(),
         };
         self.slot.fill(record);
@@ -313,8 +399,13 @@ where
                 )
                 .into_http());
             }
-            let slot = guard.audit.reserve().await;
-            let pending = match guard.admit(&mut request, slot) {
+            let identified = guard.identify(&request);
+            let pool = match &identified {
+                Ok((caller, _)) => caller.tenant.clone(),
+                Err(_) => audit::UNIDENTIFIED.to_owned(),
+            };
+            let slot = guard.audit.reserve(&pool).await;
+            let pending = match guard.admit(&mut request, slot, identified) {
                 Ok(pending) => pending,
                 Err(refused) => {
                     let (refused, status) = *refused;
@@ -322,12 +413,25 @@ where
                     return Ok(status.into_http());
                 }
             };
+            let timeout = if pending.method == UPLOAD {
+                guard.calls.upload_timeout
+            } else {
+                guard.calls.request_timeout
+            };
             // Everything the service logs for this call carries the method,
             // the caller and, once known, the referral.
             let span = Guard::span(&pending);
             async move {
-                let response = inner.call(request).await?;
-                Ok(body::audited(response, pending))
+                match tokio::time::timeout(timeout, inner.call(request)).await {
+                    Ok(response) => Ok(body::audited(response?, pending)),
+                    Err(_) => {
+                        let status = Status::deadline_exceeded(format!(
+                            "the call was not complete within {timeout:?}"
+                        ));
+                        pending.finish(&body::outcome_of(status.code(), status.message()));
+                        Ok(status.into_http())
+                    }
+                }
             }
             .instrument(span)
             .await

@@ -41,6 +41,8 @@ pub struct OperationsService<S> {
     relay: Option<RelayHandle>,
     /// How often a following watch looks for new alerts.
     follow_poll: Duration,
+    /// Turns true when the gateway begins to stop: following watches end.
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl<S> OperationsService<S> {
@@ -54,7 +56,15 @@ impl<S> OperationsService<S> {
             destinations,
             relay,
             follow_poll: Duration::from_millis(200),
+            stop: None,
         }
+    }
+
+    /// Ends every following watch, UNAVAILABLE with the sequence to resume
+    /// after, as soon as `stop` turns true.
+    pub fn with_stop(mut self, stop: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 
     /// How often a following watch looks for new alerts; 200 ms by default.
@@ -127,6 +137,7 @@ where
         let store = self.store().clone();
         let follow = request.follow;
         let poll = self.follow_poll;
+        let mut stop = self.stop.clone();
         let mut cursor = request.after_seq;
         let wanted = move |kind: AlertKind| kinds.is_empty() || kinds.contains(&kind);
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::Alert, Status>>(PAGE);
@@ -157,8 +168,24 @@ where
                 if !follow {
                     return;
                 }
+                let stopping = async {
+                    match &mut stop {
+                        Some(stop) => {
+                            let _ = stop.wait_for(|stopping| *stopping).await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
                 tokio::select! {
                     () = tx.closed() => return,
+                    () = stopping => {
+                        let _ = tx
+                            .send(Err(Status::unavailable(format!(
+                                "the gateway is stopping; reconnect and resume after seq {cursor}"
+                            ))))
+                            .await;
+                        return;
+                    }
                     () = tokio::time::sleep(poll) => {}
                 }
             }

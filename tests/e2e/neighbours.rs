@@ -1,0 +1,143 @@
+//! One tenant must not stall the others: calls that send their headers and
+//! nothing more, connections that never start TLS, and a follow stream open
+//! while the gateway stops. The figures under load are the load harness's
+//! noisy-neighbour scenario (docs/benchmarks.md); these tests show the
+//! mechanisms hold over the wire.
+
+use std::time::Duration;
+
+use mediation_proto::court::v1 as pb;
+use mediation_proto::documents::v1 as dp;
+use mediation_proto::documents::v1::documents_client::DocumentsClient;
+use tokio::io::AsyncReadExt;
+use tonic::Code;
+
+use crate::world::World;
+
+/// The world's `limits.calls_in_flight_per_tenant`.
+const IN_FLIGHT: usize = 32;
+
+/// A guard against a hang, not a measurement: the calls below answer in
+/// milliseconds when the mechanisms hold, and never when they do not.
+const HANG: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_left_open_by_one_tenant_do_not_stall_another() {
+    let w = World::start().await;
+    // Shanghai opens uploads that send their headers and never a byte more.
+    let flooder = DocumentsClient::new(w.connect_as("court-sh").await);
+    let mut open = Vec::new();
+    for _ in 0..IN_FLIGHT + 20 {
+        let mut client = flooder.clone();
+        open.push(tokio::spawn(async move {
+            client
+                .upload(tokio_stream::pending::<dp::UploadChunk>())
+                .await
+        }));
+    }
+    // Beyond its share, its calls are refused at once, and say why.
+    let mut refused = 0;
+    for call in open.iter_mut().rev().take(20) {
+        if let Ok(Ok(Err(status))) = tokio::time::timeout(Duration::from_secs(2), call).await {
+            assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+            assert!(status.message().contains("in flight"), "{status:?}");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 1, "no call over the tenant's share was refused");
+
+    // Meanwhile Beijing is served as usual, on its own connection.
+    let mut beijing = w.court_api.clone();
+    let answer = tokio::time::timeout(
+        HANG,
+        beijing.get_referral(pb::GetReferralRequest {
+            referral_id: "01JB0000000000000000000000".into(),
+        }),
+    )
+    .await
+    .expect("another tenant's call was answered while the flood went on");
+    assert_eq!(answer.unwrap_err().code(), Code::NotFound);
+
+    // The flood ends; Shanghai's places come back.
+    for call in &open {
+        call.abort();
+    }
+    drop(flooder);
+    let mut shanghai = w.sh_court_api.clone();
+    let waited = std::time::Instant::now();
+    loop {
+        let status = shanghai
+            .get_referral(pb::GetReferralRequest {
+                referral_id: "01JB0000000000000000000000".into(),
+            })
+            .await
+            .unwrap_err();
+        if status.code() == Code::NotFound {
+            break;
+        }
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(waited.elapsed() < HANG, "the places never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_never_starts_tls_is_closed() {
+    let w = World::start().await;
+    // The world allows 1 s for a handshake.
+    let mut idle = tokio::net::TcpStream::connect(w.gateway_addr)
+        .await
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(HANG, idle.read(&mut byte))
+        .await
+        .expect("the gateway closed the idle connection");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the idle connection was closed, not answered: {read:?}"
+    );
+    // And the gateway serves others all along.
+    let mut beijing = w.court_api.clone();
+    let status = beijing
+        .get_referral(pb::GetReferralRequest {
+            referral_id: "01JB0000000000000000000000".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_ends_an_open_follow_stream_at_once() {
+    use mediation_proto::operations::v1 as ops;
+    use mediation_proto::operations::v1::operations_client::OperationsClient;
+    let mut w = World::start().await;
+    let mut operations = OperationsClient::new(w.connect_as("operators").await);
+    let mut follow = operations
+        .watch_alerts(ops::WatchAlertsRequest {
+            after_seq: 0,
+            follow: true,
+            kinds: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    w.assembly.health.stopping().await;
+    w.stop.send(true).unwrap();
+    // The stream ends with UNAVAILABLE and where to resume, instead of
+    // holding the stop until the grace period is over.
+    let ended = tokio::time::timeout(HANG, follow.message())
+        .await
+        .expect("the follow stream ended when the stop began");
+    let status = ended.expect_err("the stream ends with a status");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains("resume after seq 0"),
+        "{status:?}"
+    );
+    tokio::time::timeout(HANG, &mut w.served)
+        .await
+        .expect("the server stopped with nothing left open")
+        .unwrap()
+        .unwrap();
+}
