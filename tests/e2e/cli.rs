@@ -385,6 +385,13 @@ fn serve_refuses_plaintext_beyond_loopback_and_says_why() {
     let message =
         serve_refusal("listen = \"0.0.0.0:7443\"\n[partners]\nccpit = \"http://127.0.0.1:7101\"\n");
     assert!(message.contains("must be an https:// address"), "{message}");
+    // And every platform names the identity its server must present.
+    let message =
+        serve_refusal("listen = \"0.0.0.0:7443\"\n[partners]\nccpit = \"https://10.1.2.3:7101\"\n");
+    assert!(
+        message.contains("partners.server_names.ccpit: name the identity"),
+        "{message}"
+    );
 }
 
 #[test]

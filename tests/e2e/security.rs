@@ -500,3 +500,62 @@ async fn a_rotated_key_is_accepted_after_a_reload() {
         "the old key still works"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_the_partners_identity_receives_nothing_and_is_alerted() {
+    use mediation_core::alert::AlertKind;
+    use mediation_core::store::{AlertLog, OutboxStore};
+    // The CCPIT address is answered by a server whose certificate (from the
+    // trusted CA) is not CCPIT's: here the expected identity is another
+    // partner's, which is the same mismatch seen from the other side.
+    let mut w = World::start_with_overlay("[partners.server_names]\nccpit = \"labour\"\n").await;
+    let id = w
+        .court_api
+        .submit_referral(bundle("SEC-IDENTITY"))
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id;
+    w.deliver().await;
+    w.advance(SignedDuration::from_mins(2));
+    w.deliver().await;
+    assert!(
+        w.ccpit.offers.all().is_empty(),
+        "the offer, with names and ID numbers, reached a server without CCPIT's identity"
+    );
+    let pending = w
+        .assembly
+        .gateway
+        .store()
+        .pending_messages(&ReferralId::parse(&id).unwrap())
+        .unwrap();
+    let error = pending
+        .iter()
+        .find_map(|p| p.last_error.clone())
+        .expect("the failed delivery says why");
+    assert!(!error.is_empty());
+    let unreachable: Vec<String> = w
+        .assembly
+        .gateway
+        .store()
+        .alerts_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.record.kind == AlertKind::DestinationUnreachable)
+        .map(|a| a.record.detail)
+        .collect();
+    assert_eq!(unreachable.len(), 1, "{unreachable:?}");
+    assert!(unreachable[0].contains("ccpit"), "{unreachable:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_partners_own_identity_is_delivered_to() {
+    // The control: with the right identity, the same offer arrives.
+    let mut w = World::start().await;
+    w.court_api
+        .submit_referral(bundle("SEC-IDENTITY-OK"))
+        .await
+        .unwrap();
+    w.deliver().await;
+    assert_eq!(w.ccpit.offers.all().len(), 1);
+}

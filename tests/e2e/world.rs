@@ -363,6 +363,12 @@ pub(crate) struct World {
 
 impl World {
     pub(crate) async fn start() -> World {
+        Self::start_with_overlay("").await
+    }
+
+    /// The world with `overlay` (TOML) laid over its configuration, as an
+    /// operator's `gateway.d/` file would be.
+    pub(crate) async fn start_with_overlay(overlay: &str) -> World {
         let dir = tempfile::tempdir().unwrap();
         let pki = TestPki::generate(dir.path());
         let grpc_court = GrpcCourt::default();
@@ -471,6 +477,10 @@ profile = "production"
 ccpit = "https://{ccpit_addr}"
 labour = "https://{labour_addr}"
 road_traffic = "https://{traffic_addr}"
+[partners.server_names]
+ccpit = "ccpit"
+labour = "labour"
+road_traffic = "traffic"
 [acceptance_breach]
 ccpit = "reroute"
 labour_arbitration = "return_to_court"
@@ -522,6 +532,11 @@ url = "https://{secure_hooks_addr}/hooks/secure"
             ),
         )
         .unwrap();
+        if !overlay.is_empty() {
+            let overlays = dir.path().join("gateway.d");
+            std::fs::create_dir(&overlays).unwrap();
+            std::fs::write(overlays.join("test.toml"), overlay).unwrap();
+        }
         let config = Config::load(&config_path).unwrap();
         let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
         let options = RelayOptions {

@@ -12,6 +12,9 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 #[derive(Clone, Default)]
 pub struct Outbound {
     tls: Option<OutboundTls>,
+    /// The name the server's certificate must carry, when it is not the
+    /// address's host: the destination's identity.
+    server_name: Option<String>,
 }
 
 #[derive(Clone)]
@@ -27,6 +30,7 @@ impl std::fmt::Debug for Outbound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outbound")
             .field("tls", &self.tls.is_some())
+            .field("server_name", &self.server_name)
             .finish()
     }
 }
@@ -34,7 +38,10 @@ impl std::fmt::Debug for Outbound {
 impl Outbound {
     /// Plaintext `http://` connections only.
     pub fn plaintext() -> Self {
-        Self { tls: None }
+        Self {
+            tls: None,
+            server_name: None,
+        }
     }
 
     /// `https://` connections only, presenting `certificate_pem` and
@@ -46,6 +53,17 @@ impl Outbound {
                 certificate_pem,
                 key_pem,
             }),
+            server_name: None,
+        }
+    }
+
+    /// The same, for a destination whose server must present a certificate
+    /// for `server_name`. Any other certificate, even one the CA signed for
+    /// another partner, fails the handshake, so nothing is delivered to it.
+    pub fn expecting(&self, server_name: Option<&str>) -> Self {
+        Self {
+            tls: self.tls.clone(),
+            server_name: server_name.map(str::to_owned),
         }
     }
 
@@ -68,13 +86,17 @@ impl Outbound {
         let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| format!("{url}: {e}"))?;
         match &self.tls {
             None => Ok(endpoint),
-            Some(tls) => endpoint
-                .tls_config(
-                    ClientTlsConfig::new()
-                        .ca_certificate(Certificate::from_pem(&tls.ca_pem))
-                        .identity(Identity::from_pem(&tls.certificate_pem, &tls.key_pem)),
-                )
-                .map_err(|e| format!("{url}: {e}")),
+            Some(tls) => {
+                let mut config = ClientTlsConfig::new()
+                    .ca_certificate(Certificate::from_pem(&tls.ca_pem))
+                    .identity(Identity::from_pem(&tls.certificate_pem, &tls.key_pem));
+                if let Some(name) = &self.server_name {
+                    config = config.domain_name(name.clone());
+                }
+                endpoint
+                    .tls_config(config)
+                    .map_err(|e| format!("{url}: {e}"))
+            }
         }
     }
 

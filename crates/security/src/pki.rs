@@ -118,6 +118,15 @@ impl Authority {
         params
             .subject_alt_names
             .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
+        // The name is also a DNS name of the certificate, so that a client
+        // can require this identity of a server (a partner's server name).
+        if let Ok(dns) = common_name.try_into()
+            && common_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            params.subject_alt_names.push(SanType::DnsName(dns));
+        }
         params.distinguished_name = name(common_name);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![

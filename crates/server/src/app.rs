@@ -139,19 +139,21 @@ impl Assembly {
             ccpit: p
                 .ccpit
                 .as_deref()
-                .map(|u| CcpitTransport::new(u, out))
+                .map(|u| CcpitTransport::new(u, &out.expecting(p.server_names.ccpit.as_deref())))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("partners.ccpit: {e}"))?,
             labour: p
                 .labour
                 .as_deref()
-                .map(|u| LabourTransport::new(u, out))
+                .map(|u| LabourTransport::new(u, &out.expecting(p.server_names.labour.as_deref())))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("partners.labour: {e}"))?,
             traffic: p
                 .road_traffic
                 .as_deref()
-                .map(|u| TrafficTransport::new(u, out))
+                .map(|u| {
+                    TrafficTransport::new(u, &out.expecting(p.server_names.road_traffic.as_deref()))
+                })
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("partners.road_traffic: {e}"))?,
         };

@@ -405,6 +405,18 @@ pub struct PartnerAddresses {
     pub ccpit: Option<String>,
     pub labour: Option<String>,
     pub road_traffic: Option<String>,
+    /// The identity each platform's server must present: a name its
+    /// certificate carries. Required with TLS.
+    #[serde(default)]
+    pub server_names: PartnerServerNames,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerServerNames {
+    pub ccpit: Option<String>,
+    pub labour: Option<String>,
+    pub road_traffic: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -952,6 +964,10 @@ mod tests {
             ("log", &["format", "level"]),
             ("shutdown", &["grace_seconds"]),
             ("partners", &["ccpit", "labour", "road_traffic"]),
+            (
+                "partners.server_names",
+                &["ccpit", "labour", "road_traffic"],
+            ),
             (
                 "acceptance_breach",
                 &["ccpit", "labour_arbitration", "road_traffic"],

@@ -254,6 +254,23 @@ fn check_addresses(config: &Config) -> anyhow::Result<()> {
             bail!("{key} = {url:?}: must be an https:// address; outgoing connections use TLS");
         }
     }
+    // With TLS every platform names the identity its server must present:
+    // trusting the CA alone would let one partner's server, put at another's
+    // address, receive that partner's cases.
+    if !plaintext {
+        let names = &p.server_names;
+        for (key, url, name) in [
+            ("ccpit", &p.ccpit, &names.ccpit),
+            ("labour", &p.labour, &names.labour),
+            ("road_traffic", &p.road_traffic, &names.road_traffic),
+        ] {
+            if url.is_some() && name.as_deref().is_none_or(str::is_empty) {
+                bail!(
+                    "partners.server_names.{key}: name the identity the {key} platform's server certificate must carry (a DNS name in it); with TLS, a certificate from server_ca alone is not enough"
+                );
+            }
+        }
+    }
     Ok(())
 }
 

@@ -123,6 +123,11 @@ ccpit = "https://{ccpit}"
 labour = "https://{labour}"
 road_traffic = "https://{traffic}"
 
+[partners.server_names]
+ccpit = "ccpit"
+labour = "labour"
+road_traffic = "traffic"
+
 [acceptance_breach]
 ccpit = "reroute"
 labour_arbitration = "return_to_court"
