@@ -8,6 +8,7 @@ mod cli;
 mod court_api;
 mod crash;
 mod deploy;
+mod field_paths;
 mod health;
 mod isolation;
 mod labour_flow;

@@ -54,6 +54,14 @@ const FIELDS: CallFields = CallFields {
     case: "case_id",
     organisation: "mediation_centre",
     files: "files",
+    domain_paths: &[
+        ("consenting", "extension.agreed_by"),
+        ("last_day", "extension.until"),
+        ("parties[].party", "parties[].reference"),
+        ("parties[].identity", "parties[].document_number"),
+        ("performance_deadline", "perform_by"),
+        ("confirmed_service_addresses", "confirmed_addresses"),
+    ],
 };
 
 fn state(r: &Referral) -> pb::CaseState {

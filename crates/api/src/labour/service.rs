@@ -108,6 +108,12 @@ const FIELDS: CallFields = CallFields {
     case: "dispute_id",
     organisation: "committee",
     files: "files",
+    domain_paths: &[
+        ("last_day", "extended_until"),
+        ("performance_deadline", "pay_by"),
+        ("performance_method", "payment_method"),
+        ("terms", "other_terms"),
+    ],
 };
 
 fn yuan(value: &str) -> Result<Amount, mediation_core::Invalid> {

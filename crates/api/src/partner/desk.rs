@@ -10,7 +10,7 @@ use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, ReferralStore};
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
-use mediation_service::{Context, Gateway};
+use mediation_service::{Context, Gateway, ServiceError};
 use mediation_store::documents::DocumentStore;
 use tonic::Status;
 
@@ -38,6 +38,74 @@ pub(crate) struct CallFields {
     pub(crate) organisation: &'static str,
     /// Where the call lists its files, e.g. `files` or `documents`.
     pub(crate) files: &'static str,
+    /// The request's names for the fields the domain's rules name in their
+    /// own terms, e.g. `("last_day", "extension.until")`; `[]` stands for
+    /// any index. A refusal names every field by its path in the request.
+    pub(crate) domain_paths: &'static [(&'static str, &'static str)],
+}
+
+/// `field`, a domain rule's name for a field, as the request names it.
+pub(crate) fn request_path(field: &str, paths: &[(&str, &str)]) -> String {
+    // The field with its indices taken out, to match rules written with `[]`.
+    let mut indices = Vec::new();
+    let mut shape = String::with_capacity(field.len());
+    let mut rest = field;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']') else {
+            break;
+        };
+        shape.push_str(&rest[..=open]);
+        shape.push(']');
+        indices.push(&rest[open + 1..open + close]);
+        rest = &rest[open + close + 1..];
+    }
+    shape.push_str(rest);
+    let Some((from, to)) = paths
+        .iter()
+        .filter(|(from, _)| {
+            shape == *from
+                || shape.starts_with(&format!("{from}."))
+                || shape.starts_with(&format!("{from}["))
+        })
+        .max_by_key(|(from, _)| from.len())
+    else {
+        return field.to_owned();
+    };
+    let renamed = format!("{to}{}", &shape[from.len()..]);
+    // Put the indices back, in order.
+    let mut out = String::with_capacity(renamed.len() + 8);
+    let mut indices = indices.into_iter();
+    let mut parts = renamed.split("[]").peekable();
+    while let Some(part) = parts.next() {
+        out.push_str(part);
+        if parts.peek().is_some() {
+            out.push('[');
+            out.push_str(indices.next().unwrap_or(""));
+            out.push(']');
+        }
+    }
+    out
+}
+
+/// The domain's violations in `error`, renamed to the request's paths.
+fn in_request_terms(error: ServiceError, paths: &[(&str, &str)]) -> ServiceError {
+    let rename = |v: Violations| {
+        Violations(
+            v.0.into_iter()
+                .map(|e| mediation_core::FieldError {
+                    field: request_path(&e.field, paths),
+                    rule: e.rule,
+                })
+                .collect(),
+        )
+    };
+    match error {
+        ServiceError::Invalid(v) => ServiceError::Invalid(rename(v)),
+        ServiceError::Transition(TransitionError::Invalid(v)) => {
+            ServiceError::Transition(TransitionError::Invalid(rename(v)))
+        }
+        other => other,
+    }
 }
 
 impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
@@ -125,7 +193,7 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
                 decide_as(&call.caller, r, acting, || decide(r, &organisation, c))
             })
             .await
-            .map_err(|e| from_service(&e))?;
+            .map_err(|e| from_service(&in_request_terms(e, names.domain_paths)))?;
         self.wake();
         Ok(referral)
     }
@@ -165,5 +233,35 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
         if let Some(relay) = &self.relay {
             relay.wake();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_path;
+
+    const PATHS: &[(&str, &str)] = &[
+        ("consenting", "extension.agreed_by"),
+        ("parties[].party", "parties[].reference"),
+        ("performance_deadline", "perform_by"),
+    ];
+
+    #[test]
+    fn domain_names_become_request_paths_with_their_indices() {
+        assert_eq!(request_path("consenting", PATHS), "extension.agreed_by");
+        assert_eq!(
+            request_path("consenting[2]", PATHS),
+            "extension.agreed_by[2]"
+        );
+        assert_eq!(
+            request_path("parties[3].party", PATHS),
+            "parties[3].reference"
+        );
+        assert_eq!(
+            request_path("parties[3].identity", PATHS),
+            "parties[3].identity"
+        );
+        assert_eq!(request_path("performance_deadline", PATHS), "perform_by");
+        assert_eq!(request_path("terms", PATHS), "terms");
     }
 }

@@ -39,6 +39,12 @@ const FIELDS: CallFields = CallFields {
     case: "case_id",
     organisation: "room",
     files: "files",
+    domain_paths: &[
+        ("last_day", "extended_until"),
+        ("performance_deadline", "pay_by"),
+        ("performance_method", "payment_method"),
+        ("terms", "other_terms"),
+    ],
 };
 
 impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
