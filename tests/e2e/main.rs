@@ -18,6 +18,7 @@ mod operations;
 mod powercut;
 mod python_client;
 mod security;
+mod served;
 mod store;
 mod tls;
 mod traffic_flow;

@@ -141,3 +141,63 @@ async fn a_stop_ends_an_open_follow_stream_at_once() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_cannot_be_audited_is_refused_and_no_record_is_dropped() {
+    use mediation_core::store::AuditLog;
+    let w = World::start().await;
+    let store = w.assembly.gateway.store().clone();
+    let get = || pb::GetReferralRequest {
+        referral_id: "01JB0000000000000000000000".into(),
+    };
+    let mut beijing = w.court_api.clone();
+    // The audit log cannot be written (the store takes no writes). The call
+    // that finds out is answered; its record waits, and every call after it
+    // is refused until the log takes records again.
+    store.fail_for_test("no space left on device");
+    let first = beijing.get_referral(get()).await.unwrap_err();
+    assert_eq!(first.code(), Code::NotFound);
+    let waited = std::time::Instant::now();
+    let refused = loop {
+        let status = beijing.get_referral(get()).await.unwrap_err();
+        if status.code() == Code::Unavailable {
+            break status;
+        }
+        assert!(
+            waited.elapsed() < HANG,
+            "calls went on being answered unaudited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(refused.message().contains("audit log"), "{refused:?}");
+
+    // The log takes records again: calls are admitted, and the record of
+    // the call answered before the refusals is in the chain.
+    store.clear_failure_for_test();
+    let waited = std::time::Instant::now();
+    loop {
+        let status = beijing.get_referral(get()).await.unwrap_err();
+        if status.code() == Code::NotFound {
+            break;
+        }
+        assert!(waited.elapsed() < HANG, "calls stayed refused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    w.assembly.audit.settled().await;
+    let recorded = store
+        .audit_entries(0, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.record.action.ends_with("GetReferral") && e.record.outcome.starts_with("NotFound")
+        })
+        .count();
+    assert!(
+        recorded >= 2,
+        "the answered calls' records were kept: {recorded}"
+    );
+    assert!(matches!(
+        store.verify_audit().unwrap(),
+        mediation_core::audit::AuditVerification::Intact { .. }
+    ));
+}

@@ -1,0 +1,172 @@
+//! Against `serve` as shipped: the release configuration in a fresh
+//! directory, its development PKI written on first start, called over mutual
+//! TLS from outside the process, its log read as an operator reads it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use mediation_proto::court::v1 as pb;
+use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
+use tonic::Code;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+use crate::cli::repo_root;
+use crate::tls::{Authed, Bearer};
+
+/// A running `serve` on the shipped configuration, its log in a file.
+pub(crate) struct Served {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) config: PathBuf,
+    pub(crate) addr: String,
+    child: Child,
+}
+
+impl Served {
+    /// Starts `serve` with the shipped `config/gateway.toml`, listening on a
+    /// free port, with `overlay` (TOML) in its `gateway.d/`.
+    pub(crate) fn start(overlay: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = repo_root();
+        let config = std::fs::read_to_string(root.join("config/gateway.toml"))
+            .unwrap()
+            .replace("listen = \"127.0.0.1:7443\"", "listen = \"127.0.0.1:0\"")
+            .replace(
+                "tenants = \"config/tenants.toml\"",
+                &format!("tenants = {:?}", root.join("config/tenants.toml")),
+            )
+            .replace(
+                "calendar_dir = \"config/calendar\"",
+                &format!("calendar_dir = {:?}", root.join("config/calendar")),
+            )
+            .replace(
+                "roster = \"config/roster.toml\"",
+                &format!("roster = {:?}", root.join("config/roster.toml")),
+            );
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, config).unwrap();
+        if !overlay.is_empty() {
+            std::fs::create_dir(dir.path().join("gateway.d")).unwrap();
+            std::fs::write(dir.path().join("gateway.d/test.toml"), overlay).unwrap();
+        }
+        let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+            .current_dir(dir.path())
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let addr = first
+            .strip_prefix("mediation gateway listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("serve did not start: {first}"))
+            .to_owned();
+        Self {
+            dir,
+            config: path,
+            addr,
+            child,
+        }
+    }
+
+    fn pki(&self, file: &str) -> Vec<u8> {
+        std::fs::read(self.dir.path().join("data/dev-pki").join(file)).unwrap()
+    }
+
+    /// A token for `tenant` with `subject`, from `dev token`.
+    pub(crate) fn token(&self, tenant: &str, subject: &str) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+            .current_dir(self.dir.path())
+            .args(["dev", "token", "--config"])
+            .arg(&self.config)
+            .args(["--tenant", tenant, "--subject", subject])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    /// A channel as `tenant`, with its certificate and a token for `subject`.
+    pub(crate) async fn connect(&self, tenant: &str, subject: &str) -> Authed {
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(self.pki("ca.pem")))
+            .identity(Identity::from_pem(
+                self.pki(&format!("{tenant}.pem")),
+                self.pki(&format!("{tenant}.key.pem")),
+            ))
+            .domain_name("localhost");
+        let channel = Endpoint::from_shared(format!("https://{}", self.addr))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        Authed::new(channel, Bearer::new(&self.token(tenant, subject)))
+    }
+
+    /// Stops the gateway gracefully and returns its log.
+    pub(crate) fn stop(mut self) -> String {
+        let stopped = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "a graceful stop exits 0: {status:?}");
+        std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap()
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_own_text_cannot_forge_a_log_line() {
+    let served = Served::start("");
+    assert!(served.path().join("data/store").is_dir());
+    // A token whose subject carries a newline, a forged line, an ANSI escape
+    // and a line separator.
+    let forged =
+        "svc\n2026-12-01T00:00:00.000000Z  INFO forged: tenant=court-sh granted\u{1b}[2J\u{2028}";
+    let mut court = CourtGatewayClient::new(served.connect("court-bj", forged).await);
+    let status = court
+        .get_referral(pb::GetReferralRequest {
+            referral_id: "01JB0000000000000000000000".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let log = served.stop();
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("2026-12-01T00:00:00.000000Z")),
+        "a forged line appeared:\n{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "an escape sequence reached the log"
+    );
+    assert!(!log.contains('\u{2028}'));
+    // The call has its access line, with the subject escaped in it.
+    let access = log
+        .lines()
+        .find(|l| l.contains("GetReferral") && l.contains("code=NotFound"))
+        .unwrap_or_else(|| panic!("no access line:\n{log}"));
+    assert!(access.contains("sub=svc\\u{000a}2026"), "{access}");
+    assert!(access.contains("latency_ms="), "{access}");
+}
