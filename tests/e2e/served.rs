@@ -26,7 +26,13 @@ impl Served {
     /// Starts `serve` with the shipped `config/gateway.toml`, listening on a
     /// free port, with `overlay` (TOML) in its `gateway.d/`.
     pub(crate) fn start(overlay: &str) -> Self {
+        Self::start_with(overlay, |_| {})
+    }
+
+    /// The same, after `prepare` has run on the directory it starts in.
+    pub(crate) fn start_with(overlay: &str, prepare: impl FnOnce(&Path)) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path());
         let root = repo_root();
         let config = std::fs::read_to_string(root.join("config/gateway.toml"))
             .unwrap()
@@ -65,7 +71,11 @@ impl Served {
         let addr = first
             .strip_prefix("mediation gateway listening on ")
             .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("serve did not start: {first}"))
+            .unwrap_or_else(|| {
+                let log =
+                    std::fs::read_to_string(dir.path().join("gateway.log")).unwrap_or_default();
+                panic!("serve did not start: {first}\n{log}")
+            })
             .to_owned();
         Self {
             dir,
@@ -169,4 +179,116 @@ async fn a_callers_own_text_cannot_forge_a_log_line() {
         .unwrap_or_else(|| panic!("no access line:\n{log}"));
     assert!(access.contains("sub=svc\\u{000a}2026"), "{access}");
     assert!(access.contains("latency_ms="), "{access}");
+}
+
+/// Mounts a small tmpfs at `at`; mounting needs root, which CI has.
+fn mount_small_disk(at: &Path, size: &str) {
+    std::fs::create_dir_all(at).unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(at)
+        .status()
+        .expect("mount must be installed");
+    assert!(
+        status.success(),
+        "mounting a tmpfs needs root (CI runs as root)"
+    );
+}
+
+/// Unmounts it when the test ends, however it ends.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_writes_as_unavailable_and_they_resume_when_space_returns() {
+    use mediation_api::court::bundle_to_wire;
+    use mediation_core::fixtures::sample_bundle;
+    // The shipped configuration keeps everything under data/: that is the
+    // small disk.
+    let mut mounted = None;
+    let served = Served::start_with("", |dir| {
+        mount_small_disk(&dir.join("data"), "40m");
+        mounted = Some(dir.join("data"));
+    });
+    let data = mounted.unwrap();
+    let _unmount = Unmount(data.clone());
+    let mut court = CourtGatewayClient::new(served.connect("court-bj", "svc").await);
+    let submit = |n: usize| {
+        let mut bundle = bundle_to_wire(&sample_bundle());
+        bundle.court_referral_id = format!("FULL-{n}");
+        for d in &mut bundle.documents {
+            d.url = "https://court-bj.example/files/1".into();
+        }
+        pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        }
+    };
+    // Fill the disk, leaving the store a little room.
+    let ballast = data.join("ballast");
+    let free = {
+        let output = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    std::fs::write(&ballast, vec![1u8; (free.saturating_sub(3 << 20)) as usize]).unwrap();
+    let mut acknowledged = Vec::new();
+    let mut refusal = None;
+    for n in 0..20_000 {
+        match court.submit_referral(submit(n)).await {
+            Ok(r) => acknowledged.push(r.into_inner().referral_id),
+            Err(status) => {
+                refusal = Some(status);
+                break;
+            }
+        }
+    }
+    let refusal = refusal.expect("the disk filled up");
+    assert_eq!(refusal.code(), Code::Unavailable, "{refusal:?}");
+    assert!(!acknowledged.is_empty());
+
+    // Space returns: writes resume, and nothing acknowledged was lost.
+    std::fs::remove_file(&ballast).unwrap();
+    let waited = std::time::Instant::now();
+    let resumed = loop {
+        match court.submit_referral(submit(100_000)).await {
+            Ok(r) => break r.into_inner().referral_id,
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                assert!(
+                    waited.elapsed() < std::time::Duration::from_secs(60),
+                    "writes never resumed"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    for id in acknowledged.iter().chain([&resumed]) {
+        court
+            .get_referral(pb::GetReferralRequest {
+                referral_id: id.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged {id} is readable: {e:?}"));
+    }
+    eprintln!(
+        "full disk: {} referrals acknowledged before the disk filled, all readable after it emptied",
+        acknowledged.len()
+    );
+    let log = served.stop();
+    assert!(log.contains("store reopened from disk"), "{log}");
 }
