@@ -27,6 +27,11 @@ const TENANTS: &[(&str, &str)] = &[
         "court-bj",
         "role = \"court_system\"\ncourts = [\"京\"]\nlower_courts = true",
     ),
+    (
+        "court-sh",
+        // The noisy neighbour, held to a tenant's ordinary rate.
+        "role = \"court_system\"\ncourts = [\"沪\"]\nlower_courts = true\nrate_per_second = 200",
+    ),
     ("ccpit", "role = \"platform\"\npartner = \"ccpit\""),
     (
         "labour",

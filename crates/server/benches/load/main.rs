@@ -33,6 +33,7 @@
 mod baseline;
 mod bundles;
 mod gateway;
+mod neighbours;
 mod platforms;
 mod postgres;
 mod preload;
@@ -254,6 +255,16 @@ async fn run(args: Args) {
             String::new()
         }
     );
+    // The noisy neighbour, on the same gateway.
+    let mut noisy = neighbours::run(&setup, gateway.addr, &templates, plan.seconds, 4).await;
+    println!(
+        "noisy neighbour, court-bj at 4 clients: quiet {}; while court-sh holds {} calls open ({} refused) and idle connections come and go ({} closed by the handshake timeout): {}",
+        noisy.quiet.latencies.summary(),
+        noisy.held,
+        noisy.refused,
+        noisy.idle_closed,
+        noisy.flooded.latencies.summary()
+    );
     let (rss_after_ingest, _) = gateway.memory_mib();
     gateway.stop();
     let _ = std::fs::remove_dir_all(&gateway_config.data_dir);
@@ -304,6 +315,16 @@ async fn run(args: Args) {
         plan.rate,
         e2e.end_to_end.summary()
     );
+    let (quiet_p99, flooded_p99) = (
+        noisy.quiet.latencies.percentile(99.0),
+        noisy.flooded.latencies.percentile(99.0),
+    );
+    println!(
+        "noisy neighbour: court-bj p99 {quiet_p99:.2} ms quiet, {flooded_p99:.2} ms under court-sh's flood = {:.2}× ({:.0} /s quiet, {:.0} /s flooded)",
+        flooded_p99 / quiet_p99,
+        noisy.quiet.rate(),
+        noisy.flooded.rate()
+    );
     println!("gateway resident memory after ingest: {rss_after_ingest:.0} MiB");
     if let Some(r) = restart {
         r.print();
@@ -311,7 +332,7 @@ async fn run(args: Args) {
     println!("whole run: {:.0} s", started.elapsed().as_secs_f64());
 }
 
-async fn court_clients(
+pub(crate) async fn court_clients(
     setup: &Setup,
     addr: std::net::SocketAddr,
     n: usize,
@@ -325,7 +346,7 @@ async fn court_clients(
 
 /// Each client submits, waits for the answer, and submits again, until
 /// `duration` is up.
-async fn closed_loop(
+pub(crate) async fn closed_loop(
     clients: Vec<CourtGatewayClient<Authed>>,
     duration: Duration,
     templates: &Arc<Templates>,
