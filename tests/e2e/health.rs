@@ -36,6 +36,18 @@ async fn every_service_reports_serving_and_is_listed_by_reflection() {
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
+    // Reflection lists exactly what is served, health and reflection
+    // included, and nothing the gateway only calls; in both versions.
+    let mut expected: Vec<String> = SERVICES
+        .iter()
+        .chain(&[
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ])
+        .map(|s| (*s).to_owned())
+        .collect();
+    expected.sort();
     let mut reflection = ServerReflectionClient::new(w.connect_as("operators").await);
     let request = ServerReflectionRequest {
         host: String::new(),
@@ -50,8 +62,88 @@ async fn every_service_reports_serving_and_is_listed_by_reflection() {
     let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
         panic!("expected a list of services, got {answer:?}")
     };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for service in SERVICES {
-        assert!(names.iter().any(|n| n == service), "{service} in {names:?}");
+    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(names, expected);
+
+    // The older protocol, which some tools still speak, says the same, and
+    // finds the health service's definition.
+    use tonic_reflection::pb::v1alpha as alpha;
+    let mut old = alpha::server_reflection_client::ServerReflectionClient::new(
+        w.connect_as("operators").await,
+    );
+    let requests = [
+        alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(
+                alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+            ),
+        },
+        alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(
+                alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                    "grpc.health.v1.Health".into(),
+                ),
+            ),
+        },
+    ];
+    let mut answers = old
+        .server_reflection_info(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        answer.message_response
+    else {
+        panic!("expected a list of services, got {answer:?}")
+    };
+    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(names, expected);
+    let answer = answers.message().await.unwrap().unwrap();
+    assert!(
+        matches!(
+            answer.message_response,
+            Some(alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(ref f))
+                if !f.file_descriptor_proto.is_empty()
+        ),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_watch_sends_a_status_only_when_it_changes() {
+    let w = World::start().await;
+    let mut health = HealthClient::new(w.connect_as("operators").await);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::Serving);
+    // Health is refreshed again and again with nothing changed: nothing is
+    // sent. (Sixty refreshes are a minute of the gateway's own schedule.)
+    for _ in 0..60 {
+        w.assembly.health.refresh().await;
     }
+    let nothing =
+        tokio::time::timeout(std::time::Duration::from_millis(300), watch.message()).await;
+    assert!(
+        nothing.is_err(),
+        "a status was sent with no change: {nothing:?}"
+    );
+    // A change is sent at once.
+    w.assembly.gateway.store().fail_for_test("disk gone");
+    w.assembly.health.refresh().await;
+    let changed = tokio::time::timeout(std::time::Duration::from_secs(10), watch.message())
+        .await
+        .expect("the change was sent")
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.status(), ServingStatus::NotServing);
 }

@@ -85,6 +85,15 @@ async fn child_process() {
         RelayOptions::default(),
     );
     tokio::spawn(async move { relay.run(std::future::pending()).await });
+    // The store is open: the parent's clock for this round starts now.
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout();
+        // On a line of its own: the test harness has already written the
+        // test's name without a newline.
+        let _ = writeln!(out, "\npowercut: store open");
+        let _ = out.flush();
+    }
     let run = std::process::id();
     let mut workers = Vec::new();
     for worker in 0..8 {
@@ -232,10 +241,18 @@ fn a_power_cut_loses_nothing_acknowledged() {
             .env("LD_PRELOAD", &model)
             .env("POWERCUT_ROOT", &root)
             .env("POWERCUT_IMAGE", &image)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // The cut comes `lifetime` after the store opened, however long the
+        // opening took (it syncs every file once, which the model copies).
+        {
+            use std::io::BufRead as _;
+            let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            let ready = lines.any(|l| l.is_ok_and(|l| l.contains("powercut: store open")));
+            assert!(ready, "round {round}: the child did not open its store");
+        }
         std::thread::sleep(lifetime);
         if let Some(status) = child.try_wait().unwrap() {
             let output = child.wait_with_output().unwrap();

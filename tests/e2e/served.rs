@@ -292,3 +292,62 @@ async fn a_full_disk_refuses_writes_as_unavailable_and_they_resume_when_space_re
     let log = served.stop();
     assert!(log.contains("store reopened from disk"), "{log}");
 }
+
+/// `GET path` on the plain-HTTP metrics listener.
+async fn http_get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_there_from_the_start_at_zero_with_build_and_process_metrics() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = format!("127.0.0.1:{port}");
+    let served = Served::start(&format!("[metrics]\nlisten = {metrics:?}\n"));
+    // The sampler runs at start; give it the moment it needs.
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = http_get(&metrics, "/metrics").await;
+        if text.contains("process_cpu_seconds_total") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for series in [
+        "gateway_deadline_timers_fired_total{kind=\"acceptance_breach\"} 0",
+        "gateway_deadline_timers_fired_total{kind=\"mediation_breach\"} 0",
+        "gateway_deadline_timers_due_total 0",
+        "gateway_delivery_attempts_total{destination=\"partner:ccpit\",outcome=\"dead\"} 0",
+        "gateway_delivery_failures_total{destination=\"partner:ccpit\"} 0",
+        "gateway_requests_total{method=\"mediation.court.v1.CourtGateway/SubmitReferral\",code=\"Internal\"} 0",
+        "gateway_alerts_open{kind=\"mediation_breach\"} 0",
+    ] {
+        assert!(text.contains(series), "{series} is missing:\n{text}");
+    }
+    assert!(
+        text.contains(&format!(
+            "gateway_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    for process in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+    ] {
+        assert!(text.contains(process), "{process} is missing");
+    }
+    served.stop();
+}

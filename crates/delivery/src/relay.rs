@@ -12,6 +12,7 @@ use mediation_core::clock::Clock;
 use mediation_core::store::{
     AlertLog, DeliveryOutcome, MessageId, OutboxStore, PendingDelivery, StoreError,
 };
+use mediation_core::text::printable;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -394,13 +395,14 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
             .await;
         match &outcome {
             DeliveryOutcome::Delivered => {
-                tracing::debug!(message = %delivery.id, %destination, referral = %delivery.message.referral, "delivered");
+                tracing::debug!(message_id = %delivery.id, %destination, referral = %delivery.message.referral, "delivered");
             }
             DeliveryOutcome::Retry { at, error } => {
-                tracing::info!(message = %delivery.id, %destination, referral = %delivery.message.referral, %error, retry_at = %at, "delivery failed, will retry");
+                // The error may carry the destination's own words: escaped.
+                tracing::info!(message_id = %delivery.id, %destination, referral = %delivery.message.referral, error = %printable(error), retry_at = %at, "delivery failed, will retry");
             }
             DeliveryOutcome::Dead { error, .. } => {
-                tracing::warn!(message = %delivery.id, %destination, referral = %delivery.message.referral, %error, "delivery given up, moved to dead letters");
+                tracing::warn!(message_id = %delivery.id, %destination, referral = %delivery.message.referral, error = %printable(error), "delivery given up, moved to dead letters");
             }
         }
         let recorded = self.store.record_delivery(&delivery.id, outcome).await;

@@ -23,6 +23,7 @@ use mediation_api::traffic::{TrafficService, TrafficTransport};
 use mediation_api::transport::Destinations;
 use mediation_calendar::Calendar;
 use mediation_core::clock::Clock;
+use mediation_core::partner::Partner;
 use mediation_core::routing::{Roster, Router};
 use mediation_core::store::ReferralStore;
 use mediation_delivery::{Relay, RelayOptions};
@@ -63,14 +64,7 @@ fn raised_subjects(store: &SledStore) -> anyhow::Result<Vec<String>> {
 }
 
 /// The services the gateway serves, as the health service names them.
-pub const SERVICES: &[&str] = &[
-    "mediation.court.v1.CourtGateway",
-    "mediation.ccpit.v1.CcpitGateway",
-    "mediation.labour.v1.LabourGateway",
-    "mediation.traffic.v1.TrafficGateway",
-    "mediation.documents.v1.Documents",
-    "mediation.operations.v1.Operations",
-];
+pub const SERVICES: &[&str] = &mediation_proto::SERVED_SERVICES;
 
 /// Every part of a running gateway.
 #[derive(Debug)]
@@ -94,6 +88,36 @@ pub struct Assembly {
 }
 
 impl Assembly {
+    /// Every destination the configuration names, as metric labels name them.
+    pub fn destination_keys(&self) -> Vec<String> {
+        use mediation_core::outbox::Destination;
+        let mut keys = Vec::new();
+        let p = &self.config.partners;
+        for (partner, url) in [
+            (Partner::Ccpit, &p.ccpit),
+            (Partner::LabourArbitration, &p.labour),
+            (Partner::RoadTraffic, &p.road_traffic),
+        ] {
+            if url.is_some() {
+                keys.push(Destination::Partner(partner).key());
+            }
+        }
+        if let Ok(courts) = self.config.court_addresses(&self.config_path) {
+            keys.extend(courts.into_keys().map(|c| Destination::Court(c).key()));
+        }
+        keys
+    }
+
+    /// The names of the configured alert webhooks.
+    pub fn webhook_names(&self) -> Vec<String> {
+        self.config
+            .alerts
+            .webhook
+            .iter()
+            .map(|w| w.name.clone())
+            .collect()
+    }
+
     /// Opens the store and reads everything the configuration names. Relative
     /// paths in the configuration are taken from the working directory.
     pub fn build(
@@ -283,11 +307,30 @@ impl Assembly {
         let health_service = HealthServer::new(HealthService::from_health_reporter(
             self.health.reporter().clone(),
         ));
-        // grpcurl and similar tools list and call the services by reflection.
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(mediation_proto::DESCRIPTORS)
+        // grpcurl and similar tools list and call the services by reflection,
+        // in both versions of the protocol (older tools know only v1alpha).
+        // It lists exactly what is served: the gateway's services, health and
+        // reflection itself, not the counterparts' services in `proto/`.
+        let reflection = || {
+            let mut builder = tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(mediation_proto::DESCRIPTORS)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+            for name in mediation_proto::SERVED_SERVICES.iter().chain(&[
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+            ]) {
+                builder = builder.with_service_name(*name);
+            }
+            builder
+        };
+        let reflection_v1 = reflection()
             .build_v1()
             .map_err(|e| tracing::error!(error = %e, "reflection unavailable"))
+            .ok();
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
+            .map_err(|e| tracing::error!(error = %e, "reflection (v1alpha) unavailable"))
             .ok();
         let limits = self.config.limits.limits();
         let max_message = limits.max_message_bytes;
@@ -336,7 +379,8 @@ impl Assembly {
         let served = server
             .layer(guard)
             .add_service(health_service)
-            .add_optional_service(reflection)
+            .add_optional_service(reflection_v1)
+            .add_optional_service(reflection_v1alpha)
             .add_service(
                 CourtGatewayServer::new(
                     CourtService::new(Arc::clone(g), wake.clone())

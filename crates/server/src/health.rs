@@ -36,6 +36,10 @@ pub struct Health {
     destinations: DestinationBoard,
     required: Vec<Partner>,
     state: Arc<watch::Sender<Readiness>>,
+    /// What each service was last reported as. The health protocol's Watch
+    /// sends on change only, and the reporter tells watchers of every set,
+    /// so a status is set only when it differs.
+    reported: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, ServingStatus>>>,
 }
 
 fn service_of(partner: Partner) -> &'static str {
@@ -63,6 +67,18 @@ impl Health {
             destinations,
             required,
             state: Arc::new(state),
+            reported: Arc::default(),
+        }
+    }
+
+    /// Reports `status` for `service` if it is not what was last reported.
+    async fn report(&self, service: &'static str, status: ServingStatus) {
+        let changed = {
+            let mut reported = self.reported.lock().unwrap_or_else(|p| p.into_inner());
+            reported.insert(service, status) != Some(status)
+        };
+        if changed {
+            self.reporter.set_service_status(service, status).await;
         }
     }
 
@@ -110,22 +126,21 @@ impl Health {
             } else {
                 ServingStatus::Serving
             };
-            self.reporter.set_service_status(*name, status).await;
+            self.report(name, status).await;
         }
         let readiness = Readiness {
             serving: reasons.is_empty(),
             reasons,
         };
-        self.reporter
-            .set_service_status(
-                "",
-                if readiness.serving {
-                    ServingStatus::Serving
-                } else {
-                    ServingStatus::NotServing
-                },
-            )
-            .await;
+        self.report(
+            "",
+            if readiness.serving {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            },
+        )
+        .await;
         self.publish(readiness.clone());
         readiness
     }
@@ -133,9 +148,7 @@ impl Health {
     /// Reports NOT_SERVING everywhere: the gateway is going away.
     pub async fn stopping(&self) {
         for name in SERVICES.iter().copied().chain([""]) {
-            self.reporter
-                .set_service_status(name, ServingStatus::NotServing)
-                .await;
+            self.report(name, ServingStatus::NotServing).await;
         }
         self.publish(Readiness {
             serving: false,

@@ -38,7 +38,12 @@ pub const METRICS: &[&str] = &[
     "gateway_store_flush_seconds",
     "gateway_ready",
     "gateway_alert_webhook_posts_total",
+    "gateway_alerts_open",
+    "gateway_build_info",
 ];
+
+/// The gRPC codes the alert rules look for, registered for every method.
+const ERROR_CODES: [&str; 4] = ["Internal", "Unavailable", "Unknown", "DataLoss"];
 
 /// The process's recorder, installed on first use. Metrics recorded before
 /// it is installed, or in a process that never installs it, go nowhere.
@@ -130,6 +135,86 @@ fn describe() {
         "gateway_alert_webhook_posts_total",
         "Alert webhook posts by hook and result"
     );
+    describe_gauge!(
+        "gateway_alerts_open",
+        "Alerts not yet acknowledged, by kind; *_breach kinds are open breaches"
+    );
+    describe_gauge!(
+        "gateway_build_info",
+        "1, labelled with the gateway's version"
+    );
+}
+
+/// Registers every counter at 0 for each label value known at start: a
+/// counter that first appears at its first increment reads as no increase to
+/// Prometheus's `increase()`, so the first breach after a restart would not
+/// fire its rule, and dashboards would show "No data" rather than 0. Also
+/// sets the build-info gauge and describes the process metrics.
+pub fn register_known(assembly: &Assembly) {
+    use mediation_core::timer::TimerKind;
+    metrics::counter!("gateway_deadline_timers_due_total").increment(0);
+    for kind in TimerKind::ALL {
+        metrics::counter!("gateway_deadline_timers_fired_total", "kind" => kind.as_str())
+            .increment(0);
+    }
+    for destination in assembly.destination_keys() {
+        for outcome in ["delivered", "retry", "dead"] {
+            metrics::counter!("gateway_delivery_attempts_total", "destination" => destination.clone(), "outcome" => outcome)
+                .increment(0);
+        }
+        metrics::counter!("gateway_delivery_failures_total", "destination" => destination)
+            .increment(0);
+    }
+    for path in mediation_proto::served_methods() {
+        let method = mediation_api::guard::metric_label(path).to_owned();
+        for code in std::iter::once("ok").chain(ERROR_CODES) {
+            metrics::counter!("gateway_requests_total", "method" => method.clone(), "code" => code)
+                .increment(0);
+        }
+    }
+    for hook in assembly.webhook_names() {
+        for result in ["ok", "failed"] {
+            metrics::counter!("gateway_alert_webhook_posts_total", "hook" => hook.clone(), "result" => result)
+                .increment(0);
+        }
+    }
+    metrics::gauge!("gateway_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    process().describe();
+}
+
+/// The process collector of the Prometheus ecosystem (CPU, memory, open
+/// file descriptors, threads), as `process_*` metrics.
+fn process() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// Open (unacknowledged) alerts by kind, read from the alert log.
+fn sample_open_alerts(store: &mediation_store::SledStore) {
+    use mediation_core::alert::AlertKind;
+    use mediation_core::store::AlertLog;
+    let mut open: std::collections::BTreeMap<AlertKind, u64> =
+        AlertKind::ALL.iter().map(|k| (*k, 0)).collect();
+    let mut cursor = 0;
+    loop {
+        let page = match store.alerts_after(cursor, 1_000) {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::warn!(%error, "cannot sample the open alerts");
+                return;
+            }
+        };
+        let Some(last) = page.last() else { break };
+        cursor = last.seq;
+        for alert in &page {
+            if matches!(store.acknowledgement(alert.seq), Ok(None)) {
+                *open.entry(alert.record.kind).or_default() += 1;
+            }
+        }
+    }
+    for (kind, count) in open {
+        metrics::gauge!("gateway_alerts_open", "kind" => kind.as_str()).set(count as f64);
+    }
 }
 
 /// Samples the gauges that describe state.
@@ -163,6 +248,8 @@ pub fn sample(assembly: &Assembly, now: Timestamp) {
     } else {
         0.0
     });
+    sample_open_alerts(store);
+    process().collect();
     recorder().run_upkeep();
 }
 

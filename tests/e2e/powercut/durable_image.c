@@ -13,7 +13,9 @@
  * The copy lives in $POWERCUT_IMAGE: files/<inode> holds a file's synced
  * bytes, dirs/<inode> a directory's synced entries, one per line:
  * "<d|f> <inode> <name>". Each is written to a temporary name and renamed,
- * so a kill in the middle leaves the previous copy whole.
+ * so a kill in the middle leaves the previous copy whole. files/<inode>.seen
+ * holds the size and modification time of the last copy, so that syncing a
+ * file that has not changed since costs no copy.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -55,7 +57,21 @@ static void finish(const char *tmp, const char *kind, ino_t ino) {
     rename(tmp, target);
 }
 
-static void copy_file(int fd, ino_t ino) {
+static void copy_file(int fd, const struct stat *st) {
+    ino_t ino = st->st_ino;
+    char seen_path[PATH_MAX], seen[64], now[64];
+    snprintf(seen_path, sizeof seen_path, "%s/files/%lu.seen", image(), (unsigned long)ino);
+    snprintf(now, sizeof now, "%lld %lld.%09ld", (long long)st->st_size,
+             (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+    int in = open(seen_path, O_RDONLY);
+    if (in >= 0) {
+        ssize_t n = read(in, seen, sizeof seen - 1);
+        close(in);
+        if (n > 0) {
+            seen[n] = '\0';
+            if (strcmp(seen, now) == 0) return;
+        }
+    }
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s/files/.%lu.%d", image(), (unsigned long)ino, (int)gettid());
     int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -70,6 +86,13 @@ static void copy_file(int fd, ino_t ino) {
     }
     close(out);
     finish(tmp, "files", ino);
+    char seen_tmp[PATH_MAX];
+    snprintf(seen_tmp, sizeof seen_tmp, "%s.%d", seen_path, (int)gettid());
+    int mark = open(seen_tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (mark >= 0) {
+        if (write(mark, now, strlen(now)) == (ssize_t)strlen(now)) rename(seen_tmp, seen_path);
+        close(mark);
+    }
 }
 
 static void list_dir(const char *path, ino_t ino) {
@@ -85,7 +108,7 @@ static void list_dir(const char *path, ino_t ino) {
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char child[PATH_MAX];
+        char child[PATH_MAX + 256];
         struct stat st;
         snprintf(child, sizeof child, "%s/%s", path, e->d_name);
         if (lstat(child, &st) != 0) continue;
@@ -106,7 +129,7 @@ static void synced(int fd) {
     if (fstat(fd, &st) != 0) return;
     pthread_mutex_lock(&lock);
     if (S_ISDIR(st.st_mode)) list_dir(path, st.st_ino);
-    else if (S_ISREG(st.st_mode)) copy_file(fd, st.st_ino);
+    else if (S_ISREG(st.st_mode)) copy_file(fd, &st);
     pthread_mutex_unlock(&lock);
 }
 

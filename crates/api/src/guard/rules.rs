@@ -47,6 +47,7 @@ pub fn access_for(path: &str) -> Access {
     match (service, method) {
         ("grpc.health.v1.Health", _) => Access::Public,
         ("grpc.reflection.v1.ServerReflection", _) => Access::Anyone,
+        ("grpc.reflection.v1alpha.ServerReflection", _) => Access::Anyone,
         ("mediation.court.v1.CourtGateway", "GetReferral") => Access::CourtsAndOperators,
         ("mediation.court.v1.CourtGateway", _) => Access::Courts,
         ("mediation.ccpit.v1.CcpitGateway", _) => Access::Platform(Partner::Ccpit),

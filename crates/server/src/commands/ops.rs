@@ -162,24 +162,98 @@ async fn alerts(args: AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 })?;
         kinds.push(kind.into());
     }
-    let mut client = connect(&args.connect).await?;
-    let mut stream = client
-        .watch_alerts(ops::WatchAlertsRequest {
-            after_seq: args.after,
-            follow: args.follow,
-            kinds,
-        })
-        .await?
-        .into_inner();
-    while let Some(alert) = stream.message().await? {
-        if args.connect.json {
-            writeln!(out, "{}", alert_json(&alert))?;
-        } else {
-            writeln!(out, "{}", alert_line(&alert))?;
+    if !args.follow {
+        let mut client = connect(&args.connect).await?;
+        let mut stream = client
+            .watch_alerts(ops::WatchAlertsRequest {
+                after_seq: args.after,
+                follow: false,
+                kinds,
+            })
+            .await
+            .map_err(sentence)?
+            .into_inner();
+        while let Some(alert) = stream.message().await.map_err(sentence)? {
+            print_alert(&alert, args.connect.json, out)?;
         }
-        out.flush()?;
+        return Ok(());
     }
+    // Following: say so (on stderr, so that stdout stays one alert per line
+    // for jq and the like), and when the connection is lost, as when the
+    // gateway restarts, reconnect with growing waits and resume after the
+    // last alert seen, so that nothing is missed or shown twice.
+    let mut cursor = args.after;
+    let note = |text: String| {
+        let mut err = std::io::stderr();
+        let _ = writeln!(err, "{text}");
+    };
+    note(format!(
+        "following alerts after #{cursor}; waiting for new ones (Ctrl-C to stop)"
+    ));
+    let mut waits = reconnect_waits();
+    loop {
+        let followed: anyhow::Result<()> = async {
+            let mut client = connect(&args.connect).await?;
+            let mut stream = client
+                .watch_alerts(ops::WatchAlertsRequest {
+                    after_seq: cursor,
+                    follow: true,
+                    kinds: kinds.clone(),
+                })
+                .await
+                .map_err(sentence)?
+                .into_inner();
+            waits = reconnect_waits();
+            while let Some(alert) = stream.message().await.map_err(sentence)? {
+                cursor = alert.seq;
+                print_alert(&alert, args.connect.json, out)?;
+            }
+            Ok(())
+        }
+        .await;
+        let why = match followed {
+            Ok(()) => "the gateway ended the stream".to_owned(),
+            Err(e) => format!("{e:#}"),
+        };
+        let wait = waits.next().unwrap_or(std::time::Duration::from_secs(10));
+        note(format!(
+            "{why}; reconnecting in {:.1} s, resuming after #{cursor}",
+            wait.as_secs_f64()
+        ));
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Waits between reconnections: 200 ms doubling to 10 s, with jitter.
+fn reconnect_waits() -> backon::ExponentialBackoff {
+    use backon::BackoffBuilder as _;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(200))
+        .with_max_delay(std::time::Duration::from_secs(10))
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+fn print_alert(alert: &ops::Alert, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{}", alert_json(alert))?;
+    } else {
+        writeln!(out, "{}", alert_line(alert))?;
+    }
+    out.flush()?;
     Ok(())
+}
+
+/// A gRPC refusal as a sentence: what the gateway said, and its code, rather
+/// than tonic's debug text.
+fn sentence(status: tonic::Status) -> anyhow::Error {
+    let code = mediation_api::status::code_name(status.code());
+    if status.message().is_empty() {
+        anyhow::anyhow!("the gateway answered {code}")
+    } else {
+        anyhow::anyhow!("the gateway answered {code}: {}", status.message())
+    }
 }
 
 async fn ack(args: AckArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -189,7 +263,8 @@ async fn ack(args: AckArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             seq: args.seq,
             note: args.note,
         })
-        .await?
+        .await
+        .map_err(sentence)?
         .into_inner()
         .alert
         .context("the gateway answered without the alert")?;
@@ -205,7 +280,8 @@ async fn breaches(args: ConnectOnly, out: &mut dyn Write) -> anyhow::Result<()> 
     let mut client = connect(&args.connect).await?;
     let breaches = client
         .list_open_breaches(ops::ListOpenBreachesRequest {})
-        .await?
+        .await
+        .map_err(sentence)?
         .into_inner()
         .breaches;
     if breaches.is_empty() && !args.connect.json {
@@ -276,7 +352,8 @@ async fn referral(args: ReferralArgs, out: &mut dyn Write) -> anyhow::Result<()>
         .get_referral_timeline(ops::GetReferralTimelineRequest {
             referral_id: args.referral_id,
         })
-        .await?
+        .await
+        .map_err(sentence)?
         .into_inner();
     if args.connect.json {
         let value = json!({
@@ -337,7 +414,8 @@ async fn backlog(args: ConnectOnly, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut client = connect(&args.connect).await?;
     let destinations = client
         .get_outbox_backlog(ops::GetOutboxBacklogRequest {})
-        .await?
+        .await
+        .map_err(sentence)?
         .into_inner()
         .destinations;
     if destinations.is_empty() && !args.connect.json {
@@ -383,7 +461,8 @@ async fn dead_letters(args: ConnectOnly, out: &mut dyn Write) -> anyhow::Result<
     let mut client = connect(&args.connect).await?;
     let dead = client
         .list_dead_letters(ops::ListDeadLettersRequest { limit: 1_000 })
-        .await?
+        .await
+        .map_err(sentence)?
         .into_inner()
         .dead_letters;
     if dead.is_empty() && !args.connect.json {
@@ -405,7 +484,8 @@ async fn replay(args: ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         .replay_dead_letter(ops::ReplayDeadLetterRequest {
             message_id: args.message_id.clone(),
         })
-        .await?
+        .await
+        .map_err(sentence)?
         .into_inner()
         .message;
     match message {
@@ -470,7 +550,8 @@ async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             to: Some(wire(args.to)),
             partner: args.partner.unwrap_or_default(),
         })
-        .await?
+        .await
+        .map_err(sentence)?
         .into_inner();
     if args.connect.json {
         let value = json!({

@@ -59,12 +59,8 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
     let grace = Duration::from_secs(config.shutdown.grace_seconds);
     let relay_options = config.relay.options();
     crate::observe::recorder();
-    let assembly = Arc::new(Assembly::build(
-        &args.config.config,
-        config,
-        Arc::new(SystemClock),
-        relay_options,
-    )?);
+    // The ports first: a port already in use is reported before the data
+    // directory is created or the store opened.
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -72,6 +68,13 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         Some(addr) => Some(crate::observe::bind(addr).await?),
         None => None,
     };
+    let assembly = Arc::new(Assembly::build(
+        &args.config.config,
+        config,
+        Arc::new(SystemClock),
+        relay_options,
+    )?);
+    crate::observe::register_known(&assembly);
     let (stop, stopped) = watch::channel(false);
     let until_stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
