@@ -314,3 +314,78 @@ async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
     w.deliver().await;
     assert_eq!(w.ccpit.offers.all().len(), 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanager_hears_an_open_alert_again_until_it_is_acknowledged_then_its_end() {
+    use mediation_core::alert::Acknowledgement;
+    use mediation_core::store::AlertLog;
+    let mut w = World::start().await;
+    let id = submit(&mut w, "AM-1").await.unwrap();
+    w.deliver().await;
+    // The acceptance deadline passes: a critical breach, which is what the
+    // alertmanager hook takes.
+    w.at("2025-03-07T00:00:01+08:00").await;
+    w.assembly.notifier.deliver_pending().await;
+    let posts = w.alert_hooks.to("alertmanager");
+    assert_eq!(posts.len(), 1);
+    let first = &posts[0][0];
+    assert_eq!(first["labels"]["alertname"], "AcceptanceBreach");
+    assert_eq!(first["labels"]["referral_id"], id.as_str());
+    let ends: jiff::Timestamp = first["endsAt"].as_str().unwrap().parse().unwrap();
+    assert!(
+        ends > w.clock.now(),
+        "an open alert ends in the future: {first}"
+    );
+
+    // Before the re-send interval (60 s) nothing more is sent; after it, the
+    // open alert again, with the same labels and start, and a later end.
+    w.advance(SignedDuration::from_secs(30));
+    w.assembly.notifier.deliver_pending().await;
+    assert_eq!(w.alert_hooks.to("alertmanager").len(), 1);
+    w.advance(SignedDuration::from_secs(31));
+    w.assembly.notifier.deliver_pending().await;
+    let posts = w.alert_hooks.to("alertmanager");
+    assert_eq!(posts.len(), 2);
+    let again = &posts[1][0];
+    assert_eq!(again["labels"], first["labels"]);
+    assert_eq!(again["startsAt"], first["startsAt"]);
+    let later: jiff::Timestamp = again["endsAt"].as_str().unwrap().parse().unwrap();
+    assert!(later > ends);
+
+    // An operator acknowledges it: Alertmanager is told it ended then.
+    let seq = w
+        .assembly
+        .gateway
+        .store()
+        .alerts_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.record.kind == mediation_core::alert::AlertKind::AcceptanceBreach)
+        .unwrap()
+        .seq;
+    let acked_at = w.clock.now();
+    w.assembly
+        .gateway
+        .store()
+        .acknowledge_alert(
+            seq,
+            Acknowledgement {
+                by: "operators/duty".into(),
+                at: acked_at,
+                note: "calling the centre".into(),
+            },
+        )
+        .await
+        .unwrap();
+    w.assembly.notifier.deliver_pending().await;
+    let posts = w.alert_hooks.to("alertmanager");
+    assert_eq!(posts.len(), 3);
+    let resolved = &posts[2][0];
+    assert_eq!(resolved["labels"], first["labels"]);
+    let ended: jiff::Timestamp = resolved["endsAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(ended, acked_at);
+    // And it is not sent again.
+    w.advance(SignedDuration::from_secs(300));
+    w.assembly.notifier.deliver_pending().await;
+    assert_eq!(w.alert_hooks.to("alertmanager").len(), 3);
+}

@@ -190,6 +190,14 @@ pub struct WebhookSettings {
     /// Seconds to wait for an answer.
     #[serde(default = "default_webhook_timeout")]
     pub timeout_seconds: u64,
+    /// For `alertmanager`: seconds between re-sending each open alert, as
+    /// Alertmanager's client protocol asks.
+    #[serde(default = "default_resend")]
+    pub resend_seconds: u64,
+}
+
+fn default_resend() -> u64 {
+    60
 }
 
 fn default_min_severity() -> Severity {
@@ -959,6 +967,7 @@ mod tests {
                     "min_severity",
                     "kinds",
                     "timeout_seconds",
+                    "resend_seconds",
                 ],
             ),
             ("log", &["format", "level"]),

@@ -50,29 +50,7 @@ pub fn body(format: WebhookFormat, alert: &Alert, instance: &str) -> Value {
                 "detail": r.detail,
             }
         }),
-        WebhookFormat::Alertmanager => {
-            let mut labels = json!({
-                "alertname": alert_name(r.kind.as_str()),
-                "kind": r.kind.as_str(),
-                "severity": severity,
-                "instance": instance,
-            });
-            if let Some(referral) = &referral {
-                labels["referral_id"] = json!(referral);
-            }
-            let mut annotations = json!({
-                "summary": format!("{} (alert #{})", r.kind.as_str().replace('_', " "), alert.seq),
-                "description": r.detail,
-            });
-            if let Some(due) = &due_at {
-                annotations["due_at"] = json!(due);
-            }
-            json!([{
-                "labels": labels,
-                "annotations": annotations,
-                "startsAt": r.raised_at.to_string(),
-            }])
-        }
+        WebhookFormat::Alertmanager => json!([alertmanager_entry(alert, instance, None)]),
         WebhookFormat::Chat => {
             let mut content = format!(
                 "[{}] {} #{}\n{}",
@@ -93,6 +71,38 @@ pub fn body(format: WebhookFormat, alert: &Alert, instance: &str) -> Value {
     }
 }
 
+/// One alert as Alertmanager's v2 API takes it, with `endsAt` when given:
+/// in the future while the alert is open, in the past once it is resolved.
+pub fn alertmanager_entry(alert: &Alert, instance: &str, ends_at: Option<Timestamp>) -> Value {
+    let r = &alert.record;
+    let severity = r.kind.severity().as_str();
+    let mut labels = json!({
+        "alertname": alert_name(r.kind.as_str()),
+        "kind": r.kind.as_str(),
+        "severity": severity,
+        "instance": instance,
+    });
+    if let Some(referral) = &r.referral {
+        labels["referral_id"] = json!(referral.to_string());
+    }
+    let mut annotations = json!({
+        "summary": format!("{} (alert #{})", r.kind.as_str().replace('_', " "), alert.seq),
+        "description": r.detail,
+    });
+    if let Some(due) = r.due_at {
+        annotations["due_at"] = json!(mediation_calendar::cst::format(due));
+    }
+    let mut entry = json!({
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": r.raised_at.to_string(),
+    });
+    if let Some(ends_at) = ends_at {
+        entry["endsAt"] = json!(ends_at.to_string());
+    }
+    entry
+}
+
 /// `mediation_breach` → `MediationBreach`.
 fn alert_name(kind: &str) -> String {
     kind.split('_')
@@ -110,6 +120,9 @@ struct Hook {
     client: reqwest::Client,
     cursor_file: PathBuf,
     state: Mutex<HookState>,
+    /// For an Alertmanager hook: the alerts posted and not yet resolved,
+    /// with when each was last sent.
+    open: Mutex<std::collections::BTreeMap<u64, (Alert, Timestamp)>>,
 }
 
 #[derive(Debug, Default)]
@@ -184,11 +197,33 @@ impl Notifier {
             if !cursor_file.exists() {
                 write_cursor(&cursor_file, end).map_err(|e| setup(&s.name, e.to_string()))?;
             }
+            // An Alertmanager hook's open alerts: those it was sent and that
+            // nobody has acknowledged yet.
+            let mut open = std::collections::BTreeMap::new();
+            if s.format == WebhookFormat::Alertmanager {
+                let sent = read_cursor(&cursor_file).map_err(|e| setup(&s.name, e.to_string()))?;
+                let mut at = 0;
+                loop {
+                    let page = store.alerts_after(at, 1_000)?;
+                    let Some(last) = page.last() else { break };
+                    at = last.seq;
+                    for alert in page {
+                        if alert.seq <= sent
+                            && wanted(s, &alert)
+                            && store.acknowledgement(alert.seq)?.is_none()
+                        {
+                            // Found again at start: re-sent one interval on.
+                            open.insert(alert.seq, (alert, clock.now()));
+                        }
+                    }
+                }
+            }
             hooks.push(Hook {
                 settings: s.clone(),
                 client,
                 cursor_file,
                 state: Mutex::default(),
+                open: Mutex::new(open),
             });
         }
         Ok(Self {
@@ -240,6 +275,7 @@ impl Notifier {
 
     async fn deliver_to(&self, hook: &Hook) -> Result<usize, (usize, String)> {
         let mut cursor = read_cursor(&hook.cursor_file).map_err(|e| (0, e.to_string()))?;
+        let alertmanager = hook.settings.format == WebhookFormat::Alertmanager;
         let mut posted = 0;
         loop {
             let page = self
@@ -247,30 +283,114 @@ impl Notifier {
                 .alerts_after(cursor, 100)
                 .map_err(|e| (posted, e.to_string()))?;
             if page.is_empty() {
-                return Ok(posted);
+                break;
             }
             for alert in &page {
                 if wanted(&hook.settings, alert) {
-                    let body = body(hook.settings.format, alert, &self.instance);
-                    let result = hook
-                        .client
-                        .post(&hook.settings.url)
-                        .json(&body)
-                        .send()
+                    let body = if alertmanager {
+                        json!([alertmanager_entry(
+                            alert,
+                            &self.instance,
+                            Some(self.open_until(hook))
+                        )])
+                    } else {
+                        body(hook.settings.format, alert, &self.instance)
+                    };
+                    self.post(hook, &body)
                         .await
-                        .and_then(reqwest::Response::error_for_status);
-                    let outcome = if result.is_ok() { "ok" } else { "failed" };
-                    metrics::counter!("gateway_alert_webhook_posts_total", "hook" => hook.settings.name.clone(), "result" => outcome)
-                        .increment(1);
-                    if let Err(e) = result {
-                        return Err((posted, format!("alert #{}: {e}", alert.seq)));
-                    }
+                        .map_err(|e| (posted, format!("alert #{}: {e}", alert.seq)))?;
                     posted += 1;
+                    if alertmanager {
+                        lock(&hook.open).insert(alert.seq, (alert.clone(), self.clock.now()));
+                    }
                 }
                 cursor = alert.seq;
                 write_cursor(&hook.cursor_file, cursor).map_err(|e| (posted, e.to_string()))?;
             }
         }
+        if alertmanager {
+            self.resolve_and_resend(hook)
+                .await
+                .map_err(|e| (posted, e))?;
+        }
+        Ok(posted)
+    }
+
+    /// How far ahead an open alert's `endsAt` is set: three re-send
+    /// intervals, so that one lost re-send does not resolve it.
+    fn open_until(&self, hook: &Hook) -> Timestamp {
+        let ahead = SignedDuration::from_secs(
+            i64::try_from(hook.settings.resend_seconds.saturating_mul(3)).unwrap_or(i64::MAX),
+        );
+        self.clock
+            .now()
+            .checked_add(ahead)
+            .unwrap_or(Timestamp::MAX)
+    }
+
+    /// Resolves the acknowledged open alerts (`endsAt` at the
+    /// acknowledgement), and re-sends each of the others whose interval is up.
+    async fn resolve_and_resend(&self, hook: &Hook) -> Result<(), String> {
+        let open: Vec<Alert> = lock(&hook.open).values().map(|(a, _)| a.clone()).collect();
+        let mut resolved = Vec::new();
+        for alert in &open {
+            if let Some(ack) = self
+                .store
+                .acknowledgement(alert.seq)
+                .map_err(|e| e.to_string())?
+            {
+                resolved.push((alert, ack.at));
+            }
+        }
+        if !resolved.is_empty() {
+            let entries: Vec<Value> = resolved
+                .iter()
+                .map(|(alert, at)| alertmanager_entry(alert, &self.instance, Some(*at)))
+                .collect();
+            self.post(hook, &Value::Array(entries)).await?;
+            let mut still = lock(&hook.open);
+            for (alert, _) in &resolved {
+                still.remove(&alert.seq);
+            }
+        }
+        let now = self.clock.now();
+        let interval = SignedDuration::from_secs(
+            i64::try_from(hook.settings.resend_seconds).unwrap_or(i64::MAX),
+        );
+        let due: Vec<Alert> = lock(&hook.open)
+            .values()
+            .filter(|(_, sent)| now >= sent.checked_add(interval).unwrap_or(Timestamp::MAX))
+            .map(|(alert, _)| alert.clone())
+            .collect();
+        if !due.is_empty() {
+            let until = self.open_until(hook);
+            let entries: Vec<Value> = due
+                .iter()
+                .map(|alert| alertmanager_entry(alert, &self.instance, Some(until)))
+                .collect();
+            self.post(hook, &Value::Array(entries)).await?;
+            let mut open = lock(&hook.open);
+            for alert in &due {
+                if let Some((_, sent)) = open.get_mut(&alert.seq) {
+                    *sent = now;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn post(&self, hook: &Hook, body: &Value) -> Result<(), String> {
+        let result = hook
+            .client
+            .post(&hook.settings.url)
+            .json(body)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status);
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("gateway_alert_webhook_posts_total", "hook" => hook.settings.name.clone(), "result" => outcome)
+            .increment(1);
+        result.map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// Delivers every `every` until `shutdown`.
@@ -287,6 +407,10 @@ impl Notifier {
             }
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn wanted(hook: &WebhookSettings, alert: &Alert) -> bool {
@@ -401,6 +525,7 @@ mod tests {
             kinds: vec![],
             min_severity: Severity::Critical,
             timeout_seconds: 1,
+            resend_seconds: 60,
         };
         let mut warning = breach();
         warning.record.kind = AlertKind::MediationWarning;
