@@ -591,3 +591,50 @@ fn calendar_load_installs_a_checked_notice_once() {
     stderr_of_failure(&load(bad, &[]));
     assert!(!calendar.join("2027.toml").exists());
 }
+
+#[test]
+fn errors_say_each_cause_once_and_name_what_the_operator_typed() {
+    // A missing file: its cause once, not twice.
+    let message = stderr_of_failure(&gateway(&["check-config", "--config", "/nonexistent.toml"]));
+    assert_eq!(
+        message.matches("No such file or directory").count(),
+        1,
+        "{message}"
+    );
+    // A typo in --set is located at the flag, not at a source line.
+    let message = stderr_of_failure(&gateway(&["check-config", "--set", "limits.max_bach=3"]));
+    assert!(
+        message.contains("(from --set limits.max_bach=…)"),
+        "{message}"
+    );
+    assert!(!message.contains(".rs:"), "{message}");
+    // A data directory the gateway cannot write is named as such.
+    let message = stderr_of_failure(&gateway(&[
+        "check-config",
+        "--set",
+        "data_dir=/proc/no-such-dir",
+    ]));
+    assert!(
+        message.contains("data_dir /proc/no-such-dir: the gateway cannot write there"),
+        "{message}"
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_relay_limits_and_shutdown() {
+    let said = stdout(&gateway(&[
+        "check-config",
+        "--set",
+        "limits.calls_in_flight_per_tenant=7",
+    ]));
+    for line in [
+        "relay: retry after",
+        "limits: messages up to",
+        "admission: 7 calls in flight per tenant",
+        "shutdown: calls and deliveries",
+        "partner ccpit must present: ccpit",
+        "(writable)",
+    ] {
+        assert!(said.contains(line), "{line} missing from:\n{said}");
+    }
+}

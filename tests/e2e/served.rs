@@ -351,3 +351,23 @@ async fn metrics_are_there_from_the_start_at_zero_with_build_and_process_metrics
     }
     served.stop();
 }
+
+#[test]
+fn dev_token_for_an_unknown_tenant_lists_the_known_ones() {
+    let served = Served::start("");
+    let output = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+        .current_dir(served.path())
+        .args(["dev", "token", "--config"])
+        .arg(&served.config)
+        .args(["--tenant", "court-gz"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("no tenant \"court-gz\""), "{said}");
+    assert!(
+        said.contains("the tenants are: ccpit, court-bj, court-sh"),
+        "{said}"
+    );
+    served.stop();
+}

@@ -83,6 +83,24 @@ fn verify_on_a_store_in_use_says_so_after_a_short_wait() {
     let output = verify(&dir, false);
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
-    assert!(said.contains("is in use"), "{said}");
-    assert!(said.contains("is a gateway running on it?"), "{said}");
+    assert!(said.contains("is in use by a running gateway"), "{said}");
+    assert!(said.contains("stop the gateway"), "{said}");
+}
+
+#[test]
+fn verify_refuses_a_directory_that_is_not_a_store_and_creates_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    // An operator points at the data directory instead of the store in it.
+    let dir = work.path().join("data");
+    std::fs::create_dir_all(dir.join("documents")).unwrap();
+    let output = verify(&dir, false);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("is not a store"), "{said}");
+    assert!(said.contains("data/store"), "{said}");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["documents"], "verify created nothing");
 }

@@ -733,6 +733,11 @@ fn describe(error: figment::Error) -> String {
                 e.metadata
                     .as_ref()
                     .map(|m| match &m.source {
+                        // A `--set` value: its source is where figment was
+                        // called, which is no use to the operator.
+                        Some(figment::Source::Code(_)) => {
+                            format!(" (from --set {key}=…)")
+                        }
                         Some(s) => format!(" (from {s})"),
                         None => format!(" (from {})", m.name),
                     })

@@ -94,6 +94,11 @@ pub enum OpenError {
     },
     #[error("{path} holds a sled database that is not a mediation-gateway store")]
     NotAGatewayStore { path: PathBuf },
+    #[error(
+        "{path} is not a store: it holds no sled database (no `db` and `conf` files); \
+         give the store directory itself, e.g. data/store"
+    )]
+    NotAStore { path: PathBuf },
     #[error("the store at {path} is corrupt: {message}")]
     Corrupt { path: PathBuf, message: String },
 }
@@ -305,6 +310,17 @@ pub(crate) fn open_db(options: &Options) -> Result<(sled::Db, Counters, Syncer),
 }
 
 impl SledStore {
+    /// Opens the store at `options.path`, which must already be one: for
+    /// tools that read a store (verify, export) and must never create an
+    /// empty one where the operator pointed by mistake.
+    pub fn open_existing(options: Options) -> Result<Self, OpenError> {
+        let path = &options.path;
+        if !(path.join("db").is_file() && path.join("conf").is_file()) {
+            return Err(OpenError::NotAStore { path: path.clone() });
+        }
+        Self::open(options)
+    }
+
     /// Opens or creates the store at `options.path`.
     pub fn open(options: Options) -> Result<Self, OpenError> {
         let path = options.path.clone();

@@ -18,7 +18,6 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    writeln!(out, "configuration: {}", files.join(" + "))?;
     let courts = config.court_addresses(&sources.file)?;
     let roster = load_roster(&config.roster)?;
     let calendar = Calendar::load_dir(&config.calendar_dir).with_context(|| {
@@ -28,9 +27,13 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         )
     })?;
     let notes = crate::security::check(&config)?;
+    writable(&config.data_dir)?;
+    // Everything is checked before anything is printed: a refusal prints
+    // nothing on stdout.
+    writeln!(out, "configuration: {}", files.join(" + "))?;
     writeln!(out, "profile: {:?}", config.profile)?;
     writeln!(out, "listen: {}", config.listen)?;
-    writeln!(out, "data: {}", config.data_dir.display())?;
+    writeln!(out, "data: {} (writable)", config.data_dir.display())?;
     writeln!(
         out,
         "roster: {} organisations in {}",
@@ -57,6 +60,56 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             url.as_deref().unwrap_or("(not configured: messages wait)")
         )?;
     }
+    let names = &p.server_names;
+    for (name, server) in [
+        ("ccpit", &names.ccpit),
+        ("labour", &names.labour),
+        ("road_traffic", &names.road_traffic),
+    ] {
+        if let Some(server) = server {
+            writeln!(out, "partner {name} must present: {server}")?;
+        }
+    }
+    let r = &config.relay;
+    writeln!(
+        out,
+        "relay: retry after {} s doubling to {} s; dead after {} attempts or {} h; unreachable after {} failures in a row; {} in flight per destination; {} s per attempt",
+        r.first_delay_seconds,
+        r.max_delay_seconds,
+        r.max_attempts,
+        r.max_age_hours,
+        r.unreachable_after,
+        r.per_destination_in_flight,
+        r.attempt_timeout_seconds
+    )?;
+    let l = &config.limits;
+    writeln!(
+        out,
+        "limits: messages up to {} bytes; {} bundles a batch; {} parties, {} claims, {} documents a bundle; {}/s per tenant (burst {})",
+        l.max_message_bytes,
+        l.max_batch,
+        l.max_parties,
+        l.max_claims,
+        l.max_documents,
+        l.rate_per_second,
+        l.rate_burst
+    )?;
+    writeln!(
+        out,
+        "admission: {} calls in flight per tenant; {} streams per connection; {} connections (at most {} here, after the open-file limit); calls answered within {} s (uploads {} s); TLS handshakes within {} s",
+        l.calls_in_flight_per_tenant,
+        l.streams_per_connection,
+        l.max_connections,
+        crate::connections::effective_cap(l.max_connections),
+        l.request_timeout_seconds,
+        l.upload_timeout_seconds,
+        l.tls_handshake_timeout_seconds
+    )?;
+    writeln!(
+        out,
+        "shutdown: calls and deliveries in flight get {} s after SIGTERM",
+        config.shutdown.grace_seconds
+    )?;
     for note in notes {
         writeln!(out, "{note}")?;
     }
@@ -71,4 +124,41 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(out, "log: {:?} at {}", config.log.format, config.log.level)?;
     writeln!(out, "configuration is valid")?;
     Ok(())
+}
+
+/// Whether the gateway can write its data directory: a scratch file written,
+/// synced and removed there, or, if it does not exist yet, in the nearest
+/// directory above it, where `serve` would create it. Nothing is left
+/// behind, and the message names the directory, not the configuration file.
+fn writable(dir: &std::path::Path) -> anyhow::Result<()> {
+    let fail = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "data_dir {}: the gateway cannot write there: {e}",
+            dir.display()
+        )
+    };
+    // The directory itself, or the nearest one above it that exists.
+    let existing = dir
+        .ancestors()
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                d
+            }
+        })
+        .find(|d| d.exists())
+        .unwrap_or(std::path::Path::new("."));
+    if !existing.is_dir() {
+        return Err(fail(std::io::Error::other(format!(
+            "{} is not a directory",
+            existing.display()
+        ))));
+    }
+    let probe = existing.join(".mediation-gateway-check-config");
+    let written = std::fs::File::create(&probe)
+        .and_then(|f| f.sync_all())
+        .map_err(fail);
+    let _ = std::fs::remove_file(&probe);
+    written
 }

@@ -71,9 +71,14 @@ pub fn development_token(
     now: Timestamp,
 ) -> anyhow::Result<String> {
     let tenants = mediation_security::Tenants::load(&config.auth.tenants)?;
-    let tenant = tenants
-        .get(tenant)
-        .with_context(|| format!("{}: no tenant {tenant:?}", config.auth.tenants.display()))?;
+    let tenant = tenants.get(tenant).with_context(|| {
+        let known: Vec<&str> = tenants.iter().map(|t| t.id.as_str()).collect();
+        format!(
+            "{}: no tenant {tenant:?}; the tenants are: {}",
+            config.auth.tenants.display(),
+            known.join(", ")
+        )
+    })?;
     let pki = DevelopmentPki::new(config.dev_pki_dir());
     let key_file = pki.token_key(&tenant.id);
     let key = std::fs::read(&key_file).with_context(|| {

@@ -31,7 +31,15 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             args.data_dir.display()
         );
     }
-    let store = SledStore::open(Options::new(&args.data_dir))?;
+    let store = SledStore::open_existing(Options::new(&args.data_dir)).map_err(|e| match e {
+        mediation_store::OpenError::Locked { path, .. } => anyhow::anyhow!(
+            "the store at {} is in use by a running gateway, and verify reads it directly: \
+             stop the gateway (e.g. systemctl stop mediation-gateway) and run store verify again; \
+             meanwhile /readyz, `ops backlog` and `ops dead-letters` show the running gateway's state",
+            path.display()
+        ),
+        other => other.into(),
+    })?;
     let verification = store.verify_audit().context("cannot read the audit log")?;
     let (entries, broken_at, problem) = match verification {
         AuditVerification::Intact { entries } => (entries, None, None),
@@ -178,6 +186,5 @@ fn open_existing(dir: &std::path::Path) -> anyhow::Result<SledStore> {
     if !dir.is_dir() {
         anyhow::bail!("no store at {}", dir.display());
     }
-    SledStore::open(Options::new(dir))
-        .with_context(|| format!("cannot open the store at {}", dir.display()))
+    Ok(SledStore::open_existing(Options::new(dir))?)
 }
