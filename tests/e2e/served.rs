@@ -371,3 +371,62 @@ fn dev_token_for_an_unknown_tenant_lists_the_known_ones() {
     );
     served.stop();
 }
+
+impl Served {
+    /// `ops …` against this gateway, with the development defaults.
+    fn ops(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"));
+        command
+            .current_dir(self.path())
+            .arg("ops")
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--gateway", &format!("https://{}", self.addr)]);
+        command
+    }
+}
+
+#[test]
+fn ops_speaks_in_sentences_and_a_follower_says_it_waits_and_reconnects() {
+    use std::io::Read as _;
+    let served = Served::start("");
+    // A refusal is a sentence with the code's name, not tonic's debug text.
+    let output = served
+        .ops(&["referral", "01JB0000000000000000000000"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("the gateway answered NOT_FOUND: referral not found"),
+        "{said}"
+    );
+    assert!(!said.contains("Status {"), "{said}");
+
+    // A follower says it is waiting, on stderr; when the gateway goes away
+    // it says it will reconnect, and from where.
+    let mut follower = served
+        .ops(&["alerts", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(follower.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(
+        first.contains("following alerts after #0; waiting for new ones"),
+        "{first}"
+    );
+    served.stop();
+    let mut next = String::new();
+    stderr.read_line(&mut next).unwrap();
+    assert!(next.contains("reconnecting in"), "{next}");
+    assert!(next.contains("resuming after #0"), "{next}");
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let mut out = String::new();
+    let _ = follower.stdout.take().unwrap().read_to_string(&mut out);
+    assert!(out.is_empty(), "no alert was printed: {out}");
+}

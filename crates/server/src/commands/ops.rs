@@ -101,13 +101,11 @@ async fn connect(args: &ConnectArgs) -> anyhow::Result<Client> {
     ))
 }
 
+/// An instant for people and for `--json` alike: RFC 3339 in China Standard
+/// Time with its offset (`2025-03-07T00:00:01+08:00`), as webhooks write it.
 fn when(t: Option<&prost_types::Timestamp>) -> String {
     t.and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok())
-        .map(|t| {
-            t.to_zoned(jiff::tz::TimeZone::fixed(cst::OFFSET))
-                .strftime("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
+        .map(cst::format)
         .unwrap_or_else(|| "-".into())
 }
 
