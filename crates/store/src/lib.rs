@@ -57,6 +57,11 @@ pub struct Options {
     /// this process is dropped (sled #1234); a gateway still running on the
     /// directory keeps it for good, and is reported as [`OpenError::Locked`].
     pub lock_wait: std::time::Duration,
+    /// Bytes kept in a reserve file beside the database and given up when
+    /// the disk fills: sled needs room even to read (it may rewrite pages)
+    /// and to reopen, so the space freed keeps reads going while writes are
+    /// refused. Writes resume only once the reserve can be made again.
+    pub reserve_bytes: u64,
 }
 
 impl Options {
@@ -66,6 +71,7 @@ impl Options {
             max_group: 1024,
             cache_bytes: 256 * 1024 * 1024,
             lock_wait: std::time::Duration::from_secs(2),
+            reserve_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -233,6 +239,40 @@ pub fn create_durable_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The reserve file's path (see [`Options::reserve_bytes`]).
+pub(crate) fn reserve_path(options: &Options) -> PathBuf {
+    options.path.join("reserve")
+}
+
+/// Makes the reserve file whole and durable. Fails, leaving no partial file,
+/// when the disk lacks the room.
+pub(crate) fn make_reserve(options: &Options) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let path = reserve_path(options);
+    if options.reserve_bytes == 0 {
+        return Ok(());
+    }
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() >= options.reserve_bytes) {
+        return Ok(());
+    }
+    let written = (|| {
+        let mut file = std::fs::File::create(&path)?;
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = options.reserve_bytes;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            file.write_all(&chunk[..n])?;
+            left -= n as u64;
+        }
+        file.sync_all()?;
+        std::fs::File::open(&options.path)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&path);
+    }
+    written
+}
+
 /// Opens the database at `options.path`, checks it is a gateway store of this
 /// schema (creating one in an empty directory), reads the writer's counters,
 /// and syncs it once: at start, and again when the writer recovers from a
@@ -329,6 +369,9 @@ impl SledStore {
             message: e.to_string(),
         };
         create_durable_dir(&path).map_err(|e| io(&e))?;
+        if let Err(e) = make_reserve(&options) {
+            tracing::warn!(error = %e, path = %path.display(), "no room for the store's reserve file; a full disk will also stop reads");
+        }
         let (db, counters, syncer) = open_db(&options)?;
         let shared = Arc::new(Shared {
             db: std::sync::RwLock::new(Some(db.clone())),

@@ -282,7 +282,15 @@ impl Drop for SmallDisk {
 async fn a_full_disk_refuses_writes_keeps_reads_and_recovers_once_space_returns() {
     let disk = SmallDisk::mount("24m");
     let path = disk.path().join("store");
-    let store = SledStore::open(Options::new(&path)).unwrap();
+    let options = Options {
+        reserve_bytes: 4 * 1024 * 1024,
+        ..Options::new(&path)
+    };
+    let store = SledStore::open(options.clone()).unwrap();
+    assert!(
+        path.join("reserve").is_file(),
+        "the reserve is made at open"
+    );
     // Ballast that fills most of the disk, to be removed once it is full.
     let ballast = disk.path().join("ballast");
     std::fs::write(&ballast, vec![7u8; 12 * 1024 * 1024]).unwrap();
@@ -335,9 +343,11 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_recovers_once_space_returns(
         AuditVerification::Intact { .. }
     ));
 
+    assert!(path.join("reserve").is_file(), "the reserve is back");
+
     // And everything acknowledged is there after a restart.
     drop(store);
-    let store = SledStore::open(Options::new(&path)).unwrap();
+    let store = SledStore::open(options).unwrap();
     for id in acknowledged.iter().chain([&id]) {
         assert!(store.history(id).unwrap().is_some(), "{id} after reopening");
     }

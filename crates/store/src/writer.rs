@@ -12,11 +12,14 @@
 //! write from then on. It never retries the same sync and trusts it: after a
 //! failed `fsync` the kernel may have dropped the dirty pages, so a later
 //! `fsync` that succeeds proves nothing. Instead, as robust databases do, it
-//! recovers from what is on disk: at growing intervals it checks that the
-//! directory takes a synced write again, then closes the database, reopens
-//! it from disk (which checks the schema and reads the counters afresh),
-//! syncs it, and resumes. Readers keep the old handle until that moment, so
-//! reads go on while writes are refused.
+//! recovers from what is on disk. At once, it gives up the store's reserve
+//! file and reopens the database for the readers: sled fails reads too after
+//! an I/O error of its own, and needs room to reopen, so the reserve's space
+//! is what keeps reads going while writes are refused. Then, at growing
+//! intervals, it checks that the directory takes a synced write again and has
+//! room for the reserve once more, then closes the database, reopens it from
+//! disk (which checks the schema and reads the counters afresh), syncs it,
+//! and resumes.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -237,6 +240,7 @@ impl Writer {
                         tracing::error!(error = %e, "store stopped accepting writes; it will reopen from disk once the disk takes writes again");
                         *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
                         self.recovery = Some(Recovery::start());
+                        self.reopen_for_reads();
                         for (_, result) in &mut results {
                             if result.is_ok() {
                                 *result = Err(StoreError::Unavailable(why.clone()));
@@ -281,6 +285,38 @@ impl Writer {
             .ok_or_else(|| StoreError::Unavailable("the store is being reopened".into()))
     }
 
+    /// After a failed sync: sled fails reads too once an I/O error of its own
+    /// has happened, so the readers get a handle opened afresh from what is
+    /// on disk, at once. Writes stay refused until `try_recover` has seen the
+    /// disk take a synced write again. If the reopening fails, reads fail too
+    /// until the store recovers.
+    fn reopen_for_reads(&mut self) {
+        // The reserve's room is what lets sled reopen, and read, on a full disk.
+        let _ = std::fs::remove_file(crate::reserve_path(&self.options));
+        let mut shared = self.shared.db.write().unwrap_or_else(|p| p.into_inner());
+        shared.take();
+        self.db.take();
+        let reopened = crate::open_waiting_for_lock(
+            || {
+                sled::Config::new()
+                    .path(&self.options.path)
+                    .cache_capacity(self.options.cache_bytes)
+                    .flush_every_ms(None)
+                    .open()
+            },
+            self.options.lock_wait,
+        );
+        match reopened {
+            Ok(db) => {
+                *shared = Some(db.clone());
+                self.db = Some(db);
+            }
+            Err(_) => tracing::error!(
+                "the store could not be reopened for reading after a failed sync; reads fail until it recovers"
+            ),
+        }
+    }
+
     /// One attempt to recover from a failed sync; see the module's doc.
     fn try_recover(&mut self) {
         let Some(recovery) = &mut self.recovery else {
@@ -288,6 +324,13 @@ impl Writer {
         };
         if let Err(e) = probe(&self.options.path) {
             tracing::warn!(error = %e, "the store's disk still refuses synced writes; writes stay refused");
+            recovery.postpone();
+            return;
+        }
+        // Writes resume only with the reserve back in place, so that the
+        // next full disk again leaves room to read.
+        if let Err(e) = crate::make_reserve(&self.options) {
+            tracing::warn!(error = %e, "no room yet for the store's reserve; writes stay refused");
             recovery.postpone();
             return;
         }
