@@ -339,3 +339,74 @@ async fn operators_follow_alerts_acknowledge_breaches_and_replay_dead_letters() 
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_find_referrals_by_the_courts_reference_status_and_deadline() {
+    let mut w = World::start().await;
+    let operations = OperationsClient::new(w.connect_as("operators").await);
+    let mut ids = Vec::new();
+    for reference in ["FIND-1", "FIND-2"] {
+        let mut bundle = bundle_to_wire(&sample_bundle());
+        bundle.documents.clear();
+        bundle.court_referral_id = reference.into();
+        ids.push(
+            w.court_api
+                .submit_referral(pb::SubmitReferralRequest {
+                    bundle: Some(bundle),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .referral_id,
+        );
+    }
+    let find = |r: ops::FindReferralsRequest| {
+        let mut operations = operations.clone();
+        async move { operations.find_referrals(r).await }
+    };
+    // By the court's own reference, as a court would tell it on the phone.
+    let found = find(ops::FindReferralsRequest {
+        court_referral_id: "FIND-2".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(found.referrals.len(), 1);
+    assert_eq!(found.referrals[0].referral_id, ids[1]);
+    assert_eq!(found.referrals[0].status, "awaiting_acceptance");
+    assert_eq!(found.scanned, 2);
+    // By status and a running deadline due before an instant: both are
+    // due on Thursday 6 March (3 working days from Monday).
+    let due = |before: &str| ops::FindReferralsRequest {
+        status: "awaiting_acceptance".into(),
+        due_before: ts(before),
+        ..Default::default()
+    };
+    let soon = find(due("2025-03-08T00:00:00+08:00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(soon.referrals.len(), 2);
+    let not_yet = find(due("2025-03-05T00:00:00+08:00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(not_yet.referrals.is_empty());
+    // An unknown status is named, with the ones there are.
+    let err = find(ops::FindReferralsRequest {
+        status: "pending".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("in_mediation"), "{err:?}");
+    // Courts and platforms may not search.
+    let mut court = OperationsClient::new(w.connect_as("court-bj").await);
+    let err = court
+        .find_referrals(ops::FindReferralsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}

@@ -205,6 +205,9 @@ pub enum OpsCommand {
     Breaches(ConnectOnly),
     /// A referral's status, deadlines, timeline and waiting messages.
     Referral(ReferralArgs),
+    /// Find referrals by the court's reference or case number, by status, or
+    /// by a running deadline due before an instant.
+    Referrals(ReferralsArgs),
     /// Messages waiting per destination, and how each destination answers.
     Backlog(ConnectOnly),
     /// Messages the gateway gave up delivering.
@@ -252,6 +255,28 @@ pub struct ReferralArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     pub referral_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReferralsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The court's own id for the referral.
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// The court's case number, e.g. （2025）京0105民初123号.
+    #[arg(long)]
+    pub case_number: Option<String>,
+    /// A status, e.g. awaiting_acceptance or in_mediation.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only those with a running deadline due before this instant (RFC 3339,
+    /// e.g. 2025-03-07T00:00:00+08:00).
+    #[arg(long)]
+    pub due_before: Option<jiff::Timestamp>,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
 }
 
 #[derive(Debug, Args)]

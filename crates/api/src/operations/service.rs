@@ -328,6 +328,110 @@ where
         }))
     }
 
+    async fn find_referrals(
+        &self,
+        request: Request<pb::FindReferralsRequest>,
+    ) -> Result<Response<pb::FindReferralsResponse>, Status> {
+        let (_, r) = take(request)?;
+        let mut v = mediation_core::Violations::new();
+        let status = if r.status.is_empty() {
+            None
+        } else {
+            let found = mediation_core::Status::ALL
+                .into_iter()
+                .find(|s| s.as_str() == r.status);
+            if found.is_none() {
+                let known: Vec<&str> = mediation_core::Status::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect();
+                v.push(
+                    "status",
+                    format!("unknown status {:?}; one of {}", r.status, known.join(", ")),
+                );
+            }
+            found
+        };
+        let due_before = match &r.due_before {
+            None => None,
+            Some(t) => v.check("due_before", crate::time::from_wire(t)),
+        };
+        let limit = match r.limit {
+            0 => 100,
+            n if n > 1_000 => {
+                v.push("limit", "at most 1000");
+                0
+            }
+            n => n as usize,
+        };
+        if !v.is_empty() {
+            return Err(crate::status::invalid(&v));
+        }
+        let store = self.store();
+        let mut found = Vec::new();
+        let mut scanned = 0u64;
+        let mut after: Option<mediation_core::ids::ReferralId> = None;
+        'pages: loop {
+            let ids = store
+                .referral_ids(after.as_ref(), PAGE)
+                .map_err(store_error)?;
+            let Some(last) = ids.last().cloned() else {
+                break;
+            };
+            for id in ids {
+                scanned += 1;
+                let Some((referral, _)) = self.referral(&id)? else {
+                    continue;
+                };
+                let bundle = referral.bundle();
+                let deadlines: Vec<_> = referral
+                    .acceptance_deadline()
+                    .into_iter()
+                    .chain(referral.mediation_deadline())
+                    .collect();
+                let matches = (r.court_referral_id.is_empty()
+                    || bundle.court_referral_id.as_str() == r.court_referral_id)
+                    && (r.case_number.is_empty()
+                        || bundle
+                            .case_number
+                            .as_ref()
+                            .is_some_and(|n| n.as_str() == r.case_number.trim()))
+                    && status.is_none_or(|s| referral.status() == s)
+                    && due_before.is_none_or(|before| {
+                        referral
+                            .running_deadline()
+                            .is_some_and(|d| d.due_at < before)
+                    });
+                if matches {
+                    found.push(pb::ReferralSummary {
+                        referral_id: id.to_string(),
+                        court: bundle.court.to_string(),
+                        court_referral_id: bundle.court_referral_id.to_string(),
+                        case_number: bundle
+                            .case_number
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                        status: referral.status().as_str().into(),
+                        organisation: referral
+                            .assignment()
+                            .map(|a| a.organisation.to_string())
+                            .unwrap_or_default(),
+                        deadlines: deadlines.into_iter().map(wire::deadline).collect(),
+                    });
+                    if found.len() >= limit {
+                        break 'pages;
+                    }
+                }
+            }
+            after = Some(last);
+        }
+        Ok(Response::new(pb::FindReferralsResponse {
+            referrals: found,
+            scanned,
+        }))
+    }
+
     async fn get_outbox_backlog(
         &self,
         request: Request<pb::GetOutboxBacklogRequest>,

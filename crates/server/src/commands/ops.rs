@@ -15,7 +15,8 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 use super::Bearer;
 use crate::cli::{
-    AckArgs, AlertsArgs, ConnectArgs, ConnectOnly, OpsCommand, ReferralArgs, ReplayArgs, StatsArgs,
+    AckArgs, AlertsArgs, ConnectArgs, ConnectOnly, OpsCommand, ReferralArgs, ReferralsArgs,
+    ReplayArgs, StatsArgs,
 };
 use crate::config::{Profile, TlsMode};
 
@@ -32,6 +33,7 @@ pub fn run(command: OpsCommand, out: &mut dyn Write) -> anyhow::Result<()> {
             OpsCommand::Ack(a) => ack(a, out).await,
             OpsCommand::Breaches(a) => breaches(a, out).await,
             OpsCommand::Referral(a) => referral(a, out).await,
+            OpsCommand::Referrals(a) => referrals(a, out).await,
             OpsCommand::Backlog(a) => backlog(a, out).await,
             OpsCommand::DeadLetters(a) => dead_letters(a, out).await,
             OpsCommand::Replay(a) => replay(a, out).await,
@@ -342,6 +344,74 @@ fn message_json(m: &ops::OutboxMessage) -> serde_json::Value {
         "dead_at": m.dead_at.as_ref().map(|t| when(Some(t))),
         "last_error": m.last_error,
     })
+}
+
+async fn referrals(args: ReferralsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let found = client
+        .find_referrals(ops::FindReferralsRequest {
+            court_referral_id: args.reference.unwrap_or_default(),
+            case_number: args.case_number.unwrap_or_default(),
+            status: args.status.unwrap_or_default(),
+            due_before: args.due_before.map(|t| prost_types::Timestamp {
+                seconds: t.as_second(),
+                nanos: t.subsec_nanosecond(),
+            }),
+            limit: args.limit,
+        })
+        .await
+        .map_err(sentence)?
+        .into_inner();
+    for r in &found.referrals {
+        let due = r
+            .deadlines
+            .iter()
+            .map(|d| format!("{} by {}", d.kind, d.due_date))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if args.connect.json {
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "referral_id": r.referral_id,
+                    "court": r.court,
+                    "court_referral_id": r.court_referral_id,
+                    "case_number": r.case_number,
+                    "status": r.status,
+                    "organisation": r.organisation,
+                    "deadlines": r.deadlines.iter().map(|d| json!({
+                        "kind": d.kind, "due_date": d.due_date,
+                        "due_at": when(d.due_at.as_ref()), "provisional": d.provisional,
+                    })).collect::<Vec<_>>(),
+                })
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{} {} {} {} {} {}",
+                r.referral_id,
+                r.status,
+                r.court,
+                r.court_referral_id,
+                if r.organisation.is_empty() {
+                    "-"
+                } else {
+                    &r.organisation
+                },
+                due
+            )?;
+        }
+    }
+    if !args.connect.json {
+        writeln!(
+            out,
+            "{} found among {} referrals",
+            found.referrals.len(),
+            found.scanned
+        )?;
+    }
+    Ok(())
 }
 
 async fn referral(args: ReferralArgs, out: &mut dyn Write) -> anyhow::Result<()> {
