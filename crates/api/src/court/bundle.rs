@@ -284,6 +284,22 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
     let summary = v.check(at("summary"), optional(&w.summary, Narrative::parse));
     let particulars = super::particulars::from_wire(&mut v, prefix, w.particulars.as_ref());
     if !v.is_empty() {
+        // The bundle's own rules across fields are checked too, on what could
+        // be read, so that one answer names every problem.
+        let lists = Lists {
+            parties: &parties,
+            claims: &claims,
+            documents: &documents,
+            consents: &consents,
+        };
+        let across = cross_field(
+            &lists,
+            w,
+            domain.filter(|_| particulars.is_some()),
+            particulars.clone().flatten(),
+            amount_in_dispute.clone(),
+        );
+        v.nest(prefix, across);
         return Err(v);
     }
     // With no violation recorded every field parsed, so every `?` below holds.
@@ -318,11 +334,165 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
     Ok(bundle)
 }
 
+/// The lists of a bundle being read, each item `None` where it could not be.
+struct Lists<'a> {
+    parties: &'a [Option<Party>],
+    claims: &'a [Option<Claim>],
+    documents: &'a [Option<Document>],
+    consents: &'a [Option<Consent>],
+}
+
+/// Keeps the items that were read, remembering each one's index in the request.
+fn read<T: Clone>(items: &[Option<T>]) -> (Vec<T>, Vec<usize>) {
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| item.clone().map(|item| (item, i)))
+        .unzip()
+}
+
+/// `field` (e.g. `parties[1].reference`) with the index into the list of
+/// items read turned back into the index in the request.
+fn in_request(field: &str, list: &str, indices: &[usize]) -> String {
+    let Some(rest) = field.strip_prefix(&format!("{list}[")) else {
+        return field.to_owned();
+    };
+    let Some((n, tail)) = rest.split_once(']') else {
+        return field.to_owned();
+    };
+    match n.parse::<usize>().ok().and_then(|n| indices.get(n)) {
+        Some(original) => format!("{list}[{original}]{tail}"),
+        None => field.to_owned(),
+    }
+}
+
+/// The bundle's rules across fields, run on the parts of a bundle with bad
+/// fields that could be read (`CaseBundle::validate` is the one place those
+/// rules live). A rule that could be misled by a part that could not be read
+/// is left out: a consent naming a party whose entry is invalid, a missing
+/// claimant when some party could not be read, the case number against a
+/// court or kind that could not be read, the particulars when they or the
+/// domain could not be read, currencies when the amount could not be, a
+/// party's missing consent when some consent could not be read.
+fn cross_field(
+    lists: &Lists<'_>,
+    w: &pb::CaseBundle,
+    domain: Option<mediation_core::bundle::DisputeDomain>,
+    particulars: Option<mediation_core::particulars::Particulars>,
+    amount: Option<Option<mediation_core::money::Amount>>,
+) -> Violations {
+    let (parties, party_at) = read(lists.parties);
+    let (claims, claim_at) = read(lists.claims);
+    let (documents, document_at) = read(lists.documents);
+    let (consents, consent_at) = read(lists.consents);
+    let some_party_unread = parties.len() < lists.parties.len();
+    let some_consent_unread = consents.len() < lists.consents.len();
+    let unread_references: Vec<&str> = w
+        .parties
+        .iter()
+        .zip(lists.parties)
+        .filter(|(_, p)| p.is_none())
+        .map(|(raw, _)| raw.reference.trim())
+        .collect();
+    // Stand-ins for the scalars, which no rule below is allowed to judge.
+    let partial = (|| {
+        Some(CaseBundle {
+            court_referral_id: CourtReferralId::parse("partial").ok()?,
+            court: CourtCode::parse(if w.court.is_empty() { "京" } else { &w.court })
+                .or_else(|_| CourtCode::parse("京"))
+                .ok()?,
+            case_number: None,
+            kind: mediation_core::bundle::ReferralKind::Delegated,
+            cause_of_action: Line::parse("partial").ok()?,
+            domain: domain.unwrap_or(mediation_core::bundle::DisputeDomain::Commercial),
+            parties: parties.clone(),
+            claims: claims.clone(),
+            amount_in_dispute: amount.clone().flatten(),
+            documents: documents.clone(),
+            consents: consents.clone(),
+            preferred_organisation: None,
+            summary: None,
+            particulars: particulars.clone(),
+        })
+    })();
+    let Some(partial) = partial else {
+        return Violations::new();
+    };
+    let Err(found) = partial.validate() else {
+        return Violations::new();
+    };
+    let mut v = Violations::new();
+    for e in found.0 {
+        let f = e.field.as_str();
+        let misled = f.starts_with("case_number")
+            || f.starts_with("kind")
+            || (f.starts_with("particulars") && (domain.is_none() || particulars.is_none()))
+            || (f.contains(".amount.currency") && amount.is_none())
+            || (f == "parties" && some_party_unread)
+            || (f.starts_with("consents[")
+                && f.ends_with(".party")
+                && unread_references
+                    .iter()
+                    .any(|r| e.rule.starts_with(&format!("{r} "))))
+            || (f == "consents" && some_consent_unread && e.rule.contains("has not consented"));
+        if misled {
+            continue;
+        }
+        let field = in_request(f, "parties", &party_at);
+        let field = in_request(&field, "claims", &claim_at);
+        let field = in_request(&field, "documents", &document_at);
+        let field = in_request(&field, "consents", &consent_at);
+        v.push(field, e.rule);
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::court::view::bundle_to_wire;
     use mediation_core::fixtures::sample_bundle;
+
+    #[test]
+    fn a_bad_field_and_a_missing_consent_are_named_in_one_answer() {
+        let mut wire = bundle_to_wire(&sample_bundle());
+        // A bad field...
+        wire.cause_of_action = "a\nb".into();
+        // ...and a rule across fields: the second party's consent is gone.
+        wire.consents.truncate(1);
+        let fields: Vec<String> = bundle_from_wire("bundle", &wire)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert!(
+            fields.contains(&"bundle.cause_of_action".to_owned()),
+            "{fields:?}"
+        );
+        assert!(fields.contains(&"bundle.consents".to_owned()), "{fields:?}");
+    }
+
+    #[test]
+    fn rules_across_fields_keep_the_request_index_and_spare_what_could_not_be_read() {
+        let mut wire = bundle_to_wire(&sample_bundle());
+        // The first party cannot be read; the second is named twice, so the
+        // duplicate is reported at its own index in the request.
+        wire.parties[0].name = String::new();
+        let second = wire.parties[1].clone();
+        wire.parties.push(second);
+        let found = bundle_from_wire("bundle", &wire).unwrap_err();
+        let fields: Vec<&str> = found.0.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"bundle.parties[0].name"), "{fields:?}");
+        assert!(
+            fields.contains(&"bundle.parties[2].reference"),
+            "{fields:?}"
+        );
+        // The first party's consent names a party that could not be read:
+        // not reported as a stranger, nor is a missing claimant guessed at.
+        assert!(!fields.contains(&"bundle.consents[0].party"), "{fields:?}");
+        assert!(!fields.contains(&"bundle.parties"), "{fields:?}");
+    }
 
     #[test]
     fn a_bundle_survives_the_round_trip_through_the_wire() {
