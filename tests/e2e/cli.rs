@@ -638,3 +638,16 @@ fn check_config_prints_the_effective_relay_limits_and_shutdown() {
         assert!(said.contains(line), "{line} missing from:\n{said}");
     }
 }
+
+#[test]
+fn a_port_in_use_is_found_before_the_data_directory_is_written() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let message = serve_refusal(&format!(
+        "listen = \"127.0.0.1:{port}\"\n[tls]\nmode = \"plaintext\"\n"
+    ));
+    assert!(
+        message.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{message}"
+    );
+}

@@ -229,7 +229,12 @@ async fn an_invalid_bundle_is_refused_field_by_field_and_nothing_is_kept() {
         .into_iter()
         .map(|f| f.field)
         .collect();
-    assert_eq!(fields, ["bundle.parties[0].identity.number"]);
+    // The bad field and the rule across fields (no consent at all), in one
+    // answer.
+    assert_eq!(
+        fields,
+        ["bundle.parties[0].identity.number", "bundle.consents"]
+    );
 
     let mut bundle = bundle_to_wire(&sample_bundle());
     bundle.consents.clear();
