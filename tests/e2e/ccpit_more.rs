@@ -371,3 +371,33 @@ async fn a_notice_loaded_on_reload_makes_a_provisional_deadline_certain() {
             .contains(&"acceptance_overdue".to_owned())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intake_names_its_bad_fields_and_its_bundle_rules_in_one_answer() {
+    let w = World::start().await;
+    let mut bad = intake();
+    // A bad field...
+    bad.mediator = String::new();
+    // ...and a rule across fields: the respondent reuses the applicant's
+    // reference.
+    bad.respondents[0].reference = "P1".into();
+    let err = w
+        .ccpit_api
+        .clone()
+        .file_direct_intake(bad)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let fields: Vec<String> = err
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|f| f.field)
+        .collect();
+    assert!(fields.contains(&"mediator".to_owned()), "{fields:?}");
+    assert!(
+        fields.contains(&"respondents[0].reference".to_owned()),
+        "{fields:?}"
+    );
+}

@@ -74,6 +74,38 @@ fn participant(
     ))
 }
 
+/// The bundle's own rules, with its party paths (`parties[i]`, counting only
+/// the participants that could be read) turned into the request's
+/// (`applicants[…]`, `respondents[…]`), and a missing role named by the list
+/// it is missing from.
+fn bundle_rules(bundle: &CaseBundle, paths: &[String]) -> Violations {
+    let mut v = Violations::new();
+    let Err(found) = bundle.validate() else {
+        return v;
+    };
+    for e in found.0 {
+        let field = if e.field == "parties" {
+            if e.rule.contains("respondent") {
+                "respondents".to_owned()
+            } else {
+                "applicants".to_owned()
+            }
+        } else {
+            paths
+                .iter()
+                .enumerate()
+                .find_map(|(i, path)| {
+                    e.field
+                        .strip_prefix(&format!("parties[{i}]"))
+                        .map(|rest| format!("{path}{rest}"))
+                })
+                .unwrap_or(e.field)
+        };
+        v.push(field, e.rule);
+    }
+    v
+}
+
 /// Reads the request; every bad field is named by its path in the request.
 pub(crate) fn read(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violations> {
     let mut v = Violations::new();
@@ -144,6 +176,38 @@ pub(crate) fn read(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violations
     };
     v.nest("settlement", inner);
     if !v.is_empty() {
+        // The bundle's rules across fields too, on the parties that could be
+        // read, so that one answer names every problem.
+        let listed = r.applicants.len() + r.respondents.len();
+        let placeholder = || -> Option<CaseBundle> {
+            Some(CaseBundle {
+                court_referral_id: CourtReferralId::parse("partial").ok()?,
+                court: court.clone().or_else(|| CourtCode::parse("京").ok())?,
+                case_number: None,
+                kind: ReferralKind::DirectIntake,
+                cause_of_action: Line::parse("partial").ok()?,
+                domain: DisputeDomain::Commercial,
+                parties: parties.clone(),
+                claims: claims.clone(),
+                amount_in_dispute: amount.clone(),
+                documents: Vec::new(),
+                consents: consents.clone(),
+                preferred_organisation: None,
+                summary: None,
+                particulars: None,
+            })
+        };
+        if let Some(partial) = placeholder() {
+            for e in bundle_rules(&partial, &paths).0 {
+                // A missing role or claim may be one that could not be read.
+                let misled = (e.field == "applicants" || e.field == "respondents")
+                    && parties.len() < listed
+                    || e.field == "claims" && claims.len() < r.claims.len();
+                if !misled {
+                    v.push(e.field, e.rule);
+                }
+            }
+        }
         return Err(v);
     }
     let (Some(centre), Some(reference), Some(court), Some(cause), Some(mediator)) =
@@ -177,22 +241,9 @@ pub(crate) fn read(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violations
         summary: None,
         particulars: None,
     };
-    // The bundle's own rules, with its party paths turned into the request's.
-    if let Err(found) = bundle.validate() {
-        let mut v = Violations::new();
-        for e in found.0 {
-            let field = paths
-                .iter()
-                .enumerate()
-                .find_map(|(i, path)| {
-                    e.field
-                        .strip_prefix(&format!("parties[{i}]"))
-                        .map(|rest| format!("{path}{rest}"))
-                })
-                .unwrap_or(e.field);
-            v.push(field, e.rule);
-        }
-        return Err(v);
+    let found = bundle_rules(&bundle, &paths);
+    if !found.is_empty() {
+        return Err(found);
     }
     Ok(Intake {
         bundle,
