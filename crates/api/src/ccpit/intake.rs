@@ -76,20 +76,28 @@ fn participant(
 
 /// The bundle's own rules, with its party paths (`parties[i]`, counting only
 /// the participants that could be read) turned into the request's
-/// (`applicants[…]`, `respondents[…]`), and a missing role named by the list
-/// it is missing from.
+/// (`applicants[…]`, `respondents[…]`), a missing role named by the list it
+/// is missing from, and the consents by the instant they come from.
 fn bundle_rules(bundle: &CaseBundle, paths: &[String]) -> Violations {
     let mut v = Violations::new();
     let Err(found) = bundle.validate() else {
         return v;
     };
     for e in found.0 {
+        // With no party there is no consent either; the missing parties are
+        // what to say.
+        if e.field.starts_with("consents") && bundle.parties.is_empty() {
+            continue;
+        }
         let field = if e.field == "parties" {
             if e.rule.contains("respondent") {
                 "respondents".to_owned()
             } else {
                 "applicants".to_owned()
             }
+        } else if e.field.starts_with("consents") {
+            // The parties' consent is the day they agreed to mediate.
+            "mediation_agreed_at".to_owned()
         } else {
             paths
                 .iter()
@@ -202,7 +210,8 @@ pub(crate) fn read(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violations
                 // A missing role or claim may be one that could not be read.
                 let misled = (e.field == "applicants" || e.field == "respondents")
                     && parties.len() < listed
-                    || e.field == "claims" && claims.len() < r.claims.len();
+                    || e.field == "claims" && claims.len() < r.claims.len()
+                    || e.field == "mediation_agreed_at" && agreed_at.is_none();
                 if !misled {
                     v.push(e.field, e.rule);
                 }
