@@ -440,6 +440,17 @@ async fn oversized_messages_batches_and_bursts_are_refused() {
         "{codes:?}"
     );
     assert_eq!(written(&w).len(), before.len() + 3);
+    // Over its rate, it is refused by its certificate before its token is
+    // even checked: a bad token gets the same answer, at no signature's cost.
+    let ch = channel(w.gateway_addr, &w.pki, Some("court-bj-slow"))
+        .await
+        .unwrap();
+    let mut unchecked = CourtGatewayClient::new(Authed::new(ch, Bearer::new("not.a.token")));
+    let err = unchecked
+        .submit_referral(bundle("SEC-RATE-BADTOKEN"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
     // Other tenants are not slowed by it.
     w.court_api
         .submit_referral(bundle("SEC-RATE-OTHER"))

@@ -79,6 +79,19 @@ impl Authenticator {
         Arc::clone(&self.tenants.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// The tenant a client certificate names, with its own rate if it sets
+    /// one, before any token is checked: the TLS layer has already verified
+    /// the certificate against the client CA, so the name can be trusted to
+    /// rate-limit by, and a tenant over its rate is refused without the cost
+    /// of checking a token's signature. `None` without a certificate, or for
+    /// a certificate of no tenant.
+    pub fn claimed(&self, certificate: Option<&[u8]>) -> Option<(String, Option<u32>)> {
+        let cert = certificate::read(certificate?).ok()?;
+        let tenants = self.tenants();
+        let tenant = tenants.get(&cert.tenant)?;
+        Some((tenant.id.clone(), tenant.rate_per_second))
+    }
+
     /// The caller, and its own rate limit if the tenants file sets one.
     pub fn authenticate(
         &self,

@@ -157,6 +157,18 @@ impl std::fmt::Debug for Guard {
 /// Who a call's credentials say is calling, or why they do not.
 type Identified = Result<(Caller, Option<u32>), (String, Status)>;
 
+/// Whether the call's place in its tenant's rate was taken before its token
+/// was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rate {
+    /// Taken, by the tenant its certificate names.
+    Taken,
+    /// That tenant is over its rate.
+    Over,
+    /// Not yet: there was no certificate naming a tenant.
+    Unchecked,
+}
+
 impl Guard {
     pub fn new(
         authenticator: Arc<Authenticator>,
@@ -177,6 +189,16 @@ impl Guard {
     pub fn with_call_limits(mut self, calls: CallLimits) -> Self {
         self.calls = calls;
         self
+    }
+
+    /// The tenant the client certificate names, if any, with its own rate.
+    fn claimed<B>(&self, request: &http::Request<B>) -> Option<(String, Option<u32>)> {
+        let certs = request
+            .extensions()
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(TlsConnectInfo::peer_certs);
+        let certificate = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
+        self.authenticator.claimed(certificate)
     }
 
     /// Reads the caller from the client certificate and the bearer token.
@@ -228,6 +250,7 @@ impl Guard {
         request: &mut http::Request<B>,
         slot: AuditSlot,
         identified: Identified,
+        rate: Rate,
     ) -> Result<Pending, Box<(Pending, Status)>> {
         let method = request.uri().path().to_owned();
         let access = access_for(&method);
@@ -256,7 +279,12 @@ impl Guard {
             ));
             return Err(Box::new((pending, status)));
         }
-        if !self.limits.admit(&caller.tenant, own_rate) {
+        let within = match rate {
+            Rate::Taken => true,
+            Rate::Over => false,
+            Rate::Unchecked => self.limits.admit(&caller.tenant, own_rate),
+        };
+        if !within {
             let status = Status::resource_exhausted(format!(
                 "tenant {} is over its request rate; slow down and retry",
                 caller.tenant
@@ -399,13 +427,33 @@ where
                 )
                 .into_http());
             }
-            let identified = guard.identify(&request);
-            let pool = match &identified {
-                Ok((caller, _)) => caller.tenant.clone(),
-                Err(_) => audit::UNIDENTIFIED.to_owned(),
+            // The rate first, by the tenant the (already verified) client
+            // certificate names: a tenant over its rate is refused without
+            // the cost of checking its token's signature.
+            let claimed = guard.claimed(&request);
+            let rate = match &claimed {
+                Some((tenant, own)) if guard.limits.admit(tenant, *own) => Rate::Taken,
+                Some(_) => Rate::Over,
+                None => Rate::Unchecked,
+            };
+            let identified = if rate == Rate::Over {
+                let (tenant, _) = claimed.clone().unwrap_or_default();
+                Err((
+                    format!("tenant={tenant} (by its certificate; token not checked)"),
+                    Status::resource_exhausted(format!(
+                        "tenant {tenant} is over its request rate; slow down and retry"
+                    )),
+                ))
+            } else {
+                guard.identify(&request)
+            };
+            let pool = match (&identified, &claimed) {
+                (Ok((caller, _)), _) => caller.tenant.clone(),
+                (Err(_), Some((tenant, _))) => tenant.clone(),
+                (Err(_), None) => audit::UNIDENTIFIED.to_owned(),
             };
             let slot = guard.audit.reserve(&pool).await;
-            let pending = match guard.admit(&mut request, slot, identified) {
+            let pending = match guard.admit(&mut request, slot, identified, rate) {
                 Ok(pending) => pending,
                 Err(refused) => {
                     let (refused, status) = *refused;
