@@ -475,11 +475,11 @@ profile = "production"
 "沪" = {{ webhook = "https://{webhook_addr}/notices" }}
 [partners]
 ccpit = "https://{ccpit_addr}"
-labour = "https://{labour_addr}"
+labour_arbitration = "https://{labour_addr}"
 road_traffic = "https://{traffic_addr}"
 [partners.server_names]
 ccpit = "ccpit"
-labour = "labour"
+labour_arbitration = "labour"
 road_traffic = "traffic"
 [acceptance_breach]
 ccpit = "reroute"

@@ -43,6 +43,17 @@ impl Partner {
             })
     }
 
+    /// The platform an old spelling of its name meant (`labour`, `traffic`),
+    /// for files written before each platform had one name. Callers read it
+    /// with a warning that names the current one.
+    pub fn old_spelling(value: &str) -> Option<Self> {
+        match value {
+            "labour" => Some(Partner::LabourArbitration),
+            "traffic" => Some(Partner::RoadTraffic),
+            _ => None,
+        }
+    }
+
     /// The dispute domain the platform serves.
     pub fn domain(self) -> DisputeDomain {
         match self {

@@ -213,8 +213,18 @@ fn role_of(entry: &Entry) -> Result<Role, String> {
                 .partner
                 .as_deref()
                 .ok_or("a platform must name its partner")?;
-            let partner =
-                Partner::parse(partner).map_err(|e| format!("partner: {partner:?} {e}"))?;
+            let partner = match (Partner::parse(partner), Partner::old_spelling(partner)) {
+                (Ok(p), _) => p,
+                (Err(_), Some(p)) => {
+                    tracing::warn!(
+                        tenant = %entry.id,
+                        "partner = {partner:?} is the old name of {:?}; rename it in the tenants file",
+                        p.as_str()
+                    );
+                    p
+                }
+                (Err(e), None) => return Err(format!("partner: {partner:?} {e}")),
+            };
             let organisations = entry
                 .organisations
                 .iter()

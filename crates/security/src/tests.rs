@@ -1,6 +1,7 @@
 //! Token and tenant checks without a network: every rejection path of
 //! [`tokens::verify`] and the tenants file's validation.
 
+use mediation_core::partner::Partner;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -291,4 +292,24 @@ fn the_tenants_file_names_every_mistake() {
     );
     let e = load(&hs).unwrap_err();
     assert!(e.to_string().contains("only asymmetric keys"), "{e}");
+    // A platform named by an old spelling is read as the platform it meant;
+    // an unknown name is still refused.
+    let platform = |partner: &str| {
+        format!(
+            "[[tenant]]\nid = \"labour\"\nrole = \"platform\"\npartner = {partner:?}\nissuer = \"i2\"\njwks = {jwks:?}\n"
+        )
+    };
+    for (spelling, meant) in [
+        ("labour_arbitration", Partner::LabourArbitration),
+        ("labour", Partner::LabourArbitration),
+        ("traffic", Partner::RoadTraffic),
+    ] {
+        let tenants = load(&platform(spelling)).unwrap();
+        assert!(
+            matches!(&tenants.get("labour").unwrap().role, Role::Platform { partner, .. } if *partner == meant),
+            "{spelling}"
+        );
+    }
+    let e = load(&platform("arbitration")).unwrap_err();
+    assert!(e.to_string().contains("must be one of"), "{e}");
 }

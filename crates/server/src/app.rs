@@ -95,7 +95,7 @@ impl Assembly {
         let p = &self.config.partners;
         for (partner, url) in [
             (Partner::Ccpit, &p.ccpit),
-            (Partner::LabourArbitration, &p.labour),
+            (Partner::LabourArbitration, &p.labour_arbitration),
             (Partner::RoadTraffic, &p.road_traffic),
         ] {
             if url.is_some() {
@@ -167,11 +167,16 @@ impl Assembly {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("partners.ccpit: {e}"))?,
             labour: p
-                .labour
+                .labour_arbitration
                 .as_deref()
-                .map(|u| LabourTransport::new(u, &out.expecting(p.server_names.labour.as_deref())))
+                .map(|u| {
+                    LabourTransport::new(
+                        u,
+                        &out.expecting(p.server_names.labour_arbitration.as_deref()),
+                    )
+                })
                 .transpose()
-                .map_err(|e| anyhow::anyhow!("partners.labour: {e}"))?,
+                .map_err(|e| anyhow::anyhow!("partners.labour_arbitration: {e}"))?,
             traffic: p
                 .road_traffic
                 .as_deref()

@@ -67,6 +67,10 @@ pub struct Config {
     pub log: LogSettings,
     #[serde(default)]
     pub shutdown: ShutdownSettings,
+    /// Old spellings found while loading, each with its current name: said
+    /// by `check-config` and logged by `serve` at start.
+    #[serde(skip)]
+    pub deprecations: Vec<String>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -411,6 +415,9 @@ pub enum CourtEndpoint {
 #[serde(deny_unknown_fields)]
 pub struct PartnerAddresses {
     pub ccpit: Option<String>,
+    pub labour_arbitration: Option<String>,
+    /// The old name of `labour_arbitration`, still read with a warning.
+    #[serde(default, skip_serializing)]
     pub labour: Option<String>,
     pub road_traffic: Option<String>,
     /// The identity each platform's server must present: a name its
@@ -423,6 +430,9 @@ pub struct PartnerAddresses {
 #[serde(deny_unknown_fields)]
 pub struct PartnerServerNames {
     pub ccpit: Option<String>,
+    pub labour_arbitration: Option<String>,
+    /// The old name of `labour_arbitration`, still read with a warning.
+    #[serde(default, skip_serializing)]
     pub labour: Option<String>,
     pub road_traffic: Option<String>,
 }
@@ -552,13 +562,49 @@ impl Config {
                 override_value(value.trim()),
             ));
         }
-        let config: Config = figment.extract().map_err(|e| ConfigError::Layered {
+        let mut config: Config = figment.extract().map_err(|e| ConfigError::Layered {
             message: describe(e),
         })?;
+        config
+            .adopt_old_names()
+            .map_err(|message| ConfigError::Layered { message })?;
         config
             .check()
             .map_err(|message| ConfigError::Layered { message })?;
         Ok(config)
+    }
+
+    /// One name for each partner, everywhere: the names `Partner` gives them
+    /// (`ccpit`, `labour_arbitration`, `road_traffic`), as the tenants file,
+    /// the roster, `[acceptance_breach]`, metrics and statistics use them.
+    /// `[partners] labour` is the old spelling: it is read, with a warning,
+    /// and refused when the new one is set too.
+    fn adopt_old_names(&mut self) -> Result<(), String> {
+        for (section, old, new) in [
+            (
+                "partners",
+                self.partners.labour.take(),
+                &mut self.partners.labour_arbitration,
+            ),
+            (
+                "partners.server_names",
+                self.partners.server_names.labour.take(),
+                &mut self.partners.server_names.labour_arbitration,
+            ),
+        ] {
+            if let Some(value) = old {
+                if new.is_some() {
+                    return Err(format!(
+                        "{section}.labour and {section}.labour_arbitration name the same platform; keep {section}.labour_arbitration"
+                    ));
+                }
+                *new = Some(value);
+                self.deprecations.push(format!(
+                    "{section}.labour is the old name of {section}.labour_arbitration; rename it"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Rules a value's type cannot express.
@@ -816,6 +862,47 @@ mod tests {
     }
 
     #[test]
+    fn each_partner_has_one_name_and_the_old_one_is_read_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_from(&sources(
+            dir.path(),
+            "[partners]\nlabour = \"https://labour.example:7443\"\n[partners.server_names]\nlabour = \"labour.example\"\n",
+            &[],
+        ))
+        .unwrap();
+        assert_eq!(
+            config.partners.labour_arbitration.as_deref(),
+            Some("https://labour.example:7443")
+        );
+        assert_eq!(
+            config.partners.server_names.labour_arbitration.as_deref(),
+            Some("labour.example")
+        );
+        assert_eq!(config.deprecations.len(), 2, "{:?}", config.deprecations);
+        assert!(
+            config.deprecations[0]
+                .contains("partners.labour is the old name of partners.labour_arbitration")
+        );
+        // Both at once is refused rather than guessed at.
+        let err = Config::load_from(&sources(
+            dir.path(),
+            "[partners]\nlabour = \"https://a.example\"\nlabour_arbitration = \"https://b.example\"\n",
+            &[],
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("name the same platform"), "{err}");
+        // The new name alone: no warning.
+        let config = Config::load_from(&sources(
+            dir.path(),
+            "[partners]\nlabour_arbitration = \"https://b.example\"\n",
+            &[],
+        ))
+        .unwrap();
+        assert!(config.deprecations.is_empty());
+    }
+
+    #[test]
     fn layers_override_in_order_defaults_file_overlays_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let s = sources(
@@ -977,10 +1064,10 @@ mod tests {
             ),
             ("log", &["format", "level"]),
             ("shutdown", &["grace_seconds"]),
-            ("partners", &["ccpit", "labour", "road_traffic"]),
+            ("partners", &["ccpit", "labour_arbitration", "road_traffic"]),
             (
                 "partners.server_names",
-                &["ccpit", "labour", "road_traffic"],
+                &["ccpit", "labour_arbitration", "road_traffic"],
             ),
             (
                 "acceptance_breach",

@@ -230,7 +230,7 @@ fn check_addresses(config: &Config) -> anyhow::Result<()> {
     let mut destinations: Vec<(String, &str)> = Vec::new();
     for (key, url) in [
         ("partners.ccpit", &p.ccpit),
-        ("partners.labour", &p.labour),
+        ("partners.labour_arbitration", &p.labour_arbitration),
         ("partners.road_traffic", &p.road_traffic),
     ] {
         if let Some(url) = url {
@@ -261,7 +261,11 @@ fn check_addresses(config: &Config) -> anyhow::Result<()> {
         let names = &p.server_names;
         for (key, url, name) in [
             ("ccpit", &p.ccpit, &names.ccpit),
-            ("labour", &p.labour, &names.labour),
+            (
+                "labour_arbitration",
+                &p.labour_arbitration,
+                &names.labour_arbitration,
+            ),
             ("road_traffic", &p.road_traffic, &names.road_traffic),
         ] {
             if url.is_some() && name.as_deref().is_none_or(str::is_empty) {

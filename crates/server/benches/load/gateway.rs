@@ -125,12 +125,12 @@ roster = {roster:?}
 
 [partners]
 ccpit = "https://{ccpit}"
-labour = "https://{labour}"
+labour_arbitration = "https://{labour}"
 road_traffic = "https://{traffic}"
 
 [partners.server_names]
 ccpit = "ccpit"
-labour = "labour"
+labour_arbitration = "labour"
 road_traffic = "traffic"
 
 [acceptance_breach]

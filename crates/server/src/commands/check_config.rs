@@ -51,7 +51,7 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let p = &config.partners;
     for (name, url) in [
         ("ccpit", &p.ccpit),
-        ("labour", &p.labour),
+        ("labour_arbitration", &p.labour_arbitration),
         ("road_traffic", &p.road_traffic),
     ] {
         writeln!(
@@ -63,7 +63,7 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let names = &p.server_names;
     for (name, server) in [
         ("ccpit", &names.ccpit),
-        ("labour", &names.labour),
+        ("labour_arbitration", &names.labour_arbitration),
         ("road_traffic", &names.road_traffic),
     ] {
         if let Some(server) = server {
@@ -122,6 +122,9 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     writeln!(out, "alert webhooks: {}", config.alerts.webhook.len())?;
     writeln!(out, "log: {:?} at {}", config.log.format, config.log.level)?;
+    for old in &config.deprecations {
+        writeln!(out, "deprecated: {old}")?;
+    }
     writeln!(out, "configuration is valid")?;
     Ok(())
 }

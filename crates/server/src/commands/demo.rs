@@ -344,7 +344,7 @@ roster = {roster:?}
 "京" = {{ grpc = "http://{court_addr}" }}
 [partners]
 ccpit = "http://{ccpit_addr}"
-labour = "http://{labour_addr}"
+labour_arbitration = "http://{labour_addr}"
 road_traffic = "http://{traffic_addr}"
 [acceptance_breach]
 road_traffic = "return_to_court"

@@ -616,7 +616,23 @@ async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         .get_statistics(ops::GetStatisticsRequest {
             from: Some(wire(args.from)),
             to: Some(wire(args.to)),
-            partner: args.partner.unwrap_or_default(),
+            partner: args
+                .partner
+                .map(
+                    |name| match mediation_core::partner::Partner::old_spelling(&name) {
+                        Some(p) => {
+                            let mut err = std::io::stderr();
+                            let _ = writeln!(
+                                err,
+                                "--partner {name}: the old name of {}; use that",
+                                p.as_str()
+                            );
+                            p.as_str().to_owned()
+                        }
+                        None => name,
+                    },
+                )
+                .unwrap_or_default(),
         })
         .await
         .map_err(sentence)?

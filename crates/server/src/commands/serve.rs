@@ -59,6 +59,9 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
     let grace = Duration::from_secs(config.shutdown.grace_seconds);
     let relay_options = config.relay.options();
     crate::observe::recorder();
+    for old in &config.deprecations {
+        tracing::warn!("deprecated configuration: {old}");
+    }
     // The ports first: a port already in use is reported before the data
     // directory is created or the store opened.
     let listener = TcpListener::bind(listen)
