@@ -289,3 +289,23 @@ fn systemd_accepts_the_unit_and_scores_its_sandbox_below_three() {
     );
     assert!(!deploy("systemd/mediation-gateway.service").contains("Documentation="));
 }
+
+#[test]
+fn the_image_checks_its_own_health_and_its_build_context_leaves_out_keys_and_builds() {
+    let dockerfile = deploy("Dockerfile");
+    assert!(dockerfile.contains("HEALTHCHECK") && dockerfile.contains("/healthz"));
+    // Dependencies are cached across builds, not rebuilt with every change.
+    assert!(dockerfile.contains("--mount=type=cache,target=/usr/local/cargo/registry"));
+    // The image runs what the Kubernetes files mount and pin.
+    assert!(dockerfile.contains("/etc/mediation-gateway/config/gateway.toml"));
+    let ignore = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.dockerignore"),
+    )
+    .unwrap();
+    for left_out in ["target/", "data/", "deploy/kubernetes/secrets/", ".git/"] {
+        assert!(
+            ignore.lines().any(|l| l.trim() == left_out),
+            ".dockerignore lacks {left_out}"
+        );
+    }
+}

@@ -430,3 +430,46 @@ fn ops_speaks_in_sentences_and_a_follower_says_it_waits_and_reconnects() {
     let _ = follower.stdout.take().unwrap().read_to_string(&mut out);
     assert!(out.is_empty(), "no alert was printed: {out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_a_line_with_one_key_per_name() {
+    let served = Served::start("[log]\nformat = \"json\"\n");
+    let mut court = CourtGatewayClient::new(served.connect("court-bj", "svc").await);
+    let _ = court
+        .get_referral(pb::GetReferralRequest {
+            referral_id: "01JB0000000000000000000000".into(),
+        })
+        .await;
+    let log = served.stop();
+    let mut access = None;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object: {e}: {line}"));
+        assert!(
+            value["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
+        assert!(
+            line.matches("\"message\":").count() <= 1,
+            "a key twice: {line}"
+        );
+        if value["message"] == "call" {
+            access = Some(value);
+        }
+    }
+    let access = access.unwrap_or_else(|| panic!("no access line:\n{log}"));
+    assert_eq!(
+        access["method"],
+        "mediation.court.v1.CourtGateway/GetReferral"
+    );
+    assert_eq!(access["code"], "NotFound");
+    assert!(access["latency_ms"].as_f64().is_some());
+    assert!(
+        access["caller"]
+            .as_str()
+            .unwrap()
+            .starts_with("tenant=court-bj sub=svc")
+    );
+}

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod connections;
 pub mod health;
+pub mod json_log;
 pub mod notify;
 pub mod observe;
 pub mod security;

@@ -43,10 +43,8 @@ fn init_tracing(settings: &LogSettings) {
         // One object per line; the fields of the call's span (method,
         // caller, referral) are on every line the call writes.
         LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(crate::json_log::JsonLines)
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .try_init(),
