@@ -55,34 +55,27 @@ impl Served {
             std::fs::create_dir(dir.path().join("gateway.d")).unwrap();
             std::fs::write(dir.path().join("gateway.d/test.toml"), overlay).unwrap();
         }
-        let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
-            .current_dir(dir.path())
-            .args(["serve", "--config"])
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let addr = first
-            .strip_prefix("mediation gateway listening on ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| {
-                let log =
-                    std::fs::read_to_string(dir.path().join("gateway.log")).unwrap_or_default();
-                panic!("serve did not start: {first}\n{log}")
-            })
-            .to_owned();
+        let (child, addr) = spawn(dir.path(), &path);
         Self {
             dir,
             config: path,
             addr,
             child,
         }
+    }
+
+    /// Stops the gateway gracefully and starts it again on the same data
+    /// and configuration, as an operator's restart would.
+    pub(crate) fn restart(&mut self) {
+        let stopped = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+        assert!(self.child.wait().unwrap().success());
+        let (child, addr) = spawn(self.dir.path(), &self.config);
+        self.child = child;
+        self.addr = addr;
     }
 
     fn pki(&self, file: &str) -> Vec<u8> {
@@ -136,6 +129,37 @@ impl Served {
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// Starts `serve` in `dir` on `config`, appending to its log; the child and
+/// the address it listens on.
+fn spawn(dir: &Path, config: &Path) -> (Child, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("gateway.log"))
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+        .current_dir(dir)
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .strip_prefix("mediation gateway listening on ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| {
+            let log = std::fs::read_to_string(dir.join("gateway.log")).unwrap_or_default();
+            panic!("serve did not start: {first}\n{log}")
+        })
+        .to_owned();
+    (child, addr)
 }
 
 impl Drop for Served {
@@ -472,4 +496,88 @@ async fn json_logs_are_one_object_a_line_with_one_key_per_name() {
             .unwrap()
             .starts_with("tenant=court-bj sub=svc")
     );
+}
+
+#[test]
+fn a_follower_resumes_after_a_restart_and_misses_nothing_nor_repeats() {
+    use mediation_api::court::bundle_to_wire;
+    use mediation_core::fixtures::sample_bundle;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The same port across the restart; the CCPIT platform of the shipped
+    // configuration is not running, so deliveries to it fail, and after two
+    // failures in a row it is reported unreachable: an alert to follow.
+    let mut served = Served::start(&format!(
+        "listen = \"127.0.0.1:{port}\"\n[relay]\nfirst_delay_seconds = 1\nunreachable_after = 2\n"
+    ));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let submit = |served: &Served, reference: &str| {
+        runtime.block_on(async {
+            let mut court = CourtGatewayClient::new(served.connect("court-bj", "svc").await);
+            let mut bundle = bundle_to_wire(&sample_bundle());
+            bundle.court_referral_id = reference.into();
+            for d in &mut bundle.documents {
+                d.url = "https://court-bj.example/files/1".into();
+            }
+            court
+                .submit_referral(pb::SubmitReferralRequest {
+                    bundle: Some(bundle),
+                })
+                .await
+                .unwrap();
+        })
+    };
+    let mut follower = served
+        .ops(&["alerts", "--follow", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, read) = std::sync::mpsc::channel::<String>();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next_alert = |why: &str| -> serde_json::Value {
+        let line = read
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no alert: {why}"));
+        serde_json::from_str(&line).unwrap()
+    };
+    submit(&served, "FOLLOW-1");
+    let first = next_alert("the first unreachable alert");
+    assert_eq!(first["kind"], "destination_unreachable");
+
+    // The gateway restarts; the follower reconnects and resumes after the
+    // alert it saw. The next alert (the platform is still down, and the new
+    // process counts its failures afresh) comes once, and the first is not
+    // shown again.
+    served.restart();
+    submit(&served, "FOLLOW-2");
+    let second = next_alert("an alert after the restart");
+    assert!(
+        second["seq"].as_u64().unwrap() > first["seq"].as_u64().unwrap(),
+        "{first} then {second}"
+    );
+    assert!(
+        read.recv_timeout(std::time::Duration::from_millis(500))
+            .map_or(true, |l| !l.contains(&format!("\"seq\":{}", first["seq"]))),
+        "the first alert was shown again"
+    );
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let mut said = String::new();
+    let _ = std::io::Read::read_to_string(&mut follower.stderr.take().unwrap(), &mut said);
+    assert!(
+        said.contains(&format!("resuming after #{}", first["seq"])),
+        "{said}"
+    );
+    served.stop();
 }
