@@ -20,6 +20,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use mediation_core::audit::AuditVerification;
+use mediation_core::bundle::CaseBundle;
 use mediation_core::clock::{Clock, SystemClock};
 use mediation_core::fixtures::{FixedRoster, organisation, sample_bundle, shipped_calendar};
 use mediation_core::ids::ReferralId;
@@ -70,9 +71,31 @@ impl Transport for RecordingPartner {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the crash test's child process; run by crash::killed_at_random_moments_loses_nothing"]
 async fn child_process() {
-    let dir = PathBuf::from(std::env::var(DIR).expect("run by the crash test"));
-    let acks = Arc::new(Log::open(Path::new(&std::env::var(ACKS).unwrap())));
-    let delivered = Log::open(Path::new(&std::env::var(DELIVERED).unwrap()));
+    std::env::var(DIR).expect("run by the crash test");
+    put_load([DIR, ACKS, DELIVERED], 16, "crash", sample_with_id, || {}).await;
+}
+
+fn sample_with_id(id: &str) -> CaseBundle {
+    let mut bundle = sample_bundle();
+    bundle.court_referral_id = id.parse().unwrap();
+    bundle
+}
+
+/// The load the kill tests' child processes run until they are killed:
+/// `workers` tasks submitting bundles made by `bundle` (and accepting every
+/// other one), each acknowledged version noted in the log named by the second
+/// variable, while a relay delivers to the log named by the third. The first
+/// variable names the data directory; `opened` runs once the store is open.
+pub(crate) async fn put_load(
+    [dir, acks, delivered]: [&str; 3],
+    workers: usize,
+    prefix: &str,
+    bundle: fn(&str) -> CaseBundle,
+    opened: fn(),
+) {
+    let dir = PathBuf::from(std::env::var(dir).unwrap());
+    let acks = Arc::new(Log::open(Path::new(&std::env::var(acks).unwrap())));
+    let delivered = Log::open(Path::new(&std::env::var(delivered).unwrap()));
     let store = SledStore::open(Options::new(&dir)).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let gateway = Arc::new(Gateway::new(
@@ -89,16 +112,19 @@ async fn child_process() {
         RelayOptions::default(),
     );
     tokio::spawn(async move { relay.run(std::future::pending()).await });
+    opened();
     let run = std::process::id();
-    let mut workers = Vec::new();
-    for worker in 0..16 {
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
         let gateway = Arc::clone(&gateway);
         let acks = Arc::clone(&acks);
-        workers.push(tokio::spawn(async move {
+        let prefix = prefix.to_owned();
+        tasks.push(tokio::spawn(async move {
             for n in 0.. {
-                let mut bundle = sample_bundle();
-                bundle.court_referral_id = format!("crash-{run}-{worker}-{n}").parse().unwrap();
-                let submitted = gateway.submit(bundle, "court").await.unwrap();
+                let submitted = gateway
+                    .submit(bundle(&format!("{prefix}-{run}-{worker}-{n}")), "court")
+                    .await
+                    .unwrap();
                 let id = submitted.referral.id().clone();
                 acks.line(&format!("{id} {}", submitted.referral.version()));
                 if n % 2 == 0 {
@@ -114,8 +140,8 @@ async fn child_process() {
             }
         }));
     }
-    for worker in workers {
-        worker.await.unwrap();
+    for task in tasks {
+        task.await.unwrap();
     }
 }
 

@@ -4,8 +4,6 @@
 
 use mediation_api::court::bundle_to_wire;
 use mediation_core::fixtures::sample_bundle;
-use mediation_core::ids::ReferralId;
-use mediation_core::store::ReferralStore;
 use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
 use mediation_proto::court::v1 as pb;
@@ -14,20 +12,6 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::world::{World, digest, scanned_file, ts};
-
-/// Every referral and how many events it has.
-fn written(w: &World) -> Vec<(ReferralId, usize)> {
-    let store = w.assembly.gateway.store();
-    store
-        .referral_ids(None, 100_000)
-        .unwrap()
-        .into_iter()
-        .map(|id| {
-            let events = store.history(&id).unwrap().map_or(0, |h| h.len());
-            (id, events)
-        })
-        .collect()
-}
 
 /// A bundle of `court` whose only file is `file`, kept by the gateway (no url).
 fn bundle_listing(court: &str, court_referral_id: &str, file: &[u8]) -> pb::SubmitReferralRequest {
@@ -119,7 +103,7 @@ async fn a_digest_alone_neither_lists_nor_downloads_another_tenants_file() {
 
     // Shanghai lists Beijing's digest without having uploaded the file: it is
     // refused exactly as a digest nobody uploaded is, and nothing is written.
-    let before = written(&w);
+    let before = w.written();
     let stolen = w
         .sh_court_api
         .submit_referral(bundle_listing("沪0115", "ISO-SH-STOLEN", &beijing_file))
@@ -143,7 +127,7 @@ async fn a_digest_alone_neither_lists_nor_downloads_another_tenants_file() {
             .replace(&digest(b"never uploaded").to_string(), "<d>"),
         "a stranger cannot tell another tenant's file from no file"
     );
-    assert_eq!(written(&w), before);
+    assert_eq!(w.written(), before);
 
     // Shanghai refers its own case with its own upload; it is routed to the
     // Shanghai centre, whose tenant acts only for that centre.
@@ -171,14 +155,14 @@ async fn a_digest_alone_neither_lists_nor_downloads_another_tenants_file() {
 
     // The centre lists Beijing's digest in its settlement: refused, by its
     // path in the request, and the case is unchanged.
-    let before = written(&w);
+    let before = w.written();
     let err = centre
         .submit_settlement(settlement(&case_id, vec![case_file(&beijing_file)]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     assert_eq!(subjects(&err), ["files[0].sha256"]);
-    assert_eq!(written(&w), before);
+    assert_eq!(w.written(), before);
     // Nor can it download Beijing's file through its own case.
     let err = w
         .download(&case_id, &digest(&beijing_file), "ccpit-sh")
@@ -236,7 +220,7 @@ async fn another_tenants_referral_is_answered_as_one_that_does_not_exist() {
     let id = submitted.referral_id;
     // A well-formed id that no referral has.
     let unknown = "01JB0000000000000000000000".to_owned();
-    let before = written(&w);
+    let before = w.written();
 
     // A ruling from another court system, naming its own court: the
     // referral is awaiting acceptance, which must not show.
@@ -305,13 +289,13 @@ async fn another_tenants_referral_is_answered_as_one_that_does_not_exist() {
             .unwrap_err();
         assert_eq!(answer(&err), answer(&missing), "{tenant} as {centre}");
     }
-    assert_eq!(written(&w), before, "no refusal wrote anything");
+    assert_eq!(w.written(), before, "no refusal wrote anything");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_direct_intake_names_a_centre_of_the_callers_platform_on_the_roster() {
     let w = World::start().await;
-    let before = written(&w);
+    let before = w.written();
     let mut ccpit = w.ccpit_api.clone();
     for (centre, why) in [
         ("labour-bj-cy", "a labour committee"),
@@ -335,7 +319,7 @@ async fn a_direct_intake_names_a_centre_of_the_callers_platform_on_the_roster() 
             .collect();
         assert_eq!(fields, ["mediation_centre"], "{why}");
     }
-    assert_eq!(written(&w), before, "neither intake was written");
+    assert_eq!(w.written(), before, "neither intake was written");
 
     // A court's referral whose id looks like an intake's key does not
     // collide with the intake, nor is it named to the platform.

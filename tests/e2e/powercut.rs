@@ -23,20 +23,14 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use mediation_core::clock::{Clock, SystemClock};
-use mediation_core::fixtures::{
-    FixedRoster, narrative, organisation, sample_bundle, shipped_calendar,
-};
+use mediation_core::fixtures::{narrative, sample_bundle};
 use mediation_core::ids::ReferralId;
 use mediation_core::store::ReferralStore;
-use mediation_delivery::{Relay, RelayOptions};
-use mediation_service::{Gateway, Policies};
 use mediation_store::{Options, SledStore};
 
-use crate::crash::{Log, RecordingPartner, check};
+use crate::crash::{check, put_load};
 
 const DIR: &str = "MG_POWERCUT_DIR";
 const ACKS: &str = "MG_POWERCUT_ACKS";
@@ -66,61 +60,18 @@ fn large_bundle(id: &str) -> mediation_core::bundle::CaseBundle {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the power-cut test's child process; run by powercut::a_power_cut_loses_nothing_acknowledged"]
 async fn child_process() {
-    let dir = PathBuf::from(std::env::var(DIR).expect("run by the power-cut test"));
-    let acks = Arc::new(Log::open(Path::new(&std::env::var(ACKS).unwrap())));
-    let delivered = Log::open(Path::new(&std::env::var(DELIVERED).unwrap()));
-    let store = SledStore::open(Options::new(&dir)).unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let gateway = Arc::new(Gateway::new(
-        store.clone(),
-        Arc::new(RwLock::new(shipped_calendar())),
-        Policies::default(),
-        Arc::new(FixedRoster(vec!["org-a"])),
-        Arc::clone(&clock),
-    ));
-    let relay = Relay::new(
-        store.clone(),
-        Arc::new(RecordingPartner(delivered)),
-        clock,
-        RelayOptions::default(),
-    );
-    tokio::spawn(async move { relay.run(std::future::pending()).await });
-    // The store is open: the parent's clock for this round starts now.
-    {
-        use std::io::Write as _;
-        let mut out = std::io::stdout();
-        // On a line of its own: the test harness has already written the
-        // test's name without a newline.
-        let _ = writeln!(out, "\npowercut: store open");
-        let _ = out.flush();
-    }
-    let run = std::process::id();
-    let mut workers = Vec::new();
-    for worker in 0..8 {
-        let gateway = Arc::clone(&gateway);
-        let acks = Arc::clone(&acks);
-        workers.push(tokio::spawn(async move {
-            for n in 0.. {
-                let bundle = large_bundle(&format!("cut-{run}-{worker}-{n}"));
-                let submitted = gateway.submit(bundle, "court").await.unwrap();
-                let id = submitted.referral.id().clone();
-                acks.line(&format!("{id} {}", submitted.referral.version()));
-                if n % 2 == 0 {
-                    let org = organisation("org-a");
-                    let accepted = gateway
-                        .execute(&id, "org-a", "accept", |r, c| {
-                            r.accept(&org, None, None, c.now, c.calendar, &c.policy.deadlines)
-                        })
-                        .await
-                        .unwrap();
-                    acks.line(&format!("{id} {}", accepted.version()));
-                }
-            }
-        }));
-    }
-    for worker in workers {
-        worker.await.unwrap();
-    }
+    std::env::var(DIR).expect("run by the power-cut test");
+    put_load([DIR, ACKS, DELIVERED], 8, "cut", large_bundle, store_open).await;
+}
+
+/// Tells the parent the store is open: its clock for this round starts now.
+fn store_open() {
+    use std::io::Write as _;
+    let mut out = std::io::stdout();
+    // On a line of its own: the test harness has already written the
+    // test's name without a newline.
+    let _ = writeln!(out, "\npowercut: store open");
+    let _ = out.flush();
 }
 
 /// Builds the preloaded model from its C source, with the machine's `cc`.

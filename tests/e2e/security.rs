@@ -8,7 +8,7 @@ use mediation_api::court::bundle_to_wire;
 use mediation_core::clock::Clock;
 use mediation_core::fixtures::sample_bundle;
 use mediation_core::ids::ReferralId;
-use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::store::AuditLog;
 use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
 use mediation_proto::court::v1 as pb;
@@ -20,21 +20,6 @@ use tonic::Code;
 
 use crate::tls::{Authed, Bearer, channel, claims};
 use crate::world::{World, digest, scanned_file};
-
-/// Every referral and how many events it has: what "nothing was written"
-/// is checked against.
-fn written(w: &World) -> Vec<(ReferralId, usize)> {
-    let store = w.assembly.gateway.store();
-    store
-        .referral_ids(None, 100_000)
-        .unwrap()
-        .into_iter()
-        .map(|id| {
-            let events = store.history(&id).unwrap().map_or(0, |h| h.len());
-            (id, events)
-        })
-        .collect()
-}
 
 /// A bundle whose files the court system hosts itself (by url), so no
 /// upload is needed first.
@@ -67,7 +52,7 @@ async fn court_client(
 
 /// Submits with `cert` and `token` and returns the refusal.
 async fn refused_submit(w: &World, cert: Option<&str>, token: Option<String>) -> tonic::Status {
-    let before = written(w);
+    let before = w.written();
     let status = match court_client(w, cert, token).await {
         Ok(mut client) => client
             .submit_referral(bundle("SEC-REFUSED"))
@@ -75,7 +60,7 @@ async fn refused_submit(w: &World, cert: Option<&str>, token: Option<String>) ->
             .expect_err("the call must be refused"),
         Err(e) => tonic::Status::unavailable(format!("handshake refused: {e}")),
     };
-    assert_eq!(written(w), before, "a refused call writes nothing");
+    assert_eq!(w.written(), before, "a refused call writes nothing");
     status
 }
 
@@ -108,7 +93,7 @@ async fn a_session_without_a_trusted_client_certificate_gets_nowhere() {
         .unwrap()
         .connect()
         .await;
-    let before = written(&w);
+    let before = w.written();
     if let Ok(ch) = ch {
         let mut client = CourtGatewayClient::new(Authed::new(ch, Bearer::new(&court_token(&w))));
         let err = client
@@ -117,14 +102,14 @@ async fn a_session_without_a_trusted_client_certificate_gets_nowhere() {
             .unwrap_err();
         assert_ne!(err.code(), Code::Ok);
     }
-    assert_eq!(written(&w), before);
+    assert_eq!(w.written(), before);
 
     // The same call with the right certificate and token goes through.
     let mut client = court_client(&w, Some("court-bj"), Some(court_token(&w)))
         .await
         .unwrap();
     client.submit_referral(bundle("SEC-OK")).await.unwrap();
-    assert_eq!(written(&w).len(), before.len() + 1);
+    assert_eq!(w.written().len(), before.len() + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,7 +212,7 @@ async fn tenants_see_only_their_own_referrals() {
         .unwrap()
         .unwrap();
     let centre = referral.assignment().unwrap().organisation.to_string();
-    let before = written(&w);
+    let before = w.written();
 
     // Another court system: the referral does not exist for it.
     let mut shanghai = w.sh_court_api.clone();
@@ -294,7 +279,7 @@ async fn tenants_see_only_their_own_referrals() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-    assert_eq!(written(&w), before, "nothing was written by any of them");
+    assert_eq!(w.written(), before, "nothing was written by any of them");
 
     // The right platform acts; the audit log says who and on which referral.
     w.ccpit_api
@@ -349,7 +334,7 @@ async fn operators_read_but_cannot_change_a_referral() {
         .unwrap()
         .into_inner()
         .referral_id;
-    let before = written(&w);
+    let before = w.written();
     let mut ops = CourtGatewayClient::new(w.connect_as("operators").await);
     let view = ops
         .get_referral(pb::GetReferralRequest {
@@ -377,13 +362,13 @@ async fn operators_read_but_cannot_change_a_referral() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-    assert_eq!(written(&w), before);
+    assert_eq!(w.written(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_messages_batches_and_bursts_are_refused() {
     let mut w = World::start().await;
-    let before = written(&w);
+    let before = w.written();
     // A message over the configured 4 MiB is refused before it is decoded.
     let mut huge = wire_bundle("SEC-HUGE");
     huge.summary = "调".repeat(2 * 1024 * 1024);
@@ -424,7 +409,7 @@ async fn oversized_messages_batches_and_bursts_are_refused() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert!(err.message().contains("bundle.parties"), "{err:?}");
-    assert_eq!(written(&w), before, "nothing over a limit is written");
+    assert_eq!(w.written(), before, "nothing over a limit is written");
 
     // A tenant whose own rate is 3 per second: the fourth call at once is
     // refused, and only the three admitted ones wrote anything.
@@ -439,7 +424,7 @@ async fn oversized_messages_batches_and_bursts_are_refused() {
         [Code::Ok, Code::Ok, Code::Ok, Code::ResourceExhausted],
         "{codes:?}"
     );
-    assert_eq!(written(&w).len(), before.len() + 3);
+    assert_eq!(w.written().len(), before.len() + 3);
     // Over its rate, it is refused by its certificate before its token is
     // even checked: a bad token gets the same answer, at no signature's cost.
     let ch = channel(w.gateway_addr, &w.pki, Some("court-bj-slow"))

@@ -12,6 +12,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::document::Sha256Digest;
+use mediation_core::ids::ReferralId;
+use mediation_core::store::ReferralStore;
 use mediation_delivery::{RelayOptions, RetryPolicy};
 use mediation_gateway::app::Assembly;
 use mediation_gateway::config::Config;
@@ -362,6 +364,21 @@ pub(crate) struct World {
 }
 
 impl World {
+    /// Every referral and how many events it has: what "nothing was
+    /// written" is checked against.
+    pub(crate) fn written(&self) -> Vec<(ReferralId, usize)> {
+        let store = self.assembly.gateway.store();
+        store
+            .referral_ids(None, 100_000)
+            .unwrap()
+            .into_iter()
+            .map(|id| {
+                let events = store.history(&id).unwrap().map_or(0, |h| h.len());
+                (id, events)
+            })
+            .collect()
+    }
+
     pub(crate) async fn start() -> World {
         Self::start_with_overlay("").await
     }
