@@ -187,6 +187,24 @@ mod tests {
     use crate::outcome::{DeclineCode, DeclineReason};
     use crate::partner::Partner;
 
+    /// Routes `r` to the CCPIT organisation `org`.
+    fn route_to(r: &mut Referral, org: &str) {
+        let routed = r
+            .route(
+                Assignment {
+                    partner: Partner::Ccpit,
+                    organisation: organisation(org),
+                    mediator: None,
+                },
+                vec![],
+                at("2025-03-03T09:00:00+08:00"),
+                &shipped_calendar(),
+                &DeadlinePolicy::default(),
+            )
+            .unwrap();
+        r.apply_all(&routed);
+    }
+
     #[test]
     fn the_court_and_the_holding_organisation_may_view_and_no_one_else() {
         let (mut r, _) = Referral::receive(
@@ -199,20 +217,7 @@ mod tests {
         assert!(r.may_view(&Viewer::Court(court("京0105"))));
         assert!(!r.may_view(&Viewer::Court(court("京0106"))));
         assert!(!r.may_view(&o1), "not routed yet");
-        let routed = r
-            .route(
-                Assignment {
-                    partner: Partner::Ccpit,
-                    organisation: organisation("o1"),
-                    mediator: None,
-                },
-                vec![],
-                at("2025-03-03T09:00:00+08:00"),
-                &shipped_calendar(),
-                &DeadlinePolicy::default(),
-            )
-            .unwrap();
-        r.apply_all(&routed);
+        route_to(&mut r, "o1");
         assert!(r.may_view(&o1));
         assert!(!r.may_view(&Viewer::Organisation(organisation("o2"))));
         let declined = r
@@ -309,20 +314,7 @@ mod tests {
             !ccpit.entitled(&r, Acting::Organisation(Partner::Ccpit, &o1)),
             "an unrouted referral belongs to no organisation"
         );
-        let routed = r
-            .route(
-                Assignment {
-                    partner: Partner::Ccpit,
-                    organisation: o1.clone(),
-                    mediator: None,
-                },
-                vec![],
-                at("2025-03-03T09:00:00+08:00"),
-                &shipped_calendar(),
-                &DeadlinePolicy::default(),
-            )
-            .unwrap();
-        r.apply_all(&routed);
+        route_to(&mut r, "o1");
         assert!(ccpit.entitled(&r, Acting::Organisation(Partner::Ccpit, &o1)));
         assert!(!ccpit.entitled(
             &r,
