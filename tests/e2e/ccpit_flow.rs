@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::tls::{ActingAs, ccpit_platform, court_system};
+use crate::world::settlement_parties;
 use mediation_api::ccpit::{CcpitService, CcpitTransport};
 use mediation_api::court::{CourtAddress, CourtService, CourtTransport, bundle_to_wire};
 use mediation_api::outbound::Outbound;
@@ -274,20 +275,7 @@ async fn refer_accept_settle_confirm_and_rule() {
     let mut settlement = cp::SubmitSettlementRequest {
         case_id: case_id.clone(),
         mediation_centre: "ccpit-bj-01".into(),
-        parties: vec![
-            cp::SettlementParty {
-                reference: "P1".into(),
-                name: "张三".into(),
-                document_type: "ID_CARD".into(),
-                document_number: "11010519491231002X".into(),
-            },
-            cp::SettlementParty {
-                reference: "P2".into(),
-                name: "某贸易有限公司".into(),
-                document_type: "USCC".into(),
-                document_number: "91350100M000100Y43".into(),
-            },
-        ],
+        parties: settlement_parties(),
         disputed_matters: "货款支付".into(),
         terms: vec!["被申请人于2025年5月31日前支付货款100000元".into()],
         performance_method: "银行转账".into(),

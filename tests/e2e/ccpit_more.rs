@@ -13,7 +13,7 @@ use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::world::{World, ts};
+use crate::world::{World, settlement_parties, ts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missed_acceptance_deadline_reroutes_then_returns_to_the_court() {
@@ -141,20 +141,7 @@ pub(crate) fn intake() -> cp::FileDirectIntakeRequest {
         claims: vec!["支付货款".into()],
         mediation_agreed_at: ts("2025-03-01T10:00:00+08:00"),
         settlement: Some(cp::SubmitSettlementRequest {
-            parties: vec![
-                cp::SettlementParty {
-                    reference: "P1".into(),
-                    name: "张三".into(),
-                    document_type: "ID_CARD".into(),
-                    document_number: "11010519491231002X".into(),
-                },
-                cp::SettlementParty {
-                    reference: "P2".into(),
-                    name: "某贸易有限公司".into(),
-                    document_type: "USCC".into(),
-                    document_number: "91350100M000100Y43".into(),
-                },
-            ],
+            parties: settlement_parties(),
             disputed_matters: "货款支付".into(),
             terms: vec!["被申请人于2025年4月30日前支付货款45000元".into()],
             performance_method: "银行转账".into(),

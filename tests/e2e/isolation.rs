@@ -11,7 +11,7 @@ use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-use crate::world::{World, digest, scanned_file, ts};
+use crate::world::{World, digest, scanned_file, settlement_parties, ts};
 
 /// A bundle of `court` whose only file is `file`, kept by the gateway (no url).
 fn bundle_listing(court: &str, court_referral_id: &str, file: &[u8]) -> pb::SubmitReferralRequest {
@@ -43,20 +43,7 @@ fn settlement(case_id: &str, files: Vec<cp::CaseFile>) -> cp::SubmitSettlementRe
     cp::SubmitSettlementRequest {
         case_id: case_id.into(),
         mediation_centre: "ccpit-sh-01".into(),
-        parties: vec![
-            cp::SettlementParty {
-                reference: "P1".into(),
-                name: "张三".into(),
-                document_type: "ID_CARD".into(),
-                document_number: "11010519491231002X".into(),
-            },
-            cp::SettlementParty {
-                reference: "P2".into(),
-                name: "某贸易有限公司".into(),
-                document_type: "USCC".into(),
-                document_number: "91350100M000100Y43".into(),
-            },
-        ],
+        parties: settlement_parties(),
         disputed_matters: "货款支付".into(),
         terms: vec!["被申请人于2025年5月31日前支付货款100000元".into()],
         performance_method: "银行转账".into(),
