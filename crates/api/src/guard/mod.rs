@@ -154,6 +154,22 @@ impl std::fmt::Debug for Guard {
     }
 }
 
+/// A client certificate chain, leaf first.
+type PeerCerts = Arc<Vec<tonic::transport::CertificateDer<'static>>>;
+
+/// The client certificate chain the TLS session presented, if any.
+fn peer_certs<B>(request: &http::Request<B>) -> Option<PeerCerts> {
+    request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(TlsConnectInfo::peer_certs)
+}
+
+/// The chain's own (first) certificate, in DER.
+fn leaf(certs: &Option<PeerCerts>) -> Option<&[u8]> {
+    certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref())
+}
+
 /// Who a call's credentials say is calling, or why they do not.
 type Identified = Result<(Caller, Option<u32>), (String, Status)>;
 
@@ -193,21 +209,14 @@ impl Guard {
 
     /// The tenant the client certificate names, if any, with its own rate.
     fn claimed<B>(&self, request: &http::Request<B>) -> Option<(String, Option<u32>)> {
-        let certs = request
-            .extensions()
-            .get::<TlsConnectInfo<TcpConnectInfo>>()
-            .and_then(TlsConnectInfo::peer_certs);
-        let certificate = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
-        self.authenticator.claimed(certificate)
+        let certs = peer_certs(request);
+        self.authenticator.claimed(leaf(&certs))
     }
 
     /// Reads the caller from the client certificate and the bearer token.
     fn identify<B>(&self, request: &http::Request<B>) -> Identified {
-        let certs = request
-            .extensions()
-            .get::<TlsConnectInfo<TcpConnectInfo>>()
-            .and_then(TlsConnectInfo::peer_certs);
-        let certificate = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
+        let certs = peer_certs(request);
+        let certificate = leaf(&certs);
         let authorization = request
             .headers()
             .get(http::header::AUTHORIZATION)
