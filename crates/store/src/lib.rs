@@ -273,6 +273,17 @@ pub(crate) fn make_reserve(options: &Options) -> std::io::Result<()> {
     written
 }
 
+/// How every handle on the store's database is opened.
+pub(crate) fn sled_config(options: &Options) -> sled::Config {
+    // No periodic flusher of sled's own: the writer flushes every group
+    // itself, and a background flush racing the writer's sync could remove a
+    // blob file the synced log still names.
+    sled::Config::new()
+        .path(&options.path)
+        .cache_capacity(options.cache_bytes)
+        .flush_every_ms(None)
+}
+
 /// Opens the database at `options.path`, checks it is a gateway store of this
 /// schema (creating one in an empty directory), reads the writer's counters,
 /// and syncs it once: at start, and again when the writer recovers from a
@@ -283,26 +294,16 @@ pub(crate) fn open_db(options: &Options) -> Result<(sled::Db, Counters, Syncer),
         path: path.clone(),
         message: e.to_string(),
     };
-    let db = open_waiting_for_lock(
-        || {
-            // No periodic flusher of sled's own: the writer flushes every
-            // group itself, and a background flush racing the writer's sync
-            // could remove a blob file the synced log still names.
-            sled::Config::new()
-                .path(&path)
-                .cache_capacity(options.cache_bytes)
-                .flush_every_ms(None)
-                .open()
-        },
-        options.lock_wait,
-    )
-    .map_err(|e| match e {
-        Opening::Locked => OpenError::Locked {
-            path: path.clone(),
-            waited: options.lock_wait,
-        },
-        Opening::Failed(e) => io(&e),
-    })?;
+    let db =
+        open_waiting_for_lock(|| sled_config(options).open(), options.lock_wait).map_err(|e| {
+            match e {
+                Opening::Locked => OpenError::Locked {
+                    path: path.clone(),
+                    waited: options.lock_wait,
+                },
+                Opening::Failed(e) => io(&e),
+            }
+        })?;
     let corrupt = |e: StoreError| OpenError::Corrupt {
         path: path.clone(),
         message: e.to_string(),

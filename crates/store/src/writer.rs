@@ -297,13 +297,7 @@ impl Writer {
         shared.take();
         self.db.take();
         let reopened = crate::open_waiting_for_lock(
-            || {
-                sled::Config::new()
-                    .path(&self.options.path)
-                    .cache_capacity(self.options.cache_bytes)
-                    .flush_every_ms(None)
-                    .open()
-            },
+            || crate::sled_config(&self.options).open(),
             self.options.lock_wait,
         );
         match reopened {
@@ -351,7 +345,7 @@ impl Writer {
                 Err(e) => {
                     tracing::error!(error = %e, "reopening the store failed; writes stay refused");
                     // Reads need a handle even so: take whatever opens.
-                    if let Ok(db) = sled::Config::new().path(&self.options.path).open() {
+                    if let Ok(db) = crate::sled_config(&self.options).open() {
                         *shared = Some(db.clone());
                         self.db = Some(db);
                     }
