@@ -16,6 +16,6 @@ pub mod operations;
 pub mod outbound;
 mod partner;
 pub mod status;
-mod time;
+pub mod time;
 pub mod traffic;
 pub mod transport;

@@ -24,7 +24,8 @@ pub(crate) fn from_wire(t: &prost_types::Timestamp) -> Result<Timestamp, Invalid
         .map_err(|e| Invalid::new(format!("is not a valid instant: {e}")))
 }
 
-pub(crate) fn to_wire(t: Timestamp) -> prost_types::Timestamp {
+/// An instant as a protobuf timestamp.
+pub fn to_wire(t: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.as_second(),
         nanos: t.subsec_nanosecond(),

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
+use mediation_api::time::to_wire;
 use mediation_calendar::cst;
 use mediation_proto::operations::v1 as ops;
 use mediation_proto::operations::v1::operations_client::OperationsClient;
@@ -162,27 +163,14 @@ async fn alerts(args: AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 })?;
         kinds.push(kind.into());
     }
+    let mut cursor = args.after;
     if !args.follow {
-        let mut client = connect(&args.connect).await?;
-        let mut stream = client
-            .watch_alerts(ops::WatchAlertsRequest {
-                after_seq: args.after,
-                follow: false,
-                kinds,
-            })
-            .await
-            .map_err(sentence)?
-            .into_inner();
-        while let Some(alert) = stream.message().await.map_err(sentence)? {
-            print_alert(&alert, args.connect.json, out)?;
-        }
-        return Ok(());
+        return print_alerts(&args, &kinds, &mut cursor, out, &mut || {}).await;
     }
     // Following: say so (on stderr, so that stdout stays one alert per line
     // for jq and the like), and when the connection is lost, as when the
     // gateway restarts, reconnect with growing waits and resume after the
     // last alert seen, so that nothing is missed or shown twice.
-    let mut cursor = args.after;
     let note = |text: String| {
         let mut err = std::io::stderr();
         let _ = writeln!(err, "{text}");
@@ -192,24 +180,9 @@ async fn alerts(args: AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     ));
     let mut waits = reconnect_waits();
     loop {
-        let followed: anyhow::Result<()> = async {
-            let mut client = connect(&args.connect).await?;
-            let mut stream = client
-                .watch_alerts(ops::WatchAlertsRequest {
-                    after_seq: cursor,
-                    follow: true,
-                    kinds: kinds.clone(),
-                })
-                .await
-                .map_err(sentence)?
-                .into_inner();
+        let followed = print_alerts(&args, &kinds, &mut cursor, out, &mut || {
             waits = reconnect_waits();
-            while let Some(alert) = stream.message().await.map_err(sentence)? {
-                cursor = alert.seq;
-                print_alert(&alert, args.connect.json, out)?;
-            }
-            Ok(())
-        }
+        })
         .await;
         let why = match followed {
             Ok(()) => "the gateway ended the stream".to_owned(),
@@ -222,6 +195,34 @@ async fn alerts(args: AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         ));
         tokio::time::sleep(wait).await;
     }
+}
+
+/// Prints the alerts after `cursor` of `kinds`, moving it past each; when
+/// following, until the stream ends. `opened` runs once the gateway has
+/// answered.
+async fn print_alerts(
+    args: &AlertsArgs,
+    kinds: &[i32],
+    cursor: &mut u64,
+    out: &mut dyn Write,
+    opened: &mut dyn FnMut(),
+) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let mut stream = client
+        .watch_alerts(ops::WatchAlertsRequest {
+            after_seq: *cursor,
+            follow: args.follow,
+            kinds: kinds.to_vec(),
+        })
+        .await
+        .map_err(sentence)?
+        .into_inner();
+    opened();
+    while let Some(alert) = stream.message().await.map_err(sentence)? {
+        *cursor = alert.seq;
+        print_alert(&alert, args.connect.json, out)?;
+    }
+    Ok(())
 }
 
 /// Waits between reconnections: 200 ms doubling to 10 s, with jitter.
@@ -353,10 +354,7 @@ async fn referrals(args: ReferralsArgs, out: &mut dyn Write) -> anyhow::Result<(
             court_referral_id: args.reference.unwrap_or_default(),
             case_number: args.case_number.unwrap_or_default(),
             status: args.status.unwrap_or_default(),
-            due_before: args.due_before.map(|t| prost_types::Timestamp {
-                seconds: t.as_second(),
-                nanos: t.subsec_nanosecond(),
-            }),
+            due_before: args.due_before.map(to_wire),
             limit: args.limit,
         })
         .await
@@ -608,14 +606,10 @@ fn figures_line(name: &str, f: &ops::Figures) -> String {
 
 async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut client = connect(&args.connect).await?;
-    let wire = |t: jiff::Timestamp| prost_types::Timestamp {
-        seconds: t.as_second(),
-        nanos: t.subsec_nanosecond(),
-    };
     let s = client
         .get_statistics(ops::GetStatisticsRequest {
-            from: Some(wire(args.from)),
-            to: Some(wire(args.to)),
+            from: Some(to_wire(args.from)),
+            to: Some(to_wire(args.to)),
             partner: args
                 .partner
                 .map(
