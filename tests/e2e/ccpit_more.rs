@@ -201,10 +201,7 @@ async fn a_directly_taken_settlement_is_filed_with_a_webhook_court_and_ruled_on(
     w.advance(jiff::SignedDuration::from_mins(5));
     w.deliver().await;
     let calls = w.webhook_court.calls.lock().unwrap().clone();
-    let events: Vec<&str> = calls
-        .iter()
-        .map(|c| c.body["event"].as_str().unwrap())
-        .collect();
+    let events: Vec<&str> = calls.iter().map(|c| c.notice.event.as_str()).collect();
     assert_eq!(
         events,
         [
@@ -215,16 +212,28 @@ async fn a_directly_taken_settlement_is_filed_with_a_webhook_court_and_ruled_on(
     );
     // The court sees the whole case on the first notice, and every notice
     // carries its id as the idempotency key.
+    // The body is the gRPC notice in proto3 JSON: camelCase names, enums by
+    // name, and the same bundle message a gRPC court gets.
     let first = &calls[0].body;
-    assert_eq!(first["referral_id"], state.case_id.as_str());
+    assert_eq!(first["referralId"], state.case_id.as_str());
     assert_eq!(first["bundle"]["court"], "沪0115");
-    assert_eq!(first["bundle"]["kind"]["kind"], "direct_intake");
+    assert_eq!(first["bundle"]["kind"], "REFERRAL_KIND_DIRECT_INTAKE");
+    let bundle = calls[0].notice.bundle.as_ref().unwrap();
+    assert_eq!(bundle.court, "沪0115");
+    assert!(!bundle.parties.is_empty());
     for call in &calls {
-        assert_eq!(
-            call.idempotency_key,
-            call.body["message_id"].as_str().unwrap()
-        );
+        assert_eq!(call.idempotency_key, call.notice.message_id);
+        assert_eq!(call.body["messageId"], call.notice.message_id.as_str());
     }
+    let Some(pb::court_notice::Detail::ConfirmationApplication(application)) =
+        &calls[2].notice.detail
+    else {
+        panic!(
+            "the last notice carries the application: {:?}",
+            calls[2].notice
+        );
+    };
+    assert!(!application.applicants.is_empty());
 
     // The court rules; the centre is told.
     w.sh_court_api

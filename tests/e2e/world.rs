@@ -177,11 +177,13 @@ impl TrafficPlatform for Traffic {
     }
 }
 
-/// One webhook call as the court system's HTTP server saw it.
+/// One webhook call as the court system's HTTP server saw it: the JSON body,
+/// and the `CourtNotice` a court reads from it by the proto3 JSON mapping.
 #[derive(Debug, Clone)]
 pub(crate) struct WebhookCall {
     pub(crate) idempotency_key: String,
     pub(crate) body: serde_json::Value,
+    pub(crate) notice: pb::CourtNotice,
 }
 
 /// A court system that takes notices by webhook; it answers 503 `fail_next`
@@ -195,7 +197,7 @@ pub(crate) struct WebhookCourt {
 async fn webhook(
     axum::extract::State(court): axum::extract::State<WebhookCourt>,
     headers: axum::http::HeaderMap,
-    axum::Json(body): axum::Json<serde_json::Value>,
+    body: axum::body::Bytes,
 ) -> axum::http::StatusCode {
     if court
         .fail_next
@@ -209,9 +211,12 @@ async fn webhook(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let notice = mediation_proto::json::from_json(&body, "mediation.court.v1.CourtNotice")
+        .expect("a webhook body is a CourtNotice in proto3 JSON");
     court.calls.lock().unwrap().push(WebhookCall {
         idempotency_key: key,
-        body,
+        body: serde_json::from_slice(&body).unwrap(),
+        notice,
     });
     axum::http::StatusCode::NO_CONTENT
 }

@@ -19,3 +19,4 @@ pub mod status;
 pub mod time;
 pub mod traffic;
 pub mod transport;
+mod wire;

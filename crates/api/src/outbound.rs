@@ -6,7 +6,24 @@
 
 use std::time::Duration;
 
+use mediation_delivery::DeliveryError;
+use tonic::Code;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+/// Whether a failed gRPC call to a court or a platform is worth retrying: the
+/// receiver already having the message is success; a refusal of its content
+/// is permanent; anything else may pass.
+pub(crate) fn classify(status: &tonic::Status) -> Result<(), DeliveryError> {
+    let text = format!("{:?}: {}", status.code(), status.message());
+    match status.code() {
+        Code::Ok | Code::AlreadyExists => Ok(()),
+        Code::InvalidArgument
+        | Code::FailedPrecondition
+        | Code::Unimplemented
+        | Code::OutOfRange => Err(DeliveryError::Permanent(text)),
+        _ => Err(DeliveryError::Transient(text)),
+    }
+}
 
 /// The gateway's side of every outgoing connection.
 #[derive(Clone, Default)]

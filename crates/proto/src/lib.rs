@@ -43,6 +43,8 @@ pub mod court {
     }
 }
 
+pub mod json;
+
 /// The encoded descriptor set of every contract, for server reflection.
 pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
 

@@ -1,28 +1,25 @@
-//! The platform's string codes, both ways. An unknown or missing code is an
-//! error naming the field.
+//! The CCPIT platform's string codes, both ways. The codes it shares with the
+//! other platforms are in [`crate::partner::codes`].
 
-use mediation_core::Invalid;
-
-pub(crate) use crate::partner::codes::{
-    decline_code, document_code, document_type, is_foreign, pick, ruling_code,
-};
 use mediation_core::outcome::PerformanceStatus;
 
-pub(crate) fn performance(value: &str) -> Result<PerformanceStatus, Invalid> {
-    pick(
-        "performance status",
-        value,
-        &[
-            (
-                "PERFORMED_VOLUNTARILY",
-                PerformanceStatus::PerformedVoluntarily,
-            ),
-            ("PARTLY_PERFORMED", PerformanceStatus::PartlyPerformed),
-            ("NOT_PERFORMED", PerformanceStatus::NotPerformed),
-        ],
-    )
-}
+use crate::wire::CodeTable;
 
+pub(crate) use crate::partner::codes::{DECLINE_CODES, DOCUMENT_TYPES, RULINGS, is_foreign};
+
+pub(crate) const PERFORMANCE: CodeTable<&str, PerformanceStatus> = CodeTable::new(
+    "performance status",
+    &[
+        (
+            "PERFORMED_VOLUNTARILY",
+            PerformanceStatus::PerformedVoluntarily,
+        ),
+        ("PARTLY_PERFORMED", PerformanceStatus::PartlyPerformed),
+        ("NOT_PERFORMED", PerformanceStatus::NotPerformed),
+    ],
+);
+
+/// Who signed an agreement, as the platform sorts signers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SignerType {
     Centre,
@@ -30,31 +27,11 @@ pub(crate) enum SignerType {
     Party,
 }
 
-pub(crate) fn signer_type(value: &str) -> Result<SignerType, Invalid> {
-    pick(
-        "signer type",
-        value,
-        &[
-            ("CENTRE", SignerType::Centre),
-            ("MEDIATOR", SignerType::Mediator),
-            ("PARTY", SignerType::Party),
-        ],
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_codes_are_named() {
-        let e = document_type("DRIVING_LICENCE").unwrap_err();
-        assert!(
-            e.rule
-                .contains("\"DRIVING_LICENCE\" is not a known document type"),
-            "{e}"
-        );
-        assert!(e.rule.contains("PASSPORT"), "{e}");
-        assert!(decline_code("").unwrap_err().rule.contains("is required"));
-    }
-}
+pub(crate) const SIGNER_TYPES: CodeTable<&str, SignerType> = CodeTable::new(
+    "signer type",
+    &[
+        ("CENTRE", SignerType::Centre),
+        ("MEDIATOR", SignerType::Mediator),
+        ("PARTY", SignerType::Party),
+    ],
+);

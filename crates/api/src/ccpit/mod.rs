@@ -4,8 +4,8 @@
 //! string codes) and the domain, and the transport that offers it cases.
 
 mod codes;
-mod intake;
-mod offer;
+mod inbound;
+mod outbound;
 mod service;
 mod transport;
 

@@ -3,31 +3,24 @@
 use std::sync::Arc;
 
 use mediation_core::Violations;
-use mediation_core::document::Document;
-use mediation_core::identity::Identity;
-use mediation_core::ids::{MediatorId, OrganisationId, PartyRef};
-use mediation_core::lifecycle::{Referral, Status};
-use mediation_core::outcome::{
-    Agreement, AgreementParty, ConfirmedAddress, FailureReport, PerformanceReport, Signature,
-    Signer,
-};
+use mediation_core::lifecycle::Referral;
+use mediation_core::outcome::PerformanceReport;
 use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, ReferralStore};
-use mediation_core::text::{Line, Narrative};
+use mediation_core::text::Narrative;
 use mediation_delivery::RelayHandle;
 use mediation_proto::ccpit::v1 as pb;
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGateway;
 use mediation_service::Gateway;
 use tonic::{Request, Response, Status as GrpcStatus};
 
-use super::codes::{self, SignerType};
+use super::codes::{DECLINE_CODES, PERFORMANCE};
+use super::inbound::{failure, settlement};
 use crate::documents::require_uploaded;
 use crate::guard::{Call, take};
-use crate::partner::{
-    CallFields, Desk, Step, date, document, narratives, optional, optional_narrative, party_refs,
-    required_time,
-};
+use crate::partner::{CallFields, Desk, Step, mediate_by};
 use crate::status::{from_service, invalid, invalid_field};
+use crate::wire::read::{date, optional_narrative, party_refs, required_time};
 
 /// Serves the CCPIT platform.
 #[derive(Debug)]
@@ -68,13 +61,7 @@ fn state(r: &Referral) -> pb::CaseState {
     pb::CaseState {
         case_id: r.id().to_string(),
         state: r.status().as_str().to_owned(),
-        mediate_by: match r.status() {
-            Status::InMediation => r
-                .mediation_deadline()
-                .map(|d| d.due_date.to_string())
-                .unwrap_or_default(),
-            _ => String::new(),
-        },
+        mediate_by: mediate_by(r),
     }
 }
 
@@ -94,79 +81,6 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
             .await?;
         Ok(Response::new(state(&referral)))
     }
-}
-
-pub(super) fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) -> Option<Agreement> {
-    let mut parties = Vec::new();
-    for (i, p) in r.parties.iter().enumerate() {
-        let at = |f: &str| format!("parties[{i}].{f}");
-        let party = v.check(at("reference"), PartyRef::parse(&p.reference));
-        let name = v.check(at("name"), Line::parse(&p.name));
-        let kind = v.check(at("document_type"), codes::document_type(&p.document_type));
-        let identity = kind.and_then(|k| {
-            v.check(
-                at("document_number"),
-                Identity::parse(k, &p.document_number),
-            )
-        });
-        if let (Some(party), Some(name), Some(identity)) = (party, name, identity) {
-            parties.push(AgreementParty {
-                party,
-                name,
-                identity,
-            });
-        }
-    }
-    let disputed_matters = optional_narrative(v, "disputed_matters", &r.disputed_matters)?;
-    let terms = narratives(v, "terms", &r.terms);
-    let performance_method = optional_narrative(v, "performance_method", &r.performance_method)?;
-    let performance_deadline = v.check("perform_by", optional(&r.perform_by, date))?;
-    let mut signatures = Vec::new();
-    for (i, s) in r.signatures.iter().enumerate() {
-        let at = |f: &str| format!("signatures[{i}].{f}");
-        let kind = v.check(at("signer_type"), codes::signer_type(&s.signer_type));
-        let signer = kind.and_then(|k| {
-            v.check(
-                at("signer"),
-                match k {
-                    SignerType::Centre => {
-                        OrganisationId::parse(&s.signer).map(Signer::Organisation)
-                    }
-                    SignerType::Mediator => MediatorId::parse(&s.signer).map(Signer::Mediator),
-                    SignerType::Party => PartyRef::parse(&s.signer).map(Signer::Party),
-                },
-            )
-        });
-        let signed_at = required_time(v, &at("signed_at"), s.signed_at.as_ref());
-        if let (Some(signer), Some(signed_at)) = (signer, signed_at) {
-            signatures.push(Signature { signer, signed_at });
-        }
-    }
-    let documents: Vec<Document> = r
-        .files
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            document(
-                v,
-                &format!("files[{i}]"),
-                &f.name,
-                &f.media_type,
-                f.size_bytes,
-                &f.sha256,
-                &f.url,
-            )
-        })
-        .collect();
-    Some(Agreement {
-        parties,
-        disputed_matters,
-        terms,
-        performance_method,
-        performance_deadline,
-        signatures,
-        documents,
-    })
 }
 
 #[tonic::async_trait]
@@ -192,7 +106,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let code = v.check("reason_code", codes::decline_code(&r.reason_code));
+        let code = v.check("reason_code", DECLINE_CODES.read(&r.reason_code));
         let step = Step::decline(&mut v, code, &r.explanation);
         self.run(&call, &r.case_id, &r.mediation_centre, v, step)
             .await
@@ -243,41 +157,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let course = v.check("course", Narrative::parse(&r.course));
-        let reasons = v.check("reasons", Narrative::parse(&r.reasons));
-        let cost =
-            optional_narrative(&mut v, "cost_raising_conduct", &r.cost_raising_conduct).flatten();
-        let notes = optional_narrative(&mut v, "notes_for_court", &r.notes_for_court).flatten();
-        let facts = narratives(&mut v, "undisputed_facts", &r.undisputed_facts);
-        let addresses: Vec<ConfirmedAddress> = r
-            .confirmed_addresses
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                let party = v.check(
-                    format!("confirmed_addresses[{i}].party"),
-                    PartyRef::parse(&a.party),
-                );
-                let address = v.check(
-                    format!("confirmed_addresses[{i}].address"),
-                    Line::parse(&a.address),
-                );
-                Some(ConfirmedAddress {
-                    party: party?,
-                    address: address?,
-                })
-            })
-            .collect();
-        let step = course.zip(reasons).map(|(course, reasons)| {
-            Step::Fail(Box::new(FailureReport {
-                course,
-                reasons,
-                cost_raising_conduct: cost,
-                notes_for_court: notes,
-                undisputed_facts: facts,
-                confirmed_service_addresses: addresses,
-            }))
-        });
+        let step = failure(&mut v, &r).map(|report| Step::Fail(Box::new(report)));
         self.run(&call, &r.case_id, &r.mediation_centre, v, step)
             .await
     }
@@ -318,7 +198,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let status = v.check("status", codes::performance(&r.status));
+        let status = v.check("status", PERFORMANCE.read(&r.status));
         let note = optional_narrative(&mut v, "note", &r.note);
         let step = status
             .zip(note)
@@ -332,7 +212,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         request: Request<pb::FileDirectIntakeRequest>,
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let (call, r) = take(request)?;
-        let intake = super::intake::read(&r).map_err(|v| invalid(&v))?;
+        let intake = super::inbound::intake(&r).map_err(|v| invalid(&v))?;
         let centre = &intake.assignment.organisation;
         if !call
             .caller

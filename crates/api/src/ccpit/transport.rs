@@ -7,9 +7,9 @@ use mediation_delivery::{DeliveryError, Transport};
 use mediation_proto::ccpit::v1::ccpit_platform_client::CcpitPlatformClient;
 use tonic::transport::Channel;
 
-use super::offer::{ToPlatform, to_platform};
-use crate::court::classify;
+use super::outbound::{ToPlatform, to_platform};
 use crate::outbound::Outbound;
+use crate::outbound::classify;
 
 #[derive(Debug, Clone)]
 pub struct CcpitTransport {

@@ -1,18 +1,14 @@
 //! The court side: the `CourtGateway` service court systems call, the
-//! translation of case bundles, and the gRPC transport that delivers notices to
-//! court systems.
+//! translation of what courts send and receive, and the transports that
+//! deliver notices to court systems.
 
-mod bundle;
-mod notice;
-mod particulars;
+mod codes;
+mod inbound;
+pub(crate) mod outbound;
 mod service;
 mod transport;
-pub(crate) mod view;
-mod webhook;
 
-pub use bundle::bundle_from_wire;
+pub use inbound::bundle_from_wire;
+pub use outbound::{bundle_to_wire, court_notice};
 pub use service::CourtService;
-pub(crate) use transport::classify;
-pub use transport::{AddressError, CourtAddress, CourtTransport};
-pub use view::bundle_to_wire;
-pub use webhook::WebhookNotice;
+pub use transport::{AddressError, CourtAddress, CourtTransport, NOTICE_MESSAGE, webhook_body};

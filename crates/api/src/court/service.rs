@@ -18,8 +18,9 @@ use tonic::{Request, Response, Status};
 use mediation_store::documents::DocumentStore;
 use tonic_types::StatusExt;
 
-use super::bundle::bundle_from_wire;
-use super::view::{referral_to_wire, status_to_wire};
+use super::codes::STATUSES;
+use super::inbound::bundle_from_wire;
+use super::outbound::referral_to_wire;
 use crate::documents::require_uploaded;
 use crate::entitlement::decide_as;
 use crate::guard::{Call, take};
@@ -75,7 +76,7 @@ fn submitted(s: &Submission) -> pb::SubmitReferralResponse {
     pb::SubmitReferralResponse {
         referral_id: s.referral.id().to_string(),
         created: s.created,
-        status: status_to_wire(s.referral.status()).into(),
+        status: STATUSES.number(s.referral.status()),
     }
 }
 
@@ -272,7 +273,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             .map_err(|e| from_service(&e))?;
         self.wake();
         Ok(Response::new(pb::RecallReferralResponse {
-            status: status_to_wire(referral.status()).into(),
+            status: STATUSES.number(referral.status()),
         }))
     }
 
@@ -350,7 +351,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             .map_err(|e| from_service(&e))?;
         self.wake();
         Ok(Response::new(pb::RecordRulingResponse {
-            status: status_to_wire(referral.status()).into(),
+            status: STATUSES.number(referral.status()),
         }))
     }
 }

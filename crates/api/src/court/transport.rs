@@ -1,4 +1,7 @@
-//! Delivering notices to court systems over gRPC.
+//! Delivering notices to court systems: over gRPC to a court's
+//! `CourtReceiver`, or by [`webhook`] to one that cannot host gRPC.
+
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -9,12 +12,13 @@ use mediation_core::outbox::Destination;
 use mediation_core::store::PendingDelivery;
 use mediation_delivery::{DeliveryError, Transport};
 use mediation_proto::court::v1::court_receiver_client::CourtReceiverClient;
-use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 
-use super::view::notice;
-use super::webhook::Webhook;
-use crate::outbound::Outbound;
+pub use webhook::{NOTICE_MESSAGE, webhook_body};
+
+use super::outbound::court_notice;
+use crate::outbound::{Outbound, classify};
+use webhook::Webhook;
 
 /// How a court system takes deliveries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,20 +109,6 @@ impl CourtTransport {
     }
 }
 
-/// Whether a failed call is worth retrying.
-pub(crate) fn classify(status: &tonic::Status) -> Result<(), DeliveryError> {
-    let text = format!("{:?}: {}", status.code(), status.message());
-    match status.code() {
-        // The receiver already has it.
-        Code::Ok | Code::AlreadyExists => Ok(()),
-        Code::InvalidArgument
-        | Code::FailedPrecondition
-        | Code::Unimplemented
-        | Code::OutOfRange => Err(DeliveryError::Permanent(text)),
-        _ => Err(DeliveryError::Transient(text)),
-    }
-}
-
 impl Transport for CourtTransport {
     async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
         let Destination::Court(court) = &delivery.message.destination else {
@@ -130,7 +120,7 @@ impl Transport for CourtTransport {
         match self.route(court)? {
             (code, Route::Grpc(endpoint)) => {
                 let mut client = CourtReceiverClient::new(self.channel(code, endpoint));
-                match client.deliver(notice(delivery)).await {
+                match client.deliver(court_notice(delivery)).await {
                     Ok(_) => Ok(()),
                     Err(status) => classify(&status),
                 }

@@ -1,120 +1,127 @@
-//! The platform's enums to and from the domain's values.
+//! The labour platform's enums to and from the domain's values.
 
-use mediation_core::Invalid;
 use mediation_core::outcome::{DeclineCode, PerformanceStatus, RulingOutcome};
 use mediation_core::particulars::LabourClaimKind;
 use mediation_proto::labour::v1 as pb;
 
-const CLAIMS: &[(pb::ClaimKind, LabourClaimKind, &str)] = &[
-    (
-        pb::ClaimKind::UnpaidWages,
-        LabourClaimKind::UnpaidWages,
-        "拖欠工资",
-    ),
-    (
-        pb::ClaimKind::OvertimePay,
-        LabourClaimKind::OvertimePay,
-        "加班费",
-    ),
-    (
-        pb::ClaimKind::Severance,
-        LabourClaimKind::SeveranceCompensation,
-        "经济补偿金",
-    ),
-    (
-        pb::ClaimKind::UnlawfulDismissal,
-        LabourClaimKind::UnlawfulDismissalDamages,
-        "违法解除劳动合同赔偿金",
-    ),
-    (
-        pb::ClaimKind::DoubleWages,
-        LabourClaimKind::DoubleWagesWithoutContract,
-        "未签书面劳动合同二倍工资差额",
-    ),
-    (
-        pb::ClaimKind::SocialInsurance,
-        LabourClaimKind::SocialInsurance,
-        "社会保险费",
-    ),
-    (
-        pb::ClaimKind::WorkInjury,
-        LabourClaimKind::WorkInjuryBenefits,
-        "工伤保险待遇",
-    ),
-    (pb::ClaimKind::Other, LabourClaimKind::Other, "其他"),
-];
+use crate::wire::CodeTable;
 
-fn required(what: &str, value: i32) -> Invalid {
-    if value == 0 {
-        Invalid::new(format!("{what} is required"))
-    } else {
-        Invalid::new(format!("{value} is not a known {what}"))
-    }
-}
-
-pub(crate) fn claim_kind(value: i32) -> Result<LabourClaimKind, Invalid> {
-    CLAIMS
-        .iter()
-        .find(|(w, _, _)| i32::from(*w) == value)
-        .map(|(_, d, _)| *d)
-        .ok_or_else(|| required("claim kind", value))
-}
-
-pub(crate) fn claim_to_wire(kind: LabourClaimKind) -> pb::ClaimKind {
-    CLAIMS
-        .iter()
-        .find(|(_, d, _)| *d == kind)
-        .map_or(pb::ClaimKind::Other, |(w, _, _)| *w)
-}
+pub(crate) const CLAIM_KINDS: CodeTable<pb::ClaimKind, LabourClaimKind> = CodeTable::new(
+    "claim kind",
+    &[
+        (pb::ClaimKind::UnpaidWages, LabourClaimKind::UnpaidWages),
+        (pb::ClaimKind::OvertimePay, LabourClaimKind::OvertimePay),
+        (
+            pb::ClaimKind::Severance,
+            LabourClaimKind::SeveranceCompensation,
+        ),
+        (
+            pb::ClaimKind::UnlawfulDismissal,
+            LabourClaimKind::UnlawfulDismissalDamages,
+        ),
+        (
+            pb::ClaimKind::DoubleWages,
+            LabourClaimKind::DoubleWagesWithoutContract,
+        ),
+        (
+            pb::ClaimKind::SocialInsurance,
+            LabourClaimKind::SocialInsurance,
+        ),
+        (
+            pb::ClaimKind::WorkInjury,
+            LabourClaimKind::WorkInjuryBenefits,
+        ),
+        (pb::ClaimKind::Other, LabourClaimKind::Other),
+    ],
+);
 
 /// The head of claim as an agreement's terms name it.
-pub(crate) fn claim_name(kind: LabourClaimKind) -> &'static str {
-    CLAIMS
-        .iter()
-        .find(|(_, d, _)| *d == kind)
-        .map_or("其他", |(_, _, n)| n)
-}
+pub(crate) const CLAIM_NAMES: CodeTable<&str, LabourClaimKind> = CodeTable::new(
+    "head of claim",
+    &[
+        ("拖欠工资", LabourClaimKind::UnpaidWages),
+        ("加班费", LabourClaimKind::OvertimePay),
+        ("经济补偿金", LabourClaimKind::SeveranceCompensation),
+        (
+            "违法解除劳动合同赔偿金",
+            LabourClaimKind::UnlawfulDismissalDamages,
+        ),
+        (
+            "未签书面劳动合同二倍工资差额",
+            LabourClaimKind::DoubleWagesWithoutContract,
+        ),
+        ("社会保险费", LabourClaimKind::SocialInsurance),
+        ("工伤保险待遇", LabourClaimKind::WorkInjuryBenefits),
+        ("其他", LabourClaimKind::Other),
+    ],
+);
 
-pub(crate) fn decline(value: i32) -> Result<DeclineCode, Invalid> {
-    match pb::DeclineReason::try_from(value) {
-        Ok(pb::DeclineReason::NotALabourDispute) => Ok(DeclineCode::OutsideScope),
-        Ok(pb::DeclineReason::ConflictOfInterest) => Ok(DeclineCode::ConflictOfInterest),
-        Ok(pb::DeclineReason::NoCapacity) => Ok(DeclineCode::NoCapacity),
-        Ok(pb::DeclineReason::PartiesUnreachable) => Ok(DeclineCode::PartiesUnreachable),
-        Ok(pb::DeclineReason::PartyRefused) => Ok(DeclineCode::PartyRefused),
-        Ok(pb::DeclineReason::Other) => Ok(DeclineCode::Other),
-        _ => Err(required("decline reason", value)),
-    }
-}
+pub(crate) const DECLINE_REASONS: CodeTable<pb::DeclineReason, DeclineCode> = CodeTable::new(
+    "decline reason",
+    &[
+        (
+            pb::DeclineReason::NotALabourDispute,
+            DeclineCode::OutsideScope,
+        ),
+        (
+            pb::DeclineReason::ConflictOfInterest,
+            DeclineCode::ConflictOfInterest,
+        ),
+        (pb::DeclineReason::NoCapacity, DeclineCode::NoCapacity),
+        (
+            pb::DeclineReason::PartiesUnreachable,
+            DeclineCode::PartiesUnreachable,
+        ),
+        (pb::DeclineReason::PartyRefused, DeclineCode::PartyRefused),
+        (pb::DeclineReason::Other, DeclineCode::Other),
+    ],
+);
 
-pub(crate) fn performance(value: i32) -> Result<PerformanceStatus, Invalid> {
-    match pb::Performance::try_from(value) {
-        Ok(pb::Performance::PaidInFull) => Ok(PerformanceStatus::PerformedVoluntarily),
-        Ok(pb::Performance::PartlyPaid) => Ok(PerformanceStatus::PartlyPerformed),
-        Ok(pb::Performance::NotPaid) => Ok(PerformanceStatus::NotPerformed),
-        _ => Err(required("performance", value)),
-    }
-}
+pub(crate) const PERFORMANCE: CodeTable<pb::Performance, PerformanceStatus> = CodeTable::new(
+    "performance",
+    &[
+        (
+            pb::Performance::PaidInFull,
+            PerformanceStatus::PerformedVoluntarily,
+        ),
+        (
+            pb::Performance::PartlyPaid,
+            PerformanceStatus::PartlyPerformed,
+        ),
+        (pb::Performance::NotPaid, PerformanceStatus::NotPerformed),
+    ],
+);
 
-pub(crate) fn ruling(outcome: RulingOutcome) -> pb::RulingOutcome {
-    match outcome {
-        RulingOutcome::Confirmed => pb::RulingOutcome::Confirmed,
-        RulingOutcome::NotAccepted => pb::RulingOutcome::NotAccepted,
-        RulingOutcome::Dismissed => pb::RulingOutcome::Dismissed,
-    }
-}
+pub(crate) const RULINGS: CodeTable<pb::RulingOutcome, RulingOutcome> = CodeTable::new(
+    "ruling outcome",
+    &[
+        (pb::RulingOutcome::Confirmed, RulingOutcome::Confirmed),
+        (pb::RulingOutcome::NotAccepted, RulingOutcome::NotAccepted),
+        (pb::RulingOutcome::Dismissed, RulingOutcome::Dismissed),
+    ],
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn claim_kinds_map_both_ways_and_zero_is_required() {
-        for (wire, kind, _) in CLAIMS {
-            assert_eq!(claim_kind(i32::from(*wire)).unwrap(), *kind);
-            assert_eq!(claim_to_wire(*kind), *wire);
+    fn claim_kinds_map_both_ways_and_have_names() {
+        for (wire, kind) in CLAIM_KINDS.pairs() {
+            assert_eq!(CLAIM_KINDS.read_number((*wire).into()).unwrap(), *kind);
+            assert_eq!(CLAIM_KINDS.wire_of(*kind), Some(*wire));
+            assert!(!CLAIM_NAMES.code(*kind).is_empty(), "{kind:?}");
         }
-        assert!(claim_kind(0).unwrap_err().rule.contains("is required"));
-        assert!(decline(42).unwrap_err().rule.contains("42 is not a known"));
+        assert_eq!(
+            CLAIM_KINDS.read_number(0).unwrap_err().rule,
+            "claim kind is required"
+        );
+        assert!(
+            DECLINE_REASONS
+                .read_number(42)
+                .unwrap_err()
+                .rule
+                .starts_with("42 is not a known decline reason; expected one of ")
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! disputes to it.
 
 mod codes;
-mod referral;
+mod inbound;
+mod outbound;
 mod service;
 mod transport;
 

@@ -3,13 +3,9 @@
 use std::sync::Arc;
 
 use mediation_core::document::Document;
-use mediation_core::ids::{MediatorId, OrganisationId, PartyRef};
-use mediation_core::lifecycle::{Referral, Status};
-use mediation_core::money::{Amount, Currency};
-use mediation_core::outcome::{
-    Agreement, AgreementParty, FailureReport, PerformanceReport, Signature, Signer,
-};
-use mediation_core::particulars::{LabourClaimKind, Particulars};
+use mediation_core::ids::OrganisationId;
+use mediation_core::lifecycle::Referral;
+use mediation_core::outcome::PerformanceReport;
 use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, ReferralStore};
 use mediation_core::text::Narrative;
@@ -20,11 +16,11 @@ use mediation_proto::labour::v1::labour_gateway_server::LabourGateway;
 use mediation_service::{Context, Gateway};
 use tonic::{Request, Response, Status as GrpcStatus};
 
-use super::codes;
+use super::codes::{DECLINE_REASONS, PERFORMANCE};
+use super::inbound::{agreement, failure, signed};
 use crate::guard::{Call, take};
-use crate::partner::{
-    CallFields, Desk, Step, date, document, narratives, optional, optional_narrative, required_time,
-};
+use crate::partner::{CallFields, Desk, Step, mediate_by};
+use crate::wire::read::{optional_narrative, required_time};
 
 /// Serves the labour platform.
 #[derive(Debug)]
@@ -94,13 +90,7 @@ fn status_of(r: &Referral) -> pb::DisputeStatus {
     pb::DisputeStatus {
         dispute_id: r.id().to_string(),
         status: r.status().as_str().to_owned(),
-        mediate_by: match r.status() {
-            Status::InMediation => r
-                .mediation_deadline()
-                .map(|d| d.due_date.to_string())
-                .unwrap_or_default(),
-            _ => String::new(),
-        },
+        mediate_by: mediate_by(r),
     }
 }
 
@@ -115,147 +105,6 @@ const FIELDS: CallFields = CallFields {
         ("terms", "other_terms"),
     ],
 };
-
-fn yuan(value: &str) -> Result<Amount, mediation_core::Invalid> {
-    Amount::parse(value, Currency::cny())
-}
-
-/// What a signed labour agreement says, before it is matched to the case.
-#[derive(Debug, Clone)]
-struct Signed {
-    payments: Vec<(LabourClaimKind, Amount)>,
-    other_terms: Vec<Narrative>,
-    payment_method: Option<Narrative>,
-    pay_by: Option<jiff::civil::Date>,
-    mediator: MediatorId,
-    employer_at: jiff::Timestamp,
-    worker_at: jiff::Timestamp,
-    mediator_at: jiff::Timestamp,
-    sealed_at: jiff::Timestamp,
-    files: Vec<Document>,
-}
-
-fn signed(v: &mut Violations, r: &pb::SubmitMediationAgreementRequest) -> Option<Signed> {
-    let payments: Vec<(LabourClaimKind, Amount)> = r
-        .payments
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| {
-            let kind = v.check(format!("payments[{i}].kind"), codes::claim_kind(p.kind));
-            let amount = v.check(format!("payments[{i}].amount"), yuan(&p.amount));
-            Some((kind?, amount?))
-        })
-        .collect();
-    if r.payments.is_empty() && r.other_terms.is_empty() {
-        v.push(
-            "payments",
-            "an agreement states at least one payment or term",
-        );
-    }
-    let other_terms = narratives(v, "other_terms", &r.other_terms);
-    let payment_method = optional_narrative(v, "payment_method", &r.payment_method);
-    let pay_by = v.check("pay_by", optional(&r.pay_by, date));
-    let mediator = v.check("mediator", MediatorId::parse(&r.mediator));
-    let employer_at = required_time(v, "employer_signed_at", r.employer_signed_at.as_ref());
-    let worker_at = required_time(v, "worker_signed_at", r.worker_signed_at.as_ref());
-    let mediator_at = required_time(v, "mediator_signed_at", r.mediator_signed_at.as_ref());
-    let sealed_at = required_time(v, "committee_sealed_at", r.committee_sealed_at.as_ref());
-    let files: Vec<Document> = r
-        .files
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            document(
-                v,
-                &format!("files[{i}]"),
-                &f.name,
-                &f.media_type,
-                f.size_bytes,
-                &f.sha256,
-                &f.url,
-            )
-        })
-        .collect();
-    Some(Signed {
-        payments,
-        other_terms,
-        payment_method: payment_method?,
-        pay_by: pay_by?,
-        mediator: mediator?,
-        employer_at: employer_at?,
-        worker_at: worker_at?,
-        mediator_at: mediator_at?,
-        sealed_at: sealed_at?,
-        files,
-    })
-}
-
-/// The agreement in the domain's terms: the employer and the worker are the
-/// case's parties, named as the court named them, and each payment becomes a
-/// term.
-fn agreement(
-    referral: &Referral,
-    committee: &OrganisationId,
-    s: &Signed,
-) -> Result<Agreement, TransitionError> {
-    let bundle = referral.bundle();
-    let Some(Particulars::Labour(labour)) = &bundle.particulars else {
-        let mut v = Violations::new();
-        v.push(
-            "dispute_id",
-            "the dispute has no labour particulars to match an employer and a worker to",
-        );
-        return Err(TransitionError::Invalid(v));
-    };
-    let side = |reference: &PartyRef| {
-        bundle.party(reference).map(|p| AgreementParty {
-            party: p.reference.clone(),
-            name: p.name.clone(),
-            identity: p.identity.clone(),
-        })
-    };
-    let mut terms = Vec::new();
-    for (kind, amount) in &s.payments {
-        let text = format!(
-            "用人单位向劳动者支付{}{}元",
-            codes::claim_name(*kind),
-            amount.decimal()
-        );
-        if let Ok(term) = Narrative::parse(&text) {
-            terms.push(term);
-        }
-    }
-    terms.extend(s.other_terms.iter().cloned());
-    Ok(Agreement {
-        parties: [side(&labour.employer), side(&labour.employee)]
-            .into_iter()
-            .flatten()
-            .collect(),
-        disputed_matters: Narrative::parse(bundle.cause_of_action.as_ref()).ok(),
-        terms,
-        performance_method: s.payment_method.clone(),
-        performance_deadline: s.pay_by,
-        signatures: vec![
-            Signature {
-                signer: Signer::Organisation(committee.clone()),
-                signed_at: s.sealed_at,
-            },
-            Signature {
-                signer: Signer::Mediator(s.mediator.clone()),
-                signed_at: s.mediator_at,
-            },
-            Signature {
-                signer: Signer::Party(labour.employer.clone()),
-                signed_at: s.employer_at,
-            },
-            Signature {
-                signer: Signer::Party(labour.employee.clone()),
-                signed_at: s.worker_at,
-            },
-        ],
-        documents: s.files.clone(),
-    })
-}
 
 #[tonic::async_trait]
 impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
@@ -279,7 +128,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let code = v.check("reason", codes::decline(r.reason));
+        let code = v.check("reason", DECLINE_REASONS.read_number(r.reason));
         let step = Step::decline(&mut v, code, &r.explanation);
         self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
@@ -335,20 +184,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let course = v.check("course", Narrative::parse(&r.course));
-        let reasons = v.check("reasons", Narrative::parse(&r.reasons));
-        let facts = narratives(&mut v, "undisputed_facts", &r.undisputed_facts);
-        let notes = optional_narrative(&mut v, "notes_for_court", &r.notes_for_court).flatten();
-        let step = course.zip(reasons).map(|(course, reasons)| {
-            Step::Fail(Box::new(FailureReport {
-                course,
-                reasons,
-                cost_raising_conduct: None,
-                notes_for_court: notes,
-                undisputed_facts: facts,
-                confirmed_service_addresses: Vec::new(),
-            }))
-        });
+        let step = failure(&mut v, &r).map(|report| Step::Fail(Box::new(report)));
         self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 
@@ -386,7 +222,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let status = v.check("performance", codes::performance(r.performance));
+        let status = v.check("performance", PERFORMANCE.read_number(r.performance));
         let note = optional_narrative(&mut v, "note", &r.note);
         let step = status
             .zip(note)

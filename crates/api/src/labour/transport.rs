@@ -7,9 +7,9 @@ use mediation_delivery::{DeliveryError, Transport};
 use mediation_proto::labour::v1::labour_platform_client::LabourPlatformClient;
 use tonic::transport::Channel;
 
-use super::referral::{ToPlatform, to_platform};
-use crate::court::classify;
+use super::outbound::{ToPlatform, to_platform};
 use crate::outbound::Outbound;
+use crate::outbound::classify;
 
 #[derive(Debug, Clone)]
 pub struct LabourTransport {

@@ -6,7 +6,8 @@
 //! The guard admits only operators. Everything here reads the store and the
 //! relay's view of its destinations; nothing here decides a referral's fate.
 
+mod codes;
+mod outbound;
 mod service;
-mod wire;
 
 pub use service::OperationsService;

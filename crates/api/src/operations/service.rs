@@ -20,8 +20,9 @@ use mediation_service::Gateway;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::wire;
-use crate::court::view::summary;
+use super::codes::ALERT_KINDS;
+use super::outbound;
+use crate::court::outbound::summary;
 use crate::guard::take;
 use crate::status::{from_service, invalid_field};
 use crate::time::from_wire;
@@ -96,7 +97,7 @@ where
 
     fn with_acknowledgement(store: &S, alert: &Alert) -> Result<pb::Alert, Status> {
         let ack = store.acknowledgement(alert.seq).map_err(store_error)?;
-        Ok(wire::alert(alert, ack.as_ref()))
+        Ok(outbound::alert(alert, ack.as_ref()))
     }
 
     fn referral(
@@ -126,12 +127,9 @@ where
         let (_, request) = take(request)?;
         let mut kinds = Vec::new();
         for (i, raw) in request.kinds.iter().enumerate() {
-            let kind = pb::AlertKind::try_from(*raw)
-                .ok()
-                .and_then(wire::kind_from_wire)
-                .ok_or_else(|| {
-                    invalid_field(&format!("kinds[{i}]"), format!("unknown alert kind {raw}"))
-                })?;
+            let kind = ALERT_KINDS
+                .read_number(*raw)
+                .map_err(|e| invalid_field(&format!("kinds[{i}]"), e.rule))?;
             kinds.push(kind);
         }
         let store = self.store().clone();
@@ -265,7 +263,7 @@ where
                     None => None,
                 };
                 breaches.push(pb::OpenBreach {
-                    alert: Some(wire::alert(alert, None)),
+                    alert: Some(outbound::alert(alert, None)),
                     referral_status: referral
                         .as_ref()
                         .map(|r| r.status().as_str().to_owned())
@@ -296,7 +294,7 @@ where
             .pending_messages(&id)
             .map_err(store_error)?
             .iter()
-            .map(wire::message)
+            .map(outbound::message)
             .collect();
         let assignment = referral.assignment();
         Ok(Response::new(pb::GetReferralTimelineResponse {
@@ -314,7 +312,7 @@ where
                 .acceptance_deadline()
                 .into_iter()
                 .chain(referral.mediation_deadline())
-                .map(wire::deadline)
+                .map(outbound::deadline)
                 .collect(),
             timeline: history
                 .iter()
@@ -417,7 +415,7 @@ where
                             .assignment()
                             .map(|a| a.organisation.to_string())
                             .unwrap_or_default(),
-                        deadlines: deadlines.into_iter().map(wire::deadline).collect(),
+                        deadlines: deadlines.into_iter().map(outbound::deadline).collect(),
                     });
                     if found.len() >= limit {
                         break 'pages;
@@ -489,7 +487,7 @@ where
             .dead_letters(limit)
             .map_err(store_error)?
             .iter()
-            .map(wire::message)
+            .map(outbound::message)
             .collect();
         Ok(Response::new(pb::ListDeadLettersResponse { dead_letters }))
     }
@@ -532,7 +530,7 @@ where
             .into_iter()
             .find(|m| m.id == id);
         Ok(Response::new(pb::ReplayDeadLetterResponse {
-            message: message.as_ref().map(wire::message),
+            message: message.as_ref().map(outbound::message),
         }))
     }
 
@@ -582,7 +580,7 @@ where
             .map(|(p, o, t)| pb::OrganisationFigures {
                 partner: p.as_str().into(),
                 organisation: o.to_string(),
-                figures: Some(wire::figures(t)),
+                figures: Some(outbound::figures(t)),
             })
             .collect();
         let partners = statistics
@@ -591,7 +589,7 @@ where
             .filter(|(p, _)| partner.is_none_or(|want| **p == want))
             .map(|(p, t)| pb::PartnerFigures {
                 partner: p.as_str().into(),
-                figures: Some(wire::figures(t)),
+                figures: Some(outbound::figures(t)),
             })
             .collect();
         Ok(Response::new(pb::GetStatisticsResponse {

@@ -1,54 +1,43 @@
 //! Codes more than one platform uses for the same thing, both ways. An unknown
 //! or missing code is an error naming what was expected.
 
-use mediation_core::Invalid;
-use mediation_core::identity::IdentityKind;
+use mediation_core::Violations;
+use mediation_core::identity::{Identity, IdentityKind};
 use mediation_core::outcome::{DeclineCode, RulingOutcome};
 
-/// Looks `value` up in `table`, or says which codes are known.
-pub(crate) fn pick<T: Copy>(
-    field_what: &str,
-    value: &str,
-    table: &[(&str, T)],
-) -> Result<T, Invalid> {
-    if value.trim().is_empty() {
-        return Err(Invalid::new(format!("{field_what} is required")));
-    }
-    table
-        .iter()
-        .find(|(code, _)| *code == value)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| {
-            let known: Vec<&str> = table.iter().map(|(c, _)| *c).collect();
-            Invalid::new(format!(
-                "{value:?} is not a known {field_what}; expected one of {}",
-                known.join(", ")
-            ))
-        })
-}
+use crate::wire::CodeTable;
 
-const DOCUMENTS: &[(&str, IdentityKind)] = &[
-    ("ID_CARD", IdentityKind::ResidentIdCard),
-    (
-        "FOREIGN_PR_CARD",
-        IdentityKind::ForeignPermanentResidentIdCard,
-    ),
-    ("HK_MACAO_PERMIT", IdentityKind::HongKongMacaoPermit),
-    ("TAIWAN_PERMIT", IdentityKind::TaiwanPermit),
-    ("PASSPORT", IdentityKind::Passport),
-    ("USCC", IdentityKind::UnifiedSocialCreditCode),
-    ("FOREIGN_REGISTRATION", IdentityKind::ForeignRegistration),
-];
+/// Identity documents, as the CCPIT, labour and road-traffic platforms name
+/// them.
+pub(crate) const DOCUMENT_TYPES: CodeTable<&str, IdentityKind> = CodeTable::new(
+    "document type",
+    &[
+        ("ID_CARD", IdentityKind::ResidentIdCard),
+        (
+            "FOREIGN_PR_CARD",
+            IdentityKind::ForeignPermanentResidentIdCard,
+        ),
+        ("HK_MACAO_PERMIT", IdentityKind::HongKongMacaoPermit),
+        ("TAIWAN_PERMIT", IdentityKind::TaiwanPermit),
+        ("PASSPORT", IdentityKind::Passport),
+        ("USCC", IdentityKind::UnifiedSocialCreditCode),
+        ("FOREIGN_REGISTRATION", IdentityKind::ForeignRegistration),
+    ],
+);
 
-pub(crate) fn document_type(value: &str) -> Result<IdentityKind, Invalid> {
-    pick("document type", value, DOCUMENTS)
-}
-
-pub(crate) fn document_code(kind: IdentityKind) -> &'static str {
-    DOCUMENTS
-        .iter()
-        .find(|(_, k)| *k == kind)
-        .map_or("", |(c, _)| c)
+/// An identity sent as a document type code and a number, checked under
+/// `{path}.{type_field}` and `{path}.{number_field}`.
+pub(crate) fn identity(
+    v: &mut Violations,
+    path: &str,
+    (type_field, code): (&str, &str),
+    (number_field, number): (&str, &str),
+) -> Option<Identity> {
+    let kind = v.check(format!("{path}.{type_field}"), DOCUMENT_TYPES.read(code))?;
+    v.check(
+        format!("{path}.{number_field}"),
+        Identity::parse(kind, number),
+    )
 }
 
 /// Documents that mark a party as foreign or from Hong Kong, Macao or Taiwan.
@@ -64,28 +53,28 @@ pub(crate) fn is_foreign(kind: IdentityKind) -> bool {
 }
 
 /// Why an organisation declines, as the CCPIT and road-traffic platforms name it.
-pub(crate) fn decline_code(value: &str) -> Result<DeclineCode, Invalid> {
-    pick(
-        "decline reason code",
-        value,
-        &[
-            ("OUTSIDE_SCOPE", DeclineCode::OutsideScope),
-            ("CONFLICT_OF_INTEREST", DeclineCode::ConflictOfInterest),
-            ("NO_CAPACITY", DeclineCode::NoCapacity),
-            ("PARTIES_UNREACHABLE", DeclineCode::PartiesUnreachable),
-            ("PARTY_REFUSED", DeclineCode::PartyRefused),
-            ("OTHER", DeclineCode::Other),
-        ],
-    )
-}
+pub(crate) const DECLINE_CODES: CodeTable<&str, DeclineCode> = CodeTable::new(
+    "decline reason code",
+    &[
+        ("OUTSIDE_SCOPE", DeclineCode::OutsideScope),
+        ("CONFLICT_OF_INTEREST", DeclineCode::ConflictOfInterest),
+        ("NO_CAPACITY", DeclineCode::NoCapacity),
+        ("PARTIES_UNREACHABLE", DeclineCode::PartiesUnreachable),
+        ("PARTY_REFUSED", DeclineCode::PartyRefused),
+        ("OTHER", DeclineCode::Other),
+    ],
+);
 
-pub(crate) fn ruling_code(outcome: RulingOutcome) -> &'static str {
-    match outcome {
-        RulingOutcome::Confirmed => "CONFIRMED",
-        RulingOutcome::NotAccepted => "NOT_ACCEPTED",
-        RulingOutcome::Dismissed => "DISMISSED",
-    }
-}
+/// A court's ruling on a confirmation, as the CCPIT and road-traffic
+/// platforms name it.
+pub(crate) const RULINGS: CodeTable<&str, RulingOutcome> = CodeTable::new(
+    "ruling outcome",
+    &[
+        ("CONFIRMED", RulingOutcome::Confirmed),
+        ("NOT_ACCEPTED", RulingOutcome::NotAccepted),
+        ("DISMISSED", RulingOutcome::Dismissed),
+    ],
+);
 
 #[cfg(test)]
 mod tests {
@@ -93,9 +82,24 @@ mod tests {
 
     #[test]
     fn document_codes_map_both_ways() {
-        for (code, kind) in DOCUMENTS {
-            assert_eq!(document_type(code).unwrap(), *kind);
-            assert_eq!(document_code(*kind), *code);
+        for (code, kind) in DOCUMENT_TYPES.pairs() {
+            assert_eq!(DOCUMENT_TYPES.read(code).unwrap(), *kind);
+            assert_eq!(DOCUMENT_TYPES.code(*kind), *code);
         }
+    }
+
+    #[test]
+    fn unknown_codes_are_named_with_the_known_ones() {
+        let e = DOCUMENT_TYPES.read("DRIVING_LICENCE").unwrap_err();
+        assert!(
+            e.rule.starts_with(
+                "\"DRIVING_LICENCE\" is not a known document type; expected one of ID_CARD"
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            DECLINE_CODES.read("").unwrap_err().rule,
+            "decline reason code is required"
+        );
     }
 }

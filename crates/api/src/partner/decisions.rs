@@ -16,7 +16,7 @@ use mediation_core::text::Narrative;
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_service::{Context, hand_on};
 
-use super::fields::{date, optional};
+use crate::wire::read::{date, optional};
 
 type Decision = Result<Vec<Event>, TransitionError>;
 

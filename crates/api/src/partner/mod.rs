@@ -1,18 +1,28 @@
 //! What the three partner adapters share: the desk that runs a platform's call
-//! as a command of the organisation it names, the readers of fields every
-//! platform sends in some form, and the decisions that are the same whatever
-//! the platform calls them.
+//! as a command of the organisation it names, the codes more than one
+//! platform uses, and the decisions that are the same whatever the platform
+//! calls them.
 //!
-//! Each platform keeps its own contract and language; only the translation of
-//! plain values and the command path are shared here.
+//! Each platform keeps its own contract and language; the plain values are
+//! read and written with [`crate::wire`].
 
 pub(crate) mod codes;
 mod decisions;
 mod desk;
-pub(crate) mod fields;
 
 pub(crate) use decisions::Step;
 pub(crate) use desk::{CallFields, Desk};
-pub(crate) use fields::{
-    date, document, narratives, optional, optional_narrative, party_refs, required_time,
-};
+
+use mediation_core::lifecycle::{Referral, Status};
+
+/// The last day of mediation, as every platform's status answer shows it:
+/// only while the case is in mediation.
+pub(crate) fn mediate_by(r: &Referral) -> String {
+    match r.status() {
+        Status::InMediation => r
+            .mediation_deadline()
+            .map(|d| d.due_date.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}

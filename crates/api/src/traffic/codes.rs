@@ -1,93 +1,81 @@
-//! The platform's string codes, both ways.
+//! The road-traffic platform's string codes, both ways.
 
-use mediation_core::Invalid;
 use mediation_core::outcome::PerformanceStatus;
 use mediation_core::particulars::{CompensationKind, Liability};
 
-use crate::partner::codes::pick;
+use crate::wire::CodeTable;
 
-const ITEMS: &[(&str, CompensationKind, &str)] = &[
-    ("MEDICAL", CompensationKind::MedicalExpenses, "医疗费"),
-    ("LOST_EARNINGS", CompensationKind::LostEarnings, "误工费"),
-    ("NURSING", CompensationKind::NursingCare, "护理费"),
-    ("TRANSPORT", CompensationKind::Transport, "交通费"),
-    (
-        "DISABILITY",
-        CompensationKind::DisabilityCompensation,
-        "残疾赔偿金",
-    ),
-    ("DEATH", CompensationKind::DeathCompensation, "死亡赔偿金"),
-    ("FUNERAL", CompensationKind::FuneralExpenses, "丧葬费"),
-    (
-        "DEPENDANTS",
-        CompensationKind::DependantsLiving,
-        "被扶养人生活费",
-    ),
-    (
-        "MENTAL_DISTRESS",
-        CompensationKind::MentalDistress,
-        "精神损害抚慰金",
-    ),
-    ("PROPERTY", CompensationKind::PropertyLoss, "财产损失"),
-    ("OTHER", CompensationKind::Other, "其他费用"),
-];
+/// The standard heads of compensation.
+pub(crate) const ITEMS: CodeTable<&str, CompensationKind> = CodeTable::new(
+    "compensation item",
+    &[
+        ("MEDICAL", CompensationKind::MedicalExpenses),
+        ("LOST_EARNINGS", CompensationKind::LostEarnings),
+        ("NURSING", CompensationKind::NursingCare),
+        ("TRANSPORT", CompensationKind::Transport),
+        ("DISABILITY", CompensationKind::DisabilityCompensation),
+        ("DEATH", CompensationKind::DeathCompensation),
+        ("FUNERAL", CompensationKind::FuneralExpenses),
+        ("DEPENDANTS", CompensationKind::DependantsLiving),
+        ("MENTAL_DISTRESS", CompensationKind::MentalDistress),
+        ("PROPERTY", CompensationKind::PropertyLoss),
+        ("OTHER", CompensationKind::Other),
+    ],
+);
 
-pub(crate) fn item(value: &str) -> Result<CompensationKind, Invalid> {
-    let table: Vec<(&str, CompensationKind)> = ITEMS.iter().map(|(c, k, _)| (*c, *k)).collect();
-    pick("compensation item", value, &table)
-}
+/// The head of compensation as an agreement's terms name it.
+pub(crate) const ITEM_NAMES: CodeTable<&str, CompensationKind> = CodeTable::new(
+    "head of compensation",
+    &[
+        ("医疗费", CompensationKind::MedicalExpenses),
+        ("误工费", CompensationKind::LostEarnings),
+        ("护理费", CompensationKind::NursingCare),
+        ("交通费", CompensationKind::Transport),
+        ("残疾赔偿金", CompensationKind::DisabilityCompensation),
+        ("死亡赔偿金", CompensationKind::DeathCompensation),
+        ("丧葬费", CompensationKind::FuneralExpenses),
+        ("被扶养人生活费", CompensationKind::DependantsLiving),
+        ("精神损害抚慰金", CompensationKind::MentalDistress),
+        ("财产损失", CompensationKind::PropertyLoss),
+        ("其他费用", CompensationKind::Other),
+    ],
+);
 
-pub(crate) fn item_code(kind: CompensationKind) -> &'static str {
-    ITEMS
-        .iter()
-        .find(|(_, k, _)| *k == kind)
-        .map_or("OTHER", |(c, _, _)| c)
-}
+pub(crate) const LIABILITIES: CodeTable<&str, Liability> = CodeTable::new(
+    "liability",
+    &[
+        ("FULL", Liability::Full),
+        ("MAIN", Liability::Main),
+        ("EQUAL", Liability::Equal),
+        ("SECONDARY", Liability::Secondary),
+        ("NONE", Liability::None),
+    ],
+);
 
-pub(crate) fn item_name(kind: CompensationKind) -> &'static str {
-    ITEMS
-        .iter()
-        .find(|(_, k, _)| *k == kind)
-        .map_or("其他费用", |(_, _, n)| n)
-}
-
-pub(crate) fn liability_code(liability: Liability) -> &'static str {
-    match liability {
-        Liability::Full => "FULL",
-        Liability::Main => "MAIN",
-        Liability::Equal => "EQUAL",
-        Liability::Secondary => "SECONDARY",
-        Liability::None => "NONE",
-    }
-}
-
-pub(crate) fn payment(value: &str) -> Result<PerformanceStatus, Invalid> {
-    pick(
-        "payment status",
-        value,
-        &[
-            ("PAID", PerformanceStatus::PerformedVoluntarily),
-            ("PARTLY_PAID", PerformanceStatus::PartlyPerformed),
-            ("UNPAID", PerformanceStatus::NotPerformed),
-        ],
-    )
-}
+pub(crate) const PAYMENTS: CodeTable<&str, PerformanceStatus> = CodeTable::new(
+    "payment status",
+    &[
+        ("PAID", PerformanceStatus::PerformedVoluntarily),
+        ("PARTLY_PAID", PerformanceStatus::PartlyPerformed),
+        ("UNPAID", PerformanceStatus::NotPerformed),
+    ],
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn items_map_both_ways_and_unknown_ones_are_named() {
-        for (code, kind, _) in ITEMS {
-            assert_eq!(item(code).unwrap(), *kind);
-            assert_eq!(item_code(*kind), *code);
+    fn items_map_both_ways_and_have_names() {
+        for (code, kind) in ITEMS.pairs() {
+            assert_eq!(ITEMS.read(code).unwrap(), *kind);
+            assert_eq!(ITEMS.code(*kind), *code);
+            assert!(!ITEM_NAMES.code(*kind).is_empty(), "{kind:?}");
         }
-        let e = item("CAR_WASH").unwrap_err();
         assert!(
-            e.rule
-                .contains("\"CAR_WASH\" is not a known compensation item"),
-            "{e}"
+            ITEMS.read("CAR_WASH").unwrap_err().rule.starts_with(
+                "\"CAR_WASH\" is not a known compensation item; expected one of MEDICAL"
+            )
         );
     }
 }

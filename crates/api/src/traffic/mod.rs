@@ -4,8 +4,9 @@
 //! compensation items) and the domain, and the transport that delegates
 //! accident cases to it.
 
-mod case;
 mod codes;
+mod inbound;
+mod outbound;
 mod service;
 mod transport;
 

@@ -7,9 +7,9 @@ use mediation_delivery::{DeliveryError, Transport};
 use mediation_proto::traffic::v1::traffic_platform_client::TrafficPlatformClient;
 use tonic::transport::Channel;
 
-use super::case::{ToPlatform, to_platform};
-use crate::court::classify;
+use super::outbound::{ToPlatform, to_platform};
 use crate::outbound::Outbound;
+use crate::outbound::classify;
 
 #[derive(Debug, Clone)]
 pub struct TrafficTransport {

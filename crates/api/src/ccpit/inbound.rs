@@ -1,24 +1,29 @@
-//! `FileDirectIntake`: a dispute a centre took directly from the parties,
-//! filed with a court for confirmation of the settlement.
+//! What the CCPIT platform sends, to domain values: settlements, failure
+//! reports, and `FileDirectIntake`, a dispute a centre took directly from the
+//! parties and files with a court for confirmation of the settlement.
 
 use mediation_core::bundle::{
     CaseBundle, Claim, Consent, ConsentMethod, DisputeDomain, Party, PartyRole, PersonKind,
     ReferralKind,
 };
 use mediation_core::court::CourtCode;
-use mediation_core::identity::Identity;
+use mediation_core::document::Document;
 use mediation_core::ids::{CourtReferralId, MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::Assignment;
-use mediation_core::money::{Amount, Currency};
-use mediation_core::outcome::{Agreement, ConfirmationApplication};
+use mediation_core::outcome::{
+    Agreement, AgreementParty, ConfirmationApplication, FailureReport, Signature, Signer,
+};
 use mediation_core::partner::Partner;
 use mediation_core::text::{Line, Narrative};
 use mediation_core::{Invalid, Violations};
 use mediation_proto::ccpit::v1 as pb;
 
-use super::codes;
-use super::service::settlement;
-use crate::partner::required_time;
+use super::codes::{SIGNER_TYPES, SignerType};
+use crate::partner::codes::identity;
+use crate::wire::read::{
+    confirmed_addresses, date, document, narratives, optional, optional_money, optional_narrative,
+    required_time,
+};
 
 /// Everything the gateway needs to file the case.
 pub(crate) struct Intake {
@@ -38,13 +43,12 @@ fn participant(
     let at = |f: &str| format!("{path}.{f}");
     let reference = v.check(at("reference"), PartyRef::parse(&p.reference));
     let name = v.check(at("name"), Line::parse(&p.name));
-    let kind = v.check(at("document_type"), codes::document_type(&p.document_type));
-    let identity = kind.and_then(|k| {
-        v.check(
-            at("document_number"),
-            Identity::parse(k, &p.document_number),
-        )
-    });
+    let identity = identity(
+        v,
+        path,
+        ("document_type", &p.document_type),
+        ("document_number", &p.document_number),
+    );
     let contact = v.check(at("contact"), Line::parse(&p.contact));
     let address = v.check(
         at("address_for_service"),
@@ -115,7 +119,7 @@ fn bundle_rules(bundle: &CaseBundle, paths: &[String]) -> Violations {
 }
 
 /// Reads the request; every bad field is named by its path in the request.
-pub(crate) fn read(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violations> {
+pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violations> {
     let mut v = Violations::new();
     let centre = v.check(
         "mediation_centre",
@@ -155,13 +159,8 @@ pub(crate) fn read(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violations
             }
         }
     }
-    let amount = match &r.amount_in_dispute {
-        None => None,
-        Some(m) => {
-            let currency = v.check("amount_in_dispute.currency", Currency::parse(&m.currency));
-            currency.and_then(|c| v.check("amount_in_dispute.amount", Amount::parse(&m.amount, c)))
-        }
-    };
+    let amount =
+        optional_money(&mut v, "amount_in_dispute", r.amount_in_dispute.as_ref()).flatten();
     let claims: Vec<Claim> = r
         .claims
         .iter()
@@ -266,5 +265,102 @@ pub(crate) fn read(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violations
             applicants,
             applied_at,
         },
+    })
+}
+
+pub(super) fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) -> Option<Agreement> {
+    let mut parties = Vec::new();
+    for (i, p) in r.parties.iter().enumerate() {
+        let at = |f: &str| format!("parties[{i}].{f}");
+        let party = v.check(at("reference"), PartyRef::parse(&p.reference));
+        let name = v.check(at("name"), Line::parse(&p.name));
+        let identity = identity(
+            v,
+            &format!("parties[{i}]"),
+            ("document_type", &p.document_type),
+            ("document_number", &p.document_number),
+        );
+        if let (Some(party), Some(name), Some(identity)) = (party, name, identity) {
+            parties.push(AgreementParty {
+                party,
+                name,
+                identity,
+            });
+        }
+    }
+    let disputed_matters = optional_narrative(v, "disputed_matters", &r.disputed_matters)?;
+    let terms = narratives(v, "terms", &r.terms);
+    let performance_method = optional_narrative(v, "performance_method", &r.performance_method)?;
+    let performance_deadline = v.check("perform_by", optional(&r.perform_by, date))?;
+    let mut signatures = Vec::new();
+    for (i, s) in r.signatures.iter().enumerate() {
+        let at = |f: &str| format!("signatures[{i}].{f}");
+        let kind = v.check(at("signer_type"), SIGNER_TYPES.read(&s.signer_type));
+        let signer = kind.and_then(|k| {
+            v.check(
+                at("signer"),
+                match k {
+                    SignerType::Centre => {
+                        OrganisationId::parse(&s.signer).map(Signer::Organisation)
+                    }
+                    SignerType::Mediator => MediatorId::parse(&s.signer).map(Signer::Mediator),
+                    SignerType::Party => PartyRef::parse(&s.signer).map(Signer::Party),
+                },
+            )
+        });
+        let signed_at = required_time(v, &at("signed_at"), s.signed_at.as_ref());
+        if let (Some(signer), Some(signed_at)) = (signer, signed_at) {
+            signatures.push(Signature { signer, signed_at });
+        }
+    }
+    let documents: Vec<Document> = r
+        .files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            document(
+                v,
+                &format!("files[{i}]"),
+                &f.name,
+                &f.media_type,
+                f.size_bytes,
+                &f.sha256,
+                &f.url,
+            )
+        })
+        .collect();
+    Some(Agreement {
+        parties,
+        disputed_matters,
+        terms,
+        performance_method,
+        performance_deadline,
+        signatures,
+        documents,
+    })
+}
+
+/// A failure report: the course of mediation, the reasons and what the court
+/// needs next (seed 003 四(四)2).
+pub(super) fn failure(v: &mut Violations, r: &pb::ReportFailureRequest) -> Option<FailureReport> {
+    let course = v.check("course", Narrative::parse(&r.course));
+    let reasons = v.check("reasons", Narrative::parse(&r.reasons));
+    let cost = optional_narrative(v, "cost_raising_conduct", &r.cost_raising_conduct).flatten();
+    let notes = optional_narrative(v, "notes_for_court", &r.notes_for_court).flatten();
+    let facts = narratives(v, "undisputed_facts", &r.undisputed_facts);
+    let addresses = confirmed_addresses(
+        v,
+        "confirmed_addresses",
+        r.confirmed_addresses
+            .iter()
+            .map(|a| (a.party.as_str(), a.address.as_str())),
+    );
+    Some(FailureReport {
+        course: course?,
+        reasons: reasons?,
+        cost_raising_conduct: cost,
+        notes_for_court: notes,
+        undisputed_facts: facts,
+        confirmed_service_addresses: addresses,
     })
 }

@@ -1,4 +1,5 @@
-//! Domain messages to what the road-traffic platform receives.
+//! What the road-traffic platform receives, from domain messages: cases and
+//! the court's decisions.
 
 use mediation_core::bundle::{CaseBundle, Party, PartyRole};
 use mediation_core::lifecycle::Change;
@@ -6,18 +7,15 @@ use mediation_core::particulars::{AccidentParticulars, Particulars};
 use mediation_core::store::PendingDelivery;
 use mediation_proto::traffic::v1 as pb;
 
-use super::codes;
-use crate::partner::codes::{document_code, ruling_code};
+use super::codes::{ITEMS, LIABILITIES};
+use crate::partner::codes::{DOCUMENT_TYPES, RULINGS};
 use crate::time;
+use crate::wire::write::{decimal, text};
 
 /// What to send for a delivery, or `None` when the platform has no use for it.
 pub(crate) enum ToPlatform {
     Case(Box<pb::AccidentCase>),
     Decision(pb::CourtDecision),
-}
-
-fn text(value: Option<&impl ToString>) -> String {
-    value.map(ToString::to_string).unwrap_or_default()
 }
 
 /// How a party stands in the claim, as the platform sorts people.
@@ -50,12 +48,12 @@ fn person(p: &Party, accident: Option<&AccidentParticulars>) -> pb::Person {
         party: p.reference.to_string(),
         name: p.name.to_string(),
         standing: standing(p, accident).to_owned(),
-        id_type: document_code(p.identity.kind()).to_owned(),
+        id_type: DOCUMENT_TYPES.code(p.identity.kind()).to_owned(),
         id_number: p.identity.number().to_owned(),
         phone: p.contact.to_string(),
         address: p.service_address.to_string(),
         liability: share
-            .map(|s| codes::liability_code(s.liability).to_owned())
+            .map(|s| LIABILITIES.code(s.liability).to_owned())
             .unwrap_or_default(),
         disability_grade: injury.and_then(|i| i.disability_grade).map_or(0, u32::from),
         deceased: injury.is_some_and(|i| i.deceased),
@@ -106,17 +104,13 @@ fn case(d: &PendingDelivery, bundle: &CaseBundle) -> Option<pb::AccidentCase> {
                 a.compensation
                     .iter()
                     .map(|c| pb::Compensation {
-                        item: codes::item_code(c.kind).to_owned(),
+                        item: ITEMS.code(c.kind).to_owned(),
                         amount: c.amount.decimal(),
                     })
                     .collect()
             })
             .unwrap_or_default(),
-        total_claimed: bundle
-            .amount_in_dispute
-            .as_ref()
-            .map(|a| a.decimal())
-            .unwrap_or_default(),
+        total_claimed: decimal(bundle.amount_in_dispute.as_ref()),
         evidence: bundle
             .documents
             .iter()
@@ -143,7 +137,7 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
         Change::RulingRecorded { ruling } => Some(ToPlatform::Decision(pb::CourtDecision {
             message_id: d.id.to_string(),
             case_id,
-            decision: ruling_code(ruling.outcome).to_owned(),
+            decision: RULINGS.code(ruling.outcome).to_owned(),
             court_case_number: text(ruling.case_number.as_ref()),
             reasons: text(ruling.reasons.as_ref()),
             decided_at: Some(time::to_wire(ruling.ruled_at)),

@@ -1,12 +1,14 @@
-//! Domain messages to what the platform receives.
+//! What the CCPIT platform receives, from domain messages: offers and the
+//! court's decisions.
 
 use mediation_core::bundle::PartyRole;
 use mediation_core::lifecycle::Change;
 use mediation_core::store::PendingDelivery;
 use mediation_proto::ccpit::v1 as pb;
 
-use super::codes;
+use super::codes::{DOCUMENT_TYPES, RULINGS, is_foreign};
 use crate::time;
+use crate::wire::write::{money, text};
 
 /// What to send for a delivery, or `None` when the platform has no use for it.
 pub(crate) enum ToPlatform {
@@ -27,9 +29,9 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                 reference: p.reference.to_string(),
                 name: p.name.to_string(),
                 enterprise: matches!(p.person, mediation_core::bundle::PersonKind::Legal),
-                document_type: codes::document_code(p.identity.kind()).to_owned(),
+                document_type: DOCUMENT_TYPES.code(p.identity.kind()).to_owned(),
                 document_number: p.identity.number().to_owned(),
-                foreign: codes::is_foreign(p.identity.kind()),
+                foreign: is_foreign(p.identity.kind()),
                 contact: p.contact.to_string(),
                 address_for_service: p.service_address.to_string(),
             };
@@ -41,30 +43,19 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                     .map(participant)
                     .collect()
             };
-            let money = |a: &mediation_core::money::Amount| pb::Money {
-                amount: a.decimal(),
-                currency: a.currency.to_string(),
-            };
             Some(ToPlatform::Offer(Box::new(pb::CaseOffer {
                 message_id: d.id.to_string(),
                 case_id,
                 court_reference: bundle.court_referral_id.to_string(),
                 court: bundle.court.to_string(),
-                court_case_number: bundle
-                    .case_number
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
+                court_case_number: text(bundle.case_number.as_ref()),
                 pre_litigation: matches!(
                     bundle.kind,
                     mediation_core::bundle::ReferralKind::Delegated
                 ),
                 mediation_centre: assignment.organisation.to_string(),
                 cause_of_action: bundle.cause_of_action.to_string(),
-                cross_border: bundle
-                    .parties
-                    .iter()
-                    .any(|p| codes::is_foreign(p.identity.kind())),
+                cross_border: bundle.parties.iter().any(|p| is_foreign(p.identity.kind())),
                 applicants: of_role(PartyRole::Claimant),
                 respondents: of_role(PartyRole::Respondent),
                 third_parties: of_role(PartyRole::ThirdParty),
@@ -82,20 +73,12 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                         media_type: f.media_type.to_string(),
                         size_bytes: f.size_bytes,
                         sha256: f.sha256.to_string(),
-                        url: f
-                            .location
-                            .url()
-                            .map(ToString::to_string)
-                            .unwrap_or_default(),
+                        url: text(f.location.url()),
                     })
                     .collect(),
                 accept_by: Some(time::to_wire(acceptance_deadline.due_at)),
                 routing_reasons: reasons.clone(),
-                background: bundle
-                    .summary
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
+                background: text(bundle.summary.as_ref()),
             })))
         }
         Change::RulingRecorded { ruling } => Some(ToPlatform::Decision(pb::CourtDecision {
@@ -103,17 +86,9 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
             case_id,
             decision: Some(pb::court_decision::Decision::Ruling(
                 pb::ConfirmationRuling {
-                    outcome: codes::ruling_code(ruling.outcome).to_owned(),
-                    court_case_number: ruling
-                        .case_number
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                    reasons: ruling
-                        .reasons
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
+                    outcome: RULINGS.code(ruling.outcome).to_owned(),
+                    court_case_number: text(ruling.case_number.as_ref()),
+                    reasons: text(ruling.reasons.as_ref()),
                     ruled_at: Some(time::to_wire(ruling.ruled_at)),
                 },
             )),

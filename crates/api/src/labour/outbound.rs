@@ -1,4 +1,5 @@
-//! Domain messages to what the labour platform receives.
+//! What the labour platform receives, from domain messages: referrals and the
+//! court's decisions.
 
 use mediation_core::bundle::{CaseBundle, Party, PartyRole, ReferralKind};
 use mediation_core::lifecycle::Change;
@@ -6,18 +7,15 @@ use mediation_core::particulars::{LabourParticulars, Particulars};
 use mediation_core::store::PendingDelivery;
 use mediation_proto::labour::v1 as pb;
 
-use super::codes;
-use crate::partner::codes::document_code;
+use super::codes::{CLAIM_KINDS, RULINGS};
+use crate::partner::codes::DOCUMENT_TYPES;
 use crate::time;
+use crate::wire::write::{decimal, text};
 
 /// What to send for a delivery, or `None` when the platform has no use for it.
 pub(crate) enum ToPlatform {
     Referral(Box<pb::DisputeReferral>),
     Decision(pb::CourtDecision),
-}
-
-fn text(value: Option<&impl ToString>) -> String {
-    value.map(ToString::to_string).unwrap_or_default()
 }
 
 fn party<'a>(
@@ -88,7 +86,7 @@ pub(crate) fn referral(
             party: p.reference.to_string(),
             name: p.name.to_string(),
             id_number: p.identity.number().to_owned(),
-            id_type: document_code(p.identity.kind()).to_owned(),
+            id_type: DOCUMENT_TYPES.code(p.identity.kind()).to_owned(),
             contact: p.contact.to_string(),
             address: p.service_address.to_string(),
         }),
@@ -97,11 +95,7 @@ pub(crate) fn referral(
             started_on: l.employment_start.to_string(),
             ended_on: text(l.employment_end.as_ref()),
             position: text(l.position.as_ref()),
-            monthly_wage: l
-                .monthly_wage
-                .as_ref()
-                .map(|a| a.decimal())
-                .unwrap_or_default(),
+            monthly_wage: decimal(l.monthly_wage.as_ref()),
         }),
         arbitration_committee: text(labour.and_then(|l| l.arbitration_committee.as_ref())),
         claim_items: labour
@@ -109,17 +103,13 @@ pub(crate) fn referral(
                 l.claim_items
                     .iter()
                     .map(|i| pb::ClaimItem {
-                        kind: codes::claim_to_wire(i.kind).into(),
+                        kind: CLAIM_KINDS.number(i.kind),
                         amount: i.amount.decimal(),
                     })
                     .collect()
             })
             .unwrap_or_default(),
-        total_claimed: bundle
-            .amount_in_dispute
-            .as_ref()
-            .map(|a| a.decimal())
-            .unwrap_or_default(),
+        total_claimed: decimal(bundle.amount_in_dispute.as_ref()),
         others: bundle
             .parties
             .iter()
@@ -158,7 +148,7 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
             message_id: d.id.to_string(),
             dispute_id,
             decision: Some(pb::court_decision::Decision::Ruling(pb::Ruling {
-                outcome: codes::ruling(ruling.outcome).into(),
+                outcome: RULINGS.number(ruling.outcome),
                 court_case_number: text(ruling.case_number.as_ref()),
                 reasons: text(ruling.reasons.as_ref()),
                 ruled_at: Some(time::to_wire(ruling.ruled_at)),

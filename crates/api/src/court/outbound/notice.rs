@@ -1,14 +1,39 @@
-//! The typed detail of a court notice: each event a court acts on, as its own
-//! message.
+//! The one court notice: what a court system receives for each event of its
+//! referrals, with the typed detail of each event a court acts on. The gRPC
+//! transport sends it as it is; the webhook posts the same message as proto3
+//! JSON.
 
 use mediation_core::lifecycle::{Change, ReturnReason};
 use mediation_core::outcome::Signer;
+use mediation_core::store::PendingDelivery;
 use mediation_proto::court::v1 as pb;
 use pb::court_notice::Detail;
 use serde::Serialize;
 
-use super::view::{deadline, document_to_wire, identity_to_wire};
+use super::{bundle_to_wire, deadline, document_to_wire, identity_to_wire, summary};
 use crate::time;
+use crate::wire::write::text;
+
+/// The notice for one delivery to a court.
+pub fn court_notice(d: &PendingDelivery) -> pb::CourtNotice {
+    let change = &d.message.event.change;
+    pb::CourtNotice {
+        message_id: d.id.to_string(),
+        referral_id: d.message.referral.to_string(),
+        court_referral_id: d.message.court_referral_id.to_string(),
+        occurred_at: Some(time::to_wire(d.message.event.at)),
+        event: change.name().to_owned(),
+        summary: summary(change),
+        detail_json: serde_json::to_string(change).unwrap_or_default(),
+        // Offers to partners carry bundles too; a court gets one only for a
+        // dispute it has not seen.
+        bundle: match change {
+            Change::TakenDirectly { .. } => d.message.bundle.as_deref().map(bundle_to_wire),
+            _ => None,
+        },
+        detail: detail(change),
+    }
+}
 
 /// A domain code's snake_case name, as it is serialised everywhere else.
 fn code(value: &impl Serialize) -> String {
@@ -18,11 +43,7 @@ fn code(value: &impl Serialize) -> String {
         .unwrap_or_default()
 }
 
-fn text(value: Option<&impl ToString>) -> String {
-    value.map(ToString::to_string).unwrap_or_default()
-}
-
-pub(crate) fn detail(change: &Change) -> Option<Detail> {
+fn detail(change: &Change) -> Option<Detail> {
     Some(match change {
         Change::Accepted {
             mediator,

@@ -1,38 +1,16 @@
-//! Domain values to the operations contract's messages.
+//! What operators receive, from domain values: alerts, deadlines, outbox
+//! messages and figures.
 
 use jiff::SignedDuration;
-use mediation_core::alert::{Acknowledgement, Alert, AlertKind, Severity};
+use mediation_core::alert::{Acknowledgement, Alert};
 use mediation_core::deadline::Deadline;
 use mediation_core::statistics::Tally;
 use mediation_core::store::PendingDelivery;
 use mediation_proto::operations::v1 as pb;
 
+use super::codes::{ALERT_KINDS, SEVERITIES};
 use crate::time::to_wire;
-
-pub(crate) fn kind_to_wire(kind: AlertKind) -> pb::AlertKind {
-    match kind {
-        AlertKind::AcceptanceWarning => pb::AlertKind::AcceptanceWarning,
-        AlertKind::AcceptanceBreach => pb::AlertKind::AcceptanceBreach,
-        AlertKind::MediationWarning => pb::AlertKind::MediationWarning,
-        AlertKind::MediationBreach => pb::AlertKind::MediationBreach,
-        AlertKind::DeadLetter => pb::AlertKind::DeadLetter,
-        AlertKind::CalendarYearMissing => pb::AlertKind::CalendarYearMissing,
-        AlertKind::DestinationUnreachable => pb::AlertKind::DestinationUnreachable,
-    }
-}
-
-pub(crate) fn kind_from_wire(kind: pb::AlertKind) -> Option<AlertKind> {
-    AlertKind::ALL
-        .into_iter()
-        .find(|k| kind_to_wire(*k) == kind)
-}
-
-fn severity(s: Severity) -> pb::Severity {
-    match s {
-        Severity::Warning => pb::Severity::Warning,
-        Severity::Critical => pb::Severity::Critical,
-    }
-}
+use crate::wire::write::text;
 
 pub(crate) fn acknowledgement(a: &Acknowledgement) -> pb::Acknowledgement {
     pb::Acknowledgement {
@@ -46,14 +24,10 @@ pub(crate) fn alert(a: &Alert, ack: Option<&Acknowledgement>) -> pb::Alert {
     let r = &a.record;
     pb::Alert {
         seq: a.seq,
-        kind: kind_to_wire(r.kind).into(),
-        severity: severity(r.kind.severity()).into(),
+        kind: ALERT_KINDS.number(r.kind),
+        severity: SEVERITIES.number(r.kind.severity()),
         raised_at: Some(to_wire(r.raised_at)),
-        referral_id: r
-            .referral
-            .as_ref()
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
+        referral_id: text(r.referral.as_ref()),
         due_at: r.due_at.map(to_wire),
         detail: r.detail.clone(),
         acknowledgement: ack.map(acknowledgement),

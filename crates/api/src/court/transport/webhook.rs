@@ -1,54 +1,28 @@
 //! Delivering notices to court systems that cannot host gRPC: an HTTPS `POST`
-//! of the notice as JSON.
+//! of the same `CourtNotice` the gRPC transport sends, as proto3 JSON
+//! (`docs/api.md` shows a body).
 //!
-//! The body carries the same fields as the gRPC `CourtNotice`, with the event
-//! and any bundle as JSON objects. The `Idempotency-Key` header repeats the
-//! message id, which stays the same across retries. A 2xx answer (or 409, "I
-//! have it") acknowledges; 408, 425, 429 and 5xx are retried; any other 4xx is
-//! a permanent failure and the message becomes a dead letter.
+//! The `Idempotency-Key` header repeats the message id, which stays the same
+//! across retries. A 2xx answer (or 409, "I have it") acknowledges; 408, 425,
+//! 429 and 5xx are retried; any other 4xx is a permanent failure and the
+//! message becomes a dead letter.
 
 use std::time::Duration;
 
-use crate::outbound::Outbound;
-use mediation_core::lifecycle::Change;
 use mediation_core::store::PendingDelivery;
 use mediation_delivery::DeliveryError;
 use reqwest::StatusCode;
-use serde::Serialize;
 
-/// The JSON body of one notice.
-#[derive(Debug, Serialize)]
-pub struct WebhookNotice<'a> {
-    pub message_id: String,
-    pub referral_id: String,
-    pub court_referral_id: String,
-    /// RFC 3339.
-    pub occurred_at: String,
-    pub event: &'static str,
-    pub summary: String,
-    pub detail: &'a Change,
-    /// The case bundle, for a dispute the court has not seen (taken directly).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<&'a mediation_core::bundle::CaseBundle>,
-}
+use crate::court::outbound::court_notice;
+use crate::outbound::Outbound;
 
-impl<'a> WebhookNotice<'a> {
-    pub fn of(d: &'a PendingDelivery) -> Self {
-        let change = &d.message.event.change;
-        Self {
-            message_id: d.id.to_string(),
-            referral_id: d.message.referral.to_string(),
-            court_referral_id: d.message.court_referral_id.to_string(),
-            occurred_at: d.message.event.at.to_string(),
-            event: change.name(),
-            summary: super::view::summary(change),
-            detail: change,
-            bundle: match change {
-                Change::TakenDirectly { .. } => d.message.bundle.as_deref(),
-                _ => None,
-            },
-        }
-    }
+/// The full protobuf name of the message a webhook body carries.
+pub const NOTICE_MESSAGE: &str = "mediation.court.v1.CourtNotice";
+
+/// The webhook body of one delivery: its court notice as proto3 JSON.
+pub fn webhook_body(d: &PendingDelivery) -> Result<Vec<u8>, DeliveryError> {
+    mediation_proto::json::to_json(&court_notice(d), NOTICE_MESSAGE)
+        .map_err(|e| DeliveryError::Permanent(format!("the notice cannot be written as JSON: {e}")))
 }
 
 /// One court system's webhook.
@@ -73,7 +47,8 @@ impl Webhook {
             .client
             .post(self.url.clone())
             .header("Idempotency-Key", d.id.to_string())
-            .json(&WebhookNotice::of(d))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(webhook_body(d)?)
             .send()
             .await
             .map_err(|e| DeliveryError::Transient(format!("webhook {}: {e}", self.url)))?;

@@ -1,88 +1,34 @@
-//! A wire case bundle to a domain one. Every field is checked and every
-//! violation reported with its path in the request, then the bundle's
-//! cross-field rules are checked with the same paths.
+//! What court systems send, to domain values: a wire case bundle to a domain
+//! one. Every field is checked and every violation reported with its path in
+//! the request, then the bundle's cross-field rules are checked with the same
+//! paths.
 
-use mediation_core::bundle::{
-    CaseBundle, Claim, Consent, ConsentMethod, DisputeDomain, Party, PartyRole, PersonKind,
-    Procedure, ReferralKind, TrialStage,
-};
+mod particulars;
+
+use mediation_core::bundle::{CaseBundle, Claim, Consent, Party, ReferralKind};
 use mediation_core::court::{CaseNumber, CourtCode};
-use mediation_core::document::{Document, DocumentLocation, DocumentUrl, MediaType, Sha256Digest};
-use mediation_core::identity::{Identity, IdentityKind};
+use mediation_core::document::Document;
+use mediation_core::identity::Identity;
 use mediation_core::ids::{CourtReferralId, OrganisationId, PartyRef};
-use mediation_core::money::{Amount, Currency};
 use mediation_core::text::{Line, Narrative};
 use mediation_core::{Invalid, Violations};
 use mediation_proto::court::v1 as pb;
 
-use crate::time;
-
-fn all<T>(xs: Vec<Option<T>>) -> Option<Vec<T>> {
-    xs.into_iter().collect()
-}
-
-fn unknown(what: &str, value: i32) -> Invalid {
-    if value == 0 {
-        Invalid::new(format!("{what} is required"))
-    } else {
-        Invalid::new(format!("{value} is not a known {what}"))
-    }
-}
-
-fn optional<T>(
-    value: &str,
-    parse: impl FnOnce(&str) -> Result<T, Invalid>,
-) -> Result<Option<T>, Invalid> {
-    if value.trim().is_empty() {
-        Ok(None)
-    } else {
-        parse(value).map(Some)
-    }
-}
-
-pub(crate) fn money(m: &pb::Money) -> Result<Amount, (&'static str, Invalid)> {
-    let currency = Currency::parse(&m.currency).map_err(|e| ("currency", e))?;
-    Amount::parse(&m.amount, currency).map_err(|e| ("amount", e))
-}
-
-fn check_money(v: &mut Violations, path: &str, m: Option<&pb::Money>) -> Option<Option<Amount>> {
-    match m {
-        None => Some(None),
-        Some(m) => match money(m) {
-            Ok(a) => Some(Some(a)),
-            Err((field, e)) => {
-                v.push(format!("{path}.{field}"), e.rule);
-                None
-            }
-        },
-    }
-}
+use super::codes::{
+    CONSENT_METHODS, DOMAINS, IDENTITY_KINDS, PARTY_ROLES, PERSON_KINDS, PROCEDURES, TRIAL_STAGES,
+};
+use crate::wire::read::{all, document_fields, optional, optional_money, required_time};
 
 fn kind(w: &pb::CaseBundle) -> Result<ReferralKind, (&'static str, Invalid)> {
     match pb::ReferralKind::try_from(w.kind) {
         Ok(pb::ReferralKind::Delegated) => Ok(ReferralKind::Delegated),
         Ok(pb::ReferralKind::Entrusted) => {
-            let stage = match pb::TrialStage::try_from(w.trial_stage) {
-                Ok(pb::TrialStage::FirstInstance) => TrialStage::FirstInstance,
-                Ok(pb::TrialStage::SecondInstance) => TrialStage::SecondInstance,
-                Ok(pb::TrialStage::Retrial) => TrialStage::Retrial,
-                _ => {
-                    return Err((
-                        "trial_stage",
-                        unknown("trial stage of an entrusted referral", w.trial_stage),
-                    ));
-                }
-            };
-            let procedure = match pb::Procedure::try_from(w.procedure) {
-                Ok(pb::Procedure::Ordinary) => Procedure::Ordinary,
-                Ok(pb::Procedure::Summary) => Procedure::Summary,
-                _ => {
-                    return Err((
-                        "procedure",
-                        unknown("procedure of an entrusted referral", w.procedure),
-                    ));
-                }
-            };
+            let stage = TRIAL_STAGES
+                .read_number(w.trial_stage)
+                .map_err(|e| ("trial_stage", e))?;
+            let procedure = PROCEDURES
+                .read_number(w.procedure)
+                .map_err(|e| ("procedure", e))?;
             Ok(ReferralKind::Entrusted { stage, procedure })
         }
         Ok(pb::ReferralKind::DirectIntake) => Err((
@@ -91,59 +37,30 @@ fn kind(w: &pb::CaseBundle) -> Result<ReferralKind, (&'static str, Invalid)> {
                 "courts refer DELEGATED or ENTRUSTED disputes; a DIRECT_INTAKE application comes from the organisation that took the dispute",
             ),
         )),
+        _ if w.kind == 0 => Err(("kind", Invalid::new("referral kind is required"))),
         _ => Err((
             "kind",
-            unknown("referral kind (DELEGATED or ENTRUSTED)", w.kind),
+            Invalid::new(format!(
+                "{} is not a known referral kind; expected one of REFERRAL_KIND_DELEGATED, \
+                 REFERRAL_KIND_ENTRUSTED",
+                w.kind
+            )),
         )),
-    }
-}
-
-fn domain(value: i32) -> Result<DisputeDomain, Invalid> {
-    match pb::DisputeDomain::try_from(value) {
-        Ok(pb::DisputeDomain::Commercial) => Ok(DisputeDomain::Commercial),
-        Ok(pb::DisputeDomain::Labour) => Ok(DisputeDomain::Labour),
-        Ok(pb::DisputeDomain::RoadTraffic) => Ok(DisputeDomain::RoadTraffic),
-        Ok(pb::DisputeDomain::Other) => Ok(DisputeDomain::Other),
-        _ => Err(unknown("dispute domain", value)),
     }
 }
 
 fn identity(w: Option<&pb::Identity>) -> Result<Identity, (&'static str, Invalid)> {
     let w = w.ok_or(("identity", Invalid::new("is required")))?;
-    let kind = match pb::IdentityKind::try_from(w.kind) {
-        Ok(pb::IdentityKind::ResidentIdCard) => IdentityKind::ResidentIdCard,
-        Ok(pb::IdentityKind::ForeignPermanentResidentIdCard) => {
-            IdentityKind::ForeignPermanentResidentIdCard
-        }
-        Ok(pb::IdentityKind::HongKongMacaoPermit) => IdentityKind::HongKongMacaoPermit,
-        Ok(pb::IdentityKind::TaiwanPermit) => IdentityKind::TaiwanPermit,
-        Ok(pb::IdentityKind::Passport) => IdentityKind::Passport,
-        Ok(pb::IdentityKind::UnifiedSocialCreditCode) => IdentityKind::UnifiedSocialCreditCode,
-        Ok(pb::IdentityKind::ForeignRegistration) => IdentityKind::ForeignRegistration,
-        _ => return Err(("identity.kind", unknown("identity document kind", w.kind))),
-    };
+    let kind = IDENTITY_KINDS
+        .read_number(w.kind)
+        .map_err(|e| ("identity.kind", e))?;
     Identity::parse(kind, &w.number).map_err(|e| ("identity.number", e))
 }
 
 fn party(v: &mut Violations, path: &str, w: &pb::Party) -> Option<Party> {
     let reference = v.check(format!("{path}.reference"), PartyRef::parse(&w.reference));
-    let role = v.check(
-        format!("{path}.role"),
-        match pb::PartyRole::try_from(w.role) {
-            Ok(pb::PartyRole::Claimant) => Ok(PartyRole::Claimant),
-            Ok(pb::PartyRole::Respondent) => Ok(PartyRole::Respondent),
-            Ok(pb::PartyRole::ThirdParty) => Ok(PartyRole::ThirdParty),
-            _ => Err(unknown("party role", w.role)),
-        },
-    );
-    let person = v.check(
-        format!("{path}.person"),
-        match pb::PersonKind::try_from(w.person) {
-            Ok(pb::PersonKind::Natural) => Ok(PersonKind::Natural),
-            Ok(pb::PersonKind::Legal) => Ok(PersonKind::Legal),
-            _ => Err(unknown("person kind (NATURAL or LEGAL)", w.person)),
-        },
-    );
+    let role = v.check(format!("{path}.role"), PARTY_ROLES.read_number(w.role));
+    let person = v.check(format!("{path}.person"), PERSON_KINDS.read_number(w.person));
     let name = v.check(format!("{path}.name"), Line::parse(&w.name));
     let identity = match identity(w.identity.as_ref()) {
         Ok(i) => Some(i),
@@ -168,44 +85,12 @@ fn party(v: &mut Violations, path: &str, w: &pb::Party) -> Option<Party> {
     })
 }
 
-fn document(v: &mut Violations, path: &str, w: &pb::Document) -> Option<Document> {
-    let name = v.check(format!("{path}.name"), Line::parse(&w.name));
-    let media_type = v.check(
-        format!("{path}.media_type"),
-        MediaType::parse(&w.media_type),
-    );
-    let sha256 = v.check(format!("{path}.sha256"), Sha256Digest::parse(&w.sha256));
-    let location = v.check(
-        format!("{path}.url"),
-        optional(&w.url, DocumentUrl::parse)
-            .map(|u| u.map_or(DocumentLocation::Stored, DocumentLocation::Url)),
-    );
-    Some(Document {
-        name: name?,
-        media_type: media_type?,
-        size_bytes: w.size_bytes,
-        sha256: sha256?,
-        location: location?,
-    })
-}
-
 fn consent(v: &mut Violations, path: &str, w: &pb::Consent) -> Option<Consent> {
     let party = v.check(format!("{path}.party"), PartyRef::parse(&w.party));
-    let given_at = v.check(
-        format!("{path}.given_at"),
-        w.given_at
-            .as_ref()
-            .ok_or_else(|| Invalid::new("is required"))
-            .and_then(time::from_wire),
-    );
+    let given_at = required_time(v, &format!("{path}.given_at"), w.given_at.as_ref());
     let method = v.check(
         format!("{path}.method"),
-        match pb::ConsentMethod::try_from(w.method) {
-            Ok(pb::ConsentMethod::Written) => Ok(ConsentMethod::Written),
-            Ok(pb::ConsentMethod::Online) => Ok(ConsentMethod::Online),
-            Ok(pb::ConsentMethod::RecordedOral) => Ok(ConsentMethod::RecordedOral),
-            _ => Err(unknown("consent method", w.method)),
-        },
+        CONSENT_METHODS.read_number(w.method),
     );
     Some(Consent {
         party: party?,
@@ -236,7 +121,7 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
         }
     };
     let cause_of_action = v.check(at("cause_of_action"), Line::parse(&w.cause_of_action));
-    let domain = v.check(at("domain"), domain(w.domain));
+    let domain = v.check(at("domain"), DOMAINS.read_number(w.domain));
     let parties: Vec<Option<Party>> = w
         .parties
         .iter()
@@ -253,14 +138,14 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
                 format!("{path}.description"),
                 Narrative::parse(&c.description),
             );
-            let amount = check_money(&mut v, &format!("{path}.amount"), c.amount.as_ref());
+            let amount = optional_money(&mut v, &format!("{path}.amount"), c.amount.as_ref());
             Some(Claim {
                 description: description?,
                 amount: amount?,
             })
         })
         .collect();
-    let amount_in_dispute = check_money(
+    let amount_in_dispute = optional_money(
         &mut v,
         &at("amount_in_dispute"),
         w.amount_in_dispute.as_ref(),
@@ -269,7 +154,17 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
         .documents
         .iter()
         .enumerate()
-        .map(|(i, d)| document(&mut v, &at(&format!("documents[{i}]")), d))
+        .map(|(i, d)| {
+            document_fields(
+                &mut v,
+                &at(&format!("documents[{i}]")),
+                &d.name,
+                &d.media_type,
+                d.size_bytes,
+                &d.sha256,
+                &d.url,
+            )
+        })
         .collect();
     let consents: Vec<Option<Consent>> = w
         .consents
@@ -282,7 +177,7 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
         optional(&w.preferred_organisation, OrganisationId::parse),
     );
     let summary = v.check(at("summary"), optional(&w.summary, Narrative::parse));
-    let particulars = super::particulars::from_wire(&mut v, prefix, w.particulars.as_ref());
+    let particulars = particulars::from_wire(&mut v, prefix, w.particulars.as_ref());
     if !v.is_empty() {
         // The bundle's own rules across fields are checked too, on what could
         // be read, so that one answer names every problem.
@@ -450,7 +345,7 @@ fn cross_field(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::court::view::bundle_to_wire;
+    use crate::court::outbound::bundle_to_wire;
     use mediation_core::fixtures::sample_bundle;
 
     #[test]

@@ -1,0 +1,193 @@
+//! What court systems receive, from domain values: bundles, referral views,
+//! deadlines and the one [`court_notice`] builder that every court transport
+//! sends, by gRPC or as JSON.
+
+mod notice;
+mod particulars;
+
+pub use notice::court_notice;
+
+use mediation_core::bundle::{CaseBundle, ReferralKind};
+use mediation_core::calendar::cst;
+use mediation_core::deadline::Deadline;
+use mediation_core::document::Document;
+use mediation_core::identity::Identity;
+use mediation_core::lifecycle::{Change, Event, Referral};
+use mediation_proto::court::v1 as pb;
+
+use super::codes::{
+    CONSENT_METHODS, DOMAINS, IDENTITY_KINDS, PARTY_ROLES, PERSON_KINDS, PROCEDURES, STATUSES,
+    TRIAL_STAGES,
+};
+use crate::time;
+use crate::wire::write::{money, text};
+
+pub(crate) fn identity_to_wire(i: &Identity) -> pb::Identity {
+    pb::Identity {
+        kind: IDENTITY_KINDS.number(i.kind()),
+        number: i.number().to_owned(),
+    }
+}
+
+pub(crate) fn document_to_wire(d: &Document) -> pb::Document {
+    pb::Document {
+        name: d.name.to_string(),
+        media_type: d.media_type.to_string(),
+        size_bytes: d.size_bytes,
+        sha256: d.sha256.to_string(),
+        url: text(d.location.url()),
+    }
+}
+
+pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
+    let (kind, trial_stage, procedure) = match b.kind {
+        ReferralKind::Delegated => (pb::ReferralKind::Delegated, 0, 0),
+        ReferralKind::DirectIntake => (pb::ReferralKind::DirectIntake, 0, 0),
+        ReferralKind::Entrusted { stage, procedure } => (
+            pb::ReferralKind::Entrusted,
+            TRIAL_STAGES.number(stage),
+            PROCEDURES.number(procedure),
+        ),
+    };
+    pb::CaseBundle {
+        court_referral_id: b.court_referral_id.to_string(),
+        court: b.court.to_string(),
+        case_number: text(b.case_number.as_ref()),
+        kind: kind.into(),
+        trial_stage,
+        procedure,
+        cause_of_action: b.cause_of_action.to_string(),
+        domain: DOMAINS.number(b.domain),
+        parties: b
+            .parties
+            .iter()
+            .map(|p| pb::Party {
+                reference: p.reference.to_string(),
+                role: PARTY_ROLES.number(p.role),
+                person: PERSON_KINDS.number(p.person),
+                name: p.name.to_string(),
+                identity: Some(identity_to_wire(&p.identity)),
+                contact: p.contact.to_string(),
+                service_address: p.service_address.to_string(),
+            })
+            .collect(),
+        claims: b
+            .claims
+            .iter()
+            .map(|c| pb::Claim {
+                description: c.description.to_string(),
+                amount: c.amount.as_ref().map(money),
+            })
+            .collect(),
+        amount_in_dispute: b.amount_in_dispute.as_ref().map(money),
+        documents: b.documents.iter().map(document_to_wire).collect(),
+        consents: b
+            .consents
+            .iter()
+            .map(|c| pb::Consent {
+                party: c.party.to_string(),
+                given_at: Some(time::to_wire(c.given_at)),
+                method: CONSENT_METHODS.number(c.method),
+            })
+            .collect(),
+        preferred_organisation: text(b.preferred_organisation.as_ref()),
+        summary: text(b.summary.as_ref()),
+        particulars: b.particulars.as_ref().map(particulars::to_wire),
+    }
+}
+
+pub(crate) fn deadline(d: &Deadline) -> pb::Deadline {
+    pb::Deadline {
+        due_date: d.due_date.to_string(),
+        due_at: Some(time::to_wire(d.due_at)),
+        provisional: d.is_provisional(),
+    }
+}
+
+/// One line saying what happened.
+pub(crate) fn summary(change: &Change) -> String {
+    match change {
+        Change::Received { bundle, .. } => format!("received from court {}", bundle.court),
+        Change::Routed { assignment, .. } => {
+            format!(
+                "offered to organisation {} on {}",
+                assignment.organisation, assignment.partner
+            )
+        }
+        Change::TakenDirectly { assignment } => format!(
+            "taken directly from the parties by {} and filed for confirmation",
+            assignment.organisation
+        ),
+        Change::Accepted { mediator, .. } => match mediator {
+            Some(m) => format!("accepted; mediator {m}"),
+            None => "accepted".into(),
+        },
+        Change::Declined {
+            organisation,
+            reasons,
+        } => {
+            let why: Vec<String> = reasons.iter().map(|r| r.explanation.to_string()).collect();
+            format!("declined by {organisation}: {}", why.join("; "))
+        }
+        Change::AcceptanceOverdue {
+            organisation,
+            due_at,
+        } => {
+            format!("{organisation} did not answer by {}", cst::format(*due_at))
+        }
+        Change::ReturnedToCourt { .. } => "returned to the court".into(),
+        Change::AppraisalStarted { on, .. } => format!("suspended for appraisal on {on}"),
+        Change::AppraisalEnded {
+            on,
+            mediation_deadline,
+        } => {
+            format!("resumed on {on}; now due {}", mediation_deadline.due_date)
+        }
+        Change::Extended { last_day, .. } => format!("extended by all parties to {last_day}"),
+        Change::MediationOverdue { due_at } => {
+            format!("mediation not ended by {}", cst::format(*due_at))
+        }
+        Change::DeadlineWarning { kind, due_at } => {
+            format!(
+                "{} deadline near: due {}",
+                kind.as_str(),
+                cst::format(*due_at)
+            )
+        }
+        Change::DeadlineRecomputed { deadline } => {
+            format!(
+                "{} deadline recomputed: due {}",
+                deadline.kind.as_str(),
+                deadline.due_date
+            )
+        }
+        Change::AgreementReached { .. } => "mediation agreement reached".into(),
+        Change::MediationFailed { .. } => "mediation failed".into(),
+        Change::ShamMediationSuspected { .. } => "suspected sham mediation reported".into(),
+        Change::ConfirmationApplied { .. } => "judicial confirmation applied for".into(),
+        Change::RulingRecorded { ruling } => format!("court ruled: {:?}", ruling.outcome),
+        Change::PerformanceRecorded { report } => format!("performance: {:?}", report.status),
+        Change::Recalled { .. } => "recalled by the court".into(),
+    }
+}
+
+fn entry(e: &Event) -> pb::TimelineEntry {
+    pb::TimelineEntry {
+        at: Some(time::to_wire(e.at)),
+        event: e.change.name().to_owned(),
+        summary: summary(&e.change),
+    }
+}
+
+pub(crate) fn referral_to_wire(r: &Referral, history: &[Event]) -> pb::GetReferralResponse {
+    pb::GetReferralResponse {
+        referral_id: r.id().to_string(),
+        court_referral_id: r.bundle().court_referral_id.to_string(),
+        status: STATUSES.number(r.status()),
+        organisation: text(r.assignment().map(|a| &a.organisation)),
+        mediator: text(r.assignment().and_then(|a| a.mediator.as_ref())),
+        acceptance_deadline: r.acceptance_deadline().map(deadline),
+        mediation_deadline: r.mediation_deadline().map(deadline),
+        timeline: history.iter().map(entry).collect(),
+    }
+}

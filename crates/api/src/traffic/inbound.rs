@@ -1,0 +1,199 @@
+//! What the road-traffic platform sends, to domain values: signed
+//! compensation agreements and failure reports.
+
+use jiff::Timestamp;
+use mediation_core::document::Document;
+use mediation_core::ids::{MediatorId, OrganisationId, PartyRef};
+use mediation_core::lifecycle::Referral;
+use mediation_core::money::Amount;
+use mediation_core::outcome::{Agreement, AgreementParty, FailureReport, Signature, Signer};
+use mediation_core::particulars::CompensationKind;
+use mediation_core::text::Narrative;
+use mediation_core::{TransitionError, Violations};
+use mediation_proto::traffic::v1 as pb;
+
+use super::codes::{ITEM_NAMES, ITEMS};
+use crate::wire::read::{
+    date, document, narratives, optional, optional_narrative, required_time, yuan,
+};
+
+#[derive(Debug, Clone)]
+struct Payout {
+    payer: PartyRef,
+    payee: PartyRef,
+    item: CompensationKind,
+    amount: Amount,
+}
+
+/// What a signed compensation agreement says, before it is matched to the case.
+#[derive(Debug, Clone)]
+pub(super) struct Signed {
+    payouts: Vec<Payout>,
+    other_terms: Vec<Narrative>,
+    payment_method: Option<Narrative>,
+    pay_by: Option<jiff::civil::Date>,
+    mediator: MediatorId,
+    signatures: Vec<(String, Timestamp)>,
+    pub(super) files: Vec<Document>,
+}
+
+pub(super) fn signed(
+    v: &mut Violations,
+    r: &pb::SubmitCompensationAgreementRequest,
+) -> Option<Signed> {
+    let payouts: Vec<Payout> = r
+        .payouts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let at = |f: &str| format!("payouts[{i}].{f}");
+            let payer = v.check(at("payer"), PartyRef::parse(&p.payer));
+            let payee = v.check(at("payee"), PartyRef::parse(&p.payee));
+            let item = v.check(at("item"), ITEMS.read(&p.item));
+            let amount = v.check(at("amount"), yuan(&p.amount));
+            Some(Payout {
+                payer: payer?,
+                payee: payee?,
+                item: item?,
+                amount: amount?,
+            })
+        })
+        .collect();
+    if r.payouts.is_empty() && r.other_terms.is_empty() {
+        v.push("payouts", "an agreement states at least one payout or term");
+    }
+    let other_terms = narratives(v, "other_terms", &r.other_terms);
+    let payment_method = optional_narrative(v, "payment_method", &r.payment_method);
+    let pay_by = v.check("pay_by", optional(&r.pay_by, date));
+    let mediator = v.check("mediator", MediatorId::parse(&r.mediator));
+    let signatures: Vec<(String, Timestamp)> = r
+        .signatures
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let at = required_time(v, &format!("signatures[{i}].at"), s.at.as_ref());
+            if s.by.trim().is_empty() {
+                v.push(format!("signatures[{i}].by"), "is required");
+                return None;
+            }
+            Some((s.by.trim().to_owned(), at?))
+        })
+        .collect();
+    let files: Vec<Document> = r
+        .files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            document(
+                v,
+                &format!("files[{i}]"),
+                &f.name,
+                &f.media_type,
+                f.size_bytes,
+                &f.sha256,
+                &f.url,
+            )
+        })
+        .collect();
+    Some(Signed {
+        payouts,
+        other_terms,
+        payment_method: payment_method?,
+        pay_by: pay_by?,
+        mediator: mediator?,
+        signatures,
+        files,
+    })
+}
+
+/// The agreement in the domain's terms: every party as the court named it,
+/// one term per payout, and each signature matched to the room, the mediator
+/// or a party.
+pub(super) fn agreement(
+    referral: &Referral,
+    room: &OrganisationId,
+    s: &Signed,
+) -> Result<Agreement, TransitionError> {
+    let bundle = referral.bundle();
+    let mut v = Violations::new();
+    let mut terms = Vec::new();
+    for (i, p) in s.payouts.iter().enumerate() {
+        let (Some(payer), Some(payee)) = (bundle.party(&p.payer), bundle.party(&p.payee)) else {
+            v.push(
+                format!("payouts[{i}]"),
+                "payer and payee must be parties of the case",
+            );
+            continue;
+        };
+        let text = format!(
+            "{}向{}支付{}{}元",
+            payer.name,
+            payee.name,
+            ITEM_NAMES.code(p.item),
+            p.amount.decimal()
+        );
+        if let Ok(term) = Narrative::parse(&text) {
+            terms.push(term);
+        }
+    }
+    terms.extend(s.other_terms.iter().cloned());
+    let mut signatures = Vec::new();
+    for (i, (by, at)) in s.signatures.iter().enumerate() {
+        let signer = if by == room.as_str() {
+            Signer::Organisation(room.clone())
+        } else if by == s.mediator.as_str() {
+            Signer::Mediator(s.mediator.clone())
+        } else {
+            match PartyRef::parse(by) {
+                Ok(p) if bundle.party(&p).is_some() => Signer::Party(p),
+                _ => {
+                    v.push(
+                        format!("signatures[{i}].by"),
+                        format!("{by:?} is neither the room, the mediator nor a party of the case"),
+                    );
+                    continue;
+                }
+            }
+        };
+        signatures.push(Signature {
+            signer,
+            signed_at: *at,
+        });
+    }
+    if !v.is_empty() {
+        return Err(TransitionError::Invalid(v));
+    }
+    Ok(Agreement {
+        parties: bundle
+            .parties
+            .iter()
+            .map(|p| AgreementParty {
+                party: p.reference.clone(),
+                name: p.name.clone(),
+                identity: p.identity.clone(),
+            })
+            .collect(),
+        disputed_matters: Narrative::parse(bundle.cause_of_action.as_ref()).ok(),
+        terms,
+        performance_method: s.payment_method.clone(),
+        performance_deadline: s.pay_by,
+        signatures,
+        documents: s.files.clone(),
+    })
+}
+
+/// A failure report. The platform states only the course, the reasons and
+/// the undisputed facts; `traffic.proto` says so.
+pub(super) fn failure(v: &mut Violations, r: &pb::ReportFailureRequest) -> Option<FailureReport> {
+    let course = v.check("course", Narrative::parse(&r.course));
+    let reasons = v.check("reasons", Narrative::parse(&r.reasons));
+    let facts = narratives(v, "undisputed_facts", &r.undisputed_facts);
+    Some(FailureReport {
+        course: course?,
+        reasons: reasons?,
+        cost_raising_conduct: None,
+        notes_for_court: None,
+        undisputed_facts: facts,
+        confirmed_service_addresses: Vec::new(),
+    })
+}
