@@ -17,6 +17,7 @@ use mediation_proto::documents::v1 as dp;
 use mediation_proto::documents::v1::documents_client::DocumentsClient;
 use mediation_security::pki::{Authority, TokenKey};
 use tonic::Code;
+use tonic_types::StatusExt;
 
 use crate::tls::{Authed, Bearer, channel, claims};
 use crate::world::{World, digest, scanned_file};
@@ -238,10 +239,11 @@ async fn tenants_see_only_their_own_referrals() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-    assert!(
-        err.message().contains("does not act for court 京0105"),
-        "{err:?}"
-    );
+    let info = err
+        .get_details_error_info()
+        .expect("the refused field, as ErrorInfo");
+    assert_eq!(info.reason, "NOT_ENTITLED");
+    assert_eq!(info.metadata["field"], "bundle.court");
 
     // A CCPIT tenant that acts only for the Shanghai centre.
     let mut sh_centre = CcpitGatewayClient::new(w.connect_as("ccpit-sh").await);

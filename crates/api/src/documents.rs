@@ -1,7 +1,7 @@
 //! The `Documents` service: case materials in and out, in chunks.
 //!
 //! Uploads are hashed as they arrive and kept only when they match the
-//! declared digest and size ([`mediation_store::documents`]). Downloads are
+//! declared digest and size ([`DocumentFiles`]). Downloads are
 //! answered only to the court system of the referring court or the platform
 //! of the organisation holding the referral, and only for files the referral
 //! lists; anything else is NOT_FOUND, so a caller cannot learn which files or
@@ -20,17 +20,15 @@ use mediation_core::access::Role;
 use mediation_core::document::{Document, DocumentLocation, MediaType, Sha256Digest};
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::Referral;
-use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
 use mediation_proto::documents::v1 as pb;
 use mediation_proto::documents::v1::documents_server::Documents;
 use mediation_service::Gateway;
-use mediation_store::documents::{DocumentError, DocumentStore};
 use tokio_stream::{Stream, StreamExt};
-use tonic::{Code, Request, Response, Status, Streaming};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::guard::take;
-use crate::status::{from_service, invalid, invalid_field};
+use crate::status::{self, from_service, invalid, invalid_field};
 
 /// The largest chunk either way.
 pub const MAX_CHUNK: usize = 1024 * 1024;
@@ -41,11 +39,11 @@ pub const MAX_FILE: u64 = 512 * 1024 * 1024;
 #[derive(Debug)]
 pub struct DocumentsService<S> {
     gateway: Arc<Gateway<S>>,
-    documents: DocumentStore,
+    documents: Arc<dyn DocumentFiles>,
 }
 
 impl<S> DocumentsService<S> {
-    pub fn new(gateway: Arc<Gateway<S>>, documents: DocumentStore) -> Self {
+    pub fn new(gateway: Arc<Gateway<S>>, documents: Arc<dyn DocumentFiles>) -> Self {
         Self { gateway, documents }
     }
 }
@@ -60,49 +58,30 @@ impl<S> DocumentsService<S> {
 /// is the same whether or not someone else uploaded the file, so it tells
 /// nothing of other tenants' files.
 pub fn require_uploaded<'a>(
-    store: &DocumentStore,
+    store: &dyn DocumentFiles,
     tenant: &str,
     referral: Option<&Referral>,
     files: impl IntoIterator<Item = (String, &'a Document)>,
 ) -> Result<(), Status> {
-    let mut details = ErrorDetails::new();
-    let mut missing = Vec::new();
+    let mut refused = Vec::new();
     for (path, file) in files {
         let allowed = file.location != DocumentLocation::Stored
             || referral.is_some_and(|r| r.lists_document(&file.sha256))
             || store.uploaded_by(&file.sha256, tenant);
         if !allowed {
-            details.add_precondition_failure_violation(
-                "DOCUMENT_NOT_UPLOADED",
+            refused.push((
                 format!("{path}.sha256"),
                 format!(
                     "{} is listed without a url but this tenant has not uploaded it; upload it with Documents.Upload first",
                     file.sha256
                 ),
-            );
-            missing.push(path);
+            ));
         }
     }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Status::with_error_details(
-        Code::FailedPrecondition,
-        format!("files not uploaded: {}", missing.join(", ")),
-        details,
-    ))
-}
-
-fn upload_error(e: DocumentError) -> Status {
-    match e {
-        DocumentError::Io(e) => {
-            tracing::error!(error = %e, "document storage failed");
-            Status::unavailable("document storage is unavailable")
-        }
-        DocumentError::TooLarge { .. } | DocumentError::SizeMismatch { .. } => {
-            invalid_field("header.size_bytes", e.to_string())
-        }
-        DocumentError::DigestMismatch { .. } => invalid_field("header.sha256", e.to_string()),
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(status::files_not_uploaded(&refused))
     }
 }
 
@@ -142,7 +121,7 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
         let mut upload = self
             .documents
             .begin(digest.clone(), header.size_bytes)
-            .map_err(upload_error)?;
+            .map_err(|e| status::from_document(&e))?;
         while let Some(chunk) = stream.next().await {
             match chunk?.part {
                 Some(pb::upload_chunk::Part::Data(bytes)) => {
@@ -152,7 +131,9 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
                             format!("a chunk holds at most {MAX_CHUNK} bytes"),
                         ));
                     }
-                    upload.write(&bytes).map_err(upload_error)?;
+                    upload
+                        .write(&bytes)
+                        .map_err(|e| status::from_document(&e))?;
                 }
                 _ => {
                     return Err(invalid_field(
@@ -166,8 +147,8 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
         let uploader = call.caller.tenant.clone();
         let created = tokio::task::spawn_blocking(move || upload.finish(&uploader))
             .await
-            .map_err(|e| Status::internal(format!("upload task failed: {e}")))?
-            .map_err(upload_error)?;
+            .map_err(|e| status::task_failed("the upload task", e))?
+            .map_err(|e| status::from_document(&e))?;
         tracing::info!(sha256 = %digest, size = header.size_bytes, created, uploader = %call.caller.tenant, "document uploaded");
         Ok(Response::new(pb::UploadReceipt {
             sha256: digest.to_string(),
@@ -190,27 +171,23 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
             return Err(invalid(&v));
         };
         call.concerns(&id);
-        let not_found = || Status::not_found("no such document for this referral");
         let referral = self
             .gateway
             .referral(&id)
             .map_err(|e| from_service(&e))?
-            .ok_or_else(not_found)?;
+            .ok_or_else(status::document_not_found)?;
         // Case materials are for the court and the organisation holding the
         // case; operators never read them.
         let entitled =
             !matches!(call.caller.role, Role::Operator) && call.caller.may_read(&referral);
         if !entitled || !referral.lists_document(&digest) {
-            return Err(not_found());
+            return Err(status::document_not_found());
         }
         let (mut file, size) = self
             .documents
-            .open_file(&digest)
-            .map_err(|e| {
-                tracing::error!(error = %e, "document storage failed");
-                Status::unavailable("document storage is unavailable")
-            })?
-            .ok_or_else(not_found)?;
+            .open(&digest)
+            .map_err(|e| status::from_document(&e))?
+            .ok_or_else(status::document_not_found)?;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::task::spawn_blocking(move || {
             let mut first = true;
@@ -220,9 +197,7 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
                     Ok(0) => return,
                     Ok(n) => n,
                     Err(e) => {
-                        let _ = tx.blocking_send(Err(Status::unavailable(format!(
-                            "reading the document failed: {e}"
-                        ))));
+                        let _ = tx.blocking_send(Err(status::from_document(&e.into())));
                         return;
                     }
                 };

@@ -8,8 +8,22 @@
 //!   `FAILED_PRECONDITION`;
 //! - a court referral id reused with different content → `ALREADY_EXISTS`;
 //! - contention → `ABORTED` (retry); the store unavailable → `UNAVAILABLE`;
-//!   corrupt data → `INTERNAL`.
+//!   corrupt data → `INTERNAL`;
+//! - a caller the guard cannot authenticate → `UNAUTHENTICATED`; a method or
+//!   a court or organisation the caller does not act for →
+//!   `PERMISSION_DENIED`; a tenant over its rate or its calls in flight →
+//!   `RESOURCE_EXHAUSTED`; a call over its time → `DEADLINE_EXCEEDED`;
+//! - a file that does not match its declaration → `INVALID_ARGUMENT` on the
+//!   header field; a listed file the caller may not list →
+//!   `FAILED_PRECONDITION` with one violation per file.
+//!
+//! Messages come from the errors' own `Display` wherever an error type
+//! exists, so a message is written once.
 
+use std::fmt::Display;
+use std::time::Duration;
+
+use mediation_core::document::DocumentError;
 use mediation_core::store::StoreError;
 use mediation_core::{TransitionError, Violations};
 use mediation_service::ServiceError;
@@ -35,18 +49,10 @@ pub fn from_service(error: &ServiceError) -> Status {
         ServiceError::Invalid(v) => invalid(v),
         ServiceError::Transition(t) => from_transition(t),
         ServiceError::NotFound(_) => referral_not_found(),
-        ServiceError::Conflict { existing } => Status::already_exists(format!(
-            "the court referral id is already used by referral {existing} with different content"
-        )),
-        ServiceError::Contention(what) => {
-            Status::aborted(format!("{what} is changing too fast; try again"))
-        }
-        ServiceError::Store(StoreError::Unavailable(why)) => {
-            Status::unavailable(format!("store unavailable: {why}"))
-        }
-        ServiceError::Store(StoreError::NotFound(what)) => {
-            Status::not_found(format!("{what} not found"))
-        }
+        ServiceError::Conflict { .. } => Status::already_exists(error.to_string()),
+        ServiceError::Contention(_) => Status::aborted(error.to_string()),
+        ServiceError::Store(e @ StoreError::Unavailable(_)) => Status::unavailable(e.to_string()),
+        ServiceError::Store(e @ StoreError::NotFound(_)) => Status::not_found(e.to_string()),
         ServiceError::Store(e) => {
             tracing::error!(error = %e, "store error");
             Status::internal("internal storage error")
@@ -62,9 +68,7 @@ fn from_transition(t: &TransitionError) -> Status {
         TransitionError::NotAssigned { .. } | TransitionError::NotReferringCourt { .. } => {
             referral_not_found()
         }
-        TransitionError::Calendar(e) => {
-            Status::internal(format!("deadline cannot be computed: {e}"))
-        }
+        TransitionError::Calendar(_) => Status::internal(t.to_string()),
         other => Status::failed_precondition(other.to_string()),
     }
 }
@@ -74,6 +78,108 @@ fn from_transition(t: &TransitionError) -> Status {
 /// existence nor its state leaks to another tenant.
 pub fn referral_not_found() -> Status {
     Status::not_found("referral not found")
+}
+
+/// `NOT_FOUND` for a thing other than a referral, named by `what` (`alert 7`).
+pub fn not_found(what: impl Display) -> Status {
+    Status::not_found(format!("no {what}"))
+}
+
+/// `INTERNAL` for stored data that cannot be read back: the store's fault,
+/// never the caller's.
+pub fn unreadable(what: &str, error: impl Display) -> Status {
+    tracing::error!(error = %error, "{what} cannot be read");
+    Status::internal(format!("{what} cannot be read: {error}"))
+}
+
+/// `INTERNAL` for a task of the gateway's own that failed.
+pub fn task_failed(what: &str, error: impl Display) -> Status {
+    tracing::error!(error = %error, "{what} failed");
+    Status::internal(format!("{what} failed: {error}"))
+}
+
+/// `UNAVAILABLE`: a part of the gateway the call needs is not working now;
+/// retrying later may succeed.
+pub fn unavailable(why: impl Display) -> Status {
+    Status::unavailable(why.to_string())
+}
+
+/// `UNAUTHENTICATED`: the guard could not tell who calls.
+pub fn unauthenticated(why: impl Display) -> Status {
+    Status::unauthenticated(why.to_string())
+}
+
+/// `PERMISSION_DENIED` for a method the caller's role may not call.
+pub fn method_not_permitted(tenant: &str, method: &str) -> Status {
+    Status::permission_denied(format!("tenant {tenant} may not call {method}"))
+}
+
+/// `PERMISSION_DENIED` for a court or an organisation, named in `field`, that
+/// the caller does not act for: "not yours". The field travels as a
+/// `google.rpc.ErrorInfo` (reason `NOT_ENTITLED`, metadata `field`).
+pub fn not_yours(field: &str, why: impl Display) -> Status {
+    let details = ErrorDetails::with_error_info(
+        "NOT_ENTITLED",
+        "mediation-gateway",
+        [("field".to_owned(), field.to_owned())],
+    );
+    Status::with_error_details(Code::PermissionDenied, format!("{field}: {why}"), details)
+}
+
+/// `RESOURCE_EXHAUSTED` for a tenant over its request rate.
+pub fn over_rate(tenant: &str) -> Status {
+    Status::resource_exhausted(format!(
+        "tenant {tenant} is over its request rate; slow down and retry"
+    ))
+}
+
+/// `RESOURCE_EXHAUSTED` for a tenant with all its calls in flight.
+pub fn too_many_in_flight(tenant: &str, most: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "tenant {tenant} has {most} calls in flight, the most it may; retry once some have finished"
+    ))
+}
+
+/// `DEADLINE_EXCEEDED` for a call the gateway gave up on.
+pub fn too_slow(limit: Duration) -> Status {
+    Status::deadline_exceeded(format!("the call was not complete within {limit:?}"))
+}
+
+/// The status for a document that could not be taken or read: the file's
+/// own faults name the header field they contradict; storage faults are
+/// `UNAVAILABLE` and logged, without their detail.
+pub fn from_document(error: &DocumentError) -> Status {
+    match error {
+        DocumentError::Io(e) => {
+            tracing::error!(error = %e, "document storage failed");
+            Status::unavailable("document storage is unavailable")
+        }
+        DocumentError::TooLarge { .. } | DocumentError::SizeMismatch { .. } => {
+            invalid_field("header.size_bytes", error.to_string())
+        }
+        DocumentError::DigestMismatch { .. } => invalid_field("header.sha256", error.to_string()),
+    }
+}
+
+/// The one answer for a document the caller may not read, the referral
+/// does not list, or that does not exist.
+pub fn document_not_found() -> Status {
+    Status::not_found("no such document for this referral")
+}
+
+/// `FAILED_PRECONDITION` for listed files the caller may not list: `files`
+/// pairs each file's request path with what is wrong with it.
+pub fn files_not_uploaded(files: &[(String, String)]) -> Status {
+    let mut details = ErrorDetails::new();
+    for (path, why) in files {
+        details.add_precondition_failure_violation("DOCUMENT_NOT_UPLOADED", path, why);
+    }
+    let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    Status::with_error_details(
+        Code::FailedPrecondition,
+        format!("files not uploaded: {}", paths.join(", ")),
+        details,
+    )
 }
 
 /// A status code's name as the gRPC specification spells it
@@ -111,6 +217,54 @@ pub fn invalid_field(field: &str, rule: impl Into<String>) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_come_from_the_errors_display() {
+        let conflict = ServiceError::Conflict {
+            existing: mediation_core::fixtures::referral_id(),
+        };
+        assert_eq!(from_service(&conflict).message(), conflict.to_string());
+        let busy = ServiceError::Contention("referral 01JD".into());
+        let status = from_service(&busy);
+        assert_eq!(
+            (status.code(), status.message()),
+            (Code::Aborted, busy.to_string().as_str())
+        );
+    }
+
+    #[test]
+    fn not_yours_names_the_field_in_its_details() {
+        let status = not_yours(
+            "bundle.court",
+            "tenant court-bj does not act for court 沪0115",
+        );
+        assert_eq!(status.code(), Code::PermissionDenied);
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(info.reason, "NOT_ENTITLED");
+        assert_eq!(info.metadata["field"], "bundle.court");
+    }
+
+    #[test]
+    fn a_file_that_contradicts_its_header_names_the_header_field() {
+        let short = from_document(&DocumentError::SizeMismatch {
+            declared: 10,
+            actual: 9,
+        });
+        let fields: Vec<String> = short
+            .get_details_bad_request()
+            .unwrap()
+            .field_violations
+            .into_iter()
+            .map(|f| f.field)
+            .collect();
+        assert_eq!(fields, ["header.size_bytes"]);
+        let io = from_document(&DocumentError::Io(std::io::Error::other("disk")));
+        assert_eq!(io.code(), Code::Unavailable);
+        assert!(
+            !io.message().contains("disk"),
+            "storage detail stays in the log"
+        );
+    }
 
     #[test]
     fn violations_become_bad_request_details() {

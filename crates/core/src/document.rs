@@ -138,6 +138,22 @@ impl Document {
     }
 }
 
+/// Why an upload was refused or a file could not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("the file is larger than the declared {declared} bytes")]
+    TooLarge { declared: u64 },
+    #[error("the file is {actual} bytes, not the declared {declared}")]
+    SizeMismatch { declared: u64, actual: u64 },
+    #[error("the file's SHA-256 is {actual}, not the declared {declared}")]
+    DigestMismatch {
+        declared: Sha256Digest,
+        actual: Sha256Digest,
+    },
+    #[error("document storage: {0}")]
+    Io(#[from] std::io::Error),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

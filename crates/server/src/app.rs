@@ -25,6 +25,7 @@ use mediation_calendar::Calendar;
 use mediation_core::clock::Clock;
 use mediation_core::partner::Partner;
 use mediation_core::routing::{Roster, Router};
+use mediation_core::store::DocumentFiles;
 use mediation_core::store::ReferralStore;
 use mediation_delivery::{Relay, RelayOptions};
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGatewayServer;
@@ -305,7 +306,7 @@ impl Assembly {
     ) -> Result<(), tonic::transport::Error> {
         let wake = Some(self.relay.handle());
         let g = &self.gateway;
-        let docs = &self.documents;
+        let docs: Arc<dyn DocumentFiles> = Arc::new(self.documents.clone());
         // Load balancers and orchestrators ask the standard health service;
         // it says what the store and the partners' reachability allow.
         self.health.refresh().await;

@@ -19,24 +19,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+pub use mediation_core::document::DocumentError;
 use mediation_core::document::Sha256Digest;
+use mediation_core::store::{DocumentFiles, DocumentUpload, StoredFile};
 use sha2::{Digest, Sha256};
-
-/// Why an upload was refused or a file could not be kept.
-#[derive(Debug, thiserror::Error)]
-pub enum DocumentError {
-    #[error("the file is larger than the declared {declared} bytes")]
-    TooLarge { declared: u64 },
-    #[error("the file is {actual} bytes, not the declared {declared}")]
-    SizeMismatch { declared: u64, actual: u64 },
-    #[error("the file's SHA-256 is {actual}, not the declared {declared}")]
-    DigestMismatch {
-        declared: Sha256Digest,
-        actual: Sha256Digest,
-    },
-    #[error("document storage: {0}")]
-    Io(#[from] io::Error),
-}
 
 /// The document directory.
 #[derive(Debug, Clone)]
@@ -226,6 +212,36 @@ impl Upload {
             sync_dir(&self.store.root.join("sha256"))?;
         }
         Ok(true)
+    }
+}
+
+impl DocumentFiles for DocumentStore {
+    fn uploaded_by(&self, digest: &Sha256Digest, tenant: &str) -> bool {
+        DocumentStore::uploaded_by(self, digest, tenant)
+    }
+
+    fn open(&self, digest: &Sha256Digest) -> Result<Option<StoredFile>, DocumentError> {
+        Ok(self
+            .open_file(digest)?
+            .map(|(file, size)| (Box::new(file) as Box<dyn io::Read + Send>, size)))
+    }
+
+    fn begin(
+        &self,
+        digest: Sha256Digest,
+        size: u64,
+    ) -> Result<Box<dyn DocumentUpload>, DocumentError> {
+        Ok(Box::new(DocumentStore::begin(self, digest, size)?))
+    }
+}
+
+impl DocumentUpload for Upload {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), DocumentError> {
+        Upload::write(self, bytes)
+    }
+
+    fn finish(self: Box<Self>, uploader: &str) -> Result<bool, DocumentError> {
+        Upload::finish(*self, uploader)
     }
 }
 

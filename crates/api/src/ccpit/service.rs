@@ -6,7 +6,7 @@ use mediation_core::Violations;
 use mediation_core::lifecycle::Referral;
 use mediation_core::outcome::PerformanceReport;
 use mediation_core::partner::Partner;
-use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
 use mediation_core::text::Narrative;
 use mediation_delivery::RelayHandle;
 use mediation_proto::ccpit::v1 as pb;
@@ -19,7 +19,7 @@ use super::inbound::{failure, settlement};
 use crate::documents::require_uploaded;
 use crate::guard::{Call, take};
 use crate::partner::{CallFields, Desk, Step, mediate_by};
-use crate::status::{from_service, invalid, invalid_field};
+use crate::status::{self, from_service, invalid, invalid_field};
 use crate::wire::read::{date, optional_narrative, party_refs, required_time};
 
 /// Serves the CCPIT platform.
@@ -37,7 +37,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
 
     /// Refuses agreements that list files without a url that were not
     /// uploaded.
-    pub fn with_documents(mut self, documents: mediation_store::documents::DocumentStore) -> Self {
+    pub fn with_documents(mut self, documents: Arc<dyn DocumentFiles>) -> Self {
         self.desk.documents = Some(documents);
         self
     }
@@ -219,10 +219,13 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
             .role
             .acts_for_organisation(Partner::Ccpit, centre)
         {
-            return Err(GrpcStatus::permission_denied(format!(
-                "mediation_centre: {centre} is not one of tenant {}'s centres",
-                call.caller.tenant
-            )));
+            return Err(status::not_yours(
+                "mediation_centre",
+                format_args!(
+                    "{centre} is not one of tenant {}'s centres",
+                    call.caller.tenant
+                ),
+            ));
         }
         // Only a centre on the roster, and a CCPIT one, takes disputes in
         // through this platform (the roster is the courts' list of specially
@@ -235,7 +238,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         }
         if let Some(store) = &self.desk.documents {
             require_uploaded(
-                store,
+                store.as_ref(),
                 &call.caller.tenant,
                 None,
                 intake

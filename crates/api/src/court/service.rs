@@ -6,7 +6,7 @@ use mediation_core::access::Acting;
 use mediation_core::court::{CaseNumber, CourtCode};
 use mediation_core::ids::ReferralId;
 use mediation_core::outcome::{Ruling, RulingOutcome};
-use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
 use mediation_core::text::Narrative;
 use mediation_core::{Invalid, Violations};
 use mediation_delivery::RelayHandle;
@@ -15,7 +15,6 @@ use mediation_proto::court::v1::court_gateway_server::CourtGateway;
 use mediation_service::{Gateway, Submission};
 use tonic::{Request, Response, Status};
 
-use mediation_store::documents::DocumentStore;
 use tonic_types::StatusExt;
 
 use super::codes::STATUSES;
@@ -25,7 +24,7 @@ use crate::documents::require_uploaded;
 use crate::entitlement::decide_as;
 use crate::guard::{Call, take};
 use crate::limits::Limits;
-use crate::status::{from_service, invalid, invalid_field, referral_not_found};
+use crate::status::{self, from_service, invalid, invalid_field, referral_not_found};
 use crate::time;
 
 /// Serves court systems.
@@ -33,7 +32,7 @@ use crate::time;
 pub struct CourtService<S> {
     gateway: Arc<Gateway<S>>,
     relay: Option<RelayHandle>,
-    documents: Option<DocumentStore>,
+    documents: Option<Arc<dyn DocumentFiles>>,
     limits: Limits,
 }
 
@@ -56,7 +55,7 @@ impl<S> CourtService<S> {
     }
 
     /// Refuses bundles that list files without a url that were not uploaded.
-    pub fn with_documents(mut self, documents: DocumentStore) -> Self {
+    pub fn with_documents(mut self, documents: Arc<dyn DocumentFiles>) -> Self {
         self.documents = Some(documents);
         self
     }
@@ -119,14 +118,17 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
         }
         // A court system refers only for its own courts.
         if !call.caller.role.acts_for_court(&bundle.court) {
-            return Err(Status::permission_denied(format!(
-                "{prefix}.court: tenant {} does not act for court {}",
-                call.caller.tenant, bundle.court
-            )));
+            return Err(status::not_yours(
+                &format!("{prefix}.court"),
+                format_args!(
+                    "tenant {} does not act for court {}",
+                    call.caller.tenant, bundle.court
+                ),
+            ));
         }
         if let Some(documents) = &self.documents {
             require_uploaded(
-                documents,
+                documents.as_ref(),
                 &call.caller.tenant,
                 None,
                 bundle
@@ -237,7 +239,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             .map_err(|e| from_service(&e.into()))?
             .ok_or_else(referral_not_found)?;
         let referral = mediation_core::Referral::replay(&history)
-            .map_err(|e| Status::internal(format!("stored history cannot be read: {e}")))?;
+            .map_err(|e| status::unreadable("stored history", e))?;
         // Another tenant's referral is answered as one that does not exist.
         if !call.caller.may_read(&referral) {
             return Err(referral_not_found());

@@ -34,6 +34,8 @@ use mediation_core::text::printable;
 use mediation_security::rate::RateLimits;
 use mediation_security::{Authenticator, Credentials};
 use tonic::Status;
+
+use crate::status;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 use audit::AuditSlot;
@@ -65,7 +67,7 @@ pub fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
         .extensions()
         .get::<Caller>()
         .cloned()
-        .ok_or_else(|| Status::unauthenticated("the call was not authenticated"))
+        .ok_or_else(|| status::unauthenticated("the call was not authenticated"))
 }
 
 /// An authenticated call: who makes it, and where to note the referral it
@@ -233,7 +235,7 @@ impl Guard {
                     Some(cert) => format!("unauthenticated cert={}", cert.description),
                     None => String::from("unauthenticated"),
                 };
-                (actor, Status::unauthenticated(e.to_string()))
+                (actor, status::unauthenticated(e))
             })
     }
 
@@ -282,10 +284,7 @@ impl Guard {
         };
         pending.actor = caller.audit_actor();
         if !access.allows(&caller.role) {
-            let status = Status::permission_denied(format!(
-                "tenant {} may not call {}",
-                caller.tenant, pending.method
-            ));
+            let status = status::method_not_permitted(&caller.tenant, &pending.method);
             return Err(Box::new((pending, status)));
         }
         let within = match rate {
@@ -294,17 +293,12 @@ impl Guard {
             Rate::Unchecked => self.limits.admit(&caller.tenant, own_rate),
         };
         if !within {
-            let status = Status::resource_exhausted(format!(
-                "tenant {} is over its request rate; slow down and retry",
-                caller.tenant
-            ));
+            let status = status::over_rate(&caller.tenant);
             return Err(Box::new((pending, status)));
         }
         let Some(permit) = self.take_in_flight(&caller.tenant) else {
-            let status = Status::resource_exhausted(format!(
-                "tenant {} has {} calls in flight, the most it may; retry once some have finished",
-                caller.tenant, self.calls.in_flight_per_tenant
-            ));
+            let status =
+                status::too_many_in_flight(&caller.tenant, self.calls.in_flight_per_tenant);
             return Err(Box::new((pending, status)));
         };
         pending.in_flight = Some(permit);
@@ -431,7 +425,7 @@ where
                 // answered. Its refusal cannot be recorded either, so the
                 // log says it.
                 tracing::warn!(method = %printable(request.uri().path()), "call refused: the audit log cannot be written");
-                return Ok(Status::unavailable(
+                return Ok(status::unavailable(
                     "the audit log cannot be written; the call is refused rather than left unrecorded",
                 )
                 .into_http());
@@ -449,9 +443,7 @@ where
                 let (tenant, _) = claimed.clone().unwrap_or_default();
                 Err((
                     format!("tenant={tenant} (by its certificate; token not checked)"),
-                    Status::resource_exhausted(format!(
-                        "tenant {tenant} is over its request rate; slow down and retry"
-                    )),
+                    status::over_rate(&tenant),
                 ))
             } else {
                 guard.identify(&request)
@@ -482,9 +474,7 @@ where
                 match tokio::time::timeout(timeout, inner.call(request)).await {
                     Ok(response) => Ok(body::audited(response?, pending)),
                     Err(_) => {
-                        let status = Status::deadline_exceeded(format!(
-                            "the call was not complete within {timeout:?}"
-                        ));
+                        let status = status::too_slow(timeout);
                         pending.finish(&body::outcome_of(status.code(), status.message()));
                         Ok(status.into_http())
                     }

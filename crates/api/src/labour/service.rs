@@ -7,7 +7,7 @@ use mediation_core::ids::OrganisationId;
 use mediation_core::lifecycle::Referral;
 use mediation_core::outcome::PerformanceReport;
 use mediation_core::partner::Partner;
-use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
 use mediation_core::text::Narrative;
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
@@ -37,7 +37,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
 
     /// Refuses agreements that list files without a url that were not
     /// uploaded.
-    pub fn with_documents(mut self, documents: mediation_store::documents::DocumentStore) -> Self {
+    pub fn with_documents(mut self, documents: Arc<dyn DocumentFiles>) -> Self {
         self.desk.documents = Some(documents);
         self
     }

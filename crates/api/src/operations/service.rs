@@ -24,7 +24,7 @@ use super::codes::ALERT_KINDS;
 use super::outbound;
 use crate::court::outbound::summary;
 use crate::guard::take;
-use crate::status::{from_service, invalid_field};
+use crate::status::{self, from_service, invalid_field};
 use crate::time::from_wire;
 
 /// Alerts read from the store per page of a watch.
@@ -107,8 +107,8 @@ where
         let Some(history) = self.store().history(id).map_err(store_error)? else {
             return Ok(None);
         };
-        let referral = Referral::replay(&history)
-            .map_err(|e| Status::internal(format!("stored history cannot be read: {e}")))?;
+        let referral =
+            Referral::replay(&history).map_err(|e| status::unreadable("stored history", e))?;
         Ok(Some((referral, history)))
     }
 }
@@ -178,7 +178,7 @@ where
                     () = tx.closed() => return,
                     () = stopping => {
                         let _ = tx
-                            .send(Err(Status::unavailable(format!(
+                            .send(Err(status::unavailable(format!(
                                 "the gateway is stopping; reconnect and resume after seq {cursor}"
                             ))))
                             .await;
@@ -217,7 +217,7 @@ where
             .acknowledge_alert(request.seq, acknowledgement)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound(_) => Status::not_found(format!("no alert {}", request.seq)),
+                StoreError::NotFound(_) => status::not_found(format_args!("alert {}", request.seq)),
                 other => store_error(other),
             })?;
         let alert = self
@@ -226,7 +226,7 @@ where
             .map_err(store_error)?
             .into_iter()
             .next()
-            .ok_or_else(|| Status::not_found(format!("no alert {}", request.seq)))?;
+            .ok_or_else(|| status::not_found(format_args!("alert {}", request.seq)))?;
         if let Some(referral) = &alert.record.referral {
             call.concerns(referral);
         }
@@ -501,7 +501,7 @@ where
             return Err(invalid_field("message_id", "required"));
         }
         let id = MessageId(request.message_id.trim().to_owned());
-        let not_dead = || Status::not_found(format!("{id} is not a dead letter"));
+        let not_dead = || status::not_found(format_args!("dead letter {id}"));
         let referral = self
             .store()
             .dead_letters(usize::MAX)

@@ -7,11 +7,10 @@ use mediation_core::document::Document;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::Referral;
 use mediation_core::partner::Partner;
-use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_service::{Context, Gateway, ServiceError};
-use mediation_store::documents::DocumentStore;
 use tonic::Status;
 
 use super::decisions::Step;
@@ -28,7 +27,7 @@ pub(crate) struct Desk<S> {
     platform: Partner,
     /// When set, files listed without a url must have been uploaded by the
     /// caller or already belong to the case.
-    pub(crate) documents: Option<DocumentStore>,
+    pub(crate) documents: Option<Arc<dyn DocumentFiles>>,
 }
 
 /// The names a platform gives the two fields every call carries.
@@ -178,7 +177,7 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
                 .filter(|r| call.caller.entitled(r, acting))
                 .ok_or_else(referral_not_found)?;
             require_uploaded(
-                store,
+                store.as_ref(),
                 &call.caller.tenant,
                 Some(&current),
                 files
