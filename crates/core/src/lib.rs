@@ -43,6 +43,6 @@ pub mod timer;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 
-pub use error::{FieldError, Invalid, TransitionError, Violations};
-pub use lifecycle::{Change, Event, Referral, Status};
+pub use error::{FieldError, Invalid, Violations};
+pub use lifecycle::{Change, Event, Referral, Status, TransitionError};
 pub use mediation_calendar as calendar;

@@ -33,7 +33,11 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::{CaseBundle, ReferralKind};
 use crate::court::CourtCode;
 use crate::deadline::{self, Deadline, DeadlineKind, DeadlinePolicy, MediationTerm};
-use crate::error::{TransitionError, Violations};
+mod error;
+
+pub use error::TransitionError;
+
+use crate::error::Violations;
 use crate::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef, ReferralId};
 use crate::outcome::{
     Agreement, ConfirmationApplication, DeclineReason, FailureReport, PerformanceReport, Ruling,
@@ -870,12 +874,18 @@ impl Referral {
     }
 
     /// The parties jointly apply for judicial confirmation of their agreement.
+    ///
+    /// Only the organisation that mediated files the parties' joint
+    /// application (CPL Art. 205): the agreement it presided over is what the
+    /// court is asked to confirm, and no other organisation holds one.
     pub fn apply_for_confirmation(
         &self,
+        organisation: &OrganisationId,
         application: ConfirmationApplication,
         at: Timestamp,
     ) -> Decision {
         self.require("apply for confirmation of", &[Status::Agreed])?;
+        self.require_assigned(organisation)?;
         let agreement = self
             .agreement
             .as_ref()
@@ -931,8 +941,14 @@ impl Referral {
         one(at, Change::RulingRecorded { ruling })
     }
 
-    /// Whether the parties performed the agreement.
-    pub fn record_performance(&self, report: PerformanceReport, at: Timestamp) -> Decision {
+    /// Whether the parties performed the agreement, as the organisation that
+    /// mediated it reports.
+    pub fn record_performance(
+        &self,
+        organisation: &OrganisationId,
+        report: PerformanceReport,
+        at: Timestamp,
+    ) -> Decision {
         self.require(
             "record performance of",
             &[
@@ -941,6 +957,7 @@ impl Referral {
                 Status::Confirmed,
             ],
         )?;
+        self.require_assigned(organisation)?;
         one(at, Change::PerformanceRecorded { report })
     }
 

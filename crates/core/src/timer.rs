@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::DeadlineKind;
-use crate::error::TransitionError;
+use crate::lifecycle::TransitionError;
 use crate::ids::ReferralId;
 use crate::lifecycle::{Event, Referral};
 

@@ -52,12 +52,12 @@ pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descrip
 /// (a court's `CourtReceiver`, each platform's own service) are served by the
 /// gateway's counterparts and called by the gateway.
 pub const SERVED_SERVICES: [&str; 6] = [
-    "mediation.court.v1.CourtGateway",
-    "mediation.ccpit.v1.CcpitGateway",
-    "mediation.labour.v1.LabourGateway",
-    "mediation.traffic.v1.TrafficGateway",
-    "mediation.documents.v1.Documents",
-    "mediation.operations.v1.Operations",
+    court::v1::court_gateway_server::SERVICE_NAME,
+    ccpit::v1::ccpit_gateway_server::SERVICE_NAME,
+    labour::v1::labour_gateway_server::SERVICE_NAME,
+    traffic::v1::traffic_gateway_server::SERVICE_NAME,
+    documents::v1::documents_server::SERVICE_NAME,
+    operations::v1::operations_server::SERVICE_NAME,
 ];
 
 /// Every method of [`SERVED_SERVICES`], as gRPC paths (`/package.Service/Method`),

@@ -322,9 +322,9 @@ impl Assembly {
                 .register_encoded_file_descriptor_set(mediation_proto::DESCRIPTORS)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
             for name in mediation_proto::SERVED_SERVICES.iter().chain(&[
-                "grpc.health.v1.Health",
-                "grpc.reflection.v1.ServerReflection",
-                "grpc.reflection.v1alpha.ServerReflection",
+                tonic_health::pb::health_server::SERVICE_NAME,
+                tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME,
+                tonic_reflection::pb::v1alpha::server_reflection_server::SERVICE_NAME,
             ]) {
                 builder = builder.with_service_name(*name);
             }

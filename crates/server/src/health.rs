@@ -44,9 +44,11 @@ pub struct Health {
 
 fn service_of(partner: Partner) -> &'static str {
     match partner {
-        Partner::Ccpit => "mediation.ccpit.v1.CcpitGateway",
-        Partner::LabourArbitration => "mediation.labour.v1.LabourGateway",
-        Partner::RoadTraffic => "mediation.traffic.v1.TrafficGateway",
+        Partner::Ccpit => mediation_proto::ccpit::v1::ccpit_gateway_server::SERVICE_NAME,
+        Partner::LabourArbitration => {
+            mediation_proto::labour::v1::labour_gateway_server::SERVICE_NAME
+        }
+        Partner::RoadTraffic => mediation_proto::traffic::v1::traffic_gateway_server::SERVICE_NAME,
     }
 }
 

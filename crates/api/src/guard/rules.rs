@@ -44,17 +44,25 @@ pub fn access_for(path: &str) -> Access {
     let Some((service, method)) = path.trim_start_matches('/').split_once('/') else {
         return Access::Denied;
     };
+    use mediation_proto::{ccpit, court, documents, labour, operations, traffic};
+    use tonic_reflection::pb::{v1, v1alpha};
     match (service, method) {
-        ("grpc.health.v1.Health", _) => Access::Public,
-        ("grpc.reflection.v1.ServerReflection", _) => Access::Anyone,
-        ("grpc.reflection.v1alpha.ServerReflection", _) => Access::Anyone,
-        ("mediation.court.v1.CourtGateway", "GetReferral") => Access::CourtsAndOperators,
-        ("mediation.court.v1.CourtGateway", _) => Access::Courts,
-        ("mediation.ccpit.v1.CcpitGateway", _) => Access::Platform(Partner::Ccpit),
-        ("mediation.labour.v1.LabourGateway", _) => Access::Platform(Partner::LabourArbitration),
-        ("mediation.traffic.v1.TrafficGateway", _) => Access::Platform(Partner::RoadTraffic),
-        ("mediation.documents.v1.Documents", _) => Access::CourtsAndPlatforms,
-        ("mediation.operations.v1.Operations", _) => Access::Operators,
+        (tonic_health::pb::health_server::SERVICE_NAME, _) => Access::Public,
+        (v1::server_reflection_server::SERVICE_NAME, _) => Access::Anyone,
+        (v1alpha::server_reflection_server::SERVICE_NAME, _) => Access::Anyone,
+        (court::v1::court_gateway_server::SERVICE_NAME, "GetReferral") => {
+            Access::CourtsAndOperators
+        }
+        (court::v1::court_gateway_server::SERVICE_NAME, _) => Access::Courts,
+        (ccpit::v1::ccpit_gateway_server::SERVICE_NAME, _) => Access::Platform(Partner::Ccpit),
+        (labour::v1::labour_gateway_server::SERVICE_NAME, _) => {
+            Access::Platform(Partner::LabourArbitration)
+        }
+        (traffic::v1::traffic_gateway_server::SERVICE_NAME, _) => {
+            Access::Platform(Partner::RoadTraffic)
+        }
+        (documents::v1::documents_server::SERVICE_NAME, _) => Access::CourtsAndPlatforms,
+        (operations::v1::operations_server::SERVICE_NAME, _) => Access::Operators,
         _ => Access::Denied,
     }
 }

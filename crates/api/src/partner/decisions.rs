@@ -48,19 +48,6 @@ pub(crate) enum Step {
     Performance(PerformanceReport),
 }
 
-fn require_mediator(
-    referral: &Referral,
-    organisation: &OrganisationId,
-) -> Result<(), TransitionError> {
-    if referral.assignment().map(|a| &a.organisation) == Some(organisation) {
-        Ok(())
-    } else {
-        Err(TransitionError::NotAssigned {
-            organisation: organisation.to_string(),
-        })
-    }
-}
-
 fn everyone(referral: &Referral) -> Vec<PartyRef> {
     referral.bundle().party_refs().cloned().collect()
 }
@@ -196,9 +183,8 @@ impl Step {
                 applicants,
                 applied_at,
             } => {
-                // Only the organisation that mediated files for the parties.
-                require_mediator(referral, organisation)?;
                 referral.apply_for_confirmation(
+                    organisation,
                     ConfirmationApplication {
                         applicants: applicants.clone().unwrap_or_else(|| everyone(referral)),
                         applied_at: *applied_at,
@@ -207,8 +193,7 @@ impl Step {
                 )
             }
             Step::Performance(report) => {
-                require_mediator(referral, organisation)?;
-                referral.record_performance(report.clone(), c.now)
+                referral.record_performance(organisation, report.clone(), c.now)
             }
         }
     }

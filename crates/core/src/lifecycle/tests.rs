@@ -98,7 +98,7 @@ impl Story {
             }
             Status::Agreed => Self::agreed(),
             Status::ConfirmationRequested => Self::agreed()
-                .then(|r, _, _| r.apply_for_confirmation(joint_application(), at(SOON))),
+                .then(|r, _, _| r.apply_for_confirmation(&org_a(), joint_application(), at(SOON))),
             Status::Confirmed => Self::in_status(Status::ConfirmationRequested).then(|r, _, _| {
                 r.record_ruling(&court("京0105"), ruling(RulingOutcome::Confirmed), at(SOON))
             }),
@@ -258,7 +258,7 @@ fn commands() -> Vec<(&'static str, Command, Vec<Status>)> {
         ),
         (
             "apply",
-            |r, _, _| r.apply_for_confirmation(joint_application(), at(SOON)),
+            |r, _, _| r.apply_for_confirmation(&org_a(), joint_application(), at(SOON)),
             vec![Agreed],
         ),
         (
@@ -269,7 +269,7 @@ fn commands() -> Vec<(&'static str, Command, Vec<Status>)> {
         (
             "performance",
             |r, _, _| {
-                r.record_performance(
+                r.record_performance(&org_a(), 
                     PerformanceReport {
                         status: PerformanceStatus::PerformedVoluntarily,
                         note: None,
@@ -372,12 +372,12 @@ fn bundle_violations_name_every_field() {
 #[test]
 fn the_whole_story_of_a_confirmed_agreement() {
     let story = Story::agreed()
-        .then(|r, _, _| r.apply_for_confirmation(joint_application(), at(SOON)))
+        .then(|r, _, _| r.apply_for_confirmation(&org_a(), joint_application(), at(SOON)))
         .then(|r, _, _| {
             r.record_ruling(&court("京0105"), ruling(RulingOutcome::Confirmed), at(SOON))
         })
         .then(|r, _, _| {
-            r.record_performance(
+            r.record_performance(&org_a(), 
                 PerformanceReport {
                     status: PerformanceStatus::PerformedVoluntarily,
                     note: None,
@@ -722,7 +722,7 @@ fn a_confirmation_application_must_be_joint_and_in_time() {
     };
     let err = story
         .referral
-        .apply_for_confirmation(lone, at(SOON))
+        .apply_for_confirmation(&org_a(), lone, at(SOON))
         .unwrap_err();
     assert!(err.to_string().contains("P2 must join"), "{err}");
     // Signed 5 March 2025: 4 April is day 30, 5 April is too late.
@@ -733,7 +733,7 @@ fn a_confirmation_application_must_be_joint_and_in_time() {
     assert!(
         story
             .referral
-            .apply_for_confirmation(on_time, at(SOON))
+            .apply_for_confirmation(&org_a(), on_time, at(SOON))
             .is_ok()
     );
     let late = ConfirmationApplication {
@@ -742,7 +742,7 @@ fn a_confirmation_application_must_be_joint_and_in_time() {
     };
     let err = story
         .referral
-        .apply_for_confirmation(late, at(SOON))
+        .apply_for_confirmation(&org_a(), late, at(SOON))
         .unwrap_err();
     assert!(err.to_string().contains("within 30 days"), "{err}");
 }
@@ -926,7 +926,7 @@ fn statistics_count_each_organisations_outcomes_and_medians_within_the_period() 
     .collect();
     let agreed_then_performed = Story::agreed()
         .then(|r, _, _| {
-            r.record_performance(
+            r.record_performance(&org_a(), 
                 PerformanceReport {
                     status: PerformanceStatus::PerformedVoluntarily,
                     note: None,
@@ -990,4 +990,24 @@ fn statistics_count_each_organisations_outcomes_and_medians_within_the_period() 
         tally.median_mediation_duration(),
         Some(at(SOON).duration_since(at(ACCEPTED)))
     );
+}
+
+#[test]
+fn only_the_mediating_organisation_applies_for_confirmation_or_reports_performance() {
+    let story = Story::agreed();
+    let err = story
+        .referral
+        .apply_for_confirmation(&org_b(), joint_application(), at(SOON))
+        .unwrap_err();
+    assert!(matches!(err, TransitionError::NotAssigned { .. }), "{err}");
+    let report = PerformanceReport {
+        status: PerformanceStatus::PerformedVoluntarily,
+        note: None,
+    };
+    let err = story
+        .referral
+        .record_performance(&org_b(), report.clone(), at(SOON))
+        .unwrap_err();
+    assert!(matches!(err, TransitionError::NotAssigned { .. }), "{err}");
+    assert!(story.referral.record_performance(&org_a(), report, at(SOON)).is_ok());
 }

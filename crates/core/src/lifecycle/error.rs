@@ -1,0 +1,42 @@
+//! Why a command does not fit the referral it was sent to.
+
+use super::Status;
+use crate::error::Violations;
+
+/// Why a command does not fit the referral it was sent to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The command is not allowed in the referral's current state.
+    #[error("cannot {action} a referral that is {status}")]
+    NotAllowed {
+        action: &'static str,
+        status: Status,
+    },
+    /// The acting organisation is not the one the referral is routed to.
+    #[error("the referral is not routed to organisation {organisation}")]
+    NotAssigned { organisation: String },
+    /// A court acted on a referral another court made.
+    #[error("the referral was not made by court {court}")]
+    NotReferringCourt { court: String },
+    /// The organisation declined this referral before and cannot receive it again.
+    #[error("organisation {organisation} already declined this referral")]
+    AlreadyDeclined { organisation: String },
+    /// The act came after its deadline had passed.
+    #[error("the {deadline} deadline passed at {due_at}")]
+    DeadlinePassed {
+        deadline: &'static str,
+        due_at: String,
+    },
+    /// A deadline event was raised before the deadline had come.
+    #[error("the {deadline} deadline is not due until {due_at}")]
+    NotYetDue {
+        deadline: &'static str,
+        due_at: String,
+    },
+    /// The command's content breaks the domain's rules.
+    #[error("invalid content: {0}")]
+    Invalid(#[from] Violations),
+    /// A deadline could not be computed.
+    #[error("deadline cannot be computed: {0}")]
+    Calendar(String),
+}
