@@ -27,8 +27,8 @@ use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use mediation_proto::court::v1::court_gateway_server::CourtGatewayServer;
 use mediation_proto::court::v1::court_receiver_server::{CourtReceiver, CourtReceiverServer};
-use mediation_service::{Gateway, Policies};
-use mediation_store::{Options, SledStore};
+use mediation_service::{Commands, Policies};
+use mediation_store::{SledStore, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Endpoint, Server};
@@ -137,9 +137,9 @@ async fn start() -> World {
 
     // The gateway.
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(Options::new(dir.path().join("store"))).unwrap();
+    let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at("2025-03-03T09:00:00+08:00")));
-    let gateway = Arc::new(Gateway::new(
+    let gateway = Arc::new(Commands::new(
         store.clone(),
         Arc::new(RwLock::new(shipped_calendar())),
         Policies::default(),

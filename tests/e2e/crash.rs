@@ -28,8 +28,8 @@ use mediation_core::lifecycle::Referral;
 use mediation_core::outbox::messages_for;
 use mediation_core::store::{AuditLog, OutboxStore, PendingDelivery, ReferralStore};
 use mediation_delivery::{DeliveryError, Relay, RelayOptions, Transport};
-use mediation_service::{Gateway, Policies};
-use mediation_store::{Options, SledStore};
+use mediation_service::{Commands, Policies};
+use mediation_store::{SledStore, StoreOptions};
 
 const DIR: &str = "MG_CRASH_DIR";
 const ACKS: &str = "MG_CRASH_ACKS";
@@ -96,9 +96,9 @@ pub(crate) async fn put_load(
     let dir = PathBuf::from(std::env::var(dir).unwrap());
     let acks = Arc::new(Log::open(Path::new(&std::env::var(acks).unwrap())));
     let delivered = Log::open(Path::new(&std::env::var(delivered).unwrap()));
-    let store = SledStore::open(Options::new(&dir)).unwrap();
+    let store = SledStore::open(StoreOptions::new(&dir)).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let gateway = Arc::new(Gateway::new(
+    let gateway = Arc::new(Commands::new(
         store.clone(),
         Arc::new(RwLock::new(shipped_calendar())),
         Policies::default(),
@@ -158,7 +158,7 @@ fn acknowledged(path: &Path) -> BTreeMap<ReferralId, u64> {
 }
 
 pub(crate) fn check(dir: &Path, acks: &Path, delivered: &Path) -> (usize, usize) {
-    let store = SledStore::open(Options::new(dir)).expect("the store opens after a kill");
+    let store = SledStore::open(StoreOptions::new(dir)).expect("the store opens after a kill");
     let delivered: BTreeSet<String> = std::fs::read_to_string(delivered)
         .unwrap_or_default()
         .lines()

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use mediation_core::fixtures::{narrative, sample_bundle};
 use mediation_core::ids::ReferralId;
 use mediation_core::store::ReferralStore;
-use mediation_store::{Options, SledStore};
+use mediation_store::{SledStore, StoreOptions};
 
 use crate::crash::{check, put_load};
 
@@ -225,7 +225,7 @@ fn a_power_cut_loses_nothing_acknowledged() {
 
         let (referrals, messages) = check(&dir, &acks, &delivered);
         // Nothing reached the destination for a referral the cut undid.
-        let store = SledStore::open(Options::new(&dir)).unwrap();
+        let store = SledStore::open(StoreOptions::new(&dir)).unwrap();
         let delivered_for: BTreeSet<String> = std::fs::read_to_string(&delivered)
             .unwrap_or_default()
             .lines()

@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::fixtures::{at, sample_bundle, shipped_calendar};
 use mediation_core::routing::NoRoster;
-use mediation_service::{Gateway, Policies};
-use mediation_store::{Options, SledStore};
+use mediation_service::{Commands, Policies};
+use mediation_store::{SledStore, StoreOptions};
 
 fn verify(dir: &std::path::Path, json: bool) -> std::process::Output {
     let mut args = vec!["store", "verify", "--data-dir", dir.to_str().unwrap()];
@@ -25,9 +25,9 @@ async fn verify_reports_an_intact_chain_and_then_the_first_broken_link() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("store");
     {
-        let store = SledStore::open(Options::new(&dir)).unwrap();
+        let store = SledStore::open(StoreOptions::new(&dir)).unwrap();
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at("2025-03-03T09:00:00+08:00")));
-        let gateway = Gateway::new(
+        let gateway = Commands::new(
             store,
             Arc::new(RwLock::new(shipped_calendar())),
             Policies::default(),
@@ -56,7 +56,7 @@ async fn verify_reports_an_intact_chain_and_then_the_first_broken_link() {
         "{text}"
     );
 
-    SledStore::open(Options::new(&dir))
+    SledStore::open(StoreOptions::new(&dir))
         .unwrap()
         .tamper_with_audit_entry(1, "intruder")
         .unwrap();
@@ -79,7 +79,7 @@ fn verify_on_a_store_in_use_says_so_after_a_short_wait() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("store");
     // Held open here as a running gateway would hold it.
-    let _running = SledStore::open(Options::new(&dir)).unwrap();
+    let _running = SledStore::open(StoreOptions::new(&dir)).unwrap();
     let output = verify(&dir, false);
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);

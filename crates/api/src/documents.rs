@@ -23,7 +23,7 @@ use mediation_core::lifecycle::Referral;
 use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
 use mediation_proto::documents::v1 as pb;
 use mediation_proto::documents::v1::documents_server::Documents;
-use mediation_service::Gateway;
+use mediation_service::Commands;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -38,12 +38,12 @@ pub const MAX_FILE: u64 = 512 * 1024 * 1024;
 /// Serves case materials.
 #[derive(Debug)]
 pub struct DocumentsService<S> {
-    gateway: Arc<Gateway<S>>,
+    gateway: Arc<Commands<S>>,
     documents: Arc<dyn DocumentFiles>,
 }
 
 impl<S> DocumentsService<S> {
-    pub fn new(gateway: Arc<Gateway<S>>, documents: Arc<dyn DocumentFiles>) -> Self {
+    pub fn new(gateway: Arc<Commands<S>>, documents: Arc<dyn DocumentFiles>) -> Self {
         Self { gateway, documents }
     }
 }

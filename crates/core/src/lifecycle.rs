@@ -234,7 +234,12 @@ pub enum Change {
     MediationFailed {
         report: Box<FailureReport>,
     },
-    ShamMediationSuspected {
+    /// The organisation reports suspected sham mediation (虚假调解). Stored
+    /// and sent to courts as `sham_mediation_suspected`, its name before the
+    /// one name for the concept was chosen; the spelling stays so that stored
+    /// histories and court systems keep reading it.
+    #[serde(rename = "sham_mediation_suspected")]
+    ShamMediationReported {
         report: ShamMediationReport,
     },
     ConfirmationApplied {
@@ -270,7 +275,7 @@ impl Change {
             Change::DeadlineRecomputed { .. } => "deadline_recomputed",
             Change::AgreementReached { .. } => "agreement_reached",
             Change::MediationFailed { .. } => "mediation_failed",
-            Change::ShamMediationSuspected { .. } => "sham_mediation_suspected",
+            Change::ShamMediationReported { .. } => "sham_mediation_suspected",
             Change::ConfirmationApplied { .. } => "confirmation_applied",
             Change::RulingRecorded { .. } => "ruling_recorded",
             Change::PerformanceRecorded { .. } => "performance_recorded",
@@ -870,7 +875,7 @@ impl Referral {
             ],
         )?;
         self.require_assigned(organisation)?;
-        one(at, Change::ShamMediationSuspected { report })
+        one(at, Change::ShamMediationReported { report })
     }
 
     /// The parties jointly apply for judicial confirmation of their agreement.
@@ -1060,7 +1065,7 @@ impl Referral {
                 self.agreement = Some((**agreement).clone());
             }
             Change::MediationFailed { .. } => self.status = Status::MediationFailed,
-            Change::ShamMediationSuspected { .. } => self.status = Status::ShamMediationReported,
+            Change::ShamMediationReported { .. } => self.status = Status::ShamMediationReported,
             Change::ConfirmationApplied { application } => {
                 self.status = Status::ConfirmationRequested;
                 self.application = Some(application.clone());

@@ -92,7 +92,7 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
             | Change::MediationOverdue { .. }
             | Change::AgreementReached { .. }
             | Change::MediationFailed { .. }
-            | Change::ShamMediationSuspected { .. }
+            | Change::ShamMediationReported { .. }
             | Change::ConfirmationApplied { .. }
             | Change::PerformanceRecorded { .. } => messages.push(message(court.clone(), None)),
             // Internal bookkeeping: the court made the referral itself, and

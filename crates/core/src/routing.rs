@@ -249,7 +249,7 @@ impl Router for Roster {
                 }
                 Change::AgreementReached { .. }
                 | Change::MediationFailed { .. }
-                | Change::ShamMediationSuspected { .. }
+                | Change::ShamMediationReported { .. }
                 | Change::Recalled { .. } => {
                     if let Some(a) = referral.assignment() {
                         self.adjust(&a.organisation, false);

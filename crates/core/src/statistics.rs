@@ -153,7 +153,7 @@ impl Statistics {
                             .push(event.at.duration_since(accepted));
                     }
                 }
-                Change::MediationFailed { .. } | Change::ShamMediationSuspected { .. } => {
+                Change::MediationFailed { .. } | Change::ShamMediationReported { .. } => {
                     tally.failures += 1;
                     if let Some(accepted) = accepted_at {
                         tally

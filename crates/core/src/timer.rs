@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::DeadlineKind;
-use crate::lifecycle::TransitionError;
 use crate::ids::ReferralId;
+use crate::lifecycle::TransitionError;
 use crate::lifecycle::{Event, Referral};
 
 /// What a timer does when it fires.

@@ -35,9 +35,9 @@ use mediation_proto::labour::v1::labour_gateway_server::LabourGatewayServer;
 use mediation_proto::operations::v1::operations_server::OperationsServer;
 use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGatewayServer;
 use mediation_security::Tenants;
-use mediation_service::{DeadlineEngine, Gateway, Recompute, RecomputeReport, ServiceError};
+use mediation_service::{Commands, DeadlineEngine, Recompute, RecomputeReport, ServiceError};
 use mediation_store::documents::DocumentStore;
-use mediation_store::{Options, SledStore};
+use mediation_store::{SledStore, StoreOptions};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, load_roster};
@@ -70,7 +70,7 @@ pub const SERVICES: &[&str] = &mediation_proto::SERVED_SERVICES;
 /// Every part of a running gateway.
 #[derive(Debug)]
 pub struct Assembly {
-    pub gateway: Arc<Gateway<SledStore>>,
+    pub gateway: Arc<Commands<SledStore>>,
     pub relay: Arc<Relay<SledStore, Destinations>>,
     pub engine: Arc<DeadlineEngine<SledStore>>,
     pub roster: Arc<Roster>,
@@ -138,7 +138,7 @@ impl Assembly {
             )
         })?;
         let roster = Arc::new(Roster::new(load_roster(&config.roster)?));
-        let store = SledStore::open(Options::new(config.store_dir())).with_context(|| {
+        let store = SledStore::open(StoreOptions::new(config.store_dir())).with_context(|| {
             format!("cannot open the store at {}", config.store_dir().display())
         })?;
         let documents = DocumentStore::open(config.documents_dir()).with_context(|| {
@@ -148,7 +148,7 @@ impl Assembly {
             )
         })?;
         let calendar = Arc::new(RwLock::new(calendar));
-        let gateway = Arc::new(Gateway::new(
+        let gateway = Arc::new(Commands::new(
             store.clone(),
             Arc::clone(&calendar),
             config.policies(),
@@ -463,7 +463,7 @@ pub fn recompute_after(installed: &Calendar, loaded: &Calendar) -> Option<Recomp
 
 /// Counts each organisation's open referrals from the stored histories, so
 /// capacity holds across restarts.
-fn rebuild_loads(gateway: &Gateway<SledStore>, roster: &Roster) -> anyhow::Result<()> {
+fn rebuild_loads(gateway: &Commands<SledStore>, roster: &Roster) -> anyhow::Result<()> {
     let mut after = None;
     let mut seen = 0_u64;
     loop {

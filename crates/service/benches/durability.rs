@@ -25,8 +25,8 @@ use mediation_core::routing::Router;
 use mediation_core::store::{Commit, ReferralStore};
 use mediation_core::text::Narrative;
 use mediation_core::timer::{Timer, TimerKind};
-use mediation_service::{DeadlineEngine, Gateway, Policies};
-use mediation_store::{Options, SledStore};
+use mediation_service::{Commands, DeadlineEngine, Policies};
+use mediation_store::{SledStore, StoreOptions};
 
 const T0: &str = "2025-03-03T09:00:00+08:00";
 
@@ -106,7 +106,7 @@ fn filler_commit(referral: ReferralId, far: Timestamp) -> Commit {
 fn fresh_store(root: &std::path::Path, name: &str) -> SledStore {
     let path = root.join(name);
     let _ = std::fs::remove_dir_all(&path);
-    SledStore::open(Options::new(path)).unwrap()
+    SledStore::open(StoreOptions::new(path)).unwrap()
 }
 
 /// Raw `write 4 KiB + fdatasync` per second in `dir`: the disk's own limit.
@@ -189,7 +189,7 @@ async fn sweep_cost(
     // 50 real referrals, each with a warning and a breach timer: 100 due.
     let clock = Arc::new(ManualClock::new(at(T0)));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let gateway = Arc::new(Gateway::new(
+    let gateway = Arc::new(Commands::new(
         store.clone(),
         Arc::new(RwLock::new(shipped_calendar())),
         Policies::default(),

@@ -2,7 +2,7 @@
 //!
 //! Timers are found through the store's due-time index, so a sweep costs in
 //! proportion to what is due, not to the number of open referrals. Each timer
-//! fires through [`Gateway::fire`], whose commit records the event and drops
+//! fires through [`Commands::fire`], whose commit records the event and drops
 //! the timer in one transaction: a timer fires once, also across restarts, and
 //! timers that came due while the gateway was down fire at the first sweep.
 
@@ -12,8 +12,8 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use mediation_core::store::{AuditLog, ReferralStore};
 
+use crate::commands::Commands;
 use crate::error::ServiceError;
-use crate::gateway::Gateway;
 
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,13 +25,13 @@ pub struct SweepReport {
 
 #[derive(Debug)]
 pub struct DeadlineEngine<S> {
-    gateway: Arc<Gateway<S>>,
+    gateway: Arc<Commands<S>>,
     batch: usize,
     idle_poll: Duration,
 }
 
 impl<S: ReferralStore + AuditLog> DeadlineEngine<S> {
-    pub fn new(gateway: Arc<Gateway<S>>) -> Self {
+    pub fn new(gateway: Arc<Commands<S>>) -> Self {
         Self {
             gateway,
             batch: 512,

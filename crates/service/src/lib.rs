@@ -3,15 +3,15 @@
 //! records they imply — durably, before answering. The [`DeadlineEngine`] uses
 //! the same path to fire due timers.
 
+mod commands;
 mod engine;
 mod error;
-mod gateway;
 mod policy;
 mod recompute;
 
+pub use commands::{Commands, Context, Submission, reroute_or_return};
 pub use engine::{DeadlineEngine, SweepReport};
 pub use error::ServiceError;
-pub use gateway::{Context, Gateway, Submission, hand_on};
 pub use policy::{BreachAction, PartnerPolicy, Policies};
 pub use recompute::{Recompute, RecomputeReport};
 

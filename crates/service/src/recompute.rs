@@ -10,7 +10,7 @@ use mediation_core::Referral;
 use mediation_core::ids::ReferralId;
 use mediation_core::store::{AuditLog, ReferralStore};
 
-use crate::{Gateway, ServiceError};
+use crate::{Commands, ServiceError};
 
 /// Which running deadlines to look at again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ const PAGE: usize = 1_000;
 /// How often, in referrals read, `progress` is called.
 const PROGRESS_EVERY: u64 = 10_000;
 
-impl<S: ReferralStore + AuditLog> Gateway<S> {
+impl<S: ReferralStore + AuditLog> Commands<S> {
     /// Recomputes the running deadlines that `which` selects against the
     /// calendar now installed, page by page, calling `progress` every
     /// 10,000 referrals read. A referral that cannot be recomputed is logged

@@ -13,15 +13,15 @@ use mediation_core::outbox::Destination;
 use mediation_core::partner::Partner;
 use mediation_core::store::{AlertLog, AuditLog, OutboxStore, ReferralStore};
 use mediation_core::timer::TimerKind;
-use mediation_store::{Options, SledStore};
+use mediation_store::{SledStore, StoreOptions};
 
-use crate::{BreachAction, DeadlineEngine, Gateway, PartnerPolicy, Policies, ServiceError};
+use crate::{BreachAction, Commands, DeadlineEngine, PartnerPolicy, Policies, ServiceError};
 
 struct World {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
     clock: Arc<ManualClock>,
-    gateway: Arc<Gateway<SledStore>>,
+    gateway: Arc<Commands<SledStore>>,
 }
 
 const PUSHED: &str = "2025-03-03T09:00:00+08:00"; // Monday: due Thursday 6 March
@@ -44,8 +44,8 @@ impl World {
         path: &std::path::Path,
         clock: &Arc<ManualClock>,
         breach: BreachAction,
-    ) -> Arc<Gateway<SledStore>> {
-        let store = SledStore::open(Options::new(path)).unwrap();
+    ) -> Arc<Commands<SledStore>> {
+        let store = SledStore::open(StoreOptions::new(path)).unwrap();
         let policy = PartnerPolicy {
             acceptance_breach: breach,
             ..PartnerPolicy::default()
@@ -55,7 +55,7 @@ impl World {
             partners: [(Partner::Ccpit, policy)].into(),
         };
         let clock: Arc<dyn Clock> = clock.clone();
-        Arc::new(Gateway::new(
+        Arc::new(Commands::new(
             store,
             Arc::new(RwLock::new(shipped_calendar())),
             policies,
@@ -452,8 +452,8 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
     let clock = Arc::new(ManualClock::new(at("2026-12-01T09:00:00+08:00")));
     let calendar = Arc::new(RwLock::new(shipped_calendar()));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let gateway = Gateway::new(
-        SledStore::open(Options::new(dir.path().join("store"))).unwrap(),
+    let gateway = Commands::new(
+        SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap(),
         Arc::clone(&calendar),
         Policies::default(),
         Arc::new(FixedRoster(vec!["org-a"])),

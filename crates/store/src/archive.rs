@@ -382,10 +382,10 @@ mod tests {
     use super::*;
     use mediation_core::store::{AlertLog, AuditLog, ReferralStore};
 
-    use crate::Options;
+    use crate::StoreOptions;
 
     async fn filled(dir: &Path) -> (SledStore, DocumentStore, Sha256Digest) {
-        let store = SledStore::open(Options::new(dir.join("store"))).unwrap();
+        let store = SledStore::open(StoreOptions::new(dir.join("store"))).unwrap();
         crate::conformance::alerts_are_raised_alone_and_acknowledged_once(store.clone()).await;
         let documents = DocumentStore::open(dir.join("documents")).unwrap();
         let bytes = b"a scanned agreement".repeat(10_000);
@@ -413,7 +413,7 @@ mod tests {
         let documents_b = DocumentStore::open(target.join("documents")).unwrap();
         let read = import(&archive[..], &target.join("store"), &documents_b, |_| {}).unwrap();
         assert_eq!(read, written);
-        let imported = SledStore::open(Options::new(target.join("store"))).unwrap();
+        let imported = SledStore::open(StoreOptions::new(target.join("store"))).unwrap();
         for referral in store.referral_ids(None, 100).unwrap() {
             assert_eq!(
                 imported.history(&referral).unwrap(),
@@ -481,6 +481,6 @@ mod tests {
             import(&archive[..], &existing, &documents_b, |_| {}),
             Err(ArchiveError::TargetNotEmpty(_))
         ));
-        SledStore::open(Options::new(existing)).unwrap();
+        SledStore::open(StoreOptions::new(existing)).unwrap();
     }
 }

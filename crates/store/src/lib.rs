@@ -45,7 +45,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// How to open the store.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct StoreOptions {
     /// The data directory; created if missing.
     pub path: PathBuf,
     /// The most operations made durable by one flush.
@@ -64,7 +64,7 @@ pub struct Options {
     pub reserve_bytes: u64,
 }
 
-impl Options {
+impl StoreOptions {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
@@ -239,14 +239,14 @@ pub fn create_durable_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The reserve file's path (see [`Options::reserve_bytes`]).
-pub(crate) fn reserve_path(options: &Options) -> PathBuf {
+/// The reserve file's path (see [`StoreOptions::reserve_bytes`]).
+pub(crate) fn reserve_path(options: &StoreOptions) -> PathBuf {
     options.path.join("reserve")
 }
 
 /// Makes the reserve file whole and durable. Fails, leaving no partial file,
 /// when the disk lacks the room.
-pub(crate) fn make_reserve(options: &Options) -> std::io::Result<()> {
+pub(crate) fn make_reserve(options: &StoreOptions) -> std::io::Result<()> {
     use std::io::Write as _;
     let path = reserve_path(options);
     if options.reserve_bytes == 0 {
@@ -274,7 +274,7 @@ pub(crate) fn make_reserve(options: &Options) -> std::io::Result<()> {
 }
 
 /// How every handle on the store's database is opened.
-pub(crate) fn sled_config(options: &Options) -> sled::Config {
+pub(crate) fn sled_config(options: &StoreOptions) -> sled::Config {
     // No periodic flusher of sled's own: the writer flushes every group
     // itself, and a background flush racing the writer's sync could remove a
     // blob file the synced log still names.
@@ -288,7 +288,7 @@ pub(crate) fn sled_config(options: &Options) -> sled::Config {
 /// schema (creating one in an empty directory), reads the writer's counters,
 /// and syncs it once: at start, and again when the writer recovers from a
 /// failed sync.
-pub(crate) fn open_db(options: &Options) -> Result<(sled::Db, Counters, Syncer), OpenError> {
+pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syncer), OpenError> {
     let path = options.path.clone();
     let io = |e: &dyn std::fmt::Display| OpenError::Io {
         path: path.clone(),
@@ -354,7 +354,7 @@ impl SledStore {
     /// Opens the store at `options.path`, which must already be one: for
     /// tools that read a store (verify, export) and must never create an
     /// empty one where the operator pointed by mistake.
-    pub fn open_existing(options: Options) -> Result<Self, OpenError> {
+    pub fn open_existing(options: StoreOptions) -> Result<Self, OpenError> {
         let path = &options.path;
         if !(path.join("db").is_file() && path.join("conf").is_file()) {
             return Err(OpenError::NotAStore { path: path.clone() });
@@ -363,7 +363,7 @@ impl SledStore {
     }
 
     /// Opens or creates the store at `options.path`.
-    pub fn open(options: Options) -> Result<Self, OpenError> {
+    pub fn open(options: StoreOptions) -> Result<Self, OpenError> {
         let path = options.path.clone();
         let io = |e: &dyn std::fmt::Display| OpenError::Io {
             path: path.clone(),

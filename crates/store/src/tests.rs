@@ -8,7 +8,7 @@ use super::*;
 
 fn fresh() -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(Options::new(dir.path().join("store"))).unwrap();
+    let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
     (dir, store)
 }
 
@@ -33,7 +33,7 @@ async fn data_survives_reopening() {
     store.commit(commit).await.unwrap();
     store.append_audit(vec![]).await.unwrap();
     drop(store);
-    let store = SledStore::open(Options::new(&path)).unwrap();
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
     assert_eq!(store.history(&r).unwrap().unwrap().len(), 1);
     assert_eq!(
         store.verify_audit().unwrap(),
@@ -80,7 +80,7 @@ async fn an_unknown_schema_version_is_refused() {
         db.insert(keys::SCHEMA, &7u32.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
-    let err = SledStore::open(Options::new(&path)).unwrap_err();
+    let err = SledStore::open(StoreOptions::new(&path)).unwrap_err();
     assert!(
         matches!(
             err,
@@ -105,7 +105,7 @@ async fn a_foreign_sled_database_is_refused() {
         db.insert(b"something", b"else").unwrap();
         db.flush().unwrap();
     }
-    let err = SledStore::open(Options::new(&path)).unwrap_err();
+    let err = SledStore::open(StoreOptions::new(&path)).unwrap_err();
     assert!(matches!(err, OpenError::NotAGatewayStore { .. }), "{err}");
 }
 
@@ -113,8 +113,8 @@ async fn a_foreign_sled_database_is_refused() {
 fn a_store_in_use_is_reported_as_locked_once_the_wait_is_over() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
-    let _running = SledStore::open(Options::new(&path)).unwrap();
-    let mut second = Options::new(&path);
+    let _running = SledStore::open(StoreOptions::new(&path)).unwrap();
+    let mut second = StoreOptions::new(&path);
     second.lock_wait = std::time::Duration::from_millis(100);
     let started = std::time::Instant::now();
     let err = SledStore::open(second).unwrap_err();
@@ -130,14 +130,14 @@ fn a_store_in_use_is_reported_as_locked_once_the_wait_is_over() {
 fn a_lock_released_while_waiting_lets_the_store_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
-    let first = SledStore::open(Options::new(&path)).unwrap();
+    let first = SledStore::open(StoreOptions::new(&path)).unwrap();
     // The first handle goes away while the second open is already waiting,
     // as sled's threads do after a one-shot handle is dropped.
     let releasing = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(200));
         drop(first);
     });
-    let mut second = Options::new(&path);
+    let mut second = StoreOptions::new(&path);
     second.lock_wait = std::time::Duration::from_secs(10);
     let store = SledStore::open(second).unwrap();
     releasing.join().unwrap();
@@ -282,9 +282,9 @@ impl Drop for SmallDisk {
 async fn a_full_disk_refuses_writes_keeps_reads_and_recovers_once_space_returns() {
     let disk = SmallDisk::mount("24m");
     let path = disk.path().join("store");
-    let options = Options {
+    let options = StoreOptions {
         reserve_bytes: 4 * 1024 * 1024,
-        ..Options::new(&path)
+        ..StoreOptions::new(&path)
     };
     let store = SledStore::open(options.clone()).unwrap();
     assert!(

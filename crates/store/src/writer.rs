@@ -161,7 +161,7 @@ pub(crate) struct Writer {
     /// `None` only while the database is being reopened.
     pub(crate) db: Option<sled::Db>,
     pub(crate) shared: Arc<crate::Shared>,
-    pub(crate) options: crate::Options,
+    pub(crate) options: crate::StoreOptions,
     /// Set from a failed sync until the store has been reopened from disk.
     pub(crate) recovery: Option<Recovery>,
     pub(crate) counters: Counters,

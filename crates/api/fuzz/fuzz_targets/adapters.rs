@@ -25,8 +25,8 @@ use mediation_proto::labour::v1 as lp;
 use mediation_proto::labour::v1::labour_gateway_server::LabourGateway;
 use mediation_proto::traffic::v1 as tp;
 use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGateway;
-use mediation_service::{Gateway, Policies};
-use mediation_store::{Options, SledStore};
+use mediation_service::{Commands, Policies};
+use mediation_store::{StoreOptions, SledStore};
 use prost::Message;
 
 struct Services {
@@ -42,12 +42,12 @@ fn services() -> &'static Services {
     static SERVICES: OnceLock<Services> = OnceLock::new();
     SERVICES.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SledStore::open(Options::new(dir.path().join("store"))).expect("store");
+        let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).expect("store");
         let calendar_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../config/calendar");
         let calendar = Calendar::load_dir(std::path::Path::new(calendar_dir)).expect("calendar");
         let clock: Arc<dyn Clock> =
             Arc::new(ManualClock::new("2025-03-03T01:00:00Z".parse().expect("time")));
-        let gateway = Arc::new(Gateway::new(
+        let gateway = Arc::new(Commands::new(
             store,
             Arc::new(RwLock::new(calendar)),
             Policies::default(),

@@ -11,7 +11,7 @@ use mediation_core::text::Narrative;
 use mediation_delivery::RelayHandle;
 use mediation_proto::ccpit::v1 as pb;
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGateway;
-use mediation_service::Gateway;
+use mediation_service::Commands;
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{DECLINE_CODES, PERFORMANCE};
@@ -29,7 +29,7 @@ pub struct CcpitService<S> {
 }
 
 impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
-    pub fn new(gateway: Arc<Gateway<S>>, relay: Option<RelayHandle>) -> Self {
+    pub fn new(gateway: Arc<Commands<S>>, relay: Option<RelayHandle>) -> Self {
         Self {
             desk: Desk::new(gateway, relay, Partner::Ccpit),
         }
@@ -170,7 +170,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let mut v = Violations::new();
         let step = v
             .check("grounds", Narrative::parse(&r.grounds))
-            .map(Step::Sham);
+            .map(Step::ReportShamMediation);
         self.run(&call, &r.case_id, &r.mediation_centre, v, step)
             .await
     }

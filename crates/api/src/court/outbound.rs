@@ -163,7 +163,7 @@ pub(crate) fn summary(change: &Change) -> String {
         }
         Change::AgreementReached { .. } => "mediation agreement reached".into(),
         Change::MediationFailed { .. } => "mediation failed".into(),
-        Change::ShamMediationSuspected { .. } => "suspected sham mediation reported".into(),
+        Change::ShamMediationReported { .. } => "suspected sham mediation reported".into(),
         Change::ConfirmationApplied { .. } => "judicial confirmation applied for".into(),
         Change::RulingRecorded { ruling } => format!("court ruled: {:?}", ruling.outcome),
         Change::PerformanceRecorded { report } => format!("performance: {:?}", report.status),

@@ -12,7 +12,7 @@ use mediation_core::{Invalid, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_server::CourtGateway;
-use mediation_service::{Gateway, Submission};
+use mediation_service::{Commands, Submission};
 use tonic::{Request, Response, Status};
 
 use tonic_types::StatusExt;
@@ -30,7 +30,7 @@ use crate::time;
 /// Serves court systems.
 #[derive(Debug)]
 pub struct CourtService<S> {
-    gateway: Arc<Gateway<S>>,
+    gateway: Arc<Commands<S>>,
     relay: Option<RelayHandle>,
     documents: Option<Arc<dyn DocumentFiles>>,
     limits: Limits,
@@ -39,7 +39,7 @@ pub struct CourtService<S> {
 impl<S> CourtService<S> {
     /// `relay`, when given, is woken after each command so deliveries start at
     /// once instead of at the relay's next poll.
-    pub fn new(gateway: Arc<Gateway<S>>, relay: Option<RelayHandle>) -> Self {
+    pub fn new(gateway: Arc<Commands<S>>, relay: Option<RelayHandle>) -> Self {
         Self {
             gateway,
             relay,

@@ -13,7 +13,7 @@ use mediation_core::{Event, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_proto::labour::v1 as pb;
 use mediation_proto::labour::v1::labour_gateway_server::LabourGateway;
-use mediation_service::{Context, Gateway};
+use mediation_service::{Commands, Context};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{DECLINE_REASONS, PERFORMANCE};
@@ -29,7 +29,7 @@ pub struct LabourService<S> {
 }
 
 impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
-    pub fn new(gateway: Arc<Gateway<S>>, relay: Option<RelayHandle>) -> Self {
+    pub fn new(gateway: Arc<Commands<S>>, relay: Option<RelayHandle>) -> Self {
         Self {
             desk: Desk::new(gateway, relay, Partner::LabourArbitration),
         }
@@ -196,7 +196,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         let mut v = Violations::new();
         let step = v
             .check("grounds", Narrative::parse(&r.grounds))
-            .map(Step::Sham);
+            .map(Step::ReportShamMediation);
         self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 

@@ -16,7 +16,7 @@ use mediation_core::store::{
 use mediation_delivery::{DestinationBoard, RelayHandle};
 use mediation_proto::operations::v1 as pb;
 use mediation_proto::operations::v1::operations_server::Operations;
-use mediation_service::Gateway;
+use mediation_service::Commands;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
@@ -37,7 +37,7 @@ const STATISTICS_PAGE: usize = 1_000;
 /// The operators' gRPC service.
 #[derive(Debug)]
 pub struct OperationsService<S> {
-    gateway: Arc<Gateway<S>>,
+    gateway: Arc<Commands<S>>,
     destinations: DestinationBoard,
     relay: Option<RelayHandle>,
     /// How often a following watch looks for new alerts.
@@ -48,7 +48,7 @@ pub struct OperationsService<S> {
 
 impl<S> OperationsService<S> {
     pub fn new(
-        gateway: Arc<Gateway<S>>,
+        gateway: Arc<Commands<S>>,
         destinations: DestinationBoard,
         relay: Option<RelayHandle>,
     ) -> Self {

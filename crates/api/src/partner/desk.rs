@@ -10,10 +10,10 @@ use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
-use mediation_service::{Context, Gateway, ServiceError};
+use mediation_service::{Commands, Context, ServiceError};
 use tonic::Status;
 
-use super::decisions::Step;
+use super::step::Step;
 use crate::documents::require_uploaded;
 use crate::entitlement::decide_as;
 use crate::guard::Call;
@@ -22,7 +22,7 @@ use crate::status::{from_service, invalid, referral_not_found};
 /// The command path shared by the partner services.
 #[derive(Debug)]
 pub(crate) struct Desk<S> {
-    pub(crate) gateway: Arc<Gateway<S>>,
+    pub(crate) gateway: Arc<Commands<S>>,
     relay: Option<RelayHandle>,
     platform: Partner,
     /// When set, files listed without a url must have been uploaded by the
@@ -109,7 +109,7 @@ fn in_request_terms(error: ServiceError, paths: &[(&str, &str)]) -> ServiceError
 
 impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
     pub(crate) fn new(
-        gateway: Arc<Gateway<S>>,
+        gateway: Arc<Commands<S>>,
         relay: Option<RelayHandle>,
         platform: Partner,
     ) -> Self {

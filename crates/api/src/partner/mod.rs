@@ -7,11 +7,11 @@
 //! read and written with [`crate::wire`].
 
 pub(crate) mod codes;
-mod decisions;
 mod desk;
+mod step;
 
-pub(crate) use decisions::Step;
 pub(crate) use desk::{CallFields, Desk};
+pub(crate) use step::Step;
 
 use mediation_core::lifecycle::{Referral, Status};
 

@@ -14,7 +14,7 @@ use mediation_core::{Event, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_proto::traffic::v1 as pb;
 use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGateway;
-use mediation_service::{Context, Gateway};
+use mediation_service::{Commands, Context};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::PAYMENTS;
@@ -43,7 +43,7 @@ const FIELDS: CallFields = CallFields {
 };
 
 impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
-    pub fn new(gateway: Arc<Gateway<S>>, relay: Option<RelayHandle>) -> Self {
+    pub fn new(gateway: Arc<Commands<S>>, relay: Option<RelayHandle>) -> Self {
         Self {
             desk: Desk::new(gateway, relay, Partner::RoadTraffic),
         }
@@ -191,7 +191,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         let mut v = Violations::new();
         let step = v
             .check("grounds", Narrative::parse(&r.grounds))
-            .map(Step::Sham);
+            .map(Step::ReportShamMediation);
         self.run(&call, &r.case_id, &r.room, v, step).await
     }
 

@@ -269,7 +269,8 @@ fn commands() -> Vec<(&'static str, Command, Vec<Status>)> {
         (
             "performance",
             |r, _, _| {
-                r.record_performance(&org_a(), 
+                r.record_performance(
+                    &org_a(),
                     PerformanceReport {
                         status: PerformanceStatus::PerformedVoluntarily,
                         note: None,
@@ -377,7 +378,8 @@ fn the_whole_story_of_a_confirmed_agreement() {
             r.record_ruling(&court("京0105"), ruling(RulingOutcome::Confirmed), at(SOON))
         })
         .then(|r, _, _| {
-            r.record_performance(&org_a(), 
+            r.record_performance(
+                &org_a(),
                 PerformanceReport {
                     status: PerformanceStatus::PerformedVoluntarily,
                     note: None,
@@ -926,7 +928,8 @@ fn statistics_count_each_organisations_outcomes_and_medians_within_the_period() 
     .collect();
     let agreed_then_performed = Story::agreed()
         .then(|r, _, _| {
-            r.record_performance(&org_a(), 
+            r.record_performance(
+                &org_a(),
                 PerformanceReport {
                     status: PerformanceStatus::PerformedVoluntarily,
                     note: None,
@@ -1009,5 +1012,10 @@ fn only_the_mediating_organisation_applies_for_confirmation_or_reports_performan
         .record_performance(&org_b(), report.clone(), at(SOON))
         .unwrap_err();
     assert!(matches!(err, TransitionError::NotAssigned { .. }), "{err}");
-    assert!(story.referral.record_performance(&org_a(), report, at(SOON)).is_ok());
+    assert!(
+        story
+            .referral
+            .record_performance(&org_a(), report, at(SOON))
+            .is_ok()
+    );
 }

@@ -13,7 +13,7 @@ use mediation_core::outbox::{Destination, OutboundMessage};
 use mediation_core::partner::Partner;
 use mediation_core::store::{AlertLog, Commit, OutboxStore, ReferralStore};
 use mediation_core::text::Narrative;
-use mediation_store::{Options, SledStore};
+use mediation_store::{SledStore, StoreOptions};
 
 use super::*;
 
@@ -152,7 +152,7 @@ impl Harness {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        let store = SledStore::open(Options::new(&path)).unwrap();
+        let store = SledStore::open(StoreOptions::new(&path)).unwrap();
         Self {
             _dir: dir,
             path,
@@ -172,7 +172,7 @@ impl Harness {
             transport,
         } = self;
         drop(store);
-        let store = SledStore::open(Options::new(&path)).unwrap();
+        let store = SledStore::open(StoreOptions::new(&path)).unwrap();
         Harness {
             _dir,
             path,

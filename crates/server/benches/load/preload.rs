@@ -12,8 +12,8 @@ use mediation_core::calendar::Calendar;
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::routing::Roster;
 use mediation_gateway::config::load_roster;
-use mediation_service::{Gateway, Policies};
-use mediation_store::{Options, SledStore};
+use mediation_service::{Commands, Policies};
+use mediation_store::{SledStore, StoreOptions};
 
 use crate::bundles::Templates;
 use crate::gateway::repo;
@@ -29,14 +29,14 @@ pub async fn preload(
     total: u64,
     overdue: u64,
 ) -> Duration {
-    let store = SledStore::open(Options::new(store_dir)).unwrap();
+    let store = SledStore::open(StoreOptions::new(store_dir)).unwrap();
     let calendar = Calendar::load_dir(&repo().join("config/calendar")).unwrap();
     let roster = Roster::new(load_roster(roster).unwrap());
     let clock = Arc::new(ManualClock::new(
         Timestamp::now() - SignedDuration::from_hours(24 * 30),
     ));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let gateway = Arc::new(Gateway::new(
+    let gateway = Arc::new(Commands::new(
         store,
         Arc::new(RwLock::new(calendar)),
         Policies::default(),

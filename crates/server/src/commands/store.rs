@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Context;
 use mediation_core::audit::AuditVerification;
 use mediation_core::store::{AuditLog, OutboxStore, ReferralStore};
-use mediation_store::{Options, SledStore};
+use mediation_store::{SledStore, StoreOptions};
 use serde::Serialize;
 
 use crate::cli::VerifyArgs;
@@ -31,7 +31,7 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             args.data_dir.display()
         );
     }
-    let store = SledStore::open_existing(Options::new(&args.data_dir)).map_err(|e| match e {
+    let store = SledStore::open_existing(StoreOptions::new(&args.data_dir)).map_err(|e| match e {
         mediation_store::OpenError::Locked { path, .. } => anyhow::anyhow!(
             "the store at {} is in use by a running gateway, and verify reads it directly: \
              stop the gateway (e.g. systemctl stop mediation-gateway) and run store verify again; \
@@ -186,5 +186,5 @@ fn open_existing(dir: &std::path::Path) -> anyhow::Result<SledStore> {
     if !dir.is_dir() {
         anyhow::bail!("no store at {}", dir.display());
     }
-    Ok(SledStore::open_existing(Options::new(dir))?)
+    Ok(SledStore::open_existing(StoreOptions::new(dir))?)
 }

@@ -181,7 +181,7 @@ fn detail(change: &Change) -> Option<Detail> {
                 })
                 .collect(),
         }),
-        Change::ShamMediationSuspected { report } => Detail::ShamMediation(pb::ShamMediation {
+        Change::ShamMediationReported { report } => Detail::ShamMediation(pb::ShamMediation {
             grounds: report.grounds.to_string(),
         }),
         Change::ConfirmationApplied { application } => {

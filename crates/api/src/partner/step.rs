@@ -14,7 +14,7 @@ use mediation_core::outcome::{
 };
 use mediation_core::text::Narrative;
 use mediation_core::{Event, TransitionError, Violations};
-use mediation_service::{Context, hand_on};
+use mediation_service::{Context, reroute_or_return};
 
 use crate::wire::read::{date, optional};
 
@@ -39,7 +39,7 @@ pub(crate) enum Step {
     },
     Agree(Box<Agreement>),
     Fail(Box<FailureReport>),
-    Sham(Narrative),
+    ReportShamMediation(Narrative),
     /// `applicants`: `None` when the platform files for every party.
     Apply {
         applicants: Option<Vec<PartyRef>>,
@@ -124,7 +124,7 @@ impl Step {
             Step::Extend { .. } => "extension_agreed",
             Step::Agree(_) => "submit_agreement",
             Step::Fail(_) => "report_failure",
-            Step::Sham(_) => "report_sham_mediation",
+            Step::ReportShamMediation(_) => "report_sham_mediation",
             Step::Apply { .. } => "apply_for_confirmation",
             Step::Performance(_) => "report_performance",
         }
@@ -151,7 +151,7 @@ impl Step {
                 let mut events = referral.decline(organisation, reasons.clone(), c.now)?;
                 let mut after = referral.clone();
                 after.apply_all(&events);
-                events.extend(hand_on(&after, c, ReturnReason::Declined)?);
+                events.extend(reroute_or_return(&after, c, ReturnReason::Declined)?);
                 Ok(events)
             }
             Step::AppraisalStarted(note) => {
@@ -172,7 +172,7 @@ impl Step {
                 referral.record_agreement(organisation, (**agreement).clone(), c.now)
             }
             Step::Fail(report) => referral.report_failure(organisation, (**report).clone(), c.now),
-            Step::Sham(grounds) => referral.report_sham_mediation(
+            Step::ReportShamMediation(grounds) => referral.report_sham_mediation(
                 organisation,
                 ShamMediationReport {
                     grounds: grounds.clone(),
@@ -182,16 +182,14 @@ impl Step {
             Step::Apply {
                 applicants,
                 applied_at,
-            } => {
-                referral.apply_for_confirmation(
-                    organisation,
-                    ConfirmationApplication {
-                        applicants: applicants.clone().unwrap_or_else(|| everyone(referral)),
-                        applied_at: *applied_at,
-                    },
-                    c.now,
-                )
-            }
+            } => referral.apply_for_confirmation(
+                organisation,
+                ConfirmationApplication {
+                    applicants: applicants.clone().unwrap_or_else(|| everyone(referral)),
+                    applied_at: *applied_at,
+                },
+                c.now,
+            ),
             Step::Performance(report) => {
                 referral.record_performance(organisation, report.clone(), c.now)
             }

@@ -44,7 +44,7 @@ pub struct Submission {
 
 /// Handles commands against a store.
 #[derive(Debug)]
-pub struct Gateway<S> {
+pub struct Commands<S> {
     store: S,
     calendar: Arc<RwLock<Calendar>>,
     policies: Policies,
@@ -55,7 +55,7 @@ pub struct Gateway<S> {
     raised: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
-impl<S: ReferralStore + AuditLog> Gateway<S> {
+impl<S: ReferralStore + AuditLog> Commands<S> {
     pub fn new(
         store: S,
         calendar: Arc<RwLock<Calendar>>,
@@ -176,7 +176,7 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
     /// (自行受理) with the court the bundle names: the agreement and the
     /// parties' joint application for confirmation, in one durable step.
     /// Idempotent on the bundle's court and id within the platform's own
-    /// namespace of intakes, as [`Gateway::submit`] is within the courts'.
+    /// namespace of intakes, as [`Commands::submit`] is within the courts'.
     pub async fn file_direct_intake(
         &self,
         bundle: CaseBundle,
@@ -350,7 +350,11 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
                     if kind == TimerKind::AcceptanceBreach {
                         let mut after = referral.clone();
                         after.apply_all(&events);
-                        events.extend(hand_on(&after, ctx, ReturnReason::AcceptanceOverdue)?);
+                        events.extend(reroute_or_return(
+                            &after,
+                            ctx,
+                            ReturnReason::AcceptanceOverdue,
+                        )?);
                     }
                     Ok(events)
                 },
@@ -438,7 +442,7 @@ impl<S: ReferralStore + AuditLog> Gateway<S> {
 /// the acceptance deadline pass: per the partner's policy, the referral is
 /// offered to the next eligible organisation, or returned to the court; with no
 /// organisation left it is returned in any case.
-pub fn hand_on(
+pub fn reroute_or_return(
     after: &Referral,
     ctx: &Context<'_>,
     reason: ReturnReason,
