@@ -26,13 +26,6 @@ impl Reckoning {
     pub fn is_provisional(&self) -> bool {
         !self.missing_years.is_empty()
     }
-
-    /// Combines the uncertainty of another reckoning into this one.
-    pub fn merge_uncertainty(mut self, other: &Reckoning) -> Self {
-        self.missing_years
-            .extend(other.missing_years.iter().copied());
-        self
-    }
 }
 
 /// Walks the calendar day by day, remembering which years it had to guess.

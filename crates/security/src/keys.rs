@@ -87,10 +87,6 @@ impl KeySet {
         self.by_kid.get(kid)
     }
 
-    pub fn kids(&self) -> impl Iterator<Item = &str> {
-        self.by_kid.keys().map(String::as_str)
-    }
-
     fn add_jwks(&mut self, path: &Path, text: &str) -> Result<(), KeyError> {
         let invalid = |message: String| KeyError::Invalid {
             path: path.to_owned(),

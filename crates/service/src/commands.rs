@@ -263,7 +263,16 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             };
             after.apply_all(&decided);
             events.extend(decided);
-            let commit = self.commit_for(0, &after, events, Some(key.clone()), actor, action, now);
+            let commit = Decided {
+                expected_version: 0,
+                after: &after,
+                events,
+                court_key: Some(key.clone()),
+                actor,
+                action,
+                at: now,
+            }
+            .commit();
             match self.commit(commit).await {
                 Ok(_) => {
                     return Ok(Submission {
@@ -323,8 +332,16 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             }
             let mut after = referral.clone();
             after.apply_all(&events);
-            let commit =
-                self.commit_for(referral.version(), &after, events, None, actor, action, now);
+            let commit = Decided {
+                expected_version: referral.version(),
+                after: &after,
+                events,
+                court_key: None,
+                actor,
+                action,
+                at: now,
+            }
+            .commit();
             match self.commit(commit).await {
                 Ok(_) => return Ok(after),
                 Err(StoreError::VersionConflict { .. }) => continue,
@@ -388,36 +405,6 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         Ok(referral)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn commit_for(
-        &self,
-        expected_version: u64,
-        after: &Referral,
-        events: Vec<Event>,
-        court_key: Option<CourtKey>,
-        actor: &str,
-        action: &str,
-        at: Timestamp,
-    ) -> Commit {
-        Commit {
-            referral: after.id().clone(),
-            expected_version,
-            at,
-            messages: messages_for(after, &events),
-            alerts: alerts_for(after.id(), &events),
-            timers: after.timers(),
-            court_key,
-            events,
-            audit: vec![AuditRecord {
-                at,
-                actor: actor.to_owned(),
-                action: action.to_owned(),
-                referral: Some(after.id().clone()),
-                outcome: "ok".into(),
-            }],
-        }
-    }
-
     async fn audit_rejection(
         &self,
         actor: &str,
@@ -465,4 +452,43 @@ pub fn reroute_or_return(
 fn new_referral_id() -> Result<ReferralId, ServiceError> {
     ReferralId::parse(&ulid::Ulid::generate().to_string())
         .map_err(|e| ServiceError::Store(StoreError::Corrupt(format!("generated id: {e}"))))
+}
+
+/// What a command decided, and who decided it: everything its commit is made
+/// of.
+struct Decided<'a> {
+    /// The version the command was decided against: 0 for a new referral.
+    expected_version: u64,
+    /// The referral with the events applied.
+    after: &'a Referral,
+    events: Vec<Event>,
+    court_key: Option<CourtKey>,
+    actor: &'a str,
+    action: &'a str,
+    at: Timestamp,
+}
+
+impl Decided<'_> {
+    /// The events with the messages, alerts, timers and audit record they
+    /// call for, to be written together.
+    fn commit(self) -> Commit {
+        let after = self.after;
+        Commit {
+            referral: after.id().clone(),
+            expected_version: self.expected_version,
+            at: self.at,
+            messages: messages_for(after, &self.events),
+            alerts: alerts_for(after.id(), &self.events),
+            timers: after.timers(),
+            court_key: self.court_key,
+            events: self.events,
+            audit: vec![AuditRecord {
+                at: self.at,
+                actor: self.actor.to_owned(),
+                action: self.action.to_owned(),
+                referral: Some(after.id().clone()),
+                outcome: "ok".into(),
+            }],
+        }
+    }
 }

@@ -790,16 +790,18 @@ impl AuditLog for SledStore {
     }
 }
 
+/// Hooks for tests of failure and tampering, compiled only for this crate's
+/// own tests and with the `test-hooks` feature, which no production build
+/// enables.
+#[cfg(any(test, feature = "test-hooks"))]
 impl SledStore {
     /// Stops the store taking writes, as a failed flush would; only for tests
     /// of what the gateway does when its store fails.
-    #[doc(hidden)]
     pub fn fail_for_test(&self, why: &str) {
         *self.inner.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_owned());
     }
 
     /// Undoes [`SledStore::fail_for_test`]: the cause has gone.
-    #[doc(hidden)]
     pub fn clear_failure_for_test(&self) {
         *self.inner.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
@@ -807,21 +809,18 @@ impl SledStore {
     /// Runs `f` while the writer is held, so that operations sent meanwhile
     /// queue up and are taken as one group afterwards; only for tests of group
     /// commit.
-    #[doc(hidden)]
     pub fn with_writer_held<T>(&self, f: impl FnOnce() -> T) -> T {
         let _held = self.inner.gate.lock().unwrap_or_else(|p| p.into_inner());
         f()
     }
 
     /// Operations sent to the writer since open.
-    #[doc(hidden)]
     pub fn operations_sent(&self) -> u64 {
         self.inner.queued.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Overwrites one raw audit entry; only for tests that prove tampering is
     /// detected.
-    #[doc(hidden)]
     pub fn tamper_with_audit_entry(&self, seq: u64, actor: &str) -> Result<(), StoreError> {
         let key = keys::audit(seq);
         let mut entry: AuditEntry = self
@@ -835,7 +834,6 @@ impl SledStore {
     }
 
     /// Removes one raw audit entry; only for tests that prove loss is detected.
-    #[doc(hidden)]
     pub fn remove_audit_entry(&self, seq: u64) -> Result<(), StoreError> {
         self.db()?.remove(keys::audit(seq)).map_err(unavailable)?;
         Ok(())

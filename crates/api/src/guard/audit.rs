@@ -244,13 +244,23 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap().record.actor, "tenant=2");
     }
 
-    #[tokio::test(flavor = "current_thread")]
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn a_stopped_writer_does_not_hold_calls_up() {
         let progress = AuditProgress::default();
         let (sink, rx) = AuditSink::new(progress.clone(), 1);
         drop(rx);
         sink.reserve("t").await.fill(record(1));
-        // Counted as handled (and logged as lost), so readers do not hang.
-        progress.settled().await;
+        // Counted as handled (and logged as lost), so readers do not hang;
+        // with time paused, a hang would reach the timeout at once.
+        let wait = std::time::Duration::from_secs(60);
+        assert!(
+            tokio::time::timeout(wait, progress.settled()).await.is_ok(),
+            "a reader waited for a record no writer will take"
+        );
+        // The tenant's one credit came back: its next call is admitted.
+        assert!(
+            tokio::time::timeout(wait, sink.reserve("t")).await.is_ok(),
+            "the lost record kept its tenant's credit"
+        );
     }
 }

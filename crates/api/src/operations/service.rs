@@ -67,12 +67,6 @@ impl<S> OperationsService<S> {
         self.stop = Some(stop);
         self
     }
-
-    /// How often a following watch looks for new alerts; 200 ms by default.
-    pub fn with_follow_poll(mut self, every: Duration) -> Self {
-        self.follow_poll = every;
-        self
-    }
 }
 
 fn store_error(e: StoreError) -> Status {
