@@ -30,14 +30,64 @@ use mediation_core::outbox::Destination;
 use mediation_core::store::{CourtKey, MessageId};
 use mediation_core::timer::TimerKind;
 
+/// The tables of the keyspace, each a one-letter prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    /// `r/`: referral heads.
+    Heads,
+    /// `t/`: timers by due time.
+    Timers,
+    /// `s/`: the outbox schedule by next attempt.
+    Schedule,
+    /// `o/`: outbox messages, a lane per prefix.
+    Outbox,
+    /// `d/`: dead letters.
+    DeadLetters,
+    /// `u/`: the audit log.
+    Audit,
+}
+
+impl Table {
+    const fn letter(self) -> u8 {
+        match self {
+            Table::Heads => b'r',
+            Table::Timers => b't',
+            Table::Schedule => b's',
+            Table::Outbox => b'o',
+            Table::DeadLetters => b'd',
+            Table::Audit => b'u',
+        }
+    }
+
+    /// Every key of the table starts with this.
+    pub(crate) fn prefix(self) -> [u8; 2] {
+        [self.letter(), b'/']
+    }
+
+    /// The table's keys in order: from its prefix up to, not including,
+    /// the first key past it (`/` + 1 is `0`).
+    pub(crate) fn bounds(self) -> std::ops::Range<Vec<u8>> {
+        self.prefix().to_vec()..vec![self.letter(), b'/' + 1]
+    }
+
+    /// What follows the prefix in one of the table's keys.
+    pub(crate) fn rest(self, key: &[u8]) -> Option<&[u8]> {
+        key.strip_prefix(&self.prefix()[..])
+    }
+}
+
 pub(crate) const SCHEMA: &[u8] = b"m/schema";
 pub(crate) const OUTBOX_SEQ: &[u8] = b"m/seq/outbox";
 pub(crate) const ALERT_SEQ: &[u8] = b"m/seq/alert";
 pub(crate) const AUDIT_HEAD: &[u8] = b"m/audit_head";
 
+/// An instant as 16 hexadecimal digits that sort as the instants do.
+fn instant_bits(t: Timestamp) -> u64 {
+    t.as_millisecond() as u64 ^ (1 << 63)
+}
+
 pub(crate) fn instant(t: Timestamp) -> String {
-    let ms = t.as_millisecond() as u64 ^ (1 << 63);
-    format!("{ms:016x}")
+    format!("{:016x}", instant_bits(t))
 }
 
 pub(crate) fn seq(n: u64) -> String {
@@ -73,10 +123,15 @@ pub(crate) fn timer(fire_at: Timestamp, referral: &ReferralId, kind: TimerKind) 
     format!("t/{}/{referral}/{}", instant(fire_at), kind.as_str()).into_bytes()
 }
 
+/// The keys of a table ordered by instant, up to and including `now`.
+fn until(table: Table, now: Timestamp) -> (Vec<u8>, Vec<u8>) {
+    let mut end = table.prefix().to_vec();
+    end.extend_from_slice(format!("{:016x}", instant_bits(now) + 1).as_bytes());
+    (table.prefix().to_vec(), end)
+}
+
 pub(crate) fn timers_until(now: Timestamp) -> (Vec<u8>, Vec<u8>) {
-    // Everything up to and including `now`.
-    let end = now.as_millisecond() as u64 ^ (1 << 63);
-    (b"t/".to_vec(), format!("t/{:016x}", end + 1).into_bytes())
+    until(Table::Timers, now)
 }
 
 pub(crate) fn timer_ref_prefix(referral: &ReferralId) -> Vec<u8> {
@@ -100,7 +155,7 @@ pub(crate) fn message(destination: &Destination, referral: &ReferralId, n: u64) 
 /// The destination key and message id a message key names, read from the key
 /// alone (the id is `{referral}-{seq}`, as the writer gives it).
 pub(crate) fn message_id_of(key: &[u8]) -> Option<(&str, MessageId)> {
-    let key = std::str::from_utf8(key).ok()?.strip_prefix("o/")?;
+    let key = std::str::from_utf8(Table::Outbox.rest(key)?).ok()?;
     let mut parts = key.split('\0');
     let (destination, referral, n) = (parts.next()?, parts.next()?, parts.next()?);
     Some((destination, MessageId(format!("{referral}-{n}"))))
@@ -111,8 +166,7 @@ pub(crate) fn schedule(next_attempt_at: Timestamp, n: u64) -> Vec<u8> {
 }
 
 pub(crate) fn schedule_until(now: Timestamp) -> (Vec<u8>, Vec<u8>) {
-    let end = now.as_millisecond() as u64 ^ (1 << 63);
-    (b"s/".to_vec(), format!("s/{:016x}", end + 1).into_bytes())
+    until(Table::Schedule, now)
 }
 
 pub(crate) fn schedule_ref(n: u64) -> Vec<u8> {
@@ -149,9 +203,18 @@ pub(crate) fn audit(n: u64) -> Vec<u8> {
 
 /// The instant encoded in a `t/` or `s/` key.
 pub(crate) fn instant_in(key: &[u8]) -> Option<Timestamp> {
-    let hex = std::str::from_utf8(key.get(2..18)?).ok()?;
+    let rest = Table::Timers
+        .rest(key)
+        .or_else(|| Table::Schedule.rest(key))?;
+    let hex = std::str::from_utf8(rest.get(..16)?).ok()?;
     let ms = u64::from_str_radix(hex, 16).ok()? ^ (1 << 63);
     Timestamp::from_millisecond(ms as i64).ok()
+}
+
+/// The referral a `r/` key names.
+pub(crate) fn referral_of_head(key: &[u8]) -> Option<ReferralId> {
+    let id = std::str::from_utf8(Table::Heads.rest(key)?).ok()?;
+    ReferralId::parse(id).ok()
 }
 
 /// The sequence number at the end of a key such as `i/…` or `S/…`.
@@ -173,6 +236,16 @@ mod tests {
         assert_eq!(named, destination.key());
         assert_eq!(id.0, format!("{referral}-{}", seq(255)));
         assert!(message_id_of(b"s/whatever").is_none());
+    }
+
+    #[test]
+    fn a_tables_bounds_hold_its_keys_and_no_other() {
+        let referral: ReferralId = "01JD0000000000000000000000".parse().unwrap();
+        let bounds = Table::Heads.bounds();
+        assert!(bounds.contains(&head(&referral)));
+        assert!(!bounds.contains(&events_prefix(&referral)));
+        assert!(!bounds.contains(&b"s/0".to_vec()));
+        assert_eq!(referral_of_head(&head(&referral)), Some(referral));
     }
 
     #[test]

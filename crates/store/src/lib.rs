@@ -16,6 +16,8 @@ pub mod conformance;
 pub mod documents;
 mod durability;
 mod keys;
+
+use keys::Table;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -124,6 +126,12 @@ struct Inner {
     requests: Option<Sender<Request>>,
     writer: Option<std::thread::JoinHandle<()>>,
     stats: Arc<CommitStats>,
+    /// The writer's gate, held by the writer for each group; only the test
+    /// hook [`SledStore::with_writer_held`] takes it from outside.
+    #[cfg_attr(
+        not(any(test, feature = "test-hooks")),
+        expect(dead_code, reason = "read only by a test hook")
+    )]
     gate: Arc<std::sync::Mutex<()>>,
     queued: std::sync::atomic::AtomicU64,
     failure: Arc<std::sync::Mutex<Option<String>>>,
@@ -500,8 +508,8 @@ impl SledStore {
         Ok(found)
     }
 
-    fn first_instant(&self, prefix: &[u8]) -> Result<Option<Timestamp>, StoreError> {
-        match self.db()?.scan_prefix(prefix).next() {
+    fn first_instant(&self, table: Table) -> Result<Option<Timestamp>, StoreError> {
+        match self.db()?.scan_prefix(table.prefix()).next() {
             Some(entry) => {
                 let (key, _) = entry.map_err(unavailable)?;
                 Ok(keys::instant_in(&key))
@@ -540,16 +548,14 @@ impl ReferralStore for SledStore {
                 key.push(0);
                 key
             }
-            None => b"r/".to_vec(),
+            None => Table::Heads.prefix().to_vec(),
         };
         self.db()?
-            .range(start..b"r0".to_vec())
+            .range(start..Table::Heads.bounds().end)
             .take(limit)
             .map(|entry| {
                 let (key, _) = entry.map_err(unavailable)?;
-                std::str::from_utf8(&key[2..])
-                    .ok()
-                    .and_then(|id| ReferralId::parse(id).ok())
+                keys::referral_of_head(&key)
                     .ok_or_else(|| StoreError::Corrupt("referral head key".into()))
             })
             .collect()
@@ -571,7 +577,7 @@ impl ReferralStore for SledStore {
     }
 
     fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        self.first_instant(b"t/")
+        self.first_instant(Table::Timers)
     }
 }
 
@@ -612,7 +618,7 @@ impl OutboxStore for SledStore {
     }
 
     fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        self.first_instant(b"s/")
+        self.first_instant(Table::Schedule)
     }
 
     async fn record_delivery(
@@ -629,7 +635,7 @@ impl OutboxStore for SledStore {
     }
 
     fn dead_letters(&self, limit: usize) -> Result<Vec<PendingDelivery>, StoreError> {
-        self.follow(self.db()?.scan_prefix(b"d/"), limit)
+        self.follow(self.db()?.scan_prefix(Table::DeadLetters.prefix()), limit)
     }
 
     async fn replay_dead_letter(&self, id: &MessageId, at: Timestamp) -> Result<(), StoreError> {
@@ -654,7 +660,7 @@ impl OutboxStore for SledStore {
             enqueued_at: Timestamp,
             dead_at: Option<Timestamp>,
         }
-        for entry in self.db()?.scan_prefix(b"o/") {
+        for entry in self.db()?.scan_prefix(Table::Outbox.prefix()) {
             let (key, value) = entry.map_err(unavailable)?;
             let pending: Waiting = decode(&key, &value)?;
             let destination = keys::message_id_of(&key)
@@ -742,7 +748,7 @@ impl AuditLog for SledStore {
 
     fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         let mut expected = AuditHead::genesis();
-        for entry in self.db()?.scan_prefix(b"u/") {
+        for entry in self.db()?.scan_prefix(Table::Audit.prefix()) {
             let (key, value) = entry.map_err(unavailable)?;
             let broken = |seq: u64, reason: String| Ok(AuditVerification::Broken { seq, reason });
             let entry: AuditEntry = match decode(&key, &value) {
