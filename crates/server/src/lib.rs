@@ -11,6 +11,7 @@ pub mod json_log;
 pub mod notify;
 pub mod observe;
 pub mod security;
+pub mod sim;
 
 use std::io::Write;
 
