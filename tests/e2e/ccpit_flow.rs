@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use crate::tls::{ActingAs, ccpit_platform, court_system};
 use crate::world::settlement_parties;
@@ -19,62 +19,21 @@ use mediation_core::fixtures::{at, court, line, organisation, sample_bundle, shi
 use mediation_core::partner::Partner;
 use mediation_core::routing::{Roster, RosterEntry};
 use mediation_delivery::{Relay, RelayOptions};
+use mediation_gateway::sim::{SimCcpit, SimCourt, spawn_grpc};
 use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGatewayServer;
-use mediation_proto::ccpit::v1::ccpit_platform_server::{CcpitPlatform, CcpitPlatformServer};
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use mediation_proto::court::v1::court_gateway_server::CourtGatewayServer;
-use mediation_proto::court::v1::court_receiver_server::{CourtReceiver, CourtReceiverServer};
 use mediation_service::{Commands, Policies};
 use mediation_store::{SledStore, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::Code;
+use tonic::service::Routes;
 use tonic::transport::{Channel, Endpoint, Server};
-use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
-
-#[derive(Debug, Default, Clone)]
-struct Court {
-    events: Arc<Mutex<Vec<String>>>,
-}
-
-#[tonic::async_trait]
-impl CourtReceiver for Court {
-    async fn deliver(
-        &self,
-        request: Request<pb::CourtNotice>,
-    ) -> Result<Response<pb::DeliveryAck>, Status> {
-        self.events.lock().unwrap().push(request.into_inner().event);
-        Ok(Response::new(pb::DeliveryAck {}))
-    }
-}
-
-#[derive(Debug, Default, Clone)]
-struct Platform {
-    offers: Arc<Mutex<Vec<cp::CaseOffer>>>,
-    decisions: Arc<Mutex<Vec<cp::CourtDecision>>>,
-}
-
-#[tonic::async_trait]
-impl CcpitPlatform for Platform {
-    async fn offer_case(
-        &self,
-        request: Request<cp::CaseOffer>,
-    ) -> Result<Response<cp::Ack>, Status> {
-        self.offers.lock().unwrap().push(request.into_inner());
-        Ok(Response::new(cp::Ack {}))
-    }
-
-    async fn notify_court_decision(
-        &self,
-        request: Request<cp::CourtDecision>,
-    ) -> Result<Response<cp::Ack>, Status> {
-        self.decisions.lock().unwrap().push(request.into_inner());
-        Ok(Response::new(cp::Ack {}))
-    }
-}
 
 async fn listen() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -106,8 +65,8 @@ fn roster() -> Roster {
 
 struct World {
     _dir: tempfile::TempDir,
-    court_side: Court,
-    platform: Platform,
+    court_side: SimCourt,
+    platform: SimCcpit,
     relay: Arc<Relay<SledStore, Destinations>>,
     court_api: CourtGatewayClient<Channel>,
     ccpit_api: CcpitGatewayClient<Channel>,
@@ -116,24 +75,12 @@ struct World {
 /// A court system, a CCPIT platform and the gateway between them, on loopback.
 async fn start() -> World {
     // The simulated court system and CCPIT platform.
-    let court_side = Court::default();
+    let court_side = SimCourt::default();
     let (l, court_addr) = listen().await;
-    let served = court_side.clone();
-    tokio::spawn(async move {
-        Server::builder()
-            .add_service(CourtReceiverServer::new(served))
-            .serve_with_incoming(TcpListenerStream::new(l))
-            .await
-    });
-    let platform = Platform::default();
+    spawn_grpc(l, None, Routes::new(court_side.server()));
+    let platform = SimCcpit::default();
     let (l, platform_addr) = listen().await;
-    let served = platform.clone();
-    tokio::spawn(async move {
-        Server::builder()
-            .add_service(CcpitPlatformServer::new(served))
-            .serve_with_incoming(TcpListenerStream::new(l))
-            .await
-    });
+    spawn_grpc(l, None, Routes::new(platform.server()));
 
     // The gateway.
     let dir = tempfile::tempdir().unwrap();
@@ -216,7 +163,7 @@ async fn refer_accept_settle_confirm_and_rule() {
     assert_eq!(submitted.status(), pb::ReferralStatus::AwaitingAcceptance);
     let case_id = submitted.referral_id.clone();
     relay.drain().await.unwrap();
-    let offer = platform.offers.lock().unwrap()[0].clone();
+    let offer = platform.offers.all()[0].clone();
     assert_eq!(offer.case_id, case_id);
     assert_eq!(offer.mediation_centre, "ccpit-bj-01");
     assert_eq!(offer.court_reference, "BJ0105-2025-000123");
@@ -369,7 +316,7 @@ async fn refer_accept_settle_confirm_and_rule() {
     assert_eq!(ruled.status(), pb::ReferralStatus::Confirmed);
 
     relay.drain().await.unwrap();
-    let decisions = platform.decisions.lock().unwrap().clone();
+    let decisions = platform.decisions.all();
     match &decisions[0].decision {
         Some(cp::court_decision::Decision::Ruling(r)) => {
             assert_eq!(r.outcome, "CONFIRMED");
@@ -378,7 +325,12 @@ async fn refer_accept_settle_confirm_and_rule() {
         other => panic!("expected a ruling, got {other:?}"),
     }
     assert_eq!(
-        *court_side.events.lock().unwrap(),
+        court_side
+            .notices
+            .all()
+            .into_iter()
+            .map(|n| n.event)
+            .collect::<Vec<_>>(),
         ["accepted", "agreement_reached", "confirmation_applied"]
     );
 
@@ -424,7 +376,7 @@ async fn a_decline_with_reasons_goes_back_to_the_court() {
         .into_inner()
         .referral_id;
     relay.drain().await.unwrap();
-    assert_eq!(platform.offers.lock().unwrap().len(), 1);
+    assert_eq!(platform.offers.all().len(), 1);
 
     // Reasons are required, with a known code.
     let err = ccpit_api
@@ -459,7 +411,12 @@ async fn a_decline_with_reasons_goes_back_to_the_court() {
 
     relay.drain().await.unwrap();
     assert_eq!(
-        *court_side.events.lock().unwrap(),
+        court_side
+            .notices
+            .all()
+            .into_iter()
+            .map(|n| n.event)
+            .collect::<Vec<_>>(),
         ["declined", "returned_to_court"]
     );
     let view = court_api

@@ -3,8 +3,6 @@
 //! centre reached on a dispute it took directly, filed with a court that
 //! takes notices by webhook.
 
-use std::sync::atomic::Ordering;
-
 use mediation_api::court::bundle_to_wire;
 use mediation_core::fixtures::sample_bundle;
 use mediation_proto::ccpit::v1 as cp;
@@ -178,7 +176,7 @@ async fn a_directly_taken_settlement_is_filed_with_a_webhook_court_and_ruled_on(
     assert_eq!(fields, ["respondents[0].document_number"], "{err:?}");
 
     // The court system is briefly unavailable: the first two calls fail.
-    w.webhook_court.fail_next.store(2, Ordering::SeqCst);
+    w.webhook_court.calls.fail_next(2);
     let state = w
         .ccpit_api
         .file_direct_intake(intake())
@@ -200,7 +198,7 @@ async fn a_directly_taken_settlement_is_filed_with_a_webhook_court_and_ruled_on(
     w.deliver().await;
     w.advance(jiff::SignedDuration::from_mins(5));
     w.deliver().await;
-    let calls = w.webhook_court.calls.lock().unwrap().clone();
+    let calls = w.webhook_court.calls.all();
     let events: Vec<&str> = calls.iter().map(|c| c.notice.event.as_str()).collect();
     assert_eq!(
         events,

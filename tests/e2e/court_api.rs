@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::tls::{ActingAs, court_system};
@@ -15,64 +15,35 @@ use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::fixtures::{at, court, sample_bundle, shipped_calendar};
 use mediation_core::routing::NoRoster;
 use mediation_delivery::{Relay, RelayOptions, RetryPolicy};
+use mediation_gateway::sim::{SimCourt, spawn_grpc};
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use mediation_proto::court::v1::court_gateway_server::CourtGatewayServer;
-use mediation_proto::court::v1::court_receiver_server::{CourtReceiver, CourtReceiverServer};
 use mediation_service::{Commands, Policies};
 use mediation_store::{SledStore, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::Code;
+use tonic::service::Routes;
 use tonic::transport::Server;
-use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
 
-/// A court system: keeps every notice it accepted, and counts duplicates.
-#[derive(Debug, Default, Clone)]
-struct SimulatedCourt {
-    notices: Arc<Mutex<Vec<pb::CourtNotice>>>,
-    duplicates: Arc<Mutex<usize>>,
-}
-
-#[tonic::async_trait]
-impl CourtReceiver for SimulatedCourt {
-    async fn deliver(
-        &self,
-        request: Request<pb::CourtNotice>,
-    ) -> Result<Response<pb::DeliveryAck>, Status> {
-        let notice = request.into_inner();
-        let mut notices = self.notices.lock().unwrap();
-        if notices.iter().any(|n| n.message_id == notice.message_id) {
-            *self.duplicates.lock().unwrap() += 1;
-        } else {
-            notices.push(notice);
-        }
-        Ok(Response::new(pb::DeliveryAck {}))
-    }
-}
-
-impl SimulatedCourt {
-    fn events_of(&self, referral: &str) -> Vec<String> {
-        self.notices
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|n| n.referral_id == referral)
-            .map(|n| n.event.clone())
-            .collect()
-    }
-
-    fn count(&self) -> usize {
-        self.notices.lock().unwrap().len()
-    }
-}
-
-async fn serve_court(court_system: SimulatedCourt, listener: TcpListener) {
-    Server::builder()
-        .add_service(CourtReceiverServer::new(court_system))
-        .serve_with_incoming(TcpListenerStream::new(listener))
+/// A simulated court system on a free port (or `at`), and its address.
+async fn court_system_at(at: Option<SocketAddr>) -> (SimCourt, SocketAddr) {
+    let listener = TcpListener::bind(at.unwrap_or(([127, 0, 0, 1], 0).into()))
         .await
         .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let court = SimCourt::default();
+    spawn_grpc(listener, None, Routes::new(court.server()));
+    (court, addr)
+}
+
+/// How many notices the court system took more than once.
+fn duplicates(court: &SimCourt) -> usize {
+    let notices = court.notices.all();
+    let distinct: std::collections::BTreeSet<_> = notices.iter().map(|n| &n.message_id).collect();
+    notices.len() - distinct.len()
 }
 
 struct Gatewayed {
@@ -149,10 +120,7 @@ fn request(bundle: pb::CaseBundle) -> pb::SubmitReferralRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_court_submits_reads_and_is_notified() {
-    let court_system = SimulatedCourt::default();
-    let court_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let court_addr = court_listener.local_addr().unwrap();
-    tokio::spawn(serve_court(court_system.clone(), court_listener));
+    let (court_system, court_addr) = court_system_at(None).await;
     let mut g = start_gateway(court_addr).await;
 
     let first = g
@@ -200,7 +168,7 @@ async fn a_court_submits_reads_and_is_notified() {
         court_system.events_of(&first.referral_id),
         ["returned_to_court"]
     );
-    let notice = court_system.notices.lock().unwrap()[0].clone();
+    let notice = court_system.notices.all()[0].clone();
     assert_eq!(notice.court_referral_id, "BJ0105-2025-000123");
     assert!(
         notice.detail_json.contains("no_eligible_organisation"),
@@ -211,10 +179,7 @@ async fn a_court_submits_reads_and_is_notified() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_bundle_is_refused_field_by_field_and_nothing_is_kept() {
-    let court_system = SimulatedCourt::default();
-    let court_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let court_addr = court_listener.local_addr().unwrap();
-    tokio::spawn(serve_court(court_system.clone(), court_listener));
+    let (_, court_addr) = court_system_at(None).await;
     let mut g = start_gateway(court_addr).await;
 
     let mut bundle = bundle_to_wire(&sample_bundle());
@@ -268,10 +233,7 @@ async fn an_invalid_bundle_is_refused_field_by_field_and_nothing_is_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_a_thousand_referrals_reports_each_bundle() {
-    let court_system = SimulatedCourt::default();
-    let court_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let court_addr = court_listener.local_addr().unwrap();
-    tokio::spawn(serve_court(court_system.clone(), court_listener));
+    let (court_system, court_addr) = court_system_at(None).await;
     let mut g = start_gateway(court_addr).await;
 
     let bundles: Vec<pb::CaseBundle> = (0..1000)
@@ -306,7 +268,7 @@ async fn a_batch_of_a_thousand_referrals_reports_each_bundle() {
     assert_eq!(rejected[0].1.violations[0].field, "bundles[5].consents");
 
     g.relay.drain().await.unwrap();
-    assert_eq!(court_system.count(), 999);
+    assert_eq!(court_system.notices.all().len(), 999);
 
     let too_many = vec![bundle_to_wire(&sample_bundle()); 1001];
     let err = g
@@ -359,13 +321,11 @@ async fn a_court_system_down_for_a_while_then_receives_everything_in_order_once(
         g.relay.drain().await.unwrap();
         g.clock.advance(SignedDuration::from_mins(10));
     }
-    let court_system = SimulatedCourt::default();
-    let court_listener = TcpListener::bind(court_addr).await.unwrap();
-    tokio::spawn(serve_court(court_system.clone(), court_listener));
+    let (court_system, _) = court_system_at(Some(court_addr)).await;
     g.clock.advance(SignedDuration::from_hours(1));
     g.relay.drain().await.unwrap();
     for id in &ids {
         assert_eq!(court_system.events_of(id), ["returned_to_court"]);
     }
-    assert_eq!(*court_system.duplicates.lock().unwrap(), 0);
+    assert_eq!(duplicates(&court_system), 0);
 }

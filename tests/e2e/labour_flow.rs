@@ -7,7 +7,6 @@ use mediation_api::court::bundle_to_wire;
 use mediation_core::fixtures::labour_bundle;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::labour::v1 as lp;
-use std::sync::atomic::Ordering;
 use tonic::Code;
 
 use crate::world::{LabourMessage, World, ts};
@@ -53,7 +52,7 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
     w.deliver().await;
 
     // The platform hears the dispute in its own terms.
-    let received = w.labour.0.all();
+    let received = w.labour.messages.all();
     let [LabourMessage::Referral(r)] = received.as_slice() else {
         panic!("expected one referral, got {received:?}")
     };
@@ -172,7 +171,7 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
         .into_inner();
     assert_eq!(state.status, "mediation_failed");
     w.deliver().await;
-    let notices = w.grpc_court.0.all();
+    let notices = w.grpc_court.notices.all();
     let failure = notices
         .iter()
         .find(|n| n.event == "mediation_failed")
@@ -183,7 +182,7 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_platform_down_for_a_while_then_receives_everything_in_order_once() {
     let mut w = World::start().await;
-    w.labour.0.down.store(true, Ordering::SeqCst);
+    w.labour.messages.set_down(true);
     let mut ids = Vec::new();
     for i in 0..3 {
         ids.push(refer(&mut w, &format!("LAB-DOWN-{i}")).await);
@@ -202,13 +201,13 @@ async fn a_platform_down_for_a_while_then_receives_everything_in_order_once() {
         w.deliver().await;
         w.advance(SignedDuration::from_mins(10));
     }
-    assert!(w.labour.0.refused.load(Ordering::SeqCst) >= 3);
-    assert!(w.labour.0.all().is_empty());
+    assert!(w.labour.messages.refused() >= 3);
+    assert!(w.labour.messages.all().is_empty());
 
-    w.labour.0.down.store(false, Ordering::SeqCst);
+    w.labour.messages.set_down(false);
     w.advance(SignedDuration::from_hours(1));
     w.deliver().await;
-    let received = w.labour.0.all();
+    let received = w.labour.messages.all();
     let seen: Vec<(String, &str)> = received
         .iter()
         .map(|m| match m {
@@ -229,7 +228,7 @@ async fn a_platform_down_for_a_while_then_receives_everything_in_order_once() {
     // Delivering again sends nothing more.
     w.advance(SignedDuration::from_hours(1));
     w.deliver().await;
-    assert_eq!(w.labour.0.all().len(), 4);
+    assert_eq!(w.labour.messages.all().len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +281,7 @@ async fn a_labour_agreement_is_signed_by_both_sides_and_filed_for_confirmation()
         .into_inner();
     assert_eq!(state.status, "confirmation_requested");
     w.deliver().await;
-    let notices = w.grpc_court.0.all();
+    let notices = w.grpc_court.notices.all();
     let agreed = notices
         .iter()
         .find(|n| n.event == "agreement_reached")

@@ -54,7 +54,7 @@ async fn health_follows_a_required_partner_and_the_store() {
 
     // CCPIT, which the configuration requires, stops answering: after two
     // failures in a row it is unreachable, and so is the gateway as a whole.
-    w.ccpit.offers.down.store(true, Ordering::SeqCst);
+    w.ccpit.offers.set_down(true);
     submit(&mut w, "HEALTH-1").await.unwrap();
     w.deliver().await;
     w.assembly.health.refresh().await;
@@ -87,7 +87,7 @@ async fn health_follows_a_required_partner_and_the_store() {
     assert_eq!(unreachable, 1);
 
     // Back up: the next delivery succeeds and health recovers.
-    w.ccpit.offers.down.store(false, Ordering::SeqCst);
+    w.ccpit.offers.set_down(false);
     w.advance(SignedDuration::from_mins(5));
     w.deliver().await;
     assert!(w.assembly.health.refresh().await.serving);

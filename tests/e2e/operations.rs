@@ -2,7 +2,6 @@
 //! where it left off, acknowledging breaches, a referral's timeline, the
 //! outbox backlog, dead letters replayed in order, and statistics.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use jiff::SignedDuration;
@@ -167,7 +166,7 @@ async fn operators_follow_alerts_acknowledge_breaches_and_replay_dead_letters() 
 
     // The court system goes down just as the second centre accepts: the
     // notice waits, then is set aside after three days of failures.
-    w.grpc_court.0.down.store(true, Ordering::SeqCst);
+    w.grpc_court.notices.set_down(true);
     w.ccpit_api
         .accept_case(cp::AcceptCaseRequest {
             case_id: id.clone(),
@@ -248,7 +247,7 @@ async fn operators_follow_alerts_acknowledge_breaches_and_replay_dead_letters() 
     assert_eq!(dead_alert.len(), 1);
 
     // Back up; the operator replays it and the court gets it, once.
-    w.grpc_court.0.down.store(false, Ordering::SeqCst);
+    w.grpc_court.notices.set_down(false);
     let replay = operations
         .replay_dead_letter(ops::ReplayDeadLetterRequest {
             message_id: dead[0].message_id.clone(),

@@ -19,7 +19,7 @@ use mediation_security::pki::{Authority, TokenKey};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::tls::{Authed, Bearer, channel, claims};
+use crate::tls::{Authed, Bearer, bearer, channel, claims};
 use crate::world::{World, digest, scanned_file};
 
 /// A bundle whose files the court system hosts itself (by url), so no
@@ -47,7 +47,7 @@ async fn court_client(
     token: Option<String>,
 ) -> Result<CourtGatewayClient<Authed>, tonic::transport::Error> {
     let ch = channel(w.gateway_addr, &w.pki, cert).await?;
-    let bearer = token.map_or_else(Bearer::none, |t| Bearer::new(&t));
+    let bearer = token.map_or_else(Bearer::none, |t| bearer(&t));
     Ok(CourtGatewayClient::new(Authed::new(ch, bearer)))
 }
 
@@ -96,7 +96,7 @@ async fn a_session_without_a_trusted_client_certificate_gets_nowhere() {
         .await;
     let before = w.written();
     if let Ok(ch) = ch {
-        let mut client = CourtGatewayClient::new(Authed::new(ch, Bearer::new(&court_token(&w))));
+        let mut client = CourtGatewayClient::new(Authed::new(ch, bearer(&court_token(&w))));
         let err = client
             .submit_referral(bundle("SEC-ROGUE"))
             .await
@@ -432,7 +432,7 @@ async fn oversized_messages_batches_and_bursts_are_refused() {
     let ch = channel(w.gateway_addr, &w.pki, Some("court-bj-slow"))
         .await
         .unwrap();
-    let mut unchecked = CourtGatewayClient::new(Authed::new(ch, Bearer::new("not.a.token")));
+    let mut unchecked = CourtGatewayClient::new(Authed::new(ch, bearer("not.a.token")));
     let err = unchecked
         .submit_referral(bundle("SEC-RATE-BADTOKEN"))
         .await
@@ -472,7 +472,7 @@ async fn a_rotated_key_is_accepted_after_a_reload() {
             let ch = channel(w.gateway_addr, &w.pki, Some("ccpit"))
                 .await
                 .unwrap();
-            CcpitGatewayClient::new(Authed::new(ch, Bearer::new(&token)))
+            CcpitGatewayClient::new(Authed::new(ch, bearer(&token)))
                 .accept_case(cp::AcceptCaseRequest {
                     case_id: "01JNQ0000000000000000000AB".into(),
                     mediation_centre: "ccpit-bj-01".into(),

@@ -12,7 +12,7 @@ use tonic::Code;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::cli::repo_root;
-use crate::tls::{Authed, Bearer};
+use crate::tls::{Authed, bearer};
 
 /// A running `serve` on the shipped configuration, its log in a file.
 pub(crate) struct Served {
@@ -111,7 +111,7 @@ impl Served {
             .connect()
             .await
             .unwrap();
-        Authed::new(channel, Bearer::new(&self.token(tenant, subject)))
+        Authed::new(channel, bearer(&self.token(tenant, subject)))
     }
 
     /// Stops the gateway gracefully and returns its log.

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::Algorithm;
 use mediation_core::access::Caller;
+use mediation_core::partner::Partner;
+use mediation_gateway::sim::{SimRole, SimTenant, tenants_file};
 use mediation_security::pki::DevelopmentPki;
 use mediation_security::tokens::{Claims, sign};
-use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{
@@ -19,32 +20,25 @@ use tonic::transport::{
 };
 use tonic::{Request, Status};
 
-/// Every tenant the tests know, with its tenants-file entry.
-pub(crate) const TENANTS: &[(&str, &str)] = &[
-    (
-        "court-bj",
-        "role = \"court_system\"\ncourts = [\"京\"]\nlower_courts = true",
-    ),
-    (
-        "court-sh",
-        "role = \"court_system\"\ncourts = [\"沪\"]\nlower_courts = true",
-    ),
-    ("ccpit", "role = \"platform\"\npartner = \"ccpit\""),
-    (
-        "ccpit-sh",
-        "role = \"platform\"\npartner = \"ccpit\"\norganisations = [\"ccpit-sh-01\"]",
-    ),
-    (
-        "labour",
-        "role = \"platform\"\npartner = \"labour_arbitration\"",
-    ),
-    ("traffic", "role = \"platform\"\npartner = \"road_traffic\""),
-    ("operators", "role = \"operator\""),
-    (
-        "court-bj-slow",
-        "role = \"court_system\"\ncourts = [\"京\"]\nlower_courts = true\nrate_per_second = 3",
-    ),
-];
+/// Every tenant the tests know.
+pub(crate) fn tenants() -> Vec<SimTenant> {
+    vec![
+        SimTenant::court_system("court-bj", "京"),
+        SimTenant::court_system("court-sh", "沪"),
+        SimTenant::platform("ccpit", Partner::Ccpit),
+        SimTenant::new(
+            "ccpit-sh",
+            SimRole::Platform {
+                partner: Partner::Ccpit,
+                organisations: vec!["ccpit-sh-01"],
+            },
+        ),
+        SimTenant::platform("labour", Partner::LabourArbitration),
+        SimTenant::platform("traffic", Partner::RoadTraffic),
+        SimTenant::operator("operators"),
+        SimTenant::court_system("court-bj-slow", "京").with_rate(3),
+    ]
+}
 
 pub(crate) fn issuer(tenant: &str) -> String {
     format!("https://{tenant}.test.invalid/")
@@ -61,7 +55,7 @@ impl TestPki {
     pub(crate) fn generate(dir: &Path) -> Self {
         mediation_security::install_crypto_provider();
         let pki = DevelopmentPki::new(dir.join("pki"));
-        let ids: Vec<String> = TENANTS.iter().map(|(id, _)| (*id).to_owned()).collect();
+        let ids: Vec<String> = tenants().iter().map(|t| t.id.to_owned()).collect();
         pki.generate(&ids, Timestamp::now()).unwrap();
         Self { pki }
     }
@@ -72,16 +66,7 @@ impl TestPki {
 
     /// The tenants file naming every test tenant.
     pub(crate) fn tenants_toml(&self) -> String {
-        TENANTS
-            .iter()
-            .map(|(id, role)| {
-                format!(
-                    "[[tenant]]\nid = {id:?}\n{role}\nissuer = {:?}\njwks = {:?}\n\n",
-                    issuer(id),
-                    self.pki.jwks(id)
-                )
-            })
-            .collect()
+        tenants_file(&tenants(), issuer, |id| self.pki.jwks(id))
     }
 
     fn read(&self, path: PathBuf) -> Vec<u8> {
@@ -167,29 +152,11 @@ pub(crate) fn claims(tenant: &str, now: Timestamp, ttl: SignedDuration) -> Claim
     }
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Debug, Clone)]
-pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
+pub(crate) use mediation_gateway::commands::Bearer;
 
-impl Bearer {
-    pub(crate) fn new(token: &str) -> Self {
-        Self(Some(format!("Bearer {token}").parse().unwrap()))
-    }
-
-    pub(crate) fn none() -> Self {
-        Self(None)
-    }
-}
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
+/// `authorization: Bearer <token>` on every call.
+pub(crate) fn bearer(token: &str) -> Bearer {
+    Bearer::token(token).unwrap()
 }
 
 /// A channel that carries a token on every call.

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,213 +13,31 @@ use jiff::{SignedDuration, Timestamp};
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::document::Sha256Digest;
 use mediation_core::ids::ReferralId;
+use mediation_core::partner::Partner;
 use mediation_core::store::ReferralStore;
 use mediation_delivery::{RelayOptions, RetryPolicy};
 use mediation_gateway::app::Assembly;
 use mediation_gateway::config::Config;
+pub(crate) use mediation_gateway::sim::LabourMessage;
+use mediation_gateway::sim::{
+    AlertHook, CourtAt, OnBreach, SimCcpit, SimConfig, SimCourt, SimLabour, SimTraffic,
+    SimWebhookCourt, TlsFiles, spawn_grpc,
+};
 use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
-use mediation_proto::ccpit::v1::ccpit_platform_server::{CcpitPlatform, CcpitPlatformServer};
-use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
-use mediation_proto::court::v1::court_receiver_server::{CourtReceiver, CourtReceiverServer};
 use mediation_proto::documents::v1 as dp;
 use mediation_proto::documents::v1::documents_client::DocumentsClient;
-use mediation_proto::labour::v1 as lp;
 use mediation_proto::labour::v1::labour_gateway_client::LabourGatewayClient;
-use mediation_proto::labour::v1::labour_platform_server::{LabourPlatform, LabourPlatformServer};
-use mediation_proto::traffic::v1 as tp;
 use mediation_proto::traffic::v1::traffic_gateway_client::TrafficGatewayClient;
-use mediation_proto::traffic::v1::traffic_platform_server::{
-    TrafficPlatform, TrafficPlatformServer,
-};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
-use tonic::{Request, Response, Status};
+use tonic::service::Routes;
+use tonic::{Response, Status};
 
-use crate::tls::{Authed, Bearer, TestPki, channel};
+use crate::tls::{Authed, TestPki, bearer, channel};
 
 pub(crate) const START: &str = "2025-03-03T09:00:00+08:00"; // a Monday
-
-/// Everything a simulated receiver was sent, in arrival order, and a switch
-/// to make it fail as if it were down.
-#[derive(Debug, Clone)]
-pub(crate) struct Inbox<T> {
-    pub(crate) received: Arc<Mutex<Vec<T>>>,
-    pub(crate) down: Arc<AtomicBool>,
-    pub(crate) refused: Arc<AtomicUsize>,
-}
-
-impl<T> Default for Inbox<T> {
-    fn default() -> Self {
-        Self {
-            received: Arc::default(),
-            down: Arc::default(),
-            refused: Arc::default(),
-        }
-    }
-}
-
-impl<T: Clone> Inbox<T> {
-    fn take(&self, item: T) -> Result<(), Status> {
-        if self.down.load(Ordering::SeqCst) {
-            self.refused.fetch_add(1, Ordering::SeqCst);
-            return Err(Status::unavailable("down for maintenance"));
-        }
-        self.received.lock().unwrap().push(item);
-        Ok(())
-    }
-
-    pub(crate) fn all(&self) -> Vec<T> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-#[derive(Debug, Default, Clone)]
-pub(crate) struct GrpcCourt(pub(crate) Inbox<pb::CourtNotice>);
-
-#[tonic::async_trait]
-impl CourtReceiver for GrpcCourt {
-    async fn deliver(
-        &self,
-        r: Request<pb::CourtNotice>,
-    ) -> Result<Response<pb::DeliveryAck>, Status> {
-        self.0.take(r.into_inner())?;
-        Ok(Response::new(pb::DeliveryAck {}))
-    }
-}
-
-impl GrpcCourt {
-    /// The events the court heard about one referral, in order.
-    pub(crate) fn events_of(&self, referral: &str) -> Vec<String> {
-        self.0
-            .all()
-            .into_iter()
-            .filter(|n| n.referral_id == referral)
-            .map(|n| n.event)
-            .collect()
-    }
-}
-
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Ccpit {
-    pub(crate) offers: Inbox<cp::CaseOffer>,
-    pub(crate) decisions: Inbox<cp::CourtDecision>,
-}
-
-#[tonic::async_trait]
-impl CcpitPlatform for Ccpit {
-    async fn offer_case(&self, r: Request<cp::CaseOffer>) -> Result<Response<cp::Ack>, Status> {
-        self.offers.take(r.into_inner())?;
-        Ok(Response::new(cp::Ack {}))
-    }
-    async fn notify_court_decision(
-        &self,
-        r: Request<cp::CourtDecision>,
-    ) -> Result<Response<cp::Ack>, Status> {
-        self.decisions.take(r.into_inner())?;
-        Ok(Response::new(cp::Ack {}))
-    }
-}
-
-/// What the labour platform receives, as one ordered stream.
-#[derive(Debug, Clone)]
-pub(crate) enum LabourMessage {
-    Referral(Box<lp::DisputeReferral>),
-    Decision(lp::CourtDecision),
-}
-
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Labour(pub(crate) Inbox<LabourMessage>);
-
-#[tonic::async_trait]
-impl LabourPlatform for Labour {
-    async fn refer_dispute(
-        &self,
-        r: Request<lp::DisputeReferral>,
-    ) -> Result<Response<lp::Received>, Status> {
-        self.0
-            .take(LabourMessage::Referral(Box::new(r.into_inner())))?;
-        Ok(Response::new(lp::Received {}))
-    }
-    async fn notify_court_decision(
-        &self,
-        r: Request<lp::CourtDecision>,
-    ) -> Result<Response<lp::Received>, Status> {
-        self.0.take(LabourMessage::Decision(r.into_inner()))?;
-        Ok(Response::new(lp::Received {}))
-    }
-}
-
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Traffic {
-    pub(crate) cases: Inbox<tp::AccidentCase>,
-    pub(crate) decisions: Inbox<tp::CourtDecision>,
-}
-
-#[tonic::async_trait]
-impl TrafficPlatform for Traffic {
-    async fn delegate_case(
-        &self,
-        r: Request<tp::AccidentCase>,
-    ) -> Result<Response<tp::Receipt>, Status> {
-        self.cases.take(r.into_inner())?;
-        Ok(Response::new(tp::Receipt {}))
-    }
-    async fn notify_court_decision(
-        &self,
-        r: Request<tp::CourtDecision>,
-    ) -> Result<Response<tp::Receipt>, Status> {
-        self.decisions.take(r.into_inner())?;
-        Ok(Response::new(tp::Receipt {}))
-    }
-}
-
-/// One webhook call as the court system's HTTP server saw it: the JSON body,
-/// and the `CourtNotice` a court reads from it by the proto3 JSON mapping.
-#[derive(Debug, Clone)]
-pub(crate) struct WebhookCall {
-    pub(crate) idempotency_key: String,
-    pub(crate) body: serde_json::Value,
-    pub(crate) notice: pb::CourtNotice,
-}
-
-/// A court system that takes notices by webhook; it answers 503 `fail_next`
-/// times before it starts taking them.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct WebhookCourt {
-    pub(crate) calls: Arc<Mutex<Vec<WebhookCall>>>,
-    pub(crate) fail_next: Arc<AtomicUsize>,
-}
-
-async fn webhook(
-    axum::extract::State(court): axum::extract::State<WebhookCourt>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> axum::http::StatusCode {
-    if court
-        .fail_next
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
-    {
-        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
-    }
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let notice = mediation_proto::json::from_json(&body, "mediation.court.v1.CourtNotice")
-        .expect("a webhook body is a CourtNotice in proto3 JSON");
-    court.calls.lock().unwrap().push(WebhookCall {
-        idempotency_key: key,
-        body: serde_json::from_slice(&body).unwrap(),
-        notice,
-    });
-    axum::http::StatusCode::NO_CONTENT
-}
 
 pub(crate) async fn listen() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -348,11 +166,11 @@ pub(crate) struct World {
     _dir: tempfile::TempDir,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) assembly: Arc<Assembly>,
-    pub(crate) grpc_court: GrpcCourt,
-    pub(crate) webhook_court: WebhookCourt,
-    pub(crate) ccpit: Ccpit,
-    pub(crate) labour: Labour,
-    pub(crate) traffic: Traffic,
+    pub(crate) grpc_court: SimCourt,
+    pub(crate) webhook_court: SimWebhookCourt,
+    pub(crate) ccpit: SimCcpit,
+    pub(crate) labour: SimLabour,
+    pub(crate) traffic: SimTraffic,
     /// The Beijing court system (court-bj), the Shanghai one (court-sh).
     pub(crate) court_api: CourtGatewayClient<Authed>,
     pub(crate) sh_court_api: CourtGatewayClient<Authed>,
@@ -391,64 +209,48 @@ impl World {
     /// The world with `overlay` (TOML) laid over its configuration, as an
     /// operator's `gateway.d/` file would be.
     pub(crate) async fn start_with_overlay(overlay: &str) -> World {
+        // The shipped configuration's own paths are relative to the
+        // repository; every one the world needs is overridden below.
         let dir = tempfile::tempdir().unwrap();
         let pki = TestPki::generate(dir.path());
-        let grpc_court = GrpcCourt::default();
+        let grpc_court = SimCourt::default();
         let (l, court_addr) = listen().await;
-        let served = grpc_court.clone();
-        let tls = pki.server_tls("court-bj");
-        tokio::spawn(async move {
-            Server::builder()
-                .tls_config(tls)
-                .unwrap()
-                .add_service(CourtReceiverServer::new(served))
-                .serve_with_incoming(TcpListenerStream::new(l))
-                .await
-        });
-        let webhook_court = WebhookCourt::default();
+        spawn_grpc(
+            l,
+            Some(pki.server_tls("court-bj")),
+            Routes::new(grpc_court.server()),
+        );
+        let webhook_court = SimWebhookCourt::default();
         let (l, webhook_addr) = listen().await;
-        let app = axum::Router::new()
-            .route("/notices", axum::routing::post(webhook))
-            .with_state(webhook_court.clone());
         let webhook_tls = TlsListener {
             tcp: l,
             acceptor: tokio_rustls::TlsAcceptor::from(pki.rustls_server("court-sh")),
         };
+        let app = webhook_court.router();
         tokio::spawn(async move { axum::serve(webhook_tls, app).await });
-        let ccpit = Ccpit::default();
-        let labour = Labour::default();
-        let traffic = Traffic::default();
+        let (ccpit, labour, traffic) = (
+            SimCcpit::default(),
+            SimLabour::default(),
+            SimTraffic::default(),
+        );
         let (l, ccpit_addr) = listen().await;
-        let (c, lb, tr) = (ccpit.clone(), labour.clone(), traffic.clone());
-        let tls = pki.server_tls("ccpit");
-        tokio::spawn(async move {
-            Server::builder()
-                .tls_config(tls)
-                .unwrap()
-                .add_service(CcpitPlatformServer::new(c))
-                .serve_with_incoming(TcpListenerStream::new(l))
-                .await
-        });
+        spawn_grpc(
+            l,
+            Some(pki.server_tls("ccpit")),
+            Routes::new(ccpit.server()),
+        );
         let (l, labour_addr) = listen().await;
-        let tls = pki.server_tls("labour");
-        tokio::spawn(async move {
-            Server::builder()
-                .tls_config(tls)
-                .unwrap()
-                .add_service(LabourPlatformServer::new(lb))
-                .serve_with_incoming(TcpListenerStream::new(l))
-                .await
-        });
+        spawn_grpc(
+            l,
+            Some(pki.server_tls("labour")),
+            Routes::new(labour.server()),
+        );
         let (l, traffic_addr) = listen().await;
-        let tls = pki.server_tls("traffic");
-        tokio::spawn(async move {
-            Server::builder()
-                .tls_config(tls)
-                .unwrap()
-                .add_service(TrafficPlatformServer::new(tr))
-                .serve_with_incoming(TcpListenerStream::new(l))
-                .await
-        });
+        spawn_grpc(
+            l,
+            Some(pki.server_tls("traffic")),
+            Routes::new(traffic.server()),
+        );
 
         let alert_hooks = AlertHooks::default();
         let (l, hooks_addr) = listen().await;
@@ -482,82 +284,75 @@ impl World {
         }
         let tenants = dir.path().join("tenants.toml");
         std::fs::write(&tenants, pki.tenants_toml()).unwrap();
-        let config_path = dir.path().join("gateway.toml");
-        std::fs::write(
-            &config_path,
-            format!(
-                r#"
-listen = "127.0.0.1:0"
-data_dir = {data:?}
-calendar_dir = {calendar:?}
-roster = {roster:?}
-profile = "production"
-[courts]
-"京" = {{ grpc = "https://{court_addr}" }}
-"沪" = {{ webhook = "https://{webhook_addr}/notices" }}
-[partners]
-ccpit = "https://{ccpit_addr}"
-labour_arbitration = "https://{labour_addr}"
-road_traffic = "https://{traffic_addr}"
-[partners.server_names]
-ccpit = "ccpit"
-labour_arbitration = "labour"
-road_traffic = "traffic"
-[acceptance_breach]
-ccpit = "reroute"
-labour_arbitration = "return_to_court"
-[tls]
-certificate = {certificate:?}
-private_key = {key:?}
-client_ca = {ca:?}
-server_ca = {ca:?}
-[auth]
-tenants = {tenants:?}
-leeway_seconds = 30
-[limits]
-max_batch = 1000
-rate_per_second = 1000
-rate_burst = 2000
-calls_in_flight_per_tenant = 32
-tls_handshake_timeout_seconds = 1
-[health]
-required_partners = ["ccpit"]
-[alerts]
-instance = "gateway-test"
-[[alerts.webhook]]
-name = "everything"
-url = "http://{hooks_addr}/hooks/everything"
-[[alerts.webhook]]
-name = "alertmanager"
-url = "http://{hooks_addr}/hooks/alertmanager"
-format = "alertmanager"
-min_severity = "critical"
-[[alerts.webhook]]
-name = "chat"
-url = "http://{hooks_addr}/hooks/chat"
-format = "chat"
-kinds = ["acceptance_breach"]
-[[alerts.webhook]]
-name = "flaky"
-url = "http://{hooks_addr}/hooks/flaky"
-[[alerts.webhook]]
-name = "secure"
-url = "https://{secure_hooks_addr}/hooks/secure"
-"#,
-                data = dir.path().join("data"),
-                calendar = calendar,
-                roster = roster,
-                certificate = pki.path("gateway.pem"),
-                key = pki.path("gateway.key.pem"),
-                ca = pki.path("ca.pem"),
-                tenants = tenants,
-            ),
-        )
-        .unwrap();
+        let hook = |name: &str, scheme: &str, addr: SocketAddr| AlertHook {
+            name: name.into(),
+            url: format!("{scheme}://{addr}/hooks/{name}"),
+            ..AlertHook::default()
+        };
+        let config_path = SimConfig::shipped()
+            .profile("production")
+            .listen("127.0.0.1:0")
+            .data_dir(&dir.path().join("data"))
+            .calendar_dir(&calendar)
+            .roster(&roster)
+            .tenants(&tenants)
+            .courts(&[
+                ("京", CourtAt::Grpc(format!("https://{court_addr}"))),
+                (
+                    "沪",
+                    CourtAt::Webhook(format!("https://{webhook_addr}/notices")),
+                ),
+            ])
+            .partner(
+                Partner::Ccpit,
+                &format!("https://{ccpit_addr}"),
+                Some("ccpit"),
+            )
+            .partner(
+                Partner::LabourArbitration,
+                &format!("https://{labour_addr}"),
+                Some("labour"),
+            )
+            .partner(
+                Partner::RoadTraffic,
+                &format!("https://{traffic_addr}"),
+                Some("traffic"),
+            )
+            .on_breach(Partner::Ccpit, OnBreach::Reroute)
+            .on_breach(Partner::LabourArbitration, OnBreach::ReturnToCourt)
+            .mutual_tls(&TlsFiles {
+                certificate: pki.path("gateway.pem"),
+                private_key: pki.path("gateway.key.pem"),
+                ca: pki.path("ca.pem"),
+            })
+            .set("auth.leeway_seconds", 30)
+            .set("limits.max_batch", 1000)
+            .set("limits.rate_per_second", 1000)
+            .set("limits.rate_burst", 2000)
+            .set("limits.calls_in_flight_per_tenant", 32)
+            .set("limits.tls_handshake_timeout_seconds", 1)
+            .set(
+                "health.required_partners",
+                toml::Value::Array(vec!["ccpit".into()]),
+            )
+            .set("alerts.instance", "gateway-test")
+            .alert_hook(hook("everything", "http", hooks_addr))
+            .alert_hook(AlertHook {
+                format: Some("alertmanager".into()),
+                min_severity: Some("critical".into()),
+                ..hook("alertmanager", "http", hooks_addr)
+            })
+            .alert_hook(AlertHook {
+                format: Some("chat".into()),
+                kinds: vec!["acceptance_breach".into()],
+                ..hook("chat", "http", hooks_addr)
+            })
+            .alert_hook(hook("flaky", "http", hooks_addr))
+            .alert_hook(hook("secure", "https", secure_hooks_addr))
+            .write(dir.path())
+            .unwrap();
         if !overlay.is_empty() {
-            let overlays = dir.path().join("gateway.d");
-            std::fs::create_dir(&overlays).unwrap();
-            std::fs::write(overlays.join("test.toml"), overlay).unwrap();
+            std::fs::write(dir.path().join("gateway.d/test.toml"), overlay).unwrap();
         }
         let config = Config::load(&config_path).unwrap();
         let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
@@ -589,7 +384,7 @@ url = "https://{secure_hooks_addr}/hooks/secure"
             let pki = pki.clone();
             async move {
                 let ch = channel(gateway_addr, &pki, Some(who)).await.unwrap();
-                Authed::new(ch, Bearer::new(&pki.token(who, now)))
+                Authed::new(ch, bearer(&pki.token(who, now)))
             }
         };
         World {
@@ -620,7 +415,7 @@ url = "https://{secure_hooks_addr}/hooks/secure"
         let ch = channel(self.gateway_addr, &self.pki, Some(tenant))
             .await
             .unwrap();
-        Authed::new(ch, Bearer::new(&self.pki.token(tenant, self.clock.now())))
+        Authed::new(ch, bearer(&self.pki.token(tenant, self.clock.now())))
     }
 
     /// Delivers everything that is due now.

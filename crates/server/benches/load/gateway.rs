@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use jsonwebtoken::Algorithm;
+use mediation_core::partner::Partner;
 use mediation_gateway::commands::Bearer;
+use mediation_gateway::sim::{CourtAt, OnBreach, SimConfig, SimTenant, TlsFiles, tenants_file};
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use mediation_proto::operations::v1 as ops;
 use mediation_proto::operations::v1::operations_client::OperationsClient;
@@ -22,24 +24,17 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 use crate::platforms::Platforms;
 
 /// Every tenant of the load: one court system, the three platforms, operators.
-const TENANTS: &[(&str, &str)] = &[
-    (
-        "court-bj",
-        "role = \"court_system\"\ncourts = [\"京\"]\nlower_courts = true",
-    ),
-    (
-        "court-sh",
+fn tenants() -> Vec<SimTenant> {
+    vec![
+        SimTenant::court_system("court-bj", "京"),
         // The noisy neighbour, held to a tenant's ordinary rate.
-        "role = \"court_system\"\ncourts = [\"沪\"]\nlower_courts = true\nrate_per_second = 200",
-    ),
-    ("ccpit", "role = \"platform\"\npartner = \"ccpit\""),
-    (
-        "labour",
-        "role = \"platform\"\npartner = \"labour_arbitration\"",
-    ),
-    ("traffic", "role = \"platform\"\npartner = \"road_traffic\""),
-    ("operators", "role = \"operator\""),
-];
+        SimTenant::court_system("court-sh", "沪").with_rate(200),
+        SimTenant::platform("ccpit", Partner::Ccpit),
+        SimTenant::platform("labour", Partner::LabourArbitration),
+        SimTenant::platform("traffic", Partner::RoadTraffic),
+        SimTenant::operator("operators"),
+    ]
+}
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -65,20 +60,11 @@ impl Setup {
     pub fn new(root: &Path) -> Self {
         mediation_security::install_crypto_provider();
         let pki = DevelopmentPki::new(root.join("pki"));
-        let ids: Vec<String> = TENANTS.iter().map(|(id, _)| (*id).to_owned()).collect();
+        let ids: Vec<String> = tenants().iter().map(|t| t.id.to_owned()).collect();
         pki.generate(&ids, Timestamp::now()).unwrap();
-        let tenants = root.join("tenants.toml");
-        let body: String = TENANTS
-            .iter()
-            .map(|(id, role)| {
-                format!(
-                    "[[tenant]]\nid = {id:?}\n{role}\nissuer = {:?}\njwks = {:?}\n\n",
-                    issuer(id),
-                    pki.jwks(id)
-                )
-            })
-            .collect();
-        std::fs::write(&tenants, body).unwrap();
+        let tenants_path = root.join("tenants.toml");
+        let body = tenants_file(&tenants(), issuer, |id| pki.jwks(id));
+        std::fs::write(&tenants_path, body).unwrap();
         // The shipped roster, with room for a million open referrals: the
         // load measures the gateway, not the organisations' capacity.
         let shipped = std::fs::read_to_string(repo().join("config/roster.toml")).unwrap();
@@ -98,7 +84,7 @@ impl Setup {
         Self {
             root: root.to_owned(),
             pki: pki.dir,
-            tenants,
+            tenants: tenants_path,
             roster,
         }
     }
@@ -112,68 +98,41 @@ impl Setup {
     /// `platforms`, and rate limits out of the way.
     pub fn config(&self, name: &str, data_dir: &Path, platforms: &Platforms) -> Config {
         let metrics = free_port();
-        let path = self.root.join(format!("{name}.toml"));
-        let body = format!(
-            r#"profile = "production"
-listen = "127.0.0.1:0"
-data_dir = {data:?}
-calendar_dir = {calendar:?}
-roster = {roster:?}
-
-[courts]
-"京" = {{ grpc = "https://{court}" }}
-
-[partners]
-ccpit = "https://{ccpit}"
-labour_arbitration = "https://{labour}"
-road_traffic = "https://{traffic}"
-
-[partners.server_names]
-ccpit = "ccpit"
-labour_arbitration = "labour"
-road_traffic = "traffic"
-
-[acceptance_breach]
-ccpit = "reroute"
-labour_arbitration = "return_to_court"
-road_traffic = "reroute"
-
-[tls]
-mode = "mutual"
-certificate = {cert:?}
-private_key = {key:?}
-client_ca = {ca:?}
-server_ca = {ca:?}
-
-[auth]
-tenants = {tenants:?}
-
-[limits]
-rate_per_second = 1000000
-rate_burst = 1000000
-
-[metrics]
-listen = "127.0.0.1:{metrics}"
-
-[alerts]
-instance = "load-{name}"
-
-[log]
-level = "info"
-"#,
-            data = data_dir,
-            calendar = repo().join("config/calendar"),
-            roster = self.roster,
-            court = platforms.court,
-            ccpit = platforms.ccpit,
-            labour = platforms.labour,
-            traffic = platforms.traffic,
-            cert = self.file("gateway.pem"),
-            key = self.file("gateway.key.pem"),
-            ca = self.file("ca.pem"),
-            tenants = self.tenants,
-        );
-        std::fs::write(&path, body).unwrap();
+        let https = |addr: SocketAddr| format!("https://{addr}");
+        let path = SimConfig::shipped()
+            .profile("production")
+            .listen("127.0.0.1:0")
+            .data_dir(data_dir)
+            .calendar_dir(&repo().join("config/calendar"))
+            .roster(&self.roster)
+            .tenants(&self.tenants)
+            .courts(&[("京", CourtAt::Grpc(https(platforms.court)))])
+            .partner(Partner::Ccpit, &https(platforms.ccpit), Some("ccpit"))
+            .partner(
+                Partner::LabourArbitration,
+                &https(platforms.labour),
+                Some("labour"),
+            )
+            .partner(
+                Partner::RoadTraffic,
+                &https(platforms.traffic),
+                Some("traffic"),
+            )
+            .on_breach(Partner::Ccpit, OnBreach::Reroute)
+            .on_breach(Partner::LabourArbitration, OnBreach::ReturnToCourt)
+            .on_breach(Partner::RoadTraffic, OnBreach::Reroute)
+            .mutual_tls(&TlsFiles {
+                certificate: self.file("gateway.pem"),
+                private_key: self.file("gateway.key.pem"),
+                ca: self.file("ca.pem"),
+            })
+            .set("limits.rate_per_second", 1_000_000)
+            .set("limits.rate_burst", 1_000_000)
+            .set("metrics.listen", format!("127.0.0.1:{metrics}"))
+            .set("alerts.instance", format!("load-{name}"))
+            .set("log.level", "info")
+            .write(&self.root.join(name))
+            .unwrap();
         Config {
             path,
             data_dir: data_dir.to_owned(),
@@ -225,8 +184,7 @@ level = "info"
             .connect()
             .await
             .unwrap();
-        let header = format!("Bearer {}", self.token(who)).parse().unwrap();
-        InterceptedService::new(channel, Bearer::new(header))
+        InterceptedService::new(channel, Bearer::token(&self.token(who)).unwrap())
     }
 
     pub async fn court(&self, addr: SocketAddr) -> CourtGatewayClient<Authed> {

@@ -11,61 +11,52 @@
 //! An operator follows the alert stream throughout.
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
-use mediation_api::court::bundle_to_wire;
 use mediation_calendar::cst;
 use mediation_core::clock::Clock;
-use mediation_core::fixtures::{accident_bundle, labour_bundle, sample_bundle};
+use mediation_core::partner::Partner;
 use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
-use mediation_proto::ccpit::v1::ccpit_platform_server::{CcpitPlatform, CcpitPlatformServer};
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
-use mediation_proto::court::v1::court_receiver_server::{CourtReceiver, CourtReceiverServer};
 use mediation_proto::labour::v1 as lp;
 use mediation_proto::labour::v1::labour_gateway_client::LabourGatewayClient;
-use mediation_proto::labour::v1::labour_platform_server::{LabourPlatform, LabourPlatformServer};
 use mediation_proto::operations::v1 as ops;
 use mediation_proto::operations::v1::operations_client::OperationsClient;
-use mediation_proto::traffic::v1 as tp;
-use mediation_proto::traffic::v1::traffic_platform_server::{
-    TrafficPlatform, TrafficPlatformServer,
-};
 use mediation_security::pki::DevelopmentPki;
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio::task::JoinHandle;
+use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Server};
-use tonic::{Request, Response, Status};
+use tonic::transport::Channel;
 
 use super::Bearer;
 use crate::app::Assembly;
 use crate::cli::DemoArgs;
-use crate::config::Config;
+use crate::config::{Config, Sources};
+use crate::sim::{
+    self, CourtAt, Inbox, LabourMessage, OnBreach, SimCcpit, SimConfig, SimCourt, SimLabour,
+    SimTenant, SimTraffic, spawn_grpc,
+};
 
 /// The demo starts on a Monday, in a year whose holiday notice ships.
 const START: &str = "2025-03-03T09:00:00+08:00";
 /// Simulated days the demo covers.
 const DAYS: f64 = 40.0;
 
-const TENANTS: &[(&str, &str)] = &[
-    (
-        "court-bj",
-        "role = \"court_system\"\ncourts = [\"京\"]\nlower_courts = true",
-    ),
-    ("ccpit", "role = \"platform\"\npartner = \"ccpit\""),
-    (
-        "labour",
-        "role = \"platform\"\npartner = \"labour_arbitration\"",
-    ),
-    ("traffic", "role = \"platform\"\npartner = \"road_traffic\""),
-    ("operators", "role = \"operator\""),
-];
+fn tenants() -> [SimTenant; 5] {
+    [
+        SimTenant::court_system("court-bj", "京"),
+        SimTenant::platform("ccpit", Partner::Ccpit),
+        SimTenant::platform("labour", Partner::LabourArbitration),
+        SimTenant::platform("traffic", Partner::RoadTraffic),
+        SimTenant::operator("operators"),
+    ]
+}
 
 /// A clock that runs `factor` times faster than real time from `start`.
 #[derive(Debug)]
@@ -147,102 +138,70 @@ impl Log {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Court(Log);
-
-#[tonic::async_trait]
-impl CourtReceiver for Court {
-    async fn deliver(
-        &self,
-        r: Request<pb::CourtNotice>,
-    ) -> Result<Response<pb::DeliveryAck>, Status> {
-        let n = r.into_inner();
-        self.0.say(
-            "court",
-            format!("notified: {} ({})", n.event, short(&n.referral_id)),
-        );
-        Ok(Response::new(pb::DeliveryAck {}))
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Platform {
-    log: Log,
-}
-
-#[tonic::async_trait]
-impl CcpitPlatform for Platform {
-    async fn offer_case(&self, r: Request<cp::CaseOffer>) -> Result<Response<cp::Ack>, Status> {
-        let o = r.into_inner();
-        self.log.say(
-            "ccpit",
-            format!("offered {} to {}", short(&o.case_id), o.mediation_centre),
-        );
-        Ok(Response::new(cp::Ack {}))
-    }
-    async fn notify_court_decision(
-        &self,
-        r: Request<cp::CourtDecision>,
-    ) -> Result<Response<cp::Ack>, Status> {
-        self.log.say(
-            "ccpit",
-            format!(
-                "heard the court's decision on {}",
-                short(&r.into_inner().case_id)
-            ),
-        );
-        Ok(Response::new(cp::Ack {}))
-    }
-}
-
-#[tonic::async_trait]
-impl LabourPlatform for Platform {
-    async fn refer_dispute(
-        &self,
-        r: Request<lp::DisputeReferral>,
-    ) -> Result<Response<lp::Received>, Status> {
-        let d = r.into_inner();
-        self.log.say(
-            "labour",
-            format!("referred {} to {}", short(&d.dispute_id), d.committee),
-        );
-        Ok(Response::new(lp::Received {}))
-    }
-    async fn notify_court_decision(
-        &self,
-        _: Request<lp::CourtDecision>,
-    ) -> Result<Response<lp::Received>, Status> {
-        Ok(Response::new(lp::Received {}))
-    }
-}
-
-#[tonic::async_trait]
-impl TrafficPlatform for Platform {
-    async fn delegate_case(
-        &self,
-        r: Request<tp::AccidentCase>,
-    ) -> Result<Response<tp::Receipt>, Status> {
-        let c = r.into_inner();
-        self.log.say(
-            "traffic",
-            format!(
-                "delegated {} to {} (and ignores it)",
-                short(&c.case_id),
-                c.room
-            ),
-        );
-        Ok(Response::new(tp::Receipt {}))
-    }
-    async fn notify_court_decision(
-        &self,
-        _: Request<tp::CourtDecision>,
-    ) -> Result<Response<tp::Receipt>, Status> {
-        Ok(Response::new(tp::Receipt {}))
-    }
-}
-
 fn short(id: &str) -> &str {
     &id[id.len().saturating_sub(6)..]
+}
+
+/// The simulated court system and platforms, each telling the story's log
+/// what it receives.
+fn counterparts(log: &Log) -> (SimCourt, SimCcpit, SimLabour, SimTraffic) {
+    let say = |who: &'static str| {
+        let log = log.clone();
+        move |line: String| log.say(who, line)
+    };
+    let court = SimCourt::new(Inbox::observed({
+        let say = say("court");
+        move |n: &pb::CourtNotice| say(format!("notified: {} ({})", n.event, short(&n.referral_id)))
+    }));
+    let ccpit = SimCcpit {
+        offers: Inbox::observed({
+            let say = say("ccpit");
+            move |o: &cp::CaseOffer| {
+                say(format!(
+                    "offered {} to {}",
+                    short(&o.case_id),
+                    o.mediation_centre
+                ))
+            }
+        }),
+        decisions: Inbox::observed({
+            let say = say("ccpit");
+            move |d: &cp::CourtDecision| {
+                say(format!(
+                    "heard the court's decision on {}",
+                    short(&d.case_id)
+                ))
+            }
+        }),
+    };
+    let labour = SimLabour {
+        messages: Inbox::observed({
+            let say = say("labour");
+            move |m: &LabourMessage| {
+                if let LabourMessage::Referral(d) = m {
+                    say(format!(
+                        "referred {} to {}",
+                        short(&d.dispute_id),
+                        d.committee
+                    ));
+                }
+            }
+        }),
+    };
+    let traffic = SimTraffic {
+        cases: Inbox::observed({
+            let say = say("traffic");
+            move |c: &mediation_proto::traffic::v1::AccidentCase| {
+                say(format!(
+                    "delegated {} to {} (and ignores it)",
+                    short(&c.case_id),
+                    c.room
+                ))
+            }
+        }),
+        decisions: Inbox::default(),
+    };
+    (court, ccpit, labour, traffic)
 }
 
 pub fn run(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -256,12 +215,6 @@ pub fn run(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     runtime.block_on(demo(args, out))
 }
 
-async fn listen() -> anyhow::Result<(TcpListener, SocketAddr)> {
-    let l = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = l.local_addr()?;
-    Ok((l, addr))
-}
-
 async fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     // Problems only: the demo prints its own story.
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEDIATION_GATEWAY_LOG")
@@ -270,205 +223,259 @@ async fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    let temp = tempfile_dir()?;
-    let dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
-    std::fs::create_dir_all(&dir)?;
-    let clock = Arc::new(FastClock::new(START.parse()?, args.days_per_second));
-    let log = Log {
-        clock: Arc::clone(&clock),
-        lines: Arc::default(),
-    };
-    let platform = Platform { log: log.clone() };
-
-    // The simulated court system and platforms.
-    let (l, court_addr) = listen().await?;
-    let court = Court(log.clone());
-    tokio::spawn(
-        Server::builder()
-            .add_service(CourtReceiverServer::new(court))
-            .serve_with_incoming(TcpListenerStream::new(l)),
-    );
-    let (l, ccpit_addr) = listen().await?;
-    tokio::spawn(
-        Server::builder()
-            .add_service(CcpitPlatformServer::new(platform.clone()))
-            .serve_with_incoming(TcpListenerStream::new(l)),
-    );
-    let (l, labour_addr) = listen().await?;
-    tokio::spawn(
-        Server::builder()
-            .add_service(LabourPlatformServer::new(platform.clone()))
-            .serve_with_incoming(TcpListenerStream::new(l)),
-    );
-    let (l, traffic_addr) = listen().await?;
-    tokio::spawn(
-        Server::builder()
-            .add_service(TrafficPlatformServer::new(platform.clone()))
-            .serve_with_incoming(TcpListenerStream::new(l)),
-    );
-
-    // Its configuration: everything on loopback, tokens signed with keys
-    // made for the demo.
-    // Where the development profile keeps its PKI: <data_dir>/dev-pki.
-    let pki = DevelopmentPki::new(dir.join("data").join("dev-pki"));
-    let ids: Vec<String> = TENANTS.iter().map(|(id, _)| (*id).to_owned()).collect();
-    pki.generate(&ids, clock.now())?;
-    let mut tenants = String::new();
-    for (id, role) in TENANTS {
-        tenants.push_str(&format!(
-            "[[tenant]]\nid = \"{id}\"\n{role}\nissuer = \"https://{id}.demo.invalid/\"\njwks = {:?}\n\n",
-            pki.jwks(id)
-        ));
-    }
-    std::fs::write(dir.join("tenants.toml"), tenants)?;
-    std::fs::write(
-        dir.join("roster.toml"),
-        include_str!("../../../../config/roster.toml"),
-    )?;
-    let calendar = dir.join("calendar");
-    std::fs::create_dir_all(&calendar)?;
-    std::fs::write(
-        calendar.join("2025.toml"),
-        include_str!("../../../../config/calendar/2025.toml"),
-    )?;
-    let config_path = dir.join("gateway.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            r#"profile = "development"
-listen = "127.0.0.1:0"
-data_dir = {data:?}
-calendar_dir = {calendar:?}
-roster = {roster:?}
-[courts]
-"京" = {{ grpc = "http://{court_addr}" }}
-[partners]
-ccpit = "http://{ccpit_addr}"
-labour_arbitration = "http://{labour_addr}"
-road_traffic = "http://{traffic_addr}"
-[acceptance_breach]
-road_traffic = "return_to_court"
-[tls]
-mode = "plaintext"
-[auth]
-tenants = {tenants:?}
-"#,
-            data = dir.join("data"),
-            roster = dir.join("roster.toml"),
-            tenants = dir.join("tenants.toml"),
-        ),
-    )?;
-    let config = Config::load_from(&crate::config::Sources {
-        file: config_path.clone(),
-        overrides: vec![],
-        environment: false,
-    })?;
-    let token_config = config.clone();
-    let assembly = Arc::new(Assembly::build(
-        &config_path,
-        config,
-        Arc::clone(&clock) as Arc<dyn Clock>,
-        mediation_delivery::RelayOptions {
-            idle_poll: Duration::from_millis(50),
-            ..Default::default()
-        },
-    )?);
-    let (l, gateway_addr) = listen().await?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let served = {
-        let a = Arc::clone(&assembly);
-        let mut rx = stopped.clone();
-        tokio::spawn(async move {
-            a.serve(l, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await
-        })
-    };
-    // The relay and the deadline engine, stepped often: the clock is fast.
-    let driver = {
-        let a = Arc::clone(&assembly);
-        let stopped = stopped.clone();
-        tokio::spawn(async move {
-            while !*stopped.borrow() {
-                if let Err(e) = a.engine.sweep().await {
-                    tracing::warn!(error = %e, "deadline sweep failed");
-                }
-                let _ = a.relay.drain().await;
-                tokio::time::sleep(Duration::from_millis(40)).await;
-            }
-        })
-    };
+    let stage = Stage::set_up(&args).await?;
     writeln!(
         out,
-        "demo: gateway on {gateway_addr}, one simulated day every {:.1} s, data in {}",
+        "demo: gateway on {}, one simulated day every {:.1} s, data in {}",
+        stage.gateway_addr,
         1.0 / args.days_per_second,
-        dir.display()
+        stage.dir.display()
     )?;
     out.flush()?;
+    let mut clients = stage.clients().await?;
+    let watcher = watch_alerts(&clients.operations, &stage.log);
+    let ids = story(&stage, &mut clients, out).await?;
+    report(&stage, &mut clients.operations, &ids, out).await?;
+    watcher.abort();
+    stage.tear_down(&args).await?;
+    writeln!(out, "demo finished")?;
+    out.flush()?;
+    Ok(())
+}
 
-    let connect = |tenant: &'static str| {
-        let config = &token_config;
-        let clock = Arc::clone(&clock);
-        async move {
-            let channel = Channel::from_shared(format!("http://{gateway_addr}"))?
-                .connect()
-                .await?;
-            // Valid on the demo's clock, which starts in 2025 and runs fast.
-            let token =
-                super::dev::development_token(config, tenant, "demo", 365 * 86_400, clock.now())?;
-            anyhow::Ok(InterceptedService::new(
-                channel,
-                Bearer::new(format!("Bearer {token}").parse()?),
-            ))
-        }
-    };
-    let mut court_api = CourtGatewayClient::new(connect("court-bj").await?);
-    let mut ccpit_api = CcpitGatewayClient::new(connect("ccpit").await?);
-    let mut labour_api = LabourGatewayClient::new(connect("labour").await?);
-    let mut operations = OperationsClient::new(connect("operators").await?);
+/// The gateway, its counterparts and its driver, running on a fast clock.
+struct Stage {
+    dir: PathBuf,
+    temp: PathBuf,
+    clock: Arc<FastClock>,
+    log: Log,
+    config: Config,
+    gateway_addr: std::net::SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    driver: JoinHandle<()>,
+    served: JoinHandle<Result<(), tonic::transport::Error>>,
+}
 
-    // The operator watches alerts for the whole run.
-    let watcher = {
-        let mut ops_client = operations.clone();
-        let log = log.clone();
-        tokio::spawn(async move {
-            let Ok(stream) = ops_client
-                .watch_alerts(ops::WatchAlertsRequest {
-                    after_seq: 0,
-                    follow: true,
-                    kinds: vec![],
+/// The demo's tenants, each a client of the gateway.
+struct Clients {
+    court: CourtGatewayClient<Authed>,
+    ccpit: CcpitGatewayClient<Authed>,
+    labour: LabourGatewayClient<Authed>,
+    operations: OperationsClient<Authed>,
+}
+
+type Authed = InterceptedService<Channel, Bearer>;
+
+impl Stage {
+    /// Starts the counterparts on loopback, writes the configuration (the
+    /// shipped file with the demo's overrides), and starts the gateway with
+    /// its relay and deadline engine stepped often, for the clock is fast.
+    async fn set_up(args: &DemoArgs) -> anyhow::Result<Self> {
+        let temp = tempfile_dir()?;
+        let dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
+        std::fs::create_dir_all(&dir)?;
+        let clock = Arc::new(FastClock::new(START.parse()?, args.days_per_second));
+        let log = Log {
+            clock: Arc::clone(&clock),
+            lines: Arc::default(),
+        };
+        let (court, ccpit, labour, traffic) = counterparts(&log);
+        let (l, court_addr) = sim::listen().await?;
+        spawn_grpc(l, None, Routes::new(court.server()));
+        let (l, ccpit_addr) = sim::listen().await?;
+        spawn_grpc(l, None, Routes::new(ccpit.server()));
+        let (l, labour_addr) = sim::listen().await?;
+        spawn_grpc(l, None, Routes::new(labour.server()));
+        let (l, traffic_addr) = sim::listen().await?;
+        spawn_grpc(l, None, Routes::new(traffic.server()));
+
+        // Tokens signed with keys made for the demo, where the development
+        // profile keeps its PKI: <data_dir>/dev-pki.
+        let pki = DevelopmentPki::new(dir.join("data").join("dev-pki"));
+        let ids: Vec<String> = tenants().iter().map(|t| t.id.to_owned()).collect();
+        pki.generate(&ids, clock.now())?;
+        std::fs::write(
+            dir.join("tenants.toml"),
+            sim::tenants_file(
+                &tenants(),
+                |id| format!("https://{id}.demo.invalid/"),
+                |id| pki.jwks(id),
+            ),
+        )?;
+        std::fs::write(
+            dir.join("roster.toml"),
+            include_str!("../../../../config/roster.toml"),
+        )?;
+        let calendar = dir.join("calendar");
+        std::fs::create_dir_all(&calendar)?;
+        std::fs::write(
+            calendar.join("2025.toml"),
+            include_str!("../../../../config/calendar/2025.toml"),
+        )?;
+        let config_path = SimConfig::shipped()
+            .profile("development")
+            .listen("127.0.0.1:0")
+            .data_dir(&dir.join("data"))
+            .calendar_dir(&calendar)
+            .roster(&dir.join("roster.toml"))
+            .tenants(&dir.join("tenants.toml"))
+            .courts(&[("京", CourtAt::Grpc(format!("http://{court_addr}")))])
+            .partner(Partner::Ccpit, &format!("http://{ccpit_addr}"), None)
+            .partner(
+                Partner::LabourArbitration,
+                &format!("http://{labour_addr}"),
+                None,
+            )
+            .partner(
+                Partner::RoadTraffic,
+                &format!("http://{traffic_addr}"),
+                None,
+            )
+            .on_breach(Partner::RoadTraffic, OnBreach::ReturnToCourt)
+            .plaintext()
+            .write(&dir)?;
+        let config = Config::load_from(&Sources {
+            file: config_path.clone(),
+            overrides: vec![],
+            environment: false,
+        })?;
+        let assembly = Arc::new(Assembly::build(
+            &config_path,
+            config.clone(),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            mediation_delivery::RelayOptions {
+                idle_poll: Duration::from_millis(50),
+                ..Default::default()
+            },
+        )?);
+        let (l, gateway_addr) = sim::listen().await?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let served = {
+            let a = Arc::clone(&assembly);
+            let mut rx = stopped.clone();
+            tokio::spawn(async move {
+                a.serve(l, async move {
+                    let _ = rx.wait_for(|s| *s).await;
                 })
                 .await
-            else {
-                return;
-            };
-            let mut stream = stream.into_inner();
-            while let Ok(Some(a)) = stream.message().await {
-                log.say(
-                    "ALERT",
-                    format!(
-                        "#{} {} {} {}: {}",
-                        a.seq,
-                        a.severity().as_str_name().trim_start_matches("SEVERITY_"),
-                        a.kind().as_str_name().trim_start_matches("ALERT_KIND_"),
-                        short(&a.referral_id),
-                        a.detail
-                    ),
-                );
-            }
+            })
+        };
+        let driver = {
+            let a = Arc::clone(&assembly);
+            tokio::spawn(async move {
+                while !*stopped.borrow() {
+                    if let Err(e) = a.engine.sweep().await {
+                        tracing::warn!(error = %e, "deadline sweep failed");
+                    }
+                    let _ = a.relay.drain().await;
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                }
+            })
+        };
+        Ok(Self {
+            dir,
+            temp,
+            clock,
+            log,
+            config,
+            gateway_addr,
+            stop,
+            driver,
+            served,
         })
-    };
+    }
 
+    /// A client of the gateway as `tenant`, with a token valid on the demo's
+    /// clock, which starts in 2025 and runs fast.
+    async fn connect(&self, tenant: &str) -> anyhow::Result<Authed> {
+        let channel = Channel::from_shared(format!("http://{}", self.gateway_addr))?
+            .connect()
+            .await?;
+        let token = super::dev::development_token(
+            &self.config,
+            tenant,
+            "demo",
+            365 * 86_400,
+            self.clock.now(),
+        )?;
+        Ok(InterceptedService::new(channel, Bearer::token(&token)?))
+    }
+
+    async fn clients(&self) -> anyhow::Result<Clients> {
+        Ok(Clients {
+            court: CourtGatewayClient::new(self.connect("court-bj").await?),
+            ccpit: CcpitGatewayClient::new(self.connect("ccpit").await?),
+            labour: LabourGatewayClient::new(self.connect("labour").await?),
+            operations: OperationsClient::new(self.connect("operators").await?),
+        })
+    }
+
+    async fn tear_down(self, args: &DemoArgs) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.driver.await?;
+        let _ = self.served.await;
+        if args.data_dir.is_none() {
+            let _ = std::fs::remove_dir_all(&self.temp);
+        }
+        Ok(())
+    }
+}
+
+/// The operator follows the alert stream for the whole run.
+fn watch_alerts(operations: &OperationsClient<Authed>, log: &Log) -> JoinHandle<()> {
+    let mut ops_client = operations.clone();
+    let log = log.clone();
+    tokio::spawn(async move {
+        let Ok(stream) = ops_client
+            .watch_alerts(ops::WatchAlertsRequest {
+                after_seq: 0,
+                follow: true,
+                kinds: vec![],
+            })
+            .await
+        else {
+            return;
+        };
+        let mut stream = stream.into_inner();
+        while let Ok(Some(a)) = stream.message().await {
+            log.say(
+                "ALERT",
+                format!(
+                    "#{} {} {} {}: {}",
+                    a.seq,
+                    a.severity().as_str_name().trim_start_matches("SEVERITY_"),
+                    a.kind().as_str_name().trim_start_matches("ALERT_KIND_"),
+                    short(&a.referral_id),
+                    a.detail
+                ),
+            );
+        }
+    })
+}
+
+/// The referrals of the story: the commercial, labour and road-traffic one.
+struct Referrals {
+    commercial: String,
+    labour: String,
+    traffic: String,
+}
+
+/// What the court and the organisations do, day by day: the court refers
+/// three disputes; the CCPIT centre accepts, settles and applies for
+/// confirmation, and the court confirms; the labour committee accepts and
+/// lets the 30 days run out; the road-traffic room never answers.
+async fn story(stage: &Stage, c: &mut Clients, out: &mut dyn Write) -> anyhow::Result<Referrals> {
+    let (log, clock) = (&stage.log, &stage.clock);
+    let court_api = &mut c.court;
+    let ccpit_api = &mut c.ccpit;
+    let labour_api = &mut c.labour;
     // Day 0: the court refers three disputes.
     let mut ids = Vec::new();
-    for (what, bundle) in [
-        ("a sales-contract dispute", sample_bundle()),
-        ("a labour dispute", labour_bundle()),
-        ("a road-traffic accident claim", accident_bundle()),
+    for (what, wire) in [
+        ("a sales-contract dispute", sim::cases::commercial()?),
+        ("a labour dispute", sim::cases::labour()?),
+        ("a road-traffic accident claim", sim::cases::accident()?),
     ] {
-        let mut wire = bundle_to_wire(&bundle);
-        wire.documents.clear();
         log.say("court", format!("refers {what}"));
         let id = court_api
             .submit_referral(pb::SubmitReferralRequest { bundle: Some(wire) })
@@ -518,7 +525,7 @@ tenants = {tenants:?}
     );
 
     log.until(9.0, out).await?;
-    let at = signed(&clock);
+    let at = signed(clock);
     let party = |reference: &str, name: &str, kind: &str, number: &str| cp::SettlementParty {
         reference: reference.into(),
         name: name.into(),
@@ -562,7 +569,7 @@ tenants = {tenants:?}
             case_id: commercial.clone(),
             mediation_centre: "ccpit-bj-01".into(),
             applicants: vec!["P1".into(), "P2".into()],
-            applied_at: signed(&clock),
+            applied_at: signed(clock),
         })
         .await?;
     log.say(
@@ -581,7 +588,7 @@ tenants = {tenants:?}
             outcome: pb::RulingOutcome::Confirmed.into(),
             case_number: "（2025）京0105民特12号".into(),
             reasons: String::new(),
-            ruled_at: signed(&clock),
+            ruled_at: signed(clock),
         })
         .await?;
     log.say(
@@ -593,10 +600,25 @@ tenants = {tenants:?}
     // Let the last notices and alerts arrive.
     tokio::time::sleep(Duration::from_millis(300)).await;
     log.print(out)?;
+    Ok(Referrals {
+        commercial,
+        labour,
+        traffic,
+    })
+}
 
+/// The timelines, open breaches and figures, as an operator reads them.
+async fn report(
+    stage: &Stage,
+    operations: &mut OperationsClient<Authed>,
+    ids: &Referrals,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let clock = &stage.clock;
+    let (commercial, labour, traffic) = (&ids.commercial, &ids.labour, &ids.traffic);
     writeln!(out)?;
     writeln!(out, "timelines, as an operator reads them:")?;
-    for id in [&commercial, &labour, &traffic] {
+    for id in [commercial, labour, traffic] {
         let r = operations
             .get_referral_timeline(ops::GetReferralTimelineRequest {
                 referral_id: id.clone(),
@@ -660,15 +682,6 @@ tenants = {tenants:?}
             f.agreements,
             f.acceptance_breaches + f.mediation_breaches
         )?;
-    }
-    let _ = stop.send(true);
-    driver.await?;
-    watcher.abort();
-    let _ = served.await;
-    writeln!(out, "demo finished")?;
-    out.flush()?;
-    if args.data_dir.is_none() {
-        let _ = std::fs::remove_dir_all(&temp);
     }
     Ok(())
 }

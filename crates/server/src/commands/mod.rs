@@ -12,14 +12,25 @@ pub mod store;
 use tonic::metadata::{Ascii, MetadataValue};
 
 /// Adds a bearer token to every call of the commands that are gRPC clients
-/// (`ops`, `demo`) and of the load harness.
+/// (`ops`, `demo`), of the load harness and of the end-to-end tests.
 #[derive(Debug, Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
+pub struct Bearer(Option<MetadataValue<Ascii>>);
 
 impl Bearer {
     /// `header` is the whole value: `Bearer <token>`.
     pub fn new(header: MetadataValue<Ascii>) -> Self {
-        Self(header)
+        Self(Some(header))
+    }
+
+    /// `authorization: Bearer <token>`; an error for a token that cannot be
+    /// a header value.
+    pub fn token(token: &str) -> Result<Self, tonic::metadata::errors::InvalidMetadataValue> {
+        Ok(Self::new(format!("Bearer {token}").parse()?))
+    }
+
+    /// No token at all, as a caller that forgot it.
+    pub fn none() -> Self {
+        Self(None)
     }
 }
 
@@ -28,9 +39,11 @@ impl tonic::service::Interceptor for Bearer {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
+        if let Some(header) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", header.clone());
+        }
         Ok(request)
     }
 }

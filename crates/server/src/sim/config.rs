@@ -194,6 +194,7 @@ impl SimConfig {
     /// (the overrides) into `dir`, and returns the configuration's path.
     /// Later overlays in `gateway.d/` (a test's own) apply on top.
     pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
         let file = dir.join("gateway.toml");
         std::fs::write(&file, SHIPPED)?;
         let overlays = dir.join("gateway.d");

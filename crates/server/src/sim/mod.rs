@@ -33,8 +33,8 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 
 /// A listener on a free loopback port, and its address.
@@ -58,7 +58,8 @@ pub fn spawn_grpc(
         }
         server
             .add_routes(routes)
-            .serve_with_incoming(TcpListenerStream::new(listener))
+            // Replies are small and many: no Nagle delay on them.
+            .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
             .await
     })
 }
