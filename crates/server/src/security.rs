@@ -28,7 +28,9 @@ use mediation_security::tokens::TokenPolicy;
 use mediation_security::{Authenticator, Tenants};
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
-use crate::config::{Config, CourtEndpoint, Profile, TlsMode};
+use mediation_api::court::CourtAddress;
+
+use crate::config::{Config, Profile, TlsMode};
 
 /// The TLS files in use.
 #[derive(Debug, Clone)]
@@ -239,7 +241,7 @@ fn check_addresses(config: &Config) -> anyhow::Result<()> {
     }
     for (court, endpoint) in &config.courts {
         let url = match endpoint {
-            CourtEndpoint::Grpc(u) | CourtEndpoint::Webhook(u) => u,
+            CourtAddress::Grpc(u) | CourtAddress::Webhook(u) => u,
         };
         destinations.push((format!("courts.{court}"), url));
     }

@@ -20,8 +20,10 @@ use super::outbound::court_notice;
 use crate::outbound::{Outbound, classify};
 use webhook::Webhook;
 
-/// How a court system takes deliveries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a court system takes deliveries, as `[courts]` in the configuration
+/// names it: `{ grpc = "https://…" }` or `{ webhook = "https://…" }`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum CourtAddress {
     /// It hosts `CourtReceiver` at this address, e.g. `https://court.example:7001`.
     Grpc(String),

@@ -1,0 +1,105 @@
+//! The rules a value's type cannot express, checked once every layer is in.
+
+use std::collections::BTreeSet;
+
+use super::Config;
+
+impl Config {
+    /// Rules a value's type cannot express.
+    pub(super) fn check(&self) -> Result<(), String> {
+        self.check_limits()?;
+        let r = &self.relay;
+        for (key, value) in [
+            ("relay.first_delay_seconds", r.first_delay_seconds),
+            ("relay.max_attempts", u64::from(r.max_attempts)),
+            ("relay.max_age_hours", u64::from(r.max_age_hours)),
+            ("relay.unreachable_after", u64::from(r.unreachable_after)),
+            (
+                "relay.per_destination_in_flight",
+                r.per_destination_in_flight as u64,
+            ),
+            ("relay.attempt_timeout_seconds", r.attempt_timeout_seconds),
+        ] {
+            if value == 0 {
+                return Err(format!("{key}: must be at least 1"));
+            }
+        }
+        if r.max_delay_seconds < r.first_delay_seconds {
+            return Err(
+                "relay.max_delay_seconds: must not be less than relay.first_delay_seconds".into(),
+            );
+        }
+        let mut names = BTreeSet::new();
+        for (i, hook) in self.alerts.webhook.iter().enumerate() {
+            let key = format!("alerts.webhook[{i}]");
+            if hook.name.trim().is_empty() || !names.insert(hook.name.as_str()) {
+                return Err(format!(
+                    "{key}.name: must be given and unique, got {:?}",
+                    hook.name
+                ));
+            }
+            let url = url::Url::parse(&hook.url)
+                .map_err(|e| format!("{key}.url: {e}: {:?}", hook.url))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(format!(
+                    "{key}.url: must be http:// or https://, got {:?}",
+                    hook.url
+                ));
+            }
+            if hook.timeout_seconds == 0 {
+                return Err(format!("{key}.timeout_seconds: must be at least 1"));
+            }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(format!("log.level: {e}: {:?}", self.log.level));
+        }
+        if let Some(metrics) = self.metrics.listen
+            && metrics == self.listen
+        {
+            return Err(format!(
+                "metrics.listen: {metrics} is already the gRPC listen address"
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_limits(&self) -> Result<(), String> {
+        let l = &self.limits;
+        for (key, value) in [
+            ("max_message_bytes", l.max_message_bytes),
+            ("max_batch", l.max_batch),
+            ("max_parties", l.max_parties),
+            ("max_claims", l.max_claims),
+            ("max_documents", l.max_documents),
+            ("rate_per_second", l.rate_per_second as usize),
+            ("rate_burst", l.rate_burst as usize),
+            (
+                "calls_in_flight_per_tenant",
+                l.calls_in_flight_per_tenant as usize,
+            ),
+            ("streams_per_connection", l.streams_per_connection as usize),
+            ("max_connections", l.max_connections as usize),
+            (
+                "request_timeout_seconds",
+                l.request_timeout_seconds as usize,
+            ),
+            ("upload_timeout_seconds", l.upload_timeout_seconds as usize),
+            (
+                "tls_handshake_timeout_seconds",
+                l.tls_handshake_timeout_seconds as usize,
+            ),
+        ] {
+            if value == 0 {
+                return Err(format!("limits.{key}: must be at least 1"));
+            }
+        }
+        // An upload chunk (1 MiB) and its framing must fit in one message.
+        let chunk = mediation_api::documents::MAX_CHUNK + 1024;
+        if l.max_message_bytes < chunk {
+            return Err(format!(
+                "limits.max_message_bytes: must be at least {chunk} so that an upload chunk fits"
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,511 @@
+//! The gateway's configuration and the roster file, read and checked before
+//! anything starts. Every error names the key and where its value came from.
+//! This module is the schema and what is derived from it; [`load`] reads the
+//! layers, [`check`] holds the rules across keys, [`roster`] reads the roster.
+//!
+//! The configuration is layered, each layer overriding the one before:
+//! 1. the defaults below;
+//! 2. the configuration file (`--config`, by default `config/gateway.toml`);
+//! 3. every `*.toml` in the directory `<file stem>.d` beside it, in name order
+//!    (`config/gateway.d/`), e.g. a mounted ConfigMap or secret overlay;
+//! 4. environment variables `MEDIATION_GATEWAY_<KEY>`, with `__` between
+//!    nested keys: `MEDIATION_GATEWAY_LIMITS__MAX_BATCH=500`;
+//! 5. `--set key=value` flags, e.g. `--set metrics.listen=0.0.0.0:9464`.
+
+mod check;
+mod load;
+mod roster;
+
+pub use load::Sources;
+pub use roster::load_roster;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use std::time::Duration;
+
+use mediation_api::court::CourtAddress;
+use mediation_core::alert::{AlertKind, Severity};
+use mediation_core::court::CourtCode;
+use mediation_core::partner::Partner;
+use mediation_delivery::{RelayOptions, RetryPolicy};
+use mediation_service::{BreachAction, PartnerPolicy, Policies};
+use serde::Deserialize;
+
+/// The whole configuration; see `config/gateway.toml` for every key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the gRPC API listens.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Holds `store/` (the durable store) and `documents/` (case materials).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default = "default_calendar_dir")]
+    pub calendar_dir: PathBuf,
+    /// The roster file.
+    #[serde(default = "default_roster")]
+    pub roster: PathBuf,
+    #[serde(default)]
+    pub courts: BTreeMap<String, CourtAddress>,
+    #[serde(default)]
+    pub partners: PartnerAddresses,
+    #[serde(default)]
+    pub acceptance_breach: BTreeMap<Partner, BreachSetting>,
+    /// `development` may generate a throwaway PKI; `production` never does.
+    #[serde(default)]
+    pub profile: Profile,
+    #[serde(default)]
+    pub tls: TlsSettings,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub limits: LimitSettings,
+    #[serde(default)]
+    pub relay: RelaySettings,
+    #[serde(default)]
+    pub health: HealthSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub alerts: AlertSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub shutdown: ShutdownSettings,
+    /// Old spellings found while loading, each with its current name: said
+    /// by `check-config` and logged by `serve` at start.
+    #[serde(skip)]
+    pub deprecations: Vec<String>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7443))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_calendar_dir() -> PathBuf {
+    PathBuf::from("config/calendar")
+}
+fn default_roster() -> PathBuf {
+    PathBuf::from("config/roster.toml")
+}
+
+/// How the relay delivers and when it gives up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelaySettings {
+    /// The wait before the first retry; it doubles up to `max_delay_seconds`.
+    pub first_delay_seconds: u64,
+    pub max_delay_seconds: u64,
+    /// A message is set aside as a dead letter after this many attempts…
+    pub max_attempts: u32,
+    /// …or once it has waited this long.
+    pub max_age_hours: u32,
+    /// A destination is reported unreachable after this many failures in a row.
+    pub unreachable_after: u32,
+    /// Deliveries in flight to one destination at once.
+    pub per_destination_in_flight: usize,
+    /// An attempt with no answer after this long fails and is retried.
+    pub attempt_timeout_seconds: u64,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        let options = RelayOptions::default();
+        Self {
+            first_delay_seconds: options.retry.first_delay.as_secs(),
+            max_delay_seconds: options.retry.max_delay.as_secs(),
+            max_attempts: options.retry.max_attempts,
+            max_age_hours: u32::try_from(options.retry.max_age.as_hours()).unwrap_or(72),
+            unreachable_after: options.unreachable_after,
+            per_destination_in_flight: options.per_destination_in_flight,
+            attempt_timeout_seconds: options.attempt_timeout.as_secs(),
+        }
+    }
+}
+
+impl RelaySettings {
+    pub fn options(&self) -> RelayOptions {
+        let defaults = RelayOptions::default();
+        RelayOptions {
+            retry: RetryPolicy {
+                first_delay: Duration::from_secs(self.first_delay_seconds),
+                max_delay: Duration::from_secs(self.max_delay_seconds),
+                max_attempts: self.max_attempts,
+                max_age: jiff::SignedDuration::from_hours(i64::from(self.max_age_hours)),
+                ..defaults.retry
+            },
+            unreachable_after: self.unreachable_after,
+            per_destination_in_flight: self.per_destination_in_flight,
+            attempt_timeout: Duration::from_secs(self.attempt_timeout_seconds),
+            ..defaults
+        }
+    }
+}
+
+/// What the health service reports.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSettings {
+    /// Partners without which the gateway reports NOT_SERVING overall while
+    /// they are unreachable. Any unreachable partner makes its own service
+    /// NOT_SERVING regardless.
+    pub required_partners: Vec<Partner>,
+}
+
+/// The plain-HTTP endpoint for Prometheus and probes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Serves `/metrics`, `/healthz` (the process is up) and `/readyz` (the
+    /// gateway is serving) without TLS. Unset: not served.
+    pub listen: Option<SocketAddr>,
+}
+
+/// Where alerts are pushed besides the operators' stream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// How this gateway names itself in webhook posts.
+    pub instance: String,
+    pub webhook: Vec<WebhookSettings>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            instance: "mediation-gateway".into(),
+            webhook: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// A name for logs and metrics.
+    pub name: String,
+    pub url: String,
+    /// `json` (the gateway's own shape), `alertmanager` or `chat`.
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// Only these kinds; empty for all.
+    #[serde(default)]
+    pub kinds: Vec<AlertKind>,
+    /// Only alerts at least this severe.
+    #[serde(default = "default_min_severity")]
+    pub min_severity: Severity,
+    /// Seconds to wait for an answer.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_seconds: u64,
+    /// For `alertmanager`: seconds between re-sending each open alert, as
+    /// Alertmanager's client protocol asks.
+    #[serde(default = "default_resend")]
+    pub resend_seconds: u64,
+}
+
+fn default_resend() -> u64 {
+    60
+}
+
+fn default_min_severity() -> Severity {
+    Severity::Warning
+}
+fn default_webhook_timeout() -> u64 {
+    10
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    Alertmanager,
+    Chat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` for people, `json` for collectors: one object per line, with
+    /// the referral id as a field wherever one is concerned.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `mediation_delivery=debug,info`;
+    /// the `MEDIATION_GATEWAY_LOG` variable overrides it.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownSettings {
+    /// How long calls and deliveries in flight may take to finish after
+    /// SIGTERM before the gateway exits anyway (nothing acknowledged is lost
+    /// either way).
+    pub grace_seconds: u64,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        Self { grace_seconds: 20 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    Development,
+    #[default]
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// TLS with client certificates, in and out.
+    #[default]
+    Mutual,
+    /// No TLS: only for a listener and destinations on loopback.
+    Plaintext,
+}
+
+/// Transport security. Files left unset are the development PKI's, which
+/// only the development profile may use.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    #[serde(default)]
+    pub mode: TlsMode,
+    /// The gateway's certificate chain (PEM), for its listener and as its
+    /// client certificate on outgoing connections.
+    pub certificate: Option<PathBuf>,
+    /// The gateway's private key (PEM).
+    pub private_key: Option<PathBuf>,
+    /// The CA that issues the tenants' client certificates.
+    pub client_ca: Option<PathBuf>,
+    /// The CA that signs partner platforms' and court systems' servers.
+    pub server_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Who may call: tenants, roles, token issuers and keys.
+    #[serde(default = "default_tenants")]
+    pub tenants: PathBuf,
+    /// The `aud` every token must carry.
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    /// Clock skew tolerated on a token's `exp` and `nbf`, in seconds.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            tenants: default_tenants(),
+            audience: default_audience(),
+            leeway_seconds: default_leeway(),
+        }
+    }
+}
+
+fn default_tenants() -> PathBuf {
+    PathBuf::from("config/tenants.toml")
+}
+fn default_audience() -> String {
+    "mediation-gateway".to_owned()
+}
+fn default_leeway() -> u64 {
+    60
+}
+
+/// Limits on what one call may carry and how often a tenant may call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    pub max_message_bytes: usize,
+    pub max_batch: usize,
+    pub max_parties: usize,
+    pub max_claims: usize,
+    pub max_documents: usize,
+    /// Requests per second per tenant, unless the tenant sets its own.
+    pub rate_per_second: u32,
+    /// Requests a tenant may make at once before the rate applies.
+    pub rate_burst: u32,
+    /// Calls of one tenant in flight at once, streams included.
+    pub calls_in_flight_per_tenant: u32,
+    /// HTTP/2 streams one connection may have open at once.
+    pub streams_per_connection: u32,
+    /// Connections served at once; further ones wait in the listen backlog.
+    /// Capped below the process's open-file limit, leaving room for the
+    /// store's own files.
+    pub max_connections: u32,
+    /// Seconds a call may take to be answered (an upload: `upload_timeout_seconds`).
+    pub request_timeout_seconds: u64,
+    pub upload_timeout_seconds: u64,
+    /// Seconds a client has to complete the TLS handshake.
+    pub tls_handshake_timeout_seconds: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        let l = mediation_api::limits::Limits::default();
+        Self {
+            max_message_bytes: l.max_message_bytes,
+            max_batch: l.max_batch,
+            max_parties: l.max_parties,
+            max_claims: l.max_claims,
+            max_documents: l.max_documents,
+            rate_per_second: 200,
+            rate_burst: 400,
+            calls_in_flight_per_tenant: 64,
+            streams_per_connection: 100,
+            max_connections: 1024,
+            request_timeout_seconds: 30,
+            upload_timeout_seconds: 900,
+            tls_handshake_timeout_seconds: 10,
+        }
+    }
+}
+
+impl LimitSettings {
+    pub fn limits(&self) -> mediation_api::limits::Limits {
+        mediation_api::limits::Limits {
+            max_batch: self.max_batch,
+            max_parties: self.max_parties,
+            max_claims: self.max_claims,
+            max_documents: self.max_documents,
+            max_message_bytes: self.max_message_bytes,
+        }
+    }
+
+    /// What the guard allows each call.
+    pub fn calls(&self) -> mediation_api::guard::CallLimits {
+        mediation_api::guard::CallLimits {
+            in_flight_per_tenant: self.calls_in_flight_per_tenant as usize,
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
+            upload_timeout: std::time::Duration::from_secs(self.upload_timeout_seconds),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerAddresses {
+    pub ccpit: Option<String>,
+    pub labour_arbitration: Option<String>,
+    /// The old name of `labour_arbitration`, still read with a warning.
+    #[serde(default, skip_serializing)]
+    pub labour: Option<String>,
+    pub road_traffic: Option<String>,
+    /// The identity each platform's server must present: a name its
+    /// certificate carries. Required with TLS.
+    #[serde(default)]
+    pub server_names: PartnerServerNames,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerServerNames {
+    pub ccpit: Option<String>,
+    pub labour_arbitration: Option<String>,
+    /// The old name of `labour_arbitration`, still read with a warning.
+    #[serde(default, skip_serializing)]
+    pub labour: Option<String>,
+    pub road_traffic: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreachSetting {
+    ReturnToCourt,
+    Reroute,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{message}")]
+    Layered { message: String },
+}
+
+impl Config {
+    /// Where the development profile keeps its generated PKI.
+    pub fn dev_pki_dir(&self) -> PathBuf {
+        self.data_dir.join("dev-pki")
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+
+    pub fn documents_dir(&self) -> PathBuf {
+        self.data_dir.join("documents")
+    }
+
+    /// The court addresses, with their codes checked.
+    pub fn court_addresses(
+        &self,
+        path: &Path,
+    ) -> Result<BTreeMap<CourtCode, CourtAddress>, ConfigError> {
+        self.courts
+            .iter()
+            .map(|(code, endpoint)| {
+                let court = CourtCode::parse(code).map_err(|e| ConfigError::Invalid {
+                    path: path.to_owned(),
+                    message: format!("courts.{code}: {e}"),
+                })?;
+                Ok((court, endpoint.clone()))
+            })
+            .collect()
+    }
+
+    pub fn policies(&self) -> Policies {
+        let mut policies = Policies::default();
+        for (partner, setting) in &self.acceptance_breach {
+            policies.partners.insert(
+                *partner,
+                PartnerPolicy {
+                    acceptance_breach: match setting {
+                        BreachSetting::ReturnToCourt => BreachAction::ReturnToCourt,
+                        BreachSetting::Reroute => BreachAction::Reroute,
+                    },
+                    ..PartnerPolicy::default()
+                },
+            );
+        }
+        policies
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,269 @@
+use std::collections::BTreeSet;
+
+use super::*;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn the_shipped_configuration_and_roster_load() {
+    let path = repo().join("config/gateway.toml");
+    let config = Config::load(&path).unwrap();
+    assert!(config.listen.ip().is_loopback());
+    assert_eq!(config.court_addresses(&path).unwrap().len(), 1);
+    let roster = load_roster(&repo().join(&config.roster)).unwrap();
+    let partners: BTreeSet<Partner> = roster.iter().map(|e| e.partner).collect();
+    assert_eq!(partners.len(), 3, "every platform has an organisation");
+}
+
+fn sources(dir: &Path, body: &str, overrides: &[&str]) -> Sources {
+    let file = dir.join("gateway.toml");
+    std::fs::write(&file, body).unwrap();
+    Sources {
+        file,
+        overrides: overrides.iter().map(|s| s.to_string()).collect(),
+        environment: false,
+    }
+}
+
+#[test]
+fn each_partner_has_one_name_and_the_old_one_is_read_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::load_from(&sources(
+        dir.path(),
+        "[partners]\nlabour = \"https://labour.example:7443\"\n[partners.server_names]\nlabour = \"labour.example\"\n",
+        &[],
+    ))
+    .unwrap();
+    assert_eq!(
+        config.partners.labour_arbitration.as_deref(),
+        Some("https://labour.example:7443")
+    );
+    assert_eq!(
+        config.partners.server_names.labour_arbitration.as_deref(),
+        Some("labour.example")
+    );
+    assert_eq!(config.deprecations.len(), 2, "{:?}", config.deprecations);
+    assert!(
+        config.deprecations[0]
+            .contains("partners.labour is the old name of partners.labour_arbitration")
+    );
+    // Both at once is refused rather than guessed at.
+    let err = Config::load_from(&sources(
+        dir.path(),
+        "[partners]\nlabour = \"https://a.example\"\nlabour_arbitration = \"https://b.example\"\n",
+        &[],
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("name the same platform"), "{err}");
+    // The new name alone: no warning.
+    let config = Config::load_from(&sources(
+        dir.path(),
+        "[partners]\nlabour_arbitration = \"https://b.example\"\n",
+        &[],
+    ))
+    .unwrap();
+    assert!(config.deprecations.is_empty());
+}
+
+#[test]
+fn layers_override_in_order_defaults_file_overlays_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sources(
+        dir.path(),
+        "[limits]\nmax_batch = 10\nmax_claims = 11\n",
+        &[],
+    );
+    let config = Config::load_from(&s).unwrap();
+    assert_eq!(config.listen, default_listen(), "a default");
+    assert_eq!(config.limits.max_batch, 10, "from the file");
+    std::fs::create_dir(dir.path().join("gateway.d")).unwrap();
+    std::fs::write(
+        dir.path().join("gateway.d/20-b.toml"),
+        "[limits]\nmax_batch = 30\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("gateway.d/10-a.toml"),
+        "[limits]\nmax_batch = 20\nmax_claims = 21\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("gateway.d/notes.txt"), "not configuration").unwrap();
+    let config = Config::load_from(&s).unwrap();
+    assert_eq!(config.limits.max_batch, 30, "overlays in name order");
+    assert_eq!(config.limits.max_claims, 21);
+    let s = Sources {
+        overrides: vec![
+            "limits.max_batch=40".into(),
+            "metrics.listen=127.0.0.1:9464".into(),
+            "health.required_partners=[\"ccpit\"]".into(),
+        ],
+        ..s
+    };
+    let config = Config::load_from(&s).unwrap();
+    assert_eq!(config.limits.max_batch, 40, "a flag beats everything");
+    assert_eq!(config.limits.max_claims, 21);
+    assert_eq!(
+        config.metrics.listen,
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+    assert_eq!(config.health.required_partners, [Partner::Ccpit]);
+}
+
+#[test]
+fn a_bad_key_or_value_is_named_with_where_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = |body: &str, overrides: &[&str]| {
+        Config::load_from(&sources(dir.path(), body, overrides))
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err("[limits]\nmax_bach = 3\n", &[]);
+    assert!(
+        e.contains("limits") && e.contains("max_bach") && e.contains("gateway.toml"),
+        "{e}"
+    );
+    let e = err("", &["limits.max_batch=many"]);
+    assert!(e.contains("limits.max_batch") && e.contains("many"), "{e}");
+    let e = err("listen = \"localhost\"\n", &[]);
+    assert!(e.contains("listen"), "{e}");
+    let e = err("", &["limits.max_batch"]);
+    assert!(e.contains("key=value"), "{e}");
+    let e = err("[relay]\nmax_attempts = 0\n", &[]);
+    assert_eq!(e, "relay.max_attempts: must be at least 1");
+    let e = err(
+        "[[alerts.webhook]]\nname = \"pager\"\nurl = \"ftp://x\"\n",
+        &[],
+    );
+    assert!(e.starts_with("alerts.webhook[0].url"), "{e}");
+    let e = err(
+        "[[alerts.webhook]]\nname = \"pager\"\nurl = \"https://x\"\nformat = \"slack\"\n",
+        &[],
+    );
+    assert!(e.contains("alerts.webhook") && e.contains("slack"), "{e}");
+    let e = err("[log]\nlevel = \"info,=[\"\n", &[]);
+    assert!(e.starts_with("log.level"), "{e}");
+    let e = err(
+        "listen = \"127.0.0.1:7443\"\n[metrics]\nlisten = \"127.0.0.1:7443\"\n",
+        &[],
+    );
+    assert!(e.starts_with("metrics.listen"), "{e}");
+    let missing = Config::load_from(&Sources {
+        file: dir.path().join("absent.toml"),
+        ..Sources::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("absent.toml"), "{missing}");
+}
+
+#[test]
+fn the_shipped_configuration_mentions_every_key() {
+    let text = std::fs::read_to_string(repo().join("config/gateway.toml")).unwrap();
+    let mentioned = |section: &str, key: &str| {
+        let mut in_section = section.is_empty();
+        text.lines().any(|line| {
+            let line = line.trim().trim_start_matches('#').trim();
+            if line.starts_with('[') {
+                in_section = line.trim_matches(|c| c == '[' || c == ']') == section;
+                return false;
+            }
+            in_section && line.starts_with(&format!("{key} ="))
+        })
+    };
+    let keys: &[(&str, &[&str])] = &[
+        (
+            "",
+            &["profile", "listen", "data_dir", "calendar_dir", "roster"],
+        ),
+        (
+            "tls",
+            &[
+                "mode",
+                "certificate",
+                "private_key",
+                "client_ca",
+                "server_ca",
+            ],
+        ),
+        ("auth", &["tenants", "audience", "leeway_seconds"]),
+        (
+            "limits",
+            &[
+                "max_message_bytes",
+                "max_batch",
+                "max_parties",
+                "max_claims",
+                "max_documents",
+                "rate_per_second",
+                "rate_burst",
+            ],
+        ),
+        (
+            "relay",
+            &[
+                "first_delay_seconds",
+                "max_delay_seconds",
+                "max_attempts",
+                "max_age_hours",
+                "unreachable_after",
+                "per_destination_in_flight",
+                "attempt_timeout_seconds",
+            ],
+        ),
+        ("health", &["required_partners"]),
+        ("metrics", &["listen"]),
+        ("alerts", &["instance"]),
+        (
+            "alerts.webhook",
+            &[
+                "name",
+                "url",
+                "format",
+                "min_severity",
+                "kinds",
+                "timeout_seconds",
+                "resend_seconds",
+            ],
+        ),
+        ("log", &["format", "level"]),
+        ("shutdown", &["grace_seconds"]),
+        ("partners", &["ccpit", "labour_arbitration", "road_traffic"]),
+        (
+            "partners.server_names",
+            &["ccpit", "labour_arbitration", "road_traffic"],
+        ),
+        (
+            "acceptance_breach",
+            &["ccpit", "labour_arbitration", "road_traffic"],
+        ),
+    ];
+    for (section, names) in keys {
+        for key in *names {
+            assert!(
+                mentioned(section, key),
+                "config/gateway.toml does not document [{section}] {key}"
+            );
+        }
+    }
+}
+
+#[test]
+fn errors_name_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.toml");
+    std::fs::write(
+        &path,
+        "[[organisation]]\nid = \"o1\"\nname = \"甲\"\npartner = \"fax\"\nconfirmed_by = \"京\"\nregion = \"京01\"\ndomains = [\"commercial\"]\ncapacity = 1\n",
+    )
+    .unwrap();
+    let e = load_roster(&path).unwrap_err().to_string();
+    assert!(e.contains("roster.toml") && e.contains("fax"), "{e}");
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:1\"\ndata_dir = \"d\"\ncalendar_dir = \"c\"\nroster = \"r\"\n[courts]\n\"X1\" = { grpc = \"http://x\" }\n").unwrap();
+    let config = Config::load(&path).unwrap();
+    let e = config.court_addresses(&path).unwrap_err().to_string();
+    assert!(e.contains("courts.X1"), "{e}");
+}
