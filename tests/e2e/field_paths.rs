@@ -269,7 +269,7 @@ impl Hostile {
 }
 
 /// The fields a refusal names.
-fn named_fields(status: &Status) -> Vec<String> {
+pub(crate) fn named_fields(status: &Status) -> Vec<String> {
     let details = status.get_error_details();
     let mut fields: Vec<String> = details
         .bad_request()

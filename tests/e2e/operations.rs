@@ -13,6 +13,7 @@ use mediation_proto::operations::v1 as ops;
 use mediation_proto::operations::v1::operations_client::OperationsClient;
 use tonic::Code;
 
+use crate::field_paths::named_fields;
 use crate::tls::Authed;
 use crate::world::{START, World, ts};
 
@@ -327,7 +328,7 @@ async fn operators_follow_alerts_acknowledge_breaches_and_replay_dead_letters() 
     ] {
         let err = operations.get_statistics(request).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);
-        assert!(err.message().contains(field) || format!("{:?}", err.details()).contains(field));
+        assert_eq!(named_fields(&err), [field], "{err:?}");
     }
 
     // Only operators are let in.
