@@ -19,10 +19,10 @@ use mediation_core::{Invalid, Violations};
 use mediation_proto::ccpit::v1 as pb;
 
 use super::codes::{SIGNER_TYPES, SignerType};
+use crate::partner::FailureFields;
 use crate::partner::codes::identity;
 use crate::wire::read::{
-    confirmed_addresses, date, document, narratives, optional, optional_money, optional_narrative,
-    required_time,
+    date, files, narratives, optional, optional_money, optional_narrative, required_time,
 };
 
 /// Everything the gateway needs to file the case.
@@ -313,22 +313,7 @@ pub(super) fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) ->
             signatures.push(Signature { signer, signed_at });
         }
     }
-    let documents: Vec<Document> = r
-        .files
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            document(
-                v,
-                &format!("files[{i}]"),
-                &f.name,
-                &f.media_type,
-                f.size_bytes,
-                &f.sha256,
-                &f.url,
-            )
-        })
-        .collect();
+    let documents: Vec<Document> = files(v, "files", &r.files);
     Some(Agreement {
         parties,
         disputed_matters,
@@ -340,27 +325,18 @@ pub(super) fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) ->
     })
 }
 
-/// A failure report: the course of mediation, the reasons and what the court
-/// needs next (seed 003 四(四)2).
+/// A failure report, with every element the rules ask for.
 pub(super) fn failure(v: &mut Violations, r: &pb::ReportFailureRequest) -> Option<FailureReport> {
-    let course = v.check("course", Narrative::parse(&r.course));
-    let reasons = v.check("reasons", Narrative::parse(&r.reasons));
-    let cost = optional_narrative(v, "cost_raising_conduct", &r.cost_raising_conduct).flatten();
-    let notes = optional_narrative(v, "notes_for_court", &r.notes_for_court).flatten();
-    let facts = narratives(v, "undisputed_facts", &r.undisputed_facts);
-    let addresses = confirmed_addresses(
-        v,
-        "confirmed_addresses",
-        r.confirmed_addresses
-            .iter()
-            .map(|a| (a.party.as_str(), a.address.as_str())),
-    );
-    Some(FailureReport {
-        course: course?,
-        reasons: reasons?,
-        cost_raising_conduct: cost,
-        notes_for_court: notes,
-        undisputed_facts: facts,
-        confirmed_service_addresses: addresses,
-    })
+    let addresses: Vec<(&str, &str)> = r
+        .confirmed_addresses
+        .iter()
+        .map(|a| (a.party.as_str(), a.address.as_str()))
+        .collect();
+    FailureFields {
+        notes_for_court: Some(&r.notes_for_court),
+        cost_raising_conduct: Some(&r.cost_raising_conduct),
+        confirmed_addresses: &addresses,
+        ..FailureFields::new(&r.course, &r.reasons, &r.undisputed_facts)
+    }
+    .read(v)
 }

@@ -8,7 +8,7 @@ use mediation_proto::ccpit::v1 as pb;
 
 use super::codes::{DOCUMENT_TYPES, RULINGS, is_foreign};
 use crate::time;
-use crate::wire::write::{money, text};
+use crate::wire::write::{files, money, text};
 
 /// What to send for a delivery, or `None` when the platform has no use for it.
 pub(crate) enum ToPlatform {
@@ -65,17 +65,7 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                     .iter()
                     .map(|c| c.description.to_string())
                     .collect(),
-                files: bundle
-                    .documents
-                    .iter()
-                    .map(|f| pb::CaseFile {
-                        name: f.name.to_string(),
-                        media_type: f.media_type.to_string(),
-                        size_bytes: f.size_bytes,
-                        sha256: f.sha256.to_string(),
-                        url: text(f.location.url()),
-                    })
-                    .collect(),
+                files: files(&bundle.documents),
                 accept_by: Some(time::to_wire(acceptance_deadline.due_at)),
                 routing_reasons: reasons.clone(),
                 background: text(bundle.summary.as_ref()),

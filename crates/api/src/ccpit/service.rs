@@ -4,10 +4,8 @@ use std::sync::Arc;
 
 use mediation_core::Violations;
 use mediation_core::lifecycle::Referral;
-use mediation_core::outcome::PerformanceReport;
 use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
-use mediation_core::text::Narrative;
 use mediation_delivery::RelayHandle;
 use mediation_proto::ccpit::v1 as pb;
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGateway;
@@ -20,7 +18,7 @@ use crate::documents::require_uploaded;
 use crate::guard::{Call, take};
 use crate::partner::{CallFields, Desk, Step, mediate_by};
 use crate::status::{self, from_service, invalid, invalid_field};
-use crate::wire::read::{date, optional_narrative, party_refs, required_time};
+use crate::wire::read::{date, party_refs, required_time};
 
 /// Serves the CCPIT platform.
 #[derive(Debug)]
@@ -168,9 +166,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let step = v
-            .check("grounds", Narrative::parse(&r.grounds))
-            .map(Step::ReportShamMediation);
+        let step = Step::sham_mediation(&mut v, &r.grounds);
         self.run(&call, &r.case_id, &r.mediation_centre, v, step)
             .await
     }
@@ -199,10 +195,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
         let status = v.check("status", PERFORMANCE.read(&r.status));
-        let note = optional_narrative(&mut v, "note", &r.note);
-        let step = status
-            .zip(note)
-            .map(|(status, note)| Step::Performance(PerformanceReport { status, note }));
+        let step = Step::performance(&mut v, status, &r.note);
         self.run(&call, &r.case_id, &r.mediation_centre, v, step)
             .await
     }

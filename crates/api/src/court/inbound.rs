@@ -17,7 +17,7 @@ use mediation_proto::court::v1 as pb;
 use super::codes::{
     CONSENT_METHODS, DOMAINS, IDENTITY_KINDS, PARTY_ROLES, PERSON_KINDS, PROCEDURES, TRIAL_STAGES,
 };
-use crate::wire::read::{all, document_fields, optional, optional_money, required_time};
+use crate::wire::read::{all, file, optional, optional_money, required_time};
 
 fn kind(w: &pb::CaseBundle) -> Result<ReferralKind, (&'static str, Invalid)> {
     match pb::ReferralKind::try_from(w.kind) {
@@ -154,17 +154,7 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
         .documents
         .iter()
         .enumerate()
-        .map(|(i, d)| {
-            document_fields(
-                &mut v,
-                &at(&format!("documents[{i}]")),
-                &d.name,
-                &d.media_type,
-                d.size_bytes,
-                &d.sha256,
-                &d.url,
-            )
-        })
+        .map(|(i, d)| file(&mut v, &at(&format!("documents[{i}]")), d))
         .collect();
     let consents: Vec<Option<Consent>> = w
         .consents

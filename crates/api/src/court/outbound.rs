@@ -10,7 +10,6 @@ pub use notice::court_notice;
 use mediation_core::bundle::{CaseBundle, ReferralKind};
 use mediation_core::calendar::cst;
 use mediation_core::deadline::Deadline;
-use mediation_core::document::Document;
 use mediation_core::identity::Identity;
 use mediation_core::lifecycle::{Change, Event, Referral};
 use mediation_proto::court::v1 as pb;
@@ -20,22 +19,12 @@ use super::codes::{
     TRIAL_STAGES,
 };
 use crate::time;
-use crate::wire::write::{money, text};
+use crate::wire::write::{files, money, text};
 
 pub(crate) fn identity_to_wire(i: &Identity) -> pb::Identity {
     pb::Identity {
         kind: IDENTITY_KINDS.number(i.kind()),
         number: i.number().to_owned(),
-    }
-}
-
-pub(crate) fn document_to_wire(d: &Document) -> pb::Document {
-    pb::Document {
-        name: d.name.to_string(),
-        media_type: d.media_type.to_string(),
-        size_bytes: d.size_bytes,
-        sha256: d.sha256.to_string(),
-        url: text(d.location.url()),
     }
 }
 
@@ -80,7 +69,7 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
             })
             .collect(),
         amount_in_dispute: b.amount_in_dispute.as_ref().map(money),
-        documents: b.documents.iter().map(document_to_wire).collect(),
+        documents: files(&b.documents),
         consents: b
             .consents
             .iter()

@@ -8,7 +8,7 @@ use mediation_core::ids::ReferralId;
 use mediation_core::outcome::{Ruling, RulingOutcome};
 use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
 use mediation_core::text::Narrative;
-use mediation_core::{Invalid, Violations};
+use mediation_core::{Event, Invalid, Referral, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_server::CourtGateway;
@@ -80,6 +80,32 @@ fn submitted(s: &Submission) -> pb::SubmitReferralResponse {
 }
 
 impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
+    /// Runs `decide` on referral `id` as `court`, a court the caller acts
+    /// for: a referral of another court is one that does not exist.
+    async fn act_as_court(
+        &self,
+        call: &Call,
+        id: &ReferralId,
+        court: &CourtCode,
+        action: &str,
+        decide: impl Fn(&Referral, jiff::Timestamp) -> Result<Vec<Event>, TransitionError>,
+    ) -> Result<Referral, Status> {
+        call.concerns(id);
+        if !call.caller.role.acts_for_court(court) {
+            return Err(referral_not_found());
+        }
+        let actor = call.caller.actor();
+        let referral = self
+            .gateway
+            .execute(id, &actor, action, |r, c| {
+                decide_as(&call.caller, r, Acting::Court(court), || decide(r, c.now))
+            })
+            .await
+            .map_err(|e| from_service(&e))?;
+        self.wake();
+        Ok(referral)
+    }
+
     async fn submit_one(
         &self,
         call: &Call,
@@ -259,21 +285,11 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         let (Some(id), Some(court), Some(reason)) = (id, court, reason) else {
             return Err(invalid(&v));
         };
-        call.concerns(&id);
-        if !call.caller.role.acts_for_court(&court) {
-            return Err(referral_not_found());
-        }
-        let actor = call.caller.actor();
         let referral = self
-            .gateway
-            .execute(&id, &actor, "recall_referral", |r, c| {
-                decide_as(&call.caller, r, Acting::Court(&court), || {
-                    r.recall(&court, reason.clone(), c.now)
-                })
+            .act_as_court(&call, &id, &court, "recall_referral", |r, now| {
+                r.recall(&court, reason.clone(), now)
             })
-            .await
-            .map_err(|e| from_service(&e))?;
-        self.wake();
+            .await?;
         Ok(Response::new(pb::RecallReferralResponse {
             status: STATUSES.number(referral.status()),
         }))
@@ -337,21 +353,11 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             reasons,
             ruled_at,
         };
-        call.concerns(&id);
-        if !call.caller.role.acts_for_court(&court) {
-            return Err(referral_not_found());
-        }
-        let actor = call.caller.actor();
         let referral = self
-            .gateway
-            .execute(&id, &actor, "record_ruling", |r, c| {
-                decide_as(&call.caller, r, Acting::Court(&court), || {
-                    r.record_ruling(&court, ruling.clone(), c.now)
-                })
+            .act_as_court(&call, &id, &court, "record_ruling", |r, now| {
+                r.record_ruling(&court, ruling.clone(), now)
             })
-            .await
-            .map_err(|e| from_service(&e))?;
-        self.wake();
+            .await?;
         Ok(Response::new(pb::RecordRulingResponse {
             status: STATUSES.number(referral.status()),
         }))

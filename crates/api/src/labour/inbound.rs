@@ -12,8 +12,9 @@ use mediation_core::{TransitionError, Violations};
 use mediation_proto::labour::v1 as pb;
 
 use super::codes::{CLAIM_KINDS, CLAIM_NAMES};
+use crate::partner::FailureFields;
 use crate::wire::read::{
-    date, document, narratives, optional, optional_narrative, required_time, yuan,
+    date, files, narratives, optional, optional_narrative, required_time, yuan,
 };
 
 /// What a signed labour agreement says, before it is matched to the case.
@@ -62,22 +63,7 @@ pub(super) fn signed(
     let worker_at = required_time(v, "worker_signed_at", r.worker_signed_at.as_ref());
     let mediator_at = required_time(v, "mediator_signed_at", r.mediator_signed_at.as_ref());
     let sealed_at = required_time(v, "committee_sealed_at", r.committee_sealed_at.as_ref());
-    let files: Vec<Document> = r
-        .files
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            document(
-                v,
-                &format!("files[{i}]"),
-                &f.name,
-                &f.media_type,
-                f.size_bytes,
-                &f.sha256,
-                &f.url,
-            )
-        })
-        .collect();
+    let files: Vec<Document> = files(v, "files", &r.files);
     Some(Signed {
         payments,
         other_terms,
@@ -165,16 +151,9 @@ pub(super) fn failure(
     v: &mut Violations,
     r: &pb::ReportMediationFailureRequest,
 ) -> Option<FailureReport> {
-    let course = v.check("course", Narrative::parse(&r.course));
-    let reasons = v.check("reasons", Narrative::parse(&r.reasons));
-    let facts = narratives(v, "undisputed_facts", &r.undisputed_facts);
-    let notes = optional_narrative(v, "notes_for_court", &r.notes_for_court).flatten();
-    Some(FailureReport {
-        course: course?,
-        reasons: reasons?,
-        cost_raising_conduct: None,
-        notes_for_court: notes,
-        undisputed_facts: facts,
-        confirmed_service_addresses: Vec::new(),
-    })
+    FailureFields {
+        notes_for_court: Some(&r.notes_for_court),
+        ..FailureFields::new(&r.course, &r.reasons, &r.undisputed_facts)
+    }
+    .read(v)
 }

@@ -10,7 +10,7 @@ use mediation_proto::labour::v1 as pb;
 use super::codes::{CLAIM_KINDS, RULINGS};
 use crate::partner::codes::DOCUMENT_TYPES;
 use crate::time;
-use crate::wire::write::{decimal, text};
+use crate::wire::write::{decimal, files, text};
 
 /// What to send for a delivery, or `None` when the platform has no use for it.
 pub(crate) enum ToPlatform {
@@ -119,17 +119,7 @@ pub(crate) fn referral(
                 name: p.name.to_string(),
             })
             .collect(),
-        materials: bundle
-            .documents
-            .iter()
-            .map(|f| pb::Material {
-                name: f.name.to_string(),
-                media_type: f.media_type.to_string(),
-                size_bytes: f.size_bytes,
-                sha256: f.sha256.to_string(),
-                url: text(f.location.url()),
-            })
-            .collect(),
+        materials: files(&bundle.documents),
         respond_by: Some(time::to_wire(acceptance_deadline.due_at)),
         routing_reasons: reasons.clone(),
         background: text(bundle.summary.as_ref()),

@@ -8,10 +8,12 @@
 
 pub(crate) mod codes;
 mod desk;
+mod failure;
 mod step;
 
 pub(crate) use desk::{CallFields, Desk};
-pub(crate) use step::Step;
+pub(crate) use failure::FailureFields;
+pub(crate) use step::{Reported, Step};
 
 use mediation_core::lifecycle::{Referral, Status};
 

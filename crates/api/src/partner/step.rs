@@ -7,18 +7,27 @@ use jiff::civil::Date;
 use mediation_core::document::Document;
 use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::{Referral, ReturnReason};
-use mediation_core::outcome::DeclineCode;
 use mediation_core::outcome::{
     Agreement, ConfirmationApplication, DeclineReason, FailureReport, PerformanceReport,
     ShamMediationReport,
 };
+use mediation_core::outcome::{DeclineCode, PerformanceStatus};
 use mediation_core::text::Narrative;
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_service::{Context, reroute_or_return};
 
-use crate::wire::read::{date, optional};
+use crate::wire::read::{date, optional, optional_narrative, required_time};
 
 type Decision = Result<Vec<Event>, TransitionError>;
+
+/// The kinds of progress the labour and road-traffic platforms report, read
+/// from their own `oneof`s.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reported<'a> {
+    AppraisalStarted(&'a str),
+    AppraisalEnded,
+    ExtendedUntil(&'a str),
+}
 
 /// One platform command, read and checked.
 #[derive(Debug, Clone)]
@@ -103,6 +112,51 @@ impl Step {
             until,
             agreed_by: None,
         })
+    }
+
+    /// A progress report as the labour and road-traffic platforms send it;
+    /// an extension they report is one every party agreed to.
+    pub(crate) fn reported(v: &mut Violations, progress: Option<Reported<'_>>) -> Option<Step> {
+        match progress {
+            Some(Reported::AppraisalStarted(note)) => {
+                Step::appraisal_started(v, "appraisal_started", note)
+            }
+            Some(Reported::AppraisalEnded) => Some(Step::AppraisalEnded),
+            Some(Reported::ExtendedUntil(until)) => {
+                Step::extend_for_everyone(v, "extended_until", until)
+            }
+            None => Step::no_progress(v, "extended_until"),
+        }
+    }
+
+    /// A report of suspected sham mediation (虚假调解) on its `grounds`.
+    pub(crate) fn sham_mediation(v: &mut Violations, grounds: &str) -> Option<Step> {
+        v.check("grounds", Narrative::parse(grounds))
+            .map(Step::ReportShamMediation)
+    }
+
+    /// An application for confirmation filed for every party of the case,
+    /// as the labour and road-traffic platforms file them.
+    pub(crate) fn apply_for_everyone(
+        v: &mut Violations,
+        applied_at: Option<&prost_types::Timestamp>,
+    ) -> Option<Step> {
+        required_time(v, "applied_at", applied_at).map(|applied_at| Step::Apply {
+            applicants: None,
+            applied_at,
+        })
+    }
+
+    /// A performance report: `status` already read, and an optional note.
+    pub(crate) fn performance(
+        v: &mut Violations,
+        status: Option<PerformanceStatus>,
+        note: &str,
+    ) -> Option<Step> {
+        let note = optional_narrative(v, "note", note);
+        status
+            .zip(note)
+            .map(|(status, note)| Step::Performance(PerformanceReport { status, note }))
     }
 
     /// The case files the step lists, which must be the caller's own uploads

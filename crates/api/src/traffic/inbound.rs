@@ -13,8 +13,9 @@ use mediation_core::{TransitionError, Violations};
 use mediation_proto::traffic::v1 as pb;
 
 use super::codes::{ITEM_NAMES, ITEMS};
+use crate::partner::FailureFields;
 use crate::wire::read::{
-    date, document, narratives, optional, optional_narrative, required_time, yuan,
+    date, files, narratives, optional, optional_narrative, required_time, yuan,
 };
 
 #[derive(Debug, Clone)]
@@ -79,22 +80,7 @@ pub(super) fn signed(
             Some((s.by.trim().to_owned(), at?))
         })
         .collect();
-    let files: Vec<Document> = r
-        .files
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            document(
-                v,
-                &format!("files[{i}]"),
-                &f.name,
-                &f.media_type,
-                f.size_bytes,
-                &f.sha256,
-                &f.url,
-            )
-        })
-        .collect();
+    let files: Vec<Document> = files(v, "files", &r.files);
     Some(Signed {
         payouts,
         other_terms,
@@ -185,15 +171,5 @@ pub(super) fn agreement(
 /// A failure report. The platform states only the course, the reasons and
 /// the undisputed facts; `traffic.proto` says so.
 pub(super) fn failure(v: &mut Violations, r: &pb::ReportFailureRequest) -> Option<FailureReport> {
-    let course = v.check("course", Narrative::parse(&r.course));
-    let reasons = v.check("reasons", Narrative::parse(&r.reasons));
-    let facts = narratives(v, "undisputed_facts", &r.undisputed_facts);
-    Some(FailureReport {
-        course: course?,
-        reasons: reasons?,
-        cost_raising_conduct: None,
-        notes_for_court: None,
-        undisputed_facts: facts,
-        confirmed_service_addresses: Vec::new(),
-    })
+    FailureFields::new(&r.course, &r.reasons, &r.undisputed_facts).read(v)
 }

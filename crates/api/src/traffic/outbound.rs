@@ -10,7 +10,7 @@ use mediation_proto::traffic::v1 as pb;
 use super::codes::{ITEMS, LIABILITIES};
 use crate::partner::codes::{DOCUMENT_TYPES, RULINGS};
 use crate::time;
-use crate::wire::write::{decimal, text};
+use crate::wire::write::{decimal, files, text};
 
 /// What to send for a delivery, or `None` when the platform has no use for it.
 pub(crate) enum ToPlatform {
@@ -111,17 +111,7 @@ fn case(d: &PendingDelivery, bundle: &CaseBundle) -> Option<pb::AccidentCase> {
             })
             .unwrap_or_default(),
         total_claimed: decimal(bundle.amount_in_dispute.as_ref()),
-        evidence: bundle
-            .documents
-            .iter()
-            .map(|f| pb::Evidence {
-                name: f.name.to_string(),
-                media_type: f.media_type.to_string(),
-                size_bytes: f.size_bytes,
-                sha256: f.sha256.to_string(),
-                url: text(f.location.url()),
-            })
-            .collect(),
+        evidence: files(&bundle.documents),
         take_by: Some(time::to_wire(acceptance_deadline.due_at)),
         routing_reasons: reasons.clone(),
         background: text(bundle.summary.as_ref()),

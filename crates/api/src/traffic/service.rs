@@ -6,10 +6,8 @@ use std::sync::Arc;
 use mediation_core::document::Document;
 use mediation_core::ids::OrganisationId;
 use mediation_core::lifecycle::Referral;
-use mediation_core::outcome::PerformanceReport;
 use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
-use mediation_core::text::Narrative;
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_proto::traffic::v1 as pb;
@@ -21,8 +19,7 @@ use super::codes::PAYMENTS;
 use super::inbound::{agreement, failure, signed};
 use crate::guard::{Call, take};
 use crate::partner::codes::DECLINE_CODES;
-use crate::partner::{CallFields, Desk, Step, mediate_by};
-use crate::wire::read::{optional_narrative, required_time};
+use crate::partner::{CallFields, Desk, Reported, Step, mediate_by};
 
 /// Serves the road-traffic platform.
 #[derive(Debug)]
@@ -135,17 +132,14 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         use pb::report_progress_request::Progress;
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let step = match &r.progress {
-            Some(Progress::AppraisalStarted(what)) => {
-                Step::appraisal_started(&mut v, "appraisal_started", what)
-            }
-            Some(Progress::AppraisalEnded(_)) => Some(Step::AppraisalEnded),
-            // The platform reports that all parties agreed.
-            Some(Progress::ExtendedUntil(until)) => {
-                Step::extend_for_everyone(&mut v, "extended_until", until)
-            }
-            None => Step::no_progress(&mut v, "extended_until"),
-        };
+        let step = Step::reported(
+            &mut v,
+            r.progress.as_ref().map(|p| match p {
+                Progress::AppraisalStarted(note) => Reported::AppraisalStarted(note),
+                Progress::AppraisalEnded(_) => Reported::AppraisalEnded,
+                Progress::ExtendedUntil(until) => Reported::ExtendedUntil(until),
+            }),
+        );
         self.run(&call, &r.case_id, &r.room, v, step).await
     }
 
@@ -189,9 +183,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let step = v
-            .check("grounds", Narrative::parse(&r.grounds))
-            .map(Step::ReportShamMediation);
+        let step = Step::sham_mediation(&mut v, &r.grounds);
         self.run(&call, &r.case_id, &r.room, v, step).await
     }
 
@@ -201,12 +193,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let step = required_time(&mut v, "applied_at", r.applied_at.as_ref()).map(|applied_at| {
-            Step::Apply {
-                applicants: None,
-                applied_at,
-            }
-        });
+        let step = Step::apply_for_everyone(&mut v, r.applied_at.as_ref());
         self.run(&call, &r.case_id, &r.room, v, step).await
     }
 
@@ -217,10 +204,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         let (call, r) = take(request)?;
         let mut v = Violations::new();
         let status = v.check("payment", PAYMENTS.read(&r.payment));
-        let note = optional_narrative(&mut v, "note", &r.note);
-        let step = status
-            .zip(note)
-            .map(|(status, note)| Step::Performance(PerformanceReport { status, note }));
+        let step = Step::performance(&mut v, status, &r.note);
         self.run(&call, &r.case_id, &r.room, v, step).await
     }
 }

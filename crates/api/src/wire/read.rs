@@ -12,7 +12,7 @@ use mediation_core::outcome::ConfirmedAddress;
 use mediation_core::text::{Line, Narrative};
 use mediation_core::{Invalid, Violations};
 
-use super::WireMoney;
+use super::{WireFile, WireMoney};
 use crate::time;
 
 /// Every item, or `None` when any could not be read.
@@ -151,45 +151,40 @@ pub(crate) fn required_time(
     )
 }
 
-/// A file description; an empty url means the gateway keeps the file. The
-/// description's own rules (a size, a file name) are checked under `path`.
-pub(crate) fn document(
-    v: &mut Violations,
-    path: &str,
-    name: &str,
-    media_type: &str,
-    size_bytes: u64,
-    sha256: &str,
-    url: &str,
-) -> Option<Document> {
-    let document = document_fields(v, path, name, media_type, size_bytes, sha256, url)?;
-    v.nest(path, document.validate());
-    Some(document)
+/// The files listed under `field`, each with its own rules (a size, a file
+/// name) checked under `field[i]`; an empty url means the gateway keeps the
+/// file.
+pub(crate) fn files(v: &mut Violations, field: &str, files: &[impl WireFile]) -> Vec<Document> {
+    files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let path = format!("{field}[{i}]");
+            let document = file(v, &path, f)?;
+            v.nest(&path, document.validate());
+            Some(document)
+        })
+        .collect()
 }
 
-/// A file description's fields, without its own rules: for a bundle, whose
-/// validation checks them with the rest.
-pub(crate) fn document_fields(
-    v: &mut Violations,
-    path: &str,
-    name: &str,
-    media_type: &str,
-    size_bytes: u64,
-    sha256: &str,
-    url: &str,
-) -> Option<Document> {
-    let name = v.check(format!("{path}.name"), Line::parse(name));
-    let media_type = v.check(format!("{path}.media_type"), MediaType::parse(media_type));
-    let sha256 = v.check(format!("{path}.sha256"), Sha256Digest::parse(sha256));
+/// A file description's fields under `path`, without its own rules: for a
+/// bundle, whose validation checks them with the rest.
+pub(crate) fn file(v: &mut Violations, path: &str, f: &impl WireFile) -> Option<Document> {
+    let name = v.check(format!("{path}.name"), Line::parse(f.name()));
+    let media_type = v.check(
+        format!("{path}.media_type"),
+        MediaType::parse(f.media_type()),
+    );
+    let sha256 = v.check(format!("{path}.sha256"), Sha256Digest::parse(f.sha256()));
     let location = v.check(
         format!("{path}.url"),
-        optional(url, DocumentUrl::parse)
+        optional(f.url(), DocumentUrl::parse)
             .map(|u| u.map_or(DocumentLocation::Stored, DocumentLocation::Url)),
     );
     Some(Document {
         name: name?,
         media_type: media_type?,
-        size_bytes,
+        size_bytes: f.size_bytes(),
         sha256: sha256?,
         location: location?,
     })

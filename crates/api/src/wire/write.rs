@@ -3,7 +3,9 @@
 
 use mediation_core::money::Amount;
 
-use super::WireMoney;
+use mediation_core::document::Document;
+
+use super::{WireFile, WireMoney};
 
 /// The text of an optional value; empty when absent.
 pub(crate) fn text(value: Option<&impl ToString>) -> String {
@@ -18,4 +20,9 @@ pub(crate) fn money<M: WireMoney>(a: &Amount) -> M {
 /// An amount as a bare decimal; empty when absent.
 pub(crate) fn decimal(a: Option<&Amount>) -> String {
     a.map(Amount::decimal).unwrap_or_default()
+}
+
+/// Files as the contract's file message.
+pub(crate) fn files<F: WireFile>(documents: &[Document]) -> Vec<F> {
+    documents.iter().map(F::of).collect()
 }

@@ -10,9 +10,9 @@ use mediation_proto::court::v1 as pb;
 use pb::court_notice::Detail;
 use serde::Serialize;
 
-use super::{bundle_to_wire, deadline, document_to_wire, identity_to_wire, summary};
+use super::{bundle_to_wire, deadline, identity_to_wire, summary};
 use crate::time;
-use crate::wire::write::text;
+use crate::wire::write::{files, text};
 
 /// The notice for one delivery to a court.
 pub fn court_notice(d: &PendingDelivery) -> pb::CourtNotice {
@@ -160,7 +160,7 @@ fn detail(change: &Change) -> Option<Detail> {
                     }
                 })
                 .collect(),
-            files: agreement.documents.iter().map(document_to_wire).collect(),
+            files: files(&agreement.documents),
         }),
         Change::MediationFailed { report } => Detail::Failure(pb::FailureReport {
             course: report.course.to_string(),
