@@ -134,17 +134,9 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         &self,
         request: Request<pb::ReportProgressRequest>,
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
-        use pb::report_progress_request::Progress;
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let step = Step::reported(
-            &mut v,
-            r.progress.as_ref().map(|p| match p {
-                Progress::AppraisalStarted(note) => Reported::AppraisalStarted(note),
-                Progress::AppraisalEnded(_) => Reported::AppraisalEnded,
-                Progress::ExtendedUntil(until) => Reported::ExtendedUntil(until),
-            }),
-        );
+        let step = Step::reported(&mut v, r.progress.as_ref().map(Reported::from));
         self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 

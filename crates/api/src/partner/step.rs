@@ -29,6 +29,27 @@ pub(crate) enum Reported<'a> {
     ExtendedUntil(&'a str),
 }
 
+/// The two platforms' `oneof`s have the same variants under their own types.
+macro_rules! reported_from {
+    ($($oneof:path),* $(,)?) => {
+        $(impl<'a> From<&'a $oneof> for Reported<'a> {
+            fn from(progress: &'a $oneof) -> Self {
+                use $oneof as P;
+                match progress {
+                    P::AppraisalStarted(note) => Reported::AppraisalStarted(note),
+                    P::AppraisalEnded(_) => Reported::AppraisalEnded,
+                    P::ExtendedUntil(until) => Reported::ExtendedUntil(until),
+                }
+            }
+        })*
+    };
+}
+
+reported_from!(
+    mediation_proto::labour::v1::report_progress_request::Progress,
+    mediation_proto::traffic::v1::report_progress_request::Progress,
+);
+
 /// One platform command, read and checked.
 #[derive(Debug, Clone)]
 pub(crate) enum Step {

@@ -129,17 +129,9 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         &self,
         request: Request<pb::ReportProgressRequest>,
     ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
-        use pb::report_progress_request::Progress;
         let (call, r) = take(request)?;
         let mut v = Violations::new();
-        let step = Step::reported(
-            &mut v,
-            r.progress.as_ref().map(|p| match p {
-                Progress::AppraisalStarted(note) => Reported::AppraisalStarted(note),
-                Progress::AppraisalEnded(_) => Reported::AppraisalEnded,
-                Progress::ExtendedUntil(until) => Reported::ExtendedUntil(until),
-            }),
-        );
+        let step = Step::reported(&mut v, r.progress.as_ref().map(Reported::from));
         self.run(&call, &r.case_id, &r.room, v, step).await
     }
 
