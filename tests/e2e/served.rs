@@ -11,6 +11,8 @@ use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use tonic::Code;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
+use mediation_gateway::sim::SimConfig;
+
 use crate::cli::repo_root;
 use crate::tls::{Authed, bearer};
 
@@ -34,25 +36,16 @@ impl Served {
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
         let root = repo_root();
-        let config = std::fs::read_to_string(root.join("config/gateway.toml"))
-            .unwrap()
-            .replace("listen = \"127.0.0.1:7443\"", "listen = \"127.0.0.1:0\"")
-            .replace(
-                "tenants = \"config/tenants.toml\"",
-                &format!("tenants = {:?}", root.join("config/tenants.toml")),
-            )
-            .replace(
-                "calendar_dir = \"config/calendar\"",
-                &format!("calendar_dir = {:?}", root.join("config/calendar")),
-            )
-            .replace(
-                "roster = \"config/roster.toml\"",
-                &format!("roster = {:?}", root.join("config/roster.toml")),
-            );
-        let path = dir.path().join("gateway.toml");
-        std::fs::write(&path, config).unwrap();
+        // The shipped file, with only what a machine of its own would not
+        // need: a free port, and its relative paths made absolute.
+        let path = SimConfig::shipped()
+            .listen("127.0.0.1:0")
+            .tenants(&root.join("config/tenants.toml"))
+            .calendar_dir(&root.join("config/calendar"))
+            .roster(&root.join("config/roster.toml"))
+            .write(dir.path())
+            .unwrap();
         if !overlay.is_empty() {
-            std::fs::create_dir(dir.path().join("gateway.d")).unwrap();
             std::fs::write(dir.path().join("gateway.d/test.toml"), overlay).unwrap();
         }
         let (child, addr) = spawn(dir.path(), &path);
