@@ -134,12 +134,82 @@ fn mediation_with_a_pause_and_an_extension() {
         "2025-03-10..2025-03-13",
         "--extend-to",
         "2025-04-28",
+        "--agreed-on",
+        "2025-03-05",
     ]);
-    // 56 agreed days + 3 paused = 1 May, in the Labour Day holiday: 6 May.
+    // Agreed before the pause: 28 April + 3 paused days = 1 May, in the
+    // Labour Day holiday, so 6 May (CPL Art. 85).
     assert_eq!(v["due_date"], "2025-05-06");
     assert_eq!(v["due_at"], "2025-05-07T00:00:00+08:00");
     assert_eq!(v["warn_at"], "2025-05-01T00:00:00+08:00");
     assert_eq!(v["provisional"], false);
+    // Agreed after it: the agreed day already allows for the pause.
+    let v = json(&[
+        "deadline",
+        "mediation",
+        "--accepted-at",
+        "2025-03-03T10:00:00+08:00",
+        "--pause",
+        "2025-03-10..2025-03-13",
+        "--extend-to",
+        "2025-04-28",
+    ]);
+    assert_eq!(v["due_date"], "2025-04-28");
+    // By a number of days: 2 April + 10.
+    let v = json(&[
+        "deadline",
+        "mediation",
+        "--accepted-at",
+        "2025-03-03T10:00:00+08:00",
+        "--extend-by",
+        "10",
+    ]);
+    assert_eq!(v["due_date"], "2025-04-14"); // 12 April is a Saturday
+}
+
+#[test]
+fn mediation_limits_follow_the_kind_procedure_and_partner() {
+    let due = |extra: &[&str]| {
+        let mut args = vec![
+            "deadline",
+            "mediation",
+            "--accepted-at",
+            "2025-03-03T10:00:00+08:00",
+        ];
+        args.extend_from_slice(extra);
+        json(&args)["due_date"].as_str().unwrap().to_owned()
+    };
+    // Online rules Art. 24: 30 days for 委派, 15 or 7 for 委托.
+    assert_eq!(due(&[]), "2025-04-02");
+    assert_eq!(
+        due(&["--kind", "entrusted", "--procedure", "ordinary"]),
+        "2025-03-18"
+    );
+    assert_eq!(
+        due(&["--kind", "entrusted", "--procedure", "summary"]),
+        "2025-03-10"
+    );
+    // The CCPIT notice: 30 days whatever the kind.
+    assert_eq!(
+        due(&[
+            "--kind",
+            "entrusted",
+            "--procedure",
+            "summary",
+            "--partner",
+            "ccpit"
+        ]),
+        "2025-04-02"
+    );
+    let message = stderr_of_failure(&gateway(&[
+        "deadline",
+        "mediation",
+        "--accepted-at",
+        "2025-03-03T10:00:00+08:00",
+        "--kind",
+        "entrusted",
+    ]));
+    assert!(message.contains("--procedure"), "{message}");
 }
 
 #[test]

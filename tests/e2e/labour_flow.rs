@@ -117,25 +117,25 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
     assert_eq!(named_fields(&err), ["extended_until"], "{err:?}");
 
     // Both sides agree to go on until 30 April. As docs/deadlines.md says,
-    // the agreed day sets the length of the term from acceptance, and the ten
-    // appraisal days still do not count: 10 May, a Saturday, so the next
-    // working day, Monday 12 May.
+    // an extension to a day ends on that day: the ten appraisal days were
+    // taken before the agreement, which allows for them, and 30 April is a
+    // working day, so CPL Art. 85 does not move it.
     let state = w
         .labour_api
         .report_progress(progress(&id, Progress::ExtendedUntil("2025-04-30".into())))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(state.mediate_by, "2025-05-12");
+    assert_eq!(state.mediate_by, "2025-04-30");
 
     // Nothing is overdue on the last day; just after it, it is.
-    w.at("2025-05-12T23:00:00+08:00").await;
+    w.at("2025-04-30T23:00:00+08:00").await;
     assert!(
         !w.grpc_court
             .events_of(&id)
             .contains(&"mediation_overdue".to_owned())
     );
-    w.at("2025-05-13T00:00:01+08:00").await;
+    w.at("2025-05-01T00:00:01+08:00").await;
     assert_eq!(
         w.grpc_court.events_of(&id),
         [

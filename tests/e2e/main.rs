@@ -20,6 +20,7 @@ mod python_client;
 mod security;
 mod served;
 mod store;
+mod time_limits;
 mod tls;
 mod traffic_flow;
 mod world;

@@ -105,8 +105,21 @@ impl MediationLimits {
     };
 
     /// The trade-promotion council's notice on court–CCPIT docking: 30 days
-    /// whatever the kind.
+    /// whatever the kind (seed 003, 四(四)3).
     pub const TRADE_PROMOTION_COUNCIL: Self = Self::uniform(30);
+
+    /// The limits each partner works under unless configured otherwise: the
+    /// CCPIT notice's 30 days for its centres; the Supreme People's Court's
+    /// rules for the labour and road-traffic organisations, which its notice
+    /// on them does not vary.
+    pub const fn default_for(partner: crate::partner::Partner) -> Self {
+        match partner {
+            crate::partner::Partner::Ccpit => Self::TRADE_PROMOTION_COUNCIL,
+            crate::partner::Partner::LabourArbitration | crate::partner::Partner::RoadTraffic => {
+                Self::SUPREME_COURT_RULES
+            }
+        }
+    }
 
     /// The same limit for every kind.
     pub const fn uniform(days: u32) -> Self {
@@ -199,6 +212,12 @@ pub struct MediationTerm {
     pub paused_since: Option<Date>,
     /// The last day the parties agreed to extend the period to.
     pub extended_to: Option<Date>,
+    /// Days already paused when the parties agreed the extension: the day
+    /// they agreed to already allows for those, so only later pauses move
+    /// it. 0 for terms stored before this was recorded, which keeps the
+    /// deadlines they had.
+    #[serde(default)]
+    pub paused_before_extension: i64,
 }
 
 impl MediationTerm {
@@ -209,6 +228,7 @@ impl MediationTerm {
             pauses: Vec::new(),
             paused_since: None,
             extended_to: None,
+            paused_before_extension: 0,
         }
     }
 
@@ -242,19 +262,53 @@ impl MediationTerm {
         self.resume(pause.to)
     }
 
-    /// Replaces the limit by an extension to `last_day`, which must lengthen the
-    /// period.
+    /// Replaces the limit by an extension to `last_day`, agreed now, which
+    /// must lengthen the period. The period then ends on `last_day` (moved
+    /// only when that is a rest day, CPL Art. 85): pauses before the
+    /// agreement do not push it, pauses after it do.
     pub fn extend_to(&mut self, last_day: Date) -> Result<(), Error> {
-        let current = self.counted_days();
-        let proposed = period::days_between(self.accepted_on, last_day);
-        if proposed <= current {
+        let current_last_day = self.last_day()?;
+        if last_day <= current_last_day {
             return Err(Error::ExtensionTooShort {
                 last_day,
-                current_last_day: period::add_days(self.accepted_on, current)?,
+                current_last_day,
             });
         }
-        self.extended_to = Some(last_day);
+        self.record_extension(last_day);
         Ok(())
+    }
+
+    /// Lengthens the period by `days`, agreed now: the same as an extension
+    /// to the current last day plus `days`.
+    pub fn extend_by(&mut self, days: u32) -> Result<(), Error> {
+        if days == 0 {
+            return Err(Error::ExtensionTooShort {
+                last_day: self.last_day()?,
+                current_last_day: self.last_day()?,
+            });
+        }
+        let last_day = period::add_days(self.last_day()?, i64::from(days))?;
+        self.extend_to(last_day)
+    }
+
+    /// Records an extension to `last_day` agreed now, already checked.
+    pub fn record_extension(&mut self, last_day: Date) {
+        self.extended_to = Some(last_day);
+        self.paused_before_extension = self.paused_days();
+    }
+
+    /// The period's last day before rest days are taken into account: the
+    /// limit or the agreed day, pushed by the pauses that count against it.
+    pub fn last_day(&self) -> Result<Date, Error> {
+        Ok(match self.extended_to {
+            Some(last) => {
+                period::add_days(last, self.paused_days() - self.paused_before_extension)?
+            }
+            None => period::add_days(
+                self.accepted_on,
+                i64::from(self.limit_days) + self.paused_days(),
+            )?,
+        })
     }
 
     /// The days the period lasts, not counting pauses.
@@ -279,8 +333,7 @@ impl MediationTerm {
         if self.paused_since.is_some() {
             return Ok(None);
         }
-        let days = self.counted_days() + self.paused_days();
-        let raw_end = period::add_days(self.accepted_on, days)?;
+        let raw_end = self.last_day()?;
         let due = period::roll_forward_to_working_day(calendar, raw_end)?;
         Deadline::from_reckoning(calendar, DeadlineKind::Mediation, due, warn_working_days)
             .map(Some)
@@ -478,8 +531,8 @@ mod tests {
                 30,
                 vec![(date(2025, 3, 10), date(2025, 3, 13))],
                 Some(date(2025, 4, 28)),
-                date(2025, 5, 6),
-                "extended, then 3 paused days reach the Labour Day holiday",
+                date(2025, 4, 28),
+                "paused, then extended: the agreed day already allows for the pause",
             ),
             (
                 date(2026, 12, 15),
@@ -495,6 +548,48 @@ mod tests {
             assert_eq!(d.due_date, due, "{why}");
             assert!(!d.is_provisional(), "{why}");
         }
+    }
+
+    #[test]
+    fn an_extension_ends_on_its_day_and_only_later_pauses_move_it() {
+        let calendar = shipped_calendar();
+        // Agreed on 10 March to run to 28 April (a Monday): it ends then.
+        let mut term = MediationTerm::new(date(2025, 3, 3), 30);
+        term.extend_to(date(2025, 4, 28)).unwrap();
+        let due = |t: &MediationTerm| t.deadline(&calendar, 0).unwrap().unwrap().due_date;
+        assert_eq!(due(&term), date(2025, 4, 28));
+        // A pause after the agreement pushes the day by its length: three
+        // days reach 1 May, in the Labour Day holiday, so 6 May (CPL Art. 85).
+        term.add_pause(Pause {
+            from: date(2025, 4, 1),
+            to: date(2025, 4, 4),
+        })
+        .unwrap();
+        assert_eq!(due(&term), date(2025, 5, 6));
+        // An extension to a rest day moves to the next working day, and one
+        // by a number of days adds them to the current last day.
+        let mut term = MediationTerm::new(date(2025, 3, 3), 30);
+        term.extend_to(date(2025, 4, 5)).unwrap(); // a Saturday
+        assert_eq!(due(&term), date(2025, 4, 7));
+        let mut term = MediationTerm::new(date(2025, 3, 3), 30);
+        term.extend_by(15).unwrap(); // 2 April + 15 days
+        assert_eq!(term.extended_to, Some(date(2025, 4, 17)));
+        assert!(matches!(
+            term.extend_by(0),
+            Err(Error::ExtensionTooShort { .. })
+        ));
+    }
+
+    #[test]
+    fn a_term_stored_before_pauses_were_recorded_keeps_its_deadline() {
+        // Stored terms have no `paused_before_extension`: every pause then
+        // pushed the agreed day, and still does for them.
+        let stored = r#"{"accepted_on":"2025-03-03","limit_days":30,
+            "pauses":[{"from":"2025-03-10","to":"2025-03-13"}],
+            "paused_since":null,"extended_to":"2025-04-28"}"#;
+        let term: MediationTerm = serde_json::from_str(stored).unwrap();
+        let due = term.deadline(&shipped_calendar(), 0).unwrap().unwrap();
+        assert_eq!(due.due_date, date(2025, 5, 6));
     }
 
     #[test]

@@ -1050,7 +1050,7 @@ impl Referral {
                 ..
             } => {
                 if let Some(term) = &mut self.term {
-                    term.extended_to = Some(*last_day);
+                    term.record_extension(*last_day);
                 }
                 self.mediation_deadline = Some(mediation_deadline.clone());
             }

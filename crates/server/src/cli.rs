@@ -343,6 +343,24 @@ pub struct LoadArgs {
     pub replace: bool,
 }
 
+/// The kind of a referral, for `deadline mediation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    Delegated,
+    Entrusted,
+}
+
+/// The procedure of an entrusted referral, for `deadline mediation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProcedureArg {
+    Ordinary,
+    Summary,
+}
+
+fn parse_partner(value: &str) -> Result<mediation_core::partner::Partner, String> {
+    mediation_core::partner::Partner::parse(value).map_err(|e| e.to_string())
+}
+
 /// Options every deadline computation shares.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
@@ -380,17 +398,36 @@ pub struct MediationArgs {
     /// offset, e.g. 2025-03-04T10:00:00+08:00.
     #[arg(long, value_parser = parse_instant)]
     pub accepted_at: Timestamp,
-    /// The mediation limit in days (30 by default; the Supreme People's Court's
-    /// rules give 30 for 委派, 15 or 7 for 委托).
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
-    pub days: u32,
+    /// The kind of referral: `delegated` (委派, before docketing) or
+    /// `entrusted` (委托, after docketing).
+    #[arg(long, value_enum, default_value_t = KindArg::Delegated)]
+    pub kind: KindArg,
+    /// The procedure of an entrusted referral: `ordinary` or `summary`.
+    #[arg(long, value_enum)]
+    pub procedure: Option<ProcedureArg>,
+    /// The partner whose rules apply: `ccpit` (30 days for every kind),
+    /// `labour_arbitration` or `road_traffic` (the Supreme People's Court's:
+    /// 30 for 委派, 15 or 7 for 委托). Unset, the Supreme People's Court's.
+    #[arg(long, value_parser = parse_partner)]
+    pub partner: Option<mediation_core::partner::Partner>,
+    /// The limit in days, instead of the one the kind and partner give.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: Option<u32>,
     /// A suspension for appraisal from one day to another, e.g.
     /// 2025-03-10..2025-03-24 (excludes 14 days). Repeatable.
     #[arg(long = "pause", value_parser = parse_pause)]
     pub pauses: Vec<Pause>,
     /// The last day all parties agreed to extend mediation to (YYYY-MM-DD).
-    #[arg(long, value_parser = parse_date)]
+    #[arg(long, value_parser = parse_date, conflicts_with = "extend_by")]
     pub extend_to: Option<Date>,
+    /// The days all parties agreed to extend mediation by.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub extend_by: Option<u32>,
+    /// The day the parties agreed the extension (YYYY-MM-DD): pauses that
+    /// began before it are allowed for in the agreed day, later ones push
+    /// it. Unset, the extension is taken as agreed after every pause.
+    #[arg(long, value_parser = parse_date)]
+    pub agreed_on: Option<Date>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

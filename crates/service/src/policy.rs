@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use mediation_core::deadline::DeadlinePolicy;
+use mediation_core::deadline::{DeadlinePolicy, MediationLimits};
 use mediation_core::lifecycle::Referral;
 use mediation_core::partner::Partner;
 
@@ -23,11 +23,36 @@ pub struct PartnerPolicy {
     pub acceptance_breach: BreachAction,
 }
 
-/// Policies by partner, with a default for the rest.
-#[derive(Debug, Clone, Default)]
+/// Policies by partner, with a default for a referral not yet routed.
+#[derive(Debug, Clone)]
 pub struct Policies {
     pub default: PartnerPolicy,
     pub partners: BTreeMap<Partner, PartnerPolicy>,
+}
+
+impl Default for Policies {
+    /// Each partner with its own mediation limits
+    /// ([`MediationLimits::default_for`]) and the default acceptance rules.
+    fn default() -> Self {
+        let partners = Partner::ALL
+            .into_iter()
+            .map(|partner| {
+                let deadlines = DeadlinePolicy {
+                    mediation: MediationLimits::default_for(partner),
+                    ..DeadlinePolicy::default()
+                };
+                let policy = PartnerPolicy {
+                    deadlines,
+                    ..PartnerPolicy::default()
+                };
+                (partner, policy)
+            })
+            .collect();
+        Self {
+            default: PartnerPolicy::default(),
+            partners,
+        }
+    }
 }
 
 impl Policies {

@@ -6,10 +6,14 @@ use std::io::Write;
 use anyhow::Context;
 use jiff::civil::Date;
 use mediation_core::calendar::{Calendar, DayKind, cst};
-use mediation_core::deadline::{self, Deadline, DeadlinePolicy, MediationLimits, MediationTerm};
+use mediation_core::deadline::{
+    self, Deadline, DeadlinePolicy, MediationLimits, MediationTerm, Pause,
+};
 use serde::Serialize;
 
-use crate::cli::{AcceptanceArgs, CommonArgs, DeadlineCommand, MediationArgs};
+use crate::cli::{
+    AcceptanceArgs, CommonArgs, DeadlineCommand, KindArg, MediationArgs, ProcedureArg,
+};
 
 /// What a deadline command prints, as text or JSON.
 #[derive(Debug, Serialize)]
@@ -67,34 +71,76 @@ fn acceptance(args: &AcceptanceArgs) -> anyhow::Result<Report> {
     Ok(report(&calendar, "acceptance", counted_from, period, &due))
 }
 
+/// The limit the arguments ask for: `--days`, or the one the partner's
+/// rules give the kind (online rules Art. 24; the CCPIT notice, 四(四)3).
+fn limit_days(args: &MediationArgs) -> anyhow::Result<u32> {
+    use mediation_core::bundle::{Procedure, ReferralKind, TrialStage};
+    let kind = match (args.kind, args.procedure) {
+        (KindArg::Delegated, None) => ReferralKind::Delegated,
+        (KindArg::Delegated, Some(_)) => {
+            anyhow::bail!("--procedure: only an entrusted (委托) referral has a procedure")
+        }
+        (KindArg::Entrusted, None) => {
+            anyhow::bail!("--procedure: an entrusted (委托) referral needs ordinary or summary")
+        }
+        (KindArg::Entrusted, Some(p)) => ReferralKind::Entrusted {
+            stage: TrialStage::FirstInstance,
+            procedure: match p {
+                ProcedureArg::Ordinary => Procedure::Ordinary,
+                ProcedureArg::Summary => Procedure::Summary,
+            },
+        },
+    };
+    let limits = args.partner.map_or(
+        MediationLimits::SUPREME_COURT_RULES,
+        MediationLimits::default_for,
+    );
+    Ok(args.days.unwrap_or_else(|| limits.for_kind(&kind)))
+}
+
 fn mediation(args: &MediationArgs) -> anyhow::Result<Report> {
     let calendar = load_calendar(&args.common)?;
     let accepted_on = cst::date_of(args.accepted_at);
-    let limits = MediationLimits::uniform(args.days);
-    let mut term = MediationTerm::new(accepted_on, limits.delegated);
+    let mut term = MediationTerm::new(accepted_on, limit_days(args)?);
     let mut pauses = args.pauses.clone();
     pauses.sort_by_key(|p| p.from);
-    for pause in pauses {
+    let extending = args.extend_to.is_some() || args.extend_by.is_some();
+    let agreed_on = args.agreed_on.filter(|_| extending);
+    if args.agreed_on.is_some() && !extending {
+        anyhow::bail!(
+            "--agreed-on: says when an extension was agreed; give --extend-to or --extend-by"
+        );
+    }
+    // Pauses before the agreement, then the extension, then the rest.
+    let (before, after): (Vec<Pause>, Vec<Pause>) = pauses
+        .into_iter()
+        .partition(|p| agreed_on.is_none_or(|day| p.from < day));
+    for pause in before {
         term.add_pause(pause)
             .with_context(|| format!("--pause {}..{}", pause.from, pause.to))?;
     }
     if let Some(last_day) = args.extend_to {
         term.extend_to(last_day).context("--extend-to")?;
     }
+    if let Some(days) = args.extend_by {
+        term.extend_by(days).context("--extend-by")?;
+    }
+    for pause in after {
+        term.add_pause(pause)
+            .with_context(|| format!("--pause {}..{}", pause.from, pause.to))?;
+    }
     let due = term
         .deadline(&calendar, args.common.warn_working_days)?
         .context("mediation is suspended, so no deadline runs")?;
-    let mut period = format!("{} days after {accepted_on}", term.counted_days());
+    let mut period = format!("{} days after {accepted_on}", term.limit_days);
     if let Some(last) = term.extended_to {
-        period.push_str(&format!(" (extended by the parties to {last})"));
+        period = format!("extended by the parties to {last}");
     }
-    let paused = term.paused_days();
+    let paused = term.paused_days() - term.paused_before_extension;
     if paused > 0 {
         period.push_str(&format!(", plus {paused} days paused for appraisal"));
     }
-    if due.due_date
-        != mediation_core::calendar::period::add_days(accepted_on, term.counted_days() + paused)?
-    {
+    if due.due_date != term.last_day()? {
         period.push_str(", moved past rest days");
     }
     Ok(report(&calendar, "mediation", accepted_on, period, &due))

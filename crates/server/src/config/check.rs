@@ -8,6 +8,7 @@ impl Config {
     /// Rules a value's type cannot express.
     pub(super) fn check(&self) -> Result<(), String> {
         self.check_limits()?;
+        self.check_mediation_days()?;
         let r = &self.relay;
         for (key, value) in [
             ("relay.first_delay_seconds", r.first_delay_seconds),
@@ -99,6 +100,29 @@ impl Config {
             return Err(format!(
                 "limits.max_message_bytes: must be at least {chunk} so that an upload chunk fits"
             ));
+        }
+        Ok(())
+    }
+
+    /// A mediation limit is at least a day and at most a year: the rules give
+    /// 7 to 30 days, and an extension, not the limit, is how the parties take
+    /// longer.
+    fn check_mediation_days(&self) -> Result<(), String> {
+        for (partner, days) in &self.mediation_days {
+            for (kind, value) in [
+                ("delegated", days.delegated),
+                ("entrusted_ordinary", days.entrusted_ordinary),
+                ("entrusted_summary", days.entrusted_summary),
+            ] {
+                if let Some(value) = value
+                    && !(1..=365).contains(&value)
+                {
+                    return Err(format!(
+                        "mediation_days.{}.{kind}: must be from 1 to 365 days, got {value}",
+                        partner.as_str()
+                    ));
+                }
+            }
         }
         Ok(())
     }

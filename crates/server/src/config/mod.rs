@@ -28,9 +28,10 @@ use std::time::Duration;
 use mediation_api::court::CourtAddress;
 use mediation_core::alert::{AlertKind, Severity};
 use mediation_core::court::CourtCode;
+use mediation_core::deadline::MediationLimits;
 use mediation_core::partner::Partner;
 use mediation_delivery::{RelayOptions, RetryPolicy};
-use mediation_service::{BreachAction, PartnerPolicy, Policies};
+use mediation_service::{BreachAction, Policies};
 use serde::Deserialize;
 
 /// The whole configuration; see `config/gateway.toml` for every key.
@@ -54,6 +55,10 @@ pub struct Config {
     pub partners: PartnerAddresses,
     #[serde(default)]
     pub acceptance_breach: BTreeMap<Partner, BreachSetting>,
+    /// Days of mediation by partner and kind of referral, where a partner
+    /// works under other limits than its default.
+    #[serde(default)]
+    pub mediation_days: BTreeMap<Partner, MediationDays>,
     /// `development` may generate a throwaway PKI; `production` never does.
     #[serde(default)]
     pub profile: Profile,
@@ -437,6 +442,18 @@ pub struct PartnerServerNames {
     pub road_traffic: Option<String>,
 }
 
+/// One partner's mediation limits in days, each kind optional.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediationDays {
+    /// 委派: referred before docketing.
+    pub delegated: Option<u32>,
+    /// 委托 under ordinary procedure.
+    pub entrusted_ordinary: Option<u32>,
+    /// 委托 under summary procedure.
+    pub entrusted_summary: Option<u32>,
+}
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreachSetting {
@@ -491,19 +508,29 @@ impl Config {
 
     pub fn policies(&self) -> Policies {
         let mut policies = Policies::default();
-        for (partner, setting) in &self.acceptance_breach {
-            policies.partners.insert(
-                *partner,
-                PartnerPolicy {
-                    acceptance_breach: match setting {
-                        BreachSetting::ReturnToCourt => BreachAction::ReturnToCourt,
-                        BreachSetting::Reroute => BreachAction::Reroute,
-                    },
-                    ..PartnerPolicy::default()
-                },
-            );
+        for (partner, policy) in &mut policies.partners {
+            if let Some(setting) = self.acceptance_breach.get(partner) {
+                policy.acceptance_breach = match setting {
+                    BreachSetting::ReturnToCourt => BreachAction::ReturnToCourt,
+                    BreachSetting::Reroute => BreachAction::Reroute,
+                };
+            }
+            policy.deadlines.mediation = self.mediation_limits(*partner);
         }
         policies
+    }
+
+    /// The mediation limits `partner` works under: its default
+    /// ([`MediationLimits::default_for`]) with what `[mediation_days]` sets.
+    pub fn mediation_limits(&self, partner: Partner) -> MediationLimits {
+        let mut limits = MediationLimits::default_for(partner);
+        if let Some(days) = self.mediation_days.get(&partner) {
+            limits.delegated = days.delegated.unwrap_or(limits.delegated);
+            limits.entrusted_ordinary =
+                days.entrusted_ordinary.unwrap_or(limits.entrusted_ordinary);
+            limits.entrusted_summary = days.entrusted_summary.unwrap_or(limits.entrusted_summary);
+        }
+        limits
     }
 }
 

@@ -267,3 +267,65 @@ fn errors_name_the_file_and_key() {
     let e = config.court_addresses(&path).unwrap_err().to_string();
     assert!(e.contains("courts.X1"), "{e}");
 }
+
+#[test]
+fn mediation_limits_follow_each_partners_rules_unless_configured() {
+    use mediation_core::bundle::{Procedure, ReferralKind, TrialStage};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    let summary = ReferralKind::Entrusted {
+        stage: TrialStage::FirstInstance,
+        procedure: Procedure::Summary,
+    };
+    std::fs::write(&path, "").unwrap();
+    let shipped = Config::load_from(&Sources {
+        file: path.clone(),
+        overrides: vec![],
+        environment: false,
+    })
+    .unwrap()
+    .policies();
+    // Online rules Art. 24: 7 days under summary procedure; CCPIT: 30.
+    let days = |p: &Policies, partner| {
+        p.for_partner(partner)
+            .deadlines
+            .mediation
+            .for_kind(&summary)
+    };
+    assert_eq!(days(&shipped, Partner::LabourArbitration), 7);
+    assert_eq!(days(&shipped, Partner::RoadTraffic), 7);
+    assert_eq!(days(&shipped, Partner::Ccpit), 30);
+
+    std::fs::write(
+        &path,
+        "[mediation_days.road_traffic]\nentrusted_summary = 10\n",
+    )
+    .unwrap();
+    let configured = Config::load_from(&Sources {
+        file: path.clone(),
+        overrides: vec![],
+        environment: false,
+    })
+    .unwrap()
+    .policies();
+    assert_eq!(days(&configured, Partner::RoadTraffic), 10);
+    assert_eq!(
+        configured
+            .for_partner(Partner::RoadTraffic)
+            .deadlines
+            .mediation
+            .entrusted_ordinary,
+        15,
+        "an unset kind keeps the partner's own rule"
+    );
+
+    std::fs::write(&path, "[mediation_days.ccpit]\ndelegated = 0\n").unwrap();
+    let err = Config::load_from(&Sources {
+        file: path,
+        overrides: vec![],
+        environment: false,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("mediation_days.ccpit.delegated:"), "{err}");
+}
