@@ -264,6 +264,7 @@ fn import_into(
     // the handle is dropped (sled #1234), the store can be opened at once.
     let db = sled::Config::new()
         .path(staging)
+        .segment_size(crate::NEW_STORE_SEGMENT_BYTES)
         .flush_every_ms(None)
         .open()
         .map_err(store)?;

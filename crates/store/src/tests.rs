@@ -76,7 +76,9 @@ async fn an_unknown_schema_version_is_refused() {
     let path = store.path().to_owned();
     drop(store);
     {
-        let db = sled::open(&path).unwrap();
+        let db = crate::sled_config(&StoreOptions::new(&path))
+            .open()
+            .unwrap();
         db.insert(keys::SCHEMA, &7u32.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
@@ -101,6 +103,7 @@ async fn a_foreign_sled_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("other");
     {
+        // sled's own defaults, as another program would make it.
         let db = sled::open(&path).unwrap();
         db.insert(b"something", b"else").unwrap();
         db.flush().unwrap();
@@ -280,12 +283,11 @@ impl Drop for SmallDisk {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_writes_keeps_reads_and_recovers_once_space_returns() {
-    let disk = SmallDisk::mount("24m");
+    // Room for the reserve (as large as a segment, which sled needs to
+    // reopen), the ballast and a few MiB of referrals.
+    let disk = SmallDisk::mount("48m");
     let path = disk.path().join("store");
-    let options = StoreOptions {
-        reserve_bytes: 4 * 1024 * 1024,
-        ..StoreOptions::new(&path)
-    };
+    let options = StoreOptions::new(&path);
     let store = SledStore::open(options.clone()).unwrap();
     assert!(
         path.join("reserve").is_file(),
@@ -293,7 +295,7 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_recovers_once_space_returns(
     );
     // Ballast that fills most of the disk, to be removed once it is full.
     let ballast = disk.path().join("ballast");
-    std::fs::write(&ballast, vec![7u8; 12 * 1024 * 1024]).unwrap();
+    std::fs::write(&ballast, vec![7u8; 20 * 1024 * 1024]).unwrap();
 
     let mut acknowledged = Vec::new();
     let mut refusal = None;
@@ -355,4 +357,44 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_recovers_once_space_returns(
         store.verify_audit().unwrap(),
         AuditVerification::Intact { .. }
     ));
+}
+
+#[tokio::test]
+async fn a_new_store_keeps_pages_in_the_log_and_an_old_one_keeps_its_segments() {
+    let (dir, store) = fresh();
+    let path = store.path().to_owned();
+    // A referral with a bundle of about 1 MiB: on 512 KiB segments sled
+    // would write its pages to blob files, which are not crash-safe.
+    let id: ReferralId = "01JD0000000000000000000001".parse().unwrap();
+    let mut commit = conformance_commit(&id);
+    if let Some(mediation_core::lifecycle::Change::Received { bundle, .. }) =
+        commit.events.first_mut().map(|e| &mut e.change)
+    {
+        let long = mediation_core::fixtures::narrative(&"长".repeat(20_000));
+        bundle.summary = Some(long.clone());
+        let mut claim = bundle.claims[0].clone();
+        claim.description = long;
+        bundle.claims = vec![claim; 16];
+    }
+    store.commit(commit).await.unwrap();
+    drop(store);
+    assert_eq!(existing_segment_size(&path), Some(NEW_STORE_SEGMENT_BYTES));
+    let blobs = std::fs::read_dir(path.join("blobs")).map_or(0, |d| d.count());
+    assert_eq!(blobs, 0, "a page of a new store went to a blob file");
+    drop(dir);
+
+    // A store made before, with sled's 512 KiB segments, opens as it is.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old");
+    drop(
+        sled::Config::new()
+            .path(&path)
+            .segment_size(512 * 1024)
+            .open()
+            .unwrap(),
+    );
+    assert_eq!(existing_segment_size(&path), Some(512 * 1024));
+    let _ = crate::sled_config(&StoreOptions::new(&path))
+        .open()
+        .unwrap();
 }
