@@ -497,7 +497,7 @@ fn the_demo_runs_to_completion_and_its_store_exports_and_imports_whole() {
         "MEDIATION_BREACH",
         "notified: mediation_overdue",
         "): confirmed",
-        "): mediation_overdue",
+        "mediation ended at its limit; returned to the court for docketing",
         "): returned_to_court",
         "open breaches: 2",
         "demo finished",

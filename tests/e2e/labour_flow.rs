@@ -48,7 +48,9 @@ fn progress(dispute: &str, p: lp::report_progress_request::Progress) -> lp::Repo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached() {
     use lp::report_progress_request::Progress;
-    let mut w = World::start().await;
+    // Three days of grace after the limit: a failure reported in them counts.
+    let mut w =
+        World::start_with_overlay("[mediation_days.labour_arbitration]\ngrace_days = 3\n").await;
     let id = refer(&mut w, "LAB-1").await;
     w.deliver().await;
 
@@ -156,7 +158,7 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
         .into_inner();
     assert_eq!(got.status(), pb::ReferralStatus::MediationOverdue);
 
-    // An overdue mediation may still end: here, in failure.
+    // Within the grace an overdue mediation may still end: here, in failure.
     let state = w
         .labour_api
         .report_mediation_failure(lp::ReportMediationFailureRequest {
@@ -294,4 +296,44 @@ async fn a_labour_agreement_is_signed_by_both_sides_and_filed_for_confirmation()
         "{}",
         agreed.detail_json
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_limit_mediation_ends_and_the_court_has_the_case_back() {
+    // Online rules Art. 25: with no agreement and no extension by the limit,
+    // mediation ends and the court dockets the case. No grace is the default.
+    let mut w = World::start().await;
+    let id = refer(&mut w, "LAB-END").await;
+    w.labour_api.accept_dispute(accept(&id)).await.unwrap();
+    // Accepted Monday 3 March 2025: 30 days, to Wednesday 2 April.
+    w.at("2025-04-03T00:00:01+08:00").await;
+    assert_eq!(
+        w.grpc_court.events_of(&id),
+        ["accepted", "mediation_overdue", "returned_to_court"]
+    );
+    let returned = w
+        .grpc_court
+        .notices
+        .all()
+        .into_iter()
+        .find(|n| n.event == "returned_to_court")
+        .unwrap();
+    let Some(pb::court_notice::Detail::Returned(why)) = returned.detail else {
+        panic!("a return says why: {returned:?}");
+    };
+    assert_eq!(why.reason, "mediation_ended");
+    // A late report no longer counts.
+    let err = w
+        .labour_api
+        .report_mediation_failure(lp::ReportMediationFailureRequest {
+            dispute_id: id.clone(),
+            committee: "labour-bj-cy".into(),
+            course: "组织双方调解三次".into(),
+            reasons: "分歧较大".into(),
+            undisputed_facts: vec![],
+            notes_for_court: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
 }

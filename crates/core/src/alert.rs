@@ -158,7 +158,7 @@ pub fn alerts_for(referral: &ReferralId, events: &[Event]) -> Vec<AlertRecord> {
                 Some(*due_at),
                 format!("organisation {organisation} did not accept or decline in time"),
             )),
-            Change::MediationOverdue { due_at } => alerts.push(alert(
+            Change::MediationOverdue { due_at, .. } => alerts.push(alert(
                 AlertKind::MediationBreach,
                 Some(*due_at),
                 "mediation did not end in time".into(),

@@ -156,6 +156,11 @@ pub struct DeadlinePolicy {
     pub mediation: MediationLimits,
     /// Warn this many working days ahead of each deadline; 0 for no warning.
     pub warn_working_days: u32,
+    /// Days after the mediation limit in which an agreement reported late
+    /// still counts; 0 (the default) ends mediation at the limit, as online
+    /// rules Art. 25 has it.
+    #[serde(default)]
+    pub agreement_grace_days: u32,
 }
 
 impl Default for DeadlinePolicy {
@@ -166,6 +171,7 @@ impl Default for DeadlinePolicy {
             acceptance_working_days: 3,
             mediation: MediationLimits::uniform(30),
             warn_working_days: 1,
+            agreement_grace_days: 0,
         }
     }
 }

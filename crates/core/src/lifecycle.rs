@@ -161,6 +161,10 @@ pub enum ReturnReason {
     Declined,
     /// No organisation accepted it in time.
     AcceptanceOverdue,
+    /// The mediation limit passed without an agreement or an extension, and
+    /// any grace after it too: mediation ends and the court dockets the case
+    /// (online rules Art. 25).
+    MediationEnded,
 }
 
 /// One thing that happened to a referral.
@@ -220,6 +224,11 @@ pub enum Change {
     },
     MediationOverdue {
         due_at: Timestamp,
+        /// When mediation ends and the referral goes back to the court: the
+        /// limit itself, or the end of the grace the policy allows. Absent
+        /// in events stored before mediation ended on its own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ends_at: Option<Timestamp>,
     },
     DeadlineWarning {
         kind: DeadlineKind,
@@ -308,6 +317,8 @@ pub struct Referral {
     application: Option<ConfirmationApplication>,
     ruling: Option<Ruling>,
     performance: Vec<PerformanceReport>,
+    /// While mediation is overdue, when it ends (see `Change::MediationOverdue`).
+    mediation_ends_at: Option<Timestamp>,
     version: u64,
 }
 
@@ -372,6 +383,7 @@ impl Referral {
             application: None,
             ruling: None,
             performance: Vec::new(),
+            mediation_ends_at: None,
             version: 1,
         };
         for event in rest {
@@ -735,8 +747,12 @@ impl Referral {
         )
     }
 
-    /// The mediation deadline has passed without an outcome.
-    pub fn mediation_deadline_passed(&self, at: Timestamp) -> Decision {
+    /// The mediation deadline has passed without an outcome. With no grace
+    /// (the default), mediation ends at once and the referral goes back to
+    /// the court for docketing (online rules Art. 25); with `grace_days`, an
+    /// agreement or failure reported within them still counts, and mediation
+    /// ends after them.
+    pub fn mediation_deadline_passed(&self, at: Timestamp, grace_days: u32) -> Decision {
         self.require("mark mediation overdue", &[Status::InMediation])?;
         let d = self
             .mediation_deadline
@@ -748,7 +764,54 @@ impl Referral {
                 due_at: cst::format(d.due_at),
             });
         }
-        one(at, Change::MediationOverdue { due_at: d.due_at })
+        let ends_at = d
+            .due_at
+            .checked_add(jiff::SignedDuration::from_hours(24 * i64::from(grace_days)))
+            .map_err(|e| TransitionError::Calendar(e.to_string()))?;
+        let overdue = Event {
+            at,
+            change: Change::MediationOverdue {
+                due_at: d.due_at,
+                ends_at: Some(ends_at),
+            },
+        };
+        if grace_days > 0 {
+            return Ok(vec![overdue]);
+        }
+        let ended = Event {
+            at,
+            change: Change::ReturnedToCourt {
+                reason: ReturnReason::MediationEnded,
+            },
+        };
+        Ok(vec![overdue, ended])
+    }
+
+    /// The grace after the mediation limit is over without an outcome:
+    /// mediation ends and the referral goes back to the court.
+    pub fn end_mediation(&self, at: Timestamp) -> Decision {
+        self.require("end the mediation of", &[Status::MediationOverdue])?;
+        let ends_at = self
+            .mediation_ends_at
+            .ok_or_else(|| self.not_allowed("end the mediation of"))?;
+        if at < ends_at {
+            return Err(TransitionError::NotYetDue {
+                deadline: "mediation grace",
+                due_at: cst::format(ends_at),
+            });
+        }
+        one(
+            at,
+            Change::ReturnedToCourt {
+                reason: ReturnReason::MediationEnded,
+            },
+        )
+    }
+
+    /// When mediation ends, while it is overdue and a grace runs.
+    pub fn mediation_ends_at(&self) -> Option<Timestamp> {
+        self.mediation_ends_at
+            .filter(|_| self.status == Status::MediationOverdue)
     }
 
     /// Warns that the running deadline of `kind` is near. Returns no event when
@@ -1054,7 +1117,10 @@ impl Referral {
                 }
                 self.mediation_deadline = Some(mediation_deadline.clone());
             }
-            Change::MediationOverdue { .. } => self.status = Status::MediationOverdue,
+            Change::MediationOverdue { ends_at, .. } => {
+                self.status = Status::MediationOverdue;
+                self.mediation_ends_at = *ends_at;
+            }
             Change::DeadlineWarning { kind, due_at } => self.warned.push((*kind, *due_at)),
             Change::DeadlineRecomputed { deadline } => match deadline.kind {
                 DeadlineKind::Acceptance => self.acceptance_deadline = Some(deadline.clone()),

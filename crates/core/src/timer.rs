@@ -1,13 +1,14 @@
 //! Deadline timers. A referral's timers are a pure function of its state:
 //! whatever deadline is running yields a warning timer (until the warning was
-//! given) and a breach timer. The store replaces a referral's timers with
+//! given) and a breach timer, and an overdue mediation the timer of its end.
+//! The store replaces a referral's timers with
 //! [`Referral::timers`] in the same transaction as every change to it, so a timer
 //! that fired disappears together with the event it produced — exactly once.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::deadline::DeadlineKind;
+use crate::deadline::{DeadlineKind, DeadlinePolicy};
 use crate::ids::ReferralId;
 use crate::lifecycle::TransitionError;
 use crate::lifecycle::{Event, Referral};
@@ -20,14 +21,18 @@ pub enum TimerKind {
     AcceptanceBreach,
     MediationWarning,
     MediationBreach,
+    /// The end of the grace after the mediation limit: mediation ends and the
+    /// referral goes back to the court (online rules Art. 25).
+    MediationEnd,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 4] = [
+    pub const ALL: [TimerKind; 5] = [
         TimerKind::AcceptanceWarning,
         TimerKind::AcceptanceBreach,
         TimerKind::MediationWarning,
         TimerKind::MediationBreach,
+        TimerKind::MediationEnd,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,13 +41,16 @@ impl TimerKind {
             TimerKind::AcceptanceBreach => "acceptance_breach",
             TimerKind::MediationWarning => "mediation_warning",
             TimerKind::MediationBreach => "mediation_breach",
+            TimerKind::MediationEnd => "mediation_end",
         }
     }
 
     pub fn deadline(self) -> DeadlineKind {
         match self {
             TimerKind::AcceptanceWarning | TimerKind::AcceptanceBreach => DeadlineKind::Acceptance,
-            TimerKind::MediationWarning | TimerKind::MediationBreach => DeadlineKind::Mediation,
+            TimerKind::MediationWarning | TimerKind::MediationBreach | TimerKind::MediationEnd => {
+                DeadlineKind::Mediation
+            }
         }
     }
 
@@ -65,6 +73,13 @@ pub struct Timer {
 impl Referral {
     /// The timers the referral's current state calls for.
     pub fn timers(&self) -> Vec<Timer> {
+        if let Some(ends_at) = self.mediation_ends_at() {
+            return vec![Timer {
+                referral: self.id().clone(),
+                kind: TimerKind::MediationEnd,
+                fire_at: ends_at,
+            }];
+        }
         let Some(deadline) = self.running_deadline() else {
             return Vec::new();
         };
@@ -91,14 +106,22 @@ impl Referral {
         timers
     }
 
-    /// What firing a timer of `kind` at `at` produces.
-    pub fn fire(&self, kind: TimerKind, at: Timestamp) -> Result<Vec<Event>, TransitionError> {
+    /// What firing a timer of `kind` at `at` produces, under `policy`.
+    pub fn fire(
+        &self,
+        kind: TimerKind,
+        at: Timestamp,
+        policy: &DeadlinePolicy,
+    ) -> Result<Vec<Event>, TransitionError> {
         match kind {
             TimerKind::AcceptanceWarning | TimerKind::MediationWarning => {
                 self.warn(kind.deadline(), at)
             }
             TimerKind::AcceptanceBreach => self.acceptance_deadline_passed(at),
-            TimerKind::MediationBreach => self.mediation_deadline_passed(at),
+            TimerKind::MediationBreach => {
+                self.mediation_deadline_passed(at, policy.agreement_grace_days)
+            }
+            TimerKind::MediationEnd => self.end_mediation(at),
         }
     }
 }
@@ -148,7 +171,7 @@ mod tests {
         assert_eq!(timers[1].fire_at, at("2025-03-07T00:00:00+08:00"));
 
         let events = r
-            .fire(TimerKind::AcceptanceWarning, timers[0].fire_at)
+            .fire(TimerKind::AcceptanceWarning, timers[0].fire_at, &policy)
             .unwrap();
         r.apply_all(&events);
         assert_eq!(
@@ -157,18 +180,18 @@ mod tests {
         );
         // Firing the same warning again produces nothing.
         assert!(
-            r.fire(TimerKind::AcceptanceWarning, timers[0].fire_at)
+            r.fire(TimerKind::AcceptanceWarning, timers[0].fire_at, &policy)
                 .unwrap()
                 .is_empty()
         );
 
         let events = r
-            .fire(TimerKind::AcceptanceBreach, timers[1].fire_at)
+            .fire(TimerKind::AcceptanceBreach, timers[1].fire_at, &policy)
             .unwrap();
         r.apply_all(&events);
         assert!(r.timers().is_empty());
         assert!(
-            r.fire(TimerKind::AcceptanceBreach, timers[1].fire_at)
+            r.fire(TimerKind::AcceptanceBreach, timers[1].fire_at, &policy)
                 .is_err()
         );
     }

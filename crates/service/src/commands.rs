@@ -363,7 +363,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                 "gateway",
                 kind.as_str(),
                 |referral, ctx| {
-                    let mut events = referral.fire(kind, ctx.now)?;
+                    let mut events = referral.fire(kind, ctx.now, &ctx.policy.deadlines)?;
                     if kind == TimerKind::AcceptanceBreach {
                         let mut after = referral.clone();
                         after.apply_all(&events);

@@ -11,7 +11,7 @@ use mediation_core::bundle::{CaseBundle, ReferralKind};
 use mediation_core::calendar::cst;
 use mediation_core::deadline::Deadline;
 use mediation_core::identity::Identity;
-use mediation_core::lifecycle::{Change, Event, Referral};
+use mediation_core::lifecycle::{Change, Event, Referral, ReturnReason};
 use mediation_proto::court::v1 as pb;
 
 use super::codes::{
@@ -124,6 +124,9 @@ pub(crate) fn summary(change: &Change) -> String {
         } => {
             format!("{organisation} did not answer by {}", cst::format(*due_at))
         }
+        Change::ReturnedToCourt {
+            reason: ReturnReason::MediationEnded,
+        } => "mediation ended at its limit; returned to the court for docketing".into(),
         Change::ReturnedToCourt { .. } => "returned to the court".into(),
         Change::AppraisalStarted { on, .. } => format!("suspended for appraisal on {on}"),
         Change::AppraisalEnded {
@@ -133,7 +136,7 @@ pub(crate) fn summary(change: &Change) -> String {
             format!("resumed on {on}; now due {}", mediation_deadline.due_date)
         }
         Change::Extended { last_day, .. } => format!("extended by all parties to {last_day}"),
-        Change::MediationOverdue { due_at } => {
+        Change::MediationOverdue { due_at, .. } => {
             format!("mediation not ended by {}", cst::format(*due_at))
         }
         Change::DeadlineWarning { kind, due_at } => {

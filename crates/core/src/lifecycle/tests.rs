@@ -7,6 +7,7 @@ use super::*;
 use crate::deadline::MediationLimits;
 use crate::fixtures::*;
 use crate::outcome::{ConfirmedAddress, DeclineCode, PerformanceStatus, Signature, Signer};
+use crate::timer::TimerKind;
 
 const RECEIVED: &str = "2025-03-03T09:00:00+08:00"; // a Monday
 const ROUTED: &str = "2025-03-03T10:00:00+08:00";
@@ -94,7 +95,7 @@ impl Story {
             Status::SuspendedForAppraisal => Self::in_mediation()
                 .then(|r, _, _| r.start_appraisal(&org_a(), narrative("工程造价鉴定"), at(SOON))),
             Status::MediationOverdue => {
-                Self::in_mediation().then(|r, _, _| r.mediation_deadline_passed(at(LATE)))
+                Self::in_mediation().then(|r, _, _| r.mediation_deadline_passed(at(LATE), 5))
             }
             Status::Agreed => Self::agreed(),
             Status::ConfirmationRequested => Self::agreed()
@@ -224,7 +225,7 @@ fn commands() -> Vec<(&'static str, Command, Vec<Status>)> {
         ),
         (
             "mediation overdue",
-            |r, _, _| r.mediation_deadline_passed(at(LATE)),
+            |r, _, _| r.mediation_deadline_passed(at(LATE), 5),
             vec![InMediation],
         ),
         (
@@ -1026,4 +1027,87 @@ fn invalid_fields(err: &TransitionError) -> Vec<String> {
         TransitionError::Invalid(v) => v.fields().map(str::to_owned).collect(),
         _ => Vec::new(),
     }
+}
+
+#[test]
+fn mediation_ends_at_its_limit_and_the_court_has_the_case_back() {
+    // Online rules Art. 25: a mediation that reaches its limit without an
+    // agreement or an extension ends, and the court dockets the case.
+    let story = Story::in_mediation();
+    let due = story.referral.mediation_deadline().unwrap().due_at;
+    let events = story.referral.mediation_deadline_passed(due, 0).unwrap();
+    let mut r = story.referral.clone();
+    r.apply_all(&events);
+    assert_eq!(r.status(), Status::ReturnedToCourt);
+    assert!(matches!(
+        events.last().map(|e| &e.change),
+        Some(Change::ReturnedToCourt {
+            reason: ReturnReason::MediationEnded
+        })
+    ));
+    assert!(r.timers().is_empty(), "nothing runs any more");
+    let late = r
+        .record_agreement(
+            &org_a(),
+            sample_agreement(&org_a(), &mediator("m-007"), at(SOON)),
+            due,
+        )
+        .unwrap_err();
+    assert!(matches!(late, TransitionError::NotAllowed { .. }), "{late}");
+}
+
+#[test]
+fn within_a_grace_a_late_agreement_counts_and_after_it_mediation_ends() {
+    let story = Story::in_mediation();
+    let due = story.referral.mediation_deadline().unwrap().due_at;
+    let events = story.referral.mediation_deadline_passed(due, 3).unwrap();
+    let mut r = story.referral.clone();
+    r.apply_all(&events);
+    assert_eq!(r.status(), Status::MediationOverdue);
+    let ends = due + jiff::SignedDuration::from_hours(72);
+    let timers = r.timers();
+    assert_eq!(timers.len(), 1);
+    assert_eq!(
+        (timers[0].kind, timers[0].fire_at),
+        (TimerKind::MediationEnd, ends)
+    );
+    // Within the grace an agreement still counts...
+    assert!(
+        r.record_agreement(
+            &org_a(),
+            sample_agreement(&org_a(), &mediator("m-007"), at(SOON)),
+            due
+        )
+        .is_ok()
+    );
+    // ...and the end does not come early.
+    assert!(matches!(
+        r.end_mediation(due),
+        Err(TransitionError::NotYetDue { .. })
+    ));
+    let fired = r
+        .fire(TimerKind::MediationEnd, ends, &story.policy)
+        .unwrap();
+    r.apply_all(&fired);
+    assert_eq!(r.status(), Status::ReturnedToCourt);
+}
+
+#[test]
+fn an_overdue_mediation_stored_before_it_could_end_stays_overdue() {
+    // An event stored without `ends_at` keeps its old meaning: overdue, with
+    // nothing scheduled.
+    let story = Story::in_mediation();
+    let due = story.referral.mediation_deadline().unwrap().due_at;
+    let stored: Change = serde_json::from_value(serde_json::json!({
+        "type": "mediation_overdue",
+        "due_at": due,
+    }))
+    .unwrap();
+    let mut r = story.referral.clone();
+    r.apply_all(&[Event {
+        at: due,
+        change: stored,
+    }]);
+    assert_eq!(r.status(), Status::MediationOverdue);
+    assert!(r.timers().is_empty());
 }

@@ -6,7 +6,8 @@
 //! Everything goes through the real gateway over gRPC with per-tenant tokens
 //! (on loopback, without TLS): the court submits three referrals; the CCPIT
 //! centre accepts, settles and applies for confirmation, and the court
-//! confirms; the labour committee accepts and then lets the 30 days run out;
+//! confirms; the labour committee accepts and then lets the 30 days run out,
+//! so mediation ends and the court has the case back (online rules Art. 25);
 //! the road-traffic room never answers, so its acceptance deadline passes.
 //! An operator follows the alert stream throughout.
 
@@ -463,7 +464,8 @@ struct Referrals {
 /// What the court and the organisations do, day by day: the court refers
 /// three disputes; the CCPIT centre accepts, settles and applies for
 /// confirmation, and the court confirms; the labour committee accepts and
-/// lets the 30 days run out; the road-traffic room never answers.
+/// lets the 30 days run out, which ends its mediation; the road-traffic room
+/// never answers.
 async fn story(stage: &Stage, c: &mut Clients, out: &mut dyn Write) -> anyhow::Result<Referrals> {
     let (log, clock) = (&stage.log, &stage.clock);
     let court_api = &mut c.court;

@@ -109,6 +109,14 @@ impl Config {
     /// longer.
     fn check_mediation_days(&self) -> Result<(), String> {
         for (partner, days) in &self.mediation_days {
+            if let Some(grace) = days.grace_days
+                && grace > 30
+            {
+                return Err(format!(
+                    "mediation_days.{}.grace_days: must be at most 30 days, got {grace}",
+                    partner.as_str()
+                ));
+            }
             for (kind, value) in [
                 ("delegated", days.delegated),
                 ("entrusted_ordinary", days.entrusted_ordinary),

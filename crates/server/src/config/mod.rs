@@ -452,6 +452,10 @@ pub struct MediationDays {
     pub entrusted_ordinary: Option<u32>,
     /// 委托 under summary procedure.
     pub entrusted_summary: Option<u32>,
+    /// Days after the limit in which an agreement or failure reported late
+    /// still counts, before mediation ends; 0 when unset (online rules
+    /// Art. 25: mediation ends at the limit).
+    pub grace_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -516,6 +520,11 @@ impl Config {
                 };
             }
             policy.deadlines.mediation = self.mediation_limits(*partner);
+            policy.deadlines.agreement_grace_days = self
+                .mediation_days
+                .get(partner)
+                .and_then(|d| d.grace_days)
+                .unwrap_or(0);
         }
         policies
     }

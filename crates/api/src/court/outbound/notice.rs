@@ -76,7 +76,7 @@ fn detail(change: &Change) -> Option<Detail> {
             organisation: organisation.to_string(),
             due_at: Some(time::to_wire(*due_at)),
         }),
-        Change::MediationOverdue { due_at } => Detail::Overdue(pb::Overdue {
+        Change::MediationOverdue { due_at, .. } => Detail::Overdue(pb::Overdue {
             deadline: "mediation".into(),
             organisation: String::new(),
             due_at: Some(time::to_wire(*due_at)),
@@ -94,6 +94,14 @@ fn detail(change: &Change) -> Option<Detail> {
                 explanation: "the organisation it was offered to declined it (its reasons are in \
                               the preceding declined notice), and the case is returned to the \
                               court rather than offered to another organisation"
+                    .into(),
+            },
+            ReturnReason::MediationEnded => pb::Return {
+                reason: "mediation_ended".into(),
+                explanation: "the mediation period ended without an agreement or an extension \
+                              agreed by every party, so mediation has ended and the case is \
+                              returned to the court for docketing (online mediation rules \
+                              Art. 25)"
                     .into(),
             },
             ReturnReason::AcceptanceOverdue => pb::Return {
@@ -211,6 +219,7 @@ mod tests {
         for reason in [
             ReturnReason::Declined,
             ReturnReason::AcceptanceOverdue,
+            ReturnReason::MediationEnded,
             ReturnReason::NoEligibleOrganisation {
                 explanation: "no centre takes labour disputes".into(),
             },
