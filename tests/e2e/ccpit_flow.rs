@@ -70,6 +70,7 @@ struct World {
     relay: Arc<Relay<SledStore, Destinations>>,
     court_api: CourtGatewayClient<Channel>,
     ccpit_api: CcpitGatewayClient<Channel>,
+    clock: Arc<ManualClock>,
 }
 
 /// A court system, a CCPIT platform and the gateway between them, on loopback.
@@ -85,7 +86,8 @@ async fn start() -> World {
     // The gateway.
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at("2025-03-03T09:00:00+08:00")));
+    let manual = Arc::new(ManualClock::new(at("2025-03-03T09:00:00+08:00")));
+    let clock: Arc<dyn Clock> = manual.clone();
     let gateway = Arc::new(Commands::new(
         store.clone(),
         Arc::new(RwLock::new(shipped_calendar())),
@@ -139,6 +141,7 @@ async fn start() -> World {
         relay,
         court_api,
         ccpit_api,
+        clock: manual,
     }
 }
 
@@ -151,6 +154,7 @@ async fn refer_accept_settle_confirm_and_rule() {
         relay,
         mut court_api,
         mut ccpit_api,
+        clock,
     } = start().await;
     // The court refers; the gateway routes to the centre on its roster.
     let submitted = court_api
@@ -282,6 +286,8 @@ async fn refer_accept_settle_confirm_and_rule() {
         "agreed"
     );
 
+    // The parties apply on 25 March; the gateway's receipt is the instant.
+    clock.set(at("2025-03-25T10:00:00+08:00"));
     let state = ccpit_api
         .apply_for_confirmation(cp::ApplyForConfirmationRequest {
             case_id: case_id.clone(),
@@ -366,6 +372,7 @@ async fn a_decline_with_reasons_goes_back_to_the_court() {
         relay,
         mut court_api,
         mut ccpit_api,
+        ..
     } = start().await;
     let case_id = court_api
         .submit_referral(pb::SubmitReferralRequest {

@@ -175,6 +175,9 @@ async fn a_directly_taken_settlement_is_filed_with_a_webhook_court_and_ruled_on(
         .collect();
     assert_eq!(fields, ["respondents[0].document_number"], "{err:?}");
 
+    // The centre files on 11 March, the day after the settlement was signed:
+    // the gateway's receipt is the application's instant.
+    w.clock.set("2025-03-11T09:00:00+08:00".parse().unwrap());
     // The court system is briefly unavailable: the first two calls fail.
     w.webhook_court.calls.fail_next(2);
     let state = w

@@ -324,6 +324,8 @@ async fn a_direct_intake_names_a_centre_of_the_callers_platform_on_the_roster() 
         .await
         .unwrap()
         .into_inner();
+    // Filed after the settlement was signed: the receipt is the application's instant.
+    w.clock.set("2025-03-11T09:00:00+08:00".parse().unwrap());
     let filed = ccpit.file_direct_intake(intake).await.unwrap().into_inner();
     assert_ne!(filed.case_id, court_referral.referral_id);
     assert_eq!(filed.state, "confirmation_requested");

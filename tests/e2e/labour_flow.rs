@@ -272,6 +272,8 @@ async fn a_labour_agreement_is_signed_by_both_sides_and_filed_for_confirmation()
         .unwrap()
         .into_inner();
     assert_eq!(state.status, "agreed");
+    // Both sides apply on 13 March; the gateway's receipt is the instant.
+    w.clock.set("2025-03-13T10:00:00+08:00".parse().unwrap());
     let state = w
         .labour_api
         .apply_for_confirmation(lp::ApplyForConfirmationRequest {

@@ -6,6 +6,7 @@ mod ccpit_flow;
 mod ccpit_more;
 mod cli;
 mod court_api;
+mod court_law;
 mod crash;
 mod deploy;
 mod field_paths;
@@ -20,7 +21,7 @@ mod python_client;
 mod security;
 mod served;
 mod store;
-mod time_limits;
+
 mod tls;
 mod traffic_flow;
 mod world;

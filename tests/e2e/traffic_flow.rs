@@ -190,6 +190,7 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
         signed_pdf
     );
 
+    w.clock.set("2025-03-15T09:00:00+08:00".parse().unwrap());
     w.traffic_api
         .apply_for_confirmation(tp::ApplyForConfirmationRequest {
             case_id: id.clone(),

@@ -245,9 +245,15 @@ impl CaseBundle {
 
     fn check_kind(&self, v: &mut Violations) {
         match (&self.kind, &self.case_number) {
-            (ReferralKind::Delegated, Some(_)) => v.push(
+            (ReferralKind::Delegated, Some(number)) if !number.is_pre_litigation() => v.push(
                 "case_number",
-                "a pre-litigation (委派) referral is not docketed and has no case number",
+                "a pre-litigation (委派) referral is not docketed: its number can only be a \
+                 pre-litigation mediation number (诉前调, e.g. （2025）京0105民诉前调123号)",
+            ),
+            (ReferralKind::Entrusted { .. }, Some(number)) if number.is_pre_litigation() => v.push(
+                "case_number",
+                "an entrusted (委托) referral is docketed: its number is the docketed case's, \
+                 not a pre-litigation mediation number",
             ),
             (ReferralKind::DirectIntake, Some(_)) => v.push(
                 "case_number",
@@ -344,6 +350,33 @@ impl CaseBundle {
 #[cfg(test)]
 mod tests {
     use crate::fixtures::sample_bundle;
+
+    #[test]
+    fn a_delegated_referral_may_carry_only_a_pre_litigation_number() {
+        use super::{Procedure, ReferralKind, TrialStage};
+        use crate::court::CaseNumber;
+        let fields = |b: &super::CaseBundle| -> Vec<String> {
+            b.validate()
+                .err()
+                .map(|v| v.fields().map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        // Seed 004 (十六): pre-litigation mediation has numbers of its own.
+        let mut delegated = sample_bundle();
+        delegated.case_number = Some(CaseNumber::parse("（2025）京0105民诉前调123号").unwrap());
+        assert!(fields(&delegated).is_empty(), "{:?}", delegated.validate());
+        delegated.case_number = Some(CaseNumber::parse("（2025）京0105民初123号").unwrap());
+        assert_eq!(fields(&delegated), ["case_number"]);
+        let mut entrusted = sample_bundle();
+        entrusted.kind = ReferralKind::Entrusted {
+            stage: TrialStage::FirstInstance,
+            procedure: Procedure::Ordinary,
+        };
+        entrusted.case_number = Some(CaseNumber::parse("（2025）京0105民诉前调123号").unwrap());
+        assert_eq!(fields(&entrusted), ["case_number"]);
+        entrusted.case_number = Some(CaseNumber::parse("（2025）京0105民初123号").unwrap());
+        assert!(fields(&entrusted).is_empty());
+    }
 
     #[test]
     fn dates_that_cannot_yet_be_true_are_refused_by_their_fields() {

@@ -137,10 +137,11 @@ impl CaseNumber {
             .map(|(i, _)| i)
             .ok_or_else(shape)?;
         let (case_type, seq) = tail.split_at(seq_start);
+        // The SPC's case types run to five characters (民诉前调确).
         let type_len = case_type.chars().count();
-        if !(1..=4).contains(&type_len) || case_type.chars().any(|c| c.is_ascii()) {
+        if !(1..=5).contains(&type_len) || case_type.chars().any(|c| c.is_ascii()) {
             return Err(Invalid::new(format!(
-                "the case type must be one to four Chinese characters (e.g. 民初), got {case_type:?}"
+                "the case type must be one to five Chinese characters (e.g. 民初, 民诉前调), got {case_type:?}"
             )));
         }
         if seq.is_empty() || !seq.chars().all(|c| c.is_ascii_digit()) || seq.len() > 8 {
@@ -149,6 +150,25 @@ impl CaseNumber {
             )));
         }
         Ok(Self(text))
+    }
+
+    /// The case type (代字), e.g. 民初 or 民诉前调.
+    pub fn case_type(&self) -> &str {
+        let inner = self.0.split_once('）').map_or("", |(_, rest)| rest);
+        let court_len = self.court().as_str().len();
+        let tail = inner.get(court_len..).unwrap_or_default();
+        let end = tail
+            .char_indices()
+            .find(|(_, c)| c.is_ascii_digit())
+            .map_or(tail.len(), |(i, _)| i);
+        &tail[..end]
+    }
+
+    /// Whether this is a pre-litigation mediation number (诉前调, 诉前调确,
+    /// 诉前调书), which a 委派 referral may carry before any case is docketed
+    /// (seed 004 (十六): 规范调解案号编立).
+    pub fn is_pre_litigation(&self) -> bool {
+        self.case_type().contains("诉前调")
     }
 
     /// The court the case number belongs to.
@@ -175,6 +195,18 @@ impl CaseNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn case_types_run_to_five_characters_and_pre_litigation_ones_are_known() {
+        let n = CaseNumber::parse("（2025）京0105民诉前调确12号").unwrap();
+        assert_eq!(n.case_type(), "民诉前调确");
+        assert_eq!(n.court().as_str(), "京0105");
+        assert!(n.is_pre_litigation());
+        let docketed = CaseNumber::parse("（2025）京0105民初123号").unwrap();
+        assert_eq!(docketed.case_type(), "民初");
+        assert!(!docketed.is_pre_litigation());
+        assert!(CaseNumber::parse("（2025）京0105民诉前调确认1号").is_err());
+    }
 
     fn code(s: &str) -> CourtCode {
         CourtCode::parse(s).unwrap()

@@ -946,19 +946,36 @@ impl Referral {
     /// Only the organisation that mediated files the parties' joint
     /// application (CPL Art. 205): the agreement it presided over is what the
     /// court is asked to confirm, and no other organisation holds one.
+    ///
+    /// Judicial confirmation is for agreements reached before a case is
+    /// docketed (CPL Art. 205; seed 003 四(四)2): a 委托 referral ends with a
+    /// mediation paper or a withdrawal instead. The application's instant is
+    /// `at`, when the gateway received it; what the platform says of when it
+    /// applied is not trusted.
     pub fn apply_for_confirmation(
         &self,
         organisation: &OrganisationId,
         application: ConfirmationApplication,
         at: Timestamp,
+        calendar: &Calendar,
     ) -> Decision {
         self.require("apply for confirmation of", &[Status::Agreed])?;
         self.require_assigned(organisation)?;
+        if let ReferralKind::Entrusted { .. } = self.bundle.kind {
+            return Err(TransitionError::NotForKind {
+                action: "apply for judicial confirmation of",
+                kind: "an entrusted (委托) referral, which ends with a mediation paper or a withdrawal (CPL Art. 205)",
+            });
+        }
+        let application = ConfirmationApplication {
+            applied_at: at,
+            ..application
+        };
         let agreement = self
             .agreement
             .as_ref()
             .ok_or_else(|| self.not_allowed("apply for confirmation of"))?;
-        application.check(&self.bundle, agreement)?;
+        application.check(&self.bundle, agreement, calendar)?;
         one(at, Change::ConfirmationApplied { application })
     }
 
@@ -973,8 +990,14 @@ impl Referral {
         agreement: Agreement,
         application: ConfirmationApplication,
         at: Timestamp,
+        calendar: &Calendar,
     ) -> Decision {
         self.require("file a direct-intake application for", &[Status::Received])?;
+        // The instant the gateway received the filing, as for a referred case.
+        let application = ConfirmationApplication {
+            applied_at: at,
+            ..application
+        };
         if self.bundle.kind != ReferralKind::DirectIntake {
             return Err(self.not_allowed("file a direct-intake application for"));
         }
@@ -983,7 +1006,7 @@ impl Referral {
             &assignment.organisation,
             assignment.mediator.as_ref(),
         )?;
-        application.check(&self.bundle, &agreement)?;
+        application.check(&self.bundle, &agreement, calendar)?;
         Ok(vec![
             Event {
                 at,

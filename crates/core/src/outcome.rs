@@ -214,8 +214,16 @@ impl ConfirmationApplication {
     /// Procedure Law art. 205).
     pub const WINDOW_DAYS: i64 = 30;
 
-    /// Checks the application is joint and in time.
-    pub fn check(&self, bundle: &CaseBundle, agreement: &Agreement) -> Result<(), Violations> {
+    /// Checks the application is joint and in time: within 30 days of the
+    /// agreement taking effect, counted as CPL Art. 85 counts periods (from
+    /// the next day; a last day that is a rest day moves to the next working
+    /// day).
+    pub fn check(
+        &self,
+        bundle: &CaseBundle,
+        agreement: &Agreement,
+        calendar: &mediation_calendar::Calendar,
+    ) -> Result<(), Violations> {
         let mut v = Violations::new();
         let applying: BTreeSet<&PartyRef> = self.applicants.iter().collect();
         for (i, applicant) in self.applicants.iter().enumerate() {
@@ -238,14 +246,21 @@ impl ConfirmationApplication {
             let effective_day = mediation_calendar::cst::date_of(effective);
             let applied_day = mediation_calendar::cst::date_of(self.applied_at);
             let elapsed = mediation_calendar::period::days_between(effective_day, applied_day);
-            if elapsed > Self::WINDOW_DAYS {
-                v.push(
+            let last_day = mediation_calendar::period::add_days(effective_day, Self::WINDOW_DAYS)
+                .and_then(|day| {
+                    mediation_calendar::period::roll_forward_to_working_day(calendar, day)
+                })
+                .map(|reckoning| reckoning.date);
+            match last_day {
+                Ok(last_day) if applied_day > last_day => v.push(
                     "applied_at",
                     format!(
-                        "an application must be made within {} days of the agreement taking effect on {effective_day}; {elapsed} days have passed",
+                        "an application must be made within {} days of the agreement taking effect on {effective_day}, by {last_day}; {elapsed} days have passed",
                         Self::WINDOW_DAYS
                     ),
-                );
+                ),
+                Ok(_) => {}
+                Err(e) => v.push("applied_at", format!("the window cannot be counted: {e}")),
             }
             if elapsed < 0 {
                 v.push("applied_at", "is before the agreement took effect");

@@ -191,12 +191,13 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             platform,
             actor,
             "file_direct_intake",
-            |received, now, _| {
+            |received, now, calendar| {
                 received.file_direct_intake(
                     assignment.clone(),
                     agreement.clone(),
                     application.clone(),
                     now,
+                    calendar,
                 )
             },
         )

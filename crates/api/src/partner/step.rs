@@ -264,6 +264,7 @@ impl Step {
                     applied_at: *applied_at,
                 },
                 c.now,
+                c.calendar,
             ),
             Step::Performance(report) => {
                 referral.record_performance(organisation, report.clone(), c.now)

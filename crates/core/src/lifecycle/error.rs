@@ -18,6 +18,12 @@ pub enum TransitionError {
     /// A court acted on a referral another court made.
     #[error("the referral was not made by court {court}")]
     NotReferringCourt { court: String },
+    /// The command is not for this kind of referral.
+    #[error("cannot {action} {kind}")]
+    NotForKind {
+        action: &'static str,
+        kind: &'static str,
+    },
     /// The organisation declined this referral before and cannot receive it again.
     #[error("organisation {organisation} already declined this referral")]
     AlreadyDeclined { organisation: String },

@@ -98,8 +98,9 @@ impl Story {
                 Self::in_mediation().then(|r, _, _| r.mediation_deadline_passed(at(LATE), 5))
             }
             Status::Agreed => Self::agreed(),
-            Status::ConfirmationRequested => Self::agreed()
-                .then(|r, _, _| r.apply_for_confirmation(&org_a(), joint_application(), at(SOON))),
+            Status::ConfirmationRequested => Self::agreed().then(|r, c, _| {
+                r.apply_for_confirmation(&org_a(), joint_application(), at(SOON), c)
+            }),
             Status::Confirmed => Self::in_status(Status::ConfirmationRequested).then(|r, _, _| {
                 r.record_ruling(&court("京0105"), ruling(RulingOutcome::Confirmed), at(SOON))
             }),
@@ -259,7 +260,7 @@ fn commands() -> Vec<(&'static str, Command, Vec<Status>)> {
         ),
         (
             "apply",
-            |r, _, _| r.apply_for_confirmation(&org_a(), joint_application(), at(SOON)),
+            |r, c, _| r.apply_for_confirmation(&org_a(), joint_application(), at(SOON), c),
             vec![Agreed],
         ),
         (
@@ -374,7 +375,7 @@ fn bundle_violations_name_every_field() {
 #[test]
 fn the_whole_story_of_a_confirmed_agreement() {
     let story = Story::agreed()
-        .then(|r, _, _| r.apply_for_confirmation(&org_a(), joint_application(), at(SOON)))
+        .then(|r, c, _| r.apply_for_confirmation(&org_a(), joint_application(), at(SOON), c))
         .then(|r, _, _| {
             r.record_ruling(&court("京0105"), ruling(RulingOutcome::Confirmed), at(SOON))
         })
@@ -725,29 +726,67 @@ fn a_confirmation_application_must_be_joint_and_in_time() {
     };
     let err = story
         .referral
-        .apply_for_confirmation(&org_a(), lone, at(SOON))
+        .apply_for_confirmation(&org_a(), lone, at(SOON), &story.calendar)
         .unwrap_err();
     assert_eq!(invalid_fields(&err), ["applicants"], "{err}");
-    // Signed 5 March 2025: 4 April is day 30, 5 April is too late.
-    let on_time = ConfirmationApplication {
-        applied_at: at("2025-04-04T12:00:00+08:00"),
-        ..joint_application()
-    };
-    assert!(
+    // Signed 5 March 2025: day 30 is Friday 4 April, the Qingming holiday,
+    // then a weekend, so the window runs to Monday 7 April (CPL Art. 85).
+    let received = |s: &str| {
         story
             .referral
-            .apply_for_confirmation(&org_a(), on_time, at(SOON))
-            .is_ok()
-    );
-    let late = ConfirmationApplication {
-        applied_at: at("2025-04-05T12:00:00+08:00"),
+            .apply_for_confirmation(&org_a(), joint_application(), at(s), &story.calendar)
+    };
+    assert!(received("2025-04-07T12:00:00+08:00").is_ok());
+    let err = received("2025-04-08T12:00:00+08:00").unwrap_err();
+    assert_eq!(invalid_fields(&err), ["applied_at"], "{err}");
+    // The gateway's receipt counts, not the platform's claim.
+    let claimed_early = ConfirmationApplication {
+        applied_at: at("2025-03-10T12:00:00+08:00"),
         ..joint_application()
     };
     let err = story
         .referral
-        .apply_for_confirmation(&org_a(), late, at(SOON))
+        .apply_for_confirmation(
+            &org_a(),
+            claimed_early,
+            at("2025-04-08T12:00:00+08:00"),
+            &story.calendar,
+        )
         .unwrap_err();
     assert_eq!(invalid_fields(&err), ["applied_at"], "{err}");
+}
+
+#[test]
+fn judicial_confirmation_is_not_for_an_entrusted_referral() {
+    // CPL Art. 205 and seed 003 四(四)2: a docketed (委托) case ends with a
+    // mediation paper or a withdrawal, not a confirmation.
+    let mut bundle = sample_bundle();
+    bundle.kind = ReferralKind::Entrusted {
+        stage: crate::bundle::TrialStage::FirstInstance,
+        procedure: crate::bundle::Procedure::Ordinary,
+    };
+    bundle.case_number = Some(crate::court::CaseNumber::parse("（2025）京0105民初123号").unwrap());
+    let (referral, event) = Referral::receive(referral_id(), bundle, at(RECEIVED)).unwrap();
+    let story = Story {
+        referral,
+        history: vec![event],
+        calendar: shipped_calendar(),
+        policy: DeadlinePolicy::default(),
+    }
+    .then(|r, c, p| r.route(assignment(org_a()), vec!["domain".into()], at(ROUTED), c, p))
+    .then(|r, c, p| r.accept(&org_a(), Some(mediator("m-007")), None, at(ACCEPTED), c, p))
+    .then(|r, _, _| {
+        r.record_agreement(
+            &org_a(),
+            sample_agreement(&org_a(), &mediator("m-007"), at(SOON)),
+            at(SOON),
+        )
+    });
+    let err = story
+        .referral
+        .apply_for_confirmation(&org_a(), joint_application(), at(SOON), &story.calendar)
+        .unwrap_err();
+    assert!(matches!(err, TransitionError::NotForKind { .. }), "{err}");
 }
 
 #[test]
@@ -839,7 +878,13 @@ fn a_directly_taken_dispute_is_filed_for_confirmation_in_one_step() {
     let mut r = direct_intake();
     let agreement = sample_agreement(&org_a(), &mediator("m-007"), at(SOON));
     let events = r
-        .file_direct_intake(mediated_by_a(), agreement, joint_application(), at(SOON))
+        .file_direct_intake(
+            mediated_by_a(),
+            agreement,
+            joint_application(),
+            at(SOON),
+            &shipped_calendar(),
+        )
         .unwrap();
     let names: Vec<_> = events.iter().map(|e| e.change.name()).collect();
     assert_eq!(
@@ -882,7 +927,13 @@ fn a_direct_intake_is_checked_and_never_routed() {
     let mut agreement = sample_agreement(&org_a(), &mediator("m-007"), at(SOON));
     agreement.signatures.pop();
     let err = r
-        .file_direct_intake(mediated_by_a(), agreement, joint_application(), at(SOON))
+        .file_direct_intake(
+            mediated_by_a(),
+            agreement,
+            joint_application(),
+            at(SOON),
+            &shipped_calendar(),
+        )
         .unwrap_err();
     assert!(matches!(err, TransitionError::Invalid(_)), "{err:?}");
     // It is never offered to an organisation.
@@ -905,7 +956,8 @@ fn a_direct_intake_is_checked_and_never_routed() {
             mediated_by_a(),
             sample_agreement(&org_a(), &mediator("m-007"), at(SOON)),
             joint_application(),
-            at(SOON)
+            at(SOON),
+            &shipped_calendar()
         ),
         Err(TransitionError::NotAllowed { .. })
     ));
@@ -1001,7 +1053,7 @@ fn only_the_mediating_organisation_applies_for_confirmation_or_reports_performan
     let story = Story::agreed();
     let err = story
         .referral
-        .apply_for_confirmation(&org_b(), joint_application(), at(SOON))
+        .apply_for_confirmation(&org_b(), joint_application(), at(SOON), &story.calendar)
         .unwrap_err();
     assert!(matches!(err, TransitionError::NotAssigned { .. }), "{err}");
     let report = PerformanceReport {

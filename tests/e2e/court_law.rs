@@ -1,0 +1,196 @@
+//! The law as courts apply it, over gRPC with the manual clock: mediation
+//! limits of 30 days for a 委派 referral, 15 for a 委托 one under ordinary
+//! procedure and 7 under summary procedure for the labour and road-traffic
+//! organisations (online rules Art. 24; invited-mediation rules Art. 27), and
+//! 30 days for every kind for CCPIT centres (the CCPIT notice, 四(四)3);
+//! pre-litigation case numbers on 委派 referrals (seed 004 (十六)); and no
+//! judicial confirmation for a 委托 referral (CPL Art. 205).
+
+use mediation_api::court::bundle_to_wire;
+use mediation_core::fixtures::{labour_bundle, sample_bundle};
+use mediation_proto::ccpit::v1 as cp;
+use mediation_proto::court::v1 as pb;
+use mediation_proto::labour::v1 as lp;
+
+use crate::world::World;
+
+/// `bundle` as a 委托 referral of a first-instance case under `procedure`.
+fn entrusted(
+    mut bundle: pb::CaseBundle,
+    reference: &str,
+    procedure: pb::Procedure,
+) -> pb::CaseBundle {
+    bundle.court_referral_id = reference.into();
+    bundle.kind = pb::ReferralKind::Entrusted.into();
+    bundle.trial_stage = pb::TrialStage::FirstInstance.into();
+    bundle.procedure = procedure.into();
+    bundle.case_number = "（2025）京0105民初1234号".into();
+    bundle.documents.clear();
+    bundle
+}
+
+async fn submit(w: &mut World, bundle: pb::CaseBundle) -> String {
+    w.court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id
+}
+
+async fn mediation_due(w: &mut World, id: &str) -> String {
+    w.court_api
+        .get_referral(pb::GetReferralRequest {
+            referral_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .mediation_deadline
+        .unwrap()
+        .due_date
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entrusted_labour_dispute_gets_15_or_7_days_and_a_delegated_one_30() {
+    let mut w = World::start().await;
+    let labour = bundle_to_wire(&labour_bundle());
+    let ordinary = submit(
+        &mut w,
+        entrusted(labour.clone(), "TL-ORD", pb::Procedure::Ordinary),
+    )
+    .await;
+    let summary = submit(
+        &mut w,
+        entrusted(labour.clone(), "TL-SUM", pb::Procedure::Summary),
+    )
+    .await;
+    let mut delegated = labour.clone();
+    delegated.court_referral_id = "TL-DEL".into();
+    delegated.documents.clear();
+    let delegated = submit(&mut w, delegated).await;
+    // Accepted on Monday 3 March 2025, the world's first day.
+    for (id, number) in [(&ordinary, "18"), (&summary, "19"), (&delegated, "20")] {
+        w.labour_api
+            .accept_dispute(lp::AcceptDisputeRequest {
+                dispute_id: id.clone(),
+                committee: "labour-bj-cy".into(),
+                mediator: "m-101".into(),
+                file_number: format!("朝劳调〔2025〕{number}号"),
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(mediation_due(&mut w, &ordinary).await, "2025-03-18");
+    assert_eq!(mediation_due(&mut w, &summary).await, "2025-03-10");
+    assert_eq!(mediation_due(&mut w, &delegated).await, "2025-04-02");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ccpit_centre_gets_30_days_whatever_the_kind() {
+    let mut w = World::start().await;
+    let bundle = entrusted(
+        bundle_to_wire(&sample_bundle()),
+        "TL-CCPIT",
+        pb::Procedure::Summary,
+    );
+    let id = submit(&mut w, bundle).await;
+    let offer_centre = "ccpit-bj-01";
+    w.ccpit_api
+        .accept_case(cp::AcceptCaseRequest {
+            case_id: id.clone(),
+            mediation_centre: offer_centre.into(),
+            mediator: "m-007".into(),
+            centre_case_number: "CCPIT-BJ-2025-0099".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(mediation_due(&mut w, &id).await, "2025-04-02");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_litigation_number_travels_with_a_delegated_referral_and_a_docketed_one_does_not() {
+    // Seed 004 (十六): pre-litigation mediation has numbers of its own
+    // (诉前调); a docketed case's number belongs to a 委托 referral.
+    let mut w = World::start().await;
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = "TL-PRE".into();
+    bundle.case_number = "（2025）京0105民诉前调123号".into();
+    submit(&mut w, bundle.clone()).await;
+    bundle.court_referral_id = "TL-PRE-BAD".into();
+    bundle.case_number = "（2025）京0105民初123号".into();
+    let err = w
+        .court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        crate::field_paths::named_fields(&err),
+        ["bundle.case_number"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entrusted_referral_is_not_filed_for_judicial_confirmation() {
+    // CPL Art. 205; seed 003 四(四)2: a docketed case ends with a mediation
+    // paper or a withdrawal.
+    let mut w = World::start().await;
+    let bundle = entrusted(
+        bundle_to_wire(&sample_bundle()),
+        "TL-CONF",
+        pb::Procedure::Ordinary,
+    );
+    let id = submit(&mut w, bundle).await;
+    w.ccpit_api
+        .accept_case(cp::AcceptCaseRequest {
+            case_id: id.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            mediator: "m-007".into(),
+            centre_case_number: "CCPIT-BJ-2025-0100".into(),
+        })
+        .await
+        .unwrap();
+    let signed = crate::world::ts("2025-03-03T15:00:00+08:00");
+    let sign = |kind: &str, who: &str| cp::Signature {
+        signer_type: kind.into(),
+        signer: who.into(),
+        signed_at: signed,
+    };
+    w.clock.set("2025-03-04T09:00:00+08:00".parse().unwrap());
+    w.ccpit_api
+        .submit_settlement(cp::SubmitSettlementRequest {
+            case_id: id.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            parties: crate::world::settlement_parties(),
+            disputed_matters: "货款支付".into(),
+            terms: vec!["被申请人于2025年5月31日前支付货款100000元".into()],
+            performance_method: "银行转账".into(),
+            perform_by: "2025-05-31".into(),
+            signatures: vec![
+                sign("CENTRE", "ccpit-bj-01"),
+                sign("MEDIATOR", "m-007"),
+                sign("PARTY", "P1"),
+                sign("PARTY", "P2"),
+            ],
+            files: vec![],
+        })
+        .await
+        .unwrap();
+    let err = w
+        .ccpit_api
+        .apply_for_confirmation(cp::ApplyForConfirmationRequest {
+            case_id: id,
+            mediation_centre: "ccpit-bj-01".into(),
+            applicants: vec!["P1".into(), "P2".into()],
+            applied_at: crate::world::ts("2025-03-04T09:00:00+08:00"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+}
