@@ -374,13 +374,16 @@ async fn pauses_and_extensions_move_the_timers() {
         })
         .await
         .unwrap();
-    // 30 May + 10 paused days = 9 June (a Monday).
-    assert_eq!(breach_at(&w), [at("2025-06-10T00:00:00+08:00")]);
+    // Agreed after the pause: the period ends on the agreed day, Friday
+    // 30 May; the paused days before the agreement do not push it.
+    assert_eq!(breach_at(&w), [at("2025-05-31T00:00:00+08:00")]);
 
-    w.clock.set(at("2025-06-10T00:00:00+08:00"));
+    // At the limit mediation ends, and the court has the case back (online
+    // rules Art. 25).
+    w.clock.set(at("2025-05-31T00:00:00+08:00"));
     w.engine().sweep().await.unwrap();
     let r = w.gateway.referral(&id).unwrap().unwrap();
-    assert_eq!(r.status(), Status::MediationOverdue);
+    assert_eq!(r.status(), Status::ReturnedToCourt);
     let kinds: Vec<_> = w
         .store()
         .alerts_after(0, 20)
