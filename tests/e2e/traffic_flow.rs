@@ -4,6 +4,7 @@
 
 use mediation_api::court::bundle_to_wire;
 use mediation_core::fixtures::accident_bundle;
+use mediation_core::store::AlertLog;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::traffic::v1 as tp;
 use tonic::Code;
@@ -256,6 +257,18 @@ async fn a_suspected_staged_accident_is_reported_to_the_court() {
         w.grpc_court.events_of(&id),
         ["accepted", "sham_mediation_suspected"]
     );
+    // Operators are alerted, without the grounds, which are case content.
+    let alerts = w.assembly.gateway.store().alerts_after(0, 100).unwrap();
+    let sham: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.record.kind == mediation_core::alert::AlertKind::ShamMediationReported)
+        .collect();
+    assert_eq!(sham.len(), 1, "{alerts:?}");
+    assert_eq!(
+        sham[0].record.referral.as_ref().map(ToString::to_string),
+        Some(id.clone())
+    );
+    assert!(!sham[0].record.detail.contains("骗取保险金"));
     // Mediation stopped: the room can no longer settle it.
     let err = w
         .traffic_api

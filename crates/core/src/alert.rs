@@ -20,6 +20,9 @@ pub enum AlertKind {
     CalendarYearMissing,
     /// A destination has failed repeatedly.
     DestinationUnreachable,
+    /// An organisation reported suspected sham mediation (虚假调解): the
+    /// parties may be using the court to harm another; seed 000 §(十七).
+    ShamMediationReported,
 }
 
 /// An alert as raised, before the store numbers it.
@@ -51,7 +54,7 @@ pub struct Alert {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 7] = [
+    pub const ALL: [AlertKind; 8] = [
         AlertKind::AcceptanceWarning,
         AlertKind::AcceptanceBreach,
         AlertKind::MediationWarning,
@@ -59,6 +62,7 @@ impl AlertKind {
         AlertKind::DeadLetter,
         AlertKind::CalendarYearMissing,
         AlertKind::DestinationUnreachable,
+        AlertKind::ShamMediationReported,
     ];
 
     /// A stable snake_case name, as in webhooks, metrics and the CLI.
@@ -71,6 +75,7 @@ impl AlertKind {
             AlertKind::DeadLetter => "dead_letter",
             AlertKind::CalendarYearMissing => "calendar_year_missing",
             AlertKind::DestinationUnreachable => "destination_unreachable",
+            AlertKind::ShamMediationReported => "sham_mediation_reported",
         }
     }
 
@@ -97,7 +102,8 @@ impl AlertKind {
             AlertKind::AcceptanceBreach
             | AlertKind::MediationBreach
             | AlertKind::DeadLetter
-            | AlertKind::DestinationUnreachable => Severity::Critical,
+            | AlertKind::DestinationUnreachable
+            | AlertKind::ShamMediationReported => Severity::Critical,
         }
     }
 }
@@ -162,6 +168,15 @@ pub fn alerts_for(referral: &ReferralId, events: &[Event]) -> Vec<AlertRecord> {
                 AlertKind::MediationBreach,
                 Some(*due_at),
                 "mediation did not end in time".into(),
+            )),
+            // The grounds are case content: they stay in the referral, which
+            // operators may read; the alert, which webhooks carry out, only
+            // says that it happened.
+            Change::ShamMediationReported { .. } => alerts.push(alert(
+                AlertKind::ShamMediationReported,
+                None,
+                "the organisation reported suspected sham mediation; the court is told and decides"
+                    .into(),
             )),
             _ => {}
         }

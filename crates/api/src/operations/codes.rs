@@ -24,6 +24,10 @@ pub(crate) const ALERT_KINDS: CodeTable<pb::AlertKind, AlertKind> = CodeTable::n
             pb::AlertKind::DestinationUnreachable,
             AlertKind::DestinationUnreachable,
         ),
+        (
+            pb::AlertKind::ShamMediationReported,
+            AlertKind::ShamMediationReported,
+        ),
     ],
 );
 
