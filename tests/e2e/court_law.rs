@@ -194,3 +194,50 @@ async fn an_entrusted_referral_is_not_filed_for_judicial_confirmation() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_referral_goes_back_unless_the_court_let_it_go() {
+    // Online rules Art. 12 and seed 000 §(十三): after a decline the court
+    // decides who mediates next. Here no court allows it in configuration,
+    // though CCPIT's policy is to reroute and a second Beijing centre could
+    // take the case.
+    let mut w = World::start_with_overlay("[reassignment]\ncourts = []\n").await;
+    let decline = |id: &str| cp::DeclineCaseRequest {
+        case_id: id.into(),
+        mediation_centre: "ccpit-bj-01".into(),
+        reason_code: "NO_CAPACITY".into(),
+        explanation: "本月调解员已满负荷".into(),
+    };
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = "RE-NO".into();
+    let kept = submit(&mut w, bundle.clone()).await;
+    let state = w
+        .ccpit_api
+        .decline_case(decline(&kept))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.state, "returned_to_court");
+    // The court lets this one referral go, in its bundle: it is offered to
+    // the next centre.
+    bundle.court_referral_id = "RE-YES".into();
+    bundle.reassignment_allowed = true;
+    let passed = submit(&mut w, bundle).await;
+    let state = w
+        .ccpit_api
+        .decline_case(decline(&passed))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.state, "awaiting_acceptance");
+    let view = w
+        .court_api
+        .get_referral(pb::GetReferralRequest {
+            referral_id: passed,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.organisation, "ccpit-bj-02");
+}

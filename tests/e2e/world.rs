@@ -319,6 +319,9 @@ impl World {
                 Some("traffic"),
             )
             .on_breach(Partner::Ccpit, OnBreach::Reroute)
+            // The Beijing courts let the gateway pass their referrals on;
+            // the Shanghai ones have not (online rules Art. 12).
+            .reassignment_courts(&["京"])
             .on_breach(Partner::LabourArbitration, OnBreach::ReturnToCourt)
             .mutual_tls(&TlsFiles {
                 certificate: pki.path("gateway.pem"),

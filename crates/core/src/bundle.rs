@@ -155,6 +155,11 @@ pub struct CaseBundle {
     /// for those domains.
     #[serde(default)]
     pub particulars: Option<Particulars>,
+    /// Whether the court lets the gateway offer the referral to another
+    /// organisation after a decline or a missed acceptance; false: it comes
+    /// back to the court (online rules Art. 12; seed 000 §(十三)).
+    #[serde(default)]
+    pub reassignment_allowed: bool,
 }
 
 impl CaseBundle {

@@ -126,6 +126,7 @@ pub fn sample_bundle() -> CaseBundle {
         preferred_organisation: None,
         summary: None,
         particulars: None,
+        reassignment_allowed: false,
     }
 }
 

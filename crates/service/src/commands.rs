@@ -32,6 +32,9 @@ pub struct Context<'a> {
     pub calendar: &'a Calendar,
     pub policy: &'a PartnerPolicy,
     pub router: &'a dyn Router,
+    /// Whether the referring court lets the gateway pass the referral on
+    /// ([`Policies::reassignment_allowed`]).
+    pub reassignment_allowed: bool,
 }
 
 /// The result of a submission.
@@ -317,6 +320,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                     calendar: &calendar,
                     policy: self.policies.for_referral(&referral),
                     router: self.router.as_ref(),
+                    reassignment_allowed: self.policies.reassignment_allowed(referral.bundle()),
                 };
                 decide(&referral, &context)
             };
@@ -435,8 +439,10 @@ pub fn reroute_or_return(
     ctx: &Context<'_>,
     reason: ReturnReason,
 ) -> Result<Vec<Event>, TransitionError> {
+    // Passing a referral on is the court's choice (online rules Art. 12; seed
+    // 000 §(十三)): the partner's policy may reroute only what the court let go.
     match ctx.policy.acceptance_breach {
-        BreachAction::Reroute => match ctx.router.route(after) {
+        BreachAction::Reroute if ctx.reassignment_allowed => match ctx.router.route(after) {
             Ok((assignment, reasons)) => after.route(
                 assignment,
                 reasons,
@@ -446,7 +452,9 @@ pub fn reroute_or_return(
             ),
             Err(_) => after.return_to_court(reason, ctx.now),
         },
-        BreachAction::ReturnToCourt => after.return_to_court(reason, ctx.now),
+        BreachAction::Reroute | BreachAction::ReturnToCourt => {
+            after.return_to_court(reason, ctx.now)
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! Per-partner policy: deadline rules and what an acceptance breach does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use mediation_core::bundle::CaseBundle;
+use mediation_core::court::CourtCode;
 
 use mediation_core::deadline::{DeadlinePolicy, MediationLimits};
 use mediation_core::lifecycle::Referral;
@@ -28,6 +31,9 @@ pub struct PartnerPolicy {
 pub struct Policies {
     pub default: PartnerPolicy,
     pub partners: BTreeMap<Partner, PartnerPolicy>,
+    /// Courts that let the gateway pass every referral of theirs, and of the
+    /// courts under them, on to another organisation.
+    pub reassignment_courts: BTreeSet<CourtCode>,
 }
 
 impl Default for Policies {
@@ -51,6 +57,7 @@ impl Default for Policies {
         Self {
             default: PartnerPolicy::default(),
             partners,
+            reassignment_courts: BTreeSet::new(),
         }
     }
 }
@@ -62,6 +69,23 @@ impl Policies {
             .assignment()
             .and_then(|a| self.partners.get(&a.partner))
             .unwrap_or(&self.default)
+    }
+
+    /// Whether the referring court lets the gateway pass `bundle`'s referral
+    /// on: the bundle says so, or the court or one above it allows it for
+    /// all its referrals.
+    pub fn reassignment_allowed(&self, bundle: &CaseBundle) -> bool {
+        if bundle.reassignment_allowed {
+            return true;
+        }
+        let mut court = Some(bundle.court.clone());
+        while let Some(code) = court {
+            if self.reassignment_courts.contains(&code) {
+                return true;
+            }
+            court = code.parent();
+        }
+        false
     }
 
     pub fn for_partner(&self, partner: Partner) -> &PartnerPolicy {

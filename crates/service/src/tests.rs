@@ -50,9 +50,12 @@ impl World {
             acceptance_breach: breach,
             ..PartnerPolicy::default()
         };
+        // The Beijing courts let the gateway pass their referrals on; the
+        // sample bundles are theirs.
         let policies = Policies {
             default: policy,
             partners: [(Partner::Ccpit, policy)].into(),
+            reassignment_courts: [mediation_core::fixtures::court("京")].into(),
         };
         let clock: Arc<dyn Clock> = clock.clone();
         Arc::new(Commands::new(
@@ -266,6 +269,31 @@ async fn an_acceptance_breach_can_reroute_to_the_next_organisation() {
     w.engine().sweep().await.unwrap();
     let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
     assert_eq!(r.status(), Status::ReturnedToCourt);
+}
+
+#[tokio::test]
+async fn a_referral_the_court_did_not_let_go_comes_back_despite_a_reroute_policy() {
+    // Online rules Art. 12; seed 000 §(十三): passing a referral on is the
+    // court's choice. A Shanghai court has not allowed it.
+    let w = World::new(BreachAction::Reroute);
+    let mut bundle = sample_bundle();
+    bundle.court = mediation_core::fixtures::court("沪0115");
+    bundle.court_referral_id = "SH-1".parse().unwrap();
+    let s = w.gateway.submit(bundle.clone(), "court").await.unwrap();
+    w.clock.set(at("2025-03-07T00:00:00+08:00"));
+    w.engine().sweep().await.unwrap();
+    let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
+    assert_eq!(r.status(), Status::ReturnedToCourt);
+    // The same court, allowing it for this one referral in its bundle.
+    bundle.court_referral_id = "SH-2".parse().unwrap();
+    bundle.reassignment_allowed = true;
+    w.clock.set(at(PUSHED));
+    let s = w.gateway.submit(bundle, "court").await.unwrap();
+    w.clock.set(at("2025-03-07T00:00:00+08:00"));
+    w.engine().sweep().await.unwrap();
+    let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
+    assert_eq!(r.status(), Status::AwaitingAcceptance);
+    assert_eq!(r.assignment().unwrap().organisation, organisation("org-b"));
 }
 
 #[tokio::test]

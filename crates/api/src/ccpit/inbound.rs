@@ -202,6 +202,7 @@ pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
                 preferred_organisation: None,
                 summary: None,
                 particulars: None,
+                reassignment_allowed: false,
             })
         };
         if let Some(partial) = placeholder() {
@@ -248,6 +249,7 @@ pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
         preferred_organisation: Some(centre.clone()),
         summary: None,
         particulars: None,
+        reassignment_allowed: false,
     };
     let found = bundle_rules(&bundle, &paths);
     if !found.is_empty() {

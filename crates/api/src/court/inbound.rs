@@ -204,6 +204,7 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
             preferred_organisation: preferred_organisation?,
             summary: summary?,
             particulars: particulars?,
+            reassignment_allowed: w.reassignment_allowed,
         })
     })()
     .ok_or_else(|| {
@@ -298,6 +299,7 @@ fn cross_field(
             preferred_organisation: None,
             summary: None,
             particulars: particulars.clone(),
+            reassignment_allowed: w.reassignment_allowed,
         })
     })();
     let Some(partial) = partial else {

@@ -82,6 +82,7 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
         preferred_organisation: text(b.preferred_organisation.as_ref()),
         summary: text(b.summary.as_ref()),
         particulars: b.particulars.as_ref().map(particulars::to_wire),
+        reassignment_allowed: b.reassignment_allowed,
     }
 }
 

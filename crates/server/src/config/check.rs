@@ -9,6 +9,10 @@ impl Config {
     pub(super) fn check(&self) -> Result<(), String> {
         self.check_limits()?;
         self.check_mediation_days()?;
+        for (i, court) in self.reassignment.courts.iter().enumerate() {
+            mediation_core::court::CourtCode::parse(court)
+                .map_err(|e| format!("reassignment.courts[{i}]: {}", e.rule))?;
+        }
         let r = &self.relay;
         for (key, value) in [
             ("relay.first_delay_seconds", r.first_delay_seconds),

@@ -59,6 +59,9 @@ pub struct Config {
     /// works under other limits than its default.
     #[serde(default)]
     pub mediation_days: BTreeMap<Partner, MediationDays>,
+    /// Courts that let the gateway pass their referrals on.
+    #[serde(default)]
+    pub reassignment: ReassignmentSettings,
     /// `development` may generate a throwaway PKI; `production` never does.
     #[serde(default)]
     pub profile: Profile,
@@ -442,6 +445,16 @@ pub struct PartnerServerNames {
     pub road_traffic: Option<String>,
 }
 
+/// Which courts let the gateway offer a declined or lapsed referral to the
+/// next organisation instead of returning it (online rules Art. 12).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReassignmentSettings {
+    /// Court codes; each covers the courts under it.
+    #[serde(default)]
+    pub courts: Vec<String>,
+}
+
 /// One partner's mediation limits in days, each kind optional.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -511,7 +524,16 @@ impl Config {
     }
 
     pub fn policies(&self) -> Policies {
-        let mut policies = Policies::default();
+        let mut policies = Policies {
+            // `check` has parsed every code already.
+            reassignment_courts: self
+                .reassignment
+                .courts
+                .iter()
+                .filter_map(|c| CourtCode::parse(c).ok())
+                .collect(),
+            ..Policies::default()
+        };
         for (partner, policy) in &mut policies.partners {
             if let Some(setting) = self.acceptance_breach.get(partner) {
                 policy.acceptance_breach = match setting {

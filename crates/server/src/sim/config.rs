@@ -143,6 +143,15 @@ impl SimConfig {
         self.set(&format!("acceptance_breach.{}", partner.as_str()), action)
     }
 
+    /// The courts that let the gateway pass their referrals on.
+    pub fn reassignment_courts(self, courts: &[&str]) -> Self {
+        let courts = courts
+            .iter()
+            .map(|c| Value::String((*c).to_owned()))
+            .collect();
+        self.set("reassignment.courts", Value::Array(courts))
+    }
+
     /// Mutual TLS with these files.
     pub fn mutual_tls(self, files: &TlsFiles) -> Self {
         self.set("tls.mode", "mutual")
