@@ -337,7 +337,12 @@ async fn refer_accept_settle_confirm_and_rule() {
             .into_iter()
             .map(|n| n.event)
             .collect::<Vec<_>>(),
-        ["accepted", "agreement_reached", "confirmation_applied"]
+        [
+            "routed",
+            "accepted",
+            "agreement_reached",
+            "confirmation_applied"
+        ]
     );
 
     let view = court_api
@@ -424,8 +429,21 @@ async fn a_decline_with_reasons_goes_back_to_the_court() {
             .into_iter()
             .map(|n| n.event)
             .collect::<Vec<_>>(),
-        ["declined", "returned_to_court"]
+        ["routed", "declined", "returned_to_court"]
     );
+    // The court is told who holds its case at each step: the centre it was
+    // offered to, then no one once it is back.
+    let notices = court_side.notices.all();
+    let Some(pb::court_notice::Detail::Routed(routing)) = &notices[0].detail else {
+        panic!("the first notice is the routing: {:?}", notices[0]);
+    };
+    assert_eq!(
+        (routing.organisation.as_str(), routing.partner.as_str()),
+        ("ccpit-bj-01", "ccpit")
+    );
+    assert!(routing.acceptance_deadline.is_some());
+    let holders: Vec<&str> = notices.iter().map(|n| n.organisation.as_str()).collect();
+    assert_eq!(holders, ["ccpit-bj-01", "", ""]);
     let view = court_api
         .get_referral(pb::GetReferralRequest {
             referral_id: case_id,

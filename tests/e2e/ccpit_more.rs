@@ -360,7 +360,7 @@ async fn a_notice_loaded_on_reload_makes_a_provisional_deadline_certain() {
     );
     // The breach now falls after the new day, not the guessed one.
     w.at("2027-01-06T00:00:01+08:00").await;
-    assert!(w.grpc_court.events_of(&id).is_empty());
+    assert_eq!(w.grpc_court.events_of(&id), ["routed"]);
     w.at("2027-01-08T00:00:01+08:00").await;
     assert!(
         w.grpc_court

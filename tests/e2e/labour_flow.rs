@@ -141,6 +141,7 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
     assert_eq!(
         w.grpc_court.events_of(&id),
         [
+            "routed",
             "accepted",
             "appraisal_started",
             "appraisal_ended",
@@ -311,7 +312,12 @@ async fn at_the_limit_mediation_ends_and_the_court_has_the_case_back() {
     w.at("2025-04-03T00:00:01+08:00").await;
     assert_eq!(
         w.grpc_court.events_of(&id),
-        ["accepted", "mediation_overdue", "returned_to_court"]
+        [
+            "routed",
+            "accepted",
+            "mediation_overdue",
+            "returned_to_court"
+        ]
     );
     let returned = w
         .grpc_court

@@ -218,7 +218,12 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
     assert_eq!(decisions[0].court_case_number, "（2025）京0105民特88号");
     assert_eq!(
         w.grpc_court.events_of(&id),
-        ["accepted", "agreement_reached", "confirmation_applied"]
+        [
+            "routed",
+            "accepted",
+            "agreement_reached",
+            "confirmation_applied"
+        ]
     );
 }
 
@@ -255,7 +260,7 @@ async fn a_suspected_staged_accident_is_reported_to_the_court() {
     w.deliver().await;
     assert_eq!(
         w.grpc_court.events_of(&id),
-        ["accepted", "sham_mediation_suspected"]
+        ["routed", "accepted", "sham_mediation_suspected"]
     );
     // Operators are alerted, without the grounds, which are case content.
     let alerts = w.assembly.gateway.store().alerts_after(0, 100).unwrap();

@@ -808,6 +808,20 @@ impl Referral {
         )
     }
 
+    /// The organisation holding the referral: the one it is offered to or
+    /// mediated by, until it declines, lets the time pass, or the referral
+    /// goes back to the court or is recalled.
+    pub fn holder(&self) -> Option<&OrganisationId> {
+        match self.status {
+            Status::Received
+            | Status::Declined
+            | Status::AcceptanceOverdue
+            | Status::ReturnedToCourt
+            | Status::Recalled => None,
+            _ => self.assignment.as_ref().map(|a| &a.organisation),
+        }
+    }
+
     /// When mediation ends, while it is overdue and a grace runs.
     pub fn mediation_ends_at(&self) -> Option<Timestamp> {
         self.mediation_ends_at

@@ -49,6 +49,11 @@ pub struct OutboundMessage {
     /// The case bundle, when the message offers the referral to an organisation,
     /// or tells a court of a dispute an organisation took directly.
     pub bundle: Option<Box<CaseBundle>>,
+    /// The organisation holding the referral once the command that made the
+    /// message was done; what the court is told of who has its case. Absent
+    /// in messages stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<crate::ids::OrganisationId>,
 }
 
 /// The messages `events` call for, given the referral's state after them.
@@ -65,12 +70,18 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
             court_referral_id: referral.bundle().court_referral_id.clone(),
             event: event.clone(),
             bundle,
+            holder: referral.holder().cloned(),
         };
         match &event.change {
-            Change::Routed { assignment, .. } => messages.push(message(
-                Destination::Partner(assignment.partner),
-                Some(Box::new(referral.bundle().clone())),
-            )),
+            // The offer goes to the platform, and the court is told who has
+            // its case: on routing, as on every change after it.
+            Change::Routed { assignment, .. } => {
+                messages.push(message(
+                    Destination::Partner(assignment.partner),
+                    Some(Box::new(referral.bundle().clone())),
+                ));
+                messages.push(message(court.clone(), None));
+            }
             // The court has never seen a dispute taken directly: it gets the
             // bundle with the first notice.
             Change::TakenDirectly { .. } => messages.push(message(

@@ -52,6 +52,7 @@ fn message(referral: &ReferralId, destination: Destination, text: &str) -> Outbo
         court_referral_id: "court-ref".parse().unwrap(),
         event: note(text),
         bundle: None,
+        holder: None,
     }
 }
 

@@ -130,6 +130,7 @@ async fn enqueue(store: &SledStore, r: &ReferralId, messages: &[(Destination, &s
                     court_referral_id: "court-ref".parse().unwrap(),
                     event: note(text),
                     bundle: None,
+                    holder: None,
                 })
                 .collect(),
             timers: vec![],

@@ -32,6 +32,7 @@ pub fn court_notice(d: &PendingDelivery) -> pb::CourtNotice {
             _ => None,
         },
         detail: detail(change),
+        organisation: text(d.message.holder.as_ref()),
     }
 }
 
@@ -75,6 +76,15 @@ fn detail(change: &Change) -> Option<Detail> {
             deadline: "acceptance".into(),
             organisation: organisation.to_string(),
             due_at: Some(time::to_wire(*due_at)),
+        }),
+        Change::Routed {
+            assignment,
+            acceptance_deadline,
+            ..
+        } => Detail::Routed(pb::Routing {
+            organisation: assignment.organisation.to_string(),
+            partner: assignment.partner.as_str().to_owned(),
+            acceptance_deadline: Some(deadline(acceptance_deadline)),
         }),
         Change::MediationOverdue { due_at, .. } => Detail::Overdue(pb::Overdue {
             deadline: "mediation".into(),
