@@ -126,14 +126,21 @@ async fn a_submission_is_received_routed_and_scheduled() {
         timers.iter().map(|t| t.kind).collect::<Vec<_>>(),
         [TimerKind::AcceptanceWarning, TimerKind::AcceptanceBreach]
     );
-    // The partner is offered the case, with its bundle.
+    // The partner is offered the case, with its bundle; the court is told
+    // who has it, without one.
     let due = w.store().due_deliveries(w.clock.now(), 10).unwrap();
-    assert_eq!(due.len(), 1);
-    assert_eq!(
-        due[0].message.destination,
-        Destination::Partner(Partner::Ccpit)
-    );
-    assert_eq!(due[0].message.bundle.as_deref(), Some(&sample_bundle()));
+    assert_eq!(due.len(), 2);
+    let offer = due
+        .iter()
+        .find(|d| d.message.destination == Destination::Partner(Partner::Ccpit))
+        .unwrap();
+    assert_eq!(offer.message.bundle.as_deref(), Some(&sample_bundle()));
+    let notice = due
+        .iter()
+        .find(|d| d.message.destination == Destination::Court(court("京0105")))
+        .unwrap();
+    assert!(notice.message.bundle.is_none());
+    assert_eq!(notice.message.holder, Some(organisation("org-a")));
 }
 
 #[tokio::test]
@@ -146,8 +153,8 @@ async fn resubmitting_is_idempotent_and_different_content_is_refused() {
     assert_eq!(w.changes(&first.referral), ["received", "routed"]);
     assert_eq!(
         w.store().due_deliveries(w.clock.now(), 10).unwrap().len(),
-        1,
-        "no second offer"
+        2,
+        "no second offer (one offer, one routing notice to the court)"
     );
 
     let mut changed = sample_bundle();
@@ -243,14 +250,15 @@ async fn an_acceptance_breach_returns_the_referral_to_the_court() {
         .map(|a| a.record.kind)
         .collect();
     assert!(kinds.contains(&AlertKind::AcceptanceBreach), "{kinds:?}");
-    // The court hears of the breach and of the return; order is kept in its lane.
+    // The court hears of the routing, the breach and the return; order is
+    // kept in its lane.
     let court = Destination::Court(court("京0105"));
     let backlog = w.store().backlog().unwrap();
     let to_court = backlog
         .iter()
         .find(|b| b.destination == court.key())
         .unwrap();
-    assert_eq!(to_court.pending, 2);
+    assert_eq!(to_court.pending, 3);
 }
 
 #[tokio::test]
