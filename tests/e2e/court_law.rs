@@ -156,30 +156,12 @@ async fn an_entrusted_referral_is_not_filed_for_judicial_confirmation() {
         })
         .await
         .unwrap();
-    let signed = crate::world::ts("2025-03-03T15:00:00+08:00");
-    let sign = |kind: &str, who: &str| cp::Signature {
-        signer_type: kind.into(),
-        signer: who.into(),
-        signed_at: signed,
-    };
     w.clock.set("2025-03-04T09:00:00+08:00".parse().unwrap());
     w.ccpit_api
-        .submit_settlement(cp::SubmitSettlementRequest {
-            case_id: id.clone(),
-            mediation_centre: "ccpit-bj-01".into(),
-            parties: crate::world::settlement_parties(),
-            disputed_matters: "货款支付".into(),
-            terms: vec!["被申请人于2025年5月31日前支付货款100000元".into()],
-            performance_method: "银行转账".into(),
-            perform_by: "2025-05-31".into(),
-            signatures: vec![
-                sign("CENTRE", "ccpit-bj-01"),
-                sign("MEDIATOR", "m-007"),
-                sign("PARTY", "P1"),
-                sign("PARTY", "P2"),
-            ],
-            files: vec![],
-        })
+        .submit_settlement(mediation_gateway::sim::cases::settlement(
+            &id,
+            crate::world::ts("2025-03-03T15:00:00+08:00"),
+        ))
         .await
         .unwrap();
     let err = w

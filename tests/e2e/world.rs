@@ -23,7 +23,6 @@ use mediation_gateway::sim::{
     AlertHook, CourtAt, OnBreach, SimCcpit, SimConfig, SimCourt, SimLabour, SimTraffic,
     SimWebhookCourt, TlsFiles, spawn_grpc,
 };
-use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use mediation_proto::documents::v1 as dp;
@@ -484,21 +483,7 @@ impl World {
     }
 }
 
-/// The two parties of the sample commercial dispute as a CCPIT settlement
-/// names them.
-pub(crate) fn settlement_parties() -> Vec<cp::SettlementParty> {
-    let party =
-        |reference: &str, name: &str, document_type: &str, number: &str| cp::SettlementParty {
-            reference: reference.into(),
-            name: name.into(),
-            document_type: document_type.into(),
-            document_number: number.into(),
-        };
-    vec![
-        party("P1", "张三", "ID_CARD", "11010519491231002X"),
-        party("P2", "某贸易有限公司", "USCC", "91350100M000100Y43"),
-    ]
-}
+pub(crate) use mediation_gateway::sim::cases::settlement_parties;
 
 pub(crate) fn digest(bytes: &[u8]) -> Sha256Digest {
     Sha256Digest::from_bytes(Sha256::digest(bytes).into())

@@ -527,38 +527,8 @@ async fn story(stage: &Stage, c: &mut Clients, out: &mut dyn Write) -> anyhow::R
     );
 
     log.until(9.0, out).await?;
-    let at = signed(clock);
-    let party = |reference: &str, name: &str, kind: &str, number: &str| cp::SettlementParty {
-        reference: reference.into(),
-        name: name.into(),
-        document_type: kind.into(),
-        document_number: number.into(),
-    };
-    let sign = |kind: &str, who: &str| cp::Signature {
-        signer_type: kind.into(),
-        signer: who.into(),
-        signed_at: at,
-    };
     ccpit_api
-        .submit_settlement(cp::SubmitSettlementRequest {
-            case_id: commercial.clone(),
-            mediation_centre: "ccpit-bj-01".into(),
-            parties: vec![
-                party("P1", "张三", "ID_CARD", "11010519491231002X"),
-                party("P2", "某贸易有限公司", "USCC", "91350100M000100Y43"),
-            ],
-            disputed_matters: "货款支付".into(),
-            terms: vec!["被申请人于2025年5月31日前支付货款100000元".into()],
-            performance_method: "银行转账".into(),
-            perform_by: "2025-05-31".into(),
-            signatures: vec![
-                sign("CENTRE", "ccpit-bj-01"),
-                sign("MEDIATOR", "m-007"),
-                sign("PARTY", "P1"),
-                sign("PARTY", "P2"),
-            ],
-            files: vec![],
-        })
+        .submit_settlement(sim::cases::settlement(&commercial, signed(clock)))
         .await?;
     log.say(
         "ccpit",
