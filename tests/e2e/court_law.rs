@@ -223,3 +223,82 @@ async fn a_declined_referral_goes_back_unless_the_court_let_it_go() {
         .into_inner();
     assert_eq!(view.organisation, "ccpit-bj-02");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_ends_mediation_early_and_the_court_has_the_case_back() {
+    // Online rules Art. 25: a party withdrew, could not be reached, refused to
+    // sign, or the dispute is unsuitable; each platform names its ground.
+    let mut w = World::start().await;
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = "END-CCPIT".into();
+    let ccpit = submit(&mut w, bundle).await;
+    w.ccpit_api
+        .accept_case(cp::AcceptCaseRequest {
+            case_id: ccpit.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            mediator: "m-007".into(),
+            centre_case_number: "CCPIT-BJ-2025-0200".into(),
+        })
+        .await
+        .unwrap();
+    let end = |ground: &str| cp::EndMediationRequest {
+        case_id: ccpit.clone(),
+        mediation_centre: "ccpit-bj-01".into(),
+        ground: ground.into(),
+        explanation: "被申请人明确表示不再参加调解".into(),
+    };
+    let err = w.ccpit_api.end_mediation(end("BORED")).await.unwrap_err();
+    assert_eq!(crate::field_paths::named_fields(&err), ["ground"]);
+    let state = w
+        .ccpit_api
+        .end_mediation(end("PARTY_WITHDREW"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.state, "returned_to_court");
+    w.deliver().await;
+    let returned = w
+        .grpc_court
+        .notices
+        .all()
+        .into_iter()
+        .find(|n| n.referral_id == ccpit && n.event == "returned_to_court")
+        .unwrap();
+    let Some(pb::court_notice::Detail::Returned(why)) = returned.detail else {
+        panic!("a return says why: {returned:?}");
+    };
+    assert_eq!(why.reason, "ended_early");
+    assert!(
+        why.explanation.contains("party_withdrew"),
+        "{}",
+        why.explanation
+    );
+
+    // The labour committee names its ground from the platform's own enum.
+    let mut labour = bundle_to_wire(&labour_bundle());
+    labour.documents.clear();
+    labour.court_referral_id = "END-LAB".into();
+    let dispute = submit(&mut w, labour).await;
+    w.labour_api
+        .accept_dispute(lp::AcceptDisputeRequest {
+            dispute_id: dispute.clone(),
+            committee: "labour-bj-cy".into(),
+            mediator: "m-101".into(),
+            file_number: "朝劳调〔2025〕30号".into(),
+        })
+        .await
+        .unwrap();
+    let state = w
+        .labour_api
+        .end_mediation(lp::EndMediationRequest {
+            dispute_id: dispute,
+            committee: "labour-bj-cy".into(),
+            ground: lp::EndGround::PartyUnreachable.into(),
+            explanation: "用人单位联系电话停机".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.status, "returned_to_court");
+}

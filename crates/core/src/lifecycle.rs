@@ -165,6 +165,12 @@ pub enum ReturnReason {
     /// any grace after it too: mediation ends and the court dockets the case
     /// (online rules Art. 25).
     MediationEnded,
+    /// The organisation ended mediation before its limit, on one of the
+    /// grounds of online rules Art. 25.
+    EndedEarly {
+        ground: crate::outcome::EarlyEnd,
+        explanation: Narrative,
+    },
 }
 
 /// One thing that happened to a referral.
@@ -820,6 +826,35 @@ impl Referral {
             | Status::Recalled => None,
             _ => self.assignment.as_ref().map(|a| &a.organisation),
         }
+    }
+
+    /// The organisation ends mediation before its limit, on one of the
+    /// grounds of online rules Art. 25; the court dockets the case.
+    pub fn end_mediation_early(
+        &self,
+        organisation: &OrganisationId,
+        ground: crate::outcome::EarlyEnd,
+        explanation: Narrative,
+        at: Timestamp,
+    ) -> Decision {
+        self.require(
+            "end the mediation of",
+            &[
+                Status::InMediation,
+                Status::SuspendedForAppraisal,
+                Status::MediationOverdue,
+            ],
+        )?;
+        self.require_assigned(organisation)?;
+        one(
+            at,
+            Change::ReturnedToCourt {
+                reason: ReturnReason::EndedEarly {
+                    ground,
+                    explanation,
+                },
+            },
+        )
     }
 
     /// When mediation ends, while it is overdue and a grace runs.

@@ -270,6 +270,32 @@ impl ConfirmationApplication {
     }
 }
 
+/// Why an organisation ends mediation before its limit: the grounds online
+/// rules Art. 25 gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EarlyEnd {
+    /// A party withdrew, or refuses to go on.
+    PartyWithdrew,
+    /// A party cannot be reached.
+    PartyUnreachable,
+    /// A party refused to sign the agreement reached.
+    RefusedToSign,
+    /// The dispute is not suitable for mediation.
+    Unsuitable,
+}
+
+impl EarlyEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EarlyEnd::PartyWithdrew => "party_withdrew",
+            EarlyEnd::PartyUnreachable => "party_unreachable",
+            EarlyEnd::RefusedToSign => "refused_to_sign",
+            EarlyEnd::Unsuitable => "unsuitable",
+        }
+    }
+}
+
 /// The court's decision on a confirmation application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -16,6 +16,7 @@ use super::codes::{DECLINE_CODES, PERFORMANCE};
 use super::inbound::{failure, settlement};
 use crate::documents::require_uploaded;
 use crate::guard::{Call, take};
+use crate::partner::codes::EARLY_ENDS;
 use crate::partner::{CallFields, Desk, Step, mediate_by};
 use crate::status::{self, from_service, invalid, invalid_field};
 use crate::wire::read::{date, party_refs, required_time};
@@ -167,6 +168,18 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = Step::sham_mediation(&mut v, &r.grounds);
+        self.run(&call, &r.case_id, &r.mediation_centre, v, step)
+            .await
+    }
+
+    async fn end_mediation(
+        &self,
+        request: Request<pb::EndMediationRequest>,
+    ) -> Result<Response<pb::CaseState>, GrpcStatus> {
+        let (call, r) = take(request)?;
+        let mut v = Violations::new();
+        let ground = v.check("ground", EARLY_ENDS.read(&r.ground));
+        let step = Step::end_early(&mut v, ground, &r.explanation);
         self.run(&call, &r.case_id, &r.mediation_centre, v, step)
             .await
     }

@@ -128,6 +128,12 @@ pub(crate) fn summary(change: &Change) -> String {
         Change::ReturnedToCourt {
             reason: ReturnReason::MediationEnded,
         } => "mediation ended at its limit; returned to the court for docketing".into(),
+        Change::ReturnedToCourt {
+            reason: ReturnReason::EndedEarly { ground, .. },
+        } => format!(
+            "mediation ended early ({}); returned to the court for docketing",
+            ground.as_str()
+        ),
         Change::ReturnedToCourt { .. } => "returned to the court".into(),
         Change::AppraisalStarted { on, .. } => format!("suspended for appraisal on {on}"),
         Change::AppraisalEnded {

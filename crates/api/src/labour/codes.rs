@@ -1,6 +1,6 @@
 //! The labour platform's enums to and from the domain's values.
 
-use mediation_core::outcome::{DeclineCode, PerformanceStatus, RulingOutcome};
+use mediation_core::outcome::{DeclineCode, EarlyEnd, PerformanceStatus, RulingOutcome};
 use mediation_core::particulars::LabourClaimKind;
 use mediation_proto::labour::v1 as pb;
 
@@ -74,6 +74,16 @@ pub(crate) const DECLINE_REASONS: CodeTable<pb::DeclineReason, DeclineCode> = Co
         ),
         (pb::DeclineReason::PartyRefused, DeclineCode::PartyRefused),
         (pb::DeclineReason::Other, DeclineCode::Other),
+    ],
+);
+
+pub(crate) const EARLY_ENDS: CodeTable<pb::EndGround, EarlyEnd> = CodeTable::new(
+    "ground for ending mediation",
+    &[
+        (pb::EndGround::PartyWithdrew, EarlyEnd::PartyWithdrew),
+        (pb::EndGround::PartyUnreachable, EarlyEnd::PartyUnreachable),
+        (pb::EndGround::RefusedToSign, EarlyEnd::RefusedToSign),
+        (pb::EndGround::Unsuitable, EarlyEnd::Unsuitable),
     ],
 );
 

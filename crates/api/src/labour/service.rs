@@ -14,7 +14,7 @@ use mediation_proto::labour::v1::labour_gateway_server::LabourGateway;
 use mediation_service::{Commands, Context};
 use tonic::{Request, Response, Status as GrpcStatus};
 
-use super::codes::{DECLINE_REASONS, PERFORMANCE};
+use super::codes::{DECLINE_REASONS, EARLY_ENDS, PERFORMANCE};
 use super::inbound::{agreement, failure, signed};
 use crate::guard::{Call, take};
 use crate::partner::{CallFields, Desk, Reported, Step, mediate_by};
@@ -181,6 +181,17 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = Step::sham_mediation(&mut v, &r.grounds);
+        self.run(&call, &r.dispute_id, &r.committee, v, step).await
+    }
+
+    async fn end_mediation(
+        &self,
+        request: Request<pb::EndMediationRequest>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        let (call, r) = take(request)?;
+        let mut v = Violations::new();
+        let ground = v.check("ground", EARLY_ENDS.read_number(r.ground));
+        let step = Step::end_early(&mut v, ground, &r.explanation);
         self.run(&call, &r.dispute_id, &r.committee, v, step).await
     }
 

@@ -3,7 +3,7 @@
 
 use mediation_core::Violations;
 use mediation_core::identity::{Identity, IdentityKind};
-use mediation_core::outcome::{DeclineCode, RulingOutcome};
+use mediation_core::outcome::{DeclineCode, EarlyEnd, RulingOutcome};
 
 use crate::wire::CodeTable;
 
@@ -62,6 +62,18 @@ pub(crate) const DECLINE_CODES: CodeTable<&str, DeclineCode> = CodeTable::new(
         ("PARTIES_UNREACHABLE", DeclineCode::PartiesUnreachable),
         ("PARTY_REFUSED", DeclineCode::PartyRefused),
         ("OTHER", DeclineCode::Other),
+    ],
+);
+
+/// Why mediation ends early (online rules Art. 25), as the CCPIT and
+/// road-traffic platforms name it.
+pub(crate) const EARLY_ENDS: CodeTable<&str, EarlyEnd> = CodeTable::new(
+    "ground for ending mediation",
+    &[
+        ("PARTY_WITHDREW", EarlyEnd::PartyWithdrew),
+        ("PARTY_UNREACHABLE", EarlyEnd::PartyUnreachable),
+        ("REFUSED_TO_SIGN", EarlyEnd::RefusedToSign),
+        ("UNSUITABLE", EarlyEnd::Unsuitable),
     ],
 );
 

@@ -11,7 +11,7 @@ use mediation_core::outcome::{
     Agreement, ConfirmationApplication, DeclineReason, FailureReport, PerformanceReport,
     ShamMediationReport,
 };
-use mediation_core::outcome::{DeclineCode, PerformanceStatus};
+use mediation_core::outcome::{DeclineCode, EarlyEnd, PerformanceStatus};
 use mediation_core::text::Narrative;
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_service::{Context, reroute_or_return};
@@ -76,6 +76,11 @@ pub(crate) enum Step {
         applied_at: Timestamp,
     },
     Performance(PerformanceReport),
+    /// Ends mediation before its limit (online rules Art. 25).
+    EndEarly {
+        ground: EarlyEnd,
+        explanation: Narrative,
+    },
 }
 
 fn everyone(referral: &Referral) -> Vec<PartyRef> {
@@ -180,6 +185,21 @@ impl Step {
             .map(|(status, note)| Step::Performance(PerformanceReport { status, note }))
     }
 
+    /// An early end: `ground` already read, and what happened.
+    pub(crate) fn end_early(
+        v: &mut Violations,
+        ground: Option<EarlyEnd>,
+        explanation: &str,
+    ) -> Option<Step> {
+        let explanation = v.check("explanation", Narrative::parse(explanation));
+        ground
+            .zip(explanation)
+            .map(|(ground, explanation)| Step::EndEarly {
+                ground,
+                explanation,
+            })
+    }
+
     /// The case files the step lists, which must be the caller's own uploads
     /// or already belong to the case.
     pub(crate) fn files(&self) -> &[Document] {
@@ -202,6 +222,7 @@ impl Step {
             Step::ReportShamMediation(_) => "report_sham_mediation",
             Step::Apply { .. } => "apply_for_confirmation",
             Step::Performance(_) => "report_performance",
+            Step::EndEarly { .. } => "end_mediation",
         }
     }
 
@@ -269,6 +290,10 @@ impl Step {
             Step::Performance(report) => {
                 referral.record_performance(organisation, report.clone(), c.now)
             }
+            Step::EndEarly {
+                ground,
+                explanation,
+            } => referral.end_mediation_early(organisation, *ground, explanation.clone(), c.now),
         }
     }
 }

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status as GrpcStatus};
 use super::codes::PAYMENTS;
 use super::inbound::{agreement, failure, signed};
 use crate::guard::{Call, take};
-use crate::partner::codes::DECLINE_CODES;
+use crate::partner::codes::{DECLINE_CODES, EARLY_ENDS};
 use crate::partner::{CallFields, Desk, Reported, Step, mediate_by};
 
 /// Serves the road-traffic platform.
@@ -176,6 +176,17 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         let (call, r) = take(request)?;
         let mut v = Violations::new();
         let step = Step::sham_mediation(&mut v, &r.grounds);
+        self.run(&call, &r.case_id, &r.room, v, step).await
+    }
+
+    async fn end_mediation(
+        &self,
+        request: Request<pb::EndMediationRequest>,
+    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
+        let (call, r) = take(request)?;
+        let mut v = Violations::new();
+        let ground = v.check("ground", EARLY_ENDS.read(&r.ground));
+        let step = Step::end_early(&mut v, ground, &r.explanation);
         self.run(&call, &r.case_id, &r.room, v, step).await
     }
 

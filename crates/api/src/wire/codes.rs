@@ -47,6 +47,7 @@ proto_codes!(
     mediation_proto::labour::v1::Performance,
     mediation_proto::labour::v1::RulingOutcome,
     mediation_proto::labour::v1::CourtStage,
+    mediation_proto::labour::v1::EndGround,
     mediation_proto::operations::v1::AlertKind,
     mediation_proto::operations::v1::Severity,
 );

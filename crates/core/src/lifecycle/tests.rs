@@ -1163,3 +1163,27 @@ fn an_overdue_mediation_stored_before_it_could_end_stays_overdue() {
     assert_eq!(r.status(), Status::MediationOverdue);
     assert!(r.timers().is_empty());
 }
+
+#[test]
+fn an_organisation_ends_mediation_early_on_a_ground_of_article_25() {
+    let story = Story::in_mediation();
+    let ground = crate::outcome::EarlyEnd::PartyWithdrew;
+    let err = story
+        .referral
+        .end_mediation_early(&org_b(), ground, narrative("申请人撤回"), at(SOON))
+        .unwrap_err();
+    assert!(matches!(err, TransitionError::NotAssigned { .. }), "{err}");
+    let events = story
+        .referral
+        .end_mediation_early(&org_a(), ground, narrative("申请人撤回调解申请"), at(SOON))
+        .unwrap();
+    let mut r = story.referral.clone();
+    r.apply_all(&events);
+    assert_eq!(r.status(), Status::ReturnedToCourt);
+    assert!(r.timers().is_empty());
+    // Once the court has it back, nothing more is reported on it.
+    assert!(matches!(
+        r.end_mediation_early(&org_a(), ground, narrative("再次"), at(SOON)),
+        Err(TransitionError::NotAllowed { .. })
+    ));
+}

@@ -114,6 +114,17 @@ fn detail(change: &Change) -> Option<Detail> {
                               Art. 25)"
                     .into(),
             },
+            ReturnReason::EndedEarly {
+                ground,
+                explanation,
+            } => pb::Return {
+                reason: "ended_early".into(),
+                explanation: format!(
+                    "the organisation ended mediation early ({}; online mediation rules \
+                     Art. 25): {explanation}",
+                    ground.as_str()
+                ),
+            },
             ReturnReason::AcceptanceOverdue => pb::Return {
                 reason: "acceptance_overdue".into(),
                 explanation: "no organisation accepted it within 3 working days of the offer \
@@ -230,6 +241,11 @@ mod tests {
             ReturnReason::Declined,
             ReturnReason::AcceptanceOverdue,
             ReturnReason::MediationEnded,
+            ReturnReason::EndedEarly {
+                ground: mediation_core::outcome::EarlyEnd::PartyUnreachable,
+                explanation: mediation_core::text::Narrative::parse("被申请人电话无人接听")
+                    .unwrap(),
+            },
             ReturnReason::NoEligibleOrganisation {
                 explanation: "no centre takes labour disputes".into(),
             },
