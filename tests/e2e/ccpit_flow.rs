@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
+use crate::field_paths::named_fields;
 use crate::tls::{ActingAs, ccpit_platform, court_system};
 use crate::world::settlement_parties;
 use mediation_api::ccpit::{CcpitService, CcpitTransport};
@@ -400,13 +401,7 @@ async fn a_decline_with_reasons_goes_back_to_the_court() {
         })
         .await
         .unwrap_err();
-    let fields: Vec<String> = err
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
-        .into_iter()
-        .map(|f| f.field)
-        .collect();
+    let fields = named_fields(&err);
     assert_eq!(fields, ["reason_code", "explanation"]);
 
     let state = ccpit_api

@@ -9,8 +9,8 @@ use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use tonic::Code;
-use tonic_types::StatusExt;
 
+use crate::field_paths::named_fields;
 use crate::world::{World, settlement_parties, ts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,13 +166,7 @@ async fn a_directly_taken_settlement_is_filed_with_a_webhook_court_and_ruled_on(
     bad.settlement.as_mut().unwrap().signatures.pop();
     let err = w.ccpit_api.file_direct_intake(bad).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    let fields: Vec<String> = err
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
-        .iter()
-        .map(|f| f.field.clone())
-        .collect();
+    let fields = named_fields(&err);
     assert_eq!(fields, ["respondents[0].document_number"], "{err:?}");
 
     // The centre files on 11 March, the day after the settlement was signed:
@@ -385,13 +379,7 @@ async fn an_intake_names_its_bad_fields_and_its_bundle_rules_in_one_answer() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    let fields: Vec<String> = err
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
-        .into_iter()
-        .map(|f| f.field)
-        .collect();
+    let fields = named_fields(&err);
     assert!(fields.contains(&"mediator".to_owned()), "{fields:?}");
     assert!(
         fields.contains(&"respondents[0].reference".to_owned()),

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::field_paths::named_fields;
 use crate::tls::{ActingAs, court_system};
 use jiff::SignedDuration;
 use mediation_api::court::{CourtAddress, CourtService, CourtTransport, bundle_to_wire};
@@ -187,13 +188,7 @@ async fn an_invalid_bundle_is_refused_field_by_field_and_nothing_is_kept() {
     bundle.parties[0].identity.as_mut().unwrap().number = "110105194912310021".into();
     let err = g.client.submit_referral(request(bundle)).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    let fields: Vec<String> = err
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
-        .into_iter()
-        .map(|f| f.field)
-        .collect();
+    let fields = named_fields(&err);
     // The bad field and the rule across fields (no consent at all), in one
     // answer.
     assert_eq!(

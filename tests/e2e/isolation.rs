@@ -11,6 +11,7 @@ use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
+use crate::field_paths::named_fields;
 use crate::world::{World, digest, scanned_file, settlement_parties, ts};
 
 /// A bundle of `court` whose only file is `file`, kept by the gateway (no url).
@@ -297,13 +298,7 @@ async fn a_direct_intake_names_a_centre_of_the_callers_platform_on_the_roster() 
         }
         let err = ccpit.file_direct_intake(r).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{why}: {err:?}");
-        let fields: Vec<String> = err
-            .get_details_bad_request()
-            .unwrap()
-            .field_violations
-            .into_iter()
-            .map(|f| f.field)
-            .collect();
+        let fields = named_fields(&err);
         assert_eq!(fields, ["mediation_centre"], "{why}");
     }
     assert_eq!(w.written(), before, "neither intake was written");

@@ -286,13 +286,8 @@ impl MediationTerm {
 
     /// Lengthens the period by `days`, agreed now: the same as an extension
     /// to the current last day plus `days`.
+    /// (0 days does not lengthen it and is refused as `extend_to` refuses.)
     pub fn extend_by(&mut self, days: u32) -> Result<(), Error> {
-        if days == 0 {
-            return Err(Error::ExtensionTooShort {
-                last_day: self.last_day()?,
-                current_last_day: self.last_day()?,
-            });
-        }
         let last_day = period::add_days(self.last_day()?, i64::from(days))?;
         self.extend_to(last_day)
     }

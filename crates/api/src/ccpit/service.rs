@@ -191,12 +191,10 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let (call, r) = take(request)?;
         let mut v = Violations::new();
         let applicants = party_refs(&mut v, "applicants", &r.applicants);
-        let step = required_time(&mut v, "applied_at", r.applied_at.as_ref()).map(|applied_at| {
-            Step::Apply {
+        let step =
+            required_time(&mut v, "applied_at", r.applied_at.as_ref()).map(|_| Step::Apply {
                 applicants: Some(applicants),
-                applied_at,
-            }
-        });
+            });
         self.run(&call, &r.case_id, &r.mediation_centre, v, step)
             .await
     }

@@ -2,7 +2,6 @@
 //! calls them: each platform's service reads its own message into a [`Step`],
 //! and the desk runs it.
 
-use jiff::Timestamp;
 use jiff::civil::Date;
 use mediation_core::document::Document;
 use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
@@ -70,10 +69,11 @@ pub(crate) enum Step {
     Agree(Box<Agreement>),
     Fail(Box<FailureReport>),
     ReportShamMediation(Narrative),
-    /// `applicants`: `None` when the platform files for every party.
+    /// `applicants`: `None` when the platform files for every party. The
+    /// application's instant is when the gateway runs the step; the
+    /// platform's `applied_at` is checked by the readers and nothing more.
     Apply {
         applicants: Option<Vec<PartyRef>>,
-        applied_at: Timestamp,
     },
     Performance(PerformanceReport),
     /// Ends mediation before its limit (online rules Art. 25).
@@ -167,10 +167,7 @@ impl Step {
         v: &mut Violations,
         applied_at: Option<&prost_types::Timestamp>,
     ) -> Option<Step> {
-        required_time(v, "applied_at", applied_at).map(|applied_at| Step::Apply {
-            applicants: None,
-            applied_at,
-        })
+        required_time(v, "applied_at", applied_at).map(|_| Step::Apply { applicants: None })
     }
 
     /// A performance report: `status` already read, and an optional note.
@@ -275,14 +272,11 @@ impl Step {
                 },
                 c.now,
             ),
-            Step::Apply {
-                applicants,
-                applied_at,
-            } => referral.apply_for_confirmation(
+            Step::Apply { applicants } => referral.apply_for_confirmation(
                 organisation,
                 ConfirmationApplication {
                     applicants: applicants.clone().unwrap_or_else(|| everyone(referral)),
-                    applied_at: *applied_at,
+                    applied_at: c.now,
                 },
                 c.now,
                 c.calendar,
