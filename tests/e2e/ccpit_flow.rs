@@ -51,17 +51,20 @@ async fn channel(addr: SocketAddr) -> Channel {
 }
 
 fn roster() -> Roster {
-    Roster::new(vec![RosterEntry {
-        id: organisation("ccpit-bj-01"),
-        name: line("中国贸促会北京调解中心"),
-        partner: Partner::Ccpit,
-        confirmed_by: court("京"),
-        region: court("京01"),
-        domains: [DisputeDomain::Commercial].into(),
-        causes: BTreeSet::new(),
-        specialities: [line("买卖合同")].into(),
-        capacity: 50,
-    }])
+    Roster::new(
+        vec![RosterEntry {
+            id: organisation("ccpit-bj-01"),
+            name: line("中国贸促会北京调解中心"),
+            partner: Partner::Ccpit,
+            confirmed_by: court("京"),
+            region: court("京01"),
+            domains: [DisputeDomain::Commercial].into(),
+            causes: BTreeSet::new(),
+            specialities: [line("买卖合同")].into(),
+            capacity: 50,
+        }],
+        mediation_core::fixtures::courts(),
+    )
 }
 
 struct World {
@@ -94,6 +97,7 @@ async fn start() -> World {
         Arc::new(RwLock::new(shipped_calendar())),
         Policies::default(),
         Arc::new(roster()),
+        mediation_core::fixtures::courts(),
         Arc::clone(&clock),
     ));
     let destinations = Destinations {
@@ -102,6 +106,7 @@ async fn start() -> World {
                 court("京"),
                 CourtAddress::Grpc(format!("http://{court_addr}")),
             )]),
+            mediation_core::fixtures::courts(),
             &Outbound::plaintext(),
         )
         .unwrap(),

@@ -373,6 +373,13 @@ fn serve_runs_the_shipped_configuration_until_told_to_stop() {
         .replace(
             "roster = \"config/roster.toml\"",
             &format!("roster = {:?}", repo_root().join("config/roster.toml")),
+        )
+        .replace(
+            "court_registry = \"config/courts.toml\"",
+            &format!(
+                "court_registry = {:?}",
+                repo_root().join("config/courts.toml")
+            ),
         );
     let path = dir.path().join("gateway.toml");
     std::fs::write(&path, config).unwrap();

@@ -67,6 +67,7 @@ async fn start_gateway(court_addr: SocketAddr) -> Gatewayed {
         // No roster yet: every referral goes straight back to the court, which
         // gives the court side something to receive.
         Arc::new(NoRoster),
+        mediation_core::fixtures::courts(),
         Arc::clone(&dyn_clock),
     ));
     let transport = CourtTransport::new(
@@ -74,6 +75,7 @@ async fn start_gateway(court_addr: SocketAddr) -> Gatewayed {
             court("京"),
             CourtAddress::Grpc(format!("http://{court_addr}")),
         )]),
+        mediation_core::fixtures::courts(),
         &Outbound::plaintext(),
     )
     .unwrap();

@@ -302,3 +302,111 @@ async fn an_organisation_ends_mediation_early_and_the_court_has_the_case_back() 
         .into_inner();
     assert_eq!(state.status, "returned_to_court");
 }
+
+async fn view(w: &mut World, id: &str) -> pb::GetReferralResponse {
+    w.court_api
+        .get_referral(pb::GetReferralRequest {
+            referral_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_court_hierarchy_is_the_registrys_and_an_unknown_court_is_refused() {
+    // The registry (config/courts.toml) puts 朝阳 (京0105) under the third
+    // intermediate court and 海淀 (京0108) under the first, whatever their
+    // codes suggest. The Chaoyang labour centre is on 京03's roster, which
+    // serves the courts below it (seed 000 §(十)).
+    let mut w = World::start().await;
+    let mut unknown = bundle_to_wire(&labour_bundle());
+    unknown.court_referral_id = "TL-NOWHERE".into();
+    unknown.court = "京0199".into();
+    unknown.documents.clear();
+    let before = w.written();
+    let err = w
+        .court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(unknown),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    assert_eq!(
+        crate::field_paths::named_fields(&err),
+        ["bundle.court"],
+        "{err:?}"
+    );
+    assert!(
+        err.message().contains("not in the court registry"),
+        "{err:?}"
+    );
+    assert_eq!(w.written(), before, "a refused bundle writes nothing");
+
+    let mut haidian = bundle_to_wire(&labour_bundle());
+    haidian.court_referral_id = "TL-HAIDIAN".into();
+    haidian.court = "京0108".into();
+    haidian.documents.clear();
+    let haidian = submit(&mut w, haidian).await;
+    let seen = view(&mut w, &haidian).await;
+    assert_eq!(seen.status(), pb::ReferralStatus::ReturnedToCourt);
+    w.deliver().await;
+    let returned = w
+        .grpc_court
+        .notices
+        .all()
+        .into_iter()
+        .find(|n| n.referral_id == haidian && n.event == "returned_to_court")
+        .unwrap();
+    let Some(pb::court_notice::Detail::Returned(why)) = returned.detail else {
+        panic!("a return says why: {returned:?}");
+    };
+    assert!(
+        why.explanation
+            .contains("labour-bj-cy: not on the roster of court 京0108 (confirmed by 京03)"),
+        "{}",
+        why.explanation
+    );
+    let mut chaoyang = bundle_to_wire(&labour_bundle());
+    chaoyang.court_referral_id = "TL-CHAOYANG".into();
+    chaoyang.documents.clear();
+    let chaoyang = submit(&mut w, chaoyang).await;
+    let seen = view(&mut w, &chaoyang).await;
+    assert_eq!(seen.status(), pb::ReferralStatus::AwaitingAcceptance);
+    assert_eq!(seen.organisation, "labour-bj-cy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directly_taken_dispute_is_filed_with_a_basic_or_intermediate_court() {
+    // CPL Art. 205 (2): the basic court where a party lives, the subject
+    // matter lies or the organisation sits, or the matching intermediate
+    // court. A high court, or a court the registry does not know, is refused
+    // on the request's court field and nothing is written.
+    let mut w = World::start().await;
+    // The day after the settlement was signed.
+    w.clock.set("2025-03-11T09:00:00+08:00".parse().unwrap());
+    let before = w.written();
+    for (court, says) in [
+        ("沪", "is a high court"),
+        ("最高法", "is a supreme court"),
+        ("沪0199", "not in the court registry"),
+    ] {
+        let mut intake = crate::ccpit_more::intake();
+        intake.court = court.into();
+        let err = w.ccpit_api.file_direct_intake(intake).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{court}: {err:?}");
+        assert_eq!(crate::field_paths::named_fields(&err), ["court"], "{court}");
+        assert!(err.message().contains(says), "{court}: {err:?}");
+    }
+    assert_eq!(w.written(), before);
+    let mut intermediate = crate::ccpit_more::intake();
+    intermediate.court = "沪01".into();
+    let state = w
+        .ccpit_api
+        .file_direct_intake(intermediate)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.state, "confirmation_requested");
+}

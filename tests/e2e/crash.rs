@@ -103,6 +103,7 @@ pub(crate) async fn put_load(
         Arc::new(RwLock::new(shipped_calendar())),
         Policies::default(),
         Arc::new(FixedRoster(vec!["org-a"])),
+        mediation_core::fixtures::courts(),
         Arc::clone(&clock),
     ));
     let relay = Relay::new(

@@ -100,11 +100,17 @@ fn kustomize_applies_configuration_roster_and_calendar_and_never_a_placeholder_s
             );
         }
     }
-    assert_eq!(
-        deploy("kubernetes/roster.toml"),
-        std::fs::read_to_string(root.join("config/roster.toml")).unwrap(),
-        "deploy/kubernetes/roster.toml differs from config/roster.toml"
-    );
+    for shipped in ["roster.toml", "courts.toml"] {
+        assert_eq!(
+            deploy(&format!("kubernetes/{shipped}")),
+            std::fs::read_to_string(root.join("config").join(shipped)).unwrap(),
+            "deploy/kubernetes/{shipped} differs from config/{shipped}"
+        );
+        assert!(
+            kustomization.contains(&format!("- {shipped}")),
+            "the ConfigMap lacks {shipped}"
+        );
+    }
     for notice in std::fs::read_dir(root.join("config/calendar")).unwrap() {
         let notice = notice.unwrap().path();
         if notice.extension().is_some_and(|e| e == "toml") {
@@ -136,6 +142,7 @@ fn kustomize_applies_configuration_roster_and_calendar_and_never_a_placeholder_s
     // are mounted.
     let config = deploy("kubernetes/gateway.toml");
     assert!(config.contains("roster = \"/etc/mediation-gateway/config/roster.toml\""));
+    assert!(config.contains("court_registry = \"/etc/mediation-gateway/config/courts.toml\""));
     assert!(statefulset.contains("mountPath: /etc/mediation-gateway/calendar"));
 }
 

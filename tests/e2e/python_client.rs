@@ -57,6 +57,10 @@ fn configure(dir: &Path, platform_port: u16) -> PathBuf {
             format!("roster = {:?}", repo.join("config/roster.toml")),
         ),
         (
+            "court_registry = \"config/courts.toml\"",
+            format!("court_registry = {:?}", repo.join("config/courts.toml")),
+        ),
+        (
             "tenants = \"config/tenants.toml\"",
             format!("tenants = {:?}", dir.join("tenants.toml")),
         ),

@@ -43,6 +43,7 @@ impl Served {
             .tenants(&root.join("config/tenants.toml"))
             .calendar_dir(&root.join("config/calendar"))
             .roster(&root.join("config/roster.toml"))
+            .court_registry(&root.join("config/courts.toml"))
             .write(dir.path())
             .unwrap();
         if !overlay.is_empty() {

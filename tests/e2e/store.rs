@@ -32,6 +32,7 @@ async fn verify_reports_an_intact_chain_and_then_the_first_broken_link() {
             Arc::new(RwLock::new(shipped_calendar())),
             Policies::default(),
             Arc::new(NoRoster),
+            mediation_core::fixtures::courts(),
             clock,
         );
         // No roster: the referral goes straight back to the court, with a message.

@@ -192,10 +192,12 @@ impl Interceptor for ActingAs {
 pub(crate) fn court_system() -> Caller {
     Caller {
         tenant: "court-bj".into(),
-        role: mediation_core::access::Role::CourtSystem {
-            courts: [mediation_core::court::CourtCode::parse("京").unwrap()].into(),
-            lower_courts: true,
-        },
+        role: mediation_core::access::Role::court_system(
+            [mediation_core::court::CourtCode::parse("京").unwrap()],
+            true,
+            &mediation_core::fixtures::shipped_courts(),
+        )
+        .unwrap(),
         certificate: "CN=court-bj".into(),
         subject: "clerk".into(),
     }

@@ -105,7 +105,7 @@ capacity = 50
 id = "labour-bj-cy"
 name = "朝阳区劳动争议调解中心"
 partner = "labour_arbitration"
-confirmed_by = "京01"
+confirmed_by = "京03"
 region = "京0105"
 domains = ["labour"]
 capacity = 50
@@ -114,7 +114,7 @@ capacity = 50
 id = "traffic-bj-cy"
 name = "朝阳区交通事故纠纷调解室"
 partner = "road_traffic"
-confirmed_by = "京01"
+confirmed_by = "京03"
 region = "京0105"
 domains = ["road_traffic"]
 capacity = 50
@@ -294,6 +294,7 @@ impl World {
             .data_dir(&dir.path().join("data"))
             .calendar_dir(&calendar)
             .roster(&roster)
+            .court_registry(&repo.join("config/courts.toml"))
             .tenants(&tenants)
             .courts(&[
                 ("京", CourtAt::Grpc(format!("https://{court_addr}"))),

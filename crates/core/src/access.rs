@@ -5,15 +5,16 @@
 //! let the acceptance deadline pass or was passed over sees nothing more of it.
 //!
 //! Callers are tenants: a court system acting for its courts (and, where
-//! configured, the courts below them), a partner platform acting for its
+//! configured, the courts the registry puts below them), a partner platform acting for its
 //! organisations, or operators, who may read but never change a referral.
 //! Everything here is deny by default: a caller may do only what a rule below
 //! grants.
 
 use std::collections::BTreeSet;
 
-use crate::court::CourtCode;
+use crate::court::{CourtCode, CourtRegistry};
 use crate::document::Sha256Digest;
+use crate::error::Invalid;
 use crate::ids::OrganisationId;
 use crate::lifecycle::Referral;
 use crate::partner::Partner;
@@ -21,12 +22,10 @@ use crate::partner::Partner;
 /// What a tenant is, and so what it may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
-    /// A court system. It acts for `courts` and, when `lower_courts` is set,
-    /// for every court below them by code.
-    CourtSystem {
-        courts: BTreeSet<CourtCode>,
-        lower_courts: bool,
-    },
+    /// A court system. It acts for each of `courts`, named one by one: a
+    /// tenants file's `lower_courts` is expanded through the court registry
+    /// when the file is read, so the hierarchy is never guessed here.
+    CourtSystem { courts: BTreeSet<CourtCode> },
     /// A partner platform. It acts for its organisations: those listed, or
     /// when none are listed every organisation the roster gives the platform.
     Platform {
@@ -51,15 +50,31 @@ pub struct Caller {
 }
 
 impl Role {
+    /// A court system acting for `courts`, and with `lower_courts` for every
+    /// court the registry puts below them. A court the registry does not
+    /// know is refused: acting for it could only be a typing mistake or a
+    /// guess at the hierarchy.
+    pub fn court_system(
+        courts: impl IntoIterator<Item = CourtCode>,
+        lower_courts: bool,
+        registry: &CourtRegistry,
+    ) -> Result<Role, Invalid> {
+        let mut all = BTreeSet::new();
+        for court in courts {
+            registry.require(&court)?;
+            if lower_courts {
+                all.extend(registry.with_lower(&court));
+            } else {
+                all.insert(court);
+            }
+        }
+        Ok(Role::CourtSystem { courts: all })
+    }
+
     /// Whether a court system acts for `court`.
     pub fn acts_for_court(&self, court: &CourtCode) -> bool {
         match self {
-            Role::CourtSystem {
-                courts,
-                lower_courts,
-            } => courts
-                .iter()
-                .any(|own| own == court || (*lower_courts && court.is_within(own))),
+            Role::CourtSystem { courts } => courts.contains(court),
             Role::Platform { .. } | Role::Operator => false,
         }
     }
@@ -246,10 +261,12 @@ mod tests {
     }
 
     fn court_system(courts: &[&str], lower_courts: bool) -> Role {
-        Role::CourtSystem {
-            courts: courts.iter().map(|c| court(c)).collect(),
+        Role::court_system(
+            courts.iter().map(|c| court(c)),
             lower_courts,
-        }
+            &shipped_courts(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -257,10 +274,29 @@ mod tests {
         let beijing = court_system(&["京"], true);
         assert!(beijing.acts_for_court(&court("京")));
         assert!(beijing.acts_for_court(&court("京0105")));
+        assert!(
+            beijing.acts_for_court(&court("京0491")),
+            "the internet court"
+        );
         assert!(!beijing.acts_for_court(&court("沪")));
+        assert!(
+            !beijing.acts_for_court(&court("京0199")),
+            "a court the registry does not know"
+        );
         let high_court_only = court_system(&["京"], false);
         assert!(high_court_only.acts_for_court(&court("京")));
         assert!(!high_court_only.acts_for_court(&court("京0105")));
+        // 朝阳 sits under the third intermediate court, not the first.
+        let third = court_system(&["京03"], true);
+        assert!(third.acts_for_court(&court("京0105")));
+        assert!(!court_system(&["京01"], true).acts_for_court(&court("京0105")));
+        let unknown = Role::court_system([court("京0199")], true, &shipped_courts());
+        assert!(
+            unknown
+                .unwrap_err()
+                .rule
+                .contains("not in the court registry")
+        );
         assert!(!Role::Operator.acts_for_court(&court("京")));
         assert!(!Role::Operator.may_change());
         assert!(beijing.may_change());

@@ -4,8 +4,12 @@
 //! Supreme People's Court's rules on case numbers): `最高法` for the Supreme People's
 //! Court, a province's one-character abbreviation for its high court (`京`), two
 //! more digits for an intermediate or specialised court (`京01`, `沪72`), and two
-//! more for a basic court (`京0105`). The code's prefix therefore says which
-//! province, and usually which intermediate court, a court sits under.
+//! more for a basic court (`京0105`). The code says which province a court is in,
+//! but not which court is above it: that is the [`registry`]'s to say.
+
+mod registry;
+
+pub use registry::{Court, CourtRegistry, Courts, RegistryError};
 
 use crate::error::Invalid;
 use crate::newtype::validated_string;
@@ -15,15 +19,30 @@ use crate::newtype::validated_string;
 const PROVINCES: &str = "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川黔滇藏陕甘青宁新兵";
 const SUPREME: &str = "最高法";
 
-/// Where a court stands in the hierarchy.
+/// Where a court stands in the hierarchy. The special courts stand at the
+/// level of the courts they sit beside: internet and railway-transport courts
+/// are basic courts; intellectual-property, financial and maritime courts are
+/// intermediate ones.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
+#[serde(rename_all = "snake_case")]
 pub enum CourtLevel {
     Basic,
     Intermediate,
     High,
     Supreme,
+}
+
+impl CourtLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CourtLevel::Basic => "basic",
+            CourtLevel::Intermediate => "intermediate",
+            CourtLevel::High => "high",
+            CourtLevel::Supreme => "supreme",
+        }
+    }
 }
 
 validated_string!(
@@ -57,43 +76,11 @@ impl CourtCode {
         }
         Ok(Self(code.to_owned()))
     }
-
-    pub fn level(&self) -> CourtLevel {
-        match self.digits().len() {
-            _ if self.0 == SUPREME => CourtLevel::Supreme,
-            0 => CourtLevel::High,
-            2 => CourtLevel::Intermediate,
-            _ => CourtLevel::Basic,
-        }
-    }
-
-    /// The court directly above this one by code, `None` for the Supreme People's
-    /// Court.
-    pub fn parent(&self) -> Option<CourtCode> {
-        match self.level() {
-            CourtLevel::Supreme => None,
-            CourtLevel::High => Some(Self(SUPREME.to_owned())),
-            CourtLevel::Intermediate | CourtLevel::Basic => {
-                let cut = self.0.len() - 2;
-                Some(Self(self.0[..cut].to_owned()))
-            }
-        }
-    }
-
-    /// Whether this court is `other` or sits below it by code.
-    pub fn is_within(&self, other: &CourtCode) -> bool {
-        other.0 == SUPREME || self.0 == other.0 || self.0.starts_with(&other.0)
-    }
-
-    fn digits(&self) -> &str {
-        let first = self.0.chars().next().map(char::len_utf8).unwrap_or(0);
-        &self.0[first..]
-    }
 }
 
 validated_string!(
     /// A case number (案号) as courts write it: `（2025）京0105民初12345号` — the year
-    /// in brackets, the court's code, the case type (one to four Chinese
+    /// in brackets, the court's code, the case type (one to five Chinese
     /// characters, e.g. 民初 for first-instance civil), a sequence number and 号.
     /// ASCII brackets are accepted and stored as the full-width ones.
     CaseNumber
@@ -210,20 +197,6 @@ mod tests {
 
     fn code(s: &str) -> CourtCode {
         CourtCode::parse(s).unwrap()
-    }
-
-    #[test]
-    fn court_codes_know_their_level_and_parent() {
-        assert_eq!(code("京0105").level(), CourtLevel::Basic);
-        assert_eq!(code("京0105").parent(), Some(code("京01")));
-        assert_eq!(code("京01").parent(), Some(code("京")));
-        assert_eq!(code("京").parent(), Some(code("最高法")));
-        assert_eq!(code("最高法").parent(), None);
-        assert!(code("粤0305").is_within(&code("粤03")));
-        assert!(code("粤0305").is_within(&code("粤")));
-        assert!(!code("粤0305").is_within(&code("粤04")));
-        assert!(!code("粤").is_within(&code("粤03")));
-        assert!(code("沪72").is_within(&code("最高法")));
     }
 
     #[test]

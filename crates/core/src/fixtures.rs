@@ -13,7 +13,7 @@ use crate::bundle::{
     CaseBundle, Claim, Consent, ConsentMethod, DisputeDomain, Party, PartyRole, PersonKind,
     ReferralKind,
 };
-use crate::court::CourtCode;
+use crate::court::{CourtCode, CourtRegistry, Courts};
 use crate::document::{Document, DocumentLocation, MediaType, Sha256Digest};
 use crate::identity::{Identity, IdentityKind};
 use crate::ids::{CourtReferralId, MediatorId, OrganisationId, PartyRef, ReferralId};
@@ -29,6 +29,23 @@ use crate::text::{Line, Narrative};
 pub fn shipped_calendar() -> Calendar {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/calendar");
     Calendar::load_dir(&dir).expect("the shipped calendar loads")
+}
+
+/// The court registry shipped in `config/courts.toml`.
+pub fn shipped_courts() -> CourtRegistry {
+    #[derive(serde::Deserialize)]
+    struct File {
+        court: Vec<crate::court::Court>,
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/courts.toml");
+    let text = std::fs::read_to_string(path).expect("the shipped court registry is readable");
+    let file: File = toml::from_str(&text).expect("the shipped court registry parses");
+    CourtRegistry::new(file.court).expect("the shipped court registry is whole")
+}
+
+/// The shipped registry, as the shared handle the gateway's parts hold.
+pub fn courts() -> Courts {
+    Courts::new(shipped_courts())
 }
 
 pub fn line(s: &str) -> Line {

@@ -2,7 +2,8 @@
 //!
 //! Only organisations on the roster of specially invited organisations
 //! (特邀调解组织名册) may receive referrals, and a roster confirmed by a higher
-//! court may be used by the courts below it. Among those, the parties' own
+//! court may be used by the courts below it (seed 000 §(十)), below as the
+//! court registry has it. Among those, the parties' own
 //! choice is taken when it is eligible; otherwise an organisation is chosen by
 //! the nature of the dispute (domain and cause of action against the
 //! organisation's accepted scope), its region relative to the referring court,
@@ -16,7 +17,7 @@ use std::sync::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::DisputeDomain;
-use crate::court::CourtCode;
+use crate::court::{CourtCode, CourtRegistry, Courts};
 use crate::ids::OrganisationId;
 use crate::lifecycle::{Assignment, Change, Event, Referral};
 use crate::partner::Partner;
@@ -74,18 +75,21 @@ pub struct RosterEntry {
     pub capacity: u32,
 }
 
-/// The roster, and how many referrals each organisation has open.
-#[derive(Debug, Default)]
+/// The roster, how many referrals each organisation has open, and the court
+/// registry that says which courts sit below the confirming ones.
+#[derive(Debug)]
 pub struct Roster {
     entries: RwLock<Vec<RosterEntry>>,
     load: RwLock<BTreeMap<OrganisationId, u32>>,
+    courts: Courts,
 }
 
 impl Roster {
-    pub fn new(entries: Vec<RosterEntry>) -> Self {
+    pub fn new(entries: Vec<RosterEntry>, courts: Courts) -> Self {
         Self {
             entries: RwLock::new(entries),
             load: RwLock::default(),
+            courts,
         }
     }
 
@@ -122,9 +126,14 @@ impl Roster {
     }
 
     /// Why `entry` cannot take `referral`, or `None` when it can.
-    fn ineligible(&self, entry: &RosterEntry, referral: &Referral) -> Option<String> {
+    fn ineligible(
+        &self,
+        courts: &CourtRegistry,
+        entry: &RosterEntry,
+        referral: &Referral,
+    ) -> Option<String> {
         let bundle = referral.bundle();
-        if !bundle.court.is_within(&entry.confirmed_by) {
+        if !courts.is_within(&bundle.court, &entry.confirmed_by) {
             return Some(format!(
                 "not on the roster of court {} (confirmed by {})",
                 bundle.court, entry.confirmed_by
@@ -147,16 +156,6 @@ impl Roster {
     }
 }
 
-/// How many leading characters two court codes share: the nearer the regions,
-/// the longer the common prefix.
-fn proximity(a: &CourtCode, b: &CourtCode) -> usize {
-    a.as_str()
-        .chars()
-        .zip(b.as_str().chars())
-        .take_while(|(x, y)| x == y)
-        .count()
-}
-
 impl Router for Roster {
     fn partner_of(&self, organisation: &OrganisationId) -> Option<Partner> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
@@ -168,6 +167,7 @@ impl Router for Roster {
 
     fn route(&self, referral: &Referral) -> Result<(Assignment, Vec<String>), String> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let courts = self.courts.current();
         let bundle = referral.bundle();
         let mut reasons = Vec::new();
         let assign = |entry: &RosterEntry| Assignment {
@@ -177,7 +177,7 @@ impl Router for Roster {
         };
         if let Some(chosen) = &bundle.preferred_organisation {
             match entries.iter().find(|e| &e.id == chosen) {
-                Some(entry) => match self.ineligible(entry, referral) {
+                Some(entry) => match self.ineligible(&courts, entry, referral) {
                     None => {
                         reasons.push(format!(
                             "chosen by the parties: {} ({})",
@@ -193,11 +193,12 @@ impl Router for Roster {
         let mut refusals = Vec::new();
         let mut best: Option<(&RosterEntry, (usize, bool, u32))> = None;
         for entry in entries.iter() {
-            if let Some(why) = self.ineligible(entry, referral) {
+            if let Some(why) = self.ineligible(&courts, entry, referral) {
                 refusals.push(format!("{}: {why}", entry.id));
                 continue;
             }
-            let near = proximity(&entry.region, &bundle.court);
+            // The nearer the regions, the deeper the court above both.
+            let near = courts.shared_depth(&entry.region, &bundle.court);
             let special = entry
                 .specialities
                 .iter()
@@ -294,11 +295,14 @@ mod tests {
 
     #[test]
     fn the_nearest_eligible_organisation_is_chosen_with_reasons() {
-        let roster = Roster::new(vec![
-            entry("far", "京", "京02", 10),
-            entry("near", "京", "京0105", 10),
-            entry("other-province", "沪", "沪01", 10),
-        ]);
+        let roster = Roster::new(
+            vec![
+                entry("far", "京", "京02", 10),
+                entry("near", "京", "京0105", 10),
+                entry("other-province", "沪", "沪01", 10),
+            ],
+            courts(),
+        );
         let (a, reasons) = roster.route(&referral()).unwrap();
         assert_eq!(a.organisation, organisation("near"));
         assert!(
@@ -309,11 +313,16 @@ mod tests {
 
     #[test]
     fn a_higher_courts_roster_serves_the_courts_below_but_not_others() {
-        let roster = Roster::new(vec![entry("shanghai", "沪", "沪01", 10)]);
+        let roster = Roster::new(vec![entry("shanghai", "沪", "沪01", 10)], courts());
         let why = roster.route(&referral()).unwrap_err();
         assert!(why.contains("not on the roster of court 京0105"), "{why}");
-        let roster = Roster::new(vec![entry("beijing", "京01", "京01", 10)]);
-        assert!(roster.route(&referral()).is_ok(), "京0105 sits below 京01");
+        // 朝阳 (京0105) sits under the third intermediate court, whatever
+        // its code's prefix suggests.
+        let roster = Roster::new(vec![entry("first", "京01", "京01", 10)], courts());
+        let why = roster.route(&referral()).unwrap_err();
+        assert!(why.contains("not on the roster of court 京0105"), "{why}");
+        let roster = Roster::new(vec![entry("third", "京03", "京03", 10)], courts());
+        assert!(roster.route(&referral()).is_ok(), "京0105 sits below 京03");
     }
 
     #[test]
@@ -323,10 +332,13 @@ mod tests {
         let r = Referral::receive(referral_id(), bundle, at("2025-03-03T09:00:00+08:00"))
             .unwrap()
             .0;
-        let roster = Roster::new(vec![
-            entry("near", "京", "京0105", 10),
-            entry("chosen", "京", "京02", 10),
-        ]);
+        let roster = Roster::new(
+            vec![
+                entry("near", "京", "京0105", 10),
+                entry("chosen", "京", "京02", 10),
+            ],
+            courts(),
+        );
         let (a, reasons) = roster.route(&r).unwrap();
         assert_eq!(a.organisation, organisation("chosen"));
         assert!(reasons[0].contains("chosen by the parties"));
@@ -345,7 +357,7 @@ mod tests {
         let mut special = entry("sales", "京", "京01", 10);
         special.specialities = [line("买卖合同")].into();
         let plain = entry("plain", "京", "京01", 10);
-        let roster = Roster::new(vec![labour, narrow, plain, special]);
+        let roster = Roster::new(vec![labour, narrow, plain, special], courts());
         let (a, reasons) = roster.route(&referral()).unwrap();
         assert_eq!(a.organisation, organisation("sales"));
         assert!(

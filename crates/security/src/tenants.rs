@@ -7,7 +7,7 @@
 //! id = "court-bj"                 # the certificate's common name
 //! role = "court_system"
 //! courts = ["京"]
-//! lower_courts = true
+//! lower_courts = true             # and every court the registry puts below
 //! issuer = "https://court-bj.example/"
 //! jwks = "keys/court-bj.jwks.json"
 //! ```
@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use mediation_core::access::Role;
-use mediation_core::court::CourtCode;
+use mediation_core::court::{CourtCode, CourtRegistry};
 use mediation_core::ids::OrganisationId;
 use mediation_core::partner::Partner;
 use serde::Deserialize;
@@ -101,7 +101,9 @@ pub struct Tenants {
 impl Tenants {
     /// Reads the tenants file and every key file it names. Relative key paths
     /// are taken from the working directory, like every path in the config.
-    pub fn load(path: &Path) -> Result<Self, TenantsError> {
+    /// A court system's courts must be in `courts`, which also says which
+    /// courts are below them.
+    pub fn load(path: &Path, courts: &CourtRegistry) -> Result<Self, TenantsError> {
         let text = std::fs::read_to_string(path).map_err(|source| TenantsError::Read {
             path: path.to_owned(),
             source,
@@ -117,7 +119,7 @@ impl Tenants {
                 tenant: entry.id.clone(),
                 message,
             };
-            let role = role_of(&entry).map_err(fail)?;
+            let role = role_of(&entry, courts).map_err(fail)?;
             let keys = KeySet::load(entry.jwks.as_deref(), &entry.pem).map_err(|source| {
                 TenantsError::Keys {
                     path: path.to_owned(),
@@ -181,7 +183,7 @@ impl Tenants {
     }
 }
 
-fn role_of(entry: &Entry) -> Result<Role, String> {
+fn role_of(entry: &Entry, registry: &CourtRegistry) -> Result<Role, String> {
     let only = |present: bool, key: &str| {
         if present {
             Err(format!("{key} does not apply to role {:?}", entry.role))
@@ -201,10 +203,8 @@ fn role_of(entry: &Entry) -> Result<Role, String> {
                 .iter()
                 .map(|c| CourtCode::parse(c).map_err(|e| format!("courts: {c:?} {e}")))
                 .collect::<Result<BTreeSet<_>, _>>()?;
-            Ok(Role::CourtSystem {
-                courts,
-                lower_courts: entry.lower_courts,
-            })
+            Role::court_system(courts, entry.lower_courts, registry)
+                .map_err(|e| format!("courts: {e}"))
         }
         RoleName::Platform => {
             only(!entry.courts.is_empty(), "courts")?;

@@ -260,19 +260,19 @@ fn the_tenants_file_names_every_mistake() {
     let load = |body: &str| {
         let path = dir.path().join("tenants.toml");
         std::fs::write(&path, body).unwrap();
-        Tenants::load(&path)
+        Tenants::load(&path, &mediation_core::fixtures::shipped_courts())
     };
     let good = format!(
         "[[tenant]]\nid = \"court-bj\"\nrole = \"court_system\"\ncourts = [\"京\"]\nlower_courts = true\nissuer = \"i1\"\njwks = {jwks:?}\n"
     );
     let tenants = load(&good).unwrap();
-    assert!(matches!(
-        tenants.get("court-bj").unwrap().role,
-        Role::CourtSystem {
-            lower_courts: true,
-            ..
-        }
-    ));
+    let Role::CourtSystem { courts } = &tenants.get("court-bj").unwrap().role else {
+        panic!("a court system");
+    };
+    assert!(courts.contains(&mediation_core::fixtures::court("京0105")));
+    assert!(courts.contains(&mediation_core::fixtures::court("京0491")));
+    let e = load(&good.replace("[\"京\"]", "[\"京0199\"]")).unwrap_err();
+    assert!(e.to_string().contains("not in the court registry"), "{e}");
     let e = load(&good.replace("court_system", "platform")).unwrap_err();
     assert!(e.to_string().contains("courts does not apply"), "{e}");
     let e = load(&good.replace("[\"京\"]", "[]")).unwrap_err();

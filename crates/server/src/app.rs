@@ -23,6 +23,7 @@ use mediation_api::traffic::{TrafficService, TrafficTransport};
 use mediation_api::transport::Destinations;
 use mediation_calendar::Calendar;
 use mediation_core::clock::Clock;
+use mediation_core::court::Courts;
 use mediation_core::partner::Partner;
 use mediation_core::routing::{Roster, Router};
 use mediation_core::store::DocumentFiles;
@@ -74,6 +75,8 @@ pub struct Assembly {
     pub relay: Arc<Relay<SledStore, Destinations>>,
     pub engine: Arc<DeadlineEngine<SledStore>>,
     pub roster: Arc<Roster>,
+    /// The court registry every part that follows the hierarchy shares.
+    pub courts: Courts,
     pub calendar: Arc<RwLock<Calendar>>,
     pub documents: DocumentStore,
     pub security: Security,
@@ -129,7 +132,8 @@ impl Assembly {
     ) -> anyhow::Result<Self> {
         // Transport security first: a configuration that would expose the
         // gateway is refused before anything is opened.
-        let security = Security::build(&config, Arc::clone(&clock))
+        let registry = config.court_registry(config_path)?;
+        let security = Security::build(&config, &registry, Arc::clone(&clock))
             .with_context(|| format!("{}: transport security", config_path.display()))?;
         let calendar = Calendar::load_dir(&config.calendar_dir).with_context(|| {
             format!(
@@ -137,7 +141,9 @@ impl Assembly {
                 config.calendar_dir.display()
             )
         })?;
-        let roster = Arc::new(Roster::new(load_roster(&config.roster)?));
+        let roster_entries = load_roster(&config.roster, &registry)?;
+        let courts = Courts::new(registry);
+        let roster = Arc::new(Roster::new(roster_entries, courts.clone()));
         let store = SledStore::open(StoreOptions::new(config.store_dir())).with_context(|| {
             format!("cannot open the store at {}", config.store_dir().display())
         })?;
@@ -153,6 +159,7 @@ impl Assembly {
             Arc::clone(&calendar),
             config.policies(),
             Arc::clone(&roster) as Arc<dyn Router>,
+            courts.clone(),
             Arc::clone(&clock),
         ));
         rebuild_loads(&gateway, &roster)?;
@@ -160,7 +167,7 @@ impl Assembly {
         let p = &config.partners;
         let out = &security.outbound;
         let destinations = Destinations {
-            courts: CourtTransport::new(config.court_addresses(config_path)?, out)?,
+            courts: CourtTransport::new(config.court_addresses(config_path)?, courts.clone(), out)?,
             ccpit: p
                 .ccpit
                 .as_deref()
@@ -213,6 +220,7 @@ impl Assembly {
             relay,
             engine,
             roster,
+            courts,
             calendar,
             documents,
             security,
@@ -233,17 +241,21 @@ impl Assembly {
         &self.clock
     }
 
-    /// Reads the roster, the calendar and the tenants with their token keys
-    /// again; on any error keeps all of them as they were and says why. When
+    /// Reads the court registry, the roster, the calendar and the tenants
+    /// with their token keys again; on any error keeps all of them as they
+    /// were and says why. When
     /// the calendar changed, running deadlines are recomputed in the
     /// background (see [`recompute_after`]); the returned handle ends with
     /// that pass.
     pub fn reload(&self) -> anyhow::Result<Reloaded> {
-        let entries = load_roster(&self.config.roster)?;
+        let registry = self.config.court_registry(&self.config_path)?;
+        let entries = load_roster(&self.config.roster, &registry)?;
         let calendar = Calendar::load_dir(&self.config.calendar_dir)?;
-        let tenants = Tenants::load(&self.config.auth.tenants)?;
+        let tenants = Tenants::load(&self.config.auth.tenants, &registry)?;
         let count = entries.len();
         let tenant_count = tenants.len();
+        let court_count = registry.len();
+        self.courts.replace(registry);
         self.roster.replace(entries);
         let which = {
             let mut installed = self.calendar.write().unwrap_or_else(|p| p.into_inner());
@@ -261,7 +273,7 @@ impl Assembly {
             which
         };
         self.security.authenticator.reload(tenants);
-        tracing::info!(organisations = count, tenants = tenant_count, config = %self.config_path.display(), "roster, calendar and tenants reloaded");
+        tracing::info!(courts = court_count, organisations = count, tenants = tenant_count, config = %self.config_path.display(), "court registry, roster, calendar and tenants reloaded");
         let recompute = which.map(|which| {
             let gateway = Arc::clone(&self.gateway);
             tokio::spawn(async move {

@@ -21,6 +21,7 @@ use anyhow::{Context as _, bail};
 use jiff::Timestamp;
 use mediation_api::outbound::Outbound;
 use mediation_core::clock::Clock;
+use mediation_core::court::CourtRegistry;
 use mediation_security::pki::DevelopmentPki;
 use mediation_security::rate::RateLimits;
 use mediation_security::tenants::tenant_ids;
@@ -54,14 +55,18 @@ pub struct Security {
 impl Security {
     /// Checks the transport rules, prepares the development PKI when the
     /// profile allows, and loads certificates, keys and tenants.
-    pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub fn build(
+        config: &Config,
+        courts: &CourtRegistry,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         mediation_security::install_crypto_provider();
         check_addresses(config)?;
         let files = match config.tls.mode {
             TlsMode::Mutual => Some(tls_files(config, clock.now())?),
             TlsMode::Plaintext => None,
         };
-        let tenants = Tenants::load(&config.auth.tenants)?;
+        let tenants = Tenants::load(&config.auth.tenants, courts)?;
         if tenants.is_empty() {
             tracing::warn!(file = %config.auth.tenants.display(), "no tenants: every call will be refused");
         }
@@ -153,7 +158,7 @@ fn tls_files(config: &Config, now: Timestamp) -> anyhow::Result<TlsFiles> {
 
 /// Checks what [`Security::build`] would, without writing anything: the
 /// transport rules, the TLS files and the tenants. Returns a line about each.
-pub fn check(config: &Config) -> anyhow::Result<Vec<String>> {
+pub fn check(config: &Config, courts: &CourtRegistry) -> anyhow::Result<Vec<String>> {
     mediation_security::install_crypto_provider();
     check_addresses(config)?;
     let mut notes = Vec::new();
@@ -194,7 +199,7 @@ pub fn check(config: &Config) -> anyhow::Result<Vec<String>> {
             config.auth.tenants.display()
         ));
     } else {
-        let tenants = Tenants::load(&config.auth.tenants)?;
+        let tenants = Tenants::load(&config.auth.tenants, courts)?;
         notes.push(format!(
             "tenants: {} in {}",
             tenants.len(),

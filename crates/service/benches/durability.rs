@@ -194,6 +194,7 @@ async fn sweep_cost(
         Arc::new(RwLock::new(shipped_calendar())),
         Policies::default(),
         Arc::new(FixedRoster(vec!["org-a"])),
+        mediation_core::fixtures::courts(),
         dyn_clock,
     ));
     for n in 0..50 {

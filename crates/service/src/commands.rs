@@ -9,6 +9,7 @@ use mediation_core::audit::AuditRecord;
 use mediation_core::bundle::CaseBundle;
 use mediation_core::calendar::Calendar;
 use mediation_core::clock::Clock;
+use mediation_core::court::{CourtRegistry, Courts};
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::{Assignment, Event, Referral, ReturnReason};
 use mediation_core::outbox::messages_for;
@@ -52,6 +53,7 @@ pub struct Commands<S> {
     calendar: Arc<RwLock<Calendar>>,
     policies: Policies,
     router: Arc<dyn Router>,
+    courts: Courts,
     clock: Arc<dyn Clock>,
     /// Subjects of alerts raised once each (`AlertRecord::subject`), such as
     /// a year without a holiday notice, that have been raised already.
@@ -64,6 +66,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         calendar: Arc<RwLock<Calendar>>,
         policies: Policies,
         router: Arc<dyn Router>,
+        courts: Courts,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -71,6 +74,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             calendar,
             policies,
             router,
+            courts,
             clock,
             raised: std::sync::Mutex::default(),
         }
@@ -129,6 +133,11 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The court registry in force.
+    pub fn courts(&self) -> Arc<CourtRegistry> {
+        self.courts.current()
     }
 
     /// The platform `organisation` works on, when the roster lists it.
@@ -320,7 +329,9 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                     calendar: &calendar,
                     policy: self.policies.for_referral(&referral),
                     router: self.router.as_ref(),
-                    reassignment_allowed: self.policies.reassignment_allowed(referral.bundle()),
+                    reassignment_allowed: self
+                        .policies
+                        .reassignment_allowed(referral.bundle(), &self.courts.current()),
                 };
                 decide(&referral, &context)
             };

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use mediation_core::bundle::CaseBundle;
-use mediation_core::court::CourtCode;
+use mediation_core::court::{CourtCode, CourtRegistry};
 
 use mediation_core::deadline::{DeadlinePolicy, MediationLimits};
 use mediation_core::lifecycle::Referral;
@@ -72,20 +72,13 @@ impl Policies {
     }
 
     /// Whether the referring court lets the gateway pass `bundle`'s referral
-    /// on: the bundle says so, or the court or one above it allows it for
-    /// all its referrals.
-    pub fn reassignment_allowed(&self, bundle: &CaseBundle) -> bool {
-        if bundle.reassignment_allowed {
-            return true;
-        }
-        let mut court = Some(bundle.court.clone());
-        while let Some(code) = court {
-            if self.reassignment_courts.contains(&code) {
-                return true;
-            }
-            court = code.parent();
-        }
-        false
+    /// on: the bundle says so, or the court or one the registry puts above it
+    /// allows it for all its referrals.
+    pub fn reassignment_allowed(&self, bundle: &CaseBundle, courts: &CourtRegistry) -> bool {
+        bundle.reassignment_allowed
+            || courts
+                .ancestry(&bundle.court)
+                .any(|c| self.reassignment_courts.contains(&c.code))
     }
 
     pub fn for_partner(&self, partner: Partner) -> &PartnerPolicy {

@@ -63,6 +63,7 @@ impl World {
             Arc::new(RwLock::new(shipped_calendar())),
             policies,
             Arc::new(FixedRoster(vec!["org-a", "org-b"])),
+            courts(),
             clock,
         ))
     }
@@ -496,6 +497,7 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
         Arc::clone(&calendar),
         Policies::default(),
         Arc::new(FixedRoster(vec!["org-a"])),
+        courts(),
         dyn_clock,
     );
     // Inside 2026: certain.

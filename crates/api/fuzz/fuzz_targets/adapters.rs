@@ -51,7 +51,9 @@ fn services() -> &'static Services {
             store,
             Arc::new(RwLock::new(calendar)),
             Policies::default(),
-            Arc::new(Roster::new(Vec::new())) as Arc<dyn Router>,
+            Arc::new(Roster::new(Vec::new(), mediation_core::fixtures::courts()))
+                as Arc<dyn Router>,
+            mediation_core::fixtures::courts(),
             clock,
         ));
         Services {
@@ -107,8 +109,8 @@ fuzz_target!(|data: &[u8]| {
     let s = services();
     let court = || {
         caller(Role::CourtSystem {
-            courts: [CourtCode::parse("京").expect("court")].into(),
-            lower_courts: true,
+            courts: mediation_core::fixtures::shipped_courts()
+                .with_lower(&CourtCode::parse("京").expect("court")),
         })
     };
     let ccpit = || platform(Partner::Ccpit);

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use mediation_core::Violations;
+use mediation_core::court::CourtLevel;
 use mediation_core::lifecycle::Referral;
 use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
@@ -217,6 +218,26 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let (call, r) = take(request)?;
         let intake = super::inbound::intake(&r).map_err(|v| invalid(&v))?;
+        let courts = self.desk.gateway.courts();
+        match courts.require(&intake.bundle.court) {
+            Err(e) => return Err(invalid_field("court", e.rule)),
+            // CPL Art. 205 (2): an organisation that mediated on its own
+            // files with the basic court where a party lives, the subject
+            // matter lies or it sits, or the matching intermediate court.
+            // Which of those the court is cannot be told from the bundle
+            // (it holds no domiciles); its level can.
+            Ok(court) if court.level > CourtLevel::Intermediate => {
+                return Err(invalid_field(
+                    "court",
+                    format!(
+                        "{} is a {} court; a directly taken dispute is filed for confirmation with a basic court where a party lives, the subject matter lies or the centre sits, or the matching intermediate court (CPL Art. 205)",
+                        court.code,
+                        court.level.as_str()
+                    ),
+                ));
+            }
+            Ok(_) => {}
+        }
         let centre = &intake.assignment.organisation;
         if !call
             .caller

@@ -142,6 +142,11 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
             v.nest(prefix, inner);
             return Err(invalid(&v));
         }
+        // Only a court the registry knows may refer: its place in the
+        // hierarchy decides its roster and who acts for it.
+        if let Err(e) = self.gateway.courts().require(&bundle.court) {
+            return Err(invalid_field(&format!("{prefix}.court"), e.rule));
+        }
         // A court system refers only for its own courts.
         if !call.caller.role.acts_for_court(&bundle.court) {
             return Err(status::not_yours(

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use mediation_core::court::CourtCode;
+use mediation_core::court::{CourtCode, Courts};
 use mediation_core::outbox::Destination;
 use mediation_core::store::PendingDelivery;
 use mediation_delivery::{DeliveryError, Transport};
@@ -47,12 +47,13 @@ pub struct AddressError {
 
 /// Delivers to each court system at its configured address, by gRPC or by
 /// webhook. A court without an address of its own uses the nearest court above
-/// it that has one (a high court's system often serves the courts of its
-/// province).
+/// it, as the court registry has it, that has one (a high court's system
+/// often serves the courts of its province).
 #[derive(Debug, Default)]
 pub struct CourtTransport {
     routes: BTreeMap<CourtCode, Route>,
     channels: Mutex<BTreeMap<CourtCode, Channel>>,
+    courts: Courts,
 }
 
 /// How long one webhook call may take before it is retried.
@@ -63,6 +64,7 @@ impl CourtTransport {
     /// `outbound` says how to connect: TLS or, on loopback only, plaintext.
     pub fn new(
         addresses: BTreeMap<CourtCode, CourtAddress>,
+        courts: Courts,
         outbound: &Outbound,
     ) -> Result<Self, AddressError> {
         let routes = addresses
@@ -85,21 +87,23 @@ impl CourtTransport {
         Ok(Self {
             routes,
             channels: Mutex::new(BTreeMap::new()),
+            courts,
         })
     }
 
     /// The route of `court` or of the nearest court above it.
     fn route(&self, court: &CourtCode) -> Result<(&CourtCode, &Route), DeliveryError> {
-        let mut at = Some(court.clone());
-        while let Some(code) = at {
-            if let Some((code, route)) = self.routes.get_key_value(&code) {
-                return Ok((code, route));
-            }
-            at = code.parent();
-        }
-        Err(DeliveryError::Transient(format!(
-            "no address is configured for court {court} or any court above it"
-        )))
+        let registry = self.courts.current();
+        // A court the registry does not know still has its own address, if
+        // one is configured.
+        std::iter::once(court)
+            .chain(registry.ancestry(court).map(|c| &c.code))
+            .find_map(|code| self.routes.get_key_value(code))
+            .ok_or_else(|| {
+                DeliveryError::Transient(format!(
+                    "no address is configured for court {court} or any court above it"
+                ))
+            })
     }
 
     fn channel(&self, code: &CourtCode, endpoint: &Endpoint) -> Channel {

@@ -105,6 +105,7 @@ impl Setup {
             .data_dir(data_dir)
             .calendar_dir(&repo().join("config/calendar"))
             .roster(&self.roster)
+            .court_registry(&repo().join("config/courts.toml"))
             .tenants(&self.tenants)
             .courts(&[("京", CourtAt::Grpc(https(platforms.court)))])
             .partner(Partner::Ccpit, &https(platforms.ccpit), Some("ccpit"))

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 use mediation_core::calendar::Calendar;
 use mediation_core::clock::{Clock, ManualClock};
+use mediation_core::court::Courts;
 use mediation_core::routing::Roster;
-use mediation_gateway::config::load_roster;
+use mediation_gateway::config::{load_courts, load_roster};
 use mediation_service::{Commands, Policies};
 use mediation_store::{SledStore, StoreOptions};
 
@@ -31,7 +32,11 @@ pub async fn preload(
 ) -> Duration {
     let store = SledStore::open(StoreOptions::new(store_dir)).unwrap();
     let calendar = Calendar::load_dir(&repo().join("config/calendar")).unwrap();
-    let roster = Roster::new(load_roster(roster).unwrap());
+    let courts = Courts::new(load_courts(&repo().join("config/courts.toml")).unwrap());
+    let roster = Roster::new(
+        load_roster(roster, &courts.current()).unwrap(),
+        courts.clone(),
+    );
     let clock = Arc::new(ManualClock::new(
         Timestamp::now() - SignedDuration::from_hours(24 * 30),
     ));
@@ -41,6 +46,7 @@ pub async fn preload(
         Arc::new(RwLock::new(calendar)),
         Policies::default(),
         Arc::new(roster),
+        courts,
         dyn_clock,
     ));
     let started = Instant::now();

@@ -19,14 +19,15 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         .map(|p| p.display().to_string())
         .collect();
     let courts = config.court_addresses(&sources.file)?;
-    let roster = load_roster(&config.roster)?;
+    let registry = config.court_registry(&sources.file)?;
+    let roster = load_roster(&config.roster, &registry)?;
     let calendar = Calendar::load_dir(&config.calendar_dir).with_context(|| {
         format!(
             "cannot load the calendar from {}",
             config.calendar_dir.display()
         )
     })?;
-    let notes = crate::security::check(&config)?;
+    let notes = crate::security::check(&config, &registry)?;
     writable(&config.data_dir)?;
     // Everything is checked before anything is printed: a refusal prints
     // nothing on stdout.
@@ -34,6 +35,12 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(out, "profile: {:?}", config.profile)?;
     writeln!(out, "listen: {}", config.listen)?;
     writeln!(out, "data: {} (writable)", config.data_dir.display())?;
+    writeln!(
+        out,
+        "court registry: {} courts in {}",
+        registry.len(),
+        config.court_registry.display()
+    )?;
     writeln!(
         out,
         "roster: {} organisations in {}",

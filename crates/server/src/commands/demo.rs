@@ -307,6 +307,10 @@ impl Stage {
             dir.join("roster.toml"),
             include_str!("../../../../config/roster.toml"),
         )?;
+        std::fs::write(
+            dir.join("courts.toml"),
+            include_str!("../../../../config/courts.toml"),
+        )?;
         let calendar = dir.join("calendar");
         std::fs::create_dir_all(&calendar)?;
         std::fs::write(
@@ -319,6 +323,7 @@ impl Stage {
             .data_dir(&dir.join("data"))
             .calendar_dir(&calendar)
             .roster(&dir.join("roster.toml"))
+            .court_registry(&dir.join("courts.toml"))
             .tenants(&dir.join("tenants.toml"))
             .courts(&[("京", CourtAt::Grpc(format!("http://{court_addr}")))])
             .partner(Partner::Ccpit, &format!("http://{ccpit_addr}"), None)

@@ -70,7 +70,8 @@ pub fn development_token(
     ttl: u32,
     now: Timestamp,
 ) -> anyhow::Result<String> {
-    let tenants = mediation_security::Tenants::load(&config.auth.tenants)?;
+    let courts = crate::config::load_courts(&config.court_registry)?;
+    let tenants = mediation_security::Tenants::load(&config.auth.tenants, &courts)?;
     let tenant = tenants.get(tenant).with_context(|| {
         let known: Vec<&str> = tenants.iter().map(|t| t.id.as_str()).collect();
         format!(

@@ -9,6 +9,9 @@ impl Config {
     pub(super) fn check(&self) -> Result<(), String> {
         self.check_limits()?;
         self.check_mediation_days()?;
+        // Whether each court is in the registry is checked when the
+        // registry is read (`Config::court_registry`); its spelling is
+        // checked here, with the other keys.
         for (i, court) in self.reassignment.courts.iter().enumerate() {
             mediation_core::court::CourtCode::parse(court)
                 .map_err(|e| format!("reassignment.courts[{i}]: {}", e.rule))?;

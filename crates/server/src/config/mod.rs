@@ -1,7 +1,8 @@
 //! The gateway's configuration and the roster file, read and checked before
 //! anything starts. Every error names the key and where its value came from.
 //! This module is the schema and what is derived from it; [`load`] reads the
-//! layers, [`check`] holds the rules across keys, [`roster`] reads the roster.
+//! layers, [`check`] holds the rules across keys, [`roster`] reads the roster
+//! and [`courts`] the court registry.
 //!
 //! The configuration is layered, each layer overriding the one before:
 //! 1. the defaults below;
@@ -13,9 +14,11 @@
 //! 5. `--set key=value` flags, e.g. `--set metrics.listen=0.0.0.0:9464`.
 
 mod check;
+mod courts;
 mod load;
 mod roster;
 
+pub use courts::load_courts;
 pub use load::Sources;
 pub use roster::load_roster;
 
@@ -49,6 +52,9 @@ pub struct Config {
     /// The roster file.
     #[serde(default = "default_roster")]
     pub roster: PathBuf,
+    /// The court registry: every court, its level and the court above it.
+    #[serde(default = "default_court_registry")]
+    pub court_registry: PathBuf,
     #[serde(default)]
     pub courts: BTreeMap<String, CourtAddress>,
     #[serde(default)]
@@ -100,6 +106,9 @@ fn default_calendar_dir() -> PathBuf {
 }
 fn default_roster() -> PathBuf {
     PathBuf::from("config/roster.toml")
+}
+fn default_court_registry() -> PathBuf {
+    PathBuf::from("config/courts.toml")
 }
 
 /// How the relay delivers and when it gives up.

@@ -12,9 +12,83 @@ fn the_shipped_configuration_and_roster_load() {
     let config = Config::load(&path).unwrap();
     assert!(config.listen.ip().is_loopback());
     assert_eq!(config.court_addresses(&path).unwrap().len(), 1);
-    let roster = load_roster(&repo().join(&config.roster)).unwrap();
+    let mut config = config;
+    config.court_registry = repo().join(&config.court_registry);
+    let courts = config.court_registry(&path).unwrap();
+    let roster = load_roster(&repo().join(&config.roster), &courts).unwrap();
     let partners: BTreeSet<Partner> = roster.iter().map(|e| e.partner).collect();
     assert_eq!(partners.len(), 3, "every platform has an organisation");
+}
+
+fn shipped_courts() -> mediation_core::court::CourtRegistry {
+    load_courts(&repo().join("config/courts.toml")).unwrap()
+}
+
+#[test]
+fn the_shipped_court_registry_holds_every_court_of_beijing_and_shanghai() {
+    let courts = shipped_courts();
+    let code = |s: &str| CourtCode::parse(s).unwrap();
+    // 16 districts and the intermediate, special and high courts of each
+    // municipality, and the Supreme People's Court.
+    let beijing = courts.with_lower(&code("京"));
+    let shanghai = courts.with_lower(&code("沪"));
+    assert_eq!(beijing.len(), 1 + 7 + 16 + 2, "{beijing:?}");
+    assert_eq!(shanghai.len(), 1 + 7 + 16 + 1, "{shanghai:?}");
+    assert_eq!(courts.len(), 1 + beijing.len() + shanghai.len());
+    for (court, above) in [
+        ("京0105", "京03"), // 朝阳
+        ("京0108", "京01"), // 海淀
+        ("京0101", "京02"), // 东城
+        ("京0491", "京04"), // the internet court
+        ("京7101", "京71"), // the railway-transport court
+        ("沪0115", "沪01"), // 浦东
+        ("沪0101", "沪02"), // 黄浦
+        ("沪7101", "沪71"),
+    ] {
+        assert_eq!(
+            courts.get(&code(court)).unwrap().parent,
+            Some(code(above)),
+            "{court}"
+        );
+    }
+    assert!(!courts.is_within(&code("京0105"), &code("京01")));
+}
+
+#[test]
+fn every_court_the_configuration_names_must_be_in_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    let registry = repo().join("config/courts.toml");
+    let body = |courts: &str| {
+        format!(
+            "court_registry = {registry:?}\n[courts]\n{courts} = {{ grpc = \"http://127.0.0.1:1\" }}\n[reassignment]\ncourts = [\"京03\"]\n"
+        )
+    };
+    std::fs::write(&path, body("\"京\"")).unwrap();
+    let config = Config::load(&path).unwrap();
+    assert_eq!(config.court_registry(&path).unwrap().len(), 52);
+    std::fs::write(&path, body("\"京0199\"")).unwrap();
+    let e = Config::load(&path)
+        .unwrap()
+        .court_registry(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("courts.京0199: court 京0199 is not in the court registry"),
+        "{e}"
+    );
+    // A broken registry names each broken entry.
+    let broken = dir.path().join("courts.toml");
+    std::fs::write(
+        &broken,
+        "[[court]]\ncode = \"京\"\nname = \"北京市高级人民法院\"\nlevel = \"high\"\nparent = \"最高法\"\n",
+    )
+    .unwrap();
+    let e = load_courts(&broken).unwrap_err().to_string();
+    assert!(
+        e.contains("court[0] (京): its parent 最高法 is not in the registry"),
+        "{e}"
+    );
 }
 
 fn sources(dir: &Path, body: &str, overrides: &[&str]) -> Sources {
@@ -259,8 +333,22 @@ fn errors_name_the_file_and_key() {
         "[[organisation]]\nid = \"o1\"\nname = \"甲\"\npartner = \"fax\"\nconfirmed_by = \"京\"\nregion = \"京01\"\ndomains = [\"commercial\"]\ncapacity = 1\n",
     )
     .unwrap();
-    let e = load_roster(&path).unwrap_err().to_string();
+    let e = load_roster(&path, &shipped_courts())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("roster.toml") && e.contains("fax"), "{e}");
+    std::fs::write(
+        &path,
+        "[[organisation]]\nid = \"o1\"\nname = \"甲\"\npartner = \"ccpit\"\nconfirmed_by = \"京0199\"\nregion = \"京01\"\ndomains = [\"commercial\"]\ncapacity = 1\n",
+    )
+    .unwrap();
+    let e = load_roster(&path, &shipped_courts())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("organisation[0].confirmed_by: court 京0199 is not in the court registry"),
+        "{e}"
+    );
     let path = dir.path().join("gateway.toml");
     std::fs::write(&path, "listen = \"127.0.0.1:1\"\ndata_dir = \"d\"\ncalendar_dir = \"c\"\nroster = \"r\"\n[courts]\n\"X1\" = { grpc = \"http://x\" }\n").unwrap();
     let config = Config::load(&path).unwrap();

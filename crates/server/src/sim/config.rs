@@ -105,6 +105,10 @@ impl SimConfig {
         self.set("roster", path(file))
     }
 
+    pub fn court_registry(self, file: &Path) -> Self {
+        self.set("court_registry", path(file))
+    }
+
     pub fn tenants(self, file: &Path) -> Self {
         self.set("auth.tenants", path(file))
     }

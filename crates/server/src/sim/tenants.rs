@@ -146,7 +146,11 @@ mod tests {
         );
         let file = dir.path().join("tenants.toml");
         std::fs::write(&file, &text).unwrap();
-        let tenants = mediation_security::tenants::Tenants::load(&file).unwrap();
+        let courts = crate::config::load_courts(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/courts.toml"),
+        )
+        .unwrap();
+        let tenants = mediation_security::tenants::Tenants::load(&file, &courts).unwrap();
         assert_eq!(tenants.len(), 3, "{text}");
     }
 }
