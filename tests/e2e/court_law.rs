@@ -410,3 +410,54 @@ async fn a_directly_taken_dispute_is_filed_with_a_basic_or_intermediate_court() 
         .into_inner();
     assert_eq!(state.state, "confirmation_requested");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_court_registry_reloads_and_a_broken_one_is_refused_keeping_the_old() {
+    let mut w = World::start().await;
+    let path = w.assembly.config().court_registry.clone();
+    let shipped = std::fs::read_to_string(&path).unwrap();
+    let mut bundle = bundle_to_wire(&labour_bundle());
+    bundle.court_referral_id = "TL-NEW-COURT".into();
+    bundle.court = "京0199".into();
+    bundle.documents.clear();
+    let refused = w
+        .court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle.clone()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+
+    // A new basic court under the third intermediate court: once loaded,
+    // the Beijing court system acts for it (lower_courts) and the 京03
+    // roster serves it.
+    let added = format!(
+        "{shipped}\n[[court]]\ncode = \"京0199\"\nname = \"北京市某新设区人民法院\"\nlevel = \"basic\"\nparent = \"京03\"\n"
+    );
+    std::fs::write(&path, added).unwrap();
+    w.assembly.reload().unwrap();
+    let id = submit(&mut w, bundle.clone()).await;
+    let seen = view(&mut w, &id).await;
+    assert_eq!(seen.status(), pb::ReferralStatus::AwaitingAcceptance);
+    assert_eq!(seen.organisation, "labour-bj-cy");
+
+    // A registry whose court names a parent it lacks is refused whole, and
+    // the one in use stays.
+    std::fs::write(
+        &path,
+        shipped.replace("parent = \"京03\"", "parent = \"京09\""),
+    )
+    .unwrap();
+    let err = w.assembly.reload().unwrap_err();
+    assert!(
+        format!("{err:#}").contains("its parent 京09 is not in the registry"),
+        "{err:#}"
+    );
+    bundle.court_referral_id = "TL-NEW-COURT-2".into();
+    let again = submit(&mut w, bundle).await;
+    assert_eq!(
+        view(&mut w, &again).await.status(),
+        pb::ReferralStatus::AwaitingAcceptance
+    );
+}

@@ -272,6 +272,9 @@ impl World {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let roster = dir.path().join("roster.toml");
         std::fs::write(&roster, ROSTER).unwrap();
+        // The shipped court registry, copied so that a test can change it.
+        let courts = dir.path().join("courts.toml");
+        std::fs::copy(repo.join("config/courts.toml"), &courts).unwrap();
         // The shipped notices, copied so that a test can add a year's notice.
         let calendar = dir.path().join("calendar");
         std::fs::create_dir(&calendar).unwrap();
@@ -294,7 +297,7 @@ impl World {
             .data_dir(&dir.path().join("data"))
             .calendar_dir(&calendar)
             .roster(&roster)
-            .court_registry(&repo.join("config/courts.toml"))
+            .court_registry(&courts)
             .tenants(&tenants)
             .courts(&[
                 ("京", CourtAt::Grpc(format!("https://{court_addr}"))),
