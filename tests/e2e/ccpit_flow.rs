@@ -13,7 +13,7 @@ use crate::world::settlement_parties;
 use mediation_api::ccpit::{CcpitService, CcpitTransport};
 use mediation_api::court::{CourtAddress, CourtService, CourtTransport, bundle_to_wire};
 use mediation_api::outbound::Outbound;
-use mediation_api::transport::Destinations;
+use mediation_api::transport::{Destinations, OfferReceipts};
 use mediation_core::bundle::DisputeDomain;
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::fixtures::{at, court, line, organisation, sample_bundle, shipped_calendar};
@@ -114,6 +114,7 @@ async fn start() -> World {
             CcpitTransport::new(&format!("http://{platform_addr}"), &Outbound::plaintext())
                 .unwrap(),
         ),
+        receipts: Some(Arc::clone(&gateway) as Arc<dyn OfferReceipts>),
         ..Destinations::default()
     };
     let relay = Arc::new(Relay::new(
@@ -345,6 +346,7 @@ async fn refer_accept_settle_confirm_and_rule() {
             .collect::<Vec<_>>(),
         [
             "routed",
+            "offer_delivered",
             "accepted",
             "agreement_reached",
             "confirmation_applied"
@@ -364,6 +366,7 @@ async fn refer_accept_settle_confirm_and_rule() {
         [
             "received",
             "routed",
+            "offer_delivered",
             "accepted",
             "agreement_reached",
             "confirmation_applied",
@@ -429,7 +432,7 @@ async fn a_decline_with_reasons_goes_back_to_the_court() {
             .into_iter()
             .map(|n| n.event)
             .collect::<Vec<_>>(),
-        ["routed", "declined", "returned_to_court"]
+        ["routed", "offer_delivered", "declined", "returned_to_court"]
     );
     // The court is told who holds its case at each step: the centre it was
     // offered to, then no one once it is back.
@@ -441,9 +444,17 @@ async fn a_decline_with_reasons_goes_back_to_the_court() {
         (routing.organisation.as_str(), routing.partner.as_str()),
         ("ccpit-bj-01", "ccpit")
     );
-    assert!(routing.acceptance_deadline.is_some());
+    // The period starts when the offer reaches the platform: the second
+    // notice says when, and until when the centre may answer.
+    assert_eq!(routing.acceptance_deadline, None);
+    let Some(pb::court_notice::Detail::Routed(delivered)) = &notices[1].detail else {
+        panic!("the second notice is the delivery: {:?}", notices[1]);
+    };
+    assert_eq!(notices[1].event, "offer_delivered");
+    assert!(delivered.offered_at.is_some());
+    assert!(delivered.acceptance_deadline.is_some());
     let holders: Vec<&str> = notices.iter().map(|n| n.organisation.as_str()).collect();
-    assert_eq!(holders, ["ccpit-bj-01", "", ""]);
+    assert_eq!(holders, ["ccpit-bj-01", "ccpit-bj-01", "", ""]);
     let view = court_api
         .get_referral(pb::GetReferralRequest {
             referral_id: case_id,

@@ -307,6 +307,8 @@ async fn a_notice_loaded_on_reload_makes_a_provisional_deadline_certain() {
         .unwrap()
         .into_inner();
     let id = submitted.referral_id.clone();
+    // The offer reaches the platform the same day: its period starts.
+    w.deliver().await;
     let deadline = |r: &pb::GetReferralResponse| {
         let d = r.acceptance_deadline.clone().unwrap();
         (d.due_date, d.provisional)
@@ -354,7 +356,7 @@ async fn a_notice_loaded_on_reload_makes_a_provisional_deadline_certain() {
     );
     // The breach now falls after the new day, not the guessed one.
     w.at("2027-01-06T00:00:01+08:00").await;
-    assert_eq!(w.grpc_court.events_of(&id), ["routed"]);
+    assert_eq!(w.grpc_court.events_of(&id), ["routed", "offer_delivered"]);
     w.at("2027-01-08T00:00:01+08:00").await;
     assert!(
         w.grpc_court

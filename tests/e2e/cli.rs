@@ -62,7 +62,7 @@ fn acceptance_over_national_day_ends_on_a_make_up_saturday() {
     let line = stdout(&gateway(&[
         "deadline",
         "acceptance",
-        "--pushed-at",
+        "--delivered-at",
         "2025-09-30T10:00:00+08:00",
     ]));
     assert_eq!(

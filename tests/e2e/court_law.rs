@@ -461,3 +461,92 @@ async fn the_court_registry_reloads_and_a_broken_one_is_refused_keeping_the_old(
         pb::ReferralStatus::AwaitingAcceptance
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acceptance_period_runs_from_the_platforms_receipt_and_an_outage_does_not_count() {
+    // Online rules Art. 12: the organisation confirms within 3 working days
+    // of receiving the case. The CCPIT platform is down from Monday 3 March
+    // until Wednesday 5 March; the centre's three days run from Wednesday's
+    // delivery (Thursday, Friday, Monday), not from Monday's routing
+    // (which would have ended on Thursday).
+    let mut w = World::start().await;
+    w.ccpit.offers.set_down(true);
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = "TL-OUTAGE".into();
+    let id = submit(&mut w, bundle).await;
+    w.at("2025-03-05T09:00:00+08:00").await;
+    assert!(w.ccpit.offers.refused() > 0, "the platform was down");
+    let seen = view(&mut w, &id).await;
+    assert_eq!(seen.status(), pb::ReferralStatus::AwaitingAcceptance);
+    assert_eq!(seen.acceptance_deadline, None, "nothing runs yet");
+    assert_eq!(
+        seen.routed_at,
+        crate::world::ts("2025-03-03T09:00:00+08:00")
+    );
+    assert_eq!(seen.offered_at, None);
+
+    // The platform is back: the offer goes out on Wednesday and states its
+    // deadline from then, the end of Monday 10 March.
+    w.ccpit.offers.set_down(false);
+    w.at("2025-03-05T10:00:00+08:00").await;
+    let offers = w.ccpit.offers.all();
+    assert_eq!(offers.len(), 1);
+    let due = "2025-03-11T00:00:00+08:00"
+        .parse::<jiff::Timestamp>()
+        .unwrap();
+    assert_eq!(offers[0].accept_by.unwrap().seconds, due.as_second());
+    let seen = view(&mut w, &id).await;
+    assert_eq!(
+        seen.offered_at,
+        crate::world::ts("2025-03-05T10:00:00+08:00")
+    );
+    assert_eq!(seen.acceptance_deadline.unwrap().due_date, "2025-03-10");
+
+    // The court sees both instants: the routing, and the delivery with the
+    // deadline it started.
+    w.deliver().await;
+    let notices = w.grpc_court.notices.all();
+    let routing = |event: &str| {
+        let notice = notices
+            .iter()
+            .find(|n| n.referral_id == id && n.event == event)
+            .unwrap_or_else(|| panic!("no {event} notice"));
+        let Some(pb::court_notice::Detail::Routed(routing)) = notice.detail.clone() else {
+            panic!("{event} carries its routing: {notice:?}");
+        };
+        (notice.occurred_at, routing)
+    };
+    let (routed_at, routed) = routing("routed");
+    assert_eq!(routed_at, crate::world::ts("2025-03-03T09:00:00+08:00"));
+    assert_eq!(routed.acceptance_deadline, None);
+    let (_, delivered) = routing("offer_delivered");
+    assert_eq!(delivered.organisation, "ccpit-bj-01");
+    assert_eq!(
+        delivered.offered_at,
+        crate::world::ts("2025-03-05T10:00:00+08:00")
+    );
+    assert_eq!(
+        delivered.acceptance_deadline.unwrap().due_date,
+        "2025-03-10"
+    );
+
+    // Past the end of Thursday, when a period from routing would have
+    // ended: no breach. At the end of Monday: in breach.
+    w.at("2025-03-07T00:00:01+08:00").await;
+    assert_eq!(
+        view(&mut w, &id).await.status(),
+        pb::ReferralStatus::AwaitingAcceptance
+    );
+    assert!(
+        !w.grpc_court
+            .events_of(&id)
+            .contains(&"acceptance_overdue".to_owned())
+    );
+    w.at("2025-03-11T00:00:01+08:00").await;
+    assert!(
+        w.grpc_court
+            .events_of(&id)
+            .contains(&"acceptance_overdue".to_owned())
+    );
+}

@@ -142,6 +142,7 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
         w.grpc_court.events_of(&id),
         [
             "routed",
+            "offer_delivered",
             "accepted",
             "appraisal_started",
             "appraisal_ended",
@@ -310,6 +311,8 @@ async fn at_the_limit_mediation_ends_and_the_court_has_the_case_back() {
     w.labour_api.accept_dispute(accept(&id)).await.unwrap();
     // Accepted Monday 3 March 2025: 30 days, to Wednesday 2 April.
     w.at("2025-04-03T00:00:01+08:00").await;
+    // The committee accepted before the offer's acknowledgement came back:
+    // it had the case, and nothing started twice.
     assert_eq!(
         w.grpc_court.events_of(&id),
         [

@@ -217,9 +217,11 @@ async fn operators_follow_alerts_acknowledge_breaches_and_replay_dead_letters() 
         [
             "received",
             "routed",
+            "offer_delivered",
             "deadline_warning",
             "acceptance_overdue",
             "routed",
+            "offer_delivered",
             "accepted"
         ]
     );
@@ -360,6 +362,8 @@ async fn operators_find_referrals_by_the_courts_reference_status_and_deadline() 
                 .referral_id,
         );
     }
+    // The offers reach the platform: their acceptance periods start.
+    w.deliver().await;
     let find = |r: ops::FindReferralsRequest| {
         let mut operations = operations.clone();
         async move { operations.find_referrals(r).await }

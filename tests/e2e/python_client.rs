@@ -149,7 +149,7 @@ fn a_python_platform_drives_a_referral_from_submission_to_ruling() {
         "accepted      in mediation",
         "confirmation  applied for judicial confirmation, case is confirmation_requested",
         "decision      platform told: CONFIRMED",
-        "timeline      received -> routed -> accepted -> agreement_reached -> confirmation_applied -> ruling_recorded",
+        "timeline      received -> routed -> offer_delivered -> accepted -> agreement_reached -> confirmation_applied -> ruling_recorded",
     ] {
         assert!(said.contains(line), "missing {line:?} in:\n{said}");
     }

@@ -220,6 +220,7 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
         w.grpc_court.events_of(&id),
         [
             "routed",
+            "offer_delivered",
             "accepted",
             "agreement_reached",
             "confirmation_applied"

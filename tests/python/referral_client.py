@@ -37,6 +37,7 @@ from mediation.court.v1 import court_pb2_grpc as pb_grpc
 EXPECTED_TIMELINE = [
     "received",
     "routed",
+    "offer_delivered",
     "accepted",
     "agreement_reached",
     "confirmation_applied",

@@ -1,9 +1,19 @@
-//! One transport for the relay, dispatching each message by its destination.
+//! One transport for the relay, dispatching each message by its destination,
+//! and recording when an offer reached a platform ([`OfferReceipts`]).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use mediation_core::deadline::Deadline;
+use mediation_core::ids::{OrganisationId, ReferralId};
+use mediation_core::lifecycle::Change;
 use mediation_core::outbox::Destination;
 use mediation_core::partner::Partner;
-use mediation_core::store::PendingDelivery;
+use mediation_core::store::{AuditLog, PendingDelivery, ReferralStore};
 use mediation_delivery::{DeliveryError, Transport};
+use mediation_service::Commands;
 
 use crate::ccpit::CcpitTransport;
 use crate::court::CourtTransport;
@@ -19,6 +29,59 @@ pub struct Destinations {
     pub ccpit: Option<CcpitTransport>,
     pub labour: Option<LabourTransport>,
     pub traffic: Option<TrafficTransport>,
+    /// Where an acknowledged offer is recorded. Without it an offer states
+    /// no deadline and none starts.
+    pub receipts: Option<Arc<dyn OfferReceipts>>,
+}
+
+/// A future an [`OfferReceipts`] call returns.
+pub type Receipt<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// The acceptance period starts when an offer reaches the organisation's
+/// platform (online rules Art. 12), so the transport asks what deadline an
+/// offer sent now states, and reports the acknowledgement before the relay
+/// records the delivery: if reporting fails, the offer is sent again and the
+/// report repeated, never lost.
+pub trait OfferReceipts: Send + Sync + std::fmt::Debug {
+    /// The instant an offer to `partner` is sent now, and the acceptance
+    /// deadline that follows if its delivery is acknowledged.
+    fn sending(&self, partner: Partner) -> Result<(Timestamp, Deadline), String>;
+
+    /// The platform acknowledged the offer of `referral` to `organisation`
+    /// sent at `sent_at`.
+    fn delivered<'a>(
+        &'a self,
+        referral: &'a ReferralId,
+        organisation: &'a OrganisationId,
+        sent_at: Timestamp,
+    ) -> Receipt<'a>;
+}
+
+impl<S> OfferReceipts for Commands<S>
+where
+    S: ReferralStore + AuditLog + std::fmt::Debug + Send + Sync + 'static,
+{
+    fn sending(&self, partner: Partner) -> Result<(Timestamp, Deadline), String> {
+        let now = self.clock().now();
+        let due = self
+            .acceptance_due(partner, now)
+            .map_err(|e| e.to_string())?;
+        Ok((now, due))
+    }
+
+    fn delivered<'a>(
+        &'a self,
+        referral: &'a ReferralId,
+        organisation: &'a OrganisationId,
+        sent_at: Timestamp,
+    ) -> Receipt<'a> {
+        Box::pin(async move {
+            self.offer_delivered(referral, organisation, sent_at)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
 }
 
 fn unconfigured(partner: Partner) -> DeliveryError {
@@ -29,6 +92,51 @@ fn unconfigured(partner: Partner) -> DeliveryError {
 
 impl Transport for Destinations {
     async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+        let (Destination::Partner(partner), Some(receipts)) =
+            (&delivery.message.destination, &self.receipts)
+        else {
+            return self.dispatch(delivery).await;
+        };
+        let Change::Routed {
+            assignment,
+            acceptance_deadline: None,
+            ..
+        } = &delivery.message.event.change
+        else {
+            return self.dispatch(delivery).await;
+        };
+        // An offer: it states the deadline a delivery sent now starts, and
+        // its acknowledgement is recorded before the relay records the
+        // delivery.
+        let (sent_at, due) = receipts
+            .sending(*partner)
+            .map_err(DeliveryError::Transient)?;
+        let mut offer = delivery.clone();
+        if let Change::Routed {
+            acceptance_deadline,
+            ..
+        } = &mut offer.message.event.change
+        {
+            *acceptance_deadline = Some(due);
+        }
+        self.dispatch(&offer).await?;
+        receipts
+            .delivered(
+                &delivery.message.referral,
+                &assignment.organisation,
+                sent_at,
+            )
+            .await
+            .map_err(|e| {
+                DeliveryError::Transient(format!(
+                    "the platform took the offer, but its delivery could not be recorded: {e}"
+                ))
+            })
+    }
+}
+
+impl Destinations {
+    async fn dispatch(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
         match &delivery.message.destination {
             Destination::Court(_) => self.courts.deliver(delivery).await,
             Destination::Partner(p @ Partner::Ccpit) => match &self.ccpit {

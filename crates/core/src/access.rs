@@ -204,19 +204,19 @@ mod tests {
 
     /// Routes `r` to the CCPIT organisation `org`.
     fn route_to(r: &mut Referral, org: &str) {
-        let routed = r
-            .route(
-                Assignment {
-                    partner: Partner::Ccpit,
-                    organisation: organisation(org),
-                    mediator: None,
-                },
-                vec![],
-                at("2025-03-03T09:00:00+08:00"),
-                &shipped_calendar(),
-                &DeadlinePolicy::default(),
-            )
-            .unwrap();
+        let routed = route_delivered(
+            r,
+            Assignment {
+                partner: Partner::Ccpit,
+                organisation: organisation(org),
+                mediator: None,
+            },
+            vec![],
+            at("2025-03-03T09:00:00+08:00"),
+            &shipped_calendar(),
+            &DeadlinePolicy::default(),
+        )
+        .unwrap();
         r.apply_all(&routed);
     }
 

@@ -184,6 +184,10 @@ pub fn alerts_for(referral: &ReferralId, events: &[Event]) -> Vec<AlertRecord> {
             Change::Routed {
                 acceptance_deadline,
                 ..
+            } => acceptance_deadline.as_ref(),
+            Change::OfferDelivered {
+                acceptance_deadline,
+                ..
             } => Some(acceptance_deadline),
             Change::Accepted {
                 mediation_deadline, ..

@@ -43,6 +43,24 @@ pub fn shipped_courts() -> CourtRegistry {
     CourtRegistry::new(file.court).expect("the shipped court registry is whole")
 }
 
+/// Routes `r` and has its offer delivered at the same instant: both events,
+/// the acceptance deadline running from `at`.
+pub fn route_delivered(
+    r: &crate::lifecycle::Referral,
+    assignment: crate::lifecycle::Assignment,
+    reasons: Vec<String>,
+    at: Timestamp,
+    calendar: &Calendar,
+    policy: &crate::deadline::DeadlinePolicy,
+) -> Result<Vec<crate::lifecycle::Event>, crate::lifecycle::TransitionError> {
+    let organisation = assignment.organisation.clone();
+    let mut events = r.route(assignment, reasons, at)?;
+    let mut after = r.clone();
+    after.apply_all(&events);
+    events.extend(after.offer_delivered(&organisation, at, calendar, policy)?);
+    Ok(events)
+}
+
 /// The shipped registry, as the shared handle the gateway's parts hold.
 pub fn courts() -> Courts {
     Courts::new(shipped_courts())

@@ -188,9 +188,25 @@ pub enum Change {
         id: ReferralId,
         bundle: Box<CaseBundle>,
     },
+    /// The referral is offered to an organisation. The acceptance period
+    /// starts only when the offer reaches the organisation's platform
+    /// ([`Change::OfferDelivered`]), so events stored since then carry no
+    /// deadline; one stored before carries the deadline counted from routing,
+    /// which it keeps.
     Routed {
         assignment: Assignment,
         reasons: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        acceptance_deadline: Option<Deadline>,
+    },
+    /// The organisation's platform acknowledged the offer; the event's
+    /// instant is when the acknowledged delivery was sent. The 3 working days
+    /// to accept or decline run from here (online rules Art. 12: the
+    /// organisation confirms within 3 working days of receiving the case), so
+    /// an outbox outage does not count against the organisation.
+    OfferDelivered {
+        partner: Partner,
+        organisation: OrganisationId,
         acceptance_deadline: Deadline,
     },
     /// The organisation mediated a dispute it took directly from the parties
@@ -277,6 +293,7 @@ impl Change {
         match self {
             Change::Received { .. } => "received",
             Change::Routed { .. } => "routed",
+            Change::OfferDelivered { .. } => "offer_delivered",
             Change::TakenDirectly { .. } => "taken_directly",
             Change::Accepted { .. } => "accepted",
             Change::Declined { .. } => "declined",
@@ -311,8 +328,12 @@ pub struct Referral {
     /// not offered this referral again.
     excluded: BTreeSet<OrganisationId>,
     acceptance_deadline: Option<Deadline>,
-    /// When the referral was last routed: the acceptance period runs from it.
+    /// When the referral was last routed.
     routed_at: Option<Timestamp>,
+    /// When the offer of the last routing reached the organisation's
+    /// platform: the acceptance period runs from it.
+    #[serde(default)]
+    offered_at: Option<Timestamp>,
     accepted_at: Option<Timestamp>,
     term: Option<MediationTerm>,
     mediation_deadline: Option<Deadline>,
@@ -381,6 +402,7 @@ impl Referral {
             excluded: BTreeSet::new(),
             acceptance_deadline: None,
             routed_at: None,
+            offered_at: None,
             accepted_at: None,
             term: None,
             mediation_deadline: None,
@@ -423,8 +445,22 @@ impl Referral {
         &self.excluded
     }
 
+    /// The acceptance deadline, once the offer reached the organisation's
+    /// platform.
     pub fn acceptance_deadline(&self) -> Option<&Deadline> {
         self.acceptance_deadline.as_ref()
+    }
+
+    /// When the referral was last routed.
+    pub fn routed_at(&self) -> Option<Timestamp> {
+        self.routed_at
+    }
+
+    /// When the offer of the last routing reached the organisation's
+    /// platform; `None` while it has not, and for a referral routed before
+    /// deliveries were recorded.
+    pub fn offered_at(&self) -> Option<Timestamp> {
+        self.offered_at
     }
 
     pub fn mediation_deadline(&self) -> Option<&Deadline> {
@@ -508,15 +544,9 @@ impl Referral {
         }
     }
 
-    /// Offers the referral to an organisation; starts the acceptance deadline.
-    pub fn route(
-        &self,
-        assignment: Assignment,
-        reasons: Vec<String>,
-        at: Timestamp,
-        calendar: &Calendar,
-        policy: &DeadlinePolicy,
-    ) -> Decision {
+    /// Offers the referral to an organisation. The acceptance deadline starts
+    /// when the offer is delivered ([`Referral::offer_delivered`]).
+    pub fn route(&self, assignment: Assignment, reasons: Vec<String>, at: Timestamp) -> Decision {
         self.require(
             "route",
             &[
@@ -533,13 +563,45 @@ impl Referral {
                 organisation: assignment.organisation.to_string(),
             });
         }
-        let acceptance_deadline =
-            deadline::acceptance_deadline(calendar, policy, at).map_err(calendar_error)?;
         one(
             at,
             Change::Routed {
                 assignment,
                 reasons,
+                acceptance_deadline: None,
+            },
+        )
+    }
+
+    /// The offer reached `organisation`'s platform: the delivery sent at
+    /// `sent_at` was acknowledged. Starts the acceptance period from
+    /// `sent_at`. Nothing happens when the referral is no longer waiting for
+    /// that organisation or its offer was already delivered: deliveries are
+    /// at least once, so the same acknowledgement may come again.
+    pub fn offer_delivered(
+        &self,
+        organisation: &OrganisationId,
+        sent_at: Timestamp,
+        calendar: &Calendar,
+        policy: &DeadlinePolicy,
+    ) -> Decision {
+        let Some(assignment) = self
+            .assignment
+            .as_ref()
+            .filter(|a| &a.organisation == organisation)
+        else {
+            return Ok(Vec::new());
+        };
+        if self.status != Status::AwaitingAcceptance || self.offered_at.is_some() {
+            return Ok(Vec::new());
+        }
+        let acceptance_deadline =
+            deadline::acceptance_deadline(calendar, policy, sent_at).map_err(calendar_error)?;
+        one(
+            sent_at,
+            Change::OfferDelivered {
+                partner: assignment.partner,
+                organisation: organisation.clone(),
                 acceptance_deadline,
             },
         )
@@ -904,12 +966,14 @@ impl Referral {
         };
         let fresh = match current.kind {
             DeadlineKind::Acceptance => {
-                // The acceptance period runs from the instant of routing.
-                let routed_at = self
-                    .routed_at
+                // The acceptance period runs from the offer's delivery, or
+                // for a referral routed before deliveries were recorded,
+                // from its routing.
+                let start = self
+                    .offered_at
+                    .or(self.routed_at)
                     .ok_or_else(|| self.not_allowed("recompute the deadline of"))?;
-                deadline::acceptance_deadline(calendar, policy, routed_at)
-                    .map_err(calendar_error)?
+                deadline::acceptance_deadline(calendar, policy, start).map_err(calendar_error)?
             }
             DeadlineKind::Mediation => self
                 .term
@@ -1131,8 +1195,16 @@ impl Referral {
             } => {
                 self.status = Status::AwaitingAcceptance;
                 self.assignment = Some(assignment.clone());
-                self.acceptance_deadline = Some(acceptance_deadline.clone());
+                self.acceptance_deadline = acceptance_deadline.clone();
                 self.routed_at = Some(event.at);
+                self.offered_at = None;
+            }
+            Change::OfferDelivered {
+                acceptance_deadline,
+                ..
+            } => {
+                self.acceptance_deadline = Some(acceptance_deadline.clone());
+                self.offered_at = Some(event.at);
             }
             Change::TakenDirectly { assignment } => {
                 self.status = Status::InMediation;

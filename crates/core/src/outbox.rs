@@ -93,7 +93,10 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
                     messages.push(message(partner.clone(), None));
                 }
             }
-            Change::Accepted { .. }
+            // The court sees when the offer reached the platform and when
+            // the organisation must answer by.
+            Change::OfferDelivered { .. }
+            | Change::Accepted { .. }
             | Change::Declined { .. }
             | Change::AcceptanceOverdue { .. }
             | Change::ReturnedToCourt { .. }

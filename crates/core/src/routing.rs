@@ -367,15 +367,15 @@ mod tests {
 
         let calendar = shipped_calendar();
         let mut r = referral();
-        let routed = r
-            .route(
-                a,
-                reasons,
-                at("2025-03-03T10:00:00+08:00"),
-                &calendar,
-                &DeadlinePolicy::default(),
-            )
-            .unwrap();
+        let routed = route_delivered(
+            &r,
+            a,
+            reasons,
+            at("2025-03-03T10:00:00+08:00"),
+            &calendar,
+            &DeadlinePolicy::default(),
+        )
+        .unwrap();
         r.apply_all(&routed);
         roster.observe(&r, &routed);
         assert_eq!(roster.load_of(&organisation("sales")), 1);

@@ -150,15 +150,15 @@ mod tests {
             organisation: organisation("o1"),
             mediator: None,
         };
-        let events = r
-            .route(
-                assignment,
-                vec![],
-                at("2025-03-03T10:00:00+08:00"),
-                &calendar,
-                &policy,
-            )
-            .unwrap();
+        let events = route_delivered(
+            &r,
+            assignment,
+            vec![],
+            at("2025-03-03T10:00:00+08:00"),
+            &calendar,
+            &policy,
+        )
+        .unwrap();
         r.apply_all(&events);
         let timers = r.timers();
         let kinds: Vec<_> = timers.iter().map(|t| t.kind).collect();

@@ -20,7 +20,7 @@ use mediation_api::guard::{
 use mediation_api::labour::{LabourService, LabourTransport};
 use mediation_api::operations::OperationsService;
 use mediation_api::traffic::{TrafficService, TrafficTransport};
-use mediation_api::transport::Destinations;
+use mediation_api::transport::{Destinations, OfferReceipts};
 use mediation_calendar::Calendar;
 use mediation_core::clock::Clock;
 use mediation_core::court::Courts;
@@ -193,6 +193,7 @@ impl Assembly {
                 })
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("partners.road_traffic: {e}"))?,
+            receipts: Some(Arc::clone(&gateway) as Arc<dyn OfferReceipts>),
         };
         let relay = Arc::new(Relay::new(
             store,

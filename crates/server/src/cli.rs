@@ -381,10 +381,11 @@ pub struct CommonArgs {
 
 #[derive(Debug, Args)]
 pub struct AcceptanceArgs {
-    /// When the court pushed the referral, as an RFC 3339 instant with an offset,
-    /// e.g. 2025-09-30T10:00:00+08:00.
-    #[arg(long, value_parser = parse_instant)]
-    pub pushed_at: Timestamp,
+    /// When the offer reached the organisation's platform (its delivery was
+    /// acknowledged), as an RFC 3339 instant with an offset, e.g.
+    /// 2025-09-30T10:00:00+08:00. `--pushed-at` is its former name.
+    #[arg(long = "delivered-at", visible_alias = "pushed-at", value_parser = parse_instant)]
+    pub delivered_at: Timestamp,
     /// Working days allowed to accept or decline.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
     pub working_days: u32,

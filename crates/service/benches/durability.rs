@@ -46,9 +46,16 @@ fn realistic_commit(referral: ReferralId) -> Commit {
     let now = at(T0);
     let (mut r, received) = Referral::receive(referral.clone(), sample_bundle(), now).unwrap();
     let (assignment, reasons) = FixedRoster(vec!["org-a"]).route(&r).unwrap();
-    let routed = r
-        .route(assignment, reasons, now, &calendar, &Default::default())
-        .unwrap();
+    // Routed and delivered at once, so the commit has its two timers.
+    let routed = mediation_core::fixtures::route_delivered(
+        &r,
+        assignment,
+        reasons,
+        now,
+        &calendar,
+        &Default::default(),
+    )
+    .unwrap();
     r.apply_all(&routed);
     let mut events = vec![received];
     events.extend(routed);

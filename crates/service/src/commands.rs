@@ -10,6 +10,7 @@ use mediation_core::bundle::CaseBundle;
 use mediation_core::calendar::Calendar;
 use mediation_core::clock::Clock;
 use mediation_core::court::{CourtRegistry, Courts};
+use mediation_core::deadline::{self, Deadline};
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::{Assignment, Event, Referral, ReturnReason};
 use mediation_core::outbox::messages_for;
@@ -172,11 +173,8 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             None,
             actor,
             "submit_referral",
-            |received, now, calendar| match self.router.route(received) {
-                Ok((assignment, reasons)) => {
-                    let policy = self.policies.for_partner(assignment.partner).deadlines;
-                    received.route(assignment, reasons, now, calendar, &policy)
-                }
+            |received, now, _| match self.router.route(received) {
+                Ok((assignment, reasons)) => received.route(assignment, reasons, now),
                 Err(explanation) => received
                     .return_to_court(ReturnReason::NoEligibleOrganisation { explanation }, now),
             },
@@ -371,6 +369,34 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
     /// acceptance breach returns the referral to the court or re-routes it, as
     /// the partner's policy says. A timer that no longer matches the referral
     /// (it was already handled) is cleared.
+    /// The acceptance deadline an offer to `partner`'s platform sent at
+    /// `sent_at` gets once its delivery is acknowledged: what the offer
+    /// itself tells the organisation.
+    pub fn acceptance_due(
+        &self,
+        partner: Partner,
+        sent_at: Timestamp,
+    ) -> Result<Deadline, ServiceError> {
+        let policy = &self.policies.for_partner(partner).deadlines;
+        deadline::acceptance_deadline(&self.calendar(), policy, sent_at)
+            .map_err(|e| ServiceError::Transition(TransitionError::Calendar(e.to_string())))
+    }
+
+    /// `organisation`'s platform acknowledged the offer of `referral` sent
+    /// at `sent_at`: the acceptance period starts (`Referral::offer_delivered`).
+    /// Idempotent, as deliveries are at least once.
+    pub async fn offer_delivered(
+        &self,
+        referral: &ReferralId,
+        organisation: &OrganisationId,
+        sent_at: Timestamp,
+    ) -> Result<Referral, ServiceError> {
+        self.execute(referral, "relay", "offer_delivered", |r, ctx| {
+            r.offer_delivered(organisation, sent_at, ctx.calendar, &ctx.policy.deadlines)
+        })
+        .await
+    }
+
     pub async fn fire(&self, timer: &Timer) -> Result<Referral, ServiceError> {
         let kind = timer.kind;
         let result = self
@@ -454,13 +480,7 @@ pub fn reroute_or_return(
     // 000 §(十三)): the partner's policy may reroute only what the court let go.
     match ctx.policy.acceptance_breach {
         BreachAction::Reroute if ctx.reassignment_allowed => match ctx.router.route(after) {
-            Ok((assignment, reasons)) => after.route(
-                assignment,
-                reasons,
-                ctx.now,
-                ctx.calendar,
-                &ctx.policy.deadlines,
-            ),
+            Ok((assignment, reasons)) => after.route(assignment, reasons, ctx.now),
             Err(_) => after.return_to_court(reason, ctx.now),
         },
         BreachAction::Reroute | BreachAction::ReturnToCourt => {

@@ -115,6 +115,18 @@ async fn a_submission_is_received_routed_and_scheduled() {
         .unwrap();
     assert!(s.created);
     assert_eq!(s.referral.status(), Status::AwaitingAcceptance);
+    // Nothing runs until the offer reaches the platform.
+    let none = w
+        .store()
+        .due_timers(at("2030-01-01T00:00:00Z"), 10)
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    let offered = w
+        .gateway
+        .offer_delivered(s.referral.id(), &organisation("org-a"), w.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(offered.offered_at(), Some(w.clock.now()));
     assert_eq!(
         s.referral.assignment().unwrap().organisation,
         organisation("org-a")
@@ -147,11 +159,22 @@ async fn a_submission_is_received_routed_and_scheduled() {
 #[tokio::test]
 async fn resubmitting_is_idempotent_and_different_content_is_refused() {
     let w = World::new(BreachAction::ReturnToCourt);
-    let first = w.gateway.submit(sample_bundle(), "court").await.unwrap();
-    let again = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    let first = w
+        .gateway
+        .submit_offered(sample_bundle(), "court")
+        .await
+        .unwrap();
+    let again = w
+        .gateway
+        .submit_offered(sample_bundle(), "court")
+        .await
+        .unwrap();
     assert!(!again.created);
     assert_eq!(again.referral.id(), first.referral.id());
-    assert_eq!(w.changes(&first.referral), ["received", "routed"]);
+    assert_eq!(
+        w.changes(&first.referral),
+        ["received", "routed", "offer_delivered"]
+    );
     assert_eq!(
         w.store().due_deliveries(w.clock.now(), 10).unwrap().len(),
         2,
@@ -160,11 +183,14 @@ async fn resubmitting_is_idempotent_and_different_content_is_refused() {
 
     let mut changed = sample_bundle();
     changed.cause_of_action = line("借款合同纠纷");
-    match w.gateway.submit(changed, "court").await {
+    match w.gateway.submit_offered(changed, "court").await {
         Err(ServiceError::Conflict { existing }) => assert_eq!(&existing, first.referral.id()),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    assert_eq!(w.changes(&first.referral), ["received", "routed"]);
+    assert_eq!(
+        w.changes(&first.referral),
+        ["received", "routed", "offer_delivered"]
+    );
 }
 
 #[tokio::test]
@@ -172,7 +198,11 @@ async fn an_invalid_submission_writes_nothing_but_its_audit_record() {
     let w = World::new(BreachAction::ReturnToCourt);
     let mut bundle = sample_bundle();
     bundle.consents.clear();
-    match w.gateway.submit(bundle.clone(), "court:京0105").await {
+    match w
+        .gateway
+        .submit_offered(bundle.clone(), "court:京0105")
+        .await
+    {
         Err(ServiceError::Invalid(v)) => assert_eq!(v.fields().collect::<Vec<_>>(), ["consents"]),
         other => panic!("expected invalid, got {other:?}"),
     }
@@ -209,7 +239,11 @@ async fn an_invalid_submission_writes_nothing_but_its_audit_record() {
 #[tokio::test]
 async fn the_acceptance_warning_fires_once() {
     let w = World::new(BreachAction::ReturnToCourt);
-    let s = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    let s = w
+        .gateway
+        .submit_offered(sample_bundle(), "court")
+        .await
+        .unwrap();
     let engine = w.engine();
     w.clock.set(at("2025-03-05T23:59:59+08:00"));
     assert_eq!(engine.sweep().await.unwrap().fired, 0);
@@ -218,7 +252,7 @@ async fn the_acceptance_warning_fires_once() {
     assert_eq!(engine.sweep().await.unwrap().fired, 0);
     assert_eq!(
         w.changes(&s.referral),
-        ["received", "routed", "deadline_warning"]
+        ["received", "routed", "offer_delivered", "deadline_warning"]
     );
     let alerts = w.store().alerts_after(0, 10).unwrap();
     assert_eq!(
@@ -230,7 +264,11 @@ async fn the_acceptance_warning_fires_once() {
 #[tokio::test]
 async fn an_acceptance_breach_returns_the_referral_to_the_court() {
     let w = World::new(BreachAction::ReturnToCourt);
-    let s = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    let s = w
+        .gateway
+        .submit_offered(sample_bundle(), "court")
+        .await
+        .unwrap();
     w.clock.set(at("2025-03-07T00:00:00+08:00"));
     let report = w.engine().sweep().await.unwrap();
     assert_eq!(report.fired, 2, "the missed warning and the breach");
@@ -251,27 +289,38 @@ async fn an_acceptance_breach_returns_the_referral_to_the_court() {
         .map(|a| a.record.kind)
         .collect();
     assert!(kinds.contains(&AlertKind::AcceptanceBreach), "{kinds:?}");
-    // The court hears of the routing, the breach and the return; order is
-    // kept in its lane.
+    // The court hears of the routing, the offer's delivery, the breach and
+    // the return; order is kept in its lane.
     let court = Destination::Court(court("京0105"));
     let backlog = w.store().backlog().unwrap();
     let to_court = backlog
         .iter()
         .find(|b| b.destination == court.key())
         .unwrap();
-    assert_eq!(to_court.pending, 3);
+    assert_eq!(to_court.pending, 4);
 }
 
 #[tokio::test]
 async fn an_acceptance_breach_can_reroute_to_the_next_organisation() {
     let w = World::new(BreachAction::Reroute);
-    let s = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    let s = w
+        .gateway
+        .submit_offered(sample_bundle(), "court")
+        .await
+        .unwrap();
     w.clock.set(at("2025-03-07T00:00:00+08:00"));
     w.engine().sweep().await.unwrap();
     let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
     assert_eq!(r.status(), Status::AwaitingAcceptance);
     assert_eq!(r.assignment().unwrap().organisation, organisation("org-b"));
-    // A fresh acceptance period from Friday 7 March: due Wednesday 12 March.
+    // Nothing runs for org-b until its platform has the offer; then a
+    // fresh acceptance period from Friday 7 March: due Wednesday 12 March.
+    assert_eq!(r.acceptance_deadline(), None);
+    let r = w
+        .gateway
+        .offer_delivered(s.referral.id(), &organisation("org-b"), w.clock.now())
+        .await
+        .unwrap();
     assert_eq!(r.acceptance_deadline().unwrap().due_date, date(2025, 3, 12));
     // When org-b lets it pass too, no one is left: back to the court.
     w.clock.set(at("2025-03-13T00:00:00+08:00"));
@@ -288,7 +337,11 @@ async fn a_referral_the_court_did_not_let_go_comes_back_despite_a_reroute_policy
     let mut bundle = sample_bundle();
     bundle.court = mediation_core::fixtures::court("沪0115");
     bundle.court_referral_id = "SH-1".parse().unwrap();
-    let s = w.gateway.submit(bundle.clone(), "court").await.unwrap();
+    let s = w
+        .gateway
+        .submit_offered(bundle.clone(), "court")
+        .await
+        .unwrap();
     w.clock.set(at("2025-03-07T00:00:00+08:00"));
     w.engine().sweep().await.unwrap();
     let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
@@ -297,7 +350,7 @@ async fn a_referral_the_court_did_not_let_go_comes_back_despite_a_reroute_policy
     bundle.court_referral_id = "SH-2".parse().unwrap();
     bundle.reassignment_allowed = true;
     w.clock.set(at(PUSHED));
-    let s = w.gateway.submit(bundle, "court").await.unwrap();
+    let s = w.gateway.submit_offered(bundle, "court").await.unwrap();
     w.clock.set(at("2025-03-07T00:00:00+08:00"));
     w.engine().sweep().await.unwrap();
     let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
@@ -308,7 +361,11 @@ async fn a_referral_the_court_did_not_let_go_comes_back_despite_a_reroute_policy
 #[tokio::test]
 async fn deadlines_that_passed_while_down_fire_at_start_with_their_due_time() {
     let w = World::new(BreachAction::ReturnToCourt);
-    let s = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    let s = w
+        .gateway
+        .submit_offered(sample_bundle(), "court")
+        .await
+        .unwrap();
     // Down from Tuesday until the following Monday.
     let w = w.restart(BreachAction::ReturnToCourt);
     w.clock.set(at("2025-03-10T08:00:00+08:00"));
@@ -344,7 +401,11 @@ async fn deadlines_that_passed_while_down_fire_at_start_with_their_due_time() {
 #[tokio::test]
 async fn pauses_and_extensions_move_the_timers() {
     let w = World::new(BreachAction::ReturnToCourt);
-    let s = w.gateway.submit(sample_bundle(), "court").await.unwrap();
+    let s = w
+        .gateway
+        .submit_offered(sample_bundle(), "court")
+        .await
+        .unwrap();
     let id = s.referral.id().clone();
     let org = organisation("org-a");
     w.clock.set(at("2025-03-04T10:00:00+08:00"));
@@ -440,7 +501,7 @@ async fn concurrent_sweeps_fire_each_timer_once() {
         bundle.court_referral_id = format!("race-{i}").parse().unwrap();
         ids.push(
             w.gateway
-                .submit(bundle, "court")
+                .submit_offered(bundle, "court")
                 .await
                 .unwrap()
                 .referral
@@ -467,6 +528,7 @@ async fn concurrent_sweeps_fire_each_timer_once() {
             [
                 "received",
                 "routed",
+                "offer_delivered",
                 "deadline_warning",
                 "acceptance_overdue",
                 "returned_to_court"
@@ -501,13 +563,20 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
         dyn_clock,
     );
     // Inside 2026: certain.
-    let early = gateway.submit(sample_bundle(), "court").await.unwrap();
+    let early = gateway
+        .submit_offered(sample_bundle(), "court")
+        .await
+        .unwrap();
     // Routed on Wednesday 30 December: the three days reach into 2027, which
     // has no notice yet, so the deadline is a guess (Tuesday 5 January).
     clock.set(at("2026-12-30T09:00:00+08:00"));
     let mut bundle = sample_bundle();
     bundle.court_referral_id = "late".parse().unwrap();
-    let late = gateway.submit(bundle, "court").await.unwrap().referral;
+    let late = gateway
+        .submit_offered(bundle, "court")
+        .await
+        .unwrap()
+        .referral;
     let guessed = late.acceptance_deadline().unwrap().clone();
     assert_eq!(guessed.due_date, date(2027, 1, 5));
     assert!(guessed.is_provisional());
@@ -609,7 +678,7 @@ async fn a_missing_year_is_alerted_once_however_many_referrals_reach_into_it() {
     for n in 0..5 {
         let mut bundle = sample_bundle();
         bundle.court_referral_id = format!("year-{n}").parse().unwrap();
-        let submitted = w.gateway.submit(bundle, "court").await.unwrap();
+        let submitted = w.gateway.submit_offered(bundle, "court").await.unwrap();
         assert!(
             submitted
                 .referral
@@ -635,13 +704,45 @@ async fn a_missing_year_is_alerted_once_however_many_referrals_reach_into_it() {
         .remember_raised(missing(w.store()).into_iter().flatten());
     let mut bundle = sample_bundle();
     bundle.court_referral_id = "year-after-restart".parse().unwrap();
-    w.gateway.submit(bundle, "court").await.unwrap();
+    w.gateway.submit_offered(bundle, "court").await.unwrap();
     assert_eq!(missing(w.store()).len(), 1);
 
     // Forgotten (the notice was loaded and taken away again): raised anew.
     w.gateway.forget_raised(|s| s == "calendar:2027");
     let mut bundle = sample_bundle();
     bundle.court_referral_id = "year-after-removal".parse().unwrap();
-    w.gateway.submit(bundle, "court").await.unwrap();
+    w.gateway.submit_offered(bundle, "court").await.unwrap();
     assert_eq!(missing(w.store()).len(), 2);
+}
+
+/// Submitting as a court does, with the offer acknowledged by the platform at
+/// once, as the relay reports a prompt delivery.
+trait SubmitOffered {
+    async fn submit_offered(
+        &self,
+        bundle: mediation_core::bundle::CaseBundle,
+        actor: &str,
+    ) -> Result<crate::Submission, ServiceError>;
+}
+
+impl SubmitOffered for Commands<SledStore> {
+    async fn submit_offered(
+        &self,
+        bundle: mediation_core::bundle::CaseBundle,
+        actor: &str,
+    ) -> Result<crate::Submission, ServiceError> {
+        let mut submission = self.submit(bundle, actor).await?;
+        if let Some(a) = submission.referral.assignment().cloned()
+            && submission.referral.status() == Status::AwaitingAcceptance
+        {
+            submission.referral = self
+                .offer_delivered(
+                    submission.referral.id(),
+                    &a.organisation,
+                    self.clock().now(),
+                )
+                .await?;
+        }
+        Ok(submission)
+    }
 }

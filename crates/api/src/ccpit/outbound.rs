@@ -66,7 +66,9 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                     .map(|c| c.description.to_string())
                     .collect(),
                 files: files(&bundle.documents),
-                accept_by: Some(time::to_wire(acceptance_deadline.due_at)),
+                accept_by: acceptance_deadline
+                    .as_ref()
+                    .map(|d| time::to_wire(d.due_at)),
                 routing_reasons: reasons.clone(),
                 background: text(bundle.summary.as_ref()),
             })))

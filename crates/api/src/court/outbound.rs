@@ -98,6 +98,14 @@ pub(crate) fn deadline(d: &Deadline) -> pb::Deadline {
 pub(crate) fn summary(change: &Change) -> String {
     match change {
         Change::Received { bundle, .. } => format!("received from court {}", bundle.court),
+        Change::OfferDelivered {
+            organisation,
+            acceptance_deadline,
+            ..
+        } => format!(
+            "the offer reached organisation {organisation}'s platform; it has until {} to accept or decline",
+            acceptance_deadline.due_date
+        ),
         Change::Routed { assignment, .. } => {
             format!(
                 "offered to organisation {} on {}",
@@ -188,5 +196,7 @@ pub(crate) fn referral_to_wire(r: &Referral, history: &[Event]) -> pb::GetReferr
         acceptance_deadline: r.acceptance_deadline().map(deadline),
         mediation_deadline: r.mediation_deadline().map(deadline),
         timeline: history.iter().map(entry).collect(),
+        routed_at: r.routed_at().map(time::to_wire),
+        offered_at: r.offered_at().map(time::to_wire),
     }
 }

@@ -120,7 +120,9 @@ pub(crate) fn referral(
             })
             .collect(),
         materials: files(&bundle.documents),
-        respond_by: Some(time::to_wire(acceptance_deadline.due_at)),
+        respond_by: acceptance_deadline
+            .as_ref()
+            .map(|d| time::to_wire(d.due_at)),
         routing_reasons: reasons.clone(),
         background: text(bundle.summary.as_ref()),
     })

@@ -112,7 +112,9 @@ fn case(d: &PendingDelivery, bundle: &CaseBundle) -> Option<pb::AccidentCase> {
             .unwrap_or_default(),
         total_claimed: decimal(bundle.amount_in_dispute.as_ref()),
         evidence: files(&bundle.documents),
-        take_by: Some(time::to_wire(acceptance_deadline.due_at)),
+        take_by: acceptance_deadline
+            .as_ref()
+            .map(|d| time::to_wire(d.due_at)),
         routing_reasons: reasons.clone(),
         background: text(bundle.summary.as_ref()),
     })

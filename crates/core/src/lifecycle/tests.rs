@@ -62,8 +62,16 @@ impl Story {
     }
 
     fn routed() -> Self {
-        Self::received()
-            .then(|r, c, p| r.route(assignment(org_a()), vec!["domain".into()], at(ROUTED), c, p))
+        Self::received().then(|r, c, p| {
+            route_delivered(
+                r,
+                assignment(org_a()),
+                vec!["domain".into()],
+                at(ROUTED),
+                c,
+                p,
+            )
+        })
     }
 
     fn in_mediation() -> Self {
@@ -177,7 +185,7 @@ fn commands() -> Vec<(&'static str, Command, Vec<Status>)> {
     vec![
         (
             "route",
-            |r, c, p| r.route(assignment(org_b()), vec![], at(SOON), c, p),
+            |r, _, _| r.route(assignment(org_b()), vec![], at(SOON)),
             vec![Received, Declined, AcceptanceOverdue],
         ),
         (
@@ -399,6 +407,7 @@ fn the_whole_story_of_a_confirmed_agreement() {
         [
             "received",
             "routed",
+            "offer_delivered",
             "accepted",
             "agreement_reached",
             "confirmation_applied",
@@ -521,22 +530,22 @@ fn a_decline_needs_reasons_and_excludes_the_organisation() {
         "{err}"
     );
     let story = story.then(|r, _, _| r.decline(&org_a(), decline_reasons(), at(SOON)));
-    let err = story
-        .referral
-        .route(
-            assignment(org_a()),
-            vec![],
-            at(SOON),
-            &story.calendar,
-            &story.policy,
-        )
-        .unwrap_err();
+    let err = route_delivered(
+        &story.referral,
+        assignment(org_a()),
+        vec![],
+        at(SOON),
+        &story.calendar,
+        &story.policy,
+    )
+    .unwrap_err();
     assert!(
         matches!(err, TransitionError::AlreadyDeclined { .. }),
         "{err}"
     );
     // Another organisation can be tried.
-    let story = story.then(|r, c, p| r.route(assignment(org_b()), vec![], at(SOON), c, p));
+    let story =
+        story.then(|r, c, p| route_delivered(r, assignment(org_b()), vec![], at(SOON), c, p));
     assert_eq!(story.referral.status(), Status::AwaitingAcceptance);
 }
 
@@ -546,7 +555,8 @@ fn an_acceptance_breach_can_be_rerouted_or_returned() {
         .then(|r, _, _| r.acceptance_deadline_passed(at("2025-03-07T00:00:00+08:00")));
     assert!(overdue.referral.excluded().contains(&org_a()));
     let rerouted = Story::in_status(Status::AcceptanceOverdue).then(|r, c, p| {
-        r.route(
+        route_delivered(
+            r,
             assignment(org_b()),
             vec!["next eligible".into()],
             at(LATE),
@@ -773,7 +783,16 @@ fn judicial_confirmation_is_not_for_an_entrusted_referral() {
         calendar: shipped_calendar(),
         policy: DeadlinePolicy::default(),
     }
-    .then(|r, c, p| r.route(assignment(org_a()), vec!["domain".into()], at(ROUTED), c, p))
+    .then(|r, c, p| {
+        route_delivered(
+            r,
+            assignment(org_a()),
+            vec!["domain".into()],
+            at(ROUTED),
+            c,
+            p,
+        )
+    })
     .then(|r, c, p| r.accept(&org_a(), Some(mediator("m-007")), None, at(ACCEPTED), c, p))
     .then(|r, _, _| {
         r.record_agreement(
@@ -810,7 +829,8 @@ fn a_notice_loaded_later_recomputes_a_provisional_deadline() {
         calendar: shipped_calendar(),
         policy: DeadlinePolicy::default(),
     };
-    story = story.then(|r, c, p| r.route(assignment(org_a()), vec![], at(received), c, p));
+    story =
+        story.then(|r, c, p| route_delivered(r, assignment(org_a()), vec![], at(received), c, p));
     let d = story.referral.acceptance_deadline().unwrap().clone();
     // 29, 30 and 31 December 2026 are working days: the period and its warning
     // stay inside 2026, so the deadline is certain.
@@ -826,7 +846,8 @@ fn a_notice_loaded_later_recomputes_a_provisional_deadline() {
         calendar: shipped_calendar(),
         policy: DeadlinePolicy::default(),
     };
-    story = story.then(|r, c, p| r.route(assignment(org_a()), vec![], at(late_route), c, p));
+    story =
+        story.then(|r, c, p| route_delivered(r, assignment(org_a()), vec![], at(late_route), c, p));
     let d = story.referral.acceptance_deadline().unwrap().clone();
     assert_eq!(d.due_date, date(2027, 1, 5));
     assert!(d.is_provisional());
@@ -939,7 +960,8 @@ fn a_direct_intake_is_checked_and_never_routed() {
     // It is never offered to an organisation.
     let calendar = shipped_calendar();
     assert!(matches!(
-        r.route(
+        route_delivered(
+            &r,
             assignment(org_b()),
             vec![],
             at(SOON),
@@ -1186,4 +1208,98 @@ fn an_organisation_ends_mediation_early_on_a_ground_of_article_25() {
         r.end_mediation_early(&org_a(), ground, narrative("再次"), at(SOON)),
         Err(TransitionError::NotAllowed { .. })
     ));
+}
+
+#[test]
+fn the_acceptance_period_runs_from_the_offers_delivery_not_from_routing() {
+    // Routed on Friday 28 February 2025 while the platform was down; the
+    // offer reached it on Monday 3 March. Three working days from the
+    // delivery: Thursday 6 March (online rules Art. 12), not Wednesday 5.
+    let friday = "2025-02-28T16:00:00+08:00";
+    let monday = "2025-03-03T11:00:00+08:00";
+    let story = Story::received().then(|r, _, _| r.route(assignment(org_a()), vec![], at(friday)));
+    let r = &story.referral;
+    assert_eq!(r.status(), Status::AwaitingAcceptance);
+    assert_eq!(
+        r.acceptance_deadline(),
+        None,
+        "nothing runs before delivery"
+    );
+    assert!(r.timers().is_empty(), "so nothing can be breached");
+    assert_eq!(r.routed_at(), Some(at(friday)));
+    assert_eq!(r.offered_at(), None);
+    // The organisation may answer the offer before its acknowledgement is
+    // recorded: it has the case.
+    assert!(
+        r.accept(
+            &org_a(),
+            None,
+            None,
+            at(monday),
+            &story.calendar,
+            &story.policy
+        )
+        .is_ok()
+    );
+
+    let story = story.then(|r, c, p| r.offer_delivered(&org_a(), at(monday), c, p));
+    let r = &story.referral;
+    assert_eq!(r.offered_at(), Some(at(monday)));
+    assert_eq!(r.acceptance_deadline().unwrap().due_date, date(2025, 3, 6));
+    assert_eq!(r.timers().len(), 2, "warning and breach");
+    // The same acknowledgement again, another organisation's, or one after
+    // the referral moved on changes nothing.
+    let again = r.offer_delivered(&org_a(), at(LATE), &story.calendar, &story.policy);
+    assert_eq!(again, Ok(Vec::new()));
+    let other = r.offer_delivered(&org_b(), at(monday), &story.calendar, &story.policy);
+    assert_eq!(other, Ok(Vec::new()));
+    let accepted = story.then(|r, c, p| r.accept(&org_a(), None, None, at(SOON), c, p));
+    let late =
+        accepted
+            .referral
+            .offer_delivered(&org_a(), at(SOON), &accepted.calendar, &accepted.policy);
+    assert_eq!(late, Ok(Vec::new()));
+}
+
+#[test]
+fn a_referral_routed_before_deliveries_were_recorded_keeps_its_deadline_until_its_offer_is() {
+    // A `routed` event as stored before this rule: its deadline counted from
+    // routing (the field was then always present), and no delivery recorded.
+    let (received, first) =
+        Referral::receive(referral_id(), sample_bundle(), at(RECEIVED)).unwrap();
+    let old = Event {
+        at: at(ROUTED),
+        change: Change::Routed {
+            assignment: assignment(org_a()),
+            reasons: vec![],
+            acceptance_deadline: Some(
+                crate::deadline::acceptance_deadline(
+                    &shipped_calendar(),
+                    &DeadlinePolicy::default(),
+                    at(ROUTED),
+                )
+                .unwrap(),
+            ),
+        },
+    };
+    let stored = serde_json::to_string(&old).unwrap();
+    assert!(stored.contains("\"acceptance_deadline\":{"), "{stored}");
+    let routed: Event = serde_json::from_str(&stored).unwrap();
+    let mut r = received;
+    r.apply(&routed);
+    assert_eq!(r.acceptance_deadline().unwrap().due_date, date(2025, 3, 6));
+    assert_eq!(r.timers().len(), 2);
+    assert!(Referral::replay(&[first, routed]).is_ok());
+    // Its next change follows the new rule: a delivery acknowledged on
+    // Wednesday starts the period again from then.
+    let events = r
+        .offer_delivered(
+            &org_a(),
+            at("2025-03-05T09:00:00+08:00"),
+            &shipped_calendar(),
+            &DeadlinePolicy::default(),
+        )
+        .unwrap();
+    r.apply_all(&events);
+    assert_eq!(r.acceptance_deadline().unwrap().due_date, date(2025, 3, 10));
 }

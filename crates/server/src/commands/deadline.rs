@@ -65,8 +65,8 @@ fn acceptance(args: &AcceptanceArgs) -> anyhow::Result<Report> {
         warn_working_days: args.common.warn_working_days,
         ..DeadlinePolicy::default()
     };
-    let due = deadline::acceptance_deadline(&calendar, &policy, args.pushed_at)?;
-    let counted_from = cst::date_of(args.pushed_at);
+    let due = deadline::acceptance_deadline(&calendar, &policy, args.delivered_at)?;
+    let counted_from = cst::date_of(args.delivered_at);
     let period = format!("{} working days after {counted_from}", args.working_days);
     Ok(report(&calendar, "acceptance", counted_from, period, &due))
 }

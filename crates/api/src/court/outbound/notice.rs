@@ -31,7 +31,7 @@ pub fn court_notice(d: &PendingDelivery) -> pb::CourtNotice {
             Change::TakenDirectly { .. } => d.message.bundle.as_deref().map(bundle_to_wire),
             _ => None,
         },
-        detail: detail(change),
+        detail: detail(change, d.message.event.at),
         organisation: text(d.message.holder.as_ref()),
     }
 }
@@ -44,7 +44,7 @@ fn code(value: &impl Serialize) -> String {
         .unwrap_or_default()
 }
 
-fn detail(change: &Change) -> Option<Detail> {
+fn detail(change: &Change, at: jiff::Timestamp) -> Option<Detail> {
     Some(match change {
         Change::Accepted {
             mediator,
@@ -84,7 +84,18 @@ fn detail(change: &Change) -> Option<Detail> {
         } => Detail::Routed(pb::Routing {
             organisation: assignment.organisation.to_string(),
             partner: assignment.partner.as_str().to_owned(),
+            acceptance_deadline: acceptance_deadline.as_ref().map(deadline),
+            offered_at: None,
+        }),
+        Change::OfferDelivered {
+            partner,
+            organisation,
+            acceptance_deadline,
+        } => Detail::Routed(pb::Routing {
+            organisation: organisation.to_string(),
+            partner: partner.as_str().to_owned(),
             acceptance_deadline: Some(deadline(acceptance_deadline)),
+            offered_at: Some(time::to_wire(at)),
         }),
         Change::MediationOverdue { due_at, .. } => Detail::Overdue(pb::Overdue {
             deadline: "mediation".into(),
@@ -250,7 +261,10 @@ mod tests {
                 explanation: "no centre takes labour disputes".into(),
             },
         ] {
-            let Some(Detail::Returned(r)) = detail(&Change::ReturnedToCourt { reason }) else {
+            let Some(Detail::Returned(r)) = detail(
+                &Change::ReturnedToCourt { reason },
+                jiff::Timestamp::UNIX_EPOCH,
+            ) else {
                 panic!("a return is a return notice");
             };
             assert!(!r.explanation.is_empty(), "{}", r.reason);
