@@ -20,9 +20,11 @@ use crate::bundles::Templates;
 use crate::gateway::repo;
 
 /// Writes `total` open referrals into a new store at `store_dir`, each with
-/// its acceptance timers and its offer waiting in the outbox. The first
-/// `overdue` were submitted 30 days ago, so both their timers (warning and
-/// breach) are due when the gateway starts; the rest were submitted now.
+/// its offer waiting in the outbox. The first `overdue` were submitted 30
+/// days ago and their offers acknowledged then, so both their acceptance
+/// timers (warning and breach) are due when the gateway starts; the rest were
+/// submitted now, and their acceptance periods start when the gateway
+/// delivers their offers.
 pub async fn preload(
     store_dir: &Path,
     roster: &Path,
@@ -51,13 +53,21 @@ pub async fn preload(
     ));
     let started = Instant::now();
     for n in 0..overdue {
-        gateway
+        let submitted = gateway
             .submit(
                 templates.domain(n, &format!("PRE-OLD-{n}")),
                 "court:court-bj",
             )
             .await
             .unwrap();
+        // Their platforms took the offers then: the acceptance periods ran
+        // from 30 days ago, so their timers are due.
+        if let Some(a) = submitted.referral.assignment() {
+            gateway
+                .offer_delivered(submitted.referral.id(), &a.organisation, clock.now())
+                .await
+                .unwrap();
+        }
     }
     clock.set(Timestamp::now());
     let done = Arc::new(AtomicU64::new(overdue));
