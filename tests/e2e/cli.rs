@@ -248,7 +248,7 @@ fn bad_arguments_exit_non_zero_and_say_what_is_wrong() {
             &["deadline", "acceptance", "--pushed-at", "2025-09-30"],
             "RFC 3339 instant with an offset",
         ),
-        (&["deadline", "acceptance"], "--pushed-at"),
+        (&["deadline", "acceptance"], "--delivered-at"),
         (
             &[
                 "deadline",

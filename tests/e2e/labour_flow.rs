@@ -348,3 +348,67 @@ async fn at_the_limit_mediation_ends_and_the_court_has_the_case_back() {
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_appraisal_is_shown_to_the_court_and_flagged_to_operators_once() {
+    // Appraisal days do not count against the limit (online rules Art. 26),
+    // so a pause that drags on is the one stall no deadline catches. The
+    // court sees the pause and its reason; at 30 days operators are warned
+    // and the court is told, once.
+    use lp::report_progress_request::Progress;
+    use mediation_core::store::AlertLog;
+    let mut w = World::start().await;
+    let id = refer(&mut w, "LAB-LONG").await;
+    w.deliver().await;
+    w.labour_api.accept_dispute(accept(&id)).await.unwrap();
+    w.at("2025-03-10T10:00:00+08:00").await;
+    w.labour_api
+        .report_progress(progress(
+            &id,
+            Progress::AppraisalStarted("伤残等级鉴定".into()),
+        ))
+        .await
+        .unwrap();
+    let seen = w
+        .court_api
+        .get_referral(pb::GetReferralRequest {
+            referral_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let pause = seen.appraisal.expect("the court sees the pause");
+    assert_eq!(pause.since, "2025-03-10");
+    assert_eq!(pause.note, "伤残等级鉴定");
+    assert_eq!(
+        pause.review_at,
+        crate::world::ts("2025-04-10T00:00:00+08:00")
+    );
+
+    let overlong = |w: &World| {
+        w.assembly
+            .gateway
+            .store()
+            .alerts_after(0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.record.kind == mediation_core::alert::AlertKind::AppraisalOverlong)
+            .count()
+    };
+    w.at("2025-04-09T23:59:59+08:00").await;
+    assert_eq!(overlong(&w), 0);
+    w.at("2025-04-10T00:00:01+08:00").await;
+    w.at("2025-04-20T00:00:01+08:00").await;
+    assert_eq!(overlong(&w), 1, "raised once");
+    let events = w.grpc_court.events_of(&id);
+    assert_eq!(
+        events.iter().filter(|e| *e == "appraisal_overlong").count(),
+        1,
+        "{events:?}"
+    );
+    // Still paused: no mediation breach while the appraisal runs.
+    assert!(
+        !events.contains(&"mediation_overdue".to_owned()),
+        "{events:?}"
+    );
+}

@@ -23,6 +23,10 @@ pub enum AlertKind {
     /// An organisation reported suspected sham mediation (虚假调解): the
     /// parties may be using the court to harm another; seed 000 §(十七).
     ShamMediationReported,
+    /// Mediation has been suspended for an appraisal longer than the
+    /// policy's review days; appraisal time does not count against the limit
+    /// (online rules Art. 26), so nothing else would show it.
+    AppraisalOverlong,
 }
 
 /// An alert as raised, before the store numbers it.
@@ -54,7 +58,7 @@ pub struct Alert {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 8] = [
+    pub const ALL: [AlertKind; 9] = [
         AlertKind::AcceptanceWarning,
         AlertKind::AcceptanceBreach,
         AlertKind::MediationWarning,
@@ -63,6 +67,7 @@ impl AlertKind {
         AlertKind::CalendarYearMissing,
         AlertKind::DestinationUnreachable,
         AlertKind::ShamMediationReported,
+        AlertKind::AppraisalOverlong,
     ];
 
     /// A stable snake_case name, as in webhooks, metrics and the CLI.
@@ -76,6 +81,7 @@ impl AlertKind {
             AlertKind::CalendarYearMissing => "calendar_year_missing",
             AlertKind::DestinationUnreachable => "destination_unreachable",
             AlertKind::ShamMediationReported => "sham_mediation_reported",
+            AlertKind::AppraisalOverlong => "appraisal_overlong",
         }
     }
 
@@ -98,7 +104,8 @@ impl AlertKind {
         match self {
             AlertKind::AcceptanceWarning
             | AlertKind::MediationWarning
-            | AlertKind::CalendarYearMissing => Severity::Warning,
+            | AlertKind::CalendarYearMissing
+            | AlertKind::AppraisalOverlong => Severity::Warning,
             AlertKind::AcceptanceBreach
             | AlertKind::MediationBreach
             | AlertKind::DeadLetter
@@ -172,6 +179,13 @@ pub fn alerts_for(referral: &ReferralId, events: &[Event]) -> Vec<AlertRecord> {
             // The grounds are case content: they stay in the referral, which
             // operators may read; the alert, which webhooks carry out, only
             // says that it happened.
+            Change::AppraisalOverlong { since, days } => alerts.push(alert(
+                AlertKind::AppraisalOverlong,
+                None,
+                format!(
+                    "mediation has been suspended for an appraisal since {since} ({days} days); ask the organisation how it stands"
+                ),
+            )),
             Change::ShamMediationReported { .. } => alerts.push(alert(
                 AlertKind::ShamMediationReported,
                 None,

@@ -161,6 +161,21 @@ pub struct DeadlinePolicy {
     /// rules Art. 25 has it.
     #[serde(default)]
     pub agreement_grace_days: u32,
+    /// Operators are warned when an appraisal pause has lasted this many
+    /// days; 0 for no warning. Appraisal time does not count against the
+    /// mediation limit (online rules Art. 26), so an appraisal that drags on
+    /// is the one way a mediation can stall without a breach.
+    #[serde(default = "default_appraisal_review_days")]
+    pub appraisal_review_days: u32,
+}
+
+fn default_appraisal_review_days() -> u32 {
+    DeadlinePolicy::APPRAISAL_REVIEW_DAYS
+}
+
+impl DeadlinePolicy {
+    /// The default days of appraisal after which operators are warned.
+    pub const APPRAISAL_REVIEW_DAYS: u32 = 30;
 }
 
 impl Default for DeadlinePolicy {
@@ -172,6 +187,7 @@ impl Default for DeadlinePolicy {
             mediation: MediationLimits::uniform(30),
             warn_working_days: 1,
             agreement_grace_days: 0,
+            appraisal_review_days: Self::APPRAISAL_REVIEW_DAYS,
         }
     }
 }

@@ -234,6 +234,17 @@ pub enum Change {
     AppraisalStarted {
         on: Date,
         note: Narrative,
+        /// When operators are warned that the pause has lasted too long:
+        /// the end of the policy's review day. Absent where the policy warns
+        /// of none, and in events stored before pauses were watched.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review_at: Option<Timestamp>,
+    },
+    /// The appraisal pause reached its review day with mediation still
+    /// suspended: operators are warned, and the court is told.
+    AppraisalOverlong {
+        since: Date,
+        days: u32,
     },
     AppraisalEnded {
         on: Date,
@@ -300,6 +311,7 @@ impl Change {
             Change::AcceptanceOverdue { .. } => "acceptance_overdue",
             Change::ReturnedToCourt { .. } => "returned_to_court",
             Change::AppraisalStarted { .. } => "appraisal_started",
+            Change::AppraisalOverlong { .. } => "appraisal_overlong",
             Change::AppraisalEnded { .. } => "appraisal_ended",
             Change::Extended { .. } => "extended",
             Change::MediationOverdue { .. } => "mediation_overdue",
@@ -314,6 +326,16 @@ impl Change {
             Change::Recalled { .. } => "recalled",
         }
     }
+}
+
+/// An appraisal pause: since when, why, and when operators are warned of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppraisalPause {
+    pub since: Date,
+    pub note: Narrative,
+    pub review_at: Option<Timestamp>,
+    /// Whether the warning was given.
+    pub reviewed: bool,
 }
 
 /// A referral's current state, built from its events.
@@ -346,6 +368,9 @@ pub struct Referral {
     performance: Vec<PerformanceReport>,
     /// While mediation is overdue, when it ends (see `Change::MediationOverdue`).
     mediation_ends_at: Option<Timestamp>,
+    /// The appraisal pause under way or last taken.
+    #[serde(default)]
+    appraisal: Option<AppraisalPause>,
     version: u64,
 }
 
@@ -412,6 +437,7 @@ impl Referral {
             ruling: None,
             performance: Vec::new(),
             mediation_ends_at: None,
+            appraisal: None,
             version: 1,
         };
         for event in rest {
@@ -710,6 +736,7 @@ impl Referral {
         organisation: &OrganisationId,
         note: Narrative,
         at: Timestamp,
+        policy: &DeadlinePolicy,
     ) -> Decision {
         self.require("suspend for appraisal", &[Status::InMediation])?;
         self.require_assigned(organisation)?;
@@ -719,7 +746,55 @@ impl Referral {
             .clone()
             .ok_or_else(|| self.not_allowed("suspend for appraisal"))?;
         term.pause(on).map_err(calendar_error)?;
-        one(at, Change::AppraisalStarted { on, note })
+        let review_at = match policy.appraisal_review_days {
+            0 => None,
+            days => on
+                .checked_add(jiff::Span::new().days(i64::from(days)))
+                .ok()
+                .map(cst::end_of),
+        };
+        one(
+            at,
+            Change::AppraisalStarted {
+                on,
+                note,
+                review_at,
+            },
+        )
+    }
+
+    /// The appraisal pause reached its review day and mediation is still
+    /// suspended.
+    pub fn appraisal_overlong(&self, at: Timestamp) -> Decision {
+        self.require("warn of a long appraisal", &[Status::SuspendedForAppraisal])?;
+        let Some(pause) = &self.appraisal else {
+            return Err(self.not_allowed("warn of a long appraisal"));
+        };
+        match pause.review_at {
+            Some(review_at) if at >= review_at && !pause.reviewed => {}
+            Some(review_at) if !pause.reviewed => {
+                return Err(TransitionError::NotYetDue {
+                    deadline: "appraisal review",
+                    due_at: cst::format(review_at),
+                });
+            }
+            _ => return Err(self.not_allowed("warn of a long appraisal")),
+        }
+        let days = u32::try_from((cst::date_of(at) - pause.since).get_days()).unwrap_or(0);
+        one(
+            at,
+            Change::AppraisalOverlong {
+                since: pause.since,
+                days,
+            },
+        )
+    }
+
+    /// The appraisal pause under way, if mediation is suspended for one.
+    pub fn appraisal(&self) -> Option<&AppraisalPause> {
+        self.appraisal
+            .as_ref()
+            .filter(|_| self.status == Status::SuspendedForAppraisal)
     }
 
     /// The appraisal is done; mediation resumes with a later deadline.
@@ -1234,17 +1309,33 @@ impl Referral {
                 self.excluded.insert(organisation.clone());
             }
             Change::ReturnedToCourt { .. } => self.status = Status::ReturnedToCourt,
-            Change::AppraisalStarted { on, .. } => {
+            Change::AppraisalStarted {
+                on,
+                note,
+                review_at,
+            } => {
+                self.appraisal = Some(AppraisalPause {
+                    since: *on,
+                    note: note.clone(),
+                    review_at: *review_at,
+                    reviewed: false,
+                });
                 self.status = Status::SuspendedForAppraisal;
                 if let Some(term) = &mut self.term {
                     // Decided against this very term, so it cannot fail here.
                     let _ = term.pause(*on);
                 }
             }
+            Change::AppraisalOverlong { .. } => {
+                if let Some(pause) = &mut self.appraisal {
+                    pause.reviewed = true;
+                }
+            }
             Change::AppraisalEnded {
                 on,
                 mediation_deadline,
             } => {
+                self.appraisal = None;
                 self.status = Status::InMediation;
                 if let Some(term) = &mut self.term {
                     let _ = term.resume(*on);

@@ -101,6 +101,7 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
             | Change::AcceptanceOverdue { .. }
             | Change::ReturnedToCourt { .. }
             | Change::AppraisalStarted { .. }
+            | Change::AppraisalOverlong { .. }
             | Change::AppraisalEnded { .. }
             | Change::Extended { .. }
             | Change::MediationOverdue { .. }

@@ -1,6 +1,7 @@
 //! Deadline timers. A referral's timers are a pure function of its state:
 //! whatever deadline is running yields a warning timer (until the warning was
-//! given) and a breach timer, and an overdue mediation the timer of its end.
+//! given) and a breach timer, an overdue mediation the timer of its end, and
+//! an appraisal pause the day operators are warned of it.
 //! The store replaces a referral's timers with
 //! [`Referral::timers`] in the same transaction as every change to it, so a timer
 //! that fired disappears together with the event it produced — exactly once.
@@ -24,15 +25,18 @@ pub enum TimerKind {
     /// The end of the grace after the mediation limit: mediation ends and the
     /// referral goes back to the court (online rules Art. 25).
     MediationEnd,
+    /// An appraisal pause reached its review day: operators are warned.
+    AppraisalReview,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 5] = [
+    pub const ALL: [TimerKind; 6] = [
         TimerKind::AcceptanceWarning,
         TimerKind::AcceptanceBreach,
         TimerKind::MediationWarning,
         TimerKind::MediationBreach,
         TimerKind::MediationEnd,
+        TimerKind::AppraisalReview,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,15 +46,17 @@ impl TimerKind {
             TimerKind::MediationWarning => "mediation_warning",
             TimerKind::MediationBreach => "mediation_breach",
             TimerKind::MediationEnd => "mediation_end",
+            TimerKind::AppraisalReview => "appraisal_review",
         }
     }
 
     pub fn deadline(self) -> DeadlineKind {
         match self {
             TimerKind::AcceptanceWarning | TimerKind::AcceptanceBreach => DeadlineKind::Acceptance,
-            TimerKind::MediationWarning | TimerKind::MediationBreach | TimerKind::MediationEnd => {
-                DeadlineKind::Mediation
-            }
+            TimerKind::MediationWarning
+            | TimerKind::MediationBreach
+            | TimerKind::MediationEnd
+            | TimerKind::AppraisalReview => DeadlineKind::Mediation,
         }
     }
 
@@ -78,6 +84,15 @@ impl Referral {
                 referral: self.id().clone(),
                 kind: TimerKind::MediationEnd,
                 fire_at: ends_at,
+            }];
+        }
+        if let Some(pause) = self.appraisal()
+            && let Some(review_at) = pause.review_at.filter(|_| !pause.reviewed)
+        {
+            return vec![Timer {
+                referral: self.id().clone(),
+                kind: TimerKind::AppraisalReview,
+                fire_at: review_at,
             }];
         }
         let Some(deadline) = self.running_deadline() else {
@@ -122,6 +137,7 @@ impl Referral {
                 self.mediation_deadline_passed(at, policy.agreement_grace_days)
             }
             TimerKind::MediationEnd => self.end_mediation(at),
+            TimerKind::AppraisalReview => self.appraisal_overlong(at),
         }
     }
 }

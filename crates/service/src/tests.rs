@@ -436,7 +436,7 @@ async fn pauses_and_extensions_move_the_timers() {
     w.clock.set(at("2025-03-10T10:00:00+08:00"));
     w.gateway
         .execute(&id, "org-a", "appraisal", |r, c| {
-            r.start_appraisal(&org, narrative("鉴定"), c.now)
+            r.start_appraisal(&org, narrative("鉴定"), c.now, &c.policy.deadlines)
         })
         .await
         .unwrap();

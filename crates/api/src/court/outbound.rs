@@ -144,6 +144,9 @@ pub(crate) fn summary(change: &Change) -> String {
         ),
         Change::ReturnedToCourt { .. } => "returned to the court".into(),
         Change::AppraisalStarted { on, .. } => format!("suspended for appraisal on {on}"),
+        Change::AppraisalOverlong { since, days } => {
+            format!("suspended for appraisal since {since}: {days} days")
+        }
         Change::AppraisalEnded {
             on,
             mediation_deadline,
@@ -198,5 +201,10 @@ pub(crate) fn referral_to_wire(r: &Referral, history: &[Event]) -> pb::GetReferr
         timeline: history.iter().map(entry).collect(),
         routed_at: r.routed_at().map(time::to_wire),
         offered_at: r.offered_at().map(time::to_wire),
+        appraisal: r.appraisal().map(|p| pb::Appraisal {
+            since: p.since.to_string(),
+            note: p.note.to_string(),
+            review_at: p.review_at.map(time::to_wire),
+        }),
     }
 }

@@ -28,6 +28,10 @@ pub(crate) const ALERT_KINDS: CodeTable<pb::AlertKind, AlertKind> = CodeTable::n
             pb::AlertKind::ShamMediationReported,
             AlertKind::ShamMediationReported,
         ),
+        (
+            pb::AlertKind::AppraisalOverlong,
+            AlertKind::AppraisalOverlong,
+        ),
     ],
 );
 

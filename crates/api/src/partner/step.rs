@@ -248,7 +248,7 @@ impl Step {
                 Ok(events)
             }
             Step::AppraisalStarted(note) => {
-                referral.start_appraisal(organisation, note.clone(), c.now)
+                referral.start_appraisal(organisation, note.clone(), c.now, deadlines)
             }
             Step::AppraisalEnded => {
                 referral.end_appraisal(organisation, c.now, c.calendar, deadlines)

@@ -100,8 +100,9 @@ impl Story {
                 Self::routed().then(|r, _, _| r.acceptance_deadline_passed(at(LATE)))
             }
             Status::InMediation => Self::in_mediation(),
-            Status::SuspendedForAppraisal => Self::in_mediation()
-                .then(|r, _, _| r.start_appraisal(&org_a(), narrative("工程造价鉴定"), at(SOON))),
+            Status::SuspendedForAppraisal => Self::in_mediation().then(|r, _, p| {
+                r.start_appraisal(&org_a(), narrative("工程造价鉴定"), at(SOON), p)
+            }),
             Status::MediationOverdue => {
                 Self::in_mediation().then(|r, _, _| r.mediation_deadline_passed(at(LATE), 5))
             }
@@ -210,7 +211,7 @@ fn commands() -> Vec<(&'static str, Command, Vec<Status>)> {
         ),
         (
             "appraisal start",
-            |r, _, _| r.start_appraisal(&org_a(), narrative("鉴定"), at(SOON)),
+            |r, _, p| r.start_appraisal(&org_a(), narrative("鉴定"), at(SOON), p),
             vec![InMediation],
         ),
         (
@@ -575,11 +576,12 @@ fn an_acceptance_breach_can_be_rerouted_or_returned() {
 
 #[test]
 fn appraisal_moves_the_mediation_deadline() {
-    let story = Story::in_mediation().then(|r, _, _| {
+    let story = Story::in_mediation().then(|r, _, p| {
         r.start_appraisal(
             &org_a(),
             narrative("伤残等级鉴定"),
             at("2025-03-10T09:00:00+08:00"),
+            p,
         )
     });
     assert_eq!(story.referral.running_deadline(), None);
@@ -1302,4 +1304,75 @@ fn a_referral_routed_before_deliveries_were_recorded_keeps_its_deadline_until_it
         .unwrap();
     r.apply_all(&events);
     assert_eq!(r.acceptance_deadline().unwrap().due_date, date(2025, 3, 10));
+}
+
+#[test]
+fn an_appraisal_that_runs_past_its_review_day_warns_once_and_the_limit_stays_paused() {
+    // Appraisal time does not count (online rules Art. 26), so a pause that
+    // drags on is flagged: 30 days by default, at the end of the 30th day.
+    let story = Story::in_mediation().then(|r, _, p| {
+        r.start_appraisal(
+            &org_a(),
+            narrative("工程造价鉴定"),
+            at("2025-03-10T09:00:00+08:00"),
+            p,
+        )
+    });
+    let pause = story.referral.appraisal().unwrap().clone();
+    assert_eq!(pause.since, date(2025, 3, 10));
+    assert_eq!(pause.note, narrative("工程造价鉴定"));
+    let review_at = at("2025-04-10T00:00:00+08:00");
+    assert_eq!(pause.review_at, Some(review_at));
+    let timers = story.referral.timers();
+    assert_eq!(timers.len(), 1);
+    assert_eq!(timers[0].kind, TimerKind::AppraisalReview);
+    assert_eq!(timers[0].fire_at, review_at);
+    assert!(matches!(
+        story
+            .referral
+            .appraisal_overlong(at("2025-04-09T23:59:59+08:00")),
+        Err(TransitionError::NotYetDue { .. })
+    ));
+
+    let story = story.then(|r, _, p| r.fire(TimerKind::AppraisalReview, review_at, p));
+    assert_eq!(
+        story.history.last().unwrap().change,
+        Change::AppraisalOverlong {
+            since: date(2025, 3, 10),
+            days: 31,
+        }
+    );
+    let raised = crate::alert::alerts_for(
+        story.referral.id(),
+        &story.history[story.history.len() - 1..],
+    );
+    assert_eq!(raised.len(), 1);
+    assert_eq!(raised[0].kind, crate::alert::AlertKind::AppraisalOverlong);
+    assert!(
+        story.referral.timers().is_empty(),
+        "once; the limit stays paused"
+    );
+    assert_eq!(story.referral.status(), Status::SuspendedForAppraisal);
+    assert!(story.referral.appraisal_overlong(at(LATE)).is_err());
+
+    // Resuming clears the pause; a policy of 0 days watches none.
+    let story =
+        story.then(|r, c, p| r.end_appraisal(&org_a(), at("2025-04-11T09:00:00+08:00"), c, p));
+    assert_eq!(story.referral.appraisal(), None);
+    let unwatched = DeadlinePolicy {
+        appraisal_review_days: 0,
+        ..DeadlinePolicy::default()
+    };
+    let events = story
+        .referral
+        .start_appraisal(
+            &org_a(),
+            narrative("再次鉴定"),
+            at("2025-04-14T09:00:00+08:00"),
+            &unwatched,
+        )
+        .unwrap();
+    let mut r = story.referral.clone();
+    r.apply_all(&events);
+    assert!(r.timers().is_empty());
 }

@@ -124,6 +124,14 @@ impl Config {
                     partner.as_str()
                 ));
             }
+            if let Some(review) = days.appraisal_review_days
+                && review > 365
+            {
+                return Err(format!(
+                    "mediation_days.{}.appraisal_review_days: must be at most 365 days (0 for no warning), got {review}",
+                    partner.as_str()
+                ));
+            }
             for (kind, value) in [
                 ("delegated", days.delegated),
                 ("entrusted_ordinary", days.entrusted_ordinary),

@@ -478,6 +478,9 @@ pub struct MediationDays {
     /// still counts, before mediation ends; 0 when unset (online rules
     /// Art. 25: mediation ends at the limit).
     pub grace_days: Option<u32>,
+    /// Days an appraisal pause may last before operators are warned; 30 when
+    /// unset, 0 for no warning.
+    pub appraisal_review_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -556,6 +559,11 @@ impl Config {
                 .get(partner)
                 .and_then(|d| d.grace_days)
                 .unwrap_or(0);
+            policy.deadlines.appraisal_review_days = self
+                .mediation_days
+                .get(partner)
+                .and_then(|d| d.appraisal_review_days)
+                .unwrap_or(mediation_core::deadline::DeadlinePolicy::APPRAISAL_REVIEW_DAYS);
         }
         policies
     }

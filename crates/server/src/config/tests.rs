@@ -386,7 +386,7 @@ fn mediation_limits_follow_each_partners_rules_unless_configured() {
 
     std::fs::write(
         &path,
-        "[mediation_days.road_traffic]\nentrusted_summary = 10\n",
+        "[mediation_days.road_traffic]\nentrusted_summary = 10\nappraisal_review_days = 45\n",
     )
     .unwrap();
     let configured = Config::load_from(&Sources {
@@ -405,6 +405,26 @@ fn mediation_limits_follow_each_partners_rules_unless_configured() {
             .entrusted_ordinary,
         15,
         "an unset kind keeps the partner's own rule"
+    );
+    let review = |p: &Policies, partner| p.for_partner(partner).deadlines.appraisal_review_days;
+    assert_eq!(review(&configured, Partner::RoadTraffic), 45);
+    assert_eq!(review(&configured, Partner::Ccpit), 30, "the default");
+
+    std::fs::write(
+        &path,
+        "[mediation_days.ccpit]\nappraisal_review_days = 400\n",
+    )
+    .unwrap();
+    let err = Config::load_from(&Sources {
+        file: path.clone(),
+        overrides: vec![],
+        environment: false,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("mediation_days.ccpit.appraisal_review_days:"),
+        "{err}"
     );
 
     std::fs::write(&path, "[mediation_days.ccpit]\ndelegated = 0\n").unwrap();

@@ -144,8 +144,14 @@ fn detail(change: &Change, at: jiff::Timestamp) -> Option<Detail> {
                     .into(),
             },
         }),
-        Change::AppraisalStarted { on, note } => Detail::Progress(pb::Progress {
+        Change::AppraisalStarted { on, note, .. } => Detail::Progress(pb::Progress {
             note: format!("appraisal from {on}: {note}"),
+            mediation_deadline: None,
+        }),
+        Change::AppraisalOverlong { since, days } => Detail::Progress(pb::Progress {
+            note: format!(
+                "still suspended for the appraisal begun {since}, {days} days on; the time does not count against the mediation limit"
+            ),
             mediation_deadline: None,
         }),
         Change::AppraisalEnded {
