@@ -550,3 +550,212 @@ async fn the_acceptance_period_runs_from_the_platforms_receipt_and_an_outage_doe
             .contains(&"acceptance_overdue".to_owned())
     );
 }
+
+fn declined_by(id: &str, centre: &str) -> cp::DeclineCaseRequest {
+    cp::DeclineCaseRequest {
+        case_id: id.into(),
+        mediation_centre: centre.into(),
+        reason_code: "NO_CAPACITY".into(),
+        explanation: "本月调解员已满负荷".into(),
+    }
+}
+
+fn accepted_by(id: &str, centre: &str) -> cp::AcceptCaseRequest {
+    cp::AcceptCaseRequest {
+        case_id: id.into(),
+        mediation_centre: centre.into(),
+        mediator: "m-007".into(),
+        centre_case_number: "CCPIT-BJ-2025-0100".into(),
+    }
+}
+
+/// The withdrawals the CCPIT platform was sent for `id`: (cause, reason).
+fn withdrawals(w: &World, id: &str) -> Vec<(String, String)> {
+    w.ccpit
+        .decisions
+        .all()
+        .into_iter()
+        .filter(|d| d.case_id == id)
+        .filter_map(|d| match d.decision {
+            Some(cp::court_decision::Decision::Recall(r)) => Some((r.cause, r.reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_court_reassigns_a_returned_referral_or_hands_it_back_to_routing() {
+    // Online rules Art. 12; seed 000 §(十三): after a decline the referral
+    // is the court's, and where it goes next is the court's decision. No
+    // court lets the gateway pass referrals on by itself here.
+    let mut w = World::start_with_overlay("[reassignment]\ncourts = []\n").await;
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = "RE-COURT".into();
+    let id = submit(&mut w, bundle).await;
+    w.deliver().await;
+    w.ccpit_api
+        .decline_case(declined_by(&id, "ccpit-bj-01"))
+        .await
+        .unwrap();
+    assert_eq!(
+        view(&mut w, &id).await.status(),
+        pb::ReferralStatus::ReturnedToCourt
+    );
+    let reassign = |organisation: &str| pb::ReassignReferralRequest {
+        referral_id: id.clone(),
+        court: "京0105".into(),
+        organisation: organisation.into(),
+        reason: "当事人同意由其他调解组织调解".into(),
+    };
+
+    // A centre on no roster serving 京0105 is refused by name; nothing changes.
+    let before = w.written();
+    let err = w
+        .court_api
+        .reassign_referral(reassign("ccpit-sh-01"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    assert_eq!(crate::field_paths::named_fields(&err), ["organisation"]);
+    assert!(
+        err.message().contains("not on the roster of court 京0105"),
+        "{err:?}"
+    );
+    // Another court system's referral does not exist for it.
+    let err = w
+        .sh_court_api
+        .reroute_referral(pb::RerouteReferralRequest {
+            referral_id: id.clone(),
+            court: "京0105".into(),
+            reason: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    assert_eq!(w.written(), before);
+
+    // Handed back to routing: the next eligible centre, not the one that
+    // declined.
+    let rerouted = w
+        .court_api
+        .reroute_referral(pb::RerouteReferralRequest {
+            referral_id: id.clone(),
+            court: "京0105".into(),
+            reason: "请另行指定调解组织".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rerouted.status(), pb::ReferralStatus::AwaitingAcceptance);
+    assert_eq!(rerouted.organisation, "ccpit-bj-02");
+    w.deliver().await;
+    let offers = w.ccpit.offers.all();
+    assert_eq!(offers.last().unwrap().mediation_centre, "ccpit-bj-02");
+
+    // While ccpit-bj-02 considers it, the court gives it back to ccpit-bj-01
+    // after all: ccpit-bj-02 is told the case is withdrawn, and loses it.
+    let reassigned = w
+        .court_api
+        .reassign_referral(reassign("ccpit-bj-01"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reassigned.organisation, "ccpit-bj-01");
+    w.deliver().await;
+    let withdrawn = withdrawals(&w, &id);
+    assert_eq!(withdrawn.len(), 1, "{withdrawn:?}");
+    assert_eq!(withdrawn[0].0, "REASSIGNED");
+    assert!(withdrawn[0].1.contains("ccpit-bj-02"), "{withdrawn:?}");
+    let err = w
+        .ccpit_api
+        .accept_case(accepted_by(&id, "ccpit-bj-02"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound, "it sees nothing more");
+    w.ccpit_api
+        .accept_case(accepted_by(&id, "ccpit-bj-01"))
+        .await
+        .unwrap();
+    w.deliver().await;
+    // The court was told who held the case at each step.
+    let events = w.grpc_court.events_of(&id);
+    assert_eq!(
+        events,
+        [
+            "routed",
+            "offer_delivered",
+            "declined",
+            "returned_to_court",
+            "routed",
+            "offer_delivered",
+            "routed",
+            "offer_delivered",
+            "accepted"
+        ]
+    );
+
+    // Once an organisation mediates, the court dockets the case instead.
+    let err = w
+        .court_api
+        .reroute_referral(pb::RerouteReferralRequest {
+            referral_id: id.clone(),
+            court: "京0105".into(),
+            reason: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_centre_that_lets_the_time_pass_is_told_the_case_is_withdrawn() {
+    let mut w = World::start().await;
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = "RE-LAPSE".into();
+    let id = submit(&mut w, bundle).await;
+    w.deliver().await;
+    // Delivered Monday 3 March: the three working days end on Thursday.
+    w.at("2025-03-07T00:00:01+08:00").await;
+    let withdrawn = withdrawals(&w, &id);
+    assert_eq!(withdrawn.len(), 1, "{withdrawn:?}");
+    assert_eq!(withdrawn[0].0, "ACCEPTANCE_LAPSED");
+    assert!(withdrawn[0].1.contains("ccpit-bj-01"), "{withdrawn:?}");
+    assert!(withdrawn[0].1.contains("delete"), "{withdrawn:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_the_court_names_is_offered_the_case_or_it_comes_back() {
+    let mut w = World::start().await;
+    let mut named = bundle_to_wire(&sample_bundle());
+    named.documents.clear();
+    named.court_referral_id = "RE-NAMED".into();
+    // The parties preferred the first centre; the court names the second.
+    named.preferred_organisation = "ccpit-bj-01".into();
+    named.designated_organisation = "ccpit-bj-02".into();
+    let id = submit(&mut w, named.clone()).await;
+    assert_eq!(view(&mut w, &id).await.organisation, "ccpit-bj-02");
+    // A centre that cannot take it: back to the court, not elsewhere.
+    named.court_referral_id = "RE-NAMED-SH".into();
+    named.designated_organisation = "ccpit-sh-01".into();
+    let id = submit(&mut w, named).await;
+    let seen = view(&mut w, &id).await;
+    assert_eq!(seen.status(), pb::ReferralStatus::ReturnedToCourt);
+    w.deliver().await;
+    let returned = w
+        .grpc_court
+        .notices
+        .all()
+        .into_iter()
+        .find(|n| n.referral_id == id && n.event == "returned_to_court")
+        .unwrap();
+    let Some(pb::court_notice::Detail::Returned(why)) = returned.detail else {
+        panic!("a return says why");
+    };
+    assert!(
+        why.explanation.contains("the court named ccpit-sh-01"),
+        "{}",
+        why.explanation
+    );
+}

@@ -166,6 +166,7 @@ pub fn alerts_for(referral: &ReferralId, events: &[Event]) -> Vec<AlertRecord> {
             Change::AcceptanceOverdue {
                 organisation,
                 due_at,
+                ..
             } => alerts.push(alert(
                 AlertKind::AcceptanceBreach,
                 Some(*due_at),

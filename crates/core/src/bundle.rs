@@ -160,6 +160,12 @@ pub struct CaseBundle {
     /// back to the court (online rules Art. 12; seed 000 §(十三)).
     #[serde(default)]
     pub reassignment_allowed: bool,
+    /// The organisation the court itself names for the referral (the
+    /// parties' own choice is `preferred_organisation`). The court's choice
+    /// wins; if it cannot take the referral, the referral comes back to the
+    /// court rather than going to someone the court did not name.
+    #[serde(default)]
+    pub designated_organisation: Option<OrganisationId>,
 }
 
 impl CaseBundle {

@@ -162,6 +162,7 @@ pub fn sample_bundle() -> CaseBundle {
         summary: None,
         particulars: None,
         reassignment_allowed: false,
+        designated_organisation: None,
     }
 }
 

@@ -44,6 +44,7 @@ use crate::outcome::{
     RulingOutcome, ShamMediationReport,
 };
 use crate::partner::Partner;
+use crate::routing::Router;
 use crate::text::Narrative;
 
 /// Where a referral is in its life.
@@ -227,6 +228,18 @@ pub enum Change {
     AcceptanceOverdue {
         organisation: OrganisationId,
         due_at: Timestamp,
+        /// The platform of the organisation that let the time pass, which is
+        /// told the case is withdrawn. Absent in events stored before.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partner: Option<Partner>,
+    },
+    /// The court took the referral from the organisation it was offered to,
+    /// to give it to another; the organisation's platform is told, and the
+    /// organisation sees nothing more of it.
+    Withdrawn {
+        partner: Partner,
+        organisation: OrganisationId,
+        reason: Narrative,
     },
     ReturnedToCourt {
         reason: ReturnReason,
@@ -309,6 +322,7 @@ impl Change {
             Change::Accepted { .. } => "accepted",
             Change::Declined { .. } => "declined",
             Change::AcceptanceOverdue { .. } => "acceptance_overdue",
+            Change::Withdrawn { .. } => "withdrawn",
             Change::ReturnedToCourt { .. } => "returned_to_court",
             Change::AppraisalStarted { .. } => "appraisal_started",
             Change::AppraisalOverlong { .. } => "appraisal_overlong",
@@ -712,8 +726,122 @@ impl Referral {
             Change::AcceptanceOverdue {
                 organisation: a.organisation.clone(),
                 due_at: d.due_at,
+                partner: Some(a.partner),
             },
         )
+    }
+
+    /// The statuses from which the court may give the referral to another
+    /// organisation: waiting for an answer, or back with the court (or on its
+    /// way back) before any mediation took place.
+    fn require_reassignable(
+        &self,
+        court: &CourtCode,
+        action: &'static str,
+    ) -> Result<(), TransitionError> {
+        self.require_court(court)?;
+        self.require(
+            action,
+            &[
+                Status::AwaitingAcceptance,
+                Status::Declined,
+                Status::AcceptanceOverdue,
+                Status::ReturnedToCourt,
+            ],
+        )?;
+        if self.bundle.kind == ReferralKind::DirectIntake {
+            return Err(self.not_allowed(action));
+        }
+        // Once an organisation mediated, the court dockets the case: the
+        // failure and its record stand (online rules Art. 25).
+        if self.accepted_at.is_some() {
+            return Err(self.not_allowed(action));
+        }
+        Ok(())
+    }
+
+    /// The events that take the referral from the organisation waiting to
+    /// answer, if one is, before it goes to another.
+    fn withdraw_for(&self, reason: &Narrative, at: Timestamp) -> Vec<Event> {
+        match (&self.status, &self.assignment) {
+            (Status::AwaitingAcceptance, Some(a)) => vec![Event {
+                at,
+                change: Change::Withdrawn {
+                    partner: a.partner,
+                    organisation: a.organisation.clone(),
+                    reason: reason.clone(),
+                },
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The court gives the referral to the organisation `assignment` names
+    /// (online rules Art. 12; seed 000 §(十三): reassignment is the court's
+    /// decision). An organisation waiting to answer loses it.
+    pub fn reassign(
+        &self,
+        court: &CourtCode,
+        assignment: Assignment,
+        reason: Narrative,
+        at: Timestamp,
+    ) -> Decision {
+        self.require_reassignable(court, "reassign")?;
+        if self.status == Status::AwaitingAcceptance
+            && self
+                .assignment
+                .as_ref()
+                .is_some_and(|a| a.organisation == assignment.organisation)
+        {
+            let mut v = Violations::new();
+            v.push("organisation", "the referral is already offered to it");
+            return Err(v.into());
+        }
+        let mut events = self.withdraw_for(&reason, at);
+        events.push(Event {
+            at,
+            change: Change::Routed {
+                reasons: vec![format!(
+                    "reassigned by court {court} to {}: {reason}",
+                    assignment.organisation
+                )],
+                assignment,
+                acceptance_deadline: None,
+            },
+        });
+        Ok(events)
+    }
+
+    /// The court hands the referral back to routing: the next eligible
+    /// organisation the router finds, never one that declined, lapsed or was
+    /// passed over. With none, the call is refused and nothing changes.
+    pub fn reroute_by_court(
+        &self,
+        court: &CourtCode,
+        reason: Narrative,
+        router: &dyn Router,
+        at: Timestamp,
+    ) -> Decision {
+        self.require_reassignable(court, "hand back to routing")?;
+        let mut events = self.withdraw_for(&reason, at);
+        let mut after = self.clone();
+        after.apply_all(&events);
+        let (assignment, mut reasons) = router
+            .route(&after)
+            .map_err(|explanation| TransitionError::NoEligibleOrganisation { explanation })?;
+        reasons.insert(
+            0,
+            format!("handed back to routing by court {court}: {reason}"),
+        );
+        events.push(Event {
+            at,
+            change: Change::Routed {
+                assignment,
+                reasons,
+                acceptance_deadline: None,
+            },
+        });
+        Ok(events)
     }
 
     /// Sends the referral back to the court without a mediation outcome.
@@ -1269,6 +1397,9 @@ impl Referral {
                 ..
             } => {
                 self.status = Status::AwaitingAcceptance;
+                // Routing never offers it to an excluded organisation; the
+                // court may, and that organisation has the case again.
+                self.excluded.remove(&assignment.organisation);
                 self.assignment = Some(assignment.clone());
                 self.acceptance_deadline = acceptance_deadline.clone();
                 self.routed_at = Some(event.at);
@@ -1307,6 +1438,11 @@ impl Referral {
             Change::AcceptanceOverdue { organisation, .. } => {
                 self.status = Status::AcceptanceOverdue;
                 self.excluded.insert(organisation.clone());
+            }
+            Change::Withdrawn { organisation, .. } => {
+                self.excluded.insert(organisation.clone());
+                self.assignment = None;
+                self.acceptance_deadline = None;
             }
             Change::ReturnedToCourt { .. } => self.status = Status::ReturnedToCourt,
             Change::AppraisalStarted {

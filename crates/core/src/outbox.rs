@@ -88,6 +88,18 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
                 court.clone(),
                 Some(Box::new(referral.bundle().clone())),
             )),
+            // An organisation that loses the referral is told, through its
+            // own platform, that the case is withdrawn from it.
+            Change::Withdrawn { partner, .. } => {
+                messages.push(message(Destination::Partner(*partner), None));
+            }
+            Change::AcceptanceOverdue {
+                partner: Some(lapsed),
+                ..
+            } => {
+                messages.push(message(Destination::Partner(*lapsed), None));
+                messages.push(message(court.clone(), None));
+            }
             Change::RulingRecorded { .. } | Change::Recalled { .. } => {
                 if let Some(partner) = &partner {
                     messages.push(message(partner.clone(), None));

@@ -35,6 +35,18 @@ pub trait Router: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Whether the court may give `referral` to `organisation`, which it
+    /// names itself: the organisation must be on a roster serving the court,
+    /// take the kind of dispute and have room. One that declined or let the
+    /// time pass may be named again: that is the court's call.
+    fn check_named(
+        &self,
+        _referral: &Referral,
+        organisation: &OrganisationId,
+    ) -> Result<Assignment, String> {
+        Err(format!("{organisation} is on no roster"))
+    }
+
     /// Learns from committed events, e.g. to keep organisations' loads.
     fn observe(&self, _referral: &Referral, _events: &[Event]) {}
 }
@@ -132,15 +144,27 @@ impl Roster {
         entry: &RosterEntry,
         referral: &Referral,
     ) -> Option<String> {
+        if referral.excluded().contains(&entry.id) {
+            return Some(
+                "already declined, let the acceptance deadline pass or was passed over".into(),
+            );
+        }
+        self.unfit(courts, entry, referral)
+    }
+
+    /// Why `entry` cannot take `referral` whatever happened to it before.
+    fn unfit(
+        &self,
+        courts: &CourtRegistry,
+        entry: &RosterEntry,
+        referral: &Referral,
+    ) -> Option<String> {
         let bundle = referral.bundle();
         if !courts.is_within(&bundle.court, &entry.confirmed_by) {
             return Some(format!(
                 "not on the roster of court {} (confirmed by {})",
                 bundle.court, entry.confirmed_by
             ));
-        }
-        if referral.excluded().contains(&entry.id) {
-            return Some("already declined or let the acceptance deadline pass".into());
         }
         if !entry.domains.contains(&bundle.domain) {
             return Some(format!("does not take {:?} disputes", bundle.domain));
@@ -157,6 +181,26 @@ impl Roster {
 }
 
 impl Router for Roster {
+    fn check_named(
+        &self,
+        referral: &Referral,
+        organisation: &OrganisationId,
+    ) -> Result<Assignment, String> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let entry = entries
+            .iter()
+            .find(|e| &e.id == organisation)
+            .ok_or_else(|| format!("{organisation} is on no roster"))?;
+        match self.unfit(&self.courts.current(), entry, referral) {
+            Some(why) => Err(format!("{organisation}: {why}")),
+            None => Ok(Assignment {
+                partner: entry.partner,
+                organisation: entry.id.clone(),
+                mediator: None,
+            }),
+        }
+    }
+
     fn partner_of(&self, organisation: &OrganisationId) -> Option<Partner> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
@@ -175,6 +219,20 @@ impl Router for Roster {
             organisation: entry.id.clone(),
             mediator: None,
         };
+        // The court's own choice decides: offered to it, or back to the
+        // court with the reason, never to someone the court did not name.
+        if let Some(named) = &bundle.designated_organisation {
+            return match entries.iter().find(|e| &e.id == named) {
+                Some(entry) => match self.ineligible(&courts, entry, referral) {
+                    None => Ok((
+                        assign(entry),
+                        vec![format!("named by the court: {} ({})", entry.name, entry.id)],
+                    )),
+                    Some(why) => Err(format!("the court named {named}, which {why}")),
+                },
+                None => Err(format!("the court named {named}, which is on no roster")),
+            };
+        }
         if let Some(chosen) = &bundle.preferred_organisation {
             match entries.iter().find(|e| &e.id == chosen) {
                 Some(entry) => match self.ineligible(&courts, entry, referral) {

@@ -203,6 +203,7 @@ pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
                 summary: None,
                 particulars: None,
                 reassignment_allowed: false,
+                designated_organisation: None,
             })
         };
         if let Some(partial) = placeholder() {
@@ -250,6 +251,7 @@ pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
         summary: None,
         particulars: None,
         reassignment_allowed: false,
+        designated_organisation: None,
     };
     let found = bundle_rules(&bundle, &paths);
     if !found.is_empty() {

@@ -85,13 +85,15 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                 },
             )),
         })),
-        Change::Recalled { reason } => Some(ToPlatform::Decision(pb::CourtDecision {
-            message_id: d.id.to_string(),
-            case_id,
-            decision: Some(pb::court_decision::Decision::Recall(pb::Recall {
-                reason: reason.to_string(),
-            })),
-        })),
-        _ => None,
+        change => crate::partner::withdrawal(change).map(|w| {
+            ToPlatform::Decision(pb::CourtDecision {
+                message_id: d.id.to_string(),
+                case_id,
+                decision: Some(pb::court_decision::Decision::Recall(pb::Recall {
+                    reason: w.reason,
+                    cause: w.cause.to_owned(),
+                })),
+            })
+        }),
     }
 }

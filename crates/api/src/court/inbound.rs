@@ -162,6 +162,10 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
         .enumerate()
         .map(|(i, c)| consent(&mut v, &at(&format!("consents[{i}]")), c))
         .collect();
+    let designated_organisation = v.check(
+        at("designated_organisation"),
+        optional(&w.designated_organisation, OrganisationId::parse),
+    );
     let preferred_organisation = v.check(
         at("preferred_organisation"),
         optional(&w.preferred_organisation, OrganisationId::parse),
@@ -202,6 +206,7 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
             documents: all(documents)?,
             consents: all(consents)?,
             preferred_organisation: preferred_organisation?,
+            designated_organisation: designated_organisation?,
             summary: summary?,
             particulars: particulars?,
             reassignment_allowed: w.reassignment_allowed,
@@ -300,6 +305,7 @@ fn cross_field(
             summary: None,
             particulars: particulars.clone(),
             reassignment_allowed: w.reassignment_allowed,
+            designated_organisation: None,
         })
     })();
     let Some(partial) = partial else {

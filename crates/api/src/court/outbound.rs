@@ -83,6 +83,7 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
         summary: text(b.summary.as_ref()),
         particulars: b.particulars.as_ref().map(particulars::to_wire),
         reassignment_allowed: b.reassignment_allowed,
+        designated_organisation: text(b.designated_organisation.as_ref()),
     }
 }
 
@@ -98,6 +99,11 @@ pub(crate) fn deadline(d: &Deadline) -> pb::Deadline {
 pub(crate) fn summary(change: &Change) -> String {
     match change {
         Change::Received { bundle, .. } => format!("received from court {}", bundle.court),
+        Change::Withdrawn {
+            organisation,
+            reason,
+            ..
+        } => format!("withdrawn from organisation {organisation}: {reason}"),
         Change::OfferDelivered {
             organisation,
             acceptance_deadline,
@@ -130,6 +136,7 @@ pub(crate) fn summary(change: &Change) -> String {
         Change::AcceptanceOverdue {
             organisation,
             due_at,
+            ..
         } => {
             format!("{organisation} did not answer by {}", cst::format(*due_at))
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use mediation_core::access::Acting;
 use mediation_core::court::{CaseNumber, CourtCode};
-use mediation_core::ids::ReferralId;
+use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::outcome::{Ruling, RulingOutcome};
 use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
 use mediation_core::text::Narrative;
@@ -12,7 +12,7 @@ use mediation_core::{Event, Invalid, Referral, TransitionError, Violations};
 use mediation_delivery::RelayHandle;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_server::CourtGateway;
-use mediation_service::{Commands, Submission};
+use mediation_service::{Commands, Context, Submission};
 use tonic::{Request, Response, Status};
 
 use tonic_types::StatusExt;
@@ -26,6 +26,7 @@ use crate::guard::{Call, take};
 use crate::limits::Limits;
 use crate::status::{self, from_service, invalid, invalid_field, referral_not_found};
 use crate::time;
+use crate::wire::write::text;
 
 /// Serves court systems.
 #[derive(Debug)]
@@ -88,7 +89,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
         id: &ReferralId,
         court: &CourtCode,
         action: &str,
-        decide: impl Fn(&Referral, jiff::Timestamp) -> Result<Vec<Event>, TransitionError>,
+        decide: impl Fn(&Referral, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
     ) -> Result<Referral, Status> {
         call.concerns(id);
         if !call.caller.role.acts_for_court(court) {
@@ -98,7 +99,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
         let referral = self
             .gateway
             .execute(id, &actor, action, |r, c| {
-                decide_as(&call.caller, r, Acting::Court(court), || decide(r, c.now))
+                decide_as(&call.caller, r, Acting::Court(court), || decide(r, c))
             })
             .await
             .map_err(|e| from_service(&e))?;
@@ -291,8 +292,8 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             return Err(invalid(&v));
         };
         let referral = self
-            .act_as_court(&call, &id, &court, "recall_referral", |r, now| {
-                r.recall(&court, reason.clone(), now)
+            .act_as_court(&call, &id, &court, "recall_referral", |r, c| {
+                r.recall(&court, reason.clone(), c.now)
             })
             .await?;
         Ok(Response::new(pb::RecallReferralResponse {
@@ -359,12 +360,66 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             ruled_at,
         };
         let referral = self
-            .act_as_court(&call, &id, &court, "record_ruling", |r, now| {
-                r.record_ruling(&court, ruling.clone(), now)
+            .act_as_court(&call, &id, &court, "record_ruling", |r, c| {
+                r.record_ruling(&court, ruling.clone(), c.now)
             })
             .await?;
         Ok(Response::new(pb::RecordRulingResponse {
             status: STATUSES.number(referral.status()),
+        }))
+    }
+
+    async fn reassign_referral(
+        &self,
+        request: Request<pb::ReassignReferralRequest>,
+    ) -> Result<Response<pb::ReassignReferralResponse>, Status> {
+        let (call, request) = take(request)?;
+        let mut v = Violations::new();
+        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
+        let court = v.check("court", CourtCode::parse(&request.court));
+        let organisation = v.check("organisation", OrganisationId::parse(&request.organisation));
+        let reason = v.check("reason", Narrative::parse(&request.reason));
+        let (Some(id), Some(court), Some(organisation), Some(reason)) =
+            (id, court, organisation, reason)
+        else {
+            return Err(invalid(&v));
+        };
+        let referral = self
+            .act_as_court(&call, &id, &court, "reassign_referral", |r, c| {
+                let assignment = c.router.check_named(r, &organisation).map_err(|why| {
+                    let mut v = Violations::new();
+                    v.push("organisation", why);
+                    TransitionError::from(v)
+                })?;
+                r.reassign(&court, assignment, reason.clone(), c.now)
+            })
+            .await?;
+        Ok(Response::new(pb::ReassignReferralResponse {
+            status: STATUSES.number(referral.status()),
+            organisation: text(referral.assignment().map(|a| &a.organisation)),
+        }))
+    }
+
+    async fn reroute_referral(
+        &self,
+        request: Request<pb::RerouteReferralRequest>,
+    ) -> Result<Response<pb::RerouteReferralResponse>, Status> {
+        let (call, request) = take(request)?;
+        let mut v = Violations::new();
+        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
+        let court = v.check("court", CourtCode::parse(&request.court));
+        let reason = v.check("reason", Narrative::parse(&request.reason));
+        let (Some(id), Some(court), Some(reason)) = (id, court, reason) else {
+            return Err(invalid(&v));
+        };
+        let referral = self
+            .act_as_court(&call, &id, &court, "reroute_referral", |r, c| {
+                r.reroute_by_court(&court, reason.clone(), c.router, c.now)
+            })
+            .await?;
+        Ok(Response::new(pb::RerouteReferralResponse {
+            status: STATUSES.number(referral.status()),
+            organisation: text(referral.assignment().map(|a| &a.organisation)),
         }))
     }
 }

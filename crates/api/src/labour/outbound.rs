@@ -146,13 +146,15 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                 ruled_at: Some(time::to_wire(ruling.ruled_at)),
             })),
         })),
-        Change::Recalled { reason } => Some(ToPlatform::Decision(pb::CourtDecision {
-            message_id: d.id.to_string(),
-            dispute_id,
-            decision: Some(pb::court_decision::Decision::Withdrawal(pb::Withdrawal {
-                reason: reason.to_string(),
-            })),
-        })),
-        _ => None,
+        change => crate::partner::withdrawal(change).map(|w| {
+            ToPlatform::Decision(pb::CourtDecision {
+                message_id: d.id.to_string(),
+                dispute_id,
+                decision: Some(pb::court_decision::Decision::Withdrawal(pb::Withdrawal {
+                    reason: w.reason,
+                    cause: w.cause.to_owned(),
+                })),
+            })
+        }),
     }
 }

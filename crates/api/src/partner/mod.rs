@@ -10,10 +10,12 @@ pub(crate) mod codes;
 mod desk;
 mod failure;
 mod step;
+mod withdrawal;
 
 pub(crate) use desk::{CallFields, Desk};
 pub(crate) use failure::FailureFields;
 pub(crate) use step::{Reported, Step};
+pub(crate) use withdrawal::withdrawal;
 
 use mediation_core::lifecycle::{Referral, Status};
 

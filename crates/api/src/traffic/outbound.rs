@@ -133,15 +133,25 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
             court_case_number: text(ruling.case_number.as_ref()),
             reasons: text(ruling.reasons.as_ref()),
             decided_at: Some(time::to_wire(ruling.ruled_at)),
+            cause: String::new(),
         })),
-        Change::Recalled { reason } => Some(ToPlatform::Decision(pb::CourtDecision {
-            message_id: d.id.to_string(),
-            case_id,
-            decision: "RECALLED".to_owned(),
-            court_case_number: String::new(),
-            reasons: reason.to_string(),
-            decided_at: Some(time::to_wire(d.message.event.at)),
-        })),
-        _ => None,
+        change => crate::partner::withdrawal(change).map(|w| {
+            ToPlatform::Decision(pb::CourtDecision {
+                message_id: d.id.to_string(),
+                case_id,
+                // A court's recall keeps its old name; the other causes are
+                // withdrawals.
+                decision: if w.cause == "RECALLED" {
+                    "RECALLED"
+                } else {
+                    "WITHDRAWN"
+                }
+                .to_owned(),
+                court_case_number: String::new(),
+                reasons: w.reason,
+                decided_at: Some(time::to_wire(d.message.event.at)),
+                cause: w.cause.to_owned(),
+            })
+        }),
     }
 }

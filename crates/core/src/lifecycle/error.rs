@@ -45,4 +45,7 @@ pub enum TransitionError {
     /// A deadline could not be computed.
     #[error("deadline cannot be computed: {0}")]
     Calendar(String),
+    /// No organisation can be offered the referral.
+    #[error("no organisation can take the referral: {explanation}")]
+    NoEligibleOrganisation { explanation: String },
 }

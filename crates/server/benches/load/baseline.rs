@@ -100,6 +100,20 @@ impl CourtGateway for Minimal {
         Err(Status::unimplemented("not part of the baseline"))
     }
 
+    async fn reassign_referral(
+        &self,
+        _: Request<pb::ReassignReferralRequest>,
+    ) -> Result<Response<pb::ReassignReferralResponse>, Status> {
+        Err(Status::unimplemented("not part of the baseline"))
+    }
+
+    async fn reroute_referral(
+        &self,
+        _: Request<pb::RerouteReferralRequest>,
+    ) -> Result<Response<pb::RerouteReferralResponse>, Status> {
+        Err(Status::unimplemented("not part of the baseline"))
+    }
+
     async fn record_ruling(
         &self,
         _: Request<pb::RecordRulingRequest>,

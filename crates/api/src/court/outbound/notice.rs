@@ -72,6 +72,7 @@ fn detail(change: &Change, at: jiff::Timestamp) -> Option<Detail> {
         Change::AcceptanceOverdue {
             organisation,
             due_at,
+            ..
         } => Detail::Overdue(pb::Overdue {
             deadline: "acceptance".into(),
             organisation: organisation.to_string(),
