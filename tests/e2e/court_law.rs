@@ -167,7 +167,7 @@ async fn an_entrusted_referral_is_not_filed_for_judicial_confirmation() {
     let err = w
         .ccpit_api
         .apply_for_confirmation(cp::ApplyForConfirmationRequest {
-            case_id: id,
+            case_id: id.clone(),
             mediation_centre: "ccpit-bj-01".into(),
             applicants: vec!["P1".into(), "P2".into()],
             applied_at: crate::world::ts("2025-03-04T09:00:00+08:00"),
@@ -175,6 +175,100 @@ async fn an_entrusted_referral_is_not_filed_for_judicial_confirmation() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+
+    // The court ends it with its mediation paper, in the case's own number.
+    let record = |outcome: pb::CourtOutcome, case_number: &str| pb::RecordCourtOutcomeRequest {
+        referral_id: id.clone(),
+        court: "京0105".into(),
+        outcome: outcome.into(),
+        case_number: case_number.into(),
+    };
+    let err = w
+        .court_api
+        .record_court_outcome(record(
+            pb::CourtOutcome::MediationPaper,
+            "（2025）京0105民初9999号",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(crate::field_paths::named_fields(&err), ["case_number"]);
+    let done = w
+        .court_api
+        .record_court_outcome(record(
+            pb::CourtOutcome::MediationPaper,
+            "（2025）京0105民初1234号",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.status(), pb::ReferralStatus::Concluded);
+    let seen = view(&mut w, &id).await;
+    assert_eq!(seen.court_outcome(), pb::CourtOutcome::MediationPaper);
+    assert_eq!(seen.court_case_number, "（2025）京0105民初1234号");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failure_the_docketed_case_number_is_recorded_with_the_failure_record() {
+    // Seed 004 (十六): the undisputed facts and confirmed addresses of a
+    // failed mediation serve the case the court dockets afterwards.
+    let mut w = World::start().await;
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = "TL-DOCKET".into();
+    let id = submit(&mut w, bundle).await;
+    w.ccpit_api
+        .accept_case(accepted_by(&id, "ccpit-bj-01"))
+        .await
+        .unwrap();
+    w.ccpit_api
+        .report_failure(cp::ReportFailureRequest {
+            case_id: id.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+            course: "两次组织调解".into(),
+            reasons: "双方对货款金额分歧过大".into(),
+            undisputed_facts: vec!["双方于2024年签订买卖合同".into()],
+            confirmed_addresses: vec![cp::ConfirmedAddress {
+                party: "P2".into(),
+                address: "福建省福州市某路2号".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let record = |case_number: &str| pb::RecordCourtOutcomeRequest {
+        referral_id: id.clone(),
+        court: "京0105".into(),
+        outcome: pb::CourtOutcome::Docketed.into(),
+        case_number: case_number.into(),
+    };
+    // A pre-litigation number is not a docketed case's.
+    let err = w
+        .court_api
+        .record_court_outcome(record("（2025）京0105民诉前调77号"))
+        .await
+        .unwrap_err();
+    assert_eq!(crate::field_paths::named_fields(&err), ["case_number"]);
+    let done = w
+        .court_api
+        .record_court_outcome(record("（2025）京0105民初777号"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.status(), pb::ReferralStatus::MediationFailed);
+    let seen = view(&mut w, &id).await;
+    assert_eq!(seen.court_outcome(), pb::CourtOutcome::Docketed);
+    assert_eq!(seen.court_case_number, "（2025）京0105民初777号");
+    let failure = seen.failure.expect("the failure record travels with it");
+    assert_eq!(failure.undisputed_facts, ["双方于2024年签订买卖合同"]);
+    assert_eq!(failure.confirmed_addresses[0].party, "P2");
+    // Once.
+    let again = w
+        .court_api
+        .record_court_outcome(record("（2025）京0105民初778号"))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

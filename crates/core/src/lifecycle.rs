@@ -31,7 +31,7 @@ use mediation_calendar::{Calendar, cst};
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::{CaseBundle, ReferralKind};
-use crate::court::CourtCode;
+use crate::court::{CaseNumber, CourtCode};
 use crate::deadline::{self, Deadline, DeadlineKind, DeadlinePolicy, MediationTerm};
 mod error;
 
@@ -40,8 +40,8 @@ pub use error::TransitionError;
 use crate::error::Violations;
 use crate::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef, ReferralId};
 use crate::outcome::{
-    Agreement, ConfirmationApplication, DeclineReason, FailureReport, PerformanceReport, Ruling,
-    RulingOutcome, ShamMediationReport,
+    Agreement, ConfirmationApplication, CourtOutcome, DeclineReason, FailureReport,
+    PerformanceReport, Ruling, RulingOutcome, ShamMediationReport,
 };
 use crate::partner::Partner;
 use crate::routing::Router;
@@ -66,11 +66,14 @@ pub enum Status {
     ShamMediationReported,
     ReturnedToCourt,
     Recalled,
+    /// A 委托 case the parties settled, ended by the court with a mediation
+    /// paper or the suit's withdrawal.
+    Concluded,
 }
 
 impl Status {
     /// Every status, in the order of a referral's life.
-    pub const ALL: [Status; 15] = [
+    pub const ALL: [Status; 16] = [
         Status::Received,
         Status::AwaitingAcceptance,
         Status::Declined,
@@ -86,6 +89,7 @@ impl Status {
         Status::ShamMediationReported,
         Status::ReturnedToCourt,
         Status::Recalled,
+        Status::Concluded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +109,7 @@ impl Status {
             Status::ShamMediationReported => "sham_mediation_reported",
             Status::ReturnedToCourt => "returned_to_court",
             Status::Recalled => "recalled",
+            Status::Concluded => "concluded",
         }
     }
 
@@ -120,6 +125,7 @@ impl Status {
                 | Status::ShamMediationReported
                 | Status::ReturnedToCourt
                 | Status::Recalled
+                | Status::Concluded
         )
     }
 
@@ -297,6 +303,11 @@ pub enum Change {
     ShamMediationReported {
         report: ShamMediationReport,
     },
+    /// The court recorded what became of the case: its docketing, or the
+    /// mediation paper or withdrawal that ended a settled 委托 case.
+    CourtOutcomeRecorded {
+        outcome: CourtOutcome,
+    },
     ConfirmationApplied {
         application: ConfirmationApplication,
     },
@@ -333,6 +344,7 @@ impl Change {
             Change::DeadlineRecomputed { .. } => "deadline_recomputed",
             Change::AgreementReached { .. } => "agreement_reached",
             Change::MediationFailed { .. } => "mediation_failed",
+            Change::CourtOutcomeRecorded { .. } => "court_outcome_recorded",
             Change::ShamMediationReported { .. } => "sham_mediation_suspected",
             Change::ConfirmationApplied { .. } => "confirmation_applied",
             Change::RulingRecorded { .. } => "ruling_recorded",
@@ -385,6 +397,9 @@ pub struct Referral {
     /// The appraisal pause under way or last taken.
     #[serde(default)]
     appraisal: Option<AppraisalPause>,
+    /// The case the court docketed after mediation, once recorded.
+    #[serde(default)]
+    docketed: Option<CaseNumber>,
     version: u64,
 }
 
@@ -452,6 +467,7 @@ impl Referral {
             performance: Vec::new(),
             mediation_ends_at: None,
             appraisal: None,
+            docketed: None,
             version: 1,
         };
         for event in rest {
@@ -1368,6 +1384,72 @@ impl Referral {
         one(at, Change::PerformanceRecorded { report })
     }
 
+    /// The court records what became of the case (`CourtOutcome`).
+    ///
+    /// - Docketed: after mediation failed or ended, or the referral came
+    ///   back, with the docketed case's number (not a pre-litigation one),
+    ///   once.
+    /// - A mediation paper or withdrawal: only for a 委托 referral the
+    ///   parties settled (judicial confirmation is for the others, CPL
+    ///   Art. 205), under the case's own number.
+    pub fn record_court_outcome(
+        &self,
+        court: &CourtCode,
+        outcome: CourtOutcome,
+        at: Timestamp,
+    ) -> Decision {
+        self.require_court(court)?;
+        let mut v = Violations::new();
+        match &outcome {
+            CourtOutcome::Docketed { case_number } => {
+                self.require(
+                    "record the docketing of",
+                    &[
+                        Status::MediationFailed,
+                        Status::ShamMediationReported,
+                        Status::ReturnedToCourt,
+                    ],
+                )?;
+                if self.docketed.is_some() {
+                    return Err(self.not_allowed("record the docketing again of"));
+                }
+                if case_number.is_pre_litigation() {
+                    v.push(
+                        "case_number",
+                        "must be the docketed case's number, not a pre-litigation one (诉前调)",
+                    );
+                }
+            }
+            CourtOutcome::MediationPaper { case_number }
+            | CourtOutcome::SuitWithdrawn { case_number } => {
+                if !matches!(self.bundle.kind, ReferralKind::Entrusted { .. }) {
+                    return Err(TransitionError::NotForKind {
+                        action: "end with a mediation paper or a withdrawal",
+                        kind: "a referral that was not docketed (委派 or taken directly); it is confirmed instead",
+                    });
+                }
+                self.require(
+                    "end with a mediation paper or a withdrawal",
+                    &[Status::Agreed],
+                )?;
+                if let Some(own) = &self.bundle.case_number
+                    && own != case_number
+                {
+                    v.push("case_number", format!("must be the referral's case, {own}"));
+                }
+            }
+        }
+        if !v.is_empty() {
+            return Err(v.into());
+        }
+        one(at, Change::CourtOutcomeRecorded { outcome })
+    }
+
+    /// The docketed case's number, once the court recorded it.
+    pub fn docketed(&self) -> Option<&CaseNumber> {
+        self.docketed.as_ref()
+    }
+
     /// The court takes the referral back before any outcome.
     pub fn recall(&self, court: &CourtCode, reason: Narrative, at: Timestamp) -> Decision {
         self.require_court(court)?;
@@ -1502,6 +1584,14 @@ impl Referral {
                 self.agreement = Some((**agreement).clone());
             }
             Change::MediationFailed { .. } => self.status = Status::MediationFailed,
+            Change::CourtOutcomeRecorded { outcome } => match outcome {
+                CourtOutcome::Docketed { case_number } => {
+                    self.docketed = Some(case_number.clone());
+                }
+                CourtOutcome::MediationPaper { .. } | CourtOutcome::SuitWithdrawn { .. } => {
+                    self.status = Status::Concluded;
+                }
+            },
             Change::ShamMediationReported { .. } => self.status = Status::ShamMediationReported,
             Change::ConfirmationApplied { application } => {
                 self.status = Status::ConfirmationRequested;

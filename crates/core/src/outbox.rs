@@ -127,6 +127,8 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
             Change::Received { .. }
             | Change::DeadlineWarning { .. }
             | Change::DeadlineRecomputed { .. } => {}
+            // The court recorded it itself; the court system has it.
+            Change::CourtOutcomeRecorded { .. } => {}
         }
     }
     messages

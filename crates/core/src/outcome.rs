@@ -318,6 +318,41 @@ pub struct Ruling {
     pub ruled_at: Timestamp,
 }
 
+/// What the court recorded of a referral's case once mediation was over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum CourtOutcome {
+    /// The court docketed the case (立案) after mediation failed or ended, or
+    /// after the referral came back: the docketed case's number. The failure
+    /// record's undisputed facts and confirmed addresses serve that case
+    /// (seed 004 (十六)).
+    Docketed { case_number: CaseNumber },
+    /// A 委托 case the parties settled ended with the court's mediation
+    /// paper (调解书).
+    MediationPaper { case_number: CaseNumber },
+    /// A 委托 case the parties settled ended with the plaintiff's withdrawal
+    /// of the suit (撤诉).
+    SuitWithdrawn { case_number: CaseNumber },
+}
+
+impl CourtOutcome {
+    pub fn case_number(&self) -> &CaseNumber {
+        match self {
+            CourtOutcome::Docketed { case_number }
+            | CourtOutcome::MediationPaper { case_number }
+            | CourtOutcome::SuitWithdrawn { case_number } => case_number,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CourtOutcome::Docketed { .. } => "docketed",
+            CourtOutcome::MediationPaper { .. } => "mediation_paper",
+            CourtOutcome::SuitWithdrawn { .. } => "suit_withdrawn",
+        }
+    }
+}
+
 /// Whether the parties did what they agreed (自动履行).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

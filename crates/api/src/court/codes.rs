@@ -131,6 +131,7 @@ pub(crate) const STATUSES: CodeTable<pb::ReferralStatus, Status> = CodeTable::ne
         ),
         (pb::ReferralStatus::ReturnedToCourt, Status::ReturnedToCourt),
         (pb::ReferralStatus::Recalled, Status::Recalled),
+        (pb::ReferralStatus::Concluded, Status::Concluded),
     ],
 );
 

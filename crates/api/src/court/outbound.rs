@@ -12,6 +12,7 @@ use mediation_core::calendar::cst;
 use mediation_core::deadline::Deadline;
 use mediation_core::identity::Identity;
 use mediation_core::lifecycle::{Change, Event, Referral, ReturnReason};
+use mediation_core::outcome::{CourtOutcome, FailureReport};
 use mediation_proto::court::v1 as pb;
 
 use super::codes::{
@@ -185,6 +186,15 @@ pub(crate) fn summary(change: &Change) -> String {
         Change::RulingRecorded { ruling } => format!("court ruled: {:?}", ruling.outcome),
         Change::PerformanceRecorded { report } => format!("performance: {:?}", report.status),
         Change::Recalled { .. } => "recalled by the court".into(),
+        Change::CourtOutcomeRecorded { outcome } => match outcome {
+            CourtOutcome::Docketed { case_number } => format!("docketed as {case_number}"),
+            CourtOutcome::MediationPaper { case_number } => {
+                format!("ended with the court's mediation paper in {case_number}")
+            }
+            CourtOutcome::SuitWithdrawn { case_number } => {
+                format!("ended with the withdrawal of {case_number}")
+            }
+        },
     }
 }
 
@@ -196,7 +206,46 @@ fn entry(e: &Event) -> pb::TimelineEntry {
     }
 }
 
+/// A failure record as the court contract has it.
+pub(crate) fn failure_to_wire(report: &FailureReport) -> pb::FailureReport {
+    pb::FailureReport {
+        course: report.course.to_string(),
+        reasons: report.reasons.to_string(),
+        cost_raising_conduct: text(report.cost_raising_conduct.as_ref()),
+        notes_for_court: text(report.notes_for_court.as_ref()),
+        undisputed_facts: report
+            .undisputed_facts
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        confirmed_addresses: report
+            .confirmed_service_addresses
+            .iter()
+            .map(|a| pb::ConfirmedAddress {
+                party: a.party.to_string(),
+                address: a.address.to_string(),
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn court_outcome_kind(outcome: &CourtOutcome) -> pb::CourtOutcome {
+    match outcome {
+        CourtOutcome::Docketed { .. } => pb::CourtOutcome::Docketed,
+        CourtOutcome::MediationPaper { .. } => pb::CourtOutcome::MediationPaper,
+        CourtOutcome::SuitWithdrawn { .. } => pb::CourtOutcome::SuitWithdrawn,
+    }
+}
+
 pub(crate) fn referral_to_wire(r: &Referral, history: &[Event]) -> pb::GetReferralResponse {
+    let failure = history.iter().rev().find_map(|e| match &e.change {
+        Change::MediationFailed { report } => Some(failure_to_wire(report)),
+        _ => None,
+    });
+    let court_outcome = history.iter().rev().find_map(|e| match &e.change {
+        Change::CourtOutcomeRecorded { outcome } => Some(outcome),
+        _ => None,
+    });
     pb::GetReferralResponse {
         referral_id: r.id().to_string(),
         court_referral_id: r.bundle().court_referral_id.to_string(),
@@ -208,6 +257,10 @@ pub(crate) fn referral_to_wire(r: &Referral, history: &[Event]) -> pb::GetReferr
         timeline: history.iter().map(entry).collect(),
         routed_at: r.routed_at().map(time::to_wire),
         offered_at: r.offered_at().map(time::to_wire),
+        failure,
+        court_outcome: court_outcome.map_or(pb::CourtOutcome::Unspecified, court_outcome_kind)
+            as i32,
+        court_case_number: text(court_outcome.map(CourtOutcome::case_number)),
         appraisal: r.appraisal().map(|p| pb::Appraisal {
             since: p.since.to_string(),
             note: p.note.to_string(),

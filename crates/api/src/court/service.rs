@@ -5,7 +5,7 @@ use std::sync::Arc;
 use mediation_core::access::Acting;
 use mediation_core::court::{CaseNumber, CourtCode};
 use mediation_core::ids::{OrganisationId, ReferralId};
-use mediation_core::outcome::{Ruling, RulingOutcome};
+use mediation_core::outcome::{CourtOutcome, Ruling, RulingOutcome};
 use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
 use mediation_core::text::Narrative;
 use mediation_core::{Event, Invalid, Referral, TransitionError, Violations};
@@ -397,6 +397,47 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         Ok(Response::new(pb::ReassignReferralResponse {
             status: STATUSES.number(referral.status()),
             organisation: text(referral.assignment().map(|a| &a.organisation)),
+        }))
+    }
+
+    async fn record_court_outcome(
+        &self,
+        request: Request<pb::RecordCourtOutcomeRequest>,
+    ) -> Result<Response<pb::RecordCourtOutcomeResponse>, Status> {
+        let (call, request) = take(request)?;
+        let mut v = Violations::new();
+        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
+        let court = v.check("court", CourtCode::parse(&request.court));
+        let case_number = v.check("case_number", CaseNumber::parse(&request.case_number));
+        let kind = v.check(
+            "outcome",
+            match pb::CourtOutcome::try_from(request.outcome) {
+                Ok(
+                    kind @ (pb::CourtOutcome::Docketed
+                    | pb::CourtOutcome::MediationPaper
+                    | pb::CourtOutcome::SuitWithdrawn),
+                ) => Ok(kind),
+                _ => Err(Invalid::new(
+                    "must be COURT_OUTCOME_DOCKETED, COURT_OUTCOME_MEDIATION_PAPER or COURT_OUTCOME_SUIT_WITHDRAWN",
+                )),
+            },
+        );
+        let (Some(id), Some(court), Some(case_number), Some(kind)) = (id, court, case_number, kind)
+        else {
+            return Err(invalid(&v));
+        };
+        let outcome = match kind {
+            pb::CourtOutcome::MediationPaper => CourtOutcome::MediationPaper { case_number },
+            pb::CourtOutcome::SuitWithdrawn => CourtOutcome::SuitWithdrawn { case_number },
+            _ => CourtOutcome::Docketed { case_number },
+        };
+        let referral = self
+            .act_as_court(&call, &id, &court, "record_court_outcome", |r, c| {
+                r.record_court_outcome(&court, outcome.clone(), c.now)
+            })
+            .await?;
+        Ok(Response::new(pb::RecordCourtOutcomeResponse {
+            status: STATUSES.number(referral.status()),
         }))
     }
 

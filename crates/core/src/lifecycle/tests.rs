@@ -4,9 +4,12 @@
 use jiff::civil::date;
 
 use super::*;
+use crate::court::CaseNumber;
 use crate::deadline::MediationLimits;
 use crate::fixtures::*;
-use crate::outcome::{ConfirmedAddress, DeclineCode, PerformanceStatus, Signature, Signer};
+use crate::outcome::{
+    ConfirmedAddress, CourtOutcome, DeclineCode, PerformanceStatus, Signature, Signer,
+};
 use crate::timer::TimerKind;
 
 const RECEIVED: &str = "2025-03-03T09:00:00+08:00"; // a Monday
@@ -14,6 +17,7 @@ const ROUTED: &str = "2025-03-03T10:00:00+08:00";
 const ACCEPTED: &str = "2025-03-04T10:00:00+08:00";
 const SOON: &str = "2025-03-05T11:00:00+08:00";
 const LATE: &str = "2026-01-01T00:00:00+08:00";
+const ENTRUSTED_CASE: &str = "（2025）京0105民初123号";
 
 fn org_a() -> OrganisationId {
     organisation("ccpit-bj-01")
@@ -89,6 +93,41 @@ impl Story {
         })
     }
 
+    /// A 委托 referral of （2025）京0105民初123号 the parties settled.
+    fn entrusted_agreed() -> Self {
+        let mut bundle = sample_bundle();
+        bundle.kind = ReferralKind::Entrusted {
+            stage: crate::bundle::TrialStage::FirstInstance,
+            procedure: crate::bundle::Procedure::Ordinary,
+        };
+        bundle.case_number = Some(CaseNumber::parse(ENTRUSTED_CASE).unwrap());
+        let (referral, event) = Referral::receive(referral_id(), bundle, at(RECEIVED)).unwrap();
+        Story {
+            referral,
+            history: vec![event],
+            calendar: shipped_calendar(),
+            policy: DeadlinePolicy::default(),
+        }
+        .then(|r, c, p| {
+            route_delivered(
+                r,
+                assignment(org_a()),
+                vec!["domain".into()],
+                at(ROUTED),
+                c,
+                p,
+            )
+        })
+        .then(|r, c, p| r.accept(&org_a(), Some(mediator("m-007")), None, at(ACCEPTED), c, p))
+        .then(|r, _, _| {
+            r.record_agreement(
+                &org_a(),
+                sample_agreement(&org_a(), &mediator("m-007"), at(SOON)),
+                at(SOON),
+            )
+        })
+    }
+
     fn in_status(status: Status) -> Self {
         match status {
             Status::Received => Self::received(),
@@ -134,6 +173,15 @@ impl Story {
                 .then(|r, _, _| r.return_to_court(ReturnReason::Declined, at(SOON))),
             Status::Recalled => Self::received()
                 .then(|r, _, _| r.recall(&court("京0105"), narrative("当事人撤诉"), at(SOON))),
+            Status::Concluded => Self::entrusted_agreed().then(|r, _, _| {
+                r.record_court_outcome(
+                    &court("京0105"),
+                    CourtOutcome::MediationPaper {
+                        case_number: CaseNumber::parse(ENTRUSTED_CASE).unwrap(),
+                    },
+                    at(SOON),
+                )
+            }),
         }
     }
 }
@@ -175,7 +223,7 @@ fn failure() -> FailureReport {
     }
 }
 
-const ALL: [Status; 15] = Status::ALL;
+const ALL: [Status; 16] = Status::ALL;
 
 type Command = fn(&Referral, &Calendar, &DeadlinePolicy) -> Decision;
 
@@ -772,37 +820,7 @@ fn a_confirmation_application_must_be_joint_and_in_time() {
 fn judicial_confirmation_is_not_for_an_entrusted_referral() {
     // CPL Art. 205 and seed 003 四(四)2: a docketed (委托) case ends with a
     // mediation paper or a withdrawal, not a confirmation.
-    let mut bundle = sample_bundle();
-    bundle.kind = ReferralKind::Entrusted {
-        stage: crate::bundle::TrialStage::FirstInstance,
-        procedure: crate::bundle::Procedure::Ordinary,
-    };
-    bundle.case_number = Some(crate::court::CaseNumber::parse("（2025）京0105民初123号").unwrap());
-    let (referral, event) = Referral::receive(referral_id(), bundle, at(RECEIVED)).unwrap();
-    let story = Story {
-        referral,
-        history: vec![event],
-        calendar: shipped_calendar(),
-        policy: DeadlinePolicy::default(),
-    }
-    .then(|r, c, p| {
-        route_delivered(
-            r,
-            assignment(org_a()),
-            vec!["domain".into()],
-            at(ROUTED),
-            c,
-            p,
-        )
-    })
-    .then(|r, c, p| r.accept(&org_a(), Some(mediator("m-007")), None, at(ACCEPTED), c, p))
-    .then(|r, _, _| {
-        r.record_agreement(
-            &org_a(),
-            sample_agreement(&org_a(), &mediator("m-007"), at(SOON)),
-            at(SOON),
-        )
-    });
+    let story = Story::entrusted_agreed();
     let err = story
         .referral
         .apply_for_confirmation(&org_a(), joint_application(), at(SOON), &story.calendar)
@@ -1375,4 +1393,99 @@ fn an_appraisal_that_runs_past_its_review_day_warns_once_and_the_limit_stays_pau
     let mut r = story.referral.clone();
     r.apply_all(&events);
     assert!(r.timers().is_empty());
+}
+
+#[test]
+fn the_court_records_a_docketing_once_and_ends_a_settled_entrusted_case_itself() {
+    let docketed = |n: &str| CourtOutcome::Docketed {
+        case_number: CaseNumber::parse(n).unwrap(),
+    };
+    // After a failure, the court dockets the case; the failure record
+    // stays with the referral for it (seed 004 (十六)).
+    let failed = Story::in_status(Status::MediationFailed);
+    let err = failed
+        .referral
+        .record_court_outcome(
+            &court("京0105"),
+            docketed("（2025）京0105民诉前调9号"),
+            at(LATE),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransitionError::Invalid(v) if v.fields().eq(["case_number"])),
+        "{err}"
+    );
+    assert!(matches!(
+        failed.referral.record_court_outcome(
+            &court("京0106"),
+            docketed("（2025）京0105民初9号"),
+            at(LATE)
+        ),
+        Err(TransitionError::NotReferringCourt { .. })
+    ));
+    let docketed_story = failed.then(|r, _, _| {
+        r.record_court_outcome(
+            &court("京0105"),
+            docketed("（2025）京0105民初9号"),
+            at(LATE),
+        )
+    });
+    let r = &docketed_story.referral;
+    assert_eq!(r.status(), Status::MediationFailed);
+    assert_eq!(r.docketed().unwrap().as_str(), "（2025）京0105民初9号");
+    assert!(
+        r.record_court_outcome(
+            &court("京0105"),
+            docketed("（2025）京0105民初10号"),
+            at(LATE)
+        )
+        .is_err(),
+        "once"
+    );
+    assert!(matches!(
+        Story::in_mediation().referral.record_court_outcome(
+            &court("京0105"),
+            docketed("（2025）京0105民初9号"),
+            at(LATE)
+        ),
+        Err(TransitionError::NotAllowed { .. })
+    ));
+
+    // A settled 委托 case ends with the court's mediation paper in its own
+    // case; another case's number is refused, and a 委派 one is confirmed
+    // instead (CPL Art. 205).
+    let settled = Story::entrusted_agreed();
+    let other = settled.referral.record_court_outcome(
+        &court("京0105"),
+        CourtOutcome::SuitWithdrawn {
+            case_number: CaseNumber::parse("（2025）京0105民初124号").unwrap(),
+        },
+        at(LATE),
+    );
+    assert!(
+        matches!(other, Err(TransitionError::Invalid(_))),
+        "{other:?}"
+    );
+    let delegated = Story::agreed().referral.record_court_outcome(
+        &court("京0105"),
+        CourtOutcome::MediationPaper {
+            case_number: CaseNumber::parse(ENTRUSTED_CASE).unwrap(),
+        },
+        at(LATE),
+    );
+    assert!(
+        matches!(delegated, Err(TransitionError::NotForKind { .. })),
+        "{delegated:?}"
+    );
+    let ended = settled.then(|r, _, _| {
+        r.record_court_outcome(
+            &court("京0105"),
+            CourtOutcome::SuitWithdrawn {
+                case_number: CaseNumber::parse(ENTRUSTED_CASE).unwrap(),
+            },
+            at(LATE),
+        )
+    });
+    assert_eq!(ended.referral.status(), Status::Concluded);
+    assert!(ended.referral.status().is_final());
 }

@@ -107,6 +107,13 @@ impl CourtGateway for Minimal {
         Err(Status::unimplemented("not part of the baseline"))
     }
 
+    async fn record_court_outcome(
+        &self,
+        _: Request<pb::RecordCourtOutcomeRequest>,
+    ) -> Result<Response<pb::RecordCourtOutcomeResponse>, Status> {
+        Err(Status::unimplemented("not part of the baseline"))
+    }
+
     async fn reroute_referral(
         &self,
         _: Request<pb::RerouteReferralRequest>,

@@ -10,7 +10,7 @@ use mediation_proto::court::v1 as pb;
 use pb::court_notice::Detail;
 use serde::Serialize;
 
-use super::{bundle_to_wire, deadline, identity_to_wire, summary};
+use super::{bundle_to_wire, deadline, failure_to_wire, identity_to_wire, summary};
 use crate::time;
 use crate::wire::write::{files, text};
 
@@ -209,25 +209,7 @@ fn detail(change: &Change, at: jiff::Timestamp) -> Option<Detail> {
                 .collect(),
             files: files(&agreement.documents),
         }),
-        Change::MediationFailed { report } => Detail::Failure(pb::FailureReport {
-            course: report.course.to_string(),
-            reasons: report.reasons.to_string(),
-            cost_raising_conduct: text(report.cost_raising_conduct.as_ref()),
-            notes_for_court: text(report.notes_for_court.as_ref()),
-            undisputed_facts: report
-                .undisputed_facts
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            confirmed_addresses: report
-                .confirmed_service_addresses
-                .iter()
-                .map(|a| pb::ConfirmedAddress {
-                    party: a.party.to_string(),
-                    address: a.address.to_string(),
-                })
-                .collect(),
-        }),
+        Change::MediationFailed { report } => Detail::Failure(failure_to_wire(report)),
         Change::ShamMediationReported { report } => Detail::ShamMediation(pb::ShamMediation {
             grounds: report.grounds.to_string(),
         }),
