@@ -388,6 +388,7 @@ async fn the_domains_rules_name_fields_as_the_request_does() {
                 cp::Extension {
                     until: "2025-04-20".into(),
                     agreed_by: vec!["P1".into(), "P9".into()],
+                    ..Default::default()
                 },
             )),
         })

@@ -412,3 +412,58 @@ async fn a_long_appraisal_is_shown_to_the_court_and_flagged_to_operators_once() 
         "{events:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committee_extends_by_days_naming_every_party_who_agreed() {
+    // The limit may be extended with every party's consent (online rules
+    // Art. 24): the committee names them, and may give the days rather
+    // than the day.
+    use lp::report_progress_request::Progress;
+    let mut w = World::start().await;
+    let id = refer(&mut w, "LAB-EXT").await;
+    w.labour_api.accept_dispute(accept(&id)).await.unwrap();
+    let extension = |until: &str, days: u32, agreed: &[&str]| {
+        progress(
+            &id,
+            Progress::Extension(lp::Extension {
+                until: until.into(),
+                days,
+                agreed_by: agreed.iter().map(|p| (*p).to_owned()).collect(),
+            }),
+        )
+    };
+    let before = w.written();
+    for (request, field) in [
+        (extension("", 10, &["P1"]), "extension.agreed_by"),
+        (extension("2025-04-20", 10, &["P1", "P2"]), "extension.days"),
+        (extension("", 400, &["P1", "P2"]), "extension.days"),
+        (extension("", 0, &["P1", "P2"]), "extension.until"),
+    ] {
+        let err = w.labour_api.report_progress(request).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+        let named = crate::field_paths::named_fields(&err);
+        assert!(named.iter().any(|f| f == field), "{field} not in {named:?}");
+    }
+    assert_eq!(w.written(), before, "a refused extension writes nothing");
+    // Accepted Monday 3 March: 30 days end on Wednesday 2 April; ten more
+    // reach Saturday 12 April, a rest day, so Monday 14 April (CPL Art. 85).
+    let state = w
+        .labour_api
+        .report_progress(extension("", 10, &["P1", "P2"]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.mediate_by, "2025-04-14");
+    w.deliver().await;
+    let extended = w
+        .grpc_court
+        .notices
+        .all()
+        .into_iter()
+        .find(|n| n.referral_id == id && n.event == "extended")
+        .unwrap();
+    let Some(pb::court_notice::Detail::Progress(p)) = extended.detail else {
+        panic!("an extension carries its progress");
+    };
+    assert!(p.note.contains("with the consent of P1, P2"), "{}", p.note);
+}

@@ -286,4 +286,71 @@ async fn a_suspected_staged_accident_is_reported_to_the_court() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
+    // The report suspends mediation until the court decides (seed 000
+    // §(十七)). Reported on Monday 3 March, decided on Monday 10 March: the
+    // court finds no sham, mediation resumes and the seven suspended days do
+    // not count (30 days from 3 March: 2 April, now 9 April).
+    w.clock.set("2025-03-10T09:00:00+08:00".parse().unwrap());
+    let resolve = |finding: pb::ShamMediationFinding| pb::ResolveShamMediationRequest {
+        referral_id: id.clone(),
+        court: "京0105".into(),
+        finding: finding.into(),
+        note: "经审查，事故属实，不构成虚假调解".into(),
+    };
+    let resumed = w
+        .court_api
+        .resolve_sham_mediation(resolve(pb::ShamMediationFinding::NotSham))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resumed.status(), pb::ReferralStatus::InMediation);
+    assert_eq!(resumed.mediation_deadline.unwrap().due_date, "2025-04-09");
+    w.deliver().await;
+    let decisions = w.traffic.decisions.all();
+    let told = decisions.iter().find(|d| d.case_id == id).unwrap();
+    assert_eq!(told.decision, "MEDIATION_RESUMED");
+    assert_eq!(told.mediate_by, "2025-04-09");
+    // Reported again, and this time the court finds it real: mediation
+    // ends, the case comes back, and the room is told to let it go.
+    w.traffic_api
+        .report_sham_mediation(tp::ReportShamMediationRequest {
+            case_id: id.clone(),
+            room: "traffic-bj-cy".into(),
+            grounds: "新发现双方串通的证据".into(),
+        })
+        .await
+        .unwrap();
+    let ended = w
+        .court_api
+        .resolve_sham_mediation(resolve(pb::ShamMediationFinding::Sham))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ended.status(), pb::ReferralStatus::ReturnedToCourt);
+    w.deliver().await;
+    let last = w
+        .traffic
+        .decisions
+        .all()
+        .into_iter()
+        .rev()
+        .find(|d| d.case_id == id)
+        .unwrap();
+    assert_eq!(
+        (last.decision.as_str(), last.cause.as_str()),
+        ("WITHDRAWN", "SHAM_MEDIATION")
+    );
+    let events = w.grpc_court.events_of(&id);
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("returned_to_court"),
+        "{events:?}"
+    );
+    // Nothing is left to decide.
+    let err = w
+        .court_api
+        .resolve_sham_mediation(resolve(pb::ShamMediationFinding::NotSham))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
 }

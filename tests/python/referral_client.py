@@ -7,7 +7,10 @@ It plays two roles with the code grpcio-tools generates from proto/:
   the referral's timeline back;
 * the CCPIT commercial mediation platform: serves CcpitPlatform to receive the
   offer and the court's decision, and calls CcpitGateway to accept, settle and
-  apply for judicial confirmation.
+  apply for judicial confirmation;
+* the labour-dispute platform, for a 委托 (docketed) labour case under summary
+  procedure: its mediation limit is 7 days (online rules Art. 24), checked
+  against the gateway's own `deadline mediation` command.
 
 It also checks that a refused request carries field-level details a client in
 another language can read (google.rpc.BadRequest in grpc-status-details-bin).
@@ -17,15 +20,17 @@ Run it through run.sh, which installs the packages and generates the code.
 """
 
 import argparse
+import json
 import os
 import queue
+import subprocess
 import sys
 import time
 from concurrent import futures
 from pathlib import Path
 
 import grpc
-from google.protobuf import timestamp_pb2
+from google.protobuf import json_format, timestamp_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -33,6 +38,11 @@ from mediation.ccpit.v1 import ccpit_pb2 as cp
 from mediation.ccpit.v1 import ccpit_pb2_grpc as cp_grpc
 from mediation.court.v1 import court_pb2 as pb
 from mediation.court.v1 import court_pb2_grpc as pb_grpc
+from mediation.labour.v1 import labour_pb2 as lp
+from mediation.labour.v1 import labour_pb2_grpc as lp_grpc
+
+REPO = Path(__file__).resolve().parents[2]
+CST = 8 * 3600
 
 EXPECTED_TIMELINE = [
     "received",
@@ -139,6 +149,60 @@ def bundle(court_referral_id, now):
     )
 
 
+def seven_day_due(gateway_bin, instant):
+    """The gateway's own answer for a 委托 labour case under summary
+    procedure accepted at `instant` (seconds): its last day, "YYYY-MM-DD"."""
+    accepted_at = time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(instant + CST))
+    out = subprocess.run(
+        [gateway_bin, "deadline", "mediation", "--accepted-at", accepted_at,
+         "--kind", "entrusted", "--procedure", "summary",
+         "--partner", "labour_arbitration",
+         "--calendar-dir", str(REPO / "config" / "calendar"), "--json"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    answer = json.loads(out)
+    if not answer["period"].startswith("7 days"):
+        fail(f"the 委托 summary limit is not 7 days: {answer['period']}")
+    return answer["due_date"]
+
+
+def entrusted_labour_story(court, labour, as_court, as_labour, reference, gateway_bin):
+    """A docketed (委托) labour case under summary procedure: 7 days."""
+    case = json_format.Parse(
+        (REPO / "crates/server/src/sim/cases/labour.json").read_text(encoding="utf-8"),
+        pb.CaseBundle(),
+    )
+    case.court_referral_id = reference + "-LAB"
+    case.kind = pb.REFERRAL_KIND_ENTRUSTED
+    case.trial_stage = pb.TRIAL_STAGE_FIRST_INSTANCE
+    case.procedure = pb.PROCEDURE_SUMMARY
+    case.case_number = f"（{time.gmtime().tm_year}）京0105民初{int(time.time()) % 10**8}号"
+    del case.documents[:]
+    submitted = court.SubmitReferral(pb.SubmitReferralRequest(bundle=case), metadata=as_court)
+    if submitted.status != pb.REFERRAL_STATUS_AWAITING_ACCEPTANCE:
+        fail(f"the labour case is {pb.ReferralStatus.Name(submitted.status)}")
+    view = court.GetReferral(
+        pb.GetReferralRequest(referral_id=submitted.referral_id), metadata=as_court
+    )
+    say("entrusted", f"labour case {case.case_number} offered to {view.organisation}")
+    before = time.time()
+    state = labour.AcceptDispute(
+        lp.AcceptDisputeRequest(
+            dispute_id=submitted.referral_id,
+            committee=view.organisation,
+            mediator="m-python",
+            file_number=f"朝劳调〔{time.gmtime().tm_year}〕{int(before) % 1000}号",
+        ),
+        metadata=as_labour,
+    )
+    after = time.time()
+    # Around midnight the acceptance may fall on either day.
+    expected = {seven_day_due(gateway_bin, before), seven_day_due(gateway_bin, after)}
+    if state.mediate_by not in expected:
+        fail(f"mediate by {state.mediate_by}, expected {' or '.join(sorted(expected))}")
+    say("seven days", f"accepted; mediate by {state.mediate_by}, 7 days under summary procedure")
+
+
 def field_violations(error):
     """The BadRequest field violations carried by a refused call."""
     status = rpc_status.from_call(error)
@@ -164,6 +228,8 @@ def main():
     args = args.parse_args()
     court_token = os.environ.get("MG_COURT_TOKEN") or fail("MG_COURT_TOKEN is not set")
     platform_token = os.environ.get("MG_PLATFORM_TOKEN") or fail("MG_PLATFORM_TOKEN is not set")
+    labour_token = os.environ.get("MG_LABOUR_TOKEN") or fail("MG_LABOUR_TOKEN is not set")
+    gateway_bin = os.environ.get("MG_GATEWAY_BIN") or fail("MG_GATEWAY_BIN is not set")
 
     ca = (args.pki / "ca.pem").read_bytes()
 
@@ -303,6 +369,12 @@ def main():
     if timeline != EXPECTED_TIMELINE:
         fail(f"timeline is {timeline}, expected {EXPECTED_TIMELINE}")
     say("timeline", " -> ".join(timeline))
+
+    labour = lp_grpc.LabourGatewayStub(grpc.secure_channel(args.gateway, credentials("labour")))
+    entrusted_labour_story(
+        court, labour, as_court, [("authorization", f"Bearer {labour_token}")],
+        reference, gateway_bin,
+    )
     server.stop(grace=1).wait()
     say("done", f"referral {referral} went through the gateway from Python")
 

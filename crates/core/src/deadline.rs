@@ -268,6 +268,11 @@ impl MediationTerm {
     }
 
     /// Resumes the period on `on`.
+    /// Whether a pause is running.
+    pub fn is_paused(&self) -> bool {
+        self.paused_since.is_some()
+    }
+
     pub fn resume(&mut self, on: Date) -> Result<(), Error> {
         let from = self.paused_since.ok_or(Error::NotPaused)?;
         if on < from {

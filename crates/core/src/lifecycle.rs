@@ -122,7 +122,6 @@ impl Status {
             Status::Confirmed
                 | Status::ConfirmationRefused
                 | Status::MediationFailed
-                | Status::ShamMediationReported
                 | Status::ReturnedToCourt
                 | Status::Recalled
                 | Status::Concluded
@@ -178,6 +177,9 @@ pub enum ReturnReason {
         ground: crate::outcome::EarlyEnd,
         explanation: Narrative,
     },
+    /// The court found the reported sham mediation (虚假调解) real and ended
+    /// the mediation (seed 000 §(十七)).
+    ShamMediation { note: Narrative },
 }
 
 /// One thing that happened to a referral.
@@ -308,6 +310,16 @@ pub enum Change {
     CourtOutcomeRecorded {
         outcome: CourtOutcome,
     },
+    /// The court decided on a reported sham mediation: mediation resumes,
+    /// with the time it was suspended not counted, or the court ends it
+    /// (then a `ReturnedToCourt` follows).
+    ShamMediationResolved {
+        resume: bool,
+        note: Narrative,
+        /// With `resume`: the mediation deadline from then on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mediation_deadline: Option<Deadline>,
+    },
     ConfirmationApplied {
         application: ConfirmationApplication,
     },
@@ -345,6 +357,7 @@ impl Change {
             Change::AgreementReached { .. } => "agreement_reached",
             Change::MediationFailed { .. } => "mediation_failed",
             Change::CourtOutcomeRecorded { .. } => "court_outcome_recorded",
+            Change::ShamMediationResolved { .. } => "sham_mediation_resolved",
             Change::ShamMediationReported { .. } => "sham_mediation_suspected",
             Change::ConfirmationApplied { .. } => "confirmation_applied",
             Change::RulingRecorded { .. } => "ruling_recorded",
@@ -971,6 +984,32 @@ impl Referral {
     }
 
     /// Every party agreed to extend mediation to `last_day`.
+    /// Every party agreed to extend mediation by `days` from its current
+    /// last day: the same as an extension to that day.
+    pub fn extend_by_days(
+        &self,
+        organisation: &OrganisationId,
+        days: u32,
+        consenting: Vec<PartyRef>,
+        at: Timestamp,
+        calendar: &Calendar,
+        policy: &DeadlinePolicy,
+    ) -> Decision {
+        self.require("extend", &[Status::InMediation])?;
+        let mut term = self
+            .term
+            .clone()
+            .ok_or_else(|| self.not_allowed("extend"))?;
+        if days == 0 {
+            let mut v = Violations::new();
+            v.push("days", "an extension must add at least one day");
+            return Err(v.into());
+        }
+        term.extend_by(days).map_err(calendar_error)?;
+        let last_day = term.extended_to.ok_or_else(|| self.not_allowed("extend"))?;
+        self.extend(organisation, last_day, consenting, at, calendar, policy)
+    }
+
     pub fn extend(
         &self,
         organisation: &OrganisationId,
@@ -1250,6 +1289,64 @@ impl Referral {
             at,
             Change::MediationFailed {
                 report: Box::new(report),
+            },
+        )
+    }
+
+    /// The court decides on a reported sham mediation (seed 000 §(十七): the
+    /// mediator suspends and reports; the court decides). With `resume`,
+    /// mediation goes on and the suspended days do not count against its
+    /// limit, as an appraisal's do not; otherwise the court ends mediation
+    /// and has the case back.
+    pub fn resolve_sham_mediation(
+        &self,
+        court: &CourtCode,
+        resume: bool,
+        note: Narrative,
+        at: Timestamp,
+        calendar: &Calendar,
+        policy: &DeadlinePolicy,
+    ) -> Decision {
+        self.require_court(court)?;
+        self.require(
+            "resolve a sham-mediation report on",
+            &[Status::ShamMediationReported],
+        )?;
+        if !resume {
+            return Ok(vec![
+                Event {
+                    at,
+                    change: Change::ShamMediationResolved {
+                        resume,
+                        note: note.clone(),
+                        mediation_deadline: None,
+                    },
+                },
+                Event {
+                    at,
+                    change: Change::ReturnedToCourt {
+                        reason: ReturnReason::ShamMediation { note },
+                    },
+                },
+            ]);
+        }
+        let mut term = self
+            .term
+            .clone()
+            .ok_or_else(|| self.not_allowed("resume mediation of"))?;
+        if term.is_paused() {
+            term.resume(cst::date_of(at)).map_err(calendar_error)?;
+        }
+        let mediation_deadline = term
+            .deadline(calendar, policy.warn_working_days)
+            .map_err(calendar_error)?
+            .ok_or_else(|| self.not_allowed("resume mediation of"))?;
+        one(
+            at,
+            Change::ShamMediationResolved {
+                resume,
+                note,
+                mediation_deadline: Some(mediation_deadline),
             },
         )
     }
@@ -1592,7 +1689,32 @@ impl Referral {
                     self.status = Status::Concluded;
                 }
             },
-            Change::ShamMediationReported { .. } => self.status = Status::ShamMediationReported,
+            Change::ShamMediationReported { .. } => {
+                // Mediation is suspended (中止) until the court decides; the
+                // days do not count. A pause already running (an appraisal)
+                // simply goes on.
+                if let Some(term) = &mut self.term
+                    && !term.is_paused()
+                {
+                    let _ = term.pause(cst::date_of(event.at));
+                }
+                self.status = Status::ShamMediationReported;
+            }
+            Change::ShamMediationResolved {
+                resume: true,
+                mediation_deadline,
+                ..
+            } => {
+                if let Some(term) = &mut self.term
+                    && term.is_paused()
+                {
+                    let _ = term.resume(cst::date_of(event.at));
+                }
+                self.appraisal = None;
+                self.mediation_deadline = mediation_deadline.clone();
+                self.status = Status::InMediation;
+            }
+            Change::ShamMediationResolved { resume: false, .. } => {}
             Change::ConfirmationApplied { application } => {
                 self.status = Status::ConfirmationRequested;
                 self.application = Some(application.clone());

@@ -100,6 +100,13 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
                 messages.push(message(Destination::Partner(*lapsed), None));
                 messages.push(message(court.clone(), None));
             }
+            // The court's decision on a sham-mediation report: the
+            // organisation resumes, or loses the case.
+            Change::ShamMediationResolved { .. } => {
+                if let Some(partner) = &partner {
+                    messages.push(message(partner.clone(), None));
+                }
+            }
             Change::RulingRecorded { .. } | Change::Recalled { .. } => {
                 if let Some(partner) = &partner {
                     messages.push(message(partner.clone(), None));

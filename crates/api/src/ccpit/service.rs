@@ -20,7 +20,7 @@ use crate::guard::{Call, take};
 use crate::partner::codes::EARLY_ENDS;
 use crate::partner::{CallFields, Desk, Step, mediate_by};
 use crate::status::{self, from_service, invalid, invalid_field};
-use crate::wire::read::{date, party_refs, required_time};
+use crate::wire::read::{party_refs, required_time};
 
 /// Serves the CCPIT platform.
 #[derive(Debug)]
@@ -49,7 +49,7 @@ const FIELDS: CallFields = CallFields {
     files: "files",
     domain_paths: &[
         ("consenting", "extension.agreed_by"),
-        ("last_day", "extension.until"),
+        ("last_day", "extension"),
         ("parties[].party", "parties[].reference"),
         ("parties[].identity", "parties[].document_number"),
         ("performance_deadline", "perform_by"),
@@ -124,14 +124,9 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
                 Step::appraisal_started(&mut v, "appraisal_started", note)
             }
             Some(Progress::AppraisalEnded(_)) => Some(Step::AppraisalEnded),
+            // The centre names who agreed; the domain checks it is everyone.
             Some(Progress::Extension(e)) => {
-                let until = v.check("extension.until", date(&e.until));
-                // The centre names who agreed; the domain checks it is everyone.
-                let agreed = party_refs(&mut v, "extension.agreed_by", &e.agreed_by);
-                until.map(|until| Step::Extend {
-                    until,
-                    agreed_by: Some(agreed),
-                })
+                Step::extension(&mut v, "extension", &e.until, e.days, &e.agreed_by)
             }
             None => Step::no_progress(&mut v, "extension"),
         };

@@ -151,6 +151,12 @@ pub(crate) fn summary(change: &Change) -> String {
             ground.as_str()
         ),
         Change::ReturnedToCourt { .. } => "returned to the court".into(),
+        Change::ShamMediationResolved { resume: true, .. } => {
+            "the court found no sham mediation; mediation resumes".into()
+        }
+        Change::ShamMediationResolved { resume: false, .. } => {
+            "the court found the sham mediation real and ended the mediation".into()
+        }
         Change::AppraisalStarted { on, .. } => format!("suspended for appraisal on {on}"),
         Change::AppraisalOverlong { since, days } => {
             format!("suspended for appraisal since {since}: {days} days")

@@ -441,6 +441,49 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         }))
     }
 
+    async fn resolve_sham_mediation(
+        &self,
+        request: Request<pb::ResolveShamMediationRequest>,
+    ) -> Result<Response<pb::ResolveShamMediationResponse>, Status> {
+        let (call, request) = take(request)?;
+        let mut v = Violations::new();
+        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
+        let court = v.check("court", CourtCode::parse(&request.court));
+        let note = v.check("note", Narrative::parse(&request.note));
+        let resume = v.check(
+            "finding",
+            match pb::ShamMediationFinding::try_from(request.finding) {
+                Ok(pb::ShamMediationFinding::NotSham) => Ok(true),
+                Ok(pb::ShamMediationFinding::Sham) => Ok(false),
+                _ => Err(Invalid::new(
+                    "must be SHAM_MEDIATION_FINDING_NOT_SHAM or SHAM_MEDIATION_FINDING_SHAM",
+                )),
+            },
+        );
+        let (Some(id), Some(court), Some(note), Some(resume)) = (id, court, note, resume) else {
+            return Err(invalid(&v));
+        };
+        let referral = self
+            .act_as_court(&call, &id, &court, "resolve_sham_mediation", |r, c| {
+                r.resolve_sham_mediation(
+                    &court,
+                    resume,
+                    note.clone(),
+                    c.now,
+                    c.calendar,
+                    &c.policy.deadlines,
+                )
+            })
+            .await?;
+        Ok(Response::new(pb::ResolveShamMediationResponse {
+            status: STATUSES.number(referral.status()),
+            mediation_deadline: referral
+                .mediation_deadline()
+                .filter(|_| resume)
+                .map(super::outbound::deadline),
+        }))
+    }
+
     async fn reroute_referral(
         &self,
         request: Request<pb::RerouteReferralRequest>,

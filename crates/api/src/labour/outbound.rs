@@ -146,6 +146,18 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                 ruled_at: Some(time::to_wire(ruling.ruled_at)),
             })),
         })),
+        change @ Change::ShamMediationResolved { resume: true, .. } => {
+            crate::partner::resumption(change).map(|(note, mediate_by)| {
+                ToPlatform::Decision(pb::CourtDecision {
+                    message_id: d.id.to_string(),
+                    dispute_id,
+                    decision: Some(pb::court_decision::Decision::Resumed(pb::Resumption {
+                        note,
+                        mediate_by,
+                    })),
+                })
+            })
+        }
         change => crate::partner::withdrawal(change).map(|w| {
             ToPlatform::Decision(pb::CourtDecision {
                 message_id: d.id.to_string(),

@@ -96,7 +96,8 @@ const FIELDS: CallFields = CallFields {
     organisation: "committee",
     files: "files",
     domain_paths: &[
-        ("last_day", "extended_until"),
+        ("last_day", "progress"),
+        ("consenting", "extension.agreed_by"),
         ("performance_deadline", "pay_by"),
         ("performance_method", "payment_method"),
         ("terms", "other_terms"),

@@ -15,7 +15,7 @@ mod withdrawal;
 pub(crate) use desk::{CallFields, Desk};
 pub(crate) use failure::FailureFields;
 pub(crate) use step::{Reported, Step};
-pub(crate) use withdrawal::withdrawal;
+pub(crate) use withdrawal::{resumption, withdrawal};
 
 use mediation_core::lifecycle::{Referral, Status};
 

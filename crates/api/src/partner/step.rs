@@ -15,7 +15,7 @@ use mediation_core::text::Narrative;
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_service::{Context, reroute_or_return};
 
-use crate::wire::read::{date, optional, optional_narrative, required_time};
+use crate::wire::read::{date, optional, optional_narrative, party_refs, required_time};
 
 type Decision = Result<Vec<Event>, TransitionError>;
 
@@ -26,6 +26,12 @@ pub(crate) enum Reported<'a> {
     AppraisalStarted(&'a str),
     AppraisalEnded,
     ExtendedUntil(&'a str),
+    /// An extension naming its consenting parties: to `until`, or by `days`.
+    Extension {
+        until: &'a str,
+        days: u32,
+        agreed_by: &'a [String],
+    },
 }
 
 /// The two platforms' `oneof`s have the same variants under their own types.
@@ -38,6 +44,11 @@ macro_rules! reported_from {
                     P::AppraisalStarted(note) => Reported::AppraisalStarted(note),
                     P::AppraisalEnded(_) => Reported::AppraisalEnded,
                     P::ExtendedUntil(until) => Reported::ExtendedUntil(until),
+                    P::Extension(e) => Reported::Extension {
+                        until: &e.until,
+                        days: e.days,
+                        agreed_by: &e.agreed_by,
+                    },
                 }
             }
         })*
@@ -63,7 +74,7 @@ pub(crate) enum Step {
     AppraisalEnded,
     /// `agreed_by`: `None` when the platform reports that every party agreed.
     Extend {
-        until: Date,
+        until: ExtendTo,
         agreed_by: Option<Vec<PartyRef>>,
     },
     Agree(Box<Agreement>),
@@ -81,6 +92,13 @@ pub(crate) enum Step {
         ground: EarlyEnd,
         explanation: Narrative,
     },
+}
+
+/// How far an extension goes: to a day, or by a number of days.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ExtendTo {
+    Day(Date),
+    Days(u32),
 }
 
 fn everyone(referral: &Referral) -> Vec<PartyRef> {
@@ -135,8 +153,55 @@ impl Step {
         until: &str,
     ) -> Option<Step> {
         v.check(field, date(until)).map(|until| Step::Extend {
-            until,
+            until: ExtendTo::Day(until),
             agreed_by: None,
+        })
+    }
+
+    /// An extension with its consenting parties named (every party must
+    /// be), to a day (`until`) or by a number of days (`days`, 1 to 365):
+    /// one of the two. `prefix` is the extension message's field.
+    pub(crate) fn extension(
+        v: &mut Violations,
+        prefix: &str,
+        until: &str,
+        days: u32,
+        agreed_by: &[String],
+    ) -> Option<Step> {
+        let agreed = party_refs(v, &format!("{prefix}.agreed_by"), agreed_by);
+        if agreed_by.is_empty() {
+            v.push(
+                format!("{prefix}.agreed_by"),
+                "name the parties who agreed: every party must",
+            );
+        }
+        let to = match (until.trim().is_empty(), days) {
+            (true, 0) => {
+                v.push(
+                    format!("{prefix}.until"),
+                    "give the day mediation is extended to, or days",
+                );
+                None
+            }
+            (false, 0) => v
+                .check(format!("{prefix}.until"), date(until))
+                .map(ExtendTo::Day),
+            (true, 1..=365) => Some(ExtendTo::Days(days)),
+            (true, _) => {
+                v.push(
+                    format!("{prefix}.days"),
+                    format!("must be from 1 to 365, got {days}"),
+                );
+                None
+            }
+            (false, _) => {
+                v.push(format!("{prefix}.days"), "give until or days, not both");
+                None
+            }
+        };
+        to.map(|until| Step::Extend {
+            until,
+            agreed_by: Some(agreed),
         })
     }
 
@@ -151,7 +216,12 @@ impl Step {
             Some(Reported::ExtendedUntil(until)) => {
                 Step::extend_for_everyone(v, "extended_until", until)
             }
-            None => Step::no_progress(v, "extended_until"),
+            Some(Reported::Extension {
+                until,
+                days,
+                agreed_by,
+            }) => Step::extension(v, "extension", until, days, agreed_by),
+            None => Step::no_progress(v, "extension"),
         }
     }
 
@@ -253,14 +323,22 @@ impl Step {
             Step::AppraisalEnded => {
                 referral.end_appraisal(organisation, c.now, c.calendar, deadlines)
             }
-            Step::Extend { until, agreed_by } => referral.extend(
-                organisation,
-                *until,
-                agreed_by.clone().unwrap_or_else(|| everyone(referral)),
-                c.now,
-                c.calendar,
-                deadlines,
-            ),
+            Step::Extend { until, agreed_by } => {
+                let agreed = agreed_by.clone().unwrap_or_else(|| everyone(referral));
+                match until {
+                    ExtendTo::Day(day) => {
+                        referral.extend(organisation, *day, agreed, c.now, c.calendar, deadlines)
+                    }
+                    ExtendTo::Days(days) => referral.extend_by_days(
+                        organisation,
+                        *days,
+                        agreed,
+                        c.now,
+                        c.calendar,
+                        deadlines,
+                    ),
+                }
+            }
             Step::Agree(agreement) => {
                 referral.record_agreement(organisation, (**agreement).clone(), c.now)
             }

@@ -134,7 +134,22 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
             reasons: text(ruling.reasons.as_ref()),
             decided_at: Some(time::to_wire(ruling.ruled_at)),
             cause: String::new(),
+            mediate_by: String::new(),
         })),
+        change @ Change::ShamMediationResolved { resume: true, .. } => {
+            crate::partner::resumption(change).map(|(note, mediate_by)| {
+                ToPlatform::Decision(pb::CourtDecision {
+                    message_id: d.id.to_string(),
+                    case_id,
+                    decision: "MEDIATION_RESUMED".to_owned(),
+                    court_case_number: String::new(),
+                    reasons: note,
+                    decided_at: Some(time::to_wire(d.message.event.at)),
+                    cause: String::new(),
+                    mediate_by,
+                })
+            })
+        }
         change => crate::partner::withdrawal(change).map(|w| {
             ToPlatform::Decision(pb::CourtDecision {
                 message_id: d.id.to_string(),
@@ -151,6 +166,7 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                 reasons: w.reason,
                 decided_at: Some(time::to_wire(d.message.event.at)),
                 cause: w.cause.to_owned(),
+                mediate_by: String::new(),
             })
         }),
     }

@@ -32,7 +32,8 @@ const FIELDS: CallFields = CallFields {
     organisation: "room",
     files: "files",
     domain_paths: &[
-        ("last_day", "extended_until"),
+        ("last_day", "progress"),
+        ("consenting", "extension.agreed_by"),
         ("performance_deadline", "pay_by"),
         ("performance_method", "payment_method"),
         ("terms", "other_terms"),

@@ -114,6 +114,13 @@ impl CourtGateway for Minimal {
         Err(Status::unimplemented("not part of the baseline"))
     }
 
+    async fn resolve_sham_mediation(
+        &self,
+        _: Request<pb::ResolveShamMediationRequest>,
+    ) -> Result<Response<pb::ResolveShamMediationResponse>, Status> {
+        Err(Status::unimplemented("not part of the baseline"))
+    }
+
     async fn reroute_referral(
         &self,
         _: Request<pb::RerouteReferralRequest>,

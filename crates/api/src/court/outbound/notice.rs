@@ -137,6 +137,13 @@ fn detail(change: &Change, at: jiff::Timestamp) -> Option<Detail> {
                     ground.as_str()
                 ),
             },
+            ReturnReason::ShamMediation { note } => pb::Return {
+                reason: "sham_mediation".into(),
+                explanation: format!(
+                    "the court found the reported sham mediation real and ended the mediation \
+                     (seed 000 §(十七)): {note}"
+                ),
+            },
             ReturnReason::AcceptanceOverdue => pb::Return {
                 reason: "acceptance_overdue".into(),
                 explanation: "no organisation accepted it within 3 working days of the offer \
