@@ -11,10 +11,15 @@
 //!                                                           Confirmed / ConfirmationRefused
 //! ```
 //!
-//! Mediation can also end in failure (MediationFailed) or a sham-mediation report
-//! (ShamMediationReported), and the court can recall the referral (Recalled) at
-//! any time before an outcome. An extension agreed by every party keeps the
-//! referral in mediation with a later deadline.
+//! Mediation can also end in failure (MediationFailed), end early or at its
+//! limit (ReturnedToCourt), or be suspended on a sham-mediation report
+//! (ShamMediationReported) until the court resumes or ends it; the court can
+//! recall the referral (Recalled) at any time before an outcome, and give a
+//! referral it has back, or one still waiting for an answer, to another
+//! organisation. A settled 委托 case ends with the court's mediation paper or a
+//! withdrawal (Concluded). An extension agreed by every party keeps the
+//! referral in mediation with a later deadline. The acceptance period starts
+//! when the offer reaches the organisation's platform (OfferDelivered).
 //!
 //! Every command is a method that looks at the current state and either returns
 //! the events it produces or a [`TransitionError`]; it changes nothing. The caller
