@@ -598,6 +598,18 @@ fn check_config_names_a_bad_key_from_the_file_the_environment_or_a_flag() {
     );
     assert!(said.contains("configuration is valid"), "{said}");
     assert!(said.contains("roster: "), "{said}");
+    assert!(
+        said.contains("court registry: 52 courts in config/courts.toml"),
+        "{said}"
+    );
+    // A court the registry lacks, named in the configuration, is refused by
+    // its key.
+    let unknown = check(&[], &["--set", "reassignment.courts=[\"京0199\"]"]);
+    let err = stderr_of_failure(&unknown);
+    assert!(
+        err.contains("reassignment.courts[0]: court 京0199 is not in the court registry"),
+        "{err}"
+    );
 
     let from_env = check(&[("MEDIATION_GATEWAY_LIMITS__MAX_BATCH", "lots")], &[]);
     let err = stderr_of_failure(&from_env);
