@@ -1310,8 +1310,8 @@ fn a_referral_routed_before_deliveries_were_recorded_keeps_its_deadline_until_it
     assert_eq!(r.acceptance_deadline().unwrap().due_date, date(2025, 3, 6));
     assert_eq!(r.timers().len(), 2);
     assert!(Referral::replay(&[first, routed]).is_ok());
-    // Its next change follows the new rule: a delivery acknowledged on
-    // Wednesday starts the period again from then.
+    // The transport records no delivery for such an offer (it already
+    // states its deadline); were one recorded, the period would run from it.
     let events = r
         .offer_delivered(
             &org_a(),
