@@ -145,6 +145,9 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
             "offer_delivered",
             "accepted",
             "appraisal_started",
+            // Fifteen days after acceptance (LDMAL Art. 14), during the
+            // appraisal: the 15 days are not paused by it.
+            "arbitration_available",
             "appraisal_ended",
             "extended",
             "mediation_overdue"
@@ -318,6 +321,7 @@ async fn at_the_limit_mediation_ends_and_the_court_has_the_case_back() {
         [
             "routed",
             "accepted",
+            "arbitration_available",
             "mediation_overdue",
             "returned_to_court"
         ]
@@ -466,4 +470,71 @@ async fn a_committee_extends_by_days_naming_every_party_who_agreed() {
         panic!("an extension carries its progress");
     };
     assert!(p.note.contains("with the consent of P1, P2"), "{}", p.note);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifteen_days_without_an_agreement_open_arbitration_and_everyone_is_told_once() {
+    // Labour Dispute Mediation and Arbitration Law Art. 14: no agreement 15
+    // days after the committee took the dispute, and the parties may apply
+    // for arbitration. Mediation itself may go on to its own limit.
+    use mediation_core::store::AlertLog;
+    let mut w = World::start().await;
+    let id = refer(&mut w, "LAB-15").await;
+    w.deliver().await;
+    w.labour_api.accept_dispute(accept(&id)).await.unwrap();
+    // Accepted Monday 3 March 2025: the fifteenth day is Tuesday 18 March.
+    w.at("2025-03-18T23:59:59+08:00").await;
+    assert!(
+        !w.grpc_court
+            .events_of(&id)
+            .contains(&"arbitration_available".to_owned())
+    );
+    w.at("2025-03-19T00:00:01+08:00").await;
+    w.at("2025-03-25T00:00:01+08:00").await;
+    let events = w.grpc_court.events_of(&id);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "arbitration_available")
+            .count(),
+        1,
+        "{events:?}"
+    );
+    let opened = w.labour.messages.all().into_iter().any(|m| {
+        matches!(
+            m,
+            LabourMessage::Decision(lp::CourtDecision {
+                decision: Some(lp::court_decision::Decision::ArbitrationOpen(_)),
+                ..
+            })
+        )
+    });
+    assert!(opened, "the committee's platform is told");
+    let alerts: Vec<_> = w
+        .assembly
+        .gateway
+        .store()
+        .alerts_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.record.kind == mediation_core::alert::AlertKind::ArbitrationAvailable)
+        .collect();
+    assert_eq!(alerts.len(), 1);
+    let seen = w
+        .court_api
+        .get_referral(pb::GetReferralRequest {
+            referral_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        seen.status(),
+        pb::ReferralStatus::InMediation,
+        "mediation goes on"
+    );
+    assert_eq!(
+        seen.arbitration_open_since,
+        crate::world::ts("2025-03-19T00:00:00+08:00")
+    );
 }

@@ -27,6 +27,9 @@ pub enum AlertKind {
     /// policy's review days; appraisal time does not count against the limit
     /// (online rules Art. 26), so nothing else would show it.
     AppraisalOverlong,
+    /// Fifteen days after a labour committee accepted, mediation has not
+    /// ended: the parties may apply for arbitration (LDMAL Art. 14).
+    ArbitrationAvailable,
 }
 
 /// An alert as raised, before the store numbers it.
@@ -58,7 +61,7 @@ pub struct Alert {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 9] = [
+    pub const ALL: [AlertKind; 10] = [
         AlertKind::AcceptanceWarning,
         AlertKind::AcceptanceBreach,
         AlertKind::MediationWarning,
@@ -68,6 +71,7 @@ impl AlertKind {
         AlertKind::DestinationUnreachable,
         AlertKind::ShamMediationReported,
         AlertKind::AppraisalOverlong,
+        AlertKind::ArbitrationAvailable,
     ];
 
     /// A stable snake_case name, as in webhooks, metrics and the CLI.
@@ -82,6 +86,7 @@ impl AlertKind {
             AlertKind::DestinationUnreachable => "destination_unreachable",
             AlertKind::ShamMediationReported => "sham_mediation_reported",
             AlertKind::AppraisalOverlong => "appraisal_overlong",
+            AlertKind::ArbitrationAvailable => "arbitration_available",
         }
     }
 
@@ -105,7 +110,8 @@ impl AlertKind {
             AlertKind::AcceptanceWarning
             | AlertKind::MediationWarning
             | AlertKind::CalendarYearMissing
-            | AlertKind::AppraisalOverlong => Severity::Warning,
+            | AlertKind::AppraisalOverlong
+            | AlertKind::ArbitrationAvailable => Severity::Warning,
             AlertKind::AcceptanceBreach
             | AlertKind::MediationBreach
             | AlertKind::DeadLetter
@@ -180,6 +186,11 @@ pub fn alerts_for(referral: &ReferralId, events: &[Event]) -> Vec<AlertRecord> {
             // The grounds are case content: they stay in the referral, which
             // operators may read; the alert, which webhooks carry out, only
             // says that it happened.
+            Change::ArbitrationAvailable { since } => alerts.push(alert(
+                AlertKind::ArbitrationAvailable,
+                Some(*since),
+                "15 days after the labour committee accepted, mediation has not ended: the parties may apply for arbitration (LDMAL Art. 14)".into(),
+            )),
             Change::AppraisalOverlong { since, days } => alerts.push(alert(
                 AlertKind::AppraisalOverlong,
                 None,

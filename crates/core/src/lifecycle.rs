@@ -233,6 +233,17 @@ pub enum Change {
         mediation_case_number: Option<MediationCaseNumber>,
         term: MediationTerm,
         mediation_deadline: Deadline,
+        /// For a labour dispute: when the parties may apply for arbitration
+        /// if mediation has not ended (Labour Dispute Mediation and
+        /// Arbitration Law Art. 14: 15 days). Absent otherwise, and in
+        /// events stored before the rule was watched.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        arbitration_open_at: Option<Timestamp>,
+    },
+    /// Fifteen days after a labour committee accepted, mediation has not
+    /// ended: the parties may apply for arbitration (LDMAL Art. 14).
+    ArbitrationAvailable {
+        since: Timestamp,
     },
     Declined {
         organisation: OrganisationId,
@@ -348,6 +359,7 @@ impl Change {
             Change::OfferDelivered { .. } => "offer_delivered",
             Change::TakenDirectly { .. } => "taken_directly",
             Change::Accepted { .. } => "accepted",
+            Change::ArbitrationAvailable { .. } => "arbitration_available",
             Change::Declined { .. } => "declined",
             Change::AcceptanceOverdue { .. } => "acceptance_overdue",
             Change::Withdrawn { .. } => "withdrawn",
@@ -418,6 +430,12 @@ pub struct Referral {
     /// The case the court docketed after mediation, once recorded.
     #[serde(default)]
     docketed: Option<CaseNumber>,
+    /// For a labour dispute: when arbitration opens (LDMAL Art. 14), and
+    /// whether that was noted.
+    #[serde(default)]
+    arbitration_open_at: Option<Timestamp>,
+    #[serde(default)]
+    arbitration_noted: bool,
     version: u64,
 }
 
@@ -429,6 +447,11 @@ pub enum ReplayError {
 }
 
 type Decision = Result<Vec<Event>, TransitionError>;
+
+/// Labour Dispute Mediation and Arbitration Law Art. 14: when mediation has
+/// reached no agreement this many days after the committee took the dispute,
+/// the parties may apply for arbitration.
+pub const LABOUR_MEDIATION_DAYS: u32 = 15;
 
 fn one(at: Timestamp, change: Change) -> Decision {
     Ok(vec![Event { at, change }])
@@ -486,6 +509,8 @@ impl Referral {
             mediation_ends_at: None,
             appraisal: None,
             docketed: None,
+            arbitration_open_at: None,
+            arbitration_noted: false,
             version: 1,
         };
         for event in rest {
@@ -703,12 +728,22 @@ impl Referral {
         }
         let limit = policy.mediation.for_kind(&self.bundle.kind);
         let term = MediationTerm::new(cst::date_of(at), limit);
+        let new_term = || TransitionError::Calendar("a new mediation term cannot be paused".into());
         let mediation_deadline = term
             .deadline(calendar, policy.warn_working_days)
             .map_err(calendar_error)?
-            .ok_or_else(|| {
-                TransitionError::Calendar("a new mediation term cannot be paused".into())
-            })?;
+            .ok_or_else(new_term)?;
+        // LDMAL Art. 14: fifteen days, counted as CPL Art. 85 counts periods.
+        let arbitration_open_at = match self.assignment.as_ref().map(|a| a.partner) {
+            Some(Partner::LabourArbitration) => Some(
+                MediationTerm::new(cst::date_of(at), LABOUR_MEDIATION_DAYS)
+                    .deadline(calendar, 0)
+                    .map_err(calendar_error)?
+                    .ok_or_else(new_term)?
+                    .due_at,
+            ),
+            _ => None,
+        };
         one(
             at,
             Change::Accepted {
@@ -716,8 +751,52 @@ impl Referral {
                 mediation_case_number,
                 term,
                 mediation_deadline,
+                arbitration_open_at,
             },
         )
+    }
+
+    /// Fifteen days after a labour committee accepted, mediation has not
+    /// ended: the parties may apply for arbitration (LDMAL Art. 14).
+    pub fn arbitration_available(&self, at: Timestamp) -> Decision {
+        self.require(
+            "note that arbitration is open for",
+            &[
+                Status::InMediation,
+                Status::SuspendedForAppraisal,
+                Status::MediationOverdue,
+                Status::ShamMediationReported,
+            ],
+        )?;
+        let Some(since) = self.arbitration_open_at.filter(|_| !self.arbitration_noted) else {
+            return Err(self.not_allowed("note that arbitration is open for"));
+        };
+        if at < since {
+            return Err(TransitionError::NotYetDue {
+                deadline: "labour mediation (LDMAL Art. 14)",
+                due_at: cst::format(since),
+            });
+        }
+        one(at, Change::ArbitrationAvailable { since })
+    }
+
+    /// When the parties of a labour dispute may apply for arbitration, once
+    /// that has come (LDMAL Art. 14).
+    pub fn arbitration_open_since(&self) -> Option<Timestamp> {
+        self.arbitration_open_at.filter(|_| self.arbitration_noted)
+    }
+
+    /// The timer of the labour mediation's 15 days, while it is due.
+    pub(crate) fn arbitration_due(&self) -> Option<Timestamp> {
+        let running = matches!(
+            self.status,
+            Status::InMediation
+                | Status::SuspendedForAppraisal
+                | Status::MediationOverdue
+                | Status::ShamMediationReported
+        );
+        self.arbitration_open_at
+            .filter(|_| running && !self.arbitration_noted)
     }
 
     /// The organisation declines, with reasons.
@@ -1601,12 +1680,16 @@ impl Referral {
                 self.assignment = Some(assignment.clone());
                 self.accepted_at = Some(event.at);
             }
+            Change::ArbitrationAvailable { .. } => self.arbitration_noted = true,
             Change::Accepted {
                 mediator,
                 term,
                 mediation_deadline,
+                arbitration_open_at,
                 ..
             } => {
+                self.arbitration_open_at = *arbitration_open_at;
+                self.arbitration_noted = false;
                 self.status = Status::InMediation;
                 if let (Some(a), Some(m)) = (&mut self.assignment, mediator) {
                     a.mediator = Some(m.clone());

@@ -100,6 +100,14 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
                 messages.push(message(Destination::Partner(*lapsed), None));
                 messages.push(message(court.clone(), None));
             }
+            // Both the court and the labour committee learn that the parties
+            // may now go to arbitration (LDMAL Art. 14).
+            Change::ArbitrationAvailable { .. } => {
+                if let Some(partner) = &partner {
+                    messages.push(message(partner.clone(), None));
+                }
+                messages.push(message(court.clone(), None));
+            }
             // The court's decision on a sham-mediation report: the
             // organisation resumes, or loses the case.
             Change::ShamMediationResolved { .. } => {

@@ -27,16 +27,19 @@ pub enum TimerKind {
     MediationEnd,
     /// An appraisal pause reached its review day: operators are warned.
     AppraisalReview,
+    /// A labour mediation reached 15 days: arbitration opens (LDMAL Art. 14).
+    ArbitrationOpen,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 6] = [
+    pub const ALL: [TimerKind; 7] = [
         TimerKind::AcceptanceWarning,
         TimerKind::AcceptanceBreach,
         TimerKind::MediationWarning,
         TimerKind::MediationBreach,
         TimerKind::MediationEnd,
         TimerKind::AppraisalReview,
+        TimerKind::ArbitrationOpen,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl TimerKind {
             TimerKind::MediationBreach => "mediation_breach",
             TimerKind::MediationEnd => "mediation_end",
             TimerKind::AppraisalReview => "appraisal_review",
+            TimerKind::ArbitrationOpen => "arbitration_open",
         }
     }
 
@@ -56,7 +60,8 @@ impl TimerKind {
             TimerKind::MediationWarning
             | TimerKind::MediationBreach
             | TimerKind::MediationEnd
-            | TimerKind::AppraisalReview => DeadlineKind::Mediation,
+            | TimerKind::AppraisalReview
+            | TimerKind::ArbitrationOpen => DeadlineKind::Mediation,
         }
     }
 
@@ -79,6 +84,20 @@ pub struct Timer {
 impl Referral {
     /// The timers the referral's current state calls for.
     pub fn timers(&self) -> Vec<Timer> {
+        let mut timers = self.deadline_timers();
+        if let Some(open_at) = self.arbitration_due() {
+            timers.push(Timer {
+                referral: self.id().clone(),
+                kind: TimerKind::ArbitrationOpen,
+                fire_at: open_at,
+            });
+        }
+        timers
+    }
+
+    /// The timers of the running deadline, the end of an overdue mediation
+    /// or an appraisal's review day.
+    fn deadline_timers(&self) -> Vec<Timer> {
         if let Some(ends_at) = self.mediation_ends_at() {
             return vec![Timer {
                 referral: self.id().clone(),
@@ -138,6 +157,7 @@ impl Referral {
             }
             TimerKind::MediationEnd => self.end_mediation(at),
             TimerKind::AppraisalReview => self.appraisal_overlong(at),
+            TimerKind::ArbitrationOpen => self.arbitration_available(at),
         }
     }
 }

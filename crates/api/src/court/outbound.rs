@@ -192,6 +192,9 @@ pub(crate) fn summary(change: &Change) -> String {
         Change::RulingRecorded { ruling } => format!("court ruled: {:?}", ruling.outcome),
         Change::PerformanceRecorded { report } => format!("performance: {:?}", report.status),
         Change::Recalled { .. } => "recalled by the court".into(),
+        Change::ArbitrationAvailable { .. } => {
+            "15 days after acceptance without an agreement: the parties may apply for arbitration (LDMAL Art. 14)".into()
+        }
         Change::CourtOutcomeRecorded { outcome } => match outcome {
             CourtOutcome::Docketed { case_number } => format!("docketed as {case_number}"),
             CourtOutcome::MediationPaper { case_number } => {
@@ -261,6 +264,7 @@ pub(crate) fn referral_to_wire(r: &Referral, history: &[Event]) -> pb::GetReferr
         acceptance_deadline: r.acceptance_deadline().map(deadline),
         mediation_deadline: r.mediation_deadline().map(deadline),
         timeline: history.iter().map(entry).collect(),
+        arbitration_open_since: r.arbitration_open_since().map(time::to_wire),
         routed_at: r.routed_at().map(time::to_wire),
         offered_at: r.offered_at().map(time::to_wire),
         failure,

@@ -158,6 +158,15 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                 })
             })
         }
+        Change::ArbitrationAvailable { since } => Some(ToPlatform::Decision(pb::CourtDecision {
+            message_id: d.id.to_string(),
+            dispute_id,
+            decision: Some(pb::court_decision::Decision::ArbitrationOpen(
+                pb::ArbitrationOpen {
+                    since: Some(time::to_wire(*since)),
+                },
+            )),
+        })),
         change => crate::partner::withdrawal(change).map(|w| {
             ToPlatform::Decision(pb::CourtDecision {
                 message_id: d.id.to_string(),

@@ -32,6 +32,10 @@ pub(crate) const ALERT_KINDS: CodeTable<pb::AlertKind, AlertKind> = CodeTable::n
             pb::AlertKind::AppraisalOverlong,
             AlertKind::AppraisalOverlong,
         ),
+        (
+            pb::AlertKind::ArbitrationAvailable,
+            AlertKind::ArbitrationAvailable,
+        ),
     ],
 );
 

@@ -156,6 +156,13 @@ fn detail(change: &Change, at: jiff::Timestamp) -> Option<Detail> {
             note: format!("appraisal from {on}: {note}"),
             mediation_deadline: None,
         }),
+        Change::ArbitrationAvailable { since } => Detail::Progress(pb::Progress {
+            note: format!(
+                "no agreement 15 days after the labour committee accepted (by {}): the parties may apply for arbitration (Labour Dispute Mediation and Arbitration Law Art. 14); mediation may go on",
+                mediation_core::calendar::cst::format(*since)
+            ),
+            mediation_deadline: None,
+        }),
         Change::AppraisalOverlong { since, days } => Detail::Progress(pb::Progress {
             note: format!(
                 "still suspended for the appraisal begun {since}, {days} days on; the time does not count against the mediation limit"
