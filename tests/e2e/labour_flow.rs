@@ -173,6 +173,7 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
             reasons: "对经济补偿金数额分歧较大".into(),
             undisputed_facts: vec!["劳动者于2022年3月1日入职".into()],
             notes_for_court: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -261,6 +262,7 @@ async fn a_labour_agreement_is_signed_by_both_sides_and_filed_for_confirmation()
         mediator_signed_at: signed,
         committee_sealed_at: signed,
         files: vec![],
+        ..Default::default()
     };
     let err = w
         .labour_api
@@ -347,6 +349,7 @@ async fn at_the_limit_mediation_ends_and_the_court_has_the_case_back() {
             reasons: "分歧较大".into(),
             undisputed_facts: vec![],
             notes_for_court: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -537,4 +540,148 @@ async fn fifteen_days_without_an_agreement_open_arbitration_and_everyone_is_told
         seen.arbitration_open_since,
         crate::world::ts("2025-03-19T00:00:00+08:00")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_party_labour_agreement_takes_effect_when_every_party_has_signed() {
+    // LDMAL Art. 14: the agreement takes effect once every party, the
+    // mediator and the committee have signed. A worker sent by a labour
+    // dispatch agency (P3) makes three parties; the agreement names them as
+    // the platform states them, with its own disputed matters.
+    let mut w = World::start().await;
+    let mut bundle = bundle_to_wire(&labour_bundle());
+    bundle.court_referral_id = "LAB-THREE".into();
+    bundle.documents.clear();
+    let mut agency = bundle.parties[1].clone();
+    agency.reference = "P3".into();
+    agency.name = "某劳务派遣有限公司".into();
+    agency.identity = Some(pb::Identity {
+        kind: pb::IdentityKind::UnifiedSocialCreditCode.into(),
+        number: "91110000100001234U".into(),
+    });
+    bundle.parties.push(agency);
+    let mut consent = bundle.consents[1].clone();
+    consent.party = "P3".into();
+    bundle.consents.push(consent);
+    let submitted = w
+        .court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let id = submitted.referral_id;
+    w.labour_api.accept_dispute(accept(&id)).await.unwrap();
+    let signed = ts("2025-03-12T15:00:00+08:00");
+    let party = |reference: &str, name: &str, kind: &str, number: &str| lp::SigningParty {
+        reference: reference.into(),
+        name: name.into(),
+        document_type: kind.into(),
+        document_number: number.into(),
+        signed_at: signed,
+    };
+    let mut agreement = lp::SubmitMediationAgreementRequest {
+        dispute_id: id.clone(),
+        committee: "labour-bj-cy".into(),
+        payments: vec![lp::Payment {
+            kind: lp::ClaimKind::UnpaidWages.into(),
+            amount: "12000.00".into(),
+        }],
+        payment_method: "银行转账".into(),
+        pay_by: "2025-03-31".into(),
+        mediator: "m-101".into(),
+        mediator_signed_at: signed,
+        committee_sealed_at: signed,
+        disputed_matters: "拖欠工资的支付主体及数额".into(),
+        parties: vec![
+            party("P1", "张三", "ID_CARD", "11010519491231002X"),
+            party("P2", "某贸易有限公司", "USCC", "91350100M000100Y43"),
+        ],
+        ..Default::default()
+    };
+    // Two of three parties: the agreement has not taken effect.
+    let err = w
+        .labour_api
+        .submit_mediation_agreement(agreement.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("P3"), "{err:?}");
+    agreement.parties.push(party(
+        "P3",
+        "某劳务派遣有限公司",
+        "USCC",
+        "91110000100001234U",
+    ));
+    let state = w
+        .labour_api
+        .submit_mediation_agreement(agreement)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.status, "agreed");
+    w.deliver().await;
+    let agreed = w
+        .grpc_court
+        .notices
+        .all()
+        .into_iter()
+        .find(|n| n.referral_id == id && n.event == "agreement_reached")
+        .unwrap();
+    let Some(pb::court_notice::Detail::Agreement(a)) = agreed.detail else {
+        panic!("an agreement notice carries it");
+    };
+    assert_eq!(a.parties.len(), 3);
+    assert_eq!(
+        a.disputed_matters, "拖欠工资的支付主体及数额",
+        "the platform's own words"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_labour_failure_report_carries_every_element_the_court_uses() {
+    // Online rules Art. 21; seed 003 四(四)2: the course, the reasons,
+    // conduct that raised the others' costs, confirmed addresses,
+    // undisputed facts and notes for the court.
+    let mut w = World::start().await;
+    let id = refer(&mut w, "LAB-FAIL").await;
+    w.labour_api.accept_dispute(accept(&id)).await.unwrap();
+    let report = |party: &str| lp::ReportMediationFailureRequest {
+        dispute_id: id.clone(),
+        committee: "labour-bj-cy".into(),
+        course: "组织双方调解两次".into(),
+        reasons: "对经济补偿金数额分歧较大".into(),
+        undisputed_facts: vec!["劳动者于2022年3月1日入职".into()],
+        notes_for_court: "用人单位同意先行支付部分工资".into(),
+        cost_raising_conduct: "用人单位两次无故缺席调解".into(),
+        confirmed_addresses: vec![lp::ConfirmedAddress {
+            party: party.into(),
+            address: "北京市朝阳区某路8号".into(),
+        }],
+    };
+    let err = w
+        .labour_api
+        .report_mediation_failure(report("P9"))
+        .await
+        .unwrap_err();
+    assert_eq!(named_fields(&err), ["confirmed_addresses[0].party"]);
+    w.labour_api
+        .report_mediation_failure(report("P2"))
+        .await
+        .unwrap();
+    w.deliver().await;
+    let failed = w
+        .grpc_court
+        .notices
+        .all()
+        .into_iter()
+        .find(|n| n.referral_id == id && n.event == "mediation_failed")
+        .unwrap();
+    let Some(pb::court_notice::Detail::Failure(f)) = failed.detail else {
+        panic!("a failure notice carries the report");
+    };
+    assert_eq!(f.cost_raising_conduct, "用人单位两次无故缺席调解");
+    assert_eq!(f.confirmed_addresses[0].party, "P2");
+    assert_eq!(f.notes_for_court, "用人单位同意先行支付部分工资");
 }

@@ -7,15 +7,30 @@ use mediation_core::lifecycle::Referral;
 use mediation_core::money::Amount;
 use mediation_core::outcome::{Agreement, AgreementParty, FailureReport, Signature, Signer};
 use mediation_core::particulars::{LabourClaimKind, Particulars};
-use mediation_core::text::Narrative;
+use mediation_core::text::{Line, Narrative};
 use mediation_core::{TransitionError, Violations};
 use mediation_proto::labour::v1 as pb;
 
 use super::codes::{CLAIM_KINDS, CLAIM_NAMES};
 use crate::partner::FailureFields;
+use crate::partner::codes::identity;
 use crate::wire::read::{
     date, files, narratives, optional, optional_narrative, required_time, yuan,
 };
+
+/// Who signed a labour agreement: the parties as it states them, or (the
+/// older form) the employer and the worker of the referral.
+#[derive(Debug, Clone)]
+enum Signers {
+    Stated {
+        parties: Vec<(AgreementParty, jiff::Timestamp)>,
+        disputed_matters: Narrative,
+    },
+    EmployerAndWorker {
+        employer_at: jiff::Timestamp,
+        worker_at: jiff::Timestamp,
+    },
+}
 
 /// What a signed labour agreement says, before it is matched to the case.
 #[derive(Debug, Clone)]
@@ -25,11 +40,50 @@ pub(super) struct Signed {
     payment_method: Option<Narrative>,
     pay_by: Option<jiff::civil::Date>,
     mediator: MediatorId,
-    employer_at: jiff::Timestamp,
-    worker_at: jiff::Timestamp,
+    signers: Signers,
     mediator_at: jiff::Timestamp,
     sealed_at: jiff::Timestamp,
     pub(super) files: Vec<Document>,
+}
+
+/// The parties as the agreement states them, each with when it signed.
+fn stated_parties(v: &mut Violations, r: &pb::SubmitMediationAgreementRequest) -> Option<Signers> {
+    if r.employer_signed_at.is_some() || r.worker_signed_at.is_some() {
+        v.push(
+            "parties",
+            "give the parties with their signatures, or the employer's and worker's signatures, not both",
+        );
+    }
+    let mut parties = Vec::new();
+    for (i, p) in r.parties.iter().enumerate() {
+        let at = |f: &str| format!("parties[{i}].{f}");
+        let party = v.check(at("reference"), PartyRef::parse(&p.reference));
+        let name = v.check(at("name"), Line::parse(&p.name));
+        let identity = identity(
+            v,
+            &format!("parties[{i}]"),
+            ("document_type", &p.document_type),
+            ("document_number", &p.document_number),
+        );
+        let signed_at = required_time(v, &at("signed_at"), p.signed_at.as_ref());
+        if let (Some(party), Some(name), Some(identity), Some(signed_at)) =
+            (party, name, identity, signed_at)
+        {
+            parties.push((
+                AgreementParty {
+                    party,
+                    name,
+                    identity,
+                },
+                signed_at,
+            ));
+        }
+    }
+    let disputed_matters = v.check("disputed_matters", Narrative::parse(&r.disputed_matters));
+    Some(Signers::Stated {
+        parties,
+        disputed_matters: disputed_matters?,
+    })
 }
 
 pub(super) fn signed(
@@ -59,8 +113,18 @@ pub(super) fn signed(
     let payment_method = optional_narrative(v, "payment_method", &r.payment_method);
     let pay_by = v.check("pay_by", optional(&r.pay_by, date));
     let mediator = v.check("mediator", MediatorId::parse(&r.mediator));
-    let employer_at = required_time(v, "employer_signed_at", r.employer_signed_at.as_ref());
-    let worker_at = required_time(v, "worker_signed_at", r.worker_signed_at.as_ref());
+    let signers = if r.parties.is_empty() {
+        let employer_at = required_time(v, "employer_signed_at", r.employer_signed_at.as_ref());
+        let worker_at = required_time(v, "worker_signed_at", r.worker_signed_at.as_ref());
+        employer_at
+            .zip(worker_at)
+            .map(|(employer_at, worker_at)| Signers::EmployerAndWorker {
+                employer_at,
+                worker_at,
+            })
+    } else {
+        stated_parties(v, r)
+    };
     let mediator_at = required_time(v, "mediator_signed_at", r.mediator_signed_at.as_ref());
     let sealed_at = required_time(v, "committee_sealed_at", r.committee_sealed_at.as_ref());
     let files: Vec<Document> = files(v, "files", &r.files);
@@ -70,38 +134,24 @@ pub(super) fn signed(
         payment_method: payment_method?,
         pay_by: pay_by?,
         mediator: mediator?,
-        employer_at: employer_at?,
-        worker_at: worker_at?,
+        signers: signers?,
         mediator_at: mediator_at?,
         sealed_at: sealed_at?,
         files,
     })
 }
 
-/// The agreement in the domain's terms: the employer and the worker are the
-/// case's parties, named as the court named them, and each payment becomes a
-/// term.
+/// The agreement in the domain's terms, each payment a term. With the
+/// parties stated, they and the disputed matters are the agreement's own,
+/// checked against the case by `Agreement::check`. In the older form the
+/// employer and the worker are the case's parties as the court named them,
+/// and the cause of action stands for the matters in dispute.
 pub(super) fn agreement(
     referral: &Referral,
     committee: &OrganisationId,
     s: &Signed,
 ) -> Result<Agreement, TransitionError> {
     let bundle = referral.bundle();
-    let Some(Particulars::Labour(labour)) = &bundle.particulars else {
-        let mut v = Violations::new();
-        v.push(
-            "dispute_id",
-            "the dispute has no labour particulars to match an employer and a worker to",
-        );
-        return Err(TransitionError::Invalid(v));
-    };
-    let side = |reference: &PartyRef| {
-        bundle.party(reference).map(|p| AgreementParty {
-            party: p.reference.clone(),
-            name: p.name.clone(),
-            identity: p.identity.clone(),
-        })
-    };
     let mut terms = Vec::new();
     for (kind, amount) in &s.payments {
         let text = format!(
@@ -114,45 +164,92 @@ pub(super) fn agreement(
         }
     }
     terms.extend(s.other_terms.iter().cloned());
+    let mut signatures = vec![
+        Signature {
+            signer: Signer::Organisation(committee.clone()),
+            signed_at: s.sealed_at,
+        },
+        Signature {
+            signer: Signer::Mediator(s.mediator.clone()),
+            signed_at: s.mediator_at,
+        },
+    ];
+    let (parties, disputed_matters) = match &s.signers {
+        Signers::Stated {
+            parties,
+            disputed_matters,
+        } => {
+            signatures.extend(parties.iter().map(|(p, at)| Signature {
+                signer: Signer::Party(p.party.clone()),
+                signed_at: *at,
+            }));
+            (
+                parties.iter().map(|(p, _)| p.clone()).collect(),
+                Some(disputed_matters.clone()),
+            )
+        }
+        Signers::EmployerAndWorker {
+            employer_at,
+            worker_at,
+        } => {
+            let Some(Particulars::Labour(labour)) = &bundle.particulars else {
+                let mut v = Violations::new();
+                v.push(
+                    "dispute_id",
+                    "the dispute has no labour particulars to match an employer and a worker to; state the parties",
+                );
+                return Err(TransitionError::Invalid(v));
+            };
+            let side = |reference: &PartyRef| {
+                bundle.party(reference).map(|p| AgreementParty {
+                    party: p.reference.clone(),
+                    name: p.name.clone(),
+                    identity: p.identity.clone(),
+                })
+            };
+            signatures.push(Signature {
+                signer: Signer::Party(labour.employer.clone()),
+                signed_at: *employer_at,
+            });
+            signatures.push(Signature {
+                signer: Signer::Party(labour.employee.clone()),
+                signed_at: *worker_at,
+            });
+            (
+                [side(&labour.employer), side(&labour.employee)]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                Narrative::parse(bundle.cause_of_action.as_ref()).ok(),
+            )
+        }
+    };
     Ok(Agreement {
-        parties: [side(&labour.employer), side(&labour.employee)]
-            .into_iter()
-            .flatten()
-            .collect(),
-        disputed_matters: Narrative::parse(bundle.cause_of_action.as_ref()).ok(),
+        parties,
+        disputed_matters,
         terms,
         performance_method: s.payment_method.clone(),
         performance_deadline: s.pay_by,
-        signatures: vec![
-            Signature {
-                signer: Signer::Organisation(committee.clone()),
-                signed_at: s.sealed_at,
-            },
-            Signature {
-                signer: Signer::Mediator(s.mediator.clone()),
-                signed_at: s.mediator_at,
-            },
-            Signature {
-                signer: Signer::Party(labour.employer.clone()),
-                signed_at: s.employer_at,
-            },
-            Signature {
-                signer: Signer::Party(labour.employee.clone()),
-                signed_at: s.worker_at,
-            },
-        ],
+        signatures,
         documents: s.files.clone(),
     })
 }
 
-/// A failure report. The platform states no conduct that raised costs and
-/// no confirmed addresses; `labour.proto` says so.
+/// A failure report, with every element the rules ask for (online rules
+/// Art. 21; seed 003 四(四)2).
 pub(super) fn failure(
     v: &mut Violations,
     r: &pb::ReportMediationFailureRequest,
 ) -> Option<FailureReport> {
+    let addresses: Vec<(&str, &str)> = r
+        .confirmed_addresses
+        .iter()
+        .map(|a| (a.party.as_str(), a.address.as_str()))
+        .collect();
     FailureFields {
         notes_for_court: Some(&r.notes_for_court),
+        cost_raising_conduct: Some(&r.cost_raising_conduct),
+        confirmed_addresses: &addresses,
         ..FailureFields::new(&r.course, &r.reasons, &r.undisputed_facts)
     }
     .read(v)

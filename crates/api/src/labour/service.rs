@@ -98,6 +98,9 @@ const FIELDS: CallFields = CallFields {
     domain_paths: &[
         ("last_day", "progress"),
         ("consenting", "extension.agreed_by"),
+        ("confirmed_service_addresses", "confirmed_addresses"),
+        ("parties[].party", "parties[].reference"),
+        ("parties[].identity", "parties[].document_number"),
         ("performance_deadline", "pay_by"),
         ("performance_method", "payment_method"),
         ("terms", "other_terms"),
