@@ -354,3 +354,46 @@ async fn a_suspected_staged_accident_is_reported_to_the_court() {
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rooms_failure_report_carries_notes_and_confirmed_addresses() {
+    // Online rules Art. 21: what the court uses after a failure, as the
+    // other platforms report it.
+    let mut w = World::start().await;
+    let scan = scanned_file(10_000, 5);
+    w.upload("court-bj", &scan, &digest(&scan), 4096)
+        .await
+        .unwrap();
+    let id = refer(&mut w, "TRF-FAIL", &scan).await;
+    w.traffic_api.take_case(take(&id)).await.unwrap();
+    w.traffic_api
+        .report_failure(tp::ReportFailureRequest {
+            case_id: id.clone(),
+            room: "traffic-bj-cy".into(),
+            course: "组织三方调解一次".into(),
+            reasons: "保险公司对伤残等级有异议".into(),
+            undisputed_facts: vec!["事故发生于2025年2月20日".into()],
+            notes_for_court: "建议委托伤残等级鉴定".into(),
+            cost_raising_conduct: String::new(),
+            confirmed_addresses: vec![tp::ConfirmedAddress {
+                party: "P1".into(),
+                address: "北京市朝阳区某路1号".into(),
+            }],
+        })
+        .await
+        .unwrap();
+    w.deliver().await;
+    let failed = w
+        .grpc_court
+        .notices
+        .all()
+        .into_iter()
+        .find(|n| n.referral_id == id && n.event == "mediation_failed")
+        .unwrap();
+    let Some(pb::court_notice::Detail::Failure(f)) = failed.detail else {
+        panic!("a failure notice carries the report");
+    };
+    assert_eq!(f.notes_for_court, "建议委托伤残等级鉴定");
+    assert_eq!(f.confirmed_addresses.len(), 1);
+    assert_eq!(f.confirmed_addresses[0].address, "北京市朝阳区某路1号");
+}

@@ -34,6 +34,7 @@ const FIELDS: CallFields = CallFields {
     domain_paths: &[
         ("last_day", "progress"),
         ("consenting", "extension.agreed_by"),
+        ("confirmed_service_addresses", "confirmed_addresses"),
         ("performance_deadline", "pay_by"),
         ("performance_method", "payment_method"),
         ("terms", "other_terms"),
