@@ -166,7 +166,7 @@ pub fn sample_bundle() -> CaseBundle {
     }
 }
 
-fn cny(amount: &str) -> Amount {
+pub fn cny(amount: &str) -> Amount {
     Amount::parse(amount, Currency::cny()).unwrap()
 }
 

@@ -288,13 +288,34 @@ pub(crate) fn check(bundle: &CaseBundle, v: &mut Violations) {
                     );
                 }
             }
+            let mut same_currency = true;
             for (i, item) in a.compensation.iter().enumerate() {
                 if let Some(total) = &bundle.amount_in_dispute
                     && item.amount.currency != total.currency
                 {
+                    same_currency = false;
                     v.push(
                         format!("particulars.road_traffic.compensation[{i}].amount.currency"),
                         format!("must match amount_in_dispute ({})", total.currency),
+                    );
+                }
+            }
+            // The amount in dispute is what the items claim, head by head:
+            // a total that differs from their sum misstates the claim.
+            if let Some(total) = &bundle.amount_in_dispute
+                && same_currency
+                && !a.compensation.is_empty()
+            {
+                let sum: u64 = a.compensation.iter().map(|c| c.amount.minor).sum();
+                if sum != total.minor {
+                    let stated = Amount::from_minor(sum, total.currency.clone())
+                        .map_or_else(|_| sum.to_string(), |s| s.decimal());
+                    v.push(
+                        "amount_in_dispute",
+                        format!(
+                            "must equal the sum of the compensation items, {stated} {}",
+                            total.currency
+                        ),
                     );
                 }
             }
@@ -312,6 +333,19 @@ mod tests {
             Ok(()) => Vec::new(),
             Err(v) => v.fields().map(str::to_owned).collect(),
         }
+    }
+
+    #[test]
+    fn the_amount_in_dispute_is_the_sum_of_the_compensation_items() {
+        let mut b = accident_bundle();
+        b.amount_in_dispute = Some(crate::fixtures::cny("60000.00"));
+        let err = b.validate().unwrap_err();
+        let said: Vec<String> = err.0.iter().map(ToString::to_string).collect();
+        assert!(
+            said.iter().any(|s| s
+                == "amount_in_dispute: must equal the sum of the compensation items, 58000.00 CNY"),
+            "{said:?}"
+        );
     }
 
     #[test]
