@@ -388,3 +388,51 @@ async fn an_intake_names_its_bad_fields_and_its_bundle_rules_in_one_answer() {
         "{fields:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_is_cross_border_by_the_courts_word_a_partys_residence_or_the_subject_matter() {
+    // The elements courts use for a foreign-related case (SPC interpretation
+    // of the CPL, Art. 520): not only a party's document. The case's language
+    // and any need for an interpreter travel with the offer.
+    let mut w = World::start().await;
+    let mut plain = bundle_to_wire(&sample_bundle());
+    plain.documents.clear();
+    type Change = fn(&mut pb::CaseBundle);
+    let variants: [(&str, Change); 4] = [
+        ("XB-PLAIN", |_| {}),
+        ("XB-STATED", |b| b.cross_border = true),
+        ("XB-RESIDES", |b| b.parties[1].resides_abroad = true),
+        ("XB-ABROAD", |b| b.subject_matter_abroad = true),
+    ];
+    for (reference, change) in &variants {
+        let mut bundle = plain.clone();
+        bundle.court_referral_id = (*reference).into();
+        change(&mut bundle);
+        if *reference == "XB-RESIDES" {
+            bundle.language = "en".into();
+            bundle.interpreter_needed = true;
+        }
+        w.court_api
+            .submit_referral(pb::SubmitReferralRequest {
+                bundle: Some(bundle),
+            })
+            .await
+            .unwrap();
+    }
+    w.deliver().await;
+    let offers = w.ccpit.offers.all();
+    let offer = |reference: &str| {
+        offers
+            .iter()
+            .find(|o| o.court_reference == reference)
+            .unwrap_or_else(|| panic!("no offer for {reference}"))
+    };
+    assert!(!offer("XB-PLAIN").cross_border);
+    assert!(offer("XB-STATED").cross_border);
+    assert!(offer("XB-ABROAD").cross_border);
+    let resides = offer("XB-RESIDES");
+    assert!(resides.cross_border);
+    assert!(resides.respondents[0].foreign, "the party is marked too");
+    assert_eq!(resides.language, "en");
+    assert!(resides.interpreter_needed);
+}

@@ -53,6 +53,10 @@ pub struct Party {
     pub contact: Line,
     /// The address at which documents are served (送达地址).
     pub service_address: Line,
+    /// Whether the party's habitual residence (or seat) is outside the
+    /// mainland, whatever document it holds.
+    #[serde(default)]
+    pub resides_abroad: bool,
 }
 
 /// How a party's consent to mediation was given.
@@ -166,9 +170,34 @@ pub struct CaseBundle {
     /// court rather than going to someone the court did not name.
     #[serde(default)]
     pub designated_organisation: Option<OrganisationId>,
+    /// The court states the case is cross-border (涉外, or 涉港澳台).
+    #[serde(default)]
+    pub cross_border: bool,
+    /// The subject matter is outside the mainland.
+    #[serde(default)]
+    pub subject_matter_abroad: bool,
+    /// The language the case is conducted in, when not Chinese, e.g. "en".
+    #[serde(default)]
+    pub language: Option<Line>,
+    /// Whether a party needs an interpreter.
+    #[serde(default)]
+    pub interpreter_needed: bool,
 }
 
 impl CaseBundle {
+    /// Whether the case is cross-border: the court says so, or it follows
+    /// from the case — a foreign party (by its document or its habitual
+    /// residence outside the mainland) or subject matter abroad, the
+    /// elements courts use (SPC interpretation of the CPL, Art. 520).
+    pub fn is_cross_border(&self) -> bool {
+        self.cross_border
+            || self.subject_matter_abroad
+            || self
+                .parties
+                .iter()
+                .any(|p| p.resides_abroad || p.identity.kind().is_foreign())
+    }
+
     /// Checks the dates of the bundle against `now`, the moment it is
     /// received: a consent given later than that, a party born after today
     /// (by the date of birth in a resident identity card number), an

@@ -119,6 +119,7 @@ pub fn sample_bundle() -> CaseBundle {
                     .unwrap(),
                 contact: line("13800000000"),
                 service_address: line("北京市朝阳区某街道1号"),
+                resides_abroad: false,
             },
             Party {
                 reference: party_ref("P2"),
@@ -132,6 +133,7 @@ pub fn sample_bundle() -> CaseBundle {
                 .unwrap(),
                 contact: line("010-12345678"),
                 service_address: line("福建省福州市某路2号"),
+                resides_abroad: false,
             },
         ],
         claims: vec![Claim {
@@ -163,6 +165,10 @@ pub fn sample_bundle() -> CaseBundle {
         particulars: None,
         reassignment_allowed: false,
         designated_organisation: None,
+        cross_border: false,
+        subject_matter_abroad: false,
+        language: None,
+        interpreter_needed: false,
     }
 }
 
@@ -220,6 +226,7 @@ pub fn accident_bundle() -> CaseBundle {
         identity: Identity::parse(IdentityKind::ResidentIdCard, "110108198503120038").unwrap(),
         contact: line("13900000000"),
         service_address: line("北京市海淀区某路3号"),
+        resides_abroad: false,
     };
     b.parties.push(Party {
         reference: party_ref("P3"),
@@ -230,6 +237,7 @@ pub fn accident_bundle() -> CaseBundle {
             .unwrap(),
         contact: line("95500"),
         service_address: line("北京市西城区某街4号"),
+        resides_abroad: false,
     });
     b.consents.push(Consent {
         party: party_ref("P3"),

@@ -28,6 +28,19 @@ pub enum IdentityKind {
 }
 
 impl IdentityKind {
+    /// Whether the document marks its holder as foreign, or from Hong Kong,
+    /// Macao or Taiwan, whose cases courts handle as foreign-related.
+    pub fn is_foreign(self) -> bool {
+        matches!(
+            self,
+            IdentityKind::ForeignPermanentResidentIdCard
+                | IdentityKind::HongKongMacaoPermit
+                | IdentityKind::TaiwanPermit
+                | IdentityKind::Passport
+                | IdentityKind::ForeignRegistration
+        )
+    }
+
     /// Whether a natural person (as opposed to a legal person) can hold it.
     pub fn is_for_natural_persons(self) -> bool {
         !matches!(

@@ -5,7 +5,7 @@ use mediation_core::outcome::PerformanceStatus;
 
 use crate::wire::CodeTable;
 
-pub(crate) use crate::partner::codes::{DECLINE_CODES, DOCUMENT_TYPES, RULINGS, is_foreign};
+pub(crate) use crate::partner::codes::{DECLINE_CODES, DOCUMENT_TYPES, RULINGS};
 
 pub(crate) const PERFORMANCE: CodeTable<&str, PerformanceStatus> = CodeTable::new(
     "performance status",

@@ -73,6 +73,9 @@ fn participant(
             identity: identity?,
             contact: contact?,
             service_address: address?,
+            // The platform marks a foreign participant; where it lives is
+            // not stated apart from that.
+            resides_abroad: p.foreign,
         },
         consent,
     ))
@@ -204,6 +207,10 @@ pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
                 particulars: None,
                 reassignment_allowed: false,
                 designated_organisation: None,
+                cross_border: false,
+                subject_matter_abroad: false,
+                language: None,
+                interpreter_needed: false,
             })
         };
         if let Some(partial) = placeholder() {
@@ -252,6 +259,10 @@ pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
         particulars: None,
         reassignment_allowed: false,
         designated_organisation: None,
+        cross_border: false,
+        subject_matter_abroad: false,
+        language: None,
+        interpreter_needed: false,
     };
     let found = bundle_rules(&bundle, &paths);
     if !found.is_empty() {

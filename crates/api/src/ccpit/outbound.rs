@@ -6,7 +6,7 @@ use mediation_core::lifecycle::Change;
 use mediation_core::store::PendingDelivery;
 use mediation_proto::ccpit::v1 as pb;
 
-use super::codes::{DOCUMENT_TYPES, RULINGS, is_foreign};
+use super::codes::{DOCUMENT_TYPES, RULINGS};
 use crate::time;
 use crate::wire::write::{files, money, text};
 
@@ -31,7 +31,7 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                 enterprise: matches!(p.person, mediation_core::bundle::PersonKind::Legal),
                 document_type: DOCUMENT_TYPES.code(p.identity.kind()).to_owned(),
                 document_number: p.identity.number().to_owned(),
-                foreign: is_foreign(p.identity.kind()),
+                foreign: p.resides_abroad || p.identity.kind().is_foreign(),
                 contact: p.contact.to_string(),
                 address_for_service: p.service_address.to_string(),
             };
@@ -55,7 +55,7 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                 ),
                 mediation_centre: assignment.organisation.to_string(),
                 cause_of_action: bundle.cause_of_action.to_string(),
-                cross_border: bundle.parties.iter().any(|p| is_foreign(p.identity.kind())),
+                cross_border: bundle.is_cross_border(),
                 applicants: of_role(PartyRole::Claimant),
                 respondents: of_role(PartyRole::Respondent),
                 third_parties: of_role(PartyRole::ThirdParty),
@@ -71,6 +71,8 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
                     .map(|d| time::to_wire(d.due_at)),
                 routing_reasons: reasons.clone(),
                 background: text(bundle.summary.as_ref()),
+                language: text(bundle.language.as_ref()),
+                interpreter_needed: bundle.interpreter_needed,
             })))
         }
         Change::RulingRecorded { ruling } => Some(ToPlatform::Decision(pb::CourtDecision {

@@ -82,6 +82,7 @@ fn party(v: &mut Violations, path: &str, w: &pb::Party) -> Option<Party> {
         identity: identity?,
         contact: contact?,
         service_address: service_address?,
+        resides_abroad: w.resides_abroad,
     })
 }
 
@@ -162,6 +163,7 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
         .enumerate()
         .map(|(i, c)| consent(&mut v, &at(&format!("consents[{i}]")), c))
         .collect();
+    let language = v.check(at("language"), optional(&w.language, Line::parse));
     let designated_organisation = v.check(
         at("designated_organisation"),
         optional(&w.designated_organisation, OrganisationId::parse),
@@ -207,6 +209,10 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
             consents: all(consents)?,
             preferred_organisation: preferred_organisation?,
             designated_organisation: designated_organisation?,
+            cross_border: w.cross_border,
+            subject_matter_abroad: w.subject_matter_abroad,
+            language: language?,
+            interpreter_needed: w.interpreter_needed,
             summary: summary?,
             particulars: particulars?,
             reassignment_allowed: w.reassignment_allowed,
@@ -306,6 +312,10 @@ fn cross_field(
             particulars: particulars.clone(),
             reassignment_allowed: w.reassignment_allowed,
             designated_organisation: None,
+            cross_border: false,
+            subject_matter_abroad: false,
+            language: None,
+            interpreter_needed: false,
         })
     })();
     let Some(partial) = partial else {

@@ -59,6 +59,7 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
                 identity: Some(identity_to_wire(&p.identity)),
                 contact: p.contact.to_string(),
                 service_address: p.service_address.to_string(),
+                resides_abroad: p.resides_abroad,
             })
             .collect(),
         claims: b
@@ -85,6 +86,10 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
         particulars: b.particulars.as_ref().map(particulars::to_wire),
         reassignment_allowed: b.reassignment_allowed,
         designated_organisation: text(b.designated_organisation.as_ref()),
+        cross_border: b.cross_border,
+        subject_matter_abroad: b.subject_matter_abroad,
+        language: text(b.language.as_ref()),
+        interpreter_needed: b.interpreter_needed,
     }
 }
 

@@ -40,18 +40,6 @@ pub(crate) fn identity(
     )
 }
 
-/// Documents that mark a party as foreign or from Hong Kong, Macao or Taiwan.
-pub(crate) fn is_foreign(kind: IdentityKind) -> bool {
-    matches!(
-        kind,
-        IdentityKind::ForeignPermanentResidentIdCard
-            | IdentityKind::HongKongMacaoPermit
-            | IdentityKind::TaiwanPermit
-            | IdentityKind::Passport
-            | IdentityKind::ForeignRegistration
-    )
-}
-
 /// Why an organisation declines, as the CCPIT and road-traffic platforms name it.
 pub(crate) const DECLINE_CODES: CodeTable<&str, DeclineCode> = CodeTable::new(
     "decline reason code",
