@@ -155,6 +155,7 @@ fn a_python_platform_drives_a_referral_from_submission_to_ruling() {
         "decision      platform told: CONFIRMED",
         "timeline      received -> routed -> offer_delivered -> accepted -> agreement_reached -> confirmation_applied -> ruling_recorded",
         "seven days    accepted; mediate by",
+        "three parties agreement takes effect once worker, employer and agency signed",
     ] {
         assert!(said.contains(line), "missing {line:?} in:\n{said}");
     }

@@ -9,8 +9,10 @@ It plays two roles with the code grpcio-tools generates from proto/:
   offer and the court's decision, and calls CcpitGateway to accept, settle and
   apply for judicial confirmation;
 * the labour-dispute platform, for a 委托 (docketed) labour case under summary
-  procedure: its mediation limit is 7 days (online rules Art. 24), checked
-  against the gateway's own `deadline mediation` command.
+  procedure with three parties (a worker, the employer and the labour
+  dispatch agency): its mediation limit is 7 days (online rules Art. 24),
+  checked against the gateway's own `deadline mediation` command, and its
+  agreement takes effect only once all three have signed (LDMAL Art. 14).
 
 It also checks that a refused request carries field-level details a client in
 another language can read (google.rpc.BadRequest in grpc-status-details-bin).
@@ -178,6 +180,15 @@ def entrusted_labour_story(court, labour, as_court, as_labour, reference, gatewa
     case.procedure = pb.PROCEDURE_SUMMARY
     case.case_number = f"（{time.gmtime().tm_year}）京0105民初{int(time.time()) % 10**8}号"
     del case.documents[:]
+    # The worker was sent by a labour dispatch agency, a third party.
+    agency = case.parties.add()
+    agency.CopyFrom(case.parties[1])
+    agency.reference = "P3"
+    agency.name = "某劳务派遣有限公司"
+    agency.identity.number = "91110000100001234U"
+    consent = case.consents.add()
+    consent.CopyFrom(case.consents[1])
+    consent.party = "P3"
     submitted = court.SubmitReferral(pb.SubmitReferralRequest(bundle=case), metadata=as_court)
     if submitted.status != pb.REFERRAL_STATUS_AWAITING_ACCEPTANCE:
         fail(f"the labour case is {pb.ReferralStatus.Name(submitted.status)}")
@@ -201,6 +212,40 @@ def entrusted_labour_story(court, labour, as_court, as_labour, reference, gatewa
     if state.mediate_by not in expected:
         fail(f"mediate by {state.mediate_by}, expected {' or '.join(sorted(expected))}")
     say("seven days", f"accepted; mediate by {state.mediate_by}, 7 days under summary procedure")
+
+    signed_at = timestamp(time.time())
+    parties = [
+        lp.SigningParty(reference="P1", name="张三", document_type="ID_CARD",
+                        document_number="11010519491231002X", signed_at=signed_at),
+        lp.SigningParty(reference="P2", name="某贸易有限公司", document_type="USCC",
+                        document_number="91350100M000100Y43", signed_at=signed_at),
+    ]
+    agreement = lp.SubmitMediationAgreementRequest(
+        dispute_id=submitted.referral_id,
+        committee=view.organisation,
+        payments=[lp.Payment(kind=lp.CLAIM_KIND_UNPAID_WAGES, amount="12000.00")],
+        payment_method="银行转账",
+        pay_by=time.strftime("%Y-%m-%d", time.gmtime(time.time() + 20 * 86400)),
+        mediator="m-python",
+        mediator_signed_at=signed_at,
+        committee_sealed_at=signed_at,
+        disputed_matters="拖欠工资的支付主体及数额",
+        parties=parties,
+    )
+    try:
+        labour.SubmitMediationAgreement(agreement, metadata=as_labour)
+        fail("an agreement two of three parties signed was recorded")
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.INVALID_ARGUMENT or "P3" not in error.details():
+            fail(f"a two-party agreement gave {error.code()}: {error.details()}")
+    agreement.parties.append(
+        lp.SigningParty(reference="P3", name="某劳务派遣有限公司", document_type="USCC",
+                        document_number="91110000100001234U", signed_at=signed_at)
+    )
+    state = labour.SubmitMediationAgreement(agreement, metadata=as_labour)
+    if state.status != "agreed":
+        fail(f"after the three-party agreement the dispute is {state.status!r}")
+    say("three parties", "agreement takes effect once worker, employer and agency signed")
 
 
 def field_violations(error):
