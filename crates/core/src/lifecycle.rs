@@ -1049,15 +1049,7 @@ impl Referral {
         self.require("resume after appraisal", &[Status::SuspendedForAppraisal])?;
         self.require_assigned(organisation)?;
         let on = cst::date_of(at);
-        let mut term = self
-            .term
-            .clone()
-            .ok_or_else(|| self.not_allowed("resume after appraisal"))?;
-        term.resume(on).map_err(calendar_error)?;
-        let mediation_deadline = term
-            .deadline(calendar, policy.warn_working_days)
-            .map_err(calendar_error)?
-            .ok_or_else(|| self.not_allowed("resume after appraisal"))?;
+        let mediation_deadline = self.resumed(on, calendar, policy, "resume after appraisal")?;
         one(
             at,
             Change::AppraisalEnded {
@@ -1414,17 +1406,8 @@ impl Referral {
                 },
             ]);
         }
-        let mut term = self
-            .term
-            .clone()
-            .ok_or_else(|| self.not_allowed("resume mediation of"))?;
-        if term.is_paused() {
-            term.resume(cst::date_of(at)).map_err(calendar_error)?;
-        }
-        let mediation_deadline = term
-            .deadline(calendar, policy.warn_working_days)
-            .map_err(calendar_error)?
-            .ok_or_else(|| self.not_allowed("resume mediation of"))?;
+        let mediation_deadline =
+            self.resumed(cst::date_of(at), calendar, policy, "resume mediation of")?;
         one(
             at,
             Change::ShamMediationResolved {
@@ -1433,6 +1416,24 @@ impl Referral {
                 mediation_deadline: Some(mediation_deadline),
             },
         )
+    }
+
+    /// The mediation deadline once the pause running now ends on `on`: the
+    /// paused days do not count.
+    fn resumed(
+        &self,
+        on: Date,
+        calendar: &Calendar,
+        policy: &DeadlinePolicy,
+        action: &'static str,
+    ) -> Result<Deadline, TransitionError> {
+        let mut term = self.term.clone().ok_or_else(|| self.not_allowed(action))?;
+        if term.is_paused() {
+            term.resume(on).map_err(calendar_error)?;
+        }
+        term.deadline(calendar, policy.warn_working_days)
+            .map_err(calendar_error)?
+            .ok_or_else(|| self.not_allowed(action))
     }
 
     /// The mediator suspects a sham mediation: mediation stops, the court is told.

@@ -11,7 +11,7 @@ use mediation_core::document::Document;
 use mediation_core::ids::{CourtReferralId, MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::Assignment;
 use mediation_core::outcome::{
-    Agreement, AgreementParty, ConfirmationApplication, FailureReport, Signature, Signer,
+    Agreement, ConfirmationApplication, FailureReport, Signature, Signer,
 };
 use mediation_core::partner::Partner;
 use mediation_core::text::{Line, Narrative};
@@ -19,8 +19,7 @@ use mediation_core::{Invalid, Violations};
 use mediation_proto::ccpit::v1 as pb;
 
 use super::codes::{SIGNER_TYPES, SignerType};
-use crate::partner::FailureFields;
-use crate::partner::codes::identity;
+use crate::partner::codes::{agreement_party, identity};
 use crate::wire::read::{
     date, files, narratives, optional, optional_money, optional_narrative, required_time,
 };
@@ -286,22 +285,12 @@ pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
 pub(super) fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) -> Option<Agreement> {
     let mut parties = Vec::new();
     for (i, p) in r.parties.iter().enumerate() {
-        let at = |f: &str| format!("parties[{i}].{f}");
-        let party = v.check(at("reference"), PartyRef::parse(&p.reference));
-        let name = v.check(at("name"), Line::parse(&p.name));
-        let identity = identity(
+        parties.extend(agreement_party(
             v,
             &format!("parties[{i}]"),
-            ("document_type", &p.document_type),
-            ("document_number", &p.document_number),
-        );
-        if let (Some(party), Some(name), Some(identity)) = (party, name, identity) {
-            parties.push(AgreementParty {
-                party,
-                name,
-                identity,
-            });
-        }
+            (&p.reference, &p.name),
+            (&p.document_type, &p.document_number),
+        ));
     }
     let disputed_matters = optional_narrative(v, "disputed_matters", &r.disputed_matters)?;
     let terms = narratives(v, "terms", &r.terms);
@@ -342,16 +331,5 @@ pub(super) fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) ->
 
 /// A failure report, with every element the rules ask for.
 pub(super) fn failure(v: &mut Violations, r: &pb::ReportFailureRequest) -> Option<FailureReport> {
-    let addresses: Vec<(&str, &str)> = r
-        .confirmed_addresses
-        .iter()
-        .map(|a| (a.party.as_str(), a.address.as_str()))
-        .collect();
-    FailureFields {
-        notes_for_court: Some(&r.notes_for_court),
-        cost_raising_conduct: Some(&r.cost_raising_conduct),
-        confirmed_addresses: &addresses,
-        ..FailureFields::new(&r.course, &r.reasons, &r.undisputed_facts)
-    }
-    .read(v)
+    crate::partner::complete_failure!(v, r)
 }

@@ -7,13 +7,12 @@ use mediation_core::lifecycle::Referral;
 use mediation_core::money::Amount;
 use mediation_core::outcome::{Agreement, AgreementParty, FailureReport, Signature, Signer};
 use mediation_core::particulars::{LabourClaimKind, Particulars};
-use mediation_core::text::{Line, Narrative};
+use mediation_core::text::Narrative;
 use mediation_core::{TransitionError, Violations};
 use mediation_proto::labour::v1 as pb;
 
 use super::codes::{CLAIM_KINDS, CLAIM_NAMES};
-use crate::partner::FailureFields;
-use crate::partner::codes::identity;
+use crate::partner::codes::agreement_party;
 use crate::wire::read::{
     date, files, narratives, optional, optional_narrative, required_time, yuan,
 };
@@ -56,28 +55,15 @@ fn stated_parties(v: &mut Violations, r: &pb::SubmitMediationAgreementRequest) -
     }
     let mut parties = Vec::new();
     for (i, p) in r.parties.iter().enumerate() {
-        let at = |f: &str| format!("parties[{i}].{f}");
-        let party = v.check(at("reference"), PartyRef::parse(&p.reference));
-        let name = v.check(at("name"), Line::parse(&p.name));
-        let identity = identity(
+        let path = format!("parties[{i}]");
+        let party = agreement_party(
             v,
-            &format!("parties[{i}]"),
-            ("document_type", &p.document_type),
-            ("document_number", &p.document_number),
+            &path,
+            (&p.reference, &p.name),
+            (&p.document_type, &p.document_number),
         );
-        let signed_at = required_time(v, &at("signed_at"), p.signed_at.as_ref());
-        if let (Some(party), Some(name), Some(identity), Some(signed_at)) =
-            (party, name, identity, signed_at)
-        {
-            parties.push((
-                AgreementParty {
-                    party,
-                    name,
-                    identity,
-                },
-                signed_at,
-            ));
-        }
+        let signed_at = required_time(v, &format!("{path}.signed_at"), p.signed_at.as_ref());
+        parties.extend(party.zip(signed_at));
     }
     let disputed_matters = v.check("disputed_matters", Narrative::parse(&r.disputed_matters));
     Some(Signers::Stated {
@@ -241,16 +227,5 @@ pub(super) fn failure(
     v: &mut Violations,
     r: &pb::ReportMediationFailureRequest,
 ) -> Option<FailureReport> {
-    let addresses: Vec<(&str, &str)> = r
-        .confirmed_addresses
-        .iter()
-        .map(|a| (a.party.as_str(), a.address.as_str()))
-        .collect();
-    FailureFields {
-        notes_for_court: Some(&r.notes_for_court),
-        cost_raising_conduct: Some(&r.cost_raising_conduct),
-        confirmed_addresses: &addresses,
-        ..FailureFields::new(&r.course, &r.reasons, &r.undisputed_facts)
-    }
-    .read(v)
+    crate::partner::complete_failure!(v, r)
 }

@@ -3,7 +3,9 @@
 
 use mediation_core::Violations;
 use mediation_core::identity::{Identity, IdentityKind};
-use mediation_core::outcome::{DeclineCode, EarlyEnd, RulingOutcome};
+use mediation_core::ids::PartyRef;
+use mediation_core::outcome::{AgreementParty, DeclineCode, EarlyEnd, RulingOutcome};
+use mediation_core::text::Line;
 
 use crate::wire::CodeTable;
 
@@ -38,6 +40,29 @@ pub(crate) fn identity(
         format!("{path}.{number_field}"),
         Identity::parse(kind, number),
     )
+}
+
+/// A party as an agreement states it, read under `{path}.reference`,
+/// `{path}.name`, `{path}.document_type` and `{path}.document_number`.
+pub(crate) fn agreement_party(
+    v: &mut Violations,
+    path: &str,
+    (reference, name): (&str, &str),
+    (document_type, document_number): (&str, &str),
+) -> Option<AgreementParty> {
+    let party = v.check(format!("{path}.reference"), PartyRef::parse(reference));
+    let name = v.check(format!("{path}.name"), Line::parse(name));
+    let identity = identity(
+        v,
+        path,
+        ("document_type", document_type),
+        ("document_number", document_number),
+    );
+    Some(AgreementParty {
+        party: party?,
+        name: name?,
+        identity: identity?,
+    })
 }
 
 /// Why an organisation declines, as the CCPIT and road-traffic platforms name it.

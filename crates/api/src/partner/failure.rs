@@ -60,3 +60,29 @@ impl<'a> FailureFields<'a> {
         })
     }
 }
+
+/// A failure report with every element the rules ask for, read from a
+/// platform request that carries them under the names all three platforms
+/// use (`course`, `reasons`, `undisputed_facts`, `notes_for_court`,
+/// `cost_raising_conduct`, `confirmed_addresses` of `party` and `address`).
+/// The requests are different generated types with the same fields, so this
+/// is a macro rather than a function.
+macro_rules! complete_failure {
+    ($v:expr, $r:expr) => {{
+        let r = $r;
+        let addresses: Vec<(&str, &str)> = r
+            .confirmed_addresses
+            .iter()
+            .map(|a| (a.party.as_str(), a.address.as_str()))
+            .collect();
+        $crate::partner::FailureFields {
+            notes_for_court: Some(&r.notes_for_court),
+            cost_raising_conduct: Some(&r.cost_raising_conduct),
+            confirmed_addresses: &addresses,
+            ..$crate::partner::FailureFields::new(&r.course, &r.reasons, &r.undisputed_facts)
+        }
+        .read($v)
+    }};
+}
+
+pub(crate) use complete_failure;

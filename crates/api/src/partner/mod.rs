@@ -13,7 +13,7 @@ mod step;
 mod withdrawal;
 
 pub(crate) use desk::{CallFields, Desk};
-pub(crate) use failure::FailureFields;
+pub(crate) use failure::{FailureFields, complete_failure};
 pub(crate) use step::{Reported, Step};
 pub(crate) use withdrawal::{resumption, withdrawal};
 

@@ -13,7 +13,6 @@ use mediation_core::{TransitionError, Violations};
 use mediation_proto::traffic::v1 as pb;
 
 use super::codes::{ITEM_NAMES, ITEMS};
-use crate::partner::FailureFields;
 use crate::wire::read::{
     date, files, narratives, optional, optional_narrative, required_time, yuan,
 };
@@ -168,21 +167,8 @@ pub(super) fn agreement(
     })
 }
 
-/// A failure report. The platform states only the course, the reasons and
-/// the undisputed facts; `traffic.proto` says so.
 /// A failure report, with every element the rules ask for (online rules
 /// Art. 21; seed 003 四(四)2).
 pub(super) fn failure(v: &mut Violations, r: &pb::ReportFailureRequest) -> Option<FailureReport> {
-    let addresses: Vec<(&str, &str)> = r
-        .confirmed_addresses
-        .iter()
-        .map(|a| (a.party.as_str(), a.address.as_str()))
-        .collect();
-    FailureFields {
-        notes_for_court: Some(&r.notes_for_court),
-        cost_raising_conduct: Some(&r.cost_raising_conduct),
-        confirmed_addresses: &addresses,
-        ..FailureFields::new(&r.course, &r.reasons, &r.undisputed_facts)
-    }
-    .read(v)
+    crate::partner::complete_failure!(v, r)
 }
