@@ -37,8 +37,8 @@ pub struct Tally {
     pub accepted: u64,
     pub declined: u64,
     pub agreements: u64,
-    /// Mediations that ended without agreement, sham-mediation reports
-    /// included.
+    /// Mediations that ended without agreement, those the court ended on a
+    /// sham-mediation report included.
     pub failures: u64,
     pub acceptance_breaches: u64,
     pub mediation_breaches: u64,
@@ -117,6 +117,9 @@ impl Statistics {
                     routed_at = Some(event.at);
                     accepted_at = None;
                 }
+                // The organisation's time to answer runs from when its
+                // platform had the offer.
+                Change::OfferDelivered { .. } => routed_at = Some(event.at),
                 Change::TakenDirectly { assignment } => {
                     current = Some((assignment.partner, assignment.organisation.clone()));
                     accepted_at = Some(event.at);
@@ -153,7 +156,10 @@ impl Statistics {
                             .push(event.at.duration_since(accepted));
                     }
                 }
-                Change::MediationFailed { .. } | Change::ShamMediationReported { .. } => {
+                // A sham-mediation report only suspends mediation; it fails
+                // when the court ends it.
+                Change::MediationFailed { .. }
+                | Change::ShamMediationResolved { resume: false, .. } => {
                     tally.failures += 1;
                     if let Some(accepted) = accepted_at {
                         tally
@@ -220,5 +226,91 @@ mod tests {
         assert_eq!(tally.median_time_to_accept(), None);
         assert!(period().contains(at("2025-03-01T00:00:00+08:00")));
         assert!(!period().contains(at("2025-04-01T00:00:00+08:00")));
+    }
+
+    #[test]
+    fn time_to_accept_runs_from_delivery_and_a_resumed_sham_report_is_no_failure() {
+        use crate::fixtures::{
+            mediator, organisation, referral_id, sample_agreement, sample_bundle, shipped_calendar,
+        };
+        use crate::lifecycle::{Assignment, Referral};
+        use crate::partner::Partner;
+        let calendar = shipped_calendar();
+        let policy = crate::deadline::DeadlinePolicy::default();
+        let org = organisation("ccpit-bj-01");
+        let (mut r, received) = Referral::receive(
+            referral_id(),
+            sample_bundle(),
+            at("2025-03-03T09:00:00+08:00"),
+        )
+        .unwrap();
+        let mut history = vec![received];
+        let mut step = |r: &mut Referral, events: Vec<Event>| {
+            r.apply_all(&events);
+            history.extend(events);
+        };
+        let routed = r
+            .route(
+                Assignment {
+                    partner: Partner::Ccpit,
+                    organisation: org.clone(),
+                    mediator: None,
+                },
+                vec![],
+                at("2025-03-03T09:00:00+08:00"),
+            )
+            .unwrap();
+        step(&mut r, routed);
+        // The platform had the offer two hours later, and accepted an hour on.
+        let delivered = r
+            .offer_delivered(&org, at("2025-03-03T11:00:00+08:00"), &calendar, &policy)
+            .unwrap();
+        step(&mut r, delivered);
+        let accepted = r
+            .accept(
+                &org,
+                None,
+                None,
+                at("2025-03-03T12:00:00+08:00"),
+                &calendar,
+                &policy,
+            )
+            .unwrap();
+        step(&mut r, accepted);
+        let reported = r
+            .report_sham_mediation(
+                &org,
+                crate::outcome::ShamMediationReport {
+                    grounds: crate::fixtures::narrative("疑似串通"),
+                },
+                at("2025-03-05T09:00:00+08:00"),
+            )
+            .unwrap();
+        step(&mut r, reported);
+        let resumed = r
+            .resolve_sham_mediation(
+                &crate::fixtures::court("京0105"),
+                true,
+                crate::fixtures::narrative("不构成虚假调解"),
+                at("2025-03-06T09:00:00+08:00"),
+                &calendar,
+                &policy,
+            )
+            .unwrap();
+        step(&mut r, resumed);
+        let at_agreement = at("2025-03-10T09:00:00+08:00");
+        let agreed = r
+            .record_agreement(
+                &org,
+                sample_agreement(&org, &mediator("m-007"), at_agreement),
+                at_agreement,
+            )
+            .unwrap();
+        step(&mut r, agreed);
+        let mut stats = Statistics::new(period());
+        stats.add(&history);
+        let (_, _, tally) = stats.organisations().next().unwrap();
+        assert_eq!(tally.median_time_to_accept(), Some(hours(1)));
+        assert_eq!((tally.agreements, tally.failures), (1, 0));
     }
 }
