@@ -297,6 +297,7 @@ async fn operators_follow_alerts_acknowledge_breaches_and_replay_dead_letters() 
             .find(|o| o.organisation == org)
             .unwrap()
             .figures
+            .clone()
             .unwrap()
     };
     let first = figures("ccpit-bj-01");
@@ -308,7 +309,7 @@ async fn operators_follow_alerts_acknowledge_breaches_and_replay_dead_letters() 
     assert_eq!((second.referrals, second.accepted), (1, 1));
     assert!(second.median_time_to_accept.is_some());
     assert_eq!(second.success_rate, None, "no mediation has ended");
-    let partner = stats.partners[0].figures.unwrap();
+    let partner = stats.partners[0].figures.clone().unwrap();
     assert_eq!((partner.referrals, partner.accepted), (2, 1));
     for (request, field) in [
         (

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::ids::OrganisationId;
-use crate::lifecycle::{Change, Event};
-use crate::outcome::PerformanceStatus;
+use crate::lifecycle::{Change, Event, ReturnReason};
+use crate::outcome::{PerformanceStatus, RulingOutcome};
 use crate::partner::Partner;
 
 /// The half-open period `[from, to)`.
@@ -37,9 +37,20 @@ pub struct Tally {
     pub accepted: u64,
     pub declined: u64,
     pub agreements: u64,
-    /// Mediations that ended without agreement, those the court ended on a
-    /// sham-mediation report included.
+    /// Mediations that ended without agreement: failure reports, ends at the
+    /// limit, ends before it, and those the court ended on a sham-mediation
+    /// report.
     pub failures: u64,
+    /// Of the failures, mediations that ended at their limit (online rules
+    /// Art. 25).
+    pub ended_at_limit: u64,
+    /// Of the failures, mediations the organisation ended before the limit,
+    /// by ground (`EarlyEnd::as_str`).
+    pub ended_early: BTreeMap<&'static str, u64>,
+    /// Rulings on applications for judicial confirmation, and how many
+    /// confirmed the agreement.
+    pub rulings: u64,
+    pub confirmed: u64,
     pub acceptance_breaches: u64,
     pub mediation_breaches: u64,
     /// Agreements reported performed in full without enforcement.
@@ -53,6 +64,11 @@ impl Tally {
     pub fn success_rate(&self) -> Option<f64> {
         let ended = self.agreements + self.failures;
         (ended > 0).then(|| self.agreements as f64 / ended as f64)
+    }
+
+    /// Confirmed agreements among the rulings; `None` when there was none.
+    pub fn confirmation_rate(&self) -> Option<f64> {
+        (self.rulings > 0).then(|| self.confirmed as f64 / self.rulings as f64)
     }
 
     pub fn median_time_to_accept(&self) -> Option<SignedDuration> {
@@ -74,6 +90,12 @@ impl Tally {
         self.declined += other.declined;
         self.agreements += other.agreements;
         self.failures += other.failures;
+        self.ended_at_limit += other.ended_at_limit;
+        for (ground, n) in &other.ended_early {
+            *self.ended_early.entry(ground).or_default() += n;
+        }
+        self.rulings += other.rulings;
+        self.confirmed += other.confirmed;
         self.acceptance_breaches += other.acceptance_breaches;
         self.mediation_breaches += other.mediation_breaches;
         self.voluntarily_performed += other.voluntarily_performed;
@@ -159,12 +181,30 @@ impl Statistics {
                 // A sham-mediation report only suspends mediation; it fails
                 // when the court ends it.
                 Change::MediationFailed { .. }
-                | Change::ShamMediationResolved { resume: false, .. } => {
+                | Change::ShamMediationResolved { resume: false, .. }
+                | Change::ReturnedToCourt {
+                    reason: ReturnReason::MediationEnded | ReturnReason::EndedEarly { .. },
+                } => {
                     tally.failures += 1;
+                    match &event.change {
+                        Change::ReturnedToCourt {
+                            reason: ReturnReason::MediationEnded,
+                        } => tally.ended_at_limit += 1,
+                        Change::ReturnedToCourt {
+                            reason: ReturnReason::EndedEarly { ground, .. },
+                        } => *tally.ended_early.entry(ground.as_str()).or_default() += 1,
+                        _ => {}
+                    }
                     if let Some(accepted) = accepted_at {
                         tally
                             .mediation_durations
                             .push(event.at.duration_since(accepted));
+                    }
+                }
+                Change::RulingRecorded { ruling } => {
+                    tally.rulings += 1;
+                    if ruling.outcome == RulingOutcome::Confirmed {
+                        tally.confirmed += 1;
                     }
                 }
                 Change::PerformanceRecorded { report }
@@ -312,5 +352,98 @@ mod tests {
         let (_, _, tally) = stats.organisations().next().unwrap();
         assert_eq!(tally.median_time_to_accept(), Some(hours(1)));
         assert_eq!((tally.agreements, tally.failures), (1, 0));
+    }
+
+    #[test]
+    fn ends_of_mediation_by_ground_and_confirmations_are_counted() {
+        use crate::fixtures::*;
+        use crate::lifecycle::{Assignment, Referral};
+        use crate::outcome::{ConfirmationApplication, EarlyEnd, Ruling};
+        let calendar = shipped_calendar();
+        let policy = crate::deadline::DeadlinePolicy::default();
+        let org = organisation("ccpit-bj-01");
+        let start = at("2025-03-03T09:00:00+08:00");
+        let accepted = |r: &mut Referral, history: &mut Vec<Event>| {
+            let events = route_delivered(
+                r,
+                Assignment {
+                    partner: crate::partner::Partner::Ccpit,
+                    organisation: org.clone(),
+                    mediator: None,
+                },
+                vec![],
+                start,
+                &calendar,
+                &policy,
+            )
+            .unwrap();
+            r.apply_all(&events);
+            history.extend(events);
+            let events = r
+                .accept(&org, None, None, start, &calendar, &policy)
+                .unwrap();
+            r.apply_all(&events);
+            history.extend(events);
+        };
+        let mut stats = Statistics::new(period());
+        // One ended early because a party withdrew.
+        let (mut ended, first) = Referral::receive(referral_id(), sample_bundle(), start).unwrap();
+        let mut history = vec![first];
+        accepted(&mut ended, &mut history);
+        let events = ended
+            .end_mediation_early(
+                &org,
+                EarlyEnd::PartyWithdrew,
+                narrative("申请人撤回调解申请"),
+                at("2025-03-05T09:00:00+08:00"),
+            )
+            .unwrap();
+        history.extend(events);
+        stats.add(&history);
+        // One settled and confirmed.
+        let (mut settled, first) =
+            Referral::receive(referral_id(), sample_bundle(), start).unwrap();
+        let mut history = vec![first];
+        accepted(&mut settled, &mut history);
+        let signed = at("2025-03-06T09:00:00+08:00");
+        for step in 0..3 {
+            let events = match step {
+                0 => settled.record_agreement(
+                    &org,
+                    sample_agreement(&org, &mediator("m-007"), signed),
+                    signed,
+                ),
+                1 => settled.apply_for_confirmation(
+                    &org,
+                    ConfirmationApplication {
+                        applicants: vec![party_ref("P1"), party_ref("P2")],
+                        applied_at: at("2025-03-07T09:00:00+08:00"),
+                    },
+                    at("2025-03-07T09:00:00+08:00"),
+                    &calendar,
+                ),
+                _ => settled.record_ruling(
+                    &court("京0105"),
+                    Ruling {
+                        outcome: RulingOutcome::Confirmed,
+                        case_number: None,
+                        reasons: None,
+                        ruled_at: at("2025-03-10T09:00:00+08:00"),
+                    },
+                    at("2025-03-10T09:00:00+08:00"),
+                ),
+            }
+            .unwrap();
+            settled.apply_all(&events);
+            history.extend(events);
+        }
+        stats.add(&history);
+        let (_, _, tally) = stats.organisations().next().unwrap();
+        assert_eq!((tally.agreements, tally.failures), (1, 1));
+        assert_eq!(tally.ended_early.get("party_withdrew"), Some(&1));
+        assert_eq!(tally.ended_at_limit, 0);
+        assert_eq!((tally.rulings, tally.confirmed), (1, 1));
+        assert_eq!(tally.confirmation_rate(), Some(1.0));
+        assert_eq!(tally.success_rate(), Some(0.5));
     }
 }

@@ -77,5 +77,14 @@ pub(crate) fn figures(t: &Tally) -> pb::Figures {
         acceptance_breaches: t.acceptance_breaches,
         mediation_breaches: t.mediation_breaches,
         voluntarily_performed: t.voluntarily_performed,
+        ended_at_limit: t.ended_at_limit,
+        ended_early: t
+            .ended_early
+            .iter()
+            .map(|(ground, n)| ((*ground).to_owned(), *n))
+            .collect(),
+        rulings: t.rulings,
+        confirmed: t.confirmed,
+        confirmation_rate: t.confirmation_rate(),
     }
 }

@@ -649,7 +649,7 @@ async fn report(
         .await?
         .into_inner();
     for p in &stats.partners {
-        let f = p.figures.unwrap_or_default();
+        let f = p.figures.clone().unwrap_or_default();
         writeln!(
             out,
             "  {:<20} referrals={} accepted={} agreements={} breaches={}",

@@ -582,12 +582,17 @@ fn figures_json(f: &ops::Figures) -> serde_json::Value {
         "acceptance_breaches": f.acceptance_breaches,
         "mediation_breaches": f.mediation_breaches,
         "voluntarily_performed": f.voluntarily_performed,
+        "ended_at_limit": f.ended_at_limit,
+        "ended_early": f.ended_early,
+        "rulings": f.rulings,
+        "confirmed": f.confirmed,
+        "confirmation_rate": f.confirmation_rate,
     })
 }
 
 fn figures_line(name: &str, f: &ops::Figures) -> String {
     format!(
-        "{name:<28} referrals={} accepted={} declined={} agreements={} failures={} success={} accept_median={} mediation_median={} breaches={}/{} performed={}",
+        "{name:<28} referrals={} accepted={} declined={} agreements={} failures={} success={} accept_median={} mediation_median={} breaches={}/{} performed={} ended_at_limit={} ended_early={} confirmed={}/{}",
         f.referrals,
         f.accepted,
         f.declined,
@@ -600,7 +605,11 @@ fn figures_line(name: &str, f: &ops::Figures) -> String {
         duration(f.median_mediation_duration.as_ref()),
         f.acceptance_breaches,
         f.mediation_breaches,
-        f.voluntarily_performed
+        f.voluntarily_performed,
+        f.ended_at_limit,
+        f.ended_early.values().sum::<u64>(),
+        f.confirmed,
+        f.rulings
     )
 }
 
@@ -650,7 +659,7 @@ async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(
             out,
             "{}",
-            figures_line(&p.partner, &p.figures.unwrap_or_default())
+            figures_line(&p.partner, &p.figures.clone().unwrap_or_default())
         )?;
     }
     for o in &s.organisations {
@@ -659,7 +668,7 @@ async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             "{}",
             figures_line(
                 &format!("  {}", o.organisation),
-                &o.figures.unwrap_or_default()
+                &o.figures.clone().unwrap_or_default()
             )
         )?;
     }
