@@ -415,3 +415,86 @@ async fn operators_find_referrals_by_the_courts_reference_status_and_deadline() 
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn courts_and_platforms_read_only_their_own_figures() {
+    // Seed 003 五(三): evaluation is by organisation and court; a court
+    // system sees its own referrals' figures, a platform its own
+    // organisations', operators everything.
+    let mut w = World::start().await;
+    let mut beijing = bundle_to_wire(&sample_bundle());
+    beijing.documents.clear();
+    beijing.court_referral_id = "STATS-BJ".into();
+    w.court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(beijing.clone()),
+        })
+        .await
+        .unwrap();
+    let mut labour = bundle_to_wire(&mediation_core::fixtures::labour_bundle());
+    labour.documents.clear();
+    labour.court_referral_id = "STATS-LAB".into();
+    w.court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(labour),
+        })
+        .await
+        .unwrap();
+    let mut shanghai = beijing;
+    shanghai.court_referral_id = "STATS-SH".into();
+    shanghai.court = "沪0115".into();
+    w.sh_court_api
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(shanghai),
+        })
+        .await
+        .unwrap();
+    let request = ops::GetStatisticsRequest {
+        from: ts("2025-03-01T00:00:00+08:00"),
+        to: ts("2025-04-01T00:00:00+08:00"),
+        partner: String::new(),
+    };
+    let as_tenant = |tenant: &'static str| {
+        let w = &w;
+        let request = request.clone();
+        async move {
+            OperationsClient::new(w.connect_as(tenant).await)
+                .get_statistics(request)
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let organisations = |s: &ops::GetStatisticsResponse| {
+        let mut o: Vec<String> = s
+            .organisations
+            .iter()
+            .map(|o| o.organisation.clone())
+            .collect();
+        o.sort();
+        o
+    };
+    let all = as_tenant("operators").await;
+    assert_eq!(all.referrals_read, 3);
+    assert_eq!(
+        organisations(&all),
+        ["ccpit-bj-01", "ccpit-sh-01", "labour-bj-cy"]
+    );
+    let beijing_court = as_tenant("court-bj").await;
+    assert_eq!(beijing_court.referrals_read, 2, "not Shanghai's referral");
+    assert_eq!(
+        organisations(&beijing_court),
+        ["ccpit-bj-01", "labour-bj-cy"]
+    );
+    let ccpit = as_tenant("ccpit").await;
+    assert_eq!(organisations(&ccpit), ["ccpit-bj-01", "ccpit-sh-01"]);
+    assert_eq!(ccpit.partners.len(), 1, "its own platform only");
+    let labour_platform = as_tenant("labour").await;
+    assert_eq!(organisations(&labour_platform), ["labour-bj-cy"]);
+    // Everything else in the operators' service stays theirs alone.
+    let err = OperationsClient::new(w.connect_as("court-bj").await)
+        .list_open_breaches(ops::ListOpenBreachesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}

@@ -223,6 +223,12 @@ impl Statistics {
     }
 
     /// Every organisation of each partner together.
+    /// Keeps only the organisations `keep` accepts: what a platform may
+    /// read of its own organisations.
+    pub fn retain(&mut self, keep: impl Fn(Partner, &OrganisationId) -> bool) {
+        self.by_organisation.retain(|(p, o), _| keep(*p, o));
+    }
+
     pub fn partners(&self) -> BTreeMap<Partner, Tally> {
         let mut partners: BTreeMap<Partner, Tally> = BTreeMap::new();
         for ((partner, _), tally) in &self.by_organisation {

@@ -21,6 +21,9 @@ pub enum Access {
     Operators,
     /// Any authenticated tenant: reflection.
     Anyone,
+    /// Court systems, platforms and operators, each shown only its own:
+    /// statistics.
+    Tenants,
     /// Nobody.
     Denied,
 }
@@ -31,6 +34,10 @@ impl Access {
             (Access::Public | Access::Anyone, _) => true,
             (Access::Courts, Role::CourtSystem { .. }) => true,
             (Access::Operators, Role::Operator) => true,
+            (
+                Access::Tenants,
+                Role::CourtSystem { .. } | Role::Platform { .. } | Role::Operator,
+            ) => true,
             (Access::CourtsAndOperators, Role::CourtSystem { .. } | Role::Operator) => true,
             (Access::Platform(p), Role::Platform { partner, .. }) => p == *partner,
             (Access::CourtsAndPlatforms, Role::CourtSystem { .. } | Role::Platform { .. }) => true,
@@ -62,6 +69,9 @@ pub fn access_for(path: &str) -> Access {
             Access::Platform(Partner::RoadTraffic)
         }
         (documents::v1::documents_server::SERVICE_NAME, _) => Access::CourtsAndPlatforms,
+        // Courts read their own referrals' figures and platforms their own
+        // organisations' (seed 003 五(三)); the service filters.
+        (operations::v1::operations_server::SERVICE_NAME, "GetStatistics") => Access::Tenants,
         (operations::v1::operations_server::SERVICE_NAME, _) => Access::Operators,
         _ => Access::Denied,
     }

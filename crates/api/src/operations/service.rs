@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use mediation_core::access::Role;
 use mediation_core::alert::{Acknowledgement, Alert, AlertKind};
 use mediation_core::ids::ReferralId;
-use mediation_core::lifecycle::Referral;
+use mediation_core::lifecycle::{Change, Referral};
 use mediation_core::partner::Partner;
 use mediation_core::statistics::{Period, Statistics};
 use mediation_core::store::{
@@ -532,7 +533,8 @@ where
         &self,
         request: Request<pb::GetStatisticsRequest>,
     ) -> Result<Response<pb::GetStatisticsResponse>, Status> {
-        let (_, request) = take(request)?;
+        let (call, request) = take(request)?;
+        let role = call.caller.role.clone();
         let instant =
             |field: &str, t: Option<&prost_types::Timestamp>| -> Result<Timestamp, Status> {
                 let t = t.ok_or_else(|| invalid_field(field, "required"))?;
@@ -562,11 +564,25 @@ where
             };
             for id in &page {
                 if let Some(history) = self.store().history(id).map_err(store_error)? {
+                    // A court system reads its own courts' referrals only.
+                    let court = history.first().and_then(|e| match &e.change {
+                        Change::Received { bundle, .. } => Some(&bundle.court),
+                        _ => None,
+                    });
+                    if matches!(role, Role::CourtSystem { .. })
+                        && !court.is_some_and(|c| role.acts_for_court(c))
+                    {
+                        continue;
+                    }
                     statistics.add(&history);
                     read += 1;
                 }
             }
             after = Some(last);
+        }
+        // A platform reads its own organisations only.
+        if let Role::Platform { .. } = role {
+            statistics.retain(|p, o| role.acts_for_organisation(p, o));
         }
         let organisations = statistics
             .organisations()
