@@ -581,3 +581,41 @@ fn a_follower_resumes_after_a_restart_and_misses_nothing_nor_repeats() {
     );
     served.stop();
 }
+
+#[test]
+fn a_monthly_report_comes_as_csv_or_json_for_a_month_in_china_time() {
+    let served = Served::start("");
+    let run = |args: &[&str]| served.ops(args).output().unwrap();
+    let csv = run(&["stats", "--month", "2026-12", "--csv"]);
+    assert!(
+        csv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&csv.stderr)
+    );
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with("partner,organisation,referrals,accepted")
+            && header.contains("ended_early")
+            && header.contains("confirmation_rate"),
+        "{header}"
+    );
+    let json = run(&["stats", "--month", "2026-12", "--json"]);
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    // December in China Standard Time, as UTC instants.
+    assert_eq!(value["from"], "2026-11-30T16:00:00Z");
+    assert_eq!(value["to"], "2026-12-31T16:00:00Z");
+    let bad = run(&["stats", "--month", "2026-13"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("a month is YYYY-MM"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    served.stop();
+}

@@ -291,14 +291,28 @@ pub struct StatsArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// The period's start, RFC 3339 with an offset.
-    #[arg(long, value_parser = parse_instant)]
-    pub from: Timestamp,
+    #[arg(long, value_parser = parse_instant, required_unless_present = "month", conflicts_with = "month")]
+    pub from: Option<Timestamp>,
     /// The period's end (exclusive).
-    #[arg(long, value_parser = parse_instant)]
-    pub to: Timestamp,
+    #[arg(long, value_parser = parse_instant, required_unless_present = "month", conflicts_with = "month")]
+    pub to: Option<Timestamp>,
+    /// A calendar month in China Standard Time instead of --from/--to, e.g.
+    /// 2025-03: the monthly report.
+    #[arg(long, value_parser = parse_month)]
+    pub month: Option<jiff::civil::Date>,
     /// Only ccpit, labour_arbitration or road_traffic.
     #[arg(long)]
     pub partner: Option<String>,
+    /// Print CSV, one row per partner and per organisation, instead of lines.
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+}
+
+/// A month as `YYYY-MM`: its first day.
+fn parse_month(value: &str) -> Result<jiff::civil::Date, String> {
+    format!("{value}-01")
+        .parse::<jiff::civil::Date>()
+        .map_err(|_| format!("a month is YYYY-MM, e.g. 2025-03; got {value:?}"))
 }
 
 #[derive(Debug, Args)]

@@ -613,12 +613,58 @@ fn figures_line(name: &str, f: &ops::Figures) -> String {
     )
 }
 
+/// The CSV header of `ops stats --csv`.
+const CSV_HEADER: &str = "partner,organisation,referrals,accepted,declined,agreements,failures,success_rate,median_time_to_accept_seconds,median_mediation_duration_seconds,acceptance_breaches,mediation_breaches,ended_at_limit,ended_early,rulings,confirmed,confirmation_rate,voluntarily_performed";
+
+/// One CSV row. The ids are codes without commas; early ends are summed.
+fn csv_row(partner: &str, organisation: &str, f: &ops::Figures) -> String {
+    let rate = |r: Option<f64>| r.map(|r| format!("{r:.4}")).unwrap_or_default();
+    let seconds =
+        |d: Option<&prost_types::Duration>| d.map(|d| d.seconds.to_string()).unwrap_or_default();
+    format!(
+        "{partner},{organisation},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        f.referrals,
+        f.accepted,
+        f.declined,
+        f.agreements,
+        f.failures,
+        rate(f.success_rate),
+        seconds(f.median_time_to_accept.as_ref()),
+        seconds(f.median_mediation_duration.as_ref()),
+        f.acceptance_breaches,
+        f.mediation_breaches,
+        f.ended_at_limit,
+        f.ended_early.values().sum::<u64>(),
+        f.rulings,
+        f.confirmed,
+        rate(f.confirmation_rate),
+        f.voluntarily_performed
+    )
+}
+
+/// The period `ops stats` asks for: --from/--to, or a whole month in China
+/// Standard Time.
+fn stats_period(args: &StatsArgs) -> anyhow::Result<(jiff::Timestamp, jiff::Timestamp)> {
+    use mediation_core::calendar::cst;
+    match (args.month, args.from, args.to) {
+        (Some(first), _, _) => {
+            let next = first
+                .checked_add(jiff::Span::new().months(1))
+                .map_err(|e| anyhow::anyhow!("--month: {e}"))?;
+            Ok((cst::start_of(first), cst::start_of(next)))
+        }
+        (None, Some(from), Some(to)) => Ok((from, to)),
+        _ => anyhow::bail!("give --month, or both --from and --to"),
+    }
+}
+
 async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (from, to) = stats_period(&args)?;
     let mut client = connect(&args.connect).await?;
     let s = client
         .get_statistics(ops::GetStatisticsRequest {
-            from: Some(to_wire(args.from)),
-            to: Some(to_wire(args.to)),
+            from: Some(to_wire(from)),
+            to: Some(to_wire(to)),
             partner: args
                 .partner
                 .map(
@@ -640,8 +686,22 @@ async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         .await
         .map_err(sentence)?
         .into_inner();
+    if args.csv {
+        writeln!(out, "{CSV_HEADER}")?;
+        for p in &s.partners {
+            let f = p.figures.clone().unwrap_or_default();
+            writeln!(out, "{}", csv_row(&p.partner, "", &f))?;
+        }
+        for o in &s.organisations {
+            let f = o.figures.clone().unwrap_or_default();
+            writeln!(out, "{}", csv_row(&o.partner, &o.organisation, &f))?;
+        }
+        return Ok(());
+    }
     if args.connect.json {
         let value = json!({
+            "from": from.to_string(),
+            "to": to.to_string(),
             "referrals_read": s.referrals_read,
             "partners": s.partners.iter().map(|p| json!({
                 "partner": p.partner, "figures": p.figures.as_ref().map(figures_json),
