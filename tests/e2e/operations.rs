@@ -480,8 +480,28 @@ async fn courts_and_platforms_read_only_their_own_figures() {
         organisations(&all),
         ["ccpit-bj-01", "ccpit-sh-01", "labour-bj-cy"]
     );
+    // Broken down by referring court and by kind of dispute.
+    let by = |s: &ops::GetStatisticsResponse, dimension: &str| {
+        let mut found: Vec<(String, u64)> = s
+            .breakdowns
+            .iter()
+            .filter(|b| b.dimension == dimension)
+            .map(|b| (b.value.clone(), b.figures.as_ref().unwrap().referrals))
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(
+        by(&all, "court"),
+        [("京0105".to_owned(), 2), ("沪0115".to_owned(), 1)]
+    );
+    assert_eq!(
+        by(&all, "domain"),
+        [("commercial".to_owned(), 2), ("labour".to_owned(), 1)]
+    );
     let beijing_court = as_tenant("court-bj").await;
     assert_eq!(beijing_court.referrals_read, 2, "not Shanghai's referral");
+    assert_eq!(by(&beijing_court, "court"), [("京0105".to_owned(), 2)]);
     assert_eq!(
         organisations(&beijing_court),
         ["ccpit-bj-01", "labour-bj-cy"]
@@ -491,6 +511,7 @@ async fn courts_and_platforms_read_only_their_own_figures() {
     assert_eq!(ccpit.partners.len(), 1, "its own platform only");
     let labour_platform = as_tenant("labour").await;
     assert_eq!(organisations(&labour_platform), ["labour-bj-cy"]);
+    assert_eq!(by(&labour_platform, "domain"), [("labour".to_owned(), 1)]);
     // Everything else in the operators' service stays theirs alone.
     let err = OperationsClient::new(w.connect_as("court-bj").await)
         .list_open_breaches(ops::ListOpenBreachesRequest::default())

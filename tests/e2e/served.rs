@@ -595,7 +595,7 @@ fn a_monthly_report_comes_as_csv_or_json_for_a_month_in_china_time() {
     let csv = String::from_utf8_lossy(&csv.stdout);
     let header = csv.lines().next().unwrap();
     assert!(
-        header.starts_with("partner,organisation,referrals,accepted")
+        header.starts_with("scope,partner,key,referrals,accepted")
             && header.contains("ended_early")
             && header.contains("confirmation_rate"),
         "{header}"

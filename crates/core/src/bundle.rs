@@ -134,6 +134,18 @@ pub enum DisputeDomain {
     Other,
 }
 
+impl DisputeDomain {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisputeDomain::Commercial => "commercial",
+            DisputeDomain::Labour => "labour",
+            DisputeDomain::RoadTraffic => "road_traffic",
+            DisputeDomain::Other => "other",
+        }
+    }
+}
+
 /// Everything a court pushes with a referral.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseBundle {

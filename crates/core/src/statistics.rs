@@ -104,6 +104,71 @@ impl Tally {
     }
 }
 
+/// Counts one event of the period into `tally`. `routed_at` is when the
+/// organisation's time to answer began, `accepted_at` when it accepted.
+fn count(
+    tally: &mut Tally,
+    event: &Event,
+    routed_at: Option<Timestamp>,
+    accepted_at: Option<Timestamp>,
+) {
+    let mediated = |tally: &mut Tally| {
+        if let Some(accepted) = accepted_at {
+            tally
+                .mediation_durations
+                .push(event.at.duration_since(accepted));
+        }
+    };
+    match &event.change {
+        Change::Routed { .. } => tally.referrals += 1,
+        Change::Accepted { .. } => {
+            tally.accepted += 1;
+            if let Some(routed) = routed_at {
+                tally.times_to_accept.push(event.at.duration_since(routed));
+            }
+        }
+        Change::Declined { .. } => tally.declined += 1,
+        Change::AcceptanceOverdue { .. } => tally.acceptance_breaches += 1,
+        Change::MediationOverdue { .. } => tally.mediation_breaches += 1,
+        Change::AgreementReached { .. } => {
+            tally.agreements += 1;
+            mediated(tally);
+        }
+        // A sham-mediation report only suspends mediation; it fails when the
+        // court ends it.
+        Change::MediationFailed { .. } | Change::ShamMediationResolved { resume: false, .. } => {
+            tally.failures += 1;
+            mediated(tally);
+        }
+        Change::ReturnedToCourt {
+            reason: ReturnReason::MediationEnded,
+        } => {
+            tally.failures += 1;
+            tally.ended_at_limit += 1;
+            mediated(tally);
+        }
+        Change::ReturnedToCourt {
+            reason: ReturnReason::EndedEarly { ground, .. },
+        } => {
+            tally.failures += 1;
+            *tally.ended_early.entry(ground.as_str()).or_default() += 1;
+            mediated(tally);
+        }
+        Change::RulingRecorded { ruling } => {
+            tally.rulings += 1;
+            if ruling.outcome == RulingOutcome::Confirmed {
+                tally.confirmed += 1;
+            }
+        }
+        Change::PerformanceRecorded { report }
+            if report.status == PerformanceStatus::PerformedVoluntarily =>
+        {
+            tally.voluntarily_performed += 1;
+        }
+        _ => {}
+    }
+}
+
 /// The lower median, so that it is always a duration that occurred.
 fn median(values: &[SignedDuration]) -> Option<SignedDuration> {
     let mut sorted = values.to_vec();
@@ -111,11 +176,46 @@ fn median(values: &[SignedDuration]) -> Option<SignedDuration> {
     sorted.get(sorted.len().checked_sub(1)? / 2).copied()
 }
 
-/// Figures per organisation, built one history at a time.
+/// What else figures are broken down by (seed 003 五(三); seed 001 二(二)4):
+/// the mediator, the kind of dispute, the cause of action and the referring
+/// court.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dimension {
+    Mediator,
+    Domain,
+    CauseOfAction,
+    Court,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 4] = [
+        Dimension::Mediator,
+        Dimension::Domain,
+        Dimension::CauseOfAction,
+        Dimension::Court,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Mediator => "mediator",
+            Dimension::Domain => "domain",
+            Dimension::CauseOfAction => "cause_of_action",
+            Dimension::Court => "court",
+        }
+    }
+}
+
+/// A breakdown's key: the dimension, its value, and the organisation whose
+/// referral it was (so that a platform's view can keep only its own).
+type BreakdownKey = (Dimension, String, Partner, OrganisationId);
+
+/// Figures per organisation, and broken down by [`Dimension`], built one
+/// history at a time.
 #[derive(Debug, Clone)]
 pub struct Statistics {
     period: Period,
     by_organisation: BTreeMap<(Partner, OrganisationId), Tally>,
+    breakdowns: BTreeMap<BreakdownKey, Tally>,
 }
 
 impl Statistics {
@@ -123,6 +223,7 @@ impl Statistics {
         Self {
             period,
             by_organisation: BTreeMap::new(),
+            breakdowns: BTreeMap::new(),
         }
     }
 
@@ -131,13 +232,23 @@ impl Statistics {
         let mut current: Option<(Partner, OrganisationId)> = None;
         let mut routed_at = None;
         let mut accepted_at = None;
+        let mut mediator: Option<String> = None;
+        let mut fixed: Vec<(Dimension, String)> = Vec::new();
         for event in events {
             let within = self.period.contains(event.at);
             match &event.change {
+                Change::Received { bundle, .. } => {
+                    fixed = vec![
+                        (Dimension::Domain, bundle.domain.as_str().to_owned()),
+                        (Dimension::CauseOfAction, bundle.cause_of_action.to_string()),
+                        (Dimension::Court, bundle.court.to_string()),
+                    ];
+                }
                 Change::Routed { assignment, .. } => {
                     current = Some((assignment.partner, assignment.organisation.clone()));
                     routed_at = Some(event.at);
                     accepted_at = None;
+                    mediator = None;
                 }
                 // The organisation's time to answer runs from when its
                 // platform had the offer.
@@ -145,76 +256,51 @@ impl Statistics {
                 Change::TakenDirectly { assignment } => {
                     current = Some((assignment.partner, assignment.organisation.clone()));
                     accepted_at = Some(event.at);
+                    mediator = assignment.mediator.as_ref().map(ToString::to_string);
                 }
+                Change::Accepted {
+                    mediator: Some(m), ..
+                } => mediator = Some(m.to_string()),
                 _ => {}
             }
             let Some(key) = current.clone() else {
                 continue;
             };
-            if !within {
-                if matches!(event.change, Change::Accepted { .. }) {
-                    accepted_at = Some(event.at);
+            if within {
+                count(
+                    self.by_organisation.entry(key.clone()).or_default(),
+                    event,
+                    routed_at,
+                    accepted_at,
+                );
+                let values = fixed
+                    .iter()
+                    .cloned()
+                    .chain(mediator.clone().map(|m| (Dimension::Mediator, m)));
+                for (dimension, value) in values {
+                    let tally = self
+                        .breakdowns
+                        .entry((dimension, value, key.0, key.1.clone()))
+                        .or_default();
+                    count(tally, event, routed_at, accepted_at);
                 }
-                continue;
             }
-            let tally = self.by_organisation.entry(key).or_default();
-            match &event.change {
-                Change::Routed { .. } => tally.referrals += 1,
-                Change::Accepted { .. } => {
-                    tally.accepted += 1;
-                    if let Some(routed) = routed_at {
-                        tally.times_to_accept.push(event.at.duration_since(routed));
-                    }
-                    accepted_at = Some(event.at);
-                }
-                Change::Declined { .. } => tally.declined += 1,
-                Change::AcceptanceOverdue { .. } => tally.acceptance_breaches += 1,
-                Change::MediationOverdue { .. } => tally.mediation_breaches += 1,
-                Change::AgreementReached { .. } => {
-                    tally.agreements += 1;
-                    if let Some(accepted) = accepted_at {
-                        tally
-                            .mediation_durations
-                            .push(event.at.duration_since(accepted));
-                    }
-                }
-                // A sham-mediation report only suspends mediation; it fails
-                // when the court ends it.
-                Change::MediationFailed { .. }
-                | Change::ShamMediationResolved { resume: false, .. }
-                | Change::ReturnedToCourt {
-                    reason: ReturnReason::MediationEnded | ReturnReason::EndedEarly { .. },
-                } => {
-                    tally.failures += 1;
-                    match &event.change {
-                        Change::ReturnedToCourt {
-                            reason: ReturnReason::MediationEnded,
-                        } => tally.ended_at_limit += 1,
-                        Change::ReturnedToCourt {
-                            reason: ReturnReason::EndedEarly { ground, .. },
-                        } => *tally.ended_early.entry(ground.as_str()).or_default() += 1,
-                        _ => {}
-                    }
-                    if let Some(accepted) = accepted_at {
-                        tally
-                            .mediation_durations
-                            .push(event.at.duration_since(accepted));
-                    }
-                }
-                Change::RulingRecorded { ruling } => {
-                    tally.rulings += 1;
-                    if ruling.outcome == RulingOutcome::Confirmed {
-                        tally.confirmed += 1;
-                    }
-                }
-                Change::PerformanceRecorded { report }
-                    if report.status == PerformanceStatus::PerformedVoluntarily =>
-                {
-                    tally.voluntarily_performed += 1;
-                }
-                _ => {}
+            if matches!(event.change, Change::Accepted { .. }) {
+                accepted_at = Some(event.at);
             }
         }
+    }
+
+    /// Each value of `dimension` with anything in the period, all its
+    /// organisations' figures together.
+    pub fn breakdown(&self, dimension: Dimension) -> BTreeMap<&str, Tally> {
+        let mut out: BTreeMap<&str, Tally> = BTreeMap::new();
+        for ((d, value, _, _), tally) in &self.breakdowns {
+            if *d == dimension {
+                out.entry(value.as_str()).or_default().merge(tally);
+            }
+        }
+        out
     }
 
     /// Each organisation with anything in the period, by partner then id.
@@ -222,13 +308,14 @@ impl Statistics {
         self.by_organisation.iter().map(|((p, o), t)| (p, o, t))
     }
 
-    /// Every organisation of each partner together.
-    /// Keeps only the organisations `keep` accepts: what a platform may
-    /// read of its own organisations.
+    /// Keeps only the organisations `keep` accepts, in the figures and the
+    /// breakdowns: what a platform may read of its own organisations.
     pub fn retain(&mut self, keep: impl Fn(Partner, &OrganisationId) -> bool) {
         self.by_organisation.retain(|(p, o), _| keep(*p, o));
+        self.breakdowns.retain(|(_, _, p, o), _| keep(*p, o));
     }
 
+    /// Every organisation of each partner together.
     pub fn partners(&self) -> BTreeMap<Partner, Tally> {
         let mut partners: BTreeMap<Partner, Tally> = BTreeMap::new();
         for ((partner, _), tally) in &self.by_organisation {
@@ -386,7 +473,14 @@ mod tests {
             r.apply_all(&events);
             history.extend(events);
             let events = r
-                .accept(&org, None, None, start, &calendar, &policy)
+                .accept(
+                    &org,
+                    Some(mediator("m-007")),
+                    None,
+                    start,
+                    &calendar,
+                    &policy,
+                )
                 .unwrap();
             r.apply_all(&events);
             history.extend(events);
@@ -451,5 +545,27 @@ mod tests {
         assert_eq!((tally.rulings, tally.confirmed), (1, 1));
         assert_eq!(tally.confirmation_rate(), Some(1.0));
         assert_eq!(tally.success_rate(), Some(0.5));
+        // The same figures by mediator, kind, cause and referring court.
+        // Offers go to organisations, so a mediator's figures start at
+        // acceptance.
+        for (dimension, value, offers) in [
+            (Dimension::Mediator, "m-007", 0),
+            (Dimension::Domain, "commercial", 2),
+            (Dimension::CauseOfAction, "买卖合同纠纷", 2),
+            (Dimension::Court, "京0105", 2),
+        ] {
+            let by = stats.breakdown(dimension);
+            let t = by
+                .get(value)
+                .unwrap_or_else(|| panic!("{dimension:?} {value}: {by:?}"));
+            assert_eq!(
+                (t.referrals, t.accepted, t.agreements, t.failures),
+                (offers, 2, 1, 1),
+                "{dimension:?}"
+            );
+        }
+        // A platform's view keeps only its own organisations.
+        stats.retain(|_, o| o.as_str() != "ccpit-bj-01");
+        assert!(stats.breakdown(Dimension::Court).is_empty());
     }
 }

@@ -10,7 +10,7 @@ use mediation_core::alert::{Acknowledgement, Alert, AlertKind};
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::{Change, Referral};
 use mediation_core::partner::Partner;
-use mediation_core::statistics::{Period, Statistics};
+use mediation_core::statistics::{Dimension, Period, Statistics};
 use mediation_core::store::{
     AlertLog, AuditLog, MessageId, OutboxStore, ReferralStore, StoreError,
 };
@@ -584,6 +584,9 @@ where
         if let Role::Platform { .. } = role {
             statistics.retain(|p, o| role.acts_for_organisation(p, o));
         }
+        if let Some(want) = partner {
+            statistics.retain(|p, _| p == want);
+        }
         let organisations = statistics
             .organisations()
             .filter(|(p, _, _)| partner.is_none_or(|want| **p == want))
@@ -602,10 +605,24 @@ where
                 figures: Some(outbound::figures(t)),
             })
             .collect();
+        let breakdowns = Dimension::ALL
+            .into_iter()
+            .flat_map(|dimension| {
+                statistics
+                    .breakdown(dimension)
+                    .into_iter()
+                    .map(move |(value, tally)| pb::BreakdownFigures {
+                        dimension: dimension.as_str().into(),
+                        value: value.into(),
+                        figures: Some(outbound::figures(&tally)),
+                    })
+            })
+            .collect();
         Ok(Response::new(pb::GetStatisticsResponse {
             organisations,
             partners,
             referrals_read: read,
+            breakdowns,
         }))
     }
 }

@@ -614,15 +614,18 @@ fn figures_line(name: &str, f: &ops::Figures) -> String {
 }
 
 /// The CSV header of `ops stats --csv`.
-const CSV_HEADER: &str = "partner,organisation,referrals,accepted,declined,agreements,failures,success_rate,median_time_to_accept_seconds,median_mediation_duration_seconds,acceptance_breaches,mediation_breaches,ended_at_limit,ended_early,rulings,confirmed,confirmation_rate,voluntarily_performed";
+const CSV_HEADER: &str = "scope,partner,key,referrals,accepted,declined,agreements,failures,success_rate,median_time_to_accept_seconds,median_mediation_duration_seconds,acceptance_breaches,mediation_breaches,ended_at_limit,ended_early,rulings,confirmed,confirmation_rate,voluntarily_performed";
 
-/// One CSV row. The ids are codes without commas; early ends are summed.
-fn csv_row(partner: &str, organisation: &str, f: &ops::Figures) -> String {
+/// One CSV row: `scope` is partner, organisation or a breakdown's dimension,
+/// `key` the organisation or the dimension's value. Ids and codes carry no
+/// commas; a cause of action is quoted. Early ends are summed.
+fn csv_row(scope: &str, partner: &str, key: &str, f: &ops::Figures) -> String {
     let rate = |r: Option<f64>| r.map(|r| format!("{r:.4}")).unwrap_or_default();
     let seconds =
         |d: Option<&prost_types::Duration>| d.map(|d| d.seconds.to_string()).unwrap_or_default();
     format!(
-        "{partner},{organisation},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{scope},{partner},\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        key.replace('"', "\"\""),
         f.referrals,
         f.accepted,
         f.declined,
@@ -690,11 +693,19 @@ async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out, "{CSV_HEADER}")?;
         for p in &s.partners {
             let f = p.figures.clone().unwrap_or_default();
-            writeln!(out, "{}", csv_row(&p.partner, "", &f))?;
+            writeln!(out, "{}", csv_row("partner", &p.partner, "", &f))?;
         }
         for o in &s.organisations {
             let f = o.figures.clone().unwrap_or_default();
-            writeln!(out, "{}", csv_row(&o.partner, &o.organisation, &f))?;
+            writeln!(
+                out,
+                "{}",
+                csv_row("organisation", &o.partner, &o.organisation, &f)
+            )?;
+        }
+        for b in &s.breakdowns {
+            let f = b.figures.clone().unwrap_or_default();
+            writeln!(out, "{}", csv_row(&b.dimension, "", &b.value, &f))?;
         }
         return Ok(());
     }
@@ -709,6 +720,10 @@ async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             "organisations": s.organisations.iter().map(|o| json!({
                 "partner": o.partner, "organisation": o.organisation,
                 "figures": o.figures.as_ref().map(figures_json),
+            })).collect::<Vec<_>>(),
+            "breakdowns": s.breakdowns.iter().map(|b| json!({
+                "dimension": b.dimension, "value": b.value,
+                "figures": b.figures.as_ref().map(figures_json),
             })).collect::<Vec<_>>(),
         });
         writeln!(out, "{value}")?;
