@@ -87,6 +87,17 @@ pub struct RosterEntry {
     pub capacity: u32,
 }
 
+impl RosterEntry {
+    /// The offer to this organisation, before any mediator is named.
+    fn assignment(&self) -> Assignment {
+        Assignment {
+            partner: self.partner,
+            organisation: self.id.clone(),
+            mediator: None,
+        }
+    }
+}
+
 /// The roster, how many referrals each organisation has open, and the court
 /// registry that says which courts sit below the confirming ones.
 #[derive(Debug)]
@@ -135,6 +146,23 @@ impl Roster {
         } else {
             n.saturating_sub(1)
         };
+    }
+
+    /// The entry of `id` when it can take `referral`, or why not, worded to
+    /// follow "… `id`, which".
+    fn named<'e>(
+        &self,
+        courts: &CourtRegistry,
+        entries: &'e [RosterEntry],
+        id: &OrganisationId,
+        referral: &Referral,
+    ) -> Result<&'e RosterEntry, String> {
+        let entry = entries
+            .iter()
+            .find(|e| &e.id == id)
+            .ok_or_else(|| "is on no roster".to_owned())?;
+        self.ineligible(courts, entry, referral)
+            .map_or(Ok(entry), Err)
     }
 
     /// Why `entry` cannot take `referral`, or `None` when it can.
@@ -193,11 +221,7 @@ impl Router for Roster {
             .ok_or_else(|| format!("{organisation} is on no roster"))?;
         match self.unfit(&self.courts.current(), entry, referral) {
             Some(why) => Err(format!("{organisation}: {why}")),
-            None => Ok(Assignment {
-                partner: entry.partner,
-                organisation: entry.id.clone(),
-                mediator: None,
-            }),
+            None => Ok(entry.assignment()),
         }
     }
 
@@ -214,38 +238,27 @@ impl Router for Roster {
         let courts = self.courts.current();
         let bundle = referral.bundle();
         let mut reasons = Vec::new();
-        let assign = |entry: &RosterEntry| Assignment {
-            partner: entry.partner,
-            organisation: entry.id.clone(),
-            mediator: None,
-        };
         // The court's own choice decides: offered to it, or back to the
         // court with the reason, never to someone the court did not name.
         if let Some(named) = &bundle.designated_organisation {
-            return match entries.iter().find(|e| &e.id == named) {
-                Some(entry) => match self.ineligible(&courts, entry, referral) {
-                    None => Ok((
-                        assign(entry),
-                        vec![format!("named by the court: {} ({})", entry.name, entry.id)],
-                    )),
-                    Some(why) => Err(format!("the court named {named}, which {why}")),
-                },
-                None => Err(format!("the court named {named}, which is on no roster")),
+            return match self.named(&courts, &entries, named, referral) {
+                Ok(entry) => Ok((
+                    entry.assignment(),
+                    vec![format!("named by the court: {} ({})", entry.name, entry.id)],
+                )),
+                Err(why) => Err(format!("the court named {named}, which {why}")),
             };
         }
         if let Some(chosen) = &bundle.preferred_organisation {
-            match entries.iter().find(|e| &e.id == chosen) {
-                Some(entry) => match self.ineligible(&courts, entry, referral) {
-                    None => {
-                        reasons.push(format!(
-                            "chosen by the parties: {} ({})",
-                            entry.name, entry.id
-                        ));
-                        return Ok((assign(entry), reasons));
-                    }
-                    Some(why) => reasons.push(format!("the parties chose {chosen}, which {why}")),
-                },
-                None => reasons.push(format!("the parties chose {chosen}, which is on no roster")),
+            match self.named(&courts, &entries, chosen, referral) {
+                Ok(entry) => {
+                    reasons.push(format!(
+                        "chosen by the parties: {} ({})",
+                        entry.name, entry.id
+                    ));
+                    return Ok((entry.assignment(), reasons));
+                }
+                Err(why) => reasons.push(format!("the parties chose {chosen}, which {why}")),
             }
         }
         let mut refusals = Vec::new();
@@ -282,7 +295,7 @@ impl Router for Roster {
                     reasons.push("its specialities match the cause of action".into());
                 }
                 reasons.push(format!("spare capacity {spare} of {}", entry.capacity));
-                Ok((assign(entry), reasons))
+                Ok((entry.assignment(), reasons))
             }
             None => {
                 let mut why = format!(

@@ -72,6 +72,19 @@ fn referral_id(field: &str, value: &str) -> Result<ReferralId, Status> {
     ReferralId::parse(value).map_err(|e| invalid_field(field, e.rule))
 }
 
+/// The referral and the court a court's call on it names, each bad one
+/// recorded in `v` under its request field.
+fn target(
+    v: &mut Violations,
+    referral_id: &str,
+    court: &str,
+) -> (Option<ReferralId>, Option<CourtCode>) {
+    (
+        v.check("referral_id", ReferralId::parse(referral_id)),
+        v.check("court", CourtCode::parse(court)),
+    )
+}
+
 fn submitted(s: &Submission) -> pb::SubmitReferralResponse {
     pb::SubmitReferralResponse {
         referral_id: s.referral.id().to_string(),
@@ -285,8 +298,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
     ) -> Result<Response<pb::RecallReferralResponse>, Status> {
         let (call, request) = take(request)?;
         let mut v = Violations::new();
-        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
-        let court = v.check("court", CourtCode::parse(&request.court));
+        let (id, court) = target(&mut v, &request.referral_id, &request.court);
         let reason = v.check("reason", Narrative::parse(&request.reason));
         let (Some(id), Some(court), Some(reason)) = (id, court, reason) else {
             return Err(invalid(&v));
@@ -307,8 +319,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
     ) -> Result<Response<pb::RecordRulingResponse>, Status> {
         let (call, request) = take(request)?;
         let mut v = Violations::new();
-        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
-        let court = v.check("court", CourtCode::parse(&request.court));
+        let (id, court) = target(&mut v, &request.referral_id, &request.court);
         let outcome = v.check(
             "outcome",
             match pb::RulingOutcome::try_from(request.outcome) {
@@ -375,8 +386,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
     ) -> Result<Response<pb::ReassignReferralResponse>, Status> {
         let (call, request) = take(request)?;
         let mut v = Violations::new();
-        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
-        let court = v.check("court", CourtCode::parse(&request.court));
+        let (id, court) = target(&mut v, &request.referral_id, &request.court);
         let organisation = v.check("organisation", OrganisationId::parse(&request.organisation));
         let reason = v.check("reason", Narrative::parse(&request.reason));
         let (Some(id), Some(court), Some(organisation), Some(reason)) =
@@ -406,8 +416,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
     ) -> Result<Response<pb::RecordCourtOutcomeResponse>, Status> {
         let (call, request) = take(request)?;
         let mut v = Violations::new();
-        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
-        let court = v.check("court", CourtCode::parse(&request.court));
+        let (id, court) = target(&mut v, &request.referral_id, &request.court);
         let case_number = v.check("case_number", CaseNumber::parse(&request.case_number));
         let kind = v.check(
             "outcome",
@@ -447,8 +456,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
     ) -> Result<Response<pb::ResolveShamMediationResponse>, Status> {
         let (call, request) = take(request)?;
         let mut v = Violations::new();
-        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
-        let court = v.check("court", CourtCode::parse(&request.court));
+        let (id, court) = target(&mut v, &request.referral_id, &request.court);
         let note = v.check("note", Narrative::parse(&request.note));
         let resume = v.check(
             "finding",
@@ -490,8 +498,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
     ) -> Result<Response<pb::RerouteReferralResponse>, Status> {
         let (call, request) = take(request)?;
         let mut v = Violations::new();
-        let id = v.check("referral_id", ReferralId::parse(&request.referral_id));
-        let court = v.check("court", CourtCode::parse(&request.court));
+        let (id, court) = target(&mut v, &request.referral_id, &request.court);
         let reason = v.check("reason", Narrative::parse(&request.reason));
         let (Some(id), Some(court), Some(reason)) = (id, court, reason) else {
             return Err(invalid(&v));
