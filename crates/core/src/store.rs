@@ -205,11 +205,13 @@ pub trait OutboxStore: Send + Sync {
     }
 
     /// The same, leaving out without reading them the messages for which
-    /// `skip(destination key, id)` holds; `limit` bounds the lane heads
-    /// looked at, skipped or not. The relay skips its attempts in flight and its full
-    /// destinations: a busy relay passes over the store after every answer,
-    /// and decoding each waiting message (bundle and all) every time cost more
-    /// than delivering it.
+    /// `skip(destination key, id)` holds. `limit` bounds the heads returned;
+    /// a store may also bound the heads it looks at, skipped or not, but to
+    /// several times `limit`, so one full destination's waiting heads do not
+    /// hide every other destination's. The relay skips its attempts in flight
+    /// and its full destinations: a busy relay passes over the store after
+    /// every answer, and decoding each waiting message (bundle and all) every
+    /// time cost more than delivering it.
     fn due_deliveries_except(
         &self,
         now: Timestamp,

@@ -137,6 +137,7 @@ pub async fn run_all<S: FullStore, F: FnMut() -> S>(mut fresh: F) {
     timers_are_replaced_and_found_by_due_time(fresh()).await;
     a_lane_delivers_in_order_one_head_at_a_time(fresh()).await;
     lanes_are_independent(fresh()).await;
+    a_full_destination_does_not_hide_the_others(fresh()).await;
     a_retry_is_scheduled_and_remembered(fresh()).await;
     a_dead_letter_blocks_its_lane_until_replayed(fresh()).await;
     alerts_resume_from_a_cursor(fresh()).await;
@@ -365,6 +366,30 @@ pub async fn lanes_are_independent<S: FullStore>(store: S) {
     let mut due = texts(&store.due_deliveries(later(1), 10).unwrap());
     due.sort();
     assert_eq!(due, ["a-court", "a-partner", "b-partner"]);
+}
+
+/// The relay skips a destination at its cap; the heads queued behind that
+/// destination's must still be found, or one slow court would hold every
+/// partner's offers back.
+pub async fn a_full_destination_does_not_hide_the_others<S: FullStore>(store: S) {
+    let court = Destination::Court(sample_bundle().court);
+    for n in 0..20 {
+        let r = id(100 + n);
+        let mut commit = new_referral(&r);
+        commit.messages = vec![message(&r, court.clone(), "court")];
+        store.commit(commit).await.unwrap();
+    }
+    let last = id(200);
+    let mut commit = new_referral(&last);
+    commit.messages = vec![message(&last, ccpit(), "offer")];
+    store.commit(commit).await.unwrap();
+    let court_key = court.key();
+    let due = store
+        .due_deliveries_except(later(1), 4, &|d, _| d == court_key)
+        .unwrap();
+    assert_eq!(texts(&due), ["offer"]);
+    // With nothing skipped, `limit` still bounds what is returned.
+    assert_eq!(store.due_deliveries(later(1), 4).unwrap().len(), 4);
 }
 
 pub async fn a_retry_is_scheduled_and_remembered<S: FullStore>(store: S) {

@@ -45,6 +45,10 @@ use crate::writer::{AuditHead, Counters, Op, Request, Writer, chain_hash, unavai
 /// The schema this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// How many schedule entries a relay pass may read for each delivery it can
+/// start, passing over those it must skip.
+const SCAN_BUDGET_PER_DUE: usize = 16;
+
 /// How to open the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -610,15 +614,22 @@ impl OutboxStore for SledStore {
     ) -> Result<Vec<PendingDelivery>, StoreError> {
         let (start, end) = keys::schedule_until(now);
         let mut found = Vec::new();
-        // Skipped entries count toward `limit` too: when every destination is
-        // at its cap, a pass must not walk a million waiting messages to find
-        // that none can start.
+        // Skipped entries count toward a scan budget, a few times `limit`:
+        // when every destination is at its cap, a pass must not walk a million
+        // waiting messages to find that none can start; but one busy
+        // destination's waiting heads must not hide every other destination's
+        // behind them either (a court's notices in front of the partners'
+        // offers, say).
+        let budget = limit.saturating_mul(SCAN_BUDGET_PER_DUE);
         let durable = self
             .inner
             .shared
             .durable_outbox
             .load(std::sync::atomic::Ordering::Acquire);
-        for entry in self.db()?.range(start..end).take(limit) {
+        for entry in self.db()?.range(start..end).take(budget) {
+            if found.len() == limit {
+                break;
+            }
             let (_, target) = entry.map_err(unavailable)?;
             // A message whose commit is applied but not yet durable could be
             // undone by a power cut; the destination must not hear of it.
