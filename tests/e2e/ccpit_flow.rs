@@ -181,7 +181,9 @@ async fn refer_accept_settle_confirm_and_rule() {
     assert!(offer.pre_litigation);
     assert!(!offer.cross_border);
     assert_eq!(offer.applicants[0].name, "张三");
-    assert_eq!(offer.respondents[0].document_type, "USCC");
+    // The offer discloses what deciding needs, no more (PIPL Art. 6).
+    assert_eq!(offer.disclosure(), cp::Disclosure::Offer);
+    assert!(offer.respondents[0].document_type.is_empty());
     assert!(offer.respondents[0].enterprise);
     assert_eq!(
         offer.amount_in_dispute.as_ref().unwrap().amount,
@@ -224,6 +226,18 @@ async fn refer_accept_settle_confirm_and_rule() {
         .into_inner();
     assert_eq!(state.state, "in_mediation");
     assert_eq!(state.mediate_by, "2025-04-02");
+    // Accepted: the centre reads the whole case.
+    let full = ccpit_api
+        .get_case_particulars(cp::GetCaseParticularsRequest {
+            case_id: case_id.clone(),
+            mediation_centre: "ccpit-bj-01".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(full.disclosure(), cp::Disclosure::Full);
+    assert_eq!(full.respondents[0].document_type, "USCC");
+    assert_eq!(full.applicants[0].name, offer.applicants[0].name);
 
     // An incomplete settlement is refused, naming what is missing.
     let signed_at = Some(prost_types::Timestamp {

@@ -105,6 +105,7 @@ fn participant(
         foreign: false,
         contact: "13800000000".into(),
         address_for_service: "上海市浦东新区某路1号".into(),
+        region: "上海市浦东新区".into(),
     }
 }
 

@@ -757,10 +757,15 @@ async fn the_court_reassigns_a_returned_referral_or_hands_it_back_to_routing() {
         .into_inner();
     assert_eq!(reassigned.organisation, "ccpit-bj-01");
     w.deliver().await;
+    // ccpit-bj-01's decline was confirmed with a deletion notice; now
+    // ccpit-bj-02 is told it lost the case.
     let withdrawn = withdrawals(&w, &id);
-    assert_eq!(withdrawn.len(), 1, "{withdrawn:?}");
-    assert_eq!(withdrawn[0].0, "REASSIGNED");
-    assert!(withdrawn[0].1.contains("ccpit-bj-02"), "{withdrawn:?}");
+    assert_eq!(withdrawn.len(), 2, "{withdrawn:?}");
+    assert_eq!(withdrawn[0].0, "DECLINED");
+    assert!(withdrawn[0].1.contains("ccpit-bj-01"), "{withdrawn:?}");
+    assert!(withdrawn[0].1.contains("delete"), "{withdrawn:?}");
+    assert_eq!(withdrawn[1].0, "REASSIGNED");
+    assert!(withdrawn[1].1.contains("ccpit-bj-02"), "{withdrawn:?}");
     let err = w
         .ccpit_api
         .accept_case(accepted_by(&id, "ccpit-bj-02"))
@@ -771,6 +776,26 @@ async fn the_court_reassigns_a_returned_referral_or_hands_it_back_to_routing() {
         .accept_case(accepted_by(&id, "ccpit-bj-01"))
         .await
         .unwrap();
+    // The particulars: the centre that lost the case can never read them,
+    // the one that accepted it can.
+    let particulars = |centre: &str| cp::GetCaseParticularsRequest {
+        case_id: id.clone(),
+        mediation_centre: centre.into(),
+    };
+    let err = w
+        .ccpit_api
+        .get_case_particulars(particulars("ccpit-bj-02"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
+    let full = w
+        .ccpit_api
+        .get_case_particulars(particulars("ccpit-bj-01"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(full.disclosure(), cp::Disclosure::Full);
+    assert_eq!(full.mediation_centre, "ccpit-bj-01");
     w.deliver().await;
     // The court was told who held the case at each step.
     let events = w.grpc_court.events_of(&id);

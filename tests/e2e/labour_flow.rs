@@ -63,8 +63,11 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
     assert_eq!(r.committee, "labour-bj-cy");
     assert_eq!(r.court_stage(), lp::CourtStage::PreLitigation);
     assert_eq!(r.employer.as_ref().unwrap().name, "某贸易有限公司");
-    assert_eq!(r.worker.as_ref().unwrap().id_number, "11010519491231002X");
-    assert_eq!(r.employment.as_ref().unwrap().monthly_wage, "8000.00");
+    // The referral leaves out identity numbers and the terms of
+    // employment (PIPL Art. 6); the committee reads them once it accepts.
+    assert_eq!(r.disclosure(), lp::Disclosure::Offer);
+    assert!(r.worker.as_ref().unwrap().id_number.is_empty());
+    assert!(r.employment.is_none());
     assert_eq!(
         r.arbitration_committee,
         "北京市朝阳区劳动人事争议仲裁委员会"
@@ -83,6 +86,21 @@ async fn appraisal_and_an_agreed_extension_move_the_deadline_then_it_is_breached
         .unwrap()
         .into_inner();
     assert_eq!(state.mediate_by, "2025-04-02");
+    let full = w
+        .labour_api
+        .get_dispute_particulars(lp::GetDisputeParticularsRequest {
+            dispute_id: id.clone(),
+            committee: "labour-bj-cy".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(full.disclosure(), lp::Disclosure::Full);
+    assert_eq!(
+        full.worker.as_ref().unwrap().id_number,
+        "11010519491231002X"
+    );
+    assert_eq!(full.employment.as_ref().unwrap().monthly_wage, "8000.00");
 
     // A work-capacity appraisal from 10 to 20 March stops the clock.
     w.at("2025-03-10T10:00:00+08:00").await;

@@ -9,6 +9,7 @@ mod court_api;
 mod court_law;
 mod crash;
 mod deploy;
+mod disclosure;
 mod field_paths;
 mod health;
 mod isolation;

@@ -83,7 +83,13 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
     let case = w.traffic.cases.all().remove(0);
     assert_eq!(case.case_id, id);
     assert_eq!(case.room, "traffic-bj-cy");
-    assert_eq!(case.certificate_number, "京公交认字〔2025〕第0105001号");
+    // The delegation holds what deciding needs: who is involved and how
+    // they stand, what is claimed. The certificate, the vehicles and
+    // policies, liabilities and injuries wait for the room to take the case
+    // (PIPL Art. 6 and 28).
+    assert_eq!(case.disclosure(), tp::Disclosure::Offer);
+    assert!(case.certificate_number.is_empty());
+    assert!(case.vehicles.is_empty());
     let standing: Vec<(&str, &str, &str)> = case
         .persons
         .iter()
@@ -92,21 +98,33 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
     assert_eq!(
         standing,
         [
-            ("P1", "INJURED", "NONE"),
-            ("P2", "LIABLE", "FULL"),
+            ("P1", "INJURED", ""),
+            ("P2", "LIABLE", ""),
             ("P3", "INSURER", "")
         ]
     );
-    assert_eq!(case.persons[0].disability_grade, 10);
-    assert_eq!(case.vehicles[0].insurer, "P3");
+    assert_eq!(case.persons[0].disability_grade, 0);
     let items: Vec<&str> = case.claimed.iter().map(|c| c.item.as_str()).collect();
     assert_eq!(items, ["MEDICAL", "LOST_EARNINGS", "NURSING"]);
     assert_eq!(case.evidence[0].url, "", "kept by the gateway");
 
-    // Before it takes the case the room can already fetch the files; another
-    // organisation cannot, and learns nothing.
-    let fetched = w.download(&id, &digest(&scan), "traffic").await.unwrap();
-    assert!(fetched == scan, "the room gets the bytes uploaded");
+    // Before it takes the case the room sees the list of files but cannot
+    // fetch them, nor the particulars; another organisation learns nothing.
+    let err = w
+        .download(&id, &digest(&scan), "traffic")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let particulars = tp::GetCaseParticularsRequest {
+        case_id: id.clone(),
+        room: "traffic-bj-cy".into(),
+    };
+    let err = w
+        .traffic_api
+        .get_case_particulars(particulars.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     let err = w.download(&id, &digest(&scan), "ccpit").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     assert_eq!(
@@ -123,6 +141,32 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
     assert_eq!(err.code(), Code::NotFound, "another court sees nothing");
 
     w.traffic_api.take_case(take(&id)).await.unwrap();
+    // Taken: the room reads the whole case and fetches the files.
+    let full = w
+        .traffic_api
+        .get_case_particulars(particulars)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(full.disclosure(), tp::Disclosure::Full);
+    assert_eq!(full.certificate_number, "京公交认字〔2025〕第0105001号");
+    let standing: Vec<(&str, &str, &str)> = full
+        .persons
+        .iter()
+        .map(|p| (p.party.as_str(), p.standing.as_str(), p.liability.as_str()))
+        .collect();
+    assert_eq!(
+        standing,
+        [
+            ("P1", "INJURED", "NONE"),
+            ("P2", "LIABLE", "FULL"),
+            ("P3", "INSURER", "")
+        ]
+    );
+    assert_eq!(full.persons[0].disability_grade, 10);
+    assert_eq!(full.vehicles[0].insurer, "P3");
+    let fetched = w.download(&id, &digest(&scan), "traffic").await.unwrap();
+    assert!(fetched == scan, "the room gets the bytes uploaded");
 
     // The signed agreement is uploaded by the room and listed with it.
     let signed_pdf = scanned_file(200_000, 9);

@@ -16,7 +16,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use mediation_core::Violations;
-use mediation_core::access::Role;
 use mediation_core::document::{Document, DocumentLocation, MediaType, Sha256Digest};
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::Referral;
@@ -176,11 +175,20 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
             .referral(&id)
             .map_err(|e| from_service(&e))?
             .ok_or_else(status::document_not_found)?;
-        // Case materials are for the court and the organisation holding the
-        // case; operators never read them.
-        let entitled =
-            !matches!(call.caller.role, Role::Operator) && call.caller.may_read(&referral);
-        if !entitled || !referral.lists_document(&digest) {
+        // Case materials are for the court and for the organisation holding
+        // the case once it accepted it; operators never read them.
+        if !referral.lists_document(&digest) {
+            return Err(status::document_not_found());
+        }
+        if !call.caller.may_read_materials(&referral) {
+            // The organisation that was offered the case knows the file is
+            // listed; it is told why it cannot have it yet. Anyone else
+            // learns nothing.
+            if call.caller.entitled_to_offer(&referral) {
+                return Err(Status::failed_precondition(
+                    "the case's files can be downloaded once the organisation accepts the case",
+                ));
+            }
             return Err(status::document_not_found());
         }
         let (mut file, size) = self

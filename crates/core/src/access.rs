@@ -16,7 +16,7 @@ use crate::court::{CourtCode, CourtRegistry};
 use crate::document::Sha256Digest;
 use crate::error::Invalid;
 use crate::ids::OrganisationId;
-use crate::lifecycle::Referral;
+use crate::lifecycle::{Referral, Status};
 use crate::partner::Partner;
 
 /// What a tenant is, and so what it may touch.
@@ -113,6 +113,31 @@ impl Caller {
         }
     }
 
+    /// Whether the caller may download the referral's materials: the
+    /// referring court, and the organisation holding the case once it
+    /// accepted it ([`Disclosure::Full`]). Operators keep the gateway
+    /// running and never read case materials.
+    pub fn may_read_materials(&self, referral: &Referral) -> bool {
+        match &self.role {
+            Role::CourtSystem { .. } => self.role.acts_for_court(&referral.bundle().court),
+            Role::Platform { .. } => referral.assignment().is_some_and(|a| {
+                self.role.acts_for_organisation(a.partner, &a.organisation)
+                    && referral.disclosure_to(&a.organisation) == Disclosure::Full
+            }),
+            Role::Operator => false,
+        }
+    }
+
+    /// Whether the caller's platform holds an offer of `referral` it has not
+    /// yet accepted.
+    pub fn entitled_to_offer(&self, referral: &Referral) -> bool {
+        matches!(self.role, Role::Platform { .. })
+            && referral.assignment().is_some_and(|a| {
+                self.role.acts_for_organisation(a.partner, &a.organisation)
+                    && referral.disclosure_to(&a.organisation) == Disclosure::Offer
+            })
+    }
+
     /// Whether the caller may act on `referral` as `acting`, the court or
     /// organisation its call names. This is decided before anything about
     /// the referral's state is looked at, so a caller that is not entitled
@@ -165,6 +190,20 @@ pub enum Acting<'a> {
     Organisation(Partner, &'a OrganisationId),
 }
 
+/// How much of a referral's bundle an organisation may see
+/// ([`Referral::disclosure_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Disclosure {
+    /// The referral is not, or no longer, the organisation's.
+    Nothing,
+    /// What deciding whether to accept needs: names, roles and regions of
+    /// the parties, the cause of action, the claims, the amount in dispute
+    /// and the list of documents.
+    Offer,
+    /// The whole bundle, documents included: the organisation accepted.
+    Full,
+}
+
 /// Someone asking to see a referral or its materials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Viewer {
@@ -181,6 +220,27 @@ impl Referral {
                 self.assignment().is_some_and(|a| &a.organisation == org)
                     && !self.excluded().contains(org)
             }
+        }
+    }
+
+    /// How much of the bundle `organisation` may see now. Personal data is
+    /// disclosed no further than the purpose needs (PIPL Art. 6; seed 003
+    /// 二(一)): an organisation deciding whether to accept sees an offer
+    /// without identity numbers, contacts, addresses or document downloads;
+    /// one that accepted sees the whole bundle; one that declined, let the
+    /// period lapse, was passed over or whose case was recalled sees
+    /// nothing, and has been told to delete what it received.
+    pub fn disclosure_to(&self, organisation: &OrganisationId) -> Disclosure {
+        if !self.may_view(&Viewer::Organisation(organisation.clone())) {
+            return Disclosure::Nothing;
+        }
+        match self.status() {
+            Status::Recalled => Disclosure::Nothing,
+            Status::Received | Status::AwaitingAcceptance | Status::AcceptanceOverdue => {
+                Disclosure::Offer
+            }
+            _ if self.accepted_at().is_some() => Disclosure::Full,
+            _ => Disclosure::Offer,
         }
     }
 
@@ -258,6 +318,42 @@ mod tests {
             subject: "svc".into(),
         };
         assert!(!platform.may_read(&r), "the platform loses access with it");
+    }
+
+    #[test]
+    fn an_organisation_sees_the_offer_then_the_bundle_then_nothing() {
+        let (mut r, _) = Referral::receive(
+            referral_id(),
+            sample_bundle(),
+            at("2025-03-03T09:00:00+08:00"),
+        )
+        .unwrap();
+        let o1 = organisation("o1");
+        assert_eq!(r.disclosure_to(&o1), Disclosure::Nothing, "not routed");
+        route_to(&mut r, "o1");
+        assert_eq!(r.disclosure_to(&o1), Disclosure::Offer);
+        assert_eq!(r.disclosure_to(&organisation("o2")), Disclosure::Nothing);
+        let accepted = r
+            .accept(
+                &o1,
+                None,
+                None,
+                at("2025-03-03T10:00:00+08:00"),
+                &shipped_calendar(),
+                &DeadlinePolicy::default(),
+            )
+            .unwrap();
+        r.apply_all(&accepted);
+        assert_eq!(r.disclosure_to(&o1), Disclosure::Full);
+        let recalled = r
+            .recall(
+                &court("京0105"),
+                narrative("当事人已和解"),
+                at("2025-03-04T10:00:00+08:00"),
+            )
+            .unwrap();
+        r.apply_all(&recalled);
+        assert_eq!(r.disclosure_to(&o1), Disclosure::Nothing, "recalled");
     }
 
     fn court_system(courts: &[&str], lower_courts: bool) -> Role {

@@ -57,6 +57,11 @@ pub struct Party {
     /// mainland, whatever document it holds.
     #[serde(default)]
     pub resides_abroad: bool,
+    /// The region of the party's domicile or seat (e.g. 北京市朝阳区), as
+    /// the court states it: what an organisation deciding on an offer learns
+    /// of where the party is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Line>,
 }
 
 /// How a party's consent to mediation was given.

@@ -120,6 +120,7 @@ pub fn sample_bundle() -> CaseBundle {
                 contact: line("13800000000"),
                 service_address: line("北京市朝阳区某街道1号"),
                 resides_abroad: false,
+                region: None,
             },
             Party {
                 reference: party_ref("P2"),
@@ -134,6 +135,7 @@ pub fn sample_bundle() -> CaseBundle {
                 contact: line("010-12345678"),
                 service_address: line("福建省福州市某路2号"),
                 resides_abroad: false,
+                region: None,
             },
         ],
         claims: vec![Claim {
@@ -227,6 +229,7 @@ pub fn accident_bundle() -> CaseBundle {
         contact: line("13900000000"),
         service_address: line("北京市海淀区某路3号"),
         resides_abroad: false,
+        region: None,
     };
     b.parties.push(Party {
         reference: party_ref("P3"),
@@ -238,6 +241,7 @@ pub fn accident_bundle() -> CaseBundle {
         contact: line("95500"),
         service_address: line("北京市西城区某街4号"),
         resides_abroad: false,
+        region: None,
     });
     b.consents.push(Consent {
         party: party_ref("P3"),

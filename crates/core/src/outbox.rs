@@ -93,6 +93,14 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
             Change::Withdrawn { partner, .. } => {
                 messages.push(message(Destination::Partner(*partner), None));
             }
+            // The organisation that declined is told its decline is recorded
+            // and that it must delete what the offer gave it (PIPL Art. 47).
+            Change::Declined { .. } => {
+                if let Some(partner) = &partner {
+                    messages.push(message(partner.clone(), None));
+                }
+                messages.push(message(court.clone(), None));
+            }
             Change::AcceptanceOverdue {
                 partner: Some(lapsed),
                 ..
@@ -124,7 +132,6 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
             // the organisation must answer by.
             Change::OfferDelivered { .. }
             | Change::Accepted { .. }
-            | Change::Declined { .. }
             | Change::AcceptanceOverdue { .. }
             | Change::ReturnedToCourt { .. }
             | Change::AppraisalStarted { .. }

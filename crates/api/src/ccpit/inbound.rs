@@ -53,6 +53,7 @@ fn participant(
         at("address_for_service"),
         Line::parse(&p.address_for_service),
     );
+    let region = v.check(at("region"), optional(&p.region, Line::parse));
     let reference = reference?;
     let consent = agreed_at.map(|given_at| Consent {
         party: reference.clone(),
@@ -75,6 +76,7 @@ fn participant(
             // The platform marks a foreign participant; where it lives is
             // not stated apart from that.
             resides_abroad: p.foreign,
+            region: region?,
         },
         consent,
     ))

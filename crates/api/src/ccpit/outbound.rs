@@ -7,6 +7,7 @@ use mediation_core::store::PendingDelivery;
 use mediation_proto::ccpit::v1 as pb;
 
 use super::codes::{DOCUMENT_TYPES, RULINGS};
+use crate::partner::Disclosed;
 use crate::time;
 use crate::wire::write::{files, money, text};
 
@@ -16,64 +17,67 @@ pub(crate) enum ToPlatform {
     Decision(pb::CourtDecision),
 }
 
+/// The case as `d` discloses it: an offer, or the particulars.
+pub(crate) fn case_offer(d: &Disclosed<'_>) -> pb::CaseOffer {
+    let bundle = d.bundle;
+    let participant = |p: &mediation_core::bundle::Party| pb::Participant {
+        reference: p.reference.to_string(),
+        name: p.name.to_string(),
+        enterprise: matches!(p.person, mediation_core::bundle::PersonKind::Legal),
+        document_type: d.personal(|| DOCUMENT_TYPES.code(p.identity.kind()).to_owned()),
+        document_number: d.personal(|| p.identity.number().to_owned()),
+        foreign: p.resides_abroad || p.identity.kind().is_foreign(),
+        contact: d.personal(|| p.contact.to_string()),
+        address_for_service: d.personal(|| p.service_address.to_string()),
+        region: text(p.region.as_ref()),
+    };
+    let of_role = |role: PartyRole| {
+        bundle
+            .parties
+            .iter()
+            .filter(|p| p.role == role)
+            .map(participant)
+            .collect()
+    };
+    pb::CaseOffer {
+        message_id: d.message_id.clone(),
+        case_id: d.case_id.clone(),
+        court_reference: bundle.court_referral_id.to_string(),
+        court: bundle.court.to_string(),
+        court_case_number: text(bundle.case_number.as_ref()),
+        pre_litigation: matches!(bundle.kind, mediation_core::bundle::ReferralKind::Delegated),
+        mediation_centre: d.assignment.organisation.to_string(),
+        cause_of_action: bundle.cause_of_action.to_string(),
+        cross_border: bundle.is_cross_border(),
+        applicants: of_role(PartyRole::Claimant),
+        respondents: of_role(PartyRole::Respondent),
+        third_parties: of_role(PartyRole::ThirdParty),
+        amount_in_dispute: bundle.amount_in_dispute.as_ref().map(money),
+        claims: bundle
+            .claims
+            .iter()
+            .map(|c| c.description.to_string())
+            .collect(),
+        files: files(&bundle.documents),
+        accept_by: d.deadline.map(|d| time::to_wire(d.due_at)),
+        routing_reasons: d.reasons.to_vec(),
+        background: text(bundle.summary.as_ref()),
+        language: text(bundle.language.as_ref()),
+        interpreter_needed: bundle.interpreter_needed,
+        disclosure: if d.is_full() {
+            pb::Disclosure::Full
+        } else {
+            pb::Disclosure::Offer
+        }
+        .into(),
+    }
+}
+
 pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
     let case_id = d.message.referral.to_string();
     match &d.message.event.change {
-        Change::Routed {
-            assignment,
-            reasons,
-            acceptance_deadline,
-        } => {
-            let bundle = d.message.bundle.as_deref()?;
-            let participant = |p: &mediation_core::bundle::Party| pb::Participant {
-                reference: p.reference.to_string(),
-                name: p.name.to_string(),
-                enterprise: matches!(p.person, mediation_core::bundle::PersonKind::Legal),
-                document_type: DOCUMENT_TYPES.code(p.identity.kind()).to_owned(),
-                document_number: p.identity.number().to_owned(),
-                foreign: p.resides_abroad || p.identity.kind().is_foreign(),
-                contact: p.contact.to_string(),
-                address_for_service: p.service_address.to_string(),
-            };
-            let of_role = |role: PartyRole| {
-                bundle
-                    .parties
-                    .iter()
-                    .filter(|p| p.role == role)
-                    .map(participant)
-                    .collect()
-            };
-            Some(ToPlatform::Offer(Box::new(pb::CaseOffer {
-                message_id: d.id.to_string(),
-                case_id,
-                court_reference: bundle.court_referral_id.to_string(),
-                court: bundle.court.to_string(),
-                court_case_number: text(bundle.case_number.as_ref()),
-                pre_litigation: matches!(
-                    bundle.kind,
-                    mediation_core::bundle::ReferralKind::Delegated
-                ),
-                mediation_centre: assignment.organisation.to_string(),
-                cause_of_action: bundle.cause_of_action.to_string(),
-                cross_border: bundle.is_cross_border(),
-                applicants: of_role(PartyRole::Claimant),
-                respondents: of_role(PartyRole::Respondent),
-                third_parties: of_role(PartyRole::ThirdParty),
-                amount_in_dispute: bundle.amount_in_dispute.as_ref().map(money),
-                claims: bundle
-                    .claims
-                    .iter()
-                    .map(|c| c.description.to_string())
-                    .collect(),
-                files: files(&bundle.documents),
-                accept_by: acceptance_deadline
-                    .as_ref()
-                    .map(|d| time::to_wire(d.due_at)),
-                routing_reasons: reasons.clone(),
-                background: text(bundle.summary.as_ref()),
-                language: text(bundle.language.as_ref()),
-                interpreter_needed: bundle.interpreter_needed,
-            })))
+        Change::Routed { .. } => {
+            Disclosed::offer(d).map(|offer| ToPlatform::Offer(Box::new(case_offer(&offer))))
         }
         Change::RulingRecorded { ruling } => Some(ToPlatform::Decision(pb::CourtDecision {
             message_id: d.id.to_string(),

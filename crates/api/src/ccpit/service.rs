@@ -15,10 +15,11 @@ use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{DECLINE_CODES, PERFORMANCE};
 use super::inbound::{failure, settlement};
+use super::outbound::case_offer;
 use crate::documents::require_uploaded;
 use crate::guard::{Call, take};
 use crate::partner::codes::EARLY_ENDS;
-use crate::partner::{CallFields, Desk, Step, mediate_by};
+use crate::partner::{CallFields, Desk, Disclosed, Step, mediate_by};
 use crate::status::{self, from_service, invalid, invalid_field};
 use crate::wire::read::{party_refs, required_time};
 
@@ -98,6 +99,19 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         );
         self.run(&call, &r.case_id, &r.mediation_centre, v, step)
             .await
+    }
+
+    async fn get_case_particulars(
+        &self,
+        request: Request<pb::GetCaseParticularsRequest>,
+    ) -> Result<Response<pb::CaseOffer>, GrpcStatus> {
+        let (call, r) = take(request)?;
+        let referral = self
+            .desk
+            .particulars(&call, FIELDS, &r.case_id, &r.mediation_centre)?;
+        Disclosed::particulars(&referral)
+            .map(|d| Response::new(case_offer(&d)))
+            .ok_or_else(status::referral_not_found)
     }
 
     async fn decline_case(

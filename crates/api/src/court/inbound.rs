@@ -74,6 +74,7 @@ fn party(v: &mut Violations, path: &str, w: &pb::Party) -> Option<Party> {
         format!("{path}.service_address"),
         Line::parse(&w.service_address),
     );
+    let region = v.check(format!("{path}.region"), optional(&w.region, Line::parse));
     Some(Party {
         reference: reference?,
         role: role?,
@@ -83,6 +84,7 @@ fn party(v: &mut Violations, path: &str, w: &pb::Party) -> Option<Party> {
         contact: contact?,
         service_address: service_address?,
         resides_abroad: w.resides_abroad,
+        region: region?,
     })
 }
 

@@ -60,6 +60,7 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
                 contact: p.contact.to_string(),
                 service_address: p.service_address.to_string(),
                 resides_abroad: p.resides_abroad,
+                region: text(p.region.as_ref()),
             })
             .collect(),
         claims: b

@@ -8,6 +8,7 @@ use mediation_core::store::PendingDelivery;
 use mediation_proto::labour::v1 as pb;
 
 use super::codes::{CLAIM_KINDS, RULINGS};
+use crate::partner::Disclosed;
 use crate::partner::codes::DOCUMENT_TYPES;
 use crate::time;
 use crate::wire::write::{decimal, files, text};
@@ -38,19 +39,9 @@ fn party<'a>(
     }
 }
 
-pub(crate) fn referral(
-    d: &PendingDelivery,
-    bundle: &CaseBundle,
-    change: &Change,
-) -> Option<pb::DisputeReferral> {
-    let Change::Routed {
-        assignment,
-        reasons,
-        acceptance_deadline,
-    } = change
-    else {
-        return None;
-    };
+/// The dispute as `d` discloses it: a referral, or the particulars.
+pub(crate) fn referral(d: &Disclosed<'_>) -> pb::DisputeReferral {
+    let bundle = d.bundle;
     let labour = match &bundle.particulars {
         Some(Particulars::Labour(l)) => Some(l),
         _ => None,
@@ -62,9 +53,9 @@ pub(crate) fn referral(
         .flatten()
         .map(|p| &p.reference)
         .collect();
-    Some(pb::DisputeReferral {
-        message_id: d.id.to_string(),
-        dispute_id: d.message.referral.to_string(),
+    pb::DisputeReferral {
+        message_id: d.message_id.clone(),
+        dispute_id: d.case_id.clone(),
         court: bundle.court.to_string(),
         court_reference: bundle.court_referral_id.to_string(),
         court_case_number: text(bundle.case_number.as_ref()),
@@ -73,24 +64,28 @@ pub(crate) fn referral(
             ReferralKind::Delegated | ReferralKind::DirectIntake => pb::CourtStage::PreLitigation,
         }
         .into(),
-        committee: assignment.organisation.to_string(),
+        committee: d.assignment.organisation.to_string(),
         cause_of_action: bundle.cause_of_action.to_string(),
         employer: employer.map(|p| pb::Employer {
             party: p.reference.to_string(),
             name: p.name.to_string(),
-            registration_number: p.identity.number().to_owned(),
-            contact: p.contact.to_string(),
-            address: p.service_address.to_string(),
+            registration_number: d.personal(|| p.identity.number().to_owned()),
+            contact: d.personal(|| p.contact.to_string()),
+            address: d.personal(|| p.service_address.to_string()),
+            region: text(p.region.as_ref()),
         }),
         worker: worker.map(|p| pb::Worker {
             party: p.reference.to_string(),
             name: p.name.to_string(),
-            id_number: p.identity.number().to_owned(),
-            id_type: DOCUMENT_TYPES.code(p.identity.kind()).to_owned(),
-            contact: p.contact.to_string(),
-            address: p.service_address.to_string(),
+            id_number: d.personal(|| p.identity.number().to_owned()),
+            id_type: d.personal(|| DOCUMENT_TYPES.code(p.identity.kind()).to_owned()),
+            contact: d.personal(|| p.contact.to_string()),
+            address: d.personal(|| p.service_address.to_string()),
+            region: text(p.region.as_ref()),
         }),
-        employment: labour.map(|l| pb::Employment {
+        // The terms of employment (wage, position) are the worker's
+        // personal data and not needed to decide on the referral.
+        employment: d.personal_opt(|| labour).map(|l| pb::Employment {
             written_contract: l.written_contract,
             started_on: l.employment_start.to_string(),
             ended_on: text(l.employment_end.as_ref()),
@@ -120,12 +115,16 @@ pub(crate) fn referral(
             })
             .collect(),
         materials: files(&bundle.documents),
-        respond_by: acceptance_deadline
-            .as_ref()
-            .map(|d| time::to_wire(d.due_at)),
-        routing_reasons: reasons.clone(),
+        respond_by: d.deadline.map(|d| time::to_wire(d.due_at)),
+        routing_reasons: d.reasons.to_vec(),
         background: text(bundle.summary.as_ref()),
-    })
+        disclosure: if d.is_full() {
+            pb::Disclosure::Full
+        } else {
+            pb::Disclosure::Offer
+        }
+        .into(),
+    }
 }
 
 pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
@@ -133,8 +132,7 @@ pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
     let change = &d.message.event.change;
     match change {
         Change::Routed { .. } => {
-            let bundle = d.message.bundle.as_deref()?;
-            referral(d, bundle, change).map(|r| ToPlatform::Referral(Box::new(r)))
+            Disclosed::offer(d).map(|offer| ToPlatform::Referral(Box::new(referral(&offer))))
         }
         Change::RulingRecorded { ruling } => Some(ToPlatform::Decision(pb::CourtDecision {
             message_id: d.id.to_string(),

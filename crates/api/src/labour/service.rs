@@ -16,8 +16,9 @@ use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{DECLINE_REASONS, EARLY_ENDS, PERFORMANCE};
 use super::inbound::{agreement, failure, signed};
+use super::outbound::referral as referral_message;
 use crate::guard::{Call, take};
-use crate::partner::{CallFields, Desk, Reported, Step, mediate_by};
+use crate::partner::{CallFields, Desk, Disclosed, Reported, Step, mediate_by};
 
 /// Serves the labour platform.
 #[derive(Debug)]
@@ -121,6 +122,19 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
             ("file_number", &r.file_number),
         );
         self.run(&call, &r.dispute_id, &r.committee, v, step).await
+    }
+
+    async fn get_dispute_particulars(
+        &self,
+        request: Request<pb::GetDisputeParticularsRequest>,
+    ) -> Result<Response<pb::DisputeReferral>, GrpcStatus> {
+        let (call, r) = take(request)?;
+        let referral = self
+            .desk
+            .particulars(&call, FIELDS, &r.dispute_id, &r.committee)?;
+        Disclosed::particulars(&referral)
+            .map(|d| Response::new(referral_message(&d)))
+            .ok_or_else(crate::status::referral_not_found)
     }
 
     async fn decline_dispute(

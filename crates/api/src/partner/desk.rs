@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use mediation_core::access::Acting;
+use mediation_core::access::{Acting, Disclosure};
 use mediation_core::document::Document;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::Referral;
@@ -195,6 +195,41 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
             .map_err(|e| from_service(&in_request_terms(e, names.domain_paths)))?;
         self.wake();
         Ok(referral)
+    }
+
+    /// The case the call names, for its organisation to read in full. A case
+    /// that is not, or no longer, the organisation's is NOT_FOUND, as for a
+    /// stranger; one it has only been offered is FAILED_PRECONDITION: the
+    /// particulars follow acceptance (PIPL Art. 6).
+    pub(crate) fn particulars(
+        &self,
+        call: &Call,
+        names: CallFields,
+        case_id: &str,
+        organisation: &str,
+    ) -> Result<Referral, Status> {
+        let mut v = Violations::new();
+        let id = v.check(names.case, ReferralId::parse(case_id));
+        let organisation = v.check(names.organisation, OrganisationId::parse(organisation));
+        let (Some(id), Some(organisation)) = (id, organisation) else {
+            return Err(invalid(&v));
+        };
+        call.concerns(&id);
+        let acting = Acting::Organisation(self.platform, &organisation);
+        let referral = self
+            .gateway
+            .referral(&id)
+            .map_err(|e| from_service(&e))?
+            .filter(|r| call.caller.entitled(r, acting))
+            .ok_or_else(referral_not_found)?;
+        match referral.disclosure_to(&organisation) {
+            Disclosure::Full => Ok(referral),
+            Disclosure::Offer => Err(Status::failed_precondition(format!(
+                "the case's particulars are disclosed once {organisation} accepts it; \
+                 until then the offer holds what deciding needs"
+            ))),
+            Disclosure::Nothing => Err(referral_not_found()),
+        }
     }
 
     /// Runs a platform command read into a [`Step`]; `None` means the request

@@ -1,7 +1,8 @@
 //! What an organisation's platform is told when the organisation loses a
-//! referral: the court recalled it, the time to accept passed, the court gave
-//! it to another organisation, or the court ended a mediation reported as a
-//! sham; and when the court lets a mediation reported as a sham resume. Each
+//! referral: it declined, the court recalled it, the time to accept passed,
+//! the court gave it to another organisation, or the court ended a mediation
+//! reported as a sham. Each of these tells it to delete what it received
+//! (PIPL Art. 47: personal data goes once its purpose is gone); and when the court lets a mediation reported as a sham resume. Each
 //! platform says it in its own message; the cause and the words are the same
 //! on all three.
 
@@ -10,7 +11,8 @@ use mediation_core::calendar::cst;
 
 /// Why a referral was withdrawn from an organisation, and what to tell it.
 pub(crate) struct Withdrawal {
-    /// `RECALLED`, `ACCEPTANCE_LAPSED`, `REASSIGNED` or `SHAM_MEDIATION`.
+    /// `DECLINED`, `RECALLED`, `ACCEPTANCE_LAPSED`, `REASSIGNED` or
+    /// `SHAM_MEDIATION`.
     pub cause: &'static str,
     pub reason: String,
 }
@@ -20,6 +22,10 @@ pub(crate) fn withdrawal(change: &Change) -> Option<Withdrawal> {
     const GONE: &str =
         "the organisation no longer has access to the case and should delete what it received";
     Some(match change {
+        Change::Declined { organisation, .. } => Withdrawal {
+            cause: "DECLINED",
+            reason: format!("{organisation} declined the case; {GONE}"),
+        },
         Change::Recalled { reason } => Withdrawal {
             cause: "RECALLED",
             reason: format!("recalled by the court: {reason}; {GONE}"),

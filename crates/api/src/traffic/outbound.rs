@@ -1,13 +1,14 @@
 //! What the road-traffic platform receives, from domain messages: cases and
 //! the court's decisions.
 
-use mediation_core::bundle::{CaseBundle, Party, PartyRole};
+use mediation_core::bundle::{Party, PartyRole};
 use mediation_core::lifecycle::Change;
 use mediation_core::particulars::{AccidentParticulars, Particulars};
 use mediation_core::store::PendingDelivery;
 use mediation_proto::traffic::v1 as pb;
 
 use super::codes::{ITEMS, LIABILITIES};
+use crate::partner::Disclosed;
 use crate::partner::codes::{DOCUMENT_TYPES, RULINGS};
 use crate::time;
 use crate::wire::write::{decimal, files, text};
@@ -41,51 +42,58 @@ fn standing(p: &Party, accident: Option<&AccidentParticulars>) -> &'static str {
     }
 }
 
-fn person(p: &Party, accident: Option<&AccidentParticulars>) -> pb::Person {
+fn person(p: &Party, accident: Option<&AccidentParticulars>, d: &Disclosed<'_>) -> pb::Person {
     let share = accident.and_then(|a| a.liability.iter().find(|s| s.party == p.reference));
     let injury = accident.and_then(|a| a.injuries.iter().find(|i| i.party == p.reference));
     pb::Person {
         party: p.reference.to_string(),
         name: p.name.to_string(),
         standing: standing(p, accident).to_owned(),
-        id_type: DOCUMENT_TYPES.code(p.identity.kind()).to_owned(),
-        id_number: p.identity.number().to_owned(),
-        phone: p.contact.to_string(),
-        address: p.service_address.to_string(),
-        liability: share
-            .map(|s| LIABILITIES.code(s.liability).to_owned())
-            .unwrap_or_default(),
-        disability_grade: injury.and_then(|i| i.disability_grade).map_or(0, u32::from),
-        deceased: injury.is_some_and(|i| i.deceased),
+        id_type: d.personal(|| DOCUMENT_TYPES.code(p.identity.kind()).to_owned()),
+        id_number: d.personal(|| p.identity.number().to_owned()),
+        phone: d.personal(|| p.contact.to_string()),
+        address: d.personal(|| p.service_address.to_string()),
+        liability: d.personal(|| {
+            share
+                .map(|s| LIABILITIES.code(s.liability).to_owned())
+                .unwrap_or_default()
+        }),
+        // Injuries are health data, sensitive personal data (PIPL Art. 28).
+        disability_grade: d
+            .personal_opt(|| injury.and_then(|i| i.disability_grade))
+            .map_or(0, u32::from),
+        deceased: d.personal_opt(|| injury.map(|i| i.deceased)) == Some(true),
+        region: text(p.region.as_ref()),
     }
 }
 
-fn case(d: &PendingDelivery, bundle: &CaseBundle) -> Option<pb::AccidentCase> {
-    let Change::Routed {
-        assignment,
-        reasons,
-        acceptance_deadline,
-    } = &d.message.event.change
-    else {
-        return None;
-    };
+/// The case as `d` discloses it: a delegation, or the particulars.
+pub(crate) fn case(d: &Disclosed<'_>) -> pb::AccidentCase {
+    let bundle = d.bundle;
     let accident = match &bundle.particulars {
         Some(Particulars::RoadTraffic(a)) => Some(a),
         _ => None,
     };
-    Some(pb::AccidentCase {
-        message_id: d.id.to_string(),
-        case_id: d.message.referral.to_string(),
+    // What identifies the accident and the people in it waits for the room
+    // to take the case.
+    let details = d.personal_opt(|| accident);
+    pb::AccidentCase {
+        message_id: d.message_id.clone(),
+        case_id: d.case_id.clone(),
         court: bundle.court.to_string(),
         court_reference: bundle.court_referral_id.to_string(),
         court_case_number: text(bundle.case_number.as_ref()),
-        room: assignment.organisation.to_string(),
+        room: d.assignment.organisation.to_string(),
         cause_of_action: bundle.cause_of_action.to_string(),
-        certificate_number: text(accident.map(|a| &a.certificate_number)),
+        certificate_number: text(details.map(|a| &a.certificate_number)),
         occurred_at: accident.map(|a| time::to_wire(a.occurred_at)),
-        place: text(accident.map(|a| &a.place)),
-        persons: bundle.parties.iter().map(|p| person(p, accident)).collect(),
-        vehicles: accident
+        place: text(details.map(|a| &a.place)),
+        persons: bundle
+            .parties
+            .iter()
+            .map(|p| person(p, accident, d))
+            .collect(),
+        vehicles: details
             .map(|a| {
                 a.vehicles
                     .iter()
@@ -112,19 +120,23 @@ fn case(d: &PendingDelivery, bundle: &CaseBundle) -> Option<pb::AccidentCase> {
             .unwrap_or_default(),
         total_claimed: decimal(bundle.amount_in_dispute.as_ref()),
         evidence: files(&bundle.documents),
-        take_by: acceptance_deadline
-            .as_ref()
-            .map(|d| time::to_wire(d.due_at)),
-        routing_reasons: reasons.clone(),
+        take_by: d.deadline.map(|d| time::to_wire(d.due_at)),
+        routing_reasons: d.reasons.to_vec(),
         background: text(bundle.summary.as_ref()),
-    })
+        disclosure: if d.is_full() {
+            pb::Disclosure::Full
+        } else {
+            pb::Disclosure::Offer
+        }
+        .into(),
+    }
 }
 
 pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
     let case_id = d.message.referral.to_string();
     match &d.message.event.change {
         Change::Routed { .. } => {
-            case(d, d.message.bundle.as_deref()?).map(|c| ToPlatform::Case(Box::new(c)))
+            Disclosed::offer(d).map(|offer| ToPlatform::Case(Box::new(case(&offer))))
         }
         Change::RulingRecorded { ruling } => Some(ToPlatform::Decision(pb::CourtDecision {
             message_id: d.id.to_string(),

@@ -17,9 +17,10 @@ use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::PAYMENTS;
 use super::inbound::{agreement, failure, signed};
+use super::outbound::case;
 use crate::guard::{Call, take};
 use crate::partner::codes::{DECLINE_CODES, EARLY_ENDS};
-use crate::partner::{CallFields, Desk, Reported, Step, mediate_by};
+use crate::partner::{CallFields, Desk, Disclosed, Reported, Step, mediate_by};
 
 /// Serves the road-traffic platform.
 #[derive(Debug)]
@@ -114,6 +115,17 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
             ("room_case_number", &r.room_case_number),
         );
         self.run(&call, &r.case_id, &r.room, v, step).await
+    }
+
+    async fn get_case_particulars(
+        &self,
+        request: Request<pb::GetCaseParticularsRequest>,
+    ) -> Result<Response<pb::AccidentCase>, GrpcStatus> {
+        let (call, r) = take(request)?;
+        let referral = self.desk.particulars(&call, FIELDS, &r.case_id, &r.room)?;
+        Disclosed::particulars(&referral)
+            .map(|d| Response::new(case(&d)))
+            .ok_or_else(crate::status::referral_not_found)
     }
 
     async fn return_case(
