@@ -19,18 +19,12 @@ use mediation_core::{Invalid, Violations};
 use mediation_proto::ccpit::v1 as pb;
 
 use super::codes::{SIGNER_TYPES, SignerType};
+use crate::partner::Intake;
 use crate::partner::codes::{agreement_party, identity};
 use crate::wire::read::{
     date, files, narratives, optional, optional_money, optional_narrative, required_time,
 };
 
-/// Everything the gateway needs to file the case.
-pub(crate) struct Intake {
-    pub(crate) bundle: CaseBundle,
-    pub(crate) assignment: Assignment,
-    pub(crate) agreement: Agreement,
-    pub(crate) application: ConfirmationApplication,
-}
 
 fn participant(
     v: &mut Violations,

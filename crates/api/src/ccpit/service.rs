@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use mediation_core::Violations;
-use mediation_core::court::CourtLevel;
 use mediation_core::lifecycle::Referral;
 use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
@@ -16,11 +15,10 @@ use tonic::{Request, Response, Status as GrpcStatus};
 use super::codes::{DECLINE_CODES, PERFORMANCE};
 use super::inbound::{failure, settlement};
 use super::outbound::case_offer;
-use crate::documents::require_uploaded;
 use crate::guard::{Call, take};
 use crate::partner::codes::EARLY_ENDS;
-use crate::partner::{CallFields, Desk, Disclosed, Step, mediate_by};
-use crate::status::{self, from_service, invalid, invalid_field};
+use crate::partner::{CallFields, Desk, Disclosed, IntakeFields, Step, mediate_by};
+use crate::status::{self, invalid};
 use crate::wire::read::{party_refs, required_time};
 
 /// Serves the CCPIT platform.
@@ -227,81 +225,17 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let (call, r) = take(request)?;
         let intake = super::inbound::intake(&r).map_err(|v| invalid(&v))?;
-        let courts = self.desk.gateway.courts();
-        match courts.require(&intake.bundle.court) {
-            Err(e) => return Err(invalid_field("court", e.rule)),
-            // CPL Art. 205 (2): an organisation that mediated on its own
-            // files with the basic court where a party lives, the subject
-            // matter lies or it sits, or the matching intermediate court.
-            // Which of those the court is cannot be told from the bundle
-            // (it holds no domiciles); its level can.
-            Ok(court) if court.level > CourtLevel::Intermediate => {
-                return Err(invalid_field(
-                    "court",
-                    format!(
-                        "{} is a {} court; a directly taken dispute is filed for confirmation with a basic court where a party lives, the subject matter lies or the centre sits, or the matching intermediate court (CPL Art. 205)",
-                        court.code,
-                        court.level.as_str()
-                    ),
-                ));
-            }
-            Ok(_) => {}
-        }
-        let centre = &intake.assignment.organisation;
-        if !call
-            .caller
-            .role
-            .acts_for_organisation(Partner::Ccpit, centre)
-        {
-            return Err(status::not_yours(
-                "mediation_centre",
-                format_args!(
-                    "{centre} is not one of tenant {}'s centres",
-                    call.caller.tenant
-                ),
-            ));
-        }
-        // Only a centre on the roster, and a CCPIT one, takes disputes in
-        // through this platform (the roster is the courts' list of specially
-        // invited organisations, 特邀调解组织名册).
-        if self.desk.gateway.roster_partner(centre) != Some(Partner::Ccpit) {
-            return Err(invalid_field(
-                "mediation_centre",
-                format!("{centre} is not a CCPIT mediation centre on the roster"),
-            ));
-        }
-        if let Some(store) = &self.desk.documents {
-            require_uploaded(
-                store.as_ref(),
-                &call.caller.tenant,
-                None,
-                intake
-                    .agreement
-                    .documents
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| (format!("settlement.files[{i}]"), d)),
-            )?;
-        }
-        let actor = format!(
-            "ccpit:{} {}",
-            intake.assignment.organisation,
-            call.caller.actor()
-        );
-        let submission = self
+        let referral = self
             .desk
-            .gateway
             .file_direct_intake(
-                intake.bundle,
-                intake.assignment,
-                intake.agreement,
-                intake.application,
-                &actor,
+                &call,
+                intake,
+                IntakeFields {
+                    organisation: "mediation_centre",
+                    files: "settlement.files",
+                },
             )
-            .await
-            .map_err(|e| from_service(&e))?;
-        call.concerns(submission.referral.id());
-        self.desk.wake();
-        Ok(Response::new(state(&submission.referral)))
+            .await?;
+        Ok(Response::new(state(&referral)))
     }
 }

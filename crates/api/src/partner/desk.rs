@@ -24,7 +24,7 @@ use crate::status::{from_service, invalid, referral_not_found};
 pub(crate) struct Desk<S> {
     pub(crate) gateway: Arc<Commands<S>>,
     relay: Option<RelayHandle>,
-    platform: Partner,
+    pub(crate) platform: Partner,
     /// When set, files listed without a url must have been uploaded by the
     /// caller or already belong to the case.
     pub(crate) documents: Option<Arc<dyn DocumentFiles>>,

@@ -10,12 +10,14 @@ pub(crate) mod codes;
 mod desk;
 mod disclosed;
 mod failure;
+mod intake;
 mod step;
 mod withdrawal;
 
 pub(crate) use desk::{CallFields, Desk};
 pub(crate) use disclosed::Disclosed;
 pub(crate) use failure::{FailureFields, complete_failure};
+pub(crate) use intake::{Intake, IntakeFields};
 pub(crate) use step::{Reported, Step};
 pub(crate) use withdrawal::{resumption, withdrawal};
 
