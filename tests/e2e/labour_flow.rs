@@ -703,3 +703,199 @@ async fn a_labour_failure_report_carries_every_element_the_court_uses() {
     assert_eq!(f.confirmed_addresses[0].party, "P2");
     assert_eq!(f.notes_for_court, "用人单位同意先行支付部分工资");
 }
+
+/// A committee's filing of a dispute it took directly: a worker, the
+/// employer and the dispatch agency that sent the worker, all signed.
+fn labour_intake() -> lp::FileDirectIntakeRequest {
+    let signed = ts("2025-03-10T15:00:00+08:00");
+    let party = |reference: &str, role: lp::IntakeRole, name: &str, kind: &str, number: &str| {
+        lp::IntakeParty {
+            reference: reference.into(),
+            role: role.into(),
+            name: name.into(),
+            organisation: kind == "USCC",
+            document_type: kind.into(),
+            document_number: number.into(),
+            contact: "13800000000".into(),
+            address: "北京市朝阳区某路1号".into(),
+            region: "北京市朝阳区".into(),
+        }
+    };
+    let signing = |reference: &str, name: &str, kind: &str, number: &str| lp::SigningParty {
+        reference: reference.into(),
+        name: name.into(),
+        document_type: kind.into(),
+        document_number: number.into(),
+        signed_at: signed,
+    };
+    lp::FileDirectIntakeRequest {
+        committee: "labour-bj-cy".into(),
+        intake_reference: "CY-2025-031".into(),
+        court: "京0105".into(),
+        cause_of_action: "追索劳动报酬纠纷".into(),
+        parties: vec![
+            party(
+                "P1",
+                lp::IntakeRole::Worker,
+                "张三",
+                "ID_CARD",
+                "11010519491231002X",
+            ),
+            party(
+                "P2",
+                lp::IntakeRole::Employer,
+                "某贸易有限公司",
+                "USCC",
+                "91350100M000100Y43",
+            ),
+            party(
+                "P3",
+                lp::IntakeRole::Other,
+                "某劳务派遣有限公司",
+                "USCC",
+                "91110000100001234U",
+            ),
+        ],
+        employment: Some(lp::Employment {
+            written_contract: true,
+            started_on: "2023-05-01".into(),
+            ended_on: "2025-01-31".into(),
+            position: "仓库管理员".into(),
+            monthly_wage: "8000.00".into(),
+        }),
+        claim_items: vec![lp::ClaimItem {
+            kind: lp::ClaimKind::UnpaidWages.into(),
+            amount: "12000.00".into(),
+        }],
+        mediation_agreed_at: ts("2025-03-03T10:00:00+08:00"),
+        agreement: Some(lp::SubmitMediationAgreementRequest {
+            payments: vec![lp::Payment {
+                kind: lp::ClaimKind::UnpaidWages.into(),
+                amount: "12000.00".into(),
+            }],
+            payment_method: "银行转账".into(),
+            pay_by: "2025-03-31".into(),
+            mediator: "m-101".into(),
+            mediator_signed_at: signed,
+            committee_sealed_at: signed,
+            disputed_matters: "拖欠工资的支付主体及数额".into(),
+            parties: vec![
+                signing("P1", "张三", "ID_CARD", "11010519491231002X"),
+                signing("P2", "某贸易有限公司", "USCC", "91350100M000100Y43"),
+                signing("P3", "某劳务派遣有限公司", "USCC", "91110000100001234U"),
+            ],
+            ..Default::default()
+        }),
+        applied_at: ts("2025-03-11T09:00:00+08:00"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committee_files_a_dispute_it_took_directly_for_confirmation() {
+    // LDMAL Art. 14 and CPL Art. 205: a committee that mediated a dispute
+    // the parties brought to it files it, with the agreement and the joint
+    // application, as a CCPIT centre does.
+    let mut w = World::start().await;
+
+    // Bad input is named field by field, and nothing is written.
+    let before = w.written();
+    let mut bad = labour_intake();
+    bad.parties[1].document_number = "91350100M000100Y44".into();
+    bad.parties[2].role = lp::IntakeRole::Unspecified.into();
+    bad.employment = None;
+    let err = w.labour_api.file_direct_intake(bad).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let mut fields = named_fields(&err);
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "employment",
+            "parties[1].document_number",
+            "parties[2].role"
+        ],
+        "{err:?}"
+    );
+    // The older two-signature form has no referral to take its parties from.
+    let mut older = labour_intake();
+    let agreement = older.agreement.as_mut().unwrap();
+    agreement.parties.clear();
+    agreement.employer_signed_at = ts("2025-03-10T15:00:00+08:00");
+    agreement.worker_signed_at = ts("2025-03-10T15:00:00+08:00");
+    let err = w.labour_api.file_direct_intake(older).await.unwrap_err();
+    assert_eq!(named_fields(&err), ["agreement.parties"], "{err:?}");
+    // Two employers: which one the dispute is with must be said.
+    let mut two = labour_intake();
+    two.parties[2].role = lp::IntakeRole::Employer.into();
+    let err = w.labour_api.file_direct_intake(two).await.unwrap_err();
+    assert_eq!(named_fields(&err), ["parties"], "{err:?}");
+    // A high court does not confirm a directly taken dispute.
+    let mut high = labour_intake();
+    high.court = "京".into();
+    let err = w.labour_api.file_direct_intake(high).await.unwrap_err();
+    assert_eq!(named_fields(&err), ["court"], "{err:?}");
+    assert!(err.message().contains("CPL Art. 205"), "{err:?}");
+    // The labour platform cannot file as another platform's organisation.
+    let mut foreign = labour_intake();
+    foreign.committee = "ccpit-bj-01".into();
+    let err = w.labour_api.file_direct_intake(foreign).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(named_fields(&err), ["committee"], "{err:?}");
+    assert!(
+        err.message()
+            .contains("not a labour_arbitration organisation on the roster")
+    );
+    assert_eq!(w.written(), before, "nothing was written");
+
+    w.clock.set("2025-03-11T09:00:00+08:00".parse().unwrap());
+    let state = w
+        .labour_api
+        .file_direct_intake(labour_intake())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.status, "confirmation_requested");
+    let again = w
+        .labour_api
+        .file_direct_intake(labour_intake())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.dispute_id, state.dispute_id, "filed once");
+
+    // The court gets the whole dispute, then the agreement and the
+    // application.
+    w.deliver().await;
+    assert_eq!(
+        w.grpc_court.events_of(&state.dispute_id),
+        [
+            "taken_directly",
+            "agreement_reached",
+            "confirmation_applied"
+        ]
+    );
+    let notices = w.grpc_court.notices.all();
+    let first = notices
+        .iter()
+        .find(|n| n.referral_id == state.dispute_id)
+        .unwrap();
+    let bundle = first.bundle.as_ref().unwrap();
+    assert_eq!(bundle.kind(), pb::ReferralKind::DirectIntake);
+    assert_eq!(bundle.parties.len(), 3);
+    assert_eq!(
+        bundle.amount_in_dispute.as_ref().unwrap().amount,
+        "12000.00"
+    );
+    // The committee holds it and reads it in full.
+    let full = w
+        .labour_api
+        .get_dispute_particulars(lp::GetDisputeParticularsRequest {
+            dispute_id: state.dispute_id.clone(),
+            committee: "labour-bj-cy".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(full.employment.unwrap().monthly_wage, "8000.00");
+    assert_eq!(full.others.len(), 1, "the dispatch agency");
+}

@@ -2,6 +2,7 @@
 //! reports, and `FileDirectIntake`, a dispute a centre took directly from the
 //! parties and files with a court for confirmation of the settlement.
 
+use mediation_core::Violations;
 use mediation_core::bundle::{
     CaseBundle, Claim, Consent, ConsentMethod, DisputeDomain, Party, PartyRole, PersonKind,
     ReferralKind,
@@ -15,16 +16,14 @@ use mediation_core::outcome::{
 };
 use mediation_core::partner::Partner;
 use mediation_core::text::{Line, Narrative};
-use mediation_core::{Invalid, Violations};
 use mediation_proto::ccpit::v1 as pb;
 
 use super::codes::{SIGNER_TYPES, SignerType};
-use crate::partner::Intake;
 use crate::partner::codes::{agreement_party, identity};
+use crate::partner::{Intake, intake_reference};
 use crate::wire::read::{
     date, files, narratives, optional, optional_money, optional_narrative, required_time,
 };
-
 
 fn participant(
     v: &mut Violations,
@@ -123,16 +122,7 @@ pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
         "mediation_centre",
         OrganisationId::parse(&r.mediation_centre),
     );
-    let reference = v.check(
-        "intake_reference",
-        if r.intake_reference.contains(':') || r.intake_reference.len() > 48 {
-            Err(Invalid::new(
-                "must be 1–48 ASCII letters, digits, '-', '_' or '.'",
-            ))
-        } else {
-            CourtReferralId::parse(&r.intake_reference)
-        },
-    );
+    let reference = v.check("intake_reference", intake_reference(&r.intake_reference));
     let court = v.check("court", CourtCode::parse(&r.court));
     let cause = v.check("cause_of_action", Line::parse(&r.cause_of_action));
     let agreed_at = required_time(

@@ -1,9 +1,9 @@
 //! What the labour platform sends, to domain values: signed agreements and
 //! failure reports.
 
+use mediation_core::bundle::CaseBundle;
 use mediation_core::document::Document;
 use mediation_core::ids::{MediatorId, OrganisationId, PartyRef};
-use mediation_core::lifecycle::Referral;
 use mediation_core::money::Amount;
 use mediation_core::outcome::{Agreement, AgreementParty, FailureReport, Signature, Signer};
 use mediation_core::particulars::{LabourClaimKind, Particulars};
@@ -29,6 +29,18 @@ enum Signers {
         employer_at: jiff::Timestamp,
         worker_at: jiff::Timestamp,
     },
+}
+
+impl Signed {
+    /// Whether the agreement states its parties and disputed matters itself,
+    /// rather than taking them from the referral (the older form).
+    pub(super) fn states_its_parties(&self) -> bool {
+        matches!(self.signers, Signers::Stated { .. })
+    }
+
+    pub(super) fn mediator(&self) -> &MediatorId {
+        &self.mediator
+    }
 }
 
 /// What a signed labour agreement says, before it is matched to the case.
@@ -133,11 +145,10 @@ pub(super) fn signed(
 /// employer and the worker are the case's parties as the court named them,
 /// and the cause of action stands for the matters in dispute.
 pub(super) fn agreement(
-    referral: &Referral,
+    bundle: &CaseBundle,
     committee: &OrganisationId,
     s: &Signed,
 ) -> Result<Agreement, TransitionError> {
-    let bundle = referral.bundle();
     let mut terms = Vec::new();
     for (kind, amount) in &s.payments {
         let text = format!(

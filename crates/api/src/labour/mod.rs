@@ -6,6 +6,7 @@
 
 mod codes;
 mod inbound;
+mod intake;
 mod outbound;
 mod service;
 mod transport;

@@ -18,7 +18,7 @@ use super::codes::{DECLINE_REASONS, EARLY_ENDS, PERFORMANCE};
 use super::inbound::{agreement, failure, signed};
 use super::outbound::referral as referral_message;
 use crate::guard::{Call, take};
-use crate::partner::{CallFields, Desk, Disclosed, Reported, Step, mediate_by};
+use crate::partner::{CallFields, Desk, Disclosed, IntakeFields, Reported, Step, mediate_by};
 
 /// Serves the labour platform.
 #[derive(Debug)]
@@ -137,6 +137,26 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
             .ok_or_else(crate::status::referral_not_found)
     }
 
+    async fn file_direct_intake(
+        &self,
+        request: Request<pb::FileDirectIntakeRequest>,
+    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
+        let (call, r) = take(request)?;
+        let intake = super::intake::intake(&r).map_err(|v| crate::status::invalid(&v))?;
+        let referral = self
+            .desk
+            .file_direct_intake(
+                &call,
+                intake,
+                IntakeFields {
+                    organisation: "committee",
+                    files: "agreement.files",
+                },
+            )
+            .await?;
+        Ok(Response::new(status_of(&referral)))
+    }
+
     async fn decline_dispute(
         &self,
         request: Request<pb::DeclineDisputeRequest>,
@@ -175,7 +195,9 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
             v,
             signed.as_ref().map_or(&[][..], |s| &s.files[..]),
             |referral, org, c| match &signed {
-                Some(s) => referral.record_agreement(org, agreement(referral, org, s)?, c.now),
+                Some(s) => {
+                    referral.record_agreement(org, agreement(referral.bundle(), org, s)?, c.now)
+                }
                 None => Ok(Vec::new()),
             },
         )

@@ -3,8 +3,10 @@
 //! every platform's filing holds, and the checks that are the same whatever
 //! the platform calls them.
 
+use mediation_core::Invalid;
 use mediation_core::bundle::CaseBundle;
 use mediation_core::court::CourtLevel;
+use mediation_core::ids::CourtReferralId;
 use mediation_core::lifecycle::{Assignment, Referral};
 use mediation_core::outcome::{Agreement, ConfirmationApplication};
 use mediation_core::store::{AuditLog, ReferralStore};
@@ -21,6 +23,18 @@ pub(crate) struct Intake {
     pub(crate) assignment: Assignment,
     pub(crate) agreement: Agreement,
     pub(crate) application: ConfirmationApplication,
+}
+
+/// An organisation's own reference for a filing: 1–48 ASCII letters,
+/// digits, '-', '_' or '.'. The court key is `{organisation}:{reference}`,
+/// so a ':' would let one organisation's reference pass for another's.
+pub(crate) fn intake_reference(value: &str) -> Result<CourtReferralId, Invalid> {
+    if value.contains(':') || value.len() > 48 {
+        return Err(Invalid::new(
+            "must be 1–48 ASCII letters, digits, '-', '_' or '.'",
+        ));
+    }
+    CourtReferralId::parse(value)
 }
 
 /// Where a platform's filing names the organisation and lists the

@@ -17,7 +17,7 @@ mod withdrawal;
 pub(crate) use desk::{CallFields, Desk};
 pub(crate) use disclosed::Disclosed;
 pub(crate) use failure::{FailureFields, complete_failure};
-pub(crate) use intake::{Intake, IntakeFields};
+pub(crate) use intake::{Intake, IntakeFields, intake_reference};
 pub(crate) use step::{Reported, Step};
 pub(crate) use withdrawal::{resumption, withdrawal};
 
