@@ -441,3 +441,150 @@ async fn a_rooms_failure_report_carries_notes_and_confirmed_addresses() {
     assert_eq!(f.confirmed_addresses.len(), 1);
     assert_eq!(f.confirmed_addresses[0].address, "北京市朝阳区某路1号");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insurers_hear_of_the_case_and_of_what_their_policies_pay_party_or_not() {
+    // An insurer takes part in a road-traffic mediation whether or not it is
+    // sued. The driver's compulsory insurer here is not a party; the
+    // commercial insurer of a second vehicle (P3) is.
+    use mediation_core::particulars::{Particulars, Vehicle};
+    use mediation_core::text::Line;
+    let w = World::start().await;
+    let mut bundle = accident_bundle();
+    bundle.court_referral_id = "TRF-INS".parse().unwrap();
+    let Some(Particulars::RoadTraffic(accident)) = &mut bundle.particulars else {
+        panic!("an accident bundle has accident particulars")
+    };
+    accident.vehicles[0].insurer = None;
+    accident.vehicles[0].insurer_name =
+        Some(Line::parse("某财产保险股份有限公司北京分公司").unwrap());
+    accident.vehicles.push(Vehicle {
+        plate: Line::parse("京B67890").unwrap(),
+        driver: None,
+        insurer: Some("P3".parse().unwrap()),
+        insurer_name: None,
+        compulsory_policy: None,
+        commercial_policy: Some(Line::parse("PDAA202511010000777").unwrap()),
+    });
+    let mut wire = bundle_to_wire(&bundle);
+    wire.documents.clear();
+    assert_eq!(
+        wire.particulars
+            .as_ref()
+            .and_then(|p| match p {
+                pb::case_bundle::Particulars::RoadTraffic(a) => {
+                    Some(a.vehicles[0].insurer_name.clone())
+                }
+                _ => None,
+            })
+            .unwrap(),
+        "某财产保险股份有限公司北京分公司",
+        "the court names an insurer that is not a party"
+    );
+    let id = w
+        .court_api
+        .clone()
+        .submit_referral(pb::SubmitReferralRequest { bundle: Some(wire) })
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id;
+    w.deliver().await;
+    assert!(
+        w.traffic.insurers.all().is_empty(),
+        "nothing before the room takes it"
+    );
+
+    w.traffic_api.clone().take_case(take(&id)).await.unwrap();
+    w.deliver().await;
+    let notices = w.traffic.insurers.all();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let referral = &notices[0];
+    assert_eq!(referral.stage(), tp::InsurerStage::Referral);
+    assert_eq!(referral.case_id, id);
+    assert_eq!(referral.room, "traffic-bj-cy");
+    let who: Vec<(&str, &str, Vec<String>, Vec<String>)> = referral
+        .insurers
+        .iter()
+        .map(|i| {
+            (
+                i.party.as_str(),
+                i.name.as_str(),
+                i.policies.clone(),
+                i.plates.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        [
+            (
+                "",
+                "某财产保险股份有限公司北京分公司",
+                vec!["PDZA202511010000001".to_owned()],
+                vec!["京A12345".to_owned()]
+            ),
+            (
+                "P3",
+                bundle.party(&"P3".parse().unwrap()).unwrap().name.as_str(),
+                vec!["PDAA202511010000777".to_owned()],
+                vec!["京B67890".to_owned()]
+            ),
+        ]
+    );
+    assert!(referral.insurers.iter().all(|i| i.payouts.is_empty()));
+
+    // The agreement: the driver (P2) pays nursing, P3 pays medical costs.
+    let at = ts("2025-03-14T16:00:00+08:00");
+    let signature = |by: &str| tp::Signed { by: by.into(), at };
+    let payout = |payer: &str, item: &str, amount: &str| tp::Payout {
+        payer: payer.into(),
+        payee: "P1".into(),
+        item: item.into(),
+        amount: amount.into(),
+    };
+    w.traffic_api
+        .clone()
+        .submit_compensation_agreement(tp::SubmitCompensationAgreementRequest {
+            case_id: id.clone(),
+            room: "traffic-bj-cy".into(),
+            payouts: vec![
+                payout("P3", "MEDICAL", "30000.00"),
+                payout("P2", "NURSING", "8000.00"),
+            ],
+            other_terms: vec![],
+            payment_method: "转账".into(),
+            pay_by: "2025-04-15".into(),
+            mediator: "m-201".into(),
+            signatures: ["P1", "P2", "P3", "m-201", "traffic-bj-cy"]
+                .into_iter()
+                .map(signature)
+                .collect(),
+            files: vec![],
+        })
+        .await
+        .unwrap();
+    w.deliver().await;
+    let notices = w.traffic.insurers.all();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    let agreed = &notices[1];
+    assert_eq!(agreed.stage(), tp::InsurerStage::Agreement);
+    let pays: Vec<Vec<(&str, &str, &str)>> = agreed
+        .insurers
+        .iter()
+        .map(|i| {
+            i.payouts
+                .iter()
+                .map(|p| (p.payer.as_str(), p.item.as_str(), p.amount.as_str()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        pays,
+        [
+            vec![("P2", "NURSING", "8000.00")],
+            vec![("P3", "MEDICAL", "30000.00")]
+        ],
+        "each insurer hears of what its policies answer for, and only that"
+    );
+}

@@ -273,6 +273,7 @@ pub fn accident_bundle() -> CaseBundle {
             insurer: Some(party_ref("P3")),
             compulsory_policy: Some(line("PDZA202511010000001")),
             commercial_policy: None,
+            insurer_name: None,
         }],
         injuries: vec![Injury {
             party: party_ref("P1"),
@@ -335,6 +336,7 @@ pub fn sample_agreement(
         performance_deadline: Some(date(2025, 5, 31)),
         signatures,
         documents: Vec::new(),
+        compensation: Vec::new(),
     }
 }
 

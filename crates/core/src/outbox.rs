@@ -11,6 +11,7 @@ use crate::bundle::CaseBundle;
 use crate::court::CourtCode;
 use crate::ids::{CourtReferralId, ReferralId};
 use crate::lifecycle::{Change, Event, Referral};
+use crate::particulars::Particulars;
 use crate::partner::Partner;
 
 /// Where a message goes.
@@ -54,6 +55,17 @@ pub struct OutboundMessage {
     /// in messages stored before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<crate::ids::OrganisationId>,
+}
+
+/// Whether `referral` is a road-traffic case with an insurer to tell.
+fn has_insurers(referral: &Referral) -> bool {
+    referral
+        .assignment()
+        .is_some_and(|a| a.partner == Partner::RoadTraffic)
+        && matches!(
+            &referral.bundle().particulars,
+            Some(Particulars::RoadTraffic(a)) if !a.insurers().is_empty()
+        )
 }
 
 /// The messages `events` call for, given the referral's state after them.
@@ -151,6 +163,19 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
             | Change::DeadlineRecomputed { .. } => {}
             // The court recorded it itself; the court system has it.
             Change::CourtOutcomeRecorded { .. } => {}
+        }
+        // An insurer takes part in a road-traffic mediation whether or not
+        // it is a party: the platform passes on that the room took the case
+        // and what the agreement has its policies pay.
+        if matches!(
+            event.change,
+            Change::Accepted { .. } | Change::AgreementReached { .. }
+        ) && has_insurers(referral)
+        {
+            messages.push(message(
+                Destination::Partner(Partner::RoadTraffic),
+                Some(Box::new(referral.bundle().clone())),
+            ));
         }
     }
     messages

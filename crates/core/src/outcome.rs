@@ -59,6 +59,20 @@ pub struct Agreement {
     pub signatures: Vec<Signature>,
     /// The signed agreement itself, when uploaded.
     pub documents: Vec<Document>,
+    /// Compensation item by item, payer by payer, where the platform states
+    /// it so (road traffic): what tells each insurer what its policy answers
+    /// for. The terms say the same in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compensation: Vec<CompensationPayment>,
+}
+
+/// One compensation payment an agreement provides for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompensationPayment {
+    pub payer: PartyRef,
+    pub payee: PartyRef,
+    pub kind: crate::particulars::CompensationKind,
+    pub amount: crate::money::Amount,
 }
 
 impl Agreement {

@@ -98,6 +98,71 @@ pub struct AccidentParticulars {
     pub compensation: Vec<CompensationItem>,
 }
 
+/// An insurer with a stake in the claim: a party, or named on a vehicle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Insurer {
+    /// Its reference, when it is a party.
+    pub party: Option<PartyRef>,
+    /// Its name, when it is not.
+    pub name: Option<Line>,
+    /// The policies it wrote on the vehicles involved.
+    pub policies: Vec<Line>,
+    /// The drivers of the vehicles it insures: what they pay, its policies
+    /// answer for.
+    pub insured: Vec<PartyRef>,
+}
+
+impl Insurer {
+    /// Whether a payment by `payer` concerns this insurer's policies: it
+    /// pays itself, or an insured driver pays.
+    pub fn answers_for(&self, payer: &PartyRef) -> bool {
+        self.party.as_ref() == Some(payer) || self.insured.contains(payer)
+    }
+}
+
+impl AccidentParticulars {
+    /// Every insurer of a vehicle involved, once each, in the order their
+    /// vehicles are listed.
+    pub fn insurers(&self) -> Vec<Insurer> {
+        let mut found: Vec<Insurer> = Vec::new();
+        for vehicle in &self.vehicles {
+            let (party, name) = match (&vehicle.insurer, &vehicle.insurer_name) {
+                (Some(party), _) => (Some(party.clone()), None),
+                (None, Some(name)) => (None, Some(name.clone())),
+                (None, None) => continue,
+            };
+            let index = match found
+                .iter()
+                .position(|i| i.party == party && i.name == name)
+            {
+                Some(index) => index,
+                None => {
+                    found.push(Insurer {
+                        party,
+                        name,
+                        policies: Vec::new(),
+                        insured: Vec::new(),
+                    });
+                    found.len() - 1
+                }
+            };
+            let insurer = &mut found[index];
+            insurer.policies.extend(
+                [&vehicle.compulsory_policy, &vehicle.commercial_policy]
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+            if let Some(driver) = &vehicle.driver
+                && !insurer.insured.contains(driver)
+            {
+                insurer.insured.push(driver.clone());
+            }
+        }
+        found
+    }
+}
+
 /// The share of responsibility the police determined (事故责任).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,6 +194,11 @@ pub struct Vehicle {
     pub driver: Option<PartyRef>,
     /// The insurer, when it is a party to the dispute.
     pub insurer: Option<PartyRef>,
+    /// The insurer's name, when it is not a party. An insurer takes part in
+    /// a road-traffic mediation whether or not it is sued: it is told of
+    /// the case and of the agreement's items its policy answers for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurer_name: Option<Line>,
     /// 交强险 policy number.
     pub compulsory_policy: Option<Line>,
     /// 商业三者险 policy number.
@@ -333,6 +403,37 @@ mod tests {
             Ok(()) => Vec::new(),
             Err(v) => v.fields().map(str::to_owned).collect(),
         }
+    }
+
+    #[test]
+    fn insurers_are_found_once_each_whether_parties_or_only_named() {
+        let Some(Particulars::RoadTraffic(mut a)) = accident_bundle().particulars else {
+            panic!("an accident bundle has accident particulars")
+        };
+        let named = Line::parse("某保险公司").unwrap();
+        let mut second = a.vehicles[0].clone();
+        second.plate = Line::parse("京B00001").unwrap();
+        second.driver = Some(party_ref("P1"));
+        second.compulsory_policy = Some(Line::parse("POLICY-2").unwrap());
+        let mut third = second.clone();
+        third.insurer = None;
+        third.insurer_name = Some(named.clone());
+        third.compulsory_policy = None;
+        let mut uninsured = third.clone();
+        uninsured.insurer_name = None;
+        a.vehicles.extend([second, third, uninsured]);
+        let insurers = a.insurers();
+        assert_eq!(insurers.len(), 2, "{insurers:?}");
+        assert_eq!(insurers[0].party, Some(party_ref("P3")));
+        assert_eq!(insurers[0].policies.len(), 2, "both of P3's policies");
+        assert_eq!(insurers[0].insured, [party_ref("P2"), party_ref("P1")]);
+        assert_eq!(insurers[1].name, Some(named));
+        assert!(insurers[1].answers_for(&party_ref("P1")));
+        assert!(!insurers[1].answers_for(&party_ref("P2")));
+        assert!(
+            insurers[0].answers_for(&party_ref("P3")),
+            "its own payments"
+        );
     }
 
     #[test]

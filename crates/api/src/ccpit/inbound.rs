@@ -312,6 +312,7 @@ pub(super) fn settlement(v: &mut Violations, r: &pb::SubmitSettlementRequest) ->
         performance_deadline,
         signatures,
         documents,
+        compensation: Vec::new(),
     })
 }
 

@@ -229,6 +229,7 @@ pub(super) fn agreement(
         performance_deadline: s.pay_by,
         signatures,
         documents: s.files.clone(),
+        compensation: Vec::new(),
     })
 }
 

@@ -6,7 +6,9 @@ use mediation_core::document::Document;
 use mediation_core::ids::{MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::Referral;
 use mediation_core::money::Amount;
-use mediation_core::outcome::{Agreement, AgreementParty, FailureReport, Signature, Signer};
+use mediation_core::outcome::{
+    Agreement, AgreementParty, CompensationPayment, FailureReport, Signature, Signer,
+};
 use mediation_core::particulars::CompensationKind;
 use mediation_core::text::Narrative;
 use mediation_core::{TransitionError, Violations};
@@ -164,6 +166,16 @@ pub(super) fn agreement(
         performance_deadline: s.pay_by,
         signatures,
         documents: s.files.clone(),
+        compensation: s
+            .payouts
+            .iter()
+            .map(|p| CompensationPayment {
+                payer: p.payer.clone(),
+                payee: p.payee.clone(),
+                kind: p.item,
+                amount: p.amount.clone(),
+            })
+            .collect(),
     })
 }
 

@@ -17,6 +17,7 @@ use crate::wire::write::{decimal, files, text};
 pub(crate) enum ToPlatform {
     Case(Box<pb::AccidentCase>),
     Decision(pb::CourtDecision),
+    Insurers(pb::InsurerNotice),
 }
 
 /// How a party stands in the claim, as the platform sorts people.
@@ -103,6 +104,7 @@ pub(crate) fn case(d: &Disclosed<'_>) -> pb::AccidentCase {
                         insurer: text(v.insurer.as_ref()),
                         compulsory_policy: text(v.compulsory_policy.as_ref()),
                         commercial_policy: text(v.commercial_policy.as_ref()),
+                        insurer_name: text(v.insurer_name.as_ref()),
                     })
                     .collect()
             })
@@ -132,9 +134,79 @@ pub(crate) fn case(d: &Disclosed<'_>) -> pb::AccidentCase {
     }
 }
 
+/// What the platform passes on to the insurers of the vehicles involved:
+/// that the room took the case, or the agreement's payments each insurer's
+/// policies answer for. `None` for a case without insurers.
+fn insurer_notice(d: &PendingDelivery) -> Option<pb::InsurerNotice> {
+    let bundle = d.message.bundle.as_deref()?;
+    let Some(Particulars::RoadTraffic(accident)) = &bundle.particulars else {
+        return None;
+    };
+    let (stage, payments) = match &d.message.event.change {
+        Change::Accepted { .. } => (pb::InsurerStage::Referral, &[][..]),
+        Change::AgreementReached { agreement } => (
+            pb::InsurerStage::Agreement,
+            agreement.compensation.as_slice(),
+        ),
+        _ => return None,
+    };
+    let insurers: Vec<pb::InsurerShare> = accident
+        .insurers()
+        .into_iter()
+        .map(|insurer| pb::InsurerShare {
+            party: text(insurer.party.as_ref()),
+            name: insurer
+                .party
+                .as_ref()
+                .and_then(|p| bundle.party(p))
+                .map(|p| p.name.to_string())
+                .or_else(|| insurer.name.as_ref().map(ToString::to_string))
+                .unwrap_or_default(),
+            policies: insurer.policies.iter().map(ToString::to_string).collect(),
+            plates: accident
+                .vehicles
+                .iter()
+                .filter(|v| {
+                    v.insurer.is_some() && v.insurer == insurer.party
+                        || v.insurer.is_none() && v.insurer_name == insurer.name
+                })
+                .map(|v| v.plate.to_string())
+                .collect(),
+            payouts: payments
+                .iter()
+                .filter(|p| insurer.answers_for(&p.payer))
+                .map(|p| pb::Payout {
+                    payer: p.payer.to_string(),
+                    payee: p.payee.to_string(),
+                    item: ITEMS.code(p.kind).to_owned(),
+                    amount: p.amount.decimal(),
+                })
+                .collect(),
+        })
+        .collect();
+    (!insurers.is_empty()).then(|| pb::InsurerNotice {
+        message_id: d.id.to_string(),
+        case_id: d.message.referral.to_string(),
+        court: bundle.court.to_string(),
+        court_reference: bundle.court_referral_id.to_string(),
+        room: d
+            .message
+            .holder
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        cause_of_action: bundle.cause_of_action.to_string(),
+        stage: stage.into(),
+        insurers,
+    })
+}
+
 pub(crate) fn to_platform(d: &PendingDelivery) -> Option<ToPlatform> {
     let case_id = d.message.referral.to_string();
     match &d.message.event.change {
+        Change::Accepted { .. } | Change::AgreementReached { .. } => {
+            insurer_notice(d).map(ToPlatform::Insurers)
+        }
         Change::Routed { .. } => {
             Disclosed::offer(d).map(|offer| ToPlatform::Case(Box::new(case(&offer))))
         }

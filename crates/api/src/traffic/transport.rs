@@ -38,6 +38,7 @@ impl Transport for TrafficTransport {
         let result = match to_platform(delivery) {
             Some(ToPlatform::Case(c)) => client.delegate_case(*c).await.map(|_| ()),
             Some(ToPlatform::Decision(d)) => client.notify_court_decision(d).await.map(|_| ()),
+            Some(ToPlatform::Insurers(n)) => client.notify_insurers(n).await.map(|_| ()),
             None => return Ok(()),
         };
         result.or_else(|status| classify(&status))

@@ -46,6 +46,7 @@ impl Offers {
             traffic: SimTraffic {
                 cases: Inbox::counting(|c| c.court_reference.clone()),
                 decisions: Inbox::counting(|_| String::new()),
+                insurers: Inbox::counting(|_| String::new()),
             },
         }
     }

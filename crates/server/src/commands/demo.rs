@@ -201,6 +201,7 @@ fn counterparts(log: &Log) -> (SimCourt, SimCcpit, SimLabour, SimTraffic) {
             }
         }),
         decisions: Inbox::default(),
+        insurers: Inbox::default(),
     };
     (court, ccpit, labour, traffic)
 }

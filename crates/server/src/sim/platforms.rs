@@ -93,11 +93,13 @@ impl LabourPlatform for SimLabour {
     }
 }
 
-/// The road-traffic platform: cases and the court's decisions.
+/// The road-traffic platform: cases, the court's decisions and what it is
+/// to pass on to insurers.
 #[derive(Debug, Default, Clone)]
 pub struct SimTraffic {
     pub cases: Inbox<tp::AccidentCase>,
     pub decisions: Inbox<tp::CourtDecision>,
+    pub insurers: Inbox<tp::InsurerNotice>,
 }
 
 impl SimTraffic {
@@ -121,6 +123,14 @@ impl TrafficPlatform for SimTraffic {
         r: Request<tp::CourtDecision>,
     ) -> Result<Response<tp::Receipt>, Status> {
         self.decisions.take(r.into_inner())?;
+        Ok(Response::new(tp::Receipt {}))
+    }
+
+    async fn notify_insurers(
+        &self,
+        r: Request<tp::InsurerNotice>,
+    ) -> Result<Response<tp::Receipt>, Status> {
+        self.insurers.take(r.into_inner())?;
         Ok(Response::new(tp::Receipt {}))
     }
 }

@@ -121,12 +121,14 @@ fn accident(
                 f("commercial_policy"),
                 optional(&x.commercial_policy, Line::parse),
             );
+            let insurer_name = v.check(f("insurer_name"), optional(&x.insurer_name, Line::parse));
             Some(Vehicle {
                 plate: plate?,
                 driver: driver?,
                 insurer: insurer?,
                 compulsory_policy: compulsory?,
                 commercial_policy: commercial?,
+                insurer_name: insurer_name?,
             })
         })
         .collect();

@@ -50,6 +50,7 @@ pub(crate) fn to_wire(p: &Particulars) -> Wire {
                     insurer: text(x.insurer.as_ref()),
                     compulsory_policy: text(x.compulsory_policy.as_ref()),
                     commercial_policy: text(x.commercial_policy.as_ref()),
+                    insurer_name: text(x.insurer_name.as_ref()),
                 })
                 .collect(),
             injuries: a
