@@ -476,6 +476,19 @@ async fn courts_and_platforms_read_only_their_own_figures() {
     };
     let all = as_tenant("operators").await;
     assert_eq!(all.referrals_read, 3);
+    // A month without activity reads no history at all: the store's
+    // activity index names the referrals a period can count.
+    let quiet = OperationsClient::new(w.connect_as("operators").await)
+        .get_statistics(ops::GetStatisticsRequest {
+            from: ts("2025-01-01T00:00:00+08:00"),
+            to: ts("2025-02-01T00:00:00+08:00"),
+            partner: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(quiet.referrals_read, 0);
+    assert!(quiet.organisations.is_empty());
     assert_eq!(
         organisations(&all),
         ["ccpit-bj-01", "ccpit-sh-01", "labour-bj-cy"]

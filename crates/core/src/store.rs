@@ -181,6 +181,16 @@ pub trait ReferralStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<ReferralId>, StoreError>;
 
+    /// Every referral with an event at an instant in `[from, to)`, once
+    /// each, in id order; a store may add referrals with events on the same
+    /// days just outside, so the caller still judges each event's instant.
+    /// Statistics read these histories rather than every one.
+    fn referrals_active(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<ReferralId>, StoreError>;
+
     /// The referral a court key belongs to.
     fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError>;
 

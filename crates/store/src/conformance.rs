@@ -146,6 +146,7 @@ pub async fn run_all<S: FullStore, F: FnMut() -> S>(mut fresh: F) {
     backlog_counts_per_destination(fresh()).await;
     unknown_messages_are_not_found(fresh()).await;
     referral_ids_page_in_order(fresh()).await;
+    referrals_are_found_by_when_they_had_events(fresh()).await;
 }
 
 pub async fn commits_append_to_the_history<S: FullStore>(store: S) {
@@ -591,4 +592,31 @@ pub async fn referral_ids_page_in_order<S: FullStore>(store: S) {
         [id(3), id(10)]
     );
     assert!(store.referral_ids(Some(&id(10)), 10).unwrap().is_empty());
+}
+
+/// Statistics read only the referrals with something in their period.
+pub async fn referrals_are_found_by_when_they_had_events<S: FullStore>(store: S) {
+    let (a, b, c) = (id(301), id(302), id(303));
+    let forty_days = 40 * 24 * 60;
+    store.commit(new_referral(&a)).await.unwrap();
+    store.commit(new_referral(&b)).await.unwrap();
+    let mut later_event = follow_up(&b, 1, "forty days on");
+    later_event.events[0].at = later(forty_days);
+    store.commit(later_event).await.unwrap();
+    let mut late = new_referral(&c);
+    late.events[0].at = later(forty_days);
+    store.commit(late).await.unwrap();
+
+    let active = |from: i64, to: i64| store.referrals_active(later(from), later(to)).unwrap();
+    assert_eq!(active(0, 60), [a.clone(), b.clone()]);
+    assert_eq!(
+        active(forty_days - 60, forty_days + 60),
+        [b.clone(), c.clone()]
+    );
+    assert_eq!(active(0, forty_days + 1), [a, b, c]);
+    assert!(
+        active(24 * 60 * 10, 24 * 60 * 20).is_empty(),
+        "nothing between"
+    );
+    assert!(active(60, 0).is_empty(), "an empty period");
 }

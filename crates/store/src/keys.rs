@@ -19,6 +19,7 @@
 //! | `a/` | `a/{seq}` | alert |
 //! | `k/` | `k/{seq}` | an operator's acknowledgement of alert `seq` |
 //! | `u/` | `u/{seq}` | audit entry |
+//! | `y/` | `y/{day}/{referral}` | empty: the referral has an event on that day (UTC); statistics read only the referrals of their period's days |
 //!
 //! Numbers are fixed-width hexadecimal so that byte order is numeric order;
 //! instants are milliseconds since 1970 with the sign bit flipped, so that they
@@ -80,6 +81,38 @@ pub(crate) const SCHEMA: &[u8] = b"m/schema";
 pub(crate) const OUTBOX_SEQ: &[u8] = b"m/seq/outbox";
 pub(crate) const ALERT_SEQ: &[u8] = b"m/seq/alert";
 pub(crate) const AUDIT_HEAD: &[u8] = b"m/audit_head";
+/// Present once every referral's events are in the `y/` activity index:
+/// written with the first index of a new store, or after the one-time
+/// rebuild of an older one.
+pub(crate) const ACTIVITY_INDEXED: &[u8] = b"m/activity_indexed";
+
+/// The day (UTC, counted from 1970) of an instant, for the activity index.
+pub(crate) fn day_of(t: Timestamp) -> i64 {
+    t.as_second().div_euclid(86_400)
+}
+
+/// `referral` has an event on `day`.
+pub(crate) fn activity(day: i64, referral: &ReferralId) -> Vec<u8> {
+    format!("y/{}/{referral}", day_bits(day)).into_bytes()
+}
+
+/// The activity keys of days `first` to `last`, both included.
+pub(crate) fn activity_days(first: i64, last: i64) -> std::ops::Range<Vec<u8>> {
+    format!("y/{}/", day_bits(first)).into_bytes()
+        ..format!("y/{}/", day_bits(last.saturating_add(1))).into_bytes()
+}
+
+/// The referral an activity key names.
+pub(crate) fn referral_of_activity(key: &[u8]) -> Option<ReferralId> {
+    let rest = key.strip_prefix(b"y/")?;
+    let id = std::str::from_utf8(rest.get(17..)?).ok()?;
+    ReferralId::parse(id).ok()
+}
+
+/// A day as 16 hexadecimal digits that sort as the days do.
+fn day_bits(day: i64) -> String {
+    format!("{:016x}", day as u64 ^ (1 << 63))
+}
 
 /// An instant as 16 hexadecimal digits that sort as the instants do.
 fn instant_bits(t: Timestamp) -> u64 {

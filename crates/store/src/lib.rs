@@ -357,8 +357,20 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
         None => {
             db.insert(keys::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
                 .map_err(|e| io(&e))?;
+            db.insert(keys::ACTIVITY_INDEXED, &[][..])
+                .map_err(|e| io(&e))?;
             db.flush().map_err(|e| io(&e))?;
         }
+    }
+    if db
+        .get(keys::ACTIVITY_INDEXED)
+        .map_err(|e| io(&e))?
+        .is_none()
+    {
+        index_activity(&db, &path).map_err(|e| match e {
+            StoreError::Corrupt(_) => corrupt(e),
+            other => io(&other),
+        })?;
     }
     let read_u64 = |key: &[u8]| -> Result<u64, OpenError> {
         Ok(db
@@ -380,6 +392,48 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
     let mut syncer = Syncer::new(&path).map_err(|e| io(&e))?;
     syncer.sync().map_err(|e| io(&e))?;
     Ok((db, counters, syncer))
+}
+
+/// Builds the activity index of a store written before it existed: one pass
+/// over every event, reading only its instant, with a line of progress every
+/// million events. Safe to interrupt: the marker is written last, so an
+/// interrupted pass starts again at the next open.
+fn index_activity(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
+    /// The one field of an event the index needs; the rest is skipped unread.
+    #[derive(serde::Deserialize)]
+    struct At {
+        at: jiff::Timestamp,
+    }
+    tracing::info!(path = %path.display(), "indexing referrals by the days of their events (once, for a store written before the index)");
+    let started = std::time::Instant::now();
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0_usize;
+    let mut events = 0_u64;
+    for entry in db.scan_prefix(b"e/") {
+        let (key, value) = entry.map_err(unavailable)?;
+        let referral = std::str::from_utf8(&key[2..])
+            .ok()
+            .and_then(|rest| rest.rsplit_once('/'))
+            .and_then(|(id, _)| ReferralId::parse(id).ok())
+            .ok_or_else(|| StoreError::Corrupt("event key".into()))?;
+        let event: At = decode(&key, &value)?;
+        batch.insert(keys::activity(keys::day_of(event.at), &referral), &[][..]);
+        in_batch += 1;
+        events += 1;
+        if in_batch == 10_000 {
+            db.apply_batch(std::mem::take(&mut batch))
+                .map_err(unavailable)?;
+            in_batch = 0;
+        }
+        if events.is_multiple_of(1_000_000) {
+            tracing::info!(events, elapsed = ?started.elapsed(), "indexing referrals' activity");
+        }
+    }
+    batch.insert(keys::ACTIVITY_INDEXED, &[][..]);
+    db.apply_batch(batch).map_err(unavailable)?;
+    db.flush().map_err(unavailable)?;
+    tracing::info!(events, elapsed = ?started.elapsed(), "referrals' activity indexed");
+    Ok(())
 }
 
 impl SledStore {
@@ -583,6 +637,31 @@ impl ReferralStore for SledStore {
                     .ok_or_else(|| StoreError::Corrupt("referral head key".into()))
             })
             .collect()
+    }
+
+    fn referrals_active(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<ReferralId>, StoreError> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let last = to
+            .checked_sub(jiff::SignedDuration::from_nanos(1))
+            .unwrap_or(to);
+        let mut found = std::collections::BTreeSet::new();
+        for entry in self
+            .db()?
+            .range(keys::activity_days(keys::day_of(from), keys::day_of(last)))
+        {
+            let (key, _) = entry.map_err(unavailable)?;
+            found.insert(
+                keys::referral_of_activity(&key)
+                    .ok_or_else(|| StoreError::Corrupt("activity key".into()))?,
+            );
+        }
+        Ok(found.into_iter().collect())
     }
 
     fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError> {

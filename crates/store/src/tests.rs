@@ -42,6 +42,48 @@ async fn data_survives_reopening() {
     drop(dir);
 }
 
+#[tokio::test]
+async fn a_store_written_before_the_activity_index_is_indexed_once_on_open() {
+    let (dir, store) = fresh();
+    let path = store.path().to_owned();
+    let ids: Vec<ReferralId> = (1..=3)
+        .map(|n| format!("01JD{n:022}").parse().unwrap())
+        .collect();
+    for r in &ids {
+        store.commit(conformance_commit(r)).await.unwrap();
+    }
+    drop(store);
+    // As an older build left it: no activity keys, no marker.
+    {
+        let db = crate::sled_config(&StoreOptions::new(&path))
+            .open()
+            .unwrap();
+        let keys: Vec<_> = db
+            .scan_prefix(b"y/")
+            .map(|entry| entry.unwrap().0)
+            .collect();
+        assert_eq!(keys.len(), 3, "one key per referral and day");
+        for key in keys {
+            db.remove(key).unwrap();
+        }
+        db.remove(keys::ACTIVITY_INDEXED).unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    let day = |s: &str| mediation_core::fixtures::at(s);
+    assert_eq!(
+        store
+            .referrals_active(
+                day("2025-03-03T00:00:00+08:00"),
+                day("2025-03-04T00:00:00+08:00")
+            )
+            .unwrap(),
+        ids
+    );
+    drop(store);
+    drop(dir);
+}
+
 fn conformance_commit(r: &ReferralId) -> Commit {
     use mediation_core::fixtures::{at, sample_bundle};
     use mediation_core::lifecycle::Change;

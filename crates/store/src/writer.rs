@@ -446,6 +446,7 @@ impl Writer {
         for event in &c.events {
             version += 1;
             batch.insert(keys::event(&c.referral, version), encode(event));
+            batch.insert(keys::activity(keys::day_of(event.at), &c.referral), &[][..]);
         }
         batch.insert(head_key, encode(&RefHead { version }));
 

@@ -32,8 +32,6 @@ use crate::time::from_wire;
 const PAGE: usize = 256;
 /// An acknowledgement's note, in characters.
 const MAX_NOTE: usize = 2_000;
-/// Referrals read per page while computing statistics.
-const STATISTICS_PAGE: usize = 1_000;
 
 /// The operators' gRPC service.
 #[derive(Debug)]
@@ -552,33 +550,29 @@ where
             }
         };
         let mut statistics = Statistics::new(Period { from, to });
-        let mut after = None;
         let mut read = 0_u64;
-        loop {
-            let page = self
-                .store()
-                .referral_ids(after.as_ref(), STATISTICS_PAGE)
-                .map_err(store_error)?;
-            let Some(last) = page.last().cloned() else {
-                break;
-            };
-            for id in &page {
-                if let Some(history) = self.store().history(id).map_err(store_error)? {
-                    // A court system reads its own courts' referrals only.
-                    let court = history.first().and_then(|e| match &e.change {
-                        Change::Received { bundle, .. } => Some(&bundle.court),
-                        _ => None,
-                    });
-                    if matches!(role, Role::CourtSystem { .. })
-                        && !court.is_some_and(|c| role.acts_for_court(c))
-                    {
-                        continue;
-                    }
-                    statistics.add(&history);
-                    read += 1;
+        // Only the referrals with an event in the period can count; the
+        // store's activity index names them, so a month's figures read that
+        // month's referrals and not every history ever stored.
+        let active = self
+            .store()
+            .referrals_active(from, to)
+            .map_err(store_error)?;
+        for id in &active {
+            if let Some(history) = self.store().history(id).map_err(store_error)? {
+                // A court system reads its own courts' referrals only.
+                let court = history.first().and_then(|e| match &e.change {
+                    Change::Received { bundle, .. } => Some(&bundle.court),
+                    _ => None,
+                });
+                if matches!(role, Role::CourtSystem { .. })
+                    && !court.is_some_and(|c| role.acts_for_court(c))
+                {
+                    continue;
                 }
+                statistics.add(&history);
+                read += 1;
             }
-            after = Some(last);
         }
         // A platform reads its own organisations only.
         if let Role::Platform { .. } = role {
