@@ -19,8 +19,7 @@ use std::time::Instant;
 use jiff::SignedDuration;
 use mediation_core::deadline::DeadlinePolicy;
 use mediation_core::fixtures::{
-    at, mediator, organisation, route_delivered, sample_agreement, sample_bundle,
-    shipped_calendar,
+    at, mediator, organisation, route_delivered, sample_agreement, sample_bundle, shipped_calendar,
 };
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::{Assignment, Change, Event, Referral};
@@ -92,7 +91,7 @@ fn commit(template: &[Event], n: u64) -> Commit {
         .iter()
         .map(|e| {
             let mut e = e.clone();
-            e.at = e.at + shift;
+            e.at += shift;
             if let Change::Received { id, .. } = &mut e.change {
                 *id = referral.clone();
             }
