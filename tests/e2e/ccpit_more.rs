@@ -437,3 +437,79 @@ async fn a_case_is_cross_border_by_the_courts_word_a_partys_residence_or_the_sub
     assert_eq!(resides.language, "en");
     assert!(resides.interpreter_needed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_offer_and_each_decline_moves_the_organisations_load_at_once() {
+    // Routing weighs an organisation's spare capacity: every referral it is
+    // offered takes one, every one it gives up frees one, as each command
+    // commits, not only when the gateway restarts.
+    let w = World::start().await;
+    let submit = |n: u32| {
+        let mut api = w.court_api.clone();
+        async move {
+            let mut bundle = bundle_to_wire(&sample_bundle());
+            bundle.documents.clear();
+            bundle.court_referral_id = format!("LOAD-{n}");
+            api.submit_referral(pb::SubmitReferralRequest {
+                bundle: Some(bundle),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .referral_id
+        }
+    };
+    let spare = |w: &World| -> Vec<String> {
+        w.ccpit
+            .offers
+            .all()
+            .iter()
+            .map(|o| {
+                o.routing_reasons
+                    .iter()
+                    .find(|r| r.starts_with("spare capacity"))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    let first = submit(1).await;
+    submit(2).await;
+    submit(3).await;
+    w.deliver().await;
+    // Lanes are delivered in no fixed order among themselves.
+    let mut seen = spare(&w);
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "spare capacity 48 of 50",
+            "spare capacity 49 of 50",
+            "spare capacity 50 of 50"
+        ]
+    );
+    w.ccpit_api
+        .clone()
+        .decline_case(cp::DeclineCaseRequest {
+            case_id: first,
+            mediation_centre: "ccpit-bj-01".into(),
+            reason_code: "NO_CAPACITY".into(),
+            explanation: "本月案件已满".into(),
+        })
+        .await
+        .unwrap();
+    submit(4).await;
+    w.deliver().await;
+    let offers = w.ccpit.offers.all();
+    let fourth = offers
+        .iter()
+        .find(|o| o.court_reference == "LOAD-4")
+        .unwrap();
+    assert!(
+        fourth
+            .routing_reasons
+            .contains(&"spare capacity 48 of 50".to_owned()),
+        "the decline freed one: {:?}",
+        fourth.routing_reasons
+    );
+}

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::DisputeDomain;
 use crate::court::{CourtCode, CourtRegistry, Courts};
 use crate::ids::OrganisationId;
-use crate::lifecycle::{Assignment, Change, Event, Referral};
+use crate::lifecycle::{Assignment, Referral};
 use crate::partner::Partner;
 use crate::text::Line;
 
@@ -47,8 +47,53 @@ pub trait Router: Send + Sync + std::fmt::Debug {
         Err(format!("{organisation} is on no roster"))
     }
 
-    /// Learns from committed events, e.g. to keep organisations' loads.
-    fn observe(&self, _referral: &Referral, _events: &[Event]) {}
+    /// Applies committed changes to organisations' loads
+    /// ([`load_changes`]).
+    fn adjust_loads(&self, _changes: &[LoadChange]) {}
+}
+
+/// One organisation's open referrals going up or down by one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LoadChange {
+    pub organisation: OrganisationId,
+    /// +1 or -1.
+    pub delta: i64,
+}
+
+/// The organisation whose capacity `referral` takes up: its holder while the
+/// offer waits for an answer or mediation runs (suspended for an appraisal
+/// or a sham-mediation report included). Once mediation ends, is declined,
+/// lapses or is recalled, the referral takes up no one's capacity.
+pub fn occupies(referral: &Referral) -> Option<&OrganisationId> {
+    use crate::lifecycle::Status;
+    match referral.status() {
+        Status::AwaitingAcceptance
+        | Status::InMediation
+        | Status::SuspendedForAppraisal
+        | Status::MediationOverdue
+        | Status::ShamMediationReported => referral.assignment().map(|a| &a.organisation),
+        _ => None,
+    }
+}
+
+/// How a command moved organisations' loads: from the organisation `before`
+/// occupied (none for a new referral) to the one `after` occupies.
+pub fn load_changes(before: Option<&Referral>, after: &Referral) -> Vec<LoadChange> {
+    let was = before.and_then(occupies);
+    let is = occupies(after);
+    if was == is {
+        return Vec::new();
+    }
+    was.map(|o| LoadChange {
+        organisation: o.clone(),
+        delta: -1,
+    })
+    .into_iter()
+    .chain(is.map(|o| LoadChange {
+        organisation: o.clone(),
+        delta: 1,
+    }))
+    .collect()
 }
 
 /// A router with no roster: nothing is ever eligible, so a referral goes back
@@ -311,24 +356,9 @@ impl Router for Roster {
         }
     }
 
-    fn observe(&self, referral: &Referral, events: &[Event]) {
-        for event in events {
-            match &event.change {
-                Change::Routed { assignment, .. } => self.adjust(&assignment.organisation, true),
-                Change::Declined { organisation, .. }
-                | Change::AcceptanceOverdue { organisation, .. } => {
-                    self.adjust(organisation, false)
-                }
-                Change::AgreementReached { .. }
-                | Change::MediationFailed { .. }
-                | Change::ShamMediationReported { .. }
-                | Change::Recalled { .. } => {
-                    if let Some(a) = referral.assignment() {
-                        self.adjust(&a.organisation, false);
-                    }
-                }
-                _ => {}
-            }
+    fn adjust_loads(&self, changes: &[LoadChange]) {
+        for change in changes {
+            self.adjust(&change.organisation, change.delta > 0);
         }
     }
 }
@@ -447,8 +477,9 @@ mod tests {
             &DeadlinePolicy::default(),
         )
         .unwrap();
+        let before = r.clone();
         r.apply_all(&routed);
-        roster.observe(&r, &routed);
+        roster.adjust_loads(&load_changes(Some(&before), &r));
         assert_eq!(roster.load_of(&organisation("sales")), 1);
         let reason = DeclineReason {
             code: DeclineCode::NoCapacity,
@@ -461,8 +492,9 @@ mod tests {
                 at("2025-03-03T11:00:00+08:00"),
             )
             .unwrap();
+        let before = r.clone();
         r.apply_all(&declined);
-        roster.observe(&r, &declined);
+        roster.adjust_loads(&load_changes(Some(&before), &r));
         assert_eq!(roster.load_of(&organisation("sales")), 0);
         let (next, _) = roster.route(&r).unwrap();
         assert_eq!(next.organisation, organisation("plain"));

@@ -15,7 +15,7 @@ use crate::alert::{Acknowledgement, Alert, AlertRecord};
 use crate::audit::{AuditEntry, AuditRecord, AuditVerification};
 use crate::court::CourtCode;
 use crate::document::{DocumentError, Sha256Digest};
-use crate::ids::{CourtReferralId, ReferralId};
+use crate::ids::{CourtReferralId, OrganisationId, ReferralId};
 use crate::lifecycle::Event;
 use crate::outbox::OutboundMessage;
 use crate::timer::Timer;
@@ -82,6 +82,11 @@ pub struct Commit {
     pub timers: Vec<Timer>,
     pub alerts: Vec<AlertRecord>,
     pub audit: Vec<AuditRecord>,
+    /// How the command moved organisations' loads
+    /// ([`crate::routing::load_changes`]). The store keeps each
+    /// organisation's count in the same batch, so start-up reads the counts
+    /// rather than every history.
+    pub loads: Vec<crate::routing::LoadChange>,
 }
 
 /// What a durable commit returns.
@@ -190,6 +195,11 @@ pub trait ReferralStore: Send + Sync {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<ReferralId>, StoreError>;
+
+    /// Every organisation's count of open referrals
+    /// ([`crate::routing::occupies`]), as the commits kept it: what routing
+    /// needs at start, without reading a history.
+    fn loads(&self) -> Result<Vec<(OrganisationId, u64)>, StoreError>;
 
     /// The referral a court key belongs to.
     fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError>;

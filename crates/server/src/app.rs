@@ -162,7 +162,7 @@ impl Assembly {
             courts.clone(),
             Arc::clone(&clock),
         ));
-        rebuild_loads(&gateway, &roster)?;
+        restore_loads(&gateway, &roster)?;
         gateway.remember_raised(raised_subjects(&store)?);
         let p = &config.partners;
         let out = &security.outbound;
@@ -474,30 +474,16 @@ pub fn recompute_after(installed: &Calendar, loaded: &Calendar) -> Option<Recomp
     })
 }
 
-/// Counts each organisation's open referrals from the stored histories, so
-/// capacity holds across restarts.
-fn rebuild_loads(gateway: &Commands<SledStore>, roster: &Roster) -> anyhow::Result<()> {
-    let mut after = None;
-    let mut seen = 0_u64;
-    loop {
-        let page = gateway.store().referral_ids(after.as_ref(), 1_000)?;
-        let Some(last) = page.last().cloned() else {
-            break;
-        };
-        for id in &page {
-            if let Some(events) = gateway.store().history(id)?
-                && let Ok(referral) = mediation_core::Referral::replay(&events)
-            {
-                roster.observe(&referral, &events);
-            }
-        }
-        seen += page.len() as u64;
-        if seen % 100_000 < 1_000 {
-            tracing::info!(referrals = seen, "rebuilding organisations' loads");
-        }
-        after = Some(last);
+/// Sets each organisation's open referrals from the counts the store keeps
+/// with every commit, so capacity holds across restarts without reading a
+/// single history.
+fn restore_loads(gateway: &Commands<SledStore>, roster: &Roster) -> anyhow::Result<()> {
+    let loads = gateway.store().loads()?;
+    let open: u64 = loads.iter().map(|(_, n)| n).sum();
+    for (organisation, n) in loads {
+        roster.set_load(organisation, u32::try_from(n).unwrap_or(u32::MAX));
     }
-    tracing::info!(referrals = seen, "organisations' loads rebuilt");
+    tracing::info!(open, "organisations' loads restored");
     Ok(())
 }
 

@@ -60,6 +60,7 @@ fn realistic_commit(referral: ReferralId) -> Commit {
     let mut events = vec![received];
     events.extend(routed);
     Commit {
+        loads: vec![],
         referral,
         expected_version: 0,
         at: now,
@@ -87,6 +88,7 @@ fn filler_commit(referral: ReferralId, far: Timestamp) -> Commit {
         },
     };
     Commit {
+        loads: vec![],
         timers: vec![
             Timer {
                 referral: referral.clone(),

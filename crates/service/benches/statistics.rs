@@ -99,6 +99,7 @@ fn commit(template: &[Event], n: u64) -> Commit {
         })
         .collect();
     Commit {
+        loads: vec![],
         referral,
         expected_version: 0,
         at: events[0].at,

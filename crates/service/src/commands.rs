@@ -16,7 +16,7 @@ use mediation_core::lifecycle::{Assignment, Event, Referral, ReturnReason};
 use mediation_core::outbox::messages_for;
 use mediation_core::outcome::{Agreement, ConfirmationApplication};
 use mediation_core::partner::Partner;
-use mediation_core::routing::Router;
+use mediation_core::routing::{Router, load_changes};
 use mediation_core::store::{AuditLog, Commit, CourtKey, ReferralStore, StoreError};
 use mediation_core::timer::{Timer, TimerKind};
 
@@ -118,7 +118,11 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                 }
             });
         }
+        let loads = commit.loads.clone();
         let result = self.store.commit(commit).await;
+        if result.is_ok() {
+            self.router.adjust_loads(&loads);
+        }
         if result.is_err() {
             let mut raised = self.raised_set();
             for subject in &claimed {
@@ -276,6 +280,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             events.extend(decided);
             let commit = Decided {
                 expected_version: 0,
+                before: None,
                 after: &after,
                 events,
                 court_key: Some(key.clone()),
@@ -348,6 +353,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             after.apply_all(&events);
             let commit = Decided {
                 expected_version: referral.version(),
+                before: Some(&referral),
                 after: &after,
                 events,
                 court_key: None,
@@ -442,6 +448,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             timers: referral.timers(),
             alerts: Vec::new(),
             audit: Vec::new(),
+            loads: Vec::new(),
         };
         self.commit(commit).await?;
         Ok(referral)
@@ -499,6 +506,8 @@ fn new_referral_id() -> Result<ReferralId, ServiceError> {
 struct Decided<'a> {
     /// The version the command was decided against: 0 for a new referral.
     expected_version: u64,
+    /// The referral before the events; `None` for a new one.
+    before: Option<&'a Referral>,
     /// The referral with the events applied.
     after: &'a Referral,
     events: Vec<Event>,
@@ -521,6 +530,7 @@ impl Decided<'_> {
             alerts: alerts_for(after.id(), &self.events),
             timers: after.timers(),
             court_key: self.court_key,
+            loads: load_changes(self.before, after),
             events: self.events,
             audit: vec![AuditRecord {
                 at: self.at,

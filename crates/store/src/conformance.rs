@@ -83,6 +83,7 @@ fn alert(detail: &str) -> AlertRecord {
 
 fn new_referral(referral: &ReferralId) -> Commit {
     Commit {
+        loads: vec![],
         referral: referral.clone(),
         expected_version: 0,
         at: at(T0),
@@ -101,6 +102,7 @@ fn new_referral(referral: &ReferralId) -> Commit {
 
 fn follow_up(referral: &ReferralId, version: u64, text: &str) -> Commit {
     Commit {
+        loads: vec![],
         referral: referral.clone(),
         expected_version: version,
         at: at(T0),
@@ -147,6 +149,7 @@ pub async fn run_all<S: FullStore, F: FnMut() -> S>(mut fresh: F) {
     unknown_messages_are_not_found(fresh()).await;
     referral_ids_page_in_order(fresh()).await;
     referrals_are_found_by_when_they_had_events(fresh()).await;
+    loads_are_kept_with_each_commit(fresh()).await;
 }
 
 pub async fn commits_append_to_the_history<S: FullStore>(store: S) {
@@ -619,4 +622,33 @@ pub async fn referrals_are_found_by_when_they_had_events<S: FullStore>(store: S)
         "nothing between"
     );
     assert!(active(60, 0).is_empty(), "an empty period");
+}
+
+/// Organisations' open referrals move with the commits that move them, and
+/// a refused commit moves nothing.
+pub async fn loads_are_kept_with_each_commit<S: FullStore>(store: S) {
+    use mediation_core::routing::LoadChange;
+    let change = |org: &str, delta: i64| LoadChange {
+        organisation: org.parse().unwrap(),
+        delta,
+    };
+    let (a, b) = (id(401), id(402));
+    let mut first = new_referral(&a);
+    first.loads = vec![change("org-a", 1)];
+    store.commit(first).await.unwrap();
+    let mut second = new_referral(&b);
+    second.loads = vec![change("org-a", 1)];
+    store.commit(second).await.unwrap();
+    let mut moved = follow_up(&a, 1, "given to org-b");
+    moved.loads = vec![change("org-a", -1), change("org-b", 1)];
+    store.commit(moved).await.unwrap();
+    let mut stale = follow_up(&a, 1, "decided against an old version");
+    stale.loads = vec![change("org-a", -1)];
+    assert!(store.commit(stale).await.is_err());
+    let mut loads = store.loads().unwrap();
+    loads.sort();
+    assert_eq!(
+        loads,
+        [("org-a".parse().unwrap(), 1), ("org-b".parse().unwrap(), 1)]
+    );
 }

@@ -19,6 +19,7 @@
 //! | `a/` | `a/{seq}` | alert |
 //! | `k/` | `k/{seq}` | an operator's acknowledgement of alert `seq` |
 //! | `u/` | `u/{seq}` | audit entry |
+//! | `l/` | `l/{organisation}` | the organisation's open referrals (u64 BE), kept with each commit |
 //! | `y/` | `y/{day}/{referral}` | empty: the referral has an event on that day (UTC); statistics read only the referrals of their period's days |
 //!
 //! Numbers are fixed-width hexadecimal so that byte order is numeric order;
@@ -26,7 +27,7 @@
 //! sort correctly across the epoch too.
 
 use jiff::Timestamp;
-use mediation_core::ids::ReferralId;
+use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::outbox::Destination;
 use mediation_core::store::{CourtKey, MessageId};
 use mediation_core::timer::TimerKind;
@@ -85,6 +86,20 @@ pub(crate) const AUDIT_HEAD: &[u8] = b"m/audit_head";
 /// written with the first index of a new store, or after the one-time
 /// rebuild of an older one.
 pub(crate) const ACTIVITY_INDEXED: &[u8] = b"m/activity_indexed";
+/// Present once the `l/` load counts hold every referral: written when a
+/// new store is made, or after the one-time count of an older one.
+pub(crate) const LOADS_KEPT: &[u8] = b"m/loads_kept";
+
+/// An organisation's count of open referrals.
+pub(crate) fn load(organisation: &OrganisationId) -> Vec<u8> {
+    format!("l/{organisation}").into_bytes()
+}
+
+/// The organisation a load key names.
+pub(crate) fn organisation_of_load(key: &[u8]) -> Option<OrganisationId> {
+    let id = std::str::from_utf8(key.strip_prefix(b"l/")?).ok()?;
+    OrganisationId::parse(id).ok()
+}
 
 /// The day (UTC, counted from 1970) of an instant, for the activity index.
 pub(crate) fn day_of(t: Timestamp) -> i64 {

@@ -28,7 +28,7 @@ use std::sync::mpsc::Sender;
 use jiff::Timestamp;
 use mediation_core::alert::{Acknowledgement, Alert, AlertRecord};
 use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
-use mediation_core::ids::ReferralId;
+use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::Event;
 use mediation_core::store::{
     AlertLog, AuditLog, Backlog, Commit, CourtKey, DeliveryOutcome, MessageId, OutboxStore,
@@ -359,6 +359,7 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
                 .map_err(|e| io(&e))?;
             db.insert(keys::ACTIVITY_INDEXED, &[][..])
                 .map_err(|e| io(&e))?;
+            db.insert(keys::LOADS_KEPT, &[][..]).map_err(|e| io(&e))?;
             db.flush().map_err(|e| io(&e))?;
         }
     }
@@ -368,6 +369,12 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
         .is_none()
     {
         index_activity(&db, &path).map_err(|e| match e {
+            StoreError::Corrupt(_) => corrupt(e),
+            other => io(&other),
+        })?;
+    }
+    if db.get(keys::LOADS_KEPT).map_err(|e| io(&e))?.is_none() {
+        count_loads(&db, &path).map_err(|e| match e {
             StoreError::Corrupt(_) => corrupt(e),
             other => io(&other),
         })?;
@@ -433,6 +440,45 @@ fn index_activity(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     db.apply_batch(batch).map_err(unavailable)?;
     db.flush().map_err(unavailable)?;
     tracing::info!(events, elapsed = ?started.elapsed(), "referrals' activity indexed");
+    Ok(())
+}
+
+/// Counts each organisation's open referrals in a store written before the
+/// counts were kept: one replay of every history, once, with a line of
+/// progress every 100,000 referrals. The marker is written with the counts,
+/// so an interrupted count is simply done again.
+fn count_loads(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
+    tracing::info!(path = %path.display(), "counting organisations' open referrals (once, for a store written before the counts were kept)");
+    let started = std::time::Instant::now();
+    let mut loads: BTreeMap<OrganisationId, u64> = BTreeMap::new();
+    let mut referrals = 0_u64;
+    for entry in db.range(Table::Heads.bounds()) {
+        let (key, _) = entry.map_err(unavailable)?;
+        let id = keys::referral_of_head(&key)
+            .ok_or_else(|| StoreError::Corrupt("referral head key".into()))?;
+        let mut events = Vec::new();
+        for entry in db.scan_prefix(keys::events_prefix(&id)) {
+            let (key, value) = entry.map_err(unavailable)?;
+            events.push(decode(&key, &value)?);
+        }
+        let referral = mediation_core::Referral::replay(&events)
+            .map_err(|e| StoreError::Corrupt(format!("history of {id}: {e}")))?;
+        if let Some(organisation) = mediation_core::routing::occupies(&referral) {
+            *loads.entry(organisation.clone()).or_default() += 1;
+        }
+        referrals += 1;
+        if referrals.is_multiple_of(100_000) {
+            tracing::info!(referrals, elapsed = ?started.elapsed(), "counting organisations' open referrals");
+        }
+    }
+    let mut batch = sled::Batch::default();
+    for (organisation, open) in &loads {
+        batch.insert(keys::load(organisation), &open.to_be_bytes());
+    }
+    batch.insert(keys::LOADS_KEPT, &[][..]);
+    db.apply_batch(batch).map_err(unavailable)?;
+    db.flush().map_err(unavailable)?;
+    tracing::info!(referrals, organisations = loads.len(), elapsed = ?started.elapsed(), "organisations' open referrals counted");
     Ok(())
 }
 
@@ -662,6 +708,17 @@ impl ReferralStore for SledStore {
             );
         }
         Ok(found.into_iter().collect())
+    }
+
+    fn loads(&self) -> Result<Vec<(OrganisationId, u64)>, StoreError> {
+        let mut loads = Vec::new();
+        for entry in self.db()?.scan_prefix(b"l/") {
+            let (key, value) = entry.map_err(unavailable)?;
+            let organisation = keys::organisation_of_load(&key)
+                .ok_or_else(|| StoreError::Corrupt("load key".into()))?;
+            loads.push((organisation, writer::read_count(Some(&value))));
+        }
+        Ok(loads)
     }
 
     fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError> {

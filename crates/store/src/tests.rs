@@ -84,10 +84,86 @@ async fn a_store_written_before_the_activity_index_is_indexed_once_on_open() {
     drop(dir);
 }
 
+#[tokio::test]
+async fn a_store_written_before_loads_were_kept_counts_them_once_on_open() {
+    use mediation_core::fixtures::{
+        at, organisation, route_delivered, sample_bundle, shipped_calendar,
+    };
+    use mediation_core::lifecycle::{Assignment, Referral};
+    use mediation_core::partner::Partner;
+    let (dir, store) = fresh();
+    let path = store.path().to_owned();
+    // Two referrals offered to org-a, one to org-b, one never routed.
+    for (n, org) in [
+        (1, Some("org-a")),
+        (2, Some("org-a")),
+        (3, Some("org-b")),
+        (4, None),
+    ] {
+        let id: ReferralId = format!("01JD{n:022}").parse().unwrap();
+        let now = at("2025-03-03T09:00:00+08:00");
+        let (mut r, received) = Referral::receive(id.clone(), sample_bundle(), now).unwrap();
+        let mut events = vec![received];
+        if let Some(org) = org {
+            let routed = route_delivered(
+                &r,
+                Assignment {
+                    partner: Partner::Ccpit,
+                    organisation: organisation(org),
+                    mediator: None,
+                },
+                vec![],
+                now,
+                &shipped_calendar(),
+                &Default::default(),
+            )
+            .unwrap();
+            r.apply_all(&routed);
+            events.extend(routed);
+        }
+        let mut commit = conformance_commit(&id);
+        commit.events = events;
+        commit.loads = mediation_core::routing::load_changes(None, &r);
+        store.commit(commit).await.unwrap();
+    }
+    let kept = {
+        let mut l = store.loads().unwrap();
+        l.sort();
+        l
+    };
+    assert_eq!(
+        kept,
+        [(organisation("org-a"), 2), (organisation("org-b"), 1)]
+    );
+    drop(store);
+    // As an older build left it: no counts, no marker.
+    {
+        let db = crate::sled_config(&StoreOptions::new(&path))
+            .open()
+            .unwrap();
+        let keys: Vec<_> = db
+            .scan_prefix(b"l/")
+            .map(|entry| entry.unwrap().0)
+            .collect();
+        for key in keys {
+            db.remove(key).unwrap();
+        }
+        db.remove(keys::LOADS_KEPT).unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    let mut counted = store.loads().unwrap();
+    counted.sort();
+    assert_eq!(counted, kept, "the same counts, from the histories");
+    drop(store);
+    drop(dir);
+}
+
 fn conformance_commit(r: &ReferralId) -> Commit {
     use mediation_core::fixtures::{at, sample_bundle};
     use mediation_core::lifecycle::Change;
     Commit {
+        loads: vec![],
         referral: r.clone(),
         expected_version: 0,
         at: at("2025-03-03T09:00:00+08:00"),

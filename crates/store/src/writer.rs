@@ -442,6 +442,16 @@ impl Writer {
             }
             batch.insert(key, c.referral.as_str().as_bytes());
         }
+        for change in &c.loads {
+            let key = keys::load(&change.organisation);
+            let open = read_count(self.get(&key)?.as_deref());
+            let open = if change.delta > 0 {
+                open.saturating_add(1)
+            } else {
+                open.saturating_sub(1)
+            };
+            batch.insert(key, &open.to_be_bytes());
+        }
         let mut version = actual;
         for event in &c.events {
             version += 1;
@@ -609,6 +619,14 @@ fn append_alerts(batch: &mut sled::Batch, counters: &mut Counters, alerts: Vec<A
         let seq = counters.alert_seq;
         batch.insert(keys::alert(seq), encode(&Alert { seq, record }));
     }
+}
+
+/// A stored count (u64 big-endian); 0 when absent.
+pub(crate) fn read_count(bytes: Option<&[u8]>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
 }
 
 fn append_audit(batch: &mut sled::Batch, counters: &mut Counters, records: &[AuditRecord]) {

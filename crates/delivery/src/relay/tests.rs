@@ -117,6 +117,7 @@ async fn enqueue(store: &SledStore, r: &ReferralId, messages: &[(Destination, &s
     }
     store
         .commit(Commit {
+            loads: vec![],
             referral: r.clone(),
             expected_version: version,
             at: at(T0),
