@@ -52,6 +52,11 @@ async fn verify_reports_an_intact_chain_and_then_the_first_broken_link() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(text.contains("audit chain intact: 2 entries"), "{text}");
+    // Both went back to the court: no organisation holds one.
+    assert!(
+        text.contains("organisations' loads agree with the histories: 0 open referrals"),
+        "{text}"
+    );
     assert!(
         text.contains("outbox court:京0105: 2 pending, 0 dead"),
         "{text}"

@@ -443,12 +443,9 @@ fn index_activity(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Counts each organisation's open referrals in a store written before the
-/// counts were kept: one replay of every history, once, with a line of
-/// progress every 100,000 referrals. The marker is written with the counts,
-/// so an interrupted count is simply done again.
-fn count_loads(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
-    tracing::info!(path = %path.display(), "counting organisations' open referrals (once, for a store written before the counts were kept)");
+/// Each organisation's open referrals as the histories say, by replaying
+/// every one, with a line of progress every 100,000 referrals.
+fn count_open(db: &sled::Db) -> Result<BTreeMap<OrganisationId, u64>, StoreError> {
     let started = std::time::Instant::now();
     let mut loads: BTreeMap<OrganisationId, u64> = BTreeMap::new();
     let mut referrals = 0_u64;
@@ -471,6 +468,16 @@ fn count_loads(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
             tracing::info!(referrals, elapsed = ?started.elapsed(), "counting organisations' open referrals");
         }
     }
+    Ok(loads)
+}
+
+/// Counts each organisation's open referrals in a store written before the
+/// counts were kept: one replay of every history, once. The marker is
+/// written with the counts, so an interrupted count is simply done again.
+fn count_loads(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
+    tracing::info!(path = %path.display(), "counting organisations' open referrals (once, for a store written before the counts were kept)");
+    let started = std::time::Instant::now();
+    let loads = count_open(db)?;
     let mut batch = sled::Batch::default();
     for (organisation, open) in &loads {
         batch.insert(keys::load(organisation), &open.to_be_bytes());
@@ -478,8 +485,17 @@ fn count_loads(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     batch.insert(keys::LOADS_KEPT, &[][..]);
     db.apply_batch(batch).map_err(unavailable)?;
     db.flush().map_err(unavailable)?;
-    tracing::info!(referrals, organisations = loads.len(), elapsed = ?started.elapsed(), "organisations' open referrals counted");
+    tracing::info!(organisations = loads.len(), open = loads.values().sum::<u64>(), elapsed = ?started.elapsed(), "organisations' open referrals counted");
     Ok(())
+}
+
+/// An organisation whose kept count of open referrals differs from what
+/// its histories say.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoadMismatch {
+    pub organisation: OrganisationId,
+    pub kept: u64,
+    pub counted: u64,
 }
 
 impl SledStore {
@@ -544,6 +560,33 @@ impl SledStore {
                 failure,
             }),
         })
+    }
+
+    /// Replays every history and compares each organisation's open
+    /// referrals with the count the commits kept: for `store verify`.
+    /// Returns the organisations that disagree and the open referrals
+    /// counted.
+    pub fn verify_loads(&self) -> Result<(Vec<LoadMismatch>, u64), StoreError> {
+        let counted = count_open(&self.db()?)?;
+        let kept: BTreeMap<OrganisationId, u64> = self.loads()?.into_iter().collect();
+        let mut organisations: std::collections::BTreeSet<&OrganisationId> =
+            counted.keys().collect();
+        organisations.extend(kept.keys());
+        let mismatches = organisations
+            .into_iter()
+            .filter_map(|o| {
+                let (kept, counted) = (
+                    kept.get(o).copied().unwrap_or(0),
+                    counted.get(o).copied().unwrap_or(0),
+                );
+                (kept != counted).then(|| LoadMismatch {
+                    organisation: o.clone(),
+                    kept,
+                    counted,
+                })
+            })
+            .collect();
+        Ok((mismatches, counted.values().sum()))
     }
 
     /// The data directory.

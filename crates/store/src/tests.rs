@@ -155,6 +155,29 @@ async fn a_store_written_before_loads_were_kept_counts_them_once_on_open() {
     let mut counted = store.loads().unwrap();
     counted.sort();
     assert_eq!(counted, kept, "the same counts, from the histories");
+    assert_eq!(store.verify_loads().unwrap(), (vec![], 3));
+    drop(store);
+    // A count that drifted from the histories is named by verify.
+    {
+        let db = crate::sled_config(&StoreOptions::new(&path))
+            .open()
+            .unwrap();
+        db.insert(keys::load(&organisation("org-a")), &5u64.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    assert_eq!(
+        store.verify_loads().unwrap(),
+        (
+            vec![LoadMismatch {
+                organisation: organisation("org-a"),
+                kept: 5,
+                counted: 2
+            }],
+            3
+        )
+    );
     drop(store);
     drop(dir);
 }

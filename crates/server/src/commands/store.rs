@@ -22,6 +22,11 @@ struct Report {
     dead_letters: usize,
     next_timer_at: Option<String>,
     size_on_disk_bytes: u64,
+    /// Open referrals, as the histories say.
+    open_referrals: u64,
+    /// Organisations whose kept count of open referrals differs from the
+    /// histories; empty when every count agrees.
+    load_mismatches: Vec<mediation_store::LoadMismatch>,
 }
 
 pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -45,6 +50,9 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         AuditVerification::Intact { entries } => (entries, None, None),
         AuditVerification::Broken { seq, reason } => (seq, Some(seq), Some(reason)),
     };
+    let (load_mismatches, open_referrals) = store
+        .verify_loads()
+        .context("cannot count the open referrals from the histories")?;
     let report = Report {
         data_dir: args.data_dir.display().to_string(),
         schema_version: mediation_store::SCHEMA_VERSION,
@@ -57,6 +65,8 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             .next_timer_at()?
             .map(mediation_core::calendar::cst::format),
         size_on_disk_bytes: store.size_on_disk()?,
+        open_referrals,
+        load_mismatches,
     };
     if args.json {
         serde_json::to_writer(&mut *out, &report)?;
@@ -81,12 +91,32 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             )?;
         }
         writeln!(out, "dead letters: {}", report.dead_letters)?;
+        if report.load_mismatches.is_empty() {
+            writeln!(
+                out,
+                "organisations' loads agree with the histories: {} open referrals",
+                report.open_referrals
+            )?;
+        }
+        for m in &report.load_mismatches {
+            writeln!(
+                out,
+                "load of {} DISAGREES: {} kept, {} in the histories",
+                m.organisation, m.kept, m.counted
+            )?;
+        }
         if let Some(next) = &report.next_timer_at {
             writeln!(out, "next deadline timer: {next}")?;
         }
     }
     if let Some(seq) = report.audit_broken_at {
         anyhow::bail!("the audit chain is broken at entry {seq}");
+    }
+    if !report.load_mismatches.is_empty() {
+        anyhow::bail!(
+            "{} organisations' kept loads disagree with the histories; routing would misjudge their spare capacity",
+            report.load_mismatches.len()
+        );
     }
     Ok(())
 }
