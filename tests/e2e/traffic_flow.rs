@@ -207,7 +207,39 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
             sha256: digest(&signed_pdf).to_string(),
             url: String::new(),
         }],
+        // The parties and matters as the agreement states them; the gateway
+        // checks them against the case and fills in nothing.
+        parties: vec![
+            tp::AgreementParty {
+                reference: "P1".into(),
+                name: "张三".into(),
+                document_type: "ID_CARD".into(),
+                document_number: "11010519491231002X".into(),
+            },
+            tp::AgreementParty {
+                reference: "P2".into(),
+                name: "李四".into(),
+                document_type: "ID_CARD".into(),
+                // Not the number the court gave.
+                document_number: "11010519491231002X".into(),
+            },
+            tp::AgreementParty {
+                reference: "P3".into(),
+                name: "某财产保险股份有限公司北京分公司".into(),
+                document_type: "USCC".into(),
+                document_number: "91110000100001234U".into(),
+            },
+        ],
+        disputed_matters: "医疗费、护理费的数额及赔付主体".into(),
     };
+    let err = w
+        .traffic_api
+        .submit_compensation_agreement(agreement.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("P2"), "{err:?}");
+    agreement.parties[1].document_number = "110108198503120038".into();
     agreement.payouts[1].item = "TEA".into();
     let err = w
         .traffic_api
@@ -227,6 +259,21 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
         .unwrap()
         .into_inner();
     assert_eq!(state.state, "agreed");
+    w.deliver().await;
+    let agreed = w
+        .grpc_court
+        .notices
+        .all()
+        .into_iter()
+        .find(|n| n.referral_id == id && n.event == "agreement_reached")
+        .unwrap();
+    let Some(pb::court_notice::Detail::Agreement(a)) = agreed.detail else {
+        panic!("an agreement notice carries it");
+    };
+    assert_eq!(
+        a.disputed_matters, "医疗费、护理费的数额及赔付主体",
+        "the agreement's own words, not the cause of action"
+    );
     // The court can now fetch the signed agreement too.
     assert_eq!(
         w.download(&id, &digest(&signed_pdf), "court-bj")
@@ -561,6 +608,9 @@ async fn insurers_hear_of_the_case_and_of_what_their_policies_pay_party_or_not()
                 .map(signature)
                 .collect(),
             files: vec![],
+            // The older form: the parties as the court named them.
+            parties: vec![],
+            disputed_matters: String::new(),
         })
         .await
         .unwrap();

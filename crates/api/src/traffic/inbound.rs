@@ -15,6 +15,7 @@ use mediation_core::{TransitionError, Violations};
 use mediation_proto::traffic::v1 as pb;
 
 use super::codes::{ITEM_NAMES, ITEMS};
+use crate::partner::codes::agreement_party;
 use crate::wire::read::{
     date, files, narratives, optional, optional_narrative, required_time, yuan,
 };
@@ -30,6 +31,9 @@ struct Payout {
 /// What a signed compensation agreement says, before it is matched to the case.
 #[derive(Debug, Clone)]
 pub(super) struct Signed {
+    /// The parties and the disputed matters as the agreement states them;
+    /// `None` in the older form, which takes them from the case.
+    stated: Option<(Vec<AgreementParty>, Narrative)>,
     payouts: Vec<Payout>,
     other_terms: Vec<Narrative>,
     payment_method: Option<Narrative>,
@@ -82,7 +86,33 @@ pub(super) fn signed(
         })
         .collect();
     let files: Vec<Document> = files(v, "files", &r.files);
+    let stated = if r.parties.is_empty() {
+        if !r.disputed_matters.trim().is_empty() {
+            v.push(
+                "parties",
+                "must state the agreement's parties when it states its disputed matters",
+            );
+        }
+        None
+    } else {
+        let parties: Vec<AgreementParty> = r
+            .parties
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                agreement_party(
+                    v,
+                    &format!("parties[{i}]"),
+                    (&p.reference, &p.name),
+                    (&p.document_type, &p.document_number),
+                )
+            })
+            .collect();
+        let matters = v.check("disputed_matters", Narrative::parse(&r.disputed_matters));
+        Some((parties, matters?))
+    };
     Some(Signed {
+        stated,
         payouts,
         other_terms,
         payment_method: payment_method?,
@@ -150,17 +180,26 @@ pub(super) fn agreement(
     if !v.is_empty() {
         return Err(TransitionError::Invalid(v));
     }
+    // The parties and matters as the agreement states them, checked against
+    // the case by `Agreement::check`; the older form takes them from it.
+    let (parties, disputed_matters) = match &s.stated {
+        Some((parties, matters)) => (parties.clone(), Some(matters.clone())),
+        None => (
+            bundle
+                .parties
+                .iter()
+                .map(|p| AgreementParty {
+                    party: p.reference.clone(),
+                    name: p.name.clone(),
+                    identity: p.identity.clone(),
+                })
+                .collect(),
+            Narrative::parse(bundle.cause_of_action.as_ref()).ok(),
+        ),
+    };
     Ok(Agreement {
-        parties: bundle
-            .parties
-            .iter()
-            .map(|p| AgreementParty {
-                party: p.reference.clone(),
-                name: p.name.clone(),
-                identity: p.identity.clone(),
-            })
-            .collect(),
-        disputed_matters: Narrative::parse(bundle.cause_of_action.as_ref()).ok(),
+        parties,
+        disputed_matters,
         terms,
         performance_method: s.payment_method.clone(),
         performance_deadline: s.pay_by,
