@@ -1057,4 +1057,6 @@ impl SledStore {
 }
 
 #[cfg(test)]
+mod samples;
+#[cfg(test)]
 mod tests;
