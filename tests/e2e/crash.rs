@@ -217,6 +217,19 @@ pub(crate) fn check(dir: &Path, acks: &Path, delivered: &Path) -> (usize, usize)
         AuditVerification::Intact { .. } => {}
         broken => panic!("audit chain broken after a kill: {broken:?}"),
     }
+    // The organisations' load counts are written in the same batches as
+    // the events, so what survived agrees with the histories.
+    // Every acknowledged referral was offered to org-a, and none has left it.
+    let (mismatches, open) = store.verify_loads().unwrap();
+    assert!(
+        mismatches.is_empty(),
+        "load counts disagree with the histories: {mismatches:?}"
+    );
+    assert!(
+        open >= acked.len() as u64,
+        "{open} open referrals counted for {} acknowledged",
+        acked.len()
+    );
     (acked.len(), messages)
 }
 
