@@ -107,6 +107,8 @@ pub struct Insurer {
     pub name: Option<Line>,
     /// The policies it wrote on the vehicles involved.
     pub policies: Vec<Line>,
+    /// The plates of the vehicles it insures.
+    pub plates: Vec<Line>,
     /// The drivers of the vehicles it insures: what they pay, its policies
     /// answer for.
     pub insured: Vec<PartyRef>,
@@ -141,12 +143,14 @@ impl AccidentParticulars {
                         party,
                         name,
                         policies: Vec::new(),
+                        plates: Vec::new(),
                         insured: Vec::new(),
                     });
                     found.len() - 1
                 }
             };
             let insurer = &mut found[index];
+            insurer.plates.push(vehicle.plate.clone());
             insurer.policies.extend(
                 [&vehicle.compulsory_policy, &vehicle.commercial_policy]
                     .into_iter()

@@ -120,13 +120,13 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         }
         let loads = commit.loads.clone();
         let result = self.store.commit(commit).await;
-        if result.is_ok() {
-            self.router.adjust_loads(&loads);
-        }
-        if result.is_err() {
-            let mut raised = self.raised_set();
-            for subject in &claimed {
-                raised.remove(subject);
+        match &result {
+            Ok(_) => self.router.adjust_loads(&loads),
+            Err(_) => {
+                let mut raised = self.raised_set();
+                for subject in &claimed {
+                    raised.remove(subject);
+                }
             }
         }
         result

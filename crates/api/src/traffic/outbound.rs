@@ -163,15 +163,7 @@ fn insurer_notice(d: &PendingDelivery) -> Option<pb::InsurerNotice> {
                 .or_else(|| insurer.name.as_ref().map(ToString::to_string))
                 .unwrap_or_default(),
             policies: insurer.policies.iter().map(ToString::to_string).collect(),
-            plates: accident
-                .vehicles
-                .iter()
-                .filter(|v| {
-                    v.insurer.is_some() && v.insurer == insurer.party
-                        || v.insurer.is_none() && v.insurer_name == insurer.name
-                })
-                .map(|v| v.plate.to_string())
-                .collect(),
+            plates: insurer.plates.iter().map(ToString::to_string).collect(),
             payouts: payments
                 .iter()
                 .filter(|p| insurer.answers_for(&p.payer))
