@@ -367,3 +367,154 @@ impl crate::routing::Router for FixedRoster {
             .ok_or_else(|| "every organisation on the roster was tried".into())
     }
 }
+
+use crate::deadline::DeadlinePolicy;
+use crate::lifecycle::{Assignment, Event, Referral};
+use crate::outcome::{
+    ConfirmationApplication, DeclineCode, DeclineReason, PerformanceReport, PerformanceStatus,
+    Ruling, RulingOutcome,
+};
+use crate::partner::Partner;
+use jiff::SignedDuration;
+
+/// When the sample histories start.
+pub const SAMPLE_T0: &str = "2025-03-03T09:00:00+08:00";
+
+/// `n` days after [`SAMPLE_T0`].
+pub fn days_after_t0(n: i64) -> Timestamp {
+    at(SAMPLE_T0) + SignedDuration::from_hours(24 * n)
+}
+
+/// Sample histories through every common step: offered, accepted,
+/// suspended for an appraisal, resumed, agreed, confirmed, performed;
+/// offered, declined, returned to the court; and a labour and a
+/// road-traffic referral received, so every kind of particulars is in one.
+/// For tests of the stored format.
+pub fn sample_histories() -> Vec<(Referral, Vec<Event>)> {
+    let calendar = shipped_calendar();
+    let policy = DeadlinePolicy::default();
+    let org = organisation("ccpit-bj-01");
+    let assignment = Assignment {
+        partner: Partner::Ccpit,
+        organisation: org.clone(),
+        mediator: None,
+    };
+    let (mut r, received) = Referral::receive(referral_id(), sample_bundle(), at(SAMPLE_T0)).unwrap();
+    let mut history = vec![received];
+    let mut step = |r: &mut Referral, events: Vec<Event>| {
+        r.apply_all(&events);
+        history.extend(events);
+    };
+    let routed = route_delivered(
+        &r,
+        assignment.clone(),
+        vec!["sits nearest".into()],
+        at(SAMPLE_T0),
+        &calendar,
+        &policy,
+    )
+    .unwrap();
+    step(&mut r, routed);
+    let accepted = r
+        .accept(
+            &org,
+            Some(mediator("m-007")),
+            None,
+            days_after_t0(1),
+            &calendar,
+            &policy,
+        )
+        .unwrap();
+    step(&mut r, accepted);
+    let suspended = r
+        .start_appraisal(&org, narrative("司法鉴定"), days_after_t0(2), &policy)
+        .unwrap();
+    step(&mut r, suspended);
+    let resumed = r.end_appraisal(&org, days_after_t0(5), &calendar, &policy).unwrap();
+    step(&mut r, resumed);
+    let agreed = r
+        .record_agreement(
+            &org,
+            sample_agreement(&org, &mediator("m-007"), days_after_t0(10)),
+            days_after_t0(10),
+        )
+        .unwrap();
+    step(&mut r, agreed);
+    let applied = r
+        .apply_for_confirmation(
+            &org,
+            ConfirmationApplication {
+                applicants: r
+                    .bundle()
+                    .parties
+                    .iter()
+                    .map(|p| p.reference.clone())
+                    .collect(),
+                applied_at: days_after_t0(11),
+            },
+            days_after_t0(11),
+            &calendar,
+        )
+        .unwrap();
+    step(&mut r, applied);
+    let ruled = r
+        .record_ruling(
+            &court("京0105"),
+            Ruling {
+                outcome: RulingOutcome::Confirmed,
+                case_number: None,
+                reasons: Some(narrative("协议合法有效")),
+                ruled_at: days_after_t0(20),
+            },
+            days_after_t0(20),
+        )
+        .unwrap();
+    step(&mut r, ruled);
+    let performed = r
+        .record_performance(
+            &org,
+            PerformanceReport {
+                status: PerformanceStatus::PerformedVoluntarily,
+                note: None,
+            },
+            days_after_t0(40),
+        )
+        .unwrap();
+    step(&mut r, performed);
+    let first = (r, history);
+
+    let mut bundle = sample_bundle();
+    bundle.court_referral_id = "declined-sample".parse().unwrap();
+    let id = "01JD0000000000000000000777".parse().unwrap();
+    let (mut r, received) = Referral::receive(id, bundle, at(SAMPLE_T0)).unwrap();
+    let mut history = vec![received];
+    let routed = route_delivered(&r, assignment, vec![], at(SAMPLE_T0), &calendar, &policy).unwrap();
+    r.apply_all(&routed);
+    history.extend(routed);
+    let declined = r
+        .decline(
+            &org,
+            vec![DeclineReason {
+                code: DeclineCode::NoCapacity,
+                explanation: narrative("本月案件已满"),
+            }],
+            days_after_t0(1),
+        )
+        .unwrap();
+    r.apply_all(&declined);
+    history.extend(declined);
+    let returned = r
+        .return_to_court(crate::lifecycle::ReturnReason::Declined, days_after_t0(1))
+        .unwrap();
+    r.apply_all(&returned);
+    history.extend(returned);
+    let second = (r, history);
+    let mut out = vec![first, second];
+    for (n, bundle) in [labour_bundle(), accident_bundle()].into_iter().enumerate() {
+        let id = ReferralId::parse(&format!("01JD000000000000000000078{n}")).unwrap();
+        let (r, received) = Referral::receive(id, bundle, at(SAMPLE_T0)).unwrap();
+        out.push((r, vec![received]));
+    }
+    out
+}
+

@@ -439,6 +439,37 @@ pub struct Referral {
     version: u64,
 }
 
+/// A referral's state apart from its bundle, field by field: what a store
+/// keeps as the referral's snapshot beside its events, so that a command
+/// reads one record instead of replaying the history. The bundle never
+/// changes after the referral is received, so a store keeps it once, apart.
+/// [`Referral::restore`] trusts its input, as replaying trusts stored events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferralState {
+    pub id: ReferralId,
+    pub received_at: Timestamp,
+    pub status: Status,
+    pub assignment: Option<Assignment>,
+    pub excluded: BTreeSet<OrganisationId>,
+    pub acceptance_deadline: Option<Deadline>,
+    pub routed_at: Option<Timestamp>,
+    pub offered_at: Option<Timestamp>,
+    pub accepted_at: Option<Timestamp>,
+    pub term: Option<MediationTerm>,
+    pub mediation_deadline: Option<Deadline>,
+    pub warned: Vec<(DeadlineKind, Timestamp)>,
+    pub agreement: Option<Agreement>,
+    pub application: Option<ConfirmationApplication>,
+    pub ruling: Option<Ruling>,
+    pub performance: Vec<PerformanceReport>,
+    pub mediation_ends_at: Option<Timestamp>,
+    pub appraisal: Option<AppraisalPause>,
+    pub docketed: Option<CaseNumber>,
+    pub arbitration_open_at: Option<Timestamp>,
+    pub arbitration_noted: bool,
+    pub version: u64,
+}
+
 /// Why stored events could not be replayed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplayError {
@@ -517,6 +548,88 @@ impl Referral {
             referral.apply(event);
         }
         Ok(referral)
+    }
+
+    /// The state apart from the bundle, for a store's snapshot.
+    pub fn state(&self) -> ReferralState {
+        ReferralState {
+            id: self.id.clone(),
+            received_at: self.received_at,
+            status: self.status,
+            assignment: self.assignment.clone(),
+            excluded: self.excluded.clone(),
+            acceptance_deadline: self.acceptance_deadline.clone(),
+            routed_at: self.routed_at,
+            offered_at: self.offered_at,
+            accepted_at: self.accepted_at,
+            term: self.term.clone(),
+            mediation_deadline: self.mediation_deadline.clone(),
+            warned: self.warned.clone(),
+            agreement: self.agreement.clone(),
+            application: self.application.clone(),
+            ruling: self.ruling.clone(),
+            performance: self.performance.clone(),
+            mediation_ends_at: self.mediation_ends_at,
+            appraisal: self.appraisal.clone(),
+            docketed: self.docketed.clone(),
+            arbitration_open_at: self.arbitration_open_at,
+            arbitration_noted: self.arbitration_noted,
+            version: self.version,
+        }
+    }
+
+    /// The referral a store's snapshot and the bundle kept beside it
+    /// describe: the same as replaying its history.
+    pub fn restore(bundle: CaseBundle, state: ReferralState) -> Referral {
+        let ReferralState {
+            id,
+            received_at,
+            status,
+            assignment,
+            excluded,
+            acceptance_deadline,
+            routed_at,
+            offered_at,
+            accepted_at,
+            term,
+            mediation_deadline,
+            warned,
+            agreement,
+            application,
+            ruling,
+            performance,
+            mediation_ends_at,
+            appraisal,
+            docketed,
+            arbitration_open_at,
+            arbitration_noted,
+            version,
+        } = state;
+        Referral {
+            id,
+            bundle,
+            received_at,
+            status,
+            assignment,
+            excluded,
+            acceptance_deadline,
+            routed_at,
+            offered_at,
+            accepted_at,
+            term,
+            mediation_deadline,
+            warned,
+            agreement,
+            application,
+            ruling,
+            performance,
+            mediation_ends_at,
+            appraisal,
+            docketed,
+            arbitration_open_at,
+            arbitration_noted,
+            version,
+        }
     }
 
     pub fn id(&self) -> &ReferralId {
