@@ -16,7 +16,7 @@ use crate::audit::{AuditEntry, AuditRecord, AuditVerification};
 use crate::court::CourtCode;
 use crate::document::{DocumentError, Sha256Digest};
 use crate::ids::{CourtReferralId, OrganisationId, ReferralId};
-use crate::lifecycle::Event;
+use crate::lifecycle::{Event, Referral};
 use crate::outbox::OutboundMessage;
 use crate::timer::Timer;
 
@@ -87,6 +87,10 @@ pub struct Commit {
     /// organisation's count in the same batch, so start-up reads the counts
     /// rather than every history.
     pub loads: Vec<crate::routing::LoadChange>,
+    /// The referral's state after the events: the store keeps it as the
+    /// referral's snapshot, so that the next command reads it rather than
+    /// replaying the history. Replaying the history gives the same state.
+    pub state: crate::lifecycle::ReferralState,
 }
 
 /// What a durable commit returns.
@@ -173,6 +177,10 @@ pub enum StoreError {
 pub trait ReferralStore: Send + Sync {
     /// Writes `commit` atomically; returns once it is durable.
     fn commit(&self, commit: Commit) -> impl Future<Output = Result<Receipt, StoreError>> + Send;
+
+    /// A referral as its last commit left it, read from its snapshot and
+    /// bundle without replaying its history.
+    fn referral(&self, referral: &ReferralId) -> Result<Option<Referral>, StoreError>;
 
     /// A referral's events, oldest first.
     fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError>;

@@ -215,6 +215,10 @@ impl DeliveryRecord {
         self.dead_at.is_some()
     }
 
+    pub fn enqueued_at(&self) -> Result<Timestamp, FormatError> {
+        self.enqueued_at.load()
+    }
+
     pub fn next_attempt_at(&self) -> Result<Timestamp, FormatError> {
         self.next_attempt_at.load()
     }

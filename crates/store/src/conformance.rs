@@ -8,7 +8,7 @@ use mediation_core::alert::{Acknowledgement, AlertKind, AlertRecord};
 use mediation_core::audit::{AuditRecord, AuditVerification};
 use mediation_core::fixtures::{at, sample_bundle};
 use mediation_core::ids::ReferralId;
-use mediation_core::lifecycle::{Change, Event};
+use mediation_core::lifecycle::{Change, Event, Referral, ReferralState};
 use mediation_core::outbox::{Destination, OutboundMessage};
 use mediation_core::partner::Partner;
 use mediation_core::store::{
@@ -81,8 +81,17 @@ fn alert(detail: &str) -> AlertRecord {
     }
 }
 
+/// The state of a referral after its receipt and `version - 1` notes: what
+/// the suite's commits carry as their snapshot.
+fn state_at(referral: &ReferralId, version: u64) -> ReferralState {
+    let mut events = vec![received(referral)];
+    events.extend((1..version).map(|_| note("state")));
+    Referral::replay(&events).unwrap().state()
+}
+
 fn new_referral(referral: &ReferralId) -> Commit {
     Commit {
+        state: state_at(referral, 1),
         loads: vec![],
         referral: referral.clone(),
         expected_version: 0,
@@ -102,6 +111,7 @@ fn new_referral(referral: &ReferralId) -> Commit {
 
 fn follow_up(referral: &ReferralId, version: u64, text: &str) -> Commit {
     Commit {
+        state: state_at(referral, version + 1),
         loads: vec![],
         referral: referral.clone(),
         expected_version: version,
@@ -134,6 +144,7 @@ fn later(minutes: i64) -> Timestamp {
 /// Runs every case, each on a fresh store from `fresh`.
 pub async fn run_all<S: FullStore, F: FnMut() -> S>(mut fresh: F) {
     commits_append_to_the_history(fresh()).await;
+    the_snapshot_is_the_state_the_history_replays_to(fresh()).await;
     a_stale_version_writes_nothing(fresh()).await;
     a_court_key_is_claimed_once(fresh()).await;
     timers_are_replaced_and_found_by_due_time(fresh()).await;
@@ -168,6 +179,41 @@ pub async fn commits_append_to_the_history<S: FullStore>(store: S) {
     assert_eq!(history.len(), 2);
     assert_eq!(history[0], received(&r));
     assert_eq!(history[1], note("second"));
+}
+
+pub async fn the_snapshot_is_the_state_the_history_replays_to<S: FullStore>(store: S) {
+    let r = id(30);
+    assert_eq!(store.referral(&r).unwrap(), None);
+    store.commit(new_referral(&r)).await.unwrap();
+    let first = store.referral(&r).unwrap().unwrap();
+    assert_eq!(first, Referral::replay(&[received(&r)]).unwrap());
+    store.commit(follow_up(&r, 1, "second")).await.unwrap();
+    store.commit(follow_up(&r, 2, "third")).await.unwrap();
+    let referral = store.referral(&r).unwrap().unwrap();
+    let history = store.history(&r).unwrap().unwrap();
+    assert_eq!(referral.version(), 3);
+    assert_eq!(referral, Referral::replay(&history).unwrap());
+    // The bundle is the one received, read back whole.
+    assert_eq!(referral.bundle(), &sample_bundle());
+    // A commit whose state does not follow from its version is refused
+    // before anything is written.
+    let mut wrong = follow_up(&r, 3, "fourth");
+    wrong.state = state_at(&r, 9);
+    assert!(matches!(
+        store.commit(wrong).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(store.history(&r).unwrap().unwrap().len(), 3);
+    // A new referral's first commit must hold its receipt, which has the
+    // bundle.
+    let s = id(31);
+    let mut headless = follow_up(&s, 0, "no receipt");
+    headless.state = state_at(&s, 1);
+    assert!(matches!(
+        store.commit(headless).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(store.referral(&s).unwrap(), None);
 }
 
 pub async fn a_stale_version_writes_nothing<S: FullStore>(store: S) {

@@ -4,13 +4,14 @@
 //! | prefix | key | value |
 //! |---|---|---|
 //! | `m/` | `m/schema`, `m/seq/outbox`, `m/seq/alert`, `m/audit_head` | metadata |
-//! | `r/` | `r/{referral}` | head: version and court key |
-//! | `e/` | `e/{referral}/{version}` | one event |
+//! | `r/` | `r/{referral}` | head: the version (u64 BE), then the snapshot of the referral's state |
+//! | `b/` | `b/{referral}` | the referral's case bundle, kept once |
+//! | `e/` | `e/{referral}/{version}` | one event (a `Received` event without its bundle) |
 //! | `c/` | `c/{court}\0{court referral id}` | referral id (idempotency) |
 //! | `q/` | `q/{platform}/{court}\0{intake id}` | referral id of a platform's direct intake (idempotency, apart from the courts') |
 //! | `t/` | `t/{fire at}/{referral}/{kind}` | timer, ordered by due time |
 //! | `T/` | `T/{referral}/{kind}` | the timer's `t/` key, to replace a referral's timers |
-//! | `o/` | `o/{destination}\0{referral}\0{seq}` | outbox message; a lane is one prefix |
+//! | `o/` | `o/{destination}\0{referral}\0{seq}` | outbox message, naming the bundle rather than holding it; a lane is one prefix |
 //! | `s/` | `s/{next attempt}/{seq}` | schedule: lane heads only, ordered by due time |
 //! | `S/` | `S/{seq}` | the head's `s/` key |
 //! | `i/` | `i/{seq}` | the message's `o/` key, to find it by id |
@@ -21,6 +22,10 @@
 //! | `u/` | `u/{seq}` | audit entry |
 //! | `l/` | `l/{organisation}` | the organisation's open referrals (u64 BE), kept with each commit |
 //! | `y/` | `y/{day}/{referral}` | empty: the referral has an event on that day (UTC); statistics read only the referrals of their period's days |
+//!
+//! Values are records of the store's own format (`mediation-records`), but
+//! for the counts, the indexes (whose values are keys) and the idempotency
+//! keys (whose values are referral ids).
 //!
 //! Numbers are fixed-width hexadecimal so that byte order is numeric order;
 //! instants are milliseconds since 1970 with the sign bit flipped, so that they
@@ -146,6 +151,10 @@ pub(crate) fn head(referral: &ReferralId) -> Vec<u8> {
     format!("r/{referral}").into_bytes()
 }
 
+pub(crate) fn bundle(referral: &ReferralId) -> Vec<u8> {
+    format!("b/{referral}").into_bytes()
+}
+
 pub(crate) fn events_prefix(referral: &ReferralId) -> Vec<u8> {
     format!("e/{referral}/").into_bytes()
 }
@@ -194,8 +203,9 @@ pub(crate) fn lane(destination: &Destination, referral: &ReferralId) -> Vec<u8> 
     format!("o/{}\0{referral}\0", destination.key()).into_bytes()
 }
 
-pub(crate) fn message(destination: &Destination, referral: &ReferralId, n: u64) -> Vec<u8> {
-    let mut key = lane(destination, referral);
+/// The key of message `n` in a lane.
+pub(crate) fn message(lane: &[u8], n: u64) -> Vec<u8> {
+    let mut key = lane.to_vec();
     key.extend_from_slice(seq(n).as_bytes());
     key
 }
@@ -207,6 +217,12 @@ pub(crate) fn message_id_of(key: &[u8]) -> Option<(&str, MessageId)> {
     let mut parts = key.split('\0');
     let (destination, referral, n) = (parts.next()?, parts.next()?, parts.next()?);
     Some((destination, MessageId(format!("{referral}-{n}"))))
+}
+
+/// The referral a message key names.
+pub(crate) fn referral_of_message(key: &[u8]) -> Option<ReferralId> {
+    let key = std::str::from_utf8(Table::Outbox.rest(key)?).ok()?;
+    ReferralId::parse(key.split('\0').nth(1)?).ok()
 }
 
 pub(crate) fn schedule(next_attempt_at: Timestamp, n: u64) -> Vec<u8> {
@@ -279,11 +295,12 @@ mod tests {
     fn a_message_key_names_its_destination_and_id() {
         let referral: ReferralId = "01JD0000000000000000000000".parse().unwrap();
         let destination = Destination::Partner(mediation_core::partner::Partner::Ccpit);
-        let key = message(&destination, &referral, 255);
+        let key = message(&lane(&destination, &referral), 255);
         let (named, id) = message_id_of(&key).unwrap();
         assert_eq!(named, destination.key());
         assert_eq!(id.0, format!("{referral}-{}", seq(255)));
         assert!(message_id_of(b"s/whatever").is_none());
+        assert_eq!(referral_of_message(&key), Some(referral));
     }
 
     #[test]

@@ -10,12 +10,15 @@
 //! with another one, or a sled database that is not a gateway store.
 
 pub mod archive;
-mod codec;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod documents;
 mod durability;
+mod format;
 mod keys;
+pub mod migrate;
+mod prepare;
+mod v1;
 
 use keys::Table;
 mod writer;
@@ -37,13 +40,26 @@ use mediation_core::store::{
 use mediation_core::timer::Timer;
 use tokio::sync::oneshot;
 
-use crate::codec::decode;
-use crate::durability::Syncer;
-pub use crate::writer::CommitStats;
-use crate::writer::{AuditHead, Counters, Op, Request, Writer, chain_hash, unavailable};
+use mediation_core::bundle::CaseBundle;
+use mediation_core::lifecycle::Referral;
+use mediation_records::{
+    decode_acknowledgement, decode_alert, decode_bundle, decode_delivery, decode_event,
+    decode_plain, decode_snapshot, decode_timer, encode_acknowledgement, encode_alert,
+};
 
-/// The schema this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+use crate::durability::Syncer;
+use crate::format::{AuditHead, AuditLink, chain_hash, corrupt, split_head};
+pub use crate::writer::CommitStats;
+use crate::writer::{Counters, Op, Outcome, Request, Writer, unavailable};
+
+/// The schema this build reads and writes: the store's own record format
+/// (`mediation-records`). A store of schema 1, whose records were the
+/// domain types' serde JSON, is migrated at its first open ([`migrate`]).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The schema of stores written before the store's own format; migrated at
+/// open.
+pub const FIRST_SCHEMA_VERSION: u32 = 1;
 
 /// How many schedule entries a relay pass may read for each delivery it can
 /// start, passing over those it must skip.
@@ -336,7 +352,7 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
                 Opening::Failed(e) => io(&e),
             }
         })?;
-    let corrupt = |e: StoreError| OpenError::Corrupt {
+    let corrupt_err = |e: StoreError| OpenError::Corrupt {
         path: path.clone(),
         message: e.to_string(),
     };
@@ -344,8 +360,13 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
         Some(bytes) => {
             let found = <[u8; 4]>::try_from(bytes.as_ref())
                 .map(u32::from_be_bytes)
-                .map_err(|_| corrupt(StoreError::Corrupt("schema version".into())))?;
-            if found != SCHEMA_VERSION {
+                .map_err(|_| corrupt_err(StoreError::Corrupt("schema version".into())))?;
+            if found == FIRST_SCHEMA_VERSION {
+                migrate::from_first_format(&db, &path).map_err(|e| match e {
+                    StoreError::Corrupt(_) => corrupt_err(e),
+                    other => io(&other),
+                })?;
+            } else if found != SCHEMA_VERSION {
                 return Err(OpenError::UnsupportedSchema {
                     path,
                     found,
@@ -369,13 +390,13 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
         .is_none()
     {
         index_activity(&db, &path).map_err(|e| match e {
-            StoreError::Corrupt(_) => corrupt(e),
+            StoreError::Corrupt(_) => corrupt_err(e),
             other => io(&other),
         })?;
     }
     if db.get(keys::LOADS_KEPT).map_err(|e| io(&e))?.is_none() {
         count_loads(&db, &path).map_err(|e| match e {
-            StoreError::Corrupt(_) => corrupt(e),
+            StoreError::Corrupt(_) => corrupt_err(e),
             other => io(&other),
         })?;
     }
@@ -388,7 +409,8 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
             .unwrap_or(0))
     };
     let audit = match db.get(keys::AUDIT_HEAD).map_err(|e| io(&e))? {
-        Some(bytes) => decode(keys::AUDIT_HEAD, &bytes).map_err(corrupt)?,
+        Some(bytes) => decode_plain(&bytes)
+            .map_err(|e| corrupt_err(corrupt(keys::AUDIT_HEAD, e)))?,
         None => AuditHead::genesis(),
     };
     let counters = Counters {
@@ -406,11 +428,6 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
 /// million events. Safe to interrupt: the marker is written last, so an
 /// interrupted pass starts again at the next open.
 fn index_activity(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
-    /// The one field of an event the index needs; the rest is skipped unread.
-    #[derive(serde::Deserialize)]
-    struct At {
-        at: jiff::Timestamp,
-    }
     tracing::info!(path = %path.display(), "indexing referrals by the days of their events (once, for a store written before the index)");
     let started = std::time::Instant::now();
     let mut batch = sled::Batch::default();
@@ -423,8 +440,8 @@ fn index_activity(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
             .and_then(|rest| rest.rsplit_once('/'))
             .and_then(|(id, _)| ReferralId::parse(id).ok())
             .ok_or_else(|| StoreError::Corrupt("event key".into()))?;
-        let event: At = decode(&key, &value)?;
-        batch.insert(keys::activity(keys::day_of(event.at), &referral), &[][..]);
+        let at = decode_event(&value).map_err(|e| corrupt(&key, e))?.at();
+        batch.insert(keys::activity(keys::day_of(at), &referral), &[][..]);
         in_batch += 1;
         events += 1;
         if in_batch == 10_000 {
@@ -453,11 +470,7 @@ fn count_open(db: &sled::Db) -> Result<BTreeMap<OrganisationId, u64>, StoreError
         let (key, _) = entry.map_err(unavailable)?;
         let id = keys::referral_of_head(&key)
             .ok_or_else(|| StoreError::Corrupt("referral head key".into()))?;
-        let mut events = Vec::new();
-        for entry in db.scan_prefix(keys::events_prefix(&id)) {
-            let (key, value) = entry.map_err(unavailable)?;
-            events.push(decode(&key, &value)?);
-        }
+        let events = read_history(db, &id)?.unwrap_or_default();
         let referral = mediation_core::Referral::replay(&events)
             .map_err(|e| StoreError::Corrupt(format!("history of {id}: {e}")))?;
         if let Some(organisation) = mediation_core::routing::occupies(&referral) {
@@ -635,41 +648,19 @@ impl SledStore {
             .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?
     }
 
-    fn scan<T: serde::de::DeserializeOwned>(
-        &self,
-        range: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
-        limit: usize,
-    ) -> Result<Vec<T>, StoreError> {
-        range
-            .take(limit)
-            .map(|entry| {
-                let (key, value) = entry.map_err(unavailable)?;
-                decode(&key, &value)
-            })
-            .collect()
-    }
-
-    fn get_decoded<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &[u8],
-    ) -> Result<Option<T>, StoreError> {
-        match self.db()?.get(key).map_err(unavailable)? {
-            Some(bytes) => decode(key, &bytes).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Follows index entries (whose values are keys) to the records they name.
+    /// Follows index entries (whose values are keys) to the messages they
+    /// name.
     fn follow(
         &self,
         index: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
         limit: usize,
     ) -> Result<Vec<PendingDelivery>, StoreError> {
+        let db = self.db()?;
         let mut found = Vec::new();
         for entry in index.take(limit) {
             let (_, target) = entry.map_err(unavailable)?;
-            if let Some(pending) = self.get_decoded(&target)? {
-                found.push(pending);
+            if let Some(bytes) = db.get(&target).map_err(unavailable)? {
+                found.push(read_delivery(&db, &target, &bytes)?);
             }
         }
         Ok(found)
@@ -686,21 +677,73 @@ impl SledStore {
     }
 }
 
+/// A referral's bundle.
+fn read_bundle(db: &sled::Db, referral: &ReferralId) -> Result<Option<CaseBundle>, StoreError> {
+    let key = keys::bundle(referral);
+    match db.get(&key).map_err(unavailable)? {
+        Some(bytes) => decode_bundle(&bytes).map(Some).map_err(|e| corrupt(&key, e)),
+        None => Ok(None),
+    }
+}
+
+/// A referral's events, with its bundle in the first.
+fn read_history(db: &sled::Db, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError> {
+    let mut bundle: Option<CaseBundle> = None;
+    let mut events = Vec::new();
+    for entry in db.scan_prefix(keys::events_prefix(referral)) {
+        let (key, value) = entry.map_err(unavailable)?;
+        let record = decode_event(&value).map_err(|e| corrupt(&key, e))?;
+        if record.needs_bundle() && bundle.is_none() {
+            bundle = read_bundle(db, referral)?;
+        }
+        events.push(record.load(bundle.as_ref()).map_err(|e| corrupt(&key, e))?);
+    }
+    Ok((!events.is_empty()).then_some(events))
+}
+
+/// A referral from its snapshot and bundle.
+fn read_referral(db: &sled::Db, referral: &ReferralId) -> Result<Option<Referral>, StoreError> {
+    let key = keys::head(referral);
+    let Some(head) = db.get(&key).map_err(unavailable)? else {
+        return Ok(None);
+    };
+    let (_, snapshot) = split_head(&key, &head)?;
+    let state = decode_snapshot(snapshot).map_err(|e| corrupt(&key, e))?;
+    let bundle = read_bundle(db, referral)?
+        .ok_or_else(|| StoreError::Corrupt(format!("{referral}: its bundle is missing")))?;
+    Ok(Some(Referral::restore(bundle, state)))
+}
+
+/// A message from its key and stored record, with the referral's bundle
+/// when it carries it.
+fn read_delivery(db: &sled::Db, key: &[u8], bytes: &[u8]) -> Result<PendingDelivery, StoreError> {
+    let record = decode_delivery(bytes).map_err(|e| corrupt(key, e))?;
+    let (_, id) = keys::message_id_of(key)
+        .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+    let bundle = if record.needs_bundle() {
+        let referral = keys::referral_of_message(key)
+            .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+        Some(read_bundle(db, &referral)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("{referral}: the bundle a message names is missing"))
+        })?)
+    } else {
+        None
+    };
+    record.load(id, bundle.as_ref()).map_err(|e| corrupt(key, e))
+}
+
 impl ReferralStore for SledStore {
     async fn commit(&self, commit: Commit) -> Result<Receipt, StoreError> {
-        self.submit(Op::Commit(Box::new(commit))).await
+        let prepared = prepare::Prepared::of(commit)?;
+        self.submit(Op::Commit(Box::new(prepared))).await
+    }
+
+    fn referral(&self, referral: &ReferralId) -> Result<Option<Referral>, StoreError> {
+        read_referral(&self.db()?, referral)
     }
 
     fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError> {
-        let events: Vec<Event> = self.scan(
-            self.db()?.scan_prefix(keys::events_prefix(referral)),
-            usize::MAX,
-        )?;
-        Ok(if events.is_empty() {
-            None
-        } else {
-            Some(events)
-        })
+        read_history(&self.db()?, referral)
     }
 
     fn referral_ids(
@@ -776,7 +819,14 @@ impl ReferralStore for SledStore {
 
     fn due_timers(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>, StoreError> {
         let (start, end) = keys::timers_until(now);
-        self.scan(self.db()?.range(start..end), limit)
+        self.db()?
+            .range(start..end)
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(unavailable)?;
+                decode_timer(&value).map_err(|e| corrupt(&key, e))
+            })
+            .collect()
     }
 
     fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
@@ -805,7 +855,8 @@ impl OutboxStore for SledStore {
             .shared
             .durable_outbox
             .load(std::sync::atomic::Ordering::Acquire);
-        for entry in self.db()?.range(start..end).take(budget) {
+        let db = self.db()?;
+        for entry in db.range(start..end).take(budget) {
             if found.len() == limit {
                 break;
             }
@@ -820,8 +871,8 @@ impl OutboxStore for SledStore {
             {
                 continue;
             }
-            if let Some(pending) = self.get_decoded(&target)? {
-                found.push(pending);
+            if let Some(bytes) = db.get(&target).map_err(unavailable)? {
+                found.push(read_delivery(&db, &target, &bytes)?);
             }
         }
         Ok(found)
@@ -836,6 +887,15 @@ impl OutboxStore for SledStore {
         id: &MessageId,
         outcome: DeliveryOutcome,
     ) -> Result<(), StoreError> {
+        let outcome = match outcome {
+            DeliveryOutcome::Delivered => Outcome::Delivered,
+            DeliveryOutcome::Retry { at, error } => Outcome::Retry { at, error },
+            DeliveryOutcome::Dead { at, error, alert } => Outcome::Dead {
+                at,
+                error,
+                alert: encode_alert(&alert),
+            },
+        };
         self.submit(Op::Delivery {
             id: id.clone(),
             outcome,
@@ -863,16 +923,11 @@ impl OutboxStore for SledStore {
 
     fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
         let mut by_destination: BTreeMap<String, Backlog> = BTreeMap::new();
-        /// The fields the backlog needs; serde skips the message (bundle and
-        /// all) without building it, several times faster on a large outbox.
-        #[derive(serde::Deserialize)]
-        struct Waiting {
-            enqueued_at: Timestamp,
-            dead_at: Option<Timestamp>,
-        }
         for entry in self.db()?.scan_prefix(Table::Outbox.prefix()) {
             let (key, value) = entry.map_err(unavailable)?;
-            let pending: Waiting = decode(&key, &value)?;
+            // The record alone, without the bundle it may name.
+            let record = decode_delivery(&value).map_err(|e| corrupt(&key, e))?;
+            let enqueued_at = record.enqueued_at().map_err(|e| corrupt(&key, e))?;
             let destination = keys::message_id_of(&key)
                 .map(|(destination, _)| destination.to_owned())
                 .ok_or_else(|| {
@@ -889,14 +944,14 @@ impl OutboxStore for SledStore {
                     dead: 0,
                     oldest_enqueued_at: None,
                 });
-            if pending.dead_at.is_some() {
+            if record.is_dead() {
                 backlog.dead += 1;
             } else {
                 backlog.pending += 1;
             }
             backlog.oldest_enqueued_at = Some(match backlog.oldest_enqueued_at {
-                Some(t) => t.min(pending.enqueued_at),
-                None => pending.enqueued_at,
+                Some(t) => t.min(enqueued_at),
+                None => enqueued_at,
             });
         }
         Ok(by_destination.into_values().collect())
@@ -917,11 +972,23 @@ impl AlertLog for SledStore {
         }
         let start = keys::alert(cursor.saturating_add(1));
         let end = keys::alert(durable.saturating_add(1));
-        self.scan(self.db()?.range(start..end), limit)
+        self.db()?
+            .range(start..end)
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(unavailable)?;
+                let seq = keys::trailing_seq(&key)
+                    .ok_or_else(|| StoreError::Corrupt("alert key".into()))?;
+                let record = decode_alert(&value).map_err(|e| corrupt(&key, e))?;
+                Ok(Alert { seq, record })
+            })
+            .collect()
     }
 
     async fn raise_alert(&self, record: AlertRecord) -> Result<u64, StoreError> {
-        self.submit(Op::RaiseAlert(record)).await.map(|r| r.version)
+        self.submit(Op::RaiseAlert(encode_alert(&record)))
+            .await
+            .map(|r| r.version)
     }
 
     async fn acknowledge_alert(
@@ -931,7 +998,7 @@ impl AlertLog for SledStore {
     ) -> Result<Acknowledgement, StoreError> {
         self.submit(Op::Acknowledge {
             seq,
-            acknowledgement,
+            acknowledgement: encode_acknowledgement(&acknowledgement),
         })
         .await?;
         self.acknowledgement(seq)?
@@ -941,19 +1008,46 @@ impl AlertLog for SledStore {
     fn acknowledgement(&self, seq: u64) -> Result<Option<Acknowledgement>, StoreError> {
         let key = keys::acknowledgement(seq);
         match self.db()?.get(&key).map_err(unavailable)? {
-            Some(bytes) => decode(&key, &bytes).map(Some),
+            Some(bytes) => decode_acknowledgement(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt(&key, e)),
             None => Ok(None),
         }
     }
 }
 
+/// An audit entry from its key and stored link.
+fn read_audit_entry(key: &[u8], value: &[u8]) -> Result<(AuditEntry, Vec<u8>), StoreError> {
+    let seq = keys::trailing_seq(key).ok_or_else(|| StoreError::Corrupt("audit key".into()))?;
+    let link: AuditLink = decode_plain(value).map_err(|e| corrupt(key, e))?;
+    let record = format::audit_record(key, &link.record)?;
+    Ok((
+        AuditEntry {
+            seq,
+            record,
+            prev_hash: link.prev_hash,
+            hash: link.hash,
+        },
+        link.record,
+    ))
+}
+
 impl AuditLog for SledStore {
     async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<(), StoreError> {
-        self.submit(Op::Audit(records)).await.map(|_| ())
+        self.submit(Op::Audit(prepare::audit(&records)))
+            .await
+            .map(|_| ())
     }
 
     fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        self.scan(self.db()?.range(keys::audit(from)..b"u0".to_vec()), limit)
+        self.db()?
+            .range(keys::audit(from)..b"u0".to_vec())
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(unavailable)?;
+                Ok(read_audit_entry(&key, &value)?.0)
+            })
+            .collect()
     }
 
     fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
@@ -961,8 +1055,8 @@ impl AuditLog for SledStore {
         for entry in self.db()?.scan_prefix(Table::Audit.prefix()) {
             let (key, value) = entry.map_err(unavailable)?;
             let broken = |seq: u64, reason: String| Ok(AuditVerification::Broken { seq, reason });
-            let entry: AuditEntry = match decode(&key, &value) {
-                Ok(entry) => entry,
+            let (entry, hashed) = match read_audit_entry(&key, &value) {
+                Ok(read) => read,
                 Err(e) => return broken(expected.next_seq, format!("unreadable: {e}")),
             };
             if entry.seq != expected.next_seq {
@@ -977,8 +1071,7 @@ impl AuditLog for SledStore {
             if entry.prev_hash != expected.last_hash {
                 return broken(entry.seq, "does not link to the previous entry".into());
             }
-            let hash = chain_hash(entry.seq, &entry.prev_hash, &entry.record);
-            if hash != entry.hash {
+            if chain_hash(entry.seq, &entry.prev_hash, &hashed) != entry.hash {
                 return broken(entry.seq, "its content does not match its hash".into());
             }
             expected = AuditHead {
@@ -988,9 +1081,10 @@ impl AuditLog for SledStore {
         }
         // Entries cut off the end leave the chain consistent but shorter than
         // the head the writer recorded.
-        let head: AuditHead = self
-            .get_decoded(keys::AUDIT_HEAD)?
-            .unwrap_or_else(AuditHead::genesis);
+        let head: AuditHead = match self.db()?.get(keys::AUDIT_HEAD).map_err(unavailable)? {
+            Some(bytes) => decode_plain(&bytes).map_err(|e| corrupt(keys::AUDIT_HEAD, e))?,
+            None => AuditHead::genesis(),
+        };
         if head != expected {
             return Ok(AuditVerification::Broken {
                 seq: expected.next_seq,
@@ -1039,12 +1133,17 @@ impl SledStore {
     /// detected.
     pub fn tamper_with_audit_entry(&self, seq: u64, actor: &str) -> Result<(), StoreError> {
         let key = keys::audit(seq);
-        let mut entry: AuditEntry = self
-            .get_decoded(&key)?
+        let bytes = self
+            .db()?
+            .get(&key)
+            .map_err(unavailable)?
             .ok_or_else(|| StoreError::NotFound(format!("audit entry {seq}")))?;
-        entry.record.actor = actor.to_owned();
+        let mut link: AuditLink = decode_plain(&bytes).map_err(|e| corrupt(&key, e))?;
+        let mut record = format::audit_record(&key, &link.record)?;
+        record.actor = actor.to_owned();
+        link.record = mediation_records::encode_audit_record(&record);
         self.db()?
-            .insert(key, codec::encode(&entry))
+            .insert(key, mediation_records::encode_plain(&link))
             .map_err(unavailable)?;
         Ok(())
     }

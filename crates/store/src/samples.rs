@@ -1,34 +1,34 @@
 //! The stored format, pinned: one sample of every kind of record the store
 //! writes, encoded as this build encodes it, against the samples checked in
-//! under `src/samples/v{SCHEMA_VERSION}.txt`. A change to a stored record
-//! (a renamed or retyped field of a domain type, a new tag) fails here, so
-//! it cannot reach a store without a new schema version and a migration;
-//! and every checked-in sample must still read back and encode to the same
-//! bytes. To add a sample on purpose: `MG_WRITE_STORED_SAMPLES=1 cargo test
-//! -p mediation-store samples`, and review the diff.
+//! under `src/samples/v{SCHEMA_VERSION}.txt` (hexadecimal). A change to a
+//! stored record (a field added to or retyped in a record struct, a new
+//! code) fails here, so it cannot reach a store without a new schema
+//! version and a migration; and every checked-in sample must still read
+//! back and encode to the same bytes. A renamed domain field changes
+//! nothing stored. To add a sample on purpose: `MG_WRITE_STORED_SAMPLES=1
+//! cargo test -p mediation-store samples`, and review the diff.
+//!
+//! The samples of the first format (`samples/v1.txt`, the domain types'
+//! JSON) stay too: the migration must read every one of them.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use mediation_core::alert::{Acknowledgement, Alert, alerts_for};
 use mediation_core::audit::{AuditEntry, AuditRecord};
-use mediation_core::deadline::DeadlinePolicy;
 use mediation_core::fixtures::{
-    at, court, mediator, narrative, organisation, referral_id, route_delivered, sample_agreement,
-    sample_bundle, shipped_calendar,
+    SAMPLE_T0, at, days_after_t0, referral_id, sample_bundle, sample_histories,
 };
-use mediation_core::lifecycle::{Assignment, Event, Referral};
+use mediation_core::lifecycle::{Event, Referral};
 use mediation_core::outbox::messages_for;
-use mediation_core::outcome::{
-    ConfirmationApplication, DeclineCode, DeclineReason, PerformanceReport, PerformanceStatus,
-    Ruling, RulingOutcome,
-};
-use mediation_core::partner::Partner;
 use mediation_core::store::{MessageId, PendingDelivery};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use mediation_core::timer::Timer;
+use mediation_records::{
+    decode_acknowledgement, decode_alert, decode_bundle, decode_delivery, decode_event,
+    decode_plain, decode_snapshot, decode_timer, encode_acknowledgement, encode_alert,
+    encode_bundle, encode_delivery, encode_event, encode_plain, encode_snapshot, encode_timer,
+};
 
 use crate::SCHEMA_VERSION;
-use crate::codec::{decode, encode};
-use crate::writer::{AuditHead, RefHead};
+use crate::format::{AuditHead, AuditLink, chain_hash, head_value, split_head};
 
 /// One sample: its kind, its bytes as this build writes them, and how to
 /// read bytes of its kind back and write them again.
@@ -38,235 +38,162 @@ struct Sample {
     again: fn(&[u8]) -> Vec<u8>,
 }
 
-fn again<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Vec<u8> {
-    let value: T = decode(b"sample", bytes).unwrap();
-    encode(&value)
-}
-
-fn sample<T: Serialize + DeserializeOwned>(kind: impl Into<String>, value: &T) -> Sample {
+fn sample(kind: impl Into<String>, bytes: Vec<u8>, again: fn(&[u8]) -> Vec<u8>) -> Sample {
     Sample {
         kind: kind.into(),
-        bytes: encode(value),
-        again: again::<T>,
+        bytes,
+        again,
     }
 }
 
-const T0: &str = "2025-03-03T09:00:00+08:00";
-
-fn days(n: i64) -> Timestamp {
-    at(T0) + SignedDuration::from_hours(24 * n)
+fn event_again(bytes: &[u8]) -> Vec<u8> {
+    // A receipt's bundle is not in its bytes; any bundle reads it.
+    encode_event(
+        &decode_event(bytes)
+            .unwrap()
+            .load(Some(&sample_bundle()))
+            .unwrap(),
+    )
 }
 
-/// Two referrals' histories through every common step: offered, accepted,
-/// suspended for an appraisal, resumed, agreed, confirmed, performed; and
-/// offered, declined, returned to the court.
-fn histories() -> Vec<(Referral, Vec<Event>)> {
-    let calendar = shipped_calendar();
-    let policy = DeadlinePolicy::default();
-    let org = organisation("ccpit-bj-01");
-    let assignment = Assignment {
-        partner: Partner::Ccpit,
-        organisation: org.clone(),
-        mediator: None,
-    };
-    let (mut r, received) = Referral::receive(referral_id(), sample_bundle(), at(T0)).unwrap();
-    let mut history = vec![received];
-    let mut step = |r: &mut Referral, events: Vec<Event>| {
-        r.apply_all(&events);
-        history.extend(events);
-    };
-    let routed = route_delivered(
-        &r,
-        assignment.clone(),
-        vec!["sits nearest".into()],
-        at(T0),
-        &calendar,
-        &policy,
-    )
-    .unwrap();
-    step(&mut r, routed);
-    let accepted = r
-        .accept(
-            &org,
-            Some(mediator("m-007")),
-            None,
-            days(1),
-            &calendar,
-            &policy,
-        )
-        .unwrap();
-    step(&mut r, accepted);
-    let suspended = r
-        .start_appraisal(&org, narrative("司法鉴定"), days(2), &policy)
-        .unwrap();
-    step(&mut r, suspended);
-    let resumed = r.end_appraisal(&org, days(5), &calendar, &policy).unwrap();
-    step(&mut r, resumed);
-    let agreed = r
-        .record_agreement(
-            &org,
-            sample_agreement(&org, &mediator("m-007"), days(10)),
-            days(10),
-        )
-        .unwrap();
-    step(&mut r, agreed);
-    let applied = r
-        .apply_for_confirmation(
-            &org,
-            ConfirmationApplication {
-                applicants: r
-                    .bundle()
-                    .parties
-                    .iter()
-                    .map(|p| p.reference.clone())
-                    .collect(),
-                applied_at: days(11),
-            },
-            days(11),
-            &calendar,
-        )
-        .unwrap();
-    step(&mut r, applied);
-    let ruled = r
-        .record_ruling(
-            &court("京0105"),
-            Ruling {
-                outcome: RulingOutcome::Confirmed,
-                case_number: None,
-                reasons: Some(narrative("协议合法有效")),
-                ruled_at: days(20),
-            },
-            days(20),
-        )
-        .unwrap();
-    step(&mut r, ruled);
-    let performed = r
-        .record_performance(
-            &org,
-            PerformanceReport {
-                status: PerformanceStatus::PerformedVoluntarily,
-                note: None,
-            },
-            days(40),
-        )
-        .unwrap();
-    step(&mut r, performed);
-    let first = (r, history);
+fn bundle_again(bytes: &[u8]) -> Vec<u8> {
+    encode_bundle(&decode_bundle(bytes).unwrap())
+}
 
-    let mut bundle = sample_bundle();
-    bundle.court_referral_id = "declined-sample".parse().unwrap();
-    let id = "01JD0000000000000000000777".parse().unwrap();
-    let (mut r, received) = Referral::receive(id, bundle, at(T0)).unwrap();
-    let mut history = vec![received];
-    let routed = route_delivered(&r, assignment, vec![], at(T0), &calendar, &policy).unwrap();
-    r.apply_all(&routed);
-    history.extend(routed);
-    let declined = r
-        .decline(
-            &org,
-            vec![DeclineReason {
-                code: DeclineCode::NoCapacity,
-                explanation: narrative("本月案件已满"),
-            }],
-            days(1),
-        )
-        .unwrap();
-    r.apply_all(&declined);
-    history.extend(declined);
-    let returned = r
-        .return_to_court(mediation_core::lifecycle::ReturnReason::Declined, days(1))
-        .unwrap();
-    r.apply_all(&returned);
-    history.extend(returned);
-    vec![first, (r, history)]
+fn head_again(bytes: &[u8]) -> Vec<u8> {
+    let (version, snapshot) = split_head(b"sample", bytes).unwrap();
+    head_value(version, &encode_snapshot(&decode_snapshot(snapshot).unwrap()))
+}
+
+fn timer_again(bytes: &[u8]) -> Vec<u8> {
+    encode_timer(&decode_timer(bytes).unwrap())
+}
+
+fn delivery_again(bytes: &[u8]) -> Vec<u8> {
+    decode_delivery(bytes).unwrap().encode()
+}
+
+fn alert_again(bytes: &[u8]) -> Vec<u8> {
+    encode_alert(&decode_alert(bytes).unwrap())
+}
+
+fn acknowledgement_again(bytes: &[u8]) -> Vec<u8> {
+    encode_acknowledgement(&decode_acknowledgement(bytes).unwrap())
+}
+
+fn link_again(bytes: &[u8]) -> Vec<u8> {
+    encode_plain(&decode_plain::<AuditLink>(bytes).unwrap())
+}
+
+fn audit_head_again(bytes: &[u8]) -> Vec<u8> {
+    encode_plain(&decode_plain::<AuditHead>(bytes).unwrap())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn samples() -> Vec<Sample> {
     let mut out = Vec::new();
-    for (referral, history) in histories() {
+    for (referral, history) in sample_histories() {
+        let domain = format!("{:?}", referral.bundle().domain).to_lowercase();
+        out.push(sample(
+            format!("bundle/{domain}"),
+            encode_bundle(referral.bundle()),
+            bundle_again,
+        ));
         for event in &history {
-            out.push(sample(format!("event/{}", event.change.name()), event));
+            out.push(sample(
+                format!("event/{}", event.change.name()),
+                encode_event(event),
+                event_again,
+            ));
         }
         out.push(sample(
-            "head",
-            &RefHead {
-                version: history.len() as u64,
-            },
+            format!("head/{}", referral.status()),
+            head_value(referral.version(), &encode_snapshot(&referral.state())),
+            head_again,
         ));
         let mut replayed = Referral::replay(&history[..1]).unwrap();
-        for (n, event) in history.iter().enumerate().skip(1) {
+        for event in history.iter().skip(1) {
             replayed.apply(event);
             for timer in replayed.timers() {
-                out.push(sample(format!("timer/{}", timer.kind.as_str()), &timer));
+                out.push(sample(
+                    format!("timer/{}", timer.kind.as_str()),
+                    encode_timer(&timer),
+                    timer_again,
+                ));
             }
             for message in messages_for(&replayed, std::slice::from_ref(event)) {
                 out.push(sample(
                     format!("outbox/{}", event.change.name()),
-                    &PendingDelivery {
-                        id: MessageId(format!("{n:016x}")),
+                    encode_delivery(&PendingDelivery {
+                        id: MessageId("unused".into()),
                         message,
                         enqueued_at: event.at,
                         attempts: 1,
                         next_attempt_at: event.at + SignedDuration::from_mins(1),
                         last_error: Some("unreachable".into()),
                         dead_at: None,
-                    },
+                    }),
+                    delivery_again,
                 ));
             }
-            for (seq, record) in alerts_for(referral.id(), std::slice::from_ref(event))
-                .into_iter()
-                .enumerate()
-            {
+            for record in alerts_for(referral.id(), std::slice::from_ref(event)) {
                 out.push(sample(
                     format!("alert/{}", record.kind.as_str()),
-                    &Alert {
-                        seq: seq as u64,
-                        record,
-                    },
+                    encode_alert(&record),
+                    alert_again,
                 ));
             }
         }
     }
     out.push(sample(
         "alert/acceptance_breach",
-        &Alert {
-            seq: 7,
-            record: mediation_core::alert::AlertRecord {
-                kind: mediation_core::alert::AlertKind::AcceptanceBreach,
-                raised_at: days(4),
-                referral: Some(referral_id()),
-                due_at: Some(days(3)),
-                detail: "ccpit-bj-01 did not answer in time".into(),
-                subject: Some("acceptance:01JD".into()),
-            },
-        },
+        encode_alert(&mediation_core::alert::AlertRecord {
+            kind: mediation_core::alert::AlertKind::AcceptanceBreach,
+            raised_at: days_after_t0(4),
+            referral: Some(referral_id()),
+            due_at: Some(days_after_t0(3)),
+            detail: "ccpit-bj-01 did not answer in time".into(),
+            subject: Some("acceptance:01JD".into()),
+        }),
+        alert_again,
     ));
     out.push(sample(
         "acknowledgement",
-        &Acknowledgement {
+        encode_acknowledgement(&Acknowledgement {
             by: "operators/alice".into(),
-            at: days(3),
+            at: days_after_t0(3),
             note: "已联系调解中心".into(),
-        },
+        }),
+        acknowledgement_again,
     ));
-    let record = AuditRecord {
-        at: at(T0),
+    let record = mediation_records::encode_audit_record(&AuditRecord {
+        at: at(SAMPLE_T0),
         actor: "tenant=court-bj sub=svc cert=none".into(),
         action: "submit_referral".into(),
         referral: Some(referral_id()),
         outcome: "ok".into(),
-    };
+    });
     let head = AuditHead::genesis();
     out.push(sample(
         "audit",
-        &AuditEntry {
-            seq: 0,
-            hash: crate::writer::chain_hash(0, &head.last_hash, &record),
+        encode_plain(&AuditLink {
+            hash: chain_hash(0, &head.last_hash, &record),
             prev_hash: head.last_hash.clone(),
             record,
-        },
+        }),
+        link_again,
     ));
-    out.push(sample("audit_head", &head));
+    out.push(sample("audit_head", encode_plain(&head), audit_head_again));
     // One sample of each kind is enough; the first of each is kept.
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|s| seen.insert(s.kind.clone()));
@@ -281,11 +208,7 @@ fn stored_records_keep_the_format_of_their_schema_version() {
     let lines: Vec<String> = samples
         .iter()
         .map(|s| {
-            format!(
-                "{}\t{}",
-                s.kind,
-                String::from_utf8(s.bytes.clone()).unwrap()
-            )
+            format!("{}\t{}", s.kind, hex(&s.bytes))
         })
         .collect();
     if std::env::var_os("MG_WRITE_STORED_SAMPLES").is_some() {
@@ -321,7 +244,7 @@ fn stored_records_keep_the_format_of_their_schema_version() {
         );
         // What was written before still reads, and writes the same bytes.
         assert_eq!(
-            String::from_utf8((sample.again)(bytes.as_bytes())).unwrap(),
+            hex(&(sample.again)(&unhex(bytes))),
             *bytes,
             "{} does not read back to the same record",
             sample.kind
@@ -332,4 +255,62 @@ fn stored_records_keep_the_format_of_their_schema_version() {
         "the samples cover every kind of record: {} pinned",
         pinned.len()
     );
+}
+
+/// Every kind of record of the first format, as pinned when it was the
+/// store's format, is read by the migration and rewritten in this one.
+#[test]
+fn every_first_format_sample_is_read_by_the_migration() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/samples/v1.txt");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut kinds = 0;
+    for line in text.lines() {
+        let (kind, json) = line.split_once('\t').unwrap();
+        let bytes = json.as_bytes();
+        assert!(mediation_records::is_first_format(bytes), "{kind}");
+        let key = kind.as_bytes();
+        let rewritten = match kind.split('/').next().unwrap() {
+            "event" => {
+                let event: Event = crate::v1::decode(key, bytes).unwrap();
+                let again = decode_event(&encode_event(&event)).unwrap();
+                assert_eq!(again.load(Some(&sample_bundle())).unwrap(), event);
+                continue;
+            }
+            "head" => {
+                crate::v1::decode::<crate::v1::Head>(key, bytes).unwrap();
+                continue;
+            }
+            "timer" => encode_timer(&crate::v1::decode::<Timer>(key, bytes).unwrap()),
+            "outbox" => {
+                let pending: PendingDelivery = crate::v1::decode(key, bytes).unwrap();
+                let again = decode_delivery(&encode_delivery(&pending)).unwrap();
+                assert_eq!(
+                    again
+                        .load(pending.id.clone(), pending.message.bundle.as_deref())
+                        .unwrap(),
+                    pending
+                );
+                continue;
+            }
+            "alert" => encode_alert(&crate::v1::decode::<Alert>(key, bytes).unwrap().record),
+            "acknowledgement" => encode_acknowledgement(
+                &crate::v1::decode::<Acknowledgement>(key, bytes).unwrap(),
+            ),
+            "audit" => {
+                let entry: AuditEntry = crate::v1::decode(key, bytes).unwrap();
+                // The migrated link keeps the bytes that were hashed.
+                let hashed = crate::v1::audit_record_bytes(&entry.record);
+                assert_eq!(
+                    chain_hash(entry.seq, &entry.prev_hash, &hashed),
+                    entry.hash
+                );
+                continue;
+            }
+            "audit_head" => continue,
+            other => panic!("a first-format sample of unknown kind {other}"),
+        };
+        assert!(!mediation_records::is_first_format(&rewritten));
+        kinds += 1;
+    }
+    assert!(kinds >= 5, "{kinds} kinds rewritten");
 }

@@ -123,6 +123,7 @@ async fn a_store_written_before_loads_were_kept_counts_them_once_on_open() {
         }
         let mut commit = conformance_commit(&id);
         commit.events = events;
+        commit.state = r.state();
         commit.loads = mediation_core::routing::load_changes(None, &r);
         store.commit(commit).await.unwrap();
     }
@@ -185,18 +186,22 @@ async fn a_store_written_before_loads_were_kept_counts_them_once_on_open() {
 fn conformance_commit(r: &ReferralId) -> Commit {
     use mediation_core::fixtures::{at, sample_bundle};
     use mediation_core::lifecycle::Change;
+    let received = Event {
+        at: at("2025-03-03T09:00:00+08:00"),
+        change: Change::Received {
+            id: r.clone(),
+            bundle: Box::new(sample_bundle()),
+        },
+    };
     Commit {
+        state: mediation_core::Referral::replay(std::slice::from_ref(&received))
+            .unwrap()
+            .state(),
         loads: vec![],
         referral: r.clone(),
         expected_version: 0,
         at: at("2025-03-03T09:00:00+08:00"),
-        events: vec![Event {
-            at: at("2025-03-03T09:00:00+08:00"),
-            change: Change::Received {
-                id: r.clone(),
-                bundle: Box::new(sample_bundle()),
-            },
-        }],
+        events: vec![received],
         court_key: None,
         messages: vec![],
         timers: vec![],
@@ -229,7 +234,7 @@ async fn an_unknown_schema_version_is_refused() {
             err,
             OpenError::UnsupportedSchema {
                 found: 7,
-                supported: 1,
+                supported: SCHEMA_VERSION,
                 ..
             }
         ),
@@ -538,4 +543,289 @@ async fn a_new_store_keeps_pages_in_the_log_and_an_old_one_keeps_its_segments() 
     let _ = crate::sled_config(&StoreOptions::new(&path))
         .open()
         .unwrap();
+}
+
+/// A store as a build of the first format (schema 1) wrote it: every value
+/// the domain types' JSON, a referral's bundle inside its receipt and every
+/// offer, the audit chain hashed over the records' JSON; and, as a build
+/// before the activity index and the kept loads left it, neither.
+fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Referral, Vec<Event>)> {
+    use mediation_core::alert::{Acknowledgement, Alert, alerts_for};
+    use mediation_core::audit::{AuditEntry, AuditRecord};
+    use mediation_core::outbox::messages_for;
+    use mediation_core::store::{MessageId, PendingDelivery};
+    let json = |v: &dyn erased::Json| v.json();
+    let db = crate::sled_config(&StoreOptions::new(path)).open().unwrap();
+    db.insert(keys::SCHEMA, &FIRST_SCHEMA_VERSION.to_be_bytes())
+        .unwrap();
+    let histories = mediation_core::fixtures::sample_histories();
+    let (mut outbox_seq, mut alert_seq) = (0_u64, 0_u64);
+    let mut lanes = std::collections::HashSet::new();
+    let mut last_hash = "0".repeat(64);
+    let mut audit_seq = 0_u64;
+    for (referral, history) in &histories {
+        let id = referral.id();
+        db.insert(
+            keys::head(id),
+            json(&serde_json::json!({ "version": history.len() })),
+        )
+        .unwrap();
+        db.insert(
+            keys::court(&CourtKey {
+                court: referral.bundle().court.clone(),
+                court_referral_id: referral.bundle().court_referral_id.clone(),
+                filed_by: None,
+            }),
+            id.as_str().as_bytes(),
+        )
+        .unwrap();
+        let mut replayed = mediation_core::Referral::replay(&history[..1]).unwrap();
+        for (n, event) in history.iter().enumerate() {
+            db.insert(keys::event(id, n as u64 + 1), json(event)).unwrap();
+            if n > 0 {
+                replayed.apply(event);
+            }
+            for message in messages_for(&replayed, std::slice::from_ref(event)) {
+                outbox_seq += 1;
+                let lane = keys::lane(&message.destination, id);
+                let key = keys::message(&lane, outbox_seq);
+                let pending = PendingDelivery {
+                    id: MessageId(format!("{id}-{}", keys::seq(outbox_seq))),
+                    message,
+                    enqueued_at: event.at,
+                    attempts: 0,
+                    next_attempt_at: event.at,
+                    last_error: None,
+                    dead_at: None,
+                };
+                db.insert(&key, json(&pending)).unwrap();
+                db.insert(keys::message_index(outbox_seq), key.clone()).unwrap();
+                db.insert(keys::referral_message(id, outbox_seq), key.clone())
+                    .unwrap();
+                if lanes.insert(lane) {
+                    let schedule = keys::schedule(event.at, outbox_seq);
+                    db.insert(keys::schedule_ref(outbox_seq), schedule.clone())
+                        .unwrap();
+                    db.insert(schedule, key).unwrap();
+                }
+            }
+            for record in alerts_for(id, std::slice::from_ref(event)) {
+                alert_seq += 1;
+                db.insert(
+                    keys::alert(alert_seq),
+                    json(&Alert {
+                        seq: alert_seq,
+                        record,
+                    }),
+                )
+                .unwrap();
+            }
+            let record = AuditRecord {
+                at: event.at,
+                actor: "tenant=court-bj".into(),
+                action: event.change.name().into(),
+                referral: Some(id.clone()),
+                outcome: "ok".into(),
+            };
+            let hash = crate::format::chain_hash(
+                audit_seq,
+                &last_hash,
+                &crate::v1::audit_record_bytes(&record),
+            );
+            db.insert(
+                keys::audit(audit_seq),
+                json(&AuditEntry {
+                    seq: audit_seq,
+                    record,
+                    prev_hash: last_hash.clone(),
+                    hash: hash.clone(),
+                }),
+            )
+            .unwrap();
+            audit_seq += 1;
+            last_hash = hash;
+        }
+        for timer in referral.timers() {
+            let key = keys::timer(timer.fire_at, id, timer.kind);
+            db.insert(keys::timer_ref(id, timer.kind), key.clone())
+                .unwrap();
+            db.insert(key, json(&timer)).unwrap();
+        }
+    }
+    alert_seq += 1;
+    db.insert(
+        keys::alert(alert_seq),
+        json(&Alert {
+            seq: alert_seq,
+            record: mediation_core::alert::AlertRecord {
+                kind: mediation_core::alert::AlertKind::DestinationUnreachable,
+                raised_at: mediation_core::fixtures::days_after_t0(2),
+                referral: None,
+                due_at: None,
+                detail: "partner:ccpit does not answer".into(),
+                subject: Some("partner:ccpit".into()),
+            },
+        }),
+    )
+    .unwrap();
+    assert!(outbox_seq > 0);
+    db.insert(
+        keys::acknowledgement(1),
+        json(&Acknowledgement {
+            by: "operators/alice".into(),
+            at: mediation_core::fixtures::days_after_t0(3),
+            note: "已联系".into(),
+        }),
+    )
+    .unwrap();
+    db.insert(
+        keys::AUDIT_HEAD,
+        json(&serde_json::json!({ "next_seq": audit_seq, "last_hash": last_hash })),
+    )
+    .unwrap();
+    db.insert(keys::OUTBOX_SEQ, &outbox_seq.to_be_bytes()).unwrap();
+    db.insert(keys::ALERT_SEQ, &alert_seq.to_be_bytes()).unwrap();
+    db.flush().unwrap();
+    histories
+}
+
+/// Type-erased JSON for the first-format writer above.
+mod erased {
+    pub(super) trait Json {
+        fn json(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> Vec<u8> {
+            serde_json::to_vec(self).unwrap()
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
+    use mediation_core::store::OutboxStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let histories = write_first_format_store(&path);
+    // What the first format's store holds, read the way it was written.
+    let (messages_before, timers_before) = {
+        let db = crate::sled_config(&StoreOptions::new(&path)).open().unwrap();
+        let messages: Vec<mediation_core::store::PendingDelivery> = db
+            .scan_prefix(b"o/")
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                crate::v1::decode(&k, &v).unwrap()
+            })
+            .collect();
+        (messages, db.scan_prefix(b"t/").count())
+    };
+
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    for (referral, history) in &histories {
+        let id = referral.id();
+        assert_eq!(&store.history(id).unwrap().unwrap(), history, "{id}");
+        assert_eq!(&store.referral(id).unwrap().unwrap(), referral, "{id}");
+    }
+    let mut messages_after = Vec::new();
+    for (referral, _) in &histories {
+        messages_after.extend(store.pending_messages(referral.id()).unwrap());
+    }
+    let mut before = messages_before.clone();
+    before.sort_by(|a, b| a.id.cmp(&b.id));
+    messages_after.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(messages_after, before, "every message, bundle and all");
+    let far = mediation_core::fixtures::days_after_t0(10_000);
+    assert_eq!(store.due_timers(far, usize::MAX).unwrap().len(), timers_before);
+    assert!(!store.due_deliveries(far, usize::MAX).unwrap().is_empty());
+    let alerts = store.alerts_after(0, usize::MAX).unwrap();
+    assert!(!alerts.is_empty());
+    assert_eq!(alerts[0].seq, 1);
+    assert_eq!(
+        store.acknowledgement(1).unwrap().unwrap().by,
+        "operators/alice"
+    );
+    let entries = histories.iter().map(|(_, h)| h.len() as u64).sum();
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { entries },
+        "the chain hashed over the first format's JSON still verifies"
+    );
+    let (mismatches, open) = store.verify_loads().unwrap();
+    assert_eq!(mismatches, vec![]);
+    assert_eq!(open, store.loads().unwrap().iter().map(|(_, n)| n).sum::<u64>());
+    // The chain goes on in the new format.
+    store
+        .append_audit(vec![mediation_core::audit::AuditRecord {
+            at: far,
+            actor: "operators/alice".into(),
+            action: "after migration".into(),
+            referral: None,
+            outcome: "ok".into(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact {
+            entries: entries + 1
+        }
+    );
+    drop(store);
+    // Nothing of the first format is left, and the schema says so.
+    let db = crate::sled_config(&StoreOptions::new(&path)).open().unwrap();
+    assert_eq!(
+        db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
+        &SCHEMA_VERSION.to_be_bytes()
+    );
+    let first_format: Vec<String> = db
+        .iter()
+        .map(|e| e.unwrap())
+        .filter(|(_, v)| mediation_records::is_first_format(v))
+        .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
+        .collect();
+    assert_eq!(first_format, Vec::<String>::new());
+    drop(db);
+    drop(dir);
+}
+
+#[tokio::test]
+async fn an_interrupted_migration_is_finished_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let histories = write_first_format_store(&path);
+    // Half the referrals and none of the rest were rewritten when the
+    // migration stopped: the schema still says 1.
+    {
+        let db = crate::sled_config(&StoreOptions::new(&path)).open().unwrap();
+        let (referral, history) = &histories[0];
+        let id = referral.id();
+        for (n, event) in history.iter().enumerate() {
+            db.insert(
+                keys::event(id, n as u64 + 1),
+                mediation_records::encode_event(event),
+            )
+            .unwrap();
+        }
+        db.insert(
+            keys::bundle(id),
+            mediation_records::encode_bundle(referral.bundle()),
+        )
+        .unwrap();
+        db.insert(
+            keys::head(id),
+            crate::format::head_value(
+                referral.version(),
+                &mediation_records::encode_snapshot(&referral.state()),
+            ),
+        )
+        .unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    for (referral, history) in &histories {
+        assert_eq!(&store.history(referral.id()).unwrap().unwrap(), history);
+        assert_eq!(&store.referral(referral.id()).unwrap().unwrap(), referral);
+    }
+    drop(store);
+    drop(dir);
 }

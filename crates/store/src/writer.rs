@@ -28,70 +28,45 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use mediation_core::alert::{Acknowledgement, Alert, AlertRecord};
-use mediation_core::audit::{AuditEntry, AuditRecord};
-use mediation_core::store::{
-    Commit, DeliveryOutcome, MessageId, PendingDelivery, Receipt, StoreError,
-};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use mediation_core::store::{MessageId, Receipt, StoreError};
+use mediation_records::{DeliveryRecord, decode_delivery, encode_plain};
 use tokio::sync::oneshot;
 
-use crate::codec::{decode, encode};
 use crate::durability::Syncer;
+use crate::format::{AuditHead, AuditLink, chain_hash, corrupt, split_head};
 use crate::keys;
+use crate::prepare::Prepared;
 
-/// A referral's head record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct RefHead {
-    pub(crate) version: u64,
-}
-
-/// Where the audit chain ends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct AuditHead {
-    /// The number the next entry gets.
-    pub(crate) next_seq: u64,
-    pub(crate) last_hash: String,
-}
-
-impl AuditHead {
-    pub(crate) fn genesis() -> Self {
-        Self {
-            next_seq: 0,
-            last_hash: "0".repeat(64),
-        }
-    }
-}
-
-/// The hash of an audit entry: over its number, the previous hash and the record.
-pub(crate) fn chain_hash(seq: u64, prev_hash: &str, record: &AuditRecord) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(seq.to_be_bytes());
-    hasher.update(prev_hash.as_bytes());
-    hasher.update(encode(record));
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
+/// A write, encoded by its caller ([`crate::prepare`]).
 pub(crate) enum Op {
-    Commit(Box<Commit>),
+    Commit(Box<Prepared>),
     Delivery {
         id: MessageId,
-        outcome: DeliveryOutcome,
+        outcome: Outcome,
     },
     Replay {
         id: MessageId,
         at: Timestamp,
     },
-    Audit(Vec<AuditRecord>),
-    RaiseAlert(AlertRecord),
+    /// Encoded audit records.
+    Audit(Vec<Vec<u8>>),
+    /// An encoded alert record.
+    RaiseAlert(Vec<u8>),
     Acknowledge {
         seq: u64,
-        acknowledgement: Acknowledgement,
+        /// The encoded acknowledgement.
+        acknowledgement: Vec<u8>,
+    },
+}
+
+/// How a delivery attempt ended, with its alert encoded.
+pub(crate) enum Outcome {
+    Delivered,
+    Retry { at: Timestamp, error: String },
+    Dead {
+        at: Timestamp,
+        error: String,
+        alert: Vec<u8>,
     },
 }
 
@@ -365,13 +340,13 @@ impl Writer {
         let mut counters = self.counters.clone();
         let mut batch = sled::Batch::default();
         let receipt = match op {
-            Op::Commit(commit) => self.commit(&mut batch, &mut counters, *commit)?,
+            Op::Commit(prepared) => self.commit(&mut batch, &mut counters, *prepared)?,
             Op::Delivery { id, outcome } => {
                 self.delivery(&mut batch, &mut counters, &id, outcome)?
             }
             Op::Replay { id, at } => self.replay(&mut batch, &id, at)?,
             Op::Audit(records) => {
-                append_audit(&mut batch, &mut counters, &records);
+                append_audit(&mut batch, &mut counters, records);
                 Receipt { version: 0 }
             }
             Op::RaiseAlert(record) => {
@@ -389,7 +364,7 @@ impl Writer {
                 }
                 // The first acknowledgement stands; the caller reads it back.
                 if self.get(&keys::acknowledgement(seq))?.is_none() {
-                    batch.insert(keys::acknowledgement(seq), encode(&acknowledgement));
+                    batch.insert(keys::acknowledgement(seq), acknowledgement);
                 }
                 Receipt { version: seq }
             }
@@ -403,7 +378,7 @@ impl Writer {
             batch.insert(keys::ALERT_SEQ, &counters.alert_seq.to_be_bytes());
         }
         if counters.audit != self.counters.audit {
-            batch.insert(keys::AUDIT_HEAD, encode(&counters.audit));
+            batch.insert(keys::AUDIT_HEAD, encode_plain(&counters.audit));
         }
         self.db()?.apply_batch(batch).map_err(unavailable)?;
         self.counters = counters;
@@ -418,11 +393,11 @@ impl Writer {
         &self,
         batch: &mut sled::Batch,
         counters: &mut Counters,
-        c: Commit,
+        c: Prepared,
     ) -> Result<Receipt, StoreError> {
         let head_key = keys::head(&c.referral);
         let actual = match self.get(&head_key)? {
-            Some(bytes) => decode::<RefHead>(&head_key, &bytes)?.version,
+            Some(bytes) => split_head(&head_key, &bytes)?.0,
             None => 0,
         };
         if actual != c.expected_version {
@@ -432,8 +407,13 @@ impl Writer {
                 actual,
             });
         }
-        if let Some(court_key) = &c.court_key {
-            let key = keys::court(court_key);
+        if c.expected_version == 0 && c.bundle.is_none() {
+            return Err(StoreError::Corrupt(format!(
+                "the first commit of {} does not start with its receipt",
+                c.referral
+            )));
+        }
+        if let Some(key) = c.court_key {
             if let Some(existing) = self.get(&key)? {
                 let existing = String::from_utf8_lossy(&existing)
                     .parse()
@@ -452,56 +432,49 @@ impl Writer {
             };
             batch.insert(key, &open.to_be_bytes());
         }
-        let mut version = actual;
-        for event in &c.events {
-            version += 1;
-            batch.insert(keys::event(&c.referral, version), encode(event));
-            batch.insert(keys::activity(keys::day_of(event.at), &c.referral), &[][..]);
+        if let Some(bundle) = c.bundle {
+            batch.insert(keys::bundle(&c.referral), bundle);
         }
-        batch.insert(head_key, encode(&RefHead { version }));
+        for (key, value) in c.events {
+            batch.insert(key, value);
+        }
+        for key in c.activity {
+            batch.insert(key, &[][..]);
+        }
+        batch.insert(head_key, c.head);
 
         for entry in self.db()?.scan_prefix(keys::timer_ref_prefix(&c.referral)) {
             let (ref_key, timer_key) = entry.map_err(unavailable)?;
             batch.remove(timer_key);
             batch.remove(ref_key);
         }
-        for timer in &c.timers {
-            let key = keys::timer(timer.fire_at, &c.referral, timer.kind);
-            batch.insert(keys::timer_ref(&c.referral, timer.kind), key.clone());
-            batch.insert(key, encode(timer));
+        for (ref_key, key, value) in c.timers {
+            batch.insert(ref_key, key.clone());
+            batch.insert(key, value);
         }
 
         let mut lanes_with_messages: HashSet<Vec<u8>> = HashSet::new();
-        for message in c.messages {
+        let at = c.at;
+        for (lane, value) in c.messages {
             counters.outbox_seq += 1;
             let n = counters.outbox_seq;
-            let lane = keys::lane(&message.destination, &message.referral);
-            let key = keys::message(&message.destination, &message.referral, n);
+            let key = keys::message(&lane, n);
             let lane_was_empty = !lanes_with_messages.contains(&lane)
                 && self.db()?.scan_prefix(&lane).next().is_none();
-            let pending = PendingDelivery {
-                id: MessageId(format!("{}-{}", message.referral, keys::seq(n))),
-                message,
-                enqueued_at: c.at,
-                attempts: 0,
-                next_attempt_at: c.at,
-                last_error: None,
-                dead_at: None,
-            };
-            batch.insert(key.clone(), encode(&pending));
+            batch.insert(key.clone(), value);
             batch.insert(keys::message_index(n), key.clone());
             batch.insert(keys::referral_message(&c.referral, n), key.clone());
             if lane_was_empty {
-                schedule(batch, n, c.at, &key);
+                schedule(batch, n, at, &key);
             }
             lanes_with_messages.insert(lane);
         }
         append_alerts(batch, counters, c.alerts);
-        append_audit(batch, counters, &c.audit);
-        Ok(Receipt { version })
+        append_audit(batch, counters, c.audit);
+        Ok(Receipt { version: c.version })
     }
 
-    fn find_message(&self, id: &MessageId) -> Result<(u64, Vec<u8>, PendingDelivery), StoreError> {
+    fn find_message(&self, id: &MessageId) -> Result<(u64, Vec<u8>, DeliveryRecord), StoreError> {
         let not_found = || StoreError::NotFound(format!("message {id}"));
         let n = keys::trailing_seq(id.0.as_bytes()).ok_or_else(not_found)?;
         let key = self
@@ -509,7 +482,8 @@ impl Writer {
             .ok_or_else(not_found)?
             .to_vec();
         let bytes = self.get(&key)?.ok_or_else(not_found)?;
-        Ok((n, key.clone(), decode(&key, &bytes)?))
+        let record = decode_delivery(&bytes).map_err(|e| corrupt(&key, e))?;
+        Ok((n, key, record))
     }
 
     fn unschedule(&self, batch: &mut sled::Batch, n: u64) -> Result<(), StoreError> {
@@ -526,15 +500,17 @@ impl Writer {
         batch: &mut sled::Batch,
         counters: &mut Counters,
         id: &MessageId,
-        outcome: DeliveryOutcome,
+        outcome: Outcome,
     ) -> Result<Receipt, StoreError> {
-        let (n, key, mut pending) = self.find_message(id)?;
+        let (n, key, mut record) = self.find_message(id)?;
         self.unschedule(batch, n)?;
         match outcome {
-            DeliveryOutcome::Delivered => {
+            Outcome::Delivered => {
+                let referral = keys::referral_of_message(&key)
+                    .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
                 batch.remove(key.clone());
                 batch.remove(keys::message_index(n));
-                batch.remove(keys::referral_message(&pending.message.referral, n));
+                batch.remove(keys::referral_message(&referral, n));
                 batch.remove(keys::dead(n));
                 // The lane's next message, if any, becomes its head.
                 let lane = &key[..key.len() - 16];
@@ -545,26 +521,23 @@ impl Writer {
                     .find(|entry| !matches!(entry, Ok((k, _)) if k.as_ref() == key.as_slice()));
                 if let Some(entry) = next {
                     let (next_key, bytes) = entry?;
-                    let next: PendingDelivery = decode(&next_key, &bytes)?;
-                    if next.dead_at.is_none() {
+                    let next = decode_delivery(&bytes).map_err(|e| corrupt(&next_key, e))?;
+                    if !next.is_dead() {
                         let m = keys::trailing_seq(&next_key)
                             .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
-                        schedule(batch, m, next.next_attempt_at, &next_key);
+                        let due = next.next_attempt_at().map_err(|e| corrupt(&next_key, e))?;
+                        schedule(batch, m, due, &next_key);
                     }
                 }
             }
-            DeliveryOutcome::Retry { at, error } => {
-                pending.attempts += 1;
-                pending.next_attempt_at = at;
-                pending.last_error = Some(error);
-                batch.insert(key.clone(), encode(&pending));
+            Outcome::Retry { at, error } => {
+                record.retry(at, error);
+                batch.insert(key.clone(), record.encode());
                 schedule(batch, n, at, &key);
             }
-            DeliveryOutcome::Dead { at, error, alert } => {
-                pending.attempts += 1;
-                pending.last_error = Some(error);
-                pending.dead_at = Some(at);
-                batch.insert(key.clone(), encode(&pending));
+            Outcome::Dead { at, error, alert } => {
+                record.dead(at, error);
+                batch.insert(key.clone(), record.encode());
                 batch.insert(keys::dead(n), key);
                 append_alerts(batch, counters, vec![alert]);
             }
@@ -578,15 +551,13 @@ impl Writer {
         id: &MessageId,
         at: Timestamp,
     ) -> Result<Receipt, StoreError> {
-        let (n, key, mut pending) = self.find_message(id)?;
-        if pending.dead_at.is_none() || self.get(&keys::dead(n))?.is_none() {
+        let (n, key, mut record) = self.find_message(id)?;
+        if !record.is_dead() || self.get(&keys::dead(n))?.is_none() {
             return Err(StoreError::NotFound(format!("dead letter {id}")));
         }
-        pending.dead_at = None;
-        pending.attempts = 0;
-        pending.next_attempt_at = at;
+        record.replay(at);
         batch.remove(keys::dead(n));
-        batch.insert(key.clone(), encode(&pending));
+        batch.insert(key.clone(), record.encode());
         schedule(batch, n, at, &key);
         Ok(Receipt { version: 0 })
     }
@@ -613,11 +584,10 @@ fn schedule(batch: &mut sled::Batch, n: u64, at: Timestamp, message_key: &[u8]) 
     batch.insert(schedule_key, message_key);
 }
 
-fn append_alerts(batch: &mut sled::Batch, counters: &mut Counters, alerts: Vec<AlertRecord>) {
+fn append_alerts(batch: &mut sled::Batch, counters: &mut Counters, alerts: Vec<Vec<u8>>) {
     for record in alerts {
         counters.alert_seq += 1;
-        let seq = counters.alert_seq;
-        batch.insert(keys::alert(seq), encode(&Alert { seq, record }));
+        batch.insert(keys::alert(counters.alert_seq), record);
     }
 }
 
@@ -629,18 +599,17 @@ pub(crate) fn read_count(bytes: Option<&[u8]>) -> u64 {
         .unwrap_or(0)
 }
 
-fn append_audit(batch: &mut sled::Batch, counters: &mut Counters, records: &[AuditRecord]) {
+fn append_audit(batch: &mut sled::Batch, counters: &mut Counters, records: Vec<Vec<u8>>) {
     for record in records {
         let seq = counters.audit.next_seq;
-        let prev_hash = counters.audit.last_hash.clone();
-        let hash = chain_hash(seq, &prev_hash, record);
-        let entry = AuditEntry {
-            seq,
-            record: record.clone(),
+        let prev_hash = std::mem::take(&mut counters.audit.last_hash);
+        let hash = chain_hash(seq, &prev_hash, &record);
+        let link = AuditLink {
             prev_hash,
             hash: hash.clone(),
+            record,
         };
-        batch.insert(keys::audit(seq), encode(&entry));
+        batch.insert(keys::audit(seq), encode_plain(&link));
         counters.audit = AuditHead {
             next_seq: seq + 1,
             last_hash: hash,

@@ -1,0 +1,129 @@
+//! Encoding, on the caller's side. A command's commit, a delivery outcome or
+//! an alert is turned into the bytes and keys it writes in the task that
+//! sends it, so that the single writer only checks, numbers, applies and
+//! syncs.
+
+use std::collections::BTreeSet;
+
+use mediation_core::alert::AlertRecord;
+use mediation_core::audit::AuditRecord;
+use mediation_core::ids::ReferralId;
+use mediation_core::lifecycle::Change;
+use mediation_core::routing::LoadChange;
+use mediation_core::store::{Commit, StoreError};
+use mediation_records::{
+    DeliveryRecord, encode_alert, encode_audit_record, encode_bundle, encode_event,
+    encode_snapshot, encode_timer,
+};
+
+use crate::format::head_value;
+use crate::keys;
+
+/// A commit, encoded.
+pub(crate) struct Prepared {
+    pub(crate) referral: ReferralId,
+    pub(crate) expected_version: u64,
+    /// When the command was handled: new messages are due then.
+    pub(crate) at: jiff::Timestamp,
+    /// The idempotency key a new referral claims.
+    pub(crate) court_key: Option<Vec<u8>>,
+    /// A new referral's bundle, kept once.
+    pub(crate) bundle: Option<Vec<u8>>,
+    /// Each event's key and value.
+    pub(crate) events: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The activity keys of the events' days.
+    pub(crate) activity: BTreeSet<Vec<u8>>,
+    /// The referral's new head: its version and snapshot.
+    pub(crate) head: Vec<u8>,
+    /// The version after the commit.
+    pub(crate) version: u64,
+    /// Each timer's reverse-index key, key and value.
+    pub(crate) timers: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+    /// Each message's lane and value; the writer numbers them.
+    pub(crate) messages: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(crate) alerts: Vec<Vec<u8>>,
+    pub(crate) audit: Vec<Vec<u8>>,
+    pub(crate) loads: Vec<LoadChange>,
+}
+
+impl Prepared {
+    pub(crate) fn of(c: Commit) -> Result<Self, StoreError> {
+        let version = c.expected_version + c.events.len() as u64;
+        if c.state.version != version || c.state.id != c.referral {
+            return Err(StoreError::Corrupt(format!(
+                "the commit of {} at version {} carries the state of {} at version {}",
+                c.referral, version, c.state.id, c.state.version
+            )));
+        }
+        // A new referral's first event is its receipt, which holds the
+        // bundle; the writer refuses a new referral without one, once its
+        // version check has passed.
+        let bundle = match c.events.first().map(|e| &e.change) {
+            Some(Change::Received { bundle, .. }) if c.expected_version == 0 => {
+                Some(encode_bundle(bundle))
+            }
+            _ => None,
+        };
+        let events = c
+            .events
+            .iter()
+            .enumerate()
+            .map(|(n, event)| {
+                (
+                    keys::event(&c.referral, c.expected_version + 1 + n as u64),
+                    encode_event(event),
+                )
+            })
+            .collect();
+        let activity = c
+            .events
+            .iter()
+            .map(|event| keys::activity(keys::day_of(event.at), &c.referral))
+            .collect();
+        let timers = c
+            .timers
+            .iter()
+            .map(|timer| {
+                (
+                    keys::timer_ref(&c.referral, timer.kind),
+                    keys::timer(timer.fire_at, &c.referral, timer.kind),
+                    encode_timer(timer),
+                )
+            })
+            .collect();
+        let messages = c
+            .messages
+            .iter()
+            .map(|message| {
+                (
+                    keys::lane(&message.destination, &message.referral),
+                    DeliveryRecord::new(message, c.at).encode(),
+                )
+            })
+            .collect();
+        Ok(Self {
+            court_key: c.court_key.as_ref().map(keys::court),
+            bundle,
+            events,
+            activity,
+            head: head_value(version, &encode_snapshot(&c.state)),
+            version,
+            timers,
+            messages,
+            alerts: alerts(&c.alerts),
+            audit: audit(&c.audit),
+            loads: c.loads,
+            expected_version: c.expected_version,
+            at: c.at,
+            referral: c.referral,
+        })
+    }
+}
+
+pub(crate) fn alerts(records: &[AlertRecord]) -> Vec<Vec<u8>> {
+    records.iter().map(encode_alert).collect()
+}
+
+pub(crate) fn audit(records: &[AuditRecord]) -> Vec<Vec<u8>> {
+    records.iter().map(encode_audit_record).collect()
+}
