@@ -220,10 +220,18 @@ pub(crate) fn check(dir: &Path, acks: &Path, delivered: &Path) -> (usize, usize)
     // The organisations' load counts are written in the same batches as
     // the events, so what survived agrees with the histories.
     // Every acknowledged referral was offered to org-a, and none has left it.
-    let (mismatches, open) = store.verify_loads().unwrap();
+    // So are the snapshots: each is the state its surviving history
+    // replays to.
+    let check = store.verify_histories().unwrap();
+    let (mismatches, open) = (check.load_mismatches, check.open);
     assert!(
         mismatches.is_empty(),
         "load counts disagree with the histories: {mismatches:?}"
+    );
+    assert!(
+        check.snapshot_mismatches.is_empty(),
+        "snapshots disagree with the histories: {:?}",
+        check.snapshot_mismatches
     );
     assert!(
         open >= acked.len() as u64,

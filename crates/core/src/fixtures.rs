@@ -399,7 +399,8 @@ pub fn sample_histories() -> Vec<(Referral, Vec<Event>)> {
         organisation: org.clone(),
         mediator: None,
     };
-    let (mut r, received) = Referral::receive(referral_id(), sample_bundle(), at(SAMPLE_T0)).unwrap();
+    let (mut r, received) =
+        Referral::receive(referral_id(), sample_bundle(), at(SAMPLE_T0)).unwrap();
     let mut history = vec![received];
     let mut step = |r: &mut Referral, events: Vec<Event>| {
         r.apply_all(&events);
@@ -430,7 +431,9 @@ pub fn sample_histories() -> Vec<(Referral, Vec<Event>)> {
         .start_appraisal(&org, narrative("司法鉴定"), days_after_t0(2), &policy)
         .unwrap();
     step(&mut r, suspended);
-    let resumed = r.end_appraisal(&org, days_after_t0(5), &calendar, &policy).unwrap();
+    let resumed = r
+        .end_appraisal(&org, days_after_t0(5), &calendar, &policy)
+        .unwrap();
     step(&mut r, resumed);
     let agreed = r
         .record_agreement(
@@ -488,7 +491,8 @@ pub fn sample_histories() -> Vec<(Referral, Vec<Event>)> {
     let id = "01JD0000000000000000000777".parse().unwrap();
     let (mut r, received) = Referral::receive(id, bundle, at(SAMPLE_T0)).unwrap();
     let mut history = vec![received];
-    let routed = route_delivered(&r, assignment, vec![], at(SAMPLE_T0), &calendar, &policy).unwrap();
+    let routed =
+        route_delivered(&r, assignment, vec![], at(SAMPLE_T0), &calendar, &policy).unwrap();
     r.apply_all(&routed);
     history.extend(routed);
     let declined = r
@@ -517,4 +521,3 @@ pub fn sample_histories() -> Vec<(Referral, Vec<Event>)> {
     }
     out
 }
-

@@ -28,7 +28,10 @@ mod history;
 mod outcome;
 mod records;
 
-pub use history::{EventRecord, decode_bundle, decode_event, decode_snapshot, encode_bundle, encode_event, encode_snapshot};
+pub use history::{
+    EventRecord, decode_bundle, decode_event, decode_snapshot, encode_bundle, encode_event,
+    encode_snapshot,
+};
 pub use records::{
     DeliveryRecord, decode_acknowledgement, decode_alert, decode_audit_record, decode_delivery,
     decode_timer, encode_acknowledgement, encode_alert, encode_audit_record, encode_delivery,
@@ -150,7 +153,10 @@ pub(crate) fn text_opt<T: AsRef<str>>(value: Option<&T>) -> Option<String> {
     value.map(text)
 }
 
-pub(crate) fn parse_opt<T>(what: &'static str, value: Option<String>) -> Result<Option<T>, FormatError>
+pub(crate) fn parse_opt<T>(
+    what: &'static str,
+    value: Option<String>,
+) -> Result<Option<T>, FormatError>
 where
     T: TryFrom<String>,
     T::Error: std::fmt::Display,

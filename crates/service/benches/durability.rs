@@ -19,11 +19,10 @@ use jiff::{SignedDuration, Timestamp};
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::fixtures::{FixedRoster, at, sample_bundle, shipped_calendar};
 use mediation_core::ids::ReferralId;
-use mediation_core::lifecycle::{Change, Event, Referral};
+use mediation_core::lifecycle::Referral;
 use mediation_core::outbox::messages_for;
 use mediation_core::routing::Router;
 use mediation_core::store::{Commit, ReferralStore};
-use mediation_core::text::Narrative;
 use mediation_core::timer::{Timer, TimerKind};
 use mediation_service::{Commands, DeadlineEngine, Policies};
 use mediation_store::{SledStore, StoreOptions};
@@ -60,6 +59,7 @@ fn realistic_commit(referral: ReferralId) -> Commit {
     let mut events = vec![received];
     events.extend(routed);
     Commit {
+        state: r.state(),
         loads: vec![],
         referral,
         expected_version: 0,
@@ -81,13 +81,10 @@ fn realistic_commit(referral: ReferralId) -> Commit {
 
 /// A small commit that only holds timers far in the future, to fill the index.
 fn filler_commit(referral: ReferralId, far: Timestamp) -> Commit {
-    let note = Event {
-        at: at(T0),
-        change: Change::Recalled {
-            reason: Narrative::parse("filler").unwrap(),
-        },
-    };
+    // A new referral's first commit holds its receipt, bundle and all.
+    let (r, received) = Referral::receive(referral.clone(), sample_bundle(), at(T0)).unwrap();
     Commit {
+        state: r.state(),
         loads: vec![],
         timers: vec![
             Timer {
@@ -104,7 +101,7 @@ fn filler_commit(referral: ReferralId, far: Timestamp) -> Commit {
         referral,
         expected_version: 0,
         at: at(T0),
-        events: vec![note],
+        events: vec![received],
         court_key: None,
         messages: vec![],
         alerts: vec![],

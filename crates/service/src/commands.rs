@@ -150,14 +150,9 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         self.router.partner_of(organisation)
     }
 
-    /// The referral as it is now.
+    /// The referral as it is now, from its snapshot: no history is read.
     pub fn referral(&self, id: &ReferralId) -> Result<Option<Referral>, ServiceError> {
-        match self.store.history(id)? {
-            Some(events) => Referral::replay(&events)
-                .map(Some)
-                .map_err(|e| ServiceError::Store(StoreError::Corrupt(format!("{id}: {e}")))),
-            None => Ok(None),
-        }
+        Ok(self.store.referral(id)?)
     }
 
     fn calendar(&self) -> std::sync::RwLockReadGuard<'_, Calendar> {
@@ -449,6 +444,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             alerts: Vec::new(),
             audit: Vec::new(),
             loads: Vec::new(),
+            state: referral.state(),
         };
         self.commit(commit).await?;
         Ok(referral)
@@ -531,6 +527,7 @@ impl Decided<'_> {
             timers: after.timers(),
             court_key: self.court_key,
             loads: load_changes(self.before, after),
+            state: after.state(),
             events: self.events,
             audit: vec![AuditRecord {
                 at: self.at,

@@ -409,8 +409,9 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
             .unwrap_or(0))
     };
     let audit = match db.get(keys::AUDIT_HEAD).map_err(|e| io(&e))? {
-        Some(bytes) => decode_plain(&bytes)
-            .map_err(|e| corrupt_err(corrupt(keys::AUDIT_HEAD, e)))?,
+        Some(bytes) => {
+            decode_plain(&bytes).map_err(|e| corrupt_err(corrupt(keys::AUDIT_HEAD, e)))?
+        }
         None => AuditHead::genesis(),
     };
     let counters = Counters {
@@ -460,27 +461,39 @@ fn index_activity(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Each organisation's open referrals as the histories say, by replaying
-/// every one, with a line of progress every 100,000 referrals.
-fn count_open(db: &sled::Db) -> Result<BTreeMap<OrganisationId, u64>, StoreError> {
+/// Replays every referral's history, in id order, handing each to `each`,
+/// with a line of progress every 100,000 referrals. Returns how many.
+fn replay_all(
+    db: &sled::Db,
+    mut each: impl FnMut(ReferralId, Referral) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
     let started = std::time::Instant::now();
-    let mut loads: BTreeMap<OrganisationId, u64> = BTreeMap::new();
     let mut referrals = 0_u64;
     for entry in db.range(Table::Heads.bounds()) {
         let (key, _) = entry.map_err(unavailable)?;
         let id = keys::referral_of_head(&key)
             .ok_or_else(|| StoreError::Corrupt("referral head key".into()))?;
         let events = read_history(db, &id)?.unwrap_or_default();
-        let referral = mediation_core::Referral::replay(&events)
+        let referral = Referral::replay(&events)
             .map_err(|e| StoreError::Corrupt(format!("history of {id}: {e}")))?;
+        each(id, referral)?;
+        referrals += 1;
+        if referrals.is_multiple_of(100_000) {
+            tracing::info!(referrals, elapsed = ?started.elapsed(), "replaying referrals' histories");
+        }
+    }
+    Ok(referrals)
+}
+
+/// Each organisation's open referrals as the histories say.
+fn count_open(db: &sled::Db) -> Result<BTreeMap<OrganisationId, u64>, StoreError> {
+    let mut loads: BTreeMap<OrganisationId, u64> = BTreeMap::new();
+    replay_all(db, |_, referral| {
         if let Some(organisation) = mediation_core::routing::occupies(&referral) {
             *loads.entry(organisation.clone()).or_default() += 1;
         }
-        referrals += 1;
-        if referrals.is_multiple_of(100_000) {
-            tracing::info!(referrals, elapsed = ?started.elapsed(), "counting organisations' open referrals");
-        }
-    }
+        Ok(())
+    })?;
     Ok(loads)
 }
 
@@ -509,6 +522,18 @@ pub struct LoadMismatch {
     pub organisation: OrganisationId,
     pub kept: u64,
     pub counted: u64,
+}
+
+/// What replaying every history found against what the commits kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryCheck {
+    pub referrals: u64,
+    /// Open referrals, as the histories say.
+    pub open: u64,
+    /// Organisations whose kept count differs from the histories.
+    pub load_mismatches: Vec<LoadMismatch>,
+    /// Referrals whose snapshot is not the state their history replays to.
+    pub snapshot_mismatches: Vec<ReferralId>,
 }
 
 impl SledStore {
@@ -575,17 +600,27 @@ impl SledStore {
         })
     }
 
-    /// Replays every history and compares each organisation's open
-    /// referrals with the count the commits kept: for `store verify`.
-    /// Returns the organisations that disagree and the open referrals
-    /// counted.
-    pub fn verify_loads(&self) -> Result<(Vec<LoadMismatch>, u64), StoreError> {
-        let counted = count_open(&self.db()?)?;
+    /// Replays every history and checks what the commits kept against
+    /// it: each referral's snapshot, and each organisation's count of open
+    /// referrals. For `store verify`.
+    pub fn verify_histories(&self) -> Result<HistoryCheck, StoreError> {
+        let db = self.db()?;
+        let mut counted: BTreeMap<OrganisationId, u64> = BTreeMap::new();
+        let mut snapshot_mismatches = Vec::new();
+        let referrals = replay_all(&db, |id, replayed| {
+            if let Some(organisation) = mediation_core::routing::occupies(&replayed) {
+                *counted.entry(organisation.clone()).or_default() += 1;
+            }
+            if read_referral(&db, &id)?.as_ref() != Some(&replayed) {
+                snapshot_mismatches.push(id);
+            }
+            Ok(())
+        })?;
         let kept: BTreeMap<OrganisationId, u64> = self.loads()?.into_iter().collect();
         let mut organisations: std::collections::BTreeSet<&OrganisationId> =
             counted.keys().collect();
         organisations.extend(kept.keys());
-        let mismatches = organisations
+        let load_mismatches = organisations
             .into_iter()
             .filter_map(|o| {
                 let (kept, counted) = (
@@ -599,7 +634,12 @@ impl SledStore {
                 })
             })
             .collect();
-        Ok((mismatches, counted.values().sum()))
+        Ok(HistoryCheck {
+            referrals,
+            open: counted.values().sum(),
+            load_mismatches,
+            snapshot_mismatches,
+        })
     }
 
     /// The data directory.
@@ -681,7 +721,9 @@ impl SledStore {
 fn read_bundle(db: &sled::Db, referral: &ReferralId) -> Result<Option<CaseBundle>, StoreError> {
     let key = keys::bundle(referral);
     match db.get(&key).map_err(unavailable)? {
-        Some(bytes) => decode_bundle(&bytes).map(Some).map_err(|e| corrupt(&key, e)),
+        Some(bytes) => decode_bundle(&bytes)
+            .map(Some)
+            .map_err(|e| corrupt(&key, e)),
         None => Ok(None),
     }
 }
@@ -718,8 +760,8 @@ fn read_referral(db: &sled::Db, referral: &ReferralId) -> Result<Option<Referral
 /// when it carries it.
 fn read_delivery(db: &sled::Db, key: &[u8], bytes: &[u8]) -> Result<PendingDelivery, StoreError> {
     let record = decode_delivery(bytes).map_err(|e| corrupt(key, e))?;
-    let (_, id) = keys::message_id_of(key)
-        .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+    let (_, id) =
+        keys::message_id_of(key).ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
     let bundle = if record.needs_bundle() {
         let referral = keys::referral_of_message(key)
             .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
@@ -729,7 +771,9 @@ fn read_delivery(db: &sled::Db, key: &[u8], bytes: &[u8]) -> Result<PendingDeliv
     } else {
         None
     };
-    record.load(id, bundle.as_ref()).map_err(|e| corrupt(key, e))
+    record
+        .load(id, bundle.as_ref())
+        .map_err(|e| corrupt(key, e))
 }
 
 impl ReferralStore for SledStore {

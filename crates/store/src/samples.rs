@@ -62,7 +62,10 @@ fn bundle_again(bytes: &[u8]) -> Vec<u8> {
 
 fn head_again(bytes: &[u8]) -> Vec<u8> {
     let (version, snapshot) = split_head(b"sample", bytes).unwrap();
-    head_value(version, &encode_snapshot(&decode_snapshot(snapshot).unwrap()))
+    head_value(
+        version,
+        &encode_snapshot(&decode_snapshot(snapshot).unwrap()),
+    )
 }
 
 fn timer_again(bytes: &[u8]) -> Vec<u8> {
@@ -207,9 +210,7 @@ fn stored_records_keep_the_format_of_their_schema_version() {
     let samples = samples();
     let lines: Vec<String> = samples
         .iter()
-        .map(|s| {
-            format!("{}\t{}", s.kind, hex(&s.bytes))
-        })
+        .map(|s| format!("{}\t{}", s.kind, hex(&s.bytes)))
         .collect();
     if std::env::var_os("MG_WRITE_STORED_SAMPLES").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -293,17 +294,14 @@ fn every_first_format_sample_is_read_by_the_migration() {
                 continue;
             }
             "alert" => encode_alert(&crate::v1::decode::<Alert>(key, bytes).unwrap().record),
-            "acknowledgement" => encode_acknowledgement(
-                &crate::v1::decode::<Acknowledgement>(key, bytes).unwrap(),
-            ),
+            "acknowledgement" => {
+                encode_acknowledgement(&crate::v1::decode::<Acknowledgement>(key, bytes).unwrap())
+            }
             "audit" => {
                 let entry: AuditEntry = crate::v1::decode(key, bytes).unwrap();
                 // The migrated link keeps the bytes that were hashed.
                 let hashed = crate::v1::audit_record_bytes(&entry.record);
-                assert_eq!(
-                    chain_hash(entry.seq, &entry.prev_hash, &hashed),
-                    entry.hash
-                );
+                assert_eq!(chain_hash(entry.seq, &entry.prev_hash, &hashed), entry.hash);
                 continue;
             }
             "audit_head" => continue,

@@ -156,7 +156,8 @@ async fn a_store_written_before_loads_were_kept_counts_them_once_on_open() {
     let mut counted = store.loads().unwrap();
     counted.sort();
     assert_eq!(counted, kept, "the same counts, from the histories");
-    assert_eq!(store.verify_loads().unwrap(), (vec![], 3));
+    let check = store.verify_histories().unwrap();
+    assert_eq!((check.load_mismatches, check.open), (vec![], 3));
     drop(store);
     // A count that drifted from the histories is named by verify.
     {
@@ -168,8 +169,9 @@ async fn a_store_written_before_loads_were_kept_counts_them_once_on_open() {
         db.flush().unwrap();
     }
     let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    let check = store.verify_histories().unwrap();
     assert_eq!(
-        store.verify_loads().unwrap(),
+        (check.load_mismatches, check.open),
         (
             vec![LoadMismatch {
                 organisation: organisation("org-a"),
@@ -581,7 +583,8 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
         .unwrap();
         let mut replayed = mediation_core::Referral::replay(&history[..1]).unwrap();
         for (n, event) in history.iter().enumerate() {
-            db.insert(keys::event(id, n as u64 + 1), json(event)).unwrap();
+            db.insert(keys::event(id, n as u64 + 1), json(event))
+                .unwrap();
             if n > 0 {
                 replayed.apply(event);
             }
@@ -599,7 +602,8 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
                     dead_at: None,
                 };
                 db.insert(&key, json(&pending)).unwrap();
-                db.insert(keys::message_index(outbox_seq), key.clone()).unwrap();
+                db.insert(keys::message_index(outbox_seq), key.clone())
+                    .unwrap();
                 db.insert(keys::referral_message(id, outbox_seq), key.clone())
                     .unwrap();
                 if lanes.insert(lane) {
@@ -683,8 +687,10 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
         json(&serde_json::json!({ "next_seq": audit_seq, "last_hash": last_hash })),
     )
     .unwrap();
-    db.insert(keys::OUTBOX_SEQ, &outbox_seq.to_be_bytes()).unwrap();
-    db.insert(keys::ALERT_SEQ, &alert_seq.to_be_bytes()).unwrap();
+    db.insert(keys::OUTBOX_SEQ, &outbox_seq.to_be_bytes())
+        .unwrap();
+    db.insert(keys::ALERT_SEQ, &alert_seq.to_be_bytes())
+        .unwrap();
     db.flush().unwrap();
     histories
 }
@@ -709,7 +715,9 @@ async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
     let histories = write_first_format_store(&path);
     // What the first format's store holds, read the way it was written.
     let (messages_before, timers_before) = {
-        let db = crate::sled_config(&StoreOptions::new(&path)).open().unwrap();
+        let db = crate::sled_config(&StoreOptions::new(&path))
+            .open()
+            .unwrap();
         let messages: Vec<mediation_core::store::PendingDelivery> = db
             .scan_prefix(b"o/")
             .map(|e| {
@@ -735,7 +743,10 @@ async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
     messages_after.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(messages_after, before, "every message, bundle and all");
     let far = mediation_core::fixtures::days_after_t0(10_000);
-    assert_eq!(store.due_timers(far, usize::MAX).unwrap().len(), timers_before);
+    assert_eq!(
+        store.due_timers(far, usize::MAX).unwrap().len(),
+        timers_before
+    );
     assert!(!store.due_deliveries(far, usize::MAX).unwrap().is_empty());
     let alerts = store.alerts_after(0, usize::MAX).unwrap();
     assert!(!alerts.is_empty());
@@ -750,9 +761,14 @@ async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
         AuditVerification::Intact { entries },
         "the chain hashed over the first format's JSON still verifies"
     );
-    let (mismatches, open) = store.verify_loads().unwrap();
-    assert_eq!(mismatches, vec![]);
-    assert_eq!(open, store.loads().unwrap().iter().map(|(_, n)| n).sum::<u64>());
+    let check = store.verify_histories().unwrap();
+    assert_eq!(check.load_mismatches, vec![]);
+    assert_eq!(check.snapshot_mismatches, Vec::<ReferralId>::new());
+    assert_eq!(check.referrals, histories.len() as u64);
+    assert_eq!(
+        check.open,
+        store.loads().unwrap().iter().map(|(_, n)| n).sum::<u64>()
+    );
     // The chain goes on in the new format.
     store
         .append_audit(vec![mediation_core::audit::AuditRecord {
@@ -772,7 +788,9 @@ async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
     );
     drop(store);
     // Nothing of the first format is left, and the schema says so.
-    let db = crate::sled_config(&StoreOptions::new(&path)).open().unwrap();
+    let db = crate::sled_config(&StoreOptions::new(&path))
+        .open()
+        .unwrap();
     assert_eq!(
         db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
         &SCHEMA_VERSION.to_be_bytes()
@@ -796,7 +814,9 @@ async fn an_interrupted_migration_is_finished_at_the_next_open() {
     // Half the referrals and none of the rest were rewritten when the
     // migration stopped: the schema still says 1.
     {
-        let db = crate::sled_config(&StoreOptions::new(&path)).open().unwrap();
+        let db = crate::sled_config(&StoreOptions::new(&path))
+            .open()
+            .unwrap();
         let (referral, history) = &histories[0];
         let id = referral.id();
         for (n, event) in history.iter().enumerate() {

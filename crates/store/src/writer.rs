@@ -62,7 +62,10 @@ pub(crate) enum Op {
 /// How a delivery attempt ended, with its alert encoded.
 pub(crate) enum Outcome {
     Delivered,
-    Retry { at: Timestamp, error: String },
+    Retry {
+        at: Timestamp,
+        error: String,
+    },
     Dead {
         at: Timestamp,
         error: String,

@@ -115,8 +115,12 @@ async fn enqueue(store: &SledStore, r: &ReferralId, messages: &[(Destination, &s
     } else {
         events.push(note("more"));
     }
+    let mut all = store.history(r).unwrap().unwrap_or_default();
+    all.extend(events.iter().cloned());
+    let state = mediation_core::Referral::replay(&all).unwrap().state();
     store
         .commit(Commit {
+            state,
             loads: vec![],
             referral: r.clone(),
             expected_version: version,

@@ -27,6 +27,11 @@ struct Report {
     /// Organisations whose kept count of open referrals differs from the
     /// histories; empty when every count agrees.
     load_mismatches: Vec<mediation_store::LoadMismatch>,
+    /// Referrals checked against their snapshots.
+    referrals: u64,
+    /// Referrals whose snapshot is not the state their history replays
+    /// to; empty when every one agrees.
+    snapshot_mismatches: Vec<String>,
 }
 
 pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -50,9 +55,9 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         AuditVerification::Intact { entries } => (entries, None, None),
         AuditVerification::Broken { seq, reason } => (seq, Some(seq), Some(reason)),
     };
-    let (load_mismatches, open_referrals) = store
-        .verify_loads()
-        .context("cannot count the open referrals from the histories")?;
+    let check = store
+        .verify_histories()
+        .context("cannot replay the referrals' histories")?;
     let report = Report {
         data_dir: args.data_dir.display().to_string(),
         schema_version: mediation_store::SCHEMA_VERSION,
@@ -65,8 +70,14 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             .next_timer_at()?
             .map(mediation_core::calendar::cst::format),
         size_on_disk_bytes: store.size_on_disk()?,
-        open_referrals,
-        load_mismatches,
+        open_referrals: check.open,
+        load_mismatches: check.load_mismatches,
+        referrals: check.referrals,
+        snapshot_mismatches: check
+            .snapshot_mismatches
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     };
     if args.json {
         serde_json::to_writer(&mut *out, &report)?;
@@ -105,12 +116,31 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 m.organisation, m.kept, m.counted
             )?;
         }
+        if report.snapshot_mismatches.is_empty() {
+            writeln!(
+                out,
+                "referrals' snapshots agree with their histories: {} referrals",
+                report.referrals
+            )?;
+        }
+        for id in &report.snapshot_mismatches {
+            writeln!(
+                out,
+                "snapshot of {id} DISAGREES with the state its history replays to"
+            )?;
+        }
         if let Some(next) = &report.next_timer_at {
             writeln!(out, "next deadline timer: {next}")?;
         }
     }
     if let Some(seq) = report.audit_broken_at {
         anyhow::bail!("the audit chain is broken at entry {seq}");
+    }
+    if !report.snapshot_mismatches.is_empty() {
+        anyhow::bail!(
+            "{} referrals' snapshots disagree with their histories; commands would decide on a wrong state",
+            report.snapshot_mismatches.len()
+        );
     }
     if !report.load_mismatches.is_empty() {
         anyhow::bail!(
