@@ -212,3 +212,95 @@ async fn a_call_that_cannot_be_audited_is_refused_and_no_record_is_dropped() {
         mediation_core::audit::AuditVerification::Intact { .. }
     ));
 }
+
+/// A call that makes a command costs one durable write: its audit record is
+/// written in the command's own commit, and the guard's writer gets nothing
+/// of it. A refused command's record goes with the call's record in the
+/// guard's batch, with no write of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commands_call_is_audited_in_its_commit_and_a_refusal_in_the_guards_batch() {
+    use mediation_core::store::AuditLog;
+    let w = World::start().await;
+    let store = w.assembly.gateway.store().clone();
+    let mut beijing = w.court_api.clone();
+    let mut bundle =
+        mediation_api::court::bundle_to_wire(&mediation_core::fixtures::sample_bundle());
+    bundle.court_referral_id = "audit-in-commit".into();
+    for (i, d) in bundle.documents.iter_mut().enumerate() {
+        d.url = format!("https://court-bj.example/files/{i}");
+    }
+    w.assembly.audit.settled().await;
+    let (sent, ops) = (w.assembly.audit.sent(), store.operations_sent());
+    let id = beijing
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id;
+    w.assembly.audit.settled().await;
+    assert_eq!(
+        w.assembly.audit.sent(),
+        sent,
+        "the call sent nothing to the guard's writer"
+    );
+    assert_eq!(
+        store.operations_sent(),
+        ops + 1,
+        "one write: the commit, with the call's record"
+    );
+    let entries = store.audit_entries(0, 10_000).unwrap();
+    let of = |action: &str| {
+        entries
+            .iter()
+            .find(|e| {
+                e.record.action == action
+                    && e.record.referral.as_ref().map(|r| r.to_string()) == Some(id.clone())
+            })
+            .unwrap_or_else(|| panic!("no {action} record of {id}: {entries:#?}"))
+    };
+    let command = of("submit_referral");
+    let call = of("call /mediation.court.v1.CourtGateway/SubmitReferral");
+    assert_eq!(call.record.outcome, "ok");
+    assert!(call.record.actor.starts_with("tenant=court-bj"), "{call:?}");
+    assert_eq!(call.seq, command.seq + 1, "written in the same commit");
+
+    // The same court id with another bundle is refused by the command.
+    let (sent, ops) = (w.assembly.audit.sent(), store.operations_sent());
+    bundle.cause_of_action = "另一案由".into();
+    let refused = beijing
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::AlreadyExists, "{refused:?}");
+    w.assembly.audit.settled().await;
+    assert_eq!(w.assembly.audit.sent(), sent + 1);
+    assert_eq!(
+        store.operations_sent(),
+        ops + 1,
+        "one write: the guard's batch, with the refusal"
+    );
+    let entries = store.audit_entries(0, 10_000).unwrap();
+    let rejection = entries
+        .iter()
+        .rfind(|e| e.record.action == "submit_referral")
+        .unwrap();
+    assert!(
+        rejection.record.outcome.starts_with("rejected:"),
+        "{rejection:?}"
+    );
+    assert_eq!(rejection.seq + 1, entries.len() as u64, "the last entry");
+    let call = &entries[rejection.seq as usize - 1];
+    assert_eq!(
+        call.record.action,
+        "call /mediation.court.v1.CourtGateway/SubmitReferral"
+    );
+    assert!(call.record.outcome.starts_with("AlreadyExists"), "{call:?}");
+    assert!(matches!(
+        store.verify_audit().unwrap(),
+        mediation_core::audit::AuditVerification::Intact { .. }
+    ));
+}

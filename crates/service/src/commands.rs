@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use jiff::Timestamp;
 use mediation_core::TransitionError;
 use mediation_core::alert::alerts_for;
-use mediation_core::audit::AuditRecord;
+use mediation_core::audit::{Actor, AuditRecord};
 use mediation_core::bundle::CaseBundle;
 use mediation_core::calendar::Calendar;
 use mediation_core::clock::Clock;
@@ -165,12 +165,13 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
     pub async fn submit(
         &self,
         bundle: CaseBundle,
-        actor: &str,
+        actor: impl Into<Actor>,
     ) -> Result<Submission, ServiceError> {
+        let actor = actor.into();
         self.intake(
             bundle,
             None,
-            actor,
+            &actor,
             "submit_referral",
             |received, now, _| match self.router.route(received) {
                 Ok((assignment, reasons)) => received.route(assignment, reasons, now),
@@ -192,13 +193,14 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         assignment: Assignment,
         agreement: Agreement,
         application: ConfirmationApplication,
-        actor: &str,
+        actor: impl Into<Actor>,
     ) -> Result<Submission, ServiceError> {
+        let actor = actor.into();
         let platform = Some(assignment.partner);
         self.intake(
             bundle,
             platform,
-            actor,
+            &actor,
             "file_direct_intake",
             |received, now, calendar| {
                 received.file_direct_intake(
@@ -220,7 +222,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         &self,
         bundle: CaseBundle,
         filed_by: Option<Partner>,
-        actor: &str,
+        actor: &Actor,
         action: &str,
         first: F,
     ) -> Result<Submission, ServiceError>
@@ -284,7 +286,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                 at: now,
             }
             .commit();
-            match self.commit(commit).await {
+            match self.commit_as(commit, actor).await {
                 Ok(_) => {
                     return Ok(Submission {
                         referral: after,
@@ -308,13 +310,14 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
     pub async fn execute<F>(
         &self,
         id: &ReferralId,
-        actor: &str,
+        actor: impl Into<Actor>,
         action: &str,
         decide: F,
     ) -> Result<Referral, ServiceError>
     where
         F: Fn(&Referral, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
     {
+        let actor = &actor.into();
         for _ in 0..MAX_ATTEMPTS {
             let referral = self
                 .referral(id)?
@@ -357,7 +360,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                 at: now,
             }
             .commit();
-            match self.commit(commit).await {
+            match self.commit_as(commit, actor).await {
                 Ok(_) => return Ok(after),
                 Err(StoreError::VersionConflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
@@ -450,20 +453,47 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         Ok(referral)
     }
 
+    /// Commits, with the record of the call that made the command when
+    /// there is one: the call's audit costs no write of its own.
+    async fn commit_as(
+        &self,
+        mut commit: Commit,
+        actor: &Actor,
+    ) -> Result<mediation_core::store::Receipt, StoreError> {
+        let call = actor.call.as_ref();
+        let taken = call.and_then(|c| c.take(&commit.referral, commit.at));
+        if let Some(record) = &taken {
+            commit.audit.push(record.clone());
+        }
+        let result = self.commit(commit).await;
+        match (&result, call, taken) {
+            (Ok(_), Some(call), Some(_)) => call.committed(),
+            (Err(_), Some(call), Some(record)) => call.put_back(record),
+            _ => {}
+        }
+        result
+    }
+
     async fn audit_rejection(
         &self,
-        actor: &str,
+        actor: &Actor,
         action: &str,
         referral: Option<&ReferralId>,
         error: &ServiceError,
     ) {
         let record = AuditRecord {
             at: self.clock.now(),
-            actor: actor.to_owned(),
+            actor: actor.name.clone(),
             action: action.to_owned(),
             referral: referral.cloned(),
             outcome: format!("rejected: {error}"),
         };
+        // A call's refusal goes with the call's own record, in the guard's
+        // next batch; only the gateway's own commands write theirs here.
+        if let Some(call) = &actor.call {
+            call.refused(record);
+            return;
+        }
         if let Err(e) = self.store.append_audit(vec![record]).await {
             tracing::error!(error = %e, "cannot audit a rejected command");
         }
@@ -508,7 +538,7 @@ struct Decided<'a> {
     after: &'a Referral,
     events: Vec<Event>,
     court_key: Option<CourtKey>,
-    actor: &'a str,
+    actor: &'a Actor,
     action: &'a str,
     at: Timestamp,
 }
@@ -531,7 +561,7 @@ impl Decided<'_> {
             events: self.events,
             audit: vec![AuditRecord {
                 at: self.at,
-                actor: self.actor.to_owned(),
+                actor: self.actor.name.clone(),
                 action: self.action.to_owned(),
                 referral: Some(after.id().clone()),
                 outcome: "ok".into(),

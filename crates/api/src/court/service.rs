@@ -108,7 +108,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
         if !call.caller.role.acts_for_court(court) {
             return Err(referral_not_found());
         }
-        let actor = call.caller.actor();
+        let actor = call.actor();
         let referral = self
             .gateway
             .execute(id, &actor, action, |r, c| {
@@ -185,7 +185,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
         }
         let submission = self
             .gateway
-            .submit(bundle, &call.caller.actor())
+            .submit(bundle, call.actor())
             .await
             .map_err(|e| from_service(&e))?;
         call.concerns(submission.referral.id());

@@ -45,6 +45,12 @@ impl AuditProgress {
         self.writable.load(Ordering::SeqCst)
     }
 
+    /// How many calls have sent records to the call audit writer: a call
+    /// whose command wrote its record in its own commit sends none.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
     /// Returns once every record sent before the call has been appended (or
     /// failed to be, which the writer logs).
     pub async fn settled(&self) {
@@ -66,10 +72,12 @@ pub const AUDIT_CREDITS_PER_TENANT: usize = 1_024;
 /// The pool of the calls whose tenant is not known.
 pub(super) const UNIDENTIFIED: &str = "";
 
-/// A record on its way to the writer, with the credit it holds.
+/// A call's records on their way to the writer, with the credit they hold:
+/// the call's own record, and those of the commands it had refused; none
+/// when the call's command wrote its record in its own commit.
 #[derive(Debug)]
 pub struct Queued {
-    record: AuditRecord,
+    records: Vec<AuditRecord>,
     _credit: Option<OwnedSemaphorePermit>,
 }
 
@@ -136,10 +144,14 @@ pub(super) struct AuditSlot {
 }
 
 impl AuditSlot {
-    pub(super) fn fill(self, record: AuditRecord) {
+    pub(super) fn fill(self, records: Vec<AuditRecord>) {
+        if records.is_empty() {
+            // Nothing to write: the credit comes back as the slot drops.
+            return;
+        }
         self.progress.sent.fetch_add(1, Ordering::SeqCst);
         let queued = Queued {
-            record,
+            records,
             _credit: self.credit,
         };
         if self.records.send(queued).is_err() {
@@ -165,8 +177,9 @@ pub async fn write_call_audit<S: AuditLog>(
             }
         }
         let count = batch.len();
-        let (records_of, credits): (Vec<AuditRecord>, Vec<_>) =
-            batch.into_iter().map(|q| (q.record, q._credit)).unzip();
+        let (records_of, credits): (Vec<Vec<AuditRecord>>, Vec<_>) =
+            batch.into_iter().map(|q| (q.records, q._credit)).unzip();
+        let records_of: Vec<AuditRecord> = records_of.into_iter().flatten().collect();
         append_until_written(&store, records_of, &progress).await;
         // Written: the tenants' credits come back.
         drop(credits);
@@ -223,25 +236,25 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_tenant_out_of_credits_waits_and_loses_nothing_while_others_go_on() {
         let (sink, mut rx) = AuditSink::new(AuditProgress::default(), 1);
-        sink.reserve("court-bj").await.fill(record(1));
+        sink.reserve("court-bj").await.fill(vec![record(1)]);
         // court-bj's one record is not written yet: its next call waits...
         let waiting = tokio::spawn({
             let sink = sink.clone();
-            async move { sink.reserve("court-bj").await.fill(record(2)) }
+            async move { sink.reserve("court-bj").await.fill(vec![record(2)]) }
         });
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
         assert!(!waiting.is_finished(), "admitted past a tenant's credits");
         // ...while another tenant's call is admitted at once.
-        sink.reserve("court-sh").await.fill(record(3));
+        sink.reserve("court-sh").await.fill(vec![record(3)]);
         // The writer takes court-bj's record; its waiting call goes on.
         let first = rx.recv().await.unwrap();
-        assert_eq!(first.record.actor, "tenant=1");
-        assert_eq!(rx.recv().await.unwrap().record.actor, "tenant=3");
+        assert_eq!(first.records[0].actor, "tenant=1");
+        assert_eq!(rx.recv().await.unwrap().records[0].actor, "tenant=3");
         drop(first);
         waiting.await.unwrap();
-        assert_eq!(rx.recv().await.unwrap().record.actor, "tenant=2");
+        assert_eq!(rx.recv().await.unwrap().records[0].actor, "tenant=2");
     }
 
     #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -249,7 +262,7 @@ mod tests {
         let progress = AuditProgress::default();
         let (sink, rx) = AuditSink::new(progress.clone(), 1);
         drop(rx);
-        sink.reserve("t").await.fill(record(1));
+        sink.reserve("t").await.fill(vec![record(1)]);
         // Counted as handled (and logged as lost), so readers do not hang;
         // with time paused, a hang would reach the timeout at once.
         let wait = std::time::Duration::from_secs(60);

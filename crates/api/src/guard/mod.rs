@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use mediation_core::access::Caller;
-use mediation_core::audit::AuditRecord;
+use mediation_core::audit::{Actor, AuditRecord, CallAudit};
 use mediation_core::clock::Clock;
 use mediation_core::ids::ReferralId;
 use mediation_core::text::printable;
@@ -76,9 +76,19 @@ pub fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
 pub struct Call {
     pub caller: Caller,
     subject: Subject,
+    audit: Option<CallAudit>,
 }
 
 impl Call {
+    /// Who makes the commands of this call, with the call's audit: a
+    /// command that commits writes the call's record in its own commit.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.caller.actor(),
+            call: self.audit.clone(),
+        }
+    }
+
     /// Notes the referral the call concerns.
     pub fn concerns(&self, id: &ReferralId) {
         self.subject.set(id);
@@ -94,7 +104,15 @@ pub fn take<T>(request: tonic::Request<T>) -> Result<(Call, T), Status> {
         .get::<Subject>()
         .cloned()
         .unwrap_or_default();
-    Ok((Call { caller, subject }, request.into_inner()))
+    let audit = request.extensions().get::<CallAudit>().cloned();
+    Ok((
+        Call {
+            caller,
+            subject,
+            audit,
+        },
+        request.into_inner(),
+    ))
 }
 
 /// The metric label of a method path: the method for one the gateway serves,
@@ -274,6 +292,7 @@ impl Guard {
             subject: Subject::default(),
             started: std::time::Instant::now(),
             in_flight: None,
+            call: None,
         };
         let (caller, own_rate) = match identified {
             Ok(found) => found,
@@ -304,6 +323,15 @@ impl Guard {
         pending.in_flight = Some(permit);
         request.extensions_mut().insert(caller);
         request.extensions_mut().insert(pending.subject.clone());
+        let audit = CallAudit::new(AuditRecord {
+            at: self.clock.now(),
+            actor: pending.actor.clone(),
+            action: format!("call {}", pending.method),
+            referral: None,
+            outcome: "ok".into(),
+        });
+        request.extensions_mut().insert(audit.clone());
+        pending.call = Some(audit);
         Ok(pending)
     }
 
@@ -331,6 +359,8 @@ struct Pending {
     started: std::time::Instant,
     /// The tenant's place for a call in flight, given back when the call ends.
     in_flight: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Shared with the command the call makes, once admitted.
+    call: Option<CallAudit>,
 }
 
 impl Pending {
@@ -351,14 +381,25 @@ impl Pending {
             referral = referral.as_ref().map(tracing::field::display),
             "call"
         );
-        let record = AuditRecord {
-            at: self.clock.now(),
-            actor: self.actor,
-            action: format!("call {}", self.method),
-            referral,
-            outcome: outcome.to_owned(),
-        };
-        self.slot.fill(record);
+        let (committed, refused) = self
+            .call
+            .as_ref()
+            .map(CallAudit::finish)
+            .unwrap_or_default();
+        // A call whose command committed is already in the audit log, in
+        // the same durable write as the command; only refusals remain.
+        let mut records = Vec::with_capacity(1 + refused.len());
+        if !(committed && outcome == "ok") {
+            records.push(AuditRecord {
+                at: self.clock.now(),
+                actor: self.actor,
+                action: format!("call {}", self.method),
+                referral,
+                outcome: outcome.to_owned(),
+            });
+        }
+        records.extend(refused);
+        self.slot.fill(records);
     }
 }
 

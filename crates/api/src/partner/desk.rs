@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use mediation_core::access::{Acting, Disclosure};
+use mediation_core::audit::Actor;
 use mediation_core::document::Document;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::Referral;
@@ -158,11 +159,14 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
         {
             return Err(referral_not_found());
         }
-        let actor = format!(
-            "{}:{organisation} {}",
-            self.platform.as_str(),
-            call.caller.actor()
-        );
+        let actor = Actor {
+            name: format!(
+                "{}:{organisation} {}",
+                self.platform.as_str(),
+                call.caller.actor()
+            ),
+            ..call.actor()
+        };
         let acting = Acting::Organisation(self.platform, &organisation);
         if !files.is_empty()
             && let Some(store) = &self.documents

@@ -4,6 +4,7 @@
 //! the platform calls them.
 
 use mediation_core::Invalid;
+use mediation_core::audit::Actor;
 use mediation_core::bundle::CaseBundle;
 use mediation_core::court::CourtLevel;
 use mediation_core::ids::CourtReferralId;
@@ -115,11 +116,14 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
                     .map(|(i, d)| (format!("{}[{i}]", names.files), d)),
             )?;
         }
-        let actor = format!(
-            "{}:{organisation} {}",
-            self.platform.as_str(),
-            call.caller.actor()
-        );
+        let actor = Actor {
+            name: format!(
+                "{}:{organisation} {}",
+                self.platform.as_str(),
+                call.caller.actor()
+            ),
+            ..call.actor()
+        };
         let submission = self
             .gateway
             .file_direct_intake(
