@@ -5,12 +5,20 @@
 //! fires through [`Commands::fire`], whose commit records the event and drops
 //! the timer in one transaction: a timer fires once, also across restarts, and
 //! timers that came due while the gateway was down fire at the first sweep.
+//!
+//! The timers of different referrals fire concurrently (up to
+//! [`CONCURRENT_REFERRALS`] at once), so their commits share the store's
+//! group flushes; a referral's own timers fire one after another, in the
+//! order they fall due.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use jiff::SignedDuration;
+use mediation_core::ids::ReferralId;
 use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::timer::Timer;
 
 use crate::commands::Commands;
 use crate::error::ServiceError;
@@ -22,6 +30,9 @@ pub struct SweepReport {
     pub fired: usize,
     pub failed: usize,
 }
+
+/// How many referrals' timers fire at once in a sweep.
+pub(crate) const CONCURRENT_REFERRALS: usize = 64;
 
 #[derive(Debug)]
 pub struct DeadlineEngine<S> {
@@ -70,25 +81,53 @@ impl<S: ReferralStore + AuditLog> DeadlineEngine<S> {
             let before = report.fired + report.failed;
             report.due += due.len();
             metrics::counter!("gateway_deadline_timers_due_total").increment(due.len() as u64);
-            for timer in &due {
-                match self.gateway.fire(timer).await {
-                    Ok(_) => {
-                        report.fired += 1;
-                        // A fired breach timer is a missed deadline.
-                        metrics::counter!("gateway_deadline_timers_fired_total", "kind" => timer.kind.as_str())
-                            .increment(1);
-                    }
-                    Err(error) => {
-                        report.failed += 1;
-                        tracing::error!(referral = %timer.referral, timer = timer.kind.as_str(), %error, "timer could not fire");
-                    }
-                }
+            // Each referral's timers in the order they fall due; referrals
+            // side by side.
+            let mut by_referral: Vec<Vec<Timer>> = Vec::new();
+            let mut index: std::collections::HashMap<ReferralId, usize> =
+                std::collections::HashMap::new();
+            for timer in due {
+                let at = *index.entry(timer.referral.clone()).or_insert_with(|| {
+                    by_referral.push(Vec::new());
+                    by_referral.len() - 1
+                });
+                by_referral[at].push(timer);
+            }
+            let outcomes: Vec<(usize, usize)> = futures_util::stream::iter(by_referral)
+                .map(|timers| self.fire_in_order(timers))
+                .buffer_unordered(CONCURRENT_REFERRALS)
+                .collect()
+                .await;
+            for (fired, failed) in outcomes {
+                report.fired += fired;
+                report.failed += failed;
             }
             // A batch that only failed would be offered again at once.
             if report.fired + report.failed == before || report.failed > 0 && report.fired == 0 {
                 return Ok(report);
             }
         }
+    }
+
+    /// Fires one referral's due timers, one after another; returns how many
+    /// fired and how many failed.
+    async fn fire_in_order(&self, timers: Vec<Timer>) -> (usize, usize) {
+        let (mut fired, mut failed) = (0, 0);
+        for timer in &timers {
+            match self.gateway.fire(timer).await {
+                Ok(_) => {
+                    fired += 1;
+                    // A fired breach timer is a missed deadline.
+                    metrics::counter!("gateway_deadline_timers_fired_total", "kind" => timer.kind.as_str())
+                        .increment(1);
+                }
+                Err(error) => {
+                    failed += 1;
+                    tracing::error!(referral = %timer.referral, timer = timer.kind.as_str(), %error, "timer could not fire");
+                }
+            }
+        }
+        (fired, failed)
     }
 
     /// Sweeps until `shutdown` completes, sleeping until the next timer is due.
