@@ -229,21 +229,23 @@ pub trait OutboxStore: Send + Sync {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<PendingDelivery>, StoreError> {
-        self.due_deliveries_except(now, limit, &|_, _| false)
+        self.due_deliveries_except(now, limit, &|_| usize::MAX, &|_, _| false)
     }
 
-    /// The same, leaving out without reading them the messages for which
-    /// `skip(destination key, id)` holds. `limit` bounds the heads returned;
-    /// a store may also bound the heads it looks at, skipped or not, but to
-    /// several times `limit`, so one full destination's waiting heads do not
-    /// hide every other destination's. The relay skips its attempts in flight
-    /// and its full destinations: a busy relay passes over the store after
-    /// every answer, and decoding each waiting message (bundle and all) every
-    /// time cost more than delivering it.
+    /// The same, destination by destination: at most `room(destination
+    /// key)` heads of each destination, and none read at all of one with no
+    /// room; leaving out, without reading them, the messages for which
+    /// `skip(destination key, id)` holds. A store may bound the heads it
+    /// looks at in a destination, skipped or not, but to well beyond its
+    /// room. The relay gives each destination the attempts it has to spare
+    /// and skips its attempts in flight: a busy relay passes over the store
+    /// after every answer, so a pass must cost what it can start, not what
+    /// is waiting.
     fn due_deliveries_except(
         &self,
         now: Timestamp,
         limit: usize,
+        room: &dyn Fn(&str) -> usize,
         skip: &dyn Fn(&str, &MessageId) -> bool,
     ) -> Result<Vec<PendingDelivery>, StoreError>;
 

@@ -235,18 +235,26 @@ where
         // Attempts in flight and destinations at their limit are passed over
         // without reading the messages; the checks below still hold for any
         // that finished while the store was read.
-        let due =
-            self.store
-                .due_deliveries_except(now, self.options.batch, &|destination, id| {
-                    let in_flight = lock(&self.in_flight);
-                    in_flight.messages.contains(id)
-                        || in_flight.finished_during_pass.contains(id)
-                        || in_flight.held_at(id, now)
-                        || in_flight
-                            .per_destination
-                            .get(destination)
-                            .is_some_and(|n| *n >= self.options.per_destination_in_flight)
-                })?;
+        let due = self.store.due_deliveries_except(
+            now,
+            self.options.batch,
+            &|destination| {
+                let in_flight = lock(&self.in_flight);
+                self.options.per_destination_in_flight.saturating_sub(
+                    in_flight
+                        .per_destination
+                        .get(destination)
+                        .copied()
+                        .unwrap_or(0),
+                )
+            },
+            &|_, id| {
+                let in_flight = lock(&self.in_flight);
+                in_flight.messages.contains(id)
+                    || in_flight.finished_during_pass.contains(id)
+                    || in_flight.held_at(id, now)
+            },
+        )?;
         let mut report = TickReport::default();
         for delivery in due {
             let destination = delivery.message.destination.key();

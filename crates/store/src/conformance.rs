@@ -371,21 +371,22 @@ pub async fn a_lane_delivers_in_order_one_head_at_a_time<S: FullStore>(store: S)
     for _ in 0..3 {
         let due = store.due_deliveries(later(1), 10).unwrap();
         assert_eq!(due.len(), 1, "only the head of a lane is due");
-        // The relay's skip leaves the head out by its id or its destination,
-        // and nothing else takes its place.
+        // The relay leaves the head out by its id, or its destination by
+        // giving it no room, and nothing else takes its place.
         let head = due[0].id.clone();
         let by_id = store
-            .due_deliveries_except(later(1), 10, &|_, id| *id == head)
+            .due_deliveries_except(later(1), 10, &|_| usize::MAX, &|_, id| *id == head)
             .unwrap();
         assert!(by_id.is_empty(), "{by_id:?}");
         let destination = ccpit().key();
+        let no_room = |d: &str| if d == destination { 0 } else { usize::MAX };
         let by_destination = store
-            .due_deliveries_except(later(1), 10, &|d, _| d == destination)
+            .due_deliveries_except(later(1), 10, &no_room, &|_, _| false)
             .unwrap();
         assert!(by_destination.is_empty(), "{by_destination:?}");
         assert_eq!(
             store
-                .due_deliveries_except(later(1), 10, &|d, _| d != destination)
+                .due_deliveries_except(later(1), 10, &|_| 1, &|d, _| d != destination)
                 .unwrap(),
             due
         );
@@ -434,10 +435,24 @@ pub async fn a_full_destination_does_not_hide_the_others<S: FullStore>(store: S)
     commit.messages = vec![message(&last, ccpit(), "offer")];
     store.commit(commit).await.unwrap();
     let court_key = court.key();
+    // The court has no room: its heads are not even read.
     let due = store
-        .due_deliveries_except(later(1), 4, &|d, _| d == court_key)
+        .due_deliveries_except(
+            later(1),
+            4,
+            &|d| if d == court_key { 0 } else { usize::MAX },
+            &|_, _| false,
+        )
         .unwrap();
     assert_eq!(texts(&due), ["offer"]);
+    // The court's heads in flight are skipped, and its room still bounds
+    // what it gets; the offer is not hidden behind them.
+    let due = store
+        .due_deliveries_except(later(1), 4, &|_| 2, &|d, id| {
+            d == court_key && id.0.ends_with(&format!("{:016x}", 1))
+        })
+        .unwrap();
+    assert_eq!(texts(&due), ["court", "court", "offer"]);
     // With nothing skipped, `limit` still bounds what is returned.
     assert_eq!(store.due_deliveries(later(1), 4).unwrap().len(), 4);
 }

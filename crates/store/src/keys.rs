@@ -12,7 +12,7 @@
 //! | `t/` | `t/{fire at}/{referral}/{kind}` | timer, ordered by due time |
 //! | `T/` | `T/{referral}/{kind}` | the timer's `t/` key, to replace a referral's timers |
 //! | `o/` | `o/{destination}\0{referral}\0{seq}` | outbox message, naming the bundle rather than holding it; a lane is one prefix |
-//! | `s/` | `s/{next attempt}/{seq}` | schedule: lane heads only, ordered by due time |
+//! | `s/` | `s/{destination}\0{next attempt}/{seq}` | schedule: lane heads only, per destination, ordered by due time |
 //! | `S/` | `S/{seq}` | the head's `s/` key |
 //! | `i/` | `i/{seq}` | the message's `o/` key, to find it by id |
 //! | `p/` | `p/{referral}/{seq}` | the message's `o/` key, to list a referral's messages |
@@ -225,12 +225,51 @@ pub(crate) fn referral_of_message(key: &[u8]) -> Option<ReferralId> {
     ReferralId::parse(key.split('\0').nth(1)?).ok()
 }
 
-pub(crate) fn schedule(next_attempt_at: Timestamp, n: u64) -> Vec<u8> {
-    format!("s/{}/{}", instant(next_attempt_at), seq(n)).into_bytes()
+/// The destination key a message key names.
+fn destination_in(message_key: &[u8]) -> &[u8] {
+    let rest = Table::Outbox.rest(message_key).unwrap_or_default();
+    let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+    &rest[..end]
 }
 
-pub(crate) fn schedule_until(now: Timestamp) -> (Vec<u8>, Vec<u8>) {
-    until(Table::Schedule, now)
+/// Where the head of a lane waits: in its destination's schedule, by when
+/// its next attempt is due.
+pub(crate) fn schedule(message_key: &[u8], next_attempt_at: Timestamp, n: u64) -> Vec<u8> {
+    let mut key = destination_schedule(destination_in(message_key));
+    key.extend_from_slice(format!("{}/{}", instant(next_attempt_at), seq(n)).as_bytes());
+    key
+}
+
+/// Every key of a destination's schedule starts with this.
+pub(crate) fn destination_schedule(destination: &[u8]) -> Vec<u8> {
+    let mut key = b"s/".to_vec();
+    key.extend_from_slice(destination);
+    key.push(0);
+    key
+}
+
+/// A destination's schedule, up to and including `now`.
+pub(crate) fn schedule_until(destination: &[u8], now: Timestamp) -> std::ops::Range<Vec<u8>> {
+    let start = destination_schedule(destination);
+    let mut end = start.clone();
+    end.extend_from_slice(format!("{:016x}", instant_bits(now) + 1).as_bytes());
+    start..end
+}
+
+/// The first schedule key of the destination after `destination`'s keys.
+pub(crate) fn after_destination(destination: &[u8]) -> Vec<u8> {
+    let mut key = b"s/".to_vec();
+    key.extend_from_slice(destination);
+    key.push(1);
+    key
+}
+
+/// The destination key a schedule key names, and whether it is a key of
+/// the first format (`s/{next attempt}/{seq}`, with no destination).
+pub(crate) fn destination_of_schedule(key: &[u8]) -> Option<&[u8]> {
+    let rest = Table::Schedule.rest(key)?;
+    let end = rest.iter().position(|&b| b == 0)?;
+    Some(&rest[..end])
 }
 
 pub(crate) fn schedule_ref(n: u64) -> Vec<u8> {
@@ -267,9 +306,13 @@ pub(crate) fn audit(n: u64) -> Vec<u8> {
 
 /// The instant encoded in a `t/` or `s/` key.
 pub(crate) fn instant_in(key: &[u8]) -> Option<Timestamp> {
-    let rest = Table::Timers
-        .rest(key)
-        .or_else(|| Table::Schedule.rest(key))?;
+    let rest = match Table::Timers.rest(key) {
+        Some(rest) => rest,
+        None => {
+            let rest = Table::Schedule.rest(key)?;
+            &rest[rest.iter().position(|&b| b == 0)? + 1..]
+        }
+    };
     let hex = std::str::from_utf8(rest.get(..16)?).ok()?;
     let ms = u64::from_str_radix(hex, 16).ok()? ^ (1 << 63);
     Timestamp::from_millisecond(ms as i64).ok()
@@ -337,5 +380,18 @@ mod tests {
             assert_eq!(instant_in(key), Some(t.parse().unwrap()));
         }
         assert_eq!(trailing_seq(&message_index(42)), Some(42));
+        let referral: ReferralId = "01JD0000000000000000000000".parse().unwrap();
+        let destination = Destination::Court("京0105".parse().unwrap());
+        let message = message(&lane(&destination, &referral), 7);
+        let at: Timestamp = times[2].parse().unwrap();
+        let scheduled = schedule(&message, at, 7);
+        assert_eq!(instant_in(&scheduled), Some(at));
+        assert_eq!(
+            destination_of_schedule(&scheduled),
+            Some(destination.key().as_bytes())
+        );
+        assert!(schedule_until(destination.key().as_bytes(), at).contains(&scheduled));
+        assert!(after_destination(destination.key().as_bytes()) > scheduled);
+        assert_eq!(trailing_seq(&scheduled), Some(7));
     }
 }

@@ -61,9 +61,12 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// open.
 pub const FIRST_SCHEMA_VERSION: u32 = 1;
 
-/// How many schedule entries a relay pass may read for each delivery it can
-/// start, passing over those it must skip.
+/// How many schedule entries of a destination a relay pass may read for
+/// each delivery it can start there, passing over those it must skip...
 const SCAN_BUDGET_PER_DUE: usize = 16;
+
+/// ...and how many more: at least the destination's attempts in flight.
+const SCAN_BUDGET_FLOOR: usize = 1_024;
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -717,6 +720,23 @@ impl SledStore {
     }
 }
 
+/// The destinations with a lane head in the schedule, in key order: one
+/// seek per destination, whatever waits for each.
+fn scheduled_destinations(db: &sled::Db) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut found = Vec::new();
+    let mut from = Table::Schedule.prefix().to_vec();
+    let end = Table::Schedule.bounds().end;
+    while let Some(entry) = db.range(from..end.clone()).next() {
+        let (key, _) = entry.map_err(unavailable)?;
+        let destination = keys::destination_of_schedule(&key)
+            .ok_or_else(|| StoreError::Corrupt("schedule key".into()))?
+            .to_vec();
+        from = keys::after_destination(&destination);
+        found.push(destination);
+    }
+    Ok(found)
+}
+
 /// A referral's bundle.
 fn read_bundle(db: &sled::Db, referral: &ReferralId) -> Result<Option<CaseBundle>, StoreError> {
     let key = keys::bundle(referral);
@@ -883,47 +903,78 @@ impl OutboxStore for SledStore {
         &self,
         now: Timestamp,
         limit: usize,
+        room: &dyn Fn(&str) -> usize,
         skip: &dyn Fn(&str, &MessageId) -> bool,
     ) -> Result<Vec<PendingDelivery>, StoreError> {
-        let (start, end) = keys::schedule_until(now);
-        let mut found = Vec::new();
-        // Skipped entries count toward a scan budget, a few times `limit`:
-        // when every destination is at its cap, a pass must not walk a million
-        // waiting messages to find that none can start; but one busy
-        // destination's waiting heads must not hide every other destination's
-        // behind them either (a court's notices in front of the partners'
-        // offers, say).
-        let budget = limit.saturating_mul(SCAN_BUDGET_PER_DUE);
         let durable = self
             .inner
             .shared
             .durable_outbox
             .load(std::sync::atomic::Ordering::Acquire);
         let db = self.db()?;
-        for entry in db.range(start..end).take(budget) {
-            if found.len() == limit {
-                break;
-            }
-            let (_, target) = entry.map_err(unavailable)?;
-            // A message whose commit is applied but not yet durable could be
-            // undone by a power cut; the destination must not hear of it.
-            if keys::trailing_seq(&target).is_none_or(|n| n > durable) {
+        let mut found: Vec<(Timestamp, PendingDelivery)> = Vec::new();
+        for destination in scheduled_destinations(&db)? {
+            let name = String::from_utf8_lossy(&destination);
+            let room = room(&name).min(limit);
+            if room == 0 {
                 continue;
             }
-            if let Some((destination, id)) = keys::message_id_of(&target)
-                && skip(destination, &id)
+            // The heads skipped count toward a budget well beyond the room:
+            // a destination's own attempts in flight are at its head, and a
+            // pass must not walk everything waiting to find them.
+            let budget = room
+                .saturating_mul(SCAN_BUDGET_PER_DUE)
+                .saturating_add(SCAN_BUDGET_FLOOR);
+            let mut taken = 0;
+            for entry in db
+                .range(keys::schedule_until(&destination, now))
+                .take(budget)
             {
-                continue;
-            }
-            if let Some(bytes) = db.get(&target).map_err(unavailable)? {
-                found.push(read_delivery(&db, &target, &bytes)?);
+                if taken == room {
+                    break;
+                }
+                let (key, target) = entry.map_err(unavailable)?;
+                // A message whose commit is applied but not yet durable
+                // could be undone by a power cut; the destination must not
+                // hear of it.
+                if keys::trailing_seq(&target).is_none_or(|n| n > durable) {
+                    continue;
+                }
+                if let Some((destination, id)) = keys::message_id_of(&target)
+                    && skip(destination, &id)
+                {
+                    continue;
+                }
+                if let Some(bytes) = db.get(&target).map_err(unavailable)? {
+                    let due = keys::instant_in(&key)
+                        .ok_or_else(|| StoreError::Corrupt("schedule key".into()))?;
+                    found.push((due, read_delivery(&db, &target, &bytes)?));
+                    taken += 1;
+                }
             }
         }
-        Ok(found)
+        // Earliest first across destinations, as within each.
+        found.sort_by_key(|(due, _)| *due);
+        found.truncate(limit);
+        Ok(found.into_iter().map(|(_, pending)| pending).collect())
     }
 
     fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        self.first_instant(Table::Schedule)
+        let db = self.db()?;
+        let mut next: Option<Timestamp> = None;
+        for destination in scheduled_destinations(&db)? {
+            let first = db
+                .scan_prefix(keys::destination_schedule(&destination))
+                .next()
+                .transpose()
+                .map_err(unavailable)?;
+            if let Some((key, _)) = first {
+                let at = keys::instant_in(&key)
+                    .ok_or_else(|| StoreError::Corrupt("schedule key".into()))?;
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        Ok(next)
     }
 
     async fn record_delivery(

@@ -32,6 +32,8 @@ pub struct Migrated {
     pub referrals: u64,
     pub events: u64,
     pub messages: u64,
+    /// Lane heads moved into their destinations' schedules.
+    pub schedule: u64,
     pub timers: u64,
     pub alerts: u64,
     pub acknowledgements: u64,
@@ -94,6 +96,7 @@ pub(crate) fn from_first_format(db: &sled::Db, path: &Path) -> Result<Migrated, 
         let pending: PendingDelivery = v1::decode(key, bytes)?;
         Ok(encode_delivery(&pending))
     })?;
+    done.schedule = reschedule(db)?;
     done.timers = rewrite(db, Table::Timers.prefix(), |key, bytes| {
         let timer: Timer = v1::decode(key, bytes)?;
         Ok(encode_timer(&timer))
@@ -139,6 +142,7 @@ pub(crate) fn from_first_format(db: &sled::Db, path: &Path) -> Result<Migrated, 
         referrals = done.referrals,
         events = done.events,
         messages = done.messages,
+        schedule = done.schedule,
         timers = done.timers,
         alerts = done.alerts,
         acknowledgements = done.acknowledgements,
@@ -147,6 +151,38 @@ pub(crate) fn from_first_format(db: &sled::Db, path: &Path) -> Result<Migrated, 
         "store migrated to schema 2"
     );
     Ok(done)
+}
+
+/// Moves every lane head of the first format's one schedule
+/// (`s/{next attempt}/{seq}`) into its destination's
+/// (`s/{destination}\0{next attempt}/{seq}`).
+fn reschedule(db: &sled::Db) -> Result<u64, StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut count = 0_u64;
+    for entry in db.range(Table::Schedule.bounds()) {
+        let (key, message_key) = entry.map_err(unavailable)?;
+        if keys::destination_of_schedule(&key).is_some() {
+            continue;
+        }
+        let corrupt = || StoreError::Corrupt(format!("{}", String::from_utf8_lossy(&key)));
+        let hex =
+            std::str::from_utf8(key.get(2..18).ok_or_else(corrupt)?).map_err(|_| corrupt())?;
+        let ms = u64::from_str_radix(hex, 16).map_err(|_| corrupt())? ^ (1 << 63);
+        let at = jiff::Timestamp::from_millisecond(ms as i64).map_err(|_| corrupt())?;
+        let n = keys::trailing_seq(&key).ok_or_else(corrupt)?;
+        let moved = keys::schedule(&message_key, at, n);
+        batch.remove(key);
+        batch.insert(keys::schedule_ref(n), moved.clone());
+        batch.insert(moved, message_key);
+        count += 1;
+        // New keys sort among the old ones, and are passed over above.
+        if count.is_multiple_of(10_000) {
+            db.apply_batch(std::mem::take(&mut batch))
+                .map_err(unavailable)?;
+        }
+    }
+    db.apply_batch(batch).map_err(unavailable)?;
+    Ok(count)
 }
 
 /// Rewrites every record of the first format under `prefix`, in batches.

@@ -607,7 +607,11 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
                 db.insert(keys::referral_message(id, outbox_seq), key.clone())
                     .unwrap();
                 if lanes.insert(lane) {
-                    let schedule = keys::schedule(event.at, outbox_seq);
+                    // The first format's schedule: one for all
+                    // destinations, by due time.
+                    let schedule =
+                        format!("s/{}/{}", keys::instant(event.at), keys::seq(outbox_seq))
+                            .into_bytes();
                     db.insert(keys::schedule_ref(outbox_seq), schedule.clone())
                         .unwrap();
                     db.insert(schedule, key).unwrap();
@@ -747,7 +751,17 @@ async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
         store.due_timers(far, usize::MAX).unwrap().len(),
         timers_before
     );
-    assert!(!store.due_deliveries(far, usize::MAX).unwrap().is_empty());
+    let due = store.due_deliveries(far, usize::MAX).unwrap();
+    assert_eq!(
+        due.len(),
+        before
+            .iter()
+            .map(|m| (m.message.destination.key(), m.message.referral.clone()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        "every lane's head is in its destination's schedule"
+    );
+    assert!(store.next_delivery_at().unwrap().is_some());
     let alerts = store.alerts_after(0, usize::MAX).unwrap();
     assert!(!alerts.is_empty());
     assert_eq!(alerts[0].seq, 1);

@@ -582,7 +582,7 @@ fn probe(dir: &std::path::Path) -> std::io::Result<()> {
 }
 
 fn schedule(batch: &mut sled::Batch, n: u64, at: Timestamp, message_key: &[u8]) {
-    let schedule_key = keys::schedule(at, n);
+    let schedule_key = keys::schedule(message_key, at, n);
     batch.insert(keys::schedule_ref(n), schedule_key.clone());
     batch.insert(schedule_key, message_key);
 }
