@@ -513,3 +513,43 @@ async fn each_offer_and_each_decline_moves_the_organisations_load_at_once() {
         fourth.routing_reasons
     );
 }
+
+/// The platform's acknowledgement of an offer starts the acceptance period
+/// (online rules Art. 12); the commit that records it also records the
+/// offer delivered, so an offer costs one durable write after it is sent,
+/// not two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offers_receipt_and_its_delivery_are_one_write() {
+    let w = World::start().await;
+    let store = w.assembly.gateway.store().clone();
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.court_referral_id = "one-write-offer".into();
+    for (i, d) in bundle.documents.iter_mut().enumerate() {
+        d.url = format!("https://court-bj.example/files/{i}");
+    }
+    let id = w
+        .court_api
+        .clone()
+        .submit_referral(pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id;
+    let before = store.operations_sent();
+    w.deliver().await;
+    assert_eq!(w.grpc_court.events_of(&id), ["routed", "offer_delivered"]);
+    assert_eq!(
+        store.operations_sent() - before,
+        3,
+        "the offer's receipt with its delivery, and the court's two notices"
+    );
+    let id: mediation_core::ids::ReferralId = id.parse().unwrap();
+    assert!(
+        mediation_core::store::OutboxStore::pending_messages(&store, &id)
+            .unwrap()
+            .is_empty(),
+        "nothing left to deliver"
+    );
+}

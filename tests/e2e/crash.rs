@@ -27,7 +27,7 @@ use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::Referral;
 use mediation_core::outbox::messages_for;
 use mediation_core::store::{AuditLog, OutboxStore, PendingDelivery, ReferralStore};
-use mediation_delivery::{DeliveryError, Relay, RelayOptions, Transport};
+use mediation_delivery::{Delivered, DeliveryError, Relay, RelayOptions, Transport};
 use mediation_service::{Commands, Policies};
 use mediation_store::{SledStore, StoreOptions};
 
@@ -62,9 +62,9 @@ impl Log {
 pub(crate) struct RecordingPartner(pub(crate) Log);
 
 impl Transport for RecordingPartner {
-    async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
         self.0.line(&delivery.id.0);
-        Ok(())
+        Ok(Delivered::Acknowledged)
     }
 }
 

@@ -11,8 +11,8 @@ use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::Change;
 use mediation_core::outbox::Destination;
 use mediation_core::partner::Partner;
-use mediation_core::store::{AuditLog, PendingDelivery, ReferralStore};
-use mediation_delivery::{DeliveryError, Transport};
+use mediation_core::store::{AuditLog, MessageId, PendingDelivery, ReferralStore};
+use mediation_delivery::{Delivered, DeliveryError, Transport};
 use mediation_service::Commands;
 
 use crate::ccpit::CcpitTransport;
@@ -34,8 +34,9 @@ pub struct Destinations {
     pub receipts: Option<Arc<dyn OfferReceipts>>,
 }
 
-/// A future an [`OfferReceipts`] call returns.
-pub type Receipt<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+/// A future an [`OfferReceipts`] call returns: whether the offer's own
+/// delivery was recorded with the receipt.
+pub type Receipt<'a> = Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>;
 
 /// The acceptance period starts when an offer reaches the organisation's
 /// platform (online rules Art. 12), so the transport asks what deadline an
@@ -48,12 +49,15 @@ pub trait OfferReceipts: Send + Sync + std::fmt::Debug {
     fn sending(&self, partner: Partner) -> Result<(Timestamp, Deadline), String>;
 
     /// The platform acknowledged the offer of `referral` to `organisation`
-    /// sent at `sent_at`.
+    /// sent at `sent_at`, as message `message`. Returns whether the commit
+    /// of the receipt also recorded the message delivered (one durable write
+    /// for both); if not, the relay records it.
     fn delivered<'a>(
         &'a self,
         referral: &'a ReferralId,
         organisation: &'a OrganisationId,
         sent_at: Timestamp,
+        message: &'a MessageId,
     ) -> Receipt<'a>;
 }
 
@@ -74,11 +78,11 @@ where
         referral: &'a ReferralId,
         organisation: &'a OrganisationId,
         sent_at: Timestamp,
+        message: &'a MessageId,
     ) -> Receipt<'a> {
         Box::pin(async move {
-            self.offer_delivered(referral, organisation, sent_at)
+            self.offer_received(referral, organisation, sent_at, message)
                 .await
-                .map(|_| ())
                 .map_err(|e| e.to_string())
         })
     }
@@ -91,11 +95,12 @@ fn unconfigured(partner: Partner) -> DeliveryError {
 }
 
 impl Transport for Destinations {
-    async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
+        let acknowledged = |()| Delivered::Acknowledged;
         let (Destination::Partner(partner), Some(receipts)) =
             (&delivery.message.destination, &self.receipts)
         else {
-            return self.dispatch(delivery).await;
+            return self.dispatch(delivery).await.map(acknowledged);
         };
         let Change::Routed {
             assignment,
@@ -103,7 +108,7 @@ impl Transport for Destinations {
             ..
         } = &delivery.message.event.change
         else {
-            return self.dispatch(delivery).await;
+            return self.dispatch(delivery).await.map(acknowledged);
         };
         // An offer: it states the deadline a delivery sent now starts, and
         // its acknowledgement is recorded before the relay records the
@@ -120,35 +125,41 @@ impl Transport for Destinations {
             *acceptance_deadline = Some(due);
         }
         self.dispatch(&offer).await?;
-        receipts
+        let recorded = receipts
             .delivered(
                 &delivery.message.referral,
                 &assignment.organisation,
                 sent_at,
+                &delivery.id,
             )
             .await
             .map_err(|e| {
                 DeliveryError::Transient(format!(
                     "the platform took the offer, but its delivery could not be recorded: {e}"
                 ))
-            })
+            })?;
+        Ok(if recorded {
+            Delivered::Recorded
+        } else {
+            Delivered::Acknowledged
+        })
     }
 }
 
 impl Destinations {
     async fn dispatch(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
         match &delivery.message.destination {
-            Destination::Court(_) => self.courts.deliver(delivery).await,
+            Destination::Court(_) => self.courts.send(delivery).await,
             Destination::Partner(p @ Partner::Ccpit) => match &self.ccpit {
-                Some(t) => t.deliver(delivery).await,
+                Some(t) => t.send(delivery).await,
                 None => Err(unconfigured(*p)),
             },
             Destination::Partner(p @ Partner::LabourArbitration) => match &self.labour {
-                Some(t) => t.deliver(delivery).await,
+                Some(t) => t.send(delivery).await,
                 None => Err(unconfigured(*p)),
             },
             Destination::Partner(p @ Partner::RoadTraffic) => match &self.traffic {
-                Some(t) => t.deliver(delivery).await,
+                Some(t) => t.send(delivery).await,
                 None => Err(unconfigured(*p)),
             },
         }

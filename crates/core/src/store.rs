@@ -91,6 +91,10 @@ pub struct Commit {
     /// referral's snapshot, so that the next command reads it rather than
     /// replaying the history. Replaying the history gives the same state.
     pub state: crate::lifecycle::ReferralState,
+    /// A message whose delivery this commit also records, as the relay's
+    /// `Delivered` outcome would: the receipt of an offer records the offer
+    /// delivered in the same write. Nothing if it was recorded already.
+    pub delivered: Option<MessageId>,
 }
 
 /// What a durable commit returns.

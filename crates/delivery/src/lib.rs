@@ -24,4 +24,4 @@ pub use policy::RetryPolicy;
 pub use relay::{
     DestinationBoard, DestinationHealth, Relay, RelayHandle, RelayOptions, TickReport,
 };
-pub use transport::{DeliveryError, Transport};
+pub use transport::{Delivered, DeliveryError, Transport};

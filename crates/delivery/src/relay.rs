@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::policy::RetryPolicy;
-use crate::transport::{DeliveryError, Transport};
+use crate::transport::{Delivered, DeliveryError, Transport};
 
 /// How the relay behaves.
 #[derive(Debug, Clone)]
@@ -398,7 +398,8 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
                 ))),
             };
         let now = self.clock.now();
-        let outcome = self.outcome(&delivery, result, now);
+        let already_recorded = matches!(result, Ok(Delivered::Recorded));
+        let outcome = self.outcome(&delivery, result.map(|_| ()), now);
         self.observe(&delivery, &destination, &outcome, started.elapsed(), now)
             .await;
         match &outcome {
@@ -413,7 +414,11 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
                 tracing::warn!(message_id = %delivery.id, %destination, referral = %delivery.message.referral, error = %printable(error), "delivery given up, moved to dead letters");
             }
         }
-        let recorded = self.store.record_delivery(&delivery.id, outcome).await;
+        let recorded = if already_recorded {
+            Ok(())
+        } else {
+            self.store.record_delivery(&delivery.id, outcome).await
+        };
         let mut in_flight = lock(&self.in_flight);
         in_flight.messages.remove(&delivery.id);
         in_flight.finished_during_pass.insert(delivery.id.clone());

@@ -17,11 +17,21 @@ pub enum DeliveryError {
     Permanent(String),
 }
 
+/// How a delivery the destination acknowledged was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// The relay records it.
+    Acknowledged,
+    /// A commit of the acknowledgement's consequences (an offer's receipt)
+    /// already recorded it, durably, in the same write.
+    Recorded,
+}
+
 /// Delivers messages to destinations.
 pub trait Transport: Send + Sync + 'static {
     /// Sends one message and returns once the destination acknowledged it.
     fn deliver(
         &self,
         delivery: &PendingDelivery,
-    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+    ) -> impl Future<Output = Result<Delivered, DeliveryError>> + Send;
 }

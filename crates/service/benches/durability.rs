@@ -59,6 +59,7 @@ fn realistic_commit(referral: ReferralId) -> Commit {
     let mut events = vec![received];
     events.extend(routed);
     Commit {
+        delivered: None,
         state: r.state(),
         loads: vec![],
         referral,
@@ -84,6 +85,7 @@ fn filler_commit(referral: ReferralId, far: Timestamp) -> Commit {
     // A new referral's first commit holds its receipt, bundle and all.
     let (r, received) = Referral::receive(referral.clone(), sample_bundle(), at(T0)).unwrap();
     Commit {
+        delivered: None,
         state: r.state(),
         loads: vec![],
         timers: vec![

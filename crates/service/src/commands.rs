@@ -17,7 +17,7 @@ use mediation_core::outbox::messages_for;
 use mediation_core::outcome::{Agreement, ConfirmationApplication};
 use mediation_core::partner::Partner;
 use mediation_core::routing::{Router, load_changes};
-use mediation_core::store::{AuditLog, Commit, CourtKey, ReferralStore, StoreError};
+use mediation_core::store::{AuditLog, Commit, CourtKey, MessageId, ReferralStore, StoreError};
 use mediation_core::timer::{Timer, TimerKind};
 
 use crate::error::ServiceError;
@@ -317,7 +317,25 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
     where
         F: Fn(&Referral, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
     {
-        let actor = &actor.into();
+        self.execute_recording(id, &actor.into(), action, None, decide)
+            .await
+            .map(|(referral, _)| referral)
+    }
+
+    /// [`Commands::execute`], whose commit also records `delivered` as
+    /// delivered when there is one; returns whether it did (a command that
+    /// decides nothing commits nothing).
+    async fn execute_recording<F>(
+        &self,
+        id: &ReferralId,
+        actor: &Actor,
+        action: &str,
+        delivered: Option<&MessageId>,
+        decide: F,
+    ) -> Result<(Referral, bool), ServiceError>
+    where
+        F: Fn(&Referral, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
+    {
         for _ in 0..MAX_ATTEMPTS {
             let referral = self
                 .referral(id)?
@@ -345,7 +363,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                 }
             };
             if events.is_empty() {
-                return Ok(referral);
+                return Ok((referral, false));
             }
             let mut after = referral.clone();
             after.apply_all(&events);
@@ -360,8 +378,12 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                 at: now,
             }
             .commit();
+            let commit = Commit {
+                delivered: delivered.cloned(),
+                ..commit
+            };
             match self.commit_as(commit, actor).await {
-                Ok(_) => return Ok(after),
+                Ok(_) => return Ok((after, delivered.is_some())),
                 Err(StoreError::VersionConflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -401,6 +423,28 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         .await
     }
 
+    /// [`Commands::offer_delivered`] for the offer sent as `message`: the
+    /// receipt's commit also records the message delivered, so the offer
+    /// costs one durable write, not two. Returns whether it did; a receipt
+    /// already recorded commits nothing, and the relay records the delivery.
+    pub async fn offer_received(
+        &self,
+        referral: &ReferralId,
+        organisation: &OrganisationId,
+        sent_at: Timestamp,
+        message: &MessageId,
+    ) -> Result<bool, ServiceError> {
+        self.execute_recording(
+            referral,
+            &Actor::internal("relay"),
+            "offer_delivered",
+            Some(message),
+            |r, ctx| r.offer_delivered(organisation, sent_at, ctx.calendar, &ctx.policy.deadlines),
+        )
+        .await
+        .map(|(_, recorded)| recorded)
+    }
+
     pub async fn fire(&self, timer: &Timer) -> Result<Referral, ServiceError> {
         let kind = timer.kind;
         let result = self
@@ -437,6 +481,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             .referral(id)?
             .ok_or_else(|| ServiceError::NotFound(id.clone()))?;
         let commit = Commit {
+            delivered: None,
             referral: id.clone(),
             expected_version: referral.version(),
             at: self.clock.now(),
@@ -549,6 +594,7 @@ impl Decided<'_> {
     fn commit(self) -> Commit {
         let after = self.after;
         Commit {
+            delivered: None,
             referral: after.id().clone(),
             expected_version: self.expected_version,
             at: self.at,

@@ -91,6 +91,7 @@ fn state_at(referral: &ReferralId, version: u64) -> ReferralState {
 
 fn new_referral(referral: &ReferralId) -> Commit {
     Commit {
+        delivered: None,
         state: state_at(referral, 1),
         loads: vec![],
         referral: referral.clone(),
@@ -111,6 +112,7 @@ fn new_referral(referral: &ReferralId) -> Commit {
 
 fn follow_up(referral: &ReferralId, version: u64, text: &str) -> Commit {
     Commit {
+        delivered: None,
         state: state_at(referral, version + 1),
         loads: vec![],
         referral: referral.clone(),
@@ -145,6 +147,7 @@ fn later(minutes: i64) -> Timestamp {
 pub async fn run_all<S: FullStore, F: FnMut() -> S>(mut fresh: F) {
     commits_append_to_the_history(fresh()).await;
     the_snapshot_is_the_state_the_history_replays_to(fresh()).await;
+    a_commit_records_a_delivery_with_its_events(fresh()).await;
     a_stale_version_writes_nothing(fresh()).await;
     a_court_key_is_claimed_once(fresh()).await;
     timers_are_replaced_and_found_by_due_time(fresh()).await;
@@ -214,6 +217,40 @@ pub async fn the_snapshot_is_the_state_the_history_replays_to<S: FullStore>(stor
         Err(StoreError::Corrupt(_))
     ));
     assert_eq!(store.referral(&s).unwrap(), None);
+}
+
+pub async fn a_commit_records_a_delivery_with_its_events<S: FullStore>(store: S) {
+    let r = id(40);
+    let mut commit = new_referral(&r);
+    commit.messages = vec![message(&r, ccpit(), "offer"), message(&r, ccpit(), "then")];
+    store.commit(commit).await.unwrap();
+    let offer = store.due_deliveries(later(1), 10).unwrap();
+    assert_eq!(texts(&offer), ["offer"]);
+    // The receipt of the offer, with the offer recorded delivered in it.
+    let mut receipt = follow_up(&r, 1, "received");
+    receipt.delivered = Some(offer[0].id.clone());
+    store.commit(receipt).await.unwrap();
+    assert_eq!(
+        texts(&store.due_deliveries(later(1), 10).unwrap()),
+        ["then"]
+    );
+    assert_eq!(texts(&store.pending_messages(&r).unwrap()), ["then"]);
+    // A delivery recorded already is not an error: the commit stands.
+    let mut again = follow_up(&r, 2, "again");
+    again.delivered = Some(offer[0].id.clone());
+    assert_eq!(store.commit(again).await.unwrap().version, 3);
+    // A commit refused records no delivery either.
+    let then = store.due_deliveries(later(1), 10).unwrap()[0].id.clone();
+    let mut stale = follow_up(&r, 1, "stale");
+    stale.delivered = Some(then);
+    assert!(matches!(
+        store.commit(stale).await,
+        Err(StoreError::VersionConflict { .. })
+    ));
+    assert_eq!(
+        texts(&store.due_deliveries(later(1), 10).unwrap()),
+        ["then"]
+    );
 }
 
 pub async fn a_stale_version_writes_nothing<S: FullStore>(store: S) {

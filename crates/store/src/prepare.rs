@@ -44,6 +44,8 @@ pub(crate) struct Prepared {
     pub(crate) alerts: Vec<Vec<u8>>,
     pub(crate) audit: Vec<Vec<u8>>,
     pub(crate) loads: Vec<LoadChange>,
+    /// A message the commit also records as delivered.
+    pub(crate) delivered: Option<mediation_core::store::MessageId>,
 }
 
 impl Prepared {
@@ -113,6 +115,7 @@ impl Prepared {
             alerts: alerts(&c.alerts),
             audit: audit(&c.audit),
             loads: c.loads,
+            delivered: c.delivered,
             expected_version: c.expected_version,
             at: c.at,
             referral: c.referral,

@@ -196,6 +196,7 @@ fn conformance_commit(r: &ReferralId) -> Commit {
         },
     };
     Commit {
+        delivered: None,
         state: mediation_core::Referral::replay(std::slice::from_ref(&received))
             .unwrap()
             .state(),

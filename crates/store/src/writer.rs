@@ -474,6 +474,14 @@ impl Writer {
         }
         append_alerts(batch, counters, c.alerts);
         append_audit(batch, counters, c.audit);
+        if let Some(id) = &c.delivered {
+            // Already recorded (by an earlier attempt's receipt, say):
+            // nothing more to record.
+            match self.delivery(batch, counters, id, Outcome::Delivered) {
+                Ok(_) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(Receipt { version: c.version })
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use mediation_core::court::{CourtCode, Courts};
 use mediation_core::outbox::Destination;
 use mediation_core::store::PendingDelivery;
-use mediation_delivery::{DeliveryError, Transport};
+use mediation_delivery::{Delivered, DeliveryError, Transport};
 use mediation_proto::court::v1::court_receiver_client::CourtReceiverClient;
 use tonic::transport::{Channel, Endpoint};
 
@@ -116,7 +116,14 @@ impl CourtTransport {
 }
 
 impl Transport for CourtTransport {
-    async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
+        self.send(delivery).await.map(|()| Delivered::Acknowledged)
+    }
+}
+
+impl CourtTransport {
+    /// Sends one message; `Ok` once the destination acknowledged it.
+    pub(crate) async fn send(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
         let Destination::Court(court) = &delivery.message.destination else {
             return Err(DeliveryError::Permanent(format!(
                 "the court transport cannot deliver to {}",

@@ -3,7 +3,7 @@
 use mediation_core::outbox::Destination;
 use mediation_core::partner::Partner;
 use mediation_core::store::PendingDelivery;
-use mediation_delivery::{DeliveryError, Transport};
+use mediation_delivery::{Delivered, DeliveryError, Transport};
 use mediation_proto::labour::v1::labour_platform_client::LabourPlatformClient;
 use tonic::transport::Channel;
 
@@ -27,7 +27,14 @@ impl LabourTransport {
 }
 
 impl Transport for LabourTransport {
-    async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
+        self.send(delivery).await.map(|()| Delivered::Acknowledged)
+    }
+}
+
+impl LabourTransport {
+    /// Sends one message; `Ok` once the destination acknowledged it.
+    pub(crate) async fn send(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
         if delivery.message.destination != Destination::Partner(Partner::LabourArbitration) {
             return Err(DeliveryError::Permanent(format!(
                 "the labour transport cannot deliver to {}",

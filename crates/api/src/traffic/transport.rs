@@ -3,7 +3,7 @@
 use mediation_core::outbox::Destination;
 use mediation_core::partner::Partner;
 use mediation_core::store::PendingDelivery;
-use mediation_delivery::{DeliveryError, Transport};
+use mediation_delivery::{Delivered, DeliveryError, Transport};
 use mediation_proto::traffic::v1::traffic_platform_client::TrafficPlatformClient;
 use tonic::transport::Channel;
 
@@ -27,7 +27,14 @@ impl TrafficTransport {
 }
 
 impl Transport for TrafficTransport {
-    async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
+        self.send(delivery).await.map(|()| Delivered::Acknowledged)
+    }
+}
+
+impl TrafficTransport {
+    /// Sends one message; `Ok` once the destination acknowledged it.
+    pub(crate) async fn send(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
         if delivery.message.destination != Destination::Partner(Partner::RoadTraffic) {
             return Err(DeliveryError::Permanent(format!(
                 "the road-traffic transport cannot deliver to {}",

@@ -53,7 +53,7 @@ impl FakeTransport {
 }
 
 impl Transport for FakeTransport {
-    async fn deliver(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
         *self.attempts.lock().unwrap() += 1;
         let key = delivery.message.destination.key();
         let mode = self
@@ -70,13 +70,13 @@ impl Transport for FakeTransport {
                     other => other.name().to_owned(),
                 };
                 self.received.lock().unwrap().push((key, text));
-                Ok(())
+                Ok(Delivered::Acknowledged)
             }
             Mode::Down => Err(DeliveryError::Transient("connection refused".into())),
             Mode::Refuse => Err(DeliveryError::Permanent("schema mismatch".into())),
             Mode::Hang => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
-                Ok(())
+                Ok(Delivered::Acknowledged)
             }
         }
     }
@@ -120,6 +120,7 @@ async fn enqueue(store: &SledStore, r: &ReferralId, messages: &[(Destination, &s
     let state = mediation_core::Referral::replay(&all).unwrap().state();
     store
         .commit(Commit {
+            delivered: None,
             state,
             loads: vec![],
             referral: r.clone(),
