@@ -13,9 +13,7 @@
 //! | `T/` | `T/{referral}/{kind}` | the timer's `t/` key, to replace a referral's timers |
 //! | `o/` | `o/{destination}\0{referral}\0{seq}` | outbox message, naming the bundle rather than holding it; a lane is one prefix |
 //! | `s/` | `s/{destination}\0{next attempt}/{seq}` | schedule: lane heads only, per destination, ordered by due time |
-//! | `S/` | `S/{seq}` | the head's `s/` key |
-//! | `i/` | `i/{seq}` | the message's `o/` key, to find it by id |
-//! | `p/` | `p/{referral}/{seq}` | the message's `o/` key, to list a referral's messages |
+//! | `p/` | `p/{referral}/{seq}` | the message's `o/` key: to list a referral's messages, and to find one by its id (`{referral}-{seq}`) |
 //! | `d/` | `d/{seq}` | dead letters: the message's `o/` key |
 //! | `a/` | `a/{seq}` | alert |
 //! | `k/` | `k/{seq}` | an operator's acknowledgement of alert `seq` |
@@ -272,12 +270,14 @@ pub(crate) fn destination_of_schedule(key: &[u8]) -> Option<&[u8]> {
     Some(&rest[..end])
 }
 
-pub(crate) fn schedule_ref(n: u64) -> Vec<u8> {
-    format!("S/{}", seq(n)).into_bytes()
-}
-
-pub(crate) fn message_index(n: u64) -> Vec<u8> {
-    format!("i/{}", seq(n)).into_bytes()
+/// The referral and number a message id names (`{referral}-{seq}`, as the
+/// writer gives it).
+pub(crate) fn message_of_id(id: &MessageId) -> Option<(ReferralId, u64)> {
+    let (referral, n) = id.0.rsplit_once('-')?;
+    Some((
+        ReferralId::parse(referral).ok()?,
+        u64::from_str_radix(n, 16).ok()?,
+    ))
 }
 
 pub(crate) fn referral_messages(referral: &ReferralId) -> Vec<u8> {
@@ -379,7 +379,12 @@ mod tests {
         for (t, key) in times.iter().zip(&keys) {
             assert_eq!(instant_in(key), Some(t.parse().unwrap()));
         }
-        assert_eq!(trailing_seq(&message_index(42)), Some(42));
+        let id = MessageId(format!("01JD0000000000000000000000-{}", seq(42)));
+        assert_eq!(
+            message_of_id(&id),
+            Some(("01JD0000000000000000000000".parse().unwrap(), 42))
+        );
+        assert_eq!(message_of_id(&MessageId("nonsense".into())), None);
         let referral: ReferralId = "01JD0000000000000000000000".parse().unwrap();
         let destination = Destination::Court("京0105".parse().unwrap());
         let message = message(&lane(&destination, &referral), 7);

@@ -97,6 +97,15 @@ pub(crate) fn from_first_format(db: &sled::Db, path: &Path) -> Result<Migrated, 
         Ok(encode_delivery(&pending))
     })?;
     done.schedule = reschedule(db)?;
+    // The first format's indexes of messages by number (`i/`) and of lane
+    // heads' places in the schedule (`S/`): the keys say both now.
+    for prefix in [&b"i/"[..], &b"S/"[..]] {
+        let mut batch = sled::Batch::default();
+        for entry in db.scan_prefix(prefix) {
+            batch.remove(entry.map_err(unavailable)?.0);
+        }
+        db.apply_batch(batch).map_err(unavailable)?;
+    }
     done.timers = rewrite(db, Table::Timers.prefix(), |key, bytes| {
         let timer: Timer = v1::decode(key, bytes)?;
         Ok(encode_timer(&timer))
@@ -172,7 +181,6 @@ fn reschedule(db: &sled::Db) -> Result<u64, StoreError> {
         let n = keys::trailing_seq(&key).ok_or_else(corrupt)?;
         let moved = keys::schedule(&message_key, at, n);
         batch.remove(key);
-        batch.insert(keys::schedule_ref(n), moved.clone());
         batch.insert(moved, message_key);
         count += 1;
         // New keys sort among the old ones, and are passed over above.

@@ -603,7 +603,7 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
                     dead_at: None,
                 };
                 db.insert(&key, json(&pending)).unwrap();
-                db.insert(keys::message_index(outbox_seq), key.clone())
+                db.insert(format!("i/{}", keys::seq(outbox_seq)), key.clone())
                     .unwrap();
                 db.insert(keys::referral_message(id, outbox_seq), key.clone())
                     .unwrap();
@@ -613,7 +613,7 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
                     let schedule =
                         format!("s/{}/{}", keys::instant(event.at), keys::seq(outbox_seq))
                             .into_bytes();
-                    db.insert(keys::schedule_ref(outbox_seq), schedule.clone())
+                    db.insert(format!("S/{}", keys::seq(outbox_seq)), schedule.clone())
                         .unwrap();
                     db.insert(schedule, key).unwrap();
                 }
@@ -817,6 +817,9 @@ async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
         .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
         .collect();
     assert_eq!(first_format, Vec::<String>::new());
+    // Nor its indexes that the keys now make needless.
+    assert_eq!(db.scan_prefix(b"i/").count(), 0);
+    assert_eq!(db.scan_prefix(b"S/").count(), 0);
     drop(db);
     drop(dir);
 }

@@ -465,7 +465,6 @@ impl Writer {
             let lane_was_empty = !lanes_with_messages.contains(&lane)
                 && self.db()?.scan_prefix(&lane).next().is_none();
             batch.insert(key.clone(), value);
-            batch.insert(keys::message_index(n), key.clone());
             batch.insert(keys::referral_message(&c.referral, n), key.clone());
             if lane_was_empty {
                 schedule(batch, n, at, &key);
@@ -487,9 +486,9 @@ impl Writer {
 
     fn find_message(&self, id: &MessageId) -> Result<(u64, Vec<u8>, DeliveryRecord), StoreError> {
         let not_found = || StoreError::NotFound(format!("message {id}"));
-        let n = keys::trailing_seq(id.0.as_bytes()).ok_or_else(not_found)?;
+        let (referral, n) = keys::message_of_id(id).ok_or_else(not_found)?;
         let key = self
-            .get(&keys::message_index(n))?
+            .get(&keys::referral_message(&referral, n))?
             .ok_or_else(not_found)?
             .to_vec();
         let bytes = self.get(&key)?.ok_or_else(not_found)?;
@@ -497,12 +496,17 @@ impl Writer {
         Ok((n, key, record))
     }
 
-    fn unschedule(&self, batch: &mut sled::Batch, n: u64) -> Result<(), StoreError> {
-        let ref_key = keys::schedule_ref(n);
-        if let Some(schedule_key) = self.get(&ref_key)? {
-            batch.remove(schedule_key);
-            batch.remove(ref_key);
-        }
+    /// Takes a message out of its destination's schedule. Its schedule key
+    /// follows from its key and its next attempt; a message that is not its
+    /// lane's head has none, and removing it changes nothing.
+    fn unschedule(
+        batch: &mut sled::Batch,
+        n: u64,
+        key: &[u8],
+        record: &DeliveryRecord,
+    ) -> Result<(), StoreError> {
+        let due = record.next_attempt_at().map_err(|e| corrupt(key, e))?;
+        batch.remove(keys::schedule(key, due, n));
         Ok(())
     }
 
@@ -514,15 +518,16 @@ impl Writer {
         outcome: Outcome,
     ) -> Result<Receipt, StoreError> {
         let (n, key, mut record) = self.find_message(id)?;
-        self.unschedule(batch, n)?;
+        Self::unschedule(batch, n, &key, &record)?;
         match outcome {
             Outcome::Delivered => {
                 let referral = keys::referral_of_message(&key)
                     .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
                 batch.remove(key.clone());
-                batch.remove(keys::message_index(n));
                 batch.remove(keys::referral_message(&referral, n));
-                batch.remove(keys::dead(n));
+                if record.is_dead() {
+                    batch.remove(keys::dead(n));
+                }
                 // The lane's next message, if any, becomes its head.
                 let lane = &key[..key.len() - 16];
                 let next = self
@@ -589,10 +594,10 @@ fn probe(dir: &std::path::Path) -> std::io::Result<()> {
     result
 }
 
+/// Puts a lane's head in its destination's schedule, due at `at`, which its
+/// record's next attempt must say too: that is how it is found again.
 fn schedule(batch: &mut sled::Batch, n: u64, at: Timestamp, message_key: &[u8]) {
-    let schedule_key = keys::schedule(message_key, at, n);
-    batch.insert(keys::schedule_ref(n), schedule_key.clone());
-    batch.insert(schedule_key, message_key);
+    batch.insert(keys::schedule(message_key, at, n), message_key);
 }
 
 fn append_alerts(batch: &mut sled::Batch, counters: &mut Counters, alerts: Vec<Vec<u8>>) {
