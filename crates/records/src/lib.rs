@@ -33,9 +33,9 @@ pub use history::{
     encode_snapshot,
 };
 pub use records::{
-    DeliveryRecord, decode_acknowledgement, decode_alert, decode_audit_record, decode_delivery,
-    decode_timer, encode_acknowledgement, encode_alert, encode_audit_record, encode_delivery,
-    encode_timer,
+    DeliveryRecord, DeliveryState, decode_acknowledgement, decode_alert, decode_audit_record,
+    decode_delivery, decode_delivery_state, decode_timer, encode_acknowledgement, encode_alert,
+    encode_audit_record, encode_delivery, encode_timer,
 };
 
 use serde::Serialize;

@@ -166,11 +166,17 @@ enum StoredDestination {
     Court(String),
 }
 
-/// An outbox message as stored: the message without its bundle (it names the
-/// referral's bundle record instead) and without its id (the key gives it),
-/// with its delivery history.
+/// An outbox message as stored: its delivery history first (so that
+/// [`decode_delivery_state`] reads it alone), then the message without its
+/// bundle (it names the referral's bundle record instead) and without its
+/// id (the key gives it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryRecord {
+    enqueued_at: Instant,
+    attempts: u32,
+    next_attempt_at: Instant,
+    last_error: Option<String>,
+    dead_at: Option<Instant>,
     destination: StoredDestination,
     referral: String,
     court_referral_id: String,
@@ -178,11 +184,43 @@ pub struct DeliveryRecord {
     /// Whether the message carries the referral's bundle.
     with_bundle: bool,
     holder: Option<String>,
+}
+
+/// The leading fields of a [`DeliveryRecord`]: where a message stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredStanding {
     enqueued_at: Instant,
     attempts: u32,
     next_attempt_at: Instant,
     last_error: Option<String>,
     dead_at: Option<Instant>,
+}
+
+/// Where a message stands, read without the message: for counting a
+/// backlog of millions without decoding each message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryState {
+    pub enqueued_at: Timestamp,
+    pub next_attempt_at: Timestamp,
+    pub dead: bool,
+}
+
+/// Reads only the delivery history at the head of a message record.
+pub fn decode_delivery_state(bytes: &[u8]) -> Result<DeliveryState, FormatError> {
+    let (&version, body) = bytes.split_first().ok_or(FormatError::Empty)?;
+    if version != crate::FORMAT_VERSION {
+        return Err(FormatError::Version {
+            found: version,
+            expected: crate::FORMAT_VERSION,
+        });
+    }
+    let (state, _message): (StoredStanding, _) =
+        postcard::take_from_bytes(body).map_err(|e| FormatError::Decode(e.to_string()))?;
+    Ok(DeliveryState {
+        enqueued_at: state.enqueued_at.load()?,
+        next_attempt_at: state.next_attempt_at.load()?,
+        dead: state.dead_at.is_some(),
+    })
 }
 
 impl DeliveryRecord {

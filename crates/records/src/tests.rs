@@ -62,7 +62,12 @@ fn messages_timers_alerts_and_audit_records_read_back_the_same() {
                     last_error: Some("unreachable".into()),
                     dead_at: Some(event.at),
                 };
-                let record = decode_delivery(&encode_delivery(&pending)).unwrap();
+                let bytes = encode_delivery(&pending);
+                let state = decode_delivery_state(&bytes).unwrap();
+                assert_eq!(state.enqueued_at, pending.enqueued_at);
+                assert_eq!(state.next_attempt_at, pending.next_attempt_at);
+                assert!(state.dead);
+                let record = decode_delivery(&bytes).unwrap();
                 assert_eq!(record.needs_bundle(), pending.message.bundle.is_some());
                 assert_eq!(
                     record.load(pending.id.clone(), Some(&bundle)).unwrap(),

@@ -43,8 +43,9 @@ use tokio::sync::oneshot;
 use mediation_core::bundle::CaseBundle;
 use mediation_core::lifecycle::Referral;
 use mediation_records::{
-    decode_acknowledgement, decode_alert, decode_bundle, decode_delivery, decode_event,
-    decode_plain, decode_snapshot, decode_timer, encode_acknowledgement, encode_alert,
+    decode_acknowledgement, decode_alert, decode_bundle, decode_delivery, decode_delivery_state,
+    decode_event, decode_plain, decode_snapshot, decode_timer, encode_acknowledgement,
+    encode_alert,
 };
 
 use crate::durability::Syncer;
@@ -1020,9 +1021,10 @@ impl OutboxStore for SledStore {
         let mut by_destination: BTreeMap<String, Backlog> = BTreeMap::new();
         for entry in self.db()?.scan_prefix(Table::Outbox.prefix()) {
             let (key, value) = entry.map_err(unavailable)?;
-            // The record alone, without the bundle it may name.
-            let record = decode_delivery(&value).map_err(|e| corrupt(&key, e))?;
-            let enqueued_at = record.enqueued_at().map_err(|e| corrupt(&key, e))?;
+            // Where the message stands, without the message: a backlog of
+            // millions is counted without decoding one.
+            let state = decode_delivery_state(&value).map_err(|e| corrupt(&key, e))?;
+            let enqueued_at = state.enqueued_at;
             let destination = keys::message_id_of(&key)
                 .map(|(destination, _)| destination.to_owned())
                 .ok_or_else(|| {
@@ -1039,7 +1041,7 @@ impl OutboxStore for SledStore {
                     dead: 0,
                     oldest_enqueued_at: None,
                 });
-            if record.is_dead() {
+            if state.dead {
                 backlog.dead += 1;
             } else {
                 backlog.pending += 1;
