@@ -7,7 +7,7 @@
 //! per destination, are sampled here.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -255,13 +255,21 @@ pub fn sample(assembly: &Assembly, now: Timestamp) {
 
 /// Samples every `every` until `shutdown`.
 pub async fn run_sampler(
-    assembly: &Assembly,
+    assembly: Arc<Assembly>,
     every: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
     loop {
-        sample(assembly, assembly.clock().now());
+        // A sample reads the store: the backlog walks every waiting
+        // message, which takes seconds with millions waiting. It runs on a
+        // blocking thread, never on one of the runtime's workers, whose
+        // calls and deliveries would otherwise wait behind it.
+        let a = Arc::clone(&assembly);
+        let now = assembly.clock().now();
+        if let Err(error) = tokio::task::spawn_blocking(move || sample(&a, now)).await {
+            tracing::warn!(%error, "sampling the gauges failed");
+        }
         tokio::select! {
             () = &mut shutdown => return,
             () = tokio::time::sleep(every) => {}

@@ -109,7 +109,7 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         let a = Arc::clone(&assembly);
         let rx = stopped.clone();
         background.spawn(async move {
-            crate::observe::run_sampler(&a, Duration::from_secs(15), until_stopped(rx)).await;
+            crate::observe::run_sampler(a, Duration::from_secs(15), until_stopped(rx)).await;
         });
         if let Some(listener) = metrics_listener {
             let readiness = assembly.health.watch();
