@@ -239,7 +239,7 @@ pub(crate) fn schedule(message_key: &[u8], next_attempt_at: Timestamp, n: u64) -
 }
 
 /// Every key of a destination's schedule starts with this.
-pub(crate) fn destination_schedule(destination: &[u8]) -> Vec<u8> {
+fn destination_schedule(destination: &[u8]) -> Vec<u8> {
     let mut key = b"s/".to_vec();
     key.extend_from_slice(destination);
     key.push(0);

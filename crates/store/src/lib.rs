@@ -721,19 +721,22 @@ impl SledStore {
     }
 }
 
-/// The destinations with a lane head in the schedule, in key order: one
-/// seek per destination, whatever waits for each.
-fn scheduled_destinations(db: &sled::Db) -> Result<Vec<Vec<u8>>, StoreError> {
+/// The destinations with a lane head in the schedule, in key order, each
+/// with when its earliest head is due (its first key's): one seek per
+/// destination, whatever waits for each.
+fn scheduled_destinations(db: &sled::Db) -> Result<Vec<(Vec<u8>, Timestamp)>, StoreError> {
+    let corrupt = || StoreError::Corrupt("schedule key".into());
     let mut found = Vec::new();
     let mut from = Table::Schedule.prefix().to_vec();
     let end = Table::Schedule.bounds().end;
     while let Some(entry) = db.range(from..end.clone()).next() {
         let (key, _) = entry.map_err(unavailable)?;
         let destination = keys::destination_of_schedule(&key)
-            .ok_or_else(|| StoreError::Corrupt("schedule key".into()))?
+            .ok_or_else(corrupt)?
             .to_vec();
+        let earliest = keys::instant_in(&key).ok_or_else(corrupt)?;
         from = keys::after_destination(&destination);
-        found.push(destination);
+        found.push((destination, earliest));
     }
     Ok(found)
 }
@@ -914,7 +917,10 @@ impl OutboxStore for SledStore {
             .load(std::sync::atomic::Ordering::Acquire);
         let db = self.db()?;
         let mut found: Vec<(Timestamp, PendingDelivery)> = Vec::new();
-        for destination in scheduled_destinations(&db)? {
+        for (destination, earliest) in scheduled_destinations(&db)? {
+            if earliest > now {
+                continue;
+            }
             let name = String::from_utf8_lossy(&destination);
             let room = room(&name).min(limit);
             if room == 0 {
@@ -961,21 +967,10 @@ impl OutboxStore for SledStore {
     }
 
     fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        let db = self.db()?;
-        let mut next: Option<Timestamp> = None;
-        for destination in scheduled_destinations(&db)? {
-            let first = db
-                .scan_prefix(keys::destination_schedule(&destination))
-                .next()
-                .transpose()
-                .map_err(unavailable)?;
-            if let Some((key, _)) = first {
-                let at = keys::instant_in(&key)
-                    .ok_or_else(|| StoreError::Corrupt("schedule key".into()))?;
-                next = Some(next.map_or(at, |n| n.min(at)));
-            }
-        }
-        Ok(next)
+        Ok(scheduled_destinations(&self.db()?)?
+            .into_iter()
+            .map(|(_, earliest)| earliest)
+            .min())
     }
 
     async fn record_delivery(

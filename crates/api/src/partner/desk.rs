@@ -109,6 +109,19 @@ fn in_request_terms(error: ServiceError, paths: &[(&str, &str)]) -> ServiceError
 }
 
 impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
+    /// Who acts when `call` acts for `organisation` on this platform: the
+    /// name its commands' audit records give, with the call's own audit.
+    pub(crate) fn organisation_actor(&self, call: &Call, organisation: &OrganisationId) -> Actor {
+        Actor {
+            name: format!(
+                "{}:{organisation} {}",
+                self.platform.as_str(),
+                call.caller.actor()
+            ),
+            ..call.actor()
+        }
+    }
+
     pub(crate) fn new(
         gateway: Arc<Commands<S>>,
         relay: Option<RelayHandle>,
@@ -159,14 +172,7 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
         {
             return Err(referral_not_found());
         }
-        let actor = Actor {
-            name: format!(
-                "{}:{organisation} {}",
-                self.platform.as_str(),
-                call.caller.actor()
-            ),
-            ..call.actor()
-        };
+        let actor = self.organisation_actor(call, &organisation);
         let acting = Acting::Organisation(self.platform, &organisation);
         if !files.is_empty()
             && let Some(store) = &self.documents

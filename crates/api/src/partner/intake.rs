@@ -4,7 +4,6 @@
 //! the platform calls them.
 
 use mediation_core::Invalid;
-use mediation_core::audit::Actor;
 use mediation_core::bundle::CaseBundle;
 use mediation_core::court::CourtLevel;
 use mediation_core::ids::CourtReferralId;
@@ -116,14 +115,7 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
                     .map(|(i, d)| (format!("{}[{i}]", names.files), d)),
             )?;
         }
-        let actor = Actor {
-            name: format!(
-                "{}:{organisation} {}",
-                self.platform.as_str(),
-                call.caller.actor()
-            ),
-            ..call.actor()
-        };
+        let actor = self.organisation_actor(call, organisation);
         let submission = self
             .gateway
             .file_direct_intake(
