@@ -4,14 +4,24 @@
 //! token must be that same tenant's. On a plaintext loopback listener, which
 //! exists only for development, the token alone names it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use mediation_core::access::Caller;
 use mediation_core::clock::Clock;
 
+use quick_cache::sync::Cache;
+use sha2::{Digest as _, Sha256};
+
 use crate::certificate::{self, CertificateError};
 use crate::tenants::Tenants;
-use crate::tokens::{self, TokenError, TokenPolicy};
+use crate::tokens::{self, SignedToken, TokenError, TokenPolicy};
+
+/// How many verified tokens are remembered. A court or platform keeps one
+/// token per client for its lifetime, so a few thousand cover every tenant's
+/// connections with room to spare; a tenant that mints a token per call only
+/// turns its own calls back into full checks.
+const VERIFIED_TOKENS: usize = 4096;
 
 /// What arrived with a call.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,8 +49,14 @@ pub enum AuthError {
 }
 
 /// Authenticates calls against the current tenants, which a reload replaces.
+///
+/// A token's signature is checked once: the tokens that passed are kept,
+/// by their SHA-256, with what they say, and a later call with the same
+/// token checks only its time window (and the certificate) again. The kept
+/// tokens belong to the tenants they were checked against: a reload starts
+/// afresh, so a removed key or tenant stops its tokens at once.
 pub struct Authenticator {
-    tenants: RwLock<Arc<Tenants>>,
+    current: RwLock<Arc<Epoch>>,
     policy: TokenPolicy,
     clock: Arc<dyn Clock>,
     require_certificate: bool,
@@ -63,7 +79,7 @@ impl Authenticator {
         require_certificate: bool,
     ) -> Self {
         Self {
-            tenants: RwLock::new(Arc::new(tenants)),
+            current: RwLock::new(Arc::new(Epoch::new(tenants))),
             policy,
             clock,
             require_certificate,
@@ -72,11 +88,21 @@ impl Authenticator {
 
     /// Replaces the tenants and their keys, e.g. after a key rotation.
     pub fn reload(&self, tenants: Tenants) {
-        *self.tenants.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tenants);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Epoch::new(tenants));
     }
 
     pub fn tenants(&self) -> Arc<Tenants> {
-        Arc::clone(&self.tenants.read().unwrap_or_else(|e| e.into_inner()))
+        Arc::clone(&self.epoch().tenants)
+    }
+
+    /// How many token signatures were checked in full since the tenants
+    /// were last loaded; a token already checked is not counted again.
+    pub fn signatures_checked(&self) -> u64 {
+        self.epoch().checked.load(Ordering::Relaxed)
+    }
+
+    fn epoch(&self) -> Arc<Epoch> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The tenant a client certificate names, with its own rate if it sets
@@ -97,7 +123,8 @@ impl Authenticator {
         &self,
         credentials: Credentials<'_>,
     ) -> Result<(Caller, Option<u32>), AuthError> {
-        let tenants = self.tenants();
+        let epoch = self.epoch();
+        let tenants = &epoch.tenants;
         let certificate = match credentials.certificate {
             Some(der) => Some(certificate::read(der)?),
             None if self.require_certificate => return Err(AuthError::NoCertificate),
@@ -114,7 +141,9 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::NoToken)?;
-        let verified = tokens::verify(&tenants, &self.policy, token, self.clock.now())?;
+        let verified = epoch
+            .signed(&self.policy, token)?
+            .at(&self.policy, self.clock.now())?;
         if let Some(cert) = &certificate
             && cert.tenant != verified.tenant
         {
@@ -135,5 +164,35 @@ impl Authenticator {
             },
             tenant.rate_per_second,
         ))
+    }
+}
+
+/// The tenants as loaded, and the tokens verified against them.
+struct Epoch {
+    tenants: Arc<Tenants>,
+    verified: Cache<[u8; 32], Arc<SignedToken>>,
+    /// Signatures checked in full, for tests and figures.
+    checked: AtomicU64,
+}
+
+impl Epoch {
+    fn new(tenants: Tenants) -> Self {
+        Self {
+            tenants: Arc::new(tenants),
+            verified: Cache::new(VERIFIED_TOKENS),
+            checked: AtomicU64::new(0),
+        }
+    }
+
+    /// `token`'s signature checked, now or by an earlier call of this epoch.
+    fn signed(&self, policy: &TokenPolicy, token: &str) -> Result<Arc<SignedToken>, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(signed) = self.verified.get(&digest) {
+            return Ok(signed);
+        }
+        self.checked.fetch_add(1, Ordering::Relaxed);
+        let signed = Arc::new(tokens::check_signature(&self.tenants, policy, token)?);
+        self.verified.insert(digest, Arc::clone(&signed));
+        Ok(signed)
     }
 }

@@ -242,6 +242,66 @@ fn the_authenticator_wants_a_certificate_and_a_token_of_the_same_tenant() {
     ));
 }
 
+#[test]
+fn a_tokens_signature_is_checked_once_and_a_reload_forgets_it() {
+    let f = fixture();
+    let clock = Arc::new(ManualClock::new(Timestamp::from_second(NOW).unwrap()));
+    let policy = TokenPolicy {
+        audience: "mediation-gateway".into(),
+        leeway_seconds: 30,
+    };
+    let auth = Authenticator::new(f.tenants.clone(), policy, clock.clone(), false);
+    let signed = sign_with(&f.key, &claims());
+    let token = format!("Bearer {signed}");
+    let call = |authorization: &str| {
+        auth.authenticate(Credentials {
+            certificate: None,
+            authorization: Some(authorization),
+        })
+    };
+    for _ in 0..3 {
+        assert_eq!(call(&token).unwrap().0.subject, "centre-system");
+    }
+    assert_eq!(auth.signatures_checked(), 1);
+
+    // The same claims with another signature are not the token remembered.
+    let (head, _) = signed.rsplit_once('.').unwrap();
+    let other = sign_with(&f.other, &claims());
+    let (_, foreign) = other.rsplit_once('.').unwrap();
+    assert_eq!(
+        call(&format!("Bearer {head}.{foreign}")),
+        Err(AuthError::Token(TokenError::Signature))
+    );
+    assert_eq!(auth.signatures_checked(), 2);
+    // A refused token is checked again each time, never remembered.
+    assert!(call(&format!("Bearer {head}.{foreign}")).is_err());
+    assert_eq!(auth.signatures_checked(), 3);
+
+    // A remembered token still expires by the injected clock.
+    clock.advance(jiff::SignedDuration::from_secs(331));
+    assert!(matches!(
+        call(&token),
+        Err(AuthError::Token(TokenError::Expired(_)))
+    ));
+    clock.advance(jiff::SignedDuration::from_secs(-331));
+    assert!(call(&token).is_ok());
+
+    // A reload that replaces the tenant's key k1 stops the token at once.
+    let jwks = f._dir.path().join("replaced.jwks.json");
+    std::fs::write(&jwks, &f.other.jwks_json).unwrap();
+    let mut replaced = Tenants::default();
+    replaced
+        .insert(Tenant {
+            keys: KeySet::load(Some(&jwks), &[]).unwrap(),
+            ..f.tenants.get("ccpit").unwrap().clone()
+        })
+        .unwrap();
+    auth.reload(replaced);
+    assert_eq!(auth.signatures_checked(), 0);
+    assert_eq!(call(&token), Err(AuthError::Token(TokenError::Signature)));
+    assert_eq!(auth.signatures_checked(), 1);
+}
+
 /// The DER inside a one-certificate PEM.
 fn rustls_pemfile_der(pem: &str) -> Vec<u8> {
     use rustls::pki_types::CertificateDer;

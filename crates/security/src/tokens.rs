@@ -79,6 +79,37 @@ struct IssuerOnly {
     iss: String,
 }
 
+/// A token whose signature, issuer, key and audience were checked: what
+/// remains is its time window, which is checked at every use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedToken {
+    pub tenant: String,
+    pub subject: String,
+    pub exp: i64,
+    pub nbf: Option<i64>,
+}
+
+impl SignedToken {
+    /// Whether the token is within its window at `now`, give or take the
+    /// policy's leeway.
+    pub fn at(&self, policy: &TokenPolicy, now: Timestamp) -> Result<VerifiedToken, TokenError> {
+        let leeway = i64::try_from(policy.leeway_seconds).unwrap_or(i64::MAX);
+        let now_s = now.as_second();
+        if now_s > self.exp.saturating_add(leeway) {
+            return Err(TokenError::Expired(at(self.exp)));
+        }
+        if let Some(nbf) = self.nbf
+            && now_s < nbf.saturating_sub(leeway)
+        {
+            return Err(TokenError::NotYetValid(at(nbf)));
+        }
+        Ok(VerifiedToken {
+            tenant: self.tenant.clone(),
+            subject: self.subject.clone(),
+        })
+    }
+}
+
 /// Verifies `token` at `now`.
 pub fn verify(
     tenants: &Tenants,
@@ -86,6 +117,16 @@ pub fn verify(
     token: &str,
     now: Timestamp,
 ) -> Result<VerifiedToken, TokenError> {
+    check_signature(tenants, policy, token)?.at(policy, now)
+}
+
+/// Checks everything about `token` but its time window: the algorithm, the
+/// key, the issuer, the audience and the signature.
+pub fn check_signature(
+    tenants: &Tenants,
+    policy: &TokenPolicy,
+    token: &str,
+) -> Result<SignedToken, TokenError> {
     // decode_header refuses `alg: none` and any algorithm it does not know.
     let header =
         jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
@@ -128,19 +169,11 @@ pub fn verify(
         _ => TokenError::Malformed(e.to_string()),
     })?;
     let claims = data.claims;
-    let leeway = i64::try_from(policy.leeway_seconds).unwrap_or(i64::MAX);
-    let now_s = now.as_second();
-    if now_s > claims.exp.saturating_add(leeway) {
-        return Err(TokenError::Expired(at(claims.exp)));
-    }
-    if let Some(nbf) = claims.nbf
-        && now_s < nbf.saturating_sub(leeway)
-    {
-        return Err(TokenError::NotYetValid(at(nbf)));
-    }
-    Ok(VerifiedToken {
+    Ok(SignedToken {
         tenant: tenant.id.clone(),
         subject: claims.sub,
+        exp: claims.exp,
+        nbf: claims.nbf,
     })
 }
 

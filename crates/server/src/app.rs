@@ -144,9 +144,12 @@ impl Assembly {
         let roster_entries = load_roster(&config.roster, &registry)?;
         let courts = Courts::new(registry);
         let roster = Arc::new(Roster::new(roster_entries, courts.clone()));
+        let opening = std::time::Instant::now();
+        tracing::info!(path = %config.store_dir().display(), "opening the store");
         let store = SledStore::open(StoreOptions::new(config.store_dir())).with_context(|| {
             format!("cannot open the store at {}", config.store_dir().display())
         })?;
+        tracing::info!(seconds = opening.elapsed().as_secs_f64(), "store opened");
         let documents = DocumentStore::open(config.documents_dir()).with_context(|| {
             format!(
                 "cannot open the documents at {}",

@@ -6,6 +6,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use mediation_gateway::cli::Cli;
 
+/// mimalloc rather than glibc's allocator: sled copies pages on every write
+/// and frees them on other threads, and glibc's per-thread arenas kept the
+/// freed memory, so the gateway's resident memory grew to several times
+/// sled's bounded cache while it drained a large outbox, and a fifth of the
+/// CPU went to allocation (`docs/benchmarks.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = std::io::stdout();
