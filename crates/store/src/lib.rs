@@ -76,7 +76,11 @@ pub struct StoreOptions {
     pub path: PathBuf,
     /// The most operations made durable by one flush.
     pub max_group: usize,
-    /// sled's page cache, in bytes.
+    /// sled's page cache, in bytes. sled's resident memory runs at about
+    /// four times this under a draining outbox (its pages are copied on
+    /// every write), so 128 MiB keeps the gateway near 512 MiB; a larger
+    /// cache did not make the drain or the sweep faster
+    /// (`docs/benchmarks.md`).
     pub cache_bytes: u64,
     /// How long to wait for the directory lock when it is held. sled's
     /// background threads can keep it for a moment after the last handle in
@@ -95,7 +99,7 @@ impl StoreOptions {
         Self {
             path: path.into(),
             max_group: 1024,
-            cache_bytes: 256 * 1024 * 1024,
+            cache_bytes: 128 * 1024 * 1024,
             lock_wait: std::time::Duration::from_secs(2),
             reserve_bytes: 16 * 1024 * 1024,
         }
