@@ -548,6 +548,7 @@ async fn an_offers_receipt_and_its_delivery_are_one_write() {
     let id: mediation_core::ids::ReferralId = id.parse().unwrap();
     assert!(
         mediation_core::store::OutboxStore::pending_messages(&store, &id)
+            .await
             .unwrap()
             .is_empty(),
         "nothing left to deliver"

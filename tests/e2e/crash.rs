@@ -26,7 +26,7 @@ use mediation_core::fixtures::{FixedRoster, organisation, sample_bundle, shipped
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::Referral;
 use mediation_core::outbox::messages_for;
-use mediation_core::store::{AuditLog, OutboxStore, PendingDelivery, ReferralStore};
+use mediation_core::store::PendingDelivery;
 use mediation_delivery::{Delivered, DeliveryError, Relay, RelayOptions, Transport};
 use mediation_service::{Commands, Policies};
 use mediation_store::{SledStore, StoreOptions};

@@ -381,7 +381,6 @@ async fn a_long_appraisal_is_shown_to_the_court_and_flagged_to_operators_once() 
     // court sees the pause and its reason; at 30 days operators are warned
     // and the court is told, once.
     use lp::report_progress_request::Progress;
-    use mediation_core::store::AlertLog;
     let mut w = World::start().await;
     let id = refer(&mut w, "LAB-LONG").await;
     w.deliver().await;
@@ -498,7 +497,6 @@ async fn fifteen_days_without_an_agreement_open_arbitration_and_everyone_is_told
     // Labour Dispute Mediation and Arbitration Law Art. 14: no agreement 15
     // days after the committee took the dispute, and the parties may apply
     // for arbitration. Mediation itself may go on to its own limit.
-    use mediation_core::store::AlertLog;
     let mut w = World::start().await;
     let id = refer(&mut w, "LAB-15").await;
     w.deliver().await;

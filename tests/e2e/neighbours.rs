@@ -155,7 +155,6 @@ async fn a_stop_ends_an_open_follow_stream_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_cannot_be_audited_is_refused_and_no_record_is_dropped() {
-    use mediation_core::store::AuditLog;
     let w = World::start().await;
     let store = w.assembly.gateway.store().clone();
     let get = || pb::GetReferralRequest {
@@ -219,7 +218,6 @@ async fn a_call_that_cannot_be_audited_is_refused_and_no_record_is_dropped() {
 /// guard's batch, with no write of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commands_call_is_audited_in_its_commit_and_a_refusal_in_the_guards_batch() {
-    use mediation_core::store::AuditLog;
     let w = World::start().await;
     let store = w.assembly.gateway.store().clone();
     let mut beijing = w.court_api.clone();

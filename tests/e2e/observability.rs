@@ -9,7 +9,6 @@ use mediation_api::court::bundle_to_wire;
 use mediation_core::alert::AlertKind;
 use mediation_core::clock::Clock;
 use mediation_core::fixtures::sample_bundle;
-use mediation_core::store::{AlertLog, ReferralStore};
 use mediation_proto::court::v1 as pb;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;

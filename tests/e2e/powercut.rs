@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use mediation_core::fixtures::{narrative, sample_bundle};
 use mediation_core::ids::ReferralId;
-use mediation_core::store::ReferralStore;
 use mediation_store::{SledStore, StoreOptions};
 
 use crate::crash::{check, put_load};

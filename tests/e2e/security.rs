@@ -8,7 +8,6 @@ use mediation_api::court::bundle_to_wire;
 use mediation_core::clock::Clock;
 use mediation_core::fixtures::sample_bundle;
 use mediation_core::ids::ReferralId;
-use mediation_core::store::AuditLog;
 use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
 use mediation_proto::court::v1 as pb;
@@ -211,6 +210,7 @@ async fn tenants_see_only_their_own_referrals() {
         .assembly
         .gateway
         .referral(&ReferralId::parse(&id).unwrap())
+        .await
         .unwrap()
         .unwrap();
     let centre = referral.assignment().unwrap().organisation.to_string();
@@ -503,7 +503,6 @@ async fn a_rotated_key_is_accepted_after_a_reload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_the_partners_identity_receives_nothing_and_is_alerted() {
     use mediation_core::alert::AlertKind;
-    use mediation_core::store::{AlertLog, OutboxStore};
     // The CCPIT address is answered by a server whose certificate (from the
     // trusted CA) is not CCPIT's: here the expected identity is another
     // partner's, which is the same mismatch seen from the other side.

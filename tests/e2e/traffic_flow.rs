@@ -4,7 +4,6 @@
 
 use mediation_api::court::bundle_to_wire;
 use mediation_core::fixtures::accident_bundle;
-use mediation_core::store::AlertLog;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::traffic::v1 as tp;
 use tonic::Code;

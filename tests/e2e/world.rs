@@ -14,7 +14,6 @@ use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::document::Sha256Digest;
 use mediation_core::ids::ReferralId;
 use mediation_core::partner::Partner;
-use mediation_core::store::ReferralStore;
 use mediation_delivery::{RelayOptions, RetryPolicy};
 use mediation_gateway::app::Assembly;
 use mediation_gateway::config::Config;

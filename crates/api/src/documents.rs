@@ -173,6 +173,7 @@ impl<S: ReferralStore + AuditLog + 'static> Documents for DocumentsService<S> {
         let referral = self
             .gateway
             .referral(&id)
+            .await
             .map_err(|e| from_service(&e))?
             .ok_or_else(status::document_not_found)?;
         // Case materials are for the court and for the organisation holding

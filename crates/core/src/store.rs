@@ -5,6 +5,10 @@
 //! messages they call for, the referral's new timers, its alerts and its audit
 //! records are written all together or not at all, and the call returns only once
 //! they are durable on disk.
+//!
+//! Every method is asynchronous, reads included, so that a store across a
+//! network (a database server shared by several gateways) implements the
+//! same traits as the embedded one, which answers its reads at once.
 
 use std::future::Future;
 
@@ -184,10 +188,16 @@ pub trait ReferralStore: Send + Sync {
 
     /// A referral as its last commit left it, read from its snapshot and
     /// bundle without replaying its history.
-    fn referral(&self, referral: &ReferralId) -> Result<Option<Referral>, StoreError>;
+    fn referral(
+        &self,
+        referral: &ReferralId,
+    ) -> impl Future<Output = Result<Option<Referral>, StoreError>> + Send;
 
     /// A referral's events, oldest first.
-    fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError>;
+    fn history(
+        &self,
+        referral: &ReferralId,
+    ) -> impl Future<Output = Result<Option<Vec<Event>>, StoreError>> + Send;
 
     /// Referral ids in order, after `after` (from the first when `None`), at
     /// most `limit`: to page through every referral, e.g. to rebuild
@@ -196,7 +206,7 @@ pub trait ReferralStore: Send + Sync {
         &self,
         after: Option<&ReferralId>,
         limit: usize,
-    ) -> Result<Vec<ReferralId>, StoreError>;
+    ) -> impl Future<Output = Result<Vec<ReferralId>, StoreError>> + Send;
 
     /// Every referral with an event at an instant in `[from, to)`, once
     /// each, in id order; a store may add referrals with events on the same
@@ -206,21 +216,28 @@ pub trait ReferralStore: Send + Sync {
         &self,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Vec<ReferralId>, StoreError>;
+    ) -> impl Future<Output = Result<Vec<ReferralId>, StoreError>> + Send;
 
     /// Every organisation's count of open referrals
     /// ([`crate::routing::occupies`]), as the commits kept it: what routing
     /// needs at start, without reading a history.
-    fn loads(&self) -> Result<Vec<(OrganisationId, u64)>, StoreError>;
+    fn loads(&self) -> impl Future<Output = Result<Vec<(OrganisationId, u64)>, StoreError>> + Send;
 
     /// The referral a court key belongs to.
-    fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError>;
+    fn find_by_court_key(
+        &self,
+        key: &CourtKey,
+    ) -> impl Future<Output = Result<Option<ReferralId>, StoreError>> + Send;
 
     /// Timers due at or before `now`, earliest first, at most `limit`.
-    fn due_timers(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>, StoreError>;
+    fn due_timers(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Timer>, StoreError>> + Send;
 
     /// When the earliest timer fires.
-    fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError>;
+    fn next_timer_at(&self) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
 }
 
 /// The outbox and its dead letters.
@@ -232,8 +249,11 @@ pub trait OutboxStore: Send + Sync {
         &self,
         now: Timestamp,
         limit: usize,
-    ) -> Result<Vec<PendingDelivery>, StoreError> {
-        self.due_deliveries_except(now, limit, &|_| usize::MAX, &|_, _| false)
+    ) -> impl Future<Output = Result<Vec<PendingDelivery>, StoreError>> + Send {
+        async move {
+            self.due_deliveries_except(now, limit, &|_| usize::MAX, &|_, _| false)
+                .await
+        }
     }
 
     /// The same, destination by destination: at most `room(destination
@@ -249,12 +269,14 @@ pub trait OutboxStore: Send + Sync {
         &self,
         now: Timestamp,
         limit: usize,
-        room: &dyn Fn(&str) -> usize,
-        skip: &dyn Fn(&str, &MessageId) -> bool,
-    ) -> Result<Vec<PendingDelivery>, StoreError>;
+        room: &(dyn Fn(&str) -> usize + Sync),
+        skip: &(dyn Fn(&str, &MessageId) -> bool + Sync),
+    ) -> impl Future<Output = Result<Vec<PendingDelivery>, StoreError>> + Send;
 
     /// When the next attempt of any lane is due.
-    fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError>;
+    fn next_delivery_at(
+        &self,
+    ) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
 
     /// Records how an attempt ended; durable before it returns.
     fn record_delivery(
@@ -264,7 +286,10 @@ pub trait OutboxStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Dead letters, oldest first.
-    fn dead_letters(&self, limit: usize) -> Result<Vec<PendingDelivery>, StoreError>;
+    fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<PendingDelivery>, StoreError>> + Send;
 
     /// Puts a dead letter back at the head of its lane, due at `at`, with its
     /// attempts reset.
@@ -276,16 +301,23 @@ pub trait OutboxStore: Send + Sync {
 
     /// Every message of `referral` still in the outbox (pending or dead), in
     /// the order they were enqueued.
-    fn pending_messages(&self, referral: &ReferralId) -> Result<Vec<PendingDelivery>, StoreError>;
+    fn pending_messages(
+        &self,
+        referral: &ReferralId,
+    ) -> impl Future<Output = Result<Vec<PendingDelivery>, StoreError>> + Send;
 
     /// Pending and dead messages per destination.
-    fn backlog(&self) -> Result<Vec<Backlog>, StoreError>;
+    fn backlog(&self) -> impl Future<Output = Result<Vec<Backlog>, StoreError>> + Send;
 }
 
 /// Operator alerts, numbered in the order they were raised.
 pub trait AlertLog: Send + Sync {
     /// Alerts with a number greater than `cursor`, at most `limit`.
-    fn alerts_after(&self, cursor: u64, limit: usize) -> Result<Vec<Alert>, StoreError>;
+    fn alerts_after(
+        &self,
+        cursor: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Alert>, StoreError>> + Send;
 
     /// Raises an alert that no command's commit carries (e.g. a destination
     /// that stopped answering); returns its number once it is durable.
@@ -304,7 +336,10 @@ pub trait AlertLog: Send + Sync {
     ) -> impl Future<Output = Result<Acknowledgement, StoreError>> + Send;
 
     /// The acknowledgement of alert `seq`, if any.
-    fn acknowledgement(&self, seq: u64) -> Result<Option<Acknowledgement>, StoreError>;
+    fn acknowledgement(
+        &self,
+        seq: u64,
+    ) -> impl Future<Output = Result<Option<Acknowledgement>, StoreError>> + Send;
 }
 
 /// The hash-chained audit log.
@@ -316,8 +351,12 @@ pub trait AuditLog: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Entries from `from` on, at most `limit`.
-    fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    fn audit_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 
     /// Walks the whole chain and reports the first broken link.
-    fn verify_audit(&self) -> Result<AuditVerification, StoreError>;
+    fn verify_audit(&self) -> impl Future<Output = Result<AuditVerification, StoreError>> + Send;
 }

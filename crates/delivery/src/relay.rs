@@ -235,26 +235,29 @@ where
         // Attempts in flight and destinations at their limit are passed over
         // without reading the messages; the checks below still hold for any
         // that finished while the store was read.
-        let due = self.store.due_deliveries_except(
-            now,
-            self.options.batch,
-            &|destination| {
-                let in_flight = lock(&self.in_flight);
-                self.options.per_destination_in_flight.saturating_sub(
-                    in_flight
-                        .per_destination
-                        .get(destination)
-                        .copied()
-                        .unwrap_or(0),
-                )
-            },
-            &|_, id| {
-                let in_flight = lock(&self.in_flight);
-                in_flight.messages.contains(id)
-                    || in_flight.finished_during_pass.contains(id)
-                    || in_flight.held_at(id, now)
-            },
-        )?;
+        let due = self
+            .store
+            .due_deliveries_except(
+                now,
+                self.options.batch,
+                &|destination| {
+                    let in_flight = lock(&self.in_flight);
+                    self.options.per_destination_in_flight.saturating_sub(
+                        in_flight
+                            .per_destination
+                            .get(destination)
+                            .copied()
+                            .unwrap_or(0),
+                    )
+                },
+                &|_, id| {
+                    let in_flight = lock(&self.in_flight);
+                    in_flight.messages.contains(id)
+                        || in_flight.finished_during_pass.contains(id)
+                        || in_flight.held_at(id, now)
+                },
+            )
+            .await?;
         let mut report = TickReport::default();
         for delivery in due {
             let destination = delivery.message.destination.key();
@@ -342,7 +345,7 @@ where
                 Duration::try_from(at.duration_since(now).max(SignedDuration::ZERO))
                     .unwrap_or_default()
             };
-            let mut sleep = match self.store.next_delivery_at() {
+            let mut sleep = match self.store.next_delivery_at().await {
                 Ok(Some(next)) if next > now => until(next),
                 // Something is due but this pass started nothing more than
                 // its batch: what is due is in flight, held back or at its

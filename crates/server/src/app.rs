@@ -27,7 +27,6 @@ use mediation_core::court::Courts;
 use mediation_core::partner::Partner;
 use mediation_core::routing::{Roster, Router};
 use mediation_core::store::DocumentFiles;
-use mediation_core::store::ReferralStore;
 use mediation_delivery::{Relay, RelayOptions};
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGatewayServer;
 use mediation_proto::court::v1::court_gateway_server::CourtGatewayServer;
@@ -50,7 +49,6 @@ use tonic_health::server::{HealthReporter, HealthService};
 
 /// The subjects of the alerts in the store that are raised once each.
 fn raised_subjects(store: &SledStore) -> anyhow::Result<Vec<String>> {
-    use mediation_core::store::AlertLog;
     let mut subjects = Vec::new();
     let mut cursor = 0;
     loop {

@@ -22,7 +22,7 @@ use jiff::{SignedDuration, Timestamp};
 use mediation_core::clock::Clock;
 
 use mediation_core::alert::{Alert, Severity};
-use mediation_core::store::{AlertLog, StoreError};
+use mediation_core::store::StoreError;
 use mediation_delivery::RetryPolicy;
 use mediation_store::SledStore;
 use serde_json::{Value, json};

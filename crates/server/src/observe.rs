@@ -11,7 +11,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use mediation_core::store::{OutboxStore, ReferralStore};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -192,7 +191,6 @@ fn process() -> &'static metrics_process::Collector {
 /// Open (unacknowledged) alerts by kind, read from the alert log.
 fn sample_open_alerts(store: &mediation_store::SledStore) {
     use mediation_core::alert::AlertKind;
-    use mediation_core::store::AlertLog;
     let mut open: std::collections::BTreeMap<AlertKind, u64> =
         AlertKind::ALL.iter().map(|k| (*k, 0)).collect();
     let mut cursor = 0;

@@ -151,8 +151,8 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
     }
 
     /// The referral as it is now, from its snapshot: no history is read.
-    pub fn referral(&self, id: &ReferralId) -> Result<Option<Referral>, ServiceError> {
-        Ok(self.store.referral(id)?)
+    pub async fn referral(&self, id: &ReferralId) -> Result<Option<Referral>, ServiceError> {
+        Ok(self.store.referral(id).await?)
     }
 
     fn calendar(&self) -> std::sync::RwLockReadGuard<'_, Calendar> {
@@ -235,9 +235,10 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             filed_by,
         };
         for _ in 0..MAX_ATTEMPTS {
-            if let Some(existing) = self.store.find_by_court_key(&key)? {
+            if let Some(existing) = self.store.find_by_court_key(&key).await? {
                 let referral = self
-                    .referral(&existing)?
+                    .referral(&existing)
+                    .await?
                     .ok_or_else(|| ServiceError::NotFound(existing.clone()))?;
                 if referral.bundle() != &bundle {
                     let error = ServiceError::Conflict { existing };
@@ -338,7 +339,8 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
     {
         for _ in 0..MAX_ATTEMPTS {
             let referral = self
-                .referral(id)?
+                .referral(id)
+                .await?
                 .ok_or_else(|| ServiceError::NotFound(id.clone()))?;
             let now = self.clock.now();
             let decision = {
@@ -478,7 +480,8 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
 
     async fn refresh_timers(&self, id: &ReferralId) -> Result<Referral, ServiceError> {
         let referral = self
-            .referral(id)?
+            .referral(id)
+            .await?
             .ok_or_else(|| ServiceError::NotFound(id.clone()))?;
         let commit = Commit {
             delivered: None,

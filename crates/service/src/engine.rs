@@ -74,7 +74,7 @@ impl<S: ReferralStore + AuditLog> DeadlineEngine<S> {
         let mut report = SweepReport::default();
         loop {
             let now = self.gateway.clock().now();
-            let due = self.gateway.store().due_timers(now, self.batch)?;
+            let due = self.gateway.store().due_timers(now, self.batch).await?;
             if due.is_empty() {
                 return Ok(report);
             }
@@ -137,7 +137,7 @@ impl<S: ReferralStore + AuditLog> DeadlineEngine<S> {
             if let Err(error) = self.sweep().await {
                 tracing::warn!(%error, "deadline sweep failed");
             }
-            let sleep = match self.gateway.store().next_timer_at() {
+            let sleep = match self.gateway.store().next_timer_at().await {
                 Ok(Some(next)) => {
                     let wait = next
                         .duration_since(self.gateway.clock().now())

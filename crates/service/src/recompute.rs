@@ -54,7 +54,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         let mut report = RecomputeReport::default();
         let mut after: Option<ReferralId> = None;
         loop {
-            let page = self.store().referral_ids(after.as_ref(), PAGE)?;
+            let page = self.store().referral_ids(after.as_ref(), PAGE).await?;
             let Some(last) = page.last().cloned() else {
                 break;
             };
@@ -63,7 +63,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                 if report.scanned % PROGRESS_EVERY == 0 {
                     progress(&report);
                 }
-                let Some(referral) = self.referral(id)? else {
+                let Some(referral) = self.referral(id).await? else {
                     continue;
                 };
                 if !selected(&referral, which) {

@@ -11,7 +11,7 @@ use mediation_core::fixtures::*;
 use mediation_core::lifecycle::{Change, Referral, Status};
 use mediation_core::outbox::Destination;
 use mediation_core::partner::Partner;
-use mediation_core::store::{AlertLog, AuditLog, OutboxStore, ReferralStore};
+use mediation_core::store::OutboxStore;
 use mediation_core::timer::TimerKind;
 use mediation_store::{SledStore, StoreOptions};
 
@@ -141,7 +141,7 @@ async fn a_submission_is_received_routed_and_scheduled() {
     );
     // The partner is offered the case, with its bundle; the court is told
     // who has it, without one.
-    let due = w.store().due_deliveries(w.clock.now(), 10).unwrap();
+    let due = w.store().due_deliveries(w.clock.now(), 10).await.unwrap();
     assert_eq!(due.len(), 2);
     let offer = due
         .iter()
@@ -176,7 +176,11 @@ async fn resubmitting_is_idempotent_and_different_content_is_refused() {
         ["received", "routed", "offer_delivered"]
     );
     assert_eq!(
-        w.store().due_deliveries(w.clock.now(), 10).unwrap().len(),
+        w.store()
+            .due_deliveries(w.clock.now(), 10)
+            .await
+            .unwrap()
+            .len(),
         2,
         "no second offer (one offer, one routing notice to the court)"
     );
@@ -215,6 +219,7 @@ async fn an_invalid_submission_writes_nothing_but_its_audit_record() {
     assert!(
         w.store()
             .due_deliveries(at("2030-01-01T00:00:00Z"), 10)
+            .await
             .unwrap()
             .is_empty()
     );
@@ -272,7 +277,7 @@ async fn an_acceptance_breach_returns_the_referral_to_the_court() {
     w.clock.set(at("2025-03-07T00:00:00+08:00"));
     let report = w.engine().sweep().await.unwrap();
     assert_eq!(report.fired, 2, "the missed warning and the breach");
-    let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
+    let r = w.gateway.referral(s.referral.id()).await.unwrap().unwrap();
     assert_eq!(r.status(), Status::ReturnedToCourt);
     assert!(r.timers().is_empty());
     assert!(
@@ -310,7 +315,7 @@ async fn an_acceptance_breach_can_reroute_to_the_next_organisation() {
         .unwrap();
     w.clock.set(at("2025-03-07T00:00:00+08:00"));
     w.engine().sweep().await.unwrap();
-    let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
+    let r = w.gateway.referral(s.referral.id()).await.unwrap().unwrap();
     assert_eq!(r.status(), Status::AwaitingAcceptance);
     assert_eq!(r.assignment().unwrap().organisation, organisation("org-b"));
     // Nothing runs for org-b until its platform has the offer; then a
@@ -325,7 +330,7 @@ async fn an_acceptance_breach_can_reroute_to_the_next_organisation() {
     // When org-b lets it pass too, no one is left: back to the court.
     w.clock.set(at("2025-03-13T00:00:00+08:00"));
     w.engine().sweep().await.unwrap();
-    let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
+    let r = w.gateway.referral(s.referral.id()).await.unwrap().unwrap();
     assert_eq!(r.status(), Status::ReturnedToCourt);
 }
 
@@ -344,7 +349,7 @@ async fn a_referral_the_court_did_not_let_go_comes_back_despite_a_reroute_policy
         .unwrap();
     w.clock.set(at("2025-03-07T00:00:00+08:00"));
     w.engine().sweep().await.unwrap();
-    let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
+    let r = w.gateway.referral(s.referral.id()).await.unwrap().unwrap();
     assert_eq!(r.status(), Status::ReturnedToCourt);
     // The same court, allowing it for this one referral in its bundle.
     bundle.court_referral_id = "SH-2".parse().unwrap();
@@ -353,7 +358,7 @@ async fn a_referral_the_court_did_not_let_go_comes_back_despite_a_reroute_policy
     let s = w.gateway.submit_offered(bundle, "court").await.unwrap();
     w.clock.set(at("2025-03-07T00:00:00+08:00"));
     w.engine().sweep().await.unwrap();
-    let r = w.gateway.referral(s.referral.id()).unwrap().unwrap();
+    let r = w.gateway.referral(s.referral.id()).await.unwrap().unwrap();
     assert_eq!(r.status(), Status::AwaitingAcceptance);
     assert_eq!(r.assignment().unwrap().organisation, organisation("org-b"));
 }
@@ -486,7 +491,7 @@ async fn pauses_and_extensions_move_the_timers() {
     // rules Art. 25).
     w.clock.set(at("2025-05-31T00:00:00+08:00"));
     w.engine().sweep().await.unwrap();
-    let r = w.gateway.referral(&id).unwrap().unwrap();
+    let r = w.gateway.referral(&id).await.unwrap().unwrap();
     assert_eq!(r.status(), Status::ReturnedToCourt);
     let kinds: Vec<_> = w
         .store()
@@ -618,7 +623,7 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
         }
     );
     assert_eq!(calls, 1, "the closing progress line");
-    let now = gateway.referral(late.id()).unwrap().unwrap();
+    let now = gateway.referral(late.id()).await.unwrap().unwrap();
     let fresh = now.acceptance_deadline().unwrap();
     assert_eq!(fresh.due_date, date(2027, 1, 7));
     assert!(!fresh.is_provisional());
@@ -676,7 +681,6 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
 #[tokio::test]
 async fn a_missing_year_is_alerted_once_however_many_referrals_reach_into_it() {
     use mediation_core::alert::AlertKind;
-    use mediation_core::store::AlertLog;
     let w = World::new(BreachAction::ReturnToCourt);
     // Routed on Wednesday 30 December 2026: three working days reach into
     // 2027, which has no notice in the shipped calendar.

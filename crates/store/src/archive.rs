@@ -383,7 +383,7 @@ fn import_into(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mediation_core::store::{AlertLog, AuditLog, ReferralStore};
+    use mediation_core::store::AlertLog;
 
     use crate::StoreOptions;
 

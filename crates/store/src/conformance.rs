@@ -168,7 +168,7 @@ pub async fn run_all<S: FullStore, F: FnMut() -> S>(mut fresh: F) {
 
 pub async fn commits_append_to_the_history<S: FullStore>(store: S) {
     let r = id(1);
-    assert_eq!(store.history(&r).unwrap(), None);
+    assert_eq!(store.history(&r).await.unwrap(), None);
     assert_eq!(store.commit(new_referral(&r)).await.unwrap().version, 1);
     assert_eq!(
         store
@@ -178,7 +178,7 @@ pub async fn commits_append_to_the_history<S: FullStore>(store: S) {
             .version,
         2
     );
-    let history = store.history(&r).unwrap().unwrap();
+    let history = store.history(&r).await.unwrap().unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[0], received(&r));
     assert_eq!(history[1], note("second"));
@@ -186,14 +186,14 @@ pub async fn commits_append_to_the_history<S: FullStore>(store: S) {
 
 pub async fn the_snapshot_is_the_state_the_history_replays_to<S: FullStore>(store: S) {
     let r = id(30);
-    assert_eq!(store.referral(&r).unwrap(), None);
+    assert_eq!(store.referral(&r).await.unwrap(), None);
     store.commit(new_referral(&r)).await.unwrap();
-    let first = store.referral(&r).unwrap().unwrap();
+    let first = store.referral(&r).await.unwrap().unwrap();
     assert_eq!(first, Referral::replay(&[received(&r)]).unwrap());
     store.commit(follow_up(&r, 1, "second")).await.unwrap();
     store.commit(follow_up(&r, 2, "third")).await.unwrap();
-    let referral = store.referral(&r).unwrap().unwrap();
-    let history = store.history(&r).unwrap().unwrap();
+    let referral = store.referral(&r).await.unwrap().unwrap();
+    let history = store.history(&r).await.unwrap().unwrap();
     assert_eq!(referral.version(), 3);
     assert_eq!(referral, Referral::replay(&history).unwrap());
     // The bundle is the one received, read back whole.
@@ -206,7 +206,7 @@ pub async fn the_snapshot_is_the_state_the_history_replays_to<S: FullStore>(stor
         store.commit(wrong).await,
         Err(StoreError::Corrupt(_))
     ));
-    assert_eq!(store.history(&r).unwrap().unwrap().len(), 3);
+    assert_eq!(store.history(&r).await.unwrap().unwrap().len(), 3);
     // A new referral's first commit must hold its receipt, which has the
     // bundle.
     let s = id(31);
@@ -216,7 +216,7 @@ pub async fn the_snapshot_is_the_state_the_history_replays_to<S: FullStore>(stor
         store.commit(headless).await,
         Err(StoreError::Corrupt(_))
     ));
-    assert_eq!(store.referral(&s).unwrap(), None);
+    assert_eq!(store.referral(&s).await.unwrap(), None);
 }
 
 pub async fn a_commit_records_a_delivery_with_its_events<S: FullStore>(store: S) {
@@ -224,23 +224,25 @@ pub async fn a_commit_records_a_delivery_with_its_events<S: FullStore>(store: S)
     let mut commit = new_referral(&r);
     commit.messages = vec![message(&r, ccpit(), "offer"), message(&r, ccpit(), "then")];
     store.commit(commit).await.unwrap();
-    let offer = store.due_deliveries(later(1), 10).unwrap();
+    let offer = store.due_deliveries(later(1), 10).await.unwrap();
     assert_eq!(texts(&offer), ["offer"]);
     // The receipt of the offer, with the offer recorded delivered in it.
     let mut receipt = follow_up(&r, 1, "received");
     receipt.delivered = Some(offer[0].id.clone());
     store.commit(receipt).await.unwrap();
     assert_eq!(
-        texts(&store.due_deliveries(later(1), 10).unwrap()),
+        texts(&store.due_deliveries(later(1), 10).await.unwrap()),
         ["then"]
     );
-    assert_eq!(texts(&store.pending_messages(&r).unwrap()), ["then"]);
+    assert_eq!(texts(&store.pending_messages(&r).await.unwrap()), ["then"]);
     // A delivery recorded already is not an error: the commit stands.
     let mut again = follow_up(&r, 2, "again");
     again.delivered = Some(offer[0].id.clone());
     assert_eq!(store.commit(again).await.unwrap().version, 3);
     // A commit refused records no delivery either.
-    let then = store.due_deliveries(later(1), 10).unwrap()[0].id.clone();
+    let then = store.due_deliveries(later(1), 10).await.unwrap()[0]
+        .id
+        .clone();
     let mut stale = follow_up(&r, 1, "stale");
     stale.delivered = Some(then);
     assert!(matches!(
@@ -248,7 +250,7 @@ pub async fn a_commit_records_a_delivery_with_its_events<S: FullStore>(store: S)
         Err(StoreError::VersionConflict { .. })
     ));
     assert_eq!(
-        texts(&store.due_deliveries(later(1), 10).unwrap()),
+        texts(&store.due_deliveries(later(1), 10).await.unwrap()),
         ["then"]
     );
 }
@@ -276,12 +278,18 @@ pub async fn a_stale_version_writes_nothing<S: FullStore>(store: S) {
             actual: 1
         }
     );
-    assert_eq!(store.history(&r).unwrap().unwrap().len(), 1);
-    assert!(store.due_deliveries(later(60), 10).unwrap().is_empty());
-    assert!(store.due_timers(later(60), 10).unwrap().is_empty());
-    assert!(store.alerts_after(0, 10).unwrap().is_empty());
+    assert_eq!(store.history(&r).await.unwrap().unwrap().len(), 1);
+    assert!(
+        store
+            .due_deliveries(later(60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.due_timers(later(60), 10).await.unwrap().is_empty());
+    assert!(store.alerts_after(0, 10).await.unwrap().is_empty());
     assert_eq!(
-        store.verify_audit().unwrap(),
+        store.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 1 }
     );
 }
@@ -291,7 +299,10 @@ pub async fn a_court_key_is_claimed_once<S: FullStore>(store: S) {
     let commit = new_referral(&first);
     let key = commit.court_key.clone().unwrap();
     store.commit(commit).await.unwrap();
-    assert_eq!(store.find_by_court_key(&key).unwrap(), Some(first.clone()));
+    assert_eq!(
+        store.find_by_court_key(&key).await.unwrap(),
+        Some(first.clone())
+    );
     let mut again = new_referral(&second);
     again.court_key = Some(key.clone());
     let err = store.commit(again).await.unwrap_err();
@@ -301,27 +312,27 @@ pub async fn a_court_key_is_claimed_once<S: FullStore>(store: S) {
             existing: first.clone()
         }
     );
-    assert_eq!(store.history(&second).unwrap(), None);
+    assert_eq!(store.history(&second).await.unwrap(), None);
     // The same court and id filed by a platform is another key: a platform's
     // intakes neither collide with nor find a court's referrals.
     let platform_key = CourtKey {
         filed_by: Some(mediation_core::partner::Partner::Ccpit),
         ..key.clone()
     };
-    assert_eq!(store.find_by_court_key(&platform_key).unwrap(), None);
+    assert_eq!(store.find_by_court_key(&platform_key).await.unwrap(), None);
     let mut intake = new_referral(&second);
     intake.court_key = Some(platform_key.clone());
     store.commit(intake).await.unwrap();
     assert_eq!(
-        store.find_by_court_key(&platform_key).unwrap(),
+        store.find_by_court_key(&platform_key).await.unwrap(),
         Some(second.clone())
     );
-    assert_eq!(store.find_by_court_key(&key).unwrap(), Some(first));
+    assert_eq!(store.find_by_court_key(&key).await.unwrap(), Some(first));
     let labour_key = CourtKey {
         filed_by: Some(mediation_core::partner::Partner::LabourArbitration),
         ..key
     };
-    assert_eq!(store.find_by_court_key(&labour_key).unwrap(), None);
+    assert_eq!(store.find_by_court_key(&labour_key).await.unwrap(), None);
 }
 
 pub async fn timers_are_replaced_and_found_by_due_time<S: FullStore>(store: S) {
@@ -348,9 +359,9 @@ pub async fn timers_are_replaced_and_found_by_due_time<S: FullStore>(store: S) {
     }];
     store.commit(commit).await.unwrap();
 
-    assert!(store.due_timers(later(9), 10).unwrap().is_empty());
-    assert_eq!(store.next_timer_at().unwrap(), Some(later(10)));
-    let due = store.due_timers(later(15), 10).unwrap();
+    assert!(store.due_timers(later(9), 10).await.unwrap().is_empty());
+    assert_eq!(store.next_timer_at().await.unwrap(), Some(later(10)));
+    let due = store.due_timers(later(15), 10).await.unwrap();
     assert_eq!(
         due.iter()
             .map(|t| (t.referral.clone(), t.kind))
@@ -361,7 +372,7 @@ pub async fn timers_are_replaced_and_found_by_due_time<S: FullStore>(store: S) {
         ]
     );
     assert_eq!(
-        store.due_timers(later(60), 1).unwrap().len(),
+        store.due_timers(later(60), 1).await.unwrap().len(),
         1,
         "the limit is respected"
     );
@@ -376,6 +387,7 @@ pub async fn timers_are_replaced_and_found_by_due_time<S: FullStore>(store: S) {
     store.commit(replace).await.unwrap();
     let due: Vec<_> = store
         .due_timers(later(60), 10)
+        .await
         .unwrap()
         .into_iter()
         .map(|t| t.kind)
@@ -387,6 +399,7 @@ pub async fn timers_are_replaced_and_found_by_due_time<S: FullStore>(store: S) {
     store.commit(follow_up(&a, 2, "done")).await.unwrap();
     let due: Vec<_> = store
         .due_timers(later(60), 10)
+        .await
         .unwrap()
         .into_iter()
         .map(|t| t.referral)
@@ -406,24 +419,27 @@ pub async fn a_lane_delivers_in_order_one_head_at_a_time<S: FullStore>(store: S)
     let mut seen = Vec::new();
     let mut ids = std::collections::BTreeSet::new();
     for _ in 0..3 {
-        let due = store.due_deliveries(later(1), 10).unwrap();
+        let due = store.due_deliveries(later(1), 10).await.unwrap();
         assert_eq!(due.len(), 1, "only the head of a lane is due");
         // The relay leaves the head out by its id, or its destination by
         // giving it no room, and nothing else takes its place.
         let head = due[0].id.clone();
         let by_id = store
             .due_deliveries_except(later(1), 10, &|_| usize::MAX, &|_, id| *id == head)
+            .await
             .unwrap();
         assert!(by_id.is_empty(), "{by_id:?}");
         let destination = ccpit().key();
         let no_room = |d: &str| if d == destination { 0 } else { usize::MAX };
         let by_destination = store
             .due_deliveries_except(later(1), 10, &no_room, &|_, _| false)
+            .await
             .unwrap();
         assert!(by_destination.is_empty(), "{by_destination:?}");
         assert_eq!(
             store
                 .due_deliveries_except(later(1), 10, &|_| 1, &|d, _| d != destination)
+                .await
                 .unwrap(),
             due
         );
@@ -435,8 +451,8 @@ pub async fn a_lane_delivers_in_order_one_head_at_a_time<S: FullStore>(store: S)
             .unwrap();
     }
     assert_eq!(seen, ["one", "two", "three"]);
-    assert!(store.due_deliveries(later(1), 10).unwrap().is_empty());
-    assert_eq!(store.next_delivery_at().unwrap(), None);
+    assert!(store.due_deliveries(later(1), 10).await.unwrap().is_empty());
+    assert_eq!(store.next_delivery_at().await.unwrap(), None);
 }
 
 pub async fn lanes_are_independent<S: FullStore>(store: S) {
@@ -451,7 +467,7 @@ pub async fn lanes_are_independent<S: FullStore>(store: S) {
     let mut commit = new_referral(&b);
     commit.messages = vec![message(&b, ccpit(), "b-partner")];
     store.commit(commit).await.unwrap();
-    let mut due = texts(&store.due_deliveries(later(1), 10).unwrap());
+    let mut due = texts(&store.due_deliveries(later(1), 10).await.unwrap());
     due.sort();
     assert_eq!(due, ["a-court", "a-partner", "b-partner"]);
 }
@@ -480,6 +496,7 @@ pub async fn a_full_destination_does_not_hide_the_others<S: FullStore>(store: S)
             &|d| if d == court_key { 0 } else { usize::MAX },
             &|_, _| false,
         )
+        .await
         .unwrap();
     assert_eq!(texts(&due), ["offer"]);
     // The court's heads in flight are skipped, and its room still bounds
@@ -488,10 +505,11 @@ pub async fn a_full_destination_does_not_hide_the_others<S: FullStore>(store: S)
         .due_deliveries_except(later(1), 4, &|_| 2, &|d, id| {
             d == court_key && id.0.ends_with(&format!("{:016x}", 1))
         })
+        .await
         .unwrap();
     assert_eq!(texts(&due), ["court", "court", "offer"]);
     // With nothing skipped, `limit` still bounds what is returned.
-    assert_eq!(store.due_deliveries(later(1), 4).unwrap().len(), 4);
+    assert_eq!(store.due_deliveries(later(1), 4).await.unwrap().len(), 4);
 }
 
 pub async fn a_retry_is_scheduled_and_remembered<S: FullStore>(store: S) {
@@ -499,7 +517,7 @@ pub async fn a_retry_is_scheduled_and_remembered<S: FullStore>(store: S) {
     let mut commit = new_referral(&r);
     commit.messages = vec![message(&r, ccpit(), "flaky")];
     store.commit(commit).await.unwrap();
-    let head = store.due_deliveries(later(0), 10).unwrap().remove(0);
+    let head = store.due_deliveries(later(0), 10).await.unwrap().remove(0);
     assert_eq!(head.attempts, 0);
     store
         .record_delivery(
@@ -511,9 +529,9 @@ pub async fn a_retry_is_scheduled_and_remembered<S: FullStore>(store: S) {
         )
         .await
         .unwrap();
-    assert!(store.due_deliveries(later(4), 10).unwrap().is_empty());
-    assert_eq!(store.next_delivery_at().unwrap(), Some(later(5)));
-    let again = store.due_deliveries(later(5), 10).unwrap().remove(0);
+    assert!(store.due_deliveries(later(4), 10).await.unwrap().is_empty());
+    assert_eq!(store.next_delivery_at().await.unwrap(), Some(later(5)));
+    let again = store.due_deliveries(later(5), 10).await.unwrap().remove(0);
     assert_eq!(again.id, head.id, "the id is stable across attempts");
     assert_eq!(again.attempts, 1);
     assert_eq!(again.last_error.as_deref(), Some("connection refused"));
@@ -527,7 +545,7 @@ pub async fn a_dead_letter_blocks_its_lane_until_replayed<S: FullStore>(store: S
         message(&r, ccpit(), "behind"),
     ];
     store.commit(commit).await.unwrap();
-    let head = store.due_deliveries(later(0), 10).unwrap().remove(0);
+    let head = store.due_deliveries(later(0), 10).await.unwrap().remove(0);
     store
         .record_delivery(
             &head.id,
@@ -540,17 +558,21 @@ pub async fn a_dead_letter_blocks_its_lane_until_replayed<S: FullStore>(store: S
         .await
         .unwrap();
     assert!(
-        store.due_deliveries(later(100), 10).unwrap().is_empty(),
+        store
+            .due_deliveries(later(100), 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "later messages wait behind it"
     );
-    let dead = store.dead_letters(10).unwrap();
+    let dead = store.dead_letters(10).await.unwrap();
     assert_eq!(texts(&dead), ["poison"]);
     assert_eq!(dead[0].dead_at, Some(later(1)));
-    assert_eq!(store.alerts_after(0, 10).unwrap().len(), 1);
+    assert_eq!(store.alerts_after(0, 10).await.unwrap().len(), 1);
 
     store.replay_dead_letter(&head.id, later(2)).await.unwrap();
-    assert!(store.dead_letters(10).unwrap().is_empty());
-    let replayed = store.due_deliveries(later(2), 10).unwrap();
+    assert!(store.dead_letters(10).await.unwrap().is_empty());
+    let replayed = store.due_deliveries(later(2), 10).await.unwrap();
     assert_eq!(texts(&replayed), ["poison"]);
     assert_eq!(replayed[0].attempts, 0);
     store
@@ -558,11 +580,11 @@ pub async fn a_dead_letter_blocks_its_lane_until_replayed<S: FullStore>(store: S
         .await
         .unwrap();
     assert_eq!(
-        texts(&store.due_deliveries(later(2), 10).unwrap()),
+        texts(&store.due_deliveries(later(2), 10).await.unwrap()),
         ["behind"]
     );
     // Only dead letters can be replayed.
-    let behind = store.due_deliveries(later(2), 10).unwrap().remove(0);
+    let behind = store.due_deliveries(later(2), 10).await.unwrap().remove(0);
     assert!(matches!(
         store.replay_dead_letter(&behind.id, later(3)).await,
         Err(StoreError::NotFound(_))
@@ -574,16 +596,16 @@ pub async fn alerts_resume_from_a_cursor<S: FullStore>(store: S) {
     let mut commit = new_referral(&r);
     commit.alerts = vec![alert("first"), alert("second"), alert("third")];
     store.commit(commit).await.unwrap();
-    let all = store.alerts_after(0, 10).unwrap();
+    let all = store.alerts_after(0, 10).await.unwrap();
     assert_eq!(all.iter().map(|a| a.seq).collect::<Vec<_>>(), [1, 2, 3]);
-    let rest = store.alerts_after(all[0].seq, 10).unwrap();
+    let rest = store.alerts_after(all[0].seq, 10).await.unwrap();
     assert_eq!(
         rest.iter()
             .map(|a| a.record.detail.as_str())
             .collect::<Vec<_>>(),
         ["second", "third"]
     );
-    assert!(store.alerts_after(3, 10).unwrap().is_empty());
+    assert!(store.alerts_after(3, 10).await.unwrap().is_empty());
 }
 
 pub async fn alerts_are_raised_alone_and_acknowledged_once<S: FullStore>(store: S) {
@@ -592,7 +614,7 @@ pub async fn alerts_are_raised_alone_and_acknowledged_once<S: FullStore>(store: 
     commit.alerts = vec![alert("from a commit")];
     store.commit(commit).await.unwrap();
     assert_eq!(store.raise_alert(alert("alone")).await.unwrap(), 2);
-    let all = store.alerts_after(0, 10).unwrap();
+    let all = store.alerts_after(0, 10).await.unwrap();
     assert_eq!(all[1].record.detail, "alone");
 
     let ack = |by: &str| Acknowledgement {
@@ -600,7 +622,7 @@ pub async fn alerts_are_raised_alone_and_acknowledged_once<S: FullStore>(store: 
         at: at("2025-03-03T10:00:00+08:00"),
         note: format!("{by} is on it"),
     };
-    assert_eq!(store.acknowledgement(2).unwrap(), None);
+    assert_eq!(store.acknowledgement(2).await.unwrap(), None);
     assert_eq!(
         store.acknowledge_alert(2, ack("ops-1")).await.unwrap(),
         ack("ops-1")
@@ -610,18 +632,18 @@ pub async fn alerts_are_raised_alone_and_acknowledged_once<S: FullStore>(store: 
         store.acknowledge_alert(2, ack("ops-2")).await.unwrap(),
         ack("ops-1")
     );
-    assert_eq!(store.acknowledgement(2).unwrap(), Some(ack("ops-1")));
-    assert_eq!(store.acknowledgement(1).unwrap(), None);
+    assert_eq!(store.acknowledgement(2).await.unwrap(), Some(ack("ops-1")));
+    assert_eq!(store.acknowledgement(1).await.unwrap(), None);
     assert!(matches!(
         store.acknowledge_alert(9, ack("ops-1")).await,
         Err(StoreError::NotFound(_))
     ));
-    assert_eq!(store.acknowledgement(9).unwrap(), None);
+    assert_eq!(store.acknowledgement(9).await.unwrap(), None);
 }
 
 pub async fn the_audit_chain_verifies<S: FullStore>(store: S) {
     assert_eq!(
-        store.verify_audit().unwrap(),
+        store.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 0 }
     );
     store.commit(new_referral(&id(13))).await.unwrap();
@@ -630,10 +652,10 @@ pub async fn the_audit_chain_verifies<S: FullStore>(store: S) {
         .await
         .unwrap();
     assert_eq!(
-        store.verify_audit().unwrap(),
+        store.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 3 }
     );
-    let entries = store.audit_entries(0, 10).unwrap();
+    let entries = store.audit_entries(0, 10).await.unwrap();
     assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
     assert_eq!(entries[1].prev_hash, entries[0].hash);
     assert_eq!(entries[2].prev_hash, entries[1].hash);
@@ -649,14 +671,14 @@ pub async fn backlog_counts_per_destination<S: FullStore>(store: S) {
         message(&r, court, "c1"),
     ];
     store.commit(commit).await.unwrap();
-    let listed = store.pending_messages(&r).unwrap();
+    let listed = store.pending_messages(&r).await.unwrap();
     assert_eq!(
         texts(&listed),
         ["p1", "p2", "c1"],
         "a referral's messages, in enqueue order"
     );
-    assert!(store.pending_messages(&id(99)).unwrap().is_empty());
-    let backlog = store.backlog().unwrap();
+    assert!(store.pending_messages(&id(99)).await.unwrap().is_empty());
+    let backlog = store.backlog().await.unwrap();
     let counts: Vec<_> = backlog
         .iter()
         .map(|b| (b.destination.as_str(), b.pending, b.dead))
@@ -681,18 +703,24 @@ pub async fn unknown_messages_are_not_found<S: FullStore>(store: S) {
 }
 
 pub async fn referral_ids_page_in_order<S: FullStore>(store: S) {
-    assert!(store.referral_ids(None, 10).unwrap().is_empty());
+    assert!(store.referral_ids(None, 10).await.unwrap().is_empty());
     for n in [3, 1, 2, 10] {
         store.commit(new_referral(&id(n))).await.unwrap();
     }
     // A follow-up adds events, not referrals.
     store.commit(follow_up(&id(2), 1, "again")).await.unwrap();
-    assert_eq!(store.referral_ids(None, 2).unwrap(), [id(1), id(2)]);
+    assert_eq!(store.referral_ids(None, 2).await.unwrap(), [id(1), id(2)]);
     assert_eq!(
-        store.referral_ids(Some(&id(2)), 10).unwrap(),
+        store.referral_ids(Some(&id(2)), 10).await.unwrap(),
         [id(3), id(10)]
     );
-    assert!(store.referral_ids(Some(&id(10)), 10).unwrap().is_empty());
+    assert!(
+        store
+            .referral_ids(Some(&id(10)), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Statistics read only the referrals with something in their period.
@@ -708,18 +736,23 @@ pub async fn referrals_are_found_by_when_they_had_events<S: FullStore>(store: S)
     late.events[0].at = later(forty_days);
     store.commit(late).await.unwrap();
 
-    let active = |from: i64, to: i64| store.referrals_active(later(from), later(to)).unwrap();
-    assert_eq!(active(0, 60), [a.clone(), b.clone()]);
+    let active = async |from: i64, to: i64| {
+        store
+            .referrals_active(later(from), later(to))
+            .await
+            .unwrap()
+    };
+    assert_eq!(active(0, 60).await, [a.clone(), b.clone()]);
     assert_eq!(
-        active(forty_days - 60, forty_days + 60),
+        active(forty_days - 60, forty_days + 60).await,
         [b.clone(), c.clone()]
     );
-    assert_eq!(active(0, forty_days + 1), [a, b, c]);
+    assert_eq!(active(0, forty_days + 1).await, [a, b, c]);
     assert!(
-        active(24 * 60 * 10, 24 * 60 * 20).is_empty(),
+        active(24 * 60 * 10, 24 * 60 * 20).await.is_empty(),
         "nothing between"
     );
-    assert!(active(60, 0).is_empty(), "an empty period");
+    assert!(active(60, 0).await.is_empty(), "an empty period");
 }
 
 /// Organisations' open referrals move with the commits that move them, and
@@ -743,7 +776,7 @@ pub async fn loads_are_kept_with_each_commit<S: FullStore>(store: S) {
     let mut stale = follow_up(&a, 1, "decided against an old version");
     stale.loads = vec![change("org-a", -1)];
     assert!(store.commit(stale).await.is_err());
-    let mut loads = store.loads().unwrap();
+    let mut loads = store.loads().await.unwrap();
     loads.sort();
     assert_eq!(
         loads,

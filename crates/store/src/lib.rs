@@ -804,21 +804,17 @@ fn read_delivery(db: &sled::Db, key: &[u8], bytes: &[u8]) -> Result<PendingDeliv
         .map_err(|e| corrupt(key, e))
 }
 
-impl ReferralStore for SledStore {
-    async fn commit(&self, commit: Commit) -> Result<Receipt, StoreError> {
-        let prepared = prepare::Prepared::of(commit)?;
-        self.submit(Op::Commit(Box::new(prepared))).await
-    }
-
-    fn referral(&self, referral: &ReferralId) -> Result<Option<Referral>, StoreError> {
+/// The sled store's reads, answered at once on the caller's thread: its
+/// trait implementations wrap them in ready futures, and the gateway's own
+/// tools, which hold a `SledStore`, call them directly.
+impl SledStore {
+    pub fn referral(&self, referral: &ReferralId) -> Result<Option<Referral>, StoreError> {
         read_referral(&self.db()?, referral)
     }
-
-    fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError> {
+    pub fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError> {
         read_history(&self.db()?, referral)
     }
-
-    fn referral_ids(
+    pub fn referral_ids(
         &self,
         after: Option<&ReferralId>,
         limit: usize,
@@ -842,8 +838,7 @@ impl ReferralStore for SledStore {
             })
             .collect()
     }
-
-    fn referrals_active(
+    pub fn referrals_active(
         &self,
         from: Timestamp,
         to: Timestamp,
@@ -867,8 +862,7 @@ impl ReferralStore for SledStore {
         }
         Ok(found.into_iter().collect())
     }
-
-    fn loads(&self) -> Result<Vec<(OrganisationId, u64)>, StoreError> {
+    pub fn loads(&self) -> Result<Vec<(OrganisationId, u64)>, StoreError> {
         let mut loads = Vec::new();
         for entry in self.db()?.scan_prefix(b"l/") {
             let (key, value) = entry.map_err(unavailable)?;
@@ -878,8 +872,7 @@ impl ReferralStore for SledStore {
         }
         Ok(loads)
     }
-
-    fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError> {
+    pub fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError> {
         match self.db()?.get(keys::court(key)).map_err(unavailable)? {
             Some(bytes) => String::from_utf8_lossy(&bytes)
                 .parse()
@@ -888,8 +881,7 @@ impl ReferralStore for SledStore {
             None => Ok(None),
         }
     }
-
-    fn due_timers(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>, StoreError> {
+    pub fn due_timers(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>, StoreError> {
         let (start, end) = keys::timers_until(now);
         self.db()?
             .range(start..end)
@@ -900,14 +892,10 @@ impl ReferralStore for SledStore {
             })
             .collect()
     }
-
-    fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
+    pub fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
         self.first_instant(Table::Timers)
     }
-}
-
-impl OutboxStore for SledStore {
-    fn due_deliveries_except(
+    pub fn due_deliveries_except(
         &self,
         now: Timestamp,
         limit: usize,
@@ -969,54 +957,25 @@ impl OutboxStore for SledStore {
         found.truncate(limit);
         Ok(found.into_iter().map(|(_, pending)| pending).collect())
     }
-
-    fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError> {
+    pub fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError> {
         Ok(scheduled_destinations(&self.db()?)?
             .into_iter()
             .map(|(_, earliest)| earliest)
             .min())
     }
-
-    async fn record_delivery(
-        &self,
-        id: &MessageId,
-        outcome: DeliveryOutcome,
-    ) -> Result<(), StoreError> {
-        let outcome = match outcome {
-            DeliveryOutcome::Delivered => Outcome::Delivered,
-            DeliveryOutcome::Retry { at, error } => Outcome::Retry { at, error },
-            DeliveryOutcome::Dead { at, error, alert } => Outcome::Dead {
-                at,
-                error,
-                alert: encode_alert(&alert),
-            },
-        };
-        self.submit(Op::Delivery {
-            id: id.clone(),
-            outcome,
-        })
-        .await
-        .map(|_| ())
-    }
-
-    fn dead_letters(&self, limit: usize) -> Result<Vec<PendingDelivery>, StoreError> {
+    pub fn dead_letters(&self, limit: usize) -> Result<Vec<PendingDelivery>, StoreError> {
         self.follow(self.db()?.scan_prefix(Table::DeadLetters.prefix()), limit)
     }
-
-    async fn replay_dead_letter(&self, id: &MessageId, at: Timestamp) -> Result<(), StoreError> {
-        self.submit(Op::Replay { id: id.clone(), at })
-            .await
-            .map(|_| ())
-    }
-
-    fn pending_messages(&self, referral: &ReferralId) -> Result<Vec<PendingDelivery>, StoreError> {
+    pub fn pending_messages(
+        &self,
+        referral: &ReferralId,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
         self.follow(
             self.db()?.scan_prefix(keys::referral_messages(referral)),
             usize::MAX,
         )
     }
-
-    fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
+    pub fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
         let mut by_destination: BTreeMap<String, Backlog> = BTreeMap::new();
         for entry in self.db()?.scan_prefix(Table::Outbox.prefix()) {
             let (key, value) = entry.map_err(unavailable)?;
@@ -1052,10 +1011,7 @@ impl OutboxStore for SledStore {
         }
         Ok(by_destination.into_values().collect())
     }
-}
-
-impl AlertLog for SledStore {
-    fn alerts_after(&self, cursor: u64, limit: usize) -> Result<Vec<Alert>, StoreError> {
+    pub fn alerts_after(&self, cursor: u64, limit: usize) -> Result<Vec<Alert>, StoreError> {
         // Only alerts whose commit is durable: they leave the gateway by
         // webhook and alert stream, and must not be undone by a power cut.
         let durable = self
@@ -1080,28 +1036,7 @@ impl AlertLog for SledStore {
             })
             .collect()
     }
-
-    async fn raise_alert(&self, record: AlertRecord) -> Result<u64, StoreError> {
-        self.submit(Op::RaiseAlert(encode_alert(&record)))
-            .await
-            .map(|r| r.version)
-    }
-
-    async fn acknowledge_alert(
-        &self,
-        seq: u64,
-        acknowledgement: Acknowledgement,
-    ) -> Result<Acknowledgement, StoreError> {
-        self.submit(Op::Acknowledge {
-            seq,
-            acknowledgement: encode_acknowledgement(&acknowledgement),
-        })
-        .await?;
-        self.acknowledgement(seq)?
-            .ok_or_else(|| StoreError::Corrupt(format!("acknowledgement of alert {seq}")))
-    }
-
-    fn acknowledgement(&self, seq: u64) -> Result<Option<Acknowledgement>, StoreError> {
+    pub fn acknowledgement(&self, seq: u64) -> Result<Option<Acknowledgement>, StoreError> {
         let key = keys::acknowledgement(seq);
         match self.db()?.get(&key).map_err(unavailable)? {
             Some(bytes) => decode_acknowledgement(&bytes)
@@ -1110,32 +1045,7 @@ impl AlertLog for SledStore {
             None => Ok(None),
         }
     }
-}
-
-/// An audit entry from its key and stored link.
-fn read_audit_entry(key: &[u8], value: &[u8]) -> Result<(AuditEntry, Vec<u8>), StoreError> {
-    let seq = keys::trailing_seq(key).ok_or_else(|| StoreError::Corrupt("audit key".into()))?;
-    let link: AuditLink = decode_plain(value).map_err(|e| corrupt(key, e))?;
-    let record = format::audit_record(key, &link.record)?;
-    Ok((
-        AuditEntry {
-            seq,
-            record,
-            prev_hash: link.prev_hash,
-            hash: link.hash,
-        },
-        link.record,
-    ))
-}
-
-impl AuditLog for SledStore {
-    async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<(), StoreError> {
-        self.submit(Op::Audit(prepare::audit(&records)))
-            .await
-            .map(|_| ())
-    }
-
-    fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+    pub fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.db()?
             .range(keys::audit(from)..b"u0".to_vec())
             .take(limit)
@@ -1145,8 +1055,7 @@ impl AuditLog for SledStore {
             })
             .collect()
     }
-
-    fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
+    pub fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         let mut expected = AuditHead::genesis();
         for entry in self.db()?.scan_prefix(Table::Audit.prefix()) {
             let (key, value) = entry.map_err(unavailable)?;
@@ -1193,6 +1102,205 @@ impl AuditLog for SledStore {
         Ok(AuditVerification::Intact {
             entries: expected.next_seq,
         })
+    }
+}
+
+impl ReferralStore for SledStore {
+    async fn commit(&self, commit: Commit) -> Result<Receipt, StoreError> {
+        let prepared = prepare::Prepared::of(commit)?;
+        self.submit(Op::Commit(Box::new(prepared))).await
+    }
+
+    fn referral(
+        &self,
+        referral: &ReferralId,
+    ) -> impl Future<Output = Result<Option<Referral>, StoreError>> + Send {
+        std::future::ready(SledStore::referral(self, referral))
+    }
+
+    fn history(
+        &self,
+        referral: &ReferralId,
+    ) -> impl Future<Output = Result<Option<Vec<Event>>, StoreError>> + Send {
+        std::future::ready(SledStore::history(self, referral))
+    }
+
+    fn referral_ids(
+        &self,
+        after: Option<&ReferralId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ReferralId>, StoreError>> + Send {
+        std::future::ready(SledStore::referral_ids(self, after, limit))
+    }
+
+    fn referrals_active(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<ReferralId>, StoreError>> + Send {
+        std::future::ready(SledStore::referrals_active(self, from, to))
+    }
+
+    fn loads(&self) -> impl Future<Output = Result<Vec<(OrganisationId, u64)>, StoreError>> + Send {
+        std::future::ready(SledStore::loads(self))
+    }
+
+    fn find_by_court_key(
+        &self,
+        key: &CourtKey,
+    ) -> impl Future<Output = Result<Option<ReferralId>, StoreError>> + Send {
+        std::future::ready(SledStore::find_by_court_key(self, key))
+    }
+
+    fn due_timers(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Timer>, StoreError>> + Send {
+        std::future::ready(SledStore::due_timers(self, now, limit))
+    }
+
+    fn next_timer_at(&self) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send {
+        std::future::ready(SledStore::next_timer_at(self))
+    }
+}
+
+impl OutboxStore for SledStore {
+    fn due_deliveries_except(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        room: &(dyn Fn(&str) -> usize + Sync),
+        skip: &(dyn Fn(&str, &MessageId) -> bool + Sync),
+    ) -> impl Future<Output = Result<Vec<PendingDelivery>, StoreError>> + Send {
+        std::future::ready(SledStore::due_deliveries_except(
+            self, now, limit, room, skip,
+        ))
+    }
+
+    fn next_delivery_at(
+        &self,
+    ) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send {
+        std::future::ready(SledStore::next_delivery_at(self))
+    }
+
+    async fn record_delivery(
+        &self,
+        id: &MessageId,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        let outcome = match outcome {
+            DeliveryOutcome::Delivered => Outcome::Delivered,
+            DeliveryOutcome::Retry { at, error } => Outcome::Retry { at, error },
+            DeliveryOutcome::Dead { at, error, alert } => Outcome::Dead {
+                at,
+                error,
+                alert: encode_alert(&alert),
+            },
+        };
+        self.submit(Op::Delivery {
+            id: id.clone(),
+            outcome,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<PendingDelivery>, StoreError>> + Send {
+        std::future::ready(SledStore::dead_letters(self, limit))
+    }
+
+    async fn replay_dead_letter(&self, id: &MessageId, at: Timestamp) -> Result<(), StoreError> {
+        self.submit(Op::Replay { id: id.clone(), at })
+            .await
+            .map(|_| ())
+    }
+
+    fn pending_messages(
+        &self,
+        referral: &ReferralId,
+    ) -> impl Future<Output = Result<Vec<PendingDelivery>, StoreError>> + Send {
+        std::future::ready(SledStore::pending_messages(self, referral))
+    }
+
+    fn backlog(&self) -> impl Future<Output = Result<Vec<Backlog>, StoreError>> + Send {
+        std::future::ready(SledStore::backlog(self))
+    }
+}
+
+impl AlertLog for SledStore {
+    fn alerts_after(
+        &self,
+        cursor: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Alert>, StoreError>> + Send {
+        std::future::ready(SledStore::alerts_after(self, cursor, limit))
+    }
+
+    async fn raise_alert(&self, record: AlertRecord) -> Result<u64, StoreError> {
+        self.submit(Op::RaiseAlert(encode_alert(&record)))
+            .await
+            .map(|r| r.version)
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        seq: u64,
+        acknowledgement: Acknowledgement,
+    ) -> Result<Acknowledgement, StoreError> {
+        self.submit(Op::Acknowledge {
+            seq,
+            acknowledgement: encode_acknowledgement(&acknowledgement),
+        })
+        .await?;
+        self.acknowledgement(seq)?
+            .ok_or_else(|| StoreError::Corrupt(format!("acknowledgement of alert {seq}")))
+    }
+
+    fn acknowledgement(
+        &self,
+        seq: u64,
+    ) -> impl Future<Output = Result<Option<Acknowledgement>, StoreError>> + Send {
+        std::future::ready(SledStore::acknowledgement(self, seq))
+    }
+}
+
+/// An audit entry from its key and stored link.
+fn read_audit_entry(key: &[u8], value: &[u8]) -> Result<(AuditEntry, Vec<u8>), StoreError> {
+    let seq = keys::trailing_seq(key).ok_or_else(|| StoreError::Corrupt("audit key".into()))?;
+    let link: AuditLink = decode_plain(value).map_err(|e| corrupt(key, e))?;
+    let record = format::audit_record(key, &link.record)?;
+    Ok((
+        AuditEntry {
+            seq,
+            record,
+            prev_hash: link.prev_hash,
+            hash: link.hash,
+        },
+        link.record,
+    ))
+}
+
+impl AuditLog for SledStore {
+    async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<(), StoreError> {
+        self.submit(Op::Audit(prepare::audit(&records)))
+            .await
+            .map(|_| ())
+    }
+
+    fn audit_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send {
+        std::future::ready(SledStore::audit_entries(self, from, limit))
+    }
+
+    fn verify_audit(&self) -> impl Future<Output = Result<AuditVerification, StoreError>> + Send {
+        std::future::ready(SledStore::verify_audit(self))
     }
 }
 

@@ -752,7 +752,7 @@ async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
         store.due_timers(far, usize::MAX).unwrap().len(),
         timers_before
     );
-    let due = store.due_deliveries(far, usize::MAX).unwrap();
+    let due = store.due_deliveries(far, usize::MAX).await.unwrap();
     assert_eq!(
         due.len(),
         before

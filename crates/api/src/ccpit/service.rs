@@ -106,7 +106,8 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
         let (call, r) = take(request)?;
         let referral = self
             .desk
-            .particulars(&call, FIELDS, &r.case_id, &r.mediation_centre)?;
+            .particulars(&call, FIELDS, &r.case_id, &r.mediation_centre)
+            .await?;
         Disclosed::particulars(&referral)
             .map(|d| Response::new(case_offer(&d)))
             .ok_or_else(status::referral_not_found)

@@ -281,6 +281,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
             .gateway
             .store()
             .history(&id)
+            .await
             .map_err(|e| from_service(&e.into()))?
             .ok_or_else(referral_not_found)?;
         let referral = mediation_core::Referral::replay(&history)

@@ -131,7 +131,8 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         let (call, r) = take(request)?;
         let referral = self
             .desk
-            .particulars(&call, FIELDS, &r.dispute_id, &r.committee)?;
+            .particulars(&call, FIELDS, &r.dispute_id, &r.committee)
+            .await?;
         Disclosed::particulars(&referral)
             .map(|d| Response::new(referral_message(&d)))
             .ok_or_else(crate::status::referral_not_found)

@@ -88,16 +88,19 @@ where
         self.gateway.store()
     }
 
-    fn with_acknowledgement(store: &S, alert: &Alert) -> Result<pb::Alert, Status> {
-        let ack = store.acknowledgement(alert.seq).map_err(store_error)?;
+    async fn with_acknowledgement(store: &S, alert: &Alert) -> Result<pb::Alert, Status> {
+        let ack = store
+            .acknowledgement(alert.seq)
+            .await
+            .map_err(store_error)?;
         Ok(outbound::alert(alert, ack.as_ref()))
     }
 
-    fn referral(
+    async fn referral(
         &self,
         id: &ReferralId,
     ) -> Result<Option<(Referral, Vec<mediation_core::lifecycle::Event>)>, Status> {
-        let Some(history) = self.store().history(id).map_err(store_error)? else {
+        let Some(history) = self.store().history(id).await.map_err(store_error)? else {
             return Ok(None);
         };
         let referral =
@@ -134,7 +137,7 @@ where
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::Alert, Status>>(PAGE);
         tokio::spawn(async move {
             loop {
-                let page = match store.alerts_after(cursor, PAGE) {
+                let page = match store.alerts_after(cursor, PAGE).await {
                     Ok(page) => page,
                     Err(e) => {
                         let _ = tx.send(Err(store_error(e))).await;
@@ -147,7 +150,7 @@ where
                     if !wanted(alert.record.kind) {
                         continue;
                     }
-                    let item = Self::with_acknowledgement(&store, alert);
+                    let item = Self::with_acknowledgement(&store, alert).await;
                     if tx.send(item).await.is_err() {
                         // The watcher went away.
                         return;
@@ -216,6 +219,7 @@ where
         let alert = self
             .store()
             .alerts_after(request.seq - 1, 1)
+            .await
             .map_err(store_error)?
             .into_iter()
             .next()
@@ -224,7 +228,7 @@ where
             call.concerns(referral);
         }
         Ok(Response::new(pb::AcknowledgeAlertResponse {
-            alert: Some(Self::with_acknowledgement(self.store(), &alert)?),
+            alert: Some(Self::with_acknowledgement(self.store(), &alert).await?),
         }))
     }
 
@@ -239,6 +243,7 @@ where
             let page = self
                 .store()
                 .alerts_after(cursor, PAGE)
+                .await
                 .map_err(store_error)?;
             let Some(last) = page.last() else { break };
             cursor = last.seq;
@@ -246,13 +251,14 @@ where
                 if self
                     .store()
                     .acknowledgement(alert.seq)
+                    .await
                     .map_err(store_error)?
                     .is_some()
                 {
                     continue;
                 }
                 let referral = match &alert.record.referral {
-                    Some(id) => self.referral(id)?.map(|(r, _)| r),
+                    Some(id) => self.referral(id).await?.map(|(r, _)| r),
                     None => None,
                 };
                 breaches.push(pb::OpenBreach {
@@ -280,11 +286,13 @@ where
         let id = referral_id("referral_id", &request.referral_id)?;
         call.concerns(&id);
         let (referral, history) = self
-            .referral(&id)?
+            .referral(&id)
+            .await?
             .ok_or_else(crate::status::referral_not_found)?;
         let waiting = self
             .store()
             .pending_messages(&id)
+            .await
             .map_err(store_error)?
             .iter()
             .map(outbound::message)
@@ -365,13 +373,14 @@ where
         'pages: loop {
             let ids = store
                 .referral_ids(after.as_ref(), PAGE)
+                .await
                 .map_err(store_error)?;
             let Some(last) = ids.last().cloned() else {
                 break;
             };
             for id in ids {
                 scanned += 1;
-                let Some((referral, _)) = self.referral(&id)? else {
+                let Some((referral, _)) = self.referral(&id).await? else {
                     continue;
                 };
                 let bundle = referral.bundle();
@@ -432,6 +441,7 @@ where
         let mut destinations: Vec<pb::DestinationBacklog> = self
             .store()
             .backlog()
+            .await
             .map_err(store_error)?
             .into_iter()
             .map(|b| pb::DestinationBacklog {
@@ -478,6 +488,7 @@ where
         let dead_letters = self
             .store()
             .dead_letters(limit)
+            .await
             .map_err(store_error)?
             .iter()
             .map(outbound::message)
@@ -498,6 +509,7 @@ where
         let referral = self
             .store()
             .dead_letters(usize::MAX)
+            .await
             .map_err(store_error)?
             .into_iter()
             .find(|d| d.id == id)
@@ -519,6 +531,7 @@ where
         let message = self
             .store()
             .pending_messages(&referral)
+            .await
             .map_err(store_error)?
             .into_iter()
             .find(|m| m.id == id);
@@ -557,9 +570,10 @@ where
         let active = self
             .store()
             .referrals_active(from, to)
+            .await
             .map_err(store_error)?;
         for id in &active {
-            if let Some(history) = self.store().history(id).map_err(store_error)? {
+            if let Some(history) = self.store().history(id).await.map_err(store_error)? {
                 // A court system reads its own courts' referrals only.
                 let court = history.first().and_then(|e| match &e.change {
                     Change::Received { bundle, .. } => Some(&bundle.court),

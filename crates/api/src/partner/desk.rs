@@ -183,6 +183,7 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
             let current = self
                 .gateway
                 .referral(&id)
+                .await
                 .map_err(|e| from_service(&e))?
                 .filter(|r| call.caller.entitled(r, acting))
                 .ok_or_else(referral_not_found)?;
@@ -211,7 +212,7 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
     /// that is not, or no longer, the organisation's is NOT_FOUND, as for a
     /// stranger; one it has only been offered is FAILED_PRECONDITION: the
     /// particulars follow acceptance (PIPL Art. 6).
-    pub(crate) fn particulars(
+    pub(crate) async fn particulars(
         &self,
         call: &Call,
         names: CallFields,
@@ -229,6 +230,7 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
         let referral = self
             .gateway
             .referral(&id)
+            .await
             .map_err(|e| from_service(&e))?
             .filter(|r| call.caller.entitled(r, acting))
             .ok_or_else(referral_not_found)?;

@@ -122,7 +122,10 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         request: Request<pb::GetCaseParticularsRequest>,
     ) -> Result<Response<pb::AccidentCase>, GrpcStatus> {
         let (call, r) = take(request)?;
-        let referral = self.desk.particulars(&call, FIELDS, &r.case_id, &r.room)?;
+        let referral = self
+            .desk
+            .particulars(&call, FIELDS, &r.case_id, &r.room)
+            .await?;
         Disclosed::particulars(&referral)
             .map(|d| Response::new(case(&d)))
             .ok_or_else(crate::status::referral_not_found)

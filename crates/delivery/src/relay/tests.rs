@@ -11,7 +11,7 @@ use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::{Change, Event};
 use mediation_core::outbox::{Destination, OutboundMessage};
 use mediation_core::partner::Partner;
-use mediation_core::store::{AlertLog, Commit, OutboxStore, ReferralStore};
+use mediation_core::store::{Commit, OutboxStore, ReferralStore};
 use mediation_core::text::Narrative;
 use mediation_store::{SledStore, StoreOptions};
 
@@ -252,6 +252,7 @@ async fn a_down_destination_is_retried_on_a_schedule_that_survives_a_restart() {
     let pending = h
         .store
         .due_deliveries(at("2030-01-01T00:00:00Z"), 10)
+        .await
         .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].attempts, 1);
@@ -272,6 +273,7 @@ async fn a_down_destination_is_retried_on_a_schedule_that_survives_a_restart() {
     let pending = h
         .store
         .due_deliveries(at("2030-01-01T00:00:00Z"), 10)
+        .await
         .unwrap();
     assert_eq!(pending[0].attempts, 2);
     assert_eq!(
@@ -285,6 +287,7 @@ async fn a_down_destination_is_retried_on_a_schedule_that_survives_a_restart() {
     let pending = h
         .store
         .due_deliveries(at("2030-01-01T00:00:00Z"), 10)
+        .await
         .unwrap();
     assert_eq!(
         (pending[0].attempts, pending[0].next_attempt_at),
@@ -394,6 +397,7 @@ async fn a_hanging_destination_does_not_hold_up_the_others() {
     let pending = h
         .store
         .due_deliveries(at("2030-01-01T00:00:00Z"), 10)
+        .await
         .unwrap();
     assert_eq!(pending.len(), 1);
     assert!(

@@ -4,7 +4,6 @@ use std::io::Write;
 
 use anyhow::Context;
 use mediation_core::audit::AuditVerification;
-use mediation_core::store::{AuditLog, OutboxStore, ReferralStore};
 use mediation_store::{SledStore, StoreOptions};
 use serde::Serialize;
 
