@@ -233,6 +233,12 @@ pub(crate) fn check(dir: &Path, acks: &Path, delivered: &Path) -> (usize, usize)
         "snapshots disagree with the histories: {:?}",
         check.snapshot_mismatches
     );
+    // The outbox's counts are written in the same batches as its messages.
+    let drift = store.verify_backlog().unwrap();
+    assert!(
+        drift.is_empty(),
+        "backlog counts disagree with the messages: {drift:?}"
+    );
     assert!(
         open >= acked.len() as u64,
         "{open} open referrals counted for {} acknowledged",

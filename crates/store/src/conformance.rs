@@ -685,6 +685,62 @@ pub async fn backlog_counts_per_destination<S: FullStore>(store: S) {
         .collect();
     assert_eq!(counts, [("court:京0105", 1, 0), ("partner:ccpit", 2, 0)]);
     assert!(backlog.iter().all(|b| b.oldest_enqueued_at == Some(at(T0))));
+
+    // The counts follow every outcome: a dead letter, its replay, a
+    // delivery; a destination with nothing left is not listed.
+    let mut second = follow_up(&r, 1, "second");
+    second.at = later(30);
+    second.messages = vec![message(&r, ccpit(), "p3")];
+    store.commit(second).await.unwrap();
+    let counts = async || {
+        store
+            .backlog()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.destination, b.pending, b.dead, b.oldest_enqueued_at))
+            .collect::<Vec<_>>()
+    };
+    let ccpit_at =
+        |pending, dead, oldest| ("partner:ccpit".to_owned(), pending, dead, Some(oldest));
+    let court_at = ("court:京0105".to_owned(), 1, 0, Some(at(T0)));
+    assert_eq!(counts().await, [court_at.clone(), ccpit_at(3, 0, at(T0))]);
+    let due = store.due_deliveries(later(0), 10).await.unwrap();
+    let named = |text: &str| {
+        due.iter()
+            .find(|d| texts(std::slice::from_ref(*d)) == [text])
+            .unwrap()
+            .id
+            .clone()
+    };
+    let (p1, c1) = (named("p1"), named("c1"));
+    let dead = DeliveryOutcome::Dead {
+        at: later(1),
+        error: "rejected".into(),
+        alert: alert("dead"),
+    };
+    store.record_delivery(&p1, dead).await.unwrap();
+    assert_eq!(counts().await, [court_at.clone(), ccpit_at(2, 1, at(T0))]);
+    store.replay_dead_letter(&p1, later(2)).await.unwrap();
+    assert_eq!(counts().await, [court_at, ccpit_at(3, 0, at(T0))]);
+    store
+        .record_delivery(&c1, DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(counts().await, [ccpit_at(3, 0, at(T0))]);
+    for text in ["p1", "p2"] {
+        let head = store.due_deliveries(later(40), 10).await.unwrap().remove(0);
+        assert_eq!(texts(std::slice::from_ref(&head)), [text]);
+        store
+            .record_delivery(&head.id, DeliveryOutcome::Delivered)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        counts().await,
+        [ccpit_at(1, 0, later(30))],
+        "the oldest is now the later commit's message"
+    );
 }
 
 pub async fn unknown_messages_are_not_found<S: FullStore>(store: S) {

@@ -15,6 +15,8 @@
 //! | `s/` | `s/{destination}\0{next attempt}/{seq}` | schedule: lane heads only, per destination, ordered by due time |
 //! | `p/` | `p/{referral}/{seq}` | the message's `o/` key: to list a referral's messages, and to find one by its id (`{referral}-{seq}`) |
 //! | `d/` | `d/{seq}` | dead letters: the message's `o/` key |
+//! | `w/` | `w/{destination}\0{seq}` | every waiting message, pending or dead, by destination in order of arrival: the message's `o/` key |
+//! | `n/` | `n/{destination}` | the destination's pending and dead messages (two u64 BE), kept with each write |
 //! | `a/` | `a/{seq}` | alert |
 //! | `k/` | `k/{seq}` | an operator's acknowledgement of alert `seq` |
 //! | `u/` | `u/{seq}` | audit entry |
@@ -92,6 +94,10 @@ pub(crate) const ACTIVITY_INDEXED: &[u8] = b"m/activity_indexed";
 /// Present once the `l/` load counts hold every referral: written when a
 /// new store is made, or after the one-time count of an older one.
 pub(crate) const LOADS_KEPT: &[u8] = b"m/loads_kept";
+/// Present once the `n/` counts and the `w/` order of arrival hold every
+/// waiting message: written when a new store is made, or after the
+/// one-time count of an older one.
+pub(crate) const BACKLOG_KEPT: &[u8] = b"m/backlog_kept";
 
 /// An organisation's count of open referrals.
 pub(crate) fn load(organisation: &OrganisationId) -> Vec<u8> {
@@ -223,8 +229,8 @@ pub(crate) fn referral_of_message(key: &[u8]) -> Option<ReferralId> {
     ReferralId::parse(key.split('\0').nth(1)?).ok()
 }
 
-/// The destination key a message key names.
-fn destination_in(message_key: &[u8]) -> &[u8] {
+/// The destination key a message key (or a lane) names.
+pub(crate) fn destination_in(message_key: &[u8]) -> &[u8] {
     let rest = Table::Outbox.rest(message_key).unwrap_or_default();
     let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
     &rest[..end]
@@ -268,6 +274,34 @@ pub(crate) fn destination_of_schedule(key: &[u8]) -> Option<&[u8]> {
     let rest = Table::Schedule.rest(key)?;
     let end = rest.iter().position(|&b| b == 0)?;
     Some(&rest[..end])
+}
+
+/// Where message `n` waits in its destination's order of arrival: the
+/// first such key of a destination is its oldest waiting message.
+pub(crate) fn waiting(message_key: &[u8], n: u64) -> Vec<u8> {
+    let mut key = destination_waiting(destination_in(message_key));
+    key.extend_from_slice(seq(n).as_bytes());
+    key
+}
+
+/// Every key of a destination's messages in order of arrival starts with this.
+pub(crate) fn destination_waiting(destination: &[u8]) -> Vec<u8> {
+    let mut key = b"w/".to_vec();
+    key.extend_from_slice(destination);
+    key.push(0);
+    key
+}
+
+/// A destination's counts of pending and dead messages.
+pub(crate) fn backlog(destination: &[u8]) -> Vec<u8> {
+    let mut key = b"n/".to_vec();
+    key.extend_from_slice(destination);
+    key
+}
+
+/// The destination a backlog key names.
+pub(crate) fn destination_of_backlog(key: &[u8]) -> Option<&[u8]> {
+    key.strip_prefix(b"n/")
 }
 
 /// The referral and number a message id names (`{referral}-{seq}`, as the

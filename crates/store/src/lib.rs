@@ -389,6 +389,7 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
             db.insert(keys::ACTIVITY_INDEXED, &[][..])
                 .map_err(|e| io(&e))?;
             db.insert(keys::LOADS_KEPT, &[][..]).map_err(|e| io(&e))?;
+            db.insert(keys::BACKLOG_KEPT, &[][..]).map_err(|e| io(&e))?;
             db.flush().map_err(|e| io(&e))?;
         }
     }
@@ -404,6 +405,12 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
     }
     if db.get(keys::LOADS_KEPT).map_err(|e| io(&e))?.is_none() {
         count_loads(&db, &path).map_err(|e| match e {
+            StoreError::Corrupt(_) => corrupt_err(e),
+            other => io(&other),
+        })?;
+    }
+    if db.get(keys::BACKLOG_KEPT).map_err(|e| io(&e))?.is_none() {
+        keep_backlog(&db, &path).map_err(|e| match e {
             StoreError::Corrupt(_) => corrupt_err(e),
             other => io(&other),
         })?;
@@ -521,6 +528,92 @@ fn count_loads(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     db.flush().map_err(unavailable)?;
     tracing::info!(organisations = loads.len(), open = loads.values().sum::<u64>(), elapsed = ?started.elapsed(), "organisations' open referrals counted");
     Ok(())
+}
+
+/// Every destination's waiting messages, counted from the messages
+/// themselves: pending, dead, and the oldest one's arrival.
+fn count_backlog(db: &sled::Db) -> Result<BTreeMap<String, Backlog>, StoreError> {
+    let mut by_destination: BTreeMap<String, Backlog> = BTreeMap::new();
+    for entry in db.scan_prefix(Table::Outbox.prefix()) {
+        let (key, value) = entry.map_err(unavailable)?;
+        // Where the message stands, without the message.
+        let state = decode_delivery_state(&value).map_err(|e| corrupt(&key, e))?;
+        let destination = keys::message_id_of(&key)
+            .map(|(destination, _)| destination.to_owned())
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "{}: not a message key",
+                    String::from_utf8_lossy(&key)
+                ))
+            })?;
+        let backlog = by_destination
+            .entry(destination.clone())
+            .or_insert(Backlog {
+                destination,
+                pending: 0,
+                dead: 0,
+                oldest_enqueued_at: None,
+            });
+        if state.dead {
+            backlog.dead += 1;
+        } else {
+            backlog.pending += 1;
+        }
+        backlog.oldest_enqueued_at = Some(match backlog.oldest_enqueued_at {
+            Some(t) => t.min(state.enqueued_at),
+            None => state.enqueued_at,
+        });
+    }
+    Ok(by_destination)
+}
+
+/// Once, for a store written before the backlog was kept: puts every
+/// waiting message in its destination's order of arrival and counts them.
+/// The counts and the marker go last, in one batch, so an interrupted run
+/// is simply run again.
+fn keep_backlog(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
+    tracing::info!(path = %path.display(), "counting the outbox's waiting messages (once, for a store written before the counts were kept)");
+    let started = std::time::Instant::now();
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0;
+    let mut messages = 0u64;
+    for entry in db.scan_prefix(Table::Outbox.prefix()) {
+        let (key, _) = entry.map_err(unavailable)?;
+        let n = keys::trailing_seq(&key).ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+        batch.insert(keys::waiting(&key, n), key.to_vec());
+        in_batch += 1;
+        messages += 1;
+        if in_batch == 10_000 {
+            db.apply_batch(std::mem::take(&mut batch))
+                .map_err(unavailable)?;
+            in_batch = 0;
+        }
+        if messages.is_multiple_of(1_000_000) {
+            tracing::info!(messages, "counting the outbox");
+        }
+    }
+    let counts = count_backlog(db)?;
+    for backlog in counts.values() {
+        batch.insert(
+            keys::backlog(backlog.destination.as_bytes()),
+            &writer::encode_backlog([backlog.pending, backlog.dead])[..],
+        );
+    }
+    batch.insert(keys::BACKLOG_KEPT, &[][..]);
+    db.apply_batch(batch).map_err(unavailable)?;
+    db.flush().map_err(unavailable)?;
+    tracing::info!(messages, destinations = counts.len(), elapsed = ?started.elapsed(), "the outbox's waiting messages counted");
+    Ok(())
+}
+
+/// A destination whose kept counts differ from its messages.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BacklogMismatch {
+    pub destination: String,
+    /// Pending and dead, as kept.
+    pub kept: [u64; 2],
+    /// Pending and dead, as counted.
+    pub counted: [u64; 2],
 }
 
 /// An organisation whose kept count of open referrals differs from what
@@ -975,41 +1068,90 @@ impl SledStore {
             usize::MAX,
         )
     }
+    /// Read from the counts each write keeps, and the oldest waiting
+    /// message of each destination: as fast with a million waiting as
+    /// with none.
     pub fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
-        let mut by_destination: BTreeMap<String, Backlog> = BTreeMap::new();
-        for entry in self.db()?.scan_prefix(Table::Outbox.prefix()) {
+        let db = self.db()?;
+        let mut found = Vec::new();
+        for entry in db.scan_prefix(b"n/") {
             let (key, value) = entry.map_err(unavailable)?;
-            // Where the message stands, without the message: a backlog of
-            // millions is counted without decoding one.
-            let state = decode_delivery_state(&value).map_err(|e| corrupt(&key, e))?;
-            let enqueued_at = state.enqueued_at;
-            let destination = keys::message_id_of(&key)
-                .map(|(destination, _)| destination.to_owned())
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "{}: not a message key",
-                        String::from_utf8_lossy(&key)
-                    ))
-                })?;
-            let backlog = by_destination
-                .entry(destination.clone())
-                .or_insert(Backlog {
-                    destination,
-                    pending: 0,
-                    dead: 0,
-                    oldest_enqueued_at: None,
-                });
-            if state.dead {
-                backlog.dead += 1;
-            } else {
-                backlog.pending += 1;
-            }
-            backlog.oldest_enqueued_at = Some(match backlog.oldest_enqueued_at {
-                Some(t) => t.min(enqueued_at),
-                None => enqueued_at,
+            let destination = keys::destination_of_backlog(&key)
+                .ok_or_else(|| StoreError::Corrupt("backlog key".into()))?;
+            let [pending, dead] = writer::read_backlog(Some(&value));
+            let oldest = match db
+                .scan_prefix(keys::destination_waiting(destination))
+                .next()
+            {
+                Some(entry) => {
+                    let (_, message_key) = entry.map_err(unavailable)?;
+                    match db.get(&message_key).map_err(unavailable)? {
+                        Some(bytes) => Some(
+                            decode_delivery_state(&bytes)
+                                .map_err(|e| corrupt(&message_key, e))?
+                                .enqueued_at,
+                        ),
+                        None => None,
+                    }
+                }
+                None => None,
+            };
+            found.push(Backlog {
+                destination: String::from_utf8_lossy(destination).into_owned(),
+                pending,
+                dead,
+                oldest_enqueued_at: oldest,
             });
         }
-        Ok(by_destination.into_values().collect())
+        Ok(found)
+    }
+
+    /// Destinations whose kept counts, or order of arrival, differ from
+    /// their messages: for `store verify` and the crash tests.
+    pub fn verify_backlog(&self) -> Result<Vec<BacklogMismatch>, StoreError> {
+        let db = self.db()?;
+        let counted = count_backlog(&db)?;
+        let kept: BTreeMap<String, Backlog> = self
+            .backlog()?
+            .into_iter()
+            .map(|b| (b.destination.clone(), b))
+            .collect();
+        let mut waiting = 0u64;
+        for entry in db.scan_prefix(b"w/") {
+            let (_, message_key) = entry.map_err(unavailable)?;
+            if db.get(&message_key).map_err(unavailable)?.is_none() {
+                return Err(StoreError::Corrupt(format!(
+                    "the order of arrival names {}, which is not waiting",
+                    String::from_utf8_lossy(&message_key)
+                )));
+            }
+            waiting += 1;
+        }
+        let mut mismatches = Vec::new();
+        let names: std::collections::BTreeSet<&String> =
+            counted.keys().chain(kept.keys()).collect();
+        for name in names {
+            let pair = |b: Option<&Backlog>| b.map_or([0, 0], |b| [b.pending, b.dead]);
+            let (k, c) = (kept.get(name), counted.get(name));
+            if pair(k) != pair(c)
+                || k.and_then(|b| b.oldest_enqueued_at) != c.and_then(|b| b.oldest_enqueued_at)
+            {
+                mismatches.push(BacklogMismatch {
+                    destination: name.clone(),
+                    kept: pair(k),
+                    counted: pair(c),
+                });
+            }
+        }
+        let total: u64 = counted.values().map(|b| b.pending + b.dead).sum();
+        if waiting != total && mismatches.is_empty() {
+            mismatches.push(BacklogMismatch {
+                destination: format!("(order of arrival: {waiting} entries for {total} messages)"),
+                kept: [waiting, 0],
+                counted: [total, 0],
+            });
+        }
+        Ok(mismatches)
     }
     pub fn alerts_after(&self, cursor: u64, limit: usize) -> Result<Vec<Alert>, StoreError> {
         // Only alerts whose commit is durable: they leave the gateway by

@@ -219,6 +219,130 @@ fn conformance_commit(r: &ReferralId) -> Commit {
     }
 }
 
+/// The backlog is read from counts each write keeps, not from a walk of the
+/// outbox; the counts must stay what the messages say through every
+/// outcome, be made once for a store written before them, and a count
+/// that drifted must be named.
+#[tokio::test]
+async fn the_backlog_is_kept_with_each_write_and_counted_once_for_an_older_store() {
+    use mediation_core::alert::{AlertKind, AlertRecord};
+    use mediation_core::fixtures::at;
+    use mediation_core::outbox::{Destination, OutboundMessage};
+    use mediation_core::partner::Partner;
+    use mediation_core::store::{DeliveryOutcome, OutboxStore as _};
+    let (_dir, store) = fresh();
+    let path = store.path().to_owned();
+    let message = |r: &ReferralId, destination: Destination| OutboundMessage {
+        destination,
+        referral: r.clone(),
+        court_referral_id: "court-ref".parse().unwrap(),
+        event: conformance_commit(r).events[0].clone(),
+        bundle: None,
+        holder: None,
+    };
+    for n in 1..=5u32 {
+        let r: ReferralId = format!("01JD{n:022}").parse().unwrap();
+        let mut commit = conformance_commit(&r);
+        commit.messages = vec![
+            message(&r, Destination::Partner(Partner::Ccpit)),
+            message(&r, Destination::Partner(Partner::Ccpit)),
+            message(&r, Destination::Partner(Partner::RoadTraffic)),
+        ];
+        ReferralStore::commit(&store, commit).await.unwrap();
+    }
+    let now = at("2025-03-04T09:00:00+08:00");
+    let heads = store.due_deliveries(now, 100).await.unwrap();
+    assert_eq!(heads.len(), 10);
+    for (i, head) in heads.iter().enumerate() {
+        let outcome = match i % 3 {
+            0 => DeliveryOutcome::Delivered,
+            1 => DeliveryOutcome::Dead {
+                at: now,
+                error: "refused".into(),
+                alert: AlertRecord {
+                    kind: AlertKind::DeadLetter,
+                    raised_at: now,
+                    referral: None,
+                    due_at: None,
+                    detail: "dead".into(),
+                    subject: None,
+                },
+            },
+            _ => DeliveryOutcome::Retry {
+                at: now,
+                error: "busy".into(),
+            },
+        };
+        OutboxStore::record_delivery(&store, &head.id, outcome)
+            .await
+            .unwrap();
+    }
+    let dead = store.dead_letters(10).unwrap();
+    OutboxStore::replay_dead_letter(&store, &dead[0].id, now)
+        .await
+        .unwrap();
+    let kept = store.backlog().unwrap();
+    // 15 messages; of the 10 lane heads, 4 delivered, 3 dead (one of them
+    // replayed) and 3 to be retried.
+    let total = |b: &[mediation_core::store::Backlog]| {
+        b.iter()
+            .fold((0, 0), |(p, d), b| (p + b.pending, d + b.dead))
+    };
+    assert_eq!(total(&kept), (9, 2));
+    assert_eq!(
+        kept.iter()
+            .map(|b| b.destination.as_str())
+            .collect::<Vec<_>>(),
+        ["partner:ccpit", "partner:road_traffic"]
+    );
+    assert_eq!(store.verify_backlog().unwrap(), vec![]);
+    drop(store);
+
+    // As an older build left it: no counts, no order of arrival, no marker.
+    {
+        let db = crate::sled_config(&StoreOptions::new(&path))
+            .open()
+            .unwrap();
+        let old: Vec<_> = db
+            .scan_prefix(b"n/")
+            .chain(db.scan_prefix(b"w/"))
+            .map(|entry| entry.unwrap().0)
+            .collect();
+        assert_eq!(old.len(), 2 + 11, "two counts and eleven waiting");
+        for key in old {
+            db.remove(key).unwrap();
+        }
+        db.remove(keys::BACKLOG_KEPT).unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    assert_eq!(store.backlog().unwrap(), kept, "the same, counted at open");
+    assert_eq!(store.verify_backlog().unwrap(), vec![]);
+    drop(store);
+
+    // A count that drifted from the messages is named.
+    {
+        let db = crate::sled_config(&StoreOptions::new(&path))
+            .open()
+            .unwrap();
+        db.insert(
+            keys::backlog(b"partner:ccpit"),
+            &crate::writer::encode_backlog([9, 1])[..],
+        )
+        .unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    assert_eq!(
+        store.verify_backlog().unwrap(),
+        [crate::BacklogMismatch {
+            destination: "partner:ccpit".into(),
+            kept: [9, 1],
+            counted: [7, 1],
+        }]
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_schema_version_is_refused() {
     let (dir, store) = fresh();

@@ -342,12 +342,15 @@ impl Writer {
     fn apply(&mut self, op: Op) -> Result<Receipt, StoreError> {
         let mut counters = self.counters.clone();
         let mut batch = sled::Batch::default();
+        let mut tally = Tally::default();
         let receipt = match op {
-            Op::Commit(prepared) => self.commit(&mut batch, &mut counters, *prepared)?,
-            Op::Delivery { id, outcome } => {
-                self.delivery(&mut batch, &mut counters, &id, outcome)?
+            Op::Commit(prepared) => {
+                self.commit(&mut batch, &mut counters, &mut tally, *prepared)?
             }
-            Op::Replay { id, at } => self.replay(&mut batch, &id, at)?,
+            Op::Delivery { id, outcome } => {
+                self.delivery(&mut batch, &mut counters, &mut tally, &id, outcome)?
+            }
+            Op::Replay { id, at } => self.replay(&mut batch, &mut tally, &id, at)?,
             Op::Audit(records) => {
                 append_audit(&mut batch, &mut counters, records);
                 Receipt { version: 0 }
@@ -372,6 +375,7 @@ impl Writer {
                 Receipt { version: seq }
             }
         };
+        tally.write(self.db()?, &mut batch)?;
         // Counters travel in the same batch as what they number, and only when
         // they moved.
         if counters.outbox_seq != self.counters.outbox_seq {
@@ -396,6 +400,7 @@ impl Writer {
         &self,
         batch: &mut sled::Batch,
         counters: &mut Counters,
+        tally: &mut Tally,
         c: Prepared,
     ) -> Result<Receipt, StoreError> {
         let head_key = keys::head(&c.referral);
@@ -466,6 +471,8 @@ impl Writer {
                 && self.db()?.scan_prefix(&lane).next().is_none();
             batch.insert(key.clone(), value);
             batch.insert(keys::referral_message(&c.referral, n), key.clone());
+            batch.insert(keys::waiting(&key, n), key.clone());
+            tally.add(keys::destination_in(&key), 1, 0);
             if lane_was_empty {
                 schedule(batch, n, at, &key);
             }
@@ -476,7 +483,7 @@ impl Writer {
         if let Some(id) = &c.delivered {
             // Already recorded (by an earlier attempt's receipt, say):
             // nothing more to record.
-            match self.delivery(batch, counters, id, Outcome::Delivered) {
+            match self.delivery(batch, counters, tally, id, Outcome::Delivered) {
                 Ok(_) | Err(StoreError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
@@ -514,19 +521,25 @@ impl Writer {
         &self,
         batch: &mut sled::Batch,
         counters: &mut Counters,
+        tally: &mut Tally,
         id: &MessageId,
         outcome: Outcome,
     ) -> Result<Receipt, StoreError> {
         let (n, key, mut record) = self.find_message(id)?;
         Self::unschedule(batch, n, &key, &record)?;
+        let destination = keys::destination_in(&key);
         match outcome {
             Outcome::Delivered => {
                 let referral = keys::referral_of_message(&key)
                     .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
                 batch.remove(key.clone());
                 batch.remove(keys::referral_message(&referral, n));
+                batch.remove(keys::waiting(&key, n));
                 if record.is_dead() {
                     batch.remove(keys::dead(n));
+                    tally.add(destination, 0, -1);
+                } else {
+                    tally.add(destination, -1, 0);
                 }
                 // The lane's next message, if any, becomes its head.
                 let lane = &key[..key.len() - 16];
@@ -552,6 +565,7 @@ impl Writer {
                 schedule(batch, n, at, &key);
             }
             Outcome::Dead { at, error, alert } => {
+                tally.add(destination, -1, 1);
                 record.dead(at, error);
                 batch.insert(key.clone(), record.encode());
                 batch.insert(keys::dead(n), key);
@@ -564,6 +578,7 @@ impl Writer {
     fn replay(
         &self,
         batch: &mut sled::Batch,
+        tally: &mut Tally,
         id: &MessageId,
         at: Timestamp,
     ) -> Result<Receipt, StoreError> {
@@ -571,6 +586,7 @@ impl Writer {
         if !record.is_dead() || self.get(&keys::dead(n))?.is_none() {
             return Err(StoreError::NotFound(format!("dead letter {id}")));
         }
+        tally.add(keys::destination_in(&key), 1, -1);
         record.replay(at);
         batch.remove(keys::dead(n));
         batch.insert(key.clone(), record.encode());
@@ -605,6 +621,64 @@ fn append_alerts(batch: &mut sled::Batch, counters: &mut Counters, alerts: Vec<V
         counters.alert_seq += 1;
         batch.insert(keys::alert(counters.alert_seq), record);
     }
+}
+
+/// How one operation moves each destination's counts of pending and dead
+/// messages; written in the operation's batch, so the counts always agree
+/// with the messages stored.
+#[derive(Debug, Default)]
+pub(crate) struct Tally(std::collections::BTreeMap<Vec<u8>, [i64; 2]>);
+
+impl Tally {
+    fn add(&mut self, destination: &[u8], pending: i64, dead: i64) {
+        let entry = self.0.entry(destination.to_vec()).or_default();
+        entry[0] += pending;
+        entry[1] += dead;
+    }
+
+    /// Adds the moves to the stored counts, in `batch`; a destination
+    /// left with nothing loses its key.
+    fn write(self, db: &sled::Db, batch: &mut sled::Batch) -> Result<(), StoreError> {
+        for (destination, [pending, dead]) in self.0 {
+            if pending == 0 && dead == 0 {
+                continue;
+            }
+            let key = keys::backlog(&destination);
+            let [was_pending, was_dead] =
+                read_backlog(db.get(&key).map_err(unavailable)?.as_deref());
+            let now = [
+                was_pending.saturating_add_signed(pending),
+                was_dead.saturating_add_signed(dead),
+            ];
+            if now == [0, 0] {
+                batch.remove(key);
+            } else {
+                batch.insert(key, &encode_backlog(now)[..]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A destination's stored counts: pending, then dead; nothing when absent.
+pub(crate) fn read_backlog(bytes: Option<&[u8]>) -> [u64; 2] {
+    match bytes.and_then(|b| <[u8; 16]>::try_from(b).ok()) {
+        Some(b) => {
+            let (pending, dead) = b.split_at(8);
+            [
+                u64::from_be_bytes(pending.try_into().unwrap_or_default()),
+                u64::from_be_bytes(dead.try_into().unwrap_or_default()),
+            ]
+        }
+        None => [0, 0],
+    }
+}
+
+pub(crate) fn encode_backlog([pending, dead]: [u64; 2]) -> [u8; 16] {
+    let mut bytes = [0; 16];
+    bytes[..8].copy_from_slice(&pending.to_be_bytes());
+    bytes[8..].copy_from_slice(&dead.to_be_bytes());
+    bytes
 }
 
 /// A stored count (u64 big-endian); 0 when absent.

@@ -31,6 +31,9 @@ struct Report {
     /// Referrals whose snapshot is not the state their history replays
     /// to; empty when every one agrees.
     snapshot_mismatches: Vec<String>,
+    /// Destinations whose kept counts of waiting messages differ from the
+    /// messages; empty when every count agrees.
+    backlog_mismatches: Vec<mediation_store::BacklogMismatch>,
 }
 
 pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -77,6 +80,9 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             .iter()
             .map(ToString::to_string)
             .collect(),
+        backlog_mismatches: store
+            .verify_backlog()
+            .context("cannot count the outbox")?,
     };
     if args.json {
         serde_json::to_writer(&mut *out, &report)?;
@@ -98,6 +104,16 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 out,
                 "outbox {}: {} pending, {} dead",
                 b.destination, b.pending, b.dead
+            )?;
+        }
+        if report.backlog_mismatches.is_empty() {
+            writeln!(out, "outbox counts agree with the messages waiting")?;
+        }
+        for m in &report.backlog_mismatches {
+            writeln!(
+                out,
+                "outbox counts of {} DISAGREE: {} pending and {} dead kept, {} and {} waiting",
+                m.destination, m.kept[0], m.kept[1], m.counted[0], m.counted[1]
             )?;
         }
         writeln!(out, "dead letters: {}", report.dead_letters)?;
@@ -139,6 +155,12 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         anyhow::bail!(
             "{} referrals' snapshots disagree with their histories; commands would decide on a wrong state",
             report.snapshot_mismatches.len()
+        );
+    }
+    if !report.backlog_mismatches.is_empty() {
+        anyhow::bail!(
+            "{} destinations' outbox counts disagree with the messages waiting; the backlog and its gauges would mislead",
+            report.backlog_mismatches.len()
         );
     }
     if !report.load_mismatches.is_empty() {
