@@ -154,6 +154,10 @@ pub struct Backlog {
     pub destination: String,
     pub pending: u64,
     pub dead: u64,
+    /// When the destination's first waiting message, in the order the
+    /// store took them, was enqueued. Commands handled at nearly the same
+    /// moment may reach the store in either order, so this can be a few
+    /// milliseconds later than the earliest enqueue time waiting.
     pub oldest_enqueued_at: Option<Timestamp>,
 }
 

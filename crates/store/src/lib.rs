@@ -534,22 +534,27 @@ fn count_loads(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
 /// themselves: pending, dead, and the oldest one's arrival.
 fn count_backlog(db: &sled::Db) -> Result<BTreeMap<String, Backlog>, StoreError> {
     let mut by_destination: BTreeMap<String, Backlog> = BTreeMap::new();
+    // The first message each destination took, by number: its arrival is
+    // the backlog's oldest, as the order of arrival (`w/`) says.
+    let mut first: BTreeMap<String, u64> = BTreeMap::new();
     for entry in db.scan_prefix(Table::Outbox.prefix()) {
         let (key, value) = entry.map_err(unavailable)?;
         // Where the message stands, without the message.
         let state = decode_delivery_state(&value).map_err(|e| corrupt(&key, e))?;
+        let not_a_message = || {
+            StoreError::Corrupt(format!(
+                "{}: not a message key",
+                String::from_utf8_lossy(&key)
+            ))
+        };
         let destination = keys::message_id_of(&key)
             .map(|(destination, _)| destination.to_owned())
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "{}: not a message key",
-                    String::from_utf8_lossy(&key)
-                ))
-            })?;
+            .ok_or_else(not_a_message)?;
+        let n = keys::trailing_seq(&key).ok_or_else(not_a_message)?;
         let backlog = by_destination
             .entry(destination.clone())
             .or_insert(Backlog {
-                destination,
+                destination: destination.clone(),
                 pending: 0,
                 dead: 0,
                 oldest_enqueued_at: None,
@@ -559,10 +564,11 @@ fn count_backlog(db: &sled::Db) -> Result<BTreeMap<String, Backlog>, StoreError>
         } else {
             backlog.pending += 1;
         }
-        backlog.oldest_enqueued_at = Some(match backlog.oldest_enqueued_at {
-            Some(t) => t.min(state.enqueued_at),
-            None => state.enqueued_at,
-        });
+        let earliest = first.entry(destination).or_insert(u64::MAX);
+        if n < *earliest {
+            *earliest = n;
+            backlog.oldest_enqueued_at = Some(state.enqueued_at);
+        }
     }
     Ok(by_destination)
 }

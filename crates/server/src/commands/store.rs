@@ -80,9 +80,7 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             .iter()
             .map(ToString::to_string)
             .collect(),
-        backlog_mismatches: store
-            .verify_backlog()
-            .context("cannot count the outbox")?,
+        backlog_mismatches: store.verify_backlog().context("cannot count the outbox")?,
     };
     if args.json {
         serde_json::to_writer(&mut *out, &report)?;
