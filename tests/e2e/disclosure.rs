@@ -255,3 +255,43 @@ async fn an_organisation_that_declines_is_told_to_delete_and_reads_nothing_more(
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
 }
+
+/// An offer still waiting in the outbox (its platform down) when the court
+/// recalls the referral is never sent: the organisation would receive a
+/// case it no longer holds. The lane moves on to what follows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_waiting_when_its_referral_is_recalled_is_never_sent() {
+    let w = World::start().await;
+    w.ccpit.offers.set_down(true);
+    w.ccpit.decisions.set_down(true);
+    let bundle = with_regions(sample_bundle(), "DISC-STALE");
+    let id = submit(&w, &bundle).await;
+    w.deliver().await;
+    assert!(w.ccpit.offers.all().is_empty(), "the platform is down");
+    w.court_api
+        .clone()
+        .recall_referral(pb::RecallReferralRequest {
+            referral_id: id.clone(),
+            court: bundle.court.to_string(),
+            reason: "当事人撤诉".into(),
+        })
+        .await
+        .unwrap();
+    w.ccpit.offers.set_down(false);
+    w.ccpit.decisions.set_down(false);
+    for _ in 0..3 {
+        w.advance(jiff::SignedDuration::from_mins(30));
+        w.deliver().await;
+    }
+    assert!(
+        w.ccpit.offers.all().iter().all(|o| o.case_id != id),
+        "the recalled referral's offer reached the platform"
+    );
+    let backlog = w
+        .assembly
+        .gateway
+        .store()
+        .pending_messages(&id.parse().unwrap())
+        .unwrap();
+    assert!(backlog.is_empty(), "nothing of it waits: {backlog:?}");
+}

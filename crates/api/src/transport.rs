@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use mediation_core::access::Disclosure;
 use mediation_core::deadline::Deadline;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::Change;
@@ -38,15 +39,29 @@ pub struct Destinations {
 /// delivery was recorded with the receipt.
 pub type Receipt<'a> = Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>;
 
+/// A future of what an offer sent now states: when it is sent and the
+/// acceptance deadline its delivery starts, or `None` when the offer is
+/// withdrawn.
+pub type Sending<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<(Timestamp, Deadline)>, String>> + Send + 'a>>;
+
 /// The acceptance period starts when an offer reaches the organisation's
 /// platform (online rules Art. 12), so the transport asks what deadline an
 /// offer sent now states, and reports the acknowledgement before the relay
 /// records the delivery: if reporting fails, the offer is sent again and the
 /// report repeated, never lost.
 pub trait OfferReceipts: Send + Sync + std::fmt::Debug {
-    /// The instant an offer to `partner` is sent now, and the acceptance
-    /// deadline that follows if its delivery is acknowledged.
-    fn sending(&self, partner: Partner) -> Result<(Timestamp, Deadline), String>;
+    /// The instant an offer of `referral` to `organisation` on `partner`'s
+    /// platform is sent now, and the acceptance deadline that follows if
+    /// its delivery is acknowledged; `None` if the organisation no longer
+    /// holds the referral (recalled, passed over, declined or lapsed while
+    /// the offer waited), whose case it must then not receive (PIPL Art. 6).
+    fn sending<'a>(
+        &'a self,
+        partner: Partner,
+        referral: &'a ReferralId,
+        organisation: &'a OrganisationId,
+    ) -> Sending<'a>;
 
     /// The platform acknowledged the offer of `referral` to `organisation`
     /// sent at `sent_at`, as message `message`. Returns whether the commit
@@ -65,12 +80,27 @@ impl<S> OfferReceipts for Commands<S>
 where
     S: ReferralStore + AuditLog + std::fmt::Debug + Send + Sync + 'static,
 {
-    fn sending(&self, partner: Partner) -> Result<(Timestamp, Deadline), String> {
-        let now = self.clock().now();
-        let due = self
-            .acceptance_due(partner, now)
-            .map_err(|e| e.to_string())?;
-        Ok((now, due))
+    fn sending<'a>(
+        &'a self,
+        partner: Partner,
+        referral: &'a ReferralId,
+        organisation: &'a OrganisationId,
+    ) -> Sending<'a> {
+        Box::pin(async move {
+            let current = self
+                .referral(referral)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some_and(|r| r.disclosure_to(organisation) != Disclosure::Nothing);
+            if !current {
+                return Ok(None);
+            }
+            let now = self.clock().now();
+            let due = self
+                .acceptance_due(partner, now)
+                .map_err(|e| e.to_string())?;
+            Ok(Some((now, due)))
+        })
     }
 
     fn delivered<'a>(
@@ -113,9 +143,17 @@ impl Transport for Destinations {
         // An offer: it states the deadline a delivery sent now starts, and
         // its acknowledgement is recorded before the relay records the
         // delivery.
-        let (sent_at, due) = receipts
-            .sending(*partner)
-            .map_err(DeliveryError::Transient)?;
+        let Some((sent_at, due)) = receipts
+            .sending(
+                *partner,
+                &delivery.message.referral,
+                &assignment.organisation,
+            )
+            .await
+            .map_err(DeliveryError::Transient)?
+        else {
+            return Ok(Delivered::Withdrawn);
+        };
         let mut offer = delivery.clone();
         if let Change::Routed {
             acceptance_deadline,

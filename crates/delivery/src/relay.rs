@@ -402,6 +402,9 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
             };
         let now = self.clock.now();
         let already_recorded = matches!(result, Ok(Delivered::Recorded));
+        if matches!(result, Ok(Delivered::Withdrawn)) {
+            tracing::info!(message_id = %delivery.id, %destination, referral = %delivery.message.referral, "not sent: no longer the destination's to have");
+        }
         let outcome = self.outcome(&delivery, result.map(|_| ()), now);
         self.observe(&delivery, &destination, &outcome, started.elapsed(), now)
             .await;

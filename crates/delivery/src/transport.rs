@@ -25,6 +25,10 @@ pub enum Delivered {
     /// A commit of the acknowledgement's consequences (an offer's receipt)
     /// already recorded it, durably, in the same write.
     Recorded,
+    /// Not sent, because the message is no longer the destination's to
+    /// have (an offer of a referral its organisation no longer holds); the
+    /// relay records it as done, so the lane moves on.
+    Withdrawn,
 }
 
 /// Delivers messages to destinations.
