@@ -61,6 +61,31 @@ async fn verify_reports_an_intact_chain_and_then_the_first_broken_link() {
         text.contains("outbox court:京0105: 2 pending, 0 dead"),
         "{text}"
     );
+    assert!(
+        text.contains("outbox counts agree with the messages waiting"),
+        "{text}"
+    );
+
+    // A kept count that drifted from the messages is named, and fails.
+    SledStore::open(StoreOptions::new(&dir))
+        .unwrap()
+        .tamper_with_backlog_count("court:京0105", [5, 0])
+        .unwrap();
+    let output = verify(&dir, false);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(!output.status.success());
+    assert!(
+        text.contains(
+            "outbox counts of court:京0105 DISAGREE: 5 pending and 0 dead kept, 2 and 0 waiting"
+        ),
+        "{text}"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("outbox counts disagree"));
+    let report: serde_json::Value = serde_json::from_slice(&verify(&dir, true).stdout).unwrap();
+    assert_eq!(
+        report["backlog_mismatches"][0]["kept"],
+        serde_json::json!([5, 0])
+    );
 
     SledStore::open(StoreOptions::new(&dir))
         .unwrap()

@@ -1500,6 +1500,23 @@ impl SledStore {
         Ok(())
     }
 
+    /// Overwrites a destination's kept counts of pending and dead messages;
+    /// only for tests that prove drift is detected.
+    pub fn tamper_with_backlog_count(
+        &self,
+        destination: &str,
+        counts: [u64; 2],
+    ) -> Result<(), StoreError> {
+        self.db()?
+            .insert(
+                keys::backlog(destination.as_bytes()),
+                &writer::encode_backlog(counts)[..],
+            )
+            .map_err(unavailable)?;
+        self.db()?.flush().map_err(unavailable)?;
+        Ok(())
+    }
+
     /// Removes one raw audit entry; only for tests that prove loss is detected.
     pub fn remove_audit_entry(&self, seq: u64) -> Result<(), StoreError> {
         self.db()?.remove(keys::audit(seq)).map_err(unavailable)?;
