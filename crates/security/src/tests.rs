@@ -184,15 +184,26 @@ fn alg_none_and_shared_secret_tokens_are_refused() {
     ));
 }
 
-#[test]
-fn the_authenticator_wants_a_certificate_and_a_token_of_the_same_tenant() {
-    let f = fixture();
+/// An authenticator over the fixture's tenants, on a clock the test moves.
+fn authenticator(f: &Fixture, require_certificate: bool) -> (Authenticator, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(Timestamp::from_second(NOW).unwrap()));
     let policy = TokenPolicy {
         audience: "mediation-gateway".into(),
         leeway_seconds: 30,
     };
-    let auth = Authenticator::new(f.tenants.clone(), policy, clock.clone(), true);
+    let auth = Authenticator::new(
+        f.tenants.clone(),
+        policy,
+        clock.clone(),
+        require_certificate,
+    );
+    (auth, clock)
+}
+
+#[test]
+fn the_authenticator_wants_a_certificate_and_a_token_of_the_same_tenant() {
+    let f = fixture();
+    let (auth, clock) = authenticator(&f, true);
     let token = format!("Bearer {}", sign_with(&f.key, &claims()));
     let now = Timestamp::from_second(NOW).unwrap();
     let ca = Authority::new("test CA", now).unwrap();
@@ -245,12 +256,7 @@ fn the_authenticator_wants_a_certificate_and_a_token_of_the_same_tenant() {
 #[test]
 fn a_tokens_signature_is_checked_once_and_a_reload_forgets_it() {
     let f = fixture();
-    let clock = Arc::new(ManualClock::new(Timestamp::from_second(NOW).unwrap()));
-    let policy = TokenPolicy {
-        audience: "mediation-gateway".into(),
-        leeway_seconds: 30,
-    };
-    let auth = Authenticator::new(f.tenants.clone(), policy, clock.clone(), false);
+    let (auth, clock) = authenticator(&f, false);
     let signed = sign_with(&f.key, &claims());
     let token = format!("Bearer {signed}");
     let call = |authorization: &str| {

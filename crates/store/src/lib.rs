@@ -531,27 +531,32 @@ fn count_loads(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
 }
 
 /// Every destination's waiting messages, counted from the messages
-/// themselves: pending, dead, and the oldest one's arrival.
-fn count_backlog(db: &sled::Db) -> Result<BTreeMap<String, Backlog>, StoreError> {
-    let mut by_destination: BTreeMap<String, Backlog> = BTreeMap::new();
-    // The first message each destination took, by number: its arrival is
-    // the backlog's oldest, as the order of arrival (`w/`) says.
-    let mut first: BTreeMap<String, u64> = BTreeMap::new();
-    for entry in db.scan_prefix(Table::Outbox.prefix()) {
-        let (key, value) = entry.map_err(unavailable)?;
+/// themselves: pending, dead, and the first one's arrival.
+#[derive(Default)]
+struct BacklogCount {
+    by_destination: BTreeMap<String, Backlog>,
+    /// The first message each destination took, by number: its arrival is
+    /// the backlog's oldest, as the order of arrival (`w/`) says.
+    first: BTreeMap<String, u64>,
+}
+
+impl BacklogCount {
+    /// Counts one message from its key and stored record; returns its number.
+    fn add(&mut self, key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
         // Where the message stands, without the message.
-        let state = decode_delivery_state(&value).map_err(|e| corrupt(&key, e))?;
+        let state = decode_delivery_state(value).map_err(|e| corrupt(key, e))?;
         let not_a_message = || {
             StoreError::Corrupt(format!(
                 "{}: not a message key",
-                String::from_utf8_lossy(&key)
+                String::from_utf8_lossy(key)
             ))
         };
-        let destination = keys::message_id_of(&key)
+        let destination = keys::message_id_of(key)
             .map(|(destination, _)| destination.to_owned())
             .ok_or_else(not_a_message)?;
-        let n = keys::trailing_seq(&key).ok_or_else(not_a_message)?;
-        let backlog = by_destination
+        let n = keys::trailing_seq(key).ok_or_else(not_a_message)?;
+        let backlog = self
+            .by_destination
             .entry(destination.clone())
             .or_insert(Backlog {
                 destination: destination.clone(),
@@ -564,28 +569,38 @@ fn count_backlog(db: &sled::Db) -> Result<BTreeMap<String, Backlog>, StoreError>
         } else {
             backlog.pending += 1;
         }
-        let earliest = first.entry(destination).or_insert(u64::MAX);
+        let earliest = self.first.entry(destination).or_insert(u64::MAX);
         if n < *earliest {
             *earliest = n;
             backlog.oldest_enqueued_at = Some(state.enqueued_at);
         }
+        Ok(n)
     }
-    Ok(by_destination)
+}
+
+fn count_backlog(db: &sled::Db) -> Result<BTreeMap<String, Backlog>, StoreError> {
+    let mut count = BacklogCount::default();
+    for entry in db.scan_prefix(Table::Outbox.prefix()) {
+        let (key, value) = entry.map_err(unavailable)?;
+        count.add(&key, &value)?;
+    }
+    Ok(count.by_destination)
 }
 
 /// Once, for a store written before the backlog was kept: puts every
-/// waiting message in its destination's order of arrival and counts them.
-/// The counts and the marker go last, in one batch, so an interrupted run
-/// is simply run again.
+/// waiting message in its destination's order of arrival and counts them,
+/// in one pass. The counts and the marker go last, in one batch, so an
+/// interrupted run is simply run again.
 fn keep_backlog(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     tracing::info!(path = %path.display(), "counting the outbox's waiting messages (once, for a store written before the counts were kept)");
     let started = std::time::Instant::now();
     let mut batch = sled::Batch::default();
     let mut in_batch = 0;
     let mut messages = 0u64;
+    let mut count = BacklogCount::default();
     for entry in db.scan_prefix(Table::Outbox.prefix()) {
-        let (key, _) = entry.map_err(unavailable)?;
-        let n = keys::trailing_seq(&key).ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+        let (key, value) = entry.map_err(unavailable)?;
+        let n = count.add(&key, &value)?;
         batch.insert(keys::waiting(&key, n), key.to_vec());
         in_batch += 1;
         messages += 1;
@@ -598,7 +613,7 @@ fn keep_backlog(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
             tracing::info!(messages, "counting the outbox");
         }
     }
-    let counts = count_backlog(db)?;
+    let counts = count.by_destination;
     for backlog in counts.values() {
         batch.insert(
             keys::backlog(backlog.destination.as_bytes()),

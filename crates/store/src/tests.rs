@@ -6,6 +6,27 @@ use mediation_core::store::{AuditLog, ReferralStore};
 
 use super::*;
 
+/// Changes a closed store's raw keys, as an older build or a fault would
+/// have left them, and syncs.
+fn rewrite_raw(path: &std::path::Path, change: impl FnOnce(&sled::Db)) {
+    let db = crate::sled_config(&StoreOptions::new(path)).open().unwrap();
+    change(&db);
+    db.flush().unwrap();
+}
+
+/// Removes every key under each of `prefixes`; returns how many there were.
+fn remove_prefixes(db: &sled::Db, prefixes: &[&[u8]]) -> usize {
+    let keys: Vec<_> = prefixes
+        .iter()
+        .flat_map(|prefix| db.scan_prefix(prefix))
+        .map(|entry| entry.unwrap().0)
+        .collect();
+    for key in &keys {
+        db.remove(key).unwrap();
+    }
+    keys.len()
+}
+
 fn fresh() -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
@@ -54,21 +75,11 @@ async fn a_store_written_before_the_activity_index_is_indexed_once_on_open() {
     }
     drop(store);
     // As an older build left it: no activity keys, no marker.
-    {
-        let db = crate::sled_config(&StoreOptions::new(&path))
-            .open()
-            .unwrap();
-        let keys: Vec<_> = db
-            .scan_prefix(b"y/")
-            .map(|entry| entry.unwrap().0)
-            .collect();
-        assert_eq!(keys.len(), 3, "one key per referral and day");
-        for key in keys {
-            db.remove(key).unwrap();
-        }
+    rewrite_raw(&path, |db| {
+        let removed = remove_prefixes(db, &[b"y/"]);
+        assert_eq!(removed, 3, "one key per referral and day");
         db.remove(keys::ACTIVITY_INDEXED).unwrap();
-        db.flush().unwrap();
-    }
+    });
     let store = SledStore::open(StoreOptions::new(&path)).unwrap();
     let day = |s: &str| mediation_core::fixtures::at(s);
     assert_eq!(
@@ -138,20 +149,10 @@ async fn a_store_written_before_loads_were_kept_counts_them_once_on_open() {
     );
     drop(store);
     // As an older build left it: no counts, no marker.
-    {
-        let db = crate::sled_config(&StoreOptions::new(&path))
-            .open()
-            .unwrap();
-        let keys: Vec<_> = db
-            .scan_prefix(b"l/")
-            .map(|entry| entry.unwrap().0)
-            .collect();
-        for key in keys {
-            db.remove(key).unwrap();
-        }
+    rewrite_raw(&path, |db| {
+        remove_prefixes(db, &[b"l/"]);
         db.remove(keys::LOADS_KEPT).unwrap();
-        db.flush().unwrap();
-    }
+    });
     let store = SledStore::open(StoreOptions::new(&path)).unwrap();
     let mut counted = store.loads().unwrap();
     counted.sort();
@@ -160,14 +161,10 @@ async fn a_store_written_before_loads_were_kept_counts_them_once_on_open() {
     assert_eq!((check.load_mismatches, check.open), (vec![], 3));
     drop(store);
     // A count that drifted from the histories is named by verify.
-    {
-        let db = crate::sled_config(&StoreOptions::new(&path))
-            .open()
-            .unwrap();
+    rewrite_raw(&path, |db| {
         db.insert(keys::load(&organisation("org-a")), &5u64.to_be_bytes())
             .unwrap();
-        db.flush().unwrap();
-    }
+    });
     let store = SledStore::open(StoreOptions::new(&path)).unwrap();
     let check = store.verify_histories().unwrap();
     assert_eq!(
@@ -299,39 +296,24 @@ async fn the_backlog_is_kept_with_each_write_and_counted_once_for_an_older_store
     drop(store);
 
     // As an older build left it: no counts, no order of arrival, no marker.
-    {
-        let db = crate::sled_config(&StoreOptions::new(&path))
-            .open()
-            .unwrap();
-        let old: Vec<_> = db
-            .scan_prefix(b"n/")
-            .chain(db.scan_prefix(b"w/"))
-            .map(|entry| entry.unwrap().0)
-            .collect();
-        assert_eq!(old.len(), 2 + 11, "two counts and eleven waiting");
-        for key in old {
-            db.remove(key).unwrap();
-        }
+    rewrite_raw(&path, |db| {
+        let removed = remove_prefixes(db, &[b"n/", b"w/"]);
+        assert_eq!(removed, 2 + 11, "two counts and eleven waiting");
         db.remove(keys::BACKLOG_KEPT).unwrap();
-        db.flush().unwrap();
-    }
+    });
     let store = SledStore::open(StoreOptions::new(&path)).unwrap();
     assert_eq!(store.backlog().unwrap(), kept, "the same, counted at open");
     assert_eq!(store.verify_backlog().unwrap(), vec![]);
     drop(store);
 
     // A count that drifted from the messages is named.
-    {
-        let db = crate::sled_config(&StoreOptions::new(&path))
-            .open()
-            .unwrap();
+    rewrite_raw(&path, |db| {
         db.insert(
             keys::backlog(b"partner:ccpit"),
             &crate::writer::encode_backlog([9, 1])[..],
         )
         .unwrap();
-        db.flush().unwrap();
-    }
+    });
     let store = SledStore::open(StoreOptions::new(&path)).unwrap();
     assert_eq!(
         store.verify_backlog().unwrap(),
@@ -348,13 +330,9 @@ async fn an_unknown_schema_version_is_refused() {
     let (dir, store) = fresh();
     let path = store.path().to_owned();
     drop(store);
-    {
-        let db = crate::sled_config(&StoreOptions::new(&path))
-            .open()
-            .unwrap();
+    rewrite_raw(&path, |db| {
         db.insert(keys::SCHEMA, &7u32.to_be_bytes()).unwrap();
-        db.flush().unwrap();
-    }
+    });
     let err = SledStore::open(StoreOptions::new(&path)).unwrap_err();
     assert!(
         matches!(
