@@ -235,3 +235,19 @@ pub(crate) use codes;
 
 #[cfg(test)]
 mod tests;
+
+/// The hash of an audit entry: SHA-256 over its number (8 bytes,
+/// big-endian), the previous entry's hash and the record's bytes, in hex.
+/// Every backend chains its audit log with it, so one verifier reads both.
+pub fn chain_hash(seq: u64, prev_hash: &str, record: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(seq.to_be_bytes());
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(record);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

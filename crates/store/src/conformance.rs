@@ -1,7 +1,7 @@
 //! The conformance suite of the storage traits: what any backend must do, run
 //! against a fresh store per case. The sled store runs it in its tests; another
 //! backend would run the same [`run_all`].
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
 
 use jiff::{SignedDuration, Timestamp};
 use mediation_core::alert::{Acknowledgement, AlertKind, AlertRecord};
@@ -143,27 +143,52 @@ fn later(minutes: i64) -> Timestamp {
         .unwrap()
 }
 
-/// Runs every case, each on a fresh store from `fresh`.
-pub async fn run_all<S: FullStore, F: FnMut() -> S>(mut fresh: F) {
-    commits_append_to_the_history(fresh()).await;
-    the_snapshot_is_the_state_the_history_replays_to(fresh()).await;
-    a_commit_records_a_delivery_with_its_events(fresh()).await;
-    a_stale_version_writes_nothing(fresh()).await;
-    a_court_key_is_claimed_once(fresh()).await;
-    timers_are_replaced_and_found_by_due_time(fresh()).await;
-    a_lane_delivers_in_order_one_head_at_a_time(fresh()).await;
-    lanes_are_independent(fresh()).await;
-    a_full_destination_does_not_hide_the_others(fresh()).await;
-    a_retry_is_scheduled_and_remembered(fresh()).await;
-    a_dead_letter_blocks_its_lane_until_replayed(fresh()).await;
-    alerts_resume_from_a_cursor(fresh()).await;
-    alerts_are_raised_alone_and_acknowledged_once(fresh()).await;
-    the_audit_chain_verifies(fresh()).await;
-    backlog_counts_per_destination(fresh()).await;
-    unknown_messages_are_not_found(fresh()).await;
-    referral_ids_page_in_order(fresh()).await;
-    referrals_are_found_by_when_they_had_events(fresh()).await;
-    loads_are_kept_with_each_commit(fresh()).await;
+/// Runs every case, each on a fresh store from `fresh` (asynchronous, so
+/// that a backend across a network can connect and make a clean database),
+/// naming each case as it starts so that a failure says which.
+pub async fn run_all<S: FullStore, F, Fut>(mut fresh: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = S>,
+{
+    eprintln!("conformance: commits_append_to_the_history");
+    commits_append_to_the_history(fresh().await).await;
+    eprintln!("conformance: the_snapshot_is_the_state_the_history_replays_to");
+    the_snapshot_is_the_state_the_history_replays_to(fresh().await).await;
+    eprintln!("conformance: a_commit_records_a_delivery_with_its_events");
+    a_commit_records_a_delivery_with_its_events(fresh().await).await;
+    eprintln!("conformance: a_stale_version_writes_nothing");
+    a_stale_version_writes_nothing(fresh().await).await;
+    eprintln!("conformance: a_court_key_is_claimed_once");
+    a_court_key_is_claimed_once(fresh().await).await;
+    eprintln!("conformance: timers_are_replaced_and_found_by_due_time");
+    timers_are_replaced_and_found_by_due_time(fresh().await).await;
+    eprintln!("conformance: a_lane_delivers_in_order_one_head_at_a_time");
+    a_lane_delivers_in_order_one_head_at_a_time(fresh().await).await;
+    eprintln!("conformance: lanes_are_independent");
+    lanes_are_independent(fresh().await).await;
+    eprintln!("conformance: a_full_destination_does_not_hide_the_others");
+    a_full_destination_does_not_hide_the_others(fresh().await).await;
+    eprintln!("conformance: a_retry_is_scheduled_and_remembered");
+    a_retry_is_scheduled_and_remembered(fresh().await).await;
+    eprintln!("conformance: a_dead_letter_blocks_its_lane_until_replayed");
+    a_dead_letter_blocks_its_lane_until_replayed(fresh().await).await;
+    eprintln!("conformance: alerts_resume_from_a_cursor");
+    alerts_resume_from_a_cursor(fresh().await).await;
+    eprintln!("conformance: alerts_are_raised_alone_and_acknowledged_once");
+    alerts_are_raised_alone_and_acknowledged_once(fresh().await).await;
+    eprintln!("conformance: the_audit_chain_verifies");
+    the_audit_chain_verifies(fresh().await).await;
+    eprintln!("conformance: backlog_counts_per_destination");
+    backlog_counts_per_destination(fresh().await).await;
+    eprintln!("conformance: unknown_messages_are_not_found");
+    unknown_messages_are_not_found(fresh().await).await;
+    eprintln!("conformance: referral_ids_page_in_order");
+    referral_ids_page_in_order(fresh().await).await;
+    eprintln!("conformance: referrals_are_found_by_when_they_had_events");
+    referrals_are_found_by_when_they_had_events(fresh().await).await;
+    eprintln!("conformance: loads_are_kept_with_each_commit");
+    loads_are_kept_with_each_commit(fresh().await).await;
 }
 
 pub async fn commits_append_to_the_history<S: FullStore>(store: S) {

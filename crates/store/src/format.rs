@@ -57,20 +57,7 @@ pub(crate) struct AuditLink {
     pub(crate) record: Vec<u8>,
 }
 
-/// The hash of an audit entry: over its number, the previous hash and the
-/// record's bytes.
-pub(crate) fn chain_hash(seq: u64, prev_hash: &str, record: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(seq.to_be_bytes());
-    hasher.update(prev_hash.as_bytes());
-    hasher.update(record);
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub(crate) use mediation_records::chain_hash;
 
 /// Reads an audit record from either format.
 pub(crate) fn audit_record(
