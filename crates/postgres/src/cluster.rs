@@ -92,11 +92,20 @@ pub fn install() -> Result<PathBuf, ClusterError> {
         ));
     }
     println!("PostgreSQL's server is not installed; installing it (apt-get install postgresql)");
-    run("apt-get update", Command::new("apt-get").args(["update", "-qq"]))?;
+    run(
+        "apt-get update",
+        Command::new("apt-get").args(["update", "-qq"]),
+    )?;
     run(
         "apt-get install postgresql",
         Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends", "postgresql"])
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "postgresql",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
     server_bin().ok_or_else(|| failed("PostgreSQL", "no server binaries after installing it"))
@@ -206,7 +215,10 @@ impl Cluster {
 
     /// The server's version.
     pub fn version(&self) -> Result<String, ClusterError> {
-        Ok(self.psql("postgres", "SHOW server_version")?.trim().to_owned())
+        Ok(self
+            .psql("postgres", "SHOW server_version")?
+            .trim()
+            .to_owned())
     }
 
     /// A server program, as the postgres user when running as root.
@@ -225,7 +237,16 @@ impl Cluster {
     /// `-d` chooses the database).
     pub fn client(&self, program: &str) -> Command {
         let mut c = Command::new(self.bin.join(program));
-        c.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER, "-d", "postgres"]);
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            USER,
+            "-d",
+            "postgres",
+        ]);
         c
     }
 

@@ -290,9 +290,7 @@ impl PgStore {
             applied,
             supported: schema::SCHEMA_VERSION,
             synchronous_commit: show("synchronous_commit").await.map_err(connect)?,
-            synchronous_standbys: show("synchronous_standby_names")
-                .await
-                .map_err(connect)?,
+            synchronous_standbys: show("synchronous_standby_names").await.map_err(connect)?,
         })
     }
 

@@ -57,8 +57,10 @@ pub(crate) async fn referral(
     };
     let snapshot: Vec<u8> = row.try_get(0).map_err(unavailable)?;
     let bundle: Vec<u8> = row.try_get(1).map_err(unavailable)?;
-    let state = decode_snapshot(&snapshot).map_err(|e| corrupt(&format!("snapshot of {referral}"), e))?;
-    let bundle = decode_bundle(&bundle).map_err(|e| corrupt(&format!("bundle of {referral}"), e))?;
+    let state =
+        decode_snapshot(&snapshot).map_err(|e| corrupt(&format!("snapshot of {referral}"), e))?;
+    let bundle =
+        decode_bundle(&bundle).map_err(|e| corrupt(&format!("bundle of {referral}"), e))?;
     Ok(Some(Referral::restore(bundle, state)))
 }
 
@@ -84,7 +86,11 @@ pub(crate) async fn history(
         if record.needs_bundle() && bundle.is_none() {
             bundle = bundle_of(&mut db, referral.as_str()).await?;
         }
-        events.push(record.load(bundle.as_ref()).map_err(|e| corrupt(&what(), e))?);
+        events.push(
+            record
+                .load(bundle.as_ref())
+                .map_err(|e| corrupt(&what(), e))?,
+        );
     }
     Ok(Some(events))
 }
@@ -207,7 +213,9 @@ async fn deliveries(
         let bundle = if record.needs_bundle() {
             if !bundles.contains_key(&referral) {
                 let bundle = bundle_of(db, &referral).await?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("{referral}: the bundle a message names is missing"))
+                    StoreError::Corrupt(format!(
+                        "{referral}: the bundle a message names is missing"
+                    ))
                 })?;
                 bundles.insert(referral.clone(), bundle);
             }
@@ -253,15 +261,21 @@ pub(crate) async fn lease_due(
     let mut db = store.pool.acquire().await.map_err(unavailable)?;
     let mut found: Vec<(i64, PendingDelivery)> = Vec::new();
     let lease_until = ns(now
-        .checked_add(jiff::SignedDuration::try_from(store.lease).unwrap_or(jiff::SignedDuration::MAX))
+        .checked_add(
+            jiff::SignedDuration::try_from(store.lease).unwrap_or(jiff::SignedDuration::MAX),
+        )
         .unwrap_or(Timestamp::MAX));
     for destination in scheduled_destinations(&mut db).await.map_err(unavailable)? {
         let room = room(&destination).min(limit);
         if room == 0 {
             continue;
         }
-        let budget = room.saturating_mul(SCAN_PER_ROOM).saturating_add(SCAN_FLOOR);
-        let mut tx = sqlx::Connection::begin(&mut *db).await.map_err(unavailable)?;
+        let budget = room
+            .saturating_mul(SCAN_PER_ROOM)
+            .saturating_add(SCAN_FLOOR);
+        let mut tx = sqlx::Connection::begin(&mut *db)
+            .await
+            .map_err(unavailable)?;
         let candidates = sqlx::query(
             "SELECT seq, referral, due_ns FROM outbox \
              WHERE destination = $1 AND due_ns IS NOT NULL AND due_ns <= $2 \
@@ -329,11 +343,12 @@ pub(crate) async fn dead_letters(
     limit: usize,
 ) -> Result<Vec<PendingDelivery>, StoreError> {
     let mut db = pool.acquire().await.map_err(unavailable)?;
-    let rows = sqlx::query("SELECT seq, referral, record FROM outbox WHERE dead ORDER BY seq LIMIT $1")
-        .bind(limit_of(limit))
-        .fetch_all(&mut *db)
-        .await
-        .map_err(unavailable)?;
+    let rows =
+        sqlx::query("SELECT seq, referral, record FROM outbox WHERE dead ORDER BY seq LIMIT $1")
+            .bind(limit_of(limit))
+            .fetch_all(&mut *db)
+            .await
+            .map_err(unavailable)?;
     deliveries(&mut db, rows).await
 }
 

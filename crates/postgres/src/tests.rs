@@ -27,3 +27,185 @@ async fn fresh() -> PgStore {
 async fn postgres_store_conforms() {
     mediation_store::conformance::run_all(fresh).await;
 }
+
+/// Two replicas' stores on one database, each with a name of its own.
+async fn replicas(lease: std::time::Duration) -> (PgStore, PgStore) {
+    let name = format!("replicas_{}", DATABASES.fetch_add(1, Ordering::Relaxed));
+    let url = cluster().create_database(&name).unwrap();
+    let mut a = PgOptions::new(url.clone());
+    a.replica = "replica-a".into();
+    a.lease = lease;
+    let mut b = PgOptions::new(url);
+    b.replica = "replica-b".into();
+    b.lease = lease;
+    (
+        PgStore::open(&a).await.unwrap(),
+        PgStore::open(&b).await.unwrap(),
+    )
+}
+
+use mediation_core::store::{
+    AlertLog as _, AuditLog as _, DeliveryOutcome, OutboxStore as _, ReferralStore as _, StoreError,
+};
+use mediation_store::conformance::{
+    alert, audit, ccpit, follow_up, id, later, message, new_referral,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leased_head_is_delivered_by_one_replica_until_its_lease_runs_out() {
+    let (a, b) = replicas(std::time::Duration::from_secs(60)).await;
+    let r = id(1);
+    let mut commit = new_referral(&r);
+    commit.messages = vec![message(&r, ccpit(), "one"), message(&r, ccpit(), "two")];
+    a.commit(commit).await.unwrap();
+
+    let taken = a.due_deliveries(later(1), 10).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    // The other replica passes over the leased head, and over the lane
+    // behind it.
+    assert!(b.due_deliveries(later(1), 10).await.unwrap().is_empty());
+    // A lease outlives its holder: once it runs out, the other replica
+    // takes the head over.
+    let taken_over = b.due_deliveries(later(2), 10).await.unwrap();
+    assert_eq!(taken_over.len(), 1);
+    assert_eq!(taken_over[0].id, taken[0].id);
+    assert!(a.due_deliveries(later(2), 10).await.unwrap().is_empty());
+    // Delivered, the lane's next message is free for either.
+    b.record_delivery(&taken[0].id, DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    let next = a.due_deliveries(later(2), 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_ne!(next[0].id, taken[0].id);
+    // A retry gives the head back: the other replica may take it when due.
+    a.record_delivery(
+        &next[0].id,
+        DeliveryOutcome::Retry {
+            at: later(3),
+            error: "refused".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(b.due_deliveries(later(2), 10).await.unwrap().is_empty());
+    assert_eq!(
+        b.due_deliveries(later(3), 10).await.unwrap()[0].id,
+        next[0].id
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_claim_a_court_key_once_and_serialise_a_referrals_commands() {
+    let (a, b) = replicas(std::time::Duration::from_secs(60)).await;
+    // Sixteen referrals claim one court key, half through each replica, all
+    // at once: one wins, every other is told which.
+    let key = new_referral(&id(100)).court_key.unwrap();
+    let claims = (0..16u32).map(|n| {
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        let mut commit = new_referral(&id(100 + n));
+        commit.court_key = Some(key.clone());
+        tokio::spawn(async move { store.commit(commit).await })
+    });
+    let results: Vec<_> = futures_join(claims).await;
+    let won: Vec<u32> = (0..16u32)
+        .filter(|n| results[*n as usize].is_ok())
+        .collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    let winner = id(100 + won[0]);
+    for result in &results {
+        match result {
+            Ok(_) => {}
+            Err(StoreError::DuplicateCourtReferral { existing }) => assert_eq!(*existing, winner),
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(
+        a.find_by_court_key(&key).await.unwrap(),
+        Some(winner.clone())
+    );
+    // A losing claim left nothing behind.
+    assert!(
+        b.referral(&id(100 + (won[0] + 1) % 16))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Two replicas deciding against the same version: one commits.
+    let (x, y) = tokio::join!(
+        a.commit(follow_up(&winner, 1, "from a")),
+        b.commit(follow_up(&winner, 1, "from b"))
+    );
+    assert!(x.is_ok() != y.is_ok(), "{x:?} {y:?}");
+    assert!(matches!(
+        x.err().or(y.err()),
+        Some(StoreError::VersionConflict { actual: 2, .. })
+    ));
+    assert_eq!(a.history(&winner).await.unwrap().unwrap().len(), 2);
+}
+
+async fn futures_join<T: Send + 'static>(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_replicas_number_alerts_without_gaps_and_keep_every_audit_chain_intact() {
+    let (a, b) = replicas(std::time::Duration::from_secs(60)).await;
+    let writers = (0..24u32).map(|n| {
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tokio::spawn(async move {
+            let r = id(200 + n);
+            let mut commit = new_referral(&r);
+            commit.alerts = vec![alert("from a commit"), alert("and another")];
+            commit.audit = vec![audit("submit_referral"), audit("and its call")];
+            store.commit(commit).await.unwrap();
+            store.raise_alert(alert("alone")).await.unwrap();
+            store
+                .append_audit(vec![audit("get_referral")])
+                .await
+                .unwrap();
+        })
+    });
+    futures_join(writers).await;
+    let alerts = a.alerts_after(0, 1_000).await.unwrap();
+    let seqs: Vec<u64> = alerts.iter().map(|x| x.seq).collect();
+    assert_eq!(seqs, (1..=72).collect::<Vec<u64>>());
+    assert_eq!(
+        b.verify_audit().await.unwrap(),
+        mediation_core::audit::AuditVerification::Intact { entries: 72 }
+    );
+    // Each chain links entry to entry; tampering with one is found and named.
+    let chains: i64 = cluster()
+        .psql(&database_of(&a).await, "SELECT count(*) FROM audit_chains")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(chains >= 1);
+    cluster()
+        .psql(
+            &database_of(&a).await,
+            "UPDATE audit SET record = record || '\\x00'::bytea WHERE chain = 0 AND seq = 1",
+        )
+        .unwrap();
+    match a.verify_audit().await.unwrap() {
+        mediation_core::audit::AuditVerification::Broken { seq, reason } => {
+            assert_eq!(seq, 1);
+            assert!(reason.starts_with("chain 0:"), "{reason}");
+        }
+        intact => panic!("{intact:?}"),
+    }
+}
+
+async fn database_of(store: &PgStore) -> String {
+    sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+}

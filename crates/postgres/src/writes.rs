@@ -83,10 +83,7 @@ where
 /// Locks a referral's row, which orders its commands and every change to
 /// its outbox lanes; returns its version, or `None` if there is no such
 /// referral.
-async fn lock_referral(
-    tx: &mut PgConnection,
-    referral: &str,
-) -> Result<Option<i64>, sqlx::Error> {
+async fn lock_referral(tx: &mut PgConnection, referral: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT version FROM referrals WHERE id = $1 FOR UPDATE")
         .bind(referral)
         .fetch_optional(tx)
@@ -120,33 +117,7 @@ async fn append_audit(tx: &mut PgConnection, records: &[Vec<u8>]) -> Result<(), 
     if records.is_empty() {
         return Ok(());
     }
-    let free = sqlx::query(
-        "SELECT chain, next_seq, last_hash FROM audit_chains ORDER BY chain \
-         LIMIT 1 FOR UPDATE SKIP LOCKED",
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (chain, mut next_seq, mut last_hash): (i32, i64, String) = match free {
-        Some(row) => (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
-        None => {
-            // Every chain is in use: start the next one. Two transactions
-            // starting one at once race for its number; the loser's insert
-            // waits, then finds it taken and tries the one after.
-            let genesis = "0".repeat(64);
-            let chain: i32 = sqlx::query_scalar(
-                "INSERT INTO audit_chains (chain, next_seq, last_hash) \
-                 SELECT coalesce(max(chain), -1) + 1, 0, $1 FROM audit_chains \
-                 ON CONFLICT (chain) DO NOTHING RETURNING chain",
-            )
-            .bind(&genesis)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| {
-                sqlx::Error::Protocol("another replica started the same audit chain".into())
-            })?;
-            (chain, 0, genesis)
-        }
-    };
+    let (chain, mut next_seq, mut last_hash) = take_chain(tx).await?;
     let mut seqs = Vec::with_capacity(records.len());
     let mut prevs = Vec::with_capacity(records.len());
     let mut hashes = Vec::with_capacity(records.len());
@@ -175,6 +146,40 @@ async fn append_audit(tx: &mut PgConnection, records: &[Vec<u8>]) -> Result<(), 
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// Locks the first audit chain no other transaction holds, or starts a new
+/// one when every chain is held; returns its number and head.
+async fn take_chain(tx: &mut PgConnection) -> Result<(i32, i64, String), sqlx::Error> {
+    // Each round either finds a free chain or starts one; a round loses
+    // only to another transaction starting the same number at once, and
+    // the next round sees that chain.
+    for _ in 0..16 {
+        let free = sqlx::query(
+            "SELECT chain, next_seq, last_hash FROM audit_chains ORDER BY chain \
+             LIMIT 1 FOR UPDATE SKIP LOCKED",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = free {
+            return Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+        }
+        let genesis = "0".repeat(64);
+        let started: Option<i32> = sqlx::query_scalar(
+            "INSERT INTO audit_chains (chain, next_seq, last_hash) \
+             SELECT coalesce(max(chain), -1) + 1, 0, $1 FROM audit_chains \
+             ON CONFLICT (chain) DO NOTHING RETURNING chain",
+        )
+        .bind(&genesis)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(chain) = started {
+            return Ok((chain, 0, genesis));
+        }
+    }
+    Err(sqlx::Error::Protocol(
+        "no audit chain could be taken or started".into(),
+    ))
 }
 
 /// A commit, encoded before its transaction starts.
@@ -360,7 +365,10 @@ impl PgStore {
             .await?;
         }
         if let Some(id) = &c.delivered {
-            match self.delivery_in(&mut tx, id, &DeliveryOutcome::Delivered).await {
+            match self
+                .delivery_in(&mut tx, id, &DeliveryOutcome::Delivered)
+                .await
+            {
                 Ok(()) | Err(Failure::Store(StoreError::NotFound(_))) => {}
                 Err(e) => return Err(e),
             }
@@ -387,15 +395,17 @@ impl PgStore {
         if lock_referral(tx, referral.as_str()).await?.is_none() {
             return Err(not_found());
         }
-        let row = sqlx::query("SELECT destination, record FROM outbox WHERE seq = $1 AND referral = $2")
-            .bind(seq)
-            .bind(referral.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(not_found)?;
+        let row =
+            sqlx::query("SELECT destination, record FROM outbox WHERE seq = $1 AND referral = $2")
+                .bind(seq)
+                .bind(referral.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(not_found)?;
         let destination: String = row.try_get(0)?;
         let bytes: Vec<u8> = row.try_get(1)?;
-        let mut record = decode_delivery(&bytes).map_err(|e| corrupt(&format!("message {id}"), e))?;
+        let mut record =
+            decode_delivery(&bytes).map_err(|e| corrupt(&format!("message {id}"), e))?;
         match outcome {
             DeliveryOutcome::Delivered => {
                 sqlx::query("DELETE FROM outbox WHERE seq = $1")
@@ -475,14 +485,16 @@ impl PgStore {
         if lock_referral(&mut tx, referral.as_str()).await?.is_none() {
             return Err(not_found());
         }
-        let bytes: Vec<u8> =
-            sqlx::query_scalar("SELECT record FROM outbox WHERE seq = $1 AND referral = $2 AND dead")
-                .bind(seq)
-                .bind(referral.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(not_found)?;
-        let mut record = decode_delivery(&bytes).map_err(|e| corrupt(&format!("message {id}"), e))?;
+        let bytes: Vec<u8> = sqlx::query_scalar(
+            "SELECT record FROM outbox WHERE seq = $1 AND referral = $2 AND dead",
+        )
+        .bind(seq)
+        .bind(referral.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(not_found)?;
+        let mut record =
+            decode_delivery(&bytes).map_err(|e| corrupt(&format!("message {id}"), e))?;
         record.replay(at);
         sqlx::query("UPDATE outbox SET record = $2, dead = false, due_ns = $3 WHERE seq = $1")
             .bind(seq)
@@ -504,24 +516,28 @@ impl PgStore {
     async fn try_acknowledge(&self, seq: u64, record: &[u8]) -> Result<Acknowledgement, Failure> {
         let seq = i64::try_from(seq).map_err(|_| StoreError::NotFound(format!("alert {seq}")))?;
         let mut tx = self.pool.begin().await?;
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM alerts WHERE seq = $1)")
-            .bind(seq)
-            .fetch_one(&mut *tx)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM alerts WHERE seq = $1)")
+                .bind(seq)
+                .fetch_one(&mut *tx)
+                .await?;
         if !exists {
             return Err(StoreError::NotFound(format!("alert {seq}")).into());
         }
         // The first acknowledgement stands: a second one, from this replica
         // or another, inserts nothing and reads the first.
-        sqlx::query("INSERT INTO acknowledgements (seq, record) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(seq)
-            .bind(record)
-            .execute(&mut *tx)
-            .await?;
-        let kept: Vec<u8> = sqlx::query_scalar("SELECT record FROM acknowledgements WHERE seq = $1")
-            .bind(seq)
-            .fetch_one(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO acknowledgements (seq, record) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(seq)
+        .bind(record)
+        .execute(&mut *tx)
+        .await?;
+        let kept: Vec<u8> =
+            sqlx::query_scalar("SELECT record FROM acknowledgements WHERE seq = $1")
+                .bind(seq)
+                .fetch_one(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(decode_acknowledgement(&kept)
             .map_err(|e| corrupt(&format!("acknowledgement of alert {seq}"), e))?)

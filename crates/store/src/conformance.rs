@@ -1,7 +1,12 @@
 //! The conformance suite of the storage traits: what any backend must do, run
 //! against a fresh store per case. The sled store runs it in its tests; another
 //! backend would run the same [`run_all`].
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 use jiff::{SignedDuration, Timestamp};
 use mediation_core::alert::{Acknowledgement, AlertKind, AlertRecord};
@@ -22,7 +27,7 @@ impl<T: ReferralStore + OutboxStore + AlertLog + AuditLog> FullStore for T {}
 
 const T0: &str = "2025-03-03T09:00:00+08:00";
 
-fn id(n: u32) -> ReferralId {
+pub fn id(n: u32) -> ReferralId {
     format!("01JD{n:022}").parse().unwrap()
 }
 
@@ -45,7 +50,7 @@ fn note(text: &str) -> Event {
     }
 }
 
-fn message(referral: &ReferralId, destination: Destination, text: &str) -> OutboundMessage {
+pub fn message(referral: &ReferralId, destination: Destination, text: &str) -> OutboundMessage {
     OutboundMessage {
         destination,
         referral: referral.clone(),
@@ -56,11 +61,11 @@ fn message(referral: &ReferralId, destination: Destination, text: &str) -> Outbo
     }
 }
 
-fn ccpit() -> Destination {
+pub fn ccpit() -> Destination {
     Destination::Partner(Partner::Ccpit)
 }
 
-fn audit(action: &str) -> AuditRecord {
+pub fn audit(action: &str) -> AuditRecord {
     AuditRecord {
         at: at(T0),
         actor: "court:京0105".into(),
@@ -70,7 +75,7 @@ fn audit(action: &str) -> AuditRecord {
     }
 }
 
-fn alert(detail: &str) -> AlertRecord {
+pub fn alert(detail: &str) -> AlertRecord {
     AlertRecord {
         kind: AlertKind::DeadLetter,
         raised_at: at(T0),
@@ -89,7 +94,7 @@ fn state_at(referral: &ReferralId, version: u64) -> ReferralState {
     Referral::replay(&events).unwrap().state()
 }
 
-fn new_referral(referral: &ReferralId) -> Commit {
+pub fn new_referral(referral: &ReferralId) -> Commit {
     Commit {
         delivered: None,
         state: state_at(referral, 1),
@@ -110,7 +115,7 @@ fn new_referral(referral: &ReferralId) -> Commit {
     }
 }
 
-fn follow_up(referral: &ReferralId, version: u64, text: &str) -> Commit {
+pub fn follow_up(referral: &ReferralId, version: u64, text: &str) -> Commit {
     Commit {
         delivered: None,
         state: state_at(referral, version + 1),
@@ -137,7 +142,7 @@ fn texts(pending: &[mediation_core::store::PendingDelivery]) -> Vec<String> {
         .collect()
 }
 
-fn later(minutes: i64) -> Timestamp {
+pub fn later(minutes: i64) -> Timestamp {
     at(T0)
         .checked_add(SignedDuration::from_mins(minutes))
         .unwrap()
