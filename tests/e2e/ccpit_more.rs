@@ -521,7 +521,7 @@ async fn each_offer_and_each_decline_moves_the_organisations_load_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offers_receipt_and_its_delivery_are_one_write() {
     let w = World::start().await;
-    let store = w.assembly.gateway.store().clone();
+    let store = w.assembly.gateway.store().sled().unwrap().clone();
     let mut bundle = bundle_to_wire(&sample_bundle());
     bundle.court_referral_id = "one-write-offer".into();
     for (i, d) in bundle.documents.iter_mut().enumerate() {

@@ -291,6 +291,8 @@ async fn an_offer_waiting_when_its_referral_is_recalled_is_never_sent() {
         .assembly
         .gateway
         .store()
+        .sled()
+        .unwrap()
         .pending_messages(&id.parse().unwrap())
         .unwrap();
     assert!(backlog.is_empty(), "nothing of it waits: {backlog:?}");

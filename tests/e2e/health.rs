@@ -138,7 +138,12 @@ async fn health_watch_sends_a_status_only_when_it_changes() {
         "a status was sent with no change: {nothing:?}"
     );
     // A change is sent at once.
-    w.assembly.gateway.store().fail_for_test("disk gone");
+    w.assembly
+        .gateway
+        .store()
+        .sled()
+        .unwrap()
+        .fail_for_test("disk gone");
     w.assembly.health.refresh().await;
     let changed = tokio::time::timeout(std::time::Duration::from_secs(10), watch.message())
         .await

@@ -415,6 +415,8 @@ async fn a_long_appraisal_is_shown_to_the_court_and_flagged_to_operators_once() 
         w.assembly
             .gateway
             .store()
+            .sled()
+            .unwrap()
             .alerts_after(0, 100)
             .unwrap()
             .into_iter()
@@ -535,6 +537,8 @@ async fn fifteen_days_without_an_agreement_open_arbitration_and_everyone_is_told
         .assembly
         .gateway
         .store()
+        .sled()
+        .unwrap()
         .alerts_after(0, 100)
         .unwrap()
         .into_iter()

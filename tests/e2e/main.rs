@@ -19,6 +19,7 @@ mod observability;
 mod operations;
 mod powercut;
 mod python_client;
+mod replicas;
 mod security;
 mod served;
 mod store;

@@ -156,7 +156,7 @@ async fn a_stop_ends_an_open_follow_stream_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_cannot_be_audited_is_refused_and_no_record_is_dropped() {
     let w = World::start().await;
-    let store = w.assembly.gateway.store().clone();
+    let store = w.assembly.gateway.store().sled().unwrap().clone();
     let get = || pb::GetReferralRequest {
         referral_id: "01JB0000000000000000000000".into(),
     };
@@ -219,7 +219,7 @@ async fn a_call_that_cannot_be_audited_is_refused_and_no_record_is_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commands_call_is_audited_in_its_commit_and_a_refusal_in_the_guards_batch() {
     let w = World::start().await;
-    let store = w.assembly.gateway.store().clone();
+    let store = w.assembly.gateway.store().sled().unwrap().clone();
     let mut beijing = w.court_api.clone();
     let mut bundle =
         mediation_api::court::bundle_to_wire(&mediation_core::fixtures::sample_bundle());

@@ -78,6 +78,8 @@ async fn health_follows_a_required_partner_and_the_store() {
         .assembly
         .gateway
         .store()
+        .sled()
+        .unwrap()
         .alerts_after(0, 100)
         .unwrap()
         .into_iter()
@@ -98,6 +100,8 @@ async fn health_follows_a_required_partner_and_the_store() {
     w.assembly
         .gateway
         .store()
+        .sled()
+        .unwrap()
         .fail_for_test("no space left on device");
     let readiness = w.assembly.health.refresh().await;
     assert!(
@@ -205,7 +209,7 @@ async fn metrics_count_calls_deliveries_and_the_outbox() {
     let mut w = World::start().await;
     submit(&mut w, "METRICS-1").await.unwrap();
     w.assembly.audit.settled().await;
-    mediation_gateway::observe::sample(&w.assembly, w.clock.now());
+    mediation_gateway::observe::sample(&w.assembly, w.clock.now()).await;
     let before = handle.render();
     assert!(
         before.contains(r#"gateway_requests_total{method="mediation.court.v1.CourtGateway/SubmitReferral",code="ok"}"#),
@@ -248,7 +252,7 @@ async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
     let mut w = World::start().await;
     // Hold the store's writer so that the calls below are all in flight,
     // waiting for their commits, when the stop comes.
-    let store = w.assembly.gateway.store().clone();
+    let store = w.assembly.gateway.store().sled().unwrap().clone();
     let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let holder = tokio::task::spawn_blocking(move || {
@@ -274,7 +278,7 @@ async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
         });
     }
     // Every call has reached the store and waits there.
-    while w.assembly.gateway.store().operations_sent() < 20 {
+    while w.assembly.gateway.store().sled().unwrap().operations_sent() < 20 {
         tokio::task::yield_now().await;
     }
     w.assembly.health.stopping().await;
@@ -305,6 +309,8 @@ async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
             w.assembly
                 .gateway
                 .store()
+                .sled()
+                .unwrap()
                 .history(&id.parse().unwrap())
                 .unwrap()
                 .is_some()
@@ -356,6 +362,8 @@ async fn alertmanager_hears_an_open_alert_again_until_it_is_acknowledged_then_it
         .assembly
         .gateway
         .store()
+        .sled()
+        .unwrap()
         .alerts_after(0, 100)
         .unwrap()
         .into_iter()
@@ -366,6 +374,8 @@ async fn alertmanager_hears_an_open_alert_again_until_it_is_acknowledged_then_it
     w.assembly
         .gateway
         .store()
+        .sled()
+        .unwrap()
         .acknowledge_alert(
             seq,
             Acknowledgement {

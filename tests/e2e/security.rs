@@ -187,7 +187,14 @@ async fn bad_tokens_are_unauthenticated() {
     }
     // Every refusal is in the audit log, with the certificate that made it.
     w.assembly.audit.settled().await;
-    let audit = w.assembly.gateway.store().audit_entries(0, 1_000).unwrap();
+    let audit = w
+        .assembly
+        .gateway
+        .store()
+        .sled()
+        .unwrap()
+        .audit_entries(0, 1_000)
+        .unwrap();
     let refusals = audit
         .iter()
         .filter(|e| e.record.outcome.starts_with("Unauthenticated"))
@@ -294,7 +301,14 @@ async fn tenants_see_only_their_own_referrals() {
         .await
         .unwrap();
     w.assembly.audit.settled().await;
-    let audit = w.assembly.gateway.store().audit_entries(0, 1_000).unwrap();
+    let audit = w
+        .assembly
+        .gateway
+        .store()
+        .sled()
+        .unwrap()
+        .audit_entries(0, 1_000)
+        .unwrap();
     let accepted = audit
         .iter()
         .find(|e| {
@@ -322,7 +336,13 @@ async fn tenants_see_only_their_own_referrals() {
         "the refused attempts are audited too: {denied}"
     );
     assert!(matches!(
-        w.assembly.gateway.store().verify_audit().unwrap(),
+        w.assembly
+            .gateway
+            .store()
+            .sled()
+            .unwrap()
+            .verify_audit()
+            .unwrap(),
         mediation_core::audit::AuditVerification::Intact { .. }
     ));
 }
@@ -525,6 +545,8 @@ async fn a_server_without_the_partners_identity_receives_nothing_and_is_alerted(
         .assembly
         .gateway
         .store()
+        .sled()
+        .unwrap()
         .pending_messages(&ReferralId::parse(&id).unwrap())
         .unwrap();
     let error = pending
@@ -536,6 +558,8 @@ async fn a_server_without_the_partners_identity_receives_nothing_and_is_alerted(
         .assembly
         .gateway
         .store()
+        .sled()
+        .unwrap()
         .alerts_after(0, 100)
         .unwrap()
         .into_iter()

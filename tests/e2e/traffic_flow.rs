@@ -354,7 +354,14 @@ async fn a_suspected_staged_accident_is_reported_to_the_court() {
         ["routed", "accepted", "sham_mediation_suspected"]
     );
     // Operators are alerted, without the grounds, which are case content.
-    let alerts = w.assembly.gateway.store().alerts_after(0, 100).unwrap();
+    let alerts = w
+        .assembly
+        .gateway
+        .store()
+        .sled()
+        .unwrap()
+        .alerts_after(0, 100)
+        .unwrap();
     let sham: Vec<_> = alerts
         .iter()
         .filter(|a| a.record.kind == mediation_core::alert::AlertKind::ShamMediationReported)

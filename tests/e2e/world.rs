@@ -188,7 +188,7 @@ impl World {
     /// Every referral and how many events it has: what "nothing was
     /// written" is checked against.
     pub(crate) fn written(&self) -> Vec<(ReferralId, usize)> {
-        let store = self.assembly.gateway.store();
+        let store = self.assembly.gateway.store().sled().unwrap();
         store
             .referral_ids(None, 100_000)
             .unwrap()
@@ -372,8 +372,11 @@ impl World {
             unreachable_after: 2,
             ..RelayOptions::default()
         };
-        let assembly =
-            Arc::new(Assembly::build(&config_path, config, clock.clone(), options).unwrap());
+        let assembly = Arc::new(
+            Assembly::build(&config_path, config, clock.clone(), options)
+                .await
+                .unwrap(),
+        );
         let (l, gateway_addr) = listen().await;
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let serving = Arc::clone(&assembly);

@@ -37,9 +37,9 @@ use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGatewayServer;
 use mediation_security::Tenants;
 use mediation_service::{Commands, DeadlineEngine, Recompute, RecomputeReport, ServiceError};
 use mediation_store::documents::DocumentStore;
-use mediation_store::{SledStore, StoreOptions};
 use tokio::net::TcpListener;
 
+use crate::backend::GatewayStore;
 use crate::config::{Config, load_roster};
 use crate::health::Health;
 use crate::notify::Notifier;
@@ -48,12 +48,14 @@ use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
 /// The subjects of the alerts in the store that are raised once each.
-fn raised_subjects(store: &SledStore) -> anyhow::Result<Vec<String>> {
+async fn raised_subjects(store: &GatewayStore) -> anyhow::Result<Vec<String>> {
+    use mediation_core::store::AlertLog as _;
     let mut subjects = Vec::new();
     let mut cursor = 0;
     loop {
         let page = store
             .alerts_after(cursor, 10_000)
+            .await
             .context("reading the alert log")?;
         let Some(last) = page.last() else {
             return Ok(subjects);
@@ -69,9 +71,9 @@ pub const SERVICES: &[&str] = &mediation_proto::SERVED_SERVICES;
 /// Every part of a running gateway.
 #[derive(Debug)]
 pub struct Assembly {
-    pub gateway: Arc<Commands<SledStore>>,
-    pub relay: Arc<Relay<SledStore, Destinations>>,
-    pub engine: Arc<DeadlineEngine<SledStore>>,
+    pub gateway: Arc<Commands<GatewayStore>>,
+    pub relay: Arc<Relay<GatewayStore, Destinations>>,
+    pub engine: Arc<DeadlineEngine<GatewayStore>>,
     pub roster: Arc<Roster>,
     /// The court registry every part that follows the hierarchy shares.
     pub courts: Courts,
@@ -122,7 +124,7 @@ impl Assembly {
 
     /// Opens the store and reads everything the configuration names. Relative
     /// paths in the configuration are taken from the working directory.
-    pub fn build(
+    pub async fn build(
         config_path: &Path,
         config: Config,
         clock: Arc<dyn Clock>,
@@ -143,10 +145,15 @@ impl Assembly {
         let courts = Courts::new(registry);
         let roster = Arc::new(Roster::new(roster_entries, courts.clone()));
         let opening = std::time::Instant::now();
-        tracing::info!(path = %config.store_dir().display(), "opening the store");
-        let store = SledStore::open(StoreOptions::new(config.store_dir())).with_context(|| {
-            format!("cannot open the store at {}", config.store_dir().display())
-        })?;
+        match config.store.backend {
+            crate::config::Backend::Sled => {
+                tracing::info!(backend = "sled", path = %config.store_dir().display(), "opening the store");
+            }
+            crate::config::Backend::Postgres => {
+                tracing::info!(backend = "postgres", url = %config.store.postgres.url.as_deref().map(mediation_store_postgres::redacted).unwrap_or_default(), "opening the store");
+            }
+        }
+        let store = GatewayStore::open(&config).await?;
         tracing::info!(seconds = opening.elapsed().as_secs_f64(), "store opened");
         let documents = DocumentStore::open(config.documents_dir()).with_context(|| {
             format!(
@@ -163,8 +170,8 @@ impl Assembly {
             courts.clone(),
             Arc::clone(&clock),
         ));
-        restore_loads(&gateway, &roster)?;
-        gateway.remember_raised(raised_subjects(&store)?);
+        restore_loads(&gateway, &roster).await?;
+        gateway.remember_raised(raised_subjects(&store).await?);
         let p = &config.partners;
         let out = &security.outbound;
         let destinations = Destinations {
@@ -216,7 +223,8 @@ impl Assembly {
             &config.alerts.instance,
             Arc::clone(&clock),
             &security.outbound,
-        )?;
+        )
+        .await?;
         Ok(Self {
             gateway,
             relay,
@@ -478,8 +486,9 @@ pub fn recompute_after(installed: &Calendar, loaded: &Calendar) -> Option<Recomp
 /// Sets each organisation's open referrals from the counts the store keeps
 /// with every commit, so capacity holds across restarts without reading a
 /// single history.
-fn restore_loads(gateway: &Commands<SledStore>, roster: &Roster) -> anyhow::Result<()> {
-    let loads = gateway.store().loads()?;
+async fn restore_loads(gateway: &Commands<GatewayStore>, roster: &Roster) -> anyhow::Result<()> {
+    use mediation_core::store::ReferralStore as _;
+    let loads = gateway.store().loads().await?;
     let open: u64 = loads.iter().map(|(_, n)| n).sum();
     for (organisation, n) in loads {
         roster.set_load(organisation, u32::try_from(n).unwrap_or(u32::MAX));

@@ -121,6 +121,9 @@ pub enum StoreCommand {
     /// Open the store, check its schema, walk the audit chain and report the
     /// first broken link; show the outbox backlog and dead letters.
     Verify(VerifyArgs),
+    /// Apply the database migrations this build knows (PostgreSQL only;
+    /// `serve` also applies them at start).
+    Migrate(MigrateArgs),
     /// Write the whole store and its case files to one archive file. Stop the
     /// gateway first: the store is opened directly.
     Export(ExportArgs),
@@ -137,6 +140,12 @@ pub struct ExportArgs {
     /// The archive to write; refused if it exists.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +326,11 @@ fn parse_month(value: &str) -> Result<jiff::civil::Date, String> {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    /// Verify the store this configuration names instead: with
+    /// `store.backend = "postgres"`, the database, which may be verified
+    /// while the replicas run.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// The store's data directory.
     #[arg(
         long,

@@ -11,9 +11,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backend::GatewayStore;
 use mediation_core::partner::Partner;
 use mediation_delivery::DestinationBoard;
-use mediation_store::SledStore;
 use tokio::sync::watch;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -32,7 +32,7 @@ pub struct Readiness {
 #[derive(Debug, Clone)]
 pub struct Health {
     reporter: HealthReporter,
-    store: SledStore,
+    store: GatewayStore,
     destinations: DestinationBoard,
     required: Vec<Partner>,
     state: Arc<watch::Sender<Readiness>>,
@@ -55,7 +55,7 @@ fn service_of(partner: Partner) -> &'static str {
 impl Health {
     pub fn new(
         reporter: HealthReporter,
-        store: SledStore,
+        store: GatewayStore,
         destinations: DestinationBoard,
         required: Vec<Partner>,
     ) -> Self {
@@ -99,7 +99,7 @@ impl Health {
     /// Looks at the store and the destinations and reports what it finds.
     pub async fn refresh(&self) -> Readiness {
         let mut reasons = Vec::new();
-        let store_failure = self.store.failure();
+        let store_failure = self.store.failure().await;
         if let Some(why) = &store_failure {
             reasons.push(format!("store: {why}"));
         }

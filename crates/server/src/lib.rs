@@ -2,6 +2,7 @@
 //! spawning a process. `main.rs` only parses the arguments and reports errors.
 
 pub mod app;
+pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Calendar(CalendarCommand::Check(args)) => commands::calendar::check(args, out),
         Command::Calendar(CalendarCommand::Load(args)) => commands::calendar::load(args, out),
         Command::Store(StoreCommand::Verify(args)) => commands::store::verify(args, out),
+        Command::Store(StoreCommand::Migrate(args)) => commands::store::migrate(args, out),
         Command::Store(StoreCommand::Export(args)) => commands::store::export(args, out),
         Command::Store(StoreCommand::Import(args)) => commands::store::import(args, out),
         Command::CheckConfig(args) => commands::check_config::run(args, out),

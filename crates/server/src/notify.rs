@@ -21,10 +21,11 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use mediation_core::clock::Clock;
 
+use crate::backend::GatewayStore;
 use mediation_core::alert::{Alert, Severity};
+use mediation_core::store::AlertLog as _;
 use mediation_core::store::StoreError;
 use mediation_delivery::RetryPolicy;
-use mediation_store::SledStore;
 use serde_json::{Value, json};
 
 use crate::config::{WebhookFormat, WebhookSettings};
@@ -134,7 +135,7 @@ struct HookState {
 /// Posts alerts to every configured hook.
 pub struct Notifier {
     hooks: Vec<Hook>,
-    store: SledStore,
+    store: GatewayStore,
     instance: String,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
@@ -160,9 +161,9 @@ pub enum NotifyError {
 impl Notifier {
     /// Prepares every hook, creating cursors for new ones at the current end
     /// of the alert log.
-    pub fn new(
+    pub async fn new(
         settings: &[WebhookSettings],
-        store: SledStore,
+        store: GatewayStore,
         dir: &Path,
         instance: &str,
         clock: Arc<dyn Clock>,
@@ -175,7 +176,7 @@ impl Notifier {
         if !settings.is_empty() {
             std::fs::create_dir_all(dir).map_err(|e| setup("*", e.to_string()))?;
         }
-        let end = last_seq(&store)?;
+        let end = last_seq(&store).await?;
         let mut hooks = Vec::new();
         for s in settings {
             let timeout = Duration::from_secs(s.timeout_seconds);
@@ -204,13 +205,13 @@ impl Notifier {
                 let sent = read_cursor(&cursor_file).map_err(|e| setup(&s.name, e.to_string()))?;
                 let mut at = 0;
                 loop {
-                    let page = store.alerts_after(at, 1_000)?;
+                    let page = store.alerts_after(at, 1_000).await?;
                     let Some(last) = page.last() else { break };
                     at = last.seq;
                     for alert in page {
                         if alert.seq <= sent
                             && wanted(s, &alert)
-                            && store.acknowledgement(alert.seq)?.is_none()
+                            && store.acknowledgement(alert.seq).await?.is_none()
                         {
                             // Found again at start: re-sent one interval on.
                             open.insert(alert.seq, (alert, clock.now()));
@@ -281,6 +282,7 @@ impl Notifier {
             let page = self
                 .store
                 .alerts_after(cursor, 100)
+                .await
                 .map_err(|e| (posted, e.to_string()))?;
             if page.is_empty() {
                 break;
@@ -337,6 +339,7 @@ impl Notifier {
             if let Some(ack) = self
                 .store
                 .acknowledgement(alert.seq)
+                .await
                 .map_err(|e| e.to_string())?
             {
                 resolved.push((alert, ack.at));
@@ -422,10 +425,10 @@ fn wanted(hook: &WebhookSettings, alert: &Alert) -> bool {
     severe_enough && (hook.kinds.is_empty() || hook.kinds.contains(&kind))
 }
 
-fn last_seq(store: &SledStore) -> Result<u64, StoreError> {
+async fn last_seq(store: &GatewayStore) -> Result<u64, StoreError> {
     let mut cursor = 0;
     loop {
-        let page = store.alerts_after(cursor, 1_000)?;
+        let page = store.alerts_after(cursor, 1_000).await?;
         match page.last() {
             Some(last) => cursor = last.seq,
             None => return Ok(cursor),

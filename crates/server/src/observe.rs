@@ -189,13 +189,14 @@ fn process() -> &'static metrics_process::Collector {
 }
 
 /// Open (unacknowledged) alerts by kind, read from the alert log.
-fn sample_open_alerts(store: &mediation_store::SledStore) {
+async fn sample_open_alerts(store: &crate::backend::GatewayStore) {
     use mediation_core::alert::AlertKind;
+    use mediation_core::store::AlertLog as _;
     let mut open: std::collections::BTreeMap<AlertKind, u64> =
         AlertKind::ALL.iter().map(|k| (*k, 0)).collect();
     let mut cursor = 0;
     loop {
-        let page = match store.alerts_after(cursor, 1_000) {
+        let page = match store.alerts_after(cursor, 1_000).await {
             Ok(page) => page,
             Err(error) => {
                 tracing::warn!(%error, "cannot sample the open alerts");
@@ -205,7 +206,7 @@ fn sample_open_alerts(store: &mediation_store::SledStore) {
         let Some(last) = page.last() else { break };
         cursor = last.seq;
         for alert in &page {
-            if matches!(store.acknowledgement(alert.seq), Ok(None)) {
+            if matches!(store.acknowledgement(alert.seq).await, Ok(None)) {
                 *open.entry(alert.record.kind).or_default() += 1;
             }
         }
@@ -216,9 +217,10 @@ fn sample_open_alerts(store: &mediation_store::SledStore) {
 }
 
 /// Samples the gauges that describe state.
-pub fn sample(assembly: &Assembly, now: Timestamp) {
+pub async fn sample(assembly: &Assembly, now: Timestamp) {
+    use mediation_core::store::{OutboxStore as _, ReferralStore as _};
     let store = assembly.gateway.store();
-    match store.backlog() {
+    match store.backlog().await {
         Ok(backlog) => {
             for b in backlog {
                 let labels = [("destination", b.destination.clone())];
@@ -237,7 +239,7 @@ pub fn sample(assembly: &Assembly, now: Timestamp) {
         metrics::gauge!("gateway_destination_unreachable", "destination" => d.destination)
             .set(if d.unreachable { 1.0 } else { 0.0 });
     }
-    if let Ok(Some(next)) = store.next_timer_at() {
+    if let Ok(Some(next)) = store.next_timer_at().await {
         metrics::gauge!("gateway_deadline_next_due_seconds")
             .set(next.duration_since(now).as_secs_f64());
     }
@@ -246,7 +248,7 @@ pub fn sample(assembly: &Assembly, now: Timestamp) {
     } else {
         0.0
     });
-    sample_open_alerts(store);
+    sample_open_alerts(store).await;
     process().collect();
     recorder().run_upkeep();
 }
@@ -259,13 +261,13 @@ pub async fn run_sampler(
 ) {
     tokio::pin!(shutdown);
     loop {
-        // A sample reads the store: the backlog walks every waiting
-        // message, which takes seconds with millions waiting. It runs on a
-        // blocking thread, never on one of the runtime's workers, whose
-        // calls and deliveries would otherwise wait behind it.
+        // A sample reads the store: the backlog from the counts the
+        // embedded store keeps, or one grouped count in the database, and
+        // the alert log. It runs as a task of its own, so that a panic in
+        // it is reported and the sampler goes on.
         let a = Arc::clone(&assembly);
         let now = assembly.clock().now();
-        if let Err(error) = tokio::task::spawn_blocking(move || sample(&a, now)).await {
+        if let Err(error) = tokio::spawn(async move { sample(&a, now).await }).await {
             tracing::warn!(%error, "sampling the gauges failed");
         }
         tokio::select! {

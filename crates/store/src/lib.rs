@@ -637,26 +637,7 @@ pub struct BacklogMismatch {
     pub counted: [u64; 2],
 }
 
-/// An organisation whose kept count of open referrals differs from what
-/// its histories say.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LoadMismatch {
-    pub organisation: OrganisationId,
-    pub kept: u64,
-    pub counted: u64,
-}
-
-/// What replaying every history found against what the commits kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryCheck {
-    pub referrals: u64,
-    /// Open referrals, as the histories say.
-    pub open: u64,
-    /// Organisations whose kept count differs from the histories.
-    pub load_mismatches: Vec<LoadMismatch>,
-    /// Referrals whose snapshot is not the state their history replays to.
-    pub snapshot_mismatches: Vec<ReferralId>,
-}
+pub use mediation_core::store::{HistoryCheck, LoadMismatch};
 
 impl SledStore {
     /// Opens the store at `options.path`, which must already be one: for

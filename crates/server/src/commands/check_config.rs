@@ -29,12 +29,38 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     })?;
     let notes = crate::security::check(&config, &registry)?;
     writable(&config.data_dir)?;
+    let database = match config.store.backend {
+        crate::config::Backend::Sled => None,
+        crate::config::Backend::Postgres => Some(check_database(&config)?),
+    };
     // Everything is checked before anything is printed: a refusal prints
     // nothing on stdout.
     writeln!(out, "configuration: {}", files.join(" + "))?;
     writeln!(out, "profile: {:?}", config.profile)?;
     writeln!(out, "listen: {}", config.listen)?;
     writeln!(out, "data: {} (writable)", config.data_dir.display())?;
+    match &database {
+        None => writeln!(
+            out,
+            "store: sled, embedded, in {}",
+            config.store_dir().display()
+        )?,
+        Some((url, check)) => {
+            writeln!(
+                out,
+                "store: postgres at {url} (PostgreSQL {}), schema version {} of {}; synchronous_commit = {}; synchronous standbys: {}",
+                check.server_version,
+                check.applied,
+                check.supported,
+                check.synchronous_commit,
+                if check.synchronous_standbys.is_empty() {
+                    "none (a commit is durable on the primary alone)"
+                } else {
+                    check.synchronous_standbys.as_str()
+                }
+            )?;
+        }
+    }
     writeln!(
         out,
         "court registry: {} courts in {}",
@@ -134,6 +160,23 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     writeln!(out, "configuration is valid")?;
     Ok(())
+}
+
+/// Connects to the configured database and checks its schema is this
+/// build's; returns the URL (without a password) and what was found.
+fn check_database(
+    config: &crate::config::Config,
+) -> anyhow::Result<(String, mediation_store_postgres::SchemaCheck)> {
+    let options = config.store.postgres.options()?;
+    let url = mediation_store_postgres::redacted(&options.url);
+    let check = crate::backend::block_on(async move {
+        let store = mediation_store_postgres::PgStore::connect(&options).await?;
+        let check = store.check(&options.url).await;
+        store.close().await;
+        Ok(check?)
+    })
+    .context("store.postgres")?;
+    Ok((url, check))
 }
 
 /// Whether the gateway can write its data directory: a scratch file written,

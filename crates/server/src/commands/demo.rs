@@ -346,15 +346,18 @@ impl Stage {
             overrides: vec![],
             environment: false,
         })?;
-        let assembly = Arc::new(Assembly::build(
-            &config_path,
-            config.clone(),
-            Arc::clone(&clock) as Arc<dyn Clock>,
-            mediation_delivery::RelayOptions {
-                idle_poll: Duration::from_millis(50),
-                ..Default::default()
-            },
-        )?);
+        let assembly = Arc::new(
+            Assembly::build(
+                &config_path,
+                config.clone(),
+                Arc::clone(&clock) as Arc<dyn Clock>,
+                mediation_delivery::RelayOptions {
+                    idle_poll: Duration::from_millis(50),
+                    ..Default::default()
+                },
+            )
+            .await?,
+        );
         let (l, gateway_addr) = sim::listen().await?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let served = {

@@ -69,12 +69,15 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         Some(addr) => Some(crate::observe::bind(addr).await?),
         None => None,
     };
-    let assembly = Arc::new(Assembly::build(
-        &args.config.config,
-        config,
-        Arc::new(SystemClock),
-        relay_options,
-    )?);
+    let assembly = Arc::new(
+        Assembly::build(
+            &args.config.config,
+            config,
+            Arc::new(SystemClock),
+            relay_options,
+        )
+        .await?,
+    );
     crate::observe::register_known(&assembly);
     let (stop, stopped) = watch::channel(false);
     let until_stopped = |mut rx: watch::Receiver<bool>| async move {

@@ -8,6 +8,7 @@ impl Config {
     /// Rules a value's type cannot express.
     pub(super) fn check(&self) -> Result<(), String> {
         self.check_limits()?;
+        self.check_store()?;
         self.check_mediation_days()?;
         // Whether each court is in the registry is checked when the
         // registry is read (`Config::court_registry`); its spelling is
@@ -66,6 +67,65 @@ impl Config {
         {
             return Err(format!(
                 "metrics.listen: {metrics} is already the gRPC listen address"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL settings, when that is the backend: a URL the driver
+    /// reads, with no password in it (secrets come from a file or the
+    /// environment), TLS to a server beyond loopback in production, and
+    /// leases that outlast an attempt.
+    fn check_store(&self) -> Result<(), String> {
+        use super::{Backend, Profile};
+        if self.store.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let pg = &self.store.postgres;
+        let url = pg
+            .url
+            .as_deref()
+            .ok_or("store.postgres.url: required with store.backend = \"postgres\"")?;
+        let parsed = url::Url::parse(url).map_err(|e| format!("store.postgres.url: {e}"))?;
+        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+            return Err(format!(
+                "store.postgres.url: must be postgres://user@host:port/database, got a {}:// URL",
+                parsed.scheme()
+            ));
+        }
+        if parsed.password().is_some() {
+            return Err(format!(
+                "store.postgres.url: holds a password; give it in store.postgres.password_file or the environment variable {}, never in the URL",
+                super::DATABASE_PASSWORD_ENV
+            ));
+        }
+        let loopback = match parsed.host() {
+            // A postgres:// URL's host is not parsed as an address (the
+            // scheme is not one the URL standard knows), so parse it here.
+            Some(url::Host::Domain(d)) => {
+                d == "localhost"
+                    || d.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => true,
+        };
+        if self.profile == Profile::Production && !loopback && pg.ca_file.is_none() {
+            return Err(format!(
+                "store.postgres.ca_file: required in the production profile for a database beyond loopback ({}); the connection is then TLS and the server's name is verified",
+                parsed.host_str().unwrap_or_default()
+            ));
+        }
+        if pg.pool_size == 0 {
+            return Err("store.postgres.pool_size: must be at least 1".into());
+        }
+        if pg.lease_seconds <= self.relay.attempt_timeout_seconds {
+            return Err(format!(
+                "store.postgres.lease_seconds: must be longer than relay.attempt_timeout_seconds ({}), or another replica could take over a message still being delivered",
+                self.relay.attempt_timeout_seconds
             ));
         }
         Ok(())

@@ -77,6 +77,9 @@ pub struct Config {
     pub auth: AuthSettings,
     #[serde(default)]
     pub limits: LimitSettings,
+    /// Which store, and how to reach it.
+    #[serde(default)]
+    pub store: StoreSettings,
     #[serde(default)]
     pub relay: RelaySettings,
     #[serde(default)]
@@ -109,6 +112,123 @@ fn default_roster() -> PathBuf {
 }
 fn default_court_registry() -> PathBuf {
     PathBuf::from("config/courts.toml")
+}
+
+/// Where the gateway keeps its state.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `sled`, the embedded store under `data_dir` (the default), or
+    /// `postgres`, a database several replicas share.
+    pub backend: Backend,
+    pub postgres: PostgresSettings,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    #[default]
+    Sled,
+    Postgres,
+}
+
+/// The environment variable that may hold the database password.
+pub const DATABASE_PASSWORD_ENV: &str = "MEDIATION_GATEWAY_DATABASE_PASSWORD";
+
+/// How to reach PostgreSQL, for `store.backend = "postgres"`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresSettings {
+    /// `postgres://user@host:port/database`. Keep the password out of it:
+    /// give `password_file`, or set `MEDIATION_GATEWAY_DATABASE_PASSWORD`.
+    pub url: Option<String>,
+    /// A file holding the password (a mounted secret); its trailing
+    /// newline is ignored.
+    pub password_file: Option<PathBuf>,
+    /// Connections this replica keeps open at most.
+    pub pool_size: u32,
+    /// The CA that signed the server's certificate: the connection is then
+    /// TLS and the server's name is verified. Required in the production
+    /// profile for a server beyond loopback.
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout_seconds: u64,
+    /// How long a replica holds a message it is delivering before another
+    /// may take it over; must outlast `relay.attempt_timeout_seconds`.
+    pub lease_seconds: u64,
+    /// This replica's name in leases and in the server's view of its
+    /// connections; the host name and process id when unset. A random
+    /// suffix keeps a restarted replica from taking its predecessor's
+    /// leases for its own.
+    pub replica: Option<String>,
+}
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            password_file: None,
+            pool_size: 16,
+            ca_file: None,
+            connect_timeout_seconds: 5,
+            lease_seconds: 60,
+            replica: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSettings")
+            .field(
+                "url",
+                &self.url.as_deref().map(mediation_store_postgres::redacted),
+            )
+            .field("password_file", &self.password_file)
+            .field("pool_size", &self.pool_size)
+            .field("ca_file", &self.ca_file)
+            .field("lease_seconds", &self.lease_seconds)
+            .field("replica", &self.replica)
+            .finish()
+    }
+}
+
+impl PostgresSettings {
+    /// The store's options, with the password read from its file or the
+    /// environment.
+    pub fn options(&self) -> anyhow::Result<mediation_store_postgres::PgOptions> {
+        let url = self.url.clone().ok_or_else(|| {
+            anyhow::anyhow!("store.postgres.url: required with store.backend = \"postgres\"")
+        })?;
+        let mut options = mediation_store_postgres::PgOptions::new(url);
+        options.password = match &self.password_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "store.postgres.password_file: cannot read {}: {e}",
+                            path.display()
+                        )
+                    })?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            ),
+            None => std::env::var(DATABASE_PASSWORD_ENV).ok(),
+        };
+        options.pool_size = self.pool_size;
+        options.ca_file = self.ca_file.clone();
+        options.connect_timeout = Duration::from_secs(self.connect_timeout_seconds);
+        options.lease = Duration::from_secs(self.lease_seconds);
+        if let Some(name) = &self.replica {
+            options.replica = format!(
+                "{name}/{}",
+                mediation_store_postgres::default_replica_name()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+            );
+        }
+        Ok(options)
+    }
 }
 
 /// How the relay delivers and when it gives up.
