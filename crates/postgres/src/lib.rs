@@ -177,6 +177,9 @@ pub struct SchemaCheck {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// How the pool connects, for the connections held apart from it
+    /// ([`PgStore::try_lead`]).
+    connect: std::sync::Arc<PgConnectOptions>,
     replica: std::sync::Arc<str>,
     lease: Duration,
 }
@@ -188,7 +191,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.pool_size.max(1))
             .acquire_timeout(options.connect_timeout)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(|e| OpenError::Connect {
                 url: redacted(&options.url),
@@ -196,6 +199,7 @@ impl PgStore {
             })?;
         Ok(Self {
             pool,
+            connect: std::sync::Arc::new(connect),
             replica: options.replica.as_str().into(),
             lease: options.lease,
         })
@@ -303,6 +307,29 @@ impl PgStore {
             .map_err(unavailable)
     }
 
+    /// Takes the lead of the work called `name`, which one replica at a
+    /// time must do (posting alerts to webhooks): a session advisory lock,
+    /// on a connection of its own that holds it until dropped or broken, so
+    /// that a replica that dies hands the lead on with its connection.
+    /// `None` while another replica leads.
+    pub async fn try_lead(&self, name: &str) -> Result<Option<Leader>, StoreError> {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect_with(&self.connect)
+            .await
+            .map_err(unavailable)?;
+        let key = lock_key(name);
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if !taken {
+            let _ = conn.close().await;
+            return Ok(None);
+        }
+        Ok(Some(Leader { conn }))
+    }
+
     /// This replica's name in leases.
     pub fn replica(&self) -> &str {
         &self.replica
@@ -312,6 +339,35 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The lead of some work, held while this value lives and its connection
+/// answers.
+#[derive(Debug)]
+pub struct Leader {
+    conn: sqlx::PgConnection,
+}
+
+impl Leader {
+    /// Whether the lead is still held: its connection still answers. A
+    /// broken connection has released the lock, and another replica may
+    /// have taken it.
+    pub async fn still_held(&mut self) -> bool {
+        sqlx::query("SELECT 1")
+            .execute(&mut self.conn)
+            .await
+            .is_ok()
+    }
+}
+
+/// The advisory lock's key for a name: the first eight bytes of its
+/// SHA-256, so every build and replica agrees.
+fn lock_key(name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("mediation-gateway/{name}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
 }
 
 /// A database error, as the storage traits report it.

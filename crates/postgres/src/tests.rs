@@ -209,3 +209,24 @@ async fn database_of(store: &PgStore) -> String {
         .await
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_leads_and_the_lead_passes_on_when_it_goes() {
+    let (a, b) = replicas(std::time::Duration::from_secs(60)).await;
+    let mut leader = a.try_lead("alert-webhooks").await.unwrap().unwrap();
+    assert!(leader.still_held().await);
+    assert!(b.try_lead("alert-webhooks").await.unwrap().is_none());
+    // Other work has a lead of its own.
+    assert!(b.try_lead("something-else").await.unwrap().is_some());
+    drop(leader);
+    // The server releases a session's locks once it sees the connection
+    // close; the other replica takes over within moments.
+    let started = std::time::Instant::now();
+    loop {
+        if b.try_lead("alert-webhooks").await.unwrap().is_some() {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

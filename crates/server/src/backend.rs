@@ -28,6 +28,11 @@ pub enum GatewayStore {
     Postgres(PgStore),
 }
 
+/// Whether this replica leads some work that one replica at a time must
+/// do; see [`GatewayStore::keep_lead`].
+#[derive(Debug, Default)]
+pub struct Lead(Option<mediation_store_postgres::Leader>);
+
 /// How long health waits for the database to answer.
 const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -67,6 +72,35 @@ impl GatewayStore {
         match self {
             Self::Sled(_) => "sled",
             Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Whether this process leads the work called `name`, taking the lead
+    /// when nobody holds it: always, on the embedded store (one process);
+    /// on PostgreSQL, while this replica holds the work's lock. Says so in
+    /// the log when the lead is taken or lost.
+    pub async fn keep_lead(&self, name: &str, lead: &mut Lead) -> bool {
+        let Self::Postgres(p) = self else {
+            return true;
+        };
+        if let Some(leader) = &mut lead.0 {
+            if leader.still_held().await {
+                return true;
+            }
+            tracing::warn!(work = name, "lost the lead (its database connection broke)");
+            lead.0 = None;
+        }
+        match p.try_lead(name).await {
+            Ok(Some(leader)) => {
+                tracing::info!(work = name, replica = p.replica(), "took the lead");
+                lead.0 = Some(leader);
+                true
+            }
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(work = name, %error, "cannot take the lead");
+                false
+            }
         }
     }
 

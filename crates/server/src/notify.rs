@@ -402,8 +402,13 @@ impl Notifier {
             return;
         }
         tokio::pin!(shutdown);
+        // Replicas on one database share the alert log and the hooks'
+        // cursors (in the shared data directory): one of them posts.
+        let mut lead = crate::backend::Lead::default();
         loop {
-            self.deliver_pending().await;
+            if self.store.keep_lead("alert-webhooks", &mut lead).await {
+                self.deliver_pending().await;
+            }
             tokio::select! {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(every) => {}

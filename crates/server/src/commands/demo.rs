@@ -256,6 +256,7 @@ struct Stage {
     stop: tokio::sync::watch::Sender<bool>,
     driver: JoinHandle<()>,
     served: JoinHandle<Result<(), tonic::transport::Error>>,
+    assembly: Arc<Assembly>,
 }
 
 /// The demo's tenants, each a client of the gateway.
@@ -392,7 +393,31 @@ impl Stage {
             stop,
             driver,
             served,
+            assembly,
         })
+    }
+
+    /// Waits, for at most ten seconds, until the gateway has caught up with
+    /// the fast clock: no timer due and nothing waiting to be delivered. A
+    /// busy machine runs the driver late, and the story's last deadlines
+    /// would otherwise be told after its end.
+    async fn caught_up(&self) {
+        use mediation_core::store::{OutboxStore as _, ReferralStore as _};
+        let store = self.assembly.gateway.store();
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            let now = self.clock.now();
+            let timers_done = matches!(store.next_timer_at().await, Ok(None))
+                || matches!(store.next_timer_at().await, Ok(Some(next)) if next > now);
+            let delivered = store
+                .backlog()
+                .await
+                .is_ok_and(|b| b.iter().all(|b| b.pending == 0));
+            if timers_done && delivered {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// A client of the gateway as `tenant`, with a token valid on the demo's
@@ -578,6 +603,7 @@ async fn story(stage: &Stage, c: &mut Clients, out: &mut dyn Write) -> anyhow::R
     );
 
     log.until(DAYS, out).await?;
+    stage.caught_up().await;
     // Let the last notices and alerts arrive.
     tokio::time::sleep(Duration::from_millis(300)).await;
     log.print(out)?;
