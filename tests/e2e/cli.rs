@@ -559,6 +559,8 @@ fn the_demo_runs_to_completion_and_its_store_exports_and_imports_whole() {
     let original = verify(&data.join("data/store"));
     assert!(original["audit_entries"].as_u64().unwrap() > 10);
     assert_eq!(verify(&elsewhere.join("store")), original);
+    // The same archive moves the store to PostgreSQL whole.
+    crate::replicas::moves_into_postgres(&config, &archive, &original, dir.path());
     // Importing over a store that is there is refused.
     let again = binary()
         .args(["store", "import", "--config"])

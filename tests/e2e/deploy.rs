@@ -83,6 +83,100 @@ fn the_shipped_production_configuration_loads_and_the_configmap_carries_it() {
     assert!(statefulset.contains("path: /readyz") && statefulset.contains("path: /healthz"));
 }
 
+/// The `MEDIATION_GATEWAY_*` settings a manifest gives in its environment,
+/// as `--set` overrides (a value from the pod's fields stands as `pod`).
+fn environment_settings(manifest: &str) -> Vec<String> {
+    let mut settings = Vec::new();
+    let lines: Vec<&str> = manifest.lines().map(str::trim).collect();
+    for (i, line) in lines.iter().enumerate() {
+        let (name, value) = if let Some(name) = line.strip_prefix("- name: ") {
+            let value = lines
+                .get(i + 1)
+                .and_then(|next| next.strip_prefix("value: "))
+                .unwrap_or("pod");
+            (name, value)
+        } else if let Some((name, value)) = line.split_once(": ") {
+            (name, value)
+        } else {
+            continue;
+        };
+        if let Some(key) = name.strip_prefix("MEDIATION_GATEWAY_") {
+            let key = key.to_lowercase().replace("__", ".");
+            settings.push(format!("{key}={}", value.trim_matches('"')));
+        }
+    }
+    settings
+}
+
+#[test]
+fn the_replicas_manifests_configure_postgres_as_the_configuration_rules_require() {
+    let file =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/kubernetes/gateway.toml");
+    for manifest in [
+        "kubernetes/replicas/deployment.yaml",
+        "compose/compose.yaml",
+    ] {
+        let text = deploy(manifest);
+        let overrides = environment_settings(&text);
+        assert!(
+            overrides.contains(&"store.backend=postgres".to_owned()),
+            "{manifest}: {overrides:?}"
+        );
+        // The production configuration with the manifest's settings passes
+        // every rule `serve` applies: TLS to the database, the password
+        // from a file, leases that outlast an attempt.
+        let config = Config::load_from(&Sources {
+            file: file.clone(),
+            overrides: overrides.clone(),
+            environment: false,
+        })
+        .unwrap_or_else(|e| panic!("{manifest}: {e}"));
+        let pg = &config.store.postgres;
+        assert!(
+            pg.ca_file.is_some() && pg.password_file.is_some(),
+            "{manifest}"
+        );
+        let url = pg.url.as_deref().unwrap();
+        let user = url.split("//").nth(1).unwrap().split('@').next().unwrap();
+        assert!(!user.contains(':'), "{manifest}: a password in the URL");
+        // Without the CA the production profile refuses a database beyond
+        // loopback.
+        let without_ca: Vec<String> = overrides
+            .iter()
+            .filter(|o| !o.starts_with("store.postgres.ca_file="))
+            .cloned()
+            .collect();
+        let refused = Config::load_from(&Sources {
+            file: file.clone(),
+            overrides: without_ca,
+            environment: false,
+        })
+        .unwrap_err();
+        assert!(
+            refused.to_string().contains("store.postgres.ca_file"),
+            "{refused}"
+        );
+    }
+    let deployment = deploy("kubernetes/replicas/deployment.yaml");
+    assert!(deployment.contains("replicas: 3") && deployment.contains("path: /readyz"));
+    let compose = deploy("compose/compose.yaml");
+    for n in 1..=3 {
+        assert!(compose.contains(&format!(
+            "MEDIATION_GATEWAY_STORE__POSTGRES__REPLICA: gateway-{n}"
+        )));
+    }
+    // The replicas' secrets are generated from files never committed.
+    let ignored =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.gitignore"))
+            .unwrap();
+    for dir in [
+        "deploy/kubernetes/replicas/secrets/",
+        "deploy/compose/secrets/",
+    ] {
+        assert!(ignored.lines().any(|l| l == dir), "{dir} is not ignored");
+    }
+}
+
 #[test]
 fn kustomize_applies_configuration_roster_and_calendar_and_never_a_placeholder_secret() {
     let kustomization = deploy("kubernetes/kustomization.yaml");

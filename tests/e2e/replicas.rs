@@ -5,7 +5,8 @@
 //!   lost, every offer arrives, each referral's notices arrive in order, and
 //!   the audit chains verify;
 //! - three gateways on one clock sweep the same due timers at once: each
-//!   timer fires once.
+//!   timer fires once, the alert numbers have no gap, and an operator
+//!   following the alerts on one replica sees every one, in order.
 //!
 //! The database is a throwaway cluster on loopback (`mediation-store-postgres`'s
 //! `cluster`), installed from the distribution's packages when missing.
@@ -29,6 +30,8 @@ use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
+use mediation_proto::operations::v1 as ops;
+use mediation_proto::operations::v1::operations_client::OperationsClient;
 use mediation_store_postgres::cluster::Cluster;
 use mediation_store_postgres::{PgOptions, PgStore};
 use tonic::service::interceptor::InterceptedService;
@@ -93,6 +96,18 @@ async fn three_gateways_sweeping_at_once_fire_each_due_timer_once() {
     let offered: usize = worlds.iter().map(|w| w.ccpit.offers.all().len()).sum();
     assert_eq!(offered, ids.len());
 
+    // An operator follows the alerts on one replica, whichever raises them.
+    let mut operations = OperationsClient::new(worlds[1].connect_as("operators").await);
+    let mut follow = operations
+        .watch_alerts(ops::WatchAlertsRequest {
+            after_seq: 0,
+            follow: true,
+            kinds: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
     // Past the acceptance deadline on every replica's clock; all three
     // sweep at once.
     for w in &worlds {
@@ -136,6 +151,18 @@ async fn three_gateways_sweeping_at_once_fire_each_due_timer_once() {
             assert_eq!(times, 1, "{id}: {fired} {times} times");
         }
     }
+    // The follower saw every alert, in order, once, though two of the three
+    // replicas raised most of them.
+    let mut followed = Vec::new();
+    while followed.len() < alerts.len() {
+        let alert = tokio::time::timeout(Duration::from_secs(10), follow.message())
+            .await
+            .expect("every alert reaches the follower")
+            .unwrap()
+            .expect("the stream stays open");
+        followed.push(alert.seq);
+    }
+    assert_eq!(followed, seqs);
     assert!(matches!(
         store.verify_audit().await.unwrap(),
         AuditVerification::Intact { .. }
@@ -506,4 +533,117 @@ async fn three_serve_processes_lose_nothing_when_one_is_killed_under_load() {
         AuditVerification::Intact { entries } => assert!(entries >= acked.len() as u64),
         broken => panic!("{broken:?}"),
     }
+}
+
+/// Imports the sled store exported to `archive` (from the gateway
+/// configured by `config`) into a new database, and checks `store verify`
+/// finds there what it found in the sled store (`sled_report`, its JSON);
+/// that `check-config` connects and reads the schema; and that a second
+/// import into the now full database is refused and changes nothing.
+pub(crate) fn moves_into_postgres(
+    config: &Path,
+    archive: &Path,
+    sled_report: &serde_json::Value,
+    work: &Path,
+) {
+    let url = database("moved");
+    // The demo's configuration, with the store in the database and the case
+    // files in a directory of their own.
+    let dir = work.join("on-postgres");
+    std::fs::create_dir_all(dir.join("gateway.d")).unwrap();
+    std::fs::copy(config, dir.join("gateway.toml")).unwrap();
+    let overlays = config.with_file_name("gateway.d");
+    for overlay in std::fs::read_dir(&overlays).unwrap() {
+        let overlay = overlay.unwrap().path();
+        std::fs::copy(
+            &overlay,
+            dir.join("gateway.d").join(overlay.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.join("gateway.d/90-postgres.toml"),
+        format!(
+            "data_dir = {:?}\n{}",
+            dir.join("data").display().to_string(),
+            overlay(&url)
+        ),
+    )
+    .unwrap();
+    let config = dir.join("gateway.toml");
+    let binary = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"));
+        command.current_dir(config.parent().unwrap().parent().unwrap());
+        command
+    };
+    let run = |args: &[&str]| {
+        let output = binary()
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let import = |_: ()| {
+        let output = binary()
+            .args(["store", "import", "--config"])
+            .arg(&config)
+            .arg("--from")
+            .arg(archive)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, said, err) = import(());
+    assert!(ok, "{said}{err}");
+    assert!(said.contains("audit chain: intact"), "{said}");
+    assert!(
+        !dir.join("data/import-staging").exists(),
+        "the staging store is removed"
+    );
+
+    let (ok, said, err) = run(&["store", "verify", "--json"]);
+    assert!(ok, "{said}{err}");
+    let report: serde_json::Value = serde_json::from_str(&said).unwrap();
+    for field in [
+        "audit_entries",
+        "backlog",
+        "dead_letters",
+        "next_timer_at",
+        "open_referrals",
+        "referrals",
+        "load_mismatches",
+        "snapshot_mismatches",
+    ] {
+        assert_eq!(
+            report[field], sled_report[field],
+            "{field}: {report} against {sled_report}"
+        );
+    }
+    let (ok, said, err) = run(&["check-config"]);
+    assert!(ok, "{said}{err}");
+    assert!(
+        said.contains("store: postgres at postgres://gateway@")
+            && said.contains("schema version 1 of 1")
+            && said.contains("synchronous_commit = on"),
+        "{said}"
+    );
+    // A second import finds the database full and changes nothing.
+    let (ok, _, err) = import(());
+    assert!(!ok);
+    assert!(err.contains("already holds a store"), "{err}");
+    let (_, again, _) = run(&["store", "verify", "--json"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&again).unwrap(),
+        report
+    );
 }

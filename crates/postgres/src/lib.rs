@@ -23,6 +23,7 @@
 
 #[cfg(feature = "cluster")]
 pub mod cluster;
+mod import;
 mod reads;
 pub mod schema;
 mod writes;
@@ -30,6 +31,8 @@ mod writes;
 use std::path::PathBuf;
 use std::str::FromStr as _;
 use std::time::Duration;
+
+pub use import::Imported;
 
 use jiff::Timestamp;
 use mediation_core::ids::ReferralId;

@@ -27,6 +27,7 @@ mod case;
 mod history;
 mod outcome;
 mod records;
+pub mod transfer;
 
 pub use history::{
     EventRecord, decode_bundle, decode_event, decode_snapshot, encode_bundle, encode_event,

@@ -18,6 +18,7 @@ mod format;
 mod keys;
 pub mod migrate;
 mod prepare;
+mod transfer;
 mod v1;
 
 use keys::Table;
@@ -1413,7 +1414,10 @@ impl AlertLog for SledStore {
 }
 
 /// An audit entry from its key and stored link.
-fn read_audit_entry(key: &[u8], value: &[u8]) -> Result<(AuditEntry, Vec<u8>), StoreError> {
+pub(crate) fn read_audit_entry(
+    key: &[u8],
+    value: &[u8],
+) -> Result<(AuditEntry, Vec<u8>), StoreError> {
     let seq = keys::trailing_seq(key).ok_or_else(|| StoreError::Corrupt("audit key".into()))?;
     let link: AuditLink = decode_plain(value).map_err(|e| corrupt(key, e))?;
     let record = format::audit_record(key, &link.record)?;

@@ -292,6 +292,12 @@ impl Process {
         (field("VmRSS:"), field("VmHWM:"))
     }
 
+    /// CPU seconds the process has used so far, from /proc.
+    pub fn cpu_seconds(&self) -> f64 {
+        let pid = self.child.id();
+        cpu_seconds_of(|_, p| p == pid)
+    }
+
     /// The Prometheus text of its metrics endpoint.
     pub async fn metrics_text(&self) -> String {
         reqwest::get(format!("http://{}/metrics", self.metrics))
@@ -326,4 +332,41 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU seconds (user and system) used so far by the processes for which
+/// `which(command name, pid)` holds, summed, from /proc.
+pub fn cpu_seconds_of(which: impl Fn(&str, u32) -> bool) -> f64 {
+    // The kernel's clock ticks per second: 100 on every Linux this runs on.
+    const TICKS: f64 = 100.0;
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ... utime stime ...": fields 14 and 15,
+        // counted after the command name, which may hold spaces.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !which(&stat[open + 1..close], pid) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        total += (ticks(11) + ticks(12)) / TICKS;
+    }
+    total
 }

@@ -5,6 +5,7 @@
 //! cargo bench -p mediation-gateway --bench load -- --quick             # under a minute
 //! cargo bench -p mediation-gateway --bench load                        # full run
 //! cargo bench -p mediation-gateway --bench load -- --postgres          # with the PostgreSQL baseline
+//! cargo bench -p mediation-gateway --bench load -- --backend postgres  # replicas on PostgreSQL
 //! ```
 //!
 //! What it runs (the gateway is the release binary, as a separate process,
@@ -22,6 +23,11 @@
 //!   process start to serving, the sweep of the 100 due timers, resident
 //!   memory, and the time to drain the offers to healthy platforms.
 //!
+//! With `--backend postgres` it measures the gateway on PostgreSQL instead:
+//! ingest through one replica and through three on one database (the
+//! clients spread over them), beside the PostgreSQL outbox baseline on the
+//! same cluster, round by round, with the CPU each process used.
+//!
 //! Results, and how to read them, are in `docs/benchmarks.md`.
 #![allow(
     clippy::unwrap_used,
@@ -37,6 +43,7 @@ mod neighbours;
 mod platforms;
 mod postgres;
 mod preload;
+mod replicas;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -50,7 +57,7 @@ use tokio::task::JoinSet;
 
 use crate::baseline::Baseline;
 use crate::bundles::Templates;
-use crate::gateway::{Authed, Process, Setup, free_port};
+use crate::gateway::{Authed, Process, Setup};
 use crate::platforms::Platforms;
 use crate::postgres::Postgres;
 use crate::stats::{Latencies, Run, median};
@@ -87,12 +94,16 @@ struct Args {
     /// temporary directory, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// `sled` (the default runs above) or `postgres`: the gateway on
+    /// PostgreSQL, one replica and three, beside the outbox baseline.
+    #[arg(long, default_value = "sled")]
+    backend: String,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
 }
 
-struct Plan {
+pub(crate) struct Plan {
     seconds: Duration,
     rounds: usize,
     levels: Vec<usize>,
@@ -165,6 +176,13 @@ async fn run(args: Args) {
         plan.rounds
     );
 
+    if args.backend == "postgres" {
+        replicas::run(&setup, &root, &platforms, &templates, &plan).await;
+        println!("whole run: {:.0} s", started.elapsed().as_secs_f64());
+        return;
+    }
+    assert_eq!(args.backend, "sled", "--backend is sled or postgres");
+
     // The disk's own limit.
     let raw = baseline::raw_fdatasync_rate(&root, plan.fsync);
     println!("raw 4 KiB write + fdatasync, 1 writer: {raw:.0} /s");
@@ -175,7 +193,7 @@ async fn run(args: Args) {
     let gateway = Process::spawn(&gateway_config, Duration::from_secs(60));
     let minimal = Baseline::spawn(&root.join("minimal"), &setup.pki);
     let pg = args.postgres.then(|| {
-        let pg = Postgres::start(&root, free_port());
+        let pg = Postgres::start(&root);
         println!("PostgreSQL {} on loopback", pg.version());
         pg
     });
@@ -398,7 +416,11 @@ pub(crate) async fn closed_loop(
 
 /// Waits until the platforms have received `expected` distinct referrals;
 /// how long that took.
-async fn caught_up(platforms: &Platforms, expected: u64, patience: Duration) -> Duration {
+pub(crate) async fn caught_up(
+    platforms: &Platforms,
+    expected: u64,
+    patience: Duration,
+) -> Duration {
     let start = Instant::now();
     while (platforms.offers.distinct() as u64) < expected {
         if start.elapsed() > patience {

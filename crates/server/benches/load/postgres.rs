@@ -7,9 +7,11 @@
 //! them from the distribution's packages if they are missing (as root), and
 //! runs a throwaway cluster in the run's directory on a free port.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
+
+use mediation_store_postgres::cluster::Cluster;
 
 use crate::stats::{Latencies, Run};
 
@@ -41,41 +43,8 @@ INSERT INTO outbox (referral_id, destination, payload) VALUES (:rid::bigint, 'cc
 COMMIT;
 ";
 
-#[derive(Debug)]
-pub struct Postgres {
-    bin: PathBuf,
-    data: PathBuf,
-    dir: PathBuf,
-    port: u16,
-    as_postgres: bool,
-}
-
-fn server_bin() -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| Some(e.ok()?.path().join("bin")))
-        .filter(|bin| bin.join("pg_ctl").is_file() && bin.join("pgbench").is_file())
-        .collect();
-    // The newest major version.
-    found.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
-            .unwrap_or(0)
-    });
-    found.pop()
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|ids| ids.split_whitespace().next() == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
+/// Runs `command` and returns what it printed; panics, with its output,
+/// if it fails.
 fn check(what: &str, command: &mut Command) -> String {
     let output = command
         .output()
@@ -90,125 +59,46 @@ fn check(what: &str, command: &mut Command) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The baseline's cluster: the store crate's throwaway cluster, with the
+/// baseline's schema in its `postgres` database.
+#[derive(Debug)]
+pub struct Postgres {
+    cluster: Cluster,
+}
+
 impl Postgres {
     /// Finds (or installs) PostgreSQL and starts a cluster under `root`.
-    pub fn start(root: &Path, port: u16) -> Self {
-        let bin = server_bin().unwrap_or_else(|| {
-            println!(
-                "PostgreSQL's server is not installed; installing it (apt-get install postgresql)"
-            );
-            check(
-                "apt-get update",
-                Command::new("apt-get").args(["update", "-qq"]),
-            );
-            check(
-                "apt-get install postgresql",
-                Command::new("apt-get")
-                    .args(["install", "-y", "-qq", "postgresql"])
-                    .env("DEBIAN_FRONTEND", "noninteractive"),
-            );
-            server_bin().expect("PostgreSQL's binaries after installing it")
-        });
-        let as_postgres = is_root();
-        let dir = root.join("postgres");
-        std::fs::create_dir_all(&dir).unwrap();
-        if as_postgres {
-            // The server refuses to run as root; the cluster belongs to the
-            // postgres user, who must be able to reach it.
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
-            check(
-                "chown",
-                Command::new("chown")
-                    .args(["-R", "postgres:postgres"])
-                    .arg(&dir),
-            );
-        }
-        let pg = Self {
-            data: dir.join("data"),
-            dir,
-            bin,
-            port,
-            as_postgres,
-        };
-        check(
-            "initdb",
-            pg.server_command("initdb")
-                .args([
-                    "-U",
-                    "bench",
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                    "-D",
-                ])
-                .arg(&pg.data),
-        );
-        let options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c synchronous_commit=on -c fsync=on \
-             -c max_connections=200 -c shared_buffers=512MB",
-            pg.dir.display()
-        );
-        check(
-            "pg_ctl start",
-            pg.server_command("pg_ctl")
-                .args(["-w", "-D"])
-                .arg(&pg.data)
-                .arg("-l")
-                .arg(pg.dir.join("server.log"))
-                .args(["-o", &options, "start"]),
-        );
-        check(
-            "the schema",
-            pg.client("psql")
-                .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", SCHEMA]),
-        );
-        pg
+    pub fn start(root: &Path) -> Self {
+        let cluster = Cluster::start(root).expect("a PostgreSQL cluster");
+        cluster
+            .psql("postgres", SCHEMA)
+            .expect("the baseline's schema");
+        Self { cluster }
     }
 
     pub fn version(&self) -> String {
-        check(
-            "version",
-            self.client("psql").args(["-tAc", "SHOW server_version"]),
-        )
-        .trim()
-        .to_owned()
+        self.cluster.version().unwrap()
     }
 
-    /// A server program, as the postgres user when we are root.
-    fn server_command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        }
+    /// A new, empty database for a gateway, and its URL.
+    pub fn database(&self, name: &str) -> String {
+        self.cluster.create_database(name).unwrap()
     }
 
-    /// A client program connected to the cluster over loopback TCP.
     fn client(&self, program: &str) -> Command {
-        let mut c = Command::new(self.bin.join(program));
-        c.args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &self.port.to_string(),
-            "-U",
-            "bench",
-            "-d",
-            "postgres",
-        ]);
-        c
+        self.cluster.client(program)
+    }
+
+    /// CPU seconds the cluster's processes (the server and its backends)
+    /// have used so far, from /proc.
+    pub fn cpu_seconds(&self) -> f64 {
+        crate::gateway::cpu_seconds_of(|comm, _| comm == "postgres")
     }
 
     /// `clients` connections running the outbox transaction for `duration`
     /// with `payload` as the bundle, through pgbench.
     pub fn outbox_run(&self, clients: usize, duration: Duration, payload: &str) -> Run {
-        let script = self.dir.join("outbox.sql");
+        let script = self.cluster.dir().join("outbox.sql");
         std::fs::write(&script, TRANSACTION).unwrap();
         let logs =
             std::env::temp_dir().join(format!("mg-pgbench-{}-{clients}", std::process::id()));
@@ -257,17 +147,5 @@ impl Postgres {
             elapsed: Duration::from_secs_f64(ok as f64 / tps.max(1e-9)),
             latencies,
         }
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = self
-            .server_command("pg_ctl")
-            .args(["-m", "fast", "-D"])
-            .arg(&self.data)
-            .arg("stop")
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -58,8 +58,17 @@ impl Sources {
 }
 
 /// Environment variables that configure the command line, not the gateway:
-/// `MEDIATION_GATEWAY_CONFIG`, `_LOG`, `_URL`, `_TOKEN` and `_STORE_DIR`.
-const NOT_CONFIGURATION: &[&str] = &["config", "log", "url", "token", "store_dir"];
+/// `MEDIATION_GATEWAY_CONFIG`, `_LOG`, `_URL`, `_TOKEN` and `_STORE_DIR`;
+/// and the database password (`_DATABASE_PASSWORD`), a secret read where
+/// it is used, never kept in the configuration.
+const NOT_CONFIGURATION: &[&str] = &[
+    "config",
+    "log",
+    "url",
+    "token",
+    "store_dir",
+    "database_password",
+];
 
 /// Turns a `--set` value into TOML: numbers, booleans, arrays and inline
 /// tables as written; anything else as a string.
