@@ -647,3 +647,20 @@ pub(crate) fn moves_into_postgres(
         report
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_the_database() {
+    // A cluster of its own, which the test stops.
+    let root = tempfile::tempdir().unwrap();
+    let own = Cluster::start(root.path()).unwrap();
+    let url = own.create_database("health").unwrap();
+    let w = World::start_with_overlay(&overlay(&url)).await;
+    assert!(w.assembly.health.refresh().await.serving);
+    drop(own);
+    let readiness = w.assembly.health.refresh().await;
+    assert!(!readiness.serving);
+    assert!(
+        readiness.reasons.iter().any(|r| r.starts_with("store: ")),
+        "{readiness:?}"
+    );
+}
