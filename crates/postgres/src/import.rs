@@ -36,9 +36,9 @@ impl Imported {
     }
 }
 
-/// An outbox row: number, destination, referral, enqueued, dead, due,
-/// record.
-type MessageRow = (i64, String, String, i64, bool, Option<i64>, Vec<u8>);
+/// An outbox row: number, destination, referral, enqueued, next attempt,
+/// dead, due, record.
+type MessageRow = (i64, String, String, i64, i64, bool, Option<i64>, Vec<u8>);
 
 /// Rows of one table waiting to be sent.
 #[derive(Default)]
@@ -177,6 +177,7 @@ impl PgStore {
                         destination,
                         referral,
                         ns(enqueued_at),
+                        ns(next_attempt_at),
                         dead,
                         due,
                         record,
@@ -270,7 +271,7 @@ impl PgStore {
             .map_err(unavailable)?;
         }
         for (organisation, open) in loads {
-            sqlx::query("INSERT INTO loads (organisation, open) VALUES ($1, $2)")
+            sqlx::query("INSERT INTO loads (organisation, shard, open) VALUES ($1, 0, $2)")
                 .bind(organisation)
                 .bind(open)
                 .execute(&mut *tx)
@@ -348,20 +349,31 @@ async fn flush_all(tx: &mut PgConnection, pending: &mut Pending) -> Result<(), S
     }
     if !pending.messages.is_empty() {
         let rows = std::mem::take(&mut pending.messages);
-        let mut columns = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-        for (seq, destination, referral, enqueued, dead, due, record) in rows {
+        let mut columns = (
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        );
+        for (seq, destination, referral, enqueued, next, dead, due, record) in rows {
             columns.0.push(seq);
             columns.1.push(destination);
             columns.2.push(referral);
             columns.3.push(enqueued);
-            columns.4.push(dead);
-            columns.5.push(due);
-            columns.6.push(record);
+            columns.4.push(next);
+            columns.5.push(dead);
+            columns.6.push(due);
+            columns.7.push(record);
         }
         sqlx::query(
-            "INSERT INTO outbox (seq, destination, referral, enqueued_at_ns, dead, due_ns, record) \
+            "INSERT INTO outbox (seq, destination, referral, enqueued_at_ns, next_attempt_ns, \
+               dead, due_ns, record) \
              SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], \
-               $5::boolean[], $6::bigint[], $7::bytea[])",
+               $5::bigint[], $6::boolean[], $7::bigint[], $8::bytea[])",
         )
         .bind(columns.0)
         .bind(columns.1)
@@ -370,6 +382,7 @@ async fn flush_all(tx: &mut PgConnection, pending: &mut Pending) -> Result<(), S
         .bind(columns.4)
         .bind(columns.5)
         .bind(columns.6)
+        .bind(columns.7)
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;

@@ -137,7 +137,9 @@ pub(crate) async fn referrals_active(
 }
 
 pub(crate) async fn loads(pool: &PgPool) -> Result<Vec<(OrganisationId, u64)>, StoreError> {
-    let rows = sqlx::query("SELECT organisation, open FROM loads ORDER BY organisation")
+    let rows = sqlx::query(
+        "SELECT organisation, sum(open)::bigint FROM loads GROUP BY organisation ORDER BY organisation",
+    )
         .fetch_all(pool)
         .await
         .map_err(unavailable)?;

@@ -50,9 +50,14 @@ CREATE TABLE court_keys (
     PRIMARY KEY (filed_by, court, court_referral_id)
 );
 
+-- Each organisation's open referrals, as a sum over shards: a commit adds
+-- its change to its connection's shard, so commits that route to one
+-- organisation do not wait on one row.
 CREATE TABLE loads (
-    organisation text COLLATE "C" PRIMARY KEY,
-    open bigint NOT NULL CHECK (open >= 0)
+    organisation text COLLATE "C" NOT NULL,
+    shard smallint NOT NULL,
+    open bigint NOT NULL,
+    PRIMARY KEY (organisation, shard)
 );
 
 CREATE TABLE timers (
@@ -73,6 +78,9 @@ CREATE TABLE outbox (
     destination text COLLATE "C" NOT NULL,
     referral text COLLATE "C" NOT NULL REFERENCES referrals (id),
     enqueued_at_ns bigint NOT NULL,
+    -- When the next attempt is due (the record holds it too): what a head
+    -- becomes due at when the message before it leaves.
+    next_attempt_ns bigint NOT NULL,
     dead boolean NOT NULL DEFAULT false,
     due_ns bigint,
     leased_by text,
@@ -120,6 +128,186 @@ CREATE TABLE audit (
     record bytea NOT NULL,
     PRIMARY KEY (chain, seq)
 );
+
+-- The writes that run on every call, each one statement from the gateway:
+-- one round trip, atomic on its own, the logic beside the rows.
+
+-- Appends audit records to the first chain no other transaction holds,
+-- starting a new chain when every one is held. Each entry's hash is
+-- SHA-256 over its number (8 bytes, big-endian), the previous hash (hex
+-- text) and the record: mediation_records::chain_hash.
+CREATE FUNCTION gateway_append_audit(p_records bytea[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_chain integer;
+    v_seq bigint;
+    v_hash text;
+    v_next text;
+    v_record bytea;
+    v_tries integer := 0;
+BEGIN
+    IF coalesce(array_length(p_records, 1), 0) = 0 THEN
+        RETURN;
+    END IF;
+    LOOP
+        SELECT chain, next_seq, last_hash INTO v_chain, v_seq, v_hash
+          FROM audit_chains ORDER BY chain LIMIT 1 FOR UPDATE SKIP LOCKED;
+        EXIT WHEN FOUND;
+        -- Every chain is held: start the next. Of two transactions starting
+        -- the same number, the second waits, finds it taken and looks again.
+        INSERT INTO audit_chains (chain, next_seq, last_hash)
+            SELECT coalesce(max(chain), -1) + 1, 0, repeat('0', 64) FROM audit_chains
+            ON CONFLICT (chain) DO NOTHING
+            RETURNING chain, next_seq, last_hash INTO v_chain, v_seq, v_hash;
+        EXIT WHEN FOUND;
+        v_tries := v_tries + 1;
+        IF v_tries > 16 THEN
+            RAISE EXCEPTION 'no audit chain could be taken or started';
+        END IF;
+    END LOOP;
+    FOREACH v_record IN ARRAY p_records LOOP
+        v_next := encode(sha256(int8send(v_seq) || convert_to(v_hash, 'UTF8') || v_record), 'hex');
+        INSERT INTO audit (chain, seq, prev_hash, hash, record)
+            VALUES (v_chain, v_seq, v_hash, v_next, v_record);
+        v_hash := v_next;
+        v_seq := v_seq + 1;
+    END LOOP;
+    UPDATE audit_chains SET next_seq = v_seq, last_hash = v_hash WHERE chain = v_chain;
+END
+$$;
+
+-- Appends alerts, numbered from the counter row, whose lock orders the
+-- numbers as the commits.
+CREATE FUNCTION gateway_append_alerts(p_records bytea[]) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer := coalesce(array_length(p_records, 1), 0);
+    v_last bigint;
+BEGIN
+    IF v_count = 0 THEN
+        RETURN 0;
+    END IF;
+    UPDATE counters SET value = value + v_count WHERE name = 'alert' RETURNING value INTO v_last;
+    INSERT INTO alerts (seq, record)
+        SELECT v_last - v_count + n, r FROM unnest(p_records) WITH ORDINALITY AS a (r, n);
+    RETURN v_last;
+END
+$$;
+
+-- Records a message delivered: it leaves, and the next of its lane, unless
+-- set aside, becomes the head, due at its next attempt. The referral's row
+-- is locked first, as by every change to its lanes. False if there is no
+-- such message.
+CREATE FUNCTION gateway_delivered(p_referral text, p_seq bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_destination text;
+BEGIN
+    PERFORM 1 FROM referrals WHERE id = p_referral FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    DELETE FROM outbox WHERE seq = p_seq AND referral = p_referral
+        RETURNING destination INTO v_destination;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE outbox SET due_ns = next_attempt_ns
+     WHERE seq = (SELECT seq FROM outbox
+                   WHERE destination = v_destination AND referral = p_referral
+                   ORDER BY seq LIMIT 1)
+       AND NOT dead;
+    RETURN true;
+END
+$$;
+
+-- A command's commit. Refusals are errors, so nothing of the commit stays:
+-- MGVER (the referral is at another version: the message is that version),
+-- MGDUP (the court key is taken: the message is the referral holding it),
+-- MGNOB (a new referral's first commit without its receipt).
+CREATE FUNCTION gateway_commit(
+    p_referral text, p_expected bigint, p_version bigint, p_snapshot bytea, p_bundle bytea,
+    p_key_filed_by text, p_key_court text, p_key_id text,
+    p_load_organisations text[], p_load_deltas bigint[],
+    p_event_days bigint[], p_events bytea[],
+    p_timer_kinds text[], p_timer_fire bigint[], p_timers bytea[],
+    p_message_destinations text[], p_message_referrals text[], p_messages bytea[], p_at bigint,
+    p_alerts bytea[], p_audit bytea[],
+    p_delivered_referral text, p_delivered_seq bigint
+) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_actual bigint;
+    v_existing text;
+    i integer;
+BEGIN
+    IF p_expected = 0 THEN
+        IF p_bundle IS NULL THEN
+            SELECT version INTO v_actual FROM referrals WHERE id = p_referral FOR UPDATE;
+            IF FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'MGVER', MESSAGE = v_actual::text;
+            END IF;
+            RAISE EXCEPTION USING ERRCODE = 'MGNOB',
+                MESSAGE = 'the first commit does not start with its receipt';
+        END IF;
+        INSERT INTO referrals (id, version, snapshot, bundle)
+            VALUES (p_referral, p_version, p_snapshot, p_bundle)
+            ON CONFLICT (id) DO NOTHING;
+        IF NOT FOUND THEN
+            SELECT version INTO v_actual FROM referrals WHERE id = p_referral FOR UPDATE;
+            RAISE EXCEPTION USING ERRCODE = 'MGVER', MESSAGE = coalesce(v_actual, 0)::text;
+        END IF;
+    ELSE
+        SELECT version INTO v_actual FROM referrals WHERE id = p_referral FOR UPDATE;
+        IF v_actual IS DISTINCT FROM p_expected THEN
+            RAISE EXCEPTION USING ERRCODE = 'MGVER', MESSAGE = coalesce(v_actual, 0)::text;
+        END IF;
+        UPDATE referrals SET version = p_version, snapshot = p_snapshot WHERE id = p_referral;
+    END IF;
+    IF p_key_court IS NOT NULL THEN
+        -- The key decides: of two replicas claiming it at once, the second
+        -- waits for the first's commit, then finds it taken.
+        INSERT INTO court_keys (filed_by, court, court_referral_id, referral)
+            VALUES (p_key_filed_by, p_key_court, p_key_id, p_referral)
+            ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+            SELECT referral INTO v_existing FROM court_keys
+             WHERE filed_by = p_key_filed_by AND court = p_key_court
+               AND court_referral_id = p_key_id;
+            RAISE EXCEPTION USING ERRCODE = 'MGDUP', MESSAGE = coalesce(v_existing, '');
+        END IF;
+    END IF;
+    FOR i IN 1 .. coalesce(array_length(p_load_organisations, 1), 0) LOOP
+        INSERT INTO loads (organisation, shard, open)
+            VALUES (p_load_organisations[i], pg_backend_pid() % 64, p_load_deltas[i])
+            ON CONFLICT (organisation, shard) DO UPDATE SET open = loads.open + excluded.open;
+    END LOOP;
+    INSERT INTO events (referral, version, day, record)
+        SELECT p_referral, p_expected + n, d, r
+          FROM unnest(p_event_days, p_events) WITH ORDINALITY AS e (d, r, n);
+    DELETE FROM timers WHERE referral = p_referral;
+    INSERT INTO timers (referral, kind, fire_at_ns, record)
+        SELECT p_referral, k, f, r FROM unnest(p_timer_kinds, p_timer_fire, p_timers) AS t (k, f, r);
+    -- The referral's row is locked, so no other transaction adds to or
+    -- delivers from its lanes meanwhile: a lane is empty or not as seen here.
+    FOR i IN 1 .. coalesce(array_length(p_messages, 1), 0) LOOP
+        INSERT INTO outbox (seq, destination, referral, enqueued_at_ns, next_attempt_ns, due_ns, record)
+        VALUES (nextval('outbox_seq'), p_message_destinations[i], p_message_referrals[i], p_at, p_at,
+                CASE WHEN EXISTS (SELECT 1 FROM outbox
+                                   WHERE destination = p_message_destinations[i]
+                                     AND referral = p_message_referrals[i])
+                     THEN NULL ELSE p_at END,
+                p_messages[i]);
+    END LOOP;
+    IF p_delivered_seq IS NOT NULL THEN
+        PERFORM gateway_delivered(p_delivered_referral, p_delivered_seq);
+    END IF;
+    -- The shared rows last, so that their locks are held for as short a
+    -- time as the commit allows.
+    PERFORM gateway_append_alerts(p_alerts);
+    PERFORM gateway_append_audit(p_audit);
+END
+$$;
 "#;
 
 /// The migrator of this build.

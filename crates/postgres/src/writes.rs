@@ -14,10 +14,10 @@ use mediation_core::store::{
     StoreError,
 };
 use mediation_records::{
-    DeliveryRecord, chain_hash, decode_acknowledgement, decode_delivery, encode_acknowledgement,
-    encode_alert, encode_audit_record, encode_bundle, encode_event, encode_snapshot, encode_timer,
+    DeliveryRecord, decode_acknowledgement, decode_delivery, encode_acknowledgement, encode_alert,
+    encode_audit_record, encode_bundle, encode_event, encode_snapshot, encode_timer,
 };
-use sqlx::{PgConnection, Row as _};
+use sqlx::PgConnection;
 
 use crate::{PgStore, corrupt, day_of, ns, parse_message_id, unavailable};
 
@@ -90,96 +90,23 @@ async fn lock_referral(tx: &mut PgConnection, referral: &str) -> Result<Option<i
         .await
 }
 
-/// Appends alerts, numbered from the counter row; returns the last number.
+/// Appends alerts, numbered from the counter row (`gateway_append_alerts`);
+/// returns the last number.
 async fn append_alerts(tx: &mut PgConnection, records: &[Vec<u8>]) -> Result<i64, sqlx::Error> {
-    if records.is_empty() {
-        return Ok(0);
-    }
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE counters SET value = value + $1 WHERE name = 'alert' RETURNING value",
-    )
-    .bind(records.len() as i64)
-    .fetch_one(&mut *tx)
-    .await?;
-    let first = last - records.len() as i64 + 1;
-    let seqs: Vec<i64> = (first..=last).collect();
-    sqlx::query("INSERT INTO alerts (seq, record) SELECT * FROM UNNEST($1::bigint[], $2::bytea[])")
-        .bind(&seqs)
+    sqlx::query_scalar("SELECT gateway_append_alerts($1)")
         .bind(records)
-        .execute(&mut *tx)
-        .await?;
-    Ok(last)
+        .fetch_one(tx)
+        .await
 }
 
-/// Appends audit records to the first chain no other transaction holds,
-/// starting a new chain when every one is held.
-async fn append_audit(tx: &mut PgConnection, records: &[Vec<u8>]) -> Result<(), sqlx::Error> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let (chain, mut next_seq, mut last_hash) = take_chain(tx).await?;
-    let mut seqs = Vec::with_capacity(records.len());
-    let mut prevs = Vec::with_capacity(records.len());
-    let mut hashes = Vec::with_capacity(records.len());
-    for record in records {
-        let hash = chain_hash(next_seq as u64, &last_hash, record);
-        seqs.push(next_seq);
-        prevs.push(std::mem::replace(&mut last_hash, hash.clone()));
-        hashes.push(hash);
-        next_seq += 1;
-    }
-    sqlx::query(
-        "INSERT INTO audit (chain, seq, prev_hash, hash, record) \
-         SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bytea[])",
-    )
-    .bind(chain)
-    .bind(&seqs)
-    .bind(&prevs)
-    .bind(&hashes)
-    .bind(records)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE audit_chains SET next_seq = $2, last_hash = $3 WHERE chain = $1")
-        .bind(chain)
-        .bind(next_seq)
-        .bind(&last_hash)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
-/// Locks the first audit chain no other transaction holds, or starts a new
-/// one when every chain is held; returns its number and head.
-async fn take_chain(tx: &mut PgConnection) -> Result<(i32, i64, String), sqlx::Error> {
-    // Each round either finds a free chain or starts one; a round loses
-    // only to another transaction starting the same number at once, and
-    // the next round sees that chain.
-    for _ in 0..16 {
-        let free = sqlx::query(
-            "SELECT chain, next_seq, last_hash FROM audit_chains ORDER BY chain \
-             LIMIT 1 FOR UPDATE SKIP LOCKED",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = free {
-            return Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
-        }
-        let genesis = "0".repeat(64);
-        let started: Option<i32> = sqlx::query_scalar(
-            "INSERT INTO audit_chains (chain, next_seq, last_hash) \
-             SELECT coalesce(max(chain), -1) + 1, 0, $1 FROM audit_chains \
-             ON CONFLICT (chain) DO NOTHING RETURNING chain",
-        )
-        .bind(&genesis)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(chain) = started {
-            return Ok((chain, 0, genesis));
-        }
-    }
-    Err(sqlx::Error::Protocol(
-        "no audit chain could be taken or started".into(),
-    ))
+/// Records message `seq` of `referral` delivered (`gateway_delivered`):
+/// false if there is no such message.
+async fn delivered(conn: &mut PgConnection, referral: &str, seq: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT gateway_delivered($1, $2)")
+        .bind(referral)
+        .bind(seq)
+        .fetch_one(conn)
+        .await
 }
 
 /// A commit, encoded before its transaction starts.
@@ -231,159 +158,84 @@ impl<'c> Encoded<'c> {
 }
 
 impl PgStore {
+    /// One statement (`gateway_commit`, in the schema): one round trip, and
+    /// atomic on its own; its refusals come back as errors of its own codes.
     async fn try_commit(&self, e: &Encoded<'_>) -> Result<Receipt, Failure> {
         let c = e.commit;
-        let mut tx = self.pool.begin().await?;
-        let expected = c.expected_version as i64;
-        let conflict = |actual: i64| {
-            Failure::Store(StoreError::VersionConflict {
-                referral: c.referral.clone(),
-                expected: c.expected_version,
-                actual: actual as u64,
-            })
-        };
-        if expected == 0 {
-            let Some(bundle) = &e.bundle else {
-                if let Some(actual) = lock_referral(&mut tx, e.referral).await? {
-                    return Err(conflict(actual));
-                }
-                return Err(StoreError::Corrupt(format!(
-                    "the first commit of {} does not start with its receipt",
-                    c.referral
-                ))
-                .into());
-            };
-            let inserted = sqlx::query(
-                "INSERT INTO referrals (id, version, snapshot, bundle) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(e.referral)
-            .bind(e.version)
-            .bind(&e.snapshot)
-            .bind(bundle)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                let actual = lock_referral(&mut tx, e.referral).await?.unwrap_or(0);
-                return Err(conflict(actual));
+        let key = c.court_key.as_ref();
+        let delivered = c.delivered.as_ref().and_then(parse_message_id);
+        let result = sqlx::query(
+            "SELECT gateway_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+        )
+        .bind(e.referral)
+        .bind(c.expected_version as i64)
+        .bind(e.version)
+        .bind(&e.snapshot)
+        .bind(e.bundle.as_ref())
+        .bind(key.map(|k| k.filed_by.map(|p| p.as_str()).unwrap_or("")))
+        .bind(key.map(|k| k.court.to_string()))
+        .bind(key.map(|k| k.court_referral_id.to_string()))
+        .bind(
+            c.loads
+                .iter()
+                .map(|l| l.organisation.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(c.loads.iter().map(|l| l.delta.signum()).collect::<Vec<_>>())
+        .bind(c.events.iter().map(|ev| day_of(ev.at)).collect::<Vec<_>>())
+        .bind(&e.events)
+        .bind(c.timers.iter().map(|t| t.kind.as_str()).collect::<Vec<_>>())
+        .bind(c.timers.iter().map(|t| ns(t.fire_at)).collect::<Vec<_>>())
+        .bind(&e.timers)
+        .bind(
+            c.messages
+                .iter()
+                .map(|m| m.destination.key())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            c.messages
+                .iter()
+                .map(|m| m.referral.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(&e.messages)
+        .bind(ns(c.at))
+        .bind(&e.alerts)
+        .bind(&e.audit)
+        .bind(delivered.as_ref().map(|(r, _)| r.as_str()))
+        .bind(delivered.as_ref().map(|(_, n)| *n))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(Receipt {
+                version: e.version as u64,
+            }),
+            Err(sqlx::Error::Database(db)) => {
+                let said = db.message().to_owned();
+                Err(match db.code().as_deref() {
+                    Some("MGVER") => StoreError::VersionConflict {
+                        referral: c.referral.clone(),
+                        expected: c.expected_version,
+                        actual: said.parse().unwrap_or(0),
+                    }
+                    .into(),
+                    Some("MGDUP") => StoreError::DuplicateCourtReferral {
+                        existing: ReferralId::parse(&said)
+                            .map_err(|e| corrupt("the referral holding a court key", e))?,
+                    }
+                    .into(),
+                    Some("MGNOB") => StoreError::Corrupt(format!("{}: {said}", c.referral)).into(),
+                    _ => Failure::Db(sqlx::Error::Database(db)),
+                })
             }
-        } else {
-            match lock_referral(&mut tx, e.referral).await? {
-                Some(actual) if actual == expected => {}
-                actual => return Err(conflict(actual.unwrap_or(0))),
-            }
-            sqlx::query("UPDATE referrals SET version = $2, snapshot = $3 WHERE id = $1")
-                .bind(e.referral)
-                .bind(e.version)
-                .bind(&e.snapshot)
-                .execute(&mut *tx)
-                .await?;
+            Err(e) => Err(Failure::Db(e)),
         }
-        if let Some(key) = &c.court_key {
-            // The unique key decides: of two replicas claiming it at once,
-            // the second waits for the first's commit, then finds it taken.
-            let filed_by = key.filed_by.map(|p| p.as_str()).unwrap_or("");
-            let claimed = sqlx::query(
-                "INSERT INTO court_keys (filed_by, court, court_referral_id, referral) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(filed_by)
-            .bind(key.court.to_string())
-            .bind(key.court_referral_id.to_string())
-            .bind(e.referral)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if claimed == 0 {
-                drop(tx);
-                let existing = self
-                    .find_court_key(key)
-                    .await?
-                    .ok_or_else(|| StoreError::Unavailable("a court key vanished".into()))?;
-                return Err(StoreError::DuplicateCourtReferral { existing }.into());
-            }
-        }
-        for change in &c.loads {
-            sqlx::query(
-                "INSERT INTO loads (organisation, open) VALUES ($1, greatest($2, 0)) \
-                 ON CONFLICT (organisation) DO UPDATE SET open = greatest(loads.open + $2, 0)",
-            )
-            .bind(change.organisation.to_string())
-            .bind(change.delta.signum())
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !e.events.is_empty() {
-            let versions: Vec<i64> = (1..=e.events.len() as i64).map(|n| expected + n).collect();
-            let days: Vec<i64> = c.events.iter().map(|ev| day_of(ev.at)).collect();
-            sqlx::query(
-                "INSERT INTO events (referral, version, day, record) \
-                 SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::bytea[])",
-            )
-            .bind(e.referral)
-            .bind(&versions)
-            .bind(&days)
-            .bind(&e.events)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("DELETE FROM timers WHERE referral = $1")
-            .bind(e.referral)
-            .execute(&mut *tx)
-            .await?;
-        if !e.timers.is_empty() {
-            let kinds: Vec<&str> = c.timers.iter().map(|t| t.kind.as_str()).collect();
-            let fire: Vec<i64> = c.timers.iter().map(|t| ns(t.fire_at)).collect();
-            sqlx::query(
-                "INSERT INTO timers (referral, kind, fire_at_ns, record) \
-                 SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::bytea[])",
-            )
-            .bind(e.referral)
-            .bind(&kinds)
-            .bind(&fire)
-            .bind(&e.timers)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (message, record) in c.messages.iter().zip(&e.messages) {
-            // The referral's lock is held, so no other transaction adds to
-            // or delivers from its lanes meanwhile: the lane is empty or not
-            // as this transaction sees it.
-            let destination = message.destination.key();
-            sqlx::query(
-                "INSERT INTO outbox (seq, destination, referral, enqueued_at_ns, due_ns, record) \
-                 SELECT nextval('outbox_seq'), $1, $2, $3, \
-                   CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE destination = $1 AND referral = $2) \
-                   THEN NULL ELSE $3 END, $4",
-            )
-            .bind(&destination)
-            .bind(message.referral.as_str())
-            .bind(ns(c.at))
-            .bind(record)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(id) = &c.delivered {
-            match self
-                .delivery_in(&mut tx, id, &DeliveryOutcome::Delivered)
-                .await
-            {
-                Ok(()) | Err(Failure::Store(StoreError::NotFound(_))) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        // The shared rows last, so that their locks are held for as short a
-        // time as the commit allows.
-        append_alerts(&mut tx, &e.alerts).await?;
-        append_audit(&mut tx, &e.audit).await?;
-        tx.commit().await?;
-        Ok(Receipt {
-            version: e.version as u64,
-        })
     }
 
-    /// Records a delivery outcome inside `tx`.
+    /// Records a failed attempt's outcome inside `tx`: its record is read,
+    /// changed and written back.
     async fn delivery_in(
         &self,
         tx: &mut PgConnection,
@@ -395,55 +247,26 @@ impl PgStore {
         if lock_referral(tx, referral.as_str()).await?.is_none() {
             return Err(not_found());
         }
-        let row =
-            sqlx::query("SELECT destination, record FROM outbox WHERE seq = $1 AND referral = $2")
+        let bytes: Vec<u8> =
+            sqlx::query_scalar("SELECT record FROM outbox WHERE seq = $1 AND referral = $2")
                 .bind(seq)
                 .bind(referral.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or_else(not_found)?;
-        let destination: String = row.try_get(0)?;
-        let bytes: Vec<u8> = row.try_get(1)?;
         let mut record =
             decode_delivery(&bytes).map_err(|e| corrupt(&format!("message {id}"), e))?;
         match outcome {
             DeliveryOutcome::Delivered => {
-                sqlx::query("DELETE FROM outbox WHERE seq = $1")
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
-                // The lane's next message, if any and not set aside, is its
-                // new head.
-                let next = sqlx::query(
-                    "SELECT seq, record FROM outbox WHERE destination = $1 AND referral = $2 \
-                     ORDER BY seq LIMIT 1",
-                )
-                .bind(&destination)
-                .bind(referral.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(next) = next {
-                    let next_seq: i64 = next.try_get(0)?;
-                    let bytes: Vec<u8> = next.try_get(1)?;
-                    let next = decode_delivery(&bytes)
-                        .map_err(|e| corrupt(&format!("message {next_seq}"), e))?;
-                    if !next.is_dead() {
-                        let due = next
-                            .next_attempt_at()
-                            .map_err(|e| corrupt(&format!("message {next_seq}"), e))?;
-                        sqlx::query("UPDATE outbox SET due_ns = $2 WHERE seq = $1")
-                            .bind(next_seq)
-                            .bind(ns(due))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                if !delivered(&mut *tx, referral.as_str(), seq).await? {
+                    return Err(not_found());
                 }
             }
             DeliveryOutcome::Retry { at, error } => {
                 record.retry(*at, error.clone());
                 sqlx::query(
-                    "UPDATE outbox SET record = $2, due_ns = $3, leased_by = NULL, \
-                     lease_until_ns = NULL WHERE seq = $1",
+                    "UPDATE outbox SET record = $2, due_ns = $3, next_attempt_ns = $3, \
+                     leased_by = NULL, lease_until_ns = NULL WHERE seq = $1",
                 )
                 .bind(seq)
                 .bind(record.encode())
@@ -472,6 +295,16 @@ impl PgStore {
         id: &MessageId,
         outcome: &DeliveryOutcome,
     ) -> Result<(), Failure> {
+        if matches!(outcome, DeliveryOutcome::Delivered) {
+            // One statement: the common outcome is one round trip.
+            let (referral, seq) = parse_message_id(id)
+                .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;
+            let mut conn = self.pool.acquire().await?;
+            if !delivered(&mut conn, referral.as_str(), seq).await? {
+                return Err(StoreError::NotFound(format!("message {id}")).into());
+            }
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
         self.delivery_in(&mut tx, id, outcome).await?;
         tx.commit().await?;
@@ -496,12 +329,15 @@ impl PgStore {
         let mut record =
             decode_delivery(&bytes).map_err(|e| corrupt(&format!("message {id}"), e))?;
         record.replay(at);
-        sqlx::query("UPDATE outbox SET record = $2, dead = false, due_ns = $3 WHERE seq = $1")
-            .bind(seq)
-            .bind(record.encode())
-            .bind(ns(at))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET record = $2, dead = false, due_ns = $3, next_attempt_ns = $3 \
+             WHERE seq = $1",
+        )
+        .bind(seq)
+        .bind(record.encode())
+        .bind(ns(at))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -544,17 +380,11 @@ impl PgStore {
     }
 
     async fn try_append_audit(&self, records: &[Vec<u8>]) -> Result<(), Failure> {
-        let mut tx = self.pool.begin().await?;
-        append_audit(&mut tx, records).await?;
-        tx.commit().await?;
+        sqlx::query("SELECT gateway_append_audit($1)")
+            .bind(records)
+            .execute(&self.pool)
+            .await?;
         Ok(())
-    }
-
-    async fn find_court_key(
-        &self,
-        key: &mediation_core::store::CourtKey,
-    ) -> Result<Option<ReferralId>, StoreError> {
-        crate::reads::find_court_key(&self.pool, key).await
     }
 }
 
