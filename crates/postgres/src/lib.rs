@@ -180,6 +180,11 @@ pub struct SchemaCheck {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// A few connections for the relay's leases, whose commits do not wait
+    /// for the disk (`synchronous_commit = off`): a lease lost in a crash
+    /// only lets another replica deliver a head again, which at-least-once
+    /// allows, and a busy relay takes leases after every answer.
+    lease_pool: PgPool,
     /// How the pool connects, for the connections held apart from it
     /// ([`PgStore::try_lead`]).
     connect: std::sync::Arc<PgConnectOptions>,
@@ -200,8 +205,13 @@ impl PgStore {
                 url: redacted(&options.url),
                 message: e.to_string(),
             })?;
+        let lease_pool = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(options.connect_timeout)
+            .connect_lazy_with(connect.clone().options([("synchronous_commit", "off")]));
         Ok(Self {
             pool,
+            lease_pool,
             connect: std::sync::Arc::new(connect),
             replica: options.replica.as_str().into(),
             lease: options.lease,
@@ -340,6 +350,7 @@ impl PgStore {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        self.lease_pool.close().await;
         self.pool.close().await;
     }
 }

@@ -275,59 +275,55 @@ pub(crate) async fn lease_due(
         let budget = room
             .saturating_mul(SCAN_PER_ROOM)
             .saturating_add(SCAN_FLOOR);
-        let mut tx = sqlx::Connection::begin(&mut *db)
-            .await
-            .map_err(unavailable)?;
-        // A lease need not survive a crash: lost, it only lets another
-        // replica deliver the head again, which at-least-once allows. So
-        // its commit does not wait for the disk, which a busy relay would
-        // otherwise pay after every answer.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        // The candidates, without a lock or their records...
         let candidates = sqlx::query(
-            "SELECT seq, referral, due_ns FROM outbox \
+            "SELECT seq, referral FROM outbox \
              WHERE destination = $1 AND due_ns IS NOT NULL AND due_ns <= $2 \
                AND (leased_by IS NULL OR leased_by = $3 OR lease_until_ns <= $2) \
-             ORDER BY due_ns, seq LIMIT $4 FOR UPDATE SKIP LOCKED",
+             ORDER BY due_ns, seq LIMIT $4",
         )
         .bind(&destination)
         .bind(ns(now))
         .bind(store.replica.as_ref())
         .bind(limit_of(budget))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *db)
         .await
         .map_err(unavailable)?;
         let mut taken: Vec<i64> = Vec::new();
-        let mut due: Vec<i64> = Vec::new();
         for row in candidates {
             if taken.len() == room {
                 break;
             }
             let seq: i64 = row.try_get(0).map_err(unavailable)?;
             let referral: String = row.try_get(1).map_err(unavailable)?;
-            if skip(&destination, &message_id(&referral, seq)) {
-                continue;
+            if !skip(&destination, &message_id(&referral, seq)) {
+                taken.push(seq);
             }
-            taken.push(seq);
-            due.push(row.try_get(2).map_err(unavailable)?);
         }
         if taken.is_empty() {
             continue;
         }
+        // ...then the lease, in one statement that checks each again: a head
+        // another replica leased meanwhile, or that left, is not taken. Its
+        // commit does not wait for the disk (the lease pool's setting).
         let rows = sqlx::query(
-            "UPDATE outbox SET leased_by = $2, lease_until_ns = $3 WHERE seq = ANY($1) \
-             RETURNING seq, referral, record",
+            "UPDATE outbox SET leased_by = $2, lease_until_ns = $3 \
+             WHERE seq = ANY($1) AND due_ns IS NOT NULL AND due_ns <= $4 \
+               AND (leased_by IS NULL OR leased_by = $2 OR lease_until_ns <= $4) \
+             RETURNING seq, referral, record, due_ns",
         )
         .bind(&taken)
         .bind(store.replica.as_ref())
         .bind(lease_until)
-        .fetch_all(&mut *tx)
+        .bind(ns(now))
+        .fetch_all(&store.lease_pool)
         .await
         .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
-        let due_of: HashMap<i64, i64> = taken.iter().copied().zip(due).collect();
+        let due_of: HashMap<i64, i64> = rows
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(3)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(unavailable)?;
         for pending in deliveries(&mut db, rows).await? {
             let seq = crate::parse_message_id(&pending.id).map_or(0, |(_, n)| n);
             found.push((due_of.get(&seq).copied().unwrap_or(0), pending));

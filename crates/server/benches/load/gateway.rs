@@ -335,7 +335,8 @@ impl Drop for Process {
 }
 
 /// CPU seconds (user and system) used so far by the processes for which
-/// `which(command name, pid)` holds, summed, from /proc.
+/// `which(command name, pid)` holds, and by their children that have exited
+/// (a database server's connections come and go), summed, from /proc.
 pub fn cpu_seconds_of(which: impl Fn(&str, u32) -> bool) -> f64 {
     // The kernel's clock ticks per second: 100 on every Linux this runs on.
     const TICKS: f64 = 100.0;
@@ -366,7 +367,8 @@ pub fn cpu_seconds_of(which: impl Fn(&str, u32) -> bool) -> f64 {
                 .and_then(|f| f.parse::<f64>().ok())
                 .unwrap_or(0.0)
         };
-        total += (ticks(11) + ticks(12)) / TICKS;
+        // utime, stime, and the waited-for children's cutime, cstime.
+        total += (ticks(11) + ticks(12) + ticks(13) + ticks(14)) / TICKS;
     }
     total
 }
