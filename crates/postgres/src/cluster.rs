@@ -176,11 +176,40 @@ impl Cluster {
                     .arg(cluster.dir.join("server.log"))
                     .args(["-o", &options, "start"]),
             ) {
-                Ok(_) => return Ok(cluster),
+                Ok(_) => {
+                    cluster.watch_this_process();
+                    return Ok(cluster);
+                }
                 Err(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or_else(|| failed("pg_ctl start", "no attempt")))
+    }
+
+    /// A cluster kept in a `static` (one per test binary) is never dropped:
+    /// a small watcher stops and removes it once this process has gone, so
+    /// no server outlives the tests that started it.
+    fn watch_this_process(&self) {
+        let stop = self.server_command("pg_ctl");
+        let program = stop.get_program().to_string_lossy().into_owned();
+        let args: Vec<String> = stop
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             {program} {args} -m immediate -D '{data}' stop >/dev/null 2>&1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            args = args.join(" "),
+            data = self.data.display(),
+            dir = self.dir.display(),
+        );
+        let _ = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
     }
 
     pub fn port(&self) -> u16 {
@@ -248,6 +277,18 @@ impl Cluster {
             "postgres",
         ]);
         c
+    }
+
+    /// The server's process id (the postmaster; its connections are its
+    /// children), from the pid file it writes.
+    pub fn server_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.data.join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// The cluster's directory (its data, socket and log).

@@ -295,7 +295,7 @@ impl Process {
     /// CPU seconds the process has used so far, from /proc.
     pub fn cpu_seconds(&self) -> f64 {
         let pid = self.child.id();
-        cpu_seconds_of(|_, p| p == pid)
+        cpu_seconds_of(|_, p, _| p == pid)
     }
 
     /// The Prometheus text of its metrics endpoint.
@@ -335,9 +335,10 @@ impl Drop for Process {
 }
 
 /// CPU seconds (user and system) used so far by the processes for which
-/// `which(command name, pid)` holds, and by their children that have exited
-/// (a database server's connections come and go), summed, from /proc.
-pub fn cpu_seconds_of(which: impl Fn(&str, u32) -> bool) -> f64 {
+/// `which(command name, pid, parent pid)` holds, and by their children that
+/// have exited (a database server's connections come and go), summed, from
+/// /proc.
+pub fn cpu_seconds_of(which: impl Fn(&str, u32, u32) -> bool) -> f64 {
     // The kernel's clock ticks per second: 100 on every Linux this runs on.
     const TICKS: f64 = 100.0;
     let mut total = 0.0;
@@ -357,10 +358,11 @@ pub fn cpu_seconds_of(which: impl Fn(&str, u32) -> bool) -> f64 {
         let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
             continue;
         };
-        if !which(&stat[open + 1..close], pid) {
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let parent = fields.get(1).and_then(|f| f.parse().ok()).unwrap_or(0);
+        if !which(&stat[open + 1..close], pid, parent) {
             continue;
         }
-        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
         let ticks = |i: usize| {
             fields
                 .get(i)

@@ -89,10 +89,14 @@ impl Postgres {
         self.cluster.client(program)
     }
 
-    /// CPU seconds the cluster's processes (the server and its backends)
-    /// have used so far, from /proc.
+    /// CPU seconds this cluster's processes (the server, its background
+    /// workers and its connections, live or gone) have used so far, from
+    /// /proc.
     pub fn cpu_seconds(&self) -> f64 {
-        crate::gateway::cpu_seconds_of(|comm, _| comm == "postgres")
+        let Some(server) = self.cluster.server_pid() else {
+            return f64::NAN;
+        };
+        crate::gateway::cpu_seconds_of(|_, pid, parent| pid == server || parent == server)
     }
 
     /// `clients` connections running the outbox transaction for `duration`
