@@ -160,11 +160,14 @@ impl Cluster {
         let mut last = None;
         for _ in 0..5 {
             cluster.port = free_port()?;
+            // MG_POSTGRES_OPTIONS adds server options, e.g. to load
+            // pg_stat_statements for the harness's statement profile.
             let options = format!(
                 "-p {} -c listen_addresses=127.0.0.1 -k {} -c synchronous_commit=on -c fsync=on \
-                 -c max_connections=300 -c shared_buffers=256MB",
+                 -c max_connections=300 -c shared_buffers=256MB {}",
                 cluster.port,
-                cluster.dir.display()
+                cluster.dir.display(),
+                std::env::var("MG_POSTGRES_OPTIONS").unwrap_or_default()
             );
             match run(
                 "pg_ctl start",

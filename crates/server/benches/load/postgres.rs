@@ -85,6 +85,32 @@ impl Postgres {
         self.cluster.create_database(name).unwrap()
     }
 
+    /// Creates pg_stat_statements (the server must load it).
+    pub fn enable_statements(&self) {
+        self.cluster
+            .psql(
+                "postgres",
+                "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+            )
+            .expect("pg_stat_statements");
+    }
+
+    /// The `n` statements the server spent most time on, across databases:
+    /// calls, total and mean milliseconds, and the statement's start.
+    pub fn top_statements(&self, n: usize) -> String {
+        self.cluster
+            .psql(
+                "postgres",
+                &format!(
+                    "SELECT calls, round(total_exec_time)::bigint AS total_ms, \
+                       round(mean_exec_time::numeric, 3) AS mean_ms, \
+                       left(regexp_replace(query, '\\s+', ' ', 'g'), 110) \
+                     FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT {n}"
+                ),
+            )
+            .unwrap_or_else(|e| format!("(pg_stat_statements unavailable: {e})\n"))
+    }
+
     fn client(&self, program: &str) -> Command {
         self.cluster.client(program)
     }

@@ -54,8 +54,15 @@ pub async fn run(
     templates: &Arc<Templates>,
     plan: &Plan,
 ) {
+    // With MG_POSTGRES_OPTIONS loading pg_stat_statements, the run ends with
+    // the statements the database spent its time on.
+    let profile =
+        std::env::var("MG_POSTGRES_OPTIONS").is_ok_and(|o| o.contains("pg_stat_statements"));
     let pg = Postgres::start(root);
     println!("PostgreSQL {} on loopback", pg.version());
+    if profile {
+        pg.enable_statements();
+    }
     let one_url = pg.database("gateway_one");
     let three_url = pg.database("gateway_three");
     let one = Process::spawn(
@@ -155,6 +162,11 @@ pub async fn run(
                 .or_default()
                 .push(measured);
         }
+    }
+    if profile {
+        println!();
+        println!("statements by total time in the database (pg_stat_statements):");
+        print!("{}", pg.top_statements(15));
     }
     let (rss_one, peak_one) = one.memory_mib();
     println!();
