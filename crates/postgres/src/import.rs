@@ -215,7 +215,8 @@ impl PgStore {
                         // The embedded store's one chain becomes chain 0;
                         // its head row is set once the entries are in.
                         sqlx::query(
-                            "INSERT INTO audit_chains (chain, next_seq, last_hash) VALUES (0, 0, $1)",
+                            "INSERT INTO audit_chains (chain, next_seq, last_hash) VALUES (0, 0, $1) \
+                             ON CONFLICT (chain) DO NOTHING",
                         )
                         .bind("0".repeat(64))
                         .execute(&mut *tx)
@@ -269,6 +270,11 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
+            // The next chain a busy moment starts is chain 1.
+            sqlx::query("SELECT setval('audit_chain_seq', 0, true)")
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
         }
         for (organisation, open) in loads {
             sqlx::query("INSERT INTO loads (organisation, shard, open) VALUES ($1, 0, $2)")

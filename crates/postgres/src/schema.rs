@@ -112,14 +112,18 @@ CREATE TABLE acknowledgements (
 );
 
 -- The audit log: hash chains, each appended by one transaction at a time
--- (its head row locked). A transaction takes the first chain no other
--- holds, so concurrent replicas never wait on one another's audit; `store
--- verify` walks every chain.
+-- (its head row locked). A transaction takes a chain no other holds, so
+-- concurrent replicas never wait on one another's audit; `store verify`
+-- walks every chain.
 CREATE TABLE audit_chains (
     chain integer PRIMARY KEY,
     next_seq bigint NOT NULL,
     last_hash text NOT NULL
 );
+-- A new chain's number: from a sequence, so two transactions starting
+-- chains at once never wait on each other.
+CREATE SEQUENCE audit_chain_seq AS integer MINVALUE 0 START 0;
+
 CREATE TABLE audit (
     chain integer NOT NULL REFERENCES audit_chains (chain),
     seq bigint NOT NULL,
@@ -144,27 +148,19 @@ DECLARE
     v_hash text;
     v_next text;
     v_record bytea;
-    v_tries integer := 0;
 BEGIN
     IF coalesce(array_length(p_records, 1), 0) = 0 THEN
         RETURN;
     END IF;
-    LOOP
-        SELECT chain, next_seq, last_hash INTO v_chain, v_seq, v_hash
-          FROM audit_chains ORDER BY chain LIMIT 1 FOR UPDATE SKIP LOCKED;
-        EXIT WHEN FOUND;
-        -- Every chain is held: start the next. Of two transactions starting
-        -- the same number, the second waits, finds it taken and looks again.
+    -- The first chain no transaction holds, or a new one: never a wait.
+    -- Writes one after another all go to the first chain.
+    SELECT chain, next_seq, last_hash INTO v_chain, v_seq, v_hash
+      FROM audit_chains ORDER BY chain LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
         INSERT INTO audit_chains (chain, next_seq, last_hash)
-            SELECT coalesce(max(chain), -1) + 1, 0, repeat('0', 64) FROM audit_chains
-            ON CONFLICT (chain) DO NOTHING
+            VALUES (nextval('audit_chain_seq'), 0, repeat('0', 64))
             RETURNING chain, next_seq, last_hash INTO v_chain, v_seq, v_hash;
-        EXIT WHEN FOUND;
-        v_tries := v_tries + 1;
-        IF v_tries > 16 THEN
-            RAISE EXCEPTION 'no audit chain could be taken or started';
-        END IF;
-    END LOOP;
+    END IF;
     FOREACH v_record IN ARRAY p_records LOOP
         v_next := encode(sha256(int8send(v_seq) || convert_to(v_hash, 'UTF8') || v_record), 'hex');
         INSERT INTO audit (chain, seq, prev_hash, hash, record)

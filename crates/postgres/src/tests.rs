@@ -188,16 +188,19 @@ async fn concurrent_replicas_number_alerts_without_gaps_and_keep_every_audit_cha
         .parse()
         .unwrap();
     assert!(chains >= 1);
-    cluster()
+    let tampered = cluster()
         .psql(
             &database_of(&a).await,
-            "UPDATE audit SET record = record || '\\x00'::bytea WHERE chain = 0 AND seq = 1",
+            "UPDATE audit SET record = record || '\\x00'::bytea \
+             WHERE (chain, seq) = (SELECT chain, seq FROM audit WHERE seq = 1 ORDER BY chain LIMIT 1) \
+             RETURNING chain",
         )
         .unwrap();
+    let chain = tampered.trim();
     match a.verify_audit().await.unwrap() {
         mediation_core::audit::AuditVerification::Broken { seq, reason } => {
             assert_eq!(seq, 1);
-            assert!(reason.starts_with("chain 0:"), "{reason}");
+            assert!(reason.starts_with(&format!("chain {chain}:")), "{reason}");
         }
         intact => panic!("{intact:?}"),
     }
