@@ -664,3 +664,71 @@ async fn health_follows_the_database() {
         "{readiness:?}"
     );
 }
+
+#[test]
+fn check_config_reaches_the_database_and_store_migrate_brings_it_to_this_schema() {
+    let url = database("migrate");
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = SimConfig::shipped()
+        .listen("127.0.0.1:0")
+        .data_dir(&dir.path().join("data"))
+        .calendar_dir(&root.join("config/calendar"))
+        .roster(&root.join("config/roster.toml"))
+        .court_registry(&root.join("config/courts.toml"))
+        .tenants(&root.join("config/tenants.toml"))
+        .write(dir.path())
+        .unwrap();
+    std::fs::write(dir.path().join("gateway.d/90-postgres.toml"), overlay(&url)).unwrap();
+    let run = |args: &[&str], extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+            .current_dir(&root)
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // An empty database: check-config says what to do, and prints nothing.
+    let (ok, out, err) = run(&["check-config"], &[]);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(
+        err.contains("has no gateway schema") && err.contains("store migrate"),
+        "{err}"
+    );
+    let (ok, out, err) = run(&["store", "migrate"], &[]);
+    assert!(ok, "{err}");
+    assert!(out.contains("is at schema version 1"), "{out}");
+    let (ok, out, err) = run(&["check-config"], &[]);
+    assert!(ok, "{err}");
+    assert!(out.contains("schema version 1 of 1"), "{out}");
+    // A password in the URL is refused before anything connects; a server
+    // that is not there is named.
+    let with_password = url.replace("gateway@", "gateway:secret@");
+    let (ok, _, err) = run(
+        &["check-config"],
+        &["--set", &format!("store.postgres.url={with_password}")],
+    );
+    assert!(!ok && err.contains("holds a password"), "{err}");
+    assert!(
+        !err.contains("secret"),
+        "the password is never echoed: {err}"
+    );
+    let (ok, _, err) = run(
+        &["check-config"],
+        &[
+            "--set",
+            "store.postgres.url=postgres://gateway@127.0.0.1:1/none",
+        ],
+    );
+    assert!(
+        !ok && err.contains("cannot connect to the database"),
+        "{err}"
+    );
+}

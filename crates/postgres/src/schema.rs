@@ -89,7 +89,9 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_lanes ON outbox (destination, referral, seq);
 CREATE INDEX outbox_by_referral ON outbox (referral, seq);
-CREATE INDEX outbox_due ON outbox (destination, due_ns) WHERE due_ns IS NOT NULL;
+-- A relay pass reads a destination's due heads earliest first, in order:
+-- the index gives them so, and the pass stops at its limit without a sort.
+CREATE INDEX outbox_due ON outbox (destination, due_ns, seq) WHERE due_ns IS NOT NULL;
 CREATE INDEX outbox_next_due ON outbox (due_ns) WHERE due_ns IS NOT NULL;
 CREATE INDEX outbox_dead ON outbox (seq) WHERE dead;
 
