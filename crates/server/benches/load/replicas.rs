@@ -16,29 +16,24 @@ use crate::postgres::Postgres;
 use crate::stats::{Run, median};
 use crate::{Plan, caught_up, closed_loop};
 
-/// Writes `name`'s configuration on `url`, its documents in `data_dir`,
-/// with `pool` connections to the database.
+/// Writes `name`'s configuration on `url`, its documents in `data_dir`.
 fn config(
     setup: &Setup,
     name: &str,
     data_dir: &Path,
     platforms: &Platforms,
     url: &str,
-    pool: u32,
 ) -> crate::gateway::Config {
     let config = setup.config(name, data_dir, platforms);
     std::fs::write(
         setup.root.join(name).join("gateway.d/10-postgres.toml"),
         format!(
-            "[store]\nbackend = \"postgres\"\n[store.postgres]\nurl = \"{url}\"\npool_size = {pool}\nreplica = \"{name}\"\n"
+            "[store]\nbackend = \"postgres\"\n[store.postgres]\nurl = \"{url}\"\npool_size = 24\nreplica = \"{name}\"\n"
         ),
     )
     .unwrap();
     config
 }
-
-/// The database connections of the gateway side, in all.
-const POOL: u32 = 24;
 
 /// What one measurement used: the run, and the CPU seconds of the gateways
 /// and of the database while it ran.
@@ -77,13 +72,11 @@ pub async fn run(
             &root.join("pg-one-data"),
             platforms,
             &one_url,
-            POOL,
         ),
         Duration::from_secs(60),
     );
     // The three share one data directory (the case files), as replicas
-    // share a volume, and the connections one replica has: a database on
-    // two cores does more with fewer at once.
+    // share a volume.
     let shared = root.join("pg-three-data");
     let three: Vec<Process> = (0..3)
         .map(|i| {
@@ -94,7 +87,6 @@ pub async fn run(
                     &shared,
                     platforms,
                     &three_url,
-                    POOL / 3,
                 ),
                 Duration::from_secs(60),
             )
