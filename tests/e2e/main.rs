@@ -20,6 +20,7 @@ mod operations;
 mod powercut;
 mod python_client;
 mod replicas;
+mod sandbox;
 mod security;
 mod served;
 mod store;

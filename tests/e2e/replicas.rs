@@ -170,13 +170,13 @@ async fn three_gateways_sweeping_at_once_fire_each_due_timer_once() {
 }
 
 /// A `serve` process on the shared configuration.
-struct Replica {
+pub(crate) struct Replica {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Replica {
-    fn start(dir: &Path, config: &Path, name: &str) -> Self {
+    pub(crate) fn start(dir: &Path, config: &Path, name: &str) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -220,11 +220,11 @@ impl Drop for Replica {
     }
 }
 
-type Authed = InterceptedService<Channel, Bearer>;
+pub(crate) type Authed = InterceptedService<Channel, Bearer>;
 
 /// A client of one replica as a tenant; the connection is made on first use
 /// and again after the replica restarts.
-fn client(addr: &str, token: &str) -> Authed {
+pub(crate) fn client(addr: &str, token: &str) -> Authed {
     let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(2))

@@ -59,6 +59,79 @@ impl Clock for ManualClock {
     }
 }
 
+/// A sandbox's clock, for rehearsing deadlines against a development
+/// gateway: it runs `speed` times faster than real time from where it
+/// started, and an operator can move it forward. It never goes back.
+#[derive(Debug)]
+pub struct SandboxClock {
+    start: Timestamp,
+    started: std::time::Instant,
+    speed: f64,
+    /// Nanoseconds moved forward by hand, in all.
+    moved: std::sync::atomic::AtomicI64,
+}
+
+/// Why a sandbox's clock was not moved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoveError {
+    #[error("the clock only moves forward: give a positive duration, not {0}")]
+    NotForward(SignedDuration),
+    #[error("moving the clock by {0} goes past the end of time")]
+    TooFar(SignedDuration),
+}
+
+impl SandboxClock {
+    /// A clock at `start` now, running `speed` times real time (at least 1).
+    pub fn new(start: Timestamp, speed: f64) -> Self {
+        Self {
+            start,
+            started: std::time::Instant::now(),
+            speed: if speed.is_finite() {
+                speed.max(1.0)
+            } else {
+                1.0
+            },
+            moved: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    /// Moves the clock forward by `by`; returns the instant it shows then.
+    pub fn advance(&self, by: SignedDuration) -> Result<Timestamp, MoveError> {
+        if by <= SignedDuration::ZERO {
+            return Err(MoveError::NotForward(by));
+        }
+        let nanos = i64::try_from(by.as_nanos()).map_err(|_| MoveError::TooFar(by))?;
+        let before = self.moved.load(std::sync::atomic::Ordering::Acquire);
+        let after = before.checked_add(nanos).ok_or(MoveError::TooFar(by))?;
+        if self.at(after) == Timestamp::MAX {
+            return Err(MoveError::TooFar(by));
+        }
+        self.moved
+            .fetch_add(nanos, std::sync::atomic::Ordering::AcqRel);
+        Ok(self.now())
+    }
+
+    /// The instant shown with `moved` nanoseconds moved by hand.
+    fn at(&self, moved: i64) -> Timestamp {
+        let run = self.started.elapsed().as_secs_f64() * self.speed;
+        self.start
+            .checked_add(SignedDuration::from_secs_f64(run))
+            .and_then(|t| t.checked_add(SignedDuration::from_nanos(moved)))
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
+impl Clock for SandboxClock {
+    fn now(&self) -> Timestamp {
+        // Real time only goes on and the moves only add: never back.
+        self.at(self.moved.load(std::sync::atomic::Ordering::Acquire))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +145,30 @@ mod tests {
         assert_eq!(clock.now(), "2025-01-02T01:00:00Z".parse().unwrap());
         clock.set(start);
         assert_eq!(clock.now(), start);
+    }
+
+    #[test]
+    fn a_sandbox_clock_moves_forward_only_and_runs_at_its_speed() {
+        let start: Timestamp = "2025-03-03T09:00:00+08:00".parse().unwrap();
+        let clock = SandboxClock::new(start, 1.0);
+        let first = clock.now();
+        assert!(first >= start && first.duration_since(start) < SignedDuration::from_secs(5));
+        let moved = clock.advance(SignedDuration::from_hours(72)).unwrap();
+        assert!(moved.duration_since(first) >= SignedDuration::from_hours(72));
+        assert!(clock.now() >= moved);
+        assert_eq!(
+            clock.advance(SignedDuration::from_secs(-1)),
+            Err(MoveError::NotForward(SignedDuration::from_secs(-1)))
+        );
+        assert_eq!(
+            clock.advance(SignedDuration::ZERO),
+            Err(MoveError::NotForward(SignedDuration::ZERO))
+        );
+        assert!(clock.now() >= moved, "a refused move changes nothing");
+        // A fast clock: a day of real time per millisecond would be far
+        // beyond this test, so check the factor on a short real wait.
+        let fast = SandboxClock::new(start, 3_600.0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(fast.now().duration_since(start) >= SignedDuration::from_secs(60));
     }
 }

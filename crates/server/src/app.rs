@@ -87,6 +87,11 @@ pub struct Assembly {
     /// Posts alerts to the configured webhooks.
     pub notifier: Notifier,
     clock: Arc<dyn Clock>,
+    /// The clock tokens are checked against: real time, even in a sandbox,
+    /// whose moves are the deadlines' and not the credentials'.
+    security_clock: Arc<dyn Clock>,
+    /// The sandbox's movable clock (the same as `clock`), when configured.
+    sandbox: Option<Arc<mediation_core::clock::SandboxClock>>,
     config: Config,
     config_path: std::path::PathBuf,
 }
@@ -130,10 +135,50 @@ impl Assembly {
         clock: Arc<dyn Clock>,
         relay_options: RelayOptions,
     ) -> anyhow::Result<Self> {
+        Self::assemble(
+            config_path,
+            config,
+            Arc::clone(&clock),
+            clock,
+            None,
+            relay_options,
+        )
+        .await
+    }
+
+    /// The same, for a sandbox: deadlines, deliveries and alerts follow
+    /// `clock`, which operators may move forward (`AdvanceClock`); tokens
+    /// are still checked against the system's clock.
+    pub async fn build_sandboxed(
+        config_path: &Path,
+        config: Config,
+        clock: Arc<mediation_core::clock::SandboxClock>,
+        relay_options: RelayOptions,
+    ) -> anyhow::Result<Self> {
+        let domain: Arc<dyn Clock> = Arc::clone(&clock) as Arc<dyn Clock>;
+        Self::assemble(
+            config_path,
+            config,
+            domain,
+            Arc::new(mediation_core::clock::SystemClock),
+            Some(clock),
+            relay_options,
+        )
+        .await
+    }
+
+    async fn assemble(
+        config_path: &Path,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        security_clock: Arc<dyn Clock>,
+        sandbox: Option<Arc<mediation_core::clock::SandboxClock>>,
+        relay_options: RelayOptions,
+    ) -> anyhow::Result<Self> {
         // Transport security first: a configuration that would expose the
         // gateway is refused before anything is opened.
         let registry = config.court_registry(config_path)?;
-        let security = Security::build(&config, &registry, Arc::clone(&clock))
+        let security = Security::build(&config, &registry, Arc::clone(&security_clock))
             .with_context(|| format!("{}: transport security", config_path.display()))?;
         let calendar = Calendar::load_dir(&config.calendar_dir).with_context(|| {
             format!(
@@ -238,6 +283,8 @@ impl Assembly {
             health,
             notifier,
             clock,
+            security_clock,
+            sandbox,
             config,
             config_path: config_path.to_owned(),
         })
@@ -376,7 +423,7 @@ impl Assembly {
                 Arc::clone(&self.security.authenticator),
                 Arc::clone(&self.security.limits),
                 sink,
-                Arc::clone(&self.clock),
+                Arc::clone(&self.security_clock),
             )
             .with_call_limits(self.config.limits.calls()),
         );
@@ -440,10 +487,20 @@ impl Assembly {
                     .max_decoding_message_size(max_message),
             )
             .add_service(
-                OperationsServer::new(
-                    OperationsService::new(Arc::clone(g), self.relay.destinations(), wake.clone())
-                        .with_stop(stop_seen),
-                )
+                OperationsServer::new({
+                    let operations = OperationsService::new(
+                        Arc::clone(g),
+                        self.relay.destinations(),
+                        wake.clone(),
+                    )
+                    .with_stop(stop_seen);
+                    match &self.sandbox {
+                        Some(clock) => {
+                            operations.with_sandbox(Arc::clone(clock), Arc::clone(&self.engine))
+                        }
+                        None => operations,
+                    }
+                })
                 .max_decoding_message_size(max_message),
             )
             .serve_with_incoming_shutdown(

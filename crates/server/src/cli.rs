@@ -225,6 +225,29 @@ pub enum OpsCommand {
     Replay(ReplayArgs),
     /// Figures per partner and organisation over a period.
     Stats(StatsArgs),
+    /// The gateway's clock; with --advance, move a sandbox's clock forward
+    /// and fire every timer that falls due.
+    Clock(ClockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClockArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Move a sandbox's clock forward by this much, e.g. 3d, 36h, 90m or
+    /// "2d 4h" (a day is 24 hours).
+    #[arg(long, value_parser = parse_forward)]
+    pub advance: Option<jiff::SignedDuration>,
+}
+
+/// A duration to move a clock by: jiff's friendly or ISO 8601 form, days
+/// counted as 24 hours.
+fn parse_forward(value: &str) -> Result<jiff::SignedDuration, String> {
+    let span: jiff::Span = value
+        .parse()
+        .map_err(|e| format!("{value:?} is not a duration such as 3d, 36h or 90m: {e}"))?;
+    span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| format!("{value:?}: {e}"))
 }
 
 #[derive(Debug, Args)]

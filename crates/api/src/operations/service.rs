@@ -7,6 +7,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use mediation_core::access::Role;
 use mediation_core::alert::{Acknowledgement, Alert, AlertKind};
+use mediation_core::clock::SandboxClock;
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::{Change, Referral};
 use mediation_core::partner::Partner;
@@ -17,7 +18,7 @@ use mediation_core::store::{
 use mediation_delivery::{DestinationBoard, RelayHandle};
 use mediation_proto::operations::v1 as pb;
 use mediation_proto::operations::v1::operations_server::Operations;
-use mediation_service::Commands;
+use mediation_service::{Commands, DeadlineEngine};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
@@ -26,7 +27,7 @@ use super::outbound;
 use crate::court::outbound::summary;
 use crate::guard::take;
 use crate::status::{self, from_service, invalid_field};
-use crate::time::from_wire;
+use crate::time::{from_wire, to_wire};
 
 /// Alerts read from the store per page of a watch.
 const PAGE: usize = 256;
@@ -43,6 +44,16 @@ pub struct OperationsService<S> {
     follow_poll: Duration,
     /// Turns true when the gateway begins to stop: following watches end.
     stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// A sandbox's movable clock and the deadline engine that fires what
+    /// moving it makes due; `None` on a gateway with a real clock.
+    sandbox: Option<Sandbox<S>>,
+}
+
+/// What `AdvanceClock` needs.
+#[derive(Debug)]
+struct Sandbox<S> {
+    clock: Arc<SandboxClock>,
+    engine: Arc<DeadlineEngine<S>>,
 }
 
 impl<S> OperationsService<S> {
@@ -57,7 +68,19 @@ impl<S> OperationsService<S> {
             relay,
             follow_poll: Duration::from_millis(200),
             stop: None,
+            sandbox: None,
         }
+    }
+
+    /// Lets operators move `clock`, a sandbox's, with `AdvanceClock`;
+    /// `engine` fires the timers a move makes due.
+    pub fn with_sandbox(
+        mut self,
+        clock: Arc<SandboxClock>,
+        engine: Arc<DeadlineEngine<S>>,
+    ) -> Self {
+        self.sandbox = Some(Sandbox { clock, engine });
+        self
     }
 
     /// Ends every following watch, UNAVAILABLE with the sequence to resume
@@ -537,6 +560,53 @@ where
             .find(|m| m.id == id);
         Ok(Response::new(pb::ReplayDeadLetterResponse {
             message: message.as_ref().map(outbound::message),
+        }))
+    }
+
+    async fn get_clock(
+        &self,
+        request: Request<pb::GetClockRequest>,
+    ) -> Result<Response<pb::ClockState>, Status> {
+        let _ = take(request)?;
+        Ok(Response::new(pb::ClockState {
+            now: Some(to_wire(self.gateway.clock().now())),
+            movable: self.sandbox.is_some(),
+            speed: self.sandbox.as_ref().map_or(1.0, |s| s.clock.speed()),
+            timers_fired: 0,
+        }))
+    }
+
+    async fn advance_clock(
+        &self,
+        request: Request<pb::AdvanceClockRequest>,
+    ) -> Result<Response<pb::ClockState>, Status> {
+        let (_, request) = take(request)?;
+        let Some(sandbox) = &self.sandbox else {
+            return Err(Status::failed_precondition(
+                "this gateway runs on the system's clock, which nobody moves; only a gateway \
+                 started in the development profile with sandbox.clock = \"movable\" has a clock \
+                 to move",
+            ));
+        };
+        let by = request
+            .by
+            .ok_or_else(|| invalid_field("by", "required: how far to move the clock"))?;
+        let by = jiff::SignedDuration::new(by.seconds, by.nanos);
+        sandbox
+            .clock
+            .advance(by)
+            .map_err(|e| invalid_field("by", e.to_string()))?;
+        // The timers the move made due fire now, as they would have fired
+        // by themselves: the engine's own sweep, earliest first.
+        let report = sandbox.engine.sweep().await.map_err(|e| from_service(&e))?;
+        if let Some(relay) = &self.relay {
+            relay.wake();
+        }
+        Ok(Response::new(pb::ClockState {
+            now: Some(to_wire(self.gateway.clock().now())),
+            movable: true,
+            speed: sandbox.clock.speed(),
+            timers_fired: u32::try_from(report.fired).unwrap_or(u32::MAX),
         }))
     }
 

@@ -39,6 +39,7 @@ pub fn run(command: OpsCommand, out: &mut dyn Write) -> anyhow::Result<()> {
             OpsCommand::DeadLetters(a) => dead_letters(a, out).await,
             OpsCommand::Replay(a) => replay(a, out).await,
             OpsCommand::Stats(a) => stats(a, out).await,
+            OpsCommand::Clock(a) => clock(a, out).await,
         }
     })
 }
@@ -540,6 +541,61 @@ async fn dead_letters(args: ConnectOnly, out: &mut dyn Write) -> anyhow::Result<
         } else {
             writeln!(out, "{}", message_line(m))?;
         }
+    }
+    Ok(())
+}
+
+async fn clock(args: crate::cli::ClockArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let state = match args.advance {
+        Some(by) => client
+            .advance_clock(ops::AdvanceClockRequest {
+                by: Some(prost_types::Duration {
+                    seconds: by.as_secs(),
+                    nanos: by.subsec_nanos(),
+                }),
+            })
+            .await
+            .map_err(sentence)?
+            .into_inner(),
+        None => client
+            .get_clock(ops::GetClockRequest {})
+            .await
+            .map_err(sentence)?
+            .into_inner(),
+    };
+    let now = state
+        .now
+        .map(|t| {
+            jiff::Timestamp::new(t.seconds, t.nanos).map(mediation_core::calendar::cst::format)
+        })
+        .transpose()?
+        .unwrap_or_default();
+    if args.connect.json {
+        writeln!(
+            out,
+            "{}",
+            json!({
+                "now": now,
+                "movable": state.movable,
+                "speed": state.speed,
+                "timers_fired": state.timers_fired,
+            })
+        )?;
+    } else if args.advance.is_some() {
+        writeln!(
+            out,
+            "the clock is now {now}; {} timers fell due and fired",
+            state.timers_fired
+        )?;
+    } else if state.movable {
+        writeln!(
+            out,
+            "the clock is {now}, a sandbox's: it runs {}× real time and `ops clock --advance` moves it",
+            state.speed
+        )?;
+    } else {
+        writeln!(out, "the clock is {now}, the system's")?;
     }
     Ok(())
 }

@@ -69,15 +69,32 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         Some(addr) => Some(crate::observe::bind(addr).await?),
         None => None,
     };
-    let assembly = Arc::new(
-        Assembly::build(
-            &args.config.config,
-            config,
-            Arc::new(SystemClock),
-            relay_options,
-        )
-        .await?,
-    );
+    // A sandbox's clock, when configured (the development profile only:
+    // the configuration's rules refuse it in production).
+    let sandbox = (config.sandbox.clock == crate::config::SandboxClockKind::Movable).then(|| {
+        Arc::new(mediation_core::clock::SandboxClock::new(
+            jiff::Timestamp::now(),
+            config.sandbox.speed,
+        ))
+    });
+    let assembly = Arc::new(match sandbox {
+        Some(clock) => {
+            tracing::warn!(
+                speed = clock.speed(),
+                "the sandbox's movable clock is on: deadlines follow it, and operators may move it forward"
+            );
+            Assembly::build_sandboxed(&args.config.config, config, clock, relay_options).await?
+        }
+        None => {
+            Assembly::build(
+                &args.config.config,
+                config,
+                Arc::new(SystemClock),
+                relay_options,
+            )
+            .await?
+        }
+    });
     crate::observe::register_known(&assembly);
     let (stop, stopped) = watch::channel(false);
     let until_stopped = |mut rx: watch::Receiver<bool>| async move {

@@ -9,6 +9,7 @@ impl Config {
     pub(super) fn check(&self) -> Result<(), String> {
         self.check_limits()?;
         self.check_store()?;
+        self.check_sandbox()?;
         self.check_mediation_days()?;
         // Whether each court is in the registry is checked when the
         // registry is read (`Config::court_registry`); its spelling is
@@ -127,6 +128,31 @@ impl Config {
                 "store.postgres.lease_seconds: must be longer than relay.attempt_timeout_seconds ({}), or another replica could take over a message still being delivered",
                 self.relay.attempt_timeout_seconds
             ));
+        }
+        Ok(())
+    }
+
+    /// A movable clock never reaches production: deadlines there are the
+    /// law's, and nobody may move them.
+    fn check_sandbox(&self) -> Result<(), String> {
+        use super::{Profile, SandboxClockKind};
+        let sandbox = &self.sandbox;
+        if sandbox.clock == SandboxClockKind::Movable && self.profile == Profile::Production {
+            return Err(
+                "sandbox.clock: \"movable\" is for the development profile only; the production profile runs on the system's clock, which nobody moves".into(),
+            );
+        }
+        if !(sandbox.speed.is_finite() && (1.0..=100_000.0).contains(&sandbox.speed)) {
+            return Err(format!(
+                "sandbox.speed: must be from 1 to 100000 times real time, got {}",
+                sandbox.speed
+            ));
+        }
+        if sandbox.speed != 1.0 && sandbox.clock != SandboxClockKind::Movable {
+            return Err(
+                "sandbox.speed: only a movable clock runs faster (sandbox.clock = \"movable\")"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -80,6 +80,9 @@ pub struct Config {
     /// Which store, and how to reach it.
     #[serde(default)]
     pub store: StoreSettings,
+    /// A development gateway's movable clock, for rehearsing deadlines.
+    #[serde(default)]
+    pub sandbox: SandboxSettings,
     #[serde(default)]
     pub relay: RelaySettings,
     #[serde(default)]
@@ -112,6 +115,35 @@ fn default_roster() -> PathBuf {
 }
 fn default_court_registry() -> PathBuf {
     PathBuf::from("config/courts.toml")
+}
+
+/// The sandbox: a clock court and partner developers can move forward (or
+/// run faster) to see warnings, breaches and ends of mediation happen
+/// against their own systems. Development profile only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxSettings {
+    /// `system` (the default) or `movable`.
+    pub clock: SandboxClockKind,
+    /// How many times faster than real time a movable clock runs (1 or more).
+    pub speed: f64,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        Self {
+            clock: SandboxClockKind::System,
+            speed: 1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxClockKind {
+    #[default]
+    System,
+    Movable,
 }
 
 /// Where the gateway keeps its state.
