@@ -344,6 +344,24 @@ pub trait AlertLog: Send + Sync {
         &self,
         seq: u64,
     ) -> impl Future<Output = Result<Option<Acknowledgement>, StoreError>> + Send;
+
+    /// Which of the alerts `seqs` have been acknowledged: one read for a
+    /// page of alerts, where a store across a network would otherwise
+    /// answer one call per alert.
+    fn acknowledged(
+        &self,
+        seqs: &[u64],
+    ) -> impl Future<Output = Result<std::collections::BTreeSet<u64>, StoreError>> + Send {
+        async move {
+            let mut acknowledged = std::collections::BTreeSet::new();
+            for &seq in seqs {
+                if self.acknowledgement(seq).await?.is_some() {
+                    acknowledged.insert(seq);
+                }
+            }
+            Ok(acknowledged)
+        }
+    }
 }
 
 /// The hash-chained audit log.

@@ -442,6 +442,21 @@ pub(crate) async fn acknowledgement(
         .transpose()
 }
 
+/// Which of `seqs` are acknowledged, in one query.
+pub(crate) async fn acknowledged(
+    pool: &PgPool,
+    seqs: &[u64],
+) -> Result<std::collections::BTreeSet<u64>, StoreError> {
+    let wanted: Vec<i64> = seqs.iter().filter_map(|&s| i64::try_from(s).ok()).collect();
+    let found: Vec<i64> =
+        sqlx::query_scalar("SELECT seq FROM acknowledgements WHERE seq = ANY($1)")
+            .bind(&wanted)
+            .fetch_all(pool)
+            .await
+            .map_err(unavailable)?;
+    Ok(found.into_iter().map(|s| s as u64).collect())
+}
+
 fn audit_entry(row: &sqlx::postgres::PgRow) -> Result<(i32, AuditEntry, Vec<u8>), StoreError> {
     let chain: i32 = row.try_get("chain").map_err(unavailable)?;
     let seq: i64 = row.try_get("seq").map_err(unavailable)?;

@@ -535,6 +535,13 @@ impl AlertLog for PgStore {
     ) -> impl Future<Output = Result<Option<Acknowledgement>, StoreError>> + Send {
         crate::reads::acknowledgement(&self.pool, seq)
     }
+
+    fn acknowledged(
+        &self,
+        seqs: &[u64],
+    ) -> impl Future<Output = Result<std::collections::BTreeSet<u64>, StoreError>> + Send {
+        crate::reads::acknowledged(&self.pool, seqs)
+    }
 }
 
 impl AuditLog for PgStore {

@@ -238,6 +238,13 @@ impl AlertLog for GatewayStore {
     async fn acknowledgement(&self, seq: u64) -> Result<Option<Acknowledgement>, StoreError> {
         either!(self, s => AlertLog::acknowledgement(s, seq))
     }
+
+    async fn acknowledged(
+        &self,
+        seqs: &[u64],
+    ) -> Result<std::collections::BTreeSet<u64>, StoreError> {
+        either!(self, s => AlertLog::acknowledged(s, seqs))
+    }
 }
 
 impl AuditLog for GatewayStore {

@@ -205,10 +205,16 @@ async fn sample_open_alerts(store: &crate::backend::GatewayStore) {
         };
         let Some(last) = page.last() else { break };
         cursor = last.seq;
-        for alert in &page {
-            if matches!(store.acknowledgement(alert.seq).await, Ok(None)) {
-                *open.entry(alert.record.kind).or_default() += 1;
+        let seqs: Vec<u64> = page.iter().map(|a| a.seq).collect();
+        let acknowledged = match store.acknowledged(&seqs).await {
+            Ok(acknowledged) => acknowledged,
+            Err(error) => {
+                tracing::warn!(%error, "cannot sample the open alerts");
+                return;
             }
+        };
+        for alert in page.iter().filter(|a| !acknowledged.contains(&a.seq)) {
+            *open.entry(alert.record.kind).or_default() += 1;
         }
     }
     for (kind, count) in open {

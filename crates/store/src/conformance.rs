@@ -664,6 +664,13 @@ pub async fn alerts_are_raised_alone_and_acknowledged_once<S: FullStore>(store: 
     );
     assert_eq!(store.acknowledgement(2).await.unwrap(), Some(ack("ops-1")));
     assert_eq!(store.acknowledgement(1).await.unwrap(), None);
+    // Asked of a page at once: only the acknowledged ones, unknown numbers
+    // included and ignored.
+    assert_eq!(
+        store.acknowledged(&[1, 2, 9]).await.unwrap(),
+        [2].into_iter().collect()
+    );
+    assert!(store.acknowledged(&[]).await.unwrap().is_empty());
     assert!(matches!(
         store.acknowledge_alert(9, ack("ops-1")).await,
         Err(StoreError::NotFound(_))

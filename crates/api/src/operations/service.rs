@@ -270,14 +270,18 @@ where
                 .map_err(store_error)?;
             let Some(last) = page.last() else { break };
             cursor = last.seq;
+            let breaches_here: Vec<u64> = page
+                .iter()
+                .filter(|a| a.record.kind.is_breach())
+                .map(|a| a.seq)
+                .collect();
+            let acknowledged = self
+                .store()
+                .acknowledged(&breaches_here)
+                .await
+                .map_err(store_error)?;
             for alert in page.iter().filter(|a| a.record.kind.is_breach()) {
-                if self
-                    .store()
-                    .acknowledgement(alert.seq)
-                    .await
-                    .map_err(store_error)?
-                    .is_some()
-                {
+                if acknowledged.contains(&alert.seq) {
                     continue;
                 }
                 let referral = match &alert.record.referral {
