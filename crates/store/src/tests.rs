@@ -6,10 +6,26 @@ use mediation_core::store::{AuditLog, ReferralStore};
 
 use super::*;
 
+/// The raw sled database of a closed store, waiting (as the store does) for
+/// the lock a just-dropped handle's background threads may still hold
+/// (sled #1234): opened at once, the test would fail when the machine is
+/// busy.
+fn open_raw(path: &std::path::Path) -> sled::Db {
+    let options = StoreOptions::new(path);
+    match crate::open_waiting_for_lock(
+        || crate::sled_config(&options).open(),
+        std::time::Duration::from_secs(10),
+    ) {
+        Ok(db) => db,
+        Err(crate::Opening::Locked) => panic!("{}: still locked after 10 s", path.display()),
+        Err(crate::Opening::Failed(e)) => panic!("{}: {e}", path.display()),
+    }
+}
+
 /// Changes a closed store's raw keys, as an older build or a fault would
 /// have left them, and syncs.
 fn rewrite_raw(path: &std::path::Path, change: impl FnOnce(&sled::Db)) {
-    let db = crate::sled_config(&StoreOptions::new(path)).open().unwrap();
+    let db = open_raw(path);
     change(&db);
     db.flush().unwrap();
 }
@@ -645,9 +661,7 @@ async fn a_new_store_keeps_pages_in_the_log_and_an_old_one_keeps_its_segments() 
             .unwrap(),
     );
     assert_eq!(existing_segment_size(&path), Some(512 * 1024));
-    let _ = crate::sled_config(&StoreOptions::new(&path))
-        .open()
-        .unwrap();
+    let _ = open_raw(&path);
 }
 
 /// A store as a build of the first format (schema 1) wrote it: every value
@@ -660,7 +674,7 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
     use mediation_core::outbox::messages_for;
     use mediation_core::store::{MessageId, PendingDelivery};
     let json = |v: &dyn erased::Json| v.json();
-    let db = crate::sled_config(&StoreOptions::new(path)).open().unwrap();
+    let db = open_raw(path);
     db.insert(keys::SCHEMA, &FIRST_SCHEMA_VERSION.to_be_bytes())
         .unwrap();
     let histories = mediation_core::fixtures::sample_histories();
@@ -822,9 +836,7 @@ async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
     let histories = write_first_format_store(&path);
     // What the first format's store holds, read the way it was written.
     let (messages_before, timers_before) = {
-        let db = crate::sled_config(&StoreOptions::new(&path))
-            .open()
-            .unwrap();
+        let db = open_raw(&path);
         let messages: Vec<mediation_core::store::PendingDelivery> = db
             .scan_prefix(b"o/")
             .map(|e| {
@@ -905,9 +917,7 @@ async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
     );
     drop(store);
     // Nothing of the first format is left, and the schema says so.
-    let db = crate::sled_config(&StoreOptions::new(&path))
-        .open()
-        .unwrap();
+    let db = open_raw(&path);
     assert_eq!(
         db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
         &SCHEMA_VERSION.to_be_bytes()
@@ -934,9 +944,7 @@ async fn an_interrupted_migration_is_finished_at_the_next_open() {
     // Half the referrals and none of the rest were rewritten when the
     // migration stopped: the schema still says 1.
     {
-        let db = crate::sled_config(&StoreOptions::new(&path))
-            .open()
-            .unwrap();
+        let db = open_raw(&path);
         let (referral, history) = &histories[0];
         let id = referral.id();
         for (n, event) in history.iter().enumerate() {
