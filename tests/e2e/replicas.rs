@@ -12,9 +12,8 @@
 //! `cluster`), installed from the distribution's packages when missing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +22,7 @@ use mediation_api::court::bundle_to_wire;
 use mediation_core::alert::AlertKind;
 use mediation_core::audit::AuditVerification;
 use mediation_core::fixtures::sample_bundle;
+use mediation_core::partner::Partner;
 use mediation_core::store::{AlertLog as _, AuditLog as _, OutboxStore as _, ReferralStore as _};
 use mediation_gateway::commands::Bearer;
 use mediation_gateway::sim::{self, CourtAt, Inbox, SimCcpit, SimConfig, SimCourt, SimTenant};
@@ -177,33 +177,12 @@ pub(crate) struct Replica {
 
 impl Replica {
     pub(crate) fn start(dir: &Path, config: &Path, name: &str) -> Self {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("{name}.log")))
-            .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
-            .current_dir(dir)
-            .args(["serve", "--config"])
-            .arg(config)
-            .args(["--set", &format!("store.postgres.replica={name}")])
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let addr = first
-            .strip_prefix("mediation gateway listening on ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| {
-                let log =
-                    std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
-                panic!("{name} did not start: {first}\n{log}")
-            })
-            .to_owned();
+        let (child, addr) = crate::served::spawn_named(
+            dir,
+            config,
+            name,
+            &["--set", &format!("store.postgres.replica={name}")],
+        );
         Self { child, addr }
     }
 
@@ -252,65 +231,100 @@ fn first_arrivals(ids: impl Iterator<Item = String>) -> BTreeMap<String, Vec<u64
     order
 }
 
+/// The counterparts of a `serve` started from a test, on loopback without
+/// TLS: a court system and the three platforms, tenants for the court, CCPIT
+/// and operators with development keys, and the shipped configuration
+/// pointed at them, in the development profile.
+pub(crate) struct Counterparts {
+    pub(crate) court: SimCourt,
+    pub(crate) ccpit: SimCcpit,
+    /// The configuration so far; a test sets its own keys and writes it.
+    pub(crate) config: SimConfig,
+}
+
+impl Counterparts {
+    pub(crate) async fn start(dir: &Path) -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let court = SimCourt::new(Inbox::keeping());
+        let ccpit = SimCcpit::default();
+        let (labour, traffic) = (sim::SimLabour::default(), sim::SimTraffic::default());
+        let mut addrs = Vec::new();
+        for routes in [
+            tonic::service::Routes::new(court.server()),
+            tonic::service::Routes::new(ccpit.server()),
+            tonic::service::Routes::new(labour.server()),
+            tonic::service::Routes::new(traffic.server()),
+        ] {
+            let (l, addr) = sim::listen().await.unwrap();
+            sim::spawn_grpc(l, None, routes);
+            addrs.push(addr);
+        }
+        let tenants = [
+            SimTenant::court_system("court-bj", "京"),
+            SimTenant::platform("ccpit", Partner::Ccpit),
+            SimTenant::operator("operators"),
+        ];
+        let pki = mediation_security::pki::DevelopmentPki::new(dir.join("data/dev-pki"));
+        let names: Vec<String> = tenants.iter().map(|t| t.id.to_owned()).collect();
+        pki.generate(&names, jiff::Timestamp::now()).unwrap();
+        std::fs::write(
+            dir.join("tenants.toml"),
+            sim::tenants_file(
+                &tenants,
+                |id| format!("https://{id}.test.invalid/"),
+                |id| pki.jwks(id),
+            ),
+        )
+        .unwrap();
+        let config = SimConfig::shipped()
+            .profile("development")
+            .listen("127.0.0.1:0")
+            .data_dir(&dir.join("data"))
+            .calendar_dir(&root.join("config/calendar"))
+            .roster(&root.join("config/roster.toml"))
+            .court_registry(&root.join("config/courts.toml"))
+            .tenants(&dir.join("tenants.toml"))
+            .courts(&[("京", CourtAt::Grpc(format!("http://{}", addrs[0])))])
+            .partner(Partner::Ccpit, &format!("http://{}", addrs[1]), None)
+            .partner(
+                Partner::LabourArbitration,
+                &format!("http://{}", addrs[2]),
+                None,
+            )
+            .partner(Partner::RoadTraffic, &format!("http://{}", addrs[3]), None)
+            .plaintext();
+        Self {
+            court,
+            ccpit,
+            config,
+        }
+    }
+}
+
+/// A development token for `tenant`, valid for a day, signed with the keys
+/// `config`'s development PKI holds.
+pub(crate) fn token(config: &Path, tenant: &str) -> String {
+    let loaded = mediation_gateway::config::Config::load(config).unwrap();
+    mediation_gateway::commands::dev::development_token(
+        &loaded,
+        tenant,
+        "e2e",
+        86_400,
+        jiff::Timestamp::now(),
+    )
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_serve_processes_lose_nothing_when_one_is_killed_under_load() {
     let url = database("serve");
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-
-    let court = SimCourt::new(Inbox::keeping());
-    let ccpit = SimCcpit::default();
-    let (l, court_addr) = sim::listen().await.unwrap();
-    sim::spawn_grpc(l, None, tonic::service::Routes::new(court.server()));
-    let (l, ccpit_addr) = sim::listen().await.unwrap();
-    sim::spawn_grpc(l, None, tonic::service::Routes::new(ccpit.server()));
-    let (labour, traffic) = (sim::SimLabour::default(), sim::SimTraffic::default());
-    let (l, labour_addr) = sim::listen().await.unwrap();
-    sim::spawn_grpc(l, None, tonic::service::Routes::new(labour.server()));
-    let (l, traffic_addr) = sim::listen().await.unwrap();
-    sim::spawn_grpc(l, None, tonic::service::Routes::new(traffic.server()));
-
-    let tenants = [
-        SimTenant::court_system("court-bj", "京"),
-        SimTenant::platform("ccpit", mediation_core::partner::Partner::Ccpit),
-    ];
-    let pki = mediation_security::pki::DevelopmentPki::new(dir.path().join("data/dev-pki"));
-    let names: Vec<String> = tenants.iter().map(|t| t.id.to_owned()).collect();
-    pki.generate(&names, jiff::Timestamp::now()).unwrap();
-    std::fs::write(
-        dir.path().join("tenants.toml"),
-        sim::tenants_file(
-            &tenants,
-            |id| format!("https://{id}.test.invalid/"),
-            |id| pki.jwks(id),
-        ),
-    )
-    .unwrap();
-    let config_path: PathBuf = SimConfig::shipped()
-        .profile("development")
-        .listen("127.0.0.1:0")
-        .data_dir(&dir.path().join("data"))
-        .calendar_dir(&root.join("config/calendar"))
-        .roster(&root.join("config/roster.toml"))
-        .court_registry(&root.join("config/courts.toml"))
-        .tenants(&dir.path().join("tenants.toml"))
-        .courts(&[("京", CourtAt::Grpc(format!("http://{court_addr}")))])
-        .partner(
-            mediation_core::partner::Partner::Ccpit,
-            &format!("http://{ccpit_addr}"),
-            None,
-        )
-        .partner(
-            mediation_core::partner::Partner::LabourArbitration,
-            &format!("http://{labour_addr}"),
-            None,
-        )
-        .partner(
-            mediation_core::partner::Partner::RoadTraffic,
-            &format!("http://{traffic_addr}"),
-            None,
-        )
-        .plaintext()
+    let Counterparts {
+        court,
+        ccpit,
+        config,
+    } = Counterparts::start(dir.path()).await;
+    let config_path: PathBuf = config
         .set("store.backend", "postgres")
         .set("store.postgres.url", url.as_str())
         // A killed replica's leases pass to the others this soon.
@@ -318,18 +332,10 @@ async fn three_serve_processes_lose_nothing_when_one_is_killed_under_load() {
         .set("relay.attempt_timeout_seconds", 5)
         .write(dir.path())
         .unwrap();
-    let config = mediation_gateway::config::Config::load(&config_path).unwrap();
-    let token = |tenant: &str| {
-        mediation_gateway::commands::dev::development_token(
-            &config,
-            tenant,
-            "replicas",
-            86_400,
-            jiff::Timestamp::now(),
-        )
-        .unwrap()
-    };
-    let (court_token, ccpit_token) = (token("court-bj"), token("ccpit"));
+    let (court_token, ccpit_token) = (
+        token(&config_path, "court-bj"),
+        token(&config_path, "ccpit"),
+    );
 
     // The first applies the schema; the others find it applied.
     let mut replicas = vec![Replica::start(dir.path(), &config_path, "replica-0")];

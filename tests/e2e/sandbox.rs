@@ -4,84 +4,30 @@
 //! against their own systems, through the normal path; the clock never goes
 //! back; and the production profile refuses the movable clock.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mediation_api::court::bundle_to_wire;
 use mediation_core::fixtures::sample_bundle;
-use mediation_core::partner::Partner;
-use mediation_gateway::sim::{self, CourtAt, Inbox, SimCcpit, SimConfig, SimCourt, SimTenant};
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 
-use crate::replicas::{Replica, client};
+use crate::replicas::{Counterparts, Replica, client, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_integrator_moves_the_sandbox_clock_and_sees_the_deadlines_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let court = SimCourt::new(Inbox::keeping());
-    let ccpit = SimCcpit::default();
-    let (labour, traffic) = (sim::SimLabour::default(), sim::SimTraffic::default());
-    let mut addrs = Vec::new();
-    for routes in [
-        tonic::service::Routes::new(court.server()),
-        tonic::service::Routes::new(ccpit.server()),
-        tonic::service::Routes::new(labour.server()),
-        tonic::service::Routes::new(traffic.server()),
-    ] {
-        let (l, addr) = sim::listen().await.unwrap();
-        sim::spawn_grpc(l, None, routes);
-        addrs.push(addr);
-    }
-    let tenants = [
-        SimTenant::court_system("court-bj", "京"),
-        SimTenant::platform("ccpit", Partner::Ccpit),
-        SimTenant::operator("operators"),
-    ];
-    let pki = mediation_security::pki::DevelopmentPki::new(dir.path().join("data/dev-pki"));
-    let names: Vec<String> = tenants.iter().map(|t| t.id.to_owned()).collect();
-    pki.generate(&names, jiff::Timestamp::now()).unwrap();
-    std::fs::write(
-        dir.path().join("tenants.toml"),
-        sim::tenants_file(
-            &tenants,
-            |id| format!("https://{id}.test.invalid/"),
-            |id| pki.jwks(id),
-        ),
-    )
-    .unwrap();
-    let config = SimConfig::shipped()
-        .profile("development")
-        .listen("127.0.0.1:0")
-        .data_dir(&dir.path().join("data"))
-        .calendar_dir(&root.join("config/calendar"))
-        .roster(&root.join("config/roster.toml"))
-        .court_registry(&root.join("config/courts.toml"))
-        .tenants(&dir.path().join("tenants.toml"))
-        .courts(&[("京", CourtAt::Grpc(format!("http://{}", addrs[0])))])
-        .partner(Partner::Ccpit, &format!("http://{}", addrs[1]), None)
-        .partner(
-            Partner::LabourArbitration,
-            &format!("http://{}", addrs[2]),
-            None,
-        )
-        .partner(Partner::RoadTraffic, &format!("http://{}", addrs[3]), None)
-        .plaintext()
+    let Counterparts {
+        court,
+        ccpit,
+        config,
+    } = Counterparts::start(dir.path()).await;
+    let config = config
         .set("sandbox.clock", "movable")
         .write(dir.path())
         .unwrap();
     let gateway = Replica::start(dir.path(), &config, "sandbox");
-    let loaded = mediation_gateway::config::Config::load(&config).unwrap();
-    let token = mediation_gateway::commands::dev::development_token(
-        &loaded,
-        "court-bj",
-        "integrator",
-        86_400,
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
+    let token = token(&config, "court-bj");
     let mut court_api = CourtGatewayClient::new(client(&gateway.addr, &token));
     let mut bundle = bundle_to_wire(&sample_bundle());
     bundle.documents.clear();

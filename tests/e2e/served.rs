@@ -128,15 +128,28 @@ impl Served {
 /// Starts `serve` in `dir` on `config`, appending to its log; the child and
 /// the address it listens on.
 fn spawn(dir: &Path, config: &Path) -> (Child, String) {
+    spawn_named(dir, config, "gateway", &[])
+}
+
+/// The same, logging to `<name>.log` in `dir`, with `extra` arguments after
+/// the configuration (`--set` flags).
+pub(crate) fn spawn_named(
+    dir: &Path,
+    config: &Path,
+    name: &str,
+    extra: &[&str],
+) -> (Child, String) {
+    let log_path = dir.join(format!("{name}.log"));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("gateway.log"))
+        .open(&log_path)
         .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
         .current_dir(dir)
         .args(["serve", "--config"])
         .arg(config)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -149,8 +162,8 @@ fn spawn(dir: &Path, config: &Path) -> (Child, String) {
         .strip_prefix("mediation gateway listening on ")
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| {
-            let log = std::fs::read_to_string(dir.join("gateway.log")).unwrap_or_default();
-            panic!("serve did not start: {first}\n{log}")
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("{name} did not start: {first}\n{log}")
         })
         .to_owned();
     (child, addr)

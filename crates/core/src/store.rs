@@ -413,7 +413,7 @@ pub async fn check_histories<S: ReferralStore>(
     store: &S,
     mut progress: impl FnMut(u64),
 ) -> Result<HistoryCheck, StoreError> {
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeMap;
     let mut counted: BTreeMap<OrganisationId, u64> = BTreeMap::new();
     let mut snapshot_mismatches = Vec::new();
     let mut referrals = 0u64;
@@ -442,8 +442,24 @@ pub async fn check_histories<S: ReferralStore>(
         after = Some(last);
     }
     let kept: BTreeMap<OrganisationId, u64> = store.loads().await?.into_iter().collect();
-    let organisations: BTreeSet<&OrganisationId> = counted.keys().chain(kept.keys()).collect();
-    let load_mismatches = organisations
+    Ok(HistoryCheck {
+        referrals,
+        open: counted.values().sum(),
+        load_mismatches: load_mismatches(&kept, &counted),
+        snapshot_mismatches,
+    })
+}
+
+/// The organisations whose kept count of open referrals differs from the
+/// count the histories give, in order; an organisation missing from one
+/// side counts 0 there.
+pub fn load_mismatches(
+    kept: &std::collections::BTreeMap<OrganisationId, u64>,
+    counted: &std::collections::BTreeMap<OrganisationId, u64>,
+) -> Vec<LoadMismatch> {
+    let organisations: std::collections::BTreeSet<&OrganisationId> =
+        counted.keys().chain(kept.keys()).collect();
+    organisations
         .into_iter()
         .filter_map(|o| {
             let (kept, counted) = (
@@ -456,11 +472,5 @@ pub async fn check_histories<S: ReferralStore>(
                 counted,
             })
         })
-        .collect();
-    Ok(HistoryCheck {
-        referrals,
-        open: counted.values().sum(),
-        load_mismatches,
-        snapshot_mismatches,
-    })
+        .collect()
 }

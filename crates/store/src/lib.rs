@@ -721,23 +721,7 @@ impl SledStore {
             Ok(())
         })?;
         let kept: BTreeMap<OrganisationId, u64> = self.loads()?.into_iter().collect();
-        let mut organisations: std::collections::BTreeSet<&OrganisationId> =
-            counted.keys().collect();
-        organisations.extend(kept.keys());
-        let load_mismatches = organisations
-            .into_iter()
-            .filter_map(|o| {
-                let (kept, counted) = (
-                    kept.get(o).copied().unwrap_or(0),
-                    counted.get(o).copied().unwrap_or(0),
-                );
-                (kept != counted).then(|| LoadMismatch {
-                    organisation: o.clone(),
-                    kept,
-                    counted,
-                })
-            })
-            .collect();
+        let load_mismatches = mediation_core::store::load_mismatches(&kept, &counted);
         Ok(HistoryCheck {
             referrals,
             open: counted.values().sum(),

@@ -9,10 +9,9 @@ use serde::Serialize;
 
 use crate::cli::VerifyArgs;
 
+/// What `store verify` finds in either backend's store.
 #[derive(Debug, Serialize)]
-struct Report {
-    data_dir: String,
-    schema_version: u32,
+struct Findings {
     audit_entries: u64,
     /// The first broken link, if any.
     audit_broken_at: Option<u64>,
@@ -20,7 +19,6 @@ struct Report {
     backlog: Vec<mediation_core::store::Backlog>,
     dead_letters: usize,
     next_timer_at: Option<String>,
-    size_on_disk_bytes: u64,
     /// Open referrals, as the histories say.
     open_referrals: u64,
     /// Organisations whose kept count of open referrals differs from the
@@ -31,6 +29,125 @@ struct Report {
     /// Referrals whose snapshot is not the state their history replays
     /// to; empty when every one agrees.
     snapshot_mismatches: Vec<String>,
+}
+
+impl Findings {
+    fn new(
+        audit: AuditVerification,
+        check: mediation_store::HistoryCheck,
+        backlog: Vec<mediation_core::store::Backlog>,
+        dead_letters: usize,
+        next_timer_at: Option<jiff::Timestamp>,
+    ) -> Self {
+        let (audit_entries, audit_broken_at, audit_problem) = match audit {
+            AuditVerification::Intact { entries } => (entries, None, None),
+            AuditVerification::Broken { seq, reason } => (seq, Some(seq), Some(reason)),
+        };
+        Self {
+            audit_entries,
+            audit_broken_at,
+            audit_problem,
+            backlog,
+            dead_letters,
+            next_timer_at: next_timer_at.map(mediation_core::calendar::cst::format),
+            open_referrals: check.open,
+            load_mismatches: check.load_mismatches,
+            referrals: check.referrals,
+            snapshot_mismatches: check
+                .snapshot_mismatches
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }
+    }
+
+    /// The audit line (`chain` names what is intact) and the backlog.
+    fn print_audit_and_backlog(&self, chain: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        match (&self.audit_broken_at, &self.audit_problem) {
+            (Some(seq), Some(problem)) => {
+                writeln!(out, "audit chain BROKEN at entry {seq}: {problem}")?
+            }
+            _ => writeln!(out, "{chain} intact: {} entries", self.audit_entries)?,
+        }
+        for b in &self.backlog {
+            writeln!(
+                out,
+                "outbox {}: {} pending, {} dead",
+                b.destination, b.pending, b.dead
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Dead letters, the histories' checks and the next timer.
+    fn print_histories(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(out, "dead letters: {}", self.dead_letters)?;
+        if self.load_mismatches.is_empty() {
+            writeln!(
+                out,
+                "organisations' loads agree with the histories: {} open referrals",
+                self.open_referrals
+            )?;
+        }
+        for m in &self.load_mismatches {
+            writeln!(
+                out,
+                "load of {} DISAGREES: {} kept, {} in the histories",
+                m.organisation, m.kept, m.counted
+            )?;
+        }
+        if self.snapshot_mismatches.is_empty() {
+            writeln!(
+                out,
+                "referrals' snapshots agree with their histories: {} referrals",
+                self.referrals
+            )?;
+        }
+        for id in &self.snapshot_mismatches {
+            writeln!(
+                out,
+                "snapshot of {id} DISAGREES with the state its history replays to"
+            )?;
+        }
+        if let Some(next) = &self.next_timer_at {
+            writeln!(out, "next deadline timer: {next}")?;
+        }
+        Ok(())
+    }
+
+    /// A broken chain or a snapshot that disagrees: the exit's error.
+    fn refuse_broken_history(&self) -> anyhow::Result<()> {
+        if let Some(seq) = self.audit_broken_at {
+            anyhow::bail!("the audit chain is broken at entry {seq}");
+        }
+        if !self.snapshot_mismatches.is_empty() {
+            anyhow::bail!(
+                "{} referrals' snapshots disagree with their histories; commands would decide on a wrong state",
+                self.snapshot_mismatches.len()
+            );
+        }
+        Ok(())
+    }
+
+    /// A kept load that disagrees: the exit's error.
+    fn refuse_wrong_loads(&self) -> anyhow::Result<()> {
+        if !self.load_mismatches.is_empty() {
+            anyhow::bail!(
+                "{} organisations' kept loads disagree with the histories; routing would misjudge their spare capacity",
+                self.load_mismatches.len()
+            );
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    data_dir: String,
+    schema_version: u32,
+    #[serde(flatten)]
+    findings: Findings,
+    size_on_disk_bytes: u64,
     /// Destinations whose kept counts of waiting messages differ from the
     /// messages; empty when every count agrees.
     backlog_mismatches: Vec<mediation_store::BacklogMismatch>,
@@ -60,34 +177,21 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         ),
         other => other.into(),
     })?;
-    let verification = store.verify_audit().context("cannot read the audit log")?;
-    let (entries, broken_at, problem) = match verification {
-        AuditVerification::Intact { entries } => (entries, None, None),
-        AuditVerification::Broken { seq, reason } => (seq, Some(seq), Some(reason)),
-    };
+    let audit = store.verify_audit().context("cannot read the audit log")?;
     let check = store
         .verify_histories()
         .context("cannot replay the referrals' histories")?;
     let report = Report {
         data_dir: args.data_dir.display().to_string(),
         schema_version: mediation_store::SCHEMA_VERSION,
-        audit_entries: entries,
-        audit_broken_at: broken_at,
-        audit_problem: problem,
-        backlog: store.backlog()?,
-        dead_letters: store.dead_letters(usize::MAX)?.len(),
-        next_timer_at: store
-            .next_timer_at()?
-            .map(mediation_core::calendar::cst::format),
+        findings: Findings::new(
+            audit,
+            check,
+            store.backlog()?,
+            store.dead_letters(usize::MAX)?.len(),
+            store.next_timer_at()?,
+        ),
         size_on_disk_bytes: store.size_on_disk()?,
-        open_referrals: check.open,
-        load_mismatches: check.load_mismatches,
-        referrals: check.referrals,
-        snapshot_mismatches: check
-            .snapshot_mismatches
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
         backlog_mismatches: store.verify_backlog().context("cannot count the outbox")?,
     };
     if args.json {
@@ -99,19 +203,9 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             "store {} (schema {}) opened",
             report.data_dir, report.schema_version
         )?;
-        match (&report.audit_broken_at, &report.audit_problem) {
-            (Some(seq), Some(problem)) => {
-                writeln!(out, "audit chain BROKEN at entry {seq}: {problem}")?
-            }
-            _ => writeln!(out, "audit chain intact: {} entries", report.audit_entries)?,
-        }
-        for b in &report.backlog {
-            writeln!(
-                out,
-                "outbox {}: {} pending, {} dead",
-                b.destination, b.pending, b.dead
-            )?;
-        }
+        report
+            .findings
+            .print_audit_and_backlog("audit chain", out)?;
         if report.backlog_mismatches.is_empty() {
             writeln!(out, "outbox counts agree with the messages waiting")?;
         }
@@ -122,60 +216,16 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 m.destination, m.kept[0], m.kept[1], m.counted[0], m.counted[1]
             )?;
         }
-        writeln!(out, "dead letters: {}", report.dead_letters)?;
-        if report.load_mismatches.is_empty() {
-            writeln!(
-                out,
-                "organisations' loads agree with the histories: {} open referrals",
-                report.open_referrals
-            )?;
-        }
-        for m in &report.load_mismatches {
-            writeln!(
-                out,
-                "load of {} DISAGREES: {} kept, {} in the histories",
-                m.organisation, m.kept, m.counted
-            )?;
-        }
-        if report.snapshot_mismatches.is_empty() {
-            writeln!(
-                out,
-                "referrals' snapshots agree with their histories: {} referrals",
-                report.referrals
-            )?;
-        }
-        for id in &report.snapshot_mismatches {
-            writeln!(
-                out,
-                "snapshot of {id} DISAGREES with the state its history replays to"
-            )?;
-        }
-        if let Some(next) = &report.next_timer_at {
-            writeln!(out, "next deadline timer: {next}")?;
-        }
+        report.findings.print_histories(out)?;
     }
-    if let Some(seq) = report.audit_broken_at {
-        anyhow::bail!("the audit chain is broken at entry {seq}");
-    }
-    if !report.snapshot_mismatches.is_empty() {
-        anyhow::bail!(
-            "{} referrals' snapshots disagree with their histories; commands would decide on a wrong state",
-            report.snapshot_mismatches.len()
-        );
-    }
+    report.findings.refuse_broken_history()?;
     if !report.backlog_mismatches.is_empty() {
         anyhow::bail!(
             "{} destinations' outbox counts disagree with the messages waiting; the backlog and its gauges would mislead",
             report.backlog_mismatches.len()
         );
     }
-    if !report.load_mismatches.is_empty() {
-        anyhow::bail!(
-            "{} organisations' kept loads disagree with the histories; routing would misjudge their spare capacity",
-            report.load_mismatches.len()
-        );
-    }
-    Ok(())
+    report.findings.refuse_wrong_loads()
 }
 
 /// What `store verify` finds in a PostgreSQL store.
@@ -183,16 +233,8 @@ pub fn verify(args: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 struct DatabaseReport {
     database: String,
     schema_version: i64,
-    audit_entries: u64,
-    audit_broken_at: Option<u64>,
-    audit_problem: Option<String>,
-    backlog: Vec<mediation_core::store::Backlog>,
-    dead_letters: usize,
-    next_timer_at: Option<String>,
-    open_referrals: u64,
-    load_mismatches: Vec<mediation_store::LoadMismatch>,
-    referrals: u64,
-    snapshot_mismatches: Vec<String>,
+    #[serde(flatten)]
+    findings: Findings,
 }
 
 /// `store verify` of the database: every audit chain, every referral's
@@ -211,10 +253,7 @@ fn verify_postgres(
     let report = crate::backend::block_on(async move {
         let store = mediation_store_postgres::PgStore::connect(&options).await?;
         let schema = store.check(&options.url).await?;
-        let (entries, broken_at, problem) = match store.verify_audit().await? {
-            AuditVerification::Intact { entries } => (entries, None, None),
-            AuditVerification::Broken { seq, reason } => (seq, Some(seq), Some(reason)),
-        };
+        let audit = store.verify_audit().await?;
         let mut last = std::time::Instant::now();
         let check = mediation_core::store::check_histories(&store, |n| {
             if last.elapsed() >= std::time::Duration::from_secs(2) {
@@ -226,23 +265,13 @@ fn verify_postgres(
         let report = DatabaseReport {
             database,
             schema_version: schema.applied,
-            audit_entries: entries,
-            audit_broken_at: broken_at,
-            audit_problem: problem,
-            backlog: store.backlog().await?,
-            dead_letters: store.dead_letters(usize::MAX).await?.len(),
-            next_timer_at: store
-                .next_timer_at()
-                .await?
-                .map(mediation_core::calendar::cst::format),
-            open_referrals: check.open,
-            load_mismatches: check.load_mismatches,
-            referrals: check.referrals,
-            snapshot_mismatches: check
-                .snapshot_mismatches
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
+            findings: Findings::new(
+                audit,
+                check,
+                store.backlog().await?,
+                store.dead_letters(usize::MAX).await?.len(),
+                store.next_timer_at().await?,
+            ),
         };
         store.close().await;
         Ok(report)
@@ -256,67 +285,13 @@ fn verify_postgres(
             "database {} (schema {}) opened",
             report.database, report.schema_version
         )?;
-        match (&report.audit_broken_at, &report.audit_problem) {
-            (Some(seq), Some(problem)) => {
-                writeln!(out, "audit chain BROKEN at entry {seq}: {problem}")?
-            }
-            _ => writeln!(out, "audit chains intact: {} entries", report.audit_entries)?,
-        }
-        for b in &report.backlog {
-            writeln!(
-                out,
-                "outbox {}: {} pending, {} dead",
-                b.destination, b.pending, b.dead
-            )?;
-        }
-        writeln!(out, "dead letters: {}", report.dead_letters)?;
-        if report.load_mismatches.is_empty() {
-            writeln!(
-                out,
-                "organisations' loads agree with the histories: {} open referrals",
-                report.open_referrals
-            )?;
-        }
-        for m in &report.load_mismatches {
-            writeln!(
-                out,
-                "load of {} DISAGREES: {} kept, {} in the histories",
-                m.organisation, m.kept, m.counted
-            )?;
-        }
-        if report.snapshot_mismatches.is_empty() {
-            writeln!(
-                out,
-                "referrals' snapshots agree with their histories: {} referrals",
-                report.referrals
-            )?;
-        }
-        for id in &report.snapshot_mismatches {
-            writeln!(
-                out,
-                "snapshot of {id} DISAGREES with the state its history replays to"
-            )?;
-        }
-        if let Some(next) = &report.next_timer_at {
-            writeln!(out, "next deadline timer: {next}")?;
-        }
+        report
+            .findings
+            .print_audit_and_backlog("audit chains", out)?;
+        report.findings.print_histories(out)?;
     }
-    if let Some(seq) = report.audit_broken_at {
-        anyhow::bail!("the audit chain is broken at entry {seq}");
-    }
-    if !report.snapshot_mismatches.is_empty() {
-        anyhow::bail!(
-            "{} referrals' snapshots disagree with their histories; commands would decide on a wrong state",
-            report.snapshot_mismatches.len()
-        );
-    }
-    if !report.load_mismatches.is_empty() {
-        anyhow::bail!(
-            "{} organisations' kept loads disagree with the histories; routing would misjudge their spare capacity",
-            report.load_mismatches.len()
-        );
-    }
-    Ok(())
+    report.findings.refuse_broken_history()?;
+    report.findings.refuse_wrong_loads()
 }
 
 /// `store migrate`: brings the configured database to this build's schema.
