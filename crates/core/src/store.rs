@@ -101,6 +101,37 @@ pub struct Commit {
     pub delivered: Option<MessageId>,
 }
 
+impl Commit {
+    /// The referral's version after the commit, once its state is checked
+    /// to be that version's: a commit carrying another state is refused
+    /// before anything is written.
+    pub fn version_after(&self) -> Result<u64, StoreError> {
+        let version = self.expected_version + self.events.len() as u64;
+        if self.state.version != version || self.state.id != self.referral {
+            return Err(StoreError::Corrupt(format!(
+                "the commit of {} at version {} carries the state of {} at version {}",
+                self.referral, version, self.state.id, self.state.version
+            )));
+        }
+        Ok(version)
+    }
+
+    /// A new referral's bundle, from its receipt, the first event of its
+    /// first commit; the store keeps it once. `None` for a later commit, or
+    /// a first one that does not start with the receipt (which the store
+    /// refuses once the version check has passed).
+    pub fn new_bundle(&self) -> Option<&crate::bundle::CaseBundle> {
+        match self.events.first().map(|e| &e.change) {
+            Some(crate::lifecycle::Change::Received { bundle, .. })
+                if self.expected_version == 0 =>
+            {
+                Some(bundle)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What a durable commit returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Receipt {

@@ -8,7 +8,6 @@ use jiff::Timestamp;
 use mediation_core::alert::{Acknowledgement, AlertRecord};
 use mediation_core::audit::AuditRecord;
 use mediation_core::ids::ReferralId;
-use mediation_core::lifecycle::Change;
 use mediation_core::store::{
     AlertLog, AuditLog, Commit, DeliveryOutcome, MessageId, OutboxStore, Receipt, ReferralStore,
     StoreError,
@@ -125,19 +124,8 @@ struct Encoded<'c> {
 
 impl<'c> Encoded<'c> {
     fn of(c: &'c Commit) -> Result<Self, StoreError> {
-        let version = c.expected_version + c.events.len() as u64;
-        if c.state.version != version || c.state.id != c.referral {
-            return Err(StoreError::Corrupt(format!(
-                "the commit of {} at version {} carries the state of {} at version {}",
-                c.referral, version, c.state.id, c.state.version
-            )));
-        }
-        let bundle = match c.events.first().map(|e| &e.change) {
-            Some(Change::Received { bundle, .. }) if c.expected_version == 0 => {
-                Some(encode_bundle(bundle))
-            }
-            _ => None,
-        };
+        let version = c.version_after()?;
+        let bundle = c.new_bundle().map(encode_bundle);
         Ok(Self {
             commit: c,
             referral: c.referral.as_str(),

@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use mediation_core::alert::AlertRecord;
 use mediation_core::audit::AuditRecord;
 use mediation_core::ids::ReferralId;
-use mediation_core::lifecycle::Change;
 use mediation_core::routing::LoadChange;
 use mediation_core::store::{Commit, StoreError};
 use mediation_records::{
@@ -50,22 +49,8 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     pub(crate) fn of(c: Commit) -> Result<Self, StoreError> {
-        let version = c.expected_version + c.events.len() as u64;
-        if c.state.version != version || c.state.id != c.referral {
-            return Err(StoreError::Corrupt(format!(
-                "the commit of {} at version {} carries the state of {} at version {}",
-                c.referral, version, c.state.id, c.state.version
-            )));
-        }
-        // A new referral's first event is its receipt, which holds the
-        // bundle; the writer refuses a new referral without one, once its
-        // version check has passed.
-        let bundle = match c.events.first().map(|e| &e.change) {
-            Some(Change::Received { bundle, .. }) if c.expected_version == 0 => {
-                Some(encode_bundle(bundle))
-            }
-            _ => None,
-        };
+        let version = c.version_after()?;
+        let bundle = c.new_bundle().map(encode_bundle);
         let events = c
             .events
             .iter()
