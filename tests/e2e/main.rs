@@ -5,6 +5,7 @@
 mod ccpit_flow;
 mod ccpit_more;
 mod cli;
+mod console;
 mod court_api;
 mod court_law;
 mod crash;

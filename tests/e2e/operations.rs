@@ -108,7 +108,7 @@ async fn operators_follow_alerts_acknowledge_breaches_and_replay_dead_letters() 
     // The breach is open until someone acknowledges it; the referral has
     // moved on to the next centre.
     let open = operations
-        .list_open_breaches(ops::ListOpenBreachesRequest {})
+        .list_open_breaches(ops::ListOpenBreachesRequest::default())
         .await
         .unwrap()
         .into_inner()
@@ -117,6 +117,26 @@ async fn operators_follow_alerts_acknowledge_breaches_and_replay_dead_letters() 
     assert_eq!(open[0].alert.as_ref().unwrap().seq, breach.seq);
     assert_eq!(open[0].referral_status, "awaiting_acceptance");
     assert_eq!(open[0].organisation, "ccpit-bj-02");
+    // Asked for, the unacknowledged warning comes too, before its breach.
+    let with_warnings = operations
+        .list_open_breaches(ops::ListOpenBreachesRequest {
+            include_warnings: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .breaches;
+    let kinds: Vec<i32> = with_warnings
+        .iter()
+        .map(|b| b.alert.as_ref().unwrap().kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ops::AlertKind::AcceptanceWarning as i32,
+            ops::AlertKind::AcceptanceBreach as i32
+        ]
+    );
     let acked = operations
         .acknowledge_alert(ops::AcknowledgeAlertRequest {
             seq: breach.seq,
@@ -145,7 +165,7 @@ async fn operators_follow_alerts_acknowledge_breaches_and_replay_dead_letters() 
     );
     assert!(
         operations
-            .list_open_breaches(ops::ListOpenBreachesRequest {})
+            .list_open_breaches(ops::ListOpenBreachesRequest::default())
             .await
             .unwrap()
             .into_inner()

@@ -232,8 +232,8 @@ fn first_arrivals(ids: impl Iterator<Item = String>) -> BTreeMap<String, Vec<u64
 }
 
 /// The counterparts of a `serve` started from a test, on loopback without
-/// TLS: a court system and the three platforms, tenants for the court, CCPIT
-/// and operators with development keys, and the shipped configuration
+/// TLS: a court system and the three platforms, tenants for the court, CCPIT,
+/// operators and read-only operators (`auditors`) with development keys, and the shipped configuration
 /// pointed at them, in the development profile.
 pub(crate) struct Counterparts {
     pub(crate) court: SimCourt,
@@ -263,6 +263,7 @@ impl Counterparts {
             SimTenant::court_system("court-bj", "京"),
             SimTenant::platform("ccpit", Partner::Ccpit),
             SimTenant::operator("operators"),
+            SimTenant::read_only_operator("auditors"),
         ];
         let pki = mediation_security::pki::DevelopmentPki::new(dir.join("data/dev-pki"));
         let names: Vec<String> = tenants.iter().map(|t| t.id.to_owned()).collect();

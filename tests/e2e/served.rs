@@ -139,6 +139,17 @@ pub(crate) fn spawn_named(
     name: &str,
     extra: &[&str],
 ) -> (Child, String) {
+    let (child, addr, _) = spawn_announced(dir, config, name, extra);
+    (child, addr)
+}
+
+/// As [`spawn_named`], with the whole line `serve` announced itself with.
+pub(crate) fn spawn_announced(
+    dir: &Path,
+    config: &Path,
+    name: &str,
+    extra: &[&str],
+) -> (Child, String, String) {
     let log_path = dir.join(format!("{name}.log"));
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -166,7 +177,7 @@ pub(crate) fn spawn_named(
             panic!("{name} did not start: {first}\n{log}")
         })
         .to_owned();
-    (child, addr)
+    (child, addr, first)
 }
 
 impl Drop for Served {

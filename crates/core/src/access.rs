@@ -32,8 +32,10 @@ pub enum Role {
         partner: Partner,
         organisations: BTreeSet<OrganisationId>,
     },
-    /// Operators: read and replay, never change a referral.
-    Operator,
+    /// Operators: read, acknowledge alerts and replay, never change a
+    /// referral. A `read_only` operator (an auditor, a trainee) reads and
+    /// watches only.
+    Operator { read_only: bool },
 }
 
 /// An authenticated caller: the tenant, and what identified it.
@@ -75,7 +77,7 @@ impl Role {
     pub fn acts_for_court(&self, court: &CourtCode) -> bool {
         match self {
             Role::CourtSystem { courts } => courts.contains(court),
-            Role::Platform { .. } | Role::Operator => false,
+            Role::Platform { .. } | Role::Operator { .. } => false,
         }
     }
 
@@ -89,13 +91,13 @@ impl Role {
                 *own == partner
                     && (organisations.is_empty() || organisations.contains(organisation))
             }
-            Role::CourtSystem { .. } | Role::Operator => false,
+            Role::CourtSystem { .. } | Role::Operator { .. } => false,
         }
     }
 
     /// Whether the caller may change anything at all.
     pub fn may_change(&self) -> bool {
-        !matches!(self, Role::Operator)
+        !matches!(self, Role::Operator { .. })
     }
 }
 
@@ -109,7 +111,7 @@ impl Caller {
                 self.role.acts_for_organisation(a.partner, &a.organisation)
                     && referral.may_view(&Viewer::Organisation(a.organisation.clone()))
             }),
-            Role::Operator => true,
+            Role::Operator { .. } => true,
         }
     }
 
@@ -124,7 +126,7 @@ impl Caller {
                 self.role.acts_for_organisation(a.partner, &a.organisation)
                     && referral.disclosure_to(&a.organisation) == Disclosure::Full
             }),
-            Role::Operator => false,
+            Role::Operator { .. } => false,
         }
     }
 
@@ -393,8 +395,8 @@ mod tests {
                 .rule
                 .contains("not in the court registry")
         );
-        assert!(!Role::Operator.acts_for_court(&court("京")));
-        assert!(!Role::Operator.may_change());
+        assert!(!Role::Operator { read_only: false }.acts_for_court(&court("京")));
+        assert!(!Role::Operator { read_only: false }.may_change());
         assert!(beijing.may_change());
     }
 

@@ -103,6 +103,14 @@ impl AlertKind {
         )
     }
 
+    /// Whether this warns of a deadline about to pass.
+    pub fn is_deadline_warning(self) -> bool {
+        matches!(
+            self,
+            AlertKind::AcceptanceWarning | AlertKind::MediationWarning
+        )
+    }
+
     /// How urgent the alert is, for paging rules: breaches, dead letters and
     /// unreachable destinations need someone now.
     pub fn severity(self) -> Severity {

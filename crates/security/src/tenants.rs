@@ -71,6 +71,10 @@ struct Entry {
     pem: Vec<PemKey>,
     /// Requests per second this tenant may make; the gateway default if unset.
     rate_per_second: Option<u32>,
+    /// For operators: may watch and read, never acknowledge, replay or move
+    /// a sandbox's clock.
+    #[serde(default)]
+    read_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -193,6 +197,7 @@ fn role_of(entry: &Entry, registry: &CourtRegistry) -> Result<Role, String> {
     };
     match entry.role {
         RoleName::CourtSystem => {
+            only(entry.read_only, "read_only")?;
             only(entry.partner.is_some(), "partner")?;
             only(!entry.organisations.is_empty(), "organisations")?;
             if entry.courts.is_empty() {
@@ -207,6 +212,7 @@ fn role_of(entry: &Entry, registry: &CourtRegistry) -> Result<Role, String> {
                 .map_err(|e| format!("courts: {e}"))
         }
         RoleName::Platform => {
+            only(entry.read_only, "read_only")?;
             only(!entry.courts.is_empty(), "courts")?;
             only(entry.lower_courts, "lower_courts")?;
             let partner = entry
@@ -240,7 +246,9 @@ fn role_of(entry: &Entry, registry: &CourtRegistry) -> Result<Role, String> {
             only(entry.lower_courts, "lower_courts")?;
             only(entry.partner.is_some(), "partner")?;
             only(!entry.organisations.is_empty(), "organisations")?;
-            Ok(Role::Operator)
+            Ok(Role::Operator {
+                read_only: entry.read_only,
+            })
         }
     }
 }

@@ -50,7 +50,7 @@ fn fixture() -> Fixture {
     tenants
         .insert(Tenant {
             id: "ccpit".into(),
-            role: Role::Operator,
+            role: Role::Operator { read_only: false },
             issuer: "https://ccpit.example/".into(),
             keys,
             rate_per_second: None,

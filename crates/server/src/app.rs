@@ -373,6 +373,17 @@ impl Assembly {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), tonic::transport::Error> {
+        self.serve_with_console(listener, None, shutdown).await
+    }
+
+    /// Serves every gRPC service on `listener`, and the operators' console
+    /// on `console` if given, until `shutdown` completes.
+    pub async fn serve_with_console(
+        &self,
+        listener: TcpListener,
+        console: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), tonic::transport::Error> {
         let wake = Some(self.relay.handle());
         let g = &self.gateway;
         let docs: Arc<dyn DocumentFiles> = Arc::new(self.documents.clone());
@@ -418,15 +429,13 @@ impl Assembly {
             records,
             self.audit.clone(),
         ));
-        let guard = GuardLayer::new(
-            Guard::new(
-                Arc::clone(&self.security.authenticator),
-                Arc::clone(&self.security.limits),
-                sink,
-                Arc::clone(&self.security_clock),
-            )
-            .with_call_limits(self.config.limits.calls()),
-        );
+        let guard = Guard::new(
+            Arc::clone(&self.security.authenticator),
+            Arc::clone(&self.security.limits),
+            sink,
+            Arc::clone(&self.security_clock),
+        )
+        .with_call_limits(self.config.limits.calls());
         // Open streams (an operator following alerts) end as soon as the
         // stop begins, so they do not hold the graceful stop for its whole
         // grace period.
@@ -435,6 +444,37 @@ impl Assembly {
             shutdown.await;
             let _ = stopping.send(true);
         };
+        let operations = {
+            let operations =
+                OperationsService::new(Arc::clone(g), self.relay.destinations(), wake.clone())
+                    .with_stop(stop_seen.clone());
+            Arc::new(match &self.sandbox {
+                Some(clock) => operations.with_sandbox(Arc::clone(clock), Arc::clone(&self.engine)),
+                None => operations,
+            })
+        };
+        // The console calls the same operations service through the same
+        // guard, and stops when the gRPC server begins to.
+        let console = console.map(|listener| {
+            let ops: mediation_console::Ops = operations.clone();
+            let app = mediation_console::app(
+                ops,
+                guard.clone(),
+                Arc::clone(&self.security_clock),
+                self.security.console_tls.is_some(),
+                self.config.console.limits(),
+            );
+            let tls = self.security.console_tls.clone();
+            let mut stop = stop_seen.clone();
+            let grace = std::time::Duration::from_secs(self.config.shutdown.grace_seconds);
+            tokio::spawn(async move {
+                let stopping = async move {
+                    let _ = stop.wait_for(|stopping| *stopping).await;
+                };
+                mediation_console::serve(listener, app, tls, stopping, grace).await;
+            })
+        });
+        let guard = GuardLayer::new(guard);
         let cap = crate::connections::effective_cap(self.config.limits.max_connections);
         tracing::info!(
             connections = cap,
@@ -487,27 +527,18 @@ impl Assembly {
                     .max_decoding_message_size(max_message),
             )
             .add_service(
-                OperationsServer::new({
-                    let operations = OperationsService::new(
-                        Arc::clone(g),
-                        self.relay.destinations(),
-                        wake.clone(),
-                    )
-                    .with_stop(stop_seen);
-                    match &self.sandbox {
-                        Some(clock) => {
-                            operations.with_sandbox(Arc::clone(clock), Arc::clone(&self.engine))
-                        }
-                        None => operations,
-                    }
-                })
-                .max_decoding_message_size(max_message),
+                OperationsServer::from_arc(operations).max_decoding_message_size(max_message),
             )
             .serve_with_incoming_shutdown(
                 crate::connections::CappedIncoming::new(incoming(listener), cap),
                 shutdown,
             )
             .await;
+        if let Some(console) = console
+            && console.await.is_err()
+        {
+            tracing::error!("the console's server failed");
+        }
         if writer.await.is_err() {
             tracing::error!("the call audit writer failed");
         }

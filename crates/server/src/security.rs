@@ -50,6 +50,10 @@ pub struct Security {
     pub outbound: Outbound,
     /// `None` on a plaintext loopback listener.
     pub server_tls: Option<ServerTlsConfig>,
+    /// The console's TLS: the gateway's own certificate, no client
+    /// certificate asked for (operators log in with a token), HTTP/1.1.
+    /// `None` with `tls.mode = "plaintext"`, which keeps it on loopback.
+    pub console_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Security {
@@ -86,12 +90,15 @@ impl Security {
             NonZeroU32::new(l.rate_burst).unwrap_or(NonZeroU32::MIN),
             clock,
         ));
-        let (outbound, server_tls) = match &files {
-            None => (Outbound::plaintext(), None),
+        let (outbound, server_tls, console_tls) = match &files {
+            None => (Outbound::plaintext(), None, None),
             Some(f) => {
                 let certificate = read(&f.certificate)?;
                 let key = read(&f.private_key)?;
                 let outbound = Outbound::tls(read(&f.server_ca)?, certificate.clone(), key.clone());
+                let console = console_tls(&certificate, &key).with_context(|| {
+                    format!("the console's TLS from {}", f.certificate.display())
+                })?;
                 // A client that does not finish its handshake in time is
                 // dropped: idle TCP connections cannot pile up.
                 let server = ServerTlsConfig::new()
@@ -100,7 +107,7 @@ impl Security {
                     .timeout(std::time::Duration::from_secs(
                         config.limits.tls_handshake_timeout_seconds,
                     ));
-                (outbound, Some(server))
+                (outbound, Some(server), Some(console))
             }
         };
         Ok(Self {
@@ -108,8 +115,25 @@ impl Security {
             limits,
             outbound,
             server_tls,
+            console_tls,
         })
     }
+}
+
+/// A TLS server configuration for the console from the gateway's PEM
+/// certificate chain and key.
+fn console_tls(certificate: &[u8], key: &[u8]) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(certificate)
+        .collect::<Result<Vec<_>, _>>()
+        .context("the certificate chain is not PEM")?;
+    let key = PrivateKeyDer::from_pem_slice(key).context("the private key is not PEM")?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -231,6 +255,14 @@ fn check_addresses(config: &Config) -> anyhow::Result<()> {
         bail!(
             "listen = {}: tls.mode = \"plaintext\" is allowed only on a loopback address; use mutual TLS to listen elsewhere",
             config.listen
+        );
+    }
+    if let Some(console) = config.console.listen
+        && plaintext
+        && !console.ip().is_loopback()
+    {
+        bail!(
+            "console.listen = {console}: tls.mode = \"plaintext\" serves the console without TLS, which is allowed only on a loopback address"
         );
     }
     let p = &config.partners;

@@ -280,11 +280,13 @@ impl Guard {
         slot: AuditSlot,
         identified: Identified,
         rate: Rate,
+        channel: &'static str,
     ) -> Result<Pending, Box<(Pending, Status)>> {
         let method = request.uri().path().to_owned();
         let access = access_for(&method);
         let mut pending = Pending {
             slot,
+            channel,
             clock: Arc::clone(&self.clock),
             actor: String::from("unauthenticated"),
             label: metric_label(&method).to_owned(),
@@ -326,7 +328,7 @@ impl Guard {
         let audit = CallAudit::new(AuditRecord {
             at: self.clock.now(),
             actor: pending.actor.clone(),
-            action: format!("call {}", pending.method),
+            action: format!("{} {}", pending.channel, pending.method),
             referral: None,
             outcome: "ok".into(),
         });
@@ -346,10 +348,129 @@ impl Guard {
     }
 }
 
+/// A call to a gateway service made inside the process for an operator
+/// whom the console authenticated: admitted by the same rules (the role may
+/// call the method, the tenant's rate and calls in flight) and audited the
+/// same way, with `console` as its channel. [`InProcessCall::finish`]
+/// records the outcome; one dropped unfinished is recorded as cancelled.
+#[derive(Debug)]
+pub struct InProcessCall {
+    pending: Option<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("actor", &self.actor)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InProcessCall {
+    /// Records the call's outcome in the audit log and the metrics.
+    pub fn finish(mut self, outcome: Result<(), &Status>) {
+        if let Some(pending) = self.pending.take() {
+            pending.finish(&match outcome {
+                Ok(()) => "ok".to_owned(),
+                Err(status) => body::outcome_of(status.code(), status.message()),
+            });
+        }
+    }
+}
+
+impl Drop for InProcessCall {
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            pending.finish("Cancelled: the console's request ended first");
+        }
+    }
+}
+
+impl Guard {
+    /// Appends `record`, something that is not a call (an operator logging
+    /// in to the console, or failing to), through the call records' queue
+    /// under `tenant`'s credits (the unidentified pool for `None`).
+    pub async fn record(
+        &self,
+        tenant: Option<&str>,
+        actor: String,
+        action: String,
+        outcome: String,
+    ) {
+        let slot = self
+            .audit
+            .reserve(tenant.unwrap_or(audit::UNIDENTIFIED))
+            .await;
+        slot.fill(vec![AuditRecord {
+            at: self.clock.now(),
+            actor,
+            action,
+            referral: None,
+            outcome,
+        }]);
+    }
+
+    /// The authenticator calls are checked against.
+    pub fn authenticator(&self) -> &Arc<Authenticator> {
+        &self.authenticator
+    }
+
+    /// Admits `caller`'s call of `method` (`/package.Service/Method`) with
+    /// `message`, made inside the process. The request carries what the
+    /// guard gives a call over the wire; a refusal is already recorded.
+    pub async fn admit_in_process<T>(
+        &self,
+        caller: Caller,
+        method: &str,
+        message: T,
+    ) -> Result<(tonic::Request<T>, InProcessCall), Status> {
+        if !self.audit.writable() {
+            return Err(status::unavailable(
+                "the audit log cannot be written; the call is refused rather than left unrecorded",
+            ));
+        }
+        let slot = self.audit.reserve(&caller.tenant).await;
+        let mut request = http::Request::new(());
+        *request.uri_mut() = http::Uri::try_from(method)
+            .map_err(|_| status::invalid_field("method", "not a method path"))?;
+        let own_rate = self
+            .authenticator
+            .tenants()
+            .get(&caller.tenant)
+            .and_then(|t| t.rate_per_second);
+        let identified = Ok((caller, own_rate));
+        match self.admit(&mut request, slot, identified, Rate::Unchecked, "console") {
+            Ok(pending) => {
+                let (parts, ()) = request.into_parts();
+                let request = tonic::Request::from_parts(
+                    tonic::metadata::MetadataMap::new(),
+                    parts.extensions,
+                    message,
+                );
+                Ok((
+                    request,
+                    InProcessCall {
+                        pending: Some(pending),
+                    },
+                ))
+            }
+            Err(refused) => {
+                let (refused, status) = *refused;
+                refused.finish(&body::outcome_of(status.code(), status.message()));
+                Err(status)
+            }
+        }
+    }
+}
+
 /// An audit record waiting for the call's outcome, and its place in the
 /// audit queue.
 struct Pending {
     slot: AuditSlot,
+    /// How the call came: `call` over the gRPC API, `console` from the
+    /// operators' console; the audit record's action starts with it.
+    channel: &'static str,
     clock: Arc<dyn Clock>,
     actor: String,
     method: String,
@@ -393,7 +514,7 @@ impl Pending {
             records.push(AuditRecord {
                 at: self.clock.now(),
                 actor: self.actor,
-                action: format!("call {}", self.method),
+                action: format!("{} {}", self.channel, self.method),
                 referral,
                 outcome: outcome.to_owned(),
             });
@@ -495,7 +616,7 @@ where
                 (Err(_), None) => audit::UNIDENTIFIED.to_owned(),
             };
             let slot = guard.audit.reserve(&pool).await;
-            let pending = match guard.admit(&mut request, slot, identified, rate) {
+            let pending = match guard.admit(&mut request, slot, identified, rate, "call") {
                 Ok(pending) => pending,
                 Err(refused) => {
                     let (refused, status) = *refused;

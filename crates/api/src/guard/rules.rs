@@ -17,8 +17,11 @@ pub enum Access {
     Platform(Partner),
     /// Court systems and partner platforms: case materials.
     CourtsAndPlatforms,
-    /// Operators only: the operations service.
+    /// Operators only: the operations service's reads and watches.
     Operators,
+    /// Operators who are not read-only: acknowledging, replaying, moving a
+    /// sandbox's clock.
+    ActingOperators,
     /// Any authenticated tenant: reflection.
     Anyone,
     /// Court systems, platforms and operators, each shown only its own:
@@ -33,12 +36,13 @@ impl Access {
         match (self, role) {
             (Access::Public | Access::Anyone, _) => true,
             (Access::Courts, Role::CourtSystem { .. }) => true,
-            (Access::Operators, Role::Operator) => true,
+            (Access::Operators, Role::Operator { .. }) => true,
+            (Access::ActingOperators, Role::Operator { read_only }) => !read_only,
             (
                 Access::Tenants,
-                Role::CourtSystem { .. } | Role::Platform { .. } | Role::Operator,
+                Role::CourtSystem { .. } | Role::Platform { .. } | Role::Operator { .. },
             ) => true,
-            (Access::CourtsAndOperators, Role::CourtSystem { .. } | Role::Operator) => true,
+            (Access::CourtsAndOperators, Role::CourtSystem { .. } | Role::Operator { .. }) => true,
             (Access::Platform(p), Role::Platform { partner, .. }) => p == *partner,
             (Access::CourtsAndPlatforms, Role::CourtSystem { .. } | Role::Platform { .. }) => true,
             _ => false,
@@ -72,6 +76,10 @@ pub fn access_for(path: &str) -> Access {
         // Courts read their own referrals' figures and platforms their own
         // organisations' (seed 003 五(三)); the service filters.
         (operations::v1::operations_server::SERVICE_NAME, "GetStatistics") => Access::Tenants,
+        (
+            operations::v1::operations_server::SERVICE_NAME,
+            "AcknowledgeAlert" | "ReplayDeadLetter" | "AdvanceClock",
+        ) => Access::ActingOperators,
         (operations::v1::operations_server::SERVICE_NAME, _) => Access::Operators,
         _ => Access::Denied,
     }
@@ -83,12 +91,11 @@ mod tests {
 
     #[test]
     fn operators_read_but_never_change_and_unknown_methods_are_denied() {
-        assert!(access_for("/mediation.court.v1.CourtGateway/GetReferral").allows(&Role::Operator));
-        assert!(
-            !access_for("/mediation.court.v1.CourtGateway/RecallReferral").allows(&Role::Operator)
-        );
-        assert!(!access_for("/mediation.ccpit.v1.CcpitGateway/AcceptCase").allows(&Role::Operator));
-        assert!(!access_for("/mediation.documents.v1.Documents/Download").allows(&Role::Operator));
+        const OPERATOR: Role = Role::Operator { read_only: false };
+        assert!(access_for("/mediation.court.v1.CourtGateway/GetReferral").allows(&OPERATOR));
+        assert!(!access_for("/mediation.court.v1.CourtGateway/RecallReferral").allows(&OPERATOR));
+        assert!(!access_for("/mediation.ccpit.v1.CcpitGateway/AcceptCase").allows(&OPERATOR));
+        assert!(!access_for("/mediation.documents.v1.Documents/Download").allows(&OPERATOR));
         let labour = Role::Platform {
             partner: Partner::LabourArbitration,
             organisations: Default::default(),
@@ -96,8 +103,24 @@ mod tests {
         assert!(access_for("/mediation.labour.v1.LabourGateway/AcceptDispute").allows(&labour));
         assert!(!access_for("/mediation.ccpit.v1.CcpitGateway/AcceptCase").allows(&labour));
         let ops = "/mediation.operations.v1.Operations/ReplayDeadLetter";
-        assert!(access_for(ops).allows(&Role::Operator));
+        assert!(access_for(ops).allows(&OPERATOR));
         assert!(!access_for(ops).allows(&labour));
+        // A read-only operator reads and watches, and acts on nothing.
+        let auditor = Role::Operator { read_only: true };
+        for acting in ["ReplayDeadLetter", "AcknowledgeAlert", "AdvanceClock"] {
+            let method = format!("/mediation.operations.v1.Operations/{acting}");
+            assert!(access_for(&method).allows(&OPERATOR), "{acting}");
+            assert!(!access_for(&method).allows(&auditor), "{acting}");
+        }
+        for reading in [
+            "WatchAlerts",
+            "ListOpenBreaches",
+            "GetReferralTimeline",
+            "GetClock",
+        ] {
+            let method = format!("/mediation.operations.v1.Operations/{reading}");
+            assert!(access_for(&method).allows(&auditor), "{reading}");
+        }
         assert_eq!(access_for("/some.Other/Method"), Access::Denied);
         assert_eq!(access_for("nonsense"), Access::Denied);
         assert_eq!(access_for("/grpc.health.v1.Health/Check"), Access::Public);

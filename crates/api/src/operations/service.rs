@@ -259,7 +259,10 @@ where
         &self,
         request: Request<pb::ListOpenBreachesRequest>,
     ) -> Result<Response<pb::ListOpenBreachesResponse>, Status> {
-        let _ = take(request)?;
+        let (_, request) = take(request)?;
+        let wanted = |kind: AlertKind| {
+            kind.is_breach() || (request.include_warnings && kind.is_deadline_warning())
+        };
         let mut breaches = Vec::new();
         let mut cursor = 0;
         loop {
@@ -272,7 +275,7 @@ where
             cursor = last.seq;
             let breaches_here: Vec<u64> = page
                 .iter()
-                .filter(|a| a.record.kind.is_breach())
+                .filter(|a| wanted(a.record.kind))
                 .map(|a| a.seq)
                 .collect();
             let acknowledged = self
@@ -280,7 +283,7 @@ where
                 .acknowledged(&breaches_here)
                 .await
                 .map_err(store_error)?;
-            for alert in page.iter().filter(|a| a.record.kind.is_breach()) {
+            for alert in page.iter().filter(|a| wanted(a.record.kind)) {
                 if acknowledged.contains(&alert.seq) {
                     continue;
                 }

@@ -658,7 +658,7 @@ async fn report(
         }
     }
     let breaches = operations
-        .list_open_breaches(ops::ListOpenBreachesRequest {})
+        .list_open_breaches(ops::ListOpenBreachesRequest::default())
         .await?
         .into_inner()
         .breaches;

@@ -281,7 +281,7 @@ async fn ack(args: AckArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 async fn breaches(args: ConnectOnly, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut client = connect(&args.connect).await?;
     let breaches = client
-        .list_open_breaches(ops::ListOpenBreachesRequest {})
+        .list_open_breaches(ops::ListOpenBreachesRequest::default())
         .await
         .map_err(sentence)?
         .into_inner()

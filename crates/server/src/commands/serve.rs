@@ -69,6 +69,14 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         Some(addr) => Some(crate::observe::bind(addr).await?),
         None => None,
     };
+    let console_listener = match config.console.listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("console.listen: cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
     // A sandbox's clock, when configured (the development profile only:
     // the configuration's rules refuse it in production).
     let sandbox = (config.sandbox.clock == crate::config::SandboxClockKind::Movable).then(|| {
@@ -158,9 +166,20 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         Some(addr) => format!("; metrics and probes on http://{addr}"),
         None => String::new(),
     };
+    let console = match &console_listener {
+        Some(l) => {
+            let scheme = if assembly.security.console_tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("; console on {scheme}://{}", l.local_addr()?)
+        }
+        None => String::new(),
+    };
     writeln!(
         out,
-        "mediation gateway listening on {} ({security}; store {}{metrics}; press Ctrl-C to stop)",
+        "mediation gateway listening on {} ({security}; store {}{metrics}{console}; press Ctrl-C to stop)",
         listener.local_addr()?,
         assembly.config().store_dir().display()
     )?;
@@ -168,7 +187,10 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
     let served = {
         let a = Arc::clone(&assembly);
         let rx = stopped.clone();
-        tokio::spawn(async move { a.serve(listener, until_stopped(rx)).await })
+        tokio::spawn(async move {
+            a.serve_with_console(listener, console_listener, until_stopped(rx))
+                .await
+        })
     };
     until_stopped(stopped).await;
     tracing::info!(

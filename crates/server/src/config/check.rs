@@ -70,6 +70,20 @@ impl Config {
                 "metrics.listen: {metrics} is already the gRPC listen address"
             ));
         }
+        if let Some(console) = self.console.listen
+            && (console == self.listen || Some(console) == self.metrics.listen)
+            && console.port() != 0
+        {
+            return Err(format!(
+                "console.listen: {console} is already the gRPC or the metrics listen address"
+            ));
+        }
+        if self.console.session_idle_minutes == 0 || self.console.session_hours == 0 {
+            return Err(
+                "console.session_idle_minutes and console.session_hours: must be at least 1"
+                    .to_owned(),
+            );
+        }
         Ok(())
     }
 

@@ -90,6 +90,8 @@ pub struct Config {
     #[serde(default)]
     pub metrics: MetricsSettings,
     #[serde(default)]
+    pub console: ConsoleSettings,
+    #[serde(default)]
     pub alerts: AlertSettings,
     #[serde(default)]
     pub log: LogSettings,
@@ -333,6 +335,40 @@ pub struct MetricsSettings {
     /// Serves `/metrics`, `/healthz` (the process is up) and `/readyz` (the
     /// gateway is serving) without TLS. Unset: not served.
     pub listen: Option<SocketAddr>,
+}
+
+/// The operators' web console (docs/operations.md, "The console").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSettings {
+    /// Where it is served. Over TLS with the gateway's own certificate when
+    /// `tls.mode = "mutual"`; plaintext only with `tls.mode = "plaintext"`,
+    /// which keeps it on loopback. Unset: not served.
+    pub listen: Option<SocketAddr>,
+    /// A session ends after this long without a request.
+    pub session_idle_minutes: u32,
+    /// A session ends this long after its login at the latest, or earlier
+    /// when the token it was made from expires.
+    pub session_hours: u32,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            session_idle_minutes: 30,
+            session_hours: 8,
+        }
+    }
+}
+
+impl ConsoleSettings {
+    pub fn limits(&self) -> mediation_console::SessionLimits {
+        mediation_console::SessionLimits {
+            idle: jiff::SignedDuration::from_mins(i64::from(self.session_idle_minutes)),
+            lifetime: jiff::SignedDuration::from_hours(i64::from(self.session_hours)),
+        }
+    }
 }
 
 /// Where alerts are pushed besides the operators' stream.

@@ -20,7 +20,8 @@ pub enum SimRole {
         partner: Partner,
         organisations: Vec<&'static str>,
     },
-    Operator,
+    /// Operators; `read_only` ones may only read and watch.
+    Operator { read_only: bool },
 }
 
 /// One tenant.
@@ -64,7 +65,12 @@ impl SimTenant {
     }
 
     pub fn operator(id: &'static str) -> Self {
-        Self::new(id, SimRole::Operator)
+        Self::new(id, SimRole::Operator { read_only: false })
+    }
+
+    /// Operators who may read and watch, and act on nothing.
+    pub fn read_only_operator(id: &'static str) -> Self {
+        Self::new(id, SimRole::Operator { read_only: true })
     }
 
     pub fn with_rate(mut self, per_second: u32) -> Self {
@@ -95,8 +101,11 @@ impl SimTenant {
                     t.insert("organisations".into(), strings(organisations));
                 }
             }
-            SimRole::Operator => {
+            SimRole::Operator { read_only } => {
                 t.insert("role".into(), "operator".into());
+                if *read_only {
+                    t.insert("read_only".into(), true.into());
+                }
             }
         }
         if let Some(rate) = self.rate_per_second {

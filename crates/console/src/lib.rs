@@ -1,0 +1,132 @@
+//! The operators' web console, served by the gateway on a listener of its
+//! own.
+//!
+//! - **Login.** An operator pastes a bearer token from the operators'
+//!   tenant's issuer, checked exactly as a gRPC call's token is; it becomes
+//!   a session ([`session`]) in an HttpOnly, SameSite=Strict cookie, with a
+//!   CSRF token every state-changing request must echo. Only operators'
+//!   tenants may log in; a read-only operator's session can read and watch
+//!   and nothing more.
+//! - **Calls.** The page calls the operations service as JSON
+//!   ([`transcode`]): each call passes the call guard's in-process
+//!   admission, so the role rules, rate limits and audit chain are the
+//!   gRPC API's own.
+//! - **Live alerts** come as server-sent events from the same watch the
+//!   gRPC stream uses.
+//! - **The page** is embedded ([`assets`]) and speaks Chinese and English.
+//!
+//! The listener is plaintext only on loopback; anywhere else it is TLS with
+//! the gateway's own certificate (the server assembles and checks that).
+
+pub mod assets;
+mod routes;
+pub mod session;
+pub mod transcode;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use mediation_api::guard::Guard;
+use mediation_core::clock::Clock;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub use session::SessionLimits;
+pub use transcode::{AlertStream, Ops};
+
+/// How long a browser has to finish the TLS handshake and to send a
+/// request's headers, before its connection is closed.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// The console's routes, calling `ops` through `guard`'s admission. `clock`
+/// is real time (sessions follow it, not a sandbox's clock); `tls` says
+/// whether it is served over TLS, which decides the cookie's attributes.
+pub fn app(
+    ops: Ops,
+    guard: Guard,
+    clock: Arc<dyn Clock>,
+    tls: bool,
+    limits: SessionLimits,
+) -> axum::Router {
+    routes::router(Arc::new(routes::Console {
+        ops,
+        guard,
+        sessions: session::Sessions::new(limits),
+        clock,
+        tls,
+    }))
+}
+
+/// Serves `app` on `listener` (over TLS with `tls`) until `shutdown`
+/// completes; then lets open requests finish for at most `grace`. Each
+/// connection is its own task, so a slow handshake holds up no other.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send,
+    grace: Duration,
+) {
+    let graceful = GracefulShutdown::new();
+    let acceptor = tls.map(TlsAcceptor::from);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors, usually: wait rather than spin.
+                    tracing::warn!(%error, "the console could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let acceptor = acceptor.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(Some(HANDSHAKE));
+            let served = match acceptor {
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(error)) => {
+                                tracing::debug!(%peer, %error, "console TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "console TLS handshake too slow");
+                                return;
+                            }
+                        };
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                None => {
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+            };
+            if let Err(error) = served {
+                tracing::debug!(%peer, %error, "console connection ended with an error");
+            }
+        });
+    }
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("console connections still open at the end of the grace period");
+    }
+}
