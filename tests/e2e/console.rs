@@ -208,8 +208,35 @@ impl Browser {
         }
     }
 
+    /// Runs `act` on the element `css` names, finding it again when the
+    /// page redrew it in between (a live page redraws as alerts arrive).
+    async fn with<T, F>(&self, css: &str, act: F) -> T
+    where
+        F: AsyncFn(fantoccini::elements::Element) -> Result<T, fantoccini::error::CmdError>,
+    {
+        let started = Instant::now();
+        loop {
+            let element = self.wait_for(css).await;
+            match act(element).await {
+                Ok(value) => return value,
+                Err(e) if started.elapsed() < Duration::from_secs(30) && is_stale(&e) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
+    }
+
     async fn text(&self, css: &str) -> String {
-        self.wait_for(css).await.text().await.unwrap()
+        self.with(css, async |e| e.text().await).await
+    }
+
+    async fn click(&self, css: &str) {
+        self.with(css, async |e| e.click().await).await;
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        self.with(css, async |e| e.send_keys(text).await).await;
     }
 
     async fn screenshot(&self, name: &str, fallback: &Path) {
@@ -229,6 +256,14 @@ impl Browser {
         let _ = driver.kill();
         let _ = driver.wait();
     }
+}
+
+fn is_stale(e: &fantoccini::error::CmdError) -> bool {
+    matches!(
+        e,
+        fantoccini::error::CmdError::Standard(w)
+            if w.error == fantoccini::error::ErrorStatus::StaleElementReference
+    )
 }
 
 fn chromium() -> &'static str {
@@ -279,12 +314,8 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
     b.screenshot("login", dir.path()).await;
 
     // A wrong token is refused on the page, and nothing opens.
-    b.wait_for("#token")
-        .await
-        .send_keys("not-a-token")
-        .await
-        .unwrap();
-    b.wait_for("#login").await.click().await.unwrap();
+    b.type_into("#token", "not-a-token").await;
+    b.click("#login").await;
     let refused = b.text("#login-error").await;
     assert!(refused.contains("UNAUTHENTICATED"), "{refused}");
     let app = b.client.find(Locator::Css("#app-view")).await.unwrap();
@@ -298,10 +329,9 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
         jiff::Timestamp::now(),
     )
     .unwrap();
-    let field = b.wait_for("#token").await;
-    field.clear().await.unwrap();
-    field.send_keys(&operator).await.unwrap();
-    b.wait_for("#login").await.click().await.unwrap();
+    b.with("#token", async |e| e.clear().await).await;
+    b.type_into("#token", &operator).await;
+    b.click("#login").await;
     b.wait_for("#live.on").await;
     assert_eq!(b.text("#who").await, "alice · operators");
     b.wait_for("#clock.sandbox").await;
@@ -311,35 +341,23 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
     // warning and the breach appear on the open page as they are raised.
     court.notices.set_down(true);
     gateway.ops_clock(&config, "10d");
-    let breach = b
-        .wait_for("#breaches tr[data-kind='acceptance_breach']")
-        .await;
-    let row = breach.text().await.unwrap();
+    const BREACH: &str = "#breaches tr[data-kind='acceptance_breach']";
+    let row = b.text(BREACH).await;
     assert!(row.contains(&id), "{row}");
     assert!(row.contains("Acceptance breach"), "{row}");
     b.wait_for("#breaches tr[data-kind='acceptance_warning']")
         .await;
     b.wait_for("#alert-log li").await;
-    let overdue = b
-        .text("#breaches tr[data-kind='acceptance_breach'] .overdue")
-        .await;
+    let overdue = b.text(&format!("{BREACH} .overdue")).await;
     assert!(overdue.contains('d'), "overdue by days: {overdue}");
     b.screenshot("breaches", dir.path()).await;
 
     // Acknowledged with a note: it leaves the open list, and the page says
     // who acknowledged it.
-    b.wait_for("#breaches tr[data-kind='acceptance_breach'] .ack-note")
-        .await
-        .send_keys("called the centre")
-        .await
-        .unwrap();
-    b.wait_for("#breaches tr[data-kind='acceptance_breach'] button.ack")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.wait_gone("#breaches tr[data-kind='acceptance_breach']")
+    b.type_into(&format!("{BREACH} .ack-note"), "called the centre")
         .await;
+    b.click(&format!("{BREACH} button.ack")).await;
+    b.wait_gone(BREACH).await;
     let notice = b.text("#notice").await;
     assert!(
         notice.contains("operators/alice") && notice.contains("called the centre"),
@@ -347,27 +365,23 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
     );
 
     // The breach's notice to the court failed once and was set aside.
-    b.wait_for(".tab[data-tab='delivery']")
-        .await
-        .click()
+    b.click(".tab[data-tab='delivery']").await;
+    const LETTER: &str = "#dead-letters tr[data-message]";
+    let message_id = b
+        .with(LETTER, async |e| e.attr("data-message").await)
         .await
         .unwrap();
-    let letter = b.wait_for("#dead-letters tr[data-message]").await;
-    let message_id = letter.attr("data-message").await.unwrap().unwrap();
-    let text = letter.text().await.unwrap();
+    let text = b.text(LETTER).await;
     assert!(text.contains("acceptance_overdue"), "{text}");
     b.wait_for("#backlog tr[data-destination^='court:']").await;
     b.screenshot("delivery", dir.path()).await;
     // The court is back: the operator replays it, and the court gets it.
     court.notices.set_down(false);
-    b.wait_for(&format!(
+    b.click(&format!(
         "#dead-letters tr[data-message='{message_id}'] button.replay"
     ))
-    .await
-    .click()
-    .await
-    .unwrap();
-    b.wait_gone("#dead-letters tr[data-message]").await;
+    .await;
+    b.wait_gone(LETTER).await;
     eventually("the replayed notice never reached the court", || {
         court
             .events_of(&id)
@@ -377,17 +391,9 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
     .await;
 
     // The referral's timeline, found by the court's own reference.
-    b.wait_for(".tab[data-tab='referral']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.wait_for("#search")
-        .await
-        .send_keys("CONSOLE-1")
-        .await
-        .unwrap();
-    b.wait_for("#search-go").await.click().await.unwrap();
+    b.click(".tab[data-tab='referral']").await;
+    b.type_into("#search", "CONSOLE-1").await;
+    b.click("#search-go").await;
     b.wait_for("#timeline-events li[data-event='acceptance_overdue']")
         .await;
     assert_eq!(b.text("#timeline-title").await, id);
@@ -397,12 +403,8 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
     b.screenshot("timeline", dir.path()).await;
 
     // The figures for the period, with their charts.
-    b.wait_for(".tab[data-tab='figures']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.wait_for("#figures-go").await.click().await.unwrap();
+    b.click(".tab[data-tab='figures']").await;
+    b.click("#figures-go").await;
     // The breach counts against the organisation that let it pass.
     b.wait_for("#charts svg rect.bad").await;
     let partners = b.text("#figures-partners").await;
@@ -410,18 +412,14 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
     b.screenshot("figures", dir.path()).await;
 
     // In Chinese.
-    b.wait_for(".tab[data-tab='breaches']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.wait_for("#lang").await.click().await.unwrap();
+    b.click(".tab[data-tab='breaches']").await;
+    b.click("#lang").await;
     let heading = b.text("#tab-breaches h2").await;
     assert_eq!(heading, "未处理的超期与预警");
     b.screenshot("breaches-zh", dir.path()).await;
 
     // Logging out ends the session: the page is back at its login.
-    b.wait_for("#logout").await.click().await.unwrap();
+    b.click("#logout").await;
     b.wait_for("#login-view:not([hidden])").await;
     browser.close().await;
 

@@ -341,6 +341,8 @@ function renderAlertLog() {
 // ---- breaches ------------------------------------------------------------
 
 let seenBreaches = new Set();
+// Notes being typed, by alert: a redraw (a new alert, the clock) keeps them.
+const notes = new Map();
 
 async function refreshBreaches() {
   // A sandbox's clock may have been moved: what is overdue depends on it.
@@ -367,6 +369,8 @@ function renderBreaches() {
         overdue = now >= due ? el('span', { class: 'overdue' }, span(now - due)) : t('dueIn', { d: span(due - now) });
       }
       const note = el('input', { class: 'ack-note', placeholder: t('note'), maxlength: 2000 });
+      note.value = notes.get(alert.seq) || '';
+      note.addEventListener('input', () => notes.set(alert.seq, note.value));
       const button = el('button', { type: 'button', class: 'ack' }, t('ack'));
       button.addEventListener('click', () => acknowledge(alert.seq, note.value, button));
       const fresh = !seenBreaches.has(alert.seq);
@@ -394,6 +398,7 @@ async function acknowledge(seq, note, button) {
     const response = await ops('AcknowledgeAlert', { seq, note });
     const ack = response.alert && response.alert.acknowledgement;
     notify(t('acked', { by: ack ? ack.by : '' }) + (ack && ack.note ? ' — ' + ack.note : ''));
+    notes.delete(seq);
     state.alerts.set(response.alert.seq, response.alert);
     renderAlertLog();
     await refreshBreaches();
