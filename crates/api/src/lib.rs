@@ -17,6 +17,7 @@ pub mod outbound;
 mod partner;
 pub mod status;
 pub mod time;
+pub mod trace_context;
 pub mod traffic;
 pub mod transport;
 mod wire;

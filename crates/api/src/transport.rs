@@ -126,6 +126,16 @@ fn unconfigured(partner: Partner) -> DeliveryError {
 
 impl Transport for Destinations {
     async fn deliver(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
+        // Each attempt is a span of the trace of the call that made the
+        // message; what it sends carries that trace on.
+        use tracing::Instrument as _;
+        let span = crate::trace_context::delivery_span(delivery);
+        self.attempt(delivery).instrument(span).await
+    }
+}
+
+impl Destinations {
+    async fn attempt(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
         let acknowledged = |()| Delivered::Acknowledged;
         let (Destination::Partner(partner), Some(receipts)) =
             (&delivery.message.destination, &self.receipts)

@@ -45,6 +45,9 @@ pub enum AuditVerification {
 pub struct Actor {
     pub name: String,
     pub call: Option<CallAudit>,
+    /// The trace the call is part of, which the messages its commands make
+    /// carry on to their deliveries.
+    pub trace: Option<crate::outbox::TraceContext>,
 }
 
 impl Actor {
@@ -54,6 +57,7 @@ impl Actor {
         Self {
             name: name.into(),
             call: None,
+            trace: None,
         }
     }
 }

@@ -57,6 +57,50 @@ pub struct OutboundMessage {
     pub holder: Option<crate::ids::OrganisationId>,
 }
 
+/// The W3C trace context (a `traceparent` value) of the call whose command
+/// made a message. It is kept with the message so that the message's
+/// delivery, whichever gateway makes it and however much later, continues
+/// the trace the call began. Opaque to the domain: only its shape is
+/// checked, so that what is stored is what a propagator reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TraceContext(String);
+
+impl TraceContext {
+    /// `version-traceid-parentid-flags`: 2, 32, 16 and 2 lower-case hex
+    /// digits, as W3C Trace Context writes it.
+    pub fn parse(value: &str) -> Result<Self, crate::error::Invalid> {
+        let parts: Vec<&str> = value.split('-').collect();
+        let hex = |s: &str, n: usize| {
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        let shaped = parts.len() == 4
+            && hex(parts[0], 2)
+            && hex(parts[1], 32)
+            && hex(parts[2], 16)
+            && hex(parts[3], 2)
+            && parts[1].bytes().any(|b| b != b'0')
+            && parts[2].bytes().any(|b| b != b'0');
+        if shaped {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(crate::error::Invalid::new(format!(
+                "not a W3C traceparent: {value:?}"
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The trace's id: the 32 hex digits every span of the trace shares.
+    pub fn trace_id(&self) -> &str {
+        self.0.split('-').nth(1).unwrap_or_default()
+    }
+}
+
 /// Whether `referral` is a road-traffic case with an insurer to tell.
 fn has_insurers(referral: &Referral) -> bool {
     referral
@@ -179,4 +223,27 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
         }
     }
     messages
+}
+
+#[cfg(test)]
+mod trace_context_tests {
+    use super::TraceContext;
+
+    #[test]
+    fn a_trace_context_has_the_shape_w3c_gives_it() {
+        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let t = TraceContext::parse(ok).unwrap();
+        assert_eq!(t.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(t.as_str(), ok);
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+        ] {
+            assert!(TraceContext::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -99,6 +99,9 @@ pub struct Commit {
     /// `Delivered` outcome would: the receipt of an offer records the offer
     /// delivered in the same write. Nothing if it was recorded already.
     pub delivered: Option<MessageId>,
+    /// The trace of the call that made the command, kept with each of its
+    /// messages; `None` for the gateway's own commands (a timer firing).
+    pub trace: Option<crate::outbox::TraceContext>,
 }
 
 impl Commit {
@@ -160,6 +163,9 @@ pub struct PendingDelivery {
     pub last_error: Option<String>,
     /// Set when the message was moved to the dead letters.
     pub dead_at: Option<Timestamp>,
+    /// The trace of the call whose command made the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::outbox::TraceContext>,
 }
 
 /// How a delivery attempt ended.

@@ -198,8 +198,8 @@ pub(crate) async fn next_timer_at(pool: &PgPool) -> Result<Option<Timestamp>, St
     next.map(from_ns).transpose()
 }
 
-/// Messages from their rows (`seq`, `referral`, `record`), with their
-/// referrals' bundles where they carry them.
+/// Messages from their rows (`seq`, `referral`, `trace_context`, `record`),
+/// with their referrals' bundles where they carry them.
 async fn deliveries(
     db: &mut PgConnection,
     rows: Vec<sqlx::postgres::PgRow>,
@@ -210,6 +210,9 @@ async fn deliveries(
         let seq: i64 = row.try_get("seq").map_err(unavailable)?;
         let referral: String = row.try_get("referral").map_err(unavailable)?;
         let bytes: Vec<u8> = row.try_get("record").map_err(unavailable)?;
+        // A trace context that does not read only loses the link.
+        let trace: Option<String> = row.try_get("trace_context").map_err(unavailable)?;
+        let trace = trace.and_then(|t| mediation_core::outbox::TraceContext::parse(&t).ok());
         let what = || format!("message {seq}");
         let record = decode_delivery(&bytes).map_err(|e| corrupt(&what(), e))?;
         let bundle = if record.needs_bundle() {
@@ -225,11 +228,11 @@ async fn deliveries(
         } else {
             None
         };
-        found.push(
-            record
-                .load(message_id(&referral, seq), bundle)
-                .map_err(|e| corrupt(&what(), e))?,
-        );
+        let mut pending = record
+            .load(message_id(&referral, seq), bundle)
+            .map_err(|e| corrupt(&what(), e))?;
+        pending.trace = trace;
+        found.push(pending);
     }
     Ok(found)
 }
@@ -310,7 +313,7 @@ pub(crate) async fn lease_due(
             "UPDATE outbox SET leased_by = $2, lease_until_ns = $3 \
              WHERE seq = ANY($1) AND due_ns IS NOT NULL AND due_ns <= $4 \
                AND (leased_by IS NULL OR leased_by = $2 OR lease_until_ns <= $4) \
-             RETURNING seq, referral, record, due_ns",
+             RETURNING seq, referral, trace_context, record, due_ns",
         )
         .bind(&taken)
         .bind(store.replica.as_ref())
@@ -321,7 +324,7 @@ pub(crate) async fn lease_due(
         .map_err(unavailable)?;
         let due_of: HashMap<i64, i64> = rows
             .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(3)?)))
+            .map(|row| Ok((row.try_get("seq")?, row.try_get("due_ns")?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(unavailable)?;
         for pending in deliveries(&mut db, rows).await? {
@@ -349,12 +352,13 @@ pub(crate) async fn dead_letters(
     limit: usize,
 ) -> Result<Vec<PendingDelivery>, StoreError> {
     let mut db = pool.acquire().await.map_err(unavailable)?;
-    let rows =
-        sqlx::query("SELECT seq, referral, record FROM outbox WHERE dead ORDER BY seq LIMIT $1")
-            .bind(limit_of(limit))
-            .fetch_all(&mut *db)
-            .await
-            .map_err(unavailable)?;
+    let rows = sqlx::query(
+        "SELECT seq, referral, trace_context, record FROM outbox WHERE dead ORDER BY seq LIMIT $1",
+    )
+    .bind(limit_of(limit))
+    .fetch_all(&mut *db)
+    .await
+    .map_err(unavailable)?;
     deliveries(&mut db, rows).await
 }
 
@@ -363,12 +367,13 @@ pub(crate) async fn pending_messages(
     referral: &ReferralId,
 ) -> Result<Vec<PendingDelivery>, StoreError> {
     let mut db = pool.acquire().await.map_err(unavailable)?;
-    let rows =
-        sqlx::query("SELECT seq, referral, record FROM outbox WHERE referral = $1 ORDER BY seq")
-            .bind(referral.as_str())
-            .fetch_all(&mut *db)
-            .await
-            .map_err(unavailable)?;
+    let rows = sqlx::query(
+        "SELECT seq, referral, trace_context, record FROM outbox WHERE referral = $1 ORDER BY seq",
+    )
+    .bind(referral.as_str())
+    .fetch_all(&mut *db)
+    .await
+    .map_err(unavailable)?;
     deliveries(&mut db, rows).await
 }
 

@@ -85,6 +85,9 @@ CREATE TABLE outbox (
     due_ns bigint,
     leased_by text,
     lease_until_ns bigint,
+    -- The W3C traceparent of the call that made the message, when traced:
+    -- its delivery continues that trace.
+    trace_context text,
     record bytea NOT NULL
 );
 CREATE INDEX outbox_lanes ON outbox (destination, referral, seq);
@@ -231,7 +234,7 @@ CREATE FUNCTION gateway_commit(
     p_timer_kinds text[], p_timer_fire bigint[], p_timers bytea[],
     p_message_destinations text[], p_message_referrals text[], p_messages bytea[], p_at bigint,
     p_alerts bytea[], p_audit bytea[],
-    p_delivered_referral text, p_delivered_seq bigint
+    p_delivered_referral text, p_delivered_seq bigint, p_trace text
 ) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -289,13 +292,14 @@ BEGIN
     -- The referral's row is locked, so no other transaction adds to or
     -- delivers from its lanes meanwhile: a lane is empty or not as seen here.
     FOR i IN 1 .. coalesce(array_length(p_messages, 1), 0) LOOP
-        INSERT INTO outbox (seq, destination, referral, enqueued_at_ns, next_attempt_ns, due_ns, record)
+        INSERT INTO outbox (seq, destination, referral, enqueued_at_ns, next_attempt_ns, due_ns,
+                            trace_context, record)
         VALUES (nextval('outbox_seq'), p_message_destinations[i], p_message_referrals[i], p_at, p_at,
                 CASE WHEN EXISTS (SELECT 1 FROM outbox
                                    WHERE destination = p_message_destinations[i]
                                      AND referral = p_message_referrals[i])
                      THEN NULL ELSE p_at END,
-                p_messages[i]);
+                p_trace, p_messages[i]);
     END LOOP;
     IF p_delivered_seq IS NOT NULL THEN
         PERFORM gateway_delivered(p_delivered_referral, p_delivered_seq);

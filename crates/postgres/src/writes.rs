@@ -154,7 +154,7 @@ impl PgStore {
         let delivered = c.delivered.as_ref().and_then(parse_message_id);
         let result = sqlx::query(
             "SELECT gateway_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+             $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
         )
         .bind(e.referral)
         .bind(c.expected_version as i64)
@@ -194,6 +194,7 @@ impl PgStore {
         .bind(&e.audit)
         .bind(delivered.as_ref().map(|(r, _)| r.as_str()))
         .bind(delivered.as_ref().map(|(_, n)| *n))
+        .bind(c.trace.as_ref().map(|t| t.as_str()))
         .execute(&self.pool)
         .await;
         match result {

@@ -316,6 +316,8 @@ impl DeliveryRecord {
             next_attempt_at: self.next_attempt_at.load()?,
             last_error: self.last_error,
             dead_at: load_opt(self.dead_at)?,
+            // Kept beside the record, not in it: the store adds it.
+            trace: None,
         })
     }
 }

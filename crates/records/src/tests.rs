@@ -60,6 +60,7 @@ fn messages_timers_alerts_and_audit_records_read_back_the_same() {
                     attempts: 2,
                     next_attempt_at: event.at + SignedDuration::from_mins(1),
                     last_error: Some("unreachable".into()),
+                    trace: None,
                     dead_at: Some(event.at),
                 };
                 let bytes = encode_delivery(&pending);

@@ -59,6 +59,7 @@ fn realistic_commit(referral: ReferralId) -> Commit {
     let mut events = vec![received];
     events.extend(routed);
     Commit {
+        trace: None,
         delivered: None,
         state: r.state(),
         loads: vec![],
@@ -85,6 +86,7 @@ fn filler_commit(referral: ReferralId, far: Timestamp) -> Commit {
     // A new referral's first commit holds its receipt, bundle and all.
     let (r, received) = Referral::receive(referral.clone(), sample_bundle(), at(T0)).unwrap();
     Commit {
+        trace: None,
         delivered: None,
         state: r.state(),
         loads: vec![],

@@ -99,6 +99,7 @@ fn commit(template: &[Event], n: u64) -> Commit {
         })
         .collect();
     Commit {
+        trace: None,
         delivered: None,
         state: Referral::replay(&events).unwrap().state(),
         loads: vec![],

@@ -485,6 +485,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             .ok_or_else(|| ServiceError::NotFound(id.clone()))?;
         let commit = Commit {
             delivered: None,
+            trace: None,
             referral: id.clone(),
             expected_version: referral.version(),
             at: self.clock.now(),
@@ -598,6 +599,7 @@ impl Decided<'_> {
         let after = self.after;
         Commit {
             delivered: None,
+            trace: self.actor.trace.clone(),
             referral: after.id().clone(),
             expected_version: self.expected_version,
             at: self.at,

@@ -96,6 +96,7 @@ fn state_at(referral: &ReferralId, version: u64) -> ReferralState {
 
 pub fn new_referral(referral: &ReferralId) -> Commit {
     Commit {
+        trace: None,
         delivered: None,
         state: state_at(referral, 1),
         loads: vec![],
@@ -117,6 +118,7 @@ pub fn new_referral(referral: &ReferralId) -> Commit {
 
 pub fn follow_up(referral: &ReferralId, version: u64, text: &str) -> Commit {
     Commit {
+        trace: None,
         delivered: None,
         state: state_at(referral, version + 1),
         loads: vec![],
@@ -162,6 +164,8 @@ where
     the_snapshot_is_the_state_the_history_replays_to(fresh().await).await;
     eprintln!("conformance: a_commit_records_a_delivery_with_its_events");
     a_commit_records_a_delivery_with_its_events(fresh().await).await;
+    eprintln!("conformance: a_message_carries_the_trace_of_the_call_that_made_it");
+    a_message_carries_the_trace_of_the_call_that_made_it(fresh().await).await;
     eprintln!("conformance: a_stale_version_writes_nothing");
     a_stale_version_writes_nothing(fresh().await).await;
     eprintln!("conformance: a_court_key_is_claimed_once");
@@ -283,6 +287,49 @@ pub async fn a_commit_records_a_delivery_with_its_events<S: FullStore>(store: S)
         texts(&store.due_deliveries(later(1), 10).await.unwrap()),
         ["then"]
     );
+}
+
+pub async fn a_message_carries_the_trace_of_the_call_that_made_it<S: FullStore>(store: S) {
+    let traced = id(41);
+    let trace = mediation_core::outbox::TraceContext::parse(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    .unwrap();
+    let mut commit = new_referral(&traced);
+    commit.trace = Some(trace.clone());
+    let court = Destination::Court(sample_bundle().court);
+    commit.messages = vec![
+        message(&traced, ccpit(), "offer"),
+        message(&traced, court.clone(), "notice"),
+    ];
+    store.commit(commit).await.unwrap();
+    // A command of the gateway's own (a timer) has no call and no trace.
+    let untraced = id(42);
+    let mut commit = new_referral(&untraced);
+    commit.messages = vec![message(&untraced, ccpit(), "own")];
+    store.commit(commit).await.unwrap();
+    let due = store.due_deliveries(later(1), 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    for pending in &due {
+        let expected = (pending.message.referral == traced).then(|| trace.clone());
+        assert_eq!(pending.trace, expected, "{}", pending.id);
+    }
+    let waiting = store.pending_messages(&traced).await.unwrap();
+    assert!(waiting.iter().all(|p| p.trace.as_ref() == Some(&trace)));
+    // Delivered, the message and its trace are gone together; a later
+    // message of the lane has its own.
+    let offer = due
+        .iter()
+        .find(|p| p.message.referral == traced && p.message.destination == ccpit())
+        .unwrap();
+    let mut receipt = follow_up(&traced, 1, "received");
+    receipt.delivered = Some(offer.id.clone());
+    receipt.messages = vec![message(&traced, ccpit(), "untraced follow-up")];
+    store.commit(receipt).await.unwrap();
+    let waiting = store.pending_messages(&traced).await.unwrap();
+    assert_eq!(texts(&waiting), ["notice", "untraced follow-up"]);
+    assert_eq!(waiting[0].trace.as_ref(), Some(&trace));
+    assert_eq!(waiting[1].trace, None);
 }
 
 pub async fn a_stale_version_writes_nothing<S: FullStore>(store: S) {

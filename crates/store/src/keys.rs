@@ -15,6 +15,7 @@
 //! | `s/` | `s/{destination}\0{next attempt}/{seq}` | schedule: lane heads only, per destination, ordered by due time |
 //! | `p/` | `p/{referral}/{seq}` | the message's `o/` key: to list a referral's messages, and to find one by its id (`{referral}-{seq}`) |
 //! | `d/` | `d/{seq}` | dead letters: the message's `o/` key |
+//! | `x/` | `x/{referral}/{seq}` | the W3C trace context of the call that made the message, when it was traced; kept beside the message record so that the record's format is unchanged, and removed with the message |
 //! | `w/` | `w/{destination}\0{seq}` | every waiting message, pending or dead, by destination in order of arrival: the message's `o/` key |
 //! | `n/` | `n/{destination}` | the destination's pending and dead messages (two u64 BE), kept with each write |
 //! | `a/` | `a/{seq}` | alert |
@@ -320,6 +321,10 @@ pub(crate) fn referral_messages(referral: &ReferralId) -> Vec<u8> {
 
 pub(crate) fn referral_message(referral: &ReferralId, n: u64) -> Vec<u8> {
     format!("p/{referral}/{}", seq(n)).into_bytes()
+}
+
+pub(crate) fn trace(referral: &ReferralId, n: u64) -> Vec<u8> {
+    format!("x/{referral}/{}", seq(n)).into_bytes()
 }
 
 pub(crate) fn dead(n: u64) -> Vec<u8> {

@@ -879,9 +879,24 @@ fn read_delivery(db: &sled::Db, key: &[u8], bytes: &[u8]) -> Result<PendingDeliv
     } else {
         None
     };
-    record
+    let trace = match keys::message_of_id(&id) {
+        Some((referral, n)) => db
+            .get(keys::trace(&referral, n))
+            .map_err(unavailable)?
+            .and_then(|bytes| {
+                // A trace context that does not read is dropped: it only
+                // links spans, and the message must still go.
+                std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(|t| mediation_core::outbox::TraceContext::parse(t).ok())
+            }),
+        None => None,
+    };
+    let mut pending = record
         .load(id, bundle.as_ref())
-        .map_err(|e| corrupt(key, e))
+        .map_err(|e| corrupt(key, e))?;
+    pending.trace = trace;
+    Ok(pending)
 }
 
 /// The sled store's reads, answered at once on the caller's thread: its

@@ -45,6 +45,8 @@ pub(crate) struct Prepared {
     pub(crate) loads: Vec<LoadChange>,
     /// A message the commit also records as delivered.
     pub(crate) delivered: Option<mediation_core::store::MessageId>,
+    /// The trace its messages carry.
+    pub(crate) trace: Option<Vec<u8>>,
 }
 
 impl Prepared {
@@ -101,6 +103,7 @@ impl Prepared {
             audit: audit(&c.audit),
             loads: c.loads,
             delivered: c.delivered,
+            trace: c.trace.map(|t| t.as_str().as_bytes().to_vec()),
             expected_version: c.expected_version,
             at: c.at,
             referral: c.referral,

@@ -144,6 +144,7 @@ fn samples() -> Vec<Sample> {
                         attempts: 1,
                         next_attempt_at: event.at + SignedDuration::from_mins(1),
                         last_error: Some("unreachable".into()),
+                        trace: None,
                         dead_at: None,
                     }),
                     delivery_again,

@@ -209,6 +209,7 @@ fn conformance_commit(r: &ReferralId) -> Commit {
         },
     };
     Commit {
+        trace: None,
         delivered: None,
         state: mediation_core::Referral::replay(std::slice::from_ref(&received))
             .unwrap()
@@ -716,6 +717,7 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
                     attempts: 0,
                     next_attempt_at: event.at,
                     last_error: None,
+                    trace: None,
                     dead_at: None,
                 };
                 db.insert(&key, json(&pending)).unwrap();

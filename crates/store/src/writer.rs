@@ -471,6 +471,9 @@ impl Writer {
                 && self.db()?.scan_prefix(&lane).next().is_none();
             batch.insert(key.clone(), value);
             batch.insert(keys::referral_message(&c.referral, n), key.clone());
+            if let Some(trace) = &c.trace {
+                batch.insert(keys::trace(&c.referral, n), trace.clone());
+            }
             batch.insert(keys::waiting(&key, n), key.clone());
             tally.add(keys::destination_in(&key), 1, 0);
             if lane_was_empty {
@@ -534,6 +537,7 @@ impl Writer {
                     .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
                 batch.remove(key.clone());
                 batch.remove(keys::referral_message(&referral, n));
+                batch.remove(keys::trace(&referral, n));
                 batch.remove(keys::waiting(&key, n));
                 if record.is_dead() {
                     batch.remove(keys::dead(n));

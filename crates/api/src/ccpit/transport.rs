@@ -41,7 +41,10 @@ impl CcpitTransport {
                 delivery.message.destination
             )));
         }
-        let mut client = CcpitPlatformClient::new(self.channel.clone());
+        let mut client = CcpitPlatformClient::with_interceptor(
+            self.channel.clone(),
+            crate::trace_context::send_on_grpc,
+        );
         let result = match to_platform(delivery) {
             Some(ToPlatform::Offer(offer)) => client.offer_case(*offer).await.map(|_| ()),
             Some(ToPlatform::Decision(decision)) => {

@@ -132,7 +132,10 @@ impl CourtTransport {
         };
         match self.route(court)? {
             (code, Route::Grpc(endpoint)) => {
-                let mut client = CourtReceiverClient::new(self.channel(code, endpoint));
+                let mut client = CourtReceiverClient::with_interceptor(
+                    self.channel(code, endpoint),
+                    crate::trace_context::send_on_grpc,
+                );
                 match client.deliver(court_notice(delivery)).await {
                     Ok(_) => Ok(()),
                     Err(status) => classify(&status),

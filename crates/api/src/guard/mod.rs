@@ -77,6 +77,8 @@ pub struct Call {
     pub caller: Caller,
     subject: Subject,
     audit: Option<CallAudit>,
+    /// The trace the call is part of, when calls are traced.
+    trace: Option<mediation_core::outbox::TraceContext>,
 }
 
 impl Call {
@@ -86,6 +88,7 @@ impl Call {
         Actor {
             name: self.caller.actor(),
             call: self.audit.clone(),
+            trace: self.trace.clone(),
         }
     }
 
@@ -105,11 +108,16 @@ pub fn take<T>(request: tonic::Request<T>) -> Result<(Call, T), Status> {
         .cloned()
         .unwrap_or_default();
     let audit = request.extensions().get::<CallAudit>().cloned();
+    let trace = request
+        .extensions()
+        .get::<mediation_core::outbox::TraceContext>()
+        .cloned();
     Ok((
         Call {
             caller,
             subject,
             audit,
+            trace,
         },
         request.into_inner(),
     ))
@@ -632,6 +640,12 @@ where
             // Everything the service logs for this call carries the method,
             // the caller and, once known, the referral.
             let span = Guard::span(&pending);
+            // The call continues the caller's trace, and its commands'
+            // messages carry it on to their deliveries.
+            crate::trace_context::continue_call(request.headers(), &span);
+            if let Some(trace) = crate::trace_context::of(&span) {
+                request.extensions_mut().insert(trace);
+            }
             async move {
                 match tokio::time::timeout(timeout, inner.call(request)).await {
                     Ok(response) => Ok(body::audited(response?, pending)),

@@ -41,7 +41,10 @@ impl LabourTransport {
                 delivery.message.destination
             )));
         }
-        let mut client = LabourPlatformClient::new(self.channel.clone());
+        let mut client = LabourPlatformClient::with_interceptor(
+            self.channel.clone(),
+            crate::trace_context::send_on_grpc,
+        );
         let result = match to_platform(delivery) {
             Some(ToPlatform::Referral(r)) => client.refer_dispute(*r).await.map(|_| ()),
             Some(ToPlatform::Decision(d)) => client.notify_court_decision(d).await.map(|_| ()),

@@ -41,7 +41,10 @@ impl TrafficTransport {
                 delivery.message.destination
             )));
         }
-        let mut client = TrafficPlatformClient::new(self.channel.clone());
+        let mut client = TrafficPlatformClient::with_interceptor(
+            self.channel.clone(),
+            crate::trace_context::send_on_grpc,
+        );
         let result = match to_platform(delivery) {
             Some(ToPlatform::Case(c)) => client.delegate_case(*c).await.map(|_| ()),
             Some(ToPlatform::Decision(d)) => client.notify_court_decision(d).await.map(|_| ()),

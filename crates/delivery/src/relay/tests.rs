@@ -120,6 +120,7 @@ async fn enqueue(store: &SledStore, r: &ReferralId, messages: &[(Destination, &s
     let state = mediation_core::Referral::replay(&all).unwrap().state();
     store
         .commit(Commit {
+            trace: None,
             delivered: None,
             state,
             loads: vec![],

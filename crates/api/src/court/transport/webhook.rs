@@ -43,9 +43,12 @@ impl Webhook {
     }
 
     pub(crate) async fn deliver(&self, d: &PendingDelivery) -> Result<(), DeliveryError> {
+        let mut traced = http::HeaderMap::new();
+        crate::trace_context::send_on_http(&mut traced);
         let response = self
             .client
             .post(self.url.clone())
+            .headers(traced)
             .header("Idempotency-Key", d.id.to_string())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(webhook_body(d)?)

@@ -1,0 +1,120 @@
+//! The W3C trace context across the hops: read from a call's
+//! `traceparent`, kept with the messages the call's commands make (the
+//! store keeps it beside each message), and sent on every delivery, over
+//! gRPC or by webhook.
+//!
+//! The spans are the `tracing` spans the gateway makes anyway: a call
+//! (`call`, the guard's), a commit (`commit`), a delivery (`deliver`). With
+//! the OpenTelemetry layer installed (`serve` installs it) each becomes an
+//! OpenTelemetry span, and these functions link them into one trace; without
+//! it they find no context and send none.
+
+use std::collections::HashMap;
+
+use mediation_core::outbox::TraceContext;
+use mediation_core::store::PendingDelivery;
+use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+/// The header W3C Trace Context names.
+pub const TRACEPARENT: &str = "traceparent";
+
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+/// Makes `span`, a call's, continue the trace the call's `traceparent`
+/// (and `tracestate`) name. A call without one, or with one that is not
+/// well formed, starts a trace of its own.
+pub fn continue_call(headers: &http::HeaderMap, span: &tracing::Span) {
+    let parent = TraceContextPropagator::new().extract(&Headers(headers));
+    if parent.span().span_context().is_valid() {
+        let _ = span.set_parent(parent);
+    }
+}
+
+/// `span`'s trace context as a `traceparent`; `None` when spans are not
+/// traced.
+pub fn of(span: &tracing::Span) -> Option<TraceContext> {
+    let context = span.context();
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    carrier
+        .get(TRACEPARENT)
+        .and_then(|value| TraceContext::parse(value).ok())
+}
+
+/// The span of one delivery attempt: a child of the call whose command made
+/// the message, when the message carries its trace; a trace of its own
+/// otherwise (a timer's breach notice).
+pub fn delivery_span(delivery: &PendingDelivery) -> tracing::Span {
+    let span = tracing::info_span!(
+        "deliver",
+        destination = %delivery.message.destination,
+        message = %delivery.id,
+        referral = %delivery.message.referral,
+        attempt = delivery.attempts + 1,
+    );
+    if let Some(trace) = &delivery.trace {
+        let carrier = HashMap::from([(TRACEPARENT.to_owned(), trace.as_str().to_owned())]);
+        let _ = span.set_parent(TraceContextPropagator::new().extract(&carrier));
+    }
+    span
+}
+
+/// The current span's `traceparent`, for an outgoing call's headers.
+fn current() -> Option<http::HeaderValue> {
+    of(&tracing::Span::current()).and_then(|t| http::HeaderValue::from_str(t.as_str()).ok())
+}
+
+/// A gRPC client interceptor that sends the current span's `traceparent`.
+pub fn send_on_grpc(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    if let Some(value) = current().and_then(|v| v.to_str().ok().map(str::to_owned))
+        && let Ok(value) = value.parse()
+    {
+        request.metadata_mut().insert(TRACEPARENT, value);
+    }
+    Ok(request)
+}
+
+/// Adds the current span's `traceparent` to a webhook's headers.
+pub fn send_on_http(headers: &mut http::HeaderMap) {
+    if let Some(value) = current() {
+        headers.insert(TRACEPARENT, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_tracing_layer_nothing_is_found_or_sent() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            TRACEPARENT,
+            http::HeaderValue::from_static(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+        );
+        let span = tracing::info_span!("call");
+        continue_call(&headers, &span);
+        assert_eq!(of(&span), None);
+        let mut out = http::HeaderMap::new();
+        send_on_http(&mut out);
+        assert!(out.is_empty());
+    }
+}
