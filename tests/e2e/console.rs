@@ -24,22 +24,22 @@ use serde_json::{Value, json};
 
 use crate::replicas::{Counterparts, client, token};
 
-/// A `serve` process with its console.
-struct Gateway {
+/// A `serve` process, with its console's address when it serves one.
+pub(crate) struct Gateway {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
     console: String,
     dir: PathBuf,
 }
 
 impl Gateway {
-    fn start(dir: &Path, config: &Path) -> Self {
-        let (child, addr, line) = crate::served::spawn_announced(dir, config, "console", &[]);
+    pub(crate) fn start(dir: &Path, config: &Path) -> Self {
+        let (child, addr, line) = crate::served::spawn_announced(dir, config, "gateway", &[]);
         let console = line
             .split("console on ")
             .nth(1)
             .and_then(|rest| rest.split(';').next())
-            .unwrap_or_else(|| panic!("no console in {line:?}"))
+            .unwrap_or_default()
             .to_owned();
         Self {
             child,
@@ -65,8 +65,9 @@ impl Gateway {
         );
     }
 
-    /// Stops it as SIGTERM does, so the last call records are written.
-    fn stop(mut self) {
+    /// Stops it with SIGTERM, as an orchestrator does: the last call
+    /// records are written and the last spans sent.
+    pub(crate) fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

@@ -27,5 +27,6 @@ mod served;
 mod store;
 
 mod tls;
+mod traces;
 mod traffic_flow;
 mod world;

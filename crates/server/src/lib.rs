@@ -13,6 +13,7 @@ pub mod notify;
 pub mod observe;
 pub mod security;
 pub mod sim;
+pub mod traces;
 
 use std::io::Write;
 

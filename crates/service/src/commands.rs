@@ -119,7 +119,15 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             });
         }
         let loads = commit.loads.clone();
-        let result = self.store.commit(commit).await;
+        // The commit's own span, within the call's when there is one: what
+        // the durable write took, in the referral's trace.
+        let span = tracing::info_span!(
+            "commit",
+            referral = %commit.referral,
+            events = commit.events.len(),
+            messages = commit.messages.len(),
+        );
+        let result = tracing::Instrument::instrument(self.store.commit(commit), span).await;
         match &result {
             Ok(_) => self.router.adjust_loads(&loads),
             Err(_) => {

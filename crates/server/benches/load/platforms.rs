@@ -39,6 +39,7 @@ impl Offers {
             ccpit: SimCcpit {
                 offers: Inbox::counting(|o| o.court_reference.clone()),
                 decisions: Inbox::counting(|_| String::new()),
+                offer_traces: Inbox::counting(|_| String::new()),
             },
             labour: SimLabour {
                 messages: Inbox::counting(LabourMessage::court_reference),

@@ -153,6 +153,17 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         )?,
         None => writeln!(out, "metrics and probes: off (metrics.listen unset)")?,
     }
+    match &config.traces.otlp_endpoint {
+        Some(endpoint) => writeln!(
+            out,
+            "traces: exported over OTLP/gRPC to {endpoint} as {} (new traces sampled at {})",
+            config.traces.service_name, config.traces.sample_ratio
+        )?,
+        None => writeln!(
+            out,
+            "traces: not exported (traces.otlp_endpoint unset); traceparent still read and sent on"
+        )?,
+    }
     writeln!(out, "alert webhooks: {}", config.alerts.webhook.len())?;
     writeln!(out, "log: {:?} at {}", config.log.format, config.log.level)?;
     for old in &config.deprecations {

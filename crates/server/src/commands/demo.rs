@@ -174,6 +174,7 @@ fn counterparts(log: &Log) -> (SimCourt, SimCcpit, SimLabour, SimTraffic) {
                 ))
             }
         }),
+        offer_traces: Inbox::counting(|_| String::new()),
     };
     let labour = SimLabour {
         messages: Inbox::observed({

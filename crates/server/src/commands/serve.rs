@@ -22,33 +22,50 @@ use crate::config::{Config, LogFormat, LogSettings};
 
 pub fn run(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let config = args.config.load()?;
-    init_tracing(&config.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(serve(args, config, out))
+    runtime.block_on(async {
+        // On the runtime: exported spans are sent from a task of it.
+        let traces = init_tracing(&config.log, &config.traces)?;
+        let served = serve(args, config, out).await;
+        traces.shutdown().await;
+        served
+    })
 }
 
-fn init_tracing(settings: &LogSettings) {
+/// Logs to stderr, and the gateway's spans to OpenTelemetry.
+fn init_tracing(
+    settings: &LogSettings,
+    traces: &crate::config::TraceSettings,
+) -> anyhow::Result<crate::traces::Traces> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEDIATION_GATEWAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
-    // A second initialisation (tests) is harmless.
-    let _ = match settings.format {
-        LogFormat::Text => tracing_subscriber::fmt()
-            .with_env_filter(filter)
+    let logs = match settings.format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
+            .boxed(),
         // One object per line; the fields of the call's span (method,
         // caller, referral) are on every line the call writes.
-        LogFormat::Json => tracing_subscriber::fmt()
+        LogFormat::Json => tracing_subscriber::fmt::layer()
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .event_format(crate::json_log::JsonLines)
-            .with_env_filter(filter)
             .with_writer(std::io::stderr)
-            .try_init(),
+            .boxed(),
     };
+    let (spans, traces) = crate::traces::layer(traces)?;
+    // A second initialisation (tests) is harmless.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(spans)
+        .try_init();
+    Ok(traces)
 }
 
 async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ impl Config {
         self.check_limits()?;
         self.check_store()?;
         self.check_sandbox()?;
+        self.check_traces()?;
         self.check_mediation_days()?;
         // Whether each court is in the registry is checked when the
         // registry is read (`Config::court_registry`); its spelling is
@@ -83,6 +84,44 @@ impl Config {
                 "console.session_idle_minutes and console.session_hours: must be at least 1"
                     .to_owned(),
             );
+        }
+        Ok(())
+    }
+
+    /// Traces go to a collector over plaintext gRPC: on loopback (a sidecar)
+    /// in the production profile, as nothing else leaves the gateway
+    /// unencrypted.
+    fn check_traces(&self) -> Result<(), String> {
+        let t = &self.traces;
+        if !(0.0..=1.0).contains(&t.sample_ratio) {
+            return Err(format!(
+                "traces.sample_ratio: {} is not between 0 and 1",
+                t.sample_ratio
+            ));
+        }
+        if t.service_name.trim().is_empty() {
+            return Err("traces.service_name: must not be empty".to_owned());
+        }
+        let Some(endpoint) = &t.otlp_endpoint else {
+            return Ok(());
+        };
+        let url = url::Url::parse(endpoint)
+            .map_err(|e| format!("traces.otlp_endpoint: {endpoint:?} is not a URL: {e}"))?;
+        if url.scheme() != "http" {
+            return Err(format!(
+                "traces.otlp_endpoint: {endpoint:?}: only http:// (OTLP over plaintext gRPC to a collector beside the gateway) is supported"
+            ));
+        }
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if self.profile == super::Profile::Production && !loopback {
+            return Err(format!(
+                "traces.otlp_endpoint: {endpoint:?}: in the production profile the collector must be on loopback (a sidecar), since spans are sent without TLS"
+            ));
         }
         Ok(())
     }

@@ -96,6 +96,8 @@ pub struct Config {
     #[serde(default)]
     pub log: LogSettings,
     #[serde(default)]
+    pub traces: TraceSettings,
+    #[serde(default)]
     pub shutdown: ShutdownSettings,
     /// Old spellings found while loading, each with its current name: said
     /// by `check-config` and logged by `serve` at start.
@@ -335,6 +337,32 @@ pub struct MetricsSettings {
     /// Serves `/metrics`, `/healthz` (the process is up) and `/readyz` (the
     /// gateway is serving) without TLS. Unset: not served.
     pub listen: Option<SocketAddr>,
+}
+
+/// Traces across the hops (docs/operations.md, "Traces").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TraceSettings {
+    /// An OpenTelemetry collector's OTLP/gRPC address, e.g.
+    /// `http://127.0.0.1:4317`. Unset: spans are not exported; the W3C trace
+    /// context is read from calls and sent on deliveries all the same.
+    pub otlp_endpoint: Option<String>,
+    /// The share of the traces the gateway starts itself (a call without a
+    /// `traceparent`, a timer) that are sampled; a caller's own trace keeps
+    /// the caller's decision.
+    pub sample_ratio: f64,
+    /// The `service.name` the spans carry.
+    pub service_name: String,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            sample_ratio: 1.0,
+            service_name: "mediation-gateway".to_owned(),
+        }
+    }
 }
 
 /// The operators' web console (docs/operations.md, "The console").

@@ -18,6 +18,8 @@ use super::Inbox;
 pub struct SimCcpit {
     pub offers: Inbox<cp::CaseOffer>,
     pub decisions: Inbox<cp::CourtDecision>,
+    /// The W3C `traceparent` each offer came with, if any, in order.
+    pub offer_traces: Inbox<Option<String>>,
 }
 
 impl SimCcpit {
@@ -29,7 +31,13 @@ impl SimCcpit {
 #[tonic::async_trait]
 impl CcpitPlatform for SimCcpit {
     async fn offer_case(&self, r: Request<cp::CaseOffer>) -> Result<Response<cp::Ack>, Status> {
+        let trace = r
+            .metadata()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         self.offers.take(r.into_inner())?;
+        let _ = self.offer_traces.take(trace);
         Ok(Response::new(cp::Ack {}))
     }
 
