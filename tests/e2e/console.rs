@@ -89,9 +89,10 @@ impl Drop for Gateway {
 /// The configuration both tests start from: the development profile on
 /// loopback, the sandbox's clock, the console on a port of its own, and a
 /// notice that fails once set aside as a dead letter at once.
-async fn stage(dir: &Path) -> (Counterparts, PathBuf) {
+async fn stage(dir: &Path, in_flight: i64) -> (Counterparts, PathBuf) {
     let mut counterparts = Counterparts::start(dir).await;
     let config = std::mem::take(&mut counterparts.config)
+        .set("limits.calls_in_flight_per_tenant", in_flight)
         .set("sandbox.clock", "movable")
         .set("console.listen", "127.0.0.1:0")
         .set("relay.max_attempts", 1)
@@ -291,7 +292,7 @@ fn chromedriver() -> &'static str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let (Counterparts { court, ccpit, .. }, config) = stage(dir.path()).await;
+    let (Counterparts { court, ccpit, .. }, config) = stage(dir.path(), 64).await;
     let gateway = Gateway::start(dir.path(), &config);
     assert!(
         gateway.console.starts_with("http://127.0.0.1:"),
@@ -534,7 +535,8 @@ async fn open_breaches(http: &reqwest::Client, console: &str, s: &Session) -> (u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_refuses_what_a_hostile_page_or_a_read_only_operator_tries() {
     let dir = tempfile::tempdir().unwrap();
-    let (Counterparts { ccpit, .. }, config) = stage(dir.path()).await;
+    // Few calls in flight per tenant, to show that open feeds count.
+    let (Counterparts { ccpit, .. }, config) = stage(dir.path(), 3).await;
     let gateway = Gateway::start(dir.path(), &config);
     let console = gateway.console.clone();
     let http = reqwest::Client::new();
@@ -703,6 +705,42 @@ async fn the_console_refuses_what_a_hostile_page_or_a_read_only_operator_tries()
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["alert"]["acknowledgement"]["note"], "first", "{body}");
+
+    // An open alert feed holds one of its tenant's calls in flight, as a
+    // gRPC stream does: a tenant cannot open feeds without bound.
+    let feed = |s: &Session| {
+        http.get(format!("{console}/api/alerts"))
+            .header("cookie", &s.cookie)
+            .send()
+    };
+    let mut feeds = Vec::new();
+    for _ in 0..3 {
+        let open = feed(&auditor).await.unwrap();
+        assert_eq!(open.status().as_u16(), 200);
+        feeds.push(open);
+    }
+    let over = feed(&auditor).await.unwrap();
+    assert_eq!(over.status().as_u16(), 429);
+    let body: Value = over.json().await.unwrap();
+    assert_eq!(body["code"], "RESOURCE_EXHAUSTED", "{body}");
+    // Another tenant is not held up by it.
+    let (status, _) = open_breaches(&http, &console, &operators).await;
+    assert_eq!(status, 200);
+    // A feed the browser closes gives its place back.
+    drop(feeds.pop());
+    let started = Instant::now();
+    loop {
+        let again = feed(&auditor).await.unwrap();
+        if again.status().as_u16() == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(feeds);
 
     // After logout the cookie is worth nothing.
     let out = http

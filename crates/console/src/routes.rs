@@ -409,10 +409,7 @@ async fn alerts(
         Err(status) => return refused(&status),
     };
     let stream = match console.ops.watch_alerts(request).await {
-        Ok(stream) => {
-            audit.finish(Ok(()));
-            stream.into_inner()
-        }
+        Ok(stream) => stream.into_inner(),
         Err(status) => {
             audit.finish(Err(&status));
             return refused(&status);
@@ -429,8 +426,11 @@ async fn alerts(
             }
         }
     };
+    // The feed holds one of the tenant's calls in flight for as long as it
+    // is open, as a gRPC stream does, and is recorded when it ends.
     let events = stream
-        .map(|item| -> Result<Event, Infallible> {
+        .map(move |item| -> Result<Event, Infallible> {
+            let _open = &audit;
             Ok(match item {
                 Ok(alert) => match to_json(&alert, "mediation.operations.v1.Alert") {
                     Ok(json) => Event::default()

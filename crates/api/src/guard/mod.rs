@@ -390,15 +390,15 @@ impl InProcessCall {
 impl Drop for InProcessCall {
     fn drop(&mut self) {
         if let Some(pending) = self.pending.take() {
-            pending.finish("Cancelled: the console's request ended first");
+            pending.finish("Cancelled: the console's request or feed ended first");
         }
     }
 }
 
 impl Guard {
-    /// Appends `record`, something that is not a call (an operator logging
-    /// in to the console, or failing to), through the call records' queue
-    /// under `tenant`'s credits (the unidentified pool for `None`).
+    /// Appends a record of something that is not a call (an operator
+    /// logging in to the console, or failing to), through the call records'
+    /// queue under `tenant`'s credits (the unidentified pool for `None`).
     pub async fn record(
         &self,
         tenant: Option<&str>,
