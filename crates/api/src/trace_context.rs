@@ -100,6 +100,88 @@ pub fn send_on_http(headers: &mut http::HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    const COURT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    /// Runs `f` with `tracing`'s spans as OpenTelemetry spans, as `serve`
+    /// has them.
+    fn traced<T>(f: impl FnOnce() -> T) -> T {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, f)
+    }
+
+    fn delivery(trace: Option<TraceContext>) -> PendingDelivery {
+        let (referral, history) = mediation_core::fixtures::sample_histories().remove(0);
+        PendingDelivery {
+            id: mediation_core::store::MessageId(format!("{}-1", referral.id())),
+            message: mediation_core::outbox::OutboundMessage {
+                destination: mediation_core::outbox::Destination::Partner(
+                    mediation_core::partner::Partner::Ccpit,
+                ),
+                referral: referral.id().clone(),
+                court_referral_id: referral.bundle().court_referral_id.clone(),
+                event: history[0].clone(),
+                bundle: None,
+                holder: None,
+            },
+            enqueued_at: history[0].at,
+            attempts: 0,
+            next_attempt_at: history[0].at,
+            last_error: None,
+            dead_at: None,
+            trace,
+        }
+    }
+
+    #[test]
+    fn a_calls_trace_is_kept_with_its_messages_and_sent_on_their_deliveries() {
+        traced(|| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(TRACEPARENT, http::HeaderValue::from_static(COURT));
+            let call = tracing::info_span!("call");
+            continue_call(&headers, &call);
+            // The call's own span, in the court's trace.
+            let kept = of(&call).expect("a traced call has a context");
+            assert_eq!(kept.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+            assert_ne!(kept.as_str(), COURT, "the call is a span of its own");
+
+            // Its message's delivery, later: a child of the call.
+            let delivery = delivery(Some(kept.clone()));
+            let span = delivery_span(&delivery);
+            let delivering = of(&span).unwrap();
+            assert_eq!(delivering.trace_id(), kept.trace_id());
+            // What the webhook and the gRPC call send is the delivery's span.
+            let _entered = span.enter();
+            let mut out = http::HeaderMap::new();
+            send_on_http(&mut out);
+            assert_eq!(out[TRACEPARENT], delivering.as_str());
+            let request = send_on_grpc(tonic::Request::new(())).unwrap();
+            let sent = request.metadata().get(TRACEPARENT).unwrap();
+            assert_eq!(sent.to_str().unwrap(), delivering.as_str());
+        });
+    }
+
+    #[test]
+    fn a_malformed_traceparent_starts_a_trace_of_the_calls_own() {
+        traced(|| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                TRACEPARENT,
+                http::HeaderValue::from_static("00-nonsense-01"),
+            );
+            let call = tracing::info_span!("call");
+            continue_call(&headers, &call);
+            let own = of(&call).unwrap();
+            assert_ne!(own.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+            // A message without a trace starts one of its own when delivered.
+            let delivery = delivery(None);
+            assert!(of(&delivery_span(&delivery)).is_some());
+        });
+    }
 
     #[test]
     fn without_a_tracing_layer_nothing_is_found_or_sent() {
