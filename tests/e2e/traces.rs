@@ -2,8 +2,9 @@
 //! `traces.otlp_endpoint` pointing at an OTLP/gRPC receiver in this test:
 //! a court submits a referral with its own `traceparent`; the spans of the
 //! call, its commit and the offer's delivery to the platform arrive in that
-//! one trace, each a child of the one before; and the platform's call
-//! carries the trace on.
+//! one trace, each a child of the one before; the platform's offer carries
+//! the trace on, and the platform's acceptance, sent with it, comes back
+//! into the same trace, through its commit to the court's notice.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 use mediation_api::court::bundle_to_wire;
 use mediation_core::fixtures::sample_bundle;
 use mediation_gateway::sim;
+use mediation_proto::ccpit::v1 as cp;
+use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
@@ -148,6 +151,28 @@ async fn one_referrals_spans_from_submit_to_delivery_arrive_in_the_courts_trace(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // And back: the platform accepts, continuing the trace it was sent,
+    // as a platform with OpenTelemetry's gRPC instrumentation would.
+    let offer = ccpit.offers.all().remove(0);
+    let mut platform = CcpitGatewayClient::new(client(&gateway.addr, &token(&config, "ccpit")));
+    let mut accept = tonic::Request::new(cp::AcceptCaseRequest {
+        case_id: offer.case_id.clone(),
+        mediation_centre: offer.mediation_centre.clone(),
+        mediator: "m-101".into(),
+        ..Default::default()
+    });
+    accept
+        .metadata_mut()
+        .insert("traceparent", sent.parse().unwrap());
+    platform.accept_case(accept).await.unwrap();
+    while !court.events_of(&id).iter().any(|e| e == "accepted") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no acceptance notice"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // Stopped, the gateway sends what it still holds.
     gateway.stop();
     let started = Instant::now();
@@ -158,10 +183,9 @@ async fn one_referrals_spans_from_submit_to_delivery_arrive_in_the_courts_trace(
             .filter(|(_, s)| hex(&s.trace_id) == trace_id)
             .map(|(_, s)| s.clone())
             .collect();
-        let offered = |s: &Span| {
-            s.name == "deliver" && attribute(s, "destination").as_deref() == Some("partner:ccpit")
-        };
-        if ours.iter().any(offered) {
+        // Three deliveries: the offer, the court's routed notice, and the
+        // court's notice of the acceptance.
+        if ours.iter().filter(|s| s.name == "deliver").count() >= 3 {
             assert!(
                 spans
                     .iter()
@@ -200,7 +224,10 @@ async fn one_referrals_spans_from_submit_to_delivery_arrive_in_the_courts_trace(
     let commit = named("commit");
     assert_eq!(hex(&commit.parent_span_id), hex(&call.span_id));
     assert_eq!(attribute(commit, "referral").as_deref(), Some(id.as_str()));
-    let deliveries: Vec<&Span> = trace.iter().filter(|s| s.name == "deliver").collect();
+    let deliveries: Vec<&Span> = trace
+        .iter()
+        .filter(|s| s.name == "deliver" && s.parent_span_id == call.span_id)
+        .collect();
     // The offer to the platform, and the court's notice that it was routed.
     assert_eq!(deliveries.len(), 2, "{deliveries:?}");
     for delivery in &deliveries {
@@ -225,4 +252,30 @@ async fn one_referrals_spans_from_submit_to_delivery_arrive_in_the_courts_trace(
     // And the platform was sent the delivery's own span as its parent.
     assert_eq!(sent.split('-').nth(2), Some(hex(&deliver.span_id).as_str()));
     assert!(by_id.contains_key(&hex(&deliver.span_id)));
+
+    // Back: the platform's call is a child of the offer's delivery, its
+    // commit of the call, and the court's notice of the acceptance of that.
+    let accepted = trace
+        .iter()
+        .find(|s| {
+            s.name == "call"
+                && attribute(s, "method").as_deref()
+                    == Some("mediation.ccpit.v1.CcpitGateway/AcceptCase")
+        })
+        .expect("the platform's call is not in the trace");
+    assert_eq!(accepted.parent_span_id, deliver.span_id);
+    assert!(
+        trace
+            .iter()
+            .any(|s| s.name == "commit" && s.parent_span_id == accepted.span_id),
+        "the acceptance's commit is not in the trace"
+    );
+    let notice = trace
+        .iter()
+        .find(|s| s.name == "deliver" && s.parent_span_id == accepted.span_id)
+        .expect("the court's notice of the acceptance is not in the trace");
+    assert_eq!(
+        attribute(notice, "destination").as_deref(),
+        Some("court:京0105")
+    );
 }
