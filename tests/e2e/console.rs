@@ -252,11 +252,18 @@ impl Browser {
         std::fs::write(dir.join(format!("console-{name}.png")), png).unwrap();
     }
 
+    /// Ends the browser's session; the driver goes with `self`.
     async fn close(self) {
-        let _ = self.client.close().await;
-        let mut driver = self.driver;
-        let _ = driver.kill();
-        let _ = driver.wait();
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    /// chromedriver is stopped even when the test fails before `close`, so
+    /// no driver outlives its test.
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
 
