@@ -16,13 +16,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use mediation_api::court::bundle_to_wire;
-use mediation_core::fixtures::sample_bundle;
-use mediation_proto::court::v1 as pb;
-use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use serde_json::{Value, json};
 
-use crate::replicas::{Counterparts, client, token};
+use crate::replicas::{Counterparts, eventually, sample_submission, submit_as_court, token};
 
 /// A `serve` process, with its console's address when it serves one.
 pub(crate) struct Gateway {
@@ -99,30 +95,6 @@ async fn stage(dir: &Path, in_flight: i64) -> (Counterparts, PathBuf) {
         .write(dir)
         .unwrap();
     (counterparts, config)
-}
-
-async fn submit(gateway: &Gateway, config: &Path, reference: &str) -> String {
-    let token = token(config, "court-bj");
-    let mut court_api = CourtGatewayClient::new(client(&gateway.addr, &token));
-    let mut bundle = bundle_to_wire(&sample_bundle());
-    bundle.documents.clear();
-    bundle.court_referral_id = reference.into();
-    court_api
-        .submit_referral(pb::SubmitReferralRequest {
-            bundle: Some(bundle),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .referral_id
-}
-
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < Duration::from_secs(30), "{what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// chromedriver on a free port, and a headless Chromium session through it.
@@ -306,7 +278,7 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
         "{}",
         gateway.console
     );
-    let id = submit(&gateway, &config, "CONSOLE-1").await;
+    let id = submit_as_court(&gateway.addr, &config, sample_submission("CONSOLE-1")).await;
     eventually("no offer arrived", || !ccpit.offers.all().is_empty()).await;
 
     let browser = Browser::start().await;
@@ -547,7 +519,7 @@ async fn the_console_refuses_what_a_hostile_page_or_a_read_only_operator_tries()
     let gateway = Gateway::start(dir.path(), &config);
     let console = gateway.console.clone();
     let http = reqwest::Client::new();
-    submit(&gateway, &config, "HOSTILE-1").await;
+    submit_as_court(&gateway.addr, &config, sample_submission("HOSTILE-1")).await;
     eventually("no offer arrived", || !ccpit.offers.all().is_empty()).await;
     gateway.ops_clock(&config, "10d");
 

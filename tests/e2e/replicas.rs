@@ -302,6 +302,40 @@ impl Counterparts {
     }
 }
 
+/// The sample bundle, without documents, under the court's own
+/// `reference`, as a court system submits it.
+pub(crate) fn sample_submission(reference: &str) -> tonic::Request<pb::SubmitReferralRequest> {
+    let mut bundle = bundle_to_wire(&sample_bundle());
+    bundle.documents.clear();
+    bundle.court_referral_id = reference.into();
+    tonic::Request::new(pb::SubmitReferralRequest {
+        bundle: Some(bundle),
+    })
+}
+
+/// Submits `request` as court-bj to the gateway at `addr`: the referral's id.
+pub(crate) async fn submit_as_court(
+    addr: &str,
+    config: &Path,
+    request: tonic::Request<pb::SubmitReferralRequest>,
+) -> String {
+    CourtGatewayClient::new(client(addr, &token(config, "court-bj")))
+        .submit_referral(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id
+}
+
+/// Waits until `done`, failing with `what` after 30 seconds.
+pub(crate) async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(30), "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A development token for `tenant`, valid for a day, signed with the keys
 /// `config`'s development PKI holds.
 pub(crate) fn token(config: &Path, tenant: &str) -> String {

@@ -7,12 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mediation_api::court::bundle_to_wire;
-use mediation_core::fixtures::sample_bundle;
-use mediation_proto::court::v1 as pb;
-use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
-
-use crate::replicas::{Counterparts, Replica, client, token};
+use crate::replicas::{Counterparts, Replica, eventually, sample_submission, submit_as_court};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_integrator_moves_the_sandbox_clock_and_sees_the_deadlines_pass() {
@@ -27,28 +22,9 @@ async fn an_integrator_moves_the_sandbox_clock_and_sees_the_deadlines_pass() {
         .write(dir.path())
         .unwrap();
     let gateway = Replica::start(dir.path(), &config, "sandbox");
-    let token = token(&config, "court-bj");
-    let mut court_api = CourtGatewayClient::new(client(&gateway.addr, &token));
-    let mut bundle = bundle_to_wire(&sample_bundle());
-    bundle.documents.clear();
-    bundle.court_referral_id = "SANDBOX-1".into();
-    let id = court_api
-        .submit_referral(pb::SubmitReferralRequest {
-            bundle: Some(bundle),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .referral_id;
+    let id = submit_as_court(&gateway.addr, &config, sample_submission("SANDBOX-1")).await;
     // The platform receives the offer: three working days start.
-    let started = Instant::now();
-    while ccpit.offers.all().is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no offer arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("no offer arrived", || !ccpit.offers.all().is_empty()).await;
 
     let ops = |args: &[&str]| {
         let output = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))

@@ -11,13 +11,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mediation_api::court::bundle_to_wire;
-use mediation_core::fixtures::sample_bundle;
 use mediation_gateway::sim;
 use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_client::CcpitGatewayClient;
-use mediation_proto::court::v1 as pb;
-use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -28,7 +24,9 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use crate::console::Gateway;
-use crate::replicas::{Counterparts, client, token};
+use crate::replicas::{
+    Counterparts, client, eventually, sample_submission, submit_as_court, token,
+};
 
 /// An OTLP trace receiver keeping every span it is sent.
 #[derive(Clone, Default)]
@@ -115,30 +113,15 @@ async fn one_referrals_spans_from_submit_to_delivery_arrive_in_the_courts_trace(
     // The court's own trace: its id and the span of its call.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let court_span = "00f067aa0ba902b7";
-    let mut court_api = CourtGatewayClient::new(client(&gateway.addr, &token(&config, "court-bj")));
-    let mut bundle = bundle_to_wire(&sample_bundle());
-    bundle.documents.clear();
-    bundle.court_referral_id = "TRACED-1".into();
-    let mut request = tonic::Request::new(pb::SubmitReferralRequest {
-        bundle: Some(bundle),
-    });
+    let mut request = sample_submission("TRACED-1");
     request.metadata_mut().insert(
         "traceparent",
         format!("00-{trace_id}-{court_span}-01").parse().unwrap(),
     );
-    let id = court_api
-        .submit_referral(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .referral_id;
+    let id = submit_as_court(&gateway.addr, &config, request).await;
 
     // The platform's offer carries the trace on.
-    let started = Instant::now();
-    while ccpit.offers.all().is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(20), "no offer");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("no offer", || !ccpit.offers.all().is_empty()).await;
     let sent = ccpit.offer_traces.all();
     let sent = sent[0]
         .as_deref()
@@ -146,10 +129,7 @@ async fn one_referrals_spans_from_submit_to_delivery_arrive_in_the_courts_trace(
     assert_eq!(sent.split('-').nth(1), Some(trace_id), "{sent}");
 
     // The court hears where its case went.
-    while court.events_of(&id).is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(20), "no notice");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("no notice", || !court.events_of(&id).is_empty()).await;
 
     // And back: the platform accepts, continuing the trace it was sent,
     // as a platform with OpenTelemetry's gRPC instrumentation would.
@@ -165,13 +145,10 @@ async fn one_referrals_spans_from_submit_to_delivery_arrive_in_the_courts_trace(
         .metadata_mut()
         .insert("traceparent", sent.parse().unwrap());
     platform.accept_case(accept).await.unwrap();
-    while !court.events_of(&id).iter().any(|e| e == "accepted") {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no acceptance notice"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("no acceptance notice", || {
+        court.events_of(&id).iter().any(|e| e == "accepted")
+    })
+    .await;
 
     // Stopped, the gateway sends what it still holds.
     gateway.stop();

@@ -75,16 +75,14 @@ pub fn delivery_span(delivery: &PendingDelivery) -> tracing::Span {
     span
 }
 
-/// The current span's `traceparent`, for an outgoing call's headers.
-fn current() -> Option<http::HeaderValue> {
-    of(&tracing::Span::current()).and_then(|t| http::HeaderValue::from_str(t.as_str()).ok())
+/// The current span's trace context, for an outgoing call's headers.
+fn current() -> Option<TraceContext> {
+    of(&tracing::Span::current())
 }
 
 /// A gRPC client interceptor that sends the current span's `traceparent`.
 pub fn send_on_grpc(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-    if let Some(value) = current().and_then(|v| v.to_str().ok().map(str::to_owned))
-        && let Ok(value) = value.parse()
-    {
+    if let Some(value) = current().and_then(|t| t.as_str().parse().ok()) {
         request.metadata_mut().insert(TRACEPARENT, value);
     }
     Ok(request)
@@ -92,7 +90,7 @@ pub fn send_on_grpc(mut request: tonic::Request<()>) -> Result<tonic::Request<()
 
 /// Adds the current span's `traceparent` to a webhook's headers.
 pub fn send_on_http(headers: &mut http::HeaderMap) {
-    if let Some(value) = current() {
+    if let Some(value) = current().and_then(|t| http::HeaderValue::from_str(t.as_str()).ok()) {
         headers.insert(TRACEPARENT, value);
     }
 }

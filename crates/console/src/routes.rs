@@ -21,7 +21,7 @@ use mediation_core::clock::Clock;
 use mediation_proto::json::to_json;
 use mediation_proto::operations::v1 as pb;
 use serde::{Deserialize, Serialize};
-use tonic::{Code, Status};
+use tonic::Status;
 
 use crate::assets;
 use crate::session::{Session, Sessions};
@@ -279,12 +279,12 @@ async fn login(State(console): State<Arc<Console>>, headers: HeaderMap, body: By
                 "tenant {} is not an operators' tenant; the console is for operators",
                 caller.tenant
             ));
-            record_login(&console, Some(&caller), &status).await;
+            record_login(&console, Some(&caller), Err(&status)).await;
             return refused(&status);
         }
         Err(e) => {
             let status = Status::unauthenticated(e.to_string());
-            record_login(&console, None, &status).await;
+            record_login(&console, None, Err(&status)).await;
             return refused(&status);
         }
     };
@@ -297,7 +297,7 @@ async fn login(State(console): State<Arc<Console>>, headers: HeaderMap, body: By
             )));
         }
     };
-    record_login(&console, Some(&session.caller), &Status::ok("")).await;
+    record_login(&console, Some(&session.caller), Ok(())).await;
     let max_age = session.expires.as_second() - now.as_second();
     let mut response = Json(SessionInfo::of(&session)).into_response();
     response
@@ -306,22 +306,14 @@ async fn login(State(console): State<Arc<Console>>, headers: HeaderMap, body: By
     response
 }
 
-async fn record_login(console: &Console, caller: Option<&Caller>, status: &Status) {
-    let outcome = if status.code() == Code::Ok {
-        "ok".to_owned()
-    } else {
-        format!("{:?}: {}", status.code(), status.message())
-    };
-    let actor = caller.map_or_else(
-        || "unauthenticated".to_owned(),
-        |c| format!("tenant={} sub={} cert=none", c.tenant, c.subject),
-    );
+async fn record_login(console: &Console, caller: Option<&Caller>, outcome: Result<(), &Status>) {
+    let actor = caller.map_or_else(|| "unauthenticated".to_owned(), Caller::audit_actor);
     console
         .guard
         .record(
             caller.map(|c| c.tenant.as_str()),
             actor,
-            "console login".to_owned(),
+            "console login",
             outcome,
         )
         .await;
@@ -338,9 +330,9 @@ async fn logout(State(console): State<Arc<Console>>, headers: HeaderMap) -> Resp
         .guard
         .record(
             Some(&caller.tenant),
-            format!("tenant={} sub={} cert=none", caller.tenant, caller.subject),
-            "console logout".to_owned(),
-            "ok".to_owned(),
+            caller.audit_actor(),
+            "console logout",
+            Ok(()),
         )
         .await;
     let mut response = StatusCode::NO_CONTENT.into_response();

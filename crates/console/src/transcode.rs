@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use mediation_api::guard::{Guard, InProcessCall};
+use mediation_api::status::{code_name, invalid_field};
 use mediation_core::access::Caller;
 use mediation_proto::json::{from_json, to_json};
 use mediation_proto::operations::v1 as pb;
@@ -43,13 +44,7 @@ fn decode<M: prost::Message + Default>(body: &[u8], full_name: &str) -> Result<M
     } else {
         body
     };
-    from_json(body, full_name).map_err(|e| {
-        Status::with_error_details(
-            Code::InvalidArgument,
-            format!("the request is not a {full_name} in JSON: {e}"),
-            tonic_types::ErrorDetails::with_bad_request_violation("body", e.to_string()),
-        )
-    })
+    from_json(body, full_name).map_err(|e| invalid_field("body", e.to_string()))
 }
 
 fn encode(message: &impl prost::Message, full_name: &str) -> Result<Vec<u8>, Status> {
@@ -184,29 +179,6 @@ pub fn http_status(code: Code) -> StatusCode {
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
         Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// The name gRPC gives `code`.
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 

@@ -379,11 +379,16 @@ impl InProcessCall {
     /// Records the call's outcome in the audit log and the metrics.
     pub fn finish(mut self, outcome: Result<(), &Status>) {
         if let Some(pending) = self.pending.take() {
-            pending.finish(&match outcome {
-                Ok(()) => "ok".to_owned(),
-                Err(status) => body::outcome_of(status.code(), status.message()),
-            });
+            pending.finish(&outcome_text(outcome));
         }
+    }
+}
+
+/// An outcome as audit records write it: `ok`, or the code and message.
+fn outcome_text(outcome: Result<(), &Status>) -> String {
+    match outcome {
+        Ok(()) => "ok".to_owned(),
+        Err(status) => body::outcome_of(status.code(), status.message()),
     }
 }
 
@@ -403,8 +408,8 @@ impl Guard {
         &self,
         tenant: Option<&str>,
         actor: String,
-        action: String,
-        outcome: String,
+        action: &str,
+        outcome: Result<(), &Status>,
     ) {
         let slot = self
             .audit
@@ -413,9 +418,9 @@ impl Guard {
         slot.fill(vec![AuditRecord {
             at: self.clock.now(),
             actor,
-            action,
+            action: action.to_owned(),
             referral: None,
-            outcome,
+            outcome: outcome_text(outcome),
         }]);
     }
 
