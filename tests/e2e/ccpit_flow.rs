@@ -62,6 +62,7 @@ fn roster() -> Roster {
             causes: BTreeSet::new(),
             specialities: [line("买卖合同")].into(),
             capacity: 50,
+            mediators: Vec::new(),
         }],
         mediation_core::fixtures::courts(),
     )
@@ -239,6 +240,9 @@ async fn refer_accept_settle_confirm_and_rule() {
     assert_eq!(full.respondents[0].document_type, "USCC");
     assert_eq!(full.applicants[0].name, offer.applicants[0].name);
 
+    // The parties sign on 20 March: the settlement reaches the gateway
+    // after that (a signature dated later than now is not one yet).
+    clock.set(at("2025-03-20T16:00:00+08:00"));
     // An incomplete settlement is refused, naming what is missing.
     let signed_at = Some(prost_types::Timestamp {
         seconds: at("2025-03-20T15:00:00+08:00").as_second(),

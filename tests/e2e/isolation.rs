@@ -140,6 +140,9 @@ async fn a_digest_alone_neither_lists_nor_downloads_another_tenants_file() {
         })
         .await
         .unwrap();
+    // The settlement is submitted once its parties signed it (a signature
+    // dated later than now is not one yet).
+    w.at("2025-03-20T16:00:00+08:00").await;
 
     // The centre lists Beijing's digest in its settlement: refused, by its
     // path in the request, and the case is unchanged.

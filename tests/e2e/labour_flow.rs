@@ -266,6 +266,8 @@ async fn a_labour_agreement_is_signed_by_both_sides_and_filed_for_confirmation()
     let id = refer(&mut w, "LAB-AGREE").await;
     w.labour_api.accept_dispute(accept(&id)).await.unwrap();
     let signed = ts("2025-03-12T15:00:00+08:00");
+    // Submitted once they signed: a signature dated later than now is not one.
+    w.at("2025-03-12T16:00:00+08:00").await;
     let mut agreement = lp::SubmitMediationAgreementRequest {
         dispute_id: id.clone(),
         committee: "labour-bj-cy".into(),
@@ -596,6 +598,8 @@ async fn a_three_party_labour_agreement_takes_effect_when_every_party_has_signed
     let id = submitted.referral_id;
     w.labour_api.accept_dispute(accept(&id)).await.unwrap();
     let signed = ts("2025-03-12T15:00:00+08:00");
+    // Submitted once they signed: a signature dated later than now is not one.
+    w.at("2025-03-12T16:00:00+08:00").await;
     let party = |reference: &str, name: &str, kind: &str, number: &str| lp::SigningParty {
         reference: reference.into(),
         name: name.into(),

@@ -15,6 +15,7 @@ mod field_paths;
 mod health;
 mod isolation;
 mod labour_flow;
+mod law_sequences;
 mod neighbours;
 mod observability;
 mod operations;

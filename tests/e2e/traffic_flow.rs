@@ -173,6 +173,8 @@ async fn an_accident_claim_settles_with_uploaded_files_and_is_confirmed() {
         .await
         .unwrap();
     let at = ts("2025-03-14T16:00:00+08:00");
+    // Submitted once they signed: a signature dated later than now is not one.
+    w.at("2025-03-14T17:00:00+08:00").await;
     let signature = |by: &str| tp::Signed { by: by.into(), at };
     let mut agreement = tp::SubmitCompensationAgreementRequest {
         case_id: id.clone(),
@@ -589,6 +591,8 @@ async fn insurers_hear_of_the_case_and_of_what_their_policies_pay_party_or_not()
 
     // The agreement: the driver (P2) pays nursing, P3 pays medical costs.
     let at = ts("2025-03-14T16:00:00+08:00");
+    // Submitted once they signed: a signature dated later than now is not one.
+    w.at("2025-03-14T17:00:00+08:00").await;
     let signature = |by: &str| tp::Signed { by: by.into(), at };
     let payout = |payer: &str, item: &str, amount: &str| tp::Payout {
         payer: payer.into(),

@@ -117,6 +117,38 @@ confirmed_by = "京03"
 region = "京0105"
 domains = ["road_traffic"]
 capacity = 50
+
+# The room's invited mediators: the tests' m-201, and one suspended, one
+# whose listing ended, one removed.
+[[organisation.mediator]]
+id = "m-201"
+name = "王立新"
+qualification = "特邀调解员"
+valid_from = "2024-01-01"
+valid_until = "2027-12-31"
+
+[[organisation.mediator]]
+id = "m-202"
+name = "赵敏"
+qualification = "特邀调解员"
+valid_from = "2024-01-01"
+valid_until = "2027-12-31"
+standing = "suspended"
+
+[[organisation.mediator]]
+id = "m-203"
+name = "钱进"
+qualification = "律师调解员"
+valid_from = "2023-01-01"
+valid_until = "2024-12-31"
+
+[[organisation.mediator]]
+id = "m-204"
+name = "孙莉"
+qualification = "特邀调解员"
+valid_from = "2024-01-01"
+valid_until = "2027-12-31"
+standing = "removed"
 "#;
 
 /// One alert webhook post: the hook's path and the JSON body.

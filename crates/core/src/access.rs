@@ -218,9 +218,13 @@ impl Referral {
     pub fn may_view(&self, viewer: &Viewer) -> bool {
         match viewer {
             Viewer::Court(court) => court == &self.bundle().court,
+            // An organisation whose case was recalled, or that otherwise
+            // lost it, learns nothing more of it, not even its state
+            // (minimum disclosure, PIPL Art. 6; docs/security.md).
             Viewer::Organisation(org) => {
                 self.assignment().is_some_and(|a| &a.organisation == org)
                     && !self.excluded().contains(org)
+                    && self.status() != Status::Recalled
             }
         }
     }

@@ -222,11 +222,35 @@ impl CaseBundle {
     /// happened cannot be true, and are refused by their fields. A few
     /// minutes of clock difference between the court's system and the
     /// gateway are allowed.
+    /// Checks what the referring court's level decides: only a basic court
+    /// tries a case under the summary procedure (CPL Art. 160), so a
+    /// docketed case at any other court cannot be in it.
+    pub fn check_at_court(&self, level: crate::court::CourtLevel) -> Result<(), Violations> {
+        let mut v = Violations::new();
+        if let ReferralKind::Entrusted {
+            procedure: Procedure::Summary,
+            ..
+        } = self.kind
+            && level != crate::court::CourtLevel::Basic
+        {
+            v.push(
+                "procedure",
+                format!(
+                    "the summary procedure is for basic courts (CPL Art. 160); court {} is {} court",
+                    self.court,
+                    match level {
+                        crate::court::CourtLevel::Intermediate => "an intermediate",
+                        _ => "a higher",
+                    }
+                ),
+            );
+        }
+        v.into_result(())
+    }
+
     pub fn check_as_of(&self, now: jiff::Timestamp) -> Result<(), Violations> {
         let mut v = Violations::new();
-        let latest = now
-            .checked_add(jiff::SignedDuration::from_mins(10))
-            .unwrap_or(now);
+        let latest = crate::clock::latest_past(now);
         let today = crate::calendar::cst::date_of(now);
         for (i, consent) in self.consents.iter().enumerate() {
             if consent.given_at > latest {
@@ -301,6 +325,24 @@ impl CaseBundle {
     }
 
     fn check_kind(&self, v: &mut Violations) {
+        // CPL Art. 160: the summary procedure is for simple civil cases at
+        // first instance before basic courts and their tribunals.
+        if let ReferralKind::Entrusted {
+            stage: stage @ (TrialStage::SecondInstance | TrialStage::Retrial),
+            procedure: Procedure::Summary,
+        } = self.kind
+        {
+            v.push(
+                "procedure",
+                format!(
+                    "the summary procedure is for first-instance cases (CPL Art. 160), not a {} one",
+                    match stage {
+                        TrialStage::SecondInstance => "second-instance",
+                        _ => "retrial",
+                    }
+                ),
+            );
+        }
         match (&self.kind, &self.case_number) {
             (ReferralKind::Delegated, Some(number)) if !number.is_pre_litigation() => v.push(
                 "case_number",

@@ -5,6 +5,17 @@ use std::sync::Mutex;
 
 use jiff::{SignedDuration, Timestamp};
 
+/// How far past the gateway's clock a time another system gives as already
+/// past may be and still be believed: systems' clocks differ by a little.
+/// Beyond it, the time has not come yet (a consent given or a signature
+/// made "later than now" is refused).
+pub const CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(10);
+
+/// The latest instant a time stated as past may name, seen at `now`.
+pub fn latest_past(now: Timestamp) -> Timestamp {
+    now.checked_add(CLOCK_SKEW).unwrap_or(now)
+}
+
 /// A source of the current instant.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> Timestamp;

@@ -290,11 +290,14 @@ impl MediationTerm {
     }
 
     /// Replaces the limit by an extension to `last_day`, agreed now, which
-    /// must lengthen the period. The period then ends on `last_day` (moved
-    /// only when that is a rest day, CPL Art. 85): pauses before the
+    /// must lengthen the period: `last_day` must fall after the day the
+    /// period ends on now, which is its last day moved to the next working
+    /// day when that is a rest day (CPL Art. 85; online rules Art. 24: an
+    /// agreed extension lengthens the period). The period then ends on
+    /// `last_day` (moved only when that is a rest day): pauses before the
     /// agreement do not push it, pauses after it do.
-    pub fn extend_to(&mut self, last_day: Date) -> Result<(), Error> {
-        let current_last_day = self.last_day()?;
+    pub fn extend_to(&mut self, last_day: Date, calendar: &Calendar) -> Result<(), Error> {
+        let current_last_day = self.ends_on(calendar)?;
         if last_day <= current_last_day {
             return Err(Error::ExtensionTooShort {
                 last_day,
@@ -306,11 +309,19 @@ impl MediationTerm {
     }
 
     /// Lengthens the period by `days`, agreed now: the same as an extension
-    /// to the current last day plus `days`.
+    /// to the day the period ends on now plus `days`. A period whose last
+    /// day was a Saturday ends on the Monday; two more days make it end on
+    /// the Wednesday, not on that Monday again.
     /// (0 days does not lengthen it and is refused as `extend_to` refuses.)
-    pub fn extend_by(&mut self, days: u32) -> Result<(), Error> {
-        let last_day = period::add_days(self.last_day()?, i64::from(days))?;
-        self.extend_to(last_day)
+    pub fn extend_by(&mut self, days: u32, calendar: &Calendar) -> Result<(), Error> {
+        let last_day = period::add_days(self.ends_on(calendar)?, i64::from(days))?;
+        self.extend_to(last_day, calendar)
+    }
+
+    /// The day the period ends on: its last day, moved to the next working
+    /// day when that is a rest day (CPL Art. 85).
+    pub fn ends_on(&self, calendar: &Calendar) -> Result<Date, Error> {
+        Ok(period::roll_forward_to_working_day(calendar, self.last_day()?)?.date)
     }
 
     /// Records an extension to `last_day` agreed now, already checked.
@@ -417,7 +428,7 @@ mod tests {
             term.add_pause(Pause { from, to }).unwrap();
         }
         if let Some(last) = extend {
-            term.extend_to(last).unwrap();
+            term.extend_to(last, &shipped_calendar()).unwrap();
         }
         term.deadline(&shipped_calendar(), 1).unwrap().unwrap()
     }
@@ -577,7 +588,7 @@ mod tests {
         let calendar = shipped_calendar();
         // Agreed on 10 March to run to 28 April (a Monday): it ends then.
         let mut term = MediationTerm::new(date(2025, 3, 3), 30);
-        term.extend_to(date(2025, 4, 28)).unwrap();
+        term.extend_to(date(2025, 4, 28), &calendar).unwrap();
         let due = |t: &MediationTerm| t.deadline(&calendar, 0).unwrap().unwrap().due_date;
         assert_eq!(due(&term), date(2025, 4, 28));
         // A pause after the agreement pushes the day by its length: three
@@ -591,15 +602,45 @@ mod tests {
         // An extension to a rest day moves to the next working day, and one
         // by a number of days adds them to the current last day.
         let mut term = MediationTerm::new(date(2025, 3, 3), 30);
-        term.extend_to(date(2025, 4, 5)).unwrap(); // a Saturday
+        term.extend_to(date(2025, 4, 5), &calendar).unwrap(); // a Saturday
         assert_eq!(due(&term), date(2025, 4, 7));
         let mut term = MediationTerm::new(date(2025, 3, 3), 30);
-        term.extend_by(15).unwrap(); // 2 April + 15 days
+        term.extend_by(15, &calendar).unwrap(); // 2 April + 15 days
         assert_eq!(term.extended_to, Some(date(2025, 4, 17)));
         assert!(matches!(
-            term.extend_by(0),
+            term.extend_by(0, &calendar),
             Err(Error::ExtensionTooShort { .. })
         ));
+    }
+
+    #[test]
+    fn an_extension_lengthens_the_period_as_it_ends_after_a_roll_forward() {
+        // Online rules Art. 24 with CPL Art. 85. Accepted 6 March 2025, 30
+        // days: the last day is Saturday 5 April, in the Qingming rest days,
+        // so the period ends on Monday 7 April.
+        let calendar = shipped_calendar();
+        let due = |t: &MediationTerm| t.deadline(&calendar, 0).unwrap().unwrap().due_date;
+        let term = MediationTerm::new(date(2025, 3, 6), 30);
+        assert_eq!(term.ends_on(&calendar).unwrap(), date(2025, 4, 7));
+        assert_eq!(due(&term), date(2025, 4, 7));
+        // Two more days count from that Monday: Wednesday 9 April.
+        let mut by_two = term.clone();
+        by_two.extend_by(2, &calendar).unwrap();
+        assert_eq!(due(&by_two), date(2025, 4, 9));
+        // "Until" the Sunday or the Monday would not lengthen it.
+        for day in [date(2025, 4, 6), date(2025, 4, 7)] {
+            let err = term.clone().extend_to(day, &calendar).unwrap_err();
+            assert_eq!(
+                err,
+                Error::ExtensionTooShort {
+                    last_day: day,
+                    current_last_day: date(2025, 4, 7)
+                }
+            );
+        }
+        let mut to_tuesday = term.clone();
+        to_tuesday.extend_to(date(2025, 4, 8), &calendar).unwrap();
+        assert_eq!(due(&to_tuesday), date(2025, 4, 8));
     }
 
     #[test]
@@ -657,7 +698,9 @@ mod tests {
             }),
             Err(Error::PauseOutOfOrder { .. })
         ));
-        let err = term.extend_to(date(2025, 4, 1)).unwrap_err();
+        let err = term
+            .extend_to(date(2025, 4, 1), &shipped_calendar())
+            .unwrap_err();
         assert!(err.to_string().contains("does not lengthen"), "{err}");
     }
 

@@ -6,6 +6,9 @@
 //! - [`outcome`]: what mediation ends in — agreement, failure report, sham
 //!   mediation, judicial confirmation and the court's ruling.
 //! - [`lifecycle`]: the referral's state machine; commands return events.
+//! - [`routing`]: the roster of organisations and the choice among them;
+//!   [`mediators`]: each organisation's mediators on the roster and when
+//!   they may act.
 //! - [`deadline`]: the acceptance and mediation deadlines, and their policies;
 //!   [`timer`]: the timers a referral's state calls for.
 //! - [`outbox`], [`alert`], [`audit`]: what a command sends, raises and records.
@@ -28,6 +31,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod lifecycle;
+pub mod mediators;
 pub mod money;
 mod newtype;
 pub mod outbox;

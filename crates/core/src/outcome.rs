@@ -79,14 +79,30 @@ impl Agreement {
     /// Checks the agreement is complete for `bundle`, mediated by `organisation`
     /// and `mediator`: every element present, every party named with the identity
     /// the court gave, and signed by the organisation, the mediator and every
-    /// party. Each missing item is a separate violation.
+    /// party, each signature at a time the gateway has reached by `now` (an
+    /// agreement takes effect when it is signed, so a signature dated later
+    /// than now is not one yet; [`crate::clock::CLOCK_SKEW`] allows for
+    /// clocks that differ). Each missing item is a separate violation.
     pub fn check(
         &self,
         bundle: &CaseBundle,
         organisation: &OrganisationId,
         mediator: Option<&MediatorId>,
+        now: Timestamp,
     ) -> Result<(), Violations> {
         let mut v = Violations::new();
+        let latest = crate::clock::latest_past(now);
+        for (i, signature) in self.signatures.iter().enumerate() {
+            if signature.signed_at > latest {
+                v.push(
+                    format!("signatures[{i}].signed_at"),
+                    format!(
+                        "{} is later than now ({now}): a signature cannot be dated in the future",
+                        signature.signed_at
+                    ),
+                );
+            }
+        }
         let named: BTreeSet<&PartyRef> = self.parties.iter().map(|p| &p.party).collect();
         for (i, stated) in self.parties.iter().enumerate() {
             match bundle.party(&stated.party) {
@@ -155,14 +171,40 @@ impl Agreement {
         v.into_result(())
     }
 
-    /// When the agreement took effect: when the last party signed (an agreement
-    /// binds once every party has signed it).
-    pub fn effective_at(&self) -> Option<Timestamp> {
+    /// When the agreement took effect, under `rule`: the last signature
+    /// that rule waits for.
+    pub fn effective_at(&self, rule: TakesEffect) -> Option<Timestamp> {
         self.signatures
             .iter()
-            .filter(|s| matches!(s.signer, Signer::Party(_)))
+            .filter(|s| match rule {
+                TakesEffect::PartiesSigned => matches!(s.signer, Signer::Party(_)),
+                TakesEffect::SignedAndSealed => true,
+            })
             .map(|s| s.signed_at)
             .max()
+    }
+}
+
+/// What makes an agreement take effect, which starts the 30 days to apply
+/// for judicial confirmation (CPL Art. 205).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakesEffect {
+    /// Once every party has signed it (People's Mediation Law Art. 29, and
+    /// the commercial and road-traffic platforms' agreements).
+    PartiesSigned,
+    /// Once the parties and the mediator have signed it and the committee
+    /// has sealed it (Labour Dispute Mediation and Arbitration Law Art. 14):
+    /// the last of every signature, the committee's seal included.
+    SignedAndSealed,
+}
+
+impl TakesEffect {
+    /// The rule for agreements made on `partner`'s platform.
+    pub fn on(partner: crate::partner::Partner) -> Self {
+        match partner {
+            crate::partner::Partner::LabourArbitration => TakesEffect::SignedAndSealed,
+            _ => TakesEffect::PartiesSigned,
+        }
     }
 }
 
@@ -236,6 +278,7 @@ impl ConfirmationApplication {
         &self,
         bundle: &CaseBundle,
         agreement: &Agreement,
+        takes_effect: TakesEffect,
         calendar: &mediation_calendar::Calendar,
     ) -> Result<(), Violations> {
         let mut v = Violations::new();
@@ -256,7 +299,7 @@ impl ConfirmationApplication {
                 );
             }
         }
-        if let Some(effective) = agreement.effective_at() {
+        if let Some(effective) = agreement.effective_at(takes_effect) {
             let effective_day = mediation_calendar::cst::date_of(effective);
             let applied_day = mediation_calendar::cst::date_of(self.applied_at);
             let elapsed = mediation_calendar::period::days_between(effective_day, applied_day);

@@ -14,12 +14,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::RwLock;
 
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::DisputeDomain;
 use crate::court::{CourtCode, CourtRegistry, Courts};
-use crate::ids::OrganisationId;
+use crate::ids::{MediatorId, OrganisationId};
 use crate::lifecycle::{Assignment, Referral};
+use crate::mediators::{MediatorRefusal, RosteredMediator, check_listed};
 use crate::partner::Partner;
 use crate::text::Line;
 
@@ -50,6 +52,35 @@ pub trait Router: Send + Sync + std::fmt::Debug {
     /// Applies committed changes to organisations' loads
     /// ([`load_changes`]).
     fn adjust_loads(&self, _changes: &[LoadChange]) {}
+
+    /// Whether `mediator` may act for `organisation` on day `on` (CST; see
+    /// [`crate::calendar::cst::date_of`]): listed by it, active and within
+    /// the days of the listing ([`crate::mediators`]). An organisation that
+    /// lists no mediators, or is on no roster, takes any mediator; so does
+    /// a router without a roster.
+    fn check_mediator(
+        &self,
+        _organisation: &OrganisationId,
+        _mediator: &MediatorId,
+        _on: Date,
+    ) -> Result<(), MediatorRefusal> {
+        Ok(())
+    }
+
+    /// The mediators `organisation` lists on the roster, in the roster's
+    /// order, whatever their standing (for operators' reads).
+    fn mediators_of(&self, _organisation: &OrganisationId) -> Vec<RosteredMediator> {
+        Vec::new()
+    }
+
+    /// The name under which `organisation` lists `mediator`, if it does.
+    fn mediator_name(
+        &self,
+        _organisation: &OrganisationId,
+        _mediator: &MediatorId,
+    ) -> Option<Line> {
+        None
+    }
 }
 
 /// One organisation's open referrals going up or down by one.
@@ -130,9 +161,24 @@ pub struct RosterEntry {
     pub specialities: BTreeSet<Line>,
     /// How many referrals it can have open at once.
     pub capacity: u32,
+    /// Its mediators on the court's roster of invited mediators (特邀调解员
+    /// 名册), `[[organisation.mediator]]` in the roster file. None listed
+    /// means any mediator id is taken ([`crate::mediators`]).
+    #[serde(default, rename = "mediator", skip_serializing_if = "Vec::is_empty")]
+    pub mediators: Vec<RosteredMediator>,
 }
 
 impl RosterEntry {
+    /// Whether `mediator` may act for this organisation on day `on` (CST).
+    pub fn check_mediator(&self, mediator: &MediatorId, on: Date) -> Result<(), MediatorRefusal> {
+        check_listed(&self.mediators, &self.id, mediator, on)
+    }
+
+    /// The mediator `id` as this organisation lists it.
+    pub fn mediator(&self, id: &MediatorId) -> Option<&RosteredMediator> {
+        self.mediators.iter().find(|m| &m.id == id)
+    }
+
     /// The offer to this organisation, before any mediator is named.
     fn assignment(&self) -> Assignment {
         Assignment {
@@ -361,6 +407,40 @@ impl Router for Roster {
             self.adjust(&change.organisation, change.delta > 0);
         }
     }
+
+    fn check_mediator(
+        &self,
+        organisation: &OrganisationId,
+        mediator: &MediatorId,
+        on: Date,
+    ) -> Result<(), MediatorRefusal> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        match entries.iter().find(|e| &e.id == organisation) {
+            Some(entry) => entry.check_mediator(mediator, on),
+            // On no roster (e.g. taken off by a reload while it holds a
+            // case): it lists no mediators. Whether it may act at all is
+            // the referral's concern.
+            None => Ok(()),
+        }
+    }
+
+    fn mediators_of(&self, organisation: &OrganisationId) -> Vec<RosteredMediator> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .iter()
+            .find(|e| &e.id == organisation)
+            .map(|e| e.mediators.clone())
+            .unwrap_or_default()
+    }
+
+    fn mediator_name(&self, organisation: &OrganisationId, mediator: &MediatorId) -> Option<Line> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .iter()
+            .find(|e| &e.id == organisation)
+            .and_then(|e| e.mediator(mediator))
+            .map(|m| m.name.clone())
+    }
 }
 
 #[cfg(test)]
@@ -381,6 +461,7 @@ mod tests {
             causes: BTreeSet::new(),
             specialities: BTreeSet::new(),
             capacity,
+            mediators: Vec::new(),
         }
     }
 

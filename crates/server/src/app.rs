@@ -310,6 +310,7 @@ impl Assembly {
         let calendar = Calendar::load_dir(&self.config.calendar_dir)?;
         let tenants = Tenants::load(&self.config.auth.tenants, &registry)?;
         let count = entries.len();
+        let mediator_count: usize = entries.iter().map(|e| e.mediators.len()).sum();
         let tenant_count = tenants.len();
         let court_count = registry.len();
         self.courts.replace(registry);
@@ -330,7 +331,7 @@ impl Assembly {
             which
         };
         self.security.authenticator.reload(tenants);
-        tracing::info!(courts = court_count, organisations = count, tenants = tenant_count, config = %self.config_path.display(), "court registry, roster, calendar and tenants reloaded");
+        tracing::info!(courts = court_count, organisations = count, mediators = mediator_count, tenants = tenant_count, config = %self.config_path.display(), "court registry, roster, calendar and tenants reloaded");
         let recompute = which.map(|which| {
             let gateway = Arc::clone(&self.gateway);
             tokio::spawn(async move {

@@ -158,6 +158,11 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         self.router.partner_of(organisation)
     }
 
+    /// The roster the gateway routes by, with each organisation's mediators.
+    pub fn router(&self) -> &dyn Router {
+        self.router.as_ref()
+    }
+
     /// The referral as it is now, from its snapshot: no history is read.
     pub async fn referral(&self, id: &ReferralId) -> Result<Option<Referral>, ServiceError> {
         Ok(self.store.referral(id).await?)

@@ -48,7 +48,6 @@ const FIELDS: CallFields = CallFields {
     files: "files",
     domain_paths: &[
         ("consenting", "extension.agreed_by"),
-        ("last_day", "extension"),
         ("parties[].party", "parties[].reference"),
         ("parties[].identity", "parties[].document_number"),
         ("performance_deadline", "perform_by"),

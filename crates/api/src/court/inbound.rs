@@ -19,33 +19,46 @@ use super::codes::{
 };
 use crate::wire::read::{all, file, optional, optional_money, required_time};
 
-fn kind(w: &pb::CaseBundle) -> Result<ReferralKind, (&'static str, Invalid)> {
+/// The referral kind, with a docketed (委托) case's stage, procedure and
+/// case number: each one missing or unreadable is its own violation, all in
+/// one answer.
+fn kind(v: &mut Violations, prefix: &str, w: &pb::CaseBundle) -> Option<ReferralKind> {
+    let at = |field: &str| format!("{prefix}.{field}");
+    let refused = |v: &mut Violations, rule: String| {
+        v.push(at("kind"), rule);
+        None
+    };
     match pb::ReferralKind::try_from(w.kind) {
-        Ok(pb::ReferralKind::Delegated) => Ok(ReferralKind::Delegated),
+        Ok(pb::ReferralKind::Delegated) => Some(ReferralKind::Delegated),
         Ok(pb::ReferralKind::Entrusted) => {
-            let stage = TRIAL_STAGES
-                .read_number(w.trial_stage)
-                .map_err(|e| ("trial_stage", e))?;
-            let procedure = PROCEDURES
-                .read_number(w.procedure)
-                .map_err(|e| ("procedure", e))?;
-            Ok(ReferralKind::Entrusted { stage, procedure })
+            let stage = v.check(at("trial_stage"), TRIAL_STAGES.read_number(w.trial_stage));
+            let procedure = v.check(at("procedure"), PROCEDURES.read_number(w.procedure));
+            // Said here as well as by the bundle's own rules, which are not
+            // reached while the stage or procedure cannot be read.
+            if (stage.is_none() || procedure.is_none()) && w.case_number.trim().is_empty() {
+                v.push(
+                    at("case_number"),
+                    "an entrusted (委托) referral is docketed and needs its case number",
+                );
+            }
+            Some(ReferralKind::Entrusted {
+                stage: stage?,
+                procedure: procedure?,
+            })
         }
-        Ok(pb::ReferralKind::DirectIntake) => Err((
-            "kind",
-            Invalid::new(
-                "courts refer DELEGATED or ENTRUSTED disputes; a DIRECT_INTAKE application comes from the organisation that took the dispute",
-            ),
-        )),
-        _ if w.kind == 0 => Err(("kind", Invalid::new("referral kind is required"))),
-        _ => Err((
-            "kind",
-            Invalid::new(format!(
+        Ok(pb::ReferralKind::DirectIntake) => refused(
+            v,
+            "courts refer DELEGATED or ENTRUSTED disputes; a DIRECT_INTAKE application comes from the organisation that took the dispute".into(),
+        ),
+        _ if w.kind == 0 => refused(v, "referral kind is required".into()),
+        _ => refused(
+            v,
+            format!(
                 "{} is not a known referral kind; expected one of REFERRAL_KIND_DELEGATED, \
                  REFERRAL_KIND_ENTRUSTED",
                 w.kind
-            )),
-        )),
+            ),
+        ),
     }
 }
 
@@ -116,13 +129,7 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
         at("case_number"),
         optional(&w.case_number, CaseNumber::parse),
     );
-    let kind = match kind(w) {
-        Ok(k) => Some(k),
-        Err((field, e)) => {
-            v.push(at(field), e.rule);
-            None
-        }
-    };
+    let kind = kind(&mut v, prefix, w);
     let cause_of_action = v.check(at("cause_of_action"), Line::parse(&w.cause_of_action));
     let domain = v.check(at("domain"), DOMAINS.read_number(w.domain));
     let parties: Vec<Option<Party>> = w

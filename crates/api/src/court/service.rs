@@ -158,8 +158,14 @@ impl<S: ReferralStore + AuditLog + 'static> CourtService<S> {
         }
         // Only a court the registry knows may refer: its place in the
         // hierarchy decides its roster and who acts for it.
-        if let Err(e) = self.gateway.courts().require(&bundle.court) {
-            return Err(invalid_field(&format!("{prefix}.court"), e.rule));
+        let level = match self.gateway.courts().require(&bundle.court) {
+            Ok(court) => court.level,
+            Err(e) => return Err(invalid_field(&format!("{prefix}.court"), e.rule)),
+        };
+        if let Err(inner) = bundle.check_at_court(level) {
+            let mut v = Violations::new();
+            v.nest(prefix, inner);
+            return Err(invalid(&v));
         }
         // A court system refers only for its own courts.
         if !call.caller.role.acts_for_court(&bundle.court) {

@@ -97,8 +97,9 @@ const FIELDS: CallFields = CallFields {
     organisation: "committee",
     files: "files",
     domain_paths: &[
-        ("last_day", "progress"),
         ("consenting", "extension.agreed_by"),
+        // The only mediator signing is the one the agreement names.
+        ("signatures[].signer", "mediator"),
         ("confirmed_service_addresses", "confirmed_addresses"),
         ("parties[].party", "parties[].reference"),
         ("parties[].identity", "parties[].document_number"),

@@ -39,7 +39,7 @@ pub(crate) struct CallFields {
     /// Where the call lists its files, e.g. `files` or `documents`.
     pub(crate) files: &'static str,
     /// The request's names for the fields the domain's rules name in their
-    /// own terms, e.g. `("last_day", "extension.until")`; `[]` stands for
+    /// own terms, e.g. `("consenting", "extension.agreed_by")`; `[]` stands for
     /// any index. A refusal names every field by its path in the request.
     pub(crate) domain_paths: &'static [(&'static str, &'static str)],
 }

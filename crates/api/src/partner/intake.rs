@@ -115,6 +115,16 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
                     .map(|(i, d)| (format!("{}[{i}]", names.files), d)),
             )?;
         }
+        let mut v = mediation_core::Violations::new();
+        super::step::check_signing_mediators(
+            self.gateway.router(),
+            organisation,
+            &intake.agreement,
+            &mut v,
+        );
+        if !v.is_empty() {
+            return Err(crate::status::invalid(&v));
+        }
         let actor = self.organisation_actor(call, organisation);
         let submission = self
             .gateway

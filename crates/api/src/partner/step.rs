@@ -3,6 +3,7 @@
 //! and the desk runs it.
 
 use jiff::civil::Date;
+use mediation_core::calendar::cst;
 use mediation_core::document::Document;
 use mediation_core::ids::{MediationCaseNumber, MediatorId, OrganisationId, PartyRef};
 use mediation_core::lifecycle::{Referral, ReturnReason};
@@ -10,7 +11,8 @@ use mediation_core::outcome::{
     Agreement, ConfirmationApplication, DeclineReason, FailureReport, PerformanceReport,
     ShamMediationReport,
 };
-use mediation_core::outcome::{DeclineCode, EarlyEnd, PerformanceStatus};
+use mediation_core::outcome::{DeclineCode, EarlyEnd, PerformanceStatus, Signer};
+use mediation_core::routing::Router;
 use mediation_core::text::Narrative;
 use mediation_core::{Event, TransitionError, Violations};
 use mediation_service::{Context, reroute_or_return};
@@ -73,9 +75,12 @@ pub(crate) enum Step {
     AppraisalStarted(Narrative),
     AppraisalEnded,
     /// `agreed_by`: `None` when the platform reports that every party agreed.
+    /// `field`: the request's path of the day or the days, which a refusal
+    /// names when the extension would not lengthen the period.
     Extend {
         until: ExtendTo,
         agreed_by: Option<Vec<PartyRef>>,
+        field: String,
     },
     Agree(Box<Agreement>),
     Fail(Box<FailureReport>),
@@ -103,6 +108,26 @@ pub(crate) enum ExtendTo {
 
 fn everyone(referral: &Referral) -> Vec<PartyRef> {
     referral.bundle().party_refs().cloned().collect()
+}
+
+/// The mediators an agreement's signatures name, each checked against the
+/// roster of the organisation that mediated, on the day it signed: listed,
+/// valid that day, neither suspended nor removed (the courts' roster of
+/// invited mediators, seed 000 (十), (二十一); seed 003 四(二)2, 四(三)2).
+pub(crate) fn check_signing_mediators(
+    router: &dyn Router,
+    organisation: &OrganisationId,
+    agreement: &Agreement,
+    v: &mut Violations,
+) {
+    for (i, signature) in agreement.signatures.iter().enumerate() {
+        if let Signer::Mediator(mediator) = &signature.signer
+            && let Err(refused) =
+                router.check_mediator(organisation, mediator, cst::date_of(signature.signed_at))
+        {
+            v.0.push(refused.at(format!("signatures[{i}].signer")));
+        }
+    }
 }
 
 /// Readers for the steps whose fields every platform sends alike; each
@@ -155,6 +180,7 @@ impl Step {
         v.check(field, date(until)).map(|until| Step::Extend {
             until: ExtendTo::Day(until),
             agreed_by: None,
+            field: field.to_owned(),
         })
     }
 
@@ -200,6 +226,10 @@ impl Step {
             }
         };
         to.map(|until| Step::Extend {
+            field: match until {
+                ExtendTo::Day(_) => format!("{prefix}.until"),
+                ExtendTo::Days(_) => format!("{prefix}.days"),
+            },
             until,
             agreed_by: Some(agreed),
         })
@@ -293,6 +323,35 @@ impl Step {
         }
     }
 
+    /// Refuses a step that names a mediator the organisation's roster does
+    /// not list as able to mediate that day: the one accepting, or one
+    /// signing the agreement.
+    fn check_mediators(
+        &self,
+        organisation: &OrganisationId,
+        c: &Context<'_>,
+    ) -> Result<(), TransitionError> {
+        let mut v = Violations::new();
+        match self {
+            Step::Accept {
+                mediator: Some(mediator),
+                ..
+            } => {
+                if let Err(refused) =
+                    c.router
+                        .check_mediator(organisation, mediator, cst::date_of(c.now))
+                {
+                    v.0.push(refused.at("mediator"));
+                }
+            }
+            Step::Agree(agreement) => {
+                check_signing_mediators(c.router, organisation, agreement, &mut v);
+            }
+            _ => {}
+        }
+        if v.is_empty() { Ok(()) } else { Err(v.into()) }
+    }
+
     /// What the step produces for `referral`, done by `organisation`.
     pub(crate) fn decide(
         &self,
@@ -301,6 +360,7 @@ impl Step {
         c: &Context<'_>,
     ) -> Decision {
         let deadlines = &c.policy.deadlines;
+        self.check_mediators(organisation, c)?;
         match self {
             Step::Accept { mediator, number } => referral.accept(
                 organisation,
@@ -323,9 +383,13 @@ impl Step {
             Step::AppraisalEnded => {
                 referral.end_appraisal(organisation, c.now, c.calendar, deadlines)
             }
-            Step::Extend { until, agreed_by } => {
+            Step::Extend {
+                until,
+                agreed_by,
+                field,
+            } => {
                 let agreed = agreed_by.clone().unwrap_or_else(|| everyone(referral));
-                match until {
+                let decided = match until {
                     ExtendTo::Day(day) => {
                         referral.extend(organisation, *day, agreed, c.now, c.calendar, deadlines)
                     }
@@ -337,7 +401,22 @@ impl Step {
                         c.calendar,
                         deadlines,
                     ),
-                }
+                };
+                // The domain names the day or the days in its own terms; the
+                // request names them where the platform put them.
+                decided.map_err(|e| match e {
+                    TransitionError::Invalid(v) => TransitionError::Invalid(Violations(
+                        v.0.into_iter()
+                            .map(|mut e| {
+                                if e.field == "last_day" || e.field == "days" {
+                                    e.field.clone_from(field);
+                                }
+                                e
+                            })
+                            .collect(),
+                    )),
+                    other => other,
+                })
             }
             Step::Agree(agreement) => {
                 referral.record_agreement(organisation, (**agreement).clone(), c.now)

@@ -33,8 +33,10 @@ const FIELDS: CallFields = CallFields {
     organisation: "room",
     files: "files",
     domain_paths: &[
-        ("last_day", "progress"),
         ("consenting", "extension.agreed_by"),
+        // The agreement's signatures are read in the request's order.
+        ("signatures[].signer", "signatures[].by"),
+        ("signatures[].signed_at", "signatures[].at"),
         ("confirmed_service_addresses", "confirmed_addresses"),
         ("performance_deadline", "pay_by"),
         ("performance_method", "payment_method"),

@@ -4,13 +4,19 @@
 use jiff::civil::date;
 
 use super::*;
+use crate::bundle::ReferralKind;
 use crate::court::CaseNumber;
+use crate::deadline::DeadlinePolicy;
 use crate::deadline::MediationLimits;
 use crate::fixtures::*;
+use crate::ids::PartyRef;
+use crate::outcome::{ConfirmationApplication, Ruling, RulingOutcome};
 use crate::outcome::{
     ConfirmedAddress, CourtOutcome, DeclineCode, PerformanceStatus, Signature, Signer,
 };
+use crate::partner::Partner;
 use crate::timer::TimerKind;
+use mediation_calendar::{Calendar, cst};
 
 const RECEIVED: &str = "2025-03-03T09:00:00+08:00"; // a Monday
 const ROUTED: &str = "2025-03-03T10:00:00+08:00";
@@ -295,7 +301,9 @@ fn commands() -> Vec<(&'static str, Command, Vec<Status>)> {
                     at(SOON),
                 )
             },
-            vec![InMediation, MediationOverdue],
+            // After a refused confirmation, a changed or new agreement
+            // (CPL Art. 206).
+            vec![InMediation, MediationOverdue, ConfirmationRefused],
         ),
         (
             "failure",
@@ -1452,8 +1460,9 @@ fn the_court_records_a_docketing_once_and_ends_a_settled_entrusted_case_itself()
     ));
 
     // A settled 委托 case ends with the court's mediation paper in its own
-    // case; another case's number is refused, and a 委派 one is confirmed
-    // instead (CPL Art. 205).
+    // case; another case's number is refused, and a 委派 one takes a
+    // pre-litigation paper's number (诉前调书), never a docketed case's
+    // (seed 004 (十六)), and has no suit to withdraw.
     let settled = Story::entrusted_agreed();
     let other = settled.referral.record_court_outcome(
         &court("京0105"),
@@ -1474,8 +1483,19 @@ fn the_court_records_a_docketing_once_and_ends_a_settled_entrusted_case_itself()
         at(LATE),
     );
     assert!(
-        matches!(delegated, Err(TransitionError::NotForKind { .. })),
+        matches!(delegated, Err(TransitionError::Invalid(_))),
         "{delegated:?}"
+    );
+    let withdrawn = Story::agreed().referral.record_court_outcome(
+        &court("京0105"),
+        CourtOutcome::SuitWithdrawn {
+            case_number: CaseNumber::parse(ENTRUSTED_CASE).unwrap(),
+        },
+        at(LATE),
+    );
+    assert!(
+        matches!(withdrawn, Err(TransitionError::NotForKind { .. })),
+        "{withdrawn:?}"
     );
     let ended = settled.then(|r, _, _| {
         r.record_court_outcome(
@@ -1489,3 +1509,5 @@ fn the_court_records_a_docketing_once_and_ends_a_settled_entrusted_case_itself()
     assert_eq!(ended.referral.status(), Status::Concluded);
     assert!(ended.referral.status().is_final());
 }
+
+mod sequences;

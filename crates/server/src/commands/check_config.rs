@@ -37,6 +37,14 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     // nothing on stdout.
     writeln!(out, "configuration: {}", files.join(" + "))?;
     writeln!(out, "profile: {:?}", config.profile)?;
+    match config.sandbox.clock {
+        crate::config::SandboxClockKind::System => writeln!(out, "clock: the system's")?,
+        crate::config::SandboxClockKind::Movable => writeln!(
+            out,
+            "clock: the sandbox clock is movable (sandbox.clock = \"movable\"): `ops clock --advance` moves it forward, deadlines fall due by it, and it runs at {} times real time",
+            config.sandbox.speed
+        )?,
+    }
     writeln!(out, "listen: {}", config.listen)?;
     writeln!(out, "data: {} (writable)", config.data_dir.display())?;
     match &database {
@@ -69,8 +77,9 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "roster: {} organisations in {}",
+        "roster: {} organisations, {} mediators listed, in {}",
         roster.len(),
+        roster.iter().map(|e| e.mediators.len()).sum::<usize>(),
         config.roster.display()
     )?;
     let years: Vec<String> = calendar.years().map(|y| y.to_string()).collect();

@@ -120,10 +120,10 @@ fn mediation(args: &MediationArgs) -> anyhow::Result<Report> {
             .with_context(|| format!("--pause {}..{}", pause.from, pause.to))?;
     }
     if let Some(last_day) = args.extend_to {
-        term.extend_to(last_day).context("--extend-to")?;
+        term.extend_to(last_day, &calendar).context("--extend-to")?;
     }
     if let Some(days) = args.extend_by {
-        term.extend_by(days).context("--extend-by")?;
+        term.extend_by(days, &calendar).context("--extend-by")?;
     }
     for pause in after {
         term.add_pause(pause)

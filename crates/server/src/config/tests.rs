@@ -102,6 +102,24 @@ fn sources(dir: &Path, body: &str, overrides: &[&str]) -> Sources {
 }
 
 #[test]
+fn the_store_is_named_by_the_backend_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = "data_dir = \"/srv/gateway\"\n";
+    let sled = Config::load_from(&sources(dir.path(), data, &[])).unwrap();
+    assert_eq!(sled.store_description(), "sled in /srv/gateway/store");
+    let pg = format!(
+        "{data}[store]\nbackend = \"postgres\"\n[store.postgres]\nurl = \"postgres://gateway@127.0.0.1:5432/mediation\"\n"
+    );
+    let postgres = Config::load_from(&sources(dir.path(), &pg, &[])).unwrap();
+    let said = postgres.store_description();
+    assert_eq!(
+        said,
+        "postgres at postgres://gateway@127.0.0.1:5432/mediation"
+    );
+    assert!(!said.contains("/srv/gateway"), "{said}");
+}
+
+#[test]
 fn each_partner_has_one_name_and_the_old_one_is_read_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::load_from(&sources(
@@ -325,6 +343,27 @@ fn the_shipped_configuration_mentions_every_key() {
 }
 
 #[test]
+fn the_shipped_configuration_lists_every_alert_kind() {
+    let text = std::fs::read_to_string(repo().join("config/gateway.toml")).unwrap();
+    let comments = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let listed = comments
+        .split("kinds: only these (")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("config/gateway.toml lists the alert kinds a webhook may choose");
+    let listed: BTreeSet<&str> = listed.split(',').map(str::trim).collect();
+    let kinds: BTreeSet<&str> = mediation_core::alert::AlertKind::ALL
+        .into_iter()
+        .map(|kind| kind.as_str())
+        .collect();
+    assert_eq!(listed, kinds, "gateway.toml lists every alert kind");
+}
+
+#[test]
 fn errors_name_the_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("roster.toml");
@@ -436,4 +475,160 @@ fn mediation_limits_follow_each_partners_rules_unless_configured() {
     .unwrap_err()
     .to_string();
     assert!(err.starts_with("mediation_days.ccpit.delegated:"), "{err}");
+}
+
+/// A roster of one organisation, ccpit-bj-01, followed by `mediators`.
+fn roster_with_mediators(dir: &Path, mediators: &str) -> PathBuf {
+    let path = dir.join("roster.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[organisation]]\nid = \"ccpit-bj-01\"\nname = \"甲\"\npartner = \"ccpit\"\nconfirmed_by = \"京\"\nregion = \"京01\"\ndomains = [\"commercial\"]\ncapacity = 1\n{mediators}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+const MEDIATOR: &str = "[[organisation.mediator]]\nid = \"m-1\"\nname = \"李明\"\nqualification = \"特邀调解员\"\nvalid_from = \"2025-01-01\"\nvalid_until = \"2027-12-31\"\n";
+
+#[test]
+fn an_organisations_mediators_load_with_their_standing_and_validity() {
+    use mediation_core::mediators::Standing;
+
+    let dir = tempfile::tempdir().unwrap();
+    let suspended =
+        MEDIATOR.replace("m-1", "m-2").replace("李明", "王芳") + "standing = \"suspended\"\n";
+    let path = roster_with_mediators(dir.path(), &format!("{MEDIATOR}{suspended}"));
+    let roster = load_roster(&path, &shipped_courts()).unwrap();
+    let mediators = &roster[0].mediators;
+    assert_eq!(mediators.len(), 2);
+    assert_eq!(mediators[0].id.as_str(), "m-1");
+    assert_eq!(mediators[0].qualification.as_str(), "特邀调解员");
+    assert_eq!(mediators[0].valid_from, jiff::civil::date(2025, 1, 1));
+    assert_eq!(mediators[0].valid_until, jiff::civil::date(2027, 12, 31));
+    assert_eq!(mediators[0].standing, Standing::Active, "the default");
+    assert_eq!(mediators[1].standing, Standing::Suspended);
+    // An organisation without mediators still loads, listing none.
+    let path = roster_with_mediators(dir.path(), "");
+    assert!(
+        load_roster(&path, &shipped_courts()).unwrap()[0]
+            .mediators
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_wrong_mediator_is_named_with_its_organisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let courts = shipped_courts();
+    let refused = |mediators: String| {
+        let path = roster_with_mediators(dir.path(), &mediators);
+        load_roster(&path, &courts).unwrap_err().to_string()
+    };
+    let e = refused(format!("{MEDIATOR}{MEDIATOR}"));
+    assert!(
+        e.contains("roster.toml")
+            && e.contains(
+                "organisation[0].mediator[1].id: mediator m-1 is listed twice by ccpit-bj-01"
+            ),
+        "{e}"
+    );
+    let e = refused(MEDIATOR.replace("2027-12-31", "2024-12-31"));
+    assert!(
+        e.contains("organisation[0].mediator[0].valid_until: mediator m-1 of ccpit-bj-01 is valid until 2024-12-31, before it is valid from 2025-01-01"),
+        "{e}"
+    );
+    let e = refused(format!("{MEDIATOR}standing = \"paused\"\n"));
+    assert!(
+        e.contains(
+            "organisation[0].mediator[0].standing: mediator m-1 of ccpit-bj-01: unknown standing"
+        ) && e.contains("\"paused\""),
+        "{e}"
+    );
+    let e = refused(MEDIATOR.replace("\"m-1\"", "\"m 1\""));
+    assert!(
+        e.contains("organisation[0].mediator[0].id: mediator \"m 1\" of ccpit-bj-01")
+            && e.contains("' '"),
+        "{e}"
+    );
+    let e = refused(MEDIATOR.replace("2025-01-01", "2025-13-01"));
+    assert!(
+        e.contains("organisation[0].mediator[0].valid_from: mediator m-1 of ccpit-bj-01: \"2025-13-01\" is not a date"),
+        "{e}"
+    );
+    let e = refused(MEDIATOR.replace("\"2025-01-01\"", "2025-01-01"));
+    assert!(
+        e.contains("organisation[0].mediator[0].valid_from") && e.contains("in quotes"),
+        "{e}"
+    );
+    let e = refused(MEDIATOR.replace("name = \"李明\"\n", ""));
+    assert!(
+        e.contains(
+            "organisation[0].mediator[0].name: mediator m-1 of ccpit-bj-01: name must be given"
+        ),
+        "{e}"
+    );
+    let e = refused(format!("{MEDIATOR}grade = 1\n"));
+    assert!(
+        e.contains("organisation[0].mediator[0].grade: mediator m-1 of ccpit-bj-01: unknown key"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_shipped_roster_lists_the_mediators_the_demo_and_tests_name() {
+    use mediation_core::ids::{MediatorId, OrganisationId};
+    use mediation_core::mediators::Standing;
+
+    let roster = load_roster(&repo().join("config/roster.toml"), &shipped_courts()).unwrap();
+    let entry = |id: &str| {
+        roster
+            .iter()
+            .find(|e| e.id == OrganisationId::parse(id).unwrap())
+            .unwrap_or_else(|| panic!("{id} is not on the shipped roster"))
+    };
+    // The demo starts on 3 March 2025; the tests on the system's clock run
+    // today; the listings run to the end of 2027. When today is past it,
+    // renew the shipped listings (and deploy/kubernetes/roster.toml).
+    let days = [
+        jiff::civil::date(2025, 3, 3),
+        mediation_calendar::cst::date_of(jiff::Timestamp::now()),
+        jiff::civil::date(2027, 12, 31),
+    ];
+    // Who the demo, the Python client and the e2e tests on the shipped
+    // roster name, and where (the load harness accepts nothing).
+    for (organisation, mediator) in [
+        ("ccpit-bj-01", "m-007"),     // demo, sim::cases::settlement
+        ("ccpit-bj-01", "m-101"),     // tests/e2e/traces.rs
+        ("ccpit-bj-01", "m-1"),       // tests/e2e/replicas.rs
+        ("ccpit-bj-01", "m-python"),  // tests/python/referral_client.py
+        ("labour-bj-cy", "m-101"),    // demo
+        ("labour-bj-cy", "m-python"), // tests/python/referral_client.py
+    ] {
+        for day in days {
+            let checked =
+                entry(organisation).check_mediator(&MediatorId::parse(mediator).unwrap(), day);
+            assert!(
+                checked.is_ok(),
+                "{organisation} {mediator} on {day}: {checked:?}"
+            );
+        }
+    }
+    for organisation in &roster {
+        for day in days {
+            let active = organisation
+                .mediators
+                .iter()
+                .filter(|m| {
+                    m.standing == Standing::Active && m.check(&organisation.id, day).is_ok()
+                })
+                .count();
+            assert!(
+                active >= 2,
+                "{} has {active} active mediators on {day}",
+                organisation.id
+            );
+        }
+    }
 }
