@@ -712,6 +712,21 @@ fn errors_say_each_cause_once_and_name_what_the_operator_typed() {
 }
 
 #[test]
+fn dev_token_refuses_an_empty_subject() {
+    for subject in ["", "  "] {
+        let message = stderr_of_failure(&gateway(&[
+            "dev",
+            "token",
+            "--tenant",
+            "court-bj",
+            "--subject",
+            subject,
+        ]));
+        assert!(message.contains("cannot be empty"), "{message}");
+    }
+}
+
+#[test]
 fn check_config_prints_the_effective_relay_limits_and_shutdown() {
     let said = stdout(&gateway(&[
         "check-config",
@@ -725,9 +740,23 @@ fn check_config_prints_the_effective_relay_limits_and_shutdown() {
         "shutdown: calls and deliveries",
         "partner ccpit must present: ccpit",
         "(writable)",
+        "clock: the system's",
     ] {
         assert!(said.contains(line), "{line} missing from:\n{said}");
     }
+    // A movable sandbox clock is said, so that nobody takes its deadlines
+    // for the system clock's.
+    let said = stdout(&gateway(&[
+        "check-config",
+        "--set",
+        "sandbox.clock=movable",
+    ]));
+    assert!(
+        said.contains("clock: the sandbox clock is movable (sandbox.clock = \"movable\")"),
+        "{said}"
+    );
+    assert!(said.contains("runs at 1 times real time"), "{said}");
+    assert!(!said.contains("clock: the system's"), "{said}");
 }
 
 #[test]

@@ -315,6 +315,17 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
     b.click("#login").await;
     b.wait_for("#live.on").await;
     assert_eq!(b.text("#who").await, "alice · operators");
+    // A value is put in the page as given: `$&` or `` $` `` in a name is not
+    // expanded by the translation helper.
+    let acked = b
+        .client
+        .execute(
+            "return t('acked', { by: arguments[0] });",
+            vec![json!("operators/a$&b$`c")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(acked, json!("Acknowledged by operators/a$&b$`c"));
     b.wait_for("#clock.sandbox").await;
     b.wait_for("#no-breaches").await;
 
@@ -326,6 +337,12 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
     let row = b.text(BREACH).await;
     assert!(row.contains(&id), "{row}");
     assert!(row.contains("Acceptance breach"), "{row}");
+    // The referral's status in words, not its code name.
+    let status = b.text(&format!("{BREACH} td.status")).await;
+    assert!(
+        status != "—" && !status.contains('_'),
+        "a status by its code name: {status}"
+    );
     b.wait_for("#breaches tr[data-kind='acceptance_warning']")
         .await;
     b.wait_for("#alert-log li").await;
@@ -390,13 +407,40 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
     b.wait_for("#charts svg rect.bad").await;
     let partners = b.text("#figures-partners").await;
     assert!(partners.contains("ccpit"), "{partners}");
+    // Nothing was accepted, so no organisation has a time to accept: that
+    // chart says so instead of being an empty box.
+    assert_eq!(b.text("#charts .no-data").await, "No data");
     b.screenshot("figures", dir.path()).await;
+    // A mediator's figures start at acceptance (offers go to
+    // organisations): the mediators' table has no offers column to read 0
+    // beside the acceptances.
+    b.client
+        .execute(
+            "renderFigures({ breakdowns: [{ dimension: 'mediator', value: 'm-007', figures: { accepted: '130', agreements: '100', failures: '20' } }] });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let mediators = b.text("#figures-mediators").await;
+    assert!(
+        mediators.contains("m-007") && mediators.contains("130"),
+        "{mediators}"
+    );
+    assert!(
+        !mediators.contains("Referrals") && !mediators.contains("Declined"),
+        "{mediators}"
+    );
 
     // In Chinese.
     b.click(".tab[data-tab='breaches']").await;
     b.click("#lang").await;
     let heading = b.text("#tab-breaches h2").await;
     assert_eq!(heading, "未处理的超期与预警");
+    // The status column is in Chinese too, not the status's code name.
+    let status = b
+        .text("#breaches tr[data-kind='acceptance_warning'] td.status")
+        .await;
+    assert!(status != "—" && !status.is_ascii(), "{status}");
     b.screenshot("breaches-zh", dir.path()).await;
 
     // Logging out ends the session: the page is back at its login.

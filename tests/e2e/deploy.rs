@@ -69,6 +69,76 @@ fn alert_rules_and_the_dashboard_use_only_exported_metrics() {
 }
 
 #[test]
+fn the_runbooks_name_only_rules_that_exist_and_count_the_alerts_right() {
+    use mediation_core::alert::AlertKind;
+
+    let rules: BTreeSet<String> = deploy("prometheus/alerts.yml")
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- alert:"))
+        .map(|name| name.trim().to_owned())
+        .collect();
+    assert!(rules.len() >= 9, "{rules:?}");
+    let runbooks = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/runbooks.md"),
+    )
+    .unwrap();
+    // Every rule the text names (MediationSomething) is one alerts.yml has.
+    let prefix = "Mediation";
+    for (i, _) in runbooks.match_indices(prefix) {
+        if i > 0 && runbooks.as_bytes()[i - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let name: String = runbooks[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if name.len() > prefix.len() && name.as_bytes()[prefix.len()].is_ascii_uppercase() {
+            assert!(
+                rules.contains(&name),
+                "docs/runbooks.md names {name}, which deploy/prometheus/alerts.yml does not have"
+            );
+        }
+    }
+    // One section per alert kind first, then only sections for rules.
+    let sections: Vec<&str> = runbooks
+        .lines()
+        .filter_map(|line| line.strip_prefix("## "))
+        .map(str::trim)
+        .collect();
+    let kinds: BTreeSet<&str> = AlertKind::ALL.into_iter().map(AlertKind::as_str).collect();
+    let own: BTreeSet<&str> = sections.iter().take(kinds.len()).copied().collect();
+    assert_eq!(own, kinds, "one section per alert kind first");
+    let rule_sections = &sections[kinds.len()..];
+    for section in rule_sections {
+        assert!(
+            rules.contains(*section),
+            "docs/runbooks.md has a section {section}, neither an alert kind nor a rule"
+        );
+    }
+    // The introduction's counts are the real ones.
+    let numbers = "zero one two three four five six seven eight nine ten eleven twelve";
+    let word = |n: usize| {
+        numbers
+            .split(' ')
+            .nth(n)
+            .unwrap_or_else(|| panic!("no word for {n}: extend the list"))
+    };
+    let first = word(kinds.len());
+    let last = word(rule_sections.len());
+    let all = word(rules.len());
+    let other = word(rules.len() - rule_sections.len());
+    let text = runbooks.split_whitespace().collect::<Vec<_>>().join(" ");
+    for claim in [
+        format!("The first {first} are the gateway's own alerts"),
+        format!("The last {last} are Prometheus rules"),
+        format!("That file has {all} rules"),
+        format!("the other {other} watch the same events as gateway alerts"),
+    ] {
+        assert!(text.contains(&claim), "runbooks.md should say: {claim}");
+    }
+}
+
+#[test]
 fn the_shipped_production_configuration_loads_and_the_configmap_carries_it() {
     let file =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/kubernetes/gateway.toml");

@@ -772,4 +772,14 @@ fn check_config_reaches_the_database_and_store_migrate_brings_it_to_this_schema(
         !ok && err.contains("cannot connect to the database"),
         "{err}"
     );
+    // `serve` names the database it uses on its first line, not a directory.
+    let (mut child, _, first) = crate::served::spawn_announced(dir.path(), &config, "gateway", &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let redacted = mediation_store_postgres::redacted(&url);
+    assert!(
+        first.contains(&format!("store postgres at {redacted}")),
+        "{first}"
+    );
+    assert!(!first.contains("data/store"), "{first}");
 }

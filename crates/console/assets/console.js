@@ -35,12 +35,21 @@ const TEXT = {
     chartAccept: 'Median time to accept (hours)', chartMediation: 'Median mediation duration (days)',
     chartBreaches: 'Breaches by organisation', mediator: 'Mediator', nothing: 'Nothing in this period.',
     provisional: 'provisional', sessionEnded: 'The session has ended; log in again.',
+    noData: 'No data', mediatorNote: "A mediator's figures start at acceptance: offers and declines count for the organisation.",
     'kind.acceptance_warning': 'Acceptance warning', 'kind.acceptance_breach': 'Acceptance breach',
     'kind.mediation_warning': 'Mediation warning', 'kind.mediation_breach': 'Mediation breach',
     'kind.dead_letter': 'Dead letter', 'kind.calendar_year_missing': 'Calendar year missing',
     'kind.destination_unreachable': 'Destination unreachable',
     'kind.sham_mediation_reported': 'Sham mediation reported',
     'kind.appraisal_overlong': 'Appraisal overlong', 'kind.arbitration_available': 'Arbitration available',
+    'status.received': 'Received', 'status.awaiting_acceptance': 'Awaiting acceptance',
+    'status.declined': 'Declined', 'status.acceptance_overdue': 'Acceptance overdue',
+    'status.in_mediation': 'In mediation', 'status.suspended_for_appraisal': 'Suspended for appraisal',
+    'status.mediation_overdue': 'Mediation overdue', 'status.agreed': 'Agreement reached',
+    'status.confirmation_requested': 'Confirmation requested', 'status.confirmed': 'Confirmed',
+    'status.confirmation_refused': 'Confirmation refused', 'status.mediation_failed': 'Mediation failed',
+    'status.sham_mediation_reported': 'Sham mediation reported', 'status.returned_to_court': 'Returned to court',
+    'status.recalled': 'Recalled by the court', 'status.concluded': 'Concluded',
   },
   zh: {
     title: '诉调对接网关', readOnly: '只读', logout: '退出',
@@ -66,12 +75,20 @@ const TEXT = {
     mediationBreaches: '调解超期', chartSuccess: '各调解组织调解成功率（%）',
     chartAccept: '受理用时中位数（小时）', chartMediation: '调解用时中位数（天）',
     chartBreaches: '各调解组织超期数', mediator: '调解员', nothing: '该期间没有数据。', provisional: '暂定',
-    sessionEnded: '会话已结束，请重新登录。',
+    sessionEnded: '会话已结束，请重新登录。', noData: '暂无数据',
+    mediatorNote: '调解员的统计自受理起算：委派和不予受理计入调解组织。',
     'kind.acceptance_warning': '受理预警', 'kind.acceptance_breach': '受理超期',
     'kind.mediation_warning': '调解期限预警', 'kind.mediation_breach': '调解超期',
     'kind.dead_letter': '死信', 'kind.calendar_year_missing': '缺少年度节假日安排',
     'kind.destination_unreachable': '投递目标不可达', 'kind.sham_mediation_reported': '虚假调解报告',
     'kind.appraisal_overlong': '鉴定超时', 'kind.arbitration_available': '可申请仲裁',
+    'status.received': '已接收', 'status.awaiting_acceptance': '待受理', 'status.declined': '不予受理',
+    'status.acceptance_overdue': '受理超期', 'status.in_mediation': '调解中',
+    'status.suspended_for_appraisal': '鉴定评估中止', 'status.mediation_overdue': '调解超期',
+    'status.agreed': '达成调解协议', 'status.confirmation_requested': '已申请司法确认',
+    'status.confirmed': '已司法确认', 'status.confirmation_refused': '司法确认被驳回',
+    'status.mediation_failed': '调解不成', 'status.sham_mediation_reported': '已报告虚假调解',
+    'status.returned_to_court': '退回法院', 'status.recalled': '法院已撤回', 'status.concluded': '已结案',
   },
 };
 
@@ -81,9 +98,19 @@ let lang = localStorage.getItem('mg-lang') ||
 function t(key, vars) {
   let text = (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || key;
   for (const [name, value] of Object.entries(vars || {})) {
-    text = text.replace('{' + name + '}', value);
+    // Split and join rather than replace: a replacement string would expand
+    // $&, $` and $' in a name, and the value is shown as given.
+    text = text.split('{' + name + '}').join(String(value));
   }
   return text;
+}
+
+// A referral's status (Status::as_str) in the page's language; a status
+// this page does not know is shown as the gateway named it.
+function statusText(code) {
+  if (!code) return '—';
+  const key = 'status.' + code;
+  return (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || code;
 }
 
 const $ = (selector) => document.querySelector(selector);
@@ -123,6 +150,7 @@ const state = {
   clockRead: 0,
   feed: null,
   referral: null,
+  figures: null,
 };
 
 class Refusal extends Error {
@@ -271,6 +299,7 @@ $('#lang').addEventListener('click', () => {
   if (live.className) live.textContent = t(live.className === 'on' ? 'live' : 'reconnecting');
   if (state.session) refreshClock();
   if (state.referral) renderTimeline(state.referral);
+  if (state.figures) renderFigures(state.figures);
 });
 
 function showTab(name) {
@@ -381,7 +410,7 @@ function renderBreaches() {
       el('td', {}, t('kind.' + kind)),
       el('td', {}, alert.referralId ? referralLink(alert.referralId) : '—'),
       el('td', {}, breach.organisation || '—'),
-      el('td', {}, breach.referralStatus || '—'),
+      el('td', { class: 'status' }, statusText(breach.referralStatus)),
       el('td', {}, when(alert.dueAt)),
       el('td', { class: 'overdue-cell' }, overdue),
       el('td', {}, when(alert.raisedAt)),
@@ -485,7 +514,8 @@ $('#search-form').addEventListener('submit', async (event) => {
       return;
     }
     results.replaceChildren(...found.map((r) => el('li', {}, referralLink(r.referralId), ' · ',
-      r.courtReferralId || '', ' · ', r.caseNumber || '', ' · ', r.status || '', ' · ', r.organisation || '')));
+      r.courtReferralId || '', ' · ', r.caseNumber || '', ' · ', r.status ? statusText(r.status) : '', ' · ',
+      r.organisation || '')));
   } catch (e) {
     notify(explain(e), true);
   }
@@ -496,7 +526,7 @@ function renderTimeline(referral) {
   $('#timeline').hidden = false;
   $('#timeline-title').textContent = referral.referralId;
   const facts = [
-    [t('status'), referral.status], [t('court'), referral.court],
+    [t('status'), statusText(referral.status)], [t('court'), referral.court],
     [t('courtReference'), referral.courtReferralId], [t('partner'), referral.partner],
     [t('organisation'), referral.organisation],
   ];
@@ -594,23 +624,30 @@ const COLUMNS = [
   ['acceptanceBreaches', (f) => f.acceptanceBreaches || 0], ['mediationBreaches', (f) => f.mediationBreaches || 0],
 ];
 
-function figuresTable(table, heads, rows) {
+// A mediator's figures start at acceptance: offers, declines and missed
+// acceptance deadlines belong to the organisation (GetStatisticsResponse
+// .breakdowns), so the mediators' table leaves out what would always read 0.
+const MEDIATOR_COLUMNS = COLUMNS.filter(([key]) => !['referrals', 'declined', 'acceptanceBreaches'].includes(key));
+
+function figuresTable(table, heads, rows, columns) {
+  const cols = columns || COLUMNS;
   if (!rows.length) {
     table.replaceChildren(el('tr', {}, el('td', { class: 'empty' }, t('nothing'))));
     return;
   }
   table.replaceChildren(
-    el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', {}, t(h))), ...COLUMNS.map(([key]) => el('th', { class: 'number' }, t(key))))),
+    el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', {}, t(h))), ...cols.map(([key]) => el('th', { class: 'number' }, t(key))))),
     el('tbody', {}, ...rows.map(([names, f]) => el('tr', {}, ...names.map((n) => el('td', {}, n)),
-      ...COLUMNS.map(([, value]) => el('td', { class: 'number' }, value(f || {})))))));
+      ...cols.map(([, value]) => el('td', { class: 'number' }, value(f || {})))))));
 }
 
 function renderFigures(response) {
+  state.figures = response;
   const organisations = response.organisations || [];
   figuresTable($('#figures-partners'), ['partner'], (response.partners || []).map((p) => [[p.partner], p.figures]));
   figuresTable($('#figures-organisations'), ['partner', 'organisation'], organisations.map((o) => [[o.partner, o.organisation], o.figures]));
   figuresTable($('#figures-mediators'), ['mediator'], (response.breakdowns || [])
-    .filter((b) => b.dimension === 'mediator').map((b) => [[b.value], b.figures]));
+    .filter((b) => b.dimension === 'mediator').map((b) => [[b.value], b.figures]), MEDIATOR_COLUMNS);
   const of = (pick) => organisations.map((o) => [o.organisation, pick(o.figures || {})]).filter(([, v]) => v !== null);
   $('#charts').replaceChildren(
     chart(t('chartSuccess'), of((f) => (f.successRate === undefined ? null : f.successRate * 100)), false),
@@ -629,6 +666,9 @@ function chart(title, values, bad) {
     if (text !== undefined) node.textContent = text;
     return node;
   };
+  if (!values.length) {
+    return el('figure', { class: 'chart' }, el('h3', {}, title), el('p', { class: 'empty no-data' }, t('noData')));
+  }
   const row = 22;
   const width = 360;
   const label = 130;

@@ -102,12 +102,20 @@ pub struct DevTokenArgs {
     /// The tenant's id, e.g. court-bj.
     #[arg(long)]
     pub tenant: String,
-    /// The token's subject: who acts for the tenant.
-    #[arg(long, default_value = "developer")]
+    /// The token's subject: who acts for the tenant. Not empty.
+    #[arg(long, default_value = "developer", value_parser = parse_subject)]
     pub subject: String,
     /// Seconds until the token expires.
     #[arg(long, default_value_t = 3600)]
     pub ttl: u32,
+}
+
+/// A token's subject names who acts: an empty or blank one names no one.
+fn parse_subject(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err("a subject names who acts; it cannot be empty".into());
+    }
+    Ok(value.to_owned())
 }
 
 #[derive(Debug, Args)]
@@ -546,6 +554,32 @@ mod tests {
                 .unwrap_err()
                 .contains("expected a date")
         );
+    }
+
+    #[test]
+    fn a_token_subject_cannot_be_empty() {
+        assert_eq!(parse_subject("clerk-7").unwrap(), "clerk-7");
+        for blank in ["", " ", "\t\n"] {
+            let said = parse_subject(blank).unwrap_err();
+            assert!(said.contains("cannot be empty"), "{blank:?}");
+        }
+        let refused = Cli::try_parse_from([
+            "mediation-gateway",
+            "dev",
+            "token",
+            "--tenant",
+            "court-bj",
+            "--subject",
+            "",
+        ])
+        .unwrap_err();
+        assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation);
+        let defaulted = ["mediation-gateway", "dev", "token", "--tenant", "t"];
+        let parsed = Cli::try_parse_from(defaulted).unwrap();
+        let Command::Dev(DevCommand::Token(token)) = parsed.command else {
+            panic!("not dev token");
+        };
+        assert_eq!(token.subject, "developer");
     }
 
     #[test]

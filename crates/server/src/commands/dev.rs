@@ -70,6 +70,9 @@ pub fn development_token(
     ttl: u32,
     now: Timestamp,
 ) -> anyhow::Result<String> {
+    if subject.trim().is_empty() {
+        bail!("the token's subject names who acts for the tenant and cannot be empty");
+    }
     let courts = crate::config::load_courts(&config.court_registry)?;
     let tenants = mediation_security::Tenants::load(&config.auth.tenants, &courts)?;
     let tenant = tenants.get(tenant).with_context(|| {

@@ -198,7 +198,7 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         out,
         "mediation gateway listening on {} ({security}; store {}{metrics}{console}; press Ctrl-C to stop)",
         listener.local_addr()?,
-        assembly.config().store_dir().display()
+        assembly.config().store_description()
     )?;
     out.flush()?;
     let served = {

@@ -730,6 +730,23 @@ impl Config {
         self.data_dir.join("store")
     }
 
+    /// The store in use, for messages: `sled in <data_dir>/store`, or
+    /// `postgres at <url>`, with any password left out of the URL.
+    pub fn store_description(&self) -> String {
+        match self.store.backend {
+            Backend::Sled => format!("sled in {}", self.store_dir().display()),
+            Backend::Postgres => format!(
+                "postgres at {}",
+                self.store
+                    .postgres
+                    .url
+                    .as_deref()
+                    .map(mediation_store_postgres::redacted)
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
     pub fn documents_dir(&self) -> PathBuf {
         self.data_dir.join("documents")
     }
