@@ -15,6 +15,7 @@ pub mod limits;
 pub mod operations;
 pub mod outbound;
 mod partner;
+pub use partner::{CallFields, PartnerService, Platform};
 pub mod status;
 pub mod time;
 pub mod trace_context;

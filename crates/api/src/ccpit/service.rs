@@ -1,83 +1,53 @@
 //! The `CcpitGateway` service: the platform's calls become domain commands.
 
-use std::sync::Arc;
-
 use mediation_core::Violations;
 use mediation_core::lifecycle::Referral;
 use mediation_core::partner::Partner;
-use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
-use mediation_delivery::RelayHandle;
+use mediation_core::store::{AuditLog, ReferralStore};
 use mediation_proto::ccpit::v1 as pb;
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGateway;
-use mediation_service::Commands;
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{DECLINE_CODES, PERFORMANCE};
 use super::inbound::{failure, settlement};
 use super::outbound::case_offer;
-use crate::guard::{Call, take};
+use crate::guard::take;
 use crate::partner::codes::EARLY_ENDS;
-use crate::partner::{CallFields, Desk, Disclosed, IntakeFields, Step, mediate_by};
+use crate::partner::{
+    CallFields, Disclosed, IntakeFields, PartnerService, Platform, Step, mediate_by,
+};
 use crate::status::{self, invalid};
 use crate::wire::read::{party_refs, required_time};
 
-/// Serves the CCPIT platform.
+/// The CCPIT platform, as its service speaks.
 #[derive(Debug)]
-pub struct CcpitService<S> {
-    desk: Desk<S>,
-}
+pub struct Ccpit;
 
-impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
-    pub fn new(gateway: Arc<Commands<S>>, relay: Option<RelayHandle>) -> Self {
-        Self {
-            desk: Desk::new(gateway, relay, Partner::Ccpit),
+/// Serves the CCPIT platform.
+pub type CcpitService<S> = PartnerService<S, Ccpit>;
+
+impl Platform for Ccpit {
+    const PARTNER: Partner = Partner::Ccpit;
+    const FIELDS: CallFields = CallFields {
+        case: "case_id",
+        organisation: "mediation_centre",
+        files: "files",
+        domain_paths: &[
+            ("consenting", "extension.agreed_by"),
+            ("parties[].party", "parties[].reference"),
+            ("parties[].identity", "parties[].document_number"),
+            ("performance_deadline", "perform_by"),
+            ("confirmed_service_addresses", "confirmed_addresses"),
+        ],
+    };
+    type Answer = pb::CaseState;
+
+    fn answer(r: &Referral) -> pb::CaseState {
+        pb::CaseState {
+            case_id: r.id().to_string(),
+            state: r.status().as_str().to_owned(),
+            mediate_by: mediate_by(r),
         }
-    }
-
-    /// Refuses agreements that list files without a url that were not
-    /// uploaded.
-    pub fn with_documents(mut self, documents: Arc<dyn DocumentFiles>) -> Self {
-        self.desk.documents = Some(documents);
-        self
-    }
-}
-
-const FIELDS: CallFields = CallFields {
-    case: "case_id",
-    organisation: "mediation_centre",
-    files: "files",
-    domain_paths: &[
-        ("consenting", "extension.agreed_by"),
-        ("parties[].party", "parties[].reference"),
-        ("parties[].identity", "parties[].document_number"),
-        ("performance_deadline", "perform_by"),
-        ("confirmed_service_addresses", "confirmed_addresses"),
-    ],
-};
-
-fn state(r: &Referral) -> pb::CaseState {
-    pb::CaseState {
-        case_id: r.id().to_string(),
-        state: r.status().as_str().to_owned(),
-        mediate_by: mediate_by(r),
-    }
-}
-
-impl<S: ReferralStore + AuditLog + 'static> CcpitService<S> {
-    /// Runs the call as the centre it names and answers with the case's state.
-    async fn run(
-        &self,
-        call: &Call,
-        case_id: &str,
-        centre: &str,
-        v: Violations,
-        step: Option<Step>,
-    ) -> Result<Response<pb::CaseState>, GrpcStatus> {
-        let referral = self
-            .desk
-            .run(call, FIELDS, case_id, centre, v, step)
-            .await?;
-        Ok(Response::new(state(&referral)))
     }
 }
 
@@ -104,8 +74,7 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseOffer>, GrpcStatus> {
         let (call, r) = take(request)?;
         let referral = self
-            .desk
-            .particulars(&call, FIELDS, &r.case_id, &r.mediation_centre)
+            .particulars(&call, &r.case_id, &r.mediation_centre)
             .await?;
         Disclosed::particulars(&referral)
             .map(|d| Response::new(case_offer(&d)))
@@ -225,17 +194,14 @@ impl<S: ReferralStore + AuditLog + 'static> CcpitGateway for CcpitService<S> {
     ) -> Result<Response<pb::CaseState>, GrpcStatus> {
         let (call, r) = take(request)?;
         let intake = super::inbound::intake(&r).map_err(|v| invalid(&v))?;
-        let referral = self
-            .desk
-            .file_direct_intake(
-                &call,
-                intake,
-                IntakeFields {
-                    organisation: "mediation_centre",
-                    files: "settlement.files",
-                },
-            )
-            .await?;
-        Ok(Response::new(state(&referral)))
+        self.file_direct_intake(
+            &call,
+            intake,
+            IntakeFields {
+                organisation: "mediation_centre",
+                files: "settlement.files",
+            },
+        )
+        .await
     }
 }

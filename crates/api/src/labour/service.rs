@@ -1,113 +1,56 @@
 //! The `LabourGateway` service: the committees' calls become domain commands.
 
-use std::sync::Arc;
-
-use mediation_core::document::Document;
-use mediation_core::ids::OrganisationId;
+use mediation_core::Violations;
 use mediation_core::lifecycle::Referral;
 use mediation_core::partner::Partner;
-use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
-use mediation_core::{Event, TransitionError, Violations};
-use mediation_delivery::RelayHandle;
+use mediation_core::store::{AuditLog, ReferralStore};
 use mediation_proto::labour::v1 as pb;
 use mediation_proto::labour::v1::labour_gateway_server::LabourGateway;
-use mediation_service::{Commands, Context};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::{DECLINE_REASONS, EARLY_ENDS, PERFORMANCE};
 use super::inbound::{agreement, failure, signed};
 use super::outbound::referral as referral_message;
-use crate::guard::{Call, take};
-use crate::partner::{CallFields, Desk, Disclosed, IntakeFields, Reported, Step, mediate_by};
+use crate::guard::take;
+use crate::partner::{
+    CallFields, Disclosed, IntakeFields, PartnerService, Platform, Reported, Step, mediate_by,
+};
+
+/// The labour platform, as its service speaks.
+#[derive(Debug)]
+pub struct Labour;
 
 /// Serves the labour platform.
-#[derive(Debug)]
-pub struct LabourService<S> {
-    desk: Desk<S>,
-}
+pub type LabourService<S> = PartnerService<S, Labour>;
 
-impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
-    pub fn new(gateway: Arc<Commands<S>>, relay: Option<RelayHandle>) -> Self {
-        Self {
-            desk: Desk::new(gateway, relay, Partner::LabourArbitration),
+impl Platform for Labour {
+    const PARTNER: Partner = Partner::LabourArbitration;
+    const FIELDS: CallFields = CallFields {
+        case: "dispute_id",
+        organisation: "committee",
+        files: "files",
+        domain_paths: &[
+            ("consenting", "extension.agreed_by"),
+            // The only mediator signing is the one the agreement names.
+            ("signatures[].signer", "mediator"),
+            ("confirmed_service_addresses", "confirmed_addresses"),
+            ("parties[].party", "parties[].reference"),
+            ("parties[].identity", "parties[].document_number"),
+            ("performance_deadline", "pay_by"),
+            ("performance_method", "payment_method"),
+            ("terms", "other_terms"),
+        ],
+    };
+    type Answer = pb::DisputeStatus;
+
+    fn answer(r: &Referral) -> pb::DisputeStatus {
+        pb::DisputeStatus {
+            dispute_id: r.id().to_string(),
+            status: r.status().as_str().to_owned(),
+            mediate_by: mediate_by(r),
         }
     }
-
-    /// Refuses agreements that list files without a url that were not
-    /// uploaded.
-    pub fn with_documents(mut self, documents: Arc<dyn DocumentFiles>) -> Self {
-        self.desk.documents = Some(documents);
-        self
-    }
-
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "each is one part of a platform's call, as in `Desk::act`"
-    )]
-    async fn act<F>(
-        &self,
-        call: &Call,
-        dispute_id: &str,
-        committee: &str,
-        action: &str,
-        v: Violations,
-        files: &[Document],
-        decide: F,
-    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus>
-    where
-        F: Fn(&Referral, &OrganisationId, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
-    {
-        let r = self
-            .desk
-            .act(
-                call, FIELDS, dispute_id, committee, action, v, files, decide,
-            )
-            .await?;
-        Ok(Response::new(status_of(&r)))
-    }
 }
-
-impl<S: ReferralStore + AuditLog + 'static> LabourService<S> {
-    async fn run(
-        &self,
-        call: &Call,
-        dispute_id: &str,
-        committee: &str,
-        v: Violations,
-        step: Option<Step>,
-    ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
-        let r = self
-            .desk
-            .run(call, FIELDS, dispute_id, committee, v, step)
-            .await?;
-        Ok(Response::new(status_of(&r)))
-    }
-}
-
-fn status_of(r: &Referral) -> pb::DisputeStatus {
-    pb::DisputeStatus {
-        dispute_id: r.id().to_string(),
-        status: r.status().as_str().to_owned(),
-        mediate_by: mediate_by(r),
-    }
-}
-
-const FIELDS: CallFields = CallFields {
-    case: "dispute_id",
-    organisation: "committee",
-    files: "files",
-    domain_paths: &[
-        ("consenting", "extension.agreed_by"),
-        // The only mediator signing is the one the agreement names.
-        ("signatures[].signer", "mediator"),
-        ("confirmed_service_addresses", "confirmed_addresses"),
-        ("parties[].party", "parties[].reference"),
-        ("parties[].identity", "parties[].document_number"),
-        ("performance_deadline", "pay_by"),
-        ("performance_method", "payment_method"),
-        ("terms", "other_terms"),
-    ],
-};
 
 #[tonic::async_trait]
 impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
@@ -130,10 +73,7 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
         request: Request<pb::GetDisputeParticularsRequest>,
     ) -> Result<Response<pb::DisputeReferral>, GrpcStatus> {
         let (call, r) = take(request)?;
-        let referral = self
-            .desk
-            .particulars(&call, FIELDS, &r.dispute_id, &r.committee)
-            .await?;
+        let referral = self.particulars(&call, &r.dispute_id, &r.committee).await?;
         Disclosed::particulars(&referral)
             .map(|d| Response::new(referral_message(&d)))
             .ok_or_else(crate::status::referral_not_found)
@@ -145,18 +85,15 @@ impl<S: ReferralStore + AuditLog + 'static> LabourGateway for LabourService<S> {
     ) -> Result<Response<pb::DisputeStatus>, GrpcStatus> {
         let (call, r) = take(request)?;
         let intake = super::intake::intake(&r).map_err(|v| crate::status::invalid(&v))?;
-        let referral = self
-            .desk
-            .file_direct_intake(
-                &call,
-                intake,
-                IntakeFields {
-                    organisation: "committee",
-                    files: "agreement.files",
-                },
-            )
-            .await?;
-        Ok(Response::new(status_of(&referral)))
+        self.file_direct_intake(
+            &call,
+            intake,
+            IntakeFields {
+                organisation: "committee",
+                files: "agreement.files",
+            },
+        )
+        .await
     }
 
     async fn decline_dispute(

@@ -33,7 +33,7 @@ pub(crate) struct Desk<S> {
 
 /// The names a platform gives the two fields every call carries.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct CallFields {
+pub struct CallFields {
     pub(crate) case: &'static str,
     pub(crate) organisation: &'static str,
     /// Where the call lists its files, e.g. `files` or `documents`.

@@ -11,13 +11,16 @@ mod desk;
 mod disclosed;
 mod failure;
 mod intake;
+mod service;
 mod step;
 mod withdrawal;
 
-pub(crate) use desk::{CallFields, Desk};
+pub use desk::CallFields;
+pub(crate) use desk::Desk;
 pub(crate) use disclosed::Disclosed;
 pub(crate) use failure::{FailureFields, complete_failure};
 pub(crate) use intake::{Intake, IntakeFields, intake_reference};
+pub use service::{PartnerService, Platform};
 pub(crate) use step::{Reported, Step};
 pub(crate) use withdrawal::{resumption, withdrawal};
 

@@ -1,105 +1,53 @@
 //! The `TrafficGateway` service: the mediation rooms' calls become domain
 //! commands.
 
-use std::sync::Arc;
-
-use mediation_core::document::Document;
-use mediation_core::ids::OrganisationId;
+use mediation_core::Violations;
 use mediation_core::lifecycle::Referral;
 use mediation_core::partner::Partner;
-use mediation_core::store::{AuditLog, DocumentFiles, ReferralStore};
-use mediation_core::{Event, TransitionError, Violations};
-use mediation_delivery::RelayHandle;
+use mediation_core::store::{AuditLog, ReferralStore};
 use mediation_proto::traffic::v1 as pb;
 use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGateway;
-use mediation_service::{Commands, Context};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::codes::PAYMENTS;
 use super::inbound::{agreement, failure, signed};
 use super::outbound::case;
-use crate::guard::{Call, take};
+use crate::guard::take;
 use crate::partner::codes::{DECLINE_CODES, EARLY_ENDS};
-use crate::partner::{CallFields, Desk, Disclosed, Reported, Step, mediate_by};
+use crate::partner::{CallFields, Disclosed, PartnerService, Platform, Reported, Step, mediate_by};
+
+/// The road-traffic platform, as its service speaks.
+#[derive(Debug)]
+pub struct Traffic;
 
 /// Serves the road-traffic platform.
-#[derive(Debug)]
-pub struct TrafficService<S> {
-    desk: Desk<S>,
-}
+pub type TrafficService<S> = PartnerService<S, Traffic>;
 
-const FIELDS: CallFields = CallFields {
-    case: "case_id",
-    organisation: "room",
-    files: "files",
-    domain_paths: &[
-        ("consenting", "extension.agreed_by"),
-        // The agreement's signatures are read in the request's order.
-        ("signatures[].signer", "signatures[].by"),
-        ("signatures[].signed_at", "signatures[].at"),
-        ("confirmed_service_addresses", "confirmed_addresses"),
-        ("performance_deadline", "pay_by"),
-        ("performance_method", "payment_method"),
-        ("terms", "other_terms"),
-    ],
-};
+impl Platform for Traffic {
+    const PARTNER: Partner = Partner::RoadTraffic;
+    const FIELDS: CallFields = CallFields {
+        case: "case_id",
+        organisation: "room",
+        files: "files",
+        domain_paths: &[
+            ("consenting", "extension.agreed_by"),
+            // The agreement's signatures are read in the request's order.
+            ("signatures[].signer", "signatures[].by"),
+            ("signatures[].signed_at", "signatures[].at"),
+            ("confirmed_service_addresses", "confirmed_addresses"),
+            ("performance_deadline", "pay_by"),
+            ("performance_method", "payment_method"),
+            ("terms", "other_terms"),
+        ],
+    };
+    type Answer = pb::CaseProgress;
 
-impl<S: ReferralStore + AuditLog + 'static> TrafficService<S> {
-    pub fn new(gateway: Arc<Commands<S>>, relay: Option<RelayHandle>) -> Self {
-        Self {
-            desk: Desk::new(gateway, relay, Partner::RoadTraffic),
+    fn answer(r: &Referral) -> pb::CaseProgress {
+        pb::CaseProgress {
+            case_id: r.id().to_string(),
+            state: r.status().as_str().to_owned(),
+            mediate_by: mediate_by(r),
         }
-    }
-
-    /// Refuses agreements that list files without a url that were not
-    /// uploaded.
-    pub fn with_documents(mut self, documents: Arc<dyn DocumentFiles>) -> Self {
-        self.desk.documents = Some(documents);
-        self
-    }
-
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "each is one part of a platform's call, as in `Desk::act`"
-    )]
-    async fn act<F>(
-        &self,
-        call: &Call,
-        case_id: &str,
-        room: &str,
-        action: &str,
-        v: Violations,
-        files: &[Document],
-        decide: F,
-    ) -> Result<Response<pb::CaseProgress>, GrpcStatus>
-    where
-        F: Fn(&Referral, &OrganisationId, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
-    {
-        let r = self
-            .desk
-            .act(call, FIELDS, case_id, room, action, v, files, decide)
-            .await?;
-        Ok(Response::new(progress_of(&r)))
-    }
-
-    async fn run(
-        &self,
-        call: &Call,
-        case_id: &str,
-        room: &str,
-        v: Violations,
-        step: Option<Step>,
-    ) -> Result<Response<pb::CaseProgress>, GrpcStatus> {
-        let r = self.desk.run(call, FIELDS, case_id, room, v, step).await?;
-        Ok(Response::new(progress_of(&r)))
-    }
-}
-
-fn progress_of(r: &Referral) -> pb::CaseProgress {
-    pb::CaseProgress {
-        case_id: r.id().to_string(),
-        state: r.status().as_str().to_owned(),
-        mediate_by: mediate_by(r),
     }
 }
 
@@ -124,10 +72,7 @@ impl<S: ReferralStore + AuditLog + 'static> TrafficGateway for TrafficService<S>
         request: Request<pb::GetCaseParticularsRequest>,
     ) -> Result<Response<pb::AccidentCase>, GrpcStatus> {
         let (call, r) = take(request)?;
-        let referral = self
-            .desk
-            .particulars(&call, FIELDS, &r.case_id, &r.room)
-            .await?;
+        let referral = self.particulars(&call, &r.case_id, &r.room).await?;
         Disclosed::particulars(&referral)
             .map(|d| Response::new(case(&d)))
             .ok_or_else(crate::status::referral_not_found)
