@@ -13,6 +13,8 @@ use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_client::CourtGatewayClient;
 use mediation_proto::labour::v1 as lp;
 use mediation_proto::labour::v1::labour_gateway_client::LabourGatewayClient;
+use mediation_proto::operations::v1 as ops;
+use mediation_proto::operations::v1::operations_client::OperationsClient;
 use tonic::Code;
 
 use crate::field_paths::named_fields;
@@ -604,4 +606,52 @@ async fn only_a_mediator_the_room_lists_and_may_mediate_that_day_takes_the_case(
         .unwrap()
         .into_inner();
     assert_eq!(seen.mediator, "m-201");
+    let mut operators = OperationsClient::new(w.connect_as("operators").await);
+    let timeline = operators
+        .get_referral_timeline(ops::GetReferralTimelineRequest {
+            referral_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (timeline.mediator.as_str(), timeline.mediator_name.as_str()),
+        ("m-201", "王立新")
+    );
+    // The figures per mediator follow the roster: per organisation, named,
+    // and every mediator the room lists, with zeros where nothing happened.
+    let figures = operators
+        .get_statistics(ops::GetStatisticsRequest {
+            from: ts("2025-03-01T00:00:00+08:00"),
+            to: ts("2025-04-01T00:00:00+08:00"),
+            partner: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mediators: Vec<(String, String, String, u64)> = figures
+        .breakdowns
+        .iter()
+        .filter(|b| b.dimension == "mediator")
+        .map(|b| {
+            (
+                b.organisation.clone(),
+                b.value.clone(),
+                b.name.clone(),
+                b.figures.as_ref().unwrap().accepted,
+            )
+        })
+        .collect();
+    let row = |id: &str, name: &str, accepted: u64| {
+        ("traffic-bj-cy".to_owned(), id.to_owned(), name.to_owned(), accepted)
+    };
+    assert_eq!(
+        mediators,
+        [
+            row("m-201", "王立新", 1),
+            row("m-202", "赵敏", 0),
+            row("m-203", "钱进", 0),
+            row("m-204", "孙莉", 0),
+        ]
+    );
 }

@@ -303,6 +303,23 @@ impl Statistics {
         out
     }
 
+    /// The figures of `dimension` kept apart by the organisation they were
+    /// made at: a mediator's figures at each organisation that lists them.
+    pub fn breakdown_by_organisation(
+        &self,
+        dimension: Dimension,
+    ) -> BTreeMap<(&str, Partner, &OrganisationId), Tally> {
+        let mut out: BTreeMap<(&str, Partner, &OrganisationId), Tally> = BTreeMap::new();
+        for ((d, value, partner, organisation), tally) in &self.breakdowns {
+            if *d == dimension {
+                out.entry((value.as_str(), *partner, organisation))
+                    .or_default()
+                    .merge(tally);
+            }
+        }
+        out
+    }
+
     /// Each organisation with anything in the period, by partner then id.
     pub fn organisations(&self) -> impl Iterator<Item = (&Partner, &OrganisationId, &Tally)> {
         self.by_organisation.iter().map(|((p, o), t)| (p, o, t))

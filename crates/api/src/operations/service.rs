@@ -1,5 +1,6 @@
 //! `Operations`, for tenants with the operator role.
 
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +9,10 @@ use jiff::Timestamp;
 use mediation_core::access::Role;
 use mediation_core::alert::{Acknowledgement, Alert, AlertKind};
 use mediation_core::clock::SandboxClock;
-use mediation_core::ids::ReferralId;
+use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::{Change, Referral};
 use mediation_core::partner::Partner;
-use mediation_core::statistics::{Dimension, Period, Statistics};
+use mediation_core::statistics::{Dimension, Period, Statistics, Tally};
 use mediation_core::store::{
     AlertLog, AuditLog, MessageId, OutboxStore, ReferralStore, StoreError,
 };
@@ -107,6 +108,52 @@ impl<S> OperationsService<S>
 where
     S: ReferralStore + OutboxStore + AlertLog + AuditLog + Clone + 'static,
 {
+    /// The figures per mediator, as the roster of invited mediators has
+    /// them: per organisation, named, and with every mediator each
+    /// organisation in the figures lists, zeros where nothing happened.
+    fn mediator_figures(
+        &self,
+        statistics: &Statistics,
+        partner: Option<Partner>,
+    ) -> Vec<pb::BreakdownFigures> {
+        let router = self.gateway.router();
+        let mut rows: BTreeMap<(String, String), pb::BreakdownFigures> = BTreeMap::new();
+        let row = |organisation: &OrganisationId, mediator: &str, tally: &Tally| {
+            let name = mediation_core::ids::MediatorId::parse(mediator)
+                .ok()
+                .and_then(|m| router.mediator_name(organisation, &m))
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            pb::BreakdownFigures {
+                dimension: Dimension::Mediator.as_str().into(),
+                value: mediator.into(),
+                figures: Some(outbound::figures(tally)),
+                organisation: organisation.to_string(),
+                name,
+            }
+        };
+        for ((mediator, p, organisation), tally) in
+            statistics.breakdown_by_organisation(Dimension::Mediator)
+        {
+            if partner.is_none_or(|want| p == want) {
+                rows.insert(
+                    (organisation.to_string(), mediator.to_owned()),
+                    row(organisation, mediator, &tally),
+                );
+            }
+        }
+        for (p, organisation, _) in statistics.organisations() {
+            if partner.is_some_and(|want| *p != want) {
+                continue;
+            }
+            for listed in router.mediators_of(organisation) {
+                rows.entry((organisation.to_string(), listed.id.to_string()))
+                    .or_insert_with(|| row(organisation, listed.id.as_str(), &Tally::default()));
+            }
+        }
+        rows.into_values().collect()
+    }
+
     fn store(&self) -> &S {
         self.gateway.store()
     }
@@ -328,6 +375,11 @@ where
             .map(outbound::message)
             .collect();
         let assignment = referral.assignment();
+        let mediator = assignment.and_then(|a| a.mediator.as_ref().map(|m| (a, m)));
+        let mediator_name = mediator
+            .and_then(|(a, m)| self.gateway.router().mediator_name(&a.organisation, m))
+            .map(|name| name.to_string())
+            .unwrap_or_default();
         Ok(Response::new(pb::GetReferralTimelineResponse {
             referral_id: id.to_string(),
             court: referral.bundle().court.to_string(),
@@ -354,6 +406,8 @@ where
                 })
                 .collect(),
             waiting,
+            mediator: mediator.map(|(_, m)| m.to_string()).unwrap_or_default(),
+            mediator_name,
         }))
     }
 
@@ -690,8 +744,9 @@ where
                 figures: Some(outbound::figures(t)),
             })
             .collect();
-        let breakdowns = Dimension::ALL
+        let mut breakdowns: Vec<pb::BreakdownFigures> = Dimension::ALL
             .into_iter()
+            .filter(|d| *d != Dimension::Mediator)
             .flat_map(|dimension| {
                 statistics
                     .breakdown(dimension)
@@ -700,9 +755,11 @@ where
                         dimension: dimension.as_str().into(),
                         value: value.into(),
                         figures: Some(outbound::figures(&tally)),
+                        ..Default::default()
                     })
             })
             .collect();
+        breakdowns.extend(self.mediator_figures(&statistics, partner));
         Ok(Response::new(pb::GetStatisticsResponse {
             organisations,
             partners,

@@ -430,6 +430,8 @@ async fn referral(args: ReferralArgs, out: &mut dyn Write) -> anyhow::Result<()>
             "status": r.status,
             "partner": r.partner,
             "organisation": r.organisation,
+            "mediator": r.mediator,
+            "mediator_name": r.mediator_name,
             "deadlines": r.deadlines.iter().map(|d| json!({
                 "kind": d.kind, "due_date": d.due_date, "provisional": d.provisional,
             })).collect::<Vec<_>>(),
@@ -448,6 +450,12 @@ async fn referral(args: ReferralArgs, out: &mut dyn Write) -> anyhow::Result<()>
     )?;
     if !r.organisation.is_empty() {
         writeln!(out, "organisation: {} ({})", r.organisation, r.partner)?;
+    }
+    if !r.mediator.is_empty() {
+        match r.mediator_name.as_str() {
+            "" => writeln!(out, "mediator: {} (not on the roster)", r.mediator)?,
+            name => writeln!(out, "mediator: {} {name}", r.mediator)?,
+        }
     }
     for d in &r.deadlines {
         writeln!(
@@ -779,6 +787,7 @@ async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             })).collect::<Vec<_>>(),
             "breakdowns": s.breakdowns.iter().map(|b| json!({
                 "dimension": b.dimension, "value": b.value,
+                "organisation": b.organisation, "name": b.name,
                 "figures": b.figures.as_ref().map(figures_json),
             })).collect::<Vec<_>>(),
         });
