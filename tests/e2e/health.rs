@@ -152,3 +152,99 @@ async fn health_watch_sends_a_status_only_when_it_changes() {
         .unwrap();
     assert_eq!(changed.status(), ServingStatus::NotServing);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_of_an_unknown_service_says_so_and_stays_open_until_the_stop_ends_it() {
+    let mut w = World::start().await;
+    let mut health = HealthClient::new(w.connect_as("operators").await);
+    let mut unknown = health
+        .watch(HealthCheckRequest {
+            service: "mediation.nothing.v1.Nothing".into(),
+        })
+        .await
+        .expect("a watch of an unknown service is not refused")
+        .into_inner();
+    let first = unknown.message().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::ServiceUnknown);
+    // The stream stays open: nothing more is sent, and it does not end.
+    let open = tokio::time::timeout(std::time::Duration::from_millis(500), unknown.message()).await;
+    assert!(open.is_err(), "the stream did not stay open: {open:?}");
+
+    let mut whole = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        whole.message().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
+    // The stop begins as `serve` begins it: NOT_SERVING, then the stop.
+    // Both watches end at once, and the server stops with nothing left
+    // open, well within any grace period.
+    let started = std::time::Instant::now();
+    w.assembly.health.stopping().await;
+    w.stop.send(true).unwrap();
+    let wait = std::time::Duration::from_secs(5);
+    let changed = tokio::time::timeout(wait, whole.message())
+        .await
+        .expect("the change was sent")
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.status(), ServingStatus::NotServing);
+    for stream in [&mut whole, &mut unknown] {
+        let end = tokio::time::timeout(wait, stream.message())
+            .await
+            .expect("the watch ended when the stop began")
+            .expect_err("the watch ends with a status");
+        assert_eq!(end.code(), Code::Unavailable, "{end:?}");
+    }
+    tokio::time::timeout(wait, &mut w.served)
+        .await
+        .expect("the server stopped with only watches open")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < wait);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_health_watch_open_exits_well_within_the_grace_period() {
+    use crate::served::Served;
+    // The shipped configuration: a grace period of 20 seconds.
+    let served = Served::start("");
+    let mut health = HealthClient::new(served.connect("operators", "probe").await);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    watch.message().await.unwrap().expect("the current status");
+    let started = std::time::Instant::now();
+    let log = tokio::task::spawn_blocking(move || served.stop())
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "SIGTERM took {took:?} with a watch open:\n{log}"
+    );
+    assert!(!log.contains("work still in flight"), "{log}");
+    // The watcher saw the stream end, not hang.
+    let ended = async {
+        loop {
+            match watch.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return None,
+                Err(status) => return Some(status.code()),
+            }
+        }
+    };
+    let code = tokio::time::timeout(std::time::Duration::from_secs(5), ended)
+        .await
+        .expect("the watch ended");
+    assert!(matches!(code, None | Some(Code::Unavailable)), "{code:?}");
+}

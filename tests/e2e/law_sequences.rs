@@ -643,7 +643,12 @@ async fn only_a_mediator_the_room_lists_and_may_mediate_that_day_takes_the_case(
         })
         .collect();
     let row = |id: &str, name: &str, accepted: u64| {
-        ("traffic-bj-cy".to_owned(), id.to_owned(), name.to_owned(), accepted)
+        (
+            "traffic-bj-cy".to_owned(),
+            id.to_owned(),
+            name.to_owned(),
+            accepted,
+        )
     };
     assert_eq!(
         mediators,
@@ -654,4 +659,121 @@ async fn only_a_mediator_the_room_lists_and_may_mediate_that_day_takes_the_case(
             row("m-204", "孙莉", 0),
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_court_that_does_not_decide_on_a_returned_referral_is_reminded_after_the_holiday() {
+    // Seed 003 二(二), seed 004 (十八): the court decides promptly whether to
+    // docket; CPL Art. 126 gives it 7 days. The reminder comes after 7
+    // working days (court_decision.remind_after_working_days).
+    let (w, mut s) = world_at("2026-08-31T09:00:00+08:00").await;
+    let failed = accepted_before_national_day(&w, &mut s, "SEQ-WAIT").await;
+    let refused = submit(&mut s, delegated("SEQ-WAIT-2")).await;
+    w.deliver().await;
+    s.ccpit.accept_case(accept(&refused)).await.unwrap();
+    // Mediation fails on Monday 28 September. Seven working days: 29 and
+    // 30 September, then after the National Day holiday 8, 9, 10 (a make-up
+    // Saturday), 12 and 13 October; the court is reminded at the end of
+    // the 13th.
+    w.at("2026-09-28T10:00:00+08:00").await;
+    // The other settles the same day and applies for confirmation.
+    s.ccpit
+        .submit_settlement(settlement(&refused, "2026-09-28T09:00:00+08:00"))
+        .await
+        .unwrap();
+    s.ccpit
+        .apply_for_confirmation(apply(&refused, "2026-09-28T09:30:00+08:00"))
+        .await
+        .unwrap();
+    s.ccpit
+        .report_failure(cp::ReportFailureRequest {
+            case_id: failed.clone(),
+            mediation_centre: CENTRE.into(),
+            course: "两次组织调解".into(),
+            reasons: "双方对货款金额分歧过大".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut operators = OperationsClient::new(w.connect_as("operators").await);
+    let awaiting = |o: &mut OperationsClient<Authed>| {
+        let mut o = o.clone();
+        async move {
+            o.list_awaiting_court(ops::ListAwaitingCourtRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let seen = awaiting(&mut operators).await;
+    assert_eq!(seen.referrals.len(), 1);
+    assert_eq!(seen.referrals[0].referral_id, failed);
+    assert_eq!(seen.referrals[0].status, "mediation_failed");
+    assert_eq!(seen.referrals[0].working_days, 0);
+    assert_eq!(seen.referrals[0].remind_at, ts("2026-10-14T00:00:00+08:00"));
+    // The last working day before the reminder: no notice yet.
+    w.at("2026-10-13T23:00:00+08:00").await;
+    assert!(
+        !w.grpc_court
+            .events_of(&failed)
+            .contains(&"court_decision_overdue".to_owned())
+    );
+    let seen = awaiting(&mut operators).await;
+    assert_eq!(seen.referrals[0].working_days, 7);
+    assert!(!seen.referrals[0].reminded);
+    // Then the court system is reminded, once, and operators see which
+    // court let it wait.
+    w.at("2026-10-14T00:00:01+08:00").await;
+    w.at("2026-10-20T00:00:00+08:00").await;
+    let events = w.grpc_court.events_of(&failed);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "court_decision_overdue")
+            .count(),
+        1,
+        "{events:?}"
+    );
+    let seen = awaiting(&mut operators).await;
+    assert!(seen.referrals[0].reminded);
+    assert_eq!(
+        (
+            seen.courts[0].court.as_str(),
+            seen.courts[0].waiting,
+            seen.courts[0].reminded
+        ),
+        ("京0105", 1, 1)
+    );
+    // A refused confirmation waits for the court too.
+    s.court
+        .record_ruling(ruling(
+            &refused,
+            pb::RulingOutcome::NotAccepted,
+            "2026-10-20T00:00:00+08:00",
+        ))
+        .await
+        .unwrap();
+    let seen = awaiting(&mut operators).await;
+    assert_eq!(seen.referrals.len(), 2);
+    assert_eq!(seen.courts[0].waiting, 2);
+    // The court decides: both leave the list.
+    s.court
+        .record_court_outcome(outcome(
+            &failed,
+            pb::CourtOutcome::Docketed,
+            "（2026）京0105民初901号",
+        ))
+        .await
+        .unwrap();
+    s.court
+        .record_court_outcome(outcome(
+            &refused,
+            pb::CourtOutcome::Docketed,
+            "（2026）京0105民初902号",
+        ))
+        .await
+        .unwrap();
+    let seen = awaiting(&mut operators).await;
+    assert!(seen.referrals.is_empty(), "{:?}", seen.referrals);
+    assert!(seen.courts.is_empty());
 }

@@ -2,6 +2,7 @@
 //! One test binary for the whole project; modules group the stories.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod alertmanager;
 mod ccpit_flow;
 mod ccpit_more;
 mod cli;

@@ -398,3 +398,159 @@ async fn alertmanager_hears_an_open_alert_again_until_it_is_acknowledged_then_it
     w.assembly.notifier.deliver_pending().await;
     assert_eq!(w.alert_hooks.to("alertmanager").len(), 3);
 }
+
+/// Alertmanager refuses a post with an invalid alert in it (400, "start
+/// time must be before end time"): the alert it refuses is set aside, once,
+/// and the others go on being sent, each with the labels that tell it apart
+/// (its referral, court and the organisation the breach concerns).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_alert_alertmanager_refuses_does_not_hold_back_the_others() {
+    use mediation_core::lifecycle::Change;
+    let mut w = World::start().await;
+    let a = submit(&mut w, "AM-REFUSE-A").await.unwrap();
+    let b = submit(&mut w, "AM-REFUSE-B").await.unwrap();
+    let c = submit(&mut w, "AM-REFUSE-C").await.unwrap();
+    w.deliver().await;
+    // The acceptance deadlines pass: three breaches for the alertmanager
+    // hook, of which it refuses C's.
+    w.alert_hooks.refusing.lock().unwrap().push(c.clone());
+    w.at("2025-03-07T00:00:01+08:00").await;
+    w.assembly.notifier.deliver_pending().await;
+    let about = |post: &serde_json::Value, id: &str| {
+        post.as_array()
+            .unwrap()
+            .iter()
+            .any(|alert| alert["labels"]["referral_id"] == id)
+    };
+    let posts = w.alert_hooks.to("alertmanager");
+    let first_a = posts
+        .iter()
+        .find_map(|p| {
+            p.as_array()
+                .unwrap()
+                .iter()
+                .find(|alert| alert["labels"]["referral_id"] == a.as_str())
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("A's breach was not taken: {posts:?}"));
+    assert!(posts.iter().any(|p| about(p, &b)), "{posts:?}");
+    assert!(!posts.iter().any(|p| about(p, &c)), "{posts:?}");
+    assert_eq!(w.alert_hooks.refused.load(Ordering::SeqCst), 1);
+
+    // A's breach names its court and the organisation that let the time
+    // pass, although the referral has been offered to another since.
+    let history = w
+        .assembly
+        .gateway
+        .store()
+        .sled()
+        .unwrap()
+        .history(&a.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    let overdue = history
+        .iter()
+        .find_map(|e| match &e.change {
+            Change::AcceptanceOverdue { organisation, .. } => Some(organisation.to_string()),
+            _ => None,
+        })
+        .unwrap();
+    let labels = &first_a["labels"];
+    assert_eq!(labels["organisation"], overdue.as_str(), "{labels}");
+    assert_eq!(labels["court"], "京0105", "{labels}");
+    assert_eq!(labels["partner"], "ccpit", "{labels}");
+    assert!(labels["alert_seq"].as_str().is_some(), "{labels}");
+    assert_eq!(
+        first_a["annotations"]["runbook_url"],
+        "docs/runbooks.md#acceptance_breach"
+    );
+
+    // Now it refuses A's too. At the re-send, the batch of A and B is
+    // refused as a whole; sent one at a time, B is taken and A set aside.
+    w.alert_hooks.refusing.lock().unwrap().push(a.clone());
+    let before = w.alert_hooks.to("alertmanager").len();
+    w.advance(SignedDuration::from_secs(61));
+    w.assembly.notifier.deliver_pending().await;
+    let posts = w.alert_hooks.to("alertmanager");
+    assert!(posts.len() > before, "B was not sent again: {posts:?}");
+    let resent = &posts[before..];
+    assert!(resent.iter().any(|p| about(p, &b)), "{resent:?}");
+    assert!(!resent.iter().any(|p| about(p, &a)), "{resent:?}");
+    // The batch, then A alone.
+    assert_eq!(w.alert_hooks.refused.load(Ordering::SeqCst), 3);
+
+    // Neither is tried again; B goes on being sent.
+    let before = posts.len();
+    w.advance(SignedDuration::from_secs(61));
+    w.assembly.notifier.deliver_pending().await;
+    let posts = w.alert_hooks.to("alertmanager");
+    let resent = &posts[before..];
+    assert!(resent.iter().any(|p| about(p, &b)), "{resent:?}");
+    assert!(
+        !resent.iter().any(|p| about(p, &a) || about(p, &c)),
+        "{resent:?}"
+    );
+    assert_eq!(w.alert_hooks.refused.load(Ordering::SeqCst), 3);
+
+    // The refused alerts are kept beside the hook's cursor.
+    let kept = std::fs::read_to_string(
+        w.assembly
+            .config()
+            .data_dir
+            .join("webhooks/alertmanager.rejected"),
+    )
+    .unwrap();
+    assert_eq!(kept.lines().count(), 2, "{kept}");
+    assert!(kept.contains(&c) && kept.contains(&a), "{kept}");
+}
+
+/// A gauge with nothing to measure has no value: once no deadline timer
+/// runs, the next deadline's gauge reads NaN, not the last one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_deadline_gauge_has_no_value_once_no_timer_runs() {
+    use mediation_core::store::ReferralStore as _;
+    let handle = mediation_gateway::observe::recorder();
+    let mut w = World::start().await;
+    let next_due = |text: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix("gateway_deadline_next_due_seconds "))
+            .map(|v| v.trim().parse().unwrap())
+    };
+    let id = submit(&mut w, "NEXT-DUE-1").await.unwrap();
+    // The offer reaches the platform: the acceptance deadline runs.
+    w.deliver().await;
+    assert!(
+        w.assembly
+            .gateway
+            .store()
+            .next_timer_at()
+            .await
+            .unwrap()
+            .is_some()
+    );
+    mediation_gateway::observe::sample(&w.assembly, w.clock.now()).await;
+    let running = next_due(&handle.render()).expect("the gauge is exported");
+    assert!(running.is_finite() && running > 0.0, "{running}");
+
+    // The court recalls the referral: no timer runs any more.
+    w.court_api
+        .clone()
+        .recall_referral(pb::RecallReferralRequest {
+            referral_id: id.clone(),
+            court: sample_bundle().court.to_string(),
+            reason: "当事人撤诉".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        w.assembly.gateway.store().next_timer_at().await.unwrap(),
+        None,
+        "a recalled referral's timers are gone"
+    );
+    mediation_gateway::observe::sample(&w.assembly, w.clock.now()).await;
+    let idle = next_due(&handle.render());
+    assert!(
+        idle.is_none_or(f64::is_nan),
+        "the gauge still reads {idle:?} with no timer running"
+    );
+}

@@ -674,7 +674,7 @@ pub(crate) fn moves_into_postgres(
     assert!(ok, "{said}{err}");
     assert!(
         said.contains("store: postgres at postgres://gateway@")
-            && said.contains("schema version 1 of 1")
+            && said.contains("schema version 2 of 2")
             && said.contains("synchronous_commit = on"),
         "{said}"
     );
@@ -745,10 +745,10 @@ fn check_config_reaches_the_database_and_store_migrate_brings_it_to_this_schema(
     );
     let (ok, out, err) = run(&["store", "migrate"], &[]);
     assert!(ok, "{err}");
-    assert!(out.contains("is at schema version 1"), "{out}");
+    assert!(out.contains("is at schema version 2"), "{out}");
     let (ok, out, err) = run(&["check-config"], &[]);
     assert!(ok, "{err}");
-    assert!(out.contains("schema version 1 of 1"), "{out}");
+    assert!(out.contains("schema version 2 of 2"), "{out}");
     // A password in the URL is refused before anything connects; a server
     // that is not there is named.
     let with_password = url.replace("gateway@", "gateway:secret@");
@@ -782,4 +782,198 @@ fn check_config_reaches_the_database_and_store_migrate_brings_it_to_this_schema(
         "{first}"
     );
     assert!(!first.contains("data/store"), "{first}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_alert_a_missing_year_once_between_them() {
+    let url = database("calendar");
+    let mut worlds = Vec::new();
+    for _ in 0..3 {
+        worlds.push(World::start_with_overlay(&overlay(&url)).await);
+    }
+    // Routed on Wednesday 30 December 2026, each through its own replica
+    // and all at once: the acceptance deadlines reach into 2027, which has
+    // no notice in the shipped calendar.
+    let mut submissions = Vec::new();
+    for (n, w) in worlds.iter().enumerate() {
+        w.clock.set("2026-12-30T09:00:00+08:00".parse().unwrap());
+        let mut court = CourtGatewayClient::new(w.connect_as("court-bj").await);
+        submissions.push(tokio::spawn(async move {
+            court
+                .submit_referral(sample_submission(&format!("YEAR-{n}")))
+                .await
+        }));
+    }
+    for submission in submissions {
+        submission.await.unwrap().unwrap();
+    }
+    let store = open(&url).await;
+    let missing: Vec<_> = store
+        .alerts_after(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.record.kind == AlertKind::CalendarYearMissing)
+        .collect();
+    assert_eq!(missing.len(), 1, "{missing:#?}");
+    assert_eq!(missing[0].record.subject.as_deref(), Some("calendar:2027"));
+    // Later referrals reaching into the year, through any replica, raise
+    // nothing more.
+    for (n, w) in worlds.iter().enumerate() {
+        let mut court = CourtGatewayClient::new(w.connect_as("court-bj").await);
+        court
+            .submit_referral(sample_submission(&format!("YEAR-LATER-{n}")))
+            .await
+            .unwrap();
+    }
+    let again = store
+        .alerts_after(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.record.kind == AlertKind::CalendarYearMissing)
+        .count();
+    assert_eq!(again, 1);
+}
+
+/// What an alert webhook was posted, in the order it came.
+type Posts = Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
+async fn record_post(
+    axum::extract::State(posts): axum::extract::State<Posts>,
+    axum::Json(body): axum::Json<serde_json::Value>,
+) -> axum::http::StatusCode {
+    posts.lock().unwrap().push(body);
+    axum::http::StatusCode::OK
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to `child`.
+fn signal(child: &Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_webhook_leader_loses_the_lead_and_posts_nothing_late() {
+    let url = database("lead");
+    let dir = tempfile::tempdir().unwrap();
+    let posts = Posts::default();
+    let (l, hooks_addr) = sim::listen().await.unwrap();
+    let app = axum::Router::new()
+        .route("/hooks/{name}", axum::routing::post(record_post))
+        .with_state(Arc::clone(&posts));
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let Counterparts {
+        court: _court,
+        config,
+        ..
+    } = Counterparts::start(dir.path()).await;
+    // Every offer fails at once (the CCPIT platform is not there) and is
+    // set aside at its first failure: one dead-letter alert per referral.
+    let config_path: PathBuf = config
+        .set("store.backend", "postgres")
+        .set("store.postgres.url", url.as_str())
+        .set("partners.ccpit", "http://127.0.0.1:9")
+        .set("relay.max_attempts", 1)
+        .alert_hook(sim::AlertHook {
+            name: "ops".into(),
+            url: format!("http://{hooks_addr}/hooks/ops"),
+            kinds: vec!["dead_letter".into()],
+            ..sim::AlertHook::default()
+        })
+        .write(dir.path())
+        .unwrap();
+    // Each replica names itself in what it posts.
+    let start = |name: &str| {
+        let (child, addr) = crate::served::spawn_named(
+            dir.path(),
+            &config_path,
+            name,
+            &[
+                "--set",
+                &format!("store.postgres.replica={name}"),
+                "--set",
+                &format!("alerts.instance={name}"),
+            ],
+        );
+        Replica { child, addr }
+    };
+    let replicas = [start("replica-0"), start("replica-1")];
+    let court_token = token(&config_path, "court-bj");
+    let dead_letters_after = |seq: u64| -> Vec<(u64, String)> {
+        posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p["alert"]["kind"] == "dead_letter")
+            .map(|p| {
+                (
+                    p["alert"]["seq"].as_u64().unwrap(),
+                    p["instance"].as_str().unwrap().to_owned(),
+                )
+            })
+            .filter(|(s, _)| *s > seq)
+            .collect()
+    };
+
+    // A dead letter: the leader posts it.
+    submit_as_court(&replicas[0].addr, &config_path, sample_submission("LEAD-1")).await;
+    eventually("the first dead letter is posted", || {
+        !dead_letters_after(0).is_empty()
+    })
+    .await;
+    let leader = dead_letters_after(0)[0].1.clone();
+    let (frozen, other) = if leader == "replica-0" {
+        (&replicas[0], &replicas[1])
+    } else {
+        (&replicas[1], &replicas[0])
+    };
+    // Between its passes, the leader is frozen (SIGSTOP): its process
+    // stops, its database sessions stay open. What it posted before is
+    // left aside.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    signal(&frozen.child, "STOP");
+    let frozen_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = dead_letters_after(0)
+        .iter()
+        .map(|(seq, _)| *seq)
+        .max()
+        .unwrap_or(0);
+    CourtGatewayClient::new(client(&other.addr, &court_token))
+        .submit_referral(sample_submission("LEAD-2"))
+        .await
+        .unwrap();
+    // Once the frozen leader's lease has run out, the other replica takes
+    // the lead and posts the new dead letter.
+    let started = Instant::now();
+    while dead_letters_after(first).is_empty() {
+        assert!(
+            started.elapsed() < mediation_store_postgres::LEAD_LEASE + Duration::from_secs(25),
+            "no replica posted while the leader was frozen"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let posted = dead_letters_after(first);
+    assert!(
+        posted.iter().all(|(_, by)| by != &leader),
+        "posted by the frozen leader: {posted:?}"
+    );
+    eprintln!(
+        "lead: the frozen leader's lead passed on after {:?}",
+        frozen_at.elapsed()
+    );
+    // The old leader wakes: its lead is gone, and it posts nothing late.
+    signal(&frozen.child, "CONT");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let posted = dead_letters_after(first);
+    assert!(
+        posted.iter().all(|(_, by)| by != &leader),
+        "the woken leader posted: {posted:?}"
+    );
+    let log = std::fs::read_to_string(dir.path().join(format!("{leader}.log"))).unwrap();
+    assert!(log.contains("lost the lead"), "{log}");
 }

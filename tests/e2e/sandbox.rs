@@ -2,7 +2,8 @@
 //! `sandbox.clock = "movable"`: an integrator moves the clock forward with
 //! `ops clock --advance` and sees the acceptance warning and breach happen
 //! against their own systems, through the normal path; the clock never goes
-//! back; and the production profile refuses the movable clock.
+//! back, across a restart neither; and the production profile refuses the
+//! movable clock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -110,5 +111,49 @@ async fn an_integrator_moves_the_sandbox_clock_and_sees_the_deadlines_pass() {
     assert!(
         said.contains("sandbox.clock") && said.contains("development profile only"),
         "{said}"
+    );
+}
+
+/// The clock never goes back, across a restart too: a move is in the data
+/// directory, synced, before `AdvanceClock` answers, and the gateway resumes
+/// from it, here after the hardest stop (SIGKILL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_clock_never_goes_back_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let Counterparts { config, .. } = Counterparts::start(dir.path()).await;
+    let config = config
+        .set("sandbox.clock", "movable")
+        .write(dir.path())
+        .unwrap();
+    let clock = |gateway: &Replica, args: &[&str]| -> jiff::Timestamp {
+        let output = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"))
+            .current_dir(dir.path())
+            .args(["ops", "clock", "--json", "--config"])
+            .arg(&config)
+            .args(["--gateway", &format!("http://{}", gateway.addr)])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let said: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        said["now"].as_str().unwrap().parse().unwrap()
+    };
+    let gateway = Replica::start(dir.path(), &config, "sandbox");
+    let moved = clock(&gateway, &["--advance", "10d"]);
+    assert!(
+        moved.duration_since(jiff::Timestamp::now()) > jiff::SignedDuration::from_hours(24 * 9),
+        "{moved}"
+    );
+    drop(gateway); // SIGKILL
+    assert!(dir.path().join("data/sandbox-clock").is_file());
+    let gateway = Replica::start(dir.path(), &config, "sandbox-again");
+    let resumed = clock(&gateway, &[]);
+    assert!(
+        resumed >= moved,
+        "the clock went back across the restart, from {moved} to {resumed}"
     );
 }

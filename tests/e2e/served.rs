@@ -123,6 +123,11 @@ impl Served {
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    /// The gateway's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 /// Starts `serve` in `dir` on `config`, appending to its log; the child and
@@ -416,7 +421,7 @@ fn dev_token_for_an_unknown_tenant_lists_the_known_ones() {
 
 impl Served {
     /// `ops …` against this gateway, with the development defaults.
-    fn ops(&self, args: &[&str]) -> Command {
+    pub(crate) fn ops(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mediation-gateway"));
         command
             .current_dir(self.path())
@@ -642,4 +647,157 @@ fn a_monthly_report_comes_as_csv_or_json_for_a_month_in_china_time() {
         String::from_utf8_lossy(&bad.stderr)
     );
     served.stop();
+}
+
+/// The CPU time process `pid` has used so far (user and system), from
+/// `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> std::time::Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command's name in parentheses, from the state (field 3):
+    // utime and stime are fields 14 and 15 of proc(5).
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let per_second: u64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100);
+    std::time::Duration::from_secs_f64(ticks as f64 / per_second as f64)
+}
+
+/// Whether the server closed `stream` (refused its client) within `within`,
+/// rather than leaving it waiting.
+fn closed_by_server(stream: &mut std::net::TcpStream, within: std::time::Duration) -> bool {
+    use std::io::Read as _;
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_descriptors_new_clients_are_refused_at_once_without_a_spin_and_writes_go_on() {
+    use mediation_api::court::bundle_to_wire;
+    use mediation_core::fixtures::sample_bundle;
+    use std::time::{Duration, Instant};
+    // Idle connections that never begin their TLS handshake are kept for
+    // the whole test.
+    let served = Served::start("[limits]\ntls_handshake_timeout_seconds = 300\n");
+    let submit = |reference: &str| {
+        let mut bundle = bundle_to_wire(&sample_bundle());
+        bundle.court_referral_id = reference.into();
+        for d in &mut bundle.documents {
+            d.url = "https://court-bj.example/files/1".into();
+        }
+        pb::SubmitReferralRequest {
+            bundle: Some(bundle),
+        }
+    };
+    // A court system connected before the descriptors run out.
+    let mut court = CourtGatewayClient::new(served.connect("court-bj", "svc").await);
+    court.submit_referral(submit("FD-0")).await.unwrap();
+
+    // The open-file limit lowered under the running gateway, as `prlimit`
+    // does, to leave room for 40 more; then 130 idle connections.
+    let pid = served.pid();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let limit = open + 40;
+    let lowered = Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("--nofile={limit}:{limit}"),
+        ])
+        .status()
+        .expect("prlimit (util-linux) must be installed");
+    assert!(lowered.success());
+    let addr: std::net::SocketAddr = served.addr.parse().unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..130 {
+        if let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+            idle.push(stream);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // The listener pauses rather than spinning: over two seconds, a small
+    // share of one core.
+    let before = cpu_time(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let used = cpu_time(pid).saturating_sub(before);
+    assert!(
+        used < Duration::from_millis(500),
+        "{used:?} of CPU over 2 s while out of descriptors"
+    );
+
+    // A new client is refused at once, not left waiting in the backlog.
+    let started = Instant::now();
+    let refused = match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Ok(mut stream) => closed_by_server(&mut stream, Duration::from_secs(3)),
+        Err(_) => true,
+    };
+    assert!(refused, "a new client was left waiting");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The store still takes writes: only the listener is starved.
+    let started = Instant::now();
+    let written = tokio::time::timeout(
+        Duration::from_secs(10),
+        court.submit_referral(submit("FD-1")),
+    )
+    .await
+    .expect("the write was answered");
+    assert!(
+        written.is_ok(),
+        "the store refused a write while only the listener was starved: {written:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the write took {:?}",
+        started.elapsed()
+    );
+
+    // The idle clients go: new clients are served again.
+    drop(idle);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let served_again = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut court = CourtGatewayClient::new(served.connect("court-bj", "svc").await);
+        court
+            .get_referral(pb::GetReferralRequest {
+                referral_id: "01JB0000000000000000000000".into(),
+            })
+            .await
+    })
+    .await
+    .expect("a new client was served once descriptors were free");
+    assert_eq!(served_again.unwrap_err().code(), Code::NotFound);
+    let log = served.stop();
+    let episodes = log
+        .lines()
+        .filter(|l| l.contains("out of file descriptors"))
+        .count();
+    assert!(
+        (1..=3).contains(&episodes),
+        "said {episodes} times that descriptors ran out:\n{log}"
+    );
+    assert!(log.contains("taking connections again"), "{log}");
+    assert!(
+        !log.contains("store stopped accepting writes"),
+        "the store stopped:\n{log}"
+    );
 }

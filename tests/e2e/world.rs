@@ -155,11 +155,15 @@ standing = "removed"
 pub(crate) type HookPost = (String, serde_json::Value);
 
 /// An HTTP receiver for alert webhooks. Posts to `/hooks/flaky` fail with
-/// 503 while `flaky_failures` is above zero.
+/// 503 while `flaky_failures` is above zero. Posts to `/hooks/alertmanager`
+/// that mention any of `refusing` are refused with 400, as Alertmanager
+/// refuses a post with an invalid alert in it; `refused` counts them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AlertHooks {
     pub(crate) posts: Arc<Mutex<Vec<HookPost>>>,
     pub(crate) flaky_failures: Arc<AtomicUsize>,
+    pub(crate) refusing: Arc<Mutex<Vec<String>>>,
+    pub(crate) refused: Arc<AtomicUsize>,
 }
 
 impl AlertHooks {
@@ -186,6 +190,19 @@ async fn hook(
             .is_ok()
     {
         return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    if name == "alertmanager" {
+        let text = body.to_string();
+        if hooks
+            .refusing
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| text.contains(r.as_str()))
+        {
+            hooks.refused.fetch_add(1, Ordering::SeqCst);
+            return axum::http::StatusCode::BAD_REQUEST;
+        }
     }
     hooks.posts.lock().unwrap().push((name, body));
     axum::http::StatusCode::OK

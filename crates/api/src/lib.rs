@@ -5,6 +5,7 @@
 //! gRPC status codes. [`court::CourtTransport`] delivers the outbox's messages to
 //! court systems over gRPC.
 
+pub mod accept;
 pub mod ccpit;
 pub mod court;
 pub mod documents;

@@ -74,16 +74,19 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let acceptor = tls.map(TlsAcceptor::from);
     let mut shutdown = std::pin::pin!(shutdown);
+    // A failed accept (out of descriptors, usually) pauses the listener, and
+    // clients are refused until there is room again, as on the gRPC
+    // listener.
+    let mut accepting = mediation_api::accept::Accepting::new("console");
     loop {
+        let next = std::future::poll_fn(|cx| {
+            accepting.poll_accept(cx, |cx| listener.poll_accept(cx).map(Some))
+        });
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of descriptors, usually: wait rather than spin.
-                    tracing::warn!(%error, "the console could not accept a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
+            accepted = next => match accepted {
+                Some(accepted) => accepted,
+                // A listener does not end.
+                None => break,
             },
             () = &mut shutdown => break,
         };

@@ -1,6 +1,7 @@
 //! Operator alerts: what an operator must see as it happens.
 
 use jiff::Timestamp;
+use mediation_calendar::cst;
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::DeadlineKind;
@@ -30,6 +31,9 @@ pub enum AlertKind {
     /// Fifteen days after a labour committee accepted, mediation has not
     /// ended: the parties may apply for arbitration (LDMAL Art. 14).
     ArbitrationAvailable,
+    /// A referral back with the court has waited the policy's working days
+    /// for the court's decision (CPL Art. 126: 7 days to docket).
+    CourtDecisionOverdue,
 }
 
 /// An alert as raised, before the store numbers it.
@@ -61,7 +65,7 @@ pub struct Alert {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 10] = [
+    pub const ALL: [AlertKind; 11] = [
         AlertKind::AcceptanceWarning,
         AlertKind::AcceptanceBreach,
         AlertKind::MediationWarning,
@@ -72,6 +76,7 @@ impl AlertKind {
         AlertKind::ShamMediationReported,
         AlertKind::AppraisalOverlong,
         AlertKind::ArbitrationAvailable,
+        AlertKind::CourtDecisionOverdue,
     ];
 
     /// A stable snake_case name, as in webhooks, metrics and the CLI.
@@ -87,6 +92,7 @@ impl AlertKind {
             AlertKind::ShamMediationReported => "sham_mediation_reported",
             AlertKind::AppraisalOverlong => "appraisal_overlong",
             AlertKind::ArbitrationAvailable => "arbitration_available",
+            AlertKind::CourtDecisionOverdue => "court_decision_overdue",
         }
     }
 
@@ -119,7 +125,8 @@ impl AlertKind {
             | AlertKind::MediationWarning
             | AlertKind::CalendarYearMissing
             | AlertKind::AppraisalOverlong
-            | AlertKind::ArbitrationAvailable => Severity::Warning,
+            | AlertKind::ArbitrationAvailable
+            | AlertKind::CourtDecisionOverdue => Severity::Warning,
             AlertKind::AcceptanceBreach
             | AlertKind::MediationBreach
             | AlertKind::DeadLetter
@@ -204,6 +211,14 @@ pub fn alerts_for(referral: &ReferralId, events: &[Event]) -> Vec<AlertRecord> {
                 None,
                 format!(
                     "mediation has been suspended for an appraisal since {since} ({days} days); ask the organisation how it stands"
+                ),
+            )),
+            Change::CourtDecisionOverdue { since, remind_at } => alerts.push(alert(
+                AlertKind::CourtDecisionOverdue,
+                Some(*remind_at),
+                format!(
+                    "back with the court since {} and still awaiting its decision to docket the case or pass it on (CPL Art. 126); the court is reminded",
+                    cst::format(*since)
                 ),
             )),
             Change::ShamMediationReported { .. } => alerts.push(alert(

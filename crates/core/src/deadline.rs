@@ -167,6 +167,17 @@ pub struct DeadlinePolicy {
     /// is the one way a mediation can stall without a breach.
     #[serde(default = "default_appraisal_review_days")]
     pub appraisal_review_days: u32,
+    /// Working days a referral that came back to the court may wait for the
+    /// court's decision (docketing it, passing it on) before the court is
+    /// reminded; 0 for no reminder. The court has 7 days to docket a suit
+    /// (CPL Art. 126); counted in working days, the reminder never comes
+    /// before that.
+    #[serde(default = "default_court_decision_working_days")]
+    pub court_decision_working_days: u32,
+}
+
+fn default_court_decision_working_days() -> u32 {
+    DeadlinePolicy::COURT_DECISION_WORKING_DAYS
 }
 
 fn default_appraisal_review_days() -> u32 {
@@ -176,6 +187,9 @@ fn default_appraisal_review_days() -> u32 {
 impl DeadlinePolicy {
     /// The default days of appraisal after which operators are warned.
     pub const APPRAISAL_REVIEW_DAYS: u32 = 30;
+    /// The default working days before a court is reminded of a referral
+    /// awaiting its decision.
+    pub const COURT_DECISION_WORKING_DAYS: u32 = 7;
 }
 
 impl Default for DeadlinePolicy {
@@ -188,8 +202,36 @@ impl Default for DeadlinePolicy {
             warn_working_days: 1,
             agreement_grace_days: 0,
             appraisal_review_days: Self::APPRAISAL_REVIEW_DAYS,
+            court_decision_working_days: Self::COURT_DECISION_WORKING_DAYS,
         }
     }
+}
+
+/// The working days after `from` up to `to`, `to` included (0 when `to` is
+/// not after `from`).
+pub fn working_days_between(calendar: &Calendar, from: Date, to: Date) -> u32 {
+    let mut days = 0;
+    let mut day = from;
+    while day < to {
+        let Ok(next) = day.tomorrow() else { break };
+        day = next;
+        if calendar.is_working_day(day) {
+            days += 1;
+        }
+    }
+    days
+}
+
+/// The end of the `days`th working day after `since`'s day: when a referral
+/// that came back to the court at `since` has waited that long for its
+/// decision.
+pub fn working_days_after(
+    calendar: &Calendar,
+    since: Timestamp,
+    days: u32,
+) -> Result<Timestamp, Error> {
+    let day = period::add_working_days(calendar, cst::date_of(since), days)?;
+    Ok(cst::end_of(day.date))
 }
 
 /// The acceptance deadline of a referral pushed at `pushed_at`.

@@ -41,6 +41,7 @@ mod acceptance;
 mod apply;
 mod court;
 mod error;
+mod follow_up;
 mod mediation;
 mod outcome;
 
@@ -353,6 +354,22 @@ pub enum Change {
     Recalled {
         reason: Narrative,
     },
+    /// The referral came back to the court (a failure, a lapse, an end at
+    /// the limit, a refused confirmation) and awaits its decision: to docket
+    /// the case or pass it on. The court is reminded at `remind_at`, the
+    /// policy's working days later (CPL Art. 126); absent where the policy
+    /// reminds of none.
+    CourtDecisionAwaited {
+        since: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remind_at: Option<Timestamp>,
+    },
+    /// The court has not decided by `remind_at`: it is reminded, and
+    /// operators see which courts let referrals wait.
+    CourtDecisionOverdue {
+        since: Timestamp,
+        remind_at: Timestamp,
+    },
 }
 
 impl Change {
@@ -385,8 +402,19 @@ impl Change {
             Change::RulingRecorded { .. } => "ruling_recorded",
             Change::PerformanceRecorded { .. } => "performance_recorded",
             Change::Recalled { .. } => "recalled",
+            Change::CourtDecisionAwaited { .. } => "court_decision_awaited",
+            Change::CourtDecisionOverdue { .. } => "court_decision_overdue",
         }
     }
+}
+
+/// A referral back with the court, awaiting its decision: since when, when
+/// the court is reminded, and whether it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourtWait {
+    pub since: Timestamp,
+    pub remind_at: Option<Timestamp>,
+    pub reminded: bool,
 }
 
 /// An appraisal pause: since when, why, and when operators are warned of it.
@@ -441,6 +469,9 @@ pub struct Referral {
     arbitration_open_at: Option<Timestamp>,
     #[serde(default)]
     arbitration_noted: bool,
+    /// While the referral is back with the court awaiting its decision.
+    #[serde(default)]
+    court_wait: Option<CourtWait>,
     version: u64,
 }
 
@@ -472,6 +503,7 @@ pub struct ReferralState {
     pub docketed: Option<CaseNumber>,
     pub arbitration_open_at: Option<Timestamp>,
     pub arbitration_noted: bool,
+    pub court_wait: Option<CourtWait>,
     pub version: u64,
 }
 
@@ -546,6 +578,7 @@ impl Referral {
             docketed: None,
             arbitration_open_at: None,
             arbitration_noted: false,
+            court_wait: None,
             version: 1,
         };
         for event in rest {
@@ -578,6 +611,7 @@ impl Referral {
             docketed: self.docketed.clone(),
             arbitration_open_at: self.arbitration_open_at,
             arbitration_noted: self.arbitration_noted,
+            court_wait: self.court_wait.clone(),
             version: self.version,
         }
     }
@@ -607,6 +641,7 @@ impl Referral {
             docketed,
             arbitration_open_at,
             arbitration_noted,
+            court_wait,
             version,
         } = state;
         Referral {
@@ -632,6 +667,7 @@ impl Referral {
             docketed,
             arbitration_open_at,
             arbitration_noted,
+            court_wait,
             version,
         }
     }

@@ -207,6 +207,10 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
             | Change::DeadlineRecomputed { .. } => {}
             // The court recorded it itself; the court system has it.
             Change::CourtOutcomeRecorded { .. } => {}
+            // The court is reminded of a referral awaiting its decision;
+            // that it awaits one is its own to know, as the return said.
+            Change::CourtDecisionOverdue { .. } => messages.push(message(court.clone(), None)),
+            Change::CourtDecisionAwaited { .. } => {}
         }
         // An insurer takes part in a road-traffic mediation whether or not
         // it is a party: the platform passes on that the room took the case

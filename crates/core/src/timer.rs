@@ -29,10 +29,13 @@ pub enum TimerKind {
     AppraisalReview,
     /// A labour mediation reached 15 days: arbitration opens (LDMAL Art. 14).
     ArbitrationOpen,
+    /// A referral back with the court has waited the policy's working days
+    /// for the court's decision: the court is reminded (CPL Art. 126).
+    CourtDecisionReminder,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 7] = [
+    pub const ALL: [TimerKind; 8] = [
         TimerKind::AcceptanceWarning,
         TimerKind::AcceptanceBreach,
         TimerKind::MediationWarning,
@@ -40,6 +43,7 @@ impl TimerKind {
         TimerKind::MediationEnd,
         TimerKind::AppraisalReview,
         TimerKind::ArbitrationOpen,
+        TimerKind::CourtDecisionReminder,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +55,7 @@ impl TimerKind {
             TimerKind::MediationEnd => "mediation_end",
             TimerKind::AppraisalReview => "appraisal_review",
             TimerKind::ArbitrationOpen => "arbitration_open",
+            TimerKind::CourtDecisionReminder => "court_decision_reminder",
         }
     }
 
@@ -61,7 +66,8 @@ impl TimerKind {
             | TimerKind::MediationBreach
             | TimerKind::MediationEnd
             | TimerKind::AppraisalReview
-            | TimerKind::ArbitrationOpen => DeadlineKind::Mediation,
+            | TimerKind::ArbitrationOpen
+            | TimerKind::CourtDecisionReminder => DeadlineKind::Mediation,
         }
     }
 
@@ -90,6 +96,13 @@ impl Referral {
                 referral: self.id().clone(),
                 kind: TimerKind::ArbitrationOpen,
                 fire_at: open_at,
+            });
+        }
+        if let Some(remind_at) = self.court_reminder_due() {
+            timers.push(Timer {
+                referral: self.id().clone(),
+                kind: TimerKind::CourtDecisionReminder,
+                fire_at: remind_at,
             });
         }
         timers
@@ -158,6 +171,7 @@ impl Referral {
             TimerKind::MediationEnd => self.end_mediation(at),
             TimerKind::AppraisalReview => self.appraisal_overlong(at),
             TimerKind::ArbitrationOpen => self.arbitration_available(at),
+            TimerKind::CourtDecisionReminder => self.remind_court(at),
         }
     }
 }

@@ -492,6 +492,8 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
         {
             return;
         }
+        // The detail starts with the destination's key: the alert
+        // webhooks read it from there for their `destination` label.
         let record = AlertRecord {
             kind: AlertKind::DestinationUnreachable,
             raised_at: now,
@@ -525,6 +527,8 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
                 raised_at: now,
                 referral: Some(delivery.message.referral.clone()),
                 due_at: None,
+                // "… to <destination key> …": the alert webhooks read the
+                // destination from there for their `destination` label.
                 detail: format!(
                     "message {} to {} set aside after {attempts} attempt(s): {error}",
                     delivery.id, delivery.message.destination

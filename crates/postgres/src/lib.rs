@@ -185,9 +185,6 @@ pub struct PgStore {
     /// only lets another replica deliver a head again, which at-least-once
     /// allows, and a busy relay takes leases after every answer.
     lease_pool: PgPool,
-    /// How the pool connects, for the connections held apart from it
-    /// ([`PgStore::try_lead`]).
-    connect: std::sync::Arc<PgConnectOptions>,
     replica: std::sync::Arc<str>,
     lease: Duration,
 }
@@ -208,11 +205,10 @@ impl PgStore {
         let lease_pool = PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(options.connect_timeout)
-            .connect_lazy_with(connect.clone().options([("synchronous_commit", "off")]));
+            .connect_lazy_with(connect.options([("synchronous_commit", "off")]));
         Ok(Self {
             pool,
             lease_pool,
-            connect: std::sync::Arc::new(connect),
             replica: options.replica.as_str().into(),
             lease: options.lease,
         })
@@ -321,26 +317,58 @@ impl PgStore {
     }
 
     /// Takes the lead of the work called `name`, which one replica at a
-    /// time must do (posting alerts to webhooks): a session advisory lock,
-    /// on a connection of its own that holds it until dropped or broken, so
-    /// that a replica that dies hands the lead on with its connection.
-    /// `None` while another replica leads.
+    /// time must do (posting alerts to webhooks), for [`LEAD_LEASE`]: a
+    /// lease row, held while the leader renews it ([`Leader::still_held`])
+    /// and taken over by another replica once it has run out, each taking a
+    /// new generation. A leader that stops making progress (frozen, cut off
+    /// from the database) so loses the lead within the lease, and on waking
+    /// finds another generation in its place. `None` while another replica
+    /// leads.
     pub async fn try_lead(&self, name: &str) -> Result<Option<Leader>, StoreError> {
-        use sqlx::Connection as _;
-        let mut conn = sqlx::PgConnection::connect_with(&self.connect)
+        self.try_lead_for(name, LEAD_LEASE).await
+    }
+
+    /// The same, for a lease of `lease`.
+    pub async fn try_lead_for(
+        &self,
+        name: &str,
+        lease: Duration,
+    ) -> Result<Option<Leader>, StoreError> {
+        let generation: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO leads (work, holder, generation, expires_at) \
+             VALUES ($1, $2, 1, clock_timestamp() + make_interval(secs => $3)) \
+             ON CONFLICT (work) DO UPDATE \
+                SET holder = excluded.holder, generation = leads.generation + 1, \
+                    expires_at = excluded.expires_at \
+              WHERE leads.expires_at <= clock_timestamp() \
+             RETURNING generation",
+        )
+        .bind(name)
+        .bind(&*self.replica)
+        .bind(lease.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(generation.map(|generation| Leader {
+            pool: self.pool.clone(),
+            work: name.to_owned(),
+            holder: std::sync::Arc::clone(&self.replica),
+            generation,
+            lease,
+            released: false,
+        }))
+    }
+
+    /// Gives up the claim on alerts with `subject` (see the schema): what
+    /// they reported has ended, and another alert may be raised should it
+    /// come back.
+    pub async fn release_alert_subject(&self, subject: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM alert_subjects WHERE subject = $1")
+            .bind(subject)
+            .execute(&self.pool)
             .await
-            .map_err(unavailable)?;
-        let key = lock_key(name);
-        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(key)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        if !taken {
-            let _ = conn.close().await;
-            return Ok(None);
-        }
-        Ok(Some(Leader { conn }))
+            .map(|_| ())
+            .map_err(unavailable)
     }
 
     /// This replica's name in leases.
@@ -355,33 +383,95 @@ impl PgStore {
     }
 }
 
-/// The lead of some work, held while this value lives and its connection
-/// answers.
+/// How long a lead lasts without being renewed: a leader that stops making
+/// progress loses the lead within this, and another replica takes it over.
+pub const LEAD_LEASE: Duration = Duration::from_secs(20);
+
+/// The lead of some work, held by lease while the leader renews it.
 #[derive(Debug)]
 pub struct Leader {
-    conn: sqlx::PgConnection,
+    pool: PgPool,
+    work: String,
+    holder: std::sync::Arc<str>,
+    /// Which taking of the lead this is: every taking adds one, so a
+    /// leader that lost the lead, however briefly, never holds it again
+    /// under the same generation.
+    generation: i64,
+    lease: Duration,
+    released: bool,
 }
 
 impl Leader {
-    /// Whether the lead is still held: its connection still answers. A
-    /// broken connection has released the lock, and another replica may
-    /// have taken it.
+    /// Which taking of the lead this is.
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+
+    /// Whether the lead is still held, renewing its lease if so: false once
+    /// the lease ran out (whether or not another replica took it over since)
+    /// or the database cannot tell. Work done in the lead's name is fenced
+    /// by this: done only after it answered true, within the lease.
     pub async fn still_held(&mut self) -> bool {
-        sqlx::query("SELECT 1")
-            .execute(&mut self.conn)
-            .await
-            .is_ok()
+        let renewed: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
+            "UPDATE leads SET expires_at = clock_timestamp() + make_interval(secs => $4) \
+              WHERE work = $1 AND holder = $2 AND generation = $3 \
+                AND expires_at > clock_timestamp() \
+             RETURNING generation",
+        )
+        .bind(&self.work)
+        .bind(&*self.holder)
+        .bind(self.generation)
+        .bind(self.lease.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await;
+        matches!(renewed, Ok(Some(_)))
+    }
+
+    /// Gives the lead up at once, so another replica need not wait for the
+    /// lease to run out.
+    pub async fn release(mut self) {
+        self.released = true;
+        let _ = release(&self.pool, &self.work, &self.holder, self.generation).await;
     }
 }
 
-/// The advisory lock's key for a name: the first eight bytes of its
-/// SHA-256, so every build and replica agrees.
-fn lock_key(name: &str) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("mediation-gateway/{name}").as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
+/// Ends the lease of `generation`, if it is still the one held.
+async fn release(
+    pool: &PgPool,
+    work: &str,
+    holder: &str,
+    generation: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE leads SET expires_at = clock_timestamp() \
+          WHERE work = $1 AND holder = $2 AND generation = $3",
+    )
+    .bind(work)
+    .bind(holder)
+    .bind(generation)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+impl Drop for Leader {
+    /// A lead dropped (its work stopped, or found lost) is given up in the
+    /// background where a runtime is at hand; otherwise its lease runs out.
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let pool = self.pool.clone();
+        let work = std::mem::take(&mut self.work);
+        let holder = std::sync::Arc::clone(&self.holder);
+        let generation = self.generation;
+        runtime.spawn(async move {
+            let _ = release(&pool, &work, &holder, generation).await;
+        });
+    }
 }
 
 /// A database error, as the storage traits report it.

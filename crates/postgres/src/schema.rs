@@ -15,10 +15,13 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// Every migration, oldest first. A released migration is never edited:
 /// the migrator refuses a database whose applied checksum differs.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "the gateway's tables", V1)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "the gateway's tables", V1),
+    (2, "alerts raised once per subject, leads held by lease", V2),
+];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE referrals (
@@ -310,6 +313,30 @@ BEGIN
     PERFORM gateway_append_audit(p_audit);
 END
 $$;
+"#;
+
+const V2: &str = r#"
+-- An alert raised once for the whole deployment (a year without a holiday
+-- notice, `calendar:<year>`) is claimed here by its subject, in the
+-- transaction that records it: of several replicas raising it at once, the
+-- first records it and the others' commits go ahead without it. The claim
+-- is given up when what the alert reported has ended (the year's notice is
+-- loaded), so that it may be raised again should it come back.
+CREATE TABLE alert_subjects (
+    subject text COLLATE "C" PRIMARY KEY
+);
+
+-- Work one replica at a time must do (posting alert webhooks) is led by the
+-- holder of its lease, which the leader renews as it makes progress. A
+-- lease not renewed by `expires_at` (the database's clock) may be taken
+-- over, and each taking starts a new generation: a leader that wakes up
+-- after losing it finds another generation and stops.
+CREATE TABLE leads (
+    work text COLLATE "C" PRIMARY KEY,
+    holder text NOT NULL,
+    generation bigint NOT NULL,
+    expires_at timestamptz NOT NULL
+);
 "#;
 
 /// The migrator of this build.

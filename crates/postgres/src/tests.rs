@@ -222,8 +222,8 @@ async fn one_replica_leads_and_the_lead_passes_on_when_it_goes() {
     // Other work has a lead of its own.
     assert!(b.try_lead("something-else").await.unwrap().is_some());
     drop(leader);
-    // The server releases a session's locks once it sees the connection
-    // close; the other replica takes over within moments.
+    // A lead dropped is given up at once, not left to run out: the other
+    // replica takes over within moments.
     let started = std::time::Instant::now();
     loop {
         if b.try_lead("alert-webhooks").await.unwrap().is_some() {
@@ -232,4 +232,113 @@ async fn one_replica_leads_and_the_lead_passes_on_when_it_goes() {
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_raising_one_subject_at_once_record_it_once_until_it_is_released() {
+    let (a, b) = replicas(std::time::Duration::from_secs(60)).await;
+    let missing = |detail: &str| {
+        let mut record = alert(detail);
+        record.subject = Some("calendar:2027".into());
+        record
+    };
+    // Twelve commits through both replicas at once, each raising the
+    // missing year beside an alert of its own.
+    let writers = (0..12u32).map(|n| {
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        let mut commit = new_referral(&id(300 + n));
+        commit.alerts = vec![missing(&format!("missing from {n}")), alert("its own")];
+        tokio::spawn(async move { store.commit(commit).await })
+    });
+    for result in futures_join(writers).await {
+        result.unwrap();
+    }
+    let subjects = |alerts: &[mediation_core::alert::Alert]| {
+        alerts.iter().filter(|x| x.record.subject.is_some()).count()
+    };
+    let alerts = a.alerts_after(0, 1_000).await.unwrap();
+    assert_eq!(subjects(&alerts), 1, "{alerts:?}");
+    assert_eq!(alerts.len(), 13, "every commit's own alert is kept");
+    // Twice in one commit: once.
+    let mut commit = follow_up(&id(300), 1, "again");
+    commit.alerts = vec![missing("x"), missing("y")];
+    b.commit(commit).await.unwrap();
+    assert_eq!(subjects(&a.alerts_after(0, 1_000).await.unwrap()), 1);
+
+    // A commit refused leaves no claim: the next one records the subject.
+    let other = |detail: &str| {
+        let mut record = alert(detail);
+        record.subject = Some("calendar:2028".into());
+        record
+    };
+    let mut stale = follow_up(&id(301), 7, "stale");
+    stale.alerts = vec![other("refused")];
+    assert!(matches!(
+        a.commit(stale).await,
+        Err(StoreError::VersionConflict { .. })
+    ));
+    let mut fresh = follow_up(&id(301), 1, "fresh");
+    fresh.alerts = vec![other("kept")];
+    b.commit(fresh).await.unwrap();
+    let alerts = a.alerts_after(0, 1_000).await.unwrap();
+    assert_eq!(subjects(&alerts), 2);
+    assert_eq!(alerts.last().unwrap().record.detail, "kept");
+
+    // Released (the year's notice was loaded), it is recorded again, once.
+    a.release_alert_subject("calendar:2027").await.unwrap();
+    let mut commit = follow_up(&id(302), 1, "after the notice went");
+    commit.alerts = vec![missing("missing again")];
+    let mut twin = follow_up(&id(303), 1, "and through the other");
+    twin.alerts = vec![missing("missing again, twice")];
+    let (x, y) = tokio::join!(a.commit(commit), b.commit(twin));
+    x.unwrap();
+    y.unwrap();
+    assert_eq!(subjects(&a.alerts_after(0, 1_000).await.unwrap()), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_not_renewed_passes_on_and_the_old_leader_is_fenced_out() {
+    use std::time::Duration;
+    let (a, b) = replicas(Duration::from_secs(60)).await;
+    let lease = Duration::from_secs(1);
+    let mut first = a
+        .try_lead_for("alert-webhooks", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.still_held().await);
+    assert!(
+        b.try_lead_for("alert-webhooks", lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The leader stops renewing (frozen, its connection still open): once
+    // its lease has run out, the other replica takes the lead over, under a
+    // new generation.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut second = b
+        .try_lead_for("alert-webhooks", lease)
+        .await
+        .unwrap()
+        .expect("a lease run out is taken over");
+    assert!(second.generation() > first.generation());
+    // The old leader wakes: its lead is lost, and it cannot take it back
+    // while the new one renews it.
+    assert!(!first.still_held().await);
+    assert!(
+        a.try_lead_for("alert-webhooks", lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(second.still_held().await);
+    // Dropping the lost lead does not end the new one.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(second.still_held().await);
+    // Given up, it is free at once.
+    second.release().await;
+    let third = a.try_lead_for("alert-webhooks", lease).await.unwrap();
+    assert!(third.is_some_and(|l| l.generation() == 3));
 }

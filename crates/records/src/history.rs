@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use mediation_core::bundle::CaseBundle;
 use mediation_core::deadline::{Deadline, DeadlineKind, MediationTerm, Pause};
 use mediation_core::lifecycle::{
-    AppraisalPause, Assignment, Change, Event, ReferralState, ReturnReason, Status,
+    AppraisalPause, Assignment, Change, CourtWait, Event, ReferralState, ReturnReason, Status,
 };
 use mediation_core::partner::Partner;
 use serde::{Deserialize, Serialize};
@@ -20,8 +20,8 @@ use crate::outcome::{
     StoredPerformance, StoredRuling, StoredShamReport,
 };
 use crate::{
-    Coded, Day, FormatError, Instant, Mirror, codes, decode_plain, encode_plain, load_all,
-    load_opt, many, opt, parse, parse_opt, text, text_opt,
+    Coded, Day, FormatError, Instant, Mirror, codes, decode_plain, decode_versioned, encode_plain,
+    encode_versioned, load_all, load_opt, many, opt, parse, parse_opt, text, text_opt,
 };
 
 codes!(DeadlineKind, "deadline kind" {
@@ -351,6 +351,15 @@ enum StoredChange {
     Recalled {
         reason: String,
     },
+    // Schema 3.
+    CourtDecisionAwaited {
+        since: Instant,
+        remind_at: Option<Instant>,
+    },
+    CourtDecisionOverdue {
+        since: Instant,
+        remind_at: Instant,
+    },
 }
 
 fn parties(refs: Vec<String>) -> Result<Vec<mediation_core::ids::PartyRef>, FormatError> {
@@ -501,6 +510,14 @@ impl StoredChange {
             Change::Recalled { reason } => Self::Recalled {
                 reason: text(reason),
             },
+            Change::CourtDecisionAwaited { since, remind_at } => Self::CourtDecisionAwaited {
+                since: Instant::of(since),
+                remind_at: opt(remind_at.as_ref()),
+            },
+            Change::CourtDecisionOverdue { since, remind_at } => Self::CourtDecisionOverdue {
+                since: Instant::of(since),
+                remind_at: Instant::of(remind_at),
+            },
         }
     }
 
@@ -647,6 +664,14 @@ impl StoredChange {
             },
             Self::Recalled { reason } => Change::Recalled {
                 reason: parse("reason", reason)?,
+            },
+            Self::CourtDecisionAwaited { since, remind_at } => Change::CourtDecisionAwaited {
+                since: since.load()?,
+                remind_at: load_opt(remind_at)?,
+            },
+            Self::CourtDecisionOverdue { since, remind_at } => Change::CourtDecisionOverdue {
+                since: since.load()?,
+                remind_at: remind_at.load()?,
             },
         })
     }
@@ -818,17 +843,73 @@ impl Mirror for StoredState {
             docketed: parse_opt("case number", self.docketed)?,
             arbitration_open_at: load_opt(self.arbitration_open_at)?,
             arbitration_noted: self.arbitration_noted,
+            court_wait: None,
             version: self.version,
         })
     }
 }
 
-/// A referral's snapshot: its state after its last event, without the bundle.
-pub fn encode_snapshot(state: &ReferralState) -> Vec<u8> {
-    encode_plain(&StoredState::of(state))
+/// A referral back with the court awaiting its decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredCourtWait {
+    since: Instant,
+    remind_at: Option<Instant>,
+    reminded: bool,
 }
 
-/// Reads a snapshot written by [`encode_snapshot`].
+impl Mirror for StoredCourtWait {
+    type Domain = CourtWait;
+    fn of(d: &CourtWait) -> Self {
+        Self {
+            since: Instant::of(&d.since),
+            remind_at: opt(d.remind_at.as_ref()),
+            reminded: d.reminded,
+        }
+    }
+    fn load(self) -> Result<CourtWait, FormatError> {
+        Ok(CourtWait {
+            since: self.since.load()?,
+            remind_at: load_opt(self.remind_at)?,
+            reminded: self.reminded,
+        })
+    }
+}
+
+/// The snapshot of schema 3: schema 2's, then the court's wait. postcard
+/// writes a struct's fields one after the other, so its bytes are schema
+/// 2's snapshot with the new field after them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredStateV3 {
+    state: StoredState,
+    court_wait: Option<StoredCourtWait>,
+}
+
+/// The record version of a snapshot written now.
+pub const SNAPSHOT_VERSION: u8 = 3;
+
+/// A referral's snapshot: its state after its last event, without the bundle.
+pub fn encode_snapshot(state: &ReferralState) -> Vec<u8> {
+    encode_versioned(
+        SNAPSHOT_VERSION,
+        &StoredStateV3 {
+            state: StoredState::of(state),
+            court_wait: opt(state.court_wait.as_ref()),
+        },
+    )
+}
+
+/// Reads a snapshot written by [`encode_snapshot`], or by a build of schema
+/// 2, whose snapshots hold no court's wait (a referral back with the court
+/// then is taken as not yet waiting: the wait starts at its next return).
 pub fn decode_snapshot(bytes: &[u8]) -> Result<ReferralState, FormatError> {
-    decode_plain::<StoredState>(bytes)?.load()
+    match bytes.first() {
+        Some(&crate::FORMAT_VERSION) => decode_plain::<StoredState>(bytes)?.load(),
+        _ => {
+            let v3 = decode_versioned::<StoredStateV3>(SNAPSHOT_VERSION, bytes)?;
+            Ok(ReferralState {
+                court_wait: load_opt(v3.court_wait)?,
+                ..v3.state.load()?
+            })
+        }
+    }
 }

@@ -30,8 +30,8 @@ mod records;
 pub mod transfer;
 
 pub use history::{
-    EventRecord, decode_bundle, decode_event, decode_snapshot, encode_bundle, encode_event,
-    encode_snapshot,
+    EventRecord, SNAPSHOT_VERSION, decode_bundle, decode_event, decode_snapshot, encode_bundle,
+    encode_event, encode_snapshot,
 };
 pub use records::{
     DeliveryRecord, DeliveryState, decode_acknowledgement, decode_alert, decode_audit_record,
@@ -90,6 +90,30 @@ fn unreachable_encoding(e: &postcard::Error) -> ! {
     panic!("a stored record failed to encode: {e}")
 }
 
+/// Encodes a record of a kind whose format moved on: `version`, then the
+/// body. The kind's reader keeps the older structs for what was stored before.
+pub(crate) fn encode_versioned<T: Serialize>(version: u8, value: &T) -> Vec<u8> {
+    match postcard::to_extend(value, vec![version]) {
+        Ok(bytes) => bytes,
+        Err(e) => unreachable_encoding(&e),
+    }
+}
+
+/// Decodes a record written by [`encode_versioned`] with `version`.
+pub(crate) fn decode_versioned<T: DeserializeOwned>(
+    version: u8,
+    bytes: &[u8],
+) -> Result<T, FormatError> {
+    let (&found, body) = bytes.split_first().ok_or(FormatError::Empty)?;
+    if found != version {
+        return Err(FormatError::Version {
+            found,
+            expected: version,
+        });
+    }
+    decode_body(body)
+}
+
 /// Decodes a record written by [`encode_plain`].
 pub fn decode_plain<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FormatError> {
     let (&version, body) = bytes.split_first().ok_or(FormatError::Empty)?;
@@ -99,6 +123,10 @@ pub fn decode_plain<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FormatError>
             expected: FORMAT_VERSION,
         });
     }
+    decode_body(body)
+}
+
+fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, FormatError> {
     let (value, rest) =
         postcard::take_from_bytes(body).map_err(|e| FormatError::Decode(e.to_string()))?;
     if !rest.is_empty() {

@@ -25,6 +25,8 @@ codes!(TimerKind, "timer kind" {
     TimerKind::MediationEnd = 5,
     TimerKind::AppraisalReview = 6,
     TimerKind::ArbitrationOpen = 7,
+    // Schema 3.
+    TimerKind::CourtDecisionReminder = 8,
 });
 
 codes!(AlertKind, "alert kind" {
@@ -38,6 +40,8 @@ codes!(AlertKind, "alert kind" {
     AlertKind::ShamMediationReported = 8,
     AlertKind::AppraisalOverlong = 9,
     AlertKind::ArbitrationAvailable = 10,
+    // Schema 3.
+    AlertKind::CourtDecisionOverdue = 11,
 });
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -44,8 +44,6 @@ use crate::config::{Config, load_roster};
 use crate::health::Health;
 use crate::notify::Notifier;
 use crate::security::Security;
-use tonic_health::pb::health_server::HealthServer;
-use tonic_health::server::{HealthReporter, HealthService};
 
 /// The subjects of the alerts in the store that are raised once each.
 async fn raised_subjects(store: &GatewayStore) -> anyhow::Result<Vec<String>> {
@@ -206,6 +204,12 @@ impl Assembly {
                 config.documents_dir().display()
             )
         })?;
+        // The years with a notice are not missing: their alerts' claims are
+        // given up below.
+        let noticed: Vec<String> = calendar
+            .years()
+            .map(mediation_core::alert::calendar_subject)
+            .collect();
         let calendar = Arc::new(RwLock::new(calendar));
         let gateway = Arc::new(Commands::new(
             store.clone(),
@@ -217,6 +221,14 @@ impl Assembly {
         ));
         restore_loads(&gateway, &roster).await?;
         gateway.remember_raised(raised_subjects(&store).await?);
+        // A year alerted as missing whose notice is loaded now: should the
+        // notice be taken away again, the year is alerted anew (on
+        // PostgreSQL, by whichever replica first finds it missing).
+        for subject in &noticed {
+            if let Err(error) = store.release_alert_subject(subject).await {
+                tracing::warn!(%error, %subject, "cannot give up the claim on a year's alert");
+            }
+        }
         let p = &config.partners;
         let out = &security.outbound;
         let destinations = Destinations {
@@ -256,17 +268,18 @@ impl Assembly {
         ));
         let engine = Arc::new(DeadlineEngine::new(Arc::clone(&gateway)));
         let health = Health::new(
-            HealthReporter::new(),
             gateway.store().clone(),
             relay.destinations(),
             config.health.required_partners.clone(),
         );
+        // Alertmanager is told real times: the security clock is the
+        // system's, also on a sandbox.
         let notifier = Notifier::new(
-            &config.alerts.webhook,
+            &config.alerts,
             gateway.store().clone(),
             &config.data_dir.join("webhooks"),
-            &config.alerts.instance,
             Arc::clone(&clock),
+            Arc::clone(&security_clock),
             &security.outbound,
         )
         .await?;
@@ -315,7 +328,7 @@ impl Assembly {
         let court_count = registry.len();
         self.courts.replace(registry);
         self.roster.replace(entries);
-        let which = {
+        let (which, added) = {
             let mut installed = self.calendar.write().unwrap_or_else(|p| p.into_inner());
             let which = recompute_after(&installed, &calendar);
             // A notice taken away makes its year missing again: that is
@@ -327,9 +340,29 @@ impl Assembly {
                 .collect();
             self.gateway
                 .forget_raised(|s| removed.iter().any(|r| r == s));
+            // A notice added ends its year's alert: the replicas' claim on
+            // it is given up, so that the year is alerted again (once)
+            // should the notice be taken away.
+            let added: Vec<String> = calendar
+                .years()
+                .filter(|y| !installed.has_notice(*y))
+                .map(mediation_core::alert::calendar_subject)
+                .collect();
             *installed = calendar;
-            which
+            (which, added)
         };
+        if !added.is_empty()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let store = self.gateway.store().clone();
+            runtime.spawn(async move {
+                for subject in added {
+                    if let Err(error) = store.release_alert_subject(&subject).await {
+                        tracing::warn!(%error, %subject, "cannot give up the claim on a year's alert");
+                    }
+                }
+            });
+        }
         self.security.authenticator.reload(tenants);
         tracing::info!(courts = court_count, organisations = count, mediators = mediator_count, tenants = tenant_count, config = %self.config_path.display(), "court registry, roster, calendar and tenants reloaded");
         let recompute = which.map(|which| {
@@ -388,12 +421,18 @@ impl Assembly {
         let wake = Some(self.relay.handle());
         let g = &self.gateway;
         let docs: Arc<dyn DocumentFiles> = Arc::new(self.documents.clone());
+        // Open streams that only watch (an operator following alerts, a
+        // probe watching health) end as soon as the stop begins, so they do
+        // not hold the graceful stop for its whole grace period.
+        let (stopping, stop_seen) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
         // Load balancers and orchestrators ask the standard health service;
         // it says what the store and the partners' reachability allow.
         self.health.refresh().await;
-        let health_service = HealthServer::new(HealthService::from_health_reporter(
-            self.health.reporter().clone(),
-        ));
+        let health_service = self.health.service(stop_seen.clone());
         // grpcurl and similar tools list and call the services by reflection,
         // in both versions of the protocol (older tools know only v1alpha).
         // It lists exactly what is served: the gateway's services, health and
@@ -437,14 +476,6 @@ impl Assembly {
             Arc::clone(&self.security_clock),
         )
         .with_call_limits(self.config.limits.calls());
-        // Open streams (an operator following alerts) end as soon as the
-        // stop begins, so they do not hold the graceful stop for its whole
-        // grace period.
-        let (stopping, stop_seen) = tokio::sync::watch::channel(false);
-        let shutdown = async move {
-            shutdown.await;
-            let _ = stopping.send(true);
-        };
         let operations = {
             let operations =
                 OperationsService::new(Arc::clone(g), self.relay.destinations(), wake.clone())

@@ -77,8 +77,12 @@ impl GatewayStore {
 
     /// Whether this process leads the work called `name`, taking the lead
     /// when nobody holds it: always, on the embedded store (one process);
-    /// on PostgreSQL, while this replica holds the work's lock. Says so in
-    /// the log when the lead is taken or lost.
+    /// on PostgreSQL, while this replica holds the work's lease, which each
+    /// call renews. Called before each pass of the work: a replica that
+    /// stopped (frozen, cut off) loses the lead once its lease runs out
+    /// (`mediation_store_postgres::LEAD_LEASE`), another takes it over, and
+    /// the first, on waking, finds it lost and does not work in its name.
+    /// Says so in the log when the lead is taken or lost.
     pub async fn keep_lead(&self, name: &str, lead: &mut Lead) -> bool {
         let Self::Postgres(p) = self else {
             return true;
@@ -87,12 +91,21 @@ impl GatewayStore {
             if leader.still_held().await {
                 return true;
             }
-            tracing::warn!(work = name, "lost the lead (its database connection broke)");
+            tracing::warn!(
+                work = name,
+                generation = leader.generation(),
+                "lost the lead (its lease ran out, or the database did not answer)"
+            );
             lead.0 = None;
         }
         match p.try_lead(name).await {
             Ok(Some(leader)) => {
-                tracing::info!(work = name, replica = p.replica(), "took the lead");
+                tracing::info!(
+                    work = name,
+                    replica = p.replica(),
+                    generation = leader.generation(),
+                    "took the lead"
+                );
                 lead.0 = Some(leader);
                 true
             }
@@ -101,6 +114,32 @@ impl GatewayStore {
                 tracing::warn!(work = name, %error, "cannot take the lead");
                 false
             }
+        }
+    }
+
+    /// Whether this process still leads the work `lead` was kept for,
+    /// renewing the lease: for work done in the lead's name one step at a
+    /// time (each webhook post), so that a leader that lost the lead while
+    /// stopped does not go on with what it had begun. Always, on the
+    /// embedded store; never without the lead.
+    pub async fn still_leads(&self, lead: &mut Lead) -> bool {
+        match self {
+            Self::Sled(_) => true,
+            Self::Postgres(_) => match &mut lead.0 {
+                Some(leader) => leader.still_held().await,
+                None => false,
+            },
+        }
+    }
+
+    /// Lets an alert with `subject` be raised again: what it reported has
+    /// ended (a year's holiday notice was loaded). On PostgreSQL the
+    /// replicas record such an alert once between them, by a claim on its
+    /// subject that this gives up; the embedded store has nothing to give up.
+    pub async fn release_alert_subject(&self, subject: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Sled(_) => Ok(()),
+            Self::Postgres(p) => p.release_alert_subject(subject).await,
         }
     }
 

@@ -225,6 +225,9 @@ pub enum OpsCommand {
     /// Find referrals by the court's reference or case number, by status, or
     /// by a running deadline due before an instant.
     Referrals(ReferralsArgs),
+    /// Referrals back with their court awaiting its decision, with how long
+    /// each has waited, and which courts let them wait.
+    Awaiting(AwaitingArgs),
     /// Messages waiting per destination, and how each destination answers.
     Backlog(ConnectOnly),
     /// Messages the gateway gave up delivering.
@@ -256,6 +259,15 @@ fn parse_forward(value: &str) -> Result<jiff::SignedDuration, String> {
         .map_err(|e| format!("{value:?} is not a duration such as 3d, 36h or 90m: {e}"))?;
     span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
         .map_err(|e| format!("{value:?}: {e}"))
+}
+
+#[derive(Debug, Args)]
+pub struct AwaitingArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Only this court's referrals, e.g. 京0105.
+    #[arg(long, default_value = "")]
+    pub court: String,
 }
 
 #[derive(Debug, Args)]

@@ -8,12 +8,18 @@
 //! wait in the kernel's listen backlog. The cap is the configured
 //! `limits.max_connections`, lowered if need be to leave
 //! [`RESERVED_DESCRIPTORS`] below the process's open-file limit.
+//!
+//! Should descriptors run out all the same (the limit lowered while the
+//! gateway runs, or taken by other work), a failed accept pauses the
+//! listener rather than being retried at once, and clients are refused until
+//! there is room again ([`mediation_api::accept`]).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use mediation_api::accept::Accepting;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -102,6 +108,9 @@ type Waiting = Pin<Box<dyn Future<Output = Option<OwnedSemaphorePermit>> + Send>
 /// only once a place is free.
 pub struct CappedIncoming {
     incoming: TcpIncoming,
+    /// Pauses after a failed accept, and refuses clients while out of
+    /// descriptors.
+    accepting: Accepting,
     places: Arc<Semaphore>,
     place: Option<OwnedSemaphorePermit>,
     waiting: Option<Waiting>,
@@ -111,6 +120,7 @@ impl std::fmt::Debug for CappedIncoming {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CappedIncoming")
             .field("free", &self.places.available_permits())
+            .field("accepting", &self.accepting)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +129,7 @@ impl CappedIncoming {
     pub fn new(incoming: TcpIncoming, cap: usize) -> Self {
         Self {
             incoming,
+            accepting: Accepting::new("grpc"),
             places: Arc::new(Semaphore::new(cap.max(1))),
             place: None,
             waiting: None,
@@ -149,11 +160,16 @@ impl Stream for CappedIncoming {
                 }
             }
         }
-        match Pin::new(&mut this.incoming).poll_next(cx) {
+        // A failed accept is not passed on: the server would only try again
+        // at once, spinning while descriptors are out.
+        let incoming = &mut this.incoming;
+        match this
+            .accepting
+            .poll_accept(cx, |cx| Pin::new(&mut *incoming).poll_next(cx))
+        {
             Poll::Pending => Poll::Pending,
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(Some(Ok(stream))) => match this.place.take() {
+            Poll::Ready(Some(stream)) => match this.place.take() {
                 Some(place) => Poll::Ready(Some(Ok(Capped {
                     stream,
                     _place: place,

@@ -115,7 +115,7 @@ fn describe() {
     );
     describe_gauge!(
         "gateway_deadline_next_due_seconds",
-        "Seconds until the next deadline timer is due (negative when overdue)"
+        "Seconds until the next deadline timer is due (negative when overdue); NaN when no timer is running"
     );
     describe_histogram!(
         "gateway_deadline_sweep_seconds",
@@ -132,7 +132,7 @@ fn describe() {
     describe_gauge!("gateway_ready", "1 while the gateway reports SERVING");
     describe_counter!(
         "gateway_alert_webhook_posts_total",
-        "Alert webhook posts by hook and result"
+        "Alert webhook posts by hook and result (ok, failed, rejected: refused as invalid)"
     );
     describe_gauge!(
         "gateway_alerts_open",
@@ -172,7 +172,7 @@ pub fn register_known(assembly: &Assembly) {
         }
     }
     for hook in assembly.webhook_names() {
-        for result in ["ok", "failed"] {
+        for result in ["ok", "failed", "rejected"] {
             metrics::counter!("gateway_alert_webhook_posts_total", "hook" => hook.clone(), "result" => result)
                 .increment(0);
         }
@@ -245,10 +245,16 @@ pub async fn sample(assembly: &Assembly, now: Timestamp) {
         metrics::gauge!("gateway_destination_unreachable", "destination" => d.destination)
             .set(if d.unreachable { 1.0 } else { 0.0 });
     }
-    if let Ok(Some(next)) = store.next_timer_at().await {
-        metrics::gauge!("gateway_deadline_next_due_seconds")
-            .set(next.duration_since(now).as_secs_f64());
-    }
+    // With no timer running there is nothing to measure: the gauge reads
+    // NaN, Prometheus's "no value", rather than the last timer's due time.
+    let next_due = match store.next_timer_at().await {
+        Ok(next) => next_due_seconds(next, now),
+        Err(error) => {
+            tracing::warn!(%error, "cannot sample the next deadline");
+            f64::NAN
+        }
+    };
+    metrics::gauge!("gateway_deadline_next_due_seconds").set(next_due);
     metrics::gauge!("gateway_ready").set(if assembly.health.current().serving {
         1.0
     } else {
@@ -257,6 +263,12 @@ pub async fn sample(assembly: &Assembly, now: Timestamp) {
     sample_open_alerts(store).await;
     process().collect();
     recorder().run_upkeep();
+}
+
+/// Seconds until `next`, the earliest deadline timer, is due (negative when
+/// overdue); NaN when no timer is running.
+pub fn next_due_seconds(next: Option<Timestamp>, now: Timestamp) -> f64 {
+    next.map_or(f64::NAN, |next| next.duration_since(now).as_secs_f64())
 }
 
 /// Samples every `every` until `shutdown`.
@@ -334,4 +346,20 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("metrics.listen: cannot listen on {addr}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_deadline_has_no_value_without_a_timer() {
+        let now: Timestamp = "2025-03-03T09:00:00+08:00".parse().unwrap();
+        assert!(next_due_seconds(None, now).is_nan());
+        let next = now
+            .checked_add(jiff::SignedDuration::from_secs(90))
+            .unwrap();
+        assert!((next_due_seconds(Some(next), now) - 90.0).abs() < 1e-9);
+        assert!((next_due_seconds(Some(now), next) + 90.0).abs() < 1e-9);
+    }
 }

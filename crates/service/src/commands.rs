@@ -158,6 +158,17 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         self.router.partner_of(organisation)
     }
 
+    /// Working days from `since`'s day to today, today included: how long a
+    /// referral has waited, as the calendar counts.
+    pub fn working_days_since(&self, since: Timestamp) -> u32 {
+        let calendar = self.calendar();
+        mediation_core::deadline::working_days_between(
+            &calendar,
+            mediation_core::calendar::cst::date_of(since),
+            mediation_core::calendar::cst::date_of(self.clock.now()),
+        )
+    }
+
     /// The roster the gateway routes by, with each organisation's mediators.
     pub fn router(&self) -> &dyn Router {
         self.router.as_ref()
@@ -277,7 +288,12 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             let mut events = vec![received];
             let decided = {
                 let calendar = self.calendar();
-                first(&after, now, &calendar)
+                first(&after, now, &calendar).and_then(|mut events| {
+                    // No organisation could take it: back with the court.
+                    let policy = &self.policies.for_referral(&after).deadlines;
+                    events.extend(after.follow_up(&events, &calendar, policy)?);
+                    Ok(events)
+                })
             };
             let decided = match decided {
                 Ok(events) => events,
@@ -367,7 +383,16 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                         .policies
                         .reassignment_allowed(referral.bundle(), &self.courts.current()),
                 };
-                decide(&referral, &context)
+                // Whatever way the decision brings the referral back to the
+                // court, the court's wait for its own decision starts here.
+                decide(&referral, &context).and_then(|mut events| {
+                    events.extend(referral.follow_up(
+                        &events,
+                        &calendar,
+                        &context.policy.deadlines,
+                    )?);
+                    Ok(events)
+                })
             };
             let events = match decision {
                 Ok(events) => events,

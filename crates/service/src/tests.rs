@@ -279,12 +279,22 @@ async fn an_acceptance_breach_returns_the_referral_to_the_court() {
     assert_eq!(report.fired, 2, "the missed warning and the breach");
     let r = w.gateway.referral(s.referral.id()).await.unwrap().unwrap();
     assert_eq!(r.status(), Status::ReturnedToCourt);
-    assert!(r.timers().is_empty());
-    assert!(
+    // Back with the court, which is reminded after 7 working days if it has
+    // not decided (CPL Art. 126): Friday 7 March, then 10–18 March.
+    let reminder = at("2025-03-19T00:00:00+08:00");
+    assert_eq!(
+        r.timers()
+            .iter()
+            .map(|t| (t.kind, t.fire_at))
+            .collect::<Vec<_>>(),
+        [(TimerKind::CourtDecisionReminder, reminder)]
+    );
+    assert_eq!(
         w.store()
             .due_timers(at("2030-01-01T00:00:00Z"), 10)
             .unwrap()
-            .is_empty()
+            .len(),
+        1
     );
     let kinds: Vec<_> = w
         .store()
@@ -303,6 +313,31 @@ async fn an_acceptance_breach_returns_the_referral_to_the_court() {
         .find(|b| b.destination == court.key())
         .unwrap();
     assert_eq!(to_court.pending, 4);
+
+    // The court does not decide: on 19 March it is reminded, once, and
+    // operators are alerted.
+    w.clock.set(at("2025-03-18T23:00:00+08:00"));
+    assert_eq!(w.engine().sweep().await.unwrap().fired, 0);
+    w.clock.set(reminder);
+    assert_eq!(w.engine().sweep().await.unwrap().fired, 1);
+    assert_eq!(w.engine().sweep().await.unwrap().fired, 0);
+    let r = w.gateway.referral(s.referral.id()).await.unwrap().unwrap();
+    assert!(r.timers().is_empty());
+    assert!(r.court_wait().unwrap().reminded);
+    let overdue = w
+        .store()
+        .alerts_after(0, 10)
+        .unwrap()
+        .iter()
+        .filter(|a| a.record.kind == AlertKind::CourtDecisionOverdue)
+        .count();
+    assert_eq!(overdue, 1);
+    let backlog = w.store().backlog().unwrap();
+    let to_court = backlog
+        .iter()
+        .find(|b| b.destination == court.key())
+        .unwrap();
+    assert_eq!(to_court.pending, 5, "the court's reminder");
 }
 
 #[tokio::test]
@@ -542,7 +577,8 @@ async fn concurrent_sweeps_fire_each_timer_once() {
                 "offer_delivered",
                 "deadline_warning",
                 "acceptance_overdue",
-                "returned_to_court"
+                "returned_to_court",
+                "court_decision_awaited"
             ],
             "{id}"
         );

@@ -57,7 +57,14 @@ use crate::writer::{Counters, Op, Outcome, Request, Writer, unavailable};
 /// The schema this build reads and writes: the store's own record format
 /// (`mediation-records`). A store of schema 1, whose records were the
 /// domain types' serde JSON, is migrated at its first open ([`migrate`]).
-pub const SCHEMA_VERSION: u32 = 2;
+/// Schema 3 adds the snapshot's record version 3 (the court's wait), a
+/// timer, an alert and two events; a store of schema 2 is read as it is
+/// (every record of schema 2 still reads) and says schema 3 from its first
+/// open by this build.
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The schema before this one, whose records this build reads as they are.
+pub const PREVIOUS_SCHEMA_VERSION: u32 = 2;
 
 /// The schema of stores written before the store's own format; migrated at
 /// open.
@@ -375,6 +382,18 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
                     StoreError::Corrupt(_) => corrupt_err(e),
                     other => io(&other),
                 })?;
+            } else if found == PREVIOUS_SCHEMA_VERSION {
+                // Nothing to rewrite: every record of schema 2 reads as it
+                // is, and records are written in schema 3 from now on. The
+                // version says so, so that a build of schema 2 refuses the
+                // store instead of misreading it.
+                tracing::info!(
+                    path = %path.display(),
+                    "the store moves from schema 2 to 3: 0 records rewritten (schema 2 records read as they are)"
+                );
+                db.insert(keys::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(|e| io(&e))?;
+                db.flush().map_err(|e| io(&e))?;
             } else if found != SCHEMA_VERSION {
                 return Err(OpenError::UnsupportedSchema {
                     path,

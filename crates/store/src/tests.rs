@@ -367,6 +367,43 @@ async fn an_unknown_schema_version_is_refused() {
 }
 
 #[tokio::test]
+async fn a_store_of_schema_2_is_read_as_it_is_and_says_schema_3() {
+    use crate::conformance::{follow_up, id, new_referral};
+    let (dir, store) = fresh();
+    let path = store.path().to_owned();
+    let r = id(1);
+    store.commit(new_referral(&r)).await.unwrap();
+    store.commit(follow_up(&r, 1, "second")).await.unwrap();
+    let before = store.referral(&r).unwrap().unwrap();
+    drop(store);
+    // Written back as schema 2 wrote it: a snapshot of schema 3 with no
+    // court's wait is schema 2's bytes, a version byte of 3 and a trailing
+    // 0 for the absent wait (postcard writes fields in order).
+    rewrite_raw(&path, |db| {
+        let head = db.get(keys::head(&r)).unwrap().unwrap().to_vec();
+        let (version, snapshot) = head.split_at(8);
+        assert_eq!(snapshot[0], 3);
+        assert_eq!(snapshot.last(), Some(&0));
+        let mut v2 = vec![2];
+        v2.extend_from_slice(&snapshot[1..snapshot.len() - 1]);
+        db.insert(keys::head(&r), [version, &v2[..]].concat())
+            .unwrap();
+        db.insert(keys::SCHEMA, &2u32.to_be_bytes()).unwrap();
+    });
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    assert_eq!(store.referral(&r).unwrap().unwrap(), before);
+    assert_eq!(store.history(&r).unwrap().unwrap().len(), 2);
+    drop(store);
+    let db = open_raw(&path);
+    assert_eq!(
+        db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
+        &SCHEMA_VERSION.to_be_bytes()
+    );
+    drop(db);
+    drop(dir);
+}
+
+#[tokio::test]
 async fn a_foreign_sled_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("other");

@@ -247,7 +247,25 @@ impl Writer {
             .as_ref()
             .ok_or_else(|| std::io::Error::other("the store is being reopened"))?;
         db.flush().map_err(std::io::Error::from)?;
-        self.syncer.sync()
+        // A sync opens the directories it lists and the files new since the
+        // last one. With no descriptor free (connections took them all),
+        // that open fails before anything is synced: no sync failed, so
+        // nothing is lost by trying again once one is free, as the listener
+        // frees its reserve of them. Only after a while is it a failure.
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match self.syncer.sync() {
+                Err(e) if out_of_descriptors(&e) && started.elapsed() < DESCRIPTOR_WAIT => {
+                    if pause == Duration::from_millis(5) {
+                        tracing::warn!(error = %e, "no descriptor free to sync the store; waiting for one");
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                result => return result,
+            }
+        }
     }
 
     fn failure_is_none(&self) -> bool {
@@ -597,6 +615,16 @@ impl Writer {
         schedule(batch, n, at, &key);
         Ok(Receipt { version: 0 })
     }
+}
+
+/// How long a sync waits for a descriptor to come free before it fails.
+const DESCRIPTOR_WAIT: Duration = Duration::from_secs(3);
+
+/// EMFILE or ENFILE: the process, or the system, has no descriptor free
+/// (the same numbers on Linux and the BSDs). An open that fails so has
+/// synced nothing.
+fn out_of_descriptors(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(23 | 24))
 }
 
 /// Whether the store's directory takes a synced write again: a scratch file

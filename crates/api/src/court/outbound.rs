@@ -210,6 +210,17 @@ pub(crate) fn summary(change: &Change) -> String {
                 format!("ended with the withdrawal of {case_number}")
             }
         },
+        Change::CourtDecisionAwaited { remind_at, .. } => match remind_at {
+            Some(at) => format!(
+                "back with the court for its decision; the court is reminded on {}",
+                cst::format(*at)
+            ),
+            None => "back with the court for its decision".into(),
+        },
+        Change::CourtDecisionOverdue { since, .. } => format!(
+            "back with the court since {} without its decision to docket the case or pass it on (CPL Art. 126)",
+            cst::format(*since)
+        ),
     }
 }
 

@@ -36,6 +36,10 @@ pub(crate) const ALERT_KINDS: CodeTable<pb::AlertKind, AlertKind> = CodeTable::n
             pb::AlertKind::ArbitrationAvailable,
             AlertKind::ArbitrationAvailable,
         ),
+        (
+            pb::AlertKind::CourtDecisionOverdue,
+            AlertKind::CourtDecisionOverdue,
+        ),
     ],
 );
 

@@ -411,6 +411,81 @@ where
         }))
     }
 
+    async fn list_awaiting_court(
+        &self,
+        request: Request<pb::ListAwaitingCourtRequest>,
+    ) -> Result<Response<pb::ListAwaitingCourtResponse>, Status> {
+        let (_, r) = take(request)?;
+        let only = match r.court.trim() {
+            "" => None,
+            code => Some(
+                mediation_core::court::CourtCode::parse(code)
+                    .map_err(|e| invalid_field("court", e.rule))?,
+            ),
+        };
+        let store = self.store();
+        let mut referrals = Vec::new();
+        let mut scanned = 0u64;
+        let mut after: Option<ReferralId> = None;
+        loop {
+            let ids = store
+                .referral_ids(after.as_ref(), PAGE)
+                .await
+                .map_err(store_error)?;
+            let Some(last) = ids.last().cloned() else {
+                break;
+            };
+            for id in ids {
+                scanned += 1;
+                // The snapshot is enough: no history is read.
+                let Some(referral) = store.referral(&id).await.map_err(store_error)? else {
+                    continue;
+                };
+                let Some(wait) = referral.court_wait() else {
+                    continue;
+                };
+                let bundle = referral.bundle();
+                if only.as_ref().is_some_and(|c| c != &bundle.court) {
+                    continue;
+                }
+                referrals.push(pb::AwaitingReferral {
+                    referral_id: id.to_string(),
+                    court: bundle.court.to_string(),
+                    court_referral_id: bundle.court_referral_id.to_string(),
+                    status: referral.status().as_str().into(),
+                    since: Some(to_wire(wait.since)),
+                    working_days: self.gateway.working_days_since(wait.since),
+                    remind_at: wait.remind_at.map(to_wire),
+                    reminded: wait.reminded,
+                });
+            }
+            after = Some(last);
+        }
+        referrals.sort_by(|a, b| {
+            let since = |r: &pb::AwaitingReferral| r.since.map(|t| (t.seconds, t.nanos));
+            since(a).cmp(&since(b))
+        });
+        let mut courts: BTreeMap<String, pb::CourtWaiting> = BTreeMap::new();
+        for r in &referrals {
+            let court = courts
+                .entry(r.court.clone())
+                .or_insert_with(|| pb::CourtWaiting {
+                    court: r.court.clone(),
+                    oldest_since: r.since,
+                    ..Default::default()
+                });
+            court.waiting += 1;
+            court.reminded += u32::from(r.reminded);
+        }
+        let mut courts: Vec<pb::CourtWaiting> = courts.into_values().collect();
+        courts.sort_by_key(|c| c.oldest_since.map(|t| (t.seconds, t.nanos)));
+        Ok(Response::new(pb::ListAwaitingCourtResponse {
+            referrals,
+            courts,
+            scanned,
+        }))
+    }
+
     async fn find_referrals(
         &self,
         request: Request<pb::FindReferralsRequest>,

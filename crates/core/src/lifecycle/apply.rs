@@ -2,7 +2,7 @@
 
 use mediation_calendar::cst;
 
-use super::{AppraisalPause, Change, Event, Referral, Status};
+use super::{AppraisalPause, Change, CourtWait, Event, Referral, Status};
 use crate::deadline::DeadlineKind;
 use crate::outcome::{CourtOutcome, RulingOutcome};
 
@@ -26,6 +26,8 @@ impl Referral {
                 acceptance_deadline,
                 ..
             } => {
+                // The court passed it on: its decision.
+                self.court_wait = None;
                 self.status = Status::AwaitingAcceptance;
                 // Routing never offers it to an excluded organisation; the
                 // court may, and that organisation has the case again.
@@ -132,18 +134,25 @@ impl Referral {
                 DeadlineKind::Mediation => self.mediation_deadline = Some(deadline.clone()),
             },
             Change::AgreementReached { agreement } => {
+                // After a refused confirmation, the parties' new agreement
+                // is their decision; the court's wait is over.
+                self.court_wait = None;
                 self.status = Status::Agreed;
                 self.agreement = Some((**agreement).clone());
             }
             Change::MediationFailed { .. } => self.status = Status::MediationFailed,
-            Change::CourtOutcomeRecorded { outcome } => match outcome {
-                CourtOutcome::Docketed { case_number } => {
-                    self.docketed = Some(case_number.clone());
+            Change::CourtOutcomeRecorded { outcome } => {
+                // Whatever the court recorded, it decided.
+                self.court_wait = None;
+                match outcome {
+                    CourtOutcome::Docketed { case_number } => {
+                        self.docketed = Some(case_number.clone());
+                    }
+                    CourtOutcome::MediationPaper { .. } | CourtOutcome::SuitWithdrawn { .. } => {
+                        self.status = Status::Concluded;
+                    }
                 }
-                CourtOutcome::MediationPaper { .. } | CourtOutcome::SuitWithdrawn { .. } => {
-                    self.status = Status::Concluded;
-                }
-            },
+            }
             Change::ShamMediationReported { .. } => {
                 // Mediation is suspended (中止) until the court decides; the
                 // days do not count. A pause already running (an appraisal)
@@ -201,7 +210,22 @@ impl Referral {
                 self.ruling = Some(ruling.clone());
             }
             Change::PerformanceRecorded { report } => self.performance.push(report.clone()),
-            Change::Recalled { .. } => self.status = Status::Recalled,
+            Change::Recalled { .. } => {
+                self.status = Status::Recalled;
+                self.court_wait = None;
+            }
+            Change::CourtDecisionAwaited { since, remind_at } => {
+                self.court_wait = Some(CourtWait {
+                    since: *since,
+                    remind_at: *remind_at,
+                    reminded: false,
+                });
+            }
+            Change::CourtDecisionOverdue { .. } => {
+                if let Some(wait) = &mut self.court_wait {
+                    wait.reminded = true;
+                }
+            }
         }
     }
 }

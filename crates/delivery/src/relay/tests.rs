@@ -440,6 +440,41 @@ async fn the_loop_runs_until_shut_down() {
     running.await.unwrap();
 }
 
+/// The alert webhooks label an unreachable destination's alert and a dead
+/// letter's with the destination, in the form metrics use, which they read
+/// from where the alert's text names it: first, or after " to ".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_and_dead_letter_alerts_name_their_destination_as_metrics_do() {
+    let h = Harness::new();
+    enqueue(&h.store, &referral(60), &[(ccpit(), "a1")]).await;
+    enqueue(&h.store, &referral(61), &[(court(), "b1")]).await;
+    h.transport.set(&ccpit(), Mode::Down);
+    h.transport.set(&court(), Mode::Refuse);
+    let relay = h.relay(RelayOptions {
+        unreachable_after: 2,
+        ..Harness::no_jitter()
+    });
+    for _ in 0..3 {
+        relay.drain().await.unwrap();
+        h.clock.advance(SignedDuration::from_hours(1));
+    }
+    let alerts = h.store.alerts_after(0, 100).unwrap();
+    let detail = |kind: AlertKind| {
+        alerts
+            .iter()
+            .find(|a| a.record.kind == kind)
+            .map(|a| a.record.detail.clone())
+            .unwrap_or_else(|| panic!("no {kind:?} alert in {alerts:?}"))
+    };
+    let unreachable = detail(AlertKind::DestinationUnreachable);
+    assert!(
+        unreachable.starts_with(&format!("{} ", ccpit().key())),
+        "{unreachable}"
+    );
+    let dead = detail(AlertKind::DeadLetter);
+    assert!(dead.contains(&format!(" to {} ", court().key())), "{dead}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destination_failing_in_a_row_is_reported_unreachable_once_until_it_answers() {
     let h = Harness::new();

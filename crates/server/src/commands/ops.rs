@@ -16,8 +16,8 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 use super::Bearer;
 use crate::cli::{
-    AckArgs, AlertsArgs, ConnectArgs, ConnectOnly, OpsCommand, ReferralArgs, ReferralsArgs,
-    ReplayArgs, StatsArgs,
+    AckArgs, AlertsArgs, AwaitingArgs, ConnectArgs, ConnectOnly, OpsCommand, ReferralArgs,
+    ReferralsArgs, ReplayArgs, StatsArgs,
 };
 use crate::config::{Profile, TlsMode};
 
@@ -35,6 +35,7 @@ pub fn run(command: OpsCommand, out: &mut dyn Write) -> anyhow::Result<()> {
             OpsCommand::Breaches(a) => breaches(a, out).await,
             OpsCommand::Referral(a) => referral(a, out).await,
             OpsCommand::Referrals(a) => referrals(a, out).await,
+            OpsCommand::Awaiting(a) => awaiting(a, out).await,
             OpsCommand::Backlog(a) => backlog(a, out).await,
             OpsCommand::DeadLetters(a) => dead_letters(a, out).await,
             OpsCommand::Replay(a) => replay(a, out).await,
@@ -481,6 +482,68 @@ async fn referral(args: ReferralArgs, out: &mut dyn Write) -> anyhow::Result<()>
         for m in &r.waiting {
             writeln!(out, "  {}", message_line(m))?;
         }
+    }
+    Ok(())
+}
+
+async fn awaiting(args: AwaitingArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let answer = client
+        .list_awaiting_court(ops::ListAwaitingCourtRequest { court: args.court })
+        .await
+        .map_err(sentence)?
+        .into_inner();
+    if args.connect.json {
+        for r in &answer.referrals {
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "referral_id": r.referral_id,
+                    "court": r.court,
+                    "court_referral_id": r.court_referral_id,
+                    "status": r.status,
+                    "since": when(r.since.as_ref()),
+                    "working_days": r.working_days,
+                    "remind_at": r.remind_at.as_ref().map(|t| when(Some(t))),
+                    "reminded": r.reminded,
+                })
+            )?;
+        }
+        return Ok(());
+    }
+    if answer.referrals.is_empty() {
+        writeln!(
+            out,
+            "no referral awaits a court's decision ({} read)",
+            answer.scanned
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "courts, the longest wait first:")?;
+    for c in &answer.courts {
+        writeln!(
+            out,
+            "  {:<8} waiting={} reminded={} since={}",
+            c.court,
+            c.waiting,
+            c.reminded,
+            when(c.oldest_since.as_ref())
+        )?;
+    }
+    writeln!(out, "referrals, the oldest first:")?;
+    for r in &answer.referrals {
+        writeln!(
+            out,
+            "  {} {:<8} {:<22} {} since {} ({} working days){}",
+            r.referral_id,
+            r.court,
+            r.status,
+            r.court_referral_id,
+            when(r.since.as_ref()),
+            r.working_days,
+            if r.reminded { " REMINDED" } else { "" }
+        )?;
     }
     Ok(())
 }

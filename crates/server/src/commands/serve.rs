@@ -95,18 +95,33 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         None => None,
     };
     // A sandbox's clock, when configured (the development profile only:
-    // the configuration's rules refuse it in production).
-    let sandbox = (config.sandbox.clock == crate::config::SandboxClockKind::Movable).then(|| {
-        Arc::new(mediation_core::clock::SandboxClock::new(
-            jiff::Timestamp::now(),
-            config.sandbox.speed,
-        ))
-    });
+    // the configuration's rules refuse it in production). It is kept in the
+    // data directory, so that a restart resumes it: it never goes back.
+    let sandbox = match config.sandbox.clock {
+        crate::config::SandboxClockKind::Movable => {
+            let file = config
+                .data_dir
+                .join(mediation_core::clock::SANDBOX_CLOCK_FILE);
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!(
+                    "cannot create the data directory {}",
+                    config.data_dir.display()
+                )
+            })?;
+            let clock = mediation_core::clock::SandboxClock::kept(&file, config.sandbox.speed)
+                .with_context(|| {
+                    format!("cannot keep the sandbox's clock in {}", file.display())
+                })?;
+            Some(Arc::new(clock))
+        }
+        crate::config::SandboxClockKind::System => None,
+    };
     let assembly = Arc::new(match sandbox {
         Some(clock) => {
             tracing::warn!(
                 speed = clock.speed(),
-                "the sandbox's movable clock is on: deadlines follow it, and operators may move it forward"
+                now = %mediation_core::clock::Clock::now(&*clock),
+                "the sandbox's movable clock is on: deadlines follow it, and operators may move it forward; it is kept in the data directory and resumes from there"
             );
             Assembly::build_sandboxed(&args.config.config, config, clock, relay_options).await?
         }

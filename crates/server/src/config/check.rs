@@ -12,6 +12,13 @@ impl Config {
         self.check_sandbox()?;
         self.check_traces()?;
         self.check_mediation_days()?;
+        if let Some(days) = self.court_decision.remind_after_working_days
+            && days > 60
+        {
+            return Err(format!(
+                "court_decision.remind_after_working_days: must be at most 60 working days (0 for no reminder), got {days}"
+            ));
+        }
         // Whether each court is in the registry is checked when the
         // registry is read (`Config::court_registry`); its spelling is
         // checked here, with the other keys.

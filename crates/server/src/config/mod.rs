@@ -68,6 +68,9 @@ pub struct Config {
     /// Courts that let the gateway pass their referrals on.
     #[serde(default)]
     pub reassignment: ReassignmentSettings,
+    /// When a court is reminded of a referral awaiting its decision.
+    #[serde(default)]
+    pub court_decision: CourtDecisionSettings,
     /// `development` may generate a throwaway PKI; `production` never does.
     #[serde(default)]
     pub profile: Profile,
@@ -405,13 +408,22 @@ impl ConsoleSettings {
 pub struct AlertSettings {
     /// How this gateway names itself in webhook posts.
     pub instance: String,
+    /// Where the deployment publishes `docs/runbooks.md`: an Alertmanager
+    /// hook's alerts link `<runbook_base_url>#<kind>`, the section for their
+    /// kind.
+    pub runbook_base_url: String,
     pub webhook: Vec<WebhookSettings>,
 }
+
+/// The runbooks as the repository has them, for a deployment that does not
+/// publish them elsewhere.
+pub const DEFAULT_RUNBOOK_BASE_URL: &str = "docs/runbooks.md";
 
 impl Default for AlertSettings {
     fn default() -> Self {
         Self {
             instance: "mediation-gateway".into(),
+            runbook_base_url: DEFAULT_RUNBOOK_BASE_URL.into(),
             webhook: Vec::new(),
         }
     }
@@ -680,6 +692,15 @@ pub struct ReassignmentSettings {
     pub courts: Vec<String>,
 }
 
+/// When a court is reminded of a referral back with it that awaits its
+/// decision (CPL Art. 126: 7 days to docket a suit).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CourtDecisionSettings {
+    /// Working days; 7 when unset, 0 for no reminder.
+    pub remind_after_working_days: Option<u32>,
+}
+
 /// One partner's mediation limits in days, each kind optional.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -768,6 +789,14 @@ impl Config {
             .collect()
     }
 
+    /// The working days before a court is reminded of a referral awaiting
+    /// its decision.
+    pub fn court_decision_working_days(&self) -> u32 {
+        self.court_decision
+            .remind_after_working_days
+            .unwrap_or(mediation_core::deadline::DeadlinePolicy::COURT_DECISION_WORKING_DAYS)
+    }
+
     pub fn policies(&self) -> Policies {
         let mut policies = Policies {
             // `check` has parsed every code already.
@@ -786,6 +815,7 @@ impl Config {
                     BreachSetting::Reroute => BreachAction::Reroute,
                 };
             }
+            policy.deadlines.court_decision_working_days = self.court_decision_working_days();
             policy.deadlines.mediation = self.mediation_limits(*partner);
             policy.deadlines.agreement_grace_days = self
                 .mediation_days
@@ -798,6 +828,8 @@ impl Config {
                 .and_then(|d| d.appraisal_review_days)
                 .unwrap_or(mediation_core::deadline::DeadlinePolicy::APPRAISAL_REVIEW_DAYS);
         }
+        // A referral no organisation took comes back under the default.
+        policies.default.deadlines.court_decision_working_days = self.court_decision_working_days();
         policies
     }
 

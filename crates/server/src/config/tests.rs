@@ -307,7 +307,7 @@ fn the_shipped_configuration_mentions_every_key() {
         ),
         ("health", &["required_partners"]),
         ("metrics", &["listen"]),
-        ("alerts", &["instance"]),
+        ("alerts", &["instance", "runbook_base_url"]),
         (
             "alerts.webhook",
             &[
