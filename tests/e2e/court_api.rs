@@ -164,7 +164,10 @@ async fn a_court_submits_reads_and_is_notified() {
         .into_inner();
     assert_eq!(view.court_referral_id, "BJ0105-2025-000123");
     let timeline: Vec<_> = view.timeline.iter().map(|e| e.event.as_str()).collect();
-    assert_eq!(timeline, ["received", "returned_to_court"]);
+    assert_eq!(
+        timeline,
+        ["received", "returned_to_court", "court_decision_awaited"]
+    );
 
     g.relay.drain().await.unwrap();
     assert_eq!(
@@ -245,7 +248,10 @@ async fn a_batch_of_a_thousand_referrals_reports_each_bundle() {
         .collect();
     let response = g
         .client
-        .submit_batch(pb::SubmitBatchRequest { bundles })
+        .submit_batch(pb::SubmitBatchRequest {
+            bundles,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -270,7 +276,10 @@ async fn a_batch_of_a_thousand_referrals_reports_each_bundle() {
     let too_many = vec![bundle_to_wire(&sample_bundle()); 1001];
     let err = g
         .client
-        .submit_batch(pb::SubmitBatchRequest { bundles: too_many })
+        .submit_batch(pb::SubmitBatchRequest {
+            bundles: too_many,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(

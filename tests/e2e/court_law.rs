@@ -182,6 +182,7 @@ async fn an_entrusted_referral_is_not_filed_for_judicial_confirmation() {
         court: "京0105".into(),
         outcome: outcome.into(),
         case_number: case_number.into(),
+        ..Default::default()
     };
     let err = w
         .court_api
@@ -241,6 +242,7 @@ async fn after_a_failure_the_docketed_case_number_is_recorded_with_the_failure_r
         court: "京0105".into(),
         outcome: pb::CourtOutcome::Docketed.into(),
         case_number: case_number.into(),
+        ..Default::default()
     };
     // A pre-litigation number is not a docketed case's.
     let err = w

@@ -150,6 +150,7 @@ fn outcome(
         court: "京0105".into(),
         outcome: outcome.into(),
         case_number: case_number.into(),
+        ..Default::default()
     }
 }
 
@@ -765,15 +766,80 @@ async fn a_court_that_does_not_decide_on_a_returned_referral_is_reminded_after_t
         ))
         .await
         .unwrap();
-    s.court
-        .record_court_outcome(outcome(
-            &refused,
-            pb::CourtOutcome::Docketed,
-            "（2026）京0105民初902号",
-        ))
+    // The other is closed without a suit: a reason, no case number.
+    let mut closed = outcome(&refused, pb::CourtOutcome::NotDocketed, "");
+    let err = s
+        .court
+        .record_court_outcome(closed.clone())
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(named_fields(&err), ["reason"]);
+    closed.reason = "申请人撤回起诉申请".into();
+    s.court.record_court_outcome(closed).await.unwrap();
     let seen = awaiting(&mut operators).await;
     assert!(seen.referrals.is_empty(), "{:?}", seen.referrals);
     assert!(seen.courts.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_behind_a_model_case_carries_it_to_the_platform() {
+    // Seed 000 (十八): 示范性诉讼 + 批量化调解. The batch names its model
+    // case once; each referral carries it, and the CCPIT offer says it.
+    let (w, mut s) = world_at("2026-08-31T09:00:00+08:00").await;
+    let model = "（2026）京0105民初100号";
+    let mut other = delegated("SEQ-MODEL-3");
+    other.model_case_number = "（2026）京0105民初200号".into();
+    let answer = s
+        .court
+        .submit_batch(pb::SubmitBatchRequest {
+            bundles: vec![delegated("SEQ-MODEL-1"), delegated("SEQ-MODEL-2"), other],
+            model_case_number: model.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let accepted: Vec<String> = answer
+        .results
+        .iter()
+        .filter_map(|r| match &r.result {
+            Some(pb::batch_result::Result::Accepted(a)) => Some(a.referral_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(accepted.len(), 2);
+    // A bundle naming another model case is refused, by its path.
+    match &answer.results[2].result {
+        Some(pb::batch_result::Result::Rejected(r)) => {
+            assert_eq!(r.code, "INVALID_ARGUMENT");
+            assert_eq!(r.violations[0].field, "bundles[2].model_case_number");
+        }
+        other => panic!("{other:?}"),
+    }
+    w.deliver().await;
+    let offers = w.ccpit.offers.all();
+    for id in &accepted {
+        let offer = offers
+            .iter()
+            .find(|o| &o.case_id == id)
+            .unwrap_or_else(|| panic!("no offer of {id}"));
+        assert_eq!(offer.model_case_number, model);
+    }
+    // A model case is a docketed suit: a pre-litigation number is refused.
+    let mut pre = delegated("SEQ-MODEL-4");
+    pre.model_case_number = "（2026）京0105民诉前调5号".into();
+    let err = s
+        .court
+        .submit_referral(pb::SubmitReferralRequest { bundle: Some(pre) })
+        .await
+        .unwrap_err();
+    assert_eq!(named_fields(&err), ["bundle.model_case_number"]);
+    let err = s
+        .court
+        .submit_batch(pb::SubmitBatchRequest {
+            bundles: vec![delegated("SEQ-MODEL-5")],
+            model_case_number: "not a case".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(named_fields(&err), ["model_case_number"]);
 }

@@ -807,6 +807,11 @@ async fn three_replicas_alert_a_missing_year_once_between_them() {
     for submission in submissions {
         submission.await.unwrap().unwrap();
     }
+    // The acceptance periods run from the offers' delivery: each replica
+    // delivers what its relay leases, and each deadline reaches into 2027.
+    for w in &worlds {
+        w.deliver().await;
+    }
     let store = open(&url).await;
     let missing: Vec<_> = store
         .alerts_after(0, 10_000)
@@ -825,6 +830,9 @@ async fn three_replicas_alert_a_missing_year_once_between_them() {
             .submit_referral(sample_submission(&format!("YEAR-LATER-{n}")))
             .await
             .unwrap();
+    }
+    for w in &worlds {
+        w.deliver().await;
     }
     let again = store
         .alerts_after(0, 10_000)

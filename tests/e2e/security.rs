@@ -411,7 +411,10 @@ async fn oversized_messages_batches_and_bursts_are_refused() {
         .collect();
     let err = w
         .court_api
-        .submit_batch(pb::SubmitBatchRequest { bundles })
+        .submit_batch(pb::SubmitBatchRequest {
+            bundles,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");

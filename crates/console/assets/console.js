@@ -69,14 +69,14 @@ const TEXT = {
     acked: '已由 {by} 确认', replayed: '已重新排队投递。', reachable: '正常', unreachable: '不可达',
     live: '实时', reconnecting: '重新连接中', dueIn: '{d} 后届满', sandbox: '沙箱时钟', court: '法院',
     courtReference: '法院委派编号', caseNumber: '案号', noMatch: '没有匹配的委派案件。',
-    moved: '时钟已前移，触发 {n} 个计时器。', referrals: '委派数', accepted: '受理', declined: '不予受理',
+    moved: '时钟已前移，触发 {n} 个计时器。', referrals: '分派数', accepted: '受理', declined: '不予受理',
     agreements: '调解成功', failuresShort: '调解不成', successRate: '调解成功率',
     medianAccept: '受理用时中位数', medianMediation: '调解用时中位数', acceptanceBreaches: '受理超期',
     mediationBreaches: '调解超期', chartSuccess: '各调解组织调解成功率（%）',
     chartAccept: '受理用时中位数（小时）', chartMediation: '调解用时中位数（天）',
     chartBreaches: '各调解组织超期数', mediator: '调解员', nothing: '该期间没有数据。', provisional: '暂定',
     sessionEnded: '会话已结束，请重新登录。', noData: '暂无数据',
-    mediatorNote: '调解员的统计自受理起算：委派和不予受理计入调解组织。',
+    mediatorNote: '调解员的统计自受理起算：分派和不予受理计入调解组织。',
     'kind.acceptance_warning': '受理预警', 'kind.acceptance_breach': '受理超期',
     'kind.mediation_warning': '调解期限预警', 'kind.mediation_breach': '调解超期',
     'kind.dead_letter': '死信', 'kind.calendar_year_missing': '缺少年度节假日安排',
@@ -646,8 +646,10 @@ function renderFigures(response) {
   const organisations = response.organisations || [];
   figuresTable($('#figures-partners'), ['partner'], (response.partners || []).map((p) => [[p.partner], p.figures]));
   figuresTable($('#figures-organisations'), ['partner', 'organisation'], organisations.map((o) => [[o.partner, o.organisation], o.figures]));
-  figuresTable($('#figures-mediators'), ['mediator'], (response.breakdowns || [])
-    .filter((b) => b.dimension === 'mediator').map((b) => [[b.value], b.figures]), MEDIATOR_COLUMNS);
+  // One row per organisation and mediator, named as the roster lists them.
+  figuresTable($('#figures-mediators'), ['organisation', 'mediator'], (response.breakdowns || [])
+    .filter((b) => b.dimension === 'mediator')
+    .map((b) => [[b.organisation || '', b.name ? `${b.value} ${b.name}` : b.value], b.figures]), MEDIATOR_COLUMNS);
   const of = (pick) => organisations.map((o) => [o.organisation, pick(o.figures || {})]).filter(([, v]) => v !== null);
   $('#charts').replaceChildren(
     chart(t('chartSuccess'), of((f) => (f.successRate === undefined ? null : f.successRate * 100)), false),

@@ -199,6 +199,11 @@ pub struct CaseBundle {
     /// Whether a party needs an interpreter.
     #[serde(default)]
     pub interpreter_needed: bool,
+    /// For a dispute referred with others like it behind a model case
+    /// (示范性诉讼 + 批量化调解, seed 000 (十八)): the docketed model case
+    /// whose judgment its mediation follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_case: Option<CaseNumber>,
 }
 
 impl CaseBundle {
@@ -294,6 +299,7 @@ impl CaseBundle {
     /// Checks the rules that span fields. Returns every violation found.
     pub fn validate(&self) -> Result<(), Violations> {
         let mut v = Violations::new();
+        self.check_model_case(&mut v);
         self.check_kind(&mut v);
         let references = self.check_parties(&mut v);
         self.check_consents(&references, &mut v);
@@ -322,6 +328,24 @@ impl CaseBundle {
             }
         }
         v.into_result(())
+    }
+
+    fn check_model_case(&self, v: &mut Violations) {
+        let Some(model) = &self.model_case else {
+            return;
+        };
+        if model.is_pre_litigation() {
+            v.push(
+                "model_case_number",
+                "a model case (示范案件) is a docketed suit whose judgment the batch follows: \
+                 its number cannot be a pre-litigation one",
+            );
+        } else if self.case_number.as_ref() == Some(model) {
+            v.push(
+                "model_case_number",
+                "is this referral's own case; a model case is another, already docketed",
+            );
+        }
     }
 
     fn check_kind(&self, v: &mut Violations) {

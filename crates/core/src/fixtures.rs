@@ -171,6 +171,7 @@ pub fn sample_bundle() -> CaseBundle {
         subject_matter_abroad: false,
         language: None,
         interpreter_needed: false,
+        model_case: None,
     }
 }
 

@@ -390,14 +390,20 @@ pub enum CourtOutcome {
     /// A 委托 case the parties settled ended with the plaintiff's withdrawal
     /// of the suit (撤诉).
     SuitWithdrawn { case_number: CaseNumber },
+    /// A 委派 referral back with the court that the court closes without a
+    /// suit: the plaintiff withdrew the application, or the dispute does not
+    /// meet the conditions to be docketed (不予立案). Ends the court's wait.
+    NotDocketed { reason: Narrative },
 }
 
 impl CourtOutcome {
-    pub fn case_number(&self) -> &CaseNumber {
+    /// The case the outcome names; none when no case was docketed.
+    pub fn case_number(&self) -> Option<&CaseNumber> {
         match self {
             CourtOutcome::Docketed { case_number }
             | CourtOutcome::MediationPaper { case_number }
-            | CourtOutcome::SuitWithdrawn { case_number } => case_number,
+            | CourtOutcome::SuitWithdrawn { case_number } => Some(case_number),
+            CourtOutcome::NotDocketed { .. } => None,
         }
     }
 
@@ -406,6 +412,7 @@ impl CourtOutcome {
             CourtOutcome::Docketed { .. } => "docketed",
             CourtOutcome::MediationPaper { .. } => "mediation_paper",
             CourtOutcome::SuitWithdrawn { .. } => "suit_withdrawn",
+            CourtOutcome::NotDocketed { .. } => "not_docketed",
         }
     }
 }

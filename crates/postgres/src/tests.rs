@@ -300,7 +300,8 @@ async fn replicas_raising_one_subject_at_once_record_it_once_until_it_is_release
 async fn a_lead_not_renewed_passes_on_and_the_old_leader_is_fenced_out() {
     use std::time::Duration;
     let (a, b) = replicas(Duration::from_secs(60)).await;
-    let lease = Duration::from_secs(1);
+    // Long enough that a loaded 2-core machine renews it in time.
+    let lease = Duration::from_secs(4);
     let mut first = a
         .try_lead_for("alert-webhooks", lease)
         .await
@@ -316,7 +317,7 @@ async fn a_lead_not_renewed_passes_on_and_the_old_leader_is_fenced_out() {
     // The leader stops renewing (frozen, its connection still open): once
     // its lease has run out, the other replica takes the lead over, under a
     // new generation.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    tokio::time::sleep(lease + Duration::from_millis(500)).await;
     let mut second = b
         .try_lead_for("alert-webhooks", lease)
         .await

@@ -604,6 +604,7 @@ impl Mirror for StoredBundle {
             subject_matter_abroad: self.subject_matter_abroad,
             language: parse_opt("language", self.language)?,
             interpreter_needed: self.interpreter_needed,
+            model_case: None,
         })
     }
 }

@@ -745,12 +745,38 @@ pub fn decode_event(bytes: &[u8]) -> Result<EventRecord, FormatError> {
 
 /// A referral's bundle, kept once.
 pub fn encode_bundle(bundle: &CaseBundle) -> Vec<u8> {
-    encode_plain(&StoredBundle::of(bundle))
+    encode_versioned(
+        BUNDLE_VERSION,
+        &StoredBundleV3 {
+            bundle: StoredBundle::of(bundle),
+            model_case: text_opt(bundle.model_case.as_ref()),
+        },
+    )
+}
+
+/// The record version of a bundle written now.
+pub const BUNDLE_VERSION: u8 = 3;
+
+/// The bundle of schema 3: schema 2's, then the model case it follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredBundleV3 {
+    bundle: StoredBundle,
+    model_case: Option<String>,
 }
 
 /// Reads a bundle written by [`encode_bundle`].
 pub fn decode_bundle(bytes: &[u8]) -> Result<CaseBundle, FormatError> {
-    decode_plain::<StoredBundle>(bytes)?.load()
+    match bytes.first() {
+        // Schema 2's bundles name no model case.
+        Some(&crate::FORMAT_VERSION) => decode_plain::<StoredBundle>(bytes)?.load(),
+        _ => {
+            let v3 = decode_versioned::<StoredBundleV3>(BUNDLE_VERSION, bytes)?;
+            Ok(CaseBundle {
+                model_case: parse_opt("model case", v3.model_case)?,
+                ..v3.bundle.load()?
+            })
+        }
+    }
 }
 
 /// The snapshot of a referral's state, apart from its bundle.

@@ -30,8 +30,8 @@ mod records;
 pub mod transfer;
 
 pub use history::{
-    EventRecord, SNAPSHOT_VERSION, decode_bundle, decode_event, decode_snapshot, encode_bundle,
-    encode_event, encode_snapshot,
+    BUNDLE_VERSION, EventRecord, SNAPSHOT_VERSION, decode_bundle, decode_event, decode_snapshot,
+    encode_bundle, encode_event, encode_snapshot,
 };
 pub use records::{
     DeliveryRecord, DeliveryState, decode_acknowledgement, decode_alert, decode_audit_record,

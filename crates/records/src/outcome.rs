@@ -315,6 +315,8 @@ pub(crate) enum StoredCourtOutcome {
     Docketed(String),
     MediationPaper(String),
     SuitWithdrawn(String),
+    // Schema 3: the reason.
+    NotDocketed(String),
 }
 
 impl Mirror for StoredCourtOutcome {
@@ -324,6 +326,7 @@ impl Mirror for StoredCourtOutcome {
             CourtOutcome::Docketed { case_number } => Self::Docketed(text(case_number)),
             CourtOutcome::MediationPaper { case_number } => Self::MediationPaper(text(case_number)),
             CourtOutcome::SuitWithdrawn { case_number } => Self::SuitWithdrawn(text(case_number)),
+            CourtOutcome::NotDocketed { reason } => Self::NotDocketed(text(reason)),
         }
     }
     fn load(self) -> Result<CourtOutcome, FormatError> {
@@ -336,6 +339,9 @@ impl Mirror for StoredCourtOutcome {
             },
             Self::SuitWithdrawn(n) => CourtOutcome::SuitWithdrawn {
                 case_number: parse("case number", n)?,
+            },
+            Self::NotDocketed(reason) => CourtOutcome::NotDocketed {
+                reason: parse("reason", reason)?,
             },
         })
     }

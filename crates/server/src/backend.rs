@@ -33,6 +33,14 @@ pub enum GatewayStore {
 #[derive(Debug, Default)]
 pub struct Lead(Option<mediation_store_postgres::Leader>);
 
+impl Lead {
+    /// Whether a lease is held (on PostgreSQL); never on the embedded
+    /// store, which needs none.
+    pub fn is_held(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 /// How long health waits for the database to answer.
 const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 

@@ -362,6 +362,10 @@ pub struct Notifier {
     /// The real clock: what Alertmanager is told, and when it is told again.
     /// On a sandbox, the gateway's clock may be far ahead of it.
     wall: Arc<dyn Clock>,
+    /// The lead of the webhooks among replicas on PostgreSQL, kept by
+    /// [`Notifier::run`]: each post checks it first, so a leader that lost
+    /// it while stopped posts nothing more of the pass it had begun.
+    lead: tokio::sync::Mutex<crate::backend::Lead>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -425,34 +429,18 @@ impl Notifier {
             }
             // An Alertmanager hook's open alerts: those it was sent and that
             // nobody has acknowledged yet.
-            let mut open = BTreeMap::new();
-            if s.format == WebhookFormat::Alertmanager {
-                let sent = read_cursor(&cursor_file).map_err(|e| setup(&s.name, e.to_string()))?;
-                let now = wall.now();
-                let mut at = 0;
-                loop {
-                    let page = store.alerts_after(at, 1_000).await?;
-                    let Some(last) = page.last() else { break };
-                    at = last.seq;
-                    for alert in page {
-                        if alert.seq <= sent
-                            && wanted(s, &alert)
-                            && store.acknowledgement(alert.seq).await?.is_none()
-                        {
-                            // Found again at start: re-sent one interval on.
-                            let shown = show(&store, &alert, &alerts.runbook_base_url, now).await?;
-                            open.insert(
-                                alert.seq,
-                                Open {
-                                    alert,
-                                    shown,
-                                    sent: now,
-                                },
-                            );
-                        }
-                    }
-                }
-            }
+            let open = if s.format == WebhookFormat::Alertmanager {
+                open_alerts(
+                    &store,
+                    s,
+                    &cursor_file,
+                    &alerts.runbook_base_url,
+                    wall.now(),
+                )
+                .await?
+            } else {
+                BTreeMap::new()
+            };
             hooks.push(Hook {
                 settings: s.clone(),
                 client,
@@ -474,7 +462,30 @@ impl Notifier {
             },
             clock,
             wall,
+            lead: tokio::sync::Mutex::default(),
         })
+    }
+
+    /// Each Alertmanager hook's open alerts, read again from the alert log:
+    /// those it was sent (up to its cursor) that nobody has acknowledged. A
+    /// replica that takes the webhooks' lead goes on from what the previous
+    /// leader sent.
+    async fn reopen(&self) -> Result<(), NotifyError> {
+        for hook in &self.hooks {
+            if hook.settings.format != WebhookFormat::Alertmanager {
+                continue;
+            }
+            let open = open_alerts(
+                &self.store,
+                &hook.settings,
+                &hook.cursor_file,
+                &self.runbooks,
+                self.wall.now(),
+            )
+            .await?;
+            *lock(&hook.open) = open;
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -750,6 +761,16 @@ impl Notifier {
     }
 
     async fn post(&self, hook: &Hook, body: &Value) -> Result<(), PostError> {
+        // Fenced by the lead: a replica that lost it (its lease ran out
+        // while it was stopped) posts nothing more.
+        {
+            let mut lead = self.lead.lock().await;
+            if lead.is_held() && !self.store.still_leads(&mut lead).await {
+                return Err(PostError::Failed(
+                    "this replica no longer leads the alert webhooks".into(),
+                ));
+            }
+        }
         let result = match hook.client.post(&hook.settings.url).json(body).send().await {
             Err(error) => Err(PostError::Failed(error.to_string())),
             Ok(response) if refuses_the_alerts(response.status()) => {
@@ -783,9 +804,19 @@ impl Notifier {
         tokio::pin!(shutdown);
         // Replicas on one database share the alert log and the hooks'
         // cursors (in the shared data directory): one of them posts.
-        let mut lead = crate::backend::Lead::default();
         loop {
-            if self.store.keep_lead("alert-webhooks", &mut lead).await {
+            let leading = {
+                let mut lead = self.lead.lock().await;
+                let before = lead.is_held();
+                let leading = self.store.keep_lead("alert-webhooks", &mut lead).await;
+                (leading, leading && lead.is_held() && !before)
+            };
+            if leading.1
+                && let Err(error) = self.reopen().await
+            {
+                tracing::warn!(%error, "cannot read the open alerts again after taking the lead");
+            }
+            if leading.0 {
                 self.deliver_pending().await;
             }
             tokio::select! {
@@ -794,6 +825,45 @@ impl Notifier {
             }
         }
     }
+}
+
+/// The alerts `hook` was sent (up to its cursor) that nobody has
+/// acknowledged, as found now: each is sent again one interval on.
+async fn open_alerts(
+    store: &GatewayStore,
+    hook: &WebhookSettings,
+    cursor_file: &Path,
+    runbooks: &str,
+    now: Timestamp,
+) -> Result<BTreeMap<u64, Open>, NotifyError> {
+    let sent = read_cursor(cursor_file).map_err(|e| NotifyError::Setup {
+        name: hook.name.clone(),
+        message: e.to_string(),
+    })?;
+    let mut open = BTreeMap::new();
+    let mut at = 0;
+    loop {
+        let page = store.alerts_after(at, 1_000).await?;
+        let Some(last) = page.last() else { break };
+        at = last.seq;
+        for alert in page {
+            if alert.seq <= sent
+                && wanted(hook, &alert)
+                && store.acknowledgement(alert.seq).await?.is_none()
+            {
+                let shown = show(store, &alert, runbooks, now).await?;
+                open.insert(
+                    alert.seq,
+                    Open {
+                        alert,
+                        shown,
+                        sent: now,
+                    },
+                );
+            }
+        }
+    }
+    Ok(open)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

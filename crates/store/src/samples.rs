@@ -245,6 +245,18 @@ fn court_wait_samples() -> Vec<Sample> {
             event_again,
         ),
         sample(
+            "event/court_outcome_recorded/not_docketed",
+            encode_event(&Event {
+                at: remind_at,
+                change: Change::CourtOutcomeRecorded {
+                    outcome: mediation_core::outcome::CourtOutcome::NotDocketed {
+                        reason: mediation_core::fixtures::narrative("申请人撤回起诉申请"),
+                    },
+                },
+            }),
+            event_again,
+        ),
+        sample(
             "head/returned_to_court/awaiting_court",
             head_value(state.version + 1, &encode_snapshot(&state)),
             head_again,
@@ -259,6 +271,14 @@ fn court_wait_samples() -> Vec<Sample> {
             timer_again,
         ),
     ];
+    let mut following = sample_bundle();
+    following.model_case =
+        Some(mediation_core::court::CaseNumber::parse("（2025）京0105民初100号").unwrap());
+    out.push(sample(
+        "bundle/commercial/model_case",
+        encode_bundle(&following),
+        bundle_again,
+    ));
     for record in alerts_for(referral.id(), std::slice::from_ref(&overdue)) {
         out.push(sample(
             format!("alert/{}", record.kind.as_str()),

@@ -196,6 +196,7 @@ pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
                 subject_matter_abroad: false,
                 language: None,
                 interpreter_needed: false,
+                model_case: None,
             })
         };
         if let Some(partial) = placeholder() {
@@ -248,6 +249,7 @@ pub(crate) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
         subject_matter_abroad: false,
         language: None,
         interpreter_needed: false,
+        model_case: None,
     };
     let found = bundle_rules(&bundle, &paths);
     if !found.is_empty() {

@@ -62,6 +62,7 @@ pub(crate) fn case_offer(d: &Disclosed<'_>) -> pb::CaseOffer {
         accept_by: d.deadline.map(|d| time::to_wire(d.due_at)),
         routing_reasons: d.reasons.to_vec(),
         background: text(bundle.summary.as_ref()),
+        model_case_number: text(bundle.model_case.as_ref()),
         language: text(bundle.language.as_ref()),
         interpreter_needed: bundle.interpreter_needed,
         disclosure: if d.is_full() {

@@ -130,6 +130,10 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
         optional(&w.case_number, CaseNumber::parse),
     );
     let kind = kind(&mut v, prefix, w);
+    let model_case = v.check(
+        at("model_case_number"),
+        optional(&w.model_case_number, CaseNumber::parse),
+    );
     let cause_of_action = v.check(at("cause_of_action"), Line::parse(&w.cause_of_action));
     let domain = v.check(at("domain"), DOMAINS.read_number(w.domain));
     let parties: Vec<Option<Party>> = w
@@ -222,6 +226,7 @@ pub fn bundle_from_wire(prefix: &str, w: &pb::CaseBundle) -> Result<CaseBundle, 
             subject_matter_abroad: w.subject_matter_abroad,
             language: language?,
             interpreter_needed: w.interpreter_needed,
+            model_case: model_case?,
             summary: summary?,
             particulars: particulars?,
             reassignment_allowed: w.reassignment_allowed,
@@ -325,6 +330,7 @@ fn cross_field(
             subject_matter_abroad: false,
             language: None,
             interpreter_needed: false,
+            model_case: None,
         })
     })();
     let Some(partial) = partial else {

@@ -91,6 +91,7 @@ pub fn bundle_to_wire(b: &CaseBundle) -> pb::CaseBundle {
         subject_matter_abroad: b.subject_matter_abroad,
         language: text(b.language.as_ref()),
         interpreter_needed: b.interpreter_needed,
+        model_case_number: text(b.model_case.as_ref()),
     }
 }
 
@@ -209,6 +210,9 @@ pub(crate) fn summary(change: &Change) -> String {
             CourtOutcome::SuitWithdrawn { case_number } => {
                 format!("ended with the withdrawal of {case_number}")
             }
+            CourtOutcome::NotDocketed { reason } => {
+                format!("closed by the court without a suit: {reason}")
+            }
         },
         Change::CourtDecisionAwaited { remind_at, .. } => match remind_at {
             Some(at) => format!(
@@ -260,6 +264,7 @@ pub(crate) fn court_outcome_kind(outcome: &CourtOutcome) -> pb::CourtOutcome {
         CourtOutcome::Docketed { .. } => pb::CourtOutcome::Docketed,
         CourtOutcome::MediationPaper { .. } => pb::CourtOutcome::MediationPaper,
         CourtOutcome::SuitWithdrawn { .. } => pb::CourtOutcome::SuitWithdrawn,
+        CourtOutcome::NotDocketed { .. } => pb::CourtOutcome::NotDocketed,
     }
 }
 
@@ -287,7 +292,7 @@ pub(crate) fn referral_to_wire(r: &Referral, history: &[Event]) -> pb::GetReferr
         failure,
         court_outcome: court_outcome.map_or(pb::CourtOutcome::Unspecified, court_outcome_kind)
             as i32,
-        court_case_number: text(court_outcome.map(CourtOutcome::case_number)),
+        court_case_number: text(court_outcome.and_then(CourtOutcome::case_number)),
         appraisal: r.appraisal().map(|p| pb::Appraisal {
             since: p.since.to_string(),
             note: p.note.to_string(),

@@ -234,12 +234,32 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
                 "a batch needs at least one bundle",
             ));
         }
+        // The model case the whole batch follows (示范性诉讼+批量化调解,
+        // seed 000 (十八)): each bundle takes it, or must name the same.
+        let model = request.model_case_number.trim();
+        if !model.is_empty()
+            && let Err(e) = CaseNumber::parse(model)
+        {
+            return Err(invalid_field("model_case_number", e.rule));
+        }
         let mut results = Vec::with_capacity(request.bundles.len());
         for (i, bundle) in request.bundles.iter().enumerate() {
-            let result = match self
-                .submit_one(&call, &format!("bundles[{i}]"), Some(bundle))
-                .await
-            {
+            let own = bundle.model_case_number.trim();
+            let outcome = if model.is_empty() || own == model {
+                self.submit_one(&call, &format!("bundles[{i}]"), Some(bundle))
+                    .await
+            } else if own.is_empty() {
+                let mut following = bundle.clone();
+                following.model_case_number = model.to_owned();
+                self.submit_one(&call, &format!("bundles[{i}]"), Some(&following))
+                    .await
+            } else {
+                Err(invalid_field(
+                    &format!("bundles[{i}].model_case_number"),
+                    format!("names model case {own}, not the batch's {model}"),
+                ))
+            };
+            let result = match outcome {
                 Ok(s) => pb::batch_result::Result::Accepted(submitted(&s)),
                 Err(status) => {
                     let details = status.get_error_details();
@@ -424,28 +444,47 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         let (call, request) = take(request)?;
         let mut v = Violations::new();
         let (id, court) = target(&mut v, &request.referral_id, &request.court);
-        let case_number = v.check("case_number", CaseNumber::parse(&request.case_number));
         let kind = v.check(
             "outcome",
             match pb::CourtOutcome::try_from(request.outcome) {
                 Ok(
                     kind @ (pb::CourtOutcome::Docketed
                     | pb::CourtOutcome::MediationPaper
-                    | pb::CourtOutcome::SuitWithdrawn),
+                    | pb::CourtOutcome::SuitWithdrawn
+                    | pb::CourtOutcome::NotDocketed),
                 ) => Ok(kind),
                 _ => Err(Invalid::new(
-                    "must be COURT_OUTCOME_DOCKETED, COURT_OUTCOME_MEDIATION_PAPER or COURT_OUTCOME_SUIT_WITHDRAWN",
+                    "must be COURT_OUTCOME_DOCKETED, COURT_OUTCOME_MEDIATION_PAPER, COURT_OUTCOME_SUIT_WITHDRAWN or COURT_OUTCOME_NOT_DOCKETED",
                 )),
             },
         );
-        let (Some(id), Some(court), Some(case_number), Some(kind)) = (id, court, case_number, kind)
+        // A case closed without a suit has no case number but a reason;
+        // every other outcome names its case.
+        let outcome = match kind {
+            Some(pb::CourtOutcome::NotDocketed) => {
+                if !request.case_number.trim().is_empty() {
+                    v.push(
+                        "case_number",
+                        "a case closed without a suit has no case number; leave it empty",
+                    );
+                }
+                v.check("reason", Narrative::parse(&request.reason))
+                    .map(|reason| CourtOutcome::NotDocketed { reason })
+            }
+            Some(kind) => v
+                .check("case_number", CaseNumber::parse(&request.case_number))
+                .map(|case_number| match kind {
+                    pb::CourtOutcome::MediationPaper => {
+                        CourtOutcome::MediationPaper { case_number }
+                    }
+                    pb::CourtOutcome::SuitWithdrawn => CourtOutcome::SuitWithdrawn { case_number },
+                    _ => CourtOutcome::Docketed { case_number },
+                }),
+            None => None,
+        };
+        let (Some(id), Some(court), Some(outcome), true) = (id, court, outcome, v.is_empty())
         else {
             return Err(invalid(&v));
-        };
-        let outcome = match kind {
-            pb::CourtOutcome::MediationPaper => CourtOutcome::MediationPaper { case_number },
-            pb::CourtOutcome::SuitWithdrawn => CourtOutcome::SuitWithdrawn { case_number },
-            _ => CourtOutcome::Docketed { case_number },
         };
         let referral = self
             .act_as_court(&call, &id, &court, "record_court_outcome", |r, c| {

@@ -275,6 +275,7 @@ pub(super) fn intake(r: &pb::FileDirectIntakeRequest) -> Result<Intake, Violatio
         subject_matter_abroad: false,
         language: None,
         interpreter_needed: false,
+        model_case: None,
     };
     // The bundle's own rules; its paths (`parties[i]`, …) are the request's.
     bundle.validate()?;

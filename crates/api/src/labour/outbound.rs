@@ -118,6 +118,7 @@ pub(crate) fn referral(d: &Disclosed<'_>) -> pb::DisputeReferral {
         respond_by: d.deadline.map(|d| time::to_wire(d.due_at)),
         routing_reasons: d.reasons.to_vec(),
         background: text(bundle.summary.as_ref()),
+        model_case_number: text(bundle.model_case.as_ref()),
         disclosure: if d.is_full() {
             pb::Disclosure::Full
         } else {

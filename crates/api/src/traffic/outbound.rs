@@ -125,6 +125,7 @@ pub(crate) fn case(d: &Disclosed<'_>) -> pb::AccidentCase {
         take_by: d.deadline.map(|d| time::to_wire(d.due_at)),
         routing_reasons: d.reasons.to_vec(),
         background: text(bundle.summary.as_ref()),
+        model_case_number: text(bundle.model_case.as_ref()),
         disclosure: if d.is_full() {
             pb::Disclosure::Full
         } else {

@@ -173,8 +173,12 @@ impl Referral {
                 | Status::MediationOverdue
                 | Status::ShamMediationReported
         );
+        // A docketed (委托) case accepted before the notice was kept for
+        // mediation before arbitration alone still carries the day: it
+        // fires for none.
+        let before_arbitration = !matches!(self.bundle.kind, ReferralKind::Entrusted { .. });
         self.arbitration_open_at
-            .filter(|_| running && !self.arbitration_noted)
+            .filter(|_| running && before_arbitration && !self.arbitration_noted)
     }
 
     /// The organisation declines, with reasons.

@@ -151,6 +151,9 @@ impl Referral {
                     CourtOutcome::MediationPaper { .. } | CourtOutcome::SuitWithdrawn { .. } => {
                         self.status = Status::Concluded;
                     }
+                    // Closed without a suit: it stays where it was, and the
+                    // court's wait is over.
+                    CourtOutcome::NotDocketed { .. } => {}
                 }
             }
             Change::ShamMediationReported { .. } => {

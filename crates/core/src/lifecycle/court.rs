@@ -186,6 +186,11 @@ impl Referral {
                 },
             ]);
         }
+        // The court docketed the case meanwhile: it is before the court, and
+        // mediation cannot resume beside it.
+        if self.docketed.is_some() {
+            return Err(self.not_allowed("resume, once the case was docketed, the mediation of"));
+        }
         if self.appraisal.is_some() {
             return one(
                 at,
@@ -227,6 +232,8 @@ impl Referral {
     ///   pre-litigation mediation paper number (诉前调书, seed 004 (十六)) of
     ///   the referring court.
     /// - A withdrawal: only for a settled 委托 referral, whose suit it ends.
+    /// - Not docketed: a referral awaiting the court's decision that the
+    ///   court closes without a suit (the application withdrawn, 不予立案).
     pub fn record_court_outcome(
         &self,
         court: &CourtCode,
@@ -254,6 +261,11 @@ impl Referral {
                         "case_number",
                         "must be the docketed case's number, not a pre-litigation one (诉前调)",
                     );
+                }
+            }
+            CourtOutcome::NotDocketed { .. } => {
+                if !self.awaits_court_decision() {
+                    return Err(self.not_allowed("close without a suit"));
                 }
             }
             CourtOutcome::MediationPaper { case_number }

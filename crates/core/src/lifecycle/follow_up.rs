@@ -10,17 +10,23 @@ use jiff::Timestamp;
 use mediation_calendar::{Calendar, cst};
 
 use super::{Change, CourtWait, Decision, Event, Referral, Status, TransitionError, one};
+use crate::bundle::ReferralKind;
 use crate::deadline::{self, DeadlinePolicy};
 
 impl Referral {
-    /// Whether the referral is back with the court and the court has not
-    /// decided yet: it has not recorded a docketed case, nor passed the
-    /// referral on, nor have the parties agreed again after a refusal.
+    /// Whether the referral is back with the court for it to decide whether
+    /// to docket the case: a pre-litigation (委派) referral, back after a
+    /// failure, a lapse, an end of mediation or a refused confirmation, with
+    /// no docketed case recorded. A 委托 case is docketed already and goes
+    /// on in court; a dispute taken directly was never the court's to
+    /// docket.
     pub fn awaits_court_decision(&self) -> bool {
-        matches!(
-            self.status,
-            Status::ReturnedToCourt | Status::MediationFailed | Status::ConfirmationRefused
-        ) && self.docketed.is_none()
+        self.bundle.kind == ReferralKind::Delegated
+            && matches!(
+                self.status,
+                Status::ReturnedToCourt | Status::MediationFailed | Status::ConfirmationRefused
+            )
+            && self.docketed.is_none()
     }
 
     /// Since when the referral has awaited the court's decision, when the
@@ -46,7 +52,9 @@ impl Referral {
         };
         let mut after = self.clone();
         after.apply_all(events);
-        if !after.awaits_court_decision() || after.court_wait.is_some() {
+        // The wait starts as the referral comes back, not again while it
+        // is back (the court may close it without a suit and stay there).
+        if self.awaits_court_decision() || !after.awaits_court_decision() {
             return Ok(Vec::new());
         }
         let since = last.at;

@@ -421,3 +421,59 @@ fn no_arbitration_notice_runs_for_a_docketed_labour_case() {
     let docketed = labour(docketed);
     assert_eq!(docketed.referral.arbitration_due(), None);
 }
+
+#[test]
+fn a_court_decision_is_awaited_only_for_a_delegated_referral_and_ends_with_it() {
+    let fail = |story: Story| {
+        story.then(|r, c, p| {
+            let events = r.report_failure(&org_a(), failure(), at(SOON))?;
+            let mut all = events.clone();
+            all.extend(r.follow_up(&events, c, p)?);
+            Ok(all)
+        })
+    };
+    // A 委派 failure waits for the court, reminded after 7 working days.
+    let failed = fail(Story::in_mediation());
+    let wait = failed.referral.court_wait().unwrap().clone();
+    assert_eq!(wait.since, at(SOON));
+    assert_eq!(wait.remind_at, Some(at("2025-03-15T00:00:00+08:00")));
+    // Closed without a suit: the wait is over, and nothing starts it again.
+    let closed = failed.then(|r, c, p| {
+        let events = r.record_court_outcome(
+            &court("京0105"),
+            CourtOutcome::NotDocketed {
+                reason: narrative("申请人撤回起诉申请"),
+            },
+            at(LATE),
+        )?;
+        assert!(r.follow_up(&events, c, p)?.is_empty());
+        Ok(events)
+    });
+    assert_eq!(closed.referral.court_wait(), None);
+    assert!(closed.referral.timers().is_empty());
+    assert_eq!(Referral::replay(&closed.history).unwrap(), closed.referral);
+    // A 委托 case is docketed already: its failure starts no wait.
+    let mut entrusted = Story::entrusted_agreed();
+    entrusted.referral = Referral::replay(&entrusted.history[..4]).unwrap();
+    entrusted.history.truncate(4);
+    let entrusted = fail(entrusted);
+    assert_eq!(entrusted.referral.status(), Status::MediationFailed);
+    assert_eq!(entrusted.referral.court_wait(), None);
+    assert!(!entrusted.referral.awaits_court_decision());
+}
+
+#[test]
+fn a_model_case_is_a_docketed_suit_other_than_the_referrals_own() {
+    // Seed 000 (十八): the batch's disputes follow a model case's judgment.
+    let mut bundle = sample_bundle();
+    bundle.model_case = Some(CaseNumber::parse("（2025）京0105民初100号").unwrap());
+    assert!(bundle.validate().is_ok());
+    bundle.model_case = Some(CaseNumber::parse("（2025）京0105民诉前调5号").unwrap());
+    assert_eq!(
+        bundle.validate().unwrap_err().0[0].field,
+        "model_case_number"
+    );
+    let mut own = entrusted(TrialStage::FirstInstance, Procedure::Ordinary);
+    own.model_case = own.case_number.clone();
+    assert_eq!(own.validate().unwrap_err().0[0].field, "model_case_number");
+}
