@@ -109,15 +109,21 @@ fn a_record_of_another_version_or_with_bad_contents_is_refused_by_name() {
     let (referral, _) = sample_histories().remove(0);
     let mut bytes = encode_bundle(referral.bundle());
     assert!(!is_first_format(&bytes));
-    bytes[0] = 3;
+    assert_eq!(bytes[0], crate::BUNDLE_VERSION);
+    bytes[0] = 4;
     assert_eq!(
         decode_bundle(&bytes),
         Err(FormatError::Version {
-            found: 3,
-            expected: FORMAT_VERSION
+            found: 4,
+            expected: crate::BUNDLE_VERSION
         })
     );
-    bytes[0] = FORMAT_VERSION;
+    bytes[0] = crate::BUNDLE_VERSION;
+    // Schema 2's bundle, the same bytes without the model case after them,
+    // still reads.
+    let mut v2 = bytes[..bytes.len() - 1].to_vec();
+    v2[0] = FORMAT_VERSION;
+    assert_eq!(&decode_bundle(&v2).unwrap(), referral.bundle());
     assert!(matches!(
         decode_bundle(&bytes[..bytes.len() / 2]),
         Err(FormatError::Decode(_))
