@@ -50,6 +50,19 @@ impl Referral {
         let Some(last) = events.last() else {
             return Ok(Vec::new());
         };
+        // Only these bring a referral back to the court; every other
+        // command is passed over without copying the referral.
+        let returns = events.iter().any(|e| {
+            matches!(
+                e.change,
+                Change::ReturnedToCourt { .. }
+                    | Change::MediationFailed { .. }
+                    | Change::RulingRecorded { .. }
+            )
+        });
+        if !returns {
+            return Ok(Vec::new());
+        }
         let mut after = self.clone();
         after.apply_all(events);
         // The wait starts as the referral comes back, not again while it
