@@ -12,7 +12,7 @@ use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::labour::v1 as lp;
 
-use crate::world::World;
+use crate::world::{World, court_view, submit_bundle};
 
 /// `bundle` as a 委托 referral of a first-instance case under `procedure`.
 fn entrusted(
@@ -30,24 +30,12 @@ fn entrusted(
 }
 
 async fn submit(w: &mut World, bundle: pb::CaseBundle) -> String {
-    w.court_api
-        .submit_referral(pb::SubmitReferralRequest {
-            bundle: Some(bundle),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .referral_id
+    submit_bundle(&mut w.court_api, bundle).await
 }
 
 async fn mediation_due(w: &mut World, id: &str) -> String {
-    w.court_api
-        .get_referral(pb::GetReferralRequest {
-            referral_id: id.into(),
-        })
+    court_view(&mut w.court_api, id)
         .await
-        .unwrap()
-        .into_inner()
         .mediation_deadline
         .unwrap()
         .due_date

@@ -19,7 +19,7 @@ use tonic::Code;
 
 use crate::field_paths::named_fields;
 use crate::tls::Authed;
-use crate::world::{LabourMessage, World, settlement_parties, ts};
+use crate::world::{LabourMessage, World, court_view, settlement_parties, submit_bundle, ts};
 
 /// The court system and the CCPIT platform, with tokens from the moved clock.
 struct Sides {
@@ -48,24 +48,11 @@ fn delegated(reference: &str) -> pb::CaseBundle {
 }
 
 async fn submit(s: &mut Sides, bundle: pb::CaseBundle) -> String {
-    s.court
-        .submit_referral(pb::SubmitReferralRequest {
-            bundle: Some(bundle),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .referral_id
+    submit_bundle(&mut s.court, bundle).await
 }
 
 async fn view(s: &mut Sides, id: &str) -> pb::GetReferralResponse {
-    s.court
-        .get_referral(pb::GetReferralRequest {
-            referral_id: id.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
+    court_view(&mut s.court, id).await
 }
 
 const CENTRE: &str = "ccpit-bj-01";
@@ -552,16 +539,7 @@ async fn only_a_mediator_the_room_lists_and_may_mediate_that_day_takes_the_case(
     let mut bundle = bundle_to_wire(&accident_bundle());
     bundle.court_referral_id = "SEQ-MEDIATOR".into();
     bundle.documents.clear();
-    let id = w
-        .court_api
-        .clone()
-        .submit_referral(pb::SubmitReferralRequest {
-            bundle: Some(bundle),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .referral_id;
+    let id = submit_bundle(&mut w.court_api.clone(), bundle).await;
     w.deliver().await;
     let take = |mediator: &str| tp::TakeCaseRequest {
         case_id: id.clone(),
@@ -597,15 +575,7 @@ async fn only_a_mediator_the_room_lists_and_may_mediate_that_day_takes_the_case(
         .unwrap();
     assert_eq!(taken.into_inner().state, "in_mediation");
     // Operators and the court read who mediates it.
-    let seen = w
-        .court_api
-        .clone()
-        .get_referral(pb::GetReferralRequest {
-            referral_id: id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let seen = court_view(&mut w.court_api.clone(), &id).await;
     assert_eq!(seen.mediator, "m-201");
     let mut operators = OperationsClient::new(w.connect_as("operators").await);
     let timeline = operators

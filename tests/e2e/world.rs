@@ -540,6 +540,35 @@ impl World {
 
 pub(crate) use mediation_gateway::sim::cases::settlement_parties;
 
+/// Refers `bundle` as `court` and returns the referral's id.
+pub(crate) async fn submit_bundle(
+    court: &mut CourtGatewayClient<Authed>,
+    bundle: mediation_proto::court::v1::CaseBundle,
+) -> String {
+    court
+        .submit_referral(mediation_proto::court::v1::SubmitReferralRequest {
+            bundle: Some(bundle),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id
+}
+
+/// The referral `id` as `court` reads it.
+pub(crate) async fn court_view(
+    court: &mut CourtGatewayClient<Authed>,
+    id: &str,
+) -> mediation_proto::court::v1::GetReferralResponse {
+    court
+        .get_referral(mediation_proto::court::v1::GetReferralRequest {
+            referral_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 pub(crate) fn digest(bytes: &[u8]) -> Sha256Digest {
     Sha256Digest::from_bytes(Sha256::digest(bytes).into())
 }

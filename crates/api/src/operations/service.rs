@@ -179,6 +179,47 @@ where
     }
 }
 
+/// Every stored referral, a page at a time, each as its snapshot (which
+/// is what replaying its history gives, without reading the history): the
+/// walk of the operators' reads that look at every referral.
+struct Scan<'a, S> {
+    store: &'a S,
+    after: Option<ReferralId>,
+    /// How many referrals were read so far.
+    scanned: u64,
+}
+
+impl<'a, S: ReferralStore> Scan<'a, S> {
+    fn new(store: &'a S) -> Self {
+        Self {
+            store,
+            after: None,
+            scanned: 0,
+        }
+    }
+
+    /// The next page of referrals; `None` once every one was read.
+    async fn next_page(&mut self) -> Result<Option<Vec<Referral>>, Status> {
+        let ids = self
+            .store
+            .referral_ids(self.after.as_ref(), PAGE)
+            .await
+            .map_err(store_error)?;
+        let Some(last) = ids.last().cloned() else {
+            return Ok(None);
+        };
+        self.after = Some(last);
+        let mut page = Vec::with_capacity(ids.len());
+        for id in &ids {
+            self.scanned += 1;
+            if let Some(referral) = self.store.referral(id).await.map_err(store_error)? {
+                page.push(referral);
+            }
+        }
+        Ok(Some(page))
+    }
+}
+
 #[tonic::async_trait]
 impl<S> Operations for OperationsService<S>
 where
@@ -423,24 +464,10 @@ where
                     .map_err(|e| invalid_field("court", e.rule))?,
             ),
         };
-        let store = self.store();
+        let mut scan = Scan::new(self.store());
         let mut referrals = Vec::new();
-        let mut scanned = 0u64;
-        let mut after: Option<ReferralId> = None;
-        loop {
-            let ids = store
-                .referral_ids(after.as_ref(), PAGE)
-                .await
-                .map_err(store_error)?;
-            let Some(last) = ids.last().cloned() else {
-                break;
-            };
-            for id in ids {
-                scanned += 1;
-                // The snapshot is enough: no history is read.
-                let Some(referral) = store.referral(&id).await.map_err(store_error)? else {
-                    continue;
-                };
+        while let Some(page) = scan.next_page().await? {
+            for referral in page {
                 let Some(wait) = referral.court_wait() else {
                     continue;
                 };
@@ -449,7 +476,7 @@ where
                     continue;
                 }
                 referrals.push(pb::AwaitingReferral {
-                    referral_id: id.to_string(),
+                    referral_id: referral.id().to_string(),
                     court: bundle.court.to_string(),
                     court_referral_id: bundle.court_referral_id.to_string(),
                     status: referral.status().as_str().into(),
@@ -459,7 +486,6 @@ where
                     reminded: wait.reminded,
                 });
             }
-            after = Some(last);
         }
         referrals.sort_by(|a, b| {
             let since = |r: &pb::AwaitingReferral| r.since.map(|t| (t.seconds, t.nanos));
@@ -482,7 +508,7 @@ where
         Ok(Response::new(pb::ListAwaitingCourtResponse {
             referrals,
             courts,
-            scanned,
+            scanned: scan.scanned,
         }))
     }
 
@@ -525,23 +551,10 @@ where
         if !v.is_empty() {
             return Err(crate::status::invalid(&v));
         }
-        let store = self.store();
+        let mut scan = Scan::new(self.store());
         let mut found = Vec::new();
-        let mut scanned = 0u64;
-        let mut after: Option<mediation_core::ids::ReferralId> = None;
-        'pages: loop {
-            let ids = store
-                .referral_ids(after.as_ref(), PAGE)
-                .await
-                .map_err(store_error)?;
-            let Some(last) = ids.last().cloned() else {
-                break;
-            };
-            for id in ids {
-                scanned += 1;
-                let Some((referral, _)) = self.referral(&id).await? else {
-                    continue;
-                };
+        'pages: while let Some(page) = scan.next_page().await? {
+            for referral in page {
                 let bundle = referral.bundle();
                 let deadlines: Vec<_> = referral
                     .acceptance_deadline()
@@ -563,7 +576,7 @@ where
                     });
                 if matches {
                     found.push(pb::ReferralSummary {
-                        referral_id: id.to_string(),
+                        referral_id: referral.id().to_string(),
                         court: bundle.court.to_string(),
                         court_referral_id: bundle.court_referral_id.to_string(),
                         case_number: bundle
@@ -583,11 +596,10 @@ where
                     }
                 }
             }
-            after = Some(last);
         }
         Ok(Response::new(pb::FindReferralsResponse {
             referrals: found,
-            scanned,
+            scanned: scan.scanned,
         }))
     }
 
