@@ -508,7 +508,7 @@ async fn one_alert_alertmanager_refuses_does_not_hold_back_the_others() {
 /// runs, the next deadline's gauge reads NaN, not the last one's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_deadline_gauge_has_no_value_once_no_timer_runs() {
-    use mediation_core::store::ReferralStore as _;
+    use mediation_core::store::TimerStore as _;
     let handle = mediation_gateway::observe::recorder();
     let mut w = World::start().await;
     let next_due = |text: &str| -> Option<f64> {

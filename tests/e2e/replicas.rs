@@ -23,7 +23,9 @@ use mediation_core::alert::AlertKind;
 use mediation_core::audit::AuditVerification;
 use mediation_core::fixtures::sample_bundle;
 use mediation_core::partner::Partner;
-use mediation_core::store::{AlertLog as _, AuditLog as _, OutboxStore as _, ReferralStore as _};
+use mediation_core::store::{
+    AlertLog as _, AuditLog as _, OutboxStore as _, ReferralStore as _, TimerStore as _,
+};
 use mediation_gateway::commands::Bearer;
 use mediation_gateway::sim::{self, CourtAt, Inbox, SimCcpit, SimConfig, SimCourt, SimTenant};
 use mediation_proto::ccpit::v1 as cp;

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use mediation_core::access::Disclosure;
 use mediation_core::deadline::Deadline;
 use mediation_core::ids::{OrganisationId, ReferralId};
-use mediation_core::lifecycle::Change;
+use mediation_core::lifecycle::{Change, Referral};
 use mediation_core::outbox::Destination;
 use mediation_core::partner::Partner;
 use mediation_core::store::{AuditLog, MessageId, PendingDelivery, ReferralStore};
@@ -39,11 +39,22 @@ pub struct Destinations {
 /// delivery was recorded with the receipt.
 pub type Receipt<'a> = Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>;
 
-/// A future of what an offer sent now states: when it is sent and the
-/// acceptance deadline its delivery starts, or `None` when the offer is
+/// A future of what an offer sent now states, or `None` when the offer is
 /// withdrawn.
-pub type Sending<'a> =
-    Pin<Box<dyn Future<Output = Result<Option<(Timestamp, Deadline)>, String>> + Send + 'a>>;
+pub type Sending<'a> = Pin<Box<dyn Future<Output = Result<Option<Outgoing>, String>> + Send + 'a>>;
+
+/// An offer the organisation may still receive, about to be sent.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// When it is sent.
+    pub sent_at: Timestamp,
+    /// The acceptance deadline its delivery starts if acknowledged, which
+    /// the offer states.
+    pub due: Deadline,
+    /// The referral as read to decide that the offer may go: its receipt
+    /// is decided from it first, rather than from a second read.
+    pub referral: Referral,
+}
 
 /// The acceptance period starts when an offer reaches the organisation's
 /// platform (online rules Art. 12), so the transport asks what deadline an
@@ -52,10 +63,11 @@ pub type Sending<'a> =
 /// report repeated, never lost.
 pub trait OfferReceipts: Send + Sync + std::fmt::Debug {
     /// The instant an offer of `referral` to `organisation` on `partner`'s
-    /// platform is sent now, and the acceptance deadline that follows if
-    /// its delivery is acknowledged; `None` if the organisation no longer
-    /// holds the referral (recalled, passed over, declined or lapsed while
-    /// the offer waited), whose case it must then not receive (PIPL Art. 6).
+    /// platform is sent now, the acceptance deadline that follows if its
+    /// delivery is acknowledged, and the referral as read; `None` if the
+    /// organisation no longer holds the referral (recalled, passed over,
+    /// declined or lapsed while the offer waited), whose case it must then
+    /// not receive (PIPL Art. 6).
     fn sending<'a>(
         &'a self,
         partner: Partner,
@@ -63,13 +75,14 @@ pub trait OfferReceipts: Send + Sync + std::fmt::Debug {
         organisation: &'a OrganisationId,
     ) -> Sending<'a>;
 
-    /// The platform acknowledged the offer of `referral` to `organisation`
-    /// sent at `sent_at`, as message `message`. Returns whether the commit
-    /// of the receipt also recorded the message delivered (one durable write
-    /// for both); if not, the relay records it.
+    /// The platform acknowledged the offer of `read`'s referral (as
+    /// [`OfferReceipts::sending`] read it) to `organisation` sent at
+    /// `sent_at`, as message `message`. Returns whether the commit of the
+    /// receipt also recorded the message delivered (one durable write for
+    /// both); if not, the relay records it.
     fn delivered<'a>(
         &'a self,
-        referral: &'a ReferralId,
+        read: Referral,
         organisation: &'a OrganisationId,
         sent_at: Timestamp,
         message: &'a MessageId,
@@ -87,31 +100,32 @@ where
         organisation: &'a OrganisationId,
     ) -> Sending<'a> {
         Box::pin(async move {
-            let current = self
-                .referral(referral)
-                .await
-                .map_err(|e| e.to_string())?
-                .is_some_and(|r| r.disclosure_to(organisation) != Disclosure::Nothing);
-            if !current {
+            let read = self.referral(referral).await.map_err(|e| e.to_string())?;
+            let Some(read) = read.filter(|r| r.disclosure_to(organisation) != Disclosure::Nothing)
+            else {
                 return Ok(None);
-            }
-            let now = self.clock().now();
+            };
+            let sent_at = self.clock().now();
             let due = self
-                .acceptance_due(partner, now)
+                .acceptance_due(partner, sent_at)
                 .map_err(|e| e.to_string())?;
-            Ok(Some((now, due)))
+            Ok(Some(Outgoing {
+                sent_at,
+                due,
+                referral: read,
+            }))
         })
     }
 
     fn delivered<'a>(
         &'a self,
-        referral: &'a ReferralId,
+        read: Referral,
         organisation: &'a OrganisationId,
         sent_at: Timestamp,
         message: &'a MessageId,
     ) -> Receipt<'a> {
         Box::pin(async move {
-            self.offer_received(referral, organisation, sent_at, message)
+            self.offer_received_from(read, organisation, sent_at, message)
                 .await
                 .map_err(|e| e.to_string())
         })
@@ -136,6 +150,7 @@ impl Transport for Destinations {
 
 impl Destinations {
     async fn attempt(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
+        use tracing::Instrument as _;
         let acknowledged = |()| Delivered::Acknowledged;
         let (Destination::Partner(partner), Some(receipts)) =
             (&delivery.message.destination, &self.receipts)
@@ -153,7 +168,11 @@ impl Destinations {
         // An offer: it states the deadline a delivery sent now starts, and
         // its acknowledgement is recorded before the relay records the
         // delivery.
-        let Some((sent_at, due)) = receipts
+        let Some(Outgoing {
+            sent_at,
+            due,
+            referral,
+        }) = receipts
             .sending(
                 *partner,
                 &delivery.message.referral,
@@ -173,24 +192,26 @@ impl Destinations {
             *acceptance_deadline = Some(due);
         }
         self.dispatch(&offer).await?;
-        let recorded = receipts
-            .delivered(
-                &delivery.message.referral,
-                &assignment.organisation,
-                sent_at,
-                &delivery.id,
-            )
-            .await
-            .map_err(|e| {
-                DeliveryError::Transient(format!(
+        // The platform took it: the receipt is written once the relay has
+        // freed the platform's slot, in the trace of this attempt.
+        let receipts = Arc::clone(receipts);
+        let organisation = assignment.organisation.clone();
+        let message = delivery.id.clone();
+        let receipt = async move {
+            match receipts
+                .delivered(referral, &organisation, sent_at, &message)
+                .await
+            {
+                Ok(true) => Ok(Delivered::Recorded),
+                Ok(false) => Ok(Delivered::Acknowledged),
+                Err(e) => Err(DeliveryError::Transient(format!(
                     "the platform took the offer, but its delivery could not be recorded: {e}"
-                ))
-            })?;
-        Ok(if recorded {
-            Delivered::Recorded
-        } else {
-            Delivered::Acknowledged
-        })
+                ))),
+            }
+        };
+        Ok(Delivered::Receipt(mediation_delivery::Receipt::new(
+            receipt.in_current_span(),
+        )))
     }
 }
 

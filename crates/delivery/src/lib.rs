@@ -15,6 +15,10 @@
 //! - **Isolation.** Each attempt runs as its own task with a timeout and at most a
 //!   few attempts per destination are in flight, so a slow or dead destination
 //!   holds up only its own lanes.
+//! - **A slot per answer.** An attempt holds its destination's slot only until
+//!   the destination answered; recording the outcome (and an offer's receipt)
+//!   follows with the slot free, the message still in flight until it is
+//!   durable.
 
 mod policy;
 mod relay;
@@ -24,4 +28,4 @@ pub use policy::RetryPolicy;
 pub use relay::{
     DestinationBoard, DestinationHealth, Relay, RelayHandle, RelayOptions, TickReport,
 };
-pub use transport::{Delivered, DeliveryError, Transport};
+pub use transport::{Delivered, DeliveryError, Receipt, Transport};

@@ -1,5 +1,6 @@
 //! The relay loop: find the due lane heads, attempt each in its own task,
-//! record how each attempt ended.
+//! record how each attempt ended. An attempt holds its destination's slot
+//! until the destination answered, not until the outcome is durable.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -25,9 +26,12 @@ pub struct RelayOptions {
     pub retry: RetryPolicy,
     /// Lane heads taken from the store per pass.
     pub batch: usize,
-    /// Attempts in flight to one destination at once.
+    /// Attempts waiting for one destination's answer at once: its slots. A
+    /// slot is free once the destination answered; recording the outcome
+    /// does not hold it.
     pub per_destination_in_flight: usize,
-    /// An attempt that takes longer fails as transient.
+    /// An attempt whose destination has not answered by then fails as
+    /// transient.
     pub attempt_timeout: Duration,
     /// How long the loop sleeps when nothing is due and nobody wakes it.
     pub idle_poll: Duration,
@@ -150,10 +154,23 @@ impl DestinationBoard {
     }
 }
 
+/// Outcomes of one destination not yet recorded, its attempts waiting for an
+/// answer included, at most this many per slot: a store slower than the
+/// destination answers holds back new attempts instead of piling up
+/// outcomes to write.
+const UNRECORDED_PER_SLOT: usize = 8;
+
 #[derive(Debug, Default)]
 struct InFlight {
+    /// Messages started and not yet recorded: waiting for their
+    /// destination's answer, or for their outcome to be durable. None of
+    /// them is started again.
     messages: HashSet<MessageId>,
+    /// Per destination, attempts waiting for its answer: its slots taken.
     per_destination: HashMap<String, usize>,
+    /// Per destination, attempts answered whose outcome (or receipt) is
+    /// being recorded: they hold no slot.
+    recording: HashMap<String, usize>,
     /// Attempts that finished since the current pass read the store. The
     /// pass's list of due messages may predate their outcome, so it must not
     /// start them again; the next pass reads their outcome from the store.
@@ -174,6 +191,20 @@ struct Held {
 }
 
 impl InFlight {
+    /// How many more attempts `destination` may start: its free slots, as
+    /// long as its outcomes not yet recorded stay within
+    /// [`UNRECORDED_PER_SLOT`] per slot.
+    fn room(&self, destination: &str, slots: usize) -> usize {
+        let count = |counts: &HashMap<String, usize>| counts.get(destination).copied().unwrap_or(0);
+        let answering = count(&self.per_destination);
+        let unrecorded = answering.saturating_add(count(&self.recording));
+        slots.saturating_sub(answering).min(
+            slots
+                .saturating_mul(UNRECORDED_PER_SLOT)
+                .saturating_sub(unrecorded),
+        )
+    }
+
     fn held_at(&self, id: &MessageId, now: Timestamp) -> bool {
         self.held.get(id).is_some_and(|h| h.until > now)
     }
@@ -241,14 +272,7 @@ where
                 now,
                 self.options.batch,
                 &|destination| {
-                    let in_flight = lock(&self.in_flight);
-                    self.options.per_destination_in_flight.saturating_sub(
-                        in_flight
-                            .per_destination
-                            .get(destination)
-                            .copied()
-                            .unwrap_or(0),
-                    )
+                    lock(&self.in_flight).room(destination, self.options.per_destination_in_flight)
                 },
                 &|_, id| {
                     let in_flight = lock(&self.in_flight);
@@ -275,12 +299,7 @@ where
                     report.deferred += 1;
                     continue;
                 }
-                let busy = in_flight
-                    .per_destination
-                    .get(&destination)
-                    .copied()
-                    .unwrap_or(0);
-                if busy >= self.options.per_destination_in_flight {
+                if in_flight.room(&destination, self.options.per_destination_in_flight) == 0 {
                     report.deferred += 1;
                     continue;
                 }
@@ -368,6 +387,13 @@ where
     }
 }
 
+/// One fewer of `destination`'s attempts counted in `counts`.
+fn release(counts: &mut HashMap<String, usize>, destination: &str) {
+    if let Some(n) = counts.get_mut(destination) {
+        *n = n.saturating_sub(1);
+    }
+}
+
 fn lock(in_flight: &Mutex<InFlight>) -> std::sync::MutexGuard<'_, InFlight> {
     // The guarded sets stay consistent even if a holder panicked mid-update:
     // every update is a single insert or remove.
@@ -392,14 +418,30 @@ struct Attempt<S, T> {
 impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
     async fn run(self, delivery: PendingDelivery, destination: String) {
         let started = std::time::Instant::now();
-        let result =
+        let answer =
             match tokio::time::timeout(self.timeout, self.transport.deliver(&delivery)).await {
-                Ok(result) => result,
+                Ok(answer) => answer,
                 Err(_) => Err(DeliveryError::Transient(format!(
                     "no answer within {:?}",
                     self.timeout
                 ))),
             };
+        // The destination has answered, or is given up on: its slot is free
+        // for the next lane's head. This message stays in flight, so it is
+        // not started again, until its outcome is recorded; its lane's next
+        // message is due only once the store recorded it delivered.
+        {
+            let mut in_flight = lock(&self.in_flight);
+            release(&mut in_flight.per_destination, &destination);
+            *in_flight.recording.entry(destination.clone()).or_default() += 1;
+        }
+        self.wake.notify_one();
+        // What the acknowledgement brings about (an offer's receipt) is
+        // written now, with the slot free.
+        let mut result = answer;
+        while let Ok(Delivered::Receipt(receipt)) = result {
+            result = receipt.await;
+        }
         let now = self.clock.now();
         let already_recorded = matches!(result, Ok(Delivered::Recorded));
         if matches!(result, Ok(Delivered::Withdrawn)) {
@@ -428,9 +470,7 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
         let mut in_flight = lock(&self.in_flight);
         in_flight.messages.remove(&delivery.id);
         in_flight.finished_during_pass.insert(delivery.id.clone());
-        if let Some(n) = in_flight.per_destination.get_mut(&destination) {
-            *n = n.saturating_sub(1);
-        }
+        release(&mut in_flight.recording, &destination);
         match recorded {
             Ok(()) => {
                 in_flight.held.remove(&delivery.id);

@@ -2,6 +2,8 @@
 //! implement this; tests use in-memory fakes.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use mediation_core::store::PendingDelivery;
 
@@ -18,7 +20,7 @@ pub enum DeliveryError {
 }
 
 /// How a delivery the destination acknowledged was recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Delivered {
     /// The relay records it.
     Acknowledged,
@@ -29,11 +31,46 @@ pub enum Delivered {
     /// have (an offer of a referral its organisation no longer holds); the
     /// relay records it as done, so the lane moves on.
     Withdrawn,
+    /// The destination acknowledged it, and what the acknowledgement brings
+    /// about (an offer's receipt) is still to be written. The relay frees
+    /// the destination's slot first, then awaits the receipt, keeping the
+    /// message in flight until its outcome is recorded.
+    Receipt(Receipt),
+}
+
+/// The writing of an acknowledgement's consequences, left for after the
+/// destination's slot is free: its durability holds up only its own
+/// message. It ends with how the delivery was recorded
+/// ([`Delivered::Acknowledged`] or [`Delivered::Recorded`]), or with the
+/// error that makes the attempt a failed one (the message is sent again).
+pub struct Receipt(Pin<Box<dyn Future<Output = Result<Delivered, DeliveryError>> + Send>>);
+
+impl Receipt {
+    pub fn new(
+        receipt: impl Future<Output = Result<Delivered, DeliveryError>> + Send + 'static,
+    ) -> Self {
+        Self(Box::pin(receipt))
+    }
+}
+
+impl std::fmt::Debug for Receipt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Receipt(..)")
+    }
+}
+
+impl Future for Receipt {
+    type Output = Result<Delivered, DeliveryError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
 }
 
 /// Delivers messages to destinations.
 pub trait Transport: Send + Sync + 'static {
-    /// Sends one message and returns once the destination acknowledged it.
+    /// Sends one message and returns once the destination acknowledged it,
+    /// leaving any receipt to write to [`Delivered::Receipt`].
     fn deliver(
         &self,
         delivery: &PendingDelivery,

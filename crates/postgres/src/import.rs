@@ -218,7 +218,7 @@ impl PgStore {
                             "INSERT INTO audit_chains (chain, next_seq, last_hash) VALUES (0, 0, $1) \
                              ON CONFLICT (chain) DO NOTHING",
                         )
-                        .bind("0".repeat(64))
+                        .bind(mediation_core::store::genesis_hash())
                         .execute(&mut *tx)
                         .await
                         .map_err(unavailable)?;

@@ -9,7 +9,7 @@ use mediation_core::audit::{AuditEntry, AuditVerification};
 use mediation_core::bundle::CaseBundle;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::{Event, Referral};
-use mediation_core::store::{Backlog, CourtKey, MessageId, PendingDelivery, StoreError};
+use mediation_core::store::{Backlog, ChainWalk, CourtKey, MessageId, PendingDelivery, StoreError};
 use mediation_core::timer::Timer;
 use mediation_records::{
     chain_hash, decode_acknowledgement, decode_alert, decode_audit_record, decode_bundle,
@@ -499,8 +499,8 @@ pub(crate) async fn audit_entries(
     rows.iter().map(|r| Ok(audit_entry(r)?.1)).collect()
 }
 
-/// Walks every chain from its start, in pages, and checks each against its
-/// head; reports the first broken link, naming its chain.
+/// Walks every chain from its start, in pages ([`ChainWalk`]), and checks
+/// each against its head; reports the first broken link, naming its chain.
 pub(crate) async fn verify_audit(pool: &PgPool) -> Result<AuditVerification, StoreError> {
     const PAGE: i64 = 10_000;
     let heads = sqlx::query("SELECT chain, next_seq, last_hash FROM audit_chains ORDER BY chain")
@@ -512,57 +512,39 @@ pub(crate) async fn verify_audit(pool: &PgPool) -> Result<AuditVerification, Sto
         let chain: i32 = head.try_get(0).map_err(unavailable)?;
         let next_seq: i64 = head.try_get(1).map_err(unavailable)?;
         let last_hash: String = head.try_get(2).map_err(unavailable)?;
-        let mut expected_seq = 0i64;
-        let mut expected_hash = "0".repeat(64);
-        let broken = |seq: i64, reason: String| {
+        let broken = |link: mediation_core::store::BrokenLink| {
             Ok(AuditVerification::Broken {
-                seq: seq as u64,
-                reason: format!("chain {chain}: {reason}"),
+                seq: link.seq,
+                reason: format!("chain {chain}: {}", link.reason),
             })
         };
+        let mut walk = ChainWalk::new(chain_hash);
         loop {
             let rows = sqlx::query(
                 "SELECT chain, seq, prev_hash, hash, record FROM audit \
                  WHERE chain = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
             )
             .bind(chain)
-            .bind(expected_seq)
+            .bind(walk.next_seq() as i64)
             .bind(PAGE)
             .fetch_all(pool)
             .await
             .map_err(unavailable)?;
             let done = (rows.len() as i64) < PAGE;
             for row in &rows {
-                let (_, entry, hashed) = match audit_entry(row) {
-                    Ok(read) => read,
-                    Err(e) => return broken(expected_seq, format!("unreadable: {e}")),
-                };
-                if entry.seq as i64 != expected_seq {
-                    return broken(
-                        expected_seq,
-                        format!("entry {expected_seq} is missing (found {} next)", entry.seq),
-                    );
+                let read = audit_entry(row).map(|(_, entry, hashed)| (entry, hashed));
+                if let Err(link) = walk.step(read) {
+                    return broken(link);
                 }
-                if entry.prev_hash != expected_hash {
-                    return broken(expected_seq, "does not link to the previous entry".into());
-                }
-                if chain_hash(entry.seq, &entry.prev_hash, &hashed) != entry.hash {
-                    return broken(expected_seq, "its content does not match its hash".into());
-                }
-                expected_seq += 1;
-                expected_hash = entry.hash;
             }
             if done {
                 break;
             }
         }
-        if expected_seq != next_seq || expected_hash != last_hash {
-            return broken(
-                expected_seq,
-                format!("the chain ends at {expected_seq} entries but {next_seq} were written"),
-            );
+        match walk.end(next_seq as u64, &last_hash) {
+            Ok(walked) => entries += walked,
+            Err(link) => return broken(link),
         }
-        entries += expected_seq as u64;
     }
     Ok(AuditVerification::Intact { entries })
 }

@@ -25,7 +25,7 @@ async fn fresh() -> PgStore {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_conforms() {
-    mediation_store::conformance::run_all(fresh).await;
+    mediation_store_conformance::run_all(fresh).await;
 }
 
 /// Two replicas' stores on one database, each with a name of its own.
@@ -47,7 +47,7 @@ async fn replicas(lease: std::time::Duration) -> (PgStore, PgStore) {
 use mediation_core::store::{
     AlertLog as _, AuditLog as _, DeliveryOutcome, OutboxStore as _, ReferralStore as _, StoreError,
 };
-use mediation_store::conformance::{
+use mediation_store_conformance::{
     alert, audit, ccpit, follow_up, id, later, message, new_referral,
 };
 

@@ -10,7 +10,7 @@ use mediation_core::audit::AuditRecord;
 use mediation_core::ids::ReferralId;
 use mediation_core::store::{
     AlertLog, AuditLog, Commit, DeliveryOutcome, MessageId, OutboxStore, Receipt, ReferralStore,
-    StoreError,
+    StoreError, TimerStore,
 };
 use mediation_records::{
     DeliveryRecord, decode_acknowledgement, decode_delivery, encode_acknowledgement, encode_alert,
@@ -483,7 +483,9 @@ impl ReferralStore for PgStore {
     ) -> impl Future<Output = Result<Option<ReferralId>, StoreError>> + Send {
         crate::reads::find_court_key(&self.pool, key)
     }
+}
 
+impl TimerStore for PgStore {
     fn due_timers(
         &self,
         now: Timestamp,

@@ -13,7 +13,7 @@ use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::{Event, Referral};
 use mediation_core::store::{
     AlertLog, AuditLog, Backlog, Commit, CourtKey, DeliveryOutcome, MessageId, OutboxStore,
-    PendingDelivery, Receipt, ReferralStore, StoreError,
+    PendingDelivery, Receipt, ReferralStore, StoreError, TimerStore,
 };
 use mediation_core::timer::Timer;
 use mediation_store::{SledStore, StoreOptions};
@@ -212,13 +212,15 @@ impl ReferralStore for GatewayStore {
     async fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError> {
         either!(self, s => ReferralStore::find_by_court_key(s, key))
     }
+}
 
+impl TimerStore for GatewayStore {
     async fn due_timers(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>, StoreError> {
-        either!(self, s => ReferralStore::due_timers(s, now, limit))
+        either!(self, s => TimerStore::due_timers(s, now, limit))
     }
 
     async fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        either!(self, s => ReferralStore::next_timer_at(s))
+        either!(self, s => TimerStore::next_timer_at(s))
     }
 }
 

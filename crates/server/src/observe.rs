@@ -224,7 +224,7 @@ async fn sample_open_alerts(store: &crate::backend::GatewayStore) {
 
 /// Samples the gauges that describe state.
 pub async fn sample(assembly: &Assembly, now: Timestamp) {
-    use mediation_core::store::{OutboxStore as _, ReferralStore as _};
+    use mediation_core::store::{OutboxStore as _, TimerStore as _};
     let store = assembly.gateway.store();
     match store.backlog().await {
         Ok(backlog) => {

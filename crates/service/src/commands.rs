@@ -347,30 +347,37 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
     where
         F: Fn(&Referral, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
     {
-        self.execute_recording(id, &actor.into(), action, None, decide)
+        self.execute_recording(id, &actor.into(), action, None, None, decide)
             .await
             .map(|(referral, _)| referral)
     }
 
     /// [`Commands::execute`], whose commit also records `delivered` as
     /// delivered when there is one; returns whether it did (a command that
-    /// decides nothing commits nothing).
+    /// decides nothing commits nothing). `read` is the referral as the
+    /// caller last read it: the first decision is made from it, and its
+    /// commit, checked against its version as every commit is, fails if the
+    /// referral changed since, when the next is made from the store.
     async fn execute_recording<F>(
         &self,
         id: &ReferralId,
         actor: &Actor,
         action: &str,
         delivered: Option<&MessageId>,
+        mut read: Option<Referral>,
         decide: F,
     ) -> Result<(Referral, bool), ServiceError>
     where
         F: Fn(&Referral, &Context<'_>) -> Result<Vec<Event>, TransitionError>,
     {
         for _ in 0..MAX_ATTEMPTS {
-            let referral = self
-                .referral(id)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound(id.clone()))?;
+            let referral = match read.take().filter(|r| r.id() == id) {
+                Some(referral) => referral,
+                None => self
+                    .referral(id)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(id.clone()))?,
+            };
             let now = self.clock.now();
             let decision = {
                 let calendar = self.calendar();
@@ -474,11 +481,42 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         sent_at: Timestamp,
         message: &MessageId,
     ) -> Result<bool, ServiceError> {
+        self.receipt(referral, None, organisation, sent_at, message)
+            .await
+    }
+
+    /// [`Commands::offer_received`], decided first from `read`: the
+    /// referral as the relay's transport read it before sending the offer
+    /// (to see the organisation still holds it). Its commit is checked
+    /// against that version, so a referral changed in between is decided
+    /// again as the store holds it; unchanged, the receipt costs no second
+    /// read of the referral, nor a second decoding of its bundle.
+    pub async fn offer_received_from(
+        &self,
+        read: Referral,
+        organisation: &OrganisationId,
+        sent_at: Timestamp,
+        message: &MessageId,
+    ) -> Result<bool, ServiceError> {
+        let referral = read.id().clone();
+        self.receipt(&referral, Some(read), organisation, sent_at, message)
+            .await
+    }
+
+    async fn receipt(
+        &self,
+        referral: &ReferralId,
+        read: Option<Referral>,
+        organisation: &OrganisationId,
+        sent_at: Timestamp,
+        message: &MessageId,
+    ) -> Result<bool, ServiceError> {
         self.execute_recording(
             referral,
             &Actor::internal("relay"),
             "offer_delivered",
             Some(message),
+            read,
             |r, ctx| r.offer_delivered(organisation, sent_at, ctx.calendar, &ctx.policy.deadlines),
         )
         .await

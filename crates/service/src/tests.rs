@@ -792,3 +792,61 @@ impl SubmitOffered for Commands<SledStore> {
         Ok(submission)
     }
 }
+
+/// What one referral costs the store, from the court's submission through
+/// the platform's receipt of the offer and the delivery of every message
+/// the submission made (`docs/store.md`, "Writes per referral"): a bound
+/// that holds the count where it was brought, so that a change that adds
+/// writes shows here.
+#[tokio::test]
+async fn a_referral_costs_few_key_writes_from_submission_to_receipt() {
+    let w = World::new(BreachAction::ReturnToCourt);
+    let referrals = 20u64;
+    let (_, _, before) = w.store().commit_stats().key_writes();
+    let (batches_before, _, _) = w.store().commit_stats().key_writes();
+    for n in 0..referrals {
+        let mut bundle = sample_bundle();
+        bundle.court_referral_id = format!("WRITES-{n}").parse().unwrap();
+        let s = w.gateway.submit(bundle, "court:京0105").await.unwrap();
+        let id = s.referral.id().clone();
+        // The receipt's commit may make messages of its own: deliver
+        // until none waits.
+        for _round in 0..5 {
+            for message in w.store().pending_messages(&id).unwrap() {
+                match &message.message.destination {
+                    Destination::Partner(_) => {
+                        let recorded = w
+                            .gateway
+                            .offer_received(&id, &organisation("org-a"), w.clock.now(), &message.id)
+                            .await
+                            .unwrap();
+                        assert!(recorded);
+                    }
+                    Destination::Court(_) => {
+                        OutboxStore::record_delivery(
+                            w.store(),
+                            &message.id,
+                            mediation_core::store::DeliveryOutcome::Delivered,
+                        )
+                        .await
+                        .unwrap();
+                    }
+                }
+            }
+        }
+        let left = w.store().pending_messages(&id).unwrap();
+        assert!(left.is_empty(), "{left:?}");
+    }
+    let (batches, asked, written) = w.store().commit_stats().key_writes();
+    let per_referral = (written - before) as f64 / referrals as f64;
+    println!(
+        "per referral: {:.1} key writes in {:.1} batches ({:.1} asked for)",
+        per_referral,
+        (batches - batches_before) as f64 / referrals as f64,
+        asked as f64 / referrals as f64,
+    );
+    assert!(
+        per_referral <= 60.0,
+        "{per_referral} key writes per referral"
+    );
+}

@@ -396,7 +396,8 @@ mod tests {
 
     async fn filled(dir: &Path) -> (SledStore, DocumentStore, Sha256Digest) {
         let store = SledStore::open(StoreOptions::new(dir.join("store"))).unwrap();
-        crate::conformance::alerts_are_raised_alone_and_acknowledged_once(store.clone()).await;
+        mediation_store_conformance::alerts_are_raised_alone_and_acknowledged_once(store.clone())
+            .await;
         let documents = DocumentStore::open(dir.join("documents")).unwrap();
         let bytes = b"a scanned agreement".repeat(10_000);
         let digest = Sha256Digest::from_bytes(Sha256::digest(&bytes).into());

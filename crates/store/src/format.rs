@@ -41,7 +41,7 @@ impl AuditHead {
     pub(crate) fn genesis() -> Self {
         Self {
             next_seq: 0,
-            last_hash: "0".repeat(64),
+            last_hash: mediation_core::store::genesis_hash(),
         }
     }
 }

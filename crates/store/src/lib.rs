@@ -10,14 +10,14 @@
 //! with another one, or a sled database that is not a gateway store.
 
 pub mod archive;
-#[cfg(any(test, feature = "conformance"))]
-pub mod conformance;
 pub mod documents;
 mod durability;
+mod flusher;
 mod format;
 mod keys;
 pub mod migrate;
 mod prepare;
+mod staged;
 mod transfer;
 mod v1;
 
@@ -35,8 +35,8 @@ use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::Event;
 use mediation_core::store::{
-    AlertLog, AuditLog, Backlog, Commit, CourtKey, DeliveryOutcome, MessageId, OutboxStore,
-    PendingDelivery, Receipt, ReferralStore, StoreError,
+    AlertLog, AuditLog, Backlog, BacklogTally, ChainWalk, Commit, CourtKey, DeliveryOutcome,
+    MessageId, OutboxStore, PendingDelivery, Receipt, ReferralStore, StoreError, TimerStore,
 };
 use mediation_core::timer::Timer;
 use tokio::sync::oneshot;
@@ -77,6 +77,12 @@ const SCAN_BUDGET_PER_DUE: usize = 16;
 /// ...and how many more: at least the destination's attempts in flight.
 const SCAN_BUDGET_FLOOR: usize = 1_024;
 
+/// How much is written before a checkpoint, by default: sled replays its
+/// log at about 1 GB a second, so a restart replays a quarter of a second
+/// of it at most, while a checkpoint every 256 MiB costs little
+/// (`docs/benchmarks.md`).
+pub const DEFAULT_CHECKPOINT_BYTES: u64 = 256 * 1024 * 1024;
+
 /// How to open the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -100,6 +106,11 @@ pub struct StoreOptions {
     /// and to reopen, so the space freed keeps reads going while writes are
     /// refused. Writes resume only once the reserve can be made again.
     pub reserve_bytes: u64,
+    /// Bytes of keys and values written after which the writer reopens the
+    /// store at its next quiet moment (a checkpoint), so that a restart
+    /// replays no more than about this much of sled's log
+    /// (`docs/store.md`, "Restart").
+    pub checkpoint_bytes: u64,
 }
 
 impl StoreOptions {
@@ -110,6 +121,7 @@ impl StoreOptions {
             cache_bytes: 128 * 1024 * 1024,
             lock_wait: std::time::Duration::from_secs(2),
             reserve_bytes: 16 * 1024 * 1024,
+            checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
         }
     }
 }
@@ -179,7 +191,9 @@ struct Inner {
 #[derive(Debug)]
 pub(crate) struct Shared {
     /// `None` only for the moment the writer reopens the database.
-    pub(crate) db: std::sync::RwLock<Option<sled::Db>>,
+    /// Readers hold it only for a read or a scan: the writer reopens the
+    /// database only once nobody else holds it.
+    pub(crate) db: std::sync::RwLock<Option<Arc<sled::Db>>>,
     /// The highest outbox sequence number whose commit is durable. The relay
     /// is shown no message above it: nothing leaves the gateway before the
     /// commit that made it survives a power cut.
@@ -189,7 +203,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn db(&self) -> Result<sled::Db, StoreError> {
+    pub(crate) fn db(&self) -> Result<Arc<sled::Db>, StoreError> {
         self.db
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -550,61 +564,33 @@ fn count_loads(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Counts one waiting message, from its key and stored record, into
+/// `count`; returns its number, which is its place in its destination's
+/// order of arrival (`w/`).
+fn count_message(count: &mut BacklogTally, key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
+    // Where the message stands, without the message.
+    let state = decode_delivery_state(value).map_err(|e| corrupt(key, e))?;
+    let not_a_message = || {
+        StoreError::Corrupt(format!(
+            "{}: not a message key",
+            String::from_utf8_lossy(key)
+        ))
+    };
+    let (destination, _) = keys::message_id_of(key).ok_or_else(not_a_message)?;
+    let n = keys::trailing_seq(key).ok_or_else(not_a_message)?;
+    count.add(destination, n, state.dead, state.enqueued_at);
+    Ok(n)
+}
+
 /// Every destination's waiting messages, counted from the messages
-/// themselves: pending, dead, and the first one's arrival.
-#[derive(Default)]
-struct BacklogCount {
-    by_destination: BTreeMap<String, Backlog>,
-    /// The first message each destination took, by number: its arrival is
-    /// the backlog's oldest, as the order of arrival (`w/`) says.
-    first: BTreeMap<String, u64>,
-}
-
-impl BacklogCount {
-    /// Counts one message from its key and stored record; returns its number.
-    fn add(&mut self, key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
-        // Where the message stands, without the message.
-        let state = decode_delivery_state(value).map_err(|e| corrupt(key, e))?;
-        let not_a_message = || {
-            StoreError::Corrupt(format!(
-                "{}: not a message key",
-                String::from_utf8_lossy(key)
-            ))
-        };
-        let destination = keys::message_id_of(key)
-            .map(|(destination, _)| destination.to_owned())
-            .ok_or_else(not_a_message)?;
-        let n = keys::trailing_seq(key).ok_or_else(not_a_message)?;
-        let backlog = self
-            .by_destination
-            .entry(destination.clone())
-            .or_insert(Backlog {
-                destination: destination.clone(),
-                pending: 0,
-                dead: 0,
-                oldest_enqueued_at: None,
-            });
-        if state.dead {
-            backlog.dead += 1;
-        } else {
-            backlog.pending += 1;
-        }
-        let earliest = self.first.entry(destination).or_insert(u64::MAX);
-        if n < *earliest {
-            *earliest = n;
-            backlog.oldest_enqueued_at = Some(state.enqueued_at);
-        }
-        Ok(n)
-    }
-}
-
+/// themselves.
 fn count_backlog(db: &sled::Db) -> Result<BTreeMap<String, Backlog>, StoreError> {
-    let mut count = BacklogCount::default();
+    let mut count = BacklogTally::default();
     for entry in db.scan_prefix(Table::Outbox.prefix()) {
         let (key, value) = entry.map_err(unavailable)?;
-        count.add(&key, &value)?;
+        count_message(&mut count, &key, &value)?;
     }
-    Ok(count.by_destination)
+    Ok(count.into_backlogs())
 }
 
 /// Once, for a store written before the backlog was kept: puts every
@@ -617,10 +603,10 @@ fn keep_backlog(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     let mut batch = sled::Batch::default();
     let mut in_batch = 0;
     let mut messages = 0u64;
-    let mut count = BacklogCount::default();
+    let mut count = BacklogTally::default();
     for entry in db.scan_prefix(Table::Outbox.prefix()) {
         let (key, value) = entry.map_err(unavailable)?;
-        let n = count.add(&key, &value)?;
+        let n = count_message(&mut count, &key, &value)?;
         batch.insert(keys::waiting(&key, n), key.to_vec());
         in_batch += 1;
         messages += 1;
@@ -633,7 +619,7 @@ fn keep_backlog(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
             tracing::info!(messages, "counting the outbox");
         }
     }
-    let counts = count.by_destination;
+    let counts = count.into_backlogs();
     for backlog in counts.values() {
         batch.insert(
             keys::backlog(backlog.destination.as_bytes()),
@@ -647,17 +633,7 @@ fn keep_backlog(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A destination whose kept counts differ from its messages.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BacklogMismatch {
-    pub destination: String,
-    /// Pending and dead, as kept.
-    pub kept: [u64; 2],
-    /// Pending and dead, as counted.
-    pub counted: [u64; 2],
-}
-
-pub use mediation_core::store::{HistoryCheck, LoadMismatch};
+pub use mediation_core::store::{BacklogMismatch, HistoryCheck, LoadMismatch};
 
 impl SledStore {
     /// Opens the store at `options.path`, which must already be one: for
@@ -683,8 +659,9 @@ impl SledStore {
             tracing::warn!(error = %e, path = %path.display(), "no room for the store's reserve file; a full disk will also stop reads");
         }
         let (db, counters, syncer) = open_db(&options)?;
+        let db = Arc::new(db);
         let shared = Arc::new(Shared {
-            db: std::sync::RwLock::new(Some(db.clone())),
+            db: std::sync::RwLock::new(Some(Arc::clone(&db))),
             durable_outbox: std::sync::atomic::AtomicU64::new(0),
             durable_alert: std::sync::atomic::AtomicU64::new(0),
         });
@@ -692,12 +669,31 @@ impl SledStore {
         let stats = Arc::new(CommitStats::default());
         let gate = Arc::new(std::sync::Mutex::new(()));
         let failure = Arc::new(std::sync::Mutex::new(None));
+        let flushing = Arc::new(flusher::Flushing {
+            outstanding: std::sync::atomic::AtomicUsize::new(0),
+            sync_failed: std::sync::atomic::AtomicBool::new(false),
+        });
+        let (jobs, job_receiver) = std::sync::mpsc::channel();
+        let flusher = flusher::Flusher {
+            syncer,
+            shared: Arc::clone(&shared),
+            failure: Arc::clone(&failure),
+            stats: Arc::clone(&stats),
+            flushing: Arc::clone(&flushing),
+        };
+        let flusher = std::thread::Builder::new()
+            .name("store-flusher".into())
+            .spawn(move || flusher.run(job_receiver))
+            .map_err(|e| io(&e))?;
         let writer = Writer {
             gate: Arc::clone(&gate),
             db: Some(db),
             shared: Arc::clone(&shared),
             counters,
-            syncer,
+            jobs: Some(jobs),
+            flusher: Some(flusher),
+            flushing,
+            written_since_open: 0,
             failure: Arc::clone(&failure),
             stats: Arc::clone(&stats),
             max_group: options.max_group.max(1),
@@ -770,7 +766,7 @@ impl SledStore {
         &self.inner.stats
     }
 
-    fn db(&self) -> Result<sled::Db, StoreError> {
+    fn db(&self) -> Result<Arc<sled::Db>, StoreError> {
         self.inner.shared.db()
     }
 
@@ -923,10 +919,10 @@ fn read_delivery(db: &sled::Db, key: &[u8], bytes: &[u8]) -> Result<PendingDeliv
 /// tools, which hold a `SledStore`, call them directly.
 impl SledStore {
     pub fn referral(&self, referral: &ReferralId) -> Result<Option<Referral>, StoreError> {
-        read_referral(&self.db()?, referral)
+        read_referral(&*self.db()?, referral)
     }
     pub fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError> {
-        read_history(&self.db()?, referral)
+        read_history(&*self.db()?, referral)
     }
     pub fn referral_ids(
         &self,
@@ -1072,7 +1068,7 @@ impl SledStore {
         Ok(found.into_iter().map(|(_, pending)| pending).collect())
     }
     pub fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        Ok(scheduled_destinations(&self.db()?)?
+        Ok(scheduled_destinations(&*self.db()?)?
             .into_iter()
             .map(|(_, earliest)| earliest)
             .min())
@@ -1148,22 +1144,7 @@ impl SledStore {
             }
             waiting += 1;
         }
-        let mut mismatches = Vec::new();
-        let names: std::collections::BTreeSet<&String> =
-            counted.keys().chain(kept.keys()).collect();
-        for name in names {
-            let pair = |b: Option<&Backlog>| b.map_or([0, 0], |b| [b.pending, b.dead]);
-            let (k, c) = (kept.get(name), counted.get(name));
-            if pair(k) != pair(c)
-                || k.and_then(|b| b.oldest_enqueued_at) != c.and_then(|b| b.oldest_enqueued_at)
-            {
-                mismatches.push(BacklogMismatch {
-                    destination: name.clone(),
-                    kept: pair(k),
-                    counted: pair(c),
-                });
-            }
-        }
+        let mut mismatches = mediation_core::store::backlog_mismatches(&kept, &counted);
         let total: u64 = counted.values().map(|b| b.pending + b.dead).sum();
         if waiting != total && mismatches.is_empty() {
             mismatches.push(BacklogMismatch {
@@ -1218,52 +1199,22 @@ impl SledStore {
             })
             .collect()
     }
+    /// Walks the chain ([`ChainWalk`]) to the head the writer recorded.
     pub fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
-        let mut expected = AuditHead::genesis();
+        let mut walk = ChainWalk::new(chain_hash);
         for entry in self.db()?.scan_prefix(Table::Audit.prefix()) {
             let (key, value) = entry.map_err(unavailable)?;
-            let broken = |seq: u64, reason: String| Ok(AuditVerification::Broken { seq, reason });
-            let (entry, hashed) = match read_audit_entry(&key, &value) {
-                Ok(read) => read,
-                Err(e) => return broken(expected.next_seq, format!("unreadable: {e}")),
-            };
-            if entry.seq != expected.next_seq {
-                return broken(
-                    expected.next_seq,
-                    format!(
-                        "entry {} is missing (found {} next)",
-                        expected.next_seq, entry.seq
-                    ),
-                );
+            if let Err(broken) = walk.step(read_audit_entry(&key, &value)) {
+                return Ok(broken.into());
             }
-            if entry.prev_hash != expected.last_hash {
-                return broken(entry.seq, "does not link to the previous entry".into());
-            }
-            if chain_hash(entry.seq, &entry.prev_hash, &hashed) != entry.hash {
-                return broken(entry.seq, "its content does not match its hash".into());
-            }
-            expected = AuditHead {
-                next_seq: entry.seq + 1,
-                last_hash: entry.hash,
-            };
         }
-        // Entries cut off the end leave the chain consistent but shorter than
-        // the head the writer recorded.
         let head: AuditHead = match self.db()?.get(keys::AUDIT_HEAD).map_err(unavailable)? {
             Some(bytes) => decode_plain(&bytes).map_err(|e| corrupt(keys::AUDIT_HEAD, e))?,
             None => AuditHead::genesis(),
         };
-        if head != expected {
-            return Ok(AuditVerification::Broken {
-                seq: expected.next_seq,
-                reason: format!(
-                    "the chain ends at {} entries but {} were written",
-                    expected.next_seq, head.next_seq
-                ),
-            });
-        }
-        Ok(AuditVerification::Intact {
-            entries: expected.next_seq,
+        Ok(match walk.end(head.next_seq, &head.last_hash) {
+            Ok(entries) => AuditVerification::Intact { entries },
+            Err(broken) => broken.into(),
         })
     }
 }
@@ -1314,7 +1265,9 @@ impl ReferralStore for SledStore {
     ) -> impl Future<Output = Result<Option<ReferralId>, StoreError>> + Send {
         std::future::ready(SledStore::find_by_court_key(self, key))
     }
+}
 
+impl TimerStore for SledStore {
     fn due_timers(
         &self,
         now: Timestamp,

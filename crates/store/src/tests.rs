@@ -52,7 +52,7 @@ fn fresh() -> (tempfile::TempDir, SledStore) {
 #[tokio::test]
 async fn sled_store_conforms() {
     let mut dirs = Vec::new();
-    conformance::run_all(|| {
+    mediation_store_conformance::run_all(|| {
         let (dir, store) = fresh();
         dirs.push(dir);
         std::future::ready(store)
@@ -368,7 +368,7 @@ async fn an_unknown_schema_version_is_refused() {
 
 #[tokio::test]
 async fn a_store_of_schema_2_is_read_as_it_is_and_says_schema_3() {
-    use crate::conformance::{follow_up, id, new_referral};
+    use mediation_store_conformance::{follow_up, id, new_referral};
     let (dir, store) = fresh();
     let path = store.path().to_owned();
     let r = id(1);

@@ -1,11 +1,13 @@
 //! The single writer. Every write goes through one thread that takes the waiting
-//! operations as a group, applies each as one atomic sled batch, then makes the
-//! whole group durable with one flush and one `fdatasync`, and only then answers
-//! them all (group commit).
+//! operations as a group, stages each in turn over the database ([`Staged`]:
+//! a later operation reads what an earlier one wrote), and applies the whole
+//! group as one atomic sled batch. It then hands the group to the flusher
+//! ([`crate::flusher`]), which makes it durable with one flush and one
+//! `fdatasync` before answering any of it (group commit), while the writer
+//! goes on with the next group.
 //!
 //! One writer is also what makes the read–check–write of a commit (version check,
-//! idempotency key, lane heads) free of races, and it sidesteps sled's deadlock
-//! when many tasks call `flush_async` at once (sled #1308).
+//! idempotency key, lane heads) free of races.
 //!
 //! When a group cannot be made durable (a full disk, no descriptors left, an
 //! I/O error), nothing in it is acknowledged and the writer refuses every
@@ -20,11 +22,17 @@
 //! room for the reserve once more, then closes the database, reopens it from
 //! disk (which checks the schema and reads the counters afresh), syncs it,
 //! and resumes.
+//!
+//! Reopening is also how the writer bounds a restart. sled 0.34 records
+//! where its log stands (its page-table snapshot) only when a database is
+//! opened, so a restart replays everything written since the last open.
+//! Once enough has been written, the writer reopens the store at a quiet
+//! moment (a checkpoint): readers wait for the new handle, none fails.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -33,9 +41,11 @@ use mediation_records::{DeliveryRecord, decode_delivery, encode_plain};
 use tokio::sync::oneshot;
 
 use crate::durability::Syncer;
+use crate::flusher::{Answer, Flushing, Job};
 use crate::format::{AuditHead, AuditLink, chain_hash, corrupt, split_head};
 use crate::keys;
 use crate::prepare::Prepared;
+use crate::staged::{KeyWrites, Staged};
 
 /// A write, encoded by its caller ([`crate::prepare`]).
 pub(crate) enum Op {
@@ -78,20 +88,52 @@ pub(crate) struct Request {
     pub(crate) reply: oneshot::Sender<Result<Receipt, StoreError>>,
 }
 
-/// Counters of group commits, for benchmarks and metrics.
+/// Counters of the writer's work since open, for benchmarks and metrics.
 #[derive(Debug, Default)]
 pub struct CommitStats {
     groups: AtomicU64,
     operations: AtomicU64,
+    batches: AtomicU64,
+    keys_asked: AtomicU64,
+    keys_written: AtomicU64,
+    checkpoints: AtomicU64,
 }
 
 impl CommitStats {
-    /// (groups made durable, operations in them).
+    /// (syncs made, operations they made durable).
     pub fn snapshot(&self) -> (u64, u64) {
         (
             self.groups.load(Ordering::Relaxed),
             self.operations.load(Ordering::Relaxed),
         )
+    }
+
+    /// (sled batches applied, key writes the operations asked for, key
+    /// writes that reached sled once a group's repeats were folded).
+    pub fn key_writes(&self) -> (u64, u64, u64) {
+        (
+            self.batches.load(Ordering::Relaxed),
+            self.keys_asked.load(Ordering::Relaxed),
+            self.keys_written.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Checkpoints (reopenings that bound the next restart) since open.
+    pub fn checkpoints(&self) -> u64 {
+        self.checkpoints.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn record_sync(&self, operations: u64) {
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.operations.fetch_add(operations, Ordering::Relaxed);
+    }
+
+    fn record_batch(&self, asked: KeyWrites, written: KeyWrites) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.keys_asked
+            .fetch_add(asked.inserts + asked.removes, Ordering::Relaxed);
+        self.keys_written
+            .fetch_add(written.inserts + written.removes, Ordering::Relaxed);
     }
 }
 
@@ -137,44 +179,27 @@ pub(crate) struct Writer {
     /// writer takes them; uncontended otherwise.
     pub(crate) gate: Arc<std::sync::Mutex<()>>,
     /// `None` only while the database is being reopened.
-    pub(crate) db: Option<sled::Db>,
+    pub(crate) db: Option<Arc<sled::Db>>,
     pub(crate) shared: Arc<crate::Shared>,
     pub(crate) options: crate::StoreOptions,
     /// Set from a failed sync until the store has been reopened from disk.
     pub(crate) recovery: Option<Recovery>,
     pub(crate) counters: Counters,
-    pub(crate) syncer: Syncer,
+    /// Where applied groups go to be made durable.
+    pub(crate) jobs: Option<Sender<Job>>,
+    pub(crate) flusher: Option<std::thread::JoinHandle<()>>,
+    pub(crate) flushing: Arc<Flushing>,
     /// Why the writer stopped accepting writes, shared with health checks.
     pub(crate) failure: Arc<std::sync::Mutex<Option<String>>>,
     pub(crate) stats: Arc<CommitStats>,
     pub(crate) max_group: usize,
+    /// Bytes of keys and values applied since the database was opened.
+    pub(crate) written_since_open: u64,
 }
 
 impl Writer {
     pub(crate) fn run(mut self, requests: Receiver<Request>) {
-        loop {
-            let first = match &self.recovery {
-                None => match requests.recv() {
-                    Ok(first) => first,
-                    Err(_) => return,
-                },
-                Some(recovery) => {
-                    let wait = recovery.next_at.saturating_duration_since(Instant::now());
-                    let next = requests.recv_timeout(wait);
-                    if self
-                        .recovery
-                        .as_ref()
-                        .is_some_and(|r| Instant::now() >= r.next_at)
-                    {
-                        self.try_recover();
-                    }
-                    match next {
-                        Ok(first) => first,
-                        Err(RecvTimeoutError::Timeout) => continue,
-                        Err(RecvTimeoutError::Disconnected) => return,
-                    }
-                }
-            };
+        while let Some(first) = self.next_request(&requests) {
             let gate = Arc::clone(&self.gate);
             let _open = gate.lock().unwrap_or_else(|p| p.into_inner());
             let mut group = vec![first];
@@ -184,87 +209,212 @@ impl Writer {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
-            let mut results: Vec<(oneshot::Sender<_>, Result<Receipt, StoreError>)> =
-                Vec::with_capacity(group.len());
-            for request in group {
-                let failed = self
-                    .failure
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
-                let result = match failed {
-                    Some(why) => Err(StoreError::Unavailable(why)),
-                    None => self.apply(request.op),
-                };
-                results.push((request.reply, result));
-            }
-            let flush_started = std::time::Instant::now();
+            let answers = self.apply_group(group);
             // A group with anything applied must be made durable. So must
             // one whose batch sled refused: sled fails every operation after
             // an I/O error of its own, and only a flush tells that apart
             // from a passing refusal.
             let must_sync = self.failure_is_none()
-                && results
+                && answers
                     .iter()
                     .any(|(_, r)| matches!(r, Ok(_) | Err(StoreError::Unavailable(_))));
             if must_sync {
-                match self.make_durable() {
-                    Ok(()) => self.shared.publish_durable(&self.counters),
-                    Err(e) => {
-                        // What was applied is in sled's memory but maybe not
-                        // on disk. Nothing can be acknowledged, and nothing
-                        // more accepted until the store is reopened from disk.
-                        let why = format!("cannot make writes durable: {e}");
-                        tracing::error!(error = %e, "store stopped accepting writes; it will reopen from disk once the disk takes writes again");
-                        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
-                        self.recovery = Some(Recovery::start());
-                        self.reopen_for_reads();
-                        for (_, result) in &mut results {
-                            if result.is_ok() {
-                                *result = Err(StoreError::Unavailable(why.clone()));
-                            }
-                        }
+                self.hand_over(answers);
+            } else {
+                answer(answers, None);
+            }
+        }
+        // Every handed-over group is answered before the database is let go.
+        self.jobs.take();
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+    }
+
+    /// The next request to take, after whatever the writer has to do
+    /// meanwhile: notice a failed sync, try to recover from one, or
+    /// checkpoint when it is quiet. `None` once the store is closing.
+    fn next_request(&mut self, requests: &Receiver<Request>) -> Option<Request> {
+        loop {
+            self.notice_failed_sync();
+            if let Some(recovery) = &self.recovery {
+                let wait = recovery.next_at.saturating_duration_since(Instant::now());
+                let next = requests.recv_timeout(wait);
+                if self
+                    .recovery
+                    .as_ref()
+                    .is_some_and(|r| Instant::now() >= r.next_at)
+                {
+                    self.try_recover();
+                }
+                match next {
+                    Ok(first) => return Some(first),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return None,
+                }
+            }
+            match requests.try_recv() {
+                Ok(request) => return Some(request),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => {}
+            }
+            if self.flushing.outstanding.load(Ordering::Acquire) > 0 {
+                // A sync under way may fail: look again soon, so that the
+                // readers get a working handle at once if it does.
+                match requests.recv_timeout(Duration::from_millis(2)) {
+                    Ok(request) => return Some(request),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return None,
+                }
+            }
+            self.checkpoint_if_due();
+            return requests.recv().ok();
+        }
+    }
+
+    /// Stages each operation of the group in turn and applies the group as
+    /// one batch. An operation that fails leaves nothing of its own; a batch
+    /// sled refuses fails every operation in it, and their counters go back.
+    fn apply_group(&mut self, group: Vec<Request>) -> Vec<Answer> {
+        let before = self.counters.clone();
+        let mut staged = Staged::default();
+        let mut answers: Vec<Answer> = Vec::with_capacity(group.len());
+        for request in group {
+            let failed = self
+                .failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let result = match failed {
+                Some(why) => Err(StoreError::Unavailable(why)),
+                None => self.apply(&mut staged, request.op),
+            };
+            match &result {
+                Ok(_) => staged.keep_op(),
+                Err(_) => staged.drop_op(),
+            }
+            answers.push((request.reply, result));
+        }
+        if staged.is_empty() {
+            return answers;
+        }
+        let asked = staged.asked;
+        let (batch, written, bytes) = staged.into_batch();
+        match self
+            .db()
+            .and_then(|db| db.apply_batch(batch).map_err(unavailable))
+        {
+            Ok(()) => {
+                self.stats.record_batch(asked, written);
+                self.written_since_open += bytes;
+            }
+            Err(e) => {
+                self.counters = before;
+                for (_, result) in &mut answers {
+                    if result.is_ok() {
+                        *result = Err(e.clone());
                     }
                 }
             }
-            metrics::histogram!("gateway_store_flush_seconds")
-                .record(flush_started.elapsed().as_secs_f64());
-            metrics::histogram!("gateway_store_group_operations").record(results.len() as f64);
-            self.stats.groups.fetch_add(1, Ordering::Relaxed);
-            self.stats
-                .operations
-                .fetch_add(results.len() as u64, Ordering::Relaxed);
-            for (reply, result) in results {
-                // A caller that stopped waiting is not an error of the store.
-                let _ = reply.send(result);
+        }
+        answers
+    }
+
+    /// Hands an applied group to the flusher, which answers it once durable.
+    fn hand_over(&mut self, answers: Vec<Answer>) {
+        let (Some(jobs), Some(db)) = (&self.jobs, &self.db) else {
+            answer(
+                answers,
+                Some("the store is being reopened; nothing was made durable"),
+            );
+            return;
+        };
+        self.flushing.outstanding.fetch_add(1, Ordering::AcqRel);
+        let job = Job::Group {
+            db: Arc::clone(db),
+            counters: self.counters.clone(),
+            answers,
+        };
+        if let Err(std::sync::mpsc::SendError(job)) = jobs.send(job) {
+            self.flushing.outstanding.fetch_sub(1, Ordering::AcqRel);
+            if let Job::Group { answers, .. } = job {
+                answer(answers, Some("the store's flusher has stopped"));
             }
         }
     }
 
-    fn make_durable(&mut self) -> std::io::Result<()> {
-        let db = self
-            .db
-            .as_ref()
-            .ok_or_else(|| std::io::Error::other("the store is being reopened"))?;
-        db.flush().map_err(std::io::Error::from)?;
-        // A sync opens the directories it lists and the files new since the
-        // last one. With no descriptor free (connections took them all),
-        // that open fails before anything is synced: no sync failed, so
-        // nothing is lost by trying again once one is free, as the listener
-        // frees its reserve of them. Only after a while is it a failure.
+    /// After a sync failed: nothing more is accepted, and the readers get a
+    /// handle opened afresh at once (see the module's doc).
+    fn notice_failed_sync(&mut self) {
+        if self.flushing.sync_failed.swap(false, Ordering::AcqRel) {
+            self.wait_for_flusher();
+            self.recovery = Some(Recovery::start());
+            self.reopen_for_reads();
+        }
+    }
+
+    /// Waits until every handed-over group is answered, so that the flusher
+    /// holds no handle of the database.
+    fn wait_for_flusher(&self) {
+        while self.flushing.outstanding.load(Ordering::Acquire) > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Reopens the database once enough was written since it was opened,
+    /// so that a restart replays little; only when nothing is queued or
+    /// being synced, and no reader holds the handle (a long scan keeps it:
+    /// the next quiet moment will do).
+    fn checkpoint_if_due(&mut self) {
+        if self.written_since_open < self.options.checkpoint_bytes
+            || self.recovery.is_some()
+            || self.flushing.outstanding.load(Ordering::Acquire) > 0
+        {
+            return;
+        }
         let started = Instant::now();
-        let mut pause = Duration::from_millis(5);
-        loop {
-            match self.syncer.sync() {
-                Err(e) if out_of_descriptors(&e) && started.elapsed() < DESCRIPTOR_WAIT => {
-                    if pause == Duration::from_millis(5) {
-                        tracing::warn!(error = %e, "no descriptor free to sync the store; waiting for one");
-                    }
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(200));
-                }
-                result => return result,
+        let mut shared = self.shared.db.write().unwrap_or_else(|p| p.into_inner());
+        // The shared slot and the writer's own: nobody else holds it.
+        if !shared.as_ref().is_some_and(|db| Arc::strong_count(db) == 2) {
+            return;
+        }
+        shared.take();
+        self.db.take();
+        match crate::open_db(&self.options) {
+            Ok((db, counters, syncer)) => {
+                let db = Arc::new(db);
+                *shared = Some(Arc::clone(&db));
+                self.db = Some(db);
+                self.counters = counters;
+                self.send_syncer(syncer);
+                self.written_since_open = 0;
+                self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+                let pause = started.elapsed();
+                metrics::histogram!("gateway_store_checkpoint_seconds").record(pause.as_secs_f64());
+                tracing::info!(
+                    pause_ms = pause.as_millis() as u64,
+                    "store checkpoint: reopened so that a restart replays only what is written from now on"
+                );
             }
+            Err(e) => {
+                // As after a failed sync: refuse writes until the store
+                // reopens cleanly; reads take whatever opens.
+                let why = format!("the store could not be reopened at a checkpoint: {e}");
+                tracing::error!(error = %e, "store checkpoint failed; writes are refused until it reopens");
+                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+                self.recovery = Some(Recovery::start());
+                if let Ok(db) = crate::sled_config(&self.options).open() {
+                    let db = Arc::new(db);
+                    *shared = Some(Arc::clone(&db));
+                    self.db = Some(db);
+                }
+            }
+        }
+    }
+
+    fn send_syncer(&self, syncer: Syncer) {
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(Job::Syncer(syncer));
         }
     }
 
@@ -277,7 +427,7 @@ impl Writer {
 
     fn db(&self) -> Result<&sled::Db, StoreError> {
         self.db
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| StoreError::Unavailable("the store is being reopened".into()))
     }
 
@@ -298,7 +448,8 @@ impl Writer {
         );
         match reopened {
             Ok(db) => {
-                *shared = Some(db.clone());
+                let db = Arc::new(db);
+                *shared = Some(Arc::clone(&db));
                 self.db = Some(db);
             }
             Err(_) => tracing::error!(
@@ -324,6 +475,7 @@ impl Writer {
             recovery.postpone();
             return;
         }
+        self.wait_for_flusher();
         // Close every handle, so the directory lock is released, then open
         // afresh from what is on disk.
         {
@@ -332,17 +484,20 @@ impl Writer {
             self.db.take();
             match crate::open_db(&self.options) {
                 Ok((db, counters, syncer)) => {
-                    *shared = Some(db.clone());
+                    let db = Arc::new(db);
+                    *shared = Some(Arc::clone(&db));
                     self.db = Some(db);
                     self.counters = counters;
-                    self.syncer = syncer;
+                    self.send_syncer(syncer);
+                    self.written_since_open = 0;
                     self.shared.publish_durable(&self.counters);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "reopening the store failed; writes stay refused");
                     // Reads need a handle even so: take whatever opens.
                     if let Ok(db) = crate::sled_config(&self.options).open() {
-                        *shared = Some(db.clone());
+                        let db = Arc::new(db);
+                        *shared = Some(Arc::clone(&db));
                         self.db = Some(db);
                     }
                     if let Some(recovery) = &mut self.recovery {
@@ -357,24 +512,21 @@ impl Writer {
         tracing::info!("store reopened from disk after a failed sync; writes resume");
     }
 
-    fn apply(&mut self, op: Op) -> Result<Receipt, StoreError> {
+    fn apply(&mut self, staged: &mut Staged, op: Op) -> Result<Receipt, StoreError> {
         let mut counters = self.counters.clone();
-        let mut batch = sled::Batch::default();
         let mut tally = Tally::default();
         let receipt = match op {
-            Op::Commit(prepared) => {
-                self.commit(&mut batch, &mut counters, &mut tally, *prepared)?
-            }
+            Op::Commit(prepared) => self.commit(staged, &mut counters, &mut tally, *prepared)?,
             Op::Delivery { id, outcome } => {
-                self.delivery(&mut batch, &mut counters, &mut tally, &id, outcome)?
+                self.delivery(staged, &mut counters, &mut tally, &id, outcome)?
             }
-            Op::Replay { id, at } => self.replay(&mut batch, &mut tally, &id, at)?,
+            Op::Replay { id, at } => self.replay(staged, &mut tally, &id, at)?,
             Op::Audit(records) => {
-                append_audit(&mut batch, &mut counters, records);
+                append_audit(staged, &mut counters, records);
                 Receipt { version: 0 }
             }
             Op::RaiseAlert(record) => {
-                append_alerts(&mut batch, &mut counters, vec![record]);
+                append_alerts(staged, &mut counters, vec![record]);
                 Receipt {
                     version: counters.alert_seq,
                 }
@@ -383,46 +535,45 @@ impl Writer {
                 seq,
                 acknowledgement,
             } => {
-                if self.get(&keys::alert(seq))?.is_none() {
+                if self.get(staged, &keys::alert(seq))?.is_none() {
                     return Err(StoreError::NotFound(format!("alert {seq}")));
                 }
                 // The first acknowledgement stands; the caller reads it back.
-                if self.get(&keys::acknowledgement(seq))?.is_none() {
-                    batch.insert(keys::acknowledgement(seq), acknowledgement);
+                if self.get(staged, &keys::acknowledgement(seq))?.is_none() {
+                    staged.insert(keys::acknowledgement(seq), acknowledgement);
                 }
                 Receipt { version: seq }
             }
         };
-        tally.write(self.db()?, &mut batch)?;
+        tally.write(self.db()?, staged)?;
         // Counters travel in the same batch as what they number, and only when
         // they moved.
         if counters.outbox_seq != self.counters.outbox_seq {
-            batch.insert(keys::OUTBOX_SEQ, &counters.outbox_seq.to_be_bytes());
+            staged.insert(keys::OUTBOX_SEQ, counters.outbox_seq.to_be_bytes());
         }
         if counters.alert_seq != self.counters.alert_seq {
-            batch.insert(keys::ALERT_SEQ, &counters.alert_seq.to_be_bytes());
+            staged.insert(keys::ALERT_SEQ, counters.alert_seq.to_be_bytes());
         }
         if counters.audit != self.counters.audit {
-            batch.insert(keys::AUDIT_HEAD, encode_plain(&counters.audit));
+            staged.insert(keys::AUDIT_HEAD, encode_plain(&counters.audit));
         }
-        self.db()?.apply_batch(batch).map_err(unavailable)?;
         self.counters = counters;
         Ok(receipt)
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        self.db()?.get(key).map_err(unavailable)
+    fn get(&self, staged: &Staged, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        staged.get(self.db()?, key)
     }
 
     fn commit(
         &self,
-        batch: &mut sled::Batch,
+        staged: &mut Staged,
         counters: &mut Counters,
         tally: &mut Tally,
         c: Prepared,
     ) -> Result<Receipt, StoreError> {
         let head_key = keys::head(&c.referral);
-        let actual = match self.get(&head_key)? {
+        let actual = match self.get(staged, &head_key)? {
             Some(bytes) => split_head(&head_key, &bytes)?.0,
             None => 0,
         };
@@ -440,43 +591,42 @@ impl Writer {
             )));
         }
         if let Some(key) = c.court_key {
-            if let Some(existing) = self.get(&key)? {
+            if let Some(existing) = self.get(staged, &key)? {
                 let existing = String::from_utf8_lossy(&existing)
                     .parse()
                     .map_err(|_| StoreError::Corrupt("idempotency index".into()))?;
                 return Err(StoreError::DuplicateCourtReferral { existing });
             }
-            batch.insert(key, c.referral.as_str().as_bytes());
+            staged.insert(key, c.referral.as_str().as_bytes());
         }
         for change in &c.loads {
             let key = keys::load(&change.organisation);
-            let open = read_count(self.get(&key)?.as_deref());
+            let open = read_count(self.get(staged, &key)?.as_deref());
             let open = if change.delta > 0 {
                 open.saturating_add(1)
             } else {
                 open.saturating_sub(1)
             };
-            batch.insert(key, &open.to_be_bytes());
+            staged.insert(key, &open.to_be_bytes());
         }
         if let Some(bundle) = c.bundle {
-            batch.insert(keys::bundle(&c.referral), bundle);
+            staged.insert(keys::bundle(&c.referral), bundle);
         }
         for (key, value) in c.events {
-            batch.insert(key, value);
+            staged.insert(key, value);
         }
         for key in c.activity {
-            batch.insert(key, &[][..]);
+            staged.insert(key, &[][..]);
         }
-        batch.insert(head_key, c.head);
+        staged.insert(head_key, c.head);
 
-        for entry in self.db()?.scan_prefix(keys::timer_ref_prefix(&c.referral)) {
-            let (ref_key, timer_key) = entry.map_err(unavailable)?;
-            batch.remove(timer_key);
-            batch.remove(ref_key);
+        for (ref_key, timer_key) in staged.scan(self.db()?, &keys::timer_ref_prefix(&c.referral))? {
+            staged.remove(timer_key);
+            staged.remove(ref_key);
         }
         for (ref_key, key, value) in c.timers {
-            batch.insert(ref_key, key.clone());
-            batch.insert(key, value);
+            staged.insert(ref_key, key.clone());
+            staged.insert(key, value);
         }
 
         let mut lanes_with_messages: HashSet<Vec<u8>> = HashSet::new();
@@ -485,26 +635,26 @@ impl Writer {
             counters.outbox_seq += 1;
             let n = counters.outbox_seq;
             let key = keys::message(&lane, n);
-            let lane_was_empty = !lanes_with_messages.contains(&lane)
-                && self.db()?.scan_prefix(&lane).next().is_none();
-            batch.insert(key.clone(), value);
-            batch.insert(keys::referral_message(&c.referral, n), key.clone());
+            let lane_was_empty =
+                !lanes_with_messages.contains(&lane) && staged.scan(self.db()?, &lane)?.is_empty();
+            staged.insert(key.clone(), value);
+            staged.insert(keys::referral_message(&c.referral, n), key.clone());
             if let Some(trace) = &c.trace {
-                batch.insert(keys::trace(&c.referral, n), trace.clone());
+                staged.insert(keys::trace(&c.referral, n), trace.clone());
             }
-            batch.insert(keys::waiting(&key, n), key.clone());
+            staged.insert(keys::waiting(&key, n), key.clone());
             tally.add(keys::destination_in(&key), 1, 0);
             if lane_was_empty {
-                schedule(batch, n, at, &key);
+                schedule(staged, n, at, &key);
             }
             lanes_with_messages.insert(lane);
         }
-        append_alerts(batch, counters, c.alerts);
-        append_audit(batch, counters, c.audit);
+        append_alerts(staged, counters, c.alerts);
+        append_audit(staged, counters, c.audit);
         if let Some(id) = &c.delivered {
             // Already recorded (by an earlier attempt's receipt, say):
             // nothing more to record.
-            match self.delivery(batch, counters, tally, id, Outcome::Delivered) {
+            match self.delivery(staged, counters, tally, id, Outcome::Delivered) {
                 Ok(_) | Err(StoreError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
@@ -512,14 +662,17 @@ impl Writer {
         Ok(Receipt { version: c.version })
     }
 
-    fn find_message(&self, id: &MessageId) -> Result<(u64, Vec<u8>, DeliveryRecord), StoreError> {
+    fn find_message(
+        &self,
+        staged: &Staged,
+        id: &MessageId,
+    ) -> Result<(u64, Vec<u8>, DeliveryRecord), StoreError> {
         let not_found = || StoreError::NotFound(format!("message {id}"));
         let (referral, n) = keys::message_of_id(id).ok_or_else(not_found)?;
         let key = self
-            .get(&keys::referral_message(&referral, n))?
-            .ok_or_else(not_found)?
-            .to_vec();
-        let bytes = self.get(&key)?.ok_or_else(not_found)?;
+            .get(staged, &keys::referral_message(&referral, n))?
+            .ok_or_else(not_found)?;
+        let bytes = self.get(staged, &key)?.ok_or_else(not_found)?;
         let record = decode_delivery(&bytes).map_err(|e| corrupt(&key, e))?;
         Ok((n, key, record))
     }
@@ -528,70 +681,66 @@ impl Writer {
     /// follows from its key and its next attempt; a message that is not its
     /// lane's head has none, and removing it changes nothing.
     fn unschedule(
-        batch: &mut sled::Batch,
+        staged: &mut Staged,
         n: u64,
         key: &[u8],
         record: &DeliveryRecord,
     ) -> Result<(), StoreError> {
         let due = record.next_attempt_at().map_err(|e| corrupt(key, e))?;
-        batch.remove(keys::schedule(key, due, n));
+        staged.remove(keys::schedule(key, due, n));
         Ok(())
     }
 
     fn delivery(
         &self,
-        batch: &mut sled::Batch,
+        staged: &mut Staged,
         counters: &mut Counters,
         tally: &mut Tally,
         id: &MessageId,
         outcome: Outcome,
     ) -> Result<Receipt, StoreError> {
-        let (n, key, mut record) = self.find_message(id)?;
-        Self::unschedule(batch, n, &key, &record)?;
+        let (n, key, mut record) = self.find_message(staged, id)?;
+        Self::unschedule(staged, n, &key, &record)?;
         let destination = keys::destination_in(&key);
         match outcome {
             Outcome::Delivered => {
                 let referral = keys::referral_of_message(&key)
                     .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
-                batch.remove(key.clone());
-                batch.remove(keys::referral_message(&referral, n));
-                batch.remove(keys::trace(&referral, n));
-                batch.remove(keys::waiting(&key, n));
+                staged.remove(key.clone());
+                staged.remove(keys::referral_message(&referral, n));
+                staged.remove(keys::trace(&referral, n));
+                staged.remove(keys::waiting(&key, n));
                 if record.is_dead() {
-                    batch.remove(keys::dead(n));
+                    staged.remove(keys::dead(n));
                     tally.add(destination, 0, -1);
                 } else {
                     tally.add(destination, -1, 0);
                 }
                 // The lane's next message, if any, becomes its head.
                 let lane = &key[..key.len() - 16];
-                let next = self
-                    .db()?
-                    .scan_prefix(lane)
-                    .map(|entry| entry.map_err(unavailable))
-                    .find(|entry| !matches!(entry, Ok((k, _)) if k.as_ref() == key.as_slice()));
-                if let Some(entry) = next {
-                    let (next_key, bytes) = entry?;
+                // (The message itself is staged as removed already.)
+                let next = staged.scan(self.db()?, lane)?.into_iter().next();
+                if let Some((next_key, bytes)) = next {
                     let next = decode_delivery(&bytes).map_err(|e| corrupt(&next_key, e))?;
                     if !next.is_dead() {
                         let m = keys::trailing_seq(&next_key)
                             .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
                         let due = next.next_attempt_at().map_err(|e| corrupt(&next_key, e))?;
-                        schedule(batch, m, due, &next_key);
+                        schedule(staged, m, due, &next_key);
                     }
                 }
             }
             Outcome::Retry { at, error } => {
                 record.retry(at, error);
-                batch.insert(key.clone(), record.encode());
-                schedule(batch, n, at, &key);
+                staged.insert(key.clone(), record.encode());
+                schedule(staged, n, at, &key);
             }
             Outcome::Dead { at, error, alert } => {
                 tally.add(destination, -1, 1);
                 record.dead(at, error);
-                batch.insert(key.clone(), record.encode());
-                batch.insert(keys::dead(n), key);
-                append_alerts(batch, counters, vec![alert]);
+                staged.insert(key.clone(), record.encode());
+                staged.insert(keys::dead(n), key);
+                append_alerts(staged, counters, vec![alert]);
             }
         }
         Ok(Receipt { version: 0 })
@@ -599,32 +748,22 @@ impl Writer {
 
     fn replay(
         &self,
-        batch: &mut sled::Batch,
+        staged: &mut Staged,
         tally: &mut Tally,
         id: &MessageId,
         at: Timestamp,
     ) -> Result<Receipt, StoreError> {
-        let (n, key, mut record) = self.find_message(id)?;
-        if !record.is_dead() || self.get(&keys::dead(n))?.is_none() {
+        let (n, key, mut record) = self.find_message(staged, id)?;
+        if !record.is_dead() || self.get(staged, &keys::dead(n))?.is_none() {
             return Err(StoreError::NotFound(format!("dead letter {id}")));
         }
         tally.add(keys::destination_in(&key), 1, -1);
         record.replay(at);
-        batch.remove(keys::dead(n));
-        batch.insert(key.clone(), record.encode());
-        schedule(batch, n, at, &key);
+        staged.remove(keys::dead(n));
+        staged.insert(key.clone(), record.encode());
+        schedule(staged, n, at, &key);
         Ok(Receipt { version: 0 })
     }
-}
-
-/// How long a sync waits for a descriptor to come free before it fails.
-const DESCRIPTOR_WAIT: Duration = Duration::from_secs(3);
-
-/// EMFILE or ENFILE: the process, or the system, has no descriptor free
-/// (the same numbers on Linux and the BSDs). An open that fails so has
-/// synced nothing.
-fn out_of_descriptors(error: &std::io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(23 | 24))
 }
 
 /// Whether the store's directory takes a synced write again: a scratch file
@@ -644,14 +783,14 @@ fn probe(dir: &std::path::Path) -> std::io::Result<()> {
 
 /// Puts a lane's head in its destination's schedule, due at `at`, which its
 /// record's next attempt must say too: that is how it is found again.
-fn schedule(batch: &mut sled::Batch, n: u64, at: Timestamp, message_key: &[u8]) {
-    batch.insert(keys::schedule(message_key, at, n), message_key);
+fn schedule(staged: &mut Staged, n: u64, at: Timestamp, message_key: &[u8]) {
+    staged.insert(keys::schedule(message_key, at, n), message_key);
 }
 
-fn append_alerts(batch: &mut sled::Batch, counters: &mut Counters, alerts: Vec<Vec<u8>>) {
+fn append_alerts(staged: &mut Staged, counters: &mut Counters, alerts: Vec<Vec<u8>>) {
     for record in alerts {
         counters.alert_seq += 1;
-        batch.insert(keys::alert(counters.alert_seq), record);
+        staged.insert(keys::alert(counters.alert_seq), record);
     }
 }
 
@@ -670,22 +809,21 @@ impl Tally {
 
     /// Adds the moves to the stored counts, in `batch`; a destination
     /// left with nothing loses its key.
-    fn write(self, db: &sled::Db, batch: &mut sled::Batch) -> Result<(), StoreError> {
+    fn write(self, db: &sled::Db, staged: &mut Staged) -> Result<(), StoreError> {
         for (destination, [pending, dead]) in self.0 {
             if pending == 0 && dead == 0 {
                 continue;
             }
             let key = keys::backlog(&destination);
-            let [was_pending, was_dead] =
-                read_backlog(db.get(&key).map_err(unavailable)?.as_deref());
+            let [was_pending, was_dead] = read_backlog(staged.get(db, &key)?.as_deref());
             let now = [
                 was_pending.saturating_add_signed(pending),
                 was_dead.saturating_add_signed(dead),
             ];
             if now == [0, 0] {
-                batch.remove(key);
+                staged.remove(key);
             } else {
-                batch.insert(key, &encode_backlog(now)[..]);
+                staged.insert(key, &encode_backlog(now)[..]);
             }
         }
         Ok(())
@@ -721,7 +859,7 @@ pub(crate) fn read_count(bytes: Option<&[u8]>) -> u64 {
         .unwrap_or(0)
 }
 
-fn append_audit(batch: &mut sled::Batch, counters: &mut Counters, records: Vec<Vec<u8>>) {
+fn append_audit(staged: &mut Staged, counters: &mut Counters, records: Vec<Vec<u8>>) {
     for record in records {
         let seq = counters.audit.next_seq;
         let prev_hash = std::mem::take(&mut counters.audit.last_hash);
@@ -731,11 +869,22 @@ fn append_audit(batch: &mut sled::Batch, counters: &mut Counters, records: Vec<V
             hash: hash.clone(),
             record,
         };
-        batch.insert(keys::audit(seq), encode_plain(&link));
+        staged.insert(keys::audit(seq), encode_plain(&link));
         counters.audit = AuditHead {
             next_seq: seq + 1,
             last_hash: hash,
         };
+    }
+}
+
+/// Sends each answer, failing the successful ones with `why` when given.
+fn answer(answers: Vec<Answer>, why: Option<&str>) {
+    for (reply, mut result) in answers {
+        if let (Some(why), Ok(_)) = (why, &result) {
+            result = Err(StoreError::Unavailable(why.to_owned()));
+        }
+        // A caller that stopped waiting is not an error of the store.
+        let _ = reply.send(result);
     }
 }
 

@@ -2,20 +2,23 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jiff::SignedDuration;
-use mediation_core::alert::AlertKind;
+use mediation_core::alert::{Acknowledgement, Alert, AlertKind};
 use mediation_core::clock::ManualClock;
 use mediation_core::fixtures::{at, sample_bundle};
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::{Change, Event};
 use mediation_core::outbox::{Destination, OutboundMessage};
 use mediation_core::partner::Partner;
-use mediation_core::store::{Commit, OutboxStore, ReferralStore};
+use mediation_core::store::{Backlog, Commit, OutboxStore, ReferralStore};
 use mediation_core::text::Narrative;
 use mediation_store::{SledStore, StoreOptions};
+use tokio::sync::Semaphore;
 
 use super::*;
+use crate::transport::Receipt;
 
 const T0: &str = "2025-03-03T09:00:00+08:00";
 
@@ -605,4 +608,240 @@ async fn an_outcome_that_cannot_be_recorded_is_sent_again_no_sooner_than_the_pol
     h.clock.advance(SignedDuration::from_secs(60));
     relay.drain().await.unwrap();
     assert_eq!(attempts(), 3, "nothing more once the outcome is recorded");
+}
+
+/// Holds whatever reaches it until the test opens it, counting what waits.
+#[derive(Debug, Clone)]
+struct Gate {
+    permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Gate {
+    fn closed() -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(0)),
+            waiting: Arc::default(),
+        }
+    }
+
+    async fn pass(&self) {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        // Each one through hands its permit back to the next.
+        let _through = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn open(&self) {
+        self.permits.add_permits(1);
+    }
+
+    fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+}
+
+/// Waits until `done`, failing the test after five seconds.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The sled store, whose recording of each outcome first waits at `gate`:
+/// an outcome not yet durable for as long as the test likes.
+#[derive(Debug, Clone)]
+struct GatedStore {
+    inner: SledStore,
+    gate: Gate,
+}
+
+impl OutboxStore for GatedStore {
+    async fn due_deliveries_except(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        room: &(dyn Fn(&str) -> usize + Sync),
+        skip: &(dyn Fn(&str, &MessageId) -> bool + Sync),
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        OutboxStore::due_deliveries_except(&self.inner, now, limit, room, skip).await
+    }
+
+    async fn next_delivery_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        OutboxStore::next_delivery_at(&self.inner).await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: &MessageId,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        self.gate.pass().await;
+        OutboxStore::record_delivery(&self.inner, id, outcome).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<PendingDelivery>, StoreError> {
+        OutboxStore::dead_letters(&self.inner, limit).await
+    }
+
+    async fn replay_dead_letter(&self, id: &MessageId, at: Timestamp) -> Result<(), StoreError> {
+        OutboxStore::replay_dead_letter(&self.inner, id, at).await
+    }
+
+    async fn pending_messages(
+        &self,
+        referral: &ReferralId,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        OutboxStore::pending_messages(&self.inner, referral).await
+    }
+
+    async fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
+        OutboxStore::backlog(&self.inner).await
+    }
+}
+
+impl AlertLog for GatedStore {
+    async fn alerts_after(&self, cursor: u64, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        AlertLog::alerts_after(&self.inner, cursor, limit).await
+    }
+
+    async fn raise_alert(&self, record: AlertRecord) -> Result<u64, StoreError> {
+        AlertLog::raise_alert(&self.inner, record).await
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        seq: u64,
+        acknowledgement: Acknowledgement,
+    ) -> Result<Acknowledgement, StoreError> {
+        AlertLog::acknowledge_alert(&self.inner, seq, acknowledgement).await
+    }
+
+    async fn acknowledgement(&self, seq: u64) -> Result<Option<Acknowledgement>, StoreError> {
+        AlertLog::acknowledgement(&self.inner, seq).await
+    }
+}
+
+/// A platform whose every acknowledgement leaves a receipt to write (as an
+/// offer's does), which waits at `gate`.
+#[derive(Debug)]
+struct ReceiptPlatform {
+    gate: Gate,
+    sent: Mutex<Vec<MessageId>>,
+}
+
+impl Transport for ReceiptPlatform {
+    async fn deliver(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
+        self.sent.lock().unwrap().push(delivery.id.clone());
+        let gate = self.gate.clone();
+        Ok(Delivered::Receipt(Receipt::new(async move {
+            gate.pass().await;
+            Ok::<_, DeliveryError>(Delivered::Acknowledged)
+        })))
+    }
+}
+
+/// Two lanes to one destination with a single slot: the destination's
+/// answer to the first frees the slot, while the first's outcome is still
+/// being written; neither is sent again before its outcome is durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destinations_slot_is_free_once_it_answered_before_the_outcome_is_durable() {
+    let h = Harness::new();
+    enqueue(&h.store, &referral(70), &[(ccpit(), "first")]).await;
+    enqueue(&h.store, &referral(71), &[(ccpit(), "second")]).await;
+    let store = GatedStore {
+        inner: h.store.clone(),
+        gate: Gate::closed(),
+    };
+    let clock: Arc<dyn Clock> = h.clock.clone();
+    let relay = Relay::new(
+        store.clone(),
+        Arc::clone(&h.transport),
+        clock,
+        RelayOptions {
+            per_destination_in_flight: 1,
+            ..Harness::no_jitter()
+        },
+    );
+    assert_eq!(relay.tick().await.unwrap().started, 1, "one slot");
+    until("the first outcome reaches the store", || {
+        store.gate.waiting() == 1
+    })
+    .await;
+    assert_eq!(
+        relay.tick().await.unwrap().started,
+        1,
+        "the second lane's head goes while the first's outcome is written"
+    );
+    until("the second outcome reaches the store", || {
+        store.gate.waiting() == 2
+    })
+    .await;
+    assert_eq!(h.transport.received_by(&ccpit()), ["first", "second"]);
+    assert_eq!(
+        relay.tick().await.unwrap(),
+        TickReport::default(),
+        "neither is started again while its outcome is written"
+    );
+    let far = at("2030-01-01T00:00:00Z");
+    assert_eq!(h.store.due_deliveries(far, 10).await.unwrap().len(), 2);
+    // The destination answered: its health says so before the outcomes are durable.
+    let health = relay.destinations().snapshot();
+    assert_eq!(
+        (
+            health[0].consecutive_failures,
+            health[0].last_success.is_some()
+        ),
+        (0, true)
+    );
+
+    store.gate.open();
+    relay.settle().await;
+    assert!(h.store.backlog().unwrap().is_empty());
+    assert_eq!(relay.drain().await.unwrap(), 0);
+    assert_eq!(*h.transport.attempts.lock().unwrap(), 2);
+}
+
+/// An offer's receipt is written after its destination's slot is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_is_written_with_the_destinations_slot_free() {
+    let h = Harness::new();
+    enqueue(&h.store, &referral(72), &[(ccpit(), "first")]).await;
+    enqueue(&h.store, &referral(73), &[(ccpit(), "second")]).await;
+    let platform = Arc::new(ReceiptPlatform {
+        gate: Gate::closed(),
+        sent: Mutex::default(),
+    });
+    let clock: Arc<dyn Clock> = h.clock.clone();
+    let relay = Relay::new(
+        h.store.clone(),
+        Arc::clone(&platform),
+        clock,
+        RelayOptions {
+            per_destination_in_flight: 1,
+            ..Harness::no_jitter()
+        },
+    );
+    assert_eq!(relay.tick().await.unwrap().started, 1);
+    until("the first receipt is being written", || {
+        platform.gate.waiting() == 1
+    })
+    .await;
+    assert_eq!(relay.tick().await.unwrap().started, 1, "the slot is free");
+    until("the second receipt is being written", || {
+        platform.gate.waiting() == 2
+    })
+    .await;
+    assert_eq!(relay.tick().await.unwrap(), TickReport::default());
+    assert_eq!(platform.sent.lock().unwrap().len(), 2);
+    let far = at("2030-01-01T00:00:00Z");
+    assert_eq!(h.store.due_deliveries(far, 10).await.unwrap().len(), 2);
+
+    platform.gate.open();
+    relay.settle().await;
+    assert!(h.store.backlog().unwrap().is_empty());
+    assert_eq!(relay.drain().await.unwrap(), 0);
+    assert_eq!(platform.sent.lock().unwrap().len(), 2);
 }

@@ -403,7 +403,7 @@ impl Stage {
     /// busy machine runs the driver late, and the story's last deadlines
     /// would otherwise be told after its end.
     async fn caught_up(&self) {
-        use mediation_core::store::{OutboxStore as _, ReferralStore as _};
+        use mediation_core::store::{OutboxStore as _, TimerStore as _};
         let store = self.assembly.gateway.store();
         let started = std::time::Instant::now();
         while started.elapsed() < Duration::from_secs(10) {

@@ -247,7 +247,7 @@ fn verify_postgres(
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    use mediation_core::store::{AuditLog as _, OutboxStore as _, ReferralStore as _};
+    use mediation_core::store::{AuditLog as _, OutboxStore as _, TimerStore as _};
     let options = config.store.postgres.options()?;
     let database = mediation_store_postgres::redacted(&options.url);
     let report = crate::backend::block_on(async move {

@@ -1,0 +1,234 @@
+//! The hash-chained audit log, and the walk that checks a chain, written
+//! once for every backend: a backend reads its entries in order and feeds
+//! them to a [`ChainWalk`], which says where the chain first breaks.
+
+use std::future::Future;
+
+use super::StoreError;
+use crate::audit::{AuditEntry, AuditRecord, AuditVerification};
+
+/// The hash-chained audit log.
+pub trait AuditLog: Send + Sync {
+    /// Appends records outside a referral commit (e.g. reads); durable on return.
+    fn append_audit(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Entries from `from` on, at most `limit`.
+    fn audit_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+
+    /// Walks the whole chain and reports the first broken link.
+    fn verify_audit(&self) -> impl Future<Output = Result<AuditVerification, StoreError>> + Send;
+}
+
+/// The `prev_hash` of a chain's first entry, and the last hash of a chain
+/// with none: 64 zeros.
+pub fn genesis_hash() -> String {
+    "0".repeat(64)
+}
+
+/// How an entry's hash is made from its number, the previous entry's hash
+/// and the record's bytes as hashed: the record format's
+/// (`mediation_records::chain_hash`), which the writers use too.
+pub type ChainHash = fn(u64, &str, &[u8]) -> String;
+
+/// The first link of a chain that does not hold, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenLink {
+    /// The number of the entry the chain breaks at.
+    pub seq: u64,
+    pub reason: String,
+}
+
+impl From<BrokenLink> for AuditVerification {
+    fn from(broken: BrokenLink) -> Self {
+        AuditVerification::Broken {
+            seq: broken.seq,
+            reason: broken.reason,
+        }
+    }
+}
+
+/// A walk along one audit chain from its start. The backend feeds it every
+/// entry in the order of their numbers ([`ChainWalk::step`]), then where
+/// its writer recorded the chain's end ([`ChainWalk::end`]); each entry
+/// must carry the next number, link to the entry before and hash to its
+/// own hash.
+#[derive(Clone)]
+pub struct ChainWalk {
+    /// The number the next entry must carry: the entries walked so far.
+    next_seq: u64,
+    /// The hash the next entry must link to.
+    last_hash: String,
+    hash: ChainHash,
+}
+
+impl std::fmt::Debug for ChainWalk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainWalk")
+            .field("next_seq", &self.next_seq)
+            .field("last_hash", &self.last_hash)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChainWalk {
+    /// A walk from a chain's start, checking each entry's hash with `hash`.
+    pub fn new(hash: ChainHash) -> Self {
+        Self {
+            next_seq: 0,
+            last_hash: genesis_hash(),
+            hash,
+        }
+    }
+
+    /// The number the next entry must carry: how many entries were walked.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The hash the next entry must link to.
+    pub fn last_hash(&self) -> &str {
+        &self.last_hash
+    }
+
+    /// Checks the next entry as the backend read it, with the record's
+    /// bytes as they were hashed, or why it could not be read. The first
+    /// entry that does not hold ends the walk.
+    pub fn step<E: std::fmt::Display>(
+        &mut self,
+        read: Result<(AuditEntry, Vec<u8>), E>,
+    ) -> Result<(), BrokenLink> {
+        let (entry, hashed) = match read {
+            Ok(read) => read,
+            Err(e) => return Err(self.broken(format!("unreadable: {e}"))),
+        };
+        if entry.seq != self.next_seq {
+            return Err(self.broken(format!(
+                "entry {} is missing (found {} next)",
+                self.next_seq, entry.seq
+            )));
+        }
+        if entry.prev_hash != self.last_hash {
+            return Err(self.broken("does not link to the previous entry".into()));
+        }
+        if (self.hash)(entry.seq, &entry.prev_hash, &hashed) != entry.hash {
+            return Err(self.broken("its content does not match its hash".into()));
+        }
+        self.next_seq += 1;
+        self.last_hash = entry.hash;
+        Ok(())
+    }
+
+    /// Ends the walk against the end the writer recorded, `next_seq` and
+    /// `last_hash`: entries cut off the end leave the chain consistent but
+    /// shorter than that. Returns how many entries the chain holds.
+    pub fn end(self, next_seq: u64, last_hash: &str) -> Result<u64, BrokenLink> {
+        if next_seq != self.next_seq || last_hash != self.last_hash {
+            return Err(self.broken(format!(
+                "the chain ends at {} entries but {next_seq} were written",
+                self.next_seq
+            )));
+        }
+        Ok(self.next_seq)
+    }
+
+    fn broken(&self, reason: String) -> BrokenLink {
+        BrokenLink {
+            seq: self.next_seq,
+            reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for the record format's hash: enough to tell links apart.
+    fn hash(seq: u64, prev_hash: &str, record: &[u8]) -> String {
+        format!("{seq}:{}:{}", prev_hash.len(), record.len())
+    }
+
+    fn entry(seq: u64, prev_hash: &str, record: &[u8]) -> (AuditEntry, Vec<u8>) {
+        let entry = AuditEntry {
+            seq,
+            record: AuditRecord {
+                at: jiff::Timestamp::UNIX_EPOCH,
+                actor: "court:京0105".into(),
+                action: "get_referral".into(),
+                referral: None,
+                outcome: "ok".into(),
+            },
+            prev_hash: prev_hash.to_owned(),
+            hash: hash(seq, prev_hash, record),
+        };
+        (entry, record.to_vec())
+    }
+
+    fn ok(read: (AuditEntry, Vec<u8>)) -> Result<(AuditEntry, Vec<u8>), String> {
+        Ok(read)
+    }
+
+    #[test]
+    fn an_intact_chain_counts_its_entries() {
+        let mut walk = ChainWalk::new(hash);
+        assert_eq!(walk.clone().end(0, &genesis_hash()), Ok(0));
+        let first = entry(0, &genesis_hash(), b"one");
+        let second = entry(1, &first.0.hash, b"two");
+        let last = second.0.hash.clone();
+        walk.step(ok(first)).unwrap();
+        walk.step(ok(second)).unwrap();
+        assert_eq!(walk.end(2, &last), Ok(2));
+    }
+
+    #[test]
+    fn the_first_broken_link_is_named() {
+        let mut walk = ChainWalk::new(hash);
+        let first = entry(0, &genesis_hash(), b"one");
+        let last = first.0.hash.clone();
+        walk.step(ok(first)).unwrap();
+        let mut tampered = entry(1, &last, b"two");
+        tampered.1 = b"TWO!".to_vec();
+        assert_eq!(
+            walk.clone().step(ok(tampered)),
+            Err(BrokenLink {
+                seq: 1,
+                reason: "its content does not match its hash".into()
+            })
+        );
+        assert_eq!(
+            walk.clone().step(ok(entry(2, &last, b"three"))),
+            Err(BrokenLink {
+                seq: 1,
+                reason: "entry 1 is missing (found 2 next)".into()
+            })
+        );
+        assert_eq!(
+            walk.clone().step(ok(entry(1, "elsewhere", b"two"))),
+            Err(BrokenLink {
+                seq: 1,
+                reason: "does not link to the previous entry".into()
+            })
+        );
+        assert_eq!(
+            walk.clone().step(Err("bad bytes")),
+            Err(BrokenLink {
+                seq: 1,
+                reason: "unreadable: bad bytes".into()
+            })
+        );
+        assert_eq!(
+            walk.end(2, "later"),
+            Err(BrokenLink {
+                seq: 1,
+                reason: "the chain ends at 1 entries but 2 were written".into()
+            })
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! The counts a store keeps with its writes so that it need not read every
+//! record to answer: organisations' open referrals ([`ReferralStore::loads`])
+//! and destinations' waiting messages ([`OutboxStore::backlog`]). What the
+//! counts mean, and how a check compares them with what the records say,
+//! is written here once; reading the records is each backend's.
+//!
+//! [`OutboxStore::backlog`]: super::OutboxStore::backlog
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{Backlog, ReferralStore, StoreError};
+use crate::ids::{OrganisationId, ReferralId};
+use crate::lifecycle::Referral;
+
+/// An organisation whose kept count of open referrals differs from what
+/// its histories say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadMismatch {
+    pub organisation: OrganisationId,
+    pub kept: u64,
+    pub counted: u64,
+}
+
+/// What replaying every history found against what the commits kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryCheck {
+    pub referrals: u64,
+    /// Open referrals, as the histories say.
+    pub open: u64,
+    /// Organisations whose kept count differs from the histories.
+    pub load_mismatches: Vec<LoadMismatch>,
+    /// Referrals whose snapshot is not the state their history replays to.
+    pub snapshot_mismatches: Vec<ReferralId>,
+}
+
+/// Replays every referral's history, through the storage traits, and checks
+/// what the commits kept against it: each snapshot, and each organisation's
+/// count of open referrals. `progress` is told how many referrals were
+/// checked, every thousand. For `store verify` on a store without a faster
+/// way of its own.
+pub async fn check_histories<S: ReferralStore>(
+    store: &S,
+    mut progress: impl FnMut(u64),
+) -> Result<HistoryCheck, StoreError> {
+    let mut counted: BTreeMap<OrganisationId, u64> = BTreeMap::new();
+    let mut snapshot_mismatches = Vec::new();
+    let mut referrals = 0u64;
+    let mut after: Option<ReferralId> = None;
+    loop {
+        let page = store.referral_ids(after.as_ref(), 1_000).await?;
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        for id in page {
+            let history = store
+                .history(&id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("{id}: no history")))?;
+            let replayed = Referral::replay(&history)
+                .map_err(|e| StoreError::Corrupt(format!("history of {id}: {e}")))?;
+            if let Some(organisation) = crate::routing::occupies(&replayed) {
+                *counted.entry(organisation.clone()).or_default() += 1;
+            }
+            if store.referral(&id).await?.as_ref() != Some(&replayed) {
+                snapshot_mismatches.push(id);
+            }
+            referrals += 1;
+        }
+        progress(referrals);
+        after = Some(last);
+    }
+    let kept: BTreeMap<OrganisationId, u64> = store.loads().await?.into_iter().collect();
+    Ok(HistoryCheck {
+        referrals,
+        open: counted.values().sum(),
+        load_mismatches: load_mismatches(&kept, &counted),
+        snapshot_mismatches,
+    })
+}
+
+/// The organisations whose kept count of open referrals differs from the
+/// count the histories give, in order; an organisation missing from one
+/// side counts 0 there.
+pub fn load_mismatches(
+    kept: &BTreeMap<OrganisationId, u64>,
+    counted: &BTreeMap<OrganisationId, u64>,
+) -> Vec<LoadMismatch> {
+    let organisations: BTreeSet<&OrganisationId> = counted.keys().chain(kept.keys()).collect();
+    organisations
+        .into_iter()
+        .filter_map(|o| {
+            let (kept, counted) = (
+                kept.get(o).copied().unwrap_or(0),
+                counted.get(o).copied().unwrap_or(0),
+            );
+            (kept != counted).then(|| LoadMismatch {
+                organisation: o.clone(),
+                kept,
+                counted,
+            })
+        })
+        .collect()
+}
+
+/// Every destination's waiting messages, counted from the messages
+/// themselves, one at a time in any order: pending, dead, and the arrival
+/// of the first one the store took. What a backend's kept counts must
+/// agree with.
+#[derive(Debug, Clone, Default)]
+pub struct BacklogTally {
+    by_destination: BTreeMap<String, Backlog>,
+    /// The first message each destination took, by its number in the
+    /// order of arrival: its enqueue time is the backlog's oldest.
+    first: BTreeMap<String, u64>,
+}
+
+impl BacklogTally {
+    /// Counts one waiting message of `destination` (its key): `arrival`,
+    /// its number in the order the store took the destination's messages;
+    /// whether it is a dead letter; when it was enqueued.
+    pub fn add(&mut self, destination: &str, arrival: u64, dead: bool, enqueued_at: Timestamp) {
+        let backlog = self
+            .by_destination
+            .entry(destination.to_owned())
+            .or_insert_with(|| Backlog {
+                destination: destination.to_owned(),
+                pending: 0,
+                dead: 0,
+                oldest_enqueued_at: None,
+            });
+        if dead {
+            backlog.dead += 1;
+        } else {
+            backlog.pending += 1;
+        }
+        let earliest = self.first.entry(destination.to_owned()).or_insert(u64::MAX);
+        if arrival < *earliest {
+            *earliest = arrival;
+            backlog.oldest_enqueued_at = Some(enqueued_at);
+        }
+    }
+
+    /// The backlog of every destination with a message counted, by
+    /// destination key.
+    pub fn into_backlogs(self) -> BTreeMap<String, Backlog> {
+        self.by_destination
+    }
+}
+
+/// A destination whose kept counts differ from its messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BacklogMismatch {
+    pub destination: String,
+    /// Pending and dead, as kept.
+    pub kept: [u64; 2],
+    /// Pending and dead, as counted.
+    pub counted: [u64; 2],
+}
+
+/// The destinations whose kept backlog differs from the one counted from
+/// their messages ([`BacklogTally`]), in their key order: in the pending or
+/// dead count, or in the oldest message's enqueue time. A destination
+/// missing from one side counts nothing there.
+pub fn backlog_mismatches(
+    kept: &BTreeMap<String, Backlog>,
+    counted: &BTreeMap<String, Backlog>,
+) -> Vec<BacklogMismatch> {
+    let pair = |b: Option<&Backlog>| b.map_or([0, 0], |b| [b.pending, b.dead]);
+    let names: BTreeSet<&String> = counted.keys().chain(kept.keys()).collect();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let (k, c) = (kept.get(name), counted.get(name));
+            let oldest = |b: Option<&Backlog>| b.and_then(|b| b.oldest_enqueued_at);
+            let differs = pair(k) != pair(c) || oldest(k) != oldest(c);
+            differs.then(|| BacklogMismatch {
+                destination: name.clone(),
+                kept: pair(k),
+                counted: pair(c),
+            })
+        })
+        .collect()
+}
