@@ -36,7 +36,7 @@ pub use history::{
 pub use records::{
     DeliveryRecord, DeliveryState, decode_acknowledgement, decode_alert, decode_audit_record,
     decode_delivery, decode_delivery_state, decode_timer, encode_acknowledgement, encode_alert,
-    encode_audit_record, encode_delivery, encode_timer,
+    encode_audit_record, encode_delivery, encode_timer, timer_kind_code, timer_kind_of_code,
 };
 
 use serde::Serialize;

@@ -29,6 +29,16 @@ codes!(TimerKind, "timer kind" {
     TimerKind::CourtDecisionReminder = 8,
 });
 
+/// A timer kind's one-byte code, as every record that names one stores it.
+pub fn timer_kind_code(kind: TimerKind) -> u8 {
+    kind.code()
+}
+
+/// The timer kind of a stored code.
+pub fn timer_kind_of_code(code: u8) -> Result<TimerKind, FormatError> {
+    TimerKind::decode(code)
+}
+
 codes!(AlertKind, "alert kind" {
     AlertKind::AcceptanceWarning = 1,
     AlertKind::AcceptanceBreach = 2,

@@ -129,6 +129,18 @@ fn describe() {
         "gateway_store_flush_seconds",
         "Time to make one group durable"
     );
+    describe_counter!(
+        "gateway_store_batches_total",
+        "Groups of operations applied to the store, one batch each"
+    );
+    describe_counter!(
+        "gateway_store_key_writes_total",
+        "Keys written or removed in the store's batches (docs/store.md, writes per referral)"
+    );
+    describe_histogram!(
+        "gateway_store_checkpoint_seconds",
+        "Pause of each store checkpoint (a reopening that bounds the next restart)"
+    );
     describe_gauge!("gateway_ready", "1 while the gateway reports SERVING");
     describe_counter!(
         "gateway_alert_webhook_posts_total",

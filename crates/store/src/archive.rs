@@ -24,7 +24,7 @@ use mediation_core::document::Sha256Digest;
 use sha2::{Digest, Sha256};
 
 use crate::documents::{DocumentError, DocumentStore};
-use crate::{FIRST_SCHEMA_VERSION, PREVIOUS_SCHEMA_VERSION, SCHEMA_VERSION, SledStore, keys};
+use crate::{FIRST_SCHEMA_VERSION, PREVIOUS_SCHEMA_VERSIONS, SCHEMA_VERSION, SledStore, keys};
 
 const MAGIC: &[u8] = b"mediation-gateway archive 1\n";
 
@@ -359,15 +359,11 @@ fn import_into(
         .and_then(|b| <[u8; 4]>::try_from(b.as_ref()).ok())
         .map(u32::from_be_bytes)
         .ok_or(ArchiveError::Altered)?;
-    // An archive an older build exported holds a store of the first format
-    // or of schema 2: it is imported as it is, and migrated when it is first
-    // opened.
-    if ![
-        SCHEMA_VERSION,
-        PREVIOUS_SCHEMA_VERSION,
-        FIRST_SCHEMA_VERSION,
-    ]
-    .contains(&schema)
+    // An archive an older build exported holds a store of an older schema:
+    // it is imported as it is, and migrated when it is first opened.
+    if !(schema == SCHEMA_VERSION
+        || schema == FIRST_SCHEMA_VERSION
+        || PREVIOUS_SCHEMA_VERSIONS.contains(&schema))
     {
         return Err(ArchiveError::UnsupportedSchema {
             found: schema,

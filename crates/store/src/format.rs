@@ -2,8 +2,10 @@
 //! that only this engine writes (a referral's head, the audit chain's links
 //! and head), and errors that name the key of an unreadable record.
 
+use jiff::Timestamp;
 use mediation_core::store::StoreError;
-use mediation_records::FormatError;
+use mediation_core::timer::TimerKind;
+use mediation_records::{FormatError, timer_kind_code, timer_kind_of_code};
 use serde::{Deserialize, Serialize};
 
 /// A record at `key` that could not be read.
@@ -12,17 +14,73 @@ pub(crate) fn corrupt(key: &[u8], e: FormatError) -> StoreError {
 }
 
 /// A referral's head: its version (8 bytes, big-endian, which the writer's
-/// version check reads without decoding anything), then the snapshot of its
-/// state.
-pub(crate) fn head_value(version: u64, snapshot: &[u8]) -> Vec<u8> {
-    let mut value = Vec::with_capacity(8 + snapshot.len());
+/// version check reads without decoding anything); since schema 4 the
+/// referral's timers (a count, then a kind code and an instant of 8 bytes
+/// for each: what the writer needs to find their keys again and replace
+/// them); then the snapshot of its state.
+pub(crate) fn head_value(
+    version: u64,
+    timers: &[(TimerKind, Timestamp)],
+    snapshot: &[u8],
+) -> Vec<u8> {
+    let mut value = Vec::with_capacity(9 + 9 * timers.len() + snapshot.len());
     value.extend_from_slice(&version.to_be_bytes());
+    // A referral has one timer of each kind at most: far fewer than 256.
+    value.push(timers.len().min(u8::MAX as usize) as u8);
+    for (kind, at) in timers.iter().take(u8::MAX as usize) {
+        value.push(timer_kind_code(*kind));
+        value.extend_from_slice(&at.as_millisecond().to_be_bytes());
+    }
     value.extend_from_slice(snapshot);
     value
 }
 
+/// A head, read.
+pub(crate) struct Head<'v> {
+    pub(crate) version: u64,
+    pub(crate) timers: Vec<(TimerKind, Timestamp)>,
+    pub(crate) snapshot: &'v [u8],
+}
+
+/// Reads a head of schema 4.
+pub(crate) fn read_head<'v>(key: &[u8], value: &'v [u8]) -> Result<Head<'v>, StoreError> {
+    let short = || corrupt(key, FormatError::Empty);
+    let (version, rest) = value.split_first_chunk::<8>().ok_or_else(short)?;
+    let (&count, mut rest) = rest.split_first().ok_or_else(short)?;
+    let mut timers = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let (&code, after) = rest.split_first().ok_or_else(short)?;
+        let (ms, after) = after.split_first_chunk::<8>().ok_or_else(short)?;
+        let kind = timer_kind_of_code(code).map_err(|e| corrupt(key, e))?;
+        let at = Timestamp::from_millisecond(i64::from_be_bytes(*ms))
+            .map_err(|_| corrupt(key, FormatError::Empty))?;
+        timers.push((kind, at));
+        rest = after;
+    }
+    Ok(Head {
+        version: u64::from_be_bytes(*version),
+        timers,
+        snapshot: rest,
+    })
+}
+
 /// The version and the snapshot record of a head.
 pub(crate) fn split_head<'v>(key: &[u8], value: &'v [u8]) -> Result<(u64, &'v [u8]), StoreError> {
+    let head = read_head(key, value)?;
+    Ok((head.version, head.snapshot))
+}
+
+/// A head as schemas 2 and 3 wrote it: the version, then the snapshot.
+pub(crate) fn head_value_v3(version: u64, snapshot: &[u8]) -> Vec<u8> {
+    [&version.to_be_bytes()[..], snapshot].concat()
+}
+
+/// The version and snapshot of a head of schemas 2 and 3, which held no
+/// timers: what the migration to schema 4 reads.
+pub(crate) fn split_head_v3<'v>(
+    key: &[u8],
+    value: &'v [u8],
+) -> Result<(u64, &'v [u8]), StoreError> {
     let (version, snapshot) = value
         .split_first_chunk::<8>()
         .ok_or_else(|| corrupt(key, FormatError::Empty))?;

@@ -196,16 +196,17 @@ pub(crate) fn timers_until(now: Timestamp) -> (Vec<u8>, Vec<u8>) {
     until(Table::Timers, now)
 }
 
-pub(crate) fn timer_ref_prefix(referral: &ReferralId) -> Vec<u8> {
-    format!("T/{referral}/").into_bytes()
-}
-
-pub(crate) fn timer_ref(referral: &ReferralId, kind: TimerKind) -> Vec<u8> {
-    format!("T/{referral}/{}", kind.as_str()).into_bytes()
-}
-
+/// A lane: the messages of one referral to one destination, in order.
+/// Every message of a referral is under one prefix ([`referral_outbox`]),
+/// so that a message is found by its id, and a referral's messages listed,
+/// without an index of their own.
 pub(crate) fn lane(destination: &Destination, referral: &ReferralId) -> Vec<u8> {
-    format!("o/{}\0{referral}\0", destination.key()).into_bytes()
+    format!("o/{referral}\0{}\0", destination.key()).into_bytes()
+}
+
+/// Every message of `referral`, lane by lane.
+pub(crate) fn referral_outbox(referral: &ReferralId) -> Vec<u8> {
+    format!("o/{referral}\0").into_bytes()
 }
 
 /// The key of message `n` in a lane.
@@ -215,26 +216,38 @@ pub(crate) fn message(lane: &[u8], n: u64) -> Vec<u8> {
     key
 }
 
+/// The parts of a message key: referral, destination key, number.
+fn message_parts(key: &[u8]) -> Option<(&str, &[u8], &str)> {
+    let rest = Table::Outbox.rest(key)?;
+    let first = rest.iter().position(|&b| b == 0)?;
+    let (referral, rest) = (&rest[..first], &rest[first + 1..]);
+    let second = rest.iter().position(|&b| b == 0)?;
+    let (destination, n) = (&rest[..second], &rest[second + 1..]);
+    Some((
+        std::str::from_utf8(referral).ok()?,
+        destination,
+        std::str::from_utf8(n).ok()?,
+    ))
+}
+
 /// The destination key and message id a message key names, read from the key
 /// alone (the id is `{referral}-{seq}`, as the writer gives it).
 pub(crate) fn message_id_of(key: &[u8]) -> Option<(&str, MessageId)> {
-    let key = std::str::from_utf8(Table::Outbox.rest(key)?).ok()?;
-    let mut parts = key.split('\0');
-    let (destination, referral, n) = (parts.next()?, parts.next()?, parts.next()?);
-    Some((destination, MessageId(format!("{referral}-{n}"))))
+    let (referral, destination, n) = message_parts(key)?;
+    Some((
+        std::str::from_utf8(destination).ok()?,
+        MessageId(format!("{referral}-{n}")),
+    ))
 }
 
 /// The referral a message key names.
 pub(crate) fn referral_of_message(key: &[u8]) -> Option<ReferralId> {
-    let key = std::str::from_utf8(Table::Outbox.rest(key)?).ok()?;
-    ReferralId::parse(key.split('\0').nth(1)?).ok()
+    ReferralId::parse(message_parts(key)?.0).ok()
 }
 
-/// The destination key a message key (or a lane) names.
+/// The destination key a message key names.
 pub(crate) fn destination_in(message_key: &[u8]) -> &[u8] {
-    let rest = Table::Outbox.rest(message_key).unwrap_or_default();
-    let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-    &rest[..end]
+    message_parts(message_key).map_or(&[][..], |(_, destination, _)| destination)
 }
 
 /// Where the head of a lane waits: in its destination's schedule, by when
@@ -315,14 +328,6 @@ pub(crate) fn message_of_id(id: &MessageId) -> Option<(ReferralId, u64)> {
     ))
 }
 
-pub(crate) fn referral_messages(referral: &ReferralId) -> Vec<u8> {
-    format!("p/{referral}/").into_bytes()
-}
-
-pub(crate) fn referral_message(referral: &ReferralId, n: u64) -> Vec<u8> {
-    format!("p/{referral}/{}", seq(n)).into_bytes()
-}
-
 pub(crate) fn trace(referral: &ReferralId, n: u64) -> Vec<u8> {
     format!("x/{referral}/{}", seq(n)).into_bytes()
 }
@@ -341,6 +346,49 @@ pub(crate) fn alert(n: u64) -> Vec<u8> {
 
 pub(crate) fn audit(n: u64) -> Vec<u8> {
     format!("u/{}", seq(n)).into_bytes()
+}
+
+/// The key layout of schemas 1 to 3, where it differs: what the migration
+/// to schema 4 reads (and the tests that build older stores write).
+pub(crate) mod v3 {
+    use super::*;
+
+    /// `o/{destination}\0{referral}\0`: lanes grouped by destination.
+    #[cfg(test)]
+    pub(crate) fn lane(destination: &Destination, referral: &ReferralId) -> Vec<u8> {
+        format!("o/{}\0{referral}\0", destination.key()).into_bytes()
+    }
+
+    /// The destination key, referral and number of a message key of this
+    /// layout; `None` for a key of schema 4's, which starts with a referral.
+    pub(crate) fn parts(key: &[u8]) -> Option<(&[u8], ReferralId, u64)> {
+        let (first, second, n) = message_parts(key)?;
+        if ReferralId::parse(first).is_ok() {
+            return None;
+        }
+        let referral = ReferralId::parse(std::str::from_utf8(second).ok()?).ok()?;
+        Some((first.as_bytes(), referral, u64::from_str_radix(n, 16).ok()?))
+    }
+
+    /// The message's lane-head entry in its destination's schedule.
+    pub(crate) fn schedule(message_key: &[u8], at: Timestamp, n: u64) -> Vec<u8> {
+        let destination = parts(message_key).map_or(&[][..], |(destination, _, _)| destination);
+        let mut key = destination_schedule(destination);
+        key.extend_from_slice(format!("{}/{}", instant(at), seq(n)).as_bytes());
+        key
+    }
+
+    /// `p/{referral}/{seq}`: the message's `o/` key (retired in schema 4).
+    pub(crate) fn referral_message(referral: &ReferralId, n: u64) -> Vec<u8> {
+        format!("p/{referral}/{}", seq(n)).into_bytes()
+    }
+
+    /// `T/{referral}/{kind}`: a timer's key (retired in schema 4, where the
+    /// head lists its referral's timers).
+    #[cfg(test)]
+    pub(crate) fn timer_ref(referral: &ReferralId, kind: TimerKind) -> Vec<u8> {
+        format!("T/{referral}/{}", kind.as_str()).into_bytes()
+    }
 }
 
 /// The instant encoded in a `t/` or `s/` key.

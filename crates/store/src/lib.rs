@@ -16,6 +16,7 @@ mod flusher;
 mod format;
 mod keys;
 pub mod migrate;
+pub mod migrate_v4;
 mod prepare;
 mod staged;
 mod transfer;
@@ -57,14 +58,16 @@ use crate::writer::{Counters, Op, Outcome, Request, Writer, unavailable};
 /// The schema this build reads and writes: the store's own record format
 /// (`mediation-records`). A store of schema 1, whose records were the
 /// domain types' serde JSON, is migrated at its first open ([`migrate`]).
-/// Schema 3 adds the snapshot's record version 3 (the court's wait), a
-/// timer, an alert and two events; a store of schema 2 is read as it is
-/// (every record of schema 2 still reads) and says schema 3 from its first
+/// Schema 3 added the snapshot's record version 3 (the court's wait), a
+/// timer, an alert and two events. Schema 4 keeps the records and moves
+/// keys: a referral's messages under the referral, its timers listed in its
+/// head ([`migrate_v4`]); a store of schema 2 or 3 is migrated at its first
 /// open by this build.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
-/// The schema before this one, whose records this build reads as they are.
-pub const PREVIOUS_SCHEMA_VERSION: u32 = 2;
+/// The schemas before this one whose records this build reads as they are,
+/// with their keys moved at the first open.
+pub const PREVIOUS_SCHEMA_VERSIONS: [u32; 2] = [2, 3];
 
 /// The schema of stores written before the store's own format; migrated at
 /// open.
@@ -396,18 +399,13 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
                     StoreError::Corrupt(_) => corrupt_err(e),
                     other => io(&other),
                 })?;
-            } else if found == PREVIOUS_SCHEMA_VERSION {
-                // Nothing to rewrite: every record of schema 2 reads as it
-                // is, and records are written in schema 3 from now on. The
-                // version says so, so that a build of schema 2 refuses the
-                // store instead of misreading it.
-                tracing::info!(
-                    path = %path.display(),
-                    "the store moves from schema 2 to 3: 0 records rewritten (schema 2 records read as they are)"
-                );
-                db.insert(keys::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
-                    .map_err(|e| io(&e))?;
-                db.flush().map_err(|e| io(&e))?;
+            }
+            if found == FIRST_SCHEMA_VERSION || PREVIOUS_SCHEMA_VERSIONS.contains(&found) {
+                // Records of schemas 2 and 3 read as they are; their keys move.
+                migrate_v4::to_schema_4(&db, &path, found).map_err(|e| match e {
+                    StoreError::Corrupt(_) => corrupt_err(e),
+                    other => io(&other),
+                })?;
             } else if found != SCHEMA_VERSION {
                 return Err(OpenError::UnsupportedSchema {
                     path,
@@ -1080,10 +1078,17 @@ impl SledStore {
         &self,
         referral: &ReferralId,
     ) -> Result<Vec<PendingDelivery>, StoreError> {
-        self.follow(
-            self.db()?.scan_prefix(keys::referral_messages(referral)),
-            usize::MAX,
-        )
+        let db = self.db()?;
+        let mut found = Vec::new();
+        for entry in db.scan_prefix(keys::referral_outbox(referral)) {
+            let (key, bytes) = entry.map_err(unavailable)?;
+            let n =
+                keys::trailing_seq(&key).ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+            found.push((n, read_delivery(&db, &key, &bytes)?));
+        }
+        // Lane by lane in the store; in the order they were enqueued here.
+        found.sort_by_key(|(n, _)| *n);
+        Ok(found.into_iter().map(|(_, d)| d).collect())
     }
     /// Read from the counts each write keeps, and the oldest waiting
     /// message of each destination: as fast with a million waiting as

@@ -21,7 +21,7 @@ use mediation_records::{
     encode_plain, encode_snapshot, encode_timer, is_first_format,
 };
 
-use crate::format::{AuditHead, AuditLink, head_value};
+use crate::format::{AuditHead, AuditLink, head_value_v3};
 use crate::keys::{self, Table};
 use crate::v1;
 use crate::writer::unavailable;
@@ -76,7 +76,7 @@ pub(crate) fn from_first_format(db: &sled::Db, path: &Path) -> Result<Migrated, 
         batch.insert(keys::bundle(&id), encode_bundle(referral.bundle()));
         batch.insert(
             key,
-            head_value(referral.version(), &encode_snapshot(&referral.state())),
+            head_value_v3(referral.version(), &encode_snapshot(&referral.state())),
         );
         done.referrals += 1;
         done.events += events.len() as u64;
@@ -144,7 +144,9 @@ pub(crate) fn from_first_format(db: &sled::Db, path: &Path) -> Result<Migrated, 
         )
         .map_err(unavailable)?;
     }
-    db.insert(keys::SCHEMA, &crate::SCHEMA_VERSION.to_be_bytes())
+    // Schema 2's records, in schema 3's keys: the migration to schema 4
+    // comes next, and an interruption before it ends runs it again.
+    db.insert(keys::SCHEMA, &2u32.to_be_bytes())
         .map_err(unavailable)?;
     db.flush().map_err(unavailable)?;
     tracing::info!(
@@ -179,7 +181,7 @@ fn reschedule(db: &sled::Db) -> Result<u64, StoreError> {
         let ms = u64::from_str_radix(hex, 16).map_err(|_| corrupt())? ^ (1 << 63);
         let at = jiff::Timestamp::from_millisecond(ms as i64).map_err(|_| corrupt())?;
         let n = keys::trailing_seq(&key).ok_or_else(corrupt)?;
-        let moved = keys::schedule(&message_key, at, n);
+        let moved = keys::v3::schedule(&message_key, at, n);
         batch.remove(key);
         batch.insert(moved, message_key);
         count += 1;

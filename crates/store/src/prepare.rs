@@ -36,8 +36,8 @@ pub(crate) struct Prepared {
     pub(crate) head: Vec<u8>,
     /// The version after the commit.
     pub(crate) version: u64,
-    /// Each timer's reverse-index key, key and value.
-    pub(crate) timers: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+    /// Each timer's key and value.
+    pub(crate) timers: Vec<(Vec<u8>, Vec<u8>)>,
     /// Each message's lane and value; the writer numbers them.
     pub(crate) messages: Vec<(Vec<u8>, Vec<u8>)>,
     pub(crate) alerts: Vec<Vec<u8>>,
@@ -74,7 +74,6 @@ impl Prepared {
             .iter()
             .map(|timer| {
                 (
-                    keys::timer_ref(&c.referral, timer.kind),
                     keys::timer(timer.fire_at, &c.referral, timer.kind),
                     encode_timer(timer),
                 )
@@ -95,7 +94,14 @@ impl Prepared {
             bundle,
             events,
             activity,
-            head: head_value(version, &encode_snapshot(&c.state)),
+            head: head_value(
+                version,
+                &c.timers
+                    .iter()
+                    .map(|t| (t.kind, t.fire_at))
+                    .collect::<Vec<_>>(),
+                &encode_snapshot(&c.state),
+            ),
             version,
             timers,
             messages,

@@ -20,7 +20,7 @@ use mediation_core::fixtures::{
 use mediation_core::lifecycle::{Event, Referral};
 use mediation_core::outbox::messages_for;
 use mediation_core::store::{MessageId, PendingDelivery};
-use mediation_core::timer::Timer;
+use mediation_core::timer::{Timer, TimerKind};
 use mediation_records::{
     decode_acknowledgement, decode_alert, decode_bundle, decode_delivery, decode_event,
     decode_plain, decode_snapshot, decode_timer, encode_acknowledgement, encode_alert,
@@ -28,7 +28,7 @@ use mediation_records::{
 };
 
 use crate::SCHEMA_VERSION;
-use crate::format::{AuditHead, AuditLink, chain_hash, head_value, split_head};
+use crate::format::{AuditHead, AuditLink, chain_hash, head_value, read_head, split_head_v3};
 
 /// One sample: its kind, its bytes as this build writes them, and how to
 /// read bytes of its kind back and write them again.
@@ -61,11 +61,21 @@ fn bundle_again(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn head_again(bytes: &[u8]) -> Vec<u8> {
-    let (version, snapshot) = split_head(b"sample", bytes).unwrap();
+    let head = read_head(b"sample", bytes).unwrap();
     head_value(
-        version,
-        &encode_snapshot(&decode_snapshot(snapshot).unwrap()),
+        head.version,
+        &head.timers,
+        &encode_snapshot(&decode_snapshot(head.snapshot).unwrap()),
     )
+}
+
+/// A referral's timers as its head lists them.
+fn timers_of(referral: &Referral) -> Vec<(TimerKind, jiff::Timestamp)> {
+    referral
+        .timers()
+        .into_iter()
+        .map(|t| (t.kind, t.fire_at))
+        .collect()
 }
 
 fn timer_again(bytes: &[u8]) -> Vec<u8> {
@@ -121,7 +131,11 @@ fn samples() -> Vec<Sample> {
         }
         out.push(sample(
             format!("head/{}", referral.status()),
-            head_value(referral.version(), &encode_snapshot(&referral.state())),
+            head_value(
+                referral.version(),
+                &timers_of(&referral),
+                &encode_snapshot(&referral.state()),
+            ),
             head_again,
         ));
         let mut replayed = Referral::replay(&history[..1]).unwrap();
@@ -258,7 +272,11 @@ fn court_wait_samples() -> Vec<Sample> {
         ),
         sample(
             "head/returned_to_court/awaiting_court",
-            head_value(state.version + 1, &encode_snapshot(&state)),
+            head_value(
+                state.version + 1,
+                &[(TimerKind::CourtDecisionReminder, remind_at)],
+                &encode_snapshot(&state),
+            ),
             head_again,
         ),
         sample(
@@ -289,11 +307,19 @@ fn court_wait_samples() -> Vec<Sample> {
     out
 }
 
-/// Every record schema 2 wrote still reads: the store of schema 2 is not
-/// rewritten. A snapshot of schema 2 reads with no court's wait.
+/// Every record schemas 2 and 3 wrote still reads: their records are not
+/// rewritten (schema 4 moves keys, and lists timers in each head). A
+/// snapshot of schema 2 reads with no court's wait.
 #[test]
-fn every_schema_2_sample_still_reads() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/samples/v2.txt");
+fn every_schema_2_and_3_sample_still_reads() {
+    for schema in [2, 3] {
+        every_sample_of_schema_reads(schema);
+    }
+}
+
+fn every_sample_of_schema_reads(schema: u32) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/samples/v{schema}.txt"));
     let pinned = std::fs::read_to_string(&path).unwrap();
     let mut read = 0;
     for (kind, bytes) in pinned.lines().filter_map(|l| l.split_once('\t')) {
@@ -308,9 +334,11 @@ fn every_schema_2_sample_still_reads() {
                     .unwrap(),
             ),
             "head" => {
-                let (_, snapshot) = split_head(b"sample", &bytes).unwrap();
+                let (_, snapshot) = split_head_v3(b"sample", &bytes).unwrap();
                 let state = decode_snapshot(snapshot).unwrap();
-                assert_eq!(state.court_wait, None, "{kind}");
+                if schema == 2 {
+                    assert_eq!(state.court_wait, None, "{kind}");
+                }
             }
             "timer" => drop(decode_timer(&bytes).unwrap()),
             "outbox" => drop(decode_delivery(&bytes).unwrap()),
@@ -318,11 +346,11 @@ fn every_schema_2_sample_still_reads() {
             "acknowledgement" => drop(decode_acknowledgement(&bytes).unwrap()),
             "audit" => drop(decode_plain::<AuditLink>(&bytes).unwrap()),
             "audit_head" => drop(decode_plain::<AuditHead>(&bytes).unwrap()),
-            other => panic!("a schema 2 sample of an unknown family {other}"),
+            other => panic!("a schema {schema} sample of an unknown family {other}"),
         }
         read += 1;
     }
-    assert!(read >= 20, "{read} samples of schema 2 read");
+    assert!(read >= 20, "{read} samples of schema {schema} read");
 }
 
 #[test]

@@ -19,6 +19,9 @@ use crate::writer::unavailable;
 /// A key's staged value: `None` once removed.
 type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// Keys with their values, in order.
+pub(crate) type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// How many key writes the operations asked for, and how many reached sled
 /// once a group's repeats were folded together.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +63,7 @@ impl Staged {
     /// Every key under `prefix` with its value, in order, as the group left
     /// them. For the small prefixes the writer walks: one referral's
     /// timers, one lane.
-    pub(crate) fn scan(
-        &self,
-        db: &sled::Db,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub(crate) fn scan(&self, db: &sled::Db, prefix: &[u8]) -> Result<Entries, StoreError> {
         let mut found: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for entry in db.scan_prefix(prefix) {
             let (key, value) = entry.map_err(unavailable)?;

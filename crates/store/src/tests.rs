@@ -2,7 +2,9 @@
 //! reopening, the schema check, group commit and audit tampering.
 
 use mediation_core::audit::AuditVerification;
+use mediation_core::outbox::Destination;
 use mediation_core::store::{AuditLog, ReferralStore};
+use mediation_core::timer::TimerKind;
 
 use super::*;
 
@@ -366,41 +368,199 @@ async fn an_unknown_schema_version_is_refused() {
     drop(dir);
 }
 
-#[tokio::test]
-async fn a_store_of_schema_2_is_read_as_it_is_and_says_schema_3() {
-    use mediation_store_conformance::{follow_up, id, new_referral};
-    let (dir, store) = fresh();
-    let path = store.path().to_owned();
-    let r = id(1);
-    store.commit(new_referral(&r)).await.unwrap();
-    store.commit(follow_up(&r, 1, "second")).await.unwrap();
-    let before = store.referral(&r).unwrap().unwrap();
-    drop(store);
-    // Written back as schema 2 wrote it: a snapshot of schema 3 with no
-    // court's wait is schema 2's bytes, a version byte of 3 and a trailing
-    // 0 for the absent wait (postcard writes fields in order).
-    rewrite_raw(&path, |db| {
-        let head = db.get(keys::head(&r)).unwrap().unwrap().to_vec();
-        let (version, snapshot) = head.split_at(8);
-        assert_eq!(snapshot[0], 3);
-        assert_eq!(snapshot.last(), Some(&0));
-        let mut v2 = vec![2];
-        v2.extend_from_slice(&snapshot[1..snapshot.len() - 1]);
-        db.insert(keys::head(&r), [version, &v2[..]].concat())
+/// Writes a store of schema 4 back in the keys of schema 3 (and its
+/// snapshots back in schema 2's records when `schema` is 2): messages
+/// grouped by destination with their `p/` index, timers found through
+/// their `T/` index, heads without timers.
+fn write_back_as(db: &sled::Db, schema: u32) {
+    use crate::format::{head_value_v3, read_head};
+    let mut moved = Vec::new();
+    for entry in db.scan_prefix(b"o/") {
+        let (key, value) = entry.unwrap();
+        let referral = keys::referral_of_message(&key).unwrap();
+        let n = keys::trailing_seq(&key).unwrap();
+        let destination = String::from_utf8(keys::destination_in(&key).to_vec()).unwrap();
+        let mut old = format!("o/{destination}\0{referral}\0").into_bytes();
+        old.extend_from_slice(keys::seq(n).as_bytes());
+        moved.push((key.to_vec(), old, value.to_vec(), referral, n));
+    }
+    for (key, old, value, referral, n) in moved {
+        db.remove(&key).unwrap();
+        db.insert(&old, value).unwrap();
+        db.insert(keys::v3::referral_message(&referral, n), old.clone())
             .unwrap();
-        db.insert(keys::SCHEMA, &2u32.to_be_bytes()).unwrap();
-    });
-    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
-    assert_eq!(store.referral(&r).unwrap().unwrap(), before);
-    assert_eq!(store.history(&r).unwrap().unwrap().len(), 2);
-    drop(store);
-    let db = open_raw(&path);
-    assert_eq!(
-        db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
-        &SCHEMA_VERSION.to_be_bytes()
+        for index in [&b"s/"[..], b"w/", b"d/"] {
+            for entry in db.scan_prefix(index) {
+                let (k, v) = entry.unwrap();
+                if v.as_ref() == key.as_slice() {
+                    db.insert(k, old.clone()).unwrap();
+                }
+            }
+        }
+    }
+    for entry in db.scan_prefix(b"r/") {
+        let (key, value) = entry.unwrap();
+        let referral = keys::referral_of_head(&key).unwrap();
+        let head = read_head(&key, &value).unwrap();
+        for (kind, at) in &head.timers {
+            db.insert(
+                keys::v3::timer_ref(&referral, *kind),
+                keys::timer(*at, &referral, *kind),
+            )
+            .unwrap();
+        }
+        let mut snapshot = head.snapshot.to_vec();
+        if schema == 2 {
+            // A snapshot of schema 3 with no court's wait is schema 2's
+            // bytes, a version byte of 3 and a trailing 0 for the absent
+            // wait (postcard writes fields in order).
+            assert_eq!(snapshot[0], 3);
+            assert_eq!(snapshot.last(), Some(&0));
+            snapshot.pop();
+            snapshot[0] = 2;
+        }
+        db.insert(&key, head_value_v3(head.version, &snapshot))
+            .unwrap();
+    }
+    db.insert(keys::SCHEMA, &schema.to_be_bytes()).unwrap();
+}
+
+/// Everything a store answers about its referrals and outbox, to compare
+/// before and after a migration.
+async fn everything(store: &SledStore, ids: &[ReferralId]) -> String {
+    let mut seen = String::new();
+    for id in ids {
+        seen += &format!(
+            "{:?}\n{:?}\n{:?}\n",
+            store.referral(id).unwrap(),
+            store.history(id).unwrap(),
+            store.pending_messages(id).unwrap()
+        );
+    }
+    seen += &format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n",
+        store
+            .due_timers(
+                mediation_core::fixtures::at("2100-01-01T00:00:00Z"),
+                usize::MAX
+            )
+            .unwrap(),
+        OutboxStore::due_deliveries(
+            store,
+            mediation_core::fixtures::at("2100-01-01T00:00:00Z"),
+            usize::MAX
+        )
+        .await
+        .unwrap(),
+        store.dead_letters(usize::MAX).unwrap(),
+        store.backlog().unwrap(),
+        store.loads().unwrap(),
+        store.verify_audit().unwrap(),
     );
-    drop(db);
-    drop(dir);
+    seen
+}
+
+/// A store of schema 3 (or 2) moves its keys at its first open by this
+/// build, and answers every read as it did: referrals, histories, messages
+/// pending and dead, timers, counts, the audit chain.
+#[tokio::test]
+async fn a_store_of_schemas_2_and_3_moves_to_schema_4_and_loses_nothing() {
+    use mediation_store_conformance::{follow_up, id, new_referral};
+    for schema in [3u32, 2] {
+        let (dir, store) = fresh();
+        let path = store.path().to_owned();
+        let ids: Vec<ReferralId> = (1..=5).map(id).collect();
+        for r in &ids {
+            let court = Destination::Court(mediation_core::fixtures::court("京0105"));
+            let timer = |kind, minutes| Timer {
+                referral: r.clone(),
+                kind,
+                fire_at: mediation_store_conformance::later(minutes),
+            };
+            let mut first = new_referral(r);
+            first.messages = vec![
+                mediation_store_conformance::message(
+                    r,
+                    mediation_store_conformance::ccpit(),
+                    "offer",
+                ),
+                mediation_store_conformance::message(r, court.clone(), "notice"),
+            ];
+            first.timers = vec![
+                timer(TimerKind::AcceptanceWarning, 10),
+                timer(TimerKind::AcceptanceBreach, 20),
+            ];
+            store.commit(first).await.unwrap();
+            let mut second = follow_up(r, 1, "second");
+            second.messages = vec![mediation_store_conformance::message(r, court, "again")];
+            second.timers = vec![
+                timer(TimerKind::AcceptanceBreach, 20),
+                timer(TimerKind::MediationBreach, 30),
+            ];
+            store.commit(second).await.unwrap();
+        }
+        // One message delivered, one dead: every index the move touches.
+        let pending = store.pending_messages(&ids[0]).unwrap();
+        OutboxStore::record_delivery(&store, &pending[0].id, DeliveryOutcome::Delivered)
+            .await
+            .unwrap();
+        let pending = store.pending_messages(&ids[1]).unwrap();
+        OutboxStore::record_delivery(
+            &store,
+            &pending[0].id,
+            DeliveryOutcome::Dead {
+                at: mediation_core::fixtures::at("2025-03-04T00:00:00Z"),
+                error: "refused".into(),
+                alert: mediation_store_conformance::alert("dead"),
+            },
+        )
+        .await
+        .unwrap();
+        let before = everything(&store, &ids).await;
+        assert!(before.contains("Dead") || !store.dead_letters(10).unwrap().is_empty());
+        drop(store);
+        rewrite_raw(&path, |db| write_back_as(db, schema));
+        {
+            let db = open_raw(&path);
+            assert!(db.scan_prefix(b"T/").next().is_some());
+            assert!(db.scan_prefix(b"p/").next().is_some());
+        }
+        let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+        assert_eq!(
+            everything(&store, &ids).await,
+            before,
+            "from schema {schema}"
+        );
+        // The moved store takes writes as a new one would.
+        let pending = store.pending_messages(&ids[1]).unwrap();
+        OutboxStore::replay_dead_letter(
+            &store,
+            &pending[0].id,
+            mediation_core::fixtures::at("2025-03-05T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+        store.commit(follow_up(&ids[2], 2, "third")).await.unwrap();
+        assert!(store.verify_backlog().unwrap().is_empty());
+        assert!(
+            store
+                .verify_histories()
+                .unwrap()
+                .snapshot_mismatches
+                .is_empty()
+        );
+        drop(store);
+        let db = open_raw(&path);
+        assert_eq!(
+            db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
+            &SCHEMA_VERSION.to_be_bytes()
+        );
+        assert!(db.scan_prefix(b"T/").next().is_none());
+        assert!(db.scan_prefix(b"p/").next().is_none());
+        assert!(db.get(b"m/migrating/heads").unwrap().is_none());
+        drop(db);
+        drop(dir);
+    }
 }
 
 #[tokio::test]
@@ -745,7 +905,7 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
             }
             for message in messages_for(&replayed, std::slice::from_ref(event)) {
                 outbox_seq += 1;
-                let lane = keys::lane(&message.destination, id);
+                let lane = keys::v3::lane(&message.destination, id);
                 let key = keys::message(&lane, outbox_seq);
                 let pending = PendingDelivery {
                     id: MessageId(format!("{id}-{}", keys::seq(outbox_seq))),
@@ -760,7 +920,7 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
                 db.insert(&key, json(&pending)).unwrap();
                 db.insert(format!("i/{}", keys::seq(outbox_seq)), key.clone())
                     .unwrap();
-                db.insert(keys::referral_message(id, outbox_seq), key.clone())
+                db.insert(keys::v3::referral_message(id, outbox_seq), key.clone())
                     .unwrap();
                 if lanes.insert(lane) {
                     // The first format's schedule: one for all
@@ -811,7 +971,7 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
         }
         for timer in referral.timers() {
             let key = keys::timer(timer.fire_at, id, timer.kind);
-            db.insert(keys::timer_ref(id, timer.kind), key.clone())
+            db.insert(keys::v3::timer_ref(id, timer.kind), key.clone())
                 .unwrap();
             db.insert(key, json(&timer)).unwrap();
         }
@@ -1000,7 +1160,7 @@ async fn an_interrupted_migration_is_finished_at_the_next_open() {
         .unwrap();
         db.insert(
             keys::head(id),
-            crate::format::head_value(
+            crate::format::head_value_v3(
                 referral.version(),
                 &mediation_records::encode_snapshot(&referral.state()),
             ),
@@ -1014,5 +1174,48 @@ async fn an_interrupted_migration_is_finished_at_the_next_open() {
         assert_eq!(&store.referral(referral.id()).unwrap().unwrap(), referral);
     }
     drop(store);
+    drop(dir);
+}
+
+/// Once enough is written, the writer reopens the store at a quiet moment,
+/// so that a restart replays only what came after: everything written
+/// before stays readable, and writes go on.
+#[tokio::test]
+async fn the_writer_checkpoints_once_enough_is_written_and_loses_nothing() {
+    use mediation_store_conformance::{follow_up, id, new_referral};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let options = StoreOptions {
+        checkpoint_bytes: 16 * 1024,
+        ..StoreOptions::new(&path)
+    };
+    let store = SledStore::open(options.clone()).unwrap();
+    let ids: Vec<ReferralId> = (1..=40).map(id).collect();
+    for r in &ids {
+        store.commit(new_referral(r)).await.unwrap();
+    }
+    let mut waited = 0;
+    while store.commit_stats().checkpoints() == 0 && waited < 500 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        waited += 1;
+    }
+    assert!(
+        store.commit_stats().checkpoints() >= 1,
+        "no checkpoint after 5 s"
+    );
+    // Reads and writes carry on through the new handle.
+    for r in &ids {
+        assert_eq!(store.referral(r).unwrap().unwrap().version(), 1);
+        store.commit(follow_up(r, 1, "after")).await.unwrap();
+    }
+    assert!(matches!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { entries: 40 }
+    ));
+    drop(store);
+    let store = SledStore::open(options).unwrap();
+    for r in &ids {
+        assert_eq!(store.history(r).unwrap().unwrap().len(), 2);
+    }
     drop(dir);
 }

@@ -42,7 +42,7 @@ use tokio::sync::oneshot;
 
 use crate::durability::Syncer;
 use crate::flusher::{Answer, Flushing, Job};
-use crate::format::{AuditHead, AuditLink, chain_hash, corrupt, split_head};
+use crate::format::{AuditHead, AuditLink, chain_hash, corrupt, read_head};
 use crate::keys;
 use crate::prepare::Prepared;
 use crate::staged::{KeyWrites, Staged};
@@ -129,6 +129,9 @@ impl CommitStats {
     }
 
     fn record_batch(&self, asked: KeyWrites, written: KeyWrites) {
+        metrics::counter!("gateway_store_batches_total").increment(1);
+        metrics::counter!("gateway_store_key_writes_total")
+            .increment(written.inserts + written.removes);
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.keys_asked
             .fetch_add(asked.inserts + asked.removes, Ordering::Relaxed);
@@ -375,7 +378,7 @@ impl Writer {
         let started = Instant::now();
         let mut shared = self.shared.db.write().unwrap_or_else(|p| p.into_inner());
         // The shared slot and the writer's own: nobody else holds it.
-        if !shared.as_ref().is_some_and(|db| Arc::strong_count(db) == 2) {
+        if shared.as_ref().is_none_or(|db| Arc::strong_count(db) != 2) {
             return;
         }
         shared.take();
@@ -573,9 +576,12 @@ impl Writer {
         c: Prepared,
     ) -> Result<Receipt, StoreError> {
         let head_key = keys::head(&c.referral);
-        let actual = match self.get(staged, &head_key)? {
-            Some(bytes) => split_head(&head_key, &bytes)?.0,
-            None => 0,
+        let (actual, old_timers) = match self.get(staged, &head_key)? {
+            Some(bytes) => {
+                let head = read_head(&head_key, &bytes)?;
+                (head.version, head.timers)
+            }
+            None => (0, Vec::new()),
         };
         if actual != c.expected_version {
             return Err(StoreError::VersionConflict {
@@ -607,7 +613,7 @@ impl Writer {
             } else {
                 open.saturating_sub(1)
             };
-            staged.insert(key, &open.to_be_bytes());
+            staged.insert(key, open.to_be_bytes());
         }
         if let Some(bundle) = c.bundle {
             staged.insert(keys::bundle(&c.referral), bundle);
@@ -616,17 +622,29 @@ impl Writer {
             staged.insert(key, value);
         }
         for key in c.activity {
-            staged.insert(key, &[][..]);
+            // Once a day is indexed, later events that day need no write.
+            if self.get(staged, &key)?.is_none() {
+                staged.insert(key, [0u8; 0]);
+            }
         }
         staged.insert(head_key, c.head);
 
-        for (ref_key, timer_key) in staged.scan(self.db()?, &keys::timer_ref_prefix(&c.referral))? {
-            staged.remove(timer_key);
-            staged.remove(ref_key);
+        // The timers the head listed give way to the new ones; a timer
+        // that stays (its key is the whole timer) is not written again.
+        let old_keys: HashSet<Vec<u8>> = old_timers
+            .iter()
+            .map(|(kind, at)| keys::timer(*at, &c.referral, *kind))
+            .collect();
+        let new_keys: HashSet<&Vec<u8>> = c.timers.iter().map(|(key, _)| key).collect();
+        for key in &old_keys {
+            if !new_keys.contains(key) {
+                staged.remove(key.clone());
+            }
         }
-        for (ref_key, key, value) in c.timers {
-            staged.insert(ref_key, key.clone());
-            staged.insert(key, value);
+        for (key, value) in c.timers {
+            if !old_keys.contains(&key) {
+                staged.insert(key, value);
+            }
         }
 
         let mut lanes_with_messages: HashSet<Vec<u8>> = HashSet::new();
@@ -638,7 +656,6 @@ impl Writer {
             let lane_was_empty =
                 !lanes_with_messages.contains(&lane) && staged.scan(self.db()?, &lane)?.is_empty();
             staged.insert(key.clone(), value);
-            staged.insert(keys::referral_message(&c.referral, n), key.clone());
             if let Some(trace) = &c.trace {
                 staged.insert(keys::trace(&c.referral, n), trace.clone());
             }
@@ -669,10 +686,12 @@ impl Writer {
     ) -> Result<(u64, Vec<u8>, DeliveryRecord), StoreError> {
         let not_found = || StoreError::NotFound(format!("message {id}"));
         let (referral, n) = keys::message_of_id(id).ok_or_else(not_found)?;
-        let key = self
-            .get(staged, &keys::referral_message(&referral, n))?
+        // A referral's messages share a prefix: a handful of keys.
+        let (key, bytes) = staged
+            .scan(self.db()?, &keys::referral_outbox(&referral))?
+            .into_iter()
+            .find(|(key, _)| keys::trailing_seq(key) == Some(n))
             .ok_or_else(not_found)?;
-        let bytes = self.get(staged, &key)?.ok_or_else(not_found)?;
         let record = decode_delivery(&bytes).map_err(|e| corrupt(&key, e))?;
         Ok((n, key, record))
     }
@@ -707,8 +726,11 @@ impl Writer {
                 let referral = keys::referral_of_message(&key)
                     .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
                 staged.remove(key.clone());
-                staged.remove(keys::referral_message(&referral, n));
-                staged.remove(keys::trace(&referral, n));
+                // Only a traced call's messages carry a trace.
+                let trace = keys::trace(&referral, n);
+                if self.get(staged, &trace)?.is_some() {
+                    staged.remove(trace);
+                }
                 staged.remove(keys::waiting(&key, n));
                 if record.is_dead() {
                     staged.remove(keys::dead(n));

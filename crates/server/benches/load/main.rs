@@ -203,6 +203,7 @@ async fn run(args: Args) {
     for round in 0..plan.rounds {
         for &clients in &plan.levels {
             let tag = format!("G{round}C{clients}");
+            let keys_before = gateway.metric("gateway_store_key_writes_total").await;
             let mut run = closed_loop(
                 court_clients(&setup, gateway.addr, clients).await,
                 plan.seconds,
@@ -212,10 +213,12 @@ async fn run(args: Args) {
             .await;
             submitted += run.ok;
             let lag = caught_up(&platforms, submitted, Duration::from_secs(120)).await;
+            let keys = gateway.metric("gateway_store_key_writes_total").await - keys_before;
             println!(
-                "round {round} gateway   {clients:>3} clients: {} (outbox caught up {:.1} s after; {} deliveries for {} offers)",
+                "round {round} gateway   {clients:>3} clients: {} (outbox caught up {:.1} s after; {:.1} key writes per referral; {} deliveries for {} offers)",
                 run.line(),
                 lag.as_secs_f64(),
+                keys / run.ok.max(1) as f64,
                 platforms.offers.deliveries(),
                 platforms.offers.distinct()
             );
