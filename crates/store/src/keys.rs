@@ -4,16 +4,14 @@
 //! | prefix | key | value |
 //! |---|---|---|
 //! | `m/` | `m/schema`, `m/seq/outbox`, `m/seq/alert`, `m/audit_head` | metadata |
-//! | `r/` | `r/{referral}` | head: the version (u64 BE), then the snapshot of the referral's state |
+//! | `r/` | `r/{referral}` | head: the version (u64 BE), the referral's timers (kind code and instant each), then the snapshot of its state |
 //! | `b/` | `b/{referral}` | the referral's case bundle, kept once |
 //! | `e/` | `e/{referral}/{version}` | one event (a `Received` event without its bundle) |
 //! | `c/` | `c/{court}\0{court referral id}` | referral id (idempotency) |
 //! | `q/` | `q/{platform}/{court}\0{intake id}` | referral id of a platform's direct intake (idempotency, apart from the courts') |
 //! | `t/` | `t/{fire at}/{referral}/{kind}` | timer, ordered by due time |
-//! | `T/` | `T/{referral}/{kind}` | the timer's `t/` key, to replace a referral's timers |
-//! | `o/` | `o/{destination}\0{referral}\0{seq}` | outbox message, naming the bundle rather than holding it; a lane is one prefix |
+//! | `o/` | `o/{referral}\0{destination}\0{seq}` | outbox message, naming the bundle rather than holding it; a lane is one prefix, a referral's messages another |
 //! | `s/` | `s/{destination}\0{next attempt}/{seq}` | schedule: lane heads only, per destination, ordered by due time |
-//! | `p/` | `p/{referral}/{seq}` | the message's `o/` key: to list a referral's messages, and to find one by its id (`{referral}-{seq}`) |
 //! | `d/` | `d/{seq}` | dead letters: the message's `o/` key |
 //! | `x/` | `x/{referral}/{seq}` | the W3C trace context of the call that made the message, when it was traced; kept beside the message record so that the record's format is unchanged, and removed with the message |
 //! | `w/` | `w/{destination}\0{seq}` | every waiting message, pending or dead, by destination in order of arrival: the message's `o/` key |
@@ -23,6 +21,11 @@
 //! | `u/` | `u/{seq}` | audit entry |
 //! | `l/` | `l/{organisation}` | the organisation's open referrals (u64 BE), kept with each commit |
 //! | `y/` | `y/{day}/{referral}` | empty: the referral has an event on that day (UTC); statistics read only the referrals of their period's days |
+//!
+//! Retired in schema 4: `T/{referral}/{kind}` (a timer's key: the head lists
+//! them now) and `p/{referral}/{seq}` (a message's key: messages live under
+//! their referral now). Retired in schema 2: `i/` and `S/`. [`Table`] names
+//! every one, retired or not.
 //!
 //! Values are records of the store's own format (`mediation-records`), but
 //! for the counts, the indexes (whose values are keys) and the idempotency
@@ -38,32 +41,128 @@ use mediation_core::outbox::Destination;
 use mediation_core::store::{CourtKey, MessageId};
 use mediation_core::timer::TimerKind;
 
-/// The tables of the keyspace, each a one-letter prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Every kind of key the store has ever written, each a one-letter prefix:
+/// the one place that maps a table to its prefix and a key back to its
+/// table ([`Table::of_key`]). A retired kind keeps its letter, marked with
+/// the schema that stopped writing it, so that the letter is never reused
+/// and a migration can still name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Table {
+    /// `m/`: metadata (schema version, counters, markers).
+    Meta,
     /// `r/`: referral heads.
     Heads,
+    /// `b/`: case bundles.
+    Bundles,
+    /// `e/`: events.
+    Events,
+    /// `c/`: the courts' idempotency keys.
+    CourtKeys,
+    /// `q/`: the platforms' direct intakes' idempotency keys.
+    IntakeKeys,
     /// `t/`: timers by due time.
     Timers,
-    /// `s/`: the outbox schedule by next attempt.
-    Schedule,
     /// `o/`: outbox messages, a lane per prefix.
     Outbox,
+    /// `s/`: the outbox schedule by next attempt.
+    Schedule,
     /// `d/`: dead letters.
     DeadLetters,
+    /// `x/`: the trace contexts of messages.
+    Traces,
+    /// `w/`: waiting messages by destination, in order of arrival.
+    Arrivals,
+    /// `n/`: destinations' counts of pending and dead messages.
+    Backlogs,
+    /// `a/`: alerts.
+    Alerts,
+    /// `k/`: acknowledgements of alerts.
+    Acknowledgements,
     /// `u/`: the audit log.
     Audit,
+    /// `l/`: organisations' counts of open referrals.
+    Loads,
+    /// `y/`: referrals by the days of their events.
+    Activity,
+    /// `T/`: a referral's timer keys. Retired in schema 4 (the head lists
+    /// its timers).
+    TimerRefs,
+    /// `p/`: a referral's message keys. Retired in schema 4 (messages live
+    /// under their referral).
+    MessageRefs,
+    /// `i/`: messages by number. Retired in schema 2.
+    FirstIndex,
+    /// `S/`: lane heads of the one schedule. Retired in schema 2.
+    FirstSchedule,
 }
 
 impl Table {
+    pub(crate) const ALL: [Table; 22] = [
+        Table::Meta,
+        Table::Heads,
+        Table::Bundles,
+        Table::Events,
+        Table::CourtKeys,
+        Table::IntakeKeys,
+        Table::Timers,
+        Table::Outbox,
+        Table::Schedule,
+        Table::DeadLetters,
+        Table::Traces,
+        Table::Arrivals,
+        Table::Backlogs,
+        Table::Alerts,
+        Table::Acknowledgements,
+        Table::Audit,
+        Table::Loads,
+        Table::Activity,
+        Table::TimerRefs,
+        Table::MessageRefs,
+        Table::FirstIndex,
+        Table::FirstSchedule,
+    ];
+
     const fn letter(self) -> u8 {
         match self {
+            Table::Meta => b'm',
             Table::Heads => b'r',
+            Table::Bundles => b'b',
+            Table::Events => b'e',
+            Table::CourtKeys => b'c',
+            Table::IntakeKeys => b'q',
             Table::Timers => b't',
-            Table::Schedule => b's',
             Table::Outbox => b'o',
+            Table::Schedule => b's',
             Table::DeadLetters => b'd',
+            Table::Traces => b'x',
+            Table::Arrivals => b'w',
+            Table::Backlogs => b'n',
+            Table::Alerts => b'a',
+            Table::Acknowledgements => b'k',
             Table::Audit => b'u',
+            Table::Loads => b'l',
+            Table::Activity => b'y',
+            Table::TimerRefs => b'T',
+            Table::MessageRefs => b'p',
+            Table::FirstIndex => b'i',
+            Table::FirstSchedule => b'S',
+        }
+    }
+
+    /// The schema that stopped writing the table, for a retired one.
+    pub(crate) const fn retired_in(self) -> Option<u32> {
+        match self {
+            Table::TimerRefs | Table::MessageRefs => Some(4),
+            Table::FirstIndex | Table::FirstSchedule => Some(2),
+            _ => None,
+        }
+    }
+
+    /// The table a key belongs to.
+    pub(crate) fn of_key(key: &[u8]) -> Option<Table> {
+        match key {
+            [letter, b'/', ..] => Table::ALL.into_iter().find(|t| t.letter() == *letter),
+            _ => None,
         }
     }
 
@@ -99,6 +198,9 @@ pub(crate) const LOADS_KEPT: &[u8] = b"m/loads_kept";
 /// waiting message: written when a new store is made, or after the
 /// one-time count of an older one.
 pub(crate) const BACKLOG_KEPT: &[u8] = b"m/backlog_kept";
+/// While a store moves to schema 4: the last referral whose head lists its
+/// timers.
+pub(crate) const MIGRATING_HEADS: &[u8] = b"m/migrating/heads";
 
 /// An organisation's count of open referrals.
 pub(crate) fn load(organisation: &OrganisationId) -> Vec<u8> {
@@ -431,6 +533,70 @@ mod tests {
         assert_eq!(id.0, format!("{referral}-{}", seq(255)));
         assert!(message_id_of(b"s/whatever").is_none());
         assert_eq!(referral_of_message(&key), Some(referral));
+    }
+
+    /// Every key the builders make names its table, and no two tables
+    /// share a letter.
+    #[test]
+    fn every_key_maps_to_its_table_and_back() {
+        let referral: ReferralId = "01JD0000000000000000000000".parse().unwrap();
+        let destination = Destination::Partner(mediation_core::partner::Partner::Ccpit);
+        let at: Timestamp = "2025-03-03T01:00:00Z".parse().unwrap();
+        let message = message(&lane(&destination, &referral), 3);
+        let court = CourtKey {
+            court: "京0105".parse().unwrap(),
+            court_referral_id: "X-1".parse().unwrap(),
+            filed_by: None,
+        };
+        let intake = CourtKey {
+            filed_by: Some(mediation_core::partner::Partner::Ccpit),
+            ..court.clone()
+        };
+        let organisation = OrganisationId::parse("org-a").unwrap();
+        let cases: Vec<(Vec<u8>, Table)> = vec![
+            (SCHEMA.to_vec(), Table::Meta),
+            (MIGRATING_HEADS.to_vec(), Table::Meta),
+            (head(&referral), Table::Heads),
+            (bundle(&referral), Table::Bundles),
+            (event(&referral, 1), Table::Events),
+            (self::court(&court), Table::CourtKeys),
+            (self::court(&intake), Table::IntakeKeys),
+            (
+                timer(at, &referral, TimerKind::AcceptanceBreach),
+                Table::Timers,
+            ),
+            (message.clone(), Table::Outbox),
+            (schedule(&message, at, 3), Table::Schedule),
+            (dead(3), Table::DeadLetters),
+            (trace(&referral, 3), Table::Traces),
+            (waiting(&message, 3), Table::Arrivals),
+            (backlog(destination.key().as_bytes()), Table::Backlogs),
+            (alert(1), Table::Alerts),
+            (acknowledgement(1), Table::Acknowledgements),
+            (audit(0), Table::Audit),
+            (load(&organisation), Table::Loads),
+            (activity(day_of(at), &referral), Table::Activity),
+            (v3::referral_message(&referral, 3), Table::MessageRefs),
+            (
+                v3::timer_ref(&referral, TimerKind::AcceptanceBreach),
+                Table::TimerRefs,
+            ),
+        ];
+        for (key, table) in cases {
+            assert_eq!(
+                Table::of_key(&key),
+                Some(table),
+                "{}",
+                String::from_utf8_lossy(&key)
+            );
+            assert!(table.bounds().contains(&key));
+        }
+        let letters: std::collections::HashSet<u8> =
+            Table::ALL.iter().map(|t| t.letter()).collect();
+        assert_eq!(letters.len(), Table::ALL.len());
+        assert_eq!(Table::MessageRefs.retired_in(), Some(4));
+        assert_eq!(Table::Heads.retired_in(), None);
+        assert_eq!(Table::of_key(b"z/unknown"), None);
     }
 
     #[test]

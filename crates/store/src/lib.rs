@@ -481,7 +481,7 @@ fn index_activity(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     let mut batch = sled::Batch::default();
     let mut in_batch = 0_usize;
     let mut events = 0_u64;
-    for entry in db.scan_prefix(b"e/") {
+    for entry in db.scan_prefix(Table::Events.prefix()) {
         let (key, value) = entry.map_err(unavailable)?;
         let referral = std::str::from_utf8(&key[2..])
             .ok()
@@ -972,7 +972,7 @@ impl SledStore {
     }
     pub fn loads(&self) -> Result<Vec<(OrganisationId, u64)>, StoreError> {
         let mut loads = Vec::new();
-        for entry in self.db()?.scan_prefix(b"l/") {
+        for entry in self.db()?.scan_prefix(Table::Loads.prefix()) {
             let (key, value) = entry.map_err(unavailable)?;
             let organisation = keys::organisation_of_load(&key)
                 .ok_or_else(|| StoreError::Corrupt("load key".into()))?;
@@ -1096,7 +1096,7 @@ impl SledStore {
     pub fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
         let db = self.db()?;
         let mut found = Vec::new();
-        for entry in db.scan_prefix(b"n/") {
+        for entry in db.scan_prefix(Table::Backlogs.prefix()) {
             let (key, value) = entry.map_err(unavailable)?;
             let destination = keys::destination_of_backlog(&key)
                 .ok_or_else(|| StoreError::Corrupt("backlog key".into()))?;
@@ -1139,7 +1139,7 @@ impl SledStore {
             .map(|b| (b.destination.clone(), b))
             .collect();
         let mut waiting = 0u64;
-        for entry in db.scan_prefix(b"w/") {
+        for entry in db.scan_prefix(Table::Arrivals.prefix()) {
             let (_, message_key) = entry.map_err(unavailable)?;
             if db.get(&message_key).map_err(unavailable)?.is_none() {
                 return Err(StoreError::Corrupt(format!(
@@ -1196,7 +1196,7 @@ impl SledStore {
     }
     pub fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.db()?
-            .range(keys::audit(from)..b"u0".to_vec())
+            .range(keys::audit(from)..Table::Audit.bounds().end)
             .take(limit)
             .map(|entry| {
                 let (key, value) = entry.map_err(unavailable)?;

@@ -99,7 +99,7 @@ pub(crate) fn from_first_format(db: &sled::Db, path: &Path) -> Result<Migrated, 
     done.schedule = reschedule(db)?;
     // The first format's indexes of messages by number (`i/`) and of lane
     // heads' places in the schedule (`S/`): the keys say both now.
-    for prefix in [&b"i/"[..], &b"S/"[..]] {
+    for prefix in [Table::FirstIndex.prefix(), Table::FirstSchedule.prefix()] {
         let mut batch = sled::Batch::default();
         for entry in db.scan_prefix(prefix) {
             batch.remove(entry.map_err(unavailable)?.0);
@@ -110,11 +110,11 @@ pub(crate) fn from_first_format(db: &sled::Db, path: &Path) -> Result<Migrated, 
         let timer: Timer = v1::decode(key, bytes)?;
         Ok(encode_timer(&timer))
     })?;
-    done.alerts = rewrite(db, *b"a/", |key, bytes| {
+    done.alerts = rewrite(db, Table::Alerts.prefix(), |key, bytes| {
         let alert: Alert = v1::decode(key, bytes)?;
         Ok(encode_alert(&alert.record))
     })?;
-    done.acknowledgements = rewrite(db, *b"k/", |key, bytes| {
+    done.acknowledgements = rewrite(db, Table::Acknowledgements.prefix(), |key, bytes| {
         let ack: Acknowledgement = v1::decode(key, bytes)?;
         Ok(encode_acknowledgement(&ack))
     })?;

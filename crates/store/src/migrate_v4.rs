@@ -39,7 +39,7 @@ const BATCH: usize = 1_000;
 
 /// How far the rewriting of heads got: the last referral whose head lists
 /// its timers.
-const HEADS_DONE: &[u8] = b"m/migrating/heads";
+const HEADS_DONE: &[u8] = keys::MIGRATING_HEADS;
 
 pub(crate) fn to_schema_4(
     db: &sled::Db,
@@ -175,7 +175,13 @@ fn timers_of(
     batch: &mut sled::Batch,
 ) -> Result<Vec<(TimerKind, jiff::Timestamp)>, StoreError> {
     let mut timers = Vec::new();
-    for entry in db.scan_prefix(format!("T/{referral}/")) {
+    for entry in db.scan_prefix(
+        [
+            &Table::TimerRefs.prefix()[..],
+            format!("{referral}/").as_bytes(),
+        ]
+        .concat(),
+    ) {
         let (ref_key, timer_key) = entry.map_err(unavailable)?;
         let corrupt =
             || StoreError::Corrupt(format!("timer index {}", String::from_utf8_lossy(&ref_key)));

@@ -26,7 +26,7 @@ impl SledStore {
         mut each: impl FnMut(StoredItem) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let db = self.inner.shared.db()?;
-        let scan = |prefix: &'static [u8]| db.scan_prefix(prefix);
+        let scan = |table: Table| db.scan_prefix(table.prefix());
         for entry in db.range(Table::Heads.bounds()) {
             let (key, value) = entry.map_err(unavailable)?;
             let id = keys::referral_of_head(&key)
@@ -43,7 +43,7 @@ impl SledStore {
                 bundle: bundle.to_vec(),
             })?;
         }
-        for entry in scan(b"e/") {
+        for entry in scan(Table::Events) {
             let (key, value) = entry.map_err(unavailable)?;
             // e/{referral}/{version, 16 hex}
             let rest = text(&key, key.get(2..))?;
@@ -59,7 +59,10 @@ impl SledStore {
                 record: value.to_vec(),
             })?;
         }
-        for (prefix, platform) in [(&b"c/"[..], false), (&b"q/"[..], true)] {
+        for (prefix, platform) in [
+            (Table::CourtKeys.prefix(), false),
+            (Table::IntakeKeys.prefix(), true),
+        ] {
             for entry in db.scan_prefix(prefix) {
                 let (key, value) = entry.map_err(unavailable)?;
                 // c/{court}\0{id}, or q/{platform}/{court}\0{id}
@@ -81,7 +84,7 @@ impl SledStore {
                 })?;
             }
         }
-        for entry in scan(b"l/") {
+        for entry in scan(Table::Loads) {
             let (key, value) = entry.map_err(unavailable)?;
             let organisation = keys::organisation_of_load(&key)
                 .ok_or_else(|| StoreError::Corrupt("load key".into()))?;
@@ -120,7 +123,7 @@ impl SledStore {
                 record: value.to_vec(),
             })?;
         }
-        for entry in scan(b"a/") {
+        for entry in scan(Table::Alerts) {
             let (key, value) = entry.map_err(unavailable)?;
             let seq =
                 keys::trailing_seq(&key).ok_or_else(|| StoreError::Corrupt("alert key".into()))?;
@@ -129,7 +132,7 @@ impl SledStore {
                 record: value.to_vec(),
             })?;
         }
-        for entry in scan(b"k/") {
+        for entry in scan(Table::Acknowledgements) {
             let (key, value) = entry.map_err(unavailable)?;
             let seq = keys::trailing_seq(&key)
                 .ok_or_else(|| StoreError::Corrupt("acknowledgement key".into()))?;
