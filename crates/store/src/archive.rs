@@ -49,6 +49,8 @@ pub enum ArchiveError {
     UnknownRecord(u8, u64),
     #[error("the archive's checksum or counts do not match its contents: it was altered")]
     Altered,
+    #[error("the archive holds a key of no table of the store, {0:?}, at byte {1}")]
+    UnknownKey(String, u64),
     #[error("the archive holds a store of schema {found}; this build reads {supported}")]
     UnsupportedSchema { found: u32, supported: u32 },
     #[error("{0} already holds a store; import only into an empty or missing directory")]
@@ -291,6 +293,14 @@ fn import_into(
             b'K' => {
                 let key = reader.block()?;
                 let value = reader.block()?;
+                // Every key a gateway ever wrote names a table; anything
+                // else is not a gateway's store.
+                if keys::Table::of_key(&key).is_none() {
+                    return Err(ArchiveError::UnknownKey(
+                        String::from_utf8_lossy(&key[..key.len().min(40)]).into_owned(),
+                        at,
+                    ));
+                }
                 batch.insert(key, value);
                 in_batch += 1;
                 summary.keys += 1;
@@ -451,6 +461,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(next, store.alerts_after(0, 100).unwrap().len() as u64 + 1);
+    }
+
+    /// A key of no table is no gateway's: the archive is refused, and no
+    /// store is left.
+    #[tokio::test]
+    async fn an_archive_with_a_key_of_no_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, documents, _) = filled(&dir.path().join("a")).await;
+        store.db().unwrap().insert(b"z/foreign", b"?").unwrap();
+        let mut archive = Vec::new();
+        store.export(&documents, &mut archive, |_| {}).unwrap();
+        let documents_b = DocumentStore::open(dir.path().join("b/documents")).unwrap();
+        let target = dir.path().join("b/store");
+        let refused = import(&archive[..], &target, &documents_b, |_| {});
+        assert!(
+            matches!(&refused, Err(ArchiveError::UnknownKey(key, _)) if key == "z/foreign"),
+            "{refused:?}"
+        );
+        assert!(!target.exists());
     }
 
     #[tokio::test]

@@ -158,7 +158,7 @@ impl Table {
         }
     }
 
-    /// The table a key belongs to.
+    /// The table a key belongs to; `None` for a key no gateway wrote.
     pub(crate) fn of_key(key: &[u8]) -> Option<Table> {
         match key {
             [letter, b'/', ..] => Table::ALL.into_iter().find(|t| t.letter() == *letter),

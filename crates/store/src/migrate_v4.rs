@@ -51,6 +51,25 @@ pub(crate) fn to_schema_4(
     let mut done = MigratedToFour::default();
     move_messages(db, &mut done)?;
     list_timers_in_heads(db, &mut done)?;
+    // Whatever is left of the tables schema 4 retired names nothing any
+    // more (an index entry whose message or referral had gone).
+    for table in Table::ALL.into_iter().filter(|t| t.retired_in() == Some(4)) {
+        let left: Vec<sled::IVec> = db
+            .scan_prefix(table.prefix())
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(unavailable)?;
+        if !left.is_empty() {
+            tracing::warn!(
+                ?table,
+                keys = left.len(),
+                "migrating to schema 4: stale index entries removed"
+            );
+        }
+        for key in left {
+            db.remove(key).map_err(unavailable)?;
+        }
+    }
     db.insert(keys::SCHEMA, &4u32.to_be_bytes())
         .map_err(unavailable)?;
     db.remove(HEADS_DONE).map_err(unavailable)?;
