@@ -43,6 +43,7 @@ mod neighbours;
 mod platforms;
 mod postgres;
 mod preload;
+mod relay_floor;
 mod replicas;
 mod stats;
 
@@ -60,6 +61,7 @@ use crate::bundles::Templates;
 use crate::gateway::{Authed, Process, Setup};
 use crate::platforms::Platforms;
 use crate::postgres::Postgres;
+use crate::relay_floor::RelayFloor;
 use crate::stats::{Latencies, Run, median};
 
 #[derive(Debug, Parser)]
@@ -116,6 +118,10 @@ pub(crate) struct Plan {
 fn main() {
     if let Ok(dir) = std::env::var(baseline::ROLE) {
         baseline::child_main(dir);
+        return;
+    }
+    if let Ok(dir) = std::env::var(relay_floor::ROLE) {
+        relay_floor::child_main(dir);
         return;
     }
     let args = Args::parse();
@@ -192,6 +198,10 @@ async fn run(args: Args) {
     let gateway_config = setup.config("gateway", &root.join("gateway"), &platforms);
     let gateway = Process::spawn(&gateway_config, Duration::from_secs(60));
     let minimal = Baseline::spawn(&root.join("minimal"), &setup.pki);
+    let mut floor = RelayFloor::spawn(&root.join("floor"), &setup.pki, &platforms);
+    // The floor delivers to the same fakes: its offers are kept apart by
+    // its `F` tags, and counted here to leave the gateway's its own.
+    let (mut floor_offers, mut floor_deliveries) = (0usize, 0u64);
     let pg = args.postgres.then(|| {
         let pg = Postgres::start(&root);
         println!("PostgreSQL {} on loopback", pg.version());
@@ -219,8 +229,8 @@ async fn run(args: Args) {
                 run.line(),
                 lag.as_secs_f64(),
                 keys / run.ok.max(1) as f64,
-                platforms.offers.deliveries(),
-                platforms.offers.distinct()
+                platforms.offers.deliveries() - floor_deliveries,
+                platforms.offers.distinct() - floor_offers
             );
             ingest.entry(("gateway", clients)).or_default().push(run);
 
@@ -237,6 +247,28 @@ async fn run(args: Args) {
             );
             ingest.entry(("minimal", clients)).or_default().push(run);
 
+            let (offers_before, deliveries_before) =
+                (platforms.offers.distinct(), platforms.offers.deliveries());
+            let mut run = closed_loop(
+                court_clients(&setup, floor.addr, clients).await,
+                plan.seconds,
+                &templates,
+                &format!("F{round}C{clients}"),
+            )
+            .await;
+            submitted += run.ok;
+            let lag = caught_up(&platforms, submitted, Duration::from_secs(120)).await;
+            let drained = floor.drained(Duration::from_secs(120)).await;
+            floor_offers += platforms.offers.distinct() - offers_before;
+            floor_deliveries += platforms.offers.deliveries() - deliveries_before;
+            println!(
+                "round {round} floor     {clients:>3} clients: {} (offers caught up {:.1} s after; every outcome durable {:.1} s after that)",
+                run.line(),
+                lag.as_secs_f64(),
+                drained.as_secs_f64()
+            );
+            ingest.entry(("floor", clients)).or_default().push(run);
+
             if let Some(pg) = &pg {
                 let mut run = pg.outbox_run(clients, plan.seconds, &payload);
                 println!(
@@ -250,6 +282,8 @@ async fn run(args: Args) {
     // Each store goes as soon as it is done with: the million-referral store
     // below needs the disk (about 17 GiB).
     drop(minimal);
+    drop(floor);
+    let _ = std::fs::remove_dir_all(root.join("floor"));
     drop(pg);
     let _ = std::fs::remove_dir_all(root.join("minimal"));
 
@@ -311,8 +345,10 @@ async fn run(args: Args) {
         };
         let g = rate("gateway").unwrap();
         let m = rate("minimal").unwrap();
+        let f = rate("floor").unwrap();
         let mut line = format!(
-            "ingest {clients:>3} clients: gateway {g:>7.0} /s = {:.2}× minimal tonic+sled ({m:.0} /s)",
+            "ingest {clients:>3} clients: gateway {g:>7.0} /s = {:.2}× the relay floor ({f:.0} /s), {:.2}× minimal tonic+sled ({m:.0} /s)",
+            g / f,
             g / m
         );
         if let Some(p) = rate("postgres") {
@@ -322,7 +358,7 @@ async fn run(args: Args) {
             line += &format!(", {:.2}× raw fdatasync", g / raw);
         }
         println!("{line}");
-        for system in ["gateway", "minimal", "postgres"] {
+        for system in ["gateway", "floor", "minimal", "postgres"] {
             if let Some(runs) = ingest.get_mut(&(system, clients)) {
                 // The latencies of the round whose rate was the median.
                 runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
