@@ -72,6 +72,7 @@ pub trait OfferReceipts: Send + Sync + std::fmt::Debug {
         &'a self,
         partner: Partner,
         referral: &'a ReferralId,
+        bundle: Option<&'a mediation_core::bundle::CaseBundle>,
         organisation: &'a OrganisationId,
     ) -> Sending<'a>;
 
@@ -97,10 +98,16 @@ where
         &'a self,
         partner: Partner,
         referral: &'a ReferralId,
+        bundle: Option<&'a mediation_core::bundle::CaseBundle>,
         organisation: &'a OrganisationId,
     ) -> Sending<'a> {
         Box::pin(async move {
-            let read = self.referral(referral).await.map_err(|e| e.to_string())?;
+            // The offer carries the referral's bundle, decoded once already.
+            let read = match bundle {
+                Some(bundle) => self.referral_with_bundle(referral, bundle).await,
+                None => self.referral(referral).await,
+            }
+            .map_err(|e| e.to_string())?;
             let Some(read) = read.filter(|r| r.disclosure_to(organisation) != Disclosure::Nothing)
             else {
                 return Ok(None);
@@ -176,6 +183,7 @@ impl Destinations {
             .sending(
                 *partner,
                 &delivery.message.referral,
+                delivery.message.bundle.as_deref(),
                 &assignment.organisation,
             )
             .await

@@ -185,6 +185,14 @@ impl ReferralStore for GatewayStore {
         either!(self, s => ReferralStore::referral(s, referral))
     }
 
+    async fn referral_with_bundle(
+        &self,
+        referral: &ReferralId,
+        bundle: &mediation_core::bundle::CaseBundle,
+    ) -> Result<Option<Referral>, StoreError> {
+        either!(self, s => ReferralStore::referral_with_bundle(s, referral, bundle))
+    }
+
     async fn history(&self, referral: &ReferralId) -> Result<Option<Vec<Event>>, StoreError> {
         either!(self, s => ReferralStore::history(s, referral))
     }

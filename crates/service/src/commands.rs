@@ -179,6 +179,16 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         Ok(self.store.referral(id).await?)
     }
 
+    /// [`Commands::referral`], given the bundle a message of the referral
+    /// carries: the store need not read and decode it again.
+    pub async fn referral_with_bundle(
+        &self,
+        id: &ReferralId,
+        bundle: &mediation_core::bundle::CaseBundle,
+    ) -> Result<Option<Referral>, ServiceError> {
+        Ok(self.store.referral_with_bundle(id, bundle).await?)
+    }
+
     fn calendar(&self) -> std::sync::RwLockReadGuard<'_, Calendar> {
         // Readers never leave the calendar half-replaced: a reload swaps it whole.
         self.calendar.read().unwrap_or_else(|p| p.into_inner())

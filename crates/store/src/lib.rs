@@ -866,14 +866,26 @@ fn read_history(db: &sled::Db, referral: &ReferralId) -> Result<Option<Vec<Event
 
 /// A referral from its snapshot and bundle.
 fn read_referral(db: &sled::Db, referral: &ReferralId) -> Result<Option<Referral>, StoreError> {
+    read_referral_with(db, referral, None)
+}
+
+/// A referral from its snapshot, and its bundle: `known`, or read.
+fn read_referral_with(
+    db: &sled::Db,
+    referral: &ReferralId,
+    known: Option<&CaseBundle>,
+) -> Result<Option<Referral>, StoreError> {
     let key = keys::head(referral);
     let Some(head) = db.get(&key).map_err(unavailable)? else {
         return Ok(None);
     };
     let (_, snapshot) = split_head(&key, &head)?;
     let state = decode_snapshot(snapshot).map_err(|e| corrupt(&key, e))?;
-    let bundle = read_bundle(db, referral)?
-        .ok_or_else(|| StoreError::Corrupt(format!("{referral}: its bundle is missing")))?;
+    let bundle = match known {
+        Some(bundle) => bundle.clone(),
+        None => read_bundle(db, referral)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{referral}: its bundle is missing")))?,
+    };
     Ok(Some(Referral::restore(bundle, state)))
 }
 
@@ -1235,6 +1247,17 @@ impl ReferralStore for SledStore {
         referral: &ReferralId,
     ) -> impl Future<Output = Result<Option<Referral>, StoreError>> + Send {
         std::future::ready(SledStore::referral(self, referral))
+    }
+
+    fn referral_with_bundle(
+        &self,
+        referral: &ReferralId,
+        bundle: &CaseBundle,
+    ) -> impl Future<Output = Result<Option<Referral>, StoreError>> + Send {
+        std::future::ready(
+            self.db()
+                .and_then(|db| read_referral_with(&db, referral, Some(bundle))),
+        )
     }
 
     fn history(

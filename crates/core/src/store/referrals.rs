@@ -115,6 +115,19 @@ pub trait ReferralStore: TimerStore + Send + Sync {
         referral: &ReferralId,
     ) -> impl Future<Output = Result<Option<Referral>, StoreError>> + Send;
 
+    /// The same as [`ReferralStore::referral`], given the referral's bundle
+    /// as a message of it carries it (a referral has one bundle, kept once):
+    /// a store may then read the snapshot alone, so that an offer's bundle
+    /// is decoded once on its way out.
+    fn referral_with_bundle(
+        &self,
+        referral: &ReferralId,
+        bundle: &crate::bundle::CaseBundle,
+    ) -> impl Future<Output = Result<Option<Referral>, StoreError>> + Send {
+        let _ = bundle;
+        self.referral(referral)
+    }
+
     /// A referral's events, oldest first.
     fn history(
         &self,
