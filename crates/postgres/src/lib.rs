@@ -24,9 +24,8 @@
 #[cfg(feature = "cluster")]
 pub mod cluster;
 mod import;
-mod reads;
 pub mod schema;
-mod writes;
+mod tables;
 
 use std::path::PathBuf;
 use std::str::FromStr as _;
@@ -357,18 +356,6 @@ impl PgStore {
             lease,
             released: false,
         }))
-    }
-
-    /// Gives up the claim on alerts with `subject` (see the schema): what
-    /// they reported has ended, and another alert may be raised should it
-    /// come back.
-    pub async fn release_alert_subject(&self, subject: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM alert_subjects WHERE subject = $1")
-            .bind(subject)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
     }
 
     /// This replica's name in leases.

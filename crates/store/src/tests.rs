@@ -1,10 +1,14 @@
 //! The sled store against the conformance suite, and what is particular to it:
 //! reopening, the schema check, group commit and audit tampering.
 
-use mediation_core::audit::AuditVerification;
+use mediation_core::audit::{AuditRecord, AuditVerification};
+use mediation_core::ids::ReferralId;
+use mediation_core::lifecycle::Event;
 use mediation_core::outbox::Destination;
-use mediation_core::store::{AuditLog, ReferralStore};
-use mediation_core::timer::TimerKind;
+use mediation_core::store::{
+    AuditLog, Commit, CourtKey, DeliveryOutcome, OutboxStore, ReferralStore,
+};
+use mediation_core::timer::{Timer, TimerKind};
 
 use super::*;
 
@@ -1218,4 +1222,69 @@ async fn the_writer_checkpoints_once_enough_is_written_and_loses_nothing() {
         assert_eq!(store.history(r).unwrap().unwrap().len(), 2);
     }
     drop(dir);
+}
+
+/// Under writes that never stop, with readers reading all along, the
+/// writer still checkpoints, and no read or write fails for it: readers
+/// wait for the new handle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn checkpoints_under_load_fail_no_reader_and_no_writer() {
+    use mediation_store_conformance::{follow_up, id, new_referral};
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        checkpoint_bytes: 8 * 1024,
+        ..StoreOptions::new(dir.path().join("store"))
+    };
+    let store = SledStore::open(options).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for writer in 0..4u32 {
+        let (store, stop) = (store.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = id(1_000 * (writer + 1) + n);
+                store.commit(new_referral(&r)).await.unwrap();
+                store.commit(follow_up(&r, 1, "more")).await.unwrap();
+                n += 1;
+            }
+            n
+        }));
+    }
+    for _ in 0..2 {
+        let (store, stop) = (store.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut reads = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.referral(&id(1_000)).unwrap();
+                store.backlog().unwrap();
+                reads += 1;
+                tokio::task::yield_now().await;
+            }
+            reads
+        }));
+    }
+    let mut waited = 0;
+    while store.commit_stats().checkpoints() < 3 && waited < 1_000 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        waited += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut written = 0;
+    for task in tasks {
+        written += task.await.unwrap();
+    }
+    assert!(
+        store.commit_stats().checkpoints() >= 3,
+        "{} checkpoints",
+        store.commit_stats().checkpoints()
+    );
+    assert!(written > 0);
+    assert!(
+        store
+            .verify_histories()
+            .unwrap()
+            .snapshot_mismatches
+            .is_empty()
+    );
 }

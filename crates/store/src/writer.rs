@@ -226,6 +226,13 @@ impl Writer {
             } else {
                 answer(answers, None);
             }
+            // A store that is never quiet still gets its checkpoint, once
+            // twice the amount has been written: the callers queued
+            // meanwhile wait for it.
+            if self.written_since_open >= self.options.checkpoint_bytes.saturating_mul(2) {
+                self.wait_for_flusher();
+                self.checkpoint(Duration::from_secs(1));
+            }
         }
         // Every handed-over group is answered before the database is let go.
         self.jobs.take();
@@ -270,7 +277,9 @@ impl Writer {
                     Err(RecvTimeoutError::Disconnected) => return None,
                 }
             }
-            self.checkpoint_if_due();
+            if self.written_since_open >= self.options.checkpoint_bytes {
+                self.checkpoint(Duration::ZERO);
+            }
             return requests.recv().ok();
         }
     }
@@ -364,21 +373,25 @@ impl Writer {
         }
     }
 
-    /// Reopens the database once enough was written since it was opened,
-    /// so that a restart replays little; only when nothing is queued or
-    /// being synced, and no reader holds the handle (a long scan keeps it:
-    /// the next quiet moment will do).
-    fn checkpoint_if_due(&mut self) {
-        if self.written_since_open < self.options.checkpoint_bytes
-            || self.recovery.is_some()
-            || self.flushing.outstanding.load(Ordering::Acquire) > 0
-        {
+    /// Reopens the database, so that a restart replays only what is
+    /// written from now on: called once enough was written since it was
+    /// opened, when nothing is being synced. New readers wait for the new
+    /// handle; readers that hold the old one (a scan) are waited for up to
+    /// `patience`, after which the checkpoint is left for later.
+    fn checkpoint(&mut self, patience: Duration) {
+        if self.recovery.is_some() || self.flushing.outstanding.load(Ordering::Acquire) > 0 {
             return;
         }
         let started = Instant::now();
         let mut shared = self.shared.db.write().unwrap_or_else(|p| p.into_inner());
         // The shared slot and the writer's own: nobody else holds it.
-        if shared.as_ref().is_none_or(|db| Arc::strong_count(db) != 2) {
+        while shared.as_ref().is_some_and(|db| Arc::strong_count(db) != 2) {
+            if started.elapsed() >= patience {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if shared.is_none() {
             return;
         }
         shared.take();
