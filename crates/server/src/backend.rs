@@ -51,8 +51,12 @@ impl GatewayStore {
         match config.store.backend {
             Backend::Sled => {
                 let dir = config.store_dir();
+                let options = StoreOptions {
+                    checkpoint_bytes: config.store.checkpoint_bytes(),
+                    ..StoreOptions::new(&dir)
+                };
                 let store = tokio::task::spawn_blocking(move || {
-                    SledStore::open(StoreOptions::new(&dir))
+                    SledStore::open(options)
                         .with_context(|| format!("cannot open the store at {}", dir.display()))
                 })
                 .await

@@ -508,6 +508,7 @@ impl SledStore {
             flusher: Some(flusher),
             flushing,
             written_since_open: 0,
+            checkpoint_not_before: std::time::Instant::now(),
             failure: Arc::clone(&failure),
             stats: Arc::clone(&stats),
             max_group: options.max_group.max(1),

@@ -198,6 +198,9 @@ pub(crate) struct Writer {
     pub(crate) max_group: usize,
     /// Bytes of keys and values applied since the database was opened.
     pub(crate) written_since_open: u64,
+    /// No checkpoint is tried before this: set when one gave up waiting
+    /// for a reader, so that a long scan is not waited on group after group.
+    pub(crate) checkpoint_not_before: Instant,
 }
 
 impl Writer {
@@ -379,7 +382,10 @@ impl Writer {
     /// handle; readers that hold the old one (a scan) are waited for up to
     /// `patience`, after which the checkpoint is left for later.
     fn checkpoint(&mut self, patience: Duration) {
-        if self.recovery.is_some() || self.flushing.outstanding.load(Ordering::Acquire) > 0 {
+        if self.recovery.is_some()
+            || self.flushing.outstanding.load(Ordering::Acquire) > 0
+            || Instant::now() < self.checkpoint_not_before
+        {
             return;
         }
         let started = Instant::now();
@@ -387,6 +393,7 @@ impl Writer {
         // The shared slot and the writer's own: nobody else holds it.
         while shared.as_ref().is_some_and(|db| Arc::strong_count(db) != 2) {
             if started.elapsed() >= patience {
+                self.checkpoint_not_before = Instant::now() + CHECKPOINT_RETRY;
                 return;
             }
             std::thread::sleep(Duration::from_millis(1));
@@ -800,6 +807,10 @@ impl Writer {
         Ok(Receipt { version: 0 })
     }
 }
+
+/// How long a checkpoint that gave up waiting for a reader waits before it
+/// is tried again.
+const CHECKPOINT_RETRY: Duration = Duration::from_secs(5);
 
 /// Whether the store's directory takes a synced write again: a scratch file
 /// of one sled segment, written, synced and removed. Only once it does is

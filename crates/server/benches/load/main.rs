@@ -559,6 +559,9 @@ struct Restart {
     deliveries: u64,
     pending_after: u64,
     rss_peak: f64,
+    /// Checkpoints while draining, and their mean pause.
+    checkpoints: f64,
+    checkpoint_pause: Option<Duration>,
     quiet_listening: Duration,
     due: f64,
     sweep: Option<Duration>,
@@ -590,8 +593,16 @@ impl Restart {
             "gateway resident memory: {:.0} MiB once serving, peak {:.0} MiB while draining",
             self.rss_serving, self.rss_peak
         );
+        match self.checkpoint_pause {
+            Some(pause) => println!(
+                "store checkpoints while draining: {:.0}, each pausing writes {:.0} ms on average",
+                self.checkpoints,
+                pause.as_secs_f64() * 1000.0
+            ),
+            None => println!("store checkpoints while draining: none"),
+        }
         println!(
-            "restart with {n} open referrals and an empty outbox: listening {:.2} s after start",
+            "restart with {n} open referrals after the drain: listening {:.2} s after start",
             self.quiet_listening.as_secs_f64()
         );
         match self.sweep {
@@ -692,6 +703,15 @@ async fn restart_under_load(
         pending_after = setup.pending(gateway.addr).await;
     }
     let (_, rss_peak) = gateway.memory_mib();
+    let checkpoints = gateway
+        .metric("gateway_store_checkpoint_seconds_count")
+        .await;
+    let checkpoint_pause = if checkpoints > 0.0 {
+        let sum = gateway.metric("gateway_store_checkpoint_seconds_sum").await;
+        Some(Duration::from_secs_f64(sum / checkpoints))
+    } else {
+        None
+    };
     gateway.stop();
     let delivered = platforms.offers.distinct();
     let deliveries = platforms.offers.deliveries();
@@ -729,6 +749,8 @@ async fn restart_under_load(
         deliveries,
         pending_after,
         rss_peak,
+        checkpoints,
+        checkpoint_pause,
         quiet_listening,
         due,
         sweep,

@@ -139,6 +139,15 @@ impl Config {
     /// leases that outlast an attempt.
     fn check_store(&self) -> Result<(), String> {
         use super::{Backend, Profile};
+        if let Some(mib) = self.store.checkpoint_mib {
+            // Below a few MiB the store would reopen all the time; above a
+            // few GiB a restart replays for seconds (about 1 s per GB).
+            if !(16..=4096).contains(&mib) {
+                return Err(format!(
+                    "store.checkpoint_mib: {mib} is outside 16 to 4096 (MiB written between checkpoints; default 256)"
+                ));
+            }
+        }
         if self.store.backend != Backend::Postgres {
             return Ok(());
         }

@@ -161,6 +161,20 @@ pub struct StoreSettings {
     /// `postgres`, a database several replicas share.
     pub backend: Backend,
     pub postgres: PostgresSettings,
+    /// For the embedded store: MiB of keys and values written after which
+    /// it checkpoints, so that a restart replays at most about this much
+    /// (`docs/store.md`, "Restart: checkpoints"). 256 when absent.
+    pub checkpoint_mib: Option<u64>,
+}
+
+impl StoreSettings {
+    /// Bytes written between the embedded store's checkpoints.
+    pub fn checkpoint_bytes(&self) -> u64 {
+        self.checkpoint_mib
+            .map_or(mediation_store::DEFAULT_CHECKPOINT_BYTES, |mib| {
+                mib.saturating_mul(1024 * 1024)
+            })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -101,6 +101,29 @@ fn sources(dir: &Path, body: &str, overrides: &[&str]) -> Sources {
     }
 }
 
+/// The embedded store's checkpoint interval: 256 MiB unless configured,
+/// and a value that would reopen the store all the time, or let a restart
+/// replay for seconds, is refused by name.
+#[test]
+fn the_checkpoint_interval_is_configured_within_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Config::load_from(&sources(dir.path(), "", &[])).unwrap();
+    assert_eq!(shipped.store.checkpoint_bytes(), 256 * 1024 * 1024);
+    let set =
+        Config::load_from(&sources(dir.path(), "[store]\ncheckpoint_mib = 64\n", &[])).unwrap();
+    assert_eq!(set.store.checkpoint_bytes(), 64 * 1024 * 1024);
+    for bad in [0, 8, 5000] {
+        let err = Config::load_from(&sources(
+            dir.path(),
+            &format!("[store]\ncheckpoint_mib = {bad}\n"),
+            &[],
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("store.checkpoint_mib"), "{err}");
+    }
+}
+
 #[test]
 fn the_store_is_named_by_the_backend_in_use() {
     let dir = tempfile::tempdir().unwrap();
