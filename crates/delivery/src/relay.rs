@@ -166,6 +166,12 @@ struct InFlight {
     /// destination's answer, or for their outcome to be durable. None of
     /// them is started again.
     messages: HashSet<MessageId>,
+    /// The lanes (referral, destination) of those messages. The store makes
+    /// a lane's next message its head as soon as it has applied the
+    /// outcome, before that outcome is durable; a lane with a message in
+    /// flight starts nothing else, so that a crash in between cannot send
+    /// the next message before the one it follows.
+    lanes: HashSet<(mediation_core::ids::ReferralId, String)>,
     /// Per destination, attempts waiting for its answer: its slots taken.
     per_destination: HashMap<String, usize>,
     /// Per destination, attempts answered whose outcome (or receipt) is
@@ -285,6 +291,7 @@ where
         let mut report = TickReport::default();
         for delivery in due {
             let destination = delivery.message.destination.key();
+            let lane = (delivery.message.referral.clone(), destination.clone());
             {
                 let mut in_flight = lock(&self.in_flight);
                 // In flight, or finished after the list was read: either way
@@ -299,11 +306,17 @@ where
                     report.deferred += 1;
                     continue;
                 }
+                if in_flight.lanes.contains(&lane) {
+                    // The message before it is still being recorded.
+                    report.deferred += 1;
+                    continue;
+                }
                 if in_flight.room(&destination, self.options.per_destination_in_flight) == 0 {
                     report.deferred += 1;
                     continue;
                 }
                 in_flight.messages.insert(delivery.id.clone());
+                in_flight.lanes.insert(lane);
                 *in_flight
                     .per_destination
                     .entry(destination.clone())
@@ -438,9 +451,17 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
         self.wake.notify_one();
         // What the acknowledgement brings about (an offer's receipt) is
         // written now, with the slot free.
+        // Bounded as the call was: a store that does not answer leaves the
+        // message to a later attempt rather than holding it for ever.
         let mut result = answer;
         while let Ok(Delivered::Receipt(receipt)) = result {
-            result = receipt.await;
+            result = match tokio::time::timeout(self.timeout, receipt).await {
+                Ok(result) => result,
+                Err(_) => Err(DeliveryError::Transient(format!(
+                    "the receipt was not recorded within {:?}",
+                    self.timeout
+                ))),
+            };
         }
         let now = self.clock.now();
         let already_recorded = matches!(result, Ok(Delivered::Recorded));
@@ -469,6 +490,9 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
         };
         let mut in_flight = lock(&self.in_flight);
         in_flight.messages.remove(&delivery.id);
+        in_flight
+            .lanes
+            .remove(&(delivery.message.referral.clone(), destination.clone()));
         in_flight.finished_during_pass.insert(delivery.id.clone());
         release(&mut in_flight.recording, &destination);
         match recorded {

@@ -70,9 +70,10 @@ pub(crate) fn to_schema_4(
             db.remove(key).map_err(unavailable)?;
         }
     }
-    db.insert(keys::SCHEMA, &4u32.to_be_bytes())
-        .map_err(unavailable)?;
-    db.remove(HEADS_DONE).map_err(unavailable)?;
+    let mut last = sled::Batch::default();
+    last.insert(keys::SCHEMA, &4u32.to_be_bytes());
+    last.remove(HEADS_DONE);
+    db.apply_batch(last).map_err(unavailable)?;
     db.flush().map_err(unavailable)?;
     tracing::info!(
         messages = done.messages,
@@ -98,7 +99,14 @@ fn move_messages(db: &sled::Db, done: &mut MigratedToFour) -> Result<(), StoreEr
         for entry in db.range(Table::Outbox.bounds()).rev() {
             let (key, value) = entry.map_err(unavailable)?;
             let Some((destination, referral, n)) = keys::v3::parts(&key) else {
-                break;
+                if keys::referral_of_message(&key).is_some() {
+                    // The first key of the new layout: every old one is moved.
+                    break;
+                }
+                return Err(StoreError::Corrupt(format!(
+                    "an outbox key of neither layout: {}",
+                    String::from_utf8_lossy(&key)
+                )));
             };
             let destination = std::str::from_utf8(destination)
                 .map_err(|_| StoreError::Corrupt("outbox key".into()))?

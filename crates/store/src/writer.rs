@@ -220,11 +220,16 @@ impl Writer {
             // one whose batch sled refused: sled fails every operation after
             // an I/O error of its own, and only a flush tells that apart
             // from a passing refusal.
-            let must_sync = self.failure_is_none()
-                && answers
-                    .iter()
-                    .any(|(_, r)| matches!(r, Ok(_) | Err(StoreError::Unavailable(_))));
-            if must_sync {
+            // (Decided from the answers alone: a sync that failed meanwhile
+            // is the flusher's to report, and it fails them.) And while an
+            // earlier group is still being synced, even a group of refusals
+            // waits for it: a refusal may rest on that group's writes (a
+            // version, a court key), which must not be told before they are
+            // durable.
+            let must_sync = answers
+                .iter()
+                .any(|(_, r)| matches!(r, Ok(_) | Err(StoreError::Unavailable(_))));
+            if must_sync || self.flushing.outstanding.load(Ordering::Acquire) > 0 {
                 self.hand_over(answers);
             } else {
                 answer(answers, None);
@@ -383,6 +388,8 @@ impl Writer {
     /// `patience`, after which the checkpoint is left for later.
     fn checkpoint(&mut self, patience: Duration) {
         if self.recovery.is_some()
+            || !self.failure_is_none()
+            || self.flushing.sync_failed.load(Ordering::Acquire)
             || self.flushing.outstanding.load(Ordering::Acquire) > 0
             || Instant::now() < self.checkpoint_not_before
         {
@@ -405,9 +412,7 @@ impl Writer {
         self.db.take();
         match crate::open_db(&self.options) {
             Ok((db, counters, syncer)) => {
-                let db = Arc::new(db);
-                *shared = Some(Arc::clone(&db));
-                self.db = Some(db);
+                self.db = install(&mut shared, db);
                 self.counters = counters;
                 self.send_syncer(syncer);
                 self.written_since_open = 0;
@@ -427,9 +432,7 @@ impl Writer {
                 *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
                 self.recovery = Some(Recovery::start());
                 if let Ok(db) = crate::sled_config(&self.options).open() {
-                    let db = Arc::new(db);
-                    *shared = Some(Arc::clone(&db));
-                    self.db = Some(db);
+                    self.db = install(&mut shared, db);
                 }
             }
         }
@@ -471,9 +474,7 @@ impl Writer {
         );
         match reopened {
             Ok(db) => {
-                let db = Arc::new(db);
-                *shared = Some(Arc::clone(&db));
-                self.db = Some(db);
+                self.db = install(&mut shared, db);
             }
             Err(_) => tracing::error!(
                 "the store could not be reopened for reading after a failed sync; reads fail until it recovers"
@@ -507,9 +508,7 @@ impl Writer {
             self.db.take();
             match crate::open_db(&self.options) {
                 Ok((db, counters, syncer)) => {
-                    let db = Arc::new(db);
-                    *shared = Some(Arc::clone(&db));
-                    self.db = Some(db);
+                    self.db = install(&mut shared, db);
                     self.counters = counters;
                     self.send_syncer(syncer);
                     self.written_since_open = 0;
@@ -519,9 +518,7 @@ impl Writer {
                     tracing::error!(error = %e, "reopening the store failed; writes stay refused");
                     // Reads need a handle even so: take whatever opens.
                     if let Ok(db) = crate::sled_config(&self.options).open() {
-                        let db = Arc::new(db);
-                        *shared = Some(Arc::clone(&db));
-                        self.db = Some(db);
+                        self.db = install(&mut shared, db);
                     }
                     if let Some(recovery) = &mut self.recovery {
                         recovery.postpone();
@@ -921,6 +918,14 @@ fn append_audit(staged: &mut Staged, counters: &mut Counters, records: Vec<Vec<u
             last_hash: hash,
         };
     }
+}
+
+/// Puts a newly opened database in the readers' slot and returns the
+/// writer's own handle of it.
+fn install(shared: &mut Option<Arc<sled::Db>>, db: sled::Db) -> Option<Arc<sled::Db>> {
+    let db = Arc::new(db);
+    *shared = Some(Arc::clone(&db));
+    Some(db)
 }
 
 /// Sends each answer, failing the successful ones with `why` when given.

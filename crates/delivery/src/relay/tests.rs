@@ -650,12 +650,15 @@ async fn until(what: &str, done: impl Fn() -> bool) {
     }
 }
 
-/// The sled store, whose recording of each outcome first waits at `gate`:
-/// an outcome not yet durable for as long as the test likes.
+/// The sled store, whose recording of each outcome waits at `gate`: an
+/// outcome not yet durable for as long as the test likes. With `applied`,
+/// the store applies the outcome first and then waits, as the writer's
+/// applied but not yet synced group looks to readers.
 #[derive(Debug, Clone)]
 struct GatedStore {
     inner: SledStore,
     gate: Gate,
+    applied: bool,
 }
 
 impl OutboxStore for GatedStore {
@@ -678,6 +681,11 @@ impl OutboxStore for GatedStore {
         id: &MessageId,
         outcome: DeliveryOutcome,
     ) -> Result<(), StoreError> {
+        if self.applied {
+            let recorded = OutboxStore::record_delivery(&self.inner, id, outcome).await;
+            self.gate.pass().await;
+            return recorded;
+        }
         self.gate.pass().await;
         OutboxStore::record_delivery(&self.inner, id, outcome).await
     }
@@ -754,6 +762,7 @@ async fn a_destinations_slot_is_free_once_it_answered_before_the_outcome_is_dura
     let store = GatedStore {
         inner: h.store.clone(),
         gate: Gate::closed(),
+        applied: false,
     };
     let clock: Arc<dyn Clock> = h.clock.clone();
     let relay = Relay::new(
@@ -844,4 +853,55 @@ async fn a_receipt_is_written_with_the_destinations_slot_free() {
     assert!(h.store.backlog().unwrap().is_empty());
     assert_eq!(relay.drain().await.unwrap(), 0);
     assert_eq!(platform.sent.lock().unwrap().len(), 2);
+}
+
+/// A lane's next message waits until the outcome of the one before is
+/// durable, even once the store shows it as the lane's head: otherwise a
+/// crash in between would send the first again after the second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lanes_next_message_waits_until_the_one_before_is_recorded() {
+    let h = Harness::new();
+    enqueue(
+        &h.store,
+        &referral(72),
+        &[(ccpit(), "first"), (ccpit(), "second")],
+    )
+    .await;
+    let store = GatedStore {
+        inner: h.store.clone(),
+        gate: Gate::closed(),
+        applied: true,
+    };
+    let clock: Arc<dyn Clock> = h.clock.clone();
+    let relay = Relay::new(
+        store.clone(),
+        Arc::clone(&h.transport),
+        clock,
+        RelayOptions {
+            per_destination_in_flight: 4,
+            ..Harness::no_jitter()
+        },
+    );
+    assert_eq!(relay.tick().await.unwrap().started, 1, "a lane's head");
+    until("the first outcome is applied, not yet durable", || {
+        store.gate.waiting() == 1
+    })
+    .await;
+    let far = at("2030-01-01T00:00:00Z");
+    let due = h.store.due_deliveries(far, 10).await.unwrap();
+    assert_eq!(
+        due.len(),
+        1,
+        "the store shows the second as the lane's head"
+    );
+    assert_eq!(relay.tick().await.unwrap().started, 0, "but it waits");
+    assert_eq!(h.transport.received_by(&ccpit()), ["first"]);
+    store.gate.open();
+    relay.settle().await;
+    assert_eq!(
+        relay.drain().await.unwrap(),
+        1,
+        "the second, once the first is recorded"
+    );
+    assert_eq!(h.transport.received_by(&ccpit()), ["first", "second"]);
 }

@@ -152,7 +152,8 @@ impl SledStore {
             .min())
     }
     pub fn dead_letters(&self, limit: usize) -> Result<Vec<PendingDelivery>, StoreError> {
-        self.follow(self.db()?.scan_prefix(Table::DeadLetters.prefix()), limit)
+        let db = self.db()?;
+        follow(&db, db.scan_prefix(Table::DeadLetters.prefix()), limit)
     }
     pub fn pending_messages(
         &self,
@@ -170,24 +171,24 @@ impl SledStore {
         found.sort_by_key(|(n, _)| *n);
         Ok(found.into_iter().map(|(_, d)| d).collect())
     }
+}
 
-    /// Follows index entries (whose values are keys) to the messages they
-    /// name.
-    fn follow(
-        &self,
-        index: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
-        limit: usize,
-    ) -> Result<Vec<PendingDelivery>, StoreError> {
-        let db = self.db()?;
-        let mut found = Vec::new();
-        for entry in index.take(limit) {
-            let (_, target) = entry.map_err(unavailable)?;
-            if let Some(bytes) = db.get(&target).map_err(unavailable)? {
-                found.push(read_delivery(&db, &target, &bytes)?);
-            }
+/// Follows index entries (whose values are keys) to the messages they name,
+/// in `db`: the one handle the caller holds, so that a reader never asks
+/// for a second while holding the first (a checkpoint waits for the first).
+fn follow(
+    db: &sled::Db,
+    index: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    limit: usize,
+) -> Result<Vec<PendingDelivery>, StoreError> {
+    let mut found = Vec::new();
+    for entry in index.take(limit) {
+        let (_, target) = entry.map_err(unavailable)?;
+        if let Some(bytes) = db.get(&target).map_err(unavailable)? {
+            found.push(read_delivery(db, &target, &bytes)?);
         }
-        Ok(found)
     }
+    Ok(found)
 }
 
 impl OutboxStore for SledStore {
