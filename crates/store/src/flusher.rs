@@ -20,7 +20,8 @@ use mediation_core::store::{Receipt, StoreError};
 use tokio::sync::oneshot;
 
 use crate::durability::Syncer;
-use crate::writer::{CommitStats, Counters};
+use crate::format::Counters;
+use crate::stats::CommitStats;
 
 /// An operation's answer, held until its group is durable.
 pub(crate) type Answer = (

@@ -1,6 +1,7 @@
 //! The store's side of the record format (`mediation-records`): the records
 //! that only this engine writes (a referral's head, the audit chain's links
-//! and head), and errors that name the key of an unreadable record.
+//! and head), the numbering they advance ([`Counters`]), and errors that
+//! name the key of an unreadable record or carry sled's own.
 
 use jiff::Timestamp;
 use mediation_core::store::StoreError;
@@ -127,4 +128,18 @@ pub(crate) fn audit_record(
     } else {
         mediation_records::decode_audit_record(bytes).map_err(|e| corrupt(key, e))
     }
+}
+
+/// The sequence counters a batch advances; copied, advanced, and kept only if the
+/// batch is applied.
+#[derive(Debug, Clone)]
+pub(crate) struct Counters {
+    pub(crate) outbox_seq: u64,
+    pub(crate) alert_seq: u64,
+    pub(crate) audit: AuditHead,
+}
+
+/// A sled error, as the store reports it.
+pub(crate) fn unavailable(e: sled::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
 }

@@ -20,6 +20,7 @@ pub mod migrate;
 pub mod migrate_v4;
 mod prepare;
 mod staged;
+mod stats;
 mod tables;
 mod transfer;
 mod v1;
@@ -35,8 +36,9 @@ use tokio::sync::oneshot;
 
 use crate::durability::Syncer;
 use crate::format::{AuditHead, corrupt};
-pub use crate::writer::CommitStats;
-use crate::writer::{Counters, Op, Request, Writer, unavailable};
+use crate::format::{Counters, unavailable};
+pub use crate::stats::CommitStats;
+use crate::writer::{Op, Request, Writer};
 
 /// The schema this build reads and writes: the store's own record format
 /// (`mediation-records`). A store of schema 1, whose records were the

@@ -21,10 +21,10 @@ use mediation_records::{
     encode_plain, encode_snapshot, encode_timer, is_first_format,
 };
 
+use crate::format::unavailable;
 use crate::format::{AuditHead, AuditLink, head_value_v3};
 use crate::keys::{self, Table};
 use crate::v1;
-use crate::writer::unavailable;
 
 /// What a migration rewrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

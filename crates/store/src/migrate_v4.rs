@@ -22,9 +22,9 @@ use mediation_core::store::StoreError;
 use mediation_core::timer::TimerKind;
 use mediation_records::decode_delivery;
 
+use crate::format::unavailable;
 use crate::format::{corrupt, head_value, split_head_v3};
 use crate::keys::{self, Table};
-use crate::writer::unavailable;
 
 /// What the migration to schema 4 moved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

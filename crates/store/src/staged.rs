@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use mediation_core::store::StoreError;
 
-use crate::writer::unavailable;
+use crate::format::unavailable;
 
 /// A key's staged value: `None` once removed.
 type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;

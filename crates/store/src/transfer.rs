@@ -7,10 +7,11 @@ use mediation_records::transfer::StoredItem;
 use mediation_records::{decode_delivery_state, decode_event, decode_plain, decode_timer};
 
 use crate::SledStore;
+use crate::format::unavailable;
 use crate::format::{AuditHead, corrupt, split_head};
 use crate::keys::{self, Table};
 use crate::tables::audit::read_audit_entry;
-use crate::writer::{read_count, unavailable};
+use crate::writer::read_count;
 
 fn text(key: &[u8], part: Option<&[u8]>) -> Result<String, StoreError> {
     part.and_then(|p| std::str::from_utf8(p).ok())

@@ -31,7 +31,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -43,9 +43,11 @@ use tokio::sync::oneshot;
 use crate::durability::Syncer;
 use crate::flusher::{Answer, Flushing, Job};
 use crate::format::{AuditHead, AuditLink, chain_hash, corrupt, read_head};
+use crate::format::{Counters, unavailable};
 use crate::keys;
 use crate::prepare::Prepared;
-use crate::staged::{KeyWrites, Staged};
+use crate::staged::Staged;
+use crate::stats::CommitStats;
 
 /// A write, encoded by its caller ([`crate::prepare`]).
 pub(crate) enum Op {
@@ -86,67 +88,6 @@ pub(crate) enum Outcome {
 pub(crate) struct Request {
     pub(crate) op: Op,
     pub(crate) reply: oneshot::Sender<Result<Receipt, StoreError>>,
-}
-
-/// Counters of the writer's work since open, for benchmarks and metrics.
-#[derive(Debug, Default)]
-pub struct CommitStats {
-    groups: AtomicU64,
-    operations: AtomicU64,
-    batches: AtomicU64,
-    keys_asked: AtomicU64,
-    keys_written: AtomicU64,
-    checkpoints: AtomicU64,
-}
-
-impl CommitStats {
-    /// (syncs made, operations they made durable).
-    pub fn snapshot(&self) -> (u64, u64) {
-        (
-            self.groups.load(Ordering::Relaxed),
-            self.operations.load(Ordering::Relaxed),
-        )
-    }
-
-    /// (sled batches applied, key writes the operations asked for, key
-    /// writes that reached sled once a group's repeats were folded).
-    pub fn key_writes(&self) -> (u64, u64, u64) {
-        (
-            self.batches.load(Ordering::Relaxed),
-            self.keys_asked.load(Ordering::Relaxed),
-            self.keys_written.load(Ordering::Relaxed),
-        )
-    }
-
-    /// Checkpoints (reopenings that bound the next restart) since open.
-    pub fn checkpoints(&self) -> u64 {
-        self.checkpoints.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn record_sync(&self, operations: u64) {
-        self.groups.fetch_add(1, Ordering::Relaxed);
-        self.operations.fetch_add(operations, Ordering::Relaxed);
-    }
-
-    fn record_batch(&self, asked: KeyWrites, written: KeyWrites) {
-        metrics::counter!("gateway_store_batches_total").increment(1);
-        metrics::counter!("gateway_store_key_writes_total")
-            .increment(written.inserts + written.removes);
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.keys_asked
-            .fetch_add(asked.inserts + asked.removes, Ordering::Relaxed);
-        self.keys_written
-            .fetch_add(written.inserts + written.removes, Ordering::Relaxed);
-    }
-}
-
-/// The sequence counters a batch advances; copied, advanced, and kept only if the
-/// batch is applied.
-#[derive(Debug, Clone)]
-pub(crate) struct Counters {
-    pub(crate) outbox_seq: u64,
-    pub(crate) alert_seq: u64,
-    pub(crate) audit: AuditHead,
 }
 
 /// When the writer next tries to recover from a failed sync, and the
@@ -416,7 +357,7 @@ impl Writer {
                 self.counters = counters;
                 self.send_syncer(syncer);
                 self.written_since_open = 0;
-                self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+                self.stats.record_checkpoint();
                 let pause = started.elapsed();
                 metrics::histogram!("gateway_store_checkpoint_seconds").record(pause.as_secs_f64());
                 tracing::info!(
@@ -937,8 +878,4 @@ fn answer(answers: Vec<Answer>, why: Option<&str>) {
         // A caller that stopped waiting is not an error of the store.
         let _ = reply.send(result);
     }
-}
-
-pub(crate) fn unavailable(e: sled::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
 }

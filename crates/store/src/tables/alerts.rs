@@ -10,8 +10,9 @@ use mediation_records::{
 
 use crate::SledStore;
 use crate::format::corrupt;
+use crate::format::unavailable;
 use crate::keys;
-use crate::writer::{Op, unavailable};
+use crate::writer::Op;
 
 /// The alert log's reads, answered at once on the caller's thread (see
 /// [`super`]).

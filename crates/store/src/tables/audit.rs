@@ -6,9 +6,10 @@ use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
 use mediation_core::store::{AuditLog, ChainWalk, StoreError};
 use mediation_records::decode_plain;
 
+use crate::format::unavailable;
 use crate::format::{self, AuditHead, AuditLink, chain_hash, corrupt};
 use crate::keys::{self, Table};
-use crate::writer::{Op, unavailable};
+use crate::writer::Op;
 use crate::{SledStore, prepare};
 
 /// An audit entry from its key and stored link.

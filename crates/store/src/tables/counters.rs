@@ -15,8 +15,9 @@ use mediation_records::decode_delivery_state;
 use super::referrals::{read_history, read_referral};
 use crate::SledStore;
 use crate::format::corrupt;
+use crate::format::unavailable;
 use crate::keys::{self, Table};
-use crate::writer::{self, unavailable};
+use crate::writer;
 
 /// Replays every referral's history, in id order, handing each to `each`,
 /// with a line of progress every 100,000 referrals. Returns how many.

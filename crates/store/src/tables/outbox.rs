@@ -15,8 +15,9 @@ use mediation_records::{decode_delivery, encode_alert};
 use super::referrals::read_bundle;
 use crate::SledStore;
 use crate::format::corrupt;
+use crate::format::unavailable;
 use crate::keys::{self, Table};
-use crate::writer::{Op, Outcome, unavailable};
+use crate::writer::{Op, Outcome};
 
 /// How many schedule entries of a destination a relay pass may read for
 /// each delivery it can start there, passing over those it must skip...

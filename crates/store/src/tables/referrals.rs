@@ -15,9 +15,10 @@ use mediation_core::lifecycle::{Event, Referral};
 use mediation_core::store::{Commit, CourtKey, Receipt, ReferralStore, StoreError};
 use mediation_records::{decode_bundle, decode_event, decode_snapshot};
 
+use crate::format::unavailable;
 use crate::format::{corrupt, split_head};
 use crate::keys::{self, Table};
-use crate::writer::{Op, unavailable};
+use crate::writer::Op;
 use crate::{SledStore, prepare};
 
 /// A referral's bundle.

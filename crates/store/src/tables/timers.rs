@@ -9,8 +9,8 @@ use mediation_records::decode_timer;
 
 use crate::SledStore;
 use crate::format::corrupt;
+use crate::format::unavailable;
 use crate::keys::{self, Table};
-use crate::writer::unavailable;
 
 /// The timers' reads, answered at once on the caller's thread (see
 /// [`super`]).
