@@ -95,12 +95,15 @@ impl Flusher {
             metrics::histogram!("gateway_store_flush_seconds")
                 .record(started.elapsed().as_secs_f64());
             let count = groups.len();
-            let mut operations = 0;
+            // Counted before anyone is answered, so that a caller that has
+            // its answer finds its operation counted.
+            let operations: usize = groups.iter().map(|(_, _, answers)| answers.len()).sum();
+            metrics::histogram!("gateway_store_group_operations").record(operations as f64);
+            self.stats.record_sync(operations as u64);
             for (db, _, answers) in groups {
                 // The handle goes before the answers, so that a writer
                 // reopening the store after a failure finds none left here.
                 drop(db);
-                operations += answers.len();
                 for (reply, mut result) in answers {
                     if let (Some(why), Ok(_)) = (&failed, &result) {
                         result = Err(StoreError::Unavailable(why.clone()));
@@ -109,8 +112,6 @@ impl Flusher {
                     let _ = reply.send(result);
                 }
             }
-            metrics::histogram!("gateway_store_group_operations").record(operations as f64);
-            self.stats.record_sync(operations as u64);
             self.flushing.outstanding.fetch_sub(count, Ordering::AcqRel);
         }
     }
