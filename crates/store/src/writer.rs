@@ -337,7 +337,9 @@ impl Writer {
             return;
         }
         let started = Instant::now();
-        let mut shared = self.shared.db.write().unwrap_or_else(|p| p.into_inner());
+        // The shared slot is held through the reopening: readers wait.
+        let slot = Arc::clone(&self.shared);
+        let mut shared = slot.db.write().unwrap_or_else(|p| p.into_inner());
         // The shared slot and the writer's own: nobody else holds it.
         while shared.as_ref().is_some_and(|db| Arc::strong_count(db) != 2) {
             if started.elapsed() >= patience {
@@ -349,14 +351,8 @@ impl Writer {
         if shared.is_none() {
             return;
         }
-        shared.take();
-        self.db.take();
-        match crate::open_db(&self.options) {
-            Ok((db, counters, syncer)) => {
-                self.db = install(&mut shared, db);
-                self.counters = counters;
-                self.send_syncer(syncer);
-                self.written_since_open = 0;
+        match self.reopen_from_disk(&mut shared) {
+            Ok(()) => {
                 self.stats.record_checkpoint();
                 let pause = started.elapsed();
                 metrics::histogram!("gateway_store_checkpoint_seconds").record(pause.as_secs_f64());
@@ -372,9 +368,33 @@ impl Writer {
                 tracing::error!(error = %e, "store checkpoint failed; writes are refused until it reopens");
                 *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
                 self.recovery = Some(Recovery::start());
+            }
+        }
+    }
+
+    /// Closes every handle, so that sled's directory lock is released, and
+    /// opens the store afresh from what is on disk (which checks the schema,
+    /// reads the counters again and syncs); the flusher syncs with the new
+    /// files from then on. If that fails, the readers get whatever opens.
+    fn reopen_from_disk(
+        &mut self,
+        shared: &mut Option<Arc<sled::Db>>,
+    ) -> Result<(), crate::OpenError> {
+        shared.take();
+        self.db.take();
+        match crate::open_db(&self.options) {
+            Ok((db, counters, syncer)) => {
+                self.db = install(shared, db);
+                self.counters = counters;
+                self.send_syncer(syncer);
+                self.written_since_open = 0;
+                Ok(())
+            }
+            Err(e) => {
                 if let Ok(db) = crate::sled_config(&self.options).open() {
-                    self.db = install(&mut shared, db);
+                    self.db = install(shared, db);
                 }
+                Err(e)
             }
         }
     }
@@ -444,23 +464,13 @@ impl Writer {
         // Close every handle, so the directory lock is released, then open
         // afresh from what is on disk.
         {
-            let mut shared = self.shared.db.write().unwrap_or_else(|p| p.into_inner());
-            shared.take();
-            self.db.take();
-            match crate::open_db(&self.options) {
-                Ok((db, counters, syncer)) => {
-                    self.db = install(&mut shared, db);
-                    self.counters = counters;
-                    self.send_syncer(syncer);
-                    self.written_since_open = 0;
-                    self.shared.publish_durable(&self.counters);
-                }
+            // The shared slot is held through the reopening: readers wait.
+            let slot = Arc::clone(&self.shared);
+            let mut shared = slot.db.write().unwrap_or_else(|p| p.into_inner());
+            match self.reopen_from_disk(&mut shared) {
+                Ok(()) => self.shared.publish_durable(&self.counters),
                 Err(e) => {
                     tracing::error!(error = %e, "reopening the store failed; writes stay refused");
-                    // Reads need a handle even so: take whatever opens.
-                    if let Ok(db) = crate::sled_config(&self.options).open() {
-                        self.db = install(&mut shared, db);
-                    }
                     if let Some(recovery) = &mut self.recovery {
                         recovery.postpone();
                     }

@@ -641,6 +641,31 @@ impl Gate {
     }
 }
 
+/// A relay with `slots` per destination over the harness's store, gated
+/// as [`GatedStore`] says.
+fn gated_relay(
+    h: &Harness,
+    applied: bool,
+    slots: usize,
+) -> (GatedStore, Relay<GatedStore, FakeTransport>) {
+    let store = GatedStore {
+        inner: h.store.clone(),
+        gate: Gate::closed(),
+        applied,
+    };
+    let clock: Arc<dyn Clock> = h.clock.clone();
+    let relay = Relay::new(
+        store.clone(),
+        Arc::clone(&h.transport),
+        clock,
+        RelayOptions {
+            per_destination_in_flight: slots,
+            ..Harness::no_jitter()
+        },
+    );
+    (store, relay)
+}
+
 /// Waits until `done`, failing the test after five seconds.
 async fn until(what: &str, done: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -759,21 +784,7 @@ async fn a_destinations_slot_is_free_once_it_answered_before_the_outcome_is_dura
     let h = Harness::new();
     enqueue(&h.store, &referral(70), &[(ccpit(), "first")]).await;
     enqueue(&h.store, &referral(71), &[(ccpit(), "second")]).await;
-    let store = GatedStore {
-        inner: h.store.clone(),
-        gate: Gate::closed(),
-        applied: false,
-    };
-    let clock: Arc<dyn Clock> = h.clock.clone();
-    let relay = Relay::new(
-        store.clone(),
-        Arc::clone(&h.transport),
-        clock,
-        RelayOptions {
-            per_destination_in_flight: 1,
-            ..Harness::no_jitter()
-        },
-    );
+    let (store, relay) = gated_relay(&h, false, 1);
     assert_eq!(relay.tick().await.unwrap().started, 1, "one slot");
     until("the first outcome reaches the store", || {
         store.gate.waiting() == 1
@@ -867,21 +878,7 @@ async fn a_lanes_next_message_waits_until_the_one_before_is_recorded() {
         &[(ccpit(), "first"), (ccpit(), "second")],
     )
     .await;
-    let store = GatedStore {
-        inner: h.store.clone(),
-        gate: Gate::closed(),
-        applied: true,
-    };
-    let clock: Arc<dyn Clock> = h.clock.clone();
-    let relay = Relay::new(
-        store.clone(),
-        Arc::clone(&h.transport),
-        clock,
-        RelayOptions {
-            per_destination_in_flight: 4,
-            ..Harness::no_jitter()
-        },
-    );
+    let (store, relay) = gated_relay(&h, true, 4);
     assert_eq!(relay.tick().await.unwrap().started, 1, "a lane's head");
     until("the first outcome is applied, not yet durable", || {
         store.gate.waiting() == 1

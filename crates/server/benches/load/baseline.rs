@@ -25,7 +25,8 @@ use tonic::{Request, Response, Status};
 
 /// Set to the store directory, this binary runs the minimal server.
 pub const ROLE: &str = "MG_LOADBENCH_BASELINE";
-const PKI: &str = "MG_LOADBENCH_PKI";
+/// Where the harness's PKI is, for a child process.
+pub const PKI: &str = "MG_LOADBENCH_PKI";
 
 /// Most writes made durable by one flush, as in the gateway's store.
 const MAX_GROUP: usize = 1024;
@@ -47,8 +48,6 @@ pub fn raw_fdatasync_rate(dir: &Path, duration: Duration) -> f64 {
     rate
 }
 
-type Pending = (Vec<u8>, Vec<u8>, oneshot::Sender<()>);
-
 #[derive(Debug)]
 struct Minimal {
     commits: mpsc::Sender<Pending>,
@@ -68,7 +67,10 @@ impl CourtGateway for Minimal {
             .unwrap_or_default();
         let (done, durable) = oneshot::channel();
         self.commits
-            .send((key.clone().into_bytes(), request.encode_to_vec(), done))
+            .send((
+                vec![(key.clone().into_bytes(), Some(request.encode_to_vec()))],
+                done,
+            ))
             .map_err(|_| Status::unavailable("the committer stopped"))?;
         durable
             .await
@@ -136,10 +138,16 @@ impl CourtGateway for Minimal {
     }
 }
 
-/// One thread owns the writes: it takes every waiting referral, applies them
-/// as one batch, flushes, `fdatasync`s sled's files, then answers them all.
-/// (Many tasks calling sled's flush at once deadlocked; see docs/benchmarks.md.)
-fn committer(db: sled::Db, dir: PathBuf, commits: mpsc::Receiver<Pending>) {
+/// Keys set (`Some`) or removed (`None`) in one durable write.
+pub type Ops = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+/// A write and who waits for it to be durable.
+pub type Pending = (Ops, oneshot::Sender<()>);
+
+/// One thread owns the writes (the minimal server's and the relay
+/// floor's): it takes every waiting write, applies them as one batch,
+/// flushes, `fdatasync`s sled's files, then answers them all. (Many tasks
+/// calling sled's flush at once deadlocked; see docs/benchmarks.md.)
+pub fn committer(db: sled::Db, dir: PathBuf, commits: mpsc::Receiver<Pending>) {
     let files: Vec<File> = ["db", "conf"]
         .iter()
         .filter_map(|name| File::open(dir.join(name)).ok())
@@ -153,15 +161,20 @@ fn committer(db: sled::Db, dir: PathBuf, commits: mpsc::Receiver<Pending>) {
             }
         }
         let mut batch = sled::Batch::default();
-        for (key, value, _) in &group {
-            batch.insert(key.as_slice(), value.as_slice());
+        for (ops, _) in &mut group {
+            for (key, value) in ops.drain(..) {
+                match value {
+                    Some(value) => batch.insert(key, value),
+                    None => batch.remove(key),
+                }
+            }
         }
         db.apply_batch(batch).unwrap();
         db.flush().unwrap();
         for file in &files {
             file.sync_data().unwrap();
         }
-        for (_, _, done) in group {
+        for (_, done) in group {
             let _ = done.send(());
         }
     }

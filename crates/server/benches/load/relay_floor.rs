@@ -29,7 +29,6 @@
 //! input, how many deliveries are still waiting, so that one measurement's
 //! backlog does not run into the next.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,19 +54,17 @@ use tonic::transport::{
 };
 use tonic::{Code, Request, Response, Status};
 
+use crate::baseline::{Ops, PKI, Pending, committer};
 use crate::platforms::Platforms;
 
 /// Set to the store directory, this binary runs the relay floor.
 pub const ROLE: &str = "MG_LOADBENCH_RELAY_FLOOR";
-const PKI: &str = "MG_LOADBENCH_PKI";
 /// Where the simulated court and platforms listen, as `host:port`.
 const COURT: &str = "MG_LOADBENCH_FLOOR_COURT";
 const CCPIT: &str = "MG_LOADBENCH_FLOOR_CCPIT";
 const LABOUR: &str = "MG_LOADBENCH_FLOOR_LABOUR";
 const TRAFFIC: &str = "MG_LOADBENCH_FLOOR_TRAFFIC";
 
-/// Most writes made durable by one flush, as in the baseline.
-const MAX_GROUP: usize = 1024;
 /// Calls in flight to one destination, as the gateway's relay allows.
 const IN_FLIGHT: usize = 32;
 /// The wait before a call that failed in passing is made again.
@@ -78,48 +75,8 @@ const OFFER: &str = "offer";
 const ROUTED: &str = "routed";
 const OFFER_DELIVERED: &str = "offer_delivered";
 
-/// Keys set (`Some`) or removed (`None`) in one durable write.
-type Ops = Vec<(Vec<u8>, Option<Vec<u8>>)>;
-type Pending = (Ops, oneshot::Sender<()>);
-
 fn outbox(id: &str, entry: &str) -> Vec<u8> {
     format!("o/{id}/{entry}").into_bytes()
-}
-
-/// One thread owns the writes, as in the baseline: it takes every waiting
-/// write, submissions and outcomes alike, applies them as one batch,
-/// flushes, `fdatasync`s sled's files, then answers them all.
-fn committer(db: sled::Db, dir: PathBuf, commits: mpsc::Receiver<Pending>) {
-    let files: Vec<File> = ["db", "conf"]
-        .iter()
-        .filter_map(|name| File::open(dir.join(name)).ok())
-        .collect();
-    while let Ok(first) = commits.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match commits.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
-        }
-        let mut batch = sled::Batch::default();
-        for (ops, _) in &mut group {
-            for (key, value) in ops.drain(..) {
-                match value {
-                    Some(value) => batch.insert(key, value),
-                    None => batch.remove(key),
-                }
-            }
-        }
-        db.apply_batch(batch).unwrap();
-        db.flush().unwrap();
-        for file in &files {
-            file.sync_data().unwrap();
-        }
-        for (_, done) in group {
-            let _ = done.send(());
-        }
-    }
 }
 
 /// One destination: its connection (one HTTP/2 connection, made when first
