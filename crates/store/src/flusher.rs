@@ -50,6 +50,10 @@ pub(crate) struct Flushing {
     /// Set by the flusher when a sync failed; the writer takes it and
     /// reopens the store.
     pub(crate) sync_failed: AtomicBool,
+    /// Counts the writer's reopenings for the readers after a failed sync:
+    /// the flusher answers a failed group only once the readers have a
+    /// working handle again.
+    pub(crate) reopened: std::sync::atomic::AtomicU64,
 }
 
 pub(crate) struct Flusher {
@@ -80,7 +84,8 @@ impl Flusher {
                 continue;
             };
             let started = Instant::now();
-            let failed = self.failure().or_else(|| {
+            let already = self.failure();
+            let failed = already.clone().or_else(|| {
                 self.make_durable(db).err().map(|e| {
                     let why = format!("cannot make writes durable: {e}");
                     tracing::error!(error = %e, "store stopped accepting writes; it will reopen from disk once the disk takes writes again");
@@ -95,6 +100,32 @@ impl Flusher {
             metrics::histogram!("gateway_store_flush_seconds")
                 .record(started.elapsed().as_secs_f64());
             let count = groups.len();
+            // This batch's own sync failed (not one before it).
+            if already.is_none() && failed.is_some() {
+                // Let go of every handle and of the count, so that the
+                // writer can reopen the store for the readers, and answer
+                // only once it has (or after a while): a caller told of the
+                // failure then finds reads working.
+                let before = self.flushing.reopened.load(Ordering::Acquire);
+                let answers: Vec<Vec<Answer>> =
+                    groups.into_iter().map(|(_, _, answers)| answers).collect();
+                self.flushing.outstanding.fetch_sub(count, Ordering::AcqRel);
+                let waited = Instant::now();
+                while self.flushing.reopened.load(Ordering::Acquire) == before
+                    && waited.elapsed() < DESCRIPTOR_WAIT
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let operations: usize = answers.iter().map(Vec::len).sum();
+                self.stats.record_sync(operations as u64);
+                for (reply, mut result) in answers.into_iter().flatten() {
+                    if let (Some(why), Ok(_)) = (&failed, &result) {
+                        result = Err(StoreError::Unavailable(why.clone()));
+                    }
+                    let _ = reply.send(result);
+                }
+                continue;
+            }
             // Counted before anyone is answered, so that a caller that has
             // its answer finds its operation counted.
             let operations: usize = groups.iter().map(|(_, _, answers)| answers.len()).sum();

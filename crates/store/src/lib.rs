@@ -488,6 +488,7 @@ impl SledStore {
         let flushing = Arc::new(flusher::Flushing {
             outstanding: std::sync::atomic::AtomicUsize::new(0),
             sync_failed: std::sync::atomic::AtomicBool::new(false),
+            reopened: std::sync::atomic::AtomicU64::new(0),
         });
         let (jobs, job_receiver) = std::sync::mpsc::channel();
         let flusher = flusher::Flusher {

@@ -311,6 +311,7 @@ impl Writer {
             self.wait_for_flusher();
             self.recovery = Some(Recovery::start());
             self.reopen_for_reads();
+            self.flushing.reopened.fetch_add(1, Ordering::AcqRel);
         }
     }
 
