@@ -151,75 +151,99 @@ impl Transport for Destinations {
         // message; what it sends carries that trace on.
         use tracing::Instrument as _;
         let span = crate::trace_context::delivery_span(delivery);
-        self.attempt(delivery).instrument(span).await
+        deliver_with_receipts(self, self.receipts.as_ref(), delivery)
+            .instrument(span)
+            .await
     }
 }
 
-impl Destinations {
-    async fn attempt(&self, delivery: &PendingDelivery) -> Result<Delivered, DeliveryError> {
-        use tracing::Instrument as _;
-        let acknowledged = |()| Delivered::Acknowledged;
-        let (Destination::Partner(partner), Some(receipts)) =
-            (&delivery.message.destination, &self.receipts)
-        else {
-            return self.dispatch(delivery).await.map(acknowledged);
-        };
-        let Change::Routed {
-            assignment,
-            acceptance_deadline: None,
-            ..
-        } = &delivery.message.event.change
-        else {
-            return self.dispatch(delivery).await.map(acknowledged);
-        };
-        // An offer: it states the deadline a delivery sent now starts, and
-        // its acknowledgement is recorded before the relay records the
-        // delivery.
-        let Some(Outgoing {
-            sent_at,
-            due,
-            referral,
-        }) = receipts
-            .sending(
-                *partner,
-                &delivery.message.referral,
-                delivery.message.bundle.as_deref(),
-                &assignment.organisation,
-            )
+/// What carries a message to its destination once it is ready to go: the
+/// gRPC and webhook transports of [`Destinations`], or a simulated network.
+pub trait Dispatch: Send + Sync {
+    /// Sends `delivery`; `Ok` once the destination acknowledged it.
+    fn dispatch(
+        &self,
+        delivery: &PendingDelivery,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+/// Delivers one message through `dispatch`. An offer first asks `receipts`
+/// what deadline it states (and whether its organisation may still have it),
+/// and its acknowledgement is recorded as the offer's receipt: the rule of
+/// online rules Art. 12 that the acceptance period starts on delivery.
+/// Every other message is dispatched as it is.
+pub async fn deliver_with_receipts<D: Dispatch>(
+    dispatch: &D,
+    receipts: Option<&Arc<dyn OfferReceipts>>,
+    delivery: &PendingDelivery,
+) -> Result<Delivered, DeliveryError> {
+    use tracing::Instrument as _;
+    let acknowledged = |()| Delivered::Acknowledged;
+    let (Destination::Partner(partner), Some(receipts)) = (&delivery.message.destination, receipts)
+    else {
+        return dispatch.dispatch(delivery).await.map(acknowledged);
+    };
+    let Change::Routed {
+        assignment,
+        acceptance_deadline: None,
+        ..
+    } = &delivery.message.event.change
+    else {
+        return dispatch.dispatch(delivery).await.map(acknowledged);
+    };
+    // An offer: it states the deadline a delivery sent now starts, and
+    // its acknowledgement is recorded before the relay records the
+    // delivery.
+    let Some(Outgoing {
+        sent_at,
+        due,
+        referral,
+    }) = receipts
+        .sending(
+            *partner,
+            &delivery.message.referral,
+            delivery.message.bundle.as_deref(),
+            &assignment.organisation,
+        )
+        .await
+        .map_err(DeliveryError::Transient)?
+    else {
+        return Ok(Delivered::Withdrawn);
+    };
+    let mut offer = delivery.clone();
+    if let Change::Routed {
+        acceptance_deadline,
+        ..
+    } = &mut offer.message.event.change
+    {
+        *acceptance_deadline = Some(due);
+    }
+    dispatch.dispatch(&offer).await?;
+    // The platform took it: the receipt is written once the relay has
+    // freed the platform's slot, in the trace of this attempt.
+    let receipts = Arc::clone(receipts);
+    let organisation = assignment.organisation.clone();
+    let message = delivery.id.clone();
+    let receipt = async move {
+        match receipts
+            .delivered(referral, &organisation, sent_at, &message)
             .await
-            .map_err(DeliveryError::Transient)?
-        else {
-            return Ok(Delivered::Withdrawn);
-        };
-        let mut offer = delivery.clone();
-        if let Change::Routed {
-            acceptance_deadline,
-            ..
-        } = &mut offer.message.event.change
         {
-            *acceptance_deadline = Some(due);
+            Ok(true) => Ok(Delivered::Recorded),
+            Ok(false) => Ok(Delivered::Acknowledged),
+            Err(e) => Err(DeliveryError::Transient(format!(
+                "the platform took the offer, but its delivery could not be recorded: {e}"
+            ))),
         }
-        self.dispatch(&offer).await?;
-        // The platform took it: the receipt is written once the relay has
-        // freed the platform's slot, in the trace of this attempt.
-        let receipts = Arc::clone(receipts);
-        let organisation = assignment.organisation.clone();
-        let message = delivery.id.clone();
-        let receipt = async move {
-            match receipts
-                .delivered(referral, &organisation, sent_at, &message)
-                .await
-            {
-                Ok(true) => Ok(Delivered::Recorded),
-                Ok(false) => Ok(Delivered::Acknowledged),
-                Err(e) => Err(DeliveryError::Transient(format!(
-                    "the platform took the offer, but its delivery could not be recorded: {e}"
-                ))),
-            }
-        };
-        Ok(Delivered::Receipt(mediation_delivery::Receipt::new(
-            receipt.in_current_span(),
-        )))
+    };
+    Ok(Delivered::Receipt(mediation_delivery::Receipt::new(
+        receipt.in_current_span(),
+    )))
+}
+
+impl Dispatch for Destinations {
+    async fn dispatch(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+        Destinations::dispatch(self, delivery).await
     }
 }
 

@@ -59,6 +59,24 @@ pub struct Commands<S> {
     /// Subjects of alerts raised once each (`AlertRecord::subject`), such as
     /// a year without a holiday notice, that have been raised already.
     raised: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    ids: Arc<dyn ReferralIds>,
+}
+
+/// Where new referrals' ids come from: ULIDs from the system's clock and
+/// randomness, unless a deterministic run (the simulation) supplies its own.
+pub trait ReferralIds: Send + Sync + std::fmt::Debug {
+    /// A new ULID, as text.
+    fn next_id(&self) -> String;
+}
+
+/// ULIDs of the system's time and randomness.
+#[derive(Debug, Default)]
+pub struct RandomIds;
+
+impl ReferralIds for RandomIds {
+    fn next_id(&self) -> String {
+        ulid::Ulid::generate().to_string()
+    }
 }
 
 impl<S: ReferralStore + AuditLog> Commands<S> {
@@ -78,7 +96,13 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             courts,
             clock,
             raised: std::sync::Mutex::default(),
+            ids: Arc::new(RandomIds),
         }
+    }
+
+    /// The same, taking new referrals' ids from `ids`.
+    pub fn with_ids(self, ids: Arc<dyn ReferralIds>) -> Self {
+        Self { ids, ..self }
     }
 
     /// Notes alert subjects already raised, e.g. those found in the alert
@@ -189,6 +213,11 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         Ok(self.store.referral_with_bundle(id, bundle).await?)
     }
 
+    fn new_referral_id(&self) -> Result<ReferralId, ServiceError> {
+        ReferralId::parse(&self.ids.next_id())
+            .map_err(|e| ServiceError::Store(StoreError::Corrupt(format!("generated id: {e}"))))
+    }
+
     fn calendar(&self) -> std::sync::RwLockReadGuard<'_, Calendar> {
         // Readers never leave the calendar half-replaced: a reload swaps it whole.
         self.calendar.read().unwrap_or_else(|p| p.into_inner())
@@ -285,7 +314,7 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                 });
             }
             let now = self.clock.now();
-            let id = new_referral_id()?;
+            let id = self.new_referral_id()?;
             let (referral, received) = match Referral::receive(id.clone(), bundle.clone(), now) {
                 Ok(r) => r,
                 Err(violations) => {
@@ -655,11 +684,6 @@ pub fn reroute_or_return(
             after.return_to_court(reason, ctx.now)
         }
     }
-}
-
-fn new_referral_id() -> Result<ReferralId, ServiceError> {
-    ReferralId::parse(&ulid::Ulid::generate().to_string())
-        .map_err(|e| ServiceError::Store(StoreError::Corrupt(format!("generated id: {e}"))))
 }
 
 /// What a command decided, and who decided it: everything its commit is made

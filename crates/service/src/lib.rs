@@ -9,7 +9,7 @@ mod error;
 mod policy;
 mod recompute;
 
-pub use commands::{Commands, Context, Submission, reroute_or_return};
+pub use commands::{Commands, Context, RandomIds, ReferralIds, Submission, reroute_or_return};
 pub use engine::{DeadlineEngine, SweepReport};
 pub use error::ServiceError;
 pub use policy::{BreachAction, PartnerPolicy, Policies};

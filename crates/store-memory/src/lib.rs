@@ -85,6 +85,12 @@ struct Inner {
     refuse_writes: bool,
     /// How many of the next syncs fail.
     failing_syncs: u32,
+    /// Whether a commit is refused when its referral moved past the
+    /// version it was decided against. Only a planted defect turns it off.
+    check_versions: bool,
+    /// Whether the calls that race in a gateway (reading a referral, its
+    /// due timers and messages, committing) give way to other tasks first.
+    yielding: bool,
 }
 
 impl Inner {
@@ -96,6 +102,8 @@ impl Inner {
             unsynced_writes: 0,
             refuse_writes: false,
             failing_syncs: 0,
+            check_versions: true,
+            yielding: false,
         }
     }
 
@@ -171,6 +179,30 @@ impl MemoryStore {
     /// before it is applied (a full disk); reads go on.
     pub fn fail_writes(&self, failing: bool) {
         self.lock().refuse_writes = failing;
+    }
+
+    /// While set, the calls that race in a gateway (reading a referral,
+    /// its due timers or its due messages, committing) first give way to
+    /// the runtime's other tasks, as a call to a database server does: two
+    /// replicas' tasks on one thread then interleave at those points, the
+    /// same way for the same schedule.
+    pub fn yield_on_calls(&self, yielding: bool) {
+        self.lock().yielding = yielding;
+    }
+
+    /// **A planted defect**, for showing that the simulation finds it: a
+    /// commit decided against an older version of its referral is applied
+    /// anyway, on top of whatever was committed since (a lost
+    /// compare-and-set). Never set outside such a test.
+    pub fn plant_lost_version_check(&self, planted: bool) {
+        self.lock().check_versions = !planted;
+    }
+
+    /// Gives way to other tasks when [`Self::yield_on_calls`] asked for it.
+    async fn give_way(&self) {
+        if self.read(|inner| inner.yielding) {
+            tokio::task::yield_now().await;
+        }
     }
 
     /// How many acknowledged writes a crash now would lose.

@@ -53,6 +53,7 @@ impl OutboxStore for MemoryStore {
         room: &(dyn Fn(&str) -> usize + Sync),
         skip: &(dyn Fn(&str, &MessageId) -> bool + Sync),
     ) -> Result<Vec<PendingDelivery>, StoreError> {
+        self.give_way().await;
         Ok(self.read(|inner| {
             // A message a crash could undo is not handed out: its
             // destination must not hear of it.
@@ -109,6 +110,7 @@ impl OutboxStore for MemoryStore {
         id: &MessageId,
         outcome: DeliveryOutcome,
     ) -> Result<(), StoreError> {
+        self.give_way().await;
         self.write(|state| state.record_delivery(id, outcome))
     }
 

@@ -15,14 +15,29 @@ use crate::MemoryStore;
 use crate::state::{court_key, day_of};
 
 impl ReferralStore for MemoryStore {
-    async fn commit(&self, commit: Commit) -> Result<Receipt, StoreError> {
+    async fn commit(&self, mut commit: Commit) -> Result<Receipt, StoreError> {
+        self.give_way().await;
         // A commit whose state is not its version's is refused before the
         // store is asked, as the other backends refuse it while encoding.
         commit.version_after()?;
+        if !self.read(|inner| inner.check_versions) {
+            // The planted defect: decided against whatever version, applied
+            // on top of the current one, its state written over the
+            // current state (a lost update).
+            commit.expected_version = self.read(|inner| {
+                inner
+                    .written
+                    .referrals
+                    .get(&commit.referral)
+                    .map_or(0, |r| r.version)
+            });
+            commit.state.version = commit.expected_version + commit.events.len() as u64;
+        }
         self.write(|state| state.commit(commit))
     }
 
     async fn referral(&self, referral: &ReferralId) -> Result<Option<Referral>, StoreError> {
+        self.give_way().await;
         Ok(self.read(|inner| {
             inner
                 .written
@@ -102,6 +117,7 @@ impl ReferralStore for MemoryStore {
 
 impl TimerStore for MemoryStore {
     async fn due_timers(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>, StoreError> {
+        self.give_way().await;
         Ok(self.read(|inner| {
             inner
                 .written
