@@ -67,6 +67,11 @@ impl Templates {
         bundle_from_wire("bundle", &self.wire(n, id)).unwrap()
     }
 
+    /// How many distinct bundles it cycles through.
+    pub fn variants(&self) -> usize {
+        self.0.len()
+    }
+
     /// The smallest and largest encoded size.
     pub fn size_range(&self) -> (usize, usize) {
         let sizes = self.0.iter().map(Message::encoded_len);

@@ -5,6 +5,7 @@
 //! cargo bench -p mediation-gateway --bench load -- --quick             # under a minute
 //! cargo bench -p mediation-gateway --bench load                        # full run
 //! cargo bench -p mediation-gateway --bench load -- --postgres          # with the PostgreSQL baseline
+//! cargo bench -p mediation-gateway --bench load -- --quick --postgres --restate  # and Restate
 //! cargo bench -p mediation-gateway --bench load -- --backend postgres  # replicas on PostgreSQL
 //! ```
 //!
@@ -15,7 +16,8 @@
 //!   submit realistic referrals (2–4 KiB bundles over the three partners) for a
 //!   fixed time; acknowledgements per second and p50/p99/p999. Beside each,
 //!   in the same round: the minimal tonic + sled group-commit server and, with
-//!   `--postgres`, a PostgreSQL transactional outbox at the same concurrency.
+//!   `--postgres`, a PostgreSQL transactional outbox at the same concurrency
+//!   and, with `--restate`, the same flow on Restate (`restate.rs`).
 //! - **end to end**: a fixed offered rate; from the court's submit to the
 //!   simulated partner platform receiving the referral.
 //! - **deadline load and restart**: a store holding a million open referrals
@@ -45,6 +47,7 @@ mod postgres;
 mod preload;
 mod relay_floor;
 mod replicas;
+mod restate;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -62,6 +65,7 @@ use crate::gateway::{Authed, Process, Setup};
 use crate::platforms::Platforms;
 use crate::postgres::Postgres;
 use crate::relay_floor::RelayFloor;
+use crate::restate::Restate;
 use crate::stats::{Latencies, Run, median};
 
 #[derive(Debug, Parser)]
@@ -74,6 +78,10 @@ struct Args {
     /// from the distribution's packages if it is missing).
     #[arg(long)]
     postgres: bool,
+    /// Also measure the same flow on Restate (installs its server from the
+    /// npm registry and builds the peer in `benches/restate-peer`).
+    #[arg(long)]
+    restate: bool,
     /// Seconds each ingest measurement runs.
     #[arg(long)]
     seconds: Option<u64>,
@@ -207,6 +215,13 @@ async fn run(args: Args) {
         println!("PostgreSQL {} on loopback", pg.version());
         pg
     });
+    // --- Restate (restate.rs) ---
+    let restate = if args.restate {
+        Restate::start(&root, &templates).await
+    } else {
+        None
+    };
+    // --- end Restate ---
     let payload = serde_json::to_string(&templates.domain(24, "PG-PAYLOAD")).unwrap();
     let mut ingest: BTreeMap<(&str, usize), Vec<Run>> = BTreeMap::new();
     let mut submitted = 0u64;
@@ -277,6 +292,21 @@ async fn run(args: Args) {
                 );
                 ingest.entry(("postgres", clients)).or_default().push(run);
             }
+
+            // --- Restate (restate.rs) ---
+            if let Some(rs) = &restate {
+                let tag = format!("R{round}C{clients}");
+                let mut run = rs.outbox_run(clients, plan.seconds, &tag).await;
+                let lag = rs.caught_up(Duration::from_secs(120)).await;
+                let (offers, deliveries) = rs.offers();
+                println!(
+                    "round {round} restate   {clients:>3} clients: {} (offers caught up {:.1} s after; {deliveries} deliveries for {offers} offers)",
+                    run.line(),
+                    lag.as_secs_f64()
+                );
+                ingest.entry(("restate", clients)).or_default().push(run);
+            }
+            // --- end Restate ---
         }
     }
     // Each store goes as soon as it is done with: the million-referral store
@@ -285,6 +315,8 @@ async fn run(args: Args) {
     drop(floor);
     let _ = std::fs::remove_dir_all(root.join("floor"));
     drop(pg);
+    drop(restate);
+    let _ = std::fs::remove_dir_all(root.join("restate"));
     let _ = std::fs::remove_dir_all(root.join("minimal"));
 
     // End to end at a fixed offered rate, on the same gateway.
@@ -354,11 +386,14 @@ async fn run(args: Args) {
         if let Some(p) = rate("postgres") {
             line += &format!(", {:.2}× PostgreSQL outbox ({p:.0} /s)", g / p);
         }
+        if let Some(r) = rate("restate") {
+            line += &format!(", {:.2}× Restate ({r:.0} /s)", g / r);
+        }
         if clients == 1 {
             line += &format!(", {:.2}× raw fdatasync", g / raw);
         }
         println!("{line}");
-        for system in ["gateway", "floor", "minimal", "postgres"] {
+        for system in ["gateway", "floor", "minimal", "postgres", "restate"] {
             if let Some(runs) = ingest.get_mut(&(system, clients)) {
                 // The latencies of the round whose rate was the median.
                 runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
