@@ -277,3 +277,47 @@ fn court_heard_everything(
         "{id}: the court should have heard {expected:?}, it heard {heard:?}"
     )]
 }
+
+/// Each call made through a guard left at most one record in the audit
+/// log, and a call whose command changed its referral left exactly one
+/// (written in the command's own commit, so no crash loses it). `calls`
+/// are the calls' token subjects, each its own, and whether the call
+/// changed its referral's history.
+pub async fn calls_recorded(store: &MemoryStore, calls: &[(String, bool)]) -> Vec<String> {
+    calls_audited(store, calls).await.1
+}
+
+/// How many of `calls` have their record in the audit log, and what
+/// [`calls_recorded`] finds wrong.
+pub async fn calls_audited(store: &MemoryStore, calls: &[(String, bool)]) -> (usize, Vec<String>) {
+    let entries = match store.audit_entries(0, usize::MAX).await {
+        Ok(entries) => entries,
+        Err(e) => return (0, vec![format!("the audit log cannot be read: {e}")]),
+    };
+    let mut records: BTreeMap<&str, usize> = BTreeMap::new();
+    for entry in &entries {
+        // `tenant=… sub=… cert=…`: the subject is the caller's own text,
+        // here the simulation's, without spaces.
+        if let Some(subject) = entry
+            .record
+            .actor
+            .split(' ')
+            .find_map(|part| part.strip_prefix("sub="))
+        {
+            *records.entry(subject).or_default() += 1;
+        }
+    }
+    let mut wrong = Vec::new();
+    let mut audited = 0;
+    for (subject, changed) in calls {
+        match records.get(subject.as_str()).copied().unwrap_or(0) {
+            0 if *changed => wrong.push(format!(
+                "call {subject} changed its referral but left no audit record"
+            )),
+            0 => {}
+            1 => audited += 1,
+            n => wrong.push(format!("call {subject} left {n} audit records")),
+        }
+    }
+    (audited, wrong)
+}

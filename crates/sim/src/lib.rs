@@ -16,15 +16,18 @@
 //!
 //! Real: the command path (`mediation_service::Commands`), the deadline
 //! engine, the relay with its retries and its offer receipts
-//! (`mediation_api::transport::deliver_with_receipts`), and the court's and
-//! the CCPIT platform's API services, called in process with an
-//! authenticated caller as the guard would hand them over; the shipped
-//! roster and calendar; the default policies.
+//! (`mediation_api::transport::deliver_with_receipts`), the court's and
+//! the CCPIT platform's API services, and the call guard in front of them
+//! (admission by role, rate and calls in flight, and each call's audit
+//! record), called in process as a call from the wire reaches them once
+//! its certificate and token are checked; the shipped roster and calendar;
+//! the default policies.
 //!
 //! Simulated: the store ([`mediation_store_memory::MemoryStore`], which
 //! passes the same conformance suite as sled and PostgreSQL and keeps what
 //! was synced apart from what was only written), the clock (a
-//! `ManualClock` the run moves), new referrals' ids (ULIDs of the simulated
+//! `ManualClock` the run moves, and the runtime's timers on paused time
+//! moved with it), new referrals' ids (ULIDs of the simulated
 //! time and a counter), and the network between the relay and the
 //! receivers ([`network`]).
 //!

@@ -24,7 +24,37 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::invariants::{self, Acknowledged};
 use crate::network::{Link, Network};
-use crate::world::{SetupError, World};
+use crate::world::{SECOND_CENTRE, SetupError, World};
+
+/// Calls `$service.$method` of `$replica` through the replica's guard, as
+/// a call from the wire reaches the service once its caller is
+/// authenticated: the role's access to the method, the tenant's rate and
+/// calls in flight, and the call's audit record. `keep` keeps the answer;
+/// without it only success or the status is kept.
+macro_rules! guarded {
+    (keep $replica:expr, $service:ident . $method:ident, $api:expr, $name:expr, $caller:expr, $message:expr $(,)?) => {{
+        let replica = $replica;
+        let path = format!("/{}/{}", $api, $name);
+        match replica
+            .guard
+            .admit_in_process_as("sim", $caller, &path, $message)
+            .await
+        {
+            Ok((request, call)) => {
+                let result = replica.$service.$method(request).await;
+                call.finish(result.as_ref().map(drop));
+                result
+            }
+            Err(status) => Err(status),
+        }
+    }};
+    ($replica:expr, $service:ident . $method:ident, $api:expr, $name:expr, $caller:expr, $message:expr $(,)?) => {
+        guarded!(keep $replica, $service.$method, $api, $name, $caller, $message).map(drop)
+    };
+}
+
+const CCPIT: &str = mediation_proto::ccpit::v1::ccpit_gateway_server::SERVICE_NAME;
+const COURT: &str = mediation_proto::court::v1::court_gateway_server::SERVICE_NAME;
 
 /// A deliberately broken variant of the gateway, for showing that the
 /// simulation finds what it is meant to find.
@@ -70,6 +100,10 @@ pub struct Report {
     /// referral was in), and the faults it met: what a budget of seeds
     /// must reach for its passing to mean anything.
     pub covered: BTreeSet<String>,
+    /// Calls made through the guards, and how many of them have their
+    /// record in the audit log at the end.
+    pub calls: usize,
+    pub audited_calls: usize,
 }
 
 impl Report {
@@ -89,8 +123,11 @@ impl Report {
 /// Runs the simulation of `seed` on a runtime of one thread, so that its
 /// tasks run in the one order the seed's steps make.
 pub fn run(seed: u64, options: Options) -> Result<Report, SetupError> {
+    // Paused: the runtime's own timers (the audit writer's retries, the
+    // relay's timeouts) move only as the run moves them.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        .start_paused(true)
         .build()
         .map_err(|e| SetupError::Other(format!("no runtime: {e}")))?;
     let sim = runtime.block_on(Sim::start(seed, options))?;
@@ -108,7 +145,12 @@ struct Sim {
     seed: u64,
     /// A listed mediator of each organisation on the roster.
     mediators: BTreeMap<OrganisationId, String>,
-    court_caller: Caller,
+    /// The court system's role: the Beijing courts and those below them.
+    court_role: Role,
+    /// Calls made, each with a subject of its own so that its audit record
+    /// can be found; and whether each changed its referral's history.
+    calls: Vec<(String, bool)>,
+    audited_calls: usize,
     options: Options,
     rng: ChaCha8Rng,
     world: World,
@@ -152,17 +194,14 @@ impl Sim {
             })
             .collect();
         let court = CourtCode::parse("京").map_err(|e| SetupError::Other(e.to_string()))?;
-        let court_caller = Caller {
-            tenant: "court-sim".into(),
-            role: Role::CourtSystem {
-                courts: shipped_courts().with_lower(&court),
-            },
-            certificate: String::new(),
-            subject: "court-sim".into(),
+        let court_role = Role::CourtSystem {
+            courts: shipped_courts().with_lower(&court),
         };
         Ok(Self {
             mediators,
-            court_caller,
+            court_role,
+            calls: Vec::new(),
+            audited_calls: 0,
             seed,
             options,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -189,6 +228,13 @@ impl Sim {
             if self.violations.is_empty() {
                 self.heal_and_settle().await;
             }
+            // The audit writers have written what they were given.
+            for replica in &self.world.replicas {
+                replica.audit.settled().await;
+            }
+            let (audited, _) = invariants::calls_audited(&self.world.store, &self.calls).await;
+            self.audited_calls = audited;
+            self.note(format!("{audited} of {} calls audited", self.calls.len()));
             self.note(format!("store {}", self.world.store.state_digest()));
         });
         Report {
@@ -196,6 +242,8 @@ impl Sim {
             trace: self.trace,
             violations: self.violations,
             covered: self.covered,
+            calls: self.calls.len(),
+            audited_calls: self.audited_calls,
         }
     }
 
@@ -205,6 +253,9 @@ impl Sim {
 
     async fn check(&mut self, audit: bool) {
         let mut found = invariants::store_holds(&self.world.store, audit).await;
+        if audit {
+            found.extend(invariants::calls_recorded(&self.world.store, &self.calls).await);
+        }
         found.extend(invariants::in_order(&self.world.network.received()));
         found.extend(self.world.network.take_misdelivered());
         self.report(found);
@@ -217,6 +268,8 @@ impl Sim {
     }
 
     async fn one_step(&mut self) {
+        // A step takes a little time on the runtime's timers too.
+        tokio::time::advance(std::time::Duration::from_millis(100)).await;
         if self.options.plant == Some(Plant::AnswerBeforeSync) && self.step.is_multiple_of(4) {
             // The planted store syncs now and then, long after it answered.
             let _ = self.world.store.sync();
@@ -236,7 +289,7 @@ impl Sim {
             0..14 => self.submit().await,
             14..40 => self.platform_acts().await,
             40..48 => self.court_acts().await,
-            48..62 => self.time_passes(),
+            48..62 => self.time_passes().await,
             62..72 => self.sweep().await,
             72..88 => self.relay_pass().await,
             88..94 => self.link_changes(),
@@ -245,22 +298,23 @@ impl Sim {
         }
     }
 
-    fn platform_caller() -> Caller {
-        Caller {
-            tenant: "ccpit-sim".into(),
-            role: Role::Platform {
-                partner: Partner::Ccpit,
-                organisations: Default::default(),
-            },
-            certificate: String::new(),
-            subject: "ccpit-sim".into(),
+    fn platform_role() -> Role {
+        Role::Platform {
+            partner: Partner::Ccpit,
+            organisations: Default::default(),
         }
     }
 
-    fn request<T>(message: T, caller: Caller) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request.extensions_mut().insert(caller);
-        request
+    /// The next call's caller: `tenant` in `role`, with a token subject of
+    /// its own.
+    fn caller(&self, tenant: &str, role: Role) -> Caller {
+        let subject = format!("{tenant}-{}", self.calls.len() + 1);
+        Caller {
+            tenant: tenant.into(),
+            role,
+            certificate: String::new(),
+            subject,
+        }
     }
 
     /// Which replica takes a call: either, as a load balancer would.
@@ -281,10 +335,13 @@ impl Sim {
     async fn answered<T>(
         &mut self,
         (action, status): (&str, Status),
+        (subject, before): (String, usize),
         line: String,
         referral: &ReferralId,
         result: Result<T, tonic::Status>,
     ) {
+        let grew = self.history_len(referral).await > before;
+        self.calls.push((subject, grew));
         match result {
             Ok(_) => {
                 self.covered.insert(format!("{action}@{}", status.as_str()));
@@ -292,6 +349,13 @@ impl Sim {
                 self.note(format!("{line}: ok"));
             }
             Err(e) => self.note(format!("{line}: {:?} {}", e.code(), e.message())),
+        }
+    }
+
+    async fn history_len(&self, referral: &ReferralId) -> usize {
+        match self.world.store.history(referral).await {
+            Ok(Some(history)) => history.len(),
+            _ => 0,
         }
     }
 
@@ -306,21 +370,25 @@ impl Sim {
             self.submitted += 1;
             format!("SIM-{}", self.submitted)
         } else {
-            return self.time_passes();
+            return self.time_passes().await;
         };
         let mut bundle = bundle_to_wire(&sample_bundle());
         bundle.court_referral_id = reference.clone();
         bundle.documents.clear();
         let r = self.replica();
-        let result = self.world.replicas[r]
-            .court
-            .submit_referral(Self::request(
-                pb::SubmitReferralRequest {
-                    bundle: Some(bundle),
-                },
-                self.court_caller.clone(),
-            ))
-            .await;
+        let replica = &self.world.replicas[r];
+        let caller = self.caller("court-sim", self.court_role.clone());
+        let subject = caller.subject.clone();
+        let result = guarded!(
+            keep replica,
+            court.submit_referral,
+            COURT,
+            "SubmitReferral",
+            caller,
+            pb::SubmitReferralRequest {
+                bundle: Some(bundle),
+            }
+        );
         match result {
             Ok(answer) => {
                 let answer = answer.into_inner();
@@ -332,6 +400,7 @@ impl Sim {
                     return;
                 };
                 self.acknowledged.note(&self.world.store, &id).await;
+                self.calls.push((subject, answer.created));
                 if !self.cases.iter().any(|(c, _)| *c == reference) {
                     self.cases.push((reference.clone(), id.clone()));
                 }
@@ -340,10 +409,13 @@ impl Sim {
                     answer.created
                 ));
             }
-            Err(status) => self.note(format!(
-                "court submits {reference} via {r}: {:?}",
-                status.code()
-            )),
+            Err(status) => {
+                self.calls.push((subject, false));
+                self.note(format!(
+                    "court submits {reference} via {r}: {:?}",
+                    status.code()
+                ));
+            }
         }
     }
 
@@ -384,8 +456,10 @@ impl Sim {
         let case_id = id.to_string();
         let centre = organisation.to_string();
         let r = self.replica();
-        let ccpit = &self.world.replicas[r].ccpit;
-        let caller = Self::platform_caller();
+        let before = self.history_len(&id).await;
+        let replica = &self.world.replicas[r];
+        let caller = self.caller("ccpit-sim", Self::platform_role());
+        let subject = caller.subject.clone();
         let roll = self.rng.random_range(0..100);
         // What a platform does next depends on where the case stands, and
         // now and then it does something out of turn (late, twice, or not
@@ -420,71 +494,77 @@ impl Sim {
         let (what, result) = match action {
             0 => (
                 "accepts",
-                ccpit
-                    .accept_case(Self::request(
-                        cp::AcceptCaseRequest {
-                            case_id: case_id.clone(),
-                            mediation_centre: centre.clone(),
-                            mediator: mediator.clone(),
-                            centre_case_number: String::new(),
-                        },
-                        caller,
-                    ))
-                    .await
-                    .map(drop),
+                guarded!(
+                    replica,
+                    ccpit.accept_case,
+                    CCPIT,
+                    "AcceptCase",
+                    caller,
+                    cp::AcceptCaseRequest {
+                        case_id: case_id.clone(),
+                        mediation_centre: centre.clone(),
+                        mediator: mediator.clone(),
+                        centre_case_number: String::new(),
+                    }
+                )
+                .map(drop),
             ),
             1 => (
                 "declines",
-                ccpit
-                    .decline_case(Self::request(
-                        cp::DeclineCaseRequest {
-                            case_id: case_id.clone(),
-                            mediation_centre: centre.clone(),
-                            reason_code: "NO_CAPACITY".into(),
-                            explanation: "本中心调解员档期已满".into(),
-                        },
-                        caller,
-                    ))
-                    .await
-                    .map(drop),
+                guarded!(
+                    replica,
+                    ccpit.decline_case,
+                    CCPIT,
+                    "DeclineCase",
+                    caller,
+                    cp::DeclineCaseRequest {
+                        case_id: case_id.clone(),
+                        mediation_centre: centre.clone(),
+                        reason_code: "NO_CAPACITY".into(),
+                        explanation: "本中心调解员档期已满".into(),
+                    },
+                ),
             ),
             2 => (
                 "starts an appraisal",
-                ccpit
-                    .report_progress(Self::request(
-                        progress(cp::report_progress_request::Progress::AppraisalStarted(
-                            "委托司法鉴定".into(),
-                        )),
-                        caller,
-                    ))
-                    .await
-                    .map(drop),
+                guarded!(
+                    replica,
+                    ccpit.report_progress,
+                    CCPIT,
+                    "ReportProgress",
+                    caller,
+                    progress(cp::report_progress_request::Progress::AppraisalStarted(
+                        "委托司法鉴定".into(),
+                    )),
+                ),
             ),
             3 => (
                 "ends the appraisal",
-                ccpit
-                    .report_progress(Self::request(
-                        progress(cp::report_progress_request::Progress::AppraisalEnded(true)),
-                        caller,
-                    ))
-                    .await
-                    .map(drop),
+                guarded!(
+                    replica,
+                    ccpit.report_progress,
+                    CCPIT,
+                    "ReportProgress",
+                    caller,
+                    progress(cp::report_progress_request::Progress::AppraisalEnded(true)),
+                ),
             ),
             4 => (
                 "extends by agreement",
-                ccpit
-                    .report_progress(Self::request(
-                        progress(cp::report_progress_request::Progress::Extension(
-                            cp::Extension {
-                                until: String::new(),
-                                agreed_by: vec!["P1".into(), "P2".into()],
-                                days,
-                            },
-                        )),
-                        caller,
-                    ))
-                    .await
-                    .map(drop),
+                guarded!(
+                    replica,
+                    ccpit.report_progress,
+                    CCPIT,
+                    "ReportProgress",
+                    caller,
+                    progress(cp::report_progress_request::Progress::Extension(
+                        cp::Extension {
+                            until: String::new(),
+                            agreed_by: vec!["P1".into(), "P2".into()],
+                            days,
+                        },
+                    )),
+                ),
             ),
             5 => {
                 let perform_by = (self.world.now() + SignedDuration::from_hours(24 * 90))
@@ -493,78 +573,83 @@ impl Sim {
                     .to_string();
                 (
                     "submits a settlement",
-                    ccpit
-                        .submit_settlement(Self::request(
-                            cp::SubmitSettlementRequest {
-                                case_id: case_id.clone(),
-                                mediation_centre: centre.clone(),
-                                parties: settlement_parties(),
-                                disputed_matters: "货款支付".into(),
-                                terms: vec!["被申请人支付货款100000元".into()],
-                                performance_method: "银行转账".into(),
-                                perform_by,
-                                signatures: vec![
-                                    sign("CENTRE", &centre, now),
-                                    sign("MEDIATOR", &mediator, now),
-                                    sign("PARTY", "P1", now),
-                                    sign("PARTY", "P2", now),
-                                ],
-                                files: vec![],
-                            },
-                            caller,
-                        ))
-                        .await
-                        .map(drop),
+                    guarded!(
+                        replica,
+                        ccpit.submit_settlement,
+                        CCPIT,
+                        "SubmitSettlement",
+                        caller,
+                        cp::SubmitSettlementRequest {
+                            case_id: case_id.clone(),
+                            mediation_centre: centre.clone(),
+                            parties: settlement_parties(),
+                            disputed_matters: "货款支付".into(),
+                            terms: vec!["被申请人支付货款100000元".into()],
+                            performance_method: "银行转账".into(),
+                            perform_by,
+                            signatures: vec![
+                                sign("CENTRE", &centre, now),
+                                sign("MEDIATOR", &mediator, now),
+                                sign("PARTY", "P1", now),
+                                sign("PARTY", "P2", now),
+                            ],
+                            files: vec![],
+                        },
+                    ),
                 )
             }
             6 => (
                 "reports a failure",
-                ccpit
-                    .report_failure(Self::request(
-                        cp::ReportFailureRequest {
-                            case_id: case_id.clone(),
-                            mediation_centre: centre.clone(),
-                            course: "两次组织调解".into(),
-                            reasons: "双方分歧过大".into(),
-                            ..Default::default()
-                        },
-                        caller,
-                    ))
-                    .await
-                    .map(drop),
+                guarded!(
+                    replica,
+                    ccpit.report_failure,
+                    CCPIT,
+                    "ReportFailure",
+                    caller,
+                    cp::ReportFailureRequest {
+                        case_id: case_id.clone(),
+                        mediation_centre: centre.clone(),
+                        course: "两次组织调解".into(),
+                        reasons: "双方分歧过大".into(),
+                        ..Default::default()
+                    },
+                ),
             ),
             7 => (
                 "reports sham mediation",
-                ccpit
-                    .report_sham_mediation(Self::request(
-                        cp::ReportShamMediationRequest {
-                            case_id: case_id.clone(),
-                            mediation_centre: centre.clone(),
-                            grounds: "当事人恶意串通".into(),
-                        },
-                        caller,
-                    ))
-                    .await
-                    .map(drop),
+                guarded!(
+                    replica,
+                    ccpit.report_sham_mediation,
+                    CCPIT,
+                    "ReportShamMediation",
+                    caller,
+                    cp::ReportShamMediationRequest {
+                        case_id: case_id.clone(),
+                        mediation_centre: centre.clone(),
+                        grounds: "当事人恶意串通".into(),
+                    },
+                ),
             ),
             _ => (
                 "applies for confirmation",
-                ccpit
-                    .apply_for_confirmation(Self::request(
-                        cp::ApplyForConfirmationRequest {
-                            case_id: case_id.clone(),
-                            mediation_centre: centre.clone(),
-                            applicants: vec!["P1".into(), "P2".into()],
-                            applied_at: now,
-                        },
-                        caller,
-                    ))
-                    .await
-                    .map(drop),
+                guarded!(
+                    replica,
+                    ccpit.apply_for_confirmation,
+                    CCPIT,
+                    "ApplyForConfirmation",
+                    caller,
+                    cp::ApplyForConfirmationRequest {
+                        case_id: case_id.clone(),
+                        mediation_centre: centre.clone(),
+                        applicants: vec!["P1".into(), "P2".into()],
+                        applied_at: now,
+                    },
+                ),
             ),
         };
         self.answered(
             (what, status),
+            (subject, before),
             format!("{centre} {what} {id} ({}) via {r}", status.as_str()),
             &id,
             result,
@@ -599,17 +684,20 @@ impl Sim {
                 .1
                 .clone()
         };
-        let status = match self.world.store.referral(&id).await {
-            Ok(Some(referral)) => referral.status(),
+        let (status, holder) = match self.world.store.referral(&id).await {
+            Ok(Some(referral)) => (referral.status(), referral.holder().map(|o| o.to_string())),
             _ => return,
         };
         let r = self.replica();
-        let court = &self.world.replicas[r].court;
-        let caller = self.court_caller.clone();
+        let before = self.history_len(&id).await;
+        let replica = &self.world.replicas[r];
+        let caller = self.caller("court-sim", self.court_role.clone());
+        let subject = caller.subject.clone();
         let referral_id = id.to_string();
         let code = "京0105".to_owned();
         let ruled_at = self.timestamp();
         let roll = self.rng.random_range(0..100);
+        let pass_on = self.rng.random_range(0..100);
         let (what, result) = match status {
             Status::ShamMediationReported => {
                 let finding = if roll < 50 {
@@ -619,18 +707,19 @@ impl Sim {
                 };
                 (
                     "finds on the sham report",
-                    court
-                        .resolve_sham_mediation(Self::request(
-                            pb::ResolveShamMediationRequest {
-                                referral_id,
-                                court: code,
-                                finding: finding.into(),
-                                note: "经审查".into(),
-                            },
-                            caller,
-                        ))
-                        .await
-                        .map(drop),
+                    guarded!(
+                        replica,
+                        court.resolve_sham_mediation,
+                        COURT,
+                        "ResolveShamMediation",
+                        caller,
+                        pb::ResolveShamMediationRequest {
+                            referral_id,
+                            court: code,
+                            finding: finding.into(),
+                            note: "经审查".into(),
+                        },
+                    ),
                 )
             }
             Status::ConfirmationRequested => {
@@ -641,20 +730,21 @@ impl Sim {
                 };
                 (
                     "rules on the confirmation",
-                    court
-                        .record_ruling(Self::request(
-                            pb::RecordRulingRequest {
-                                referral_id,
-                                court: code,
-                                outcome: outcome.into(),
-                                case_number: "（2026）京0105民特1号".into(),
-                                reasons: "经审查".into(),
-                                ruled_at,
-                            },
-                            caller,
-                        ))
-                        .await
-                        .map(drop),
+                    guarded!(
+                        replica,
+                        court.record_ruling,
+                        COURT,
+                        "RecordRuling",
+                        caller,
+                        pb::RecordRulingRequest {
+                            referral_id,
+                            court: code,
+                            outcome: outcome.into(),
+                            case_number: "（2026）京0105民特1号".into(),
+                            reasons: "经审查".into(),
+                            ruled_at,
+                        },
+                    ),
                 )
             }
             Status::ReturnedToCourt | Status::ConfirmationRefused | Status::MediationFailed
@@ -662,38 +752,79 @@ impl Sim {
             {
                 (
                     "dockets the case",
-                    court
-                        .record_court_outcome(Self::request(
-                            pb::RecordCourtOutcomeRequest {
-                                referral_id,
-                                court: code,
-                                outcome: pb::CourtOutcome::Docketed.into(),
-                                case_number: "（2026）京0105民初1号".into(),
-                                ..Default::default()
-                            },
-                            caller,
-                        ))
-                        .await
-                        .map(drop),
-                )
-            }
-            _ => (
-                "recalls",
-                court
-                    .recall_referral(Self::request(
-                        pb::RecallReferralRequest {
+                    guarded!(
+                        replica,
+                        court.record_court_outcome,
+                        COURT,
+                        "RecordCourtOutcome",
+                        caller,
+                        pb::RecordCourtOutcomeRequest {
                             referral_id,
                             court: code,
-                            reason: "当事人已和解".into(),
+                            outcome: pb::CourtOutcome::Docketed.into(),
+                            case_number: "（2026）京0105民初1号".into(),
+                            ..Default::default()
                         },
+                    ),
+                )
+            }
+            _ if pass_on < 30 => {
+                // To the centre that does not hold it now.
+                let organisation = match holder.as_deref() {
+                    Some("ccpit-bj-01") => SECOND_CENTRE,
+                    _ => "ccpit-bj-01",
+                };
+                (
+                    "reassigns",
+                    guarded!(
+                        replica,
+                        court.reassign_referral,
+                        COURT,
+                        "ReassignReferral",
                         caller,
-                    ))
-                    .await
-                    .map(drop),
+                        pb::ReassignReferralRequest {
+                            referral_id,
+                            court: code,
+                            organisation: organisation.into(),
+                            reason: "当事人申请更换调解组织".into(),
+                        },
+                    ),
+                )
+            }
+            _ if pass_on < 55 => (
+                "reroutes",
+                guarded!(
+                    replica,
+                    court.reroute_referral,
+                    COURT,
+                    "RerouteReferral",
+                    caller,
+                    pb::RerouteReferralRequest {
+                        referral_id,
+                        court: code,
+                        reason: "原调解组织无法继续".into(),
+                    },
+                ),
+            ),
+            _ => (
+                "recalls",
+                guarded!(
+                    replica,
+                    court.recall_referral,
+                    COURT,
+                    "RecallReferral",
+                    caller,
+                    pb::RecallReferralRequest {
+                        referral_id,
+                        court: code,
+                        reason: "当事人已和解".into(),
+                    },
+                ),
             ),
         };
         self.answered(
             (what, status),
+            (subject, before),
             format!("court {what} {id} ({}) via {r}", status.as_str()),
             &id,
             result,
@@ -701,7 +832,7 @@ impl Sim {
         .await;
     }
 
-    fn time_passes(&mut self) {
+    async fn time_passes(&mut self) {
         // Mostly hours, sometimes days: deadlines are days apart, and a
         // sweep may come late.
         let minutes = match self.rng.random_range(0..10) {
@@ -710,6 +841,8 @@ impl Sim {
             _ => self.rng.random_range(1_440..5_760),
         };
         self.world.clock.advance(SignedDuration::from_mins(minutes));
+        let seconds = u64::try_from(minutes).unwrap_or(0) * 60;
+        tokio::time::advance(std::time::Duration::from_secs(seconds)).await;
         let now = self.world.now();
         self.note(format!("time passes {minutes} min to {now}"));
     }
@@ -800,7 +933,8 @@ impl Sim {
         self.note(format!(
             "power cut {during} after {polls} polls; the replicas start again"
         ));
-        let lost = self.acknowledged.survived(&self.world.store).await;
+        let mut lost = self.acknowledged.survived(&self.world.store).await;
+        lost.extend(invariants::calls_recorded(&self.world.store, &self.calls).await);
         self.report(lost);
     }
 
@@ -829,7 +963,26 @@ impl Sim {
         self.world.store.fail_writes(false);
         self.world.store.fail_next_syncs(0);
         self.note("faults heal".into());
-        for _ in 0..120 {
+        // Long enough for every limit now set to run out, with room for the
+        // steps that follow a lapse (a grace period, a court's wait): 60
+        // days past the last timer, and at least 120 days. A referral whose
+        // timers were lost shows as one left where it should not rest.
+        let mut last_timer = self.world.now();
+        for id in invariants::all_referrals(&self.world.store).await {
+            if let Ok(Some(referral)) = self.world.store.referral(&id).await {
+                for timer in referral.timers() {
+                    last_timer = last_timer.max(timer.fire_at);
+                }
+            }
+        }
+        let days = last_timer
+            .duration_since(self.world.now())
+            .as_hours()
+            .div_euclid(24)
+            .clamp(60, 3_650)
+            + 60;
+        self.note(format!("{days} quiet days follow"));
+        for _ in 0..days {
             self.world.network.flush_in_transit().await;
             let now = self.world.now();
             if let Ok(dead) = self.world.store.dead_letters(usize::MAX).await {
@@ -841,6 +994,7 @@ impl Sim {
             let _ = self.world.replicas[0].engine.sweep().await;
             let _ = self.world.relay.drain().await;
             self.world.clock.advance(SignedDuration::from_hours(24));
+            tokio::time::advance(std::time::Duration::from_secs(86_400)).await;
         }
         self.world.network.flush_in_transit().await;
         let _ = self.world.relay.drain().await;

@@ -6,14 +6,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use jiff::Timestamp;
+use std::num::NonZeroU32;
+
 use mediation_api::ccpit::CcpitService;
 use mediation_api::court::CourtService;
+use mediation_api::guard::{
+    AUDIT_CREDITS_PER_TENANT, AuditProgress, AuditSink, Guard, write_call_audit,
+};
 use mediation_api::transport::{OfferReceipts, deliver_with_receipts};
 use mediation_core::calendar::Calendar;
 use mediation_core::clock::{Clock, ManualClock};
+use mediation_core::ids::OrganisationId;
 use mediation_core::routing::{Roster, RosterEntry, Router};
 use mediation_core::store::{AlertLog, PendingDelivery, ReferralStore};
 use mediation_delivery::{Delivered, DeliveryError, Relay, RelayOptions, RetryPolicy, Transport};
+use mediation_security::Authenticator;
+use mediation_security::rate::RateLimits;
+use mediation_security::tenants::Tenants;
+use mediation_security::tokens::TokenPolicy;
 use mediation_service::{Commands, DeadlineEngine, Policies, ReferralIds};
 use mediation_store_memory::MemoryStore;
 
@@ -46,6 +56,9 @@ pub fn shipped_roster() -> Result<Vec<RosterEntry>, SetupError> {
     Ok(file.organisation)
 }
 
+/// The second CCPIT centre the simulation adds to the shipped roster.
+pub const SECOND_CENTRE: &str = "ccpit-bj-sim";
+
 /// New referrals' ids in a simulation: ULIDs of the simulated time, with a
 /// counter for their random part, so a run's ids are its seed's.
 #[derive(Debug)]
@@ -69,6 +82,21 @@ pub struct Replica {
     pub engine: DeadlineEngine<MemoryStore>,
     pub court: CourtService<MemoryStore>,
     pub ccpit: CcpitService<MemoryStore>,
+    /// The call guard every call passes: the caller's role may call the
+    /// method, the tenant's rate and calls in flight, and the call's
+    /// record in the audit log (in the command's own commit, or by the
+    /// writer below).
+    pub guard: Guard,
+    pub audit: AuditProgress,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        // The process is gone: so is its audit writer, with whatever
+        // records it had not written.
+        self.writer.abort();
+    }
 }
 
 /// The relay's transport: offers go through the gateway's own offer
@@ -111,7 +139,20 @@ impl World {
         let clock = Arc::new(ManualClock::new(start));
         let calendar = Calendar::load_dir(std::path::Path::new(CALENDAR_DIR))
             .map_err(|e| SetupError::Calendar(e.to_string()))?;
-        let roster = shipped_roster()?;
+        let mut roster = shipped_roster()?;
+        // A second CCPIT centre serving the Beijing courts, so that routing,
+        // a court's reassignment and a reroute have somewhere else to go.
+        if let Some(second) = roster
+            .iter()
+            .find(|e| e.id.as_str() == "ccpit-bj-01")
+            .cloned()
+        {
+            roster.push(RosterEntry {
+                id: OrganisationId::parse(SECOND_CENTRE)
+                    .map_err(|e| SetupError::Other(e.to_string()))?,
+                ..second
+            });
+        }
         let ids = Arc::new(SimIds {
             clock: Arc::clone(&clock),
             next: AtomicU64::new(1),
@@ -199,10 +240,33 @@ impl World {
             .with_ids(ids.clone()),
         );
         gateway.remember_raised(raised);
+        let security_clock: Arc<dyn Clock> = clock.clone();
+        let authenticator = Arc::new(Authenticator::new(
+            Tenants::default(),
+            TokenPolicy {
+                audience: "mediation-gateway".into(),
+                leeway_seconds: 30,
+            },
+            Arc::clone(&security_clock),
+            false,
+        ));
+        // The shipped default rate, on the simulated clock.
+        let per_second = NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN);
+        let limits = Arc::new(RateLimits::new(
+            per_second,
+            per_second,
+            Arc::clone(&security_clock),
+        ));
+        let audit = AuditProgress::default();
+        let (sink, records) = AuditSink::new(audit.clone(), AUDIT_CREDITS_PER_TENANT);
+        let writer = tokio::spawn(write_call_audit(store.clone(), records, audit.clone()));
         Replica {
             engine: DeadlineEngine::new(Arc::clone(&gateway)),
             court: CourtService::new(Arc::clone(&gateway), None),
             ccpit: CcpitService::new(Arc::clone(&gateway), None),
+            guard: Guard::new(authenticator, limits, sink, security_clock),
+            audit,
+            writer,
             gateway,
         }
     }

@@ -430,10 +430,24 @@ impl Guard {
     }
 
     /// Admits `caller`'s call of `method` (`/package.Service/Method`) with
-    /// `message`, made inside the process. The request carries what the
-    /// guard gives a call over the wire; a refusal is already recorded.
+    /// `message`, made inside the process by the console. The request
+    /// carries what the guard gives a call over the wire; a refusal is
+    /// already recorded.
     pub async fn admit_in_process<T>(
         &self,
+        caller: Caller,
+        method: &str,
+        message: T,
+    ) -> Result<(tonic::Request<T>, InProcessCall), Status> {
+        self.admit_in_process_as("console", caller, method, message)
+            .await
+    }
+
+    /// [`Guard::admit_in_process`], recorded as coming in on `channel`
+    /// (the simulation's calls say `sim`).
+    pub async fn admit_in_process_as<T>(
+        &self,
+        channel: &'static str,
         caller: Caller,
         method: &str,
         message: T,
@@ -453,7 +467,7 @@ impl Guard {
             .get(&caller.tenant)
             .and_then(|t| t.rate_per_second);
         let identified = Ok((caller, own_rate));
-        match self.admit(&mut request, slot, identified, Rate::Unchecked, "console") {
+        match self.admit(&mut request, slot, identified, Rate::Unchecked, channel) {
             Ok(pending) => {
                 let (parts, ()) = request.into_parts();
                 let request = tonic::Request::from_parts(
