@@ -27,6 +27,14 @@ pub enum Link {
     /// This share of attempts (in percent) arrives, but its answer is lost:
     /// the relay sees a failure and sends the message again.
     LosingAcks(u32),
+    /// Every attempt arrives and is answered after up to this many seconds
+    /// (each its own delay): past the relay's timeout the attempt counts as
+    /// failed although the message arrived, and it is sent again.
+    Slow(u64),
+    /// Every attempt is refused for good, as a receiver that cannot read
+    /// the message does: it goes to the dead letters, whose replay an
+    /// operator asks for once the receiver is fixed.
+    Refusing,
 }
 
 /// One message as a receiver took it.
@@ -173,19 +181,30 @@ impl Network {
 impl Dispatch for Network {
     async fn dispatch(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
         let destination = delivery.message.destination.key();
-        let (fails, arrives) = {
+        let (fails, arrives, delay) = {
             let mut inner = self.lock();
             let link = inner.links.get(&destination).copied().unwrap_or(Link::Up);
             match link {
-                Link::Up => (false, true),
-                Link::Down => (true, false),
+                Link::Up => (false, true, 0),
+                Link::Down => (true, false, 0),
                 Link::Flaky(percent) => {
                     let fails = inner.rng.random_range(0..100) < percent;
-                    (fails, !fails)
+                    (fails, !fails, 0)
                 }
-                Link::LosingAcks(percent) => (inner.rng.random_range(0..100) < percent, true),
+                Link::LosingAcks(percent) => (inner.rng.random_range(0..100) < percent, true, 0),
+                Link::Slow(seconds) => (false, true, inner.rng.random_range(0..=seconds)),
+                Link::Refusing => {
+                    return Err(DeliveryError::Permanent(format!(
+                        "{destination} refuses the message (simulated)"
+                    )));
+                }
             }
         };
+        if delay > 0 {
+            // On the runtime's paused timers: the relay's timeout may pass
+            // first, and the attempt is then dropped here, unanswered.
+            tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+        }
         if arrives {
             let held = {
                 let mut inner = self.lock();

@@ -18,6 +18,8 @@ use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGateway;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_server::CourtGateway;
+use mediation_proto::operations::v1 as ops;
+use mediation_proto::operations::v1::operations_server::Operations;
 use mediation_store_memory::MemoryStore;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -55,6 +57,7 @@ macro_rules! guarded {
 
 const CCPIT: &str = mediation_proto::ccpit::v1::ccpit_gateway_server::SERVICE_NAME;
 const COURT: &str = mediation_proto::court::v1::court_gateway_server::SERVICE_NAME;
+const OPERATIONS: &str = mediation_proto::operations::v1::operations_server::SERVICE_NAME;
 
 /// A deliberately broken variant of the gateway, for showing that the
 /// simulation finds what it is meant to find.
@@ -292,7 +295,8 @@ impl Sim {
             48..62 => self.time_passes().await,
             62..72 => self.sweep().await,
             72..88 => self.relay_pass().await,
-            88..94 => self.link_changes(),
+            88..92 => self.link_changes(),
+            92..94 => self.operator_replays().await,
             94..97 => self.crash().await,
             _ => self.disk_fault(),
         }
@@ -888,14 +892,77 @@ impl Sim {
     fn link_changes(&mut self) {
         let destinations = ["partner:ccpit", "court:京0105"];
         let destination = destinations[self.rng.random_range(0..destinations.len())];
-        let link = match self.rng.random_range(0..5) {
+        let link = match self.rng.random_range(0..8) {
             0 => Link::Down,
             1 => Link::Flaky(self.rng.random_range(10..90)),
             2 => Link::LosingAcks(self.rng.random_range(10..90)),
+            3 => Link::Slow(self.rng.random_range(1..30)),
+            4 => Link::Refusing,
             _ => Link::Up,
         };
+        if link != Link::Up {
+            self.covered.insert(
+                format!("link {link:?}")
+                    .split('(')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+            );
+        }
         self.world.network.set_link(destination, link);
         self.note(format!("link to {destination}: {link:?}"));
+    }
+
+    /// An operator lists the dead letters and replays each, through the
+    /// operations service, as `ops replay` does.
+    async fn operator_replays(&mut self) {
+        let r = self.replica();
+        let replica = &self.world.replicas[r];
+        let caller = self.caller("operators", Role::Operator { read_only: false });
+        let subject = caller.subject.clone();
+        let listed = guarded!(
+            keep replica,
+            operations.list_dead_letters,
+            OPERATIONS,
+            "ListDeadLetters",
+            caller,
+            ops::ListDeadLettersRequest { limit: 0 },
+        );
+        self.calls.push((subject, false));
+        let dead = match listed {
+            Ok(answer) => answer.into_inner().dead_letters,
+            Err(e) => {
+                self.note(format!("operator lists dead letters: {:?}", e.code()));
+                return;
+            }
+        };
+        let mut replayed = 0;
+        for message in &dead {
+            let replica = &self.world.replicas[r];
+            let caller = self.caller("operators", Role::Operator { read_only: false });
+            let subject = caller.subject.clone();
+            let result = guarded!(
+                replica,
+                operations.replay_dead_letter,
+                OPERATIONS,
+                "ReplayDeadLetter",
+                caller,
+                ops::ReplayDeadLetterRequest {
+                    message_id: message.message_id.clone(),
+                },
+            );
+            self.calls.push((subject, false));
+            if result.is_ok() {
+                replayed += 1;
+            }
+        }
+        if replayed > 0 {
+            self.covered.insert("a dead letter replayed".into());
+        }
+        self.note(format!(
+            "operator replays {replayed} of {} dead letters via {r}",
+            dead.len()
+        ));
     }
 
     /// A power cut, at a step's end or in the middle of a relay pass or a

@@ -68,6 +68,12 @@ const MUST_REACH: &[&str] = &[
     "power cut during a sweep",
     "power cut between steps",
     "failed sync",
+    "link Down",
+    "link Flaky",
+    "link LosingAcks",
+    "link Slow",
+    "link Refusing",
+    "a dead letter replayed",
     "full disk",
     "two replicas sweep one due timer",
 ];

@@ -13,13 +13,16 @@ use mediation_api::court::CourtService;
 use mediation_api::guard::{
     AUDIT_CREDITS_PER_TENANT, AuditProgress, AuditSink, Guard, write_call_audit,
 };
+use mediation_api::operations::OperationsService;
 use mediation_api::transport::{OfferReceipts, deliver_with_receipts};
 use mediation_core::calendar::Calendar;
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::ids::OrganisationId;
 use mediation_core::routing::{Roster, RosterEntry, Router};
 use mediation_core::store::{AlertLog, PendingDelivery, ReferralStore};
-use mediation_delivery::{Delivered, DeliveryError, Relay, RelayOptions, RetryPolicy, Transport};
+use mediation_delivery::{
+    Delivered, DeliveryError, DestinationBoard, Relay, RelayOptions, RetryPolicy, Transport,
+};
 use mediation_security::Authenticator;
 use mediation_security::rate::RateLimits;
 use mediation_security::tenants::Tenants;
@@ -82,6 +85,7 @@ pub struct Replica {
     pub engine: DeadlineEngine<MemoryStore>,
     pub court: CourtService<MemoryStore>,
     pub ccpit: CcpitService<MemoryStore>,
+    pub operations: OperationsService<MemoryStore>,
     /// The call guard every call passes: the caller's role may call the
     /// method, the tenant's rate and calls in flight, and the call's
     /// record in the audit log (in the command's own commit, or by the
@@ -264,6 +268,11 @@ impl World {
             engine: DeadlineEngine::new(Arc::clone(&gateway)),
             court: CourtService::new(Arc::clone(&gateway), None),
             ccpit: CcpitService::new(Arc::clone(&gateway), None),
+            operations: OperationsService::new(
+                Arc::clone(&gateway),
+                DestinationBoard::default(),
+                None,
+            ),
             guard: Guard::new(authenticator, limits, sink, security_clock),
             audit,
             writer,
