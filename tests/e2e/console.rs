@@ -662,6 +662,43 @@ async fn the_console_refuses_what_a_hostile_page_or_a_read_only_operator_tries()
         (403, Some("PERMISSION_DENIED")),
         "{body}"
     );
+    // The auditor reads the trail from the console: its own refused
+    // acknowledgement is there, under its name (written by the audit
+    // writer just after the answer, so within moments).
+    let mut refused_ack = false;
+    for _ in 0..50 {
+        let (status, trail) = call(
+            &http,
+            &console,
+            &auditor,
+            "QueryAudit",
+            json!({
+                "tenant": "auditors",
+                "method": "/mediation.operations.v1.Operations/AcknowledgeAlert",
+            }),
+            Some(&auditor.csrf),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{trail}");
+        refused_ack = trail["entries"].as_array().is_some_and(|entries| {
+            entries.iter().any(|e| {
+                e["outcome"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("PermissionDenied")
+                    && e["action"] == "console /mediation.operations.v1.Operations/AcknowledgeAlert"
+            })
+        });
+        if refused_ack {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        refused_ack,
+        "the auditor's refused acknowledgement is not in the trail"
+    );
     let (status, _) = call(
         &http,
         &console,

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod alertmanager;
+mod audit_trail;
 mod ccpit_flow;
 mod ccpit_more;
 mod cli;

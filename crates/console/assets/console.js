@@ -11,7 +11,9 @@ const TEXT = {
     loginTitle: 'Operator login',
     loginHelp: "Paste a bearer token issued to you by the operators' issuer. It is exchanged for a session and not kept.",
     login: 'Log in', tabBreaches: 'Breaches', tabReferral: 'Referrals', tabDelivery: 'Delivery',
-    tabFigures: 'Figures', openBreaches: 'Open breaches and warnings', kind: 'Kind',
+    tabFigures: 'Figures', tabAudit: 'Audit trail', tenant: 'Tenant', subject: 'Subject',
+    method: 'Method', seq: 'No.', when: 'When', actor: 'Who', action: 'What', outcome: 'Outcome',
+    more: 'More', openBreaches: 'Open breaches and warnings', kind: 'Kind',
     referral: 'Referral', organisation: 'Organisation', status: 'Status', deadline: 'Deadline',
     overdue: 'Overdue', raised: 'Raised', acknowledge: 'Acknowledge', noBreaches: 'Nothing open.',
     recentAlerts: 'Alerts as they are raised', searchHelp: "Gateway id, court's reference or case number",
@@ -55,6 +57,8 @@ const TEXT = {
     title: '诉调对接网关', readOnly: '只读', logout: '退出',
     loginTitle: '运维人员登录', loginHelp: '粘贴运维签发方发给您的令牌。令牌只用于换取会话，不会保存。',
     login: '登录', tabBreaches: '超期', tabReferral: '委派案件', tabDelivery: '投递', tabFigures: '统计',
+    tabAudit: '审计记录', tenant: '租户', subject: '主体', method: '方法', seq: '序号', when: '时间',
+    actor: '调用方', action: '操作', outcome: '结果', more: '更多',
     openBreaches: '未处理的超期与预警', kind: '类型', referral: '委派案件', organisation: '调解组织',
     status: '状态', deadline: '期限', overdue: '已超期', raised: '发出时间', acknowledge: '确认',
     noBreaches: '没有未处理的告警。', recentAlerts: '实时告警', searchHelp: '网关编号、法院委派编号或案号',
@@ -685,5 +689,42 @@ function chart(title, values, bad) {
   });
   return el('figure', { class: 'chart' }, el('h3', {}, title), svg);
 }
+
+// ---- audit trail ---------------------------------------------------------
+
+// The last query's filters and where its next page starts.
+let auditQuery = null;
+
+async function showAudit(more) {
+  try {
+    const body = { ...auditQuery };
+    if (more) body.afterSeq = auditQuery.next;
+    const page = await ops('QueryAudit', body);
+    const rows = (page.entries || []).map((e) => el('tr', { 'data-seq': e.seq },
+      el('td', { class: 'number' }, e.seq), el('td', {}, when(e.at)), el('td', {}, e.actor),
+      el('td', {}, e.action), el('td', {}, e.referralId ? referralLink(e.referralId) : '—'),
+      el('td', {}, e.outcome)));
+    if (more) $('#audit-entries tbody').append(...rows);
+    else $('#audit-entries tbody').replaceChildren(...rows);
+    $('#audit-empty').hidden = $('#audit-entries tbody').children.length > 0;
+    auditQuery.next = page.nextAfterSeq;
+    $('#audit-more').hidden = page.nextAfterSeq === undefined || page.nextAfterSeq === null;
+  } catch (e) {
+    notify(explain(e), true);
+  }
+}
+
+$('#audit-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const value = (id) => $(id).value.trim() || undefined;
+  auditQuery = {
+    referralId: value('#audit-referral'), tenant: value('#audit-tenant'),
+    subject: value('#audit-subject'), method: value('#audit-method'),
+    from: $('#audit-from').value ? dayStart($('#audit-from').value) : undefined,
+    until: $('#audit-to').value ? dayStart($('#audit-to').value) : undefined,
+  };
+  showAudit(false);
+});
+$('#audit-more').addEventListener('click', () => showAudit(true));
 
 start();

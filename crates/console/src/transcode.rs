@@ -128,6 +128,12 @@ pub async fn call(
             pb::GetStatisticsRequest,
             "GetStatisticsResponse"
         ),
+        "QueryAudit" => unary!(
+            "QueryAudit",
+            query_audit,
+            pb::QueryAuditRequest,
+            "QueryAuditResponse"
+        ),
         "GetClock" => unary!("GetClock", get_clock, pb::GetClockRequest, "ClockState"),
         "AdvanceClock" => unary!(
             "AdvanceClock",

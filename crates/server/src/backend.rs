@@ -317,6 +317,14 @@ impl AuditLog for GatewayStore {
         either!(self, s => AuditLog::audit_entries(s, from, limit))
     }
 
+    async fn hashed_audit_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
+        either!(self, s => AuditLog::hashed_audit_entries(s, from, limit))
+    }
+
     async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         either!(self, s => AuditLog::verify_audit(s))
     }

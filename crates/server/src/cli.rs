@@ -239,6 +239,55 @@ pub enum OpsCommand {
     /// The gateway's clock; with --advance, move a sandbox's clock forward
     /// and fire every timer that falls due.
     Clock(ClockArgs),
+    /// The audit trail: every call's record and the gateway's own, oldest
+    /// first, filtered; with --export, a range as JSON lines that
+    /// `tests/python/verify_audit.py` (or any script written from
+    /// docs/security.md) checks.
+    Audit(Box<AuditArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Only entries about this referral.
+    #[arg(long)]
+    pub referral: Option<String>,
+    /// Only calls by this tenant (--tenant names the operator calling).
+    #[arg(long)]
+    pub by_tenant: Option<String>,
+    /// Only calls with this token subject.
+    #[arg(long)]
+    pub by_subject: Option<String>,
+    /// Only this method (/mediation.court.v1.CourtGateway/SubmitReferral) or
+    /// gateway action (acceptance_breach).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Only outcomes starting with this: ok, rejected, PermissionDenied…
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Only entries at or after this instant (RFC 3339).
+    #[arg(long)]
+    pub from: Option<jiff::Timestamp>,
+    /// Only entries before this instant (RFC 3339).
+    #[arg(long)]
+    pub until: Option<jiff::Timestamp>,
+    /// Start at this entry number (inclusive).
+    #[arg(long)]
+    pub from_seq: Option<u64>,
+    /// End at this entry number (inclusive).
+    #[arg(long)]
+    pub to_seq: Option<u64>,
+    /// Entries per page.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Read every page to the end of the range, not just the first.
+    #[arg(long)]
+    pub all: bool,
+    /// Print the range as JSON lines with each record's hashed bytes, every
+    /// page (implies --json and --all).
+    #[arg(long)]
+    pub export: bool,
 }
 
 #[derive(Debug, Args)]

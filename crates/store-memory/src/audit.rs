@@ -29,6 +29,24 @@ impl AuditLog for MemoryStore {
         }))
     }
 
+    async fn hashed_audit_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
+        Ok(self.read(|inner| {
+            let from = usize::try_from(from).unwrap_or(usize::MAX);
+            inner
+                .written
+                .audit
+                .iter()
+                .skip(from)
+                .take(limit)
+                .map(|link| (link.entry.clone(), link.hashed.clone()))
+                .collect()
+        }))
+    }
+
     /// Walks the chain ([`ChainWalk`]) to the end the writes recorded.
     async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         Ok(self.read(|inner| {

@@ -6,6 +6,7 @@
 //! The guard admits only operators. Everything here reads the store and the
 //! relay's view of its destinations; nothing here decides a referral's fate.
 
+mod audit;
 mod codes;
 mod outbound;
 mod service;

@@ -3,6 +3,7 @@
 
 use jiff::SignedDuration;
 use mediation_core::alert::{Acknowledgement, Alert};
+use mediation_core::audit::AuditEntry;
 use mediation_core::deadline::Deadline;
 use mediation_core::statistics::Tally;
 use mediation_core::store::PendingDelivery;
@@ -86,5 +87,27 @@ pub(crate) fn figures(t: &Tally) -> pb::Figures {
         rulings: t.rulings,
         confirmed: t.confirmed,
         confirmation_rate: t.confirmation_rate(),
+    }
+}
+
+/// An entry of the audit chain, with the record's bytes its hash covers
+/// (as the store hashed them: `mediation_records::encode_audit_record`, or
+/// the first format's JSON in a store migrated from it).
+pub(super) fn audit_entry((entry, hashed): &(AuditEntry, Vec<u8>)) -> pb::AuditEntry {
+    let record = &entry.record;
+    pb::AuditEntry {
+        seq: entry.seq,
+        at: Some(to_wire(record.at)),
+        actor: record.actor.clone(),
+        action: record.action.clone(),
+        referral_id: record
+            .referral
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        outcome: record.outcome.clone(),
+        prev_hash: entry.prev_hash.clone(),
+        hash: entry.hash.clone(),
+        record: hashed.clone(),
     }
 }

@@ -23,6 +23,7 @@ use mediation_service::{Commands, DeadlineEngine};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use super::audit;
 use super::codes::ALERT_KINDS;
 use super::outbound;
 use crate::court::outbound::summary;
@@ -708,6 +709,71 @@ where
             .find(|m| m.id == id);
         Ok(Response::new(pb::ReplayDeadLetterResponse {
             message: message.as_ref().map(outbound::message),
+        }))
+    }
+
+    async fn query_audit(
+        &self,
+        request: Request<pb::QueryAuditRequest>,
+    ) -> Result<Response<pb::QueryAuditResponse>, Status> {
+        let (call, request) = take(request)?;
+        let text = |value: String| (!value.is_empty()).then_some(value);
+        let referral = match text(request.referral_id) {
+            Some(id) => {
+                let id = referral_id("referral_id", &id)?;
+                call.concerns(&id);
+                Some(id)
+            }
+            None => None,
+        };
+        let instant = |field: &str, t: Option<&prost_types::Timestamp>| {
+            t.map(|t| from_wire(t).map_err(|e| invalid_field(field, e.to_string())))
+                .transpose()
+        };
+        let from = instant("from", request.from.as_ref())?;
+        let until = instant("until", request.until.as_ref())?;
+        if let (Some(from), Some(until)) = (from, until)
+            && until < from
+        {
+            return Err(invalid_field("until", "must not be before from"));
+        }
+        if let (Some(after), Some(to)) = (request.after_seq, request.to_seq)
+            && to < after
+        {
+            return Err(invalid_field("to_seq", "must not be before after_seq"));
+        }
+        let limit = match usize::try_from(request.limit).unwrap_or(usize::MAX) {
+            0 => audit::DEFAULT_LIMIT,
+            n if n > audit::MAX_LIMIT => {
+                return Err(invalid_field(
+                    "limit",
+                    format!("must be at most {}", audit::MAX_LIMIT),
+                ));
+            }
+            n => n,
+        };
+        let filter = audit::AuditFilter {
+            referral,
+            tenant: text(request.tenant),
+            subject: text(request.subject),
+            method: text(request.method),
+            outcome: text(request.outcome),
+            from,
+            until,
+        };
+        let page = audit::page(
+            self.store(),
+            &filter,
+            request.after_seq,
+            request.to_seq,
+            limit,
+        )
+        .await
+        .map_err(store_error)?;
+        Ok(Response::new(pb::QueryAuditResponse {
+            entries: page.entries.iter().map(outbound::audit_entry).collect(),
+            next_after_seq: page.next_after,
+            scanned: page.scanned,
         }))
     }
 

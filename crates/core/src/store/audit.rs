@@ -22,6 +22,16 @@ pub trait AuditLog: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 
+    /// [`AuditLog::audit_entries`], each with the bytes its hash covers
+    /// (the record as it was hashed, which a store migrated from an older
+    /// format keeps as it was): what an export gives a verifier outside
+    /// the gateway.
+    fn hashed_audit_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(AuditEntry, Vec<u8>)>, StoreError>> + Send;
+
     /// Walks the whole chain and reports the first broken link.
     fn verify_audit(&self) -> impl Future<Output = Result<AuditVerification, StoreError>> + Send;
 }

@@ -38,6 +38,19 @@ async fn audit_entries(
     from: u64,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, StoreError> {
+    Ok(hashed_audit_entries(pool, from, limit)
+        .await?
+        .into_iter()
+        .map(|(entry, _)| entry)
+        .collect())
+}
+
+/// The same, each with the bytes its hash covers.
+async fn hashed_audit_entries(
+    pool: &PgPool,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
     let rows = sqlx::query(
         "SELECT chain, seq, prev_hash, hash, record FROM audit WHERE seq >= $1 \
          ORDER BY seq, chain LIMIT $2",
@@ -47,7 +60,12 @@ async fn audit_entries(
     .fetch_all(pool)
     .await
     .map_err(unavailable)?;
-    rows.iter().map(|r| Ok(audit_entry(r)?.1)).collect()
+    rows.iter()
+        .map(|r| {
+            let (_, entry, bytes) = audit_entry(r)?;
+            Ok((entry, bytes))
+        })
+        .collect()
 }
 
 /// Walks every chain from its start, in pages ([`ChainWalk`]), and checks
@@ -122,6 +140,14 @@ impl AuditLog for PgStore {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send {
         audit_entries(&self.pool, from, limit)
+    }
+
+    fn hashed_audit_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(AuditEntry, Vec<u8>)>, StoreError>> + Send {
+        hashed_audit_entries(&self.pool, from, limit)
     }
 
     fn verify_audit(&self) -> impl Future<Output = Result<AuditVerification, StoreError>> + Send {

@@ -41,6 +41,7 @@ pub fn run(command: OpsCommand, out: &mut dyn Write) -> anyhow::Result<()> {
             OpsCommand::Replay(a) => replay(a, out).await,
             OpsCommand::Stats(a) => stats(a, out).await,
             OpsCommand::Clock(a) => clock(a, out).await,
+            OpsCommand::Audit(a) => audit(*a, out).await,
         }
     })
 }
@@ -876,4 +877,106 @@ async fn stats(args: StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// An audit entry as one JSON line: the export format that
+/// `tests/python/verify_audit.py` reads (docs/security.md, "Checking the
+/// trail yourself"). Instants are in UTC, as the record holds them.
+fn audit_json(e: &ops::AuditEntry) -> anyhow::Result<serde_json::Value> {
+    use base64::Engine as _;
+    let at =
+        e.at.as_ref()
+            .map(|t| jiff::Timestamp::new(t.seconds, t.nanos))
+            .transpose()
+            .context("an entry's instant is out of range")?
+            .map(|t| t.to_string());
+    Ok(json!({
+        "seq": e.seq,
+        "at": at,
+        "actor": e.actor,
+        "action": e.action,
+        "referral": (!e.referral_id.is_empty()).then_some(&e.referral_id),
+        "outcome": e.outcome,
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+        "record": base64::engine::general_purpose::STANDARD.encode(&e.record),
+    }))
+}
+
+async fn audit(args: crate::cli::AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut client = connect(&args.connect).await?;
+    let json = args.connect.json || args.export;
+    let every_page = args.all || args.export;
+    let mut after = args.from_seq.and_then(|s| s.checked_sub(1));
+    let (mut shown, mut scanned) = (0u64, 0u64);
+    loop {
+        let page = client
+            .query_audit(ops::QueryAuditRequest {
+                referral_id: args.referral.clone().unwrap_or_default(),
+                tenant: args.by_tenant.clone().unwrap_or_default(),
+                subject: args.by_subject.clone().unwrap_or_default(),
+                method: args.method.clone().unwrap_or_default(),
+                outcome: args.outcome.clone().unwrap_or_default(),
+                from: args.from.map(to_wire),
+                until: args.until.map(to_wire),
+                after_seq: after,
+                to_seq: args.to_seq,
+                limit: args.limit,
+            })
+            .await
+            .map_err(sentence)?
+            .into_inner();
+        scanned += page.scanned;
+        for e in &page.entries {
+            if json {
+                writeln!(out, "{}", audit_json(e)?)?;
+            } else {
+                let at =
+                    e.at.as_ref()
+                        .and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok());
+                writeln!(
+                    out,
+                    "{} {} {} {} {} {}",
+                    e.seq,
+                    at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
+                    e.actor,
+                    e.action,
+                    if e.referral_id.is_empty() {
+                        "-"
+                    } else {
+                        &e.referral_id
+                    },
+                    e.outcome
+                )?;
+            }
+        }
+        shown += page.entries.len() as u64;
+        match page.next_after_seq {
+            Some(next) if every_page => {
+                // A long export says how far it has come, apart from what it
+                // prints.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "audit: {shown} entries so far, {scanned} read, up to entry {next}"
+                );
+                after = Some(next);
+            }
+            Some(next) => {
+                if !json {
+                    writeln!(
+                        out,
+                        "{shown} shown among {scanned} read; more after entry {next} (--from-seq {})",
+                        next + 1
+                    )?;
+                }
+                return Ok(());
+            }
+            None => {
+                if !json {
+                    writeln!(out, "{shown} shown among {scanned} read")?;
+                }
+                return Ok(());
+            }
+        }
+    }
 }

@@ -35,12 +35,25 @@ pub(crate) fn read_audit_entry(
 /// [`super`]).
 impl SledStore {
     pub fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self
+            .hashed_audit_entries(from, limit)?
+            .into_iter()
+            .map(|(entry, _)| entry)
+            .collect())
+    }
+
+    /// The entries with the bytes each hash covers.
+    pub fn hashed_audit_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
         self.db()?
             .range(keys::audit(from)..Table::Audit.bounds().end)
             .take(limit)
             .map(|entry| {
                 let (key, value) = entry.map_err(unavailable)?;
-                Ok(read_audit_entry(&key, &value)?.0)
+                read_audit_entry(&key, &value)
             })
             .collect()
     }
@@ -77,6 +90,14 @@ impl AuditLog for SledStore {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send {
         std::future::ready(SledStore::audit_entries(self, from, limit))
+    }
+
+    fn hashed_audit_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(AuditEntry, Vec<u8>)>, StoreError>> + Send {
+        std::future::ready(SledStore::hashed_audit_entries(self, from, limit))
     }
 
     fn verify_audit(&self) -> impl Future<Output = Result<AuditVerification, StoreError>> + Send {
