@@ -161,8 +161,9 @@ pub async fn all_referrals(store: &MemoryStore) -> Vec<ReferralId> {
 }
 
 /// Each lane (referral and destination) took its messages in the order the
-/// store numbered them: a message may come again (at least once), but never
-/// after a later one has come.
+/// store numbered them: a message may come again (at least once, and a
+/// late copy after later ones, which the receiver drops by its id), but a
+/// message never comes for the first time after a later one.
 pub fn in_order(received: &[Received]) -> Vec<String> {
     let mut last: BTreeMap<(&ReferralId, &str), &MessageId> = BTreeMap::new();
     let mut wrong = Vec::new();
@@ -186,6 +187,23 @@ pub fn in_order(received: &[Received]) -> Vec<String> {
         }
     }
     wrong
+}
+
+/// How many copies a receiver took after a later message of their lane:
+/// the late arrivals [`in_order`] lets pass as duplicates.
+pub fn late_copies(received: &[Received]) -> usize {
+    let mut last: BTreeMap<(&ReferralId, &str), &MessageId> = BTreeMap::new();
+    let mut late = 0;
+    for r in received {
+        let lane = (&r.referral, r.destination.as_str());
+        match last.get(&lane) {
+            Some(previous) if r.id < **previous => late += 1,
+            _ => {
+                last.insert(lane, &r.id);
+            }
+        }
+    }
+    late
 }
 
 /// Once the faults have healed and the outbox has drained: nothing waits or

@@ -142,44 +142,56 @@ impl Network {
         std::mem::take(&mut self.lock().misdelivered)
     }
 
-    /// The message reaches its receiver. An offer is checked against the
-    /// store as it stands: its organisation must still hold the referral
-    /// (PIPL Art. 6: the case goes only where it is needed).
+    /// The message reaches its receiver.
     async fn arrive(&self, delivery: &PendingDelivery) {
         let message = &delivery.message;
-        // The court hears of the routing too; only the platform's copy is
-        // the offer.
-        let offered_to = match (&message.destination, &message.event.change) {
-            (Destination::Partner(_), Change::Routed { assignment, .. }) => {
-                Some(assignment.organisation.clone())
-            }
-            _ => None,
-        };
-        if let Some(organisation) = &offered_to {
-            let holds = match self.store.referral(&message.referral).await {
-                Ok(Some(referral)) => referral.disclosure_to(organisation) != Disclosure::Nothing,
-                _ => false,
-            };
-            if !holds {
-                self.lock().misdelivered.push(format!(
-                    "offer {} of {} reached {organisation}, which no longer holds it",
-                    delivery.id, message.referral
-                ));
-            }
-        }
         self.lock().received.push(Received {
             destination: message.destination.key(),
             referral: message.referral.clone(),
             id: delivery.id.clone(),
             event: message.event.change.name(),
             at: message.event.at,
-            offered_to,
+            offered_to: offered_to(delivery),
         });
+    }
+
+    /// An offer the gateway lets go is checked against the store as it
+    /// stands: its organisation must still hold the referral (PIPL Art. 6:
+    /// the case goes only where it is needed). One already on the wire
+    /// when the referral is recalled arrives all the same; the withdrawal
+    /// follows it.
+    async fn check_offer(&self, delivery: &PendingDelivery) {
+        let Some(organisation) = offered_to(delivery) else {
+            return;
+        };
+        let referral = &delivery.message.referral;
+        let holds = match self.store.referral(referral).await {
+            Ok(Some(r)) => r.disclosure_to(&organisation) != Disclosure::Nothing,
+            _ => false,
+        };
+        if !holds {
+            self.lock().misdelivered.push(format!(
+                "offer {} of {referral} was sent to {organisation}, which no longer holds it",
+                delivery.id
+            ));
+        }
+    }
+}
+
+/// The organisation a message offers its referral to: the platform's copy
+/// of a routing (the court hears of the routing too; that is no offer).
+fn offered_to(delivery: &PendingDelivery) -> Option<OrganisationId> {
+    match (&delivery.message.destination, &delivery.message.event.change) {
+        (Destination::Partner(_), Change::Routed { assignment, .. }) => {
+            Some(assignment.organisation.clone())
+        }
+        _ => None,
     }
 }
 
 impl Dispatch for Network {
     async fn dispatch(&self, delivery: &PendingDelivery) -> Result<(), DeliveryError> {
+        self.check_offer(delivery).await;
         let destination = delivery.message.destination.key();
         let (fails, arrives, delay) = {
             let mut inner = self.lock();
@@ -201,9 +213,25 @@ impl Dispatch for Network {
             }
         };
         if delay > 0 {
-            // On the runtime's paused timers: the relay's timeout may pass
-            // first, and the attempt is then dropped here, unanswered.
-            tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+            // The message is on the wire: it arrives after `delay` (on the
+            // runtime's paused timers) whatever the sender does meanwhile.
+            // The relay's timeout may pass first; it then sends the message
+            // again, and this copy arrives late, perhaps after the messages
+            // behind it in its lane: the receiver sees them out of order
+            // and drops the late copy by its id.
+            let network = self.clone();
+            let message = delivery.clone();
+            let arrived = tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+                network.arrive(&message).await;
+            });
+            if arrived.await.is_err() {
+                return Err(DeliveryError::Transient(format!(
+                    "{destination}: the attempt was lost (simulated)"
+                )));
+            }
+            self.lock().acknowledged.insert(delivery.id.clone());
+            return Ok(());
         }
         if arrives {
             let held = {

@@ -231,6 +231,10 @@ impl Sim {
             if self.violations.is_empty() {
                 self.heal_and_settle().await;
             }
+            if invariants::late_copies(&self.world.network.received()) > 0 {
+                self.covered
+                    .insert("a late copy after a later message".into());
+            }
             // The audit writers have written what they were given.
             for replica in &self.world.replicas {
                 replica.audit.settled().await;

@@ -74,6 +74,7 @@ const MUST_REACH: &[&str] = &[
     "link Slow",
     "link Refusing",
     "a dead letter replayed",
+    "a late copy after a later message",
     "full disk",
     "two replicas sweep one due timer",
 ];
