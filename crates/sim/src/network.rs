@@ -181,7 +181,10 @@ impl Network {
 /// The organisation a message offers its referral to: the platform's copy
 /// of a routing (the court hears of the routing too; that is no offer).
 fn offered_to(delivery: &PendingDelivery) -> Option<OrganisationId> {
-    match (&delivery.message.destination, &delivery.message.event.change) {
+    match (
+        &delivery.message.destination,
+        &delivery.message.event.change,
+    ) {
         (Destination::Partner(_), Change::Routed { assignment, .. }) => {
             Some(assignment.organisation.clone())
         }
