@@ -431,6 +431,27 @@ async fn an_operator_acknowledges_a_live_breach_and_replays_a_dead_letter_in_a_b
         "{mediators}"
     );
 
+    // The audit trail, a page at a time: the operator's own calls are in
+    // it, and "More" goes on where the page ended.
+    b.click(".tab[data-tab='audit']").await;
+    b.type_into("#audit-tenant", "operators").await;
+    b.click("#audit-go").await;
+    b.wait_for("#audit-entries tbody tr").await;
+    let first_page = b.text("#audit-entries tbody").await;
+    assert!(first_page.contains("tenant=operators"), "{first_page}");
+    b.client
+        .execute(
+            "auditQuery = { tenant: 'operators', limit: 1 }; showAudit(false);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.wait_for("#audit-entries tbody tr:only-child").await;
+    b.wait_for("#audit-more:not([hidden])").await;
+    b.click("#audit-more").await;
+    b.wait_for("#audit-entries tbody tr:nth-child(2)").await;
+    b.screenshot("audit", dir.path()).await;
+
     // In Chinese.
     b.click(".tab[data-tab='breaches']").await;
     b.click("#lang").await;

@@ -692,14 +692,16 @@ function chart(title, values, bad) {
 
 // ---- audit trail ---------------------------------------------------------
 
+// The start of the day after a date, in China Standard Time.
+const nextDayStart = (date) => new Date(Date.parse(date + 'T00:00:00+08:00') + 86400000).toISOString();
+
 // The last query's filters and where its next page starts.
 let auditQuery = null;
 
 async function showAudit(more) {
   try {
-    const body = { ...auditQuery };
-    if (more) body.afterSeq = auditQuery.next;
-    const page = await ops('QueryAudit', body);
+    const { next, ...filters } = auditQuery;
+    const page = await ops('QueryAudit', more ? { ...filters, afterSeq: next } : filters);
     const rows = (page.entries || []).map((e) => el('tr', { 'data-seq': e.seq },
       el('td', { class: 'number' }, e.seq), el('td', {}, when(e.at)), el('td', {}, e.actor),
       el('td', {}, e.action), el('td', {}, e.referralId ? referralLink(e.referralId) : '—'),
@@ -721,7 +723,8 @@ $('#audit-form').addEventListener('submit', (event) => {
     referralId: value('#audit-referral'), tenant: value('#audit-tenant'),
     subject: value('#audit-subject'), method: value('#audit-method'),
     from: $('#audit-from').value ? dayStart($('#audit-from').value) : undefined,
-    until: $('#audit-to').value ? dayStart($('#audit-to').value) : undefined,
+    // The To day is included: the window ends where the next day starts.
+    until: $('#audit-to').value ? nextDayStart($('#audit-to').value) : undefined,
   };
   showAudit(false);
 });

@@ -171,7 +171,9 @@ impl Caller {
     }
 
     /// Who made a call, as its audit record says: tenant, token subject and
-    /// the certificate that identified them.
+    /// the certificate that identified them. The subject is the token's own
+    /// text, so it is written with its spaces and `%` escaped
+    /// ([`actor_subject`]): a subject cannot pass for another part.
     pub fn audit_actor(&self) -> String {
         let certificate = if self.certificate.is_empty() {
             "none"
@@ -180,9 +182,17 @@ impl Caller {
         };
         format!(
             "tenant={} sub={} cert={certificate}",
-            self.tenant, self.subject
+            self.tenant,
+            actor_subject(&self.subject)
         )
     }
+}
+
+/// A token subject as an audit record's actor writes it: `%` as `%25` and
+/// a space as `%20`, so that a space always ends the part. What a query by
+/// subject compares with.
+pub fn actor_subject(subject: &str) -> String {
+    subject.replace('%', "%25").replace(' ', "%20")
 }
 
 /// The court or organisation a call acts as, as the call names it.
@@ -262,6 +272,20 @@ impl Referral {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subject_cannot_pass_for_another_part_of_the_actor() {
+        let caller = Caller {
+            tenant: "court-bj".into(),
+            role: Role::Operator { read_only: true },
+            certificate: String::new(),
+            subject: "clerk-7 sub=clerk-9 100%".into(),
+        };
+        assert_eq!(
+            caller.audit_actor(),
+            "tenant=court-bj sub=clerk-7%20sub=clerk-9%20100%25 cert=none"
+        );
+    }
     use crate::deadline::DeadlinePolicy;
     use crate::fixtures::*;
     use crate::lifecycle::Assignment;

@@ -285,8 +285,12 @@ pub struct AuditArgs {
     #[arg(long)]
     pub all: bool,
     /// Print the range as JSON lines with each record's hashed bytes, every
-    /// page (implies --json and --all).
-    #[arg(long)]
+    /// page (implies --json and --all). No filters: a verifier checks each
+    /// entry's link to the one before, so the range must be whole.
+    #[arg(
+        long,
+        conflicts_with_all = ["referral", "by_tenant", "by_subject", "method", "outcome", "from", "until"]
+    )]
     pub export: bool,
 }
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use mediation_core::audit::AuditVerification;
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::{Change, Event, Referral, Status};
-use mediation_core::outbox::{Destination, messages_for};
+use mediation_core::outbox::messages_for;
 use mediation_core::store::{
     AlertLog, AuditLog, MessageId, OutboxStore, ReferralStore, check_histories,
 };
@@ -231,7 +231,7 @@ pub async fn settled(store: &MemoryStore, network: &Network) -> Vec<String> {
             Err(e) => wrong.push(format!("{id}: its messages cannot be read: {e}")),
         }
         if let Ok(Some(history)) = store.history(&id).await {
-            wrong.extend(court_heard_everything(&id, &history, &received));
+            wrong.extend(receivers_heard_everything(&id, &history, &received));
         }
         if let Ok(Some(referral)) = store.referral(&id).await {
             let status = referral.status();
@@ -252,11 +252,14 @@ pub async fn settled(store: &MemoryStore, network: &Network) -> Vec<String> {
     wrong
 }
 
-/// The court took a notice of every event its referral's history says it
-/// is told of, once each (duplicates dropped by id), and of nothing else:
-/// the outbox lost nothing and made nothing up. Which events the court is
-/// told of is the domain's rule (`messages_for`), applied event by event.
-fn court_heard_everything(
+/// Each receiver took a message of every event its referral's history
+/// says it is told of, once each (duplicates dropped by id), and of
+/// nothing else: the outbox lost nothing and made nothing up. Which events
+/// go where is the domain's rule (`messages_for`), applied event by event.
+/// An offer may be missing from the platform's side only: one whose
+/// organisation no longer held the referral when it was due to go is
+/// withdrawn, not sent.
+fn receivers_heard_everything(
     id: &ReferralId,
     history: &[Event],
     received: &[Received],
@@ -267,7 +270,8 @@ fn court_heard_everything(
     let Ok(mut referral) = Referral::replay(std::slice::from_ref(first)) else {
         return vec![format!("{id}: its history does not replay")];
     };
-    let mut expected: Vec<(&'static str, jiff::Timestamp)> = Vec::new();
+    type Heard = Vec<(String, &'static str, jiff::Timestamp)>;
+    let mut expected: Heard = Vec::new();
     for (i, event) in history.iter().enumerate() {
         if i > 0 {
             referral.apply_all(std::slice::from_ref(event));
@@ -275,25 +279,40 @@ fn court_heard_everything(
         expected.extend(
             messages_for(&referral, std::slice::from_ref(event))
                 .iter()
-                .filter(|m| matches!(m.destination, Destination::Court(_)))
-                .map(|m| (m.event.change.name(), m.event.at)),
+                .map(|m| (m.destination.key(), m.event.change.name(), m.event.at)),
         );
     }
     let mut seen = BTreeSet::new();
-    let mut heard: Vec<(&'static str, jiff::Timestamp)> = received
+    let mut heard: Heard = received
         .iter()
-        .filter(|r| r.referral == *id && r.destination.starts_with("court:"))
+        .filter(|r| r.referral == *id)
         .filter(|r| seen.insert(r.id.clone()))
-        .map(|r| (r.event, r.at))
+        .map(|r| (r.destination.clone(), r.event, r.at))
         .collect();
     expected.sort();
     heard.sort();
-    if expected == heard {
-        return Vec::new();
+    let mut wrong = Vec::new();
+    // What was heard must have been expected, each once.
+    let mut left = expected.clone();
+    for h in &heard {
+        match left.iter().position(|e| e == h) {
+            Some(i) => {
+                left.remove(i);
+            }
+            None => wrong.push(format!(
+                "{id}: {} heard {:?} at {}, which its history does not send",
+                h.0, h.1, h.2
+            )),
+        }
     }
-    vec![format!(
-        "{id}: the court should have heard {expected:?}, it heard {heard:?}"
-    )]
+    // What was expected and not heard: only withdrawn offers.
+    for (destination, event, at) in left {
+        let withdrawn_offer = destination.starts_with("partner:") && event == "routed";
+        if !withdrawn_offer {
+            wrong.push(format!("{id}: {destination} never heard {event:?} at {at}"));
+        }
+    }
+    wrong
 }
 
 /// Each call made through a guard left at most one record in the audit

@@ -235,11 +235,16 @@ impl Sim {
                 self.covered
                     .insert("a late copy after a later message".into());
             }
-            // The audit writers have written what they were given.
+            // The audit writers have written what they were given (with
+            // the disk's room back, should a run have stopped on a
+            // violation in the middle of a fault).
+            self.world.store.fail_writes(false);
+            self.world.store.fail_next_syncs(0);
             for replica in &self.world.replicas {
                 replica.audit.settled().await;
             }
-            let (audited, _) = invariants::calls_audited(&self.world.store, &self.calls).await;
+            let (audited, wrong) = invariants::calls_audited(&self.world.store, &self.calls).await;
+            self.report(wrong);
             self.audited_calls = audited;
             self.note(format!("{audited} of {} calls audited", self.calls.len()));
             self.note(format!("store {}", self.world.store.state_digest()));

@@ -4,6 +4,7 @@
 //! in bounded time and says where to go on.
 
 use jiff::Timestamp;
+use mediation_core::access::actor_subject;
 use mediation_core::audit::{AuditEntry, AuditRecord};
 use mediation_core::ids::ReferralId;
 use mediation_core::store::{AuditLog, StoreError};
@@ -31,8 +32,9 @@ pub(super) struct AuditFilter {
 }
 
 /// One part of an actor (`tenant=… sub=… cert=…`): the value after `key=`.
-/// Tenants and subjects hold no spaces (tenant ids are identifiers, and a
-/// subject is written without its spaces), so a space ends a part.
+/// Tenant ids are identifiers, and a subject is written with its spaces
+/// escaped (`mediation_core::access::actor_subject`), so a space ends a part
+/// and the first `tenant=` and `sub=` are the caller's.
 fn actor_part<'a>(actor: &'a str, key: &str) -> Option<&'a str> {
     actor
         .split(' ')
@@ -48,7 +50,9 @@ impl AuditFilter {
             .as_ref()
             .is_none_or(|r| record.referral.as_ref() == Some(r))
             && is(&self.tenant, actor_part(&record.actor, "tenant"))
-            && is(&self.subject, actor_part(&record.actor, "sub"))
+            && self.subject.as_deref().is_none_or(|want| {
+                actor_part(&record.actor, "sub") == Some(actor_subject(want).as_str())
+            })
             // A call's action is its channel and its method; the gateway's
             // own is the command's name.
             && self.method.as_deref().is_none_or(|m| {
@@ -75,7 +79,14 @@ pub(super) struct Page {
 
 /// Reads the entries after `after` (from the first when `None`) up to `to`
 /// (inclusive; the chain's end when `None`) that match `filter`: at most
-/// `limit` of them, reading at most [`MAX_SCAN`] entries.
+/// `limit` of them, reading at most [`MAX_SCAN`] entries, except that a
+/// page never ends inside a group of entries sharing a number.
+///
+/// Several chains share numbers on PostgreSQL (entries come in number
+/// order, then chain order), and the next page starts after a number: a
+/// page that stopped inside a group would lose the rest of it. So a batch
+/// from the store whose last group may be cut short is read again from
+/// that group's number, and a page stops only at a group's end.
 pub(super) async fn page<S: AuditLog>(
     store: &S,
     filter: &AuditFilter,
@@ -86,46 +97,51 @@ pub(super) async fn page<S: AuditLog>(
     let mut next = after.map_or(0, |a| a.saturating_add(1));
     let mut entries = Vec::new();
     let mut scanned = 0u64;
+    let end = |entries, next_after, scanned| {
+        Ok(Page {
+            entries,
+            next_after,
+            scanned,
+        })
+    };
     loop {
         if to.is_some_and(|to| next > to) {
-            return Ok(Page {
-                entries,
-                next_after: None,
-                scanned,
-            });
+            return end(entries, None, scanned);
         }
-        let want = to.map_or(BATCH, |to| (to - next + 1).min(BATCH));
-        let batch = store
-            .hashed_audit_entries(next, usize::try_from(want).unwrap_or(usize::MAX))
-            .await?;
+        let want = usize::try_from(BATCH).unwrap_or(usize::MAX);
+        let mut batch = store.hashed_audit_entries(next, want).await?;
         let Some(last) = batch.last().map(|(e, _)| e.seq) else {
-            return Ok(Page {
-                entries,
-                next_after: None,
-                scanned,
-            });
+            return end(entries, None, scanned);
         };
+        // A full batch may have cut its last group short: leave that group
+        // to the next read, unless the batch is that group alone.
+        let full = batch.len() >= want;
+        if full && batch.first().is_some_and(|(e, _)| e.seq < last) {
+            batch.retain(|(e, _)| e.seq < last);
+        }
+        let read_to = batch.last().map_or(last, |(e, _)| e.seq);
+        let mut group: Option<u64> = None;
         for (entry, hashed) in batch {
-            if to.is_some_and(|to| entry.seq > to) {
-                break;
-            }
-            scanned += 1;
             let seq = entry.seq;
+            // The page is full and its last group is done: stop before
+            // this one.
+            if group.is_some_and(|g| g != seq) && (entries.len() >= limit || scanned >= MAX_SCAN) {
+                return end(entries, group, scanned);
+            }
+            if to.is_some_and(|to| seq > to) {
+                return end(entries, None, scanned);
+            }
+            group = Some(seq);
+            scanned += 1;
             if filter.matches(&entry.record) {
                 entries.push((entry, hashed));
             }
-            // Full, or read as much as one page may: the caller goes on
-            // after this entry.
-            if entries.len() >= limit || scanned >= MAX_SCAN {
-                let more = to.is_none_or(|to| seq < to);
-                return Ok(Page {
-                    entries,
-                    next_after: more.then_some(seq),
-                    scanned,
-                });
-            }
         }
-        next = last.saturating_add(1);
+        if entries.len() >= limit || scanned >= MAX_SCAN {
+            let more = to.is_none_or(|to| read_to < to);
+            return end(entries, more.then_some(read_to), scanned);
+        }
+        next = read_to.saturating_add(1);
     }
 }
 
@@ -200,6 +216,22 @@ mod tests {
             from: Some("2026-12-07T08:00:00.000000001Z".parse().unwrap()),
             ..Default::default()
         }));
+        // A subject with a space is written escaped: it matches only
+        // itself, and never the subject its first word spells.
+        let spaced = record(
+            "2026-12-07T08:00:00Z",
+            "tenant=court-bj sub=clerk-7%20sub=clerk-9 cert=none",
+            "call /x",
+            None,
+            "ok",
+        );
+        let by = |subject: &str| AuditFilter {
+            subject: Some(subject.into()),
+            ..Default::default()
+        };
+        assert!(by("clerk-7 sub=clerk-9").matches(&spaced));
+        assert!(!by("clerk-7").matches(&spaced));
+        assert!(!by("clerk-9").matches(&spaced));
         // The gateway's own actions are matched by their name.
         let own = record(
             "2026-12-07T08:00:00Z",
@@ -307,5 +339,54 @@ mod tests {
             }
         }
         assert_eq!(seen, (0..2_500).filter(|s| s % 3 == 0).collect::<Vec<_>>());
+    }
+
+    /// Three chains numbered alike, as PostgreSQL keeps them: entries in
+    /// number order, then chain order.
+    fn chains(n: u64) -> Chain {
+        Chain(
+            (0..n)
+                .flat_map(|seq| {
+                    (0..3).map(move |chain| AuditEntry {
+                        seq,
+                        record: record("2026-12-07T08:00:00Z", "gateway", "fire", None, "ok"),
+                        prev_hash: String::new(),
+                        hash: format!("{chain}:{seq}"),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn pages_over_chains_that_share_numbers_lose_and_repeat_nothing() {
+        // 3 chains of 700: 2,100 entries, read in batches of 1,000 rows
+        // (which end inside a group of three) and pages of 100 entries
+        // (which do too).
+        let store = chains(700);
+        let all = AuditFilter::default();
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let p = page(&store, &all, after, None, 100).await.unwrap();
+            // A page ends at the end of a group.
+            assert_eq!(p.entries.len() % 3, 0, "{}", p.entries.len());
+            seen.extend(p.entries.into_iter().map(|(e, _)| e.hash));
+            match p.next_after {
+                Some(a) => after = Some(a),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = store.0.iter().map(|e| e.hash.clone()).collect();
+        assert_eq!(seen, expected);
+        // A range up to a number reads every chain's entry of it.
+        let ranged = page(&store, &all, Some(9), Some(12), 1_000).await.unwrap();
+        assert_eq!(ranged.entries.len(), 9);
+        assert_eq!(ranged.next_after, None);
+        // The largest bound is no overflow.
+        let open = page(&store, &all, None, Some(u64::MAX), 1_000)
+            .await
+            .unwrap();
+        assert_eq!(open.entries.len(), 1_002);
     }
 }

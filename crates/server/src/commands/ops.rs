@@ -907,6 +907,15 @@ async fn audit(args: crate::cli::AuditArgs, out: &mut dyn Write) -> anyhow::Resu
     let mut client = connect(&args.connect).await?;
     let json = args.connect.json || args.export;
     let every_page = args.all || args.export;
+    // Each page is a call with a record of its own: pages of at least 100
+    // outrun the records they add, and an export reads the most a page may.
+    let limit = if args.export {
+        1_000
+    } else if every_page {
+        args.limit.max(100)
+    } else {
+        args.limit
+    };
     let mut after = args.from_seq.and_then(|s| s.checked_sub(1));
     let (mut shown, mut scanned) = (0u64, 0u64);
     loop {
@@ -921,7 +930,7 @@ async fn audit(args: crate::cli::AuditArgs, out: &mut dyn Write) -> anyhow::Resu
                 until: args.until.map(to_wire),
                 after_seq: after,
                 to_seq: args.to_seq,
-                limit: args.limit,
+                limit,
             })
             .await
             .map_err(sentence)?
