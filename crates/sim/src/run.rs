@@ -9,15 +9,17 @@ use jiff::{SignedDuration, Timestamp};
 use mediation_api::court::bundle_to_wire;
 use mediation_core::access::{Caller, Role};
 use mediation_core::court::CourtCode;
-use mediation_core::fixtures::{sample_bundle, shipped_courts};
+use mediation_core::fixtures::{labour_bundle, sample_bundle, shipped_courts};
 use mediation_core::ids::{OrganisationId, ReferralId};
-use mediation_core::lifecycle::Status;
+use mediation_core::lifecycle::{Change, Status};
 use mediation_core::partner::Partner;
 use mediation_core::store::{OutboxStore, ReferralStore};
 use mediation_proto::ccpit::v1 as cp;
 use mediation_proto::ccpit::v1::ccpit_gateway_server::CcpitGateway;
 use mediation_proto::court::v1 as pb;
 use mediation_proto::court::v1::court_gateway_server::CourtGateway;
+use mediation_proto::labour::v1 as lp;
+use mediation_proto::labour::v1::labour_gateway_server::LabourGateway;
 use mediation_proto::operations::v1 as ops;
 use mediation_proto::operations::v1::operations_server::Operations;
 use mediation_store_memory::MemoryStore;
@@ -57,6 +59,7 @@ macro_rules! guarded {
 
 const CCPIT: &str = mediation_proto::ccpit::v1::ccpit_gateway_server::SERVICE_NAME;
 const COURT: &str = mediation_proto::court::v1::court_gateway_server::SERVICE_NAME;
+const LABOUR: &str = mediation_proto::labour::v1::labour_gateway_server::SERVICE_NAME;
 const OPERATIONS: &str = mediation_proto::operations::v1::operations_server::SERVICE_NAME;
 
 /// A deliberately broken variant of the gateway, for showing that the
@@ -231,6 +234,16 @@ impl Sim {
             if self.violations.is_empty() {
                 self.heal_and_settle().await;
             }
+            for id in invariants::all_referrals(&self.world.store).await {
+                if let Ok(Some(history)) = self.world.store.history(&id).await
+                    && history
+                        .iter()
+                        .any(|e| matches!(e.change, Change::ArbitrationAvailable { .. }))
+                {
+                    self.covered
+                        .insert("labour arbitration became available".into());
+                }
+            }
             if invariants::late_copies(&self.world.network.received()) > 0 {
                 self.covered
                     .insert("a late copy after a later message".into());
@@ -385,7 +398,14 @@ impl Sim {
         } else {
             return self.time_passes().await;
         };
-        let mut bundle = bundle_to_wire(&sample_bundle());
+        // A third of the cases are labour disputes, which go to the labour
+        // committee and its own limits (15 days, then arbitration).
+        let labour = reference.ends_with(['0', '3', '6', '9']);
+        let mut bundle = bundle_to_wire(&if labour {
+            labour_bundle()
+        } else {
+            sample_bundle()
+        });
         bundle.court_referral_id = reference.clone();
         bundle.documents.clear();
         let r = self.replica();
@@ -466,31 +486,20 @@ impl Sim {
             Ok(Some(referral)) => referral.status(),
             _ => return,
         };
+        if organisation.as_str().starts_with("labour") {
+            return self.committee_acts(id, organisation, status).await;
+        }
         let case_id = id.to_string();
         let centre = organisation.to_string();
         let r = self.replica();
+        // What a platform does next depends on where the case stands, and
+        // now and then it does something out of turn (late, twice, or not
+        // its to do): the gateway must refuse that cleanly.
+        let action = self.next_action(status);
         let before = self.history_len(&id).await;
         let replica = &self.world.replicas[r];
         let caller = self.caller("ccpit-sim", Self::platform_role());
         let subject = caller.subject.clone();
-        let roll = self.rng.random_range(0..100);
-        // What a platform does next depends on where the case stands, and
-        // now and then it does something out of turn (late, twice, or not
-        // its to do): the gateway must refuse that cleanly.
-        let action = match (status, roll) {
-            (_, 0..10) => self.rng.random_range(0..9),
-            (Status::AwaitingAcceptance, 10..75) => 0,
-            (Status::AwaitingAcceptance, _) => 1,
-            (Status::InMediation, 10..30) => 2,
-            (Status::InMediation, 30..45) => 4,
-            (Status::InMediation, 45..70) => 5,
-            (Status::InMediation, 70..85) => 6,
-            (Status::InMediation, _) => 7,
-            (Status::SuspendedForAppraisal, 10..60) => 3,
-            (Status::SuspendedForAppraisal, _) => 7,
-            (Status::Agreed, _) => 8,
-            _ => self.rng.random_range(0..9),
-        };
         let progress = |p: cp::report_progress_request::Progress| cp::ReportProgressRequest {
             case_id: case_id.clone(),
             mediation_centre: centre.clone(),
@@ -664,6 +673,221 @@ impl Sim {
             (what, status),
             (subject, before),
             format!("{centre} {what} {id} ({}) via {r}", status.as_str()),
+            &id,
+            result,
+        )
+        .await;
+    }
+
+    /// The next step a platform takes, by where the case stands: mostly
+    /// in turn, now and then out of it. The same numbering on every
+    /// platform: 0 accept, 1 decline, 2 start an appraisal, 3 end it, 4
+    /// extend, 5 agree, 6 report a failure, 7 report sham mediation, 8
+    /// apply for confirmation.
+    fn next_action(&mut self, status: Status) -> u32 {
+        let roll = self.rng.random_range(0..100);
+        match (status, roll) {
+            (_, 0..10) => self.rng.random_range(0..9),
+            (Status::AwaitingAcceptance, 10..75) => 0,
+            (Status::AwaitingAcceptance, _) => 1,
+            (Status::InMediation, 10..30) => 2,
+            (Status::InMediation, 30..45) => 4,
+            (Status::InMediation, 45..70) => 5,
+            (Status::InMediation, 70..85) => 6,
+            (Status::InMediation, _) => 7,
+            (Status::SuspendedForAppraisal, 10..60) => 3,
+            (Status::SuspendedForAppraisal, _) => 7,
+            (Status::Agreed, _) => 8,
+            _ => self.rng.random_range(0..9),
+        }
+    }
+
+    /// The labour arbitration platform's committee acts on a dispute.
+    async fn committee_acts(
+        &mut self,
+        id: ReferralId,
+        organisation: OrganisationId,
+        status: Status,
+    ) {
+        let action = self.next_action(status);
+        let r = self.replica();
+        let before = self.history_len(&id).await;
+        let replica = &self.world.replicas[r];
+        let caller = self.caller(
+            "labour-sim",
+            Role::Platform {
+                partner: Partner::LabourArbitration,
+                organisations: Default::default(),
+            },
+        );
+        let subject = caller.subject.clone();
+        let dispute_id = id.to_string();
+        let committee = organisation.to_string();
+        let mediator = self.mediator_of(&organisation);
+        let now = self.timestamp();
+        let days = self.rng.random_range(5..20u32);
+        let pay_by = (self.world.now() + SignedDuration::from_hours(24 * 60))
+            .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+            .date()
+            .to_string();
+        let progress = |p: lp::report_progress_request::Progress| lp::ReportProgressRequest {
+            dispute_id: dispute_id.clone(),
+            committee: committee.clone(),
+            progress: Some(p),
+        };
+        let (what, result) = match action {
+            0 => (
+                "accepts",
+                guarded!(
+                    replica,
+                    labour.accept_dispute,
+                    LABOUR,
+                    "AcceptDispute",
+                    caller,
+                    lp::AcceptDisputeRequest {
+                        dispute_id: dispute_id.clone(),
+                        committee: committee.clone(),
+                        mediator: mediator.clone(),
+                        file_number: String::new(),
+                    },
+                ),
+            ),
+            1 => (
+                "declines",
+                guarded!(
+                    replica,
+                    labour.decline_dispute,
+                    LABOUR,
+                    "DeclineDispute",
+                    caller,
+                    lp::DeclineDisputeRequest {
+                        dispute_id: dispute_id.clone(),
+                        committee: committee.clone(),
+                        reason: lp::DeclineReason::NoCapacity.into(),
+                        explanation: "调解员档期已满".into(),
+                    },
+                ),
+            ),
+            2 => (
+                "starts an appraisal",
+                guarded!(
+                    replica,
+                    labour.report_progress,
+                    LABOUR,
+                    "ReportProgress",
+                    caller,
+                    progress(lp::report_progress_request::Progress::AppraisalStarted(
+                        "劳动能力鉴定".into(),
+                    )),
+                ),
+            ),
+            3 => (
+                "ends the appraisal",
+                guarded!(
+                    replica,
+                    labour.report_progress,
+                    LABOUR,
+                    "ReportProgress",
+                    caller,
+                    progress(lp::report_progress_request::Progress::AppraisalEnded(true)),
+                ),
+            ),
+            4 => (
+                "extends by agreement",
+                guarded!(
+                    replica,
+                    labour.report_progress,
+                    LABOUR,
+                    "ReportProgress",
+                    caller,
+                    progress(lp::report_progress_request::Progress::Extension(
+                        lp::Extension {
+                            until: String::new(),
+                            days,
+                            agreed_by: vec!["P1".into(), "P2".into()],
+                        },
+                    )),
+                ),
+            ),
+            5 => (
+                "submits a settlement",
+                guarded!(
+                    replica,
+                    labour.submit_mediation_agreement,
+                    LABOUR,
+                    "SubmitMediationAgreement",
+                    caller,
+                    lp::SubmitMediationAgreementRequest {
+                        dispute_id: dispute_id.clone(),
+                        committee: committee.clone(),
+                        payments: vec![lp::Payment {
+                            kind: lp::ClaimKind::UnpaidWages.into(),
+                            amount: "12000.00".into(),
+                        }],
+                        other_terms: vec!["用人单位出具解除劳动合同证明".into()],
+                        payment_method: "银行转账".into(),
+                        pay_by,
+                        employer_signed_at: now,
+                        worker_signed_at: now,
+                        mediator: mediator.clone(),
+                        mediator_signed_at: now,
+                        committee_sealed_at: now,
+                        ..Default::default()
+                    },
+                ),
+            ),
+            6 => (
+                "reports a failure",
+                guarded!(
+                    replica,
+                    labour.report_mediation_failure,
+                    LABOUR,
+                    "ReportMediationFailure",
+                    caller,
+                    lp::ReportMediationFailureRequest {
+                        dispute_id: dispute_id.clone(),
+                        committee: committee.clone(),
+                        course: "两次组织调解".into(),
+                        reasons: "双方对工资数额分歧过大".into(),
+                        ..Default::default()
+                    },
+                ),
+            ),
+            7 => (
+                "reports sham mediation",
+                guarded!(
+                    replica,
+                    labour.report_sham_mediation,
+                    LABOUR,
+                    "ReportShamMediation",
+                    caller,
+                    lp::ReportShamMediationRequest {
+                        dispute_id: dispute_id.clone(),
+                        committee: committee.clone(),
+                        grounds: "当事人恶意串通".into(),
+                    },
+                ),
+            ),
+            _ => (
+                "applies for confirmation",
+                guarded!(
+                    replica,
+                    labour.apply_for_confirmation,
+                    LABOUR,
+                    "ApplyForConfirmation",
+                    caller,
+                    lp::ApplyForConfirmationRequest {
+                        dispute_id: dispute_id.clone(),
+                        committee: committee.clone(),
+                        applied_at: now,
+                    },
+                ),
+            ),
+        };
+        self.answered(
+            (&format!("labour {what}"), status),
+            (subject, before),
+            format!("{committee} {what} {id} ({}) via {r}", status.as_str()),
             &id,
             result,
         )

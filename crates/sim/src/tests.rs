@@ -47,6 +47,12 @@ fn explain(report: &Report) -> String {
 const MUST_REACH: &[&str] = &[
     "accepts@awaiting_acceptance",
     "declines@awaiting_acceptance",
+    "labour accepts@awaiting_acceptance",
+    "labour declines@awaiting_acceptance",
+    "labour extends by agreement@in_mediation",
+    "labour submits a settlement@in_mediation",
+    "labour reports a failure@in_mediation",
+    "labour arbitration became available",
     "starts an appraisal@in_mediation",
     "ends the appraisal@suspended_for_appraisal",
     "reports sham mediation@suspended_for_appraisal",

@@ -13,6 +13,7 @@ use mediation_api::court::CourtService;
 use mediation_api::guard::{
     AUDIT_CREDITS_PER_TENANT, AuditProgress, AuditSink, Guard, write_call_audit,
 };
+use mediation_api::labour::LabourService;
 use mediation_api::operations::OperationsService;
 use mediation_api::transport::{OfferReceipts, deliver_with_receipts};
 use mediation_core::calendar::Calendar;
@@ -85,6 +86,7 @@ pub struct Replica {
     pub engine: DeadlineEngine<MemoryStore>,
     pub court: CourtService<MemoryStore>,
     pub ccpit: CcpitService<MemoryStore>,
+    pub labour: LabourService<MemoryStore>,
     pub operations: OperationsService<MemoryStore>,
     /// The call guard every call passes: the caller's role may call the
     /// method, the tenant's rate and calls in flight, and the call's
@@ -268,6 +270,7 @@ impl World {
             engine: DeadlineEngine::new(Arc::clone(&gateway)),
             court: CourtService::new(Arc::clone(&gateway), None),
             ccpit: CcpitService::new(Arc::clone(&gateway), None),
+            labour: LabourService::new(Arc::clone(&gateway), None),
             operations: OperationsService::new(
                 Arc::clone(&gateway),
                 DestinationBoard::default(),
