@@ -504,6 +504,51 @@ async fn one_alert_alertmanager_refuses_does_not_hold_back_the_others() {
     assert!(kept.contains(&c) && kept.contains(&a), "{kept}");
 }
 
+/// A JSON or chat receiver that refuses an alert as invalid (400) does not
+/// hold back the alerts after it: the refused one is set aside (logged and
+/// kept in `<name>.rejected`), the cursor moves past it, and it is not sent
+/// again. Before, the hook tried that one alert again and again, and took
+/// nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_or_chat_hook_that_refuses_one_alert_takes_the_next() {
+    let mut w = World::start().await;
+    let a = submit(&mut w, "JSON-REFUSE-A").await.unwrap();
+    let b = submit(&mut w, "JSON-REFUSE-B").await.unwrap();
+    w.deliver().await;
+    w.alert_hooks
+        .refusing_elsewhere
+        .lock()
+        .unwrap()
+        .push(a.clone());
+    // The acceptance deadlines pass: A's warning and breach come first.
+    w.at("2025-03-07T00:00:01+08:00").await;
+    w.assembly.notifier.deliver_pending().await;
+    let mentions = |posts: &[serde_json::Value], id: &str| {
+        posts.iter().filter(|p| p.to_string().contains(id)).count()
+    };
+    for hook in ["everything", "chat"] {
+        let posts = w.alert_hooks.to(hook);
+        assert!(
+            mentions(&posts, &b) > 0,
+            "{hook}: B's alerts were held back: {posts:?}"
+        );
+        assert_eq!(mentions(&posts, &a), 0, "{hook}: {posts:?}");
+        let kept = std::fs::read_to_string(
+            w.assembly
+                .config()
+                .data_dir
+                .join(format!("webhooks/{hook}.rejected")),
+        )
+        .unwrap();
+        assert!(kept.contains(&a) && !kept.contains(&b), "{hook}: {kept}");
+    }
+    // Neither A's alerts nor B's are sent again.
+    let before = w.alert_hooks.to("everything").len();
+    w.advance(SignedDuration::from_secs(61));
+    w.assembly.notifier.deliver_pending().await;
+    assert_eq!(w.alert_hooks.to("everything").len(), before);
+}
+
 /// A gauge with nothing to measure has no value: once no deadline timer
 /// runs, the next deadline's gauge reads NaN, not the last one's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -157,13 +157,16 @@ pub(crate) type HookPost = (String, serde_json::Value);
 /// An HTTP receiver for alert webhooks. Posts to `/hooks/flaky` fail with
 /// 503 while `flaky_failures` is above zero. Posts to `/hooks/alertmanager`
 /// that mention any of `refusing` are refused with 400, as Alertmanager
-/// refuses a post with an invalid alert in it; `refused` counts them.
+/// refuses a post with an invalid alert in it; `refused` counts them. Posts
+/// to any other hook that mention any of `refusing_elsewhere` are refused
+/// with 400 too, as a receiver that cannot read them would.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AlertHooks {
     pub(crate) posts: Arc<Mutex<Vec<HookPost>>>,
     pub(crate) flaky_failures: Arc<AtomicUsize>,
     pub(crate) refusing: Arc<Mutex<Vec<String>>>,
     pub(crate) refused: Arc<AtomicUsize>,
+    pub(crate) refusing_elsewhere: Arc<Mutex<Vec<String>>>,
 }
 
 impl AlertHooks {
@@ -201,6 +204,17 @@ async fn hook(
             .any(|r| text.contains(r.as_str()))
         {
             hooks.refused.fetch_add(1, Ordering::SeqCst);
+            return axum::http::StatusCode::BAD_REQUEST;
+        }
+    } else {
+        let text = body.to_string();
+        if hooks
+            .refusing_elsewhere
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| text.contains(r.as_str()))
+        {
             return axum::http::StatusCode::BAD_REQUEST;
         }
     }

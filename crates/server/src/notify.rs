@@ -16,10 +16,11 @@
 //! What Alertmanager is told is in real time, even on a sandbox whose clock
 //! was moved forward: its `startsAt` and `endsAt` are compared with its own
 //! clock. Each alert's labels tell its condition from every other's (its
-//! number, referral, court, organisation, destination). An alert
-//! Alertmanager refuses on its own (400) is set aside, logged and kept in
-//! `<name>.rejected`, and not sent again; a refused batch is sent again one
-//! alert at a time, so that one bad alert does not hold back the others.
+//! number, referral, court, organisation, destination). An alert a hook
+//! refuses on its own (400 or 422, whatever its format) is set aside,
+//! logged and kept in `<name>.rejected`, and not sent again; a refused
+//! Alertmanager batch is sent again one alert at a time, so that one bad
+//! alert does not hold back the others.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -549,10 +550,18 @@ impl Notifier {
                         }
                     } else {
                         let body = body(hook.settings.format, alert, &self.instance);
-                        self.post(hook, &body)
-                            .await
-                            .map_err(|e| (posted, format!("alert #{}: {e}", alert.seq)))?;
-                        posted += 1;
+                        match self.post(hook, &body).await {
+                            Ok(()) => posted += 1,
+                            // Refused on its own (400, 422): it would be
+                            // refused again and hold back every alert after
+                            // it, so it is set aside and the cursor moves on.
+                            Err(PostError::Rejected { status, message }) => {
+                                self.set_aside(hook, alert, status, &message, &body);
+                            }
+                            Err(e) => {
+                                return Err((posted, format!("alert #{}: {e}", alert.seq)));
+                            }
+                        }
                     }
                 }
                 cursor = alert.seq;
