@@ -164,10 +164,7 @@ impl World {
             next: AtomicU64::new(1),
         });
         let calendar = Arc::new(RwLock::new(calendar));
-        let replicas = [
-            Self::replica(&store, &clock, &ids, &calendar, &roster).await,
-            Self::replica(&store, &clock, &ids, &calendar, &roster).await,
-        ];
+        let replicas = Self::replicas(&store, &clock, &ids, &calendar, &roster).await;
         let relay = Self::relay(&store, &clock, &network, &replicas[0]);
         Ok(Self {
             store,
@@ -182,30 +179,35 @@ impl World {
     }
 
     /// A power cut of every replica at once (they share the store's
-    /// machine in the simulation): what was not synced is lost, the
-    /// messages on the wire are gone, and the replicas start again.
+    /// machine in the simulation): what was not synced is lost, so is what
+    /// the gateway had not yet let go, and the replicas start again. Copies
+    /// already on the wire still arrive.
     pub async fn crash_and_restart(&mut self) {
         self.store.crash();
         self.network.crash();
-        self.replicas = [
-            Self::replica(
-                &self.store,
-                &self.clock,
-                &self.ids,
-                &self.calendar,
-                &self.roster,
-            )
-            .await,
-            Self::replica(
-                &self.store,
-                &self.clock,
-                &self.ids,
-                &self.calendar,
-                &self.roster,
-            )
-            .await,
-        ];
+        self.replicas = Self::replicas(
+            &self.store,
+            &self.clock,
+            &self.ids,
+            &self.calendar,
+            &self.roster,
+        )
+        .await;
         self.relay = Self::relay(&self.store, &self.clock, &self.network, &self.replicas[0]);
+    }
+
+    /// Both replicas, started as `serve` starts.
+    async fn replicas(
+        store: &MemoryStore,
+        clock: &Arc<ManualClock>,
+        ids: &Arc<SimIds>,
+        calendar: &Arc<RwLock<Calendar>>,
+        roster: &[RosterEntry],
+    ) -> [Replica; 2] {
+        [
+            Self::replica(store, clock, ids, calendar, roster).await,
+            Self::replica(store, clock, ids, calendar, roster).await,
+        ]
     }
 
     async fn replica(

@@ -16,17 +16,8 @@ impl AuditLog for MemoryStore {
     }
 
     async fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        Ok(self.read(|inner| {
-            let from = usize::try_from(from).unwrap_or(usize::MAX);
-            inner
-                .written
-                .audit
-                .iter()
-                .skip(from)
-                .take(limit)
-                .map(|link| link.entry.clone())
-                .collect()
-        }))
+        let hashed = self.hashed_audit_entries(from, limit).await?;
+        Ok(hashed.into_iter().map(|(entry, _)| entry).collect())
     }
 
     async fn hashed_audit_entries(

@@ -247,16 +247,7 @@ impl Process {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            // Keep the pipe drained for as long as the gateway writes.
-            for _ in lines {}
-        });
-        let first = rx.recv_timeout(patience).unwrap_or_else(|_| {
+        let first = first_line(stdout, patience).unwrap_or_else(|| {
             panic!(
                 "the gateway did not start within {patience:?}; see {}",
                 config.data_dir.with_extension("log").display()
@@ -373,4 +364,19 @@ pub fn cpu_seconds_of(which: impl Fn(&str, u32, u32) -> bool) -> f64 {
         total += (ticks(11) + ticks(12) + ticks(13) + ticks(14)) / TICKS;
     }
     total
+}
+
+/// The first line a child prints on `stdout` (where it says it listens),
+/// if it prints one within `patience`. The pipe is drained after it for
+/// as long as the child writes, so the child never blocks on it.
+pub fn first_line(stdout: std::process::ChildStdout, patience: Duration) -> Option<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(first)) = lines.next() {
+            let _ = tx.send(first);
+        }
+        for _ in lines {}
+    });
+    rx.recv_timeout(patience).ok()
 }

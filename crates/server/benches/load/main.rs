@@ -476,13 +476,7 @@ pub(crate) async fn closed_loop(
     }
     let mut total = Run::default();
     while let Some(run) = tasks.join_next().await {
-        let run = run.unwrap();
-        total.ok += run.ok;
-        total.errors += run.errors;
-        if total.first_error.is_none() {
-            total.first_error = run.first_error;
-        }
-        total.latencies.extend(run.latencies);
+        total.absorb(run.unwrap());
     }
     total.elapsed = start.elapsed();
     total

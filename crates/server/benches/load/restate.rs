@@ -40,7 +40,6 @@
 //! question fails at the name lookup and the server carries on.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -313,13 +312,7 @@ impl Restate {
         }
         let mut total = Run::default();
         while let Some(run) = tasks.join_next().await {
-            let run = run.unwrap();
-            total.ok += run.ok;
-            total.errors += run.errors;
-            if total.first_error.is_none() {
-                total.first_error = run.first_error;
-            }
-            total.latencies.extend(run.latencies);
+            total.absorb(run.unwrap());
         }
         total.elapsed = start.elapsed();
         self.submitted.fetch_add(total.ok, Ordering::SeqCst);
@@ -509,18 +502,8 @@ fn spawn_peer(
         .map_err(|e| format!("{}: {e}", bin.display()))?;
     let stdout = child.stdout.take().unwrap();
     let peer = Running(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(first)) = lines.next() {
-            let _ = tx.send(first);
-        }
-        // Keep the pipe drained for as long as the peer writes.
-        for _ in lines {}
-    });
-    let first = rx
-        .recv_timeout(Duration::from_secs(30))
-        .map_err(|_| format!("the peer did not start; see {}", log.display()))?;
+    let first = crate::gateway::first_line(stdout, Duration::from_secs(30))
+        .ok_or_else(|| format!("the peer did not start; see {}", log.display()))?;
     let at = first
         .strip_prefix("restate peer listening on ")
         .and_then(|rest| rest.trim().parse().ok())

@@ -55,6 +55,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// Adds one client's run to the total of a measurement.
+    pub fn absorb(&mut self, run: Run) {
+        self.ok += run.ok;
+        self.errors += run.errors;
+        if self.first_error.is_none() {
+            self.first_error = run.first_error;
+        }
+        self.latencies.extend(run.latencies);
+    }
+
     pub fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
