@@ -96,6 +96,21 @@ impl Identity {
         Ok(Self { kind, number })
     }
 
+    /// An identity whose number was purged (`crate::retention`): its kind
+    /// stays, its number is empty. Never made from input: [`Identity::parse`]
+    /// refuses an empty number; a store reads one back as withheld.
+    pub fn withheld(kind: IdentityKind) -> Self {
+        Self {
+            kind,
+            number: String::new(),
+        }
+    }
+
+    /// Whether the number was purged.
+    pub fn is_withheld(&self) -> bool {
+        self.number.is_empty()
+    }
+
     pub fn kind(&self) -> IdentityKind {
         self.kind
     }

@@ -38,6 +38,7 @@ pub mod outbox;
 pub mod outcome;
 pub mod particulars;
 pub mod partner;
+pub mod retention;
 pub mod routing;
 pub mod statistics;
 pub mod store;

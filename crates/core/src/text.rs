@@ -53,8 +53,17 @@ validated_string!(
     Line
 );
 
+/// What a purged text reads (`crate::retention`): it says the text was
+/// removed, and is a valid [`Line`] and [`Narrative`].
+pub const PURGED_TEXT: &str = "[purged]";
+
 impl Line {
     pub const MAX_CHARS: usize = 200;
+
+    /// The text left where personal data was purged.
+    pub fn purged() -> Self {
+        Self(PURGED_TEXT.to_owned())
+    }
 
     pub fn parse(value: &str) -> Result<Self, Invalid> {
         checked_text(value, Self::MAX_CHARS, false).map(Self)
@@ -69,6 +78,11 @@ validated_string!(
 
 impl Narrative {
     pub const MAX_CHARS: usize = 20_000;
+
+    /// The text left where personal data was purged.
+    pub fn purged() -> Self {
+        Self(PURGED_TEXT.to_owned())
+    }
 
     pub fn parse(value: &str) -> Result<Self, Invalid> {
         checked_text(value, Self::MAX_CHARS, true).map(Self)

@@ -112,7 +112,13 @@ impl Mirror for StoredIdentity {
         }
     }
     fn load(self) -> Result<Identity, FormatError> {
-        Identity::parse(IdentityKind::decode(self.kind)?, &self.number).map_err(|e| {
+        let kind = IdentityKind::decode(self.kind)?;
+        // A purge leaves the number empty (`mediation_core::retention`);
+        // input can never (`Identity::parse` refuses it).
+        if self.number.is_empty() {
+            return Ok(Identity::withheld(kind));
+        }
+        Identity::parse(kind, &self.number).map_err(|e| {
             FormatError::Invalid {
                 what: "identity",
                 reason: e.to_string(),

@@ -1,0 +1,369 @@
+//! How long the gateway keeps a referral's personal data, and what is left
+//! of the referral once it is purged.
+//!
+//! PIPL Art. 47 (个人信息保护法 第四十七条): a handler deletes personal
+//! information once the purpose of handling it is served, or the retention
+//! period has ended. The gateway's purpose is to deliver a referral, to prove
+//! what it delivered and when, and to count what the organisations did. The
+//! court's case file is the court's, kept under its own archiving rules; the
+//! gateway keeps only its working copy. So once a referral has ended, and
+//! the period its policy gives for its outcome has passed since its last
+//! event, the gateway removes the parties' names, identity numbers, contacts
+//! and addresses, the claims' and reports' free text, and the case files;
+//! it keeps the ids, the dates, the outcome, the codes the statistics count
+//! by, and the audit trail, and records that the referral was purged, when
+//! and by which policy.
+//!
+//! Everything here is pure: [`Verdict`] says whether a referral is due,
+//! [`redact`] makes the history that replaces the referral's own.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::{CaseBundle, Claim, Party};
+use crate::document::{Document, Sha256Digest};
+use crate::identity::Identity;
+use crate::lifecycle::{Change, Event, Referral, ReturnReason, Status};
+use crate::outcome::{Agreement, AgreementParty, CourtOutcome, FailureReport};
+use crate::particulars::Particulars;
+use crate::text::{Line, Narrative};
+
+/// The longest period a policy may give, in days: ten years. A longer one is
+/// taken for a mistake (days typed for hours, a year typed in days twice).
+pub const MAX_DAYS: u32 = 3_653;
+
+/// How long a referral's personal data is kept after its last event, by the
+/// status it ended in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// For a status the policy does not name.
+    pub default_days: u32,
+    /// Per status a referral rests in ([`rests`]).
+    pub by_outcome: BTreeMap<Status, u32>,
+}
+
+impl Default for RetentionPolicy {
+    /// What the shipped configuration says; see `docs/retention.md`.
+    fn default() -> Self {
+        Self {
+            default_days: 180,
+            by_outcome: BTreeMap::new(),
+        }
+    }
+}
+
+/// A policy that cannot be applied, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{field}: a period is 1 to {MAX_DAYS} days, not {days}")]
+    Period { field: String, days: u32 },
+    #[error("{status}: not a status a referral rests in (one of: {resting})")]
+    NotResting { status: String, resting: String },
+    #[error(
+        "agreed: {days} days would purge an agreement the parties may still take to the court for \
+         confirmation; give at least {AGREED_MIN_DAYS} (CPL Art. 205)"
+    )]
+    AgreedTooShort { days: u32 },
+}
+
+/// The shortest period an agreed referral is kept. The parties have 30 days
+/// from the agreement taking effect to apply for its confirmation (CPL
+/// Art. 205), counted from the next day with a last day on a rest day moved
+/// to the next working day (Art. 85–86), and the court needs the agreement
+/// when they do: 45 days covers the window and its longest roll-forward.
+pub const AGREED_MIN_DAYS: u32 = 45;
+
+/// Whether nothing more is expected of the gateway for a referral in
+/// `status`: it ended ([`Status::is_final`]), or it rests where the parties
+/// may act outside the gateway and often never come back (an agreement the
+/// parties perform without asking for its confirmation; a refused
+/// confirmation, after which they may sue).
+pub fn rests(status: Status) -> bool {
+    status.is_final() || matches!(status, Status::Agreed | Status::ConfirmationRefused)
+}
+
+impl RetentionPolicy {
+    /// Checks every period and that each status named is one a referral
+    /// ends in; all problems at once.
+    pub fn check(&self) -> Result<(), Vec<PolicyError>> {
+        let mut problems = Vec::new();
+        let mut period = |field: String, days: u32| {
+            if days == 0 || days > MAX_DAYS {
+                problems.push(PolicyError::Period { field, days });
+            }
+        };
+        period("default".into(), self.default_days);
+        for (status, days) in &self.by_outcome {
+            period(status.as_str().to_owned(), *days);
+        }
+        for status in self.by_outcome.keys().filter(|s| !rests(**s)) {
+            problems.push(PolicyError::NotResting {
+                status: status.as_str().to_owned(),
+                resting: resting_statuses(),
+            });
+        }
+        let (agreed, _) = self.period(Status::Agreed);
+        if agreed < AGREED_MIN_DAYS {
+            problems.push(PolicyError::AgreedTooShort { days: agreed });
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The period for a referral that rests in `status`, and the policy's
+    /// name for it as a purge records it (`particulars.confirmed`,
+    /// `particulars.default`).
+    pub fn period(&self, status: Status) -> (u32, String) {
+        match self.by_outcome.get(&status) {
+            Some(days) => (*days, format!("particulars.{}", status.as_str())),
+            None => (self.default_days, "particulars.default".to_owned()),
+        }
+    }
+}
+
+/// The statuses a referral rests in, for messages.
+pub fn resting_statuses() -> String {
+    Status::ALL
+        .iter()
+        .filter(|s| rests(**s))
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a referral's personal data is due to be purged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// It has not ended, nor rests ([`rests`]).
+    Open,
+    /// It rests but still has work: a timer (the court's decision awaited)
+    /// or a message not yet delivered.
+    Busy,
+    /// It rests; its policy keeps it until then.
+    KeptUntil(Timestamp),
+    /// Its period has passed: purge it under the named policy.
+    Due { policy: String },
+}
+
+/// The verdict on `referral`, whose last event was at `last_event_at`, at
+/// `now`. `pending` says whether it has a message waiting for delivery.
+pub fn verdict(
+    referral: &Referral,
+    last_event_at: Timestamp,
+    pending: bool,
+    policy: &RetentionPolicy,
+    now: Timestamp,
+) -> Verdict {
+    if !rests(referral.status()) {
+        return Verdict::Open;
+    }
+    if pending || !referral.timers().is_empty() {
+        return Verdict::Busy;
+    }
+    let (days, name) = policy.period(referral.status());
+    let until = last_event_at
+        .checked_add(SignedDuration::from_hours(24 * i64::from(days)))
+        .unwrap_or(Timestamp::MAX);
+    if now >= until {
+        Verdict::Due { policy: name }
+    } else {
+        Verdict::KeptUntil(until)
+    }
+}
+
+/// What a store keeps of a purge beside the referral: when, by which
+/// policy, and the case files the referral listed, until they are removed
+/// from disk (a file another referral still lists stays).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeMarker {
+    pub at: Timestamp,
+    pub policy: String,
+    pub files: Vec<Sha256Digest>,
+    pub files_removed: bool,
+}
+
+/// The case files the gateway keeps for these events (uploaded, not held at
+/// a url), each once.
+pub fn stored_files(events: &[Event]) -> BTreeSet<Sha256Digest> {
+    let mut files = BTreeSet::new();
+    let mut add = |docs: &[Document]| {
+        for d in docs.iter().filter(|d| d.location.url().is_none()) {
+            files.insert(d.sha256.clone());
+        }
+    };
+    for event in events {
+        match &event.change {
+            Change::Received { bundle, .. } => add(&bundle.documents),
+            Change::AgreementReached { agreement } => add(&agreement.documents),
+            _ => {}
+        }
+    }
+    files
+}
+
+/// The history that replaces a purged referral's: the same events, at the
+/// same instants, in the same order, with the same ids, codes, dates,
+/// amounts and outcomes, and no personal data. Texts become
+/// [`crate::text::PURGED_TEXT`], identity numbers are withheld, documents
+/// held at a url are dropped and uploaded ones keep their digest and size
+/// but not their name. Replaying it gives the same statuses, deadlines and
+/// statistics as the original.
+pub fn redact(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .map(|e| Event {
+            at: e.at,
+            change: redact_change(&e.change),
+        })
+        .collect()
+}
+
+fn redact_change(change: &Change) -> Change {
+    let mut change = change.clone();
+    match &mut change {
+        Change::Received { bundle, .. } => redact_bundle(bundle),
+        Change::Declined { reasons, .. } => {
+            for r in reasons {
+                r.explanation = Narrative::purged();
+            }
+        }
+        Change::Withdrawn { reason, .. } | Change::Recalled { reason } => {
+            *reason = Narrative::purged();
+        }
+        Change::ReturnedToCourt { reason } => match reason {
+            ReturnReason::EndedEarly { explanation, .. } => *explanation = Narrative::purged(),
+            ReturnReason::ShamMediation { note } => *note = Narrative::purged(),
+            ReturnReason::NoEligibleOrganisation { .. }
+            | ReturnReason::Declined
+            | ReturnReason::AcceptanceOverdue
+            | ReturnReason::MediationEnded => {}
+        },
+        Change::AppraisalStarted { note, .. } | Change::ShamMediationResolved { note, .. } => {
+            *note = Narrative::purged();
+        }
+        Change::AgreementReached { agreement } => redact_agreement(agreement),
+        Change::MediationFailed { report } => redact_report(report),
+        Change::ShamMediationReported { report } => report.grounds = Narrative::purged(),
+        Change::CourtOutcomeRecorded { outcome } => {
+            if let CourtOutcome::NotDocketed { reason } = outcome {
+                *reason = Narrative::purged();
+            }
+        }
+        Change::RulingRecorded { ruling } => {
+            if ruling.reasons.is_some() {
+                ruling.reasons = Some(Narrative::purged());
+            }
+        }
+        Change::PerformanceRecorded { report } => {
+            if report.note.is_some() {
+                report.note = Some(Narrative::purged());
+            }
+        }
+        // Ids, codes, instants and deadlines only.
+        Change::Routed { .. }
+        | Change::OfferDelivered { .. }
+        | Change::TakenDirectly { .. }
+        | Change::Accepted { .. }
+        | Change::ArbitrationAvailable { .. }
+        | Change::AcceptanceOverdue { .. }
+        | Change::AppraisalOverlong { .. }
+        | Change::AppraisalEnded { .. }
+        | Change::Extended { .. }
+        | Change::MediationOverdue { .. }
+        | Change::DeadlineWarning { .. }
+        | Change::DeadlineRecomputed { .. }
+        | Change::ConfirmationApplied { .. }
+        | Change::CourtDecisionAwaited { .. }
+        | Change::CourtDecisionOverdue { .. } => {}
+    }
+    change
+}
+
+fn purged_if_some(line: &mut Option<Line>) {
+    if line.is_some() {
+        *line = Some(Line::purged());
+    }
+}
+
+fn redact_documents(documents: &mut Vec<Document>) {
+    documents.retain(|d| d.location.url().is_none());
+    for d in documents {
+        d.name = Line::purged();
+    }
+}
+
+fn redact_party(party: &mut Party) {
+    party.name = Line::purged();
+    party.identity = Identity::withheld(party.identity.kind());
+    party.contact = Line::purged();
+    party.service_address = Line::purged();
+    party.region = None;
+}
+
+fn redact_bundle(bundle: &mut CaseBundle) {
+    bundle.parties.iter_mut().for_each(redact_party);
+    for Claim { description, .. } in &mut bundle.claims {
+        *description = Narrative::purged();
+    }
+    redact_documents(&mut bundle.documents);
+    if bundle.summary.is_some() {
+        bundle.summary = Some(Narrative::purged());
+    }
+    match &mut bundle.particulars {
+        Some(Particulars::Labour(labour)) => purged_if_some(&mut labour.position),
+        Some(Particulars::RoadTraffic(accident)) => {
+            accident.certificate_number = Line::purged();
+            accident.place = Line::purged();
+            for vehicle in &mut accident.vehicles {
+                vehicle.plate = Line::purged();
+                purged_if_some(&mut vehicle.compulsory_policy);
+                purged_if_some(&mut vehicle.commercial_policy);
+            }
+        }
+        None => {}
+    }
+}
+
+fn redact_agreement(agreement: &mut Agreement) {
+    for AgreementParty { name, identity, .. } in &mut agreement.parties {
+        *name = Line::purged();
+        *identity = Identity::withheld(identity.kind());
+    }
+    if agreement.disputed_matters.is_some() {
+        agreement.disputed_matters = Some(Narrative::purged());
+    }
+    agreement
+        .terms
+        .iter_mut()
+        .for_each(|t| *t = Narrative::purged());
+    if agreement.performance_method.is_some() {
+        agreement.performance_method = Some(Narrative::purged());
+    }
+    redact_documents(&mut agreement.documents);
+}
+
+fn redact_report(report: &mut FailureReport) {
+    report.course = Narrative::purged();
+    report.reasons = Narrative::purged();
+    if report.cost_raising_conduct.is_some() {
+        report.cost_raising_conduct = Some(Narrative::purged());
+    }
+    if report.notes_for_court.is_some() {
+        report.notes_for_court = Some(Narrative::purged());
+    }
+    report
+        .undisputed_facts
+        .iter_mut()
+        .for_each(|f| *f = Narrative::purged());
+    for confirmed in &mut report.confirmed_service_addresses {
+        confirmed.address = Line::purged();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,165 @@
+use super::*;
+use crate::fixtures::*;
+use crate::identity::IdentityKind;
+use crate::statistics::{Period, Statistics};
+
+/// Every text of the sample histories a person could be found by.
+fn personal_texts(events: &[Event]) -> Vec<String> {
+    let mut texts = Vec::new();
+    for event in events {
+        match &event.change {
+            Change::Received { bundle, .. } => {
+                for p in &bundle.parties {
+                    texts.push(p.name.to_string());
+                    texts.push(p.identity.number().to_owned());
+                    texts.push(p.contact.to_string());
+                    texts.push(p.service_address.to_string());
+                }
+                texts.extend(bundle.claims.iter().map(|c| c.description.to_string()));
+                texts.extend(bundle.documents.iter().map(|d| d.name.to_string()));
+            }
+            Change::AgreementReached { agreement } => {
+                texts.extend(agreement.terms.iter().map(|t| t.to_string()));
+                texts.extend(agreement.parties.iter().map(|p| p.identity.number().to_owned()));
+            }
+            Change::Declined { reasons, .. } => {
+                texts.extend(reasons.iter().map(|r| r.explanation.to_string()));
+            }
+            Change::AppraisalStarted { note, .. } => texts.push(note.to_string()),
+            Change::RulingRecorded { ruling } => {
+                texts.extend(ruling.reasons.iter().map(|r| r.to_string()));
+            }
+            _ => {}
+        }
+    }
+    texts
+}
+
+#[test]
+fn a_redacted_history_holds_none_of_the_personal_data() {
+    for (_, history) in sample_histories() {
+        let texts = personal_texts(&history);
+        assert!(texts.len() >= 8, "the sample names people: {texts:?}");
+        let redacted = serde_json::to_string(&redact(&history)).unwrap();
+        for text in texts {
+            assert!(
+                !redacted.contains(&text),
+                "'{text}' is still in the redacted history"
+            );
+        }
+        assert!(redacted.contains(crate::text::PURGED_TEXT));
+    }
+}
+
+#[test]
+fn a_redacted_history_replays_to_the_same_statuses_deadlines_and_statistics() {
+    for (referral, history) in sample_histories() {
+        let redacted = redact(&history);
+        assert_eq!(redacted.len(), history.len());
+        let replayed = Referral::replay(&redacted).unwrap();
+        assert_eq!(replayed.status(), referral.status());
+        assert_eq!(replayed.version(), referral.version());
+        assert_eq!(replayed.timers(), referral.timers());
+        assert_eq!(replayed.mediation_deadline(), referral.mediation_deadline());
+        assert_eq!(replayed.acceptance_deadline(), referral.acceptance_deadline());
+        assert_eq!(replayed.accepted_at(), referral.accepted_at());
+        assert_eq!(replayed.ruling().map(|r| r.outcome), referral.ruling().map(|r| r.outcome));
+        for (was, is) in history.iter().zip(&redacted) {
+            assert_eq!((was.at, was.change.name()), (is.at, is.change.name()));
+        }
+        let period = Period {
+            from: at("2000-01-01T00:00:00Z"),
+            to: at("2100-01-01T00:00:00Z"),
+        };
+        let (mut before, mut after) = (Statistics::new(period), Statistics::new(period));
+        before.add(&history);
+        after.add(&redacted);
+        assert_eq!(format!("{before:?}"), format!("{after:?}"));
+    }
+}
+
+#[test]
+fn identities_keep_their_kind_and_lose_their_number() {
+    let (_, history) = &sample_histories()[0];
+    let Change::Received { bundle, .. } = &redact(history)[0].change else {
+        panic!("a history starts with its received event")
+    };
+    let kinds: Vec<_> = bundle.parties.iter().map(|p| p.identity.kind()).collect();
+    assert!(kinds.contains(&IdentityKind::ResidentIdCard));
+    assert!(bundle.parties.iter().all(|p| p.identity.is_withheld()));
+    assert!(bundle.parties.iter().all(|p| p.region.is_none()));
+    // Uploaded files keep their digest, so that they can be found and removed.
+    assert_eq!(stored_files(history), stored_files(&redact(history)));
+}
+
+fn ended_sample() -> (Referral, Timestamp) {
+    let (referral, history) = sample_histories().swap_remove(0);
+    assert!(referral.status().is_final());
+    let last = history.last().unwrap().at;
+    (referral, last)
+}
+
+#[test]
+fn a_referral_is_due_once_its_outcome_s_period_has_passed_since_its_last_event() {
+    let (referral, last) = ended_sample();
+    let policy = RetentionPolicy {
+        default_days: 180,
+        by_outcome: [(Status::Confirmed, 30)].into(),
+    };
+    let until = last + SignedDuration::from_hours(24 * 30);
+    assert_eq!(
+        verdict(&referral, last, false, &policy, until - SignedDuration::from_secs(1)),
+        Verdict::KeptUntil(until)
+    );
+    assert_eq!(
+        verdict(&referral, last, false, &policy, until),
+        Verdict::Due {
+            policy: "particulars.confirmed".into()
+        }
+    );
+    // A message still to deliver keeps it whatever the time.
+    assert_eq!(
+        verdict(&referral, last, true, &policy, until),
+        Verdict::Busy
+    );
+    let by_default = RetentionPolicy::default();
+    assert_eq!(
+        verdict(&referral, last, false, &by_default, until),
+        Verdict::KeptUntil(last + SignedDuration::from_hours(24 * 180))
+    );
+}
+
+#[test]
+fn an_open_referral_is_never_due() {
+    let (referral, history) = sample_histories().swap_remove(2);
+    assert!(!rests(referral.status()));
+    let far = history[0].at + SignedDuration::from_hours(24 * 4000);
+    assert_eq!(
+        verdict(&referral, history[0].at, false, &RetentionPolicy::default(), far),
+        Verdict::Open
+    );
+}
+
+#[test]
+fn a_policy_names_only_ended_statuses_and_sensible_periods() {
+    let policy = RetentionPolicy {
+        default_days: 0,
+        by_outcome: [(Status::InMediation, 30), (Status::Recalled, MAX_DAYS + 1)].into(),
+    };
+    let problems = policy.check().unwrap_err();
+    let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(text.len(), 4, "{text:?}");
+    assert!(text.iter().any(|t| t.starts_with("agreed: 0 days would purge an agreement")));
+    assert!(text.iter().any(|t| t.starts_with("default: a period is 1 to 3653 days, not 0")));
+    assert!(text.iter().any(|t| t.starts_with("recalled: a period")));
+    assert!(text.iter().any(|t| t.starts_with("in_mediation: not a status a referral rests in")));
+    let short = RetentionPolicy {
+        default_days: 365,
+        by_outcome: [(Status::Agreed, AGREED_MIN_DAYS - 1)].into(),
+    };
+    assert!(matches!(
+        short.check().unwrap_err()[..],
+        [PolicyError::AgreedTooShort { days: 44 }]
+    ));
+    assert!(RetentionPolicy::default().check().is_ok());
+}
