@@ -370,6 +370,13 @@ pub enum Change {
         since: Timestamp,
         remind_at: Timestamp,
     },
+    /// The referral's personal data was purged under the named retention
+    /// policy (PIPL Art. 47; [`crate::retention`]): the events before this
+    /// one, and the state, keep their ids, instants, codes and amounts and
+    /// lose names, identity numbers, contacts, free text and case files.
+    PersonalDataPurged {
+        policy: String,
+    },
 }
 
 impl Change {
@@ -404,6 +411,7 @@ impl Change {
             Change::Recalled { .. } => "recalled",
             Change::CourtDecisionAwaited { .. } => "court_decision_awaited",
             Change::CourtDecisionOverdue { .. } => "court_decision_overdue",
+            Change::PersonalDataPurged { .. } => "personal_data_purged",
         }
     }
 }

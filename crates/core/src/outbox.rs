@@ -211,6 +211,8 @@ pub fn messages_for(referral: &Referral, events: &[Event]) -> Vec<OutboundMessag
             // that it awaits one is its own to know, as the return said.
             Change::CourtDecisionOverdue { .. } => messages.push(message(court.clone(), None)),
             Change::CourtDecisionAwaited { .. } => {}
+            // The gateway's own housekeeping; the court keeps its own file.
+            Change::PersonalDataPurged { .. } => {}
         }
         // An insurer takes part in a road-traffic mediation whether or not
         // it is a party: the platform passes on that the room took the case

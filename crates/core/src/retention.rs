@@ -26,7 +26,9 @@ use crate::bundle::{CaseBundle, Claim, Party};
 use crate::document::{Document, Sha256Digest};
 use crate::identity::Identity;
 use crate::lifecycle::{Change, Event, Referral, ReturnReason, Status};
-use crate::outcome::{Agreement, AgreementParty, CourtOutcome, FailureReport};
+use crate::outcome::{
+    Agreement, AgreementParty, CourtOutcome, FailureReport, PerformanceReport, Ruling,
+};
 use crate::particulars::Particulars;
 use crate::text::{Line, Narrative};
 
@@ -176,6 +178,23 @@ pub fn verdict(
     }
 }
 
+/// The event that purges `referral` at `now`, if the verdict says it is due.
+pub fn purge_event(
+    referral: &Referral,
+    last_event_at: Timestamp,
+    pending: bool,
+    policy: &RetentionPolicy,
+    now: Timestamp,
+) -> Option<Event> {
+    match verdict(referral, last_event_at, pending, policy, now) {
+        Verdict::Due { policy } => Some(Event {
+            at: now,
+            change: Change::PersonalDataPurged { policy },
+        }),
+        Verdict::Open | Verdict::Busy | Verdict::KeptUntil(_) => None,
+    }
+}
+
 /// What a store keeps of a purge beside the referral: when, by which
 /// policy, and the case files the referral listed, until they are removed
 /// from disk (a file another referral still lists stays).
@@ -254,16 +273,8 @@ fn redact_change(change: &Change) -> Change {
                 *reason = Narrative::purged();
             }
         }
-        Change::RulingRecorded { ruling } => {
-            if ruling.reasons.is_some() {
-                ruling.reasons = Some(Narrative::purged());
-            }
-        }
-        Change::PerformanceRecorded { report } => {
-            if report.note.is_some() {
-                report.note = Some(Narrative::purged());
-            }
-        }
+        Change::RulingRecorded { ruling } => redact_ruling(ruling),
+        Change::PerformanceRecorded { report } => redact_performance(report),
         // Ids, codes, instants and deadlines only.
         Change::Routed { .. }
         | Change::OfferDelivered { .. }
@@ -279,9 +290,22 @@ fn redact_change(change: &Change) -> Change {
         | Change::DeadlineRecomputed { .. }
         | Change::ConfirmationApplied { .. }
         | Change::CourtDecisionAwaited { .. }
-        | Change::CourtDecisionOverdue { .. } => {}
+        | Change::CourtDecisionOverdue { .. }
+        | Change::PersonalDataPurged { .. } => {}
     }
     change
+}
+
+pub(crate) fn redact_ruling(ruling: &mut Ruling) {
+    if ruling.reasons.is_some() {
+        ruling.reasons = Some(Narrative::purged());
+    }
+}
+
+pub(crate) fn redact_performance(report: &mut PerformanceReport) {
+    if report.note.is_some() {
+        report.note = Some(Narrative::purged());
+    }
 }
 
 fn purged_if_some(line: &mut Option<Line>) {
@@ -305,7 +329,7 @@ fn redact_party(party: &mut Party) {
     party.region = None;
 }
 
-fn redact_bundle(bundle: &mut CaseBundle) {
+pub(crate) fn redact_bundle(bundle: &mut CaseBundle) {
     bundle.parties.iter_mut().for_each(redact_party);
     for Claim { description, .. } in &mut bundle.claims {
         *description = Narrative::purged();
@@ -329,7 +353,7 @@ fn redact_bundle(bundle: &mut CaseBundle) {
     }
 }
 
-fn redact_agreement(agreement: &mut Agreement) {
+pub(crate) fn redact_agreement(agreement: &mut Agreement) {
     for AgreementParty { name, identity, .. } in &mut agreement.parties {
         *name = Line::purged();
         *identity = Identity::withheld(identity.kind());

@@ -19,10 +19,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "the gateway's tables", V1),
     (2, "alerts raised once per subject, leads held by lease", V2),
     (3, "the audit log read in number order", V3),
+    (4, "purged referrals' case files still to remove", V4),
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
+
+/// A purge (PIPL Art. 47) writes the redacted bundle and events over the
+/// referral's and, when the referral listed case files, a row here until
+/// the files are gone from disk.
+const V4: &str = r#"
+CREATE TABLE purged_files (
+    referral text COLLATE "C" PRIMARY KEY REFERENCES referrals (id),
+    files bytea NOT NULL
+);
+"#;
 
 /// The audit trail is read in number order, then chain order
 /// (`QueryAudit`, `audit_entries`): an index in that order, so that a page

@@ -118,11 +118,9 @@ impl Mirror for StoredIdentity {
         if self.number.is_empty() {
             return Ok(Identity::withheld(kind));
         }
-        Identity::parse(kind, &self.number).map_err(|e| {
-            FormatError::Invalid {
-                what: "identity",
-                reason: e.to_string(),
-            }
+        Identity::parse(kind, &self.number).map_err(|e| FormatError::Invalid {
+            what: "identity",
+            reason: e.to_string(),
         })
     }
 }

@@ -360,6 +360,10 @@ enum StoredChange {
         since: Instant,
         remind_at: Instant,
     },
+    // Schema 5.
+    PersonalDataPurged {
+        policy: String,
+    },
 }
 
 fn parties(refs: Vec<String>) -> Result<Vec<mediation_core::ids::PartyRef>, FormatError> {
@@ -518,6 +522,9 @@ impl StoredChange {
                 since: Instant::of(since),
                 remind_at: Instant::of(remind_at),
             },
+            Change::PersonalDataPurged { policy } => Self::PersonalDataPurged {
+                policy: policy.clone(),
+            },
         }
     }
 
@@ -673,6 +680,7 @@ impl StoredChange {
                 since: since.load()?,
                 remind_at: remind_at.load()?,
             },
+            Self::PersonalDataPurged { policy } => Change::PersonalDataPurged { policy },
         })
     }
 }

@@ -35,8 +35,9 @@ pub use history::{
 };
 pub use records::{
     DeliveryRecord, DeliveryState, decode_acknowledgement, decode_alert, decode_audit_record,
-    decode_delivery, decode_delivery_state, decode_timer, encode_acknowledgement, encode_alert,
-    encode_audit_record, encode_delivery, encode_timer, timer_kind_code, timer_kind_of_code,
+    decode_delivery, decode_delivery_state, decode_purged_files, decode_timer,
+    encode_acknowledgement, encode_alert, encode_audit_record, encode_delivery,
+    encode_purged_files, encode_timer, timer_kind_code, timer_kind_of_code,
 };
 
 use serde::Serialize;

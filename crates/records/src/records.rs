@@ -80,6 +80,23 @@ pub fn decode_timer(bytes: &[u8]) -> Result<Timer, FormatError> {
     })
 }
 
+/// The case files of a purged referral still to be removed from disk
+/// (schema 5): their digests.
+pub fn encode_purged_files(files: &[mediation_core::document::Sha256Digest]) -> Vec<u8> {
+    encode_plain(&files.iter().map(text).collect::<Vec<String>>())
+}
+
+/// Reads what [`encode_purged_files`] wrote.
+pub fn decode_purged_files(
+    bytes: &[u8],
+) -> Result<Vec<mediation_core::document::Sha256Digest>, FormatError> {
+    let stored: Vec<String> = decode_plain(bytes)?;
+    stored
+        .into_iter()
+        .map(|digest| parse("case file digest", digest))
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct StoredAlert {
     kind: u8,

@@ -224,6 +224,21 @@ impl ReferralStore for GatewayStore {
     async fn find_by_court_key(&self, key: &CourtKey) -> Result<Option<ReferralId>, StoreError> {
         either!(self, s => ReferralStore::find_by_court_key(s, key))
     }
+
+    async fn purge(&self, purge: mediation_core::store::Purge) -> Result<Receipt, StoreError> {
+        either!(self, s => ReferralStore::purge(s, purge))
+    }
+
+    async fn files_to_remove(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(ReferralId, Vec<mediation_core::document::Sha256Digest>)>, StoreError> {
+        either!(self, s => ReferralStore::files_to_remove(s, limit))
+    }
+
+    async fn files_removed(&self, referral: &ReferralId) -> Result<(), StoreError> {
+        either!(self, s => ReferralStore::files_removed(s, referral))
+    }
 }
 
 impl TimerStore for GatewayStore {

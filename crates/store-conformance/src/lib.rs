@@ -42,7 +42,8 @@ pub use outbox::{
 };
 pub use referrals::{
     a_commit_records_a_delivery_with_its_events, a_court_key_is_claimed_once,
-    a_stale_version_writes_nothing, commits_append_to_the_history, referral_ids_page_in_order,
+    a_purge_rewrites_the_history_and_keeps_the_rest, a_stale_version_writes_nothing,
+    commits_append_to_the_history, referral_ids_page_in_order,
     the_snapshot_is_the_state_the_history_replays_to,
 };
 pub use timers::timers_are_replaced_and_found_by_due_time;
@@ -220,4 +221,6 @@ where
     referrals_are_found_by_when_they_had_events(fresh().await).await;
     eprintln!("conformance: loads_are_kept_with_each_commit");
     loads_are_kept_with_each_commit(fresh().await).await;
+    eprintln!("conformance: a_purge_rewrites_the_history_and_keeps_the_rest");
+    a_purge_rewrites_the_history_and_keeps_the_rest(fresh().await).await;
 }

@@ -3,8 +3,9 @@
 
 use mediation_core::audit::AuditVerification;
 use mediation_core::fixtures::{at, sample_bundle};
-use mediation_core::lifecycle::Referral;
-use mediation_core::store::{CourtKey, FullStore, StoreError};
+use mediation_core::lifecycle::{Change, Event, Referral};
+use mediation_core::retention;
+use mediation_core::store::{CourtKey, FullStore, Purge, StoreError};
 use mediation_core::timer::{Timer, TimerKind};
 
 use crate::{
@@ -200,4 +201,121 @@ pub async fn referral_ids_page_in_order<S: FullStore>(store: S) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A purge of `r` at `version`: its event, committed with the state after
+/// it, and the stored history before it redacted.
+fn purge_of(history: &[mediation_core::lifecycle::Event], version: u64) -> Purge {
+    let r = match &history[0].change {
+        Change::Received { id, .. } => id.clone(),
+        _ => panic!("a history starts with its received event"),
+    };
+    let event = Event {
+        at: later(60),
+        change: Change::PersonalDataPurged {
+            policy: "particulars.default".into(),
+        },
+    };
+    let mut after = history.to_vec();
+    after.push(event.clone());
+    let mut commit = follow_up(&r, version, "unused");
+    commit.events = vec![event];
+    commit.state = Referral::replay(&after).unwrap().state();
+    commit.audit = vec![audit("purge_personal_data")];
+    Purge {
+        commit,
+        redacted: retention::redact(history),
+        files: retention::stored_files(history).into_iter().collect(),
+    }
+}
+
+pub async fn a_purge_rewrites_the_history_and_keeps_the_rest<S: FullStore>(store: S) {
+    let r = id(200);
+    store.commit(new_referral(&r)).await.unwrap();
+    store
+        .commit(follow_up(&r, 1, "张三 at 13800000000"))
+        .await
+        .unwrap();
+    let history = store.history(&r).await.unwrap().unwrap();
+    let purge = purge_of(&history, 2);
+    assert!(!purge.files.is_empty(), "the sample bundle lists an upload");
+    let files = purge.files.clone();
+
+    // Refused before anything is written: a redacted history of another
+    // length, and a purge decided against a stale version.
+    let mut short = purge.clone();
+    short.redacted.pop();
+    assert!(matches!(
+        store.purge(short).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    let stale = purge_of(&history[..1], 1);
+    assert!(matches!(
+        store.purge(stale).await,
+        Err(StoreError::VersionConflict { actual: 2, .. })
+    ));
+    assert_eq!(store.history(&r).await.unwrap().unwrap(), history);
+    assert!(store.files_to_remove(10).await.unwrap().is_empty());
+
+    assert_eq!(store.purge(purge.clone()).await.unwrap().version, 3);
+    let purged = store.history(&r).await.unwrap().unwrap();
+    assert_eq!(purged.len(), 3);
+    assert_eq!(&purged[..2], &retention::redact(&history)[..]);
+    assert!(matches!(
+        purged[2].change,
+        Change::PersonalDataPurged { .. }
+    ));
+    let stored = format!("{purged:?}");
+    for text in [
+        "张三",
+        "13800000000",
+        "11010519491231002X",
+        "北京市朝阳区某街道1号",
+    ] {
+        assert!(!stored.contains(text), "'{text}' is still in the history");
+    }
+    // The snapshot and the bundle are the purged ones, and still what the
+    // history replays to.
+    let referral = store.referral(&r).await.unwrap().unwrap();
+    assert_eq!(referral, Referral::replay(&purged).unwrap());
+    assert!(
+        referral
+            .bundle()
+            .parties
+            .iter()
+            .all(|p| p.identity.is_withheld())
+    );
+    assert_eq!(referral.bundle().court, sample_bundle().court);
+
+    // The same purge again (a second replica's) is refused: one purge.
+    assert!(matches!(
+        store.purge(purge).await,
+        Err(StoreError::VersionConflict { actual: 3, .. })
+    ));
+    assert_eq!(store.history(&r).await.unwrap().unwrap().len(), 3);
+
+    // The files wait until they are removed from disk.
+    assert_eq!(
+        store.files_to_remove(10).await.unwrap(),
+        vec![(r.clone(), files)]
+    );
+    store.files_removed(&r).await.unwrap();
+    assert!(store.files_to_remove(10).await.unwrap().is_empty());
+
+    // Later events go on as before, and the audit trail has the purge.
+    store
+        .commit(follow_up(&r, 3, "the court's note"))
+        .await
+        .unwrap();
+    assert_eq!(store.referral(&r).await.unwrap().unwrap().version(), 4);
+    let entries = store.audit_entries(0, 100).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.record.action == "purge_personal_data")
+    );
+    assert!(matches!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { .. }
+    ));
 }

@@ -6,9 +6,12 @@ use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use jiff::{SignedDuration, Timestamp};
+use mediation_core::document::Sha256Digest;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::{Event, Referral};
-use mediation_core::store::{Commit, CourtKey, Receipt, ReferralStore, StoreError, TimerStore};
+use mediation_core::store::{
+    Commit, CourtKey, Purge, Receipt, ReferralStore, StoreError, TimerStore,
+};
 use mediation_core::timer::Timer;
 
 use crate::MemoryStore;
@@ -34,6 +37,33 @@ impl ReferralStore for MemoryStore {
             commit.state.version = commit.expected_version + commit.events.len() as u64;
         }
         self.write(|state| state.commit(commit))
+    }
+
+    async fn purge(&self, purge: Purge) -> Result<Receipt, StoreError> {
+        self.give_way().await;
+        self.write(|state| state.purge(purge))
+    }
+
+    async fn files_to_remove(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(ReferralId, Vec<Sha256Digest>)>, StoreError> {
+        Ok(self.read(|inner| {
+            inner
+                .written
+                .purged_files
+                .iter()
+                .take(limit)
+                .map(|(id, files)| (id.clone(), files.clone()))
+                .collect()
+        }))
+    }
+
+    async fn files_removed(&self, referral: &ReferralId) -> Result<(), StoreError> {
+        self.write(|state| {
+            state.purged_files.remove(referral);
+            Ok(())
+        })
     }
 
     async fn referral(&self, referral: &ReferralId) -> Result<Option<Referral>, StoreError> {

@@ -104,12 +104,15 @@ pub(crate) struct State {
     pub(crate) loads: BTreeMap<OrganisationId, u64>,
     /// The referrals with an event on each day (UTC, counted from 1970).
     pub(crate) activity: BTreeMap<i64, BTreeSet<ReferralId>>,
+    /// Purged referrals' case files still to be removed from disk.
+    pub(crate) purged_files: BTreeMap<ReferralId, Vec<mediation_core::document::Sha256Digest>>,
 }
 
 impl Default for State {
     fn default() -> Self {
         Self {
             referrals: BTreeMap::new(),
+            purged_files: BTreeMap::new(),
             court_keys: BTreeMap::new(),
             timers: BTreeMap::new(),
             messages: BTreeMap::new(),
@@ -154,6 +157,24 @@ fn message_id(referral: &ReferralId, n: u64) -> MessageId {
 
 impl State {
     /// Writes everything one command decided, or nothing.
+    /// A purge: its commit, then the redacted history and bundle over the
+    /// stored ones; nothing changes if the commit is refused.
+    pub(crate) fn purge(&mut self, p: mediation_core::store::Purge) -> Result<Receipt, StoreError> {
+        let bundle = p.check()?.clone();
+        let referral = p.commit.referral.clone();
+        let receipt = self.commit(p.commit)?;
+        if let Some(stored) = self.referrals.get_mut(&referral) {
+            stored.bundle = bundle;
+            for (slot, event) in stored.events.iter_mut().zip(p.redacted) {
+                *slot = event;
+            }
+        }
+        if !p.files.is_empty() {
+            self.purged_files.insert(referral, p.files);
+        }
+        Ok(receipt)
+    }
+
     pub(crate) fn commit(&mut self, c: Commit) -> Result<Receipt, StoreError> {
         let version = c.version_after()?;
         let actual = self.referrals.get(&c.referral).map_or(0, |r| r.version);

@@ -84,6 +84,9 @@ pub(crate) enum Table {
     Loads,
     /// `y/`: referrals by the days of their events.
     Activity,
+    /// `f/`: the case files of purged referrals still to be removed from
+    /// disk (schema 5).
+    PurgedFiles,
     /// `T/`: a referral's timer keys. Retired in schema 4 (the head lists
     /// its timers).
     TimerRefs,
@@ -97,7 +100,7 @@ pub(crate) enum Table {
 }
 
 impl Table {
-    pub(crate) const ALL: [Table; 22] = [
+    pub(crate) const ALL: [Table; 23] = [
         Table::Meta,
         Table::Heads,
         Table::Bundles,
@@ -116,6 +119,7 @@ impl Table {
         Table::Audit,
         Table::Loads,
         Table::Activity,
+        Table::PurgedFiles,
         Table::TimerRefs,
         Table::MessageRefs,
         Table::FirstIndex,
@@ -142,6 +146,7 @@ impl Table {
             Table::Audit => b'u',
             Table::Loads => b'l',
             Table::Activity => b'y',
+            Table::PurgedFiles => b'f',
             Table::TimerRefs => b'T',
             Table::MessageRefs => b'p',
             Table::FirstIndex => b'i',
@@ -260,6 +265,10 @@ pub(crate) fn head(referral: &ReferralId) -> Vec<u8> {
 
 pub(crate) fn bundle(referral: &ReferralId) -> Vec<u8> {
     format!("b/{referral}").into_bytes()
+}
+
+pub(crate) fn purged_files(referral: &ReferralId) -> Vec<u8> {
+    format!("f/{referral}").into_bytes()
 }
 
 pub(crate) fn events_prefix(referral: &ReferralId) -> Vec<u8> {

@@ -47,12 +47,14 @@ use crate::writer::{Op, Request, Writer};
 /// timer, an alert and two events. Schema 4 keeps the records and moves
 /// keys: a referral's messages under the referral, its timers listed in its
 /// head ([`migrate_v4`]); a store of schema 2 or 3 is migrated at its first
-/// open by this build.
-pub const SCHEMA_VERSION: u32 = 4;
+/// open by this build. Schema 5 adds an event (`personal_data_purged`) and
+/// a table (`f/`, the case files of purged referrals still to remove) and
+/// rewrites nothing: a store of schema 4 only has its version moved.
+pub const SCHEMA_VERSION: u32 = 5;
 
-/// The schemas before this one whose records this build reads as they are,
-/// with their keys moved at the first open.
-pub const PREVIOUS_SCHEMA_VERSIONS: [u32; 2] = [2, 3];
+/// The schemas before this one whose records this build reads as they are:
+/// those before 4 have their keys moved at the first open; 4 needs nothing.
+pub const PREVIOUS_SCHEMA_VERSIONS: [u32; 3] = [2, 3, 4];
 
 /// The schema of stores written before the store's own format; migrated at
 /// open.
@@ -378,12 +380,24 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
                     other => io(&other),
                 })?;
             }
-            if found == FIRST_SCHEMA_VERSION || PREVIOUS_SCHEMA_VERSIONS.contains(&found) {
+            if found == FIRST_SCHEMA_VERSION || (2..4).contains(&found) {
                 // Records of schemas 2 and 3 read as they are; their keys move.
                 migrate_v4::to_schema_4(&db, &path, found).map_err(|e| match e {
                     StoreError::Corrupt(_) => corrupt_err(e),
                     other => io(&other),
                 })?;
+            }
+            if found == FIRST_SCHEMA_VERSION || PREVIOUS_SCHEMA_VERSIONS.contains(&found) {
+                // Schema 5 only adds: a store of 4 reads as it is.
+                db.insert(keys::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
+                    .and_then(|_| db.flush())
+                    .map_err(|e| io(&e))?;
+                tracing::info!(
+                    store = %path.display(),
+                    from = 4,
+                    to = SCHEMA_VERSION,
+                    "store schema moved: nothing rewritten (schema 5 adds the purge event and the table of files to remove)"
+                );
             } else if found != SCHEMA_VERSION {
                 return Err(OpenError::UnsupportedSchema {
                     path,

@@ -47,6 +47,9 @@ pub(crate) struct Prepared {
     pub(crate) delivered: Option<mediation_core::store::MessageId>,
     /// The trace its messages carry.
     pub(crate) trace: Option<Vec<u8>>,
+    /// Keys a purge writes over: the redacted bundle and events, and the
+    /// files still to remove.
+    pub(crate) rewrites: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Prepared {
@@ -110,10 +113,37 @@ impl Prepared {
             loads: c.loads,
             delivered: c.delivered,
             trace: c.trace.map(|t| t.as_str().as_bytes().to_vec()),
+            rewrites: Vec::new(),
             expected_version: c.expected_version,
             at: c.at,
             referral: c.referral,
         })
+    }
+}
+
+impl Prepared {
+    /// A purge: its commit, with the redacted bundle and events written
+    /// over the stored ones and the files still to remove.
+    pub(crate) fn purge(purge: mediation_core::store::Purge) -> Result<Self, StoreError> {
+        let bundle = encode_bundle(purge.check()?);
+        let referral = purge.commit.referral.clone();
+        let mut rewrites = vec![(keys::bundle(&referral), bundle)];
+        rewrites.extend(
+            purge
+                .redacted
+                .iter()
+                .enumerate()
+                .map(|(n, event)| (keys::event(&referral, n as u64 + 1), encode_event(event))),
+        );
+        if !purge.files.is_empty() {
+            rewrites.push((
+                keys::purged_files(&referral),
+                mediation_records::encode_purged_files(&purge.files),
+            ));
+        }
+        let mut prepared = Self::of(purge.commit)?;
+        prepared.rewrites = rewrites;
+        Ok(prepared)
     }
 }
 

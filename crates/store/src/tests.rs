@@ -1288,3 +1288,45 @@ async fn checkpoints_under_load_fail_no_reader_and_no_writer() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_store_of_schema_4_opens_as_schema_5_with_nothing_rewritten() {
+    use mediation_store_conformance::{follow_up, id, new_referral};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let r = id(5);
+    let (history, referral) = {
+        let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+        store.commit(new_referral(&r)).await.unwrap();
+        store.commit(follow_up(&r, 1, "kept")).await.unwrap();
+        let read = (
+            store.history(&r).unwrap().unwrap(),
+            store.referral(&r).unwrap().unwrap(),
+        );
+        drop(store);
+        read
+    };
+    let mut before = Vec::new();
+    rewrite_raw(&path, |db| {
+        db.insert(keys::SCHEMA, &4u32.to_be_bytes()).unwrap();
+        before = db.iter().map(|e| e.unwrap()).collect::<Vec<_>>();
+    });
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    assert_eq!(store.history(&r).unwrap().unwrap(), history);
+    assert_eq!(store.referral(&r).unwrap().unwrap(), referral);
+    drop(store);
+    let db = open_raw(&path);
+    assert_eq!(
+        db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
+        &5u32.to_be_bytes()
+    );
+    // Every other key and value is as schema 4 left it.
+    let after: Vec<_> = db.iter().map(|e| e.unwrap()).collect();
+    let strip = |all: &[(sled::IVec, sled::IVec)]| {
+        all.iter()
+            .filter(|(k, _)| k.as_ref() != keys::SCHEMA)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&after), strip(&before));
+}

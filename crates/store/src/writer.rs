@@ -64,6 +64,8 @@ pub(crate) enum Op {
     Audit(Vec<Vec<u8>>),
     /// An encoded alert record.
     RaiseAlert(Vec<u8>),
+    /// Keys to remove, e.g. a purged referral's files once removed.
+    Remove(Vec<Vec<u8>>),
     Acknowledge {
         seq: u64,
         /// The encoded acknowledgement.
@@ -497,6 +499,12 @@ impl Writer {
                 append_audit(staged, &mut counters, records);
                 Receipt { version: 0 }
             }
+            Op::Remove(keys) => {
+                for key in keys {
+                    staged.remove(key);
+                }
+                Receipt { version: 0 }
+            }
             Op::RaiseAlert(record) => {
                 append_alerts(staged, &mut counters, vec![record]);
                 Receipt {
@@ -588,6 +596,9 @@ impl Writer {
             staged.insert(keys::bundle(&c.referral), bundle);
         }
         for (key, value) in c.events {
+            staged.insert(key, value);
+        }
+        for (key, value) in c.rewrites {
             staged.insert(key, value);
         }
         for key in c.activity {

@@ -225,6 +225,9 @@ pub(crate) fn summary(change: &Change) -> String {
             "back with the court since {} without its decision to docket the case or pass it on (CPL Art. 126)",
             cst::format(*since)
         ),
+        Change::PersonalDataPurged { policy } => format!(
+            "the gateway's copy of the parties' personal data and case files was deleted under its retention policy {policy} (PIPL Art. 47)"
+        ),
     }
 }
 

@@ -16,6 +16,26 @@ impl Referral {
         }
     }
 
+    /// Removes the personal data the state holds (PIPL Art. 47): what a
+    /// purge leaves, whichever history it is replayed from
+    /// ([`crate::retention::redact`] does the same to the events).
+    fn redact(&mut self) {
+        use crate::retention;
+        retention::redact_bundle(&mut self.bundle);
+        if let Some(agreement) = &mut self.agreement {
+            retention::redact_agreement(agreement);
+        }
+        if let Some(ruling) = &mut self.ruling {
+            retention::redact_ruling(ruling);
+        }
+        self.performance
+            .iter_mut()
+            .for_each(retention::redact_performance);
+        if let Some(pause) = &mut self.appraisal {
+            pause.note = crate::text::Narrative::purged();
+        }
+    }
+
     /// Applies one event.
     pub fn apply(&mut self, event: &Event) {
         self.version += 1;
@@ -229,6 +249,7 @@ impl Referral {
                     wait.reminded = true;
                 }
             }
+            Change::PersonalDataPurged { .. } => self.redact(),
         }
     }
 }

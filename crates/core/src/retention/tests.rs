@@ -20,7 +20,12 @@ fn personal_texts(events: &[Event]) -> Vec<String> {
             }
             Change::AgreementReached { agreement } => {
                 texts.extend(agreement.terms.iter().map(|t| t.to_string()));
-                texts.extend(agreement.parties.iter().map(|p| p.identity.number().to_owned()));
+                texts.extend(
+                    agreement
+                        .parties
+                        .iter()
+                        .map(|p| p.identity.number().to_owned()),
+                );
             }
             Change::Declined { reasons, .. } => {
                 texts.extend(reasons.iter().map(|r| r.explanation.to_string()));
@@ -61,9 +66,15 @@ fn a_redacted_history_replays_to_the_same_statuses_deadlines_and_statistics() {
         assert_eq!(replayed.version(), referral.version());
         assert_eq!(replayed.timers(), referral.timers());
         assert_eq!(replayed.mediation_deadline(), referral.mediation_deadline());
-        assert_eq!(replayed.acceptance_deadline(), referral.acceptance_deadline());
+        assert_eq!(
+            replayed.acceptance_deadline(),
+            referral.acceptance_deadline()
+        );
         assert_eq!(replayed.accepted_at(), referral.accepted_at());
-        assert_eq!(replayed.ruling().map(|r| r.outcome), referral.ruling().map(|r| r.outcome));
+        assert_eq!(
+            replayed.ruling().map(|r| r.outcome),
+            referral.ruling().map(|r| r.outcome)
+        );
         for (was, is) in history.iter().zip(&redacted) {
             assert_eq!((was.at, was.change.name()), (is.at, is.change.name()));
         }
@@ -108,7 +119,13 @@ fn a_referral_is_due_once_its_outcome_s_period_has_passed_since_its_last_event()
     };
     let until = last + SignedDuration::from_hours(24 * 30);
     assert_eq!(
-        verdict(&referral, last, false, &policy, until - SignedDuration::from_secs(1)),
+        verdict(
+            &referral,
+            last,
+            false,
+            &policy,
+            until - SignedDuration::from_secs(1)
+        ),
         Verdict::KeptUntil(until)
     );
     assert_eq!(
@@ -135,7 +152,13 @@ fn an_open_referral_is_never_due() {
     assert!(!rests(referral.status()));
     let far = history[0].at + SignedDuration::from_hours(24 * 4000);
     assert_eq!(
-        verdict(&referral, history[0].at, false, &RetentionPolicy::default(), far),
+        verdict(
+            &referral,
+            history[0].at,
+            false,
+            &RetentionPolicy::default(),
+            far
+        ),
         Verdict::Open
     );
 }
@@ -149,10 +172,19 @@ fn a_policy_names_only_ended_statuses_and_sensible_periods() {
     let problems = policy.check().unwrap_err();
     let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
     assert_eq!(text.len(), 4, "{text:?}");
-    assert!(text.iter().any(|t| t.starts_with("agreed: 0 days would purge an agreement")));
-    assert!(text.iter().any(|t| t.starts_with("default: a period is 1 to 3653 days, not 0")));
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("agreed: 0 days would purge an agreement"))
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("default: a period is 1 to 3653 days, not 0"))
+    );
     assert!(text.iter().any(|t| t.starts_with("recalled: a period")));
-    assert!(text.iter().any(|t| t.starts_with("in_mediation: not a status a referral rests in")));
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("in_mediation: not a status a referral rests in"))
+    );
     let short = RetentionPolicy {
         default_days: 365,
         by_outcome: [(Status::Agreed, AGREED_MIN_DAYS - 1)].into(),
@@ -162,4 +194,33 @@ fn a_policy_names_only_ended_statuses_and_sensible_periods() {
         [PolicyError::AgreedTooShort { days: 44 }]
     ));
     assert!(RetentionPolicy::default().check().is_ok());
+}
+
+#[test]
+fn the_purge_event_leaves_the_same_state_whichever_history_it_follows() {
+    let (referral, mut history) = sample_histories().swap_remove(0);
+    let last = history.last().unwrap().at;
+    let now = last + SignedDuration::from_hours(24 * 400);
+    let event = purge_event(&referral, last, false, &RetentionPolicy::default(), now).unwrap();
+    assert_eq!(
+        event.change,
+        Change::PersonalDataPurged {
+            policy: "particulars.default".into()
+        }
+    );
+    let mut redacted = redact(&history);
+    history.push(event.clone());
+    redacted.push(event);
+    let (original, purged) = (
+        Referral::replay(&history).unwrap(),
+        Referral::replay(&redacted).unwrap(),
+    );
+    assert_eq!(original.state(), purged.state());
+    assert_eq!(original.bundle(), purged.bundle());
+    assert_eq!(original.version(), referral.version() + 1);
+    let texts = personal_texts(&history);
+    let state = format!("{:?}{:?}", purged.state(), purged.bundle());
+    for text in texts {
+        assert!(!state.contains(&text), "'{text}' is still in the state");
+    }
 }

@@ -43,7 +43,7 @@ pub use counters::{
 pub use documents::{DocumentFiles, DocumentUpload, StoredFile};
 pub use error::StoreError;
 pub use outbox::{Backlog, DeliveryOutcome, MessageId, OutboxStore, PendingDelivery};
-pub use referrals::{Commit, CourtKey, Receipt, ReferralStore};
+pub use referrals::{Commit, CourtKey, Purge, Receipt, ReferralStore};
 pub use timers::TimerStore;
 
 /// Every table a backend implements: what the conformance suite runs

@@ -10,6 +10,7 @@ use super::{MessageId, StoreError, TimerStore};
 use crate::alert::AlertRecord;
 use crate::audit::AuditRecord;
 use crate::court::CourtCode;
+use crate::document::Sha256Digest;
 use crate::ids::{CourtReferralId, OrganisationId, ReferralId};
 use crate::lifecycle::{Event, Referral};
 use crate::outbox::OutboundMessage;
@@ -164,4 +165,69 @@ pub trait ReferralStore: TimerStore + Send + Sync {
         &self,
         key: &CourtKey,
     ) -> impl Future<Output = Result<Option<ReferralId>, StoreError>> + Send;
+
+    /// Writes a purge atomically, with its commit's version check (so that
+    /// of two replicas purging one referral, one succeeds and the other
+    /// gets `VersionConflict`); returns once it is durable.
+    fn purge(&self, purge: Purge) -> impl Future<Output = Result<Receipt, StoreError>> + Send;
+
+    /// Purged referrals whose case files are still to be removed from
+    /// disk, at most `limit`, with the files each listed.
+    fn files_to_remove(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(ReferralId, Vec<Sha256Digest>)>, StoreError>> + Send;
+
+    /// The purged referral's files are gone from disk (or kept because
+    /// another referral lists them): nothing more to remove for it.
+    fn files_removed(
+        &self,
+        referral: &ReferralId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A referral's personal data removed (PIPL Art. 47; [`crate::retention`]):
+/// the commit of its [`crate::lifecycle::Change::PersonalDataPurged`] event,
+/// and the history before it, redacted, which replaces the stored one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purge {
+    /// The purge event, the state after it, the gateway's audit record.
+    pub commit: Commit,
+    /// The events before the purge, redacted: exactly
+    /// `commit.expected_version` of them, starting with the received event
+    /// (whose bundle replaces the stored one).
+    pub redacted: Vec<Event>,
+    /// The case files the referral listed, to be removed from disk once no
+    /// other referral lists them.
+    pub files: Vec<Sha256Digest>,
+}
+
+impl Purge {
+    /// Checks what every backend relies on before writing anything: the
+    /// commit holds the purge event alone, the redacted history has the
+    /// stored one's length and starts with the received event.
+    pub fn check(&self) -> Result<&crate::bundle::CaseBundle, StoreError> {
+        let bad = |what: &str| {
+            Err(StoreError::Corrupt(format!(
+                "purge of {}: {what}",
+                self.commit.referral
+            )))
+        };
+        if !matches!(
+            self.commit.events[..],
+            [Event {
+                change: crate::lifecycle::Change::PersonalDataPurged { .. },
+                ..
+            }]
+        ) {
+            return bad("the commit must hold the purge event alone");
+        }
+        if self.redacted.len() as u64 != self.commit.expected_version {
+            return bad("the redacted history is not the stored one's length");
+        }
+        match self.redacted.first().map(|e| &e.change) {
+            Some(crate::lifecycle::Change::Received { bundle, .. }) => Ok(bundle),
+            _ => bad("the redacted history does not start with the received event"),
+        }
+    }
 }

@@ -6,10 +6,10 @@
 //! ([`super::alerts::claim_subjects`]), in the same transaction.
 
 use mediation_core::ids::ReferralId;
-use mediation_core::store::{Commit, Receipt, StoreError};
+use mediation_core::store::{Commit, Purge, Receipt, StoreError};
 use mediation_records::{
     DeliveryRecord, encode_alert, encode_audit_record, encode_bundle, encode_event,
-    encode_snapshot, encode_timer,
+    encode_purged_files, encode_snapshot, encode_timer,
 };
 use sqlx::PgConnection;
 
@@ -154,6 +154,47 @@ async fn commit_on(conn: &mut PgConnection, e: &Encoded<'_>) -> Result<Receipt, 
         }
         Err(e) => Err(Failure::Db(e)),
     }
+}
+
+/// Writes a purge in one transaction: its commit (with the version check),
+/// the redacted bundle and events over the stored ones, and the files to
+/// remove; run again if the database aborts it.
+pub(super) async fn purge(store: &PgStore, purge: Purge) -> Result<Receipt, StoreError> {
+    let bundle = encode_bundle(purge.check()?);
+    let events: Vec<Vec<u8>> = purge.redacted.iter().map(encode_event).collect();
+    let versions: Vec<i64> = (1..=events.len() as i64).collect();
+    let files = (!purge.files.is_empty()).then(|| encode_purged_files(&purge.files));
+    let encoded = Encoded::of(&purge.commit)?;
+    let referral = encoded.referral;
+    retrying(|| async {
+        let mut tx = store.pool.begin().await?;
+        let receipt = commit_on(&mut tx, &encoded).await?;
+        sqlx::query("UPDATE referrals SET bundle = $2 WHERE id = $1")
+            .bind(referral)
+            .bind(&bundle)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE events SET record = r.record \
+             FROM unnest($2::bigint[], $3::bytea[]) AS r(version, record) \
+             WHERE events.referral = $1 AND events.version = r.version",
+        )
+        .bind(referral)
+        .bind(&versions)
+        .bind(&events)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(files) = &files {
+            sqlx::query("INSERT INTO purged_files (referral, files) VALUES ($1, $2)")
+                .bind(referral)
+                .bind(files)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(receipt)
+    })
+    .await
 }
 
 impl PgStore {

@@ -8,10 +8,11 @@ use std::future::Future;
 
 use jiff::Timestamp;
 use mediation_core::bundle::CaseBundle;
+use mediation_core::document::Sha256Digest;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::{Event, Referral};
-use mediation_core::store::{Commit, CourtKey, Receipt, ReferralStore, StoreError};
-use mediation_records::{decode_bundle, decode_event, decode_snapshot};
+use mediation_core::store::{Commit, CourtKey, Purge, Receipt, ReferralStore, StoreError};
+use mediation_records::{decode_bundle, decode_event, decode_purged_files, decode_snapshot};
 use sqlx::postgres::PgPool;
 use sqlx::{PgConnection, Row as _};
 
@@ -189,5 +190,38 @@ impl ReferralStore for PgStore {
         key: &CourtKey,
     ) -> impl Future<Output = Result<Option<ReferralId>, StoreError>> + Send {
         find_court_key(&self.pool, key)
+    }
+
+    async fn purge(&self, purge: Purge) -> Result<Receipt, StoreError> {
+        super::commit::purge(self, purge).await
+    }
+
+    async fn files_to_remove(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(ReferralId, Vec<Sha256Digest>)>, StoreError> {
+        let rows: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT referral, files FROM purged_files ORDER BY referral LIMIT $1")
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        rows.into_iter()
+            .map(|(referral, files)| {
+                Ok((
+                    parse_referral(&referral)?,
+                    decode_purged_files(&files).map_err(|e| corrupt("purged files", e))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn files_removed(&self, referral: &ReferralId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM purged_files WHERE referral = $1")
+            .bind(referral.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }

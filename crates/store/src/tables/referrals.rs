@@ -10,9 +10,10 @@ use std::path::Path;
 
 use jiff::Timestamp;
 use mediation_core::bundle::CaseBundle;
+use mediation_core::document::Sha256Digest;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::{Event, Referral};
-use mediation_core::store::{Commit, CourtKey, Receipt, ReferralStore, StoreError};
+use mediation_core::store::{Commit, CourtKey, Purge, Receipt, ReferralStore, StoreError};
 use mediation_records::{decode_bundle, decode_event, decode_snapshot};
 
 use crate::format::unavailable;
@@ -190,6 +191,38 @@ impl ReferralStore for SledStore {
     async fn commit(&self, commit: Commit) -> Result<Receipt, StoreError> {
         let prepared = prepare::Prepared::of(commit)?;
         self.submit(Op::Commit(Box::new(prepared))).await
+    }
+
+    async fn purge(&self, purge: Purge) -> Result<Receipt, StoreError> {
+        let prepared = prepare::Prepared::purge(purge)?;
+        self.submit(Op::Commit(Box::new(prepared))).await
+    }
+
+    fn files_to_remove(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(ReferralId, Vec<Sha256Digest>)>, StoreError>> + Send {
+        std::future::ready(self.db().and_then(|db| {
+            let mut found = Vec::new();
+            for entry in db.range(Table::PurgedFiles.bounds()).take(limit) {
+                let (key, value) = entry.map_err(unavailable)?;
+                let referral = Table::PurgedFiles
+                    .rest(&key)
+                    .and_then(|rest| std::str::from_utf8(rest).ok())
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt("purged files key".into()))?;
+                let files =
+                    mediation_records::decode_purged_files(&value).map_err(|e| corrupt(&key, e))?;
+                found.push((referral, files));
+            }
+            Ok(found)
+        }))
+    }
+
+    async fn files_removed(&self, referral: &ReferralId) -> Result<(), StoreError> {
+        self.submit(Op::Remove(vec![keys::purged_files(referral)]))
+            .await
+            .map(|_| ())
     }
 
     fn referral(
