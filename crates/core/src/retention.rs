@@ -20,7 +20,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
 
 use crate::bundle::{CaseBundle, Claim, Party};
 use crate::document::{Document, Sha256Digest};
@@ -195,17 +194,6 @@ pub fn purge_event(
     }
 }
 
-/// What a store keeps of a purge beside the referral: when, by which
-/// policy, and the case files the referral listed, until they are removed
-/// from disk (a file another referral still lists stays).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PurgeMarker {
-    pub at: Timestamp,
-    pub policy: String,
-    pub files: Vec<Sha256Digest>,
-    pub files_removed: bool,
-}
-
 /// The case files the gateway keeps for these events (uploaded, not held at
 /// a url), each once.
 pub fn stored_files(events: &[Event]) -> BTreeSet<Sha256Digest> {
@@ -228,9 +216,9 @@ pub fn stored_files(events: &[Event]) -> BTreeSet<Sha256Digest> {
 /// The history that replaces a purged referral's: the same events, at the
 /// same instants, in the same order, with the same ids, codes, dates,
 /// amounts and outcomes, and no personal data. Texts become
-/// [`crate::text::PURGED_TEXT`], identity numbers are withheld, documents
-/// held at a url are dropped and uploaded ones keep their digest and size
-/// but not their name. Replaying it gives the same statuses, deadlines and
+/// [`crate::text::PURGED_TEXT`], identity numbers are withheld, and no
+/// document is listed (take [`stored_files`] from the history first).
+/// Replaying it gives the same statuses, deadlines and
 /// statistics as the original.
 pub fn redact(events: &[Event]) -> Vec<Event> {
     events
@@ -314,11 +302,12 @@ fn purged_if_some(line: &mut Option<Line>) {
     }
 }
 
+/// A purged referral lists no document: the files it uploaded are removed
+/// from disk (the store's list of them, [`crate::store::Purge::files`], is
+/// taken before), and an address at
+/// which the sender holds one is the sender's.
 fn redact_documents(documents: &mut Vec<Document>) {
-    documents.retain(|d| d.location.url().is_none());
-    for d in documents {
-        d.name = Line::purged();
-    }
+    documents.clear();
 }
 
 fn redact_party(party: &mut Party) {

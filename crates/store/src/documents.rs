@@ -64,6 +64,25 @@ impl DocumentStore {
         self.contains(digest) && self.uploaders_of(digest).join(hex(tenant)).is_file()
     }
 
+    /// Removes the file with `digest` and its uploaders' markers, markers
+    /// first, each removal synced; whether a file was there.
+    pub fn remove(&self, digest: &Sha256Digest) -> io::Result<bool> {
+        let markers = self.uploaders_of(digest);
+        if markers.exists() {
+            fs::remove_dir_all(&markers)?;
+            sync_dir(&self.root.join("uploaders"))?;
+        }
+        let file = self.path_of(digest);
+        match fs::remove_file(&file) {
+            Ok(()) => {
+                sync_dir(file.parent().unwrap_or(&self.root))?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Records durably that `tenant` uploaded the file with `digest`.
     pub fn record_uploader(&self, digest: &Sha256Digest, tenant: &str) -> io::Result<()> {
         let dir = self.uploaders_of(digest);
@@ -233,6 +252,10 @@ impl DocumentFiles for DocumentStore {
     ) -> Result<Box<dyn DocumentUpload>, DocumentError> {
         Ok(Box::new(DocumentStore::begin(self, digest, size)?))
     }
+
+    fn remove(&self, digest: &Sha256Digest) -> Result<bool, DocumentError> {
+        DocumentStore::remove(self, digest).map_err(DocumentError::from)
+    }
 }
 
 impl DocumentUpload for Upload {
@@ -308,6 +331,25 @@ mod tests {
         again.write(&bytes).unwrap();
         assert!(!again.finish("court-bj").unwrap());
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_removed_file_is_gone_with_its_uploaders() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DocumentStore::open(dir.path()).unwrap();
+        let bytes = b"an identity card, scanned".to_vec();
+        let d = digest(&bytes);
+        let mut upload = store.begin(d.clone(), bytes.len() as u64).unwrap();
+        upload.write(&bytes).unwrap();
+        upload.finish("court-bj").unwrap();
+        assert!(store.remove(&d).unwrap());
+        assert!(!store.contains(&d));
+        assert!(!store.uploaded_by(&d, "court-bj"));
+        assert!(store.open_file(&d).unwrap().is_none());
+        assert!(!store.path_of(&d).exists());
+        assert!(!store.uploaders_of(&d).exists());
+        // Removing it again finds nothing, and is no error.
+        assert!(!store.remove(&d).unwrap());
     }
 
     #[test]

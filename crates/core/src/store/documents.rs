@@ -13,6 +13,12 @@ pub trait DocumentFiles: Send + Sync + std::fmt::Debug {
     /// The kept file with `digest`, or `None`.
     fn open(&self, digest: &Sha256Digest) -> Result<Option<StoredFile>, DocumentError>;
 
+    /// Removes the file with `digest` and the records of who uploaded it,
+    /// durably: the records first, so that no tenant can list the file
+    /// again without uploading it anew. Returns whether a file was kept.
+    /// For a purge (`crate::retention`), once no referral lists the file.
+    fn remove(&self, digest: &Sha256Digest) -> Result<bool, DocumentError>;
+
     /// Starts receiving a file that must hash to `digest` and be `size` bytes.
     fn begin(
         &self,
