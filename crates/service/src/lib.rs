@@ -8,12 +8,14 @@ mod engine;
 mod error;
 mod policy;
 mod recompute;
+mod retention;
 
 pub use commands::{Commands, Context, RandomIds, ReferralIds, Submission, reroute_or_return};
 pub use engine::{DeadlineEngine, SweepReport};
 pub use error::ServiceError;
 pub use policy::{BreachAction, PartnerPolicy, Policies};
 pub use recompute::{Recompute, RecomputeReport};
+pub use retention::{PurgeReport, RETENTION_ACTOR, Retention, RetentionOptions};
 
 #[cfg(test)]
 mod tests;

@@ -850,3 +850,256 @@ async fn a_referral_costs_few_key_writes_from_submission_to_receipt() {
         "{per_referral} key writes per referral"
     );
 }
+
+mod retention {
+    //! The purge of personal data past its retention, on the sled store
+    //! and the document directory, with the manual clock.
+
+    use std::sync::Arc;
+
+    use jiff::SignedDuration;
+    use mediation_core::clock::Clock;
+    use mediation_core::document::Sha256Digest;
+    use mediation_core::fixtures::*;
+    use mediation_core::lifecycle::{Change, Referral, Status};
+    use mediation_core::retention::RetentionPolicy;
+    use mediation_core::statistics::{Period, Statistics};
+    use mediation_core::store::{DeliveryOutcome, DocumentFiles, OutboxStore, ReferralStore};
+    use mediation_store::documents::DocumentStore;
+    use sha2::{Digest, Sha256};
+
+    use super::World;
+    use crate::{BreachAction, PurgeReport, RETENTION_ACTOR, Retention, RetentionOptions};
+
+    const SCAN: &[u8] = b"the claimant's identity card, scanned";
+
+    fn scan_digest() -> Sha256Digest {
+        Sha256Digest::from_bytes(Sha256::digest(SCAN).into())
+    }
+
+    fn files(w: &World) -> Arc<DocumentStore> {
+        let files = DocumentStore::open(w.path.with_extension("documents")).unwrap();
+        let mut upload = files.begin(scan_digest(), SCAN.len() as u64).unwrap();
+        upload.write(SCAN).unwrap();
+        upload.finish("court:京0105").unwrap();
+        Arc::new(files)
+    }
+
+    fn retention(
+        w: &World,
+        files: &Arc<DocumentStore>,
+        days: u32,
+    ) -> Retention<mediation_store::SledStore> {
+        let files: Arc<dyn DocumentFiles> = files.clone();
+        Retention::new(
+            Arc::clone(&w.gateway),
+            Some(files),
+            RetentionOptions {
+                policy: RetentionPolicy {
+                    default_days: days,
+                    by_outcome: [(Status::Recalled, 30)].into(),
+                },
+                batch: 2,
+                pause: std::time::Duration::ZERO,
+                ..RetentionOptions::default()
+            },
+        )
+    }
+
+    /// A referral of the sample bundle (which lists the scan) recalled by its
+    /// court, with every message delivered.
+    fn listing_the_scan(reference: &str) -> mediation_core::bundle::CaseBundle {
+        let mut bundle = sample_bundle();
+        bundle.court_referral_id = reference.parse().unwrap();
+        bundle.documents[0].sha256 = scan_digest();
+        bundle.documents[0].size_bytes = SCAN.len() as u64;
+        bundle
+    }
+
+    async fn recalled(w: &World, reference: &str) -> Referral {
+        let s = w
+            .gateway
+            .submit(listing_the_scan(reference), "court:京0105")
+            .await
+            .unwrap();
+        let referral = w
+            .gateway
+            .execute(s.referral.id(), "court:京0105", "recall", |r, ctx| {
+                r.recall(&court("京0105"), narrative("当事人已和解"), ctx.now)
+            })
+            .await
+            .unwrap();
+        assert_eq!(referral.status(), Status::Recalled);
+        deliver_everything(w).await;
+        referral
+    }
+
+    async fn deliver_everything(w: &World) {
+        let store = w.store();
+        loop {
+            let due = store.due_deliveries(w.clock.now(), 100).await.unwrap();
+            if due.is_empty() {
+                return;
+            }
+            for d in due {
+                store
+                    .record_delivery(&d.id, DeliveryOutcome::Delivered)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    fn history_text(w: &World, referral: &Referral) -> String {
+        format!("{:?}", w.store().history(referral.id()).unwrap().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_recalled_referral_is_purged_once_its_period_has_passed_and_its_file_with_it() {
+        let w = World::new(BreachAction::ReturnToCourt);
+        let files = files(&w);
+        let referral = recalled(&w, "RET-1").await;
+        let open = w
+            .gateway
+            .submit(listing_the_scan("RET-OPEN"), "court:京0105")
+            .await
+            .unwrap();
+        let before = w.store().history(referral.id()).unwrap().unwrap();
+        let retention = retention(&w, &files, 180);
+        assert!(history_text(&w, &referral).contains("张三"));
+
+        // 29 days on: kept.
+        w.clock.advance(SignedDuration::from_hours(24 * 29));
+        let report = retention.pass().await.unwrap();
+        assert_eq!(
+            (report.examined, report.kept, report.open, report.purged),
+            (2, 1, 1, 0),
+            "{report:?}"
+        );
+        // 30 days on: purged, under the policy for a recalled referral.
+        w.clock.advance(SignedDuration::from_hours(24));
+        let report = retention.pass().await.unwrap();
+        assert_eq!((report.purged, report.open), (1, 1), "{report:?}");
+        assert_eq!(
+            (report.files_removed, report.files_kept),
+            (0, 1),
+            "{report:?}"
+        );
+        let text = history_text(&w, &referral);
+        for personal in ["张三", "11010519491231002X", "13800000000", "当事人已和解"] {
+            assert!(!text.contains(personal), "{personal} survived the purge");
+        }
+        let history = w.store().history(referral.id()).unwrap().unwrap();
+        assert_eq!(history.len(), before.len() + 1);
+        assert_eq!(
+            history.last().unwrap().change,
+            Change::PersonalDataPurged {
+                policy: "particulars.recalled".into()
+            }
+        );
+        // The open referral lists the same scan: it stays on disk.
+        assert!(files.contains(&scan_digest()));
+        let entries = w.store().audit_entries(0, 1000).unwrap();
+        let purge = entries
+            .iter()
+            .find(|e| e.record.action == "purge_personal_data")
+            .unwrap();
+        assert_eq!(purge.record.actor, RETENTION_ACTOR);
+        assert_eq!(purge.record.referral.as_ref(), Some(referral.id()));
+
+        // The statistics count the referral as before.
+        let period = Period {
+            from: at("2025-01-01T00:00:00Z"),
+            to: at("2026-01-01T00:00:00Z"),
+        };
+        let (mut was, mut is) = (Statistics::new(period), Statistics::new(period));
+        was.add(&before);
+        is.add(&history);
+        assert_eq!(format!("{was:?}"), format!("{is:?}"));
+
+        // Once the other referral is recalled and purged too, nobody lists
+        // the scan and it goes.
+        w.gateway
+            .execute(open.referral.id(), "court:京0105", "recall", |r, ctx| {
+                r.recall(&court("京0105"), narrative("撤回"), ctx.now)
+            })
+            .await
+            .unwrap();
+        deliver_everything(&w).await;
+        w.clock.advance(SignedDuration::from_hours(24 * 31));
+        let report = retention.pass().await.unwrap();
+        assert_eq!(
+            (
+                report.purged,
+                report.already_purged,
+                report.files_removed,
+                report.files_kept
+            ),
+            (1, 1, 1, 0),
+            "{report:?}"
+        );
+        assert!(!files.contains(&scan_digest()));
+        assert!(
+            ReferralStore::files_to_remove(w.store(), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            w.store().verify_audit().unwrap(),
+            mediation_core::audit::AuditVerification::Intact { .. }
+        ));
+        // A pass with nothing to do changes nothing.
+        let report = retention.pass().await.unwrap();
+        assert_eq!((report.purged, report.already_purged), (0, 2), "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn a_referral_with_a_message_still_to_deliver_is_kept() {
+        let w = World::new(BreachAction::ReturnToCourt);
+        let files = files(&w);
+        let mut bundle = sample_bundle();
+        bundle.court_referral_id = "RET-2".parse().unwrap();
+        let s = w.gateway.submit(bundle, "court:京0105").await.unwrap();
+        w.gateway
+            .execute(s.referral.id(), "court:京0105", "recall", |r, ctx| {
+                r.recall(&court("京0105"), narrative("撤回"), ctx.now)
+            })
+            .await
+            .unwrap();
+        // Nothing delivered: the platform has not heard of the recall.
+        w.clock.advance(SignedDuration::from_hours(24 * 400));
+        let report = retention(&w, &files, 180).pass().await.unwrap();
+        assert_eq!((report.busy, report.purged), (1, 0), "{report:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_replicas_purge_a_referral_once() {
+        let w = World::new(BreachAction::ReturnToCourt);
+        let files = files(&w);
+        for n in 0..20 {
+            recalled(&w, &format!("RET-R{n}")).await;
+        }
+        w.clock.advance(SignedDuration::from_hours(24 * 31));
+        let (a, b) = (retention(&w, &files, 180), retention(&w, &files, 180));
+        let (ra, rb) = tokio::join!(a.pass(), b.pass());
+        let (ra, rb): (PurgeReport, PurgeReport) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra.purged + rb.purged, 20, "{ra:?} {rb:?}");
+        let purges = w
+            .store()
+            .audit_entries(0, 10_000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.record.action == "purge_personal_data")
+            .count();
+        assert_eq!(purges, 20);
+        for id in w.store().referral_ids(None, 100).unwrap() {
+            let history = w.store().history(&id).unwrap().unwrap();
+            let purged = history
+                .iter()
+                .filter(|e| matches!(e.change, Change::PersonalDataPurged { .. }))
+                .count();
+            assert_eq!(purged, 1, "{id}");
+        }
+    }
+}

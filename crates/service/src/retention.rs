@@ -1,0 +1,392 @@
+//! The purge of personal data past its retention (PIPL Art. 47; the rules
+//! are `mediation_core::retention`'s): a background pass over every
+//! referral, in bounded batches with a pause between them so that calls
+//! never wait behind it.
+//!
+//! A referral that rests, has no timer and no message still in the outbox,
+//! and whose last event is older than its outcome's period, is purged: one
+//! commit appends the `personal_data_purged` event and writes the redacted
+//! history and bundle over the stored ones ([`ReferralStore::purge`]). The
+//! commit carries the version the pass read, so of two replicas purging one
+//! referral one succeeds and the other is refused and counts it as moved on.
+//!
+//! The case files a purged referral listed are removed from disk once no
+//! referral lists them; the store keeps the list until then, so a crash
+//! between the purge and the removal only delays it to the next pass.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mediation_core::audit::AuditRecord;
+use mediation_core::document::Sha256Digest;
+use mediation_core::ids::ReferralId;
+use mediation_core::lifecycle::{Change, Referral};
+use mediation_core::retention::{self, RetentionPolicy, Verdict};
+use mediation_core::store::{
+    AuditLog, Commit, DocumentFiles, OutboxStore, Purge, ReferralStore, StoreError,
+};
+
+use crate::commands::Commands;
+use crate::error::ServiceError;
+
+/// What a pass found and did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Referrals read.
+    pub examined: u64,
+    /// Purged by this pass.
+    pub purged: u64,
+    /// Not ended, nor resting.
+    pub open: u64,
+    /// Resting, but with a timer or an undelivered message.
+    pub busy: u64,
+    /// Resting, within their period.
+    pub kept: u64,
+    /// Purged before, with nothing since that needs purging.
+    pub already_purged: u64,
+    /// Changed while the pass decided (another replica purged it, or a
+    /// command came in): left for the next pass.
+    pub moved_on: u64,
+    /// Could not be read or purged (logged).
+    pub failed: u64,
+    /// Case files removed from disk.
+    pub files_removed: u64,
+    /// Case files kept because another referral lists them.
+    pub files_kept: u64,
+}
+
+/// How a pass goes.
+#[derive(Debug, Clone)]
+pub struct RetentionOptions {
+    pub policy: RetentionPolicy,
+    /// Referrals read per batch.
+    pub batch: usize,
+    /// The pause after each batch.
+    pub pause: Duration,
+    /// The time between passes.
+    pub every: Duration,
+    /// A progress line every this many referrals read.
+    pub progress_every: u64,
+}
+
+impl Default for RetentionOptions {
+    fn default() -> Self {
+        Self {
+            policy: RetentionPolicy::default(),
+            batch: 500,
+            pause: Duration::from_millis(20),
+            every: Duration::from_secs(3600),
+            progress_every: 100_000,
+        }
+    }
+}
+
+/// The actor a purge's audit record names.
+pub const RETENTION_ACTOR: &str = "gateway:retention";
+
+/// The purge of personal data past its retention.
+pub struct Retention<S> {
+    gateway: Arc<Commands<S>>,
+    files: Option<Arc<dyn DocumentFiles>>,
+    options: RetentionOptions,
+}
+
+impl<S> std::fmt::Debug for Retention<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retention")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
+    /// `files` is where the case files are kept; `None` where the gateway
+    /// keeps none.
+    pub fn new(
+        gateway: Arc<Commands<S>>,
+        files: Option<Arc<dyn DocumentFiles>>,
+        options: RetentionOptions,
+    ) -> Self {
+        Self {
+            gateway,
+            files,
+            options,
+        }
+    }
+
+    pub fn policy(&self) -> &RetentionPolicy {
+        &self.options.policy
+    }
+
+    /// One pass over every referral, then the files waiting for removal.
+    pub async fn pass(&self) -> Result<PurgeReport, ServiceError> {
+        let started = std::time::Instant::now();
+        let mut report = PurgeReport::default();
+        let mut after: Option<ReferralId> = None;
+        let mut next_progress = self.options.progress_every.max(1);
+        loop {
+            let ids = self
+                .gateway
+                .store()
+                .referral_ids(after.as_ref(), self.options.batch.max(1))
+                .await?;
+            let Some(last) = ids.last().cloned() else {
+                break;
+            };
+            for id in &ids {
+                self.examine(id, &mut report).await;
+            }
+            after = Some(last);
+            if report.examined >= next_progress {
+                next_progress += self.options.progress_every.max(1);
+                tracing::info!(
+                    examined = report.examined,
+                    purged = report.purged,
+                    millis = started.elapsed().as_millis() as u64,
+                    "retention pass: progress"
+                );
+            }
+            self.rest().await;
+        }
+        self.remove_files(&mut report).await?;
+        metrics::counter!("gateway_retention_purged_total").increment(report.purged);
+        metrics::counter!("gateway_retention_files_removed_total").increment(report.files_removed);
+        metrics::histogram!("gateway_retention_pass_seconds")
+            .record(started.elapsed().as_secs_f64());
+        tracing::info!(
+            examined = report.examined,
+            purged = report.purged,
+            kept = report.kept,
+            busy = report.busy,
+            already_purged = report.already_purged,
+            moved_on = report.moved_on,
+            failed = report.failed,
+            files_removed = report.files_removed,
+            files_kept = report.files_kept,
+            millis = started.elapsed().as_millis() as u64,
+            "retention pass"
+        );
+        Ok(report)
+    }
+
+    /// Passes until `shutdown` completes, one every `every`.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(error) = self.pass().await {
+                tracing::warn!(%error, "retention pass failed; the next one tries again");
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(self.options.every) => {}
+            }
+        }
+    }
+
+    async fn rest(&self) {
+        if self.options.pause.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(self.options.pause).await;
+        }
+    }
+
+    async fn examine(&self, id: &ReferralId, report: &mut PurgeReport) {
+        report.examined += 1;
+        let decided = match self.decide(id).await {
+            Ok(decided) => decided,
+            Err(error) => {
+                report.failed += 1;
+                tracing::error!(referral = %id, %error, "referral could not be read for retention");
+                return;
+            }
+        };
+        match decided {
+            Decision::Open => report.open += 1,
+            Decision::Busy => report.busy += 1,
+            Decision::Kept => report.kept += 1,
+            Decision::AlreadyPurged => report.already_purged += 1,
+            Decision::Purge {
+                referral,
+                history,
+                policy,
+            } => match self.purge(&referral, history, policy).await {
+                Ok(()) => report.purged += 1,
+                Err(ServiceError::Store(StoreError::VersionConflict { .. })) => {
+                    report.moved_on += 1;
+                }
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::error!(referral = %id, %error, "referral could not be purged");
+                }
+            },
+        }
+    }
+
+    /// What the pass does with one referral: reads its snapshot, and only
+    /// for a resting one its history and outbox.
+    async fn decide(&self, id: &ReferralId) -> Result<Decision, ServiceError> {
+        let store = self.gateway.store();
+        let Some(referral) = store.referral(id).await? else {
+            return Ok(Decision::Open);
+        };
+        if !retention::rests(referral.status()) {
+            return Ok(Decision::Open);
+        }
+        let history = store
+            .history(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(id.clone()))?;
+        let Some(last) = history.last() else {
+            return Ok(Decision::Open);
+        };
+        if matches!(last.change, Change::PersonalDataPurged { .. }) {
+            return Ok(Decision::AlreadyPurged);
+        }
+        let pending = !store.pending_messages(id).await?.is_empty();
+        let now = self.gateway.clock().now();
+        Ok(
+            match retention::verdict(&referral, last.at, pending, &self.options.policy, now) {
+                Verdict::Open => Decision::Open,
+                Verdict::Busy => Decision::Busy,
+                Verdict::KeptUntil(_) => Decision::Kept,
+                Verdict::Due { policy } => Decision::Purge {
+                    referral,
+                    history,
+                    policy,
+                },
+            },
+        )
+    }
+
+    /// Purges `referral`, whose stored history is `history`, under `policy`.
+    async fn purge(
+        &self,
+        referral: &Referral,
+        history: Vec<mediation_core::lifecycle::Event>,
+        policy: String,
+    ) -> Result<(), ServiceError> {
+        let now = self.gateway.clock().now();
+        let event = mediation_core::lifecycle::Event {
+            at: now,
+            change: Change::PersonalDataPurged {
+                policy: policy.clone(),
+            },
+        };
+        let mut after = referral.clone();
+        after.apply(&event);
+        let commit = Commit {
+            referral: referral.id().clone(),
+            expected_version: referral.version(),
+            at: now,
+            events: vec![event],
+            court_key: None,
+            messages: Vec::new(),
+            timers: after.timers(),
+            alerts: Vec::new(),
+            audit: vec![AuditRecord {
+                at: now,
+                actor: RETENTION_ACTOR.into(),
+                action: "purge_personal_data".into(),
+                referral: Some(referral.id().clone()),
+                outcome: format!("ok: policy {policy}"),
+            }],
+            loads: Vec::new(),
+            state: after.state(),
+            delivered: None,
+            trace: None,
+        };
+        let purge = Purge {
+            commit,
+            redacted: retention::redact(&history),
+            files: retention::stored_files(&history).into_iter().collect(),
+        };
+        self.gateway.store().purge(purge).await?;
+        tracing::debug!(referral = %referral.id(), policy, "personal data purged");
+        Ok(())
+    }
+
+    /// Removes the files purged referrals listed, unless a referral still
+    /// lists them; each purged referral's list is cleared once its files
+    /// are dealt with. Reads every referral once, and only when files wait.
+    async fn remove_files(&self, report: &mut PurgeReport) -> Result<(), ServiceError> {
+        let Some(files) = &self.files else {
+            return Ok(());
+        };
+        let store = self.gateway.store();
+        let waiting = store.files_to_remove(10_000).await?;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let candidates: BTreeSet<Sha256Digest> = waiting
+            .iter()
+            .flat_map(|(_, digests)| digests.iter().cloned())
+            .collect();
+        let listed = self.still_listed(&candidates).await?;
+        for (referral, digests) in waiting {
+            let mut failed = false;
+            for digest in digests {
+                if listed.contains(&digest) {
+                    report.files_kept += 1;
+                    continue;
+                }
+                match files.remove(&digest) {
+                    Ok(_) => report.files_removed += 1,
+                    Err(error) => {
+                        failed = true;
+                        report.failed += 1;
+                        tracing::error!(%referral, digest = %digest, %error, "case file could not be removed; the next pass tries again");
+                    }
+                }
+            }
+            if !failed {
+                store.files_removed(&referral).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of `candidates` some referral lists.
+    async fn still_listed(
+        &self,
+        candidates: &BTreeSet<Sha256Digest>,
+    ) -> Result<BTreeSet<Sha256Digest>, ServiceError> {
+        let store = self.gateway.store();
+        let mut listed = BTreeSet::new();
+        let mut after: Option<ReferralId> = None;
+        loop {
+            let ids = store
+                .referral_ids(after.as_ref(), self.options.batch.max(1))
+                .await?;
+            let Some(last) = ids.last().cloned() else {
+                return Ok(listed);
+            };
+            for id in &ids {
+                if let Some(referral) = store.referral(id).await? {
+                    listed.extend(
+                        candidates
+                            .iter()
+                            .filter(|d| referral.lists_document(d))
+                            .cloned(),
+                    );
+                }
+            }
+            after = Some(last);
+            self.rest().await;
+        }
+    }
+}
+
+/// What the pass does with one referral.
+enum Decision {
+    Open,
+    Busy,
+    Kept,
+    AlreadyPurged,
+    Purge {
+        referral: Referral,
+        history: Vec<mediation_core::lifecycle::Event>,
+        policy: String,
+    },
+}
