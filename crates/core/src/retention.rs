@@ -95,7 +95,7 @@ impl RetentionPolicy {
                 problems.push(PolicyError::Period { field, days });
             }
         };
-        period("default".into(), self.default_days);
+        period("days".into(), self.default_days);
         for (status, days) in &self.by_outcome {
             period(status.as_str().to_owned(), *days);
         }
@@ -106,7 +106,7 @@ impl RetentionPolicy {
             });
         }
         let (agreed, _) = self.period(Status::Agreed);
-        if agreed < AGREED_MIN_DAYS {
+        if (1..AGREED_MIN_DAYS).contains(&agreed) {
             problems.push(PolicyError::AgreedTooShort { days: agreed });
         }
         if problems.is_empty() {

@@ -35,7 +35,9 @@ use mediation_proto::labour::v1::labour_gateway_server::LabourGatewayServer;
 use mediation_proto::operations::v1::operations_server::OperationsServer;
 use mediation_proto::traffic::v1::traffic_gateway_server::TrafficGatewayServer;
 use mediation_security::Tenants;
-use mediation_service::{Commands, DeadlineEngine, Recompute, RecomputeReport, ServiceError};
+use mediation_service::{
+    Commands, DeadlineEngine, Recompute, RecomputeReport, Retention, ServiceError,
+};
 use mediation_store::documents::DocumentStore;
 use tokio::net::TcpListener;
 
@@ -72,6 +74,9 @@ pub struct Assembly {
     pub gateway: Arc<Commands<GatewayStore>>,
     pub relay: Arc<Relay<GatewayStore, Destinations>>,
     pub engine: Arc<DeadlineEngine<GatewayStore>>,
+    /// The purge of personal data past its retention; `None` when the
+    /// configuration turns it off.
+    pub retention: Option<Arc<Retention<GatewayStore>>>,
     pub roster: Arc<Roster>,
     /// The court registry every part that follows the hierarchy shares.
     pub courts: Courts,
@@ -267,6 +272,16 @@ impl Assembly {
             relay_options,
         ));
         let engine = Arc::new(DeadlineEngine::new(Arc::clone(&gateway)));
+        let retention = if config.retention.enabled {
+            let files: Arc<dyn mediation_core::store::DocumentFiles> = Arc::new(documents.clone());
+            Some(Arc::new(Retention::new(
+                Arc::clone(&gateway),
+                Some(files),
+                config.retention.options().map_err(anyhow::Error::msg)?,
+            )))
+        } else {
+            None
+        };
         let health = Health::new(
             gateway.store().clone(),
             relay.destinations(),
@@ -287,6 +302,7 @@ impl Assembly {
             gateway,
             relay,
             engine,
+            retention,
             roster,
             courts,
             calendar,

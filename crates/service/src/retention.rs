@@ -170,12 +170,17 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
         Ok(report)
     }
 
-    /// Passes until `shutdown` completes, one every `every`.
+    /// Passes until `shutdown` completes, one every `every`. A pass under
+    /// way when it does is dropped between two purges (each is one atomic
+    /// commit); the next start begins again.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            if let Err(error) = self.pass().await {
-                tracing::warn!(%error, "retention pass failed; the next one tries again");
+            tokio::select! {
+                () = &mut shutdown => return,
+                result = self.pass() => if let Err(error) = result {
+                    tracing::warn!(%error, "retention pass failed; the next one tries again");
+                },
             }
             tokio::select! {
                 () = &mut shutdown => return,

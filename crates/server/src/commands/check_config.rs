@@ -174,6 +174,30 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         )?,
     }
     writeln!(out, "alert webhooks: {}", config.alerts.webhook.len())?;
+    if config.retention.enabled {
+        let policy = config.retention.policy().map_err(anyhow::Error::msg)?;
+        let named: Vec<String> = policy
+            .by_outcome
+            .iter()
+            .map(|(status, days)| format!("{status} {days}"))
+            .collect();
+        writeln!(
+            out,
+            "retention: a referral's personal data and case files are purged {} days after its last event{} (PIPL Art. 47); a pass every {} min",
+            policy.default_days,
+            if named.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", named.join(", "))
+            },
+            config.retention.every_minutes
+        )?;
+    } else {
+        writeln!(
+            out,
+            "retention: OFF: personal data is never purged (PIPL Art. 47 requires deletion once the purpose is served; retention.enabled = false)"
+        )?;
+    }
     writeln!(out, "log: {:?} at {}", config.log.format, config.log.level)?;
     for old in &config.deprecations {
         writeln!(out, "deprecated: {old}")?;

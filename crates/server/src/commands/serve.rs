@@ -171,6 +171,10 @@ async fn serve(args: ServeArgs, config: Config, out: &mut dyn Write) -> anyhow::
         background.spawn(async move {
             crate::observe::run_sampler(a, Duration::from_secs(15), until_stopped(rx)).await;
         });
+        if let Some(retention) = assembly.retention.clone() {
+            let rx = stopped.clone();
+            background.spawn(async move { retention.run(until_stopped(rx)).await });
+        }
         if let Some(listener) = metrics_listener {
             let readiness = assembly.health.watch();
             let rx = stopped.clone();

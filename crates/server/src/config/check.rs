@@ -12,6 +12,7 @@ impl Config {
         self.check_sandbox()?;
         self.check_traces()?;
         self.check_mediation_days()?;
+        self.check_retention()?;
         if let Some(days) = self.court_decision.remind_after_working_days
             && days > 60
         {
@@ -269,6 +270,30 @@ impl Config {
     /// A mediation limit is at least a day and at most a year: the rules give
     /// 7 to 30 days, and an extension, not the limit, is how the parties take
     /// longer.
+    fn check_retention(&self) -> Result<(), String> {
+        let r = &self.retention;
+        self.retention.policy()?;
+        if !(1..=10_000).contains(&r.batch) {
+            return Err(format!(
+                "retention.batch: must be from 1 to 10000 referrals, got {}",
+                r.batch
+            ));
+        }
+        if r.pause_ms > 10_000 {
+            return Err(format!(
+                "retention.pause_ms: must be at most 10000, got {}",
+                r.pause_ms
+            ));
+        }
+        if !(1..=7 * 24 * 60).contains(&r.every_minutes) {
+            return Err(format!(
+                "retention.every_minutes: must be from 1 to 10080 (a week), got {}",
+                r.every_minutes
+            ));
+        }
+        Ok(())
+    }
+
     fn check_mediation_days(&self) -> Result<(), String> {
         for (partner, days) in &self.mediation_days {
             if let Some(grace) = days.grace_days

@@ -102,6 +102,10 @@ pub struct Config {
     pub traces: TraceSettings,
     #[serde(default)]
     pub shutdown: ShutdownSettings,
+    /// How long personal data is kept (PIPL Art. 47), and how the purge
+    /// runs.
+    #[serde(default)]
+    pub retention: RetentionSettings,
     /// Old spellings found while loading, each with its current name: said
     /// by `check-config` and logged by `serve` at start.
     #[serde(skip)]
@@ -527,6 +531,116 @@ pub struct ShutdownSettings {
 impl Default for ShutdownSettings {
     fn default() -> Self {
         Self { grace_seconds: 20 }
+    }
+}
+
+/// The retention of personal data (`docs/retention.md`): per kind of
+/// record, how many days after a referral's last event its data is kept,
+/// and the background purge's pace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Off, nothing is ever purged (and `check-config` says so).
+    pub enabled: bool,
+    /// A referral's particulars: the parties' names, identity numbers,
+    /// contacts and addresses, the claims' and reports' free text, and its
+    /// case files.
+    pub particulars: ParticularsRetention,
+    /// Referrals read per batch of a pass.
+    pub batch: usize,
+    /// The pause after each batch, so that calls never wait behind a pass.
+    pub pause_ms: u64,
+    /// Minutes between passes.
+    pub every_minutes: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            particulars: ParticularsRetention::default(),
+            batch: 500,
+            pause_ms: 20,
+            every_minutes: 60,
+        }
+    }
+}
+
+/// Days a referral's particulars are kept after its last event, by the
+/// status it rests in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParticularsRetention {
+    /// For a status `by_outcome` does not name.
+    pub days: u32,
+    /// By status (`confirmed`, `agreed`, `recalled`, ...).
+    pub by_outcome: BTreeMap<String, u32>,
+}
+
+impl Default for ParticularsRetention {
+    fn default() -> Self {
+        let policy = mediation_core::retention::RetentionPolicy::default();
+        Self {
+            days: policy.default_days,
+            by_outcome: BTreeMap::new(),
+        }
+    }
+}
+
+impl RetentionSettings {
+    /// The policy, checked: every status named is one a referral rests in
+    /// and every period is sensible; the problems are named with their keys.
+    pub fn policy(&self) -> Result<mediation_core::retention::RetentionPolicy, String> {
+        use mediation_core::lifecycle::Status;
+        use mediation_core::retention::{PolicyError, RetentionPolicy, resting_statuses};
+        let mut by_outcome = BTreeMap::new();
+        for (name, days) in &self.particulars.by_outcome {
+            let status = Status::ALL
+                .into_iter()
+                .find(|s| s.as_str() == name)
+                .ok_or_else(|| {
+                    format!(
+                        "retention.particulars.by_outcome.{name}: no such status (one of: {})",
+                        resting_statuses()
+                    )
+                })?;
+            by_outcome.insert(status, *days);
+        }
+        let policy = RetentionPolicy {
+            default_days: self.particulars.days,
+            by_outcome,
+        };
+        policy.check().map_err(|problems| {
+            problems
+                .iter()
+                .map(|p| match p {
+                    PolicyError::Period { field, .. } if field == "days" => {
+                        format!("retention.particulars.{p}")
+                    }
+                    PolicyError::AgreedTooShort { .. }
+                        if !self.particulars.by_outcome.contains_key("agreed") =>
+                    {
+                        format!(
+                            "retention.particulars.days: it applies to agreed referrals too: {p}"
+                        )
+                    }
+                    _ => format!("retention.particulars.by_outcome.{p}"),
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        Ok(policy)
+    }
+
+    /// The purge's options, once [`RetentionSettings::policy`] passed.
+    pub fn options(&self) -> Result<mediation_service::RetentionOptions, String> {
+        Ok(mediation_service::RetentionOptions {
+            policy: self.policy()?,
+            batch: self.batch,
+            pause: Duration::from_millis(self.pause_ms),
+            every: Duration::from_secs(self.every_minutes.saturating_mul(60)),
+            ..mediation_service::RetentionOptions::default()
+        })
     }
 }
 

@@ -655,3 +655,58 @@ fn the_shipped_roster_lists_the_mediators_the_demo_and_tests_name() {
         }
     }
 }
+
+/// The retention policy is read per status, and every key that makes no
+/// sense is refused by name, citing the rule where the law sets one.
+#[test]
+fn the_retention_policy_is_read_and_checked_by_name() {
+    use mediation_core::lifecycle::Status;
+    let dir = tempfile::tempdir().unwrap();
+    let load = |toml: &str| Config::load_from(&sources(dir.path(), toml, &[]));
+    let shipped = load("").unwrap();
+    assert!(shipped.retention.enabled);
+    let policy = shipped.retention.policy().unwrap();
+    assert_eq!(policy.default_days, 180);
+    let set = load(
+        "[retention.particulars]\ndays = 90\n[retention.particulars.by_outcome]\nrecalled = 30\nagreed = 60\n",
+    )
+    .unwrap();
+    let policy = set.retention.policy().unwrap();
+    assert_eq!(policy.period(Status::Recalled).0, 30);
+    assert_eq!(policy.period(Status::Agreed).0, 60);
+    assert_eq!(policy.period(Status::Confirmed), (90, "particulars.default".into()));
+    for (bad, says) in [
+        (
+            "[retention.particulars.by_outcome]\nin_mediation = 30\n",
+            "retention.particulars.by_outcome.in_mediation: not a status a referral rests in",
+        ),
+        (
+            "[retention.particulars.by_outcome]\nsettled = 30\n",
+            "retention.particulars.by_outcome.settled: no such status",
+        ),
+        (
+            "[retention.particulars.by_outcome]\nagreed = 40\n",
+            "retention.particulars.by_outcome.agreed: 40 days would purge an agreement",
+        ),
+        (
+            "[retention.particulars]\ndays = 30\n",
+            "retention.particulars.days: it applies to agreed referrals too",
+        ),
+        (
+            "[retention.particulars]\ndays = 0\n",
+            "retention.particulars.days: a period is 1 to 3653 days, not 0",
+        ),
+        ("[retention]\nbatch = 0\n", "retention.batch"),
+        ("[retention]\nevery_minutes = 0\n", "retention.every_minutes"),
+        ("[retention]\nkeep_forever = true\n", "keep_forever"),
+    ] {
+        let err = load(bad).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+    assert!(
+        load("[retention.particulars.by_outcome]\nagreed = 40\n")
+            .unwrap_err()
+            .to_string()
+            .contains("CPL Art. 205")
+    );
+}
