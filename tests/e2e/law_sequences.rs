@@ -22,14 +22,14 @@ use crate::tls::Authed;
 use crate::world::{LabourMessage, World, court_view, settlement_parties, submit_bundle, ts};
 
 /// The court system and the CCPIT platform, with tokens from the moved clock.
-struct Sides {
-    court: CourtGatewayClient<Authed>,
-    ccpit: CcpitGatewayClient<Authed>,
-    labour: LabourGatewayClient<Authed>,
+pub(crate) struct Sides {
+    pub(crate) court: CourtGatewayClient<Authed>,
+    pub(crate) ccpit: CcpitGatewayClient<Authed>,
+    pub(crate) labour: LabourGatewayClient<Authed>,
 }
 
 /// The world with its clock at `instant`, and the two sides connected.
-async fn world_at(instant: &str) -> (World, Sides) {
+pub(crate) async fn world_at(instant: &str) -> (World, Sides) {
     let w = World::start().await;
     w.at(instant).await;
     let sides = Sides {
@@ -40,14 +40,14 @@ async fn world_at(instant: &str) -> (World, Sides) {
     (w, sides)
 }
 
-fn delegated(reference: &str) -> pb::CaseBundle {
+pub(crate) fn delegated(reference: &str) -> pb::CaseBundle {
     let mut bundle = bundle_to_wire(&sample_bundle());
     bundle.court_referral_id = reference.into();
     bundle.documents.clear();
     bundle
 }
 
-async fn submit(s: &mut Sides, bundle: pb::CaseBundle) -> String {
+pub(crate) async fn submit(s: &mut Sides, bundle: pb::CaseBundle) -> String {
     submit_bundle(&mut s.court, bundle).await
 }
 
@@ -55,9 +55,9 @@ async fn view(s: &mut Sides, id: &str) -> pb::GetReferralResponse {
     court_view(&mut s.court, id).await
 }
 
-const CENTRE: &str = "ccpit-bj-01";
+pub(crate) const CENTRE: &str = "ccpit-bj-01";
 
-fn accept(id: &str) -> cp::AcceptCaseRequest {
+pub(crate) fn accept(id: &str) -> cp::AcceptCaseRequest {
     cp::AcceptCaseRequest {
         case_id: id.into(),
         mediation_centre: CENTRE.into(),
@@ -66,7 +66,10 @@ fn accept(id: &str) -> cp::AcceptCaseRequest {
     }
 }
 
-fn progress(id: &str, p: cp::report_progress_request::Progress) -> cp::ReportProgressRequest {
+pub(crate) fn progress(
+    id: &str,
+    p: cp::report_progress_request::Progress,
+) -> cp::ReportProgressRequest {
     cp::ReportProgressRequest {
         case_id: id.into(),
         mediation_centre: CENTRE.into(),
@@ -83,7 +86,7 @@ fn extension(until: &str, days: u32) -> cp::report_progress_request::Progress {
 }
 
 /// A complete settlement, every signature at `signed_at`.
-fn settlement(id: &str, signed_at: &str) -> cp::SubmitSettlementRequest {
+pub(crate) fn settlement(id: &str, signed_at: &str) -> cp::SubmitSettlementRequest {
     let sign = |signer_type: &str, signer: &str| cp::Signature {
         signer_type: signer_type.into(),
         signer: signer.into(),
@@ -107,7 +110,7 @@ fn settlement(id: &str, signed_at: &str) -> cp::SubmitSettlementRequest {
     }
 }
 
-fn apply(id: &str, applied_at: &str) -> cp::ApplyForConfirmationRequest {
+pub(crate) fn apply(id: &str, applied_at: &str) -> cp::ApplyForConfirmationRequest {
     cp::ApplyForConfirmationRequest {
         case_id: id.into(),
         mediation_centre: CENTRE.into(),
@@ -116,7 +119,7 @@ fn apply(id: &str, applied_at: &str) -> cp::ApplyForConfirmationRequest {
     }
 }
 
-fn ruling(id: &str, outcome: pb::RulingOutcome, at: &str) -> pb::RecordRulingRequest {
+pub(crate) fn ruling(id: &str, outcome: pb::RulingOutcome, at: &str) -> pb::RecordRulingRequest {
     pb::RecordRulingRequest {
         referral_id: id.into(),
         court: "京0105".into(),

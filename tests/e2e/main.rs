@@ -24,6 +24,7 @@ mod operations;
 mod powercut;
 mod python_client;
 mod replicas;
+mod retention;
 mod sandbox;
 mod security;
 mod served;

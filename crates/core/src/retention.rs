@@ -177,6 +177,14 @@ pub fn verdict(
     }
 }
 
+/// Whether `bundle` is what a purge left. Every party of a bundle has an
+/// identity, and no input can make a withheld one ([`Identity::parse`]
+/// refuses an empty number), so a bundle whose parties' identities are all
+/// withheld was purged.
+pub fn is_purged(bundle: &CaseBundle) -> bool {
+    !bundle.parties.is_empty() && bundle.parties.iter().all(|p| p.identity.is_withheld())
+}
+
 /// The event that purges `referral` at `now`, if the verdict says it is due.
 pub fn purge_event(
     referral: &Referral,

@@ -235,6 +235,12 @@ impl<S: ReferralStore + AuditLog + 'static> Desk<S> {
             .filter(|r| call.caller.entitled(r, acting))
             .ok_or_else(referral_not_found)?;
         match referral.disclosure_to(&organisation) {
+            Disclosure::Full if mediation_core::retention::is_purged(referral.bundle()) => {
+                Err(Status::failed_precondition(
+                    "the case's particulars were deleted under the gateway's retention policy \
+                     (PIPL Art. 47); its status and history remain, without personal data",
+                ))
+            }
             Disclosure::Full => Ok(referral),
             Disclosure::Offer => Err(Status::failed_precondition(format!(
                 "the case's particulars are disclosed once {organisation} accepts it; \

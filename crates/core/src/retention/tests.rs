@@ -98,6 +98,8 @@ fn identities_keep_their_kind_and_lose_their_number() {
     let kinds: Vec<_> = bundle.parties.iter().map(|p| p.identity.kind()).collect();
     assert!(kinds.contains(&IdentityKind::ResidentIdCard));
     assert!(bundle.parties.iter().all(|p| p.identity.is_withheld()));
+    assert!(is_purged(bundle));
+    assert!(!is_purged(&sample_bundle()));
     assert!(bundle.parties.iter().all(|p| p.region.is_none()));
     // The files are listed before the purge, and the purged referral lists
     // none.

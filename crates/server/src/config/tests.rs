@@ -674,7 +674,10 @@ fn the_retention_policy_is_read_and_checked_by_name() {
     let policy = set.retention.policy().unwrap();
     assert_eq!(policy.period(Status::Recalled).0, 30);
     assert_eq!(policy.period(Status::Agreed).0, 60);
-    assert_eq!(policy.period(Status::Confirmed), (90, "particulars.default".into()));
+    assert_eq!(
+        policy.period(Status::Confirmed),
+        (90, "particulars.default".into())
+    );
     for (bad, says) in [
         (
             "[retention.particulars.by_outcome]\nin_mediation = 30\n",
@@ -697,7 +700,10 @@ fn the_retention_policy_is_read_and_checked_by_name() {
             "retention.particulars.days: a period is 1 to 3653 days, not 0",
         ),
         ("[retention]\nbatch = 0\n", "retention.batch"),
-        ("[retention]\nevery_minutes = 0\n", "retention.every_minutes"),
+        (
+            "[retention]\nevery_minutes = 0\n",
+            "retention.every_minutes",
+        ),
         ("[retention]\nkeep_forever = true\n", "keep_forever"),
     ] {
         let err = load(bad).unwrap_err().to_string();

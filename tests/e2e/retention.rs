@@ -1,0 +1,194 @@
+//! The records' life over the wire: a case carried through the National Day
+//! holiday, an appraisal pause, an agreement and its confirmation, and then
+//! past its retention (PIPL Art. 47). Its personal data and its case file
+//! go, from the store and from disk; its timeline, its statistics and the
+//! audit trail stay; the platform is told the particulars were deleted.
+
+use jiff::SignedDuration;
+use mediation_core::audit::AuditVerification;
+use mediation_core::lifecycle::Change;
+use mediation_proto::ccpit::v1 as cp;
+use mediation_proto::court::v1 as pb;
+use mediation_proto::operations::v1 as ops;
+use mediation_proto::operations::v1::operations_client::OperationsClient;
+use tonic::Code;
+
+use crate::law_sequences::{
+    CENTRE, accept, apply, delegated, progress, ruling, settlement, submit, world_at,
+};
+use crate::world::{World, court_view, digest, scanned_file, ts};
+
+async fn statistics(w: &World) -> ops::GetStatisticsResponse {
+    OperationsClient::new(w.connect_as("operators").await)
+        .get_statistics(ops::GetStatisticsRequest {
+            from: ts("2026-08-01T00:00:00+08:00"),
+            to: ts("2028-01-01T00:00:00+08:00"),
+            partner: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_case_past_its_retention_is_purged_with_its_file_and_still_counted() {
+    let (w, mut s) = world_at("2026-08-31T09:00:00+08:00").await;
+    // The court uploads its scanned pleading and lists it.
+    let scan = scanned_file(40_000, 7);
+    let d = digest(&scan);
+    w.upload("court-bj", &scan, &d, 8192).await.unwrap();
+    let mut bundle = delegated("RET-E2E");
+    bundle.documents = vec![pb::Document {
+        name: "起诉状.pdf".into(),
+        media_type: "application/pdf".into(),
+        size_bytes: scan.len() as u64,
+        sha256: d.to_string(),
+        url: String::new(),
+    }];
+    let id = submit(&mut s, bundle).await;
+    w.deliver().await;
+    w.at("2026-09-02T10:00:00+08:00").await;
+    s.ccpit.accept_case(accept(&id)).await.unwrap();
+    // An appraisal across the holiday, then an agreement and its confirmation.
+    w.at("2026-09-14T10:00:00+08:00").await;
+    s.ccpit
+        .report_progress(progress(
+            &id,
+            cp::report_progress_request::Progress::AppraisalStarted("工程造价鉴定".into()),
+        ))
+        .await
+        .unwrap();
+    w.at("2026-10-09T10:00:00+08:00").await;
+    s.ccpit
+        .report_progress(progress(
+            &id,
+            cp::report_progress_request::Progress::AppraisalEnded(true),
+        ))
+        .await
+        .unwrap();
+    w.at("2026-10-12T10:00:00+08:00").await;
+    s.ccpit
+        .submit_settlement(settlement(&id, "2026-10-12T09:00:00+08:00"))
+        .await
+        .unwrap();
+    s.ccpit
+        .apply_for_confirmation(apply(&id, "2026-10-12T09:30:00+08:00"))
+        .await
+        .unwrap();
+    w.at("2026-10-19T10:00:00+08:00").await;
+    s.court
+        .record_ruling(ruling(
+            &id,
+            pb::RulingOutcome::Confirmed,
+            "2026-10-19T10:00:00+08:00",
+        ))
+        .await
+        .unwrap();
+    w.deliver().await;
+    assert_eq!(
+        court_view(&mut s.court, &id).await.status(),
+        pb::ReferralStatus::Confirmed
+    );
+    // The centre reads the whole case while it holds it.
+    let particulars = cp::GetCaseParticularsRequest {
+        case_id: id.clone(),
+        mediation_centre: CENTRE.into(),
+    };
+    s.ccpit
+        .get_case_particulars(particulars.clone())
+        .await
+        .unwrap();
+    assert_eq!(w.download(&id, &d, "court-bj").await.unwrap(), scan);
+    let figures = statistics(&w).await;
+    let file = w
+        .assembly
+        .documents
+        .root()
+        .join("sha256")
+        .join(&d.as_str()[..2])
+        .join(d.as_str());
+    assert!(file.is_file());
+
+    let retention = w.assembly.retention.clone().expect("retention is on");
+    // 179 days after the ruling: kept (the shipped policy keeps a confirmed
+    // case 180 days).
+    w.at("2027-04-16T10:00:00+08:00").await;
+    let report = retention.pass().await.unwrap();
+    assert_eq!((report.kept, report.purged), (1, 0), "{report:?}");
+    // 180 days: purged, and its file with it.
+    w.advance(SignedDuration::from_hours(24));
+    let report = retention.pass().await.unwrap();
+    assert_eq!((report.purged, report.files_removed), (1, 1), "{report:?}");
+
+    // On disk: the file and the record of who uploaded it are gone.
+    assert!(!file.exists(), "{} is still on disk", file.display());
+    assert!(
+        !w.assembly
+            .documents
+            .root()
+            .join("uploaders")
+            .join(d.as_str())
+            .exists()
+    );
+    // In the store: no trace of a party's name, number, contact or the terms.
+    let store = w.assembly.gateway.store().sled().unwrap();
+    let referral_id = id.parse().unwrap();
+    let history = store.history(&referral_id).unwrap().unwrap();
+    let stored = format!("{history:?}{:?}", store.referral(&referral_id).unwrap());
+    for personal in [
+        "张三",
+        "11010519491231002X",
+        "13800000000",
+        "100000元",
+        "起诉状",
+    ] {
+        assert!(!stored.contains(personal), "{personal} survived the purge");
+    }
+    assert!(matches!(
+        history.last().unwrap().change,
+        Change::PersonalDataPurged { .. }
+    ));
+    // What `store verify` checks still holds.
+    assert!(matches!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { .. }
+    ));
+    let check = store.verify_histories().unwrap();
+    assert!(check.snapshot_mismatches.is_empty(), "{check:?}");
+    assert!(check.load_mismatches.is_empty(), "{check:?}");
+
+    // Over the wire: the court's timeline says so, the figures are the
+    // same, the file is gone and the centre is told why.
+    let view = court_view(&mut s.court, &id).await;
+    assert_eq!(view.status(), pb::ReferralStatus::Confirmed);
+    let last = view.timeline.last().unwrap();
+    assert_eq!(last.event, "personal_data_purged");
+    assert!(last.summary.contains("PIPL Art. 47"), "{}", last.summary);
+    assert_eq!(statistics(&w).await, figures);
+    let err = w.download(&id, &d, "court-bj").await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let err = s.ccpit.get_case_particulars(particulars).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("retention policy"),
+        "{}",
+        err.message()
+    );
+    // The audit trail names the purge, its policy and who made it.
+    let audit = OperationsClient::new(w.connect_as("operators").await)
+        .query_audit(ops::QueryAuditRequest {
+            referral_id: id.clone(),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let purge = audit
+        .entries
+        .iter()
+        .find(|e| e.action == "purge_personal_data")
+        .expect("the purge is in the audit trail");
+    assert_eq!(purge.actor, mediation_service::RETENTION_ACTOR);
+    assert_eq!(purge.outcome, "ok: policy particulars.default");
+}
