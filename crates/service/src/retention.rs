@@ -15,6 +15,8 @@
 //! between the purge and the removal only delays it to the next pass.
 
 use std::collections::BTreeSet;
+
+use futures_util::StreamExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,6 +70,9 @@ pub struct RetentionOptions {
     pub every: Duration,
     /// A progress line every this many referrals read.
     pub progress_every: u64,
+    /// Referrals of a batch examined and purged at once, so that their
+    /// commits share the store's synced writes.
+    pub concurrency: usize,
 }
 
 impl Default for RetentionOptions {
@@ -78,6 +83,7 @@ impl Default for RetentionOptions {
             pause: Duration::from_millis(20),
             every: Duration::from_secs(3600),
             progress_every: 100_000,
+            concurrency: 16,
         }
     }
 }
@@ -134,8 +140,13 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
             let Some(last) = ids.last().cloned() else {
                 break;
             };
-            for id in &ids {
-                self.examine(id, &mut report).await;
+            let outcomes: Vec<Outcome> = futures_util::stream::iter(&ids)
+                .map(|id| self.examine(id))
+                .buffer_unordered(self.options.concurrency.max(1))
+                .collect()
+                .await;
+            for outcome in outcomes {
+                report.tally(outcome);
             }
             after = Some(last);
             if report.examined >= next_progress {
@@ -197,33 +208,29 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
         }
     }
 
-    async fn examine(&self, id: &ReferralId, report: &mut PurgeReport) {
-        report.examined += 1;
+    async fn examine(&self, id: &ReferralId) -> Outcome {
         let decided = match self.decide(id).await {
             Ok(decided) => decided,
             Err(error) => {
-                report.failed += 1;
                 tracing::error!(referral = %id, %error, "referral could not be read for retention");
-                return;
+                return Outcome::Failed;
             }
         };
         match decided {
-            Decision::Open => report.open += 1,
-            Decision::Busy => report.busy += 1,
-            Decision::Kept => report.kept += 1,
-            Decision::AlreadyPurged => report.already_purged += 1,
+            Decision::Open => Outcome::Open,
+            Decision::Busy => Outcome::Busy,
+            Decision::Kept => Outcome::Kept,
+            Decision::AlreadyPurged => Outcome::AlreadyPurged,
             Decision::Purge {
                 referral,
                 history,
                 policy,
             } => match self.purge(&referral, history, policy).await {
-                Ok(()) => report.purged += 1,
-                Err(ServiceError::Store(StoreError::VersionConflict { .. })) => {
-                    report.moved_on += 1;
-                }
+                Ok(()) => Outcome::Purged,
+                Err(ServiceError::Store(StoreError::VersionConflict { .. })) => Outcome::MovedOn,
                 Err(error) => {
-                    report.failed += 1;
                     tracing::error!(referral = %id, %error, "referral could not be purged");
+                    Outcome::Failed
                 }
             },
         }
@@ -380,6 +387,33 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
             after = Some(last);
             self.rest().await;
         }
+    }
+}
+
+/// What became of one referral in a pass.
+enum Outcome {
+    Open,
+    Busy,
+    Kept,
+    AlreadyPurged,
+    Purged,
+    MovedOn,
+    Failed,
+}
+
+impl PurgeReport {
+    fn tally(&mut self, outcome: Outcome) {
+        self.examined += 1;
+        let count = match outcome {
+            Outcome::Open => &mut self.open,
+            Outcome::Busy => &mut self.busy,
+            Outcome::Kept => &mut self.kept,
+            Outcome::AlreadyPurged => &mut self.already_purged,
+            Outcome::Purged => &mut self.purged,
+            Outcome::MovedOn => &mut self.moved_on,
+            Outcome::Failed => &mut self.failed,
+        };
+        *count += 1;
     }
 }
 
