@@ -131,6 +131,15 @@ impl PgStore {
                     .await
                     .map_err(unavailable)?;
                 }
+                StoredItem::PurgedFiles { referral, record } => {
+                    flush_all(&mut tx, &mut pending).await?;
+                    sqlx::query("INSERT INTO purged_files (referral, files) VALUES ($1, $2)")
+                        .bind(referral)
+                        .bind(record)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(unavailable)?;
+                }
                 StoredItem::Load { organisation, open } => {
                     loads.insert(organisation, big(open)?);
                 }

@@ -30,6 +30,9 @@ pub enum StoredItem {
         court_referral_id: String,
         referral: String,
     },
+    /// A purged referral's case files still to be removed from disk
+    /// (`encode_purged_files`).
+    PurgedFiles { referral: String, record: Vec<u8> },
     /// An organisation's count of open referrals.
     Load {
         organisation: String,

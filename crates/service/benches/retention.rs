@@ -218,6 +218,10 @@ fn report(phase: &str, calls: &mut Calls) -> (f64, f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // The pass's own progress lines, as `serve` logs them.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("mediation_service=info"))
+        .init();
     let quick = std::env::args().any(|a| a == "--quick");
     let total = std::env::var("MG_RETENTION_REFERRALS")
         .ok()

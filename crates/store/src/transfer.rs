@@ -86,6 +86,13 @@ impl SledStore {
                 })?;
             }
         }
+        for entry in db.range(Table::PurgedFiles.bounds()) {
+            let (key, value) = entry.map_err(unavailable)?;
+            each(StoredItem::PurgedFiles {
+                referral: text(&key, Table::PurgedFiles.rest(&key))?,
+                record: value.to_vec(),
+            })?;
+        }
         for entry in scan(Table::Loads) {
             let (key, value) = entry.map_err(unavailable)?;
             let organisation = keys::organisation_of_load(&key)
