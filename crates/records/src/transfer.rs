@@ -32,7 +32,10 @@ pub enum StoredItem {
     },
     /// A purged referral's case files still to be removed from disk
     /// (`encode_purged_files`).
-    PurgedFiles { referral: String, record: Vec<u8> },
+    PurgedFiles {
+        referral: String,
+        record: Vec<u8>,
+    },
     /// An organisation's count of open referrals.
     Load {
         organisation: String,

@@ -140,8 +140,10 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
             let Some(last) = ids.last().cloned() else {
                 break;
             };
-            let outcomes: Vec<Outcome> = futures_util::stream::iter(&ids)
-                .map(|id| self.examine(id))
+            // The futures are made first: a stream mapping over borrowed
+            // ids would not be `Send` for every lifetime, as `spawn` needs.
+            let examined: Vec<_> = ids.iter().map(|id| self.examine(id)).collect();
+            let outcomes: Vec<Outcome> = futures_util::stream::iter(examined)
                 .buffer_unordered(self.options.concurrency.max(1))
                 .collect()
                 .await;
@@ -264,7 +266,7 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
                 Verdict::Busy => Decision::Busy,
                 Verdict::KeptUntil(_) => Decision::Kept,
                 Verdict::Due { policy } => Decision::Purge {
-                    referral,
+                    referral: Box::new(referral),
                     history,
                     policy,
                 },
@@ -424,7 +426,7 @@ enum Decision {
     Kept,
     AlreadyPurged,
     Purge {
-        referral: Referral,
+        referral: Box<Referral>,
         history: Vec<mediation_core::lifecycle::Event>,
         policy: String,
     },
