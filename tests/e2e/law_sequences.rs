@@ -130,7 +130,7 @@ pub(crate) fn ruling(id: &str, outcome: pb::RulingOutcome, at: &str) -> pb::Reco
     }
 }
 
-fn outcome(
+pub(crate) fn outcome(
     id: &str,
     outcome: pb::CourtOutcome,
     case_number: &str,

@@ -14,7 +14,7 @@ use mediation_proto::operations::v1::operations_client::OperationsClient;
 use tonic::Code;
 
 use crate::law_sequences::{
-    CENTRE, accept, apply, delegated, progress, ruling, settlement, submit, world_at,
+    CENTRE, accept, apply, delegated, outcome, progress, ruling, settlement, submit, world_at,
 };
 use crate::world::{World, court_view, digest, scanned_file, ts};
 
@@ -191,4 +191,102 @@ async fn a_confirmed_case_past_its_retention_is_purged_with_its_file_and_still_c
         .expect("the purge is in the audit trail");
     assert_eq!(purge.actor, mediation_service::RETENTION_ACTOR);
     assert_eq!(purge.outcome, "ok: policy particulars.default");
+}
+
+/// A refused confirmation rests (the parties may agree again or sue, CPL
+/// Art. 206), once the court's reminder to decide has gone out. Past its
+/// period it is purged; a new agreement then cannot be
+/// checked against the parties and is refused with the reason, while the
+/// court can still record the suit it docketed, and the next pass purges
+/// nothing that event did not bring.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_refused_confirmation_is_purged_a_new_agreement_is_refused_and_the_suit_recorded() {
+    let (w, mut s) = world_at("2026-08-31T09:00:00+08:00").await;
+    let id = submit(&mut s, delegated("RET-REFUSED")).await;
+    w.deliver().await;
+    w.at("2026-09-02T10:00:00+08:00").await;
+    s.ccpit.accept_case(accept(&id)).await.unwrap();
+    w.at("2026-09-08T10:00:00+08:00").await;
+    s.ccpit
+        .submit_settlement(settlement(&id, "2026-09-08T09:00:00+08:00"))
+        .await
+        .unwrap();
+    s.ccpit
+        .apply_for_confirmation(apply(&id, "2026-09-08T09:30:00+08:00"))
+        .await
+        .unwrap();
+    w.at("2026-09-15T10:00:00+08:00").await;
+    s.court
+        .record_ruling(ruling(
+            &id,
+            pb::RulingOutcome::Dismissed,
+            "2026-09-15T10:00:00+08:00",
+        ))
+        .await
+        .unwrap();
+    w.deliver().await;
+    let retention = w.assembly.retention.clone().expect("retention is on");
+    // The court is awaited (CPL Art. 126: reminded after 7 working days):
+    // its reminder keeps the referral busy, however short the policy.
+    let report = retention.pass().await.unwrap();
+    assert_eq!((report.busy, report.purged), (1, 0), "{report:?}");
+    // The reminder goes out after the National Day holiday; then half a
+    // year passes with nothing, more than the shipped 180 days.
+    w.at("2026-10-12T10:00:00+08:00").await;
+    w.at("2027-04-12T10:00:00+08:00").await;
+    let report = retention.pass().await.unwrap();
+    let timeline: Vec<String> = court_view(&mut s.court, &id)
+        .await
+        .timeline
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(report.purged, 1, "{report:?} {timeline:?}");
+    assert!(timeline.contains(&"court_decision_overdue".to_owned()));
+    assert_eq!(
+        court_view(&mut s.court, &id).await.status(),
+        pb::ReferralStatus::ConfirmationRefused
+    );
+    // The parties come back with a new agreement: nothing to check it against.
+    let err = s
+        .ccpit
+        .submit_settlement(settlement(&id, "2027-04-12T09:00:00+08:00"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("retention policy")
+            && err.message().contains("refers the case anew"),
+        "{}",
+        err.message()
+    );
+    // The court records the suit the parties brought instead.
+    s.court
+        .record_court_outcome(outcome(
+            &id,
+            pb::CourtOutcome::Docketed,
+            "（2027）京0105民初77号",
+        ))
+        .await
+        .unwrap();
+    let seen = court_view(&mut s.court, &id).await;
+    assert_eq!(seen.court_outcome(), pb::CourtOutcome::Docketed);
+    // The docketing brought no personal data; the next pass purges it only
+    // once its own period has passed.
+    let report = retention.pass().await.unwrap();
+    assert_eq!((report.purged, report.kept), (0, 1), "{report:?}");
+    let events: Vec<String> = court_view(&mut s.court, &id)
+        .await
+        .timeline
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "personal_data_purged")
+            .count(),
+        1,
+        "{events:?}"
+    );
 }

@@ -48,4 +48,12 @@ pub enum TransitionError {
     /// No organisation can be offered the referral.
     #[error("no organisation can take the referral: {explanation}")]
     NoEligibleOrganisation { explanation: String },
+    /// The command needs the parties' personal data, which the gateway
+    /// purged once the referral's retention period passed.
+    #[error(
+        "cannot {action}: the referral's personal data was deleted under the gateway's retention \
+         policy (PIPL Art. 47), so nothing can be checked against the parties; the court refers \
+         the case anew"
+    )]
+    Purged { action: &'static str },
 }

@@ -38,6 +38,13 @@ impl Referral {
         if self.docketed.is_some() {
             return Err(self.not_allowed("record an agreement for"));
         }
+        // An agreement names the parties by their identities, which are
+        // checked against the court's; a purged referral has none left.
+        if crate::retention::is_purged(&self.bundle) {
+            return Err(TransitionError::Purged {
+                action: "record an agreement",
+            });
+        }
         agreement.check(&self.bundle, organisation, assignment.mediator.as_ref(), at)?;
         one(
             at,

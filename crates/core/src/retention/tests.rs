@@ -226,3 +226,58 @@ fn the_purge_event_leaves_the_same_state_whichever_history_it_follows() {
         assert!(!state.contains(&text), "'{text}' is still in the state");
     }
 }
+
+#[test]
+fn a_purged_referral_takes_no_new_agreement_but_the_court_may_still_act() {
+    use crate::outcome::{Ruling, RulingOutcome};
+    // Agreed, applied for confirmation, refused: the parties may agree
+    // again (CPL Art. 206), and the referral rests meanwhile.
+    let (_, history) = sample_histories().swap_remove(0);
+    let applied = history
+        .iter()
+        .position(|e| e.change.name() == "confirmation_applied")
+        .unwrap();
+    let mut referral = Referral::replay(&history[..=applied]).unwrap();
+    let refused_at = history[applied].at + SignedDuration::from_hours(24 * 5);
+    let refused = referral
+        .record_ruling(
+            &court("京0105"),
+            Ruling {
+                outcome: RulingOutcome::Dismissed,
+                case_number: None,
+                reasons: Some(narrative("协议内容不明确")),
+                ruled_at: refused_at,
+            },
+            refused_at,
+        )
+        .unwrap();
+    referral.apply_all(&refused);
+    assert_eq!(referral.status(), Status::ConfirmationRefused);
+    let org = organisation("ccpit-bj-01");
+    let agreement = || sample_agreement(&org, &mediator("m-007"), refused_at);
+    // Before the purge a new agreement is taken...
+    assert!(
+        referral
+            .record_agreement(&org, agreement(), refused_at)
+            .is_ok()
+    );
+    // ...after it, it is refused with the reason.
+    let now = refused_at + SignedDuration::from_hours(24 * 181);
+    let event = purge_event(
+        &referral,
+        refused_at,
+        false,
+        &RetentionPolicy::default(),
+        now,
+    )
+    .unwrap();
+    referral.apply(&event);
+    let err = referral
+        .record_agreement(&org, agreement(), now)
+        .unwrap_err();
+    assert!(
+        matches!(err, crate::lifecycle::TransitionError::Purged { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("PIPL Art. 47"), "{err}");
+}
