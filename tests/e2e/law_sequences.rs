@@ -144,6 +144,29 @@ pub(crate) fn outcome(
     }
 }
 
+/// The accepted case `id` settles on Tuesday 8 September 2026, the parties
+/// apply for confirmation, and the court refuses it on the 15th.
+pub(crate) async fn agreed_then_refused(w: &World, s: &mut Sides, id: &str) {
+    w.at("2026-09-08T10:00:00+08:00").await;
+    s.ccpit
+        .submit_settlement(settlement(id, "2026-09-08T09:00:00+08:00"))
+        .await
+        .unwrap();
+    s.ccpit
+        .apply_for_confirmation(apply(id, "2026-09-08T09:30:00+08:00"))
+        .await
+        .unwrap();
+    w.at("2026-09-15T10:00:00+08:00").await;
+    s.court
+        .record_ruling(ruling(
+            id,
+            pb::RulingOutcome::Dismissed,
+            "2026-09-15T10:00:00+08:00",
+        ))
+        .await
+        .unwrap();
+}
+
 /// Submitted on Monday 31 August 2026, offered, and accepted on Wednesday
 /// 2 September: 30 days reach Friday 2 October, in the National Day
 /// holiday (1–7 October), so mediation ends on Thursday 8 October.
@@ -311,24 +334,7 @@ async fn after_a_refusal_the_parties_agree_again_and_a_delegated_settlement_gets
     for id in [&id, &paper] {
         s.ccpit.accept_case(accept(id)).await.unwrap();
     }
-    w.at("2026-09-08T10:00:00+08:00").await;
-    s.ccpit
-        .submit_settlement(settlement(&id, "2026-09-08T09:00:00+08:00"))
-        .await
-        .unwrap();
-    s.ccpit
-        .apply_for_confirmation(apply(&id, "2026-09-08T09:30:00+08:00"))
-        .await
-        .unwrap();
-    w.at("2026-09-15T10:00:00+08:00").await;
-    s.court
-        .record_ruling(ruling(
-            &id,
-            pb::RulingOutcome::Dismissed,
-            "2026-09-15T10:00:00+08:00",
-        ))
-        .await
-        .unwrap();
+    agreed_then_refused(&w, &mut s, &id).await;
     // CPL Art. 206: a changed agreement through mediation, then the
     // parties apply again.
     w.at("2026-09-22T10:00:00+08:00").await;

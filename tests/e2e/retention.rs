@@ -14,7 +14,8 @@ use mediation_proto::operations::v1::operations_client::OperationsClient;
 use tonic::Code;
 
 use crate::law_sequences::{
-    CENTRE, accept, apply, delegated, outcome, progress, ruling, settlement, submit, world_at,
+    CENTRE, accept, agreed_then_refused, apply, delegated, outcome, progress, ruling, settlement,
+    submit, world_at,
 };
 use crate::world::{World, court_view, digest, scanned_file, ts};
 
@@ -206,24 +207,7 @@ async fn after_a_refused_confirmation_is_purged_a_new_agreement_is_refused_and_t
     w.deliver().await;
     w.at("2026-09-02T10:00:00+08:00").await;
     s.ccpit.accept_case(accept(&id)).await.unwrap();
-    w.at("2026-09-08T10:00:00+08:00").await;
-    s.ccpit
-        .submit_settlement(settlement(&id, "2026-09-08T09:00:00+08:00"))
-        .await
-        .unwrap();
-    s.ccpit
-        .apply_for_confirmation(apply(&id, "2026-09-08T09:30:00+08:00"))
-        .await
-        .unwrap();
-    w.at("2026-09-15T10:00:00+08:00").await;
-    s.court
-        .record_ruling(ruling(
-            &id,
-            pb::RulingOutcome::Dismissed,
-            "2026-09-15T10:00:00+08:00",
-        ))
-        .await
-        .unwrap();
+    agreed_then_refused(&w, &mut s, &id).await;
     w.deliver().await;
     let retention = w.assembly.retention.clone().expect("retention is on");
     // The court is awaited (CPL Art. 126: reminded after 7 working days):

@@ -21,115 +21,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use jiff::SignedDuration;
 use mediation_core::audit::AuditVerification;
 use mediation_core::clock::{Clock, ManualClock};
-use mediation_core::deadline::DeadlinePolicy;
-use mediation_core::fixtures::{
-    FixedRoster, at, mediator, organisation, route_delivered, sample_agreement, sample_bundle,
-    shipped_calendar,
-};
+use mediation_core::fixtures::{FixedRoster, at, sample_bundle, shipped_calendar};
 use mediation_core::ids::ReferralId;
-use mediation_core::lifecycle::{Assignment, Change, Event, Referral};
-use mediation_core::partner::Partner;
 use mediation_core::retention::RetentionPolicy;
-use mediation_core::store::{Commit, ReferralStore};
 use mediation_service::{Commands, Policies, Retention, RetentionOptions};
 use mediation_store::{SledStore, StoreOptions};
 
-const T0: &str = "2025-03-03T09:00:00+08:00";
+mod common;
+
+/// The run's clock: every referral of the fill is more than 180 days old.
 const NOW: &str = "2026-12-07T09:00:00+08:00";
 
 fn id(n: u64) -> ReferralId {
     format!("01JR{n:022}").parse().unwrap()
-}
-
-/// One agreed referral's history, received at `T0`.
-fn template() -> Vec<Event> {
-    let calendar = shipped_calendar();
-    let policy = DeadlinePolicy::default();
-    let org = organisation("ccpit-bj-01");
-    let start = at(T0);
-    let (mut r, received) = Referral::receive(id(0), sample_bundle(), start).unwrap();
-    let mut history = vec![received];
-    let mut step = |r: &mut Referral, events: Vec<Event>| {
-        r.apply_all(&events);
-        history.extend(events);
-    };
-    let assignment = Assignment {
-        partner: Partner::Ccpit,
-        organisation: org.clone(),
-        mediator: None,
-    };
-    let routed = route_delivered(&r, assignment, vec![], start, &calendar, &policy).unwrap();
-    step(&mut r, routed);
-    let accepted_at = start + SignedDuration::from_hours(26);
-    let accepted = r
-        .accept(&org, None, None, accepted_at, &calendar, &policy)
-        .unwrap();
-    step(&mut r, accepted);
-    let agreed_at = start + SignedDuration::from_hours(24 * 12);
-    let agreement = sample_agreement(&org, &mediator("m-007"), agreed_at);
-    let agreed = r.record_agreement(&org, agreement, agreed_at).unwrap();
-    step(&mut r, agreed);
-    history
-}
-
-/// Referral `n`: the template moved `n % 200` days on, under its own id.
-fn commit(template: &[Event], n: u64) -> Commit {
-    let shift = SignedDuration::from_hours(24 * (n % 200) as i64);
-    let referral = id(n);
-    let events: Vec<Event> = template
-        .iter()
-        .map(|e| {
-            let mut e = e.clone();
-            e.at += shift;
-            if let Change::Received { id, .. } = &mut e.change {
-                *id = referral.clone();
-            }
-            e
-        })
-        .collect();
-    Commit {
-        trace: None,
-        delivered: None,
-        state: Referral::replay(&events).unwrap().state(),
-        loads: vec![],
-        referral,
-        expected_version: 0,
-        at: events[0].at,
-        events,
-        court_key: None,
-        messages: vec![],
-        timers: vec![],
-        alerts: vec![],
-        audit: vec![],
-    }
-}
-
-async fn fill(store: &SledStore, total: u64) {
-    let template = Arc::new(template());
-    let started = Instant::now();
-    let writers = 64;
-    let mut tasks = Vec::new();
-    for w in 0..writers {
-        let store = store.clone();
-        let template = Arc::clone(&template);
-        tasks.push(tokio::spawn(async move {
-            let mut n = w;
-            while n < total {
-                store.commit(commit(&template, n)).await.unwrap();
-                n += writers;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    println!(
-        "filled {total} agreed referrals in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
 }
 
 /// Latencies of the two kinds of call, in milliseconds.
@@ -232,7 +138,7 @@ async fn main() {
         .tempdir_in(std::env::temp_dir())
         .unwrap();
     let store = SledStore::open(StoreOptions::new(root.path().join("store"))).unwrap();
-    fill(&store, total).await;
+    common::fill(&store, total, id, 200).await;
     let clock = Arc::new(ManualClock::new(at(NOW)));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let gateway = Arc::new(Commands::new(

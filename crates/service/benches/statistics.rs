@@ -16,19 +16,12 @@
 
 use std::time::Instant;
 
-use jiff::SignedDuration;
-use mediation_core::deadline::DeadlinePolicy;
-use mediation_core::fixtures::{
-    at, mediator, organisation, route_delivered, sample_agreement, sample_bundle, shipped_calendar,
-};
+use mediation_core::fixtures::at;
 use mediation_core::ids::ReferralId;
-use mediation_core::lifecycle::{Assignment, Change, Event, Referral};
-use mediation_core::partner::Partner;
 use mediation_core::statistics::{Period, Statistics};
-use mediation_core::store::{Commit, ReferralStore};
 use mediation_store::{SledStore, StoreOptions};
 
-const T0: &str = "2025-03-03T09:00:00+08:00";
+mod common;
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
@@ -37,126 +30,6 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn id(n: u64) -> ReferralId {
     format!("01JS{n:022}").parse().unwrap()
-}
-
-/// One referral's whole history, received at `T0`: the template every
-/// stored referral is a shifted copy of.
-fn template() -> Vec<Event> {
-    let calendar = shipped_calendar();
-    let policy = DeadlinePolicy::default();
-    let org = organisation("ccpit-bj-01");
-    let start = at(T0);
-    let (mut r, received) = Referral::receive(id(0), sample_bundle(), start).unwrap();
-    let mut history = vec![received];
-    let mut step = |r: &mut Referral, events: Vec<Event>| {
-        r.apply_all(&events);
-        history.extend(events);
-    };
-    let routed = route_delivered(
-        &r,
-        Assignment {
-            partner: Partner::Ccpit,
-            organisation: org.clone(),
-            mediator: None,
-        },
-        vec![],
-        start,
-        &calendar,
-        &policy,
-    )
-    .unwrap();
-    step(&mut r, routed);
-    let accepted_at = start + SignedDuration::from_hours(26);
-    let accepted = r
-        .accept(&org, None, None, accepted_at, &calendar, &policy)
-        .unwrap();
-    step(&mut r, accepted);
-    let agreed_at = start + SignedDuration::from_hours(24 * 12);
-    let agreed = r
-        .record_agreement(
-            &org,
-            sample_agreement(&org, &mediator("m-007"), agreed_at),
-            agreed_at,
-        )
-        .unwrap();
-    step(&mut r, agreed);
-    history
-}
-
-/// Referral `n`: the template moved `n % 365` days on, under its own id.
-fn commit(template: &[Event], n: u64) -> Commit {
-    let shift = SignedDuration::from_hours(24 * (n % 365) as i64);
-    let referral = id(n);
-    let events: Vec<Event> = template
-        .iter()
-        .map(|e| {
-            let mut e = e.clone();
-            e.at += shift;
-            if let Change::Received { id, .. } = &mut e.change {
-                *id = referral.clone();
-            }
-            e
-        })
-        .collect();
-    Commit {
-        trace: None,
-        delivered: None,
-        state: Referral::replay(&events).unwrap().state(),
-        loads: vec![],
-        referral,
-        expected_version: 0,
-        at: events[0].at,
-        events,
-        court_key: None,
-        messages: vec![],
-        timers: vec![],
-        alerts: vec![],
-        audit: vec![],
-    }
-}
-
-async fn fill(store: &SledStore, total: u64) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    let template = Arc::new(template());
-    let started = Instant::now();
-    let done = Arc::new(AtomicU64::new(0));
-    let progress = {
-        let done = Arc::clone(&done);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_secs(15)).await;
-                let n = done.load(Ordering::Relaxed);
-                println!(
-                    "  filling: {n} of {total} referrals ({:.0}/s)",
-                    n as f64 / started.elapsed().as_secs_f64()
-                );
-            }
-        })
-    };
-    let writers = 64;
-    let mut tasks = Vec::new();
-    for w in 0..writers {
-        let store = store.clone();
-        let template = Arc::clone(&template);
-        let done = Arc::clone(&done);
-        tasks.push(tokio::spawn(async move {
-            let mut n = w;
-            while n < total {
-                store.commit(commit(&template, n)).await.unwrap();
-                done.fetch_add(1, Ordering::Relaxed);
-                n += writers;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    progress.abort();
-    println!(
-        "filled {total} referrals in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
 }
 
 /// The month's figures from every history in the store.
@@ -200,7 +73,7 @@ async fn main() {
     let (total, runs) = if quick { (100_000, 3) } else { (1_000_000, 3) };
     let root = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreOptions::new(root.path().join("store"))).unwrap();
-    fill(&store, total).await;
+    common::fill(&store, total, id, 365).await;
     // August: received from mid-July to the end of August, each a dozen
     // days' history, so about a twelfth of the referrals have an event in it.
     let period = Period {
