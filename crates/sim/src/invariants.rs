@@ -36,12 +36,13 @@ impl Acknowledged {
     }
 
     /// Every acknowledged history is still there, as a prefix of the
-    /// stored one.
+    /// stored one: each event as it was, or, where a purge followed it, as
+    /// the purge redacted it (`mediation_core::retention::redact`).
     pub async fn survived(&self, store: &MemoryStore) -> Vec<String> {
         let mut lost = Vec::new();
         for (id, acknowledged) in &self.histories {
             match store.history(id).await {
-                Ok(Some(history)) if history.starts_with(acknowledged) => {}
+                Ok(Some(history)) if survives(acknowledged, &history) => {}
                 Ok(Some(history)) => lost.push(format!(
                     "{id}: {} events were acknowledged, {} survived the crash as they were",
                     acknowledged.len(),
@@ -83,6 +84,23 @@ fn fired_key(event: &Event, pauses: usize) -> Option<String> {
         Change::ArbitrationAvailable { .. } => Some("arbitration available".to_owned()),
         _ => None,
     }
+}
+
+/// Whether `stored` begins with `acknowledged`, each event as it was or,
+/// if a purge came after it, redacted.
+fn survives(acknowledged: &[Event], stored: &[Event]) -> bool {
+    stored.len() >= acknowledged.len()
+        && acknowledged
+            .iter()
+            .zip(stored)
+            .enumerate()
+            .all(|(i, (a, s))| {
+                a == s
+                    || (stored[i + 1..]
+                        .iter()
+                        .any(|e| matches!(e.change, Change::PersonalDataPurged { .. }))
+                        && mediation_core::retention::redact(std::slice::from_ref(a))[0] == *s)
+            })
 }
 
 /// Each deadline fired at most once in each history.

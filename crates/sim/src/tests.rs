@@ -83,6 +83,8 @@ const MUST_REACH: &[&str] = &[
     "a late copy after a later message",
     "full disk",
     "two replicas sweep one due timer",
+    "a referral purged",
+    "a purge gave way to a command or the other replica",
 ];
 
 #[test]

@@ -19,6 +19,7 @@ use mediation_api::transport::{OfferReceipts, deliver_with_receipts};
 use mediation_core::calendar::Calendar;
 use mediation_core::clock::{Clock, ManualClock};
 use mediation_core::ids::OrganisationId;
+use mediation_core::retention::RetentionPolicy;
 use mediation_core::routing::{Roster, RosterEntry, Router};
 use mediation_core::store::{AlertLog, PendingDelivery, ReferralStore};
 use mediation_delivery::{
@@ -28,7 +29,9 @@ use mediation_security::Authenticator;
 use mediation_security::rate::RateLimits;
 use mediation_security::tenants::Tenants;
 use mediation_security::tokens::TokenPolicy;
-use mediation_service::{Commands, DeadlineEngine, Policies, ReferralIds};
+use mediation_service::{
+    Commands, DeadlineEngine, Policies, ReferralIds, Retention, RetentionOptions,
+};
 use mediation_store_memory::MemoryStore;
 
 use crate::network::Network;
@@ -84,6 +87,10 @@ impl ReferralIds for SimIds {
 pub struct Replica {
     pub gateway: Arc<Commands<MemoryStore>>,
     pub engine: DeadlineEngine<MemoryStore>,
+    /// The purge of personal data, with periods short enough that a run
+    /// reaches them: a day after a referral's last event, the 45 days the
+    /// law needs for an agreed one.
+    pub retention: Retention<MemoryStore>,
     pub court: CourtService<MemoryStore>,
     pub ccpit: CcpitService<MemoryStore>,
     pub labour: LabourService<MemoryStore>,
@@ -268,8 +275,27 @@ impl World {
         let audit = AuditProgress::default();
         let (sink, records) = AuditSink::new(audit.clone(), AUDIT_CREDITS_PER_TENANT);
         let writer = tokio::spawn(write_call_audit(store.clone(), records, audit.clone()));
+        let retention = Retention::new(
+            Arc::clone(&gateway),
+            None,
+            RetentionOptions {
+                policy: RetentionPolicy {
+                    default_days: 1,
+                    by_outcome: [(
+                        mediation_core::lifecycle::Status::Agreed,
+                        mediation_core::retention::AGREED_MIN_DAYS,
+                    )]
+                    .into(),
+                },
+                batch: 7,
+                pause: std::time::Duration::ZERO,
+                concurrency: 3,
+                ..RetentionOptions::default()
+            },
+        );
         Replica {
             engine: DeadlineEngine::new(Arc::clone(&gateway)),
+            retention,
             court: CourtService::new(Arc::clone(&gateway), None),
             ccpit: CcpitService::new(Arc::clone(&gateway), None),
             labour: LabourService::new(Arc::clone(&gateway), None),

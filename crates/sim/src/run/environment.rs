@@ -45,6 +45,33 @@ impl Sim {
         self.note(line);
     }
 
+    /// Both replicas run a retention pass at once, as two gateways whose
+    /// hourly passes met: each referral due is purged by one of them.
+    pub(super) async fn retention_passes(&mut self) {
+        let (a, b) = tokio::join!(
+            self.world.replicas[0].retention.pass(),
+            self.world.replicas[1].retention.pass()
+        );
+        let show = |r: &Result<mediation_service::PurgeReport, _>| match r {
+            Ok(report) => format!(
+                "{} purged {} moved on {} busy {} kept",
+                report.purged, report.moved_on, report.busy, report.kept
+            ),
+            Err(e) => format!("failed: {e}"),
+        };
+        let line = format!("retention: {} | {}", show(&a), show(&b));
+        if let (Ok(a), Ok(b)) = (&a, &b) {
+            if a.purged + b.purged > 0 {
+                self.covered.insert("a referral purged".into());
+            }
+            if a.moved_on + b.moved_on > 0 {
+                self.covered
+                    .insert("a purge gave way to a command or the other replica".into());
+            }
+        }
+        self.note(line);
+    }
+
     pub(super) async fn relay_pass(&mut self) {
         let result = self.world.relay.tick().await;
         self.world.relay.settle().await;

@@ -324,6 +324,7 @@ impl Sim {
             88..92 => self.link_changes(),
             92..94 => self.operator_replays().await,
             94..97 => self.crash().await,
+            97..99 => self.retention_passes().await,
             _ => self.disk_fault(),
         }
     }
