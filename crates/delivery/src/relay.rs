@@ -475,6 +475,8 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
             DeliveryOutcome::Delivered => {
                 tracing::debug!(message_id = %delivery.id, %destination, referral = %delivery.message.referral, "delivered");
             }
+            // Not an attempt's outcome: a purge discards dead letters.
+            DeliveryOutcome::Discarded => {}
             DeliveryOutcome::Retry { at, error } => {
                 // The error may carry the destination's own words: escaped.
                 tracing::info!(message_id = %delivery.id, %destination, referral = %delivery.message.referral, error = %printable(error), retry_at = %at, "delivery failed, will retry");
@@ -538,6 +540,7 @@ impl<S: OutboxStore + AlertLog + 'static, T: Transport> Attempt<S, T> {
     ) {
         let (label, error) = match outcome {
             DeliveryOutcome::Delivered => ("delivered", None),
+            DeliveryOutcome::Discarded => ("discarded", None),
             DeliveryOutcome::Retry { error, .. } => ("retry", Some(error.as_str())),
             DeliveryOutcome::Dead { error, .. } => ("dead", Some(error.as_str())),
         };

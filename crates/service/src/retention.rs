@@ -26,7 +26,8 @@ use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::{Change, Referral};
 use mediation_core::retention::{self, RetentionPolicy, Verdict};
 use mediation_core::store::{
-    AuditLog, Commit, DocumentFiles, OutboxStore, Purge, ReferralStore, StoreError,
+    AuditLog, Commit, DeliveryOutcome, DocumentFiles, MessageId, OutboxStore, Purge, ReferralStore,
+    StoreError,
 };
 
 use crate::commands::Commands;
@@ -41,7 +42,7 @@ pub struct PurgeReport {
     pub purged: u64,
     /// Not ended, nor resting.
     pub open: u64,
-    /// Resting, but with a timer or an undelivered message.
+    /// Resting, but with a timer or a message still to deliver.
     pub busy: u64,
     /// Resting, within their period.
     pub kept: u64,
@@ -52,6 +53,8 @@ pub struct PurgeReport {
     pub moved_on: u64,
     /// Could not be read or purged (logged).
     pub failed: u64,
+    /// Dead letters of purged referrals, discarded with them.
+    pub dead_letters_discarded: u64,
     /// Case files removed from disk.
     pub files_removed: u64,
     /// Case files kept because another referral lists them.
@@ -175,6 +178,7 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
             already_purged = report.already_purged,
             moved_on = report.moved_on,
             failed = report.failed,
+            dead_letters_discarded = report.dead_letters_discarded,
             files_removed = report.files_removed,
             files_kept = report.files_kept,
             millis = started.elapsed().as_millis() as u64,
@@ -227,8 +231,9 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
                 referral,
                 history,
                 policy,
-            } => match self.purge(&referral, history, policy).await {
-                Ok(()) => Outcome::Purged,
+                dead,
+            } => match self.purge(&referral, history, policy, &dead).await {
+                Ok(discarded) => Outcome::Purged { discarded },
                 Err(ServiceError::Store(StoreError::VersionConflict { .. })) => Outcome::MovedOn,
                 Err(error) => {
                     tracing::error!(referral = %id, %error, "referral could not be purged");
@@ -258,7 +263,15 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
         if matches!(last.change, Change::PersonalDataPurged { .. }) {
             return Ok(Decision::AlreadyPurged);
         }
-        let pending = !store.pending_messages(id).await?.is_empty();
+        // A message still to deliver keeps the referral; a dead letter
+        // (one given up on, its referral at rest since) goes with the purge.
+        let outbox = store.pending_messages(id).await?;
+        let pending = outbox.iter().any(|m| m.dead_at.is_none());
+        let dead: Vec<MessageId> = outbox
+            .into_iter()
+            .filter(|m| m.dead_at.is_some())
+            .map(|m| m.id)
+            .collect();
         let now = self.gateway.clock().now();
         Ok(
             match retention::verdict(&referral, last.at, pending, &self.options.policy, now) {
@@ -269,18 +282,37 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
                     referral: Box::new(referral),
                     history,
                     policy,
+                    dead,
                 },
             },
         )
     }
 
-    /// Purges `referral`, whose stored history is `history`, under `policy`.
+    /// Purges `referral`, whose stored history is `history`, under `policy`,
+    /// discarding its dead letters `dead` first (their events and offers
+    /// carry the personal data too); returns how many were discarded. A
+    /// crash between the two leaves the referral unpurged and without
+    /// them, and the next pass purges it.
     async fn purge(
         &self,
         referral: &Referral,
         history: Vec<mediation_core::lifecycle::Event>,
         policy: String,
-    ) -> Result<(), ServiceError> {
+        dead: &[MessageId],
+    ) -> Result<u64, ServiceError> {
+        for id in dead {
+            match self
+                .gateway
+                .store()
+                .record_delivery(id, DeliveryOutcome::Discarded)
+                .await
+            {
+                // Replayed and delivered meanwhile, or discarded by another
+                // replica: gone either way.
+                Ok(()) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         let now = self.gateway.clock().now();
         let event = mediation_core::lifecycle::Event {
             at: now,
@@ -317,8 +349,8 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
             files: retention::stored_files(&history).into_iter().collect(),
         };
         self.gateway.store().purge(purge).await?;
-        tracing::debug!(referral = %referral.id(), policy, "personal data purged");
-        Ok(())
+        tracing::debug!(referral = %referral.id(), policy, dead_letters = dead.len(), "personal data purged");
+        Ok(dead.len() as u64)
     }
 
     /// Removes the files purged referrals listed, unless a referral still
@@ -398,7 +430,7 @@ enum Outcome {
     Busy,
     Kept,
     AlreadyPurged,
-    Purged,
+    Purged { discarded: u64 },
     MovedOn,
     Failed,
 }
@@ -411,7 +443,10 @@ impl PurgeReport {
             Outcome::Busy => &mut self.busy,
             Outcome::Kept => &mut self.kept,
             Outcome::AlreadyPurged => &mut self.already_purged,
-            Outcome::Purged => &mut self.purged,
+            Outcome::Purged { discarded } => {
+                self.dead_letters_discarded += discarded;
+                &mut self.purged
+            }
             Outcome::MovedOn => &mut self.moved_on,
             Outcome::Failed => &mut self.failed,
         };
@@ -429,5 +464,7 @@ enum Decision {
         referral: Box<Referral>,
         history: Vec<mediation_core::lifecycle::Event>,
         policy: String,
+        /// Its dead letters, discarded with it.
+        dead: Vec<MessageId>,
     },
 }

@@ -862,6 +862,7 @@ mod retention {
     use mediation_core::document::Sha256Digest;
     use mediation_core::fixtures::*;
     use mediation_core::lifecycle::{Change, Referral, Status};
+    use mediation_core::outbox::Destination;
     use mediation_core::retention::RetentionPolicy;
     use mediation_core::statistics::{Period, Statistics};
     use mediation_core::store::{DeliveryOutcome, DocumentFiles, OutboxStore, ReferralStore};
@@ -1071,6 +1072,67 @@ mod retention {
         w.clock.advance(SignedDuration::from_hours(24 * 400));
         let report = retention(&w, &files, 180).pass().await.unwrap();
         assert_eq!((report.busy, report.purged), (1, 0), "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn a_dead_letter_goes_with_its_purged_referral() {
+        let w = World::new(BreachAction::ReturnToCourt);
+        let files = files(&w);
+        let mut bundle = sample_bundle();
+        bundle.court_referral_id = "RET-DEAD".parse().unwrap();
+        let s = w.gateway.submit(bundle, "court:京0105").await.unwrap();
+        w.gateway
+            .execute(s.referral.id(), "court:京0105", "recall", |r, ctx| {
+                r.recall(&court("京0105"), narrative("撤回"), ctx.now)
+            })
+            .await
+            .unwrap();
+        // The court's notices never got through; the platform's did.
+        let store = w.store();
+        for d in store.due_deliveries(w.clock.now(), 100).await.unwrap() {
+            let outcome = if matches!(d.message.destination, Destination::Court(_)) {
+                DeliveryOutcome::Dead {
+                    at: w.clock.now(),
+                    error: "refused for good".into(),
+                    alert: mediation_core::alert::AlertRecord {
+                        kind: mediation_core::alert::AlertKind::DeadLetter,
+                        raised_at: w.clock.now(),
+                        referral: Some(s.referral.id().clone()),
+                        due_at: None,
+                        detail: "dead".into(),
+                        subject: None,
+                    },
+                }
+            } else {
+                DeliveryOutcome::Delivered
+            };
+            store.record_delivery(&d.id, outcome).await.unwrap();
+        }
+        deliver_everything(&w).await;
+        let dead = OutboxStore::dead_letters(store, 100).await.unwrap();
+        assert!(!dead.is_empty(), "the court's notice is a dead letter");
+        w.clock.advance(SignedDuration::from_hours(24 * 31));
+        let report = retention(&w, &files, 180).pass().await.unwrap();
+        assert_eq!(report.purged, 1, "{report:?}");
+        assert_eq!(
+            report.dead_letters_discarded,
+            dead.len() as u64,
+            "{report:?}"
+        );
+        assert!(
+            OutboxStore::dead_letters(store, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            OutboxStore::pending_messages(store, s.referral.id())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let backlog = OutboxStore::backlog(store).await.unwrap();
+        assert!(backlog.iter().all(|b| b.dead == 0), "{backlog:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

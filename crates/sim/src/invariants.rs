@@ -276,7 +276,8 @@ pub async fn settled(store: &MemoryStore, network: &Network) -> Vec<String> {
 /// go where is the domain's rule (`messages_for`), applied event by event.
 /// An offer may be missing from the platform's side only: one whose
 /// organisation no longer held the referral when it was due to go is
-/// withdrawn, not sent.
+/// withdrawn, not sent. And a message made before a purge may be missing:
+/// it was a dead letter, discarded with the referral's personal data.
 fn receivers_heard_everything(
     id: &ReferralId,
     history: &[Event],
@@ -323,10 +324,18 @@ fn receivers_heard_everything(
             )),
         }
     }
-    // What was expected and not heard: only withdrawn offers.
+    // What was expected and not heard: only withdrawn offers, and messages
+    // made before a purge: a purge waits for every message still to go, so
+    // those were dead letters, discarded with the referral's personal data.
+    let last_purge = history
+        .iter()
+        .rev()
+        .find(|e| matches!(e.change, Change::PersonalDataPurged { .. }))
+        .map(|e| e.at);
     for (destination, event, at) in left {
         let withdrawn_offer = destination.starts_with("partner:") && event == "routed";
-        if !withdrawn_offer {
+        let discarded = last_purge.is_some_and(|purged| at <= purged);
+        if !withdrawn_offer && !discarded {
             wrong.push(format!("{id}: {destination} never heard {event:?} at {at}"));
         }
     }

@@ -85,6 +85,7 @@ const MUST_REACH: &[&str] = &[
     "two replicas sweep one due timer",
     "a referral purged",
     "a purge gave way to a command or the other replica",
+    "a dead letter discarded with its purged referral",
 ];
 
 #[test]

@@ -35,8 +35,9 @@ pub use counters::{
     referrals_are_found_by_when_they_had_events,
 };
 pub use outbox::{
-    a_dead_letter_blocks_its_lane_until_replayed, a_full_destination_does_not_hide_the_others,
-    a_lane_delivers_in_order_one_head_at_a_time,
+    a_dead_letter_blocks_its_lane_until_replayed,
+    a_discarded_dead_letter_leaves_the_outbox_and_its_count,
+    a_full_destination_does_not_hide_the_others, a_lane_delivers_in_order_one_head_at_a_time,
     a_message_carries_the_trace_of_the_call_that_made_it, a_retry_is_scheduled_and_remembered,
     lanes_are_independent, unknown_messages_are_not_found,
 };
@@ -221,6 +222,8 @@ where
     referrals_are_found_by_when_they_had_events(fresh().await).await;
     eprintln!("conformance: loads_are_kept_with_each_commit");
     loads_are_kept_with_each_commit(fresh().await).await;
+    eprintln!("conformance: a_discarded_dead_letter_leaves_the_outbox_and_its_count");
+    a_discarded_dead_letter_leaves_the_outbox_and_its_count(fresh().await).await;
     eprintln!("conformance: a_purge_rewrites_the_history_and_keeps_the_rest");
     a_purge_rewrites_the_history_and_keeps_the_rest(fresh().await).await;
 }

@@ -248,3 +248,43 @@ pub async fn unknown_messages_are_not_found<S: FullStore>(store: S) {
         Err(StoreError::NotFound(_))
     ));
 }
+
+pub async fn a_discarded_dead_letter_leaves_the_outbox_and_its_count<S: FullStore>(store: S) {
+    let r = id(12);
+    let mut commit = new_referral(&r);
+    commit.messages = vec![message(&r, ccpit(), "poison")];
+    store.commit(commit).await.unwrap();
+    let head = store.due_deliveries(later(0), 10).await.unwrap().remove(0);
+    store
+        .record_delivery(
+            &head.id,
+            DeliveryOutcome::Dead {
+                at: later(1),
+                error: "rejected".into(),
+                alert: alert("dead"),
+            },
+        )
+        .await
+        .unwrap();
+    let dead_count = |backlog: Vec<mediation_core::store::Backlog>| {
+        backlog
+            .iter()
+            .find(|b| b.destination == ccpit().key())
+            .map_or((0, 0), |b| (b.pending, b.dead))
+    };
+    assert_eq!(dead_count(store.backlog().await.unwrap()), (0, 1));
+    store
+        .record_delivery(&head.id, DeliveryOutcome::Discarded)
+        .await
+        .unwrap();
+    assert!(store.dead_letters(10).await.unwrap().is_empty());
+    assert!(store.pending_messages(&r).await.unwrap().is_empty());
+    assert_eq!(dead_count(store.backlog().await.unwrap()), (0, 0));
+    // Gone: a second discard finds nothing.
+    assert!(matches!(
+        store
+            .record_delivery(&head.id, DeliveryOutcome::Discarded)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}

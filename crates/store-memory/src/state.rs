@@ -322,7 +322,7 @@ impl State {
         let not_found = || StoreError::NotFound(format!("message {id}"));
         let n = self.find_message(id).ok_or_else(not_found)?;
         match outcome {
-            DeliveryOutcome::Delivered => self.remove_message(n),
+            DeliveryOutcome::Delivered | DeliveryOutcome::Discarded => self.remove_message(n),
             DeliveryOutcome::Retry { at, error } => {
                 let delivery = &mut self.messages.get_mut(&n).ok_or_else(not_found)?.delivery;
                 delivery.attempts = delivery.attempts.saturating_add(1);

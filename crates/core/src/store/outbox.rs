@@ -52,6 +52,11 @@ pub enum DeliveryOutcome {
         error: String,
         alert: AlertRecord,
     },
+    /// Never delivered and never to be: a dead letter of a referral whose
+    /// personal data is purged (`crate::retention`). It leaves the outbox as
+    /// a delivered message does, and the next message of its lane (there is
+    /// none, for a purged referral) becomes due.
+    Discarded,
 }
 
 /// The outbox backlog of one destination.

@@ -237,7 +237,7 @@ impl PgStore {
         let mut record =
             decode_delivery(&bytes).map_err(|e| corrupt(&format!("message {id}"), e))?;
         match outcome {
-            DeliveryOutcome::Delivered => {
+            DeliveryOutcome::Delivered | DeliveryOutcome::Discarded => {
                 if !delivered(&mut *tx, referral.as_str(), seq).await? {
                     return Err(not_found());
                 }
@@ -275,7 +275,10 @@ impl PgStore {
         id: &MessageId,
         outcome: &DeliveryOutcome,
     ) -> Result<(), Failure> {
-        if matches!(outcome, DeliveryOutcome::Delivered) {
+        if matches!(
+            outcome,
+            DeliveryOutcome::Delivered | DeliveryOutcome::Discarded
+        ) {
             // One statement: the common outcome is one round trip.
             let (referral, seq) = parse_message_id(id)
                 .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;

@@ -64,6 +64,10 @@ impl Sim {
             if a.purged + b.purged > 0 {
                 self.covered.insert("a referral purged".into());
             }
+            if a.dead_letters_discarded + b.dead_letters_discarded > 0 {
+                self.covered
+                    .insert("a dead letter discarded with its purged referral".into());
+            }
             if a.moved_on + b.moved_on > 0 {
                 self.covered
                     .insert("a purge gave way to a command or the other replica".into());
