@@ -33,6 +33,9 @@ pub const METRICS: &[&str] = &[
     "gateway_deadline_timers_fired_total",
     "gateway_deadline_next_due_seconds",
     "gateway_deadline_sweep_seconds",
+    "gateway_retention_purged_total",
+    "gateway_retention_files_removed_total",
+    "gateway_retention_pass_seconds",
     "gateway_store_group_operations",
     "gateway_store_flush_seconds",
     "gateway_ready",
@@ -121,6 +124,18 @@ fn describe() {
         "gateway_deadline_sweep_seconds",
         "Time of each deadline sweep that found timers due, firing them all"
     );
+    describe_counter!(
+        "gateway_retention_purged_total",
+        "Referrals whose personal data a retention pass purged (PIPL Art. 47)"
+    );
+    describe_counter!(
+        "gateway_retention_files_removed_total",
+        "Case files removed from disk once no referral listed them"
+    );
+    describe_histogram!(
+        "gateway_retention_pass_seconds",
+        "Time of each retention pass over every referral"
+    );
     describe_histogram!(
         "gateway_store_group_operations",
         "Operations made durable per flush"
@@ -164,6 +179,8 @@ fn describe() {
 pub fn register_known(assembly: &Assembly) {
     use mediation_core::timer::TimerKind;
     metrics::counter!("gateway_deadline_timers_due_total").increment(0);
+    metrics::counter!("gateway_retention_purged_total").increment(0);
+    metrics::counter!("gateway_retention_files_removed_total").increment(0);
     for kind in TimerKind::ALL {
         metrics::counter!("gateway_deadline_timers_fired_total", "kind" => kind.as_str())
             .increment(0);
