@@ -340,6 +340,9 @@ pub(crate) fn redact_bundle(bundle: &mut CaseBundle) {
         Some(Particulars::RoadTraffic(accident)) => {
             accident.certificate_number = Line::purged();
             accident.place = Line::purged();
+            // Who was hurt, how badly and who died: health data (PIPL
+            // Art. 28), which no figure counts.
+            accident.injuries.clear();
             for vehicle in &mut accident.vehicles {
                 vehicle.plate = Line::purged();
                 purged_if_some(&mut vehicle.compulsory_policy);

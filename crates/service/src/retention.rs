@@ -227,13 +227,15 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
             Decision::Busy => Outcome::Busy,
             Decision::Kept => Outcome::Kept,
             Decision::AlreadyPurged => Outcome::AlreadyPurged,
+            Decision::MovedOn => Outcome::MovedOn,
             Decision::Purge {
                 referral,
                 history,
                 policy,
                 dead,
             } => match self.purge(&referral, history, policy, &dead).await {
-                Ok(discarded) => Outcome::Purged { discarded },
+                Ok(Some(discarded)) => Outcome::Purged { discarded },
+                Ok(None) => Outcome::MovedOn,
                 Err(ServiceError::Store(StoreError::VersionConflict { .. })) => Outcome::MovedOn,
                 Err(error) => {
                     tracing::error!(referral = %id, %error, "referral could not be purged");
@@ -260,6 +262,10 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
         let Some(last) = history.last() else {
             return Ok(Decision::Open);
         };
+        // A command committed between the two reads: the next pass decides.
+        if history.len() as u64 != referral.version() {
+            return Ok(Decision::MovedOn);
+        }
         if matches!(last.change, Change::PersonalDataPurged { .. }) {
             return Ok(Decision::AlreadyPurged);
         }
@@ -290,16 +296,18 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
 
     /// Purges `referral`, whose stored history is `history`, under `policy`,
     /// discarding its dead letters `dead` first (their events and offers
-    /// carry the personal data too); returns how many were discarded. A
-    /// crash between the two leaves the referral unpurged and without
-    /// them, and the next pass purges it.
+    /// carry the personal data too); returns how many were discarded, or
+    /// `None` when one of them is no longer a dead letter (an operator
+    /// replayed it, or another replica discarded it): the next pass
+    /// decides again. A crash between the discards and the purge leaves the
+    /// referral unpurged and without them, and the next pass purges it.
     async fn purge(
         &self,
         referral: &Referral,
         history: Vec<mediation_core::lifecycle::Event>,
         policy: String,
         dead: &[MessageId],
-    ) -> Result<u64, ServiceError> {
+    ) -> Result<Option<u64>, ServiceError> {
         for id in dead {
             match self
                 .gateway
@@ -307,9 +315,8 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
                 .record_delivery(id, DeliveryOutcome::Discarded)
                 .await
             {
-                // Replayed and delivered meanwhile, or discarded by another
-                // replica: gone either way.
-                Ok(()) | Err(StoreError::NotFound(_)) => {}
+                Ok(()) => {}
+                Err(StoreError::NotFound(_)) => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -350,7 +357,7 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
         };
         self.gateway.store().purge(purge).await?;
         tracing::debug!(referral = %referral.id(), policy, dead_letters = dead.len(), "personal data purged");
-        Ok(dead.len() as u64)
+        Ok(Some(dead.len() as u64))
     }
 
     /// Removes the files purged referrals listed, unless a referral still
@@ -369,6 +376,14 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
             .iter()
             .flat_map(|(_, digests)| digests.iter().cloned())
             .collect();
+        // Who uploaded them is forgotten first: from then on a referral can
+        // list one only by uploading it anew, so a referral made after the
+        // look below cannot list a file the pass then removes.
+        for digest in &candidates {
+            files.forget_uploaders(digest).map_err(|e| {
+                ServiceError::Store(StoreError::Unavailable(format!("case file {digest}: {e}")))
+            })?;
+        }
         let listed = self.still_listed(&candidates).await?;
         for (referral, digests) in waiting {
             let mut failed = false;
@@ -460,6 +475,7 @@ enum Decision {
     Busy,
     Kept,
     AlreadyPurged,
+    MovedOn,
     Purge {
         referral: Box<Referral>,
         history: Vec<mediation_core::lifecycle::Event>,

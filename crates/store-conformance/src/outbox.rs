@@ -255,6 +255,14 @@ pub async fn a_discarded_dead_letter_leaves_the_outbox_and_its_count<S: FullStor
     commit.messages = vec![message(&r, ccpit(), "poison")];
     store.commit(commit).await.unwrap();
     let head = store.due_deliveries(later(0), 10).await.unwrap().remove(0);
+    // Only a dead letter is discarded: a message still to go stays.
+    assert!(matches!(
+        store
+            .record_delivery(&head.id, DeliveryOutcome::Discarded)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.pending_messages(&r).await.unwrap().len(), 1);
     store
         .record_delivery(
             &head.id,

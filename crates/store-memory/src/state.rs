@@ -156,7 +156,6 @@ fn message_id(referral: &ReferralId, n: u64) -> MessageId {
 }
 
 impl State {
-    /// Writes everything one command decided, or nothing.
     /// A purge: its commit, then the redacted history and bundle over the
     /// stored ones; nothing changes if the commit is refused.
     pub(crate) fn purge(&mut self, p: mediation_core::store::Purge) -> Result<Receipt, StoreError> {
@@ -175,6 +174,7 @@ impl State {
         Ok(receipt)
     }
 
+    /// Writes everything one command decided, or nothing.
     pub(crate) fn commit(&mut self, c: Commit) -> Result<Receipt, StoreError> {
         let version = c.version_after()?;
         let actual = self.referrals.get(&c.referral).map_or(0, |r| r.version);
@@ -322,7 +322,12 @@ impl State {
         let not_found = || StoreError::NotFound(format!("message {id}"));
         let n = self.find_message(id).ok_or_else(not_found)?;
         match outcome {
-            DeliveryOutcome::Delivered | DeliveryOutcome::Discarded => self.remove_message(n),
+            DeliveryOutcome::Delivered => self.remove_message(n),
+            // A dead letter replayed meanwhile is a message again.
+            DeliveryOutcome::Discarded if !self.dead.contains(&n) => {
+                return Err(StoreError::NotFound(format!("dead letter {id}")));
+            }
+            DeliveryOutcome::Discarded => self.remove_message(n),
             DeliveryOutcome::Retry { at, error } => {
                 let delivery = &mut self.messages.get_mut(&n).ok_or_else(not_found)?.delivery;
                 delivery.attempts = delivery.attempts.saturating_add(1);

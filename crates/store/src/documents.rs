@@ -67,11 +67,7 @@ impl DocumentStore {
     /// Removes the file with `digest` and its uploaders' markers, markers
     /// first, each removal synced; whether a file was there.
     pub fn remove(&self, digest: &Sha256Digest) -> io::Result<bool> {
-        let markers = self.uploaders_of(digest);
-        if markers.exists() {
-            fs::remove_dir_all(&markers)?;
-            sync_dir(&self.root.join("uploaders"))?;
-        }
+        self.forget_uploaders(digest)?;
         let file = self.path_of(digest);
         match fs::remove_file(&file) {
             Ok(()) => {
@@ -81,6 +77,16 @@ impl DocumentStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Removes the record of who uploaded the file with `digest`, synced.
+    pub fn forget_uploaders(&self, digest: &Sha256Digest) -> io::Result<()> {
+        let markers = self.uploaders_of(digest);
+        if markers.exists() {
+            fs::remove_dir_all(&markers)?;
+            sync_dir(&self.root.join("uploaders"))?;
+        }
+        Ok(())
     }
 
     /// Records durably that `tenant` uploaded the file with `digest`.
@@ -251,6 +257,10 @@ impl DocumentFiles for DocumentStore {
         size: u64,
     ) -> Result<Box<dyn DocumentUpload>, DocumentError> {
         Ok(Box::new(DocumentStore::begin(self, digest, size)?))
+    }
+
+    fn forget_uploaders(&self, digest: &Sha256Digest) -> Result<(), DocumentError> {
+        DocumentStore::forget_uploaders(self, digest).map_err(DocumentError::from)
     }
 
     fn remove(&self, digest: &Sha256Digest) -> Result<bool, DocumentError> {

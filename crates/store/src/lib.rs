@@ -394,7 +394,7 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
                     .map_err(|e| io(&e))?;
                 tracing::info!(
                     store = %path.display(),
-                    from = 4,
+                    from = found,
                     to = SCHEMA_VERSION,
                     "store schema moved: nothing rewritten (schema 5 adds the purge event and the table of files to remove)"
                 );

@@ -76,6 +76,8 @@ pub(crate) enum Op {
 /// How a delivery attempt ended, with its alert encoded.
 pub(crate) enum Outcome {
     Delivered,
+    /// A dead letter removed unsent; refused for a message that is not one.
+    Discarded,
     Retry {
         at: Timestamp,
         error: String,
@@ -699,10 +701,14 @@ impl Writer {
         outcome: Outcome,
     ) -> Result<Receipt, StoreError> {
         let (n, key, mut record) = self.find_message(staged, id)?;
+        // A dead letter replayed meanwhile is a message again: not discarded.
+        if matches!(outcome, Outcome::Discarded) && !record.is_dead() {
+            return Err(StoreError::NotFound(format!("dead letter {id}")));
+        }
         Self::unschedule(staged, n, &key, &record)?;
         let destination = keys::destination_in(&key);
         match outcome {
-            Outcome::Delivered => {
+            Outcome::Delivered | Outcome::Discarded => {
                 let referral = keys::referral_of_message(&key)
                     .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
                 staged.remove(key.clone());

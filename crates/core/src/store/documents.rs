@@ -13,10 +13,15 @@ pub trait DocumentFiles: Send + Sync + std::fmt::Debug {
     /// The kept file with `digest`, or `None`.
     fn open(&self, digest: &Sha256Digest) -> Result<Option<StoredFile>, DocumentError>;
 
+    /// Forgets, durably, who uploaded the file with `digest`: from then on
+    /// no tenant can list it in a new bundle or agreement without uploading
+    /// it anew. For a purge (`crate::retention`), before it looks for
+    /// referrals that still list the file.
+    fn forget_uploaders(&self, digest: &Sha256Digest) -> Result<(), DocumentError>;
+
     /// Removes the file with `digest` and the records of who uploaded it,
-    /// durably: the records first, so that no tenant can list the file
-    /// again without uploading it anew. Returns whether a file was kept.
-    /// For a purge (`crate::retention`), once no referral lists the file.
+    /// durably, the records first. Returns whether a file was kept. For a
+    /// purge, once no referral lists the file.
     fn remove(&self, digest: &Sha256Digest) -> Result<bool, DocumentError>;
 
     /// Starts receiving a file that must hash to `digest` and be `size` bytes.

@@ -237,6 +237,10 @@ impl PgStore {
         let mut record =
             decode_delivery(&bytes).map_err(|e| corrupt(&format!("message {id}"), e))?;
         match outcome {
+            // A dead letter replayed meanwhile is a message again: the
+            // referral is locked, so it cannot be replayed between the
+            // check and the removal.
+            DeliveryOutcome::Discarded if !record.is_dead() => return Err(not_found()),
             DeliveryOutcome::Delivered | DeliveryOutcome::Discarded => {
                 if !delivered(&mut *tx, referral.as_str(), seq).await? {
                     return Err(not_found());
@@ -275,10 +279,7 @@ impl PgStore {
         id: &MessageId,
         outcome: &DeliveryOutcome,
     ) -> Result<(), Failure> {
-        if matches!(
-            outcome,
-            DeliveryOutcome::Delivered | DeliveryOutcome::Discarded
-        ) {
+        if matches!(outcome, DeliveryOutcome::Delivered) {
             // One statement: the common outcome is one round trip.
             let (referral, seq) = parse_message_id(id)
                 .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;

@@ -267,9 +267,8 @@ impl Config {
         Ok(())
     }
 
-    /// A mediation limit is at least a day and at most a year: the rules give
-    /// 7 to 30 days, and an extension, not the limit, is how the parties take
-    /// longer.
+    /// The retention policy, and a pace that neither stalls calls nor
+    /// never finishes.
     fn check_retention(&self) -> Result<(), String> {
         let r = &self.retention;
         self.retention.policy()?;
@@ -294,6 +293,9 @@ impl Config {
         Ok(())
     }
 
+    /// A mediation limit is at least a day and at most a year: the rules give
+    /// 7 to 30 days, and an extension, not the limit, is how the parties take
+    /// longer.
     fn check_mediation_days(&self) -> Result<(), String> {
         for (partner, days) in &self.mediation_days {
             if let Some(grace) = days.grace_days

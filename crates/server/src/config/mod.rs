@@ -594,42 +594,42 @@ impl RetentionSettings {
         use mediation_core::lifecycle::Status;
         use mediation_core::retention::{PolicyError, RetentionPolicy, resting_statuses};
         let mut by_outcome = BTreeMap::new();
+        let mut unknown = Vec::new();
         for (name, days) in &self.particulars.by_outcome {
-            let status = Status::ALL
-                .into_iter()
-                .find(|s| s.as_str() == name)
-                .ok_or_else(|| {
-                    format!(
-                        "retention.particulars.by_outcome.{name}: no such status (one of: {})",
-                        resting_statuses()
-                    )
-                })?;
-            by_outcome.insert(status, *days);
+            match Status::ALL.into_iter().find(|s| s.as_str() == name) {
+                Some(status) => {
+                    by_outcome.insert(status, *days);
+                }
+                None => unknown.push(format!(
+                    "retention.particulars.by_outcome.{name}: no such status (one of: {})",
+                    resting_statuses()
+                )),
+            }
         }
         let policy = RetentionPolicy {
             default_days: self.particulars.days,
             by_outcome,
         };
-        policy.check().map_err(|problems| {
-            problems
-                .iter()
-                .map(|p| match p {
-                    PolicyError::Period { field, .. } if field == "days" => {
-                        format!("retention.particulars.{p}")
-                    }
-                    PolicyError::AgreedTooShort { .. }
-                        if !self.particulars.by_outcome.contains_key("agreed") =>
-                    {
-                        format!(
-                            "retention.particulars.days: it applies to agreed referrals too: {p}"
-                        )
-                    }
-                    _ => format!("retention.particulars.by_outcome.{p}"),
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
-        Ok(policy)
+        // Every problem at once: the unknown names, then the rules.
+        let problems = policy.check().err().unwrap_or_default();
+        if unknown.is_empty() && problems.is_empty() {
+            return Ok(policy);
+        }
+        Err(unknown
+            .into_iter()
+            .chain(problems.iter().map(|p| match p {
+                PolicyError::Period { field, .. } if field == "days" => {
+                    format!("retention.particulars.{p}")
+                }
+                PolicyError::AgreedTooShort { .. }
+                    if !self.particulars.by_outcome.contains_key("agreed") =>
+                {
+                    format!("retention.particulars.days: it applies to agreed referrals too: {p}")
+                }
+                _ => format!("retention.particulars.by_outcome.{p}"),
+            }))
+            .collect::<Vec<_>>()
+            .join("; "))
     }
 
     /// The purge's options, once [`RetentionSettings::policy`] passed.

@@ -709,6 +709,15 @@ fn the_retention_policy_is_read_and_checked_by_name() {
         let err = load(bad).unwrap_err().to_string();
         assert!(err.contains(says), "{bad}: {err}");
     }
+    // Every problem at once, each by its key.
+    let err = load("[retention.particulars.by_outcome]\nsettled = 30\nrecalled = 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("by_outcome.settled: no such status")
+            && err.contains("by_outcome.recalled: a period is 1 to 3653 days, not 0"),
+        "{err}"
+    );
     assert!(
         load("[retention.particulars.by_outcome]\nagreed = 40\n")
             .unwrap_err()

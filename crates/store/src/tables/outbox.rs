@@ -217,9 +217,10 @@ impl OutboxStore for SledStore {
         outcome: DeliveryOutcome,
     ) -> Result<(), StoreError> {
         let outcome = match outcome {
+            DeliveryOutcome::Delivered => Outcome::Delivered,
             // The writer removes a dead letter as it removes a delivered
             // message, with its dead count.
-            DeliveryOutcome::Delivered | DeliveryOutcome::Discarded => Outcome::Delivered,
+            DeliveryOutcome::Discarded => Outcome::Discarded,
             DeliveryOutcome::Retry { at, error } => Outcome::Retry { at, error },
             DeliveryOutcome::Dead { at, error, alert } => Outcome::Dead {
                 at,
