@@ -28,7 +28,7 @@ use crate::lifecycle::{Change, Event, Referral, ReturnReason, Status};
 use crate::outcome::{
     Agreement, AgreementParty, CourtOutcome, FailureReport, PerformanceReport, Ruling,
 };
-use crate::particulars::Particulars;
+use crate::particulars::{AccidentParticulars, LabourParticulars, Particulars, Vehicle};
 use crate::text::{Line, Narrative};
 
 /// The longest period a policy may give, in days: ten years. A longer one is
@@ -318,35 +318,103 @@ fn redact_documents(documents: &mut Vec<Document>) {
     documents.clear();
 }
 
+// Each struct below is taken apart field by field, every field named: a
+// field added to a party, a bundle or the particulars does not compile
+// until it is decided here whether a purge keeps it.
+
 fn redact_party(party: &mut Party) {
-    party.name = Line::purged();
-    party.identity = Identity::withheld(party.identity.kind());
-    party.contact = Line::purged();
-    party.service_address = Line::purged();
-    party.region = None;
+    let Party {
+        reference: _,
+        role: _,
+        person: _,
+        name,
+        identity,
+        contact,
+        service_address,
+        resides_abroad: _,
+        region,
+    } = party;
+    *name = Line::purged();
+    *identity = Identity::withheld(identity.kind());
+    *contact = Line::purged();
+    *service_address = Line::purged();
+    *region = None;
 }
 
 pub(crate) fn redact_bundle(bundle: &mut CaseBundle) {
-    bundle.parties.iter_mut().for_each(redact_party);
-    for Claim { description, .. } in &mut bundle.claims {
+    let CaseBundle {
+        court_referral_id: _,
+        court: _,
+        case_number: _,
+        kind: _,
+        cause_of_action: _,
+        domain: _,
+        parties,
+        claims,
+        amount_in_dispute: _,
+        documents,
+        consents: _,
+        preferred_organisation: _,
+        summary,
+        particulars,
+        reassignment_allowed: _,
+        designated_organisation: _,
+        cross_border: _,
+        subject_matter_abroad: _,
+        language: _,
+        interpreter_needed: _,
+        model_case: _,
+    } = bundle;
+    parties.iter_mut().for_each(redact_party);
+    for Claim {
+        description,
+        amount: _,
+    } in claims
+    {
         *description = Narrative::purged();
     }
-    redact_documents(&mut bundle.documents);
-    if bundle.summary.is_some() {
-        bundle.summary = Some(Narrative::purged());
+    redact_documents(documents);
+    if summary.is_some() {
+        *summary = Some(Narrative::purged());
     }
-    match &mut bundle.particulars {
-        Some(Particulars::Labour(labour)) => purged_if_some(&mut labour.position),
-        Some(Particulars::RoadTraffic(accident)) => {
-            accident.certificate_number = Line::purged();
-            accident.place = Line::purged();
+    match particulars {
+        Some(Particulars::Labour(LabourParticulars {
+            employer: _,
+            employee: _,
+            written_contract: _,
+            employment_start: _,
+            employment_end: _,
+            position,
+            monthly_wage: _,
+            arbitration_committee: _,
+            claim_items: _,
+        })) => purged_if_some(position),
+        Some(Particulars::RoadTraffic(AccidentParticulars {
+            certificate_number,
+            occurred_at: _,
+            place,
+            liability: _,
+            vehicles,
+            injuries,
+            compensation: _,
+        })) => {
+            *certificate_number = Line::purged();
+            *place = Line::purged();
             // Who was hurt, how badly and who died: health data (PIPL
             // Art. 28), which no figure counts.
-            accident.injuries.clear();
-            for vehicle in &mut accident.vehicles {
-                vehicle.plate = Line::purged();
-                purged_if_some(&mut vehicle.compulsory_policy);
-                purged_if_some(&mut vehicle.commercial_policy);
+            injuries.clear();
+            for Vehicle {
+                plate,
+                driver: _,
+                insurer: _,
+                insurer_name: _,
+                compulsory_policy,
+                commercial_policy,
+            } in vehicles
+            {
+                *plate = Line::purged();
+                purged_if_some(compulsory_policy);
+                purged_if_some(commercial_policy);
             }
         }
         None => {}
@@ -354,37 +422,56 @@ pub(crate) fn redact_bundle(bundle: &mut CaseBundle) {
 }
 
 pub(crate) fn redact_agreement(agreement: &mut Agreement) {
-    for AgreementParty { name, identity, .. } in &mut agreement.parties {
+    let Agreement {
+        parties,
+        disputed_matters,
+        terms,
+        performance_method,
+        performance_deadline: _,
+        signatures: _,
+        documents,
+        compensation: _,
+    } = agreement;
+    for AgreementParty {
+        party: _,
+        name,
+        identity,
+    } in parties
+    {
         *name = Line::purged();
         *identity = Identity::withheld(identity.kind());
     }
-    if agreement.disputed_matters.is_some() {
-        agreement.disputed_matters = Some(Narrative::purged());
+    if disputed_matters.is_some() {
+        *disputed_matters = Some(Narrative::purged());
     }
-    agreement
-        .terms
-        .iter_mut()
-        .for_each(|t| *t = Narrative::purged());
-    if agreement.performance_method.is_some() {
-        agreement.performance_method = Some(Narrative::purged());
+    terms.iter_mut().for_each(|t| *t = Narrative::purged());
+    if performance_method.is_some() {
+        *performance_method = Some(Narrative::purged());
     }
-    redact_documents(&mut agreement.documents);
+    redact_documents(documents);
 }
 
 fn redact_report(report: &mut FailureReport) {
-    report.course = Narrative::purged();
-    report.reasons = Narrative::purged();
-    if report.cost_raising_conduct.is_some() {
-        report.cost_raising_conduct = Some(Narrative::purged());
+    let FailureReport {
+        course,
+        reasons,
+        cost_raising_conduct,
+        notes_for_court,
+        undisputed_facts,
+        confirmed_service_addresses,
+    } = report;
+    *course = Narrative::purged();
+    *reasons = Narrative::purged();
+    if cost_raising_conduct.is_some() {
+        *cost_raising_conduct = Some(Narrative::purged());
     }
-    if report.notes_for_court.is_some() {
-        report.notes_for_court = Some(Narrative::purged());
+    if notes_for_court.is_some() {
+        *notes_for_court = Some(Narrative::purged());
     }
-    report
-        .undisputed_facts
+    undisputed_facts
         .iter_mut()
         .for_each(|f| *f = Narrative::purged());
-    for confirmed in &mut report.confirmed_service_addresses {
+    for confirmed in confirmed_service_addresses {
         confirmed.address = Line::purged();
     }
 }
