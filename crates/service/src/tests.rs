@@ -917,20 +917,30 @@ mod retention {
         bundle
     }
 
-    async fn recalled(w: &World, reference: &str) -> Referral {
-        let s = w
-            .gateway
-            .submit(listing_the_scan(reference), "court:京0105")
-            .await
-            .unwrap();
+    /// `bundle` submitted by its court and recalled by it for `reason`.
+    async fn submitted_and_recalled(
+        w: &World,
+        bundle: mediation_core::bundle::CaseBundle,
+        reason: &str,
+    ) -> Referral {
+        let s = w.gateway.submit(bundle, "court:京0105").await.unwrap();
+        recall(w, s.referral.id(), reason).await
+    }
+
+    async fn recall(w: &World, id: &mediation_core::ids::ReferralId, reason: &str) -> Referral {
         let referral = w
             .gateway
-            .execute(s.referral.id(), "court:京0105", "recall", |r, ctx| {
-                r.recall(&court("京0105"), narrative("当事人已和解"), ctx.now)
+            .execute(id, "court:京0105", "recall", |r, ctx| {
+                r.recall(&court("京0105"), narrative(reason), ctx.now)
             })
             .await
             .unwrap();
         assert_eq!(referral.status(), Status::Recalled);
+        referral
+    }
+
+    async fn recalled(w: &World, reference: &str) -> Referral {
+        let referral = submitted_and_recalled(w, listing_the_scan(reference), "当事人已和解").await;
         deliver_everything(w).await;
         referral
     }
@@ -1020,12 +1030,7 @@ mod retention {
 
         // Once the other referral is recalled and purged too, nobody lists
         // the scan and it goes.
-        w.gateway
-            .execute(open.referral.id(), "court:京0105", "recall", |r, ctx| {
-                r.recall(&court("京0105"), narrative("撤回"), ctx.now)
-            })
-            .await
-            .unwrap();
+        recall(&w, open.referral.id(), "撤回").await;
         deliver_everything(&w).await;
         w.clock.advance(SignedDuration::from_hours(24 * 31));
         let report = retention.pass().await.unwrap();
@@ -1061,13 +1066,7 @@ mod retention {
         let files = files(&w);
         let mut bundle = sample_bundle();
         bundle.court_referral_id = "RET-2".parse().unwrap();
-        let s = w.gateway.submit(bundle, "court:京0105").await.unwrap();
-        w.gateway
-            .execute(s.referral.id(), "court:京0105", "recall", |r, ctx| {
-                r.recall(&court("京0105"), narrative("撤回"), ctx.now)
-            })
-            .await
-            .unwrap();
+        submitted_and_recalled(&w, bundle, "撤回").await;
         // Nothing delivered: the platform has not heard of the recall.
         w.clock.advance(SignedDuration::from_hours(24 * 400));
         let report = retention(&w, &files, 180).pass().await.unwrap();
@@ -1080,13 +1079,7 @@ mod retention {
         let files = files(&w);
         let mut bundle = sample_bundle();
         bundle.court_referral_id = "RET-DEAD".parse().unwrap();
-        let s = w.gateway.submit(bundle, "court:京0105").await.unwrap();
-        w.gateway
-            .execute(s.referral.id(), "court:京0105", "recall", |r, ctx| {
-                r.recall(&court("京0105"), narrative("撤回"), ctx.now)
-            })
-            .await
-            .unwrap();
+        let s = submitted_and_recalled(&w, bundle, "撤回").await;
         // The court's notices never got through; the platform's did.
         let store = w.store();
         for d in store.due_deliveries(w.clock.now(), 100).await.unwrap() {
@@ -1097,7 +1090,7 @@ mod retention {
                     alert: mediation_core::alert::AlertRecord {
                         kind: mediation_core::alert::AlertKind::DeadLetter,
                         raised_at: w.clock.now(),
-                        referral: Some(s.referral.id().clone()),
+                        referral: Some(s.id().clone()),
                         due_at: None,
                         detail: "dead".into(),
                         subject: None,
@@ -1126,7 +1119,7 @@ mod retention {
                 .is_empty()
         );
         assert!(
-            OutboxStore::pending_messages(store, s.referral.id())
+            OutboxStore::pending_messages(store, s.id())
                 .await
                 .unwrap()
                 .is_empty()

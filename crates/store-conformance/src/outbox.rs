@@ -189,17 +189,7 @@ pub async fn a_dead_letter_blocks_its_lane_until_replayed<S: FullStore>(store: S
     ];
     store.commit(commit).await.unwrap();
     let head = store.due_deliveries(later(0), 10).await.unwrap().remove(0);
-    store
-        .record_delivery(
-            &head.id,
-            DeliveryOutcome::Dead {
-                at: later(1),
-                error: "rejected".into(),
-                alert: alert("dead"),
-            },
-        )
-        .await
-        .unwrap();
+    given_up(&store, &head.id).await;
     assert!(
         store
             .due_deliveries(later(100), 10)
@@ -263,17 +253,7 @@ pub async fn a_discarded_dead_letter_leaves_the_outbox_and_its_count<S: FullStor
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(store.pending_messages(&r).await.unwrap().len(), 1);
-    store
-        .record_delivery(
-            &head.id,
-            DeliveryOutcome::Dead {
-                at: later(1),
-                error: "rejected".into(),
-                alert: alert("dead"),
-            },
-        )
-        .await
-        .unwrap();
+    given_up(&store, &head.id).await;
     let dead_count = |backlog: Vec<mediation_core::store::Backlog>| {
         backlog
             .iter()
@@ -295,4 +275,19 @@ pub async fn a_discarded_dead_letter_leaves_the_outbox_and_its_count<S: FullStor
             .await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Records `id`'s delivery given up on a minute in: a dead letter.
+async fn given_up<S: FullStore>(store: &S, id: &mediation_core::store::MessageId) {
+    store
+        .record_delivery(
+            id,
+            DeliveryOutcome::Dead {
+                at: later(1),
+                error: "rejected".into(),
+                alert: alert("dead"),
+            },
+        )
+        .await
+        .unwrap();
 }
