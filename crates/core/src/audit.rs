@@ -28,6 +28,11 @@ pub struct AuditEntry {
     pub prev_hash: String,
     /// Hex SHA-256 over `seq`, `prev_hash` and the record.
     pub hash: String,
+    /// Whether the outcome's detail was purged under the retention policy
+    /// (PIPL Art. 47): the record's outcome is then its code alone, and
+    /// the chain still holds the detail's digest.
+    #[serde(default)]
+    pub detail_purged: bool,
 }
 
 /// The result of walking the chain.

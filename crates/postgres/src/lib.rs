@@ -247,6 +247,11 @@ impl PgStore {
                 "database schema migrated"
             );
         }
+        self.rechain_audit().await.map_err(|e| OpenError::Migrate {
+            url: redacted(url),
+            version: schema::SCHEMA_VERSION,
+            message: e.to_string(),
+        })?;
         Ok(schema::SCHEMA_VERSION)
     }
 

@@ -20,10 +20,74 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "alerts raised once per subject, leads held by lease", V2),
     (3, "the audit log read in number order", V3),
     (4, "purged referrals' case files still to remove", V4),
+    (5, "audit records whose outcome detail can be purged", V5),
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
+
+/// Audit records of version 3 (`mediation_records::encode_audit_record`)
+/// keep an outcome's detail after the part the chain hashes, which holds
+/// the detail's digest; the retention pass purges details (PIPL Art. 47)
+/// and the chain still verifies. Appends hash that part: up to the digest
+/// for version 3, whole for an older record (which an older build may
+/// still append). Every chain written before is re-chained once, by the
+/// first build to connect after this migration (`tables::audit`), and
+/// listed here until it is; the retention pass's place in each chain is
+/// kept beside.
+const V5: &str = r#"
+CREATE FUNCTION gateway_audit_hashed(p bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE
+        WHEN length(p) >= 5 AND get_byte(p, 0) = 3 THEN substring(p FROM 1 FOR
+            5 + ((get_byte(p, 1)::bigint << 24) | (get_byte(p, 2)::bigint << 16)
+                 | (get_byte(p, 3)::bigint << 8) | get_byte(p, 4)::bigint)::integer + 32)
+        ELSE p
+    END
+$$;
+
+CREATE OR REPLACE FUNCTION gateway_append_audit(p_records bytea[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_chain integer;
+    v_seq bigint;
+    v_hash text;
+    v_next text;
+    v_record bytea;
+BEGIN
+    IF coalesce(array_length(p_records, 1), 0) = 0 THEN
+        RETURN;
+    END IF;
+    SELECT chain, next_seq, last_hash INTO v_chain, v_seq, v_hash
+      FROM audit_chains ORDER BY chain LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        INSERT INTO audit_chains (chain, next_seq, last_hash)
+            VALUES (nextval('audit_chain_seq'), 0, repeat('0', 64))
+            RETURNING chain, next_seq, last_hash INTO v_chain, v_seq, v_hash;
+    END IF;
+    FOREACH v_record IN ARRAY p_records LOOP
+        v_next := encode(sha256(int8send(v_seq) || convert_to(v_hash, 'UTF8')
+            || gateway_audit_hashed(v_record)), 'hex');
+        INSERT INTO audit (chain, seq, prev_hash, hash, record)
+            VALUES (v_chain, v_seq, v_hash, v_next, v_record);
+        v_hash := v_next;
+        v_seq := v_seq + 1;
+    END LOOP;
+    UPDATE audit_chains SET next_seq = v_seq, last_hash = v_hash WHERE chain = v_chain;
+END
+$$;
+
+CREATE TABLE audit_rechain_pending (
+    chain integer PRIMARY KEY REFERENCES audit_chains (chain)
+);
+INSERT INTO audit_rechain_pending (chain)
+    SELECT chain FROM audit_chains WHERE next_seq > 0;
+
+CREATE TABLE audit_details_purged_to (
+    chain integer PRIMARY KEY REFERENCES audit_chains (chain),
+    next_seq bigint NOT NULL
+);
+"#;
 
 /// A purge (PIPL Art. 47) writes the redacted bundle and events over the
 /// referral's and, when the referral listed case files, a row here until

@@ -23,21 +23,26 @@
 //!
 //! `docs/store.md` gives the reasons for the choice.
 
+mod audit;
 mod case;
 mod history;
 mod outcome;
 mod records;
 pub mod transfer;
 
+pub use audit::{
+    AUDIT_VERSION, ReadAudit, audit_hashed_part, decode_audit_record, encode_audit_record,
+    is_current_audit_record, join_outcome, purge_audit_detail, read_audit_record, rechain_record,
+    split_outcome,
+};
 pub use history::{
     BUNDLE_VERSION, EventRecord, SNAPSHOT_VERSION, decode_bundle, decode_event, decode_snapshot,
     encode_bundle, encode_event, encode_snapshot,
 };
 pub use records::{
-    DeliveryRecord, DeliveryState, decode_acknowledgement, decode_alert, decode_audit_record,
-    decode_delivery, decode_delivery_state, decode_purged_files, decode_timer,
-    encode_acknowledgement, encode_alert, encode_audit_record, encode_delivery,
-    encode_purged_files, encode_timer, timer_kind_code, timer_kind_of_code,
+    DeliveryRecord, DeliveryState, decode_acknowledgement, decode_alert, decode_delivery,
+    decode_delivery_state, decode_purged_files, decode_timer, encode_acknowledgement, encode_alert,
+    encode_delivery, encode_purged_files, encode_timer, timer_kind_code, timer_kind_of_code,
 };
 
 use serde::Serialize;
@@ -267,7 +272,8 @@ pub(crate) use codes;
 mod tests;
 
 /// The hash of an audit entry: SHA-256 over its number (8 bytes,
-/// big-endian), the previous entry's hash and the record's bytes, in hex.
+/// big-endian), the previous entry's hash and the record's hashed part
+/// ([`audit_hashed_part`]), in hex.
 /// Every backend chains its audit log with it, so one verifier reads both.
 pub fn chain_hash(seq: u64, prev_hash: &str, record: &[u8]) -> String {
     use sha2::{Digest, Sha256};

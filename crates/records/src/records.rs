@@ -3,7 +3,6 @@
 
 use jiff::Timestamp;
 use mediation_core::alert::{Acknowledgement, AlertKind, AlertRecord};
-use mediation_core::audit::AuditRecord;
 use mediation_core::bundle::CaseBundle;
 use mediation_core::outbox::{Destination, OutboundMessage};
 use mediation_core::partner::Partner;
@@ -155,39 +154,6 @@ pub fn decode_acknowledgement(bytes: &[u8]) -> Result<Acknowledgement, FormatErr
         by: stored.by,
         at: stored.at.load()?,
         note: stored.note,
-    })
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct StoredAudit {
-    at: Instant,
-    actor: String,
-    action: String,
-    referral: Option<String>,
-    outcome: String,
-}
-
-/// An audit record. These bytes are also what the audit chain hashes, so a
-/// record's hash does not depend on how the domain type serialises.
-pub fn encode_audit_record(record: &AuditRecord) -> Vec<u8> {
-    encode_plain(&StoredAudit {
-        at: Instant::of(&record.at),
-        actor: record.actor.clone(),
-        action: record.action.clone(),
-        referral: text_opt(record.referral.as_ref()),
-        outcome: record.outcome.clone(),
-    })
-}
-
-/// Reads an audit record written by [`encode_audit_record`].
-pub fn decode_audit_record(bytes: &[u8]) -> Result<AuditRecord, FormatError> {
-    let stored: StoredAudit = decode_plain(bytes)?;
-    Ok(AuditRecord {
-        at: stored.at.load()?,
-        actor: stored.actor,
-        action: stored.action,
-        referral: parse_opt("referral id", stored.referral)?,
-        outcome: stored.outcome,
     })
 }
 

@@ -343,6 +343,14 @@ impl AuditLog for GatewayStore {
     async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         either!(self, s => AuditLog::verify_audit(s))
     }
+
+    async fn purge_audit_details(
+        &self,
+        before: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<mediation_core::store::AuditDetailsPurged, StoreError> {
+        either!(self, s => AuditLog::purge_audit_details(s, before, limit))
+    }
 }
 
 /// Runs `future` on a runtime of its own, on a thread of its own: for the

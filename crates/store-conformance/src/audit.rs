@@ -1,7 +1,7 @@
 //! The audit chain: appended by commits and alone, and verified.
 
-use mediation_core::audit::AuditVerification;
-use mediation_core::store::FullStore;
+use mediation_core::audit::{AuditRecord, AuditVerification};
+use mediation_core::store::{AuditDetailsPurged, FullStore};
 
 use crate::{audit, id, new_referral};
 
@@ -36,4 +36,95 @@ pub async fn the_audit_chain_verifies<S: FullStore>(store: S) {
     assert_eq!(hashed[0].1, hashed[1].1);
     let first = store.hashed_audit_entries(0, 1).await.unwrap();
     assert_ne!(first[0].1, hashed[0].1);
+}
+
+/// A purge of the outcome details (PIPL Art. 47) removes them from the
+/// entries recorded before the cut-off, walking from where the last purge
+/// stopped; the chain verifies as before, with every hash unchanged.
+pub async fn audit_details_are_purged_and_the_chain_still_verifies<S: FullStore>(store: S) {
+    use crate::T0;
+    use mediation_core::fixtures::at;
+    let later = at(T0) + jiff::SignedDuration::from_hours(240);
+    let record = |outcome: &str, when| AuditRecord {
+        at: when,
+        outcome: outcome.into(),
+        ..audit("call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement")
+    };
+    store
+        .append_audit(vec![
+            record("ok", at(T0)),
+            record("InvalidArgument: party 张三 110101199003077777", at(T0)),
+            record("rejected: party 李四 did not sign", at(T0)),
+            record("NotFound: not yet due", later),
+        ])
+        .await
+        .unwrap();
+    let before = store.hashed_audit_entries(0, 10).await.unwrap();
+    let cut = at(T0) + jiff::SignedDuration::from_hours(24);
+
+    let first = store.purge_audit_details(cut, 2).await.unwrap();
+    assert_eq!(
+        first,
+        AuditDetailsPurged {
+            examined: 2,
+            purged: 1,
+            done: false
+        }
+    );
+    let second = store.purge_audit_details(cut, 100).await.unwrap();
+    assert_eq!(
+        second,
+        AuditDetailsPurged {
+            examined: 1,
+            purged: 1,
+            done: true
+        },
+        "the walk goes on from where it stopped and stops at the entry not yet due"
+    );
+    assert_eq!(
+        store.purge_audit_details(cut, 100).await.unwrap(),
+        AuditDetailsPurged {
+            examined: 0,
+            purged: 0,
+            done: true
+        }
+    );
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { entries: 4 }
+    );
+    let after = store.hashed_audit_entries(0, 10).await.unwrap();
+    for ((was, was_hashed), (now, now_hashed)) in before.iter().zip(&after) {
+        assert_eq!(now.hash, was.hash, "entry {}", was.seq);
+        assert_eq!(now_hashed, was_hashed, "entry {}", was.seq);
+        assert!(!String::from_utf8_lossy(now_hashed).contains("张三"));
+    }
+    let outcomes: Vec<(&str, bool)> = after
+        .iter()
+        .map(|(e, _)| (e.record.outcome.as_str(), e.detail_purged))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("ok", false),
+            ("InvalidArgument", true),
+            ("rejected", true),
+            ("NotFound: not yet due", false),
+        ]
+    );
+    assert_eq!(after[1].0.record.actor, before[1].0.record.actor);
+
+    let far = later + jiff::SignedDuration::from_hours(1);
+    assert_eq!(
+        store.purge_audit_details(far, 100).await.unwrap(),
+        AuditDetailsPurged {
+            examined: 1,
+            purged: 1,
+            done: true
+        }
+    );
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { entries: 4 }
+    );
 }

@@ -29,7 +29,7 @@ use mediation_core::partner::Partner;
 use mediation_core::store::{Commit, CourtKey, FullStore, PendingDelivery};
 
 pub use alerts::{alerts_are_raised_alone_and_acknowledged_once, alerts_resume_from_a_cursor};
-pub use audit::the_audit_chain_verifies;
+pub use audit::{audit_details_are_purged_and_the_chain_still_verifies, the_audit_chain_verifies};
 pub use counters::{
     backlog_counts_per_destination, loads_are_kept_with_each_commit,
     referrals_are_found_by_when_they_had_events,
@@ -212,6 +212,8 @@ where
     alerts_are_raised_alone_and_acknowledged_once(fresh().await).await;
     eprintln!("conformance: the_audit_chain_verifies");
     the_audit_chain_verifies(fresh().await).await;
+    eprintln!("conformance: audit_details_are_purged_and_the_chain_still_verifies");
+    audit_details_are_purged_and_the_chain_still_verifies(fresh().await).await;
     eprintln!("conformance: backlog_counts_per_destination");
     backlog_counts_per_destination(fresh().await).await;
     eprintln!("conformance: unknown_messages_are_not_found");

@@ -3,7 +3,7 @@
 //! verifies, or breaks, alike on each.
 
 use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
-use mediation_core::store::{AuditLog, ChainWalk, StoreError};
+use mediation_core::store::{AuditDetailsPurged, AuditLog, ChainWalk, StoreError};
 
 use crate::MemoryStore;
 
@@ -36,6 +36,14 @@ impl AuditLog for MemoryStore {
                 .map(|link| (link.entry.clone(), link.hashed.clone()))
                 .collect()
         }))
+    }
+
+    async fn purge_audit_details(
+        &self,
+        before: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<AuditDetailsPurged, StoreError> {
+        self.write(|state| Ok(state.purge_audit_details(before, limit)))
     }
 
     /// Walks the chain ([`ChainWalk`]) to the end the writes recorded.

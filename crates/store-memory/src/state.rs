@@ -59,8 +59,8 @@ impl Message {
 }
 
 /// One link of the audit chain: the entry, and the record's bytes as they
-/// were hashed (`mediation_records::encode_audit_record`), as the other
-/// backends keep them.
+/// were hashed (`mediation_records::audit_hashed_part` of its encoding), as
+/// the other backends hash them.
 #[derive(Clone)]
 pub(crate) struct AuditLink {
     pub(crate) entry: AuditEntry,
@@ -100,6 +100,8 @@ pub(crate) struct State {
     /// and the hash it links to.
     pub(crate) audit_next_seq: u64,
     pub(crate) audit_last_hash: String,
+    /// The first entry the retention pass has not looked at for details.
+    pub(crate) audit_details_purged_to: u64,
     /// Each organisation's open referrals, as the commits moved them.
     pub(crate) loads: BTreeMap<OrganisationId, u64>,
     /// The referrals with an event on each day (UTC, counted from 1970).
@@ -125,6 +127,7 @@ impl Default for State {
             audit: Vec::new(),
             audit_next_seq: 0,
             audit_last_hash: genesis_hash(),
+            audit_details_purged_to: 0,
             loads: BTreeMap::new(),
             activity: BTreeMap::new(),
         }
@@ -391,11 +394,48 @@ impl State {
             .clone())
     }
 
+    /// Purges the details of the entries before `before` from the cursor
+    /// on (`AuditLog::purge_audit_details`).
+    pub(crate) fn purge_audit_details(
+        &mut self,
+        before: jiff::Timestamp,
+        limit: usize,
+    ) -> mediation_core::store::AuditDetailsPurged {
+        let mut done = mediation_core::store::AuditDetailsPurged {
+            done: true,
+            ..Default::default()
+        };
+        let from = usize::try_from(self.audit_details_purged_to).unwrap_or(usize::MAX);
+        for link in self.audit.iter_mut().skip(from) {
+            if done.examined as usize >= limit {
+                done.done = false;
+                break;
+            }
+            if link.entry.record.at >= before {
+                break;
+            }
+            let (code, detail) = mediation_records::split_outcome(&link.entry.record.outcome);
+            if !link.entry.detail_purged && !detail.is_empty() {
+                link.entry.record.outcome = code.to_owned();
+                link.entry.detail_purged = true;
+                done.purged += 1;
+            }
+            done.examined += 1;
+        }
+        self.audit_details_purged_to += done.examined;
+        done
+    }
+
     /// Links `records` to the end of the audit chain, with the hash the
     /// other backends use over the bytes they hash.
     pub(crate) fn append_audit(&mut self, records: Vec<AuditRecord>) {
         for record in records {
-            let hashed = mediation_records::encode_audit_record(&record);
+            let encoded = mediation_records::encode_audit_record(&record);
+            // What the chain hashes: never the outcome's detail, which a
+            // purge removes.
+            let hashed = mediation_records::audit_hashed_part(&encoded)
+                .map(<[u8]>::to_vec)
+                .unwrap_or(encoded);
             let seq = self.audit_next_seq;
             let prev_hash = std::mem::take(&mut self.audit_last_hash);
             let hash = mediation_records::chain_hash(seq, &prev_hash, &hashed);
@@ -405,6 +445,7 @@ impl State {
                     record,
                     prev_hash,
                     hash: hash.clone(),
+                    detail_purged: false,
                 },
                 hashed,
             });

@@ -118,16 +118,30 @@ pub(crate) struct AuditLink {
 
 pub(crate) use mediation_records::chain_hash;
 
-/// Reads an audit record from either format.
+/// Reads an audit record of any format, and whether its detail was purged.
 pub(crate) fn audit_record(
     key: &[u8],
     bytes: &[u8],
-) -> Result<mediation_core::audit::AuditRecord, StoreError> {
+) -> Result<mediation_records::ReadAudit, StoreError> {
     if mediation_records::is_first_format(bytes) {
-        crate::v1::decode(key, bytes)
+        Ok(mediation_records::ReadAudit {
+            record: crate::v1::decode(key, bytes)?,
+            detail_purged: false,
+        })
     } else {
-        mediation_records::decode_audit_record(bytes).map_err(|e| corrupt(key, e))
+        mediation_records::read_audit_record(bytes).map_err(|e| corrupt(key, e))
     }
+}
+
+/// The bytes of a stored audit record that its entry's hash covers
+/// (`mediation_records::audit_hashed_part`).
+pub(crate) fn audit_hashed(key: &[u8], bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    if mediation_records::is_first_format(bytes) {
+        return Ok(bytes.to_vec());
+    }
+    mediation_records::audit_hashed_part(bytes)
+        .map(<[u8]>::to_vec)
+        .map_err(|e| corrupt(key, e))
 }
 
 /// The sequence counters a batch advances; copied, advanced, and kept only if the

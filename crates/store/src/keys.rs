@@ -206,6 +206,12 @@ pub(crate) const BACKLOG_KEPT: &[u8] = b"m/backlog_kept";
 /// While a store moves to schema 4: the last referral whose head lists its
 /// timers.
 pub(crate) const MIGRATING_HEADS: &[u8] = b"m/migrating/heads";
+/// While a store moves to schema 6: how far the audit chain is re-chained
+/// (`migrate_v6::Progress`).
+pub(crate) const MIGRATING_AUDIT: &[u8] = b"m/migrating/audit";
+/// The number of the first audit entry whose outcome detail the retention
+/// pass has not yet looked at (u64 big-endian; 0 when absent).
+pub(crate) const AUDIT_DETAILS_PURGED_TO: &[u8] = b"m/audit_details_purged_to";
 
 /// An organisation's count of open referrals.
 pub(crate) fn load(organisation: &OrganisationId) -> Vec<u8> {
@@ -565,6 +571,8 @@ mod tests {
         let cases: Vec<(Vec<u8>, Table)> = vec![
             (SCHEMA.to_vec(), Table::Meta),
             (MIGRATING_HEADS.to_vec(), Table::Meta),
+            (MIGRATING_AUDIT.to_vec(), Table::Meta),
+            (AUDIT_DETAILS_PURGED_TO.to_vec(), Table::Meta),
             (head(&referral), Table::Heads),
             (bundle(&referral), Table::Bundles),
             (event(&referral, 1), Table::Events),

@@ -18,6 +18,7 @@ mod format;
 mod keys;
 pub mod migrate;
 pub mod migrate_v4;
+pub mod migrate_v6;
 mod prepare;
 mod staged;
 mod stats;
@@ -49,12 +50,16 @@ use crate::writer::{Op, Request, Writer};
 /// head ([`migrate_v4`]); a store of schema 2 or 3 is migrated at its first
 /// open by this build. Schema 5 adds an event (`personal_data_purged`) and
 /// a table (`f/`, the case files of purged referrals still to remove) and
-/// rewrites nothing: a store of schema 4 only has its version moved.
-pub const SCHEMA_VERSION: u32 = 5;
+/// rewrites nothing. Schema 6 writes audit records in their version 3,
+/// whose hash covers a digest of the outcome's detail so that the detail
+/// can be purged; a store of schema 5 or before has its audit chain
+/// re-chained at its first open by this build ([`migrate_v6`]).
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The schemas before this one whose records this build reads as they are:
-/// those before 4 have their keys moved at the first open; 4 needs nothing.
-pub const PREVIOUS_SCHEMA_VERSIONS: [u32; 3] = [2, 3, 4];
+/// those before 4 have their keys moved at the first open, and every one
+/// has its audit chain re-chained.
+pub const PREVIOUS_SCHEMA_VERSIONS: [u32; 4] = [2, 3, 4, 5];
 
 /// The schema of stores written before the store's own format; migrated at
 /// open.
@@ -388,16 +393,12 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
                 })?;
             }
             if found == FIRST_SCHEMA_VERSION || PREVIOUS_SCHEMA_VERSIONS.contains(&found) {
-                // Schema 5 only adds: a store of 4 reads as it is.
-                db.insert(keys::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
-                    .and_then(|_| db.flush())
-                    .map_err(|e| io(&e))?;
-                tracing::info!(
-                    store = %path.display(),
-                    from = found,
-                    to = SCHEMA_VERSION,
-                    "store schema moved: nothing rewritten (schema 5 adds the purge event and the table of files to remove)"
-                );
+                // Schema 5 only added (the purge event, the table of files
+                // to remove); schema 6 re-chains the audit chain.
+                migrate_v6::to_schema_6(&db, &path, found).map_err(|e| match e {
+                    StoreError::Corrupt(_) => corrupt_err(e),
+                    other => io(&other),
+                })?;
             } else if found != SCHEMA_VERSION {
                 return Err(OpenError::UnsupportedSchema {
                     path,
@@ -637,9 +638,27 @@ impl SledStore {
             .map_err(unavailable)?
             .ok_or_else(|| StoreError::NotFound(format!("audit entry {seq}")))?;
         let mut link: format::AuditLink = decode_plain(&bytes).map_err(|e| corrupt(&key, e))?;
-        let mut record = format::audit_record(&key, &link.record)?;
+        let mut record = format::audit_record(&key, &link.record)?.record;
         record.actor = actor.to_owned();
         link.record = mediation_records::encode_audit_record(&record);
+        self.db()?
+            .insert(key, mediation_records::encode_plain(&link))
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Overwrites the kept outcome detail of one audit entry, leaving its
+    /// digest; only for tests that prove a changed detail is detected.
+    pub fn tamper_with_audit_detail(&self, seq: u64, detail: &str) -> Result<(), StoreError> {
+        let key = keys::audit(seq);
+        let bytes = self
+            .db()?
+            .get(&key)
+            .map_err(unavailable)?
+            .ok_or_else(|| StoreError::NotFound(format!("audit entry {seq}")))?;
+        let mut link: format::AuditLink = decode_plain(&bytes).map_err(|e| corrupt(&key, e))?;
+        link.record = format::audit_hashed(&key, &link.record)?;
+        link.record.extend_from_slice(detail.as_bytes());
         self.db()?
             .insert(key, mediation_records::encode_plain(&link))
             .map_err(unavailable)?;

@@ -202,15 +202,28 @@ fn samples() -> Vec<Sample> {
         outcome: "ok".into(),
     });
     let head = AuditHead::genesis();
-    out.push(sample(
-        "audit",
+    let link = |record: Vec<u8>| {
+        let hashed = mediation_records::audit_hashed_part(&record).unwrap();
         encode_plain(&AuditLink {
-            hash: chain_hash(0, &head.last_hash, &record),
+            hash: chain_hash(0, &head.last_hash, hashed),
             prev_hash: head.last_hash.clone(),
             record,
-        }),
-        link_again,
-    ));
+        })
+    };
+    out.push(sample("audit", link(record), link_again));
+    // Schema 6: an outcome with a detail, and the same once purged.
+    let detailed = mediation_records::encode_audit_record(&AuditRecord {
+        at: at(SAMPLE_T0),
+        actor: "tenant=ccpit sub=svc cert=none".into(),
+        action: "call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement".into(),
+        referral: Some(referral_id()),
+        outcome: "FailedPrecondition: party 张三 did not sign".into(),
+    });
+    let purged = mediation_records::purge_audit_detail(&detailed)
+        .unwrap()
+        .unwrap();
+    out.push(sample("audit/detail", link(detailed), link_again));
+    out.push(sample("audit/purged", link(purged), link_again));
     out.push(sample("audit_head", encode_plain(&head), audit_head_again));
     out.extend(court_wait_samples());
     out.extend(purge_samples());
@@ -377,6 +390,24 @@ fn schema_5_writes_every_record_of_schema_4_as_it_was() {
     assert!(kept >= 40, "{kept} records of schema 4");
 }
 
+#[test]
+fn schema_6_writes_every_record_of_schema_5_as_it_was_but_the_audit_chain() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/samples");
+    let read = |n: u32| std::fs::read_to_string(dir.join(format!("v{n}.txt"))).unwrap();
+    let (five, six) = (read(5), read(6));
+    let six: std::collections::BTreeSet<&str> = six.lines().collect();
+    let mut kept = 0;
+    for line in five.lines() {
+        if line.starts_with("audit\t") {
+            assert!(!six.contains(line), "schema 6 kept the audit record of 5");
+            continue;
+        }
+        assert!(six.contains(line), "schema 6 changed {line}");
+        kept += 1;
+    }
+    assert!(kept >= 45, "{kept} records of schema 5");
+}
+
 fn every_sample_of_schema_reads(schema: u32) {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/samples/v{schema}.txt"));
@@ -404,7 +435,12 @@ fn every_sample_of_schema_reads(schema: u32) {
             "outbox" => drop(decode_delivery(&bytes).unwrap()),
             "alert" => drop(decode_alert(&bytes).unwrap()),
             "acknowledgement" => drop(decode_acknowledgement(&bytes).unwrap()),
-            "audit" => drop(decode_plain::<AuditLink>(&bytes).unwrap()),
+            "audit" => {
+                let link = decode_plain::<AuditLink>(&bytes).unwrap();
+                drop(crate::format::audit_record(b"sample", &link.record).unwrap());
+                let hashed = crate::format::audit_hashed(b"sample", &link.record).unwrap();
+                assert_eq!(chain_hash(0, &link.prev_hash, &hashed), link.hash, "{kind}");
+            }
             "audit_head" => drop(decode_plain::<AuditHead>(&bytes).unwrap()),
             other => panic!("a schema {schema} sample of an unknown family {other}"),
         }

@@ -1,6 +1,7 @@
 //! The sled store against the conformance suite, and what is particular to it:
 //! reopening, the schema check, group commit and audit tampering.
 
+use crate::keys::Table;
 use mediation_core::audit::{AuditRecord, AuditVerification};
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::Event;
@@ -442,7 +443,7 @@ async fn everything(store: &SledStore, ids: &[ReferralId]) -> String {
         );
     }
     seen += &format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n",
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n",
         store
             .due_timers(
                 mediation_core::fixtures::at("2100-01-01T00:00:00Z"),
@@ -459,7 +460,19 @@ async fn everything(store: &SledStore, ids: &[ReferralId]) -> String {
         store.dead_letters(usize::MAX).unwrap(),
         store.backlog().unwrap(),
         store.loads().unwrap(),
-        store.verify_audit().unwrap(),
+        // The chain verifies and holds the same records; a migration to
+        // schema 6 re-chains it and appends the entry that says so.
+        matches!(
+            store.verify_audit().unwrap(),
+            AuditVerification::Intact { .. }
+        ),
+        store
+            .audit_entries(0, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.record)
+            .filter(|r| !r.action.starts_with("rechain_audit"))
+            .collect::<Vec<_>>(),
     );
     seen
 }
@@ -967,6 +980,7 @@ fn write_first_format_store(path: &std::path::Path) -> Vec<(mediation_core::Refe
                     record,
                     prev_hash: last_hash.clone(),
                     hash: hash.clone(),
+                    detail_purged: false,
                 }),
             )
             .unwrap();
@@ -1087,11 +1101,20 @@ async fn a_first_format_store_is_migrated_on_open_and_loses_nothing() {
         store.acknowledgement(1).unwrap().unwrap().by,
         "operators/alice"
     );
-    let entries = histories.iter().map(|(_, h)| h.len() as u64).sum();
+    // The chain was checked over the first format's JSON, re-chained in
+    // audit record version 3, and closed by the entry that says so.
+    let entries = histories.iter().map(|(_, h)| h.len() as u64).sum::<u64>() + 1;
     assert_eq!(
         store.verify_audit().unwrap(),
         AuditVerification::Intact { entries },
-        "the chain hashed over the first format's JSON still verifies"
+        "the chain hashed over the first format's JSON was re-chained whole"
+    );
+    let last = store.audit_entries(entries - 1, 1).unwrap();
+    assert!(
+        last[0]
+            .record
+            .action
+            .starts_with(&format!("rechain_audit: entries 0..{}", entries - 1))
     );
     let check = store.verify_histories().unwrap();
     assert_eq!(check.load_mismatches, vec![]);
@@ -1290,7 +1313,7 @@ async fn checkpoints_under_load_fail_no_reader_and_no_writer() {
 }
 
 #[tokio::test]
-async fn a_store_of_schema_4_opens_as_schema_5_with_nothing_rewritten() {
+async fn a_store_of_schema_4_opens_as_schema_6_with_only_its_audit_chain_rewritten() {
     use mediation_store_conformance::{follow_up, id, new_referral};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
@@ -1318,15 +1341,183 @@ async fn a_store_of_schema_4_opens_as_schema_5_with_nothing_rewritten() {
     let db = open_raw(&path);
     assert_eq!(
         db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
-        &5u32.to_be_bytes()
+        &6u32.to_be_bytes()
     );
-    // Every other key and value is as schema 4 left it.
+    // Every key and value but the audit chain's is as schema 4 left it.
     let after: Vec<_> = db.iter().map(|e| e.unwrap()).collect();
     let strip = |all: &[(sled::IVec, sled::IVec)]| {
         all.iter()
-            .filter(|(k, _)| k.as_ref() != keys::SCHEMA)
+            .filter(|(k, _)| {
+                k.as_ref() != keys::SCHEMA
+                    && k.as_ref() != keys::AUDIT_HEAD
+                    && Table::of_key(k) != Some(Table::Audit)
+            })
             .cloned()
             .collect::<Vec<_>>()
     };
     assert_eq!(strip(&after), strip(&before));
+}
+
+/// A chain of version 2 audit records (hashed whole), as a store of schema
+/// 5 or before holds it: the links, and the head.
+fn version_2_chain(outcomes: &[&str], tamper: Option<usize>) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>) {
+    #[derive(serde::Serialize)]
+    struct Whole {
+        at: (i64, i32),
+        actor: String,
+        action: String,
+        referral: Option<String>,
+        outcome: String,
+    }
+    let mut last = mediation_core::store::genesis_hash();
+    let mut links = Vec::new();
+    for (seq, outcome) in outcomes.iter().enumerate() {
+        let record = mediation_records::encode_plain(&Whole {
+            at: (1_741_000_000 + seq as i64, 0),
+            actor: "tenant=ccpit sub=svc cert=none".into(),
+            action: "call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement".into(),
+            referral: None,
+            outcome: (*outcome).into(),
+        });
+        assert_eq!(record[0], 2);
+        let mut hash = format::chain_hash(seq as u64, &last, &record);
+        if tamper == Some(seq) {
+            hash = "f".repeat(64);
+        }
+        let link = format::AuditLink {
+            prev_hash: std::mem::replace(&mut last, hash.clone()),
+            hash,
+            record,
+        };
+        links.push((
+            keys::audit(seq as u64),
+            mediation_records::encode_plain(&link),
+        ));
+    }
+    let head = mediation_records::encode_plain(&format::AuditHead {
+        next_seq: outcomes.len() as u64,
+        last_hash: last,
+    });
+    (links, head)
+}
+
+/// Puts a version 2 chain in a closed store and moves its schema back to 5.
+fn as_schema_5_with(path: &std::path::Path, chain: (Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)) {
+    rewrite_raw(path, |db| {
+        for key in db.scan_prefix(Table::Audit.prefix()).keys() {
+            db.remove(key.unwrap()).unwrap();
+        }
+        for (key, value) in chain.0 {
+            db.insert(key, value).unwrap();
+        }
+        db.insert(keys::AUDIT_HEAD, chain.1).unwrap();
+        db.insert(keys::SCHEMA, &5u32.to_be_bytes()).unwrap();
+    });
+}
+
+#[tokio::test]
+async fn a_store_of_schema_5_has_its_audit_chain_rechained_so_details_can_be_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    drop(SledStore::open(StoreOptions::new(&path)).unwrap());
+    let outcomes = [
+        "ok",
+        "InvalidArgument: party 张三 110101199003077777",
+        "rejected: party 李四 did not sign",
+    ];
+    let chain = version_2_chain(&outcomes, None);
+    let (_, former_head) = (chain.0.clone(), chain.1.clone());
+    as_schema_5_with(&path, chain);
+    let former: format::AuditHead = decode_plain(&former_head).unwrap();
+
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { entries: 4 }
+    );
+    let entries = store.audit_entries(0, 10).unwrap();
+    for (entry, outcome) in entries.iter().zip(outcomes) {
+        assert_eq!(entry.record.outcome, outcome, "re-chained as it was");
+    }
+    let anchor = &entries[3].record;
+    assert!(
+        anchor.action.starts_with("rechain_audit: entries 0..3")
+            && anchor.action.ends_with(&former.last_hash),
+        "{}",
+        anchor.action
+    );
+    let hashed = store.hashed_audit_entries(0, 10).unwrap();
+    assert!(
+        hashed
+            .iter()
+            .all(|(_, b)| b[0] == mediation_records::AUDIT_VERSION)
+    );
+
+    // The details can now be purged, and the chain still verifies.
+    let purged = store
+        .purge_audit_details(jiff::Timestamp::MAX, 100)
+        .await
+        .unwrap();
+    assert_eq!((purged.examined, purged.purged, purged.done), (4, 2, true));
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { entries: 4 }
+    );
+    assert_eq!(
+        store.audit_entries(1, 1).unwrap()[0].record.outcome,
+        "InvalidArgument"
+    );
+    drop(store);
+    let db = open_raw(&path);
+    assert_eq!(
+        db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
+        &6u32.to_be_bytes()
+    );
+    assert_eq!(db.get(keys::MIGRATING_AUDIT).unwrap(), None);
+    for entry in db.scan_prefix(Table::Audit.prefix()) {
+        let (_, value) = entry.unwrap();
+        assert!(!String::from_utf8_lossy(&value).contains("张三"));
+    }
+}
+
+#[tokio::test]
+async fn a_detail_changed_after_its_entry_was_chained_breaks_the_chain_at_that_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
+    store
+        .append_audit(vec![
+            AuditRecord {
+                outcome: "InvalidArgument: party 张三".into(),
+                ..mediation_store_conformance::audit("call")
+            };
+            3
+        ])
+        .await
+        .unwrap();
+    store.tamper_with_audit_detail(1, "party 王五").unwrap();
+    let AuditVerification::Broken { seq, reason } = store.verify_audit().unwrap() else {
+        panic!("a changed detail went unnoticed");
+    };
+    assert_eq!(seq, 1);
+    assert!(reason.contains("digest"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_broken_chain_of_schema_5_is_not_rechained() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    drop(SledStore::open(StoreOptions::new(&path)).unwrap());
+    as_schema_5_with(&path, version_2_chain(&["ok", "ok", "ok"], Some(1)));
+    let err = SledStore::open(StoreOptions::new(&path)).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("breaks at entry 1") && message.contains("not re-chained"),
+        "{message}"
+    );
+    drop(err);
+    let db = open_raw(&path);
+    assert_eq!(
+        db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
+        &5u32.to_be_bytes()
+    );
 }

@@ -66,6 +66,8 @@ pub(crate) enum Op {
     RaiseAlert(Vec<u8>),
     /// Keys to remove, e.g. a purged referral's files once removed.
     Remove(Vec<Vec<u8>>),
+    /// Keys to write over, e.g. audit links whose detail was purged.
+    Put(Vec<(Vec<u8>, Vec<u8>)>),
     Acknowledge {
         seq: u64,
         /// The encoded acknowledgement.
@@ -507,6 +509,12 @@ impl Writer {
                 }
                 Receipt { version: 0 }
             }
+            Op::Put(writes) => {
+                for (key, value) in writes {
+                    staged.insert(key, value);
+                }
+                Receipt { version: 0 }
+            }
             Op::RaiseAlert(record) => {
                 append_alerts(staged, &mut counters, vec![record]);
                 Receipt {
@@ -875,7 +883,9 @@ fn append_audit(staged: &mut Staged, counters: &mut Counters, records: Vec<Vec<u
     for record in records {
         let seq = counters.audit.next_seq;
         let prev_hash = std::mem::take(&mut counters.audit.last_hash);
-        let hash = chain_hash(seq, &prev_hash, &record);
+        // The chain hashes what a purge keeps: never the outcome's detail.
+        let hashed = mediation_records::audit_hashed_part(&record).unwrap_or(&record);
+        let hash = chain_hash(seq, &prev_hash, hashed);
         let link = AuditLink {
             prev_hash,
             hash: hash.clone(),

@@ -283,6 +283,13 @@ mod tests {
         ) -> Result<mediation_core::audit::AuditVerification, StoreError> {
             Ok(mediation_core::audit::AuditVerification::Intact { entries: 0 })
         }
+        async fn purge_audit_details(
+            &self,
+            _: jiff::Timestamp,
+            _: usize,
+        ) -> Result<mediation_core::store::AuditDetailsPurged, StoreError> {
+            Ok(mediation_core::store::AuditDetailsPurged::default())
+        }
     }
 
     fn chain(n: u64) -> Chain {
@@ -299,6 +306,7 @@ mod tests {
                     ),
                     prev_hash: String::new(),
                     hash: String::new(),
+                    detail_purged: false,
                 })
                 .collect(),
         )
@@ -352,6 +360,7 @@ mod tests {
                         record: record("2026-12-07T08:00:00Z", "gateway", "fire", None, "ok"),
                         prev_hash: String::new(),
                         hash: format!("{chain}:{seq}"),
+                        detail_purged: false,
                     })
                 })
                 .collect(),

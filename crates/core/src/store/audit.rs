@@ -34,6 +34,31 @@ pub trait AuditLog: Send + Sync {
 
     /// Walks the whole chain and reports the first broken link.
     fn verify_audit(&self) -> impl Future<Output = Result<AuditVerification, StoreError>> + Send;
+
+    /// Purges the outcome details (PIPL Art. 47) of entries recorded before
+    /// `before`, walking each chain in number order from where the last
+    /// call stopped and examining at most `limit` entries. A chain's walk
+    /// stops at its first entry recorded at or after `before`, so a call
+    /// never skips an entry that is not yet due. Each entry keeps its
+    /// hash, which covers the detail's digest, so the chain verifies as
+    /// before. Durable on return; safe to run from several replicas.
+    fn purge_audit_details(
+        &self,
+        before: jiff::Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = Result<AuditDetailsPurged, StoreError>> + Send;
+}
+
+/// What one call of [`AuditLog::purge_audit_details`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditDetailsPurged {
+    /// Entries walked past.
+    pub examined: u64,
+    /// Entries whose detail was removed (the rest had none).
+    pub purged: u64,
+    /// Whether every chain's walk reached an entry not yet due, or its end:
+    /// another call now would find nothing.
+    pub done: bool,
 }
 
 /// The `prev_hash` of a chain's first entry, and the last hash of a chain
@@ -93,6 +118,16 @@ impl ChainWalk {
         Self {
             next_seq: 0,
             last_hash: genesis_hash(),
+            hash,
+        }
+    }
+
+    /// A walk that goes on from entry `next_seq`, whose predecessor's hash
+    /// is `last_hash` (as checked by an earlier walk).
+    pub fn resume(hash: ChainHash, next_seq: u64, last_hash: String) -> Self {
+        Self {
+            next_seq,
+            last_hash,
             hash,
         }
     }
@@ -177,6 +212,7 @@ mod tests {
             },
             prev_hash: prev_hash.to_owned(),
             hash: hash(seq, prev_hash, record),
+            detail_purged: false,
         };
         (entry, record.to_vec())
     }

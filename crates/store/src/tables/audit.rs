@@ -2,14 +2,15 @@
 //! the [`AuditLog`] implementation, whose records are submitted to the
 //! writer, which links them.
 
+use jiff::Timestamp;
 use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
-use mediation_core::store::{AuditLog, ChainWalk, StoreError};
-use mediation_records::decode_plain;
+use mediation_core::store::{AuditDetailsPurged, AuditLog, ChainWalk, StoreError};
+use mediation_records::{decode_plain, encode_plain};
 
 use crate::format::unavailable;
 use crate::format::{self, AuditHead, AuditLink, chain_hash, corrupt};
 use crate::keys::{self, Table};
-use crate::writer::Op;
+use crate::writer::{Op, read_count};
 use crate::{SledStore, prepare};
 
 /// An audit entry from its key and stored link.
@@ -19,15 +20,17 @@ pub(crate) fn read_audit_entry(
 ) -> Result<(AuditEntry, Vec<u8>), StoreError> {
     let seq = keys::trailing_seq(key).ok_or_else(|| StoreError::Corrupt("audit key".into()))?;
     let link: AuditLink = decode_plain(value).map_err(|e| corrupt(key, e))?;
-    let record = format::audit_record(key, &link.record)?;
+    let read = format::audit_record(key, &link.record)?;
+    let hashed = format::audit_hashed(key, &link.record)?;
     Ok((
         AuditEntry {
             seq,
-            record,
+            record: read.record,
             prev_hash: link.prev_hash,
             hash: link.hash,
+            detail_purged: read.detail_purged,
         },
-        link.record,
+        hashed,
     ))
 }
 
@@ -102,5 +105,83 @@ impl AuditLog for SledStore {
 
     fn verify_audit(&self) -> impl Future<Output = Result<AuditVerification, StoreError>> + Send {
         std::future::ready(SledStore::verify_audit(self))
+    }
+
+    async fn purge_audit_details(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<AuditDetailsPurged, StoreError> {
+        let (writes, done) = self.details_to_purge(before, limit)?;
+        if !writes.writes.is_empty() {
+            self.submit(Op::Put(writes.writes)).await?;
+        }
+        Ok(AuditDetailsPurged {
+            examined: writes.examined,
+            purged: writes.purged,
+            done,
+        })
+    }
+}
+
+/// The writes that purge a run of entries' details, with the cursor moved
+/// past them.
+struct DetailWrites {
+    writes: Vec<(Vec<u8>, Vec<u8>)>,
+    examined: u64,
+    purged: u64,
+}
+
+impl SledStore {
+    /// Reads from the cursor on: each entry due has its link rewritten
+    /// without its detail. Only the retention pass rewrites links after
+    /// the writer made them, and only their detail, so reading here and
+    /// writing through the writer loses nothing.
+    fn details_to_purge(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<(DetailWrites, bool), StoreError> {
+        let db = self.db()?;
+        let from = read_count(
+            db.get(keys::AUDIT_DETAILS_PURGED_TO)
+                .map_err(unavailable)?
+                .as_deref(),
+        );
+        let mut out = DetailWrites {
+            writes: Vec::new(),
+            examined: 0,
+            purged: 0,
+        };
+        let mut next = from;
+        let mut done = true;
+        for entry in db.range(keys::audit(from)..Table::Audit.bounds().end) {
+            if out.examined as usize >= limit {
+                done = false;
+                break;
+            }
+            let (key, value) = entry.map_err(unavailable)?;
+            let mut link: AuditLink = decode_plain(&value).map_err(|e| corrupt(&key, e))?;
+            let read = format::audit_record(&key, &link.record)?;
+            if read.record.at >= before {
+                break;
+            }
+            if let Some(cut) =
+                mediation_records::purge_audit_detail(&link.record).map_err(|e| corrupt(&key, e))?
+            {
+                link.record = cut;
+                out.writes.push((key.to_vec(), encode_plain(&link)));
+                out.purged += 1;
+            }
+            out.examined += 1;
+            next = keys::trailing_seq(&key).map_or(next, |seq| seq + 1);
+        }
+        if next != from {
+            out.writes.push((
+                keys::AUDIT_DETAILS_PURGED_TO.to_vec(),
+                next.to_be_bytes().to_vec(),
+            ));
+        }
+        Ok((out, done))
     }
 }

@@ -1,0 +1,169 @@
+//! Migrating a store to schema 6, in place, at its first open by a build
+//! that writes schema 6: the audit chain is re-chained in the audit record's
+//! version 3 (`mediation_records::encode_audit_record`), whose hash covers
+//! a digest of the outcome's detail rather than the detail itself, so that
+//! the retention pass can purge details and the chain still verify.
+//!
+//! The old chain is verified as it is re-chained, entry by entry, and a
+//! chain that does not verify is refused: re-hashing it would hide the
+//! break. Entries are re-chained in bounded batches, each applied with how
+//! far it got (`m/migrating/audit`: the next number, the new chain's last
+//! hash and the old chain's), so an interrupted migration goes on where it
+//! stopped. Last, one entry is appended that records the re-chaining and
+//! the old chain's last hash, so that a hash an auditor kept from before
+//! can be tied to the new chain; the schema version is written with it.
+
+use std::path::Path;
+
+use mediation_core::store::{ChainWalk, StoreError};
+use mediation_records::{decode_plain, encode_audit_record, encode_plain};
+use serde::{Deserialize, Serialize};
+
+use crate::format::{AuditHead, AuditLink, chain_hash, corrupt, unavailable};
+use crate::keys::{self, Table};
+use crate::tables::audit::read_audit_entry;
+
+/// Entries per batch.
+const BATCH: usize = 10_000;
+
+/// How far the re-chaining got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Progress {
+    /// The number of the first entry not yet re-chained.
+    next_seq: u64,
+    /// The new chain's hash of the entry before it.
+    new_last_hash: String,
+    /// The old chain's hash of the entry before it.
+    old_last_hash: String,
+}
+
+/// What the migration to schema 6 re-chained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rechained {
+    /// Entries re-chained (the entry recording it not counted).
+    pub entries: u64,
+    /// The old chain's last hash.
+    pub former_last_hash: String,
+    /// The new chain's last hash: that of the entry recording it.
+    pub last_hash: String,
+}
+
+pub(crate) fn to_schema_6(db: &sled::Db, path: &Path, from: u32) -> Result<Rechained, StoreError> {
+    let started = std::time::Instant::now();
+    let head: AuditHead = match db.get(keys::AUDIT_HEAD).map_err(unavailable)? {
+        Some(bytes) => decode_plain(&bytes).map_err(|e| corrupt(keys::AUDIT_HEAD, e))?,
+        None => AuditHead::genesis(),
+    };
+    tracing::info!(
+        path = %path.display(),
+        from,
+        entries = head.next_seq,
+        "migrating the store to schema 6: the audit chain is re-chained so that outcome details can be purged"
+    );
+    let mut progress = match db.get(keys::MIGRATING_AUDIT).map_err(unavailable)? {
+        Some(bytes) => decode_plain(&bytes).map_err(|e| corrupt(keys::MIGRATING_AUDIT, e))?,
+        None => Progress {
+            next_seq: 0,
+            new_last_hash: mediation_core::store::genesis_hash(),
+            old_last_hash: mediation_core::store::genesis_hash(),
+        },
+    };
+    let mut old = ChainWalk::resume(
+        chain_hash,
+        progress.next_seq,
+        progress.old_last_hash.clone(),
+    );
+    loop {
+        let mut batch = sled::Batch::default();
+        let mut in_batch = 0;
+        for entry in db.range(keys::audit(progress.next_seq)..Table::Audit.bounds().end) {
+            let (key, value) = entry.map_err(unavailable)?;
+            let (entry, hashed) = read_audit_entry(&key, &value)?;
+            old.step(Ok::<_, StoreError>((entry.clone(), hashed)))
+                .map_err(|broken| {
+                StoreError::Corrupt(format!(
+                    "the audit chain breaks at entry {}: {}; it is not re-chained, since re-hashing \
+                     it would hide the break (see `store verify`)",
+                    broken.seq, broken.reason
+                ))
+            })?;
+            let record = encode_audit_record(&entry.record);
+            let hashed =
+                mediation_records::audit_hashed_part(&record).map_err(|e| corrupt(&key, e))?;
+            let hash = chain_hash(entry.seq, &progress.new_last_hash, hashed);
+            let link = AuditLink {
+                prev_hash: std::mem::replace(&mut progress.new_last_hash, hash.clone()),
+                hash,
+                record,
+            };
+            batch.insert(key.to_vec(), encode_plain(&link));
+            progress.next_seq = entry.seq + 1;
+            progress.old_last_hash = entry.hash;
+            in_batch += 1;
+            if in_batch == BATCH {
+                break;
+            }
+        }
+        if in_batch == 0 {
+            break;
+        }
+        batch.insert(keys::MIGRATING_AUDIT, encode_plain(&progress));
+        db.apply_batch(batch).map_err(unavailable)?;
+        db.flush().map_err(unavailable)?;
+        if progress.next_seq.is_multiple_of(100_000) {
+            tracing::info!(
+                rechained = progress.next_seq,
+                of = head.next_seq,
+                "migrating to schema 6"
+            );
+        }
+    }
+    old.end(head.next_seq, &head.last_hash).map_err(|broken| {
+        StoreError::Corrupt(format!(
+            "the audit chain ends at entry {} but its head says {} entries: {}; it is not re-chained",
+            broken.seq, head.next_seq, broken.reason
+        ))
+    })?;
+    let mut last = sled::Batch::default();
+    let mut done = Rechained {
+        entries: head.next_seq,
+        former_last_hash: head.last_hash.clone(),
+        last_hash: progress.new_last_hash.clone(),
+    };
+    if head.next_seq > 0 {
+        let record = encode_audit_record(&mediation_records::rechain_record(
+            head.next_seq,
+            &head.last_hash,
+            jiff::Timestamp::now(),
+        ));
+        let hashed = mediation_records::audit_hashed_part(&record)
+            .map_err(|e| corrupt(keys::AUDIT_HEAD, e))?;
+        let hash = chain_hash(head.next_seq, &progress.new_last_hash, hashed);
+        let link = AuditLink {
+            prev_hash: progress.new_last_hash.clone(),
+            hash: hash.clone(),
+            record,
+        };
+        last.insert(keys::audit(head.next_seq), encode_plain(&link));
+        last.insert(
+            keys::AUDIT_HEAD,
+            encode_plain(&AuditHead {
+                next_seq: head.next_seq + 1,
+                last_hash: hash.clone(),
+            }),
+        );
+        done.last_hash = hash;
+    }
+    last.insert(keys::SCHEMA, &6u32.to_be_bytes());
+    last.remove(keys::MIGRATING_AUDIT);
+    db.apply_batch(last).map_err(unavailable)?;
+    db.flush().map_err(unavailable)?;
+    tracing::info!(
+        entries = done.entries,
+        former_last_hash = %done.former_last_hash,
+        last_hash = %done.last_hash,
+        elapsed = ?started.elapsed(),
+        "store migrated to schema 6: the audit chain is re-chained"
+    );
+    Ok(done)
+}
