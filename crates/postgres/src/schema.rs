@@ -424,8 +424,15 @@ CREATE TABLE leads (
 
 /// The migrator of this build.
 pub fn migrator() -> Migrator {
+    migrator_to(SCHEMA_VERSION)
+}
+
+/// A migrator of the migrations up to `version`: what an older build
+/// applied (tests of the migrations after it).
+pub fn migrator_to(version: i64) -> Migrator {
     let migrations: Vec<Migration> = MIGRATIONS
         .iter()
+        .filter(|&&(v, _, _)| v <= version)
         .map(|&(version, description, sql)| {
             Migration::new(
                 version,

@@ -343,3 +343,89 @@ async fn a_lead_not_renewed_passes_on_and_the_old_leader_is_fenced_out() {
     let third = a.try_lead_for("alert-webhooks", lease).await.unwrap();
     assert!(third.is_some_and(|l| l.generation() == 3));
 }
+
+/// A database an older build (schema 4) wrote, with a chain of version 2
+/// audit records hashed whole: the first build to connect after migration
+/// 5 re-chains it once, closes it with the entry that says so, and its
+/// details can then be purged with the chain still intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
+    use mediation_core::audit::AuditVerification;
+    use mediation_core::store::AuditLog;
+
+    #[derive(serde::Serialize)]
+    struct Whole {
+        at: (i64, i32),
+        actor: String,
+        action: String,
+        referral: Option<String>,
+        outcome: String,
+    }
+    let name = format!("rechain_{}", DATABASES.fetch_add(1, Ordering::Relaxed));
+    let url = cluster().create_database(&name).unwrap();
+    let old = PgStore::connect(&PgOptions::new(url.clone())).await.unwrap();
+    crate::schema::migrator_to(4).run(&old.pool).await.unwrap();
+    let records: Vec<Vec<u8>> = ["ok", "InvalidArgument: party 张三 110101199003077777"]
+        .iter()
+        .map(|outcome| {
+            mediation_records::encode_plain(&Whole {
+                at: (1_741_000_000, 0),
+                actor: "tenant=ccpit sub=svc cert=none".into(),
+                action: "call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement".into(),
+                referral: None,
+                outcome: (*outcome).into(),
+            })
+        })
+        .collect();
+    sqlx::query("SELECT gateway_append_audit($1)")
+        .bind(&records)
+        .execute(&old.pool)
+        .await
+        .unwrap();
+    let former = old.hashed_audit_entries(0, 10).await.unwrap();
+    assert_eq!(former.len(), 2);
+
+    // Two replicas start together: the chain is re-chained once.
+    let (first, second) = (PgOptions::new(url.clone()), PgOptions::new(url.clone()));
+    let (a, b) = tokio::join!(PgStore::open(&first), PgStore::open(&second));
+    let (a, _b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.verify_audit().await.unwrap(),
+        AuditVerification::Intact { entries: 3 }
+    );
+    let entries = a.audit_entries(0, 10).await.unwrap();
+    assert_eq!(entries[1].record.outcome, "InvalidArgument: party 张三 110101199003077777");
+    assert!(
+        entries[2].record.action.starts_with("rechain_audit: entries 0..2")
+            && entries[2].record.action.ends_with(&former[1].0.hash),
+        "{}",
+        entries[2].record.action
+    );
+    let purged = a
+        .purge_audit_details(jiff::Timestamp::MAX, 100)
+        .await
+        .unwrap();
+    assert_eq!((purged.examined, purged.purged, purged.done), (3, 1, true));
+    assert_eq!(
+        a.verify_audit().await.unwrap(),
+        AuditVerification::Intact { entries: 3 }
+    );
+    let after = a.audit_entries(1, 1).await.unwrap();
+    assert_eq!(after[0].record.outcome, "InvalidArgument");
+    assert!(after[0].detail_purged);
+    // New appends hash the part a purge keeps.
+    a.append_audit(vec![mediation_core::audit::AuditRecord {
+        at: jiff::Timestamp::from_second(1_741_000_100).unwrap(),
+        actor: "gateway".into(),
+        action: "after".into(),
+        referral: None,
+        outcome: "rejected: party 李四".into(),
+    }])
+    .await
+    .unwrap();
+    a.purge_audit_details(jiff::Timestamp::MAX, 100).await.unwrap();
+    assert_eq!(
+        a.verify_audit().await.unwrap(),
+        AuditVerification::Intact { entries: 4 }
+    );
+}
