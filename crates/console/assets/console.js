@@ -13,6 +13,7 @@ const TEXT = {
     login: 'Log in', tabBreaches: 'Breaches', tabReferral: 'Referrals', tabDelivery: 'Delivery',
     tabFigures: 'Figures', tabAudit: 'Audit trail', tenant: 'Tenant', subject: 'Subject',
     method: 'Method', seq: 'No.', when: 'When', actor: 'Who', action: 'What', outcome: 'Outcome',
+    detailPurged: '(detail purged under the retention policy)',
     more: 'More', openBreaches: 'Open breaches and warnings', kind: 'Kind',
     referral: 'Referral', organisation: 'Organisation', status: 'Status', deadline: 'Deadline',
     overdue: 'Overdue', raised: 'Raised', acknowledge: 'Acknowledge', noBreaches: 'Nothing open.',
@@ -59,6 +60,7 @@ const TEXT = {
     login: '登录', tabBreaches: '超期', tabReferral: '委派案件', tabDelivery: '投递', tabFigures: '统计',
     tabAudit: '审计记录', tenant: '租户', subject: '主体', method: '方法', seq: '序号', when: '时间',
     actor: '调用方', action: '操作', outcome: '结果', more: '更多',
+    detailPurged: '（详情已按保存期限删除）',
     openBreaches: '未处理的超期与预警', kind: '类型', referral: '委派案件', organisation: '调解组织',
     status: '状态', deadline: '期限', overdue: '已超期', raised: '发出时间', acknowledge: '确认',
     noBreaches: '没有未处理的告警。', recentAlerts: '实时告警', searchHelp: '网关编号、法院委派编号或案号',
@@ -705,7 +707,7 @@ async function showAudit(more) {
     const rows = (page.entries || []).map((e) => el('tr', { 'data-seq': e.seq },
       el('td', { class: 'number' }, e.seq), el('td', {}, when(e.at)), el('td', {}, e.actor),
       el('td', {}, e.action), el('td', {}, e.referralId ? referralLink(e.referralId) : '—'),
-      el('td', {}, e.outcome)));
+      el('td', {}, e.outcome, e.detailPurged ? el('small', { class: 'purged' }, ' ' + t('detailPurged')) : '')));
     if (more) $('#audit-entries tbody').append(...rows);
     else $('#audit-entries tbody').replaceChildren(...rows);
     $('#audit-empty').hidden = $('#audit-entries tbody').children.length > 0;

@@ -18,6 +18,25 @@ pub struct AuditRecord {
     pub outcome: String,
 }
 
+/// An outcome's code and its detail: split at the first `": "` that has
+/// text after it (`ok`, `ok: policy particulars.default`,
+/// `InvalidArgument: party 1 …`). Joined again by [`join_outcome`], exactly.
+pub fn split_outcome(outcome: &str) -> (&str, &str) {
+    match outcome.split_once(": ") {
+        Some((code, detail)) if !detail.is_empty() => (code, detail),
+        _ => (outcome, ""),
+    }
+}
+
+/// The outcome of a code and a detail: `code`, or `code: detail`.
+pub fn join_outcome(code: &str, detail: &str) -> String {
+    if detail.is_empty() {
+        code.to_owned()
+    } else {
+        format!("{code}: {detail}")
+    }
+}
+
 /// A stored audit entry: the record, its place in the chain, the hash of the
 /// entry before it and its own hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

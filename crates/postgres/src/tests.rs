@@ -363,7 +363,9 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
     }
     let name = format!("rechain_{}", DATABASES.fetch_add(1, Ordering::Relaxed));
     let url = cluster().create_database(&name).unwrap();
-    let old = PgStore::connect(&PgOptions::new(url.clone())).await.unwrap();
+    let old = PgStore::connect(&PgOptions::new(url.clone()))
+        .await
+        .unwrap();
     crate::schema::migrator_to(4).run(&old.pool).await.unwrap();
     let records: Vec<Vec<u8>> = ["ok", "InvalidArgument: party 张三 110101199003077777"]
         .iter()
@@ -394,9 +396,15 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
         AuditVerification::Intact { entries: 3 }
     );
     let entries = a.audit_entries(0, 10).await.unwrap();
-    assert_eq!(entries[1].record.outcome, "InvalidArgument: party 张三 110101199003077777");
+    assert_eq!(
+        entries[1].record.outcome,
+        "InvalidArgument: party 张三 110101199003077777"
+    );
     assert!(
-        entries[2].record.action.starts_with("rechain_audit: entries 0..2")
+        entries[2]
+            .record
+            .action
+            .starts_with("rechain_audit: entries 0..2")
             && entries[2].record.action.ends_with(&former[1].0.hash),
         "{}",
         entries[2].record.action
@@ -423,7 +431,9 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
     }])
     .await
     .unwrap();
-    a.purge_audit_details(jiff::Timestamp::MAX, 100).await.unwrap();
+    a.purge_audit_details(jiff::Timestamp::MAX, 100)
+        .await
+        .unwrap();
     assert_eq!(
         a.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 4 }

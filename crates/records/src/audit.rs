@@ -22,7 +22,7 @@
 //! Version 2 records hash whole; a store migrated to version 3 re-chains
 //! them (the store's schema 6), and this module still reads them.
 
-use mediation_core::audit::AuditRecord;
+use mediation_core::audit::{AuditRecord, join_outcome, split_outcome};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -58,25 +58,6 @@ struct Header {
     referral: Option<String>,
     /// The outcome's code: `ok`, `rejected`, `InvalidArgument`, …
     code: String,
-}
-
-/// An outcome's code and its detail: split at the first `": "` that has
-/// text after it (`ok`, `ok: policy particulars.default`,
-/// `InvalidArgument: party 1 …`). Joined again by [`join_outcome`], exactly.
-pub fn split_outcome(outcome: &str) -> (&str, &str) {
-    match outcome.split_once(": ") {
-        Some((code, detail)) if !detail.is_empty() => (code, detail),
-        _ => (outcome, ""),
-    }
-}
-
-/// The outcome of a code and a detail: `code`, or `code: detail`.
-pub fn join_outcome(code: &str, detail: &str) -> String {
-    if detail.is_empty() {
-        code.to_owned()
-    } else {
-        format!("{code}: {detail}")
-    }
 }
 
 fn digest(detail: &str) -> [u8; DIGEST_LEN] {

@@ -35,6 +35,7 @@ pub const METRICS: &[&str] = &[
     "gateway_deadline_sweep_seconds",
     "gateway_retention_purged_total",
     "gateway_retention_files_removed_total",
+    "gateway_retention_audit_details_purged_total",
     "gateway_retention_pass_seconds",
     "gateway_store_group_operations",
     "gateway_store_flush_seconds",
@@ -132,6 +133,10 @@ fn describe() {
         "gateway_retention_files_removed_total",
         "Case files removed from disk once no referral listed them"
     );
+    describe_counter!(
+        "gateway_retention_audit_details_purged_total",
+        "Audit entries whose outcome detail a retention pass purged; the entry and its hash stay"
+    );
     describe_histogram!(
         "gateway_retention_pass_seconds",
         "Time of each retention pass over every referral"
@@ -181,6 +186,7 @@ pub fn register_known(assembly: &Assembly) {
     metrics::counter!("gateway_deadline_timers_due_total").increment(0);
     metrics::counter!("gateway_retention_purged_total").increment(0);
     metrics::counter!("gateway_retention_files_removed_total").increment(0);
+    metrics::counter!("gateway_retention_audit_details_purged_total").increment(0);
     for kind in TimerKind::ALL {
         metrics::counter!("gateway_deadline_timers_fired_total", "kind" => kind.as_str())
             .increment(0);

@@ -59,6 +59,10 @@ pub struct PurgeReport {
     pub files_removed: u64,
     /// Case files kept because another referral lists them.
     pub files_kept: u64,
+    /// Audit entries walked past for their outcome details.
+    pub audit_entries_examined: u64,
+    /// Audit entries whose outcome detail was purged.
+    pub audit_details_purged: u64,
 }
 
 /// How a pass goes.
@@ -76,6 +80,11 @@ pub struct RetentionOptions {
     /// Referrals of a batch examined and purged at once, so that their
     /// commits share the store's synced writes.
     pub concurrency: usize,
+    /// Days an audit entry's outcome detail (a refusal's message, which
+    /// may quote what a caller sent: a name, an identity number) is kept
+    /// after the call; `None` keeps it. The entry itself, with who, what,
+    /// which referral, when and the outcome's code, is kept.
+    pub audit_detail_days: Option<u32>,
 }
 
 impl Default for RetentionOptions {
@@ -87,6 +96,7 @@ impl Default for RetentionOptions {
             every: Duration::from_secs(3600),
             progress_every: 100_000,
             concurrency: 16,
+            audit_detail_days: Some(180),
         }
     }
 }
@@ -166,7 +176,10 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
             self.rest().await;
         }
         self.remove_files(&mut report).await?;
+        self.purge_audit_details(&mut report).await?;
         metrics::counter!("gateway_retention_purged_total").increment(report.purged);
+        metrics::counter!("gateway_retention_audit_details_purged_total")
+            .increment(report.audit_details_purged);
         metrics::counter!("gateway_retention_files_removed_total").increment(report.files_removed);
         metrics::histogram!("gateway_retention_pass_seconds")
             .record(started.elapsed().as_secs_f64());
@@ -181,6 +194,8 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
             dead_letters_discarded = report.dead_letters_discarded,
             files_removed = report.files_removed,
             files_kept = report.files_kept,
+            audit_entries_examined = report.audit_entries_examined,
+            audit_details_purged = report.audit_details_purged,
             millis = started.elapsed().as_millis() as u64,
             "retention pass"
         );
@@ -203,6 +218,31 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(self.options.every) => {}
             }
+        }
+    }
+
+    /// Purges the outcome details of audit entries older than their
+    /// period, a bounded run of entries at a time with the pass's pause
+    /// between runs; the store keeps where the last run stopped.
+    async fn purge_audit_details(&self, report: &mut PurgeReport) -> Result<(), ServiceError> {
+        let Some(days) = self.options.audit_detail_days else {
+            return Ok(());
+        };
+        let before =
+            self.gateway.clock().now() - jiff::SignedDuration::from_hours(i64::from(days) * 24);
+        let limit = self.options.batch.max(1) * 20;
+        loop {
+            let run = self
+                .gateway
+                .store()
+                .purge_audit_details(before, limit)
+                .await?;
+            report.audit_entries_examined += run.examined;
+            report.audit_details_purged += run.purged;
+            if run.done {
+                return Ok(());
+            }
+            self.rest().await;
         }
     }
 

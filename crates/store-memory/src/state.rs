@@ -414,7 +414,7 @@ impl State {
             if link.entry.record.at >= before {
                 break;
             }
-            let (code, detail) = mediation_records::split_outcome(&link.entry.record.outcome);
+            let (code, detail) = mediation_core::audit::split_outcome(&link.entry.record.outcome);
             if !link.entry.detail_purged && !detail.is_empty() {
                 link.entry.record.outcome = code.to_owned();
                 link.entry.detail_purged = true;

@@ -91,8 +91,8 @@ pub(crate) fn figures(t: &Tally) -> pb::Figures {
 }
 
 /// An entry of the audit chain, with the record's bytes its hash covers
-/// (as the store hashed them: `mediation_records::encode_audit_record`, or
-/// the first format's JSON in a store migrated from it).
+/// (`mediation_records::audit_hashed_part`: for version 3, up to the
+/// detail's digest) and the detail beside them.
 pub(super) fn audit_entry((entry, hashed): &(AuditEntry, Vec<u8>)) -> pb::AuditEntry {
     let record = &entry.record;
     pb::AuditEntry {
@@ -109,5 +109,13 @@ pub(super) fn audit_entry((entry, hashed): &(AuditEntry, Vec<u8>)) -> pb::AuditE
         prev_hash: entry.prev_hash.clone(),
         hash: entry.hash.clone(),
         record: hashed.clone(),
+        detail_purged: entry.detail_purged,
+        detail: if entry.detail_purged {
+            String::new()
+        } else {
+            mediation_core::audit::split_outcome(&record.outcome)
+                .1
+                .to_owned()
+        },
     }
 }

@@ -192,6 +192,11 @@ pub fn run(args: CheckConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             },
             config.retention.every_minutes
         )?;
+        writeln!(
+            out,
+            "retention: audit entries' outcome details are purged {} days after the call; the entries and their hashes stay",
+            config.retention.audit_details.days
+        )?;
     } else {
         writeln!(
             out,

@@ -900,6 +900,8 @@ fn audit_json(e: &ops::AuditEntry) -> anyhow::Result<serde_json::Value> {
         "prev_hash": e.prev_hash,
         "hash": e.hash,
         "record": base64::engine::general_purpose::STANDARD.encode(&e.record),
+        // The text the record's digest covers, or null once purged.
+        "detail": (!e.detail_purged).then_some(&e.detail),
     }))
 }
 

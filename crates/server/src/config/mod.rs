@@ -546,6 +546,10 @@ pub struct RetentionSettings {
     /// contacts and addresses, the claims' and reports' free text, and its
     /// case files.
     pub particulars: ParticularsRetention,
+    /// The outcome details of audit entries: the text after an outcome's
+    /// code, such as a refusal's message, which may quote what a caller
+    /// sent.
+    pub audit_details: AuditDetailsRetention,
     /// Referrals read per batch of a pass.
     pub batch: usize,
     /// The pause after each batch, so that calls never wait behind a pass.
@@ -559,10 +563,24 @@ impl Default for RetentionSettings {
         Self {
             enabled: true,
             particulars: ParticularsRetention::default(),
+            audit_details: AuditDetailsRetention::default(),
             batch: 500,
             pause_ms: 20,
             every_minutes: 60,
         }
+    }
+}
+
+/// Days an audit entry's outcome detail is kept after the call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditDetailsRetention {
+    pub days: u32,
+}
+
+impl Default for AuditDetailsRetention {
+    fn default() -> Self {
+        Self { days: 180 }
     }
 }
 
@@ -610,6 +628,13 @@ impl RetentionSettings {
             default_days: self.particulars.days,
             by_outcome,
         };
+        if !(1..=mediation_core::retention::MAX_DAYS).contains(&self.audit_details.days) {
+            unknown.push(format!(
+                "retention.audit_details.days: must be from 1 to {}, got {}",
+                mediation_core::retention::MAX_DAYS,
+                self.audit_details.days
+            ));
+        }
         // Every problem at once: the unknown names, then the rules.
         let problems = policy.check().err().unwrap_or_default();
         if unknown.is_empty() && problems.is_empty() {
@@ -639,6 +664,7 @@ impl RetentionSettings {
             batch: self.batch,
             pause: Duration::from_millis(self.pause_ms),
             every: Duration::from_secs(self.every_minutes.saturating_mul(60)),
+            audit_detail_days: Some(self.audit_details.days),
             ..mediation_service::RetentionOptions::default()
         })
     }

@@ -667,6 +667,10 @@ fn the_retention_policy_is_read_and_checked_by_name() {
     assert!(shipped.retention.enabled);
     let policy = shipped.retention.policy().unwrap();
     assert_eq!(policy.default_days, 180);
+    assert_eq!(
+        shipped.retention.options().unwrap().audit_detail_days,
+        Some(180)
+    );
     let set = load(
         "[retention.particulars]\ndays = 90\n[retention.particulars.by_outcome]\nrecalled = 30\nagreed = 60\n",
     )
@@ -698,6 +702,10 @@ fn the_retention_policy_is_read_and_checked_by_name() {
         (
             "[retention.particulars]\ndays = 0\n",
             "retention.particulars.days: a period is 1 to 3653 days, not 0",
+        ),
+        (
+            "[retention.audit_details]\ndays = 0\n",
+            "retention.audit_details.days: must be from 1 to 3653, got 0",
         ),
         ("[retention]\nbatch = 0\n", "retention.batch"),
         (
