@@ -56,13 +56,32 @@ def string(s):
     return leb128(len(raw)) + raw
 
 
-def encode_record(seconds, nanos, actor, action, referral, outcome):
-    out = bytes([0x02])
-    out += leb128(zigzag(seconds, 64)) + leb128(zigzag(nanos, 32))
+def fields(seconds, nanos, actor, action, referral, last):
+    out = leb128(zigzag(seconds, 64)) + leb128(zigzag(nanos, 32))
     out += string(actor) + string(action)
     out += b"\x00" if referral is None else b"\x01" + string(referral)
-    out += string(outcome)
-    return out
+    return out + string(last)
+
+
+def encode_whole(seconds, nanos, actor, action, referral, outcome):
+    """A record of version 2, hashed whole with its outcome."""
+    return bytes([0x02]) + fields(seconds, nanos, actor, action, referral, outcome)
+
+
+def split_outcome(outcome):
+    """The code and the detail: split at the first ": " with text after it."""
+    code, sep, detail = outcome.partition(": ")
+    return (code, detail) if sep and detail else (outcome, "")
+
+
+def encode_record(seconds, nanos, actor, action, referral, outcome):
+    """The hashed bytes of a record of version 3: the header (the outcome's
+    code in place of the outcome) after its length, then the detail's
+    SHA-256."""
+    code, detail = split_outcome(outcome)
+    header = fields(seconds, nanos, actor, action, referral, code)
+    digest = hashlib.sha256(detail.encode("utf-8")).digest()
+    return bytes([0x03]) + len(header).to_bytes(4, "big") + header + digest
 
 
 def entry_hash(seq, prev_hash, record):
@@ -92,10 +111,16 @@ def chain(records, first_seq=0, prev_hash=ZEROS):
                 "prev_hash": prev_hash,
                 "hash": h,
                 "record": base64.b64encode(record).decode("ascii"),
+                "detail": split_outcome(outcome)[1],
             }
         )
         prev_hash = h
     return lines
+
+
+def purged(line):
+    """The line as an export gives it once the entry's detail is purged."""
+    return dict(line, outcome=split_outcome(line["outcome"])[0], detail=None)
 
 
 def rehash(line):
@@ -127,19 +152,21 @@ EXAMPLE_ACTOR = "tenant=operators sub=auditor-1 cert=none"
 EXAMPLE_ACTION = "call /mediation.operations.v1.Operations/QueryAudit"
 EXAMPLE = [
     ("2026-12-07T08:00:00Z", T0, 0, EXAMPLE_ACTOR, EXAMPLE_ACTION, None, "ok"),
-    ("2026-12-07T08:00:02.5Z", T0 + 2, 500_000_000, COURT, SUBMIT, REFERRAL, "ok"),
+    ("2026-12-07T08:00:02.5Z", T0 + 2, 500_000_000, COURT, SUBMIT, REFERRAL, "InvalidArgument: bundle.consents is empty"),
 ]
 EXAMPLE_RECORD_0 = (
-    "02 80 9e b3 b1 0d 00 28 74 65 6e 61 6e 74 3d 6f "
-    "70 65 72 61 74 6f 72 73 20 73 75 62 3d 61 75 64 "
-    "69 74 6f 72 2d 31 20 63 65 72 74 3d 6e 6f 6e 65 "
-    "33 63 61 6c 6c 20 2f 6d 65 64 69 61 74 69 6f 6e "
-    "2e 6f 70 65 72 61 74 69 6f 6e 73 2e 76 31 2e 4f "
-    "70 65 72 61 74 69 6f 6e 73 2f 51 75 65 72 79 41 "
-    "75 64 69 74 00 02 6f 6b"
+    "03 00 00 00 67 80 9e b3 b1 0d 00 28 74 65 6e 61 "
+    "6e 74 3d 6f 70 65 72 61 74 6f 72 73 20 73 75 62 "
+    "3d 61 75 64 69 74 6f 72 2d 31 20 63 65 72 74 3d "
+    "6e 6f 6e 65 33 63 61 6c 6c 20 2f 6d 65 64 69 61 "
+    "74 69 6f 6e 2e 6f 70 65 72 61 74 69 6f 6e 73 2e "
+    "76 31 2e 4f 70 65 72 61 74 69 6f 6e 73 2f 51 75 "
+    "65 72 79 41 75 64 69 74 00 02 6f 6b e3 b0 c4 42 "
+    "98 fc 1c 14 9a fb f4 c8 99 6f b9 24 27 ae 41 e4 "
+    "64 9b 93 4c a4 95 99 1b 78 52 b8 55"
 )
-EXAMPLE_HASH_0 = "8a6a2c6c4dc2659c550a358967e9183ae432d23ab7e4a1ddf22f5db699363afc"
-EXAMPLE_HASH_1 = "5e905764d7fe0874a035f80ac22874088f9f59934087980195f03c3360e225d6"
+EXAMPLE_HASH_0 = "45c07c400a6c684d7bfd153714d0e4a35ad2b4ccaaba727df9c70d750ee3fb0e"
+EXAMPLE_HASH_1 = "6df9039f5b93e5b7d87b4654313a363543f437e2b38ae38d423d068b26600f9a"
 
 
 def run(lines, *extra):
@@ -336,6 +363,47 @@ class ATamperedChain(unittest.TestCase):
         )
 
 
+class APurgedDetail(unittest.TestCase):
+    """A record of version 3 hashes the digest of its outcome's detail, so
+    the detail can be purged and the chain still verify."""
+
+    def test_a_chain_with_purged_details_verifies(self):
+        lines = chain(RECORDS)
+        lines[2] = purged(lines[2])
+        lines[5] = purged(lines[5])
+        self.assertEqual(lines[2]["outcome"], "InvalidArgument")
+        code, out = run(lines)
+        self.assertEqual(out, ["verified 6 entries, seq 0..5, last hash %s" % lines[-1]["hash"]])
+        self.assertEqual(code, 0)
+
+    def test_a_changed_detail_no_longer_matches_its_digest(self):
+        lines = chain(RECORDS)
+        lines[2]["detail"] = "bundle.consents is complete"
+        lines[2]["outcome"] = "InvalidArgument: bundle.consents is complete"
+        code, out = run(lines)
+        self.assertEqual(
+            out,
+            ["entry 2: its detail does not match the digest its hashed record holds (tampered)", "1 problem"],
+        )
+        self.assertEqual(code, 1)
+
+    def test_an_outcome_must_say_no_more_than_the_detail_kept(self):
+        lines = chain(RECORDS)
+        lines[2]["detail"] = None
+        code, out = run(lines)
+        self.assertEqual(
+            out[0],
+            'entry 2: field outcome says "InvalidArgument: bundle.consents is empty", '
+            'its hashed record says "InvalidArgument"',
+        )
+        self.assertEqual(code, 1)
+
+    def test_a_detail_that_is_not_text_is_named(self):
+        line = dict(chain(RECORDS)[2], detail=7)
+        code, out = run([line])
+        self.assertEqual(out[0], "line 1: detail is neither a string nor null")
+
+
 class AnUnreadableExport(unittest.TestCase):
     def test_a_malformed_line_is_named_by_its_line(self):
         lines = chain(RECORDS)
@@ -362,14 +430,19 @@ class AnUnreadableExport(unittest.TestCase):
                 self.assertTrue(out[0].startswith(expected), out)
 
     def test_bytes_that_are_not_a_record_are_named(self):
+        current = encode_record(T0, 0, "a", "b", None, "ok")
         cases = {
             b"": "the record is empty",
-            b"\x03": "the record is of format version 3, not 2",
+            b"\x04": "the record is of format version 4, not 2 or 3",
             b"\x02\x80": "the record ends inside the seconds of at",
-            encode_record(T0, 0, "a", "b", None, "ok") + b"\x00": "1 bytes follow the record",
-            encode_record(T0, 0, "a", "b", None, "ok")[:-1]: "the record ends inside outcome",
-            encode_record(T0, 0, "a", "b", None, "ok").replace(b"\x00\x02ok", b"\x02\x02ok"): "referral has the tag 2",
-            encode_record(T0, 1_000_000_000, "a", "b", None, "ok"): "the nanoseconds of at",
+            encode_whole(T0, 0, "a", "b", None, "ok") + b"\x00": "1 bytes follow the record",
+            encode_whole(T0, 0, "a", "b", None, "ok")[:-1]: "the record ends inside outcome",
+            encode_whole(T0, 0, "a", "b", None, "ok").replace(b"\x00\x02ok", b"\x02\x02ok"): "referral has the tag 2",
+            encode_whole(T0, 1_000_000_000, "a", "b", None, "ok"): "the nanoseconds of at",
+            b"\x03\x00\x00": "the record ends inside the length of its header",
+            b"\x03\x00\x00\x01\x00" + current[5:]: "the record ends inside its header",
+            current + b"\x00": "the detail's digest after the header is 33 bytes, not 32",
+            current[:-1]: "the detail's digest after the header is 31 bytes, not 32",
         }
         for record, expected in cases.items():
             with self.subTest(expected):
@@ -445,14 +518,41 @@ class WhatTheGatewayWrote(unittest.TestCase):
     SAMPLE_AT = ("2025-03-03T01:00:00Z", 1_740_963_600, 0)
     SAMPLE_FIELDS = ("tenant=court-bj sub=svc cert=none", "submit_referral", "01JD0000000000000000000000", "ok")
 
+    def test_a_record_hashed_whole(self):
+        prev_hash, hash_, record = split_link(bytes.fromhex(pinned_sample(5, "audit")))
+        self.assertEqual(record, encode_whole(*self.SAMPLE_AT[1:], *self.SAMPLE_FIELDS))
+        self.assertEqual(prev_hash, ZEROS)
+        self.assertEqual(hash_, entry_hash(0, ZEROS, record))
+
     def test_a_record_of_the_current_format(self):
-        prev_hash, hash_, record = split_link(bytes.fromhex(pinned_sample(2, "audit")))
+        prev_hash, hash_, record = split_link(bytes.fromhex(pinned_sample(6, "audit")))
         self.assertEqual(record, encode_record(*self.SAMPLE_AT[1:], *self.SAMPLE_FIELDS))
         self.assertEqual(prev_hash, ZEROS)
         self.assertEqual(hash_, entry_hash(0, ZEROS, record))
         [line] = chain([self.SAMPLE_AT + self.SAMPLE_FIELDS])
         self.assertEqual(line["hash"], hash_)
         self.assertEqual(run([line])[0], 0)
+
+    def test_a_detail_kept_beside_its_digest_and_purged(self):
+        detail = "party 张三 did not sign"
+        fields = (
+            "tenant=ccpit sub=svc cert=none",
+            "call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement",
+            "01JD0000000000000000000000",
+            "FailedPrecondition: " + detail,
+        )
+        [line] = chain([self.SAMPLE_AT + fields])
+        hashed = base64.b64decode(line["record"])
+        _, hash_, stored = split_link(bytes.fromhex(pinned_sample(6, "audit/detail")))
+        # The store keeps the detail after the hashed bytes; the hash covers
+        # only those.
+        self.assertEqual(stored, hashed + detail.encode("utf-8"))
+        self.assertEqual(hash_, line["hash"])
+        _, hash_, stored = split_link(bytes.fromhex(pinned_sample(6, "audit/purged")))
+        self.assertEqual(stored, hashed)
+        self.assertEqual(hash_, line["hash"])
+        self.assertEqual(run([line])[0], 0)
+        self.assertEqual(run([purged(line)])[0], 0)
 
     def test_a_record_of_the_first_format(self):
         stored = json.loads(pinned_sample(1, "audit"))
@@ -487,6 +587,7 @@ class TheWorkedExample(unittest.TestCase):
             lines[1]["hash"],
             json.dumps(lines[0], ensure_ascii=False),
             json.dumps(lines[1], ensure_ascii=False),
+            json.dumps(purged(lines[1]), ensure_ascii=False),
         ):
             self.assertIn(text, doc)
         self.assertEqual(run(lines)[0], 0)

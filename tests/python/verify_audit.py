@@ -10,7 +10,9 @@ whole and run it on a machine of their own.
 The input is what `mediation-gateway ops audit ... --export` writes: one JSON
 object per line, in chain order, each with `seq`, `at`, `actor`, `action`,
 `referral`, `outcome`, `prev_hash`, `hash` and `record` (the standard base64
-of the bytes the hash covers). Other keys are ignored; blank lines are
+of the bytes the hash covers), and `detail`: the outcome's detail, which a
+record of version 3 keeps beside the hashed bytes, or null once the
+retention policy purged it. Other keys are ignored; blank lines are
 skipped.
 
 For every entry it checks that:
@@ -23,6 +25,10 @@ For every entry it checks that:
   so what a reader sees is what the hash covers (`at` to the nanosecond);
   a record that starts with `{` is of the first format (its JSON, kept by a
   store migrated from schema 1) and is read as JSON;
+* for a record of version 3, whose hashed bytes end with the SHA-256 of the
+  outcome's detail: a `detail` that is kept hashes to that digest, so a
+  changed detail is found as surely as a changed record; a purged one
+  (null) leaves the outcome's code alone, and the chain still verifies;
 * it comes right after the entry before it: the next number, and a
   `prev_hash` equal to that entry's `hash`. A range may start anywhere; its
   first entry is linked to nothing in the file, except that entry 0, a
@@ -53,8 +59,12 @@ import sys
 GENESIS = "0" * 64
 """The prev_hash of a chain's first entry (number 0)."""
 
-FORMAT_VERSION = 2
-"""The first byte of every record of the current format."""
+WHOLE_VERSION = 2
+"""The first byte of a record hashed whole, its outcome inside."""
+
+DIGEST_VERSION = 3
+"""The first byte of a record whose hashed bytes end with the SHA-256 of the
+outcome's detail, the detail itself kept beside them (and purged in time)."""
 
 FIELDS = ("seq", "at", "actor", "action", "referral", "outcome", "prev_hash", "hash", "record")
 
@@ -139,15 +149,27 @@ class Reader:
 
 def decode_record(data):
     """The fields a record's bytes hold: a dict with `at` as (seconds,
-    nanoseconds) and the four strings (referral may be None)."""
+    nanoseconds) and the four strings (referral may be None). A record of
+    version 3 holds the outcome's code as `outcome` and the detail's SHA-256
+    as `digest`."""
     if not data:
         raise Malformed("the record is empty")
     if data[:1] == b"{":
         return decode_first_format(data)
     r = Reader(data)
     version = r.byte("the version")
-    if version != FORMAT_VERSION:
-        raise Malformed("the record is of format version %d, not %d" % (version, FORMAT_VERSION))
+    if version == DIGEST_VERSION:
+        if len(data) < 5:
+            raise Malformed("the record ends inside the length of its header")
+        header_end = 5 + int.from_bytes(data[1:5], "big")
+        if header_end > len(data):
+            raise Malformed("the record ends inside its header")
+        r = Reader(data[:header_end])
+        r.pos = 5
+    elif version != WHOLE_VERSION:
+        raise Malformed(
+            "the record is of format version %d, not %d or %d" % (version, WHOLE_VERSION, DIGEST_VERSION)
+        )
     seconds = r.signed(64, "the seconds of at")
     nanos = r.signed(32, "the nanoseconds of at")
     if not -999_999_999 <= nanos <= 999_999_999:
@@ -159,9 +181,22 @@ def decode_record(data):
         "referral": r.optional_text("referral"),
         "outcome": r.text("outcome"),
     }
-    if r.pos != len(data):
-        raise Malformed("%d bytes follow the record" % (len(data) - r.pos))
+    if r.pos != len(r.data):
+        raise Malformed("%d bytes follow the %s" % (len(r.data) - r.pos, "header" if version == DIGEST_VERSION else "record"))
+    if version == DIGEST_VERSION:
+        digest = data[header_end:]
+        if len(digest) != 32:
+            raise Malformed(
+                "the detail's digest after the header is %d bytes, not 32" % len(digest)
+            )
+        record["digest"] = digest
     return record
+
+
+def join_outcome(code, detail):
+    """The outcome a line shows for a code and a detail: the code, then `: `
+    and the detail when there is one."""
+    return code + ": " + detail if detail else code
 
 
 def decode_first_format(data):
@@ -245,13 +280,14 @@ def show_instant(instant):
 class Entry:
     """One well-formed line: what the chain checks need of it."""
 
-    def __init__(self, line, seq, prev_hash, hash_, fields, record):
+    def __init__(self, line, seq, prev_hash, hash_, fields, record, detail):
         self.line = line
         self.seq = seq
         self.prev_hash = prev_hash
         self.hash = hash_
         self.fields = fields
         self.record = record
+        self.detail = detail
 
 
 def read_entry(line_no, text):
@@ -276,6 +312,9 @@ def read_entry(line_no, text):
             raise Malformed("%s is not a string" % key)
     if obj["referral"] is not None and not isinstance(obj["referral"], str):
         raise Malformed("referral is neither a string nor null")
+    detail = obj.get("detail")
+    if detail is not None and not isinstance(detail, str):
+        raise Malformed("detail is neither a string nor null")
     try:
         at = parse_instant(obj["at"])
     except ValueError as e:
@@ -291,7 +330,7 @@ def read_entry(line_no, text):
         "referral": obj["referral"],
         "outcome": obj["outcome"],
     }
-    return Entry(line_no, seq, obj["prev_hash"], obj["hash"], fields, record)
+    return Entry(line_no, seq, obj["prev_hash"], obj["hash"], fields, record, detail)
 
 
 def quote(key, value):
@@ -310,6 +349,16 @@ def check_contents(entry, report):
     except Malformed as e:
         report(entry.line, "entry %d: its record cannot be read: %s" % (n, e))
         return
+    if "digest" in hashed:
+        # The detail is not in the hashed bytes but its digest is: a kept
+        # detail must match it; a purged one (null) leaves the code alone.
+        detail = entry.detail
+        if detail is not None and hashlib.sha256(detail.encode("utf-8")).digest() != hashed["digest"]:
+            report(
+                entry.line,
+                "entry %d: its detail does not match the digest its hashed record holds (tampered)" % n,
+            )
+        hashed["outcome"] = join_outcome(hashed["outcome"], detail or "")
     for key in ("at", "actor", "action", "referral", "outcome"):
         said, held = entry.fields[key], hashed[key]
         same = total_nanos(said) == total_nanos(held) if key == "at" else said == held
