@@ -86,6 +86,7 @@ const MUST_REACH: &[&str] = &[
     "a referral purged",
     "a purge gave way to a command or the other replica",
     "a dead letter discarded with its purged referral",
+    "an audit entry's detail purged",
 ];
 
 #[test]

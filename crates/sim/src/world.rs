@@ -290,6 +290,8 @@ impl World {
                 batch: 7,
                 pause: std::time::Duration::ZERO,
                 concurrency: 3,
+                // A day, so that runs of the budget purge details.
+                audit_detail_days: Some(1),
                 ..RetentionOptions::default()
             },
         );

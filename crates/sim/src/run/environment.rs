@@ -54,8 +54,12 @@ impl Sim {
         );
         let show = |r: &Result<mediation_service::PurgeReport, _>| match r {
             Ok(report) => format!(
-                "{} purged {} moved on {} busy {} kept",
-                report.purged, report.moved_on, report.busy, report.kept
+                "{} purged {} moved on {} busy {} kept {} details purged",
+                report.purged,
+                report.moved_on,
+                report.busy,
+                report.kept,
+                report.audit_details_purged
             ),
             Err(e) => format!("failed: {e}"),
         };
@@ -67,6 +71,9 @@ impl Sim {
             if a.dead_letters_discarded + b.dead_letters_discarded > 0 {
                 self.covered
                     .insert("a dead letter discarded with its purged referral".into());
+            }
+            if a.audit_details_purged + b.audit_details_purged > 0 {
+                self.covered.insert("an audit entry's detail purged".into());
             }
             if a.moved_on + b.moved_on > 0 {
                 self.covered
