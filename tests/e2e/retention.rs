@@ -50,6 +50,10 @@ async fn a_confirmed_case_past_its_retention_is_purged_with_its_file_and_still_c
     w.deliver().await;
     w.at("2026-09-02T10:00:00+08:00").await;
     s.ccpit.accept_case(accept(&id)).await.unwrap();
+    // Accepted twice: refused, with a detail its audit entry keeps until
+    // the audit details' period ends.
+    let refused = s.ccpit.accept_case(accept(&id)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
     // An appraisal across the holiday, then an agreement and its confirmation.
     w.at("2026-09-14T10:00:00+08:00").await;
     s.ccpit
@@ -114,8 +118,8 @@ async fn a_confirmed_case_past_its_retention_is_purged_with_its_file_and_still_c
     // 179 days after the ruling: kept (the shipped policy keeps a confirmed
     // case 180 days).
     w.at("2027-04-16T10:00:00+08:00").await;
-    let report = retention.pass().await.unwrap();
-    assert_eq!((report.kept, report.purged), (1, 0), "{report:?}");
+    let first = retention.pass().await.unwrap();
+    assert_eq!((first.kept, first.purged), (1, 0), "{first:?}");
     // 180 days: purged, and its file with it.
     w.advance(SignedDuration::from_hours(24));
     let report = retention.pass().await.unwrap();
@@ -192,6 +196,82 @@ async fn a_confirmed_case_past_its_retention_is_purged_with_its_file_and_still_c
         .expect("the purge is in the audit trail");
     assert_eq!(purge.actor, mediation_service::RETENTION_ACTOR);
     assert_eq!(purge.outcome, "ok: policy particulars.default");
+    // The refused acceptance was older than the audit details' 180 days at
+    // the first pass: its entry stays with its code, its detail is gone.
+    assert!(first.audit_details_purged > 0, "{first:?}");
+    let twice: Vec<&ops::AuditEntry> = audit
+        .entries
+        .iter()
+        .filter(|e| e.action.ends_with("/mediation.ccpit.v1.CcpitGateway/AcceptCase"))
+        .collect();
+    assert_eq!(twice.len(), 2, "{twice:?}");
+    assert_eq!(twice[0].outcome, "ok");
+    assert_eq!(
+        (twice[1].outcome.as_str(), twice[1].detail_purged, twice[1].detail.as_str()),
+        ("FailedPrecondition", true, ""),
+        "{:?}",
+        twice[1]
+    );
+    // An auditor's export of the whole chain, purged details and all,
+    // verifies with the independent checker.
+    let (code, said) = verify_independently(&w).await;
+    assert_eq!(code, 0, "{said}");
+    assert!(said.starts_with("verified "), "{said}");
+}
+
+/// Every entry of the chain over the operators' API, as `ops audit
+/// --export` writes them (docs/security.md), checked by
+/// `tests/python/verify_audit.py`: its exit code and what it printed.
+async fn verify_independently(w: &World) -> (i32, String) {
+    use base64::Engine as _;
+    let mut client = OperationsClient::new(w.connect_as("operators").await);
+    let mut lines = String::new();
+    let mut after = None;
+    loop {
+        let page = client
+            .query_audit(ops::QueryAuditRequest {
+                after_seq: after,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        for e in &page.entries {
+            let at = e.at.as_ref().unwrap();
+            let line = serde_json::json!({
+                "seq": e.seq,
+                "at": jiff::Timestamp::new(at.seconds, at.nanos).unwrap().to_string(),
+                "actor": e.actor,
+                "action": e.action,
+                "referral": (!e.referral_id.is_empty()).then_some(&e.referral_id),
+                "outcome": e.outcome,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+                "record": base64::engine::general_purpose::STANDARD.encode(&e.record),
+                "detail": (!e.detail_purged).then_some(&e.detail),
+            });
+            lines.push_str(&format!("{line}\n"));
+        }
+        match page.next_after_seq {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("trail.jsonl");
+    std::fs::write(&export, lines).unwrap();
+    let output = std::process::Command::new("python3")
+        .arg(crate::cli::repo_root().join("tests/python/verify_audit.py"))
+        .arg(&export)
+        .output()
+        .expect("python3 runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), said)
 }
 
 /// A refused confirmation rests (the parties may agree again or sue, CPL
