@@ -85,6 +85,9 @@ impl PgStore {
         let mut max_alert = 0i64;
         let mut audit_head = None;
         let mut audit_started = false;
+        // Records of an older version (an archive an older build wrote):
+        // the chain is re-chained once it is in (`rechain_audit`).
+        let mut older_audit = false;
         let mut loads: HashMap<String, i64> = HashMap::new();
         let mut reported = 0u64;
         while let Some(item) = items.recv().await {
@@ -233,6 +236,7 @@ impl PgStore {
                         .map_err(unavailable)?;
                         audit_started = true;
                     }
+                    older_audit |= !mediation_records::is_current_audit_record(&record);
                     sqlx::query(
                         "INSERT INTO audit (chain, seq, prev_hash, hash, record) VALUES (0, $1, $2, $3, $4)",
                     )
@@ -279,6 +283,14 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
+            if older_audit {
+                sqlx::query(
+                    "INSERT INTO audit_rechain_pending (chain) VALUES (0) ON CONFLICT DO NOTHING",
+                )
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            }
             // The next chain a busy moment starts is chain 1.
             sqlx::query("SELECT setval('audit_chain_seq', 0, true)")
                 .execute(&mut *tx)
@@ -307,6 +319,9 @@ impl PgStore {
             .await
             .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
+        if older_audit {
+            self.rechain_audit().await?;
+        }
         progress(&done);
         Ok(done)
     }
