@@ -202,12 +202,19 @@ async fn a_confirmed_case_past_its_retention_is_purged_with_its_file_and_still_c
     let twice: Vec<&ops::AuditEntry> = audit
         .entries
         .iter()
-        .filter(|e| e.action.ends_with("/mediation.ccpit.v1.CcpitGateway/AcceptCase"))
+        .filter(|e| {
+            e.action
+                .ends_with("/mediation.ccpit.v1.CcpitGateway/AcceptCase")
+        })
         .collect();
     assert_eq!(twice.len(), 2, "{twice:?}");
     assert_eq!(twice[0].outcome, "ok");
     assert_eq!(
-        (twice[1].outcome.as_str(), twice[1].detail_purged, twice[1].detail.as_str()),
+        (
+            twice[1].outcome.as_str(),
+            twice[1].detail_purged,
+            twice[1].detail.as_str()
+        ),
         ("FailedPrecondition", true, ""),
         "{:?}",
         twice[1]

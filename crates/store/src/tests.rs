@@ -1358,9 +1358,12 @@ async fn a_store_of_schema_4_opens_as_schema_6_with_only_its_audit_chain_rewritt
     assert_eq!(strip(&after), strip(&before));
 }
 
+/// A chain as raw keys and values: its links, and its head.
+type RawChain = (Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>);
+
 /// A chain of version 2 audit records (hashed whole), as a store of schema
-/// 5 or before holds it: the links, and the head.
-fn version_2_chain(outcomes: &[&str], tamper: Option<usize>) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>) {
+/// 5 or before holds it.
+fn version_2_chain(outcomes: &[&str], tamper: Option<usize>) -> RawChain {
     #[derive(serde::Serialize)]
     struct Whole {
         at: (i64, i32),
@@ -1402,7 +1405,7 @@ fn version_2_chain(outcomes: &[&str], tamper: Option<usize>) -> (Vec<(Vec<u8>, V
 }
 
 /// Puts a version 2 chain in a closed store and moves its schema back to 5.
-fn as_schema_5_with(path: &std::path::Path, chain: (Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)) {
+fn as_schema_5_with(path: &std::path::Path, chain: RawChain) {
     rewrite_raw(path, |db| {
         for key in db.scan_prefix(Table::Audit.prefix()).keys() {
             db.remove(key.unwrap()).unwrap();
