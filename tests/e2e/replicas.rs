@@ -676,7 +676,7 @@ pub(crate) fn moves_into_postgres(
     assert!(ok, "{said}{err}");
     assert!(
         said.contains("store: postgres at postgres://gateway@")
-            && said.contains("schema version 4 of 4")
+            && said.contains("schema version 5 of 5")
             && said.contains("synchronous_commit = on"),
         "{said}"
     );
@@ -747,10 +747,10 @@ fn check_config_reaches_the_database_and_store_migrate_brings_it_to_this_schema(
     );
     let (ok, out, err) = run(&["store", "migrate"], &[]);
     assert!(ok, "{err}");
-    assert!(out.contains("is at schema version 4"), "{out}");
+    assert!(out.contains("is at schema version 5"), "{out}");
     let (ok, out, err) = run(&["check-config"], &[]);
     assert!(ok, "{err}");
-    assert!(out.contains("schema version 4 of 4"), "{out}");
+    assert!(out.contains("schema version 5 of 5"), "{out}");
     // A password in the URL is refused before anything connects; a server
     // that is not there is named.
     let with_password = url.replace("gateway@", "gateway:secret@");

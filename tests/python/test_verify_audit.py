@@ -402,6 +402,10 @@ class APurgedDetail(unittest.TestCase):
         line = dict(chain(RECORDS)[2], detail=7)
         code, out = run([line])
         self.assertEqual(out[0], "line 1: detail is neither a string nor null")
+        line = json.dumps(chain(RECORDS)[2]).replace('"detail": "', '"detail": "\\ud800')
+        code, out = run([line])
+        self.assertEqual(code, 1)
+        self.assertEqual(out[0], "line 1: detail is not text (it holds a lone surrogate)")
 
 
 class AnUnreadableExport(unittest.TestCase):

@@ -315,6 +315,11 @@ def read_entry(line_no, text):
     detail = obj.get("detail")
     if detail is not None and not isinstance(detail, str):
         raise Malformed("detail is neither a string nor null")
+    if detail is not None:
+        try:
+            detail.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Malformed("detail is not text (it holds a lone surrogate)") from None
     try:
         at = parse_instant(obj["at"])
     except ValueError as e:

@@ -438,4 +438,51 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
         a.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 4 }
     );
+    // A replica of the older build, still running in a rolling upgrade,
+    // appends a record of version 2: the purge finds it, re-chains the
+    // chain, and the next purge cuts its detail too.
+    let late: Vec<Vec<u8>> = vec![mediation_records::encode_plain(&Whole {
+        at: (1_741_000_200, 0),
+        actor: "tenant=ccpit sub=svc cert=none".into(),
+        action: "call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement".into(),
+        referral: None,
+        outcome: "rejected: party 王五".into(),
+    })];
+    sqlx::query("SELECT gateway_append_audit($1)")
+        .bind(&late)
+        .execute(&a.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        a.verify_audit().await.unwrap(),
+        AuditVerification::Intact { entries: 5 }
+    );
+    a.purge_audit_details(jiff::Timestamp::MAX, 100)
+        .await
+        .unwrap();
+    a.purge_audit_details(jiff::Timestamp::MAX, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        a.verify_audit().await.unwrap(),
+        AuditVerification::Intact { entries: 6 }
+    );
+    let entries = a.audit_entries(0, 10).await.unwrap();
+    let shown: Vec<(&str, bool)> = entries
+        .iter()
+        .map(|e| (e.record.outcome.as_str(), e.detail_purged))
+        .collect();
+    assert_eq!(
+        shown[1],
+        ("InvalidArgument", true),
+        "purged before, still purged"
+    );
+    assert_eq!(shown[3], ("rejected", true));
+    assert_eq!(shown[4], ("rejected", true));
+    assert!(
+        entries[5]
+            .record
+            .action
+            .starts_with("rechain_audit: entries 0..5")
+    );
 }

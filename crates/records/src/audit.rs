@@ -162,8 +162,7 @@ pub fn read_audit_record(bytes: &[u8]) -> Result<ReadAudit, FormatError> {
     };
     let (header_bytes, kept) = (&bytes[LEAD_LEN..end - DIGEST_LEN], &bytes[end..]);
     let held = &bytes[end - DIGEST_LEN..end];
-    let header: Header = postcard::from_bytes(header_bytes)
-        .map_err(|e| FormatError::Decode(format!("audit header: {e}")))?;
+    let header = read_header(header_bytes)?;
     let detail = std::str::from_utf8(kept).map_err(|_| FormatError::Invalid {
         what: "audit detail",
         reason: "not UTF-8".into(),
@@ -186,6 +185,27 @@ pub fn read_audit_record(bytes: &[u8]) -> Result<ReadAudit, FormatError> {
         },
         detail_purged,
     })
+}
+
+/// When an audit record was recorded, read from its header alone (for
+/// version 3), so that a detail that cannot be read does not hide it.
+pub fn audit_recorded_at(bytes: &[u8]) -> Result<jiff::Timestamp, FormatError> {
+    match hashed_len(bytes)? {
+        Some(end) => read_header(&bytes[LEAD_LEN..end - DIGEST_LEN])?.at.load(),
+        None => read_audit_record(bytes).map(|read| read.record.at),
+    }
+}
+
+fn read_header(bytes: &[u8]) -> Result<Header, FormatError> {
+    let (header, rest) = postcard::take_from_bytes::<Header>(bytes)
+        .map_err(|e| FormatError::Decode(format!("audit header: {e}")))?;
+    if !rest.is_empty() {
+        return Err(FormatError::Decode(format!(
+            "{} bytes follow the audit header",
+            rest.len()
+        )));
+    }
+    Ok(header)
 }
 
 /// Reads an audit record ([`read_audit_record`]), whatever became of its detail.
@@ -320,6 +340,27 @@ mod tests {
         let read = read_audit_record(&bytes).unwrap();
         assert_eq!(read.record.outcome, "InvalidArgument: c");
         assert!(!read.detail_purged);
+    }
+
+    #[test]
+    fn bytes_after_the_header_are_refused_and_the_instant_reads_without_the_detail() {
+        let bytes = encode_audit_record(&record("rejected: x"));
+        let len = u32::from_be_bytes(bytes[1..5].try_into().unwrap()) as usize;
+        let mut longer = bytes[..LEAD_LEN + len].to_vec();
+        longer.push(0);
+        longer.extend_from_slice(&bytes[LEAD_LEN + len..]);
+        longer[1..5].copy_from_slice(&((len + 1) as u32).to_be_bytes());
+        let err = read_audit_record(&longer).unwrap_err();
+        assert!(
+            err.to_string().contains("1 bytes follow the audit header"),
+            "{err}"
+        );
+        // A detail changed after the fact: the record is refused, its
+        // instant still reads.
+        let mut changed = bytes.clone();
+        *changed.last_mut().unwrap() = b'y';
+        assert!(read_audit_record(&changed).is_err());
+        assert_eq!(audit_recorded_at(&changed).unwrap(), record("ok").at);
     }
 
     #[test]

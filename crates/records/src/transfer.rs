@@ -67,7 +67,8 @@ pub enum StoredItem {
         record: Vec<u8>,
     },
     /// An audit entry: its number, the hash before it, its own hash and
-    /// the record's bytes as hashed.
+    /// the record as stored: its hashed part and, until it is purged, the
+    /// outcome's detail after it (`audit_hashed_part`).
     Audit {
         seq: u64,
         prev_hash: String,

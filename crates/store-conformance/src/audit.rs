@@ -127,4 +127,36 @@ pub async fn audit_details_are_purged_and_the_chain_still_verifies<S: FullStore>
         store.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 4 }
     );
+
+    // An entry dated ahead (a replica's clock) holds the place, but not
+    // the purge of what is due behind it.
+    let ahead = far + jiff::SignedDuration::from_hours(1000);
+    store
+        .append_audit(vec![
+            record("NotFound: dated ahead", ahead),
+            record("rejected: due behind it", at(T0)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.purge_audit_details(far, 100).await.unwrap(),
+        AuditDetailsPurged {
+            examined: 0,
+            purged: 1,
+            done: true
+        }
+    );
+    let last = store.audit_entries(4, 10).await.unwrap();
+    assert_eq!(
+        last.iter()
+            .map(|e| (e.record.outcome.as_str(), e.detail_purged))
+            .collect::<Vec<_>>(),
+        [("NotFound: dated ahead", false), ("rejected", true)]
+    );
+    // With no budget, nothing is looked at and nothing is left to loop on.
+    assert!(store.purge_audit_details(ahead, 0).await.unwrap().done);
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { entries: 6 }
+    );
 }

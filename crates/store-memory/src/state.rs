@@ -394,35 +394,34 @@ impl State {
             .clone())
     }
 
-    /// Purges the details of the entries before `before` from the cursor
-    /// on (`AuditLog::purge_audit_details`).
+    /// Purges the details of the entries before `before` from the place
+    /// the last purge left (`AuditLog::purge_audit_details`).
     pub(crate) fn purge_audit_details(
         &mut self,
         before: jiff::Timestamp,
         limit: usize,
     ) -> mediation_core::store::AuditDetailsPurged {
-        let mut done = mediation_core::store::AuditDetailsPurged {
-            done: true,
-            ..Default::default()
-        };
-        let from = usize::try_from(self.audit_details_purged_to).unwrap_or(usize::MAX);
-        for link in self.audit.iter_mut().skip(from) {
-            if done.examined as usize >= limit {
-                done.done = false;
+        let from = self.audit_details_purged_to;
+        let mut walk = mediation_core::store::DetailPurgeWalk::new(from, before, limit);
+        let mut at_end = true;
+        let skip = usize::try_from(from).unwrap_or(usize::MAX);
+        for link in self.audit.iter_mut().skip(skip) {
+            if !walk.wants_more() {
+                at_end = false;
                 break;
             }
-            if link.entry.record.at >= before {
-                break;
+            if !walk.look(link.entry.seq, Some(link.entry.record.at)) {
+                continue;
             }
             let (code, detail) = mediation_core::audit::split_outcome(&link.entry.record.outcome);
             if !link.entry.detail_purged && !detail.is_empty() {
                 link.entry.record.outcome = code.to_owned();
                 link.entry.detail_purged = true;
-                done.purged += 1;
+                walk.cut();
             }
-            done.examined += 1;
         }
-        self.audit_details_purged_to += done.examined;
+        let (to, done) = walk.finish(at_end);
+        self.audit_details_purged_to = to;
         done
     }
 

@@ -399,6 +399,14 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
                     StoreError::Corrupt(_) => corrupt_err(e),
                     other => io(&other),
                 })?;
+            } else if found == SCHEMA_VERSION
+                && db.get(keys::MIGRATING_AUDIT).map_err(|e| io(&e))?.is_some()
+            {
+                // A migration to schema 6 that stopped part way goes on.
+                migrate_v6::to_schema_6(&db, &path, found).map_err(|e| match e {
+                    StoreError::Corrupt(_) => corrupt_err(e),
+                    other => io(&other),
+                })?;
             } else if found != SCHEMA_VERSION {
                 return Err(OpenError::UnsupportedSchema {
                     path,

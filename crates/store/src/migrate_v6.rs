@@ -49,6 +49,43 @@ pub struct Rechained {
 }
 
 pub(crate) fn to_schema_6(db: &sled::Db, path: &Path, from: u32) -> Result<Rechained, StoreError> {
+    rechain(db, path, from, BATCH, None)
+}
+
+/// Walks the old chain from `next_seq` (whose predecessor's hash is
+/// `last_hash`) to the head its writer recorded, checking every link.
+fn check_old_chain(
+    db: &sled::Db,
+    next_seq: u64,
+    last_hash: String,
+    head: &AuditHead,
+) -> Result<(), StoreError> {
+    let refuse = |broken: mediation_core::store::BrokenLink| {
+        StoreError::Corrupt(format!(
+            "the audit chain breaks at entry {}: {}; it is not re-chained, since re-hashing it \
+             would hide the break (see `store verify` with a build of schema 5)",
+            broken.seq, broken.reason
+        ))
+    };
+    let mut walk = ChainWalk::resume(chain_hash, next_seq, last_hash);
+    for entry in db.range(keys::audit(next_seq)..Table::Audit.bounds().end) {
+        let (key, value) = entry.map_err(unavailable)?;
+        walk.step(read_audit_entry(&key, &value)).map_err(refuse)?;
+    }
+    walk.end(head.next_seq, &head.last_hash).map_err(refuse)?;
+    Ok(())
+}
+
+/// The migration, `batch` entries a batch; stops after `batches_at_most`
+/// batches when given (a test's interruption), leaving it to go on at the
+/// next open.
+pub(crate) fn rechain(
+    db: &sled::Db,
+    path: &Path,
+    from: u32,
+    batch_size: usize,
+    batches_at_most: Option<usize>,
+) -> Result<Rechained, StoreError> {
     let started = std::time::Instant::now();
     let head: AuditHead = match db.get(keys::AUDIT_HEAD).map_err(unavailable)? {
         Some(bytes) => decode_plain(&bytes).map_err(|e| corrupt(keys::AUDIT_HEAD, e))?,
@@ -60,33 +97,47 @@ pub(crate) fn to_schema_6(db: &sled::Db, path: &Path, from: u32) -> Result<Recha
         entries = head.next_seq,
         "migrating the store to schema 6: the audit chain is re-chained so that outcome details can be purged"
     );
-    let mut progress = match db.get(keys::MIGRATING_AUDIT).map_err(unavailable)? {
-        Some(bytes) => decode_plain(&bytes).map_err(|e| corrupt(keys::MIGRATING_AUDIT, e))?,
-        None => Progress {
-            next_seq: 0,
-            new_last_hash: mediation_core::store::genesis_hash(),
-            old_last_hash: mediation_core::store::genesis_hash(),
-        },
+    let mut progress: Progress = match db.get(keys::MIGRATING_AUDIT).map_err(unavailable)? {
+        Some(bytes) => {
+            let progress: Progress =
+                decode_plain(&bytes).map_err(|e| corrupt(keys::MIGRATING_AUDIT, e))?;
+            // Going on: what is left is of the old version still.
+            check_old_chain(db, progress.next_seq, progress.old_last_hash.clone(), &head)?;
+            progress
+        }
+        None => {
+            // The whole old chain is checked before anything changes: a
+            // break found half way would leave it half re-hashed.
+            let genesis = mediation_core::store::genesis_hash();
+            check_old_chain(db, 0, genesis.clone(), &head)?;
+            let progress = Progress {
+                next_seq: 0,
+                new_last_hash: genesis.clone(),
+                old_last_hash: genesis,
+            };
+            // From here on the store says schema 6, so that a build of
+            // schema 5 refuses it rather than misread a record of version 3;
+            // the progress record makes this build go on where it stopped.
+            let mut first = sled::Batch::default();
+            first.insert(keys::SCHEMA, &6u32.to_be_bytes());
+            first.insert(keys::MIGRATING_AUDIT, encode_plain(&progress));
+            db.apply_batch(first).map_err(unavailable)?;
+            db.flush().map_err(unavailable)?;
+            progress
+        }
     };
-    let mut old = ChainWalk::resume(
-        chain_hash,
-        progress.next_seq,
-        progress.old_last_hash.clone(),
-    );
+    let mut batches = 0;
     loop {
+        if batches_at_most.is_some_and(|most| batches >= most) {
+            return Err(StoreError::Unavailable(
+                "the migration to schema 6 stopped before its end".into(),
+            ));
+        }
         let mut batch = sled::Batch::default();
         let mut in_batch = 0;
         for entry in db.range(keys::audit(progress.next_seq)..Table::Audit.bounds().end) {
             let (key, value) = entry.map_err(unavailable)?;
-            let (entry, hashed) = read_audit_entry(&key, &value)?;
-            old.step(Ok::<_, StoreError>((entry.clone(), hashed)))
-                .map_err(|broken| {
-                StoreError::Corrupt(format!(
-                    "the audit chain breaks at entry {}: {}; it is not re-chained, since re-hashing \
-                     it would hide the break (see `store verify`)",
-                    broken.seq, broken.reason
-                ))
-            })?;
+            let (entry, _) = read_audit_entry(&key, &value)?;
             let record = encode_audit_record(&entry.record);
             let hashed =
                 mediation_records::audit_hashed_part(&record).map_err(|e| corrupt(&key, e))?;
@@ -100,7 +151,7 @@ pub(crate) fn to_schema_6(db: &sled::Db, path: &Path, from: u32) -> Result<Recha
             progress.next_seq = entry.seq + 1;
             progress.old_last_hash = entry.hash;
             in_batch += 1;
-            if in_batch == BATCH {
+            if in_batch == batch_size {
                 break;
             }
         }
@@ -110,6 +161,7 @@ pub(crate) fn to_schema_6(db: &sled::Db, path: &Path, from: u32) -> Result<Recha
         batch.insert(keys::MIGRATING_AUDIT, encode_plain(&progress));
         db.apply_batch(batch).map_err(unavailable)?;
         db.flush().map_err(unavailable)?;
+        batches += 1;
         if progress.next_seq.is_multiple_of(100_000) {
             tracing::info!(
                 rechained = progress.next_seq,
@@ -118,12 +170,6 @@ pub(crate) fn to_schema_6(db: &sled::Db, path: &Path, from: u32) -> Result<Recha
             );
         }
     }
-    old.end(head.next_seq, &head.last_hash).map_err(|broken| {
-        StoreError::Corrupt(format!(
-            "the audit chain ends at entry {} but its head says {} entries: {}; it is not re-chained",
-            broken.seq, head.next_seq, broken.reason
-        ))
-    })?;
     let mut last = sled::Batch::default();
     let mut done = Rechained {
         entries: head.next_seq,

@@ -1505,16 +1505,62 @@ async fn a_detail_changed_after_its_entry_was_chained_breaks_the_chain_at_that_e
     assert!(reason.contains("digest"), "{reason}");
 }
 
+/// A migration to schema 6 stopped part way (a power cut) goes on at the
+/// next open where it stopped, and an older build refuses the store
+/// meanwhile rather than misread its records.
+#[tokio::test]
+async fn a_migration_to_schema_6_stopped_part_way_goes_on_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    drop(SledStore::open(StoreOptions::new(&path)).unwrap());
+    let outcomes = ["ok", "rejected: a", "ok", "InvalidArgument: b", "ok"];
+    as_schema_5_with(&path, version_2_chain(&outcomes, None));
+    rewrite_raw(&path, |db| {
+        let stopped = crate::migrate_v6::rechain(db, &path, 5, 2, Some(1));
+        assert!(stopped.is_err());
+        assert_eq!(
+            db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
+            &6u32.to_be_bytes()
+        );
+        assert!(db.get(keys::MIGRATING_AUDIT).unwrap().is_some());
+    });
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { entries: 6 }
+    );
+    let entries = store.audit_entries(0, 10).unwrap();
+    for (entry, outcome) in entries.iter().zip(outcomes) {
+        assert_eq!(entry.record.outcome, outcome);
+    }
+    assert!(
+        entries[5]
+            .record
+            .action
+            .starts_with("rechain_audit: entries 0..5")
+    );
+    drop(store);
+    assert_eq!(open_raw(&path).get(keys::MIGRATING_AUDIT).unwrap(), None);
+}
+
 #[tokio::test]
 async fn a_broken_chain_of_schema_5_is_not_rechained() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     drop(SledStore::open(StoreOptions::new(&path)).unwrap());
-    as_schema_5_with(&path, version_2_chain(&["ok", "ok", "ok"], Some(1)));
+    // Broken near its end: the whole chain is checked before any entry
+    // is rewritten, so none is.
+    let chain = version_2_chain(&["ok"; 25], Some(23));
+    let links = chain.0.clone();
+    as_schema_5_with(&path, chain);
+    rewrite_raw(&path, |db| {
+        let err = crate::migrate_v6::rechain(db, &path, 5, 10, None).unwrap_err();
+        assert!(err.to_string().contains("breaks at entry 23"), "{err}");
+    });
     let err = SledStore::open(StoreOptions::new(&path)).unwrap_err();
     let message = err.to_string();
     assert!(
-        message.contains("breaks at entry 1") && message.contains("not re-chained"),
+        message.contains("breaks at entry 23") && message.contains("not re-chained"),
         "{message}"
     );
     drop(err);
@@ -1522,5 +1568,47 @@ async fn a_broken_chain_of_schema_5_is_not_rechained() {
     assert_eq!(
         db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
         &5u32.to_be_bytes()
+    );
+    for (key, value) in links {
+        assert_eq!(db.get(&key).unwrap().unwrap().as_ref(), &value[..]);
+    }
+}
+
+/// A move to another backend carries each audit record as stored: a detail
+/// not yet purged goes with it, and a purged one stays purged.
+#[tokio::test]
+async fn a_transfer_carries_audit_details_as_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
+    let old = AuditRecord {
+        outcome: "InvalidArgument: party 张三".into(),
+        ..mediation_store_conformance::audit("call")
+    };
+    let new = AuditRecord {
+        at: jiff::Timestamp::MAX,
+        outcome: "rejected: party 李四".into(),
+        ..old.clone()
+    };
+    store.append_audit(vec![old, new]).await.unwrap();
+    store
+        .purge_audit_details(mediation_core::fixtures::at("2030-01-01T00:00:00Z"), 10)
+        .await
+        .unwrap();
+    let mut carried = Vec::new();
+    store
+        .transfer(|item| {
+            if let mediation_records::transfer::StoredItem::Audit { record, .. } = item {
+                carried.push(mediation_records::read_audit_record(&record).unwrap());
+            }
+            Ok(())
+        })
+        .unwrap();
+    let outcomes: Vec<(&str, bool)> = carried
+        .iter()
+        .map(|r| (r.record.outcome.as_str(), r.detail_purged))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("InvalidArgument", true), ("rejected: party 李四", false)]
     );
 }

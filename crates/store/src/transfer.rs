@@ -8,7 +8,7 @@ use mediation_records::{decode_delivery_state, decode_event, decode_plain, decod
 
 use crate::SledStore;
 use crate::format::unavailable;
-use crate::format::{AuditHead, corrupt, split_head};
+use crate::format::{AuditHead, AuditLink, corrupt, split_head};
 use crate::keys::{self, Table};
 use crate::tables::audit::read_audit_entry;
 use crate::writer::read_count;
@@ -152,12 +152,15 @@ impl SledStore {
         }
         for entry in db.range(Table::Audit.bounds()) {
             let (key, value) = entry.map_err(unavailable)?;
-            let (entry, record) = read_audit_entry(&key, &value)?;
+            // Read whole, so an entry that cannot be read stops the move;
+            // carried as stored, the detail beside its digest with it.
+            let (entry, _) = read_audit_entry(&key, &value)?;
+            let link: AuditLink = decode_plain(&value).map_err(|e| corrupt(&key, e))?;
             each(StoredItem::Audit {
                 seq: entry.seq,
                 prev_hash: entry.prev_hash,
                 hash: entry.hash,
-                record,
+                record: link.record,
             })?;
         }
         let head: AuditHead = match db.get(keys::AUDIT_HEAD).map_err(unavailable)? {

@@ -66,8 +66,15 @@ pub(crate) enum Op {
     RaiseAlert(Vec<u8>),
     /// Keys to remove, e.g. a purged referral's files once removed.
     Remove(Vec<Vec<u8>>),
-    /// Keys to write over, e.g. audit links whose detail was purged.
-    Put(Vec<(Vec<u8>, Vec<u8>)>),
+    /// Audit links whose detail is cut, each with the value it was read
+    /// with, and the purge's place moved from `from` to `to`: applied only
+    /// if the place and every link are still as read (the answer's version
+    /// is then 1; 0 when something moved first, and nothing is written).
+    CutAuditDetails {
+        from: u64,
+        to: u64,
+        cuts: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+    },
     Acknowledge {
         seq: u64,
         /// The encoded acknowledgement.
@@ -509,11 +516,23 @@ impl Writer {
                 }
                 Receipt { version: 0 }
             }
-            Op::Put(writes) => {
-                for (key, value) in writes {
-                    staged.insert(key, value);
+            Op::CutAuditDetails { from, to, cuts } => {
+                let place = self.get(staged, keys::AUDIT_DETAILS_PURGED_TO)?;
+                let mut unchanged = read_count(place.as_deref()) == from;
+                for (key, was, _) in &cuts {
+                    unchanged &= self.get(staged, key)?.as_deref() == Some(&was[..]);
                 }
-                Receipt { version: 0 }
+                if unchanged {
+                    for (key, _, now) in cuts {
+                        staged.insert(key, now);
+                    }
+                    if to != from {
+                        staged.insert(keys::AUDIT_DETAILS_PURGED_TO, to.to_be_bytes());
+                    }
+                }
+                Receipt {
+                    version: u64::from(unchanged),
+                }
             }
             Op::RaiseAlert(record) => {
                 append_alerts(staged, &mut counters, vec![record]);

@@ -37,11 +37,11 @@ pub trait AuditLog: Send + Sync {
 
     /// Purges the outcome details (PIPL Art. 47) of entries recorded before
     /// `before`, walking each chain in number order from where the last
-    /// call stopped and examining at most `limit` entries. A chain's walk
-    /// stops at its first entry recorded at or after `before`, so a call
-    /// never skips an entry that is not yet due. Each entry keeps its
-    /// hash, which covers the detail's digest, so the chain verifies as
-    /// before. Durable on return; safe to run from several replicas.
+    /// call stopped and looking at most at `limit` entries
+    /// ([`DetailPurgeWalk`]): the place stops at a chain's first entry not
+    /// yet due, so none is skipped. Each entry keeps its hash, which covers
+    /// the detail's digest, so the chain verifies as before. Durable on
+    /// return; safe to run from several replicas.
     fn purge_audit_details(
         &self,
         before: jiff::Timestamp,
@@ -49,15 +49,87 @@ pub trait AuditLog: Send + Sync {
     ) -> impl Future<Output = Result<AuditDetailsPurged, StoreError>> + Send;
 }
 
+/// How a purge of audit details walks one chain from its place (written
+/// once for every backend): each entry recorded before the cut-off has its
+/// detail cut; the place moves past every entry up to the first one not
+/// yet due, which a later purge starts from. Entries do not come in strict
+/// order of time (a refused call's record is written after the answer;
+/// replicas' clocks differ), so the walk looks on past an entry not yet due,
+/// within its budget, and cuts what is due behind it. An entry whose
+/// instant cannot be read is passed over and reported (`store verify` names
+/// it); it never stops the walk.
+#[derive(Debug, Clone)]
+pub struct DetailPurgeWalk {
+    before: jiff::Timestamp,
+    budget: usize,
+    looked: usize,
+    first_not_due: Option<u64>,
+    next: u64,
+    result: AuditDetailsPurged,
+}
+
+impl DetailPurgeWalk {
+    /// A walk from entry `from`, cutting what was recorded before `before`,
+    /// looking at no more than `budget` entries.
+    pub fn new(from: u64, before: jiff::Timestamp, budget: usize) -> Self {
+        Self {
+            before,
+            budget,
+            looked: 0,
+            first_not_due: None,
+            next: from,
+            result: AuditDetailsPurged::default(),
+        }
+    }
+
+    /// Whether the walk may look at another entry.
+    pub fn wants_more(&self) -> bool {
+        self.looked < self.budget
+    }
+
+    /// The next entry, numbered `seq` and recorded at `at` (`None` when that
+    /// cannot be read): whether its detail is due to be cut.
+    pub fn look(&mut self, seq: u64, at: Option<jiff::Timestamp>) -> bool {
+        self.looked += 1;
+        let due = at.is_some_and(|at| at < self.before);
+        if at.is_some() && !due {
+            self.first_not_due.get_or_insert(seq);
+        }
+        if self.first_not_due.is_none() {
+            self.next = seq + 1;
+            self.result.examined += 1;
+        }
+        due
+    }
+
+    /// The detail of the entry just looked at was cut.
+    pub fn cut(&mut self) {
+        self.result.purged += 1;
+    }
+
+    /// The walk's end: where the next purge starts, and what this one did.
+    /// `at_end` says the chain had no more entries.
+    pub fn finish(mut self, at_end: bool) -> (u64, AuditDetailsPurged) {
+        self.result.done = at_end || self.first_not_due.is_some() || self.budget == 0;
+        (self.next, self.result)
+    }
+
+    /// How many entries the walk looked at.
+    pub fn looked(&self) -> usize {
+        self.looked
+    }
+}
+
 /// What one call of [`AuditLog::purge_audit_details`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AuditDetailsPurged {
-    /// Entries walked past.
+    /// Entries the place moved past.
     pub examined: u64,
     /// Entries whose detail was removed (the rest had none).
     pub purged: u64,
-    /// Whether every chain's walk reached an entry not yet due, or its end:
-    /// another call now would find nothing.
+    /// Whether every chain's walk reached an entry not yet due, or its end
+    /// (or the call was given no budget): another call now would find
+    /// nothing new.
     pub done: bool,
 }
 

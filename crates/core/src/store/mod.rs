@@ -35,7 +35,9 @@ pub mod referrals;
 pub mod timers;
 
 pub use alerts::AlertLog;
-pub use audit::{AuditDetailsPurged, AuditLog, BrokenLink, ChainHash, ChainWalk, genesis_hash};
+pub use audit::{
+    AuditDetailsPurged, AuditLog, BrokenLink, ChainHash, ChainWalk, DetailPurgeWalk, genesis_hash,
+};
 pub use counters::{
     BacklogMismatch, BacklogTally, HistoryCheck, LoadMismatch, backlog_mismatches, check_histories,
     load_mismatches,

@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
-use mediation_core::store::{AuditDetailsPurged, AuditLog, ChainWalk, StoreError};
+use mediation_core::store::{AuditDetailsPurged, AuditLog, ChainWalk, DetailPurgeWalk, StoreError};
 use mediation_records::{
     audit_hashed_part, chain_hash, encode_audit_record, purge_audit_detail, read_audit_record,
 };
@@ -124,51 +124,89 @@ async fn verify_audit(pool: &PgPool) -> Result<AuditVerification, StoreError> {
     Ok(AuditVerification::Intact { entries })
 }
 
-/// Purges the details of one chain's entries before `before`, from its
-/// cursor on, at most `limit`; whether the chain's walk reached an entry
-/// not yet due or its end.
+/// Rows a purge or a re-chaining reads at a time.
+const PAGE: i64 = 1_000;
+
+/// What a purge of one chain's details did, and whether the chain holds a
+/// record of an older version (an older replica's, in a rolling upgrade),
+/// which it must be re-chained to purge.
+struct ChainPurge {
+    done: AuditDetailsPurged,
+    looked: usize,
+    older: bool,
+}
+
+/// Purges the details of one chain's entries before `before`, from the
+/// place the last purge left ([`DetailPurgeWalk`]), looking at no more than
+/// `budget` entries; in one transaction that holds the chain's place, so
+/// replicas purging together take turns and the place only moves on.
 async fn purge_chain_details(
     pool: &PgPool,
     chain: i32,
     before: jiff::Timestamp,
-    limit: usize,
-) -> Result<(AuditDetailsPurged, bool), Failure> {
+    budget: usize,
+) -> Result<ChainPurge, Failure> {
     let mut tx = pool.begin().await?;
-    let from: i64 =
-        sqlx::query_scalar("SELECT next_seq FROM audit_details_purged_to WHERE chain = $1")
-            .bind(chain)
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or(0);
-    let rows = sqlx::query(
-        "SELECT chain, seq, prev_hash, hash, record FROM audit \
-         WHERE chain = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+    sqlx::query(
+        "INSERT INTO audit_details_purged_to (chain, next_seq) VALUES ($1, 0) \
+         ON CONFLICT (chain) DO NOTHING",
     )
     .bind(chain)
-    .bind(from)
-    .bind(limit_of(limit))
-    .fetch_all(&mut *tx)
+    .execute(&mut *tx)
     .await?;
-    let mut done = AuditDetailsPurged::default();
-    let mut reached = rows.len() < limit;
+    let from: i64 = sqlx::query_scalar(
+        "SELECT next_seq FROM audit_details_purged_to WHERE chain = $1 FOR UPDATE",
+    )
+    .bind(chain)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut walk = DetailPurgeWalk::new(from as u64, before, budget);
     let (mut seqs, mut records) = (Vec::new(), Vec::new());
-    let mut next = from;
-    for row in &rows {
-        let (_, entry, _) = audit_entry(row)?;
-        if entry.record.at >= before {
-            reached = true;
+    let mut older = false;
+    let mut after = from - 1;
+    let mut at_end = false;
+    while walk.wants_more() {
+        let page = (budget - walk.looked()).min(PAGE as usize);
+        let rows = sqlx::query(
+            "SELECT seq, record FROM audit WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(chain)
+        .bind(after)
+        .bind(limit_of(page))
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let seq: i64 = row.try_get(0)?;
+            let bytes: Vec<u8> = row.try_get(1)?;
+            after = seq;
+            older |= !mediation_records::is_current_audit_record(&bytes);
+            let at = match mediation_records::audit_recorded_at(&bytes) {
+                Ok(at) => Some(at),
+                Err(error) => {
+                    tracing::error!(chain, seq, %error, "an audit entry cannot be read; its detail is left for `store verify` to report");
+                    None
+                }
+            };
+            if !walk.look(seq as u64, at) {
+                continue;
+            }
+            // A detail that no longer matches its digest is evidence: kept.
+            if let Err(error) = read_audit_record(&bytes) {
+                tracing::error!(chain, seq, %error, "an audit entry's detail does not read; it is kept for `store verify` to report");
+                continue;
+            }
+            if let Some(cut) = purge_audit_detail(&bytes)
+                .map_err(|e| corrupt(&format!("audit entry {seq} of chain {chain}"), e))?
+            {
+                seqs.push(seq);
+                records.push(cut);
+                walk.cut();
+            }
+        }
+        if (rows.len() as i64) < limit_of(page) {
+            at_end = true;
             break;
         }
-        let bytes: Vec<u8> = row.try_get("record")?;
-        let cut = purge_audit_detail(&bytes)
-            .map_err(|e| corrupt(&format!("audit entry {} of chain {chain}", entry.seq), e))?;
-        if let Some(cut) = cut {
-            seqs.push(entry.seq as i64);
-            records.push(cut);
-            done.purged += 1;
-        }
-        done.examined += 1;
-        next = entry.seq as i64 + 1;
     }
     if !seqs.is_empty() {
         sqlx::query(
@@ -182,56 +220,71 @@ async fn purge_chain_details(
         .execute(&mut *tx)
         .await?;
     }
-    if next != from {
-        // Two replicas may purge at once: the cursor only moves on.
-        sqlx::query(
-            "INSERT INTO audit_details_purged_to (chain, next_seq) VALUES ($1, $2) \
-             ON CONFLICT (chain) DO UPDATE \
-             SET next_seq = greatest(audit_details_purged_to.next_seq, excluded.next_seq)",
-        )
+    let looked = walk.looked();
+    let (to, done) = walk.finish(at_end);
+    sqlx::query("UPDATE audit_details_purged_to SET next_seq = $2 WHERE chain = $1")
         .bind(chain)
-        .bind(next)
+        .bind(to as i64)
         .execute(&mut *tx)
         .await?;
+    if older {
+        sqlx::query("INSERT INTO audit_rechain_pending (chain) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(chain)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
-    Ok((done, reached))
+    Ok(ChainPurge {
+        done,
+        looked,
+        older,
+    })
 }
 
-/// [`AuditLog::purge_audit_details`] over every chain, in chain order.
+/// [`AuditLog::purge_audit_details`] over every chain, in chain order. A
+/// chain found to hold records of an older version is re-chained, and its
+/// details purged from its start at the next call.
 async fn purge_audit_details(
-    pool: &PgPool,
+    store: &PgStore,
     before: jiff::Timestamp,
     limit: usize,
 ) -> Result<AuditDetailsPurged, StoreError> {
     let chains: Vec<i32> = sqlx::query_scalar("SELECT chain FROM audit_chains ORDER BY chain")
-        .fetch_all(pool)
+        .fetch_all(&store.pool)
         .await
         .map_err(unavailable)?;
     let mut total = AuditDetailsPurged {
         done: true,
         ..Default::default()
     };
+    let mut looked = 0;
+    let mut older = false;
     for chain in chains {
-        let left = limit.saturating_sub(total.examined as usize);
-        if left == 0 {
-            total.done = false;
+        let budget = limit.saturating_sub(looked);
+        if budget == 0 {
+            total.done = limit == 0;
             break;
         }
-        let (done, reached) = retrying(|| purge_chain_details(pool, chain, before, left)).await?;
-        total.examined += done.examined;
-        total.purged += done.purged;
-        if !reached {
-            total.done = false;
-            break;
-        }
+        let purge = retrying(|| purge_chain_details(&store.pool, chain, before, budget)).await?;
+        looked += purge.looked;
+        older |= purge.older;
+        total.examined += purge.done.examined;
+        total.purged += purge.done.purged;
+        total.done &= purge.done.done;
+    }
+    if older {
+        // Purged from its start by the next pass.
+        store.rechain_audit().await?;
     }
     Ok(total)
 }
 
-/// Re-chains one chain of records older than version 3, after checking it
-/// as it was, and appends the entry that records it; in one transaction
-/// that holds the chain's head row, so no append to it runs meanwhile.
+/// Re-chains one chain holding records older than version 3, after
+/// checking it as it was, and appends the entry that records it; in one
+/// transaction that holds the chain's head row, so no append to it runs
+/// meanwhile, reading and rewriting [`PAGE`] rows at a time. A record of
+/// version 3 keeps its bytes (a purged detail stays purged); only its link
+/// is made anew. The purge's place in the chain goes back to its start.
 async fn rechain_one(pool: &PgPool, chain: i32) -> Result<Option<(u64, String)>, Failure> {
     let mut tx = pool.begin().await?;
     let pending: Option<i32> =
@@ -250,12 +303,6 @@ async fn rechain_one(pool: &PgPool, chain: i32) -> Result<Option<(u64, String)>,
             .await?;
     let next_seq: i64 = head.try_get(0)?;
     let former: String = head.try_get(1)?;
-    let rows = sqlx::query(
-        "SELECT chain, seq, prev_hash, hash, record FROM audit WHERE chain = $1 ORDER BY seq",
-    )
-    .bind(chain)
-    .fetch_all(&mut *tx)
-    .await?;
     let refuse = |link: mediation_core::store::BrokenLink| {
         Failure::Store(StoreError::Corrupt(format!(
             "audit chain {chain} breaks at entry {}: {}; it is not re-chained, since re-hashing \
@@ -263,25 +310,77 @@ async fn rechain_one(pool: &PgPool, chain: i32) -> Result<Option<(u64, String)>,
             link.seq, link.reason
         )))
     };
+    // The whole chain is checked before a row changes.
     let mut old = ChainWalk::new(chain_hash);
-    let mut last = mediation_core::store::genesis_hash();
-    let (mut seqs, mut prevs, mut hashes, mut records) = (vec![], vec![], vec![], vec![]);
-    for row in &rows {
-        let (_, entry, hashed) = audit_entry(row)?;
-        old.step(Ok::<_, StoreError>((entry.clone(), hashed)))
-            .map_err(refuse)?;
-        let record = encode_audit_record(&entry.record);
-        let hash = chain_hash(
-            entry.seq,
-            &last,
-            audit_hashed_part(&record).unwrap_or(&record),
-        );
-        seqs.push(entry.seq as i64);
-        prevs.push(std::mem::replace(&mut last, hash.clone()));
-        hashes.push(hash);
-        records.push(record);
+    loop {
+        let rows = sqlx::query(
+            "SELECT chain, seq, prev_hash, hash, record FROM audit \
+             WHERE chain = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(chain)
+        .bind(old.next_seq() as i64)
+        .bind(PAGE)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let (_, entry, hashed) = audit_entry(row)?;
+            old.step(Ok::<_, StoreError>((entry, hashed)))
+                .map_err(refuse)?;
+        }
+        if (rows.len() as i64) < PAGE {
+            break;
+        }
     }
     old.end(next_seq as u64, &former).map_err(refuse)?;
+    let mut last = mediation_core::store::genesis_hash();
+    let mut from = 0i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, record FROM audit WHERE chain = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(chain)
+        .bind(from)
+        .bind(PAGE)
+        .fetch_all(&mut *tx)
+        .await?;
+        let (mut seqs, mut prevs, mut hashes, mut records) = (vec![], vec![], vec![], vec![]);
+        for row in &rows {
+            let seq: i64 = row.try_get(0)?;
+            let stored: Vec<u8> = row.try_get(1)?;
+            let record = if mediation_records::is_current_audit_record(&stored) {
+                stored
+            } else {
+                let read = read_audit_record(&stored)
+                    .map_err(|e| corrupt(&format!("audit entry {seq} of chain {chain}"), e))?;
+                encode_audit_record(&read.record)
+            };
+            let hash = chain_hash(
+                seq as u64,
+                &last,
+                audit_hashed_part(&record).unwrap_or(&record),
+            );
+            seqs.push(seq);
+            prevs.push(std::mem::replace(&mut last, hash.clone()));
+            hashes.push(hash);
+            records.push(record);
+            from = seq + 1;
+        }
+        sqlx::query(
+            "UPDATE audit SET prev_hash = u.prev_hash, hash = u.hash, record = u.record \
+             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bytea[]) AS u(seq, prev_hash, hash, record) \
+             WHERE audit.chain = $1 AND audit.seq = u.seq",
+        )
+        .bind(chain)
+        .bind(&seqs)
+        .bind(&prevs)
+        .bind(&hashes)
+        .bind(&records)
+        .execute(&mut *tx)
+        .await?;
+        if (rows.len() as i64) < PAGE {
+            break;
+        }
+    }
     let anchor = encode_audit_record(&mediation_records::rechain_record(
         next_seq as u64,
         &former,
@@ -292,22 +391,14 @@ async fn rechain_one(pool: &PgPool, chain: i32) -> Result<Option<(u64, String)>,
         &last,
         audit_hashed_part(&anchor).unwrap_or(&anchor),
     );
-    seqs.push(next_seq);
-    prevs.push(last);
-    hashes.push(anchor_hash.clone());
-    records.push(anchor);
     sqlx::query(
-        "INSERT INTO audit (chain, seq, prev_hash, hash, record) \
-         SELECT $1, u.seq, u.prev_hash, u.hash, u.record \
-         FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bytea[]) AS u(seq, prev_hash, hash, record) \
-         ON CONFLICT (chain, seq) DO UPDATE \
-         SET prev_hash = excluded.prev_hash, hash = excluded.hash, record = excluded.record",
+        "INSERT INTO audit (chain, seq, prev_hash, hash, record) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(chain)
-    .bind(&seqs)
-    .bind(&prevs)
-    .bind(&hashes)
-    .bind(&records)
+    .bind(next_seq)
+    .bind(&last)
+    .bind(&anchor_hash)
+    .bind(&anchor)
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE audit_chains SET next_seq = $2, last_hash = $3 WHERE chain = $1")
@@ -317,6 +408,10 @@ async fn rechain_one(pool: &PgPool, chain: i32) -> Result<Option<(u64, String)>,
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM audit_rechain_pending WHERE chain = $1")
+        .bind(chain)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM audit_details_purged_to WHERE chain = $1")
         .bind(chain)
         .execute(&mut *tx)
         .await?;
@@ -389,6 +484,6 @@ impl AuditLog for PgStore {
         before: jiff::Timestamp,
         limit: usize,
     ) -> impl Future<Output = Result<AuditDetailsPurged, StoreError>> + Send {
-        purge_audit_details(&self.pool, before, limit)
+        purge_audit_details(self, before, limit)
     }
 }

@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
-use mediation_core::store::{AuditDetailsPurged, AuditLog, ChainWalk, StoreError};
+use mediation_core::store::{AuditDetailsPurged, AuditLog, ChainWalk, DetailPurgeWalk, StoreError};
 use mediation_records::{decode_plain, encode_plain};
 
 use crate::format::unavailable;
@@ -112,76 +112,81 @@ impl AuditLog for SledStore {
         before: Timestamp,
         limit: usize,
     ) -> Result<AuditDetailsPurged, StoreError> {
-        let (writes, done) = self.details_to_purge(before, limit)?;
-        if !writes.writes.is_empty() {
-            self.submit(Op::Put(writes.writes)).await?;
+        let (from, to, cuts, mut done) = self.details_to_purge(before, limit)?;
+        if to != from || !cuts.is_empty() {
+            let applied = self
+                .submit(Op::CutAuditDetails { from, to, cuts })
+                .await?
+                .version
+                == 1;
+            if !applied {
+                // Another purge moved first: the next call goes on from
+                // where it left the place.
+                return Ok(AuditDetailsPurged::default());
+            }
         }
-        Ok(AuditDetailsPurged {
-            examined: writes.examined,
-            purged: writes.purged,
-            done,
-        })
+        done.done |= limit == 0;
+        Ok(done)
     }
 }
 
-/// The writes that purge a run of entries' details, with the cursor moved
-/// past them.
-struct DetailWrites {
-    writes: Vec<(Vec<u8>, Vec<u8>)>,
-    examined: u64,
-    purged: u64,
-}
+/// The links a purge cuts: each key, its value as read, and the value cut.
+type Cuts = Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>;
 
 impl SledStore {
-    /// Reads from the cursor on: each entry due has its link rewritten
-    /// without its detail. Only the retention pass rewrites links after
-    /// the writer made them, and only their detail, so reading here and
-    /// writing through the writer loses nothing.
+    /// Reads from the purge's place on ([`DetailPurgeWalk`]): the place it
+    /// read, where it moves to, the links to cut and what the walk did.
+    /// The writer applies the cuts only if nothing moved meanwhile
+    /// (`Op::CutAuditDetails`).
     fn details_to_purge(
         &self,
         before: Timestamp,
         limit: usize,
-    ) -> Result<(DetailWrites, bool), StoreError> {
+    ) -> Result<(u64, u64, Cuts, AuditDetailsPurged), StoreError> {
         let db = self.db()?;
         let from = read_count(
             db.get(keys::AUDIT_DETAILS_PURGED_TO)
                 .map_err(unavailable)?
                 .as_deref(),
         );
-        let mut out = DetailWrites {
-            writes: Vec::new(),
-            examined: 0,
-            purged: 0,
-        };
-        let mut next = from;
-        let mut done = true;
+        let mut walk = DetailPurgeWalk::new(from, before, limit);
+        let mut cuts = Vec::new();
+        let mut at_end = true;
         for entry in db.range(keys::audit(from)..Table::Audit.bounds().end) {
-            if out.examined as usize >= limit {
-                done = false;
+            if !walk.wants_more() {
+                at_end = false;
                 break;
             }
             let (key, value) = entry.map_err(unavailable)?;
-            let mut link: AuditLink = decode_plain(&value).map_err(|e| corrupt(&key, e))?;
-            let read = format::audit_record(&key, &link.record)?;
-            if read.record.at >= before {
-                break;
+            let seq =
+                keys::trailing_seq(&key).ok_or_else(|| StoreError::Corrupt("audit key".into()))?;
+            let link: AuditLink = decode_plain(&value).map_err(|e| corrupt(&key, e))?;
+            let at = match mediation_records::audit_recorded_at(&link.record) {
+                Ok(at) => Some(at),
+                Err(error) => {
+                    tracing::error!(seq, %error, "an audit entry cannot be read; its detail is left for `store verify` to report");
+                    None
+                }
+            };
+            if !walk.look(seq, at) {
+                continue;
+            }
+            // A detail that no longer matches its digest is evidence: it
+            // stays for `store verify` to report, not cut out of sight.
+            if let Err(error) = mediation_records::read_audit_record(&link.record) {
+                tracing::error!(seq, %error, "an audit entry's detail does not read; it is kept for `store verify` to report");
+                continue;
             }
             if let Some(cut) =
                 mediation_records::purge_audit_detail(&link.record).map_err(|e| corrupt(&key, e))?
             {
-                link.record = cut;
-                out.writes.push((key.to_vec(), encode_plain(&link)));
-                out.purged += 1;
+                let mut now = link.clone();
+                now.record = cut;
+                cuts.push((key.to_vec(), value.to_vec(), encode_plain(&now)));
+                walk.cut();
             }
-            out.examined += 1;
-            next = keys::trailing_seq(&key).map_or(next, |seq| seq + 1);
         }
-        if next != from {
-            out.writes.push((
-                keys::AUDIT_DETAILS_PURGED_TO.to_vec(),
-                next.to_be_bytes().to_vec(),
-            ));
-        }
-        Ok((out, done))
+        let (to, done) = walk.finish(at_end);
+        Ok((from, to, cuts, done))
     }
 }
