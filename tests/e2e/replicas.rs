@@ -171,6 +171,104 @@ async fn three_gateways_sweeping_at_once_fire_each_due_timer_once() {
     ));
 }
 
+/// Three gateways on one database run their retention passes at once
+/// (PIPL Art. 47): each recalled referral past its 90 days is purged by one
+/// of them, once; every audit entry's detail past 180 days is purged, by
+/// whichever replica came first, and the chains still verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_gateways_purging_at_once_purge_each_referral_once() {
+    let url = database("retention");
+    let mut worlds = Vec::new();
+    for _ in 0..3 {
+        worlds.push(World::start_with_overlay(&overlay(&url)).await);
+    }
+    let mut ids = Vec::new();
+    for n in 0..9 {
+        let mut bundle = bundle_to_wire(&sample_bundle());
+        bundle.documents.clear();
+        bundle.court_referral_id = format!("PURGE-{n}");
+        let court = bundle.court.clone();
+        let w = &mut worlds[n % 3];
+        let id = w
+            .court_api
+            .submit_referral(pb::SubmitReferralRequest {
+                bundle: Some(bundle),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .referral_id;
+        let recall = |reason: &str| pb::RecallReferralRequest {
+            referral_id: id.clone(),
+            court: court.clone(),
+            reason: reason.into(),
+        };
+        // Without a reason: refused, with a detail its audit entry keeps
+        // until its period ends.
+        let refused = w.court_api.recall_referral(recall("")).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        w.court_api
+            .recall_referral(recall("当事人撤诉"))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    for w in &worlds {
+        w.deliver().await;
+    }
+    // 200 days on: past the recalled referrals' 90 days and the audit
+    // details' 180.
+    for w in &worlds {
+        w.clock.set("2025-09-19T10:00:00+08:00".parse().unwrap());
+    }
+    let passes = |n: usize| {
+        worlds[n]
+            .assembly
+            .retention
+            .clone()
+            .expect("retention is on")
+    };
+    let (a, b, c) = (passes(0), passes(1), passes(2));
+    let (a, b, c) = tokio::join!(a.pass(), b.pass(), c.pass());
+    let reports = [a.unwrap(), b.unwrap(), c.unwrap()];
+    let purged: u64 = reports.iter().map(|r| r.purged).sum();
+    assert_eq!(purged, ids.len() as u64, "{reports:?}");
+    assert!(
+        reports.iter().map(|r| r.audit_details_purged).sum::<u64>() >= ids.len() as u64,
+        "{reports:?}"
+    );
+    let store = open(&url).await;
+    for id in &ids {
+        let history = store.history(&id.parse().unwrap()).await.unwrap().unwrap();
+        let purges = history
+            .iter()
+            .filter(|e| e.change.name() == "personal_data_purged")
+            .count();
+        assert_eq!(purges, 1, "{id} purged {purges} times");
+    }
+    // No entry recorded before the cut-off keeps a detail; the refusals'
+    // entries stay, with their codes.
+    let cut: jiff::Timestamp = "2025-03-23T10:00:00+08:00".parse().unwrap();
+    let entries = store.audit_entries(0, 100_000).await.unwrap();
+    let refusals = entries
+        .iter()
+        .filter(|e| e.record.action.ends_with("/RecallReferral") && e.detail_purged)
+        .count();
+    assert_eq!(refusals, ids.len(), "{entries:#?}");
+    for e in entries.iter().filter(|e| e.record.at < cut) {
+        assert!(
+            e.detail_purged || !e.record.outcome.contains(": "),
+            "entry {} keeps its detail: {}",
+            e.seq,
+            e.record.outcome
+        );
+    }
+    assert!(matches!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { .. }
+    ));
+}
+
 /// A `serve` process on the shared configuration.
 pub(crate) struct Replica {
     child: Child,
