@@ -225,6 +225,12 @@ async fn one_case_through_the_holiday_an_extension_an_appraisal_a_sham_report_an
         .unwrap()
         .into_inner();
     assert_eq!(state.state, "suspended_for_appraisal");
+    // No last day shows while the appraisal runs: 10 October no longer
+    // holds, and the new one is not known until it ends.
+    assert_eq!(state.mediate_by, "");
+    let seen = view(&mut s, &id).await;
+    assert_eq!(seen.mediation_deadline, None, "{seen:?}");
+    assert_eq!(seen.appraisal.as_ref().unwrap().since, "2026-09-14");
     w.at("2026-09-16T10:00:00+08:00").await;
     s.ccpit
         .report_sham_mediation(cp::ReportShamMediationRequest {
@@ -268,6 +274,9 @@ async fn one_case_through_the_holiday_an_extension_an_appraisal_a_sham_report_an
         .into_inner();
     assert_eq!(state.state, "in_mediation");
     assert_eq!(state.mediate_by, "2026-11-09");
+    let seen = view(&mut s, &id).await;
+    assert_eq!(seen.mediation_deadline.unwrap().due_date, "2026-11-09");
+    assert!(seen.appraisal.is_none());
 
     // A signature dated three days ahead is not a signature yet.
     w.at("2026-10-20T10:00:00+08:00").await;

@@ -727,6 +727,18 @@ impl Referral {
         self.mediation_deadline.as_ref()
     }
 
+    /// The mediation deadline as the parties and the court are to read it:
+    /// none while mediation is suspended for an appraisal, whose days do not
+    /// count (online rules Art. 26), so that the deadline it had before is
+    /// not shown as if it still ran; the deadline is set anew when the
+    /// appraisal ends (`AppraisalEnded`).
+    pub fn running_mediation_deadline(&self) -> Option<&Deadline> {
+        match self.status {
+            Status::SuspendedForAppraisal => None,
+            _ => self.mediation_deadline.as_ref(),
+        }
+    }
+
     pub fn mediation_term(&self) -> Option<&MediationTerm> {
         self.term.as_ref()
     }

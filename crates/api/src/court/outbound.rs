@@ -287,7 +287,7 @@ pub(crate) fn referral_to_wire(r: &Referral, history: &[Event]) -> pb::GetReferr
         organisation: text(r.assignment().map(|a| &a.organisation)),
         mediator: text(r.assignment().and_then(|a| a.mediator.as_ref())),
         acceptance_deadline: r.acceptance_deadline().map(deadline),
-        mediation_deadline: r.mediation_deadline().map(deadline),
+        mediation_deadline: r.running_mediation_deadline().map(deadline),
         timeline: history.iter().map(entry).collect(),
         arbitration_open_since: r.arbitration_open_since().map(time::to_wire),
         routed_at: r.routed_at().map(time::to_wire),

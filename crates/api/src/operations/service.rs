@@ -436,7 +436,7 @@ where
             deadlines: referral
                 .acceptance_deadline()
                 .into_iter()
-                .chain(referral.mediation_deadline())
+                .chain(referral.running_mediation_deadline())
                 .map(outbound::deadline)
                 .collect(),
             timeline: history
@@ -560,7 +560,7 @@ where
                 let deadlines: Vec<_> = referral
                     .acceptance_deadline()
                     .into_iter()
-                    .chain(referral.mediation_deadline())
+                    .chain(referral.running_mediation_deadline())
                     .collect();
                 let matches = (r.court_referral_id.is_empty()
                     || bundle.court_referral_id.as_str() == r.court_referral_id)
