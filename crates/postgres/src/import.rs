@@ -200,12 +200,26 @@ impl PgStore {
                     flush_all(&mut tx, &mut pending).await?;
                     let seq = big(seq)?;
                     max_alert = max_alert.max(seq);
+                    // An alert raised once per subject keeps its claim, so
+                    // that no replica raises it again after the move.
+                    let subject = mediation_records::decode_alert(&record)
+                        .map_err(|e| crate::corrupt(&format!("alert {seq}"), e))?
+                        .subject;
                     sqlx::query("INSERT INTO alerts (seq, record) VALUES ($1, $2)")
                         .bind(seq)
                         .bind(record)
                         .execute(&mut *tx)
                         .await
                         .map_err(unavailable)?;
+                    if let Some(subject) = subject {
+                        sqlx::query(
+                            "INSERT INTO alert_subjects (subject) VALUES ($1) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(subject)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(unavailable)?;
+                    }
                     done.alerts += 1;
                 }
                 StoredItem::Acknowledgement { seq, record } => {

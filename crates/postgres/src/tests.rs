@@ -353,14 +353,6 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
     use mediation_core::audit::AuditVerification;
     use mediation_core::store::AuditLog;
 
-    #[derive(serde::Serialize)]
-    struct Whole {
-        at: (i64, i32),
-        actor: String,
-        action: String,
-        referral: Option<String>,
-        outcome: String,
-    }
     let name = format!("rechain_{}", DATABASES.fetch_add(1, Ordering::Relaxed));
     let url = cluster().create_database(&name).unwrap();
     let old = PgStore::connect(&PgOptions::new(url.clone()))
@@ -369,15 +361,7 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
     crate::schema::migrator_to(4).run(&old.pool).await.unwrap();
     let records: Vec<Vec<u8>> = ["ok", "InvalidArgument: party 张三 110101199003077777"]
         .iter()
-        .map(|outcome| {
-            mediation_records::encode_plain(&Whole {
-                at: (1_741_000_000, 0),
-                actor: "tenant=ccpit sub=svc cert=none".into(),
-                action: "call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement".into(),
-                referral: None,
-                outcome: (*outcome).into(),
-            })
-        })
+        .map(|outcome| version_2_record(outcome, 1_741_000_000))
         .collect();
     sqlx::query("SELECT gateway_append_audit($1)")
         .bind(&records)
@@ -441,13 +425,7 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
     // A replica of the older build, still running in a rolling upgrade,
     // appends a record of version 2: the purge finds it, re-chains the
     // chain, and the next purge cuts its detail too.
-    let late: Vec<Vec<u8>> = vec![mediation_records::encode_plain(&Whole {
-        at: (1_741_000_200, 0),
-        actor: "tenant=ccpit sub=svc cert=none".into(),
-        action: "call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement".into(),
-        referral: None,
-        outcome: "rejected: party 王五".into(),
-    })];
+    let late: Vec<Vec<u8>> = vec![version_2_record("rejected: party 王五", 1_741_000_200)];
     sqlx::query("SELECT gateway_append_audit($1)")
         .bind(&late)
         .execute(&a.pool)
@@ -484,5 +462,87 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
             .record
             .action
             .starts_with("rechain_audit: entries 0..5")
+    );
+}
+
+/// An audit record of version 2 (hashed whole), as a build before schema 5
+/// of the database wrote it.
+fn version_2_record(outcome: &str, at_second: i64) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Whole {
+        at: (i64, i32),
+        actor: String,
+        action: String,
+        referral: Option<String>,
+        outcome: String,
+    }
+    mediation_records::encode_plain(&Whole {
+        at: (at_second, 0),
+        actor: "tenant=ccpit sub=svc cert=none".into(),
+        action: "call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement".into(),
+        referral: None,
+        outcome: outcome.into(),
+    })
+}
+
+/// An archive an older build exported, imported: each alert raised once
+/// per subject keeps its claim, so no replica raises it again, and the
+/// chain of older audit records is re-chained once it is in, its details
+/// kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_claims_its_alerts_subjects_and_rechains_older_audit_records() {
+    use mediation_core::audit::AuditVerification;
+    use mediation_core::store::AuditLog;
+    use mediation_records::transfer::StoredItem;
+
+    let store = fresh().await;
+    let subject = mediation_core::alert::calendar_subject(2027);
+    let alert = mediation_core::alert::AlertRecord {
+        subject: Some(subject.clone()),
+        ..mediation_store_conformance::alert("no holiday notice for 2027")
+    };
+    let mut items = vec![StoredItem::Alert {
+        seq: 1,
+        record: mediation_records::encode_alert(&alert),
+    }];
+    let mut last = mediation_core::store::genesis_hash();
+    for (seq, outcome) in ["ok", "rejected: party 赵六"].into_iter().enumerate() {
+        let record = version_2_record(outcome, 1_741_000_000);
+        let hash = mediation_records::chain_hash(seq as u64, &last, &record);
+        items.push(StoredItem::Audit {
+            seq: seq as u64,
+            prev_hash: std::mem::replace(&mut last, hash.clone()),
+            hash,
+            record,
+        });
+    }
+    items.push(StoredItem::AuditHead {
+        next_seq: 2,
+        last_hash: last,
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        for item in items {
+            tx.send(item).await.unwrap();
+        }
+    });
+    store.import(rx, |_| {}).await.unwrap();
+    let claimed: Vec<String> = sqlx::query_scalar("SELECT subject FROM alert_subjects")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(claimed, [subject]);
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { entries: 3 }
+    );
+    let entries = store.audit_entries(0, 10).await.unwrap();
+    assert_eq!(entries[1].record.outcome, "rejected: party 赵六");
+    assert!(!entries[1].detail_purged);
+    assert!(
+        entries[2]
+            .record
+            .action
+            .starts_with("rechain_audit: entries 0..2")
     );
 }
