@@ -219,6 +219,23 @@ async fn a_confirmed_case_past_its_retention_is_purged_with_its_file_and_still_c
         "{:?}",
         twice[1]
     );
+    // The trail says when the details were purged, and by which policy.
+    let passes = OperationsClient::new(w.connect_as("operators").await)
+        .query_audit(ops::QueryAuditRequest {
+            method: "purge_audit_details".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let said = &passes.entries.first().expect("the purge is in the trail");
+    assert_eq!(said.actor, mediation_service::RETENTION_ACTOR);
+    assert!(
+        said.outcome
+            .starts_with("ok: policy audit_details (180 days): the details of"),
+        "{}",
+        said.outcome
+    );
     // An auditor's export of the whole chain, purged details and all,
     // verifies with the independent checker.
     let (code, said) = verify_independently(&w).await;

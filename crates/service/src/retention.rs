@@ -75,6 +75,8 @@ pub struct RetentionOptions {
     pub pause: Duration,
     /// The time between passes.
     pub every: Duration,
+    /// The time from the start to the first pass.
+    pub first_after: Duration,
     /// A progress line every this many referrals read.
     pub progress_every: u64,
     /// Referrals of a batch examined and purged at once, so that their
@@ -94,6 +96,7 @@ impl Default for RetentionOptions {
             batch: 500,
             pause: Duration::from_millis(20),
             every: Duration::from_secs(3600),
+            first_after: Duration::from_secs(300),
             progress_every: 100_000,
             concurrency: 16,
             audit_detail_days: Some(180),
@@ -202,11 +205,18 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
         Ok(report)
     }
 
-    /// Passes until `shutdown` completes, one every `every`. A pass under
-    /// way when it does is dropped between two purges (each is one atomic
-    /// commit); the next start begins again.
+    /// Passes until `shutdown` completes: the first `first_after` from now,
+    /// then one every `every`. A pass under way when it does is dropped
+    /// between two purges (each is one atomic commit); the next start
+    /// begins again.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        // Not at once: a pass reads every referral, and a start has its
+        // own reads to make (the first sweep, the waiting offers).
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(self.options.first_after) => {}
+        }
         loop {
             tokio::select! {
                 () = &mut shutdown => return,
@@ -231,6 +241,7 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
         let before =
             self.gateway.clock().now() - jiff::SignedDuration::from_hours(i64::from(days) * 24);
         let limit = self.options.batch.max(1) * 20;
+        let purged_before = report.audit_details_purged;
         loop {
             let run = self
                 .gateway
@@ -239,11 +250,30 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
                 .await?;
             report.audit_entries_examined += run.examined;
             report.audit_details_purged += run.purged;
-            if run.done {
-                return Ok(());
+            // A run that moved nothing (another purge went first) leaves
+            // the rest to the next pass rather than spin.
+            if run.done || run.examined + run.purged == 0 {
+                break;
             }
             self.rest().await;
         }
+        let purged = report.audit_details_purged - purged_before;
+        if purged > 0 {
+            // The trail says when details were purged and by which policy.
+            self.gateway
+                .store()
+                .append_audit(vec![AuditRecord {
+                    at: self.gateway.clock().now(),
+                    actor: RETENTION_ACTOR.into(),
+                    action: "purge_audit_details".into(),
+                    referral: None,
+                    outcome: format!(
+                        "ok: policy audit_details ({days} days): the details of {purged} entries recorded before {before} purged"
+                    ),
+                }])
+                .await?;
+        }
+        Ok(())
     }
 
     async fn rest(&self) {

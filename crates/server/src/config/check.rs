@@ -290,6 +290,12 @@ impl Config {
                 r.every_minutes
             ));
         }
+        if r.first_pass_after_seconds > 86_400 {
+            return Err(format!(
+                "retention.first_pass_after_seconds: must be at most 86400 (a day), got {}",
+                r.first_pass_after_seconds
+            ));
+        }
         Ok(())
     }
 

@@ -556,6 +556,9 @@ pub struct RetentionSettings {
     pub pause_ms: u64,
     /// Minutes between passes.
     pub every_minutes: u64,
+    /// Seconds from the start to the first pass, so that a start's own
+    /// reads (the first sweep, the waiting offers) do not meet a pass.
+    pub first_pass_after_seconds: u64,
 }
 
 impl Default for RetentionSettings {
@@ -567,6 +570,7 @@ impl Default for RetentionSettings {
             batch: 500,
             pause_ms: 20,
             every_minutes: 60,
+            first_pass_after_seconds: 300,
         }
     }
 }
@@ -664,6 +668,7 @@ impl RetentionSettings {
             batch: self.batch,
             pause: Duration::from_millis(self.pause_ms),
             every: Duration::from_secs(self.every_minutes.saturating_mul(60)),
+            first_after: Duration::from_secs(self.first_pass_after_seconds),
             audit_detail_days: Some(self.audit_details.days),
             ..mediation_service::RetentionOptions::default()
         })
