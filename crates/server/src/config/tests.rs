@@ -667,10 +667,9 @@ fn the_retention_policy_is_read_and_checked_by_name() {
     assert!(shipped.retention.enabled);
     let policy = shipped.retention.policy().unwrap();
     assert_eq!(policy.default_days, 180);
-    assert_eq!(
-        shipped.retention.options().unwrap().audit_detail_days,
-        Some(180)
-    );
+    let options = shipped.retention.options().unwrap();
+    assert_eq!(options.audit_detail_days, Some(180));
+    assert_eq!(options.first_after, std::time::Duration::from_secs(300));
     let set = load(
         "[retention.particulars]\ndays = 90\n[retention.particulars.by_outcome]\nrecalled = 30\nagreed = 60\n",
     )
@@ -708,6 +707,10 @@ fn the_retention_policy_is_read_and_checked_by_name() {
             "retention.audit_details.days: must be from 1 to 3653, got 0",
         ),
         ("[retention]\nbatch = 0\n", "retention.batch"),
+        (
+            "[retention]\nfirst_pass_after_seconds = 100000\n",
+            "retention.first_pass_after_seconds: must be at most 86400",
+        ),
         (
             "[retention]\nevery_minutes = 0\n",
             "retention.every_minutes",
