@@ -240,6 +240,7 @@ async fn one_case_through_the_holiday_an_extension_an_appraisal_a_sham_report_an
         })
         .await
         .unwrap();
+    assert_eq!(view(&mut s, &id).await.mediation_deadline, None);
     w.at("2026-09-18T10:00:00+08:00").await;
     let resolved = s
         .court
@@ -253,6 +254,10 @@ async fn one_case_through_the_holiday_an_extension_an_appraisal_a_sham_report_an
         .unwrap()
         .into_inner();
     assert_eq!(resolved.status(), pb::ReferralStatus::SuspendedForAppraisal);
+    assert_eq!(
+        resolved.mediation_deadline, None,
+        "the appraisal still runs"
+    );
     let seen = view(&mut s, &id).await;
     assert!(seen.appraisal.is_some(), "the appraisal goes on");
     // A month on, no breach fired while the appraisal ran.

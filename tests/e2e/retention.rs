@@ -230,11 +230,12 @@ async fn a_confirmed_case_past_its_retention_is_purged_with_its_file_and_still_c
         .into_inner();
     let said = &passes.entries.first().expect("the purge is in the trail");
     assert_eq!(said.actor, mediation_service::RETENTION_ACTOR);
+    assert_eq!(said.outcome, "ok");
     assert!(
-        said.outcome
-            .starts_with("ok: policy audit_details (180 days): the details of"),
+        said.action
+            .starts_with("purge_audit_details: policy audit_details (180 days): the details of"),
         "{}",
-        said.outcome
+        said.action
     );
     // An auditor's export of the whole chain, purged details and all,
     // verifies with the independent checker.

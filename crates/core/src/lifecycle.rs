@@ -728,14 +728,23 @@ impl Referral {
     }
 
     /// The mediation deadline as the parties and the court are to read it:
-    /// none while mediation is suspended for an appraisal, whose days do not
-    /// count (online rules Art. 26), so that the deadline it had before is
-    /// not shown as if it still ran; the deadline is set anew when the
-    /// appraisal ends (`AppraisalEnded`).
+    /// none while mediation is suspended, for an appraisal (online rules
+    /// Art. 26) or by a sham-mediation report, whose days do not count, so
+    /// that the deadline it had before is not shown as if it still ran; it
+    /// is set anew when mediation resumes.
     pub fn running_mediation_deadline(&self) -> Option<&Deadline> {
-        match self.status {
-            Status::SuspendedForAppraisal => None,
-            _ => self.mediation_deadline.as_ref(),
+        // Suspended for an appraisal, or by a sham-mediation report (whose
+        // days do not count either), the term is paused.
+        let suspended = self.appraisal.is_some()
+            || self.term.as_ref().is_some_and(|term| term.is_paused())
+            || matches!(
+                self.status,
+                Status::SuspendedForAppraisal | Status::ShamMediationReported
+            );
+        if suspended {
+            None
+        } else {
+            self.mediation_deadline.as_ref()
         }
     }
 

@@ -394,7 +394,11 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
         entries[2].record.action
     );
     let purged = a
-        .purge_audit_details(jiff::Timestamp::MAX, 100)
+        .purge_audit_details(mediation_core::store::DetailCut {
+            before: jiff::Timestamp::MAX,
+            now: jiff::Timestamp::MAX,
+            limit: 100,
+        })
         .await
         .unwrap();
     assert_eq!((purged.examined, purged.purged, purged.done), (3, 1, true));
@@ -415,9 +419,13 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
     }])
     .await
     .unwrap();
-    a.purge_audit_details(jiff::Timestamp::MAX, 100)
-        .await
-        .unwrap();
+    a.purge_audit_details(mediation_core::store::DetailCut {
+        before: jiff::Timestamp::MAX,
+        now: jiff::Timestamp::MAX,
+        limit: 100,
+    })
+    .await
+    .unwrap();
     assert_eq!(
         a.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 4 }
@@ -435,12 +443,20 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
         a.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 5 }
     );
-    a.purge_audit_details(jiff::Timestamp::MAX, 100)
-        .await
-        .unwrap();
-    a.purge_audit_details(jiff::Timestamp::MAX, 100)
-        .await
-        .unwrap();
+    a.purge_audit_details(mediation_core::store::DetailCut {
+        before: jiff::Timestamp::MAX,
+        now: jiff::Timestamp::MAX,
+        limit: 100,
+    })
+    .await
+    .unwrap();
+    a.purge_audit_details(mediation_core::store::DetailCut {
+        before: jiff::Timestamp::MAX,
+        now: jiff::Timestamp::MAX,
+        limit: 100,
+    })
+    .await
+    .unwrap();
     assert_eq!(
         a.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 6 }
@@ -544,5 +560,71 @@ async fn an_import_claims_its_alerts_subjects_and_rechains_older_audit_records()
             .record
             .action
             .starts_with("rechain_audit: entries 0..2")
+    );
+}
+
+/// Several chains (replicas writing at once start new ones): a chain whose
+/// place sits before many entries not yet due does not use up the purge
+/// for the chains after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_chain_has_its_details_purged_however_long_the_one_before_it() {
+    use mediation_core::audit::{AuditRecord, AuditVerification};
+    use mediation_core::store::{AuditLog, DetailCut};
+
+    let store = fresh().await;
+    let record = |outcome: &str, second: i64| AuditRecord {
+        at: jiff::Timestamp::from_second(second).unwrap(),
+        outcome: outcome.into(),
+        ..mediation_store_conformance::audit("call")
+    };
+    // Chain 0: one entry due, then six not yet due.
+    let mut first = vec![record("rejected: party 张三", 1_741_000_000)];
+    first.extend((0..6).map(|n| record("rejected: later", 1_800_000_000 + n)));
+    store.append_audit(first).await.unwrap();
+    // Chain 1: while chain 0 is held, an append starts another chain.
+    let mut holder = store.pool.begin().await.unwrap();
+    sqlx::query("SELECT chain FROM audit_chains WHERE chain = 0 FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    store
+        .append_audit(vec![record("rejected: party 李四", 1_741_000_000)])
+        .await
+        .unwrap();
+    holder.rollback().await.unwrap();
+    let chains: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_chains")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(chains, 2);
+
+    let cut = DetailCut {
+        before: jiff::Timestamp::from_second(1_750_000_000).unwrap(),
+        now: jiff::Timestamp::from_second(1_800_001_000).unwrap(),
+        limit: 3,
+    };
+    // As the retention pass calls it: until done, or until a call moves
+    // nothing.
+    loop {
+        let run = store.purge_audit_details(cut).await.unwrap();
+        if run.done || run.examined + run.purged == 0 {
+            break;
+        }
+    }
+    let entries = store.audit_entries(0, 100).await.unwrap();
+    let kept: Vec<&str> = entries
+        .iter()
+        .filter(|e| !e.detail_purged && e.record.outcome.contains("party"))
+        .map(|e| e.record.outcome.as_str())
+        .collect();
+    assert!(kept.is_empty(), "details kept past their period: {kept:?}");
+    assert_eq!(
+        entries.iter().filter(|e| e.detail_purged).count(),
+        2,
+        "{entries:#?}"
+    );
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { entries: 8 }
     );
 }

@@ -346,10 +346,9 @@ impl AuditLog for GatewayStore {
 
     async fn purge_audit_details(
         &self,
-        before: jiff::Timestamp,
-        limit: usize,
+        cut: mediation_core::store::DetailCut,
     ) -> Result<mediation_core::store::AuditDetailsPurged, StoreError> {
-        either!(self, s => AuditLog::purge_audit_details(s, before, limit))
+        either!(self, s => AuditLog::purge_audit_details(s, cut))
     }
 }
 

@@ -25,6 +25,7 @@ use mediation_core::document::Sha256Digest;
 use mediation_core::ids::ReferralId;
 use mediation_core::lifecycle::{Change, Referral};
 use mediation_core::retention::{self, RetentionPolicy, Verdict};
+use mediation_core::store::DetailCut;
 use mediation_core::store::{
     AuditLog, Commit, DeliveryOutcome, DocumentFiles, MessageId, OutboxStore, Purge, ReferralStore,
     StoreError,
@@ -238,18 +239,24 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
         let Some(days) = self.options.audit_detail_days else {
             return Ok(());
         };
-        let before =
-            self.gateway.clock().now() - jiff::SignedDuration::from_hours(i64::from(days) * 24);
-        let limit = self.options.batch.max(1) * 20;
+        let now = self.gateway.clock().now();
+        let before = now - jiff::SignedDuration::from_hours(i64::from(days) * 24);
+        let cut = DetailCut {
+            before,
+            now,
+            limit: self.options.batch.max(1) * 20,
+        };
         let purged_before = report.audit_details_purged;
         loop {
-            let run = self
-                .gateway
-                .store()
-                .purge_audit_details(before, limit)
-                .await?;
+            let run = self.gateway.store().purge_audit_details(cut).await?;
             report.audit_entries_examined += run.examined;
             report.audit_details_purged += run.purged;
+            if run.dated_ahead > 0 {
+                tracing::warn!(
+                    entries = run.dated_ahead,
+                    "audit entries dated more than a day ahead of the gateway's clock: their details were purged at once (a replica's clock was wrong when it wrote them)"
+                );
+            }
             // A run that moved nothing (another purge went first) leaves
             // the rest to the next pass rather than spin.
             if run.done || run.examined + run.purged == 0 {
@@ -265,11 +272,13 @@ impl<S: ReferralStore + OutboxStore + AuditLog> Retention<S> {
                 .append_audit(vec![AuditRecord {
                     at: self.gateway.clock().now(),
                     actor: RETENTION_ACTOR.into(),
-                    action: "purge_audit_details".into(),
-                    referral: None,
-                    outcome: format!(
-                        "ok: policy audit_details ({days} days): the details of {purged} entries recorded before {before} purged"
+                    // In the action, which stays: an outcome's detail would
+                    // be purged in its turn.
+                    action: format!(
+                        "purge_audit_details: policy audit_details ({days} days): the details of {purged} entries recorded before {before}"
                     ),
+                    referral: None,
+                    outcome: "ok".into(),
                 }])
                 .await?;
         }

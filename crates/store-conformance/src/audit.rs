@@ -1,7 +1,7 @@
 //! The audit chain: appended by commits and alone, and verified.
 
 use mediation_core::audit::{AuditRecord, AuditVerification};
-use mediation_core::store::{AuditDetailsPurged, FullStore};
+use mediation_core::store::{AuditDetailsPurged, DetailCut, FullStore};
 
 use crate::{audit, id, new_referral};
 
@@ -38,6 +38,25 @@ pub async fn the_audit_chain_verifies<S: FullStore>(store: S) {
     assert_ne!(first[0].1, hashed[0].1);
 }
 
+/// A cut of the details recorded before `before`, at a gateway time later
+/// than every entry the cases write but the one dated ahead.
+fn cut(before: jiff::Timestamp, limit: usize) -> DetailCut {
+    DetailCut {
+        before,
+        now: mediation_core::fixtures::at("2100-01-01T00:00:00Z"),
+        limit,
+    }
+}
+
+fn purged(examined: u64, purged: u64, done: bool) -> AuditDetailsPurged {
+    AuditDetailsPurged {
+        examined,
+        purged,
+        dated_ahead: 0,
+        done,
+    }
+}
+
 /// A purge of the outcome details (PIPL Art. 47) removes them from the
 /// entries recorded before the cut-off, walking from where the last purge
 /// stopped; the chain verifies as before, with every hash unchanged.
@@ -60,34 +79,31 @@ pub async fn audit_details_are_purged_and_the_chain_still_verifies<S: FullStore>
         .await
         .unwrap();
     let before = store.hashed_audit_entries(0, 10).await.unwrap();
-    let cut = at(T0) + jiff::SignedDuration::from_hours(24);
+    let day_after = at(T0) + jiff::SignedDuration::from_hours(24);
 
-    let first = store.purge_audit_details(cut, 2).await.unwrap();
+    // With no budget, nothing is looked at, and nothing is left to loop on.
     assert_eq!(
-        first,
-        AuditDetailsPurged {
-            examined: 2,
-            purged: 1,
-            done: false
-        }
+        store.purge_audit_details(cut(day_after, 0)).await.unwrap(),
+        purged(0, 0, true)
     );
-    let second = store.purge_audit_details(cut, 100).await.unwrap();
     assert_eq!(
-        second,
-        AuditDetailsPurged {
-            examined: 1,
-            purged: 1,
-            done: true
-        },
+        store.purge_audit_details(cut(day_after, 2)).await.unwrap(),
+        purged(2, 1, false)
+    );
+    assert_eq!(
+        store
+            .purge_audit_details(cut(day_after, 100))
+            .await
+            .unwrap(),
+        purged(1, 1, true),
         "the walk goes on from where it stopped and stops at the entry not yet due"
     );
     assert_eq!(
-        store.purge_audit_details(cut, 100).await.unwrap(),
-        AuditDetailsPurged {
-            examined: 0,
-            purged: 0,
-            done: true
-        }
+        store
+            .purge_audit_details(cut(day_after, 100))
+            .await
+            .unwrap(),
+        purged(0, 0, true)
     );
     assert_eq!(
         store.verify_audit().await.unwrap(),
@@ -116,33 +132,29 @@ pub async fn audit_details_are_purged_and_the_chain_still_verifies<S: FullStore>
 
     let far = later + jiff::SignedDuration::from_hours(1);
     assert_eq!(
-        store.purge_audit_details(far, 100).await.unwrap(),
-        AuditDetailsPurged {
-            examined: 1,
-            purged: 1,
-            done: true
-        }
-    );
-    assert_eq!(
-        store.verify_audit().await.unwrap(),
-        AuditVerification::Intact { entries: 4 }
+        store.purge_audit_details(cut(far, 100)).await.unwrap(),
+        purged(1, 1, true)
     );
 
-    // An entry dated ahead (a replica's clock) holds the place, but not
-    // the purge of what is due behind it.
-    let ahead = far + jiff::SignedDuration::from_hours(1000);
+    // An entry not yet due holds the place, but not the purge of what is
+    // due behind it; an entry dated far ahead of the gateway's time (a
+    // clock gone wrong) is cut at once rather than hold everything after
+    // it for as long.
+    let soon = far + jiff::SignedDuration::from_hours(1000);
     store
         .append_audit(vec![
-            record("NotFound: dated ahead", ahead),
+            record("NotFound: due later", soon),
             record("rejected: due behind it", at(T0)),
+            record("Internal: dated ahead", at("2200-01-01T00:00:00Z")),
         ])
         .await
         .unwrap();
     assert_eq!(
-        store.purge_audit_details(far, 100).await.unwrap(),
+        store.purge_audit_details(cut(far, 100)).await.unwrap(),
         AuditDetailsPurged {
             examined: 0,
-            purged: 1,
+            purged: 2,
+            dated_ahead: 1,
             done: true
         }
     );
@@ -151,12 +163,14 @@ pub async fn audit_details_are_purged_and_the_chain_still_verifies<S: FullStore>
         last.iter()
             .map(|e| (e.record.outcome.as_str(), e.detail_purged))
             .collect::<Vec<_>>(),
-        [("NotFound: dated ahead", false), ("rejected", true)]
+        [
+            ("NotFound: due later", false),
+            ("rejected", true),
+            ("Internal", true)
+        ]
     );
-    // With no budget, nothing is looked at and nothing is left to loop on.
-    assert!(store.purge_audit_details(ahead, 0).await.unwrap().done);
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        AuditVerification::Intact { entries: 6 }
+        AuditVerification::Intact { entries: 7 }
     );
 }

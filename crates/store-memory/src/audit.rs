@@ -3,7 +3,7 @@
 //! verifies, or breaks, alike on each.
 
 use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
-use mediation_core::store::{AuditDetailsPurged, AuditLog, ChainWalk, StoreError};
+use mediation_core::store::{AuditDetailsPurged, AuditLog, ChainWalk, DetailCut, StoreError};
 
 use crate::MemoryStore;
 
@@ -38,12 +38,8 @@ impl AuditLog for MemoryStore {
         }))
     }
 
-    async fn purge_audit_details(
-        &self,
-        before: jiff::Timestamp,
-        limit: usize,
-    ) -> Result<AuditDetailsPurged, StoreError> {
-        self.write(|state| Ok(state.purge_audit_details(before, limit)))
+    async fn purge_audit_details(&self, cut: DetailCut) -> Result<AuditDetailsPurged, StoreError> {
+        self.write(|state| Ok(state.purge_audit_details(cut)))
     }
 
     /// Walks the chain ([`ChainWalk`]) to the end the writes recorded.

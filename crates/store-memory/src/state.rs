@@ -398,11 +398,10 @@ impl State {
     /// the last purge left (`AuditLog::purge_audit_details`).
     pub(crate) fn purge_audit_details(
         &mut self,
-        before: jiff::Timestamp,
-        limit: usize,
+        cut: mediation_core::store::DetailCut,
     ) -> mediation_core::store::AuditDetailsPurged {
         let from = self.audit_details_purged_to;
-        let mut walk = mediation_core::store::DetailPurgeWalk::new(from, before, limit);
+        let mut walk = mediation_core::store::DetailPurgeWalk::new(from, cut);
         let mut at_end = true;
         let skip = usize::try_from(from).unwrap_or(usize::MAX);
         for link in self.audit.iter_mut().skip(skip) {

@@ -20,7 +20,7 @@
 use std::time::Instant;
 
 use mediation_core::audit::AuditVerification;
-use mediation_core::store::AuditLog as _;
+use mediation_core::store::{AuditLog as _, DetailCut};
 use mediation_records::{chain_hash, encode_plain};
 use mediation_store::{SledStore, StoreOptions};
 use serde::Serialize;
@@ -142,7 +142,11 @@ fn main() {
     let (mut examined, mut purged, mut calls) = (0, 0, 0);
     loop {
         let run = runtime
-            .block_on(store.purge_audit_details(before, 10_000))
+            .block_on(store.purge_audit_details(DetailCut {
+                before,
+                now: before,
+                limit: 10_000,
+            }))
             .unwrap();
         examined += run.examined;
         purged += run.purged;

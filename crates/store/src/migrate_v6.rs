@@ -4,14 +4,17 @@
 //! a digest of the outcome's detail rather than the detail itself, so that
 //! the retention pass can purge details and the chain still verify.
 //!
-//! The old chain is verified as it is re-chained, entry by entry, and a
-//! chain that does not verify is refused: re-hashing it would hide the
-//! break. Entries are re-chained in bounded batches, each applied with how
-//! far it got (`m/migrating/audit`: the next number, the new chain's last
-//! hash and the old chain's), so an interrupted migration goes on where it
-//! stopped. Last, one entry is appended that records the re-chaining and
-//! the old chain's last hash, so that a hash an auditor kept from before
-//! can be tied to the new chain; the schema version is written with it.
+//! The whole old chain is checked first, against its head, and a chain
+//! that does not verify is refused untouched: re-hashing it would hide the
+//! break. Then schema 6 is written with a progress record, so that a build
+//! of schema 5 refuses the store from then on; entries are re-chained in
+//! bounded batches, each applied with how far it got (`m/migrating/audit`:
+//! the next number, the new chain's last hash and the old chain's), so an
+//! interrupted migration goes on where it stopped, checking what is left of
+//! the old chain again first. Last, one entry is appended that records the
+//! re-chaining and the old chain's last hash, so that a hash an auditor
+//! kept from before can be tied to the new chain, and the progress record
+//! is removed with it.
 
 use std::path::Path;
 

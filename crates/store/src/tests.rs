@@ -1458,7 +1458,11 @@ async fn a_store_of_schema_5_has_its_audit_chain_rechained_so_details_can_be_pur
 
     // The details can now be purged, and the chain still verifies.
     let purged = store
-        .purge_audit_details(jiff::Timestamp::MAX, 100)
+        .purge_audit_details(mediation_core::store::DetailCut {
+            before: jiff::Timestamp::MAX,
+            now: jiff::Timestamp::MAX,
+            limit: 100,
+        })
         .await
         .unwrap();
     assert_eq!((purged.examined, purged.purged, purged.done), (4, 2, true));
@@ -1591,7 +1595,11 @@ async fn a_transfer_carries_audit_details_as_they_are() {
     };
     store.append_audit(vec![old, new]).await.unwrap();
     store
-        .purge_audit_details(mediation_core::fixtures::at("2030-01-01T00:00:00Z"), 10)
+        .purge_audit_details(mediation_core::store::DetailCut {
+            before: mediation_core::fixtures::at("2030-01-01T00:00:00Z"),
+            now: jiff::Timestamp::MAX,
+            limit: 10,
+        })
         .await
         .unwrap();
     let mut carried = Vec::new();
@@ -1610,5 +1618,63 @@ async fn a_transfer_carries_audit_details_as_they_are() {
     assert_eq!(
         outcomes,
         [("InvalidArgument", true), ("rejected: party 李四", false)]
+    );
+}
+
+/// Two purges of audit details read the same place: the first applies, the
+/// second, read before the first moved it, is not applied and writes
+/// nothing (the writer checks the place and every link it would cut).
+#[tokio::test]
+async fn a_purge_of_details_read_before_another_moved_the_place_is_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
+    store
+        .append_audit(vec![
+            AuditRecord {
+                outcome: "InvalidArgument: party 张三".into(),
+                ..mediation_store_conformance::audit("call")
+            };
+            3
+        ])
+        .await
+        .unwrap();
+    let cut = mediation_core::store::DetailCut {
+        before: jiff::Timestamp::MAX,
+        now: jiff::Timestamp::MAX,
+        limit: 100,
+    };
+    let (from, to, cuts, _) = store.details_to_purge(cut).unwrap();
+    assert_eq!((from, to, cuts.len()), (0, 3, 3));
+    let first = store.purge_audit_details(cut).await.unwrap();
+    assert_eq!((first.examined, first.purged), (3, 3));
+    let stale = store
+        .submit(crate::writer::Op::CutAuditDetails { from, to, cuts })
+        .await
+        .unwrap();
+    assert_eq!(stale.version, 0, "a stale purge is not applied");
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { entries: 3 }
+    );
+    // A stale purge whose place still holds, but one of whose links changed
+    // meanwhile, is not applied either.
+    store
+        .append_audit(vec![AuditRecord {
+            outcome: "rejected: party 李四".into(),
+            ..mediation_store_conformance::audit("call")
+        }])
+        .await
+        .unwrap();
+    let (from, to, mut cuts, _) = store.details_to_purge(cut).unwrap();
+    assert_eq!((from, to, cuts.len()), (3, 4, 1));
+    cuts[0].1.push(0);
+    let changed = store
+        .submit(crate::writer::Op::CutAuditDetails { from, to, cuts })
+        .await
+        .unwrap();
+    assert_eq!(changed.version, 0);
+    assert_eq!(
+        store.audit_entries(3, 1).unwrap()[0].record.outcome,
+        "rejected: party 李四"
     );
 }

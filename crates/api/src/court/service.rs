@@ -532,7 +532,7 @@ impl<S: ReferralStore + AuditLog + 'static> CourtGateway for CourtService<S> {
         Ok(Response::new(pb::ResolveShamMediationResponse {
             status: STATUSES.number(referral.status()),
             mediation_deadline: referral
-                .mediation_deadline()
+                .running_mediation_deadline()
                 .filter(|_| resume)
                 .map(super::outbound::deadline),
         }))

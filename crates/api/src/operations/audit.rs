@@ -56,7 +56,11 @@ impl AuditFilter {
             // A call's action is its channel and its method; the gateway's
             // own is the command's name.
             && self.method.as_deref().is_none_or(|m| {
-                record.action == m || record.action.split_once(' ').is_some_and(|(_, p)| p == m)
+                record.action == m
+                    || record.action.split_once(' ').is_some_and(|(_, p)| p == m)
+                    // The gateway's own action with its particulars after
+                    // it (`rechain_audit: …`, `purge_audit_details: …`).
+                    || record.action.split_once(": ").is_some_and(|(a, _)| a == m)
             })
             && self
                 .outcome
@@ -285,8 +289,7 @@ mod tests {
         }
         async fn purge_audit_details(
             &self,
-            _: jiff::Timestamp,
-            _: usize,
+            _: mediation_core::store::DetailCut,
         ) -> Result<mediation_core::store::AuditDetailsPurged, StoreError> {
             Ok(mediation_core::store::AuditDetailsPurged::default())
         }

@@ -36,17 +36,32 @@ pub trait AuditLog: Send + Sync {
     fn verify_audit(&self) -> impl Future<Output = Result<AuditVerification, StoreError>> + Send;
 
     /// Purges the outcome details (PIPL Art. 47) of entries recorded before
-    /// `before`, walking each chain in number order from where the last
-    /// call stopped and looking at most at `limit` entries
+    /// `cut.before`, walking each chain in number order from where the last
+    /// call stopped and looking at most at `cut.limit` entries of each
     /// ([`DetailPurgeWalk`]): the place stops at a chain's first entry not
     /// yet due, so none is skipped. Each entry keeps its hash, which covers
     /// the detail's digest, so the chain verifies as before. Durable on
     /// return; safe to run from several replicas.
     fn purge_audit_details(
         &self,
-        before: jiff::Timestamp,
-        limit: usize,
+        cut: DetailCut,
     ) -> impl Future<Output = Result<AuditDetailsPurged, StoreError>> + Send;
+}
+
+/// What a purge of audit details is asked to do: cut the details of the
+/// entries recorded before `before`, looking at no more than `limit`
+/// entries of each chain, at the gateway's time `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetailCut {
+    pub before: jiff::Timestamp,
+    pub now: jiff::Timestamp,
+    pub limit: usize,
+}
+
+impl DetailCut {
+    /// How far ahead of `now` an entry may be dated (replicas' clocks
+    /// differ by seconds, not by a day) and still be held to its period.
+    pub const SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 }
 
 /// How a purge of audit details walks one chain from its place (written
@@ -54,14 +69,20 @@ pub trait AuditLog: Send + Sync {
 /// detail cut; the place moves past every entry up to the first one not
 /// yet due, which a later purge starts from. Entries do not come in strict
 /// order of time (a refused call's record is written after the answer;
-/// replicas' clocks differ), so the walk looks on past an entry not yet due,
-/// within its budget, and cuts what is due behind it. An entry whose
-/// instant cannot be read is passed over and reported (`store verify` names
-/// it); it never stops the walk.
+/// replicas' clocks differ by seconds), so the walk looks on past an entry
+/// not yet due, within its budget, and cuts what is due behind it. An entry
+/// dated more than [`DetailCut::SKEW`] ahead of the gateway's time was
+/// written by a clock gone wrong: its period cannot be told, and rather
+/// than hold every later entry's purge behind it for as long, its detail is
+/// cut now (counted in `dated_ahead`). An entry whose instant cannot be
+/// read is passed over, kept as it is for `store verify` to report; it
+/// never stops the walk.
 #[derive(Debug, Clone)]
 pub struct DetailPurgeWalk {
-    before: jiff::Timestamp,
-    budget: usize,
+    cut: DetailCut,
+    /// Entries dated after this are dated ahead; `None` when `now` is too
+    /// near the end of time to tell.
+    ahead_after: Option<jiff::Timestamp>,
     looked: usize,
     first_not_due: Option<u64>,
     next: u64,
@@ -69,12 +90,11 @@ pub struct DetailPurgeWalk {
 }
 
 impl DetailPurgeWalk {
-    /// A walk from entry `from`, cutting what was recorded before `before`,
-    /// looking at no more than `budget` entries.
-    pub fn new(from: u64, before: jiff::Timestamp, budget: usize) -> Self {
+    /// A walk from entry `from`.
+    pub fn new(from: u64, cut: DetailCut) -> Self {
         Self {
-            before,
-            budget,
+            cut,
+            ahead_after: cut.now.checked_add(DetailCut::SKEW).ok(),
             looked: 0,
             first_not_due: None,
             next: from,
@@ -84,14 +104,18 @@ impl DetailPurgeWalk {
 
     /// Whether the walk may look at another entry.
     pub fn wants_more(&self) -> bool {
-        self.looked < self.budget
+        self.looked < self.cut.limit
     }
 
     /// The next entry, numbered `seq` and recorded at `at` (`None` when that
-    /// cannot be read): whether its detail is due to be cut.
+    /// cannot be read): whether its detail is to be cut.
     pub fn look(&mut self, seq: u64, at: Option<jiff::Timestamp>) -> bool {
         self.looked += 1;
-        let due = at.is_some_and(|at| at < self.before);
+        let ahead = matches!((at, self.ahead_after), (Some(at), Some(after)) if at > after);
+        let due = ahead || at.is_some_and(|at| at < self.cut.before);
+        if ahead {
+            self.result.dated_ahead += 1;
+        }
         if at.is_some() && !due {
             self.first_not_due.get_or_insert(seq);
         }
@@ -102,6 +126,11 @@ impl DetailPurgeWalk {
         due
     }
 
+    /// How many more entries the walk may look at.
+    pub fn budget_left(&self) -> usize {
+        self.cut.limit.saturating_sub(self.looked)
+    }
+
     /// The detail of the entry just looked at was cut.
     pub fn cut(&mut self) {
         self.result.purged += 1;
@@ -110,13 +139,8 @@ impl DetailPurgeWalk {
     /// The walk's end: where the next purge starts, and what this one did.
     /// `at_end` says the chain had no more entries.
     pub fn finish(mut self, at_end: bool) -> (u64, AuditDetailsPurged) {
-        self.result.done = at_end || self.first_not_due.is_some() || self.budget == 0;
+        self.result.done = at_end || self.first_not_due.is_some() || self.cut.limit == 0;
         (self.next, self.result)
-    }
-
-    /// How many entries the walk looked at.
-    pub fn looked(&self) -> usize {
-        self.looked
     }
 }
 
@@ -127,6 +151,9 @@ pub struct AuditDetailsPurged {
     pub examined: u64,
     /// Entries whose detail was removed (the rest had none).
     pub purged: u64,
+    /// Entries dated more than [`DetailCut::SKEW`] ahead of the gateway's
+    /// time, cut at once.
+    pub dated_ahead: u64,
     /// Whether every chain's walk reached an entry not yet due, or its end
     /// (or the call was given no budget): another call now would find
     /// nothing new.

@@ -36,7 +36,8 @@ pub mod timers;
 
 pub use alerts::AlertLog;
 pub use audit::{
-    AuditDetailsPurged, AuditLog, BrokenLink, ChainHash, ChainWalk, DetailPurgeWalk, genesis_hash,
+    AuditDetailsPurged, AuditLog, BrokenLink, ChainHash, ChainWalk, DetailCut, DetailPurgeWalk,
+    genesis_hash,
 };
 pub use counters::{
     BacklogMismatch, BacklogTally, HistoryCheck, LoadMismatch, backlog_mismatches, check_histories,

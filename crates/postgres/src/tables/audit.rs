@@ -5,7 +5,9 @@
 use std::future::Future;
 
 use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
-use mediation_core::store::{AuditDetailsPurged, AuditLog, ChainWalk, DetailPurgeWalk, StoreError};
+use mediation_core::store::{
+    AuditDetailsPurged, AuditLog, ChainWalk, DetailCut, DetailPurgeWalk, StoreError,
+};
 use mediation_records::{
     audit_hashed_part, chain_hash, encode_audit_record, purge_audit_detail, read_audit_record,
 };
@@ -132,19 +134,17 @@ const PAGE: i64 = 1_000;
 /// which it must be re-chained to purge.
 struct ChainPurge {
     done: AuditDetailsPurged,
-    looked: usize,
     older: bool,
 }
 
-/// Purges the details of one chain's entries before `before`, from the
-/// place the last purge left ([`DetailPurgeWalk`]), looking at no more than
-/// `budget` entries; in one transaction that holds the chain's place, so
-/// replicas purging together take turns and the place only moves on.
+/// Purges the details of one chain's entries due under `cut`, from the
+/// place the last purge left ([`DetailPurgeWalk`]); in one transaction that
+/// holds the chain's place, so replicas purging together take turns and
+/// the place only moves on.
 async fn purge_chain_details(
     pool: &PgPool,
     chain: i32,
-    before: jiff::Timestamp,
-    budget: usize,
+    cut: DetailCut,
 ) -> Result<ChainPurge, Failure> {
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -160,13 +160,13 @@ async fn purge_chain_details(
     .bind(chain)
     .fetch_one(&mut *tx)
     .await?;
-    let mut walk = DetailPurgeWalk::new(from as u64, before, budget);
+    let mut walk = DetailPurgeWalk::new(from as u64, cut);
     let (mut seqs, mut records) = (Vec::new(), Vec::new());
     let mut older = false;
     let mut after = from - 1;
     let mut at_end = false;
     while walk.wants_more() {
-        let page = (budget - walk.looked()).min(PAGE as usize);
+        let page = walk.budget_left().min(PAGE as usize);
         let rows = sqlx::query(
             "SELECT seq, record FROM audit WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
@@ -183,7 +183,7 @@ async fn purge_chain_details(
             let at = match mediation_records::audit_recorded_at(&bytes) {
                 Ok(at) => Some(at),
                 Err(error) => {
-                    tracing::error!(chain, seq, %error, "an audit entry cannot be read; its detail is left for `store verify` to report");
+                    tracing::error!(chain, seq, %error, "an audit entry cannot be read; passed over, for `store verify` to report");
                     None
                 }
             };
@@ -195,9 +195,7 @@ async fn purge_chain_details(
                 tracing::error!(chain, seq, %error, "an audit entry's detail does not read; it is kept for `store verify` to report");
                 continue;
             }
-            if let Some(cut) = purge_audit_detail(&bytes)
-                .map_err(|e| corrupt(&format!("audit entry {seq} of chain {chain}"), e))?
-            {
+            if let Ok(Some(cut)) = purge_audit_detail(&bytes) {
                 seqs.push(seq);
                 records.push(cut);
                 walk.cut();
@@ -220,7 +218,6 @@ async fn purge_chain_details(
         .execute(&mut *tx)
         .await?;
     }
-    let looked = walk.looked();
     let (to, done) = walk.finish(at_end);
     sqlx::query("UPDATE audit_details_purged_to SET next_seq = $2 WHERE chain = $1")
         .bind(chain)
@@ -234,20 +231,18 @@ async fn purge_chain_details(
             .await?;
     }
     tx.commit().await?;
-    Ok(ChainPurge {
-        done,
-        looked,
-        older,
-    })
+    Ok(ChainPurge { done, older })
 }
 
-/// [`AuditLog::purge_audit_details`] over every chain, in chain order. A
-/// chain found to hold records of an older version is re-chained, and its
-/// details purged from its start at the next call.
+/// [`AuditLog::purge_audit_details`] over every chain, in chain order,
+/// each with the whole budget: a chain's look past its place must not
+/// starve the chains after it. A chain found to hold records of an older
+/// version is re-chained, and its details purged from its start at the
+/// next call; a re-chaining that fails is logged and left listed (the
+/// purges made stand).
 async fn purge_audit_details(
     store: &PgStore,
-    before: jiff::Timestamp,
-    limit: usize,
+    cut: DetailCut,
 ) -> Result<AuditDetailsPurged, StoreError> {
     let chains: Vec<i32> = sqlx::query_scalar("SELECT chain FROM audit_chains ORDER BY chain")
         .fetch_all(&store.pool)
@@ -257,24 +252,17 @@ async fn purge_audit_details(
         done: true,
         ..Default::default()
     };
-    let mut looked = 0;
     let mut older = false;
     for chain in chains {
-        let budget = limit.saturating_sub(looked);
-        if budget == 0 {
-            total.done = limit == 0;
-            break;
-        }
-        let purge = retrying(|| purge_chain_details(&store.pool, chain, before, budget)).await?;
-        looked += purge.looked;
+        let purge = retrying(|| purge_chain_details(&store.pool, chain, cut)).await?;
         older |= purge.older;
         total.examined += purge.done.examined;
         total.purged += purge.done.purged;
+        total.dated_ahead += purge.done.dated_ahead;
         total.done &= purge.done.done;
     }
-    if older {
-        // Purged from its start by the next pass.
-        store.rechain_audit().await?;
+    if older && let Err(error) = store.rechain_audit().await {
+        tracing::error!(%error, "an audit chain holding older records could not be re-chained; it stays listed");
     }
     Ok(total)
 }
@@ -296,6 +284,14 @@ async fn rechain_one(pool: &PgPool, chain: i32) -> Result<Option<(u64, String)>,
         // Another replica re-chained it first.
         return Ok(None);
     }
+    // The purge's place first, as a purge takes it (before the chain's
+    // rows), so the two never wait on each other in opposite orders: a
+    // purge under way finishes first, and the next starts from the
+    // chain's start.
+    sqlx::query("DELETE FROM audit_details_purged_to WHERE chain = $1")
+        .bind(chain)
+        .execute(&mut *tx)
+        .await?;
     let head =
         sqlx::query("SELECT next_seq, last_hash FROM audit_chains WHERE chain = $1 FOR UPDATE")
             .bind(chain)
@@ -347,26 +343,29 @@ async fn rechain_one(pool: &PgPool, chain: i32) -> Result<Option<(u64, String)>,
         for row in &rows {
             let seq: i64 = row.try_get(0)?;
             let stored: Vec<u8> = row.try_get(1)?;
-            let record = if mediation_records::is_current_audit_record(&stored) {
-                stored
+            // A record of version 3 keeps its bytes (a detail cut stays
+            // cut); only its link is made anew.
+            let (hashed, rewritten) = if mediation_records::is_current_audit_record(&stored) {
+                (audit_hashed_part(&stored).unwrap_or(&stored).to_vec(), None)
             } else {
                 let read = read_audit_record(&stored)
                     .map_err(|e| corrupt(&format!("audit entry {seq} of chain {chain}"), e))?;
-                encode_audit_record(&read.record)
+                let record = encode_audit_record(&read.record);
+                (
+                    audit_hashed_part(&record).unwrap_or(&record).to_vec(),
+                    Some(record),
+                )
             };
-            let hash = chain_hash(
-                seq as u64,
-                &last,
-                audit_hashed_part(&record).unwrap_or(&record),
-            );
+            let hash = chain_hash(seq as u64, &last, &hashed);
             seqs.push(seq);
             prevs.push(std::mem::replace(&mut last, hash.clone()));
             hashes.push(hash);
-            records.push(record);
+            records.push(rewritten);
             from = seq + 1;
         }
         sqlx::query(
-            "UPDATE audit SET prev_hash = u.prev_hash, hash = u.hash, record = u.record \
+            "UPDATE audit SET prev_hash = u.prev_hash, hash = u.hash, \
+             record = coalesce(u.record, audit.record) \
              FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bytea[]) AS u(seq, prev_hash, hash, record) \
              WHERE audit.chain = $1 AND audit.seq = u.seq",
         )
@@ -408,10 +407,6 @@ async fn rechain_one(pool: &PgPool, chain: i32) -> Result<Option<(u64, String)>,
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM audit_rechain_pending WHERE chain = $1")
-        .bind(chain)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM audit_details_purged_to WHERE chain = $1")
         .bind(chain)
         .execute(&mut *tx)
         .await?;
@@ -481,9 +476,8 @@ impl AuditLog for PgStore {
 
     fn purge_audit_details(
         &self,
-        before: jiff::Timestamp,
-        limit: usize,
+        cut: DetailCut,
     ) -> impl Future<Output = Result<AuditDetailsPurged, StoreError>> + Send {
-        purge_audit_details(self, before, limit)
+        purge_audit_details(self, cut)
     }
 }

@@ -2,9 +2,10 @@
 //! the [`AuditLog`] implementation, whose records are submitted to the
 //! writer, which links them.
 
-use jiff::Timestamp;
 use mediation_core::audit::{AuditEntry, AuditRecord, AuditVerification};
-use mediation_core::store::{AuditDetailsPurged, AuditLog, ChainWalk, DetailPurgeWalk, StoreError};
+use mediation_core::store::{
+    AuditDetailsPurged, AuditLog, ChainWalk, DetailCut, DetailPurgeWalk, StoreError,
+};
 use mediation_records::{decode_plain, encode_plain};
 
 use crate::format::unavailable;
@@ -107,12 +108,8 @@ impl AuditLog for SledStore {
         std::future::ready(SledStore::verify_audit(self))
     }
 
-    async fn purge_audit_details(
-        &self,
-        before: Timestamp,
-        limit: usize,
-    ) -> Result<AuditDetailsPurged, StoreError> {
-        let (from, to, cuts, mut done) = self.details_to_purge(before, limit)?;
+    async fn purge_audit_details(&self, cut: DetailCut) -> Result<AuditDetailsPurged, StoreError> {
+        let (from, to, cuts, done) = self.details_to_purge(cut)?;
         if to != from || !cuts.is_empty() {
             let applied = self
                 .submit(Op::CutAuditDetails { from, to, cuts })
@@ -125,7 +122,6 @@ impl AuditLog for SledStore {
                 return Ok(AuditDetailsPurged::default());
             }
         }
-        done.done |= limit == 0;
         Ok(done)
     }
 }
@@ -138,10 +134,9 @@ impl SledStore {
     /// read, where it moves to, the links to cut and what the walk did.
     /// The writer applies the cuts only if nothing moved meanwhile
     /// (`Op::CutAuditDetails`).
-    fn details_to_purge(
+    pub(crate) fn details_to_purge(
         &self,
-        before: Timestamp,
-        limit: usize,
+        cut: DetailCut,
     ) -> Result<(u64, u64, Cuts, AuditDetailsPurged), StoreError> {
         let db = self.db()?;
         let from = read_count(
@@ -149,7 +144,7 @@ impl SledStore {
                 .map_err(unavailable)?
                 .as_deref(),
         );
-        let mut walk = DetailPurgeWalk::new(from, before, limit);
+        let mut walk = DetailPurgeWalk::new(from, cut);
         let mut cuts = Vec::new();
         let mut at_end = true;
         for entry in db.range(keys::audit(from)..Table::Audit.bounds().end) {
@@ -158,17 +153,26 @@ impl SledStore {
                 break;
             }
             let (key, value) = entry.map_err(unavailable)?;
-            let seq =
-                keys::trailing_seq(&key).ok_or_else(|| StoreError::Corrupt("audit key".into()))?;
-            let link: AuditLink = decode_plain(&value).map_err(|e| corrupt(&key, e))?;
-            let at = match mediation_records::audit_recorded_at(&link.record) {
-                Ok(at) => Some(at),
+            let Some(seq) = keys::trailing_seq(&key) else {
+                tracing::error!(key = %String::from_utf8_lossy(&key), "not an audit key; passed over, for `store verify` to report");
+                continue;
+            };
+            let read = decode_plain::<AuditLink>(&value)
+                .map_err(|e| e.to_string())
+                .and_then(|link| {
+                    mediation_records::audit_recorded_at(&link.record)
+                        .map(|at| (link, at))
+                        .map_err(|e| e.to_string())
+                });
+            let (link, at) = match read {
+                Ok(read) => read,
                 Err(error) => {
-                    tracing::error!(seq, %error, "an audit entry cannot be read; its detail is left for `store verify` to report");
-                    None
+                    tracing::error!(seq, %error, "an audit entry cannot be read; passed over, for `store verify` to report");
+                    walk.look(seq, None);
+                    continue;
                 }
             };
-            if !walk.look(seq, at) {
+            if !walk.look(seq, Some(at)) {
                 continue;
             }
             // A detail that no longer matches its digest is evidence: it
@@ -177,9 +181,7 @@ impl SledStore {
                 tracing::error!(seq, %error, "an audit entry's detail does not read; it is kept for `store verify` to report");
                 continue;
             }
-            if let Some(cut) =
-                mediation_records::purge_audit_detail(&link.record).map_err(|e| corrupt(&key, e))?
-            {
+            if let Ok(Some(cut)) = mediation_records::purge_audit_detail(&link.record) {
                 let mut now = link.clone();
                 now.record = cut;
                 cuts.push((key.to_vec(), value.to_vec(), encode_plain(&now)));
