@@ -394,11 +394,7 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
         entries[2].record.action
     );
     let purged = a
-        .purge_audit_details(mediation_core::store::DetailCut {
-            before: jiff::Timestamp::MAX,
-            now: jiff::Timestamp::MAX,
-            limit: 100,
-        })
+        .purge_audit_details(mediation_store_conformance::cut_everything(100))
         .await
         .unwrap();
     assert_eq!((purged.examined, purged.purged, purged.done), (3, 1, true));
@@ -419,13 +415,9 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
     }])
     .await
     .unwrap();
-    a.purge_audit_details(mediation_core::store::DetailCut {
-        before: jiff::Timestamp::MAX,
-        now: jiff::Timestamp::MAX,
-        limit: 100,
-    })
-    .await
-    .unwrap();
+    a.purge_audit_details(mediation_store_conformance::cut_everything(100))
+        .await
+        .unwrap();
     assert_eq!(
         a.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 4 }
@@ -443,20 +435,12 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
         a.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 5 }
     );
-    a.purge_audit_details(mediation_core::store::DetailCut {
-        before: jiff::Timestamp::MAX,
-        now: jiff::Timestamp::MAX,
-        limit: 100,
-    })
-    .await
-    .unwrap();
-    a.purge_audit_details(mediation_core::store::DetailCut {
-        before: jiff::Timestamp::MAX,
-        now: jiff::Timestamp::MAX,
-        limit: 100,
-    })
-    .await
-    .unwrap();
+    a.purge_audit_details(mediation_store_conformance::cut_everything(100))
+        .await
+        .unwrap();
+    a.purge_audit_details(mediation_store_conformance::cut_everything(100))
+        .await
+        .unwrap();
     assert_eq!(
         a.verify_audit().await.unwrap(),
         AuditVerification::Intact { entries: 6 }
@@ -484,20 +468,9 @@ async fn a_chain_of_schema_4_is_rechained_once_and_its_details_purged() {
 /// An audit record of version 2 (hashed whole), as a build before schema 5
 /// of the database wrote it.
 fn version_2_record(outcome: &str, at_second: i64) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct Whole {
-        at: (i64, i32),
-        actor: String,
-        action: String,
-        referral: Option<String>,
-        outcome: String,
-    }
-    mediation_records::encode_plain(&Whole {
-        at: (at_second, 0),
-        actor: "tenant=ccpit sub=svc cert=none".into(),
-        action: "call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement".into(),
-        referral: None,
-        outcome: outcome.into(),
+    mediation_records::encode_audit_record_version_2(&mediation_core::audit::AuditRecord {
+        at: jiff::Timestamp::from_second(at_second).unwrap(),
+        ..mediation_store_conformance::refused(outcome)
     })
 }
 

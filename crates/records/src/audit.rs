@@ -91,6 +91,22 @@ pub fn encode_audit_record(record: &AuditRecord) -> Vec<u8> {
     out
 }
 
+/// An audit record in version 2, hashed whole, as a store of schema 5 or
+/// before holds it: what tests and benchmarks of the re-chaining write, so
+/// that the older format is written by the crate that reads it.
+pub fn encode_audit_record_version_2(record: &AuditRecord) -> Vec<u8> {
+    crate::encode_versioned(
+        WHOLE_VERSION,
+        &Whole {
+            at: Instant::of(&record.at),
+            actor: record.actor.clone(),
+            action: record.action.clone(),
+            referral: text_opt(record.referral.as_ref()),
+            outcome: record.outcome.clone(),
+        },
+    )
+}
+
 /// Where a version 3 record's hashed part ends, or `None` for a record of
 /// another version.
 fn hashed_len(bytes: &[u8]) -> Result<Option<usize>, FormatError> {

@@ -32,8 +32,8 @@ pub mod transfer;
 
 pub use audit::{
     AUDIT_VERSION, ReadAudit, audit_hashed_part, audit_recorded_at, decode_audit_record,
-    encode_audit_record, is_current_audit_record, purge_audit_detail, read_audit_record,
-    rechain_record,
+    encode_audit_record, encode_audit_record_version_2, is_current_audit_record,
+    purge_audit_detail, read_audit_record, rechain_record,
 };
 pub use history::{
     BUNDLE_VERSION, EventRecord, SNAPSHOT_VERSION, decode_bundle, decode_event, decode_snapshot,

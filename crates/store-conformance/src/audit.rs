@@ -38,6 +38,23 @@ pub async fn the_audit_chain_verifies<S: FullStore>(store: S) {
     assert_ne!(first[0].1, hashed[0].1);
 }
 
+/// A cut of every detail there is, `limit` entries of each chain at a time.
+pub fn cut_everything(limit: usize) -> DetailCut {
+    DetailCut {
+        before: jiff::Timestamp::MAX,
+        now: jiff::Timestamp::MAX,
+        limit,
+    }
+}
+
+/// An audit record of `call` with `outcome`, as a refused call leaves it.
+pub fn refused(outcome: &str) -> AuditRecord {
+    AuditRecord {
+        outcome: outcome.into(),
+        ..audit("call")
+    }
+}
+
 /// A cut of the details recorded before `before`, at a gateway time later
 /// than every entry the cases write but the one dated ahead.
 fn cut(before: jiff::Timestamp, limit: usize) -> DetailCut {

@@ -29,7 +29,10 @@ use mediation_core::partner::Partner;
 use mediation_core::store::{Commit, CourtKey, FullStore, PendingDelivery};
 
 pub use alerts::{alerts_are_raised_alone_and_acknowledged_once, alerts_resume_from_a_cursor};
-pub use audit::{audit_details_are_purged_and_the_chain_still_verifies, the_audit_chain_verifies};
+pub use audit::{
+    audit_details_are_purged_and_the_chain_still_verifies, cut_everything, refused,
+    the_audit_chain_verifies,
+};
 pub use counters::{
     backlog_counts_per_destination, loads_are_kept_with_each_commit,
     referrals_are_found_by_when_they_had_events,

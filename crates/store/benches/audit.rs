@@ -19,21 +19,11 @@
 
 use std::time::Instant;
 
-use mediation_core::audit::AuditVerification;
+use mediation_core::audit::{AuditRecord, AuditVerification};
 use mediation_core::store::{AuditLog as _, DetailCut};
-use mediation_records::{chain_hash, encode_plain};
+use mediation_records::{chain_hash, encode_audit_record_version_2, encode_plain};
 use mediation_store::{SledStore, StoreOptions};
 use serde::Serialize;
-
-/// An audit record of version 2, as schema 5 wrote it.
-#[derive(Serialize)]
-struct Whole {
-    at: (i64, i32),
-    actor: String,
-    action: String,
-    referral: Option<String>,
-    outcome: String,
-}
 
 /// A link of the chain, as every schema writes it.
 #[derive(Serialize)]
@@ -70,12 +60,13 @@ fn write_schema_5(path: &std::path::Path, total: u64) {
         } else {
             "ok".to_owned()
         };
-        let record = encode_plain(&Whole {
+        let record = encode_audit_record_version_2(&AuditRecord {
             // Spread over 2025, in order.
-            at: (YEAR_START + (seq * 31_536_000 / total) as i64, 0),
+            at: jiff::Timestamp::from_second(YEAR_START + (seq * 31_536_000 / total) as i64)
+                .unwrap(),
             actor: format!("tenant=court-bj sub=clerk-{} cert=none", seq % 50),
             action: "call /mediation.court.v1.CourtGateway/SubmitReferral".into(),
-            referral: Some(format!("01JR{seq:022}")),
+            referral: Some(format!("01JR{seq:022}").parse().unwrap()),
             outcome,
         });
         let hash = chain_hash(seq, &last, &record);

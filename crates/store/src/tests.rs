@@ -1364,23 +1364,12 @@ type RawChain = (Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>);
 /// A chain of version 2 audit records (hashed whole), as a store of schema
 /// 5 or before holds it.
 fn version_2_chain(outcomes: &[&str], tamper: Option<usize>) -> RawChain {
-    #[derive(serde::Serialize)]
-    struct Whole {
-        at: (i64, i32),
-        actor: String,
-        action: String,
-        referral: Option<String>,
-        outcome: String,
-    }
     let mut last = mediation_core::store::genesis_hash();
     let mut links = Vec::new();
     for (seq, outcome) in outcomes.iter().enumerate() {
-        let record = mediation_records::encode_plain(&Whole {
-            at: (1_741_000_000 + seq as i64, 0),
-            actor: "tenant=ccpit sub=svc cert=none".into(),
-            action: "call /mediation.ccpit.v1.CcpitPlatform/RecordAgreement".into(),
-            referral: None,
-            outcome: (*outcome).into(),
+        let record = mediation_records::encode_audit_record_version_2(&AuditRecord {
+            at: jiff::Timestamp::from_second(1_741_000_000 + seq as i64).unwrap(),
+            ..mediation_store_conformance::refused(outcome)
         });
         assert_eq!(record[0], 2);
         let mut hash = format::chain_hash(seq as u64, &last, &record);
@@ -1458,11 +1447,7 @@ async fn a_store_of_schema_5_has_its_audit_chain_rechained_so_details_can_be_pur
 
     // The details can now be purged, and the chain still verifies.
     let purged = store
-        .purge_audit_details(mediation_core::store::DetailCut {
-            before: jiff::Timestamp::MAX,
-            now: jiff::Timestamp::MAX,
-            limit: 100,
-        })
+        .purge_audit_details(mediation_store_conformance::cut_everything(100))
         .await
         .unwrap();
     assert_eq!((purged.examined, purged.purged, purged.done), (4, 2, true));
@@ -1493,10 +1478,9 @@ async fn a_detail_changed_after_its_entry_was_chained_breaks_the_chain_at_that_e
     let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
     store
         .append_audit(vec![
-            AuditRecord {
-                outcome: "InvalidArgument: party 张三".into(),
-                ..mediation_store_conformance::audit("call")
-            };
+            mediation_store_conformance::refused(
+                "InvalidArgument: party 张三"
+            );
             3
         ])
         .await
@@ -1584,10 +1568,7 @@ async fn a_broken_chain_of_schema_5_is_not_rechained() {
 async fn a_transfer_carries_audit_details_as_they_are() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
-    let old = AuditRecord {
-        outcome: "InvalidArgument: party 张三".into(),
-        ..mediation_store_conformance::audit("call")
-    };
+    let old = mediation_store_conformance::refused("InvalidArgument: party 张三");
     let new = AuditRecord {
         at: jiff::Timestamp::MAX,
         outcome: "rejected: party 李四".into(),
@@ -1630,10 +1611,9 @@ async fn a_purge_of_details_read_before_another_moved_the_place_is_not_applied()
     let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
     store
         .append_audit(vec![
-            AuditRecord {
-                outcome: "InvalidArgument: party 张三".into(),
-                ..mediation_store_conformance::audit("call")
-            };
+            mediation_store_conformance::refused(
+                "InvalidArgument: party 张三"
+            );
             3
         ])
         .await
@@ -1659,10 +1639,9 @@ async fn a_purge_of_details_read_before_another_moved_the_place_is_not_applied()
     // A stale purge whose place still holds, but one of whose links changed
     // meanwhile, is not applied either.
     store
-        .append_audit(vec![AuditRecord {
-            outcome: "rejected: party 李四".into(),
-            ..mediation_store_conformance::audit("call")
-        }])
+        .append_audit(vec![mediation_store_conformance::refused(
+            "rejected: party 李四",
+        )])
         .await
         .unwrap();
     let (from, to, mut cuts, _) = store.details_to_purge(cut).unwrap();
