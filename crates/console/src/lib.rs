@@ -70,6 +70,7 @@ pub async fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,
+    max_connections: usize,
 ) {
     let graceful = GracefulShutdown::new();
     let acceptor = tls.map(TlsAcceptor::from);
@@ -78,7 +79,18 @@ pub async fn serve(
     // clients are refused until there is room again, as on the gRPC
     // listener.
     let mut accepting = mediation_api::accept::Accepting::new("console");
+    // At most this many connections open at once, each holding a file
+    // descriptor: at the cap nothing more is accepted, and further clients
+    // wait in the kernel's listen backlog, as on the gRPC listener.
+    let places = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
     loop {
+        let place = tokio::select! {
+            place = Arc::clone(&places).acquire_owned() => match place {
+                Ok(place) => place,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let next = std::future::poll_fn(|cx| {
             accepting.poll_accept(cx, |cx| listener.poll_accept(cx).map(Some))
         });
@@ -94,6 +106,8 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            // Held until the connection closes.
+            let _place = place;
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(Some(HANDSHAKE));
@@ -131,5 +145,57 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("console connections still open at the end of the grace period");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
+
+    /// Sends a request on `stream` and reads the start of the answer.
+    async fn ask(stream: &mut TcpStream) -> String {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: console\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = vec![0; 64];
+        let n = stream.read(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn no_connection_is_served_beyond_the_cap_until_one_closes() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        tokio::spawn(super::serve(
+            listener,
+            app,
+            None,
+            std::future::pending(),
+            Duration::from_secs(1),
+            1,
+        ));
+        let mut first = TcpStream::connect(addr).await.unwrap();
+        assert!(ask(&mut first).await.starts_with("HTTP/1.1 200"));
+        // The first stays open (keep-alive): the second waits for its place.
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(300), ask(&mut second)).await;
+        assert!(
+            waiting.is_err(),
+            "a second connection was served past the cap"
+        );
+        drop(first);
+        let answered = tokio::time::timeout(Duration::from_secs(5), async {
+            let mut answer = vec![0; 64];
+            let n = second.read(&mut answer).await.unwrap();
+            String::from_utf8_lossy(&answer[..n]).into_owned()
+        })
+        .await
+        .expect("a place came free");
+        assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
     }
 }

@@ -515,11 +515,12 @@ impl Assembly {
             let tls = self.security.console_tls.clone();
             let mut stop = stop_seen.clone();
             let grace = std::time::Duration::from_secs(self.config.shutdown.grace_seconds);
+            let cap = crate::connections::effective_cap(self.config.console.max_connections);
             tokio::spawn(async move {
                 let stopping = async move {
                     let _ = stop.wait_for(|stopping| *stopping).await;
                 };
-                mediation_console::serve(listener, app, tls, stopping, grace).await;
+                mediation_console::serve(listener, app, tls, stopping, grace, cap).await;
             })
         });
         let guard = GuardLayer::new(guard);

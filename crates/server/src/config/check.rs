@@ -93,6 +93,12 @@ impl Config {
                     .to_owned(),
             );
         }
+        if !(1..=4096).contains(&self.console.max_connections) {
+            return Err(format!(
+                "console.max_connections: must be from 1 to 4096, got {}",
+                self.console.max_connections
+            ));
+        }
         Ok(())
     }
 

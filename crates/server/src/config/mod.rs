@@ -399,6 +399,8 @@ pub struct ConsoleSettings {
     /// A session ends this long after its login at the latest, or earlier
     /// when the token it was made from expires.
     pub session_hours: u32,
+    /// Connections served at once; more clients wait in the listen backlog.
+    pub max_connections: u32,
 }
 
 impl Default for ConsoleSettings {
@@ -407,6 +409,7 @@ impl Default for ConsoleSettings {
             listen: None,
             session_idle_minutes: 30,
             session_hours: 8,
+            max_connections: 64,
         }
     }
 }

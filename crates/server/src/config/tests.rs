@@ -736,3 +736,25 @@ fn the_retention_policy_is_read_and_checked_by_name() {
             .contains("CPL Art. 205")
     );
 }
+
+/// The console's connection cap is shipped at 64 and bounded by name.
+#[test]
+fn the_console_connection_cap_is_read_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |toml: &str| Config::load_from(&sources(dir.path(), toml, &[]));
+    assert_eq!(load("").unwrap().console.max_connections, 64);
+    assert_eq!(
+        load("[console]\nmax_connections = 8\n")
+            .unwrap()
+            .console
+            .max_connections,
+        8
+    );
+    let err = load("[console]\nmax_connections = 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("console.max_connections: must be from 1 to 4096, got 0"),
+        "{err}"
+    );
+}
