@@ -9,6 +9,10 @@ use serde::Serialize;
 
 use crate::cli::VerifyArgs;
 
+/// What the walk of a staged store says when the database's load stopped
+/// taking its records.
+const LOAD_STOPPED: &str = "the database import stopped";
+
 /// What `store verify` finds in either backend's store.
 #[derive(Debug, Serialize)]
 struct Findings {
@@ -458,9 +462,7 @@ fn import_into_postgres(
         let walker = std::thread::spawn(move || {
             store.transfer(|item| {
                 sender.blocking_send(item).map_err(|_| {
-                    mediation_core::store::StoreError::Unavailable(
-                        "the database import stopped".into(),
-                    )
+                    mediation_core::store::StoreError::Unavailable(LOAD_STOPPED.into())
                 })
             })
         });
@@ -493,7 +495,17 @@ fn import_into_postgres(
             .join()
             .map_err(|_| anyhow::anyhow!("reading the staged store panicked"))?;
         let (imported, audit) = imported?;
-        // The walk's own error says why the load saw the records end early.
+        // A load that failed stops the walk (its sends find no one
+        // listening): then the load's error is the cause. Otherwise the
+        // walk's own error says why the load saw the records end early.
+        let walk_stopped_by_load = matches!(
+            &walked,
+            Err(mediation_core::store::StoreError::Unavailable(m)) if m == LOAD_STOPPED
+        );
+        let imported = match (imported, walk_stopped_by_load) {
+            (Err(load), true) => return Err(load.into()),
+            (imported, _) => imported,
+        };
         walked.context("cannot read the staged store")?;
         Ok((url, staged, imported?, audit))
     });
