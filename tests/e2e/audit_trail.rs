@@ -40,7 +40,7 @@ fn audit(served: &Served, args: &[&str]) -> Vec<serde_json::Value> {
 
 /// Runs the independent verifier on `export`: its exit code and what it
 /// printed.
-fn verify(export: &Path) -> (i32, String) {
+pub(crate) fn verify(export: &Path) -> (i32, String) {
     let output = Command::new("python3")
         .arg(repo_root().join("tests/python/verify_audit.py"))
         .arg(export)

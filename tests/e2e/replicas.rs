@@ -66,29 +66,34 @@ async fn open(url: &str) -> PgStore {
     PgStore::connect(&PgOptions::new(url)).await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_gateways_sweeping_at_once_fire_each_due_timer_once() {
-    let url = database("timers");
+/// Three gateways, each a world of its own, on one new database.
+async fn three_gateways(purpose: &str) -> (String, Vec<World>) {
+    let url = database(purpose);
     let mut worlds = Vec::new();
     for _ in 0..3 {
         worlds.push(World::start_with_overlay(&overlay(&url)).await);
     }
+    (url, worlds)
+}
+
+/// Submits the sample bundle under `reference` through `w`: the referral's id.
+async fn submit_sample(w: &mut World, reference: &str) -> String {
+    w.court_api
+        .submit_referral(sample_submission(reference))
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_gateways_sweeping_at_once_fire_each_due_timer_once() {
+    let (url, mut worlds) = three_gateways("timers").await;
     let mut ids = Vec::new();
     for n in 0..12 {
-        let mut bundle = bundle_to_wire(&sample_bundle());
-        bundle.documents.clear();
-        bundle.court_referral_id = format!("TIMERS-{n}");
         // Any replica takes any call.
         let w = &mut worlds[n % 3];
-        let id = w
-            .court_api
-            .submit_referral(pb::SubmitReferralRequest {
-                bundle: Some(bundle),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .referral_id;
+        let id = submit_sample(w, &format!("TIMERS-{n}")).await;
         ids.push(id);
     }
     for w in &worlds {
@@ -177,27 +182,12 @@ async fn three_gateways_sweeping_at_once_fire_each_due_timer_once() {
 /// whichever replica came first, and the chains still verify.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_gateways_purging_at_once_purge_each_referral_once() {
-    let url = database("retention");
-    let mut worlds = Vec::new();
-    for _ in 0..3 {
-        worlds.push(World::start_with_overlay(&overlay(&url)).await);
-    }
+    let (url, mut worlds) = three_gateways("retention").await;
     let mut ids = Vec::new();
     for n in 0..9 {
-        let mut bundle = bundle_to_wire(&sample_bundle());
-        bundle.documents.clear();
-        bundle.court_referral_id = format!("PURGE-{n}");
-        let court = bundle.court.clone();
+        let court = sample_bundle().court.to_string();
         let w = &mut worlds[n % 3];
-        let id = w
-            .court_api
-            .submit_referral(pb::SubmitReferralRequest {
-                bundle: Some(bundle),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .referral_id;
+        let id = submit_sample(w, &format!("PURGE-{n}")).await;
         let recall = |reason: &str| pb::RecallReferralRequest {
             referral_id: id.clone(),
             court: court.clone(),

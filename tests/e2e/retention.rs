@@ -286,17 +286,7 @@ async fn verify_independently(w: &World) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("trail.jsonl");
     std::fs::write(&export, lines).unwrap();
-    let output = std::process::Command::new("python3")
-        .arg(crate::cli::repo_root().join("tests/python/verify_audit.py"))
-        .arg(&export)
-        .output()
-        .expect("python3 runs");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), said)
+    crate::audit_trail::verify(&export)
 }
 
 /// A refused confirmation rests (the parties may agree again or sue, CPL

@@ -639,25 +639,31 @@ impl SledStore {
     /// Overwrites one raw audit entry; only for tests that prove tampering is
     /// detected.
     pub fn tamper_with_audit_entry(&self, seq: u64, actor: &str) -> Result<(), StoreError> {
-        let key = keys::audit(seq);
-        let bytes = self
-            .db()?
-            .get(&key)
-            .map_err(unavailable)?
-            .ok_or_else(|| StoreError::NotFound(format!("audit entry {seq}")))?;
-        let mut link: format::AuditLink = decode_plain(&bytes).map_err(|e| corrupt(&key, e))?;
-        let mut record = format::audit_record(&key, &link.record)?.record;
-        record.actor = actor.to_owned();
-        link.record = mediation_records::encode_audit_record(&record);
-        self.db()?
-            .insert(key, mediation_records::encode_plain(&link))
-            .map_err(unavailable)?;
-        Ok(())
+        self.rewrite_audit_link(seq, |key, link| {
+            let mut record = format::audit_record(key, &link.record)?.record;
+            record.actor = actor.to_owned();
+            link.record = mediation_records::encode_audit_record(&record);
+            Ok(())
+        })
     }
 
     /// Overwrites the kept outcome detail of one audit entry, leaving its
     /// digest; only for tests that prove a changed detail is detected.
     pub fn tamper_with_audit_detail(&self, seq: u64, detail: &str) -> Result<(), StoreError> {
+        self.rewrite_audit_link(seq, |key, link| {
+            link.record = format::audit_hashed(key, &link.record)?;
+            link.record.extend_from_slice(detail.as_bytes());
+            Ok(())
+        })
+    }
+
+    /// Reads the link of audit entry `seq`, changes it with `change`, and
+    /// writes it back, behind the writer's back (the tampering hooks).
+    fn rewrite_audit_link(
+        &self,
+        seq: u64,
+        change: impl FnOnce(&[u8], &mut format::AuditLink) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let key = keys::audit(seq);
         let bytes = self
             .db()?
@@ -665,8 +671,7 @@ impl SledStore {
             .map_err(unavailable)?
             .ok_or_else(|| StoreError::NotFound(format!("audit entry {seq}")))?;
         let mut link: format::AuditLink = decode_plain(&bytes).map_err(|e| corrupt(&key, e))?;
-        link.record = format::audit_hashed(&key, &link.record)?;
-        link.record.extend_from_slice(detail.as_bytes());
+        change(&key, &mut link)?;
         self.db()?
             .insert(key, mediation_records::encode_plain(&link))
             .map_err(unavailable)?;

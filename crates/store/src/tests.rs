@@ -1472,8 +1472,9 @@ async fn a_store_of_schema_5_has_its_audit_chain_rechained_so_details_can_be_pur
     }
 }
 
-#[tokio::test]
-async fn a_detail_changed_after_its_entry_was_chained_breaks_the_chain_at_that_entry() {
+/// A new store whose audit chain holds three refused calls, each with a
+/// detail naming a party.
+async fn with_three_refusals() -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
     store
@@ -1485,6 +1486,12 @@ async fn a_detail_changed_after_its_entry_was_chained_breaks_the_chain_at_that_e
         ])
         .await
         .unwrap();
+    (dir, store)
+}
+
+#[tokio::test]
+async fn a_detail_changed_after_its_entry_was_chained_breaks_the_chain_at_that_entry() {
+    let (_dir, store) = with_three_refusals().await;
     store.tamper_with_audit_detail(1, "party 王五").unwrap();
     let AuditVerification::Broken { seq, reason } = store.verify_audit().unwrap() else {
         panic!("a changed detail went unnoticed");
@@ -1607,22 +1614,8 @@ async fn a_transfer_carries_audit_details_as_they_are() {
 /// nothing (the writer checks the place and every link it would cut).
 #[tokio::test]
 async fn a_purge_of_details_read_before_another_moved_the_place_is_not_applied() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(StoreOptions::new(dir.path().join("store"))).unwrap();
-    store
-        .append_audit(vec![
-            mediation_store_conformance::refused(
-                "InvalidArgument: party 张三"
-            );
-            3
-        ])
-        .await
-        .unwrap();
-    let cut = mediation_core::store::DetailCut {
-        before: jiff::Timestamp::MAX,
-        now: jiff::Timestamp::MAX,
-        limit: 100,
-    };
+    let (_dir, store) = with_three_refusals().await;
+    let cut = mediation_store_conformance::cut_everything(100);
     let (from, to, cuts, _) = store.details_to_purge(cut).unwrap();
     assert_eq!((from, to, cuts.len()), (0, 3, 3));
     let first = store.purge_audit_details(cut).await.unwrap();
