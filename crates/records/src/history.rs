@@ -734,6 +734,12 @@ impl EventRecord {
     pub fn load(self, bundle: Option<&CaseBundle>) -> Result<Event, FormatError> {
         self.stored.load(bundle)
     }
+
+    /// The event's record as [`encode_event`] writes one alone: how each of
+    /// a commit's events goes to a backend that keeps a record per event.
+    pub fn lone_record(&self) -> Vec<u8> {
+        encode_plain(&self.stored)
+    }
 }
 
 /// An event as stored. A `Received` event leaves its bundle out: the bundle
@@ -749,6 +755,35 @@ pub fn decode_event(bytes: &[u8]) -> Result<EventRecord, FormatError> {
         at: stored.at.load()?,
         stored,
     })
+}
+
+/// The record version of a commit's events kept under one key (schema 7
+/// on): the events in order, each as [`encode_event`] writes one alone.
+/// Distinct from [`crate::FORMAT_VERSION`], which leads a lone event.
+pub const EVENTS_VERSION: u8 = 3;
+
+/// A commit's events, under one key whatever their number.
+pub fn encode_events(events: &[Event]) -> Vec<u8> {
+    let stored: Vec<StoredEvent> = events.iter().map(StoredEvent::of).collect();
+    encode_versioned(EVENTS_VERSION, &stored)
+}
+
+/// Reads the events under one key: a commit's (written by
+/// [`encode_events`]), or one event alone, as every event was written
+/// before schema 7 ([`encode_event`]).
+pub fn decode_events(bytes: &[u8]) -> Result<Vec<EventRecord>, FormatError> {
+    if bytes.first() != Some(&EVENTS_VERSION) {
+        return Ok(vec![decode_event(bytes)?]);
+    }
+    decode_versioned::<Vec<StoredEvent>>(EVENTS_VERSION, bytes)?
+        .into_iter()
+        .map(|stored| {
+            Ok(EventRecord {
+                at: stored.at.load()?,
+                stored,
+            })
+        })
+        .collect()
 }
 
 /// A referral's bundle, kept once.

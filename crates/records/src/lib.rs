@@ -36,8 +36,8 @@ pub use audit::{
     purge_audit_detail, read_audit_record, rechain_record,
 };
 pub use history::{
-    BUNDLE_VERSION, EventRecord, SNAPSHOT_VERSION, decode_bundle, decode_event, decode_snapshot,
-    encode_bundle, encode_event, encode_snapshot,
+    BUNDLE_VERSION, EVENTS_VERSION, EventRecord, SNAPSHOT_VERSION, decode_bundle, decode_event,
+    decode_events, decode_snapshot, encode_bundle, encode_event, encode_events, encode_snapshot,
 };
 pub use records::{
     DeliveryRecord, DeliveryState, decode_acknowledgement, decode_alert, decode_delivery,

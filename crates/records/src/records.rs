@@ -200,6 +200,8 @@ pub struct DeliveryState {
     pub enqueued_at: Timestamp,
     pub next_attempt_at: Timestamp,
     pub dead: bool,
+    /// Whether an attempt has ever failed (see [`DeliveryRecord::has_failed`]).
+    pub failed: bool,
 }
 
 /// Reads only the delivery history at the head of a message record.
@@ -217,6 +219,7 @@ pub fn decode_delivery_state(bytes: &[u8]) -> Result<DeliveryState, FormatError>
         enqueued_at: state.enqueued_at.load()?,
         next_attempt_at: state.next_attempt_at.load()?,
         dead: state.dead_at.is_some(),
+        failed: state.last_error.is_some(),
     })
 }
 
@@ -248,6 +251,14 @@ impl DeliveryRecord {
 
     pub fn is_dead(&self) -> bool {
         self.dead_at.is_some()
+    }
+
+    /// Whether an attempt has ever failed: a retried message, a dead
+    /// letter, or one replayed after it died. A message that never failed
+    /// is due at the instant it was enqueued; one that did is due later,
+    /// or not at all (a dead letter).
+    pub fn has_failed(&self) -> bool {
+        self.last_error.is_some()
     }
 
     pub fn enqueued_at(&self) -> Result<Timestamp, FormatError> {

@@ -87,6 +87,38 @@ pub async fn backlog_counts_per_destination<S: FullStore>(store: S) {
         [ccpit_at(1, 0, later(30))],
         "the oldest is now the later commit's message"
     );
+
+    // A retried message keeps its age, however late its next attempt and
+    // whatever is due before it.
+    let p3 = store.due_deliveries(later(40), 10).await.unwrap().remove(0);
+    assert_eq!(texts(std::slice::from_ref(&p3)), ["p3"]);
+    let retry = DeliveryOutcome::Retry {
+        at: later(100),
+        error: "busy".into(),
+    };
+    store.record_delivery(&p3.id, retry).await.unwrap();
+    let r2 = id(15);
+    let mut newer = new_referral(&r2);
+    newer.at = later(50);
+    newer.messages = vec![message(&r2, ccpit(), "p4")];
+    store.commit(newer).await.unwrap();
+    assert_eq!(counts().await, [ccpit_at(2, 0, later(30))]);
+    let p4 = store.due_deliveries(later(60), 10).await.unwrap().remove(0);
+    assert_eq!(
+        texts(std::slice::from_ref(&p4)),
+        ["p4"],
+        "p3 is not due yet"
+    );
+    store
+        .record_delivery(&p4.id, DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(counts().await, [ccpit_at(1, 0, later(30))]);
+    store
+        .record_delivery(&p3.id, DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(counts().await, [], "nothing waits");
 }
 
 /// Statistics read only the referrals with something in their period.

@@ -115,7 +115,7 @@ pub fn alert(detail: &str) -> AlertRecord {
 
 /// The state of a referral after its receipt and `version - 1` notes: what
 /// the suite's commits carry as their snapshot.
-pub(crate) fn state_at(referral: &ReferralId, version: u64) -> ReferralState {
+pub fn state_at(referral: &ReferralId, version: u64) -> ReferralState {
     let mut events = vec![received(referral)];
     events.extend((1..version).map(|_| note("state")));
     Referral::replay(&events).unwrap().state()

@@ -158,10 +158,9 @@ impl OutboxStore for MemoryStore {
     async fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
         Ok(self.read(|inner| {
             let mut tally = BacklogTally::default();
-            for (n, message) in &inner.written.messages {
+            for message in inner.written.messages.values() {
                 tally.add(
                     message.destination(),
-                    *n,
                     message.is_dead(),
                     message.delivery.enqueued_at,
                 );

@@ -6,7 +6,7 @@
 //! | `m/` | `m/schema`, `m/seq/outbox`, `m/seq/alert`, `m/audit_head` | metadata |
 //! | `r/` | `r/{referral}` | head: the version (u64 BE), the referral's timers (kind code and instant each), then the snapshot of its state |
 //! | `b/` | `b/{referral}` | the referral's case bundle, kept once |
-//! | `e/` | `e/{referral}/{version}` | one event (a `Received` event without its bundle) |
+//! | `e/` | `e/{referral}/{version}` | the events of one commit, named by the first one's version (a `Received` event without its bundle); before schema 7, one event each |
 //! | `c/` | `c/{court}\0{court referral id}` | referral id (idempotency) |
 //! | `q/` | `q/{platform}/{court}\0{intake id}` | referral id of a platform's direct intake (idempotency, apart from the courts') |
 //! | `t/` | `t/{fire at}/{referral}/{kind}` | timer, ordered by due time |
@@ -14,7 +14,7 @@
 //! | `s/` | `s/{destination}\0{next attempt}/{seq}` | schedule: lane heads only, per destination, ordered by due time |
 //! | `d/` | `d/{seq}` | dead letters: the message's `o/` key |
 //! | `x/` | `x/{referral}/{seq}` | the W3C trace context of the call that made the message, when it was traced; kept beside the message record so that the record's format is unchanged, and removed with the message |
-//! | `w/` | `w/{destination}\0{seq}` | every waiting message, pending or dead, by destination in order of arrival: the message's `o/` key |
+//! | `w/` | `w/{destination}\0{seq}` | every waiting message that has failed once or more (retried, dead, replayed), by destination in order of arrival: the message's `o/` key (schema 7; before, every waiting message) |
 //! | `n/` | `n/{destination}` | the destination's pending and dead messages (two u64 BE), kept with each write |
 //! | `a/` | `a/{seq}` | alert |
 //! | `k/` | `k/{seq}` | an operator's acknowledgement of alert `seq` |
@@ -199,8 +199,8 @@ pub(crate) const ACTIVITY_INDEXED: &[u8] = b"m/activity_indexed";
 /// Present once the `l/` load counts hold every referral: written when a
 /// new store is made, or after the one-time count of an older one.
 pub(crate) const LOADS_KEPT: &[u8] = b"m/loads_kept";
-/// Present once the `n/` counts and the `w/` order of arrival hold every
-/// waiting message: written when a new store is made, or after the
+/// Present once the `n/` counts hold every waiting message and the `w/`
+/// order of arrival every one that has failed: written when a new store is made, or after the
 /// one-time count of an older one.
 pub(crate) const BACKLOG_KEPT: &[u8] = b"m/backlog_kept";
 /// While a store moves to schema 4: the last referral whose head lists its
@@ -209,6 +209,9 @@ pub(crate) const MIGRATING_HEADS: &[u8] = b"m/migrating/heads";
 /// While a store moves to schema 6: how far the audit chain is re-chained
 /// (`migrate_v6::Progress`).
 pub(crate) const MIGRATING_AUDIT: &[u8] = b"m/migrating/audit";
+/// While a store moves to schema 7: present until the order of arrival
+/// keeps only the messages that have failed (`migrate_v7`).
+pub(crate) const MIGRATING_ARRIVALS: &[u8] = b"m/migrating/arrivals";
 /// The number of the first audit entry whose outcome detail the retention
 /// pass has not yet looked at (u64 big-endian; 0 when absent).
 pub(crate) const AUDIT_DETAILS_PURGED_TO: &[u8] = b"m/audit_details_purged_to";
@@ -376,7 +379,7 @@ pub(crate) fn schedule(message_key: &[u8], next_attempt_at: Timestamp, n: u64) -
 }
 
 /// Every key of a destination's schedule starts with this.
-fn destination_schedule(destination: &[u8]) -> Vec<u8> {
+pub(crate) fn destination_schedule(destination: &[u8]) -> Vec<u8> {
     let mut key = b"s/".to_vec();
     key.extend_from_slice(destination);
     key.push(0);
@@ -407,8 +410,13 @@ pub(crate) fn destination_of_schedule(key: &[u8]) -> Option<&[u8]> {
     Some(&rest[..end])
 }
 
-/// Where message `n` waits in its destination's order of arrival: the
-/// first such key of a destination is its oldest waiting message.
+/// Where message `n` waits in its destination's order of arrival, once an
+/// attempt to deliver it has failed. A message that never failed needs no
+/// such key: it is its lane's head or behind one, and a head that never
+/// failed is in the schedule at the instant it was enqueued. So the
+/// destination's oldest waiting message is the earlier of its first `w/`
+/// message and its first schedule entry (a failed message in the schedule
+/// is due after it was enqueued, so after its own `w/` entry's age).
 pub(crate) fn waiting(message_key: &[u8], n: u64) -> Vec<u8> {
     let mut key = destination_waiting(destination_in(message_key));
     key.extend_from_slice(seq(n).as_bytes());
@@ -572,6 +580,7 @@ mod tests {
             (SCHEMA.to_vec(), Table::Meta),
             (MIGRATING_HEADS.to_vec(), Table::Meta),
             (MIGRATING_AUDIT.to_vec(), Table::Meta),
+            (MIGRATING_ARRIVALS.to_vec(), Table::Meta),
             (AUDIT_DETAILS_PURGED_TO.to_vec(), Table::Meta),
             (head(&referral), Table::Heads),
             (bundle(&referral), Table::Bundles),

@@ -19,6 +19,7 @@ mod keys;
 pub mod migrate;
 pub mod migrate_v4;
 pub mod migrate_v6;
+pub mod migrate_v7;
 mod prepare;
 mod staged;
 mod stats;
@@ -53,13 +54,18 @@ use crate::writer::{Op, Request, Writer};
 /// rewrites nothing. Schema 6 writes audit records in their version 3,
 /// whose hash covers a digest of the outcome's detail so that the detail
 /// can be purged; a store of schema 5 or before has its audit chain
-/// re-chained at its first open by this build ([`migrate_v6`]).
-pub const SCHEMA_VERSION: u32 = 6;
+/// re-chained at its first open by this build ([`migrate_v6`]). Schema 7
+/// writes a commit's events under one key, and keeps in the order of
+/// arrival (`w/`) only the messages that have failed; a store of schema 6
+/// or before has the other entries removed at its first open by this build
+/// ([`migrate_v7`]).
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// The schemas before this one whose records this build reads as they are:
-/// those before 4 have their keys moved at the first open, and every one
-/// has its audit chain re-chained.
-pub const PREVIOUS_SCHEMA_VERSIONS: [u32; 4] = [2, 3, 4, 5];
+/// those before 4 have their keys moved at the first open, those before 6
+/// have their audit chain re-chained, and every one has its order of
+/// arrival trimmed.
+pub const PREVIOUS_SCHEMA_VERSIONS: [u32; 5] = [2, 3, 4, 5, 6];
 
 /// The schema of stores written before the store's own format; migrated at
 /// open.
@@ -379,40 +385,37 @@ pub(crate) fn open_db(options: &StoreOptions) -> Result<(sled::Db, Counters, Syn
             let found = <[u8; 4]>::try_from(bytes.as_ref())
                 .map(u32::from_be_bytes)
                 .map_err(|_| corrupt_err(StoreError::Corrupt("schema version".into())))?;
-            if found == FIRST_SCHEMA_VERSION {
-                migrate::from_first_format(&db, &path).map_err(|e| match e {
-                    StoreError::Corrupt(_) => corrupt_err(e),
-                    other => io(&other),
-                })?;
-            }
-            if found == FIRST_SCHEMA_VERSION || (2..4).contains(&found) {
-                // Records of schemas 2 and 3 read as they are; their keys move.
-                migrate_v4::to_schema_4(&db, &path, found).map_err(|e| match e {
-                    StoreError::Corrupt(_) => corrupt_err(e),
-                    other => io(&other),
-                })?;
-            }
-            if found == FIRST_SCHEMA_VERSION || PREVIOUS_SCHEMA_VERSIONS.contains(&found) {
-                // Schema 5 only added (the purge event, the table of files
-                // to remove); schema 6 re-chains the audit chain.
-                migrate_v6::to_schema_6(&db, &path, found).map_err(|e| match e {
-                    StoreError::Corrupt(_) => corrupt_err(e),
-                    other => io(&other),
-                })?;
-            } else if found == SCHEMA_VERSION
-                && db.get(keys::MIGRATING_AUDIT).map_err(|e| io(&e))?.is_some()
-            {
-                // A migration to schema 6 that stopped part way goes on.
-                migrate_v6::to_schema_6(&db, &path, found).map_err(|e| match e {
-                    StoreError::Corrupt(_) => corrupt_err(e),
-                    other => io(&other),
-                })?;
-            } else if found != SCHEMA_VERSION {
+            let known = found == FIRST_SCHEMA_VERSION
+                || found == SCHEMA_VERSION
+                || PREVIOUS_SCHEMA_VERSIONS.contains(&found);
+            if !known {
                 return Err(OpenError::UnsupportedSchema {
                     path,
                     found,
                     supported: SCHEMA_VERSION,
                 });
+            }
+            let to_open = |e: StoreError| match e {
+                StoreError::Corrupt(_) => corrupt_err(e),
+                other => io(&other),
+            };
+            if found == FIRST_SCHEMA_VERSION {
+                migrate::from_first_format(&db, &path).map_err(to_open)?;
+            }
+            if found == FIRST_SCHEMA_VERSION || (2..4).contains(&found) {
+                // Records of schemas 2 and 3 read as they are; their keys move.
+                migrate_v4::to_schema_4(&db, &path, found).map_err(to_open)?;
+            }
+            // Schema 5 only added (the purge event, the table of files to
+            // remove); schema 6 re-chains the audit chain, also when a
+            // migration to it stopped part way.
+            let rechaining =
+                found == 6 && db.get(keys::MIGRATING_AUDIT).map_err(|e| io(&e))?.is_some();
+            if found < 6 || rechaining {
+                migrate_v6::to_schema_6(&db, &path, found).map_err(to_open)?;
+            }
+            if found < SCHEMA_VERSION || migrate_v7::under_way(&db).map_err(to_open)? {
+                migrate_v7::to_schema_7(&db, &path).map_err(to_open)?;
             }
         }
         None if !db.is_empty() => return Err(OpenError::NotAGatewayStore { path }),

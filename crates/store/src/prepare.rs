@@ -11,7 +11,7 @@ use mediation_core::ids::ReferralId;
 use mediation_core::routing::LoadChange;
 use mediation_core::store::{Commit, StoreError};
 use mediation_records::{
-    DeliveryRecord, encode_alert, encode_audit_record, encode_bundle, encode_event,
+    DeliveryRecord, encode_alert, encode_audit_record, encode_bundle, encode_events,
     encode_snapshot, encode_timer,
 };
 
@@ -28,7 +28,7 @@ pub(crate) struct Prepared {
     pub(crate) court_key: Option<Vec<u8>>,
     /// A new referral's bundle, kept once.
     pub(crate) bundle: Option<Vec<u8>>,
-    /// Each event's key and value.
+    /// The events' key and value: none, or one for all of them.
     pub(crate) events: Vec<(Vec<u8>, Vec<u8>)>,
     /// The activity keys of the events' days.
     pub(crate) activity: BTreeSet<Vec<u8>>,
@@ -50,22 +50,25 @@ pub(crate) struct Prepared {
     /// Keys a purge writes over: the redacted bundle and events, and the
     /// files still to remove.
     pub(crate) rewrites: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Whether the events stored before the commit's are removed first: a
+    /// purge writes the redacted history under one key, and the keys it
+    /// was stored under before may be others.
+    pub(crate) replaces_history: bool,
 }
 
 impl Prepared {
     pub(crate) fn of(c: Commit) -> Result<Self, StoreError> {
         let version = c.version_after()?;
         let bundle = c.new_bundle().map(encode_bundle);
-        let events = c
-            .events
-            .iter()
-            .enumerate()
-            .map(|(n, event)| {
+        // A commit's events under one key, named by the first one's version.
+        let events = (!c.events.is_empty())
+            .then(|| {
                 (
-                    keys::event(&c.referral, c.expected_version + 1 + n as u64),
-                    encode_event(event),
+                    keys::event(&c.referral, c.expected_version + 1),
+                    encode_events(&c.events),
                 )
             })
+            .into_iter()
             .collect();
         let activity = c
             .events
@@ -114,6 +117,7 @@ impl Prepared {
             delivered: c.delivered,
             trace: c.trace.map(|t| t.as_str().as_bytes().to_vec()),
             rewrites: Vec::new(),
+            replaces_history: false,
             expected_version: c.expected_version,
             at: c.at,
             referral: c.referral,
@@ -128,13 +132,9 @@ impl Prepared {
         let bundle = encode_bundle(purge.check()?);
         let referral = purge.commit.referral.clone();
         let mut rewrites = vec![(keys::bundle(&referral), bundle)];
-        rewrites.extend(
-            purge
-                .redacted
-                .iter()
-                .enumerate()
-                .map(|(n, event)| (keys::event(&referral, n as u64 + 1), encode_event(event))),
-        );
+        if !purge.redacted.is_empty() {
+            rewrites.push((keys::event(&referral, 1), encode_events(&purge.redacted)));
+        }
         if !purge.files.is_empty() {
             rewrites.push((
                 keys::purged_files(&referral),
@@ -143,6 +143,7 @@ impl Prepared {
         }
         let mut prepared = Self::of(purge.commit)?;
         prepared.rewrites = rewrites;
+        prepared.replaces_history = true;
         Ok(prepared)
     }
 }

@@ -23,8 +23,9 @@ use mediation_core::store::{MessageId, PendingDelivery};
 use mediation_core::timer::{Timer, TimerKind};
 use mediation_records::{
     decode_acknowledgement, decode_alert, decode_bundle, decode_delivery, decode_event,
-    decode_plain, decode_snapshot, decode_timer, encode_acknowledgement, encode_alert,
-    encode_bundle, encode_delivery, encode_event, encode_plain, encode_snapshot, encode_timer,
+    decode_events, decode_plain, decode_snapshot, decode_timer, encode_acknowledgement,
+    encode_alert, encode_bundle, encode_delivery, encode_event, encode_events, encode_plain,
+    encode_snapshot, encode_timer,
 };
 
 use crate::SCHEMA_VERSION;
@@ -54,6 +55,15 @@ fn event_again(bytes: &[u8]) -> Vec<u8> {
             .load(Some(&sample_bundle()))
             .unwrap(),
     )
+}
+
+fn events_again(bytes: &[u8]) -> Vec<u8> {
+    let events: Vec<Event> = decode_events(bytes)
+        .unwrap()
+        .into_iter()
+        .map(|record| record.load(Some(&sample_bundle())).unwrap())
+        .collect();
+    encode_events(&events)
 }
 
 fn bundle_again(bytes: &[u8]) -> Vec<u8> {
@@ -129,6 +139,13 @@ fn samples() -> Vec<Sample> {
                 event_again,
             ));
         }
+        // Schema 7 keeps a commit's events under one key: the whole
+        // history as one commit's samples it.
+        out.push(sample(
+            format!("events/{domain}"),
+            encode_events(&history),
+            events_again,
+        ));
         out.push(sample(
             format!("head/{}", referral.status()),
             head_value(
@@ -406,6 +423,30 @@ fn schema_6_writes_every_record_of_schema_5_as_it_was_but_the_audit_chain() {
         kept += 1;
     }
     assert!(kept >= 45, "{kept} records of schema 5");
+}
+
+/// Schema 7 keeps every record of schema 6 as it was, and adds one: a
+/// commit's events under one key, each event encoded as a lone one is.
+#[test]
+fn schema_7_writes_every_record_of_schema_6_as_it_was_and_a_commits_events_together() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/samples");
+    let read = |n: u32| std::fs::read_to_string(dir.join(format!("v{n}.txt"))).unwrap();
+    let (six, seven) = (read(6), read(7));
+    let seven_lines: std::collections::BTreeSet<&str> = seven.lines().collect();
+    for line in six.lines() {
+        assert!(seven_lines.contains(line), "schema 7 changed {line}");
+    }
+    let added: Vec<&str> = seven
+        .lines()
+        .filter(|line| !six.lines().any(|old| old == *line))
+        .collect();
+    let mut longest = 0;
+    for line in added {
+        let (kind, bytes) = line.split_once('\t').unwrap();
+        assert!(kind.starts_with("events/"), "schema 7 added {kind}");
+        longest = longest.max(decode_events(&unhex(bytes)).unwrap().len());
+    }
+    assert!(longest > 1, "a sample of several events under one key");
 }
 
 fn every_sample_of_schema_reads(schema: u32) {

@@ -319,10 +319,87 @@ async fn the_backlog_is_kept_with_each_write_and_counted_once_for_an_older_store
     assert_eq!(store.verify_backlog().unwrap(), vec![]);
     drop(store);
 
+    // As schema 6 left it: every waiting message in the order of arrival.
+    // Schema 7 keeps the six that failed (three retried, two dead, one
+    // replayed), and an interrupted migration is finished at the next open.
+    let as_schema_6 = || {
+        rewrite_raw(&path, |db| {
+            assert_eq!(db.scan_prefix(b"w/").count(), 6);
+            for entry in db.scan_prefix(b"o/") {
+                let (key, _) = entry.unwrap();
+                let n = keys::trailing_seq(&key).unwrap();
+                db.insert(keys::waiting(&key, n), key.to_vec()).unwrap();
+            }
+            db.insert(keys::SCHEMA, &6u32.to_be_bytes()).unwrap();
+        })
+    };
+    as_schema_6();
+    assert_eq!(open_raw(&path).scan_prefix(b"w/").count(), 11);
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    assert_eq!(
+        store.backlog().unwrap(),
+        kept,
+        "the same after the migration"
+    );
+    assert_eq!(store.verify_backlog().unwrap(), vec![]);
+    drop(store);
+    as_schema_6();
+    rewrite_raw(&path, |db| {
+        let done = crate::migrate_v7::to_schema_7_stopping(db, &path, 2, 1).unwrap();
+        assert_eq!(done.removed, 2, "one batch of two");
+        assert_eq!(
+            db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
+            &7u32.to_be_bytes(),
+            "a build of schema 6 refuses it from the first batch on"
+        );
+        assert!(db.get(keys::MIGRATING_ARRIVALS).unwrap().is_some());
+    });
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    assert_eq!(store.backlog().unwrap(), kept);
+    assert_eq!(store.verify_backlog().unwrap(), vec![]);
+    drop(store);
+    let db = open_raw(&path);
+    assert_eq!(db.scan_prefix(b"w/").count(), 6);
+    assert_eq!(db.get(keys::MIGRATING_ARRIVALS).unwrap(), None);
+    drop(db);
+
+    // An entry for a message that never failed is named by `store verify`.
+    rewrite_raw(&path, |db| {
+        let (key, _) = db
+            .scan_prefix(b"o/")
+            .map(Result::unwrap)
+            .find(|(_, value)| {
+                !mediation_records::decode_delivery_state(value)
+                    .unwrap()
+                    .failed
+            })
+            .unwrap();
+        let n = keys::trailing_seq(&key).unwrap();
+        db.insert(keys::waiting(&key, n), key.to_vec()).unwrap();
+    });
+    let store = SledStore::open(StoreOptions::new(&path)).unwrap();
+    let err = store.verify_backlog().unwrap_err();
+    assert!(err.to_string().contains("has never failed"), "{err}");
+    drop(store);
+    rewrite_raw(&path, |db| {
+        // Put back as it was.
+        let stray: Vec<_> = db
+            .scan_prefix(b"w/")
+            .map(Result::unwrap)
+            .filter(|(_, message)| {
+                !mediation_records::decode_delivery_state(&db.get(message).unwrap().unwrap())
+                    .unwrap()
+                    .failed
+            })
+            .collect();
+        assert_eq!(stray.len(), 1);
+        db.remove(&stray[0].0).unwrap();
+    });
+
     // As an older build left it: no counts, no order of arrival, no marker.
     rewrite_raw(&path, |db| {
         let removed = remove_prefixes(db, &[b"n/", b"w/"]);
-        assert_eq!(removed, 2 + 11, "two counts and eleven waiting");
+        assert_eq!(removed, 2 + 6, "two counts and six that failed");
         db.remove(keys::BACKLOG_KEPT).unwrap();
     });
     let store = SledStore::open(StoreOptions::new(&path)).unwrap();
@@ -354,22 +431,26 @@ async fn an_unknown_schema_version_is_refused() {
     let (dir, store) = fresh();
     let path = store.path().to_owned();
     drop(store);
+    let next = SCHEMA_VERSION + 1;
     rewrite_raw(&path, |db| {
-        db.insert(keys::SCHEMA, &7u32.to_be_bytes()).unwrap();
+        db.insert(keys::SCHEMA, &next.to_be_bytes()).unwrap();
     });
     let err = SledStore::open(StoreOptions::new(&path)).unwrap_err();
     assert!(
         matches!(
             err,
             OpenError::UnsupportedSchema {
-                found: 7,
+                found,
                 supported: SCHEMA_VERSION,
                 ..
-            }
+            } if found == next
         ),
         "{err}"
     );
-    assert!(err.to_string().contains("schema version 7"), "{err}");
+    assert!(
+        err.to_string().contains(&format!("schema version {next}")),
+        "{err}"
+    );
     drop(dir);
 }
 
@@ -1341,7 +1422,7 @@ async fn a_store_of_schema_4_opens_as_schema_6_with_only_its_audit_chain_rewritt
     let db = open_raw(&path);
     assert_eq!(
         db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
-        &6u32.to_be_bytes()
+        &SCHEMA_VERSION.to_be_bytes()
     );
     // Every key and value but the audit chain's is as schema 4 left it.
     let after: Vec<_> = db.iter().map(|e| e.unwrap()).collect();
@@ -1463,7 +1544,7 @@ async fn a_store_of_schema_5_has_its_audit_chain_rechained_so_details_can_be_pur
     let db = open_raw(&path);
     assert_eq!(
         db.get(keys::SCHEMA).unwrap().unwrap().as_ref(),
-        &6u32.to_be_bytes()
+        &SCHEMA_VERSION.to_be_bytes()
     );
     assert_eq!(db.get(keys::MIGRATING_AUDIT).unwrap(), None);
     for entry in db.scan_prefix(Table::Audit.prefix()) {
@@ -1607,6 +1688,79 @@ async fn a_transfer_carries_audit_details_as_they_are() {
         outcomes,
         [("InvalidArgument", true), ("rejected: party 李四", false)]
     );
+}
+
+/// A commit's events are stored under one key (schema 7), and a move to a
+/// backend that keeps a record per event hands them over one by one, each
+/// with its own version and instant, as a lone event is encoded; a history
+/// stored one event per key (schema 6) goes over the same.
+#[tokio::test]
+async fn a_commits_events_share_a_key_and_a_transfer_hands_them_over_one_by_one() {
+    use mediation_core::fixtures::sample_bundle;
+    use mediation_records::transfer::StoredItem;
+    use mediation_store_conformance::{follow_up, id, new_referral};
+    let (_dir, store) = fresh();
+    let r = id(7);
+    store.commit(new_referral(&r)).await.unwrap();
+    let mut two = follow_up(&r, 1, "first");
+    let mut second = two.events[0].clone();
+    second.at = mediation_core::fixtures::at("2025-03-04T09:00:00+08:00");
+    two.events.push(second);
+    two.state = mediation_store_conformance::state_at(&r, 3);
+    store.commit(two).await.unwrap();
+    let history = store.history(&r).unwrap().unwrap();
+    assert_eq!(history.len(), 3);
+    let db = store.db().unwrap();
+    let keys_of = |db: &sled::Db| -> Vec<u64> {
+        db.scan_prefix(keys::events_prefix(&r))
+            .map(|e| keys::trailing_seq(&e.unwrap().0).unwrap())
+            .collect()
+    };
+    assert_eq!(
+        keys_of(&db),
+        [1, 2],
+        "the second commit's two events under one key"
+    );
+    let carried = |store: &SledStore| {
+        let mut events = Vec::new();
+        store
+            .transfer(|item| {
+                if let StoredItem::Event {
+                    version,
+                    at,
+                    record,
+                    ..
+                } = item
+                {
+                    let lone = mediation_records::decode_event(&record).unwrap();
+                    assert_eq!(lone.at(), at);
+                    events.push((version, lone.load(Some(&sample_bundle())).unwrap()));
+                }
+                Ok(())
+            })
+            .unwrap();
+        events
+    };
+    let expected: Vec<(u64, Event)> = (1..).zip(history.iter().cloned()).collect();
+    assert_eq!(carried(&store), expected);
+
+    // The same history one event per key, as schema 6 wrote it.
+    for key in db
+        .scan_prefix(keys::events_prefix(&r))
+        .map(|e| e.unwrap().0)
+    {
+        db.remove(key).unwrap();
+    }
+    for (n, event) in history.iter().enumerate() {
+        db.insert(
+            keys::event(&r, n as u64 + 1),
+            mediation_records::encode_event(event),
+        )
+        .unwrap();
+    }
+    assert_eq!(keys_of(&db), [1, 2, 3]);
+    assert_eq!(store.history(&r).unwrap().unwrap(), history);
+    assert_eq!(carried(&store), expected);
 }
 
 /// Two purges of audit details read the same place: the first applies, the

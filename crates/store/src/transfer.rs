@@ -4,7 +4,7 @@
 
 use mediation_core::store::StoreError;
 use mediation_records::transfer::StoredItem;
-use mediation_records::{decode_delivery_state, decode_event, decode_plain, decode_timer};
+use mediation_records::{decode_delivery_state, decode_events, decode_plain, decode_timer};
 
 use crate::SledStore;
 use crate::format::unavailable;
@@ -53,13 +53,17 @@ impl SledStore {
                 .rsplit_once('/')
                 .and_then(|(r, v)| Some((r.to_owned(), u64::from_str_radix(v, 16).ok()?)))
                 .ok_or_else(|| StoreError::Corrupt(format!("{rest}: not an event key")))?;
-            let at = decode_event(&value).map_err(|e| corrupt(&key, e))?.at();
-            each(StoredItem::Event {
-                referral,
-                version,
-                at,
-                record: value.to_vec(),
-            })?;
+            // A key holds one event, or (from schema 7) a commit's events
+            // from `version` on: each goes on alone.
+            let records = decode_events(&value).map_err(|e| corrupt(&key, e))?;
+            for (n, record) in records.into_iter().enumerate() {
+                each(StoredItem::Event {
+                    referral: referral.clone(),
+                    version: version + n as u64,
+                    at: record.at(),
+                    record: record.lone_record(),
+                })?;
+            }
         }
         for (prefix, platform) in [
             (Table::CourtKeys.prefix(), false),

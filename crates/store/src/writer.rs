@@ -624,6 +624,15 @@ impl Writer {
         if let Some(bundle) = c.bundle {
             staged.insert(keys::bundle(&c.referral), bundle);
         }
+        if c.replaces_history {
+            // The history stored so far, under whatever keys; the commit's
+            // own events, after it, are not among them.
+            for (key, _) in staged.scan(self.db()?, &keys::events_prefix(&c.referral))? {
+                if keys::trailing_seq(&key).is_some_and(|v| v <= c.expected_version) {
+                    staged.remove(key);
+                }
+            }
+        }
         for (key, value) in c.events {
             staged.insert(key, value);
         }
@@ -668,7 +677,8 @@ impl Writer {
             if let Some(trace) = &c.trace {
                 staged.insert(keys::trace(&c.referral, n), trace.clone());
             }
-            staged.insert(keys::waiting(&key, n), key.clone());
+            // A new message is not in the order of arrival: until it first
+            // fails, its schedule key says its age (see `keys::waiting`).
             tally.add(keys::destination_in(&key), 1, 0);
             if lane_was_empty {
                 schedule(staged, n, at, &key);
@@ -744,7 +754,9 @@ impl Writer {
                 if self.get(staged, &trace)?.is_some() {
                     staged.remove(trace);
                 }
-                staged.remove(keys::waiting(&key, n));
+                if record.has_failed() {
+                    staged.remove(keys::waiting(&key, n));
+                }
                 if record.is_dead() {
                     staged.remove(keys::dead(n));
                     tally.add(destination, 0, -1);
@@ -766,12 +778,18 @@ impl Writer {
                 }
             }
             Outcome::Retry { at, error } => {
+                if !record.has_failed() {
+                    staged.insert(keys::waiting(&key, n), key.clone());
+                }
                 record.retry(at, error);
                 staged.insert(key.clone(), record.encode());
                 schedule(staged, n, at, &key);
             }
             Outcome::Dead { at, error, alert } => {
                 tally.add(destination, -1, 1);
+                if !record.has_failed() {
+                    staged.insert(keys::waiting(&key, n), key.clone());
+                }
                 record.dead(at, error);
                 staged.insert(key.clone(), record.encode());
                 staged.insert(keys::dead(n), key);

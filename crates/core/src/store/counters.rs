@@ -106,22 +106,18 @@ pub fn load_mismatches(
 }
 
 /// Every destination's waiting messages, counted from the messages
-/// themselves, one at a time in any order: pending, dead, and the arrival
-/// of the first one the store took. What a backend's kept counts must
-/// agree with.
+/// themselves, one at a time in any order: pending, dead, and the earliest
+/// enqueue time among them (the backlog's oldest). What a backend's kept
+/// counts must agree with.
 #[derive(Debug, Clone, Default)]
 pub struct BacklogTally {
     by_destination: BTreeMap<String, Backlog>,
-    /// The first message each destination took, by its number in the
-    /// order of arrival: its enqueue time is the backlog's oldest.
-    first: BTreeMap<String, u64>,
 }
 
 impl BacklogTally {
-    /// Counts one waiting message of `destination` (its key): `arrival`,
-    /// its number in the order the store took the destination's messages;
-    /// whether it is a dead letter; when it was enqueued.
-    pub fn add(&mut self, destination: &str, arrival: u64, dead: bool, enqueued_at: Timestamp) {
+    /// Counts one waiting message of `destination` (its key): whether it
+    /// is a dead letter; when it was enqueued.
+    pub fn add(&mut self, destination: &str, dead: bool, enqueued_at: Timestamp) {
         let backlog = self
             .by_destination
             .entry(destination.to_owned())
@@ -136,11 +132,13 @@ impl BacklogTally {
         } else {
             backlog.pending += 1;
         }
-        let earliest = self.first.entry(destination.to_owned()).or_insert(u64::MAX);
-        if arrival < *earliest {
-            *earliest = arrival;
-            backlog.oldest_enqueued_at = Some(enqueued_at);
-        }
+        // The earliest enqueue time, not the first message numbered: two
+        // commits handled close together may reach a store in either order.
+        backlog.oldest_enqueued_at = Some(
+            backlog
+                .oldest_enqueued_at
+                .map_or(enqueued_at, |o| o.min(enqueued_at)),
+        );
     }
 
     /// The backlog of every destination with a message counted, by
@@ -160,9 +158,18 @@ pub struct BacklogMismatch {
     pub counted: [u64; 2],
 }
 
+/// How much later than the earliest enqueue time counted a kept oldest may
+/// be. A store that finds its oldest through an index in the order it
+/// numbered the messages (sled) can name one a moment younger: commands
+/// read the clock before they reach the store, and two handled together
+/// may reach it in either order. A message whose age an index lost would
+/// be off by far more.
+pub const OLDEST_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_secs(1);
+
 /// The destinations whose kept backlog differs from the one counted from
 /// their messages ([`BacklogTally`]), in their key order: in the pending or
-/// dead count, or in the oldest message's enqueue time. A destination
+/// dead count, or in the oldest message's enqueue time (kept earlier than
+/// counted, or later by more than [`OLDEST_TOLERANCE`]). A destination
 /// missing from one side counts nothing there.
 pub fn backlog_mismatches(
     kept: &BTreeMap<String, Backlog>,
@@ -175,7 +182,11 @@ pub fn backlog_mismatches(
         .filter_map(|name| {
             let (k, c) = (kept.get(name), counted.get(name));
             let oldest = |b: Option<&Backlog>| b.and_then(|b| b.oldest_enqueued_at);
-            let differs = pair(k) != pair(c) || oldest(k) != oldest(c);
+            let oldest_differs = match (oldest(k), oldest(c)) {
+                (Some(k), Some(c)) => k < c || k.duration_since(c) > OLDEST_TOLERANCE,
+                (k, c) => k != c,
+            };
+            let differs = pair(k) != pair(c) || oldest_differs;
             differs.then(|| BacklogMismatch {
                 destination: name.clone(),
                 kept: pair(k),

@@ -65,10 +65,8 @@ pub struct Backlog {
     pub destination: String,
     pub pending: u64,
     pub dead: u64,
-    /// When the destination's first waiting message, in the order the
-    /// store took them, was enqueued. Commands handled at nearly the same
-    /// moment may reach the store in either order, so this can be a few
-    /// milliseconds later than the earliest enqueue time waiting.
+    /// The earliest enqueue time among the destination's waiting
+    /// messages, pending or dead: a retried or dead message keeps its age.
     pub oldest_enqueued_at: Option<Timestamp>,
 }
 

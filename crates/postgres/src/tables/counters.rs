@@ -34,9 +34,8 @@ pub(super) async fn loads(pool: &PgPool) -> Result<Vec<(OrganisationId, u64)>, S
 pub(super) async fn backlog(pool: &PgPool) -> Result<Vec<Backlog>, StoreError> {
     let rows = sqlx::query(
         "SELECT destination, count(*) FILTER (WHERE NOT dead), count(*) FILTER (WHERE dead), \
-           (SELECT o.enqueued_at_ns FROM outbox o WHERE o.destination = w.destination \
-            ORDER BY o.seq LIMIT 1) \
-         FROM outbox w GROUP BY destination ORDER BY destination",
+           min(enqueued_at_ns) \
+         FROM outbox GROUP BY destination ORDER BY destination",
     )
     .fetch_all(pool)
     .await

@@ -104,6 +104,11 @@ struct Args {
     /// temporary directory, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Keep the million-referral phase's store in `--dir` once measured
+    /// (drained, its 50 overdue referrals fired), to study a restart by
+    /// hand: `serve` on `restart/gateway.toml`.
+    #[arg(long)]
+    keep_restart_store: bool,
     /// `sled` (the default runs above) or `postgres`: the gateway on
     /// PostgreSQL, one replica and three, beside the outbox baseline.
     #[arg(long, default_value = "sled")]
@@ -359,7 +364,16 @@ async fn run(args: Args) {
     let restart = if args.no_restart {
         None
     } else {
-        Some(restart_under_load(&setup, &root, &platforms, plan.referrals).await)
+        Some(
+            restart_under_load(
+                &setup,
+                &root,
+                &platforms,
+                plan.referrals,
+                args.keep_restart_store,
+            )
+            .await,
+        )
     };
 
     // The summary, with ratios from this run.
@@ -686,6 +700,7 @@ async fn restart_under_load(
     root: &std::path::Path,
     platforms: &Platforms,
     referrals: u64,
+    keep_store: bool,
 ) -> Restart {
     println!("building a store with {referrals} open referrals (each with its offer waiting)");
     let data = root.join("restart");
@@ -765,7 +780,11 @@ async fn restart_under_load(
     }
     let (rss_quiet, _) = gateway.memory_mib();
     gateway.stop();
-    let _ = std::fs::remove_dir_all(&data);
+    if keep_store {
+        println!("  the store is kept in {}", data.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&data);
+    }
     Restart {
         referrals,
         preload,

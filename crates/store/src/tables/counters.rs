@@ -1,7 +1,7 @@
 //! The counts kept with the writes so that a read need not walk the
 //! records: each organisation's open referrals (`l/`) and each
 //! destination's pending and dead messages (`n/`, with the order of
-//! arrival `w/`). Here they are read, made once for a store written before
+//! arrival of those that have failed, `w/`). Here they are read, made once for a store written before
 //! they were kept, and checked against the records (`store verify`).
 
 use std::collections::BTreeMap;
@@ -75,8 +75,13 @@ pub(crate) fn count_loads(db: &sled::Db, path: &Path) -> Result<(), StoreError> 
 
 /// Counts one waiting message, from its key and stored record, into
 /// `count`; returns its number, which is its place in its destination's
-/// order of arrival (`w/`).
-fn count_message(count: &mut BacklogTally, key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
+/// order of arrival (`w/`), and whether it has failed (whether it has
+/// that place).
+fn count_message(
+    count: &mut BacklogTally,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(u64, bool), StoreError> {
     // Where the message stands, without the message.
     let state = decode_delivery_state(value).map_err(|e| corrupt(key, e))?;
     let not_a_message = || {
@@ -87,19 +92,22 @@ fn count_message(count: &mut BacklogTally, key: &[u8], value: &[u8]) -> Result<u
     };
     let (destination, _) = keys::message_id_of(key).ok_or_else(not_a_message)?;
     let n = keys::trailing_seq(key).ok_or_else(not_a_message)?;
-    count.add(destination, n, state.dead, state.enqueued_at);
-    Ok(n)
+    count.add(destination, state.dead, state.enqueued_at);
+    Ok((n, state.failed))
 }
 
 /// Every destination's waiting messages, counted from the messages
-/// themselves.
-fn count_backlog(db: &sled::Db) -> Result<BTreeMap<String, Backlog>, StoreError> {
+/// themselves; and how many of them have failed (each must have its place
+/// in the order of arrival).
+fn count_backlog(db: &sled::Db) -> Result<(BTreeMap<String, Backlog>, u64), StoreError> {
     let mut count = BacklogTally::default();
+    let mut failed = 0;
     for entry in db.scan_prefix(Table::Outbox.prefix()) {
         let (key, value) = entry.map_err(unavailable)?;
-        count_message(&mut count, &key, &value)?;
+        let (_, has_failed) = count_message(&mut count, &key, &value)?;
+        failed += u64::from(has_failed);
     }
-    Ok(count.into_backlogs())
+    Ok((count.into_backlogs(), failed))
 }
 
 /// Once, for a store written before the backlog was kept: puts every
@@ -115,9 +123,11 @@ pub(crate) fn keep_backlog(db: &sled::Db, path: &Path) -> Result<(), StoreError>
     let mut count = BacklogTally::default();
     for entry in db.scan_prefix(Table::Outbox.prefix()) {
         let (key, value) = entry.map_err(unavailable)?;
-        let n = count_message(&mut count, &key, &value)?;
-        batch.insert(keys::waiting(&key, n), key.to_vec());
-        in_batch += 1;
+        let (n, failed) = count_message(&mut count, &key, &value)?;
+        if failed {
+            batch.insert(keys::waiting(&key, n), key.to_vec());
+            in_batch += 1;
+        }
         messages += 1;
         if in_batch == 10_000 {
             db.apply_batch(std::mem::take(&mut batch))
@@ -140,6 +150,43 @@ pub(crate) fn keep_backlog(db: &sled::Db, path: &Path) -> Result<(), StoreError>
     db.flush().map_err(unavailable)?;
     tracing::info!(messages, destinations = counts.len(), elapsed = ?started.elapsed(), "the outbox's waiting messages counted");
     Ok(())
+}
+
+/// The earliest enqueue time among a destination's waiting messages: the
+/// first in its order of arrival of those that have failed (`w/`), or its
+/// first schedule entry if that one never failed and is older. Two reads,
+/// however many wait (the reasoning is at [`keys::waiting`]).
+fn oldest_waiting(
+    db: &sled::Db,
+    destination: &[u8],
+) -> Result<Option<jiff::Timestamp>, StoreError> {
+    // What the index entry names: the message's enqueue time, and
+    // whether it has failed.
+    let first = |entry: Option<sled::Result<(sled::IVec, sled::IVec)>>| -> Result<_, StoreError> {
+        let Some(entry) = entry else { return Ok(None) };
+        let (_, message_key) = entry.map_err(unavailable)?;
+        db.get(&message_key)
+            .map_err(unavailable)?
+            .map(|bytes| decode_delivery_state(&bytes).map_err(|e| corrupt(&message_key, e)))
+            .transpose()
+    };
+    let failed = first(
+        db.scan_prefix(keys::destination_waiting(destination))
+            .next(),
+    )?;
+    let scheduled = first(
+        db.range(keys::destination_schedule(destination)..keys::after_destination(destination))
+            .next(),
+    )?;
+    // A failed message first in the schedule is younger than its own `w/`
+    // entry says: the first read counted it.
+    let never_failed = scheduled.filter(|state| !state.failed);
+    let oldest = [failed, never_failed]
+        .into_iter()
+        .flatten()
+        .map(|state| state.enqueued_at)
+        .min();
+    Ok(oldest)
 }
 
 /// The counts' reads and checks, answered at once on the caller's thread
@@ -166,23 +213,7 @@ impl SledStore {
             let destination = keys::destination_of_backlog(&key)
                 .ok_or_else(|| StoreError::Corrupt("backlog key".into()))?;
             let [pending, dead] = writer::read_backlog(Some(&value));
-            let oldest = match db
-                .scan_prefix(keys::destination_waiting(destination))
-                .next()
-            {
-                Some(entry) => {
-                    let (_, message_key) = entry.map_err(unavailable)?;
-                    match db.get(&message_key).map_err(unavailable)? {
-                        Some(bytes) => Some(
-                            decode_delivery_state(&bytes)
-                                .map_err(|e| corrupt(&message_key, e))?
-                                .enqueued_at,
-                        ),
-                        None => None,
-                    }
-                }
-                None => None,
-            };
+            let oldest = oldest_waiting(&db, destination)?;
             found.push(Backlog {
                 destination: String::from_utf8_lossy(destination).into_owned(),
                 pending,
@@ -197,7 +228,7 @@ impl SledStore {
     /// their messages: for `store verify` and the crash tests.
     pub fn verify_backlog(&self) -> Result<Vec<BacklogMismatch>, StoreError> {
         let db = self.db()?;
-        let counted = count_backlog(&db)?;
+        let (counted, failed) = count_backlog(&db)?;
         let kept: BTreeMap<String, Backlog> = self
             .backlog()?
             .into_iter()
@@ -206,21 +237,32 @@ impl SledStore {
         let mut waiting = 0u64;
         for entry in db.scan_prefix(Table::Arrivals.prefix()) {
             let (_, message_key) = entry.map_err(unavailable)?;
-            if db.get(&message_key).map_err(unavailable)?.is_none() {
+            let named = || String::from_utf8_lossy(&message_key).into_owned();
+            let Some(bytes) = db.get(&message_key).map_err(unavailable)? else {
                 return Err(StoreError::Corrupt(format!(
                     "the order of arrival names {}, which is not waiting",
-                    String::from_utf8_lossy(&message_key)
+                    named()
+                )));
+            };
+            if !decode_delivery_state(&bytes)
+                .map_err(|e| corrupt(&message_key, e))?
+                .failed
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "the order of arrival names {}, which has never failed",
+                    named()
                 )));
             }
             waiting += 1;
         }
         let mut mismatches = mediation_core::store::backlog_mismatches(&kept, &counted);
-        let total: u64 = counted.values().map(|b| b.pending + b.dead).sum();
-        if waiting != total && mismatches.is_empty() {
+        if waiting != failed && mismatches.is_empty() {
             mismatches.push(BacklogMismatch {
-                destination: format!("(order of arrival: {waiting} entries for {total} messages)"),
+                destination: format!(
+                    "(order of arrival: {waiting} entries for {failed} messages that have failed)"
+                ),
                 kept: [waiting, 0],
-                counted: [total, 0],
+                counted: [failed, 0],
             });
         }
         Ok(mismatches)

@@ -14,7 +14,7 @@ use mediation_core::document::Sha256Digest;
 use mediation_core::ids::{OrganisationId, ReferralId};
 use mediation_core::lifecycle::{Event, Referral};
 use mediation_core::store::{Commit, CourtKey, Purge, Receipt, ReferralStore, StoreError};
-use mediation_records::{decode_bundle, decode_event, decode_snapshot};
+use mediation_records::{decode_bundle, decode_events, decode_snapshot};
 
 use crate::format::unavailable;
 use crate::format::{corrupt, split_head};
@@ -45,11 +45,12 @@ pub(super) fn read_history(
     let mut events = Vec::new();
     for entry in db.scan_prefix(keys::events_prefix(referral)) {
         let (key, value) = entry.map_err(unavailable)?;
-        let record = decode_event(&value).map_err(|e| corrupt(&key, e))?;
-        if record.needs_bundle() && bundle.is_none() {
-            bundle = read_bundle(db, referral)?;
+        for record in decode_events(&value).map_err(|e| corrupt(&key, e))? {
+            if record.needs_bundle() && bundle.is_none() {
+                bundle = read_bundle(db, referral)?;
+            }
+            events.push(record.load(bundle.as_ref()).map_err(|e| corrupt(&key, e))?);
         }
-        events.push(record.load(bundle.as_ref()).map_err(|e| corrupt(&key, e))?);
     }
     Ok((!events.is_empty()).then_some(events))
 }
@@ -99,17 +100,22 @@ pub(crate) fn index_activity(db: &sled::Db, path: &Path) -> Result<(), StoreErro
             .and_then(|rest| rest.rsplit_once('/'))
             .and_then(|(id, _)| ReferralId::parse(id).ok())
             .ok_or_else(|| StoreError::Corrupt("event key".into()))?;
-        let at = decode_event(&value).map_err(|e| corrupt(&key, e))?.at();
-        batch.insert(keys::activity(keys::day_of(at), &referral), &[][..]);
-        in_batch += 1;
-        events += 1;
-        if in_batch == 10_000 {
+        // A key holds one event, or (from schema 7) a commit's events.
+        for record in decode_events(&value).map_err(|e| corrupt(&key, e))? {
+            batch.insert(
+                keys::activity(keys::day_of(record.at()), &referral),
+                &[][..],
+            );
+            in_batch += 1;
+            events += 1;
+            if events.is_multiple_of(1_000_000) {
+                tracing::info!(events, elapsed = ?started.elapsed(), "indexing referrals' activity");
+            }
+        }
+        if in_batch >= 10_000 {
             db.apply_batch(std::mem::take(&mut batch))
                 .map_err(unavailable)?;
             in_batch = 0;
-        }
-        if events.is_multiple_of(1_000_000) {
-            tracing::info!(events, elapsed = ?started.elapsed(), "indexing referrals' activity");
         }
     }
     batch.insert(keys::ACTIVITY_INDEXED, &[][..]);
