@@ -563,32 +563,81 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
     }
 
     pub async fn fire(&self, timer: &Timer) -> Result<Referral, ServiceError> {
-        let kind = timer.kind;
+        self.fire_due(&timer.referral, std::slice::from_ref(timer))
+            .await
+    }
+
+    /// Fires one referral's due `timers`, in the order given (the order they
+    /// fell due), in one commit: a warning and its breach due together (the
+    /// gateway was down over both, or the sweep fell behind) are one write
+    /// rather than two in turn. Each timer fires on the referral as the
+    /// ones before it left it. The commit's audit entry names the timers,
+    /// joined by `+` (`acceptance_warning+acceptance_breach`). A timer that
+    /// no longer applies fires nothing and its refusal is audited on its
+    /// own, as a lone timer's is; a timer the state no longer calls for is
+    /// then cleared. Timers of other referrals are not this call's.
+    pub(crate) async fn fire_due(
+        &self,
+        id: &ReferralId,
+        timers: &[Timer],
+    ) -> Result<Referral, ServiceError> {
+        let timers: Vec<&Timer> = timers.iter().filter(|t| &t.referral == id).collect();
+        if timers.is_empty() {
+            return self
+                .referral(id)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound(id.clone()));
+        }
+        let action = timers
+            .iter()
+            .map(|t| t.kind.as_str())
+            .collect::<Vec<_>>()
+            .join("+");
+        // Refusals of single timers, of the last attempt (a retry after a
+        // version conflict decides again).
+        let refused = std::sync::Mutex::new(Vec::new());
         let result = self
-            .execute(
-                &timer.referral,
-                "gateway",
-                kind.as_str(),
-                |referral, ctx| {
-                    let mut events = referral.fire(kind, ctx.now, &ctx.policy.deadlines)?;
-                    if kind == TimerKind::AcceptanceBreach {
-                        let mut after = referral.clone();
-                        after.apply_all(&events);
-                        events.extend(reroute_or_return(
-                            &after,
+            .execute(id, "gateway", &action, |referral, ctx| {
+                let mut refused = refused.lock().unwrap_or_else(|p| p.into_inner());
+                refused.clear();
+                let mut after = referral.clone();
+                let mut events = Vec::new();
+                for timer in &timers {
+                    let mut fired = match after.fire(timer.kind, ctx.now, &ctx.policy.deadlines) {
+                        Ok(fired) => fired,
+                        // Alone, the only timer: its refusal is the command's.
+                        Err(e) if timers.len() == 1 => return Err(e),
+                        Err(e) => {
+                            refused.push((timer.kind, e));
+                            continue;
+                        }
+                    };
+                    if timer.kind == TimerKind::AcceptanceBreach {
+                        let mut breached = after.clone();
+                        breached.apply_all(&fired);
+                        fired.extend(reroute_or_return(
+                            &breached,
                             ctx,
                             ReturnReason::AcceptanceOverdue,
                         )?);
                     }
-                    Ok(events)
-                },
-            )
+                    after.apply_all(&fired);
+                    events.extend(fired);
+                }
+                Ok(events)
+            })
             .await;
+        let refused = refused.into_inner().unwrap_or_else(|p| p.into_inner());
+        for (kind, error) in refused {
+            let error = ServiceError::from(error);
+            self.audit_rejection(&Actor::from("gateway"), kind.as_str(), Some(id), &error)
+                .await;
+        }
         match result {
-            Ok(referral) if !referral.timers().contains(timer) => Ok(referral),
+            Ok(referral) if timers.iter().all(|t| !referral.timers().contains(*t)) => Ok(referral),
             // Nothing to do (a warning already given, or a state that moved on):
-            // store the timers the state calls for, which drops this one.
-            Ok(_) | Err(ServiceError::Transition(_)) => self.refresh_timers(&timer.referral).await,
+            // store the timers the state calls for, which drops these.
+            Ok(_) | Err(ServiceError::Transition(_)) => self.refresh_timers(id).await,
             Err(e) => Err(e),
         }
     }

@@ -8,8 +8,9 @@
 //!
 //! The timers of different referrals fire concurrently (up to
 //! [`CONCURRENT_REFERRALS`] at once), so their commits share the store's
-//! group flushes; a referral's own timers fire one after another, in the
-//! order they fall due.
+//! group flushes; a referral's own due timers fire in one commit, in the
+//! order they fall due ([`Commands::fire_due`]), so that a warning and its
+//! breach found due together cost one write, not two in turn.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,25 +110,27 @@ impl<S: ReferralStore + AuditLog> DeadlineEngine<S> {
         }
     }
 
-    /// Fires one referral's due timers, one after another; returns how many
-    /// fired and how many failed.
+    /// Fires one referral's due timers, in the order they fall due, in one
+    /// commit; returns how many fired and how many failed.
     async fn fire_in_order(&self, timers: Vec<Timer>) -> (usize, usize) {
-        let (mut fired, mut failed) = (0, 0);
-        for timer in &timers {
-            match self.gateway.fire(timer).await {
-                Ok(_) => {
-                    fired += 1;
+        let Some(referral) = timers.first().map(|t| t.referral.clone()) else {
+            return (0, 0);
+        };
+        match self.gateway.fire_due(&referral, &timers).await {
+            Ok(_) => {
+                for timer in &timers {
                     // A fired breach timer is a missed deadline.
                     metrics::counter!("gateway_deadline_timers_fired_total", "kind" => timer.kind.as_str())
                         .increment(1);
                 }
-                Err(error) => {
-                    failed += 1;
-                    tracing::error!(referral = %timer.referral, timer = timer.kind.as_str(), %error, "timer could not fire");
-                }
+                (timers.len(), 0)
+            }
+            Err(error) => {
+                let kinds: Vec<&str> = timers.iter().map(|t| t.kind.as_str()).collect();
+                tracing::error!(%referral, timers = ?kinds, %error, "timers could not fire");
+                (0, timers.len())
             }
         }
-        (fired, failed)
     }
 
     /// Sweeps until `shutdown` completes, sleeping until the next timer is due.

@@ -277,6 +277,38 @@ async fn an_acceptance_breach_returns_the_referral_to_the_court() {
     w.clock.set(at("2025-03-07T00:00:00+08:00"));
     let report = w.engine().sweep().await.unwrap();
     assert_eq!(report.fired, 2, "the missed warning and the breach");
+    // Due together, they fire in one commit, in order: one audit entry
+    // names both.
+    let fired: Vec<(String, String)> = w
+        .store()
+        .audit_entries(0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.actor == "gateway" && e.record.action.starts_with("acceptance"))
+        .map(|e| (e.record.action, e.record.outcome))
+        .collect();
+    assert_eq!(
+        fired,
+        [(
+            "acceptance_warning+acceptance_breach".to_owned(),
+            "ok".to_owned()
+        )]
+    );
+    let changes = w.changes(&s.referral);
+    let warned = changes
+        .iter()
+        .position(|c| *c == "deadline_warning")
+        .unwrap();
+    assert_eq!(
+        changes[warned..],
+        [
+            "deadline_warning",
+            "acceptance_overdue",
+            "returned_to_court",
+            "court_decision_awaited"
+        ],
+        "{changes:?}"
+    );
     let r = w.gateway.referral(s.referral.id()).await.unwrap().unwrap();
     assert_eq!(r.status(), Status::ReturnedToCourt);
     // Back with the court, which is reminded after 7 working days if it has

@@ -61,6 +61,10 @@ impl AuditFilter {
                     // The gateway's own action with its particulars after
                     // it (`rechain_audit: …`, `purge_audit_details: …`).
                     || record.action.split_once(": ").is_some_and(|(a, _)| a == m)
+                    // Timers that fired in one commit
+                    // (`acceptance_warning+acceptance_breach`).
+                    || (!record.action.contains(' ')
+                        && record.action.split('+').any(|a| a == m))
             })
             && self
                 .outcome
@@ -251,6 +255,21 @@ mod tests {
             }
             .matches(&own)
         );
+        // Timers that fired together are each found.
+        let together = record(
+            "2026-12-07T08:00:00Z",
+            "gateway",
+            "acceptance_warning+acceptance_breach",
+            Some(R1),
+            "ok",
+        );
+        let by_method = |m: &str| AuditFilter {
+            method: Some(m.into()),
+            ..Default::default()
+        };
+        assert!(by_method("acceptance_warning").matches(&together));
+        assert!(by_method("acceptance_breach").matches(&together));
+        assert!(!by_method("acceptance").matches(&together));
     }
 
     /// A chain of `n` entries in memory: entry `i` concerns the referral
