@@ -1,6 +1,7 @@
-//! Bringing running deadlines up to date after the working-day calendar
-//! changed: a year's holiday notice was loaded (deadlines that guessed that
-//! year were provisional) or an installed notice was corrected.
+//! Bringing running deadlines, and the courts' reminders still to come, up
+//! to date after the working-day calendar changed: a year's holiday notice
+//! was loaded (deadlines that guessed that year were provisional) or an
+//! installed notice was corrected.
 //!
 //! Each referral goes through the ordinary command path, so its new deadline,
 //! its new timers and the court's notice are committed together, and a
@@ -71,15 +72,19 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
                 }
                 report.considered += 1;
                 let before = referral.running_deadline().cloned();
+                let reminder_before = referral.court_reminder_due();
                 match self
                     .execute(id, "gateway", "recompute_deadline", |r, ctx| {
-                        r.recompute_deadline(ctx.now, ctx.calendar, &ctx.policy.deadlines)
+                        let policy = &ctx.policy.deadlines;
+                        let mut events = r.recompute_deadline(ctx.now, ctx.calendar, policy)?;
+                        events.extend(r.recompute_court_reminder(ctx.now, ctx.calendar, policy)?);
+                        Ok(events)
                     })
                     .await
                 {
                     Ok(now) => {
                         let fresh = now.running_deadline();
-                        if fresh != before.as_ref() {
+                        if fresh != before.as_ref() || now.court_reminder_due() != reminder_before {
                             report.changed += 1;
                         }
                         if fresh.is_some_and(|d| d.is_provisional()) {
@@ -100,10 +105,15 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
     }
 }
 
+/// A running deadline `which` selects, or a court's reminder still to come:
+/// a wait does not record whether its count met a year without a notice,
+/// so every one is counted again (they are few, and one that stays writes
+/// nothing).
 fn selected(referral: &Referral, which: Recompute) -> bool {
-    match (referral.running_deadline(), which) {
-        (None, _) => false,
-        (Some(_), Recompute::All) => true,
-        (Some(d), Recompute::Provisional) => d.is_provisional(),
-    }
+    referral.court_reminder_due().is_some()
+        || match (referral.running_deadline(), which) {
+            (None, _) => false,
+            (Some(_), Recompute::All) => true,
+            (Some(d), Recompute::Provisional) => d.is_provisional(),
+        }
 }

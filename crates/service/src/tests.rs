@@ -646,6 +646,30 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
         .submit_offered(sample_bundle(), "court")
         .await
         .unwrap();
+    // Offered on Monday 21 December and let lapse: back with its court on
+    // Monday 28 December, which is reminded after 7 working days (CPL Art.
+    // 126). They reach into 2027: with 1 January its only known holiday,
+    // the guess is the end of Thursday 7 January.
+    clock.set(at("2026-12-21T09:00:00+08:00"));
+    let mut bundle = sample_bundle();
+    bundle.court_referral_id = "lapsed".parse().unwrap();
+    let lapsed = gateway
+        .submit_offered(bundle, "court")
+        .await
+        .unwrap()
+        .referral;
+    clock.set(at("2026-12-28T10:00:00+08:00"));
+    let breach = lapsed
+        .timers()
+        .into_iter()
+        .find(|t| t.kind == TimerKind::AcceptanceBreach)
+        .unwrap();
+    let lapsed = gateway.fire(&breach).await.unwrap();
+    assert_eq!(
+        lapsed.court_reminder_due(),
+        Some(at("2027-01-08T00:00:00+08:00"))
+    );
+
     // Routed on Wednesday 30 December: the three days reach into 2027, which
     // has no notice yet, so the deadline is a guess (Tuesday 5 January).
     clock.set(at("2026-12-30T09:00:00+08:00"));
@@ -683,14 +707,33 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
     assert_eq!(
         report,
         RecomputeReport {
-            scanned: 2,
-            considered: 1,
-            changed: 1,
+            scanned: 3,
+            considered: 2,
+            changed: 2,
             still_provisional: 0,
             failed: 0,
         }
     );
     assert_eq!(calls, 1, "the closing progress line");
+    // The court's reminder moved with the notice: 29–31 December, then 6,
+    // 7, 8 and 11 January; its timer with it.
+    let reminded_at = at("2027-01-12T00:00:00+08:00");
+    let lapsed = gateway.referral(lapsed.id()).await.unwrap().unwrap();
+    assert_eq!(lapsed.court_reminder_due(), Some(reminded_at));
+    assert_eq!(
+        lapsed.court_wait().unwrap().since,
+        at("2026-12-28T10:00:00+08:00"),
+        "the wait runs from when it began"
+    );
+    let reminders: Vec<_> = gateway
+        .store()
+        .due_timers(at("2030-01-01T00:00:00Z"), 100)
+        .unwrap()
+        .into_iter()
+        .filter(|t| &t.referral == lapsed.id())
+        .map(|t| (t.kind, t.fire_at))
+        .collect();
+    assert_eq!(reminders, [(TimerKind::CourtDecisionReminder, reminded_at)]);
     let now = gateway.referral(late.id()).await.unwrap().unwrap();
     let fresh = now.acceptance_deadline().unwrap();
     assert_eq!(fresh.due_date, date(2027, 1, 7));
@@ -739,7 +782,7 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
         .recompute_deadlines(Recompute::All, |_| {})
         .await
         .unwrap();
-    assert_eq!((again.considered, again.changed), (2, 0));
+    assert_eq!((again.considered, again.changed), (3, 0));
     assert_eq!(
         gateway.store().history(late.id()).unwrap().unwrap().len(),
         events_before + 1

@@ -81,6 +81,39 @@ impl Referral {
         one(since, Change::CourtDecisionAwaited { since, remind_at })
     }
 
+    /// The court's reminder counted again against `calendar` (a year's
+    /// holiday notice loaded or corrected since it was counted: the working
+    /// days that lead to it may fall otherwise). A wait still to be reminded
+    /// whose reminder moves is stated again with the new time, from the
+    /// same start (CPL Art. 126's 7 days are working days, as the policy
+    /// counts them); one already reminded, or whose reminder stays, gives
+    /// nothing.
+    pub fn recompute_court_reminder(
+        &self,
+        at: Timestamp,
+        calendar: &Calendar,
+        policy: &DeadlinePolicy,
+    ) -> Decision {
+        let Some(wait) = self.court_wait().filter(|w| !w.reminded) else {
+            return Ok(Vec::new());
+        };
+        let (Some(old), days @ 1..) = (wait.remind_at, policy.court_decision_working_days) else {
+            return Ok(Vec::new());
+        };
+        let fresh = deadline::working_days_after(calendar, wait.since, days)
+            .map_err(|e| TransitionError::Calendar(e.to_string()))?;
+        if fresh == old {
+            return Ok(Vec::new());
+        }
+        one(
+            at,
+            Change::CourtDecisionAwaited {
+                since: wait.since,
+                remind_at: Some(fresh),
+            },
+        )
+    }
+
     /// The reminder is due and the court has still not decided.
     pub fn remind_court(&self, at: Timestamp) -> Decision {
         let action = "remind the court of";
@@ -106,7 +139,7 @@ impl Referral {
     }
 
     /// When the court is to be reminded, while that is still to come.
-    pub(crate) fn court_reminder_due(&self) -> Option<Timestamp> {
+    pub fn court_reminder_due(&self) -> Option<Timestamp> {
         self.court_wait()
             .filter(|w| !w.reminded)
             .and_then(|w| w.remind_at)
