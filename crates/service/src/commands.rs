@@ -477,10 +477,6 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         Err(ServiceError::Contention(format!("referral {id}")))
     }
 
-    /// Fires a due timer: gives the warning or records the breach, and for an
-    /// acceptance breach returns the referral to the court or re-routes it, as
-    /// the partner's policy says. A timer that no longer matches the referral
-    /// (it was already handled) is cleared.
     /// The acceptance deadline an offer to `partner`'s platform sent at
     /// `sent_at` gets once its delivery is acknowledged: what the offer
     /// itself tells the organisation.
@@ -562,8 +558,21 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
         .map(|(_, recorded)| recorded)
     }
 
+    /// Fires a due timer: gives the warning or records the breach, and for an
+    /// acceptance breach returns the referral to the court or re-routes it, as
+    /// the partner's policy says. A timer that no longer matches the referral
+    /// (it was already handled) is cleared.
     pub async fn fire(&self, timer: &Timer) -> Result<Referral, ServiceError> {
-        self.fire_due(&timer.referral, std::slice::from_ref(timer))
+        let kind = timer.kind;
+        let result = self
+            .execute(
+                &timer.referral,
+                "gateway",
+                kind.as_str(),
+                |referral, ctx| fire_on(referral, kind, ctx),
+            )
+            .await;
+        self.after_firing(&timer.referral, std::slice::from_ref(timer), result)
             .await
     }
 
@@ -571,72 +580,89 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
     /// fell due), in one commit: a warning and its breach due together (the
     /// gateway was down over both, or the sweep fell behind) are one write
     /// rather than two in turn. Each timer fires on the referral as the
-    /// ones before it left it. The commit's audit entry names the timers,
-    /// joined by `+` (`acceptance_warning+acceptance_breach`). A timer that
-    /// no longer applies fires nothing and its refusal is audited on its
-    /// own, as a lone timer's is; a timer the state no longer calls for is
-    /// then cleared. Timers of other referrals are not this call's.
+    /// ones before it left it, and the commit's audit entry names them
+    /// joined by `+` (`acceptance_warning+acceptance_breach`). Should one of
+    /// them not apply (refused, its breach not handed on, or nothing to do,
+    /// as for a warning already given), they fire one by one
+    /// instead, each as [`Commands::fire`] fires it alone, so that each
+    /// refusal is audited as its own and the others still fire. Timers of
+    /// other referrals are not this call's.
     pub(crate) async fn fire_due(
         &self,
         id: &ReferralId,
         timers: &[Timer],
     ) -> Result<Referral, ServiceError> {
         let timers: Vec<&Timer> = timers.iter().filter(|t| &t.referral == id).collect();
-        if timers.is_empty() {
-            return self
-                .referral(id)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound(id.clone()));
+        match timers.as_slice() {
+            [] => {
+                return self
+                    .referral(id)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(id.clone()));
+            }
+            [one] => return self.fire(one).await,
+            _ => {}
         }
         let action = timers
             .iter()
             .map(|t| t.kind.as_str())
             .collect::<Vec<_>>()
             .join("+");
-        // Refusals of single timers, of the last attempt (a retry after a
-        // version conflict decides again).
-        let refused = std::sync::Mutex::new(Vec::new());
+        // Set by the last decision when a timer did not apply: nothing is
+        // committed, and the timers fire apart.
+        let apart = std::sync::atomic::AtomicBool::new(false);
         let result = self
             .execute(id, "gateway", &action, |referral, ctx| {
-                let mut refused = refused.lock().unwrap_or_else(|p| p.into_inner());
-                refused.clear();
+                apart.store(false, std::sync::atomic::Ordering::Relaxed);
                 let mut after = referral.clone();
                 let mut events = Vec::new();
                 for timer in &timers {
-                    let mut fired = match after.fire(timer.kind, ctx.now, &ctx.policy.deadlines) {
-                        Ok(fired) => fired,
-                        // Alone, the only timer: its refusal is the command's.
-                        Err(e) if timers.len() == 1 => return Err(e),
-                        Err(e) => {
-                            refused.push((timer.kind, e));
-                            continue;
-                        }
+                    // Refused, or nothing to do (a warning already given).
+                    let Some(fired) = fire_on(&after, timer.kind, ctx)
+                        .ok()
+                        .filter(|fired| !fired.is_empty())
+                    else {
+                        apart.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return Ok(Vec::new());
                     };
-                    if timer.kind == TimerKind::AcceptanceBreach {
-                        let mut breached = after.clone();
-                        breached.apply_all(&fired);
-                        fired.extend(reroute_or_return(
-                            &breached,
-                            ctx,
-                            ReturnReason::AcceptanceOverdue,
-                        )?);
-                    }
                     after.apply_all(&fired);
                     events.extend(fired);
                 }
                 Ok(events)
             })
             .await;
-        let refused = refused.into_inner().unwrap_or_else(|p| p.into_inner());
-        for (kind, error) in refused {
-            let error = ServiceError::from(error);
-            self.audit_rejection(&Actor::from("gateway"), kind.as_str(), Some(id), &error)
-                .await;
+        if apart.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut first_error = None;
+            let mut last = None;
+            for timer in &timers {
+                match self.fire(timer).await {
+                    Ok(referral) => last = Some(referral),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            return match (first_error, last) {
+                (Some(e), _) => Err(e),
+                (None, Some(referral)) => Ok(referral),
+                (None, None) => Err(ServiceError::NotFound(id.clone())),
+            };
         }
+        let owned: Vec<Timer> = timers.into_iter().cloned().collect();
+        self.after_firing(id, &owned, result).await
+    }
+
+    /// What follows a firing's command: the referral, when none of `timers`
+    /// is still due; otherwise (a warning already given, a state that moved
+    /// on) the timers the state calls for, stored, which drops these.
+    async fn after_firing(
+        &self,
+        id: &ReferralId,
+        timers: &[Timer],
+        result: Result<Referral, ServiceError>,
+    ) -> Result<Referral, ServiceError> {
         match result {
-            Ok(referral) if timers.iter().all(|t| !referral.timers().contains(*t)) => Ok(referral),
-            // Nothing to do (a warning already given, or a state that moved on):
-            // store the timers the state calls for, which drops these.
+            Ok(referral) if timers.iter().all(|t| !referral.timers().contains(t)) => Ok(referral),
             Ok(_) | Err(ServiceError::Transition(_)) => self.refresh_timers(id).await,
             Err(e) => Err(e),
         }
@@ -711,6 +737,27 @@ impl<S: ReferralStore + AuditLog> Commands<S> {
             tracing::error!(error = %e, "cannot audit a rejected command");
         }
     }
+}
+
+/// What firing a timer of `kind` decides on `referral`: the warning or the
+/// breach, and for an acceptance breach the referral returned to the court
+/// or re-routed, as the partner's policy says.
+fn fire_on(
+    referral: &Referral,
+    kind: TimerKind,
+    ctx: &Context<'_>,
+) -> Result<Vec<Event>, TransitionError> {
+    let mut events = referral.fire(kind, ctx.now, &ctx.policy.deadlines)?;
+    if kind == TimerKind::AcceptanceBreach {
+        let mut after = referral.clone();
+        after.apply_all(&events);
+        events.extend(reroute_or_return(
+            &after,
+            ctx,
+            ReturnReason::AcceptanceOverdue,
+        )?);
+    }
+    Ok(events)
 }
 
 /// What follows when an organisation lets a referral go — it declined, or let

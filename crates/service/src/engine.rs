@@ -1,10 +1,11 @@
 //! The deadline engine: fires the timers that are due.
 //!
 //! Timers are found through the store's due-time index, so a sweep costs in
-//! proportion to what is due, not to the number of open referrals. Each timer
-//! fires through [`Commands::fire`], whose commit records the event and drops
-//! the timer in one transaction: a timer fires once, also across restarts, and
-//! timers that came due while the gateway was down fire at the first sweep.
+//! proportion to what is due, not to the number of open referrals. A
+//! referral's due timers fire through [`Commands::fire_due`], whose commit
+//! records the events and drops the timers in one transaction: a timer fires
+//! once, also across restarts, and timers that came due while the gateway was
+//! down fire at the first sweep.
 //!
 //! The timers of different referrals fire concurrently (up to
 //! [`CONCURRENT_REFERRALS`] at once), so their commits share the store's

@@ -372,6 +372,50 @@ async fn an_acceptance_breach_returns_the_referral_to_the_court() {
     assert_eq!(to_court.pending, 5, "the court's reminder");
 }
 
+/// Timers found due together fire apart, each as it would alone, when one
+/// of them does not apply: here a warning already given, offered again
+/// with its breach. No entry names a timer that did nothing.
+#[tokio::test]
+async fn timers_due_together_fire_apart_when_one_does_not_apply() {
+    let w = World::new(BreachAction::ReturnToCourt);
+    let s = w
+        .gateway
+        .submit_offered(sample_bundle(), "court")
+        .await
+        .unwrap();
+    let timers = s.referral.timers();
+    let kinds: Vec<_> = timers.iter().map(|t| t.kind).collect();
+    assert_eq!(
+        kinds,
+        [TimerKind::AcceptanceWarning, TimerKind::AcceptanceBreach]
+    );
+    w.clock.set(at("2025-03-07T00:00:00+08:00"));
+    w.gateway.fire(&timers[0]).await.unwrap();
+    let r = w.gateway.fire_due(s.referral.id(), &timers).await.unwrap();
+    assert_eq!(r.status(), Status::ReturnedToCourt);
+    let fired: Vec<(String, String)> = w
+        .store()
+        .audit_entries(0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.actor == "gateway" && e.record.action.starts_with("acceptance"))
+        .map(|e| (e.record.action, e.record.outcome))
+        .collect();
+    assert_eq!(
+        fired,
+        [
+            ("acceptance_warning".to_owned(), "ok".to_owned()),
+            ("acceptance_breach".to_owned(), "ok".to_owned())
+        ]
+    );
+    let warnings = w
+        .changes(&s.referral)
+        .into_iter()
+        .filter(|c| *c == "deadline_warning")
+        .count();
+    assert_eq!(warnings, 1, "the warning is given once");
+}
+
 #[tokio::test]
 async fn an_acceptance_breach_can_reroute_to_the_next_organisation() {
     let w = World::new(BreachAction::Reroute);

@@ -153,8 +153,8 @@ impl OutboxStore for MemoryStore {
         }))
     }
 
-    /// Counted from the waiting messages themselves, in their order of
-    /// arrival, as core's [`BacklogTally`] counts them.
+    /// Counted from the waiting messages themselves, as core's
+    /// [`BacklogTally`] counts them.
     async fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
         Ok(self.read(|inner| {
             let mut tally = BacklogTally::default();

@@ -195,3 +195,54 @@ pub fn backlog_mismatches(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::at;
+
+    fn backlog(oldest: Option<&str>) -> BTreeMap<String, Backlog> {
+        BTreeMap::from([(
+            "partner:ccpit".to_owned(),
+            Backlog {
+                destination: "partner:ccpit".into(),
+                pending: 2,
+                dead: 0,
+                oldest_enqueued_at: oldest.map(at),
+            },
+        )])
+    }
+
+    #[test]
+    fn the_tally_keeps_the_earliest_enqueue_time_whatever_the_order_counted() {
+        let mut tally = BacklogTally::default();
+        tally.add("partner:ccpit", false, at("2026-12-08T09:00:01Z"));
+        tally.add("partner:ccpit", true, at("2026-12-08T09:00:00Z"));
+        tally.add("partner:ccpit", false, at("2026-12-08T09:00:02Z"));
+        let counted = tally.into_backlogs();
+        let b = &counted["partner:ccpit"];
+        assert_eq!((b.pending, b.dead), (2, 1));
+        assert_eq!(b.oldest_enqueued_at, Some(at("2026-12-08T09:00:00Z")));
+    }
+
+    /// A kept oldest a moment younger than the one counted agrees (two
+    /// commands handled together may reach a store in either order); one
+    /// older, or younger by more than the tolerance, or missing, does not.
+    #[test]
+    fn a_kept_oldest_agrees_within_the_tolerance_and_only_later() {
+        let counted = backlog(Some("2026-12-08T09:00:00Z"));
+        let agrees = |kept: Option<&str>| backlog_mismatches(&backlog(kept), &counted).is_empty();
+        assert!(agrees(Some("2026-12-08T09:00:00Z")));
+        assert!(agrees(Some("2026-12-08T09:00:00.900Z")));
+        assert!(
+            agrees(Some("2026-12-08T09:00:01Z")),
+            "exactly the tolerance"
+        );
+        assert!(!agrees(Some("2026-12-08T09:00:01.001Z")));
+        assert!(
+            !agrees(Some("2026-12-08T08:59:59.999Z")),
+            "older than any waiting"
+        );
+        assert!(!agrees(None));
+    }
+}
