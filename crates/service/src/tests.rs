@@ -94,6 +94,18 @@ impl World {
         self.gateway.store()
     }
 
+    /// The action and outcome of each audit entry of the gateway's
+    /// acceptance timers, in order.
+    fn acceptance_timers_audited(&self) -> Vec<(String, String)> {
+        self.store()
+            .audit_entries(0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.record.actor == "gateway" && e.record.action.starts_with("acceptance"))
+            .map(|e| (e.record.action, e.record.outcome))
+            .collect()
+    }
+
     fn changes(&self, referral: &Referral) -> Vec<&'static str> {
         self.store()
             .history(referral.id())
@@ -279,14 +291,7 @@ async fn an_acceptance_breach_returns_the_referral_to_the_court() {
     assert_eq!(report.fired, 2, "the missed warning and the breach");
     // Due together, they fire in one commit, in order: one audit entry
     // names both.
-    let fired: Vec<(String, String)> = w
-        .store()
-        .audit_entries(0, 100)
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.record.actor == "gateway" && e.record.action.starts_with("acceptance"))
-        .map(|e| (e.record.action, e.record.outcome))
-        .collect();
+    let fired = w.acceptance_timers_audited();
     assert_eq!(
         fired,
         [(
@@ -393,14 +398,7 @@ async fn timers_due_together_fire_apart_when_one_does_not_apply() {
     w.gateway.fire(&timers[0]).await.unwrap();
     let r = w.gateway.fire_due(s.referral.id(), &timers).await.unwrap();
     assert_eq!(r.status(), Status::ReturnedToCourt);
-    let fired: Vec<(String, String)> = w
-        .store()
-        .audit_entries(0, 100)
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.record.actor == "gateway" && e.record.action.starts_with("acceptance"))
-        .map(|e| (e.record.action, e.record.outcome))
-        .collect();
+    let fired = w.acceptance_timers_audited();
     assert_eq!(
         fired,
         [
