@@ -205,7 +205,7 @@ pub async fn referral_ids_page_in_order<S: FullStore>(store: S) {
 
 /// A purge of `r` at `version`: its event, committed with the state after
 /// it, and the stored history before it redacted.
-fn purge_of(history: &[mediation_core::lifecycle::Event], version: u64) -> Purge {
+pub fn purge_of(history: &[mediation_core::lifecycle::Event], version: u64) -> Purge {
     let r = match &history[0].change {
         Change::Received { id, .. } => id.clone(),
         _ => panic!("a history starts with its received event"),

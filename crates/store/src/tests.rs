@@ -1700,7 +1700,8 @@ async fn a_transfer_carries_audit_details_as_they_are() {
 /// A commit's events are stored under one key (schema 7), and a move to a
 /// backend that keeps a record per event hands them over one by one, each
 /// with its own version and instant, as a lone event is encoded; a history
-/// stored one event per key (schema 6) goes over the same.
+/// stored one event per key (schema 6) goes over the same, and a purge of
+/// it leaves none of its keys behind.
 #[tokio::test]
 async fn a_commits_events_share_a_key_and_a_transfer_hands_them_over_one_by_one() {
     use mediation_core::fixtures::sample_bundle;
@@ -1768,6 +1769,19 @@ async fn a_commits_events_share_a_key_and_a_transfer_hands_them_over_one_by_one(
     assert_eq!(keys_of(&db), [1, 2, 3]);
     assert_eq!(store.history(&r).unwrap().unwrap(), history);
     assert_eq!(carried(&store), expected);
+
+    // A purge of that history removes every key it was stored under and
+    // writes it redacted under one, its own event after.
+    let purge = mediation_store_conformance::referrals::purge_of(&history, 3);
+    store.purge(purge).await.unwrap();
+    assert_eq!(keys_of(&db), [1, 4]);
+    let purged = store.history(&r).unwrap().unwrap();
+    assert_eq!(
+        purged[..3],
+        mediation_core::retention::redact(&history)[..],
+        "the redacted history, whole"
+    );
+    assert_eq!(purged[3].change.name(), "personal_data_purged");
 }
 
 /// Two purges of audit details read the same place: the first applies, the
