@@ -692,14 +692,17 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
     // Monday 28 December, which is reminded after 7 working days (CPL Art.
     // 126). They reach into 2027: with 1 January its only known holiday,
     // the guess is the end of Thursday 7 January.
-    clock.set(at("2026-12-21T09:00:00+08:00"));
-    let mut bundle = sample_bundle();
-    bundle.court_referral_id = "lapsed".parse().unwrap();
-    let lapsed = gateway
-        .submit_offered(bundle, "court")
-        .await
-        .unwrap()
-        .referral;
+    let offered = async |when: &str, court_id: &str| {
+        clock.set(at(when));
+        let mut bundle = sample_bundle();
+        bundle.court_referral_id = court_id.parse().unwrap();
+        gateway
+            .submit_offered(bundle, "court")
+            .await
+            .unwrap()
+            .referral
+    };
+    let lapsed = offered("2026-12-21T09:00:00+08:00", "lapsed").await;
     clock.set(at("2026-12-28T10:00:00+08:00"));
     let breach = lapsed
         .timers()
@@ -714,14 +717,7 @@ async fn a_notice_loaded_later_makes_provisional_deadlines_certain_and_moves_the
 
     // Routed on Wednesday 30 December: the three days reach into 2027, which
     // has no notice yet, so the deadline is a guess (Tuesday 5 January).
-    clock.set(at("2026-12-30T09:00:00+08:00"));
-    let mut bundle = sample_bundle();
-    bundle.court_referral_id = "late".parse().unwrap();
-    let late = gateway
-        .submit_offered(bundle, "court")
-        .await
-        .unwrap()
-        .referral;
+    let late = offered("2026-12-30T09:00:00+08:00", "late").await;
     let guessed = late.acceptance_deadline().unwrap().clone();
     assert_eq!(guessed.due_date, date(2027, 1, 5));
     assert!(guessed.is_provisional());

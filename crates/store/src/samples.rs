@@ -381,6 +381,12 @@ fn court_wait_samples() -> Vec<Sample> {
     out
 }
 
+/// The samples pinned for schema `n`, as checked in.
+fn pinned(n: u32) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/samples");
+    std::fs::read_to_string(dir.join(format!("v{n}.txt"))).unwrap()
+}
+
 /// Every record schemas 2 and 3 wrote still reads: their records are not
 /// rewritten (schema 4 moves keys, and lists timers in each head). A
 /// snapshot of schema 2 reads with no court's wait.
@@ -395,9 +401,7 @@ fn every_schema_2_and_3_sample_still_reads() {
 /// as schema 4 wrote it, so a store of schema 4 needs no rewriting.
 #[test]
 fn schema_5_writes_every_record_of_schema_4_as_it_was() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/samples");
-    let read = |n: u32| std::fs::read_to_string(dir.join(format!("v{n}.txt"))).unwrap();
-    let (four, five) = (read(4), read(5));
+    let (four, five) = (pinned(4), pinned(5));
     let five: std::collections::BTreeSet<&str> = five.lines().collect();
     let mut kept = 0;
     for line in four.lines() {
@@ -409,9 +413,7 @@ fn schema_5_writes_every_record_of_schema_4_as_it_was() {
 
 #[test]
 fn schema_6_writes_every_record_of_schema_5_as_it_was_but_the_audit_chain() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/samples");
-    let read = |n: u32| std::fs::read_to_string(dir.join(format!("v{n}.txt"))).unwrap();
-    let (five, six) = (read(5), read(6));
+    let (five, six) = (pinned(5), pinned(6));
     let six: std::collections::BTreeSet<&str> = six.lines().collect();
     let mut kept = 0;
     for line in five.lines() {
@@ -429,9 +431,7 @@ fn schema_6_writes_every_record_of_schema_5_as_it_was_but_the_audit_chain() {
 /// commit's events under one key, each event encoded as a lone one is.
 #[test]
 fn schema_7_writes_every_record_of_schema_6_as_it_was_and_a_commits_events_together() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/samples");
-    let read = |n: u32| std::fs::read_to_string(dir.join(format!("v{n}.txt"))).unwrap();
-    let (six, seven) = (read(6), read(7));
+    let (six, seven) = (pinned(6), pinned(7));
     let seven_lines: std::collections::BTreeSet<&str> = seven.lines().collect();
     for line in six.lines() {
         assert!(seven_lines.contains(line), "schema 7 changed {line}");
