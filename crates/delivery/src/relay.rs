@@ -211,6 +211,17 @@ impl InFlight {
         )
     }
 
+    /// The room a pass reads `destination`'s due heads for: none while its
+    /// attempts under way leave fewer than a quarter of its slots free.
+    /// Reading them walks its schedule past every head under way (they are
+    /// at its front), so a pass per finished attempt, each starting one,
+    /// would walk them all once per delivery; the end of each attempt wakes
+    /// the loop, so the slots are filled again a quarter at a time.
+    fn room_for_pass(&self, destination: &str, slots: usize) -> usize {
+        let room = self.room(destination, slots);
+        if room < slots.div_ceil(4) { 0 } else { room }
+    }
+
     fn held_at(&self, id: &MessageId, now: Timestamp) -> bool {
         self.held.get(id).is_some_and(|h| h.until > now)
     }
@@ -278,7 +289,8 @@ where
                 now,
                 self.options.batch,
                 &|destination| {
-                    lock(&self.in_flight).room(destination, self.options.per_destination_in_flight)
+                    lock(&self.in_flight)
+                        .room_for_pass(destination, self.options.per_destination_in_flight)
                 },
                 &|_, id| {
                     let in_flight = lock(&self.in_flight);

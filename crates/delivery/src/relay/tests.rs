@@ -902,3 +902,33 @@ async fn a_lanes_next_message_waits_until_the_one_before_is_recorded() {
     );
     assert_eq!(h.transport.received_by(&ccpit()), ["first", "second"]);
 }
+
+/// A pass reads a destination's heads again only once a quarter of its
+/// slots are free, unless it has nothing under way at all.
+#[test]
+fn a_pass_reads_a_destination_again_once_a_quarter_of_its_slots_are_free() {
+    let mut in_flight = InFlight::default();
+    assert_eq!(
+        in_flight.room_for_pass("ccpit", 32),
+        32,
+        "nothing under way"
+    );
+    in_flight.per_destination.insert("ccpit".into(), 25);
+    assert_eq!(in_flight.room("ccpit", 32), 7);
+    assert_eq!(in_flight.room_for_pass("ccpit", 32), 0, "7 of 32 free");
+    in_flight.per_destination.insert("ccpit".into(), 24);
+    assert_eq!(in_flight.room_for_pass("ccpit", 32), 8, "a quarter free");
+    // Outcomes being recorded count too once they reach their cap.
+    in_flight.per_destination.insert("ccpit".into(), 0);
+    in_flight
+        .recording
+        .insert("ccpit".into(), 32 * UNRECORDED_PER_SLOT - 5);
+    assert_eq!(in_flight.room("ccpit", 32), 5);
+    assert_eq!(in_flight.room_for_pass("ccpit", 32), 0);
+    // With one slot, the slot free is the quarter.
+    let mut one = InFlight::default();
+    one.recording.insert("court".into(), 3);
+    assert_eq!(one.room_for_pass("court", 1), 1);
+    one.per_destination.insert("court".into(), 1);
+    assert_eq!(one.room_for_pass("court", 1), 0);
+}
