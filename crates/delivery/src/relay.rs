@@ -160,6 +160,12 @@ impl DestinationBoard {
 /// outcomes to write.
 const UNRECORDED_PER_SLOT: usize = 8;
 
+/// The loop's passes start at least this far apart. Under load every
+/// finished attempt wakes the loop, and each pass reads where every
+/// destination's schedule begins, twice; passes a millisecond apart take
+/// what finished meanwhile together, at a millisecond's delay at most.
+const MIN_PASS_INTERVAL: Duration = Duration::from_millis(1);
+
 #[derive(Debug, Default)]
 struct InFlight {
     /// Messages started and not yet recorded: waiting for their
@@ -376,7 +382,15 @@ where
     /// Runs until `shutdown` completes, then waits for attempts in flight.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut last_pass: Option<tokio::time::Instant> = None;
         loop {
+            if let Some(last) = last_pass {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep_until(last + MIN_PASS_INTERVAL) => {}
+                }
+            }
+            last_pass = Some(tokio::time::Instant::now());
             let started = match self.tick().await {
                 Ok(report) => report.started,
                 Err(error) => {

@@ -652,6 +652,7 @@ fn gated_relay(
         inner: h.store.clone(),
         gate: Gate::closed(),
         applied,
+        passes: Arc::default(),
     };
     let clock: Arc<dyn Clock> = h.clock.clone();
     let relay = Relay::new(
@@ -684,6 +685,8 @@ struct GatedStore {
     inner: SledStore,
     gate: Gate,
     applied: bool,
+    /// Passes made: reads of the due heads.
+    passes: Arc<AtomicUsize>,
 }
 
 impl OutboxStore for GatedStore {
@@ -694,6 +697,7 @@ impl OutboxStore for GatedStore {
         room: &(dyn Fn(&str) -> usize + Sync),
         skip: &(dyn Fn(&str, &MessageId) -> bool + Sync),
     ) -> Result<Vec<PendingDelivery>, StoreError> {
+        self.passes.fetch_add(1, Ordering::SeqCst);
         OutboxStore::due_deliveries_except(&self.inner, now, limit, room, skip).await
     }
 
@@ -931,4 +935,45 @@ fn a_pass_reads_a_destination_again_once_a_quarter_of_its_slots_are_free() {
     assert_eq!(one.room_for_pass("court", 1), 1);
     one.per_destination.insert("court".into(), 1);
     assert_eq!(one.room_for_pass("court", 1), 0);
+}
+
+/// However often finished attempts wake it, the loop passes no more than
+/// once a millisecond, and still delivers everything once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_passes_at_most_once_a_millisecond_however_often_it_is_woken() {
+    let h = Harness::new();
+    for n in 0..200 {
+        enqueue(
+            &h.store,
+            &referral(1_000 + n),
+            &[(ccpit(), "offer"), (court(), "notice")],
+        )
+        .await;
+    }
+    let (store, relay) = gated_relay(&h, false, 32);
+    store.gate.open();
+    let began = std::time::Instant::now();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        relay
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    until("every message delivered and recorded", || {
+        h.transport.received_by(&ccpit()).len() == 200
+            && h.transport.received_by(&court()).len() == 200
+            && h.store.backlog().unwrap().is_empty()
+    })
+    .await;
+    let passes = store.passes.load(Ordering::SeqCst);
+    let elapsed_ms = began.elapsed().as_millis() as usize;
+    stop.send(()).unwrap();
+    running.await.unwrap();
+    assert!(
+        passes <= elapsed_ms + 1,
+        "{passes} passes in {elapsed_ms} ms"
+    );
+    assert_eq!(*h.transport.attempts.lock().unwrap(), 400, "each once");
 }
