@@ -77,6 +77,10 @@ pub const FIRST_SCHEMA_VERSION: u32 = 1;
 /// (`docs/benchmarks.md`).
 pub const DEFAULT_CHECKPOINT_BYTES: u64 = 256 * 1024 * 1024;
 
+/// How long the writer waits with nothing to do before a checkpoint, by
+/// default: longer than the gaps between the groups of a steady load.
+pub const DEFAULT_CHECKPOINT_QUIET: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// How to open the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -105,6 +109,12 @@ pub struct StoreOptions {
     /// replays no more than about this much of sled's log
     /// (`docs/store.md`, "Restart").
     pub checkpoint_bytes: u64,
+    /// How long the writer must have had nothing to do for a moment to be
+    /// quiet enough for a checkpoint: a store between two groups of a
+    /// steady load is not quiet, and a checkpoint there would hold every
+    /// caller through the reopening. A store never quiet that long gets its
+    /// checkpoint once twice `checkpoint_bytes` is written.
+    pub checkpoint_quiet: std::time::Duration,
 }
 
 impl StoreOptions {
@@ -116,6 +126,7 @@ impl StoreOptions {
             lock_wait: std::time::Duration::from_secs(2),
             reserve_bytes: 16 * 1024 * 1024,
             checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
+            checkpoint_quiet: DEFAULT_CHECKPOINT_QUIET,
         }
     }
 }

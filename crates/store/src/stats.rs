@@ -1,5 +1,5 @@
 //! What the writer and the flusher count of their work since the store was
-//! opened: syncs, operations, batches, key writes, checkpoints.
+//! opened: syncs, operations, batches, key writes, bytes, checkpoints.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,6 +13,7 @@ pub struct CommitStats {
     batches: AtomicU64,
     keys_asked: AtomicU64,
     keys_written: AtomicU64,
+    bytes_written: AtomicU64,
     checkpoints: AtomicU64,
 }
 
@@ -35,6 +36,12 @@ impl CommitStats {
         )
     }
 
+    /// Bytes of keys and values applied since open: what the checkpoints
+    /// are counted in (`StoreOptions::checkpoint_bytes`).
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written.load(Ordering::Relaxed)
+    }
+
     /// Checkpoints (reopenings that bound the next restart) since open.
     pub fn checkpoints(&self) -> u64 {
         self.checkpoints.load(Ordering::Relaxed)
@@ -49,7 +56,8 @@ impl CommitStats {
         self.operations.fetch_add(operations, Ordering::Relaxed);
     }
 
-    pub(crate) fn record_batch(&self, asked: KeyWrites, written: KeyWrites) {
+    pub(crate) fn record_batch(&self, asked: KeyWrites, written: KeyWrites, bytes: u64) {
+        self.bytes_written.fetch_add(bytes, Ordering::Relaxed);
         metrics::counter!("gateway_store_batches_total").increment(1);
         metrics::counter!("gateway_store_key_writes_total")
             .increment(written.inserts + written.removes);

@@ -1335,6 +1335,73 @@ async fn the_writer_checkpoints_once_enough_is_written_and_loses_nothing() {
     drop(dir);
 }
 
+/// A store written to steadily is not quiet between its writes: it takes
+/// its checkpoint once left alone for `checkpoint_quiet`, and, under
+/// writes that leave it no such pause, once twice `checkpoint_bytes` is
+/// written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_waits_for_the_writer_to_be_left_alone() {
+    use mediation_store_conformance::{id, new_referral};
+    use std::time::{Duration, Instant};
+    // What one referral's commit writes, in the bytes checkpoints count.
+    let dir = tempfile::tempdir().unwrap();
+    let probe = SledStore::open(StoreOptions::new(dir.path().join("probe"))).unwrap();
+    probe.commit(new_referral(&id(1))).await.unwrap();
+    let one = probe.commit_stats().bytes_written();
+    drop(probe);
+    assert!(one > 0);
+    let quiet = Duration::from_secs(2);
+    let store = SledStore::open(StoreOptions {
+        checkpoint_bytes: 3 * one,
+        checkpoint_quiet: quiet,
+        ..StoreOptions::new(dir.path().join("store"))
+    })
+    .unwrap();
+    let steady = |n: u32| {
+        let store = store.clone();
+        async move {
+            store.commit(new_referral(&id(n))).await.unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // Past the amount, never more than 50 ms apart: no checkpoint.
+    for n in 10..14 {
+        steady(n).await;
+    }
+    let written = store.commit_stats().bytes_written();
+    assert!((3 * one..6 * one).contains(&written), "{written} of {one}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        store.commit_stats().checkpoints(),
+        0,
+        "taken between writes"
+    );
+    // Left alone: taken.
+    let left = Instant::now();
+    while store.commit_stats().checkpoints() == 0 && left.elapsed() < quiet * 3 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        store.commit_stats().checkpoints(),
+        1,
+        "not taken when quiet"
+    );
+    assert!(left.elapsed() + Duration::from_millis(500) >= quiet);
+    // Writes that leave no quiet pause: taken at twice the amount, without
+    // waiting for a pause that does not come.
+    let mut n = 20;
+    while store.commit_stats().checkpoints() == 1 {
+        assert!(n < 40, "no checkpoint after {} commits", n - 20);
+        steady(n).await;
+        n += 1;
+    }
+    assert!(n - 20 >= 6, "taken after {} commits", n - 20);
+    // Everything written before and after reads.
+    for r in (10..14).chain(20..n) {
+        assert_eq!(store.referral(&id(r)).unwrap().unwrap().version(), 1);
+    }
+}
+
 /// Under writes that never stop, with readers reading all along, the
 /// writer still checkpoints, and no read or write fails for it: readers
 /// wait for the new handle.

@@ -240,7 +240,23 @@ impl Writer {
                 }
             }
             if self.written_since_open >= self.options.checkpoint_bytes {
-                self.checkpoint(Duration::ZERO);
+                // Quiet means nothing to do for a while, not merely
+                // nothing this instant: a steady load leaves the queue
+                // empty between its groups, and a checkpoint there would
+                // hold its callers through the reopening.
+                match requests.recv_timeout(self.options.checkpoint_quiet) {
+                    Ok(request) => return Some(request),
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.checkpoint(Duration::ZERO);
+                        if self.written_since_open >= self.options.checkpoint_bytes {
+                            // Not taken (a reader holds the handle, or one
+                            // gave up lately): wait for work as usual.
+                            return requests.recv().ok();
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return None,
+                }
             }
             return requests.recv().ok();
         }
@@ -279,7 +295,7 @@ impl Writer {
             .and_then(|db| db.apply_batch(batch).map_err(unavailable))
         {
             Ok(()) => {
-                self.stats.record_batch(asked, written);
+                self.stats.record_batch(asked, written, bytes);
                 self.written_since_open += bytes;
             }
             Err(e) => {
