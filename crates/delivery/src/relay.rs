@@ -35,6 +35,12 @@ pub struct RelayOptions {
     pub attempt_timeout: Duration,
     /// How long the loop sleeps when nothing is due and nobody wakes it.
     pub idle_poll: Duration,
+    /// The least time between the starts of two of the loop's passes.
+    /// Under load every finished attempt wakes the loop, and each pass
+    /// reads where every destination's schedule begins, twice; passes this
+    /// far apart take what finished meanwhile together, at this much delay
+    /// at most.
+    pub pass_interval: Duration,
     /// Failed attempts in a row after which a destination is reported
     /// unreachable: an alert is raised and health says so, until one succeeds.
     pub unreachable_after: u32,
@@ -48,6 +54,7 @@ impl Default for RelayOptions {
             per_destination_in_flight: 32,
             attempt_timeout: Duration::from_secs(10),
             idle_poll: Duration::from_secs(1),
+            pass_interval: Duration::from_millis(1),
             unreachable_after: 5,
         }
     }
@@ -159,12 +166,6 @@ impl DestinationBoard {
 /// destination answers holds back new attempts instead of piling up
 /// outcomes to write.
 const UNRECORDED_PER_SLOT: usize = 8;
-
-/// The loop's passes start at least this far apart. Under load every
-/// finished attempt wakes the loop, and each pass reads where every
-/// destination's schedule begins, twice; passes a millisecond apart take
-/// what finished meanwhile together, at a millisecond's delay at most.
-const MIN_PASS_INTERVAL: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Default)]
 struct InFlight {
@@ -387,7 +388,7 @@ where
             if let Some(last) = last_pass {
                 tokio::select! {
                     () = &mut shutdown => break,
-                    () = tokio::time::sleep_until(last + MIN_PASS_INTERVAL) => {}
+                    () = tokio::time::sleep_until(last + self.options.pass_interval) => {}
                 }
             }
             last_pass = Some(tokio::time::Instant::now());

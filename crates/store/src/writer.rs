@@ -191,7 +191,9 @@ impl Writer {
             // A store that is never quiet still gets its checkpoint, once
             // twice the amount has been written: the callers queued
             // meanwhile wait for it.
-            if self.written_since_open >= self.options.checkpoint_bytes.saturating_mul(2) {
+            if self.written_since_open >= self.options.checkpoint_bytes.saturating_mul(2)
+                && Instant::now() >= self.checkpoint_not_before
+            {
                 self.wait_for_flusher();
                 self.checkpoint(Duration::from_secs(1));
             }
@@ -248,12 +250,17 @@ impl Writer {
                     Ok(request) => return Some(request),
                     Err(RecvTimeoutError::Timeout) => {
                         self.checkpoint(Duration::ZERO);
-                        if self.written_since_open >= self.options.checkpoint_bytes {
-                            // Not taken (a reader holds the handle, or one
-                            // gave up lately): wait for work as usual.
-                            return requests.recv().ok();
+                        // Taken, or the reopening failed, or a sync failed
+                        // meanwhile: the loop sees to it from the top.
+                        if self.written_since_open < self.options.checkpoint_bytes
+                            || self.recovery.is_some()
+                            || self.flushing.sync_failed.load(Ordering::Acquire)
+                        {
+                            continue;
                         }
-                        continue;
+                        // Not taken (a reader holds the handle, or one gave
+                        // up lately): wait for work as usual.
+                        return requests.recv().ok();
                     }
                     Err(RecvTimeoutError::Disconnected) => return None,
                 }
