@@ -35,12 +35,6 @@ pub struct RelayOptions {
     pub attempt_timeout: Duration,
     /// How long the loop sleeps when nothing is due and nobody wakes it.
     pub idle_poll: Duration,
-    /// The least time between the starts of two of the loop's passes.
-    /// Under load every finished attempt wakes the loop, and each pass
-    /// reads where every destination's schedule begins, twice; passes this
-    /// far apart take what finished meanwhile together, at this much delay
-    /// at most.
-    pub pass_interval: Duration,
     /// Failed attempts in a row after which a destination is reported
     /// unreachable: an alert is raised and health says so, until one succeeds.
     pub unreachable_after: u32,
@@ -54,7 +48,6 @@ impl Default for RelayOptions {
             per_destination_in_flight: 32,
             attempt_timeout: Duration::from_secs(10),
             idle_poll: Duration::from_secs(1),
-            pass_interval: Duration::from_millis(1),
             unreachable_after: 5,
         }
     }
@@ -383,15 +376,7 @@ where
     /// Runs until `shutdown` completes, then waits for attempts in flight.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut last_pass: Option<tokio::time::Instant> = None;
         loop {
-            if let Some(last) = last_pass {
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = tokio::time::sleep_until(last + self.options.pass_interval) => {}
-                }
-            }
-            last_pass = Some(tokio::time::Instant::now());
             let started = match self.tick().await {
                 Ok(report) => report.started,
                 Err(error) => {
