@@ -71,10 +71,11 @@ pub const PREVIOUS_SCHEMA_VERSIONS: [u32; 5] = [2, 3, 4, 5, 6];
 /// open.
 pub const FIRST_SCHEMA_VERSION: u32 = 1;
 
-/// How much is written before a checkpoint, by default: sled replays its
-/// log at about 1 GB a second, so a restart replays a quarter of a second
-/// of it at most, while a checkpoint every 256 MiB costs little
-/// (`docs/benchmarks.md`).
+/// How much is written before a checkpoint, by default. At a million
+/// referrals sled replays its log at roughly 200–300 MB a second and each
+/// checkpoint pauses the store for its open (1.5 s or so) and that replay,
+/// so a smaller amount shortens the worst restart and costs more pauses
+/// (`docs/store.md`, "Restart: checkpoints").
 pub const DEFAULT_CHECKPOINT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// How long the writer waits with nothing to do before a checkpoint, by
@@ -113,7 +114,7 @@ pub struct StoreOptions {
     /// quiet enough for a checkpoint: a store between two groups of a
     /// steady load is not quiet, and a checkpoint there would hold every
     /// caller through the reopening. A store never quiet that long gets its
-    /// checkpoint once twice `checkpoint_bytes` is written.
+    /// checkpoint once half as much again as `checkpoint_bytes` is written.
     pub checkpoint_quiet: std::time::Duration,
 }
 

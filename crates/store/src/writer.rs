@@ -189,9 +189,9 @@ impl Writer {
                 answer(answers, None);
             }
             // A store that is never quiet still gets its checkpoint, once
-            // twice the amount has been written: the callers queued
-            // meanwhile wait for it.
-            if self.written_since_open >= self.options.checkpoint_bytes.saturating_mul(2)
+            // half as much again has been written: the callers queued
+            // meanwhile wait for it. This bounds what a restart replays.
+            if self.written_since_open >= forced_checkpoint(self.options.checkpoint_bytes)
                 && Instant::now() >= self.checkpoint_not_before
             {
                 self.wait_for_flusher();
@@ -976,4 +976,12 @@ fn answer(answers: Vec<Answer>, why: Option<&str>) {
         // A caller that stopped waiting is not an error of the store.
         let _ = reply.send(result);
     }
+}
+
+/// What a store that is never quiet has written when it checkpoints all
+/// the same: half as much again as a quiet one waits for. This is also
+/// about the most a restart after a crash replays (`docs/store.md`,
+/// "Restart: checkpoints").
+fn forced_checkpoint(checkpoint_bytes: u64) -> u64 {
+    checkpoint_bytes.saturating_add(checkpoint_bytes / 2)
 }

@@ -166,7 +166,8 @@ pub struct StoreSettings {
     pub backend: Backend,
     pub postgres: PostgresSettings,
     /// For the embedded store: MiB of keys and values written after which
-    /// it checkpoints, so that a restart replays at most about this much
+    /// it checkpoints at a quiet moment (at half as much again under a load
+    /// that leaves none), so that a restart replays at most about that much
     /// (`docs/store.md`, "Restart: checkpoints"). 256 when absent.
     pub checkpoint_mib: Option<u64>,
 }
