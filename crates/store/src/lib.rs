@@ -107,8 +107,9 @@ pub struct StoreOptions {
     pub reserve_bytes: u64,
     /// Bytes of keys and values written after which the writer reopens the
     /// store at its next quiet moment (a checkpoint), so that a restart
-    /// replays no more than about this much of sled's log
-    /// (`docs/store.md`, "Restart").
+    /// replays little of sled's log: about this much after a quiet spell,
+    /// half as much again at most under a load that leaves none
+    /// (`docs/store.md`, "Restart: checkpoints").
     pub checkpoint_bytes: u64,
     /// How long the writer must have had nothing to do for a moment to be
     /// quiet enough for a checkpoint: a store between two groups of a
