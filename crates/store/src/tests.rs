@@ -1357,19 +1357,20 @@ async fn a_checkpoint_waits_for_the_writer_to_be_left_alone() {
         ..StoreOptions::new(dir.path().join("store"))
     })
     .unwrap();
+    // A commit, then 50 ms; when its answer came.
     let steady = |n: u32| {
         let store = store.clone();
         async move {
             store.commit(new_referral(&id(n))).await.unwrap();
+            let answered = Instant::now();
             std::thread::sleep(Duration::from_millis(50));
+            answered
         }
     };
     // Past the amount, never more than 50 ms apart: no checkpoint.
     let mut last_write = Instant::now();
     for n in 10..15 {
-        store.commit(new_referral(&id(n))).await.unwrap();
-        last_write = Instant::now();
-        std::thread::sleep(Duration::from_millis(50));
+        last_write = steady(n).await;
     }
     let written = store.commit_stats().bytes_written();
     assert!((4 * one..6 * one).contains(&written), "{written} of {one}");

@@ -248,21 +248,18 @@ impl Writer {
                 // hold its callers through the reopening.
                 match requests.recv_timeout(self.options.checkpoint_quiet) {
                     Ok(request) => return Some(request),
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.checkpoint(Duration::ZERO);
-                        // Taken, or the reopening failed, or a sync failed
-                        // meanwhile: the loop sees to it from the top.
-                        if self.written_since_open < self.options.checkpoint_bytes
-                            || self.recovery.is_some()
-                            || self.flushing.sync_failed.load(Ordering::Acquire)
-                        {
-                            continue;
-                        }
-                        // Not taken (a reader holds the handle, or one gave
-                        // up lately): wait for work as usual.
-                        return requests.recv().ok();
-                    }
                     Err(RecvTimeoutError::Disconnected) => return None,
+                    Err(RecvTimeoutError::Timeout) => self.checkpoint(Duration::ZERO),
+                }
+                // Taken, or the reopening failed, or a sync failed
+                // meanwhile: the loop sees to it from the top. Not taken (a
+                // reader holds the handle, or one gave up lately): wait for
+                // work as usual.
+                if self.written_since_open < self.options.checkpoint_bytes
+                    || self.recovery.is_some()
+                    || self.flushing.sync_failed.load(Ordering::Acquire)
+                {
+                    continue;
                 }
             }
             return requests.recv().ok();
